@@ -1,0 +1,187 @@
+"""Where the traversal is: scope, statement, tape block. Rules ask it whether a
+node is on the gradient path instead of tracking that themselves."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, DataFlow, target_names
+from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
+
+_SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
+
+
+class TraversalContext(cst.BatchableCSTVisitor):
+    """Runs first in the batched traversal, so rules see an up-to-date context."""
+
+    def __init__(self, analysis: ModuleAnalysis) -> None:
+        super().__init__()
+        self.analysis = analysis
+        self.imports = analysis.imports
+        self._scopes: list[Scope] = [analysis.scopes[analysis.module]]
+        self._statements: list[cst.CSTNode] = []
+        self._tape_depth: list[int] = [0]
+        self._tests: list[cst.BaseExpression] = []
+        self.parent = ParentMap(analysis.module)
+
+    # -- tracking --------------------------------------------------------------
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._scopes.append(self.analysis.scopes[node])
+        self._tape_depth.append(0)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._scopes.pop()
+        self._tape_depth.pop()
+
+    def visit_With(self, node: cst.With) -> None:
+        if node in self.analysis.tape_blocks:
+            self._tape_depth[-1] += 1
+
+    def leave_With(self, original_node: cst.With) -> None:
+        if original_node in self.analysis.tape_blocks:
+            self._tape_depth[-1] -= 1
+
+    # LibCST's batched traversal finds hooks by their __name__, so each is spelled out.
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._statements.append(node)
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        self._statements.pop()
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._statements.append(node)
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
+        self._statements.pop()
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._statements.append(node)
+
+    def leave_AugAssign(self, original_node: cst.AugAssign) -> None:
+        self._statements.pop()
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self._statements.append(node)
+
+    def leave_Return(self, original_node: cst.Return) -> None:
+        self._statements.pop()
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        self._statements.append(node)
+
+    def leave_Expr(self, original_node: cst.Expr) -> None:
+        self._statements.pop()
+
+    def visit_If(self, node: cst.If) -> None:
+        self._tests.append(node.test)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self._tests.pop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self._tests.append(node.test)
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._tests.pop()
+
+    # -- queries -----------------------------------------------------------------
+
+    @property
+    def scope(self) -> Scope:
+        return self._scopes[-1]
+
+    @property
+    def flow(self) -> Optional[DataFlow]:
+        return self.scope.flow
+
+    @property
+    def in_tape(self) -> bool:
+        return self._tape_depth[-1] > 0
+
+    @property
+    def on_gradient_path(self) -> bool:
+        return self.scope.forward or self.in_tape
+
+    @property
+    def statement(self) -> Optional[cst.CSTNode]:
+        return self._statements[-1] if self._statements else None
+
+    def statement_is_live(self) -> bool:
+        """Whether the statement being visited feeds the scope's output or loss."""
+        flow = self.flow
+        statement = self.statement
+        if flow is None or statement is None:
+            return False
+        if isinstance(statement, cst.Return):
+            return self.scope.forward
+        if isinstance(statement, cst.Assign):
+            return any(
+                name in flow.live for t in statement.targets for name in target_names(t.target)
+            )
+        if isinstance(statement, (cst.AnnAssign, cst.AugAssign)):
+            return any(name in flow.live for name in target_names(statement.target))
+        if isinstance(statement, cst.Expr):
+            return any(expr is statement.value or _contains(statement.value, expr)
+                       for expr in flow.sink_expressions) or _mutates_live(statement.value, flow)
+        return False
+
+    def in_control_flow_test(self, node: cst.CSTNode) -> bool:
+        return any(test is node or _contains(test, node) for test in self._tests)
+
+    def reaches_output(self, node: cst.CSTNode) -> bool:
+        """On the gradient path and flowing into the output: what TGF1 reports.
+        In a Keras forward method, a Python `if` on a tensor counts too (it
+        fails when `model.fit` traces the layer)."""
+        if not self.on_gradient_path or self.flow is None:
+            return False
+        if self.statement is not None and _contains(self.statement, node):
+            return self.statement_is_live()
+        return self.scope.is_keras_forward and self.in_control_flow_test(node)
+
+    def is_tainted(self, expr: cst.BaseExpression) -> bool:
+        return self.flow is not None and self.flow.is_tainted(expr)
+
+
+def _contains(haystack: cst.CSTNode, needle: cst.CSTNode) -> bool:
+    if haystack is needle:
+        return True
+    stack = [haystack]
+    while stack:
+        node = stack.pop()
+        if node is needle:
+            return True
+        stack.extend(node.children)
+    return False
+
+
+def _mutates_live(expr: cst.BaseExpression, flow: DataFlow) -> bool:
+    if not isinstance(expr, cst.Call) or not isinstance(expr.func, cst.Attribute):
+        return False
+    owner = expr.func.value
+    return (
+        expr.func.attr.value in CONTAINER_MUTATORS
+        and isinstance(owner, cst.Name)
+        and owner.value in flow.live
+    )
+
+
+class ParentMap:
+    """Parents of nodes, built on first use (only files with a fix need it)."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self._module = module
+        self._parents: Optional[dict[int, cst.CSTNode]] = None
+
+    def __call__(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        if self._parents is None:
+            self._parents = {}
+            stack: list[cst.CSTNode] = [self._module]
+            while stack:
+                current = stack.pop()
+                for child in current.children:
+                    self._parents[id(child)] = current
+                    stack.append(child)
+        return self._parents.get(id(node))

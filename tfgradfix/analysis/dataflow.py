@@ -1,0 +1,339 @@
+"""Which values in a scope carry a gradient, and which statements reach the output.
+
+Two flow-insensitive analyses over one function (or the module body):
+
+- *taint* (forward): a value carries a gradient when it is derived from a
+  gradient source: an argument of a forward method, a weight, the output of a
+  sub-layer or model call, a watched tensor, a `tf.Variable`. Shapes, dtypes,
+  Python scalars and comparisons do not carry one, so `np.sqrt(self.units)` or
+  `np.prod(x.shape[1:])` stay unreported.
+- *liveness* (backward): a name is live when the scope's output (its return
+  value, `add_loss`, or the target of a `tape.gradient`) depends on it.
+  `.numpy()` used only to log or plot is not live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator, Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.keras import declared_rank, is_weight_constructor, self_attribute
+
+if TYPE_CHECKING:
+    from tfgradfix.analysis.scopes import Scope
+
+# Attributes of a tensor or array that are static metadata, not values.
+METADATA_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "name", "device", "rank", "size"})
+# Builtins whose result is never a tensor (they return Python values).
+PYTHON_VALUE_BUILTINS = frozenset(
+    {"float", "int", "bool", "len", "str", "repr", "print", "isinstance", "range", "type",
+     "format", "id", "hash", "callable", "hasattr", "getattr", "enumerate", "zip"}
+)
+# TF/NumPy functions whose result carries no gradient even from a tensor input.
+NON_DIFFERENTIABLE_RESULTS = frozenset(
+    {"shape", "shape_n", "size", "rank", "ndim", "argmax", "argmin", "math.argmax",
+     "math.argmin", "zeros_like", "ones_like", "is_tensor", "executing_eagerly"}
+)
+CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "write"})
+# Callee attributes that are a model's forward pass whatever object holds them.
+_MODEL_CALL_ATTRIBUTES = frozenset({"call", "predict", "predict_on_batch", "predict_step"})
+
+
+def name_nodes(node: cst.CSTNode) -> Iterator[cst.Name]:
+    """Name nodes that read a variable (attribute names, keywords, parameters
+    and nested function bodies excluded)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            yield current
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)
+        elif isinstance(current, cst.Arg):
+            stack.append(current.value)
+        elif isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Param)):
+            continue
+        else:
+            stack.extend(current.children)
+
+
+def names_in(node: cst.CSTNode) -> Iterator[str]:
+    """Names read by an expression."""
+    return (name.value for name in name_nodes(node))
+
+
+def target_names(target: cst.BaseExpression) -> Iterator[str]:
+    """The names an assignment target binds or mutates (`a`, `a[i]`, `a, b`)."""
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from target_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from target_names(target.value)
+    elif isinstance(target, cst.Subscript):
+        yield from target_names(target.value)
+
+
+@dataclass
+class Binding:
+    """One assignment `name = value` (or `for name in value`, `name += value`)."""
+
+    name: str
+    value: cst.BaseExpression
+    statement: cst.CSTNode
+
+
+@dataclass
+class DataFlow:
+    scope: "Scope"
+    imports: ImportMap
+    bindings: list[Binding] = field(default_factory=list)
+    tainted: set[str] = field(default_factory=set)
+    live: set[str] = field(default_factory=set)
+    # Names bound to a NumPy result somewhere in the scope (`a = x.numpy()`).
+    ndarray_names: set[str] = field(default_factory=set)
+    # Names whose items are assigned (`a[0] = 1`): a tensor cannot do that.
+    item_assigned: set[str] = field(default_factory=set)
+    sink_expressions: list[cst.BaseExpression] = field(default_factory=list)
+
+    # -- construction -------------------------------------------------------
+
+    def collect(self, statements: list[cst.CSTNode]) -> None:
+        for node in _walk_scope(statements):
+            if isinstance(node, cst.Assign):
+                for target in node.targets:
+                    self._bind(target.target, node.value, node)
+                    if isinstance(target.target, cst.Subscript):
+                        self.item_assigned.update(target_names(target.target))
+            elif isinstance(node, cst.AnnAssign) and node.value is not None:
+                self._bind(node.target, node.value, node)
+            elif isinstance(node, cst.AugAssign):
+                self._bind(node.target, node.value, node)
+            elif isinstance(node, (cst.For, cst.CompFor)):
+                self._bind(node.target, node.iter, node)
+            elif isinstance(node, cst.NamedExpr):
+                self._bind(node.target, node.value, node)
+            elif isinstance(node, cst.Call):
+                self._collect_call(node)
+            elif isinstance(node, cst.Return) and node.value is not None:
+                if self.scope.forward:
+                    self.sink_expressions.append(node.value)
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, statement: cst.CSTNode) -> None:
+        for name in target_names(target):
+            self.bindings.append(Binding(name, value, statement))
+
+    def _collect_call(self, call: cst.Call) -> None:
+        callee = call.func
+        if not isinstance(callee, cst.Attribute):
+            return
+        method = callee.attr.value
+        owner = callee.value
+        if method in CONTAINER_MUTATORS and isinstance(owner, cst.Name):
+            # `outputs.append(h)` makes `outputs` depend on `h`.
+            for arg in call.args:
+                self.bindings.append(Binding(owner.value, arg.value, call))
+        elif method == "watch" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names:
+            for arg in call.args:
+                for name in target_names(arg.value):
+                    self.tainted.add(name)
+        elif method == "gradient" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names:
+            if call.args:
+                self.sink_expressions.append(call.args[0].value)
+        elif method == "add_loss" and self_attribute(callee) is not None and self.scope.forward:
+            self.sink_expressions.extend(arg.value for arg in call.args)
+
+    def solve(self, tainted_params: set[str]) -> None:
+        self.tainted |= tainted_params
+        self.tainted |= {
+            b.name for b in self.bindings if is_weight_constructor(b.value, self.imports)
+        }
+        changed = True
+        while changed:
+            changed = False
+            for binding in self.bindings:
+                if binding.name not in self.tainted and self.is_tainted(binding.value):
+                    self.tainted.add(binding.name)
+                    changed = True
+                if binding.name not in self.ndarray_names and self.is_ndarray(binding.value):
+                    self.ndarray_names.add(binding.name)
+                    changed = True
+        depends: dict[str, set[str]] = {}
+        for binding in self.bindings:
+            depends.setdefault(binding.name, set()).update(names_in(binding.value))
+        work = [name for expr in self.sink_expressions for name in names_in(expr)]
+        while work:
+            name = work.pop()
+            if name in self.live:
+                continue
+            self.live.add(name)
+            work.extend(depends.get(name, ()))
+
+    # -- queries -------------------------------------------------------------
+
+    def is_tainted(self, expr: cst.BaseExpression) -> bool:
+        """Whether `expr` carries a gradient from a trainable source."""
+        if isinstance(expr, cst.Name):
+            return expr.value in self.tainted or self.scope.module_variable(expr.value)
+        if isinstance(expr, cst.Attribute):
+            attr = expr.attr.value
+            owner_attr = self_attribute(expr)
+            if owner_attr is not None:
+                return self.scope.is_weight(owner_attr)
+            if attr in METADATA_ATTRIBUTES:
+                return False
+            if attr in ("trainable_variables", "trainable_weights"):
+                return False
+            return self.is_tainted(expr.value)
+        if isinstance(expr, cst.Call):
+            return self._call_is_tainted(expr)
+        if isinstance(expr, (cst.BinaryOperation,)):
+            return self.is_tainted(expr.left) or self.is_tainted(expr.right)
+        if isinstance(expr, cst.UnaryOperation):
+            return not isinstance(expr.operator, cst.Not) and self.is_tainted(expr.expression)
+        if isinstance(expr, (cst.Comparison, cst.BooleanOperation)):
+            return False
+        if isinstance(expr, cst.Subscript):
+            return self.is_tainted(expr.value)
+        if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
+            return any(self.is_tainted(el.value) for el in expr.elements)
+        if isinstance(expr, cst.IfExp):
+            return self.is_tainted(expr.body) or self.is_tainted(expr.orelse)
+        if isinstance(expr, (cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary,
+                             cst.ConcatenatedString, cst.FormattedString, cst.Lambda)):
+            return False
+        return any(name in self.tainted for name in names_in(expr))
+
+    def _call_is_tainted(self, call: cst.Call) -> bool:
+        callee = call.func
+        args_tainted = any(self.is_tainted(arg.value) for arg in call.args)
+        qualified = self.imports.resolve(callee)
+        if qualified is not None:
+            module, _, function = qualified.partition(".")
+            if module in ("numpy", "tensorflow") and function in NON_DIFFERENTIABLE_RESULTS:
+                return False
+            if qualified in ("tensorflow.Variable", "keras.Variable"):
+                return True
+            return args_tainted
+        if isinstance(callee, cst.Name):
+            name = callee.value
+            if name in PYTHON_VALUE_BUILTINS:
+                return False
+            if name == "self":
+                return True
+            if self.scope.module_function(name) or self.scope.module_class(name):
+                return args_tainted
+            return args_tainted or self.scope.model_calls
+        if isinstance(callee, cst.Attribute):
+            method = callee.attr.value
+            owner = callee.value
+            if isinstance(owner, cst.Name) and owner.value == "self":
+                if self.scope.has_method(method):
+                    return args_tainted
+                return True  # a sub-layer or sub-model of this layer
+            if self.is_tainted(owner):
+                return method not in METADATA_ATTRIBUTES
+            if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls:
+                return True
+        return args_tainted
+
+    def is_ndarray(self, expr: cst.BaseExpression) -> bool:
+        """A NumPy value, or arithmetic and indexing on one."""
+        if isinstance(expr, cst.Name):
+            return expr.value in self.ndarray_names
+        if isinstance(expr, cst.BinaryOperation):
+            return self.is_ndarray(expr.left) or self.is_ndarray(expr.right)
+        if isinstance(expr, cst.UnaryOperation):
+            return self.is_ndarray(expr.expression)
+        if isinstance(expr, cst.Subscript):
+            return self.is_ndarray(expr.value)
+        if isinstance(expr, cst.Attribute) and expr.attr.value == "T":
+            return self.is_ndarray(expr.value)
+        return self.produces_ndarray(expr)
+
+    def produces_ndarray(self, expr: cst.BaseExpression) -> bool:
+        """A NumPy value: `np.*(...)`, `x.numpy()`, `model.predict(x)`."""
+        if not isinstance(expr, cst.Call):
+            return False
+        callee = expr.func
+        if isinstance(callee, cst.Attribute):
+            if callee.attr.value == "predict" or (callee.attr.value == "numpy" and not expr.args):
+                return True
+        qualified = self.imports.resolve(callee)
+        return qualified is not None and qualified.startswith("numpy.")
+
+    def rank_of(self, expr: cst.BaseExpression, _seen: Optional[set[str]] = None) -> Optional[int]:
+        """Static rank where it is declared: weights with a literal shape, and
+        names, `.numpy()`, `np.asarray` and `.T` of those."""
+        attr = self_attribute(expr)
+        if attr is not None:
+            return self.scope.weight_rank(attr)
+        if isinstance(expr, cst.Attribute) and expr.attr.value == "T":
+            return self.rank_of(expr.value, _seen)
+        if isinstance(expr, cst.Call):
+            callee = expr.func
+            if isinstance(callee, cst.Attribute) and callee.attr.value in ("numpy", "value", "read_value") and not expr.args:
+                return self.rank_of(callee.value, _seen)
+            qualified = self.imports.resolve(callee)
+            if qualified in ("numpy.asarray", "numpy.array", "tensorflow.convert_to_tensor",
+                             "tensorflow.identity") and expr.args:
+                return self.rank_of(expr.args[0].value, _seen)
+            if qualified in ("tensorflow.Variable",):
+                return declared_rank(expr, self.imports)
+            return None
+        if isinstance(expr, cst.Name):
+            seen = _seen or set()
+            if expr.value in seen:
+                return None
+            seen.add(expr.value)
+            ranks = {self.rank_of(b.value, seen) for b in self.bindings if b.name == expr.value}
+            if len(ranks) == 1:
+                return ranks.pop()
+        return None
+
+
+def _walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:
+    """Nodes of a scope's body, not descending into nested functions or classes."""
+    stack: list[cst.CSTNode] = list(reversed(statements))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        stack.extend(reversed(node.children))
+
+
+def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optional[set[str]] = None) -> bool:
+    """A value that is a `tf.Tensor` whatever the caller passed in: a TF op's
+    result, a sub-layer's output, arithmetic on those. Layer arguments are not
+    (a user may pass NumPy), nor are variables (converting one reads it)."""
+    if isinstance(expr, cst.Call):
+        qualified = flow.imports.resolve(expr.func)
+        if qualified is not None:
+            return qualified.startswith("tensorflow.") and qualified not in (
+                "tensorflow.Variable", "tensorflow.numpy_function", "tensorflow.py_function")
+        callee = expr.func
+        return (
+            isinstance(callee, cst.Attribute)
+            and self_attribute(callee) is not None
+            and not flow.scope.has_method(callee.attr.value)
+            and not flow.scope.is_weight(callee.attr.value)
+        )
+    if isinstance(expr, cst.BinaryOperation):
+        return is_certainly_tensor(flow, expr.left, _seen) or is_certainly_tensor(flow, expr.right, _seen)
+    if isinstance(expr, cst.UnaryOperation):
+        return is_certainly_tensor(flow, expr.expression, _seen)
+    if isinstance(expr, cst.Subscript):
+        return is_certainly_tensor(flow, expr.value, _seen)
+    if isinstance(expr, cst.Name):
+        seen = _seen if _seen is not None else set()
+        if expr.value in seen:
+            return False
+        seen.add(expr.value)
+        values = [b.value for b in flow.bindings if b.name == expr.value]
+        return bool(values) and all(is_certainly_tensor(flow, v, seen) for v in values)
+    return False

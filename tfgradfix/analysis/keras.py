@@ -1,0 +1,231 @@
+"""Which classes are Keras layers or models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.imports import ImportMap
+
+# Packages whose `layers.*`, `models.*`, `Layer`, `Model` and `Sequential` are Keras.
+KERAS_PACKAGES = ("tensorflow.keras", "keras", "tf_keras", "tensorflow.python.keras")
+_KERAS_BASE_PARTS = {"layers", "models"}
+_KERAS_BASE_NAMES = {"Layer", "Model", "Sequential"}
+
+# Methods Keras runs between the weights and the loss.
+FORWARD_METHODS = ("call", "__call__", "train_step")
+
+_RAISES_ASSERTIONS = ("assertRaises", "assertRaisesRegex", "assertRaisesRegexp", "raises")
+
+
+def is_keras_base(qualified: str) -> bool:
+    for package in KERAS_PACKAGES:
+        if not qualified.startswith(package + "."):
+            continue
+        rest = qualified[len(package) + 1 :].split(".")
+        return rest[0] in _KERAS_BASE_PARTS or rest[-1] in _KERAS_BASE_NAMES
+    return False
+
+
+@dataclass
+class KerasClass:
+    node: cst.ClassDef
+    name: str
+    methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    # Attributes assigned from add_weight / tf.Variable anywhere in the class.
+    weights: set[str] = field(default_factory=set)
+    # Literal shape tuples of those weights, where declared: attr -> rank.
+    weight_ranks: dict[str, int] = field(default_factory=dict)
+    parent: Optional["KerasClass"] = None
+
+    def method(self, name: str) -> Optional[cst.FunctionDef]:
+        cls: Optional[KerasClass] = self
+        while cls is not None:
+            if name in cls.methods:
+                return cls.methods[name]
+            cls = cls.parent
+        return None
+
+    def is_weight(self, attr: str) -> bool:
+        cls: Optional[KerasClass] = self
+        while cls is not None:
+            if attr in cls.weights:
+                return True
+            cls = cls.parent
+        return False
+
+    def weight_rank(self, attr: str) -> Optional[int]:
+        cls: Optional[KerasClass] = self
+        while cls is not None:
+            if attr in cls.weight_ranks:
+                return cls.weight_ranks[attr]
+            cls = cls.parent
+        return None
+
+
+def find_keras_classes(module: cst.Module, imports: ImportMap) -> dict[cst.ClassDef, KerasClass]:
+    """Keras classes of the module, keyed by node. A class counts when a base
+    resolves to a Keras layer/model, or to a Keras class of this module."""
+    candidates = [c for c in _classes(module)]
+    by_name: dict[str, KerasClass] = {}
+    found: dict[cst.ClassDef, KerasClass] = {}
+    changed = True
+    while changed:
+        changed = False
+        for cls in candidates:
+            if cls in found:
+                continue
+            for base in cls.bases:
+                parent = None
+                qualified = imports.resolve(base.value)
+                if qualified is not None and is_keras_base(qualified):
+                    pass
+                elif isinstance(base.value, cst.Name) and base.value.value in by_name:
+                    parent = by_name[base.value.value]
+                else:
+                    continue
+                info = _describe(cls, imports, parent)
+                found[cls] = info
+                by_name[info.name] = info
+                changed = True
+                break
+    return found
+
+
+def _classes(module: cst.Module):
+    """ClassDefs of the module, except those defined inside a function that
+    asserts an error: deliberately broken layers in tests (DESIGN §2)."""
+    stack: list[cst.CSTNode] = list(module.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.ClassDef):
+            yield node
+            stack.extend(node.body.body)
+        elif isinstance(node, cst.FunctionDef):
+            if not _asserts_an_error(node):
+                stack.extend(node.body.body)
+        elif isinstance(node, cst.BaseCompoundStatement):
+            stack.extend(_compound_bodies(node))
+
+
+def _compound_bodies(node: cst.BaseCompoundStatement):
+    body = node.body
+    yield from getattr(body, "body", ())
+    orelse = getattr(node, "orelse", None)
+    while orelse is not None:
+        yield from getattr(orelse.body, "body", ())
+        orelse = getattr(orelse, "orelse", None)
+    for handler in getattr(node, "handlers", ()):
+        yield from handler.body.body
+    final = getattr(node, "finalbody", None)
+    if final is not None:
+        yield from final.body.body
+
+
+def _asserts_an_error(func: cst.FunctionDef) -> bool:
+    source_names = set()
+    stack: list[cst.CSTNode] = [func.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.With):
+            for item in node.items:
+                call = item.item
+                if isinstance(call, cst.Call):
+                    callee = call.func
+                    name = callee.attr.value if isinstance(callee, cst.Attribute) else getattr(callee, "value", None)
+                    source_names.add(name)
+        stack.extend(node.children)
+    return any(name in _RAISES_ASSERTIONS for name in source_names)
+
+
+def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass]) -> KerasClass:
+    info = KerasClass(node=cls, name=cls.name.value, parent=parent)
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef):
+            info.methods[stmt.name.value] = stmt
+    for method in info.methods.values():
+        for target, value in _self_attribute_assignments(method):
+            if is_weight_constructor(value, imports):
+                info.weights.add(target)
+                rank = declared_rank(value, imports)
+                if rank is not None:
+                    info.weight_ranks[target] = rank
+    return info
+
+
+def _self_attribute_assignments(func: cst.FunctionDef):
+    stack: list[cst.CSTNode] = [func.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                attr = self_attribute(target.target)
+                if attr is not None:
+                    yield attr, node.value
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            attr = self_attribute(node.target)
+            if attr is not None:
+                yield attr, node.value
+        if not isinstance(node, cst.BaseExpression):
+            stack.extend(node.children)
+
+
+def self_attribute(node: cst.BaseExpression) -> Optional[str]:
+    if (
+        isinstance(node, cst.Attribute)
+        and isinstance(node.value, cst.Name)
+        and node.value.value == "self"
+    ):
+        return node.attr.value
+    return None
+
+
+def is_weight_constructor(value: cst.BaseExpression, imports: ImportMap) -> bool:
+    if not isinstance(value, cst.Call):
+        return False
+    callee = value.func
+    if isinstance(callee, cst.Attribute) and callee.attr.value == "add_weight":
+        return True
+    qualified = imports.resolve(callee)
+    return qualified in ("tensorflow.Variable", "keras.Variable")
+
+
+_SHAPED_INITIALISERS = {
+    "tensorflow.zeros", "tensorflow.ones", "tensorflow.random.normal", "tensorflow.random.uniform",
+    "tensorflow.random.truncated_normal", "tensorflow.fill",
+}
+
+
+def declared_rank(value: cst.Call, imports: ImportMap) -> Optional[int]:
+    """Rank of a weight from a literal shape: `add_weight(shape=(a, b))`,
+    `tf.Variable(tf.zeros((a, b)))`, `tf.Variable(init(shape=(a, b)))`."""
+    shape = _argument(value, "shape", 0 if _callee_attr(value) == "add_weight" else None)
+    if shape is None and _callee_attr(value) != "add_weight" and value.args:
+        initial = value.args[0].value
+        if isinstance(initial, cst.Call):
+            qualified = imports.resolve(initial.func)
+            if qualified in _SHAPED_INITIALISERS:
+                shape = _argument(initial, "shape", 0)
+            elif isinstance(initial.func, cst.Call):  # initializer()(shape)
+                shape = _argument(initial, "shape", 0)
+    if isinstance(shape, (cst.Tuple, cst.List)):
+        if all(isinstance(el, cst.Element) for el in shape.elements):
+            return len(shape.elements)
+    return None
+
+
+def _callee_attr(call: cst.Call) -> Optional[str]:
+    return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+
+
+def _argument(call: cst.Call, keyword: str, position: Optional[int]) -> Optional[cst.BaseExpression]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    if position is not None:
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        if len(positional) > position:
+            return positional[position].value
+    return None

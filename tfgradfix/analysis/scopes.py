@@ -1,0 +1,286 @@
+"""The gradient path of a module: which code runs between the weights and the loss.
+
+- the forward methods (`call`, `__call__`, `train_step`) of Keras classes;
+- the bodies of `with tf.GradientTape() as tape:` blocks;
+- everything those call in the same module (methods via `self.m(...)`,
+  module functions by name), with the arguments' taint carried into the
+  callee's parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Optional, Union
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import DataFlow, _walk_scope
+from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.keras import FORWARD_METHODS, KerasClass, find_keras_classes, is_weight_constructor
+
+ScopeNode = Union[cst.Module, cst.FunctionDef]
+
+TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape")
+# Parameters of a forward method that carry no gradient.
+NON_TENSOR_PARAMETERS = frozenset({"self", "training", "mask"})
+# Decorators under which the function defines its own gradient or is not ours to judge.
+_OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGradient")
+
+
+@dataclass(eq=False)
+class Scope:
+    node: ScopeNode
+    symbol: str
+    module: "ModuleAnalysis"
+    keras_class: Optional[KerasClass] = None
+    owner_methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    # The whole body is on the gradient path.
+    forward: bool = False
+    # Calls of local values (`model(x)`, `loss_fn(y, p)`) are forward passes:
+    # in tape blocks, `train_step`, and what they reach.
+    model_calls: bool = False
+    tape_blocks: list[cst.With] = field(default_factory=list)
+    tape_names: set[str] = field(default_factory=set)
+    tainted_params: set[str] = field(default_factory=set)
+    flow: Optional[DataFlow] = None
+
+    @property
+    def body(self) -> list[cst.CSTNode]:
+        if isinstance(self.node, cst.Module):
+            return list(self.node.body)
+        return list(self.node.body.body) if isinstance(self.node.body, cst.IndentedBlock) else [self.node.body]
+
+    @property
+    def on_path(self) -> bool:
+        return self.forward or bool(self.tape_blocks)
+
+    @property
+    def is_keras_forward(self) -> bool:
+        return self.forward and self.keras_class is not None
+
+    def is_weight(self, attr: str) -> bool:
+        return self.keras_class is not None and self.keras_class.is_weight(attr)
+
+    def weight_rank(self, attr: str) -> Optional[int]:
+        return self.keras_class.weight_rank(attr) if self.keras_class is not None else None
+
+    def has_method(self, name: str) -> bool:
+        if self.keras_class is not None:
+            return self.keras_class.method(name) is not None
+        return name in self.owner_methods
+
+    def module_function(self, name: str) -> bool:
+        return name in self.module.functions
+
+    def module_class(self, name: str) -> bool:
+        return name in self.module.class_names
+
+    def module_variable(self, name: str) -> bool:
+        return name in self.module.variables
+
+    def analyse(self) -> DataFlow:
+        flow = DataFlow(scope=self, imports=self.module.imports)
+        flow.collect(self.body)
+        flow.solve(self.tainted_params)
+        self.flow = flow
+        return flow
+
+
+class ModuleAnalysis:
+    """Everything rules need to know about one module, computed once."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module = module
+        self.imports = ImportMap(module)
+        self.keras_classes = find_keras_classes(module, self.imports)
+        self.functions: dict[str, cst.FunctionDef] = {
+            s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)
+        }
+        self.class_names = {s.name.value for s in module.body if isinstance(s, cst.ClassDef)}
+        self.variables = {
+            name
+            for stmt in module.body
+            if isinstance(stmt, cst.SimpleStatementLine)
+            for small in stmt.body
+            if isinstance(small, cst.Assign) and is_weight_constructor(small.value, self.imports)
+            for target in small.targets
+            if isinstance(target.target, cst.Name)
+            for name in [target.target.value]
+        }
+        self.scopes: dict[ScopeNode, Scope] = {}
+        self.tape_blocks: set[cst.With] = set()
+        self._build_scopes()
+        self._propagate()
+
+    # -- public --------------------------------------------------------------
+
+    def scope_of(self, node: ScopeNode) -> Optional[Scope]:
+        return self.scopes.get(node)
+
+    @property
+    def has_gradient_path(self) -> bool:
+        return any(scope.on_path for scope in self.scopes.values())
+
+    # -- construction ----------------------------------------------------------
+
+    def _build_scopes(self) -> None:
+        module_scope = Scope(node=self.module, symbol="<module>", module=self)
+        self.scopes[self.module] = module_scope
+        self._find_tapes(module_scope)
+        stack: list[tuple[cst.CSTNode, str, Optional[cst.ClassDef]]] = [
+            (stmt, "", None) for stmt in self.module.body
+        ]
+        while stack:
+            node, prefix, owner = stack.pop()
+            if isinstance(node, cst.ClassDef):
+                for stmt in node.body.body:
+                    stack.append((stmt, f"{prefix}{node.name.value}.", node))
+            elif isinstance(node, cst.FunctionDef):
+                self._add_function(node, prefix, owner)
+                for inner in _walk_scope(list(node.body.children)):
+                    if isinstance(inner, (cst.FunctionDef, cst.ClassDef)):
+                        stack.append((inner, f"{prefix}{node.name.value}.", None))
+            elif not isinstance(node, cst.BaseExpression):
+                for inner in _walk_scope(list(node.children)):
+                    if isinstance(inner, (cst.FunctionDef, cst.ClassDef)):
+                        stack.append((inner, prefix, owner))
+
+    def _add_function(self, node: cst.FunctionDef, prefix: str, owner: Optional[cst.ClassDef]) -> None:
+        keras_class = self.keras_classes.get(owner) if owner is not None else None
+        scope = Scope(node=node, symbol=f"{prefix}{node.name.value}", module=self, keras_class=keras_class)
+        if owner is not None:
+            scope.owner_methods = {
+                s.name.value: s for s in owner.body.body if isinstance(s, cst.FunctionDef)
+            }
+        self.scopes[node] = scope
+        self._find_tapes(scope)
+        if self._defines_own_gradient(node):
+            return
+        name = node.name.value
+        if keras_class is not None and name in FORWARD_METHODS:
+            scope.forward = True
+            scope.model_calls = name == "train_step"
+            if name != "train_step":
+                scope.tainted_params = {
+                    p.name.value
+                    for p in _parameters(node)
+                    if p.name.value not in NON_TENSOR_PARAMETERS and not _has_literal_default(p)
+                }
+
+    def _defines_own_gradient(self, node: cst.FunctionDef) -> bool:
+        for decorator in node.decorators:
+            target = decorator.decorator
+            if isinstance(target, cst.Call):
+                target = target.func
+            if self.imports.resolve(target) in _OWN_GRADIENT_DECORATORS:
+                return True
+        return False
+
+    def _find_tapes(self, scope: Scope) -> None:
+        for node in _walk_scope(scope.body):
+            if not isinstance(node, cst.With):
+                continue
+            for item in node.items:
+                call = item.item
+                if isinstance(call, cst.Call) and self.imports.resolve(call.func) in TAPE_CONSTRUCTORS:
+                    scope.tape_blocks.append(node)
+                    self.tape_blocks.add(node)
+                    if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                        scope.tape_names.add(item.asname.name.value)
+        if scope.tape_blocks:
+            scope.model_calls = True
+
+    def _propagate(self) -> None:
+        """Analyse the scopes on the path; carry taint into the helpers they call,
+        until nothing changes."""
+        pending = [s for s in self.scopes.values() if s.on_path]
+        rounds = 0
+        while pending and rounds < 20:
+            rounds += 1
+            next_round: list[Scope] = []
+            for scope in pending:
+                flow = scope.analyse()
+                for call, in_tape in self._calls_on_path(scope):
+                    callee = self._callee_scope(scope, call)
+                    if callee is None or self._defines_own_gradient(callee.node):
+                        continue
+                    assert isinstance(callee.node, cst.FunctionDef)
+                    newly = _tainted_parameters(callee.node, call, flow)
+                    became_forward = not callee.forward
+                    inherits_models = scope.model_calls and not callee.model_calls
+                    if became_forward or inherits_models or not newly <= callee.tainted_params:
+                        callee.forward = True
+                        callee.model_calls = callee.model_calls or scope.model_calls
+                        callee.tainted_params |= newly
+                        if callee not in next_round:
+                            next_round.append(callee)
+            pending = next_round
+
+    def _calls_on_path(self, scope: Scope) -> Iterator[tuple[cst.Call, bool]]:
+        regions = scope.body if scope.forward else [block.body for block in scope.tape_blocks]
+        for node in _walk_scope(list(regions)):
+            if isinstance(node, cst.Call):
+                yield node, not scope.forward
+
+    def _callee_scope(self, scope: Scope, call: cst.Call) -> Optional[Scope]:
+        callee = call.func
+        if isinstance(callee, cst.Name) and callee.value in self.functions:
+            return self.scopes.get(self.functions[callee.value])
+        if (
+            isinstance(callee, cst.Attribute)
+            and isinstance(callee.value, cst.Name)
+            and callee.value.value == "self"
+        ):
+            name = callee.attr.value
+            method = None
+            if scope.keras_class is not None:
+                method = scope.keras_class.method(name)
+            elif name in scope.owner_methods:
+                method = scope.owner_methods[name]
+            if method is not None:
+                return self.scopes.get(method)
+        return None
+
+
+def _parameters(node: cst.FunctionDef) -> list[cst.Param]:
+    params = node.params
+    found = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            found.append(star)
+    return found
+
+
+def _has_literal_default(param: cst.Param) -> bool:
+    default = param.default
+    if default is None:
+        return False
+    if isinstance(default, cst.Name):
+        return default.value in ("True", "False")
+    return isinstance(default, (cst.Integer, cst.Float, cst.SimpleString))
+
+
+def _tainted_parameters(func: cst.FunctionDef, call: cst.Call, flow: DataFlow) -> set[str]:
+    positional = [p for p in list(func.params.posonly_params) + list(func.params.params)]
+    if isinstance(call.func, cst.Attribute) and positional and positional[0].name.value == "self":
+        positional = positional[1:]
+    by_name = {p.name.value for p in _parameters(func)}
+    tainted: set[str] = set()
+    index = 0
+    for arg in call.args:
+        is_tainted = flow.is_tainted(arg.value)
+        if arg.keyword is not None:
+            if is_tainted and arg.keyword.value in by_name:
+                tainted.add(arg.keyword.value)
+            continue
+        if arg.star:
+            if is_tainted:
+                tainted.update(p.name.value for p in positional[index:])
+            continue
+        if index < len(positional):
+            if is_tainted:
+                tainted.add(positional[index].name.value)
+        elif isinstance(func.params.star_arg, cst.Param) and is_tainted:
+            tainted.add(func.params.star_arg.name.value)
+        index += 1
+    return tainted

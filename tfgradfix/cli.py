@@ -1,0 +1,136 @@
+"""The command line (DESIGN §1): `tfgradfix [check] [OPTIONS] PATH...`, `rule`, `rules`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import click
+
+from tfgradfix import __version__
+from tfgradfix.engine import Engine, FileResult
+from tfgradfix.files import STDIN, SourceError, discover, read_source, write_source
+from tfgradfix.report.diff import unified_diff
+from tfgradfix.report.json_format import write_json
+from tfgradfix.report.run import RunReport, display_path
+from tfgradfix.report.text import write_text
+from tfgradfix.rules import RULES_BY_CODE, select_rules
+from tfgradfix.rules.docs import fix_kind, render
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class DefaultCommandGroup(click.Group):
+    """`check` runs when the first argument is not a command, as in Ruff."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tfgradfix")
+def main() -> None:
+    """Find and fix TensorFlow/Keras code whose gradients come back None."""
+
+
+def _codes(values: tuple[str, ...]) -> list[str]:
+    return [code.strip().upper() for value in values for code in value.split(",") if code.strip()]
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--diff", is_flag=True, help="Print a unified diff of the fixes; write nothing.")
+@click.option("--fix", is_flag=True, help="Apply fixes in place.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes marked unsafe.")
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (TGF1, TGF101, ALL).")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option("--exclude", multiple=True, help="Files or folders to skip (names, paths or globs).")
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
+def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: bool, select: tuple[str, ...],
+          ignore: tuple[str, ...], exclude: tuple[str, ...], output_format: str, exit_zero: bool) -> None:
+    """Report (and with --fix or --diff, fix) findings in PATHS (files, folders or -)."""
+    try:
+        rules = select_rules(_codes(select) or ["ALL"], _codes(ignore))
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    engine = Engine(rules, fix=fix or diff, unsafe_fixes=unsafe_fixes)
+    files, missing = discover(paths or (".",), exclude)
+    report = RunReport(errors=[(p, m) for p, m in missing], fix_mode=fix and not diff)
+    diffs: list[str] = []
+    for path in files:
+        result = _process(engine, path)
+        report.results.append(result)
+        if diff:
+            diffs.append(unified_diff(result))
+        elif fix and result.changed:
+            _write(result, report)
+    for path, message in report.all_errors:
+        click.echo(f"error: {path}: {message}", err=True)
+    if diff:
+        text = "".join(diffs)
+        click.echo(text, nl=False)
+        would = sum(len(r.applied) for r in report.results)
+        click.echo(f"Would fix {would} finding{'s' if would != 1 else ''}.", err=True)
+        changed = bool(text)
+    else:
+        out = sys.stderr if fix and STDIN in files else sys.stdout
+        if output_format == "json":
+            write_json(report, out)
+        else:
+            write_text(report, out)
+        changed = False
+    sys.exit(_exit_code(report, changed, exit_zero))
+
+
+def _process(engine: Engine, path: str) -> FileResult:
+    if path != STDIN:
+        return engine.process_path(path)
+    try:
+        return engine.process(read_source(STDIN))
+    except SourceError as error:
+        return FileResult(path=STDIN, error=str(error))
+
+
+def _write(result: FileResult, report: RunReport) -> None:
+    assert result.source is not None and result.new_text is not None
+    if result.path == STDIN:
+        sys.stdout.buffer.write(result.source.encode(result.new_text))
+        return
+    try:
+        write_source(result.source, result.new_text)
+    except (OSError, SourceError) as error:
+        report.errors.append((display_path(result.path), f"not written: {error}"))
+        result.applied = []
+
+
+def _exit_code(report: RunReport, changed: bool, exit_zero: bool) -> int:
+    if report.all_errors:
+        return EXIT_ERROR
+    if (report.findings or changed) and not exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+@main.command()
+@click.argument("code")
+def rule(code: str) -> None:
+    """Explain a rule: what it finds, why, an example, fix safety."""
+    found = RULES_BY_CODE.get(code.upper())
+    if found is None:
+        raise click.UsageError(f"unknown rule code: {code}")
+    click.echo(render(found), nl=False)
+
+
+@main.command(name="rules")
+def list_rules() -> None:
+    """List all rules."""
+    width = max(len(r.name) for r in RULES_BY_CODE.values())
+    for code, found in RULES_BY_CODE.items():
+        click.echo(f"{code}  {found.name:<{width}}  fix: {fix_kind(found):<6}  {found.what.split('. ')[0]}.")
+
+
+def run(argv: Optional[list[str]] = None) -> None:
+    main(args=argv)

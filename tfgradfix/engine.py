@@ -1,0 +1,179 @@
+"""The per-file pipeline: prefilter -> parse -> analyse -> rules -> fixes -> new text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from tfgradfix.analysis.context import TraversalContext
+from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.scopes import ModuleAnalysis
+from tfgradfix.files import SourceError, SourceFile, read_source
+from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
+from tfgradfix.rules import Finding, Rule
+
+# Fixes can enable others (a `.numpy()` dropped makes a conversion redundant);
+# the loop stops earlier once nothing changes.
+MAX_FIX_PASSES = 10
+# Only files that mention TensorFlow or Keras can hold a gradient path.
+_FRAMEWORK_MARKERS = ("tensorflow", "keras")
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    applied: list[Fix] = field(default_factory=list)
+    source: Optional[SourceFile] = None
+    new_text: Optional[str] = None
+    error: Optional[str] = None
+    parsed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.source is not None and self.new_text is not None and self.new_text != self.source.text
+
+
+class Engine:
+    def __init__(self, rules: Sequence[type[Rule]], fix: bool = False, unsafe_fixes: bool = False) -> None:
+        self.rules = list(rules)
+        self.fix = fix
+        self.unsafe_fixes = unsafe_fixes
+        self.triggers = tuple({t for rule in self.rules for t in rule.triggers})
+
+    def process_path(self, path: str) -> FileResult:
+        try:
+            source = read_source(path)
+        except SourceError as error:
+            return FileResult(path=path, error=str(error))
+        return self.process(source)
+
+    def process(self, source: SourceFile) -> FileResult:
+        result = FileResult(path=source.path, source=source)
+        if not self._may_match(source.text):
+            return result
+        try:
+            module = _parse(source.text)
+        except SourceError as error:
+            result.error = str(error)
+            return result
+        result.parsed = True
+        findings = self._check(module, source.text)
+        if self.fix:
+            module, findings = self._fix_until_stable(module, findings, result)
+            result.new_text = module.code
+        result.findings = findings
+        return result
+
+    def _may_match(self, text: str) -> bool:
+        return any(m in text for m in _FRAMEWORK_MARKERS) and any(t in text for t in self.triggers)
+
+    def _check(self, module: cst.Module, text: str) -> list[Finding]:
+        analysis = ModuleAnalysis(module)
+        if not analysis.has_gradient_path:
+            return []
+        context = TraversalContext(analysis)
+        findings: list[Finding] = []
+        cst.visit_batched(module, [context, *(rule(context, findings.append) for rule in self.rules)])
+        if not findings:
+            return []
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        lines = text.splitlines()
+        kept = []
+        for finding in findings:
+            where = positions[finding.node]
+            finding.line, finding.column = where.start.line, where.start.column + 1
+            finding.end_line, finding.end_column = where.end.line, where.end.column + 1
+            if not _suppressed(finding, lines):
+                kept.append(finding)
+        return kept
+
+    def _fixable(self, finding: Finding) -> bool:
+        fix = finding.fix
+        return fix is not None and (fix.applicability is Applicability.SAFE or self.unsafe_fixes)
+
+    def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult):
+        for _ in range(MAX_FIX_PASSES):
+            fixes = [f.fix for f in findings if self._fixable(f)]
+            if not fixes:
+                break
+            fixed, applied = apply_fixes(module, fixes)  # type: ignore[arg-type]
+            if not applied:
+                break
+            fixed = _update_imports(module, fixed, applied)
+            code = fixed.code
+            try:
+                compile(code, result.path, "exec")
+                fixed = _parse(code)
+            except (SyntaxError, ValueError, SourceError) as error:
+                result.error = f"a fix produced code that does not parse ({error}); fixes not applied"
+                break
+            module = fixed
+            result.applied.extend(applied)
+            findings = self._check(module, code)
+        return module, findings
+
+
+def _parse(text: str) -> cst.Module:
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        message = str(error.message).splitlines()[0] if error.message else "invalid syntax"
+        raise SourceError(f"syntax error at {error.raw_line}:{error.raw_column + 1}: {message}") from error
+    except (RecursionError, MemoryError) as error:
+        raise SourceError(f"cannot parse: {type(error).__name__}") from error
+
+
+def _suppressed(finding: Finding, lines: list[str]) -> bool:
+    if not 0 < finding.line <= len(lines):
+        return False
+    match = _NOQA.search(lines[finding.line - 1])
+    if match is None:
+        return False
+    codes = match.group("codes")
+    return codes is None or finding.code in re.split(r"[\s,]+", codes.upper())
+
+
+def _update_imports(before: cst.Module, after: cst.Module, applied: list[Fix]) -> cst.Module:
+    """Add the imports the fixes refer to; drop NumPy imports they left unused."""
+    context = CodemodContext()
+    needed = {imp for fix in applied for imp in fix.imports}
+    for module_name, alias in sorted(needed):
+        AddImportsVisitor.add_needed_import(context, module_name, asname=alias)
+    if needed:
+        after = AddImportsVisitor(context).transform_module(after)
+    imports = ImportMap(before)
+    unused = [
+        (local, full) for local, full in imports.bindings.items()
+        if (full == "numpy" or full.startswith("numpy.")) and _references(before, local) and not _references(after, local)
+    ]
+    if not unused:
+        return after
+    for local, full in unused:
+        if full == "numpy":
+            RemoveImportsVisitor.remove_unused_import(context, "numpy", asname=local if local != "numpy" else None)
+        else:
+            module_name, _, obj = full.rpartition(".")
+            RemoveImportsVisitor.remove_unused_import(
+                context, module_name, obj=obj, asname=local if local != obj else None)
+    return RemoveImportsVisitor(context).transform_module(after)
+
+
+def _references(module: cst.Module, local: str) -> int:
+    count = 0
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            continue
+        if isinstance(node, cst.Name) and node.value == local:
+            count += 1
+        stack.extend(node.children)
+    return count

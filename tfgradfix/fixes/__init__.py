@@ -1,0 +1,1 @@
+"""Fixes: edits to the syntax tree, and the NumPy-to-TensorFlow translations."""

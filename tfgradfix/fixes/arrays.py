@@ -1,0 +1,234 @@
+"""Turning a NumPy value back into a tensor, and everything that used it as an array.
+
+Replacing `x.numpy()` by `x` (or `np.dot(a, b)` by a TF op) is only half a fix:
+the array methods that follow (`.sum(axis=1)`, `.T`, `.reshape(2, -1)`,
+`.astype(np.float32)`, `@`) do not exist on a tensor or mean something else.
+This module climbs from the replaced node through those uses, in the same
+expression and through the names it is bound to, and rewrites each one. When
+a use cannot be rewritten exactly (`.tolist()`, fancy indexing, item
+assignment, a helper of this module that receives the array) there is no fix.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import libcst as cst
+
+from tfgradfix.analysis.context import TraversalContext
+from tfgradfix.analysis.dataflow import PYTHON_VALUE_BUILTINS, name_nodes, target_names, _walk_scope
+from tfgradfix.fixes.edits import Applicability, Edit, Fix
+from tfgradfix.fixes.numpy_to_tf import (
+    ARRAY_METHODS, SHARED_ATTRIBUTES, VARARGS_METHODS, Target, Translator, bind, call, int_list,
+    tf_dtype,
+)
+
+_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Modulo, cst.Power)
+
+
+class _CannotFix(Exception):
+    pass
+
+
+class ArrayToTensor:
+    """Builds the fixes of TGF101/TGF102/TGF104 for one traversal."""
+
+    def __init__(self, context: TraversalContext) -> None:
+        self.context = context
+        imports = context.imports
+        tf = imports.alias_of("tensorflow")
+        self.imports: tuple[tuple[str, str], ...] = () if tf else (("tensorflow", "tf"),)
+        tf = tf or "tf"
+        keras = imports.alias_of("keras")
+        self.target = Target(tf=tf, fallback=f"{keras}.ops" if keras else f"{tf}.experimental.numpy")
+
+    @property
+    def translator(self) -> Translator:
+        flow = self.context.flow
+        assert flow is not None
+        return Translator(self.target, flow.rank_of, self.numpy_name)
+
+    def numpy_name(self, expr: cst.BaseExpression) -> Optional[str]:
+        qualified = self.context.imports.resolve(expr)
+        if qualified is not None and qualified.startswith("numpy."):
+            return qualified[len("numpy."):]
+        return None
+
+    def fix(self, node: cst.CSTNode, replacement: cst.BaseExpression, description: str) -> Optional[Fix]:
+        """A fix that replaces the NumPy value `node` and rewrites its array uses."""
+        try:
+            edits = self._follow(node, replacement, set())
+        except _CannotFix:
+            return None
+        return Fix(description, tuple(edits), Applicability.SAFE, self.imports)
+
+    # -- climbing --------------------------------------------------------------
+
+    def _follow(self, node: cst.CSTNode, replacement: cst.BaseExpression, seen: set[str]) -> list[Edit]:
+        edit_node, edit_replacement, top = self._climb(node, replacement)
+        edits = [Edit(edit_node, edit_replacement)] if edit_node is not edit_replacement else []
+        edits += self._follow_binding(top, seen)
+        return edits
+
+    def _climb(self, node, replacement):
+        """Rewrite the array operations applied to `node`. Returns the node to
+        replace, its replacement, and the whole expression that is still an
+        array (to follow into the name it is assigned to)."""
+        parent_of = self.context.parent
+        best = (node, replacement)
+        while True:
+            parent = parent_of(node)
+            if isinstance(parent, cst.Attribute) and parent.value is node:
+                attr = parent.attr.value
+                if attr in SHARED_ATTRIBUTES:
+                    break
+                if attr == "T":
+                    node, replacement = parent, call(self.target, "tf.transpose", replacement)
+                    best = (node, replacement)
+                    continue
+                method_call = parent_of(parent)
+                if not (isinstance(method_call, cst.Call) and method_call.func is parent):
+                    raise _CannotFix
+                translated = self._method(attr, replacement, method_call.args)
+                if translated is None:
+                    raise _CannotFix
+                node, replacement = method_call, translated
+                best = (node, replacement)
+                continue
+            if isinstance(parent, cst.Subscript) and parent.value is node:
+                if self._fancy(parent):
+                    raise _CannotFix
+                node, replacement = parent, parent.with_changes(value=replacement)
+                continue
+            if isinstance(parent, cst.BinaryOperation) and (parent.left is node or parent.right is node):
+                left = replacement if parent.left is node else parent.left
+                right = replacement if parent.right is node else parent.right
+                if isinstance(parent.operator, cst.MatrixMultiply):
+                    flow = self.context.flow
+                    ranks = [flow.rank_of(parent.left), flow.rank_of(parent.right)] if flow else [None]
+                    if all(r is not None and r >= 2 for r in ranks):
+                        replacement = parent.with_changes(left=left, right=right)
+                    else:
+                        # `@` on tensors is tf.matmul, which raises on 1-D operands.
+                        replacement = call(self.target, f"{self.target.fallback}.matmul", left, right)
+                    node = parent
+                    best = (node, replacement)
+                    continue
+                if isinstance(parent.operator, _ARITHMETIC):
+                    node, replacement = parent, parent.with_changes(left=left, right=right)
+                    continue
+                break
+            if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, (cst.Minus, cst.Plus)):
+                node, replacement = parent, parent.with_changes(expression=replacement)
+                continue
+            break
+        self._check_consumer(node)
+        return best[0], best[1], node
+
+    def _check_consumer(self, node: cst.CSTNode) -> None:
+        """A function of this module that receives the array may use it as one."""
+        arg = self.context.parent(node)
+        if not isinstance(arg, cst.Arg):
+            return
+        consumer = self.context.parent(arg)
+        if not isinstance(consumer, cst.Call):
+            return
+        callee = consumer.func
+        if self.context.imports.resolve(callee) is not None:
+            return
+        if isinstance(callee, cst.Name) and callee.value in PYTHON_VALUE_BUILTINS:
+            return
+        raise _CannotFix
+
+    def _follow_binding(self, expr: cst.CSTNode, seen: set[str]) -> list[Edit]:
+        statement = self.context.parent(expr)
+        if isinstance(statement, cst.Assign) and statement.value is expr:
+            targets = [t.target for t in statement.targets]
+        elif isinstance(statement, (cst.AnnAssign, cst.NamedExpr)) and statement.value is expr:
+            targets = [statement.target]
+        else:
+            return []
+        edits: list[Edit] = []
+        for target in targets:
+            if not isinstance(target, cst.Name):
+                raise _CannotFix  # unpacking or attribute: uses cannot be followed
+            edits += self._follow_name(target.value, seen)
+        return edits
+
+    def _follow_name(self, name: str, seen: set[str]) -> list[Edit]:
+        if name in seen:
+            return []
+        seen.add(name)
+        flow = self.context.flow
+        assert flow is not None
+        if name in flow.item_assigned:
+            raise _CannotFix
+        edits: list[Edit] = []
+        for use in self._uses(name):
+            edits += self._follow(use, use, seen)
+        return edits
+
+    def _uses(self, name: str):
+        bound: set[int] = set()
+        reads: list[cst.Name] = []
+        for node in _walk_scope(self.context.scope.body):
+            if isinstance(node, cst.AssignTarget):
+                bound.update(id(n) for n in _binding_names(node.target))
+            elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)):
+                bound.update(id(n) for n in _binding_names(node.target))
+            elif isinstance(node, cst.Name) and node.value == name:
+                reads.append(node)
+        readable = {id(n) for stmt in self.context.scope.body for n in name_nodes(stmt)}
+        return [n for n in reads if id(n) not in bound and id(n) in readable]
+
+    def _fancy(self, subscript: cst.Subscript) -> bool:
+        flow = self.context.flow
+        for element in subscript.slice:
+            index = element.slice
+            if isinstance(index, cst.Index):
+                value = index.value
+                if isinstance(value, (cst.List, cst.Call, cst.ListComp)):
+                    return True
+                if isinstance(value, cst.Name) and flow is not None and value.value in flow.ndarray_names:
+                    return True
+        return False
+
+    # -- ndarray methods ---------------------------------------------------------
+
+    def _method(self, method: str, receiver: cst.BaseExpression, args: Sequence[cst.Arg]
+                ) -> Optional[cst.BaseExpression]:
+        translator = self.translator
+        if method in ARRAY_METHODS:
+            return translator.translate(method, [cst.Arg(receiver), *args])
+        if method in VARARGS_METHODS:
+            if any(a.keyword is not None or a.star for a in args):
+                return None
+            if len(args) == 0:
+                packed: list[cst.Arg] = []
+            elif len(args) == 1:
+                packed = [cst.Arg(args[0].value)]
+            else:
+                packed = [cst.Arg(cst.Tuple([cst.Element(a.value) for a in args]))]
+            if method == "reshape" and not packed:
+                return None
+            return translator.translate(method, [cst.Arg(receiver), *packed])
+        if method == "astype":
+            b = bind(args, ["dtype"])
+            if not b or "dtype" not in b:
+                return None
+            return call(self.target, "tf.cast", receiver, tf_dtype(b["dtype"], self.numpy_name, self.target))
+        if method in ("flatten", "ravel") and not args:
+            return call(self.target, "tf.reshape", receiver, int_list([-1]))
+        if method == "copy" and not args:
+            return receiver
+        return None
+
+
+def _binding_names(target: cst.BaseExpression):
+    if isinstance(target, cst.Name):
+        yield target
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _binding_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _binding_names(target.value)

@@ -1,0 +1,91 @@
+"""A fix is a set of edits plus an applicability; applying it is a LibCST transform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Iterable
+
+import libcst as cst
+
+
+class Applicability(str, Enum):
+    SAFE = "safe"  # semantics preserved
+    UNSAFE = "unsafe"  # changes behaviour or intent: only with --unsafe-fixes
+
+
+@dataclass(frozen=True)
+class Edit:
+    node: cst.CSTNode  # a node of the module as parsed
+    replacement: cst.CSTNode
+
+
+@dataclass(frozen=True)
+class Fix:
+    description: str
+    edits: tuple[Edit, ...]
+    applicability: Applicability = Applicability.SAFE
+    # Modules the replacement refers to by the alias the fix used: (module, alias).
+    imports: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def replace(cls, node: cst.CSTNode, replacement: cst.CSTNode, description: str,
+                imports: Iterable[tuple[str, str]] = (), applicability: Applicability = Applicability.SAFE) -> "Fix":
+        return cls(description, (Edit(node, replacement),), applicability, tuple(imports))
+
+
+# Contexts where an expression never needs parentheses.
+_BARE_VALUE_PARENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Arg,
+                       cst.Element, cst.Expr, cst.Index, cst.DictElement)
+
+
+def parenthesized(expr: cst.BaseExpression) -> cst.BaseExpression:
+    return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+class _ApplyEdits(cst.CSTTransformer):
+    def __init__(self, replacements: dict[cst.CSTNode, cst.CSTNode]) -> None:
+        super().__init__()
+        self.replacements = replacements
+        self.inserted = {id(r) for r in replacements.values()}
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[override]
+        replacement = self.replacements.get(original_node)
+        if replacement is not None:
+            return replacement
+        if isinstance(updated_node, _BARE_VALUE_PARENTS):
+            value = getattr(updated_node, "value", None)
+            if value is not None and id(value) in self.inserted and getattr(value, "lpar", None):
+                return updated_node.with_changes(value=value.with_changes(lpar=[], rpar=[]))
+        return updated_node
+
+
+def _subtree(node: cst.CSTNode) -> set[int]:
+    found = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        found.add(id(current))
+        stack.extend(current.children)
+    return found
+
+
+def apply_fixes(module: cst.Module, fixes: list[Fix]) -> tuple[cst.Module, list[Fix]]:
+    """Apply the fixes that do not overlap an earlier one; the rest wait for the
+    next pass. Returns the new module and the fixes applied."""
+    taken: set[int] = set()
+    replacements: dict[cst.CSTNode, cst.CSTNode] = {}
+    applied: list[Fix] = []
+    for fix in fixes:
+        spans = [_subtree(edit.node) for edit in fix.edits]
+        if any(span & taken for span in spans):
+            continue
+        if any(a & b for i, a in enumerate(spans) for b in spans[i + 1 :]):
+            continue
+        for edit, span in zip(fix.edits, spans):
+            taken |= span
+            replacements[edit.node] = edit.replacement
+        applied.append(fix)
+    if not applied:
+        return module, []
+    return module.visit(_ApplyEdits(replacements)), applied

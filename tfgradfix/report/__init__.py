@@ -1,0 +1,1 @@
+"""Output formats: text, JSON, unified diff."""

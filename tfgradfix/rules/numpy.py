@@ -1,0 +1,390 @@
+"""TGF1 — computation leaves TensorFlow on the gradient path."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import is_certainly_tensor
+from tfgradfix.fixes.arrays import ArrayToTensor
+from tfgradfix.fixes.edits import Fix
+from tfgradfix.fixes.numpy_to_tf import _DTYPES, bind, call
+from tfgradfix.rules.base import Rule
+
+_CONVERSIONS = ("array", "asarray", "asanyarray")
+_GRAPH_ERRORS = (
+    "Eagerly the gradient is silently None; under `model.fit` or `tf.function` the call "
+    "fails while tracing."
+)
+
+
+def _numpy_function(rule: Rule, call_node: cst.Call) -> Optional[str]:
+    qualified = rule.context.imports.resolve(call_node.func)
+    if qualified is not None and qualified.startswith("numpy."):
+        return qualified[len("numpy."):]
+    return None
+
+
+def _on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
+    context = rule.context
+    return (
+        context.on_gradient_path
+        and any(context.is_tainted(v) for v in values)
+        and context.reaches_output(node)
+    )
+
+
+class NumpyCallOnTensor(Rule):
+    code = "TGF101"
+    name = "numpy-call-on-tensor"
+    message = "`np.{function}` on a tensor leaves TensorFlow: its gradient is None"
+    triggers = ("numpy",)
+    what = (
+        "Finds NumPy functions (`np.dot`, `np.exp`, `np.sum`, ... under any alias, and names "
+        "imported with `from numpy import ...`) applied to a tensor that carries a gradient, on "
+        "the gradient path: a Keras layer's `call`, what it calls in the same module, and the "
+        "body of a `tf.GradientTape` block. NumPy on constants and static shapes "
+        "(`np.sqrt(self.units)`, `np.prod(input_shape[1:])`) is not reported, nor is NumPy "
+        "whose result is only logged."
+    )
+    why = (
+        "NumPy converts the tensor to an array, so the tape records nothing. Eagerly the "
+        "gradient is silently `None` (or the upstream layers stop training with only a warning "
+        "`Gradients do not exist for variables`). Under `model.fit` or `tf.function` it raises "
+        "`NotImplementedError: Cannot convert a symbolic tf.Tensor to a numpy array`."
+    )
+    example = (
+        "class Scale(tf.keras.layers.Layer):\n"
+        "    def call(self, inputs):\n"
+        "        return np.exp(inputs) / np.sum(np.exp(inputs), axis=-1, keepdims=True)\n"
+    )
+    fixed_example = (
+        "class Scale(tf.keras.layers.Layer):\n"
+        "    def call(self, inputs):\n"
+        "        return tf.exp(inputs) / tf.reduce_sum(tf.exp(inputs), axis=-1, keepdims=True)\n"
+    )
+    fix_safety = (
+        "Safe: only translations measured identical to NumPy for floating inputs are emitted "
+        "(values, shapes, gradients, graph mode). TF needs arguments that NumPy defaults, so "
+        "they are spelled out: `axis=0` for `concat`, `axes=2` for `tensordot`, an explicit axis "
+        "for `argmax`/`cumsum` (NumPy's `axis=None` becomes a flatten). Rank-dependent calls "
+        "(`np.dot`, `np.matmul`, `np.tile`) use `tf.matmul`/`tf.tensordot` when the weight's "
+        "rank is declared, else the NumPy-compatible `keras.ops` (Keras 3 code) or "
+        "`tf.experimental.numpy`. `np.dot(x, w)` with a declared 1-D or 2-D `w` becomes "
+        "`tf.tensordot(x, w, axes=1)`, which assumes `x` is not a scalar. Calls with no exact TF "
+        "spelling (`ddof=1`, `out=`, the sublist `einsum`, matrix `norm` ords, `np.where` on a "
+        "non-bool condition) are reported without a fix. One difference remains by design: "
+        "where NumPy silently promoted to float64, the TF op keeps float32.\n\n"
+        "Uses of the result as an array are rewritten too (`y.sum(axis=1)` becomes "
+        "`tf.reduce_sum(y, axis=1)`); when one cannot be (`.tolist()`, fancy indexing, item "
+        "assignment, passing the array to a helper of the module) the finding has no fix."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        function = _numpy_function(self, node)
+        if function is None or function in _CONVERSIONS:
+            return
+        if not _on_path_with_tensor(self, node, [a.value for a in node.args]):
+            return
+        arrays = ArrayToTensor(self.context)
+        translator = arrays.translator
+        if function in _DTYPES:
+            replacement = translator.scalar_type(function, node.args)
+        else:
+            replacement = translator.translate(function, node.args)
+        fix = None
+        if replacement is not None:
+            fix = arrays.fix(node, replacement, f"Replace `np.{function}` with its TensorFlow equivalent")
+        self.report(node, self.message.format(function=function), fix)
+
+
+class TensorToNumpy(Rule):
+    code = "TGF102"
+    name = "tensor-to-numpy"
+    message = "`{form}` detaches the tensor from the gradient tape"
+    triggers = (".numpy(", "array(")
+    what = (
+        "Finds `.numpy()`, `np.array(t)` and `np.asarray(t)` on a tensor that carries a "
+        "gradient, where the result flows into the layer's output or the loss. `.numpy()` of a "
+        "loss or image that is only printed, logged or plotted is not reported."
+    )
+    why = (
+        "The array is a copy the tape cannot see, so everything computed from it has no "
+        "gradient: eagerly `tape.gradient` returns `None`; under `model.fit` or `tf.function` "
+        "it raises `AttributeError: 'SymbolicTensor' object has no attribute 'numpy'`."
+    )
+    example = (
+        "class Dense(tf.keras.layers.Layer):\n"
+        "    def call(self, inputs):\n"
+        "        x = inputs.numpy()\n"
+        "        return x @ self.kernel.numpy() + self.bias.numpy()\n"
+    )
+    fixed_example = (
+        "class Dense(tf.keras.layers.Layer):\n"
+        "    def call(self, inputs):\n"
+        "        x = inputs\n"
+        "        return keras.ops.matmul(x, self.kernel) + self.bias\n"
+    )
+    fix_safety = (
+        "Safe: the conversion is dropped (`np.asarray(t, dtype)` becomes `tf.cast`), and the "
+        "array methods that follow are rewritten to TF ops with the same semantics: `.T` "
+        "(`tf.transpose`), `.sum/.mean/.max/.min/.prod/.std/.var(axis=, keepdims=)`, "
+        "`.reshape(2, -1)` (`tf.reshape(x, (2, -1))`), `.astype(np.float32)` (`tf.cast`), "
+        "`.flatten()`/`.ravel()`, `.transpose(...)`, `.copy()`, and `@` (`tf.matmul` when both "
+        "ranks are declared >= 2, else the NumPy-compatible `matmul` that accepts 1-D operands). "
+        "When a use has no exact TF form (`.tolist()`, fancy indexing `x[[0, 2]]`, item "
+        "assignment, a helper of the module receiving the array) the finding has no fix."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        callee = node.func
+        if isinstance(callee, cst.Attribute) and callee.attr.value == "numpy" and not node.args:
+            if not _on_path_with_tensor(self, node, [callee.value]):
+                return
+            fix = ArrayToTensor(self.context).fix(node, callee.value, "Drop `.numpy()`")
+            self.report(node, self.message.format(form=".numpy()"), fix)
+            return
+        function = _numpy_function(self, node)
+        if function not in _CONVERSIONS or not node.args:
+            return
+        if not _on_path_with_tensor(self, node, [node.args[0].value]):
+            return
+        arrays = ArrayToTensor(self.context)
+        replacement = arrays.translator.conversion(node.args)
+        fix = arrays.fix(node, replacement, f"Drop `np.{function}`") if replacement is not None else None
+        self.report(node, self.message.format(form=f"np.{function}(...)"), fix)
+
+
+class NumpyRoundtrip(Rule):
+    code = "TGF103"
+    name = "numpy-roundtrip"
+    message = "`{function}` {problem}"
+    problems = {
+        True: "converts a NumPy result back: that does not restore the gradient NumPy dropped",
+        False: "of a value that is already a tensor: a leftover of a NumPy round trip",
+    }
+    triggers = ("convert_to_tensor", "constant(")
+    what = (
+        "Finds `tf.convert_to_tensor(x)` and `tf.constant(x)` around a value computed from a "
+        "tensor that carries a gradient: a NumPy round trip, or (after TGF101/TGF102 fixes) a "
+        "conversion of what is already a tensor. `tf.convert_to_tensor(inputs)` on a layer's "
+        "own argument is a common, correct guard and is not reported."
+    )
+    why = (
+        "Converting back to a tensor does not restore the gradient that NumPy dropped: the "
+        "result is a constant to the tape. `tf.constant(t)` on a symbolic tensor also raises "
+        "under `tf.function`."
+    )
+    example = (
+        "    def call(self, inputs):\n"
+        "        y = np.tanh(inputs)\n"
+        "        return tf.convert_to_tensor(y, dtype=tf.float32)\n"
+    )
+    fixed_example = (
+        "    def call(self, inputs):\n"
+        "        y = tf.tanh(inputs)\n"
+        "        return tf.cast(y, tf.float32)\n"
+    )
+    fix_safety = (
+        "Safe, and offered once the argument is a tensor (a TF op's result): the call is "
+        "unwrapped, keeping a `tf.cast` when a `dtype` was given. While the argument is still "
+        "NumPy the finding has no fix of its own; `--fix` applies the NumPy fixes first and "
+        "this one in the next pass of the same run."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self.context.imports.resolve(node.func)
+        if qualified not in ("tensorflow.convert_to_tensor", "tensorflow.constant") or not node.args:
+            return
+        flow = self.context.flow
+        value = node.args[0].value
+        if flow is None or not _on_path_with_tensor(self, node, [value]):
+            return
+        numpy_left = _has_numpy(self, value)
+        if not numpy_left and not is_certainly_tensor(flow, value):
+            return
+        fix = None
+        if not numpy_left:
+            b = bind(node.args, ["value", "dtype"])
+            if b is not None and "value" in b:
+                arrays = ArrayToTensor(self.context)
+                replacement = call(arrays.target, "tf.cast", value, b["dtype"]) if "dtype" in b else value
+                fix = Fix.replace(node, replacement, "Unwrap the conversion", imports=arrays.imports)
+        function = qualified.replace("tensorflow.", "tf.")
+        self.report(node, self.message.format(function=function, problem=self.problems[numpy_left]), fix)
+
+
+def _has_numpy(rule: Rule, expr: cst.BaseExpression) -> bool:
+    flow = rule.context.flow
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if flow is None:
+            return False
+        # Only NumPy values that carry a gradient count: `t / np.sqrt(d)` is no round trip.
+        is_array = (isinstance(node, cst.Name) and node.value in flow.ndarray_names) or (
+            isinstance(node, cst.Call) and flow.produces_ndarray(node))
+        if is_array and flow.is_tainted(node):
+            return True
+        stack.extend(node.children)
+    return False
+
+
+class PythonScalar(Rule):
+    code = "TGF104"
+    name = "python-scalar"
+    message = "`{form}` turns the tensor into a Python value: no gradient flows through it"
+    triggers = ("float(", "int(", "bool(", ".item(")
+    what = (
+        "Finds `float(t)`, `int(t)`, `bool(t)` and `t.item()` on a tensor that carries a "
+        "gradient, where the value reaches the layer's output or the loss, or decides a Python "
+        "`if`/`while` in a layer's `call`."
+    )
+    why = (
+        "A Python number is a constant to the tape. Eagerly the gradient is silently wrong or "
+        "None (d(float(s)*s)/ds comes out as s instead of 2s); under `model.fit` it raises "
+        "`TypeError: float() argument must be ... not 'SymbolicTensor'`, and a Python `if` on "
+        "a tensor raises `OperatorNotAllowedInGraphError`."
+    )
+    example = (
+        "    def call(self, inputs):\n"
+        "        scale = float(tf.reduce_max(inputs))\n"
+        "        return inputs / scale\n"
+    )
+    fixed_example = (
+        "    def call(self, inputs):\n"
+        "        scale = tf.reduce_max(inputs)\n"
+        "        return inputs / scale\n"
+    )
+    fix_safety = (
+        "No automatic fix: whether the value was meant as a tensor, a shape, or Python control "
+        "flow (which needs `tf.cond`/`tf.where`) cannot be told from the code."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        callee = node.func
+        if isinstance(callee, cst.Name) and callee.value in ("float", "int", "bool"):
+            if len(node.args) == 1 and _on_path_with_tensor(self, node, [node.args[0].value]):
+                self.report(node, self.message.format(form=f"{callee.value}(...)"))
+        elif isinstance(callee, cst.Attribute) and callee.attr.value == "item" and not node.args:
+            if _on_path_with_tensor(self, node, [callee.value]):
+                self.report(node, self.message.format(form=".item()"))
+
+
+class NumpyFunction(Rule):
+    code = "TGF105"
+    name = "numpy-function"
+    message = "`{function}` runs Python outside the graph: {consequence}"
+    triggers = ("numpy_function", "py_function", "py_func")
+    what = (
+        "Finds `tf.numpy_function`, `tf.compat.v1.py_func` and `tf.py_func` on the gradient "
+        "path with a tensor input, and `tf.py_function` whose wrapped function (defined in the "
+        "module) converts to NumPy."
+    )
+    why = (
+        "`tf.numpy_function` has no gradient at all: everything upstream gets `None`. "
+        "`tf.py_function` differentiates only the TF ops its Python function runs eagerly; "
+        "once the function converts to NumPy, the gradient is `None` too. Both also prevent "
+        "XLA (on by default on GPUs in Keras 3) and saving the model."
+    )
+    example = (
+        "    def call(self, x):\n"
+        "        return tf.numpy_function(lambda a: np.sinh(a), [x], tf.float32)\n"
+    )
+    fixed_example = (
+        "    def call(self, x):\n"
+        "        return tf.sinh(x)\n"
+    )
+    fix_safety = (
+        "No automatic fix: rewrite the wrapped function with TF ops, or give it a gradient "
+        "with `tf.custom_gradient`."
+    )
+
+    _ALWAYS = ("tensorflow.numpy_function", "tensorflow.compat.v1.py_func", "tensorflow.py_func")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self.context.imports.resolve(node.func)
+        if qualified not in self._ALWAYS and qualified != "tensorflow.py_function":
+            return
+        b = bind(node.args, ["func", "inp", "Tout", "stateful", "name"])
+        if not b or "inp" not in b or not _on_path_with_tensor(self, node, [b["inp"]]):
+            return
+        function = qualified.replace("tensorflow.", "tf.")
+        if qualified in self._ALWAYS:
+            consequence = "it has no gradient, so everything upstream gets None"
+        elif self._uses_numpy(b.get("func")):
+            consequence = "its Python function converts to NumPy, so the gradient is None"
+        else:
+            return
+        self.report(node, self.message.format(function=function, consequence=consequence))
+
+    def _uses_numpy(self, func: Optional[cst.BaseExpression]) -> bool:
+        if isinstance(func, cst.Name):
+            func = self.context.analysis.functions.get(func.value)
+        if func is None:
+            return False
+        imports = self.context.imports
+        stack: list[cst.CSTNode] = [func]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, cst.Call):
+                callee = node.func
+                if isinstance(callee, cst.Attribute) and callee.attr.value == "numpy" and not node.args:
+                    return True
+                qualified = imports.resolve(callee)
+                if qualified is not None and qualified.startswith("numpy."):
+                    return True
+            stack.extend(node.children)
+        return False
+
+
+class PredictInTape(Rule):
+    code = "TGF106"
+    name = "predict-in-tape"
+    message = "`.predict()` returns NumPy: the tape sees a constant and the gradient is None"
+    triggers = (".predict(",)
+    what = (
+        "Finds `model.predict(x)` inside a `tf.GradientTape` block or a layer's `call`, where "
+        "its result flows into the loss or the output."
+    )
+    why = (
+        "`predict` runs its own loop over batches and returns a NumPy array, outside any tape: "
+        "`tape.gradient` returns `None` for every weight."
+    )
+    example = (
+        "with tf.GradientTape() as tape:\n"
+        "    error = model.predict(x) - y\n"
+        "    loss = tf.reduce_mean(error ** 2)\n"
+    )
+    fixed_example = (
+        "with tf.GradientTape() as tape:\n"
+        "    error = model(x, training=False) - y\n"
+        "    loss = tf.reduce_mean(error ** 2)\n"
+    )
+    fix_safety = (
+        "Safe: `model(x, training=False)` computes the same values as `predict` (inference "
+        "mode) as a tensor the tape records. `batch_size` and `verbose` are dropped; calls with "
+        "other arguments (`steps`, `callbacks`, generators) are reported without a fix."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        callee = node.func
+        if not (isinstance(callee, cst.Attribute) and callee.attr.value == "predict"):
+            return
+        context = self.context
+        if context.imports.resolve(callee.value) is not None:
+            return
+        if not (context.in_tape or context.scope.is_keras_forward) or not context.reaches_output(node):
+            return
+        fix = None
+        positional = [a for a in node.args if a.keyword is None]
+        extra = {a.keyword.value for a in node.args if a.keyword is not None}
+        if len(positional) == 1 and not positional[0].star and extra <= {"batch_size", "verbose"}:
+            replacement = cst.Call(func=callee.value, args=[
+                cst.Arg(positional[0].value),
+                cst.Arg(cst.Name("False"), keyword=cst.Name("training"), equal=cst.AssignEqual(
+                    whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))),
+            ])
+            fix = Fix.replace(node, replacement, "Call the model instead of `predict`")
+        self.report(node, fix=fix)
