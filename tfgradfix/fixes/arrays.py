@@ -16,8 +16,8 @@ from typing import Optional, Sequence
 import libcst as cst
 
 from tfgradfix.analysis.context import TraversalContext
-from tfgradfix.analysis.dataflow import PYTHON_VALUE_BUILTINS, name_nodes, target_names, _walk_scope
-from tfgradfix.fixes.edits import Applicability, Edit, Fix
+from tfgradfix.analysis.dataflow import _walk_scope, name_nodes
+from tfgradfix.fixes.edits import Applicability, Edit, Fix, Replacement
 from tfgradfix.fixes.numpy_to_tf import (
     ARRAY_METHODS, SHARED_ATTRIBUTES, VARARGS_METHODS, Target, Translator, bind, call, int_list,
     tf_dtype,
@@ -41,12 +41,12 @@ class ArrayToTensor:
         tf = tf or "tf"
         keras = imports.alias_of("keras")
         self.target = Target(tf=tf, fallback=f"{keras}.ops" if keras else f"{tf}.experimental.numpy")
-
-    @property
-    def translator(self) -> Translator:
-        flow = self.context.flow
-        assert flow is not None
-        return Translator(self.target, flow.rank_of, self.numpy_name)
+        # Captured now: the edits run after the traversal has left this scope.
+        self.scope = context.scope
+        flow = context.flow
+        assert flow is not None, "fixes are built for code on the gradient path only"
+        self.flow = flow
+        self.translator = Translator(self.target, flow.rank_of, self.numpy_name)
 
     def numpy_name(self, expr: cst.BaseExpression) -> Optional[str]:
         qualified = self.context.imports.resolve(expr)
@@ -54,28 +54,27 @@ class ArrayToTensor:
             return qualified[len("numpy."):]
         return None
 
-    def fix(self, node: cst.CSTNode, replacement: cst.BaseExpression, description: str) -> Optional[Fix]:
+    def fix(self, node: cst.CSTNode, replacement: Replacement, description: str) -> Optional[Fix]:
         """A fix that replaces the NumPy value `node` and rewrites its array uses."""
         try:
-            edits = self._follow(node, replacement, set())
+            edits = [Edit(node, replacement), *self._follow(node, set())]
         except _CannotFix:
             return None
         return Fix(description, tuple(edits), Applicability.SAFE, self.imports)
 
     # -- climbing --------------------------------------------------------------
 
-    def _follow(self, node: cst.CSTNode, replacement: cst.BaseExpression, seen: set[str]) -> list[Edit]:
-        edit_node, edit_replacement, top = self._climb(node, replacement)
-        edits = [Edit(edit_node, edit_replacement)] if edit_node is not edit_replacement else []
-        edits += self._follow_binding(top, seen)
-        return edits
+    def _follow(self, node: cst.CSTNode, seen: set[str]) -> list[Edit]:
+        edits, top = self._climb(node)
+        return edits + self._follow_binding(top, seen)
 
-    def _climb(self, node, replacement):
-        """Rewrite the array operations applied to `node`. Returns the node to
-        replace, its replacement, and the whole expression that is still an
-        array (to follow into the name it is assigned to)."""
+    def _climb(self, node: cst.CSTNode) -> tuple[list[Edit], cst.CSTNode]:
+        """Edits for the array operations applied to `node`, and the whole
+        expression that is still an array (to follow into the name it is
+        assigned to). Arithmetic and basic indexing mean the same on a tensor
+        and need no edit."""
         parent_of = self.context.parent
-        best = (node, replacement)
+        edits: list[Edit] = []
         while True:
             parent = parent_of(node)
             if isinstance(parent, cst.Attribute) and parent.value is node:
@@ -83,47 +82,42 @@ class ArrayToTensor:
                 if attr in SHARED_ATTRIBUTES:
                     break
                 if attr == "T":
-                    node, replacement = parent, call(self.target, "tf.transpose", replacement)
-                    best = (node, replacement)
+                    edits.append(Edit(parent, lambda updated: call(self.target, "tf.transpose", updated.value)))
+                    node = parent
                     continue
                 method_call = parent_of(parent)
                 if not (isinstance(method_call, cst.Call) and method_call.func is parent):
                     raise _CannotFix
-                translated = self._method(attr, replacement, method_call.args)
-                if translated is None:
+                if self._method(attr, node, method_call.args) is None:
                     raise _CannotFix
-                node, replacement = method_call, translated
-                best = (node, replacement)
+                edits.append(Edit(method_call, lambda updated, attr=attr: self._method(
+                    attr, updated.func.value, updated.args)))
+                node = method_call
                 continue
             if isinstance(parent, cst.Subscript) and parent.value is node:
                 if self._fancy(parent):
                     raise _CannotFix
-                node, replacement = parent, parent.with_changes(value=replacement)
+                node = parent
                 continue
             if isinstance(parent, cst.BinaryOperation) and (parent.left is node or parent.right is node):
-                left = replacement if parent.left is node else parent.left
-                right = replacement if parent.right is node else parent.right
                 if isinstance(parent.operator, cst.MatrixMultiply):
-                    flow = self.context.flow
-                    ranks = [flow.rank_of(parent.left), flow.rank_of(parent.right)] if flow else [None]
-                    if all(r is not None and r >= 2 for r in ranks):
-                        replacement = parent.with_changes(left=left, right=right)
-                    else:
+                    ranks = [self.flow.rank_of(parent.left), self.flow.rank_of(parent.right)]
+                    if not all(r is not None and r >= 2 for r in ranks):
                         # `@` on tensors is tf.matmul, which raises on 1-D operands.
-                        replacement = call(self.target, f"{self.target.fallback}.matmul", left, right)
+                        edits.append(Edit(parent, lambda updated: call(
+                            self.target, f"{self.target.fallback}.matmul", updated.left, updated.right)))
                     node = parent
-                    best = (node, replacement)
                     continue
                 if isinstance(parent.operator, _ARITHMETIC):
-                    node, replacement = parent, parent.with_changes(left=left, right=right)
+                    node = parent
                     continue
                 break
             if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, (cst.Minus, cst.Plus)):
-                node, replacement = parent, parent.with_changes(expression=replacement)
+                node = parent
                 continue
             break
         self._check_consumer(node)
-        return best[0], best[1], node
+        return edits, node
 
     def _check_consumer(self, node: cst.CSTNode) -> None:
         """A function of this module that receives the array may use it as one."""
@@ -134,11 +128,12 @@ class ArrayToTensor:
         if not isinstance(consumer, cst.Call):
             return
         callee = consumer.func
-        if self.context.imports.resolve(callee) is not None:
-            return
-        if isinstance(callee, cst.Name) and callee.value in PYTHON_VALUE_BUILTINS:
-            return
-        raise _CannotFix
+        scope = self.scope
+        if isinstance(callee, cst.Name) and scope.module_function(callee.value):
+            raise _CannotFix
+        if (isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name)
+                and callee.value.value == "self" and scope.has_method(callee.attr.value)):
+            raise _CannotFix
 
     def _follow_binding(self, expr: cst.CSTNode, seen: set[str]) -> list[Edit]:
         statement = self.context.parent(expr)
@@ -159,37 +154,34 @@ class ArrayToTensor:
         if name in seen:
             return []
         seen.add(name)
-        flow = self.context.flow
-        assert flow is not None
-        if name in flow.item_assigned:
+        if name in self.flow.item_assigned:
             raise _CannotFix
         edits: list[Edit] = []
         for use in self._uses(name):
-            edits += self._follow(use, use, seen)
+            edits += self._follow(use, seen)
         return edits
 
     def _uses(self, name: str):
         bound: set[int] = set()
         reads: list[cst.Name] = []
-        for node in _walk_scope(self.context.scope.body):
+        for node in _walk_scope(self.scope.body):
             if isinstance(node, cst.AssignTarget):
                 bound.update(id(n) for n in _binding_names(node.target))
             elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)):
                 bound.update(id(n) for n in _binding_names(node.target))
             elif isinstance(node, cst.Name) and node.value == name:
                 reads.append(node)
-        readable = {id(n) for stmt in self.context.scope.body for n in name_nodes(stmt)}
+        readable = {id(n) for stmt in self.scope.body for n in name_nodes(stmt)}
         return [n for n in reads if id(n) not in bound and id(n) in readable]
 
     def _fancy(self, subscript: cst.Subscript) -> bool:
-        flow = self.context.flow
         for element in subscript.slice:
             index = element.slice
             if isinstance(index, cst.Index):
                 value = index.value
                 if isinstance(value, (cst.List, cst.Call, cst.ListComp)):
                     return True
-                if isinstance(value, cst.Name) and flow is not None and value.value in flow.ndarray_names:
+                if isinstance(value, cst.Name) and value.value in self.flow.ndarray_names:
                     return True
         return False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Iterable
+from typing import Callable, Iterable, Union
 
 import libcst as cst
 
@@ -14,10 +14,16 @@ class Applicability(str, Enum):
     UNSAFE = "unsafe"  # changes behaviour or intent: only with --unsafe-fixes
 
 
+# A replacement is a node, or a function of the node as updated by the edits
+# nested inside it: `x.numpy().T` is two edits, and the outer `.T -> tf.transpose`
+# must wrap whatever the inner one made of `x.numpy()`.
+Replacement = Union[cst.CSTNode, Callable[[cst.CSTNode], cst.CSTNode]]
+
+
 @dataclass(frozen=True)
 class Edit:
     node: cst.CSTNode  # a node of the module as parsed
-    replacement: cst.CSTNode
+    replacement: Replacement
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class Fix:
     imports: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     @classmethod
-    def replace(cls, node: cst.CSTNode, replacement: cst.CSTNode, description: str,
+    def replace(cls, node: cst.CSTNode, replacement: Replacement, description: str,
                 imports: Iterable[tuple[str, str]] = (), applicability: Applicability = Applicability.SAFE) -> "Fix":
         return cls(description, (Edit(node, replacement),), applicability, tuple(imports))
 
@@ -44,15 +50,17 @@ def parenthesized(expr: cst.BaseExpression) -> cst.BaseExpression:
 
 
 class _ApplyEdits(cst.CSTTransformer):
-    def __init__(self, replacements: dict[cst.CSTNode, cst.CSTNode]) -> None:
+    def __init__(self, replacements: dict[cst.CSTNode, Replacement]) -> None:
         super().__init__()
         self.replacements = replacements
-        self.inserted = {id(r) for r in replacements.values()}
+        self.inserted: set[int] = set()
 
     def on_leave(self, original_node, updated_node):  # type: ignore[override]
         replacement = self.replacements.get(original_node)
         if replacement is not None:
-            return replacement
+            new = replacement(updated_node) if callable(replacement) else replacement
+            self.inserted.add(id(new))
+            return new
         if isinstance(updated_node, _BARE_VALUE_PARENTS):
             value = getattr(updated_node, "value", None)
             if value is not None and id(value) in self.inserted and getattr(value, "lpar", None):
@@ -72,19 +80,19 @@ def _subtree(node: cst.CSTNode) -> set[int]:
 
 def apply_fixes(module: cst.Module, fixes: list[Fix]) -> tuple[cst.Module, list[Fix]]:
     """Apply the fixes that do not overlap an earlier one; the rest wait for the
-    next pass. Returns the new module and the fixes applied."""
+    next pass. Edits of one fix may nest. Returns the new module and the fixes applied."""
     taken: set[int] = set()
-    replacements: dict[cst.CSTNode, cst.CSTNode] = {}
+    replacements: dict[cst.CSTNode, Replacement] = {}
     applied: list[Fix] = []
     for fix in fixes:
-        spans = [_subtree(edit.node) for edit in fix.edits]
-        if any(span & taken for span in spans):
+        span: set[int] = set()
+        for edit in fix.edits:
+            span |= _subtree(edit.node)
+        if span & taken:
             continue
-        if any(a & b for i, a in enumerate(spans) for b in spans[i + 1 :]):
-            continue
-        for edit, span in zip(fix.edits, spans):
-            taken |= span
-            replacements[edit.node] = edit.replacement
+        taken |= span
+        for edit in fix.edits:
+            replacements.setdefault(edit.node, edit.replacement)
         applied.append(fix)
     if not applied:
         return module, []

@@ -33,10 +33,17 @@ class Target:
         return cst.parse_expression(dotted.replace("tf.", f"{self.tf}.", 1) if dotted.startswith("tf.") else dotted)
 
 
+def _bare(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """An argument needs no parentheses of its own (tuples and generator expressions keep them)."""
+    if expr.lpar and not isinstance(expr, (cst.GeneratorExp, cst.Tuple)):
+        return expr.with_changes(lpar=[], rpar=[])
+    return expr
+
+
 def call(target: Target, function: str, *args: cst.BaseExpression, **keywords: cst.BaseExpression) -> cst.Call:
-    arguments = [cst.Arg(value=a) for a in args]
+    arguments = [cst.Arg(value=_bare(a)) for a in args]
     arguments += [
-        cst.Arg(value=v, keyword=cst.Name(k), equal=cst.AssignEqual(
+        cst.Arg(value=_bare(v), keyword=cst.Name(k), equal=cst.AssignEqual(
             whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
         for k, v in keywords.items()
     ]

@@ -89,13 +89,15 @@ class NumpyCallOnTensor(Rule):
             return
         arrays = ArrayToTensor(self.context)
         translator = arrays.translator
-        if function in _DTYPES:
-            replacement = translator.scalar_type(function, node.args)
-        else:
-            replacement = translator.translate(function, node.args)
+
+        def translate(call_node: cst.Call) -> Optional[cst.BaseExpression]:
+            if function in _DTYPES:
+                return translator.scalar_type(function, call_node.args)
+            return translator.translate(function, call_node.args)
+
         fix = None
-        if replacement is not None:
-            fix = arrays.fix(node, replacement, f"Replace `np.{function}` with its TensorFlow equivalent")
+        if translate(node) is not None:
+            fix = arrays.fix(node, translate, f"Replace `np.{function}` with its TensorFlow equivalent")
         self.report(node, self.message.format(function=function), fix)
 
 
@@ -142,7 +144,7 @@ class TensorToNumpy(Rule):
         if isinstance(callee, cst.Attribute) and callee.attr.value == "numpy" and not node.args:
             if not _on_path_with_tensor(self, node, [callee.value]):
                 return
-            fix = ArrayToTensor(self.context).fix(node, callee.value, "Drop `.numpy()`")
+            fix = ArrayToTensor(self.context).fix(node, lambda updated: updated.func.value, "Drop `.numpy()`")
             self.report(node, self.message.format(form=".numpy()"), fix)
             return
         function = _numpy_function(self, node)
@@ -151,8 +153,10 @@ class TensorToNumpy(Rule):
         if not _on_path_with_tensor(self, node, [node.args[0].value]):
             return
         arrays = ArrayToTensor(self.context)
-        replacement = arrays.translator.conversion(node.args)
-        fix = arrays.fix(node, replacement, f"Drop `np.{function}`") if replacement is not None else None
+        conversion = arrays.translator.conversion
+        fix = None
+        if conversion(node.args) is not None:
+            fix = arrays.fix(node, lambda updated: conversion(updated.args), f"Drop `np.{function}`")
         self.report(node, self.message.format(form=f"np.{function}(...)"), fix)
 
 
