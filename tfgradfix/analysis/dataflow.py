@@ -331,7 +331,7 @@ def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optiona
         return is_certainly_tensor(flow, expr.value, _seen)
     if isinstance(expr, cst.Name):
         seen = _seen if _seen is not None else set()
-        if expr.value in seen:
+        if expr.value in seen or expr.value in flow.scope.parameter_names:
             return False
         seen.add(expr.value)
         values = [b.value for b in flow.bindings if b.name == expr.value]

@@ -51,6 +51,12 @@ class Scope:
         return list(self.node.body.body) if isinstance(self.node.body, cst.IndentedBlock) else [self.node.body]
 
     @property
+    def parameter_names(self) -> set[str]:
+        if isinstance(self.node, cst.FunctionDef):
+            return {p.name.value for p in _parameters(self.node)}
+        return set()
+
+    @property
     def on_path(self) -> bool:
         return self.forward or bool(self.tape_blocks)
 
