@@ -129,7 +129,7 @@ def list_rules() -> None:
     """List all rules."""
     width = max(len(r.name) for r in RULES_BY_CODE.values())
     for code, found in RULES_BY_CODE.items():
-        click.echo(f"{code}  {found.name:<{width}}  fix: {fix_kind(found):<6}  {found.what.split('. ')[0]}.")
+        click.echo(f"{code}  {found.name:<{width}}  fix: {fix_kind(found):<6}  {found.summary}")
 
 
 def run(argv: Optional[list[str]] = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
@@ -125,8 +126,15 @@ def _parse(text: str) -> cst.Module:
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as error:
-        message = str(error.message).splitlines()[0] if error.message else "invalid syntax"
-        raise SourceError(f"syntax error at {error.raw_line}:{error.raw_column + 1}: {message}") from error
+        # Python's own message ("'(' was never closed") is the one users know.
+        try:
+            ast.parse(text)
+        except SyntaxError as python_error:
+            raise SourceError(
+                f"syntax error at {python_error.lineno}:{python_error.offset}: {python_error.msg}") from error
+        except (ValueError, RecursionError, MemoryError):
+            pass
+        raise SourceError(f"syntax error at {error.editor_line}:{error.editor_column}: {error.message}") from error
     except (RecursionError, MemoryError) as error:
         raise SourceError(f"cannot parse: {type(error).__name__}") from error
 

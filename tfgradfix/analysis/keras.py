@@ -100,28 +100,13 @@ def _classes(module: cst.Module):
     stack: list[cst.CSTNode] = list(module.body)
     while stack:
         node = stack.pop()
+        if isinstance(node, cst.BaseExpression):
+            continue
         if isinstance(node, cst.ClassDef):
             yield node
-            stack.extend(node.body.body)
-        elif isinstance(node, cst.FunctionDef):
-            if not _asserts_an_error(node):
-                stack.extend(node.body.body)
-        elif isinstance(node, cst.BaseCompoundStatement):
-            stack.extend(_compound_bodies(node))
-
-
-def _compound_bodies(node: cst.BaseCompoundStatement):
-    body = node.body
-    yield from getattr(body, "body", ())
-    orelse = getattr(node, "orelse", None)
-    while orelse is not None:
-        yield from getattr(orelse.body, "body", ())
-        orelse = getattr(orelse, "orelse", None)
-    for handler in getattr(node, "handlers", ()):
-        yield from handler.body.body
-    final = getattr(node, "finalbody", None)
-    if final is not None:
-        yield from final.body.body
+        elif isinstance(node, cst.FunctionDef) and _asserts_an_error(node):
+            continue
+        stack.extend(node.children)
 
 
 def _asserts_an_error(func: cst.FunctionDef) -> bool:

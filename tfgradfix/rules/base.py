@@ -39,6 +39,7 @@ class Rule(cst.BatchableCSTVisitor):
     code: ClassVar[str]
     name: ClassVar[str]
     message: ClassVar[str]
+    summary: ClassVar[str]  # one line: what it finds
     # Markdown sections of the rule's documentation.
     what: ClassVar[str]
     why: ClassVar[str]

@@ -24,7 +24,7 @@ def fix_kind(rule: type[Rule]) -> str:
 def render(rule: type[Rule]) -> str:
     return (
         f"# {rule.code} {rule.name}\n\n"
-        f"Message: {rule.message.split('{')[0].strip() or rule.message}…\n\n"
+        f"{rule.summary[0].upper()}{rule.summary[1:]}. Fix: {fix_kind(rule)}.\n\n"
         f"## What it finds\n\n{rule.what}\n\n"
         f"## Why it breaks gradients\n\n{rule.why}\n\n"
         f"## Example\n\n```python\n{rule.example}```\n\n"

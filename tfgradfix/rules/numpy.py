@@ -37,6 +37,7 @@ def _on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
 
 class NumpyCallOnTensor(Rule):
     code = "TGF101"
+    summary = "`np.*` applied to a tensor on the gradient path"
     name = "numpy-call-on-tensor"
     message = "`np.{function}` on a tensor leaves TensorFlow: its gradient is None"
     triggers = ("numpy",)
@@ -103,6 +104,7 @@ class NumpyCallOnTensor(Rule):
 
 class TensorToNumpy(Rule):
     code = "TGF102"
+    summary = "`.numpy()`, `np.array(t)`, `np.asarray(t)` on the gradient path"
     name = "tensor-to-numpy"
     message = "`{form}` detaches the tensor from the gradient tape"
     triggers = (".numpy(", "array(")
@@ -162,6 +164,7 @@ class TensorToNumpy(Rule):
 
 class NumpyRoundtrip(Rule):
     code = "TGF103"
+    summary = "`tf.convert_to_tensor`/`tf.constant` around a NumPy round trip"
     name = "numpy-roundtrip"
     message = "`{function}` {problem}"
     problems = {
@@ -237,6 +240,7 @@ def _has_numpy(rule: Rule, expr: cst.BaseExpression) -> bool:
 
 class PythonScalar(Rule):
     code = "TGF104"
+    summary = "`float(t)`, `int(t)`, `bool(t)`, `.item()` on the gradient path"
     name = "python-scalar"
     message = "`{form}` turns the tensor into a Python value: no gradient flows through it"
     triggers = ("float(", "int(", "bool(", ".item(")
@@ -278,6 +282,7 @@ class PythonScalar(Rule):
 
 class NumpyFunction(Rule):
     code = "TGF105"
+    summary = "`tf.numpy_function`/`tf.py_function`/`tf.py_func` on the gradient path"
     name = "numpy-function"
     message = "`{function}` runs Python outside the graph: {consequence}"
     triggers = ("numpy_function", "py_function", "py_func")
@@ -345,6 +350,7 @@ class NumpyFunction(Rule):
 
 class PredictInTape(Rule):
     code = "TGF106"
+    summary = "`model.predict(x)` inside a tape or `call` (returns NumPy)"
     name = "predict-in-tape"
     message = "`.predict()` returns NumPy: the tape sees a constant and the gradient is None"
     triggers = (".predict(",)

@@ -1,0 +1,226 @@
+"""The command-line contract of DESIGN §1: output, exit codes, JSON, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+
+SEED = FIXTURES / "TGF101" / "seed_dense.py"
+CLEAN = FIXTURES / "TGF101" / "ok_constants_and_shapes.py"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A copy of some fixtures in a temporary folder, which is the current folder."""
+    shutil.copy(SEED, tmp_path / "layers.py")
+    shutil.copy(CLEAN, tmp_path / "clean.py")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_check_reports_findings_and_exits_1(cli, project):
+    result = cli("layers.py", "clean.py")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert "layers.py:17:13: TGF102 [*] `.numpy()` detaches the tensor from the gradient tape" in lines
+    assert any(line.startswith("layers.py:18:13: TGF101 [*] `np.dot`") for line in lines)
+    assert "Found 5 findings." in lines
+    assert not any(line.startswith("clean.py") for line in lines)
+
+
+def test_check_is_the_default_command(cli, project):
+    assert cli("check", "layers.py").output == cli("layers.py").output
+
+
+def test_clean_code_exits_0(cli, project):
+    result = cli("clean.py")
+    assert result.exit_code == 0
+    assert "All checks passed!" in result.output
+
+
+def test_exit_zero(cli, project):
+    assert cli("--exit-zero", "layers.py").exit_code == 0
+
+
+def test_folders_are_searched_and_excludes_respected(cli, project):
+    (project / "pkg").mkdir()
+    shutil.copy(SEED, project / "pkg" / "model.py")
+    for skipped in (".git", "build", "__pycache__", "venv"):
+        (project / skipped).mkdir()
+        shutil.copy(SEED, project / skipped / "copy.py")
+    (project / "env2").mkdir()
+    (project / "env2" / "pyvenv.cfg").write_text("home = /usr\n")
+    shutil.copy(SEED, project / "env2" / "lib.py")
+    result = cli(".", "--exclude", "layers.py")
+    paths = {line.split(":")[0] for line in result.output.splitlines() if ": TGF" in line}
+    assert paths == {os.path.join("pkg", "model.py")}
+
+
+def test_select_and_ignore(cli, project):
+    only_102 = cli("--select", "TGF102", "layers.py").output
+    assert "TGF102" in only_102 and "TGF101" not in only_102
+    without_10 = cli("--ignore", "TGF101,TGF102,TGF103", "layers.py")
+    assert without_10.exit_code == 0
+    assert cli("--select", "TGF1", "layers.py").output == cli("layers.py").output
+    unknown = cli("--select", "XYZ9", "layers.py")
+    assert unknown.exit_code == 2
+    assert "unknown rule code" in unknown.output
+
+
+def test_json_output(cli, project):
+    result = cli("--output-format", "json", "layers.py")
+    assert result.exit_code == 1
+    document = json.loads(result.output)
+    assert set(document) >= {"version", "findings", "errors", "summary"}
+    first = document["findings"][0]
+    assert first == {
+        "path": "layers.py", "line": 17, "column": 13, "end_line": 17, "end_column": 27,
+        "code": "TGF102", "name": "tensor-to-numpy",
+        "message": "`.numpy()` detaches the tensor from the gradient tape",
+        "symbol": "IncorrectLayer.call",
+        "fix": {"applicability": "safe", "description": "Drop `.numpy()`"},
+        "verification": None,
+    }
+    assert document["summary"] == {"files": 1, "findings": 5, "fixed": 0}
+    assert document["errors"] == []
+
+
+def test_diff_writes_nothing_and_exits_1(cli, project):
+    before = (project / "layers.py").read_bytes()
+    result = cli("--diff", "layers.py")
+    assert result.exit_code == 1
+    assert "--- a/layers.py" in result.output
+    assert "+        y = tf.tensordot(x, self.kernel, axes=1) + self.bias  # numpy dot" in result.output
+    assert (project / "layers.py").read_bytes() == before
+    assert cli("--diff", "clean.py").exit_code == 0
+
+
+def test_fix_writes_the_golden_output_and_is_idempotent(cli, project):
+    result = cli("--fix", "layers.py")
+    assert result.exit_code == 0, result.output
+    assert "Fixed 5 findings." in result.output
+    golden = SEED.with_name("seed_dense.fixed.py").read_text()
+    assert (project / "layers.py").read_text() == golden
+    again = cli("--fix", "layers.py")
+    assert again.exit_code == 0
+    assert (project / "layers.py").read_text() == golden
+
+
+def test_fix_with_findings_left_exits_1(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIXTURES / "TGF105" / "flag_numpy_function.py", "ops.py")
+    result = cli("--fix", "ops.py")
+    assert result.exit_code == 1
+    assert "TGF105" in result.output
+
+
+def test_crlf_bom_encoding_and_mode_are_kept(cli, project):
+    text = SEED.read_text().replace("\n", "\r\n")
+    path = project / "windows.py"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    path.chmod(0o754)
+    latin = project / "latin.py"
+    latin.write_bytes(("# -*- coding: latin-1 -*-\n# Gr\u00fc\u00dfe\n" + SEED.read_text()).encode("latin-1"))
+    assert cli("--fix", "windows.py", "latin.py").exit_code == 0
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.count(b"\r\n") == data.count(b"\n")
+    assert b"tf.tensordot(x, self.kernel, axes=1)" in data
+    assert stat.S_IMODE(path.stat().st_mode) == 0o754
+    assert latin.read_bytes().decode("latin-1").startswith("# -*- coding: latin-1 -*-\n# Gr\u00fc\u00dfe\n")
+    assert "tf.tensordot" in latin.read_bytes().decode("latin-1")
+
+
+def test_bad_files_get_one_line_and_the_run_goes_on(cli, project):
+    (project / "broken.py").write_text("import numpy as np\nimport tensorflow as tf\ndef f(:\n    pass\n")
+    (project / "binary.py").write_bytes(b"import tensorflow\x00\xff")
+    (project / "undecodable.py").write_bytes(b"import tensorflow as tf\nx = '\xff\xfe'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "tfgradfix", "broken.py", "binary.py", "undecodable.py", "missing.py", "layers.py"],
+        capture_output=True, text=True, cwd=project,
+    )
+    assert result.returncode == 2
+    errors = result.stderr.splitlines()
+    assert any(e.startswith("error: broken.py: syntax error at 3:") for e in errors), errors
+    assert "error: binary.py: binary file (contains NUL bytes)" in errors
+    assert any(e.startswith("error: undecodable.py: cannot decode as utf-8") for e in errors)
+    assert "error: missing.py: no such file or directory" in errors
+    assert len(errors) == 4
+    assert "layers.py:17:13: TGF102" in result.stdout
+
+
+def test_modern_syntax_is_parsed(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = SEED.read_text() + (
+        "\n\ndef describe(x):\n"
+        "    match x:\n"
+        "        case [a, *rest] if (n := len(rest)) > 0:\n"
+        "            return f\"{a=} {n=}\"\n"
+        "        case _:\n"
+        "            return None\n"
+    )
+    (tmp_path / "modern.py").write_text(source)
+    result = cli("--fix", "modern.py")
+    assert result.exit_code == 0, result.output
+    assert "case [a, *rest] if (n := len(rest)) > 0:" in (tmp_path / "modern.py").read_text()
+
+
+def test_stdin(cli):
+    text = SEED.read_text()
+    checked = cli("-", input=text)
+    assert checked.exit_code == 1
+    assert "-:17:13: TGF102" in checked.output
+    fixed = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "-"], input=text,
+                           capture_output=True, text=True)
+    assert fixed.stdout == SEED.with_name("seed_dense.fixed.py").read_text()
+
+
+def test_rule_and_rules_commands(cli):
+    explained = cli("rule", "TGF101")
+    assert explained.exit_code == 0
+    assert explained.output == (ROOT / "docs" / "rules" / "TGF101.md").read_text()
+    assert "## Fix safety" in explained.output
+    listing = cli("rules").output.splitlines()
+    assert [line.split()[0] for line in listing] == ["TGF101", "TGF102", "TGF103", "TGF104", "TGF105", "TGF106"]
+    assert cli("rule", "TGF999").exit_code == 2
+
+
+def test_version(cli):
+    from tfgradfix import __version__
+
+    assert __version__ in cli("--version").output
+
+
+def test_noqa_suppresses_the_named_rule_only(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = SEED.read_text().replace(
+        "x = inputs.numpy()", "x = inputs.numpy()  # noqa: TGF102").replace(
+        "# numpy dot", "# noqa")
+    (tmp_path / "quiet.py").write_text(text)
+    codes = [line.split()[1] for line in cli("quiet.py").output.splitlines() if ": TGF" in line]
+    assert codes == ["TGF103"]
+
+
+def test_check_never_imports_tensorflow_keras_or_numpy():
+    script = (
+        "import sys\n"
+        "from tfgradfix.cli import main\n"
+        "try:\n"
+        f"    main([{str(FIXTURES)!r}, '--diff'])\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 1, exit.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'numpy', 'tf_keras'))\n"
+        "print(heavy, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "[]"
