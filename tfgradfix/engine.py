@@ -15,6 +15,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.scopes import ModuleAnalysis
+from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.files import SourceError, SourceFile, read_source
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.rules import Finding, Rule
@@ -183,5 +184,5 @@ def _references(module: cst.Module, local: str) -> int:
             continue
         if isinstance(node, cst.Name) and node.value == local:
             count += 1
-        stack.extend(node.children)
+        stack.extend(child_nodes(node))
     return count

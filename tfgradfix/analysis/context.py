@@ -9,6 +9,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, DataFlow, target_names
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
+from tfgradfix.analysis.tree import child_nodes, contains
 
 _SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
 
@@ -124,12 +125,12 @@ class TraversalContext(cst.BatchableCSTVisitor):
         if isinstance(statement, (cst.AnnAssign, cst.AugAssign)):
             return any(name in flow.live for name in target_names(statement.target))
         if isinstance(statement, cst.Expr):
-            return any(expr is statement.value or _contains(statement.value, expr)
+            return any(expr is statement.value or contains(statement.value, expr)
                        for expr in flow.sink_expressions) or _mutates_live(statement.value, flow)
         return False
 
     def in_control_flow_test(self, node: cst.CSTNode) -> bool:
-        return any(test is node or _contains(test, node) for test in self._tests)
+        return any(test is node or contains(test, node) for test in self._tests)
 
     def reaches_output(self, node: cst.CSTNode) -> bool:
         """On the gradient path and flowing into the output: what TGF1 reports.
@@ -137,24 +138,12 @@ class TraversalContext(cst.BatchableCSTVisitor):
         fails when `model.fit` traces the layer)."""
         if not self.on_gradient_path or self.flow is None:
             return False
-        if self.statement is not None and _contains(self.statement, node):
+        if self.statement is not None and contains(self.statement, node):
             return self.statement_is_live()
         return self.scope.is_keras_forward and self.in_control_flow_test(node)
 
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         return self.flow is not None and self.flow.is_tainted(expr)
-
-
-def _contains(haystack: cst.CSTNode, needle: cst.CSTNode) -> bool:
-    if haystack is needle:
-        return True
-    stack = [haystack]
-    while stack:
-        node = stack.pop()
-        if node is needle:
-            return True
-        stack.extend(node.children)
-    return False
 
 
 def _mutates_live(expr: cst.BaseExpression, flow: DataFlow) -> bool:
@@ -181,7 +170,7 @@ class ParentMap:
             stack: list[cst.CSTNode] = [self._module]
             while stack:
                 current = stack.pop()
-                for child in current.children:
+                for child in child_nodes(current):
                     self._parents[id(child)] = current
                     stack.append(child)
         return self._parents.get(id(node))

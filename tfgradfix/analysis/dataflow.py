@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.analysis.keras import declared_rank, is_weight_constructor, self_attribute
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def name_nodes(node: cst.CSTNode) -> Iterator[cst.Name]:
         elif isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Param)):
             continue
         else:
-            stack.extend(current.children)
+            stack.extend(child_nodes(current))
 
 
 def names_in(node: cst.CSTNode) -> Iterator[str]:
@@ -232,7 +233,7 @@ class DataFlow:
             method = callee.attr.value
             owner = callee.value
             if isinstance(owner, cst.Name) and owner.value == "self":
-                if self.scope.has_method(method):
+                if self.scope.has_method(method) or self.scope.is_preprocessing:
                     return args_tainted
                 return True  # a sub-layer or sub-model of this layer
             if self.is_tainted(owner):
@@ -304,7 +305,7 @@ def _walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:
         yield node
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             continue
-        stack.extend(reversed(node.children))
+        stack.extend(reversed(list(child_nodes(node))))
 
 
 def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optional[set[str]] = None) -> bool:

@@ -12,6 +12,8 @@ from typing import Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.tree import child_nodes
+
 
 def dotted_name(node: cst.BaseExpression) -> Optional[str]:
     """`a.b.c` for a Name/Attribute chain, else None."""
@@ -93,4 +95,4 @@ def _import_statements(module: cst.Module):
             continue
         if isinstance(node, cst.BaseExpression):
             continue
-        stack.extend(reversed(node.children))
+        stack.extend(reversed(list(child_nodes(node))))

@@ -8,6 +8,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.tree import child_nodes, statements
 
 # Packages whose `layers.*`, `models.*`, `Layer`, `Model` and `Sequential` are Keras.
 KERAS_PACKAGES = ("tensorflow.keras", "keras", "tf_keras", "tensorflow.python.keras")
@@ -39,6 +40,8 @@ class KerasClass:
     # Literal shape tuples of those weights, where declared: attr -> rank.
     weight_ranks: dict[str, int] = field(default_factory=dict)
     parent: Optional["KerasClass"] = None
+    # A weightless layer that handles strings or vocabularies: its inputs carry no gradient.
+    preprocessing: bool = False
 
     def method(self, name: str) -> Optional[cst.FunctionDef]:
         cls: Optional[KerasClass] = self
@@ -106,23 +109,20 @@ def _classes(module: cst.Module):
             yield node
         elif isinstance(node, cst.FunctionDef) and _asserts_an_error(node):
             continue
-        stack.extend(node.children)
+        stack.extend(child_nodes(node))
 
 
 def _asserts_an_error(func: cst.FunctionDef) -> bool:
-    source_names = set()
-    stack: list[cst.CSTNode] = [func.body]
-    while stack:
-        node = stack.pop()
+    for node in statements([func.body]):
         if isinstance(node, cst.With):
             for item in node.items:
                 call = item.item
                 if isinstance(call, cst.Call):
                     callee = call.func
                     name = callee.attr.value if isinstance(callee, cst.Attribute) else getattr(callee, "value", None)
-                    source_names.add(name)
-        stack.extend(node.children)
-    return any(name in _RAISES_ASSERTIONS for name in source_names)
+                    if name in _RAISES_ASSERTIONS:
+                        return True
+    return False
 
 
 def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass]) -> KerasClass:
@@ -137,7 +137,28 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
                 rank = declared_rank(value, imports)
                 if rank is not None:
                     info.weight_ranks[target] = rank
+    info.preprocessing = not _has_weights(info) and _handles_strings(cls)
     return info
+
+
+# Signs that a layer works on strings or vocabularies (lookup, hashing,
+# vectorization): DESIGN §2 lists these as correct users of NumPy.
+_STRING_MARKERS = ("tf.string", '"string"', "'string'", "tf.strings.", "np.char.", "np.strings.",
+                   "np.bytes_", "vocabulary", "hashing", ".decode(")
+
+
+def _has_weights(info: KerasClass) -> bool:
+    cls: Optional[KerasClass] = info
+    while cls is not None:
+        if cls.weights:
+            return True
+        cls = cls.parent
+    return False
+
+
+def _handles_strings(cls: cst.ClassDef) -> bool:
+    text = cst.Module(body=[]).code_for_node(cls).lower()
+    return any(marker in text for marker in _STRING_MARKERS)
 
 
 def _self_attribute_assignments(func: cst.FunctionDef):
@@ -154,7 +175,7 @@ def _self_attribute_assignments(func: cst.FunctionDef):
             if attr is not None:
                 yield attr, node.value
         if not isinstance(node, cst.BaseExpression):
-            stack.extend(node.children)
+            stack.extend(child_nodes(node))
 
 
 def self_attribute(node: cst.BaseExpression) -> Optional[str]:

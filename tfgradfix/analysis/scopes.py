@@ -16,6 +16,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import DataFlow, _walk_scope
 from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.tree import child_nodes, statements
 from tfgradfix.analysis.keras import FORWARD_METHODS, KerasClass, find_keras_classes, is_weight_constructor
 
 ScopeNode = Union[cst.Module, cst.FunctionDef]
@@ -63,6 +64,10 @@ class Scope:
     @property
     def is_keras_forward(self) -> bool:
         return self.forward and self.keras_class is not None
+
+    @property
+    def is_preprocessing(self) -> bool:
+        return self.keras_class is not None and self.keras_class.preprocessing
 
     def is_weight(self, attr: str) -> bool:
         return self.keras_class is not None and self.keras_class.is_weight(attr)
@@ -143,11 +148,11 @@ class ModuleAnalysis:
                     stack.append((stmt, f"{prefix}{node.name.value}.", node))
             elif isinstance(node, cst.FunctionDef):
                 self._add_function(node, prefix, owner)
-                for inner in _walk_scope(list(node.body.children)):
+                for inner in statements(child_nodes(node.body)):
                     if isinstance(inner, (cst.FunctionDef, cst.ClassDef)):
                         stack.append((inner, f"{prefix}{node.name.value}.", None))
             elif not isinstance(node, cst.BaseExpression):
-                for inner in _walk_scope(list(node.children)):
+                for inner in statements(child_nodes(node)):
                     if isinstance(inner, (cst.FunctionDef, cst.ClassDef)):
                         stack.append((inner, prefix, owner))
 
@@ -166,7 +171,7 @@ class ModuleAnalysis:
         if keras_class is not None and name in FORWARD_METHODS:
             scope.forward = True
             scope.model_calls = name == "train_step"
-            if name != "train_step":
+            if name != "train_step" and not scope.is_preprocessing:
                 scope.tainted_params = {
                     p.name.value
                     for p in _parameters(node)
@@ -183,7 +188,7 @@ class ModuleAnalysis:
         return False
 
     def _find_tapes(self, scope: Scope) -> None:
-        for node in _walk_scope(scope.body):
+        for node in statements(scope.body):
             if not isinstance(node, cst.With):
                 continue
             for item in node.items:

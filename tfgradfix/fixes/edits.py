@@ -8,6 +8,8 @@ from typing import Callable, Iterable, Union
 
 import libcst as cst
 
+from tfgradfix.analysis.tree import child_nodes
+
 
 class Applicability(str, Enum):
     SAFE = "safe"  # semantics preserved
@@ -74,7 +76,7 @@ def _subtree(node: cst.CSTNode) -> set[int]:
     while stack:
         current = stack.pop()
         found.add(id(current))
-        stack.extend(current.children)
+        stack.extend(child_nodes(current))
     return found
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import is_certainly_tensor
+from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.fixes.arrays import ArrayToTensor
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.fixes.numpy_to_tf import _DTYPES, bind, call
@@ -234,7 +235,7 @@ def _has_numpy(rule: Rule, expr: cst.BaseExpression) -> bool:
             isinstance(node, cst.Call) and flow.produces_ndarray(node))
         if is_array and flow.is_tainted(node):
             return True
-        stack.extend(node.children)
+        stack.extend(child_nodes(node))
     return False
 
 
@@ -344,7 +345,7 @@ class NumpyFunction(Rule):
                 qualified = imports.resolve(callee)
                 if qualified is not None and qualified.startswith("numpy."):
                     return True
-            stack.extend(node.children)
+            stack.extend(child_nodes(node))
         return False
 
 
