@@ -172,10 +172,12 @@ class ModuleAnalysis:
             scope.forward = True
             scope.model_calls = name == "train_step"
             if name != "train_step" and not scope.is_preprocessing:
+                # `**kwargs` of a forward method carries options (training, mask), not inputs.
                 scope.tainted_params = {
                     p.name.value
                     for p in _parameters(node)
                     if p.name.value not in NON_TENSOR_PARAMETERS and not _has_literal_default(p)
+                    and p is not node.params.star_kwarg
                 }
 
     def _defines_own_gradient(self, node: cst.FunctionDef) -> bool:

@@ -19,7 +19,7 @@ from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.dataflow import _walk_scope, name_nodes
 from tfgradfix.fixes.edits import Applicability, Edit, Fix, Replacement
 from tfgradfix.fixes.numpy_to_tf import (
-    ARRAY_METHODS, SHARED_ATTRIBUTES, VARARGS_METHODS, Target, Translator, bind, call, int_list,
+    ARRAY_METHODS, INTEGER_RESULTS, SHARED_ATTRIBUTES, VARARGS_METHODS, Target, Translator, bind, call, int_list,
     tf_dtype,
 )
 
@@ -54,9 +54,14 @@ class ArrayToTensor:
             return qualified[len("numpy."):]
         return None
 
-    def fix(self, node: cst.CSTNode, replacement: Replacement, description: str) -> Optional[Fix]:
-        """A fix that replaces the NumPy value `node` and rewrites its array uses."""
+    def fix(self, node: cst.CSTNode, replacement: Replacement, description: str,
+            integer_result: bool = False) -> Optional[Fix]:
+        """A fix that replaces the NumPy value `node` and rewrites its array uses.
+        `integer_result`: the TF op returns an int64 tensor where NumPy gave an
+        int64 array, which mixes with float tensors; TF's does not."""
         try:
+            if integer_result:
+                self._check_integer_use(node)
             edits = [Edit(node, replacement), *self._follow(node, set())]
         except _CannotFix:
             return None
@@ -90,6 +95,8 @@ class ArrayToTensor:
                     raise _CannotFix
                 if self._method(attr, node, method_call.args) is None:
                     raise _CannotFix
+                if attr in INTEGER_RESULTS:
+                    self._check_integer_use(method_call)
                 edits.append(Edit(method_call, lambda updated, attr=attr: self._method(
                     attr, updated.func.value, updated.args)))
                 node = method_call
@@ -118,6 +125,16 @@ class ArrayToTensor:
             break
         self._check_consumer(node)
         return edits, node
+
+    def _check_integer_use(self, node: cst.CSTNode) -> None:
+        """An index used in arithmetic or kept in a name: `x * tf.argmax(x)` raises."""
+        parent_of = self.context.parent
+        parent = parent_of(node)
+        while isinstance(parent, cst.Subscript) and parent.value is node:
+            node, parent = parent, parent_of(parent)
+        if isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation, cst.Assign, cst.AugAssign,
+                               cst.AnnAssign, cst.NamedExpr)):
+            raise _CannotFix
 
     def _check_consumer(self, node: cst.CSTNode) -> None:
         """A function of this module that receives the array may use it as one."""

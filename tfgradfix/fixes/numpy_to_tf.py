@@ -425,6 +425,8 @@ ARRAY_METHODS = {
     "sum", "mean", "max", "min", "prod", "std", "var", "dot", "clip", "argmax", "argmin",
     "cumsum", "squeeze", "round",
 }
+# Functions whose result is an index: int64 in both, but only NumPy's mixes with floats.
+INTEGER_RESULTS = frozenset({"argmax", "argmin"})
 # Methods whose arguments NumPy also takes unpacked (`a.reshape(2, 3)`, `a.transpose(1, 0)`).
 VARARGS_METHODS = {"reshape": "shape", "transpose": "axes"}
 # Attributes that read the same on a tensor as on an array.

@@ -10,7 +10,7 @@ from tfgradfix.analysis.dataflow import is_certainly_tensor
 from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.fixes.arrays import ArrayToTensor
 from tfgradfix.fixes.edits import Fix
-from tfgradfix.fixes.numpy_to_tf import _DTYPES, bind, call
+from tfgradfix.fixes.numpy_to_tf import _DTYPES, INTEGER_RESULTS, bind, call
 from tfgradfix.rules.base import Rule
 
 _CONVERSIONS = ("array", "asarray", "asanyarray")
@@ -99,7 +99,8 @@ class NumpyCallOnTensor(Rule):
 
         fix = None
         if translate(node) is not None:
-            fix = arrays.fix(node, translate, f"Replace `np.{function}` with its TensorFlow equivalent")
+            fix = arrays.fix(node, translate, f"Replace `np.{function}` with its TensorFlow equivalent",
+                             integer_result=function in INTEGER_RESULTS)
         self.report(node, self.message.format(function=function), fix)
 
 
