@@ -38,6 +38,10 @@ NON_DIFFERENTIABLE_RESULTS = frozenset(
     {"shape", "shape_n", "size", "rank", "ndim", "argmax", "argmin", "math.argmax",
      "math.argmin", "zeros_like", "ones_like", "is_tensor", "executing_eagerly"}
 )
+# Values named like Keras's `training` / `mask` arguments are flags, whatever they
+# were unpacked from (`training_value = kwargs["training"]`).
+_FLAGS = frozenset({"training", "mask"})
+_FLAG_PREFIXES = ("training_", "mask_")
 CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "write"})
 # Callee attributes that are a model's forward pass whatever object holds them.
 _MODEL_CALL_ATTRIBUTES = frozenset({"call", "predict", "predict_on_batch", "predict_step"})
@@ -157,6 +161,8 @@ class DataFlow:
         while changed:
             changed = False
             for binding in self.bindings:
+                if binding.name in _FLAGS or binding.name.startswith(_FLAG_PREFIXES):
+                    continue
                 if binding.name not in self.tainted and self.is_tainted(binding.value):
                     self.tainted.add(binding.name)
                     changed = True
