@@ -98,6 +98,8 @@ CASES = [
     ("x.numpy().dot(self.w2.numpy())", (2, 3), "tf.tensordot(x, self.w2, axes=1)"),
     ("x[..., :1] + x.numpy().cumsum(axis=-1)", (2, 3), "tf.math.cumsum(x, axis=-1)"),
     ("x.numpy().round(1) + x", (2, 3), "tf.round("),
+    ("x.numpy().reshape(-1)", (2, 3), "tf.reshape(x, [-1])"),
+    ("x.numpy().transpose()", (2, 3), "tf.transpose(x)"),
 ]
 
 SHAPES = {2: (4, 4), 3: (2, 4, 4)}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
+import traceback
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -58,6 +60,15 @@ class Engine:
         return self.process(source)
 
     def process(self, source: SourceFile) -> FileResult:
+        try:
+            return self._process(source)
+        except Exception as error:  # a bug of ours must not stop the run or lose the file
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            return FileResult(path=source.path, source=source, error=(
+                f"internal error, file left unchanged: {type(error).__name__}: {error} "
+                f"({os.path.basename(where.filename)}:{where.lineno}); please report it"))
+
+    def _process(self, source: SourceFile) -> FileResult:
         result = FileResult(path=source.path, source=source)
         if not self._may_match(source.text):
             return result

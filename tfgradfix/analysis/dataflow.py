@@ -208,6 +208,10 @@ class DataFlow:
             return self.is_tainted(expr.value)
         if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
             return any(self.is_tainted(el.value) for el in expr.elements)
+        if isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            return self.is_tainted(expr.elt)
+        if isinstance(expr, cst.DictComp):
+            return self.is_tainted(expr.value)
         if isinstance(expr, cst.IfExp):
             return self.is_tainted(expr.body) or self.is_tainted(expr.orelse)
         if isinstance(expr, (cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary,

@@ -16,10 +16,13 @@ from typing import Optional, Sequence
 import libcst as cst
 
 from tfgradfix.analysis.context import TraversalContext
+from tfgradfix.analysis.keras import FORWARD_METHODS
+from tfgradfix.analysis.scopes import Scope
 from tfgradfix.analysis.dataflow import _walk_scope, name_nodes
 from tfgradfix.fixes.edits import Applicability, Edit, Fix, Replacement
 from tfgradfix.fixes.numpy_to_tf import (
     ARRAY_METHODS, INTEGER_RESULTS, SHARED_ATTRIBUTES, VARARGS_METHODS, Target, Translator, bind, call, int_list,
+    literal_int,
     tf_dtype,
 )
 
@@ -33,7 +36,7 @@ class _CannotFix(Exception):
 class ArrayToTensor:
     """Builds the fixes of TGF101/TGF102/TGF104 for one traversal."""
 
-    def __init__(self, context: TraversalContext) -> None:
+    def __init__(self, context: TraversalContext, scope: Optional[Scope] = None) -> None:
         self.context = context
         imports = context.imports
         tf = imports.alias_of("tensorflow")
@@ -42,11 +45,9 @@ class ArrayToTensor:
         keras = imports.alias_of("keras")
         self.target = Target(tf=tf, fallback=f"{keras}.ops" if keras else f"{tf}.experimental.numpy")
         # Captured now: the edits run after the traversal has left this scope.
-        self.scope = context.scope
-        flow = context.flow
-        assert flow is not None, "fixes are built for code on the gradient path only"
-        self.flow = flow
-        self.translator = Translator(self.target, flow.rank_of, self.numpy_name)
+        self.scope = scope or context.scope
+        self.flow = self.scope.flow or self.scope.analyse()
+        self.translator = Translator(self.target, self.flow.rank_of, self.numpy_name)
 
     def numpy_name(self, expr: cst.BaseExpression) -> Optional[str]:
         qualified = self.context.imports.resolve(expr)
@@ -69,7 +70,7 @@ class ArrayToTensor:
 
     # -- climbing --------------------------------------------------------------
 
-    def _follow(self, node: cst.CSTNode, seen: set[str]) -> list[Edit]:
+    def _follow(self, node: cst.CSTNode, seen: set) -> list[Edit]:
         edits, top = self._climb(node)
         return edits + self._follow_binding(top, seen)
 
@@ -152,8 +153,10 @@ class ArrayToTensor:
                 and callee.value.value == "self" and scope.has_method(callee.attr.value)):
             raise _CannotFix
 
-    def _follow_binding(self, expr: cst.CSTNode, seen: set[str]) -> list[Edit]:
+    def _follow_binding(self, expr: cst.CSTNode, seen: set) -> list[Edit]:
         statement = self.context.parent(expr)
+        if isinstance(statement, cst.Return) and statement.value is expr:
+            return self._follow_return(seen)
         if isinstance(statement, cst.Assign) and statement.value is expr:
             targets = [t.target for t in statement.targets]
         elif isinstance(statement, (cst.AnnAssign, cst.NamedExpr)) and statement.value is expr:
@@ -167,10 +170,43 @@ class ArrayToTensor:
             edits += self._follow_name(target.value, seen)
         return edits
 
-    def _follow_name(self, name: str, seen: set[str]) -> list[Edit]:
-        if name in seen:
+    def _follow_return(self, seen: set) -> list[Edit]:
+        """A helper that now returns a tensor: its callers may use the result as an array."""
+        function = self.scope.node
+        if not isinstance(function, cst.FunctionDef) or (
+                self.scope.is_keras_forward and function.name.value in FORWARD_METHODS):
+            return []  # Keras receives a forward method's output: a tensor is what it wants
+        if ("return", function) in seen:
             return []
-        seen.add(name)
+        seen.add(("return", function))
+        edits: list[Edit] = []
+        for caller, call in self._call_sites(function):
+            edits += ArrayToTensor(self.context, caller)._follow(call, seen)
+        return edits
+
+    def _call_sites(self, function: cst.FunctionDef):
+        name = function.name.value
+        is_method = self.scope.owner_methods.get(name) is function
+        for scope in self.context.analysis.scopes.values():
+            if is_method and scope.owner_methods.get(name) is not function:
+                continue
+            for node in _walk_scope(scope.body):
+                if not isinstance(node, cst.Call):
+                    continue
+                callee = node.func
+                if is_method:
+                    found = (isinstance(callee, cst.Attribute) and callee.attr.value == name
+                             and isinstance(callee.value, cst.Name) and callee.value.value == "self")
+                else:
+                    found = isinstance(callee, cst.Name) and callee.value == name
+                if found:
+                    yield scope, node
+
+    def _follow_name(self, name: str, seen: set) -> list[Edit]:
+        key = (self.scope.node, name)
+        if key in seen:
+            return []
+        seen.add(key)
         if name in self.flow.item_assigned:
             raise _CannotFix
         edits: list[Edit] = []
@@ -214,6 +250,8 @@ class ArrayToTensor:
                 return None
             if len(args) == 0:
                 packed: list[cst.Arg] = []
+            elif len(args) == 1 and literal_int(args[0].value) is not None:
+                packed = [cst.Arg(cst.List([cst.Element(args[0].value)]))]  # TF wants a 1-D shape
             elif len(args) == 1:
                 packed = [cst.Arg(args[0].value)]
             else:
