@@ -190,7 +190,10 @@ def test_rule_and_rules_commands(cli):
     assert explained.output == (ROOT / "docs" / "rules" / "TGF101.md").read_text()
     assert "## Fix safety" in explained.output
     listing = cli("rules").output.splitlines()
-    assert [line.split()[0] for line in listing] == ["TGF101", "TGF102", "TGF103", "TGF104", "TGF105", "TGF106"]
+    from tfgradfix.rules import RULES_BY_CODE
+
+    assert [line.split()[0] for line in listing] == list(RULES_BY_CODE)
+    assert listing[0].split()[:2] == ["TGF101", "numpy-call-on-tensor"]
     assert cli("rule", "TGF999").exit_code == 2
 
 
@@ -224,3 +227,16 @@ def test_check_never_imports_tensorflow_keras_or_numpy():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_unsafe_fixes_wait_for_the_flag(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    case = FIXTURES / "TGF301" / "stop_output.py"
+    shutil.copy(case, "layer.py")
+    reported = cli("layer.py")
+    assert "TGF301 [?]" in reported.output
+    assert "[?] 1 more fixable with `--fix --unsafe-fixes`." in reported.output
+    assert cli("--fix", "layer.py").exit_code == 1
+    assert (tmp_path / "layer.py").read_text() == case.read_text()
+    assert cli("--fix", "--unsafe-fixes", "layer.py").exit_code == 0
+    assert (tmp_path / "layer.py").read_text() == case.with_name("stop_output.fixed.py").read_text()

@@ -15,7 +15,8 @@ from conftest import case_id, fixture_cases
 
 
 def _run(path: Path, fix: bool):
-    return Engine(ALL_RULES, fix=fix).process(read_source(str(path)))
+    # Golden files show every fix, unsafe ones included (test_cli checks they wait for --unsafe-fixes).
+    return Engine(ALL_RULES, fix=fix, unsafe_fixes=True).process(read_source(str(path)))
 
 
 @pytest.mark.parametrize("path", fixture_cases("fixed"), ids=case_id)

@@ -83,6 +83,44 @@ def target_names(target: cst.BaseExpression) -> Iterator[str]:
         yield from target_names(target.value)
 
 
+_FRAMEWORKS = frozenset({"tensorflow", "numpy", "keras", "tf_keras"})
+_INTEGER_DTYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                             "bool", "int"})
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """What stops a gradient, for one taint analysis. Rules that ask "does the
+    output still depend on the weights without these ops?" run the same
+    analysis twice with different blocking."""
+
+    functions: frozenset = NON_DIFFERENTIABLE_RESULTS  # last name of a TF/NumPy/Keras function
+    comparisons: bool = True  # `a > b` is bool: no gradient
+    integer_casts: bool = False  # `tf.cast(x, tf.int32)`
+    parameters: bool = True  # the forward method's arguments are gradient sources
+
+    def extended(self, *functions: str, integer_casts: Optional[bool] = None) -> "Blocking":
+        return Blocking(self.functions | frozenset(functions), self.comparisons,
+                        self.integer_casts if integer_casts is None else integer_casts, self.parameters)
+
+    def blocks(self, qualified: str, call: cst.Call, flow: "DataFlow") -> bool:
+        root = qualified.split(".", 1)[0]
+        if root not in _FRAMEWORKS:
+            return False
+        last = qualified.rsplit(".", 1)[-1]
+        if last in self.functions:
+            return True
+        if self.integer_casts and last == "cast" and len(call.args) >= 2:
+            dtype = call.args[1].value
+            named = flow.imports.resolve(dtype) or ""
+            literal = dtype.evaluated_value if isinstance(dtype, cst.SimpleString) else ""
+            return named.rsplit(".", 1)[-1] in _INTEGER_DTYPES or literal in _INTEGER_DTYPES
+        return False
+
+
+DEFAULT_BLOCKING = Blocking()
+
+
 @dataclass
 class Binding:
     """One assignment `name = value` (or `for name in value`, `name += value`)."""
@@ -104,6 +142,7 @@ class DataFlow:
     # Names whose items are assigned (`a[0] = 1`): a tensor cannot do that.
     item_assigned: set[str] = field(default_factory=set)
     sink_expressions: list[cst.BaseExpression] = field(default_factory=list)
+    blocking: Blocking = DEFAULT_BLOCKING
 
     # -- construction -------------------------------------------------------
 
@@ -195,6 +234,10 @@ class DataFlow:
                 return False
             if attr in ("trainable_variables", "trainable_weights"):
                 return False
+            if attr == "indices" and isinstance(expr.value, cst.Call):
+                qualified = self.imports.resolve(expr.value.func)
+                if qualified is not None and self.blocking.blocks(qualified, expr.value, self):
+                    return False
             return self.is_tainted(expr.value)
         if isinstance(expr, cst.Call):
             return self._call_is_tainted(expr)
@@ -202,8 +245,11 @@ class DataFlow:
             return self.is_tainted(expr.left) or self.is_tainted(expr.right)
         if isinstance(expr, cst.UnaryOperation):
             return not isinstance(expr.operator, cst.Not) and self.is_tainted(expr.expression)
-        if isinstance(expr, (cst.Comparison, cst.BooleanOperation)):
-            return False
+        if isinstance(expr, cst.Comparison):
+            operands = [expr.left, *(target.comparator for target in expr.comparisons)]
+            return not self.blocking.comparisons and any(self.is_tainted(o) for o in operands)
+        if isinstance(expr, cst.BooleanOperation):
+            return not self.blocking.comparisons and (self.is_tainted(expr.left) or self.is_tainted(expr.right))
         if isinstance(expr, cst.Subscript):
             return self.is_tainted(expr.value)
         if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
@@ -224,8 +270,7 @@ class DataFlow:
         args_tainted = any(self.is_tainted(arg.value) for arg in call.args)
         qualified = self.imports.resolve(callee)
         if qualified is not None:
-            module, _, function = qualified.partition(".")
-            if module in ("numpy", "tensorflow") and function in NON_DIFFERENTIABLE_RESULTS:
+            if self.blocking.blocks(qualified, call, self):
                 return False
             if qualified in ("tensorflow.Variable", "keras.Variable"):
                 return True

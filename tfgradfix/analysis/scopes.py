@@ -14,7 +14,7 @@ from typing import Iterator, Optional, Union
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import DataFlow, _walk_scope
+from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, Blocking, DataFlow, _walk_scope
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.tree import child_nodes, statements
 from tfgradfix.analysis.keras import FORWARD_METHODS, KerasClass, find_keras_classes, is_weight_constructor
@@ -44,6 +44,7 @@ class Scope:
     tape_names: set[str] = field(default_factory=set)
     tainted_params: set[str] = field(default_factory=set)
     flow: Optional[DataFlow] = None
+    _variants: dict = field(default_factory=dict, repr=False)
 
     @property
     def body(self) -> list[cst.CSTNode]:
@@ -89,11 +90,19 @@ class Scope:
     def module_variable(self, name: str) -> bool:
         return name in self.module.variables
 
-    def analyse(self) -> DataFlow:
-        flow = DataFlow(scope=self, imports=self.module.imports)
+    def analyse(self, blocking: Blocking = DEFAULT_BLOCKING) -> DataFlow:
+        """The scope's data flow under `blocking`, computed once; the default
+        one is also `self.flow`."""
+        flow = self._variants.get(blocking) if blocking != DEFAULT_BLOCKING else None
+        if flow is not None:
+            return flow
+        flow = DataFlow(scope=self, imports=self.module.imports, blocking=blocking)
         flow.collect(self.body)
-        flow.solve(self.tainted_params)
-        self.flow = flow
+        flow.solve(self.tainted_params if blocking.parameters else set())
+        if blocking == DEFAULT_BLOCKING:
+            self.flow = flow
+        else:
+            self._variants[blocking] = flow
         return flow
 
 

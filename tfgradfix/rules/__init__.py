@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Iterable
 
 from tfgradfix.rules.base import Finding, Rule
+from tfgradfix.rules.blocked import NonDifferentiableOp, StopGradientOutput
 from tfgradfix.rules.numpy import (
     NumpyCallOnTensor, NumpyFunction, NumpyRoundtrip, PredictInTape, PythonScalar, TensorToNumpy,
 )
 
 ALL_RULES: tuple[type[Rule], ...] = (
     NumpyCallOnTensor, TensorToNumpy, NumpyRoundtrip, PythonScalar, NumpyFunction, PredictInTape,
+    StopGradientOutput, NonDifferentiableOp,
 )
 RULES_BY_CODE = {rule.code: rule for rule in ALL_RULES}
 

@@ -1,0 +1,194 @@
+"""TGF3 — the gradient is blocked between the weights and the output.
+
+Both rules ask the same question with the shared data flow run twice: does an
+output (a forward method's return value, a `tape.gradient` target) depend on
+the trainable weights, and does it still when these ops pass no gradient? Only
+when the answer flips is an op reported, so a straight-through estimator
+(`x + tf.stop_gradient(q - x)`), a stop_gradient on targets, or an argmax used
+to select values with `tf.gather` stays unreported: another path carries the
+gradient. The layer's own inputs are not counted as sources, so a weightless
+`StopGradient` layer is left alone.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import Blocking
+from tfgradfix.fixes.edits import Applicability, Fix
+from tfgradfix.fixes.numpy_to_tf import bind
+from tfgradfix.rules.base import Rule
+
+_STOP_GRADIENTS = ("stop_gradient", "StopGradient")
+# Results that carry no gradient even with the flags below off: shapes and sizes.
+_METADATA = frozenset({"shape", "shape_n", "size", "rank", "ndim", "is_tensor", "zeros_like", "ones_like"})
+_NON_DIFFERENTIABLE = {
+    "argmax": "select values with `tf.gather`/`tf.experimental.numpy.take_along_axis`, or use a soft "
+              "choice (softmax, Gumbel-softmax)",
+    "argmin": "select values with `tf.gather`, or use a soft choice (softmax of the negated values)",
+    "top_k": "use the values rather than `.indices`, or a soft choice (softmax)",
+    "round": "use a straight-through estimator: `x + tf.stop_gradient(tf.round(x) - x)`",
+    "floor": "use a straight-through estimator: `x + tf.stop_gradient(tf.floor(x) - x)`",
+    "ceil": "use a straight-through estimator: `x + tf.stop_gradient(tf.math.ceil(x) - x)`",
+    "sign": "use a straight-through estimator (`x + tf.stop_gradient(tf.sign(x) - x)`) or `tf.tanh`",
+    "cast": "keep a float dtype on the gradient path, or use a straight-through estimator",
+    "comparison": "use a soft version (`tf.sigmoid((a - b) / temperature)`) or a straight-through "
+                  "estimator",
+}
+
+
+class _CutRule(Rule):
+    """An op whose removal from the gradient's way would let the output reach the weights."""
+
+    baseline: ClassVar[Blocking]
+    cut: ClassVar[Blocking]
+
+    def _cuts_every_path(self, node: cst.CSTNode, operand: Optional[cst.BaseExpression]) -> bool:
+        context = self.context
+        if operand is None or not context.on_gradient_path or not context.reaches_output(node):
+            return False
+        scope = context.scope
+        baseline, cut = scope.analyse(self.baseline), scope.analyse(self.cut)
+        if not baseline.is_tainted(operand):
+            return False  # targets, labels, constants: no weight reaches them
+        return any(baseline.is_tainted(s) and not cut.is_tainted(s) for s in baseline.sink_expressions)
+
+    def _qualified(self, node: cst.Call) -> Optional[str]:
+        return self.context.imports.resolve(node.func)
+
+
+def _operand(call: cst.Call) -> Optional[cst.BaseExpression]:
+    bound = bind(call.args, ["input", "dtype", "name"]) or {}
+    if "input" in bound:
+        return bound["input"]
+    for keyword in ("x", "value", "values", "inputs", "variable"):
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == keyword:
+                return arg.value
+    return call.args[0].value if call.args and not call.args[0].star else None
+
+
+class StopGradientOutput(_CutRule):
+    code = "TGF301"
+    name = "stop-gradient-output"
+    summary = "`tf.stop_gradient` that cuts every path from the weights to the output"
+    message = "`{function}` cuts every path from the trainable weights to the {sink}: their gradients are None"
+    triggers = ("stop_gradient", "StopGradient")
+    baseline = Blocking(parameters=False)
+    cut = Blocking(parameters=False).extended(*_STOP_GRADIENTS)
+    what = (
+        "Finds `tf.stop_gradient` (also `keras.ops.stop_gradient`, `K.stop_gradient`) when every "
+        "path from the trainable weights to the layer's output, or to the target of "
+        "`tape.gradient`, goes through it. The value is followed through assignments and "
+        "arithmetic. Not reported: straight-through estimators (`x + tf.stop_gradient(q - x)`, "
+        "`x - tf.stop_gradient(x - q)`), zero-valued carriers (`e - tf.stop_gradient(e)`), a "
+        "stop_gradient on targets or labels (a DQN target network), on a value no trainable "
+        "weight reaches, or inside a loss whose other terms still reach the weights; a weightless "
+        "layer that stops the gradient of its input on purpose."
+    )
+    why = (
+        "`tf.stop_gradient` is the identity forward and zero backward: whatever it wraps is a "
+        "constant to the tape. When it wraps the only path from the weights to the output, "
+        "`tape.gradient` returns `None` for every weight (eagerly and under `tf.function`), and "
+        "`model.fit` fails with `ValueError: No gradients provided for any variable` or trains "
+        "nothing with the warning `Gradients do not exist for variables`."
+    )
+    example = (
+        "    def call(self, inputs):\n"
+        "        output = tf.matmul(inputs, self.w)\n"
+        "        return tf.stop_gradient(output)\n"
+    )
+    fixed_example = (
+        "    def call(self, inputs):\n"
+        "        output = tf.matmul(inputs, self.w)\n"
+        "        return output\n"
+    )
+    fix_safety = (
+        "Unsafe (applied with `--unsafe-fixes`): the call is removed and its argument kept. The "
+        "forward values do not change, but whether the author meant to freeze those weights "
+        "cannot be known from the code."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self._qualified(node)
+        if qualified is None or qualified.rsplit(".", 1)[-1] not in _STOP_GRADIENTS:
+            return
+        operand = _operand(node)
+        if not self._cuts_every_path(node, operand):
+            return
+        assert operand is not None
+        sink = "layer's output" if self.context.scope.forward else "loss"
+        function = qualified.replace("tensorflow.", "tf.")
+        fix = Fix.replace(node, lambda updated: _operand(updated), "Remove the `stop_gradient`",
+                          applicability=Applicability.UNSAFE)
+        self.report(node, self.message.format(function=function, sink=sink), fix)
+
+
+class NonDifferentiableOp(_CutRule):
+    code = "TGF302"
+    name = "non-differentiable-op"
+    summary = "`argmax`/`round`/`floor`/`sign`/int casts/comparisons on every path from weights to output"
+    message = "{op} has no gradient, and every path from the trainable weights to the {sink} goes through it: {advice}"
+    triggers = ("argmax", "argmin", "round", "floor", "ceil", "sign", "cast", "top_k", ">", "<", "==")
+    baseline = Blocking(functions=_METADATA, comparisons=False, parameters=False)
+    cut = Blocking(functions=_METADATA | frozenset(n for n in _NON_DIFFERENTIABLE if n != "cast"),
+                   comparisons=True, integer_casts=True, parameters=False)
+    what = (
+        "Finds `argmax`, `argmin`, `round`, `floor`, `ceil`, `sign`, casts to an integer or bool "
+        "dtype, comparisons and `tf.math.top_k(...).indices` when every path from the trainable "
+        "weights to the layer's output (or the `tape.gradient` target) goes through one of them. "
+        "The same op off that path is fine and not reported: `argmax` for a metric, "
+        "`tf.gather(x, tf.argmax(...))` (the values still carry the gradient), "
+        "`tf.cast(tf.round(x), tf.int32)` used to index, a straight-through estimator, a "
+        "`@tf.custom_gradient` function."
+    )
+    why = (
+        "These ops are piecewise constant: TensorFlow registers no gradient for them (or a zero "
+        "one), so the tape returns `None` for every weight upstream, and `model.fit` raises "
+        "`ValueError: No gradients provided for any variable`."
+    )
+    example = (
+        "    def call(self, inputs):\n"
+        "        logits = tf.matmul(inputs, self.w)\n"
+        "        return tf.cast(tf.argmax(logits, axis=-1), tf.float32)\n"
+    )
+    fixed_example = (
+        "    def call(self, inputs):\n"
+        "        logits = tf.matmul(inputs, self.w)\n"
+        "        return tf.nn.softmax(logits, axis=-1)  # a soft choice; or a straight-through one-hot\n"
+    )
+    fix_safety = (
+        "No automatic fix: a soft version or a straight-through estimator changes the forward "
+        "values, and which one is right depends on the model. The message suggests one."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self._qualified(node)
+        if qualified is None:
+            return
+        op = qualified.rsplit(".", 1)[-1]
+        if op not in _NON_DIFFERENTIABLE or op == "cast" and not self._integer_cast(node):
+            return
+        if op == "top_k" and not self._indices_used(node):
+            return
+        if self._cuts_every_path(node, _operand(node)):
+            shown = f"`{qualified.replace('tensorflow.', 'tf.')}`"
+            self._flag(node, shown + (" to an integer type" if op == "cast" else ""), op)
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        operands = [node.left, *(target.comparator for target in node.comparisons)]
+        if any(self._cuts_every_path(node, operand) for operand in operands):
+            self._flag(node, "A comparison", "comparison")
+
+    def _integer_cast(self, node: cst.Call) -> bool:
+        return self.cut.blocks("tensorflow.cast", node, self.context.scope.analyse(self.cut))
+
+    def _indices_used(self, node: cst.Call) -> bool:
+        parent = self.context.parent(node)
+        return isinstance(parent, cst.Attribute) and parent.attr.value == "indices"
+
+    def _flag(self, node: cst.CSTNode, op: str, kind: str) -> None:
+        sink = "layer's output" if self.context.scope.forward else "loss"
+        self.report(node, self.message.format(op=op, sink=sink, advice=_NON_DIFFERENTIABLE[kind]))
