@@ -45,6 +45,7 @@ class Scope:
     tainted_params: set[str] = field(default_factory=set)
     flow: Optional[DataFlow] = None
     _variants: dict = field(default_factory=dict, repr=False)
+    tape_cache: Optional[list] = field(default=None, repr=False)
 
     @property
     def body(self) -> list[cst.CSTNode]:

@@ -6,6 +6,9 @@ from typing import Iterable
 
 from tfgradfix.rules.base import Finding, Rule
 from tfgradfix.rules.blocked import NonDifferentiableOp, StopGradientOutput
+from tfgradfix.rules.tape import (
+    ForwardOutsideTape, IntegerSource, LossOutsideTape, NonTrainableInSources, UnwatchedSource,
+)
 from tfgradfix.rules.numpy import (
     NumpyCallOnTensor, NumpyFunction, NumpyRoundtrip, PredictInTape, PythonScalar, TensorToNumpy,
 )
@@ -13,6 +16,7 @@ from tfgradfix.rules.numpy import (
 ALL_RULES: tuple[type[Rule], ...] = (
     NumpyCallOnTensor, TensorToNumpy, NumpyRoundtrip, PythonScalar, NumpyFunction, PredictInTape,
     StopGradientOutput, NonDifferentiableOp,
+    LossOutsideTape, ForwardOutsideTape, UnwatchedSource, IntegerSource, NonTrainableInSources,
 )
 RULES_BY_CODE = {rule.code: rule for rule in ALL_RULES}
 

@@ -1,0 +1,162 @@
+"""`with tf.GradientTape() as tape:` blocks and the `tape.gradient` calls that belong to them.
+
+A `tape.gradient` call belongs to the last block bound to that name before it
+in source order, so two consecutive `with tf.GradientTape() as tape:` blocks
+each keep their own calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import libcst as cst
+
+from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.scopes import TAPE_CONSTRUCTORS, Scope
+from tfgradfix.analysis.tree import child_nodes, descendants
+
+Container = Union[cst.Module, cst.IndentedBlock]
+_GRADIENT_METHODS = ("gradient", "jacobian", "batch_jacobian")
+
+
+@dataclass(eq=False)
+class GradientCall:
+    call: cst.Call
+    target: cst.BaseExpression
+    sources: Optional[cst.BaseExpression]
+    statement: cst.CSTNode  # the statement of `container` that holds the call
+    container: Container
+
+
+@dataclass(eq=False)
+class TapeBlock:
+    node: cst.With
+    name: str
+    container: Container  # the statement list the `with` is in
+    persistent: bool
+    gradients: list[GradientCall] = field(default_factory=list)
+    watched: set[str] = field(default_factory=set)
+
+    @property
+    def body(self) -> list[cst.BaseStatement]:
+        return list(self.node.body.body) if isinstance(self.node.body, cst.IndentedBlock) else []
+
+    @property
+    def index(self) -> int:
+        return list(self.container.body).index(self.node)
+
+
+def find_tape_blocks(scope: Scope, imports: ImportMap) -> list[TapeBlock]:
+    """The scope's tape blocks, computed once."""
+    if scope.tape_cache is None:
+        blocks: list[TapeBlock] = []
+        container = scope.node if isinstance(scope.node, cst.Module) else scope.node.body
+        if scope.tape_blocks and isinstance(container, (cst.Module, cst.IndentedBlock)):
+            _walk(container, {}, blocks, imports)
+        scope.tape_cache = blocks
+    return scope.tape_cache
+
+
+def tape_block(scope: Scope, imports: ImportMap, node: cst.With) -> Optional[TapeBlock]:
+    return next((b for b in find_tape_blocks(scope, imports) if b.node is node), None)
+
+
+def _walk(container: Container, current: dict[str, TapeBlock], blocks: list[TapeBlock], imports: ImportMap) -> None:
+    for statement in container.body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(statement, cst.With):
+            for item in statement.items:
+                block = _tape_block(item, statement, container, imports)
+                if block is not None:
+                    blocks.append(block)
+                    current[block.name] = block
+        for node in _expressions(statement):
+            _bind_call(node, statement, container, current)
+        for inner in _statement_lists(statement):
+            _walk(inner, current, blocks, imports)
+
+
+def _tape_block(item: cst.WithItem, statement: cst.With, container: Container,
+                imports: ImportMap) -> Optional[TapeBlock]:
+    call = item.item
+    if not isinstance(call, cst.Call) or imports.resolve(call.func) not in TAPE_CONSTRUCTORS:
+        return None
+    if item.asname is None or not isinstance(item.asname.name, cst.Name):
+        return None
+    persistent = any(
+        a.keyword is not None and a.keyword.value == "persistent"
+        and isinstance(a.value, cst.Name) and a.value.value == "True"
+        for a in call.args
+    )
+    return TapeBlock(statement, item.asname.name.value, container, persistent)
+
+
+def _bind_call(node: cst.CSTNode, statement: cst.CSTNode, container: Container,
+               current: dict[str, TapeBlock]) -> None:
+    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+            and isinstance(node.func.value, cst.Name)):
+        return
+    block = current.get(node.func.value.value)
+    if block is None:
+        return
+    method = node.func.attr.value
+    if method == "watch":
+        for arg in node.args:
+            stack = [arg.value]
+            while stack:
+                value = stack.pop()
+                if isinstance(value, cst.Name):
+                    block.watched.add(value.value)
+                elif isinstance(value, (cst.List, cst.Tuple)):
+                    stack.extend(e.value for e in value.elements)
+    elif method in _GRADIENT_METHODS and node.args:
+        positional = [a for a in node.args if a.keyword is None]
+        keyword = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+        target = positional[0].value if positional else keyword.get("target")
+        sources = positional[1].value if len(positional) > 1 else keyword.get("sources")
+        if target is not None:
+            block.gradients.append(GradientCall(node, target, sources, statement, container))
+
+
+def _expressions(statement: cst.CSTNode):
+    """Nodes of a statement outside its nested statement lists."""
+    stack = list(child_nodes(statement))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.IndentedBlock, cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        yield node
+        stack.extend(child_nodes(node))
+
+
+def _statement_lists(statement: cst.CSTNode):
+    """The statement lists directly inside a compound statement: bodies, else,
+    except, finally and match-case blocks."""
+    parts = [statement]
+    while parts:
+        node = parts.pop()
+        body = getattr(node, "body", None)
+        if isinstance(body, cst.IndentedBlock):
+            yield body
+        for attribute in ("orelse", "finalbody"):
+            value = getattr(node, attribute, None)
+            if isinstance(value, cst.CSTNode):
+                parts.append(value)
+        parts.extend(getattr(node, "handlers", ()))
+        parts.extend(getattr(node, "cases", ()))
+
+
+def names_bound(statement: cst.CSTNode) -> set[str]:
+    from tfgradfix.analysis.dataflow import target_names
+
+    bound: set[str] = set()
+    for node in descendants(statement):
+        if isinstance(node, cst.AssignTarget):
+            bound.update(target_names(node.target))
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.NamedExpr, cst.For, cst.CompFor)):
+            bound.update(target_names(node.target))
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            bound.update(target_names(node.asname.name))
+    return bound

@@ -1,0 +1,457 @@
+"""TGF4 — tape scope: what the `tf.GradientTape` records, and what it is asked for."""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import _walk_scope, is_certainly_tensor, names_in
+from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.tapes import Container, GradientCall, TapeBlock, names_bound, tape_block
+from tfgradfix.analysis.tree import contains
+from tfgradfix.fixes.edits import Applicability, Edit, Fix
+from tfgradfix.rules.base import Rule
+
+_TAPE_TRIGGERS = ("GradientTape",)
+
+
+class _TapeRule(Rule):
+    """Runs its check once per `with tf.GradientTape() as tape:` block."""
+
+    triggers = _TAPE_TRIGGERS
+
+    def visit_With(self, node: cst.With) -> None:
+        if node not in self.context.analysis.tape_blocks:
+            return
+        block = tape_block(self.context.scope, self.context.imports, node)
+        if block is not None:
+            self.check(block)
+
+    def check(self, block: TapeBlock) -> None:
+        raise NotImplementedError
+
+
+def _source_names(sources: Optional[cst.BaseExpression]) -> Iterator[cst.Name]:
+    if isinstance(sources, cst.Name):
+        yield sources
+    elif isinstance(sources, (cst.List, cst.Tuple)):
+        for element in sources.elements:
+            if isinstance(element.value, cst.Name):
+                yield element.value
+
+
+def _reads(statement: cst.CSTNode) -> set[str]:
+    """Names a statement reads (its assignment targets excluded)."""
+    read: set[str] = set()
+    for small in getattr(statement, "body", ()):
+        if isinstance(small, cst.Assign):
+            read.update(names_in(small.value))
+            for target in small.targets:
+                if not isinstance(target.target, cst.Name):
+                    read.update(names_in(target.target))
+        elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+            read.update(names_in(small.target))
+            if small.value is not None:
+                read.update(names_in(small.value))
+        else:
+            read.update(names_in(small))
+    return read
+
+
+def _simple_assignments(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(small, (cst.Assign, cst.AugAssign, cst.AnnAssign)) for small in statement.body)
+
+
+def _can_reorder(moved: list[cst.CSTNode], others: list[cst.CSTNode]) -> bool:
+    """Moving `moved` past `others` changes nothing they read or bind."""
+    for statement in moved:
+        bound, read = names_bound(statement), _reads(statement)
+        for other in others:
+            if names_bound(other) & (read | bound) or _reads(other) & bound:
+                return False
+    return True
+
+
+def _move_into_block(container: Container, with_node: cst.With, moved: list[cst.CSTNode], at_end: bool):
+    """A container edit: `moved` leave their place and join the block's body."""
+    body = list(container.body)
+    with_index = body.index(with_node)
+    moved_indices = [body.index(m) for m in moved]
+
+    def build(updated: Container) -> Container:
+        statements = list(updated.body)
+        taken = [statements[i] for i in moved_indices]
+        block = statements[with_index]
+        inner = list(block.body.body)
+        inner = inner + taken if at_end else taken + inner
+        statements[with_index] = block.with_changes(body=block.body.with_changes(body=inner))
+        return updated.with_changes(body=[s for i, s in enumerate(statements) if i not in moved_indices])
+
+    return Edit(container, build)
+
+
+class LossOutsideTape(_TapeRule):
+    code = "TGF401"
+    name = "loss-outside-tape"
+    summary = "the target of `tape.gradient` is computed after the `with` block"
+    message = "`{name}` is computed after the `with tf.GradientTape()` block: the tape did not record it, so its gradient is None"
+    what = (
+        "Finds `tape.gradient(target, ...)` where `target`, or what it is computed from after the "
+        "forward pass, is assigned after the `with tf.GradientTape() as tape:` block ends: "
+        "`loss = loss_fn(y, logits)` one indentation level too far left, `loss = -loss` or "
+        "`loss = loss + reg` after the block. Each `tape.gradient` is matched with the block it "
+        "follows, so consecutive blocks reusing the name `tape` are told apart."
+    )
+    why = (
+        "A tape records only the operations run inside its `with` block. A loss computed after "
+        "it is a tensor the tape never saw: `tape.gradient` returns `None` for every source, "
+        "and `optimizer.apply_gradients` then raises `ValueError: No gradients provided for any "
+        "variable`."
+    )
+    example = (
+        "with tf.GradientTape() as tape:\n"
+        "    logits = model(x, training=True)\n"
+        "loss = loss_fn(y, logits)\n"
+        "grads = tape.gradient(loss, model.trainable_variables)\n"
+    )
+    fixed_example = (
+        "with tf.GradientTape() as tape:\n"
+        "    logits = model(x, training=True)\n"
+        "    loss = loss_fn(y, logits)\n"
+        "grads = tape.gradient(loss, model.trainable_variables)\n"
+    )
+    fix_safety = (
+        "Safe: the statements that compute the target move, in order and with their comments, "
+        "to the end of the block; the values are the same, now recorded. When a statement in "
+        "between reads or rebinds what would move, or the target is computed inside an `if` or a "
+        "loop, the finding has no fix."
+    )
+
+    def check(self, block: TapeBlock) -> None:
+        for gradient in block.gradients:
+            if gradient.container is not block.container:
+                continue
+            body = list(block.container.body)
+            start, end = body.index(block.node), body.index(gradient.statement)
+            if end <= start:
+                continue
+            between = body[start + 1:end]
+            moved, fixable = self._statements_computing(gradient, between)
+            if not moved:
+                continue
+            others = [s for s in between if s not in moved and between.index(s) < between.index(moved[-1])]
+            fix = None
+            if fixable and _can_reorder(moved, others):
+                fix = Fix("Move the computation into the tape block",
+                          (_move_into_block(block.container, block.node, moved, at_end=True),))
+            target = next(iter(names_in(gradient.target)), "target")
+            self.report(moved[-1], self.message.format(name=target), fix)
+
+    @staticmethod
+    def _statements_computing(gradient: GradientCall, between: list[cst.CSTNode]):
+        needed = set(names_in(gradient.target))
+        moved: list[cst.CSTNode] = []
+        fixable = True
+        for statement in reversed(between):
+            bound = names_bound(statement)
+            if not bound & needed:
+                continue
+            if not _simple_assignments(statement):
+                fixable = False
+                break
+            moved.insert(0, statement)
+            needed |= _reads(statement)
+        # `loss2 = loss` aliases the recorded tensor: nothing to record
+        recorded = [s for s in moved if not all(isinstance(getattr(x, "value", None), cst.Name) for x in s.body)]
+        return (moved if recorded else []), fixable
+
+
+class ForwardOutsideTape(_TapeRule):
+    code = "TGF402"
+    name = "forward-outside-tape"
+    summary = "the model call that feeds the target runs before the `with` block"
+    message = "`{call}(...)` runs before the `with tf.GradientTape()` block: the tape did not record the forward pass, so the gradients for `{sources}` are None"
+    what = (
+        "Finds `outputs = model(x)` before a `with tf.GradientTape() as tape:` block whose "
+        "`tape.gradient(..., model.trainable_variables)` asks for that same model's weights, "
+        "when the block reads `outputs`. A model called before the block whose weights are not "
+        "among the sources (a frozen encoder) is fine and not reported."
+    )
+    why = (
+        "The tape records only what runs inside the block. The forward pass ran before it, so "
+        "the loss computed in the block starts from a constant: every gradient is `None`."
+    )
+    example = (
+        "logits = model(x, training=True)\n"
+        "with tf.GradientTape() as tape:\n"
+        "    loss = loss_fn(y, logits)\n"
+        "grads = tape.gradient(loss, model.trainable_variables)\n"
+    )
+    fixed_example = (
+        "with tf.GradientTape() as tape:\n"
+        "    logits = model(x, training=True)\n"
+        "    loss = loss_fn(y, logits)\n"
+        "grads = tape.gradient(loss, model.trainable_variables)\n"
+    )
+    fix_safety = (
+        "Safe: the forward call moves, with its comments, to the top of the block; it computes "
+        "the same values, now recorded. When a statement in between reads its result or "
+        "rebinds its inputs, the finding has no fix."
+    )
+
+    def check(self, block: TapeBlock) -> None:
+        roots = {root for g in block.gradients for root in _source_owners(g.sources)}
+        if not roots:
+            return
+        read_in_block = {name for statement in block.body for name in names_in(statement)}
+        body = list(block.container.body)
+        start = body.index(block.node)
+        candidates: list[tuple[cst.CSTNode, cst.Call, str]] = []
+        for statement in reversed(body[:start]):
+            if not _simple_assignments(statement):
+                break
+            for small in statement.body:
+                value = getattr(small, "value", None)
+                if isinstance(small, cst.Assign) and isinstance(value, cst.Call):
+                    callee = dotted_name(value.func)
+                    if callee in roots and names_bound(statement) & read_in_block:
+                        candidates.insert(0, (statement, value, callee))
+        for statement, call, callee in candidates:
+            others = body[body.index(statement) + 1:start]
+            others = [s for s in others if s not in {c[0] for c in candidates}]
+            fix = None
+            if len(statement.body) == 1 and _can_reorder([statement], others):
+                fix = Fix("Move the forward pass into the tape block",
+                          (_move_into_block(block.container, block.node, [statement], at_end=False),))
+            self.report(call, self.message.format(call=callee, sources=f"{callee}.trainable_variables"), fix)
+
+
+def _source_owners(sources: Optional[cst.BaseExpression]) -> Iterator[str]:
+    """`model` for `model.trainable_variables`, also inside lists and sums."""
+    if isinstance(sources, cst.Attribute) and sources.attr.value in (
+            "trainable_variables", "trainable_weights", "variables", "weights"):
+        owner = dotted_name(sources.value)
+        if owner is not None:
+            yield owner
+    elif isinstance(sources, (cst.List, cst.Tuple)):
+        for element in sources.elements:
+            yield from _source_owners(element.value)
+    elif isinstance(sources, cst.BinaryOperation):
+        yield from _source_owners(sources.left)
+        yield from _source_owners(sources.right)
+
+
+class UnwatchedSource(_TapeRule):
+    code = "TGF403"
+    name = "unwatched-source"
+    summary = "`tape.gradient(y, x)` where `x` is a plain tensor the tape never watches"
+    message = "`{name}` is a tensor, not a variable, and the tape never watches it: `tape.gradient` returns None for it"
+    what = (
+        "Finds `tape.gradient(y, x)` where `x` is a tensor created before the block "
+        "(`tf.constant`, `tf.convert_to_tensor`, a TF op's result) and the block never calls "
+        "`tape.watch(x)`. Not reported for `tf.Variable`s, lists of trainable variables, tensors "
+        "computed inside the block (the tape records those), or when `watch` is already there."
+    )
+    why = (
+        "A tape watches trainable `tf.Variable`s automatically, never plain tensors: unless "
+        "`tape.watch(x)` runs inside the block, the operations on `x` are not recorded and the "
+        "gradient with respect to it is `None` (input saliency maps, adversarial examples, "
+        "physics-informed losses)."
+    )
+    example = (
+        "x = tf.constant([[1.0, 2.0]])\n"
+        "with tf.GradientTape() as tape:\n"
+        "    y = model(x)\n"
+        "saliency = tape.gradient(y, x)\n"
+    )
+    fixed_example = (
+        "x = tf.constant([[1.0, 2.0]])\n"
+        "with tf.GradientTape() as tape:\n"
+        "    tape.watch(x)\n"
+        "    y = model(x)\n"
+        "saliency = tape.gradient(y, x)\n"
+    )
+    fix_safety = "Safe: `tape.watch(x)` becomes the first statement of the block; no value changes."
+
+    def check(self, block: TapeBlock) -> None:
+        flow = self.context.flow
+        if flow is None:
+            return
+        for gradient in block.gradients:
+            for source in _source_names(gradient.sources):
+                name = source.value
+                if name in block.watched or _integer_bindings(self, name) is not None:
+                    continue
+                bindings = [b for b in flow.bindings if b.name == name]
+                if not bindings or any(contains(block.node, b.statement) for b in bindings):
+                    continue
+                if not is_certainly_tensor(flow, source):
+                    continue
+                watch = cst.parse_statement(f"{block.name}.watch({name})\n")
+
+                def build(updated: cst.With, watch=watch) -> cst.With:
+                    return updated.with_changes(body=updated.body.with_changes(body=[watch, *updated.body.body]))
+
+                fix = Fix(f"Watch `{name}` at the top of the block", (Edit(block.node, build),))
+                self.report(source, self.message.format(name=name), fix)
+
+
+def _integer_bindings(rule: Rule, name: str) -> Optional[list[cst.Call]]:
+    """The constructors that bind `name`, when every one makes an integer tensor."""
+    flow = rule.context.flow
+    if flow is None:
+        return None
+    calls = []
+    for binding in (b for b in flow.bindings if b.name == name):
+        value = binding.value
+        if not isinstance(value, cst.Call):
+            return None
+        qualified = rule.context.imports.resolve(value.func)
+        dtype = next((a.value for a in value.args if a.keyword is not None and a.keyword.value == "dtype"), None)
+        if dtype is not None:
+            dtype_name = (rule.context.imports.resolve(dtype) or getattr(dtype, "evaluated_value", "") or "")
+            if not str(dtype_name).rsplit(".", 1)[-1].startswith(("int", "uint")):
+                return None
+            calls.append(value)
+        elif qualified in ("tensorflow.constant", "tensorflow.Variable", "tensorflow.convert_to_tensor") \
+                and value.args and _integer_literal(value.args[0].value):
+            calls.append(value)
+        elif qualified == "tensorflow.range" and not any(
+                _float_literal(a.value) for a in value.args if a.keyword is None):
+            calls.append(value)
+        else:
+            return None
+    return calls or None
+
+
+def _integer_literal(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.Integer):
+        return True
+    if isinstance(expr, cst.UnaryOperation):
+        return _integer_literal(expr.expression)
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return bool(expr.elements) and all(_integer_literal(e.value) for e in expr.elements)
+    return False
+
+
+def _float_literal(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Float) or (isinstance(expr, cst.UnaryOperation) and _float_literal(expr.expression))
+
+
+class _Floats(cst.CSTTransformer):
+    def leave_Integer(self, original_node: cst.Integer, updated_node: cst.Integer) -> cst.Float:
+        return cst.Float(f"{int(original_node.evaluated_value)}.0")
+
+
+class IntegerSource(_TapeRule):
+    code = "TGF404"
+    name = "integer-source"
+    summary = "gradient taken with respect to an integer tensor"
+    message = "`{name}` is an integer tensor: gradients exist only for floating-point sources, so this one is None"
+    what = (
+        "Finds `tape.gradient(y, x)` where `x` is an integer tensor: `tf.constant(3)`, "
+        "`tf.Variable(2)`, `tf.constant([1, 2])`, `tf.range(5)`, or a constructor with an integer "
+        "`dtype`."
+    )
+    why = (
+        "TensorFlow differentiates only floating-point (and complex) tensors. For an integer "
+        "source the tape logs `The dtype of the source tensor must be floating` and returns "
+        "`None`; an integer `tf.Variable` is not even watched."
+    )
+    example = (
+        "x = tf.constant(3)\n"
+        "with tf.GradientTape() as tape:\n"
+        "    tape.watch(x)\n"
+        "    y = x * x\n"
+        "dy_dx = tape.gradient(y, x)\n"
+    )
+    fixed_example = (
+        "x = tf.constant(3.0)\n"
+        "with tf.GradientTape() as tape:\n"
+        "    tape.watch(x)\n"
+        "    y = x * x\n"
+        "dy_dx = tape.gradient(y, x)\n"
+    )
+    fix_safety = (
+        "Unsafe (applied with `--unsafe-fixes`): integer literals in the constructor become "
+        "floats (`3` -> `3.0`), which changes the tensor's dtype and so the results of integer "
+        "arithmetic downstream (`7 // 2`). Constructors with an explicit integer `dtype` are "
+        "reported without a fix."
+    )
+
+    def check(self, block: TapeBlock) -> None:
+        for gradient in block.gradients:
+            for source in _source_names(gradient.sources):
+                calls = _integer_bindings(self, source.value)
+                if calls is None:
+                    continue
+                fix = None
+                literal = all(
+                    self.context.imports.resolve(c.func) in ("tensorflow.constant", "tensorflow.Variable")
+                    and not any(a.keyword is not None for a in c.args) for c in calls)
+                if literal:
+                    edits = tuple(Edit(c.args[0].value, c.args[0].value.visit(_Floats())) for c in calls)
+                    fix = Fix("Use float literals", edits, Applicability.UNSAFE)
+                self.report(source, self.message.format(name=source.value), fix)
+
+
+class NonTrainableInSources(_TapeRule):
+    code = "TGF405"
+    name = "non-trainable-in-sources"
+    summary = "`tape.gradient(loss, model.variables / .weights)`"
+    message = "`{owner}.{attr}` includes non-trainable variables (BatchNormalization statistics, frozen layers): their gradients are None"
+    what = (
+        "Finds `tape.gradient(loss, model.variables)` and `tape.gradient(loss, model.weights)`, "
+        "and the `zip(grads, model.variables)` that pairs the result with the variables."
+    )
+    why = (
+        "`variables` and `weights` include non-trainable state such as BatchNormalization's "
+        "moving mean and variance. The tape returns `None` for those, and "
+        "`optimizer.apply_gradients` warns `Gradients do not exist for variables` or raises in "
+        "Keras 3."
+    )
+    example = (
+        "grads = tape.gradient(loss, model.variables)\n"
+        "optimizer.apply_gradients(zip(grads, model.variables))\n"
+    )
+    fixed_example = (
+        "grads = tape.gradient(loss, model.trainable_variables)\n"
+        "optimizer.apply_gradients(zip(grads, model.trainable_variables))\n"
+    )
+    fix_safety = (
+        "Safe: the sources become `trainable_variables` (`trainable_weights`), and so does the "
+        "`zip` that pairs the gradients with them, so both lists keep the same order."
+    )
+    _TRAINABLE = {"variables": "trainable_variables", "weights": "trainable_weights"}
+
+    def check(self, block: TapeBlock) -> None:
+        for gradient in block.gradients:
+            sources = gradient.sources
+            if not (isinstance(sources, cst.Attribute) and sources.attr.value in self._TRAINABLE):
+                continue
+            owner = dotted_name(sources.value)
+            if owner is None or self.context.imports.resolve(sources.value) is not None:
+                continue
+            attrs = [sources, *self._paired(gradient, owner, sources.attr.value)]
+            edits = tuple(
+                Edit(a, a.with_changes(attr=cst.Name(self._TRAINABLE[a.attr.value]))) for a in attrs)
+            fix = Fix(f"Use `{owner}.{self._TRAINABLE[sources.attr.value]}`", edits)
+            self.report(sources, self.message.format(owner=owner, attr=sources.attr.value), fix)
+
+    def _paired(self, gradient: GradientCall, owner: str, attr: str) -> Iterator[cst.Attribute]:
+        statement = gradient.statement
+        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
+        if not (isinstance(small, cst.Assign) and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name)):
+            return
+        grads = small.targets[0].target.value
+        for node in _walk_scope(self.context.scope.body):
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "zip":
+                values = [a.value for a in node.args]
+                if any(isinstance(v, cst.Name) and v.value == grads for v in values):
+                    for value in values:
+                        if (isinstance(value, cst.Attribute) and value.attr.value == attr
+                                and dotted_name(value.value) == owner):
+                            yield value
