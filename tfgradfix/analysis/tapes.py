@@ -12,6 +12,7 @@ from typing import Optional, Union
 
 import libcst as cst
 
+from tfgradfix.analysis.dataflow import target_names
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.scopes import TAPE_CONSTRUCTORS, Scope
 from tfgradfix.analysis.tree import child_nodes, descendants
@@ -149,8 +150,7 @@ def _statement_lists(statement: cst.CSTNode):
 
 
 def names_bound(statement: cst.CSTNode) -> set[str]:
-    from tfgradfix.analysis.dataflow import target_names
-
+    """Names a statement (or statement list) binds, at any depth."""
     bound: set[str] = set()
     for node in descendants(statement):
         if isinstance(node, cst.AssignTarget):

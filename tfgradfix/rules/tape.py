@@ -137,6 +137,9 @@ class LossOutsideTape(_TapeRule):
             start, end = body.index(block.node), body.index(gradient.statement)
             if end <= start:
                 continue
+            if not isinstance(gradient.target, (cst.Name, cst.Attribute)):
+                self._computed_in_call(block, gradient)
+                continue
             between = body[start + 1:end]
             moved, fixable = self._statements_computing(gradient, between)
             if not moved:
@@ -148,6 +151,26 @@ class LossOutsideTape(_TapeRule):
                           (_move_into_block(block.container, block.node, moved, at_end=True),))
             target = next(iter(names_in(gradient.target)), "target")
             self.report(moved[-1], self.message.format(name=target), fix)
+
+    def _computed_in_call(self, block: TapeBlock, gradient: GradientCall) -> None:
+        """`tape.gradient(-loss, ...)`: the op runs in the call, after the block."""
+        expression = cst.Module(body=[]).code_for_node(gradient.target)
+        taken = {n for s in self.context.scope.body for n in names_in(s)} | names_bound(block.container)
+        name = next(f"target{i or ''}" for i in range(100) if f"target{i or ''}" not in taken)
+        assignment = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(name))], gradient.target)])
+        body = list(block.container.body)
+        with_index = body.index(block.node)
+
+        def build(updated: Container) -> Container:
+            statements = list(updated.body)
+            with_node = statements[with_index]
+            inner = [*with_node.body.body, assignment]
+            statements[with_index] = with_node.with_changes(body=with_node.body.with_changes(body=inner))
+            return updated.with_changes(body=statements)
+
+        fix = Fix(f"Compute `{expression}` inside the tape block",
+                  (Edit(gradient.target, cst.Name(name)), Edit(block.container, build)))
+        self.report(gradient.target, self.message.format(name=expression), fix)
 
     @staticmethod
     def _statements_computing(gradient: GradientCall, between: list[cst.CSTNode]):
@@ -273,14 +296,25 @@ class UnwatchedSource(_TapeRule):
         "    y = model(x)\n"
         "saliency = tape.gradient(y, x)\n"
     )
-    fix_safety = "Safe: `tape.watch(x)` becomes the first statement of the block; no value changes."
+    fix_safety = (
+        "Safe: `tape.watch(x)` becomes the first statement of the block; no value changes. "
+        "Differentiating with respect to `model.inputs` / `model.input` is reported without a "
+        "fix: those are the model's symbolic placeholders, never the tensor the tape saw."
+    )
+    _SYMBOLIC = ("`{owner}` is the model's symbolic input, not the tensor that ran through it: the "
+                 "gradient is None; watch and differentiate with respect to the batch itself")
 
     def check(self, block: TapeBlock) -> None:
         flow = self.context.flow
         if flow is None:
             return
         for gradient in block.gradients:
-            for source in _source_names(gradient.sources):
+            sources = gradient.sources
+            if isinstance(sources, cst.Attribute) and sources.attr.value in ("input", "inputs"):
+                owner = cst.Module(body=[]).code_for_node(sources)
+                self.report(sources, self._SYMBOLIC.format(owner=owner))
+                continue
+            for source in _source_names(sources):
                 name = source.value
                 if name in block.watched or _integer_bindings(self, name) is not None:
                     continue
