@@ -281,14 +281,18 @@ class DataFlow:
                 return False
             if name == "self":
                 return True
-            if self.scope.module_function(name) or self.scope.module_class(name):
+            if self.scope.module_function(name):
+                return self._helper_result_tainted(call, args_tainted)
+            if self.scope.module_class(name):
                 return args_tainted
             return args_tainted or self.scope.model_calls
         if isinstance(callee, cst.Attribute):
             method = callee.attr.value
             owner = callee.value
             if isinstance(owner, cst.Name) and owner.value == "self":
-                if self.scope.has_method(method) or self.scope.is_preprocessing:
+                if self.scope.has_method(method):
+                    return self._helper_result_tainted(call, args_tainted)
+                if self.scope.is_preprocessing:
                     return args_tainted
                 return True  # a sub-layer or sub-model of this layer
             if self.is_tainted(owner):
@@ -310,6 +314,15 @@ class DataFlow:
         if isinstance(expr, cst.Attribute) and expr.attr.value == "T":
             return self.is_ndarray(expr.value)
         return self.produces_ndarray(expr)
+
+    def _helper_result_tainted(self, call: cst.Call, args_tainted: bool) -> bool:
+        """A helper of this module returns a gradient-carrying value when its
+        return value depends on an argument that carries one (or on its own
+        sources), under the same blocking."""
+        callee = self.scope.module.callee_scope(self.scope, call)
+        if callee is None or not isinstance(callee.node, cst.FunctionDef):
+            return args_tainted
+        return callee.returns_tainted(tainted_parameters(callee.node, call, self), self.blocking)
 
     def produces_ndarray(self, expr: cst.BaseExpression) -> bool:
         """A NumPy value: `np.*(...)`, `x.numpy()`, `model.predict(x)`."""
@@ -393,3 +406,38 @@ def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optiona
         values = [b.value for b in flow.bindings if b.name == expr.value]
         return bool(values) and all(is_certainly_tensor(flow, v, seen) for v in values)
     return False
+
+
+def parameters(node: cst.FunctionDef) -> list[cst.Param]:
+    params = node.params
+    found = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            found.append(star)
+    return found
+
+
+def tainted_parameters(func: cst.FunctionDef, call: cst.Call, flow: DataFlow) -> set[str]:
+    positional = [p for p in list(func.params.posonly_params) + list(func.params.params)]
+    if isinstance(call.func, cst.Attribute) and positional and positional[0].name.value == "self":
+        positional = positional[1:]
+    by_name = {p.name.value for p in parameters(func)}
+    tainted: set[str] = set()
+    index = 0
+    for arg in call.args:
+        is_tainted = flow.is_tainted(arg.value)
+        if arg.keyword is not None:
+            if is_tainted and arg.keyword.value in by_name:
+                tainted.add(arg.keyword.value)
+            continue
+        if arg.star:
+            if is_tainted:
+                tainted.update(p.name.value for p in positional[index:])
+            continue
+        if index < len(positional):
+            if is_tainted:
+                tainted.add(positional[index].name.value)
+        elif isinstance(func.params.star_arg, cst.Param) and is_tainted:
+            tainted.add(func.params.star_arg.name.value)
+        index += 1
+    return tainted

@@ -14,7 +14,7 @@ from typing import Iterator, Optional, Union
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, Blocking, DataFlow, _walk_scope
+from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, Blocking, DataFlow, _walk_scope, parameters, tainted_parameters
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.tree import child_nodes, statements
 from tfgradfix.analysis.keras import FORWARD_METHODS, KerasClass, find_keras_classes, is_weight_constructor
@@ -46,6 +46,7 @@ class Scope:
     flow: Optional[DataFlow] = None
     _variants: dict = field(default_factory=dict, repr=False)
     tape_cache: Optional[list] = field(default=None, repr=False)
+    _summaries: dict = field(default_factory=dict, repr=False)
 
     @property
     def body(self) -> list[cst.CSTNode]:
@@ -56,7 +57,7 @@ class Scope:
     @property
     def parameter_names(self) -> set[str]:
         if isinstance(self.node, cst.FunctionDef):
-            return {p.name.value for p in _parameters(self.node)}
+            return {p.name.value for p in parameters(self.node)}
         return set()
 
     @property
@@ -66,6 +67,12 @@ class Scope:
     @property
     def is_keras_forward(self) -> bool:
         return self.forward and self.keras_class is not None
+
+    @property
+    def is_forward_entry(self) -> bool:
+        """`call`/`__call__`/`train_step` of a Keras class itself, not a helper it reaches."""
+        return (self.keras_class is not None and isinstance(self.node, cst.FunctionDef)
+                and self.node.name.value in FORWARD_METHODS)
 
     @property
     def is_preprocessing(self) -> bool:
@@ -91,6 +98,21 @@ class Scope:
     def module_variable(self, name: str) -> bool:
         return name in self.module.variables
 
+    def returns_tainted(self, parameters: set[str], blocking: Blocking) -> bool:
+        """Whether the function's return value carries a gradient when
+        `parameters` do: a summary, computed once per argument pattern."""
+        key = (frozenset(parameters), blocking)
+        if key in self._summaries:
+            return self._summaries[key]
+        self._summaries[key] = bool(parameters)  # a recursive call assumes the simple answer
+        flow = DataFlow(scope=self, imports=self.module.imports, blocking=blocking)
+        flow.collect(self.body)
+        flow.solve(set(parameters))
+        returns = [n.value for n in _walk_scope(self.body) if isinstance(n, cst.Return) and n.value is not None]
+        result = any(flow.is_tainted(value) for value in returns)
+        self._summaries[key] = result
+        return result
+
     def analyse(self, blocking: Blocking = DEFAULT_BLOCKING) -> DataFlow:
         """The scope's data flow under `blocking`, computed once; the default
         one is also `self.flow`."""
@@ -99,7 +121,10 @@ class Scope:
             return flow
         flow = DataFlow(scope=self, imports=self.module.imports, blocking=blocking)
         flow.collect(self.body)
-        flow.solve(self.tainted_params if blocking.parameters else set())
+        # `parameters=False` drops a forward method's own inputs; a helper's
+        # parameters carry what its callers pass.
+        sources = self.tainted_params if blocking.parameters or not self.is_forward_entry else set()
+        flow.solve(sources)
         if blocking == DEFAULT_BLOCKING:
             self.flow = flow
         else:
@@ -129,6 +154,7 @@ class ModuleAnalysis:
             for name in [target.target.value]
         }
         self.scopes: dict[ScopeNode, Scope] = {}
+        self._callers: Optional[dict[Scope, list[tuple[Scope, cst.Call]]]] = None
         self.tape_blocks: set[cst.With] = set()
         self._build_scopes()
         self._propagate()
@@ -185,7 +211,7 @@ class ModuleAnalysis:
                 # `**kwargs` of a forward method carries options (training, mask), not inputs.
                 scope.tainted_params = {
                     p.name.value
-                    for p in _parameters(node)
+                    for p in parameters(node)
                     if p.name.value not in NON_TENSOR_PARAMETERS and not _has_literal_default(p)
                     and p is not node.params.star_kwarg
                 }
@@ -224,11 +250,11 @@ class ModuleAnalysis:
             for scope in pending:
                 flow = scope.analyse()
                 for call, in_tape in self._calls_on_path(scope):
-                    callee = self._callee_scope(scope, call)
+                    callee = self.callee_scope(scope, call)
                     if callee is None or self._defines_own_gradient(callee.node):
                         continue
                     assert isinstance(callee.node, cst.FunctionDef)
-                    newly = _tainted_parameters(callee.node, call, flow)
+                    newly = tainted_parameters(callee.node, call, flow)
                     became_forward = not callee.forward
                     inherits_models = scope.model_calls and not callee.model_calls
                     if became_forward or inherits_models or not newly <= callee.tainted_params:
@@ -245,7 +271,20 @@ class ModuleAnalysis:
             if isinstance(node, cst.Call):
                 yield node, not scope.forward
 
-    def _callee_scope(self, scope: Scope, call: cst.Call) -> Optional[Scope]:
+    def callers_of(self, callee: Scope) -> list[tuple[Scope, cst.Call]]:
+        """Where the module calls a function or method (`f(...)`, `self.m(...)`)."""
+        if self._callers is None:
+            self._callers = {}
+            for scope in self.scopes.values():
+                for node in _walk_scope(scope.body):
+                    if isinstance(node, cst.Call):
+                        target = self.callee_scope(scope, node)
+                        if target is not None:
+                            self._callers.setdefault(target, []).append((scope, node))
+        return self._callers.get(callee, [])
+
+    def callee_scope(self, scope: Scope, call: cst.Call) -> Optional[Scope]:
+        """The scope of a module function or method that `call` calls, if any."""
         callee = call.func
         if isinstance(callee, cst.Name) and callee.value in self.functions:
             return self.scopes.get(self.functions[callee.value])
@@ -265,15 +304,6 @@ class ModuleAnalysis:
         return None
 
 
-def _parameters(node: cst.FunctionDef) -> list[cst.Param]:
-    params = node.params
-    found = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            found.append(star)
-    return found
-
-
 def _has_literal_default(param: cst.Param) -> bool:
     default = param.default
     if default is None:
@@ -281,29 +311,3 @@ def _has_literal_default(param: cst.Param) -> bool:
     if isinstance(default, cst.Name):
         return default.value in ("True", "False")
     return isinstance(default, (cst.Integer, cst.Float, cst.SimpleString))
-
-
-def _tainted_parameters(func: cst.FunctionDef, call: cst.Call, flow: DataFlow) -> set[str]:
-    positional = [p for p in list(func.params.posonly_params) + list(func.params.params)]
-    if isinstance(call.func, cst.Attribute) and positional and positional[0].name.value == "self":
-        positional = positional[1:]
-    by_name = {p.name.value for p in _parameters(func)}
-    tainted: set[str] = set()
-    index = 0
-    for arg in call.args:
-        is_tainted = flow.is_tainted(arg.value)
-        if arg.keyword is not None:
-            if is_tainted and arg.keyword.value in by_name:
-                tainted.add(arg.keyword.value)
-            continue
-        if arg.star:
-            if is_tainted:
-                tainted.update(p.name.value for p in positional[index:])
-            continue
-        if index < len(positional):
-            if is_tainted:
-                tainted.add(positional[index].name.value)
-        elif isinstance(func.params.star_arg, cst.Param) and is_tainted:
-            tainted.add(func.params.star_arg.name.value)
-        index += 1
-    return tainted

@@ -180,27 +180,9 @@ class ArrayToTensor:
             return []
         seen.add(("return", function))
         edits: list[Edit] = []
-        for caller, call in self._call_sites(function):
+        for caller, call in self.context.analysis.callers_of(self.scope):
             edits += ArrayToTensor(self.context, caller)._follow(call, seen)
         return edits
-
-    def _call_sites(self, function: cst.FunctionDef):
-        name = function.name.value
-        is_method = self.scope.owner_methods.get(name) is function
-        for scope in self.context.analysis.scopes.values():
-            if is_method and scope.owner_methods.get(name) is not function:
-                continue
-            for node in _walk_scope(scope.body):
-                if not isinstance(node, cst.Call):
-                    continue
-                callee = node.func
-                if is_method:
-                    found = (isinstance(callee, cst.Attribute) and callee.attr.value == name
-                             and isinstance(callee.value, cst.Name) and callee.value.value == "self")
-                else:
-                    found = isinstance(callee, cst.Name) and callee.value == name
-                if found:
-                    yield scope, node
 
     def _follow_name(self, name: str, seen: set) -> list[Edit]:
         key = (self.scope.node, name)

@@ -50,9 +50,20 @@ class _CutRule(Rule):
         if operand is None or not context.on_gradient_path or not context.reaches_output(node):
             return False
         scope = context.scope
-        baseline, cut = scope.analyse(self.baseline), scope.analyse(self.cut)
+        baseline = scope.analyse(self.baseline)
         if not baseline.is_tainted(operand):
             return False  # targets, labels, constants: no weight reaches them
+        if not self._output_cut(scope):
+            return False
+        if scope.is_forward_entry or not scope.forward:
+            return True
+        # In a helper, the cut must also reach what its callers return: `x + freeze(q - x)`
+        # is a straight-through estimator written with a helper.
+        callers = [caller for caller, _ in context.analysis.callers_of(scope) if caller is not scope]
+        return bool(callers) and all(self._output_cut(caller) for caller in callers)
+
+    def _output_cut(self, scope) -> bool:
+        baseline, cut = scope.analyse(self.baseline), scope.analyse(self.cut)
         return any(baseline.is_tainted(s) and not cut.is_tainted(s) for s in baseline.sink_expressions)
 
     def _qualified(self, node: cst.Call) -> Optional[str]:
