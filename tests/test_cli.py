@@ -141,7 +141,8 @@ def test_crlf_bom_encoding_and_mode_are_kept(cli, project):
 
 
 def test_bad_files_get_one_line_and_the_run_goes_on(cli, project):
-    (project / "broken.py").write_text("import numpy as np\nimport tensorflow as tf\ndef f(:\n    pass\n")
+    (project / "broken.py").write_text(
+        "import numpy as np\nimport tensorflow as tf\nclass L(tf.keras.layers.Layer):\n    def call(:\n        pass\n")
     (project / "binary.py").write_bytes(b"import tensorflow\x00\xff")
     (project / "undecodable.py").write_bytes(b"import tensorflow as tf\nx = '\xff\xfe'\n")
     result = subprocess.run(
@@ -150,7 +151,7 @@ def test_bad_files_get_one_line_and_the_run_goes_on(cli, project):
     )
     assert result.returncode == 2
     errors = result.stderr.splitlines()
-    assert any(e.startswith("error: broken.py: syntax error at 3:") for e in errors), errors
+    assert any(e.startswith("error: broken.py: syntax error at 4:") for e in errors), errors
     assert "error: binary.py: binary file (contains NUL bytes)" in errors
     assert any(e.startswith("error: undecodable.py: cannot decode as utf-8") for e in errors)
     assert "error: missing.py: no such file or directory" in errors

@@ -27,6 +27,7 @@ from tfgradfix.rules import Finding, Rule
 MAX_FIX_PASSES = 10
 # Only files that mention TensorFlow or Keras can hold a gradient path.
 _FRAMEWORK_MARKERS = ("tensorflow", "keras")
+_KERAS_CLASS_MARKERS = ("Layer", "Model", "Sequential")
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
 
@@ -86,7 +87,12 @@ class Engine:
         return result
 
     def _may_match(self, text: str) -> bool:
-        return any(m in text for m in _FRAMEWORK_MARKERS) and any(t in text for t in self.triggers)
+        """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
+        return (
+            any(m in text for m in _FRAMEWORK_MARKERS)
+            and ("GradientTape" in text or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
+            and any(t in text for t in self.triggers)
+        )
 
     def _check(self, module: cst.Module, text: str) -> list[Finding]:
         analysis = ModuleAnalysis(module)
