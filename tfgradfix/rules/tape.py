@@ -137,7 +137,7 @@ class LossOutsideTape(_TapeRule):
             start, end = body.index(block.node), body.index(gradient.statement)
             if end <= start:
                 continue
-            if not isinstance(gradient.target, (cst.Name, cst.Attribute)):
+            if self._computes(gradient.target):
                 self._computed_in_call(block, gradient)
                 continue
             between = body[start + 1:end]
@@ -151,6 +151,20 @@ class LossOutsideTape(_TapeRule):
                           (_move_into_block(block.container, block.node, moved, at_end=True),))
             target = next(iter(names_in(gradient.target)), "target")
             self.report(moved[-1], self.message.format(name=target), fix)
+
+    def _computes(self, target: cst.BaseExpression) -> bool:
+        """A target that runs tensor ops itself (`-loss`, `a + b`, `tf.add_n(losses)`). Not
+        `outputs[0]` or `losses.get("total")`: those may only pick a recorded tensor out of a
+        Python container."""
+        if isinstance(target, (cst.UnaryOperation, cst.BinaryOperation)):
+            return True
+        if isinstance(target, cst.Call):
+            callee = target.func
+            if self.context.imports.resolve(callee) is not None:
+                return True
+            return isinstance(callee, cst.Name) and (
+                callee.value in ("sum", "abs") or self.context.scope.module_function(callee.value))
+        return False
 
     def _computed_in_call(self, block: TapeBlock, gradient: GradientCall) -> None:
         """`tape.gradient(-loss, ...)`: the op runs in the call, after the block."""
