@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
-
 import click
 
 from tfgradfix import __version__
@@ -131,6 +129,3 @@ def list_rules() -> None:
     for code, found in RULES_BY_CODE.items():
         click.echo(f"{code}  {found.name:<{width}}  fix: {fix_kind(found):<6}  {found.summary}")
 
-
-def run(argv: Optional[list[str]] = None) -> None:
-    main(args=argv)

@@ -70,17 +70,21 @@ def names_in(node: cst.CSTNode) -> Iterator[str]:
     return (name.value for name in name_nodes(node))
 
 
-def target_names(target: cst.BaseExpression) -> Iterator[str]:
-    """The names an assignment target binds or mutates (`a`, `a[i]`, `a, b`)."""
+def target_name_nodes(target: cst.BaseExpression) -> Iterator[cst.Name]:
+    """The Name nodes an assignment target binds or mutates (`a`, `a[i]`, `a, *b`)."""
     if isinstance(target, cst.Name):
-        yield target.value
+        yield target
     elif isinstance(target, (cst.Tuple, cst.List)):
         for element in target.elements:
-            yield from target_names(element.value)
+            yield from target_name_nodes(element.value)
     elif isinstance(target, cst.StarredElement):
-        yield from target_names(target.value)
+        yield from target_name_nodes(target.value)
     elif isinstance(target, cst.Subscript):
-        yield from target_names(target.value)
+        yield from target_name_nodes(target.value)
+
+
+def target_names(target: cst.BaseExpression) -> Iterator[str]:
+    return (name.value for name in target_name_nodes(target))
 
 
 _FRAMEWORKS = frozenset({"tensorflow", "numpy", "keras", "tf_keras"})

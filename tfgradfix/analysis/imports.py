@@ -82,9 +82,6 @@ class ImportMap:
                 return local
         return None
 
-    def is_module(self, local: str, module: str) -> bool:
-        return self.bindings.get(local) == module
-
 
 def _import_statements(module: cst.Module):
     stack: list[cst.CSTNode] = [module]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterator, Optional
 
 import libcst as cst
 
@@ -43,29 +43,21 @@ class KerasClass:
     # A weightless layer that handles strings or vocabularies: its inputs carry no gradient.
     preprocessing: bool = False
 
-    def method(self, name: str) -> Optional[cst.FunctionDef]:
+    def lineage(self) -> Iterator["KerasClass"]:
+        """This class, then its Keras parents defined in the same module."""
         cls: Optional[KerasClass] = self
         while cls is not None:
-            if name in cls.methods:
-                return cls.methods[name]
+            yield cls
             cls = cls.parent
-        return None
+
+    def method(self, name: str) -> Optional[cst.FunctionDef]:
+        return next((c.methods[name] for c in self.lineage() if name in c.methods), None)
 
     def is_weight(self, attr: str) -> bool:
-        cls: Optional[KerasClass] = self
-        while cls is not None:
-            if attr in cls.weights:
-                return True
-            cls = cls.parent
-        return False
+        return any(attr in c.weights for c in self.lineage())
 
     def weight_rank(self, attr: str) -> Optional[int]:
-        cls: Optional[KerasClass] = self
-        while cls is not None:
-            if attr in cls.weight_ranks:
-                return cls.weight_ranks[attr]
-            cls = cls.parent
-        return None
+        return next((c.weight_ranks[attr] for c in self.lineage() if attr in c.weight_ranks), None)
 
 
 def find_keras_classes(module: cst.Module, imports: ImportMap) -> dict[cst.ClassDef, KerasClass]:
@@ -137,7 +129,7 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
                 rank = declared_rank(value, imports)
                 if rank is not None:
                     info.weight_ranks[target] = rank
-    info.preprocessing = not _has_weights(info) and _handles_strings(cls)
+    info.preprocessing = not any(c.weights for c in info.lineage()) and _handles_strings(cls)
     return info
 
 
@@ -145,15 +137,6 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
 # vectorization): DESIGN §2 lists these as correct users of NumPy.
 _STRING_MARKERS = ("tf.string", '"string"', "'string'", "tf.strings.", "np.char.", "np.strings.",
                    "np.bytes_", "vocabulary", "hashing", ".decode(")
-
-
-def _has_weights(info: KerasClass) -> bool:
-    cls: Optional[KerasClass] = info
-    while cls is not None:
-        if cls.weights:
-            return True
-        cls = cls.parent
-    return False
 
 
 def _handles_strings(cls: cst.ClassDef) -> bool:

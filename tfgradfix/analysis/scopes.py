@@ -161,9 +161,6 @@ class ModuleAnalysis:
 
     # -- public --------------------------------------------------------------
 
-    def scope_of(self, node: ScopeNode) -> Optional[Scope]:
-        return self.scopes.get(node)
-
     @property
     def has_gradient_path(self) -> bool:
         return any(scope.on_path for scope in self.scopes.values())

@@ -18,7 +18,7 @@ import libcst as cst
 from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.keras import FORWARD_METHODS
 from tfgradfix.analysis.scopes import Scope
-from tfgradfix.analysis.dataflow import _walk_scope, name_nodes
+from tfgradfix.analysis.dataflow import _walk_scope, name_nodes, target_name_nodes
 from tfgradfix.fixes.edits import Applicability, Edit, Fix, Replacement
 from tfgradfix.fixes.numpy_to_tf import (
     ARRAY_METHODS, INTEGER_RESULTS, SHARED_ATTRIBUTES, VARARGS_METHODS, Target, Translator, bind, call, int_list,
@@ -201,9 +201,9 @@ class ArrayToTensor:
         reads: list[cst.Name] = []
         for node in _walk_scope(self.scope.body):
             if isinstance(node, cst.AssignTarget):
-                bound.update(id(n) for n in _binding_names(node.target))
+                bound.update(id(n) for n in target_name_nodes(node.target))
             elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)):
-                bound.update(id(n) for n in _binding_names(node.target))
+                bound.update(id(n) for n in target_name_nodes(node.target))
             elif isinstance(node, cst.Name) and node.value == name:
                 reads.append(node)
         readable = {id(n) for stmt in self.scope.body for n in name_nodes(stmt)}
@@ -251,13 +251,3 @@ class ArrayToTensor:
         if method == "copy" and not args:
             return receiver
         return None
-
-
-def _binding_names(target: cst.BaseExpression):
-    if isinstance(target, cst.Name):
-        yield target
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            yield from _binding_names(element.value)
-    elif isinstance(target, cst.StarredElement):
-        yield from _binding_names(target.value)

@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import is_certainly_tensor
-from tfgradfix.analysis.tree import child_nodes
+from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.arrays import ArrayToTensor
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.fixes.numpy_to_tf import _DTYPES, INTEGER_RESULTS, bind, call
@@ -225,19 +225,15 @@ class NumpyRoundtrip(Rule):
 
 
 def _has_numpy(rule: Rule, expr: cst.BaseExpression) -> bool:
+    """Whether a NumPy value that carries a gradient is part of `expr`: `t / np.sqrt(d)`
+    is no round trip."""
     flow = rule.context.flow
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if flow is None:
-            return False
-        # Only NumPy values that carry a gradient count: `t / np.sqrt(d)` is no round trip.
-        is_array = (isinstance(node, cst.Name) and node.value in flow.ndarray_names) or (
-            isinstance(node, cst.Call) and flow.produces_ndarray(node))
-        if is_array and flow.is_tainted(node):
-            return True
-        stack.extend(child_nodes(node))
-    return False
+    return flow is not None and any(
+        ((isinstance(node, cst.Name) and node.value in flow.ndarray_names)
+         or (isinstance(node, cst.Call) and flow.produces_ndarray(node)))
+        and flow.is_tainted(node)
+        for node in descendants(expr)
+    )
 
 
 class PythonScalar(Rule):
@@ -336,18 +332,12 @@ class NumpyFunction(Rule):
         if func is None:
             return False
         imports = self.context.imports
-        stack: list[cst.CSTNode] = [func]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, cst.Call):
-                callee = node.func
-                if isinstance(callee, cst.Attribute) and callee.attr.value == "numpy" and not node.args:
-                    return True
-                qualified = imports.resolve(callee)
-                if qualified is not None and qualified.startswith("numpy."):
-                    return True
-            stack.extend(child_nodes(node))
-        return False
+        return any(
+            isinstance(node, cst.Call) and (
+                (isinstance(node.func, cst.Attribute) and node.func.attr.value == "numpy" and not node.args)
+                or (imports.resolve(node.func) or "").startswith("numpy."))
+            for node in descendants(func)
+        )
 
 
 class PredictInTape(Rule):
