@@ -128,4 +128,3 @@ def list_rules() -> None:
     width = max(len(r.name) for r in RULES_BY_CODE.values())
     for code, found in RULES_BY_CODE.items():
         click.echo(f"{code}  {found.name:<{width}}  fix: {fix_kind(found):<6}  {found.summary}")
-

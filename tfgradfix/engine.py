@@ -95,7 +95,7 @@ class Engine:
         )
 
     def _check(self, module: cst.Module, text: str) -> list[Finding]:
-        analysis = ModuleAnalysis(module)
+        analysis = ModuleAnalysis(module, text)
         if not analysis.has_gradient_path:
             return []
         context = TraversalContext(analysis)

@@ -21,6 +21,10 @@ FORWARD_METHODS = ("call", "__call__", "train_step")
 _RAISES_ASSERTIONS = ("assertRaises", "assertRaisesRegex", "assertRaisesRegexp", "raises")
 
 
+# Keras 2, kept alive as `tf_keras` (or TF <= 2.15's internal copy): it tracks tf.Variable attributes.
+LEGACY_KERAS_PACKAGES = ("tf_keras", "tensorflow.python.keras")
+
+
 def is_keras_base(qualified: str) -> bool:
     for package in KERAS_PACKAGES:
         if not qualified.startswith(package + "."):
@@ -40,6 +44,8 @@ class KerasClass:
     # Literal shape tuples of those weights, where declared: attr -> rank.
     weight_ranks: dict[str, int] = field(default_factory=dict)
     parent: Optional["KerasClass"] = None
+    # Based on Keras 2 (`tf_keras.layers.Layer`, ...) rather than Keras 3.
+    legacy: bool = False
     # A weightless layer that handles strings or vocabularies: its inputs carry no gradient.
     preprocessing: bool = False
 
@@ -75,6 +81,7 @@ def find_keras_classes(module: cst.Module, imports: ImportMap) -> dict[cst.Class
             for base in cls.bases:
                 parent = None
                 qualified = imports.resolve(base.value)
+                legacy = qualified is not None and qualified.startswith(LEGACY_KERAS_PACKAGES)
                 if qualified is not None and is_keras_base(qualified):
                     pass
                 elif isinstance(base.value, cst.Name) and base.value.value in by_name:
@@ -82,6 +89,7 @@ def find_keras_classes(module: cst.Module, imports: ImportMap) -> dict[cst.Class
                 else:
                     continue
                 info = _describe(cls, imports, parent)
+                info.legacy = legacy or (parent is not None and parent.legacy)
                 found[cls] = info
                 by_name[info.name] = info
                 changed = True

@@ -135,9 +135,12 @@ class Scope:
 class ModuleAnalysis:
     """Everything rules need to know about one module, computed once."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, text: str = "") -> None:
         self.module = module
         self.imports = ImportMap(module)
+        # A project on Keras 2 (`tf_keras`, or TF_USE_LEGACY_KERAS=1) tracks tf.Variable attributes.
+        self.legacy_keras = "TF_USE_LEGACY_KERAS" in text or any(
+            full.startswith("tf_keras") for full in self.imports.bindings.values())
         self.keras_classes = find_keras_classes(module, self.imports)
         self.functions: dict[str, cst.FunctionDef] = {
             s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)

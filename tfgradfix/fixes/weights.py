@@ -1,0 +1,159 @@
+"""A `tf.Variable(...)` as the `self.add_weight(...)` that Keras tracks.
+
+The initial value becomes an initializer with the same distribution and the
+shape becomes `shape=`: `tf.random.normal((a, b), mean, stddev)` ->
+`shape=(a, b), initializer=RandomNormal(mean=..., stddev=...)` (Keras's
+defaults differ from `tf.random`'s, so every parameter is spelled out),
+`tf.zeros`/`tf.ones` -> "zeros"/"ones", `tf.fill`/`tf.constant(v, shape=)` and
+literals -> `Constant(v)`, `init(shape)` of an initializer -> that initializer.
+Where the shape cannot be read from the code there is no fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.fixes.numpy_to_tf import bind
+
+
+@dataclass(frozen=True)
+class Weight:
+    shape: cst.BaseExpression
+    initializer: cst.BaseExpression
+    dtype: Optional[cst.BaseExpression]
+    trainable: Optional[cst.BaseExpression]
+    name: Optional[cst.BaseExpression]
+
+    def add_weight(self, owner: str = "self") -> cst.Call:
+        keywords = [("name", self.name), ("shape", self.shape), ("initializer", self.initializer),
+                    ("trainable", self.trainable), ("dtype", self.dtype)]
+        return cst.Call(
+            func=cst.parse_expression(f"{owner}.add_weight"),
+            args=[_keyword(k, v) for k, v in keywords if v is not None],
+        )
+
+
+def _keyword(name: str, value: cst.BaseExpression) -> cst.Arg:
+    return cst.Arg(value=value, keyword=cst.Name(name), equal=cst.AssignEqual(
+        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
+
+
+def _float(text: str) -> cst.Float:
+    return cst.Float(text)
+
+
+def _literal_value(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        return _literal_value(expr.expression)
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return bool(expr.elements) and all(_literal_value(e.value) for e in expr.elements)
+    return False
+
+
+def _literal_shape(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    if isinstance(expr, (cst.Integer, cst.Float)) or (
+            isinstance(expr, cst.UnaryOperation) and _literal_value(expr)):
+        return cst.Tuple([])
+    if isinstance(expr, (cst.List, cst.Tuple)) and _literal_value(expr):
+        dims = []
+        level = expr
+        while isinstance(level, (cst.List, cst.Tuple)):
+            dims.append(len(level.elements))
+            level = level.elements[0].value
+        return cst.parse_expression("(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")")
+    return None
+
+
+def _is_integer_literal(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.Integer):
+        return True
+    if isinstance(expr, cst.UnaryOperation):
+        return _is_integer_literal(expr.expression)
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return all(_is_integer_literal(e.value) for e in expr.elements)
+    return False
+
+
+class WeightTranslator:
+    def __init__(self, imports: ImportMap) -> None:
+        self.imports = imports
+        keras = imports.alias_of("keras")
+        tf = imports.alias_of("tensorflow") or "tf"
+        self.initializers = f"{keras}.initializers" if keras else f"{tf}.keras.initializers"
+
+    def _initializer(self, name: str, **values: cst.BaseExpression) -> cst.Call:
+        return cst.Call(func=cst.parse_expression(f"{self.initializers}.{name}"),
+                        args=[_keyword(k, v) for k, v in values.items()])
+
+    def from_variable(self, call: cst.Call) -> Optional[Weight]:
+        """The add_weight arguments equivalent to `tf.Variable(...)`, or None."""
+        b = bind(call.args, ["initial_value", "trainable", "validate_shape", "caching_device", "name",
+                             "variable_def", "dtype", "import_scope", "constraint", "synchronization",
+                             "aggregation", "shape", "experimental_enable_variable_lifting"])
+        if not b or "initial_value" not in b or set(b) - {"initial_value", "trainable", "name", "dtype"}:
+            return None
+        value = b["initial_value"]
+        dtype = b.get("dtype")
+        shaped = self._shape_and_initializer(value)
+        if shaped is None:
+            return None
+        shape, initializer = shaped
+        if dtype is None and _is_integer_literal(value):
+            dtype = cst.SimpleString('"int32"')  # tf.Variable(3) is int32; add_weight's default is float
+        return Weight(shape, initializer, dtype, b.get("trainable"), b.get("name"))
+
+    def _shape_and_initializer(self, value: cst.BaseExpression):
+        shape = _literal_shape(value)
+        if shape is not None:
+            return shape, self._initializer("Constant", value=value)
+        if not isinstance(value, cst.Call):
+            return None
+        qualified = self.imports.resolve(value.func) or ""
+        last = qualified.rsplit(".", 1)[-1] if qualified.startswith("tensorflow.") else ""
+        if last == "normal" and qualified.endswith("random.normal"):
+            b = bind(value.args, ["shape", "mean", "stddev", "dtype", "seed", "name"])
+            if b and "shape" in b and "dtype" not in b:
+                return b["shape"], self._initializer(
+                    "RandomNormal", mean=b.get("mean", _float("0.0")), stddev=b.get("stddev", _float("1.0")),
+                    **({"seed": b["seed"]} if "seed" in b else {}))
+        if last == "uniform" and qualified.endswith("random.uniform"):
+            b = bind(value.args, ["shape", "minval", "maxval", "dtype", "seed", "name"])
+            if b and "shape" in b and "dtype" not in b:
+                return b["shape"], self._initializer(
+                    "RandomUniform", minval=b.get("minval", _float("0.0")), maxval=b.get("maxval", _float("1.0")),
+                    **({"seed": b["seed"]} if "seed" in b else {}))
+        if last == "truncated_normal":
+            b = bind(value.args, ["shape", "mean", "stddev", "dtype", "seed", "name"])
+            if b and "shape" in b and "dtype" not in b:
+                return b["shape"], self._initializer(
+                    "TruncatedNormal", mean=b.get("mean", _float("0.0")), stddev=b.get("stddev", _float("1.0")),
+                    **({"seed": b["seed"]} if "seed" in b else {}))
+        if last in ("zeros", "ones") and qualified.count(".") == 1:
+            b = bind(value.args, ["shape", "dtype", "name"])
+            if b and "shape" in b and "dtype" not in b:
+                return b["shape"], cst.SimpleString(f'"{last}"')
+        if last == "fill" and qualified.count(".") == 1:
+            b = bind(value.args, ["dims", "value", "name"])
+            if b and "dims" in b and "value" in b and _literal_value(b["value"]):
+                return b["dims"], self._initializer("Constant", value=b["value"])
+        if last == "constant" and qualified.count(".") == 1:
+            b = bind(value.args, ["value", "dtype", "shape", "name"])
+            if b and "value" in b and "dtype" not in b and _literal_value(b["value"]):
+                shape = b.get("shape") or _literal_shape(b["value"])
+                if shape is not None:
+                    return shape, self._initializer("Constant", value=b["value"])
+        if isinstance(value.func, cst.Call) and self._is_initializer(value.func):
+            b = bind(value.args, ["shape", "dtype"])
+            if b and "shape" in b and "dtype" not in b:
+                return b["shape"], value.func
+        return None
+
+    def _is_initializer(self, call: cst.Call) -> bool:
+        qualified = self.imports.resolve(call.func) or ""
+        return ".initializers." in qualified or qualified.endswith("_initializer")

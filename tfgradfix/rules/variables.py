@@ -1,0 +1,342 @@
+"""TGF2 — variables Keras does not track, or the tape cannot see."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import Blocking, names_in
+from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.tree import descendants
+from tfgradfix.fixes.edits import Applicability, Edit, Fix
+from tfgradfix.fixes.weights import WeightTranslator
+from tfgradfix.rules.base import Rule
+
+_VARIABLE = ("tensorflow.Variable",)
+_ASSIGNS = ("assign", "assign_add", "assign_sub")
+
+
+def _stored_on(context, node: cst.CSTNode) -> Optional[str]:
+    """The `self.<attr>` that ends up holding `node`: assigned directly, inside a list,
+    tuple, dict or comprehension, or appended to `self.<attr>`."""
+    parent_of = context.parent
+    while True:
+        parent = parent_of(node)
+        if isinstance(parent, (cst.Element, cst.DictElement, cst.List, cst.Tuple, cst.Dict, cst.ListComp,
+                               cst.DictComp, cst.StarredElement)):
+            node = parent
+            continue
+        if isinstance(parent, cst.Arg):
+            call = parent_of(parent)
+            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                    and call.func.attr.value in ("append", "extend", "insert", "add")):
+                return self_attribute(call.func.value)
+            return None
+        if isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is node:
+            targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+            for target in targets:
+                base = target.value if isinstance(target, cst.Subscript) else target
+                attr = self_attribute(base)
+                if attr is not None:
+                    return attr
+        return None
+
+
+class UntrackedVariableAttribute(Rule):
+    code = "TGF203"
+    name = "untracked-variable-attribute"
+    summary = "`self.x = tf.Variable(...)` (or in a list/dict) in a Keras 3 `Layer`/`Model`"
+    message = "`self.{attr}` holds a `tf.Variable`: Keras 3 does not track it, so it is not in `trainable_variables` and never trains"
+    triggers = ("Variable(",)
+    what = (
+        "Finds `tf.Variable(...)` stored on a Keras layer or model outside its forward pass "
+        "(`__init__`, `build`, helpers they call): `self.w = tf.Variable(...)`, and variables kept in "
+        "a list or dict on the layer (`self.ws = [tf.Variable(...) for ...]`, "
+        "`self.ws.append(tf.Variable(...))`)."
+    )
+    why = (
+        "Keras 3 (`tf.keras` from TensorFlow 2.16) tracks only the variables it creates itself "
+        "(`add_weight`, `keras.Variable`). A `tf.Variable` attribute is invisible: "
+        "`len(layer.trainable_variables) == 0`, `model.fit` never updates it, `model.save` does "
+        "not store it, and nothing warns. TF 2.0-2.15 tutorials wrote layers exactly this way, "
+        "so legacy code moved to TF >= 2.16 silently stops training."
+    )
+    example = (
+        "class Linear(tf.keras.layers.Layer):\n"
+        "    def __init__(self, units, input_dim):\n"
+        "        super().__init__()\n"
+        "        self.w = tf.Variable(tf.random.normal((input_dim, units)), name=\"w\")\n"
+        "        self.b = tf.Variable(tf.zeros((units,)))\n"
+    )
+    fixed_example = (
+        "class Linear(tf.keras.layers.Layer):\n"
+        "    def __init__(self, units, input_dim):\n"
+        "        super().__init__()\n"
+        "        self.w = self.add_weight(name=\"w\", shape=(input_dim, units), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0))\n"
+        "        self.b = self.add_weight(shape=(units,), initializer=\"zeros\")\n"
+    )
+    fix_safety = (
+        "Safe: the same shape, dtype, trainability and name, and an initializer with the same "
+        "distribution as the initial value (`tf.random.normal` -> `RandomNormal` with its mean "
+        "and stddev spelled out, `tf.zeros` -> \"zeros\", literals and `tf.fill` -> `Constant`, "
+        "`init(shape)` -> `init`). When the shape cannot be read from the code (a NumPy array, "
+        "a tensor from elsewhere) the finding has no fix.\n\n"
+        "Only for Keras 3. A project on Keras 2 (it imports `tf_keras`, or sets "
+        "`TF_USE_LEGACY_KERAS=1`) tracks these variables; files that import `tf_keras` or name "
+        "`TF_USE_LEGACY_KERAS` are skipped, and `--ignore TGF203` turns the rule off everywhere."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        context = self.context
+        scope = context.scope
+        if context.imports.resolve(node.func) not in _VARIABLE or scope.keras_class is None:
+            return
+        if scope.forward or scope.keras_class.legacy or context.analysis.legacy_keras:
+            return  # in call: TGF201/TGF202's business
+        attr = _stored_on(context, node)
+        if attr is None:
+            return
+        weight = WeightTranslator(context.imports).from_variable(node)
+        trainable_integer = (node.args and node.args[0].keyword is None and _all_ints(node.args[0].value)
+                             and not _is_false(_keyword(node, "trainable")))
+        fix = None
+        if weight is not None and not trainable_integer:  # TGF206 first: an int weight cannot train
+            fix = Fix.replace(node, weight.add_weight(), "Create it with `self.add_weight`")
+        self.report(node, self.message.format(attr=attr), fix)
+
+
+def _integer_dtype(expr: Optional[cst.BaseExpression], imports) -> bool:
+    if expr is None:
+        return False
+    name = imports.resolve(expr) or (expr.evaluated_value if isinstance(expr, cst.SimpleString) else "")
+    return str(name).rsplit(".", 1)[-1].startswith(("int", "uint"))
+
+
+def _keyword(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
+
+
+def _is_false(expr: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "False"
+
+
+class IntegerVariable(Rule):
+    code = "TGF206"
+    name = "integer-variable"
+    summary = "a trainable variable with an integer dtype"
+    message = "`{attr}` is a trainable variable of an integer dtype: gradients exist only for floats, so it never trains"
+    triggers = ("Variable(", "add_weight")
+    what = (
+        "Finds trainable variables with an integer dtype that a layer's forward pass reads: "
+        "`tf.Variable(1)`, `tf.Variable([1, 2])`, `add_weight(..., dtype=\"int32\")`. Counters "
+        "(`trainable=False`, or only ever `assign_add`ed) are not reported."
+    )
+    why = (
+        "TensorFlow differentiates floating-point values only: the tape does not watch an "
+        "integer variable, `tape.gradient` returns `None` for it, and `model.fit` warns "
+        "`Gradients do not exist for variables`."
+    )
+    example = "        self.scale = tf.Variable(2)\n"
+    fixed_example = "        self.scale = tf.Variable(2.0)\n"
+    fix_safety = (
+        "Unsafe (applied with `--unsafe-fixes`) for `tf.Variable` with integer literals: they "
+        "become floats, which changes integer arithmetic downstream (`7 // 2`). An explicit "
+        "integer `dtype` is reported without a fix."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        context = self.context
+        cls = context.scope.keras_class
+        if cls is None or context.scope.forward:
+            return
+        qualified = context.imports.resolve(node.func)
+        is_variable = qualified in _VARIABLE
+        is_weight = isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight"
+        if not (is_variable or is_weight) or _is_false(_keyword(node, "trainable")):
+            return
+        dtype = _keyword(node, "dtype")
+        literal = is_variable and node.args and node.args[0].keyword is None and _all_ints(node.args[0].value)
+        if not (_integer_dtype(dtype, context.imports) or (literal and dtype is None)):
+            return
+        attr = _stored_on(context, node)
+        if attr is None or not _read_in_forward(context, cls, attr):
+            return
+        fix = None
+        if literal and dtype is None:
+            value = node.args[0].value
+            fix = Fix("Use float literals", (Edit(value, value.visit(_Floats())),), Applicability.UNSAFE)
+        self.report(node, self.message.format(attr=f"self.{attr}"), fix)
+
+
+def _all_ints(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.Integer):
+        return True
+    if isinstance(expr, cst.UnaryOperation):
+        return _all_ints(expr.expression)
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return bool(expr.elements) and all(_all_ints(e.value) for e in expr.elements)
+    return False
+
+
+class _Floats(cst.CSTTransformer):
+    def leave_Integer(self, original_node: cst.Integer, updated_node: cst.Integer) -> cst.Float:
+        return cst.Float(f"{int(original_node.evaluated_value)}.0")
+
+
+def _read_in_forward(context, cls, attr: str) -> bool:
+    """`self.<attr>` read (not only assigned or `.assign*`ed) by a forward-path method."""
+    for scope in context.analysis.scopes.values():
+        if not scope.forward or scope.keras_class is None or cls not in list(scope.keras_class.lineage()):
+            continue
+        for node in descendants(scope.node):
+            if self_attribute(node) != attr:
+                continue
+            parent = context.parent(node)
+            if isinstance(parent, cst.Attribute) and parent.attr.value in _ASSIGNS:
+                continue
+            if isinstance(parent, cst.AssignTarget):
+                continue
+            return True
+    return False
+
+
+class UnusedWeight(Rule):
+    code = "TGF207"
+    name = "unused-weight"
+    summary = "a trainable weight that `call` never reads"
+    message = "`self.{attr}` is a trainable weight that nothing reads: its gradient is always None"
+    triggers = ("add_weight",)
+    what = (
+        "Finds `self.<name> = self.add_weight(...)` (trainable) in a layer with a `call` when no "
+        "code in the module reads `.<name>`: not `call`, not a helper, not a subclass, not "
+        "another object. Layers that reach their weights dynamically (`getattr`, `self.weights`, "
+        "`self.trainable_weights`, `vars(self)`) are left alone."
+    )
+    why = (
+        "A weight the forward pass never reads cannot influence the loss: its gradient is "
+        "`None` on every step, `model.fit` warns `Gradients do not exist for variables` and, "
+        "with some optimizers, raises. Usually it is a typo (`self.bias` created, `self.b` "
+        "used) or a leftover."
+    )
+    example = (
+        "    def build(self, input_shape):\n"
+        "        self.kernel = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "        self.bias = self.add_weight(shape=(4,), initializer=\"zeros\")\n"
+        "    def call(self, inputs):\n"
+        "        return tf.matmul(inputs, self.kernel)\n"
+    )
+    fixed_example = (
+        "    def call(self, inputs):\n"
+        "        return tf.matmul(inputs, self.kernel) + self.bias\n"
+    )
+    fix_safety = "No automatic fix: whether to use the weight or remove it is the author's call."
+    _DYNAMIC = ("getattr", "vars", "__dict__", "weights", "trainable_weights", "variables",
+                "trainable_variables", "_trainable_weights", "setattr")
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        context = self.context
+        cls = context.analysis.keras_classes.get(node)
+        if cls is None or cls.method("call") is None:
+            return
+        if any(isinstance(n, cst.Name) and n.value in self._DYNAMIC for n in descendants(node)):
+            return
+        for method in cls.methods.values():
+            for statement in descendants(method):
+                if not isinstance(statement, cst.Assign) or not isinstance(statement.value, cst.Call):
+                    continue
+                call = statement.value
+                if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "add_weight"):
+                    continue
+                if _is_false(_keyword(call, "trainable")):
+                    continue
+                for target in statement.targets:
+                    attr = self_attribute(target.target)
+                    if attr is not None and not self._read_anywhere(attr):
+                        self.report(call, self.message.format(attr=attr))
+
+    def _read_anywhere(self, attr: str) -> bool:
+        for node in descendants(self.context.analysis.module):
+            if isinstance(node, cst.Attribute) and node.attr.value == attr:
+                if not isinstance(self.context.parent(node), cst.AssignTarget):
+                    return True
+            elif isinstance(node, cst.SimpleString) and attr in node.value:
+                return True  # named in a string: reached dynamically
+        return False
+
+
+class AssignOnForwardPath(Rule):
+    code = "TGF208"
+    name = "assign-on-forward-path"
+    summary = "`.assign*()` whose result feeds the output (assign has no gradient)"
+    message = "`{variable}.{method}(...)` stores a value that carries a gradient, and the output then reads `{variable}`: assign has no gradient, so everything upstream gets None"
+    triggers = (".assign",)
+    what = (
+        "Finds `v.assign(x)` / `assign_add` / `assign_sub` on the gradient path (a layer's "
+        "`call`, a tape block) where `x` carries a gradient and the output then reads `v` (or the "
+        "result of the assign). Not reported: state updates whose value is under "
+        "`tf.stop_gradient` (power iteration in spectral normalisation), counters, and moving "
+        "statistics that the output does not read after the update."
+    )
+    why = (
+        "`assign` copies a value into the variable's buffer; the tape records no gradient for "
+        "it. Reading the variable afterwards gives a value whose history is cut: the gradient "
+        "with respect to the inputs or upstream weights is `None` (meta-learning inner loops, "
+        "memory networks, fast weights)."
+    )
+    example = (
+        "    def call(self, x):\n"
+        "        self.state.assign(self.state * 0.9 + tf.matmul(x, self.w))\n"
+        "        return self.state\n"
+    )
+    fixed_example = (
+        "    def call(self, x):\n"
+        "        state = self.state * 0.9 + tf.matmul(x, self.w)\n"
+        "        self.state.assign(state)\n"
+        "        return state\n"
+    )
+    fix_safety = (
+        "No automatic fix: compute the new value as a tensor, use that tensor for the output, "
+        "and assign afterwards."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        context = self.context
+        callee = node.func
+        if not (isinstance(callee, cst.Attribute) and callee.attr.value in _ASSIGNS and node.args):
+            return
+        if not context.on_gradient_path:
+            return
+        flow = context.scope.analyse(Blocking().extended("stop_gradient", "StopGradient"))
+        if not flow.is_tainted(node.args[0].value):
+            return
+        variable = cst.Module(body=[]).code_for_node(callee.value)
+        if not (self._result_used(node) or self._read_after(node, variable)):
+            return
+        self.report(node, self.message.format(variable=variable, method=callee.attr.value))
+
+    def _result_used(self, node: cst.Call) -> bool:
+        return not isinstance(self.context.parent(node), cst.Expr) and self.context.reaches_output(node)
+
+    def _read_after(self, node: cst.Call, variable: str) -> bool:
+        parent_of = self.context.parent
+        statement = node
+        while statement is not None and not isinstance(statement, cst.SimpleStatementLine):
+            statement = parent_of(statement)
+        container = parent_of(statement) if statement is not None else None
+        if not isinstance(container, (cst.IndentedBlock, cst.Module)):
+            return False
+        body = list(container.body)
+        flow = self.context.flow
+        for later in body[body.index(statement) + 1:]:
+            reads = any(cst.Module(body=[]).code_for_node(n) == variable
+                        for n in descendants(later) if isinstance(n, (cst.Attribute, cst.Name)))
+            if not reads or not isinstance(later, cst.SimpleStatementLine):
+                continue
+            for small in later.body:
+                if isinstance(small, cst.Return) and self.context.scope.forward:
+                    return True
+                if isinstance(small, cst.Assign) and flow is not None and any(
+                        name in flow.live for t in small.targets for name in names_in(t.target)):
+                    return True
+        return False
