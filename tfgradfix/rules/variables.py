@@ -7,6 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import Blocking, names_in
+from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
@@ -307,18 +308,20 @@ class AssignOnForwardPath(Rule):
             return
         if not context.on_gradient_path:
             return
-        flow = context.scope.analyse(Blocking().extended("stop_gradient", "StopGradient"))
+        # Sources are the weights (and watched tensors), not the layer's inputs: a layer that
+        # stores a statistic of its input and also returns the input still passes a gradient.
+        flow = context.scope.analyse(Blocking(parameters=False).extended("stop_gradient", "StopGradient"))
         if not flow.is_tainted(node.args[0].value):
             return
-        variable = cst.Module(body=[]).code_for_node(callee.value)
-        if not (self._result_used(node) or self._read_after(node, variable)):
+        variable = dotted_name(callee.value)
+        if variable is None or not (self._result_used(node) or self._read_after(node, variable, flow)):
             return
         self.report(node, self.message.format(variable=variable, method=callee.attr.value))
 
     def _result_used(self, node: cst.Call) -> bool:
         return not isinstance(self.context.parent(node), cst.Expr) and self.context.reaches_output(node)
 
-    def _read_after(self, node: cst.Call, variable: str) -> bool:
+    def _read_after(self, node: cst.Call, variable: str, flow) -> bool:
         parent_of = self.context.parent
         statement = node
         while statement is not None and not isinstance(statement, cst.SimpleStatementLine):
@@ -327,16 +330,33 @@ class AssignOnForwardPath(Rule):
         if not isinstance(container, (cst.IndentedBlock, cst.Module)):
             return False
         body = list(container.body)
-        flow = self.context.flow
+        live = self.context.flow.live if self.context.flow is not None else set()
         for later in body[body.index(statement) + 1:]:
-            reads = any(cst.Module(body=[]).code_for_node(n) == variable
-                        for n in descendants(later) if isinstance(n, (cst.Attribute, cst.Name)))
-            if not reads or not isinstance(later, cst.SimpleStatementLine):
+            if not isinstance(later, cst.SimpleStatementLine):
                 continue
             for small in later.body:
-                if isinstance(small, cst.Return) and self.context.scope.forward:
-                    return True
-                if isinstance(small, cst.Assign) and flow is not None and any(
-                        name in flow.live for t in small.targets for name in names_in(t.target)):
+                value = getattr(small, "value", None)
+                if value is None or not any(dotted_name(n) == variable for n in descendants(value)):
+                    continue
+                feeds_output = (isinstance(small, cst.Return) and self.context.scope.forward) or (
+                    isinstance(small, cst.Assign)
+                    and any(name in live for t in small.targets for name in names_in(t.target)))
+                if feeds_output and not _other_gradient_path(flow, value, variable):
                     return True
         return False
+
+
+def _other_gradient_path(flow, expr: cst.BaseExpression, variable: str) -> bool:
+    """Whether `expr` reaches a weight other than through `variable`."""
+    for node in descendants(expr):
+        if dotted_name(node) == variable:
+            continue
+        if isinstance(node, cst.Name) and node.value in flow.tainted:
+            return True
+        attr = self_attribute(node)
+        if attr is not None and flow.scope.is_weight(attr):
+            return True
+        if isinstance(node, cst.Call) and self_attribute(node.func) is not None and not (
+                flow.scope.has_method(node.func.attr.value)):
+            return True  # a sub-layer's output
+    return False
