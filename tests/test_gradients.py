@@ -103,4 +103,7 @@ def _check_training_step(original, fixed):
     grads_after = fixed.train_step_example(history_after)
     assert any(g is None for g in grads_before), "the original already had every gradient"
     assert grads_after and all(g is not None for g in grads_after)
-    np.testing.assert_allclose(np.asarray(history_before), np.asarray(history_after), **TOLERANCE)
+    # Where the original broke down mid-loop, its steps so far must match.
+    assert history_before, "the original computed nothing to compare"
+    steps = len(history_before)
+    np.testing.assert_allclose(np.asarray(history_before), np.asarray(history_after[:steps]), **TOLERANCE)

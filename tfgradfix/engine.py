@@ -112,7 +112,7 @@ class Engine:
             finding.end_line, finding.end_column = where.end.line, where.end.column + 1
             if not _suppressed(finding, lines):
                 kept.append(finding)
-        return kept
+        return sorted(kept, key=lambda f: (f.line, f.column, f.code))
 
     def _fixable(self, finding: Finding) -> bool:
         fix = finding.fix

@@ -7,7 +7,7 @@ from typing import Iterable
 from tfgradfix.rules.base import Finding, Rule
 from tfgradfix.rules.blocked import NonDifferentiableOp, StopGradientOutput
 from tfgradfix.rules.variables import (
-    AssignOnForwardPath, IntegerVariable, UntrackedVariableAttribute, UnusedWeight,
+    AssignOnForwardPath, IntegerVariable, UntrackedVariableAttribute, UnusedWeight, VariableRebound,
 )
 from tfgradfix.rules.tape import (
     ForwardOutsideTape, IntegerSource, LossOutsideTape, NonTrainableInSources, UnwatchedSource,
@@ -18,7 +18,7 @@ from tfgradfix.rules.numpy import (
 
 ALL_RULES: tuple[type[Rule], ...] = (
     NumpyCallOnTensor, TensorToNumpy, NumpyRoundtrip, PythonScalar, NumpyFunction, PredictInTape,
-    UntrackedVariableAttribute, IntegerVariable, UnusedWeight, AssignOnForwardPath,
+    UntrackedVariableAttribute, VariableRebound, IntegerVariable, UnusedWeight, AssignOnForwardPath,
     StopGradientOutput, NonDifferentiableOp,
     LossOutsideTape, ForwardOutsideTape, UnwatchedSource, IntegerSource, NonTrainableInSources,
 )
