@@ -70,6 +70,7 @@ def _check_layer(original, fixed):
     tf.keras.utils.set_random_seed(1)
     before, x = original.example()
     after, _ = fixed.example()
+    before(x)  # built outside any tape, as model.build() or the first fit step does
     out_before, grads_before = _layer_gradients(before, x)
     after(x)
     assert after.trainable_variables, "the fixed layer has no trainable variables"

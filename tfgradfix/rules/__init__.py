@@ -7,7 +7,8 @@ from typing import Iterable
 from tfgradfix.rules.base import Finding, Rule
 from tfgradfix.rules.blocked import NonDifferentiableOp, StopGradientOutput
 from tfgradfix.rules.variables import (
-    AssignOnForwardPath, IntegerVariable, UntrackedVariableAttribute, UnusedWeight, VariableRebound,
+    AssignOnForwardPath, DerivedWeightInBuild, IntegerVariable, UntrackedVariableAttribute, UnusedWeight,
+    VariableRebound,
 )
 from tfgradfix.rules.tape import (
     ForwardOutsideTape, IntegerSource, LossOutsideTape, NonTrainableInSources, UnwatchedSource,
@@ -18,7 +19,8 @@ from tfgradfix.rules.numpy import (
 
 ALL_RULES: tuple[type[Rule], ...] = (
     NumpyCallOnTensor, TensorToNumpy, NumpyRoundtrip, PythonScalar, NumpyFunction, PredictInTape,
-    UntrackedVariableAttribute, VariableRebound, IntegerVariable, UnusedWeight, AssignOnForwardPath,
+    UntrackedVariableAttribute, VariableRebound, DerivedWeightInBuild, IntegerVariable, UnusedWeight,
+    AssignOnForwardPath,
     StopGradientOutput, NonDifferentiableOp,
     LossOutsideTape, ForwardOutsideTape, UnwatchedSource, IntegerSource, NonTrainableInSources,
 )
