@@ -58,6 +58,8 @@ def _copy_by_attribute(before, after):
     """Give the fixed layer the original's values, attribute by attribute: the original's
     untracked tf.Variables are not in get_weights()."""
     for name, value in vars(after).items():
+        if not hasattr(before, name):
+            continue  # created per call in the original: its initial value is the reference
         if isinstance(value, tf.Variable) or hasattr(value, "assign"):
             value.assign(tf.cast(getattr(before, name), value.dtype))
         elif isinstance(value, (list, tuple)):

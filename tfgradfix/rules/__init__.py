@@ -8,7 +8,7 @@ from tfgradfix.rules.base import Finding, Rule
 from tfgradfix.rules.blocked import NonDifferentiableOp, StopGradientOutput
 from tfgradfix.rules.variables import (
     AssignOnForwardPath, DerivedWeightInBuild, IntegerVariable, UntrackedVariableAttribute, UnusedWeight,
-    VariableRebound,
+    VariableInCall, VariableRebound,
 )
 from tfgradfix.rules.tape import (
     ForwardOutsideTape, IntegerSource, LossOutsideTape, NonTrainableInSources, UnwatchedSource,
@@ -19,7 +19,7 @@ from tfgradfix.rules.numpy import (
 
 ALL_RULES: tuple[type[Rule], ...] = (
     NumpyCallOnTensor, TensorToNumpy, NumpyRoundtrip, PythonScalar, NumpyFunction, PredictInTape,
-    UntrackedVariableAttribute, VariableRebound, DerivedWeightInBuild, IntegerVariable, UnusedWeight,
+    VariableInCall, UntrackedVariableAttribute, VariableRebound, DerivedWeightInBuild, IntegerVariable, UnusedWeight,
     AssignOnForwardPath,
     StopGradientOutput, NonDifferentiableOp,
     LossOutsideTape, ForwardOutsideTape, UnwatchedSource, IntegerSource, NonTrainableInSources,
