@@ -34,7 +34,7 @@ def is_keras_base(qualified: str) -> bool:
     return False
 
 
-@dataclass
+@dataclass(eq=False)
 class KerasClass:
     node: cst.ClassDef
     name: str

@@ -35,19 +35,30 @@ class _Shapes(cst.CSTTransformer):
         return updated_node
 
 
-def weight_call(ctor: cst.Call, imports: ImportMap) -> Optional[cst.Call]:
-    """`self.add_weight(...)` equivalent to the constructor: a `tf.Variable` translated, or an
-    `add_weight` call as it is."""
+def weight_statements(ctor: cst.Call, imports: ImportMap, attr: str,
+                      like: cst.SimpleStatementLine) -> Optional[list[cst.SimpleStatementLine]]:
+    """`self.<attr> = self.add_weight(...)` equivalent to the constructor (a `tf.Variable`
+    translated, or an `add_weight` call as it is), after its prelude if it needs one."""
     if isinstance(ctor.func, cst.Attribute) and ctor.func.attr.value == "add_weight":
-        return ctor
-    weight = WeightTranslator(imports).from_variable(ctor)
-    return weight.add_weight() if weight is not None else None
+        return [assignment(attr, ctor, like)]
+    weight = WeightTranslator(imports).from_variable(ctor, initial=f"initial_{attr.lstrip('_')}")
+    if weight is None:
+        return None
+    if weight.prelude is None:
+        return [assignment(attr, weight.add_weight(), like)]
+    return [weight.prelude.with_changes(leading_lines=like.leading_lines), assignment(attr, weight.add_weight())]
 
 
-def buildable(call: cst.Call, inputs: set[str], imports: ImportMap, input_shape: str) -> Optional[cst.Call]:
-    """The call rewritten for `build`, or None when it needs values only `call` has."""
-    rewritten = call.visit(_Shapes(inputs, input_shape))
-    unknown = set(names_in(rewritten)) - _KNOWN_NAMES - set(imports.bindings) - {input_shape}
+def buildable(statements: list[cst.SimpleStatementLine], inputs: set[str], imports: ImportMap,
+              input_shape: str) -> Optional[list[cst.SimpleStatementLine]]:
+    """The statements rewritten for `build`, or None when they need values only `call` has."""
+    rewritten = [s.visit(_Shapes(inputs, input_shape)) for s in statements]
+    bound = {name for s in rewritten for small in s.body if isinstance(small, cst.Assign)
+             for t in small.targets if isinstance(t.target, cst.Name) for name in [t.target.value]}
+    values = [small.value for s in rewritten for small in s.body if isinstance(small, cst.Assign)]
+    lambda_parameters = {"shape", "dtype"}
+    unknown = {n for v in values for n in names_in(v)} - _KNOWN_NAMES - set(imports.bindings) - {input_shape} \
+        - bound - lambda_parameters
     return None if unknown else rewritten
 
 
@@ -67,15 +78,15 @@ def free_attribute(cls: KerasClass, wanted: str) -> str:
     return name
 
 
-def add_to_build(cls: KerasClass, statement: cst.BaseStatement) -> tuple[cst.CSTNode, object]:
-    """An edit that puts `statement` at the end of `build` (before a closing
+def add_to_build(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[cst.CSTNode, object]:
+    """An edit that puts `statements` at the end of `build` (before a closing
     `super().build(...)`), creating `build(self, input_shape)` when the class has none."""
     build = cls.methods.get("build")
     if build is not None and isinstance(build.body, cst.IndentedBlock):
         def extend(updated: cst.FunctionDef) -> cst.FunctionDef:
             body = list(updated.body.body)
             at = len(body) - 1 if body and _is_super_build(body[-1]) else len(body)
-            return updated.with_changes(body=updated.body.with_changes(body=body[:at] + [statement] + body[at:]))
+            return updated.with_changes(body=updated.body.with_changes(body=body[:at] + statements + body[at:]))
 
         return build, extend
 
@@ -83,7 +94,7 @@ def add_to_build(cls: KerasClass, statement: cst.BaseStatement) -> tuple[cst.CST
         method = cst.FunctionDef(
             name=cst.Name("build"),
             params=cst.Parameters([cst.Param(cst.Name("self")), cst.Param(cst.Name("input_shape"))]),
-            body=cst.IndentedBlock([statement]),
+            body=cst.IndentedBlock(statements),
             leading_lines=[cst.EmptyLine(indent=False)],
         )
         body = list(updated.body.body)

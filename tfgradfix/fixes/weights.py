@@ -27,6 +27,9 @@ class Weight:
     dtype: Optional[cst.BaseExpression]
     trainable: Optional[cst.BaseExpression]
     name: Optional[cst.BaseExpression]
+    # `initial = tf.convert_to_tensor(<value>)`, to run before the add_weight when the
+    # initializer is the original value itself (its shape is not in the code).
+    prelude: Optional[cst.SimpleStatementLine] = None
 
     def add_weight(self, owner: str = "self") -> cst.Call:
         keywords = [("name", self.name), ("shape", self.shape), ("initializer", self.initializer),
@@ -91,8 +94,10 @@ class WeightTranslator:
         return cst.Call(func=cst.parse_expression(f"{self.initializers}.{name}"),
                         args=[_keyword(k, v) for k, v in values.items()])
 
-    def from_variable(self, call: cst.Call) -> Optional[Weight]:
-        """The add_weight arguments equivalent to `tf.Variable(...)`, or None."""
+    def from_variable(self, call: cst.Call, initial: Optional[str] = None) -> Optional[Weight]:
+        """The add_weight arguments equivalent to `tf.Variable(...)`, or None. With `initial`
+        (a free local name), an initial value of unknown shape is kept as it is: computed once
+        into `initial` by a prelude statement, which the initializer returns."""
         b = bind(call.args, ["initial_value", "trainable", "validate_shape", "caching_device", "name",
                              "variable_def", "dtype", "import_scope", "constraint", "synchronization",
                              "aggregation", "shape", "experimental_enable_variable_lifting"])
@@ -102,7 +107,17 @@ class WeightTranslator:
         dtype = b.get("dtype")
         shaped = self._shape_and_initializer(value)
         if shaped is None:
-            return None
+            if initial is None:
+                return None
+            tf = self.imports.alias_of("tensorflow") or "tf"
+            convert = cst.Call(cst.parse_expression(f"{tf}.convert_to_tensor"),
+                               [cst.Arg(value), *([_keyword("dtype", dtype)] if dtype is not None else [])])
+            prelude = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(initial))], convert)])
+            return Weight(
+                shape=cst.parse_expression(f"{initial}.shape"),
+                initializer=cst.parse_expression(f"lambda shape, dtype=None: {initial}"),
+                dtype=cst.parse_expression(f"{initial}.dtype"), trainable=b.get("trainable"),
+                name=b.get("name"), prelude=prelude)
         shape, initializer = shaped
         if dtype is None and _is_integer_literal(value):
             dtype = cst.SimpleString('"int32"')  # tf.Variable(3) is int32; add_weight's default is float

@@ -8,7 +8,7 @@ from tfgradfix.rules.base import Finding, Rule
 from tfgradfix.rules.blocked import NonDifferentiableOp, StopGradientOutput
 from tfgradfix.rules.variables import (
     AssignOnForwardPath, DerivedWeightInBuild, IntegerVariable, UntrackedVariableAttribute, UnusedWeight,
-    VariableInCall, VariableRebound,
+    VariableInCall, VariableInHelper, VariableRebound,
 )
 from tfgradfix.rules.tape import (
     ForwardOutsideTape, IntegerSource, LossOutsideTape, NonTrainableInSources, UnwatchedSource,
@@ -19,7 +19,7 @@ from tfgradfix.rules.numpy import (
 
 ALL_RULES: tuple[type[Rule], ...] = (
     NumpyCallOnTensor, TensorToNumpy, NumpyRoundtrip, PythonScalar, NumpyFunction, PredictInTape,
-    VariableInCall, UntrackedVariableAttribute, VariableRebound, DerivedWeightInBuild, IntegerVariable, UnusedWeight,
+    VariableInHelper, VariableInCall, UntrackedVariableAttribute, VariableRebound, DerivedWeightInBuild, IntegerVariable, UnusedWeight,
     AssignOnForwardPath,
     StopGradientOutput, NonDifferentiableOp,
     LossOutsideTape, ForwardOutsideTape, UnwatchedSource, IntegerSource, NonTrainableInSources,
