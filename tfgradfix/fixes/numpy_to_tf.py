@@ -16,6 +16,7 @@ from typing import Callable, Optional, Sequence
 import libcst as cst
 
 from tfgradfix.fixes.edits import parenthesized
+from tfgradfix.fixes.literals import literal_int, literal_int_tuple
 
 RankOf = Callable[[cst.BaseExpression], Optional[int]]
 
@@ -60,23 +61,6 @@ def operand(expr: cst.BaseExpression) -> cst.BaseExpression:
 
 def binary(left: cst.BaseExpression, operator: cst.BaseBinaryOp, right: cst.BaseExpression) -> cst.BaseExpression:
     return parenthesized(cst.BinaryOperation(left=operand(left), operator=operator, right=operand(right)))
-
-
-def literal_int(expr: Optional[cst.BaseExpression]) -> Optional[int]:
-    if isinstance(expr, cst.Integer):
-        return int(expr.evaluated_value)
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
-        inner = literal_int(expr.expression)
-        return -inner if inner is not None else None
-    return None
-
-
-def literal_int_tuple(expr: Optional[cst.BaseExpression]) -> Optional[list[int]]:
-    if isinstance(expr, (cst.Tuple, cst.List)):
-        values = [literal_int(el.value) if isinstance(el, cst.Element) else None for el in expr.elements]
-        if all(v is not None for v in values):
-            return values  # type: ignore[return-value]
-    return None
 
 
 def is_none(expr: Optional[cst.BaseExpression]) -> bool:

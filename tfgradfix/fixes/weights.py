@@ -17,6 +17,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.fixes.literals import is_integer_literal, is_numeric_literal
 from tfgradfix.fixes.numpy_to_tf import bind
 
 
@@ -49,21 +50,11 @@ def _float(text: str) -> cst.Float:
     return cst.Float(text)
 
 
-def _literal_value(expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, (cst.Integer, cst.Float)):
-        return True
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
-        return _literal_value(expr.expression)
-    if isinstance(expr, (cst.List, cst.Tuple)):
-        return bool(expr.elements) and all(_literal_value(e.value) for e in expr.elements)
-    return False
-
-
 def _literal_shape(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     if isinstance(expr, (cst.Integer, cst.Float)) or (
-            isinstance(expr, cst.UnaryOperation) and _literal_value(expr)):
+            isinstance(expr, cst.UnaryOperation) and is_numeric_literal(expr)):
         return cst.Tuple([])
-    if isinstance(expr, (cst.List, cst.Tuple)) and _literal_value(expr):
+    if isinstance(expr, (cst.List, cst.Tuple)) and is_numeric_literal(expr):
         dims = []
         level = expr
         while isinstance(level, (cst.List, cst.Tuple)):
@@ -71,16 +62,6 @@ def _literal_shape(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
             level = level.elements[0].value
         return cst.parse_expression("(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")")
     return None
-
-
-def _is_integer_literal(expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, cst.Integer):
-        return True
-    if isinstance(expr, cst.UnaryOperation):
-        return _is_integer_literal(expr.expression)
-    if isinstance(expr, (cst.List, cst.Tuple)):
-        return all(_is_integer_literal(e.value) for e in expr.elements)
-    return False
 
 
 class WeightTranslator:
@@ -119,7 +100,7 @@ class WeightTranslator:
                 dtype=cst.parse_expression(f"{initial}.dtype"), trainable=b.get("trainable"),
                 name=b.get("name"), prelude=prelude)
         shape, initializer = shaped
-        if dtype is None and _is_integer_literal(value):
+        if dtype is None and is_integer_literal(value):
             dtype = cst.SimpleString('"int32"')  # tf.Variable(3) is int32; add_weight's default is float
         return Weight(shape, initializer, dtype, b.get("trainable"), b.get("name"))
 
@@ -155,11 +136,11 @@ class WeightTranslator:
                 return b["shape"], cst.SimpleString(f'"{last}"')
         if last == "fill" and qualified.count(".") == 1:
             b = bind(value.args, ["dims", "value", "name"])
-            if b and "dims" in b and "value" in b and _literal_value(b["value"]):
+            if b and "dims" in b and "value" in b and is_numeric_literal(b["value"]):
                 return b["dims"], self._initializer("Constant", value=b["value"])
         if last == "constant" and qualified.count(".") == 1:
             b = bind(value.args, ["value", "dtype", "shape", "name"])
-            if b and "value" in b and "dtype" not in b and _literal_value(b["value"]):
+            if b and "value" in b and "dtype" not in b and is_numeric_literal(b["value"]):
                 shape = b.get("shape") or _literal_shape(b["value"])
                 if shape is not None:
                     return shape, self._initializer("Constant", value=b["value"])

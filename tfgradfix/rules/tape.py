@@ -11,6 +11,7 @@ from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.tapes import Container, GradientCall, TapeBlock, names_bound, tape_block
 from tfgradfix.analysis.tree import contains
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
+from tfgradfix.fixes.literals import as_floats, is_float_literal, is_integer_literal
 from tfgradfix.rules.base import Rule
 
 _TAPE_TRIGGERS = ("GradientTape",)
@@ -364,33 +365,14 @@ def _integer_bindings(rule: Rule, name: str) -> Optional[list[cst.Call]]:
                 return None
             calls.append(value)
         elif qualified in ("tensorflow.constant", "tensorflow.Variable", "tensorflow.convert_to_tensor") \
-                and value.args and _integer_literal(value.args[0].value):
+                and value.args and is_integer_literal(value.args[0].value):
             calls.append(value)
         elif qualified == "tensorflow.range" and not any(
-                _float_literal(a.value) for a in value.args if a.keyword is None):
+                is_float_literal(a.value) for a in value.args if a.keyword is None):
             calls.append(value)
         else:
             return None
     return calls or None
-
-
-def _integer_literal(expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, cst.Integer):
-        return True
-    if isinstance(expr, cst.UnaryOperation):
-        return _integer_literal(expr.expression)
-    if isinstance(expr, (cst.List, cst.Tuple)):
-        return bool(expr.elements) and all(_integer_literal(e.value) for e in expr.elements)
-    return False
-
-
-def _float_literal(expr: cst.BaseExpression) -> bool:
-    return isinstance(expr, cst.Float) or (isinstance(expr, cst.UnaryOperation) and _float_literal(expr.expression))
-
-
-class _Floats(cst.CSTTransformer):
-    def leave_Integer(self, original_node: cst.Integer, updated_node: cst.Integer) -> cst.Float:
-        return cst.Float(f"{int(original_node.evaluated_value)}.0")
 
 
 class IntegerSource(_TapeRule):
@@ -440,7 +422,7 @@ class IntegerSource(_TapeRule):
                     self.context.imports.resolve(c.func) in ("tensorflow.constant", "tensorflow.Variable")
                     and not any(a.keyword is not None for a in c.args) for c in calls)
                 if literal:
-                    edits = tuple(Edit(c.args[0].value, c.args[0].value.visit(_Floats())) for c in calls)
+                    edits = tuple(Edit(c.args[0].value, as_floats(c.args[0].value)) for c in calls)
                     fix = Fix("Use float literals", edits, Applicability.UNSAFE)
                 self.report(source, self.message.format(name=source.value), fix)
 

@@ -11,6 +11,7 @@ from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
+from tfgradfix.fixes.literals import as_floats, is_integer_literal
 from tfgradfix.fixes.hoist import (
     RenameReads, add_to_build, buildable, build_input_name, free_attribute, weight_statements, without,
 )
@@ -19,6 +20,15 @@ from tfgradfix.rules.base import Rule
 
 _VARIABLE = ("tensorflow.Variable",)
 _ASSIGNS = ("assign", "assign_add", "assign_sub")
+
+
+def _creates(context, node: cst.Call) -> Optional[str]:
+    """"variable" for `tf.Variable(...)`, "weight" for `*.add_weight(...)`, else None."""
+    if context.imports.resolve(node.func) in _VARIABLE:
+        return "variable"
+    if isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight":
+        return "weight"
+    return None
 
 
 def _stored_on(context, node: cst.CSTNode) -> Optional[str]:
@@ -101,7 +111,7 @@ class UntrackedVariableAttribute(Rule):
         attr = _stored_on(context, node)
         if attr is None:
             return
-        trainable_integer = (node.args and node.args[0].keyword is None and _all_ints(node.args[0].value)
+        trainable_integer = (node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
                              and not _is_false(_keyword(node, "trainable")))
         fix = None if trainable_integer else self._fix(node, attr)  # TGF206 first: an int weight cannot train
         self.report(node, self.message.format(attr=attr), fix)
@@ -167,13 +177,12 @@ class IntegerVariable(Rule):
         cls = context.scope.keras_class
         if cls is None or context.scope.forward:
             return
-        qualified = context.imports.resolve(node.func)
-        is_variable = qualified in _VARIABLE
-        is_weight = isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight"
-        if not (is_variable or is_weight) or _is_false(_keyword(node, "trainable")):
+        created = _creates(context, node)
+        is_variable = created == "variable"
+        if created is None or _is_false(_keyword(node, "trainable")):
             return
         dtype = _keyword(node, "dtype")
-        literal = is_variable and node.args and node.args[0].keyword is None and _all_ints(node.args[0].value)
+        literal = is_variable and node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
         if not (_integer_dtype(dtype, context.imports) or (literal and dtype is None)):
             return
         attr = _stored_on(context, node)
@@ -182,23 +191,8 @@ class IntegerVariable(Rule):
         fix = None
         if literal and dtype is None:
             value = node.args[0].value
-            fix = Fix("Use float literals", (Edit(value, value.visit(_Floats())),), Applicability.UNSAFE)
+            fix = Fix("Use float literals", (Edit(value, as_floats(value)),), Applicability.UNSAFE)
         self.report(node, self.message.format(attr=f"self.{attr}"), fix)
-
-
-def _all_ints(expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, cst.Integer):
-        return True
-    if isinstance(expr, cst.UnaryOperation):
-        return _all_ints(expr.expression)
-    if isinstance(expr, (cst.List, cst.Tuple)):
-        return bool(expr.elements) and all(_all_ints(e.value) for e in expr.elements)
-    return False
-
-
-class _Floats(cst.CSTTransformer):
-    def leave_Integer(self, original_node: cst.Integer, updated_node: cst.Integer) -> cst.Float:
-        return cst.Float(f"{int(original_node.evaluated_value)}.0")
 
 
 def _read_in_forward(context, cls, attr: str) -> bool:
@@ -662,10 +656,10 @@ class VariableInCall(Rule):
         cls = scope.keras_class
         if cls is None or not scope.is_forward_entry or scope.node.name.value != "call":
             return
-        is_variable = context.imports.resolve(node.func) in _VARIABLE
-        is_weight = isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight"
-        if not (is_variable or is_weight) or _lazily_created(context, node):
+        created = _creates(context, node)
+        if created is None or _lazily_created(context, node):
             return
+        is_variable = created == "variable"
         what = "a `tf.Variable`" if is_variable else "a weight"
         consequence = ("a new, untracked variable on every call, which never trains"
                        if is_variable else "Keras 3 raises once the layer is built")
@@ -750,9 +744,7 @@ class VariableInHelper(Rule):
         scope = context.scope
         if not scope.forward or scope.is_forward_entry or not isinstance(scope.node, cst.FunctionDef):
             return
-        is_variable = context.imports.resolve(node.func) in _VARIABLE
-        is_weight = isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight"
-        if not (is_variable or is_weight) or _lazily_created(context, node):
+        if _creates(context, node) is None or _lazily_created(context, node):
             return
         callers = context.analysis.callers_of(scope)
         layers = {c.keras_class for c, _ in callers if c.is_forward_entry}
