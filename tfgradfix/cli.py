@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Optional
+
 import click
 
 from tfgradfix import __version__
+from tfgradfix.config import ConfigError, load_config
 from tfgradfix.engine import Engine, FileResult
 from tfgradfix.files import STDIN, SourceError, discover, read_source, write_source
+from tfgradfix.noqa import add_noqa
 from tfgradfix.report.diff import unified_diff
+from tfgradfix.report.github import write_github
 from tfgradfix.report.json_format import write_json
 from tfgradfix.report.run import RunReport, display_path
+from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_text
 from tfgradfix.rules import RULES_BY_CODE, select_rules
 from tfgradfix.rules.docs import fix_kind, render
@@ -37,36 +44,53 @@ def _codes(values: tuple[str, ...]) -> list[str]:
     return [code.strip().upper() for value in values for code in value.split(",") if code.strip()]
 
 
+_FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "github": write_github}
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--diff", is_flag=True, help="Print a unified diff of the fixes; write nothing.")
 @click.option("--fix", is_flag=True, help="Apply fixes in place.")
-@click.option("--unsafe-fixes", is_flag=True, help="Also apply fixes marked unsafe.")
+@click.option("--unsafe-fixes", is_flag=True, default=None, help="Also apply fixes marked unsafe.")
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (TGF1, TGF101, ALL).")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
 @click.option("--exclude", multiple=True, help="Files or folders to skip (names, paths or globs).")
-@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output-format", type=click.Choice(list(_FORMATS)), default="text", show_default=True)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
-def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: bool, select: tuple[str, ...],
-          ignore: tuple[str, ...], exclude: tuple[str, ...], output_format: str, exit_zero: bool) -> None:
+@click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to every line with a finding.")
+@click.option("--stdin-filename", help="The name of the file read from `-`, for messages and per-file-ignores.")
+def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[bool], select: tuple[str, ...],
+          ignore: tuple[str, ...], exclude: tuple[str, ...], output_format: str, exit_zero: bool,
+          add_noqa: bool, stdin_filename: Optional[str]) -> None:
     """Report (and with --fix or --diff, fix) findings in PATHS (files, folders or -)."""
+    paths = paths or (".",)
     try:
-        rules = select_rules(_codes(select) or ["ALL"], _codes(ignore))
-    except ValueError as error:
+        config = load_config(Path(stdin_filename if paths[0] == STDIN and stdin_filename else paths[0]))
+        selected = _codes(select) or (config.select or ["ALL"]) + config.extend_select
+        rules = select_rules(selected, _codes(ignore) or config.ignore)
+    except (ConfigError, ValueError) as error:
         raise click.UsageError(str(error)) from error
-    engine = Engine(rules, fix=fix or diff, unsafe_fixes=unsafe_fixes)
-    files, missing = discover(paths or (".",), exclude)
-    report = RunReport(errors=[(p, m) for p, m in missing], fix_mode=fix and not diff)
+    unsafe = config.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
+    engine = Engine(rules, fix=(fix or diff) and not add_noqa, unsafe_fixes=unsafe, ignored_for=config.ignored_for)
+    files, missing = discover(paths, exclude or config.exclude)
+    report = RunReport(errors=[(p, m) for p, m in missing], fix_mode=fix and not diff and not add_noqa)
     diffs: list[str] = []
+    added = 0
     for path in files:
-        result = _process(engine, path)
+        result = _process(engine, path, stdin_filename)
         report.results.append(result)
-        if diff:
+        if add_noqa:
+            added += _write_noqa(result, report)
+        elif diff:
             diffs.append(unified_diff(result))
         elif fix and result.changed:
             _write(result, report)
     for path, message in report.all_errors:
         click.echo(f"error: {path}: {message}", err=True)
+    changed = False
+    if add_noqa:
+        click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
+        sys.exit(EXIT_ERROR if report.all_errors else EXIT_CLEAN)
     if diff:
         text = "".join(diffs)
         click.echo(text, nl=False)
@@ -75,26 +99,44 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: bool, sel
         changed = bool(text)
     else:
         out = sys.stderr if fix and STDIN in files else sys.stdout
-        if output_format == "json":
-            write_json(report, out)
-        else:
-            write_text(report, out)
-        changed = False
+        _FORMATS[output_format](report, out)
     sys.exit(_exit_code(report, changed, exit_zero))
 
 
-def _process(engine: Engine, path: str) -> FileResult:
+def _process(engine: Engine, path: str, stdin_filename: Optional[str]) -> FileResult:
     if path != STDIN:
         return engine.process_path(path)
     try:
-        return engine.process(read_source(STDIN))
+        source = read_source(STDIN)
     except SourceError as error:
-        return FileResult(path=STDIN, error=str(error))
+        return FileResult(path=stdin_filename or STDIN, error=str(error))
+    source.path = stdin_filename or STDIN
+    return engine.process(source)
+
+
+def _write_noqa(result: FileResult, report: RunReport) -> int:
+    """Write `# noqa` for the file's findings; how many lines got one."""
+    source = result.source
+    if source is None or not result.findings:
+        return 0
+    text, added = add_noqa(source.text, [(f.line, f.code) for f in result.findings])
+    if not added:
+        return 0
+    try:
+        compile(text, source.path, "exec")  # a finding inside a multi-line string cannot take a comment
+        if source.from_stdin:
+            sys.stdout.buffer.write(source.encode(text))
+        else:
+            write_source(source, text)
+    except (SyntaxError, OSError, SourceError) as error:
+        report.errors.append((display_path(result.path), f"noqa not added: {error}"))
+        return 0
+    return added
 
 
 def _write(result: FileResult, report: RunReport) -> None:
     assert result.source is not None and result.new_text is not None
-    if result.path == STDIN:
+    if result.source.from_stdin:
         sys.stdout.buffer.write(result.source.encode(result.new_text))
         return
     try:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 import traceback
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import libcst as cst
 from libcst.codemod import CodemodContext
@@ -19,6 +18,7 @@ from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.files import SourceError, SourceFile, read_source
+from tfgradfix.noqa import suppressed
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.rules import Finding, Rule
 
@@ -28,7 +28,6 @@ MAX_FIX_PASSES = 10
 # Only files that mention TensorFlow or Keras can hold a gradient path.
 _FRAMEWORK_MARKERS = ("tensorflow", "keras")
 _KERAS_CLASS_MARKERS = ("Layer", "Model", "Sequential")
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
 
 @dataclass
@@ -47,10 +46,13 @@ class FileResult:
 
 
 class Engine:
-    def __init__(self, rules: Sequence[type[Rule]], fix: bool = False, unsafe_fixes: bool = False) -> None:
+    def __init__(self, rules: Sequence[type[Rule]], fix: bool = False, unsafe_fixes: bool = False,
+                 ignored_for: Callable[[str], Sequence[str]] = lambda path: ()) -> None:
         self.rules = list(rules)
         self.fix = fix
         self.unsafe_fixes = unsafe_fixes
+        # Per-file ignores (`per-file-ignores`): code prefixes whose findings, and fixes, a file drops.
+        self.ignored_for = ignored_for
         self.triggers = tuple({t for rule in self.rules for t in rule.triggers})
 
     def process_path(self, path: str) -> FileResult:
@@ -79,9 +81,10 @@ class Engine:
             result.error = str(error)
             return result
         result.parsed = True
-        findings = self._check(module, source.text)
+        ignored = tuple(self.ignored_for(source.path))
+        findings = self._check(module, source.text, ignored)
         if self.fix:
-            module, findings = self._fix_until_stable(module, findings, result)
+            module, findings = self._fix_until_stable(module, findings, result, ignored)
             result.new_text = module.code
         result.findings = findings
         return result
@@ -94,7 +97,7 @@ class Engine:
             and any(t in text for t in self.triggers)
         )
 
-    def _check(self, module: cst.Module, text: str) -> list[Finding]:
+    def _check(self, module: cst.Module, text: str, ignored: tuple[str, ...] = ()) -> list[Finding]:
         analysis = ModuleAnalysis(module, text)
         if not analysis.has_gradient_path:
             return []
@@ -110,7 +113,8 @@ class Engine:
             where = positions[finding.node]
             finding.line, finding.column = where.start.line, where.start.column + 1
             finding.end_line, finding.end_column = where.end.line, where.end.column + 1
-            if not _suppressed(finding, lines):
+            on_line = lines[finding.line - 1] if 0 < finding.line <= len(lines) else ""
+            if not suppressed(on_line, finding.code) and not finding.code.startswith(ignored):
                 kept.append(finding)
         return sorted(kept, key=lambda f: (f.line, f.column, f.code))
 
@@ -118,7 +122,8 @@ class Engine:
         fix = finding.fix
         return fix is not None and (fix.applicability is Applicability.SAFE or self.unsafe_fixes)
 
-    def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult):
+    def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult,
+                          ignored: tuple[str, ...]):
         for _ in range(MAX_FIX_PASSES):
             fixes = [f.fix for f in findings if self._fixable(f)]
             if not fixes:
@@ -136,7 +141,7 @@ class Engine:
                 break
             module = fixed
             result.applied.extend(applied)
-            findings = self._check(module, code)
+            findings = self._check(module, code, ignored)
         return module, findings
 
 
@@ -155,16 +160,6 @@ def _parse(text: str) -> cst.Module:
         raise SourceError(f"syntax error at {error.editor_line}:{error.editor_column}: {error.message}") from error
     except (RecursionError, MemoryError) as error:
         raise SourceError(f"cannot parse: {type(error).__name__}") from error
-
-
-def _suppressed(finding: Finding, lines: list[str]) -> bool:
-    if not 0 < finding.line <= len(lines):
-        return False
-    match = _NOQA.search(lines[finding.line - 1])
-    if match is None:
-        return False
-    codes = match.group("codes")
-    return codes is None or finding.code in re.split(r"[\s,]+", codes.upper())
 
 
 def _update_imports(before: cst.Module, after: cst.Module, applied: list[Fix]) -> cst.Module:

@@ -39,6 +39,7 @@ class SourceFile:
     bom: bool
     mtime_ns: int = 0
     size: int = 0
+    from_stdin: bool = False
 
     def encode(self, text: str) -> bytes:
         data = text.encode(self.encoding)
@@ -121,7 +122,8 @@ def read_source(path: str, stdin: io.BufferedReader | None = None) -> SourceFile
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
         raise SourceError(f"cannot decode as {encoding}: {error}") from error
-    return SourceFile(path=path, text=text, encoding=encoding, bom=bom, mtime_ns=mtime_ns, size=size)
+    return SourceFile(path=path, text=text, encoding=encoding, bom=bom, mtime_ns=mtime_ns, size=size,
+                      from_stdin=path == STDIN)
 
 
 def _stdin_buffer():

@@ -1,0 +1,138 @@
+"""GitHub/SARIF output, pyproject configuration, noqa adoption, stdin naming, pre-commit."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+
+SEED = FIXTURES / "TGF101" / "seed_dense.py"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    shutil.copy(SEED, tmp_path / "layers.py")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_github_annotations(cli, project):
+    result = cli("--output-format", "github", "layers.py")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        "::warning title=TGF102 tensor-to-numpy,file=layers.py,line=17,col=13,endLine=17,endColumn=27"
+        "::TGF102 `.numpy()` detaches the tensor from the gradient tape")
+    assert len(lines) == 5 and all(line.startswith("::warning ") for line in lines)
+
+
+def test_sarif_essentials(cli, project):
+    result = cli("--output-format", "sarif", "layers.py")
+    document = json.loads(result.output)
+    assert document["version"] == "2.1.0" and document["$schema"].endswith("sarif-2.1.0.json")
+    run = document["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules][:2] == ["TGF101", "TGF102"]
+    assert all(r["help"]["markdown"].startswith(f"# {r['id']}") for r in rules)
+    first = run["results"][0]
+    assert rules[first["ruleIndex"]]["id"] == first["ruleId"] == "TGF102"
+    region = first["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": 17, "startColumn": 13, "endLine": 17, "endColumn": 27}
+    assert first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "layers.py"
+    assert first["properties"]["fix"]["applicability"] == "safe"
+    assert run["invocations"][0]["executionSuccessful"] is True
+
+
+def _pyproject(folder, body: str) -> None:
+    (folder / "pyproject.toml").write_text(textwrap.dedent(body))
+
+
+def test_config_select_ignore_and_cli_precedence(cli, project):
+    _pyproject(project, """
+        [tool.tfgradfix]
+        select = ["TGF1"]
+        ignore = ["TGF102", "TGF103"]
+    """)
+    codes = {line.split()[1] for line in cli("layers.py").output.splitlines() if ": TGF" in line}
+    assert codes == {"TGF101"}
+    codes = {line.split()[1] for line in cli("--ignore", "TGF101", "layers.py").output.splitlines() if ": TGF" in line}
+    assert codes == {"TGF102", "TGF103"}  # the command line's --ignore replaces the file's
+
+
+def test_config_per_file_ignores_and_exclude(cli, project):
+    (project / "tests").mkdir()
+    shutil.copy(SEED, project / "tests" / "test_layer.py")
+    (project / "generated").mkdir()
+    shutil.copy(SEED, project / "generated" / "model.py")
+    _pyproject(project, """
+        [tool.tfgradfix]
+        exclude = ["generated"]
+        per-file-ignores = { "tests/*" = ["TGF1"] }
+    """)
+    output = cli(".").output
+    paths = {line.split(":")[0] for line in output.splitlines() if ": TGF" in line}
+    assert paths == {"layers.py"}
+    fixed = cli("--fix", ".")
+    assert "numpy()" in (project / "tests" / "test_layer.py").read_text(), "ignored findings must not be fixed"
+    assert "numpy()" not in (project / "layers.py").read_text()
+    assert fixed.exit_code == 0
+
+
+def test_config_unsafe_fixes(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIXTURES / "TGF301" / "stop_output.py", "layer.py")
+    _pyproject(tmp_path, "[tool.tfgradfix]\nunsafe-fixes = true\n")
+    assert cli("--fix", "layer.py").exit_code == 0
+    assert "tf.stop_gradient(" not in (tmp_path / "layer.py").read_text()
+
+
+@pytest.mark.parametrize("body,message", [
+    ("[tool.tfgradfix]\nselectt = ['TGF1']\n", "unknown key: selectt"),
+    ("[tool.tfgradfix]\nselect = 'TGF1'\n", "select: expected a list of strings"),
+    ("[tool.tfgradfix]\nunsafe-fixes = 'yes'\n", "unsafe-fixes: expected true or false"),
+    ("[tool.tfgradfix]\nselect = ['XYZ9']\n", "unknown rule code or prefix: XYZ9"),
+    ("[tool.tfgradfix\n", "cannot read"),
+])
+def test_config_errors_name_the_key(cli, project, body, message):
+    (project / "pyproject.toml").write_text(body)
+    result = cli("layers.py")
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_add_noqa_then_clean(cli, project):
+    (project / "layers.py").write_text(SEED.read_text().replace(
+        "x = inputs.numpy()", "x = inputs.numpy()  # noqa: TGF101"))
+    result = cli("--add-noqa", "layers.py")
+    assert result.exit_code == 0
+    text = (project / "layers.py").read_text()
+    assert "x = inputs.numpy()  # noqa: TGF101, TGF102" in text
+    assert "# numpy dot  # noqa: TGF101, TGF102" in text
+    assert cli("layers.py").exit_code == 0
+    assert cli("--add-noqa", "layers.py").output.strip() == "Added 0 noqa directives."
+    assert (project / "layers.py").read_text() == text
+
+
+def test_stdin_filename_names_the_file_and_picks_per_file_ignores(cli, project):
+    _pyproject(project, '[tool.tfgradfix]\nper-file-ignores = { "legacy/*" = ["TGF102"] }\n')
+    result = cli("--stdin-filename", "src/layer.py", "-", input=SEED.read_text())
+    assert "src/layer.py:17:13: TGF102" in result.output
+    quiet = cli("--stdin-filename", "legacy/layer.py", "-", input=SEED.read_text())
+    assert "TGF102" not in quiet.output and "legacy/layer.py:18:13: TGF101" in quiet.output
+
+
+def test_pre_commit_hooks_run_the_cli():
+    hooks = (ROOT / ".pre-commit-hooks.yaml").read_text()
+    assert "id: tfgradfix\n" in hooks and "id: tfgradfix-fix\n" in hooks
+    for entry in ("tfgradfix check", "tfgradfix check --fix"):
+        assert f"entry: {entry}\n" in hooks
+    readme = (ROOT / "README.md").read_text()
+    assert "rev:" in readme and "- id: tfgradfix" in readme
+    version = subprocess.run([sys.executable, "-m", "tfgradfix", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0
