@@ -136,3 +136,43 @@ def test_pre_commit_hooks_run_the_cli():
     assert "rev:" in readme and "- id: tfgradfix" in readme
     version = subprocess.run([sys.executable, "-m", "tfgradfix", "--version"], capture_output=True, text=True)
     assert version.returncode == 0
+
+
+def _review(answers: str, folder, *files: str):
+    return subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "-i", *files], input=answers,
+                          capture_output=True, text=True, cwd=folder)
+
+
+def test_interactive_yes_no_help_quit(project):
+    result = _review("y\nn\n?\nq\n", project, "layers.py")
+    assert result.stdout.count("Apply this fix? [y,n,a,d,q,?]") == 4
+    assert "n - skip it (the default)" in result.stdout
+    assert "+        x = inputs" in result.stdout
+    text = (project / "layers.py").read_text()
+    assert "x = inputs\n" in text and "np.dot(x, self.kernel.numpy())" in text
+    assert "Fixed 1 finding, 4 remaining." in result.stdout
+    assert result.returncode == 1
+
+
+def test_interactive_all_matches_fix(project):
+    result = _review("a\n", project, "layers.py")
+    assert result.stdout.count("Apply this fix?") == 1
+    assert (project / "layers.py").read_text() == SEED.with_name("seed_dense.fixed.py").read_text()
+    assert result.returncode == 0
+
+
+def test_interactive_default_is_no_and_skip_file_moves_on(project):
+    shutil.copy(SEED, project / "other.py")
+    result = _review("\nd\ny\nq\n", project, "layers.py", "other.py")
+    assert (project / "layers.py").read_text() == SEED.read_text()
+    assert "x = inputs\n" in (project / "other.py").read_text()
+
+
+def test_interactive_end_of_input_quits_and_keeps_accepted(project):
+    result = _review("y\n", project, "layers.py")
+    assert "x = inputs\n" in (project / "layers.py").read_text()
+    assert result.returncode == 1
+
+
+def test_interactive_needs_fix(cli, project):
+    assert cli("-i", "layers.py").exit_code == 2

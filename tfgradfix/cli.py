@@ -10,11 +10,12 @@ import click
 
 from tfgradfix import __version__
 from tfgradfix.config import ConfigError, load_config
-from tfgradfix.engine import Engine, FileResult
+from tfgradfix.engine import Engine, FileResult, parse_source
 from tfgradfix.files import STDIN, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
 from tfgradfix.report.diff import unified_diff
 from tfgradfix.report.github import write_github
+from tfgradfix.report.interactive import Quit, Review
 from tfgradfix.report.json_format import write_json
 from tfgradfix.report.run import RunReport, display_path
 from tfgradfix.report.sarif import write_sarif
@@ -59,11 +60,14 @@ _FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "githu
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
 @click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to every line with a finding.")
 @click.option("--stdin-filename", help="The name of the file read from `-`, for messages and per-file-ignores.")
+@click.option("-i", "--interactive", is_flag=True, help="With --fix: show each fix and ask before applying it.")
 def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[bool], select: tuple[str, ...],
           ignore: tuple[str, ...], exclude: tuple[str, ...], output_format: str, exit_zero: bool,
-          add_noqa: bool, stdin_filename: Optional[str]) -> None:
+          add_noqa: bool, stdin_filename: Optional[str], interactive: bool) -> None:
     """Report (and with --fix or --diff, fix) findings in PATHS (files, folders or -)."""
     paths = paths or (".",)
+    if interactive and (not fix or diff or STDIN in paths):
+        raise click.UsageError("-i/--interactive goes with --fix, on files (not with --diff or -)")
     try:
         config = load_config(Path(stdin_filename if paths[0] == STDIN and stdin_filename else paths[0]))
         selected = _codes(select) or (config.select or ["ALL"]) + config.extend_select
@@ -74,6 +78,10 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
     engine = Engine(rules, fix=(fix or diff) and not add_noqa, unsafe_fixes=unsafe, ignored_for=config.ignored_for)
     files, missing = discover(paths, exclude or config.exclude)
     report = RunReport(errors=[(p, m) for p, m in missing], fix_mode=fix and not diff and not add_noqa)
+    if interactive:
+        _review(Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for), files, report)
+        write_text(report, sys.stdout)
+        sys.exit(_exit_code(report, False, exit_zero))
     diffs: list[str] = []
     added = 0
     for path in files:
@@ -112,6 +120,31 @@ def _process(engine: Engine, path: str, stdin_filename: Optional[str]) -> FileRe
         return FileResult(path=stdin_filename or STDIN, error=str(error))
     source.path = stdin_filename or STDIN
     return engine.process(source)
+
+
+def _review(engine: Engine, files: list[str], report: RunReport) -> None:
+    """Ask about each fix; write each file once with what was accepted."""
+    review = Review(engine)
+    for path in files:
+        try:
+            source = read_source(path)
+        except SourceError as error:
+            report.errors.append((display_path(path), str(error)))
+            continue
+        result = FileResult(path=path, source=source)
+        report.results.append(result)
+        quit_now = False
+        try:
+            text = review.file(source, result)
+        except Quit as answer:
+            text, quit_now = answer.text, True
+        if text is not None:
+            result.new_text = text
+            _write(result, report)
+        if result.error is None and engine.may_match(result.new_text or source.text):
+            result.findings = engine.findings(parse_source(result.new_text or source.text), path)
+        if quit_now:
+            break
 
 
 def _write_noqa(result: FileResult, report: RunReport) -> int:

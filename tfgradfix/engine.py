@@ -73,10 +73,10 @@ class Engine:
 
     def _process(self, source: SourceFile) -> FileResult:
         result = FileResult(path=source.path, source=source)
-        if not self._may_match(source.text):
+        if not self.may_match(source.text):
             return result
         try:
-            module = _parse(source.text)
+            module = parse_source(source.text)
         except SourceError as error:
             result.error = str(error)
             return result
@@ -89,7 +89,7 @@ class Engine:
         result.findings = findings
         return result
 
-    def _may_match(self, text: str) -> bool:
+    def may_match(self, text: str) -> bool:
         """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
         return (
             any(m in text for m in _FRAMEWORK_MARKERS)
@@ -118,34 +118,47 @@ class Engine:
                 kept.append(finding)
         return sorted(kept, key=lambda f: (f.line, f.column, f.code))
 
-    def _fixable(self, finding: Finding) -> bool:
+    def fixable(self, finding: Finding) -> bool:
         fix = finding.fix
         return fix is not None and (fix.applicability is Applicability.SAFE or self.unsafe_fixes)
 
     def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult,
                           ignored: tuple[str, ...]):
         for _ in range(MAX_FIX_PASSES):
-            fixes = [f.fix for f in findings if self._fixable(f)]
+            fixes = [f.fix for f in findings if self.fixable(f)]
             if not fixes:
                 break
-            fixed, applied = apply_fixes(module, fixes)  # type: ignore[arg-type]
-            if not applied:
-                break
-            fixed = _update_imports(module, fixed, applied)
-            code = fixed.code
             try:
-                compile(code, result.path, "exec")
-                fixed = _parse(code)
-            except (SyntaxError, ValueError, SourceError) as error:
-                result.error = f"a fix produced code that does not parse ({error}); fixes not applied"
+                fixed, applied = self.apply(module, fixes, result.path)  # type: ignore[arg-type]
+            except SourceError as error:
+                result.error = str(error)
+                break
+            if not applied:
                 break
             module = fixed
             result.applied.extend(applied)
-            findings = self._check(module, code, ignored)
+            findings = self._check(module, module.code, ignored)
         return module, findings
 
+    def apply(self, module: cst.Module, fixes: list[Fix], path: str) -> tuple[cst.Module, list[Fix]]:
+        """The module with the fixes that do not overlap applied, imports updated, and
+        re-parsed; SourceError when the result would not compile."""
+        fixed, applied = apply_fixes(module, fixes)
+        if not applied:
+            return module, []
+        code = _update_imports(module, fixed, applied).code
+        try:
+            compile(code, path, "exec")
+            return parse_source(code), applied
+        except (SyntaxError, ValueError, SourceError) as error:
+            raise SourceError(f"a fix produced code that does not parse ({error}); fixes not applied") from error
 
-def _parse(text: str) -> cst.Module:
+    def findings(self, module: cst.Module, path: str) -> list[Finding]:
+        """What the rules report on `module` (per-file ignores applied)."""
+        return self._check(module, module.code, tuple(self.ignored_for(path)))
+
+
+def parse_source(text: str) -> cst.Module:
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as error:
