@@ -176,3 +176,57 @@ def test_interactive_end_of_input_quits_and_keeps_accepted(project):
 
 def test_interactive_needs_fix(cli, project):
     assert cli("-i", "layers.py").exit_code == 2
+
+
+def _notebook(cells, indent=1, newline=True) -> str:
+    document = {"cells": cells, "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(document, indent=indent, ensure_ascii=False) + ("\n" if newline else "")
+
+
+def _code(source, outputs=()):
+    return {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": list(outputs), "source": source}
+
+
+def test_notebook_cells_are_checked_and_fixed(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    output = {"output_type": "stream", "name": "stdout", "text": ["tf.Tensor(...)\n"]}
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Notes ü\n"]},
+        _code(["%matplotlib inline\n", "import numpy as np\n", "import tensorflow as tf"]),
+        _code(["class Scale(tf.keras.layers.Layer):\n", "    def build(self, input_shape):\n",
+               "        self.w = self.add_weight(shape=(input_shape[-1],), initializer='ones')\n",
+               "\n", "    def call(self, inputs):\n", "        return np.tanh(inputs * self.w)\n"], [output]),
+        _code(["!pip list | grep tensorflow\n", "print(Scale()(tf.ones((1, 2))))"]),
+        _code(["%%bash\n", "echo { not python\n"]),
+    ]
+    (tmp_path / "train.ipynb").write_text(_notebook(cells), encoding="utf-8")
+    checked = cli("--output-format", "json", "train.ipynb")
+    finding = json.loads(checked.output)["findings"][0]
+    assert (finding["code"], finding["cell"], finding["line"], finding["column"]) == ("TGF101", 3, 6, 16)
+    assert "train.ipynb:cell 3:6:16: TGF101" in cli("train.ipynb").output
+    assert cli("--fix", "train.ipynb").exit_code == 0
+    fixed = json.loads((tmp_path / "train.ipynb").read_text(encoding="utf-8"))
+    assert fixed["cells"][2]["source"][-1] == "        return tf.tanh(inputs * self.w)\n"
+    assert fixed["cells"][1]["source"] == ["%matplotlib inline\n", "import tensorflow as tf"]
+    assert fixed["cells"][3]["source"][0] == "!pip list | grep tensorflow\n"
+    assert fixed["cells"][4] == cells[4] and fixed["cells"][0] == cells[0]
+    assert fixed["cells"][2]["outputs"] == [output] and fixed["metadata"] == {"kernelspec": {"name": "python3"}}
+    assert (tmp_path / "train.ipynb").read_text(encoding="utf-8").startswith('{\n "cells": [\n')
+
+
+def test_notebook_without_findings_is_byte_identical(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = _notebook([_code(["import tensorflow as tf\n", "%time x = tf.ones(3)"])], indent=2, newline=False)
+    (tmp_path / "clean.ipynb").write_text(text, encoding="utf-8")
+    assert cli("--fix", "clean.ipynb").exit_code == 0
+    assert (tmp_path / "clean.ipynb").read_text(encoding="utf-8") == text
+
+
+def test_broken_notebook_is_one_error(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.ipynb").write_text('{"cells": [', encoding="utf-8")
+    shutil.copy(SEED, tmp_path / "layers.py")
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "."], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: broken.ipynb: broken notebook: not a notebook: invalid JSON")
+    assert "layers.py:17:13: TGF102" in result.stdout

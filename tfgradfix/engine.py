@@ -86,6 +86,11 @@ class Engine:
         if self.fix:
             module, findings = self._fix_until_stable(module, findings, result, ignored)
             result.new_text = module.code
+        if source.notebook is not None:
+            for finding in findings:
+                start = finding.line
+                finding.cell, finding.line = source.notebook.where(start)
+                finding.end_line = finding.line + (finding.end_line - start)
         result.findings = findings
         return result
 

@@ -16,7 +16,9 @@ import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Optional
+
+from tfgradfix.notebooks import Notebook, NotebookError
 
 SKIPPED_DIRECTORIES = frozenset({
     ".git", ".hg", ".svn", "__pycache__", "build", "dist", ".venv", "venv", "env", ".env",
@@ -40,8 +42,15 @@ class SourceFile:
     mtime_ns: int = 0
     size: int = 0
     from_stdin: bool = False
+    # For a .ipynb file: the notebook, whose code cells `text` holds as one module.
+    notebook: Optional[Notebook] = None
 
     def encode(self, text: str) -> bytes:
+        if self.notebook is not None:
+            try:
+                text = self.notebook.from_python(text)
+            except NotebookError as error:
+                raise SourceError(str(error)) from error
         data = text.encode(self.encoding)
         return (b"\xef\xbb\xbf" + data) if self.bom else data
 
@@ -82,7 +91,7 @@ def _walk(root: Path, excluded: list[str]) -> Iterator[str]:
             and not Path(folder, d, "pyvenv.cfg").exists()
         )
         for name in sorted(files):
-            if name.endswith((".py", ".pyi")) and not _is_excluded(Path(folder, name), excluded):
+            if name.endswith((".py", ".pyi", ".ipynb")) and not _is_excluded(Path(folder, name), excluded):
                 yield str(Path(folder, name))
 
 
@@ -122,8 +131,15 @@ def read_source(path: str, stdin: io.BufferedReader | None = None) -> SourceFile
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
         raise SourceError(f"cannot decode as {encoding}: {error}") from error
+    notebook = None
+    if path.endswith(".ipynb"):
+        try:
+            notebook = Notebook.parse(text)
+        except NotebookError as error:
+            raise SourceError(f"broken notebook: {error}") from error
+        text = notebook.to_python()
     return SourceFile(path=path, text=text, encoding=encoding, bom=bom, mtime_ns=mtime_ns, size=size,
-                      from_stdin=path == STDIN)
+                      from_stdin=path == STDIN, notebook=notebook)
 
 
 def _stdin_buffer():
@@ -133,7 +149,8 @@ def _stdin_buffer():
 
 
 def write_source(source: SourceFile, text: str) -> None:
-    """Replace the file's content atomically, keeping mode, encoding and BOM."""
+    """Replace the file's content atomically, keeping mode, encoding and BOM (for a
+    notebook: `text` is its code cells as one module)."""
     path = source.path
     data = source.encode(text)
     info = os.stat(path)

@@ -27,6 +27,7 @@ def write_json(report: RunReport, out: TextIO) -> None:
                 "description": f.fix.description,
             },
             "verification": None,
+            **({"cell": f.cell} if f.cell is not None else {}),
         })
     document = {
         "version": __version__,

@@ -13,7 +13,8 @@ _MARKS = {Applicability.SAFE: "[*] ", Applicability.UNSAFE: "[?] ", None: ""}
 def write_text(report: RunReport, out: TextIO) -> None:
     findings = report.findings
     for path, f in findings:
-        out.write(f"{path}:{f.line}:{f.column}: {f.code} {_MARKS[f.fix_applicability]}{f.message}\n")
+        where = f"{path}:cell {f.cell}" if f.cell is not None else path
+        out.write(f"{where}:{f.line}:{f.column}: {f.code} {_MARKS[f.fix_applicability]}{f.message}\n")
     count = len(findings)
     if report.fix_mode and report.fixed:
         out.write(f"Fixed {report.fixed} {_plural(report.fixed, 'finding')}"

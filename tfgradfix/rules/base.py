@@ -29,6 +29,7 @@ class Finding:
     column: int = 0
     end_line: int = 0
     end_column: int = 0
+    cell: Optional[int] = None  # in a notebook: the cell (from 1), and lines count within it
 
     @property
     def fix_applicability(self) -> Optional[Applicability]:
