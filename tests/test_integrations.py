@@ -46,6 +46,12 @@ def test_sarif_essentials(cli, project):
     assert region == {"startLine": 17, "startColumn": 13, "endLine": 17, "endColumn": 27}
     assert first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "layers.py"
     assert first["properties"]["fix"]["applicability"] == "safe"
+    change = first["fixes"][0]["artifactChanges"][0]
+    assert change["artifactLocation"]["uri"] == "layers.py"
+    assert change["replacements"] == [{
+        "deletedRegion": {"startLine": 17, "startColumn": 1, "endLine": 18, "endColumn": 1},
+        "insertedContent": {"text": "        x = inputs\n"}}]
+    assert "fixes" not in run["results"][-1]  # TGF103 has no fix of its own yet
     assert run["invocations"][0]["executionSuccessful"] is True
 
 

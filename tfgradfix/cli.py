@@ -107,7 +107,10 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
         changed = bool(text)
     else:
         out = sys.stderr if fix and STDIN in files else sys.stdout
-        _FORMATS[output_format](report, out)
+        if output_format == "sarif":
+            write_sarif(report, out, engine)
+        else:
+            _FORMATS[output_format](report, out)
     sys.exit(_exit_code(report, changed, exit_zero))
 
 
