@@ -150,12 +150,13 @@ def test_bad_files_get_one_line_and_the_run_goes_on(cli, project):
         capture_output=True, text=True, cwd=project,
     )
     assert result.returncode == 2
-    errors = result.stderr.splitlines()
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert any(e.startswith("error: broken.py: syntax error at 4:") for e in errors), errors
     assert "error: binary.py: binary file (contains NUL bytes)" in errors
     assert any(e.startswith("error: undecodable.py: cannot decode as utf-8") for e in errors)
     assert "error: missing.py: no such file or directory" in errors
     assert len(errors) == 4
+    assert result.stderr.splitlines()[-1].startswith("Checked 4 files in ")
     assert "layers.py:17:13: TGF102" in result.stdout
 
 
@@ -241,3 +242,53 @@ def test_unsafe_fixes_wait_for_the_flag(cli, tmp_path, monkeypatch):
     assert (tmp_path / "layer.py").read_text() == case.read_text()
     assert cli("--fix", "--unsafe-fixes", "layer.py").exit_code == 0
     assert (tmp_path / "layer.py").read_text() == case.with_name("stop_output.fixed.py").read_text()
+
+
+def test_jobs_give_the_same_results_in_path_order(cli, project):
+    for name in ("a.py", "b.py", "c.py"):
+        shutil.copy(SEED, project / name)
+    one = subprocess.run([sys.executable, "-m", "tfgradfix", "-j1", "."], capture_output=True, text=True, cwd=project)
+    two = subprocess.run([sys.executable, "-m", "tfgradfix", "-j2", "."], capture_output=True, text=True, cwd=project)
+    assert one.stdout == two.stdout
+    paths = [line.split(":")[0] for line in two.stdout.splitlines() if ": TGF" in line]
+    assert paths == sorted(paths) and set(paths) == {"a.py", "b.py", "c.py", "clean.py", "layers.py"} - {"clean.py"}
+    fixed = subprocess.run([sys.executable, "-m", "tfgradfix", "-j2", "--fix", "."], capture_output=True, text=True,
+                           cwd=project)
+    assert fixed.returncode == 0, fixed.stderr
+    golden = SEED.with_name("seed_dense.fixed.py").read_text()
+    assert all((project / name).read_text() == golden for name in ("a.py", "b.py", "c.py", "layers.py"))
+
+
+def test_zero_files_and_statistics(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    empty = cli(".")
+    assert empty.exit_code == 0 and "All checks passed!" in empty.output
+    shutil.copy(SEED, tmp_path / "layers.py")
+    stats = cli("--statistics", "layers.py")
+    lines = [line.split() for line in stats.stdout.splitlines()]
+    assert lines[0] == ["3", "TGF102", "[*]", "tensor-to-numpy"]
+    assert ["1", "TGF103", "numpy-roundtrip"] in lines
+    assert "Checked 1 file in " in stats.stderr and "1 with findings" in stats.stderr
+
+
+def test_interrupt_leaves_each_file_original_or_fully_fixed(tmp_path):
+    import signal
+    import time
+
+    original = SEED.read_text()
+    golden = SEED.with_name("seed_dense.fixed.py").read_text()
+    for index in range(400):
+        (tmp_path / f"layer_{index:03}.py").write_text(original)
+    process = subprocess.Popen([sys.executable, "-m", "tfgradfix", "-j1", "--fix", "."], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(p.read_text() == golden for p in tmp_path.glob("*.py")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Interrupted:" in stderr and "every other file is unchanged" in stderr
+    texts = [p.read_text() for p in tmp_path.glob("*.py")]
+    assert all(text in (original, golden) for text in texts)
+    assert 0 < sum(text == golden for text in texts) < 400
+    assert not list(tmp_path.glob(".tfgradfix-*")), "temporary files left behind"

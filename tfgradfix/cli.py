@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from itertools import chain
 from pathlib import Path
 from typing import Optional
 
@@ -15,11 +17,13 @@ from tfgradfix.files import STDIN, SourceError, discover, read_source, write_sou
 from tfgradfix.noqa import add_noqa
 from tfgradfix.report.diff import unified_diff
 from tfgradfix.report.github import write_github
+from tfgradfix.parallel import default_jobs, process_files
 from tfgradfix.report.interactive import Quit, Review
+from tfgradfix.report.progress import Progress
 from tfgradfix.report.json_format import write_json
 from tfgradfix.report.run import RunReport, display_path
 from tfgradfix.report.sarif import write_sarif
-from tfgradfix.report.text import write_text
+from tfgradfix.report.text import write_statistics, write_text
 from tfgradfix.rules import RULES_BY_CODE, select_rules
 from tfgradfix.rules.docs import fix_kind, render
 
@@ -61,9 +65,14 @@ _FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "githu
 @click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to every line with a finding.")
 @click.option("--stdin-filename", help="The name of the file read from `-`, for messages and per-file-ignores.")
 @click.option("-i", "--interactive", is_flag=True, help="With --fix: show each fix and ask before applying it.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: the number of CPUs).")
+@click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
+@click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
 def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[bool], select: tuple[str, ...],
           ignore: tuple[str, ...], exclude: tuple[str, ...], output_format: str, exit_zero: bool,
-          add_noqa: bool, stdin_filename: Optional[str], interactive: bool) -> None:
+          add_noqa: bool, stdin_filename: Optional[str], interactive: bool, jobs: Optional[int],
+          no_progress: bool, statistics: bool) -> None:
     """Report (and with --fix or --diff, fix) findings in PATHS (files, folders or -)."""
     paths = paths or (".",)
     if interactive and (not fix or diff or STDIN in paths):
@@ -84,15 +93,31 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
         sys.exit(_exit_code(report, False, exit_zero))
     diffs: list[str] = []
     added = 0
-    for path in files:
-        result = _process(engine, path, stdin_filename)
-        report.results.append(result)
-        if add_noqa:
-            added += _write_noqa(result, report)
-        elif diff:
-            diffs.append(unified_diff(result))
-        elif fix and result.changed:
-            _write(result, report)
+    started = time.monotonic()
+    progress = Progress(len(files), enabled=sys.stderr.isatty() and not no_progress)
+    regular = [path for path in files if path != STDIN]
+    results = chain((_process(engine, STDIN, stdin_filename) for path in files if path == STDIN),
+                    process_files(engine, regular, jobs or default_jobs()))
+    try:
+        for result in results:
+            report.results.append(result)
+            if add_noqa:
+                added += _write_noqa(result, report)
+            elif diff:
+                diffs.append(unified_diff(result))
+            elif fix and result.changed:
+                _write(result, report)
+            if not result.findings and not result.changed:
+                result.source = None  # keep memory flat over large runs
+            progress.advance(len(result.findings))
+    except KeyboardInterrupt:
+        progress.close()
+        written = sum(1 for r in report.results if r.applied and r.source is not None) if fix else 0
+        click.echo(f"Interrupted: {written} file{'s' if written != 1 else ''} written with every fix; "
+                   "every other file is unchanged.", err=True)
+        sys.exit(130)
+    progress.close()
+    report.seconds = time.monotonic() - started
     for path, message in report.all_errors:
         click.echo(f"error: {path}: {message}", err=True)
     changed = False
@@ -109,8 +134,12 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
         out = sys.stderr if fix and STDIN in files else sys.stdout
         if output_format == "sarif":
             write_sarif(report, out, engine)
+        elif output_format == "text" and statistics:
+            write_statistics(report, out)
         else:
             _FORMATS[output_format](report, out)
+        if output_format == "text":
+            click.echo(report.summary_line(), err=True)
     sys.exit(_exit_code(report, changed, exit_zero))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -44,10 +45,22 @@ class FileResult:
     def changed(self) -> bool:
         return self.source is not None and self.new_text is not None and self.new_text != self.source.text
 
+    def detached(self) -> "FileResult":
+        """A copy without syntax trees or edit functions, to cross a process boundary."""
+        def summary(fix: Optional[Fix]) -> Optional[Fix]:
+            return None if fix is None else Fix(fix.description, (), fix.applicability)
+
+        findings = [dataclasses.replace(f, node=None, fix=summary(f.fix)) for f in self.findings]
+        return dataclasses.replace(self, findings=findings, applied=[summary(f) for f in self.applied])
+
+
+def _no_ignores(path: str) -> Sequence[str]:
+    return ()
+
 
 class Engine:
     def __init__(self, rules: Sequence[type[Rule]], fix: bool = False, unsafe_fixes: bool = False,
-                 ignored_for: Callable[[str], Sequence[str]] = lambda path: ()) -> None:
+                 ignored_for: Callable[[str], Sequence[str]] = _no_ignores) -> None:
         self.rules = list(rules)
         self.fix = fix
         self.unsafe_fixes = unsafe_fixes

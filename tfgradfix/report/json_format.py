@@ -34,6 +34,7 @@ def write_json(report: RunReport, out: TextIO) -> None:
         "findings": findings,
         "errors": [{"path": path, "message": message} for path, message in report.all_errors],
         "summary": {"files": report.files, "findings": len(findings), "fixed": report.fixed},
+        "statistics": [{"code": c, "name": n, "count": t, "fixable": x} for c, n, t, x in report.statistics()],
     }
     json.dump(document, out, indent=2)
     out.write("\n")

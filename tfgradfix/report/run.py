@@ -26,6 +26,7 @@ class RunReport:
     results: list[FileResult] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
     fix_mode: bool = False
+    seconds: float = 0.0
 
     @property
     def findings(self) -> list[tuple[str, Finding]]:
@@ -42,6 +43,25 @@ class RunReport:
     @property
     def files(self) -> int:
         return len(self.results)
+
+    def statistics(self) -> list[tuple[str, str, int, int]]:
+        """(code, name, findings, of which fixable), most frequent first."""
+        counts: dict[tuple[str, str], list[int]] = {}
+        for _, f in self.findings:
+            entry = counts.setdefault((f.code, f.name), [0, 0])
+            entry[0] += 1
+            entry[1] += f.fix is not None
+        return sorted(((c, n, t, x) for (c, n), (t, x) in counts.items()), key=lambda row: (-row[2], row[0]))
+
+    def summary_line(self) -> str:
+        files = self.files
+        parsed = sum(r.parsed for r in self.results)
+        errors = len(self.all_errors)
+        skipped = sum(1 for r in self.results if not r.parsed and not r.error)
+        with_findings = sum(1 for r in self.results if r.findings)
+        return (f"Checked {files} file{'s' if files != 1 else ''} in {self.seconds:.1f} s: {parsed} parsed, "
+                f"{skipped} skipped by the prefilter, {with_findings} with findings, {self.fixed} fixed, "
+                f"{errors} error{'s' if errors != 1 else ''}.")
 
     def fixable_counts(self) -> tuple[int, int]:
         safe = sum(1 for _, f in self.findings if f.fix_applicability is Applicability.SAFE)

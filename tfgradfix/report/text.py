@@ -10,6 +10,13 @@ from tfgradfix.report.run import RunReport
 _MARKS = {Applicability.SAFE: "[*] ", Applicability.UNSAFE: "[?] ", None: ""}
 
 
+def write_statistics(report: RunReport, out: TextIO) -> None:
+    """`--statistics`: one line per rule, most frequent first."""
+    for code, name, count, fixable in report.statistics():
+        mark = "[*]" if fixable == count else f"[{fixable} fixable]" if fixable else "   "
+        out.write(f"{count:>6}  {code}  {mark} {name}\n")
+
+
 def write_text(report: RunReport, out: TextIO) -> None:
     findings = report.findings
     for path, f in findings:
