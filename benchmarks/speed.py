@@ -1,24 +1,31 @@
-"""Speed of `tfgradfix check` as ratios to LibCST's parse and Python's `ast.parse`
-on the same files, in the same run.
+"""Speed of `tfgradfix check` as ratios to LibCST's parse (the floor for a LibCST
+tool), Python's `ast.parse` and TensorFlow's `tf_upgrade_v2`, on the same files in the
+same run; `check` with one process and with -jN.
 
     python benchmarks/speed.py [PATH ...]     # default: the installed keras package
 
-Single process. The ratios, not the seconds, are comparable across machines.
+The ratios, not the seconds, are comparable across machines. `tf_upgrade_v2` is
+timed in this process after its import (when TensorFlow is installed), per file.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
+import logging
 import os
 import resource
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import libcst as cst
 
 from tfgradfix.engine import Engine
 from tfgradfix.files import discover, read_source
+from tfgradfix.parallel import default_jobs, process_files
 from tfgradfix.rules import ALL_RULES
 
 
@@ -63,14 +70,47 @@ def main(paths: list[str]) -> None:
     lines = sum(s.text.count("\n") for s in sources)
     print(f"{len(sources)} files, {lines} lines under {', '.join(paths)}")
     engine = Engine(ALL_RULES)
+    jobs = max(2, default_jobs())
     check = _timed("tfgradfix check (-j1)", engine.process, sources)
+    start = time.perf_counter()
+    for _ in process_files(engine, [s.path for s in sources], jobs):
+        pass
+    parallel = time.perf_counter() - start
+    print(f"{f'tfgradfix check (-j{jobs})':<28} {parallel:8.2f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     parse = _timed("libcst parse_module", _parse, sources)
     python = _timed("ast.parse", _ast, sources)
+    upgrade = _tf_upgrade_v2(sources)
     parsed = sum(engine.process(s).parsed for s in sources)
     print(f"check parsed {parsed} of {len(sources)} files (the rest failed the text prefilter)")
-    print(f"ratios to LibCST parse: check {check / parse:.2f}x, ast.parse {python / parse:.2f}x")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory {peak:.0f} MiB")
+    ratios = f"check -j1 {check / parse:.2f}x, check -j{jobs} {parallel / parse:.2f}x, ast.parse {python / parse:.2f}x"
+    if upgrade is not None:
+        ratios += f", tf_upgrade_v2 {upgrade / parse:.2f}x"
+    print(f"ratios to LibCST parse: {ratios}")
+    print(f"-j{jobs} speed-up over -j1: {check / parallel:.2f}x")
+    print(f"peak memory of check (this process, before the other tools ran): {peak:.0f} MiB")
+
+
+def _tf_upgrade_v2(sources) -> float | None:
+    try:
+        from tensorflow.tools.compatibility import ast_edits, tf_upgrade_v2
+    except ImportError:
+        print(f"{'tf_upgrade_v2':<28} (TensorFlow not installed)")
+        return None
+    upgrader = ast_edits.ASTCodeUpgrader(tf_upgrade_v2.TFAPIChangeSpec())
+    with tempfile.TemporaryDirectory() as folder, open(os.devnull, "w") as quiet:
+        out = Path(folder, "out.py")
+        start = time.perf_counter()
+        logging.disable(logging.CRITICAL)  # it logs every change it makes
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+            for source in sources:
+                try:
+                    upgrader.process_file(source.path, str(out))
+                except Exception:  # it gives up on syntax it does not know; that is part of its cost
+                    pass
+        elapsed = time.perf_counter() - start
+    print(f"{'tf_upgrade_v2':<28} {elapsed:8.2f} s")
+    return elapsed
 
 
 if __name__ == "__main__":
