@@ -9,12 +9,12 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, DataFlow, target_names
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
-from tfgradfix.analysis.tree import child_nodes, contains
+from tfgradfix.analysis.tree import BatchableVisitor, child_nodes, contains
 
 _SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
 
 
-class TraversalContext(cst.BatchableCSTVisitor):
+class TraversalContext(BatchableVisitor):
     """Runs first in the batched traversal, so rules see an up-to-date context."""
 
     def __init__(self, analysis: ModuleAnalysis) -> None:

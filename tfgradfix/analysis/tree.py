@@ -69,3 +69,23 @@ def statements(nodes) -> Iterator[cst.CSTNode]:
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             continue
         stack.extend(reversed(list(child_nodes(node))))
+
+
+_HOOKS: dict[type, tuple[str, ...]] = {}
+
+
+class BatchableVisitor(cst.BatchableCSTVisitor):
+    """LibCST's batchable visitor, finding its hooks once per class: the stock
+    `get_visitors` runs `inspect.getmembers` on every instance, for every file."""
+
+    def get_visitors(self):  # type: ignore[override]
+        names = _HOOKS.get(type(self))
+        if names is None:
+            names = tuple(
+                name for name in dir(type(self))
+                if name.startswith(("visit_", "leave_"))
+                and callable(getattr(type(self), name))
+                and not getattr(getattr(type(self), name), "_is_no_op", False)
+            )
+            _HOOKS[type(self)] = names
+        return {name: getattr(self, name) for name in names}

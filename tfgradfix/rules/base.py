@@ -13,6 +13,7 @@ from typing import Callable, ClassVar, Optional
 import libcst as cst
 
 from tfgradfix.analysis.context import TraversalContext
+from tfgradfix.analysis.tree import BatchableVisitor
 from tfgradfix.fixes.edits import Applicability, Fix
 
 
@@ -36,7 +37,7 @@ class Finding:
         return self.fix.applicability if self.fix is not None else None
 
 
-class Rule(cst.BatchableCSTVisitor):
+class Rule(BatchableVisitor):
     code: ClassVar[str]
     name: ClassVar[str]
     message: ClassVar[str]
