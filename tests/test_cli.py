@@ -292,3 +292,22 @@ def test_interrupt_leaves_each_file_original_or_fully_fixed(tmp_path):
     assert all(text in (original, golden) for text in texts)
     assert 0 < sum(text == golden for text in texts) < 400
     assert not list(tmp_path.glob(".tfgradfix-*")), "temporary files left behind"
+
+
+def test_progress_line_for_long_runs(monkeypatch):
+    import io
+
+    from tfgradfix.report import progress
+
+    monkeypatch.setattr(progress, "DELAY_S", 0.0)
+    monkeypatch.setattr(progress, "REFRESH_S", 0.0)
+    stream = io.StringIO()
+    bar = progress.Progress(4, enabled=True, stream=stream)
+    for findings in (0, 2, 0, 1):
+        bar.advance(findings)
+    assert "4/4 files, 3 findings, ETA" in stream.getvalue()
+    bar.close()
+    assert stream.getvalue().endswith("\r" + " " * 79 + "\r")
+    quiet = io.StringIO()
+    progress.Progress(4, enabled=False, stream=quiet).advance(1)
+    assert quiet.getvalue() == ""
