@@ -91,32 +91,10 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
         _review(Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for), files, report)
         write_text(report, sys.stdout)
         sys.exit(_exit_code(report, False, exit_zero))
-    diffs: list[str] = []
-    added = 0
     started = time.monotonic()
-    progress = Progress(len(files), enabled=sys.stderr.isatty() and not no_progress)
-    regular = [path for path in files if path != STDIN]
-    results = chain((_process(engine, STDIN, stdin_filename) for path in files if path == STDIN),
-                    process_files(engine, regular, jobs or default_jobs()))
-    try:
-        for result in results:
-            report.results.append(result)
-            if add_noqa:
-                added += _write_noqa(result, report)
-            elif diff:
-                diffs.append(unified_diff(result))
-            elif fix and result.changed:
-                _write(result, report)
-            if not result.findings and not result.changed:
-                result.source = None  # keep memory flat over large runs
-            progress.advance(len(result.findings))
-    except KeyboardInterrupt:
-        progress.close()
-        written = sum(1 for r in report.results if r.applied and r.source is not None) if fix else 0
-        click.echo(f"Interrupted: {written} file{'s' if written != 1 else ''} written with every fix; "
-                   "every other file is unchanged.", err=True)
-        sys.exit(130)
-    progress.close()
+    mode = "noqa" if add_noqa else "diff" if diff else "fix" if fix else "check"
+    diffs, added = _run(engine, files, report, mode, jobs or default_jobs(), stdin_filename,
+                        progress=Progress(len(files), enabled=sys.stderr.isatty() and not no_progress))
     report.seconds = time.monotonic() - started
     for path, message in report.all_errors:
         click.echo(f"error: {path}: {message}", err=True)
@@ -141,6 +119,37 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
         if output_format == "text":
             click.echo(report.summary_line(), err=True)
     sys.exit(_exit_code(report, changed, exit_zero))
+
+
+def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: int,
+         stdin_filename: Optional[str], progress: Progress) -> tuple[list[str], int]:
+    """Process every file (stdin first, then the rest in path order), writing, diffing or
+    annotating as `mode` says. Returns the diffs and the number of noqa lines added."""
+    diffs: list[str] = []
+    added = 0
+    regular = [path for path in files if path != STDIN]
+    results = chain((_process(engine, STDIN, stdin_filename) for path in files if path == STDIN),
+                    process_files(engine, regular, jobs))
+    try:
+        for result in results:
+            report.results.append(result)
+            if mode == "noqa":
+                added += _write_noqa(result, report)
+            elif mode == "diff":
+                diffs.append(unified_diff(result))
+            elif mode == "fix" and result.changed:
+                _write(result, report)
+            if not result.findings and not result.changed:
+                result.source = None  # keep memory flat over large runs
+            progress.advance(len(result.findings))
+    except KeyboardInterrupt:
+        progress.close()
+        written = sum(1 for r in report.results if r.applied and r.source is not None) if mode == "fix" else 0
+        click.echo(f"Interrupted: {written} file{'s' if written != 1 else ''} written with every fix; "
+                   "every other file is unchanged.", err=True)
+        sys.exit(130)
+    progress.close()
+    return diffs, added
 
 
 def _process(engine: Engine, path: str, stdin_filename: Optional[str]) -> FileResult:
