@@ -112,7 +112,7 @@ class UntrackedVariableAttribute(Rule):
         if attr is None:
             return
         trainable_integer = (node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
-                             and not _is_false(_keyword(node, "trainable")))
+                             and not _is_false(_keyword_value(node, "trainable")))
         fix = None if trainable_integer else self._fix(node, attr)  # TGF206 first: an int weight cannot train
         self.report(node, self.message.format(attr=attr), fix)
 
@@ -140,7 +140,7 @@ def _integer_dtype(expr: Optional[cst.BaseExpression], imports) -> bool:
     return str(name).rsplit(".", 1)[-1].startswith(("int", "uint"))
 
 
-def _keyword(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+def _keyword_value(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
     return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
 
 
@@ -179,9 +179,9 @@ class IntegerVariable(Rule):
             return
         created = _creates(context, node)
         is_variable = created == "variable"
-        if created is None or _is_false(_keyword(node, "trainable")):
+        if created is None or _is_false(_keyword_value(node, "trainable")):
             return
-        dtype = _keyword(node, "dtype")
+        dtype = _keyword_value(node, "dtype")
         literal = is_variable and node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
         if not (_integer_dtype(dtype, context.imports) or (literal and dtype is None)):
             return
@@ -259,7 +259,7 @@ class UnusedWeight(Rule):
                 call = statement.value
                 if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "add_weight"):
                     continue
-                if _is_false(_keyword(call, "trainable")):
+                if _is_false(_keyword_value(call, "trainable")):
                     continue
                 for target in statement.targets:
                     attr = self_attribute(target.target)
