@@ -236,3 +236,13 @@ def test_broken_notebook_is_one_error(cli, tmp_path, monkeypatch):
     assert result.returncode == 2
     assert result.stderr.startswith("error: broken.ipynb: broken notebook: not a notebook: invalid JSON")
     assert "layers.py:17:13: TGF102" in result.stdout
+
+
+def test_notebook_diff_shows_cells_and_magics(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cells = [_code(["%load_ext autoreload\n", "import numpy as np\n", "import tensorflow as tf"]),
+             _code(["class Tanh(tf.keras.layers.Layer):\n", "    def call(self, x):\n", "        return np.tanh(x)\n"])]
+    (tmp_path / "nb.ipynb").write_text(_notebook(cells), encoding="utf-8")
+    diff = cli("--diff", "nb.ipynb").stdout
+    assert " # %% cell 1\n %load_ext autoreload\n-import numpy as np\n" in diff
+    assert "+        return tf.tanh(x)\n" in diff and "tfgradfix:" not in diff

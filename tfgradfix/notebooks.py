@@ -83,6 +83,11 @@ class Notebook:
                 cell, first = number, start
         return cell, line - first + 1
 
+    def readable(self, text: str) -> str:
+        """The module as a person reads it in a diff: magics back, cells numbered from 1."""
+        text = _MAGIC_PATTERN.sub(lambda m: self.magics[int(m.group(2))], text)
+        return _MARKER_PATTERN.sub(lambda m: f"# %% cell {int(m.group(1)) + 1}\n", text)
+
     def from_python(self, text: str) -> str:
         """The notebook with its code cells replaced by the fixed module's."""
         pieces = _MARKER_PATTERN.split(text)

@@ -13,9 +13,12 @@ def unified_diff(result: FileResult) -> str:
         return ""
     assert result.source is not None and result.new_text is not None
     path = display_path(result.path)
+    before, after = result.source.text, result.new_text
+    if result.source.notebook is not None:  # its code cells, as one module
+        before, after = result.source.notebook.readable(before), result.source.notebook.readable(after)
     return "".join(difflib.unified_diff(
-        result.source.text.splitlines(keepends=True),
-        result.new_text.splitlines(keepends=True),
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
         fromfile=f"a/{path}",
         tofile=f"b/{path}",
     ))
