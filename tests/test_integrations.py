@@ -246,3 +246,11 @@ def test_notebook_diff_shows_cells_and_magics(cli, tmp_path, monkeypatch):
     diff = cli("--diff", "nb.ipynb").stdout
     assert " # %% cell 1\n %load_ext autoreload\n-import numpy as np\n" in diff
     assert "+        return tf.tanh(x)\n" in diff and "tfgradfix:" not in diff
+
+
+def test_interactive_shows_the_verification_verdict(project):
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "-i", "--verify", "layers.py"],
+                            input="q\n", capture_output=True, text=True, cwd=project)
+    # The first fix alone (drop one `.numpy()`) leaves np.dot in place: that hunk does not verify yet.
+    assert "  failed CPU IncorrectLayer: grads 2 None→None" in result.stdout, result.stdout
+    assert "Apply this fix?" in result.stdout

@@ -26,6 +26,7 @@ from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_statistics, write_text
 from tfgradfix.rules import RULES_BY_CODE, select_rules
 from tfgradfix.rules.docs import fix_kind, render
+from tfgradfix.verify.runner import describe, verify_files
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -69,10 +70,19 @@ _FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "githu
               help="Worker processes (default: the number of CPUs).")
 @click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
 @click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
+@click.option("--verify", is_flag=True,
+              help="Run each changed layer before and after its fixes (user code runs, in a child process); "
+                   "with --fix, write only files whose fixes verified.")
+@click.option("--verify-device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
+@click.option("--verify-timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="Seconds the verifying child may run.")
+@click.option("--python", "python_path", type=click.Path(dir_okay=False),
+              help="The Python (with TensorFlow) that runs the verification; default: this one.")
 def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[bool], select: tuple[str, ...],
           ignore: tuple[str, ...], exclude: tuple[str, ...], output_format: str, exit_zero: bool,
           add_noqa: bool, stdin_filename: Optional[str], interactive: bool, jobs: Optional[int],
-          no_progress: bool, statistics: bool) -> None:
+          no_progress: bool, statistics: bool, verify: bool, verify_device: str, verify_timeout: float,
+          python_path: Optional[str]) -> None:
     """Report (and with --fix or --diff, fix) findings in PATHS (files, folders or -)."""
     paths = paths or (".",)
     if interactive and (not fix or diff or STDIN in paths):
@@ -84,17 +94,28 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
     except (ConfigError, ValueError) as error:
         raise click.UsageError(str(error)) from error
     unsafe = config.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
-    engine = Engine(rules, fix=(fix or diff) and not add_noqa, unsafe_fixes=unsafe, ignored_for=config.ignored_for)
+    if verify and add_noqa:
+        raise click.UsageError("--verify goes with check, --diff or --fix")
+    engine = Engine(rules, fix=(fix or diff or verify) and not add_noqa, unsafe_fixes=unsafe,
+                    ignored_for=config.ignored_for)
     files, missing = discover(paths, exclude or config.exclude)
     report = RunReport(errors=[(p, m) for p, m in missing], fix_mode=fix and not diff and not add_noqa)
     if interactive:
-        _review(Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for), files, report)
+        verifier = None
+        if verify:
+            def verifier(path: str, before: str, after: str) -> dict:
+                return verify_files([(path, before, after)], python_path, verify_device, verify_timeout,
+                                    config.verify.get("examples", {}))[0]
+        _review(Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for), files, report, verifier)
         write_text(report, sys.stdout)
         sys.exit(_exit_code(report, False, exit_zero))
     started = time.monotonic()
-    mode = "noqa" if add_noqa else "diff" if diff else "fix" if fix else "check"
+    mode = "noqa" if add_noqa else "diff" if diff else "fix" if fix and not verify else "check"
     diffs, added = _run(engine, files, report, mode, jobs or default_jobs(), stdin_filename,
                         progress=Progress(len(files), enabled=sys.stderr.isatty() and not no_progress))
+    if verify:
+        _verify(report, fix and not diff, python_path, verify_device, verify_timeout,
+                config.verify.get("examples", {}))
     report.seconds = time.monotonic() - started
     for path, message in report.all_errors:
         click.echo(f"error: {path}: {message}", err=True)
@@ -116,6 +137,10 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
             write_statistics(report, out)
         else:
             _FORMATS[output_format](report, out)
+        if output_format == "text" and verify:
+            for result in report.results:
+                for name, verdict in result.verification.items():
+                    out.write(f"{display_path(result.path)}: {describe(name, verdict)}\n")
         if output_format == "text":
             click.echo(report.summary_line(), err=True)
     sys.exit(_exit_code(report, changed, exit_zero))
@@ -152,6 +177,30 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
     return diffs, added
 
 
+def _verify(report: RunReport, write: bool, python: Optional[str], device: str, timeout: float,
+            examples: dict) -> None:
+    """Verify every changed file in one child process; attach the verdicts to the
+    findings; with `write`, write the files whose units all verified."""
+    changed = [r for r in report.results if r.changed and not r.error]
+    verdicts = verify_files([(r.path, r.source.text, r.new_text) for r in changed], python, device, timeout,
+                            examples)
+    for result, units in zip(changed, verdicts):
+        result.verification = units
+        for finding in [*result.findings, *result.original_findings]:
+            finding.verification = units.get(finding.symbol.split(".")[0])
+        verified = bool(units) and all(u["verdict"] == "verified" for u in units.values())
+        if write and verified:
+            _write(result, report)
+        elif write:
+            result.findings, result.applied = result.original_findings, []
+            refused = ", ".join(f"{name} {u['verdict']}" for name, u in units.items() if u["verdict"] != "verified")
+            click.echo(f"{display_path(result.path)}: fixes not written: {refused or 'nothing to run'}", err=True)
+    if not write:
+        for result in report.results:
+            if result.original_findings:
+                result.findings = result.original_findings
+
+
 def _process(engine: Engine, path: str, stdin_filename: Optional[str]) -> FileResult:
     if path != STDIN:
         return engine.process_path(path)
@@ -163,9 +212,9 @@ def _process(engine: Engine, path: str, stdin_filename: Optional[str]) -> FileRe
     return engine.process(source)
 
 
-def _review(engine: Engine, files: list[str], report: RunReport) -> None:
+def _review(engine: Engine, files: list[str], report: RunReport, verifier=None) -> None:
     """Ask about each fix; write each file once with what was accepted."""
-    review = Review(engine)
+    review = Review(engine, verifier)
     for path in files:
         try:
             source = read_source(path)

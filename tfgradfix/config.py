@@ -8,7 +8,8 @@
     unsafe-fixes = false
     per-file-ignores = { "tests/*" = ["TGF2"] }
 
-    [tool.tfgradfix.verify]            # settings of --verify (reserved)
+    [tool.tfgradfix.verify.examples]   # how --verify builds a layer it cannot build by itself
+    "pkg.layers:Attention" = {args = [64], kwargs = {heads = 4}, input_shape = [2, 10, 64]}
 
 Command-line options win over the file. Unknown keys and bad values are an error
 that names the key.

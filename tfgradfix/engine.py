@@ -40,6 +40,10 @@ class FileResult:
     new_text: Optional[str] = None
     error: Optional[str] = None
     parsed: bool = False
+    # With fixing on: what was reported before any fix (what `check` shows).
+    original_findings: list[Finding] = field(default_factory=list)
+    # From --verify: unit (class or function) name -> verdict and its numbers.
+    verification: dict = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -50,8 +54,11 @@ class FileResult:
         def summary(fix: Optional[Fix]) -> Optional[Fix]:
             return None if fix is None else Fix(fix.description, (), fix.applicability)
 
-        findings = [dataclasses.replace(f, node=None, fix=summary(f.fix)) for f in self.findings]
-        return dataclasses.replace(self, findings=findings, applied=[summary(f) for f in self.applied])
+        def plain(findings: list[Finding]) -> list[Finding]:
+            return [dataclasses.replace(f, node=None, fix=summary(f.fix)) for f in findings]
+
+        return dataclasses.replace(self, findings=plain(self.findings), original_findings=plain(self.original_findings),
+                                   applied=[summary(f) for f in self.applied])
 
 
 def _no_ignores(path: str) -> Sequence[str]:
@@ -97,10 +104,11 @@ class Engine:
         ignored = tuple(self.ignored_for(source.path))
         findings = self._check(module, source.text, ignored)
         if self.fix:
+            result.original_findings = list(findings)
             module, findings = self._fix_until_stable(module, findings, result, ignored)
             result.new_text = module.code
         if source.notebook is not None:
-            for finding in findings:
+            for finding in {id(f): f for f in [*findings, *result.original_findings]}.values():
                 start = finding.line
                 finding.cell, finding.line = source.notebook.where(start)
                 finding.end_line = finding.line + (finding.end_line - start)

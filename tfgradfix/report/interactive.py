@@ -9,7 +9,7 @@ help. Each file is written once, atomically, with the fixes it accepted.
 from __future__ import annotations
 
 import difflib
-from typing import Optional
+from typing import Callable, Optional
 
 import click
 import libcst as cst
@@ -18,6 +18,7 @@ from tfgradfix.engine import Engine, FileResult, parse_source
 from tfgradfix.files import SourceError, SourceFile
 from tfgradfix.report.run import display_path
 from tfgradfix.rules import Finding
+from tfgradfix.verify.runner import describe
 
 PROMPT = "Apply this fix? [y,n,a,d,q,?]"
 HELP = """y - apply this fix
@@ -37,8 +38,10 @@ class Quit(Exception):
 
 
 class Review:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, verify: Optional[Callable[[str, str, str], dict]] = None) -> None:
         self.engine = engine
+        # With --verify: (path, text before, text after) -> {unit: verdict}, shown next to each hunk.
+        self.verify = verify
 
     def file(self, source: SourceFile, result: FileResult) -> Optional[str]:
         """The file's text with the accepted fixes, or None if none was accepted.
@@ -98,6 +101,10 @@ class Review:
                                          f"a/{path}", f"b/{path}", lineterm="", n=2):
             colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
             click.echo(click.style(line, fg=colour) if colour and not line.startswith(("+++", "---")) else line)
+        if self.verify is not None:
+            for name, verdict in self.verify(path, before.code, after.code).items():
+                colour = "green" if verdict["verdict"] == "verified" else "yellow"
+                click.echo(click.style(f"  {describe(name, verdict)}", fg=colour))
         while True:
             try:
                 answer = click.prompt(PROMPT, default="n", show_default=False).strip().lower()

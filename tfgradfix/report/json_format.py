@@ -26,7 +26,7 @@ def write_json(report: RunReport, out: TextIO) -> None:
                 "applicability": f.fix.applicability.value,
                 "description": f.fix.description,
             },
-            "verification": None,
+            "verification": f.verification,
             **({"cell": f.cell} if f.cell is not None else {}),
         })
     document = {

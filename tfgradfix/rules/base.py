@@ -31,6 +31,7 @@ class Finding:
     end_line: int = 0
     end_column: int = 0
     cell: Optional[int] = None  # in a notebook: the cell (from 1), and lines count within it
+    verification: Optional[dict] = None  # from --verify: the verdict of the finding's layer or function
 
     @property
     def fix_applicability(self) -> Optional[Applicability]:
