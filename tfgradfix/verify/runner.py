@@ -16,11 +16,24 @@ from tfgradfix.verify.units import Unit, changed_units
 CHILD = str(Path(__file__).with_name("child.py"))
 
 
+# Files per child process: TensorFlow's import (~2 s) is paid once per batch, and a
+# hang or crash costs one batch, not the run.
+BATCH = 25
+
+
 def verify_files(items: list[tuple[str, str, str]], python: Optional[str] = None, device: str = "auto",
                  timeout: float = 300.0, examples: Optional[dict] = None) -> list[dict[str, dict]]:
-    """For each (path, original text, fixed text): {unit name: verdict}. One child for all.
+    """For each (path, original text, fixed text): {unit name: verdict}, one child process
+    per batch of files, each with `timeout` seconds.
     `examples`: {"Class" or "module.path:Class": {"args", "kwargs", "input_shape"}}."""
-    examples = examples or {}
+    verdicts: list[dict[str, dict]] = []
+    for start in range(0, len(items), BATCH):
+        verdicts += _verify_batch(items[start:start + BATCH], python, device, timeout, examples or {})
+    return verdicts
+
+
+def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], device: str, timeout: float,
+                  examples: dict) -> list[dict[str, dict]]:
     plans = [changed_units(original, fixed) for _, original, fixed in items]
     if not any(plans):
         return [{} for _ in items]
