@@ -90,7 +90,8 @@ def _check_generated(code: str) -> None:
         assert again.new_text == result.new_text
 
 
-_SETTINGS = settings(max_examples=300 if FULL else 40, deadline=None,
+# CI runs a fixed sample (derandomized, so a landing never depends on luck); the full run explores.
+_SETTINGS = settings(max_examples=300 if FULL else 40, deadline=None, derandomize=not FULL, database=None,
                      suppress_health_check=list(HealthCheck))
 
 
