@@ -47,6 +47,12 @@ _BARE_VALUE_PARENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst
                        cst.Element, cst.Expr, cst.Index, cst.DictElement)
 
 
+def keyword_arg(name: str, value: cst.BaseExpression) -> cst.Arg:
+    """`name=value`, written as PEP 8 writes keyword arguments."""
+    return cst.Arg(value=value, keyword=cst.Name(name), equal=cst.AssignEqual(
+        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
+
+
 def parenthesized(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
 

@@ -15,7 +15,7 @@ from typing import Callable, Optional, Sequence
 
 import libcst as cst
 
-from tfgradfix.fixes.edits import parenthesized
+from tfgradfix.fixes.edits import keyword_arg, parenthesized
 from tfgradfix.fixes.literals import literal_int, literal_int_tuple
 
 RankOf = Callable[[cst.BaseExpression], Optional[int]]
@@ -43,11 +43,7 @@ def _bare(expr: cst.BaseExpression) -> cst.BaseExpression:
 
 def call(target: Target, function: str, *args: cst.BaseExpression, **keywords: cst.BaseExpression) -> cst.Call:
     arguments = [cst.Arg(value=_bare(a)) for a in args]
-    arguments += [
-        cst.Arg(value=_bare(v), keyword=cst.Name(k), equal=cst.AssignEqual(
-            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
-        for k, v in keywords.items()
-    ]
+    arguments += [keyword_arg(k, _bare(v)) for k, v in keywords.items()]
     return cst.Call(func=target.name(function), args=arguments)
 
 

@@ -17,6 +17,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.fixes.edits import keyword_arg
 from tfgradfix.fixes.literals import is_integer_literal, is_numeric_literal
 from tfgradfix.fixes.numpy_to_tf import bind
 
@@ -37,13 +38,8 @@ class Weight:
                     ("trainable", self.trainable), ("dtype", self.dtype)]
         return cst.Call(
             func=cst.parse_expression(f"{owner}.add_weight"),
-            args=[_keyword(k, v) for k, v in keywords if v is not None],
+            args=[keyword_arg(k, v) for k, v in keywords if v is not None],
         )
-
-
-def _keyword(name: str, value: cst.BaseExpression) -> cst.Arg:
-    return cst.Arg(value=value, keyword=cst.Name(name), equal=cst.AssignEqual(
-        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
 
 
 def _float(text: str) -> cst.Float:
@@ -73,7 +69,7 @@ class WeightTranslator:
 
     def _initializer(self, name: str, **values: cst.BaseExpression) -> cst.Call:
         return cst.Call(func=cst.parse_expression(f"{self.initializers}.{name}"),
-                        args=[_keyword(k, v) for k, v in values.items()])
+                        args=[keyword_arg(k, v) for k, v in values.items()])
 
     def from_variable(self, call: cst.Call, initial: Optional[str] = None) -> Optional[Weight]:
         """The add_weight arguments equivalent to `tf.Variable(...)`, or None. With `initial`
@@ -92,7 +88,7 @@ class WeightTranslator:
                 return None
             tf = self.imports.alias_of("tensorflow") or "tf"
             convert = cst.Call(cst.parse_expression(f"{tf}.convert_to_tensor"),
-                               [cst.Arg(value), *([_keyword("dtype", dtype)] if dtype is not None else [])])
+                               [cst.Arg(value), *([keyword_arg("dtype", dtype)] if dtype is not None else [])])
             prelude = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(initial))], convert)])
             return Weight(
                 shape=cst.parse_expression(f"{initial}.shape"),

@@ -9,7 +9,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import is_certainly_tensor
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.arrays import ArrayToTensor
-from tfgradfix.fixes.edits import Fix
+from tfgradfix.fixes.edits import Fix, keyword_arg
 from tfgradfix.fixes.numpy_to_tf import _DTYPES, INTEGER_RESULTS, bind, call
 from tfgradfix.rules.base import Rule
 
@@ -385,8 +385,7 @@ class PredictInTape(Rule):
         if len(positional) == 1 and not positional[0].star and extra <= {"batch_size", "verbose"}:
             replacement = cst.Call(func=callee.value, args=[
                 cst.Arg(positional[0].value),
-                cst.Arg(cst.Name("False"), keyword=cst.Name("training"), equal=cst.AssignEqual(
-                    whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))),
+                keyword_arg("training", cst.Name("False")),
             ])
             fix = Fix.replace(node, replacement, "Call the model instead of `predict`")
         self.report(node, fix=fix)

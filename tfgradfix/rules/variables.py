@@ -10,7 +10,7 @@ from tfgradfix.analysis.dataflow import Blocking, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import descendants
-from tfgradfix.fixes.edits import Applicability, Edit, Fix
+from tfgradfix.fixes.edits import Applicability, Edit, Fix, keyword_arg
 from tfgradfix.fixes.literals import as_floats, is_integer_literal
 from tfgradfix.fixes.hoist import (
     RenameReads, add_to_build, buildable, build_input_name, free_attribute, weight_statements, without,
@@ -781,10 +781,7 @@ class VariableInHelper(Rule):
             edits.append(Edit(helper, lambda updated: _with_keyword_parameter(remove(updated), local)))
             for _, call in callers:
                 edits.append(Edit(call, lambda updated: updated.with_changes(args=[
-                    *_with_comma(updated.args), cst.Arg(
-                        cst.Attribute(cst.Name("self"), cst.Name(attr)), keyword=cst.Name(local),
-                        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                              whitespace_after=cst.SimpleWhitespace("")))])))
+                    *_with_comma(updated.args), keyword_arg(local, cst.Attribute(cst.Name("self"), cst.Name(attr)))])))
         return Fix("Create the weight once, in the layer's `build`", tuple(edits))
 
     def _input_parameters(self, helper: cst.FunctionDef, callers) -> set[str]:
