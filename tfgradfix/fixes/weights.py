@@ -60,6 +60,16 @@ def _literal_shape(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     return None
 
 
+# tf.random.<f>(shape, a, b) -> the Keras initializer with the same distribution. Keras's
+# defaults (stddev 0.05, range +-0.05) differ from tf.random's (1.0, [0, 1)), so both
+# parameters are always spelled out.
+_DISTRIBUTIONS = {
+    "random.normal": ("RandomNormal", "mean", "stddev"),
+    "random.uniform": ("RandomUniform", "minval", "maxval"),
+    "truncated_normal": ("TruncatedNormal", "mean", "stddev"),
+}
+
+
 class WeightTranslator:
     def __init__(self, imports: ImportMap) -> None:
         self.imports = imports
@@ -108,23 +118,14 @@ class WeightTranslator:
             return None
         qualified = self.imports.resolve(value.func) or ""
         last = qualified.rsplit(".", 1)[-1] if qualified.startswith("tensorflow.") else ""
-        if last == "normal" and qualified.endswith("random.normal"):
-            b = bind(value.args, ["shape", "mean", "stddev", "dtype", "seed", "name"])
+        tail = qualified[len("tensorflow."):] if qualified.startswith("tensorflow.") else ""
+        distribution = next((d for key, d in _DISTRIBUTIONS.items() if tail == key or tail.endswith("." + key)), None)
+        if distribution is not None:
+            initializer, low, high = distribution
+            b = bind(value.args, ["shape", low, high, "dtype", "seed", "name"])
             if b and "shape" in b and "dtype" not in b:
                 return b["shape"], self._initializer(
-                    "RandomNormal", mean=b.get("mean", _float("0.0")), stddev=b.get("stddev", _float("1.0")),
-                    **({"seed": b["seed"]} if "seed" in b else {}))
-        if last == "uniform" and qualified.endswith("random.uniform"):
-            b = bind(value.args, ["shape", "minval", "maxval", "dtype", "seed", "name"])
-            if b and "shape" in b and "dtype" not in b:
-                return b["shape"], self._initializer(
-                    "RandomUniform", minval=b.get("minval", _float("0.0")), maxval=b.get("maxval", _float("1.0")),
-                    **({"seed": b["seed"]} if "seed" in b else {}))
-        if last == "truncated_normal":
-            b = bind(value.args, ["shape", "mean", "stddev", "dtype", "seed", "name"])
-            if b and "shape" in b and "dtype" not in b:
-                return b["shape"], self._initializer(
-                    "TruncatedNormal", mean=b.get("mean", _float("0.0")), stddev=b.get("stddev", _float("1.0")),
+                    initializer, **{low: b.get(low, _float("0.0")), high: b.get(high, _float("1.0"))},
                     **({"seed": b["seed"]} if "seed" in b else {}))
         if last in ("zeros", "ones") and qualified.count(".") == 1:
             b = bind(value.args, ["shape", "dtype", "name"])
