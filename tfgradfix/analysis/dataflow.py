@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
 from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.analysis.keras import declared_rank, is_weight_constructor, self_attribute
 
@@ -88,8 +88,6 @@ def target_names(target: cst.BaseExpression) -> Iterator[str]:
 
 
 _FRAMEWORKS = frozenset({"tensorflow", "numpy", "keras", "tf_keras"})
-_INTEGER_DTYPES = frozenset({"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                             "bool", "int"})
 
 
 @dataclass(frozen=True)
@@ -115,10 +113,8 @@ class Blocking:
         if last in self.functions:
             return True
         if self.integer_casts and last == "cast" and len(call.args) >= 2:
-            dtype = call.args[1].value
-            named = flow.imports.resolve(dtype) or ""
-            literal = dtype.evaluated_value if isinstance(dtype, cst.SimpleString) else ""
-            return named.rsplit(".", 1)[-1] in _INTEGER_DTYPES or literal in _INTEGER_DTYPES
+            dtype = flow.imports.dtype_name(call.args[1].value)
+            return is_integer_dtype(dtype) or dtype == "bool"
         return False
 
 

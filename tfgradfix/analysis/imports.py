@@ -75,12 +75,22 @@ class ImportMap:
             return None
         return f"{full}.{rest}" if rest else full
 
+    def dtype_name(self, expr: cst.BaseExpression) -> str:
+        """The dtype an expression names: "int32" for `tf.int32`, `np.int32` or "int32"."""
+        if isinstance(expr, cst.SimpleString):
+            return str(expr.evaluated_value)
+        return (self.resolve(expr) or "").rsplit(".", 1)[-1]
+
     def alias_of(self, module: str) -> Optional[str]:
         """The local name bound to `module` itself (`tf` for tensorflow)."""
         for local, full in self.bindings.items():
             if full == module:
                 return local
         return None
+
+
+def is_integer_dtype(name: str) -> bool:
+    return name.startswith(("int", "uint"))
 
 
 def _import_statements(module: cst.Module):

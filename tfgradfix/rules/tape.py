@@ -7,7 +7,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import _walk_scope, is_certainly_tensor, names_in
-from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
 from tfgradfix.analysis.tapes import Container, GradientCall, TapeBlock, names_bound, tape_block
 from tfgradfix.analysis.tree import contains
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
@@ -360,8 +360,7 @@ def _integer_bindings(rule: Rule, name: str) -> Optional[list[cst.Call]]:
         qualified = rule.context.imports.resolve(value.func)
         dtype = next((a.value for a in value.args if a.keyword is not None and a.keyword.value == "dtype"), None)
         if dtype is not None:
-            dtype_name = (rule.context.imports.resolve(dtype) or getattr(dtype, "evaluated_value", "") or "")
-            if not str(dtype_name).rsplit(".", 1)[-1].startswith(("int", "uint")):
+            if not is_integer_dtype(rule.context.imports.dtype_name(dtype)):
                 return None
             calls.append(value)
         elif qualified in ("tensorflow.constant", "tensorflow.Variable", "tensorflow.convert_to_tensor") \

@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import Blocking, names_in
-from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Edit, Fix, keyword_arg
@@ -133,13 +133,6 @@ class UntrackedVariableAttribute(Rule):
         return Fix.replace(statement, cst.FlattenSentinel([prelude, rest]), "Create it with `self.add_weight`")
 
 
-def _integer_dtype(expr: Optional[cst.BaseExpression], imports) -> bool:
-    if expr is None:
-        return False
-    name = imports.resolve(expr) or (expr.evaluated_value if isinstance(expr, cst.SimpleString) else "")
-    return str(name).rsplit(".", 1)[-1].startswith(("int", "uint"))
-
-
 def _keyword_value(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
     return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
 
@@ -183,7 +176,8 @@ class IntegerVariable(Rule):
             return
         dtype = _keyword_value(node, "dtype")
         literal = is_variable and node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
-        if not (_integer_dtype(dtype, context.imports) or (literal and dtype is None)):
+        integer_dtype = dtype is not None and is_integer_dtype(context.imports.dtype_name(dtype))
+        if not (integer_dtype or (literal and dtype is None)):
             return
         attr = _stored_on(context, node)
         if attr is None or not _read_in_forward(context, cls, attr):
