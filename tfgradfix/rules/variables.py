@@ -239,6 +239,11 @@ class UnusedWeight(Rule):
     _DYNAMIC = ("getattr", "vars", "__dict__", "weights", "trainable_weights", "variables",
                 "trainable_variables", "_trainable_weights", "setattr")
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._reads: Optional[set[str]] = None
+        self._strings: list[str] = []
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         context = self.context
         cls = context.analysis.keras_classes.get(node)
@@ -261,13 +266,15 @@ class UnusedWeight(Rule):
                         self.report(call, self.message.format(attr=attr))
 
     def _read_anywhere(self, attr: str) -> bool:
-        for node in descendants(self.context.analysis.module):
-            if isinstance(node, cst.Attribute) and node.attr.value == attr:
-                if not isinstance(self.context.parent(node), cst.AssignTarget):
-                    return True
-            elif isinstance(node, cst.SimpleString) and attr in node.value:
-                return True  # named in a string: reached dynamically
-        return False
+        if self._reads is None:  # one walk of the module, for every weight of every class
+            self._reads, self._strings = set(), []
+            for node in descendants(self.context.analysis.module):
+                if isinstance(node, cst.Attribute) and not isinstance(self.context.parent(node), cst.AssignTarget):
+                    self._reads.add(node.attr.value)
+                elif isinstance(node, cst.SimpleString):
+                    self._strings.append(node.value)
+        # named in a string: reached dynamically
+        return attr in self._reads or any(attr in text for text in self._strings)
 
 
 class AssignOnForwardPath(Rule):
