@@ -14,6 +14,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from tfgradfix import interrupts
 from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.scopes import ModuleAnalysis
@@ -44,6 +45,8 @@ class FileResult:
     original_findings: list[Finding] = field(default_factory=list)
     # From --verify: unit (class or function) name -> verdict and its numbers.
     verification: dict = field(default_factory=dict)
+    # The finding each applied fix came from (for --show-fixes).
+    fixed_findings: list[Finding] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -58,7 +61,7 @@ class FileResult:
             return [dataclasses.replace(f, node=None, fix=summary(f.fix)) for f in findings]
 
         return dataclasses.replace(self, findings=plain(self.findings), original_findings=plain(self.original_findings),
-                                   applied=[summary(f) for f in self.applied])
+                                   applied=[summary(f) for f in self.applied], fixed_findings=plain(self.fixed_findings))
 
 
 def _no_ignores(path: str) -> Sequence[str]:
@@ -86,6 +89,7 @@ class Engine:
         try:
             return self._process(source)
         except Exception as error:  # a bug of ours must not stop the run or lose the file
+            interrupts.check()  # LibCST can turn a Ctrl-C into a KeyError: that is no bug
             where = traceback.extract_tb(error.__traceback__)[-1]
             return FileResult(path=source.path, source=source, error=(
                 f"internal error, file left unchanged: {type(error).__name__}: {error} "
@@ -151,11 +155,11 @@ class Engine:
     def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult,
                           ignored: tuple[str, ...]):
         for _ in range(MAX_FIX_PASSES):
-            fixes = [f.fix for f in findings if self.fixable(f)]
+            fixes = {id(f.fix): f for f in findings if self.fixable(f)}
             if not fixes:
                 break
             try:
-                fixed, applied = self.apply(module, fixes, result.path)  # type: ignore[arg-type]
+                fixed, applied = self.apply(module, [f.fix for f in fixes.values()], result.path)  # type: ignore[misc]
             except SourceError as error:
                 result.error = str(error)
                 break
@@ -163,6 +167,7 @@ class Engine:
                 break
             module = fixed
             result.applied.extend(applied)
+            result.fixed_findings.extend(fixes[id(fix)] for fix in applied)
             findings = self._check(module, module.code, ignored)
         return module, findings
 
