@@ -196,19 +196,19 @@ def _parse(path: Path, table: dict, where: str) -> Config:
             (pattern, check_codes(codes, f"{path}: {where}per-file-ignores {pattern!r}"))
             for pattern, codes in value.items()]
     if "verify" in table:
-        config.verify = _parse_verify(path, table["verify"], f"{where}verify.")
+        config.verify = _parse_verify(path, table["verify"], f"[{where.strip()[1:-1] + '.' if where else ''}verify] ")
     return config
 
 
 def _parse_verify(path: Path, table: object, where: str) -> dict:
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: {where[:-1]}: expected a table, got {table!r}")
+        raise ConfigError(f"{path}: {where}expected a table, got {table!r}")
     _unknown(path, where, table, _VERIFY_KEYS)
     examples = table.get("examples", {})
     if not isinstance(examples, dict):
         raise ConfigError(f"{path}: {where}examples: expected a table, got {examples!r}")
     for name, example in examples.items():
-        spot = f"{where}examples.{name!r}"
+        spot = f"{where[:-2]}.examples] {name!r}"
         if not isinstance(example, dict):
             raise ConfigError(f"{path}: {spot}: expected a table like {{args = [...], input_shape = [...]}}, "
                               f"got {example!r}")

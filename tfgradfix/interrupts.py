@@ -28,12 +28,30 @@ def handled() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if not _state["hit"]:  # after a Ctrl-C, more of them must not break the exit
+            signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Block SIGINT during the block (it arrives after it), so that worker processes
+    started in it begin with SIGINT blocked until they `ignore()` it."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def ignore() -> None:
-    """For worker processes: the parent handles Ctrl-C and stops them."""
+    """For worker processes: a Ctrl-C reaches the whole process group, and the
+    parent handles it by stopping them."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def interrupted() -> bool:

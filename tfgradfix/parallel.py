@@ -21,7 +21,7 @@ def default_jobs() -> int:
 def _start(engine: Engine) -> None:
     global _ENGINE
     _ENGINE = engine
-    interrupts.ignore()  # Ctrl-C reaches the whole process group: the parent stops the workers
+    interrupts.ignore()
 
 
 def _process(path: str) -> FileResult:
@@ -37,7 +37,8 @@ def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileR
         for path in paths:
             yield engine.process_path(path)
         return
-    pool = multiprocessing.Pool(min(jobs, len(paths)), initializer=_start, initargs=(engine,))
+    with interrupts.held():
+        pool = multiprocessing.Pool(min(jobs, len(paths)), initializer=_start, initargs=(engine,))
     try:
         yield from pool.imap(_process, paths, chunksize=CHUNK)
         pool.close()
