@@ -159,3 +159,21 @@ def test_extend_exclude_adds_to_the_config(cli, project):
 
 def test_help_says_check_is_the_default(cli):
     assert "`check` is the default command" in cli("--help").output
+
+
+def test_unused_noqa_judges_only_codes_of_rules_that_ran(cli, project):
+    (project / "layers.py").write_text(SEED.read_text().replace(
+        "x = inputs.numpy()", "x = inputs.numpy()  # noqa: TGF102, TGF203").replace(
+        "return tf.convert_to_tensor(y)", "return tf.convert_to_tensor(y)  # noqa: TGF101"))
+    everything = [line for line in cli("layers.py").stdout.splitlines() if "TGF901" in line]
+    assert everything == [
+        "layers.py:17:29: TGF901 [?] unused `noqa` directive: TGF203 suppresses nothing on this line",
+        "layers.py:19:41: TGF901 [?] unused `noqa` directive: TGF101 suppresses nothing on this line"]
+    some = [line for line in cli("--select", "TGF1,TGF901", "layers.py").stdout.splitlines() if "TGF901" in line]
+    assert [line.split(": ")[-1] for line in some] == ["TGF101 suppresses nothing on this line"]
+    assert "TGF901" not in cli("--ignore", "TGF901", "layers.py").stdout
+    assert cli("--fix", "layers.py").exit_code == 1, "the fix waits for --unsafe-fixes"
+    assert "# noqa: TGF102, TGF203" in (project / "layers.py").read_text()
+    cli("--fix", "--unsafe-fixes", "layers.py")
+    text = (project / "layers.py").read_text()
+    assert "x = inputs.numpy()  # noqa: TGF102\n" in text and "# noqa: TGF101" not in text

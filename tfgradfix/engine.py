@@ -23,6 +23,7 @@ from tfgradfix.files import SourceError, SourceFile, read_source
 from tfgradfix.noqa import suppressed
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.rules import Finding, Rule
+from tfgradfix.rules.unused_noqa import UnusedNoqa
 
 # Fixes can enable others (a `.numpy()` dropped makes a conversion redundant);
 # the loop stops earlier once nothing changes.
@@ -133,18 +134,32 @@ class Engine:
             return []
         context = TraversalContext(analysis)
         findings: list[Finding] = []
-        cst.visit_batched(module, [context, *(rule(context, findings.append) for rule in self.rules)])
-        if not findings:
+        rules = [rule(context, findings.append) for rule in self.rules]
+        cst.visit_batched(module, [context, *rules])
+        noqa = next((r for r in rules if isinstance(r, UnusedNoqa)), None)
+        if not findings and not (noqa and noqa.directives):
             return []
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         lines = text.splitlines()
         kept = []
-        for finding in findings:
+        used: set[tuple[int, str]] = set()  # (line, code) a noqa suppressed
+
+        def place(finding: Finding) -> None:
             where = positions[finding.node]
             finding.line, finding.column = where.start.line, where.start.column + 1
             finding.end_line, finding.end_column = where.end.line, where.end.column + 1
+
+        for finding in findings:
+            place(finding)
             on_line = lines[finding.line - 1] if 0 < finding.line <= len(lines) else ""
-            if not suppressed(on_line, finding.code) and not finding.code.startswith(ignored):
+            if suppressed(on_line, finding.code):
+                used.add((finding.line, finding.code))
+            elif not finding.code.startswith(ignored):
+                kept.append(finding)
+        if noqa is not None and not noqa.code.startswith(ignored):
+            comment_lines = {c: positions[c].start.line for holder, _ in noqa.directives for c in [holder.comment]}
+            for finding in noqa.unused(comment_lines, used, [r.code for r in self.rules]):
+                place(finding)
                 kept.append(finding)
         return sorted(kept, key=lambda f: (f.line, f.column, f.code))
 
