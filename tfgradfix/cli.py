@@ -72,7 +72,8 @@ _FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "githu
 @click.option("--diff", is_flag=True, help="Print a unified diff of the fixes; write nothing.")
 @click.option("--fix", is_flag=True, help="Apply fixes in place.")
 @click.option("--fix-only", is_flag=True, help="Apply fixes; do not report, or exit 1 for, findings left.")
-@click.option("--unsafe-fixes", is_flag=True, default=None, help="Also apply fixes marked unsafe.")
+@click.option("--unsafe-fixes/--no-unsafe-fixes", default=None,
+              help="Also apply fixes marked unsafe (default: the config's unsafe-fixes, else no).")
 @click.option("--show-fixes", is_flag=True, help="With --fix: list the fixes applied, per file and rule.")
 @click.option("--select", multiple=True, help="Rule codes or prefixes to enable (TGF1, TGF101, ALL); "
                                                "replaces the config's choice.")
