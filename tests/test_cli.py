@@ -339,8 +339,13 @@ def test_a_ctrl_c_that_libcst_turns_into_another_error_still_stops_the_run():
             except KeyboardInterrupt:
                 raise KeyError("ctx") from None
 
-    with interrupts.handled(), pytest.raises(KeyboardInterrupt):
-        Engine([InterruptedInsideLibcst], fix=True).process_path(str(SEED))
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with interrupts.handled(), pytest.raises(KeyboardInterrupt):
+            Engine([InterruptedInsideLibcst], fix=True).process_path(str(SEED))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not interrupts.interrupted(), "the next command in this process starts afresh"
 
 
 def test_progress_line_for_long_runs(monkeypatch):

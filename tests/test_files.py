@@ -3,6 +3,7 @@ is (owner, hard links, read-only), and bad paths reported without stopping the r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -165,3 +166,12 @@ def test_show_files_lists_what_would_be_checked(cli, project):
     result = cli("--show-files", ".", "--extend-exclude", "b.ipynb")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == ["layers.py", os.path.join("pkg", "a.py")]
+
+
+def test_a_missing_path_next_to_existing_ones_is_an_error_and_the_run_goes_on(cli, project):
+    result = cli("--output-format", "json", "gone.py", "layers.py")
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["errors"] == [{"path": "gone.py", "message": "no such file or directory"}]
+    assert document["summary"]["findings"] == 5
+    assert result.stderr.count("error: gone.py: no such file or directory") == 1

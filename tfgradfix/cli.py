@@ -141,14 +141,12 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
     exclude = Exclusions([(p, None) for p in o.exclude] if o.exclude else [(p, config.folder) for p in config.exclude])
     exclude.patterns += Exclusions((p, None) for p in o.extend_exclude).patterns
     files, missing = discover(paths, exclude, o.respect_gitignore)
-    for path, message in missing:
-        click.echo(f"error: {path}: {message}", err=True)
-    if missing and not files:
-        sys.exit(EXIT_ERROR)  # a mistyped path or command must not check something else
-    if o.show_files:
+    if o.show_files or (missing and not files):  # a mistyped path or command must not check something else
+        for path, message in missing:
+            click.echo(f"error: {path}: {message}", err=True)
         for path in files:
             click.echo(display_path(path))
-        sys.exit(EXIT_CLEAN)
+        sys.exit(EXIT_ERROR if missing else EXIT_CLEAN)
     if not files:
         _warn(f"no Python files found under {', '.join(paths)}", o.quiet)
     if o.verify:
@@ -159,7 +157,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             sys.exit(EXIT_ERROR)
     engine = Engine(rules, fix=(o.fix or o.diff or o.verify) and not o.add_noqa, unsafe_fixes=unsafe,
                     ignored_for=config.ignored_for)
-    report = RunReport(fix_mode=o.fix and not o.diff)
+    report = RunReport(errors=list(missing), fix_mode=o.fix and not o.diff)
     with _report_stream(o.output_file) as out:
         if o.interactive:
             verifier = None
@@ -172,7 +170,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             sys.exit(_exit_code(report, False, o))
         started = time.monotonic()
         mode = "noqa" if o.add_noqa else "diff" if o.diff else "fix" if o.fix and not o.verify else "check"
-        stdin = _Stdin(mode in ("fix", "noqa") or (o.fix and not o.diff), o.stdin_filename) if STDIN in files else None
+        stdin = _Stdin((o.fix and not o.diff) or o.add_noqa, o.stdin_filename) if STDIN in files else None
         diffs, added = _run(engine, files, report, mode, o.jobs or default_jobs(), stdin, progress=Progress(
             len(files), enabled=sys.stderr.isatty() and not o.no_progress and not o.quiet))
         if o.verify:
@@ -259,10 +257,9 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
     annotating as `mode` says. Returns the diffs and the number of noqa lines added."""
     diffs: list[str] = []
     added = 0
-    regular = [path for path in files if path != STDIN]
-    results = chain([] if stdin is None else [_process_stdin(engine, stdin, report)],
-                    process_files(engine, regular, jobs))
+    pooled = process_files(engine, [path for path in files if path != STDIN], jobs)
     try:
+        results = chain([] if stdin is None else [_process_stdin(engine, stdin, report)], pooled)
         for result in results:
             interrupts.check()  # a Ctrl-C that became an error result
             report.results.append(result)
@@ -276,6 +273,7 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
                 result.source = None  # keep memory flat over large runs
             progress.advance(len(result.findings))
     except KeyboardInterrupt:
+        pooled.close()  # stops the workers now, not at the interpreter's exit
         progress.close()
         if stdin is not None:
             stdin.close()

@@ -19,7 +19,9 @@ _state = {"hit": False, "deferring": 0, "pending": False}
 
 @contextmanager
 def handled() -> Iterator[None]:
-    """Handle SIGINT this way during the block (in the main thread, where signals arrive)."""
+    """Handle SIGINT this way during the block (in the main thread, where signals
+    arrive). After a Ctrl-C, SIGINT stays ignored: the process is on its way out, and
+    Python's own shutdown would otherwise restore the default that kills it mid-exit."""
     _state.update(hit=False, deferring=0, pending=False)
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -28,8 +30,8 @@ def handled() -> Iterator[None]:
     try:
         yield
     finally:
-        if not _state["hit"]:  # after a Ctrl-C, more of them must not break the exit
-            signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if _state["hit"] else previous)
+        _state.update(hit=False, deferring=0, pending=False)
 
 
 @contextmanager
