@@ -31,6 +31,7 @@ from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_statistics, write_text
 from tfgradfix.rules import RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
+from tfgradfix.rules.unused_noqa import UnusedNoqa
 from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, verify_files
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -348,7 +349,8 @@ def _write_noqa(result: FileResult, report: RunReport, stdin: Optional[_Stdin]) 
     source = result.source
     if source is None or not result.findings:
         return 0
-    text, added = add_noqa(source.text, [(f.line, f.code) for f in result.findings])
+    # A noqa for an unused noqa would silence the finding instead of removing the stale code.
+    text, added = add_noqa(source.text, [(f.line, f.code) for f in result.findings if f.code != UnusedNoqa.code])
     if not added:
         return 0
     try:

@@ -220,9 +220,9 @@ def write_source(source: SourceFile, text: str) -> None:
     real = os.path.realpath(source.path)
     info = os.stat(real)
     if info.st_mtime_ns != source.mtime_ns or info.st_size != source.size:
-        raise SourceError("file changed while it was being fixed; not written")
+        raise SourceError("file changed while it was being fixed")
     if not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(real, os.W_OK):
-        raise SourceError("read-only file, not written (make it writable to apply the fixes)")
+        raise SourceError("read-only file (make it writable to apply the fixes)")
     with interrupts.deferred():
         if info.st_nlink > 1 or not _replace(real, data, info):
             _overwrite(real, data, info.st_size)
