@@ -14,7 +14,7 @@ Two flow-insensitive analyses over one function (or the module body):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator, Optional
 
 import libcst as cst
@@ -100,10 +100,19 @@ class Blocking:
     comparisons: bool = True  # `a > b` is bool: no gradient
     integer_casts: bool = False  # `tf.cast(x, tf.int32)`
     parameters: bool = True  # the forward method's arguments are gradient sources
+    # Only this weight (`self.<weight>`) is a source: does the output depend on *it*?
+    weight: Optional[str] = None
 
     def extended(self, *functions: str, integer_casts: Optional[bool] = None) -> "Blocking":
-        return Blocking(self.functions | frozenset(functions), self.comparisons,
-                        self.integer_casts if integer_casts is None else integer_casts, self.parameters)
+        return replace(self, functions=self.functions | frozenset(functions),
+                       integer_casts=self.integer_casts if integer_casts is None else integer_casts)
+
+    def only(self, weight: str) -> "Blocking":
+        return replace(self, weight=weight)
+
+    @property
+    def all_sources(self) -> bool:
+        return self.weight is None
 
     def blocks(self, qualified: str, call: cst.Call, flow: "DataFlow") -> bool:
         root = qualified.split(".", 1)[0]
@@ -181,7 +190,8 @@ class DataFlow:
             # `outputs.append(h)` makes `outputs` depend on `h`.
             for arg in call.args:
                 self.bindings.append(Binding(owner.value, arg.value, call))
-        elif method == "watch" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names:
+        elif (method == "watch" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names
+              and self.blocking.all_sources):
             for arg in call.args:
                 for name in target_names(arg.value):
                     self.tainted.add(name)
@@ -193,9 +203,10 @@ class DataFlow:
 
     def solve(self, tainted_params: set[str]) -> None:
         self.tainted |= tainted_params
-        self.tainted |= {
-            b.name for b in self.bindings if is_weight_constructor(b.value, self.imports)
-        }
+        if self.blocking.all_sources:
+            self.tainted |= {
+                b.name for b in self.bindings if is_weight_constructor(b.value, self.imports)
+            }
         changed = True
         while changed:
             changed = False
@@ -224,11 +235,14 @@ class DataFlow:
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         """Whether `expr` carries a gradient from a trainable source."""
         if isinstance(expr, cst.Name):
-            return expr.value in self.tainted or self.scope.module_variable(expr.value)
+            return expr.value in self.tainted or (
+                self.blocking.all_sources and self.scope.module_variable(expr.value))
         if isinstance(expr, cst.Attribute):
             attr = expr.attr.value
             owner_attr = self_attribute(expr)
             if owner_attr is not None:
+                if not self.blocking.all_sources:
+                    return owner_attr == self.blocking.weight
                 return self.scope.is_weight(owner_attr)
             if attr in METADATA_ATTRIBUTES:
                 return False
@@ -273,19 +287,19 @@ class DataFlow:
             if self.blocking.blocks(qualified, call, self):
                 return False
             if qualified in ("tensorflow.Variable", "keras.Variable"):
-                return True
+                return self.blocking.all_sources
             return args_tainted
         if isinstance(callee, cst.Name):
             name = callee.value
             if name in PYTHON_VALUE_BUILTINS:
                 return False
             if name == "self":
-                return True
+                return args_tainted or self.blocking.all_sources
             if self.scope.module_function(name):
                 return self._helper_result_tainted(call, args_tainted)
             if self.scope.module_class(name):
                 return args_tainted
-            return args_tainted or self.scope.model_calls
+            return args_tainted or (self.scope.model_calls and self.blocking.all_sources)
         if isinstance(callee, cst.Attribute):
             method = callee.attr.value
             owner = callee.value
@@ -294,10 +308,10 @@ class DataFlow:
                     return self._helper_result_tainted(call, args_tainted)
                 if self.scope.is_preprocessing:
                     return args_tainted
-                return True  # a sub-layer or sub-model of this layer
+                return args_tainted or self.blocking.all_sources  # a sub-layer or sub-model of this layer
             if self.is_tainted(owner):
                 return method not in METADATA_ATTRIBUTES
-            if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls:
+            if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls and self.blocking.all_sources:
                 return True
         return args_tainted
 

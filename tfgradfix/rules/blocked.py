@@ -17,6 +17,8 @@ from typing import ClassVar, Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import Blocking
+from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
+from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Fix
 from tfgradfix.fixes.numpy_to_tf import bind
 from tfgradfix.rules.base import Rule
@@ -84,20 +86,29 @@ def _operand(call: cst.Call) -> Optional[cst.BaseExpression]:
 class StopGradientOutput(_CutRule):
     code = "TGF301"
     name = "stop-gradient-output"
-    summary = "`tf.stop_gradient` that cuts every path from the weights to the output"
+    summary = "`tf.stop_gradient` that cuts every path from the weights, or from one weight, to the output"
     message = "`{function}` cuts every path from the trainable weights to the {sink}: their gradients are None"
+    weight_message = ("`{function}` cuts every path from {weights} to the {sink}, while other weights still "
+                      "reach it: the gradient for {weights} is None, so it never trains")
     triggers = ("stop_gradient", "StopGradient")
     baseline = Blocking(parameters=False)
     cut = Blocking(parameters=False).extended(*_STOP_GRADIENTS)
     what = (
         "Finds `tf.stop_gradient` (also `keras.ops.stop_gradient`, `K.stop_gradient`) when every "
         "path from the trainable weights to the layer's output, or to the target of "
-        "`tape.gradient`, goes through it. The value is followed through assignments and "
-        "arithmetic. Not reported: straight-through estimators (`x + tf.stop_gradient(q - x)`, "
+        "`tape.gradient`, goes through it. In a layer's `call`, also when it cuts every path from "
+        "one weight (`self.<name>`, followed on its own) while other weights or sub-layers still "
+        "reach the output: a projection frozen by mistake. The value is followed through "
+        "assignments and arithmetic. Not reported: straight-through estimators (`x + tf.stop_gradient(q - x)`, "
         "`x - tf.stop_gradient(x - q)`), zero-valued carriers (`e - tf.stop_gradient(e)`), a "
         "stop_gradient on targets or labels (a DQN target network), on a value no trainable "
         "weight reaches, or inside a loss whose other terms still reach the weights; a weightless "
-        "layer that stops the gradient of its input on purpose."
+        "layer that stops the gradient of its input on purpose. For one weight, also not: a "
+        "weight declared `trainable=False` or updated with `.assign*()` anywhere in the module "
+        "(moving averages, target-network copies, spectral-norm power iteration), a weight that "
+        "reaches the output (or an `add_loss`) another way (VQ-VAE codebooks), a stop_gradient "
+        "in a helper rather than in `call`, and layers defined in tests (in a `test*` function "
+        "or `*Test` class, or a module that asserts something `is None`)."
     )
     why = (
         "`tf.stop_gradient` is the identity forward and zero backward: whatever it wraps is a "
@@ -122,19 +133,79 @@ class StopGradientOutput(_CutRule):
         "cannot be known from the code."
     )
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._assigned: Optional[set[str]] = None
+
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self._qualified(node)
         if qualified is None or qualified.rsplit(".", 1)[-1] not in _STOP_GRADIENTS:
             return
         operand = _operand(node)
-        if not self._cuts_every_path(node, operand):
-            return
-        assert operand is not None
         sink = "layer's output" if self.context.scope.forward else "loss"
         function = qualified.replace("tensorflow.", "tf.")
+        if self._cuts_every_path(node, operand):
+            message = self.message.format(function=function, sink=sink)
+        else:
+            weights = self._weights_cut_off(node, operand)
+            if not weights:
+                return
+            message = self.weight_message.format(
+                function=function, sink=sink, weights=", ".join(f"`self.{w}`" for w in weights))
         fix = Fix.replace(node, lambda updated: _operand(updated), "Remove the `stop_gradient`",
                           applicability=Applicability.UNSAFE)
-        self.report(node, self.message.format(function=function, sink=sink), fix)
+        self.report(node, message, fix)
+
+    def _weights_cut_off(self, node: cst.Call, operand: Optional[cst.BaseExpression]) -> list[str]:
+        """The weights of the layer that reach its output only through the stop_gradients
+        of `call`, one data flow per weight, while something else still reaches it."""
+        context = self.context
+        scope = context.scope
+        cls = scope.keras_class
+        if (operand is None or cls is None or not scope.is_forward_entry or not context.reaches_output(node)
+                or _in_a_test(context, cls)):
+            return []
+        sinks = scope.analyse(self.cut).sink_expressions
+        if not any(scope.analyse(self.cut).is_tainted(s) for s in sinks):
+            return []  # nothing else reaches the output either: the whole-layer case above
+        if self._assigned is None:
+            self._assigned = assigned_attributes(context.analysis.module)
+        cut_off = []
+        for weight in sorted({w for owner in cls.lineage() for w in owner.weights}):
+            baseline = scope.analyse(self.baseline.only(weight))
+            if not baseline.is_tainted(operand) or not any(baseline.is_tainted(s) for s in sinks):
+                continue
+            if any(scope.analyse(self.cut.only(weight)).is_tainted(s) for s in sinks):
+                continue
+            if weight in self._assigned or declared_untrainable(cls, weight, context.imports):
+                continue  # updated by code, not by gradients: a target network, an EMA, power iteration
+            cut_off.append(weight)
+        return cut_off
+
+
+def _in_a_test(context, cls) -> bool:
+    """A layer defined in a test, or in a module that asserts something is None (a
+    gradient, in the tests that freeze a weight on purpose)."""
+    parent = context.parent(cls.node)
+    while parent is not None:
+        if isinstance(parent, (cst.FunctionDef, cst.ClassDef)) and _test_name(parent.name.value):
+            return True
+        parent = context.parent(parent)
+    return any(_asserts_none(node) for node in descendants(context.analysis.module))
+
+
+def _test_name(name: str) -> bool:
+    return name.startswith(("test", "Test")) or name.endswith("Test")
+
+
+def _asserts_none(node: cst.CSTNode) -> bool:
+    if isinstance(node, cst.Call):
+        callee = node.func
+        return isinstance(callee, cst.Attribute) and callee.attr.value == "assertIsNone"
+    if isinstance(node, cst.Assert) and isinstance(node.test, cst.Comparison):
+        return any(isinstance(c.operator, cst.Is) and isinstance(c.comparator, cst.Name)
+                   and c.comparator.value == "None" for c in node.test.comparisons)
+    return False
 
 
 class NonDifferentiableOp(_CutRule):
