@@ -96,7 +96,8 @@ class Blocking:
     output still depend on the weights without these ops?" run the same
     analysis twice with different blocking."""
 
-    functions: frozenset = NON_DIFFERENTIABLE_RESULTS  # last name of a TF/NumPy/Keras function
+    # last name of a TF/NumPy/Keras function (`argmax`), or a qualified one (`tensorflow.argsort`)
+    functions: frozenset = NON_DIFFERENTIABLE_RESULTS
     comparisons: bool = True  # `a > b` is bool: no gradient
     integer_casts: bool = False  # `tf.cast(x, tf.int32)`
     parameters: bool = True  # the forward method's arguments are gradient sources
@@ -119,7 +120,7 @@ class Blocking:
         if root not in _FRAMEWORKS:
             return False
         last = qualified.rsplit(".", 1)[-1]
-        if last in self.functions:
+        if last in self.functions or qualified in self.functions:
             return True
         if self.integer_casts and last == "cast" and len(call.args) >= 2:
             dtype = flow.imports.dtype_name(call.args[1].value)

@@ -17,6 +17,7 @@ from typing import ClassVar, Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import Blocking
+from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Fix
@@ -39,6 +40,17 @@ _NON_DIFFERENTIABLE = {
     "comparison": "use a soft version (`tf.sigmoid((a - b) / temperature)`) or a straight-through "
                   "estimator",
 }
+# For TensorFlow's own list (analysis/no_gradient_ops.py), by why it has no gradient.
+_ADVICE_BY_REASON = {
+    "integer or boolean result": "its result is integer or boolean (indices, counts, a mask): use it to "
+                                 "select values (`tf.gather`, `tf.where(mask, a, b)`) rather than as a value, "
+                                 "or use a soft version",
+    "registered NotDifferentiable": "TensorFlow registers it as not differentiable: use a differentiable "
+                                    "relaxation or a straight-through estimator",
+    "gradient registered as None": "TensorFlow registers a None gradient for it: use a differentiable "
+                                   "relaxation or a straight-through estimator",
+}
+_COMPARISON_OPS = frozenset({"Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual"})
 
 
 class _CutRule(Rule):
@@ -211,15 +223,21 @@ def _asserts_none(node: cst.CSTNode) -> bool:
 class NonDifferentiableOp(_CutRule):
     code = "TGF302"
     name = "non-differentiable-op"
-    summary = "`argmax`/`round`/`floor`/`sign`/int casts/comparisons on every path from weights to output"
+    summary = "`argmax`/`argsort`/`round`/`floor`/`sign`/int casts/comparisons on every path from weights to output"
     message = "{op} has no gradient, and every path from the trainable weights to the {sink} goes through it: {advice}"
-    triggers = ("argmax", "argmin", "round", "floor", "ceil", "sign", "cast", "top_k", ">", "<", "==")
+    triggers = ("argmax", "argmin", "round", "floor", "ceil", "sign", "cast", "top_k", ">", "<", "==",
+                *sorted({name.rsplit(".", 1)[-1] for name in NO_GRADIENT}))
     baseline = Blocking(functions=_METADATA, comparisons=False, parameters=False)
-    cut = Blocking(functions=_METADATA | frozenset(n for n in _NON_DIFFERENTIABLE if n != "cast"),
+    cut = Blocking(functions=_METADATA | frozenset(NO_GRADIENT) | frozenset(n for n in _NON_DIFFERENTIABLE if n != "cast"),
                    comparisons=True, integer_casts=True, parameters=False)
     what = (
         "Finds `argmax`, `argmin`, `round`, `floor`, `ceil`, `sign`, casts to an integer or bool "
-        "dtype, comparisons and `tf.math.top_k(...).indices` when every path from the trainable "
+        "dtype, comparisons, `tf.math.top_k(...).indices`, and every public TensorFlow function "
+        "that TensorFlow itself gives no gradient (its gradient registry: ops registered "
+        "`NotDifferentiable`, gradients registered as None, integer or boolean results; the list "
+        "is generated from TensorFlow by `tools/no_gradient_ops.py` and tested against it): "
+        + ", ".join(f"`{name.replace('tensorflow.', 'tf.')}`" for name in sorted(NO_GRADIENT)) + ". "
+        "It reports one when every path from the trainable "
         "weights to the layer's output (or the `tape.gradient` target) goes through one of them. "
         "The same op off that path is fine and not reported: `argmax` for a metric, "
         "`tf.gather(x, tf.argmax(...))` (the values still carry the gradient), "
@@ -251,18 +269,25 @@ class NonDifferentiableOp(_CutRule):
         if qualified is None:
             return
         op = qualified.rsplit(".", 1)[-1]
+        shown = f"`{qualified.replace('tensorflow.', 'tf.')}`"
+        if op not in _NON_DIFFERENTIABLE and qualified in NO_GRADIENT:
+            op_type, reason = NO_GRADIENT[qualified]
+            operands = [a.value for a in node.args if a.keyword is None and not a.star][:2]
+            if any(self._cuts_every_path(node, operand) for operand in operands):
+                advice = _NON_DIFFERENTIABLE["comparison"] if op_type in _COMPARISON_OPS else _ADVICE_BY_REASON[reason]
+                self._flag(node, shown, advice)
+            return
         if op not in _NON_DIFFERENTIABLE or op == "cast" and not self._integer_cast(node):
             return
         if op == "top_k" and not self._indices_used(node):
             return
         if self._cuts_every_path(node, _operand(node)):
-            shown = f"`{qualified.replace('tensorflow.', 'tf.')}`"
-            self._flag(node, shown + (" to an integer type" if op == "cast" else ""), op)
+            self._flag(node, shown + (" to an integer type" if op == "cast" else ""), _NON_DIFFERENTIABLE[op])
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         operands = [node.left, *(target.comparator for target in node.comparisons)]
         if any(self._cuts_every_path(node, operand) for operand in operands):
-            self._flag(node, "A comparison", "comparison")
+            self._flag(node, "A comparison", _NON_DIFFERENTIABLE["comparison"])
 
     def _integer_cast(self, node: cst.Call) -> bool:
         return self.cut.blocks("tensorflow.cast", node, self.context.scope.analyse(self.cut))
@@ -271,6 +296,6 @@ class NonDifferentiableOp(_CutRule):
         parent = self.context.parent(node)
         return isinstance(parent, cst.Attribute) and parent.attr.value == "indices"
 
-    def _flag(self, node: cst.CSTNode, op: str, kind: str) -> None:
+    def _flag(self, node: cst.CSTNode, op: str, advice: str) -> None:
         sink = "layer's output" if self.context.scope.forward else "loss"
-        self.report(node, self.message.format(op=op, sink=sink, advice=_NON_DIFFERENTIABLE[kind]))
+        self.report(node, self.message.format(op=op, sink=sink, advice=advice))
