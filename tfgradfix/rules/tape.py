@@ -8,7 +8,9 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import _walk_scope, is_certainly_tensor, names_in
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
-from tfgradfix.analysis.tapes import Container, GradientCall, TapeBlock, names_bound, tape_block
+from tfgradfix.analysis.tapes import (
+    Container, GradientCall, TapeBlock, names_bound, reaching_value, tape_block,
+)
 from tfgradfix.analysis.tree import contains
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.literals import as_floats, is_float_literal, is_integer_literal
@@ -289,8 +291,12 @@ class UnwatchedSource(_TapeRule):
     what = (
         "Finds `tape.gradient(y, x)` where `x` is a tensor created before the block "
         "(`tf.constant`, `tf.convert_to_tensor`, a TF op's result) and the block never calls "
-        "`tape.watch(x)`. Not reported for `tf.Variable`s, lists of trainable variables, tensors "
-        "computed inside the block (the tape records those), or when `watch` is already there."
+        "`tape.watch(x)`. What counts is the binding that reaches the block: a parameter "
+        "rebound as `x = tf.convert_to_tensor(x)` (or `tf.cast`, any TF op) before it is a "
+        "tensor. Not reported for `tf.Variable`s, lists of trainable variables, tensors "
+        "computed inside the block (the tape records those), parameters that reach it as passed "
+        "(a caller may pass a variable), a name rebound only inside an `if` or in a loop "
+        "around the block, or when `watch` is already there."
     )
     why = (
         "A tape watches trainable `tf.Variable`s automatically, never plain tensors: unless "
@@ -336,7 +342,10 @@ class UnwatchedSource(_TapeRule):
                 bindings = [b for b in flow.bindings if b.name == name]
                 if not bindings or any(contains(block.node, b.statement) for b in bindings):
                     continue
-                if not is_certainly_tensor(flow, source):
+                # The binding that reaches the block decides: `x = tf.convert_to_tensor(x)` makes a
+                # tensor of a parameter that could have been anything.
+                reaching = reaching_value(block.node, name, self.context.parent)
+                if not is_certainly_tensor(flow, source if reaching is None else reaching):
                     continue
                 watch = cst.parse_statement(f"{block.name}.watch({name})\n")
 
