@@ -17,6 +17,7 @@ from typing import ClassVar, Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import Blocking
+from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
 from tfgradfix.analysis.tree import descendants
@@ -118,7 +119,8 @@ class StopGradientOutput(_CutRule):
         "layer that stops the gradient of its input on purpose. For one weight, also not: a "
         "weight declared `trainable=False` or updated with `.assign*()` anywhere in the module "
         "(moving averages, target-network copies, spectral-norm power iteration), a weight that "
-        "reaches the output (or an `add_loss`) another way (VQ-VAE codebooks), a stop_gradient "
+        "reaches the output (or an `add_loss`) another way (VQ-VAE codebooks), a weight read by "
+        "a method `call` does not run (`train_step`, a custom loss), a stop_gradient "
         "in a helper rather than in `call`, and layers defined in tests (in a `test*` function "
         "or `*Test` class, or a module that asserts something `is None`)."
     )
@@ -191,8 +193,29 @@ class StopGradientOutput(_CutRule):
                 continue
             if weight in self._assigned or declared_untrainable(cls, weight, context.imports):
                 continue  # updated by code, not by gradients: a target network, an EMA, power iteration
+            if _read_outside(context, cls, weight, scope):
+                continue  # `train_step`, a custom loss: a path to the loss this flow does not see
             cut_off.append(weight)
         return cut_off
+
+
+_SETUP_METHODS = frozenset({"__init__", "build", "get_config", "from_config"})
+
+
+def _read_outside(context, cls, weight: str, entry) -> bool:
+    """`self.<weight>` read by a method of the class that `entry` does not run."""
+    reached, pending = {entry.node}, [entry]
+    while pending:
+        scope = pending.pop()
+        for node in descendants(scope.node):
+            callee = context.analysis.callee_scope(scope, node) if isinstance(node, cst.Call) else None
+            if callee is not None and callee.node not in reached:
+                reached.add(callee.node)
+                pending.append(callee)
+    return any(
+        name not in _SETUP_METHODS and method not in reached
+        and any(self_attribute(n) == weight for n in descendants(method))
+        for owner in cls.lineage() for name, method in owner.methods.items())
 
 
 def _in_a_test(context, cls) -> bool:

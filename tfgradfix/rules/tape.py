@@ -8,6 +8,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import DataFlow, _walk_scope, is_certainly_tensor, names_in
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
+from tfgradfix.analysis.layer_state import declared_untrainable
 from tfgradfix.analysis.tapes import (
     Container, GradientCall, TapeBlock, names_bound, reaching_value, tape_block,
 )
@@ -315,7 +316,8 @@ class ForwardOutsideTape(_TapeRule):
                 yield name
         cls = self.context.scope.keras_class
         if cls is not None and "self" in set(_source_owners(sources)):
-            yield from (f"self.{w}" for owner in cls.lineage() for w in owner.weights)
+            yield from (f"self.{w}" for owner in cls.lineage() for w in owner.weights
+                        if not declared_untrainable(cls, w, self.context.imports))
 
     def _computed(self, value: cst.BaseExpression) -> bool:
         """A new tensor from TF ops or arithmetic, not the variable itself or a call of
