@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
 np = pytest.importorskip("numpy")
 
 from conftest import case_id, fixture_cases  # noqa: E402
@@ -88,7 +89,7 @@ def _check_layer(original, fixed):
     if _fresh_weights_per_call(before, x, out_before):
         # Layers made in call (TGF209): the original draws new weights on every call, so
         # there is no value to compare with; the fixed one must compute the same twice.
-        assert not before.trainable_variables
+        assert len(before.trainable_variables) < len(after.trainable_variables)
     else:
         np.testing.assert_allclose(np.asarray(out_before), out_after.numpy(), **TOLERANCE)
 
@@ -118,7 +119,10 @@ def _config_round_trips(layer) -> bool:
     return True
 
 
-@pytest.mark.parametrize("pair", [p for p in _pairs() if p[0].parent.name.startswith("TGF2")], ids=_ids)
+_LAYER_PAIRS = [p for p in _pairs() if hasattr(_load(p[0]), "example")]
+
+
+@pytest.mark.parametrize("pair", [p for p in _LAYER_PAIRS if p[0].parent.name.startswith("TGF2")], ids=_ids)
 def test_fixed_layer_saves_and_loads(pair, tmp_path):
     """A `.keras` file of the fixed layer loads back with its weights, wherever the
     original's config can rebuild the original."""
@@ -131,8 +135,8 @@ def test_fixed_layer_saves_and_loads(pair, tmp_path):
     model = _example_model(layer, x)
     expected = model(x).numpy()
     path = tmp_path / "fixed.keras"
-    tf.keras.saving.save_model(model, path)
-    loaded = tf.keras.saving.load_model(path, custom_objects={type(layer).__name__: type(layer)})
+    keras.saving.save_model(model, path)
+    loaded = keras.saving.load_model(path, custom_objects={type(layer).__name__: type(layer)})
     assert len(loaded.trainable_variables) == len(model.trainable_variables)
     np.testing.assert_allclose(loaded(x).numpy(), expected, **TOLERANCE)
 
@@ -154,8 +158,9 @@ def test_layers_made_in_call_train_after_the_fix(pair):
     target = tf.random.normal(model(x).shape)
     model.compile(optimizer=tf.keras.optimizers.SGD(0.05), loss="mse")
     initial = [v.numpy().copy() for v in model.trainable_variables]
-    history = model.fit(x, target, epochs=5, verbose=0).history["loss"]
-    assert history[-1] < history[0]
+    loss_before = model.evaluate(x, target, verbose=0)
+    model.fit(x, target, epochs=10, verbose=0)
+    assert model.evaluate(x, target, verbose=0) < loss_before
     assert all(not np.allclose(a, v.numpy()) for a, v in zip(initial, model.trainable_variables))
 
 

@@ -270,3 +270,15 @@ def constructed_layer(call: cst.Call, imports: ImportMap,
         if any(c.weights for c in cls.lineage()):
             return cls.name, "weights"
     return None
+
+
+def defines_property(cls: KerasClass, attr: str) -> bool:
+    """Whether the class itself makes `attr` a property (`@property def attr`, `@attr.setter`)."""
+    for statement in cls.node.body.body:
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == attr:
+            for decorator in statement.decorators:
+                name = decorator.decorator
+                if (isinstance(name, cst.Name) and name.value in ("property", "cached_property")) or (
+                        isinstance(name, cst.Attribute) and name.attr.value in ("setter", "getter")):
+                    return True
+    return False

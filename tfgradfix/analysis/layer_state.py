@@ -84,3 +84,18 @@ def lazily_created(context, node: cst.CSTNode) -> bool:
                 return True
         parent = context.parent(parent)
     return False
+
+
+# Between a statement and its function: what runs once per iteration, or later.
+_REPEATS = (cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.Lambda,
+            cst.FunctionDef)
+
+
+def repeated_in(context, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
+    """Whether `node` runs in a loop, comprehension, lambda or nested function of `function`."""
+    parent = context.parent(node)
+    while parent is not None and parent is not function:
+        if isinstance(parent, _REPEATS):
+            return True
+        parent = context.parent(parent)
+    return False

@@ -115,12 +115,6 @@ def call_site(helper: cst.FunctionDef, call: cst.Call) -> CallSite:
     return CallSite(arguments)
 
 
-def substitute(statements: list[cst.SimpleStatementLine], arguments: Mapping[str, cst.BaseExpression]
-               ) -> list[cst.SimpleStatementLine]:
-    """The helper's statements with its parameters replaced by one call site's arguments."""
-    return [s.visit(_Substitute(arguments)) for s in statements]
-
-
 class _Substitute(cst.CSTTransformer):
     """Reads of parameters -> the arguments, parenthesised unless they stand alone."""
 
@@ -175,12 +169,13 @@ def hoist_weight(ctor: cst.Call, statement: cst.SimpleStatementLine, attr: str, 
     `inputs` holds `call`'s own input parameter)."""
     if site is not None and site.reason is not None:
         return Hoisted(None, site.reason)
+    if site is not None:  # before translating: `tf.ones(s) * scale` with `scale=0.5` is a Constant
+        ctor = ctor.visit(_Substitute(site.arguments))
+        values = {k: v.visit(_Substitute(site.arguments)) for k, v in (values or {}).items()}
     statements = weight_statements(ctor, imports, attr, statement, values)
     if statements is None:
         return Hoisted(None, "the `tf.Variable` takes arguments `add_weight` does not (`shape=`, "
                              "`constraint=`, ...)")
-    if site is not None:
-        statements = substitute(statements, site.arguments)
     rewritten, unknown = unavailable(statements, inputs, imports, input_shape)
     if unknown:
         names = ", ".join(f"`{n}`" for n in unknown)

@@ -6,6 +6,7 @@ from typing import Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.keras import defines_property
 from tfgradfix.analysis.layer_state import VARIABLE, is_false, keyword_value, stored_on
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.fixes.literals import is_integer_literal
@@ -66,10 +67,20 @@ class UntrackedVariableAttribute(Rule):
         attr = stored_on(context, node)
         if attr is None:
             return
+        cls = scope.keras_class
+        if any(defines_property(c, attr) for c in cls.lineage()):
+            return  # the assignment runs a setter: what it stores is the setter's business
+        message = self.message.format(attr=attr)
+        subclass = next((c for c in context.analysis.keras_classes.values()
+                         if c is not cls and cls in c.lineage() and defines_property(c, attr)), None)
+        if subclass is not None:
+            self.report(node, f"{message} (no fix: `{subclass.name}` makes `{attr}` a property whose setter "
+                              "stores its own variable, and would receive a Keras weight instead)")
+            return
         trainable_integer = (node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
                              and not is_false(keyword_value(node, "trainable")))
         fix = None if trainable_integer else self._fix(node, attr)  # TGF206 first: an int weight cannot train
-        self.report(node, self.message.format(attr=attr), fix)
+        self.report(node, message, fix)
 
     def _fix(self, node: cst.Call, attr: str) -> Optional[Fix]:
         context = self.context
@@ -78,7 +89,8 @@ class UntrackedVariableAttribute(Rule):
         direct = (isinstance(assign, cst.Assign) and assign.value is node
                   and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1)
         initial = f"initial_{attr.lstrip('_')}" if direct else None
-        weight = WeightTranslator(context.imports).from_variable(node, initial=initial)
+        weight = WeightTranslator(context.imports, context.scope.analyse().single_values()).from_variable(
+            node, initial=initial)
         if weight is None:
             return None
         if weight.prelude is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Union
 
 import libcst as cst
 
@@ -10,7 +10,7 @@ from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import creates, lazily_created
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
-    RenameReads, add_to_build, buildable, build_input_name, free_attribute, weight_statements, without,
+    RenameReads, add_to_build, build_input_name, free_attribute, hoist_weight, without,
 )
 from tfgradfix.rules.base import Rule
 
@@ -67,9 +67,13 @@ class VariableInCall(Rule):
         what = "a `tf.Variable`" if is_variable else "a weight"
         consequence = ("a new, untracked variable on every call, which never trains"
                        if is_variable else "Keras 3 raises once the layer is built")
-        self.report(node, self.message.format(what=what, consequence=consequence), self._fix(cls, node))
+        message = self.message.format(what=what, consequence=consequence)
+        fix = self._fix(cls, node)
+        if isinstance(fix, str):
+            message, fix = f"{message} (no fix: {fix})", None
+        self.report(node, message, fix)
 
-    def _fix(self, cls, ctor: cst.Call) -> Optional[Fix]:
+    def _fix(self, cls, ctor: cst.Call) -> Union[Fix, str]:
         context = self.context
         call_method = context.scope.node
         statement = context.parent(context.parent(ctor))
@@ -77,20 +81,19 @@ class VariableInCall(Rule):
         if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
                 and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
                 and statement in call_method.body.body):
-            return None
+            return "the variable is not made by a `name = tf.Variable(...)` statement of `call`'s own body"
         target = assign.targets[0].target
         local = target.value if isinstance(target, cst.Name) else None
         attr = self_attribute(target) if local is None else free_attribute(cls, local)
         if attr is None:
-            return None
-        statements = weight_statements(ctor, context.imports, attr, statement)
-        input_shape = build_input_name(cls)
+            return "the variable is stored in a container"
         inputs = {p.name.value for p in call_method.params.params[1:2]}
-        statements = buildable(statements, inputs, context.imports, input_shape) if statements else None
-        if statements is None:
-            return None
+        hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=inputs,
+                               input_shape=build_input_name(cls), values=context.scope.analyse().single_values())
+        if hoisted.statements is None:
+            return hoisted.reason
         rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attr))) if local else None
-        build_node, build_edit = add_to_build(cls, statements)
+        build_node, build_edit = add_to_build(cls, hoisted.statements)
         return Fix("Create the weight once, in `build`", (
             Edit(call_method, without(call_method, statement, rename)),
             Edit(build_node, build_edit),
