@@ -17,6 +17,7 @@ from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.keras import KerasClass, self_attribute
 from tfgradfix.analysis.tree import descendants
+from tfgradfix.fixes.statements import moved, without as without_statements
 from tfgradfix.fixes.edits import parenthesized
 from tfgradfix.fixes.weights import WeightTranslator
 
@@ -205,12 +206,6 @@ def free_attribute(cls: KerasClass, wanted: str, numbered: bool = False) -> str:
     return name
 
 
-def moved(statement: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
-    """The statement as it goes elsewhere: the comments above it and on its line go with
-    it, the blank lines that separated it from its old neighbours stay behind."""
-    return statement.with_changes(leading_lines=[line for line in statement.leading_lines if line.comment])
-
-
 def add_to_init(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[cst.CSTNode, object]:
     """An edit that puts `statements` at the end of the class's `__init__`, creating
     `__init__(self, **kwargs)` (passing everything to `super().__init__`) when it has none."""
@@ -224,12 +219,7 @@ def add_to_init(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[c
     def create(updated: cst.ClassDef) -> cst.ClassDef:
         method = cst.parse_statement("def __init__(self, **kwargs):\n    super().__init__(**kwargs)\n")
         method = method.with_changes(body=method.body.with_changes(body=[*method.body.body, *statements]))
-        body = list(updated.body.body)
-        at = next((i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef)), len(body))
-        if at < len(body):
-            method = method.with_changes(leading_lines=body[at].leading_lines)
-            body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine(indent=False)])
-        return updated.with_changes(body=updated.body.with_changes(body=body[:at] + [method] + body[at:]))
+        return _insert_method(updated, method, before=lambda s: True)
 
     return cls.node, create
 
@@ -251,14 +241,23 @@ def add_to_build(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[
             name=cst.Name("build"),
             params=cst.Parameters([cst.Param(cst.Name("self")), cst.Param(cst.Name("input_shape"))]),
             body=cst.IndentedBlock(statements),
-            leading_lines=[cst.EmptyLine(indent=False)],
         )
-        body = list(updated.body.body)
-        at = next((i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef) and s.name.value == "call"),
-                  len(body))
-        return updated.with_changes(body=updated.body.with_changes(body=body[:at] + [method] + body[at:]))
+        return _insert_method(updated, method, before=lambda s: s.name.value == "call")
 
     return cls.node, create
+
+
+def _insert_method(cls: cst.ClassDef, method: cst.FunctionDef, before) -> cst.ClassDef:
+    """`cls` with `method` before the first method that `before` accepts (else last); the
+    new method takes over that method's leading lines, which gets one blank line."""
+    body = list(cls.body.body)
+    at = next((i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef) and before(s)), len(body))
+    if at < len(body):
+        method = method.with_changes(leading_lines=body[at].leading_lines)
+        body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+    else:
+        method = method.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+    return cls.with_changes(body=cls.body.with_changes(body=body[:at] + [method] + body[at:]))
 
 
 def _is_super_build(statement: cst.CSTNode) -> bool:
@@ -301,16 +300,10 @@ def without(original: cst.FunctionDef, statement: cst.CSTNode, rename: Optional[
 
 
 def _without(body_owner: cst.FunctionDef, index: int, rename: Optional[RenameReads]) -> cst.FunctionDef:
-    old = list(body_owner.body.body)
-    body = old[:index] + old[index + 1:]
-    if index < len(body) and not body[index].leading_lines:
-        # The blank lines that set the removed statement apart now set its successor apart.
-        blank = [line for line in old[index].leading_lines if not line.comment]
-        body[index] = body[index].with_changes(leading_lines=blank[:1])
+    body = without_statements(body_owner.body.body, {index})
     if not body:
         body = [cst.SimpleStatementLine([cst.Pass()])]
     updated = body_owner.with_changes(body=body_owner.body.with_changes(body=body))
     if rename is not None:
         updated = updated.with_changes(body=updated.body.visit(rename))
     return updated
-

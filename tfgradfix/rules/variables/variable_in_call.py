@@ -33,12 +33,16 @@ class VariableInCall(Rule):
         "elements of state`)."
     )
     example = (
+        "class Scores(tf.keras.layers.Layer):\n"
         "    def call(self, inputs):\n"
+        "        # one score per feature\n"
         "        w = tf.Variable(tf.random.normal((inputs.shape[-1], 4)))\n"
         "        return tf.matmul(inputs, w)\n"
     )
     fixed_example = (
+        "class Scores(tf.keras.layers.Layer):\n"
         "    def build(self, input_shape):\n"
+        "        # one score per feature\n"
         "        self.w = self.add_weight(shape=(input_shape[-1], 4), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0))\n"
         "\n"
         "    def call(self, inputs):\n"
@@ -47,10 +51,11 @@ class VariableInCall(Rule):
     fix_safety = (
         "Safe: the variable is created once, in `build` (made if the class has none; "
         "`super().build()` is not added), as `self.add_weight` with the same shape, dtype, "
-        "trainability and an initializer of the same distribution; the input's static shape "
-        "(`inputs.shape[-1]`) becomes `input_shape[-1]`. The first call computes what the "
-        "original did; later calls use the trained weight instead of a fresh one. No fix when "
-        "the variable needs values that only `call` has, or is created inside a loop or "
+        "trainability and the initializer the code names (see TGF203); the input's static "
+        "shape (`inputs.shape[-1]`) becomes `input_shape[-1]`; comments above the statement "
+        "move with it. The first call computes what the original did; later calls use the "
+        "trained weight instead of a fresh one. No fix, and the finding says why, when the "
+        "variable needs values that only `call` has, or is created inside a loop or "
         "expression."
     )
 
