@@ -99,7 +99,7 @@ def call_site(helper: cst.FunctionDef, call: cst.Call) -> CallSite:
     index = 0
     for arg in call.args:
         if arg.star:
-            return CallSite({}, f"`{_code(call.func)}` is called with `{arg.star}` arguments")
+            return CallSite({}, f"`{_code(call.func)}` is called with `{arg.star}{_code(arg.value)}`: its arguments are not known")
         if arg.keyword is None:
             if index >= len(positional):
                 return CallSite({}, f"`{_code(call.func)}` takes its extra arguments as `*args`")
