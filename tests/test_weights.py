@@ -77,3 +77,9 @@ def test_values_that_are_not_initializers_are_not_taken_for_one():
     assert WeightTranslator(_IMPORTS, values).from_variable(variable) is None
     scaled_random = cst.parse_expression("tf.Variable(tf.random.normal((2,), stddev=2.0) * 0.5)")
     assert WeightTranslator(_IMPORTS).from_variable(scaled_random) is None
+
+
+def test_a_tensor_of_unknown_shape_is_named_as_it_is():
+    variable = cst.parse_expression("tf.Variable(tf.cast(steps, tf.float32), name='log_step')")
+    kept = WeightTranslator(_IMPORTS).from_variable(variable, initial="initial_log_step")
+    assert cst.Module([]).code_for_node(kept.prelude) == "initial_log_step = tf.cast(steps, tf.float32)\n"

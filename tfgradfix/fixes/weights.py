@@ -111,9 +111,12 @@ class WeightTranslator:
         if shaped is None:
             if initial is None:
                 return None
-            tf = self.imports.alias_of("tensorflow") or "tf"
-            convert = cst.Call(cst.parse_expression(f"{tf}.convert_to_tensor"),
-                               [cst.Arg(value), *([keyword_arg("dtype", dtype)] if dtype is not None else [])])
+            if dtype is None and self._is_tensor_op(value):
+                convert = value  # already a tensor: its shape and dtype are there
+            else:
+                tf = self.imports.alias_of("tensorflow") or "tf"
+                convert = cst.Call(cst.parse_expression(f"{tf}.convert_to_tensor"),
+                                   [cst.Arg(value), *([keyword_arg("dtype", dtype)] if dtype is not None else [])])
             prelude = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(initial))], convert)])
             return Weight(
                 shape=cst.parse_expression(f"{initial}.shape"),
@@ -205,6 +208,15 @@ class WeightTranslator:
         if named is not None and not constructor.args:
             return cst.SimpleString(f'"{named}"')
         return constructor
+
+    def _is_tensor_op(self, value: cst.BaseExpression) -> bool:
+        """`tf.cast(...)`, `tf.linalg.eye(...)`: a TF op, whose result is a tensor."""
+        if not isinstance(value, cst.Call):
+            return False
+        qualified = self.imports.resolve(value.func) or ""
+        last = qualified.rsplit(".", 1)[-1]
+        return (qualified.startswith("tensorflow.") and last[:1].islower() and ".keras." not in qualified
+                and not last.endswith("_initializer"))
 
     def _is_initializer(self, call: cst.Call) -> bool:
         qualified = self.imports.resolve(call.func) or ""
