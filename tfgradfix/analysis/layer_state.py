@@ -99,3 +99,24 @@ def repeated_in(context, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
             return True
         parent = context.parent(parent)
     return False
+
+
+def attribute_values(cls) -> dict[str, cst.BaseExpression]:
+    """`"self.<attr>"` -> its value, for the attributes the class (and its module parents)
+    assign exactly once."""
+    values: dict[str, list[cst.BaseExpression]] = {}
+    for c in cls.lineage():
+        for method in c.methods.values():
+            for node in descendants(method):
+                if isinstance(node, cst.Assign):
+                    for target in node.targets:
+                        attr = self_attribute(target.target)
+                        if attr is not None:
+                            values.setdefault(f"self.{attr}", []).append(node.value)
+    return {name: found[0] for name, found in values.items() if len(found) == 1}
+
+
+def known_values(context, cls) -> dict[str, cst.BaseExpression]:
+    """What a weight's initial value may name: the function's single-bound locals and the
+    layer's single-bound attributes."""
+    return {**attribute_values(cls), **context.scope.analyse().single_values()}

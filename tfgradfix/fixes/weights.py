@@ -78,10 +78,11 @@ _NAMED_INITIALIZERS = {"zeros_initializer": "zeros", "ones_initializer": "ones",
 
 
 class WeightTranslator:
-    """`values` maps the local names of the variable's function that are bound exactly once
-    to their value (`w_init` -> `tf.random_normal_initializer()`). With `portable`, the
-    weight moves to another function (`build`), so it may not refer to those locals: an
-    initializer held by a local is written out instead of named."""
+    """`values` maps names bound exactly once to their value: the locals of the variable's
+    function (`w_init` -> `tf.random_normal_initializer()`) and the layer's attributes
+    (`self.init` -> `initializers.get(init)`). With `portable`, the weight moves to another
+    function (`build`), so it may not refer to those locals: an initializer held by a local
+    is written out instead of named (an attribute is still there)."""
 
     def __init__(self, imports: ImportMap, values: Optional[Mapping[str, cst.BaseExpression]] = None,
                  portable: bool = False) -> None:
@@ -197,11 +198,12 @@ class WeightTranslator:
 
     def _initializer_object(self, func: cst.BaseExpression) -> Optional[cst.BaseExpression]:
         """The initializer that `func(shape)` calls, as add_weight takes it, or None."""
-        held = self.values.get(func.value) if isinstance(func, cst.Name) else None
+        name = dotted_name(func)
+        held = self.values.get(name) if name is not None else None
         constructor = held if held is not None else func
         if not (isinstance(constructor, cst.Call) and self._is_initializer(constructor)):
             return None
-        if held is not None and not self.portable:
+        if held is not None and (not self.portable or name.startswith("self.")):
             return func  # the author's name for it
         qualified = self.imports.resolve(constructor.func) or ""
         named = _NAMED_INITIALIZERS.get(qualified.rsplit(".", 1)[-1])

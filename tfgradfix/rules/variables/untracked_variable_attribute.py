@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.keras import defines_property
-from tfgradfix.analysis.layer_state import VARIABLE, is_false, keyword_value, stored_on
+from tfgradfix.analysis.layer_state import VARIABLE, is_false, keyword_value, known_values, stored_on
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.fixes.literals import is_integer_literal
 from tfgradfix.fixes.weights import WeightTranslator
@@ -112,7 +112,7 @@ class UntrackedVariableAttribute(Rule):
         direct = (isinstance(assign, cst.Assign) and assign.value is node
                   and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1)
         initial = f"initial_{attr.lstrip('_')}" if direct else None
-        weight = WeightTranslator(context.imports, context.scope.analyse().single_values()).from_variable(
+        weight = WeightTranslator(context.imports, known_values(context, context.scope.keras_class)).from_variable(
             node, initial=initial)
         if weight is None:
             return None

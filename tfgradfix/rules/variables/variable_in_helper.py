@@ -6,7 +6,7 @@ from typing import Union
 
 import libcst as cst
 
-from tfgradfix.analysis.layer_state import creates, lazily_created, repeated_in
+from tfgradfix.analysis.layer_state import creates, known_values, lazily_created, repeated_in
 from tfgradfix.fixes.edits import Edit, Fix, keyword_arg
 from tfgradfix.fixes.hoist import (
     RenameReads, add_to_build, build_input_name, call_site, free_attribute, hoist_weight, without,
@@ -110,7 +110,7 @@ class VariableInHelper(Rule):
             if repeated_in(context, call, caller.node):
                 return f"`{name}` runs in a loop or comprehension of `call`, a new variable per iteration"
         local = assign.targets[0].target.value
-        values = context.scope.analyse().single_values()
+        values = known_values(context, cls)
         input_shape = build_input_name(cls)
         several = len(callers) > 1
         attrs, created = [], []
