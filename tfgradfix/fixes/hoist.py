@@ -208,7 +208,9 @@ def free_attribute(cls: KerasClass, wanted: str, numbered: bool = False) -> str:
 
 def add_to_init(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[cst.CSTNode, object]:
     """An edit that puts `statements` at the end of the class's `__init__`, creating
-    `__init__(self, **kwargs)` (passing everything to `super().__init__`) when it has none."""
+    `__init__(self, **kwargs)` (passing everything to `super().__init__`) when it has none.
+    Not for a class that inherits an `__init__` of its module: the new one would hide its
+    signature (and `*args` defeats Keras's automatic `get_config`)."""
     init = cls.methods.get("__init__")
     if init is not None and isinstance(init.body, cst.IndentedBlock):
         def extend(updated: cst.FunctionDef) -> cst.FunctionDef:
@@ -226,7 +228,8 @@ def add_to_init(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[c
 
 def add_to_build(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[cst.CSTNode, object]:
     """An edit that puts `statements` at the end of `build` (before a closing
-    `super().build(...)`), creating `build(self, input_shape)` when the class has none."""
+    `super().build(...)`), creating `build(self, input_shape)` when the class has none
+    (calling the parent's `build` first when a parent of this module has one)."""
     build = cls.methods.get("build")
     if build is not None and isinstance(build.body, cst.IndentedBlock):
         def extend(updated: cst.FunctionDef) -> cst.FunctionDef:
@@ -236,11 +239,14 @@ def add_to_build(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[
 
         return build, extend
 
+    # A parent's `build` of this module makes its own weights: the new one calls it first.
+    inherited = [cst.parse_statement("super().build(input_shape)\n")] if cls.method("build") is not None else []
+
     def create(updated: cst.ClassDef) -> cst.ClassDef:
         method = cst.FunctionDef(
             name=cst.Name("build"),
             params=cst.Parameters([cst.Param(cst.Name("self")), cst.Param(cst.Name("input_shape"))]),
-            body=cst.IndentedBlock(statements),
+            body=cst.IndentedBlock([*inherited, *statements]),
         )
         return _insert_method(updated, method, before=lambda s: s.name.value == "call")
 

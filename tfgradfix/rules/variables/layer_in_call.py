@@ -82,7 +82,8 @@ class LayerInCall(Rule):
         "added when the class has none) when its arguments are constants, imports, module "
         "names and `self` attributes that `__init__` sets; at the end of `build` (`inputs.shape` "
         "becoming `input_shape`) when they need the input's static shape or attributes that "
-        "`build` sets. A layer assigned to a local (`conv = Conv2D(...)`) keeps its name "
+        "`build` sets, or when the class inherits its `__init__` from a layer of the module "
+        "(a parent's `build` is called first in a new `build`). A layer assigned to a local (`conv = Conv2D(...)`) keeps its name "
         "(`self.conv`); one called inline gets Keras's name for it (`self.dense`, "
         "`self.dense_1`). Comments above a moved statement move with it. No fix, and the "
         "finding says why, when the layer is constructed in a loop or comprehension (one "
@@ -152,6 +153,8 @@ class LayerInCall(Rule):
         else:
             return "it is passed on rather than called: construct it once in `__init__`"
         target_method, shape_inputs = where
+        if target_method == "__init__" and "__init__" not in cls.methods and cls.method("__init__") is not None:
+            target_method = "build"  # a new `__init__` would hide the inherited one's signature
         if target_method == "build":
             input_shape = build_input_name(cls)
             [created], _ = unavailable([created], shape_inputs, context.imports, input_shape)
