@@ -252,11 +252,13 @@ SEEDED_LAYERS = frozenset({
 def constructed_layer(call: cst.Call, imports: ImportMap,
                       module_classes: dict[str, KerasClass]) -> Optional[tuple[str, str]]:
     """(class name, "weights" | "seed") when `call` constructs a Keras layer that holds
-    variables: a class of a Keras `layers` package (not a stateless one), or a layer
-    class of this module that creates weights. None otherwise."""
+    variables: a class of a Keras `layers` package (not a stateless one), a `Sequential`,
+    or a layer class of this module that creates weights. None otherwise."""
     qualified = imports.resolve(call.func) or ""
     name = qualified.rsplit(".", 1)[-1]
     package = qualified[: -len(name) - 1]
+    if name == "Sequential" and any(package in (p, f"{p}.models") for p in KERAS_PACKAGES):
+        return name, "weights"
     if any(package == f"{p}.layers" or package.startswith(f"{p}.layers.") for p in KERAS_PACKAGES):
         if not name[:1].isupper() or name in STATELESS_LAYERS or name in ("Layer", "InputLayer", "Input"):
             return None

@@ -107,8 +107,9 @@ class LayerInCall(Rule):
             cls = next(iter(classes)) if len(classes) == 1 else None
         if cls is None:
             return
-        found = constructed_layer(node, context.imports, {c.name: c for c in context.analysis.keras_classes.values()})
-        if found is None or lazily_created(context, node):
+        classes = {c.name: c for c in context.analysis.keras_classes.values()}
+        found = constructed_layer(node, context.imports, classes)
+        if found is None or lazily_created(context, node) or self._inside_another(node, classes):
             return
         layer, kind = found
         message = self.message.format(layer=layer, function=scope.node.name.value, consequence=_CONSEQUENCES[kind])
@@ -116,6 +117,16 @@ class LayerInCall(Rule):
         if isinstance(fix, str):
             message, fix = f"{message} (no fix: {fix})", None
         self.report(node, message, fix)
+
+    def _inside_another(self, node: cst.Call, classes) -> bool:
+        """An argument of another layer's constructor (`TimeDistributed(Dense(3))`,
+        `Sequential([Dense(4)])`): that layer's finding and fix cover it."""
+        parent = self.context.parent(node)
+        while isinstance(parent, (cst.Arg, cst.Element, cst.List, cst.Tuple)):
+            parent = self.context.parent(parent)
+            if isinstance(parent, cst.Call) and constructed_layer(parent, self.context.imports, classes) is not None:
+                return True
+        return False
 
     def _fix(self, cls, ctor: cst.Call, layer: str) -> Union[Fix, str]:
         context = self.context
