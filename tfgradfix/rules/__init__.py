@@ -7,8 +7,8 @@ from typing import Iterable
 from tfgradfix.rules.base import Finding, Rule
 from tfgradfix.rules.blocked import NonDifferentiableOp, StopGradientOutput
 from tfgradfix.rules.variables import (
-    AssignOnForwardPath, DerivedWeightInBuild, IntegerVariable, UntrackedVariableAttribute, UnusedWeight,
-    VariableInCall, VariableInHelper, VariableRebound,
+    AssignOnForwardPath, DerivedWeightInBuild, IntegerVariable, LayerInCall, UntrackedVariableAttribute,
+    UnusedWeight, VariableInCall, VariableInHelper, VariableRebound,
 )
 from tfgradfix.rules.tape import (
     ForwardOutsideTape, IntegerSource, LossOutsideTape, NonTrainableInSources, UnwatchedSource,
@@ -20,7 +20,7 @@ from tfgradfix.rules.numpy import (
 ALL_RULES: tuple[type[Rule], ...] = (
     NumpyCallOnTensor, TensorToNumpy, NumpyRoundtrip, PythonScalar, NumpyFunction, PredictInTape,
     VariableInHelper, VariableInCall, UntrackedVariableAttribute, VariableRebound, DerivedWeightInBuild, IntegerVariable, UnusedWeight,
-    AssignOnForwardPath,
+    AssignOnForwardPath, LayerInCall,
     StopGradientOutput, NonDifferentiableOp,
     LossOutsideTape, ForwardOutsideTape, UnwatchedSource, IntegerSource, NonTrainableInSources,
 )
