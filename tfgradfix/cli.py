@@ -242,7 +242,10 @@ def _write_noqa(result: FileResult, report: RunReport) -> int:
     source = result.source
     if source is None or not result.findings:
         return 0
-    text, added = add_noqa(source.text, [(f.line, f.code) for f in result.findings])
+    # In a notebook, findings count lines within their cell; the comment goes in the module's line.
+    text, added = add_noqa(source.text, [
+        (f.line if f.cell is None or source.notebook is None else source.notebook.module_line(f.cell, f.line), f.code)
+        for f in result.findings])
     if not added:
         return 0
     try:

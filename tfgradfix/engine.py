@@ -97,6 +97,10 @@ class Engine:
             return result
         try:
             module = parse_source(source.text)
+        except SyntaxProblem as error:
+            result.error = str(error) if source.notebook is None else source.notebook.syntax_error(
+                error.line, error.column, error.reason)
+            return result
         except SourceError as error:
             result.error = str(error)
             return result
@@ -209,6 +213,14 @@ def _ast_gate(text: str) -> bool:
     )
 
 
+class SyntaxProblem(SourceError):
+    """Code that does not parse, and where."""
+
+    def __init__(self, line: int, column: int, reason: str) -> None:
+        super().__init__(f"syntax error at {line}:{column}: {reason}")
+        self.line, self.column, self.reason = line, column, reason
+
+
 def parse_source(text: str) -> cst.Module:
     try:
         return cst.parse_module(text)
@@ -217,11 +229,10 @@ def parse_source(text: str) -> cst.Module:
         try:
             ast.parse(text)
         except SyntaxError as python_error:
-            raise SourceError(
-                f"syntax error at {python_error.lineno}:{python_error.offset}: {python_error.msg}") from error
+            raise SyntaxProblem(python_error.lineno or 0, python_error.offset or 0, python_error.msg) from error
         except (ValueError, RecursionError, MemoryError):
             pass
-        raise SourceError(f"syntax error at {error.editor_line}:{error.editor_column}: {error.message}") from error
+        raise SyntaxProblem(error.editor_line, error.editor_column, error.message) from error
     except (RecursionError, MemoryError) as error:
         raise SourceError(f"cannot parse: {type(error).__name__}") from error
 
