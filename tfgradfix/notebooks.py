@@ -271,11 +271,11 @@ def _mask_cell(lines: list[str], mask: Callable[[str, list[str]], str]) -> list[
 
 def _automagic(lines: list[str], first: int) -> bool:
     """A one-line cell such as `ls ./data` or `pip install x`: IPython runs a magic named
-    by its first word when the line is not Python (`ls = 3` is)."""
-    if any(line.strip() for line in lines[first + 1:]):
+    by its first word when the line is not Python (`ls = 3` is, `ls =` is an error)."""
+    if len(lines) != first + 1:
         return False
-    word = re.match(r"[ \t]*(\w+)", lines[first])
-    if word is None or word.group(1) not in AUTOMAGICS:
+    word = re.match(r"[ \t]*(\w+)[ \t]*([=,]?)", lines[first])
+    if word is None or word.group(1) not in AUTOMAGICS or word.group(2):
         return False
     try:
         ast.parse(lines[first])
