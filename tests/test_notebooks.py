@@ -238,3 +238,14 @@ def test_pre_commit_hooks_see_notebooks():
         for name, wanted in (("train.ipynb", True), ("model.py", True), ("stubs.pyi", True),
                              ("README.md", False), ("setup.cfg", False)):
             assert _selects(hook, {"file", *identify.tags_from_filename(name)}) is wanted, (hook["id"], name)
+
+
+def test_fixes_apply_next_to_what_only_ipython_allows(tmp_path):
+    """A `from __future__` after a magic and a top-level `await` run in IPython; the joined
+    module is only checked for syntax."""
+    first = ["%matplotlib inline\n", "from __future__ import print_function\n", *IMPORTS]
+    fixed = _process(tmp_path, first, LAYER, ["await asyncio.sleep(0)\n"], fix=True)
+    assert fixed.error is None and fixed.applied
+    notebook = json.loads(fixed.source.encode(fixed.new_text))
+    assert notebook["cells"][0]["source"] == [*first[:2], IMPORTS[1]]
+    assert notebook["cells"][1]["source"][-1] == "        return tf.tanh(inputs * self.w)\n"

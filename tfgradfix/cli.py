@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import sys
 import time
 from itertools import chain
@@ -249,7 +250,8 @@ def _write_noqa(result: FileResult, report: RunReport) -> int:
     if not added:
         return 0
     try:
-        compile(text, source.path, "exec")  # a finding inside a multi-line string cannot take a comment
+        # A finding inside a multi-line string cannot take a comment (syntax only: see Engine.apply).
+        compile(text, source.path, "exec", ast.PyCF_ONLY_AST)
         if source.from_stdin:
             sys.stdout.buffer.write(source.encode(text))
         else:

@@ -177,8 +177,11 @@ class Engine:
         if not applied:
             return module, []
         code = _update_imports(module, fixed, applied).code
+        # A notebook's cells joined are not one module Python would run: top-level `await`
+        # and a `from __future__` after a magic are IPython's to judge; only syntax is checked.
+        flags = ast.PyCF_ONLY_AST if path.endswith(".ipynb") else 0
         try:
-            compile(code, path, "exec")
+            compile(code, path, "exec", flags)
             return parse_source(code), applied
         except (SyntaxError, ValueError, SourceError) as error:
             raise SourceError(f"a fix produced code that does not parse ({error}); fixes not applied") from error

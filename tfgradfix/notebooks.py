@@ -61,7 +61,7 @@ _HELP_END = re.compile(r"%{0,2}(?!\d)[\w*]+(\.(?!\d)[\w*]+|\[-?[0-9]+\])*\?\??")
 _IDENTIFIER = re.compile(r"(?<![\w.])(?!\d)\w+")
 _STRING = re.compile(r"""'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*\"""")
 _SIGNIFICANT = re.compile(r"""["'#()\[\]{}=]""")
-_STRING_END = {quote: re.compile(r"\\.|" + quote) for quote in ("'", '"', "\'\'\'", '"""')}
+_STRING_END = {quote: re.compile(r"\\.|" + quote) for quote in ("'", '"', "'''", '"""')}
 # A cell without these holds no IPython syntax (other than a one-line automagic).
 _MAYBE_IPYTHON = re.compile(r"[!%?]|^[ \t]*[,;/]", re.MULTILINE)
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -229,7 +229,11 @@ class Notebook:
 
 def _cleanup(lines: list[str]) -> tuple[list[str], list[str], str, bool]:
     """IPython's cleanup transforms: the lines without a shared leading indent or prompts,
-    what was removed from each line, the indent and whether prompts were removed."""
+    what was removed from each line, the indent and whether prompts were removed.
+
+    The indent is the first line's, removed from the lines that start with it (IPython 8
+    and earlier, Colab's among them); IPython 9 removes the indent common to all lines,
+    which reads every cell it accepts the same way."""
     prefixes = [""] * len(lines)
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
@@ -262,7 +266,7 @@ def _mask_cell(lines: list[str], mask: Callable[[str, list[str]], str]) -> list[
         lines = [*lines[:first], _masked(lines[first], 0, _python_names(arguments), mask), *lines[first + 1:]]
         first += 1
     elif first is not None and _automagic(lines, first):
-        name, _, arguments = lines[first].strip().partition(" ")
+        arguments = lines[first].strip().partition(" ")[2]
         return [*lines[:first], _masked(lines[first], 0, _python_names(arguments), mask), *lines[first + 1:]]
     if first is None or not _MAYBE_IPYTHON.search("".join(lines)):
         return lines
@@ -386,11 +390,7 @@ class _Scanner:
 
     def feed(self, line: str) -> None:
         code = line.rstrip("\r\n")
-        commented = False
-        for column, char in self.code_characters(code):
-            if char == "#":
-                commented = True
-                break
+        commented = any(char == "#" for _, char in self.code_characters(code))
         ends_in_backslash = code.endswith("\\") and not commented
         if self.quote is not None and len(self.quote) == 1 and not ends_in_backslash:
             self.quote = None  # an unterminated string: Python reports it
@@ -441,15 +441,19 @@ def _source_lines(text: str, document: dict) -> dict[int, list[int]]:
     position = 0
     for index, starts in sorted(offsets.items()):
         cell = document["cells"][index]
-        source = cell.get("source") if isinstance(cell, dict) else None
+        source = cell.get("source") if isinstance(cell, dict) and cell.get("cell_type") == "code" else None
         pieces = source if isinstance(source, list) else [source]
         if not isinstance(source, (list, str)) or len(pieces) != len(starts):
             continue
         lines: list[int] = []
+        at_line_start = True
         for piece, start in zip(pieces, starts):
             newlines += text.count("\n", position, start)
             position = start
-            lines.extend([newlines + 1] * max(1, str(piece).count("\n") + (not str(piece).endswith("\n"))))
+            for line in _split(str(piece)):  # a line of the cell starts in this string
+                if at_line_start:
+                    lines.append(newlines + 1)
+                at_line_start = line.endswith("\n")
         found[index] = lines
     return found
 
