@@ -6,8 +6,11 @@ from __future__ import annotations
 import ast
 import json
 
+import hypothesmith
 import pytest
 import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from conftest import ROOT
 from tfgradfix.engine import Engine
@@ -249,3 +252,22 @@ def test_fixes_apply_next_to_what_only_ipython_allows(tmp_path):
     notebook = json.loads(fixed.source.encode(fixed.new_text))
     assert notebook["cells"][0]["source"] == [*first[:2], IMPORTS[1]]
     assert notebook["cells"][1]["source"][-1] == "        return tf.tanh(inputs * self.w)\n"
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(hypothesmith.from_node(), st.sampled_from(["", "  ", "\t"]))
+def test_python_cells_are_never_reinterpreted(code, indent):
+    """Generated Python, as it is or indented as a whole: nothing is masked, the module holds
+    the code itself, and the cell comes back byte for byte, also through a rewrite."""
+    source = "".join(indent + line if line.strip() else line for line in code.splitlines(keepends=True))
+    assume(source.strip())
+    notebook, module = _module(source)
+    assert not notebook.masks
+    body = module.split("\n", 1)[1]
+    if indent:
+        ast.parse(body)
+    else:
+        assert body.rstrip("\n") == code.rstrip("\n")
+    assert json.loads(notebook.from_python(module)) == json.loads(_notebook(source))
+    cell = notebook.cells[0]
+    assert notebook._restore(cell, cell.code) in (source, source + "\n")
