@@ -6,11 +6,8 @@ from __future__ import annotations
 import ast
 import json
 
-import hypothesmith
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 from conftest import ROOT
 from tfgradfix.engine import Engine
@@ -254,20 +251,23 @@ def test_fixes_apply_next_to_what_only_ipython_allows(tmp_path):
     assert notebook["cells"][1]["source"][-1] == "        return tf.tanh(inputs * self.w)\n"
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-@given(hypothesmith.from_node(), st.sampled_from(["", "  ", "\t"]))
-def test_python_cells_are_never_reinterpreted(code, indent):
-    """Generated Python, as it is or indented as a whole: nothing is masked, the module holds
-    the code itself, and the cell comes back byte for byte, also through a rewrite."""
-    source = "".join(indent + line if line.strip() else line for line in code.splitlines(keepends=True))
-    assume(source.strip())
-    notebook, module = _module(source)
-    assert not notebook.masks
-    body = module.split("\n", 1)[1]
-    if indent:
-        ast.parse(body)
-    else:
-        assert body.rstrip("\n") == code.rstrip("\n")
-    assert json.loads(notebook.from_python(module)) == json.loads(_notebook(source))
-    cell = notebook.cells[0]
-    assert notebook._restore(cell, cell.code) in (source, source + "\n")
+# Real Python full of `%`, `!`, `?` and `=` in strings, comments and expressions.
+_PYTHON_FILES = sorted([*(ROOT / "tfgradfix").rglob("*.py"), *(ROOT / "fixtures").rglob("*.py")])
+
+
+@pytest.mark.parametrize("indent", ["", "  ", "\t"])
+def test_python_cells_are_never_reinterpreted(indent):
+    """Python files as cells, as they are or indented as a whole: nothing is masked, the
+    module holds the code itself, and the cell comes back byte for byte."""
+    for path in _PYTHON_FILES:
+        code = path.read_text(encoding="utf-8")
+        source = "".join(indent + line if line.strip() else line for line in code.splitlines(keepends=True))
+        notebook, module = _module(source)
+        assert not notebook.masks, path
+        body = module.split("\n", 1)[1]
+        if indent:
+            ast.parse(body)
+        else:
+            assert body == code, path
+        cell = notebook.cells[0]
+        assert notebook._restore(cell, cell.code) == source, path
