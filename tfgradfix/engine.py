@@ -102,6 +102,10 @@ class Engine:
             return result
         try:
             module = parse_source(source.text)
+        except SyntaxProblem as error:
+            result.error = str(error) if source.notebook is None else source.notebook.syntax_error(
+                error.line, error.column, error.reason)
+            return result
         except SourceError as error:
             result.error = str(error)
             return result
@@ -193,8 +197,11 @@ class Engine:
         if not applied:
             return module, []
         code = _update_imports(module, fixed, applied).code
+        # A notebook's cells joined are not one module Python would run: top-level `await`
+        # and a `from __future__` after a magic are IPython's to judge; only syntax is checked.
+        flags = ast.PyCF_ONLY_AST if path.endswith(".ipynb") else 0
         try:
-            compile(code, path, "exec")
+            compile(code, path, "exec", flags)
             return parse_source(code), applied
         except (SyntaxError, ValueError, SourceError) as error:
             raise SourceError(f"a fix produced code that does not parse ({error}); fixes not applied") from error
@@ -229,6 +236,14 @@ def _ast_gate(text: str) -> bool:
     )
 
 
+class SyntaxProblem(SourceError):
+    """Code that does not parse, and where."""
+
+    def __init__(self, line: int, column: int, reason: str) -> None:
+        super().__init__(f"syntax error at {line}:{column}: {reason}")
+        self.line, self.column, self.reason = line, column, reason
+
+
 def parse_source(text: str) -> cst.Module:
     try:
         return cst.parse_module(text)
@@ -237,11 +252,10 @@ def parse_source(text: str) -> cst.Module:
         try:
             ast.parse(text)
         except SyntaxError as python_error:
-            raise SourceError(
-                f"syntax error at {python_error.lineno}:{python_error.offset}: {python_error.msg}") from error
+            raise SyntaxProblem(python_error.lineno or 0, python_error.offset or 0, python_error.msg) from error
         except (ValueError, RecursionError, MemoryError):
             pass
-        raise SourceError(f"syntax error at {error.editor_line}:{error.editor_column}: {error.message}") from error
+        raise SyntaxProblem(error.editor_line, error.editor_column, error.message) from error
     except (RecursionError, MemoryError) as error:
         raise SourceError(f"cannot parse: {type(error).__name__}") from error
 

@@ -47,9 +47,12 @@ def _source_names(sources: Optional[cst.BaseExpression]) -> Iterator[cst.Name]:
 
 
 def _reads(statement: cst.CSTNode) -> set[str]:
-    """Names a statement reads (its assignment targets excluded)."""
+    """Names a statement reads (its assignment targets excluded); for a compound
+    statement (`if`, `for`, `try`, ...), every name in it."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return set(names_in(statement))
     read: set[str] = set()
-    for small in getattr(statement, "body", ()):
+    for small in statement.body:
         if isinstance(small, cst.Assign):
             read.update(names_in(small.value))
             for target in small.targets:
