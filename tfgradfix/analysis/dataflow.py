@@ -441,3 +441,24 @@ def tainted_parameters(func: cst.FunctionDef, call: cst.Call, flow: DataFlow) ->
             tainted.add(func.params.star_arg.name.value)
         index += 1
     return tainted
+
+
+def argument_for(func: cst.FunctionDef, call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+    """The expression `call` passes for parameter `name` of `func` (its default when
+    it passes none); None when a `*args`/`**kwargs` hides which one it is."""
+    positional = [p for p in list(func.params.posonly_params) + list(func.params.params)]
+    if isinstance(call.func, cst.Attribute) and positional and positional[0].name.value == "self":
+        positional = positional[1:]
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            if arg.keyword.value == name:
+                return arg.value
+            continue
+        if index < len(positional) and positional[index].name.value == name:
+            return arg.value
+        index += 1
+    param = next((p for p in parameters(func) if p.name.value == name), None)
+    return param.default if param is not None else None

@@ -34,6 +34,7 @@ class Scope:
     symbol: str
     module: "ModuleAnalysis"
     keras_class: Optional[KerasClass] = None
+    owner: Optional[cst.ClassDef] = None  # the class of a method, Keras or not
     owner_methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     # The whole body is on the gradient path.
     forward: bool = False
@@ -145,7 +146,10 @@ class ModuleAnalysis:
         self.functions: dict[str, cst.FunctionDef] = {
             s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)
         }
-        self.class_names = {s.name.value for s in module.body if isinstance(s, cst.ClassDef)}
+        self.class_nodes: dict[str, cst.ClassDef] = {
+            s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)
+        }
+        self.class_names = set(self.class_nodes)
         self.variables = {
             name
             for stmt in module.body
@@ -194,7 +198,8 @@ class ModuleAnalysis:
 
     def _add_function(self, node: cst.FunctionDef, prefix: str, owner: Optional[cst.ClassDef]) -> None:
         keras_class = self.keras_classes.get(owner) if owner is not None else None
-        scope = Scope(node=node, symbol=f"{prefix}{node.name.value}", module=self, keras_class=keras_class)
+        scope = Scope(node=node, symbol=f"{prefix}{node.name.value}", module=self, keras_class=keras_class,
+                      owner=owner)
         if owner is not None:
             scope.owner_methods = {
                 s.name.value: s for s in owner.body.body if isinstance(s, cst.FunctionDef)

@@ -7,6 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import is_certainly_tensor
+from tfgradfix.analysis.objects import Kind, describe
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.arrays import ArrayToTensor
 from tfgradfix.fixes.edits import Fix, keyword_arg
@@ -348,7 +349,13 @@ class PredictInTape(Rule):
     triggers = (".predict(",)
     what = (
         "Finds `model.predict(x)` inside a `tf.GradientTape` block or a layer's `call`, where "
-        "its result flows into the loss or the output."
+        "its result flows into the loss or the output, and `model` is a Keras model or layer: "
+        "made from a Keras class (`keras.Sequential`, `keras.Model`, `keras.applications`, a "
+        "subclass in the module), returned by a module function that makes one, passed in by "
+        "the module's callers, or a parameter the code calls `.fit`/`.compile` on. Objects "
+        "whose class defines its own `predict` (a from-scratch model written as a plain class, "
+        "a `tf.Module`) are not reported; objects the module cannot tell are reported "
+        "without a fix."
     )
     why = (
         "`predict` runs its own loop over batches and returns a NumPy array, outside any tape: "
@@ -365,8 +372,8 @@ class PredictInTape(Rule):
         "    loss = tf.reduce_mean(error ** 2)\n"
     )
     fix_safety = (
-        "Safe: `model(x, training=False)` computes the same values as `predict` (inference "
-        "mode) as a tensor the tape records. `batch_size` and `verbose` are dropped; calls with "
+        "Safe, and offered only for a Keras model or layer: `model(x, training=False)` computes "
+        "the same values as `predict` (inference mode) as a tensor the tape records. `batch_size` and `verbose` are dropped; calls with "
         "other arguments (`steps`, `callbacks`, generators) are reported without a fix."
     )
 
@@ -378,6 +385,12 @@ class PredictInTape(Rule):
         if context.imports.resolve(callee.value) is not None:
             return
         if not (context.in_tape or context.scope.is_keras_forward) or not context.reaches_output(node):
+            return
+        model = describe(context.scope, callee.value)
+        if "predict" in model.methods or model.kind in (Kind.PLAIN, Kind.TF_MODULE):
+            return  # its own `predict`, whatever that returns
+        if not model.is_keras:
+            self.report(node)  # calling the object instead may not even be possible
             return
         fix = None
         positional = [a for a in node.args if a.keyword is None]
