@@ -25,6 +25,7 @@ class TraversalContext(BatchableVisitor):
         self._statements: list[cst.CSTNode] = []
         self._tape_depth: list[int] = [0]
         self._tests: list[cst.BaseExpression] = []
+        self._numpy_lambdas = 0  # depth inside lambdas handed to tf.numpy_function
         self.parent = ParentMap(analysis.module)
 
     # -- tracking --------------------------------------------------------------
@@ -36,6 +37,14 @@ class TraversalContext(BatchableVisitor):
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._scopes.pop()
         self._tape_depth.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        if node in self.analysis.numpy_lambdas:
+            self._numpy_lambdas += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        if original_node in self.analysis.numpy_lambdas:
+            self._numpy_lambdas -= 1
 
     def visit_With(self, node: cst.With) -> None:
         if node in self.analysis.tape_blocks:
@@ -104,7 +113,7 @@ class TraversalContext(BatchableVisitor):
 
     @property
     def on_gradient_path(self) -> bool:
-        return self.scope.forward or self.in_tape
+        return (self.scope.forward or self.in_tape) and not self._numpy_lambdas
 
     @property
     def statement(self) -> Optional[cst.CSTNode]:

@@ -31,7 +31,7 @@ METADATA_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "name", "device", "ra
 # Builtins whose result is never a tensor (they return Python values).
 PYTHON_VALUE_BUILTINS = frozenset(
     {"float", "int", "bool", "len", "str", "repr", "print", "isinstance", "range", "type",
-     "format", "id", "hash", "callable", "hasattr", "getattr", "enumerate", "zip"}
+     "format", "id", "hash", "callable", "hasattr", "getattr"}
 )
 # TF/NumPy functions whose result carries no gradient even from a tensor input.
 NON_DIFFERENTIABLE_RESULTS = frozenset(
@@ -168,6 +168,12 @@ class DataFlow:
                     self.sink_expressions.append(node.value)
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, statement: cst.CSTNode) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            parts = _unpacked(value, len(target.elements))
+            if parts is not None:  # `for out, y in zip(outs, ys)`: each name gets its own side
+                for element, part in zip(target.elements, parts):
+                    self._bind(element.value, part, statement)
+                return
         for name in target_names(target):
             self.bindings.append(Binding(name, value, statement))
 
@@ -363,6 +369,29 @@ class DataFlow:
             if len(ranks) == 1:
                 return ranks.pop()
         return None
+
+
+_INDEX = cst.Integer("0")
+
+
+def _unpacked(value: cst.BaseExpression, count: int) -> Optional[list[cst.BaseExpression]]:
+    """What each of `count` unpacked names takes from `value`, where that is known: the
+    items of a literal tuple, the sequences `zip` pairs (an item of each), the index and
+    items of `enumerate`."""
+    if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == count:
+        if all(isinstance(e, cst.Element) for e in value.elements):
+            return [e.value for e in value.elements]
+        return None
+    if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Name)):
+        return None
+    positional = [a for a in value.args if a.keyword is None]
+    if any(a.star for a in value.args):
+        return None
+    if value.func.value == "zip" and len(positional) == count:
+        return [a.value for a in positional]
+    if value.func.value == "enumerate" and count == 2 and positional:
+        return [_INDEX, positional[0].value]
+    return None
 
 
 def _walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:

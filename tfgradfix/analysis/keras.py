@@ -198,15 +198,15 @@ _SHAPED_INITIALISERS = {
 def declared_rank(value: cst.Call, imports: ImportMap) -> Optional[int]:
     """Rank of a weight from a literal shape: `add_weight(shape=(a, b))`,
     `tf.Variable(tf.zeros((a, b)))`, `tf.Variable(init(shape=(a, b)))`."""
-    shape = _argument(value, "shape", 0 if _callee_attr(value) == "add_weight" else None)
+    shape = call_argument(value, "shape", 0 if _callee_attr(value) == "add_weight" else None)
     if shape is None and _callee_attr(value) != "add_weight" and value.args:
         initial = value.args[0].value
         if isinstance(initial, cst.Call):
             qualified = imports.resolve(initial.func)
             if qualified in _SHAPED_INITIALISERS:
-                shape = _argument(initial, "shape", 0)
+                shape = call_argument(initial, "shape", 0)
             elif isinstance(initial.func, cst.Call):  # initializer()(shape)
-                shape = _argument(initial, "shape", 0)
+                shape = call_argument(initial, "shape", 0)
     if isinstance(shape, (cst.Tuple, cst.List)):
         if all(isinstance(el, cst.Element) for el in shape.elements):
             return len(shape.elements)
@@ -217,7 +217,8 @@ def _callee_attr(call: cst.Call) -> Optional[str]:
     return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
 
 
-def _argument(call: cst.Call, keyword: str, position: Optional[int]) -> Optional[cst.BaseExpression]:
+def call_argument(call: cst.Call, keyword: str, position: Optional[int]) -> Optional[cst.BaseExpression]:
+    """The argument `call` passes as `keyword=`, or at positional index `position`."""
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == keyword:
             return arg.value

@@ -3,8 +3,17 @@
 - the forward methods (`call`, `__call__`, `train_step`) of Keras classes;
 - the bodies of `with tf.GradientTape() as tape:` blocks;
 - everything those call in the same module (methods via `self.m(...)`,
-  module functions by name), with the arguments' taint carried into the
-  callee's parameters.
+  module functions by name, functions nested in the caller, closures that a
+  factory returns: `loss_fn = make_loss(3); loss_fn(y, p)`), with the
+  arguments' taint carried into the callee's parameters;
+- functions handed to Keras or TF to run on tensors: `keras.layers.Lambda(fn)`,
+  `model.compile(loss=fn)` (`fn(y_true, y_pred)`), and `tf.map_fn(fn, elems)` /
+  `tf.vectorized_map(fn, elems)` where they run on the path.
+
+Not on it: functions that define their own gradient (`@tf.custom_gradient`,
+`tf.custom_gradient(fn)`), and the bodies of functions handed to
+`tf.numpy_function`/`tf.py_function`, which are NumPy by contract (the wrapper
+call is what TGF105 reports).
 """
 
 from __future__ import annotations
@@ -14,10 +23,14 @@ from typing import Iterator, Optional, Union
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, Blocking, DataFlow, _walk_scope, parameters, tainted_parameters
+from tfgradfix.analysis.dataflow import (
+    DEFAULT_BLOCKING, Blocking, DataFlow, _walk_scope, argument_for, parameters, tainted_parameters, target_names,
+)
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.tree import child_nodes, statements
-from tfgradfix.analysis.keras import FORWARD_METHODS, KerasClass, find_keras_classes, is_weight_constructor
+from tfgradfix.analysis.keras import (
+    FORWARD_METHODS, KERAS_PACKAGES, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
+)
 
 ScopeNode = Union[cst.Module, cst.FunctionDef]
 
@@ -26,6 +39,13 @@ TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTap
 NON_TENSOR_PARAMETERS = frozenset({"self", "training", "mask"})
 # Decorators under which the function defines its own gradient or is not ours to judge.
 _OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGradient")
+# Wrappers whose function runs as Python on NumPy arrays.
+NUMPY_WRAPPERS = ("tensorflow.numpy_function", "tensorflow.py_function", "tensorflow.py_func",
+                  "tensorflow.compat.v1.py_func", "tensorflow.compat.v1.numpy_function")
+# TF maps that run their function on slices of a tensor: (function, elements) positions.
+_TENSOR_MAPS = ("tensorflow.map_fn", "tensorflow.vectorized_map")
+# Words whose absence from a module means no function is handed to Keras or TF.
+_HANDING_MARKERS = ("Lambda", "compile", "numpy_function", "py_function", "py_func", "custom_gradient")
 
 
 @dataclass(eq=False)
@@ -41,6 +61,8 @@ class Scope:
     # Calls of local values (`model(x)`, `loss_fn(y, p)`) are forward passes:
     # in tape blocks, `train_step`, and what they reach.
     model_calls: bool = False
+    # Never on the path: it defines its own gradient, or runs as NumPy under tf.numpy_function.
+    exempt: bool = False
     tape_blocks: list[cst.With] = field(default_factory=list)
     tape_names: set[str] = field(default_factory=set)
     tainted_params: set[str] = field(default_factory=set)
@@ -48,6 +70,21 @@ class Scope:
     _variants: dict = field(default_factory=dict, repr=False)
     tape_cache: Optional[list] = field(default=None, repr=False)
     _summaries: dict = field(default_factory=dict, repr=False)
+    _local_names: Optional[dict] = field(default=None, repr=False)
+
+    def local_definitions(self) -> dict[str, list[cst.CSTNode]]:
+        """What each name of the scope is bound to: nested `def`s and plain `name = value`."""
+        if self._local_names is None:
+            found: dict[str, list[cst.CSTNode]] = {}
+            for node in statements(self.body):
+                if isinstance(node, cst.FunctionDef):
+                    found.setdefault(node.name.value, []).append(node)
+                elif isinstance(node, cst.Assign):
+                    for target in node.targets:
+                        for name in target_names(target.target):
+                            found.setdefault(name, []).append(node.value)
+            self._local_names = found
+        return self._local_names
 
     @property
     def body(self) -> list[cst.CSTNode]:
@@ -138,6 +175,7 @@ class ModuleAnalysis:
 
     def __init__(self, module: cst.Module, text: str = "") -> None:
         self.module = module
+        self.text = text
         self.imports = ImportMap(module)
         # A project on Keras 2 (`tf_keras`, or TF_USE_LEGACY_KERAS=1) tracks tf.Variable attributes.
         self.legacy_keras = "TF_USE_LEGACY_KERAS" in text or any(
@@ -163,7 +201,11 @@ class ModuleAnalysis:
         self.scopes: dict[ScopeNode, Scope] = {}
         self._callers: Optional[dict[Scope, list[tuple[Scope, cst.Call]]]] = None
         self.tape_blocks: set[cst.With] = set()
+        # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
+        self.numpy_lambdas: set[cst.Lambda] = set()
         self._build_scopes()
+        if not text or any(marker in text for marker in _HANDING_MARKERS):
+            self._find_handed_functions()
         self._propagate()
 
     # -- public --------------------------------------------------------------
@@ -207,6 +249,7 @@ class ModuleAnalysis:
         self.scopes[node] = scope
         self._find_tapes(scope)
         if self._defines_own_gradient(node):
+            scope.exempt = True
             return
         name = node.name.value
         if keras_class is not None and name in FORWARD_METHODS:
@@ -255,20 +298,109 @@ class ModuleAnalysis:
             for scope in pending:
                 flow = scope.analyse()
                 for call, in_tape in self._calls_on_path(scope):
-                    callee = self.callee_scope(scope, call)
-                    if callee is None or self._defines_own_gradient(callee.node):
-                        continue
-                    assert isinstance(callee.node, cst.FunctionDef)
-                    newly = tainted_parameters(callee.node, call, flow)
-                    became_forward = not callee.forward
-                    inherits_models = scope.model_calls and not callee.model_calls
-                    if became_forward or inherits_models or not newly <= callee.tainted_params:
-                        callee.forward = True
-                        callee.model_calls = callee.model_calls or scope.model_calls
-                        callee.tainted_params |= newly
-                        if callee not in next_round:
-                            next_round.append(callee)
+                    mapped = self._mapped_function(scope, call, flow)
+                    if mapped is not None:
+                        callee, newly = mapped
+                    else:
+                        callee = self.callee_scope(scope, call)
+                        if callee is None or callee.exempt:
+                            continue
+                        assert isinstance(callee.node, cst.FunctionDef)
+                        newly = tainted_parameters(callee.node, call, flow)
+                    if self._enter(callee, newly, scope.model_calls) and callee not in next_round:
+                        next_round.append(callee)
             pending = next_round
+
+    @staticmethod
+    def _enter(callee: Scope, tainted: set[str], model_calls: bool) -> bool:
+        """Put `callee` on the path with `tainted` parameters; whether that changed anything."""
+        if callee.exempt:
+            return False
+        if callee.forward and (callee.model_calls or not model_calls) and tainted <= callee.tainted_params:
+            return False
+        callee.forward = True
+        callee.model_calls = callee.model_calls or model_calls
+        callee.tainted_params |= tainted
+        return True
+
+    def _mapped_function(self, scope: Scope, call: cst.Call, flow: DataFlow) -> Optional[tuple[Scope, set[str]]]:
+        """`tf.map_fn(fn, elems)`: `fn`, with its first parameter carrying what `elems` carries."""
+        if self.imports.resolve(call.func) not in _TENSOR_MAPS:
+            return None
+        function, elements = call_argument(call, "fn", 0), call_argument(call, "elems", 1)
+        callee = self.function_of(scope, function) if function is not None else None
+        if callee is None:
+            return None
+        first = _parameter_at(callee, 0)
+        return callee, (first if elements is not None and flow.is_tainted(elements) else set())
+
+    def _find_handed_functions(self) -> None:
+        """Functions the module hands to Keras or TF: Lambda layers and compiled losses
+        run on the path; numpy_function bodies and custom gradients never do."""
+        for scope in list(self.scopes.values()):
+            for node in _walk_scope(scope.body):
+                if not isinstance(node, cst.Call):
+                    continue
+                qualified = self.imports.resolve(node.func) or ""
+                handed: Optional[cst.BaseExpression] = None
+                if qualified in NUMPY_WRAPPERS or qualified == "tensorflow.custom_gradient":
+                    handed = call_argument(node, "func" if qualified != "tensorflow.custom_gradient" else "f", 0)
+                    if isinstance(handed, cst.Lambda) and qualified in NUMPY_WRAPPERS:
+                        self.numpy_lambdas.add(handed)
+                    function = self.function_of(scope, handed) if handed is not None else None
+                    if function is not None:
+                        function.exempt = True
+                        function.forward = False
+                        function.tainted_params = set()
+                elif _is_keras_layer(qualified, "Lambda"):
+                    self._hand(scope, call_argument(node, "function", 0), 0)
+                elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
+                    handed = call_argument(node, "loss", None)
+                    values = handed.elements if isinstance(handed, (cst.List, cst.Tuple, cst.Dict)) else []
+                    for value in [getattr(v, "value", None) for v in values] or [handed]:
+                        self._hand(scope, value, 1)  # loss(y_true, y_pred)
+
+    def _hand(self, scope: Scope, handed: Optional[cst.BaseExpression], tensor: int) -> None:
+        """`handed` runs on the path, its parameter at position `tensor` carrying a gradient."""
+        function = self.function_of(scope, handed) if handed is not None else None
+        if function is not None:
+            self._enter(function, _parameter_at(function, tensor), False)
+
+    def function_of(self, scope: Scope, expr: cst.BaseExpression, _depth: int = 0) -> Optional[Scope]:
+        """The function of this module that `expr` evaluates to in `scope`: a nested
+        `def`, a module function, a method (`self.m`), the closure a factory returns
+        (`make_loss(3)`), or a name bound to one of those."""
+        if _depth > 4:
+            return None
+        if isinstance(expr, cst.Name):
+            local = scope.local_definitions().get(expr.value, [])
+            if len(local) == 1:
+                found = local[0]
+                if isinstance(found, cst.FunctionDef):
+                    return self.scopes.get(found)
+                return self.function_of(scope, found, _depth + 1)
+            if local or isinstance(scope.node, cst.Module):
+                return None
+            if expr.value in scope.parameter_names:
+                return None
+            module_scope = self.scopes[self.module]
+            return self.function_of(module_scope, expr, _depth + 1)
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+            method = None
+            if scope.keras_class is not None:
+                method = scope.keras_class.method(expr.attr.value)
+            elif expr.attr.value in scope.owner_methods:
+                method = scope.owner_methods[expr.attr.value]
+            return self.scopes.get(method) if method is not None else None
+        if isinstance(expr, cst.Call):
+            factory = self.function_of(scope, expr.func, _depth + 1)
+            if factory is None or not isinstance(factory.node, cst.FunctionDef):
+                return None
+            returned = [n.value for n in _walk_scope(factory.body) if isinstance(n, cst.Return) and n.value is not None]
+            closures = {self.function_of(factory, r, _depth + 1) for r in returned}
+            if len(closures) == 1:
+                return closures.pop()
+        return None
 
     def _calls_on_path(self, scope: Scope) -> Iterator[tuple[cst.Call, bool]]:
         regions = scope.body if scope.forward else [block.body for block in scope.tape_blocks]
@@ -291,8 +423,9 @@ class ModuleAnalysis:
     def callee_scope(self, scope: Scope, call: cst.Call) -> Optional[Scope]:
         """The scope of a module function or method that `call` calls, if any."""
         callee = call.func
-        if isinstance(callee, cst.Name) and callee.value in self.functions:
-            return self.scopes.get(self.functions[callee.value])
+        if isinstance(callee, cst.Name):
+            found = self.function_of(scope, callee)
+            return found if found is not None and isinstance(found.node, cst.FunctionDef) else None
         if (
             isinstance(callee, cst.Attribute)
             and isinstance(callee.value, cst.Name)
@@ -316,3 +449,17 @@ def _has_literal_default(param: cst.Param) -> bool:
     if isinstance(default, cst.Name):
         return default.value in ("True", "False")
     return isinstance(default, (cst.Integer, cst.Float, cst.SimpleString))
+
+
+def _parameter_at(scope: Scope, index: int) -> set[str]:
+    """The name of the positional parameter at `index` (after `self`), if any."""
+    if not isinstance(scope.node, cst.FunctionDef):
+        return set()
+    positional = list(scope.node.params.posonly_params) + list(scope.node.params.params)
+    if scope.owner is not None and positional and positional[0].name.value == "self":
+        positional = positional[1:]
+    return {positional[index].name.value} if len(positional) > index else set()
+
+
+def _is_keras_layer(qualified: str, name: str) -> bool:
+    return qualified.endswith(f".layers.{name}") and qualified.startswith(KERAS_PACKAGES)
