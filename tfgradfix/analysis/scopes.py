@@ -136,6 +136,27 @@ class Scope:
     def module_variable(self, name: str) -> bool:
         return name in self.module.variables
 
+    def dtype_name(self, expr: cst.BaseExpression, _depth: int = 0) -> str:
+        """The dtype `expr` names ("int32" for `tf.int32`), following a name bound once in
+        the scope or the module, and a parameter to what every caller in the module passes
+        (a default counts for callers that pass nothing); "" when unknown or not agreed."""
+        if not isinstance(expr, cst.Name) or _depth > 4:
+            return self.module.imports.dtype_name(expr)
+        local = self.local_definitions().get(expr.value, [])
+        if len(local) == 1 and isinstance(local[0], cst.BaseExpression):
+            return self.dtype_name(local[0], _depth + 1)
+        if local:
+            return ""
+        if expr.value in self.parameter_names:
+            assert isinstance(self.node, cst.FunctionDef)
+            names = set()
+            for caller, call in self.module.callers_of(self):
+                value = argument_for(self.node, call, expr.value)
+                names.add(caller.dtype_name(value, _depth + 1) if value is not None else "")
+            return names.pop() if len(names) == 1 else ""
+        module_scope = self.module.scopes[self.module.module]
+        return module_scope.dtype_name(expr, _depth + 1) if module_scope is not self else ""
+
     def returns_tainted(self, parameters: set[str], blocking: Blocking) -> bool:
         """Whether the function's return value carries a gradient when
         `parameters` do: a summary, computed once per argument pattern."""

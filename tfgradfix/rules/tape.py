@@ -6,7 +6,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import _walk_scope, is_certainly_tensor, names_in, target_names
+from tfgradfix.analysis.dataflow import _walk_scope, argument_for, is_certainly_tensor, names_in, target_names
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
 from tfgradfix.analysis.objects import Kind, describe
 from tfgradfix.analysis.tapes import Container, GradientCall, TapeBlock, names_bound, tape_block
@@ -350,29 +350,45 @@ class UnwatchedSource(_TapeRule):
 
 def _integer_bindings(rule: Rule, name: str) -> Optional[list[cst.Call]]:
     """The constructors that bind `name`, when every one makes an integer tensor."""
-    flow = rule.context.flow
-    if flow is None:
+    if rule.context.flow is None:
         return None
-    calls = []
-    for binding in (b for b in flow.bindings if b.name == name):
-        value = binding.value
-        if not isinstance(value, cst.Call):
+    return _integer_constructors(rule.context.scope, cst.Name(name))
+
+
+def _integer_constructors(scope, expr: cst.BaseExpression, depth: int = 0) -> Optional[list[cst.Call]]:
+    """The constructors `expr` comes from, when every one makes an integer tensor: through
+    the names that bind it, and for a parameter, what every caller in the module passes."""
+    if isinstance(expr, cst.Call):
+        return [expr] if _makes_integer_tensor(scope, expr) else None
+    if not isinstance(expr, cst.Name) or depth > 4:
+        return None
+    if scope.flow is not None:
+        values = [b.value for b in scope.flow.bindings if b.name == expr.value]
+    else:
+        values = [v for v in scope.local_definitions().get(expr.value, []) if isinstance(v, cst.BaseExpression)]
+    passed = []
+    if not values and expr.value in scope.parameter_names:
+        for caller, call in scope.module.callers_of(scope):
+            passed.append((caller, argument_for(scope.node, call, expr.value)))
+    calls: list[cst.Call] = []
+    for where, value in [(scope, v) for v in values] + passed:
+        found = _integer_constructors(where, value, depth + 1) if value is not None else None
+        if found is None:
             return None
-        qualified = rule.context.imports.resolve(value.func)
-        dtype = next((a.value for a in value.args if a.keyword is not None and a.keyword.value == "dtype"), None)
-        if dtype is not None:
-            if not is_integer_dtype(rule.context.imports.dtype_name(dtype)):
-                return None
-            calls.append(value)
-        elif qualified in ("tensorflow.constant", "tensorflow.Variable", "tensorflow.convert_to_tensor") \
-                and value.args and is_integer_literal(value.args[0].value):
-            calls.append(value)
-        elif qualified == "tensorflow.range" and not any(
-                is_float_literal(a.value) for a in value.args if a.keyword is None):
-            calls.append(value)
-        else:
-            return None
+        calls.extend(found)
     return calls or None
+
+
+def _makes_integer_tensor(scope, value: cst.Call) -> bool:
+    imports = scope.module.imports
+    qualified = imports.resolve(value.func)
+    dtype = next((a.value for a in value.args if a.keyword is not None and a.keyword.value == "dtype"), None)
+    if dtype is not None:
+        return is_integer_dtype(scope.dtype_name(dtype))
+    if qualified in ("tensorflow.constant", "tensorflow.Variable", "tensorflow.convert_to_tensor"):
+        return bool(value.args) and is_integer_literal(value.args[0].value)
+    return qualified == "tensorflow.range" and not any(
+        is_float_literal(a.value) for a in value.args if a.keyword is None)
 
 
 class IntegerSource(_TapeRule):
