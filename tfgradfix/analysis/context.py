@@ -151,6 +151,20 @@ class TraversalContext(BatchableVisitor):
             return self.statement_is_live()
         return self.scope.is_keras_forward and self.in_control_flow_test(node)
 
+    def feeds_no_gradient(self, node: cst.CSTNode) -> bool:
+        """Whether `node`'s value goes only into a result that has no gradient anyway (an
+        action sampled from probabilities, an argmax), within its statement. Eagerly, in
+        a tape, NumPy there loses nothing."""
+        flow = self.flow
+        current: Optional[cst.CSTNode] = node
+        while flow is not None and current is not None and current is not self.statement:
+            if isinstance(current, cst.Call):
+                qualified = self.imports.resolve(current.func)
+                if qualified is not None and flow.blocking.blocks(qualified, current, flow):
+                    return True
+            current = self.parent(current)
+        return False
+
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         return self.flow is not None and self.flow.is_tainted(expr)
 

@@ -36,8 +36,11 @@ PYTHON_VALUE_BUILTINS = frozenset(
 # TF/NumPy functions whose result carries no gradient even from a tensor input.
 NON_DIFFERENTIABLE_RESULTS = frozenset(
     {"shape", "shape_n", "size", "rank", "ndim", "argmax", "argmin", "math.argmax",
-     "math.argmin", "zeros_like", "ones_like", "is_tensor", "executing_eagerly"}
+     "math.argmin", "zeros_like", "ones_like", "is_tensor", "executing_eagerly",
+     "categorical", "stateless_categorical", "multinomial"}
 )
+# Sampling: a draw carries no gradient from the probabilities it was drawn with.
+_SAMPLING_MODULES = ("numpy.random.",)
 # Values named like Keras's `training` / `mask` arguments are flags, whatever they
 # were unpacked from (`training_value = kwargs["training"]`).
 _FLAGS = frozenset({"training", "mask"})
@@ -110,7 +113,7 @@ class Blocking:
         if root not in _FRAMEWORKS:
             return False
         last = qualified.rsplit(".", 1)[-1]
-        if last in self.functions:
+        if last in self.functions or qualified.startswith(_SAMPLING_MODULES):
             return True
         if self.integer_casts and last == "cast" and len(call.args) >= 2:
             dtype = flow.imports.dtype_name(call.args[1].value)

@@ -425,7 +425,12 @@ class ModuleAnalysis:
 
     def _calls_on_path(self, scope: Scope) -> Iterator[tuple[cst.Call, bool]]:
         regions = scope.body if scope.forward else [block.body for block in scope.tape_blocks]
-        for node in _walk_scope(list(regions)):
+        stack: list[cst.CSTNode] = list(reversed(regions))
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef)) or node in self.numpy_lambdas:
+                continue  # what a numpy_function lambda calls runs as NumPy too
+            stack.extend(reversed(list(child_nodes(node))))
             if isinstance(node, cst.Call):
                 yield node, not scope.forward
 

@@ -34,6 +34,8 @@ def _on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
         context.on_gradient_path
         and any(context.is_tainted(v) for v in values)
         and context.reaches_output(node)
+        # in a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds
+        and (context.scope.is_keras_forward or not context.feeds_no_gradient(node))
     )
 
 
