@@ -21,7 +21,7 @@ import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
 from tfgradfix.analysis.tree import child_nodes
-from tfgradfix.analysis.keras import declared_rank, is_weight_constructor, self_attribute
+from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import Scope
@@ -45,6 +45,8 @@ _SAMPLING_MODULES = ("numpy.random.",)
 # were unpacked from (`training_value = kwargs["training"]`).
 _FLAGS = frozenset({"training", "mask"})
 _FLAG_PREFIXES = ("training_", "mask_")
+# TF maps that run a function on slices of a tensor.
+TENSOR_MAPS = ("tensorflow.map_fn", "tensorflow.vectorized_map")
 CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "write"})
 # Callee attributes that are a model's forward pass whatever object holds them.
 _MODEL_CALL_ATTRIBUTES = frozenset({"call", "predict", "predict_on_batch", "predict_step"})
@@ -182,7 +184,8 @@ class DataFlow:
 
     def _collect_call(self, call: cst.Call) -> None:
         callee = call.func
-        if not isinstance(callee, cst.Attribute):
+        if not isinstance(callee, cst.Attribute) or self.imports.resolve(callee) in TENSOR_MAPS:
+            self._collect_mapped_lambda(call)
             return
         method = callee.attr.value
         owner = callee.value
@@ -199,6 +202,16 @@ class DataFlow:
                 self.sink_expressions.append(call.args[0].value)
         elif method == "add_loss" and self_attribute(callee) is not None and self.scope.forward:
             self.sink_expressions.extend(arg.value for arg in call.args)
+
+    def _collect_mapped_lambda(self, call: cst.Call) -> None:
+        """`tf.map_fn(lambda row: ..., x)`: the lambda's parameter takes slices of `x`."""
+        if self.imports.resolve(call.func) not in TENSOR_MAPS:
+            return
+        function, elements = call_argument(call, "fn", 0), call_argument(call, "elems", 1)
+        if isinstance(function, cst.Lambda) and elements is not None:
+            params = function.params.params
+            if params:
+                self.bindings.append(Binding(params[0].name.value, elements, call))
 
     def solve(self, tainted_params: set[str]) -> None:
         self.tainted |= tainted_params

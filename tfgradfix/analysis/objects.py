@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import DataFlow, _walk_scope, argument_for
+from tfgradfix.analysis.dataflow import DataFlow, _walk_scope, argument_for, names_in
 from tfgradfix.analysis.keras import KERAS_PACKAGES, is_keras_base, self_attribute
 from tfgradfix.analysis.tree import descendants
 
@@ -157,7 +157,9 @@ class _Describer:
             flow.collect(scope.body)
         return [b.value for b in flow.bindings if b.name == name]
 
-    def expression(self, scope: "Scope", expr: cst.BaseExpression, depth: int) -> ObjectInfo:
+    def expression(self, scope: "Scope", expr: cst.BaseExpression, depth: int,
+                   bound_to: Optional[str] = None) -> ObjectInfo:
+        """`bound_to`: the name `expr` is assigned to, whose later `.add(...)` are its parts."""
         if depth > _DEPTH:
             return UNKNOWN
         if isinstance(expr, cst.Name):
@@ -168,7 +170,7 @@ class _Describer:
         if attr is not None and scope.owner is not None:
             return self.attribute(scope.owner, attr, depth)
         if isinstance(expr, cst.Call):
-            return self.call(scope, expr, depth)
+            return self.call(scope, expr, depth, bound_to)
         if isinstance(expr, (cst.List, cst.Tuple)):  # `for model in [a, b]`
             return _join(self.expression(scope, e.value, depth + 1) for e in expr.elements)
         if isinstance(expr, cst.Subscript):  # `models[0]`
@@ -183,7 +185,7 @@ class _Describer:
         try:
             values = self.bindings(scope, name)
             if values:
-                return _join(self.expression(scope, v, depth + 1) for v in values)
+                return _join(self.expression(scope, v, depth + 1, name) for v in values)
             if name in scope.parameter_names:
                 return self.parameter(scope, name, depth)
             module_scope = self.analysis.scopes[self.analysis.module]
@@ -229,7 +231,7 @@ class _Describer:
                     values.append(self.expression(method_scope, node.value, depth + 1))
         return _join(values)
 
-    def call(self, scope: "Scope", call: cst.Call, depth: int) -> ObjectInfo:
+    def call(self, scope: "Scope", call: cst.Call, depth: int, bound_to: Optional[str] = None) -> ObjectInfo:
         callee = call.func
         if isinstance(callee, cst.Name) and callee.value in self.analysis.functions:
             function = self.analysis.scopes[self.analysis.functions[callee.value]]
@@ -239,14 +241,38 @@ class _Describer:
         if node is not None:
             return self.instance(node, [call])
         if kind.is_keras:
-            # A model put together here (`Sequential([...])`, `Model(inputs, outputs)`,
-            # `.add(...)`): the layers made in the same scope are its parts.
-            parts = list(descendants(call))
-            if kind is Kind.KERAS_MODEL:
-                parts.extend(_walk_scope(scope.body))
-            return ObjectInfo(kind, self._holds_non_trainable(parts, set()) or _batch_norm_application(
-                self.analysis.imports.resolve(callee) or ""))
+            return ObjectInfo(kind, self._holds_non_trainable(self._parts(scope, call, bound_to), set())
+                              or _batch_norm_application(self.analysis.imports.resolve(callee) or ""))
         return ObjectInfo(kind)
+
+    def _parts(self, scope: "Scope", call: cst.Call, bound_to: Optional[str]) -> list[cst.CSTNode]:
+        """What a model put together in `scope` is made of: the call, the values of the
+        names it reads (`Model(inputs, outputs)` with `outputs = BatchNormalization()(h)`,
+        a backbone), what is `.add`ed to it, and `.trainable = False` on any of those."""
+        nodes = list(descendants(call))
+        names: set[str] = set()
+        work = list(names_in(call)) + ([bound_to] if bound_to else [])
+        statements = list(_walk_scope(scope.body))
+        while work:
+            name = work.pop()
+            if name in names:
+                continue
+            names.add(name)
+            for value in self.bindings(scope, name):
+                if value is not call:
+                    nodes.extend(descendants(value))
+                    work.extend(names_in(value))
+            for node in statements:
+                if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                        and node.func.attr.value == "add" and isinstance(node.func.value, cst.Name)
+                        and node.func.value.value == name):
+                    nodes.extend(descendants(node))
+                    work.extend(names_in(node))
+                elif isinstance(node, cst.Assign) and any(
+                        isinstance(t.target, cst.Attribute) and name in names_in(t.target.value)
+                        for t in node.targets):
+                    nodes.append(node)
+        return nodes
 
     def instance(self, node: cst.ClassDef, constructions: list[cst.Call]) -> ObjectInfo:
         kind = _local_class_kind(self.analysis, node, set())

@@ -24,7 +24,7 @@ from typing import Iterator, Optional, Union
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import (
-    DEFAULT_BLOCKING, Blocking, DataFlow, _walk_scope, argument_for, parameters, tainted_parameters, target_names,
+    DEFAULT_BLOCKING, TENSOR_MAPS, Blocking, DataFlow, _walk_scope, argument_for, parameters, tainted_parameters, target_names,
 )
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.tree import child_nodes, statements
@@ -42,8 +42,6 @@ _OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGr
 # Wrappers whose function runs as Python on NumPy arrays.
 NUMPY_WRAPPERS = ("tensorflow.numpy_function", "tensorflow.py_function", "tensorflow.py_func",
                   "tensorflow.compat.v1.py_func", "tensorflow.compat.v1.numpy_function")
-# TF maps that run their function on slices of a tensor: (function, elements) positions.
-_TENSOR_MAPS = ("tensorflow.map_fn", "tensorflow.vectorized_map")
 # Words whose absence from a module means no function is handed to Keras or TF.
 _HANDING_MARKERS = ("Lambda", "compile", "numpy_function", "py_function", "py_func", "custom_gradient")
 
@@ -346,7 +344,7 @@ class ModuleAnalysis:
 
     def _mapped_function(self, scope: Scope, call: cst.Call, flow: DataFlow) -> Optional[tuple[Scope, set[str]]]:
         """`tf.map_fn(fn, elems)`: `fn`, with its first parameter carrying what `elems` carries."""
-        if self.imports.resolve(call.func) not in _TENSOR_MAPS:
+        if self.imports.resolve(call.func) not in TENSOR_MAPS:
             return None
         function, elements = call_argument(call, "fn", 0), call_argument(call, "elems", 1)
         callee = self.function_of(scope, function) if function is not None else None

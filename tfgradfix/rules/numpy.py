@@ -48,10 +48,18 @@ class NumpyCallOnTensor(Rule):
     what = (
         "Finds NumPy functions (`np.dot`, `np.exp`, `np.sum`, ... under any alias, and names "
         "imported with `from numpy import ...`) applied to a tensor that carries a gradient, on "
-        "the gradient path: a Keras layer's `call`, what it calls in the same module, and the "
-        "body of a `tf.GradientTape` block. NumPy on constants and static shapes "
-        "(`np.sqrt(self.units)`, `np.prod(input_shape[1:])`) is not reported, nor is NumPy "
-        "whose result is only logged."
+        "the gradient path: a Keras layer's `call`, what it calls in the same module (helpers, "
+        "functions nested in it, the closure a factory returns: `loss_fn = make_loss(3)`), "
+        "loss functions handed to `model.compile(loss=...)` (their `y_pred`), functions handed "
+        "to `keras.layers.Lambda`, `tf.map_fn` and `tf.vectorized_map`, and the body of a "
+        "`tf.GradientTape` block. Tensors keep their gradient through lists, tuples and dicts "
+        "(`outs = [m(x) for m in models]`, `for out, y in zip(outs, ys)`, `sum(...)`). NumPy on "
+        "constants and static shapes (`np.sqrt(self.units)`, `np.prod(input_shape[1:])`) is not "
+        "reported, nor is NumPy whose result is only logged, NumPy in a tape whose value only "
+        "feeds a result that has no gradient anyway (an action drawn with "
+        "`np.random.choice(n, p=np.squeeze(probs))`), the bodies of functions handed to "
+        "`tf.numpy_function`/`tf.py_function` (NumPy by contract), `tf.custom_gradient` "
+        "functions, and layers of a test module used only under `pytest.raises`/`assertRaises`."
     )
     why = (
         "NumPy converts the tensor to an array, so the tape records nothing. Eagerly the "
@@ -115,8 +123,10 @@ class TensorToNumpy(Rule):
     triggers = (".numpy(", "array(")
     what = (
         "Finds `.numpy()`, `np.array(t)` and `np.asarray(t)` on a tensor that carries a "
-        "gradient, where the result flows into the layer's output or the loss. `.numpy()` of a "
-        "loss or image that is only printed, logged or plotted is not reported."
+        "gradient, where the result flows into the layer's output or the loss, anywhere on the "
+        "gradient path (see TGF101). `.numpy()` of a loss or image that is only printed, logged "
+        "or plotted is not reported, nor is `.numpy()` in a function handed to "
+        "`tf.numpy_function`/`tf.py_function`, which receives arrays by contract."
     )
     why = (
         "The array is a copy the tape cannot see, so everything computed from it has no "
@@ -290,7 +300,9 @@ class NumpyFunction(Rule):
     what = (
         "Finds `tf.numpy_function`, `tf.compat.v1.py_func` and `tf.py_func` on the gradient "
         "path with a tensor input, and `tf.py_function` whose wrapped function (defined in the "
-        "module) converts to NumPy."
+        "module) converts to NumPy. The wrapper call is the finding: the wrapped function's "
+        "own body is NumPy by contract and no other rule reports inside it. A wrapper called on "
+        "values without a gradient (an environment step on a sampled action, labels) is fine."
     )
     why = (
         "`tf.numpy_function` has no gradient at all: everything upstream gets `None`. "

@@ -399,7 +399,9 @@ class IntegerSource(_TapeRule):
     what = (
         "Finds `tape.gradient(y, x)` where `x` is an integer tensor: `tf.constant(3)`, "
         "`tf.Variable(2)`, `tf.constant([1, 2])`, `tf.range(5)`, or a constructor with an integer "
-        "`dtype`."
+        "`dtype`. Both the tensor and its dtype are followed to the module's callers: a helper "
+        "`def sensitivity(f, x)` called with `tf.constant([1, 2])`, or `tf.constant(v, "
+        "dtype=dtype)` where every caller passes `tf.int32`."
     )
     why = (
         "TensorFlow differentiates only floating-point (and complex) tensors. For an integer "
