@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
+from conftest import FIXTURES
 from tfgradfix.engine import Engine
 from tfgradfix.files import SourceFile
 from tfgradfix.rules import ALL_RULES
@@ -212,3 +213,12 @@ def test_caller_dtype_reaches_the_variable():
     assert _findings(code.replace("tf.int32", "tf.float32"), "TGF404")[0] == []
     both = textwrap.dedent(code) + "gradient_at([1.0], tf.float32)\n"
     assert _findings(both, "TGF404")[0] == []  # callers disagree: not known to be integer
+
+
+def test_layer_weight_dtype_from_its_constructions():
+    flagged = (FIXTURES / "TGF206" / "flag_caller_dtype.py").read_text()
+    assert len(_findings(flagged, "TGF206")[0]) == 1
+    floats = flagged.replace('Bias(weight_dtype="int32")', "Bias()")
+    assert _findings(floats, "TGF206")[0] == []
+    mixed = flagged + '\n\ndef make_other():\n    return Bias(weight_dtype="float16")\n'
+    assert _findings(mixed, "TGF206")[0] == []

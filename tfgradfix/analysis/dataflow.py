@@ -488,11 +488,12 @@ def tainted_parameters(func: cst.FunctionDef, call: cst.Call, flow: DataFlow) ->
     return tainted
 
 
-def argument_for(func: cst.FunctionDef, call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+def argument_for(func: cst.FunctionDef, call: cst.Call, name: str, bound: bool = False) -> Optional[cst.BaseExpression]:
     """The expression `call` passes for parameter `name` of `func` (its default when
-    it passes none); None when a `*args`/`**kwargs` hides which one it is."""
+    it passes none); None when a `*args`/`**kwargs` hides which one it is. `bound`: `func`
+    is a method however it is called (`Class(...)` runs `__init__`)."""
     positional = [p for p in list(func.params.posonly_params) + list(func.params.params)]
-    if isinstance(call.func, cst.Attribute) and positional and positional[0].name.value == "self":
+    if (bound or isinstance(call.func, cst.Attribute)) and positional and positional[0].name.value == "self":
         positional = positional[1:]
     index = 0
     for arg in call.args:

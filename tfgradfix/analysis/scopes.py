@@ -30,6 +30,7 @@ from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.tree import child_nodes, statements
 from tfgradfix.analysis.keras import (
     FORWARD_METHODS, KERAS_PACKAGES, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
+    self_attribute,
 )
 
 ScopeNode = Union[cst.Module, cst.FunctionDef]
@@ -138,6 +139,9 @@ class Scope:
         """The dtype `expr` names ("int32" for `tf.int32`), following a name bound once in
         the scope or the module, and a parameter to what every caller in the module passes
         (a default counts for callers that pass nothing); "" when unknown or not agreed."""
+        attr = self_attribute(expr)
+        if attr is not None and self.owner is not None and _depth <= 4:
+            return self._attribute_dtype_name(attr, _depth)
         if not isinstance(expr, cst.Name) or _depth > 4:
             return self.module.imports.dtype_name(expr)
         local = self.local_definitions().get(expr.value, [])
@@ -148,12 +152,34 @@ class Scope:
         if expr.value in self.parameter_names:
             assert isinstance(self.node, cst.FunctionDef)
             names = set()
-            for caller, call in self.module.callers_of(self):
-                value = argument_for(self.node, call, expr.value)
+            for caller, call in self._callers_with_constructions():
+                value = argument_for(self.node, call, expr.value, bound=self.owner is not None)
                 names.add(caller.dtype_name(value, _depth + 1) if value is not None else "")
             return names.pop() if len(names) == 1 else ""
         module_scope = self.module.scopes[self.module.module]
         return module_scope.dtype_name(expr, _depth + 1) if module_scope is not self else ""
+
+    def _attribute_dtype_name(self, attr: str, depth: int) -> str:
+        """`self.weight_dtype`: what the class's methods assign to it, when they agree."""
+        assert self.owner is not None
+        names = set()
+        for method in (s for s in self.owner.body.body if isinstance(s, cst.FunctionDef)):
+            scope = self.module.scopes.get(method)
+            for node in _walk_scope(scope.body) if scope is not None else ():
+                if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
+                    names.add(scope.dtype_name(node.value, depth + 1))
+        return names.pop() if len(names) == 1 else ""
+
+    def _callers_with_constructions(self) -> list[tuple["Scope", cst.Call]]:
+        """The module's calls of this function; for `__init__`, also `Class(...)`."""
+        callers = list(self.module.callers_of(self))
+        if self.owner is not None and isinstance(self.node, cst.FunctionDef) and self.node.name.value == "__init__":
+            name = self.owner.name.value
+            for scope in self.module.scopes.values():
+                callers.extend((scope, node) for node in _walk_scope(scope.body)
+                               if isinstance(node, cst.Call) and isinstance(node.func, cst.Name)
+                               and node.func.value == name)
+        return callers
 
     def returns_tainted(self, parameters: set[str], blocking: Blocking) -> bool:
         """Whether the function's return value carries a gradient when
