@@ -195,7 +195,8 @@ def _ast_gate(text: str) -> bool:
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return True
+        # Only Lambda(...) or loss=... in a file even `ast` cannot read: not worth an error.
+        return "GradientTape" in text or "class " in text
     keras_names = set(_KERAS_CLASS_MARKERS)
     classes: list[ast.ClassDef] = []
     for node in ast.walk(tree):

@@ -293,7 +293,7 @@ class ModuleAnalysis:
             }
         self.scopes[node] = scope
         self._find_tapes(scope)
-        if self._defines_own_gradient(node):
+        if self._exempt_by_decorator(node):
             scope.exempt = True
             return
         name = node.name.value
@@ -309,12 +309,14 @@ class ModuleAnalysis:
                     and p is not node.params.star_kwarg
                 }
 
-    def _defines_own_gradient(self, node: cst.FunctionDef) -> bool:
+    def _exempt_by_decorator(self, node: cst.FunctionDef) -> bool:
+        """Decorated to define its own gradient, or to run as NumPy (`@tf.numpy_function(Tout=...)`)."""
         for decorator in node.decorators:
             target = decorator.decorator
             if isinstance(target, cst.Call):
                 target = target.func
-            if self.imports.resolve(target) in _OWN_GRADIENT_DECORATORS:
+            qualified = self.imports.resolve(target)
+            if qualified in _OWN_GRADIENT_DECORATORS or qualified in NUMPY_WRAPPERS:
                 return True
         return False
 
