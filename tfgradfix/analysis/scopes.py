@@ -220,7 +220,6 @@ class ModuleAnalysis:
 
     def __init__(self, module: cst.Module, text: str = "") -> None:
         self.module = module
-        self.text = text
         self.imports = ImportMap(module)
         # A project on Keras 2 (`tf_keras`, or TF_USE_LEGACY_KERAS=1) tracks tf.Variable attributes.
         self.legacy_keras = "TF_USE_LEGACY_KERAS" in text or any(
@@ -473,24 +472,10 @@ class ModuleAnalysis:
         return self._callers.get(callee, [])
 
     def callee_scope(self, scope: Scope, call: cst.Call) -> Optional[Scope]:
-        """The scope of a module function or method that `call` calls, if any."""
-        callee = call.func
-        if isinstance(callee, cst.Name):
-            found = self.function_of(scope, callee)
+        """The scope of a function or method of the module that `call` calls, if any."""
+        if isinstance(call.func, (cst.Name, cst.Attribute)):
+            found = self.function_of(scope, call.func)
             return found if found is not None and isinstance(found.node, cst.FunctionDef) else None
-        if (
-            isinstance(callee, cst.Attribute)
-            and isinstance(callee.value, cst.Name)
-            and callee.value.value == "self"
-        ):
-            name = callee.attr.value
-            method = None
-            if scope.keras_class is not None:
-                method = scope.keras_class.method(name)
-            elif name in scope.owner_methods:
-                method = scope.owner_methods[name]
-            if method is not None:
-                return self.scopes.get(method)
         return None
 
 
