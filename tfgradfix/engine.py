@@ -31,6 +31,8 @@ MAX_FIX_PASSES = 10
 # Only files that mention TensorFlow or Keras can hold a gradient path.
 _FRAMEWORK_MARKERS = ("tensorflow", "keras")
 _KERAS_CLASS_MARKERS = ("Layer", "Model", "Sequential")
+# Functions handed to Keras to run on tensors: `Lambda(fn)`, `compile(loss=fn)`.
+_HANDED_FUNCTION_MARKERS = ("Lambda(", "loss=")
 
 
 @dataclass
@@ -128,7 +130,8 @@ class Engine:
         """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
         return (
             any(m in text for m in _FRAMEWORK_MARKERS)
-            and ("GradientTape" in text or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
+            and ("GradientTape" in text or any(m in text for m in _HANDED_FUNCTION_MARKERS)
+                 or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
             and any(t in text for t in self.triggers)
         )
 
@@ -213,20 +216,25 @@ class Engine:
 
 def _ast_gate(text: str) -> bool:
     """The second, cheap tier of the prefilter (Python's `ast` costs a tenth of LibCST's
-    parse): a tape, or a class with a Keras-looking base, in code rather than in a
+    parse): a tape, a Lambda layer, a loss function handed to `compile`, or a class with a
+    Keras-looking base, in code rather than in a
     docstring or comment. A file `ast` cannot parse goes on to LibCST, which names the error."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return True
+        # Only Lambda(...) or loss=... in a file even `ast` cannot read: not worth an error.
+        return "GradientTape" in text or "class " in text
     keras_names = set(_KERAS_CLASS_MARKERS)
     classes: list[ast.ClassDef] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and "keras" in node.module:
             keras_names.update(alias.asname or alias.name for alias in node.names)
-        elif isinstance(node, (ast.Attribute, ast.Name)) and "GradientTape" in (
-                getattr(node, "attr", None), getattr(node, "id", None)):
+        elif isinstance(node, (ast.Attribute, ast.Name)) and {"GradientTape", "Lambda"} & {
+                getattr(node, "attr", None), getattr(node, "id", None)}:
             return True
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "compile"
+              and any(k.arg == "loss" and not isinstance(k.value, ast.Constant) for k in node.keywords)):
+            return True  # a loss function of the module runs on the model's outputs
         elif isinstance(node, ast.ClassDef):
             classes.append(node)
     # A subclass of a Keras class of this module needs that class, which names a Keras base.
