@@ -64,14 +64,14 @@ class Exclusions:
     the path from its folder (`src/legacy/`, `tests/*.py`)."""
 
     def __init__(self, patterns: Iterable[tuple[str, Optional[Path]]] = ()) -> None:
-        self.patterns = [(p.rstrip("/").removeprefix("./"), Path(os.path.abspath(base or "."))) for p, base in patterns
+        self.patterns = [(p.rstrip("/").removeprefix("./"), Path(os.path.realpath(base or "."))) for p, base in patterns
                          if p.rstrip("/")]
 
-    def __bool__(self) -> bool:
-        return bool(self.patterns)
-
     def matches(self, path: Path) -> bool:
-        absolute = Path(os.path.abspath(path))
+        if not self.patterns:
+            return False
+        # The folder resolved as the bases are (a symlinked /tmp, say), the name as written.
+        absolute = Path(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
         for pattern, base in self.patterns:
             if os.path.isabs(pattern):
                 parts = absolute.parts
