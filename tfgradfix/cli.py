@@ -117,7 +117,11 @@ _FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "githu
 def check(paths: tuple[str, ...], **flags) -> None:
     """Report (and with --fix or --diff, fix) findings in PATHS (files, folders or -)."""
     with interrupts.handled():
-        _check(paths, SimpleNamespace(**flags))
+        try:
+            _check(paths, SimpleNamespace(**flags))
+        except KeyboardInterrupt:  # outside the file loop (which counts what it wrote): --verify, say
+            click.echo("Interrupted: each file is either as it was or fully fixed.", err=True)
+            sys.exit(130)
 
 
 def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
