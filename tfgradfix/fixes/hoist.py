@@ -70,13 +70,6 @@ def unavailable(statements: list[cst.SimpleStatementLine], inputs: set[str], imp
     return rewritten, sorted(unknown)
 
 
-def buildable(statements: list[cst.SimpleStatementLine], inputs: set[str], imports: ImportMap,
-              input_shape: str) -> Optional[list[cst.SimpleStatementLine]]:
-    """The statements rewritten for `build`, or None when they need values only `call` has."""
-    rewritten, unknown = unavailable(statements, inputs, imports, input_shape)
-    return None if unknown else rewritten
-
-
 @dataclass(frozen=True)
 class CallSite:
     """A helper's parameters at one call site, as the caller spells them (`out_dim` ->

@@ -13,8 +13,9 @@ from tfgradfix.analysis.layer_state import lazily_created, repeated_in
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
-    RenameReads, add_to_build, add_to_init, assignment, build_input_name, free_attribute, moved, unavailable,
+    RenameReads, add_to_build, add_to_init, assignment, build_input_name, free_attribute, unavailable,
 )
+from tfgradfix.fixes.statements import moved
 from tfgradfix.rules.base import Rule
 
 _CONSEQUENCES = {
