@@ -28,7 +28,8 @@ def _load(path: Path):
 
 
 def _pairs():
-    return [(p, p.with_name(p.stem + ".fixed.py")) for p in fixture_cases("fixed")]
+    # TGF9 rules are about the tool's own directives: their fixes change comments only.
+    return [(p, p.with_name(p.stem + ".fixed.py")) for p in fixture_cases("fixed") if not p.parent.name.startswith("TGF9")]
 
 
 def _ids(pair):

@@ -7,7 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.keras import is_weight_constructor, self_attribute
 from tfgradfix.analysis.tree import descendants
 
 VARIABLE = ("tensorflow.Variable",)
@@ -55,6 +55,31 @@ def keyword_value(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
 
 def is_false(expr: Optional[cst.BaseExpression]) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "False"
+
+
+def assigned_attributes(module: cst.Module) -> set[str]:
+    """Attributes updated by `<owner>.<attr>.assign*(...)` somewhere in the module: those
+    variables get their values from code (moving averages, target networks, power
+    iteration), not from gradients."""
+    found = set()
+    for node in descendants(module):
+        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ASSIGNS
+                and isinstance(node.func.value, cst.Attribute)):
+            found.add(node.func.value.attr.value)
+    return found
+
+
+def declared_untrainable(cls, attr: str, imports) -> bool:
+    """`self.<attr> = self.add_weight(..., trainable=False)` (or `tf.Variable`) in the class or its parents."""
+    for owner in cls.lineage():
+        for method in owner.methods.values():
+            for node in descendants(method):
+                if (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)
+                        and any(self_attribute(t.target) == attr for t in node.targets)
+                        and is_weight_constructor(node.value, imports)
+                        and is_false(keyword_value(node.value, "trainable"))):
+                    return True
+    return False
 
 
 def read_in_forward(context, cls, attr: str) -> bool:
