@@ -40,7 +40,9 @@ class LayerInCall(Rule):
     what = (
         "Finds a Keras layer constructed on the forward pass of a layer or model: "
         "`return tf.keras.layers.Dense(10)(x)`, `conv = layers.Conv2D(8, 3)` then `conv(x)`, "
-        "`self.proj = Dense(4)` inside `call`, and layers of the module that create weights. "
+        "`self.proj = Dense(4)` inside `call`, `keras.Sequential([...])`, and layers of the "
+        "module that create weights; a layer built as another's argument "
+        "(`TimeDistributed(Dense(3))`) is covered by the outer one's finding. "
         "Layers without variables (`Flatten`, `Activation`, `Reshape`, pooling, padding, "
         "merging layers such as `Concatenate`, `Lambda`, ...) cost nothing to rebuild and are "
         "not reported; `Dropout` and the other noise layers are, because each one creates a "
