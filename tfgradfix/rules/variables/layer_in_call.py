@@ -97,6 +97,7 @@ class LayerInCall(Rule):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._module_names: Optional[set[str]] = None
+        self._classes: Optional[dict] = None
 
     def visit_Call(self, node: cst.Call) -> None:
         context = self.context
@@ -110,7 +111,9 @@ class LayerInCall(Rule):
             cls = next(iter(classes)) if len(classes) == 1 else None
         if cls is None:
             return
-        classes = {c.name: c for c in context.analysis.keras_classes.values()}
+        if self._classes is None:
+            self._classes = {c.name: c for c in context.analysis.keras_classes.values()}
+        classes = self._classes
         found = constructed_layer(node, context.imports, classes)
         if found is None or lazily_created(context, node) or self._inside_another(node, classes):
             return
