@@ -294,9 +294,10 @@ class ForwardOutsideTape(_TapeRule):
         # Differentiable in the variables: `tf.shape(a)[0]` or `a.shape` is not.
         roots = {v.split(".", 1)[0] for v in variables} - {"self"}  # `layer.kernel`: taint follows `layer`
         flow = DataFlow(scope=self.context.scope, imports=self.context.imports, tainted=roots)
-        for name in sorted(n for n in read_in_block if n is not None and "." not in n) :
-            if name in bound_in_block or name in variables:
-                continue
+        scope_flow = self.context.flow
+        from_variables = {b.name for b in (scope_flow.bindings if scope_flow is not None else ())
+                          if any(dotted_name(n) in variables for n in descendants(b.value))}
+        for name in sorted(from_variables & read_in_block - bound_in_block - variables):
             value = reaching_value(block.node, name, self.context.parent)
             if value is None or not self._computed(value) or not flow.is_tainted(value):
                 continue
