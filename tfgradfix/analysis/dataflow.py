@@ -233,6 +233,15 @@ class DataFlow:
 
     # -- queries -------------------------------------------------------------
 
+    def single_values(self) -> dict[str, cst.BaseExpression]:
+        """Names the scope binds exactly once, by a plain assignment, and their value."""
+        counts: dict[str, int] = {}
+        for binding in self.bindings:
+            counts[binding.name] = counts.get(binding.name, 0) + 1
+        return {b.name: b.value for b in self.bindings
+                if counts[b.name] == 1 and isinstance(b.statement, cst.Assign) and len(b.statement.targets) == 1
+                and isinstance(b.statement.targets[0].target, cst.Name)}
+
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         """Whether `expr` carries a gradient from a trainable source."""
         if isinstance(expr, cst.Name):

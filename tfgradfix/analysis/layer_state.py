@@ -109,3 +109,39 @@ def lazily_created(context, node: cst.CSTNode) -> bool:
                 return True
         parent = context.parent(parent)
     return False
+
+
+# Between a statement and its function: what runs once per iteration, or later.
+_REPEATS = (cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.Lambda,
+            cst.FunctionDef)
+
+
+def repeated_in(context, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
+    """Whether `node` runs in a loop, comprehension, lambda or nested function of `function`."""
+    parent = context.parent(node)
+    while parent is not None and parent is not function:
+        if isinstance(parent, _REPEATS):
+            return True
+        parent = context.parent(parent)
+    return False
+
+
+def attribute_values(cls) -> dict[str, cst.BaseExpression]:
+    """`"self.<attr>"` -> its value, for the attributes the class (and its module parents)
+    assign exactly once."""
+    values: dict[str, list[cst.BaseExpression]] = {}
+    for c in cls.lineage():
+        for method in c.methods.values():
+            for node in descendants(method):
+                if isinstance(node, cst.Assign):
+                    for target in node.targets:
+                        attr = self_attribute(target.target)
+                        if attr is not None:
+                            values.setdefault(f"self.{attr}", []).append(node.value)
+    return {name: found[0] for name, found in values.items() if len(found) == 1}
+
+
+def known_values(context, cls) -> dict[str, cst.BaseExpression]:
+    """What a weight's initial value may name: the function's single-bound locals and the
+    layer's single-bound attributes."""
+    return {**attribute_values(cls), **context.scope.analyse().single_values()}

@@ -15,6 +15,7 @@ from tfgradfix.analysis.tapes import (
 from tfgradfix.analysis.tree import contains, descendants
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.literals import as_floats, is_float_literal, is_integer_literal
+from tfgradfix.fixes.statements import moved as moved_statement, without as without_statements
 from tfgradfix.rules.base import Rule
 
 _TAPE_TRIGGERS = ("GradientTape",)
@@ -86,12 +87,12 @@ def _move_into_block(container: Container, with_node: cst.With, moved: list[cst.
 
     def build(updated: Container) -> Container:
         statements = list(updated.body)
-        taken = [statements[i] for i in moved_indices]
+        taken = [moved_statement(statements[i]) for i in moved_indices]
         block = statements[with_index]
         inner = list(block.body.body)
         inner = inner + taken if at_end else taken + inner
         statements[with_index] = block.with_changes(body=block.body.with_changes(body=inner))
-        return updated.with_changes(body=[s for i, s in enumerate(statements) if i not in moved_indices])
+        return updated.with_changes(body=without_statements(statements, set(moved_indices)))
 
     return Edit(container, build)
 
