@@ -328,7 +328,7 @@ class ForwardOutsideTape(_TapeRule):
             return True
         if isinstance(value, cst.Call):
             qualified = self.context.imports.resolve(value.func) or ""
-            if qualified.startswith("tensorflow.") and qualified not in ("tensorflow.Variable", "tensorflow.GradientTape"):
+            if qualified.startswith("tensorflow.") and qualified != "tensorflow.Variable":
                 return True
             return isinstance(value.func, cst.Attribute) and value.func.attr.value in ("read_value", "value")
         return False
