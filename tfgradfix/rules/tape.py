@@ -10,7 +10,7 @@ from tfgradfix.analysis.dataflow import DataFlow, _walk_scope, is_certainly_tens
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
 from tfgradfix.analysis.layer_state import declared_untrainable
 from tfgradfix.analysis.tapes import (
-    Container, GradientCall, TapeBlock, names_bound, reaching_value, tape_block,
+    Container, GradientCall, TapeBlock, find_tape_blocks, names_bound, reaching_value, tape_block,
 )
 from tfgradfix.analysis.tree import contains, descendants
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
@@ -247,12 +247,16 @@ class ForwardOutsideTape(_TapeRule):
         "Safe: the forward call (or the computation from the variables) moves, with its "
         "comments, to the top of the block; it computes the same values, now recorded. When a "
         "statement in between reads its result or rebinds its inputs, or the value is computed "
-        "outside a loop around the block (moving it would run it every step), the finding has "
-        "no fix."
+        "outside a loop around the block (moving it would run it every step), or another tape "
+        "block reads it too, the finding has no fix."
     )
 
     _DERIVED = ("`{name}` is computed from {variables} before the `with tf.GradientTape()` block: the tape did "
                 "not record it, so the gradients for {variables} are None")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._reported: set[cst.CSTNode] = set()
 
     def check(self, block: TapeBlock) -> None:
         self._derived_before(block)
@@ -300,13 +304,14 @@ class ForwardOutsideTape(_TapeRule):
                           if any(dotted_name(n) in variables for n in descendants(b.value))}
         for name in sorted(from_variables & read_in_block - bound_in_block - variables):
             value = reaching_value(block.node, name, self.context.parent)
-            if value is None or not self._computed(value) or not flow.is_tainted(value):
+            if value is None or value in self._reported or not self._computed(value) or not flow.is_tainted(value):
                 continue
             cut = sorted({d for n in descendants(value) if (d := dotted_name(n)) in variables} - read_in_block)
             if not cut:
                 continue
             shown = ", ".join(f"`{v}`" for v in cut)
-            self.report(value, self._DERIVED.format(name=name, variables=shown), self._move(block, value))
+            self._reported.add(value)  # once, for the first block that reads it
+            self.report(value, self._DERIVED.format(name=name, variables=shown), self._move(block, value, name))
 
     def _source_variables(self, sources: Optional[cst.BaseExpression]) -> Iterator[str]:
         """Variables named among the sources (`[a, b]`, `self.kernel`); a Keras class's own
@@ -333,11 +338,14 @@ class ForwardOutsideTape(_TapeRule):
             return isinstance(value.func, cst.Attribute) and value.func.attr.value in ("read_value", "value")
         return False
 
-    def _move(self, block: TapeBlock, value: cst.BaseExpression) -> Optional[Fix]:
+    def _move(self, block: TapeBlock, value: cst.BaseExpression, name: str) -> Optional[Fix]:
         statement = self.context.parent(self.context.parent(value))
         body = list(block.container.body)
         if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and statement in body):
             return None  # computed in an enclosing block, once for a whole loop: moving it changes what runs
+        others = [b for b in find_tape_blocks(self.context.scope, self.context.imports) if b is not block]
+        if any(name in names_in(b.node.body) for b in others):
+            return None  # another tape reads it too: one move cannot serve both
         others = body[body.index(statement) + 1:block.index]
         if not _can_reorder([statement], others):
             return None
