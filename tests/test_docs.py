@@ -8,7 +8,7 @@ from conftest import ROOT
 from tfgradfix.engine import Engine
 from tfgradfix.files import read_source
 from tfgradfix.rules import ALL_RULES, RULES_BY_CODE
-from tfgradfix.rules.docs import render
+from tfgradfix.rules.docs import fix_kind, render
 
 
 def test_rule_docs_are_generated_from_the_rules():
@@ -62,3 +62,28 @@ def test_python_floor_is_what_the_dependencies_need_and_the_readme_says():
         assert needed is None or ours >= _floor(needed), f"{name} needs Python {needed}"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"Python {'.'.join(map(str, ours))}+" in readme
+
+
+def test_rules_without_a_fix_show_no_rewrite_as_theirs():
+    for rule in ALL_RULES:
+        page = render(rule)
+        if fix_kind(rule) == "none":
+            assert "Becomes:" not in page, rule.code
+            assert "Suggested change (not applied automatically):" in page, rule.code
+        else:
+            assert "Becomes:" in page and "Suggested change" not in page, rule.code
+
+
+def test_fix_kind_in_the_docs_is_what_the_rule_does():
+    """A rule documented "Fix: none" attaches a fix to none of its fixtures' findings; the
+    others fix at least one golden case."""
+    engine = Engine(ALL_RULES, unsafe_fixes=True)
+    fixed: dict[str, bool] = {}
+    for path in sorted((ROOT / "fixtures").glob("TGF*/*.py")):
+        if path.name.endswith(".fixed.py"):
+            continue
+        for finding in engine.process(read_source(str(path))).findings:
+            fixed[finding.code] = fixed.get(finding.code, False) or finding.fix is not None
+    for rule in ALL_RULES:
+        assert rule.code in fixed, f"{rule.code} has no fixture it reports"
+        assert fixed[rule.code] == (fix_kind(rule) != "none"), rule.code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
 import io
 import os
@@ -348,11 +349,15 @@ def _write_noqa(result: FileResult, report: RunReport, stdin: Optional[_Stdin]) 
     source = result.source
     if source is None or not result.findings:
         return 0
-    text, added = add_noqa(source.text, [(f.line, f.code) for f in result.findings])
+    # In a notebook, findings count lines within their cell; the comment goes in the module's line.
+    text, added = add_noqa(source.text, [
+        (f.line if f.cell is None or source.notebook is None else source.notebook.module_line(f.cell, f.line), f.code)
+        for f in result.findings])
     if not added:
         return 0
     try:
-        compile(text, source.path, "exec")  # a finding inside a multi-line string cannot take a comment
+        # A finding inside a multi-line string cannot take a comment (syntax only: see Engine.apply).
+        compile(text, source.path, "exec", ast.PyCF_ONLY_AST)
         if source.from_stdin and stdin is not None:
             stdin.output = source.encode(text)
         else:

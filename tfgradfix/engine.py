@@ -31,6 +31,8 @@ MAX_FIX_PASSES = 10
 # Only files that mention TensorFlow or Keras can hold a gradient path.
 _FRAMEWORK_MARKERS = ("tensorflow", "keras")
 _KERAS_CLASS_MARKERS = ("Layer", "Model", "Sequential")
+# Functions handed to Keras to run on tensors: `Lambda(fn)`, `compile(loss=fn)`.
+_HANDED_FUNCTION_MARKERS = ("Lambda(", "loss=")
 
 
 @dataclass
@@ -102,6 +104,10 @@ class Engine:
             return result
         try:
             module = parse_source(source.text)
+        except SyntaxProblem as error:
+            result.error = str(error) if source.notebook is None else source.notebook.syntax_error(
+                error.line, error.column, error.reason)
+            return result
         except SourceError as error:
             result.error = str(error)
             return result
@@ -124,7 +130,8 @@ class Engine:
         """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
         return (
             any(m in text for m in _FRAMEWORK_MARKERS)
-            and ("GradientTape" in text or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
+            and ("GradientTape" in text or any(m in text for m in _HANDED_FUNCTION_MARKERS)
+                 or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
             and any(t in text for t in self.triggers)
         )
 
@@ -193,8 +200,11 @@ class Engine:
         if not applied:
             return module, []
         code = _update_imports(module, fixed, applied).code
+        # A notebook's cells joined are not one module Python would run: top-level `await`
+        # and a `from __future__` after a magic are IPython's to judge; only syntax is checked.
+        flags = ast.PyCF_ONLY_AST if path.endswith(".ipynb") else 0
         try:
-            compile(code, path, "exec")
+            compile(code, path, "exec", flags)
             return parse_source(code), applied
         except (SyntaxError, ValueError, SourceError) as error:
             raise SourceError(f"a fix produced code that does not parse ({error}); fixes not applied") from error
@@ -206,20 +216,25 @@ class Engine:
 
 def _ast_gate(text: str) -> bool:
     """The second, cheap tier of the prefilter (Python's `ast` costs a tenth of LibCST's
-    parse): a tape, or a class with a Keras-looking base, in code rather than in a
+    parse): a tape, a Lambda layer, a loss function handed to `compile`, or a class with a
+    Keras-looking base, in code rather than in a
     docstring or comment. A file `ast` cannot parse goes on to LibCST, which names the error."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return True
+        # Only Lambda(...) or loss=... in a file even `ast` cannot read: not worth an error.
+        return "GradientTape" in text or "class " in text
     keras_names = set(_KERAS_CLASS_MARKERS)
     classes: list[ast.ClassDef] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and "keras" in node.module:
             keras_names.update(alias.asname or alias.name for alias in node.names)
-        elif isinstance(node, (ast.Attribute, ast.Name)) and "GradientTape" in (
-                getattr(node, "attr", None), getattr(node, "id", None)):
+        elif isinstance(node, (ast.Attribute, ast.Name)) and {"GradientTape", "Lambda"} & {
+                getattr(node, "attr", None), getattr(node, "id", None)}:
             return True
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "compile"
+              and any(k.arg == "loss" and not isinstance(k.value, ast.Constant) for k in node.keywords)):
+            return True  # a loss function of the module runs on the model's outputs
         elif isinstance(node, ast.ClassDef):
             classes.append(node)
     # A subclass of a Keras class of this module needs that class, which names a Keras base.
@@ -227,6 +242,14 @@ def _ast_gate(text: str) -> bool:
         (n.attr if isinstance(n, ast.Attribute) else n.id) in keras_names
         for cls in classes for base in cls.bases for n in ast.walk(base) if isinstance(n, (ast.Attribute, ast.Name))
     )
+
+
+class SyntaxProblem(SourceError):
+    """Code that does not parse, and where."""
+
+    def __init__(self, line: int, column: int, reason: str) -> None:
+        super().__init__(f"syntax error at {line}:{column}: {reason}")
+        self.line, self.column, self.reason = line, column, reason
 
 
 def parse_source(text: str) -> cst.Module:
@@ -237,11 +260,10 @@ def parse_source(text: str) -> cst.Module:
         try:
             ast.parse(text)
         except SyntaxError as python_error:
-            raise SourceError(
-                f"syntax error at {python_error.lineno}:{python_error.offset}: {python_error.msg}") from error
+            raise SyntaxProblem(python_error.lineno or 0, python_error.offset or 0, python_error.msg) from error
         except (ValueError, RecursionError, MemoryError):
             pass
-        raise SourceError(f"syntax error at {error.editor_line}:{error.editor_column}: {error.message}") from error
+        raise SyntaxProblem(error.editor_line, error.editor_column, error.message) from error
     except (RecursionError, MemoryError) as error:
         raise SourceError(f"cannot parse: {type(error).__name__}") from error
 

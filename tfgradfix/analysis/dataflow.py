@@ -21,7 +21,7 @@ import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
 from tfgradfix.analysis.tree import child_nodes
-from tfgradfix.analysis.keras import declared_rank, is_weight_constructor, self_attribute
+from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import Scope
@@ -31,17 +31,22 @@ METADATA_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "name", "device", "ra
 # Builtins whose result is never a tensor (they return Python values).
 PYTHON_VALUE_BUILTINS = frozenset(
     {"float", "int", "bool", "len", "str", "repr", "print", "isinstance", "range", "type",
-     "format", "id", "hash", "callable", "hasattr", "getattr", "enumerate", "zip"}
+     "format", "id", "hash", "callable", "hasattr", "getattr"}
 )
 # TF/NumPy functions whose result carries no gradient even from a tensor input.
 NON_DIFFERENTIABLE_RESULTS = frozenset(
     {"shape", "shape_n", "size", "rank", "ndim", "argmax", "argmin", "math.argmax",
-     "math.argmin", "zeros_like", "ones_like", "is_tensor", "executing_eagerly"}
+     "math.argmin", "zeros_like", "ones_like", "is_tensor", "executing_eagerly",
+     "categorical", "stateless_categorical", "multinomial"}
 )
+# Sampling: a draw carries no gradient from the probabilities it was drawn with.
+_SAMPLING_MODULES = ("numpy.random.",)
 # Values named like Keras's `training` / `mask` arguments are flags, whatever they
 # were unpacked from (`training_value = kwargs["training"]`).
 _FLAGS = frozenset({"training", "mask"})
 _FLAG_PREFIXES = ("training_", "mask_")
+# TF maps that run a function on slices of a tensor.
+TENSOR_MAPS = ("tensorflow.map_fn", "tensorflow.vectorized_map")
 CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "write"})
 # Callee attributes that are a model's forward pass whatever object holds them.
 _MODEL_CALL_ATTRIBUTES = frozenset({"call", "predict", "predict_on_batch", "predict_step"})
@@ -120,7 +125,7 @@ class Blocking:
         if root not in _FRAMEWORKS:
             return False
         last = qualified.rsplit(".", 1)[-1]
-        if last in self.functions or qualified in self.functions:
+        if last in self.functions or qualified in self.functions or qualified.startswith(_SAMPLING_MODULES):
             return True
         if self.integer_casts and last == "cast" and len(call.args) >= 2:
             dtype = flow.imports.dtype_name(call.args[1].value)
@@ -178,12 +183,19 @@ class DataFlow:
                     self.sink_expressions.append(node.value)
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, statement: cst.CSTNode) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            parts = _unpacked(value, len(target.elements))
+            if parts is not None:  # `for out, y in zip(outs, ys)`: each name gets its own side
+                for element, part in zip(target.elements, parts):
+                    self._bind(element.value, part, statement)
+                return
         for name in target_names(target):
             self.bindings.append(Binding(name, value, statement))
 
     def _collect_call(self, call: cst.Call) -> None:
         callee = call.func
-        if not isinstance(callee, cst.Attribute):
+        if not isinstance(callee, cst.Attribute) or self.imports.resolve(callee) in TENSOR_MAPS:
+            self._collect_mapped_lambda(call)
             return
         method = callee.attr.value
         owner = callee.value
@@ -201,6 +213,16 @@ class DataFlow:
                 self.sink_expressions.append(call.args[0].value)
         elif method == "add_loss" and self_attribute(callee) is not None and self.scope.forward:
             self.sink_expressions.extend(arg.value for arg in call.args)
+
+    def _collect_mapped_lambda(self, call: cst.Call) -> None:
+        """`tf.map_fn(lambda row: ..., x)`: the lambda's parameter takes slices of `x`."""
+        if self.imports.resolve(call.func) not in TENSOR_MAPS:
+            return
+        function, elements = call_argument(call, "fn", 0), call_argument(call, "elems", 1)
+        if isinstance(function, cst.Lambda) and elements is not None:
+            params = function.params.params
+            if params:
+                self.bindings.append(Binding(params[0].name.value, elements, call))
 
     def solve(self, tainted_params: set[str]) -> None:
         self.tainted |= tainted_params
@@ -389,6 +411,29 @@ class DataFlow:
         return None
 
 
+_INDEX = cst.Integer("0")
+
+
+def _unpacked(value: cst.BaseExpression, count: int) -> Optional[list[cst.BaseExpression]]:
+    """What each of `count` unpacked names takes from `value`, where that is known: the
+    items of a literal tuple, the sequences `zip` pairs (an item of each), the index and
+    items of `enumerate`."""
+    if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == count:
+        if all(isinstance(e, cst.Element) for e in value.elements):
+            return [e.value for e in value.elements]
+        return None
+    if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Name)):
+        return None
+    positional = [a for a in value.args if a.keyword is None]
+    if any(a.star for a in value.args):
+        return None
+    if value.func.value == "zip" and len(positional) == count:
+        return [a.value for a in positional]
+    if value.func.value == "enumerate" and count == 2 and positional:
+        return [_INDEX, positional[0].value]
+    return None
+
+
 def _walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:
     """Nodes of a scope's body, not descending into nested functions or classes."""
     stack: list[cst.CSTNode] = list(reversed(statements))
@@ -465,3 +510,25 @@ def tainted_parameters(func: cst.FunctionDef, call: cst.Call, flow: DataFlow) ->
             tainted.add(func.params.star_arg.name.value)
         index += 1
     return tainted
+
+
+def argument_for(func: cst.FunctionDef, call: cst.Call, name: str, bound: bool = False) -> Optional[cst.BaseExpression]:
+    """The expression `call` passes for parameter `name` of `func` (its default when
+    it passes none); None when a `*args`/`**kwargs` hides which one it is. `bound`: `func`
+    is a method however it is called (`Class(...)` runs `__init__`)."""
+    positional = [p for p in list(func.params.posonly_params) + list(func.params.params)]
+    if (bound or isinstance(call.func, cst.Attribute)) and positional and positional[0].name.value == "self":
+        positional = positional[1:]
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            if arg.keyword.value == name:
+                return arg.value
+            continue
+        if index < len(positional) and positional[index].name.value == name:
+            return arg.value
+        index += 1
+    param = next((p for p in parameters(func) if p.name.value == name), None)
+    return param.default if param is not None else None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from tfgradfix.engine import FileResult
 from tfgradfix.fixes.edits import Applicability
+from tfgradfix.notebooks import Notebook
 from tfgradfix.rules import Finding
 
 
@@ -31,6 +32,12 @@ class RunReport:
     @property
     def findings(self) -> list[tuple[str, Finding]]:
         return [(display_path(r.path), f) for r in self.results for f in r.findings]
+
+    @property
+    def notebooks(self) -> dict[str, Notebook]:
+        """The notebooks among the files, by the path findings show."""
+        return {display_path(r.path): r.source.notebook for r in self.results
+                if r.source is not None and r.source.notebook is not None}
 
     @property
     def all_errors(self) -> list[tuple[str, str]]:
