@@ -310,7 +310,7 @@ class ForwardOutsideTape(_TapeRule):
                           if any(dotted_name(n) in variables for n in descendants(b.value))}
         for name in sorted(from_variables & read_in_block - bound_in_block - variables):
             value = reaching_value(block.node, name, self.context.parent)
-            if value is None or value in self._reported or not self._computed(value) or not flow.is_tainted(value):
+            if value is None or value in self._reported or not (self._computed(value) and flow.is_tainted(value)):
                 continue
             cut = sorted({d for n in descendants(value) if (d := dotted_name(n)) in variables} - read_in_block)
             if not cut:
@@ -321,7 +321,7 @@ class ForwardOutsideTape(_TapeRule):
 
     def _source_variables(self, sources: Optional[cst.BaseExpression]) -> Iterator[str]:
         """Variables named among the sources (`[a, b]`, `self.kernel`); a Keras class's own
-        weights for `self.trainable_variables`."""
+        trainable weights for `self.trainable_variables`."""
         values = [e.value for e in sources.elements] if isinstance(sources, (cst.List, cst.Tuple)) else [sources]
         for value in values:
             name = dotted_name(value) if isinstance(value, (cst.Name, cst.Attribute)) else None
@@ -349,8 +349,8 @@ class ForwardOutsideTape(_TapeRule):
         body = list(block.container.body)
         if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and statement in body):
             return None  # computed in an enclosing block, once for a whole loop: moving it changes what runs
-        others = [b for b in find_tape_blocks(self.context.scope, self.context.imports) if b is not block]
-        if any(name in names_in(b.node.body) for b in others):
+        tapes = find_tape_blocks(self.context.scope, self.context.imports)
+        if any(name in names_in(b.node.body) for b in tapes if b is not block):
             return None  # another tape reads it too: one move cannot serve both
         others = body[body.index(statement) + 1:block.index]
         if not _can_reorder([statement], others):
