@@ -32,6 +32,7 @@ from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_statistics, write_text
 from tfgradfix.rules import RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
+from tfgradfix.rules.unused_noqa import UnusedNoqa
 from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, verify_files
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -116,7 +117,11 @@ _FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "githu
 def check(paths: tuple[str, ...], **flags) -> None:
     """Report (and with --fix or --diff, fix) findings in PATHS (files, folders or -)."""
     with interrupts.handled():
-        _check(paths, SimpleNamespace(**flags))
+        try:
+            _check(paths, SimpleNamespace(**flags))
+        except KeyboardInterrupt:  # outside the file loop (which counts what it wrote): --verify, say
+            click.echo("Interrupted: each file is either as it was or fully fixed.", err=True)
+            sys.exit(130)
 
 
 def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
@@ -350,9 +355,10 @@ def _write_noqa(result: FileResult, report: RunReport, stdin: Optional[_Stdin]) 
     if source is None or not result.findings:
         return 0
     # In a notebook, findings count lines within their cell; the comment goes in the module's line.
+    # A noqa for an unused noqa would silence the finding instead of removing the stale code.
     text, added = add_noqa(source.text, [
         (f.line if f.cell is None or source.notebook is None else source.notebook.module_line(f.cell, f.line), f.code)
-        for f in result.findings])
+        for f in result.findings if f.code != UnusedNoqa.code])
     if not added:
         return 0
     try:

@@ -164,7 +164,7 @@ class Engine:
             elif not finding.code.startswith(ignored):
                 kept.append(finding)
         if noqa is not None and not noqa.code.startswith(ignored):
-            comment_lines = {c: positions[c].start.line for holder, _ in noqa.directives for c in [holder.comment]}
+            comment_lines = {holder.comment: positions[holder.comment].start.line for holder, _ in noqa.directives}
             for finding in noqa.unused(comment_lines, used, [r.code for r in self.rules]):
                 place(finding)
                 kept.append(finding)
