@@ -271,3 +271,8 @@ def test_python_cells_are_never_reinterpreted(indent):
             assert body == code, path
         cell = notebook.cells[0]
         assert notebook._restore(cell, cell.code) == source, path
+
+
+def test_the_body_of_a_time_cell_is_checked(tmp_path):
+    result = _process(tmp_path, IMPORTS, ["%%time\n", *LAYER], ["%%bash\n", *LAYER])
+    assert [(f.code, f.cell, f.line) for f in result.findings] == [("TGF101", 2, 7)]
