@@ -45,7 +45,8 @@ class RunReport:
 
     @property
     def fixed(self) -> int:
-        return sum(len(r.applied) for r in self.results)
+        """Fixes written (with --fix); --diff and --verify alone fix nothing."""
+        return sum(len(r.applied) for r in self.results) if self.fix_mode else 0
 
     @property
     def files(self) -> int:
@@ -66,8 +67,9 @@ class RunReport:
         errors = len(self.all_errors)
         skipped = sum(1 for r in self.results if not r.parsed and not r.error)
         with_findings = sum(1 for r in self.results if r.findings)
+        fixed = f"{self.fixed} fixed, " if self.fix_mode else ""
         return (f"Checked {files} file{'s' if files != 1 else ''} in {self.seconds:.1f} s: {parsed} parsed, "
-                f"{skipped} skipped by the prefilter, {with_findings} with findings, {self.fixed} fixed, "
+                f"{skipped} skipped by the prefilter, {with_findings} with findings, {fixed}"
                 f"{errors} error{'s' if errors != 1 else ''}.")
 
     def fixable_counts(self) -> tuple[int, int]:
