@@ -276,3 +276,16 @@ def test_python_cells_are_never_reinterpreted(indent):
 def test_the_body_of_a_time_cell_is_checked(tmp_path):
     result = _process(tmp_path, IMPORTS, ["%%time\n", *LAYER], ["%%bash\n", *LAYER])
     assert [(f.code, f.cell, f.line) for f in result.findings] == [("TGF101", 2, 7)]
+
+
+def test_findings_left_after_a_fix_count_lines_of_the_fixed_cells(tmp_path, cli, monkeypatch):
+    """The fix in cell 2 adds `tape.watch(x)`; cell 3's finding stays on its line 3."""
+    saliency = ["def saliency(model, x):\n", "    x = tf.constant(x)\n", "    with tf.GradientTape() as tape:\n",
+                "        y = model(x)\n", "    return tape.gradient(y, x)\n"]
+    rescale = ["class Rescale(tf.keras.layers.Layer):\n", "    def call(self, inputs):\n",
+               "        peak = float(tf.reduce_max(inputs))\n", "        return inputs / peak\n"]
+    fixed = _process(tmp_path, ["import tensorflow as tf\n"], saliency, rescale, fix=True)
+    assert [(f.code, f.cell, f.line) for f in fixed.original_findings] == [("TGF403", 2, 5), ("TGF104", 3, 3)]
+    assert [(f.code, f.cell, f.line) for f in fixed.findings] == [("TGF104", 3, 3)]
+    monkeypatch.chdir(tmp_path)
+    assert "nb.ipynb:cell 3:3:16: TGF104" in cli("--fix", "-i", "nb.ipynb", input="y\n").output

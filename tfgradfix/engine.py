@@ -119,10 +119,11 @@ class Engine:
             module, findings = self._fix_until_stable(module, findings, result, ignored)
             result.new_text = module.code
         if source.notebook is not None:
-            for finding in {id(f): f for f in [*findings, *result.original_findings]}.values():
-                start = finding.line
-                finding.cell, finding.line = source.notebook.where(start)
-                finding.end_line = finding.line + (finding.end_line - start)
+            # The findings left after fixing count lines of the fixed cells. (Without a
+            # fix applied, both lists hold the same findings, and the texts are the same.)
+            source.notebook.place(findings, result.new_text or source.text)
+            placed = {id(f) for f in findings}
+            source.notebook.place([f for f in result.original_findings if id(f) not in placed], source.text)
         result.findings = findings
         return result
 

@@ -146,13 +146,24 @@ class Notebook:
 
         return "".join(_mask_cell(lines, mask))
 
-    def where(self, line: int) -> tuple[Optional[int], int]:
-        """(cell number, line in the cell) of a line of the module."""
+    def where(self, line: int, text: Optional[str] = None) -> tuple[Optional[int], int]:
+        """(cell number, line in the cell) of a line of the module, or of `text`, the
+        module after fixes that may have added or removed lines."""
+        starts = [(c.first_line, c.index) for c in self.cells] if text is None else [
+            (text.count("\n", 0, m.end()) + 1, int(m.group(1))) for m in _MARKER_PATTERN.finditer(text)]
         cell, first = None, 1
-        for entry in self.cells:
-            if entry.first_line <= line:
-                cell, first = entry.index + 1, entry.first_line
+        for start, index in starts:
+            if start <= line:
+                cell, first = index + 1, start
         return cell, line - first + 1
+
+    def place(self, findings, text: str) -> None:
+        """Give findings on `text` (the module, maybe fixed) their cell, and lines counted
+        within it."""
+        for finding in findings:
+            start = finding.line
+            finding.cell, finding.line = self.where(start, text)
+            finding.end_line = finding.line + (finding.end_line - start)
 
     def syntax_error(self, line: int, column: int, reason: str) -> str:
         """A syntax error at `line`, `column` of the module, told by cell and line."""
