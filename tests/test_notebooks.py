@@ -26,7 +26,7 @@ LAYER = [
 IMPORTS = ["import numpy as np\n", "import tensorflow as tf\n"]
 
 # Valid IPython that plain Python rejects (or, for the first, that a line-based reading
-# gets wrong): each form, the line in its cell that follows it, and what is on that line.
+# gets wrong): each form, and the line of the cell that holds `after = 1`, after it.
 IPYTHON_FORMS = {
     "modulo-continuation": ("print('%d items of %s'\n      % (n, kind))\nafter = 1\n", 3),
     "shell-continued": ("!saved_model_cli run --dir model \\\n  --tag_set serve\nafter = 1\n", 3),
