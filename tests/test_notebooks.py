@@ -166,8 +166,9 @@ def test_fix_in_a_cell_with_prompts_is_refused(tmp_path):
     checked = _process(tmp_path, IMPORTS, cell)
     assert [(f.cell, f.line) for f in checked.findings] == [(2, 6)]
     fixed = _process(tmp_path, IMPORTS, cell, fix=True)
-    with pytest.raises(Exception, match="cell 2 is written with prompts"):
-        fixed.source.encode(fixed.new_text)
+    assert fixed.error == "cell 2 is written with prompts (`>>>`, `In [1]:`); fix not applied"
+    assert fixed.new_text is None and not fixed.applied
+    assert [(f.code, f.cell, f.line) for f in fixed.findings] == [("TGF101", 2, 6)]
 
 
 def test_a_changed_ipython_line_is_refused():
