@@ -246,8 +246,8 @@ def _cleanup(lines: list[str]) -> tuple[list[str], list[str], str, bool]:
     """IPython's cleanup transforms: the lines without a shared leading indent or prompts,
     what was removed from each line, the indent and whether prompts were removed.
 
-    The indent is the first line's, removed from the lines that start with it (IPython 8
-    and earlier, Colab's among them); IPython 9 removes the indent common to all lines,
+    The indent is the first line's, removed from the lines that start with it, as older
+    IPython does (Colab's among them); IPython 9 removes the indent common to all lines,
     which reads every cell it accepts the same way."""
     prefixes = [""] * len(lines)
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
