@@ -345,6 +345,8 @@ def _review(engine: Engine, files: list[str], report: RunReport, verifier=None) 
             _write(result, report)
         if result.error is None and engine.may_match(result.new_text or source.text):
             result.findings = engine.findings(parse_source(result.new_text or source.text), path)
+            if source.notebook is not None:
+                source.notebook.place(result.findings, result.new_text or source.text)
         if quit_now:
             break
 

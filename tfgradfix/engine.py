@@ -21,6 +21,7 @@ from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.files import SourceError, SourceFile, read_source
 from tfgradfix.noqa import suppressed
+from tfgradfix.notebooks import NotebookError
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.rules import Finding, Rule
 from tfgradfix.rules.unused_noqa import UnusedNoqa
@@ -118,11 +119,18 @@ class Engine:
             result.original_findings = list(findings)
             module, findings = self._fix_until_stable(module, findings, result, ignored)
             result.new_text = module.code
+            if source.notebook is not None and result.new_text != source.text:
+                try:  # a fix the notebook cannot take back (an IPython line, a cell with prompts)
+                    source.notebook.from_python(result.new_text)
+                except NotebookError as error:
+                    result.error, result.new_text, result.applied = str(error), None, []
+                    findings = result.original_findings
         if source.notebook is not None:
-            for finding in {id(f): f for f in [*findings, *result.original_findings]}.values():
-                start = finding.line
-                finding.cell, finding.line = source.notebook.where(start)
-                finding.end_line = finding.line + (finding.end_line - start)
+            # The findings left after fixing count lines of the fixed cells. (Without a
+            # fix applied, both lists hold the same findings, and the texts are the same.)
+            source.notebook.place(findings, result.new_text or source.text)
+            placed = {id(f) for f in findings}
+            source.notebook.place([f for f in result.original_findings if id(f) not in placed], source.text)
         result.findings = findings
         return result
 
