@@ -227,3 +227,19 @@ def test_layer_weight_dtype_from_its_constructions():
     assert _findings(floats, "TGF206")[0] == []
     mixed = flagged + '\n\ndef make_other():\n    return Bias(weight_dtype="float16")\n'
     assert _findings(mixed, "TGF206")[0] == []
+
+
+def test_lambda_expressions_handed_to_keras_run_on_tensors():
+    code = """
+        import numpy as np
+        from tensorflow import keras
+
+        inputs = keras.Input((3,))
+        hidden = keras.layers.Lambda(lambda t: np.tanh(t))(keras.layers.Dense(4)(inputs))
+        scaled = keras.layers.Lambda(lambda t: t * np.sqrt(3.0))(hidden)
+        model = keras.Model(inputs, scaled)
+        model.compile(loss=lambda y, p: np.mean(np.abs(y - p)))
+    """
+    found, fixed = _findings(code, "TGF101")
+    assert sorted((f.line, f.symbol) for f in found) == [(6, "<lambda>"), (9, "<lambda>"), (9, "<lambda>")]
+    assert "lambda t: tf.tanh(t)" in fixed and "np.sqrt(3.0)" in fixed

@@ -41,10 +41,19 @@ class TraversalContext(BatchableVisitor):
     def visit_Lambda(self, node: cst.Lambda) -> None:
         if node in self.analysis.numpy_lambdas:
             self._numpy_lambdas += 1
+        scope = self.analysis.scopes.get(node)
+        if scope is not None:  # a Lambda layer's function: its body is what it returns
+            self._scopes.append(scope)
+            self._tape_depth.append(0)
+            self._statements.append(scope.lambda_statement)
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         if original_node in self.analysis.numpy_lambdas:
             self._numpy_lambdas -= 1
+        if original_node in self.analysis.scopes:
+            self._scopes.pop()
+            self._tape_depth.pop()
+            self._statements.pop()
 
     def visit_With(self, node: cst.With) -> None:
         if node in self.analysis.tape_blocks:

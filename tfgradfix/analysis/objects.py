@@ -196,7 +196,7 @@ class _Describer:
             self._seen.discard(key)
 
     def parameter(self, scope: "Scope", name: str, depth: int) -> ObjectInfo:
-        assert isinstance(scope.node, cst.FunctionDef)
+        assert isinstance(scope.node, (cst.FunctionDef, cst.Lambda))
         passed = []
         for caller, call in self.analysis.callers_of(scope):
             value = argument_for(scope.node, call, name)
@@ -207,7 +207,7 @@ class _Describer:
 
     def _by_use(self, scope: "Scope", name: str) -> ObjectInfo:
         """A parameter the module never passes: its annotation, or the methods called on it."""
-        assert isinstance(scope.node, cst.FunctionDef)
+        assert isinstance(scope.node, (cst.FunctionDef, cst.Lambda))
         for param in scope.node.params.params + scope.node.params.kwonly_params:
             if param.name.value == name and param.annotation is not None:
                 kind, node = class_kind(self.analysis, param.annotation.annotation)

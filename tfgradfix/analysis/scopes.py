@@ -33,7 +33,8 @@ from tfgradfix.analysis.keras import (
     self_attribute,
 )
 
-ScopeNode = Union[cst.Module, cst.FunctionDef]
+# A lambda is a scope of its own when it is handed to Keras as a layer's or a loss's function.
+ScopeNode = Union[cst.Module, cst.FunctionDef, cst.Lambda]
 
 TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape")
 # Parameters of a forward method that carry no gradient.
@@ -70,6 +71,7 @@ class Scope:
     tape_cache: Optional[list] = field(default=None, repr=False)
     _summaries: dict = field(default_factory=dict, repr=False)
     _local_names: Optional[dict] = field(default=None, repr=False)
+    _lambda_return: Optional[cst.Return] = field(default=None, repr=False)
 
     def local_definitions(self) -> dict[str, list[cst.CSTNode]]:
         """What each name of the scope is bound to: nested `def`s and plain `name = value`."""
@@ -89,11 +91,21 @@ class Scope:
     def body(self) -> list[cst.CSTNode]:
         if isinstance(self.node, cst.Module):
             return list(self.node.body)
+        if isinstance(self.node, cst.Lambda):
+            return [self.lambda_statement]
         return list(self.node.body.body) if isinstance(self.node.body, cst.IndentedBlock) else [self.node.body]
 
     @property
+    def lambda_statement(self) -> cst.Return:
+        """A lambda's body as the statement that returns it (made once, so it keeps its identity)."""
+        assert isinstance(self.node, cst.Lambda)
+        if self._lambda_return is None:
+            self._lambda_return = cst.Return(value=self.node.body)
+        return self._lambda_return
+
+    @property
     def parameter_names(self) -> set[str]:
-        if isinstance(self.node, cst.FunctionDef):
+        if isinstance(self.node, (cst.FunctionDef, cst.Lambda)):
             return {p.name.value for p in parameters(self.node)}
         return set()
 
@@ -150,7 +162,7 @@ class Scope:
         if local:
             return ""
         if expr.value in self.parameter_names:
-            assert isinstance(self.node, cst.FunctionDef)
+            assert isinstance(self.node, (cst.FunctionDef, cst.Lambda))
             names = set()
             for caller, call in self._callers_with_constructions():
                 value = argument_for(self.node, call, expr.value, bound=self.owner is not None)
@@ -391,8 +403,10 @@ class ModuleAnalysis:
                 handed: Optional[cst.BaseExpression] = None
                 if qualified in NUMPY_WRAPPERS or qualified == "tensorflow.custom_gradient":
                     handed = call_argument(node, "func" if qualified != "tensorflow.custom_gradient" else "f", 0)
-                    if isinstance(handed, cst.Lambda) and qualified in NUMPY_WRAPPERS:
-                        self.numpy_lambdas.add(handed)
+                    if isinstance(handed, cst.Lambda):
+                        if qualified in NUMPY_WRAPPERS:
+                            self.numpy_lambdas.add(handed)
+                        continue
                     function = self.function_of(scope, handed) if handed is not None else None
                     if function is not None:
                         function.exempt = True
@@ -418,6 +432,8 @@ class ModuleAnalysis:
         (`make_loss(3)`), or a name bound to one of those."""
         if _depth > 4:
             return None
+        if isinstance(expr, cst.Lambda):
+            return self._lambda_scope(scope, expr)
         if isinstance(expr, cst.Name):
             local = scope.local_definitions().get(expr.value, [])
             if len(local) == 1:
@@ -448,6 +464,16 @@ class ModuleAnalysis:
                 return closures.pop()
         return None
 
+    def _lambda_scope(self, enclosing: Scope, node: cst.Lambda) -> Scope:
+        scope = self.scopes.get(node)
+        if scope is None:
+            prefix = "" if isinstance(enclosing.node, cst.Module) else f"{enclosing.symbol}."
+            scope = Scope(node=node, symbol=f"{prefix}<lambda>", module=self,
+                          keras_class=enclosing.keras_class, owner=enclosing.owner,
+                          owner_methods=enclosing.owner_methods)
+            self.scopes[node] = scope
+        return scope
+
     def _calls_on_path(self, scope: Scope) -> Iterator[tuple[cst.Call, bool]]:
         regions = scope.body if scope.forward else [block.body for block in scope.tape_blocks]
         stack: list[cst.CSTNode] = list(reversed(regions))
@@ -455,6 +481,8 @@ class ModuleAnalysis:
             node = stack.pop()
             if isinstance(node, (cst.FunctionDef, cst.ClassDef)) or node in self.numpy_lambdas:
                 continue  # what a numpy_function lambda calls runs as NumPy too
+            if isinstance(node, cst.Lambda) and node in self.scopes and node is not scope.node:
+                continue  # a scope of its own
             stack.extend(reversed(list(child_nodes(node))))
             if isinstance(node, cst.Call):
                 yield node, not scope.forward
@@ -490,7 +518,7 @@ def _has_literal_default(param: cst.Param) -> bool:
 
 def _parameter_at(scope: Scope, index: int) -> set[str]:
     """The name of the positional parameter at `index` (after `self`), if any."""
-    if not isinstance(scope.node, cst.FunctionDef):
+    if not isinstance(scope.node, (cst.FunctionDef, cst.Lambda)):
         return set()
     positional = list(scope.node.params.posonly_params) + list(scope.node.params.params)
     if scope.owner is not None and positional and positional[0].name.value == "self":
