@@ -14,7 +14,7 @@ Two flow-insensitive analyses over one function (or the module body):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator, Optional
 
 import libcst as cst
@@ -101,21 +101,31 @@ class Blocking:
     output still depend on the weights without these ops?" run the same
     analysis twice with different blocking."""
 
-    functions: frozenset = NON_DIFFERENTIABLE_RESULTS  # last name of a TF/NumPy/Keras function
+    # last name of a TF/NumPy/Keras function (`argmax`), or a qualified one (`tensorflow.argsort`)
+    functions: frozenset = NON_DIFFERENTIABLE_RESULTS
     comparisons: bool = True  # `a > b` is bool: no gradient
     integer_casts: bool = False  # `tf.cast(x, tf.int32)`
     parameters: bool = True  # the forward method's arguments are gradient sources
+    # Only this weight (`self.<weight>`) is a source: does the output depend on *it*?
+    weight: Optional[str] = None
 
     def extended(self, *functions: str, integer_casts: Optional[bool] = None) -> "Blocking":
-        return Blocking(self.functions | frozenset(functions), self.comparisons,
-                        self.integer_casts if integer_casts is None else integer_casts, self.parameters)
+        return replace(self, functions=self.functions | frozenset(functions),
+                       integer_casts=self.integer_casts if integer_casts is None else integer_casts)
+
+    def only(self, weight: str) -> "Blocking":
+        return replace(self, weight=weight)
+
+    @property
+    def all_sources(self) -> bool:
+        return self.weight is None
 
     def blocks(self, qualified: str, call: cst.Call, flow: "DataFlow") -> bool:
         root = qualified.split(".", 1)[0]
         if root not in _FRAMEWORKS:
             return False
         last = qualified.rsplit(".", 1)[-1]
-        if last in self.functions or qualified.startswith(_SAMPLING_MODULES):
+        if last in self.functions or qualified in self.functions or qualified.startswith(_SAMPLING_MODULES):
             return True
         if self.integer_casts and last == "cast" and len(call.args) >= 2:
             dtype = flow.imports.dtype_name(call.args[1].value)
@@ -193,7 +203,8 @@ class DataFlow:
             # `outputs.append(h)` makes `outputs` depend on `h`.
             for arg in call.args:
                 self.bindings.append(Binding(owner.value, arg.value, call))
-        elif method == "watch" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names:
+        elif (method == "watch" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names
+              and self.blocking.all_sources):
             for arg in call.args:
                 for name in target_names(arg.value):
                     self.tainted.add(name)
@@ -215,9 +226,10 @@ class DataFlow:
 
     def solve(self, tainted_params: set[str]) -> None:
         self.tainted |= tainted_params
-        self.tainted |= {
-            b.name for b in self.bindings if is_weight_constructor(b.value, self.imports)
-        }
+        if self.blocking.all_sources:
+            self.tainted |= {
+                b.name for b in self.bindings if is_weight_constructor(b.value, self.imports)
+            }
         changed = True
         while changed:
             changed = False
@@ -243,14 +255,26 @@ class DataFlow:
 
     # -- queries -------------------------------------------------------------
 
+    def single_values(self) -> dict[str, cst.BaseExpression]:
+        """Names the scope binds exactly once, by a plain assignment, and their value."""
+        counts: dict[str, int] = {}
+        for binding in self.bindings:
+            counts[binding.name] = counts.get(binding.name, 0) + 1
+        return {b.name: b.value for b in self.bindings
+                if counts[b.name] == 1 and isinstance(b.statement, cst.Assign) and len(b.statement.targets) == 1
+                and isinstance(b.statement.targets[0].target, cst.Name)}
+
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         """Whether `expr` carries a gradient from a trainable source."""
         if isinstance(expr, cst.Name):
-            return expr.value in self.tainted or self.scope.module_variable(expr.value)
+            return expr.value in self.tainted or (
+                self.blocking.all_sources and self.scope.module_variable(expr.value))
         if isinstance(expr, cst.Attribute):
             attr = expr.attr.value
             owner_attr = self_attribute(expr)
             if owner_attr is not None:
+                if not self.blocking.all_sources:
+                    return owner_attr == self.blocking.weight
                 return self.scope.is_weight(owner_attr)
             if attr in METADATA_ATTRIBUTES:
                 return False
@@ -295,19 +319,19 @@ class DataFlow:
             if self.blocking.blocks(qualified, call, self):
                 return False
             if qualified in ("tensorflow.Variable", "keras.Variable"):
-                return True
+                return self.blocking.all_sources
             return args_tainted
         if isinstance(callee, cst.Name):
             name = callee.value
             if name in PYTHON_VALUE_BUILTINS:
                 return False
             if name == "self":
-                return True
+                return args_tainted or self.blocking.all_sources
             if self.scope.module_function(name):
                 return self._helper_result_tainted(call, args_tainted)
             if self.scope.module_class(name):
                 return args_tainted
-            return args_tainted or self.scope.model_calls
+            return args_tainted or (self.scope.model_calls and self.blocking.all_sources)
         if isinstance(callee, cst.Attribute):
             method = callee.attr.value
             owner = callee.value
@@ -316,10 +340,10 @@ class DataFlow:
                     return self._helper_result_tainted(call, args_tainted)
                 if self.scope.is_preprocessing:
                     return args_tainted
-                return True  # a sub-layer or sub-model of this layer
+                return args_tainted or self.blocking.all_sources  # a sub-layer or sub-model of this layer
             if self.is_tainted(owner):
                 return method not in METADATA_ATTRIBUTES
-            if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls:
+            if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls and self.blocking.all_sources:
                 return True
         return args_tainted
 

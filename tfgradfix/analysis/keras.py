@@ -249,3 +249,61 @@ def call_argument(call: cst.Call, keyword: str, position: Optional[int]) -> Opti
         if len(positional) > position:
             return positional[position].value
     return None
+
+
+# Keras layers that hold no variables: constructing one per call costs a little and
+# changes nothing (checked against Keras 3.15: built on an input, `layer.variables` is
+# empty, and a fresh one per call runs under `tf.function`).
+STATELESS_LAYERS = frozenset({
+    "Activation", "ActivityRegularization", "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum",
+    "Multiply", "Subtract", "ELU", "LeakyReLU", "ReLU", "Softmax", "ThresholdedReLU", "Flatten", "Identity",
+    "Lambda", "Masking", "Permute", "RepeatVector", "Reshape", "Rescaling", "Resizing", "CenterCrop",
+    "CategoryEncoding", "Discretization", "Hashing", "HashedCrossing", "UnitNormalization",
+    *(f"{kind}{n}D" for kind in ("Cropping", "ZeroPadding", "UpSampling", "MaxPooling", "MaxPool", "AveragePooling",
+                                  "AvgPool", "GlobalMaxPooling", "GlobalMaxPool", "GlobalAveragePooling",
+                                  "GlobalAvgPool", "AdaptiveMaxPooling", "AdaptiveAveragePooling")
+      for n in (1, 2, 3)),
+})
+# Weightless, but they create a random-seed variable when constructed: one per call
+# raises under `tf.function` ("only supports singleton tf.Variables").
+SEEDED_LAYERS = frozenset({
+    "Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D", "SpatialDropout2D",
+    "SpatialDropout3D",
+})
+
+
+def constructed_layer(call: cst.Call, imports: ImportMap,
+                      module_classes: dict[str, KerasClass]) -> Optional[tuple[str, str]]:
+    """(class name, "weights" | "seed") when `call` constructs a Keras layer that holds
+    variables: a class of a Keras `layers` package (not a stateless one), a `Sequential`,
+    or a layer class of this module that creates weights. None otherwise."""
+    qualified = imports.resolve(call.func) or ""
+    name = qualified.rsplit(".", 1)[-1]
+    package = qualified[: -len(name) - 1]
+    if name == "Sequential" and any(package in (p, f"{p}.models") for p in KERAS_PACKAGES):
+        return name, "weights"
+    if any(package == f"{p}.layers" or package.startswith(f"{p}.layers.") for p in KERAS_PACKAGES):
+        if not name[:1].isupper() or name in STATELESS_LAYERS or name in ("Layer", "InputLayer", "Input"):
+            return None
+        if name == "Attention" and not any(a.keyword is not None and a.keyword.value == "use_scale" for a in call.args):
+            return None  # dot-product attention has a weight only with use_scale=True
+        if name in SEEDED_LAYERS or name.startswith("Random"):
+            return name, "seed"
+        return name, "weights"
+    if isinstance(call.func, cst.Name) and call.func.value in module_classes:
+        cls = module_classes[call.func.value]
+        if any(c.weights for c in cls.lineage()):
+            return cls.name, "weights"
+    return None
+
+
+def defines_property(cls: KerasClass, attr: str) -> bool:
+    """Whether the class itself makes `attr` a property (`@property def attr`, `@attr.setter`)."""
+    for statement in cls.node.body.body:
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == attr:
+            for decorator in statement.decorators:
+                name = decorator.decorator
+                if (isinstance(name, cst.Name) and name.value in ("property", "cached_property")) or (
+                        isinstance(name, cst.Attribute) and name.attr.value in ("setter", "getter")):
+                    return True
+    return False

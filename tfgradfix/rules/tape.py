@@ -6,13 +6,19 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import _walk_scope, argument_for, is_certainly_tensor, names_in, target_names
+from tfgradfix.analysis.dataflow import (
+    DataFlow, _walk_scope, argument_for, is_certainly_tensor, names_in, target_names,
+)
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
+from tfgradfix.analysis.layer_state import declared_untrainable
 from tfgradfix.analysis.objects import Kind, describe
-from tfgradfix.analysis.tapes import Container, GradientCall, TapeBlock, names_bound, tape_block
-from tfgradfix.analysis.tree import contains
+from tfgradfix.analysis.tapes import (
+    Container, GradientCall, TapeBlock, names_bound, reaching_value, tape_block,
+)
+from tfgradfix.analysis.tree import contains, descendants
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.literals import as_floats, is_float_literal, is_integer_literal
+from tfgradfix.fixes.statements import moved as moved_statement, without as without_statements
 from tfgradfix.rules.base import Rule
 
 _TAPE_TRIGGERS = ("GradientTape",)
@@ -44,9 +50,12 @@ def _source_names(sources: Optional[cst.BaseExpression]) -> Iterator[cst.Name]:
 
 
 def _reads(statement: cst.CSTNode) -> set[str]:
-    """Names a statement reads (its assignment targets excluded)."""
+    """Names a statement reads (its assignment targets excluded); for a compound
+    statement (`if`, `for`, `try`, ...), every name in it."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return set(names_in(statement))
     read: set[str] = set()
-    for small in getattr(statement, "body", ()):
+    for small in statement.body:
         if isinstance(small, cst.Assign):
             read.update(names_in(small.value))
             for target in small.targets:
@@ -84,12 +93,12 @@ def _move_into_block(container: Container, with_node: cst.With, moved: list[cst.
 
     def build(updated: Container) -> Container:
         statements = list(updated.body)
-        taken = [statements[i] for i in moved_indices]
+        taken = [moved_statement(statements[i]) for i in moved_indices]
         block = statements[with_index]
         inner = list(block.body.body)
         inner = inner + taken if at_end else taken + inner
         statements[with_index] = block.with_changes(body=block.body.with_changes(body=inner))
-        return updated.with_changes(body=[s for i, s in enumerate(statements) if i not in moved_indices])
+        return updated.with_changes(body=without_statements(statements, set(moved_indices)))
 
     return Edit(container, build)
 
@@ -215,8 +224,14 @@ class ForwardOutsideTape(_TapeRule):
     what = (
         "Finds `outputs = model(x)` before a `with tf.GradientTape() as tape:` block whose "
         "`tape.gradient(..., model.trainable_variables)` asks for that same model's weights, "
-        "when the block reads `outputs`. A model called before the block whose weights are not "
-        "among the sources (a frozen encoder) is fine and not reported."
+        "when the block reads `outputs`. Also a value computed with TF ops or arithmetic from "
+        "variables among the sources before the block (`w = tf.concat([a, b], 0)` then "
+        "`tape.gradient(loss, [a, b])`; `kernel = self.k1 + self.k2` with "
+        "`self.trainable_variables`), when the block reads it and not those variables "
+        "themselves, also when it was computed once before a loop around the block. A model "
+        "called before the block whose weights are not among the sources (a frozen encoder), "
+        "shapes of variables, and snapshots whose variable the block also reads (`anchor = "
+        "tf.identity(w)`) are fine and not reported."
     )
     why = (
         "The tape records only what runs inside the block. The forward pass ran before it, so "
@@ -235,12 +250,18 @@ class ForwardOutsideTape(_TapeRule):
         "grads = tape.gradient(loss, model.trainable_variables)\n"
     )
     fix_safety = (
-        "Safe: the forward call moves, with its comments, to the top of the block; it computes "
-        "the same values, now recorded. When a statement in between reads its result or "
-        "rebinds its inputs, the finding has no fix."
+        "Safe: the forward call (or the computation from the variables) moves, with its "
+        "comments, to the top of the block; it computes the same values, now recorded. When a "
+        "statement in between reads its result or rebinds its inputs, or the value is computed "
+        "outside a loop around the block (moving it would run it every step), the finding has "
+        "no fix."
     )
 
+    _DERIVED = ("`{name}` is computed from {variables} before the `with tf.GradientTape()` block: the tape did "
+                "not record it, so the gradients for {variables} are None")
+
     def check(self, block: TapeBlock) -> None:
+        self._derived_before(block)
         roots = {root for g in block.gradients for root in _source_owners(g.sources)}
         if not roots:
             return
@@ -267,6 +288,68 @@ class ForwardOutsideTape(_TapeRule):
             self.report(call, self.message.format(call=callee, sources=f"{callee}.trainable_variables"), fix)
 
 
+    def _derived_before(self, block: TapeBlock) -> None:
+        """`w = tf.concat([a, b], 0)` before the block, `w` read in it, `a` and `b` among the
+        sources and not read in the block themselves: the block sees a constant."""
+        variables = {name for g in block.gradients for name in self._source_variables(g.sources)}
+        if not variables:
+            return
+        asked = {id(n) for g in block.gradients for n in descendants(g.call)}  # `tape.gradient(loss, [a, b])`
+        read_in_block = {dotted_name(n) for n in descendants(block.node.body)
+                         if isinstance(n, (cst.Name, cst.Attribute)) and id(n) not in asked}
+        bound_in_block = names_bound(block.node.body)
+        # Differentiable in the variables: `tf.shape(a)[0]` or `a.shape` is not.
+        roots = {v.split(".", 1)[0] for v in variables} - {"self"}  # `layer.kernel`: taint follows `layer`
+        flow = DataFlow(scope=self.context.scope, imports=self.context.imports, tainted=roots)
+        for name in sorted(n for n in read_in_block if n is not None and "." not in n) :
+            if name in bound_in_block or name in variables:
+                continue
+            value = reaching_value(block.node, name, self.context.parent)
+            if value is None or not self._computed(value) or not flow.is_tainted(value):
+                continue
+            cut = sorted({d for n in descendants(value) if (d := dotted_name(n)) in variables} - read_in_block)
+            if not cut:
+                continue
+            shown = ", ".join(f"`{v}`" for v in cut)
+            self.report(value, self._DERIVED.format(name=name, variables=shown), self._move(block, value))
+
+    def _source_variables(self, sources: Optional[cst.BaseExpression]) -> Iterator[str]:
+        """Variables named among the sources (`[a, b]`, `self.kernel`); a Keras class's own
+        weights for `self.trainable_variables`."""
+        values = [e.value for e in sources.elements] if isinstance(sources, (cst.List, cst.Tuple)) else [sources]
+        for value in values:
+            name = dotted_name(value) if isinstance(value, (cst.Name, cst.Attribute)) else None
+            if name is not None and "trainable_" not in name:
+                yield name
+        cls = self.context.scope.keras_class
+        if cls is not None and "self" in set(_source_owners(sources)):
+            yield from (f"self.{w}" for owner in cls.lineage() for w in owner.weights
+                        if not declared_untrainable(cls, w, self.context.imports))
+
+    def _computed(self, value: cst.BaseExpression) -> bool:
+        """A new tensor from TF ops or arithmetic, not the variable itself or a call of
+        unknown code."""
+        if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation, cst.Subscript)):
+            return True
+        if isinstance(value, cst.Call):
+            qualified = self.context.imports.resolve(value.func) or ""
+            if qualified.startswith("tensorflow.") and qualified not in ("tensorflow.Variable", "tensorflow.GradientTape"):
+                return True
+            return isinstance(value.func, cst.Attribute) and value.func.attr.value in ("read_value", "value")
+        return False
+
+    def _move(self, block: TapeBlock, value: cst.BaseExpression) -> Optional[Fix]:
+        statement = self.context.parent(self.context.parent(value))
+        body = list(block.container.body)
+        if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and statement in body):
+            return None  # computed in an enclosing block, once for a whole loop: moving it changes what runs
+        others = body[body.index(statement) + 1:block.index]
+        if not _can_reorder([statement], others):
+            return None
+        return Fix("Compute it inside the tape block",
+                   (_move_into_block(block.container, block.node, [statement], at_end=False),))
+
+
 def _source_owners(sources: Optional[cst.BaseExpression]) -> Iterator[str]:
     """`model` for `model.trainable_variables`, also inside lists and sums."""
     if isinstance(sources, cst.Attribute) and sources.attr.value in (
@@ -290,8 +373,12 @@ class UnwatchedSource(_TapeRule):
     what = (
         "Finds `tape.gradient(y, x)` where `x` is a tensor created before the block "
         "(`tf.constant`, `tf.convert_to_tensor`, a TF op's result) and the block never calls "
-        "`tape.watch(x)`. Not reported for `tf.Variable`s, lists of trainable variables, tensors "
-        "computed inside the block (the tape records those), or when `watch` is already there."
+        "`tape.watch(x)`. What counts is the binding that reaches the block: a parameter "
+        "rebound as `x = tf.convert_to_tensor(x)` (or `tf.cast`, any TF op) before it is a "
+        "tensor. Not reported for `tf.Variable`s, lists of trainable variables, tensors "
+        "computed inside the block (the tape records those), parameters that reach it as passed "
+        "(a caller may pass a variable), a name rebound only inside an `if` or in a loop "
+        "around the block, or when `watch` is already there."
     )
     why = (
         "A tape watches trainable `tf.Variable`s automatically, never plain tensors: unless "
@@ -337,7 +424,10 @@ class UnwatchedSource(_TapeRule):
                 bindings = [b for b in flow.bindings if b.name == name]
                 if not bindings or any(contains(block.node, b.statement) for b in bindings):
                     continue
-                if not is_certainly_tensor(flow, source):
+                # The binding that reaches the block decides: `x = tf.convert_to_tensor(x)` makes a
+                # tensor of a parameter that could have been anything.
+                reaching = reaching_value(block.node, name, self.context.parent)
+                if not is_certainly_tensor(flow, source if reaching is None else reaching):
                     continue
                 watch = cst.parse_statement(f"{block.name}.watch({name})\n")
 

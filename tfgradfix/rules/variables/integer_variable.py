@@ -10,6 +10,7 @@ from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.literals import as_floats, is_integer_literal
 from tfgradfix.rules.base import Rule
 
+
 class IntegerVariable(Rule):
     code = "TGF206"
     name = "integer-variable"

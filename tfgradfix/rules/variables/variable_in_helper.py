@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Union
 
 import libcst as cst
 
-from tfgradfix.analysis.layer_state import creates, lazily_created
+from tfgradfix.analysis.layer_state import creates, known_values, lazily_created, repeated_in
 from tfgradfix.fixes.edits import Edit, Fix, keyword_arg
 from tfgradfix.fixes.hoist import (
-    RenameReads, add_to_build, buildable, build_input_name, free_attribute, weight_statements, without,
+    RenameReads, add_to_build, build_input_name, call_site, free_attribute, hoist_weight, without,
 )
 from tfgradfix.rules.base import Rule
 
@@ -31,32 +31,50 @@ class VariableInHelper(Rule):
         "`tf.function only supports singleton tf.Variables created on the first call`."
     )
     example = (
-        "def project(inputs):\n"
-        "    w = tf.Variable(tf.random.normal((inputs.shape[-1], 2)))\n"
-        "    return tf.matmul(inputs, w)\n"
+        "def mix(x, out_dim):\n"
+        "    m = tf.Variable(tf.random.truncated_normal((x.shape[-1], out_dim), stddev=0.05))\n"
+        "    return tf.matmul(x, m)\n"
         "\n"
-        "class Layer(tf.keras.layers.Layer):\n"
+        "\n"
+        "class Mixer(tf.keras.layers.Layer):\n"
+        "    def __init__(self, out_dim, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.out_dim = out_dim\n"
+        "\n"
         "    def call(self, inputs):\n"
-        "        return project(inputs)\n"
+        "        return mix(inputs, self.out_dim) + mix(inputs, 1)\n"
     )
     fixed_example = (
-        "def project(inputs, *, w):\n"
-        "    return tf.matmul(inputs, w)\n"
+        "def mix(x, out_dim, *, m):\n"
+        "    return tf.matmul(x, m)\n"
         "\n"
-        "class Layer(tf.keras.layers.Layer):\n"
+        "\n"
+        "class Mixer(tf.keras.layers.Layer):\n"
+        "    def __init__(self, out_dim, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.out_dim = out_dim\n"
+        "\n"
         "    def build(self, input_shape):\n"
-        "        self.w = self.add_weight(shape=(input_shape[-1], 2), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0))\n"
+        "        self.m_1 = self.add_weight(shape=(input_shape[-1], self.out_dim), initializer=tf.keras.initializers.TruncatedNormal(mean=0.0, stddev=0.05))\n"
+        "        self.m_2 = self.add_weight(shape=(input_shape[-1], 1), initializer=tf.keras.initializers.TruncatedNormal(mean=0.0, stddev=0.05))\n"
         "\n"
         "    def call(self, inputs):\n"
-        "        return project(inputs, w=self.w)\n"
+        "        return mix(inputs, self.out_dim, m=self.m_1) + mix(inputs, 1, m=self.m_2)\n"
     )
     fix_safety = (
         "Safe: the variable is created once, in the calling layer's `build`, as `self.add_weight` "
-        "(same shape, dtype, trainability, an initializer of the same distribution). A helper "
-        "method then reads `self.<name>`; a module function gets a keyword-only parameter that "
-        "every call site passes. No fix when several layers call the helper, when the shape "
-        "needs values other than the input's static shape, or when the variable is created "
-        "inside a loop or an expression."
+        "(same shape, dtype, trainability, the initializer the code names; see TGF203). The "
+        "helper's parameters take the call site's arguments (`out_dim` -> `self.out_dim`, "
+        "defaults where the call leaves one out), and the static shape of the layer's input "
+        "becomes `build`'s (`x.shape[-1]` -> `input_shape[-1]` when `call` passes its input as "
+        "`x`). Each call site gets its own weight (`m_1`, `m_2`), as each created its own "
+        "variable. A helper method called once then reads `self.<name>`; otherwise the helper "
+        "gets a keyword-only parameter that each call site passes. No fix, and the finding says "
+        "why, when the shape or initial value needs a value only `call` has (a hidden "
+        "activation's shape, a local), when the helper runs in a loop or comprehension (one "
+        "variable per iteration), when the call passes `*args`/`**kwargs`, or when the "
+        "variable is made inside an expression rather than by its own statement. Helpers "
+        "reached from several layers, or only through other helpers, are not reported."
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -71,9 +89,13 @@ class VariableInHelper(Rule):
         if not callers or len(layers) != 1 or not all(c.is_forward_entry for c, _ in callers):
             return  # reached through other helpers, or from tapes: not this rule's fix
         cls = layers.pop()
-        self.report(node, self.message.format(helper=scope.symbol), self._fix(cls, node, callers))
+        message = self.message.format(helper=scope.symbol)
+        fix = self._fix(cls, node, callers)
+        if isinstance(fix, str):
+            message, fix = f"{message} (no fix: {fix})", None
+        self.report(node, message, fix)
 
-    def _fix(self, cls, ctor: cst.Call, callers) -> Optional[Fix]:
+    def _fix(self, cls, ctor: cst.Call, callers) -> Union[Fix, str]:
         context = self.context
         helper = context.scope.node
         assign = context.parent(ctor)
@@ -82,44 +104,47 @@ class VariableInHelper(Rule):
                 and isinstance(assign.targets[0].target, cst.Name)
                 and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
                 and statement in helper.body.body):
-            return None
+            return "the variable is not made by a `name = tf.Variable(...)` statement of the helper's own body"
+        name = helper.name.value
+        for caller, call in callers:
+            if repeated_in(context, call, caller.node):
+                return f"`{name}` runs in a loop or comprehension of `call`, a new variable per iteration"
         local = assign.targets[0].target.value
-        inputs = self._input_parameters(helper, callers)
-        attr = free_attribute(cls, local)
-        statements = weight_statements(ctor, context.imports, attr, statement)
+        values = known_values(context, cls)
         input_shape = build_input_name(cls)
-        statements = buildable(statements, inputs, context.imports, input_shape) if statements else None
-        if statements is None:
-            return None
-        build_node, build_edit = add_to_build(cls, statements)
+        several = len(callers) > 1
+        attrs, created = [], []
+        for number, (caller, call) in enumerate(callers, 1):
+            attr = free_attribute(cls, f"{local}_{number}" if several else local)
+            layer_input = {p.name.value for p in caller.node.params.params[1:2]}
+            hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=layer_input,
+                                   input_shape=input_shape, values=values, site=call_site(helper, call))
+            if hoisted.statements is None:
+                return f"at `{_code(call)}`, {hoisted.reason}" if several else hoisted.reason
+            attrs.append(attr)
+            created.extend(hoisted.statements)
+        build_node, build_edit = add_to_build(cls, created)
         edits = [Edit(build_node, build_edit)]
-        if context.scope.owner_methods.get(helper.name.value) is helper:
-            rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attr)))
+        if context.scope.owner_methods.get(name) is helper and not several:
+            rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attrs[0])))
             edits.append(Edit(helper, without(helper, statement, rename)))
         else:
             remove = without(helper, statement, None)
             edits.append(Edit(helper, lambda updated: _with_keyword_parameter(remove(updated), local)))
-            for _, call in callers:
-                edits.append(Edit(call, lambda updated: updated.with_changes(args=[
-                    *_with_comma(updated.args), keyword_arg(local, cst.Attribute(cst.Name("self"), cst.Name(attr)))])))
-        return Fix("Create the weight once, in the layer's `build`", tuple(edits))
+            for (_, call), attr in zip(callers, attrs):
+                edits.append(Edit(call, _passing(local, attr)))
+        return Fix("Create the weight once, in the layer's `build`" + (", one per call site" if several else ""),
+                   tuple(edits))
 
-    def _input_parameters(self, helper: cst.FunctionDef, callers) -> set[str]:
-        """Helper parameters that receive the layer's input at every call site."""
-        positional = [p.name.value for p in helper.params.params]
-        if positional and positional[0] == "self":
-            positional = positional[1:]
-        found: Optional[set[str]] = None
-        for caller, call in callers:
-            layer_input = caller.node.params.params[1].name.value if len(caller.node.params.params) > 1 else None
-            here = set()
-            for index, arg in enumerate(call.args):
-                name = arg.keyword.value if arg.keyword is not None else (
-                    positional[index] if index < len(positional) and not arg.star else None)
-                if name is not None and isinstance(arg.value, cst.Name) and arg.value.value == layer_input:
-                    here.add(name)
-            found = here if found is None else found & here
-        return found or set()
+
+def _passing(parameter: str, attr: str):
+    """A call-site edit: the call also passes `parameter=self.<attr>`."""
+    return lambda updated: updated.with_changes(args=[
+        *_with_comma(updated.args), keyword_arg(parameter, cst.Attribute(cst.Name("self"), cst.Name(attr)))])
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
 
 
 def _with_comma(args) -> list[cst.Arg]:
