@@ -130,6 +130,10 @@ def test_tgf106_only_calls_a_keras_model():
     fitted = textwrap.dedent(unknown) + "    model.fit(x, y)\n"
     found, _ = _findings(fitted, "TGF106")
     assert len(found) == 1 and found[0].fix is not None  # `.fit` says it is a Keras model
+    called = unknown.replace("loss = tf.reduce_mean(model.predict(x) - y)",
+                             "loss = tf.reduce_mean(model.predict(x) - model(y, training=True))")
+    found, _ = _findings(called, "TGF106")
+    assert len(found) == 1 and found[0].fix is not None  # so does Keras's `training=` argument
 
 
 def test_closures_from_factories_are_on_the_path():

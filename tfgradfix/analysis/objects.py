@@ -206,7 +206,8 @@ class _Describer:
         return _join(passed) if passed else self._by_use(scope, name)
 
     def _by_use(self, scope: "Scope", name: str) -> ObjectInfo:
-        """A parameter the module never passes: its annotation, or the methods called on it."""
+        """A parameter the module never passes: its annotation, the methods called on it,
+        or a call with Keras's `training=` argument."""
         assert isinstance(scope.node, (cst.FunctionDef, cst.Lambda))
         for param in scope.node.params.params + scope.node.params.kwonly_params:
             if param.name.value == name and param.annotation is not None:
@@ -214,10 +215,15 @@ class _Describer:
                 if kind is not Kind.UNKNOWN:
                     return self.instance(node, []) if node is not None else ObjectInfo(kind)
         for node in _walk_scope(scope.body):
-            if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-                    and isinstance(node.func.value, cst.Name) and node.func.value.value == name
-                    and node.func.attr.value in _MODEL_METHODS):
+            if not isinstance(node, cst.Call):
+                continue
+            callee = node.func
+            if (isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name)
+                    and callee.value.value == name and callee.attr.value in _MODEL_METHODS):
                 return ObjectInfo(Kind.KERAS_MODEL)
+            if (isinstance(callee, cst.Name) and callee.value == name
+                    and any(a.keyword is not None and a.keyword.value == "training" for a in node.args)):
+                return ObjectInfo(Kind.KERAS_MODEL)  # `model(x, training=True)`: Keras's own argument
         return UNKNOWN
 
     def attribute(self, owner: cst.ClassDef, attr: str, depth: int) -> ObjectInfo:
