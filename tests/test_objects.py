@@ -72,6 +72,24 @@ def test_tgf405_fixes_every_paired_list_or_none():
     found, fixed = _tgf405(setup, "train(net, 1, 2, None)\n")
     assert found[0].fix is not None
     assert "model.variables" not in fixed and fixed.count("model.trainable_variables") == 2
+    # A name bound to the list serves the gradients and something else: changing it would change both.
+    aliased = """
+        import tensorflow as tf
+        from tensorflow import keras
+        net = keras.Sequential([keras.layers.BatchNormalization()])
+
+        def train(x, optimizer):
+            params = net.variables
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(net(x, training=True))
+            grads = tape.gradient(loss, params)
+            optimizer.apply_gradients(zip(grads, params))
+            return len(params)
+    """
+    found, _ = _findings(aliased, "TGF405")
+    assert len(found) == 1 and found[0].fix is None
+    found, fixed = _findings(aliased.replace("return len(params)", "return loss"), "TGF405")
+    assert found[0].fix is not None and "params = net.trainable_variables" in fixed
     # The gradients go to a helper that pairs them out of sight: reported, not fixed.
     code = """
         import tensorflow as tf
