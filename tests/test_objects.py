@@ -265,3 +265,15 @@ def test_lambda_expressions_handed_to_keras_run_on_tensors():
     found, fixed = _findings(code, "TGF101")
     assert sorted((f.line, f.symbol) for f in found) == [(6, "<lambda>"), (9, "<lambda>"), (9, "<lambda>")]
     assert "lambda t: tf.tanh(t)" in fixed and "np.sqrt(3.0)" in fixed
+
+
+def test_numpy_on_a_detached_target_is_fine_until_the_target_carries_a_gradient():
+    code = (FIXTURES / "TGF101" / "ok_dqn_target.py").read_text()
+    assert _findings(code, "TGF101")[0] == []
+    found, _ = _findings(code.replace("            next_q = tf.stop_gradient(next_q)\n", ""), "TGF101")
+    assert [f.line for f in found] == [18]
+    # Rebound in a loop after the read: the value at the read is not known, so it counts.
+    looped = code.replace("            next_q = tf.stop_gradient(next_q)\n",
+                          "            for _ in range(2):\n                next_q = tf.stop_gradient(next_q)\n"
+                          "                best_next = np.max(next_q, axis=-1)\n                next_q = next_q * q_values\n")
+    assert _findings(looped, "TGF101")[0] != []

@@ -9,6 +9,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, DataFlow, target_names
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
+from tfgradfix.analysis.tapes import names_bound
 from tfgradfix.analysis.tree import BatchableVisitor, child_nodes, contains
 
 _SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
@@ -173,6 +174,28 @@ class TraversalContext(BatchableVisitor):
                     return True
             current = self.parent(current)
         return False
+
+    def value_at(self, name: cst.Name) -> Optional[cst.BaseExpression]:
+        """The value `name` holds where it is read, when one plain assignment before it in
+        straight-line code decides it (`t = tf.stop_gradient(t)` just above); None when
+        that is not known (other assignments, a loop that rebinds it)."""
+        current: Optional[cst.CSTNode] = self.statement
+        while current is not None and not isinstance(current, (cst.FunctionDef, cst.Module, cst.Lambda)):
+            parent = self.parent(current)
+            if isinstance(parent, (cst.For, cst.While)) and name.value in names_bound(parent):
+                return None  # the loop's next round may bring another value
+            siblings = getattr(parent, "body", None)
+            if isinstance(siblings, (list, tuple)) and current in siblings:
+                for earlier in reversed(siblings[:siblings.index(current)]):
+                    if name.value not in names_bound(earlier):
+                        continue
+                    small = earlier.body[0] if isinstance(earlier, cst.SimpleStatementLine) else None
+                    if (isinstance(small, cst.Assign) and len(earlier.body) == 1 and len(small.targets) == 1
+                            and isinstance(small.targets[0].target, cst.Name)):
+                        return small.value
+                    return None
+            current = parent
+        return None
 
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         return self.flow is not None and self.flow.is_tainted(expr)
