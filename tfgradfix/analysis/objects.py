@@ -112,12 +112,9 @@ def _library_kind(qualified: str) -> Kind:
 
 
 def _local_class_kind(analysis: "ModuleAnalysis", node: cst.ClassDef, seen: set[str]) -> Kind:
-    if node in analysis.keras_classes:
-        kinds = {_base_kind(analysis, base.value, seen | {node.name.value}) for base in node.bases}
-        return Kind.KERAS_MODEL if Kind.KERAS_MODEL in kinds else Kind.KERAS_LAYER
     kinds = {_base_kind(analysis, base.value, seen | {node.name.value})
              for base in node.bases if base.keyword is None}
-    for kind in (Kind.TF_MODULE, Kind.UNKNOWN):
+    for kind in (Kind.KERAS_MODEL, Kind.KERAS_LAYER, Kind.TF_MODULE, Kind.UNKNOWN):
         if kind in kinds:
             return kind
     return Kind.PLAIN
@@ -130,8 +127,7 @@ def _base_kind(analysis: "ModuleAnalysis", base: cst.BaseExpression, seen: set[s
         node = analysis.class_nodes.get(base.value)
         if node is not None:
             return Kind.UNKNOWN if base.value in seen else _local_class_kind(analysis, node, seen)
-    qualified = analysis.imports.resolve(base)
-    return _library_kind(qualified) if qualified is not None else Kind.UNKNOWN
+    return class_kind(analysis, base)[0]
 
 
 def _join(infos: Iterable[ObjectInfo]) -> ObjectInfo:
