@@ -213,15 +213,18 @@ def test_nested_functions_and_map_fn_lambdas_run_on_tensors():
         import numpy as np
         import tensorflow as tf
 
+        def per_example(e):
+            return np.cos(e)
+
         class Block(tf.keras.layers.Layer):
             def call(self, x):
                 def squash(t):
                     return np.tanh(t)
                 rows = tf.map_fn(lambda r: np.sin(r), x)
-                return squash(x) + rows
+                return squash(x) + rows + tf.vectorized_map(per_example, x)
     """
     found, _ = _findings(code, "TGF101")
-    assert sorted(f.line for f in found) == [8, 9]
+    assert sorted(f.line for f in found) == [6, 11, 12]
 
 
 def test_caller_dtype_reaches_the_variable():
