@@ -42,6 +42,10 @@ def test_tgf405_needs_variables_that_can_be_non_trainable():
         "a trainable=False weight": ("class Layer(keras.layers.Layer):\n    def build(self, shape):\n"
                                      "        self.count = self.add_weight(shape=(), trainable=False)\n"
                                      "net = Layer()\n"),
+        "a tf.Module with a step counter": ("class Counted(tf.Module):\n    def __init__(self):\n"
+                                            "        self.w = tf.Variable(1.0)\n"
+                                            "        self.steps = tf.Variable(0.0, trainable=False)\n"
+                                            "net = Counted()\n"),
     }
     all_trainable = {
         "Dense layers only": "net = keras.Sequential([keras.layers.Dense(2), keras.layers.Dense(1)])\n",
