@@ -1,6 +1,7 @@
 """The gradient path of a module: which code runs between the weights and the loss.
 
-- the forward methods (`call`, `__call__`, `train_step`) of Keras classes;
+- the forward methods (`call`, `__call__`, `train_step`) of Keras classes, except a
+  `call` that returns 8-bit pixels (an inference-only decoder);
 - the bodies of `with tf.GradientTape() as tape:` blocks;
 - everything those call in the same module (methods via `self.m(...)`,
   module functions by name, functions nested in the caller, closures that a
@@ -44,6 +45,8 @@ _OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGr
 # Wrappers whose function runs as Python on NumPy arrays.
 NUMPY_WRAPPERS = ("tensorflow.numpy_function", "tensorflow.py_function", "tensorflow.py_func",
                   "tensorflow.compat.v1.py_func", "tensorflow.compat.v1.numpy_function")
+_IMAGE_CASTS = ("tensorflow.cast", "tensorflow.saturate_cast", "tensorflow.image.convert_image_dtype",
+                "keras.ops.cast")
 # Words whose absence from a module means no function is handed to Keras or TF.
 _HANDING_MARKERS = ("Lambda", "compile", "numpy_function", "py_function", "py_func", "custom_gradient")
 
@@ -308,7 +311,7 @@ class ModuleAnalysis:
             scope.exempt = True
             return
         name = node.name.value
-        if keras_class is not None and name in FORWARD_METHODS:
+        if keras_class is not None and name in FORWARD_METHODS and not self._returns_images(scope):
             scope.forward = True
             scope.model_calls = name == "train_step"
             if name != "train_step" and not scope.is_preprocessing:
@@ -319,6 +322,15 @@ class ModuleAnalysis:
                     if p.name.value not in NON_TENSOR_PARAMETERS and not _has_literal_default(p)
                     and p is not node.params.star_kwarg
                 }
+
+    def _returns_images(self, scope: Scope) -> bool:
+        """Every return is cast to 8-bit pixels: an inference-only decoder, whose output
+        nothing differentiates (a loss needs floats)."""
+        returns = [n.value for n in _walk_scope(scope.body) if isinstance(n, cst.Return)]
+        return bool(returns) and all(
+            isinstance(value, cst.Call) and self.imports.resolve(value.func) in _IMAGE_CASTS
+            and any(self.imports.dtype_name(a.value) == "uint8" for a in value.args[1:])
+            for value in returns)
 
     def _exempt_by_decorator(self, node: cst.FunctionDef) -> bool:
         """Decorated to define its own gradient, or to run as NumPy (`@tf.numpy_function(Tout=...)`)."""
