@@ -284,3 +284,51 @@ def test_numpy_on_a_detached_target_is_fine_until_the_target_carries_a_gradient(
                           "            for _ in range(2):\n                next_q = tf.stop_gradient(next_q)\n"
                           "                best_next = np.max(next_q, axis=-1)\n                next_q = next_q * q_values\n")
     assert _findings(looped, "TGF101")[0] != []
+
+
+def test_static_shapes_batches_and_masks_carry_no_gradient():
+    shape = """
+        import numpy as np
+        import tensorflow as tf
+
+        class Flatten(tf.keras.layers.Layer):
+            def call(self, x):
+                return tf.reshape(x, (-1, np.prod(x.get_shape().as_list()[1:])))
+    """
+    assert _findings(shape, "TGF101")[0] == []
+    # Labels come from a generator (`next` is no forward pass); the mask is a comparison.
+    labels = """
+        import numpy as np
+        import tensorflow as tf
+
+        def batches():
+            while True:
+                yield np.ones((2, 3)), np.ones((2, 3))
+
+        def compute_loss(target_masks, pred):
+            mask = (np.abs(target_masks) == 1).astype(np.float32)
+            return tf.reduce_sum(pred * mask) / np.sum(mask)
+
+        model = tf.keras.Sequential([tf.keras.layers.Dense(3)])
+        data = batches()
+        for step in range(10):
+            x, masks = next(data)
+            with tf.GradientTape() as tape:
+                loss = compute_loss(masks, model(x))
+            grads = tape.gradient(loss, model.trainable_variables)
+    """
+    assert _findings(labels, "TGF101")[0] == []
+
+
+def test_array_uses_after_a_comparison_are_rewritten():
+    code = """
+        import numpy as np
+        import tensorflow as tf
+
+        class Gate(tf.keras.layers.Layer):
+            def call(self, x):
+                mask = (np.abs(x) > 0.5).astype(np.float32)
+                return x * mask
+    """
+    found, fixed = _findings(code, "TGF101")
+    assert len(found) == 1 and "mask = tf.cast(tf.abs(x) > 0.5, tf.float32)" in fixed

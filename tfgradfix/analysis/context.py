@@ -163,11 +163,13 @@ class TraversalContext(BatchableVisitor):
 
     def feeds_no_gradient(self, node: cst.CSTNode) -> bool:
         """Whether `node`'s value goes only into a result that has no gradient anyway (an
-        action sampled from probabilities, an argmax), within its statement. Eagerly, in
+        action sampled from probabilities, an argmax, a comparison), within its statement. Eagerly, in
         a tape, NumPy there loses nothing."""
         flow = self.flow
         current: Optional[cst.CSTNode] = node
         while flow is not None and current is not None and current is not self.statement:
+            if isinstance(current, (cst.Comparison, cst.BooleanOperation)) and flow.blocking.comparisons:
+                return True  # a mask or a flag
             if isinstance(current, cst.Call):
                 qualified = self.imports.resolve(current.func)
                 if qualified is not None and flow.blocking.blocks(qualified, current, flow):
