@@ -7,7 +7,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import (
-    DataFlow, _walk_scope, argument_for, is_certainly_tensor, names_in, target_names,
+    DataFlow, _walk_scope, argument_for, is_certainly_tensor, name_nodes, names_in, target_names,
 )
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
 from tfgradfix.analysis.layer_state import declared_untrainable
@@ -649,15 +649,13 @@ class NonTrainableInSources(_TapeRule):
             return expr is gradient.call or any(n in grads for n in names_in(expr))
 
         paired: list[cst.Attribute] = []
+        paired_alias = 0
         for node in _walk_scope(scope.body):
             if isinstance(node, cst.Return) and node.value is not None and is_gradients(node.value):
                 if not self._callers_keep_apart(scope):
                     return None
             if not isinstance(node, cst.Call) or node is gradient.call:
                 continue
-            if alias is not None and any(isinstance(a.value, cst.Name) and a.value.value == alias
-                                         for a in node.args) and not any(is_gradients(a.value) for a in node.args):
-                return None  # the bound list is used apart from the gradients
             if not any(is_gradients(a.value) for a in node.args):
                 continue
             callee = node.func
@@ -672,14 +670,24 @@ class NonTrainableInSources(_TapeRule):
                 return None
             for arg in node.args:
                 value = arg.value
-                if is_gradients(value) or (arg.keyword is not None and not isinstance(callee, cst.Name)):
-                    continue  # `apply_gradients(..., name=...)`
+                if is_gradients(value):
+                    continue
                 text = dotted_name(value)
                 if text == listed and isinstance(value, cst.Attribute):
                     paired.append(value)
-                elif text is None or text not in (alias, trainable):
+                elif text is not None and text in (alias, trainable):
+                    paired_alias += text == alias
+                elif arg.keyword is None:
                     return None  # paired with some other list
+        if alias is not None and paired_alias + 1 != self._reads_of(alias):
+            return None  # the bound list is used apart from the gradients too
         return paired
+
+    def _reads_of(self, name: str) -> int:
+        """How many times the scope reads `name` (every mention, less the assignments to it)."""
+        flow = self.context.flow
+        mentions = sum(1 for statement in self.context.scope.body for n in name_nodes(statement) if n.value == name)
+        return mentions - sum(1 for b in flow.bindings if b.name == name) if flow is not None else mentions
 
     @staticmethod
     def _gradient_names(gradient: GradientCall, flow) -> Optional[set[str]]:
