@@ -12,6 +12,7 @@ import click
 
 from tfgradfix import __version__
 from tfgradfix.config import ConfigError, load_config
+from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.engine import Engine, FileResult, parse_source
 from tfgradfix.files import STDIN, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
@@ -96,9 +97,10 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
     unsafe = config.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
     if verify and add_noqa:
         raise click.UsageError("--verify goes with check, --diff or --fix")
-    engine = Engine(rules, fix=(fix or diff or verify) and not add_noqa, unsafe_fixes=unsafe,
-                    ignored_for=config.ignored_for)
     files, missing = discover(paths, exclude or config.exclude)
+    project = _project(files, stdin_filename)
+    engine = Engine(rules, fix=(fix or diff or verify) and not add_noqa, unsafe_fixes=unsafe,
+                    ignored_for=config.ignored_for, project=project)
     report = RunReport(errors=[(p, m) for p, m in missing], fix_mode=fix and not diff and not add_noqa)
     if interactive:
         verifier = None
@@ -106,7 +108,10 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
             def verifier(path: str, before: str, after: str) -> dict:
                 return verify_files([(path, before, after)], python_path, verify_device, verify_timeout,
                                     config.verify.get("examples", {}))[0]
-        _review(Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for), files, report, verifier)
+        review_engine = Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for, project=project)
+        for _ in process_files(review_engine, files, jobs or default_jobs()):
+            pass  # the project phase: which functions other modules' gradient paths call
+        _review(review_engine, files, report, verifier)
         write_text(report, sys.stdout)
         sys.exit(_exit_code(report, False, exit_zero))
     started = time.monotonic()
@@ -144,6 +149,15 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
         if output_format == "text":
             click.echo(report.summary_line(), err=True)
     sys.exit(_exit_code(report, changed, exit_zero))
+
+
+def _project(files: list[str], stdin_filename: Optional[str]) -> ProjectIndex:
+    """The project index of the files and the package modules they import (DESIGN §2);
+    standard input counts as the file it names, when that file exists."""
+    paths = [path for path in files if path != STDIN]
+    if STDIN in files and stdin_filename and Path(stdin_filename).is_file():
+        paths.append(stdin_filename)
+    return ProjectIndex.build(paths)
 
 
 def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: int,

@@ -16,6 +16,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.project import PathEntry, ProjectIndex
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.files import SourceError, SourceFile, read_source
@@ -44,6 +45,8 @@ class FileResult:
     original_findings: list[Finding] = field(default_factory=list)
     # From --verify: unit (class or function) name -> verdict and its numbers.
     verification: dict = field(default_factory=dict)
+    # Calls of its gradient path into other project modules: (module, function, entry).
+    calls_out: list[tuple[str, str, PathEntry]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -67,8 +70,11 @@ def _no_ignores(path: str) -> Sequence[str]:
 
 class Engine:
     def __init__(self, rules: Sequence[type[Rule]], fix: bool = False, unsafe_fixes: bool = False,
-                 ignored_for: Callable[[str], Sequence[str]] = _no_ignores) -> None:
+                 ignored_for: Callable[[str], Sequence[str]] = _no_ignores,
+                 project: Optional[ProjectIndex] = None) -> None:
         self.rules = list(rules)
+        # The project the files belong to (built before any file is analysed); None: each file alone.
+        self.project = project
         self.fix = fix
         self.unsafe_fixes = unsafe_fixes
         # Per-file ignores (`per-file-ignores`): code prefixes whose findings, and fixes, a file drops.
@@ -91,9 +97,13 @@ class Engine:
                 f"internal error, file left unchanged: {type(error).__name__}: {error} "
                 f"({os.path.basename(where.filename)}:{where.lineno}); please report it"))
 
+    def module_name(self, source: SourceFile) -> Optional[str]:
+        return self.project.module_for_path(source.path) if self.project is not None else None
+
     def _process(self, source: SourceFile) -> FileResult:
         result = FileResult(path=source.path, source=source)
-        if not self.may_match(source.text) or not _ast_gate(source.text):
+        module_name = self.module_name(source)
+        if not self.may_have_path(source):
             return result
         try:
             module = parse_source(source.text)
@@ -102,10 +112,12 @@ class Engine:
             return result
         result.parsed = True
         ignored = tuple(self.ignored_for(source.path))
-        findings = self._check(module, source.text, ignored)
+        outgoing: dict = {}
+        findings = self._check(module, source.text, ignored, module_name, outgoing)
+        result.calls_out = [(m, name, entry) for (m, name), entry in outgoing.items()]
         if self.fix:
             result.original_findings = list(findings)
-            module, findings = self._fix_until_stable(module, findings, result, ignored)
+            module, findings = self._fix_until_stable(module, findings, result, ignored, module_name)
             result.new_text = module.code
         if source.notebook is not None:
             for finding in {id(f): f for f in [*findings, *result.original_findings]}.values():
@@ -115,6 +127,26 @@ class Engine:
         result.findings = findings
         return result
 
+    def may_have_path(self, source: SourceFile) -> bool:
+        """The prefilter. With the project index: a module the gradient path of another
+        module calls into, or with a Keras class through bases in other modules, or that
+        passes the `ast` gate of the index's parse (taken once, in the index)."""
+        text = source.text
+        project = self.project
+        module_name = self.module_name(source)
+        if module_name is None or project is None:
+            return self.may_match(text) and _ast_gate(text)
+        if not any(t in text for t in self.triggers):
+            return False
+        if project.entries_of(module_name):
+            return True
+        info = project.module_info(module_name)
+        if info is not None and any(project.kind_of(f"{module_name}.{c}").is_keras for c in info.classes):
+            return True
+        if info is None or source.from_stdin:
+            return self.may_match(text) and _ast_gate(text)
+        return self.may_match(text) and info.gate
+
     def may_match(self, text: str) -> bool:
         """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
         return (
@@ -123,8 +155,11 @@ class Engine:
             and any(t in text for t in self.triggers)
         )
 
-    def _check(self, module: cst.Module, text: str, ignored: tuple[str, ...] = ()) -> list[Finding]:
-        analysis = ModuleAnalysis(module, text)
+    def _check(self, module: cst.Module, text: str, ignored: tuple[str, ...] = (),
+               module_name: Optional[str] = None, outgoing: Optional[dict] = None) -> list[Finding]:
+        analysis = ModuleAnalysis(module, text, self.project, module_name)
+        if outgoing is not None:
+            outgoing.update(analysis.outgoing)
         if not analysis.has_gradient_path:
             return []
         context = TraversalContext(analysis)
@@ -149,7 +184,7 @@ class Engine:
         return fix is not None and (fix.applicability is Applicability.SAFE or self.unsafe_fixes)
 
     def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult,
-                          ignored: tuple[str, ...]):
+                          ignored: tuple[str, ...], module_name: Optional[str] = None):
         for _ in range(MAX_FIX_PASSES):
             fixes = [f.fix for f in findings if self.fixable(f)]
             if not fixes:
@@ -163,7 +198,7 @@ class Engine:
                 break
             module = fixed
             result.applied.extend(applied)
-            findings = self._check(module, module.code, ignored)
+            findings = self._check(module, module.code, ignored, module_name)
         return module, findings
 
     def apply(self, module: cst.Module, fixes: list[Fix], path: str) -> tuple[cst.Module, list[Fix]]:
@@ -181,7 +216,8 @@ class Engine:
 
     def findings(self, module: cst.Module, path: str) -> list[Finding]:
         """What the rules report on `module` (per-file ignores applied)."""
-        return self._check(module, module.code, tuple(self.ignored_for(path)))
+        module_name = self.project.module_for_path(path) if self.project is not None else None
+        return self._check(module, module.code, tuple(self.ignored_for(path)), module_name)
 
 
 def _ast_gate(text: str) -> bool:

@@ -11,6 +11,9 @@ from tfgradfix.engine import Engine, FileResult
 _ENGINE: Optional[Engine] = None
 # Files per task: large enough to amortise the round trip, small enough to balance.
 CHUNK = 8
+# Rounds of the project phase: each carries the gradient path one more module away
+# from the modules that hold the layers and tapes (an import chain this deep).
+MAX_ROUNDS = 6
 
 
 def default_jobs() -> int:
@@ -22,21 +25,50 @@ def _start(engine: Engine) -> None:
     _ENGINE = engine
 
 
-def _process(path: str) -> FileResult:
+def _process(task) -> FileResult:
     assert _ENGINE is not None
+    path, entries = task
+    if _ENGINE.project is not None and entries is not None:
+        # The worker's copy of the index predates this round's entries.
+        module = _ENGINE.project.module_for_path(path)
+        if module is not None:
+            _ENGINE.project.entries[module] = entries
     return _ENGINE.process_path(path).detached()
 
 
 def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileResult]:
     """Each file's result, in the order of `paths`. One job runs in this process;
-    more use a pool of worker processes that each build the engine once."""
+    more use a pool of worker processes that each build the engine once.
+
+    With a project index, a module whose functions another module's gradient path
+    calls is analysed again with those calls as entries, until no module gains one;
+    results then come once all rounds are done."""
+    if engine.project is None:
+        yield from _map(engine, paths, jobs)
+        return
+    project = engine.project
+    results = dict(zip(paths, _map(engine, paths, jobs)))
+    for _ in range(MAX_ROUNDS):
+        grown = project.add_entries(call for result in results.values() for call in result.calls_out)
+        again = [path for path in paths if project.module_for_path(path) in grown]
+        if not again:
+            break
+        results.update(zip(again, _map(engine, again, jobs)))
+    for path in paths:
+        yield results[path]
+
+
+def _map(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileResult]:
     if jobs <= 1 or len(paths) <= 1:
         for path in paths:
             yield engine.process_path(path)
         return
+    project = engine.project
+    tasks = [(path, project.entries_of(project.module_for_path(path) or "") if project is not None else None)
+             for path in paths]
     with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), initializer=_start, initargs=(engine,)) as pool:
         try:
-            yield from pool.map(_process, paths, chunksize=CHUNK)
+            yield from pool.map(_process, tasks, chunksize=CHUNK)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -125,9 +125,12 @@ class PathEntry:
 
     tainted: frozenset[str] = frozenset()
     model_calls: bool = False
+    # (module, caller symbol, whether the caller is a Keras `call`/`__call__`/`train_step`).
+    callers: frozenset[tuple[str, str, bool]] = frozenset()
 
     def merged(self, other: "PathEntry") -> "PathEntry":
-        return PathEntry(self.tainted | other.tainted, self.model_calls or other.model_calls)
+        return PathEntry(self.tainted | other.tainted, self.model_calls or other.model_calls,
+                         self.callers | other.callers)
 
 
 class ProjectIndex:
@@ -337,9 +340,12 @@ class ProjectIndex:
         return kind
 
     def _kind(self, qualified: str) -> Kind:
+        library = _library_kind(qualified)
+        if library.is_keras:  # Keras's own classes, even when Keras itself is the project
+            return library
         definition = self.lookup(qualified)
         if definition is None:
-            return _library_kind(qualified)
+            return library
         if definition.kind != "class":
             return Kind.UNKNOWN
         cls = self.modules[definition.module].classes[definition.name]

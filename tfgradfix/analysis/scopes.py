@@ -4,7 +4,11 @@
 - the bodies of `with tf.GradientTape() as tape:` blocks;
 - everything those call in the same module (methods via `self.m(...)`,
   module functions by name), with the arguments' taint carried into the
-  callee's parameters.
+  callee's parameters;
+- with the project index: functions of this module that other modules' gradient
+  paths call (the index's entries), and, going out, the calls this module's path
+  makes into other project modules (`outgoing`, which the engine turns into the
+  callee module's entries).
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from typing import Iterator, Optional, Union
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, Blocking, DataFlow, _walk_scope, parameters, tainted_parameters
-from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.dataflow import (DEFAULT_BLOCKING, Blocking, DataFlow, _walk_scope, parameters,
+                                         tainted_arguments, tainted_parameters)
+from tfgradfix.analysis.imports import ImportMap, dotted_name
+from tfgradfix.analysis.project import FunctionInfo, PathEntry, ProjectIndex
 from tfgradfix.analysis.tree import child_nodes, statements
 from tfgradfix.analysis.keras import FORWARD_METHODS, KerasClass, find_keras_classes, is_weight_constructor
 
@@ -47,6 +53,9 @@ class Scope:
     _variants: dict = field(default_factory=dict, repr=False)
     tape_cache: Optional[list] = field(default=None, repr=False)
     _summaries: dict = field(default_factory=dict, repr=False)
+    # Where other modules of the project call it from their gradient path:
+    # (module, caller symbol, whether the caller is a Keras forward method).
+    external_callers: frozenset = frozenset()
 
     @property
     def body(self) -> list[cst.CSTNode]:
@@ -86,7 +95,7 @@ class Scope:
 
     def has_method(self, name: str) -> bool:
         if self.keras_class is not None:
-            return self.keras_class.method(name) is not None
+            return self.keras_class.method(name) is not None or self.keras_class.has_external_method(name)
         return name in self.owner_methods
 
     def module_function(self, name: str) -> bool:
@@ -135,13 +144,20 @@ class Scope:
 class ModuleAnalysis:
     """Everything rules need to know about one module, computed once."""
 
-    def __init__(self, module: cst.Module, text: str = "") -> None:
+    def __init__(self, module: cst.Module, text: str = "", project: Optional[ProjectIndex] = None,
+                 module_name: Optional[str] = None) -> None:
         self.module = module
         self.imports = ImportMap(module)
+        # The project this module belongs to, and its name there (None: analysed alone).
+        self.project = project if module_name is not None else None
+        self.module_name = module_name
+        self.entries = project.entries_of(module_name) if self.project is not None else {}
+        # Calls of this module's gradient path into other project modules: (module, function) -> entry.
+        self.outgoing: dict[tuple[str, str], PathEntry] = {}
         # A project on Keras 2 (`tf_keras`, or TF_USE_LEGACY_KERAS=1) tracks tf.Variable attributes.
         self.legacy_keras = "TF_USE_LEGACY_KERAS" in text or any(
             full.startswith("tf_keras") for full in self.imports.bindings.values())
-        self.keras_classes = find_keras_classes(module, self.imports)
+        self.keras_classes = find_keras_classes(module, self.imports, self.project, module_name)
         self.functions: dict[str, cst.FunctionDef] = {
             s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)
         }
@@ -203,6 +219,12 @@ class ModuleAnalysis:
         self._find_tapes(scope)
         if self._defines_own_gradient(node):
             return
+        entry = self.entries.get(scope.symbol)
+        if entry is not None:
+            scope.forward = True
+            scope.model_calls = entry.model_calls
+            scope.tainted_params = set(entry.tainted)
+            scope.external_callers = entry.callers
         name = node.name.value
         if keras_class is not None and name in FORWARD_METHODS:
             scope.forward = True
@@ -251,7 +273,10 @@ class ModuleAnalysis:
                 flow = scope.analyse()
                 for call, in_tape in self._calls_on_path(scope):
                     callee = self.callee_scope(scope, call)
-                    if callee is None or self._defines_own_gradient(callee.node):
+                    if callee is None:
+                        self._call_out(scope, call, flow)
+                        continue
+                    if self._defines_own_gradient(callee.node):
                         continue
                     assert isinstance(callee.node, cst.FunctionDef)
                     newly = tainted_parameters(callee.node, call, flow)
@@ -264,6 +289,40 @@ class ModuleAnalysis:
                         if callee not in next_round:
                             next_round.append(callee)
             pending = next_round
+
+    def _call_out(self, scope: Scope, call: cst.Call, flow: DataFlow) -> None:
+        """Record a call of a function of another project module from the gradient path."""
+        info = self.external_function(scope, call)
+        if info is None or info.own_gradient:
+            return
+        tainted = tainted_arguments(list(info.positional), set(info.parameters), info.star_arg, call, flow)
+        caller = (self.module_name, scope.symbol, scope.is_forward_entry)
+        entry = PathEntry(frozenset(tainted), scope.model_calls, frozenset({caller}))
+        key = (info.module, info.name)
+        old = self.outgoing.get(key)
+        self.outgoing[key] = entry if old is None else old.merged(entry)
+
+    def external_function(self, scope: Scope, call: cst.Call) -> Optional[FunctionInfo]:
+        """The function of another project module that `call` calls: an imported helper
+        (`ops.gelu(x)`, `gelu(x)`), or `self.m(...)` defined by a base class there."""
+        if self.project is None or self.module_name is None:
+            return None
+        callee = call.func
+        if (isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name)
+                and callee.value.value == "self"):
+            if "." not in scope.symbol:
+                return None
+            owner = scope.symbol.rsplit(".", 1)[0]
+            info = self.project.method(self.module_name, owner, callee.attr.value)
+        else:
+            dotted = dotted_name(callee)
+            definition = self.project.resolve(self.module_name, dotted) if dotted is not None else None
+            if definition is None or definition.kind != "function":
+                return None
+            info = self.project.function(definition.module, definition.name)
+        if info is None or info.module == self.module_name:
+            return None
+        return info
 
     def _calls_on_path(self, scope: Scope) -> Iterator[tuple[cst.Call, bool]]:
         regions = scope.body if scope.forward else [block.body for block in scope.tape_blocks]
