@@ -98,7 +98,7 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
     if verify and add_noqa:
         raise click.UsageError("--verify goes with check, --diff or --fix")
     files, missing = discover(paths, exclude or config.exclude)
-    project = _project(files, stdin_filename)
+    project = _project(files, stdin_filename, tuple({t for rule in rules for t in rule.triggers}))
     engine = Engine(rules, fix=(fix or diff or verify) and not add_noqa, unsafe_fixes=unsafe,
                     ignored_for=config.ignored_for, project=project)
     report = RunReport(errors=[(p, m) for p, m in missing], fix_mode=fix and not diff and not add_noqa)
@@ -151,13 +151,13 @@ def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[
     sys.exit(_exit_code(report, changed, exit_zero))
 
 
-def _project(files: list[str], stdin_filename: Optional[str]) -> ProjectIndex:
+def _project(files: list[str], stdin_filename: Optional[str], triggers: tuple[str, ...]) -> ProjectIndex:
     """The project index of the files and the package modules they import (DESIGN §2);
     standard input counts as the file it names, when that file exists."""
     paths = [path for path in files if path != STDIN]
     if STDIN in files and stdin_filename and Path(stdin_filename).is_file():
         paths.append(stdin_filename)
-    return ProjectIndex.build(paths)
+    return ProjectIndex.build(paths, triggers)
 
 
 def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: int,

@@ -136,16 +136,15 @@ class Engine:
         module_name = self.module_name(source)
         if module_name is None or project is None:
             return self.may_match(text) and _ast_gate(text)
-        if not any(t in text for t in self.triggers):
-            return False
         if project.entries_of(module_name):
-            return True
+            return any(t in text for t in self.triggers)
         info = project.module_info(module_name)
-        if info is not None and any(project.kind_of(f"{module_name}.{c}").is_keras for c in info.classes):
-            return True
         if info is None or source.from_stdin:
             return self.may_match(text) and _ast_gate(text)
-        return self.may_match(text) and info.gate
+        has_path = (any(m in text for m in _FRAMEWORK_MARKERS) and info.gate) or any(
+            project.kind_of(f"{module_name}.{c}").is_keras for c in info.classes)
+        # A path that calls into other project modules matters to them, whatever this file mentions.
+        return has_path and (any(t in text for t in self.triggers) or project.reaches_marked(module_name))
 
     def may_match(self, text: str) -> bool:
         """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
@@ -167,6 +166,8 @@ class Engine:
         cst.visit_batched(module, [context, *(rule(context, findings.append) for rule in self.rules)])
         if not findings:
             return []
+        if self.project is not None and module_name is not None:
+            _unsafe_where_other_callers_differ(findings, analysis, self.project, module_name)
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         lines = text.splitlines()
         kept = []
@@ -218,6 +219,31 @@ class Engine:
         """What the rules report on `module` (per-file ignores applied)."""
         module_name = self.project.module_for_path(path) if self.project is not None else None
         return self._check(module, module.code, tuple(self.ignored_for(path)), module_name)
+
+
+def _unsafe_where_other_callers_differ(findings: list[Finding], analysis: ModuleAnalysis, project: ProjectIndex,
+                                       module_name: str) -> None:
+    """A fix inside a helper changes it for every caller. Where the project also calls
+    the helper off the gradient path (NumPy data preparation calling the same
+    function, a caller its edits do not update), the fix is not safe."""
+    scopes = {scope.symbol: scope for scope in analysis.scopes.values()}
+    for finding in findings:
+        fix, scope = finding.fix, scopes.get(finding.symbol)
+        if fix is None or fix.applicability is not Applicability.SAFE or scope is None:
+            continue
+        if not isinstance(scope.node, cst.FunctionDef) or not scope.forward or scope.is_forward_entry:
+            continue
+        entry = analysis.entries.get(scope.symbol)
+        on_path = entry.callers if entry is not None else frozenset()
+        others = sorted({
+            (module, symbol) for module, symbol in project.call_sites(module_name, scope.symbol)
+            if not any(m == module and s == symbol for m, s, _ in on_path)
+            and not (module == module_name and symbol in scopes and scopes[symbol].on_path)
+        })
+        if others:
+            where = ", ".join(f"{module}:{symbol}" for module, symbol in others[:3])
+            finding.fix = dataclasses.replace(fix, applicability=Applicability.UNSAFE, description=(
+                f"{fix.description} (unsafe: `{scope.symbol}` is also called off the gradient path, from {where})"))
 
 
 def _ast_gate(text: str) -> bool:

@@ -41,20 +41,35 @@ def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileR
     more use a pool of worker processes that each build the engine once.
 
     With a project index, a module whose functions another module's gradient path
-    calls is analysed again with those calls as entries, until no module gains one;
-    results then come once all rounds are done."""
+    calls is analysed again with those calls as entries, until no module gains one.
+    Modules no other module imports cannot gain any: their results come as they are
+    ready; the others once all rounds are done."""
     if engine.project is None:
         yield from _map(engine, paths, jobs)
         return
     project = engine.project
-    results = dict(zip(paths, _map(engine, paths, jobs)))
+    # Results of modules no other module imports are final after the first round: they stream.
+    imported = project.imported()
+    final = [project.module_for_path(path) not in imported for path in paths]
+    results: dict[str, FileResult] = {}
+    calls: list = []
+    cursor = 0
+    for path, result in zip(paths, _map(engine, paths, jobs)):
+        results[path] = result
+        calls.extend(result.calls_out)
+        while cursor < len(paths) and final[cursor] and paths[cursor] in results:
+            yield results.pop(paths[cursor])
+            cursor += 1
+    rest = paths[cursor:]
     for _ in range(MAX_ROUNDS):
-        grown = project.add_entries(call for result in results.values() for call in result.calls_out)
-        again = [path for path in paths if project.module_for_path(path) in grown]
+        grown = project.add_entries(calls)
+        again = [path for path in rest if project.module_for_path(path) in grown]
         if not again:
             break
-        results.update(zip(again, _map(engine, again, jobs)))
-    for path in paths:
+        redone = list(_map(engine, again, jobs))
+        results.update(zip(again, redone))
+        calls = [call for result in redone for call in result.calls_out]
+    for path in rest:
         yield results[path]
 
 

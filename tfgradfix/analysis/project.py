@@ -115,6 +115,10 @@ class ModuleInfo:
     # The engine's `ast` gate (a tape, or a class with a Keras-looking base), from this parse.
     gate: bool = False
     parsed: bool = True  # False: `ast` could not parse it (LibCST will say why)
+    # Its text holds one of the markers the index was built with (what some rule looks for).
+    marked: bool = False
+    # Calls of names it imports or defines: (dotted callee as written, enclosing function or "<module>").
+    calls: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,15 +145,18 @@ class ProjectIndex:
         self._by_path: dict[str, str] = {}
         self._aliases: dict[str, str] = {}  # another name of a module (pyproject-relative)
         self._kinds: dict[str, Kind] = {}
+        self._reaches: dict[str, bool] = {}
+        self._call_sites: Optional[dict[str, list[tuple[str, str]]]] = None
         # Filled by the engine between rounds: module -> function name -> entry.
         self.entries: dict[str, dict[str, PathEntry]] = {}
 
     # -- building ------------------------------------------------------------
 
     @classmethod
-    def build(cls, paths: Iterable[str], read=None) -> "ProjectIndex":
+    def build(cls, paths: Iterable[str], markers: Sequence[str] = (), read=None) -> "ProjectIndex":
         """The index of `paths` (files) and of the project modules they import.
-        `read(path) -> text` reads a file (default: files.read_source)."""
+        `markers`: strings whose presence a module's `marked` records (the rules'
+        triggers). `read(path) -> text` reads a file (default: files.read_source)."""
         if read is None:
             read = _read_text
         index = cls()
@@ -175,6 +182,7 @@ class ProjectIndex:
             except Exception:  # the engine reports unreadable files; the index just lacks them
                 continue
             info = index_module(name, path, text)
+            info.marked = any(m in text for m in markers)
             index._add(info)
             if len(seen_paths) - given >= MAX_EXTRA_MODULES:
                 continue
@@ -241,6 +249,34 @@ class ProjectIndex:
 
     def importers_of(self, module: str) -> set[str]:
         return {name for name in self.modules if module in self.imports_of(name)}
+
+    def reaches_marked(self, module: str) -> bool:
+        """Whether a module it imports, directly or not, is `marked`: a call into the
+        project from this module may reach what a rule looks for."""
+        cached = self._reaches.get(module)
+        if cached is None:
+            self._reaches[module] = False  # an import cycle adds nothing
+            cached = any(self.modules[m].marked or self.reaches_marked(m)
+                         for m in self.imports_of(module) if m != module)
+            self._reaches[module] = cached
+        return cached
+
+    def call_sites(self, module: str, name: str) -> list[tuple[str, str]]:
+        """Where the project calls function `name` of `module`: (module, enclosing symbol)
+        for each call, in every indexed module."""
+        if self._call_sites is None:
+            self._call_sites = {}
+            for info in self.modules.values():
+                for dotted, symbol in info.calls:
+                    definition = self.resolve(info.name, dotted)
+                    if definition is not None and definition.kind == "function":
+                        self._call_sites.setdefault(definition.qualified, []).append((info.name, symbol))
+        return self._call_sites.get(f"{module}.{name}", [])
+
+    def imported(self) -> set[str]:
+        """The modules some other project module imports: only their functions can be
+        called from another module's gradient path."""
+        return {target for name in self.modules for target in self.imports_of(name) if target != name}
 
     # -- names -------------------------------------------------------------------
 
@@ -505,6 +541,7 @@ class _Indexer:
         self.tape = False
         self.keras_names = {"Layer", "Model", "Sequential"}
         self.class_nodes: list[ast.ClassDef] = []
+        self.calls: list[tuple[str, str]] = []
 
     def run(self, tree: ast.Module) -> None:
         for node in ast.walk(tree):
@@ -521,6 +558,15 @@ class _Indexer:
             for target in _assigned_names(stmt):
                 self.names.add(target)
         self.info.names = frozenset(self.names)
+        for node in _own_nodes(tree.body):
+            if isinstance(node, ast.Call):
+                dotted = _dotted(node.func)
+                if dotted is not None:
+                    self.calls.append((dotted, "<module>"))
+        known = set(self.info.imports) | set(self.info.functions) | set(self.info.classes) | set(self.stars and ["*"])
+        self.info.calls = tuple(
+            (dotted, symbol) for dotted, symbol in self.calls
+            if dotted.split(".")[0] in known or (self.stars and "." not in dotted))
         self.info.gate = self.tape or any(
             (n.attr if isinstance(n, ast.Attribute) else n.id) in self.keras_names
             for cls in self.class_nodes for base in cls.bases for n in ast.walk(base)
@@ -620,19 +666,22 @@ class _Indexer:
                              for d in node.decorator_list),
         )
         nested: dict[str, str] = {}
-        for child in _own_nodes(node):
+        for child in _own_nodes(node.body):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 nested[child.name] = f"{name}.{child.name}"
                 self._definitions(child, f"{name}.", None)
             elif isinstance(child, ast.Call):
                 self._call(child, info)
+                dotted = _dotted(child.func)
+                if dotted is not None:
+                    self.calls.append((dotted, name))
             elif isinstance(child, (ast.With, ast.AsyncWith)):
                 for item in child.items:
                     expr = item.context_expr
                     if isinstance(expr, ast.Call) and self._resolve(expr.func) in _TAPE_CONSTRUCTORS:
                         info.holds_tape = True
         closures = []
-        for child in _own_nodes(node):
+        for child in _own_nodes(node.body):
             if isinstance(child, ast.Return) and child.value is not None:
                 value = child.value
                 if isinstance(value, ast.Name) and value.id in nested:
@@ -668,9 +717,9 @@ class _Indexer:
                         yield target.attr
 
 
-def _own_nodes(func: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> Iterator[ast.AST]:
-    """Nodes of a function's body, nested definitions yielded but not entered."""
-    stack: list[ast.AST] = list(reversed(func.body))
+def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Nodes of a body, nested definitions yielded but not entered."""
+    stack: list[ast.AST] = list(reversed(body))
     while stack:
         node = stack.pop()
         yield node
