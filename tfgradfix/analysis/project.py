@@ -241,7 +241,7 @@ class ProjectIndex:
         if info is None:
             return set()
         found = set()
-        for target in _imported_modules(info):
+        for target in [*info.imports.values(), *info.star_imports]:
             project = self._project_module_of(target)
             if project is not None:
                 found.add(project[0])
