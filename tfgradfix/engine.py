@@ -47,6 +47,8 @@ class FileResult:
     verification: dict = field(default_factory=dict)
     # Calls of its gradient path into other project modules: (module, function, entry).
     calls_out: list[tuple[str, str, PathEntry]] = field(default_factory=list)
+    # It has a fix that also edits other modules: made by `Engine.fix_across`, with those files at hand.
+    crossing: bool = False
 
     @property
     def changed(self) -> bool:
@@ -119,6 +121,7 @@ class Engine:
             result.original_findings = list(findings)
             module, findings = self._fix_until_stable(module, findings, result, ignored, module_name)
             result.new_text = module.code
+            result.crossing = any(self.fixable(f) and f.fix.elsewhere for f in findings)
         if source.notebook is not None:
             for finding in {id(f): f for f in [*findings, *result.original_findings]}.values():
                 start = finding.line
@@ -204,8 +207,9 @@ class Engine:
 
     def apply(self, module: cst.Module, fixes: list[Fix], path: str) -> tuple[cst.Module, list[Fix]]:
         """The module with the fixes that do not overlap applied, imports updated, and
-        re-parsed; SourceError when the result would not compile."""
-        fixed, applied = apply_fixes(module, fixes)
+        re-parsed; SourceError when the result would not compile. Fixes that also edit
+        other modules are left to `fix_across`."""
+        fixed, applied = apply_fixes(module, [fix for fix in fixes if not fix.elsewhere])
         if not applied:
             return module, []
         code = _update_imports(module, fixed, applied).code
@@ -215,10 +219,66 @@ class Engine:
         except (SyntaxError, ValueError, SourceError) as error:
             raise SourceError(f"a fix produced code that does not parse ({error}); fixes not applied") from error
 
+    def fix_across(self, results: dict[str, FileResult]) -> None:
+        """Make the fixes that edit several modules: each with every file it edits at hand
+        (results of this run, keyed by path), all its edits or none, every file compiling."""
+        project = self.project
+        if project is None:
+            return
+        by_module = {project.module_for_path(path): result for path, result in results.items()}
+        for result in list(results.values()):
+            declined: set[tuple] = set()
+            while result.crossing and result.error is None and self._fix_one_across(result, by_module, declined):
+                pass
+
+    def _fix_one_across(self, result: FileResult, by_module: dict, declined: set) -> bool:
+        module = parse_source(_text(result))
+        findings = self.findings(module, result.path)
+        result.findings = findings
+        candidates = [f for f in findings if self.fixable(f) and f.fix.elsewhere
+                      and (f.code, f.symbol, f.line) not in declined]
+        result.crossing = bool(candidates)
+        if not candidates:
+            return False
+        finding = candidates[0]
+        declined.add((finding.code, finding.symbol, finding.line))
+        fix = finding.fix
+        changes: list[tuple[FileResult, cst.Module, Fix]] = []
+        try:
+            for part in fix.elsewhere:
+                other = by_module.get(part.module)
+                if other is None or other is result or other.error is not None or other.source is None:
+                    return True  # that module is not in this run: not this fix
+                other_module = parse_source(_text(other))
+                analysis = ModuleAnalysis(other_module, other_module.code, self.project, part.module)
+                other_fix = part.edit(analysis)
+                if other_fix is None:
+                    return True
+                fixed, applied = self.apply(other_module, [other_fix], other.path)
+                if not applied:
+                    return True
+                changes.append((other, fixed, other_fix))
+            here, applied = self.apply(module, [dataclasses.replace(fix, elsewhere=())], result.path)
+        except SourceError:
+            return True
+        if not applied:
+            return True
+        changes.append((result, here, fix))
+        for target, fixed, made in changes:
+            target.new_text = fixed.code
+            target.applied.append(made)
+            target.findings = self.findings(fixed, target.path)
+        return True
+
     def findings(self, module: cst.Module, path: str) -> list[Finding]:
         """What the rules report on `module` (per-file ignores applied)."""
         module_name = self.project.module_for_path(path) if self.project is not None else None
         return self._check(module, module.code, tuple(self.ignored_for(path)), module_name)
+
+
+def _text(result: FileResult) -> str:
+    assert result.source is not None
+    return result.new_text if result.new_text is not None else result.source.text
 
 
 def _unsafe_where_other_callers_differ(findings: list[Finding], analysis: ModuleAnalysis, project: ProjectIndex,

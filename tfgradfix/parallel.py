@@ -43,7 +43,8 @@ def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileR
     With a project index, a module whose functions another module's gradient path
     calls is analysed again with those calls as entries, until no module gains one.
     Modules no other module imports cannot gain any: their results come as they are
-    ready; the others once all rounds are done."""
+    ready (unless a fix across modules may edit them); the others once all rounds,
+    and the fixes that span modules, are done."""
     if engine.project is None:
         yield from _map(engine, paths, jobs)
         return
@@ -57,7 +58,8 @@ def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileR
     for path, result in zip(paths, _map(engine, paths, jobs)):
         results[path] = result
         calls.extend(result.calls_out)
-        while cursor < len(paths) and final[cursor] and paths[cursor] in results:
+        while (cursor < len(paths) and final[cursor] and paths[cursor] in results
+               and not results[paths[cursor]].calls_out):  # a fix across modules may edit it
             yield results.pop(paths[cursor])
             cursor += 1
     rest = paths[cursor:]
@@ -69,6 +71,8 @@ def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileR
         redone = list(_map(engine, again, jobs))
         results.update(zip(again, redone))
         calls = [call for result in redone for call in result.calls_out]
+    if engine.fix:
+        engine.fix_across(results)
     for path in rest:
         yield results[path]
 

@@ -90,11 +90,15 @@ def add_to_build(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[
 
         return build, extend
 
+    # A base class's own `build` (in this module or another) must still run.
+    inherited = cls.method("build") is not None or cls.has_external_method("build")
+    first = [cst.parse_statement("super().build(input_shape)")] if inherited else []
+
     def create(updated: cst.ClassDef) -> cst.ClassDef:
         method = cst.FunctionDef(
             name=cst.Name("build"),
             params=cst.Parameters([cst.Param(cst.Name("self")), cst.Param(cst.Name("input_shape"))]),
-            body=cst.IndentedBlock(statements),
+            body=cst.IndentedBlock([*first, *statements]),
             leading_lines=[cst.EmptyLine(indent=False)],
         )
         body = list(updated.body.body)
