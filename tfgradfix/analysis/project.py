@@ -25,9 +25,8 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 
 from tfgradfix.analysis.keras import is_keras_base
 
-# A single file in a large package must stay fast (pre-commit): only the modules the
-# given files import are read, and never more than this many beyond the given ones.
-MAX_EXTRA_MODULES = 2000
+# Modules read in all, given or imported (a bound for a huge tree imported from one file).
+MAX_MODULES = 20000
 _TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape")
 _VARIABLE_CONSTRUCTORS = ("tensorflow.Variable", "keras.Variable")
 _OWN_GRADIENT = ("tensorflow.custom_gradient", "tensorflow.RegisterGradient")
@@ -147,80 +146,81 @@ class ProjectIndex:
         self._kinds: dict[str, Kind] = {}
         self._reaches: dict[str, bool] = {}
         self._call_sites: Optional[dict[str, list[tuple[str, str]]]] = None
+        self._markers: tuple[str, ...] = ()
+        # Folders module names are relative to -> the top-level packages of the project
+        # there (None: every module there is the project's, as in a folder of scripts).
+        self._roots: dict[str, Optional[set[str]]] = {}
+        self._missing: set[str] = set()  # names no root has a file for
         # Filled by the engine between rounds: module -> function name -> entry.
         self.entries: dict[str, dict[str, PathEntry]] = {}
 
     # -- building ------------------------------------------------------------
 
     @classmethod
-    def build(cls, paths: Iterable[str], markers: Sequence[str] = (), read=None) -> "ProjectIndex":
-        """The index of `paths` (files) and of the project modules they import.
-        `markers`: strings whose presence a module's `marked` records (the rules'
-        triggers). `read(path) -> text` reads a file (default: files.read_source)."""
-        if read is None:
-            read = _read_text
+    def build(cls, paths: Iterable[str], markers: Sequence[str] = ()) -> "ProjectIndex":
+        """The index of `paths` (files). The project modules they import are read when a
+        question first needs them (a single file in a large package stays cheap).
+        `markers`: strings whose presence a module's `marked` records (the rules' triggers)."""
         index = cls()
-        pending: list[tuple[str, str]] = []
+        index._markers = tuple(markers)
         for path in paths:
             if path == "-" or not path.endswith((".py", ".pyi", ".ipynb")):
                 continue
             names = module_names(path)
-            if names:
-                pending.append((path, names[0]))
-                for alias in names[1:]:
-                    index._aliases.setdefault(alias, names[0])
-        given = len(pending)
-        seen_paths: set[str] = set()
-        while pending:
-            path, name = pending.pop()
-            key = _key(path)
-            if key in seen_paths:
-                continue
-            seen_paths.add(key)
-            try:
-                text = read(path)
-            except Exception:  # the engine reports unreadable files; the index just lacks them
-                continue
-            info = index_module(name, path, text)
-            info.marked = any(m in text for m in markers)
-            index._add(info)
-            if len(seen_paths) - given >= MAX_EXTRA_MODULES:
-                continue
-            for target in _imported_modules(info):
-                found = index._find_file(path, name, target)
-                if found is not None and _key(found[0]) not in seen_paths:
-                    pending.append(found)
+            if names and _key(path) not in index._by_path:
+                index._load(path, names)
         return index
 
-    def _add(self, info: ModuleInfo) -> None:
-        self.modules.setdefault(info.name, info)
-        self._by_path[_key(info.path)] = info.name
-
-    def _find_file(self, importer: str, importer_name: str, target: str) -> Optional[tuple[str, str]]:
-        """The file of project module `target`, searched under the importer's root."""
-        if target in self.modules or self._aliases.get(target) in self.modules:
+    def _load(self, path: str, names: list[str]) -> Optional[ModuleInfo]:
+        try:
+            text = _read_text(path)
+        except Exception:  # the engine reports unreadable files; the index just lacks them
             return None
-        depth = importer_name.count(".") + (1 if Path(importer).name == "__init__.py" else 0)
-        root = Path(importer).resolve().parent
-        for _ in range(depth):
+        info = index_module(names[0], path, text)
+        info.marked = any(m in text for m in self._markers)
+        self.modules.setdefault(info.name, info)
+        self._by_path[_key(path)] = info.name
+        for alias in names[1:]:
+            self._aliases.setdefault(alias, names[0])
+        # Where its siblings are found: a package's root holds other packages too (a
+        # site-packages folder): only this package is the project there.
+        top = names[0].split(".")[0]
+        packaged = "." in names[0] or Path(path).name == "__init__.py"
+        root = Path(path).resolve().parent
+        for _ in range(names[0].count(".") + (1 if Path(path).name == "__init__.py" else 0)):
             root = root.parent
-        candidates = [root]
-        if self._aliases:
-            # pyproject-relative names: also search the project root of aliases.
-            candidates.extend(_pyproject_root(Path(importer).resolve().parent) or ())
-        for base in candidates:
-            parts = target.split(".")
-            module_file = base.joinpath(*parts).with_suffix(".py")
-            package_file = base.joinpath(*parts, "__init__.py")
-            for found in (module_file, package_file):
-                if found.is_file():
-                    names = module_names(str(found))
-                    if not names:
-                        continue
-                    for alias in names[1:]:
-                        self._aliases.setdefault(alias, names[0])
-                    return str(found), names[0]
-        return None
+        self._add_root(str(root), top if packaged else None)
+        for alias in names[1:]:
+            self._add_root(str(Path(path).resolve().parents[alias.count(".")]), None)
+        return info
+
+    def _add_root(self, root: str, top: Optional[str]) -> None:
+        """`top`: the one top-level package this root holds for the project; None: any module."""
+        tops = self._roots.setdefault(root, set())
+        if tops is not None:
+            if top is None:
+                self._roots[root] = None
+            else:
+                tops.add(top)
+
+    def _import_module(self, name: str) -> bool:
+        """Read project module `name` from the project's roots, once; whether it exists."""
+        if name in self._missing or not all(part.isidentifier() for part in name.split(".")):
+            return False
+        parts = name.split(".")
+        if len(self._by_path) < MAX_MODULES:
+            for root, tops in list(self._roots.items()):
+                if tops is not None and parts[0] not in tops:
+                    continue
+                base = Path(root).joinpath(*parts)
+                for found in (base.with_suffix(".py"), base / "__init__.py"):
+                    if found.is_file() and _key(str(found)) not in self._by_path:
+                        names = module_names(str(found))
+                        if names and self._load(str(found), names) is not None:
+                            if name in self.modules or self._aliases.get(name) in self.modules:
+                                return True
+        self._missing.add(name)
+        return False
 
     # -- modules ---------------------------------------------------------------
 
@@ -248,7 +248,7 @@ class ProjectIndex:
         return found
 
     def importers_of(self, module: str) -> set[str]:
-        return {name for name in self.modules if module in self.imports_of(name)}
+        return {name for name in list(self.modules) if module in self.imports_of(name)}
 
     def reaches_marked(self, module: str) -> bool:
         """Whether a module it imports, directly or not, is `marked`: a call into the
@@ -266,7 +266,7 @@ class ProjectIndex:
         for each call, in every indexed module."""
         if self._call_sites is None:
             self._call_sites = {}
-            for info in self.modules.values():
+            for info in list(self.modules.values()):
                 for dotted, symbol in info.calls:
                     definition = self.resolve(info.name, dotted)
                     if definition is not None and definition.kind == "function":
@@ -276,7 +276,7 @@ class ProjectIndex:
     def imported(self) -> set[str]:
         """The modules some other project module imports: only their functions can be
         called from another module's gradient path."""
-        return {target for name in self.modules for target in self.imports_of(name) if target != name}
+        return {target for name in list(self.modules) for target in self.imports_of(name) if target != name}
 
     # -- names -------------------------------------------------------------------
 
@@ -343,7 +343,8 @@ class ProjectIndex:
         for cut in range(len(parts), 0, -1):
             prefix = ".".join(parts[:cut])
             name = prefix if prefix in self.modules else self._aliases.get(prefix)
-            if name is not None and name in self.modules:
+            if (name is not None and name in self.modules) or self._import_module(prefix):
+                name = prefix if prefix in self.modules else self._aliases[prefix]
                 return name, ".".join(parts[cut:])
         return None
 
@@ -506,14 +507,6 @@ _BUILTIN_BASES = frozenset({"object", "dict", "list", "tuple", "set", "str", "in
                             "ValueError", "TypeError", "RuntimeError", "NamedTuple", "Enum"})
 
 
-def _imported_modules(info: ModuleInfo) -> Iterator[str]:
-    """Every dotted module an import of `info` may name (`a.b.c` also names `a.b`, `a`)."""
-    for full in [*info.imports.values(), *info.star_imports]:
-        parts = full.split(".")
-        for cut in range(len(parts), 0, -1):
-            yield ".".join(parts[:cut])
-
-
 # -- one module ---------------------------------------------------------------------------
 
 
@@ -534,36 +527,26 @@ _Scope = Union[ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
 
 
 class _Indexer:
+    """One walk over the module: each node is visited once, in source order (imports
+    before the code that uses them), nested definitions with their own prefix."""
+
     def __init__(self, info: ModuleInfo) -> None:
         self.info = info
         self.stars: list[str] = []
-        self.names: set[str] = set()
         self.tape = False
         self.keras_names = {"Layer", "Model", "Sequential"}
         self.class_nodes: list[ast.ClassDef] = []
         self.calls: list[tuple[str, str]] = []
+        self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
 
     def run(self, tree: ast.Module) -> None:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                self._import(node)
-            elif isinstance(node, ast.ImportFrom):
-                self._import_from(node)
-            elif isinstance(node, (ast.Attribute, ast.Name)) and "GradientTape" in (
-                    getattr(node, "attr", None), getattr(node, "id", None)):
-                self.tape = True
-        self.info.star_imports = tuple(self.stars)
+        names: set[str] = set()
         for stmt in tree.body:
-            self._definitions(stmt, "", None)
-            for target in _assigned_names(stmt):
-                self.names.add(target)
-        self.info.names = frozenset(self.names)
-        for node in _own_nodes(tree.body):
-            if isinstance(node, ast.Call):
-                dotted = _dotted(node.func)
-                if dotted is not None:
-                    self.calls.append((dotted, "<module>"))
-        known = set(self.info.imports) | set(self.info.functions) | set(self.info.classes) | set(self.stars and ["*"])
+            names.update(_assigned_names(stmt))
+        self._body(tree.body, "", None, None)
+        self.info.star_imports = tuple(self.stars)
+        self.info.names = frozenset(names)
+        known = set(self.info.imports) | set(self.info.functions) | set(self.info.classes)
         self.info.calls = tuple(
             (dotted, symbol) for dotted, symbol in self.calls
             if dotted.split(".")[0] in known or (self.stars and "." not in dotted))
@@ -572,6 +555,47 @@ class _Indexer:
             for cls in self.class_nodes for base in cls.bases for n in ast.walk(base)
             if isinstance(n, (ast.Attribute, ast.Name)))
 
+    def _body(self, body: list[ast.stmt], prefix: str, owner: Optional[ast.ClassDef],
+              function: Optional[FunctionInfo], weights: Optional[set[str]] = None) -> dict[str, str]:
+        """Index the nodes of a body (a module's, a class's or a function's); returns the
+        nested definitions it holds: name -> qualified name."""
+        nested: dict[str, str] = {}
+        symbol = function.name if function is not None else "<module>"
+        for node in _own_nodes(body):
+            if isinstance(node, ast.Call):
+                dotted = _dotted(node.func)
+                if dotted is not None:
+                    self.calls.append((dotted, symbol))
+                if function is not None:
+                    self._call(node, function)
+            elif isinstance(node, ast.Attribute):
+                self.tape = self.tape or node.attr == "GradientTape"
+            elif isinstance(node, ast.Name):
+                self.tape = self.tape or node.id == "GradientTape"
+            elif isinstance(node, ast.Import):
+                self._import(node)
+            elif isinstance(node, ast.ImportFrom):
+                self._import_from(node)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                nested[node.name] = f"{prefix}{node.name}"
+                self._function(node, prefix, owner if function is None else None)
+            elif isinstance(node, ast.ClassDef):
+                nested[node.name] = f"{prefix}{node.name}"
+                self._class(node, prefix)
+            elif function is None:
+                continue
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    expr = item.context_expr
+                    if isinstance(expr, ast.Call) and self._resolve(expr.func) in _TAPE_CONSTRUCTORS:
+                        function.holds_tape = True
+            elif isinstance(node, ast.Return) and isinstance(node.value, ast.Call):
+                function.returns_numpy = function.returns_numpy or (
+                    self._resolve(node.value.func) or "").startswith("numpy.")
+            elif weights is not None and isinstance(node, (ast.Assign, ast.AnnAssign)):
+                weights.update(self._weight_targets(node))
+        return nested
+
     # imports
 
     def _import(self, node: ast.Import) -> None:
@@ -579,9 +603,9 @@ class _Indexer:
             if alias.asname:
                 self.info.imports[alias.asname] = alias.name
             else:
+                # `import a.b` binds `a`; `a.b.f` then resolves through it.
                 head = alias.name.split(".")[0]
                 self.info.imports.setdefault(head, head)
-                # `import pkg.ops` also makes `pkg.ops` resolvable through `pkg`.
 
     def _import_from(self, node: ast.ImportFrom) -> None:
         base = self._absolute(node.module, node.level)
@@ -618,16 +642,6 @@ class _Indexer:
 
     # definitions
 
-    def _definitions(self, stmt: ast.stmt, prefix: str, owner: Optional[ast.ClassDef]) -> None:
-        if isinstance(stmt, ast.ClassDef):
-            self._class(stmt, prefix)
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            self._function(stmt, prefix, owner)
-        else:
-            for child in ast.iter_child_nodes(stmt):
-                if isinstance(child, ast.stmt):
-                    self._definitions(child, prefix, owner)
-
     def _class(self, node: ast.ClassDef, prefix: str) -> None:
         self.class_nodes.append(node)
         name = f"{prefix}{node.name}"
@@ -641,15 +655,12 @@ class _Indexer:
                 # Defined in this module (maybe further down) or brought in by `import *`.
                 full = f"{self.info.name}.{dotted}"
             bases.append(full if full is not None else dotted)
-        methods = []
-        weights = set()
-        for stmt in node.body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                methods.append(stmt.name)
-                weights.update(self._weight_attributes(stmt))
-            self._definitions(stmt, f"{name}.", node)
-        self.info.classes[name] = ClassInfo(self.info.name, name, node.lineno, tuple(bases), tuple(methods),
-                                            frozenset(weights))
+        weights: set[str] = set()
+        cls = ClassInfo(self.info.name, name, node.lineno, tuple(bases))
+        self.info.classes[name] = cls
+        methods = self._body(node.body, f"{name}.", node, None, weights)
+        cls.methods = tuple(m for m in methods if f"{name}.{m}" in self.info.functions)
+        cls.weights = frozenset(self._weights.pop(name, ())) | frozenset(weights)
 
     def _function(self, node: Union[ast.FunctionDef, ast.AsyncFunctionDef], prefix: str,
                   owner: Optional[ast.ClassDef]) -> None:
@@ -665,33 +676,15 @@ class _Indexer:
             own_gradient=any(self._resolve(d.func if isinstance(d, ast.Call) else d) in _OWN_GRADIENT
                              for d in node.decorator_list),
         )
-        nested: dict[str, str] = {}
-        for child in _own_nodes(node.body):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                nested[child.name] = f"{name}.{child.name}"
-                self._definitions(child, f"{name}.", None)
-            elif isinstance(child, ast.Call):
-                self._call(child, info)
-                dotted = _dotted(child.func)
-                if dotted is not None:
-                    self.calls.append((dotted, name))
-            elif isinstance(child, (ast.With, ast.AsyncWith)):
-                for item in child.items:
-                    expr = item.context_expr
-                    if isinstance(expr, ast.Call) and self._resolve(expr.func) in _TAPE_CONSTRUCTORS:
-                        info.holds_tape = True
-        closures = []
-        for child in _own_nodes(node.body):
-            if isinstance(child, ast.Return) and child.value is not None:
-                value = child.value
-                if isinstance(value, ast.Name) and value.id in nested:
-                    closures.append(nested[value.id])
-                elif isinstance(value, ast.Call):
-                    resolved = self._resolve(value.func) or ""
-                    if resolved.startswith("numpy."):
-                        info.returns_numpy = True
-        info.returns_closures = tuple(closures)
         self.info.functions[name] = info
+        weights: Optional[set[str]] = set() if owner is not None else None
+        nested = self._body(node.body, f"{name}.", None, info, weights)
+        if weights:
+            self._weights.setdefault(prefix[:-1], set()).update(weights)
+        info.returns_closures = tuple(
+            nested[n.value.id] for n in _own_nodes(node.body)
+            if isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id in nested
+        ) if nested else ()
 
     def _call(self, call: ast.Call, info: FunctionInfo) -> None:
         func = call.func
@@ -702,30 +695,44 @@ class _Indexer:
                 isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args):
             info.calls_numpy = True
 
-    def _weight_attributes(self, method: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> Iterator[str]:
-        for node in ast.walk(method):
-            if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                func = node.value.func
-                is_weight = (isinstance(func, ast.Attribute) and func.attr == "add_weight") or \
-                    self._resolve(func) in _VARIABLE_CONSTRUCTORS
-                if not is_weight:
-                    continue
-                for target in targets:
-                    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
-                            and target.value.id == "self":
-                        yield target.attr
+    def _weight_targets(self, node: Union[ast.Assign, ast.AnnAssign]) -> Iterator[str]:
+        """`self.x` assigned from add_weight / tf.Variable."""
+        if not isinstance(node.value, ast.Call):
+            return
+        func = node.value.func
+        if not ((isinstance(func, ast.Attribute) and func.attr == "add_weight")
+                or self._resolve(func) in _VARIABLE_CONSTRUCTORS):
+            return
+        for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                yield target.attr
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_AST_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
-    """Nodes of a body, nested definitions yielded but not entered."""
+    """Nodes of a body in source order, nested definitions yielded but not entered
+    (and without the `ctx` markers, a third of all nodes)."""
     stack: list[ast.AST] = list(reversed(body))
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+        if isinstance(node, _DEFINITIONS):
             continue
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+        kind = type(node)
+        fields = _AST_FIELDS.get(kind)
+        if fields is None:
+            fields = _AST_FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
+        children: list[ast.AST] = []
+        for name in fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                children.extend(v for v in value if isinstance(v, ast.AST))
+            elif isinstance(value, ast.AST):
+                children.append(value)
+        stack.extend(reversed(children))
 
 
 def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
