@@ -45,7 +45,9 @@ class NumpyCallOnTensor(Rule):
     what = (
         "Finds NumPy functions (`np.dot`, `np.exp`, `np.sum`, ... under any alias, and names "
         "imported with `from numpy import ...`) applied to a tensor that carries a gradient, on "
-        "the gradient path: a Keras layer's `call`, what it calls in the same module, and the "
+        "the gradient path: a Keras layer's `call`, what it calls in the same module or in other "
+        "modules of the project (a NumPy helper in `ops.py` called from a layer in `layers.py` is "
+        "reported in `ops.py`, for the arguments that carry a gradient at some call site), and the "
         "body of a `tf.GradientTape` block. NumPy on constants and static shapes "
         "(`np.sqrt(self.units)`, `np.prod(input_shape[1:])`) is not reported, nor is NumPy "
         "whose result is only logged."
@@ -80,7 +82,10 @@ class NumpyCallOnTensor(Rule):
         "where NumPy silently promoted to float64, the TF op keeps float32.\n\n"
         "Uses of the result as an array are rewritten too (`y.sum(axis=1)` becomes "
         "`tf.reduce_sum(y, axis=1)`); when one cannot be (`.tolist()`, fancy indexing, item "
-        "assignment, passing the array to a helper of the module) the finding has no fix."
+        "assignment, passing the array to a helper of the module) the finding has no fix.\n\n"
+        "In a helper that the project also calls off the gradient path (a NumPy utility that "
+        "data preparation calls too, in any module), the fix would change what those callers "
+        "get back (a tensor, not an array): it is unsafe there."
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -112,7 +117,8 @@ class TensorToNumpy(Rule):
     triggers = (".numpy(", "array(")
     what = (
         "Finds `.numpy()`, `np.array(t)` and `np.asarray(t)` on a tensor that carries a "
-        "gradient, where the result flows into the layer's output or the loss. `.numpy()` of a "
+        "gradient, where the result flows into the layer's output or the loss, in the layer or in "
+        "a helper it calls (in any module of the project). `.numpy()` of a "
         "loss or image that is only printed, logged or plotted is not reported."
     )
     why = (

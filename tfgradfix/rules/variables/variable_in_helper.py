@@ -25,9 +25,11 @@ class VariableInHelper(Rule):
     message = "a `tf.Variable` is created in `{helper}`, which `call` runs: a new, untracked variable on every call, which never trains"
     triggers = ("Variable(",)
     what = (
-        "Finds `tf.Variable(...)` (and `self.add_weight(...)`) in a helper function of the module "
-        "or a method of the layer that a Keras layer's `call` reaches. Lazy creation guarded by "
-        "`if self.v is None:` and the like is not reported."
+        "Finds `tf.Variable(...)` (and `self.add_weight(...)`) in a helper function or a method "
+        "of the layer that a Keras layer's `call` reaches, in the same module or in another "
+        "module of the project (a helper of `ops.py` called from layers in `layers.py`, a method "
+        "of a base class in `base.py`). Lazy creation guarded by `if self.v is None:` and the "
+        "like is not reported."
     )
     why = (
         "The helper runs on every forward pass, so the variable is created again each time: it "
@@ -59,7 +61,9 @@ class VariableInHelper(Rule):
         "Safe: the variable is created once, in the calling layer's `build`, as `self.add_weight` "
         "(same shape, dtype, trainability, an initializer of the same distribution). A helper "
         "method then reads `self.<name>`; a module function gets a keyword-only parameter that "
-        "every call site passes. No fix when several layers call the helper, when the shape "
+        "every call site passes; for a helper of another module the fix edits both files (the "
+        "helper, and the calling layer's `build` and calls), all or nothing, and only when every "
+        "call of the helper in the project is in that layer. No fix when several layers call the helper, when the shape "
         "needs values other than the input's static shape, or when the variable is created "
         "inside a loop or an expression."
     )
