@@ -142,7 +142,7 @@ class Engine:
         if project.entries_of(module_name):
             return any(t in text for t in self.triggers)
         info = project.module_info(module_name)
-        if info is None or source.from_stdin:
+        if info is None or source.from_stdin or not info.parsed:
             return self.may_match(text) and _ast_gate(text)
         has_path = (any(m in text for m in _FRAMEWORK_MARKERS) and info.gate) or any(
             project.kind_of(f"{module_name}.{c}").is_keras for c in info.classes)

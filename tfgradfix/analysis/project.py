@@ -151,6 +151,7 @@ class ProjectIndex:
         # there (None: every module there is the project's, as in a folder of scripts).
         self._roots: dict[str, Optional[set[str]]] = {}
         self._missing: set[str] = set()  # names no root has a file for
+        self._listings: dict[str, set[str]] = {}
         # Filled by the engine between rounds: module -> function name -> entry.
         self.entries: dict[str, dict[str, PathEntry]] = {}
 
@@ -194,6 +195,18 @@ class ProjectIndex:
             self._add_root(str(Path(path).resolve().parents[alias.count(".")]), None)
         return info
 
+    def _listing(self, root: str) -> set[str]:
+        """The module names a folder holds (files and packages), read once."""
+        names = self._listings.get(root)
+        if names is None:
+            try:
+                entries = os.listdir(root)
+            except OSError:
+                entries = []
+            names = {e[:-3] for e in entries if e.endswith(".py")} | {e for e in entries if "." not in e}
+            self._listings[root] = names
+        return names
+
     def _add_root(self, root: str, top: Optional[str]) -> None:
         """`top`: the one top-level package this root holds for the project; None: any module."""
         tops = self._roots.setdefault(root, set())
@@ -210,7 +223,7 @@ class ProjectIndex:
         parts = name.split(".")
         if len(self._by_path) < MAX_MODULES:
             for root, tops in list(self._roots.items()):
-                if tops is not None and parts[0] not in tops:
+                if (tops is not None and parts[0] not in tops) or parts[0] not in self._listing(root):
                     continue
                 base = Path(root).joinpath(*parts)
                 for found in (base.with_suffix(".py"), base / "__init__.py"):

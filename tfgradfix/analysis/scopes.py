@@ -177,6 +177,8 @@ class ModuleAnalysis:
         self.tape_blocks: set[cst.With] = set()
         self._build_scopes()
         self._propagate()
+        if self.project is not None and ".compile(" in text:
+            self._compiled_losses()
 
     # -- public --------------------------------------------------------------
 
@@ -291,16 +293,53 @@ class ModuleAnalysis:
             pending = next_round
 
     def _call_out(self, scope: Scope, call: cst.Call, flow: DataFlow) -> None:
-        """Record a call of a function of another project module from the gradient path."""
-        info = self.external_function(scope, call)
+        """Record a call of a function of another project module from the gradient path
+        (a closure that a factory there returned, too: `loss_fn = losses.make(2)`)."""
+        info = self.external_function(scope, call) or self._external_closure(scope, call, flow)
         if info is None or info.own_gradient:
             return
         tainted = tainted_arguments(list(info.positional), set(info.parameters), info.star_arg, call, flow)
-        caller = (self.module_name, scope.symbol, scope.is_forward_entry)
-        entry = PathEntry(frozenset(tainted), scope.model_calls, frozenset({caller}))
+        self._record(info, PathEntry(frozenset(tainted), scope.model_calls,
+                                     frozenset({(self.module_name, scope.symbol, scope.is_forward_entry)})))
+
+    def _record(self, info: FunctionInfo, entry: PathEntry) -> None:
         key = (info.module, info.name)
         old = self.outgoing.get(key)
         self.outgoing[key] = entry if old is None else old.merged(entry)
+
+    def _external_closure(self, scope: Scope, call: cst.Call, flow: DataFlow) -> Optional[FunctionInfo]:
+        if not isinstance(call.func, cst.Name):
+            return None
+        values = [b.value for b in flow.bindings if b.name == call.func.value]
+        if len(values) != 1 or not isinstance(values[0], cst.Call):
+            return None
+        return self._returned_closure(scope, values[0])
+
+    def _returned_closure(self, scope: Scope, factory_call: cst.Call) -> Optional[FunctionInfo]:
+        """The one nested function that a factory of another project module returns."""
+        factory = self.external_function(scope, factory_call)
+        if factory is None or len(factory.returns_closures) != 1 or self.project is None:
+            return None
+        return self.project.function(factory.module, factory.returns_closures[0])
+
+    def _compiled_losses(self) -> None:
+        """`model.compile(loss=...)` with a loss function (or a factory's closure) of another
+        project module: Keras calls it with `(y_true, y_pred)`, the prediction carrying the
+        gradient."""
+        for scope in self.scopes.values():
+            for node in _walk_scope(scope.body):
+                if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                        and node.func.attr.value == "compile"):
+                    continue
+                for arg in node.args:
+                    if arg.keyword is None or arg.keyword.value != "loss":
+                        continue
+                    value = arg.value
+                    info = (self._returned_closure(scope, value) if isinstance(value, cst.Call)
+                            else self.external_function(scope, cst.Call(func=value)))
+                    if info is not None and len(info.positional) >= 2 and not info.own_gradient:
+                        self._record(info, PathEntry(frozenset({info.positional[1]}), False,
+                                                     frozenset({(self.module_name, scope.symbol, False)})))
 
     def external_function(self, scope: Scope, call: cst.Call) -> Optional[FunctionInfo]:
         """The function of another project module that `call` calls: an imported helper
