@@ -144,18 +144,14 @@ class Engine:
         info = project.module_info(module_name)
         if info is None or source.from_stdin or not info.parsed:
             return self.may_match(text) and _ast_gate(text)
-        has_path = (any(m in text for m in _FRAMEWORK_MARKERS) and info.gate) or any(
+        has_path = (_has_markers(text) and info.gate) or any(
             project.kind_of(f"{module_name}.{c}").is_keras for c in info.classes)
         # A path that calls into other project modules matters to them, whatever this file mentions.
-        return has_path and (any(t in text for t in self.triggers) or project.reaches_marked(module_name))
+        return has_path and (any(t in text for t in self.triggers) or project.calls_marked(module_name))
 
     def may_match(self, text: str) -> bool:
         """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
-        return (
-            any(m in text for m in _FRAMEWORK_MARKERS)
-            and ("GradientTape" in text or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
-            and any(t in text for t in self.triggers)
-        )
+        return _has_markers(text) and any(t in text for t in self.triggers)
 
     def _check(self, module: cst.Module, text: str, ignored: tuple[str, ...] = (),
                module_name: Optional[str] = None, outgoing: Optional[dict] = None) -> list[Finding]:
@@ -274,6 +270,11 @@ class Engine:
         """What the rules report on `module` (per-file ignores applied)."""
         module_name = self.project.module_for_path(path) if self.project is not None else None
         return self._check(module, module.code, tuple(self.ignored_for(path)), module_name)
+
+
+def _has_markers(text: str) -> bool:
+    return any(m in text for m in _FRAMEWORK_MARKERS) and (
+        "GradientTape" in text or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
 
 
 def _text(result: FileResult) -> str:

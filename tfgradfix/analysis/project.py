@@ -80,6 +80,9 @@ class FunctionInfo:
     # Qualified names (in this module) of the nested functions it returns: a factory.
     returns_closures: tuple[str, ...] = ()
     returns_numpy: bool = False  # some `return np.*(...)`
+    end_line: int = 0
+    # Its source holds one of the markers the index was built with (what some rule looks for).
+    marked: bool = False
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -179,6 +182,11 @@ class ProjectIndex:
             return None
         info = index_module(names[0], path, text)
         info.marked = any(m in text for m in self._markers)
+        if info.marked:
+            lines = text.splitlines()
+            for function in info.functions.values():
+                segment = "\n".join(lines[function.line - 1:function.end_line])
+                function.marked = any(m in segment for m in self._markers)
         self.modules.setdefault(info.name, info)
         self._by_path[_key(path)] = info.name
         for alias in names[1:]:
@@ -263,15 +271,39 @@ class ProjectIndex:
     def importers_of(self, module: str) -> set[str]:
         return {name for name in list(self.modules) if module in self.imports_of(name)}
 
-    def reaches_marked(self, module: str) -> bool:
-        """Whether a module it imports, directly or not, is `marked`: a call into the
-        project from this module may reach what a rule looks for."""
-        cached = self._reaches.get(module)
+    def calls_marked(self, module: str) -> bool:
+        """Whether `module` calls a function of another project module that holds, or
+        calls (directly or not), what some rule looks for (a marker): only then can its
+        gradient path matter to another module."""
+        info = self.module_info(module)
+        return info is not None and any(
+            self._reaches_marked(definition.module, definition.name)
+            for definition in self._callees(info, None) if definition.module != info.name)
+
+    def _callees(self, info: ModuleInfo, symbol: Optional[str]) -> Iterator[Definition]:
+        """The project functions the module's calls (in `symbol` only, unless None) name."""
+        for dotted, where in info.calls:
+            if symbol is not None and where != symbol:
+                continue
+            if dotted.startswith("self.") and "." in where:
+                method = self.method(info.name, where.rsplit(".", 1)[0], dotted[5:])
+                if method is not None:
+                    yield Definition(method.module, method.name, "function")
+                continue
+            definition = self.resolve(info.name, dotted)
+            if definition is not None and definition.kind == "function":
+                yield definition
+
+    def _reaches_marked(self, module: str, name: str) -> bool:
+        key = f"{module}.{name}"
+        cached = self._reaches.get(key)
         if cached is None:
-            self._reaches[module] = False  # an import cycle adds nothing
-            cached = any(self.modules[m].marked or self.reaches_marked(m)
-                         for m in self.imports_of(module) if m != module)
-            self._reaches[module] = cached
+            self._reaches[key] = False  # a cycle of calls adds nothing
+            function = self.function(module, name)
+            info = self.modules[module]
+            cached = function is not None and (function.marked or any(
+                self._reaches_marked(d.module, d.name) for d in self._callees(info, name)))
+            self._reaches[key] = cached
         return cached
 
     def call_sites(self, module: str, name: str) -> list[tuple[str, str]]:
@@ -680,7 +712,7 @@ class _Indexer:
         name = f"{prefix}{node.name}"
         args = node.args
         info = FunctionInfo(
-            module=self.info.name, name=name, line=node.lineno,
+            module=self.info.name, name=name, line=node.lineno, end_line=node.end_lineno or node.lineno,
             positional=tuple(a.arg for a in [*args.posonlyargs, *args.args]),
             keyword_only=tuple(a.arg for a in args.kwonlyargs),
             star_arg=args.vararg.arg if args.vararg else None,
