@@ -156,3 +156,16 @@ def test_package_relative_imports_arguments_and_input_shape_come_from_the_projec
     result = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", "mypkg/layer.py"],
                             capture_output=True, text=True, cwd=tmp_path)
     assert "mypkg/layer.py: verified" in result.stdout, result.stdout + result.stderr
+
+
+def test_an_original_that_draws_new_weights_per_call_is_not_compared_by_value(tmp_path):
+    """Layers made in call (TGF209) give new random outputs each call: the fix verifies
+    when the fixed layer is deterministic, and fails when it still rebuilds state."""
+    original = (FIXTURES / "TGF209" / "dense_in_call.py").read_text()
+    fixed = (FIXTURES / "TGF209" / "dense_in_call.fixed.py").read_text()
+    half_fixed = fixed.replace("return self.dense_1(hidden)", "return tf.keras.layers.Dense(1)(hidden)")
+    path = str(tmp_path / "dense_in_call.py")
+    good, bad = verify_files([(path, original, fixed), (path, original, half_fixed)])
+    assert good["Head"]["verdict"] == "verified"
+    assert "outputs not compared" in good["Head"]["reason"]
+    assert bad["Head"]["verdict"] == "failed"

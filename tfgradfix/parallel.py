@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Iterator, Optional
 
+from tfgradfix import interrupts
 from tfgradfix.engine import Engine, FileResult
 
 _ENGINE: Optional[Engine] = None
@@ -23,6 +24,7 @@ def default_jobs() -> int:
 def _start(engine: Engine) -> None:
     global _ENGINE
     _ENGINE = engine
+    interrupts.ignore()
 
 
 def _process(task) -> FileResult:
@@ -38,7 +40,8 @@ def _process(task) -> FileResult:
 
 def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileResult]:
     """Each file's result, in the order of `paths`. One job runs in this process;
-    more use a pool of worker processes that each build the engine once.
+    more use a pool of worker processes that each build the engine once. However the
+    iteration ends (Ctrl-C included), the workers are stopped at once.
 
     With a project index, a module whose functions another module's gradient path
     calls is analysed again with those calls as entries, until no module gains one.
@@ -85,9 +88,11 @@ def _map(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileResult]:
     project = engine.project
     tasks = [(path, project.entries_of(project.module_for_path(path) or "") if project is not None else None)
              for path in paths]
-    with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), initializer=_start, initargs=(engine,)) as pool:
-        try:
-            yield from pool.map(_process, tasks, chunksize=CHUNK)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    with interrupts.held():
+        pool = multiprocessing.Pool(min(jobs, len(paths)), initializer=_start, initargs=(engine,))
+    try:
+        yield from pool.imap(_process, tasks, chunksize=CHUNK)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()

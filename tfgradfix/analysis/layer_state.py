@@ -7,7 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.keras import is_weight_constructor, self_attribute
 from tfgradfix.analysis.tree import descendants
 
 VARIABLE = ("tensorflow.Variable",)
@@ -57,6 +57,31 @@ def is_false(expr: Optional[cst.BaseExpression]) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "False"
 
 
+def assigned_attributes(module: cst.Module) -> set[str]:
+    """Attributes updated by `<owner>.<attr>.assign*(...)` somewhere in the module: those
+    variables get their values from code (moving averages, target networks, power
+    iteration), not from gradients."""
+    found = set()
+    for node in descendants(module):
+        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ASSIGNS
+                and isinstance(node.func.value, cst.Attribute)):
+            found.add(node.func.value.attr.value)
+    return found
+
+
+def declared_untrainable(cls, attr: str, imports) -> bool:
+    """`self.<attr> = self.add_weight(..., trainable=False)` (or `tf.Variable`) in the class or its parents."""
+    for owner in cls.lineage():
+        for method in owner.methods.values():
+            for node in descendants(method):
+                if (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)
+                        and any(self_attribute(t.target) == attr for t in node.targets)
+                        and is_weight_constructor(node.value, imports)
+                        and is_false(keyword_value(node.value, "trainable"))):
+                    return True
+    return False
+
+
 def read_in_forward(context, cls, attr: str) -> bool:
     """`self.<attr>` read (not only assigned or `.assign*`ed) by a forward-path method."""
     for scope in context.analysis.scopes.values():
@@ -84,3 +109,39 @@ def lazily_created(context, node: cst.CSTNode) -> bool:
                 return True
         parent = context.parent(parent)
     return False
+
+
+# Between a statement and its function: what runs once per iteration, or later.
+_REPEATS = (cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.Lambda,
+            cst.FunctionDef)
+
+
+def repeated_in(context, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
+    """Whether `node` runs in a loop, comprehension, lambda or nested function of `function`."""
+    parent = context.parent(node)
+    while parent is not None and parent is not function:
+        if isinstance(parent, _REPEATS):
+            return True
+        parent = context.parent(parent)
+    return False
+
+
+def attribute_values(cls) -> dict[str, cst.BaseExpression]:
+    """`"self.<attr>"` -> its value, for the attributes the class (and its module parents)
+    assign exactly once."""
+    values: dict[str, list[cst.BaseExpression]] = {}
+    for c in cls.lineage():
+        for method in c.methods.values():
+            for node in descendants(method):
+                if isinstance(node, cst.Assign):
+                    for target in node.targets:
+                        attr = self_attribute(target.target)
+                        if attr is not None:
+                            values.setdefault(f"self.{attr}", []).append(node.value)
+    return {name: found[0] for name, found in values.items() if len(found) == 1}
+
+
+def known_values(context, cls) -> dict[str, cst.BaseExpression]:
+    """What a weight's initial value may name: the function's single-bound locals and the
+    layer's single-bound attributes."""
+    return {**attribute_values(cls), **context.scope.analyse().single_values()}

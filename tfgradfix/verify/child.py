@@ -134,6 +134,9 @@ def verify_layer(tf, np, original, fixed, name: str, source: str, example: dict 
         try:
             before(x)  # built outside any tape, as fit() builds it
             out_before, _, grads_before = _gradients(tf, before, x, direction)
+            # Variables or layers made per call draw new random values each time: then there
+            # is no original output to compare with.
+            fresh = not np.allclose(np.asarray(before(x)), np.asarray(out_before), rtol=1e-5, atol=1e-6)
         except Exception as error:  # this way of building the original does not work; try the next
             errors.append(f"{type(error).__name__}: {_first_line(error)}")
             continue
@@ -144,14 +147,16 @@ def verify_layer(tf, np, original, fixed, name: str, source: str, example: dict 
         except Exception as error:  # the original ran this way: the fixed layer must too
             return {"verdict": "failed", "reason": f"the fixed layer raises {type(error).__name__}: "
                                                    f"{_first_line(error)}"}
-        return _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction)
+        return _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
+                        fresh)
     return {"verdict": "inconclusive",
             "reason": f"could not build {name} and call it; define a module-level example() returning "
                       f"({name}(...), inputs), or add it to [tool.tfgradfix.verify.examples] in pyproject.toml"
                       + (f" (last error: {errors[-1]})" if errors else "")}
 
 
-def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction) -> dict:
+def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
+             fresh: bool = False) -> dict:
     names = [v.name for v in after.trainable_variables]
     none_before = [v.name for v, g in zip(before.trainable_variables, grads_before) if g is None]
     untracked_before = max(0, len(after.trainable_variables) - len(before.trainable_variables))
@@ -174,13 +179,18 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
         fd_error = abs(numeric - analytic) / max(1e-6, abs(numeric), abs(analytic))
     scale = max(1.0, float(np.max(np.abs(np.asarray(out_before, dtype=np.float64))))) if np.size(out_before) else 1.0
     result = {"variables": names, "none_before": none_before, "untracked_before": untracked_before,
-              "none_after": none_after, "max_abs_diff": delta, "tf_function": graph_ok, "fd_rel_error": fd_error}
+              "none_after": none_after, "max_abs_diff": delta, "tf_function": graph_ok, "fd_rel_error": fd_error,
+              "fresh_per_call": fresh}
     if none_after:
         result.update(verdict="failed", reason=f"gradients still None for {', '.join(none_after)}")
     elif not names:
         result.update(verdict="failed", reason="the fixed layer has no trainable variables")
     elif not graph_ok:
         result.update(verdict="failed", reason="the fixed layer does not run under tf.function")
+    elif fresh and not np.allclose(np.asarray(after(x)), np.asarray(out_after), rtol=1e-5, atol=1e-6):
+        result.update(verdict="failed", reason="the fixed layer still computes something new on every call")
+    elif fresh:
+        result.update(verdict="verified", reason="the original draws new weights on every call: outputs not compared")
     elif delta > TOLERANCE * scale:
         result.update(verdict="failed", reason=f"outputs differ: max|Δ| {delta:.3g}")
     else:

@@ -4,6 +4,7 @@ what they share about a layer's variables is in `tfgradfix.analysis.layer_state`
 from tfgradfix.rules.variables.assign_on_forward_path import AssignOnForwardPath
 from tfgradfix.rules.variables.derived_weight_in_build import DerivedWeightInBuild
 from tfgradfix.rules.variables.integer_variable import IntegerVariable
+from tfgradfix.rules.variables.layer_in_call import LayerInCall
 from tfgradfix.rules.variables.untracked_variable_attribute import UntrackedVariableAttribute
 from tfgradfix.rules.variables.unused_weight import UnusedWeight
 from tfgradfix.rules.variables.variable_in_call import VariableInCall
@@ -11,6 +12,6 @@ from tfgradfix.rules.variables.variable_in_helper import VariableInHelper
 from tfgradfix.rules.variables.variable_rebound import VariableRebound
 
 __all__ = [
-    "AssignOnForwardPath", "DerivedWeightInBuild", "IntegerVariable", "UntrackedVariableAttribute", "UnusedWeight",
+    "AssignOnForwardPath", "DerivedWeightInBuild", "IntegerVariable", "LayerInCall", "UntrackedVariableAttribute", "UnusedWeight",
     "VariableInCall", "VariableInHelper", "VariableRebound",
 ]

@@ -11,6 +11,7 @@ from tfgradfix.analysis.layer_state import ASSIGNS
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.rules.base import Rule
 
+
 class AssignOnForwardPath(Rule):
     code = "TGF208"
     name = "assign-on-forward-path"

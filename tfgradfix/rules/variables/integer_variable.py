@@ -10,6 +10,7 @@ from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.literals import as_floats, is_integer_literal
 from tfgradfix.rules.base import Rule
 
+
 class IntegerVariable(Rule):
     code = "TGF206"
     name = "integer-variable"
@@ -18,8 +19,11 @@ class IntegerVariable(Rule):
     triggers = ("Variable(", "add_weight")
     what = (
         "Finds trainable variables with an integer dtype that a layer's forward pass reads: "
-        "`tf.Variable(1)`, `tf.Variable([1, 2])`, `add_weight(..., dtype=\"int32\")`. Counters "
-        "(`trainable=False`, or only ever `assign_add`ed) are not reported."
+        "`tf.Variable(1)`, `tf.Variable([1, 2])`, `add_weight(..., dtype=\"int32\")`, also when "
+        "the dtype comes from the layer's constructor argument (`self.add_weight(..., "
+        "dtype=self.weight_dtype)` and every `Layer(..., weight_dtype=\"int32\")` in the module "
+        "agrees) or from the callers of a helper. Counters (`trainable=False`, or only ever "
+        "`assign_add`ed) are not reported."
     )
     why = (
         "TensorFlow differentiates floating-point values only: the tape does not watch an "
@@ -45,7 +49,7 @@ class IntegerVariable(Rule):
             return
         dtype = keyword_value(node, "dtype")
         literal = is_variable and node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
-        integer_dtype = dtype is not None and is_integer_dtype(context.imports.dtype_name(dtype))
+        integer_dtype = dtype is not None and is_integer_dtype(context.scope.dtype_name(dtype))
         if not (integer_dtype or (literal and dtype is None)):
             return
         attr = stored_on(context, node)

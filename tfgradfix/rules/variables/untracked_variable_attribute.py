@@ -6,7 +6,8 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.layer_state import VARIABLE, is_false, keyword_value, stored_on
+from tfgradfix.analysis.keras import defines_property
+from tfgradfix.analysis.layer_state import VARIABLE, is_false, keyword_value, known_values, stored_on
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.fixes.literals import is_integer_literal
 from tfgradfix.fixes.weights import WeightTranslator
@@ -35,24 +36,47 @@ class UntrackedVariableAttribute(Rule):
     )
     example = (
         "class Linear(tf.keras.layers.Layer):\n"
-        "    def __init__(self, units, input_dim):\n"
-        "        super().__init__()\n"
-        "        self.w = tf.Variable(tf.random.normal((input_dim, units)), name=\"w\")\n"
-        "        self.b = tf.Variable(tf.zeros((units,)))\n"
+        "    def __init__(self, units, input_dim, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        w_init = tf.random_normal_initializer()\n"
+        "        self.w = tf.Variable(initial_value=w_init(shape=(input_dim, units), dtype=\"float32\"), trainable=True)\n"
+        "        self.b = tf.Variable(tf.zeros((units,)), name=\"b\")\n"
+        "        self.scale = tf.Variable(tf.random.normal((units,)) * 0.01)\n"
+        "        self.rotation = tf.Variable(np.eye(units, dtype=np.float32))\n"
+        "\n"
+        "    def call(self, inputs):\n"
+        "        return tf.matmul(tf.matmul(inputs, self.w) + self.b, self.rotation) * self.scale\n"
     )
     fixed_example = (
         "class Linear(tf.keras.layers.Layer):\n"
-        "    def __init__(self, units, input_dim):\n"
-        "        super().__init__()\n"
-        "        self.w = self.add_weight(name=\"w\", shape=(input_dim, units), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0))\n"
-        "        self.b = self.add_weight(shape=(units,), initializer=\"zeros\")\n"
+        "    def __init__(self, units, input_dim, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        w_init = tf.random_normal_initializer()\n"
+        "        self.w = self.add_weight(shape=(input_dim, units), initializer=w_init, trainable=True, dtype=\"float32\")\n"
+        "        self.b = self.add_weight(name=\"b\", shape=(units,), initializer=\"zeros\")\n"
+        "        self.scale = self.add_weight(shape=(units,), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=0.01))\n"
+        "        initial_rotation = tf.convert_to_tensor(np.eye(units, dtype=np.float32))\n"
+        "        self.rotation = self.add_weight(shape=initial_rotation.shape, initializer=tf.keras.initializers.Constant(value=initial_rotation), dtype=initial_rotation.dtype)\n"
+        "\n"
+        "    def call(self, inputs):\n"
+        "        return tf.matmul(tf.matmul(inputs, self.w) + self.b, self.rotation) * self.scale\n"
     )
     fix_safety = (
-        "Safe: the same shape, dtype, trainability and name, and an initializer with the same "
-        "distribution as the initial value (`tf.random.normal` -> `RandomNormal` with its mean "
-        "and stddev spelled out, `tf.zeros` -> \"zeros\", literals and `tf.fill` -> `Constant`, "
-        "`init(shape)` -> `init`). When the shape cannot be read from the code (a NumPy array, "
-        "a tensor from elsewhere) the finding has no fix.\n\n"
+        "Safe: the same shape, dtype, trainability and name, and the initializer the code "
+        "already names: an initializer object called with a shape keeps its name "
+        "(`w_init(shape=s)` -> `initializer=w_init`; `tf.zeros_initializer()(s)` -> \"zeros\"); "
+        "`tf.random.normal`/`uniform`/`truncated_normal` -> `RandomNormal`/`RandomUniform`/"
+        "`TruncatedNormal` with their parameters spelled out (Keras's defaults differ); "
+        "`tf.zeros`/`tf.ones` -> \"zeros\"/\"ones\"; `tf.fill`, `tf.ones(s) * c` and literals "
+        "-> `Constant(c)`; `tf.random.normal(s) * c` -> `RandomNormal(stddev=c)`. A value whose "
+        "shape the code does not spell (a NumPy array, a tensor from elsewhere) is converted "
+        "once into a named tensor and becomes `Constant(initial)` with that tensor's shape and "
+        "dtype (no lambda: the layer still saves and loads as `.keras`, since Keras stores the "
+        "weight's value, not its initializer). No fix when `tf.Variable` takes arguments "
+        "`add_weight` does not (`constraint=`, `shape=`, `synchronization=`), or when a "
+        "subclass turns the attribute into a property (its setter would get a Keras weight); "
+        "an attribute that is a property of the class itself is not reported (the assignment "
+        "runs its setter).\n\n"
         "Only for Keras 3. A project on Keras 2 (it imports `tf_keras`, or sets "
         "`TF_USE_LEGACY_KERAS=1`) tracks these variables; files that import `tf_keras` or name "
         "`TF_USE_LEGACY_KERAS` are skipped, and `--ignore TGF203` turns the rule off everywhere."
@@ -68,10 +92,20 @@ class UntrackedVariableAttribute(Rule):
         attr = stored_on(context, node)
         if attr is None:
             return
+        cls = scope.keras_class
+        if any(defines_property(c, attr) for c in cls.lineage()):
+            return  # the assignment runs a setter: what it stores is the setter's business
+        message = self.message.format(attr=attr)
+        subclass = next((c for c in context.analysis.keras_classes.values()
+                         if c is not cls and cls in c.lineage() and defines_property(c, attr)), None)
+        if subclass is not None:
+            self.report(node, f"{message} (no fix: `{subclass.name}` makes `{attr}` a property whose setter "
+                              "stores its own variable, and would receive a Keras weight instead)")
+            return
         trainable_integer = (node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
                              and not is_false(keyword_value(node, "trainable")))
         fix = None if trainable_integer else self._fix(node, attr)  # TGF206 first: an int weight cannot train
-        self.report(node, self.message.format(attr=attr), fix)
+        self.report(node, message, fix)
 
     def _fix(self, node: cst.Call, attr: str) -> Optional[Fix]:
         context = self.context
@@ -80,7 +114,8 @@ class UntrackedVariableAttribute(Rule):
         direct = (isinstance(assign, cst.Assign) and assign.value is node
                   and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1)
         initial = f"initial_{attr.lstrip('_')}" if direct else None
-        weight = WeightTranslator(context.imports).from_variable(node, initial=initial)
+        weight = WeightTranslator(context.imports, known_values(context, context.scope.keras_class)).from_variable(
+            node, initial=initial)
         if weight is None:
             return None
         if weight.prelude is None:

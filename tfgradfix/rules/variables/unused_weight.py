@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 import libcst as cst
@@ -10,6 +11,7 @@ from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import is_false, keyword_value
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.rules.base import Rule
+
 
 class UnusedWeight(Rule):
     code = "TGF207"
@@ -21,7 +23,10 @@ class UnusedWeight(Rule):
         "Finds `self.<name> = self.add_weight(...)` (trainable) in a layer with a `call` when no "
         "code in the module reads `.<name>`: not `call`, not a helper, not a subclass, not "
         "another object. Layers that reach their weights dynamically (`getattr`, `self.weights`, "
-        "`self.trainable_weights`, `vars(self)`) are left alone."
+        "`self.trainable_weights`, `vars(self)`) are left alone, and so is a weight whose name "
+        "appears as a word in a string elsewhere in the module (`getattr(layer, \"bias\")`); the "
+        "weight's own `name=\"bias\"`, other `name=` arguments, docstrings and longer words "
+        "(`\"use_bias\"`) do not count as reads."
     )
     why = (
         "A weight the forward pass never reads cannot influence the loss: its gradient is "
@@ -76,7 +81,16 @@ class UnusedWeight(Rule):
             for node in descendants(self.context.analysis.module):
                 if isinstance(node, cst.Attribute) and not isinstance(self.context.parent(node), cst.AssignTarget):
                     self._reads.add(node.attr.value)
-                elif isinstance(node, cst.SimpleString):
+                elif isinstance(node, cst.SimpleString) and not self._names_only(node):
                     self._strings.append(node.value)
-        # named in a string: reached dynamically
-        return attr in self._reads or any(attr in text for text in self._strings)
+        # named in a string (`getattr(layer, "bias")`, `"kernel bias".split()`): reached dynamically
+        word = re.compile(rf"(?<!\w){re.escape(attr)}(?!\w)")
+        return attr in self._reads or any(word.search(text) for text in self._strings)
+
+    def _names_only(self, string: cst.SimpleString) -> bool:
+        """A string that reads no attribute: a `name=` argument (the weight's own
+        `add_weight(name="bias")`), or a docstring."""
+        parent = self.context.parent(string)
+        if isinstance(parent, cst.Arg):
+            return parent.keyword is not None and parent.keyword.value == "name"
+        return isinstance(parent, cst.Expr)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Union
 
 import libcst as cst
 
 from tfgradfix.analysis.keras import self_attribute
-from tfgradfix.analysis.layer_state import creates, lazily_created
+from tfgradfix.analysis.layer_state import creates, known_values, lazily_created
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
-    RenameReads, add_to_build, buildable, build_input_name, free_attribute, weight_statements, without,
+    RenameReads, add_to_build, build_input_name, free_attribute, hoist_weight, without,
 )
 from tfgradfix.rules.base import Rule
 
@@ -33,12 +33,16 @@ class VariableInCall(Rule):
         "elements of state`)."
     )
     example = (
+        "class Scores(tf.keras.layers.Layer):\n"
         "    def call(self, inputs):\n"
+        "        # one score per feature\n"
         "        w = tf.Variable(tf.random.normal((inputs.shape[-1], 4)))\n"
         "        return tf.matmul(inputs, w)\n"
     )
     fixed_example = (
+        "class Scores(tf.keras.layers.Layer):\n"
         "    def build(self, input_shape):\n"
+        "        # one score per feature\n"
         "        self.w = self.add_weight(shape=(input_shape[-1], 4), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0))\n"
         "\n"
         "    def call(self, inputs):\n"
@@ -47,10 +51,11 @@ class VariableInCall(Rule):
     fix_safety = (
         "Safe: the variable is created once, in `build` (made if the class has none; "
         "`super().build()` is not added), as `self.add_weight` with the same shape, dtype, "
-        "trainability and an initializer of the same distribution; the input's static shape "
-        "(`inputs.shape[-1]`) becomes `input_shape[-1]`. The first call computes what the "
-        "original did; later calls use the trained weight instead of a fresh one. No fix when "
-        "the variable needs values that only `call` has, or is created inside a loop or "
+        "trainability and the initializer the code names (see TGF203); the input's static "
+        "shape (`inputs.shape[-1]`) becomes `input_shape[-1]`; comments above the statement "
+        "move with it. The first call computes what the original did; later calls use the "
+        "trained weight instead of a fresh one. No fix, and the finding says why, when the "
+        "variable needs values that only `call` has, or is created inside a loop or "
         "expression."
     )
 
@@ -67,9 +72,13 @@ class VariableInCall(Rule):
         what = "a `tf.Variable`" if is_variable else "a weight"
         consequence = ("a new, untracked variable on every call, which never trains"
                        if is_variable else "Keras 3 raises once the layer is built")
-        self.report(node, self.message.format(what=what, consequence=consequence), self._fix(cls, node))
+        message = self.message.format(what=what, consequence=consequence)
+        fix = self._fix(cls, node)
+        if isinstance(fix, str):
+            message, fix = f"{message} (no fix: {fix})", None
+        self.report(node, message, fix)
 
-    def _fix(self, cls, ctor: cst.Call) -> Optional[Fix]:
+    def _fix(self, cls, ctor: cst.Call) -> Union[Fix, str]:
         context = self.context
         call_method = context.scope.node
         statement = context.parent(context.parent(ctor))
@@ -77,20 +86,19 @@ class VariableInCall(Rule):
         if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
                 and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
                 and statement in call_method.body.body):
-            return None
+            return "the variable is not made by a `name = tf.Variable(...)` statement of `call`'s own body"
         target = assign.targets[0].target
         local = target.value if isinstance(target, cst.Name) else None
         attr = self_attribute(target) if local is None else free_attribute(cls, local)
         if attr is None:
-            return None
-        statements = weight_statements(ctor, context.imports, attr, statement)
-        input_shape = build_input_name(cls)
+            return "the variable is stored in a container"
         inputs = {p.name.value for p in call_method.params.params[1:2]}
-        statements = buildable(statements, inputs, context.imports, input_shape) if statements else None
-        if statements is None:
-            return None
+        hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=inputs,
+                               input_shape=build_input_name(cls), values=known_values(context, cls))
+        if hoisted.statements is None:
+            return hoisted.reason
         rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attr))) if local else None
-        build_node, build_edit = add_to_build(cls, statements)
+        build_node, build_edit = add_to_build(cls, hoisted.statements)
         return Fix("Create the weight once, in `build`", (
             Edit(call_method, without(call_method, statement, rename)),
             Edit(build_node, build_edit),

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Optional
+from typing import Optional, Union
 
 import libcst as cst
 
+from tfgradfix.analysis.context import ParentMap
 from tfgradfix.analysis.dataflow import _walk_scope, names_in
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.layer_state import creates, lazily_created
+from tfgradfix.analysis.layer_state import attribute_values, creates, known_values, lazily_created, repeated_in
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.fixes.edits import Edit, FileEdit, Fix, keyword_arg
 from tfgradfix.fixes.hoist import (
-    RenameReads, add_to_build, buildable, build_input_name, free_attribute, weight_statements, without,
+    RenameReads, add_to_build, build_input_name, call_site, free_attribute, hoist_weight, without,
 )
 from tfgradfix.rules.base import Rule
 
@@ -25,11 +26,9 @@ class VariableInHelper(Rule):
     message = "a `tf.Variable` is created in `{helper}`, which `call` runs: a new, untracked variable on every call, which never trains"
     triggers = ("Variable(",)
     what = (
-        "Finds `tf.Variable(...)` (and `self.add_weight(...)`) in a helper function or a method "
-        "of the layer that a Keras layer's `call` reaches, in the same module or in another "
-        "module of the project (a helper of `ops.py` called from layers in `layers.py`, a method "
-        "of a base class in `base.py`). Lazy creation guarded by `if self.v is None:` and the "
-        "like is not reported."
+        "Finds `tf.Variable(...)` (and `self.add_weight(...)`) in a helper function of the module "
+        "or a method of the layer that a Keras layer's `call` reaches. Lazy creation guarded by "
+        "`if self.v is None:` and the like is not reported."
     )
     why = (
         "The helper runs on every forward pass, so the variable is created again each time: it "
@@ -38,34 +37,53 @@ class VariableInHelper(Rule):
         "`tf.function only supports singleton tf.Variables created on the first call`."
     )
     example = (
-        "def project(inputs):\n"
-        "    w = tf.Variable(tf.random.normal((inputs.shape[-1], 2)))\n"
-        "    return tf.matmul(inputs, w)\n"
+        "def mix(x, out_dim):\n"
+        "    m = tf.Variable(tf.random.truncated_normal((x.shape[-1], out_dim), stddev=0.05))\n"
+        "    return tf.matmul(x, m)\n"
         "\n"
-        "class Layer(tf.keras.layers.Layer):\n"
+        "\n"
+        "class Mixer(tf.keras.layers.Layer):\n"
+        "    def __init__(self, out_dim, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.out_dim = out_dim\n"
+        "\n"
         "    def call(self, inputs):\n"
-        "        return project(inputs)\n"
+        "        return mix(inputs, self.out_dim) + mix(inputs, 1)\n"
     )
     fixed_example = (
-        "def project(inputs, *, w):\n"
-        "    return tf.matmul(inputs, w)\n"
+        "def mix(x, out_dim, *, m):\n"
+        "    return tf.matmul(x, m)\n"
         "\n"
-        "class Layer(tf.keras.layers.Layer):\n"
+        "\n"
+        "class Mixer(tf.keras.layers.Layer):\n"
+        "    def __init__(self, out_dim, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.out_dim = out_dim\n"
+        "\n"
         "    def build(self, input_shape):\n"
-        "        self.w = self.add_weight(shape=(input_shape[-1], 2), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0))\n"
+        "        self.m_1 = self.add_weight(shape=(input_shape[-1], self.out_dim), initializer=tf.keras.initializers.TruncatedNormal(mean=0.0, stddev=0.05))\n"
+        "        self.m_2 = self.add_weight(shape=(input_shape[-1], 1), initializer=tf.keras.initializers.TruncatedNormal(mean=0.0, stddev=0.05))\n"
         "\n"
         "    def call(self, inputs):\n"
-        "        return project(inputs, w=self.w)\n"
+        "        return mix(inputs, self.out_dim, m=self.m_1) + mix(inputs, 1, m=self.m_2)\n"
     )
     fix_safety = (
         "Safe: the variable is created once, in the calling layer's `build`, as `self.add_weight` "
-        "(same shape, dtype, trainability, an initializer of the same distribution). A helper "
-        "method then reads `self.<name>`; a module function gets a keyword-only parameter that "
-        "every call site passes; for a helper of another module the fix edits both files (the "
-        "helper, and the calling layer's `build` and calls), all or nothing, and only when every "
-        "call of the helper in the project is in that layer. No fix when several layers call the helper, when the shape "
-        "needs values other than the input's static shape, or when the variable is created "
-        "inside a loop or an expression."
+        "(same shape, dtype, trainability, the initializer the code names; see TGF203). The "
+        "helper's parameters take the call site's arguments (`out_dim` -> `self.out_dim`, "
+        "defaults where the call leaves one out), and the static shape of the layer's input "
+        "becomes `build`'s (`x.shape[-1]` -> `input_shape[-1]` when `call` passes its input as "
+        "`x`). Each call site gets its own weight (`m_1`, `m_2`), as each created its own "
+        "variable. A helper method called once then reads `self.<name>`; otherwise the helper "
+        "gets a keyword-only parameter that each call site passes. No fix, and the finding says "
+        "why, when the shape or initial value needs a value only `call` has (a hidden "
+        "activation's shape, a local), when the helper runs in a loop or comprehension (one "
+        "variable per iteration), when the call passes `*args`/`**kwargs`, or when the "
+        "variable is made inside an expression rather than by its own statement. Helpers "
+        "reached from several layers, or only through other helpers, are not reported.\n\n"
+        "For a helper of another module of the project the fix edits both files (the helper, "
+        "and the calling layer's `build` and calls), all or nothing, and only when every call of "
+        "the helper in the project is in that one layer."
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -87,19 +105,53 @@ class VariableInHelper(Rule):
         if not callers or len(layers) != 1 or not all(c.is_forward_entry for c, _ in callers):
             return  # reached through other helpers, or from tapes: not this rule's fix
         cls = layers.pop()
-        self.report(node, self.message.format(helper=scope.symbol), self._fix(cls, node, callers))
+        message = self.message.format(helper=scope.symbol)
+        fix = self._fix(cls, node, callers)
+        if isinstance(fix, str):
+            message, fix = f"{message} (no fix: {fix})", None
+        self.report(node, message, fix)
 
-    def _local_variable(self, ctor: cst.Call) -> Optional[tuple[str, cst.SimpleStatementLine]]:
-        """`name = tf.Variable(...)` alone on a line of the helper's body: (name, line)."""
-        helper = self.context.scope.node
-        assign = self.context.parent(ctor)
-        statement = self.context.parent(assign)
+    def _fix(self, cls, ctor: cst.Call, callers) -> Union[Fix, str]:
+        context = self.context
+        helper = context.scope.node
+        assign = context.parent(ctor)
+        statement = context.parent(assign)
         if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
                 and isinstance(assign.targets[0].target, cst.Name)
                 and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
                 and statement in helper.body.body):
-            return None
-        return assign.targets[0].target.value, statement
+            return "the variable is not made by a `name = tf.Variable(...)` statement of the helper's own body"
+        name = helper.name.value
+        for caller, call in callers:
+            if repeated_in(context, call, caller.node):
+                return f"`{name}` runs in a loop or comprehension of `call`, a new variable per iteration"
+        local = assign.targets[0].target.value
+        values = known_values(context, cls)
+        input_shape = build_input_name(cls)
+        several = len(callers) > 1
+        attrs, created = [], []
+        for number, (caller, call) in enumerate(callers, 1):
+            attr = free_attribute(cls, f"{local}_{number}" if several else local)
+            layer_input = {p.name.value for p in caller.node.params.params[1:2]}
+            hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=layer_input,
+                                   input_shape=input_shape, values=values, site=call_site(helper, call))
+            if hoisted.statements is None:
+                return f"at `{_code(call)}`, {hoisted.reason}" if several else hoisted.reason
+            attrs.append(attr)
+            created.extend(hoisted.statements)
+        build_node, build_edit = add_to_build(cls, created)
+        edits = [Edit(build_node, build_edit)]
+        if context.scope.owner_methods.get(name) is helper and not several:
+            rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attrs[0])))
+            edits.append(Edit(helper, without(helper, statement, rename)))
+        else:
+            remove = without(helper, statement, None)
+            edits.append(Edit(helper, lambda updated: _with_keyword_parameter(remove(updated), local)))
+            for (_, call), attr in zip(callers, attrs):
+                edits.append(Edit(call, _passing(local, attr)))
+        return Fix("Create the weight once, in the layer's `build`" + (", one per call site" if several else ""),
+                   tuple(edits))
+
 
     def _fix_across(self, ctor: cst.Call, external: frozenset) -> Optional[Fix]:
         """The helper, a function of this module, is called only from the forward methods
@@ -111,80 +163,46 @@ class VariableInHelper(Rule):
         if len(owners) != 1 or scope.symbol not in analysis.functions or analysis.project is None:
             return None
         (caller_module, class_name), = owners
+        callers = {(module, symbol) for module, symbol, _ in external}
         sites = analysis.project.call_sites(analysis.module_name, scope.symbol)
-        if not sites or any((m, s) not in {(m2, s2) for m2, s2, _ in external} for m, s in sites):
+        if not sites or any(site not in callers for site in sites):
             return None  # another caller would not pass the weight
-        found = self._local_variable(ctor)
-        if found is None:
+        helper = scope.node
+        assign = context.parent(ctor)
+        statement = context.parent(assign)
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+                and isinstance(assign.targets[0].target, cst.Name)
+                and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                and statement in helper.body.body):
             return None
-        local, statement = found
-        statements = weight_statements(ctor, context.imports, local, statement)
-        if not statements:
-            return None
-        codes = tuple(cst.Module(body=[]).code_for_node(s.with_changes(leading_lines=[])) for s in statements)
-        heads = {name for s in statements for name in names_in(s)}
+        local = assign.targets[0].target.value
+        code = cst.Module([]).code_for_node
+        heads = set(names_in(helper))
         imports = tuple(sorted((full, alias) for alias, full in context.imports.bindings.items()
                                if alias in heads and "." not in full))
-        helper = scope.node
-        positional = tuple(p.name.value for p in helper.params.params)
+        values = tuple((name, code(value)) for name, value in scope.analyse().single_values().items())
         remove = without(helper, statement, None)
         caller_edit = functools.partial(
-            hoist_into_caller, class_name, f"{analysis.module_name}.{scope.symbol}", local, codes, imports, positional)
+            hoist_into_caller, class_name, f"{analysis.module_name}.{scope.symbol}", local,
+            code(helper.with_changes(decorators=[], leading_lines=[])), list(helper.body.body).index(statement),
+            imports, values)
         return Fix("Create the weight once, in the calling layer's `build` (in its module)",
                    (Edit(helper, lambda updated: _with_keyword_parameter(remove(updated), local)),),
                    elsewhere=(FileEdit(caller_module, caller_edit),))
 
-    def _fix(self, cls, ctor: cst.Call, callers) -> Optional[Fix]:
-        context = self.context
-        helper = context.scope.node
-        found = self._local_variable(ctor)
-        if found is None:
-            return None
-        local, statement = found
-        inputs = input_parameters([p.name.value for p in helper.params.params], callers)
-        attr = free_attribute(cls, local)
-        statements = weight_statements(ctor, context.imports, attr, statement)
-        input_shape = build_input_name(cls)
-        statements = buildable(statements, inputs, context.imports, input_shape) if statements else None
-        if statements is None:
-            return None
-        build_node, build_edit = add_to_build(cls, statements)
-        edits = [Edit(build_node, build_edit)]
-        if context.scope.owner_methods.get(helper.name.value) is helper:
-            rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attr)))
-            edits.append(Edit(helper, without(helper, statement, rename)))
-        else:
-            remove = without(helper, statement, None)
-            edits.append(Edit(helper, lambda updated: _with_keyword_parameter(remove(updated), local)))
-            for _, call in callers:
-                edits.append(Edit(call, lambda updated: updated.with_changes(args=[
-                    *_with_comma(updated.args), keyword_arg(local, cst.Attribute(cst.Name("self"), cst.Name(attr)))])))
-        return Fix("Create the weight once, in the layer's `build`", tuple(edits))
+
+class _Parents:
+    """What `repeated_in` asks of a traversal context, for a module analysed outside one."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.parent = ParentMap(module)
 
 
-def input_parameters(positional: list[str], callers) -> set[str]:
-    """Helper parameters (by its positional names) that receive the layer's input at
-    every call site: (calling forward method's scope, call)."""
-    if positional and positional[0] == "self":
-        positional = positional[1:]
-    found: Optional[set[str]] = None
-    for caller, call in callers:
-        layer_input = caller.node.params.params[1].name.value if len(caller.node.params.params) > 1 else None
-        here = set()
-        for index, arg in enumerate(call.args):
-            name = arg.keyword.value if arg.keyword is not None else (
-                positional[index] if index < len(positional) and not arg.star else None)
-            if name is not None and isinstance(arg.value, cst.Name) and arg.value.value == layer_input:
-                here.add(name)
-        found = here if found is None else found & here
-    return found or set()
-
-
-def hoist_into_caller(class_name: str, helper: str, local: str, codes: tuple[str, ...],
-                      imports: tuple[tuple[str, str], ...], positional: tuple[str, ...],
+def hoist_into_caller(class_name: str, helper: str, local: str, helper_code: str, index: int,
+                      imports: tuple[tuple[str, str], ...], values: tuple[tuple[str, str], ...],
                       analysis: ModuleAnalysis) -> Optional[Fix]:
     """The calling module's part of TGF201's fix across modules: the weight statements in
-    the layer's `build`, and `<local>=self.<attr>` at each of its calls of the helper."""
+    the layer's `build` (one weight per call site), and `<local>=self.<attr>` at each call."""
     cls = next((c for c in analysis.keras_classes.values() if c.name == class_name), None)
     project = analysis.project
     if cls is None or project is None:
@@ -198,37 +216,41 @@ def hoist_into_caller(class_name: str, helper: str, local: str, codes: tuple[str
                     target = project.resolve(analysis.module_name, dotted) if dotted else None
                     if target is not None and target.qualified == helper:
                         callers.append((scope, node))
-    if not callers:
+    parents = _Parents(analysis.module)
+    if not callers or any(repeated_in(parents, call, caller.node) for caller, call in callers):
         return None
-    attr = free_attribute(cls, local)
-    statements = [cst.parse_statement(code) for code in codes]
-    if attr != local:
-        statements = [s.visit(_SelfAttribute(local, attr)) for s in statements]
+    definition = cst.parse_statement(helper_code)
+    assert isinstance(definition, cst.FunctionDef)
+    statement = definition.body.body[index]
+    ctor = statement.body[0].value
     known = copy.copy(analysis.imports)
     known.bindings = {**analysis.imports.bindings, **{alias: full for full, alias in imports}}
-    statements = buildable(statements, input_parameters(list(positional), callers), known, build_input_name(cls))
-    if statements is None:
-        return None
-    build_node, build_edit = add_to_build(cls, statements)
+    known_values_ = {**attribute_values(cls), **{name: cst.parse_expression(v) for name, v in values}}
+    several = len(callers) > 1
+    attrs, created = [], []
+    for number, (caller, call) in enumerate(callers, 1):
+        attr = free_attribute(cls, f"{local}_{number}" if several else local)
+        hoisted = hoist_weight(ctor, statement, attr, known, inputs={p.name.value for p in caller.node.params.params[1:2]},
+                               input_shape=build_input_name(cls), values=known_values_,
+                               site=call_site(definition, call))
+        if hoisted.statements is None:
+            return None
+        attrs.append(attr)
+        created.extend(hoisted.statements)
+    build_node, build_edit = add_to_build(cls, created)
     edits = [Edit(build_node, build_edit)]
-    for _, call in callers:
-        edits.append(Edit(call, lambda updated: updated.with_changes(args=[
-            *_with_comma(updated.args), keyword_arg(local, cst.Attribute(cst.Name("self"), cst.Name(attr)))])))
-    return Fix(f"Create `self.{attr}` in `build` and pass it to the helper", tuple(edits), imports=imports)
+    edits.extend(Edit(call, _passing(local, attr)) for (_, call), attr in zip(callers, attrs))
+    return Fix(f"Create `self.{attrs[0]}` in `build` and pass it to the helper", tuple(edits), imports=imports)
 
 
-class _SelfAttribute(cst.CSTTransformer):
-    """`self.<old>` -> `self.<new>`."""
+def _passing(parameter: str, attr: str):
+    """A call-site edit: the call also passes `parameter=self.<attr>`."""
+    return lambda updated: updated.with_changes(args=[
+        *_with_comma(updated.args), keyword_arg(parameter, cst.Attribute(cst.Name("self"), cst.Name(attr)))])
 
-    def __init__(self, old: str, new: str) -> None:
-        super().__init__()
-        self.old, self.new = old, new
 
-    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.BaseExpression:
-        if (isinstance(updated_node.value, cst.Name) and updated_node.value.value == "self"
-                and updated_node.attr.value == self.old):
-            return updated_node.with_changes(attr=cst.Name(self.new))
-        return updated_node
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
 
 
 def _with_comma(args) -> list[cst.Arg]:

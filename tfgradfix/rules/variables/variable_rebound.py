@@ -11,6 +11,7 @@ from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.rules.base import Rule
 
+
 class VariableRebound(Rule):
     code = "TGF204"
     name = "variable-rebound"
