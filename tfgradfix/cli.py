@@ -18,6 +18,7 @@ import click
 
 from tfgradfix import __version__, interrupts
 from tfgradfix.config import ConfigError, RuleSelection, check_codes, load_config, resolve_rules
+from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.engine import Engine, FileResult, parse_source
 from tfgradfix.files import STDIN, Exclusions, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
@@ -161,8 +162,9 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
         except VerifyUnavailable as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_ERROR)
+    project = _project(files, o.stdin_filename, tuple({t for rule in rules for t in rule.triggers}))
     engine = Engine(rules, fix=(o.fix or o.diff or o.verify) and not o.add_noqa, unsafe_fixes=unsafe,
-                    ignored_for=config.ignored_for)
+                    ignored_for=config.ignored_for, project=project)
     report = RunReport(errors=list(missing), fix_mode=o.fix and not o.diff)
     with _report_stream(o.output_file) as out:
         if o.interactive:
@@ -171,7 +173,10 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
                 def verifier(path: str, before: str, after: str) -> dict:
                     return verify_files([(path, before, after)], o.python_path, o.verify_device, o.verify_timeout,
                                         config.verify.get("examples", {}))[0]
-            _review(Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for), files, report, verifier)
+            review_engine = Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for, project=project)
+            for _ in process_files(review_engine, files, o.jobs or default_jobs()):
+                pass  # the project phase: which functions other modules' gradient paths call
+            _review(review_engine, files, report, verifier)
             write_text(report, out, quiet=o.quiet)
             sys.exit(_exit_code(report, False, o))
         started = time.monotonic()
@@ -255,6 +260,15 @@ class _Stdin:
             sys.stdout.buffer.write(self.output)
             sys.stdout.buffer.flush()
             self.echo, self.echoed = False, True
+
+
+def _project(files: list[str], stdin_filename: Optional[str], triggers: tuple[str, ...]) -> ProjectIndex:
+    """The project index of the files and the package modules they import (DESIGN §2);
+    standard input counts as the file it names, when that file exists."""
+    paths = [path for path in files if path != STDIN]
+    if STDIN in files and stdin_filename and Path(stdin_filename).is_file():
+        paths.append(stdin_filename)
+    return ProjectIndex.build(paths, triggers)
 
 
 def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: int,

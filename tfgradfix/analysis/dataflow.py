@@ -492,27 +492,35 @@ def parameters(node: cst.FunctionDef) -> list[cst.Param]:
 
 
 def tainted_parameters(func: cst.FunctionDef, call: cst.Call, flow: DataFlow) -> set[str]:
-    positional = [p for p in list(func.params.posonly_params) + list(func.params.params)]
-    if isinstance(call.func, cst.Attribute) and positional and positional[0].name.value == "self":
+    params = func.params
+    star = params.star_arg.name.value if isinstance(params.star_arg, cst.Param) else None
+    positional = [p.name.value for p in list(params.posonly_params) + list(params.params)]
+    return tainted_arguments(positional, {p.name.value for p in parameters(func)}, star, call, flow)
+
+
+def tainted_arguments(positional: list[str], names: set[str], star_arg: Optional[str], call: cst.Call,
+                      flow: DataFlow) -> set[str]:
+    """The parameters of the called function (by its signature: positional names in
+    order, all names, the `*args` name) that receive a gradient-carrying argument."""
+    if isinstance(call.func, cst.Attribute) and positional and positional[0] == "self":
         positional = positional[1:]
-    by_name = {p.name.value for p in parameters(func)}
     tainted: set[str] = set()
     index = 0
     for arg in call.args:
         is_tainted = flow.is_tainted(arg.value)
         if arg.keyword is not None:
-            if is_tainted and arg.keyword.value in by_name:
+            if is_tainted and arg.keyword.value in names:
                 tainted.add(arg.keyword.value)
             continue
         if arg.star:
             if is_tainted:
-                tainted.update(p.name.value for p in positional[index:])
+                tainted.update(positional[index:])
             continue
         if index < len(positional):
             if is_tainted:
-                tainted.add(positional[index].name.value)
-        elif isinstance(func.params.star_arg, cst.Param) and is_tainted:
-            tainted.add(func.params.star_arg.name.value)
+                tainted.add(positional[index])
+        elif star_arg is not None and is_tainted:
+            tainted.add(star_arg)
         index += 1
     return tainted
 

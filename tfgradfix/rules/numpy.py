@@ -62,7 +62,9 @@ class NumpyCallOnTensor(Rule):
     what = (
         "Finds NumPy functions (`np.dot`, `np.exp`, `np.sum`, ... under any alias, and names "
         "imported with `from numpy import ...`) applied to a tensor that carries a gradient, on "
-        "the gradient path: a Keras layer's `call`, what it calls in the same module (helpers, "
+        "the gradient path: a Keras layer's `call`, what it calls in the same module or in other "
+        "modules of the project (a NumPy helper in `ops.py` called from a layer in `layers.py` is "
+        "reported in `ops.py`; helpers, "
         "functions nested in it, the closure a factory returns: `loss_fn = make_loss(3)`), "
         "loss functions handed to `model.compile(loss=...)` (their `y_pred`), functions handed "
         "to `keras.layers.Lambda`, `tf.map_fn` and `tf.vectorized_map`, and the body of a "
@@ -105,7 +107,10 @@ class NumpyCallOnTensor(Rule):
         "where NumPy silently promoted to float64, the TF op keeps float32.\n\n"
         "Uses of the result as an array are rewritten too (`y.sum(axis=1)` becomes "
         "`tf.reduce_sum(y, axis=1)`); when one cannot be (`.tolist()`, fancy indexing, item "
-        "assignment, passing the array to a helper of the module) the finding has no fix."
+        "assignment, passing the array to a helper of the module) the finding has no fix.\n\n"
+        "In a helper that the project also calls off the gradient path (a NumPy utility that "
+        "data preparation calls too, in any module), the fix would change what those callers "
+        "get back (a tensor, not an array): it is unsafe there."
     )
 
     def visit_Call(self, node: cst.Call) -> None:
