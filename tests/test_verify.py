@@ -50,12 +50,13 @@ def test_a_fix_that_changes_the_output_fails():
 
 
 def test_a_layer_that_cannot_be_built_is_inconclusive():
-    original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))")
-    fixed = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))")
+    # A constructor argument no annotation, default or call in the project gives a value for.
+    original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)")
+    fixed = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)")
     assert changed_units(original, fixed) == [Unit("layer", "Squash")]
     (units,) = verify_files([("layer.py", original, fixed)])
     assert units["Squash"]["verdict"] == "inconclusive"
-    assert "define a module-level example() returning (Squash(...), inputs)" in units["Squash"]["reason"]
+    assert "a module-level example() returning (Squash(...), inputs)" in units["Squash"]["reason"]
 
 
 def test_constructor_arguments_are_read_from_the_module():
@@ -70,13 +71,14 @@ def test_a_crash_in_user_code_fails_that_unit_only():
         "    def __init__(self, units):", "    def __init__(self, units):\n        raise RuntimeError('boom')")
     items = [("a.py", _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n", broken + "\nSquash(3)\n")]
     (units,) = verify_files(items)
-    assert units["Squash"]["verdict"] == "inconclusive"
-    assert "RuntimeError: boom" in units["Squash"]["reason"]
+    assert units["Squash"]["verdict"] == "failed"
+    assert units["Squash"]["reason"] == "the fixed Squash cannot be built: RuntimeError: boom"
 
 
 def test_fix_verify_writes_only_verified_files(tmp_path):
     shutil.copy(FIXTURES / "TGF101" / "seed_dense.py", tmp_path / "good.py")
-    (tmp_path / "unbuildable.py").write_text(_LAYER.format(body="np.tanh(tf.matmul(x, self.w))"))
+    (tmp_path / "unbuildable.py").write_text(
+        _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)"))
     result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "--output-format", "json", "."],
                             capture_output=True, text=True, cwd=tmp_path)
     assert (tmp_path / "good.py").read_text() == (FIXTURES / "TGF101" / "seed_dense.fixed.py").read_text()
@@ -108,7 +110,8 @@ def test_a_fixed_layer_that_raises_fails():
 
 def test_a_hanging_child_is_killed_and_fails(tmp_path):
     original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n"
-    hanging = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))") + "\nimport time\ntime.sleep(600)\nSquash(3)\n"
+    hanging = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))").replace(
+        "    def __init__(self, units):", "    def __init__(self, units):\n        import time\n        time.sleep(600)")
     (units,) = verify_files([("layer.py", original, hanging)], timeout=20)
     assert units["Squash"]["verdict"] == "failed" and "timed out after 20 s" in units["Squash"]["reason"]
 

@@ -1,17 +1,23 @@
-"""What a fix changed that can be run: Keras classes, and tape functions without parameters."""
+"""What a fix changed that can be run: Keras classes, functions holding a tape, and
+top-level tape blocks of scripts and notebooks."""
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 
 import libcst as cst
 
 from tfgradfix.analysis.scopes import ModuleAnalysis
+from tfgradfix.verify.slicer import ModuleTable, lift_blocks
+
+# The unit of findings outside any function or class (DESIGN's `<module>` symbol).
+MODULE = "<module>"
 
 
 @dataclass(frozen=True)
 class Unit:
-    kind: str  # "layer" or "function"
+    kind: str  # "layer", "function" or "block"
     name: str
 
 
@@ -38,17 +44,41 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                 units.append(Unit("layer", caller.keras_class.name))
         if not scope.tape_blocks:
             continue
-        if not _required_parameters(function):
-            units.append(Unit("function", name))
-            continue
-        # Run it through a caller of the module that needs no arguments, if there is one.
-        for caller, _ in new.callers_of(scope):
-            if isinstance(caller.node, cst.FunctionDef) and not _required_parameters(caller.node):
+        # A caller of the module that needs no arguments runs it as the module does.
+        if _required_parameters(function):
+            caller = next((c for c, _ in new.callers_of(scope)
+                           if isinstance(c.node, cst.FunctionDef) and not _required_parameters(c.node)), None)
+            if caller is not None:
                 units.append(Unit("function", caller.node.name.value))
-                break
-        else:
-            units.append(Unit("function", name))
+                continue
+        units.append(Unit("function", name))
+    units += [Unit("block", name) for name in changed_blocks(original, fixed)]
     return list(dict.fromkeys(units))
+
+
+def changed_blocks(original: str, fixed: str) -> list[str]:
+    """Names of the lifted top-level tape blocks whose code a fix changed."""
+    try:
+        old = {b.name: ast.dump(b.statement.node) for b in lift_blocks(ModuleTable(original))}
+        new = {b.name: ast.dump(b.statement.node) for b in lift_blocks(ModuleTable(fixed))}
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    return [name for name, code in new.items() if old.get(name) != code]
+
+
+def unit_of(symbol: str) -> str:
+    """The unit a finding's symbol (`Class.method`, `function`, `<module>`) belongs to."""
+    return symbol.split(".")[0] if symbol else MODULE
+
+
+def verdict_for(units: dict, symbol: str):
+    """The verdict of the unit a finding is in; for top-level code, the worst of its blocks."""
+    name = unit_of(symbol)
+    if name != MODULE:
+        return units.get(name)
+    blocks = [v for k, v in units.items() if k.startswith("_tfgradfix_block_")]
+    order = {"failed": 0, "inconclusive": 1, "verified": 2}
+    return min(blocks, key=lambda v: order.get(v["verdict"], 0)) if blocks else None
 
 
 def _required_parameters(function: cst.FunctionDef) -> list[str]:
