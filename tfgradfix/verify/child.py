@@ -260,21 +260,31 @@ def _build(tf, make, args, kwargs):
     return make(*args, **kwargs)
 
 
-def _copy_values(tf, before, after) -> None:
-    if len(_trainable(tf, before)) == len(_trainable(tf, after)) and getattr(before, "weights", None):
-        try:
-            after.set_weights(before.get_weights())
-            return
-        except Exception:
-            pass
+def _copy_values(tf, before, after, seen=None) -> None:
+    """Give the fixed object the original's values: all weights at once when they line
+    up, else attribute by attribute, into sub-layers (a tf.Variable became a weight)."""
+    if seen is None:
+        if len(_trainable(tf, before)) == len(_trainable(tf, after)) and getattr(before, "weights", None):
+            try:
+                after.set_weights(before.get_weights())
+                return
+            except Exception:
+                pass
+        seen = set()
+    if id(after) in seen:
+        return
+    seen.add(id(after))
     for attr, value in vars(after).items():
         theirs = getattr(before, attr, None)
         if theirs is None:
             continue
-        pairs = zip(value, theirs) if isinstance(value, (list, tuple)) else [(value, theirs)]
+        pairs = zip(value, theirs) if isinstance(value, (list, tuple)) and isinstance(theirs, (list, tuple)) \
+            else [(value, theirs)]
         for mine, other in pairs:
             if hasattr(mine, "assign") and hasattr(other, "shape") and tuple(mine.shape) == tuple(other.shape):
                 mine.assign(tf.cast(other, mine.dtype))
+            elif isinstance(mine, (tf.keras.layers.Layer, tf.Module)) and type(mine).__name__ == type(other).__name__:
+                _copy_values(tf, other, mine, seen)
 
 
 def _gradients(tf, layer, x, direction):
@@ -578,7 +588,7 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             kwargs_after = _arguments(tf, after, model_after, x_shape, output, labels, unit.get("parameters"))
             calls_after, returned_after, error_after = _run(tf, after, kwargs_after, eager=True)
             result = _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after)
-            result["through"] = builder["name"] if builder else ""
+            result["model"] = builder["name"] if builder else ""
             if result["verdict"] == "verified":
                 model_graph = _model_for(tf, fixed, unit, builder, fixed[entry])
                 tf.keras.utils.set_random_seed(SEED)
@@ -594,7 +604,9 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
 
 def _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after) -> dict:
     none_before = sum(c["none"] for c in calls_before) + (_nones(returned_before) if not calls_before else 0)
-    result = {"none_before": none_before, "gradient_calls": len(calls_after)}
+    result = {"none_before": none_before, "gradient_calls": len(calls_after),
+              "sources_before": calls_before[0]["sources"] if calls_before else 0,
+              "sources_after": calls_after[0]["sources"] if calls_after else 0}
     if error_after is not None:
         return {**result, "verdict": "failed", "reason": f"the fixed function raises {_describe(error_after)}"}
     none_after = sum(c["none"] for c in calls_after) + (_nones(returned_after) if not calls_after else 0)

@@ -62,7 +62,10 @@ class Project:
 
     def with_text(self, path: Path, text: str) -> "Project":
         """The same project with one file's text replaced (the fixed version of it)."""
-        other = Project(self.root, {**self.texts, path: text}, self.resolve)
+        return self.with_texts({path: text})
+
+    def with_texts(self, texts: dict[Path, str]) -> "Project":
+        other = Project(self.root, {**self.texts, **texts}, self.resolve)
         other._tables = self._tables
         other._files = self.files()
         return other
@@ -136,13 +139,13 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]], blocks: 
     while todo:
         path, names = todo.pop()
         wanted.setdefault(path, set()).update(names)
+        if done.get(path) == frozenset(wanted[path]):
+            continue
+        done[path] = frozenset(wanted[path])
         folder = path.parent
         while folder != project.root and (folder / "__init__.py").is_file() and project.root in folder.parents:
             todo.append((folder / "__init__.py", set()))
             folder = folder.parent
-        if done.get(path) == frozenset(wanted[path]):
-            continue
-        done[path] = frozenset(wanted[path])
         table = project.table(path)
         if table is None:
             continue
@@ -257,6 +260,9 @@ def _required(function: ast.FunctionDef, method: bool) -> list[str]:
                                        if d is None]
 
 
+_FACTORY = re.compile(r"^_?(build|create|make|get|define|new|init)_?\w*$", re.IGNORECASE)
+
+
 @dataclass
 class Site:
     path: Path
@@ -316,7 +322,8 @@ def call_sites(project: Project, name: str, defined_in: Path) -> list[Site]:
                     init = next((s for s in top.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
                     owner, ready = ("class", top.name), init is None or not _required(init, True)
                 elif isinstance(top, ast.FunctionDef):
-                    owner, ready = ("function", top.name), not _required(top, False)
+                    # Only a factory is called to get the unit; `main()` and the like never run.
+                    owner, ready = ("function", top.name), bool(_FACTORY.match(top.name)) and not _required(top, False)
                 sites.append(Site(path, args, kwargs, owner, ready))
     return sites
 
@@ -351,6 +358,8 @@ def builders(project: Project, path: Path, name: str, depth: int = 0) -> list[Bu
             found = builders(project, site.path, site.owner[1], depth + 1) if site.owner[1] != name else []
             if site.owner_ready:
                 found.append(Builder(owner_module, site.owner[1], path=site.path))
+            if site.owner[0] == "function" and not _FACTORY.match(site.owner[1]):
+                found = []
             enclosing += [Builder(b.module, b.name, b.args, b.kwargs, b.via or b.name, b.path) for b in found]
     unique: dict[str, Builder] = {}
     for builder in [*direct, *enclosing]:

@@ -43,6 +43,9 @@ def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], devi
         return [{} for _ in items]
     with tempfile.TemporaryDirectory(prefix="tfgradfix-verify-") as folder:
         files = []
+        # The fixed tree holds every fixed file of the batch: a training function runs the
+        # project's models as the whole fix leaves them, not with another file's old bug.
+        fixed_texts = {Path(os.path.abspath(path)): fixed for path, _, fixed in items}
         for index, ((path, original, fixed), units) in enumerate(zip(items, plans)):
             root = Path(_package_of(path)[0])
             project = projects.setdefault(root, plan.Project(root))
@@ -50,7 +53,7 @@ def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], devi
             for number, unit in enumerate(units):
                 where = Path(folder, f"{index}-{number}")
                 planned.append(plan_unit(project, Path(os.path.abspath(path)), original, fixed, unit,
-                                         _examples_for(path, [unit], examples).get(unit.name), where))
+                                         _examples_for(path, [unit], examples).get(unit.name), where, fixed_texts))
             files.append({"units": planned})
         job = json.dumps({"files": files, "device": device})
         try:
@@ -67,10 +70,11 @@ def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], devi
 
 
 def plan_unit(project: plan.Project, path: Path, original: str, fixed: str, unit: Unit,
-              example: Optional[dict], folder: Path) -> dict:
-    """The job for one unit: both trees written under `folder`, and the ways to build and feed it."""
+              example: Optional[dict], folder: Path, fixed_texts: Optional[dict] = None) -> dict:
+    """The job for one unit: both trees written under `folder`, and the ways to build and feed it.
+    `fixed_texts`: the fixed text of the other files being fixed with it, by absolute path."""
     before = project.with_text(path, original)
-    after = project.with_text(path, fixed)
+    after = project.with_texts({**(fixed_texts or {}), path: fixed})
     entry = before.module_name(path)
     job: dict = {"kind": unit.kind, "name": unit.name, "label": unit.name, "entry": entry, "example": example,
                  "shapes": plan.input_shapes(before, path)}
@@ -140,6 +144,8 @@ def describe(name: str, result: dict) -> str:
     parts = []
     if result.get("through"):
         parts.append(f"built inside {result['through']}")
+    if result.get("model"):
+        parts.append(f"run on a {result['model']}")
     if result.get("variables"):
         lost = result.get("none_before") or []
         untracked = result.get("untracked_before") or 0
@@ -148,6 +154,8 @@ def describe(name: str, result: dict) -> str:
                      f"{', '.join(result['variables'])}")
     elif "none_before" in result:
         parts.append(f"None gradients {result['none_before']}→{result.get('none_after', '?')}")
+        if result.get("sources_before") != result.get("sources_after"):
+            parts.append(f"variables differentiated {result.get('sources_before')}→{result.get('sources_after')}")
     if result.get("max_abs_diff") is not None:
         parts.append(f"max|Δ| {result['max_abs_diff']:.3g}")
     if result.get("fd_rel_error") is not None:
@@ -155,3 +163,27 @@ def describe(name: str, result: dict) -> str:
     if result.get("reason"):
         parts.append(result["reason"])
     return f"{result['verdict']} {result.get('device', '-')} {name}: {'; '.join(parts)}"
+
+
+def tally(results) -> dict:
+    """How much a run proved: units verified, failed, inconclusive, and changed files
+    with no unit that can be run (`summary.verification` in JSON)."""
+    counts = {"verified": 0, "failed": 0, "inconclusive": 0, "not_runnable": 0}
+    for result in results:
+        if result.changed and not result.verification:
+            counts["not_runnable"] += 1
+        for verdict in result.verification.values():
+            counts[verdict["verdict"]] = counts.get(verdict["verdict"], 0) + 1
+    return counts
+
+
+def summary_lines(results, display=str) -> list[str]:
+    """The count line, then what to add to make each inconclusive unit runnable."""
+    counts = tally(results)
+    lines = [f"Verification: {counts['verified']} verified, {counts['failed']} failed, "
+             f"{counts['inconclusive']} inconclusive, {counts['not_runnable']} not runnable."]
+    for result in results:
+        for name, verdict in result.verification.items():
+            if verdict["verdict"] == "inconclusive":
+                lines.append(f"  to run {display(result.path)}:{name}: {verdict.get('to_add') or verdict['reason']}")
+    return lines

@@ -85,3 +85,34 @@ def _required_parameters(function: cst.FunctionDef) -> list[str]:
     params = function.params
     return [p.name.value for p in [*params.posonly_params, *params.params, *params.kwonly_params]
             if p.default is None]
+
+
+def verified_units(units: dict) -> set[str]:
+    return {name for name, verdict in units.items() if verdict["verdict"] == "verified"}
+
+
+def accepts(units: dict, symbol: str) -> bool:
+    """Whether a finding's fix may be written: its unit verified. A finding outside every
+    unit (a helper run only through the layers that call it) waits for all of them."""
+    verdict = verdict_for(units, symbol)
+    if verdict is None:
+        return bool(units) and verified_units(units) == set(units)
+    return verdict["verdict"] == "verified"
+
+
+def runs_as_verified(fixed: str, partial: str, names: set[str]) -> bool:
+    """Whether each verified unit, with everything it needs from its module, is the same in
+    the partially fixed text as in the fully fixed one that was run."""
+    try:
+        whole, part = ModuleTable(fixed), ModuleTable(partial)
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+    blocks = {b.name: b.statement for b in lift_blocks(whole)}
+    part_blocks = {b.name: b.statement for b in lift_blocks(part)}
+    for name in names:
+        if name in blocks:
+            if name not in part_blocks or whole.slice([], [blocks[name]]).code != part.slice([], [part_blocks[name]]).code:
+                return False
+        elif whole.slice([name]).code != part.slice([name]).code:
+            return False
+    return True
