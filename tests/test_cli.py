@@ -38,7 +38,7 @@ def test_check_reports_findings_and_exits_1(cli, project):
 
 
 def test_check_is_the_default_command(cli, project):
-    assert cli("check", "layers.py").output == cli("layers.py").output
+    assert cli("check", "layers.py").stdout == cli("layers.py").stdout
 
 
 def test_clean_code_exits_0(cli, project):
@@ -271,7 +271,23 @@ def test_zero_files_and_statistics(cli, tmp_path, monkeypatch):
     assert "Checked 1 file in " in stats.stderr and "1 with findings" in stats.stderr
 
 
-def test_interrupt_leaves_each_file_original_or_fully_fixed(tmp_path):
+def _workers_left(folder) -> list[int]:
+    """Processes (the run's workers) still running in `folder`."""
+    left = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.readlink(entry / "cwd") == str(folder):
+                left.append(int(entry.name))
+        except OSError:
+            continue
+    return left
+
+
+@pytest.mark.parametrize("jobs,presses", [(1, 1), (2, 1), (2, 2)])
+def test_ctrl_c_stops_within_seconds_and_leaves_each_file_original_or_fully_fixed(tmp_path, jobs, presses):
+    """A real Ctrl-C (SIGINT to the whole process group, as a terminal sends it): exit
+    130 at once, workers gone, no file half-fixed, no internal error reported. A second
+    Ctrl-C during the shutdown must not hang or break it."""
     import signal
     import time
 
@@ -279,19 +295,57 @@ def test_interrupt_leaves_each_file_original_or_fully_fixed(tmp_path):
     golden = SEED.with_name("seed_dense.fixed.py").read_text()
     for index in range(400):
         (tmp_path / f"layer_{index:03}.py").write_text(original)
-    process = subprocess.Popen([sys.executable, "-m", "tfgradfix", "-j1", "--fix", "."], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "tfgradfix", f"-j{jobs}", "--fix", "."], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(p.read_text() == golden for p in tmp_path.glob("*.py")):
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    pressed = time.monotonic()
+    for _ in range(presses):
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(0.1)
     _, stderr = process.communicate(timeout=60)
+    waited = time.monotonic() - pressed
     assert process.returncode == 130, stderr
+    assert waited < 5, f"took {waited:.1f} s to stop"
     assert "Interrupted:" in stderr and "every other file is unchanged" in stderr
+    assert "internal error" not in stderr and "Traceback" not in stderr, stderr
+    assert not _workers_left(tmp_path)
     texts = [p.read_text() for p in tmp_path.glob("*.py")]
     assert all(text in (original, golden) for text in texts)
     assert 0 < sum(text == golden for text in texts) < 400
     assert not list(tmp_path.glob(".tfgradfix-*")), "temporary files left behind"
+
+
+def test_a_ctrl_c_that_libcst_turns_into_another_error_still_stops_the_run():
+    """LibCST can catch the KeyboardInterrupt and raise a KeyError instead: that is an
+    interrupt, not an internal error to report before going on with the next file."""
+    import signal
+    import time
+
+    import libcst as cst
+
+    from tfgradfix import interrupts
+    from tfgradfix.engine import Engine
+    from tfgradfix.rules.base import Rule
+
+    class InterruptedInsideLibcst(Rule):
+        code, name, message, summary, triggers = "TGF999", "interrupted", "-", "-", ("numpy",)
+
+        def visit_Call(self, node: cst.Call) -> None:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)
+            except KeyboardInterrupt:
+                raise KeyError("ctx") from None
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with interrupts.handled(), pytest.raises(KeyboardInterrupt):
+            Engine([InterruptedInsideLibcst], fix=True).process_path(str(SEED))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not interrupts.interrupted(), "the next command in this process starts afresh"
 
 
 def test_progress_line_for_long_runs(monkeypatch):

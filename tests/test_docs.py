@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import ROOT
-from tfgradfix.rules import ALL_RULES
-from tfgradfix.rules.docs import render
+from tfgradfix.engine import Engine
+from tfgradfix.files import read_source
+from tfgradfix.rules import ALL_RULES, RULES_BY_CODE
+from tfgradfix.rules.docs import fix_kind, render
 
 
 def test_rule_docs_are_generated_from_the_rules():
@@ -25,3 +29,61 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     command = next(line.strip() for line in ci.splitlines() if "pytest" in line)
     assert f"    {command}\n" in readme
+
+
+_PREFIX = "import numpy as np\nimport tensorflow as tf\n\n\n"
+
+
+@pytest.mark.parametrize("code", ["TGF201", "TGF202", "TGF203", "TGF209", "TGF401", "TGF402"])
+def test_rule_example_becomes_its_fixed_example(code, tmp_path):
+    """The docs show exactly what `--fix` writes for the rule's own example."""
+    rule = RULES_BY_CODE[code]
+    path = tmp_path / "example.py"
+    path.write_text(_PREFIX + rule.example, encoding="utf-8")
+    result = Engine(ALL_RULES, fix=True, unsafe_fixes=True).process(read_source(str(path)))
+    assert result.new_text == _PREFIX + rule.fixed_example
+
+
+def _floor(specifier: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in specifier.strip().removeprefix(">=").split("."))
+
+
+def test_python_floor_is_what_the_dependencies_need_and_the_readme_says():
+    import importlib.metadata
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    ours = _floor(project["requires-python"])
+    for requirement in project["dependencies"]:
+        name = requirement.split(">=")[0].split(";")[0].strip()
+        if ";" in requirement:  # a backport for old Pythons only
+            continue
+        needed = importlib.metadata.metadata(name)["Requires-Python"]
+        assert needed is None or ours >= _floor(needed), f"{name} needs Python {needed}"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"Python {'.'.join(map(str, ours))}+" in readme
+
+
+def test_rules_without_a_fix_show_no_rewrite_as_theirs():
+    for rule in ALL_RULES:
+        page = render(rule)
+        if fix_kind(rule) == "none":
+            assert "Becomes:" not in page, rule.code
+            assert "Suggested change (not applied automatically):" in page, rule.code
+        else:
+            assert "Becomes:" in page and "Suggested change" not in page, rule.code
+
+
+def test_fix_kind_in_the_docs_is_what_the_rule_does():
+    """A rule documented "Fix: none" attaches a fix to none of its fixtures' findings; the
+    others fix at least one golden case."""
+    engine = Engine(ALL_RULES, unsafe_fixes=True)
+    fixed: dict[str, bool] = {}
+    for path in sorted((ROOT / "fixtures").glob("TGF*/*.py")):
+        if path.name.endswith(".fixed.py"):
+            continue
+        for finding in engine.process(read_source(str(path))).findings:
+            fixed[finding.code] = fixed.get(finding.code, False) or finding.fix is not None
+    for rule in ALL_RULES:
+        assert rule.code in fixed, f"{rule.code} has no fixture it reports"
+        assert fixed[rule.code] == (fix_kind(rule) != "none"), rule.code

@@ -67,8 +67,23 @@ def test_config_select_ignore_and_cli_precedence(cli, project):
     """)
     codes = {line.split()[1] for line in cli("layers.py").output.splitlines() if ": TGF" in line}
     assert codes == {"TGF101"}
-    codes = {line.split()[1] for line in cli("--ignore", "TGF101", "layers.py").output.splitlines() if ": TGF" in line}
-    assert codes == {"TGF102", "TGF103"}  # the command line's --ignore replaces the file's
+
+    def codes(*args):
+        return {line.split()[1] for line in cli(*args, "layers.py").stdout.splitlines() if ": TGF" in line}
+
+    # As in Ruff: --ignore adds to the file's choice, --select replaces it (its ignores too).
+    assert codes("--ignore", "TGF101") == set()
+    assert codes("--extend-ignore", "TGF101") == set()
+    assert codes("--select", "TGF1") == {"TGF101", "TGF102", "TGF103"}
+    assert codes("--extend-select", "TGF103") == {"TGF101", "TGF103"}
+    assert codes("--isolated") == {"TGF101", "TGF102", "TGF103"}
+    _pyproject(project, """
+        [tool.tfgradfix]
+        select = ["TGF102"]
+        ignore = ["TGF1"]
+    """)
+    assert codes() == {"TGF102"}, "the more specific selector wins"
+    assert codes("--ignore", "TGF102") == set()
 
 
 def test_config_per_file_ignores_and_exclude(cli, project):
@@ -99,10 +114,15 @@ def test_config_unsafe_fixes(cli, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("body,message", [
-    ("[tool.tfgradfix]\nselectt = ['TGF1']\n", "unknown key: selectt"),
+    ("[tool.tfgradfix]\nselectt = ['TGF1']\n", "[tool.tfgradfix] unknown key: selectt (did you mean select?)"),
+    ("[tool.tfgradfix.verify]\nexamles = {}\n", "[tool.tfgradfix.verify] unknown key: examles (did you mean examples?)"),
+    ("[tool.tfgradfix.verify.examples]\n'm:L' = {arg = [1]}\n", "[tool.tfgradfix.verify.examples] 'm:L' unknown key: arg (did you mean args?)"),
+    ("[tool.tfgradfix.verify.examples]\n'm:L' = {input_shape = 3}\n", "input_shape: expected a list"),
     ("[tool.tfgradfix]\nselect = 'TGF1'\n", "select: expected a list of strings"),
     ("[tool.tfgradfix]\nunsafe-fixes = 'yes'\n", "unsafe-fixes: expected true or false"),
-    ("[tool.tfgradfix]\nselect = ['XYZ9']\n", "unknown rule code or prefix: XYZ9"),
+    ("[tool.tfgradfix]\nselect = ['XYZ9']\n", "pyproject.toml: [tool.tfgradfix] select: unknown rule code or prefix: XYZ9"),
+    ("[tool.tfgradfix]\nper-file-ignores = {'a/*' = ['TGF1O1']}\n",
+     "per-file-ignores 'a/*': unknown rule code or prefix: TGF1O1 (did you mean TGF101?)"),
     ("[tool.tfgradfix\n", "cannot read"),
 ])
 def test_config_errors_name_the_key(cli, project, body, message):

@@ -35,4 +35,51 @@ def test_unknown_shapes_need_a_free_name_for_the_initial_value():
     assert WeightTranslator(_IMPORTS).from_variable(variable) is None
     kept = WeightTranslator(_IMPORTS).from_variable(variable, initial="initial_w")
     assert cst.Module([]).code_for_node(kept.prelude) == "initial_w = tf.convert_to_tensor(np.random.normal(size=(2,)))\n"
-    assert "initializer=lambda shape, dtype=None: initial_w" in cst.Module([]).code_for_node(kept.add_weight())
+    assert cst.Module([]).code_for_node(kept.add_weight()) == (
+        "self.add_weight(shape=initial_w.shape, initializer=tf.keras.initializers.Constant(value=initial_w), "
+        "dtype=initial_w.dtype)")
+
+
+@pytest.mark.parametrize("variable,weight", [
+    ("tf.Variable(tf.zeros_initializer()(shape=(3,)))", 'self.add_weight(shape=(3,), initializer="zeros")'),
+    ("tf.Variable(tf.ones_initializer()((3,), dtype='float64'))",
+     "self.add_weight(shape=(3,), initializer=\"ones\", dtype='float64')"),
+    ("tf.Variable(tf.random_normal_initializer(stddev=0.1)(shape=(2, 3), dtype='float32'))",
+     "self.add_weight(shape=(2, 3), initializer=tf.random_normal_initializer(stddev=0.1), dtype='float32')"),
+    ("tf.Variable(tf.ones((2, 3)) * 0.5)",
+     "self.add_weight(shape=(2, 3), initializer=tf.keras.initializers.Constant(value=0.5))"),
+    ("tf.Variable(0.01 * tf.random.normal((2, 3)))",
+     "self.add_weight(shape=(2, 3), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=0.01))"),
+    ("tf.Variable(tf.zeros((3,)) * 2)", 'self.add_weight(shape=(3,), initializer="zeros")'),
+])
+def test_initializer_objects_and_scaled_values(variable, weight):
+    translated = WeightTranslator(_IMPORTS).from_variable(cst.parse_expression(variable))
+    assert cst.Module([]).code_for_node(translated.add_weight()) == weight
+
+
+def test_an_initializer_held_by_a_local_keeps_its_name_unless_the_weight_moves():
+    variable = cst.parse_expression("tf.Variable(initial_value=w_init(shape=(4, 2), dtype='float32'), trainable=True)")
+    values = {"w_init": cst.parse_expression("tf.random_normal_initializer()"),
+              "b_init": cst.parse_expression("tf.zeros_initializer()")}
+    here = WeightTranslator(_IMPORTS, values).from_variable(variable)
+    assert cst.Module([]).code_for_node(here.add_weight()) == (
+        "self.add_weight(shape=(4, 2), initializer=w_init, trainable=True, dtype='float32')")
+    moved = WeightTranslator(_IMPORTS, values, portable=True).from_variable(variable)
+    assert "initializer=tf.random_normal_initializer()" in cst.Module([]).code_for_node(moved.add_weight())
+    zeros = cst.parse_expression("tf.Variable(b_init(shape=(2,)))")
+    assert 'initializer="zeros"' in cst.Module([]).code_for_node(
+        WeightTranslator(_IMPORTS, values, portable=True).from_variable(zeros).add_weight())
+
+
+def test_values_that_are_not_initializers_are_not_taken_for_one():
+    values = {"make": cst.parse_expression("build_matrix()")}
+    variable = cst.parse_expression("tf.Variable(make((2, 2)))")
+    assert WeightTranslator(_IMPORTS, values).from_variable(variable) is None
+    scaled_random = cst.parse_expression("tf.Variable(tf.random.normal((2,), stddev=2.0) * 0.5)")
+    assert WeightTranslator(_IMPORTS).from_variable(scaled_random) is None
+
+
+def test_a_tensor_of_unknown_shape_is_named_as_it_is():
+    variable = cst.parse_expression("tf.Variable(tf.cast(steps, tf.float32), name='log_step')")
+    kept = WeightTranslator(_IMPORTS).from_variable(variable, initial="initial_log_step")
+    assert cst.Module([]).code_for_node(kept.prelude) == "initial_log_step = tf.cast(steps, tf.float32)\n"

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import ast
+import difflib
+import io
+import os
 import sys
 import time
+from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
-from typing import Optional
+from types import SimpleNamespace
+from typing import Iterator, Optional, TextIO
 
 import click
 
-from tfgradfix import __version__
-from tfgradfix.config import ConfigError, load_config
+from tfgradfix import __version__, interrupts
+from tfgradfix.config import ConfigError, RuleSelection, check_codes, load_config, resolve_rules
 from tfgradfix.engine import Engine, FileResult, parse_source
-from tfgradfix.files import STDIN, SourceError, discover, read_source, write_source
+from tfgradfix.files import STDIN, Exclusions, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
 from tfgradfix.report.diff import unified_diff
 from tfgradfix.report.github import write_github
@@ -24,18 +30,23 @@ from tfgradfix.report.json_format import write_json
 from tfgradfix.report.run import RunReport, display_path
 from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_statistics, write_text
-from tfgradfix.rules import RULES_BY_CODE, select_rules
+from tfgradfix.rules import RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
-from tfgradfix.verify.runner import describe, summary_lines, tally, verify_files
-from tfgradfix.verify.units import accepts, changed_units, verdict_for, verified_units
+from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, summary_lines, tally, verify_files
+from tfgradfix.verify.units import accepts, changed_units, runs_as_verified, verdict_for, verified_units
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 class DefaultCommandGroup(click.Group):
-    """`check` runs when the first argument is not a command, as in Ruff."""
+    """`check` runs when the first argument is not a command, as in Ruff. A first
+    argument that is no path but looks like a mistyped command is an error."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-") and not os.path.lexists(args[0]):
+            close = difflib.get_close_matches(args[0], list(self.commands), n=1)
+            if close:
+                raise click.UsageError(f"no such command or path: {args[0]!r} (did you mean {close[0]!r}?)", ctx)
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
@@ -44,133 +55,231 @@ class DefaultCommandGroup(click.Group):
 @click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tfgradfix")
 def main() -> None:
-    """Find and fix TensorFlow/Keras code whose gradients come back None."""
+    """Find and fix TensorFlow/Keras code whose gradients come back None.
+
+    `check` is the default command: `tfgradfix src/` is `tfgradfix check src/`.
+    """
 
 
-def _codes(values: tuple[str, ...]) -> list[str]:
-    return [code.strip().upper() for value in values for code in value.split(",") if code.strip()]
+def _codes(values: tuple[str, ...], option: str) -> list[str]:
+    return check_codes([code.strip().upper() for value in values for code in value.split(",") if code.strip()],
+                       option)
 
 
 _FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "github": write_github}
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.argument("paths", nargs=-1)
 @click.option("--diff", is_flag=True, help="Print a unified diff of the fixes; write nothing.")
 @click.option("--fix", is_flag=True, help="Apply fixes in place.")
-@click.option("--unsafe-fixes", is_flag=True, default=None, help="Also apply fixes marked unsafe.")
-@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (TGF1, TGF101, ALL).")
+@click.option("--fix-only", is_flag=True, help="Apply fixes; do not report, or exit 1 for, findings left.")
+@click.option("--unsafe-fixes/--no-unsafe-fixes", default=None,
+              help="Also apply fixes marked unsafe (default: the config's unsafe-fixes, else no).")
+@click.option("--show-fixes", is_flag=True, help="With --fix: list the fixes applied, per file and rule.")
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (TGF1, TGF101, ALL); "
+                                               "replaces the config's choice.")
+@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable as well.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
-@click.option("--exclude", multiple=True, help="Files or folders to skip (names, paths or globs).")
+@click.option("--extend-ignore", multiple=True, hidden=True, help="Same as --ignore (Ruff's old name).")
+@click.option("--exclude", multiple=True, help="Files or folders to skip (names, paths or globs); "
+                                                "replaces the config's list.")
+@click.option("--extend-exclude", multiple=True, help="Files or folders to skip as well.")
+@click.option("--respect-gitignore/--no-respect-gitignore", default=True, show_default=True,
+              help="Skip files that git ignores (.gitignore, .git/info/exclude) in folders searched.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The TOML file to read settings from, instead of the nearest pyproject.toml.")
+@click.option("--isolated", is_flag=True, help="Read no configuration file.")
 @click.option("--output-format", type=click.Choice(list(_FORMATS)), default="text", show_default=True)
+@click.option("-o", "--output-file", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to this file instead of stdout.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
+@click.option("--exit-non-zero-on-fix", is_flag=True, help="Exit 1 when --fix changed a file, even if nothing "
+                                                            "remains to report.")
 @click.option("--add-noqa", is_flag=True, help="Add `# noqa: CODE` to every line with a finding.")
-@click.option("--stdin-filename", help="The name of the file read from `-`, for messages and per-file-ignores.")
+@click.option("--stdin-filename", help="Read standard input as this file (for messages, per-file-ignores, "
+                                       "and .ipynb notebooks).")
 @click.option("-i", "--interactive", is_flag=True, help="With --fix: show each fix and ask before applying it.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: the number of CPUs).")
 @click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings and nothing else.")
 @click.option("--statistics", is_flag=True, help="Count findings per rule instead of listing them.")
+@click.option("--show-files", is_flag=True, help="List the files that would be checked, and stop.")
 @click.option("--verify", is_flag=True,
               help="Run each changed layer before and after its fixes (user code runs, in a child process); "
                    "with --fix, write only files whose fixes verified.")
 @click.option("--verify-device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
 @click.option("--verify-timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
               help="Seconds the verifying child may run.")
-@click.option("--python", "python_path", type=click.Path(dir_okay=False),
-              help="The Python (with TensorFlow) that runs the verification; default: this one.")
-def check(paths: tuple[str, ...], diff: bool, fix: bool, unsafe_fixes: Optional[bool], select: tuple[str, ...],
-          ignore: tuple[str, ...], exclude: tuple[str, ...], output_format: str, exit_zero: bool,
-          add_noqa: bool, stdin_filename: Optional[str], interactive: bool, jobs: Optional[int],
-          no_progress: bool, statistics: bool, verify: bool, verify_device: str, verify_timeout: float,
-          python_path: Optional[str]) -> None:
+@click.option("--python", "python_path", help="The Python (with TensorFlow) that runs the verification; "
+                                               "default: this one.")
+def check(paths: tuple[str, ...], **flags) -> None:
     """Report (and with --fix or --diff, fix) findings in PATHS (files, folders or -)."""
+    with interrupts.handled():
+        _check(paths, SimpleNamespace(**flags))
+
+
+def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
+    o.fix = o.fix or o.fix_only
+    if o.add_noqa and (o.fix or o.diff or o.verify or o.interactive):
+        raise click.UsageError("--add-noqa writes `# noqa` comments; it goes with none of --fix, --diff, --verify, -i")
+    if o.stdin_filename is not None:
+        ignored = [p for p in paths if p != STDIN]
+        if ignored:
+            _warn(f"ignoring {', '.join(ignored)}: --stdin-filename reads standard input", o.quiet)
+        paths = (STDIN,)
     paths = paths or (".",)
-    if interactive and (not fix or diff or STDIN in paths):
+    if o.interactive and (not o.fix or o.diff or STDIN in paths):
         raise click.UsageError("-i/--interactive goes with --fix, on files (not with --diff or -)")
     try:
-        config = load_config(Path(stdin_filename if paths[0] == STDIN and stdin_filename else paths[0]))
-        selected = _codes(select) or (config.select or ["ALL"]) + config.extend_select
-        rules = select_rules(selected, _codes(ignore) or config.ignore)
-    except (ConfigError, ValueError) as error:
+        config = load_config(Path(o.stdin_filename or paths[0]), o.config_path, o.isolated)
+        command_line = RuleSelection(_codes(o.select, "--select") or None, _codes(o.extend_select, "--extend-select"),
+                                     _codes(o.ignore + o.extend_ignore, "--ignore"))
+    except ConfigError as error:
         raise click.UsageError(str(error)) from error
-    unsafe = config.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
-    if verify and add_noqa:
-        raise click.UsageError("--verify goes with check, --diff or --fix")
-    engine = Engine(rules, fix=(fix or diff or verify) and not add_noqa, unsafe_fixes=unsafe,
+    rules = [RULES_BY_CODE[code] for code in resolve_rules([config.rule_selection, command_line])]
+    unsafe = config.unsafe_fixes if o.unsafe_fixes is None else o.unsafe_fixes
+    exclude = Exclusions([(p, None) for p in o.exclude] if o.exclude else [(p, config.folder) for p in config.exclude])
+    exclude.patterns += Exclusions((p, None) for p in o.extend_exclude).patterns
+    files, missing = discover(paths, exclude, o.respect_gitignore)
+    if o.show_files or (missing and not files):  # a mistyped path or command must not check something else
+        for path, message in missing:
+            click.echo(f"error: {path}: {message}", err=True)
+        for path in files:
+            click.echo(display_path(path))
+        sys.exit(EXIT_ERROR if missing else EXIT_CLEAN)
+    if not files:
+        _warn(f"no Python files found under {', '.join(paths)}", o.quiet)
+    if o.verify:
+        try:
+            check_python(o.python_path)
+        except VerifyUnavailable as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_ERROR)
+    engine = Engine(rules, fix=(o.fix or o.diff or o.verify) and not o.add_noqa, unsafe_fixes=unsafe,
                     ignored_for=config.ignored_for)
-    files, missing = discover(paths, exclude or config.exclude)
-    report = RunReport(errors=[(p, m) for p, m in missing], fix_mode=fix and not diff and not add_noqa)
-    if interactive:
-        verifier = None
-        if verify:
-            def verifier(path: str, before: str, after: str) -> dict:
-                return verify_files([(path, before, after)], python_path, verify_device, verify_timeout,
-                                    config.verify.get("examples", {}))[0]
-        _review(Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for), files, report, verifier)
-        write_text(report, sys.stdout)
-        sys.exit(_exit_code(report, False, exit_zero))
-    started = time.monotonic()
-    mode = "noqa" if add_noqa else "diff" if diff else "fix" if fix and not verify else "check"
-    diffs, added = _run(engine, files, report, mode, jobs or default_jobs(), stdin_filename,
-                        progress=Progress(len(files), enabled=sys.stderr.isatty() and not no_progress))
-    if verify:
-        _verify(report, engine, fix and not diff, python_path, verify_device, verify_timeout,
-                config.verify.get("examples", {}))
-    report.seconds = time.monotonic() - started
-    for path, message in report.all_errors:
-        click.echo(f"error: {path}: {message}", err=True)
-    changed = False
-    if add_noqa:
-        click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
-        sys.exit(EXIT_ERROR if report.all_errors else EXIT_CLEAN)
-    if diff:
-        text = "".join(diffs)
-        click.echo(text, nl=False)
-        would = sum(len(r.applied) for r in report.results)
-        click.echo(f"Would fix {would} finding{'s' if would != 1 else ''}.", err=True)
-        changed = bool(text)
-    else:
-        out = sys.stderr if fix and STDIN in files else sys.stdout
-        if output_format == "sarif":
+    report = RunReport(errors=list(missing), fix_mode=o.fix and not o.diff)
+    with _report_stream(o.output_file) as out:
+        if o.interactive:
+            verifier = None
+            if o.verify:
+                def verifier(path: str, before: str, after: str) -> dict:
+                    return verify_files([(path, before, after)], o.python_path, o.verify_device, o.verify_timeout,
+                                        config.verify.get("examples", {}))[0]
+            _review(Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for), files, report, verifier)
+            write_text(report, out, quiet=o.quiet)
+            sys.exit(_exit_code(report, False, o))
+        started = time.monotonic()
+        mode = "noqa" if o.add_noqa else "diff" if o.diff else "fix" if o.fix and not o.verify else "check"
+        stdin = _Stdin((o.fix and not o.diff) or o.add_noqa, o.stdin_filename) if STDIN in files else None
+        diffs, added = _run(engine, files, report, mode, o.jobs or default_jobs(), stdin, progress=Progress(
+            len(files), enabled=sys.stderr.isatty() and not o.no_progress and not o.quiet))
+        if o.verify:
+            _verify(report, engine, o.fix and not o.diff, o.python_path, o.verify_device, o.verify_timeout,
+                    config.verify.get("examples", {}), stdin)
+        if stdin is not None:
+            stdin.close()
+            if stdin.echoed and out is sys.stdout:
+                out = sys.stderr  # stdout carries the code
+        report.seconds = time.monotonic() - started
+        for path, message in report.all_errors:
+            click.echo(f"error: {path}: {message}", err=True)
+        if o.add_noqa:
+            if not o.quiet:
+                click.echo(f"Added {added} noqa directive{'s' if added != 1 else ''}.", err=True)
+            sys.exit(EXIT_ERROR if report.all_errors else EXIT_CLEAN)
+        if o.diff:
+            text = "".join(diffs)
+            click.echo(text, nl=False)
+            if not o.quiet:
+                would = sum(len(r.applied) for r in report.results)
+                click.echo(f"Would fix {would} finding{'s' if would != 1 else ''}.", err=True)
+            sys.exit(_exit_code(report, bool(text), o))
+        if o.fix_only:  # findings left are not reported
+            for result in report.results:
+                result.findings = []
+        if o.output_format == "sarif":
             write_sarif(report, out, engine)
-        elif output_format == "text" and statistics:
+        elif o.output_format == "text" and o.statistics:
             write_statistics(report, out)
+        elif o.output_format == "text":
+            write_text(report, out, quiet=o.quiet or (o.fix_only and not report.fixed), show_fixes=o.show_fixes)
         else:
-            _FORMATS[output_format](report, out)
-        if output_format == "text" and verify:
+            _FORMATS[o.output_format](report, out)
+        if o.output_format == "text" and o.verify:
             for result in report.results:
                 for name, verdict in result.verification.items():
                     out.write(f"{display_path(result.path)}: {describe(name, verdict)}\n")
             out.write("".join(line + "\n" for line in summary_lines(report.results, display_path)))
-        if output_format == "text":
+        if o.output_format == "text" and not o.quiet:
             click.echo(report.summary_line(), err=True)
-    sys.exit(_exit_code(report, changed, exit_zero))
+    sys.exit(_exit_code(report, False, o))
+
+
+def _warn(message: str, quiet: bool) -> None:
+    if not quiet:
+        click.echo(f"warning: {message}", err=True)
+
+
+@contextmanager
+def _report_stream(path: Optional[str]) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        handle = open(path, "w", encoding="utf-8")
+    except OSError as error:
+        raise click.UsageError(f"--output-file {path}: {error.strerror or error}") from error
+    with handle:
+        yield handle
+
+
+class _Stdin:
+    """Standard input, read once. With `echo` (--fix, --add-noqa), stdout gets the
+    code back whatever happens: fixed if it was fixed, else exactly as it came."""
+
+    def __init__(self, echo: bool, name: Optional[str]) -> None:
+        self.echo = echo
+        self.echoed = False
+        self.name = name
+        self.data = sys.stdin.buffer.read()
+        self.output = self.data
+
+    def close(self) -> None:
+        if self.echo:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(self.output)
+            sys.stdout.buffer.flush()
+            self.echo, self.echoed = False, True
 
 
 def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: int,
-         stdin_filename: Optional[str], progress: Progress) -> tuple[list[str], int]:
+         stdin: Optional[_Stdin], progress: Progress) -> tuple[list[str], int]:
     """Process every file (stdin first, then the rest in path order), writing, diffing or
     annotating as `mode` says. Returns the diffs and the number of noqa lines added."""
     diffs: list[str] = []
     added = 0
-    regular = [path for path in files if path != STDIN]
-    results = chain((_process(engine, STDIN, stdin_filename) for path in files if path == STDIN),
-                    process_files(engine, regular, jobs))
+    pooled = process_files(engine, [path for path in files if path != STDIN], jobs)
     try:
+        results = chain([] if stdin is None else [_process_stdin(engine, stdin, report)], pooled)
         for result in results:
+            interrupts.check()  # a Ctrl-C that became an error result
             report.results.append(result)
             if mode == "noqa":
-                added += _write_noqa(result, report)
+                added += _write_noqa(result, report, stdin)
             elif mode == "diff":
                 diffs.append(unified_diff(result))
             elif mode == "fix" and result.changed:
-                _write(result, report)
+                _write(result, report, stdin)
             if not result.findings and not result.changed:
                 result.source = None  # keep memory flat over large runs
             progress.advance(len(result.findings))
     except KeyboardInterrupt:
+        pooled.close()  # stops the workers now, not at the interpreter's exit
         progress.close()
+        if stdin is not None:
+            stdin.close()
         written = sum(1 for r in report.results if r.applied and r.source is not None) if mode == "fix" else 0
         click.echo(f"Interrupted: {written} file{'s' if written != 1 else ''} written with every fix; "
                    "every other file is unchanged.", err=True)
@@ -180,8 +289,8 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
 
 
 def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str], device: str, timeout: float,
-            examples: dict) -> None:
-    """Verify every changed file in one child process per batch; attach the verdicts to the
+            examples: dict, stdin: Optional[_Stdin]) -> None:
+    """Verify every changed file, a child process per batch; attach the verdicts to the
     findings; with `write`, write the fixes of the units that verified."""
     changed = [r for r in report.results if r.changed and not r.error]
     verdicts = verify_files([(r.path, r.source.text, r.new_text) for r in changed], python, device, timeout,
@@ -192,12 +301,12 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
             finding.verification = verdict_for(units, finding.symbol)
         verified = verified_units(units)
         if write and units and verified == set(units):
-            _write(result, report)
+            _write(result, report, stdin)
             continue
         partial = _verified_part(engine, result, units) if write and verified else None
         if partial is not None:
             result.new_text, result.applied, result.findings = partial.new_text, partial.applied, partial.findings
-            _write(result, report)
+            _write(result, report, stdin)
         elif write:
             result.findings, result.applied = result.original_findings, []
         if write:
@@ -224,14 +333,12 @@ def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[
     return partial if runs_as_verified(result.new_text, partial.new_text, verified) else None
 
 
-def _process(engine: Engine, path: str, stdin_filename: Optional[str]) -> FileResult:
-    if path != STDIN:
-        return engine.process_path(path)
+def _process_stdin(engine: Engine, stdin: _Stdin, report: RunReport) -> FileResult:
+    name = stdin.name
     try:
-        source = read_source(STDIN)
+        source = read_source(STDIN, io.BytesIO(stdin.data), name=name)
     except SourceError as error:
-        return FileResult(path=stdin_filename or STDIN, error=str(error))
-    source.path = stdin_filename or STDIN
+        return FileResult(path=name or STDIN, error=str(error))
     return engine.process(source)
 
 
@@ -260,18 +367,22 @@ def _review(engine: Engine, files: list[str], report: RunReport, verifier=None) 
             break
 
 
-def _write_noqa(result: FileResult, report: RunReport) -> int:
+def _write_noqa(result: FileResult, report: RunReport, stdin: Optional[_Stdin]) -> int:
     """Write `# noqa` for the file's findings; how many lines got one."""
     source = result.source
     if source is None or not result.findings:
         return 0
-    text, added = add_noqa(source.text, [(f.line, f.code) for f in result.findings])
+    # In a notebook, findings count lines within their cell; the comment goes in the module's line.
+    text, added = add_noqa(source.text, [
+        (f.line if f.cell is None or source.notebook is None else source.notebook.module_line(f.cell, f.line), f.code)
+        for f in result.findings])
     if not added:
         return 0
     try:
-        compile(text, source.path, "exec")  # a finding inside a multi-line string cannot take a comment
-        if source.from_stdin:
-            sys.stdout.buffer.write(source.encode(text))
+        # A finding inside a multi-line string cannot take a comment (syntax only: see Engine.apply).
+        compile(text, source.path, "exec", ast.PyCF_ONLY_AST)
+        if source.from_stdin and stdin is not None:
+            stdin.output = source.encode(text)
         else:
             write_source(source, text)
     except (SyntaxError, OSError, SourceError) as error:
@@ -280,22 +391,28 @@ def _write_noqa(result: FileResult, report: RunReport) -> int:
     return added
 
 
-def _write(result: FileResult, report: RunReport) -> None:
+def _write(result: FileResult, report: RunReport, stdin: Optional[_Stdin] = None) -> None:
+    """Write the fixed file (for stdin: make it the output). If that fails, the
+    file's findings are reported as they were before the fixes."""
     assert result.source is not None and result.new_text is not None
-    if result.source.from_stdin:
-        sys.stdout.buffer.write(result.source.encode(result.new_text))
-        return
     try:
-        write_source(result.source, result.new_text)
+        if result.source.from_stdin and stdin is not None:
+            stdin.output = result.source.encode(result.new_text)
+        else:
+            write_source(result.source, result.new_text)
     except (OSError, SourceError) as error:
-        report.errors.append((display_path(result.path), f"not written: {error}"))
-        result.applied = []
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        report.errors.append((display_path(result.path), f"not written: {reason}"))
+        result.findings = result.original_findings or result.findings
+        result.applied, result.fixed_findings = [], []
 
 
-def _exit_code(report: RunReport, changed: bool, exit_zero: bool) -> int:
+def _exit_code(report: RunReport, changed: bool, o: SimpleNamespace) -> int:
     if report.all_errors:
         return EXIT_ERROR
-    if (report.findings or changed) and not exit_zero:
+    if o.exit_non_zero_on_fix and (report.fixed or changed):
+        return EXIT_FINDINGS
+    if (report.findings or changed) and not o.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
 

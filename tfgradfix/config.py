@@ -1,4 +1,4 @@
-"""`[tool.tfgradfix]` in the nearest pyproject.toml.
+"""`[tool.tfgradfix]` in the nearest pyproject.toml that has one (or the file `--config` names).
 
     [tool.tfgradfix]
     select = ["TGF1", "TGF4"]          # default: ALL
@@ -11,30 +11,80 @@
     [tool.tfgradfix.verify.examples]   # how --verify builds a layer it cannot build by itself
     "pkg.layers:Attention" = {args = [64], kwargs = {heads = 4}, input_shape = [2, 10, 64]}
 
-Command-line options win over the file. Unknown keys and bad values are an error
-that names the key.
+Patterns (`exclude`, `per-file-ignores`) are relative to the config file's folder,
+wherever the tool runs from. Rule choices combine with the command line's as in
+Ruff (`RuleSelection`). Unknown keys (with a "did you mean") and bad values are an
+error that names the file and the key.
 """
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
+
+from tfgradfix.rules import RULES_BY_CODE
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python < 3.11 only
     import tomli as tomllib
 
-_LIST_KEYS = ("select", "extend-select", "ignore", "exclude")
-_KNOWN_KEYS = frozenset(_LIST_KEYS + ("unsafe-fixes", "per-file-ignores", "verify"))
+_CODE_KEYS = ("select", "extend-select", "ignore")
+_KNOWN_KEYS = (*_CODE_KEYS, "exclude", "unsafe-fixes", "per-file-ignores", "verify")
+_VERIFY_KEYS = ("examples",)
+_EXAMPLE_KEYS = ("args", "kwargs", "input_shape")
 
 
 class ConfigError(Exception):
     """A configuration that cannot be used; the message names the file and key."""
+
+
+def check_codes(codes: Iterable[str], origin: str) -> list[str]:
+    """`codes` (rule codes or prefixes, or ALL), or ConfigError naming `origin`."""
+    codes = list(codes)
+    for prefix in codes:
+        if prefix != "ALL" and not any(code.startswith(prefix) for code in RULES_BY_CODE):
+            close = difflib.get_close_matches(prefix, RULES_BY_CODE, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{origin}: unknown rule code or prefix: {prefix}{hint}")
+    return codes
+
+
+@dataclass
+class RuleSelection:
+    """One layer of rule choices: the config file's, then the command line's."""
+
+    select: Optional[list[str]] = None
+    extend_select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+
+
+def resolve_rules(layers: Iterable[RuleSelection]) -> list[str]:
+    """The enabled codes, as Ruff resolves them: every rule to start with; a layer's
+    `select` replaces what the layers before it chose, its `extend-select` and `ignore`
+    change it; within a layer the more specific prefix wins (`select = ["TGF1"]` with
+    `ignore = ["TGF101"]` drops TGF101, `select = ["TGF101"]` with `ignore = ["TGF1"]`
+    keeps it), and at equal specificity `ignore` does."""
+    enabled = set(RULES_BY_CODE)
+    for layer in layers:
+        updates: dict[str, bool] = {}
+        selectors = [(p, True) for p in [*(layer.select or []), *layer.extend_select]] + [(p, False) for p in layer.ignore]
+        for prefix, on in sorted(selectors, key=lambda s: (_specificity(s[0]), not s[1])):
+            updates.update((code, on) for code in RULES_BY_CODE if prefix == "ALL" or code.startswith(prefix))
+        if layer.select is not None:
+            enabled = {code for code, on in updates.items() if on}
+        else:
+            enabled = (enabled | {c for c, on in updates.items() if on}) - {c for c, on in updates.items() if not on}
+    return [code for code in RULES_BY_CODE if code in enabled]
+
+
+def _specificity(prefix: str) -> int:
+    return 0 if prefix == "ALL" else len(prefix)
 
 
 @dataclass
@@ -48,13 +98,21 @@ class Config:
     per_file_ignores: list[tuple[str, list[str]]] = field(default_factory=list)
     verify: dict = field(default_factory=dict)
 
+    @property
+    def folder(self) -> Path:
+        """What patterns are relative to: the config file's folder (else the current one)."""
+        return Path(os.path.realpath(self.path.parent if self.path is not None else "."))
+
+    @property
+    def rule_selection(self) -> RuleSelection:
+        return RuleSelection(self.select, self.extend_select, self.ignore)
+
     def ignored_for(self, path: str) -> list[str]:
         """Codes that `per-file-ignores` turns off for `path` (relative to the config's folder)."""
         if not self.per_file_ignores:
             return []
-        base = self.path.parent if self.path is not None else Path.cwd()
         try:
-            relative = Path(os.path.abspath(path)).relative_to(base.resolve()).as_posix()
+            relative = Path(os.path.realpath(path)).relative_to(self.folder).as_posix()
         except ValueError:
             relative = Path(path).as_posix()
         name = Path(path).name
@@ -63,55 +121,100 @@ class Config:
 
 
 def find_pyproject(start: Path) -> Optional[Path]:
-    folder = start if start.is_dir() else start.parent
-    for candidate in [folder, *folder.resolve().parents]:
+    """The nearest pyproject.toml, from `start` upwards, with a `[tool.tfgradfix]` table
+    (as Ruff skips a pyproject.toml without `[tool.ruff]`)."""
+    folder = Path(os.path.abspath(start if start.is_dir() else start.parent))
+    for candidate in [folder, *folder.parents]:
         pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file():
+        if pyproject.is_file() and "tfgradfix" in _read(pyproject).get("tool", {}):
             return pyproject
     return None
 
 
-def load_config(start: Path) -> Config:
-    """The `[tool.tfgradfix]` table of the pyproject.toml nearest to `start`, or defaults."""
+def load_config(start: Path, explicit: Optional[Path] = None, isolated: bool = False) -> Config:
+    """The settings for a run on `start`: from the file `explicit` names (its
+    `[tool.tfgradfix]` table, or for a file other than pyproject.toml its top level),
+    else from the nearest pyproject.toml with `[tool.tfgradfix]`; none with `isolated`."""
+    if isolated:
+        return Config()
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: no such config file")
+        document = _read(explicit)
+        table = document.get("tool", {}).get("tfgradfix")
+        if table is None:
+            table = {} if explicit.name == "pyproject.toml" else document
+        return _parse(explicit, table, "[tool.tfgradfix] " if "tfgradfix" in document.get("tool", {}) else "")
     path = find_pyproject(start)
     if path is None:
         return Config()
+    return _parse(path, _read(path)["tool"]["tfgradfix"], "[tool.tfgradfix] ")
+
+
+def _read(path: Path) -> dict:
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path}: cannot read: {error}") from error
-    table = document.get("tool", {}).get("tfgradfix")
-    if table is None:
-        return Config(path=path)
-    return _parse(path, table)
 
 
-def _parse(path: Path, table: dict) -> Config:
-    def bad(key: str, expected: str) -> ConfigError:
-        return ConfigError(f"{path}: [tool.tfgradfix] {key}: expected {expected}, got {table[key]!r}")
+def _unknown(path: Path, where: str, table: dict, known: Iterable[str]) -> None:
+    known = list(known)
+    for key in sorted(set(table) - set(known)):
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})"
+        raise ConfigError(f"{path}: {where}unknown key: {key}{hint}")
 
-    unknown = sorted(set(table) - _KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: [tool.tfgradfix] unknown key: {unknown[0]}")
+
+def _parse(path: Path, table: dict, where: str) -> Config:
+    def bad(key: str, expected: str, value: object) -> ConfigError:
+        return ConfigError(f"{path}: {where}{key}: expected {expected}, got {value!r}")
+
+    def strings(key: str) -> list[str]:
+        value = table[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad(key, "a list of strings", value)
+        return list(value)
+
+    _unknown(path, where, table, _KNOWN_KEYS)
     config = Config(path=path)
-    for key in _LIST_KEYS:
+    for key in _CODE_KEYS:
         if key in table:
-            value = table[key]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise bad(key, "a list of strings")
-            setattr(config, key.replace("-", "_"), list(value))
+            setattr(config, key.replace("-", "_"), check_codes(strings(key), f"{path}: {where}{key}"))
+    if "exclude" in table:
+        config.exclude = strings("exclude")
     if "unsafe-fixes" in table:
         if not isinstance(table["unsafe-fixes"], bool):
-            raise bad("unsafe-fixes", "true or false")
+            raise bad("unsafe-fixes", "true or false", table["unsafe-fixes"])
         config.unsafe_fixes = table["unsafe-fixes"]
     if "per-file-ignores" in table:
         value = table["per-file-ignores"]
         if not isinstance(value, dict) or not all(
                 isinstance(v, list) and all(isinstance(c, str) for c in v) for v in value.values()):
-            raise bad("per-file-ignores", 'a table of glob = ["CODE", ...]')
-        config.per_file_ignores = [(pattern, list(codes)) for pattern, codes in value.items()]
+            raise bad("per-file-ignores", 'a table of glob = ["CODE", ...]', value)
+        config.per_file_ignores = [
+            (pattern, check_codes(codes, f"{path}: {where}per-file-ignores {pattern!r}"))
+            for pattern, codes in value.items()]
     if "verify" in table:
-        if not isinstance(table["verify"], dict):
-            raise bad("verify", "a table")
-        config.verify = dict(table["verify"])
+        config.verify = _parse_verify(path, table["verify"], f"[{where.strip()[1:-1] + '.' if where else ''}verify] ")
     return config
+
+
+def _parse_verify(path: Path, table: object, where: str) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {where}expected a table, got {table!r}")
+    _unknown(path, where, table, _VERIFY_KEYS)
+    examples = table.get("examples", {})
+    if not isinstance(examples, dict):
+        raise ConfigError(f"{path}: {where}examples: expected a table, got {examples!r}")
+    for name, example in examples.items():
+        spot = f"{where[:-2]}.examples] {name!r}"
+        if not isinstance(example, dict):
+            raise ConfigError(f"{path}: {spot}: expected a table like {{args = [...], input_shape = [...]}}, "
+                              f"got {example!r}")
+        _unknown(path, spot + " ", example, _EXAMPLE_KEYS)
+        for key, kind, expected in (("args", list, "a list"), ("kwargs", dict, "a table"),
+                                    ("input_shape", list, "a list of integers")):
+            if key in example and not isinstance(example[key], kind):
+                raise ConfigError(f"{path}: {spot} {key}: expected {expected}, got {example[key]!r}")
+    return dict(table)

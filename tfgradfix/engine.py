@@ -11,17 +11,19 @@ from typing import Callable, Optional, Sequence
 
 import libcst as cst
 from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from tfgradfix import interrupts
 from tfgradfix.analysis.context import TraversalContext
-from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.files import SourceError, SourceFile, read_source
 from tfgradfix.noqa import suppressed
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.rules import Finding, Rule
+from tfgradfix.rules.unused_noqa import UnusedNoqa
 
 # Fixes can enable others (a `.numpy()` dropped makes a conversion redundant);
 # the loop stops earlier once nothing changes.
@@ -29,6 +31,8 @@ MAX_FIX_PASSES = 10
 # Only files that mention TensorFlow or Keras can hold a gradient path.
 _FRAMEWORK_MARKERS = ("tensorflow", "keras")
 _KERAS_CLASS_MARKERS = ("Layer", "Model", "Sequential")
+# Functions handed to Keras to run on tensors: `Lambda(fn)`, `compile(loss=fn)`.
+_HANDED_FUNCTION_MARKERS = ("Lambda(", "loss=")
 
 
 @dataclass
@@ -44,6 +48,8 @@ class FileResult:
     original_findings: list[Finding] = field(default_factory=list)
     # From --verify: unit (class or function) name -> verdict and its numbers.
     verification: dict = field(default_factory=dict)
+    # The finding each applied fix came from (for --show-fixes).
+    fixed_findings: list[Finding] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -58,7 +64,7 @@ class FileResult:
             return [dataclasses.replace(f, node=None, fix=summary(f.fix)) for f in findings]
 
         return dataclasses.replace(self, findings=plain(self.findings), original_findings=plain(self.original_findings),
-                                   applied=[summary(f) for f in self.applied])
+                                   applied=[summary(f) for f in self.applied], fixed_findings=plain(self.fixed_findings))
 
 
 def _no_ignores(path: str) -> Sequence[str]:
@@ -89,6 +95,7 @@ class Engine:
         try:
             return self._process(source)
         except Exception as error:  # a bug of ours must not stop the run or lose the file
+            interrupts.check()  # LibCST can turn a Ctrl-C into a KeyError: that is no bug
             where = traceback.extract_tb(error.__traceback__)[-1]
             return FileResult(path=source.path, source=source, error=(
                 f"internal error, file left unchanged: {type(error).__name__}: {error} "
@@ -100,6 +107,10 @@ class Engine:
             return result
         try:
             module = parse_source(source.text)
+        except SyntaxProblem as error:
+            result.error = str(error) if source.notebook is None else source.notebook.syntax_error(
+                error.line, error.column, error.reason)
+            return result
         except SourceError as error:
             result.error = str(error)
             return result
@@ -122,7 +133,8 @@ class Engine:
         """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
         return (
             any(m in text for m in _FRAMEWORK_MARKERS)
-            and ("GradientTape" in text or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
+            and ("GradientTape" in text or any(m in text for m in _HANDED_FUNCTION_MARKERS)
+                 or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
             and any(t in text for t in self.triggers)
         )
 
@@ -132,18 +144,32 @@ class Engine:
             return []
         context = TraversalContext(analysis)
         findings: list[Finding] = []
-        cst.visit_batched(module, [context, *(rule(context, findings.append) for rule in self.rules)])
-        if not findings:
+        rules = [rule(context, findings.append) for rule in self.rules]
+        cst.visit_batched(module, [context, *rules])
+        noqa = next((r for r in rules if isinstance(r, UnusedNoqa)), None)
+        if not findings and not (noqa and noqa.directives):
             return []
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         lines = text.splitlines()
         kept = []
-        for finding in findings:
+        used: set[tuple[int, str]] = set()  # (line, code) a noqa suppressed
+
+        def place(finding: Finding) -> None:
             where = positions[finding.node]
             finding.line, finding.column = where.start.line, where.start.column + 1
             finding.end_line, finding.end_column = where.end.line, where.end.column + 1
+
+        for finding in findings:
+            place(finding)
             on_line = lines[finding.line - 1] if 0 < finding.line <= len(lines) else ""
-            if not suppressed(on_line, finding.code) and not finding.code.startswith(ignored):
+            if suppressed(on_line, finding.code):
+                used.add((finding.line, finding.code))
+            elif not finding.code.startswith(ignored):
+                kept.append(finding)
+        if noqa is not None and not noqa.code.startswith(ignored):
+            comment_lines = {c: positions[c].start.line for holder, _ in noqa.directives for c in [holder.comment]}
+            for finding in noqa.unused(comment_lines, used, [r.code for r in self.rules]):
+                place(finding)
                 kept.append(finding)
         return sorted(kept, key=lambda f: (f.line, f.column, f.code))
 
@@ -155,11 +181,11 @@ class Engine:
     def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult,
                           ignored: tuple[str, ...]):
         for _ in range(MAX_FIX_PASSES):
-            fixes = [f.fix for f in findings if self.fixable(f)]
+            fixes = {id(f.fix): f for f in findings if self.fixable(f)}
             if not fixes:
                 break
             try:
-                fixed, applied = self.apply(module, fixes, result.path)  # type: ignore[arg-type]
+                fixed, applied = self.apply(module, [f.fix for f in fixes.values()], result.path)  # type: ignore[misc]
             except SourceError as error:
                 result.error = str(error)
                 break
@@ -167,6 +193,7 @@ class Engine:
                 break
             module = fixed
             result.applied.extend(applied)
+            result.fixed_findings.extend(fixes[id(fix)] for fix in applied)
             findings = self._check(module, module.code, ignored)
         return module, findings
 
@@ -177,8 +204,11 @@ class Engine:
         if not applied:
             return module, []
         code = _update_imports(module, fixed, applied).code
+        # A notebook's cells joined are not one module Python would run: top-level `await`
+        # and a `from __future__` after a magic are IPython's to judge; only syntax is checked.
+        flags = ast.PyCF_ONLY_AST if path.endswith(".ipynb") else 0
         try:
-            compile(code, path, "exec")
+            compile(code, path, "exec", flags)
             return parse_source(code), applied
         except (SyntaxError, ValueError, SourceError) as error:
             raise SourceError(f"a fix produced code that does not parse ({error}); fixes not applied") from error
@@ -190,20 +220,25 @@ class Engine:
 
 def _ast_gate(text: str) -> bool:
     """The second, cheap tier of the prefilter (Python's `ast` costs a tenth of LibCST's
-    parse): a tape, or a class with a Keras-looking base, in code rather than in a
+    parse): a tape, a Lambda layer, a loss function handed to `compile`, or a class with a
+    Keras-looking base, in code rather than in a
     docstring or comment. A file `ast` cannot parse goes on to LibCST, which names the error."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return True
+        # Only Lambda(...) or loss=... in a file even `ast` cannot read: not worth an error.
+        return "GradientTape" in text or "class " in text
     keras_names = set(_KERAS_CLASS_MARKERS)
     classes: list[ast.ClassDef] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and "keras" in node.module:
             keras_names.update(alias.asname or alias.name for alias in node.names)
-        elif isinstance(node, (ast.Attribute, ast.Name)) and "GradientTape" in (
-                getattr(node, "attr", None), getattr(node, "id", None)):
+        elif isinstance(node, (ast.Attribute, ast.Name)) and {"GradientTape", "Lambda"} & {
+                getattr(node, "attr", None), getattr(node, "id", None)}:
             return True
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "compile"
+              and any(k.arg == "loss" and not isinstance(k.value, ast.Constant) for k in node.keywords)):
+            return True  # a loss function of the module runs on the model's outputs
         elif isinstance(node, ast.ClassDef):
             classes.append(node)
     # A subclass of a Keras class of this module needs that class, which names a Keras base.
@@ -211,6 +246,14 @@ def _ast_gate(text: str) -> bool:
         (n.attr if isinstance(n, ast.Attribute) else n.id) in keras_names
         for cls in classes for base in cls.bases for n in ast.walk(base) if isinstance(n, (ast.Attribute, ast.Name))
     )
+
+
+class SyntaxProblem(SourceError):
+    """Code that does not parse, and where."""
+
+    def __init__(self, line: int, column: int, reason: str) -> None:
+        super().__init__(f"syntax error at {line}:{column}: {reason}")
+        self.line, self.column, self.reason = line, column, reason
 
 
 def parse_source(text: str) -> cst.Module:
@@ -221,11 +264,10 @@ def parse_source(text: str) -> cst.Module:
         try:
             ast.parse(text)
         except SyntaxError as python_error:
-            raise SourceError(
-                f"syntax error at {python_error.lineno}:{python_error.offset}: {python_error.msg}") from error
+            raise SyntaxProblem(python_error.lineno or 0, python_error.offset or 0, python_error.msg) from error
         except (ValueError, RecursionError, MemoryError):
             pass
-        raise SourceError(f"syntax error at {error.editor_line}:{error.editor_column}: {error.message}") from error
+        raise SyntaxProblem(error.editor_line, error.editor_column, error.message) from error
     except (RecursionError, MemoryError) as error:
         raise SourceError(f"cannot parse: {type(error).__name__}") from error
 
@@ -243,16 +285,45 @@ def _update_imports(before: cst.Module, after: cst.Module, applied: list[Fix]) -
         (local, full) for local, full in imports.bindings.items()
         if (full == "numpy" or full.startswith("numpy.")) and _references(before, local) and not _references(after, local)
     ]
-    if not unused:
-        return after
-    for local, full in unused:
-        if full == "numpy":
-            RemoveImportsVisitor.remove_unused_import(context, "numpy", asname=local if local != "numpy" else None)
-        else:
-            module_name, _, obj = full.rpartition(".")
-            RemoveImportsVisitor.remove_unused_import(
-                context, module_name, obj=obj, asname=local if local != obj else None)
-    return RemoveImportsVisitor(context).transform_module(after)
+    return after.visit(_DropImports(set(unused))) if unused else after
+
+
+class _DropImports(cst.CSTTransformer):
+    """Remove the import names binding these (local, dotted) pairs, which `_references`
+    found unused: RemoveImportsVisitor's edit without its scope analysis of the whole
+    module, which made --fix on a large file cost many times `check`."""
+
+    def __init__(self, unused: set[tuple[str, str]]) -> None:
+        super().__init__()
+        self.unused = unused
+
+    def leave_Import(self, original: cst.Import, updated: cst.Import):
+        return self._keep(updated, [a for a in updated.names if _binding(a, None) not in self.unused])
+
+    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom):
+        if isinstance(updated.names, cst.ImportStar) or updated.relative or updated.module is None:
+            return updated
+        base = dotted_name(updated.module)
+        return self._keep(updated, [a for a in updated.names if _binding(a, base) not in self.unused])
+
+    @staticmethod
+    def _keep(node, names: list[cst.ImportAlias]):
+        if len(names) == len(node.names):
+            return node
+        if not names:
+            return cst.RemoveFromParent()
+        return node.with_changes(names=[*names[:-1], names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)])
+
+
+def _binding(alias: cst.ImportAlias, base: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """(local name, dotted name) that `import x as y` / `from base import x as y` binds."""
+    name = dotted_name(alias.name)
+    if name is None:
+        return None, None
+    full = f"{base}.{name}" if base else name
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value, full
+    return (name, full) if base else (name.split(".")[0], name.split(".")[0])
 
 
 def _references(module: cst.Module, local: str) -> int:

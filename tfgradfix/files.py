@@ -2,28 +2,30 @@
 
 Source is read as bytes and decoded with the file's declared encoding (PEP 263
 cookie or BOM), without newline translation, so LibCST sees and reproduces CRLF
-and the writer restores the BOM. Writes go to a temporary file in the same
-folder, keep the file's mode, and are skipped when the file changed since it
-was read.
+and the writer restores the BOM. Writes keep the file's mode, owner and hard
+links, and are skipped when the file changed since it was read or is read-only.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import os
 import stat
+import subprocess
 import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import BinaryIO, Iterable, Iterator, Optional
 
+from tfgradfix import interrupts
 from tfgradfix.notebooks import Notebook, NotebookError
 
 SKIPPED_DIRECTORIES = frozenset({
     ".git", ".hg", ".svn", "__pycache__", "build", "dist", ".venv", "venv", "env", ".env",
     ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", "node_modules",
-    ".eggs",
+    ".eggs", ".ipynb_checkpoints",
 })
 MAX_FILE_BYTES = 10 * 1024 * 1024
 STDIN = "-"
@@ -55,10 +57,41 @@ class SourceFile:
         return (b"\xef\xbb\xbf" + data) if self.bom else data
 
 
-def discover(paths: Iterable[str], exclude: Iterable[str] = ()) -> tuple[list[str], list[tuple[str, str]]]:
-    """Python files under `paths`, sorted and deduplicated, and (path, problem)
-    for each path that does not exist."""
-    excluded = [e.rstrip("/") for e in exclude]
+class Exclusions:
+    """`exclude` patterns, each relative to its own folder (the config's, or the current
+    one for the command line), as Ruff reads them: a pattern without a `/` matches a file
+    or folder of that name anywhere (`experiments`, `*_pb2.py`); one with a `/` matches
+    the path from its folder (`src/legacy/`, `tests/*.py`)."""
+
+    def __init__(self, patterns: Iterable[tuple[str, Optional[Path]]] = ()) -> None:
+        self.patterns = [(p.rstrip("/").removeprefix("./"), Path(os.path.abspath(base or "."))) for p, base in patterns
+                         if p.rstrip("/")]
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+    def matches(self, path: Path) -> bool:
+        absolute = Path(os.path.abspath(path))
+        for pattern, base in self.patterns:
+            if os.path.isabs(pattern):
+                parts = absolute.parts
+            else:
+                try:
+                    parts = absolute.relative_to(base).parts
+                except ValueError:
+                    parts = Path(os.path.normpath(path)).parts
+            if "/" not in pattern:
+                if any(fnmatch.fnmatchcase(part, pattern) for part in parts):
+                    return True
+            elif any(fnmatch.fnmatchcase(Path(*parts[:end]).as_posix(), pattern) for end in range(1, len(parts) + 1)):
+                return True
+        return False
+
+
+def discover(paths: Iterable[str], exclude: Exclusions = Exclusions(),
+             respect_gitignore: bool = True) -> tuple[list[str], list[tuple[str, str]]]:
+    """Python files under `paths`, sorted, each file once however many paths reach it
+    (symlinks), and (path, problem) for each path that does not exist."""
     found: list[str] = []
     errors: list[tuple[str, str]] = []
     for raw in paths:
@@ -66,18 +99,27 @@ def discover(paths: Iterable[str], exclude: Iterable[str] = ()) -> tuple[list[st
             found.append(STDIN)
             continue
         path = Path(raw)
-        if not path.exists():
+        if not os.path.lexists(path):
             errors.append((raw, "no such file or directory"))
+        elif not path.exists():
+            errors.append((raw, "broken symbolic link"))
         elif path.is_dir():
-            found.extend(_walk(path, excluded))
-        elif not _is_excluded(path, excluded):
+            found.extend(_walk(path, exclude, respect_gitignore))
+        elif not exclude.matches(path):
             found.append(str(path))
-    unique = sorted(set(found), key=lambda p: (p != STDIN, p))
+    unique: list[str] = []
+    seen: set[str] = set()
+    for path in sorted(set(found), key=lambda p: (p != STDIN, p)):
+        real = path if path == STDIN else os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            unique.append(path)
     return unique, errors
 
 
-def _walk(root: Path, excluded: list[str]) -> Iterator[str]:
+def _walk(root: Path, exclude: Exclusions, respect_gitignore: bool) -> Iterator[str]:
     seen: set[tuple[int, int]] = set()
+    ignored = _git_ignored(root) if respect_gitignore else frozenset()
     for folder, dirs, files in os.walk(root, followlinks=True):
         info = os.stat(folder)
         if (info.st_dev, info.st_ino) in seen:  # a symlink loop
@@ -87,23 +129,43 @@ def _walk(root: Path, excluded: list[str]) -> Iterator[str]:
         dirs[:] = sorted(
             d for d in dirs
             if d not in SKIPPED_DIRECTORIES and not d.endswith(".egg-info")
-            and not _is_excluded(Path(folder, d), excluded)
+            and not exclude.matches(Path(folder, d))
+            and os.path.abspath(os.path.join(folder, d)) not in ignored
             and not Path(folder, d, "pyvenv.cfg").exists()
         )
         for name in sorted(files):
-            if name.endswith((".py", ".pyi", ".ipynb")) and not _is_excluded(Path(folder, name), excluded):
+            if (name.endswith((".py", ".pyi", ".ipynb")) and not exclude.matches(Path(folder, name))
+                    and os.path.abspath(os.path.join(folder, name)) not in ignored):
                 yield str(Path(folder, name))
 
 
-def _is_excluded(path: Path, excluded: list[str]) -> bool:
-    text = path.as_posix()
-    return any(
-        path.match(pattern) or text == pattern or text.startswith(pattern + "/") or path.name == pattern
-        for pattern in excluded
-    )
+def _git_ignored(root: Path) -> frozenset[str]:
+    """Absolute paths of the files and folders under `root` that git ignores
+    (`.gitignore` files, `.git/info/exclude`, the global excludes); none outside a
+    git work tree or without git. Tracked files are never ignored, as in git."""
+    real = os.path.realpath(root)
+
+    def git(*args: str) -> Optional[str]:
+        try:
+            done = subprocess.run(["git", "-C", real, *args], capture_output=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.decode("utf-8", "surrogateescape") if done.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    # Listed from the top of the work tree: from a subfolder some git versions fail.
+    listed = top and git("-C", top.strip(), "ls-files", "-z", "--others", "--ignored", "--exclude-standard",
+                         "--directory", "--", os.path.relpath(real, top.strip()))
+    if not listed:
+        return frozenset()
+    return frozenset(
+        os.path.abspath(os.path.join(root, os.path.relpath(os.path.join(top.strip(), name.rstrip("/")), real)))
+        for name in listed.split("\0") if name)
 
 
-def read_source(path: str, stdin: io.BufferedReader | None = None) -> SourceFile:
+def read_source(path: str, stdin: Optional[BinaryIO] = None, name: Optional[str] = None) -> SourceFile:
+    """The file at `path` (or stdin for `-`; `name` is what stdin stands for: a name
+    ending in `.ipynb` reads it as a notebook)."""
     try:
         if path == STDIN:
             data = (stdin or _stdin_buffer()).read()
@@ -132,13 +194,13 @@ def read_source(path: str, stdin: io.BufferedReader | None = None) -> SourceFile
     except (UnicodeDecodeError, LookupError) as error:
         raise SourceError(f"cannot decode as {encoding}: {error}") from error
     notebook = None
-    if path.endswith(".ipynb"):
+    if (name or path).endswith(".ipynb"):
         try:
             notebook = Notebook.parse(text)
         except NotebookError as error:
             raise SourceError(f"broken notebook: {error}") from error
         text = notebook.to_python()
-    return SourceFile(path=path, text=text, encoding=encoding, bom=bom, mtime_ns=mtime_ns, size=size,
+    return SourceFile(path=name or path, text=text, encoding=encoding, bom=bom, mtime_ns=mtime_ns, size=size,
                       from_stdin=path == STDIN, notebook=notebook)
 
 
@@ -149,21 +211,60 @@ def _stdin_buffer():
 
 
 def write_source(source: SourceFile, text: str) -> None:
-    """Replace the file's content atomically, keeping mode, encoding and BOM (for a
-    notebook: `text` is its code cells as one module)."""
-    path = source.path
+    """Replace the file's content, keeping encoding and BOM (for a notebook: `text`
+    is its code cells as one module), mode, owner and hard links; a read-only file is
+    refused. The new content goes to a temporary file renamed over the original, or,
+    where a rename would lose the owner or a hard link, is written into the file
+    itself; a Ctrl-C waits until the file is complete."""
     data = source.encode(text)
-    info = os.stat(path)
+    real = os.path.realpath(source.path)
+    info = os.stat(real)
     if info.st_mtime_ns != source.mtime_ns or info.st_size != source.size:
         raise SourceError("file changed while it was being fixed; not written")
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tfgradfix-", suffix=".tmp", dir=folder)
+    if not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(real, os.W_OK):
+        raise SourceError("read-only file, not written (make it writable to apply the fixes)")
+    with interrupts.deferred():
+        if info.st_nlink > 1 or not _replace(real, data, info):
+            _overwrite(real, data, info.st_size)
+
+
+def _replace(real: str, data: bytes, info: os.stat_result) -> bool:
+    """Write `data` next to `real` and rename it over; False, with nothing changed,
+    where that would not keep the owner and group, or the folder takes no new file."""
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".tfgradfix-", suffix=".tmp", dir=os.path.dirname(real))
+    except OSError:
+        return False
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+        created = os.stat(temporary)
+        if (created.st_uid, created.st_gid) != (info.st_uid, info.st_gid):
+            try:
+                os.chown(temporary, info.st_uid, info.st_gid)
+            except OSError:
+                os.unlink(temporary)
+                return False
         os.chmod(temporary, stat.S_IMODE(info.st_mode))
-        os.replace(temporary, os.path.realpath(path))
+        os.replace(temporary, real)
+        return True
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def _overwrite(real: str, data: bytes, size: int) -> None:
+    """Write `data` into the file itself. Space for a longer content is reserved
+    first, so a full disk leaves the file as it was."""
+    with open(real, "r+b") as out:
+        if len(data) > size and hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(out.fileno(), 0, len(data))
+            except OSError:
+                out.truncate(size)
+                raise
+        out.write(data)
+        out.truncate()
+        out.flush()
+        os.fsync(out.fileno())

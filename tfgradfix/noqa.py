@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Iterable
+from typing import Iterable, Optional
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
@@ -47,3 +47,12 @@ def add_noqa(text: str, findings: Iterable[tuple[int, str]]) -> tuple[str, int]:
         lines[number - 1] = body + ending
         changed += 1
     return "".join(lines), changed
+
+
+def directive(comment: str) -> Optional[tuple[int, int, Optional[list[str]]]]:
+    """The `# noqa` in a comment: (start, end, its codes, None for a bare one), or None."""
+    match = _NOQA.search(comment)
+    if match is None:
+        return None
+    codes = match.group("codes")
+    return match.start(), match.end(), None if codes is None else re.split(r"[\s,]+", codes.upper())

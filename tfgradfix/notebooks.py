@@ -1,23 +1,73 @@
 """Jupyter notebooks as one Python module, and back.
 
 The code cells are joined, each after a marker line, so that an import in the
-first cell resolves in the fifth. IPython magics and shell lines (`%`, `!`,
-and whole `%%` cells) become comment lines that keep their place, and come back
-as they were. Outputs, metadata and the JSON layout are kept; a notebook that
-nothing changes is never rewritten.
+first cell resolves in the fifth. Each cell is read the way IPython reads it
+(`IPython.core.inputtransformer2`, the reference for what follows): a leading
+indent that the cell's lines share and `>>>` / `In [1]:` prompts are removed;
+line magics (`%time f()`), shell lines (`!ls`, continued with a backslash),
+`x = %time f()`, `files = !ls`, help (`obj?`, `??obj`) and cell magics (`%%bash`)
+are not Python, and each becomes a mask of as many lines: a call that names
+the Python names it uses, so that `np` in `%timeit np.sum(x)` keeps its import.
+The bodies of `%%time`, `%%timeit`, `%%capture` and `%%prun` are Python and are
+checked. What IPython reads the same as Python is never touched: every form
+masked here is a syntax error in plain Python.
+
+Coming back, the masks become the original text again, byte for byte, and a
+fix that would change one is refused. Outputs, metadata and the JSON layout
+are kept; a cell that no fix touched keeps its source exactly, and a notebook
+that nothing changes is never rewritten.
 """
 
 from __future__ import annotations
 
+import ast
+import difflib
+import itertools
 import json
+import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 _MARKER = "# tfgradfix: cell {}\n"
 _MARKER_PATTERN = re.compile(r"^# tfgradfix: cell (\d+)\n", re.MULTILINE)
-_MAGIC = "# tfgradfix: magic {}"
-_MAGIC_PATTERN = re.compile(r"^([ \t]*)# tfgradfix: magic (\d+)$", re.MULTILINE)
+_MASK_NAME = "__tfgradfix_magic__"
+_MASK_PATTERN = re.compile(_MASK_NAME + r"\((\d+)[^)]*\)")
+
+# Cell magics whose body IPython runs as Python code of the notebook.
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
+
+# IPython's own line magics and shell aliases (IPython 9), which it runs without their `%`
+# when a one-line cell is not Python (`automagic`, on by default).
+AUTOMAGICS = frozenset("""
+    alias alias_magic autoawait autocall automagic bookmark cat cd code_wrap colors conda config cp debug
+    dhist dirs doctest_mode ed edit env gui hist history killbgscripts ldir lf lk ll load load_ext loadpy
+    logoff logon logstart logstate logstop ls lsmagic lx macro magic mamba matplotlib micromamba mkdir mv
+    notebook page pastebin pdb pdef pdoc pfile pinfo pinfo2 pip popd pprint precision prun psearch psource
+    pushd pwd pycat pylab quickref recall rehashx reload_ext rep rerun reset reset_selective rm rmdir run
+    save sc set_env sx system tb time timeit unalias unload_ext uv who who_ls whos xdel xmode
+""".split())
+
+# IPython's cleanup transforms: `leading_indent`, `classic_prompt`, `ipython_prompt`.
+_INDENT = re.compile(r"[ \t]+")
+_CLASSIC_PROMPT = re.compile(r"(>>>|\.\.\.)( |$)")
+_CLASSIC_INITIAL = re.compile(r">>>( |$)")
+_IPYTHON_PROMPT = re.compile(r"((\[nav\]|\[ins\])? )?In \[\d+\]: |\s*\.{3,}: ?")
+# A logical line that starts with one of these is an IPython escape (`!ls`, `%time`, `?obj`,
+# and the autocall forms `,f a`, `;f a`, `/f a`); none can start Python code.
+_ESCAPES = "!%?,;/"
+# `obj?`, `obj.attr??`, `%magic?`, `a[0]?` (IPython's `_help_end_re`, the whole line).
+_HELP_END = re.compile(r"%{0,2}(?!\d)[\w*]+(\.(?!\d)[\w*]+|\[-?[0-9]+\])*\?\??")
+_IDENTIFIER = re.compile(r"(?<![\w.])(?!\d)\w+")
+_STRING = re.compile(r"""'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*\"""")
+_SIGNIFICANT = re.compile(r"""["'#()\[\]{}=]""")
+_STRING_END = {quote: re.compile(r"\\.|" + quote) for quote in ("'", '"', "'''", '"""')}
+# A cell without these holds no IPython syntax (other than a one-line automagic).
+_MAYBE_IPYTHON = re.compile(r"[!%?]|^[ \t]*[,;/]", re.MULTILINE)
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_JSON_STRINGS = re.compile(r'\[\s*(?:{0}\s*(?:,\s*{0}\s*)*)?\]'.format(_JSON_STRING.pattern))
+# What IPython expands in a shell command: `$name`, `${expr}`, `{expr}`.
+_SHELL_EXPANSION = re.compile(r"\$\{([^}]*)\}|\$(\w+)|\{([^{}]*)\}")
 
 
 class NotebookError(Exception):
@@ -25,14 +75,27 @@ class NotebookError(Exception):
 
 
 @dataclass
+class _Cell:
+    index: int  # in the document's cells
+    source: str  # as the notebook holds it
+    code: str  # as the module holds it
+    first_line: int  # of `code` in the module
+    indent: str = ""  # the shared leading indent removed from the lines that had it
+    prompts: bool = False  # whether prompts were removed
+    prefixes: list[str] = field(default_factory=list)  # what was removed from each line
+    masks: list[int] = field(default_factory=list)
+
+
+@dataclass
 class Notebook:
     document: dict
     indent: Optional[int]
     trailing_newline: bool
-    code_cells: list[int] = field(default_factory=list)  # indexes of the cells in the module, in order
-    magics: list[str] = field(default_factory=list)
-    # (first line of the cell's code in the module, cell number shown to users), in order
-    starts: list[tuple[int, int]] = field(default_factory=list)
+    # Line in the .ipynb file of each line of each code cell's source, by cell index.
+    file_lines: dict[int, list[int]] = field(default_factory=dict)
+    cells: list[_Cell] = field(default_factory=list)
+    originals: list[str] = field(default_factory=list)  # IPython text behind each mask
+    masks: list[str] = field(default_factory=list)
 
     @classmethod
     def parse(cls, text: str) -> "Notebook":
@@ -44,48 +107,74 @@ class Notebook:
             raise NotebookError("not a notebook: no cells")
         match = re.search(r'^\{\s*\n( *)"', text)
         indent = len(match.group(1)) if match else None
-        return cls(document, indent, text.endswith("\n"))
+        return cls(document, indent, text.endswith("\n"), _source_lines(text, document))
+
+    @property
+    def code_cells(self) -> list[int]:
+        return [cell.index for cell in self.cells]
 
     def to_python(self) -> str:
         parts: list[str] = []
         line = 1
-        self.code_cells, self.magics, self.starts = [], [], []
+        self.cells, self.originals, self.masks = [], [], []
         for index, cell in enumerate(self.document["cells"]):
             if not isinstance(cell, dict) or cell.get("cell_type") != "code":
                 continue
             source = _text(cell.get("source", ""))
-            if source.lstrip().startswith("%%"):
-                continue  # a cell magic: not Python
-            code = self._mask(source)
-            if code and not code.endswith("\n"):
-                code += "\n"
-            self.code_cells.append(index)
+            entry = _Cell(index, source, "", line + 1)
+            entry.code = self._read(source, entry)
+            if entry.code and not entry.code.endswith("\n"):
+                entry.code += "\n"
+            self.cells.append(entry)
             parts.append(_MARKER.format(index))
-            self.starts.append((line + 1, index + 1))
-            parts.append(code)
-            line += 1 + code.count("\n")
+            parts.append(entry.code)
+            line += 1 + entry.code.count("\n")
         return "".join(parts)
 
-    def _mask(self, source: str) -> str:
-        lines = source.split("\n")
-        for i, text in enumerate(lines):
-            stripped = text.lstrip()
-            if stripped.startswith(("%", "!")):
-                self.magics.append(text)
-                lines[i] = text[: len(text) - len(stripped)] + _MAGIC.format(len(self.magics) - 1)
-        return "\n".join(lines)
+    def _read(self, source: str, cell: _Cell) -> str:
+        lines = _split(source)
+        lines, cell.prefixes, cell.indent, cell.prompts = _cleanup(lines)
+
+        def mask(original: str, names: list[str]) -> str:
+            number = len(self.masks)
+            breaks = "\n" * original.count("\n")  # the mask keeps the construct's lines
+            text = f"{_MASK_NAME}({', '.join([str(number), *names])}{breaks})"
+            self.originals.append(original)
+            self.masks.append(text)
+            cell.masks.append(number)
+            return text
+
+        return "".join(_mask_cell(lines, mask))
 
     def where(self, line: int) -> tuple[Optional[int], int]:
         """(cell number, line in the cell) of a line of the module."""
         cell, first = None, 1
-        for start, number in self.starts:
-            if start <= line:
-                cell, first = number, start
+        for entry in self.cells:
+            if entry.first_line <= line:
+                cell, first = entry.index + 1, entry.first_line
         return cell, line - first + 1
 
+    def syntax_error(self, line: int, column: int, reason: str) -> str:
+        """A syntax error at `line`, `column` of the module, told by cell and line."""
+        cell, line = self.where(line)
+        return f"cell {cell}, line {line}: syntax error at column {column}: {reason}"
+
+    def module_line(self, cell: int, line: int) -> int:
+        """The line of the module that is `line` of cell number `cell` (`where`'s inverse)."""
+        entry = next(c for c in self.cells if c.index + 1 == cell)
+        return entry.first_line + line - 1
+
+    def file_lines_of(self, cell: int, first: int, last: int) -> Optional[tuple[int, int]]:
+        """The lines of the .ipynb file that hold lines `first`..`last` of cell number
+        `cell` (for reports that point into the file), if the layout is known."""
+        lines = self.file_lines.get(cell - 1, [])
+        if not lines:
+            return None
+        return lines[min(first, len(lines)) - 1], lines[min(last, len(lines)) - 1]
+
     def readable(self, text: str) -> str:
-        """The module as a person reads it in a diff: magics back, cells numbered from 1."""
-        text = _MAGIC_PATTERN.sub(lambda m: self.magics[int(m.group(2))], text)
+        """The module as a person reads it in a diff: IPython lines back, cells numbered from 1."""
+        text = _MASK_PATTERN.sub(lambda m: self.originals[int(m.group(1))], text)
         return _MARKER_PATTERN.sub(lambda m: f"# %% cell {int(m.group(1)) + 1}\n", text)
 
     def from_python(self, text: str) -> str:
@@ -95,21 +184,351 @@ class Notebook:
         if indexes != self.code_cells or pieces[0].strip():
             raise NotebookError("a fix would move code across cells; not applied")
         document = json.loads(json.dumps(self.document))
-        for index, code in zip(indexes, pieces[2::2]):
-            cell = document["cells"][index]
-            original = _text(cell.get("source", ""))
-            code = _MAGIC_PATTERN.sub(lambda m: self.magics[int(m.group(2))], code)
-            if not original.endswith("\n") and code.endswith("\n"):
-                code = code[:-1]
-            if code != original:
-                cell["source"] = _lines(code) if isinstance(cell.get("source"), list) else code
+        for cell, code in zip(self.cells, pieces[2::2]):
+            if code == cell.code:
+                continue
+            source = self._restore(cell, code)
+            if source != cell.source:
+                entry = document["cells"][cell.index]
+                entry["source"] = _split(source) if isinstance(entry.get("source"), list) else source
         out = json.dumps(document, indent=self.indent, ensure_ascii=False)
         return out + ("\n" if self.trailing_newline else "")
+
+    def _restore(self, cell: _Cell, code: str) -> str:
+        number = cell.index + 1
+        seen: list[int] = []
+
+        def original(match: re.Match) -> str:
+            mask = int(match.group(1))
+            if mask not in cell.masks or match.group(0) != self.masks[mask]:
+                raise NotebookError(f"a fix would change an IPython line in cell {number}; not applied")
+            seen.append(mask)
+            return self.originals[mask]
+
+        code = _MASK_PATTERN.sub(original, code)
+        if sorted(seen) != cell.masks:
+            raise NotebookError(f"a fix would change an IPython line in cell {number}; not applied")
+        if not cell.source.endswith("\n") and code.endswith("\n"):
+            code = code[:-1]
+        if cell.prompts:
+            raise NotebookError(f"cell {number} is written with prompts (`>>>`, `In [1]:`); fix not applied")
+        if not cell.indent:
+            return code
+        # Unchanged lines come back as they were; new ones take the cell's shared indent.
+        before = _split(cell.source)
+        cleaned = [line[len(prefix):] for line, prefix in zip(before, cell.prefixes)]
+        after = _split(code)
+        lines: list[str] = []
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=cleaned, b=after, autojunk=False).get_opcodes():
+            if tag == "equal":
+                lines.extend(before[i1:i2])
+            else:
+                lines.extend(cell.indent + line if line.strip() else line for line in after[j1:j2])
+        return "".join(lines)
+
+
+def _cleanup(lines: list[str]) -> tuple[list[str], list[str], str, bool]:
+    """IPython's cleanup transforms: the lines without a shared leading indent or prompts,
+    what was removed from each line, the indent and whether prompts were removed.
+
+    The indent is the first line's, removed from the lines that start with it (IPython 8
+    and earlier, Colab's among them); IPython 9 removes the indent common to all lines,
+    which reads every cell it accepts the same way."""
+    prefixes = [""] * len(lines)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return lines, prefixes, "", False
+    indent = ""
+    match = _INDENT.match(lines[first])
+    if match:
+        indent = match.group(0)
+        prefixes = [indent if line.startswith(indent) else "" for line in lines]
+    stripped = [line[len(p):] for line, p in zip(lines, prefixes)]
+    prompts = False
+    for prompt, initial in ((_CLASSIC_PROMPT, _CLASSIC_INITIAL), (_IPYTHON_PROMPT, _IPYTHON_PROMPT)):
+        rest = stripped[first:]
+        if initial.match(rest[0]) or (len(rest) > 1 and prompt.match(rest[1])):
+            prompts = True
+            for i in range(first, len(stripped)):
+                match = prompt.match(stripped[i])
+                if match:
+                    prefixes[i] += match.group(0)
+                    stripped[i] = stripped[i][match.end():]
+    return stripped, prefixes, indent, prompts
+
+
+def _mask_cell(lines: list[str], mask: Callable[[str, list[str]], str]) -> list[str]:
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].startswith("%%") and not re.match(r"%%\w+\?", lines[first]):
+        name, _, arguments = lines[first][2:].rstrip().partition(" ")
+        if name not in PYTHON_CELL_MAGICS:
+            return lines[:first] + [_masked("".join(lines[first:]), 0, _python_names(arguments), mask)]
+        lines = [*lines[:first], _masked(lines[first], 0, _python_names(arguments), mask), *lines[first + 1:]]
+        first += 1
+    elif first is not None and _automagic(lines, first):
+        arguments = lines[first].strip().partition(" ")[2]
+        return [*lines[:first], _masked(lines[first], 0, _python_names(arguments), mask), *lines[first + 1:]]
+    if first is None or not _MAYBE_IPYTHON.search("".join(lines)):
+        return lines
+    return _mask_lines(lines, first, mask)
+
+
+def _automagic(lines: list[str], first: int) -> bool:
+    """A one-line cell such as `ls ./data` or `pip install x`: IPython runs a magic named
+    by its first word when the line is not Python (`ls = 3` is, `ls =` is an error)."""
+    if len(lines) != first + 1:
+        return False
+    word = re.match(r"[ \t]*(\w+)[ \t]*([=,]?)", lines[first])
+    if word is None or word.group(1) not in AUTOMAGICS or word.group(2):
+        return False
+    try:
+        ast.parse(lines[first])
+    except SyntaxError:
+        return True
+    return False
+
+
+def _mask_lines(lines: list[str], start: int, mask: Callable[[str, list[str]], str]) -> list[str]:
+    out = lines[:start]
+    scanner = _Scanner()
+    i = start
+    while i < len(lines):
+        construct = _construct(lines[i]) if scanner.at_start else None
+        if construct is None:
+            scanner.feed(lines[i])
+            out.append(lines[i])
+            i += 1
+            continue
+        end = i
+        while end + 1 < len(lines) and lines[end].rstrip("\r\n").endswith("\\"):
+            end += 1
+        column, kind = construct
+        text = "".join(lines[i:end + 1])
+        body = text[column:]
+        names = _shell_names(body) if kind == "shell" else _python_names(_without_escape(body, kind))
+        out.append(_masked(text, column, names, mask))
+        i = end + 1
+    return out
+
+
+def _masked(text: str, column: int, names: list[str], mask: Callable[[str, list[str]], str]) -> str:
+    """`text` with what starts at `column` (up to its final line break) masked."""
+    body = text[column:]
+    ending = body[len(body.rstrip("\r\n")):]
+    return text[:column] + mask(body[:len(body) - len(ending)], names) + ending
+
+
+def _construct(line: str) -> Optional[tuple[int, str]]:
+    """Where an IPython construct starts on the first line of a logical line, and its kind
+    (`shell`, `magic` or `help`), or None for Python."""
+    code = line.rstrip("\r\n")
+    stripped = code.lstrip(" \t")
+    if not stripped:
+        return None
+    column = len(code) - len(stripped)
+    if stripped[0] in _ESCAPES:
+        return column, "shell" if stripped[0] == "!" else "help" if stripped[0] == "?" else "magic"
+    if _HELP_END.fullmatch(stripped.rstrip()):
+        return column, "help"
+    equals = _assignment(code)
+    if equals is not None:
+        rest = code[equals + 1:]
+        value = equals + 1 + len(rest) - len(rest.lstrip(" \t"))
+        if code.startswith("!", value):
+            return value, "shell"
+        if re.match(r"%(?!\d)\w", code[value:]):
+            return value, "magic"
+    return None
+
+
+def _assignment(code: str) -> Optional[int]:
+    """The column of the first `=` outside brackets and strings (not `==`, `+=`, `<=`...)."""
+    scanner = _Scanner()
+    for column, char in scanner.code_characters(code):
+        if (char == "=" and scanner.depth == 0 and code[column + 1:column + 2] != "="
+                and (column == 0 or code[column - 1] not in "=<>!+-*/%&|^:@~")):
+            return column
+    return None
+
+
+def _without_escape(body: str, kind: str) -> str:
+    """The Python part of a construct: a magic's arguments (not its name), the target of
+    `obj?`, an autocall (`/f a b` reads `f`, `a`, `b`)."""
+    if kind == "help":
+        target = body.strip().strip("?")
+        return "" if target.startswith("%") else target
+    return re.sub(r"^%+\w*", "", body).lstrip(",;/")
+
+
+def _python_names(text: str) -> list[str]:
+    """The names Python code in `text` reads (strings left out), first seen first."""
+    text = _STRING.sub("", text)
+    names = [n for n in _IDENTIFIER.findall(text) if not keyword.iskeyword(n)]
+    return list(dict.fromkeys(names))
+
+
+def _shell_names(text: str) -> list[str]:
+    """The names a shell command takes from Python: `$name`, `${expr}`, `{expr}`."""
+    found: list[str] = []
+    for match in _SHELL_EXPANSION.finditer(text.replace("$$", "")):
+        found.extend(_python_names(next(g for g in match.groups() if g is not None)))
+    return list(dict.fromkeys(found))
+
+
+class _Scanner:
+    """Where each physical line stands in Python's tokenization: inside brackets, a
+    string, or after a backslash, the next line continues the logical line."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.quote: Optional[str] = None
+        self.continued = False
+
+    @property
+    def at_start(self) -> bool:
+        return self.depth == 0 and self.quote is None and not self.continued
+
+    def feed(self, line: str) -> None:
+        code = line.rstrip("\r\n")
+        commented = any(char == "#" for _, char in self.code_characters(code))
+        ends_in_backslash = code.endswith("\\") and not commented
+        if self.quote is not None and len(self.quote) == 1 and not ends_in_backslash:
+            self.quote = None  # an unterminated string: Python reports it
+        self.continued = ends_in_backslash and self.quote is None
+
+    def code_characters(self, code: str):
+        """(column, character) of the brackets, `=`, and `#` outside strings, tracking
+        brackets and strings."""
+        column = 0
+        while column < len(code):
+            if self.quote is not None:
+                closing = _STRING_END[self.quote].search(code, column)
+                while closing is not None and closing.group(0) != self.quote:
+                    closing = _STRING_END[self.quote].search(code, closing.end())
+                if closing is None:
+                    return  # the string goes on past this line
+                column, self.quote = closing.end(), None
+                continue
+            found = _SIGNIFICANT.search(code, column)
+            if found is None:
+                return
+            column, char = found.start(), found.group(0)
+            if char in "\"'":
+                self.quote = char * 3 if code.startswith(char * 3, column) else char
+                column += len(self.quote)
+                continue
+            if char in "([{":
+                self.depth += 1
+            elif char in ")]}":
+                self.depth = max(0, self.depth - 1)
+            yield column, char
+            if char == "#":
+                return
+            column += 1
+
+
+def _source_lines(text: str, document: dict) -> dict[int, list[int]]:
+    """For each code cell (by index), the line of the file that holds each line of its
+    source: a cell's `source` is a list of line strings (one a line of the file, as
+    Jupyter writes it) or one string (on one line of the file). Empty when the layout
+    cannot be followed."""
+    try:
+        offsets = _source_offsets(text)
+    except (ValueError, IndexError, json.JSONDecodeError):
+        return {}
+    found: dict[int, list[int]] = {}
+    newlines = 0
+    position = 0
+    for index, starts in sorted(offsets.items()):
+        cell = document["cells"][index]
+        source = cell.get("source") if isinstance(cell, dict) and cell.get("cell_type") == "code" else None
+        pieces = source if isinstance(source, list) else [source]
+        if not isinstance(source, (list, str)) or len(pieces) != len(starts):
+            continue
+        lines: list[int] = []
+        at_line_start = True
+        for piece, start in zip(pieces, starts):
+            newlines += text.count("\n", position, start)
+            position = start
+            for line in _split(str(piece)):  # a line of the cell starts in this string
+                if at_line_start:
+                    lines.append(newlines + 1)
+                at_line_start = line.endswith("\n")
+        found[index] = lines
+    return found
+
+
+def _source_offsets(text: str) -> dict[int, list[int]]:
+    """Offsets in `text` of the strings that make up each cell's `source`, by cell index
+    (values other than sources are skipped with the C decoder)."""
+    decoder = json.JSONDecoder()
+    space = re.compile(r"[ \t\n\r]*")
+
+    def skip(position: int) -> int:
+        return space.match(text, position).end()  # type: ignore[union-attr]
+
+    def value(position: int) -> int:
+        return decoder.raw_decode(text, position)[1]
+
+    def members(position: int, member: Callable[[str, int], int]) -> int:
+        """Walk the object at `position`: `member(key, offset of value)` returns the value's end."""
+        position = skip(position + 1)
+        while text[position] != "}":
+            key, position = json.decoder.scanstring(text, position + 1)
+            position = skip(position)
+            if text[position] != ":":
+                raise ValueError("expected ':'")
+            position = skip(member(key, skip(position + 1)))
+            if text[position] == ",":
+                position = skip(position + 1)
+            elif text[position] != "}":
+                raise ValueError("expected ',' or '}'")
+        return position + 1
+
+    def elements(position: int, element: Callable[[int], int]) -> int:
+        position = skip(position + 1)
+        while text[position] != "]":
+            position = skip(element(position))
+            if text[position] == ",":
+                position = skip(position + 1)
+            elif text[position] != "]":
+                raise ValueError("expected ',' or ']'")
+        return position + 1
+
+    offsets: dict[int, list[int]] = {}
+    cells = itertools.count()
+
+    def cell(position: int) -> int:
+        index = next(cells)
+
+        def member(key: str, start: int) -> int:
+            if key != "source":
+                return value(start)
+            if text[start] == '"':
+                offsets[index] = [start]
+                return value(start)
+            strings = _JSON_STRINGS.match(text, start)
+            if strings is None:
+                return value(start)
+            offsets[index] = [m.start() for m in _JSON_STRING.finditer(text, start, strings.end())]
+            return strings.end()
+
+        return members(position, member) if text[position] == "{" else value(position)
+
+    def top(key: str, start: int) -> int:
+        return elements(start, cell) if key == "cells" and text[start] == "[" else value(start)
+
+    start = skip(0)
+    if text[start] != "{":
+        raise ValueError("not an object")
+    members(start, top)
+    return offsets
 
 
 def _text(source) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def _lines(code: str) -> list[str]:
-    return code.splitlines(keepends=True)
+def _split(text: str) -> list[str]:
+    """Lines with their endings, split only where Python ends a line."""
+    return re.findall(r"[^\n]*\n|[^\n]+", text)

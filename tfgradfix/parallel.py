@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Iterator, Optional
 
+from tfgradfix import interrupts
 from tfgradfix.engine import Engine, FileResult
 
 _ENGINE: Optional[Engine] = None
@@ -20,6 +21,7 @@ def default_jobs() -> int:
 def _start(engine: Engine) -> None:
     global _ENGINE
     _ENGINE = engine
+    interrupts.ignore()
 
 
 def _process(path: str) -> FileResult:
@@ -29,14 +31,17 @@ def _process(path: str) -> FileResult:
 
 def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileResult]:
     """Each file's result, in the order of `paths`. One job runs in this process;
-    more use a pool of worker processes that each build the engine once."""
+    more use a pool of worker processes that each build the engine once. However the
+    iteration ends (Ctrl-C included), the workers are stopped at once."""
     if jobs <= 1 or len(paths) <= 1:
         for path in paths:
             yield engine.process_path(path)
         return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), initializer=_start, initargs=(engine,)) as pool:
-        try:
-            yield from pool.map(_process, paths, chunksize=CHUNK)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    with interrupts.held():
+        pool = multiprocessing.Pool(min(jobs, len(paths)), initializer=_start, initargs=(engine,))
+    try:
+        yield from pool.imap(_process, paths, chunksize=CHUNK)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()

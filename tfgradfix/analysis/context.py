@@ -25,6 +25,7 @@ class TraversalContext(BatchableVisitor):
         self._statements: list[cst.CSTNode] = []
         self._tape_depth: list[int] = [0]
         self._tests: list[cst.BaseExpression] = []
+        self._numpy_lambdas = 0  # depth inside lambdas handed to tf.numpy_function
         self.parent = ParentMap(analysis.module)
 
     # -- tracking --------------------------------------------------------------
@@ -36,6 +37,14 @@ class TraversalContext(BatchableVisitor):
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._scopes.pop()
         self._tape_depth.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        if node in self.analysis.numpy_lambdas:
+            self._numpy_lambdas += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        if original_node in self.analysis.numpy_lambdas:
+            self._numpy_lambdas -= 1
 
     def visit_With(self, node: cst.With) -> None:
         if node in self.analysis.tape_blocks:
@@ -104,7 +113,7 @@ class TraversalContext(BatchableVisitor):
 
     @property
     def on_gradient_path(self) -> bool:
-        return self.scope.forward or self.in_tape
+        return (self.scope.forward or self.in_tape) and not self._numpy_lambdas
 
     @property
     def statement(self) -> Optional[cst.CSTNode]:
@@ -141,6 +150,20 @@ class TraversalContext(BatchableVisitor):
         if self.statement is not None and contains(self.statement, node):
             return self.statement_is_live()
         return self.scope.is_keras_forward and self.in_control_flow_test(node)
+
+    def feeds_no_gradient(self, node: cst.CSTNode) -> bool:
+        """Whether `node`'s value goes only into a result that has no gradient anyway (an
+        action sampled from probabilities, an argmax), within its statement. Eagerly, in
+        a tape, NumPy there loses nothing."""
+        flow = self.flow
+        current: Optional[cst.CSTNode] = node
+        while flow is not None and current is not None and current is not self.statement:
+            if isinstance(current, cst.Call):
+                qualified = self.imports.resolve(current.func)
+                if qualified is not None and flow.blocking.blocks(qualified, current, flow):
+                    return True
+            current = self.parent(current)
+        return False
 
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         return self.flow is not None and self.flow.is_tainted(expr)

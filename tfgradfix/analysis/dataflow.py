@@ -14,14 +14,14 @@ Two flow-insensitive analyses over one function (or the module body):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator, Optional
 
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
 from tfgradfix.analysis.tree import child_nodes
-from tfgradfix.analysis.keras import declared_rank, is_weight_constructor, self_attribute
+from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import Scope
@@ -31,17 +31,22 @@ METADATA_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "name", "device", "ra
 # Builtins whose result is never a tensor (they return Python values).
 PYTHON_VALUE_BUILTINS = frozenset(
     {"float", "int", "bool", "len", "str", "repr", "print", "isinstance", "range", "type",
-     "format", "id", "hash", "callable", "hasattr", "getattr", "enumerate", "zip"}
+     "format", "id", "hash", "callable", "hasattr", "getattr"}
 )
 # TF/NumPy functions whose result carries no gradient even from a tensor input.
 NON_DIFFERENTIABLE_RESULTS = frozenset(
     {"shape", "shape_n", "size", "rank", "ndim", "argmax", "argmin", "math.argmax",
-     "math.argmin", "zeros_like", "ones_like", "is_tensor", "executing_eagerly"}
+     "math.argmin", "zeros_like", "ones_like", "is_tensor", "executing_eagerly",
+     "categorical", "stateless_categorical", "multinomial"}
 )
+# Sampling: a draw carries no gradient from the probabilities it was drawn with.
+_SAMPLING_MODULES = ("numpy.random.",)
 # Values named like Keras's `training` / `mask` arguments are flags, whatever they
 # were unpacked from (`training_value = kwargs["training"]`).
 _FLAGS = frozenset({"training", "mask"})
 _FLAG_PREFIXES = ("training_", "mask_")
+# TF maps that run a function on slices of a tensor.
+TENSOR_MAPS = ("tensorflow.map_fn", "tensorflow.vectorized_map")
 CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "write"})
 # Callee attributes that are a model's forward pass whatever object holds them.
 _MODEL_CALL_ATTRIBUTES = frozenset({"call", "predict", "predict_on_batch", "predict_step"})
@@ -96,21 +101,31 @@ class Blocking:
     output still depend on the weights without these ops?" run the same
     analysis twice with different blocking."""
 
-    functions: frozenset = NON_DIFFERENTIABLE_RESULTS  # last name of a TF/NumPy/Keras function
+    # last name of a TF/NumPy/Keras function (`argmax`), or a qualified one (`tensorflow.argsort`)
+    functions: frozenset = NON_DIFFERENTIABLE_RESULTS
     comparisons: bool = True  # `a > b` is bool: no gradient
     integer_casts: bool = False  # `tf.cast(x, tf.int32)`
     parameters: bool = True  # the forward method's arguments are gradient sources
+    # Only this weight (`self.<weight>`) is a source: does the output depend on *it*?
+    weight: Optional[str] = None
 
     def extended(self, *functions: str, integer_casts: Optional[bool] = None) -> "Blocking":
-        return Blocking(self.functions | frozenset(functions), self.comparisons,
-                        self.integer_casts if integer_casts is None else integer_casts, self.parameters)
+        return replace(self, functions=self.functions | frozenset(functions),
+                       integer_casts=self.integer_casts if integer_casts is None else integer_casts)
+
+    def only(self, weight: str) -> "Blocking":
+        return replace(self, weight=weight)
+
+    @property
+    def all_sources(self) -> bool:
+        return self.weight is None
 
     def blocks(self, qualified: str, call: cst.Call, flow: "DataFlow") -> bool:
         root = qualified.split(".", 1)[0]
         if root not in _FRAMEWORKS:
             return False
         last = qualified.rsplit(".", 1)[-1]
-        if last in self.functions:
+        if last in self.functions or qualified in self.functions or qualified.startswith(_SAMPLING_MODULES):
             return True
         if self.integer_casts and last == "cast" and len(call.args) >= 2:
             dtype = flow.imports.dtype_name(call.args[1].value)
@@ -168,12 +183,19 @@ class DataFlow:
                     self.sink_expressions.append(node.value)
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, statement: cst.CSTNode) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            parts = _unpacked(value, len(target.elements))
+            if parts is not None:  # `for out, y in zip(outs, ys)`: each name gets its own side
+                for element, part in zip(target.elements, parts):
+                    self._bind(element.value, part, statement)
+                return
         for name in target_names(target):
             self.bindings.append(Binding(name, value, statement))
 
     def _collect_call(self, call: cst.Call) -> None:
         callee = call.func
-        if not isinstance(callee, cst.Attribute):
+        if not isinstance(callee, cst.Attribute) or self.imports.resolve(callee) in TENSOR_MAPS:
+            self._collect_mapped_lambda(call)
             return
         method = callee.attr.value
         owner = callee.value
@@ -181,7 +203,8 @@ class DataFlow:
             # `outputs.append(h)` makes `outputs` depend on `h`.
             for arg in call.args:
                 self.bindings.append(Binding(owner.value, arg.value, call))
-        elif method == "watch" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names:
+        elif (method == "watch" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names
+              and self.blocking.all_sources):
             for arg in call.args:
                 for name in target_names(arg.value):
                     self.tainted.add(name)
@@ -191,11 +214,22 @@ class DataFlow:
         elif method == "add_loss" and self_attribute(callee) is not None and self.scope.forward:
             self.sink_expressions.extend(arg.value for arg in call.args)
 
+    def _collect_mapped_lambda(self, call: cst.Call) -> None:
+        """`tf.map_fn(lambda row: ..., x)`: the lambda's parameter takes slices of `x`."""
+        if self.imports.resolve(call.func) not in TENSOR_MAPS:
+            return
+        function, elements = call_argument(call, "fn", 0), call_argument(call, "elems", 1)
+        if isinstance(function, cst.Lambda) and elements is not None:
+            params = function.params.params
+            if params:
+                self.bindings.append(Binding(params[0].name.value, elements, call))
+
     def solve(self, tainted_params: set[str]) -> None:
         self.tainted |= tainted_params
-        self.tainted |= {
-            b.name for b in self.bindings if is_weight_constructor(b.value, self.imports)
-        }
+        if self.blocking.all_sources:
+            self.tainted |= {
+                b.name for b in self.bindings if is_weight_constructor(b.value, self.imports)
+            }
         changed = True
         while changed:
             changed = False
@@ -221,14 +255,26 @@ class DataFlow:
 
     # -- queries -------------------------------------------------------------
 
+    def single_values(self) -> dict[str, cst.BaseExpression]:
+        """Names the scope binds exactly once, by a plain assignment, and their value."""
+        counts: dict[str, int] = {}
+        for binding in self.bindings:
+            counts[binding.name] = counts.get(binding.name, 0) + 1
+        return {b.name: b.value for b in self.bindings
+                if counts[b.name] == 1 and isinstance(b.statement, cst.Assign) and len(b.statement.targets) == 1
+                and isinstance(b.statement.targets[0].target, cst.Name)}
+
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         """Whether `expr` carries a gradient from a trainable source."""
         if isinstance(expr, cst.Name):
-            return expr.value in self.tainted or self.scope.module_variable(expr.value)
+            return expr.value in self.tainted or (
+                self.blocking.all_sources and self.scope.module_variable(expr.value))
         if isinstance(expr, cst.Attribute):
             attr = expr.attr.value
             owner_attr = self_attribute(expr)
             if owner_attr is not None:
+                if not self.blocking.all_sources:
+                    return owner_attr == self.blocking.weight
                 return self.scope.is_weight(owner_attr)
             if attr in METADATA_ATTRIBUTES:
                 return False
@@ -273,19 +319,19 @@ class DataFlow:
             if self.blocking.blocks(qualified, call, self):
                 return False
             if qualified in ("tensorflow.Variable", "keras.Variable"):
-                return True
+                return self.blocking.all_sources
             return args_tainted
         if isinstance(callee, cst.Name):
             name = callee.value
             if name in PYTHON_VALUE_BUILTINS:
                 return False
             if name == "self":
-                return True
+                return args_tainted or self.blocking.all_sources
             if self.scope.module_function(name):
                 return self._helper_result_tainted(call, args_tainted)
             if self.scope.module_class(name):
                 return args_tainted
-            return args_tainted or self.scope.model_calls
+            return args_tainted or (self.scope.model_calls and self.blocking.all_sources)
         if isinstance(callee, cst.Attribute):
             method = callee.attr.value
             owner = callee.value
@@ -294,10 +340,10 @@ class DataFlow:
                     return self._helper_result_tainted(call, args_tainted)
                 if self.scope.is_preprocessing:
                     return args_tainted
-                return True  # a sub-layer or sub-model of this layer
+                return args_tainted or self.blocking.all_sources  # a sub-layer or sub-model of this layer
             if self.is_tainted(owner):
                 return method not in METADATA_ATTRIBUTES
-            if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls:
+            if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls and self.blocking.all_sources:
                 return True
         return args_tainted
 
@@ -363,6 +409,29 @@ class DataFlow:
             if len(ranks) == 1:
                 return ranks.pop()
         return None
+
+
+_INDEX = cst.Integer("0")
+
+
+def _unpacked(value: cst.BaseExpression, count: int) -> Optional[list[cst.BaseExpression]]:
+    """What each of `count` unpacked names takes from `value`, where that is known: the
+    items of a literal tuple, the sequences `zip` pairs (an item of each), the index and
+    items of `enumerate`."""
+    if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == count:
+        if all(isinstance(e, cst.Element) for e in value.elements):
+            return [e.value for e in value.elements]
+        return None
+    if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Name)):
+        return None
+    positional = [a for a in value.args if a.keyword is None]
+    if any(a.star for a in value.args):
+        return None
+    if value.func.value == "zip" and len(positional) == count:
+        return [a.value for a in positional]
+    if value.func.value == "enumerate" and count == 2 and positional:
+        return [_INDEX, positional[0].value]
+    return None
 
 
 def _walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:
@@ -441,3 +510,25 @@ def tainted_parameters(func: cst.FunctionDef, call: cst.Call, flow: DataFlow) ->
             tainted.add(func.params.star_arg.name.value)
         index += 1
     return tainted
+
+
+def argument_for(func: cst.FunctionDef, call: cst.Call, name: str, bound: bool = False) -> Optional[cst.BaseExpression]:
+    """The expression `call` passes for parameter `name` of `func` (its default when
+    it passes none); None when a `*args`/`**kwargs` hides which one it is. `bound`: `func`
+    is a method however it is called (`Class(...)` runs `__init__`)."""
+    positional = [p for p in list(func.params.posonly_params) + list(func.params.params)]
+    if (bound or isinstance(call.func, cst.Attribute)) and positional and positional[0].name.value == "self":
+        positional = positional[1:]
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            if arg.keyword.value == name:
+                return arg.value
+            continue
+        if index < len(positional) and positional[index].name.value == name:
+            return arg.value
+        index += 1
+    param = next((p for p in parameters(func) if p.name.value == name), None)
+    return param.default if param is not None else None

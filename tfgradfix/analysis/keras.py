@@ -8,7 +8,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap
-from tfgradfix.analysis.tree import child_nodes, statements
+from tfgradfix.analysis.tree import child_nodes, descendants, statements
 
 # Packages whose `layers.*`, `models.*`, `Layer`, `Model` and `Sequential` are Keras.
 KERAS_PACKAGES = ("tensorflow.keras", "keras", "tf_keras", "tensorflow.python.keras")
@@ -69,7 +69,7 @@ class KerasClass:
 def find_keras_classes(module: cst.Module, imports: ImportMap) -> dict[cst.ClassDef, KerasClass]:
     """Keras classes of the module, keyed by node. A class counts when a base
     resolves to a Keras layer/model, or to a Keras class of this module."""
-    candidates = [c for c in _classes(module)]
+    candidates = _classes(module)
     by_name: dict[str, KerasClass] = {}
     found: dict[cst.ClassDef, KerasClass] = {}
     changed = True
@@ -97,19 +97,41 @@ def find_keras_classes(module: cst.Module, imports: ImportMap) -> dict[cst.Class
     return found
 
 
-def _classes(module: cst.Module):
-    """ClassDefs of the module, except those defined inside a function that
-    asserts an error: deliberately broken layers in tests (DESIGN §2)."""
+def _classes(module: cst.Module) -> list[cst.ClassDef]:
+    """ClassDefs of the module, except deliberately broken layers in tests (DESIGN §2):
+    those defined inside a function that asserts an error, and those used only there."""
+    found: list[cst.ClassDef] = []
+    asserting: list[cst.FunctionDef] = []
     stack: list[cst.CSTNode] = list(module.body)
     while stack:
         node = stack.pop()
         if isinstance(node, cst.BaseExpression):
             continue
         if isinstance(node, cst.ClassDef):
-            yield node
+            found.append(node)
         elif isinstance(node, cst.FunctionDef) and _asserts_an_error(node):
+            asserting.append(node)
             continue
         stack.extend(child_nodes(node))
+    if not asserting:
+        return found
+    used_in_tests = {n.value for f in asserting for n in descendants(f) if isinstance(n, cst.Name)}
+    used_elsewhere = _names_outside(module, set(asserting), {c.name for c in found})
+    return [c for c in found if c.name.value not in used_in_tests or c.name.value in used_elsewhere]
+
+
+def _names_outside(module: cst.Module, skipped: set[cst.FunctionDef], definitions: set[cst.Name]) -> set[str]:
+    """Names read in the module outside the `skipped` functions."""
+    names: set[str] = set()
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if node in skipped:
+            continue
+        if isinstance(node, cst.Name) and node not in definitions:
+            names.add(node.value)
+        stack.extend(child_nodes(node))
+    return names
 
 
 def _asserts_an_error(func: cst.FunctionDef) -> bool:
@@ -198,15 +220,15 @@ _SHAPED_INITIALISERS = {
 def declared_rank(value: cst.Call, imports: ImportMap) -> Optional[int]:
     """Rank of a weight from a literal shape: `add_weight(shape=(a, b))`,
     `tf.Variable(tf.zeros((a, b)))`, `tf.Variable(init(shape=(a, b)))`."""
-    shape = _argument(value, "shape", 0 if _callee_attr(value) == "add_weight" else None)
+    shape = call_argument(value, "shape", 0 if _callee_attr(value) == "add_weight" else None)
     if shape is None and _callee_attr(value) != "add_weight" and value.args:
         initial = value.args[0].value
         if isinstance(initial, cst.Call):
             qualified = imports.resolve(initial.func)
             if qualified in _SHAPED_INITIALISERS:
-                shape = _argument(initial, "shape", 0)
+                shape = call_argument(initial, "shape", 0)
             elif isinstance(initial.func, cst.Call):  # initializer()(shape)
-                shape = _argument(initial, "shape", 0)
+                shape = call_argument(initial, "shape", 0)
     if isinstance(shape, (cst.Tuple, cst.List)):
         if all(isinstance(el, cst.Element) for el in shape.elements):
             return len(shape.elements)
@@ -217,7 +239,8 @@ def _callee_attr(call: cst.Call) -> Optional[str]:
     return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
 
 
-def _argument(call: cst.Call, keyword: str, position: Optional[int]) -> Optional[cst.BaseExpression]:
+def call_argument(call: cst.Call, keyword: str, position: Optional[int]) -> Optional[cst.BaseExpression]:
+    """The argument `call` passes as `keyword=`, or at positional index `position`."""
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == keyword:
             return arg.value
@@ -226,3 +249,61 @@ def _argument(call: cst.Call, keyword: str, position: Optional[int]) -> Optional
         if len(positional) > position:
             return positional[position].value
     return None
+
+
+# Keras layers that hold no variables: constructing one per call costs a little and
+# changes nothing (checked against Keras 3.15: built on an input, `layer.variables` is
+# empty, and a fresh one per call runs under `tf.function`).
+STATELESS_LAYERS = frozenset({
+    "Activation", "ActivityRegularization", "Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum",
+    "Multiply", "Subtract", "ELU", "LeakyReLU", "ReLU", "Softmax", "ThresholdedReLU", "Flatten", "Identity",
+    "Lambda", "Masking", "Permute", "RepeatVector", "Reshape", "Rescaling", "Resizing", "CenterCrop",
+    "CategoryEncoding", "Discretization", "Hashing", "HashedCrossing", "UnitNormalization",
+    *(f"{kind}{n}D" for kind in ("Cropping", "ZeroPadding", "UpSampling", "MaxPooling", "MaxPool", "AveragePooling",
+                                  "AvgPool", "GlobalMaxPooling", "GlobalMaxPool", "GlobalAveragePooling",
+                                  "GlobalAvgPool", "AdaptiveMaxPooling", "AdaptiveAveragePooling")
+      for n in (1, 2, 3)),
+})
+# Weightless, but they create a random-seed variable when constructed: one per call
+# raises under `tf.function` ("only supports singleton tf.Variables").
+SEEDED_LAYERS = frozenset({
+    "Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D", "SpatialDropout2D",
+    "SpatialDropout3D",
+})
+
+
+def constructed_layer(call: cst.Call, imports: ImportMap,
+                      module_classes: dict[str, KerasClass]) -> Optional[tuple[str, str]]:
+    """(class name, "weights" | "seed") when `call` constructs a Keras layer that holds
+    variables: a class of a Keras `layers` package (not a stateless one), a `Sequential`,
+    or a layer class of this module that creates weights. None otherwise."""
+    qualified = imports.resolve(call.func) or ""
+    name = qualified.rsplit(".", 1)[-1]
+    package = qualified[: -len(name) - 1]
+    if name == "Sequential" and any(package in (p, f"{p}.models") for p in KERAS_PACKAGES):
+        return name, "weights"
+    if any(package == f"{p}.layers" or package.startswith(f"{p}.layers.") for p in KERAS_PACKAGES):
+        if not name[:1].isupper() or name in STATELESS_LAYERS or name in ("Layer", "InputLayer", "Input"):
+            return None
+        if name == "Attention" and not any(a.keyword is not None and a.keyword.value == "use_scale" for a in call.args):
+            return None  # dot-product attention has a weight only with use_scale=True
+        if name in SEEDED_LAYERS or name.startswith("Random"):
+            return name, "seed"
+        return name, "weights"
+    if isinstance(call.func, cst.Name) and call.func.value in module_classes:
+        cls = module_classes[call.func.value]
+        if any(c.weights for c in cls.lineage()):
+            return cls.name, "weights"
+    return None
+
+
+def defines_property(cls: KerasClass, attr: str) -> bool:
+    """Whether the class itself makes `attr` a property (`@property def attr`, `@attr.setter`)."""
+    for statement in cls.node.body.body:
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == attr:
+            for decorator in statement.decorators:
+                name = decorator.decorator
+                if (isinstance(name, cst.Name) and name.value in ("property", "cached_property")) or (
+                        isinstance(name, cst.Attribute) and name.attr.value in ("setter", "getter")):
+                    return True
+    return False

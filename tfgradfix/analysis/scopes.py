@@ -3,8 +3,17 @@
 - the forward methods (`call`, `__call__`, `train_step`) of Keras classes;
 - the bodies of `with tf.GradientTape() as tape:` blocks;
 - everything those call in the same module (methods via `self.m(...)`,
-  module functions by name), with the arguments' taint carried into the
-  callee's parameters.
+  module functions by name, functions nested in the caller, closures that a
+  factory returns: `loss_fn = make_loss(3); loss_fn(y, p)`), with the
+  arguments' taint carried into the callee's parameters;
+- functions handed to Keras or TF to run on tensors: `keras.layers.Lambda(fn)`,
+  `model.compile(loss=fn)` (`fn(y_true, y_pred)`), and `tf.map_fn(fn, elems)` /
+  `tf.vectorized_map(fn, elems)` where they run on the path.
+
+Not on it: functions that define their own gradient (`@tf.custom_gradient`,
+`tf.custom_gradient(fn)`), and the bodies of functions handed to
+`tf.numpy_function`/`tf.py_function`, which are NumPy by contract (the wrapper
+call is what TGF105 reports).
 """
 
 from __future__ import annotations
@@ -14,10 +23,15 @@ from typing import Iterator, Optional, Union
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, Blocking, DataFlow, _walk_scope, parameters, tainted_parameters
+from tfgradfix.analysis.dataflow import (
+    DEFAULT_BLOCKING, TENSOR_MAPS, Blocking, DataFlow, _walk_scope, argument_for, parameters, tainted_parameters, target_names,
+)
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.tree import child_nodes, statements
-from tfgradfix.analysis.keras import FORWARD_METHODS, KerasClass, find_keras_classes, is_weight_constructor
+from tfgradfix.analysis.keras import (
+    FORWARD_METHODS, KERAS_PACKAGES, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
+    self_attribute,
+)
 
 ScopeNode = Union[cst.Module, cst.FunctionDef]
 
@@ -26,6 +40,11 @@ TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTap
 NON_TENSOR_PARAMETERS = frozenset({"self", "training", "mask"})
 # Decorators under which the function defines its own gradient or is not ours to judge.
 _OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGradient")
+# Wrappers whose function runs as Python on NumPy arrays.
+NUMPY_WRAPPERS = ("tensorflow.numpy_function", "tensorflow.py_function", "tensorflow.py_func",
+                  "tensorflow.compat.v1.py_func", "tensorflow.compat.v1.numpy_function")
+# Words whose absence from a module means no function is handed to Keras or TF.
+_HANDING_MARKERS = ("Lambda", "compile", "numpy_function", "py_function", "py_func", "custom_gradient")
 
 
 @dataclass(eq=False)
@@ -34,12 +53,15 @@ class Scope:
     symbol: str
     module: "ModuleAnalysis"
     keras_class: Optional[KerasClass] = None
+    owner: Optional[cst.ClassDef] = None  # the class of a method, Keras or not
     owner_methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     # The whole body is on the gradient path.
     forward: bool = False
     # Calls of local values (`model(x)`, `loss_fn(y, p)`) are forward passes:
     # in tape blocks, `train_step`, and what they reach.
     model_calls: bool = False
+    # Never on the path: it defines its own gradient, or runs as NumPy under tf.numpy_function.
+    exempt: bool = False
     tape_blocks: list[cst.With] = field(default_factory=list)
     tape_names: set[str] = field(default_factory=set)
     tainted_params: set[str] = field(default_factory=set)
@@ -47,6 +69,21 @@ class Scope:
     _variants: dict = field(default_factory=dict, repr=False)
     tape_cache: Optional[list] = field(default=None, repr=False)
     _summaries: dict = field(default_factory=dict, repr=False)
+    _local_names: Optional[dict] = field(default=None, repr=False)
+
+    def local_definitions(self) -> dict[str, list[cst.CSTNode]]:
+        """What each name of the scope is bound to: nested `def`s and plain `name = value`."""
+        if self._local_names is None:
+            found: dict[str, list[cst.CSTNode]] = {}
+            for node in statements(self.body):
+                if isinstance(node, cst.FunctionDef):
+                    found.setdefault(node.name.value, []).append(node)
+                elif isinstance(node, cst.Assign):
+                    for target in node.targets:
+                        for name in target_names(target.target):
+                            found.setdefault(name, []).append(node.value)
+            self._local_names = found
+        return self._local_names
 
     @property
     def body(self) -> list[cst.CSTNode]:
@@ -98,6 +135,52 @@ class Scope:
     def module_variable(self, name: str) -> bool:
         return name in self.module.variables
 
+    def dtype_name(self, expr: cst.BaseExpression, _depth: int = 0) -> str:
+        """The dtype `expr` names ("int32" for `tf.int32`), following a name bound once in
+        the scope or the module, and a parameter to what every caller in the module passes
+        (a default counts for callers that pass nothing); "" when unknown or not agreed."""
+        attr = self_attribute(expr)
+        if attr is not None and self.owner is not None and _depth <= 4:
+            return self._attribute_dtype_name(attr, _depth)
+        if not isinstance(expr, cst.Name) or _depth > 4:
+            return self.module.imports.dtype_name(expr)
+        local = self.local_definitions().get(expr.value, [])
+        if len(local) == 1 and isinstance(local[0], cst.BaseExpression):
+            return self.dtype_name(local[0], _depth + 1)
+        if local:
+            return ""
+        if expr.value in self.parameter_names:
+            assert isinstance(self.node, cst.FunctionDef)
+            names = set()
+            for caller, call in self._callers_with_constructions():
+                value = argument_for(self.node, call, expr.value, bound=self.owner is not None)
+                names.add(caller.dtype_name(value, _depth + 1) if value is not None else "")
+            return names.pop() if len(names) == 1 else ""
+        module_scope = self.module.scopes[self.module.module]
+        return module_scope.dtype_name(expr, _depth + 1) if module_scope is not self else ""
+
+    def _attribute_dtype_name(self, attr: str, depth: int) -> str:
+        """`self.weight_dtype`: what the class's methods assign to it, when they agree."""
+        assert self.owner is not None
+        names = set()
+        for method in (s for s in self.owner.body.body if isinstance(s, cst.FunctionDef)):
+            scope = self.module.scopes.get(method)
+            for node in _walk_scope(scope.body) if scope is not None else ():
+                if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
+                    names.add(scope.dtype_name(node.value, depth + 1))
+        return names.pop() if len(names) == 1 else ""
+
+    def _callers_with_constructions(self) -> list[tuple["Scope", cst.Call]]:
+        """The module's calls of this function; for `__init__`, also `Class(...)`."""
+        callers = list(self.module.callers_of(self))
+        if self.owner is not None and isinstance(self.node, cst.FunctionDef) and self.node.name.value == "__init__":
+            name = self.owner.name.value
+            for scope in self.module.scopes.values():
+                callers.extend((scope, node) for node in _walk_scope(scope.body)
+                               if isinstance(node, cst.Call) and isinstance(node.func, cst.Name)
+                               and node.func.value == name)
+        return callers
+
     def returns_tainted(self, parameters: set[str], blocking: Blocking) -> bool:
         """Whether the function's return value carries a gradient when
         `parameters` do: a summary, computed once per argument pattern."""
@@ -145,7 +228,10 @@ class ModuleAnalysis:
         self.functions: dict[str, cst.FunctionDef] = {
             s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)
         }
-        self.class_names = {s.name.value for s in module.body if isinstance(s, cst.ClassDef)}
+        self.class_nodes: dict[str, cst.ClassDef] = {
+            s.name.value: s for s in module.body if isinstance(s, cst.ClassDef)
+        }
+        self.class_names = set(self.class_nodes)
         self.variables = {
             name
             for stmt in module.body
@@ -159,7 +245,11 @@ class ModuleAnalysis:
         self.scopes: dict[ScopeNode, Scope] = {}
         self._callers: Optional[dict[Scope, list[tuple[Scope, cst.Call]]]] = None
         self.tape_blocks: set[cst.With] = set()
+        # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
+        self.numpy_lambdas: set[cst.Lambda] = set()
         self._build_scopes()
+        if not text or any(marker in text for marker in _HANDING_MARKERS):
+            self._find_handed_functions()
         self._propagate()
 
     # -- public --------------------------------------------------------------
@@ -194,14 +284,16 @@ class ModuleAnalysis:
 
     def _add_function(self, node: cst.FunctionDef, prefix: str, owner: Optional[cst.ClassDef]) -> None:
         keras_class = self.keras_classes.get(owner) if owner is not None else None
-        scope = Scope(node=node, symbol=f"{prefix}{node.name.value}", module=self, keras_class=keras_class)
+        scope = Scope(node=node, symbol=f"{prefix}{node.name.value}", module=self, keras_class=keras_class,
+                      owner=owner)
         if owner is not None:
             scope.owner_methods = {
                 s.name.value: s for s in owner.body.body if isinstance(s, cst.FunctionDef)
             }
         self.scopes[node] = scope
         self._find_tapes(scope)
-        if self._defines_own_gradient(node):
+        if self._exempt_by_decorator(node):
+            scope.exempt = True
             return
         name = node.name.value
         if keras_class is not None and name in FORWARD_METHODS:
@@ -216,12 +308,14 @@ class ModuleAnalysis:
                     and p is not node.params.star_kwarg
                 }
 
-    def _defines_own_gradient(self, node: cst.FunctionDef) -> bool:
+    def _exempt_by_decorator(self, node: cst.FunctionDef) -> bool:
+        """Decorated to define its own gradient, or to run as NumPy (`@tf.numpy_function(Tout=...)`)."""
         for decorator in node.decorators:
             target = decorator.decorator
             if isinstance(target, cst.Call):
                 target = target.func
-            if self.imports.resolve(target) in _OWN_GRADIENT_DECORATORS:
+            qualified = self.imports.resolve(target)
+            if qualified in _OWN_GRADIENT_DECORATORS or qualified in NUMPY_WRAPPERS:
                 return True
         return False
 
@@ -250,24 +344,118 @@ class ModuleAnalysis:
             for scope in pending:
                 flow = scope.analyse()
                 for call, in_tape in self._calls_on_path(scope):
-                    callee = self.callee_scope(scope, call)
-                    if callee is None or self._defines_own_gradient(callee.node):
-                        continue
-                    assert isinstance(callee.node, cst.FunctionDef)
-                    newly = tainted_parameters(callee.node, call, flow)
-                    became_forward = not callee.forward
-                    inherits_models = scope.model_calls and not callee.model_calls
-                    if became_forward or inherits_models or not newly <= callee.tainted_params:
-                        callee.forward = True
-                        callee.model_calls = callee.model_calls or scope.model_calls
-                        callee.tainted_params |= newly
-                        if callee not in next_round:
-                            next_round.append(callee)
+                    mapped = self._mapped_function(scope, call, flow)
+                    if mapped is not None:
+                        callee, newly = mapped
+                    else:
+                        callee = self.callee_scope(scope, call)
+                        if callee is None or callee.exempt:
+                            continue
+                        assert isinstance(callee.node, cst.FunctionDef)
+                        newly = tainted_parameters(callee.node, call, flow)
+                    if self._enter(callee, newly, scope.model_calls) and callee not in next_round:
+                        next_round.append(callee)
             pending = next_round
+
+    @staticmethod
+    def _enter(callee: Scope, tainted: set[str], model_calls: bool) -> bool:
+        """Put `callee` on the path with `tainted` parameters; whether that changed anything."""
+        if callee.exempt:
+            return False
+        if callee.forward and (callee.model_calls or not model_calls) and tainted <= callee.tainted_params:
+            return False
+        callee.forward = True
+        callee.model_calls = callee.model_calls or model_calls
+        callee.tainted_params |= tainted
+        return True
+
+    def _mapped_function(self, scope: Scope, call: cst.Call, flow: DataFlow) -> Optional[tuple[Scope, set[str]]]:
+        """`tf.map_fn(fn, elems)`: `fn`, with its first parameter carrying what `elems` carries."""
+        if self.imports.resolve(call.func) not in TENSOR_MAPS:
+            return None
+        function, elements = call_argument(call, "fn", 0), call_argument(call, "elems", 1)
+        callee = self.function_of(scope, function) if function is not None else None
+        if callee is None:
+            return None
+        first = _parameter_at(callee, 0)
+        return callee, (first if elements is not None and flow.is_tainted(elements) else set())
+
+    def _find_handed_functions(self) -> None:
+        """Functions the module hands to Keras or TF: Lambda layers and compiled losses
+        run on the path; numpy_function bodies and custom gradients never do."""
+        for scope in list(self.scopes.values()):
+            for node in _walk_scope(scope.body):
+                if not isinstance(node, cst.Call):
+                    continue
+                qualified = self.imports.resolve(node.func) or ""
+                handed: Optional[cst.BaseExpression] = None
+                if qualified in NUMPY_WRAPPERS or qualified == "tensorflow.custom_gradient":
+                    handed = call_argument(node, "func" if qualified != "tensorflow.custom_gradient" else "f", 0)
+                    if isinstance(handed, cst.Lambda) and qualified in NUMPY_WRAPPERS:
+                        self.numpy_lambdas.add(handed)
+                    function = self.function_of(scope, handed) if handed is not None else None
+                    if function is not None:
+                        function.exempt = True
+                        function.forward = False
+                        function.tainted_params = set()
+                elif _is_keras_layer(qualified, "Lambda"):
+                    self._hand(scope, call_argument(node, "function", 0), 0)
+                elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
+                    handed = call_argument(node, "loss", None)
+                    values = handed.elements if isinstance(handed, (cst.List, cst.Tuple, cst.Dict)) else []
+                    for value in [getattr(v, "value", None) for v in values] or [handed]:
+                        self._hand(scope, value, 1)  # loss(y_true, y_pred)
+
+    def _hand(self, scope: Scope, handed: Optional[cst.BaseExpression], tensor: int) -> None:
+        """`handed` runs on the path, its parameter at position `tensor` carrying a gradient."""
+        function = self.function_of(scope, handed) if handed is not None else None
+        if function is not None:
+            self._enter(function, _parameter_at(function, tensor), False)
+
+    def function_of(self, scope: Scope, expr: cst.BaseExpression, _depth: int = 0) -> Optional[Scope]:
+        """The function of this module that `expr` evaluates to in `scope`: a nested
+        `def`, a module function, a method (`self.m`), the closure a factory returns
+        (`make_loss(3)`), or a name bound to one of those."""
+        if _depth > 4:
+            return None
+        if isinstance(expr, cst.Name):
+            local = scope.local_definitions().get(expr.value, [])
+            if len(local) == 1:
+                found = local[0]
+                if isinstance(found, cst.FunctionDef):
+                    return self.scopes.get(found)
+                return self.function_of(scope, found, _depth + 1)
+            if local or isinstance(scope.node, cst.Module):
+                return None
+            if expr.value in scope.parameter_names:
+                return None
+            module_scope = self.scopes[self.module]
+            return self.function_of(module_scope, expr, _depth + 1)
+        if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+            method = None
+            if scope.keras_class is not None:
+                method = scope.keras_class.method(expr.attr.value)
+            elif expr.attr.value in scope.owner_methods:
+                method = scope.owner_methods[expr.attr.value]
+            return self.scopes.get(method) if method is not None else None
+        if isinstance(expr, cst.Call):
+            factory = self.function_of(scope, expr.func, _depth + 1)
+            if factory is None or not isinstance(factory.node, cst.FunctionDef):
+                return None
+            returned = [n.value for n in _walk_scope(factory.body) if isinstance(n, cst.Return) and n.value is not None]
+            closures = {self.function_of(factory, r, _depth + 1) for r in returned}
+            if len(closures) == 1:
+                return closures.pop()
+        return None
 
     def _calls_on_path(self, scope: Scope) -> Iterator[tuple[cst.Call, bool]]:
         regions = scope.body if scope.forward else [block.body for block in scope.tape_blocks]
-        for node in _walk_scope(list(regions)):
+        stack: list[cst.CSTNode] = list(reversed(regions))
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef)) or node in self.numpy_lambdas:
+                continue  # what a numpy_function lambda calls runs as NumPy too
+            stack.extend(reversed(list(child_nodes(node))))
             if isinstance(node, cst.Call):
                 yield node, not scope.forward
 
@@ -284,23 +472,10 @@ class ModuleAnalysis:
         return self._callers.get(callee, [])
 
     def callee_scope(self, scope: Scope, call: cst.Call) -> Optional[Scope]:
-        """The scope of a module function or method that `call` calls, if any."""
-        callee = call.func
-        if isinstance(callee, cst.Name) and callee.value in self.functions:
-            return self.scopes.get(self.functions[callee.value])
-        if (
-            isinstance(callee, cst.Attribute)
-            and isinstance(callee.value, cst.Name)
-            and callee.value.value == "self"
-        ):
-            name = callee.attr.value
-            method = None
-            if scope.keras_class is not None:
-                method = scope.keras_class.method(name)
-            elif name in scope.owner_methods:
-                method = scope.owner_methods[name]
-            if method is not None:
-                return self.scopes.get(method)
+        """The scope of a function or method of the module that `call` calls, if any."""
+        if isinstance(call.func, (cst.Name, cst.Attribute)):
+            found = self.function_of(scope, call.func)
+            return found if found is not None and isinstance(found.node, cst.FunctionDef) else None
         return None
 
 
@@ -311,3 +486,17 @@ def _has_literal_default(param: cst.Param) -> bool:
     if isinstance(default, cst.Name):
         return default.value in ("True", "False")
     return isinstance(default, (cst.Integer, cst.Float, cst.SimpleString))
+
+
+def _parameter_at(scope: Scope, index: int) -> set[str]:
+    """The name of the positional parameter at `index` (after `self`), if any."""
+    if not isinstance(scope.node, cst.FunctionDef):
+        return set()
+    positional = list(scope.node.params.posonly_params) + list(scope.node.params.params)
+    if scope.owner is not None and positional and positional[0].name.value == "self":
+        positional = positional[1:]
+    return {positional[index].name.value} if len(positional) > index else set()
+
+
+def _is_keras_layer(qualified: str, name: str) -> bool:
+    return qualified.endswith(f".layers.{name}") and qualified.startswith(KERAS_PACKAGES)

@@ -8,7 +8,8 @@ attributes, and the input's static shape (`inputs.shape[-1]` becomes
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Mapping, Optional
 
 import libcst as cst
 
@@ -16,6 +17,8 @@ from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.keras import KerasClass, self_attribute
 from tfgradfix.analysis.tree import descendants
+from tfgradfix.fixes.statements import moved, without as without_statements
+from tfgradfix.fixes.edits import parenthesized
 from tfgradfix.fixes.weights import WeightTranslator
 
 _KNOWN_NAMES = frozenset({"self", "True", "False", "None", "int", "float", "len", "min", "max"})
@@ -35,13 +38,18 @@ class _Shapes(cst.CSTTransformer):
         return updated_node
 
 
-def weight_statements(ctor: cst.Call, imports: ImportMap, attr: str,
-                      like: cst.SimpleStatementLine) -> Optional[list[cst.SimpleStatementLine]]:
+def weight_statements(ctor: cst.Call, imports: ImportMap, attr: str, like: cst.SimpleStatementLine,
+                      values: Optional[Mapping[str, cst.BaseExpression]] = None
+                      ) -> Optional[list[cst.SimpleStatementLine]]:
     """`self.<attr> = self.add_weight(...)` equivalent to the constructor (a `tf.Variable`
-    translated, or an `add_weight` call as it is), after its prelude if it needs one."""
+    translated, or an `add_weight` call as it is), after its prelude if it needs one.
+    `values` are the single values of the constructor's function's locals (see
+    WeightTranslator); the statements go to another function, so they never name them."""
+    like = moved(like)
     if isinstance(ctor.func, cst.Attribute) and ctor.func.attr.value == "add_weight":
         return [assignment(attr, ctor, like)]
-    weight = WeightTranslator(imports).from_variable(ctor, initial=f"initial_{attr.lstrip('_')}")
+    translator = WeightTranslator(imports, values, portable=True)
+    weight = translator.from_variable(ctor, initial=f"initial_{attr.lstrip('_')}")
     if weight is None:
         return None
     if weight.prelude is None:
@@ -49,17 +57,131 @@ def weight_statements(ctor: cst.Call, imports: ImportMap, attr: str,
     return [weight.prelude.with_changes(leading_lines=like.leading_lines), assignment(attr, weight.add_weight())]
 
 
-def buildable(statements: list[cst.SimpleStatementLine], inputs: set[str], imports: ImportMap,
-              input_shape: str) -> Optional[list[cst.SimpleStatementLine]]:
-    """The statements rewritten for `build`, or None when they need values only `call` has."""
+def unavailable(statements: list[cst.SimpleStatementLine], inputs: set[str], imports: ImportMap,
+                input_shape: str) -> tuple[list[cst.SimpleStatementLine], list[str]]:
+    """The statements rewritten for `build`, and the names they read that `build` does not
+    have (sorted; empty when they can move)."""
     rewritten = [s.visit(_Shapes(inputs, input_shape)) for s in statements]
     bound = {name for s in rewritten for small in s.body if isinstance(small, cst.Assign)
              for t in small.targets if isinstance(t.target, cst.Name) for name in [t.target.value]}
     values = [small.value for s in rewritten for small in s.body if isinstance(small, cst.Assign)]
-    lambda_parameters = {"shape", "dtype"}
     unknown = {n for v in values for n in names_in(v)} - _KNOWN_NAMES - set(imports.bindings) - {input_shape} \
-        - bound - lambda_parameters
+        - bound
+    return rewritten, sorted(unknown)
+
+
+def buildable(statements: list[cst.SimpleStatementLine], inputs: set[str], imports: ImportMap,
+              input_shape: str) -> Optional[list[cst.SimpleStatementLine]]:
+    """The statements rewritten for `build`, or None when they need values only `call` has."""
+    rewritten, unknown = unavailable(statements, inputs, imports, input_shape)
     return None if unknown else rewritten
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A helper's parameters at one call site, as the caller spells them (`out_dim` ->
+    `self.out_dim`, `x` -> `inputs`); `reason` says why they cannot be read, if so."""
+
+    arguments: dict[str, cst.BaseExpression]
+    reason: Optional[str] = None
+
+
+def call_site(helper: cst.FunctionDef, call: cst.Call) -> CallSite:
+    """Bind `call`'s arguments to `helper`'s parameters (a method's `self` excluded);
+    parameters the call leaves out take their defaults."""
+    params = helper.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    is_method = bool(positional) and positional[0] == "self" and isinstance(call.func, cst.Attribute)
+    if is_method:
+        positional = positional[1:]
+    names = positional + [p.name.value for p in params.kwonly_params]
+    arguments: dict[str, cst.BaseExpression] = {}
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return CallSite({}, f"`{_code(call.func)}` is called with `{arg.star}{_code(arg.value)}`: its arguments are not known")
+        if arg.keyword is None:
+            if index >= len(positional):
+                return CallSite({}, f"`{_code(call.func)}` takes its extra arguments as `*args`")
+            arguments[positional[index]] = arg.value
+            index += 1
+        elif arg.keyword.value in names:
+            arguments[arg.keyword.value] = arg.value
+        else:
+            return CallSite({}, f"`{_code(call.func)}` takes `{arg.keyword.value}=` through `**kwargs`")
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        name = param.name.value
+        if name not in arguments and param.default is not None and not (is_method and name == "self"):
+            arguments[name] = param.default
+    return CallSite(arguments)
+
+
+class _Substitute(cst.CSTTransformer):
+    """Reads of parameters -> the arguments, parenthesised unless they stand alone."""
+
+    _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString,
+              cst.Tuple, cst.List)
+
+    def __init__(self, arguments: Mapping[str, cst.BaseExpression]) -> None:
+        super().__init__()
+        self.arguments = arguments
+        self.inserted: set[int] = set()
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        value = self.arguments.get(original_node.value)
+        if value is None:
+            return updated_node
+        if not isinstance(value, self._ATOMS) and not value.lpar:
+            value = parenthesized(value)
+            self.inserted.add(id(value))
+        return value
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.Attribute:
+        return updated_node.with_changes(attr=original_node.attr)
+
+    def leave_Arg(self, original_node: cst.Arg, updated_node: cst.Arg) -> cst.Arg:
+        return updated_node.with_changes(keyword=original_node.keyword, value=self._bare(updated_node.value))
+
+    def leave_Element(self, original_node: cst.Element, updated_node: cst.Element) -> cst.Element:
+        return updated_node.with_changes(value=self._bare(updated_node.value))
+
+    def _bare(self, value: cst.BaseExpression) -> cst.BaseExpression:
+        return value.with_changes(lpar=[], rpar=[]) if id(value) in self.inserted else value
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+@dataclass(frozen=True)
+class Hoisted:
+    """The statements that create a weight in `build`, or why there are none."""
+
+    statements: Optional[list[cst.SimpleStatementLine]]
+    reason: Optional[str] = None
+
+
+def hoist_weight(ctor: cst.Call, statement: cst.SimpleStatementLine, attr: str, imports: ImportMap, *,
+                 inputs: set[str], input_shape: str, values: Optional[Mapping[str, cst.BaseExpression]] = None,
+                 site: Optional[CallSite] = None) -> Hoisted:
+    """The variable that `statement` creates with `ctor`, as `self.<attr> = self.add_weight(...)`
+    statements for `build`. `inputs` are the names of the layer's input whose static shape
+    becomes `input_shape`; for a helper, `site` gives its parameters at the call site (so
+    `inputs` holds `call`'s own input parameter)."""
+    if site is not None and site.reason is not None:
+        return Hoisted(None, site.reason)
+    if site is not None:  # before translating: `tf.ones(s) * scale` with `scale=0.5` is a Constant
+        ctor = ctor.visit(_Substitute(site.arguments))
+        values = {k: v.visit(_Substitute(site.arguments)) for k, v in (values or {}).items()}
+    statements = weight_statements(ctor, imports, attr, statement, values)
+    if statements is None:
+        return Hoisted(None, "the `tf.Variable` takes arguments `add_weight` does not (`shape=`, "
+                             "`constraint=`, ...)")
+    rewritten, unknown = unavailable(statements, inputs, imports, input_shape)
+    if unknown:
+        names = ", ".join(f"`{n}`" for n in unknown)
+        return Hoisted(None, f"its shape or initial value needs {names}, which `build` does not have")
+    return Hoisted(rewritten)
 
 
 def build_input_name(cls: KerasClass) -> str:
@@ -69,18 +191,45 @@ def build_input_name(cls: KerasClass) -> str:
     return "input_shape"
 
 
-def free_attribute(cls: KerasClass, wanted: str) -> str:
-    """`wanted`, or a variant no method of the class already uses as `self.<attr>`."""
-    used = {self_attribute(n) for m in cls.methods.values() for n in descendants(m)} - {None}
-    name = wanted
+def free_attribute(cls: KerasClass, wanted: str, numbered: bool = False) -> str:
+    """`wanted`, or a variant no method of the class already uses as `self.<attr>`:
+    `w_weight` (a weight next to a local of the same name), or with `numbered`
+    `dense_1`, `dense_2` (as Keras numbers its layers)."""
+    used = {self_attribute(n) for c in cls.lineage() for m in c.methods.values() for n in descendants(m)} - {None}
+    name, number = wanted, 0
     while name in used:
-        name += "_weight" if not name.endswith("_weight") else "_"
+        if numbered:
+            number += 1
+            name = f"{wanted}_{number}"
+        else:
+            name += "_weight" if not name.endswith("_weight") else "_"
     return name
+
+
+def add_to_init(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[cst.CSTNode, object]:
+    """An edit that puts `statements` at the end of the class's `__init__`, creating
+    `__init__(self, **kwargs)` (passing everything to `super().__init__`) when it has none.
+    Not for a class that inherits an `__init__` of its module: the new one would hide its
+    signature (and `*args` defeats Keras's automatic `get_config`)."""
+    init = cls.methods.get("__init__")
+    if init is not None and isinstance(init.body, cst.IndentedBlock):
+        def extend(updated: cst.FunctionDef) -> cst.FunctionDef:
+            return updated.with_changes(body=updated.body.with_changes(body=[*updated.body.body, *statements]))
+
+        return init, extend
+
+    def create(updated: cst.ClassDef) -> cst.ClassDef:
+        method = cst.parse_statement("def __init__(self, **kwargs):\n    super().__init__(**kwargs)\n")
+        method = method.with_changes(body=method.body.with_changes(body=[*method.body.body, *statements]))
+        return _insert_method(updated, method, before=lambda s: True)
+
+    return cls.node, create
 
 
 def add_to_build(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[cst.CSTNode, object]:
     """An edit that puts `statements` at the end of `build` (before a closing
-    `super().build(...)`), creating `build(self, input_shape)` when the class has none."""
+    `super().build(...)`), creating `build(self, input_shape)` when the class has none
+    (calling the parent's `build` first when a parent of this module has one)."""
     build = cls.methods.get("build")
     if build is not None and isinstance(build.body, cst.IndentedBlock):
         def extend(updated: cst.FunctionDef) -> cst.FunctionDef:
@@ -90,19 +239,31 @@ def add_to_build(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[
 
         return build, extend
 
+    # A parent's `build` of this module makes its own weights: the new one calls it first.
+    inherited = [cst.parse_statement("super().build(input_shape)\n")] if cls.method("build") is not None else []
+
     def create(updated: cst.ClassDef) -> cst.ClassDef:
         method = cst.FunctionDef(
             name=cst.Name("build"),
             params=cst.Parameters([cst.Param(cst.Name("self")), cst.Param(cst.Name("input_shape"))]),
-            body=cst.IndentedBlock(statements),
-            leading_lines=[cst.EmptyLine(indent=False)],
+            body=cst.IndentedBlock([*inherited, *statements]),
         )
-        body = list(updated.body.body)
-        at = next((i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef) and s.name.value == "call"),
-                  len(body))
-        return updated.with_changes(body=updated.body.with_changes(body=body[:at] + [method] + body[at:]))
+        return _insert_method(updated, method, before=lambda s: s.name.value == "call")
 
     return cls.node, create
+
+
+def _insert_method(cls: cst.ClassDef, method: cst.FunctionDef, before) -> cst.ClassDef:
+    """`cls` with `method` before the first method that `before` accepts (else last); the
+    new method takes over that method's leading lines, which gets one blank line."""
+    body = list(cls.body.body)
+    at = next((i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef) and before(s)), len(body))
+    if at < len(body):
+        method = method.with_changes(leading_lines=body[at].leading_lines)
+        body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+    else:
+        method = method.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+    return cls.with_changes(body=cls.body.with_changes(body=body[:at] + [method] + body[at:]))
 
 
 def _is_super_build(statement: cst.CSTNode) -> bool:
@@ -145,11 +306,10 @@ def without(original: cst.FunctionDef, statement: cst.CSTNode, rename: Optional[
 
 
 def _without(body_owner: cst.FunctionDef, index: int, rename: Optional[RenameReads]) -> cst.FunctionDef:
-    body = [s for i, s in enumerate(body_owner.body.body) if i != index]
+    body = without_statements(body_owner.body.body, {index})
     if not body:
         body = [cst.SimpleStatementLine([cst.Pass()])]
     updated = body_owner.with_changes(body=body_owner.body.with_changes(body=body))
     if rename is not None:
         updated = updated.with_changes(body=updated.body.visit(rename))
     return updated
-

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from tfgradfix.engine import FileResult
 from tfgradfix.fixes.edits import Applicability
+from tfgradfix.notebooks import Notebook
 from tfgradfix.rules import Finding
 
 
@@ -35,12 +36,19 @@ class RunReport:
         return [(display_path(r.path), f) for r in self.results for f in r.findings]
 
     @property
+    def notebooks(self) -> dict[str, Notebook]:
+        """The notebooks among the files, by the path findings show."""
+        return {display_path(r.path): r.source.notebook for r in self.results
+                if r.source is not None and r.source.notebook is not None}
+
+    @property
     def all_errors(self) -> list[tuple[str, str]]:
         return self.errors + [(display_path(r.path), r.error) for r in self.results if r.error]
 
     @property
     def fixed(self) -> int:
-        return sum(len(r.applied) for r in self.results)
+        """Fixes written (with --fix); --diff and --verify alone fix nothing."""
+        return sum(len(r.applied) for r in self.results) if self.fix_mode else 0
 
     @property
     def files(self) -> int:
@@ -61,8 +69,9 @@ class RunReport:
         errors = len(self.all_errors)
         skipped = sum(1 for r in self.results if not r.parsed and not r.error)
         with_findings = sum(1 for r in self.results if r.findings)
+        fixed = f"{self.fixed} fixed, " if self.fix_mode else ""
         return (f"Checked {files} file{'s' if files != 1 else ''} in {self.seconds:.1f} s: {parsed} parsed, "
-                f"{skipped} skipped by the prefilter, {with_findings} with findings, {self.fixed} fixed, "
+                f"{skipped} skipped by the prefilter, {with_findings} with findings, {fixed}"
                 f"{errors} error{'s' if errors != 1 else ''}.")
 
     def fixable_counts(self) -> tuple[int, int]:

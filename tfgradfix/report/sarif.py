@@ -77,22 +77,32 @@ def write_sarif(report: RunReport, out: TextIO, engine: Optional[Engine] = None)
         for result in report.results:
             fixes.update({(display_path(result.path), *key): fix for key, fix in _fixes(engine, result).items()})
     results = []
+    notebooks = report.notebooks
     for path, f in report.findings:
+        location: dict = {"artifactLocation": {"uri": path.replace("\\", "/")},
+                          "region": {"startLine": f.line, "startColumn": f.column,
+                                     "endLine": f.end_line, "endColumn": f.end_column}}
         result = {
             "ruleId": f.code,
             "ruleIndex": index[f.code],
             "level": "warning",
             "message": {"text": f.message},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": path.replace("\\", "/")},
-                "region": {"startLine": f.line, "startColumn": f.column,
-                           "endLine": f.end_line, "endColumn": f.end_column},
-            }}],
+            "locations": [{"physicalLocation": location}],
             "partialFingerprints": {"symbol": f"{f.code}:{f.symbol}"},
         }
+        if f.cell is not None and path in notebooks:
+            # The region is in the .ipynb file as stored (the lines of the JSON that hold the
+            # code); the cell and the line and column in it are properties.
+            lines = notebooks[path].file_lines_of(f.cell, f.line, f.end_line)
+            location.pop("region")
+            if lines is not None:
+                location["region"] = {"startLine": lines[0], "endLine": lines[1]}
+            result["message"] = {"text": f"cell {f.cell}, line {f.line}: {f.message}"}
+            result["properties"] = {"cell": f.cell, "cellLine": f.line, "cellColumn": f.column,
+                                    "cellEndLine": f.end_line, "cellEndColumn": f.end_column}
         if f.fix is not None:
-            result["properties"] = {"fix": {"applicability": f.fix.applicability.value,
-                                            "description": f.fix.description}}
+            result.setdefault("properties", {})["fix"] = {"applicability": f.fix.applicability.value,
+                                                          "description": f.fix.description}
             fix = fixes.get((path, f.code, f.line, f.column))
             if fix is not None:
                 result["fixes"] = [fix]

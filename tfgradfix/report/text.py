@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TextIO
 
 from tfgradfix.fixes.edits import Applicability
-from tfgradfix.report.run import RunReport
+from tfgradfix.report.run import RunReport, display_path
 
 _MARKS = {Applicability.SAFE: "[*] ", Applicability.UNSAFE: "[?] ", None: ""}
 
@@ -17,15 +18,31 @@ def write_statistics(report: RunReport, out: TextIO) -> None:
         out.write(f"{count:>6}  {code}  {mark} {name}\n")
 
 
-def write_text(report: RunReport, out: TextIO) -> None:
+def _write_fixes(report: RunReport, out: TextIO) -> None:
+    """`--show-fixes`: what --fix applied, per file and rule (Ruff's layout)."""
+    for result in report.results:
+        counts = Counter((f.code, f.name) for f in result.fixed_findings)
+        if counts:
+            out.write(f"- {display_path(result.path)}:\n")
+            for (code, name), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+                out.write(f"    {count} × {code} ({name})\n")
+
+
+def write_text(report: RunReport, out: TextIO, quiet: bool = False, show_fixes: bool = False) -> None:
+    """One line per finding, then (unless `quiet`) what was found, fixed (with
+    `show_fixes`: per file and rule) and fixable."""
     findings = report.findings
     for path, f in findings:
         where = f"{path}:cell {f.cell}" if f.cell is not None else path
         out.write(f"{where}:{f.line}:{f.column}: {f.code} {_MARKS[f.fix_applicability]}{f.message}\n")
+    if quiet:
+        return
     count = len(findings)
     if report.fix_mode and report.fixed:
         out.write(f"Fixed {report.fixed} {_plural(report.fixed, 'finding')}"
-                  f"{f', {count} remaining' if count else ''}.\n")
+                  f"{f', {count} remaining' if count else ''}{':' if show_fixes else '.'}\n")
+        if show_fixes:
+            _write_fixes(report, out)
     elif count:
         out.write(f"Found {count} {_plural(count, 'finding')}.\n")
     elif not report.all_errors:

@@ -17,6 +17,10 @@ from typing import ClassVar, Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import Blocking
+from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
+from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
+from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Fix
 from tfgradfix.fixes.numpy_to_tf import bind
 from tfgradfix.rules.base import Rule
@@ -37,6 +41,17 @@ _NON_DIFFERENTIABLE = {
     "comparison": "use a soft version (`tf.sigmoid((a - b) / temperature)`) or a straight-through "
                   "estimator",
 }
+# For TensorFlow's own list (analysis/no_gradient_ops.py), by why it has no gradient.
+_ADVICE_BY_REASON = {
+    "integer or boolean result": "its result is integer or boolean (indices, counts, a mask): use it to "
+                                 "select values (`tf.gather`, `tf.where(mask, a, b)`) rather than as a value, "
+                                 "or use a soft version",
+    "registered NotDifferentiable": "TensorFlow registers it as not differentiable: use a differentiable "
+                                    "relaxation or a straight-through estimator",
+    "gradient registered as None": "TensorFlow registers a None gradient for it: use a differentiable "
+                                   "relaxation or a straight-through estimator",
+}
+_COMPARISON_OPS = frozenset({"Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual"})
 
 
 class _CutRule(Rule):
@@ -84,20 +99,30 @@ def _operand(call: cst.Call) -> Optional[cst.BaseExpression]:
 class StopGradientOutput(_CutRule):
     code = "TGF301"
     name = "stop-gradient-output"
-    summary = "`tf.stop_gradient` that cuts every path from the weights to the output"
+    summary = "`tf.stop_gradient` that cuts every path from the weights, or from one weight, to the output"
     message = "`{function}` cuts every path from the trainable weights to the {sink}: their gradients are None"
+    weight_message = ("`{function}` cuts every path from {weights} to the {sink}, while other weights still "
+                      "reach it: the gradient for {weights} is None, so it never trains")
     triggers = ("stop_gradient", "StopGradient")
     baseline = Blocking(parameters=False)
     cut = Blocking(parameters=False).extended(*_STOP_GRADIENTS)
     what = (
         "Finds `tf.stop_gradient` (also `keras.ops.stop_gradient`, `K.stop_gradient`) when every "
         "path from the trainable weights to the layer's output, or to the target of "
-        "`tape.gradient`, goes through it. The value is followed through assignments and "
-        "arithmetic. Not reported: straight-through estimators (`x + tf.stop_gradient(q - x)`, "
+        "`tape.gradient`, goes through it. In a layer's `call`, also when it cuts every path from "
+        "one weight (`self.<name>`, followed on its own) while other weights or sub-layers still "
+        "reach the output: a projection frozen by mistake. The value is followed through "
+        "assignments and arithmetic. Not reported: straight-through estimators (`x + tf.stop_gradient(q - x)`, "
         "`x - tf.stop_gradient(x - q)`), zero-valued carriers (`e - tf.stop_gradient(e)`), a "
         "stop_gradient on targets or labels (a DQN target network), on a value no trainable "
         "weight reaches, or inside a loss whose other terms still reach the weights; a weightless "
-        "layer that stops the gradient of its input on purpose."
+        "layer that stops the gradient of its input on purpose. For one weight, also not: a "
+        "weight declared `trainable=False` or updated with `.assign*()` anywhere in the module "
+        "(moving averages, target-network copies, spectral-norm power iteration), a weight that "
+        "reaches the output (or an `add_loss`) another way (VQ-VAE codebooks), a weight read by "
+        "a method `call` does not run (`train_step`, a custom loss), a stop_gradient "
+        "in a helper rather than in `call`, and layers defined in tests (in a `test*` function "
+        "or `*Test` class, or a module that asserts something `is None`)."
     )
     why = (
         "`tf.stop_gradient` is the identity forward and zero backward: whatever it wraps is a "
@@ -122,33 +147,120 @@ class StopGradientOutput(_CutRule):
         "cannot be known from the code."
     )
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._assigned: Optional[set[str]] = None
+
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self._qualified(node)
         if qualified is None or qualified.rsplit(".", 1)[-1] not in _STOP_GRADIENTS:
             return
         operand = _operand(node)
-        if not self._cuts_every_path(node, operand):
-            return
-        assert operand is not None
         sink = "layer's output" if self.context.scope.forward else "loss"
         function = qualified.replace("tensorflow.", "tf.")
+        if self._cuts_every_path(node, operand):
+            message = self.message.format(function=function, sink=sink)
+        else:
+            weights = self._weights_cut_off(node, operand)
+            if not weights:
+                return
+            message = self.weight_message.format(
+                function=function, sink=sink, weights=", ".join(f"`self.{w}`" for w in weights))
         fix = Fix.replace(node, lambda updated: _operand(updated), "Remove the `stop_gradient`",
                           applicability=Applicability.UNSAFE)
-        self.report(node, self.message.format(function=function, sink=sink), fix)
+        self.report(node, message, fix)
+
+    def _weights_cut_off(self, node: cst.Call, operand: Optional[cst.BaseExpression]) -> list[str]:
+        """The weights of the layer that reach its output only through the stop_gradients
+        of `call`, one data flow per weight, while something else still reaches it."""
+        context = self.context
+        scope = context.scope
+        cls = scope.keras_class
+        if (operand is None or cls is None or not scope.is_forward_entry or not context.reaches_output(node)
+                or _in_a_test(context, cls)):
+            return []
+        sinks = scope.analyse(self.cut).sink_expressions
+        if not any(scope.analyse(self.cut).is_tainted(s) for s in sinks):
+            return []  # nothing else reaches the output either: the whole-layer case above
+        if self._assigned is None:
+            self._assigned = assigned_attributes(context.analysis.module)
+        cut_off = []
+        for weight in sorted({w for owner in cls.lineage() for w in owner.weights}):
+            baseline = scope.analyse(self.baseline.only(weight))
+            if not baseline.is_tainted(operand) or not any(baseline.is_tainted(s) for s in sinks):
+                continue
+            if any(scope.analyse(self.cut.only(weight)).is_tainted(s) for s in sinks):
+                continue
+            if weight in self._assigned or declared_untrainable(cls, weight, context.imports):
+                continue  # updated by code, not by gradients: a target network, an EMA, power iteration
+            if _read_outside(context, cls, weight, scope):
+                continue  # `train_step`, a custom loss: a path to the loss this flow does not see
+            cut_off.append(weight)
+        return cut_off
+
+
+_SETUP_METHODS = frozenset({"__init__", "build", "get_config", "from_config"})
+
+
+def _read_outside(context, cls, weight: str, entry) -> bool:
+    """`self.<weight>` read by a method of the class that `entry` does not run."""
+    reached, pending = {entry.node}, [entry]
+    while pending:
+        scope = pending.pop()
+        for node in descendants(scope.node):
+            callee = context.analysis.callee_scope(scope, node) if isinstance(node, cst.Call) else None
+            if callee is not None and callee.node not in reached:
+                reached.add(callee.node)
+                pending.append(callee)
+    return any(
+        name not in _SETUP_METHODS and method not in reached
+        and any(self_attribute(n) == weight for n in descendants(method))
+        for owner in cls.lineage() for name, method in owner.methods.items())
+
+
+def _in_a_test(context, cls) -> bool:
+    """A layer defined in a test, or in a module that asserts something is None (a
+    gradient, in the tests that freeze a weight on purpose)."""
+    parent = context.parent(cls.node)
+    while parent is not None:
+        if isinstance(parent, (cst.FunctionDef, cst.ClassDef)) and _test_name(parent.name.value):
+            return True
+        parent = context.parent(parent)
+    return any(_asserts_none(node) for node in descendants(context.analysis.module))
+
+
+def _test_name(name: str) -> bool:
+    return name.startswith(("test", "Test")) or name.endswith("Test")
+
+
+def _asserts_none(node: cst.CSTNode) -> bool:
+    if isinstance(node, cst.Call):
+        callee = node.func
+        return isinstance(callee, cst.Attribute) and callee.attr.value == "assertIsNone"
+    if isinstance(node, cst.Assert) and isinstance(node.test, cst.Comparison):
+        return any(isinstance(c.operator, cst.Is) and isinstance(c.comparator, cst.Name)
+                   and c.comparator.value == "None" for c in node.test.comparisons)
+    return False
 
 
 class NonDifferentiableOp(_CutRule):
     code = "TGF302"
     name = "non-differentiable-op"
-    summary = "`argmax`/`round`/`floor`/`sign`/int casts/comparisons on every path from weights to output"
+    summary = "`argmax`/`argsort`/`round`/`floor`/`sign`/int casts/comparisons on every path from weights to output"
     message = "{op} has no gradient, and every path from the trainable weights to the {sink} goes through it: {advice}"
-    triggers = ("argmax", "argmin", "round", "floor", "ceil", "sign", "cast", "top_k", ">", "<", "==")
+    triggers = ("argmax", "argmin", "round", "floor", "ceil", "sign", "cast", "top_k", ">", "<", "==",
+                *sorted({name.rsplit(".", 1)[-1] for name in NO_GRADIENT}))
     baseline = Blocking(functions=_METADATA, comparisons=False, parameters=False)
-    cut = Blocking(functions=_METADATA | frozenset(n for n in _NON_DIFFERENTIABLE if n != "cast"),
+    cut = Blocking(functions=_METADATA | frozenset(NO_GRADIENT) | frozenset(n for n in _NON_DIFFERENTIABLE if n != "cast"),
                    comparisons=True, integer_casts=True, parameters=False)
     what = (
         "Finds `argmax`, `argmin`, `round`, `floor`, `ceil`, `sign`, casts to an integer or bool "
-        "dtype, comparisons and `tf.math.top_k(...).indices` when every path from the trainable "
+        "dtype, comparisons, `tf.math.top_k(...).indices`, and every public TensorFlow function "
+        "that TensorFlow itself gives no gradient (its gradient registry: ops registered "
+        "`NotDifferentiable`, gradients registered as None, integer or boolean results; the list "
+        "is generated from TensorFlow by `tools/no_gradient_ops.py` and tested against it): "
+        + ", ".join(f"`{name.replace('tensorflow.', 'tf.')}`" for name in sorted(NO_GRADIENT)) + ". "
+        "It reports one when every path from the trainable "
         "weights to the layer's output (or the `tape.gradient` target) goes through one of them. "
         "The same op off that path is fine and not reported: `argmax` for a metric, "
         "`tf.gather(x, tf.argmax(...))` (the values still carry the gradient), "
@@ -180,18 +292,25 @@ class NonDifferentiableOp(_CutRule):
         if qualified is None:
             return
         op = qualified.rsplit(".", 1)[-1]
+        shown = f"`{qualified.replace('tensorflow.', 'tf.')}`"
+        if op not in _NON_DIFFERENTIABLE and qualified in NO_GRADIENT:
+            op_type, reason = NO_GRADIENT[qualified]
+            operands = [a.value for a in node.args if a.keyword is None and not a.star][:2]
+            if any(self._cuts_every_path(node, operand) for operand in operands):
+                advice = _NON_DIFFERENTIABLE["comparison"] if op_type in _COMPARISON_OPS else _ADVICE_BY_REASON[reason]
+                self._flag(node, shown, advice)
+            return
         if op not in _NON_DIFFERENTIABLE or op == "cast" and not self._integer_cast(node):
             return
         if op == "top_k" and not self._indices_used(node):
             return
         if self._cuts_every_path(node, _operand(node)):
-            shown = f"`{qualified.replace('tensorflow.', 'tf.')}`"
-            self._flag(node, shown + (" to an integer type" if op == "cast" else ""), op)
+            self._flag(node, shown + (" to an integer type" if op == "cast" else ""), _NON_DIFFERENTIABLE[op])
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         operands = [node.left, *(target.comparator for target in node.comparisons)]
         if any(self._cuts_every_path(node, operand) for operand in operands):
-            self._flag(node, "A comparison", "comparison")
+            self._flag(node, "A comparison", _NON_DIFFERENTIABLE["comparison"])
 
     def _integer_cast(self, node: cst.Call) -> bool:
         return self.cut.blocks("tensorflow.cast", node, self.context.scope.analyse(self.cut))
@@ -200,6 +319,6 @@ class NonDifferentiableOp(_CutRule):
         parent = self.context.parent(node)
         return isinstance(parent, cst.Attribute) and parent.attr.value == "indices"
 
-    def _flag(self, node: cst.CSTNode, op: str, kind: str) -> None:
+    def _flag(self, node: cst.CSTNode, op: str, advice: str) -> None:
         sink = "layer's output" if self.context.scope.forward else "loss"
-        self.report(node, self.message.format(op=op, sink=sink, advice=_NON_DIFFERENTIABLE[kind]))
+        self.report(node, self.message.format(op=op, sink=sink, advice=advice))

@@ -22,13 +22,16 @@ def fix_kind(rule: type[Rule]) -> str:
 
 
 def render(rule: type[Rule]) -> str:
+    # A rule without an automatic fix shows what a person could write instead, never as
+    # what the tool would make of the example.
+    after = "Becomes:" if fix_kind(rule) != "none" else "Suggested change (not applied automatically):"
     return (
         f"# {rule.code} {rule.name}\n\n"
         f"{rule.summary[0].upper()}{rule.summary[1:]}. Fix: {fix_kind(rule)}.\n\n"
         f"## What it finds\n\n{rule.what}\n\n"
         f"## Why it breaks gradients\n\n{rule.why}\n\n"
         f"## Example\n\n```python\n{rule.example}```\n\n"
-        f"Becomes:\n\n```python\n{rule.fixed_example}```\n\n"
+        f"{after}\n\n```python\n{rule.fixed_example}```\n\n"
         f"## Fix safety\n\n{rule.fix_safety}\n\n"
         f"Suppress one line with `# noqa: {rule.code}`; turn the rule off with "
         f"`--ignore {rule.code}`.\n"

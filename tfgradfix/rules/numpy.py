@@ -7,6 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import is_certainly_tensor
+from tfgradfix.analysis.objects import Kind, describe
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.arrays import ArrayToTensor
 from tfgradfix.fixes.edits import Fix, keyword_arg
@@ -33,6 +34,8 @@ def _on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
         context.on_gradient_path
         and any(context.is_tainted(v) for v in values)
         and context.reaches_output(node)
+        # in a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds
+        and (context.scope.is_keras_forward or not context.feeds_no_gradient(node))
     )
 
 
@@ -45,10 +48,18 @@ class NumpyCallOnTensor(Rule):
     what = (
         "Finds NumPy functions (`np.dot`, `np.exp`, `np.sum`, ... under any alias, and names "
         "imported with `from numpy import ...`) applied to a tensor that carries a gradient, on "
-        "the gradient path: a Keras layer's `call`, what it calls in the same module, and the "
-        "body of a `tf.GradientTape` block. NumPy on constants and static shapes "
-        "(`np.sqrt(self.units)`, `np.prod(input_shape[1:])`) is not reported, nor is NumPy "
-        "whose result is only logged."
+        "the gradient path: a Keras layer's `call`, what it calls in the same module (helpers, "
+        "functions nested in it, the closure a factory returns: `loss_fn = make_loss(3)`), "
+        "loss functions handed to `model.compile(loss=...)` (their `y_pred`), functions handed "
+        "to `keras.layers.Lambda`, `tf.map_fn` and `tf.vectorized_map`, and the body of a "
+        "`tf.GradientTape` block. Tensors keep their gradient through lists, tuples and dicts "
+        "(`outs = [m(x) for m in models]`, `for out, y in zip(outs, ys)`, `sum(...)`). NumPy on "
+        "constants and static shapes (`np.sqrt(self.units)`, `np.prod(input_shape[1:])`) is not "
+        "reported, nor is NumPy whose result is only logged, NumPy in a tape whose value only "
+        "feeds a result that has no gradient anyway (an action drawn with "
+        "`np.random.choice(n, p=np.squeeze(probs))`), the bodies of functions handed to "
+        "`tf.numpy_function`/`tf.py_function` (NumPy by contract), `tf.custom_gradient` "
+        "functions, and layers of a test module used only under `pytest.raises`/`assertRaises`."
     )
     why = (
         "NumPy converts the tensor to an array, so the tape records nothing. Eagerly the "
@@ -112,8 +123,10 @@ class TensorToNumpy(Rule):
     triggers = (".numpy(", "array(")
     what = (
         "Finds `.numpy()`, `np.array(t)` and `np.asarray(t)` on a tensor that carries a "
-        "gradient, where the result flows into the layer's output or the loss. `.numpy()` of a "
-        "loss or image that is only printed, logged or plotted is not reported."
+        "gradient, where the result flows into the layer's output or the loss, anywhere on the "
+        "gradient path (see TGF101). `.numpy()` of a loss or image that is only printed, logged "
+        "or plotted is not reported, nor is `.numpy()` in a function handed to "
+        "`tf.numpy_function`/`tf.py_function`, which receives arrays by contract."
     )
     why = (
         "The array is a copy the tape cannot see, so everything computed from it has no "
@@ -287,7 +300,9 @@ class NumpyFunction(Rule):
     what = (
         "Finds `tf.numpy_function`, `tf.compat.v1.py_func` and `tf.py_func` on the gradient "
         "path with a tensor input, and `tf.py_function` whose wrapped function (defined in the "
-        "module) converts to NumPy."
+        "module) converts to NumPy. The wrapper call is the finding: the wrapped function's "
+        "own body is NumPy by contract and no other rule reports inside it. A wrapper called on "
+        "values without a gradient (an environment step on a sampled action, labels) is fine."
     )
     why = (
         "`tf.numpy_function` has no gradient at all: everything upstream gets `None`. "
@@ -348,7 +363,13 @@ class PredictInTape(Rule):
     triggers = (".predict(",)
     what = (
         "Finds `model.predict(x)` inside a `tf.GradientTape` block or a layer's `call`, where "
-        "its result flows into the loss or the output."
+        "its result flows into the loss or the output, and `model` is a Keras model or layer: "
+        "made from a Keras class (`keras.Sequential`, `keras.Model`, `keras.applications`, a "
+        "subclass in the module), returned by a module function that makes one, passed in by "
+        "the module's callers, or a parameter the code calls `.fit`/`.compile` on. Objects "
+        "whose class defines its own `predict` (a from-scratch model written as a plain class, "
+        "a `tf.Module`) are not reported; objects the module cannot tell are reported "
+        "without a fix."
     )
     why = (
         "`predict` runs its own loop over batches and returns a NumPy array, outside any tape: "
@@ -365,8 +386,8 @@ class PredictInTape(Rule):
         "    loss = tf.reduce_mean(error ** 2)\n"
     )
     fix_safety = (
-        "Safe: `model(x, training=False)` computes the same values as `predict` (inference "
-        "mode) as a tensor the tape records. `batch_size` and `verbose` are dropped; calls with "
+        "Safe, and offered only for a Keras model or layer: `model(x, training=False)` computes "
+        "the same values as `predict` (inference mode) as a tensor the tape records. `batch_size` and `verbose` are dropped; calls with "
         "other arguments (`steps`, `callbacks`, generators) are reported without a fix."
     )
 
@@ -378,6 +399,12 @@ class PredictInTape(Rule):
         if context.imports.resolve(callee.value) is not None:
             return
         if not (context.in_tape or context.scope.is_keras_forward) or not context.reaches_output(node):
+            return
+        model = describe(context.scope, callee.value)
+        if "predict" in model.methods or model.kind in (Kind.PLAIN, Kind.TF_MODULE):
+            return  # its own `predict`, whatever that returns
+        if not model.is_keras:
+            self.report(node)  # calling the object instead may not even be possible
             return
         fix = None
         positional = [a for a in node.args if a.keyword is None]

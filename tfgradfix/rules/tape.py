@@ -6,12 +6,19 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import _walk_scope, is_certainly_tensor, names_in
+from tfgradfix.analysis.dataflow import (
+    DataFlow, _walk_scope, argument_for, is_certainly_tensor, names_in, target_names,
+)
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
-from tfgradfix.analysis.tapes import Container, GradientCall, TapeBlock, names_bound, tape_block
-from tfgradfix.analysis.tree import contains
+from tfgradfix.analysis.layer_state import declared_untrainable
+from tfgradfix.analysis.objects import Kind, describe
+from tfgradfix.analysis.tapes import (
+    Container, GradientCall, TapeBlock, names_bound, reaching_value, tape_block,
+)
+from tfgradfix.analysis.tree import contains, descendants
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.literals import as_floats, is_float_literal, is_integer_literal
+from tfgradfix.fixes.statements import moved as moved_statement, without as without_statements
 from tfgradfix.rules.base import Rule
 
 _TAPE_TRIGGERS = ("GradientTape",)
@@ -43,9 +50,12 @@ def _source_names(sources: Optional[cst.BaseExpression]) -> Iterator[cst.Name]:
 
 
 def _reads(statement: cst.CSTNode) -> set[str]:
-    """Names a statement reads (its assignment targets excluded)."""
+    """Names a statement reads (its assignment targets excluded); for a compound
+    statement (`if`, `for`, `try`, ...), every name in it."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return set(names_in(statement))
     read: set[str] = set()
-    for small in getattr(statement, "body", ()):
+    for small in statement.body:
         if isinstance(small, cst.Assign):
             read.update(names_in(small.value))
             for target in small.targets:
@@ -83,12 +93,12 @@ def _move_into_block(container: Container, with_node: cst.With, moved: list[cst.
 
     def build(updated: Container) -> Container:
         statements = list(updated.body)
-        taken = [statements[i] for i in moved_indices]
+        taken = [moved_statement(statements[i]) for i in moved_indices]
         block = statements[with_index]
         inner = list(block.body.body)
         inner = inner + taken if at_end else taken + inner
         statements[with_index] = block.with_changes(body=block.body.with_changes(body=inner))
-        return updated.with_changes(body=[s for i, s in enumerate(statements) if i not in moved_indices])
+        return updated.with_changes(body=without_statements(statements, set(moved_indices)))
 
     return Edit(container, build)
 
@@ -214,8 +224,14 @@ class ForwardOutsideTape(_TapeRule):
     what = (
         "Finds `outputs = model(x)` before a `with tf.GradientTape() as tape:` block whose "
         "`tape.gradient(..., model.trainable_variables)` asks for that same model's weights, "
-        "when the block reads `outputs`. A model called before the block whose weights are not "
-        "among the sources (a frozen encoder) is fine and not reported."
+        "when the block reads `outputs`. Also a value computed with TF ops or arithmetic from "
+        "variables among the sources before the block (`w = tf.concat([a, b], 0)` then "
+        "`tape.gradient(loss, [a, b])`; `kernel = self.k1 + self.k2` with "
+        "`self.trainable_variables`), when the block reads it and not those variables "
+        "themselves, also when it was computed once before a loop around the block. A model "
+        "called before the block whose weights are not among the sources (a frozen encoder), "
+        "shapes of variables, and snapshots whose variable the block also reads (`anchor = "
+        "tf.identity(w)`) are fine and not reported."
     )
     why = (
         "The tape records only what runs inside the block. The forward pass ran before it, so "
@@ -234,12 +250,18 @@ class ForwardOutsideTape(_TapeRule):
         "grads = tape.gradient(loss, model.trainable_variables)\n"
     )
     fix_safety = (
-        "Safe: the forward call moves, with its comments, to the top of the block; it computes "
-        "the same values, now recorded. When a statement in between reads its result or "
-        "rebinds its inputs, the finding has no fix."
+        "Safe: the forward call (or the computation from the variables) moves, with its "
+        "comments, to the top of the block; it computes the same values, now recorded. When a "
+        "statement in between reads its result or rebinds its inputs, or the value is computed "
+        "outside a loop around the block (moving it would run it every step), the finding has "
+        "no fix."
     )
 
+    _DERIVED = ("`{name}` is computed from {variables} before the `with tf.GradientTape()` block: the tape did "
+                "not record it, so the gradients for {variables} are None")
+
     def check(self, block: TapeBlock) -> None:
+        self._derived_before(block)
         roots = {root for g in block.gradients for root in _source_owners(g.sources)}
         if not roots:
             return
@@ -266,6 +288,68 @@ class ForwardOutsideTape(_TapeRule):
             self.report(call, self.message.format(call=callee, sources=f"{callee}.trainable_variables"), fix)
 
 
+    def _derived_before(self, block: TapeBlock) -> None:
+        """`w = tf.concat([a, b], 0)` before the block, `w` read in it, `a` and `b` among the
+        sources and not read in the block themselves: the block sees a constant."""
+        variables = {name for g in block.gradients for name in self._source_variables(g.sources)}
+        if not variables:
+            return
+        asked = {id(n) for g in block.gradients for n in descendants(g.call)}  # `tape.gradient(loss, [a, b])`
+        read_in_block = {dotted_name(n) for n in descendants(block.node.body)
+                         if isinstance(n, (cst.Name, cst.Attribute)) and id(n) not in asked}
+        bound_in_block = names_bound(block.node.body)
+        # Differentiable in the variables: `tf.shape(a)[0]` or `a.shape` is not.
+        roots = {v.split(".", 1)[0] for v in variables} - {"self"}  # `layer.kernel`: taint follows `layer`
+        flow = DataFlow(scope=self.context.scope, imports=self.context.imports, tainted=roots)
+        for name in sorted(n for n in read_in_block if n is not None and "." not in n) :
+            if name in bound_in_block or name in variables:
+                continue
+            value = reaching_value(block.node, name, self.context.parent)
+            if value is None or not self._computed(value) or not flow.is_tainted(value):
+                continue
+            cut = sorted({d for n in descendants(value) if (d := dotted_name(n)) in variables} - read_in_block)
+            if not cut:
+                continue
+            shown = ", ".join(f"`{v}`" for v in cut)
+            self.report(value, self._DERIVED.format(name=name, variables=shown), self._move(block, value))
+
+    def _source_variables(self, sources: Optional[cst.BaseExpression]) -> Iterator[str]:
+        """Variables named among the sources (`[a, b]`, `self.kernel`); a Keras class's own
+        weights for `self.trainable_variables`."""
+        values = [e.value for e in sources.elements] if isinstance(sources, (cst.List, cst.Tuple)) else [sources]
+        for value in values:
+            name = dotted_name(value) if isinstance(value, (cst.Name, cst.Attribute)) else None
+            if name is not None and "trainable_" not in name:
+                yield name
+        cls = self.context.scope.keras_class
+        if cls is not None and "self" in set(_source_owners(sources)):
+            yield from (f"self.{w}" for owner in cls.lineage() for w in owner.weights
+                        if not declared_untrainable(cls, w, self.context.imports))
+
+    def _computed(self, value: cst.BaseExpression) -> bool:
+        """A new tensor from TF ops or arithmetic, not the variable itself or a call of
+        unknown code."""
+        if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation, cst.Subscript)):
+            return True
+        if isinstance(value, cst.Call):
+            qualified = self.context.imports.resolve(value.func) or ""
+            if qualified.startswith("tensorflow.") and qualified not in ("tensorflow.Variable", "tensorflow.GradientTape"):
+                return True
+            return isinstance(value.func, cst.Attribute) and value.func.attr.value in ("read_value", "value")
+        return False
+
+    def _move(self, block: TapeBlock, value: cst.BaseExpression) -> Optional[Fix]:
+        statement = self.context.parent(self.context.parent(value))
+        body = list(block.container.body)
+        if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and statement in body):
+            return None  # computed in an enclosing block, once for a whole loop: moving it changes what runs
+        others = body[body.index(statement) + 1:block.index]
+        if not _can_reorder([statement], others):
+            return None
+        return Fix("Compute it inside the tape block",
+                   (_move_into_block(block.container, block.node, [statement], at_end=False),))
+
+
 def _source_owners(sources: Optional[cst.BaseExpression]) -> Iterator[str]:
     """`model` for `model.trainable_variables`, also inside lists and sums."""
     if isinstance(sources, cst.Attribute) and sources.attr.value in (
@@ -289,8 +373,12 @@ class UnwatchedSource(_TapeRule):
     what = (
         "Finds `tape.gradient(y, x)` where `x` is a tensor created before the block "
         "(`tf.constant`, `tf.convert_to_tensor`, a TF op's result) and the block never calls "
-        "`tape.watch(x)`. Not reported for `tf.Variable`s, lists of trainable variables, tensors "
-        "computed inside the block (the tape records those), or when `watch` is already there."
+        "`tape.watch(x)`. What counts is the binding that reaches the block: a parameter "
+        "rebound as `x = tf.convert_to_tensor(x)` (or `tf.cast`, any TF op) before it is a "
+        "tensor. Not reported for `tf.Variable`s, lists of trainable variables, tensors "
+        "computed inside the block (the tape records those), parameters that reach it as passed "
+        "(a caller may pass a variable), a name rebound only inside an `if` or in a loop "
+        "around the block, or when `watch` is already there."
     )
     why = (
         "A tape watches trainable `tf.Variable`s automatically, never plain tensors: unless "
@@ -336,7 +424,10 @@ class UnwatchedSource(_TapeRule):
                 bindings = [b for b in flow.bindings if b.name == name]
                 if not bindings or any(contains(block.node, b.statement) for b in bindings):
                     continue
-                if not is_certainly_tensor(flow, source):
+                # The binding that reaches the block decides: `x = tf.convert_to_tensor(x)` makes a
+                # tensor of a parameter that could have been anything.
+                reaching = reaching_value(block.node, name, self.context.parent)
+                if not is_certainly_tensor(flow, source if reaching is None else reaching):
                     continue
                 watch = cst.parse_statement(f"{block.name}.watch({name})\n")
 
@@ -349,29 +440,45 @@ class UnwatchedSource(_TapeRule):
 
 def _integer_bindings(rule: Rule, name: str) -> Optional[list[cst.Call]]:
     """The constructors that bind `name`, when every one makes an integer tensor."""
-    flow = rule.context.flow
-    if flow is None:
+    if rule.context.flow is None:
         return None
-    calls = []
-    for binding in (b for b in flow.bindings if b.name == name):
-        value = binding.value
-        if not isinstance(value, cst.Call):
+    return _integer_constructors(rule.context.scope, cst.Name(name))
+
+
+def _integer_constructors(scope, expr: cst.BaseExpression, depth: int = 0) -> Optional[list[cst.Call]]:
+    """The constructors `expr` comes from, when every one makes an integer tensor: through
+    the names that bind it, and for a parameter, what every caller in the module passes."""
+    if isinstance(expr, cst.Call):
+        return [expr] if _makes_integer_tensor(scope, expr) else None
+    if not isinstance(expr, cst.Name) or depth > 4:
+        return None
+    if scope.flow is not None:
+        values = [b.value for b in scope.flow.bindings if b.name == expr.value]
+    else:
+        values = [v for v in scope.local_definitions().get(expr.value, []) if isinstance(v, cst.BaseExpression)]
+    passed = []
+    if not values and expr.value in scope.parameter_names:
+        for caller, call in scope.module.callers_of(scope):
+            passed.append((caller, argument_for(scope.node, call, expr.value)))
+    calls: list[cst.Call] = []
+    for where, value in [(scope, v) for v in values] + passed:
+        found = _integer_constructors(where, value, depth + 1) if value is not None else None
+        if found is None:
             return None
-        qualified = rule.context.imports.resolve(value.func)
-        dtype = next((a.value for a in value.args if a.keyword is not None and a.keyword.value == "dtype"), None)
-        if dtype is not None:
-            if not is_integer_dtype(rule.context.imports.dtype_name(dtype)):
-                return None
-            calls.append(value)
-        elif qualified in ("tensorflow.constant", "tensorflow.Variable", "tensorflow.convert_to_tensor") \
-                and value.args and is_integer_literal(value.args[0].value):
-            calls.append(value)
-        elif qualified == "tensorflow.range" and not any(
-                is_float_literal(a.value) for a in value.args if a.keyword is None):
-            calls.append(value)
-        else:
-            return None
+        calls.extend(found)
     return calls or None
+
+
+def _makes_integer_tensor(scope, value: cst.Call) -> bool:
+    imports = scope.module.imports
+    qualified = imports.resolve(value.func)
+    dtype = next((a.value for a in value.args if a.keyword is not None and a.keyword.value == "dtype"), None)
+    if dtype is not None:
+        return is_integer_dtype(scope.dtype_name(dtype))
+    if qualified in ("tensorflow.constant", "tensorflow.Variable", "tensorflow.convert_to_tensor"):
+        return bool(value.args) and is_integer_literal(value.args[0].value)
+    return qualified == "tensorflow.range" and not any(
+        is_float_literal(a.value) for a in value.args if a.keyword is None)
 
 
 class IntegerSource(_TapeRule):
@@ -382,7 +489,9 @@ class IntegerSource(_TapeRule):
     what = (
         "Finds `tape.gradient(y, x)` where `x` is an integer tensor: `tf.constant(3)`, "
         "`tf.Variable(2)`, `tf.constant([1, 2])`, `tf.range(5)`, or a constructor with an integer "
-        "`dtype`."
+        "`dtype`. Both the tensor and its dtype are followed to the module's callers: a helper "
+        "`def sensitivity(f, x)` called with `tf.constant([1, 2])`, or `tf.constant(v, "
+        "dtype=dtype)` where every caller passes `tf.int32`."
     )
     why = (
         "TensorFlow differentiates only floating-point (and complex) tensors. For an integer "
@@ -429,58 +538,171 @@ class IntegerSource(_TapeRule):
 class NonTrainableInSources(_TapeRule):
     code = "TGF405"
     name = "non-trainable-in-sources"
-    summary = "`tape.gradient(loss, model.variables / .weights)`"
-    message = "`{owner}.{attr}` includes non-trainable variables (BatchNormalization statistics, frozen layers): their gradients are None"
+    summary = "`tape.gradient(loss, model.variables / .weights)` on a model that holds non-trainable variables"
+    message = "`{owner}.{attr}` includes non-trainable variables ({why}): their gradients are None"
     what = (
-        "Finds `tape.gradient(loss, model.variables)` and `tape.gradient(loss, model.weights)`, "
-        "and the `zip(grads, model.variables)` that pairs the result with the variables."
+        "Finds `tape.gradient(loss, model.variables)` and `tape.gradient(loss, model.weights)` "
+        "(also through a name bound to them) when `model` is a Keras model or layer, or a "
+        "`tf.Module`, that holds non-trainable variables: it is built, in the module, with "
+        "BatchNormalization, Normalization or another stateful layer (Keras 3's Dropout, "
+        "noise and random augmentation layers keep a seed state variable), a weight made with "
+        "`trainable=False`, a part frozen with `.trainable = False`, or a "
+        "`keras.applications` network that uses BatchNormalization. What `model` is comes from "
+        "where its value is made: an assignment in the function or module, what the module's "
+        "callers pass for a parameter, `self.attr = ...` in the class, a module function that "
+        "returns it. `tf.Module`s and layers whose variables are all trainable, plain Python "
+        "objects with their own `weights`, and objects the module cannot tell are not reported."
     )
     why = (
         "`variables` and `weights` include non-trainable state such as BatchNormalization's "
         "moving mean and variance. The tape returns `None` for those, and "
-        "`optimizer.apply_gradients` warns `Gradients do not exist for variables` or raises in "
-        "Keras 3."
+        "`optimizer.apply_gradients` warns `Gradients do not exist for variables` (or raises "
+        "for a list that has only such variables)."
     )
     example = (
+        "model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),\n"
+        "                          keras.layers.BatchNormalization(), keras.layers.Dense(1)])\n"
+        "with tf.GradientTape() as tape:\n"
+        "    loss = loss_fn(y, model(x, training=True))\n"
         "grads = tape.gradient(loss, model.variables)\n"
         "optimizer.apply_gradients(zip(grads, model.variables))\n"
     )
     fixed_example = (
+        "model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),\n"
+        "                          keras.layers.BatchNormalization(), keras.layers.Dense(1)])\n"
+        "with tf.GradientTape() as tape:\n"
+        "    loss = loss_fn(y, model(x, training=True))\n"
         "grads = tape.gradient(loss, model.trainable_variables)\n"
         "optimizer.apply_gradients(zip(grads, model.trainable_variables))\n"
     )
     fix_safety = (
-        "Safe: the sources become `trainable_variables` (`trainable_weights`), and so does the "
-        "`zip` that pairs the gradients with them, so both lists keep the same order."
+        "Safe: the sources become `trainable_variables` (`trainable_weights`), and so does every "
+        "list the gradients are paired with in the function, so both keep the same order: "
+        "`zip(grads, model.variables)` anywhere (inside `apply_gradients(...)`, comprehensions, "
+        "after `tf.clip_by_global_norm`), positional calls such as `optimizer.apply(grads, "
+        "model.variables)`, and a name bound to `model.variables` that is used for both. When "
+        "the gradients go where the pairing cannot be seen (a helper of the module, another "
+        "list, a caller that zips the returned gradients), the finding has no fix."
     )
     _TRAINABLE = {"variables": "trainable_variables", "weights": "trainable_weights"}
+    # Calls that pair gradients with variables by position.
+    _PAIRING_METHODS = ("apply_gradients", "apply", "minimize")
 
     def check(self, block: TapeBlock) -> None:
         for gradient in block.gradients:
-            sources = gradient.sources
-            if not (isinstance(sources, cst.Attribute) and sources.attr.value in self._TRAINABLE):
+            listed = self._listed(gradient.sources)
+            if listed is None:
                 continue
-            owner = dotted_name(sources.value)
-            if owner is None or self.context.imports.resolve(sources.value) is not None:
+            attribute, alias = listed
+            owner = dotted_name(attribute.value)
+            if owner is None or self.context.imports.resolve(attribute.value) is not None:
                 continue
-            attrs = [sources, *self._paired(gradient, owner, sources.attr.value)]
-            edits = tuple(
-                Edit(a, a.with_changes(attr=cst.Name(self._TRAINABLE[a.attr.value]))) for a in attrs)
-            fix = Fix(f"Use `{owner}.{self._TRAINABLE[sources.attr.value]}`", edits)
-            self.report(sources, self.message.format(owner=owner, attr=sources.attr.value), fix)
+            model = describe(self.context.scope, attribute.value)
+            if not ((model.is_keras or model.kind is Kind.TF_MODULE) and model.non_trainable):
+                continue
+            fix = None
+            paired = self._paired(gradient, attribute, alias)
+            if paired is not None:
+                edits = tuple(
+                    Edit(a, a.with_changes(attr=cst.Name(self._TRAINABLE[a.attr.value])))
+                    for a in [attribute, *paired])
+                fix = Fix(f"Use `{owner}.{self._TRAINABLE[attribute.attr.value]}`", edits)
+            why = "frozen or stateful parts" if model.kind is not Kind.TF_MODULE else "`trainable=False`"
+            self.report(gradient.sources, self.message.format(owner=owner, attr=attribute.attr.value, why=why), fix)
 
-    def _paired(self, gradient: GradientCall, owner: str, attr: str) -> Iterator[cst.Attribute]:
+    def _listed(self, sources: Optional[cst.BaseExpression]) -> Optional[tuple[cst.Attribute, Optional[str]]]:
+        """`model.variables` as the sources, directly or through a name bound once to it."""
+        if isinstance(sources, cst.Attribute) and sources.attr.value in self._TRAINABLE:
+            return sources, None
+        flow = self.context.flow
+        if isinstance(sources, cst.Name) and flow is not None:
+            values = [b.value for b in flow.bindings if b.name == sources.value]
+            if (len(values) == 1 and isinstance(values[0], cst.Attribute)
+                    and values[0].attr.value in self._TRAINABLE):
+                return values[0], sources.value
+        return None
+
+    def _paired(self, gradient: GradientCall, attribute: cst.Attribute,
+                alias: Optional[str]) -> Optional[list[cst.Attribute]]:
+        """Every `owner.variables` the gradients are paired with, or None when some
+        pairing cannot be followed."""
+        scope = self.context.scope
+        flow = self.context.flow
+        if flow is None:
+            return None
+        listed = dotted_name(attribute)
+        trainable = f"{dotted_name(attribute.value)}.{self._TRAINABLE[attribute.attr.value]}"
+        grads = self._gradient_names(gradient, flow)
+        if grads is None:
+            return None
+
+        def is_gradients(expr: cst.BaseExpression) -> bool:
+            return expr is gradient.call or any(n in grads for n in names_in(expr))
+
+        paired: list[cst.Attribute] = []
+        for node in _walk_scope(scope.body):
+            if isinstance(node, cst.Return) and node.value is not None and is_gradients(node.value):
+                if not self._callers_keep_apart(scope):
+                    return None
+            if not isinstance(node, cst.Call) or node is gradient.call:
+                continue
+            if alias is not None and any(isinstance(a.value, cst.Name) and a.value.value == alias
+                                         for a in node.args) and not any(is_gradients(a.value) for a in node.args):
+                return None  # the bound list is used apart from the gradients
+            if not any(is_gradients(a.value) for a in node.args):
+                continue
+            callee = node.func
+            pairing = (isinstance(callee, cst.Name) and callee.value == "zip") or (
+                isinstance(callee, cst.Attribute) and callee.attr.value in self._PAIRING_METHODS)
+            if not pairing:
+                qualified = self.context.imports.resolve(callee) or ""
+                if qualified.split(".", 1)[0] in ("tensorflow", "keras") or (
+                        isinstance(callee, cst.Name) and callee.value in ("len", "print", "list", "tuple",
+                                                                          "enumerate", "any", "all")):
+                    continue  # an op over the gradients that keeps their order
+                return None
+            for arg in node.args:
+                value = arg.value
+                if is_gradients(value) or (arg.keyword is not None and not isinstance(callee, cst.Name)):
+                    continue  # `apply_gradients(..., name=...)`
+                text = dotted_name(value)
+                if text == listed and isinstance(value, cst.Attribute):
+                    paired.append(value)
+                elif text is None or text not in (alias, trainable):
+                    return None  # paired with some other list
+        return paired
+
+    @staticmethod
+    def _gradient_names(gradient: GradientCall, flow) -> Optional[set[str]]:
+        """The names that hold the gradients, and those computed from them
+        (`grads, _ = tf.clip_by_global_norm(grads, 5.0)`)."""
         statement = gradient.statement
         small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) else None
-        if not (isinstance(small, cst.Assign) and len(small.targets) == 1
-                and isinstance(small.targets[0].target, cst.Name)):
-            return
-        grads = small.targets[0].target.value
-        for node in _walk_scope(self.context.scope.body):
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "zip":
-                values = [a.value for a in node.args]
-                if any(isinstance(v, cst.Name) and v.value == grads for v in values):
-                    for value in values:
-                        if (isinstance(value, cst.Attribute) and value.attr.value == attr
-                                and dotted_name(value.value) == owner):
-                            yield value
+        names: set[str] = set()
+        if isinstance(small, cst.Assign) and small.value is gradient.call:
+            if not all(isinstance(t.target, cst.Name) for t in small.targets):
+                return None
+            names = {t.target.value for t in small.targets}
+        changed = True
+        while changed:
+            changed = False
+            for binding in flow.bindings:
+                if binding.name not in names and (
+                        binding.value is gradient.call or set(names_in(binding.value)) & names):
+                    names.add(binding.name)
+                    changed = True
+        return names
+
+    def _callers_keep_apart(self, scope) -> bool:
+        """Whether no caller in the module zips the gradients this function returns
+        with variables of its own."""
+        for caller, call in self.context.analysis.callers_of(scope):
+            bound = {name for node in _walk_scope(caller.body) if isinstance(node, cst.Assign) and node.value is call
+                     for t in node.targets for name in target_names(t.target)}
+            for node in _walk_scope(caller.body):
+                if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "zip":
+                    if contains(node, call):
+                        return False
+                    if bound & set(names_in(node)):
+                        return False
+        return True

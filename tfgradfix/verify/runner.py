@@ -24,6 +24,27 @@ CHILD = str(Path(__file__).with_name("child.py"))
 BATCH = 25
 
 
+class VerifyUnavailable(Exception):
+    """The Python that would run the verification cannot: missing, or without TensorFlow."""
+
+
+def check_python(python: Optional[str] = None) -> None:
+    """Raise VerifyUnavailable, with one line saying what to do, unless `python` (default:
+    this one) runs and can import TensorFlow and NumPy (looked up, not imported: fast)."""
+    executable = python or sys.executable
+    probe = ("import importlib.util, sys; "
+             "print(' '.join(m for m in ('tensorflow', 'numpy') if importlib.util.find_spec(m) is None))")
+    try:
+        done = subprocess.run([executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise VerifyUnavailable(f"--verify cannot run {executable}: {getattr(error, 'strerror', None) or error}; "
+                                "pass --python with a Python that has TensorFlow") from error
+    missing = done.stdout.split() if done.returncode == 0 else ["a working Python"]
+    if missing:
+        raise VerifyUnavailable(f"--verify needs TensorFlow ({executable} lacks {', '.join(missing)}): "
+                                "install tfgradfix[verify] or pass --python")
+
+
 def verify_files(items: list[tuple[str, str, str]], python: Optional[str] = None, device: str = "auto",
                  timeout: float = 300.0, examples: Optional[dict] = None) -> list[dict[str, dict]]:
     """For each (path, original text, fixed text): {unit name: verdict}, one child process

@@ -1,0 +1,35 @@
+"""TGF3 rules beyond what the golden fixtures show: which weight a stop_gradient cuts off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tfgradfix.engine import Engine
+from tfgradfix.files import read_source
+from tfgradfix.rules import RULES_BY_CODE
+
+from conftest import FIXTURES
+
+
+def _findings(path: Path, code: str):
+    result = Engine([RULES_BY_CODE[code]], fix=False).process(read_source(str(path)))
+    assert result.error is None
+    return [f for f in result.findings if f.code == code]
+
+
+def test_stop_gradient_on_one_weight_names_that_weight():
+    findings = _findings(FIXTURES / "TGF301" / "frozen_projection.py", "TGF301")
+    assert len(findings) == 1
+    assert "`self.gate_kernel`" in findings[0].message
+    assert "`self.value_kernel`" not in findings[0].message
+    assert "other weights still reach it" in findings[0].message
+
+
+def test_the_same_layer_outside_a_test_is_reported(tmp_path):
+    """ok_frozen_in_test is silent because it is a test, not because the analysis misses it."""
+    text = (FIXTURES / "TGF301" / "ok_frozen_in_test.py").read_text(encoding="utf-8")
+    path = tmp_path / "layer.py"
+    path.write_text(text[:text.index("def test_")], encoding="utf-8")
+    findings = _findings(path, "TGF301")
+    assert [f.line for f in findings] == [11]
+    assert "`self.b`" in findings[0].message

@@ -1,0 +1,273 @@
+"""Notebooks: cells read the way IPython reads them, restored byte for byte, and
+findings, errors, `# noqa` and reports that point at the right cell and line."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from tfgradfix.engine import Engine
+from tfgradfix.files import read_source
+from tfgradfix.notebooks import Notebook, NotebookError
+from tfgradfix.rules import ALL_RULES
+
+LAYER = [
+    "class Scale(tf.keras.layers.Layer):\n",
+    "    def build(self, input_shape):\n",
+    "        self.w = self.add_weight(shape=(input_shape[-1],), initializer='ones')\n",
+    "\n",
+    "    def call(self, inputs):\n",
+    "        return np.tanh(inputs * self.w)\n",
+]
+IMPORTS = ["import numpy as np\n", "import tensorflow as tf\n"]
+
+# Valid IPython that plain Python rejects (or, for the first, that a line-based reading
+# gets wrong): each form, the line in its cell that follows it, and what is on that line.
+IPYTHON_FORMS = {
+    "modulo-continuation": ("print('%d items of %s'\n      % (n, kind))\nafter = 1\n", 3),
+    "shell-continued": ("!saved_model_cli run --dir model \\\n  --tag_set serve\nafter = 1\n", 3),
+    "shell-assign": ("files = !ls {folder}\nafter = 1\n", 2),
+    "shell-assign-capture": ("out = !!ls\nafter = 1\n", 2),
+    "magic-assign": ("elapsed = %time model.fit(x)\nafter = 1\n", 2),
+    "annotated-magic-assign": ("files: list = !ls\nafter = 1\n", 2),
+    "help": ("tf.keras.Input?\nafter = 1\n", 2),
+    "help-detail": ("model.fit??\nafter = 1\n", 2),
+    "help-before": ("?tf.GradientTape\nafter = 1\n", 2),
+    "line-magic": ("%matplotlib inline\nafter = 1\n", 2),
+    "magic-in-block": ("if not found:\n    !wget {url}\n    %time load()\nafter = 1\n", 4),
+    "autocall": ("/print a b\nafter = 1\n", 2),
+    "cell-magic": ("%%bash\necho { not python\nafter = 1 (\n", None),
+    "python-cell-magic": ("%%time\nfor i in range(3):\n    step(i)\nafter = 1\n", 4),
+    "shared-indent": ("  for x in batches:\n    step(x)\n\n  after = 1\n", 4),
+    "classic-prompt": (">>> total = 0\n>>> for x in xs:\n...     total += x\n>>> after = 1\n", 4),
+    "ipython-prompt": ("In [3]: value = f(2)\nIn [4]: after = 1\n", 2),
+    "automagic": ("ls ./data/train/\n", None),
+}
+
+
+def _notebook(*cells, indent=1) -> str:
+    document = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                           "source": source} for source in cells],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(document, indent=indent) + "\n"
+
+
+def _module(source: str) -> tuple[Notebook, str]:
+    notebook = Notebook.parse(_notebook(source))
+    return notebook, notebook.to_python()
+
+
+@pytest.mark.parametrize("name", IPYTHON_FORMS)
+def test_ipython_forms_read_as_python_line_for_line(name):
+    source, after = IPYTHON_FORMS[name]
+    notebook, module = _module(source)
+    ast.parse(module)
+    assert module.count("\n") == 1 + source.count("\n"), "a cell keeps its number of lines"
+    if after is not None:
+        line = module.splitlines().index("after = 1") + 1
+        assert notebook.where(line) == (1, after)
+    assert notebook.from_python(module) == _notebook(source)
+
+
+@pytest.mark.parametrize("name", IPYTHON_FORMS)
+def test_ipython_agrees_the_forms_are_valid(name):
+    """IPython's own input transformer is the reference for what a cell means."""
+    inputtransformer2 = pytest.importorskip("IPython.core.inputtransformer2")
+    source, _ = IPYTHON_FORMS[name]
+    if name == "automagic":  # IPython's shell applies automagic after the transformer
+        source = "%" + source
+    compile(inputtransformer2.TransformerManager().transform_cell(source), "cell", "exec")
+
+
+@pytest.mark.parametrize("source", [
+    "f(x)?\n",  # help takes a name, not a call
+    "a = b = %ls\n",  # only the first `=` may take a magic
+    "x == !ls\n",
+    "batch_size =\n",
+    "ls = \n",  # a magic's name that is not used as one
+])
+def test_invalid_cells_stay_syntax_errors(source):
+    _, module = _module(source)
+    with pytest.raises(SyntaxError):
+        ast.parse(module)
+    inputtransformer2 = pytest.importorskip("IPython.core.inputtransformer2")
+    with pytest.raises(SyntaxError):
+        compile(inputtransformer2.TransformerManager().transform_cell(source), "cell", "exec")
+
+
+@pytest.mark.parametrize("source", [
+    "x = '%s' % y\n",
+    "print('a?')\n",
+    "s = '''\n!not a shell line\n%not a magic\n'''\n",
+    "d = {\n    'a': 1,\n}  # ?\n",
+    "value = compute(a,\n                b) % 7\n",
+])
+def test_python_is_left_as_it_is(source):
+    notebook, module = _module(source)
+    assert module.split("\n", 1)[1] == source and not notebook.masks
+
+
+def _process(tmp_path, *cells, fix=False, name="nb.ipynb"):
+    path = tmp_path / name
+    path.write_text(_notebook(*cells), encoding="utf-8")
+    return Engine(ALL_RULES, fix=fix).process(read_source(str(path)))
+
+
+def test_syntax_error_names_the_cell_and_its_line(tmp_path, cli, monkeypatch):
+    cells = [IMPORTS, LAYER, ["x = 1\n", "y = (2,\n", "z = 3\n"]]
+    result = _process(tmp_path, *cells)
+    assert result.error == "cell 3, line 2: syntax error at column 5: '(' was never closed"
+    monkeypatch.chdir(tmp_path)
+    assert "error: nb.ipynb: cell 3, line 2: syntax error at column 5" in cli("nb.ipynb").output
+
+
+def test_finding_after_ipython_lines_has_its_cell_line(tmp_path):
+    cell = ["!pip install \\\n", "    tensorflow\n", "files = !ls\n", "tf.keras.Input?\n", *LAYER]
+    result = _process(tmp_path, IMPORTS, cell)
+    assert [(f.code, f.cell, f.line, f.column) for f in result.findings] == [("TGF101", 2, 10, 16)]
+
+
+@pytest.mark.parametrize("use", [
+    ["%timeit np.sum(np.ones(3))\n"],
+    ["%%time\n", "print(np.pi)\n"],
+    ["%%timeit -n 3 data = np.ones(3)\n", "data.sum()\n"],
+    ["!echo {np.pi}\n"],
+    ["ratio = %time np.mean([1, 2])\n"],
+])
+def test_names_used_in_magics_keep_their_import(tmp_path, use):
+    fixed = _process(tmp_path, IMPORTS, LAYER, use, fix=True)
+    assert fixed.error is None and fixed.applied
+    notebook = json.loads(fixed.source.encode(fixed.new_text))
+    assert notebook["cells"][0]["source"] == IMPORTS
+    assert notebook["cells"][1]["source"][-1] == "        return tf.tanh(inputs * self.w)\n"
+    assert notebook["cells"][2]["source"] == use
+
+
+def test_import_no_magic_uses_is_still_removed(tmp_path):
+    fixed = _process(tmp_path, IMPORTS, LAYER, ["!pip install numpy\n", "%ls\n"], fix=True)
+    notebook = json.loads(fixed.source.encode(fixed.new_text))
+    assert notebook["cells"][0]["source"] == ["import tensorflow as tf\n"]
+
+
+def test_fix_in_a_cell_with_shared_indent_and_magics_keeps_both(tmp_path):
+    cell = ["  %load_ext autoreload\n", *("  " + line if line.strip() else line for line in LAYER)]
+    fixed = _process(tmp_path, IMPORTS, cell, fix=True)
+    source = json.loads(fixed.source.encode(fixed.new_text))["cells"][1]["source"]
+    assert source == [*cell[:-1], "          return tf.tanh(inputs * self.w)\n"]
+
+
+def test_fix_in_a_cell_with_prompts_is_refused(tmp_path):
+    cell = [">>> " + LAYER[0], *("... " + line for line in LAYER[1:])]
+    checked = _process(tmp_path, IMPORTS, cell)
+    assert [(f.cell, f.line) for f in checked.findings] == [(2, 6)]
+    fixed = _process(tmp_path, IMPORTS, cell, fix=True)
+    with pytest.raises(Exception, match="cell 2 is written with prompts"):
+        fixed.source.encode(fixed.new_text)
+
+
+def test_a_changed_ipython_line_is_refused():
+    notebook, module = _module("%time step(x)\nafter = 1\n")
+    with pytest.raises(NotebookError, match="IPython line in cell 1"):
+        notebook.from_python(module.replace("step, x", "step, y"))
+    with pytest.raises(NotebookError, match="IPython line in cell 1"):
+        notebook.from_python(module.replace(notebook.masks[0], "pass"))
+
+
+def test_add_noqa_suppresses_the_findings(tmp_path, cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nb.ipynb").write_text(_notebook(["%matplotlib inline\n", *IMPORTS], ["!nvidia-smi\n", *LAYER]))
+    assert "nb.ipynb:cell 2:7:16: TGF101" in cli("nb.ipynb").output
+    assert "Added 1 noqa directive" in cli("--add-noqa", "nb.ipynb").output
+    source = json.loads((tmp_path / "nb.ipynb").read_text())["cells"][1]["source"]
+    assert source[6] == "        return np.tanh(inputs * self.w)  # noqa: TGF101\n"
+    assert source[:6] == ["!nvidia-smi\n", *LAYER[:5]]
+    again = cli("nb.ipynb")
+    assert again.exit_code == 0 and "TGF101" not in again.output
+
+
+def _file_line(tmp_path, text: str) -> int:
+    lines = (tmp_path / "nb.ipynb").read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line)
+
+
+def test_sarif_points_into_the_notebook_file_and_names_the_cell(tmp_path, cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nb.ipynb").write_text(_notebook(IMPORTS, ["%time x = 1\n", *LAYER]))
+    result = json.loads(cli("--output-format", "sarif", "nb.ipynb").output)["runs"][0]["results"][0]
+    location = result["locations"][0]["physicalLocation"]
+    line = _file_line(tmp_path, "return np.tanh")
+    assert location == {"artifactLocation": {"uri": "nb.ipynb"}, "region": {"startLine": line, "endLine": line}}
+    assert result["message"]["text"].startswith("cell 2, line 7: `np.tanh`")
+    assert {k: result["properties"][k] for k in ("cell", "cellLine", "cellColumn")} == {
+        "cell": 2, "cellLine": 7, "cellColumn": 16}
+
+
+def test_github_annotation_points_into_the_notebook_file(tmp_path, cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nb.ipynb").write_text(_notebook(IMPORTS, LAYER, indent=2))
+    line = _file_line(tmp_path, "return np.tanh")
+    assert cli("--output-format", "github", "nb.ipynb").output.startswith(
+        f"::warning title=TGF101 numpy-call-on-tensor,file=nb.ipynb,line={line},endLine={line}"
+        "::TGF101 cell 2, line 6: `np.tanh`")
+
+
+def test_file_lines_of_a_source_held_as_one_string():
+    text = json.dumps({"cells": [{"cell_type": "markdown", "source": "# a\n"},
+                                 {"cell_type": "code", "source": "x = 1\ny = 2"}]}, indent=1)
+    notebook = Notebook.parse(text)
+    line = text.splitlines().index('   "source": "x = 1\\ny = 2"') + 1
+    assert notebook.file_lines_of(2, 2, 2) == (line, line)
+
+
+def _selects(hook: dict, tags: set[str]) -> bool:
+    """pre-commit's file selection: all of `types`, any of `types_or`, none of `exclude_types`."""
+    return (set(hook.get("types", ["file"])) <= tags
+            and (not hook.get("types_or") or bool(set(hook["types_or"]) & tags))
+            and not set(hook.get("exclude_types", [])) & tags)
+
+
+def test_pre_commit_hooks_see_notebooks():
+    identify = pytest.importorskip("identify.identify")
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert [hook["id"] for hook in hooks] == ["tfgradfix", "tfgradfix-fix"]
+    for hook in hooks:
+        for name, wanted in (("train.ipynb", True), ("model.py", True), ("stubs.pyi", True),
+                             ("README.md", False), ("setup.cfg", False)):
+            assert _selects(hook, {"file", *identify.tags_from_filename(name)}) is wanted, (hook["id"], name)
+
+
+def test_fixes_apply_next_to_what_only_ipython_allows(tmp_path):
+    """A `from __future__` after a magic and a top-level `await` run in IPython; the joined
+    module is only checked for syntax."""
+    first = ["%matplotlib inline\n", "from __future__ import print_function\n", *IMPORTS]
+    fixed = _process(tmp_path, first, LAYER, ["await asyncio.sleep(0)\n"], fix=True)
+    assert fixed.error is None and fixed.applied
+    notebook = json.loads(fixed.source.encode(fixed.new_text))
+    assert notebook["cells"][0]["source"] == [*first[:2], IMPORTS[1]]
+    assert notebook["cells"][1]["source"][-1] == "        return tf.tanh(inputs * self.w)\n"
+
+
+# Real Python full of `%`, `!`, `?` and `=` in strings, comments and expressions.
+_PYTHON_FILES = sorted([*(ROOT / "tfgradfix").rglob("*.py"), *(ROOT / "fixtures").rglob("*.py")])
+
+
+@pytest.mark.parametrize("indent", ["", "  ", "\t"])
+def test_python_cells_are_never_reinterpreted(indent):
+    """Python files as cells, as they are or indented as a whole: nothing is masked, the
+    module holds the code itself, and the cell comes back byte for byte."""
+    for path in _PYTHON_FILES:
+        code = path.read_text(encoding="utf-8")
+        source = "".join(indent + line if line.strip() else line for line in code.splitlines(keepends=True))
+        notebook, module = _module(source)
+        assert not notebook.masks, path
+        body = module.split("\n", 1)[1]
+        if indent:
+            ast.parse(body)
+        else:
+            assert body == code, path
+        cell = notebook.cells[0]
+        assert notebook._restore(cell, cell.code) == source, path

@@ -1,0 +1,229 @@
+"""What an object is, and what code is on the gradient path, as users see it: which
+findings a snippet gets and whether they come with a fix."""
+
+from __future__ import annotations
+
+import textwrap
+
+from conftest import FIXTURES
+from tfgradfix.engine import Engine
+from tfgradfix.files import SourceFile
+from tfgradfix.rules import ALL_RULES
+
+
+def _findings(code: str, rule: str):
+    source = SourceFile(path="snippet.py", text=textwrap.dedent(code), encoding="utf-8", bom=False)
+    result = Engine(ALL_RULES, fix=True).process(source)
+    assert result.error is None
+    return [f for f in result.original_findings if f.code == rule], result.new_text
+
+
+_TRAIN = """
+    def train(model, x, y, optimizer):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.variables)
+        optimizer.apply_gradients(zip(grads, model.variables))
+"""
+
+
+def _tgf405(setup: str, extra: str = ""):
+    return _findings("import tensorflow as tf\nfrom tensorflow import keras\n" + textwrap.dedent(setup)
+                     + textwrap.dedent(_TRAIN) + textwrap.dedent(extra), "TGF405")
+
+
+def test_tgf405_needs_variables_that_can_be_non_trainable():
+    stateful = {
+        "batch norm in a Sequential": "net = keras.Sequential([keras.layers.Dense(2), keras.layers.BatchNormalization()])\n",
+        "Keras 3 dropout seed state": "net = keras.Sequential([keras.layers.Dense(2), keras.layers.Dropout(0.5)])\n",
+        "a frozen backbone": ("base = keras.applications.VGG16(include_top=False)\nbase.trainable = False\n"
+                              "net = keras.Sequential([base, keras.layers.Dense(2)])\n"),
+        "a batch-norm application": "net = keras.applications.ResNet50(weights=None)\n",
+        "a trainable=False weight": ("class Layer(keras.layers.Layer):\n    def build(self, shape):\n"
+                                     "        self.count = self.add_weight(shape=(), trainable=False)\n"
+                                     "net = Layer()\n"),
+    }
+    all_trainable = {
+        "Dense layers only": "net = keras.Sequential([keras.layers.Dense(2), keras.layers.Dense(1)])\n",
+        "a tf.Module": ("class Linear(tf.Module):\n    def __init__(self):\n"
+                        "        self.w = tf.Variable(tf.zeros((3, 1)))\nnet = Linear()\n"),
+        "a loaded model (unknown)": "net = keras.models.load_model('model.keras')\n",
+        "a VGG without batch norm": "net = keras.applications.VGG16(weights=None)\n",
+    }
+    for case, setup in stateful.items():
+        found, _ = _tgf405(setup, "train(net, 1, 2, None)\n")
+        assert len(found) == 1 and found[0].fix is not None, case
+    for case, setup in all_trainable.items():
+        found, _ = _tgf405(setup, "train(net, 1, 2, None)\n")
+        assert found == [], case
+
+
+def test_tgf405_parameter_judged_by_every_caller():
+    setup = ("bn = keras.Sequential([keras.layers.BatchNormalization()])\n"
+             "plain = keras.Sequential([keras.layers.Dense(1)])\n")
+    found, _ = _tgf405(setup, "train(bn, 1, 2, None)\ntrain(plain, 1, 2, None)\n")
+    assert len(found) == 1  # one of the models passed holds moving statistics
+    found, _ = _tgf405(setup, "train(plain, 1, 2, None)\n")
+    assert found == []
+
+
+def test_tgf405_fixes_every_paired_list_or_none():
+    setup = "net = keras.Sequential([keras.layers.BatchNormalization()])\n"
+    found, fixed = _tgf405(setup, "train(net, 1, 2, None)\n")
+    assert found[0].fix is not None
+    assert "model.variables" not in fixed and fixed.count("model.trainable_variables") == 2
+    # The gradients go to a helper that pairs them out of sight: reported, not fixed.
+    code = """
+        import tensorflow as tf
+        from tensorflow import keras
+        net = keras.Sequential([keras.layers.BatchNormalization()])
+
+        def apply(grads, optimizer):
+            optimizer.apply_gradients(zip(grads, net.variables))
+
+        def train(x, optimizer):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(net(x, training=True))
+            grads = tape.gradient(loss, net.variables)
+            apply(grads, optimizer)
+    """
+    found, fixed = _findings(code, "TGF405")
+    assert len(found) == 1 and found[0].fix is None
+    # A caller zips the returned gradients with its own list: changing only the sources would misalign them.
+    code = """
+        import tensorflow as tf
+        from tensorflow import keras
+        net = keras.Sequential([keras.layers.BatchNormalization()])
+
+        def gradients(x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(net(x, training=True))
+            return tape.gradient(loss, net.variables)
+
+        def step(x, optimizer):
+            optimizer.apply_gradients(zip(gradients(x), net.variables))
+    """
+    found, _ = _findings(code, "TGF405")
+    assert len(found) == 1 and found[0].fix is None
+
+
+def test_tgf106_only_calls_a_keras_model():
+    keras_model = """
+        import tensorflow as tf
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(model.predict(x) - y)
+        grads = tape.gradient(loss, model.trainable_variables)
+    """
+    found, fixed = _findings(keras_model, "TGF106")
+    assert len(found) == 1 and "model(x, training=False)" in fixed
+    # A model handed in from outside the module: reported, but calling it may not even work.
+    unknown = """
+        import tensorflow as tf
+        def step(model, x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model.predict(x) - y)
+            return tape.gradient(loss, model.trainable_variables)
+    """
+    found, fixed = _findings(unknown, "TGF106")
+    assert len(found) == 1 and found[0].fix is None
+    fitted = textwrap.dedent(unknown) + "    model.fit(x, y)\n"
+    found, _ = _findings(fitted, "TGF106")
+    assert len(found) == 1 and found[0].fix is not None  # `.fit` says it is a Keras model
+
+
+def test_closures_from_factories_are_on_the_path():
+    compiled = """
+        import numpy as np
+        import tensorflow as tf
+
+        def make_loss(alpha):
+            def focal(y_true, y_pred):
+                return np.mean(alpha * np.square(y_true - y_pred))
+            return focal
+
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss=make_loss(0.25))
+    """
+    found, _ = _findings(compiled, "TGF101")
+    assert {f.line for f in found} == {7}
+    assert {f.symbol for f in found} == {"make_loss.focal"}
+    # y_true alone carries no gradient: NumPy on the labels is fine.
+    labels_only = compiled.replace("np.square(y_true - y_pred)", "np.square(y_true)").replace(
+        "np.mean(alpha * ", "y_pred * np.mean(alpha * ")
+    assert _findings(labels_only, "TGF101")[0] == []
+
+
+def test_custom_gradient_and_numpy_bodies_are_off_the_path():
+    code = """
+        import numpy as np
+        import tensorflow as tf
+
+        def _round_with_identity(x):
+            def grad(dy):
+                return dy
+            return np.round(x.numpy()), grad
+
+        round_ste = tf.custom_gradient(_round_with_identity)
+
+        def _process(a):
+            return np.tanh(a.numpy())
+
+        @tf.numpy_function(Tout=tf.float32)
+        def _step(a):
+            return np.array(a.numpy() * 2, np.float32)
+
+        class Block(tf.keras.layers.Layer):
+            def call(self, x):
+                _step(x)
+                side = tf.py_function(lambda: _process(x), [], tf.float32)
+                clipped = tf.numpy_function(lambda x: np.clip(x, 0, 1), [x], tf.float32)
+                return round_ste(x) + tf.stop_gradient(side + clipped)
+    """
+    for rule in ("TGF101", "TGF102"):
+        assert _findings(code, rule)[0] == [], rule
+    # The wrapper is what is reported, once.
+    assert len(_findings(code, "TGF105")[0]) == 1
+
+
+def test_nested_functions_and_map_fn_lambdas_run_on_tensors():
+    code = """
+        import numpy as np
+        import tensorflow as tf
+
+        class Block(tf.keras.layers.Layer):
+            def call(self, x):
+                def squash(t):
+                    return np.tanh(t)
+                rows = tf.map_fn(lambda r: np.sin(r), x)
+                return squash(x) + rows
+    """
+    found, _ = _findings(code, "TGF101")
+    assert sorted(f.line for f in found) == [8, 9]
+
+
+def test_caller_dtype_reaches_the_variable():
+    code = """
+        import tensorflow as tf
+
+        def gradient_at(values, dtype):
+            x = tf.Variable(values, dtype=dtype)
+            with tf.GradientTape() as tape:
+                y = x * x
+            return tape.gradient(y, x)
+
+        gradient_at([1, 2], tf.int32)
+    """
+    assert len(_findings(code, "TGF404")[0]) == 1
+    assert _findings(code.replace("tf.int32", "tf.float32"), "TGF404")[0] == []
+    both = textwrap.dedent(code) + "gradient_at([1.0], tf.float32)\n"
+    assert _findings(both, "TGF404")[0] == []  # callers disagree: not known to be integer
+
+
+def test_layer_weight_dtype_from_its_constructions():
+    flagged = (FIXTURES / "TGF206" / "flag_caller_dtype.py").read_text()
+    assert len(_findings(flagged, "TGF206")[0]) == 1
+    floats = flagged.replace('Bias(weight_dtype="int32")', "Bias()")
+    assert _findings(floats, "TGF206")[0] == []
+    mixed = flagged + '\n\ndef make_other():\n    return Bias(weight_dtype="float16")\n'
+    assert _findings(mixed, "TGF206")[0] == []

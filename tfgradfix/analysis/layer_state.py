@@ -1,0 +1,147 @@
+"""Where a Keras layer's variables are created, stored and read: the facts the TGF2
+rules share."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.keras import is_weight_constructor, self_attribute
+from tfgradfix.analysis.tree import descendants
+
+VARIABLE = ("tensorflow.Variable",)
+ASSIGNS = ("assign", "assign_add", "assign_sub")
+
+
+def creates(context, node: cst.Call) -> Optional[str]:
+    """"variable" for `tf.Variable(...)`, "weight" for `*.add_weight(...)`, else None."""
+    if context.imports.resolve(node.func) in VARIABLE:
+        return "variable"
+    if isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight":
+        return "weight"
+    return None
+
+
+def stored_on(context, node: cst.CSTNode) -> Optional[str]:
+    """The `self.<attr>` that ends up holding `node`: assigned directly, inside a list,
+    tuple, dict or comprehension, or appended to `self.<attr>`."""
+    parent_of = context.parent
+    while True:
+        parent = parent_of(node)
+        if isinstance(parent, (cst.Element, cst.DictElement, cst.List, cst.Tuple, cst.Dict, cst.ListComp,
+                               cst.DictComp, cst.StarredElement)):
+            node = parent
+            continue
+        if isinstance(parent, cst.Arg):
+            call = parent_of(parent)
+            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                    and call.func.attr.value in ("append", "extend", "insert", "add")):
+                return self_attribute(call.func.value)
+            return None
+        if isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is node:
+            targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+            for target in targets:
+                base = target.value if isinstance(target, cst.Subscript) else target
+                attr = self_attribute(base)
+                if attr is not None:
+                    return attr
+        return None
+
+
+def keyword_value(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
+
+
+def is_false(expr: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "False"
+
+
+def assigned_attributes(module: cst.Module) -> set[str]:
+    """Attributes updated by `<owner>.<attr>.assign*(...)` somewhere in the module: those
+    variables get their values from code (moving averages, target networks, power
+    iteration), not from gradients."""
+    found = set()
+    for node in descendants(module):
+        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ASSIGNS
+                and isinstance(node.func.value, cst.Attribute)):
+            found.add(node.func.value.attr.value)
+    return found
+
+
+def declared_untrainable(cls, attr: str, imports) -> bool:
+    """`self.<attr> = self.add_weight(..., trainable=False)` (or `tf.Variable`) in the class or its parents."""
+    for owner in cls.lineage():
+        for method in owner.methods.values():
+            for node in descendants(method):
+                if (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)
+                        and any(self_attribute(t.target) == attr for t in node.targets)
+                        and is_weight_constructor(node.value, imports)
+                        and is_false(keyword_value(node.value, "trainable"))):
+                    return True
+    return False
+
+
+def read_in_forward(context, cls, attr: str) -> bool:
+    """`self.<attr>` read (not only assigned or `.assign*`ed) by a forward-path method."""
+    for scope in context.analysis.scopes.values():
+        if not scope.forward or scope.keras_class is None or cls not in list(scope.keras_class.lineage()):
+            continue
+        for node in descendants(scope.node):
+            if self_attribute(node) != attr:
+                continue
+            parent = context.parent(node)
+            if isinstance(parent, cst.Attribute) and parent.attr.value in ASSIGNS:
+                continue
+            if isinstance(parent, cst.AssignTarget):
+                continue
+            return True
+    return False
+
+
+def lazily_created(context, node: cst.CSTNode) -> bool:
+    """Inside `if self.v is None:`, `if not self.built:`, `if not hasattr(self, ...)`: created once."""
+    parent = context.parent(node)
+    while parent is not None and not isinstance(parent, cst.FunctionDef):
+        if isinstance(parent, cst.If):
+            text = cst.Module(body=[]).code_for_node(parent.test)
+            if "None" in text or "built" in text or "hasattr" in text or " in " in text:
+                return True
+        parent = context.parent(parent)
+    return False
+
+
+# Between a statement and its function: what runs once per iteration, or later.
+_REPEATS = (cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.Lambda,
+            cst.FunctionDef)
+
+
+def repeated_in(context, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
+    """Whether `node` runs in a loop, comprehension, lambda or nested function of `function`."""
+    parent = context.parent(node)
+    while parent is not None and parent is not function:
+        if isinstance(parent, _REPEATS):
+            return True
+        parent = context.parent(parent)
+    return False
+
+
+def attribute_values(cls) -> dict[str, cst.BaseExpression]:
+    """`"self.<attr>"` -> its value, for the attributes the class (and its module parents)
+    assign exactly once."""
+    values: dict[str, list[cst.BaseExpression]] = {}
+    for c in cls.lineage():
+        for method in c.methods.values():
+            for node in descendants(method):
+                if isinstance(node, cst.Assign):
+                    for target in node.targets:
+                        attr = self_attribute(target.target)
+                        if attr is not None:
+                            values.setdefault(f"self.{attr}", []).append(node.value)
+    return {name: found[0] for name, found in values.items() if len(found) == 1}
+
+
+def known_values(context, cls) -> dict[str, cst.BaseExpression]:
+    """What a weight's initial value may name: the function's single-bound locals and the
+    layer's single-bound attributes."""
+    return {**attribute_values(cls), **context.scope.analyse().single_values()}

@@ -1,0 +1,345 @@
+"""What an object is: a Keras model or layer, a `tf.Module`, or a plain object.
+
+Rules ask before they report or fix anything about `x.variables`, `x.weights`,
+`x.predict(...)` or `x(...)`: a from-scratch model written as a plain class has
+its own `weights` list and `predict` method, and a `tf.Module`'s variables are
+all trainable unless it says otherwise.
+
+An expression is followed to where its value comes from, inside the module:
+the assignments of a name in its scope (or the module's), the arguments the
+module's callers pass for a parameter, `self.attr = ...` in the class's methods,
+what a module function returns. A parameter nobody in the module passes is
+judged by how it is used (`.fit`, `.compile`, an annotation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Iterable, Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import DataFlow, _walk_scope, argument_for, names_in
+from tfgradfix.analysis.keras import KERAS_PACKAGES, is_keras_base, self_attribute
+from tfgradfix.analysis.tree import descendants
+
+if TYPE_CHECKING:
+    from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
+
+
+class Kind(str, Enum):
+    """What instances of a class are."""
+
+    KERAS_MODEL = "keras-model"
+    KERAS_LAYER = "keras-layer"
+    TF_MODULE = "tf-module"
+    PLAIN = "plain"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_keras(self) -> bool:
+        return self in (Kind.KERAS_MODEL, Kind.KERAS_LAYER)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    kind: Kind
+    # Whether `variables`/`weights` can hold non-trainable ones, on evidence: a stateful
+    # layer (BatchNormalization, Keras 3's Dropout seed state), a `trainable=False` weight,
+    # a part frozen with `.trainable = False`. False means no such evidence was found.
+    non_trainable: bool = False
+    # Methods its own class defines (a local `predict` returns whatever it returns).
+    methods: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_keras(self) -> bool:
+        return self.kind.is_keras
+
+
+UNKNOWN = ObjectInfo(Kind.UNKNOWN)
+
+# Layers whose variables include non-trainable state: moving statistics, Keras 3's
+# seed generator state (dropout, noise and random augmentation), RNN states when `stateful`.
+_STATEFUL_LAYERS = frozenset({
+    "BatchNormalization", "SyncBatchNormalization", "Normalization", "SpectralNormalization",
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout",
+    "GaussianDropout", "GaussianNoise", "RandomFlip", "RandomRotation", "RandomZoom",
+    "RandomTranslation", "RandomContrast", "RandomCrop", "RandomBrightness",
+})
+# `keras.applications` families built with BatchNormalization (VGG has none).
+_BATCH_NORM_APPLICATIONS = ("resnet", "mobilenet", "densenet", "inception", "xception",
+                            "efficientnet", "nasnet", "regnet", "convnext")
+_MODEL_CONSTRUCTORS = frozenset({"Model", "Sequential", "Functional", "load_model", "clone_model"})
+_TF_MODULES = ("tensorflow.Module", "tensorflow.experimental.dtensor.Module")
+# Bases that say nothing about what instances hold: they stay plain objects.
+_PLAIN_BASES = frozenset({"object", "abc.ABC", "typing.Generic", "typing.NamedTuple", "typing.Protocol"})
+# Calling these on a parameter says it is a Keras model.
+_MODEL_METHODS = frozenset({"fit", "compile", "fit_generator", "train_on_batch", "evaluate", "summary"})
+_DEPTH = 8
+
+
+def describe(scope: "Scope", expr: cst.BaseExpression) -> ObjectInfo:
+    """What `expr`, evaluated in `scope`, is."""
+    return _Describer(scope.module).expression(scope, expr, 0)
+
+
+def class_kind(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> tuple[Kind, Optional[cst.ClassDef]]:
+    """What instances of the class `callee` names are, and its definition when it is
+    a class of this module. Every lookup of a class goes through here."""
+    if isinstance(callee, cst.Name):
+        node = analysis.class_nodes.get(callee.value)
+        if node is not None:
+            return _local_class_kind(analysis, node, set()), node
+    qualified = analysis.imports.resolve(callee)
+    if qualified is None:
+        return Kind.UNKNOWN, None
+    return _library_kind(qualified), None
+
+
+def _library_kind(qualified: str) -> Kind:
+    if qualified in _TF_MODULES:
+        return Kind.TF_MODULE
+    if qualified in _PLAIN_BASES or qualified.startswith(("typing.", "enum.", "collections.")):
+        return Kind.PLAIN
+    for package in KERAS_PACKAGES:
+        if qualified.startswith(package + ".applications."):
+            return Kind.KERAS_MODEL
+    if is_keras_base(qualified):
+        last = qualified.rsplit(".", 1)[-1]
+        return Kind.KERAS_MODEL if last in _MODEL_CONSTRUCTORS or ".models." in qualified else Kind.KERAS_LAYER
+    return Kind.UNKNOWN
+
+
+def _local_class_kind(analysis: "ModuleAnalysis", node: cst.ClassDef, seen: set[str]) -> Kind:
+    if node in analysis.keras_classes:
+        kinds = {_base_kind(analysis, base.value, seen | {node.name.value}) for base in node.bases}
+        return Kind.KERAS_MODEL if Kind.KERAS_MODEL in kinds else Kind.KERAS_LAYER
+    kinds = {_base_kind(analysis, base.value, seen | {node.name.value})
+             for base in node.bases if base.keyword is None}
+    for kind in (Kind.TF_MODULE, Kind.UNKNOWN):
+        if kind in kinds:
+            return kind
+    return Kind.PLAIN
+
+
+def _base_kind(analysis: "ModuleAnalysis", base: cst.BaseExpression, seen: set[str]) -> Kind:
+    if isinstance(base, cst.Name):
+        if base.value == "object":
+            return Kind.PLAIN
+        node = analysis.class_nodes.get(base.value)
+        if node is not None:
+            return Kind.UNKNOWN if base.value in seen else _local_class_kind(analysis, node, seen)
+    qualified = analysis.imports.resolve(base)
+    return _library_kind(qualified) if qualified is not None else Kind.UNKNOWN
+
+
+def _join(infos: Iterable[ObjectInfo]) -> ObjectInfo:
+    infos = list(infos)
+    if not infos:
+        return UNKNOWN
+    kinds = {i.kind for i in infos}
+    kind = kinds.pop() if len(kinds) == 1 else Kind.UNKNOWN
+    methods = frozenset.intersection(*(i.methods for i in infos))
+    return ObjectInfo(kind, any(i.non_trainable for i in infos), methods)
+
+
+class _Describer:
+    def __init__(self, analysis: "ModuleAnalysis") -> None:
+        self.analysis = analysis
+        self._seen: set[tuple[int, str]] = set()
+        self._bindings: dict[int, DataFlow] = {}
+
+    def bindings(self, scope: "Scope", name: str) -> list[cst.BaseExpression]:
+        flow = scope.flow or self._bindings.get(id(scope))
+        if flow is None:  # a scope off the gradient path: its assignments only, no taint
+            flow = self._bindings[id(scope)] = DataFlow(scope=scope, imports=self.analysis.imports)
+            flow.collect(scope.body)
+        return [b.value for b in flow.bindings if b.name == name]
+
+    def expression(self, scope: "Scope", expr: cst.BaseExpression, depth: int,
+                   bound_to: Optional[str] = None) -> ObjectInfo:
+        """`bound_to`: the name `expr` is assigned to, whose later `.add(...)` are its parts."""
+        if depth > _DEPTH:
+            return UNKNOWN
+        if isinstance(expr, cst.Name):
+            if expr.value == "self" and scope.owner is not None:
+                return self.instance(scope.owner, [])
+            return self.name(scope, expr.value, depth)
+        attr = self_attribute(expr)
+        if attr is not None and scope.owner is not None:
+            return self.attribute(scope.owner, attr, depth)
+        if isinstance(expr, cst.Call):
+            return self.call(scope, expr, depth, bound_to)
+        if isinstance(expr, (cst.List, cst.Tuple)):  # `for model in [a, b]`
+            return _join(self.expression(scope, e.value, depth + 1) for e in expr.elements)
+        if isinstance(expr, cst.Subscript):  # `models[0]`
+            return self.expression(scope, expr.value, depth + 1)
+        return UNKNOWN
+
+    def name(self, scope: "Scope", name: str, depth: int) -> ObjectInfo:
+        key = (id(scope), name)
+        if key in self._seen:
+            return UNKNOWN
+        self._seen.add(key)
+        try:
+            values = self.bindings(scope, name)
+            if values:
+                return _join(self.expression(scope, v, depth + 1, name) for v in values)
+            if name in scope.parameter_names:
+                return self.parameter(scope, name, depth)
+            module_scope = self.analysis.scopes[self.analysis.module]
+            if scope is not module_scope:
+                return self.name(module_scope, name, depth + 1)
+            return UNKNOWN
+        finally:
+            self._seen.discard(key)
+
+    def parameter(self, scope: "Scope", name: str, depth: int) -> ObjectInfo:
+        assert isinstance(scope.node, cst.FunctionDef)
+        passed = []
+        for caller, call in self.analysis.callers_of(scope):
+            value = argument_for(scope.node, call, name)
+            if value is None:
+                return self._by_use(scope, name)
+            passed.append(self.expression(caller, value, depth + 1))
+        return _join(passed) if passed else self._by_use(scope, name)
+
+    def _by_use(self, scope: "Scope", name: str) -> ObjectInfo:
+        """A parameter the module never passes: its annotation, or the methods called on it."""
+        assert isinstance(scope.node, cst.FunctionDef)
+        for param in scope.node.params.params + scope.node.params.kwonly_params:
+            if param.name.value == name and param.annotation is not None:
+                kind, node = class_kind(self.analysis, param.annotation.annotation)
+                if kind is not Kind.UNKNOWN:
+                    return self.instance(node, []) if node is not None else ObjectInfo(kind)
+        for node in _walk_scope(scope.body):
+            if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                    and isinstance(node.func.value, cst.Name) and node.func.value.value == name
+                    and node.func.attr.value in _MODEL_METHODS):
+                return ObjectInfo(Kind.KERAS_MODEL)
+        return UNKNOWN
+
+    def attribute(self, owner: cst.ClassDef, attr: str, depth: int) -> ObjectInfo:
+        values = []
+        for method in _methods(self.analysis, owner):
+            method_scope = self.analysis.scopes.get(method)
+            if method_scope is None:
+                continue
+            for node in _walk_scope(method_scope.body):
+                if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
+                    values.append(self.expression(method_scope, node.value, depth + 1))
+        return _join(values)
+
+    def call(self, scope: "Scope", call: cst.Call, depth: int, bound_to: Optional[str] = None) -> ObjectInfo:
+        callee = call.func
+        if isinstance(callee, cst.Name) and callee.value in self.analysis.functions:
+            function = self.analysis.scopes[self.analysis.functions[callee.value]]
+            returns = [n.value for n in _walk_scope(function.body) if isinstance(n, cst.Return) and n.value is not None]
+            return _join(self.expression(function, r, depth + 1) for r in returns)
+        kind, node = class_kind(self.analysis, callee)
+        if node is not None:
+            return self.instance(node, [call])
+        if kind.is_keras:
+            return ObjectInfo(kind, self._holds_non_trainable(self._parts(scope, call, bound_to), set())
+                              or _batch_norm_application(self.analysis.imports.resolve(callee) or ""))
+        return ObjectInfo(kind)
+
+    def _parts(self, scope: "Scope", call: cst.Call, bound_to: Optional[str]) -> list[cst.CSTNode]:
+        """What a model put together in `scope` is made of: the call, the values of the
+        names it reads (`Model(inputs, outputs)` with `outputs = BatchNormalization()(h)`,
+        a backbone), what is `.add`ed to it, and `.trainable = False` on any of those."""
+        nodes = list(descendants(call))
+        names: set[str] = set()
+        work = list(names_in(call)) + ([bound_to] if bound_to else [])
+        statements = list(_walk_scope(scope.body))
+        while work:
+            name = work.pop()
+            if name in names:
+                continue
+            names.add(name)
+            for value in self.bindings(scope, name):
+                if value is not call:
+                    nodes.extend(descendants(value))
+                    work.extend(names_in(value))
+            for node in statements:
+                if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                        and node.func.attr.value == "add" and isinstance(node.func.value, cst.Name)
+                        and node.func.value.value == name):
+                    nodes.extend(descendants(node))
+                    work.extend(names_in(node))
+                elif isinstance(node, cst.Assign) and any(
+                        isinstance(t.target, cst.Attribute) and name in names_in(t.target.value)
+                        for t in node.targets):
+                    nodes.append(node)
+        return nodes
+
+    def instance(self, node: cst.ClassDef, constructions: list[cst.Call]) -> ObjectInfo:
+        kind = _local_class_kind(self.analysis, node, set())
+        methods = frozenset(m.name.value for m in _methods(self.analysis, node))
+        if kind is Kind.PLAIN or kind is Kind.UNKNOWN:
+            return ObjectInfo(kind, False, methods)
+        parts = [n for root in [*constructions, *_lineage(self.analysis, node)] for n in descendants(root)]
+        return ObjectInfo(kind, self._holds_non_trainable(parts, {node.name.value}), methods)
+
+    def _holds_non_trainable(self, nodes: Iterable[cst.CSTNode], classes: set[str]) -> bool:
+        """Whether any of `nodes` makes a stateful layer, a non-trainable weight, or
+        freezes a part; classes of the module made there count with their own bodies."""
+        imports = self.analysis.imports
+        for node in nodes:
+            if isinstance(node, cst.Call):
+                if any(_is_keyword(a, "trainable", "False") or _is_keyword(a, "stateful", "True")
+                       for a in node.args):
+                    return True
+                qualified = imports.resolve(node.func) or ""
+                if qualified.startswith(("tensorflow.", "keras", "tf_keras")):
+                    if qualified.rsplit(".", 1)[-1] in _STATEFUL_LAYERS or _batch_norm_application(qualified):
+                        return True
+                elif isinstance(node.func, cst.Name) and node.func.value not in classes:
+                    local = self.analysis.class_nodes.get(node.func.value)
+                    if local is not None and self._holds_non_trainable(
+                            (n for c in _lineage(self.analysis, local) for n in descendants(c)),
+                            classes | {node.func.value}):
+                        return True
+            elif isinstance(node, cst.Assign) and _false(node.value):
+                if any(isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable"
+                       for t in node.targets):
+                    return True
+        return False
+
+
+def _batch_norm_application(qualified: str) -> bool:
+    if ".applications." not in qualified:
+        return False
+    return any(family in qualified.lower() for family in _BATCH_NORM_APPLICATIONS)
+
+
+def _is_keyword(arg: cst.Arg, keyword: str, value: str) -> bool:
+    return (arg.keyword is not None and arg.keyword.value == keyword
+            and isinstance(arg.value, cst.Name) and arg.value.value == value)
+
+
+def _false(value: cst.BaseExpression) -> bool:
+    return isinstance(value, cst.Name) and value.value == "False"
+
+
+def _lineage(analysis: "ModuleAnalysis", node: cst.ClassDef) -> Iterable[cst.ClassDef]:
+    """The class and its bases defined in this module."""
+    seen: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.name.value in seen:
+            continue
+        seen.add(current.name.value)
+        yield current
+        for base in current.bases:
+            if isinstance(base.value, cst.Name) and base.value.value in analysis.class_nodes:
+                stack.append(analysis.class_nodes[base.value.value])
+
+
+def _methods(analysis: "ModuleAnalysis", node: cst.ClassDef) -> Iterable[cst.FunctionDef]:
+    for cls in _lineage(analysis, node):
+        for stmt in cls.body.body:
+            if isinstance(stmt, cst.FunctionDef):
+                yield stmt

@@ -1,0 +1,108 @@
+"""TGF208: `.assign*()` on the gradient path, read back by the output."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import Blocking, names_in
+from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.layer_state import ASSIGNS
+from tfgradfix.analysis.tree import descendants
+from tfgradfix.rules.base import Rule
+
+
+class AssignOnForwardPath(Rule):
+    code = "TGF208"
+    name = "assign-on-forward-path"
+    summary = "`.assign*()` whose result feeds the output (assign has no gradient)"
+    message = "`{variable}.{method}(...)` stores a value that carries a gradient, and the output then reads `{variable}`: assign has no gradient, so everything upstream gets None"
+    triggers = (".assign",)
+    what = (
+        "Finds `v.assign(x)` / `assign_add` / `assign_sub` on the gradient path (a layer's "
+        "`call`, a tape block) where `x` carries a gradient and the output then reads `v` (or the "
+        "result of the assign). Not reported: state updates whose value is under "
+        "`tf.stop_gradient` (power iteration in spectral normalisation), counters, and moving "
+        "statistics that the output does not read after the update."
+    )
+    why = (
+        "`assign` copies a value into the variable's buffer; the tape records no gradient for "
+        "it. Reading the variable afterwards gives a value whose history is cut: the gradient "
+        "with respect to the inputs or upstream weights is `None` (meta-learning inner loops, "
+        "memory networks, fast weights)."
+    )
+    example = (
+        "    def call(self, x):\n"
+        "        self.state.assign(self.state * 0.9 + tf.matmul(x, self.w))\n"
+        "        return self.state\n"
+    )
+    fixed_example = (
+        "    def call(self, x):\n"
+        "        state = self.state * 0.9 + tf.matmul(x, self.w)\n"
+        "        self.state.assign(state)\n"
+        "        return state\n"
+    )
+    fix_safety = (
+        "No automatic fix: compute the new value as a tensor, use that tensor for the output, "
+        "and assign afterwards."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        context = self.context
+        callee = node.func
+        if not (isinstance(callee, cst.Attribute) and callee.attr.value in ASSIGNS and node.args):
+            return
+        if not context.on_gradient_path:
+            return
+        # Sources are the weights (and watched tensors), not the layer's inputs: a layer that
+        # stores a statistic of its input and also returns the input still passes a gradient.
+        flow = context.scope.analyse(Blocking(parameters=False).extended("stop_gradient", "StopGradient"))
+        if not flow.is_tainted(node.args[0].value):
+            return
+        variable = dotted_name(callee.value)
+        if variable is None or not (self._result_used(node) or self._read_after(node, variable, flow)):
+            return
+        self.report(node, self.message.format(variable=variable, method=callee.attr.value))
+
+    def _result_used(self, node: cst.Call) -> bool:
+        return not isinstance(self.context.parent(node), cst.Expr) and self.context.reaches_output(node)
+
+    def _read_after(self, node: cst.Call, variable: str, flow) -> bool:
+        parent_of = self.context.parent
+        statement = node
+        while statement is not None and not isinstance(statement, cst.SimpleStatementLine):
+            statement = parent_of(statement)
+        container = parent_of(statement) if statement is not None else None
+        if not isinstance(container, (cst.IndentedBlock, cst.Module)):
+            return False
+        body = list(container.body)
+        live = self.context.flow.live if self.context.flow is not None else set()
+        for later in body[body.index(statement) + 1:]:
+            if not isinstance(later, cst.SimpleStatementLine):
+                continue
+            for small in later.body:
+                value = getattr(small, "value", None)
+                if value is None or not any(dotted_name(n) == variable for n in descendants(value)):
+                    continue
+                feeds_output = (isinstance(small, cst.Return) and self.context.scope.forward) or (
+                    isinstance(small, cst.Assign)
+                    and any(name in live for t in small.targets for name in names_in(t.target)))
+                if feeds_output and not _other_gradient_path(flow, value, variable):
+                    return True
+        return False
+
+
+def _other_gradient_path(flow, expr: cst.BaseExpression, variable: str) -> bool:
+    """Whether `expr` reaches a weight other than through `variable`."""
+    for node in descendants(expr):
+        if dotted_name(node) == variable:
+            continue
+        if isinstance(node, cst.Name) and node.value in flow.tainted:
+            return True
+        attr = self_attribute(node)
+        if attr is not None and flow.scope.is_weight(attr):
+            return True
+        if isinstance(node, cst.Call) and self_attribute(node.func) is not None and not (
+                flow.scope.has_method(node.func.attr.value)):
+            return True  # a sub-layer's output
+    return False

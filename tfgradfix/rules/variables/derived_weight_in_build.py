@@ -1,0 +1,134 @@
+"""TGF205: tensors computed from weights once, in `build`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import names_in
+from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.layer_state import VARIABLE, read_in_forward
+from tfgradfix.analysis.tree import descendants
+from tfgradfix.fixes.edits import Applicability, Edit, Fix
+from tfgradfix.rules.base import Rule
+
+_BUILTIN_NAMES = frozenset({"self", "True", "False", "None", "int", "float", "len", "range", "min", "max", "abs"})
+
+
+class DerivedWeightInBuild(Rule):
+    code = "TGF205"
+    name = "derived-weight-in-build"
+    summary = "a tensor computed from weights in `build()` and used in `call`"
+    message = "`self.{attr}` is computed from weights once, in `build`, outside any tape: `call` uses a constant and the weights it came from get no gradient"
+    triggers = ("def build",)
+    what = (
+        "Finds `self.kernel = self.mu + self.sigma * self.eps` in `build` (an expression of the "
+        "layer's weights that is not itself a weight or a sub-layer) when `call` reads "
+        "`self.kernel`."
+    )
+    why = (
+        "`build` runs once, before any `tf.GradientTape` exists. The derived tensor is a "
+        "constant snapshot of the weights: `call` never sees them change, and the tape finds "
+        "no path from the loss to `mu` and `sigma` (`Gradients do not exist for variables`)."
+    )
+    example = (
+        "    def build(self, input_shape):\n"
+        "        self.mu = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "        self.sigma = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "        self.kernel = self.mu + self.sigma * self.eps\n"
+        "    def call(self, x):\n"
+        "        return tf.matmul(x, self.kernel)\n"
+    )
+    fixed_example = (
+        "    def call(self, x):\n"
+        "        kernel = self.mu + self.sigma * self.eps\n"
+        "        return tf.matmul(x, kernel)\n"
+    )
+    fix_safety = (
+        "Safe when the expression is arithmetic and TF ops on the layer's attributes: it moves "
+        "to the top of `call` as a local, and `call` reads the local. The first forward pass "
+        "gives the same values; later ones follow the trained weights, which is the point. "
+        "Unsafe (with `--unsafe-fixes`) when the expression calls anything else (it may have "
+        "side effects). No fix when it uses `build`'s local names or other methods read the "
+        "attribute."
+    )
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        context = self.context
+        scope = context.analysis.scopes.get(node)
+        cls = scope.keras_class if scope is not None else None
+        if cls is None or node.name.value != "build" or not isinstance(node.body, cst.IndentedBlock):
+            return
+        call = cls.method("call")
+        if call is None or call not in cls.methods.values() or not isinstance(call.body, cst.IndentedBlock):
+            return
+        for statement in node.body.body:
+            if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                    and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1):
+                continue
+            assign = statement.body[0]
+            attr = self_attribute(assign.targets[0].target)
+            value = assign.value
+            if attr is None or isinstance(value, cst.Call) and (
+                    is_constructor(value, context.imports) or isinstance(value.func, cst.Name)):
+                continue
+            reads_weight = any(
+                self_attribute(n) is not None and cls.is_weight(self_attribute(n)) for n in descendants(value))
+            if not reads_weight or not read_in_forward(context, cls, attr):
+                continue
+            self.report(statement.body[0], self.message.format(attr=attr),
+                        self._fix(cls, node, statement, attr, value, call))
+
+    def _fix(self, cls, build, statement, attr, value, call) -> Optional[Fix]:
+        imports = self.context.imports
+        if set(names_in(value)) - _BUILTIN_NAMES - set(imports.bindings):
+            return None  # reads build's locals
+        readers = [m for name, m in cls.methods.items() if name not in ("build", "call")
+                   and any(self_attribute(n) == attr for n in descendants(m))]
+        if readers:
+            return None
+        calls = [n for n in descendants(value) if isinstance(n, cst.Call)]
+        pure = all((imports.resolve(c.func) or "").startswith("tensorflow.") for c in calls)
+        taken = set(names_in(call.body)) | {p.name.value for p in call.params.params}
+        local = attr.lstrip("_") or "value"
+        while local in taken:
+            local += "_"
+        only_statement = len(build.body.body) == 1
+        removal = cst.SimpleStatementLine([cst.Pass()]) if only_statement else cst.RemovalSentinel.REMOVE
+        definition = statement.with_changes(body=[cst.Assign([cst.AssignTarget(cst.Name(local))], value)])
+
+        def rewrite_call(updated: cst.FunctionDef) -> cst.FunctionDef:
+            body = list(updated.body.visit(_ReadsOf(attr, local)).body)
+            at = 1 if body and _is_docstring(body[0]) else 0
+            return updated.with_changes(body=updated.body.with_changes(body=body[:at] + [definition] + body[at:]))
+
+        return Fix(f"Compute `self.{attr}` in `call`", (Edit(statement, removal), Edit(call, rewrite_call)),
+                   Applicability.SAFE if pure else Applicability.UNSAFE)
+
+
+def is_constructor(value: cst.Call, imports) -> bool:
+    """add_weight, tf.Variable, or a Keras layer: state, not a derived tensor."""
+    callee = value.func
+    if isinstance(callee, cst.Attribute) and callee.attr.value == "add_weight":
+        return True
+    qualified = imports.resolve(callee) or ""
+    return qualified in VARIABLE or ".layers." in qualified or qualified.endswith("Variable")
+
+
+def _is_docstring(statement: cst.CSTNode) -> bool:
+    return (isinstance(statement, cst.SimpleStatementLine) and isinstance(statement.body[0], cst.Expr)
+            and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
+
+
+class _ReadsOf(cst.CSTTransformer):
+    """`self.<attr>` -> `<local>`."""
+
+    def __init__(self, attr: str, local: str) -> None:
+        super().__init__()
+        self.attr, self.local = attr, local
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute) -> cst.BaseExpression:
+        if self_attribute(original_node) == self.attr:
+            return cst.Name(self.local)
+        return updated_node

@@ -1,0 +1,123 @@
+"""TGF203: `tf.Variable` attributes that Keras 3 does not track."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.keras import defines_property
+from tfgradfix.analysis.layer_state import VARIABLE, is_false, keyword_value, known_values, stored_on
+from tfgradfix.fixes.edits import Fix
+from tfgradfix.fixes.literals import is_integer_literal
+from tfgradfix.fixes.weights import WeightTranslator
+from tfgradfix.rules.base import Rule
+
+class UntrackedVariableAttribute(Rule):
+    code = "TGF203"
+    name = "untracked-variable-attribute"
+    summary = "`self.x = tf.Variable(...)` (or in a list/dict) in a Keras 3 `Layer`/`Model`"
+    message = "`self.{attr}` holds a `tf.Variable`: Keras 3 does not track it, so it is not in `trainable_variables` and never trains"
+    triggers = ("Variable(",)
+    what = (
+        "Finds `tf.Variable(...)` stored on a Keras layer or model outside its forward pass "
+        "(`__init__`, `build`, helpers they call): `self.w = tf.Variable(...)`, and variables kept in "
+        "a list or dict on the layer (`self.ws = [tf.Variable(...) for ...]`, "
+        "`self.ws.append(tf.Variable(...))`)."
+    )
+    why = (
+        "Keras 3 (`tf.keras` from TensorFlow 2.16) tracks only the variables it creates itself "
+        "(`add_weight`, `keras.Variable`). A `tf.Variable` attribute is invisible: "
+        "`len(layer.trainable_variables) == 0`, `model.fit` never updates it, `model.save` does "
+        "not store it, and nothing warns. TF 2.0-2.15 tutorials wrote layers exactly this way, "
+        "so legacy code moved to TF >= 2.16 silently stops training."
+    )
+    example = (
+        "class Linear(tf.keras.layers.Layer):\n"
+        "    def __init__(self, units, input_dim, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        w_init = tf.random_normal_initializer()\n"
+        "        self.w = tf.Variable(initial_value=w_init(shape=(input_dim, units), dtype=\"float32\"), trainable=True)\n"
+        "        self.b = tf.Variable(tf.zeros((units,)), name=\"b\")\n"
+        "        self.scale = tf.Variable(tf.random.normal((units,)) * 0.01)\n"
+        "        self.rotation = tf.Variable(np.eye(units, dtype=np.float32))\n"
+        "\n"
+        "    def call(self, inputs):\n"
+        "        return tf.matmul(tf.matmul(inputs, self.w) + self.b, self.rotation) * self.scale\n"
+    )
+    fixed_example = (
+        "class Linear(tf.keras.layers.Layer):\n"
+        "    def __init__(self, units, input_dim, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        w_init = tf.random_normal_initializer()\n"
+        "        self.w = self.add_weight(shape=(input_dim, units), initializer=w_init, trainable=True, dtype=\"float32\")\n"
+        "        self.b = self.add_weight(name=\"b\", shape=(units,), initializer=\"zeros\")\n"
+        "        self.scale = self.add_weight(shape=(units,), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=0.01))\n"
+        "        initial_rotation = tf.convert_to_tensor(np.eye(units, dtype=np.float32))\n"
+        "        self.rotation = self.add_weight(shape=initial_rotation.shape, initializer=tf.keras.initializers.Constant(value=initial_rotation), dtype=initial_rotation.dtype)\n"
+        "\n"
+        "    def call(self, inputs):\n"
+        "        return tf.matmul(tf.matmul(inputs, self.w) + self.b, self.rotation) * self.scale\n"
+    )
+    fix_safety = (
+        "Safe: the same shape, dtype, trainability and name, and the initializer the code "
+        "already names: an initializer object called with a shape keeps its name "
+        "(`w_init(shape=s)` -> `initializer=w_init`; `tf.zeros_initializer()(s)` -> \"zeros\"); "
+        "`tf.random.normal`/`uniform`/`truncated_normal` -> `RandomNormal`/`RandomUniform`/"
+        "`TruncatedNormal` with their parameters spelled out (Keras's defaults differ); "
+        "`tf.zeros`/`tf.ones` -> \"zeros\"/\"ones\"; `tf.fill`, `tf.ones(s) * c` and literals "
+        "-> `Constant(c)`; `tf.random.normal(s) * c` -> `RandomNormal(stddev=c)`. A value whose "
+        "shape the code does not spell (a NumPy array, a tensor from elsewhere) is converted "
+        "once into a named tensor and becomes `Constant(initial)` with that tensor's shape and "
+        "dtype (no lambda: the layer still saves and loads as `.keras`, since Keras stores the "
+        "weight's value, not its initializer). No fix when `tf.Variable` takes arguments "
+        "`add_weight` does not (`constraint=`, `shape=`, `synchronization=`), or when a "
+        "subclass turns the attribute into a property (its setter would get a Keras weight); "
+        "an attribute that is a property of the class itself is not reported (the assignment "
+        "runs its setter).\n\n"
+        "Only for Keras 3. A project on Keras 2 (it imports `tf_keras`, or sets "
+        "`TF_USE_LEGACY_KERAS=1`) tracks these variables; files that import `tf_keras` or name "
+        "`TF_USE_LEGACY_KERAS` are skipped, and `--ignore TGF203` turns the rule off everywhere."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        context = self.context
+        scope = context.scope
+        if context.imports.resolve(node.func) not in VARIABLE or scope.keras_class is None:
+            return
+        if scope.forward or scope.keras_class.legacy or context.analysis.legacy_keras:
+            return  # in call: TGF201/TGF202's business
+        attr = stored_on(context, node)
+        if attr is None:
+            return
+        cls = scope.keras_class
+        if any(defines_property(c, attr) for c in cls.lineage()):
+            return  # the assignment runs a setter: what it stores is the setter's business
+        message = self.message.format(attr=attr)
+        subclass = next((c for c in context.analysis.keras_classes.values()
+                         if c is not cls and cls in c.lineage() and defines_property(c, attr)), None)
+        if subclass is not None:
+            self.report(node, f"{message} (no fix: `{subclass.name}` makes `{attr}` a property whose setter "
+                              "stores its own variable, and would receive a Keras weight instead)")
+            return
+        trainable_integer = (node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
+                             and not is_false(keyword_value(node, "trainable")))
+        fix = None if trainable_integer else self._fix(node, attr)  # TGF206 first: an int weight cannot train
+        self.report(node, message, fix)
+
+    def _fix(self, node: cst.Call, attr: str) -> Optional[Fix]:
+        context = self.context
+        assign = context.parent(node)
+        statement = context.parent(assign)
+        direct = (isinstance(assign, cst.Assign) and assign.value is node
+                  and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1)
+        initial = f"initial_{attr.lstrip('_')}" if direct else None
+        weight = WeightTranslator(context.imports, known_values(context, context.scope.keras_class)).from_variable(
+            node, initial=initial)
+        if weight is None:
+            return None
+        if weight.prelude is None:
+            return Fix.replace(node, weight.add_weight(), "Create it with `self.add_weight`")
+        prelude = weight.prelude.with_changes(leading_lines=statement.leading_lines)
+        rest = statement.with_changes(leading_lines=[], body=[assign.with_changes(value=weight.add_weight())])
+        return Fix.replace(statement, cst.FlattenSentinel([prelude, rest]), "Create it with `self.add_weight`")

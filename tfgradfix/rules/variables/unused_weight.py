@@ -1,0 +1,96 @@
+"""TGF207: trainable weights nothing reads."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.layer_state import is_false, keyword_value
+from tfgradfix.analysis.tree import descendants
+from tfgradfix.rules.base import Rule
+
+
+class UnusedWeight(Rule):
+    code = "TGF207"
+    name = "unused-weight"
+    summary = "a trainable weight that `call` never reads"
+    message = "`self.{attr}` is a trainable weight that nothing reads: its gradient is always None"
+    triggers = ("add_weight",)
+    what = (
+        "Finds `self.<name> = self.add_weight(...)` (trainable) in a layer with a `call` when no "
+        "code in the module reads `.<name>`: not `call`, not a helper, not a subclass, not "
+        "another object. Layers that reach their weights dynamically (`getattr`, `self.weights`, "
+        "`self.trainable_weights`, `vars(self)`) are left alone, and so is a weight whose name "
+        "appears as a word in a string elsewhere in the module (`getattr(layer, \"bias\")`); the "
+        "weight's own `name=\"bias\"`, other `name=` arguments, docstrings and longer words "
+        "(`\"use_bias\"`) do not count as reads."
+    )
+    why = (
+        "A weight the forward pass never reads cannot influence the loss: its gradient is "
+        "`None` on every step, `model.fit` warns `Gradients do not exist for variables` and, "
+        "with some optimizers, raises. Usually it is a typo (`self.bias` created, `self.b` "
+        "used) or a leftover."
+    )
+    example = (
+        "    def build(self, input_shape):\n"
+        "        self.kernel = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "        self.bias = self.add_weight(shape=(4,), initializer=\"zeros\")\n"
+        "    def call(self, inputs):\n"
+        "        return tf.matmul(inputs, self.kernel)\n"
+    )
+    fixed_example = (
+        "    def call(self, inputs):\n"
+        "        return tf.matmul(inputs, self.kernel) + self.bias\n"
+    )
+    fix_safety = "No automatic fix: whether to use the weight or remove it is the author's call."
+    _DYNAMIC = ("getattr", "vars", "__dict__", "weights", "trainable_weights", "variables",
+                "trainable_variables", "_trainable_weights", "setattr")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._reads: Optional[set[str]] = None
+        self._strings: list[str] = []
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        context = self.context
+        cls = context.analysis.keras_classes.get(node)
+        if cls is None or cls.method("call") is None:
+            return
+        if any(isinstance(n, cst.Name) and n.value in self._DYNAMIC for n in descendants(node)):
+            return
+        for method in cls.methods.values():
+            for statement in descendants(method):
+                if not isinstance(statement, cst.Assign) or not isinstance(statement.value, cst.Call):
+                    continue
+                call = statement.value
+                if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "add_weight"):
+                    continue
+                if is_false(keyword_value(call, "trainable")):
+                    continue
+                for target in statement.targets:
+                    attr = self_attribute(target.target)
+                    if attr is not None and not self._read_anywhere(attr):
+                        self.report(call, self.message.format(attr=attr))
+
+    def _read_anywhere(self, attr: str) -> bool:
+        if self._reads is None:  # one walk of the module, for every weight of every class
+            self._reads, self._strings = set(), []
+            for node in descendants(self.context.analysis.module):
+                if isinstance(node, cst.Attribute) and not isinstance(self.context.parent(node), cst.AssignTarget):
+                    self._reads.add(node.attr.value)
+                elif isinstance(node, cst.SimpleString) and not self._names_only(node):
+                    self._strings.append(node.value)
+        # named in a string (`getattr(layer, "bias")`, `"kernel bias".split()`): reached dynamically
+        word = re.compile(rf"(?<!\w){re.escape(attr)}(?!\w)")
+        return attr in self._reads or any(word.search(text) for text in self._strings)
+
+    def _names_only(self, string: cst.SimpleString) -> bool:
+        """A string that reads no attribute: a `name=` argument (the weight's own
+        `add_weight(name="bias")`), or a docstring."""
+        parent = self.context.parent(string)
+        if isinstance(parent, cst.Arg):
+            return parent.keyword is not None and parent.keyword.value == "name"
+        return isinstance(parent, cst.Expr)

@@ -1,0 +1,105 @@
+"""TGF202: variables created inside `call`."""
+
+from __future__ import annotations
+
+from typing import Union
+
+import libcst as cst
+
+from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.layer_state import creates, known_values, lazily_created
+from tfgradfix.fixes.edits import Edit, Fix
+from tfgradfix.fixes.hoist import (
+    RenameReads, add_to_build, build_input_name, free_attribute, hoist_weight, without,
+)
+from tfgradfix.rules.base import Rule
+
+class VariableInCall(Rule):
+    code = "TGF202"
+    name = "variable-in-call"
+    summary = "`tf.Variable` / `add_weight` created inside `call`"
+    message = "{what} is created inside `call`: {consequence}"
+    triggers = ("Variable(", "add_weight")
+    what = (
+        "Finds `tf.Variable(...)` and `self.add_weight(...)` in a Keras layer's `call`. Lazy "
+        "creation guarded by `if self.v is None:`, `if not self.built:` or `hasattr` runs once "
+        "and is not reported."
+    )
+    why = (
+        "A `tf.Variable` made in `call` is a new, untracked variable on every call: it is not in "
+        "`trainable_variables`, the optimizer never updates it, and under `tf.function` / "
+        "`model.fit` TensorFlow raises `tf.function only supports singleton tf.Variables created "
+        "on the first call`. `self.add_weight` in `call` raises in Keras 3 (`You cannot add new "
+        "elements of state`)."
+    )
+    example = (
+        "class Scores(tf.keras.layers.Layer):\n"
+        "    def call(self, inputs):\n"
+        "        # one score per feature\n"
+        "        w = tf.Variable(tf.random.normal((inputs.shape[-1], 4)))\n"
+        "        return tf.matmul(inputs, w)\n"
+    )
+    fixed_example = (
+        "class Scores(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        # one score per feature\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0))\n"
+        "\n"
+        "    def call(self, inputs):\n"
+        "        return tf.matmul(inputs, self.w)\n"
+    )
+    fix_safety = (
+        "Safe: the variable is created once, in `build` (made if the class has none; "
+        "`super().build()` is not added), as `self.add_weight` with the same shape, dtype, "
+        "trainability and the initializer the code names (see TGF203); the input's static "
+        "shape (`inputs.shape[-1]`) becomes `input_shape[-1]`; comments above the statement "
+        "move with it. The first call computes what the original did; later calls use the "
+        "trained weight instead of a fresh one. No fix, and the finding says why, when the "
+        "variable needs values that only `call` has, or is created inside a loop or "
+        "expression."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        context = self.context
+        scope = context.scope
+        cls = scope.keras_class
+        if cls is None or not scope.is_forward_entry or scope.node.name.value != "call":
+            return
+        created = creates(context, node)
+        if created is None or lazily_created(context, node):
+            return
+        is_variable = created == "variable"
+        what = "a `tf.Variable`" if is_variable else "a weight"
+        consequence = ("a new, untracked variable on every call, which never trains"
+                       if is_variable else "Keras 3 raises once the layer is built")
+        message = self.message.format(what=what, consequence=consequence)
+        fix = self._fix(cls, node)
+        if isinstance(fix, str):
+            message, fix = f"{message} (no fix: {fix})", None
+        self.report(node, message, fix)
+
+    def _fix(self, cls, ctor: cst.Call) -> Union[Fix, str]:
+        context = self.context
+        call_method = context.scope.node
+        statement = context.parent(context.parent(ctor))
+        assign = context.parent(ctor)
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+                and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                and statement in call_method.body.body):
+            return "the variable is not made by a `name = tf.Variable(...)` statement of `call`'s own body"
+        target = assign.targets[0].target
+        local = target.value if isinstance(target, cst.Name) else None
+        attr = self_attribute(target) if local is None else free_attribute(cls, local)
+        if attr is None:
+            return "the variable is stored in a container"
+        inputs = {p.name.value for p in call_method.params.params[1:2]}
+        hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=inputs,
+                               input_shape=build_input_name(cls), values=known_values(context, cls))
+        if hoisted.statements is None:
+            return hoisted.reason
+        rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attr))) if local else None
+        build_node, build_edit = add_to_build(cls, hoisted.statements)
+        return Fix("Create the weight once, in `build`", (
+            Edit(call_method, without(call_method, statement, rename)),
+            Edit(build_node, build_edit),
+        ))

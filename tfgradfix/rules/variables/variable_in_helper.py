@@ -1,0 +1,161 @@
+"""TGF201: variables created in helpers that `call` runs."""
+
+from __future__ import annotations
+
+from typing import Union
+
+import libcst as cst
+
+from tfgradfix.analysis.layer_state import creates, known_values, lazily_created, repeated_in
+from tfgradfix.fixes.edits import Edit, Fix, keyword_arg
+from tfgradfix.fixes.hoist import (
+    RenameReads, add_to_build, build_input_name, call_site, free_attribute, hoist_weight, without,
+)
+from tfgradfix.rules.base import Rule
+
+class VariableInHelper(Rule):
+    code = "TGF201"
+    name = "variable-in-helper"
+    summary = "`tf.Variable` created in a function or method that `call` reaches"
+    message = "a `tf.Variable` is created in `{helper}`, which `call` runs: a new, untracked variable on every call, which never trains"
+    triggers = ("Variable(",)
+    what = (
+        "Finds `tf.Variable(...)` (and `self.add_weight(...)`) in a helper function of the module "
+        "or a method of the layer that a Keras layer's `call` reaches. Lazy creation guarded by "
+        "`if self.v is None:` and the like is not reported."
+    )
+    why = (
+        "The helper runs on every forward pass, so the variable is created again each time: it "
+        "is never in `trainable_variables`, the optimizer never updates it, its gradient is lost "
+        "after the step, and under `tf.function` / `model.fit` TensorFlow raises "
+        "`tf.function only supports singleton tf.Variables created on the first call`."
+    )
+    example = (
+        "def mix(x, out_dim):\n"
+        "    m = tf.Variable(tf.random.truncated_normal((x.shape[-1], out_dim), stddev=0.05))\n"
+        "    return tf.matmul(x, m)\n"
+        "\n"
+        "\n"
+        "class Mixer(tf.keras.layers.Layer):\n"
+        "    def __init__(self, out_dim, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.out_dim = out_dim\n"
+        "\n"
+        "    def call(self, inputs):\n"
+        "        return mix(inputs, self.out_dim) + mix(inputs, 1)\n"
+    )
+    fixed_example = (
+        "def mix(x, out_dim, *, m):\n"
+        "    return tf.matmul(x, m)\n"
+        "\n"
+        "\n"
+        "class Mixer(tf.keras.layers.Layer):\n"
+        "    def __init__(self, out_dim, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.out_dim = out_dim\n"
+        "\n"
+        "    def build(self, input_shape):\n"
+        "        self.m_1 = self.add_weight(shape=(input_shape[-1], self.out_dim), initializer=tf.keras.initializers.TruncatedNormal(mean=0.0, stddev=0.05))\n"
+        "        self.m_2 = self.add_weight(shape=(input_shape[-1], 1), initializer=tf.keras.initializers.TruncatedNormal(mean=0.0, stddev=0.05))\n"
+        "\n"
+        "    def call(self, inputs):\n"
+        "        return mix(inputs, self.out_dim, m=self.m_1) + mix(inputs, 1, m=self.m_2)\n"
+    )
+    fix_safety = (
+        "Safe: the variable is created once, in the calling layer's `build`, as `self.add_weight` "
+        "(same shape, dtype, trainability, the initializer the code names; see TGF203). The "
+        "helper's parameters take the call site's arguments (`out_dim` -> `self.out_dim`, "
+        "defaults where the call leaves one out), and the static shape of the layer's input "
+        "becomes `build`'s (`x.shape[-1]` -> `input_shape[-1]` when `call` passes its input as "
+        "`x`). Each call site gets its own weight (`m_1`, `m_2`), as each created its own "
+        "variable. A helper method called once then reads `self.<name>`; otherwise the helper "
+        "gets a keyword-only parameter that each call site passes. No fix, and the finding says "
+        "why, when the shape or initial value needs a value only `call` has (a hidden "
+        "activation's shape, a local), when the helper runs in a loop or comprehension (one "
+        "variable per iteration), when the call passes `*args`/`**kwargs`, or when the "
+        "variable is made inside an expression rather than by its own statement. Helpers "
+        "reached from several layers, or only through other helpers, are not reported."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        context = self.context
+        scope = context.scope
+        if not scope.forward or scope.is_forward_entry or not isinstance(scope.node, cst.FunctionDef):
+            return
+        if creates(context, node) is None or lazily_created(context, node):
+            return
+        callers = context.analysis.callers_of(scope)
+        layers = {c.keras_class for c, _ in callers if c.is_forward_entry}
+        if not callers or len(layers) != 1 or not all(c.is_forward_entry for c, _ in callers):
+            return  # reached through other helpers, or from tapes: not this rule's fix
+        cls = layers.pop()
+        message = self.message.format(helper=scope.symbol)
+        fix = self._fix(cls, node, callers)
+        if isinstance(fix, str):
+            message, fix = f"{message} (no fix: {fix})", None
+        self.report(node, message, fix)
+
+    def _fix(self, cls, ctor: cst.Call, callers) -> Union[Fix, str]:
+        context = self.context
+        helper = context.scope.node
+        assign = context.parent(ctor)
+        statement = context.parent(assign)
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+                and isinstance(assign.targets[0].target, cst.Name)
+                and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                and statement in helper.body.body):
+            return "the variable is not made by a `name = tf.Variable(...)` statement of the helper's own body"
+        name = helper.name.value
+        for caller, call in callers:
+            if repeated_in(context, call, caller.node):
+                return f"`{name}` runs in a loop or comprehension of `call`, a new variable per iteration"
+        local = assign.targets[0].target.value
+        values = known_values(context, cls)
+        input_shape = build_input_name(cls)
+        several = len(callers) > 1
+        attrs, created = [], []
+        for number, (caller, call) in enumerate(callers, 1):
+            attr = free_attribute(cls, f"{local}_{number}" if several else local)
+            layer_input = {p.name.value for p in caller.node.params.params[1:2]}
+            hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=layer_input,
+                                   input_shape=input_shape, values=values, site=call_site(helper, call))
+            if hoisted.statements is None:
+                return f"at `{_code(call)}`, {hoisted.reason}" if several else hoisted.reason
+            attrs.append(attr)
+            created.extend(hoisted.statements)
+        build_node, build_edit = add_to_build(cls, created)
+        edits = [Edit(build_node, build_edit)]
+        if context.scope.owner_methods.get(name) is helper and not several:
+            rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attrs[0])))
+            edits.append(Edit(helper, without(helper, statement, rename)))
+        else:
+            remove = without(helper, statement, None)
+            edits.append(Edit(helper, lambda updated: _with_keyword_parameter(remove(updated), local)))
+            for (_, call), attr in zip(callers, attrs):
+                edits.append(Edit(call, _passing(local, attr)))
+        return Fix("Create the weight once, in the layer's `build`" + (", one per call site" if several else ""),
+                   tuple(edits))
+
+
+def _passing(parameter: str, attr: str):
+    """A call-site edit: the call also passes `parameter=self.<attr>`."""
+    return lambda updated: updated.with_changes(args=[
+        *_with_comma(updated.args), keyword_arg(parameter, cst.Attribute(cst.Name("self"), cst.Name(attr)))])
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def _with_comma(args) -> list[cst.Arg]:
+    args = list(args)
+    if args:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    return args
+
+
+def _with_keyword_parameter(function: cst.FunctionDef, name: str) -> cst.FunctionDef:
+    params = function.params
+    star = params.star_arg if isinstance(params.star_arg, cst.Param) else cst.ParamStar()
+    return function.with_changes(params=params.with_changes(
+        star_arg=star, kwonly_params=[*params.kwonly_params, cst.Param(cst.Name(name))]))
