@@ -266,7 +266,7 @@ _FACTORY = re.compile(r"^_?(build|create|make|get|define|new|init)_?\w*$", re.IG
 @dataclass
 class Site:
     path: Path
-    args: list
+    args: Optional[list]  # None: an argument does not resolve to a value
     kwargs: dict
     owner: Optional[tuple[str, str]]  # ("class" or "function", name) of the top-level definition around it
     owner_ready: bool  # that owner can be made without arguments of its own
@@ -292,7 +292,7 @@ def _sees(project: Project, path: Path, table: ModuleTable, name: str, defined_i
 
 def call_sites(project: Project, name: str, defined_in: Path) -> list[Site]:
     """Every `name(...)` / `x.name(...)` call in the project, where that name is the
-    definition in `defined_in`, whose arguments resolve to values."""
+    definition in `defined_in`, with its arguments resolved to values where they can be."""
     sites = []
     for path in project.files():
         text = project.text(path)
@@ -308,7 +308,7 @@ def call_sites(project: Project, name: str, defined_in: Path) -> list[Site]:
                 try:
                     args = [_value(a, scope) for a in call.args if not isinstance(a, ast.Starred)]
                 except _Unresolved:
-                    continue
+                    args = None  # not a way to build it directly; the owner still builds it
                 kwargs = {}
                 for keyword in call.keywords:
                     if keyword.arg is None:
@@ -351,7 +351,7 @@ def builders(project: Project, path: Path, name: str, depth: int = 0) -> list[Bu
     for site in call_sites(project, name, path):
         if site.owner is not None and site.owner[1] in (name, "example"):
             continue  # recursion, `super().__init__` in itself, or the example() read on its own
-        if site.owner is None or site.owner[0] == "function" or site.args or site.kwargs:
+        if site.args is not None and (site.owner is None or site.owner[0] == "function" or site.args or site.kwargs):
             direct.append(Builder(module, name, site.args, site.kwargs, path=path))
         if site.owner is not None and depth < ENCLOSING_DEPTH:
             owner_module = project.module_name(site.path)

@@ -13,7 +13,7 @@ from typing import Optional
 
 from tfgradfix.verify import plan
 from tfgradfix.verify.child import MARKER
-from tfgradfix.verify.slicer import lift_blocks
+from tfgradfix.verify.slicer import BLOCK_PREFIX, lift_blocks
 from tfgradfix.verify.units import Unit, changed_units
 
 CHILD = str(Path(__file__).with_name("child.py"))
@@ -183,6 +183,8 @@ def describe(name: str, result: dict) -> str:
         parts.append(f"fd rel err {result['fd_rel_error']:.1e}")
     if result.get("reason"):
         parts.append(result["reason"])
+    if name.startswith(BLOCK_PREFIX):
+        name = f"top-level tape block {name[len(BLOCK_PREFIX):]}"
     return f"{result['verdict']} {result.get('device', '-')} {name}: {'; '.join(parts)}"
 
 

@@ -30,6 +30,7 @@ _SIDE_EFFECT_CALLS = frozenset({
     "glob", "read_file", "TFRecordDataset", "TextLineDataset", "image_dataset_from_directory",
     "text_dataset_from_directory", "ImageDataGenerator", "flow_from_directory", "restore", "save",
     "from_generator", "list_files", "sleep", "exit",
+    "__tfgradfix_magic__",  # a notebook's magic or shell line, masked as a call (notebooks.py)
 })
 # Modules whose calls are never run at import time by the verifier (plots, I/O, processes).
 _SIDE_EFFECT_MODULES = ("matplotlib", "seaborn", "IPython", "PIL", "cv2", "requests", "urllib", "subprocess",
@@ -221,6 +222,7 @@ def _binds(node: ast.stmt) -> set[str]:
 # Loops of a lifted block run this many times: enough for a step and the next one.
 LIFTED_STEPS = 2
 TAKE = "_tfgradfix_take"
+BLOCK_PREFIX = "_tfgradfix_block_"
 TAKE_CODE = f"def {TAKE}(items):\n    import itertools\n    return itertools.islice(items, {LIFTED_STEPS})\n"
 
 
@@ -257,7 +259,7 @@ def lift_blocks(table: ModuleTable) -> list[Block]:
         lifted = _Quiet(table.side_effect_roots).visit(ast.Module([ast.parse(ast.unparse(g)).body[0] for g in group],
                                                                   type_ignores=[]))
         statements = [s for s in lifted.body if s is not None] or [ast.Pass()]
-        function = ast.parse(f"def _tfgradfix_block_{len(blocks) + 1}(): pass").body[0]
+        function = ast.parse(f"def {BLOCK_PREFIX}{len(blocks) + 1}(): pass").body[0]
         function.body = statements + [ast.Return(ast.Constant(None))]
         needs = free_names(function) - {TAKE}
         runnable = {n for n in needs if any(s.runnable for s in table.bindings(n))}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from tfgradfix.analysis.scopes import ModuleAnalysis
-from tfgradfix.verify.slicer import ModuleTable, lift_blocks
+from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks
 
 # The unit of findings outside any function or class (DESIGN's `<module>` symbol).
 MODULE = "<module>"
@@ -76,7 +76,7 @@ def verdict_for(units: dict, symbol: str):
     name = unit_of(symbol)
     if name != MODULE:
         return units.get(name)
-    blocks = [v for k, v in units.items() if k.startswith("_tfgradfix_block_")]
+    blocks = [v for k, v in units.items() if k.startswith(BLOCK_PREFIX)]
     order = {"failed": 0, "inconclusive": 1, "verified": 2}
     return min(blocks, key=lambda v: order.get(v["verdict"], 0)) if blocks else None
 
