@@ -159,3 +159,121 @@ def test_package_relative_imports_arguments_and_input_shape_come_from_the_projec
     result = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", "mypkg/layer.py"],
                             capture_output=True, text=True, cwd=tmp_path)
     assert "mypkg/layer.py: verified" in result.stdout, result.stdout + result.stderr
+
+
+# -- real-shaped projects: what is loaded, how units are built, what is written -------------
+
+PROJECT = FIXTURES / "projects" / "legacy_regressor"
+
+
+def _project_copy(tmp_path):
+    target = tmp_path / "legacy_regressor"
+    shutil.copytree(PROJECT, target)
+    return target
+
+
+def test_the_slice_keeps_what_a_unit_needs_and_no_script():
+    from tfgradfix.verify.slicer import ModuleTable
+
+    table = ModuleTable(textwrap.dedent("""
+        import argparse
+        import matplotlib.pyplot as plt
+        import numpy as np
+        import tensorflow as tf
+        SCALE = 2.0
+        (x_train, y_train), _ = tf.keras.datasets.mnist.load_data()
+        def helper(x):
+            return np.tanh(x) * SCALE
+        class Layer(tf.keras.layers.Layer):
+            def call(self, x):
+                return helper(x)
+        plt.plot([1, 2])
+        def main():
+            parser = argparse.ArgumentParser()
+        if __name__ == "__main__":
+            main()
+    """))
+    code = table.slice(["Layer"]).code
+    assert "import numpy as np" in code and "SCALE = 2.0" in code and "def helper" in code
+    for never in ("matplotlib", "argparse", "load_data", "plt.plot", "def main", "__main__"):
+        assert never not in code
+    assert "x_train" in table.slice(["x_train"]).missing
+
+
+def test_a_package_builds_layers_as_its_model_does_and_trains_with_synthetic_data(tmp_path):
+    root = _project_copy(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", "--output-format", "json", "."],
+                            capture_output=True, text=True, cwd=root)
+    document = json.loads(result.stdout)
+    verdicts = {(f["path"], f["symbol"].split(".")[0]): f["verification"] for f in document["findings"]}
+    blend = verdicts[("regressor/layers.py", "Blend")]
+    assert blend["verdict"] == "verified" and blend["through"] == "Regressor"  # only the model can build it
+    assert verdicts[("regressor/layers.py", "ScaledDense")]["verdict"] == "verified"
+    train = verdicts[("regressor/train.py", "train")]
+    assert train["verdict"] == "verified" and train["model"] == "Regressor" and train["none_before"] > 0
+    notebook = {s: v for (p, s), v in verdicts.items() if p == "notebooks/tutorial.ipynb"}
+    assert notebook["Linear"]["verdict"] == "verified" and notebook["Linear"]["untracked_before"] == 2
+    # The top-level loop of the notebook (after `!pip`, `!wget`, np.load and plots) ran, lifted.
+    assert notebook["<module>"]["verdict"] == "verified" and notebook["<module>"]["sources_after"] == 2
+    assert document["summary"]["verification"] == {"verified": 6, "failed": 0, "inconclusive": 0,
+                                                    "not_runnable": 0}
+    assert not (root / "loss.png").exists() and not (root / "notebooks" / "points.npz").exists()
+
+
+def test_a_needed_module_that_is_missing_is_named(tmp_path):
+    (tmp_path / "layer.py").write_text(_LAYER.format(body="np.tanh(tf.matmul(x, self.w)) * not_installed_lib.k")
+                                       .replace("import numpy as np", "import numpy as np\nimport not_installed_lib")
+                                       + "\nimport unused_missing_lib\nSquash(3)\n")
+    text = (tmp_path / "layer.py").read_text()
+    (units,) = verify_files([(str(tmp_path / "layer.py"), text, text.replace("np.tanh", "tf.tanh"))])
+    assert units["Squash"] == {"verdict": "inconclusive", "device": units["Squash"]["device"],
+                               "reason": "needs not_installed_lib, which is not installed"}
+
+
+def test_input_size_comes_from_the_shape_error_of_a_first_call(tmp_path):
+    layer = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace(
+        "shape=(input_shape[-1], self.units)", "shape=(7, self.units)")
+    (units,) = verify_files([(str(tmp_path / "layer.py"), layer + "\nSquash(3)\n",
+                              layer.replace("np.tanh", "tf.tanh") + "\nSquash(3)\n")])
+    assert units["Squash"]["verdict"] == "verified", units
+
+
+def test_wrong_fixes_fail_with_their_reason(tmp_path):
+    layers = (PROJECT / "regressor" / "layers.py").read_text()
+    path = str(_project_copy(tmp_path) / "regressor" / "layers.py")
+    lost = layers.replace('self.b = tf.Variable(tf.zeros((units,)), name="b")', "self.b = tf.zeros((units,))")
+    changed = layers.replace("x * ACTIVATION_SCALE", "x * ACTIVATION_SCALE * 1.5").replace("np.tanh", "tf.tanh")
+    (first,), (second,) = verify_files([(path, layers, lost)]), verify_files([(path, layers, changed)])
+    assert first["ScaledDense"]["verdict"] == "failed" and "lost 1 trainable variable" in first["ScaledDense"]["reason"]
+    assert second["ScaledDense"]["verdict"] == "failed" and second["ScaledDense"]["reason"].startswith("outputs differ")
+
+
+def test_a_training_function_whose_fix_leaves_none_gradients_fails(tmp_path):
+    path = str(_project_copy(tmp_path) / "regressor" / "train.py")
+    train = (PROJECT / "regressor" / "train.py").read_text()
+    wrong = train.replace("np.square(prediction - y)", "tf.square(tf.stop_gradient(prediction) - y)")
+    (units,) = verify_files([(path, train, wrong)])
+    assert units["train"]["verdict"] == "failed" and "gradients still None" in units["train"]["reason"]
+
+
+def test_fix_verify_writes_the_verified_units_of_a_file_and_keeps_the_rest(tmp_path):
+    good = (FIXTURES / "TGF101" / "seed_dense.py").read_text()
+    unbuildable = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)")
+    body = unbuildable.split("class Squash", 1)[1]
+    (tmp_path / "both.py").write_text(good + "\n\nclass Squash" + body)
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "both.py"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    written = (tmp_path / "both.py").read_text()
+    assert "both.py: fixes not written: Squash inconclusive (written for IncorrectLayer)" in result.stderr
+    assert "return np.tanh(tf.matmul(x, self.w))" in written  # Squash as it was
+    fixed_seed = (FIXTURES / "TGF101" / "seed_dense.fixed.py").read_text()
+    assert written.startswith(fixed_seed.split("\n\n\n")[0].split("import")[0])
+    assert written.count("np.") == 1, written  # only Squash's NumPy call is left
+
+
+def test_the_gpu_is_used_when_tensorflow_lists_one():
+    from tfgradfix.verify.child import choose_device
+
+    gpus = ["PhysicalDevice(name='/physical_device:GPU:0', device_type='GPU')"]
+    assert choose_device("auto", gpus) == "GPU:0" and choose_device("gpu", gpus) == "GPU:0"
+    assert choose_device("cpu", gpus) == "CPU" and choose_device("auto", []) == "CPU"
