@@ -241,11 +241,14 @@ def test_input_size_comes_from_the_shape_error_of_a_first_call(tmp_path):
 def test_wrong_fixes_fail_with_their_reason(tmp_path):
     layers = (PROJECT / "regressor" / "layers.py").read_text()
     path = str(_project_copy(tmp_path) / "regressor" / "layers.py")
-    lost = layers.replace('self.b = tf.Variable(tf.zeros((units,)), name="b")', "self.b = tf.zeros((units,))")
-    changed = layers.replace("x * ACTIVATION_SCALE", "x * ACTIVATION_SCALE * 1.5").replace("np.tanh", "tf.tanh")
+    lost = layers.replace('self.b = tf.Variable(tf.zeros((units,)), name="b")', "self.b = tf.zeros((units,))").replace(
+        'self.w = tf.Variable(tf.random.normal((input_dim, units), stddev=0.1), name="w")',
+        'self.w = self.add_weight(name="w", shape=(input_dim, units), initializer="random_normal")').replace(
+        "np.tanh", "tf.tanh")
+    changed = layers.replace("np.maximum(tf.matmul(inputs, self.kernel), 0.0)", "tf.nn.relu6(tf.matmul(inputs, self.kernel) * 9)")
     (first,), (second,) = verify_files([(path, layers, lost)]), verify_files([(path, layers, changed)])
     assert first["ScaledDense"]["verdict"] == "failed" and "lost 1 trainable variable" in first["ScaledDense"]["reason"]
-    assert second["ScaledDense"]["verdict"] == "failed" and second["ScaledDense"]["reason"].startswith("outputs differ")
+    assert second["Residual"]["verdict"] == "failed" and second["Residual"]["reason"].startswith("outputs differ")
 
 
 def test_a_training_function_whose_fix_leaves_none_gradients_fails(tmp_path):

@@ -607,12 +607,13 @@ def _compare_runs(calls_before, calls_after, returned_before, returned_after, er
     result = {"none_before": none_before, "gradient_calls": len(calls_after),
               "sources_before": calls_before[0]["sources"] if calls_before else 0,
               "sources_after": calls_after[0]["sources"] if calls_after else 0}
-    if error_after is not None:
-        return {**result, "verdict": "failed", "reason": f"the fixed function raises {_describe(error_after)}"}
     none_after = sum(c["none"] for c in calls_after) + (_nones(returned_after) if not calls_after else 0)
     result["none_after"] = none_after
     if none_after:
-        return {**result, "verdict": "failed", "reason": f"{none_after} gradients still None"}
+        then = f", then it raises {_describe(error_after)}" if error_after is not None else ""
+        return {**result, "verdict": "failed", "reason": f"{none_after} gradients still None{then}"}
+    if error_after is not None:
+        return {**result, "verdict": "failed", "reason": f"the fixed function raises {_describe(error_after)}"}
     if not calls_after and not calls_before:
         return {**result, "verdict": "inconclusive", "reason": "it computed no gradient with synthetic arguments"}
     if not calls_after:
