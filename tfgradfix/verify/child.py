@@ -571,6 +571,9 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             except Exception as error:
                 errors.append(_describe(error))
                 continue
+            # The module's own model is trained in place: keep its start to give the fixed one.
+            start = [v.numpy() for v in model_before.weights] if builder is None and model_before is not None \
+                and hasattr(model_before, "weights") else None
             calls_before, returned_before, error_before = _run(tf, before, kwargs_before, eager=True)
             if not calls_before and error_before is not None:
                 errors.append(_describe(error_before))
@@ -584,6 +587,8 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                     fresh = _model_for(tf, original, unit, builder, original[entry])
                     fresh(tf.random.stateless_normal(x_shape, seed=(1, 2)))
                     _copy_values(tf, fresh, model_after)
+                elif start is not None and [tuple(w.shape) for w in start] == [tuple(v.shape) for v in model_after.weights]:
+                    model_after.set_weights(start)
             tf.keras.utils.set_random_seed(SEED)
             kwargs_after = _arguments(tf, after, model_after, x_shape, output, labels, unit.get("parameters"))
             calls_after, returned_after, error_after = _run(tf, after, kwargs_after, eager=True)

@@ -114,6 +114,8 @@ def plan_unit(project: plan.Project, path: Path, original: str, fixed: str, unit
         blocks_after[path] = [new[unit.name].statement]
         job.update(parameters=new[unit.name].parameters, objects=sorted(new[unit.name].statement.uses),
                    label=unit.name)
+    if unit.kind == "function" and before.table(path) is not None and before.table(path).bindings(unit.name):
+        job["objects"] = sorted(before.table(path).bindings(unit.name)[-1].uses)  # the module's model, if it uses one
     names = {unit.name} if unit.kind != "block" else set()
     if before.table(path) is not None and before.table(path).bindings("example"):
         names.add("example")

@@ -13,6 +13,7 @@ from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks
 
 # The unit of findings outside any function or class (DESIGN's `<module>` symbol).
 MODULE = "<module>"
+ENTRY_POINTS = frozenset({"main", "run", "cli", "train", "fit", "app"})
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,12 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                 units.append(Unit("layer", caller.keras_class.name))
         if not scope.tape_blocks:
             continue
-        # A caller of the module that needs no arguments runs it as the module does.
+        # A caller of the module that needs no arguments runs it as the module does, unless
+        # it is the script's entry point (`main()`, `run()`), which is never run.
         if _required_parameters(function):
             caller = next((c for c, _ in new.callers_of(scope)
-                           if isinstance(c.node, cst.FunctionDef) and not _required_parameters(c.node)), None)
+                           if isinstance(c.node, cst.FunctionDef) and not _required_parameters(c.node)
+                           and c.node.name.value not in ENTRY_POINTS), None)
             if caller is not None:
                 units.append(Unit("function", caller.node.name.value))
                 continue
