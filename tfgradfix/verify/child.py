@@ -315,6 +315,9 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
 
             try:
                 out_before, _, grads_before = _gradients(tf, before, x, direction)
+                # Variables or layers made per call draw new random values each time: then there
+                # is no original output to compare with.
+                fresh = not np.allclose(np.asarray(_flat(tf, before(x))), np.asarray(out_before), rtol=1e-5, atol=1e-6)
             except Exception as error:  # this way of running the original does not work; try the next
                 errors.append(_describe(error))
                 continue
@@ -326,7 +329,8 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             except Exception as error:  # the original ran this way: the fixed layer must too
                 return {"verdict": "failed", "reason": f"the fixed {via or 'layer'} raises {_describe(error)}",
                         "through": via}
-            result = _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction)
+            result = _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
+                              fresh)
             lost = len({id(v) for v in reachable} | {id(v) for v in _trainable(tf, before)}) - len(_trainable(tf, after))
             if result["verdict"] == "verified" and lost > 0:
                 result.update(verdict="failed", reason=f"the fixed layer lost {lost} trainable variable(s)")
@@ -361,7 +365,8 @@ def _contains(obj, name: str, seen=None) -> bool:
     return any(_contains(c, name, seen) for c in children)
 
 
-def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction) -> dict:
+def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
+             fresh: bool = False) -> dict:
     names = [v.name for v in _trainable(tf, after)]
     none_before = [v.name for v, g in zip(_trainable(tf, before), grads_before) if g is None]
     untracked_before = max(0, len(_trainable(tf, after)) - len(_trainable(tf, before)))
@@ -385,13 +390,18 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
         fd_error = abs(numeric - analytic) / max(1e-6, abs(numeric), abs(analytic))
     scale = max(1.0, float(np.max(np.abs(np.asarray(out_before, dtype=np.float64))))) if np.size(out_before) else 1.0
     result = {"variables": names, "none_before": none_before, "untracked_before": untracked_before,
-              "none_after": none_after, "max_abs_diff": delta, "tf_function": graph_ok, "fd_rel_error": fd_error}
+              "none_after": none_after, "max_abs_diff": delta, "tf_function": graph_ok, "fd_rel_error": fd_error,
+              "fresh_per_call": fresh}
     if none_after:
         result.update(verdict="failed", reason=f"gradients still None for {', '.join(none_after)}")
     elif not names:
         result.update(verdict="failed", reason="the fixed layer has no trainable variables")
     elif not graph_ok:
         result.update(verdict="failed", reason="the fixed layer does not run under tf.function")
+    elif fresh and not np.allclose(np.asarray(_flat(tf, after(x))), np.asarray(out_after), rtol=1e-5, atol=1e-6):
+        result.update(verdict="failed", reason="the fixed layer still computes something new on every call")
+    elif fresh:
+        result.update(verdict="verified", reason="the original draws new weights on every call: outputs not compared")
     elif delta > TOLERANCE * scale:
         result.update(verdict="failed", reason=f"outputs differ: max|Δ| {delta:.3g}")
     else:
