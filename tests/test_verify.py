@@ -280,3 +280,16 @@ def test_the_gpu_is_used_when_tensorflow_lists_one():
     gpus = ["PhysicalDevice(name='/physical_device:GPU:0', device_type='GPU')"]
     assert choose_device("auto", gpus) == "GPU:0" and choose_device("gpu", gpus) == "GPU:0"
     assert choose_device("cpu", gpus) == "CPU" and choose_device("auto", []) == "CPU"
+
+
+def test_an_original_that_draws_new_weights_per_call_is_not_compared_by_value(tmp_path):
+    """Layers made in call (TGF209) give new random outputs each call: the fix verifies
+    when the fixed layer is deterministic, and fails when it still rebuilds state."""
+    original = (FIXTURES / "TGF209" / "dense_in_call.py").read_text()
+    fixed = (FIXTURES / "TGF209" / "dense_in_call.fixed.py").read_text()
+    half_fixed = fixed.replace("return self.dense_1(hidden)", "return tf.keras.layers.Dense(1)(hidden)")
+    path = str(tmp_path / "dense_in_call.py")
+    good, bad = verify_files([(path, original, fixed), (path, original, half_fixed)])
+    assert good["Head"]["verdict"] == "verified"
+    assert "outputs not compared" in good["Head"]["reason"]
+    assert bad["Head"]["verdict"] == "failed"

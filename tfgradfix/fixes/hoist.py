@@ -1,9 +1,11 @@
-"""Moving a variable created on the forward pass into `build()` as `self.add_weight(...)`.
+"""Moving state created on the forward pass to where Keras creates it once.
 
-Shared by TGF201 (created in a helper) and TGF202 (created in `call`). The
-weight's arguments may only use what `build` knows: constants, imports, `self`
-attributes, and the input's static shape (`inputs.shape[-1]` becomes
-`input_shape[-1]`).
+Variables go to `build()` as `self.add_weight(...)` (TGF201 from a helper, TGF202 from
+`call`), layers to `__init__` or `build` (TGF209). What moves may only use what its new
+place knows: constants, imports, `self` attributes, the input's static shape
+(`inputs.shape[-1]` becomes `input_shape[-1]`) and, for a helper, the arguments of its
+call site (`hoist_weight(..., site=call_site(helper, call))`), which take the places of
+the helper's parameters.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ def weight_statements(ctor: cst.Call, imports: ImportMap, attr: str, like: cst.S
                       ) -> Optional[list[cst.SimpleStatementLine]]:
     """`self.<attr> = self.add_weight(...)` equivalent to the constructor (a `tf.Variable`
     translated, or an `add_weight` call as it is), after its prelude if it needs one.
-    `values` are the single values of the constructor's function's locals (see
-    WeightTranslator); the statements go to another function, so they never name them."""
+    `values` are what the initial value may name (see WeightTranslator); the statements go
+    to another function, so they never name its locals."""
     like = moved(like)
     if isinstance(ctor.func, cst.Attribute) and ctor.func.attr.value == "add_weight":
         return [assignment(attr, ctor, like)]
@@ -68,13 +70,6 @@ def unavailable(statements: list[cst.SimpleStatementLine], inputs: set[str], imp
     unknown = {n for v in values for n in names_in(v)} - _KNOWN_NAMES - set(imports.bindings) - {input_shape} \
         - bound
     return rewritten, sorted(unknown)
-
-
-def buildable(statements: list[cst.SimpleStatementLine], inputs: set[str], imports: ImportMap,
-              input_shape: str) -> Optional[list[cst.SimpleStatementLine]]:
-    """The statements rewritten for `build`, or None when they need values only `call` has."""
-    rewritten, unknown = unavailable(statements, inputs, imports, input_shape)
-    return None if unknown else rewritten
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from tfgradfix.analysis.layer_state import lazily_created, repeated_in
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
-    RenameReads, add_to_build, add_to_init, assignment, build_input_name, free_attribute, moved, unavailable,
+    RenameReads, add_to_build, add_to_init, assignment, build_input_name, free_attribute, unavailable,
 )
+from tfgradfix.fixes.statements import moved
 from tfgradfix.rules.base import Rule
 
 _CONSEQUENCES = {
@@ -39,7 +40,9 @@ class LayerInCall(Rule):
     what = (
         "Finds a Keras layer constructed on the forward pass of a layer or model: "
         "`return tf.keras.layers.Dense(10)(x)`, `conv = layers.Conv2D(8, 3)` then `conv(x)`, "
-        "`self.proj = Dense(4)` inside `call`, and layers of the module that create weights. "
+        "`self.proj = Dense(4)` inside `call`, `keras.Sequential([...])`, and layers of the "
+        "module that create weights; a layer built as another's argument "
+        "(`TimeDistributed(Dense(3))`) is covered by the outer one's finding. "
         "Layers without variables (`Flatten`, `Activation`, `Reshape`, pooling, padding, "
         "merging layers such as `Concatenate`, `Lambda`, ...) cost nothing to rebuild and are "
         "not reported; `Dropout` and the other noise layers are, because each one creates a "
@@ -94,6 +97,7 @@ class LayerInCall(Rule):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._module_names: Optional[set[str]] = None
+        self._classes: Optional[dict] = None
 
     def visit_Call(self, node: cst.Call) -> None:
         context = self.context
@@ -107,7 +111,9 @@ class LayerInCall(Rule):
             cls = next(iter(classes)) if len(classes) == 1 else None
         if cls is None:
             return
-        classes = {c.name: c for c in context.analysis.keras_classes.values()}
+        if self._classes is None:
+            self._classes = {c.name: c for c in context.analysis.keras_classes.values()}
+        classes = self._classes
         found = constructed_layer(node, context.imports, classes)
         if found is None or lazily_created(context, node) or self._inside_another(node, classes):
             return
