@@ -293,3 +293,26 @@ def test_an_original_that_draws_new_weights_per_call_is_not_compared_by_value(tm
     assert good["Head"]["verdict"] == "verified"
     assert "outputs not compared" in good["Head"]["reason"]
     assert bad["Head"]["verdict"] == "failed"
+
+
+def test_a_top_level_block_is_lifted_with_the_objects_built_before_it():
+    from tfgradfix.verify.slicer import ModuleTable, lift_blocks
+
+    table = ModuleTable(textwrap.dedent("""
+        import matplotlib.pyplot as plt
+        import numpy as np
+        import tensorflow as tf
+        x = tf.Variable([[1.0, 2.0]])
+        x_train = np.load("data.npz")["x"]
+        with tf.GradientTape() as tape:
+            y = np.mean(x ** 2) + tf.reduce_sum(x_train)
+        print(tape.gradient(y, x))
+        plt.plot([1])
+        x = "rebound later, as notebooks do"
+    """))
+    (block,) = lift_blocks(table)
+    assert block.parameters == ["x_train"]  # data from a file: a synthetic batch takes its place
+    code = table.slice([], [block.statement], block.index).code
+    assert "x = tf.Variable([[1.0, 2.0]])" in code and "rebound" not in code
+    assert "(tape.gradient(y, x),)" in code  # the printed gradient is still computed
+    assert "plt" not in code and "np.load" not in code

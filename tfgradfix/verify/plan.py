@@ -126,11 +126,12 @@ class Tree:
     missing: dict[str, str] = field(default_factory=dict)
 
 
-def build_tree(project: Project, requests: list[tuple[Path, set[str]]], blocks: dict[Path, list[Statement]] = {},
-               ) -> Tree:
+def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
+               blocks: Optional[dict[Path, tuple[list[Statement], int]]] = None) -> Tree:
     """The slices of the project's modules that `requests` ({file: names}) reach through
     imports, as {path in the tree: code}. Each package on the way gets its `__init__`."""
     wanted: dict[Path, set[str]] = {}
+    blocks = blocks or {}
     todo = list(requests)
     for path in blocks:
         todo.append((path, set()))
@@ -152,8 +153,8 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]], blocks: 
         names = wanted[path]
         if ALL in names:
             names = {n for s in table.statements if s.runnable and s.imported is None for n in s.binds}
-        extra = blocks.get(path, [])
-        piece = table.slice(names, extra)
+        extra, before = blocks.get(path, ([], None))
+        piece = table.slice(names, extra, before)
         code = (TAKE_CODE + piece.code) if extra else piece.code
         tree.files[project.module_file(path)] = code
         if path in [p for p, _ in requests]:

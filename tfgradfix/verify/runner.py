@@ -110,8 +110,8 @@ def plan_unit(project: plan.Project, path: Path, original: str, fixed: str, unit
         old = {b.name: b for b in lift_blocks(before.table(path))}
         new = {b.name: b for b in lift_blocks(after.table(path))}
         if unit.name in old:
-            blocks_before[path] = [old[unit.name].statement]
-        blocks_after[path] = [new[unit.name].statement]
+            blocks_before[path] = ([old[unit.name].statement], old[unit.name].index)
+        blocks_after[path] = ([new[unit.name].statement], new[unit.name].index)
         job.update(parameters=new[unit.name].parameters, objects=sorted(new[unit.name].statement.uses),
                    label=unit.name)
     if unit.kind == "function" and before.table(path) is not None and before.table(path).bindings(unit.name):

@@ -163,9 +163,10 @@ class ModuleTable:
     def has_star_import(self) -> bool:
         return any(s.imported is not None and s.imported.name == "*" for s in self.statements)
 
-    def slice(self, names: Iterable[str], extra: Iterable[Statement] = ()) -> Slice:
+    def slice(self, names: Iterable[str], extra: Iterable[Statement] = (), before: Optional[int] = None) -> Slice:
         """The statements that bind `names` and what they need, in source order;
-        `extra` statements (a lifted block) are appended after them."""
+        `extra` statements (a lifted block) are appended after them. With `before` (the
+        block's place), a name means what it held there, as a notebook re-binds `x`."""
         kept: dict[int, Statement] = {}
         missing: dict[str, str] = {}
         todo = list(names) + [n for s in extra for n in s.uses]
@@ -184,7 +185,8 @@ class ModuleTable:
                 elif not self.has_star_import():
                     missing[name] = f"`{name}` is not defined at the top level of the module"
                 continue
-            chosen = runnable[-1]  # what the name holds once the module has run
+            earlier = [s for s in runnable if before is not None and s.index < before]
+            chosen = (earlier or runnable)[-1]  # what the name holds there, or once the module has run
             kept[id(chosen)] = chosen
             todo.extend(chosen.uses)
         if any(name in missing and "not defined" in missing[name] for name in seen) and self.has_star_import():
@@ -234,6 +236,7 @@ class Block:
     line: int
     statement: Statement
     parameters: list[str]
+    index: int  # of its first statement in the module
 
 
 def lift_blocks(table: ModuleTable) -> list[Block]:
@@ -262,12 +265,12 @@ def lift_blocks(table: ModuleTable) -> list[Block]:
         function = ast.parse(f"def {BLOCK_PREFIX}{len(blocks) + 1}(): pass").body[0]
         function.body = statements + [ast.Return(ast.Constant(None))]
         needs = free_names(function) - {TAKE}
-        runnable = {n for n in needs if any(s.runnable for s in table.bindings(n))}
+        runnable = {n for n in needs if any(s.runnable and s.index < index for s in table.bindings(n))}
         parameters = sorted(n for n in needs - runnable if table.bindings(n))
         function.args.args = [ast.arg(p) for p in parameters]
         ast.fix_missing_locations(function)
         statement = Statement(len(body) + index, function, {function.name}, runnable, True)
-        blocks.append(Block(function.name, node.lineno, statement, parameters))
+        blocks.append(Block(function.name, node.lineno, statement, parameters, index))
     return blocks
 
 
@@ -295,6 +298,11 @@ class _Quiet(ast.NodeTransformer):
         return node
 
     def visit_Expr(self, node: ast.Expr):
+        if isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) \
+                and node.value.func.id == "print" and node.value.args:
+            # `print(tape.gradient(y, x))`: the values are computed, not printed.
+            node.value = ast.Tuple(node.value.args, ast.Load())
+            return node
         if isinstance(node.value, ast.Call) and (_call_root(node.value) in self.roots
                                                  or _call_name(node.value) in _SIDE_EFFECT_CALLS):
             return None

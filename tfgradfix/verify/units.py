@@ -110,11 +110,12 @@ def runs_as_verified(fixed: str, partial: str, names: set[str]) -> bool:
         whole, part = ModuleTable(fixed), ModuleTable(partial)
     except (SyntaxError, ValueError, RecursionError):
         return False
-    blocks = {b.name: b.statement for b in lift_blocks(whole)}
-    part_blocks = {b.name: b.statement for b in lift_blocks(part)}
+    blocks = {b.name: b for b in lift_blocks(whole)}
+    part_blocks = {b.name: b for b in lift_blocks(part)}
     for name in names:
         if name in blocks:
-            if name not in part_blocks or whole.slice([], [blocks[name]]).code != part.slice([], [part_blocks[name]]).code:
+            if name not in part_blocks or whole.slice([], [blocks[name].statement], blocks[name].index).code \
+                    != part.slice([], [part_blocks[name].statement], part_blocks[name].index).code:
                 return False
         elif whole.slice([name]).code != part.slice([name]).code:
             return False
