@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from tfgradfix.notebooks import Notebook, NotebookError
-from tfgradfix.verify.slicer import TAKE_CODE, Block, ModuleTable, Statement, lift_blocks
+from tfgradfix.verify.slicer import TAKE_CODE, ModuleTable, Statement
 
 ALL = "*"
 # Files the project scan reads at most, and folders it never enters.

@@ -294,7 +294,6 @@ class _Quiet(ast.NodeTransformer):
     def visit_For(self, node: ast.For):
         self.generic_visit(node)
         node.iter = ast.Call(ast.Name(TAKE, ast.Load()), [node.iter], [])
-        node.body = node.body or [ast.Pass()]
         return node
 
     def visit_Expr(self, node: ast.Expr):
@@ -310,7 +309,6 @@ class _Quiet(ast.NodeTransformer):
 
     def generic_visit(self, node):
         super().generic_visit(node)
-        for name in ("body", "orelse", "finalbody"):
-            if isinstance(getattr(node, name, None), list) and not getattr(node, name) and name == "body":
-                setattr(node, name, [ast.Pass()])
+        if isinstance(getattr(node, "body", None), list) and not node.body:  # `if step % 100 == 0: print(...)`
+            node.body = [ast.Pass()]
         return node
