@@ -80,12 +80,15 @@ def _no_ignores(path: str) -> Sequence[str]:
 class Engine:
     def __init__(self, rules: Sequence[type[Rule]], fix: bool = False, unsafe_fixes: bool = False,
                  ignored_for: Callable[[str], Sequence[str]] = _no_ignores,
-                 project: Optional[ProjectIndex] = None) -> None:
+                 project: Optional[ProjectIndex] = None,
+                 accept: Optional[Callable[[Finding], bool]] = None) -> None:
         self.rules = list(rules)
         # The project the files belong to (built before any file is analysed); None: each file alone.
         self.project = project
         self.fix = fix
         self.unsafe_fixes = unsafe_fixes
+        # Which findings' fixes to apply (--fix --verify re-fixes a file with the verified ones only).
+        self.accept = accept
         # Per-file ignores (`per-file-ignores`): code prefixes whose findings, and fixes, a file drops.
         self.ignored_for = ignored_for
         self.triggers = tuple({t for rule in self.rules for t in rule.triggers})
@@ -215,7 +218,8 @@ class Engine:
 
     def fixable(self, finding: Finding) -> bool:
         fix = finding.fix
-        return fix is not None and (fix.applicability is Applicability.SAFE or self.unsafe_fixes)
+        return fix is not None and (fix.applicability is Applicability.SAFE or self.unsafe_fixes) \
+            and (self.accept is None or self.accept(finding))
 
     def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult,
                           ignored: tuple[str, ...], module_name: Optional[str] = None):
