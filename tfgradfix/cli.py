@@ -18,6 +18,7 @@ import click
 
 from tfgradfix import __version__, interrupts
 from tfgradfix.config import ConfigError, RuleSelection, check_codes, load_config, resolve_rules
+from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.engine import Engine, FileResult, parse_source
 from tfgradfix.files import STDIN, Exclusions, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
@@ -33,7 +34,8 @@ from tfgradfix.report.text import write_statistics, write_text
 from tfgradfix.rules import RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
 from tfgradfix.rules.unused_noqa import UnusedNoqa
-from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, verify_files
+from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, summary_lines, tally, verify_files
+from tfgradfix.verify.units import accepts, changed_units, runs_as_verified, verdict_for, verified_units
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -161,8 +163,9 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
         except VerifyUnavailable as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_ERROR)
+    project = _project(files, o.stdin_filename, tuple({t for rule in rules for t in rule.triggers}))
     engine = Engine(rules, fix=(o.fix or o.diff or o.verify) and not o.add_noqa, unsafe_fixes=unsafe,
-                    ignored_for=config.ignored_for)
+                    ignored_for=config.ignored_for, project=project)
     report = RunReport(errors=list(missing), fix_mode=o.fix and not o.diff)
     with _report_stream(o.output_file) as out:
         if o.interactive:
@@ -171,7 +174,10 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
                 def verifier(path: str, before: str, after: str) -> dict:
                     return verify_files([(path, before, after)], o.python_path, o.verify_device, o.verify_timeout,
                                         config.verify.get("examples", {}))[0]
-            _review(Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for), files, report, verifier)
+            review_engine = Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for, project=project)
+            for _ in process_files(review_engine, files, o.jobs or default_jobs()):
+                pass  # the project phase: which functions other modules' gradient paths call
+            _review(review_engine, files, report, verifier)
             write_text(report, out, quiet=o.quiet)
             sys.exit(_exit_code(report, False, o))
         started = time.monotonic()
@@ -180,7 +186,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
         diffs, added = _run(engine, files, report, mode, o.jobs or default_jobs(), stdin, progress=Progress(
             len(files), enabled=sys.stderr.isatty() and not o.no_progress and not o.quiet))
         if o.verify:
-            _verify(report, o.fix and not o.diff, o.python_path, o.verify_device, o.verify_timeout,
+            _verify(report, engine, o.fix and not o.diff, o.python_path, o.verify_device, o.verify_timeout,
                     config.verify.get("examples", {}), stdin)
         if stdin is not None:
             stdin.close()
@@ -215,6 +221,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             for result in report.results:
                 for name, verdict in result.verification.items():
                     out.write(f"{display_path(result.path)}: {describe(name, verdict)}\n")
+            out.write("".join(line + "\n" for line in summary_lines(report.results, display_path)))
         if o.output_format == "text" and not o.quiet:
             click.echo(report.summary_line(), err=True)
     sys.exit(_exit_code(report, False, o))
@@ -257,6 +264,15 @@ class _Stdin:
             self.echo, self.echoed = False, True
 
 
+def _project(files: list[str], stdin_filename: Optional[str], triggers: tuple[str, ...]) -> ProjectIndex:
+    """The project index of the files and the package modules they import (DESIGN §2);
+    standard input counts as the file it names, when that file exists."""
+    paths = [path for path in files if path != STDIN]
+    if STDIN in files and stdin_filename and Path(stdin_filename).is_file():
+        paths.append(stdin_filename)
+    return ProjectIndex.build(paths, triggers)
+
+
 def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: int,
          stdin: Optional[_Stdin], progress: Progress) -> tuple[list[str], int]:
     """Process every file (stdin first, then the rest in path order), writing, diffing or
@@ -291,28 +307,49 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
     return diffs, added
 
 
-def _verify(report: RunReport, write: bool, python: Optional[str], device: str, timeout: float,
+def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str], device: str, timeout: float,
             examples: dict, stdin: Optional[_Stdin]) -> None:
-    """Verify every changed file in one child process; attach the verdicts to the
-    findings; with `write`, write the files whose units all verified."""
+    """Verify every changed file, a child process per batch; attach the verdicts to the
+    findings; with `write`, write the fixes of the units that verified."""
     changed = [r for r in report.results if r.changed and not r.error]
     verdicts = verify_files([(r.path, r.source.text, r.new_text) for r in changed], python, device, timeout,
                             examples)
     for result, units in zip(changed, verdicts):
         result.verification = units
         for finding in [*result.findings, *result.original_findings]:
-            finding.verification = units.get(finding.symbol.split(".")[0])
-        verified = bool(units) and all(u["verdict"] == "verified" for u in units.values())
-        if write and verified:
+            finding.verification = verdict_for(units, finding.symbol)
+        verified = verified_units(units)
+        if write and units and verified == set(units):
+            _write(result, report, stdin)
+            continue
+        partial = _verified_part(engine, result, units) if write and verified else None
+        if partial is not None:
+            result.new_text, result.applied, result.findings = partial.new_text, partial.applied, partial.findings
             _write(result, report, stdin)
         elif write:
             result.findings, result.applied = result.original_findings, []
+        if write:
             refused = ", ".join(f"{name} {u['verdict']}" for name, u in units.items() if u["verdict"] != "verified")
-            click.echo(f"{display_path(result.path)}: fixes not written: {refused or 'nothing to run'}", err=True)
+            kept = f" (written for {', '.join(sorted(verified))})" if partial is not None else ""
+            click.echo(f"{display_path(result.path)}: fixes not written: {refused or 'nothing to run'}{kept}", err=True)
     if not write:
         for result in report.results:
             if result.original_findings:
                 result.findings = result.original_findings
+    report.verification = tally(report.results)
+
+
+def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[FileResult]:
+    """The file fixed again with only the fixes of its verified units, when each of those
+    runs exactly as it was verified and nothing unverified changed; else None."""
+    partial = Engine(engine.rules, fix=True, unsafe_fixes=engine.unsafe_fixes, ignored_for=engine.ignored_for,
+                     project=engine.project, accept=lambda finding: accepts(units, finding.symbol)).process(result.source)
+    if partial.error or not partial.changed:
+        return None
+    verified = verified_units(units)
+    if not {u.name for u in changed_units(result.source.text, partial.new_text)} <= verified:
+        return None
+    return partial if runs_as_verified(result.new_text, partial.new_text, verified) else None
 
 
 def _process_stdin(engine: Engine, stdin: _Stdin, report: RunReport) -> FileResult:
@@ -345,6 +382,8 @@ def _review(engine: Engine, files: list[str], report: RunReport, verifier=None) 
             _write(result, report)
         if result.error is None and engine.may_match(result.new_text or source.text):
             result.findings = engine.findings(parse_source(result.new_text or source.text), path)
+            if source.notebook is not None:
+                source.notebook.place(result.findings, result.new_text or source.text)
         if quit_now:
             break
 
