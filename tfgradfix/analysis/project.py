@@ -155,6 +155,7 @@ class ProjectIndex:
         self._roots: dict[str, Optional[set[str]]] = {}
         self._missing: set[str] = set()  # names no root has a file for
         self._listings: dict[str, set[str]] = {}
+        self._ambiguous: set[str] = set()  # module names more than one file has
         # Filled by the engine between rounds: module -> function name -> entry.
         self.entries: dict[str, dict[str, PathEntry]] = {}
 
@@ -180,6 +181,12 @@ class ProjectIndex:
             text = _read_text(path)
         except Exception:  # the engine reports unreadable files; the index just lacks them
             return None
+        if names[0] in self.modules or names[0] in self._ambiguous:
+            # Two files with one name (`train.py` in every example folder): which one an
+            # import means depends on how it is run, so neither is resolved by name.
+            self._ambiguous.add(names[0])
+            self._by_path[_key(path)] = names[0]
+            return None
         info = index_module(names[0], path, text)
         info.marked = any(m in text for m in self._markers)
         if info.marked:
@@ -203,6 +210,18 @@ class ProjectIndex:
         self._add_root(str(root), top if packaged else None)
         for alias in names[1:]:
             self._add_root(str(Path(path).resolve().parents[alias.count(".")]), None)
+        if not packaged:
+            # The siblings a script imports are read now: one of the same name elsewhere
+            # (read before or after) then shows as ambiguous instead of standing in for it.
+            listing = self._listing(str(root))
+            for full in [*info.imports.values(), *info.star_imports]:
+                sibling = full.split(".")[0]
+                if sibling in listing and sibling != names[0]:
+                    for found in (root / f"{sibling}.py", root / sibling / "__init__.py"):
+                        if found.is_file() and _key(str(found)) not in self._by_path:
+                            found_names = module_names(str(found))
+                            if found_names:
+                                self._load(str(found), found_names)
         return info
 
     def _listing(self, root: str) -> set[str]:
@@ -248,8 +267,10 @@ class ProjectIndex:
     # -- modules ---------------------------------------------------------------
 
     def module_for_path(self, path: str) -> Optional[str]:
-        """The module name of a file of the project."""
-        return self._by_path.get(_key(path))
+        """The module name of a file of the project (None: not in it, or its name is
+        ambiguous, and then it is analysed alone)."""
+        name = self._by_path.get(_key(path))
+        return None if name in self._ambiguous else name
 
     def path_for_module(self, module: str) -> Optional[str]:
         info = self.module_info(module)
@@ -389,6 +410,8 @@ class ProjectIndex:
         parts = qualified.split(".")
         for cut in range(len(parts), 0, -1):
             prefix = ".".join(parts[:cut])
+            if prefix in self._ambiguous:
+                return None
             name = prefix if prefix in self.modules else self._aliases.get(prefix)
             if (name is not None and name in self.modules) or self._import_module(prefix):
                 name = prefix if prefix in self.modules else self._aliases[prefix]
