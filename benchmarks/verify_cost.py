@@ -1,5 +1,6 @@
-"""Cost of `--verify`: the child's fixed start-up (TensorFlow import) and the time per
-verified unit, measured on the golden fixtures.
+"""Cost and reach of `--verify`: seconds per unit, and the share of changed units that
+verified, on the golden fixtures and on the multi-module projects in fixtures/projects/
+(each fixed by tfgradfix itself, then verified as `--fix --verify` would).
 
     python benchmarks/verify_cost.py
 """
@@ -7,30 +8,54 @@ verified unit, measured on the golden fixtures.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
+from tfgradfix.engine import Engine
+from tfgradfix.files import discover
+from tfgradfix.rules import ALL_RULES
 from tfgradfix.verify.runner import verify_files
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
-def main() -> None:
-    pairs = [(str(p), p.read_text(), p.with_name(p.stem + ".fixed.py").read_text())
-             for p in sorted(FIXTURES.glob("TGF*/*.py"))
-             if not p.name.endswith(".fixed.py") and p.with_name(p.stem + ".fixed.py").exists()]
-    start = time.perf_counter()
-    verify_files(pairs[:1])
-    one = time.perf_counter() - start
+def _fixture_pairs() -> list[tuple[str, str, str]]:
+    return [(str(p), p.read_text(), p.with_name(p.stem + ".fixed.py").read_text())
+            for p in sorted(FIXTURES.glob("TGF*/*.py"))
+            if not p.name.endswith(".fixed.py") and p.with_name(p.stem + ".fixed.py").exists()]
+
+
+def _project_pairs(project: Path) -> list[tuple[str, str, str]]:
+    engine = Engine(ALL_RULES, fix=True)
+    files, _ = discover([str(project)])
+    results = [engine.process_path(path) for path in files]
+    return [(r.path, r.source.text, r.new_text) for r in results if r.changed and not r.error]
+
+
+def _measure(name: str, pairs: list[tuple[str, str, str]]) -> None:
     start = time.perf_counter()
     verdicts = verify_files(pairs)
-    everything = time.perf_counter() - start
-    units = sum(len(v) for v in verdicts)
-    verified = sum(r["verdict"] == "verified" for v in verdicts for r in v.values())
+    seconds = time.perf_counter() - start
+    counts = Counter(r["verdict"] for v in verdicts for r in v.values())
+    units = sum(counts.values())
     device = next((r.get("device") for v in verdicts for r in v.values()), "-")
-    per_unit = (everything - one) / max(1, units - 1)
-    print(f"{len(pairs)} files, {units} units, {verified} verified, on {device}")
-    print(f"one child for all: {everything:.1f} s; one unit alone: {one:.1f} s")
-    print(f"fixed start-up ~{one - per_unit:.1f} s, then ~{per_unit:.2f} s per unit")
+    share = counts["verified"] / units if units else 0.0
+    print(f"{name}: {len(pairs)} changed files, {units} units: {counts['verified']} verified, "
+          f"{counts['failed']} failed, {counts['inconclusive']} inconclusive ({share:.0%} verified); "
+          f"{seconds:.1f} s on {device}, {seconds / max(1, units):.2f} s per unit (TensorFlow imported once)")
+    for (path, _, _), units_of in zip(pairs, verdicts):
+        for unit, result in units_of.items():
+            if result["verdict"] != "verified":
+                print(f"    {Path(path).relative_to(FIXTURES)}:{unit}: {result['verdict']}: {result['reason']}")
+
+
+def main() -> None:
+    start = time.perf_counter()
+    verify_files(_fixture_pairs()[:1])
+    print(f"one unit alone (start-up, TensorFlow import): {time.perf_counter() - start:.1f} s")
+    _measure("fixtures", _fixture_pairs())
+    for project in sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir()):
+        _measure(f"projects/{project.name}", _project_pairs(project))
 
 
 if __name__ == "__main__":

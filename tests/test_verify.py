@@ -50,12 +50,13 @@ def test_a_fix_that_changes_the_output_fails():
 
 
 def test_a_layer_that_cannot_be_built_is_inconclusive():
-    original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))")
-    fixed = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))")
+    # A constructor argument no annotation, default or call in the project gives a value for.
+    original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)")
+    fixed = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)")
     assert changed_units(original, fixed) == [Unit("layer", "Squash")]
     (units,) = verify_files([("layer.py", original, fixed)])
     assert units["Squash"]["verdict"] == "inconclusive"
-    assert "define a module-level example() returning (Squash(...), inputs)" in units["Squash"]["reason"]
+    assert "a module-level example() returning (Squash(...), inputs)" in units["Squash"]["reason"]
 
 
 def test_constructor_arguments_are_read_from_the_module():
@@ -70,13 +71,14 @@ def test_a_crash_in_user_code_fails_that_unit_only():
         "    def __init__(self, units):", "    def __init__(self, units):\n        raise RuntimeError('boom')")
     items = [("a.py", _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n", broken + "\nSquash(3)\n")]
     (units,) = verify_files(items)
-    assert units["Squash"]["verdict"] == "inconclusive"
-    assert "RuntimeError: boom" in units["Squash"]["reason"]
+    assert units["Squash"]["verdict"] == "failed"
+    assert units["Squash"]["reason"] == "the fixed Squash cannot be built: RuntimeError: boom"
 
 
 def test_fix_verify_writes_only_verified_files(tmp_path):
     shutil.copy(FIXTURES / "TGF101" / "seed_dense.py", tmp_path / "good.py")
-    (tmp_path / "unbuildable.py").write_text(_LAYER.format(body="np.tanh(tf.matmul(x, self.w))"))
+    (tmp_path / "unbuildable.py").write_text(
+        _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)"))
     result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "--output-format", "json", "."],
                             capture_output=True, text=True, cwd=tmp_path)
     assert (tmp_path / "good.py").read_text() == (FIXTURES / "TGF101" / "seed_dense.fixed.py").read_text()
@@ -108,7 +110,8 @@ def test_a_fixed_layer_that_raises_fails():
 
 def test_a_hanging_child_is_killed_and_fails(tmp_path):
     original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n"
-    hanging = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))") + "\nimport time\ntime.sleep(600)\nSquash(3)\n"
+    hanging = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))").replace(
+        "    def __init__(self, units):", "    def __init__(self, units):\n        import time\n        time.sleep(600)")
     (units,) = verify_files([("layer.py", original, hanging)], timeout=20)
     assert units["Squash"]["verdict"] == "failed" and "timed out after 20 s" in units["Squash"]["reason"]
 
@@ -158,6 +161,127 @@ def test_package_relative_imports_arguments_and_input_shape_come_from_the_projec
     assert "mypkg/layer.py: verified" in result.stdout, result.stdout + result.stderr
 
 
+# -- real-shaped projects: what is loaded, how units are built, what is written -------------
+
+PROJECT = FIXTURES / "projects" / "legacy_regressor"
+
+
+def _project_copy(tmp_path):
+    target = tmp_path / "legacy_regressor"
+    shutil.copytree(PROJECT, target)
+    return target
+
+
+def test_the_slice_keeps_what_a_unit_needs_and_no_script():
+    from tfgradfix.verify.slicer import ModuleTable
+
+    table = ModuleTable(textwrap.dedent("""
+        import argparse
+        import matplotlib.pyplot as plt
+        import numpy as np
+        import tensorflow as tf
+        SCALE = 2.0
+        (x_train, y_train), _ = tf.keras.datasets.mnist.load_data()
+        def helper(x):
+            return np.tanh(x) * SCALE
+        class Layer(tf.keras.layers.Layer):
+            def call(self, x):
+                return helper(x)
+        plt.plot([1, 2])
+        def main():
+            parser = argparse.ArgumentParser()
+        if __name__ == "__main__":
+            main()
+    """))
+    code = table.slice(["Layer"]).code
+    assert "import numpy as np" in code and "SCALE = 2.0" in code and "def helper" in code
+    for never in ("matplotlib", "argparse", "load_data", "plt.plot", "def main", "__main__"):
+        assert never not in code
+    assert "x_train" in table.slice(["x_train"]).missing
+
+
+def test_a_package_builds_layers_as_its_model_does_and_trains_with_synthetic_data(tmp_path):
+    root = _project_copy(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", "--output-format", "json", "."],
+                            capture_output=True, text=True, cwd=root)
+    document = json.loads(result.stdout)
+    verdicts = {(f["path"], f["symbol"].split(".")[0]): f["verification"] for f in document["findings"]}
+    blend = verdicts[("regressor/layers.py", "Blend")]
+    assert blend["verdict"] == "verified" and blend["through"] == "Regressor"  # only the model can build it
+    assert verdicts[("regressor/layers.py", "ScaledDense")]["verdict"] == "verified"
+    train = verdicts[("regressor/train.py", "train")]
+    assert train["verdict"] == "verified" and train["model"] == "Regressor" and train["none_before"] > 0
+    notebook = {s: v for (p, s), v in verdicts.items() if p == "notebooks/tutorial.ipynb"}
+    assert notebook["Linear"]["verdict"] == "verified" and notebook["Linear"]["untracked_before"] == 2
+    # The top-level loop of the notebook (after `!pip`, `!wget`, np.load and plots) ran, lifted.
+    assert notebook["<module>"]["verdict"] == "verified" and notebook["<module>"]["sources_after"] == 2
+    assert document["summary"]["verification"] == {"verified": 6, "failed": 0, "inconclusive": 0,
+                                                    "not_runnable": 0}
+    assert not (root / "loss.png").exists() and not (root / "notebooks" / "points.npz").exists()
+
+
+def test_a_needed_module_that_is_missing_is_named(tmp_path):
+    (tmp_path / "layer.py").write_text(_LAYER.format(body="np.tanh(tf.matmul(x, self.w)) * not_installed_lib.k")
+                                       .replace("import numpy as np", "import numpy as np\nimport not_installed_lib")
+                                       + "\nimport unused_missing_lib\nSquash(3)\n")
+    text = (tmp_path / "layer.py").read_text()
+    (units,) = verify_files([(str(tmp_path / "layer.py"), text, text.replace("np.tanh", "tf.tanh"))])
+    assert units["Squash"] == {"verdict": "inconclusive", "device": units["Squash"]["device"],
+                               "reason": "needs not_installed_lib, which is not installed"}
+
+
+def test_input_size_comes_from_the_shape_error_of_a_first_call(tmp_path):
+    layer = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace(
+        "shape=(input_shape[-1], self.units)", "shape=(7, self.units)")
+    (units,) = verify_files([(str(tmp_path / "layer.py"), layer + "\nSquash(3)\n",
+                              layer.replace("np.tanh", "tf.tanh") + "\nSquash(3)\n")])
+    assert units["Squash"]["verdict"] == "verified", units
+
+
+def test_wrong_fixes_fail_with_their_reason(tmp_path):
+    layers = (PROJECT / "regressor" / "layers.py").read_text()
+    path = str(_project_copy(tmp_path) / "regressor" / "layers.py")
+    lost = layers.replace('self.b = tf.Variable(tf.zeros((units,)), name="b")', "self.b = tf.zeros((units,))").replace(
+        'self.w = tf.Variable(tf.random.normal((input_dim, units), stddev=0.1), name="w")',
+        'self.w = self.add_weight(name="w", shape=(input_dim, units), initializer="random_normal")').replace(
+        "np.tanh", "tf.tanh")
+    changed = layers.replace("np.maximum(tf.matmul(inputs, self.kernel), 0.0)", "tf.nn.relu6(tf.matmul(inputs, self.kernel) * 9)")
+    (first,), (second,) = verify_files([(path, layers, lost)]), verify_files([(path, layers, changed)])
+    assert first["ScaledDense"]["verdict"] == "failed" and "lost 1 trainable variable" in first["ScaledDense"]["reason"]
+    assert second["Residual"]["verdict"] == "failed" and second["Residual"]["reason"].startswith("outputs differ")
+
+
+def test_a_training_function_whose_fix_leaves_none_gradients_fails(tmp_path):
+    path = str(_project_copy(tmp_path) / "regressor" / "train.py")
+    train = (PROJECT / "regressor" / "train.py").read_text()
+    wrong = train.replace("np.square(prediction - y)", "tf.square(tf.stop_gradient(prediction) - y)")
+    (units,) = verify_files([(path, train, wrong)])
+    assert units["train"]["verdict"] == "failed" and "gradients still None" in units["train"]["reason"]
+
+
+def test_fix_verify_writes_the_verified_units_of_a_file_and_keeps_the_rest(tmp_path):
+    good = (FIXTURES / "TGF101" / "seed_dense.py").read_text()
+    unbuildable = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)")
+    body = unbuildable.split("class Squash", 1)[1]
+    (tmp_path / "both.py").write_text(good + "\n\nclass Squash" + body)
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "both.py"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    written = (tmp_path / "both.py").read_text()
+    assert "both.py: fixes not written: Squash inconclusive (written for IncorrectLayer)" in result.stderr
+    assert "return np.tanh(tf.matmul(x, self.w))" in written  # Squash as it was
+    fixed_seed = (FIXTURES / "TGF101" / "seed_dense.fixed.py").read_text()
+    assert written.startswith(fixed_seed.split("\n\n\n")[0].split("import")[0])
+    assert written.count("np.") == 1, written  # only Squash's NumPy call is left
+
+
+def test_the_gpu_is_used_when_tensorflow_lists_one():
+    from tfgradfix.verify.child import choose_device
+
+    gpus = ["PhysicalDevice(name='/physical_device:GPU:0', device_type='GPU')"]
+    assert choose_device("auto", gpus) == "GPU:0" and choose_device("gpu", gpus) == "GPU:0"
+    assert choose_device("cpu", gpus) == "CPU" and choose_device("auto", []) == "CPU"
+
+
 def test_an_original_that_draws_new_weights_per_call_is_not_compared_by_value(tmp_path):
     """Layers made in call (TGF209) give new random outputs each call: the fix verifies
     when the fixed layer is deterministic, and fails when it still rebuilds state."""
@@ -169,3 +293,26 @@ def test_an_original_that_draws_new_weights_per_call_is_not_compared_by_value(tm
     assert good["Head"]["verdict"] == "verified"
     assert "outputs not compared" in good["Head"]["reason"]
     assert bad["Head"]["verdict"] == "failed"
+
+
+def test_a_top_level_block_is_lifted_with_the_objects_built_before_it():
+    from tfgradfix.verify.slicer import ModuleTable, lift_blocks
+
+    table = ModuleTable(textwrap.dedent("""
+        import matplotlib.pyplot as plt
+        import numpy as np
+        import tensorflow as tf
+        x = tf.Variable([[1.0, 2.0]])
+        x_train = np.load("data.npz")["x"]
+        with tf.GradientTape() as tape:
+            y = np.mean(x ** 2) + tf.reduce_sum(x_train)
+        print(tape.gradient(y, x))
+        plt.plot([1])
+        x = "rebound later, as notebooks do"
+    """))
+    (block,) = lift_blocks(table)
+    assert block.parameters == ["x_train"]  # data from a file: a synthetic batch takes its place
+    code = table.slice([], [block.statement], block.index).code
+    assert "x = tf.Variable([[1.0, 2.0]])" in code and "rebound" not in code
+    assert "(tape.gradient(y, x),)" in code  # the printed gradient is still computed
+    assert "plt" not in code and "np.load" not in code

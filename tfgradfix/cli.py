@@ -33,7 +33,9 @@ from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_statistics, write_text
 from tfgradfix.rules import RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
-from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, verify_files
+from tfgradfix.rules.unused_noqa import UnusedNoqa
+from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, summary_lines, tally, verify_files
+from tfgradfix.verify.units import accepts, changed_units, runs_as_verified, verdict_for, verified_units
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -117,7 +119,11 @@ _FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "githu
 def check(paths: tuple[str, ...], **flags) -> None:
     """Report (and with --fix or --diff, fix) findings in PATHS (files, folders or -)."""
     with interrupts.handled():
-        _check(paths, SimpleNamespace(**flags))
+        try:
+            _check(paths, SimpleNamespace(**flags))
+        except KeyboardInterrupt:  # outside the file loop (which counts what it wrote): --verify, say
+            click.echo("Interrupted: each file is either as it was or fully fixed.", err=True)
+            sys.exit(130)
 
 
 def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
@@ -180,7 +186,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
         diffs, added = _run(engine, files, report, mode, o.jobs or default_jobs(), stdin, progress=Progress(
             len(files), enabled=sys.stderr.isatty() and not o.no_progress and not o.quiet))
         if o.verify:
-            _verify(report, o.fix and not o.diff, o.python_path, o.verify_device, o.verify_timeout,
+            _verify(report, engine, o.fix and not o.diff, o.python_path, o.verify_device, o.verify_timeout,
                     config.verify.get("examples", {}), stdin)
         if stdin is not None:
             stdin.close()
@@ -215,6 +221,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             for result in report.results:
                 for name, verdict in result.verification.items():
                     out.write(f"{display_path(result.path)}: {describe(name, verdict)}\n")
+            out.write("".join(line + "\n" for line in summary_lines(report.results, display_path)))
         if o.output_format == "text" and not o.quiet:
             click.echo(report.summary_line(), err=True)
     sys.exit(_exit_code(report, False, o))
@@ -300,28 +307,49 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
     return diffs, added
 
 
-def _verify(report: RunReport, write: bool, python: Optional[str], device: str, timeout: float,
+def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str], device: str, timeout: float,
             examples: dict, stdin: Optional[_Stdin]) -> None:
-    """Verify every changed file in one child process; attach the verdicts to the
-    findings; with `write`, write the files whose units all verified."""
+    """Verify every changed file, a child process per batch; attach the verdicts to the
+    findings; with `write`, write the fixes of the units that verified."""
     changed = [r for r in report.results if r.changed and not r.error]
     verdicts = verify_files([(r.path, r.source.text, r.new_text) for r in changed], python, device, timeout,
                             examples)
     for result, units in zip(changed, verdicts):
         result.verification = units
         for finding in [*result.findings, *result.original_findings]:
-            finding.verification = units.get(finding.symbol.split(".")[0])
-        verified = bool(units) and all(u["verdict"] == "verified" for u in units.values())
-        if write and verified:
+            finding.verification = verdict_for(units, finding.symbol)
+        verified = verified_units(units)
+        if write and units and verified == set(units):
+            _write(result, report, stdin)
+            continue
+        partial = _verified_part(engine, result, units) if write and verified else None
+        if partial is not None:
+            result.new_text, result.applied, result.findings = partial.new_text, partial.applied, partial.findings
             _write(result, report, stdin)
         elif write:
             result.findings, result.applied = result.original_findings, []
+        if write:
             refused = ", ".join(f"{name} {u['verdict']}" for name, u in units.items() if u["verdict"] != "verified")
-            click.echo(f"{display_path(result.path)}: fixes not written: {refused or 'nothing to run'}", err=True)
+            kept = f" (written for {', '.join(sorted(verified))})" if partial is not None else ""
+            click.echo(f"{display_path(result.path)}: fixes not written: {refused or 'nothing to run'}{kept}", err=True)
     if not write:
         for result in report.results:
             if result.original_findings:
                 result.findings = result.original_findings
+    report.verification = tally(report.results)
+
+
+def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[FileResult]:
+    """The file fixed again with only the fixes of its verified units, when each of those
+    runs exactly as it was verified and nothing unverified changed; else None."""
+    partial = Engine(engine.rules, fix=True, unsafe_fixes=engine.unsafe_fixes, ignored_for=engine.ignored_for,
+                     project=engine.project, accept=lambda finding: accepts(units, finding.symbol)).process(result.source)
+    if partial.error or not partial.changed:
+        return None
+    verified = verified_units(units)
+    if not {u.name for u in changed_units(result.source.text, partial.new_text)} <= verified:
+        return None
+    return partial if runs_as_verified(result.new_text, partial.new_text, verified) else None
 
 
 def _process_stdin(engine: Engine, stdin: _Stdin, report: RunReport) -> FileResult:
@@ -354,6 +382,8 @@ def _review(engine: Engine, files: list[str], report: RunReport, verifier=None) 
             _write(result, report)
         if result.error is None and engine.may_match(result.new_text or source.text):
             result.findings = engine.findings(parse_source(result.new_text or source.text), path)
+            if source.notebook is not None:
+                source.notebook.place(result.findings, result.new_text or source.text)
         if quit_now:
             break
 
@@ -364,9 +394,10 @@ def _write_noqa(result: FileResult, report: RunReport, stdin: Optional[_Stdin]) 
     if source is None or not result.findings:
         return 0
     # In a notebook, findings count lines within their cell; the comment goes in the module's line.
+    # A noqa for an unused noqa would silence the finding instead of removing the stale code.
     text, added = add_noqa(source.text, [
         (f.line if f.cell is None or source.notebook is None else source.notebook.module_line(f.cell, f.line), f.code)
-        for f in result.findings])
+        for f in result.findings if f.code != UnusedNoqa.code])
     if not added:
         return 0
     try:

@@ -22,6 +22,7 @@ from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.files import SourceError, SourceFile, read_source
 from tfgradfix.noqa import suppressed
+from tfgradfix.notebooks import NotebookError
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.rules import Finding, Rule
 from tfgradfix.rules.unused_noqa import UnusedNoqa
@@ -79,12 +80,15 @@ def _no_ignores(path: str) -> Sequence[str]:
 class Engine:
     def __init__(self, rules: Sequence[type[Rule]], fix: bool = False, unsafe_fixes: bool = False,
                  ignored_for: Callable[[str], Sequence[str]] = _no_ignores,
-                 project: Optional[ProjectIndex] = None) -> None:
+                 project: Optional[ProjectIndex] = None,
+                 accept: Optional[Callable[[Finding], bool]] = None) -> None:
         self.rules = list(rules)
         # The project the files belong to (built before any file is analysed); None: each file alone.
         self.project = project
         self.fix = fix
         self.unsafe_fixes = unsafe_fixes
+        # Which findings' fixes to apply (--fix --verify re-fixes a file with the verified ones only).
+        self.accept = accept
         # Per-file ignores (`per-file-ignores`): code prefixes whose findings, and fixes, a file drops.
         self.ignored_for = ignored_for
         self.triggers = tuple({t for rule in self.rules for t in rule.triggers})
@@ -133,11 +137,19 @@ class Engine:
             module, findings = self._fix_until_stable(module, findings, result, ignored, module_name)
             result.new_text = module.code
             result.crossing = any(self.fixable(f) and f.fix.elsewhere for f in findings)
+            if source.notebook is not None and result.new_text != source.text:
+                try:  # a fix the notebook cannot take back (an IPython line, a cell with prompts)
+                    source.notebook.from_python(result.new_text)
+                except NotebookError as error:
+                    result.error, result.new_text, result.applied = str(error), None, []
+                    result.crossing = False
+                    findings = result.original_findings
         if source.notebook is not None:
-            for finding in {id(f): f for f in [*findings, *result.original_findings]}.values():
-                start = finding.line
-                finding.cell, finding.line = source.notebook.where(start)
-                finding.end_line = finding.line + (finding.end_line - start)
+            # The findings left after fixing count lines of the fixed cells. (Without a
+            # fix applied, both lists hold the same findings, and the texts are the same.)
+            source.notebook.place(findings, result.new_text or source.text)
+            placed = {id(f) for f in findings}
+            source.notebook.place([f for f in result.original_findings if id(f) not in placed], source.text)
         result.findings = findings
         return result
 
@@ -198,7 +210,7 @@ class Engine:
             elif not finding.code.startswith(ignored):
                 kept.append(finding)
         if noqa is not None and not noqa.code.startswith(ignored):
-            comment_lines = {c: positions[c].start.line for holder, _ in noqa.directives for c in [holder.comment]}
+            comment_lines = {holder.comment: positions[holder.comment].start.line for holder, _ in noqa.directives}
             for finding in noqa.unused(comment_lines, used, [r.code for r in self.rules]):
                 place(finding)
                 kept.append(finding)
@@ -206,7 +218,8 @@ class Engine:
 
     def fixable(self, finding: Finding) -> bool:
         fix = finding.fix
-        return fix is not None and (fix.applicability is Applicability.SAFE or self.unsafe_fixes)
+        return fix is not None and (fix.applicability is Applicability.SAFE or self.unsafe_fixes) \
+            and (self.accept is None or self.accept(finding))
 
     def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult,
                           ignored: tuple[str, ...], module_name: Optional[str] = None):

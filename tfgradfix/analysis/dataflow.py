@@ -14,6 +14,7 @@ Two flow-insensitive analyses over one function (or the module body):
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator, Optional
 
@@ -41,6 +42,10 @@ NON_DIFFERENTIABLE_RESULTS = frozenset(
 )
 # Sampling: a draw carries no gradient from the probabilities it was drawn with.
 _SAMPLING_MODULES = ("numpy.random.",)
+# Methods of a tensor that return its static metadata (`x.get_shape().as_list()`).
+_METADATA_METHODS = frozenset({"get_shape", "as_list", "num_elements", "is_fully_defined"})
+# Python's builtins: their result carries a gradient only from their arguments.
+_BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 # Values named like Keras's `training` / `mask` arguments are flags, whatever they
 # were unpacked from (`training_value = kwargs["training"]`).
 _FLAGS = frozenset({"training", "mask"})
@@ -329,8 +334,8 @@ class DataFlow:
                 return args_tainted or self.blocking.all_sources
             if self.scope.module_function(name):
                 return self._helper_result_tainted(call, args_tainted)
-            if self.scope.module_class(name):
-                return args_tainted
+            if self.scope.module_class(name) or name in _BUILTINS:
+                return args_tainted  # `next(batches)` is no forward pass
             return args_tainted or (self.scope.model_calls and self.blocking.all_sources)
         if isinstance(callee, cst.Attribute):
             method = callee.attr.value
@@ -342,7 +347,7 @@ class DataFlow:
                     return args_tainted
                 return args_tainted or self.blocking.all_sources  # a sub-layer or sub-model of this layer
             if self.is_tainted(owner):
-                return method not in METADATA_ATTRIBUTES
+                return method not in METADATA_ATTRIBUTES and method not in _METADATA_METHODS
             if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls and self.blocking.all_sources:
                 return True
         return args_tainted

@@ -1,6 +1,7 @@
 """The gradient path of a module: which code runs between the weights and the loss.
 
-- the forward methods (`call`, `__call__`, `train_step`) of Keras classes;
+- the forward methods (`call`, `__call__`, `train_step`) of Keras classes, except a
+  `call` that returns 8-bit pixels (an inference-only decoder);
 - the bodies of `with tf.GradientTape() as tape:` blocks;
 - everything those call in the same module (methods via `self.m(...)`,
   module functions by name, functions nested in the caller, closures that a
@@ -39,7 +40,8 @@ from tfgradfix.analysis.keras import (
     self_attribute,
 )
 
-ScopeNode = Union[cst.Module, cst.FunctionDef]
+# A lambda is a scope of its own when it is handed to Keras as a layer's or a loss's function.
+ScopeNode = Union[cst.Module, cst.FunctionDef, cst.Lambda]
 
 TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape")
 # Parameters of a forward method that carry no gradient.
@@ -49,6 +51,8 @@ _OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGr
 # Wrappers whose function runs as Python on NumPy arrays.
 NUMPY_WRAPPERS = ("tensorflow.numpy_function", "tensorflow.py_function", "tensorflow.py_func",
                   "tensorflow.compat.v1.py_func", "tensorflow.compat.v1.numpy_function")
+_IMAGE_CASTS = ("tensorflow.cast", "tensorflow.saturate_cast", "tensorflow.image.convert_image_dtype",
+                "keras.ops.cast")
 # Words whose absence from a module means no function is handed to Keras or TF.
 _HANDING_MARKERS = ("Lambda", "compile", "numpy_function", "py_function", "py_func", "custom_gradient")
 
@@ -79,6 +83,7 @@ class Scope:
     # (module, caller symbol, whether the caller is a Keras forward method).
     external_callers: frozenset = frozenset()
     _local_names: Optional[dict] = field(default=None, repr=False)
+    _lambda_return: Optional[cst.Return] = field(default=None, repr=False)
 
     def local_definitions(self) -> dict[str, list[cst.CSTNode]]:
         """What each name of the scope is bound to: nested `def`s and plain `name = value`."""
@@ -98,11 +103,21 @@ class Scope:
     def body(self) -> list[cst.CSTNode]:
         if isinstance(self.node, cst.Module):
             return list(self.node.body)
+        if isinstance(self.node, cst.Lambda):
+            return [self.lambda_statement]
         return list(self.node.body.body) if isinstance(self.node.body, cst.IndentedBlock) else [self.node.body]
 
     @property
+    def lambda_statement(self) -> cst.Return:
+        """A lambda's body as the statement that returns it (made once, so it keeps its identity)."""
+        assert isinstance(self.node, cst.Lambda)
+        if self._lambda_return is None:
+            self._lambda_return = cst.Return(value=self.node.body)
+        return self._lambda_return
+
+    @property
     def parameter_names(self) -> set[str]:
-        if isinstance(self.node, cst.FunctionDef):
+        if isinstance(self.node, (cst.FunctionDef, cst.Lambda)):
             return {p.name.value for p in parameters(self.node)}
         return set()
 
@@ -159,7 +174,7 @@ class Scope:
         if local:
             return ""
         if expr.value in self.parameter_names:
-            assert isinstance(self.node, cst.FunctionDef)
+            assert isinstance(self.node, (cst.FunctionDef, cst.Lambda))
             names = set()
             for caller, call in self._callers_with_constructions():
                 value = argument_for(self.node, call, expr.value, bound=self.owner is not None)
@@ -263,12 +278,14 @@ class ModuleAnalysis:
         self.tape_blocks: set[cst.With] = set()
         # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
         self.numpy_lambdas: set[cst.Lambda] = set()
+        self._sealed = False  # no new scopes once built
         self._build_scopes()
         if not text or any(marker in text for marker in _HANDING_MARKERS):
             self._find_handed_functions()
         self._propagate()
         if self.project is not None and ".compile(" in text:
             self._compiled_losses()
+        self._sealed = True
 
     # -- public --------------------------------------------------------------
 
@@ -320,7 +337,7 @@ class ModuleAnalysis:
             scope.tainted_params = set(entry.tainted)
             scope.external_callers = entry.callers
         name = node.name.value
-        if keras_class is not None and name in FORWARD_METHODS:
+        if keras_class is not None and name in FORWARD_METHODS and not self._returns_images(scope):
             scope.forward = True
             scope.model_calls = name == "train_step"
             if name != "train_step" and not scope.is_preprocessing:
@@ -331,6 +348,15 @@ class ModuleAnalysis:
                     if p.name.value not in NON_TENSOR_PARAMETERS and not _has_literal_default(p)
                     and p is not node.params.star_kwarg
                 }
+
+    def _returns_images(self, scope: Scope) -> bool:
+        """Every return is cast to 8-bit pixels: an inference-only decoder, whose output
+        nothing differentiates (a loss needs floats)."""
+        returns = [n.value for n in _walk_scope(scope.body) if isinstance(n, cst.Return)]
+        return bool(returns) and all(
+            isinstance(value, cst.Call) and self.imports.resolve(value.func) in _IMAGE_CASTS
+            and any(self.imports.dtype_name(a.value) == "uint8" for a in value.args[1:])
+            for value in returns)
 
     def _exempt_by_decorator(self, node: cst.FunctionDef) -> bool:
         """Decorated to define its own gradient, or to run as NumPy (`@tf.numpy_function(Tout=...)`)."""
@@ -418,8 +444,10 @@ class ModuleAnalysis:
                 handed: Optional[cst.BaseExpression] = None
                 if qualified in NUMPY_WRAPPERS or qualified == "tensorflow.custom_gradient":
                     handed = call_argument(node, "func" if qualified != "tensorflow.custom_gradient" else "f", 0)
-                    if isinstance(handed, cst.Lambda) and qualified in NUMPY_WRAPPERS:
-                        self.numpy_lambdas.add(handed)
+                    if isinstance(handed, cst.Lambda):
+                        if qualified in NUMPY_WRAPPERS:
+                            self.numpy_lambdas.add(handed)
+                        continue
                     function = self.function_of(scope, handed) if handed is not None else None
                     if function is not None:
                         function.exempt = True
@@ -445,6 +473,8 @@ class ModuleAnalysis:
         (`make_loss(3)`), or a name bound to one of those."""
         if _depth > 4:
             return None
+        if isinstance(expr, cst.Lambda):
+            return self._lambda_scope(scope, expr)
         if isinstance(expr, cst.Name):
             local = scope.local_definitions().get(expr.value, [])
             if len(local) == 1:
@@ -474,6 +504,18 @@ class ModuleAnalysis:
             if len(closures) == 1:
                 return closures.pop()
         return None
+
+    def _lambda_scope(self, enclosing: Scope, node: cst.Lambda) -> Optional[Scope]:
+        """A lambda's scope, made while the analysis is built (a lambda first met once
+        rules run has no scope: the traversal would enter it unbalanced)."""
+        scope = self.scopes.get(node)
+        if scope is None and not self._sealed:
+            prefix = "" if isinstance(enclosing.node, cst.Module) else f"{enclosing.symbol}."
+            scope = Scope(node=node, symbol=f"{prefix}<lambda>", module=self,
+                          keras_class=enclosing.keras_class, owner=enclosing.owner,
+                          owner_methods=enclosing.owner_methods)
+            self.scopes[node] = scope
+        return scope
 
     def _call_out(self, scope: Scope, call: cst.Call, flow: DataFlow) -> None:
         """Record a call of a function of another project module from the gradient path
@@ -553,6 +595,8 @@ class ModuleAnalysis:
             node = stack.pop()
             if isinstance(node, (cst.FunctionDef, cst.ClassDef)) or node in self.numpy_lambdas:
                 continue  # what a numpy_function lambda calls runs as NumPy too
+            if isinstance(node, cst.Lambda) and node in self.scopes and node is not scope.node:
+                continue  # a scope of its own
             stack.extend(reversed(list(child_nodes(node))))
             if isinstance(node, cst.Call):
                 yield node, not scope.forward
@@ -561,7 +605,7 @@ class ModuleAnalysis:
         """Where the module calls a function or method (`f(...)`, `self.m(...)`)."""
         if self._callers is None:
             self._callers = {}
-            for scope in self.scopes.values():
+            for scope in list(self.scopes.values()):
                 for node in _walk_scope(scope.body):
                     if isinstance(node, cst.Call):
                         target = self.callee_scope(scope, node)
@@ -588,7 +632,7 @@ def _has_literal_default(param: cst.Param) -> bool:
 
 def _parameter_at(scope: Scope, index: int) -> set[str]:
     """The name of the positional parameter at `index` (after `self`), if any."""
-    if not isinstance(scope.node, cst.FunctionDef):
+    if not isinstance(scope.node, (cst.FunctionDef, cst.Lambda)):
         return set()
     positional = list(scope.node.params.posonly_params) + list(scope.node.params.params)
     if scope.owner is not None and positional and positional[0].name.value == "self":

@@ -33,7 +33,8 @@ def write_json(report: RunReport, out: TextIO) -> None:
         "version": __version__,
         "findings": findings,
         "errors": [{"path": path, "message": message} for path, message in report.all_errors],
-        "summary": {"files": report.files, "findings": len(findings), "fixed": report.fixed},
+        "summary": {"files": report.files, "findings": len(findings), "fixed": report.fixed,
+                    **({"verification": report.verification} if report.verification else {})},
         "statistics": [{"code": c, "name": n, "count": t, "fixable": x} for c, n, t, x in report.statistics()],
     }
     json.dump(document, out, indent=2)

@@ -28,6 +28,8 @@ class RunReport:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
     fix_mode: bool = False
     seconds: float = 0.0
+    # With --verify: units verified / failed / inconclusive / not runnable (verify.runner.tally).
+    verification: dict = field(default_factory=dict)
 
     @property
     def findings(self) -> list[tuple[str, Finding]]:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import is_certainly_tensor
+from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, is_certainly_tensor
 from tfgradfix.analysis.objects import Kind, describe
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.arrays import ArrayToTensor
@@ -28,15 +28,29 @@ def _numpy_function(rule: Rule, call_node: cst.Call) -> Optional[str]:
     return None
 
 
+# Values that have no gradient on purpose: a target under stop_gradient.
+_DETACHED = DEFAULT_BLOCKING.extended("stop_gradient")
+
+
 def _on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
     context = rule.context
-    return (
-        context.on_gradient_path
-        and any(context.is_tainted(v) for v in values)
-        and context.reaches_output(node)
-        # in a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds
-        and (context.scope.is_keras_forward or not context.feeds_no_gradient(node))
-    )
+    if not (context.on_gradient_path and any(context.is_tainted(v) for v in values)
+            and context.reaches_output(node)):
+        return False
+    if context.scope.is_keras_forward:
+        return True  # in a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds
+    # Eagerly, in a tape, NumPy loses nothing on a value that has no gradient anyway: a
+    # sampled action, a DQN target under stop_gradient.
+    if context.feeds_no_gradient(node):
+        return False
+    detached = context.scope.analyse(_DETACHED)
+    return any(detached.is_tainted(_reaching(context, v)) for v in values)
+
+
+def _reaching(context, value: cst.BaseExpression) -> cst.BaseExpression:
+    if isinstance(value, cst.Name):
+        return context.value_at(value) or value
+    return value
 
 
 class NumpyCallOnTensor(Rule):

@@ -2,169 +2,380 @@
 
 Reads a job as JSON on stdin and writes one JSON line, after the marker, on stdout.
 It needs only the standard library, NumPy and TensorFlow, so it runs in the
-project's own environment too (`--python`).
+project's own environment too (`--python`). Nothing here is imported by the static
+passes.
 
-A layer is built the way its module shows: a module-level `example()` returning
-`(layer, inputs)`, else the first `Name(<literal args>)` call in the module, else no
-arguments; inputs are tried in common shapes. Nothing here is imported by the
-static passes.
+Each unit comes with two module trees (original and fixed) that hold only the
+definitions it needs (the parent sliced them), and with the ways the project builds
+it (`plan`): a layer is built by the project's own calls, or inside the model that
+constructs it, and called on inputs shaped as the project, its weights, its
+constructor arguments or the error of a first failed call say; a training function
+or a lifted top-level block is called with synthetic arguments, and every
+`tape.gradient` it makes is recorded.
 """
 
 from __future__ import annotations
 
-import ast
-import importlib.util
+import importlib
+import inspect
 import json
+import os
+import re
 import sys
 
 MARKER = "TFGRADFIX-VERIFY "
-SHAPES = [(2, 4), (2, 8), (2, 3, 4), (2, 16), (2, 5, 8)]
+SHAPES = [(2, 4), (2, 8), (2, 3, 4), (2, 16), (2, 5, 8), (2, 28, 28), (2, 32, 32, 3), (2, 28, 28, 1)]
 TOLERANCE = 1e-4
+SEED = 0
+# Retries after a failed first call, each with a size read from the error message.
+SHAPE_RETRIES = 3
+INPUT_SIZE = re.compile(r"^(input_dim|in_dim|in_features|input_size|in_channels|n_in|num_inputs|in_units|"
+                        r"input_features|d_in|input_units|n_inputs|input_shape|num_features|n_features)$")
+STEP_COUNT = re.compile(r"(^|_)(steps?|epochs?|iterations?|iters?|n_iter|updates)$")
+MODEL_PARAM = re.compile(r"(model|net|network|classifier|regressor|encoder|decoder|generator|discriminator|layer|"
+                         r"module)$")
+X_PARAM = re.compile(r"^(x|xs|inputs?|images?|features|batch|samples|x_\w+|\w+_x|\w+_inputs?|\w+_images?)$")
+Y_PARAM = re.compile(r"^(y|ys|labels?|targets?|y_\w+|\w+_y|\w+_labels?|\w+_targets?)$")
+DATA_PARAM = re.compile(r"(dataset|^ds$|_ds$|^data$|_data$|loader|batches)")
+OPTIMIZER_PARAM = re.compile(r"^(opt|optimi[sz]er|\w+_optimi[sz]er)$")
+LOSS_PARAM = re.compile(r"^(loss_fn|loss_object|loss_func|criterion|loss)$")
+SCALAR_PARAMS = {"lr": 0.01, "learning_rate": 0.01, "batch_size": 2, "seed": 0, "verbose": 0}
 
 
-def _load(path: str, name: str, package: str = ""):
-    """Import the file as a module of `package`, so its relative imports resolve."""
-    if package:
-        importlib.import_module(package)
-        name = f"{package}.{name}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)  # runs as an import, never as __main__
-    return module
+def choose_device(requested: str, gpus: list) -> str:
+    """`GPU:0` when TensorFlow lists a GPU and the user did not ask for the CPU."""
+    return "GPU:0" if requested != "cpu" and gpus else "CPU"
 
 
-def _literal_calls(source: str, name: str):
-    """Argument lists of `name(...)` calls with literal arguments, in source order."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
+class Inconclusive(Exception):
+    pass
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error)
+    return text.splitlines()[0][:300] if text else ""
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {_first_line(error)}"
+
+
+# -- loading a tree -----------------------------------------------------------------------
+
+def _purge(root: str) -> None:
+    tops = {name[:-3] if name.endswith(".py") else name for name in os.listdir(root)}
+    for name in list(sys.modules):
+        if name.split(".")[0] in tops:
+            del sys.modules[name]
+
+
+def load_tree(tf, root: str, modules: list[str]) -> dict:
+    """Import `modules` from the tree at `root` (the entry first); the tree's modules are
+    dropped from sys.modules afterwards, so the other tree can load under the same names.
+    The entry failing raises Inconclusive; a later module failing is left out."""
+    _purge(root)
+    sys.path.insert(0, root)
+    loaded = {}
+    try:
+        for index, name in enumerate(modules):
+            tf.keras.utils.set_random_seed(SEED)
             try:
-                args = [ast.literal_eval(a) for a in node.args]
-                kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
-            except ValueError:
-                continue
-            found.append((args, kwargs))
+                loaded[name] = importlib.import_module(name)
+            except ModuleNotFoundError as error:
+                missing = (error.name or "").split(".")[0]
+                if index == 0 and not os.path.exists(os.path.join(root, missing)) \
+                        and not os.path.exists(os.path.join(root, missing + ".py")):
+                    raise Inconclusive(f"needs {error.name}, which is not installed") from error
+                if index == 0:
+                    raise Inconclusive(f"its definitions do not load: {_describe(error)}") from error
+            except Exception as error:
+                if index == 0:
+                    raise Inconclusive(f"its definitions do not load: {_describe(error)}") from error
+    finally:
+        sys.path.remove(root)
+        _purge(root)
+    return loaded
+
+
+# -- building layers ------------------------------------------------------------------------
+
+def _flat(tf, value):
+    """One float32 vector of every tensor in a (nested) output."""
+    parts = [tf.reshape(tf.cast(t, tf.float32), [-1]) for t in tf.nest.flatten(value)
+             if hasattr(t, "dtype") or isinstance(t, (int, float))]
+    return tf.concat(parts, 0) if parts else tf.zeros([0])
+
+
+def _variables(tf, obj, seen=None) -> list:
+    """Every tf.Variable reachable from the object's attributes (tracked or not), by identity."""
+    seen = set() if seen is None else seen
+    found = []
+    if id(obj) in seen:
+        return found
+    seen.add(id(obj))
+    if isinstance(obj, tf.Variable):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        items = obj
+    elif isinstance(obj, dict):
+        items = obj.values()
+    elif isinstance(obj, (tf.Module, tf.keras.layers.Layer)):
+        items = [v for k, v in vars(obj).items() if not k.startswith("_") or k in ("_layers",)]
+    else:
+        return found
+    for item in items:
+        found += _variables(tf, item, seen)
     return found
 
 
-def _shapes_in(source: str) -> list[tuple]:
-    """Input shapes the module itself uses: `keras.Input(shape=(5,))` (a batch of 2 is
-    added), `tf.random.normal((2, 5))`, `tf.ones(...)`, `tf.zeros(...)`."""
+def _trainable(tf, obj) -> list:
+    return list(getattr(obj, "trainable_variables", None) or [])
+
+
+def _sizes_from_arguments(cls, args, kwargs) -> list[tuple]:
+    """An input shape from constructor arguments that name the input size (`input_dim=8`)."""
+    try:
+        bound = inspect.signature(cls).bind_partial(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        bound = dict(kwargs)
     shapes = []
-    for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.Call):
-            continue
-        callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-        value = next((k.value for k in node.keywords if k.arg == "shape"), node.args[0] if node.args else None)
-        try:
-            shape = ast.literal_eval(value) if value is not None else None
-        except ValueError:
-            continue
-        if not isinstance(shape, (tuple, list)) or not all(isinstance(d, int) and d > 0 for d in shape):
-            continue
-        if callee == "Input":
-            shapes.append((2, *shape))
-        elif callee in ("normal", "uniform", "ones", "zeros") and len(shape) >= 2:
-            shapes.append(tuple(shape))
+    for name, value in bound.items():
+        if INPUT_SIZE.match(name):
+            if isinstance(value, int) and value > 0:
+                shapes.append((2, value))
+            elif isinstance(value, (list, tuple)) and all(isinstance(d, int) for d in value):
+                shapes.append((2, *value))
     return shapes
 
 
-def _candidates(tf, original, fixed, name: str, source: str, example: dict | None = None):
-    """(original layer, fixed layer, input) triples to try, most specific first: the
-    project's example from pyproject.toml, the module's `example()`, its own calls."""
+def _sizes_from_weights(tf, obj) -> list[tuple]:
+    """Inputs that fit weights made before the first call: a `(in, out)` kernel."""
+    return [(2, int(v.shape[0])) for v in _variables(tf, obj) if len(v.shape) == 2]
+
+
+def _sizes_from_error(error: BaseException, shape: tuple) -> list[tuple]:
+    """Last dimensions an error message asks for: `expected axis -1 ... value 7`,
+    `In[1]: [7,3]`, `Dimensions must be equal, but are 4 and 7`."""
+    text = str(error)
+    sizes = []
+    for pattern in (r"axis -1 of input shape to have value (\d+)", r"In\[1\]: \[(\d+),", r"but are \d+ and (\d+)",
+                    r"expected (?:shape|input).*?(\d+)\)?", r"size-incompatible: In\[0\]: \[\d+,\d+\], In\[1\]: \[(\d+)"):
+        sizes += [int(m) for m in re.findall(pattern, text)]
+    return [(*shape[:-1], size) for size in dict.fromkeys(sizes) if 0 < size <= 4096 and size != shape[-1]]
+
+
+def _signature_arguments(cls) -> list[tuple[list, dict]]:
+    """Arguments from the constructor's annotations and defaults: sizes for required
+    int-like parameters, defaults for the rest."""
+    try:
+        parameters = list(inspect.signature(cls).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    kwargs = {}
+    for p in parameters:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.default is not p.empty:
+            continue
+        annotation = "" if p.annotation is p.empty else \
+            p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "?")
+        if annotation == "float" or re.search(r"(rate|scale|alpha|beta|eps|epsilon|gamma|temperature)$", p.name):
+            kwargs[p.name] = 0.5
+        elif annotation == "bool":
+            kwargs[p.name] = False
+        elif annotation in ("int", "") and annotation != "str":
+            kwargs[p.name] = 4
+        else:
+            return []
+    return [([], kwargs)] if kwargs else []
+
+
+def _class_candidates(modules, unit: dict) -> list[tuple[str, str, list, dict, str]]:
+    """(module, name, args, kwargs, via): the unit's own builders, then the enclosing ones."""
+    entry, name = unit["entry"], unit["name"]
+    found = []
+    example = unit.get("example")
     if example:
-        shape = tuple(example.get("input_shape") or SHAPES[0])
-        args, kwargs = example.get("args", []), example.get("kwargs", {})
-        yield (getattr(original, name)(*args, **kwargs), getattr(fixed, name)(*args, **kwargs),
-               tf.random.stateless_normal(shape, seed=(1, 2)))
-    if callable(getattr(original, "example", None)) and callable(getattr(fixed, "example", None)):
-        tf.keras.utils.set_random_seed(0)
-        before, inputs = original.example()
-        tf.keras.utils.set_random_seed(0)
-        after, _ = fixed.example()
+        found.append((entry, name, list(example.get("args", [])), dict(example.get("kwargs", {})), ""))
+    for b in unit.get("builders", []):
+        found.append((b["module"], b["name"], b["args"], b["kwargs"], b["via"]))
+    found.append((entry, name, [], {}, ""))
+    cls = getattr(modules.get(entry), name, None)
+    if cls is not None:
+        found += [(entry, name, a, k, "") for a, k in _signature_arguments(cls)]
+    return found
+
+
+def _instances(tf, original, fixed, unit: dict):
+    """(before, after, input, via) to try, most specific first."""
+    entry, name = unit["entry"], unit["name"]
+    example = unit.get("example")
+    if not example and callable(getattr(original.get(entry), "example", None)) \
+            and callable(getattr(fixed.get(entry), "example", None)):
+        tf.keras.utils.set_random_seed(SEED)
+        before, inputs = original[entry].example()
+        tf.keras.utils.set_random_seed(SEED)
+        after, _ = fixed[entry].example()
         if type(before).__name__ == name:
-            yield before, after, tf.convert_to_tensor(inputs)
-    shapes = [*_shapes_in(source), *SHAPES]
-    for args, kwargs in [*_literal_calls(source, name), ([], {})]:
-        for shape in dict.fromkeys(shapes):
+            yield before, after, tf.convert_to_tensor(inputs), ""
+    plan_shapes = [tuple(s) for s in unit.get("shapes", [])]
+    if example and example.get("input_shape"):
+        plan_shapes.insert(0, tuple(example["input_shape"]))
+    for module, target, args, kwargs, via in _class_candidates(original, unit):
+        make_before, make_after = getattr(original.get(module), target, None), getattr(fixed.get(module), target, None)
+        if make_before is None or make_after is None:
+            continue
+        try:
+            probe = _build(tf, make_before, args, kwargs)
+        except Exception:
+            continue
+        if not isinstance(probe, (tf.keras.layers.Layer, tf.Module)):
+            continue
+        shapes = [*_sizes_from_arguments(make_before, args, kwargs), *_sizes_from_weights(tf, probe),
+                  *plan_shapes, *SHAPES]
+        tried, retries = set(), 0
+        while shapes:
+            shape = shapes.pop(0)
+            if shape in tried:
+                continue
+            tried.add(shape)
+            x = tf.random.stateless_normal(shape, seed=(1, 2))
             try:
-                before = getattr(original, name)(*args, **kwargs)
-                after = getattr(fixed, name)(*args, **kwargs)
+                before = _build(tf, make_before, args, kwargs)
+                before(x)  # built outside any tape, as fit() builds it
+            except Exception as error:
+                if retries < SHAPE_RETRIES:
+                    retries += 1
+                    shapes[:0] = _sizes_from_error(error, shape)
+                yield None, None, error, via
+                continue
+            try:
+                after = _build(tf, make_after, args, kwargs)
+            except Exception as error:
+                raise AssertionError(f"the fixed {target} cannot be built: {_describe(error)}") from error
+            yield before, after, x, via
+            break
+
+
+def _build(tf, make, args, kwargs):
+    tf.keras.utils.set_random_seed(SEED)
+    return make(*args, **kwargs)
+
+
+def _copy_values(tf, before, after, seen=None) -> None:
+    """Give the fixed object the original's values: all weights at once when they line
+    up, else attribute by attribute, into sub-layers (a tf.Variable became a weight)."""
+    if seen is None:
+        if len(_trainable(tf, before)) == len(_trainable(tf, after)) and getattr(before, "weights", None):
+            try:
+                after.set_weights(before.get_weights())
+                return
             except Exception:
-                break
-            yield before, after, tf.random.stateless_normal(shape, seed=(1, 2))
-
-
-def _copy_values(tf, before, after) -> None:
-    if len(before.trainable_variables) == len(after.trainable_variables) and before.weights:
-        after.set_weights(before.get_weights())
+                pass
+        seen = set()
+    if id(after) in seen:
         return
+    seen.add(id(after))
     for attr, value in vars(after).items():
         theirs = getattr(before, attr, None)
         if theirs is None:
             continue
-        pairs = zip(value, theirs) if isinstance(value, (list, tuple)) else [(value, theirs)]
+        pairs = zip(value, theirs) if isinstance(value, (list, tuple)) and isinstance(theirs, (list, tuple)) \
+            else [(value, theirs)]
         for mine, other in pairs:
             if hasattr(mine, "assign") and hasattr(other, "shape") and tuple(mine.shape) == tuple(other.shape):
                 mine.assign(tf.cast(other, mine.dtype))
+            elif isinstance(mine, (tf.keras.layers.Layer, tf.Module)) and type(mine).__name__ == type(other).__name__:
+                _copy_values(tf, other, mine, seen)
 
 
 def _gradients(tf, layer, x, direction):
     with tf.GradientTape() as tape:
         tape.watch(x)
-        out = tf.convert_to_tensor(layer(x))
-        loss = tf.reduce_sum(tf.cast(out, tf.float32) * tf.cast(direction(out), tf.float32))
-    grads = tape.gradient(loss, [*layer.trainable_variables, x])
+        out = _flat(tf, layer(x))
+        loss = tf.reduce_sum(out * direction(out))
+    grads = tape.gradient(loss, [*_trainable(tf, layer), x])
     return out, loss, grads
 
 
-def verify_layer(tf, np, original, fixed, name: str, source: str, example: dict | None = None) -> dict:
+def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
     errors = []
-    for before, after, x in _candidates(tf, original, fixed, name, source, example):
-        rng = np.random.default_rng(0)
-        directions = {}
+    name = unit["name"]
+    try:
+        for before, after, x, via in _instances(tf, original, fixed, unit):
+            if before is None:
+                errors.append(_describe(x))
+                continue
+            rng = np.random.default_rng(0)
+            directions = {}
 
-        def direction(out):
-            key = tuple(out.shape)
-            if key not in directions:
-                directions[key] = tf.constant(rng.standard_normal(key), dtype=tf.float32)
-            return directions[key]
+            def direction(out):
+                key = tuple(out.shape)
+                if key not in directions:
+                    directions[key] = tf.constant(rng.standard_normal(key), dtype=tf.float32)
+                return directions[key]
 
-        try:
-            before(x)  # built outside any tape, as fit() builds it
-            out_before, _, grads_before = _gradients(tf, before, x, direction)
-            # Variables or layers made per call draw new random values each time: then there
-            # is no original output to compare with.
-            fresh = not np.allclose(np.asarray(before(x)), np.asarray(out_before), rtol=1e-5, atol=1e-6)
-        except Exception as error:  # this way of building the original does not work; try the next
-            errors.append(f"{type(error).__name__}: {_first_line(error)}")
-            continue
-        try:
-            after(x)
-            _copy_values(tf, before, after)
-            out_after, _, grads_after = _gradients(tf, after, x, direction)
-        except Exception as error:  # the original ran this way: the fixed layer must too
-            return {"verdict": "failed", "reason": f"the fixed layer raises {type(error).__name__}: "
-                                                   f"{_first_line(error)}"}
-        return _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
-                        fresh)
+            try:
+                out_before, _, grads_before = _gradients(tf, before, x, direction)
+                # Variables or layers made per call draw new random values each time: then there
+                # is no original output to compare with.
+                fresh = not np.allclose(np.asarray(_flat(tf, before(x))), np.asarray(out_before), rtol=1e-5, atol=1e-6)
+            except Exception as error:  # this way of running the original does not work; try the next
+                errors.append(_describe(error))
+                continue
+            reachable = [v for v in _variables(tf, before) if v.trainable]
+            try:
+                after(x)
+                _copy_values(tf, before, after)
+                out_after, _, grads_after = _gradients(tf, after, x, direction)
+            except Exception as error:  # the original ran this way: the fixed layer must too
+                return {"verdict": "failed", "reason": f"the fixed {via or 'layer'} raises {_describe(error)}",
+                        "through": via}
+            result = _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
+                              fresh)
+            lost = len({id(v) for v in reachable} | {id(v) for v in _trainable(tf, before)}) - len(_trainable(tf, after))
+            if result["verdict"] == "verified" and lost > 0:
+                result.update(verdict="failed", reason=f"the fixed layer lost {lost} trainable variable(s)")
+            if via:
+                result["through"] = via
+                if result["verdict"] == "verified" and not _contains(after, name):
+                    result.update(verdict="inconclusive", reason=f"{via} was built but holds no {name}")
+            return result
+    except AssertionError as error:
+        return {"verdict": "failed", "reason": str(error)}
+    hint = (f"add a call {name}(...) with literal arguments, a module-level example() returning ({name}(...), "
+            f"inputs), or an entry in [tool.tfgradfix.verify.examples] in pyproject.toml")
     return {"verdict": "inconclusive",
-            "reason": f"could not build {name} and call it; define a module-level example() returning "
-                      f"({name}(...), inputs), or add it to [tool.tfgradfix.verify.examples] in pyproject.toml"
-                      + (f" (last error: {errors[-1]})" if errors else "")}
+            "reason": f"could not build {name} and call it; {hint}" + (f" (last error: {errors[-1]})" if errors else ""),
+            "to_add": hint}
+
+
+def _contains(obj, name: str, seen=None) -> bool:
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return False
+    seen.add(id(obj))
+    if type(obj).__name__ == name:
+        return True
+    children = []
+    if isinstance(obj, (list, tuple)):
+        children = list(obj)
+    elif isinstance(obj, dict):
+        children = list(obj.values())
+    elif hasattr(obj, "__dict__") and hasattr(obj, "trainable_variables"):
+        children = list(vars(obj).values())
+    return any(_contains(c, name, seen) for c in children)
 
 
 def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
              fresh: bool = False) -> dict:
-    names = [v.name for v in after.trainable_variables]
-    none_before = [v.name for v, g in zip(before.trainable_variables, grads_before) if g is None]
-    untracked_before = max(0, len(after.trainable_variables) - len(before.trainable_variables))
+    names = [v.name for v in _trainable(tf, after)]
+    none_before = [v.name for v, g in zip(_trainable(tf, before), grads_before) if g is None]
+    untracked_before = max(0, len(_trainable(tf, after)) - len(_trainable(tf, before)))
     none_after = [n for n, g in zip(names, grads_after) if g is None]
     delta = float(np.max(np.abs(np.asarray(out_before, dtype=np.float64) - np.asarray(out_after, dtype=np.float64)))) \
-        if tuple(np.shape(out_before)) == tuple(out_after.shape) else float("inf")
+        if tuple(out_before.shape) == tuple(out_after.shape) and np.size(out_before) else \
+        (0.0 if tuple(out_before.shape) == tuple(out_after.shape) else float("inf"))
     try:
-        traced = tf.function(lambda t: after(t))(x)
+        traced = _flat(tf, tf.function(lambda t: after(t))(x))
         graph_ok = bool(np.allclose(np.asarray(traced), np.asarray(out_after), rtol=1e-4, atol=1e-5))
     except Exception:
         graph_ok = False
@@ -172,8 +383,8 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
     if grads_after[-1] is not None and x.dtype.is_floating:
         d = tf.random.stateless_normal(x.shape, seed=(3, 4), dtype=x.dtype)
         eps = 1e-2
-        plus = tf.reduce_sum(tf.cast(after(x + eps * d), tf.float32) * direction(out_after))
-        minus = tf.reduce_sum(tf.cast(after(x - eps * d), tf.float32) * direction(out_after))
+        plus = tf.reduce_sum(_flat(tf, after(x + eps * d)) * direction(out_after))
+        minus = tf.reduce_sum(_flat(tf, after(x - eps * d)) * direction(out_after))
         numeric = float((plus - minus) / (2 * eps))
         analytic = float(tf.reduce_sum(grads_after[-1] * d))
         fd_error = abs(numeric - analytic) / max(1e-6, abs(numeric), abs(analytic))
@@ -187,7 +398,7 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
         result.update(verdict="failed", reason="the fixed layer has no trainable variables")
     elif not graph_ok:
         result.update(verdict="failed", reason="the fixed layer does not run under tf.function")
-    elif fresh and not np.allclose(np.asarray(after(x)), np.asarray(out_after), rtol=1e-5, atol=1e-6):
+    elif fresh and not np.allclose(np.asarray(_flat(tf, after(x))), np.asarray(out_after), rtol=1e-5, atol=1e-6):
         result.update(verdict="failed", reason="the fixed layer still computes something new on every call")
     elif fresh:
         result.update(verdict="verified", reason="the original draws new weights on every call: outputs not compared")
@@ -198,73 +409,288 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
     return result
 
 
-def verify_function(np, original, fixed, name: str) -> dict:
-    def nones(value) -> int:
-        if value is None:
-            return 1
-        if isinstance(value, (list, tuple)):
-            return sum(nones(v) for v in value)
-        if isinstance(value, dict):
-            return sum(nones(v) for v in value.values())
-        return 0
+# -- training functions and lifted blocks -----------------------------------------------------
 
-    import inspect
+class Recorder:
+    """Every `tape.gradient(target, sources)` while it is on: how many sources, how many None, the target."""
 
-    function = getattr(fixed, name)
-    if any(p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-           for p in inspect.signature(function).parameters.values()):
-        return {"verdict": "inconclusive", "reason": f"{name}() needs arguments; verify it through a caller "
-                                                     "without parameters"}
+    def __init__(self, tf) -> None:
+        self.tf = tf
+        self.calls: list[dict] = []
+        self._original = tf.GradientTape.gradient
+
+    def __enter__(self):
+        recorder, original = self, self._original
+
+        def gradient(tape, target, sources, *args, **kwargs):
+            try:
+                result = original(tape, target, sources, *args, **kwargs)
+            except Exception:  # a NumPy target: the tape never saw it, which is what the fix is about
+                count = len(recorder.tf.nest.flatten(sources))
+                recorder.calls.append({"sources": count, "none": count, "target": None})
+                raise
+            flat = recorder.tf.nest.flatten(result, expand_composites=False) if result is not None else [None]
+            value = None
+            try:
+                value = float(recorder.tf.reduce_sum(_flat(recorder.tf, target)))
+            except Exception:  # a symbolic tensor in a traced function
+                pass
+            recorder.calls.append({"sources": len(flat), "none": sum(g is None for g in flat), "target": value})
+            return result
+
+        self.tf.GradientTape.gradient = gradient
+        return self
+
+    def __exit__(self, *exc):
+        self.tf.GradientTape.gradient = self._original
+        return False
+
+
+def _nones(value) -> int:
+    if value is None:
+        return 1
+    if isinstance(value, (list, tuple)):
+        return sum(_nones(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_nones(v) for v in value.values())
+    return 0
+
+
+def _model_for(tf, modules: dict, unit: dict, builder: dict | None, entry):
+    """The model a function is handed (built from the project), else the first Keras
+    object the module holds at the top level (what a lifted block trains)."""
+    if builder is not None:
+        make = getattr(modules.get(builder["module"]), builder["name"], None)
+        if make is None:
+            return None
+        return _build(tf, make, builder["args"], builder["kwargs"])
+    for name in unit.get("objects", []):
+        value = getattr(entry, name, None)
+        if isinstance(value, (tf.keras.layers.Layer, tf.Module)):
+            return value
+    return None
+
+
+def _first_output(tf, model, shapes) -> tuple:
+    """(input shape, output) of the first shape the model accepts."""
+    if model is None:
+        return (shapes[0] if shapes else SHAPES[0]), None
+    queue, tried, retries = list(shapes), set(), 0
+    while queue:
+        shape = queue.pop(0)
+        if shape in tried:
+            continue
+        tried.add(shape)
+        try:
+            return shape, model(tf.random.stateless_normal(shape, seed=(1, 2)))
+        except Exception as error:
+            if retries < SHAPE_RETRIES:
+                retries += 1
+                queue[:0] = _sizes_from_error(error, shape)
+    raise Inconclusive("no input shape the model accepts was found")
+
+
+def _arguments(tf, function, model, x_shape, output, labels: str, parameters: list[str] | None):
+    """Keyword arguments for a training function: the model, a batch shaped for it,
+    labels shaped as its output (floats, or class indices), a 2-batch dataset, 2 steps,
+    an optimizer and a loss."""
+    batch = x_shape[0]
+    x = tf.random.stateless_normal(x_shape, seed=(1, 2))
+    if output is not None and labels == "int":
+        classes = int(tf.nest.flatten(output)[0].shape[-1] or 2)
+        y = tf.random.stateless_uniform((batch,), seed=(5, 6), maxval=classes, dtype=tf.int32)
+    elif output is not None:
+        y = tf.random.stateless_normal(tuple(tf.nest.flatten(output)[0].shape), seed=(5, 6))
+    else:
+        y = tf.random.stateless_normal((batch, 1), seed=(5, 6))
+    kwargs = {}
+    signature = inspect.signature(function)
+    for p in signature.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        name = p.name
+        if STEP_COUNT.search(name):
+            if p.default is p.empty or (isinstance(p.default, int) and p.default > 2):
+                kwargs[name] = 2
+        elif p.default is not p.empty and parameters is None:
+            continue
+        elif MODEL_PARAM.search(name) and model is not None:
+            kwargs[name] = model
+        elif Y_PARAM.match(name):
+            kwargs[name] = y
+        elif DATA_PARAM.search(name):
+            kwargs[name] = tf.data.Dataset.from_tensor_slices((tf.concat([x, x], 0), tf.concat([y, y], 0))).batch(batch)
+        elif X_PARAM.match(name):
+            kwargs[name] = x
+        elif OPTIMIZER_PARAM.match(name):
+            kwargs[name] = tf.keras.optimizers.SGD(learning_rate=0.01)
+        elif LOSS_PARAM.match(name):
+            kwargs[name] = (tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True) if labels == "int"
+                            else tf.keras.losses.MeanSquaredError())
+        elif name in SCALAR_PARAMS:
+            kwargs[name] = SCALAR_PARAMS[name]
+        elif p.default is p.empty:
+            raise Inconclusive(f"no argument can be made for parameter `{name}` of {function.__name__}()")
+    return kwargs
+
+
+def _run(tf, function, kwargs, eager: bool):
+    tf.config.run_functions_eagerly(eager)
     try:
-        before = nones(getattr(original, name)())
-    except Exception as error:
-        before = f"raised {type(error).__name__}"
-    after = nones(function())
-    if after:
-        return {"verdict": "failed", "reason": f"{after} gradients still None", "none_before": before}
-    return {"verdict": "verified", "reason": "", "none_before": before, "none_after": 0}
+        with Recorder(tf) as recorder:
+            try:
+                returned, error = function(**kwargs), None
+            except Exception as raised:
+                returned, error = None, raised
+        return recorder.calls, returned, error
+    finally:
+        tf.config.run_functions_eagerly(False)
+
+
+def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
+    """Run a training function (or a lifted block) before and after with the same
+    synthetic arguments; every gradient it asks for must come back, over as many
+    variables, at the same first loss, and the fixed one must also trace."""
+    entry, name = unit["entry"], unit["name"]
+    before, after = getattr(original[entry], name, None), getattr(fixed[entry], name, None)
+    if before is None or after is None:
+        raise Inconclusive(f"{name} is not defined after loading")
+    takes_model = any(MODEL_PARAM.search(p) for p in inspect.signature(before).parameters)
+    choices = unit.get("models", []) if takes_model else []
+    if takes_model and not choices:
+        raise Inconclusive(f"{name}() takes a model and the project has no model the verifier can build; "
+                           "add a model factory without arguments or an example() in the module")
+    shapes = [tuple(s) for s in unit.get("shapes", [])] + SHAPES
+    errors = []
+    for builder in choices or [None]:
+        try:
+            model_before = _model_for(tf, original, unit, builder, original[entry])
+            x_shape, output = _first_output(tf, model_before, shapes)
+        except Inconclusive as error:
+            errors.append(str(error))
+            continue
+        except Exception as error:
+            errors.append(_describe(error))
+            continue
+        for labels in ("float", "int"):
+            try:
+                tf.keras.utils.set_random_seed(SEED)
+                kwargs_before = _arguments(tf, before, model_before, x_shape, output, labels, unit.get("parameters"))
+            except Inconclusive:
+                raise
+            except Exception as error:
+                errors.append(_describe(error))
+                continue
+            # The module's own model is trained in place: keep its start to give the fixed one.
+            start = [v.numpy() for v in model_before.weights] if builder is None and model_before is not None \
+                and hasattr(model_before, "weights") else None
+            calls_before, returned_before, error_before = _run(tf, before, kwargs_before, eager=True)
+            if not calls_before and error_before is not None:
+                errors.append(_describe(error_before))
+                model_before = _model_for(tf, original, unit, builder, original[entry])
+                _first_output(tf, model_before, [x_shape])
+                continue
+            model_after = _model_for(tf, fixed, unit, builder, fixed[entry])
+            if model_after is not None:
+                model_after(tf.random.stateless_normal(x_shape, seed=(1, 2)))
+                if builder is not None:
+                    fresh = _model_for(tf, original, unit, builder, original[entry])
+                    fresh(tf.random.stateless_normal(x_shape, seed=(1, 2)))
+                    _copy_values(tf, fresh, model_after)
+                elif start is not None and [tuple(w.shape) for w in start] == [tuple(v.shape) for v in model_after.weights]:
+                    model_after.set_weights(start)
+            tf.keras.utils.set_random_seed(SEED)
+            kwargs_after = _arguments(tf, after, model_after, x_shape, output, labels, unit.get("parameters"))
+            calls_after, returned_after, error_after = _run(tf, after, kwargs_after, eager=True)
+            result = _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after)
+            result["model"] = builder["name"] if builder else ""
+            if result["verdict"] == "verified":
+                model_graph = _model_for(tf, fixed, unit, builder, fixed[entry])
+                tf.keras.utils.set_random_seed(SEED)
+                kwargs_graph = _arguments(tf, after, model_graph, x_shape, output, labels, unit.get("parameters"))
+                graph_calls, _, graph_error = _run(tf, after, kwargs_graph, eager=False)
+                if graph_error is not None or any(c["none"] for c in graph_calls):
+                    result.update(verdict="failed", reason="the fixed function does not run under tf.function: "
+                                  + (_describe(graph_error) if graph_error else "gradients None when traced"))
+            return result
+    raise Inconclusive(f"could not call {name}() with synthetic arguments"
+                       + (f" (last error: {errors[-1]})" if errors else ""))
+
+
+def _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after) -> dict:
+    none_before = sum(c["none"] for c in calls_before) + (_nones(returned_before) if not calls_before else 0)
+    result = {"none_before": none_before, "gradient_calls": len(calls_after),
+              "sources_before": calls_before[0]["sources"] if calls_before else 0,
+              "sources_after": calls_after[0]["sources"] if calls_after else 0}
+    none_after = sum(c["none"] for c in calls_after) + (_nones(returned_after) if not calls_after else 0)
+    result["none_after"] = none_after
+    if none_after:
+        then = f", then it raises {_describe(error_after)}" if error_after is not None else ""
+        return {**result, "verdict": "failed", "reason": f"{none_after} gradients still None{then}"}
+    if error_after is not None:
+        return {**result, "verdict": "failed", "reason": f"the fixed function raises {_describe(error_after)}"}
+    if not calls_after and not calls_before:
+        return {**result, "verdict": "inconclusive", "reason": "it computed no gradient with synthetic arguments"}
+    if not calls_after:
+        return {**result, "verdict": "failed", "reason": "the fixed function computes no gradient"}
+    # Variables that got a gradient before must still get one (None before is what the fix is for).
+    got_before = calls_before[0]["sources"] - calls_before[0]["none"] if calls_before else 0
+    if calls_after[0]["sources"] < got_before:
+        lost = got_before - calls_after[0]["sources"]
+        return {**result, "verdict": "failed", "reason": f"the fixed function differentiates {lost} fewer variable(s)"}
+    first_before = calls_before[0]["target"] if calls_before else None
+    first_after = calls_after[0]["target"]
+    if first_before is not None and first_after is not None:
+        delta = abs(first_before - first_after)
+        result["max_abs_diff"] = delta
+        if delta > TOLERANCE * max(1.0, abs(first_before)):
+            return {**result, "verdict": "failed", "reason": f"the first loss differs: max|Δ| {delta:.3g}"}
+    return {**result, "verdict": "verified", "reason": ""}
+
+
+# -- the job ------------------------------------------------------------------------------------
+
+def verify_unit(tf, np, unit: dict) -> dict:
+    modules = [unit["entry"], *unit.get("modules", [])]
+    try:
+        original = load_tree(tf, unit["original"], modules)
+        try:
+            fixed = load_tree(tf, unit["fixed"], modules)
+        except Inconclusive as error:
+            return {"verdict": "failed", "reason": f"the fixed module does not load ({error})"}
+        if unit["kind"] == "layer":
+            return verify_layer(tf, np, unit, original, fixed)
+        return verify_function(tf, np, unit, original, fixed)
+    except Inconclusive as error:
+        return {"verdict": "inconclusive", "reason": _missing_reason(unit, str(error))}
+    except Exception as error:  # user code: reported against this unit, the run goes on
+        return {"verdict": "inconclusive", "reason": _missing_reason(unit, _describe(error))}
+
+
+def _missing_reason(unit: dict, reason: str) -> str:
+    """Name the data a NameError is about when the parent knew it was not loaded."""
+    match = re.search(r"name '(\w+)' is not defined", reason)
+    if match and match.group(1) in unit.get("missing", {}):
+        return f"needs {match.group(1)}: {unit['missing'][match.group(1)]}"
+    return reason
 
 
 def main() -> None:
-    """Job: {"files": [{"original", "fixed", "folder", "units": [[kind, name], ...]}], "device"}."""
+    """Job: {"files": [{"units": [unit, ...]}], "device"}; a unit as `runner` plans it."""
     job = json.loads(sys.stdin.read())
     import numpy as np
     import tensorflow as tf
 
-    use_gpu = job.get("device", "auto") != "cpu" and bool(tf.config.list_physical_devices("GPU"))
-    device = "GPU:0" if use_gpu else "CPU"
+    device = choose_device(job.get("device", "auto"), tf.config.list_physical_devices("GPU"))
     report = []
-    for index, item in enumerate(job["files"]):
-        sys.path.insert(0, item["folder"])
+    for item in job["files"]:
         results: dict = {}
-        try:
-            original = _load(item["original"], f"_tfgradfix_original_{index}", item.get("package", ""))
-            fixed = _load(item["fixed"], f"_tfgradfix_fixed_{index}", item.get("package", ""))
-        except Exception as error:
-            reason = f"the module does not import: {type(error).__name__}: {_first_line(error)}"
-            results = {name: {"verdict": "inconclusive", "reason": reason} for _, name in item["units"]}
-        else:
-            source = open(item["original"], encoding="utf-8").read()
-            with tf.device("/GPU:0" if use_gpu else "/CPU:0"):
-                for kind, name in item["units"]:
-                    try:
-                        if kind == "layer":
-                            results[name] = verify_layer(tf, np, original, fixed, name, source,
-                                                         item.get("examples", {}).get(name))
-                        else:
-                            results[name] = verify_function(np, original, fixed, name)
-                    except Exception as error:  # user code: reported against this unit, the run goes on
-                        results[name] = {"verdict": "failed", "reason": f"{type(error).__name__}: {_first_line(error)}"}
-        for result in results.values():
-            result["device"] = device
+        with tf.device("/GPU:0" if device == "GPU:0" else "/CPU:0"):
+            for unit in item["units"]:
+                results[unit["label"]] = verify_unit(tf, np, unit)
+                results[unit["label"]]["device"] = device
         report.append(results)
-        sys.path.remove(item["folder"])
-    print(MARKER + json.dumps({"device": device, "files": report}), flush=True)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error)
-    return text.splitlines()[0] if text else ""
+    print(MARKER + json.dumps({"device": device, "files": report}, default=str), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The parent side of `--verify`: one child process per batch of files, with a time limit."""
+"""The parent side of `--verify`: plans each changed unit from the project, writes the
+sliced module trees, and runs one child process per batch of files, with a time limit."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
+from tfgradfix.verify import plan
 from tfgradfix.verify.child import MARKER
+from tfgradfix.verify.slicer import BLOCK_PREFIX, lift_blocks
 from tfgradfix.verify.units import Unit, changed_units
 
 CHILD = str(Path(__file__).with_name("child.py"))
@@ -48,25 +51,31 @@ def verify_files(items: list[tuple[str, str, str]], python: Optional[str] = None
     per batch of files, each with `timeout` seconds.
     `examples`: {"Class" or "module.path:Class": {"args", "kwargs", "input_shape"}}."""
     verdicts: list[dict[str, dict]] = []
+    projects: dict[Path, plan.Project] = {}
     for start in range(0, len(items), BATCH):
-        verdicts += _verify_batch(items[start:start + BATCH], python, device, timeout, examples or {})
+        verdicts += _verify_batch(items[start:start + BATCH], python, device, timeout, examples or {}, projects)
     return verdicts
 
 
 def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], device: str, timeout: float,
-                  examples: dict) -> list[dict[str, dict]]:
+                  examples: dict, projects: dict) -> list[dict[str, dict]]:
     plans = [changed_units(original, fixed) for _, original, fixed in items]
     if not any(plans):
         return [{} for _ in items]
     with tempfile.TemporaryDirectory(prefix="tfgradfix-verify-") as folder:
         files = []
+        # The fixed tree holds every fixed file of the batch: a training function runs the
+        # project's models as the whole fix leaves them, not with another file's old bug.
+        fixed_texts = {Path(os.path.abspath(path)): fixed for path, _, fixed in items}
         for index, ((path, original, fixed), units) in enumerate(zip(items, plans)):
-            before, after = Path(folder, f"original_{index}.py"), Path(folder, f"fixed_{index}.py")
-            before.write_text(original, encoding="utf-8")
-            after.write_text(fixed, encoding="utf-8")
-            root, package = _package_of(path)
-            files.append({"original": str(before), "fixed": str(after), "units": [[u.kind, u.name] for u in units],
-                          "folder": root, "package": package, "examples": _examples_for(path, units, examples)})
+            root = Path(_package_of(path)[0])
+            project = projects.setdefault(root, plan.Project(root))
+            planned = []
+            for number, unit in enumerate(units):
+                where = Path(folder, f"{index}-{number}")
+                planned.append(plan_unit(project, Path(os.path.abspath(path)), original, fixed, unit,
+                                         _examples_for(path, [unit], examples).get(unit.name), where, fixed_texts))
+            files.append({"units": planned})
         job = json.dumps({"files": files, "device": device})
         try:
             done = subprocess.run([python or sys.executable, CHILD], input=job, capture_output=True, text=True,
@@ -79,6 +88,52 @@ def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], devi
         verdict = "inconclusive" if "No module named 'tensorflow'" in done.stderr else "failed"
         return _all(plans, verdict, f"the verifier stopped: {last}")
     return json.loads(line[len(MARKER):])["files"]
+
+
+def plan_unit(project: plan.Project, path: Path, original: str, fixed: str, unit: Unit,
+              example: Optional[dict], folder: Path, fixed_texts: Optional[dict] = None) -> dict:
+    """The job for one unit: both trees written under `folder`, and the ways to build and feed it.
+    `fixed_texts`: the fixed text of the other files being fixed with it, by absolute path."""
+    before = project.with_text(path, original)
+    after = project.with_texts({**(fixed_texts or {}), path: fixed})
+    entry = before.module_name(path)
+    job: dict = {"kind": unit.kind, "name": unit.name, "label": unit.name, "entry": entry, "example": example,
+                 "shapes": plan.input_shapes(before, path)}
+    extra: list[plan.Builder] = []
+    blocks_before: dict = {}
+    blocks_after: dict = {}
+    if unit.kind == "layer":
+        extra = plan.builders(before, path, unit.name)
+    else:
+        extra = plan.models(before, path)
+    if unit.kind == "block":
+        old = {b.name: b for b in lift_blocks(before.table(path))}
+        new = {b.name: b for b in lift_blocks(after.table(path))}
+        if unit.name in old:
+            blocks_before[path] = ([old[unit.name].statement], old[unit.name].index)
+        blocks_after[path] = ([new[unit.name].statement], new[unit.name].index)
+        job.update(parameters=new[unit.name].parameters, objects=sorted(new[unit.name].statement.uses),
+                   label=unit.name)
+    if unit.kind == "function" and before.table(path) is not None and before.table(path).bindings(unit.name):
+        job["objects"] = sorted(before.table(path).bindings(unit.name)[-1].uses)  # the module's model, if it uses one
+    names = {unit.name} if unit.kind != "block" else set()
+    if before.table(path) is not None and before.table(path).bindings("example"):
+        names.add("example")
+    requests = [(path, names), *((b.path, {b.name}) for b in extra if b.path is not None)]
+    trees = {"original": plan.build_tree(before, requests, blocks_before),
+             "fixed": plan.build_tree(after, requests, blocks_after)}
+    for side, tree in trees.items():
+        for name, code in tree.files.items():
+            target = folder / side / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(code, encoding="utf-8")
+        (folder / side).mkdir(parents=True, exist_ok=True)
+        job[side] = str(folder / side)
+    job["missing"] = {**trees["original"].missing, **trees["fixed"].missing}
+    job["modules"] = list(dict.fromkeys(b.module for b in extra if b.module != entry))
+    key = "builders" if unit.kind == "layer" else "models"
+    job[key] = [b.as_json() for b in extra]
+    return job
 
 
 def _package_of(path: str) -> tuple[str, str]:
@@ -110,6 +165,10 @@ def _all(plans: list[list[Unit]], verdict: str, reason: str) -> list[dict[str, d
 def describe(name: str, result: dict) -> str:
     """`verified CPU Linear: grads None→ok for w, b; max|Δ| 0; fd rel err 3e-04`."""
     parts = []
+    if result.get("through"):
+        parts.append(f"built inside {result['through']}")
+    if result.get("model"):
+        parts.append(f"run on a {result['model']}")
     if result.get("variables"):
         lost = result.get("none_before") or []
         untracked = result.get("untracked_before") or 0
@@ -118,10 +177,38 @@ def describe(name: str, result: dict) -> str:
                      f"{', '.join(result['variables'])}")
     elif "none_before" in result:
         parts.append(f"None gradients {result['none_before']}→{result.get('none_after', '?')}")
+        if result.get("sources_before") != result.get("sources_after"):
+            parts.append(f"variables differentiated {result.get('sources_before')}→{result.get('sources_after')}")
     if result.get("max_abs_diff") is not None:
         parts.append(f"max|Δ| {result['max_abs_diff']:.3g}")
     if result.get("fd_rel_error") is not None:
         parts.append(f"fd rel err {result['fd_rel_error']:.1e}")
     if result.get("reason"):
         parts.append(result["reason"])
+    if name.startswith(BLOCK_PREFIX):
+        name = f"top-level tape block {name[len(BLOCK_PREFIX):]}"
     return f"{result['verdict']} {result.get('device', '-')} {name}: {'; '.join(parts)}"
+
+
+def tally(results) -> dict:
+    """How much a run proved: units verified, failed, inconclusive, and changed files
+    with no unit that can be run (`summary.verification` in JSON)."""
+    counts = {"verified": 0, "failed": 0, "inconclusive": 0, "not_runnable": 0}
+    for result in results:
+        if result.changed and not result.verification:
+            counts["not_runnable"] += 1
+        for verdict in result.verification.values():
+            counts[verdict["verdict"]] = counts.get(verdict["verdict"], 0) + 1
+    return counts
+
+
+def summary_lines(results, display=str) -> list[str]:
+    """The count line, then what to add to make each inconclusive unit runnable."""
+    counts = tally(results)
+    lines = [f"Verification: {counts['verified']} verified, {counts['failed']} failed, "
+             f"{counts['inconclusive']} inconclusive, {counts['not_runnable']} not runnable."]
+    for result in results:
+        for name, verdict in result.verification.items():
+            if verdict["verdict"] == "inconclusive":
+                lines.append(f"  to run {display(result.path)}:{name}: {verdict.get('to_add') or verdict['reason']}")
+    return lines

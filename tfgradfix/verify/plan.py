@@ -1,0 +1,443 @@
+"""How to run one changed unit, worked out statically from the project (no import).
+
+For each unit the parent writes two small module trees, original and fixed, holding
+only the slices of the project's modules the unit needs (`slicer`), and lists the
+ways the project builds it: constructor calls anywhere in the project with their
+arguments resolved to values, enclosing models or factory functions that construct
+it, the input shapes the project uses, and the models a training function can be
+given. The child (`child`) tries them in that order.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from tfgradfix.notebooks import Notebook, NotebookError
+from tfgradfix.verify.slicer import TAKE_CODE, ModuleTable, Statement
+
+ALL = "*"
+# Files the project scan reads at most, and folders it never enters.
+MAX_PROJECT_FILES = 400
+_SKIPPED_FOLDERS = {".git", ".venv", "venv", "env", "node_modules", "site-packages", "__pycache__", "build", "dist",
+                    ".tox", ".ipynb_checkpoints"}
+# How far up an enclosing model or factory is looked for (a layer in a block in a model).
+ENCLOSING_DEPTH = 3
+
+
+def resolve_module(root: Path, importer: Path, module: str, level: int) -> Optional[Path]:
+    """The project file an import names, or None for an installed module. The one place
+    module names become files (the project index can take its place)."""
+    if level:
+        base = importer.parent
+        for _ in range(level - 1):
+            base = base.parent
+    else:
+        base = root
+    parts = [p for p in module.split(".") if p]
+    target = base.joinpath(*parts) if parts else base
+    for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    if not level and importer.parent != root:  # a script's sibling import, run from its folder
+        return resolve_module(importer.parent, importer, module, 0)
+    return None
+
+
+class Project:
+    """The files of the project around the changed file, read once, as `ast` tables."""
+
+    def __init__(self, root: Path, texts: Optional[dict[Path, str]] = None,
+                 resolve: Callable[[Path, Path, str, int], Optional[Path]] = resolve_module) -> None:
+        self.root = root
+        self.texts = dict(texts or {})
+        self.resolve = resolve
+        # Tables by (file, text), shared with the variants `with_text` makes.
+        self._tables: dict[tuple[Path, str], Optional[ModuleTable]] = {}
+        self._files: Optional[list[Path]] = None
+
+    def with_text(self, path: Path, text: str) -> "Project":
+        """The same project with one file's text replaced (the fixed version of it)."""
+        return self.with_texts({path: text})
+
+    def with_texts(self, texts: dict[Path, str]) -> "Project":
+        other = Project(self.root, {**self.texts, **texts}, self.resolve)
+        other._tables = self._tables
+        other._files = self.files()
+        return other
+
+    def text(self, path: Path) -> Optional[str]:
+        if path not in self.texts:
+            try:
+                raw = path.read_text(encoding="utf-8")
+                self.texts[path] = Notebook.parse(raw).to_python() if path.suffix == ".ipynb" else raw
+            except (OSError, UnicodeDecodeError, NotebookError):
+                self.texts[path] = None
+        return self.texts[path]
+
+    def table(self, path: Path) -> Optional[ModuleTable]:
+        text = self.text(path)
+        if text is None:
+            return None
+        key = (path, text)
+        if key not in self._tables:
+            try:
+                self._tables[key] = ModuleTable(text)
+            except (SyntaxError, ValueError, RecursionError):
+                self._tables[key] = None
+        return self._tables[key]
+
+    def files(self) -> list[Path]:
+        if self._files is None:
+            found: list[Path] = []
+            for folder, dirs, names in os.walk(self.root):
+                dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_FOLDERS and not d.startswith("."))
+                found += [Path(folder, n) for n in sorted(names) if n.endswith((".py", ".ipynb"))]
+                if len(found) >= MAX_PROJECT_FILES:
+                    break
+            self._files = found[:MAX_PROJECT_FILES]
+        # A file given by its text (stdin, or not saved) is part of the project too.
+        return [*(p for p in self.texts if p not in self._files), *self._files]
+
+    def module_name(self, path: Path) -> str:
+        relative = path.relative_to(self.root).with_suffix("")
+        parts = list(relative.parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if path.suffix == ".ipynb" or not all(p.isidentifier() for p in parts):
+            return "_tfgradfix_" + re.sub(r"\W", "_", "_".join(parts))
+        return ".".join(parts)
+
+    def module_file(self, path: Path) -> str:
+        """Where the module lives in a tree the child imports."""
+        name = self.module_name(path)
+        if path.name == "__init__.py":
+            return name.replace(".", "/") + "/__init__.py"
+        return name.replace(".", "/") + ".py"
+
+
+@dataclass
+class Tree:
+    files: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
+               blocks: Optional[dict[Path, tuple[list[Statement], int]]] = None) -> Tree:
+    """The slices of the project's modules that `requests` ({file: names}) reach through
+    imports, as {path in the tree: code}. Each package on the way gets its `__init__`."""
+    wanted: dict[Path, set[str]] = {}
+    blocks = blocks or {}
+    todo = list(requests)
+    for path in blocks:
+        todo.append((path, set()))
+    tree = Tree()
+    done: dict[Path, frozenset] = {}
+    while todo:
+        path, names = todo.pop()
+        wanted.setdefault(path, set()).update(names)
+        if done.get(path) == frozenset(wanted[path]):
+            continue
+        done[path] = frozenset(wanted[path])
+        folder = path.parent
+        while folder != project.root and (folder / "__init__.py").is_file() and project.root in folder.parents:
+            todo.append((folder / "__init__.py", set()))
+            folder = folder.parent
+        table = project.table(path)
+        if table is None:
+            continue
+        names = wanted[path]
+        if ALL in names:
+            names = {n for s in table.statements if s.runnable and s.imported is None for n in s.binds}
+        extra, before = blocks.get(path, ([], None))
+        piece = table.slice(names, extra, before)
+        code = (TAKE_CODE + piece.code) if extra else piece.code
+        tree.files[project.module_file(path)] = code
+        if path in [p for p, _ in requests]:
+            tree.missing.update(piece.missing)
+        for imported in piece.imports:
+            target = project.resolve(project.root, path, imported.module, imported.level)
+            if target is None and imported.name:  # `from . import module`
+                target = project.resolve(project.root, path, f"{imported.module}.{imported.name}".strip("."),
+                                         imported.level)
+                if target is not None:
+                    todo.append((target, {ALL}))
+                continue
+            if target is not None:
+                todo.append((target, {imported.name} if imported.name and imported.name != "*" else {ALL}))
+    return tree
+
+
+# -- how the project builds things --------------------------------------------------------
+
+@dataclass
+class Builder:
+    """`module.name(*args, **kwargs)`; `via` names the enclosing model or factory the unit is built inside."""
+    module: str
+    name: str
+    args: list = field(default_factory=list)
+    kwargs: dict = field(default_factory=dict)
+    via: str = ""
+    path: Optional[Path] = None
+
+    def as_json(self) -> dict:
+        return {"module": self.module, "name": self.name, "args": self.args, "kwargs": self.kwargs, "via": self.via}
+
+
+class _Unresolved(Exception):
+    pass
+
+
+def _value(node: ast.AST, env: dict):
+    """A literal, a name bound to one, or arithmetic on them."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.Tuple, ast.List)):
+        values = [_value(e, env) for e in node.elts]
+        return tuple(values) if isinstance(node, ast.Tuple) else values
+    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
+        return {_value(k, env): _value(v, env) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _value(node.operand, env)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Div)):
+        left, right = _value(node.left, env), _value(node.right, env)
+        operations = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+                      ast.FloorDiv: lambda a, b: a // b, ast.Div: lambda a, b: a / b}
+        try:
+            return operations[type(node.op)](left, right)
+        except Exception as error:
+            raise _Unresolved() from error
+    key = ast.unparse(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+    if key is not None and key in env:
+        return env[key]
+    raise _Unresolved()
+
+
+def _constants(tree: ast.Module) -> dict:
+    env: dict = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                env[node.targets[0].id] = _value(node.value, env)
+            except _Unresolved:
+                env.pop(node.targets[0].id, None)
+    return env
+
+
+def _function_env(function: ast.FunctionDef, env: dict, before: int) -> dict:
+    """Parameters with their defaults, then literal assignments before line `before`
+    (`self.units = units` included)."""
+    env = dict(env)
+    positional = [*function.args.posonlyargs, *function.args.args]
+    for param, default in zip(positional[len(positional) - len(function.args.defaults):], function.args.defaults):
+        try:
+            env[param.arg] = _value(default, env)
+        except _Unresolved:
+            pass
+    for param, default in zip(function.args.kwonlyargs, function.args.kw_defaults):
+        if default is not None:
+            try:
+                env[param.arg] = _value(default, env)
+            except _Unresolved:
+                pass
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign) and node.lineno < before and len(node.targets) == 1:
+            try:
+                env[ast.unparse(node.targets[0])] = _value(node.value, env)
+            except _Unresolved:
+                pass
+    return env
+
+
+def _required(function: ast.FunctionDef, method: bool) -> list[str]:
+    positional = [*function.args.posonlyargs, *function.args.args][1 if method else 0:]
+    without = positional[:len(positional) - len(function.args.defaults)]
+    return [p.arg for p in without] + [p.arg for p, d in zip(function.args.kwonlyargs, function.args.kw_defaults)
+                                       if d is None]
+
+
+_FACTORY = re.compile(r"^_?(build|create|make|get|define|new|init)_?\w*$", re.IGNORECASE)
+
+
+@dataclass
+class Site:
+    path: Path
+    args: Optional[list]  # None: an argument does not resolve to a value
+    kwargs: dict
+    owner: Optional[tuple[str, str]]  # ("class" or "function", name) of the top-level definition around it
+    owner_ready: bool  # that owner can be made without arguments of its own
+
+
+def _sees(project: Project, path: Path, table: ModuleTable, name: str, defined_in: Path, hops: int = 2) -> bool:
+    """Whether `name` in `path` is the one `defined_in` defines: the same file, an import
+    from it, or from a module that re-exports it (a package `__init__`)."""
+    if path == defined_in:
+        return True
+    for statement in table.statements:
+        imported = statement.imported
+        if imported is None or (imported.name and imported.name not in (name, "*")):
+            continue
+        target = project.resolve(project.root, path, imported.module, imported.level)
+        if target == defined_in:
+            return True
+        other = project.table(target) if target is not None and hops else None
+        if other is not None and _sees(project, target, other, name, defined_in, hops - 1):
+            return True
+    return False
+
+
+def call_sites(project: Project, name: str, defined_in: Path) -> list[Site]:
+    """Every `name(...)` / `x.name(...)` call in the project, where that name is the
+    definition in `defined_in`, with its arguments resolved to values where they can be."""
+    sites = []
+    for path in project.files():
+        text = project.text(path)
+        if text is None or name not in text:
+            continue
+        table = project.table(path)
+        if table is None or not _sees(project, path, table, name, defined_in):
+            continue
+        env = _constants(table.tree)
+        for top in table.tree.body:
+            for call, function in _calls_in(top, name):
+                scope = _function_env(function, env, call.lineno) if function is not None else env
+                try:
+                    args = [_value(a, scope) for a in call.args if not isinstance(a, ast.Starred)]
+                except _Unresolved:
+                    args = None  # not a way to build it directly; the owner still builds it
+                kwargs = {}
+                for keyword in call.keywords:
+                    if keyword.arg is None:
+                        continue
+                    try:
+                        kwargs[keyword.arg] = _value(keyword.value, scope)
+                    except _Unresolved:
+                        pass  # its default is the next best guess
+                owner, ready = None, False
+                if isinstance(top, ast.ClassDef):
+                    init = next((s for s in top.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
+                    owner, ready = ("class", top.name), init is None or not _required(init, True)
+                elif isinstance(top, ast.FunctionDef):
+                    # Only a factory is called to get the unit; `main()` and the like never run.
+                    owner, ready = ("function", top.name), bool(_FACTORY.match(top.name)) and not _required(top, False)
+                sites.append(Site(path, args, kwargs, owner, ready))
+    return sites
+
+
+def _calls_in(top: ast.stmt, name: str):
+    """(call, innermost enclosing function) for each call of `name` under `top`."""
+    stack: list[tuple[ast.AST, Optional[ast.FunctionDef]]] = [(top, None)]
+    while stack:
+        node, function = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            function = node
+        if isinstance(node, ast.Call):
+            callee = node.func
+            if (isinstance(callee, ast.Name) and callee.id == name) or \
+                    (isinstance(callee, ast.Attribute) and callee.attr == name):
+                yield node, function
+        stack.extend((child, function) for child in ast.iter_child_nodes(node))
+
+
+def builders(project: Project, path: Path, name: str, depth: int = 0) -> list[Builder]:
+    """The ways the project makes `name` (a class or function of `path`), most direct first:
+    its own resolved calls, then the enclosing models and factories that make it."""
+    module = project.module_name(path)
+    direct, enclosing = [], []
+    for site in call_sites(project, name, path):
+        if site.owner is not None and site.owner[1] in (name, "example"):
+            continue  # recursion, `super().__init__` in itself, or the example() read on its own
+        if site.args is not None and (site.owner is None or site.owner[0] == "function" or site.args or site.kwargs):
+            direct.append(Builder(module, name, site.args, site.kwargs, path=path))
+        if site.owner is not None and depth < ENCLOSING_DEPTH:
+            owner_module = project.module_name(site.path)
+            found = builders(project, site.path, site.owner[1], depth + 1) if site.owner[1] != name else []
+            if site.owner_ready:
+                found.append(Builder(owner_module, site.owner[1], path=site.path))
+            if site.owner[0] == "function" and not _FACTORY.match(site.owner[1]):
+                found = []
+            enclosing += [Builder(b.module, b.name, b.args, b.kwargs, b.via or b.name, b.path) for b in found]
+    unique: dict[str, Builder] = {}
+    for builder in [*direct, *enclosing]:
+        unique.setdefault(repr(builder.as_json()), builder)
+    return list(unique.values())
+
+
+_SHAPE_CALLS = {"Input": True, "InputLayer": True, "normal": False, "uniform": False, "ones": False,
+                "zeros": False, "rand": False, "randn": False, "truncated_normal": False, "random": False}
+
+
+def input_shapes(project: Project, first: Path) -> list[list[int]]:
+    """Input shapes the project uses: `keras.Input(shape=(5,))` (batch 2 added),
+    `tf.random.normal((2, 5))`, `np.random.rand(2, 5)`, `input_shape=(5,)`; `first`'s own first."""
+    shapes: list[tuple] = []
+    for path in [first, *(p for p in project.files() if p != first)]:
+        table = project.table(path)
+        if table is None:
+            continue
+        env = _constants(table.tree)
+        for node in ast.walk(table.tree):
+            if not isinstance(node, ast.Call):
+                continue
+            callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            keyword = {k.arg: k.value for k in node.keywords}
+            if "input_shape" in keyword:
+                shapes.append(_shape(keyword["input_shape"], env, batch=True))
+            if callee not in _SHAPE_CALLS:
+                continue
+            if callee in ("rand", "randn"):
+                shapes.append(_shape(ast.Tuple(node.args, ast.Load()), env, batch=False))
+                continue
+            value = keyword.get("shape", keyword.get("size", node.args[0] if node.args else None))
+            if value is not None:
+                shapes.append(_shape(value, env, batch=_SHAPE_CALLS[callee]))
+    return [list(s) for s in dict.fromkeys(s for s in shapes if s and 2 <= len(s) <= 5)]
+
+
+def _shape(node: ast.AST, env: dict, batch: bool) -> Optional[tuple]:
+    try:
+        value = _value(node, env)
+    except _Unresolved:
+        return None
+    if isinstance(value, int):
+        value = (value,)
+    if not isinstance(value, (tuple, list)):
+        return None
+    dims = [2 if d is None and batch else d for d in value]
+    if not all(isinstance(d, int) and 0 < d <= 4096 for d in dims):
+        return None
+    return (2, *dims) if batch else tuple(dims)
+
+
+_MODEL_BASE = re.compile(r"(Model|Sequential|Module|Network|Net)$")
+_MODEL_FACTORY = re.compile(r"^(build|create|get|make|define)_?\w*(model|net|network|classifier|regressor)\w*$",
+                            re.IGNORECASE)
+
+
+def models(project: Project, first: Path) -> list[Builder]:
+    """Models a training function can be handed: the project's Keras models and model
+    factories that build without arguments (or with arguments its calls give)."""
+    found: list[Builder] = []
+    for path in [first, *(p for p in project.files() if p != first)]:
+        table = project.table(path)
+        if table is None:
+            continue
+        for node in table.tree.body:
+            if isinstance(node, ast.ClassDef) and any(_MODEL_BASE.search(ast.unparse(b)) for b in node.bases):
+                init = next((s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
+                ready = init is None or not _required(init, True)
+                made = [b for b in builders(project, path, node.name, ENCLOSING_DEPTH) if not b.via]
+                found += made + ([Builder(project.module_name(path), node.name, path=path)] if ready else [])
+            elif isinstance(node, ast.FunctionDef) and _MODEL_FACTORY.match(node.name):
+                ready = not _required(node, False)
+                made = [b for b in builders(project, path, node.name, ENCLOSING_DEPTH) if not b.via]
+                found += made + ([Builder(project.module_name(path), node.name, path=path)] if ready else [])
+    unique: dict[str, Builder] = {}
+    for builder in found:
+        unique.setdefault(repr(builder.as_json()), builder)
+    return list(unique.values())[:8]

@@ -1,0 +1,314 @@
+"""Which top-level statements of a module a unit needs, and nothing else.
+
+`--verify` never runs a module as a script: it keeps the imports, constants, helper
+functions and classes a unit reaches (transitively), and drops the rest — training
+loops, downloads, plots, `main()`, argparse, the `if __name__ == "__main__":` block,
+and every masked magic or shell line of a notebook. An import that nothing kept uses
+is not executed, so a plot library the notebook imports need not be installed.
+
+A name the unit needs that only a dropped statement binds (`x_train = load_data()`)
+is *data*: the verifier passes a synthetic batch in its place, or says what is missing.
+This module reads source with `ast` only; it imports nothing of the project.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+BUILTINS = frozenset(dir(builtins)) | {"__file__", "__name__"}
+
+# A call with one of these names reads files or the network, trains, plots or talks to
+# the system: a top-level assignment that makes one is data, never executed.
+_SIDE_EFFECT_CALLS = frozenset({
+    "load_data", "get_file", "read_csv", "read_json", "read_excel", "read_parquet", "read_table", "loadtxt",
+    "genfromtxt", "load", "load_model", "load_weights", "urlopen", "urlretrieve", "download", "open", "imread",
+    "input", "fit", "fit_generator", "evaluate", "predict", "train", "train_on_batch", "run", "main",
+    "parse_args", "show", "savefig", "figure", "subplots", "plot", "imshow", "system", "popen", "listdir",
+    "glob", "read_file", "TFRecordDataset", "TextLineDataset", "image_dataset_from_directory",
+    "text_dataset_from_directory", "ImageDataGenerator", "flow_from_directory", "restore", "save",
+    "from_generator", "list_files", "sleep", "exit",
+    "__tfgradfix_magic__",  # a notebook's magic or shell line, masked as a call (notebooks.py)
+})
+# Modules whose calls are never run at import time by the verifier (plots, I/O, processes).
+_SIDE_EFFECT_MODULES = ("matplotlib", "seaborn", "IPython", "PIL", "cv2", "requests", "urllib", "subprocess",
+                        "shutil", "wget", "gdown", "tensorflow_datasets", "pandas", "tqdm", "argparse", "sys")
+
+
+@dataclass
+class Import:
+    """One imported name: `from <module> import <name> as <bound>` (level dots), or
+    `import <module> as <bound>` (name empty)."""
+    module: str
+    name: str
+    level: int
+    bound: str
+
+    def code(self) -> str:
+        if self.name:
+            alias = f" as {self.bound}" if self.bound != self.name else ""
+            return f"from {'.' * self.level}{self.module} import {self.name}{alias}"
+        if self.bound == self.module.split(".")[0]:
+            return f"import {self.module}"
+        return f"import {self.module} as {self.bound}"
+
+
+@dataclass
+class Statement:
+    index: int
+    node: ast.stmt
+    binds: set[str]
+    uses: set[str]
+    runnable: bool  # safe to run on import: a definition, an import, or a side-effect-free value
+    imported: Optional[Import] = None
+
+    def code(self) -> str:
+        return self.imported.code() if self.imported else ast.unparse(self.node)
+
+
+@dataclass
+class Slice:
+    code: str
+    # Imports kept, for the caller to follow into the project's other modules.
+    imports: list[Import] = field(default_factory=list)
+    # Needed names no kept statement binds: (name, why), e.g. data made by a dropped statement.
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def free_names(node: ast.AST) -> set[str]:
+    """Names `node` reads that it does not bind itself: the globals it needs when it runs.
+    Bindings anywhere inside (parameters, assignments, imports, nested definitions,
+    loop and comprehension targets) count as local; that errs toward keeping less."""
+    loads, stores = set(), set()
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Name):
+            (loads if isinstance(inner.ctx, ast.Load) else stores).add(inner.id)
+        elif isinstance(inner, ast.arg):
+            stores.add(inner.arg)
+        elif isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and inner is not node:
+            stores.add(inner.name)
+        elif isinstance(inner, (ast.Import, ast.ImportFrom)):
+            stores.update((a.asname or a.name).split(".")[0] for a in inner.names)
+        elif isinstance(inner, ast.ExceptHandler) and inner.name:
+            stores.add(inner.name)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        # Decorators, defaults and bases run in the module scope, before the body binds anything.
+        outer = [*node.decorator_list, *getattr(node, "bases", []), *getattr(node, "keywords", [])]
+        if not isinstance(node, ast.ClassDef):
+            outer += [*node.args.defaults, *[d for d in node.args.kw_defaults if d is not None]]
+        for expression in outer:
+            loads |= {n.id for n in ast.walk(expression) if isinstance(n, ast.Name)}
+            stores -= {n.id for n in ast.walk(expression) if isinstance(n, ast.Name)}
+    return (loads - stores) - BUILTINS
+
+
+def _call_name(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _call_root(call: ast.Call) -> str:
+    func = call.func
+    while isinstance(func, (ast.Attribute, ast.Call, ast.Subscript)):
+        func = func.func if isinstance(func, ast.Call) else func.value
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+class ModuleTable:
+    """The top-level statements of one module: what each binds and uses, and whether it
+    may run when the verifier loads the module."""
+
+    def __init__(self, source: str) -> None:
+        self.tree = ast.parse(source)
+        self.statements: list[Statement] = []
+        side_effect_roots: set[str] = set()
+        for node in self.tree.body:
+            for imported in _imports(node):
+                if imported.module.split(".")[0] in _SIDE_EFFECT_MODULES:
+                    side_effect_roots.add(imported.bound)
+        self.side_effect_roots = side_effect_roots
+        data: set[str] = set()  # names bound by a dropped statement: what they feed is data too
+        for index, node in enumerate(self.tree.body):
+            imports = _imports(node)
+            if imports:
+                for imported in imports:
+                    self.statements.append(Statement(index, node, {imported.bound}, set(), True, imported))
+                continue
+            binds = _binds(node)
+            uses = free_names(node)
+            runnable = self._runnable(node, uses, data)
+            if not runnable:
+                data |= binds
+            self.statements.append(Statement(index, node, binds, uses, runnable))
+
+    def _runnable(self, node: ast.stmt, uses: set[str], data: set[str]) -> bool:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return True
+        if isinstance(node, ast.Try):
+            return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Assign, ast.Pass))
+                       for s in [*node.body, *node.orelse, *(s for h in node.handlers for s in h.body)])
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+            return False
+        if uses & data:
+            return False
+        return not any(isinstance(call, ast.Call) and (_call_name(call) in _SIDE_EFFECT_CALLS
+                                                       or _call_root(call) in self.side_effect_roots)
+                       for call in ast.walk(node.value))
+
+    def bindings(self, name: str) -> list[Statement]:
+        return [s for s in self.statements if name in s.binds]
+
+    def has_star_import(self) -> bool:
+        return any(s.imported is not None and s.imported.name == "*" for s in self.statements)
+
+    def slice(self, names: Iterable[str], extra: Iterable[Statement] = (), before: Optional[int] = None) -> Slice:
+        """The statements that bind `names` and what they need, in source order;
+        `extra` statements (a lifted block) are appended after them. With `before` (the
+        block's place), a name means what it held there, as a notebook re-binds `x`."""
+        kept: dict[int, Statement] = {}
+        missing: dict[str, str] = {}
+        todo = list(names) + [n for s in extra for n in s.uses]
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in seen or name in BUILTINS:
+                continue
+            seen.add(name)
+            candidates = self.bindings(name)
+            runnable = [s for s in candidates if s.runnable]
+            if not runnable:
+                if candidates:
+                    missing[name] = f"`{name}` is made by top-level code the verifier does not run " \
+                                    f"(line {candidates[-1].node.lineno})"
+                elif not self.has_star_import():
+                    missing[name] = f"`{name}` is not defined at the top level of the module"
+                continue
+            earlier = [s for s in runnable if before is not None and s.index < before]
+            chosen = (earlier or runnable)[-1]  # what the name holds there, or once the module has run
+            kept[id(chosen)] = chosen
+            todo.extend(chosen.uses)
+        if any(name in missing and "not defined" in missing[name] for name in seen) and self.has_star_import():
+            for statement in self.statements:
+                if statement.imported is not None and statement.imported.name == "*":
+                    kept[id(statement)] = statement
+        chosen = sorted(kept.values(), key=lambda s: (s.index, s.code()))
+        future = [s for s in self.statements if s.imported is not None and s.imported.module == "__future__"]
+        lines = [s.code() for s in [*future, *(s for s in chosen if s not in future), *extra]]
+        return Slice("\n".join(lines) + "\n", [s.imported for s in chosen if s.imported is not None], missing)
+
+
+def _imports(node: ast.stmt) -> list[Import]:
+    if isinstance(node, ast.Import):
+        return [Import(a.name, "", 0, a.asname or a.name.split(".")[0]) for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        return [Import(node.module or "", a.name, node.level, a.asname or a.name) for a in node.names]
+    return []
+
+
+def _binds(node: ast.stmt) -> set[str]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    names = set()
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store):
+            names.add(inner.id)
+        elif isinstance(inner, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in inner.names)
+        if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and inner is not node:
+            names.add(inner.name)
+    return names
+
+
+# Loops of a lifted block run this many times: enough for a step and the next one.
+LIFTED_STEPS = 2
+TAKE = "_tfgradfix_take"
+BLOCK_PREFIX = "_tfgradfix_block_"
+TAKE_CODE = f"def {TAKE}(items):\n    import itertools\n    return itertools.islice(items, {LIFTED_STEPS})\n"
+
+
+@dataclass
+class Block:
+    """A top-level tape block of a script or notebook, lifted into a function whose
+    parameters are the data it reads (bound to synthetic batches when it runs)."""
+    name: str
+    line: int
+    statement: Statement
+    parameters: list[str]
+    index: int  # of its first statement in the module
+
+
+def lift_blocks(table: ModuleTable) -> list[Block]:
+    """Each top-level statement holding a `GradientTape`, with the statements right after
+    it that use what it bound (`tape.gradient(...)` after a bare `with`), as a function.
+    Its loops run LIFTED_STEPS times; prints and plots inside are dropped; a `while`
+    loop is not lifted (its end is not known)."""
+    blocks = []
+    body = table.tree.body
+    taken: set[int] = set()
+    for index, node in enumerate(body):
+        if index in taken or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if not _has_tape(node) or any(isinstance(n, ast.While) for n in ast.walk(node)):
+            continue
+        group = [node]
+        for follower in body[index + 1:index + 6]:
+            if isinstance(follower, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)) \
+                    or not (free_names(follower) & _binds(node) or _uses_tape(follower, node)):
+                break
+            group.append(follower)
+            taken.add(body.index(follower))
+        lifted = _Quiet(table.side_effect_roots).visit(ast.Module([ast.parse(ast.unparse(g)).body[0] for g in group],
+                                                                  type_ignores=[]))
+        statements = [s for s in lifted.body if s is not None] or [ast.Pass()]
+        function = ast.parse(f"def {BLOCK_PREFIX}{len(blocks) + 1}(): pass").body[0]
+        function.body = statements + [ast.Return(ast.Constant(None))]
+        needs = free_names(function) - {TAKE}
+        runnable = {n for n in needs if any(s.runnable and s.index < index for s in table.bindings(n))}
+        parameters = sorted(n for n in needs - runnable if table.bindings(n))
+        function.args.args = [ast.arg(p) for p in parameters]
+        ast.fix_missing_locations(function)
+        statement = Statement(len(body) + index, function, {function.name}, runnable, True)
+        blocks.append(Block(function.name, node.lineno, statement, parameters, index))
+    return blocks
+
+
+def _has_tape(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.withitem) and isinstance(n.context_expr, ast.Call)
+               and _call_name(n.context_expr) == "GradientTape" for n in ast.walk(node))
+
+
+def _uses_tape(follower: ast.stmt, block: ast.stmt) -> bool:
+    tapes = {item.optional_vars.id for n in ast.walk(block) if isinstance(n, ast.With) for item in n.items
+             if isinstance(item.optional_vars, ast.Name)}
+    return bool(tapes & {n.id for n in ast.walk(follower) if isinstance(n, ast.Name)})
+
+
+class _Quiet(ast.NodeTransformer):
+    """Loops over `_tfgradfix_take(...)`; no prints, plots or progress bars."""
+
+    def __init__(self, side_effect_roots: set[str]) -> None:
+        self.roots = side_effect_roots | {"print", "display"}
+
+    def visit_For(self, node: ast.For):
+        self.generic_visit(node)
+        node.iter = ast.Call(ast.Name(TAKE, ast.Load()), [node.iter], [])
+        return node
+
+    def visit_Expr(self, node: ast.Expr):
+        if isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) \
+                and node.value.func.id == "print" and node.value.args:
+            # `print(tape.gradient(y, x))`: the values are computed, not printed.
+            node.value = ast.Tuple(node.value.args, ast.Load())
+            return node
+        if isinstance(node.value, ast.Call) and (_call_root(node.value) in self.roots
+                                                 or _call_name(node.value) in _SIDE_EFFECT_CALLS):
+            return None
+        return node
+
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        if isinstance(getattr(node, "body", None), list) and not node.body:  # `if step % 100 == 0: print(...)`
+            node.body = [ast.Pass()]
+        return node
