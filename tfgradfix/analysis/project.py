@@ -156,6 +156,7 @@ class ProjectIndex:
         self._missing: set[str] = set()  # names no root has a file for
         self._listings: dict[str, set[str]] = {}
         self._ambiguous: set[str] = set()  # module names more than one file has
+        self._module_of: dict[str, Optional[tuple[str, str]]] = {}
         # Filled by the engine between rounds: module -> function name -> entry.
         self.entries: dict[str, dict[str, PathEntry]] = {}
 
@@ -186,6 +187,7 @@ class ProjectIndex:
             # import means depends on how it is run, so neither is resolved by name.
             self._ambiguous.add(names[0])
             self._by_path[_key(path)] = names[0]
+            self._module_of.clear()
             return None
         info = index_module(names[0], path, text)
         info.marked = any(m in text for m in self._markers)
@@ -198,6 +200,7 @@ class ProjectIndex:
                     m in segment for m in self._markers)
         self.modules.setdefault(info.name, info)
         self._by_path[_key(path)] = info.name
+        self._module_of.clear()  # a name that named nothing may name this module now
         for alias in names[1:]:
             self._aliases.setdefault(alias, names[0])
         # Where its siblings are found: a package's root holds other packages too (a
@@ -406,7 +409,16 @@ class ProjectIndex:
         return None
 
     def _project_module_of(self, qualified: str) -> Optional[tuple[str, str]]:
-        """(project module, rest) for the longest prefix of `qualified` that is a module."""
+        """(project module, rest) for the longest prefix of `qualified` that is a module.
+        Asked for every call on a gradient path: answers are kept (a module read later
+        is one no answer named, or it was ambiguous and the answer stays None)."""
+        if qualified in self._module_of:
+            return self._module_of[qualified]
+        found = self._find_module_of(qualified)
+        self._module_of[qualified] = found
+        return found
+
+    def _find_module_of(self, qualified: str) -> Optional[tuple[str, str]]:
         parts = qualified.split(".")
         for cut in range(len(parts), 0, -1):
             prefix = ".".join(parts[:cut])
