@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from tfgradfix.analysis.scopes import ModuleAnalysis
+from tfgradfix.analysis.tree import descendants
 from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks
 
 # The unit of findings outside any function or class (DESIGN's `<module>` symbol).
@@ -39,12 +40,22 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
         scope = new.scopes[function]
         if old_function is not None and _code(before, old_function) == _code(after, function):
             continue
-        # A changed helper is run through the layers that call it.
+        # A changed helper is run through the layers that call it or hand it to Keras (`Lambda(fn)`).
         for caller, _ in new.callers_of(scope):
             if caller.keras_class is not None:
                 units.append(Unit("layer", caller.keras_class.name))
+        units += [Unit("layer", cls.name) for cls in new.keras_classes.values()
+                  if any(isinstance(n, cst.Name) and n.value == name for n in descendants(cls.node))]
         if not scope.tape_blocks:
-            continue
+            # A changed helper of a training function (a loss factory) runs through that function;
+            # a changed caller that passes it its tensors runs itself, when it needs no arguments.
+            trainers = [c for c, _ in new.callers_of(scope) if c.tape_blocks and c.node in new.functions.values()]
+            if not trainers:
+                if not _required_parameters(function) and any(
+                        s.tape_blocks and any(c is scope for c, _ in new.callers_of(s)) for s in new.scopes.values()):
+                    units.append(Unit("function", name))
+                continue
+            scope, function, name = trainers[0], trainers[0].node, trainers[0].node.name.value
         # A caller of the module that needs no arguments runs it as the module does, unless
         # it is the script's entry point (`main()`, `run()`), which is never run.
         if _required_parameters(function):
