@@ -365,3 +365,32 @@ def test_progress_line_for_long_runs(monkeypatch):
     quiet = io.StringIO()
     progress.Progress(4, enabled=False, stream=quiet).advance(1)
     assert quiet.getvalue() == ""
+
+
+def test_ctrl_c_while_verifying_exits_130_without_a_traceback(tmp_path):
+    import signal
+    import time
+
+    shutil.copy(SEED, tmp_path / "layers.py")
+    process = subprocess.Popen([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "layers.py"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    def verifier_running() -> bool:
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and b"child.py" in (entry / "cmdline").read_bytes() and \
+                        (entry / "stat").read_text().split()[3] == str(process.pid):
+                    return True
+            except OSError:
+                continue
+        return False
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not verifier_running():
+        time.sleep(0.05)
+    assert verifier_running(), "the verifier never started"
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Interrupted: each file is either as it was or fully fixed." in stderr
+    assert (tmp_path / "layers.py").read_text() == SEED.read_text()

@@ -145,6 +145,12 @@ def test_exclude_and_per_file_ignores_are_relative_to_the_config_from_a_subfolde
     monkeypatch.chdir(project / "tests")
     assert _paths(cli(".").stdout) == set()
     assert cli("test_layer.py").exit_code == 0
+    link = project.parent / f"{project.name}-link"  # the project reached through a symlink
+    link.symlink_to(project)
+    monkeypatch.chdir(link / "src")
+    assert _paths(cli(".").stdout) == {"keep.py"}
+    monkeypatch.chdir(link / "tests")
+    assert cli("test_layer.py").exit_code == 0
 
 
 def test_gitignored_files_are_skipped_unless_asked(cli, project):

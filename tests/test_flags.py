@@ -172,6 +172,10 @@ def test_unused_noqa_judges_only_codes_of_rules_that_ran(cli, project):
     some = [line for line in cli("--select", "TGF1,TGF901", "layers.py").stdout.splitlines() if "TGF901" in line]
     assert [line.split(": ")[-1] for line in some] == ["TGF101 suppresses nothing on this line"]
     assert "TGF901" not in cli("--ignore", "TGF901", "layers.py").stdout
+    before = (project / "layers.py").read_text()
+    cli("--add-noqa", "layers.py")
+    assert "TGF901" not in (project / "layers.py").read_text(), "--add-noqa must not silence TGF901"
+    (project / "layers.py").write_text(before)
     assert cli("--fix", "layers.py").exit_code == 1, "the fix waits for --unsafe-fixes"
     assert "# noqa: TGF102, TGF203" in (project / "layers.py").read_text()
     cli("--fix", "--unsafe-fixes", "layers.py")

@@ -134,12 +134,12 @@ def test_config_errors_name_the_key(cli, project, body, message):
 
 def test_add_noqa_then_clean(cli, project):
     (project / "layers.py").write_text(SEED.read_text().replace(
-        "x = inputs.numpy()", "x = inputs.numpy()  # noqa: TGF101"))
+        "x = inputs.numpy()", "x = inputs.numpy()  # noqa: E501"))
     result = cli("--add-noqa", "layers.py")
     assert result.exit_code == 0
     text = (project / "layers.py").read_text()
-    assert "x = inputs.numpy()  # noqa: TGF101, TGF102" in text
-    assert "# numpy dot  # noqa: TGF101, TGF102" in text
+    assert "x = inputs.numpy()  # noqa: E501, TGF102\n" in text
+    assert "# numpy dot  # noqa: TGF101, TGF102\n" in text
     assert cli("layers.py").exit_code == 0
     assert cli("--add-noqa", "layers.py").output.strip() == "Added 0 noqa directives."
     assert (project / "layers.py").read_text() == text

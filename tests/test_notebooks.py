@@ -26,7 +26,7 @@ LAYER = [
 IMPORTS = ["import numpy as np\n", "import tensorflow as tf\n"]
 
 # Valid IPython that plain Python rejects (or, for the first, that a line-based reading
-# gets wrong): each form, the line in its cell that follows it, and what is on that line.
+# gets wrong): each form, and the line of the cell that holds `after = 1`, after it.
 IPYTHON_FORMS = {
     "modulo-continuation": ("print('%d items of %s'\n      % (n, kind))\nafter = 1\n", 3),
     "shell-continued": ("!saved_model_cli run --dir model \\\n  --tag_set serve\nafter = 1\n", 3),
@@ -148,7 +148,8 @@ def test_names_used_in_magics_keep_their_import(tmp_path, use):
 
 
 def test_import_no_magic_uses_is_still_removed(tmp_path):
-    fixed = _process(tmp_path, IMPORTS, LAYER, ["!pip install numpy\n", "%ls\n"], fix=True)
+    """The words of a shell command or of a magic that takes words are not Python names."""
+    fixed = _process(tmp_path, IMPORTS, LAYER, ["!pip install np\n", "%pip install np\n", "%ls\n"], fix=True)
     notebook = json.loads(fixed.source.encode(fixed.new_text))
     assert notebook["cells"][0]["source"] == ["import tensorflow as tf\n"]
 
@@ -165,8 +166,9 @@ def test_fix_in_a_cell_with_prompts_is_refused(tmp_path):
     checked = _process(tmp_path, IMPORTS, cell)
     assert [(f.cell, f.line) for f in checked.findings] == [(2, 6)]
     fixed = _process(tmp_path, IMPORTS, cell, fix=True)
-    with pytest.raises(Exception, match="cell 2 is written with prompts"):
-        fixed.source.encode(fixed.new_text)
+    assert fixed.error == "cell 2 is written with prompts (`>>>`, `In [1]:`); fix not applied"
+    assert fixed.new_text is None and not fixed.applied
+    assert [(f.code, f.cell, f.line) for f in fixed.findings] == [("TGF101", 2, 6)]
 
 
 def test_a_changed_ipython_line_is_refused():
@@ -271,3 +273,21 @@ def test_python_cells_are_never_reinterpreted(indent):
             assert body == code, path
         cell = notebook.cells[0]
         assert notebook._restore(cell, cell.code) == source, path
+
+
+def test_the_body_of_a_time_cell_is_checked(tmp_path):
+    result = _process(tmp_path, IMPORTS, ["%%time\n", *LAYER], ["%%bash\n", *LAYER])
+    assert [(f.code, f.cell, f.line) for f in result.findings] == [("TGF101", 2, 7)]
+
+
+def test_findings_left_after_a_fix_count_lines_of_the_fixed_cells(tmp_path, cli, monkeypatch):
+    """The fix in cell 2 adds `tape.watch(x)`; cell 3's finding stays on its line 3."""
+    saliency = ["def saliency(model, x):\n", "    x = tf.constant(x)\n", "    with tf.GradientTape() as tape:\n",
+                "        y = model(x)\n", "    return tape.gradient(y, x)\n"]
+    rescale = ["class Rescale(tf.keras.layers.Layer):\n", "    def call(self, inputs):\n",
+               "        peak = float(tf.reduce_max(inputs))\n", "        return inputs / peak\n"]
+    fixed = _process(tmp_path, ["import tensorflow as tf\n"], saliency, rescale, fix=True)
+    assert [(f.code, f.cell, f.line) for f in fixed.original_findings] == [("TGF403", 2, 5), ("TGF104", 3, 3)]
+    assert [(f.code, f.cell, f.line) for f in fixed.findings] == [("TGF104", 3, 3)]
+    monkeypatch.chdir(tmp_path)
+    assert "nb.ipynb:cell 3:3:16: TGF104" in cli("--fix", "-i", "nb.ipynb", input="y\n").output

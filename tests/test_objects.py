@@ -42,6 +42,10 @@ def test_tgf405_needs_variables_that_can_be_non_trainable():
         "a trainable=False weight": ("class Layer(keras.layers.Layer):\n    def build(self, shape):\n"
                                      "        self.count = self.add_weight(shape=(), trainable=False)\n"
                                      "net = Layer()\n"),
+        "a tf.Module with a step counter": ("class Counted(tf.Module):\n    def __init__(self):\n"
+                                            "        self.w = tf.Variable(1.0)\n"
+                                            "        self.steps = tf.Variable(0.0, trainable=False)\n"
+                                            "net = Counted()\n"),
     }
     all_trainable = {
         "Dense layers only": "net = keras.Sequential([keras.layers.Dense(2), keras.layers.Dense(1)])\n",
@@ -72,6 +76,24 @@ def test_tgf405_fixes_every_paired_list_or_none():
     found, fixed = _tgf405(setup, "train(net, 1, 2, None)\n")
     assert found[0].fix is not None
     assert "model.variables" not in fixed and fixed.count("model.trainable_variables") == 2
+    # A name bound to the list serves the gradients and something else: changing it would change both.
+    aliased = """
+        import tensorflow as tf
+        from tensorflow import keras
+        net = keras.Sequential([keras.layers.BatchNormalization()])
+
+        def train(x, optimizer):
+            params = net.variables
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(net(x, training=True))
+            grads = tape.gradient(loss, params)
+            optimizer.apply_gradients(zip(grads, params))
+            return len(params)
+    """
+    found, _ = _findings(aliased, "TGF405")
+    assert len(found) == 1 and found[0].fix is None
+    found, fixed = _findings(aliased.replace("return len(params)", "return loss"), "TGF405")
+    assert found[0].fix is not None and "params = net.trainable_variables" in fixed
     # The gradients go to a helper that pairs them out of sight: reported, not fixed.
     code = """
         import tensorflow as tf
@@ -130,6 +152,10 @@ def test_tgf106_only_calls_a_keras_model():
     fitted = textwrap.dedent(unknown) + "    model.fit(x, y)\n"
     found, _ = _findings(fitted, "TGF106")
     assert len(found) == 1 and found[0].fix is not None  # `.fit` says it is a Keras model
+    called = unknown.replace("loss = tf.reduce_mean(model.predict(x) - y)",
+                             "loss = tf.reduce_mean(model.predict(x) - model(y, training=True))")
+    found, _ = _findings(called, "TGF106")
+    assert len(found) == 1 and found[0].fix is not None  # so does Keras's `training=` argument
 
 
 def test_closures_from_factories_are_on_the_path():
@@ -191,15 +217,18 @@ def test_nested_functions_and_map_fn_lambdas_run_on_tensors():
         import numpy as np
         import tensorflow as tf
 
+        def per_example(e):
+            return np.cos(e)
+
         class Block(tf.keras.layers.Layer):
             def call(self, x):
                 def squash(t):
                     return np.tanh(t)
                 rows = tf.map_fn(lambda r: np.sin(r), x)
-                return squash(x) + rows
+                return squash(x) + rows + tf.vectorized_map(per_example, x)
     """
     found, _ = _findings(code, "TGF101")
-    assert sorted(f.line for f in found) == [8, 9]
+    assert sorted(f.line for f in found) == [6, 11, 12]
 
 
 def test_caller_dtype_reaches_the_variable():
@@ -227,3 +256,79 @@ def test_layer_weight_dtype_from_its_constructions():
     assert _findings(floats, "TGF206")[0] == []
     mixed = flagged + '\n\ndef make_other():\n    return Bias(weight_dtype="float16")\n'
     assert _findings(mixed, "TGF206")[0] == []
+
+
+def test_lambda_expressions_handed_to_keras_run_on_tensors():
+    code = """
+        import numpy as np
+        from tensorflow import keras
+
+        inputs = keras.Input((3,))
+        hidden = keras.layers.Lambda(lambda t: np.tanh(t))(keras.layers.Dense(4)(inputs))
+        scaled = keras.layers.Lambda(lambda t: t * np.sqrt(3.0))(hidden)
+        model = keras.Model(inputs, scaled)
+        model.compile(loss=lambda y, p: np.mean(np.abs(y - p)))
+    """
+    found, fixed = _findings(code, "TGF101")
+    assert sorted((f.line, f.symbol) for f in found) == [(6, "<lambda>"), (9, "<lambda>"), (9, "<lambda>")]
+    assert "lambda t: tf.tanh(t)" in fixed and "np.sqrt(3.0)" in fixed
+
+
+def test_numpy_on_a_detached_target_is_fine_until_the_target_carries_a_gradient():
+    code = (FIXTURES / "TGF101" / "ok_dqn_target.py").read_text()
+    assert _findings(code, "TGF101")[0] == []
+    found, _ = _findings(code.replace("            next_q = tf.stop_gradient(next_q)\n", ""), "TGF101")
+    assert [f.line for f in found] == [18]
+    # Rebound in a loop after the read: the value at the read is not known, so it counts.
+    looped = code.replace("            next_q = tf.stop_gradient(next_q)\n",
+                          "            for _ in range(2):\n                next_q = tf.stop_gradient(next_q)\n"
+                          "                best_next = np.max(next_q, axis=-1)\n                next_q = next_q * q_values\n")
+    assert _findings(looped, "TGF101")[0] != []
+
+
+def test_static_shapes_batches_and_masks_carry_no_gradient():
+    shape = """
+        import numpy as np
+        import tensorflow as tf
+
+        class Flatten(tf.keras.layers.Layer):
+            def call(self, x):
+                return tf.reshape(x, (-1, np.prod(x.get_shape().as_list()[1:])))
+    """
+    assert _findings(shape, "TGF101")[0] == []
+    # Labels come from a generator (`next` is no forward pass); the mask is a comparison.
+    labels = """
+        import numpy as np
+        import tensorflow as tf
+
+        def batches():
+            while True:
+                yield np.ones((2, 3)), np.ones((2, 3))
+
+        def compute_loss(target_masks, pred):
+            mask = (np.abs(target_masks) == 1).astype(np.float32)
+            return tf.reduce_sum(pred * mask) / np.sum(mask)
+
+        model = tf.keras.Sequential([tf.keras.layers.Dense(3)])
+        data = batches()
+        for step in range(10):
+            x, masks = next(data)
+            with tf.GradientTape() as tape:
+                loss = compute_loss(masks, model(x))
+            grads = tape.gradient(loss, model.trainable_variables)
+    """
+    assert _findings(labels, "TGF101")[0] == []
+
+
+def test_array_uses_after_a_comparison_are_rewritten():
+    code = """
+        import numpy as np
+        import tensorflow as tf
+
+        class Gate(tf.keras.layers.Layer):
+            def call(self, x):
+                mask = (np.abs(x) > 0.5).astype(np.float32)
+                return x * mask
+    """
+    found, fixed = _findings(code, "TGF101")
+    assert len(found) == 1 and "mask = tf.cast(tf.abs(x) > 0.5, tf.float32)" in fixed

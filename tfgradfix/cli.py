@@ -18,6 +18,7 @@ import click
 
 from tfgradfix import __version__, interrupts
 from tfgradfix.config import ConfigError, RuleSelection, check_codes, load_config, resolve_rules
+from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.engine import Engine, FileResult, parse_source
 from tfgradfix.files import STDIN, Exclusions, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
@@ -32,6 +33,7 @@ from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_statistics, write_text
 from tfgradfix.rules import RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
+from tfgradfix.rules.unused_noqa import UnusedNoqa
 from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, summary_lines, tally, verify_files
 from tfgradfix.verify.units import accepts, changed_units, runs_as_verified, verdict_for, verified_units
 
@@ -117,7 +119,11 @@ _FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "githu
 def check(paths: tuple[str, ...], **flags) -> None:
     """Report (and with --fix or --diff, fix) findings in PATHS (files, folders or -)."""
     with interrupts.handled():
-        _check(paths, SimpleNamespace(**flags))
+        try:
+            _check(paths, SimpleNamespace(**flags))
+        except KeyboardInterrupt:  # outside the file loop (which counts what it wrote): --verify, say
+            click.echo("Interrupted: each file is either as it was or fully fixed.", err=True)
+            sys.exit(130)
 
 
 def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
@@ -157,8 +163,9 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
         except VerifyUnavailable as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_ERROR)
+    project = _project(files, o.stdin_filename, tuple({t for rule in rules for t in rule.triggers}))
     engine = Engine(rules, fix=(o.fix or o.diff or o.verify) and not o.add_noqa, unsafe_fixes=unsafe,
-                    ignored_for=config.ignored_for)
+                    ignored_for=config.ignored_for, project=project)
     report = RunReport(errors=list(missing), fix_mode=o.fix and not o.diff)
     with _report_stream(o.output_file) as out:
         if o.interactive:
@@ -167,7 +174,10 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
                 def verifier(path: str, before: str, after: str) -> dict:
                     return verify_files([(path, before, after)], o.python_path, o.verify_device, o.verify_timeout,
                                         config.verify.get("examples", {}))[0]
-            _review(Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for), files, report, verifier)
+            review_engine = Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for, project=project)
+            for _ in process_files(review_engine, files, o.jobs or default_jobs()):
+                pass  # the project phase: which functions other modules' gradient paths call
+            _review(review_engine, files, report, verifier)
             write_text(report, out, quiet=o.quiet)
             sys.exit(_exit_code(report, False, o))
         started = time.monotonic()
@@ -254,6 +264,15 @@ class _Stdin:
             self.echo, self.echoed = False, True
 
 
+def _project(files: list[str], stdin_filename: Optional[str], triggers: tuple[str, ...]) -> ProjectIndex:
+    """The project index of the files and the package modules they import (DESIGN §2);
+    standard input counts as the file it names, when that file exists."""
+    paths = [path for path in files if path != STDIN]
+    if STDIN in files and stdin_filename and Path(stdin_filename).is_file():
+        paths.append(stdin_filename)
+    return ProjectIndex.build(paths, triggers)
+
+
 def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: int,
          stdin: Optional[_Stdin], progress: Progress) -> tuple[list[str], int]:
     """Process every file (stdin first, then the rest in path order), writing, diffing or
@@ -324,7 +343,7 @@ def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[
     """The file fixed again with only the fixes of its verified units, when each of those
     runs exactly as it was verified and nothing unverified changed; else None."""
     partial = Engine(engine.rules, fix=True, unsafe_fixes=engine.unsafe_fixes, ignored_for=engine.ignored_for,
-                     accept=lambda finding: accepts(units, finding.symbol)).process(result.source)
+                     project=engine.project, accept=lambda finding: accepts(units, finding.symbol)).process(result.source)
     if partial.error or not partial.changed:
         return None
     verified = verified_units(units)
@@ -363,6 +382,8 @@ def _review(engine: Engine, files: list[str], report: RunReport, verifier=None) 
             _write(result, report)
         if result.error is None and engine.may_match(result.new_text or source.text):
             result.findings = engine.findings(parse_source(result.new_text or source.text), path)
+            if source.notebook is not None:
+                source.notebook.place(result.findings, result.new_text or source.text)
         if quit_now:
             break
 
@@ -373,9 +394,10 @@ def _write_noqa(result: FileResult, report: RunReport, stdin: Optional[_Stdin]) 
     if source is None or not result.findings:
         return 0
     # In a notebook, findings count lines within their cell; the comment goes in the module's line.
+    # A noqa for an unused noqa would silence the finding instead of removing the stale code.
     text, added = add_noqa(source.text, [
         (f.line if f.cell is None or source.notebook is None else source.notebook.module_line(f.cell, f.line), f.code)
-        for f in result.findings])
+        for f in result.findings if f.code != UnusedNoqa.code])
     if not added:
         return 0
     try:

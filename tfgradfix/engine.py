@@ -17,10 +17,12 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from tfgradfix import interrupts
 from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.imports import ImportMap, dotted_name
+from tfgradfix.analysis.project import PathEntry, ProjectIndex
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.files import SourceError, SourceFile, read_source
 from tfgradfix.noqa import suppressed
+from tfgradfix.notebooks import NotebookError
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.rules import Finding, Rule
 from tfgradfix.rules.unused_noqa import UnusedNoqa
@@ -48,6 +50,10 @@ class FileResult:
     original_findings: list[Finding] = field(default_factory=list)
     # From --verify: unit (class or function) name -> verdict and its numbers.
     verification: dict = field(default_factory=dict)
+    # Calls of its gradient path into other project modules: (module, function, entry).
+    calls_out: list[tuple[str, str, PathEntry]] = field(default_factory=list)
+    # It has a fix that also edits other modules: made by `Engine.fix_across`, with those files at hand.
+    crossing: bool = False
     # The finding each applied fix came from (for --show-fixes).
     fixed_findings: list[Finding] = field(default_factory=list)
 
@@ -74,8 +80,11 @@ def _no_ignores(path: str) -> Sequence[str]:
 class Engine:
     def __init__(self, rules: Sequence[type[Rule]], fix: bool = False, unsafe_fixes: bool = False,
                  ignored_for: Callable[[str], Sequence[str]] = _no_ignores,
+                 project: Optional[ProjectIndex] = None,
                  accept: Optional[Callable[[Finding], bool]] = None) -> None:
         self.rules = list(rules)
+        # The project the files belong to (built before any file is analysed); None: each file alone.
+        self.project = project
         self.fix = fix
         self.unsafe_fixes = unsafe_fixes
         # Which findings' fixes to apply (--fix --verify re-fixes a file with the verified ones only).
@@ -101,9 +110,13 @@ class Engine:
                 f"internal error, file left unchanged: {type(error).__name__}: {error} "
                 f"({os.path.basename(where.filename)}:{where.lineno}); please report it"))
 
+    def module_name(self, source: SourceFile) -> Optional[str]:
+        return self.project.module_for_path(source.path) if self.project is not None else None
+
     def _process(self, source: SourceFile) -> FileResult:
         result = FileResult(path=source.path, source=source)
-        if not self.may_match(source.text) or not _ast_gate(source.text):
+        module_name = self.module_name(source)
+        if not self.may_have_path(source):
             return result
         try:
             module = parse_source(source.text)
@@ -116,30 +129,58 @@ class Engine:
             return result
         result.parsed = True
         ignored = tuple(self.ignored_for(source.path))
-        findings = self._check(module, source.text, ignored)
+        outgoing: dict = {}
+        findings = self._check(module, source.text, ignored, module_name, outgoing)
+        result.calls_out = [(m, name, entry) for (m, name), entry in outgoing.items()]
         if self.fix:
             result.original_findings = list(findings)
-            module, findings = self._fix_until_stable(module, findings, result, ignored)
+            module, findings = self._fix_until_stable(module, findings, result, ignored, module_name)
             result.new_text = module.code
+            result.crossing = any(self.fixable(f) and f.fix.elsewhere for f in findings)
+            if source.notebook is not None and result.new_text != source.text:
+                try:  # a fix the notebook cannot take back (an IPython line, a cell with prompts)
+                    source.notebook.from_python(result.new_text)
+                except NotebookError as error:
+                    result.error, result.new_text, result.applied = str(error), None, []
+                    result.crossing = False
+                    findings = result.original_findings
         if source.notebook is not None:
-            for finding in {id(f): f for f in [*findings, *result.original_findings]}.values():
-                start = finding.line
-                finding.cell, finding.line = source.notebook.where(start)
-                finding.end_line = finding.line + (finding.end_line - start)
+            # The findings left after fixing count lines of the fixed cells. (Without a
+            # fix applied, both lists hold the same findings, and the texts are the same.)
+            source.notebook.place(findings, result.new_text or source.text)
+            placed = {id(f) for f in findings}
+            source.notebook.place([f for f in result.original_findings if id(f) not in placed], source.text)
         result.findings = findings
         return result
 
+    def may_have_path(self, source: SourceFile) -> bool:
+        """The prefilter. With the project index: a module the gradient path of another
+        module calls into, or with a Keras class through bases in other modules, or that
+        passes the `ast` gate of the index's parse (taken once, in the index)."""
+        text = source.text
+        project = self.project
+        module_name = self.module_name(source)
+        if module_name is None or project is None:
+            return self.may_match(text) and _ast_gate(text)
+        if project.entries_of(module_name):
+            return any(t in text for t in self.triggers)
+        info = project.module_info(module_name)
+        if info is None or source.from_stdin or not info.parsed:
+            return self.may_match(text) and _ast_gate(text)
+        has_path = (_has_markers(text) and info.gate) or any(
+            project.kind_of(f"{module_name}.{c}").is_keras for c in info.classes)
+        # A path that calls into other project modules matters to them, whatever this file mentions.
+        return has_path and (any(t in text for t in self.triggers) or project.calls_marked(module_name))
+
     def may_match(self, text: str) -> bool:
         """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
-        return (
-            any(m in text for m in _FRAMEWORK_MARKERS)
-            and ("GradientTape" in text or any(m in text for m in _HANDED_FUNCTION_MARKERS)
-                 or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
-            and any(t in text for t in self.triggers)
-        )
+        return _has_markers(text) and any(t in text for t in self.triggers)
 
-    def _check(self, module: cst.Module, text: str, ignored: tuple[str, ...] = ()) -> list[Finding]:
-        analysis = ModuleAnalysis(module, text)
+    def _check(self, module: cst.Module, text: str, ignored: tuple[str, ...] = (),
+               module_name: Optional[str] = None, outgoing: Optional[dict] = None) -> list[Finding]:
+        analysis = ModuleAnalysis(module, text, self.project, module_name)
+        if outgoing is not None:
+            outgoing.update(analysis.outgoing)
         if not analysis.has_gradient_path:
             return []
         context = TraversalContext(analysis)
@@ -149,6 +190,8 @@ class Engine:
         noqa = next((r for r in rules if isinstance(r, UnusedNoqa)), None)
         if not findings and not (noqa and noqa.directives):
             return []
+        if self.project is not None and module_name is not None:
+            _unsafe_where_other_callers_differ(findings, analysis, self.project, module_name)
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         lines = text.splitlines()
         kept = []
@@ -167,7 +210,7 @@ class Engine:
             elif not finding.code.startswith(ignored):
                 kept.append(finding)
         if noqa is not None and not noqa.code.startswith(ignored):
-            comment_lines = {c: positions[c].start.line for holder, _ in noqa.directives for c in [holder.comment]}
+            comment_lines = {holder.comment: positions[holder.comment].start.line for holder, _ in noqa.directives}
             for finding in noqa.unused(comment_lines, used, [r.code for r in self.rules]):
                 place(finding)
                 kept.append(finding)
@@ -179,7 +222,7 @@ class Engine:
             and (self.accept is None or self.accept(finding))
 
     def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult,
-                          ignored: tuple[str, ...]):
+                          ignored: tuple[str, ...], module_name: Optional[str] = None):
         for _ in range(MAX_FIX_PASSES):
             fixes = {id(f.fix): f for f in findings if self.fixable(f)}
             if not fixes:
@@ -194,13 +237,14 @@ class Engine:
             module = fixed
             result.applied.extend(applied)
             result.fixed_findings.extend(fixes[id(fix)] for fix in applied)
-            findings = self._check(module, module.code, ignored)
+            findings = self._check(module, module.code, ignored, module_name)
         return module, findings
 
     def apply(self, module: cst.Module, fixes: list[Fix], path: str) -> tuple[cst.Module, list[Fix]]:
         """The module with the fixes that do not overlap applied, imports updated, and
-        re-parsed; SourceError when the result would not compile."""
-        fixed, applied = apply_fixes(module, fixes)
+        re-parsed; SourceError when the result would not compile. Fixes that also edit
+        other modules are left to `fix_across`."""
+        fixed, applied = apply_fixes(module, [fix for fix in fixes if not fix.elsewhere])
         if not applied:
             return module, []
         code = _update_imports(module, fixed, applied).code
@@ -213,9 +257,98 @@ class Engine:
         except (SyntaxError, ValueError, SourceError) as error:
             raise SourceError(f"a fix produced code that does not parse ({error}); fixes not applied") from error
 
+    def fix_across(self, results: dict[str, FileResult]) -> None:
+        """Make the fixes that edit several modules: each with every file it edits at hand
+        (results of this run, keyed by path), all its edits or none, every file compiling."""
+        project = self.project
+        if project is None:
+            return
+        by_module = {project.module_for_path(path): result for path, result in results.items()}
+        for result in list(results.values()):
+            declined: set[tuple] = set()
+            while result.crossing and result.error is None and self._fix_one_across(result, by_module, declined):
+                pass
+
+    def _fix_one_across(self, result: FileResult, by_module: dict, declined: set) -> bool:
+        module = parse_source(_text(result))
+        findings = self.findings(module, result.path)
+        result.findings = findings
+        candidates = [f for f in findings if self.fixable(f) and f.fix.elsewhere
+                      and (f.code, f.symbol, f.line) not in declined]
+        result.crossing = bool(candidates)
+        if not candidates:
+            return False
+        finding = candidates[0]
+        declined.add((finding.code, finding.symbol, finding.line))
+        fix = finding.fix
+        changes: list[tuple[FileResult, cst.Module, Fix]] = []
+        try:
+            for part in fix.elsewhere:
+                other = by_module.get(part.module)
+                if other is None or other is result or other.error is not None or other.source is None:
+                    return True  # that module is not in this run: not this fix
+                other_module = parse_source(_text(other))
+                analysis = ModuleAnalysis(other_module, other_module.code, self.project, part.module)
+                other_fix = part.edit(analysis)
+                if other_fix is None:
+                    return True
+                fixed, applied = self.apply(other_module, [other_fix], other.path)
+                if not applied:
+                    return True
+                changes.append((other, fixed, other_fix))
+            here, applied = self.apply(module, [dataclasses.replace(fix, elsewhere=())], result.path)
+        except SourceError:
+            return True
+        if not applied:
+            return True
+        changes.append((result, here, fix))
+        for target, fixed, made in changes:
+            target.new_text = fixed.code
+            target.applied.append(made)
+            target.findings = self.findings(fixed, target.path)
+        return True
+
     def findings(self, module: cst.Module, path: str) -> list[Finding]:
         """What the rules report on `module` (per-file ignores applied)."""
-        return self._check(module, module.code, tuple(self.ignored_for(path)))
+        module_name = self.project.module_for_path(path) if self.project is not None else None
+        return self._check(module, module.code, tuple(self.ignored_for(path)), module_name)
+
+
+def _has_markers(text: str) -> bool:
+    """TensorFlow or Keras, and a tape, a function handed to Keras/TF, or a Keras class."""
+    return any(m in text for m in _FRAMEWORK_MARKERS) and (
+        "GradientTape" in text or any(m in text for m in _HANDED_FUNCTION_MARKERS)
+        or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
+
+
+def _text(result: FileResult) -> str:
+    assert result.source is not None
+    return result.new_text if result.new_text is not None else result.source.text
+
+
+def _unsafe_where_other_callers_differ(findings: list[Finding], analysis: ModuleAnalysis, project: ProjectIndex,
+                                       module_name: str) -> None:
+    """A fix inside a helper changes it for every caller. Where the project also calls
+    the helper off the gradient path (NumPy data preparation calling the same
+    function, a caller its edits do not update), the fix is not safe."""
+    scopes = {scope.symbol: scope for scope in analysis.scopes.values()}
+    for finding in findings:
+        fix, scope = finding.fix, scopes.get(finding.symbol)
+        if fix is None or fix.applicability is not Applicability.SAFE or scope is None:
+            continue
+        if not isinstance(scope.node, cst.FunctionDef) or not scope.forward or scope.is_forward_entry:
+            continue
+        entry = analysis.entries.get(scope.symbol)
+        on_path = entry.callers if entry is not None else frozenset()
+        others = sorted({
+            (module, symbol) for module, symbol in project.call_sites(module_name, scope.symbol)
+            if not any(m == module and s == symbol for m, s, _ in on_path)
+            and not (module == module_name and symbol in scopes and scopes[symbol].on_path)
+        })
+        if others:
+            where = ", ".join(f"{module}:{symbol}" for module, symbol in others[:3])
+            finding.fix = dataclasses.replace(fix, applicability=Applicability.UNSAFE, description=(
+                f"{fix.description} (unsafe: `{scope.symbol}` is also called off the gradient path, from {where})"))
 
 
 def _ast_gate(text: str) -> bool:

@@ -64,14 +64,14 @@ class Exclusions:
     the path from its folder (`src/legacy/`, `tests/*.py`)."""
 
     def __init__(self, patterns: Iterable[tuple[str, Optional[Path]]] = ()) -> None:
-        self.patterns = [(p.rstrip("/").removeprefix("./"), Path(os.path.abspath(base or "."))) for p, base in patterns
+        self.patterns = [(p.rstrip("/").removeprefix("./"), Path(os.path.realpath(base or "."))) for p, base in patterns
                          if p.rstrip("/")]
 
-    def __bool__(self) -> bool:
-        return bool(self.patterns)
-
     def matches(self, path: Path) -> bool:
-        absolute = Path(os.path.abspath(path))
+        if not self.patterns:
+            return False
+        # The folder resolved as the bases are (a symlinked /tmp, say), the name as written.
+        absolute = Path(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
         for pattern, base in self.patterns:
             if os.path.isabs(pattern):
                 parts = absolute.parts
@@ -220,9 +220,9 @@ def write_source(source: SourceFile, text: str) -> None:
     real = os.path.realpath(source.path)
     info = os.stat(real)
     if info.st_mtime_ns != source.mtime_ns or info.st_size != source.size:
-        raise SourceError("file changed while it was being fixed; not written")
+        raise SourceError("file changed while it was being fixed")
     if not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(real, os.W_OK):
-        raise SourceError("read-only file, not written (make it writable to apply the fixes)")
+        raise SourceError("read-only file (make it writable to apply the fixes)")
     with interrupts.deferred():
         if info.st_nlink > 1 or not _replace(real, data, info):
             _overwrite(real, data, info.st_size)

@@ -36,6 +36,10 @@ _MASK_PATTERN = re.compile(_MASK_NAME + r"\((\d+)[^)]*\)")
 
 # Cell magics whose body IPython runs as Python code of the notebook.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
+# Line magics whose arguments are Python code (`%timeit np.sum(x)`, `%debug f(x)`, `obj` for
+# the `%pinfo` family); other magics take words (`%pip install numpy`).
+PYTHON_LINE_MAGICS = frozenset({"time", "timeit", "prun", "debug", "capture", "pinfo", "pinfo2", "pdef",
+                                "pdoc", "psource", "pfile", "pprint"})
 
 # IPython's own line magics and shell aliases (IPython 9), which it runs without their `%`
 # when a one-line cell is not Python (`automagic`, on by default).
@@ -146,13 +150,24 @@ class Notebook:
 
         return "".join(_mask_cell(lines, mask))
 
-    def where(self, line: int) -> tuple[Optional[int], int]:
-        """(cell number, line in the cell) of a line of the module."""
+    def where(self, line: int, text: Optional[str] = None) -> tuple[Optional[int], int]:
+        """(cell number, line in the cell) of a line of the module, or of `text`, the
+        module after fixes that may have added or removed lines."""
+        starts = [(c.first_line, c.index) for c in self.cells] if text is None else [
+            (text.count("\n", 0, m.end()) + 1, int(m.group(1))) for m in _MARKER_PATTERN.finditer(text)]
         cell, first = None, 1
-        for entry in self.cells:
-            if entry.first_line <= line:
-                cell, first = entry.index + 1, entry.first_line
+        for start, index in starts:
+            if start <= line:
+                cell, first = index + 1, start
         return cell, line - first + 1
+
+    def place(self, findings, text: str) -> None:
+        """Give findings on `text` (the module, maybe fixed) their cell, and lines counted
+        within it."""
+        for finding in findings:
+            start = finding.line
+            finding.cell, finding.line = self.where(start, text)
+            finding.end_line = finding.line + (finding.end_line - start)
 
     def syntax_error(self, line: int, column: int, reason: str) -> str:
         """A syntax error at `line`, `column` of the module, told by cell and line."""
@@ -231,8 +246,8 @@ def _cleanup(lines: list[str]) -> tuple[list[str], list[str], str, bool]:
     """IPython's cleanup transforms: the lines without a shared leading indent or prompts,
     what was removed from each line, the indent and whether prompts were removed.
 
-    The indent is the first line's, removed from the lines that start with it (IPython 8
-    and earlier, Colab's among them); IPython 9 removes the indent common to all lines,
+    The indent is the first line's, removed from the lines that start with it, as older
+    IPython does (Colab's among them); IPython 9 removes the indent common to all lines,
     which reads every cell it accepts the same way."""
     prefixes = [""] * len(lines)
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
@@ -262,12 +277,12 @@ def _mask_cell(lines: list[str], mask: Callable[[str, list[str]], str]) -> list[
     if first is not None and lines[first].startswith("%%") and not re.match(r"%%\w+\?", lines[first]):
         name, _, arguments = lines[first][2:].rstrip().partition(" ")
         if name not in PYTHON_CELL_MAGICS:
-            return lines[:first] + [_masked("".join(lines[first:]), 0, _python_names(arguments), mask)]
+            return lines[:first] + [_masked("".join(lines[first:]), 0, _shell_names(arguments), mask)]
         lines = [*lines[:first], _masked(lines[first], 0, _python_names(arguments), mask), *lines[first + 1:]]
         first += 1
     elif first is not None and _automagic(lines, first):
-        arguments = lines[first].strip().partition(" ")[2]
-        return [*lines[:first], _masked(lines[first], 0, _python_names(arguments), mask), *lines[first + 1:]]
+        names = _names("%" + lines[first].strip(), "magic")
+        return [*lines[:first], _masked(lines[first], 0, names, mask), *lines[first + 1:]]
     if first is None or not _MAYBE_IPYTHON.search("".join(lines)):
         return lines
     return _mask_lines(lines, first, mask)
@@ -305,8 +320,7 @@ def _mask_lines(lines: list[str], start: int, mask: Callable[[str, list[str]], s
         column, kind = construct
         text = "".join(lines[i:end + 1])
         body = text[column:]
-        names = _shell_names(body) if kind == "shell" else _python_names(_without_escape(body, kind))
-        out.append(_masked(text, column, names, mask))
+        out.append(_masked(text, column, _names(body, kind), mask))
         i = end + 1
     return out
 
@@ -327,7 +341,7 @@ def _construct(line: str) -> Optional[tuple[int, str]]:
         return None
     column = len(code) - len(stripped)
     if stripped[0] in _ESCAPES:
-        return column, "shell" if stripped[0] == "!" else "help" if stripped[0] == "?" else "magic"
+        return column, {"!": "shell", "?": "help", "%": "magic"}.get(stripped[0], "autocall")
     if _HELP_END.fullmatch(stripped.rstrip()):
         return column, "help"
     equals = _assignment(code)
@@ -351,13 +365,20 @@ def _assignment(code: str) -> Optional[int]:
     return None
 
 
-def _without_escape(body: str, kind: str) -> str:
-    """The Python part of a construct: a magic's arguments (not its name), the target of
-    `obj?`, an autocall (`/f a b` reads `f`, `a`, `b`)."""
+def _names(body: str, kind: str) -> list[str]:
+    """The Python names a construct reads: the target of `obj?`, every name of an autocall
+    (`/f a b` is `f(a, b)`) and of the arguments of a magic that runs Python (`%timeit
+    np.sum(x)`); in a shell command or another magic's arguments, only what IPython
+    expands (`!echo {x}`, `%cd $folder`)."""
     if kind == "help":
         target = body.strip().strip("?")
-        return "" if target.startswith("%") else target
-    return re.sub(r"^%+\w*", "", body).lstrip(",;/")
+        return [] if target.startswith("%") else _python_names(target)
+    if kind == "autocall":
+        return _python_names(body.lstrip(",;/"))
+    if kind == "magic":
+        name, arguments = re.match(r"%*(\w*)(.*)", body, re.DOTALL).groups()  # type: ignore[union-attr]
+        return _python_names(arguments) if name in PYTHON_LINE_MAGICS else _shell_names(arguments)
+    return _shell_names(body)
 
 
 def _python_names(text: str) -> list[str]:

@@ -12,6 +12,9 @@ from tfgradfix.engine import Engine, FileResult
 _ENGINE: Optional[Engine] = None
 # Files per task: large enough to amortise the round trip, small enough to balance.
 CHUNK = 8
+# Rounds of the project phase: each carries the gradient path one more module away
+# from the modules that hold the layers and tapes (an import chain this deep).
+MAX_ROUNDS = 6
 
 
 def default_jobs() -> int:
@@ -24,23 +27,71 @@ def _start(engine: Engine) -> None:
     interrupts.ignore()
 
 
-def _process(path: str) -> FileResult:
+def _process(task) -> FileResult:
     assert _ENGINE is not None
+    path, entries = task
+    if _ENGINE.project is not None and entries is not None:
+        # The worker's copy of the index predates this round's entries.
+        module = _ENGINE.project.module_for_path(path)
+        if module is not None:
+            _ENGINE.project.entries[module] = entries
     return _ENGINE.process_path(path).detached()
 
 
 def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileResult]:
     """Each file's result, in the order of `paths`. One job runs in this process;
     more use a pool of worker processes that each build the engine once. However the
-    iteration ends (Ctrl-C included), the workers are stopped at once."""
+    iteration ends (Ctrl-C included), the workers are stopped at once.
+
+    With a project index, a module whose functions another module's gradient path
+    calls is analysed again with those calls as entries, until no module gains one.
+    Modules no other module imports cannot gain any: their results come as they are
+    ready (unless a fix across modules may edit them); the others once all rounds,
+    and the fixes that span modules, are done."""
+    if engine.project is None:
+        yield from _map(engine, paths, jobs)
+        return
+    project = engine.project
+    # Results of modules no other module imports are final after the first round: they stream.
+    imported = project.imported()
+    final = [project.module_for_path(path) not in imported for path in paths]
+    results: dict[str, FileResult] = {}
+    calls: list = []
+    cursor = 0
+    for path, result in zip(paths, _map(engine, paths, jobs)):
+        results[path] = result
+        calls.extend(result.calls_out)
+        while (cursor < len(paths) and final[cursor] and paths[cursor] in results
+               and not results[paths[cursor]].calls_out):  # a fix across modules may edit it
+            yield results.pop(paths[cursor])
+            cursor += 1
+    rest = paths[cursor:]
+    for _ in range(MAX_ROUNDS):
+        grown = project.add_entries(calls)
+        again = [path for path in rest if project.module_for_path(path) in grown]
+        if not again:
+            break
+        redone = list(_map(engine, again, jobs))
+        results.update(zip(again, redone))
+        calls = [call for result in redone for call in result.calls_out]
+    if engine.fix:
+        engine.fix_across(results)
+    for path in rest:
+        yield results[path]
+
+
+def _map(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileResult]:
     if jobs <= 1 or len(paths) <= 1:
         for path in paths:
             yield engine.process_path(path)
         return
+    project = engine.project
+    tasks = [(path, project.entries_of(project.module_for_path(path) or "") if project is not None else None)
+             for path in paths]
     with interrupts.held():
         pool = multiprocessing.Pool(min(jobs, len(paths)), initializer=_start, initargs=(engine,))
     try:
-        yield from pool.imap(_process, paths, chunksize=CHUNK)
+        yield from pool.imap(_process, tasks, chunksize=CHUNK)
         pool.close()
     finally:
         pool.terminate()

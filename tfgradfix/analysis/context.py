@@ -9,6 +9,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, DataFlow, target_names
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
+from tfgradfix.analysis.tapes import names_bound
 from tfgradfix.analysis.tree import BatchableVisitor, child_nodes, contains
 
 _SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
@@ -41,10 +42,19 @@ class TraversalContext(BatchableVisitor):
     def visit_Lambda(self, node: cst.Lambda) -> None:
         if node in self.analysis.numpy_lambdas:
             self._numpy_lambdas += 1
+        scope = self.analysis.scopes.get(node)
+        if scope is not None:  # a Lambda layer's function: its body is what it returns
+            self._scopes.append(scope)
+            self._tape_depth.append(0)
+            self._statements.append(scope.lambda_statement)
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         if original_node in self.analysis.numpy_lambdas:
             self._numpy_lambdas -= 1
+        if original_node in self.analysis.scopes:
+            self._scopes.pop()
+            self._tape_depth.pop()
+            self._statements.pop()
 
     def visit_With(self, node: cst.With) -> None:
         if node in self.analysis.tape_blocks:
@@ -153,17 +163,41 @@ class TraversalContext(BatchableVisitor):
 
     def feeds_no_gradient(self, node: cst.CSTNode) -> bool:
         """Whether `node`'s value goes only into a result that has no gradient anyway (an
-        action sampled from probabilities, an argmax), within its statement. Eagerly, in
+        action sampled from probabilities, an argmax, a comparison), within its statement. Eagerly, in
         a tape, NumPy there loses nothing."""
         flow = self.flow
         current: Optional[cst.CSTNode] = node
         while flow is not None and current is not None and current is not self.statement:
+            if isinstance(current, (cst.Comparison, cst.BooleanOperation)) and flow.blocking.comparisons:
+                return True  # a mask or a flag
             if isinstance(current, cst.Call):
                 qualified = self.imports.resolve(current.func)
                 if qualified is not None and flow.blocking.blocks(qualified, current, flow):
                     return True
             current = self.parent(current)
         return False
+
+    def value_at(self, name: cst.Name) -> Optional[cst.BaseExpression]:
+        """The value `name` holds where it is read, when one plain assignment before it in
+        straight-line code decides it (`t = tf.stop_gradient(t)` just above); None when
+        that is not known (other assignments, a loop that rebinds it)."""
+        current: Optional[cst.CSTNode] = self.statement
+        while current is not None and not isinstance(current, (cst.FunctionDef, cst.Module, cst.Lambda)):
+            parent = self.parent(current)
+            if isinstance(parent, (cst.For, cst.While)) and name.value in names_bound(parent):
+                return None  # the loop's next round may bring another value
+            siblings = getattr(parent, "body", None)
+            if isinstance(siblings, (list, tuple)) and current in siblings:
+                for earlier in reversed(siblings[:siblings.index(current)]):
+                    if name.value not in names_bound(earlier):
+                        continue
+                    small = earlier.body[0] if isinstance(earlier, cst.SimpleStatementLine) else None
+                    if (isinstance(small, cst.Assign) and len(earlier.body) == 1 and len(small.targets) == 1
+                            and isinstance(small.targets[0].target, cst.Name)):
+                        return small.value
+                    return None
+            current = parent
+        return None
 
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         return self.flow is not None and self.flow.is_tainted(expr)

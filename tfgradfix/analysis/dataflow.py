@@ -14,6 +14,7 @@ Two flow-insensitive analyses over one function (or the module body):
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator, Optional
 
@@ -41,6 +42,10 @@ NON_DIFFERENTIABLE_RESULTS = frozenset(
 )
 # Sampling: a draw carries no gradient from the probabilities it was drawn with.
 _SAMPLING_MODULES = ("numpy.random.",)
+# Methods of a tensor that return its static metadata (`x.get_shape().as_list()`).
+_METADATA_METHODS = frozenset({"get_shape", "as_list", "num_elements", "is_fully_defined"})
+# Python's builtins: their result carries a gradient only from their arguments.
+_BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 # Values named like Keras's `training` / `mask` arguments are flags, whatever they
 # were unpacked from (`training_value = kwargs["training"]`).
 _FLAGS = frozenset({"training", "mask"})
@@ -329,8 +334,8 @@ class DataFlow:
                 return args_tainted or self.blocking.all_sources
             if self.scope.module_function(name):
                 return self._helper_result_tainted(call, args_tainted)
-            if self.scope.module_class(name):
-                return args_tainted
+            if self.scope.module_class(name) or name in _BUILTINS:
+                return args_tainted  # `next(batches)` is no forward pass
             return args_tainted or (self.scope.model_calls and self.blocking.all_sources)
         if isinstance(callee, cst.Attribute):
             method = callee.attr.value
@@ -342,7 +347,7 @@ class DataFlow:
                     return args_tainted
                 return args_tainted or self.blocking.all_sources  # a sub-layer or sub-model of this layer
             if self.is_tainted(owner):
-                return method not in METADATA_ATTRIBUTES
+                return method not in METADATA_ATTRIBUTES and method not in _METADATA_METHODS
             if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls and self.blocking.all_sources:
                 return True
         return args_tainted
@@ -487,27 +492,35 @@ def parameters(node: cst.FunctionDef) -> list[cst.Param]:
 
 
 def tainted_parameters(func: cst.FunctionDef, call: cst.Call, flow: DataFlow) -> set[str]:
-    positional = [p for p in list(func.params.posonly_params) + list(func.params.params)]
-    if isinstance(call.func, cst.Attribute) and positional and positional[0].name.value == "self":
+    params = func.params
+    star = params.star_arg.name.value if isinstance(params.star_arg, cst.Param) else None
+    positional = [p.name.value for p in list(params.posonly_params) + list(params.params)]
+    return tainted_arguments(positional, {p.name.value for p in parameters(func)}, star, call, flow)
+
+
+def tainted_arguments(positional: list[str], names: set[str], star_arg: Optional[str], call: cst.Call,
+                      flow: DataFlow) -> set[str]:
+    """The parameters of the called function (by its signature: positional names in
+    order, all names, the `*args` name) that receive a gradient-carrying argument."""
+    if isinstance(call.func, cst.Attribute) and positional and positional[0] == "self":
         positional = positional[1:]
-    by_name = {p.name.value for p in parameters(func)}
     tainted: set[str] = set()
     index = 0
     for arg in call.args:
         is_tainted = flow.is_tainted(arg.value)
         if arg.keyword is not None:
-            if is_tainted and arg.keyword.value in by_name:
+            if is_tainted and arg.keyword.value in names:
                 tainted.add(arg.keyword.value)
             continue
         if arg.star:
             if is_tainted:
-                tainted.update(p.name.value for p in positional[index:])
+                tainted.update(positional[index:])
             continue
         if index < len(positional):
             if is_tainted:
-                tainted.add(positional[index].name.value)
-        elif isinstance(func.params.star_arg, cst.Param) and is_tainted:
-            tainted.add(func.params.star_arg.name.value)
+                tainted.add(positional[index])
+        elif star_arg is not None and is_tainted:
+            tainted.add(star_arg)
         index += 1
     return tainted
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.tree import child_nodes, descendants, statements
+
+if TYPE_CHECKING:
+    from tfgradfix.analysis.project import ClassInfo, ProjectIndex
 
 # Packages whose `layers.*`, `models.*`, `Layer`, `Model` and `Sequential` are Keras.
 KERAS_PACKAGES = ("tensorflow.keras", "keras", "tf_keras", "tensorflow.python.keras")
@@ -48,6 +51,8 @@ class KerasClass:
     legacy: bool = False
     # A weightless layer that handles strings or vocabularies: its inputs carry no gradient.
     preprocessing: bool = False
+    # Its Keras bases in other modules of the project (from the project index), nearest first.
+    external: tuple["ClassInfo", ...] = ()
 
     def lineage(self) -> Iterator["KerasClass"]:
         """This class, then its Keras parents defined in the same module."""
@@ -60,15 +65,26 @@ class KerasClass:
         return next((c.methods[name] for c in self.lineage() if name in c.methods), None)
 
     def is_weight(self, attr: str) -> bool:
-        return any(attr in c.weights for c in self.lineage())
+        return any(attr in c.weights for c in self.lineage()) or any(
+            attr in c.weights for c in self.external_lineage())
+
+    def external_lineage(self) -> Iterator["ClassInfo"]:
+        """The bases from other modules of this class and of its parents in this module."""
+        for cls in self.lineage():
+            yield from cls.external
+
+    def has_external_method(self, name: str) -> bool:
+        return any(name in c.methods for c in self.external_lineage())
 
     def weight_rank(self, attr: str) -> Optional[int]:
         return next((c.weight_ranks[attr] for c in self.lineage() if attr in c.weight_ranks), None)
 
 
-def find_keras_classes(module: cst.Module, imports: ImportMap) -> dict[cst.ClassDef, KerasClass]:
+def find_keras_classes(module: cst.Module, imports: ImportMap, project: Optional["ProjectIndex"] = None,
+                       module_name: Optional[str] = None) -> dict[cst.ClassDef, KerasClass]:
     """Keras classes of the module, keyed by node. A class counts when a base
-    resolves to a Keras layer/model, or to a Keras class of this module."""
+    resolves to a Keras layer/model, to a Keras class of this module, or (with the
+    project index) to a Keras class of another module of the project."""
     candidates = _classes(module)
     by_name: dict[str, KerasClass] = {}
     found: dict[cst.ClassDef, KerasClass] = {}
@@ -80,6 +96,7 @@ def find_keras_classes(module: cst.Module, imports: ImportMap) -> dict[cst.Class
                 continue
             for base in cls.bases:
                 parent = None
+                external: tuple[ClassInfo, ...] = ()
                 qualified = imports.resolve(base.value)
                 legacy = qualified is not None and qualified.startswith(LEGACY_KERAS_PACKAGES)
                 if qualified is not None and is_keras_base(qualified):
@@ -87,14 +104,33 @@ def find_keras_classes(module: cst.Module, imports: ImportMap) -> dict[cst.Class
                 elif isinstance(base.value, cst.Name) and base.value.value in by_name:
                     parent = by_name[base.value.value]
                 else:
-                    continue
+                    external = _project_base(base.value, project, module_name)
+                    if not external:
+                        continue
+                    legacy = project.is_legacy_keras(f"{external[0].module}.{external[0].name}")
                 info = _describe(cls, imports, parent)
+                info.external = external
+                info.preprocessing = info.preprocessing and not any(c.weights for c in external)
                 info.legacy = legacy or (parent is not None and parent.legacy)
                 found[cls] = info
                 by_name[info.name] = info
                 changed = True
                 break
     return found
+
+
+def _project_base(base: cst.BaseExpression, project: Optional["ProjectIndex"],
+                  module_name: Optional[str]) -> tuple["ClassInfo", ...]:
+    """A Keras class of another project module that `base` names, with its project bases."""
+    dotted = dotted_name(base)
+    if project is None or module_name is None or dotted is None:
+        return ()
+    definition = project.resolve(module_name, dotted)
+    if definition is None or definition.kind != "class" or definition.module == module_name:
+        return ()
+    if not project.kind_of(definition.qualified).is_keras:
+        return ()
+    return tuple(project.lineage(definition.module, definition.name))
 
 
 def _classes(module: cst.Module) -> list[cst.ClassDef]:

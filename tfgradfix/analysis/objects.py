@@ -112,12 +112,9 @@ def _library_kind(qualified: str) -> Kind:
 
 
 def _local_class_kind(analysis: "ModuleAnalysis", node: cst.ClassDef, seen: set[str]) -> Kind:
-    if node in analysis.keras_classes:
-        kinds = {_base_kind(analysis, base.value, seen | {node.name.value}) for base in node.bases}
-        return Kind.KERAS_MODEL if Kind.KERAS_MODEL in kinds else Kind.KERAS_LAYER
     kinds = {_base_kind(analysis, base.value, seen | {node.name.value})
              for base in node.bases if base.keyword is None}
-    for kind in (Kind.TF_MODULE, Kind.UNKNOWN):
+    for kind in (Kind.KERAS_MODEL, Kind.KERAS_LAYER, Kind.TF_MODULE, Kind.UNKNOWN):
         if kind in kinds:
             return kind
     return Kind.PLAIN
@@ -130,8 +127,7 @@ def _base_kind(analysis: "ModuleAnalysis", base: cst.BaseExpression, seen: set[s
         node = analysis.class_nodes.get(base.value)
         if node is not None:
             return Kind.UNKNOWN if base.value in seen else _local_class_kind(analysis, node, seen)
-    qualified = analysis.imports.resolve(base)
-    return _library_kind(qualified) if qualified is not None else Kind.UNKNOWN
+    return class_kind(analysis, base)[0]
 
 
 def _join(infos: Iterable[ObjectInfo]) -> ObjectInfo:
@@ -196,7 +192,7 @@ class _Describer:
             self._seen.discard(key)
 
     def parameter(self, scope: "Scope", name: str, depth: int) -> ObjectInfo:
-        assert isinstance(scope.node, cst.FunctionDef)
+        assert isinstance(scope.node, (cst.FunctionDef, cst.Lambda))
         passed = []
         for caller, call in self.analysis.callers_of(scope):
             value = argument_for(scope.node, call, name)
@@ -206,18 +202,24 @@ class _Describer:
         return _join(passed) if passed else self._by_use(scope, name)
 
     def _by_use(self, scope: "Scope", name: str) -> ObjectInfo:
-        """A parameter the module never passes: its annotation, or the methods called on it."""
-        assert isinstance(scope.node, cst.FunctionDef)
+        """A parameter the module never passes: its annotation, the methods called on it,
+        or a call with Keras's `training=` argument."""
+        assert isinstance(scope.node, (cst.FunctionDef, cst.Lambda))
         for param in scope.node.params.params + scope.node.params.kwonly_params:
             if param.name.value == name and param.annotation is not None:
                 kind, node = class_kind(self.analysis, param.annotation.annotation)
                 if kind is not Kind.UNKNOWN:
                     return self.instance(node, []) if node is not None else ObjectInfo(kind)
         for node in _walk_scope(scope.body):
-            if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
-                    and isinstance(node.func.value, cst.Name) and node.func.value.value == name
-                    and node.func.attr.value in _MODEL_METHODS):
+            if not isinstance(node, cst.Call):
+                continue
+            callee = node.func
+            if (isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name)
+                    and callee.value.value == name and callee.attr.value in _MODEL_METHODS):
                 return ObjectInfo(Kind.KERAS_MODEL)
+            if (isinstance(callee, cst.Name) and callee.value == name
+                    and any(a.keyword is not None and a.keyword.value == "training" for a in node.args)):
+                return ObjectInfo(Kind.KERAS_MODEL)  # `model(x, training=True)`: Keras's own argument
         return UNKNOWN
 
     def attribute(self, owner: cst.ClassDef, attr: str, depth: int) -> ObjectInfo:

@@ -1,6 +1,7 @@
 """The gradient path of a module: which code runs between the weights and the loss.
 
-- the forward methods (`call`, `__call__`, `train_step`) of Keras classes;
+- the forward methods (`call`, `__call__`, `train_step`) of Keras classes, except a
+  `call` that returns 8-bit pixels (an inference-only decoder);
 - the bodies of `with tf.GradientTape() as tape:` blocks;
 - everything those call in the same module (methods via `self.m(...)`,
   module functions by name, functions nested in the caller, closures that a
@@ -14,6 +15,10 @@ Not on it: functions that define their own gradient (`@tf.custom_gradient`,
 `tf.custom_gradient(fn)`), and the bodies of functions handed to
 `tf.numpy_function`/`tf.py_function`, which are NumPy by contract (the wrapper
 call is what TGF105 reports).
+- with the project index: functions of this module that other modules' gradient
+  paths call (the index's entries), and, going out, the calls this module's path
+  makes into other project modules (`outgoing`, which the engine turns into the
+  callee module's entries).
 """
 
 from __future__ import annotations
@@ -24,16 +29,19 @@ from typing import Iterator, Optional, Union
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import (
-    DEFAULT_BLOCKING, TENSOR_MAPS, Blocking, DataFlow, _walk_scope, argument_for, parameters, tainted_parameters, target_names,
+    DEFAULT_BLOCKING, TENSOR_MAPS, Blocking, DataFlow, _walk_scope, argument_for, parameters, tainted_arguments,
+    tainted_parameters, target_names,
 )
-from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.imports import ImportMap, dotted_name
+from tfgradfix.analysis.project import FunctionInfo, PathEntry, ProjectIndex
 from tfgradfix.analysis.tree import child_nodes, statements
 from tfgradfix.analysis.keras import (
     FORWARD_METHODS, KERAS_PACKAGES, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
     self_attribute,
 )
 
-ScopeNode = Union[cst.Module, cst.FunctionDef]
+# A lambda is a scope of its own when it is handed to Keras as a layer's or a loss's function.
+ScopeNode = Union[cst.Module, cst.FunctionDef, cst.Lambda]
 
 TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape")
 # Parameters of a forward method that carry no gradient.
@@ -43,6 +51,8 @@ _OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGr
 # Wrappers whose function runs as Python on NumPy arrays.
 NUMPY_WRAPPERS = ("tensorflow.numpy_function", "tensorflow.py_function", "tensorflow.py_func",
                   "tensorflow.compat.v1.py_func", "tensorflow.compat.v1.numpy_function")
+_IMAGE_CASTS = ("tensorflow.cast", "tensorflow.saturate_cast", "tensorflow.image.convert_image_dtype",
+                "keras.ops.cast")
 # Words whose absence from a module means no function is handed to Keras or TF.
 _HANDING_MARKERS = ("Lambda", "compile", "numpy_function", "py_function", "py_func", "custom_gradient")
 
@@ -69,7 +79,11 @@ class Scope:
     _variants: dict = field(default_factory=dict, repr=False)
     tape_cache: Optional[list] = field(default=None, repr=False)
     _summaries: dict = field(default_factory=dict, repr=False)
+    # Where other modules of the project call it from their gradient path:
+    # (module, caller symbol, whether the caller is a Keras forward method).
+    external_callers: frozenset = frozenset()
     _local_names: Optional[dict] = field(default=None, repr=False)
+    _lambda_return: Optional[cst.Return] = field(default=None, repr=False)
 
     def local_definitions(self) -> dict[str, list[cst.CSTNode]]:
         """What each name of the scope is bound to: nested `def`s and plain `name = value`."""
@@ -89,11 +103,21 @@ class Scope:
     def body(self) -> list[cst.CSTNode]:
         if isinstance(self.node, cst.Module):
             return list(self.node.body)
+        if isinstance(self.node, cst.Lambda):
+            return [self.lambda_statement]
         return list(self.node.body.body) if isinstance(self.node.body, cst.IndentedBlock) else [self.node.body]
 
     @property
+    def lambda_statement(self) -> cst.Return:
+        """A lambda's body as the statement that returns it (made once, so it keeps its identity)."""
+        assert isinstance(self.node, cst.Lambda)
+        if self._lambda_return is None:
+            self._lambda_return = cst.Return(value=self.node.body)
+        return self._lambda_return
+
+    @property
     def parameter_names(self) -> set[str]:
-        if isinstance(self.node, cst.FunctionDef):
+        if isinstance(self.node, (cst.FunctionDef, cst.Lambda)):
             return {p.name.value for p in parameters(self.node)}
         return set()
 
@@ -123,7 +147,7 @@ class Scope:
 
     def has_method(self, name: str) -> bool:
         if self.keras_class is not None:
-            return self.keras_class.method(name) is not None
+            return self.keras_class.method(name) is not None or self.keras_class.has_external_method(name)
         return name in self.owner_methods
 
     def module_function(self, name: str) -> bool:
@@ -150,7 +174,7 @@ class Scope:
         if local:
             return ""
         if expr.value in self.parameter_names:
-            assert isinstance(self.node, cst.FunctionDef)
+            assert isinstance(self.node, (cst.FunctionDef, cst.Lambda))
             names = set()
             for caller, call in self._callers_with_constructions():
                 value = argument_for(self.node, call, expr.value, bound=self.owner is not None)
@@ -218,13 +242,20 @@ class Scope:
 class ModuleAnalysis:
     """Everything rules need to know about one module, computed once."""
 
-    def __init__(self, module: cst.Module, text: str = "") -> None:
+    def __init__(self, module: cst.Module, text: str = "", project: Optional[ProjectIndex] = None,
+                 module_name: Optional[str] = None) -> None:
         self.module = module
         self.imports = ImportMap(module)
+        # The project this module belongs to, and its name there (None: analysed alone).
+        self.project = project if module_name is not None else None
+        self.module_name = module_name
+        self.entries = project.entries_of(module_name) if self.project is not None else {}
+        # Calls of this module's gradient path into other project modules: (module, function) -> entry.
+        self.outgoing: dict[tuple[str, str], PathEntry] = {}
         # A project on Keras 2 (`tf_keras`, or TF_USE_LEGACY_KERAS=1) tracks tf.Variable attributes.
         self.legacy_keras = "TF_USE_LEGACY_KERAS" in text or any(
             full.startswith("tf_keras") for full in self.imports.bindings.values())
-        self.keras_classes = find_keras_classes(module, self.imports)
+        self.keras_classes = find_keras_classes(module, self.imports, self.project, module_name)
         self.functions: dict[str, cst.FunctionDef] = {
             s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)
         }
@@ -251,6 +282,8 @@ class ModuleAnalysis:
         if not text or any(marker in text for marker in _HANDING_MARKERS):
             self._find_handed_functions()
         self._propagate()
+        if self.project is not None and ".compile(" in text:
+            self._compiled_losses()
 
     # -- public --------------------------------------------------------------
 
@@ -295,8 +328,14 @@ class ModuleAnalysis:
         if self._exempt_by_decorator(node):
             scope.exempt = True
             return
+        entry = self.entries.get(scope.symbol)
+        if entry is not None:
+            scope.forward = True
+            scope.model_calls = entry.model_calls
+            scope.tainted_params = set(entry.tainted)
+            scope.external_callers = entry.callers
         name = node.name.value
-        if keras_class is not None and name in FORWARD_METHODS:
+        if keras_class is not None and name in FORWARD_METHODS and not self._returns_images(scope):
             scope.forward = True
             scope.model_calls = name == "train_step"
             if name != "train_step" and not scope.is_preprocessing:
@@ -307,6 +346,15 @@ class ModuleAnalysis:
                     if p.name.value not in NON_TENSOR_PARAMETERS and not _has_literal_default(p)
                     and p is not node.params.star_kwarg
                 }
+
+    def _returns_images(self, scope: Scope) -> bool:
+        """Every return is cast to 8-bit pixels: an inference-only decoder, whose output
+        nothing differentiates (a loss needs floats)."""
+        returns = [n.value for n in _walk_scope(scope.body) if isinstance(n, cst.Return)]
+        return bool(returns) and all(
+            isinstance(value, cst.Call) and self.imports.resolve(value.func) in _IMAGE_CASTS
+            and any(self.imports.dtype_name(a.value) == "uint8" for a in value.args[1:])
+            for value in returns)
 
     def _exempt_by_decorator(self, node: cst.FunctionDef) -> bool:
         """Decorated to define its own gradient, or to run as NumPy (`@tf.numpy_function(Tout=...)`)."""
@@ -349,7 +397,10 @@ class ModuleAnalysis:
                         callee, newly = mapped
                     else:
                         callee = self.callee_scope(scope, call)
-                        if callee is None or callee.exempt:
+                        if callee is None:
+                            self._call_out(scope, call, flow)
+                            continue
+                        if callee.exempt:
                             continue
                         assert isinstance(callee.node, cst.FunctionDef)
                         newly = tainted_parameters(callee.node, call, flow)
@@ -391,8 +442,10 @@ class ModuleAnalysis:
                 handed: Optional[cst.BaseExpression] = None
                 if qualified in NUMPY_WRAPPERS or qualified == "tensorflow.custom_gradient":
                     handed = call_argument(node, "func" if qualified != "tensorflow.custom_gradient" else "f", 0)
-                    if isinstance(handed, cst.Lambda) and qualified in NUMPY_WRAPPERS:
-                        self.numpy_lambdas.add(handed)
+                    if isinstance(handed, cst.Lambda):
+                        if qualified in NUMPY_WRAPPERS:
+                            self.numpy_lambdas.add(handed)
+                        continue
                     function = self.function_of(scope, handed) if handed is not None else None
                     if function is not None:
                         function.exempt = True
@@ -418,6 +471,8 @@ class ModuleAnalysis:
         (`make_loss(3)`), or a name bound to one of those."""
         if _depth > 4:
             return None
+        if isinstance(expr, cst.Lambda):
+            return self._lambda_scope(scope, expr)
         if isinstance(expr, cst.Name):
             local = scope.local_definitions().get(expr.value, [])
             if len(local) == 1:
@@ -448,6 +503,87 @@ class ModuleAnalysis:
                 return closures.pop()
         return None
 
+    def _lambda_scope(self, enclosing: Scope, node: cst.Lambda) -> Scope:
+        scope = self.scopes.get(node)
+        if scope is None:
+            prefix = "" if isinstance(enclosing.node, cst.Module) else f"{enclosing.symbol}."
+            scope = Scope(node=node, symbol=f"{prefix}<lambda>", module=self,
+                          keras_class=enclosing.keras_class, owner=enclosing.owner,
+                          owner_methods=enclosing.owner_methods)
+            self.scopes[node] = scope
+        return scope
+
+    def _call_out(self, scope: Scope, call: cst.Call, flow: DataFlow) -> None:
+        """Record a call of a function of another project module from the gradient path
+        (a closure that a factory there returned, too: `loss_fn = losses.make(2)`)."""
+        info = self.external_function(scope, call) or self._external_closure(scope, call, flow)
+        if info is None or info.own_gradient:
+            return
+        tainted = tainted_arguments(list(info.positional), set(info.parameters), info.star_arg, call, flow)
+        self._record(info, PathEntry(frozenset(tainted), scope.model_calls,
+                                     frozenset({(self.module_name, scope.symbol, scope.is_forward_entry)})))
+
+    def _record(self, info: FunctionInfo, entry: PathEntry) -> None:
+        key = (info.module, info.name)
+        old = self.outgoing.get(key)
+        self.outgoing[key] = entry if old is None else old.merged(entry)
+
+    def _external_closure(self, scope: Scope, call: cst.Call, flow: DataFlow) -> Optional[FunctionInfo]:
+        if not isinstance(call.func, cst.Name):
+            return None
+        values = [b.value for b in flow.bindings if b.name == call.func.value]
+        if len(values) != 1 or not isinstance(values[0], cst.Call):
+            return None
+        return self._returned_closure(scope, values[0])
+
+    def _returned_closure(self, scope: Scope, factory_call: cst.Call) -> Optional[FunctionInfo]:
+        """The one nested function that a factory of another project module returns."""
+        factory = self.external_function(scope, factory_call)
+        if factory is None or len(factory.returns_closures) != 1 or self.project is None:
+            return None
+        return self.project.function(factory.module, factory.returns_closures[0])
+
+    def _compiled_losses(self) -> None:
+        """`model.compile(loss=...)` with a loss function (or a factory's closure) of another
+        project module: Keras calls it with `(y_true, y_pred)`, the prediction carrying the
+        gradient."""
+        for scope in self.scopes.values():
+            for node in _walk_scope(scope.body):
+                if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                        and node.func.attr.value == "compile"):
+                    continue
+                for arg in node.args:
+                    if arg.keyword is None or arg.keyword.value != "loss":
+                        continue
+                    value = arg.value
+                    info = (self._returned_closure(scope, value) if isinstance(value, cst.Call)
+                            else self.external_function(scope, cst.Call(func=value)))
+                    if info is not None and len(info.positional) >= 2 and not info.own_gradient:
+                        self._record(info, PathEntry(frozenset({info.positional[1]}), False,
+                                                     frozenset({(self.module_name, scope.symbol, False)})))
+
+    def external_function(self, scope: Scope, call: cst.Call) -> Optional[FunctionInfo]:
+        """The function of another project module that `call` calls: an imported helper
+        (`ops.gelu(x)`, `gelu(x)`), or `self.m(...)` defined by a base class there."""
+        if self.project is None or self.module_name is None:
+            return None
+        callee = call.func
+        if (isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name)
+                and callee.value.value == "self"):
+            if "." not in scope.symbol:
+                return None
+            owner = scope.symbol.rsplit(".", 1)[0]
+            info = self.project.method(self.module_name, owner, callee.attr.value)
+        else:
+            dotted = dotted_name(callee)
+            definition = self.project.resolve(self.module_name, dotted) if dotted is not None else None
+            if definition is None or definition.kind != "function":
+                return None
+            info = self.project.function(definition.module, definition.name)
+        if info is None or info.module == self.module_name:
+            return None
+        return info
+
     def _calls_on_path(self, scope: Scope) -> Iterator[tuple[cst.Call, bool]]:
         regions = scope.body if scope.forward else [block.body for block in scope.tape_blocks]
         stack: list[cst.CSTNode] = list(reversed(regions))
@@ -455,6 +591,8 @@ class ModuleAnalysis:
             node = stack.pop()
             if isinstance(node, (cst.FunctionDef, cst.ClassDef)) or node in self.numpy_lambdas:
                 continue  # what a numpy_function lambda calls runs as NumPy too
+            if isinstance(node, cst.Lambda) and node in self.scopes and node is not scope.node:
+                continue  # a scope of its own
             stack.extend(reversed(list(child_nodes(node))))
             if isinstance(node, cst.Call):
                 yield node, not scope.forward
@@ -490,7 +628,7 @@ def _has_literal_default(param: cst.Param) -> bool:
 
 def _parameter_at(scope: Scope, index: int) -> set[str]:
     """The name of the positional parameter at `index` (after `self`), if any."""
-    if not isinstance(scope.node, cst.FunctionDef):
+    if not isinstance(scope.node, (cst.FunctionDef, cst.Lambda)):
         return set()
     positional = list(scope.node.params.posonly_params) + list(scope.node.params.params)
     if scope.owner is not None and positional and positional[0].name.value == "self":

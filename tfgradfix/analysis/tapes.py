@@ -159,6 +159,12 @@ def names_bound(statement: cst.CSTNode) -> set[str]:
             bound.update(target_names(node.target))
         elif isinstance(node, cst.WithItem) and node.asname is not None:
             bound.update(target_names(node.asname.name))
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            bound.add(node.name.value)
+        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+            bound.update(alias.evaluated_alias or alias.evaluated_name.split(".")[0] for alias in node.names)
+        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+            bound.update(target_names(node.name.name))
     return bound
 
 

@@ -123,6 +123,11 @@ class ArrayToTensor:
             if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, (cst.Minus, cst.Plus)):
                 node = parent
                 continue
+            if isinstance(parent, cst.Comparison) and len(parent.comparisons) == 1 and isinstance(
+                    parent.comparisons[0].operator, (cst.Equal, cst.NotEqual, cst.LessThan, cst.LessThanEqual,
+                                                     cst.GreaterThan, cst.GreaterThanEqual)):
+                node = parent  # elementwise on a tensor too: its array uses (`.astype`) follow
+                continue
             break
         self._check_consumer(node)
         return edits, node

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable, Iterable, Union
+from typing import Any, Callable, Iterable, Optional, Union
 
 import libcst as cst
 
@@ -29,12 +29,24 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class FileEdit:
+    """The part of a fix in another module of the project. `edit(analysis)` gives the fix
+    to make there, derived from that module's `ModuleAnalysis` when the engine has both
+    files at hand; None when it cannot be made there, and then the whole fix is not made."""
+
+    module: str
+    edit: Callable[[Any], Optional["Fix"]]
+
+
+@dataclass(frozen=True)
 class Fix:
     description: str
     edits: tuple[Edit, ...]
     applicability: Applicability = Applicability.SAFE
     # Modules the replacement refers to by the alias the fix used: (module, alias).
     imports: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # Edits in other modules that belong to this fix: all are made, or none.
+    elsewhere: tuple[FileEdit, ...] = ()
 
     @classmethod
     def replace(cls, node: cst.CSTNode, replacement: Replacement, description: str,

@@ -234,8 +234,9 @@ def add_to_build(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[
 
         return build, extend
 
-    # A parent's `build` of this module makes its own weights: the new one calls it first.
-    inherited = [cst.parse_statement("super().build(input_shape)\n")] if cls.method("build") is not None else []
+    # A parent's `build` (of this module or another) makes its own weights: the new one calls it first.
+    inherited = [cst.parse_statement("super().build(input_shape)\n")] if (
+        cls.method("build") is not None or cls.has_external_method("build")) else []
 
     def create(updated: cst.ClassDef) -> cst.ClassDef:
         method = cst.FunctionDef(

@@ -46,7 +46,7 @@ class Review:
     def file(self, source: SourceFile, result: FileResult) -> Optional[str]:
         """The file's text with the accepted fixes, or None if none was accepted.
         Raises Quit, carrying the text accepted so far."""
-        if not self.engine.may_match(source.text):
+        if not self.engine.may_have_path(source):
             return None
         try:
             module = parse_source(source.text)

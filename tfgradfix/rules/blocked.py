@@ -7,7 +7,8 @@ when the answer flips is an op reported, so a straight-through estimator
 (`x + tf.stop_gradient(q - x)`), a stop_gradient on targets, or an argmax used
 to select values with `tf.gather` stays unreported: another path carries the
 gradient. The layer's own inputs are not counted as sources, so a weightless
-`StopGradient` layer is left alone.
+`StopGradient` layer is left alone. TGF301 also asks it for each weight of a layer on its
+own (`Blocking.only`): a stop_gradient that freezes one projection while the others train.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import Blocking
 from tfgradfix.analysis.keras import self_attribute
-from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
+from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Fix
 from tfgradfix.fixes.numpy_to_tf import bind
@@ -150,6 +151,7 @@ class StopGradientOutput(_CutRule):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._assigned: Optional[set[str]] = None
+        self._asserts_none: Optional[bool] = None
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self._qualified(node)
@@ -176,9 +178,12 @@ class StopGradientOutput(_CutRule):
         context = self.context
         scope = context.scope
         cls = scope.keras_class
-        if (operand is None or cls is None or not scope.is_forward_entry or not context.reaches_output(node)
-                or _in_a_test(context, cls)):
+        if operand is None or cls is None or not scope.is_forward_entry or not context.reaches_output(node):
             return []
+        if self._asserts_none is None:
+            self._asserts_none = any(_asserts_none(n) for n in descendants(context.analysis.module))
+        if self._asserts_none or _in_a_test(context, cls):
+            return []  # a test that freezes a weight to check its gradient is None
         sinks = scope.analyse(self.cut).sink_expressions
         if not any(scope.analyse(self.cut).is_tainted(s) for s in sinks):
             return []  # nothing else reaches the output either: the whole-layer case above
@@ -219,21 +224,18 @@ def _read_outside(context, cls, weight: str, entry) -> bool:
 
 
 def _in_a_test(context, cls) -> bool:
-    """A layer defined in a test, or in a module that asserts something is None (a
-    gradient, in the tests that freeze a weight on purpose)."""
+    """A layer defined in a `test*` function or a `Test*` / `*Test` class."""
     parent = context.parent(cls.node)
     while parent is not None:
-        if isinstance(parent, (cst.FunctionDef, cst.ClassDef)) and _test_name(parent.name.value):
+        if isinstance(parent, (cst.FunctionDef, cst.ClassDef)) and (
+                parent.name.value.startswith(("test", "Test")) or parent.name.value.endswith("Test")):
             return True
         parent = context.parent(parent)
-    return any(_asserts_none(node) for node in descendants(context.analysis.module))
-
-
-def _test_name(name: str) -> bool:
-    return name.startswith(("test", "Test")) or name.endswith("Test")
+    return False
 
 
 def _asserts_none(node: cst.CSTNode) -> bool:
+    """`self.assertIsNone(...)`, `assert ... is None`."""
     if isinstance(node, cst.Call):
         callee = node.func
         return isinstance(callee, cst.Attribute) and callee.attr.value == "assertIsNone"
@@ -251,8 +253,9 @@ class NonDifferentiableOp(_CutRule):
     triggers = ("argmax", "argmin", "round", "floor", "ceil", "sign", "cast", "top_k", ">", "<", "==",
                 *sorted({name.rsplit(".", 1)[-1] for name in NO_GRADIENT}))
     baseline = Blocking(functions=_METADATA, comparisons=False, parameters=False)
-    cut = Blocking(functions=_METADATA | frozenset(NO_GRADIENT) | frozenset(n for n in _NON_DIFFERENTIABLE if n != "cast"),
-                   comparisons=True, integer_casts=True, parameters=False)
+    cut = Blocking(
+        functions=_METADATA | frozenset(NO_GRADIENT) | frozenset(n for n in _NON_DIFFERENTIABLE if n != "cast"),
+        comparisons=True, integer_casts=True, parameters=False)
     what = (
         "Finds `argmax`, `argmin`, `round`, `floor`, `ceil`, `sign`, casts to an integer or bool "
         "dtype, comparisons, `tf.math.top_k(...).indices`, and every public TensorFlow function "
@@ -297,8 +300,8 @@ class NonDifferentiableOp(_CutRule):
             op_type, reason = NO_GRADIENT[qualified]
             operands = [a.value for a in node.args if a.keyword is None and not a.star][:2]
             if any(self._cuts_every_path(node, operand) for operand in operands):
-                advice = _NON_DIFFERENTIABLE["comparison"] if op_type in _COMPARISON_OPS else _ADVICE_BY_REASON[reason]
-                self._flag(node, shown, advice)
+                comparison = op_type in _COMPARISON_OPS
+                self._flag(node, shown, _NON_DIFFERENTIABLE["comparison"] if comparison else _ADVICE_BY_REASON[reason])
             return
         if op not in _NON_DIFFERENTIABLE or op == "cast" and not self._integer_cast(node):
             return

@@ -6,7 +6,7 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import is_certainly_tensor
+from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, is_certainly_tensor
 from tfgradfix.analysis.objects import Kind, describe
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.arrays import ArrayToTensor
@@ -28,15 +28,29 @@ def _numpy_function(rule: Rule, call_node: cst.Call) -> Optional[str]:
     return None
 
 
+# Values that have no gradient on purpose: a target under stop_gradient.
+_DETACHED = DEFAULT_BLOCKING.extended("stop_gradient")
+
+
 def _on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
     context = rule.context
-    return (
-        context.on_gradient_path
-        and any(context.is_tainted(v) for v in values)
-        and context.reaches_output(node)
-        # in a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds
-        and (context.scope.is_keras_forward or not context.feeds_no_gradient(node))
-    )
+    if not (context.on_gradient_path and any(context.is_tainted(v) for v in values)
+            and context.reaches_output(node)):
+        return False
+    if context.scope.is_keras_forward:
+        return True  # in a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds
+    # Eagerly, in a tape, NumPy loses nothing on a value that has no gradient anyway: a
+    # sampled action, a DQN target under stop_gradient.
+    if context.feeds_no_gradient(node):
+        return False
+    detached = context.scope.analyse(_DETACHED)
+    return any(detached.is_tainted(_reaching(context, v)) for v in values)
+
+
+def _reaching(context, value: cst.BaseExpression) -> cst.BaseExpression:
+    if isinstance(value, cst.Name):
+        return context.value_at(value) or value
+    return value
 
 
 class NumpyCallOnTensor(Rule):
@@ -48,7 +62,9 @@ class NumpyCallOnTensor(Rule):
     what = (
         "Finds NumPy functions (`np.dot`, `np.exp`, `np.sum`, ... under any alias, and names "
         "imported with `from numpy import ...`) applied to a tensor that carries a gradient, on "
-        "the gradient path: a Keras layer's `call`, what it calls in the same module (helpers, "
+        "the gradient path: a Keras layer's `call`, what it calls in the same module or in other "
+        "modules of the project (a NumPy helper in `ops.py` called from a layer in `layers.py` is "
+        "reported in `ops.py`; helpers, "
         "functions nested in it, the closure a factory returns: `loss_fn = make_loss(3)`), "
         "loss functions handed to `model.compile(loss=...)` (their `y_pred`), functions handed "
         "to `keras.layers.Lambda`, `tf.map_fn` and `tf.vectorized_map`, and the body of a "
@@ -91,7 +107,10 @@ class NumpyCallOnTensor(Rule):
         "where NumPy silently promoted to float64, the TF op keeps float32.\n\n"
         "Uses of the result as an array are rewritten too (`y.sum(axis=1)` becomes "
         "`tf.reduce_sum(y, axis=1)`); when one cannot be (`.tolist()`, fancy indexing, item "
-        "assignment, passing the array to a helper of the module) the finding has no fix."
+        "assignment, passing the array to a helper of the module) the finding has no fix.\n\n"
+        "In a helper that the project also calls off the gradient path (a NumPy utility that "
+        "data preparation calls too, in any module), the fix would change what those callers "
+        "get back (a tensor, not an array): it is unsafe there."
     )
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -7,13 +7,13 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import (
-    DataFlow, _walk_scope, argument_for, is_certainly_tensor, names_in, target_names,
+    DataFlow, _walk_scope, argument_for, is_certainly_tensor, name_nodes, names_in, target_names,
 )
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
 from tfgradfix.analysis.layer_state import declared_untrainable
 from tfgradfix.analysis.objects import Kind, describe
 from tfgradfix.analysis.tapes import (
-    Container, GradientCall, TapeBlock, names_bound, reaching_value, tape_block,
+    Container, GradientCall, TapeBlock, find_tape_blocks, names_bound, reaching_value, tape_block,
 )
 from tfgradfix.analysis.tree import contains, descendants
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
@@ -253,12 +253,16 @@ class ForwardOutsideTape(_TapeRule):
         "Safe: the forward call (or the computation from the variables) moves, with its "
         "comments, to the top of the block; it computes the same values, now recorded. When a "
         "statement in between reads its result or rebinds its inputs, or the value is computed "
-        "outside a loop around the block (moving it would run it every step), the finding has "
-        "no fix."
+        "outside a loop around the block (moving it would run it every step), or another tape "
+        "block reads it too, the finding has no fix."
     )
 
     _DERIVED = ("`{name}` is computed from {variables} before the `with tf.GradientTape()` block: the tape did "
                 "not record it, so the gradients for {variables} are None")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._reported: set[cst.CSTNode] = set()
 
     def check(self, block: TapeBlock) -> None:
         self._derived_before(block)
@@ -301,21 +305,23 @@ class ForwardOutsideTape(_TapeRule):
         # Differentiable in the variables: `tf.shape(a)[0]` or `a.shape` is not.
         roots = {v.split(".", 1)[0] for v in variables} - {"self"}  # `layer.kernel`: taint follows `layer`
         flow = DataFlow(scope=self.context.scope, imports=self.context.imports, tainted=roots)
-        for name in sorted(n for n in read_in_block if n is not None and "." not in n) :
-            if name in bound_in_block or name in variables:
-                continue
+        scope_flow = self.context.flow
+        from_variables = {b.name for b in (scope_flow.bindings if scope_flow is not None else ())
+                          if any(dotted_name(n) in variables for n in descendants(b.value))}
+        for name in sorted(from_variables & read_in_block - bound_in_block - variables):
             value = reaching_value(block.node, name, self.context.parent)
-            if value is None or not self._computed(value) or not flow.is_tainted(value):
+            if value is None or value in self._reported or not (self._computed(value) and flow.is_tainted(value)):
                 continue
             cut = sorted({d for n in descendants(value) if (d := dotted_name(n)) in variables} - read_in_block)
             if not cut:
                 continue
             shown = ", ".join(f"`{v}`" for v in cut)
-            self.report(value, self._DERIVED.format(name=name, variables=shown), self._move(block, value))
+            self._reported.add(value)  # once, for the first block that reads it
+            self.report(value, self._DERIVED.format(name=name, variables=shown), self._move(block, value, name))
 
     def _source_variables(self, sources: Optional[cst.BaseExpression]) -> Iterator[str]:
         """Variables named among the sources (`[a, b]`, `self.kernel`); a Keras class's own
-        weights for `self.trainable_variables`."""
+        trainable weights for `self.trainable_variables`."""
         values = [e.value for e in sources.elements] if isinstance(sources, (cst.List, cst.Tuple)) else [sources]
         for value in values:
             name = dotted_name(value) if isinstance(value, (cst.Name, cst.Attribute)) else None
@@ -333,16 +339,19 @@ class ForwardOutsideTape(_TapeRule):
             return True
         if isinstance(value, cst.Call):
             qualified = self.context.imports.resolve(value.func) or ""
-            if qualified.startswith("tensorflow.") and qualified not in ("tensorflow.Variable", "tensorflow.GradientTape"):
+            if qualified.startswith("tensorflow.") and qualified != "tensorflow.Variable":
                 return True
             return isinstance(value.func, cst.Attribute) and value.func.attr.value in ("read_value", "value")
         return False
 
-    def _move(self, block: TapeBlock, value: cst.BaseExpression) -> Optional[Fix]:
+    def _move(self, block: TapeBlock, value: cst.BaseExpression, name: str) -> Optional[Fix]:
         statement = self.context.parent(self.context.parent(value))
         body = list(block.container.body)
         if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and statement in body):
             return None  # computed in an enclosing block, once for a whole loop: moving it changes what runs
+        tapes = find_tape_blocks(self.context.scope, self.context.imports)
+        if any(name in names_in(b.node.body) for b in tapes if b is not block):
+            return None  # another tape reads it too: one move cannot serve both
         others = body[body.index(statement) + 1:block.index]
         if not _can_reorder([statement], others):
             return None
@@ -640,15 +649,13 @@ class NonTrainableInSources(_TapeRule):
             return expr is gradient.call or any(n in grads for n in names_in(expr))
 
         paired: list[cst.Attribute] = []
+        paired_alias = 0
         for node in _walk_scope(scope.body):
             if isinstance(node, cst.Return) and node.value is not None and is_gradients(node.value):
                 if not self._callers_keep_apart(scope):
                     return None
             if not isinstance(node, cst.Call) or node is gradient.call:
                 continue
-            if alias is not None and any(isinstance(a.value, cst.Name) and a.value.value == alias
-                                         for a in node.args) and not any(is_gradients(a.value) for a in node.args):
-                return None  # the bound list is used apart from the gradients
             if not any(is_gradients(a.value) for a in node.args):
                 continue
             callee = node.func
@@ -663,14 +670,24 @@ class NonTrainableInSources(_TapeRule):
                 return None
             for arg in node.args:
                 value = arg.value
-                if is_gradients(value) or (arg.keyword is not None and not isinstance(callee, cst.Name)):
-                    continue  # `apply_gradients(..., name=...)`
+                if is_gradients(value):
+                    continue
                 text = dotted_name(value)
                 if text == listed and isinstance(value, cst.Attribute):
                     paired.append(value)
-                elif text is None or text not in (alias, trainable):
+                elif text is not None and text in (alias, trainable):
+                    paired_alias += text == alias
+                elif arg.keyword is None:
                     return None  # paired with some other list
+        if alias is not None and paired_alias + 1 != self._reads_of(alias):
+            return None  # the bound list is used apart from the gradients too
         return paired
+
+    def _reads_of(self, name: str) -> int:
+        """How many times the scope reads `name` (every mention, less the assignments to it)."""
+        flow = self.context.flow
+        mentions = sum(1 for statement in self.context.scope.body for n in name_nodes(statement) if n.value == name)
+        return mentions - sum(1 for b in flow.bindings if b.name == name) if flow is not None else mentions
 
     @staticmethod
     def _gradient_names(gradient: GradientCall, flow) -> Optional[set[str]]:

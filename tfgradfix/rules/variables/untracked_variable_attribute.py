@@ -23,7 +23,9 @@ class UntrackedVariableAttribute(Rule):
         "Finds `tf.Variable(...)` stored on a Keras layer or model outside its forward pass "
         "(`__init__`, `build`, helpers they call): `self.w = tf.Variable(...)`, and variables kept in "
         "a list or dict on the layer (`self.ws = [tf.Variable(...) for ...]`, "
-        "`self.ws.append(tf.Variable(...))`)."
+        "`self.ws.append(tf.Variable(...))`). A class is a Keras layer or model through any "
+        "chain of base classes of the project, across modules (a subclass in `models.py` of a "
+        "Keras base in `base.py`)."
     )
     why = (
         "Keras 3 (`tf.keras` from TensorFlow 2.16) tracks only the variables it creates itself "

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Union
+import copy
+import functools
+from typing import Optional, Union
 
 import libcst as cst
 
-from tfgradfix.analysis.layer_state import creates, known_values, lazily_created, repeated_in
-from tfgradfix.fixes.edits import Edit, Fix, keyword_arg
+from tfgradfix.analysis.context import ParentMap
+from tfgradfix.analysis.dataflow import _walk_scope, names_in
+from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.layer_state import attribute_values, creates, known_values, lazily_created, repeated_in
+from tfgradfix.analysis.scopes import ModuleAnalysis
+from tfgradfix.fixes.edits import Edit, FileEdit, Fix, keyword_arg
 from tfgradfix.fixes.hoist import (
     RenameReads, add_to_build, build_input_name, call_site, free_attribute, hoist_weight, without,
 )
@@ -74,7 +80,10 @@ class VariableInHelper(Rule):
         "activation's shape, a local), when the helper runs in a loop or comprehension (one "
         "variable per iteration), when the call passes `*args`/`**kwargs`, or when the "
         "variable is made inside an expression rather than by its own statement. Helpers "
-        "reached from several layers, or only through other helpers, are not reported."
+        "reached from several layers, or only through other helpers, are not reported.\n\n"
+        "For a helper of another module of the project the fix edits both files (the helper, "
+        "and the calling layer's `build` and calls), all or nothing, and only when every call of "
+        "the helper in the project is in that one layer."
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -85,6 +94,13 @@ class VariableInHelper(Rule):
         if creates(context, node) is None or lazily_created(context, node):
             return
         callers = context.analysis.callers_of(scope)
+        external = scope.external_callers
+        if external:
+            # Called from layers of other modules of the project.
+            if all(forward for _, _, forward in external) and all(c.is_forward_entry for c, _ in callers):
+                fix = None if callers else self._fix_across(node, external)
+                self.report(node, self.message.format(helper=scope.symbol), fix)
+            return
         layers = {c.keras_class for c, _ in callers if c.is_forward_entry}
         if not callers or len(layers) != 1 or not all(c.is_forward_entry for c, _ in callers):
             return  # reached through other helpers, or from tapes: not this rule's fix
@@ -135,6 +151,96 @@ class VariableInHelper(Rule):
                 edits.append(Edit(call, _passing(local, attr)))
         return Fix("Create the weight once, in the layer's `build`" + (", one per call site" if several else ""),
                    tuple(edits))
+
+
+    def _fix_across(self, ctor: cst.Call, external: frozenset) -> Optional[Fix]:
+        """The helper, a function of this module, is called only from the forward methods
+        of one layer of another module: the weight goes to that layer's `build` (edited
+        when the engine has that module at hand) and is passed in."""
+        context, scope = self.context, self.context.scope
+        analysis = context.analysis
+        owners = {(module, symbol.rsplit(".", 1)[0]) for module, symbol, _ in external}
+        if len(owners) != 1 or scope.symbol not in analysis.functions or analysis.project is None:
+            return None
+        (caller_module, class_name), = owners
+        callers = {(module, symbol) for module, symbol, _ in external}
+        sites = analysis.project.call_sites(analysis.module_name, scope.symbol)
+        if not sites or any(site not in callers for site in sites):
+            return None  # another caller would not pass the weight
+        helper = scope.node
+        assign = context.parent(ctor)
+        statement = context.parent(assign)
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+                and isinstance(assign.targets[0].target, cst.Name)
+                and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                and statement in helper.body.body):
+            return None
+        local = assign.targets[0].target.value
+        code = cst.Module([]).code_for_node
+        heads = set(names_in(helper))
+        imports = tuple(sorted((full, alias) for alias, full in context.imports.bindings.items()
+                               if alias in heads and "." not in full))
+        values = tuple((name, code(value)) for name, value in scope.analyse().single_values().items())
+        remove = without(helper, statement, None)
+        caller_edit = functools.partial(
+            hoist_into_caller, class_name, f"{analysis.module_name}.{scope.symbol}", local,
+            code(helper.with_changes(decorators=[], leading_lines=[])), list(helper.body.body).index(statement),
+            imports, values)
+        return Fix("Create the weight once, in the calling layer's `build` (in its module)",
+                   (Edit(helper, lambda updated: _with_keyword_parameter(remove(updated), local)),),
+                   elsewhere=(FileEdit(caller_module, caller_edit),))
+
+
+class _Parents:
+    """What `repeated_in` asks of a traversal context, for a module analysed outside one."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.parent = ParentMap(module)
+
+
+def hoist_into_caller(class_name: str, helper: str, local: str, helper_code: str, index: int,
+                      imports: tuple[tuple[str, str], ...], values: tuple[tuple[str, str], ...],
+                      analysis: ModuleAnalysis) -> Optional[Fix]:
+    """The calling module's part of TGF201's fix across modules: the weight statements in
+    the layer's `build` (one weight per call site), and `<local>=self.<attr>` at each call."""
+    cls = next((c for c in analysis.keras_classes.values() if c.name == class_name), None)
+    project = analysis.project
+    if cls is None or project is None:
+        return None
+    callers = []
+    for scope in analysis.scopes.values():
+        if scope.keras_class is cls and scope.is_forward_entry:
+            for node in _walk_scope(scope.body):
+                if isinstance(node, cst.Call):
+                    dotted = dotted_name(node.func)
+                    target = project.resolve(analysis.module_name, dotted) if dotted else None
+                    if target is not None and target.qualified == helper:
+                        callers.append((scope, node))
+    parents = _Parents(analysis.module)
+    if not callers or any(repeated_in(parents, call, caller.node) for caller, call in callers):
+        return None
+    definition = cst.parse_statement(helper_code)
+    assert isinstance(definition, cst.FunctionDef)
+    statement = definition.body.body[index]
+    ctor = statement.body[0].value
+    known = copy.copy(analysis.imports)
+    known.bindings = {**analysis.imports.bindings, **{alias: full for full, alias in imports}}
+    known_values_ = {**attribute_values(cls), **{name: cst.parse_expression(v) for name, v in values}}
+    several = len(callers) > 1
+    attrs, created = [], []
+    for number, (caller, call) in enumerate(callers, 1):
+        attr = free_attribute(cls, f"{local}_{number}" if several else local)
+        hoisted = hoist_weight(ctor, statement, attr, known, inputs={p.name.value for p in caller.node.params.params[1:2]},
+                               input_shape=build_input_name(cls), values=known_values_,
+                               site=call_site(definition, call))
+        if hoisted.statements is None:
+            return None
+        attrs.append(attr)
+        created.extend(hoisted.statements)
+    build_node, build_edit = add_to_build(cls, created)
+    edits = [Edit(build_node, build_edit)]
+    edits.extend(Edit(call, _passing(local, attr)) for (_, call), attr in zip(callers, attrs))
+    return Fix(f"Create `self.{attrs[0]}` in `build` and pass it to the helper", tuple(edits), imports=imports)
 
 
 def _passing(parameter: str, attr: str):

@@ -1,0 +1,173 @@
+"""Multi-module projects (fixtures/projects/<name>/): the CLI over a whole project finds
+the bugs whose pieces sit in different modules, stays silent on the look-alikes, shows
+and applies fixes across files, and the fixed projects train."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+from tfgradfix.analysis.project import Kind, ProjectIndex
+
+PROJECTS = FIXTURES / "projects"
+NAMES = sorted(p.name for p in PROJECTS.iterdir() if (p / "expected.txt").exists())
+
+
+def _tfgradfix(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tfgradfix", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def _reported(output: str) -> list[str]:
+    """`path:line:col: CODE [*]` of each finding line of the text output."""
+    lines = []
+    for line in output.splitlines():
+        head, _, rest = line.partition(": TGF")
+        if rest and head.count(":") == 2:
+            code, _, message = rest.partition(" ")
+            mark = message[:3] if message.startswith(("[*]", "[?]")) else ""
+            lines.append(f"{head}: TGF{code} {mark}".rstrip())
+    return lines
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_project_findings(name, jobs):
+    expected = (PROJECTS / name / "expected.txt").read_text().splitlines()
+    run = _tfgradfix(PROJECTS / name, "-j", jobs, ".")
+    assert _reported(run.stdout) == expected, run.stdout + run.stderr
+
+
+def test_each_module_alone_misses_what_crosses_files(tmp_path):
+    """The same code, each file checked with no project around it (copied apart), loses
+    every cross-module finding: what the index adds is real."""
+    alone = []
+    for path in sorted((PROJECTS / "vision" / "visionkit").glob("*.py")):
+        (tmp_path / path.stem).mkdir()
+        shutil.copy(path, tmp_path / path.stem / path.name)
+        alone.append(_reported(_tfgradfix(tmp_path / path.stem, path.name).stdout))
+    assert alone == [[], [], [], [], []]
+
+
+def test_a_single_file_resolves_its_imports():
+    """pre-commit passes one file: the modules it imports are still read for its bases."""
+    run = _tfgradfix(PROJECTS / "vision", "visionkit/blocks.py")
+    assert _reported(run.stdout) == ["visionkit/blocks.py:14:22: TGF203 [*]"], run.stdout + run.stderr
+
+
+def test_diff_spans_files():
+    run = _tfgradfix(PROJECTS / "vision", "--diff", ".")
+    headers = [line for line in run.stdout.splitlines() if line.startswith("+++ ")]
+    assert headers == ["+++ b/visionkit/blocks.py", "+++ b/visionkit/ops.py"], run.stdout
+    assert run.returncode == 1
+
+
+def test_helper_also_called_off_the_path_is_not_fixed_safely(tmp_path):
+    project = tmp_path / "seq2seq"
+    shutil.copytree(PROJECTS / "seq2seq", project)
+    before = (project / "seqlib" / "utils" / "np_ops.py").read_text()
+    run = _tfgradfix(project, "--fix", ".")
+    assert (project / "seqlib" / "utils" / "np_ops.py").read_text() == before, run.stdout
+    assert "self.add_weight" in (project / "seqlib" / "models.py").read_text()
+    # Without the off-path caller the same helper is fixed.
+    train = project / "train.py"
+    train.write_text(train.read_text().split("\n\ndef attention_report")[0] + "\n")
+    _tfgradfix(project, "--fix", ".")
+    assert "tf.exp(" in (project / "seqlib" / "utils" / "np_ops.py").read_text()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fix_compiles_and_is_stable(tmp_path, name):
+    project = tmp_path / name
+    shutil.copytree(PROJECTS / name, project)
+    _tfgradfix(project, "--fix", ".")
+    for path in project.rglob("*.py"):
+        compile(path.read_text(), str(path), "exec")
+    again = _tfgradfix(project, "--diff", ".")
+    assert again.stdout == "", again.stdout
+    left = _reported(_tfgradfix(project, ".").stdout)
+    assert all(not line.endswith("[*]") for line in left), left
+
+
+def test_index_of_the_vision_package():
+    paths = [str(p) for p in (PROJECTS / "vision").rglob("*.py")]
+    index = ProjectIndex.build(paths)
+    assert index.module_for_path(str(PROJECTS / "vision" / "visionkit" / "ops.py")) == "visionkit.ops"
+    assert index.class_kind("visionkit.models", "ResidualBlock") is Kind.KERAS_LAYER
+    assert index.class_kind("visionkit.models", "TinyResNet") is Kind.KERAS_MODEL
+    assert index.class_kind("visionkit.blocks", "RunningMeter") is Kind.PLAIN
+    assert index.resolve("train", "TinyResNet").qualified == "visionkit.models.TinyResNet"
+    assert index.resolve("visionkit.blocks", "channel_scale").qualified == "visionkit.ops.channel_scale"
+    helper = index.function("visionkit.ops", "channel_scale")
+    assert helper.creates_variables and not helper.calls_numpy
+    assert index.function("visionkit.ops", "gram_matrix").calls_numpy
+    method = index.method("visionkit.blocks", "ResidualBlock", "project")
+    assert (method.module, method.name) == ("visionkit.base", "BaseBlock.project")
+    assert index.imports_of("visionkit.blocks") == {"visionkit.base", "visionkit.ops"}
+
+
+# -- with TensorFlow: the fixed projects train -------------------------------------------
+
+
+def _import_fresh(root: Path, *modules: str):
+    for name in list(sys.modules):
+        if name.split(".")[0] in {m.split(".")[0] for m in modules}:
+            del sys.modules[name]
+    sys.path.insert(0, str(root))
+    try:
+        return [importlib.import_module(m) for m in modules]
+    finally:
+        sys.path.remove(str(root))
+
+
+def _fixed_copy(tmp_path: Path, name: str) -> Path:
+    project = tmp_path / name
+    shutil.copytree(PROJECTS / name, project)
+    run = _tfgradfix(project, "--fix", ".")
+    assert run.returncode in (0, 1), run.stderr
+    return project
+
+
+def test_fixed_vision_model_trains_every_variable(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    original, = _import_fresh(PROJECTS / "vision", "visionkit.models")
+    x = tf.random.normal((3, 4))
+    before = original.TinyResNet()
+    before(x)
+    untracked = {"alpha", "gamma"} & {v.name.split("/")[-1].split(":")[0] for v in before.trainable_variables}
+    assert not untracked
+    fixed, = _import_fresh(_fixed_copy(tmp_path, "vision"), "visionkit.models")
+    model = fixed.TinyResNet()
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x) ** 2)
+    names = [v.name for v in model.trainable_variables]
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert any("alpha" in n for n in names) and any("gamma" in n for n in names), names
+    assert all(g is not None for g in grads), [n for n, g in zip(names, grads) if g is None]
+
+
+def test_fixed_agent_gets_the_entropy_gradient(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+
+    def entropy_gradients(root):
+        networks, rl_utils = _import_fresh(root, "networks", "rl_utils")
+        tf.random.set_seed(0)
+        model = networks.ActorCritic(3)
+        states = tf.random.normal((5, 4))
+        with tf.GradientTape() as tape:
+            probs, _ = model(states)
+            bonus = tf.reduce_mean(rl_utils.entropy(probs))
+        return model, tape.gradient(bonus, model.trainable_variables)
+
+    _, before = entropy_gradients(PROJECTS / "actor_critic")
+    assert all(g is None for g in before)
+    model, after = entropy_gradients(_fixed_copy(tmp_path, "actor_critic"))
+    critic = {id(v) for v in model.critic.trainable_variables}
+    actor = [g for v, g in zip(model.trainable_variables, after) if id(v) not in critic]
+    assert actor and all(g is not None for g in actor)
