@@ -66,6 +66,10 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                 units.append(Unit("function", caller.node.name.value))
                 continue
         units.append(Unit("function", name))
+    # A changed class whose Keras base lives in another project module (the child checks it is a layer).
+    old_code = {s.name.value: _code(before, s) for s in before.body if isinstance(s, cst.ClassDef)}
+    units += [Unit("layer", s.name.value) for s in after.body
+              if isinstance(s, cst.ClassDef) and old_code.get(s.name.value) != _code(after, s)]
     units += [Unit("block", name) for name in changed_blocks(original, fixed)]
     units += _through_slices(before, after, new, units)
     return list(dict.fromkeys(units))
