@@ -332,3 +332,23 @@ def test_array_uses_after_a_comparison_are_rewritten():
     """
     found, fixed = _findings(code, "TGF101")
     assert len(found) == 1 and "mask = tf.cast(tf.abs(x) > 0.5, tf.float32)" in fixed
+
+
+def test_a_lambda_first_met_after_the_analysis_is_built_is_no_crash():
+    # TGF209 asks who calls `helper` while the traversal runs; `get_name()` calls a lambda.
+    code = """
+        import tensorflow as tf
+
+        def helper(x):
+            return tf.keras.layers.Dense(4)(x)
+
+        class Block(tf.keras.layers.Layer):
+            def build(self, s):
+                get_name = lambda: "c"
+                self.d = tf.keras.layers.Dense(4, name=get_name())
+
+            def call(self, x):
+                return self.d(helper(x))
+    """
+    found, _ = _findings(code, "TGF209")  # `_findings` asserts the file had no internal error
+    assert [f.line for f in found] == [5]

@@ -171,3 +171,29 @@ def test_fixed_agent_gets_the_entropy_gradient(tmp_path):
     critic = {id(v) for v in model.critic.trainable_variables}
     actor = [g for v, g in zip(model.trainable_variables, after) if id(v) not in critic]
     assert actor and all(g is not None for g in actor)
+
+
+def test_model_zoo_objects_are_what_their_classes_in_other_modules_make_them(tmp_path):
+    """The plain MLP's `predict`/`weights` and the tf.Module's `variables` train as they
+    are; the Keras student's `predict` in the tape is the bug, and the fix trains it."""
+    tf = pytest.importorskip("tensorflow")
+
+    def run(root):
+        train, zoo = _import_fresh(root, "train", "zoo")
+        tf.random.set_seed(0)
+        x, y = tf.random.normal([8, 4]), tf.ones([8, 1])
+        scratch, regressor = zoo.ScratchMLP([4, 8, 1]), zoo.LinearRegressor(4)
+        losses = [train.fit_scratch(scratch, x, y), train.fit_regressor(regressor, x, y, tf.keras.optimizers.SGD(0.1))]
+        assert all(loss is not None for loss in losses)
+        student, teacher = zoo.ConvNet(3), zoo.ConvNet(3)
+        student(x)
+        before = [v.numpy().copy() for v in student.trainable_variables]
+        train.distill(student, teacher, x, tf.keras.optimizers.SGD(0.5))
+        return [not (b == a.numpy()).all() for b, a in zip(before, student.trainable_variables)]
+
+    try:
+        moved = run(PROJECTS / "model_zoo")
+    except (ValueError, TypeError, AttributeError):  # Keras refuses gradients that are all None
+        moved = [False]
+    assert not any(moved)
+    assert all(run(_fixed_copy(tmp_path, "model_zoo")))

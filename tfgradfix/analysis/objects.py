@@ -15,31 +15,18 @@ judged by how it is used (`.fit`, `.compile`, an annotation).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import DataFlow, _walk_scope, argument_for, names_in
-from tfgradfix.analysis.keras import KERAS_PACKAGES, is_keras_base, self_attribute
+from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.project import Kind, library_kind
 from tfgradfix.analysis.tree import descendants
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
-
-
-class Kind(str, Enum):
-    """What instances of a class are."""
-
-    KERAS_MODEL = "keras-model"
-    KERAS_LAYER = "keras-layer"
-    TF_MODULE = "tf-module"
-    PLAIN = "plain"
-    UNKNOWN = "unknown"
-
-    @property
-    def is_keras(self) -> bool:
-        return self in (Kind.KERAS_MODEL, Kind.KERAS_LAYER)
 
 
 @dataclass(frozen=True)
@@ -70,10 +57,6 @@ _STATEFUL_LAYERS = frozenset({
 # `keras.applications` families built with BatchNormalization (VGG has none).
 _BATCH_NORM_APPLICATIONS = ("resnet", "mobilenet", "densenet", "inception", "xception",
                             "efficientnet", "nasnet", "regnet", "convnext")
-_MODEL_CONSTRUCTORS = frozenset({"Model", "Sequential", "Functional", "load_model", "clone_model"})
-_TF_MODULES = ("tensorflow.Module", "tensorflow.experimental.dtensor.Module")
-# Bases that say nothing about what instances hold: they stay plain objects.
-_PLAIN_BASES = frozenset({"object", "abc.ABC", "typing.Generic", "typing.NamedTuple", "typing.Protocol"})
 # Calling these on a parameter says it is a Keras model.
 _MODEL_METHODS = frozenset({"fit", "compile", "fit_generator", "train_on_batch", "evaluate", "summary"})
 _DEPTH = 8
@@ -86,29 +69,29 @@ def describe(scope: "Scope", expr: cst.BaseExpression) -> ObjectInfo:
 
 def class_kind(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> tuple[Kind, Optional[cst.ClassDef]]:
     """What instances of the class `callee` names are, and its definition when it is
-    a class of this module. Every lookup of a class goes through here."""
+    a class of this module. Every lookup of a class goes through here: classes of this
+    module by their bases, others through the project index (classes of other project
+    modules, through any chain of bases), else by the library name they were imported as."""
     if isinstance(callee, cst.Name):
         node = analysis.class_nodes.get(callee.value)
         if node is not None:
             return _local_class_kind(analysis, node, set()), node
+    dotted = dotted_name(callee)
+    if analysis.project is not None and analysis.module_name is not None and dotted is not None:
+        return analysis.project.class_kind(analysis.module_name, dotted), None
     qualified = analysis.imports.resolve(callee)
-    if qualified is None:
-        return Kind.UNKNOWN, None
-    return _library_kind(qualified), None
+    return (library_kind(qualified) if qualified is not None else Kind.UNKNOWN), None
 
 
-def _library_kind(qualified: str) -> Kind:
-    if qualified in _TF_MODULES:
-        return Kind.TF_MODULE
-    if qualified in _PLAIN_BASES or qualified.startswith(("typing.", "enum.", "collections.")):
-        return Kind.PLAIN
-    for package in KERAS_PACKAGES:
-        if qualified.startswith(package + ".applications."):
-            return Kind.KERAS_MODEL
-    if is_keras_base(qualified):
-        last = qualified.rsplit(".", 1)[-1]
-        return Kind.KERAS_MODEL if last in _MODEL_CONSTRUCTORS or ".models." in qualified else Kind.KERAS_LAYER
-    return Kind.UNKNOWN
+def _project_methods(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> frozenset[str]:
+    """The methods a class of another project module defines, with its project bases'."""
+    dotted = dotted_name(callee)
+    if analysis.project is None or analysis.module_name is None or dotted is None:
+        return frozenset()
+    definition = analysis.project.resolve(analysis.module_name, dotted)
+    if definition is None or definition.kind != "class":
+        return frozenset()
+    return frozenset(m for cls in analysis.project.lineage(definition.module, definition.name) for m in cls.methods)
 
 
 def _local_class_kind(analysis: "ModuleAnalysis", node: cst.ClassDef, seen: set[str]) -> Kind:
@@ -244,8 +227,9 @@ class _Describer:
             return self.instance(node, [call])
         if kind.is_keras:
             return ObjectInfo(kind, self._holds_non_trainable(self._parts(scope, call, bound_to), set())
-                              or _batch_norm_application(self.analysis.imports.resolve(callee) or ""))
-        return ObjectInfo(kind)
+                              or _batch_norm_application(self.analysis.imports.resolve(callee) or ""),
+                              _project_methods(self.analysis, callee))
+        return ObjectInfo(kind, methods=_project_methods(self.analysis, callee))
 
     def _parts(self, scope: "Scope", call: cst.Call, bound_to: Optional[str]) -> list[cst.CSTNode]:
         """What a model put together in `scope` is made of: the call, the values of the

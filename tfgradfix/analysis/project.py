@@ -23,7 +23,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
-from tfgradfix.analysis.keras import is_keras_base
+from tfgradfix.analysis.keras import KERAS_PACKAGES, is_keras_base
 
 # Modules read in all, given or imported (a bound for a huge tree imported from one file).
 MAX_MODULES = 20000
@@ -424,7 +424,7 @@ class ProjectIndex:
         return kind
 
     def _kind(self, qualified: str) -> Kind:
-        library = _library_kind(qualified)
+        library = library_kind(qualified)
         if library.is_keras:  # Keras's own classes, even when Keras itself is the project
             return library
         definition = self.lookup(qualified)
@@ -539,17 +539,25 @@ def _read_text(path: str) -> str:
     return read_source(path).text
 
 
-def _library_kind(qualified: str) -> Kind:
+def library_kind(qualified: str) -> Kind:
+    """What instances of a library class (or what a library constructor returns) are:
+    `keras.layers.Dense`, `keras.Sequential`, `keras.applications.ResNet50`, `tf.Module`."""
     if is_keras_base(qualified):
         last = qualified.rsplit(".", 1)[-1]
         return Kind.KERAS_MODEL if last in _KERAS_MODEL_NAMES or ".models." in qualified else Kind.KERAS_LAYER
+    if any(qualified.startswith(f"{package}.applications.") for package in KERAS_PACKAGES):
+        return Kind.KERAS_MODEL
     if qualified in _TF_MODULES or qualified.startswith("tensorflow.Module"):
         return Kind.TF_MODULE
     if qualified in ("object", "builtins.object") or "." not in qualified and qualified in _BUILTIN_BASES:
         return Kind.PLAIN
+    if qualified in _PLAIN_LIBRARY_BASES or qualified.startswith(("typing.", "enum.", "collections.")):
+        return Kind.PLAIN
     return Kind.UNKNOWN
 
 
+# Bases that say nothing about what instances hold: they stay plain objects.
+_PLAIN_LIBRARY_BASES = frozenset({"abc.ABC", "typing.Generic", "typing.NamedTuple", "typing.Protocol"})
 _BUILTIN_BASES = frozenset({"object", "dict", "list", "tuple", "set", "str", "int", "float", "Exception",
                             "ValueError", "TypeError", "RuntimeError", "NamedTuple", "Enum"})
 

@@ -278,12 +278,14 @@ class ModuleAnalysis:
         self.tape_blocks: set[cst.With] = set()
         # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
         self.numpy_lambdas: set[cst.Lambda] = set()
+        self._sealed = False  # no new scopes once built
         self._build_scopes()
         if not text or any(marker in text for marker in _HANDING_MARKERS):
             self._find_handed_functions()
         self._propagate()
         if self.project is not None and ".compile(" in text:
             self._compiled_losses()
+        self._sealed = True
 
     # -- public --------------------------------------------------------------
 
@@ -503,9 +505,11 @@ class ModuleAnalysis:
                 return closures.pop()
         return None
 
-    def _lambda_scope(self, enclosing: Scope, node: cst.Lambda) -> Scope:
+    def _lambda_scope(self, enclosing: Scope, node: cst.Lambda) -> Optional[Scope]:
+        """A lambda's scope, made while the analysis is built (a lambda first met once
+        rules run has no scope: the traversal would enter it unbalanced)."""
         scope = self.scopes.get(node)
-        if scope is None:
+        if scope is None and not self._sealed:
             prefix = "" if isinstance(enclosing.node, cst.Module) else f"{enclosing.symbol}."
             scope = Scope(node=node, symbol=f"{prefix}<lambda>", module=self,
                           keras_class=enclosing.keras_class, owner=enclosing.owner,
@@ -601,7 +605,7 @@ class ModuleAnalysis:
         """Where the module calls a function or method (`f(...)`, `self.m(...)`)."""
         if self._callers is None:
             self._callers = {}
-            for scope in self.scopes.values():
+            for scope in list(self.scopes.values()):
                 for node in _walk_scope(scope.body):
                     if isinstance(node, cst.Call):
                         target = self.callee_scope(scope, node)
