@@ -181,3 +181,11 @@ def test_unused_noqa_judges_only_codes_of_rules_that_ran(cli, project):
     cli("--fix", "--unsafe-fixes", "layers.py")
     text = (project / "layers.py").read_text()
     assert "x = inputs.numpy()  # noqa: TGF102\n" in text and "# noqa: TGF101" not in text
+
+
+def test_diff_of_an_absolute_path_names_it_once(tmp_path):
+    target = tmp_path / "layers.py"
+    target.write_bytes(SEED.read_bytes())
+    diff = _tool("--diff", str(target), data=b"").stdout.decode()
+    relative = str(target).lstrip("/")
+    assert diff.startswith(f"--- a/{relative}\n+++ b/{relative}\n")

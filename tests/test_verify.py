@@ -100,6 +100,15 @@ def test_check_verify_reports_verdicts_and_writes_nothing(tmp_path):
     assert "IncorrectLayer: grads 2 None→ok" in line and "max|Δ| 0" in line and "fd rel err" in line
 
 
+def test_diff_verify_prints_the_patch_on_stdout_and_the_verdicts_on_stderr(tmp_path):
+    shutil.copy(FIXTURES / "TGF101" / "seed_dense.py", tmp_path / "layer.py")
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--diff", "--verify", "layer.py"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.stdout.startswith("--- a/layer.py\n") and "verified" not in result.stdout
+    assert "layer.py: verified CPU IncorrectLayer" in result.stderr
+    assert (tmp_path / "layer.py").read_text() == (FIXTURES / "TGF101" / "seed_dense.py").read_text()
+
+
 def test_a_fixed_layer_that_raises_fails():
     original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n"
     crashing = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w)) + undefined_name") + "\nSquash(3)\n"

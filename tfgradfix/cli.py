@@ -202,6 +202,8 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
         if o.diff:
             text = "".join(diffs)
             click.echo(text, nl=False)
+            if o.verify:  # stdout carries the patch
+                _write_verdicts(report, sys.stderr)
             if not o.quiet:
                 would = sum(len(r.applied) for r in report.results)
                 click.echo(f"Would fix {would} finding{'s' if would != 1 else ''}.", err=True)
@@ -218,13 +220,17 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
         else:
             _FORMATS[o.output_format](report, out)
         if o.output_format == "text" and o.verify:
-            for result in report.results:
-                for name, verdict in result.verification.items():
-                    out.write(f"{display_path(result.path)}: {describe(name, verdict)}\n")
-            out.write("".join(line + "\n" for line in summary_lines(report.results, display_path)))
+            _write_verdicts(report, out)
         if o.output_format == "text" and not o.quiet:
             click.echo(report.summary_line(), err=True)
     sys.exit(_exit_code(report, False, o))
+
+
+def _write_verdicts(report: RunReport, out: TextIO) -> None:
+    for result in report.results:
+        for name, verdict in result.verification.items():
+            out.write(f"{display_path(result.path)}: {describe(name, verdict)}\n")
+    out.write("".join(line + "\n" for line in summary_lines(report.results, display_path)))
 
 
 def _warn(message: str, quiet: bool) -> None:

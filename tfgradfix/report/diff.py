@@ -19,6 +19,6 @@ def unified_diff(result: FileResult) -> str:
     return "".join(difflib.unified_diff(
         before.splitlines(keepends=True),
         after.splitlines(keepends=True),
-        fromfile=f"a/{path}",
-        tofile=f"b/{path}",
+        fromfile=f"a/{path.lstrip('/')}",  # an absolute path must not give `a//tmp/...`
+        tofile=f"b/{path.lstrip('/')}",
     ))
