@@ -325,3 +325,28 @@ def test_a_top_level_block_is_lifted_with_the_objects_built_before_it():
     assert "x = tf.Variable([[1.0, 2.0]])" in code and "rebound" not in code
     assert "(tape.gradient(y, x),)" in code  # the printed gradient is still computed
     assert "plt" not in code and "np.load" not in code
+
+
+_PARTIAL = '''import tensorflow as tf
+
+
+class Affine(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.w = {w}
+        self.b = tf.Variable(0, dtype=tf.float32)
+
+    def call(self, x):
+        return tf.matmul(x, self.w) + self.b
+
+
+Affine()(tf.zeros((2, 3)))
+'''
+
+
+def test_a_partial_fix_that_leaves_one_variable_untracked_still_verifies():
+    """`b` is a finding left open: untracked before and after, so nothing was lost."""
+    original = _PARTIAL.format(w="tf.Variable(tf.random.uniform((3, 4)), dtype=tf.float32)")
+    fixed = _PARTIAL.format(w='self.add_weight(shape=(3, 4), initializer="random_uniform", dtype=tf.float32)')
+    (units,) = verify_files([("affine.py", original, fixed)])
+    assert units["Affine"]["verdict"] == "verified", units

@@ -331,7 +331,9 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                         "through": via}
             result = _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
                               fresh)
-            lost = len({id(v) for v in reachable} | {id(v) for v in _trainable(tf, before)}) - len(_trainable(tf, after))
+            # Like for like: a variable a fix left untracked (a finding still open) is still there.
+            kept = {id(v) for v in _variables(tf, after) if v.trainable} | {id(v) for v in _trainable(tf, after)}
+            lost = len({id(v) for v in reachable} | {id(v) for v in _trainable(tf, before)}) - len(kept)
             if result["verdict"] == "verified" and lost > 0:
                 result.update(verdict="failed", reason=f"the fixed layer lost {lost} trainable variable(s)")
             if via:
