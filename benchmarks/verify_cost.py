@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.engine import Engine
 from tfgradfix.files import discover
 from tfgradfix.rules import ALL_RULES
@@ -26,8 +27,9 @@ def _fixture_pairs() -> list[tuple[str, str, str]]:
 
 
 def _project_pairs(project: Path) -> list[tuple[str, str, str]]:
-    engine = Engine(ALL_RULES, fix=True)
     files, _ = discover([str(project)])
+    index = ProjectIndex.build(files, tuple({t for rule in ALL_RULES for t in rule.triggers}))
+    engine = Engine(ALL_RULES, fix=True, project=index)
     results = [engine.process_path(path) for path in files]
     return [(r.path, r.source.text, r.new_text) for r in results if r.changed and not r.error]
 

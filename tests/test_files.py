@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -181,3 +182,11 @@ def test_a_missing_path_next_to_existing_ones_is_an_error_and_the_run_goes_on(cl
     assert document["errors"] == [{"path": "gone.py", "message": "no such file or directory"}]
     assert document["summary"]["findings"] == 5
     assert result.stderr.count("error: gone.py: no such file or directory") == 1
+
+
+def test_a_fifo_named_like_a_python_file_does_not_hang_the_run(cli, project):
+    os.mkfifo(project / "pipe.py")
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "."], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "error: pipe.py: not a regular file" in result.stderr.splitlines()
+    assert "layers.py:17:13: TGF102" in result.stdout

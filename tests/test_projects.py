@@ -173,6 +173,23 @@ def test_fixed_agent_gets_the_entropy_gradient(tmp_path):
     assert actor and all(g is not None for g in actor)
 
 
+def test_modules_of_one_name_in_two_folders_are_not_confused(tmp_path):
+    """`ops.py` in two example folders: the tape of b/train.py calls b's own `ops.scale`,
+    never a's (whose NumPy must not be reported for b's call)."""
+    for folder, body in (("a", "    return np.tanh(x)\n"), ("b", "    return tf.tanh(x)\n")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "ops.py").write_text(
+            "import numpy as np\nimport tensorflow as tf\n\n\ndef scale(x):\n" + body)
+    (tmp_path / "b" / "train.py").write_text(
+        "import tensorflow as tf\n\nfrom ops import scale\n\n\ndef step(model, x):\n"
+        "    with tf.GradientTape() as tape:\n        loss = tf.reduce_sum(scale(model(x)))\n"
+        "    return tape.gradient(loss, model.trainable_variables)\n")
+    run = _tfgradfix(tmp_path, ".")
+    assert _reported(run.stdout) == [], run.stdout
+    alone = _tfgradfix(tmp_path, "a", "b/train.py")
+    assert _reported(alone.stdout) == [], alone.stdout
+
+
 def test_model_zoo_objects_are_what_their_classes_in_other_modules_make_them(tmp_path):
     """The plain MLP's `predict`/`weights` and the tf.Module's `variables` train as they
     are; the Keras student's `predict` in the tape is the bug, and the fix trains it."""

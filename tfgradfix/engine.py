@@ -430,6 +430,15 @@ class _DropImports(cst.CSTTransformer):
         super().__init__()
         self.unused = unused
 
+    # Imports are statements: expressions, and statement lines without an import, are not entered.
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return not isinstance(node, cst.BaseExpression) and super().on_visit(node)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        return any(isinstance(small, (cst.Import, cst.ImportFrom)) for small in node.body)
+
+    visit_SimpleStatementSuite = visit_SimpleStatementLine  # type: ignore[assignment]
+
     def leave_Import(self, original: cst.Import, updated: cst.Import):
         return self._keep(updated, [a for a in updated.names if _binding(a, None) not in self.unused])
 

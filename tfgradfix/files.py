@@ -172,6 +172,10 @@ def read_source(path: str, stdin: Optional[BinaryIO] = None, name: Optional[str]
             mtime_ns = size = 0
         else:
             info = os.stat(path)
+            if stat.S_ISDIR(info.st_mode):
+                raise SourceError("Is a directory")
+            if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block the run or never end
+                raise SourceError("not a regular file")
             if info.st_size > MAX_FILE_BYTES:
                 raise SourceError(f"file is too large ({info.st_size} bytes)")
             with open(path, "rb") as handle:

@@ -155,6 +155,8 @@ class ProjectIndex:
         self._roots: dict[str, Optional[set[str]]] = {}
         self._missing: set[str] = set()  # names no root has a file for
         self._listings: dict[str, set[str]] = {}
+        self._ambiguous: set[str] = set()  # module names more than one file has
+        self._module_of: dict[str, Optional[tuple[str, str]]] = {}
         # Filled by the engine between rounds: module -> function name -> entry.
         self.entries: dict[str, dict[str, PathEntry]] = {}
 
@@ -180,6 +182,13 @@ class ProjectIndex:
             text = _read_text(path)
         except Exception:  # the engine reports unreadable files; the index just lacks them
             return None
+        if names[0] in self.modules or names[0] in self._ambiguous:
+            # Two files with one name (`train.py` in every example folder): which one an
+            # import means depends on how it is run, so neither is resolved by name.
+            self._ambiguous.add(names[0])
+            self._by_path[_key(path)] = names[0]
+            self._module_of.clear()
+            return None
         info = index_module(names[0], path, text)
         info.marked = any(m in text for m in self._markers)
         if info.marked:
@@ -191,6 +200,7 @@ class ProjectIndex:
                     m in segment for m in self._markers)
         self.modules.setdefault(info.name, info)
         self._by_path[_key(path)] = info.name
+        self._module_of.clear()  # a name that named nothing may name this module now
         for alias in names[1:]:
             self._aliases.setdefault(alias, names[0])
         # Where its siblings are found: a package's root holds other packages too (a
@@ -203,6 +213,18 @@ class ProjectIndex:
         self._add_root(str(root), top if packaged else None)
         for alias in names[1:]:
             self._add_root(str(Path(path).resolve().parents[alias.count(".")]), None)
+        if not packaged:
+            # The siblings a script imports are read now: one of the same name elsewhere
+            # (read before or after) then shows as ambiguous instead of standing in for it.
+            listing = self._listing(str(root))
+            for full in [*info.imports.values(), *info.star_imports]:
+                sibling = full.split(".")[0]
+                if sibling in listing and sibling != names[0]:
+                    for found in (root / f"{sibling}.py", root / sibling / "__init__.py"):
+                        if found.is_file() and _key(str(found)) not in self._by_path:
+                            found_names = module_names(str(found))
+                            if found_names:
+                                self._load(str(found), found_names)
         return info
 
     def _listing(self, root: str) -> set[str]:
@@ -248,8 +270,10 @@ class ProjectIndex:
     # -- modules ---------------------------------------------------------------
 
     def module_for_path(self, path: str) -> Optional[str]:
-        """The module name of a file of the project."""
-        return self._by_path.get(_key(path))
+        """The module name of a file of the project (None: not in it, or its name is
+        ambiguous, and then it is analysed alone)."""
+        name = self._by_path.get(_key(path))
+        return None if name in self._ambiguous else name
 
     def path_for_module(self, module: str) -> Optional[str]:
         info = self.module_info(module)
@@ -385,10 +409,21 @@ class ProjectIndex:
         return None
 
     def _project_module_of(self, qualified: str) -> Optional[tuple[str, str]]:
-        """(project module, rest) for the longest prefix of `qualified` that is a module."""
+        """(project module, rest) for the longest prefix of `qualified` that is a module.
+        Asked for every call on a gradient path: answers are kept (a module read later
+        is one no answer named, or it was ambiguous and the answer stays None)."""
+        if qualified in self._module_of:
+            return self._module_of[qualified]
+        found = self._find_module_of(qualified)
+        self._module_of[qualified] = found
+        return found
+
+    def _find_module_of(self, qualified: str) -> Optional[tuple[str, str]]:
         parts = qualified.split(".")
         for cut in range(len(parts), 0, -1):
             prefix = ".".join(parts[:cut])
+            if prefix in self._ambiguous:
+                return None
             name = prefix if prefix in self.modules else self._aliases.get(prefix)
             if (name is not None and name in self.modules) or self._import_module(prefix):
                 name = prefix if prefix in self.modules else self._aliases[prefix]

@@ -577,7 +577,7 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                 tf.keras.utils.set_random_seed(SEED)
                 kwargs_before = _arguments(tf, before, model_before, x_shape, output, labels, unit.get("parameters"))
             except Inconclusive:
-                raise
+                raise  # a parameter nothing can be made for: no other labels help
             except Exception as error:
                 errors.append(_describe(error))
                 continue

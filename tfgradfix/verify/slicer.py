@@ -75,6 +75,8 @@ class Slice:
     imports: list[Import] = field(default_factory=list)
     # Needed names no kept statement binds: (name, why), e.g. data made by a dropped statement.
     missing: dict[str, str] = field(default_factory=dict)
+    # Every name the slice reaches, transitively.
+    names: set[str] = field(default_factory=set)
 
 
 def free_names(node: ast.AST) -> set[str]:
@@ -196,7 +198,7 @@ class ModuleTable:
         chosen = sorted(kept.values(), key=lambda s: (s.index, s.code()))
         future = [s for s in self.statements if s.imported is not None and s.imported.module == "__future__"]
         lines = [s.code() for s in [*future, *(s for s in chosen if s not in future), *extra]]
-        return Slice("\n".join(lines) + "\n", [s.imported for s in chosen if s.imported is not None], missing)
+        return Slice("\n".join(lines) + "\n", [s.imported for s in chosen if s.imported is not None], missing, seen)
 
 
 def _imports(node: ast.stmt) -> list[Import]:

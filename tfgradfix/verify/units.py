@@ -66,8 +66,35 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                 units.append(Unit("function", caller.node.name.value))
                 continue
         units.append(Unit("function", name))
+    # A changed class whose Keras base lives in another project module (the child checks it is a layer).
+    old_code = {s.name.value: _code(before, s) for s in before.body if isinstance(s, cst.ClassDef)}
+    units += [Unit("layer", s.name.value) for s in after.body
+              if isinstance(s, cst.ClassDef) and old_code.get(s.name.value) != _code(after, s)]
     units += [Unit("block", name) for name in changed_blocks(original, fixed)]
+    units += _through_slices(before, after, new, units)
     return list(dict.fromkeys(units))
+
+
+def _through_slices(before: cst.Module, after: cst.Module, new: ModuleAnalysis, units: list[Unit]) -> list[Unit]:
+    """A changed top-level function no unit covers (a loss factory whose closure a training
+    step calls through a module variable) runs through the tape functions that reach it."""
+    old_code = {s.name.value: _code(before, s) for s in before.body if isinstance(s, cst.FunctionDef)}
+    changed = {s.name.value for s in after.body if isinstance(s, cst.FunctionDef)
+               and old_code.get(s.name.value) != _code(after, s)} - {u.name for u in units}
+    if not changed:
+        return []
+    try:
+        table = ModuleTable(after.code)
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    found = []
+    for name, function in new.functions.items():
+        if new.scopes[function].tape_blocks and name not in changed and table.slice([name]).names & changed:
+            caller = next((c for c, _ in new.callers_of(new.scopes[function])
+                           if isinstance(c.node, cst.FunctionDef) and not _required_parameters(c.node)
+                           and c.node.name.value not in ENTRY_POINTS), None)
+            found.append(Unit("function", caller.node.name.value if caller is not None else name))
+    return found
 
 
 def changed_blocks(original: str, fixed: str) -> list[str]:
