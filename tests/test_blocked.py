@@ -33,3 +33,30 @@ def test_the_same_layer_outside_a_test_is_reported(tmp_path):
     findings = _findings(path, "TGF301")
     assert [f.line for f in findings] == [11]
     assert "`self.b`" in findings[0].message
+
+
+def _vq_variant(tmp_path, old: str, new: str) -> Path:
+    text = (FIXTURES / "TGF301" / "ok_vq_quantizer.py").read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "quantizer.py"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+def test_a_codebook_trained_only_through_add_loss_is_not_cut_off(tmp_path):
+    """ok_vq_quantizer is silent because the codebook loss reaches the codebook: without that
+    term in `add_loss`, the commitment stop_gradient does cut the codebook off."""
+    path = _vq_variant(tmp_path, "self.add_loss(self.beta * commitment + codebook_loss)",
+                       "self.add_loss(self.beta * commitment)")
+    assert [f.line for f in _findings(path, "TGF301")] == [23]
+
+
+def test_a_straight_through_estimator_is_silent_whichever_side_the_weights_are_on(tmp_path):
+    """The moving-average quantizer's weights reach the output only through `quantized`, inside
+    the estimator; the same value stopped outright is reported."""
+    path = _vq_variant(tmp_path, "        return x + tf.stop_gradient(quantized - x)\n",
+                       "        return tf.stop_gradient(quantized)\n")
+    assert [f.line for f in _findings(path, "TGF301")] == [57]
+    for ste in ("tf.stop_gradient(quantized - x) + x", "x - tf.stop_gradient(x - quantized)"):
+        path = _vq_variant(tmp_path, "x + tf.stop_gradient(quantized - x)\n", ste + "\n")
+        assert _findings(path, "TGF301") == []

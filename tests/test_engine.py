@@ -66,3 +66,20 @@ def test_unreadable_path_is_one_clear_error(tmp_path):
     folder = tmp_path / "looks_like_a_file.py"
     folder.mkdir()
     assert Engine(ALL_RULES).process_path(str(folder)).error == "Is a directory"
+
+
+def test_an_integer_literal_with_a_float_dtype_is_fixed_as_a_float_weight():
+    """`tf.Variable(0, dtype=tf.float32)` trains once tracked: TGF203 fixes it (TGF206's int case does not apply)."""
+    from tfgradfix.engine import Engine
+    from tfgradfix.files import read_source
+    from tfgradfix.rules import RULES_BY_CODE
+    import tempfile, os
+    text = ("import tensorflow as tf\n\n\nclass M(tf.keras.Model):\n    def __init__(self):\n"
+            "        super().__init__()\n        self.b = tf.Variable(0, dtype=tf.float32)\n\n"
+            "    def call(self, x):\n        return x + self.b\n")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "m.py")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        result = Engine([RULES_BY_CODE["TGF203"]], fix=True).process(read_source(path))
+    assert 'self.b = self.add_weight(shape=(), initializer="zeros", dtype=tf.float32)' in result.new_text

@@ -22,6 +22,10 @@ _IMPORTS = ImportMap(cst.parse_module("import tensorflow as tf\nimport numpy as 
     ("tf.Variable(tf.zeros((3,)), name='b')", "self.add_weight(name='b', shape=(3,), initializer=\"zeros\")"),
     ("tf.Variable(tf.fill((2, 2), 0.5))", "self.add_weight(shape=(2, 2), initializer=tf.keras.initializers.Constant(value=0.5))"),
     ("tf.Variable(3)", "self.add_weight(shape=(), initializer=tf.keras.initializers.Constant(value=3), dtype=\"int32\")"),
+    # the dtype casts an integer literal (a tensorflow2_model_zoo notebook's `tf.Variable(0, dtype=tf.float32)`)
+    ("tf.Variable(0, dtype=tf.float32)", "self.add_weight(shape=(), initializer=\"zeros\", dtype=tf.float32)"),
+    ("tf.Variable([1, 2], dtype='float32')",
+     "self.add_weight(shape=(2,), initializer=tf.keras.initializers.Constant(value=[1.0, 2.0]), dtype='float32')"),
     ("tf.Variable(tf.keras.initializers.GlorotUniform()((4, 2)))",
      "self.add_weight(shape=(4, 2), initializer=tf.keras.initializers.GlorotUniform())"),
 ])

@@ -162,6 +162,8 @@ class DataFlow:
     # Names whose items are assigned (`a[0] = 1`): a tensor cannot do that.
     item_assigned: set[str] = field(default_factory=set)
     sink_expressions: list[cst.BaseExpression] = field(default_factory=list)
+    # The sinks handed to `self.add_loss`: an output the weights train through, beside the return value.
+    added_losses: list[cst.BaseExpression] = field(default_factory=list)
     blocking: Blocking = DEFAULT_BLOCKING
 
     # -- construction -------------------------------------------------------
@@ -218,6 +220,7 @@ class DataFlow:
                 self.sink_expressions.append(call.args[0].value)
         elif method == "add_loss" and self_attribute(callee) is not None and self.scope.forward:
             self.sink_expressions.extend(arg.value for arg in call.args)
+            self.added_losses.extend(arg.value for arg in call.args)
 
     def _collect_mapped_lambda(self, call: cst.Call) -> None:
         """`tf.map_fn(lambda row: ..., x)`: the lambda's parameter takes slices of `x`."""

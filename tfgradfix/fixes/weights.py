@@ -21,7 +21,7 @@ import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.fixes.edits import keyword_arg
-from tfgradfix.fixes.literals import is_integer_literal, is_numeric_literal
+from tfgradfix.fixes.literals import as_floats, is_integer_literal, is_numeric_literal, literal_int
 from tfgradfix.fixes.numpy_to_tf import bind
 
 
@@ -125,6 +125,11 @@ class WeightTranslator:
                 dtype=cst.parse_expression(f"{initial}.dtype"), trainable=b.get("trainable"),
                 name=b.get("name"), prelude=prelude)
         shape, initializer, value_dtype = shaped
+        if dtype is not None and is_integer_literal(value) and self.imports.dtype_name(dtype).startswith(
+                ("float", "bfloat", "half", "double")):
+            # the dtype casts the literal: `tf.Variable(0, dtype=tf.float32)` is 0.0
+            initializer = (cst.SimpleString('"zeros"') if literal_int(value) == 0
+                           else self._initializer("Constant", value=as_floats(value)))
         if dtype is None:
             dtype = value_dtype
         if dtype is None and is_integer_literal(value):

@@ -80,6 +80,8 @@ class _CutRule(Rule):
 
     def _output_cut(self, scope) -> bool:
         baseline, cut = scope.analyse(self.baseline), scope.analyse(self.cut)
+        if any(cut.is_tainted(loss) for loss in cut.added_losses):
+            return False  # the weights still train through a loss handed to `add_loss` (a VQ codebook)
         return any(baseline.is_tainted(s) and not cut.is_tainted(s) for s in baseline.sink_expressions)
 
     def _qualified(self, node: cst.Call) -> Optional[str]:
@@ -114,9 +116,12 @@ class StopGradientOutput(_CutRule):
         "one weight (`self.<name>`, followed on its own) while other weights or sub-layers still "
         "reach the output: a projection frozen by mistake. The value is followed through "
         "assignments and arithmetic. Not reported: straight-through estimators (`x + tf.stop_gradient(q - x)`, "
-        "`x - tf.stop_gradient(x - q)`), zero-valued carriers (`e - tf.stop_gradient(e)`), a "
+        "`x - tf.stop_gradient(x - q)`, whichever of `x` and `q` the weights reach), zero-valued "
+        "carriers (`e - tf.stop_gradient(e)`), a "
         "stop_gradient on targets or labels (a DQN target network), on a value no trainable "
-        "weight reaches, or inside a loss whose other terms still reach the weights; a weightless "
+        "weight reaches, or inside a loss whose other terms still reach the weights; a layer whose "
+        "weights still reach a loss it hands to `self.add_loss` (a loss added there counts as an "
+        "output: a VQ-VAE's commitment term stops the codebook, its codebook term trains it); a weightless "
         "layer that stops the gradient of its input on purpose. For one weight, also not: a "
         "weight declared `trainable=False` or updated with `.assign*()` anywhere in the module "
         "(moving averages, target-network copies, spectral-norm power iteration), a weight that "
@@ -158,6 +163,8 @@ class StopGradientOutput(_CutRule):
         if qualified is None or qualified.rsplit(".", 1)[-1] not in _STOP_GRADIENTS:
             return
         operand = _operand(node)
+        if _straight_through(self.context.parent(node), node, operand):
+            return
         sink = "layer's output" if self.context.scope.forward else "loss"
         function = qualified.replace("tensorflow.", "tf.")
         if self._cuts_every_path(node, operand):
@@ -202,6 +209,26 @@ class StopGradientOutput(_CutRule):
                 continue  # `train_step`, a custom loss: a path to the loss this flow does not see
             cut_off.append(weight)
         return cut_off
+
+
+def _straight_through(parent: Optional[cst.CSTNode], call: cst.Call, operand: Optional[cst.BaseExpression]) -> bool:
+    """`a + stop_gradient(b - a)`, `a - stop_gradient(a - b)` (either order), `a - stop_gradient(a)`:
+    the forward value of `b` (or zero) with the gradient of `a`, deliberately, whichever of `a`
+    and `b` the weights reach."""
+    if not isinstance(parent, cst.BinaryOperation) or operand is None:
+        return False
+    carrier = parent.right if parent.left is call else parent.left
+    if isinstance(parent.operator, cst.Subtract) and parent.right is call and _same(operand, carrier):
+        return True  # `a - stop_gradient(a)`: zero forward, the gradient of `a`
+    if not isinstance(operand, cst.BinaryOperation) or not isinstance(operand.operator, cst.Subtract):
+        return False
+    if isinstance(parent.operator, cst.Add):
+        return _same(operand.right, carrier)
+    return isinstance(parent.operator, cst.Subtract) and parent.right is call and _same(operand.left, carrier)
+
+
+def _same(a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
+    return a.with_changes(lpar=(), rpar=()).deep_equals(b.with_changes(lpar=(), rpar=()))
 
 
 _SETUP_METHODS = frozenset({"__init__", "build", "get_config", "from_config"})
@@ -264,7 +291,8 @@ class NonDifferentiableOp(_CutRule):
         "is generated from TensorFlow by `tools/no_gradient_ops.py` and tested against it): "
         + ", ".join(f"`{name.replace('tensorflow.', 'tf.')}`" for name in sorted(NO_GRADIENT)) + ". "
         "It reports one when every path from the trainable "
-        "weights to the layer's output (or the `tape.gradient` target) goes through one of them. "
+        "weights to the layer's output (or the `tape.gradient` target) goes through one of them; "
+        "a loss handed to `self.add_loss` counts as an output, so weights it still reaches are not cut off. "
         "The same op off that path is fine and not reported: `argmax` for a metric, "
         "`tf.gather(x, tf.argmax(...))` (the values still carry the gradient), "
         "`tf.cast(tf.round(x), tf.int32)` used to index, a straight-through estimator, a "

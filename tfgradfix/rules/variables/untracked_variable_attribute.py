@@ -68,7 +68,8 @@ class UntrackedVariableAttribute(Rule):
         "`tf.random.normal`/`uniform`/`truncated_normal` -> `RandomNormal`/`RandomUniform`/"
         "`TruncatedNormal` with their parameters spelled out (Keras's defaults differ); "
         "`tf.zeros`/`tf.ones` -> \"zeros\"/\"ones\"; `tf.fill`, `tf.ones(s) * c` and literals "
-        "-> `Constant(c)`; `tf.random.normal(s) * c` -> `RandomNormal(stddev=c)`. A value whose "
+        "-> `Constant(c)` (an integer literal with a float `dtype=` is cast by it: "
+        "`tf.Variable(0, dtype=tf.float32)` -> \"zeros\", `3` -> `Constant(value=3.0)`); `tf.random.normal(s) * c` -> `RandomNormal(stddev=c)`. A value whose "
         "shape the code does not spell (a NumPy array, a tensor from elsewhere) is converted "
         "once into a named tensor and becomes `Constant(initial)` with that tensor's shape and "
         "dtype (no lambda: the layer still saves and loads as `.keras`, since Keras stores the "
@@ -102,7 +103,9 @@ class UntrackedVariableAttribute(Rule):
             self.report(node, f"{message} (no fix: `{subclass.name}` makes `{attr}` a property whose setter "
                               "stores its own variable, and would receive a Keras weight instead)")
             return
+        # `tf.Variable(0, dtype=tf.float32)` is a float: its dtype casts the literal.
         trainable_integer = (node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
+                             and keyword_value(node, "dtype") is None
                              and not is_false(keyword_value(node, "trainable")))
         fix = None if trainable_integer else self._fix(node, attr)  # TGF206 first: an int weight cannot train
         self.report(node, message, fix)
