@@ -92,6 +92,8 @@ class Engine:
         # Per-file ignores (`per-file-ignores`): code prefixes whose findings, and fixes, a file drops.
         self.ignored_for = ignored_for
         self.triggers = tuple({t for rule in self.rules for t in rule.triggers})
+        # Trees of the modules the project rounds analyse again (path -> text, tree).
+        self._trees: dict[str, tuple[str, cst.Module]] = {}
 
     def process_path(self, path: str) -> FileResult:
         try:
@@ -119,7 +121,7 @@ class Engine:
         if not self.may_have_path(source):
             return result
         try:
-            module = parse_source(source.text)
+            module = self._parse(source, module_name)
         except SyntaxProblem as error:
             result.error = str(error) if source.notebook is None else source.notebook.syntax_error(
                 error.line, error.column, error.reason)
@@ -152,6 +154,18 @@ class Engine:
             source.notebook.place([f for f in result.original_findings if id(f) not in placed], source.text)
         result.findings = findings
         return result
+
+    def _parse(self, source: SourceFile, module_name: Optional[str]) -> cst.Module:
+        """The module's tree. A module that other modules' gradient paths call into is
+        analysed again each round that adds entries, from the same text: parsing is
+        the larger part of a check, so its tree is kept (trees are immutable)."""
+        kept = self._trees.get(source.path)
+        if kept is not None and kept[0] == source.text:
+            return kept[1]
+        module = parse_source(source.text)
+        if module_name is not None and self.project is not None and self.project.entries_of(module_name):
+            self._trees[source.path] = (source.text, module)
+        return module
 
     def may_have_path(self, source: SourceFile) -> bool:
         """The prefilter. With the project index: a module the gradient path of another

@@ -867,27 +867,34 @@ _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _AST_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
+# Nodes the index never looks at and that hold nothing it does (a third of all nodes).
+_LEAVES = frozenset({ast.Constant, *(c for base in (ast.operator, ast.cmpop, ast.unaryop, ast.boolop,
+                                                     ast.expr_context) for c in base.__subclasses__())})
+
+
 def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
     """Nodes of a body in source order, nested definitions yielded but not entered
-    (and without the `ctx` markers, a third of all nodes)."""
+    (and without constants, operators and `ctx` markers)."""
     stack: list[ast.AST] = list(reversed(body))
+    leaves = _LEAVES
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, _DEFINITIONS):
-            continue
         kind = type(node)
         fields = _AST_FIELDS.get(kind)
         if fields is None:
-            fields = _AST_FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
+            fields = _AST_FIELDS[kind] = () if issubclass(kind, _DEFINITIONS) else tuple(
+                f for f in kind._fields if f != "ctx")
         children: list[ast.AST] = []
         for name in fields:
             value = getattr(node, name, None)
-            if isinstance(value, list):
-                children.extend(v for v in value if isinstance(v, ast.AST))
-            elif isinstance(value, ast.AST):
+            if type(value) is list:
+                children.extend(v for v in value if isinstance(v, ast.AST) and type(v) not in leaves)
+            elif value is not None and type(value) not in leaves and isinstance(value, ast.AST):
                 children.append(value)
-        stack.extend(reversed(children))
+        if children:
+            children.reverse()
+            stack.extend(children)
 
 
 def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
