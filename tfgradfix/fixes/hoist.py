@@ -41,8 +41,8 @@ class _Shapes(cst.CSTTransformer):
 
 
 def weight_statements(ctor: cst.Call, imports: ImportMap, attr: str, like: cst.SimpleStatementLine,
-                      values: Optional[Mapping[str, cst.BaseExpression]] = None
-                      ) -> Optional[list[cst.SimpleStatementLine]]:
+                      values: Optional[Mapping[str, cst.BaseExpression]] = None,
+                      integers: frozenset[str] = frozenset()) -> Optional[list[cst.SimpleStatementLine]]:
     """`self.<attr> = self.add_weight(...)` equivalent to the constructor (a `tf.Variable`
     translated, or an `add_weight` call as it is), after its prelude if it needs one.
     `values` are what the initial value may name (see WeightTranslator); the statements go
@@ -50,7 +50,7 @@ def weight_statements(ctor: cst.Call, imports: ImportMap, attr: str, like: cst.S
     like = moved(like)
     if isinstance(ctor.func, cst.Attribute) and ctor.func.attr.value == "add_weight":
         return [assignment(attr, ctor, like)]
-    translator = WeightTranslator(imports, values, portable=True)
+    translator = WeightTranslator(imports, values, portable=True, integers=integers)
     weight = translator.from_variable(ctor, initial=f"initial_{attr.lstrip('_')}")
     if weight is None:
         return None
@@ -158,7 +158,7 @@ class Hoisted:
 
 def hoist_weight(ctor: cst.Call, statement: cst.SimpleStatementLine, attr: str, imports: ImportMap, *,
                  inputs: set[str], input_shape: str, values: Optional[Mapping[str, cst.BaseExpression]] = None,
-                 site: Optional[CallSite] = None) -> Hoisted:
+                 site: Optional[CallSite] = None, integers: frozenset[str] = frozenset()) -> Hoisted:
     """The variable that `statement` creates with `ctor`, as `self.<attr> = self.add_weight(...)`
     statements for `build`. `inputs` are the names of the layer's input whose static shape
     becomes `input_shape`; for a helper, `site` gives its parameters at the call site (so
@@ -168,7 +168,7 @@ def hoist_weight(ctor: cst.Call, statement: cst.SimpleStatementLine, attr: str, 
     if site is not None:  # before translating: `tf.ones(s) * scale` with `scale=0.5` is a Constant
         ctor = ctor.visit(_Substitute(site.arguments))
         values = {k: v.visit(_Substitute(site.arguments)) for k, v in (values or {}).items()}
-    statements = weight_statements(ctor, imports, attr, statement, values)
+    statements = weight_statements(ctor, imports, attr, statement, values, integers)
     if statements is None:
         return Hoisted(None, "the `tf.Variable` takes arguments `add_weight` does not (`shape=`, "
                              "`constraint=`, ...)")

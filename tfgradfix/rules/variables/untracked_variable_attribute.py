@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.keras import defines_property
-from tfgradfix.analysis.layer_state import VARIABLE, is_false, keyword_value, known_values, stored_on
+from tfgradfix.analysis.layer_state import VARIABLE, integer_names, is_false, keyword_value, known_values, stored_on
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.fixes.literals import is_integer_literal
 from tfgradfix.fixes.weights import WeightTranslator
@@ -69,7 +69,14 @@ class UntrackedVariableAttribute(Rule):
         "`TruncatedNormal` with their parameters spelled out (Keras's defaults differ); "
         "`tf.zeros`/`tf.ones` -> \"zeros\"/\"ones\"; `tf.fill`, `tf.ones(s) * c` and literals "
         "-> `Constant(c)` (an integer literal with a float `dtype=` is cast by it: "
-        "`tf.Variable(0, dtype=tf.float32)` -> \"zeros\", `3` -> `Constant(value=3.0)`); `tf.random.normal(s) * c` -> `RandomNormal(stddev=c)`. A value whose "
+        "`tf.Variable(0, dtype=tf.float32)` -> \"zeros\", `3` -> `Constant(value=3.0)`); `tf.random.normal(s) * c` -> `RandomNormal(stddev=c)`; "
+        "NumPy's `np.zeros`/`np.ones`/`np.full` -> \"zeros\"/\"ones\"/`Constant(c)` with NumPy's dtype "
+        "kept: `tf.Variable(np.zeros(n))` is a float64 variable, so the weight gets `dtype=\"float64\"` "
+        "(drop it by hand if float32 was meant). A length becomes a one-element shape "
+        "(`np.zeros(n)` -> `shape=(n,)`) when `n` is certainly an int: a literal, arithmetic on ints, "
+        "`len(...)`, a dimension `x.shape[-1]`, or a parameter annotated `int` or defaulting to an "
+        "int (`units=32`), also through `self.units = units`. When it may be a shape as well, the "
+        "value is kept as below and the fix's description says so. A value whose "
         "shape the code does not spell (a NumPy array, a tensor from elsewhere) is converted "
         "once into a named tensor and becomes `Constant(initial)` with that tensor's shape and "
         "dtype (no lambda: the layer still saves and loads as `.keras`, since Keras stores the "
@@ -117,12 +124,16 @@ class UntrackedVariableAttribute(Rule):
         direct = (isinstance(assign, cst.Assign) and assign.value is node
                   and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1)
         initial = f"initial_{attr.lstrip('_')}" if direct else None
-        weight = WeightTranslator(context.imports, known_values(context, context.scope.keras_class)).from_variable(
-            node, initial=initial)
+        cls = context.scope.keras_class
+        translator = WeightTranslator(context.imports, known_values(context, cls), integers=integer_names(cls))
+        weight = translator.from_variable(node, initial=initial)
         if weight is None:
             return None
+        description = "Create it with `self.add_weight`"
         if weight.prelude is None:
-            return Fix.replace(node, weight.add_weight(), "Create it with `self.add_weight`")
+            return Fix.replace(node, weight.add_weight(), description)
         prelude = weight.prelude.with_changes(leading_lines=statement.leading_lines)
         rest = statement.with_changes(leading_lines=[], body=[assign.with_changes(value=weight.add_weight())])
-        return Fix.replace(statement, cst.FlattenSentinel([prelude, rest]), "Create it with `self.add_weight`")
+        if weight.note is not None:
+            description += f" ({weight.note})"
+        return Fix.replace(statement, cst.FlattenSentinel([prelude, rest]), description)

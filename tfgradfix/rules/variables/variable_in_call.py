@@ -7,7 +7,7 @@ from typing import Union
 import libcst as cst
 
 from tfgradfix.analysis.keras import self_attribute
-from tfgradfix.analysis.layer_state import creates, known_values, lazily_created
+from tfgradfix.analysis.layer_state import creates, integer_names, known_values, lazily_created
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
     RenameReads, add_to_build, build_input_name, free_attribute, hoist_weight, without,
@@ -94,7 +94,8 @@ class VariableInCall(Rule):
             return "the variable is stored in a container"
         inputs = {p.name.value for p in call_method.params.params[1:2]}
         hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=inputs,
-                               input_shape=build_input_name(cls), values=known_values(context, cls))
+                               input_shape=build_input_name(cls), values=known_values(context, cls),
+                               integers=integer_names(cls))
         if hoisted.statements is None:
             return hoisted.reason
         rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attr))) if local else None

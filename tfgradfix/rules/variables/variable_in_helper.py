@@ -11,7 +11,7 @@ import libcst as cst
 from tfgradfix.analysis.context import ParentMap
 from tfgradfix.analysis.dataflow import _walk_scope, names_in
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.layer_state import attribute_values, creates, known_values, lazily_created, repeated_in
+from tfgradfix.analysis.layer_state import attribute_values, creates, integer_names, known_values, lazily_created, repeated_in
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.fixes.edits import Edit, FileEdit, Fix, keyword_arg
 from tfgradfix.fixes.hoist import (
@@ -134,7 +134,8 @@ class VariableInHelper(Rule):
             attr = free_attribute(cls, f"{local}_{number}" if several else local)
             layer_input = {p.name.value for p in caller.node.params.params[1:2]}
             hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=layer_input,
-                                   input_shape=input_shape, values=values, site=call_site(helper, call))
+                                   input_shape=input_shape, values=values, site=call_site(helper, call),
+                                   integers=integer_names(cls))
             if hoisted.statements is None:
                 return f"at `{_code(call)}`, {hoisted.reason}" if several else hoisted.reason
             attrs.append(attr)
@@ -232,7 +233,7 @@ def hoist_into_caller(class_name: str, helper: str, local: str, helper_code: str
         attr = free_attribute(cls, f"{local}_{number}" if several else local)
         hoisted = hoist_weight(ctor, statement, attr, known, inputs={p.name.value for p in caller.node.params.params[1:2]},
                                input_shape=build_input_name(cls), values=known_values_,
-                               site=call_site(definition, call))
+                               site=call_site(definition, call), integers=integer_names(cls))
         if hoisted.statements is None:
             return None
         attrs.append(attr)
