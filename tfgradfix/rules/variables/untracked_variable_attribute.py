@@ -25,7 +25,9 @@ class UntrackedVariableAttribute(Rule):
         "a list or dict on the layer (`self.ws = [tf.Variable(...) for ...]`, "
         "`self.ws.append(tf.Variable(...))`). A class is a Keras layer or model through any "
         "chain of base classes of the project, across modules (a subclass in `models.py` of a "
-        "Keras base in `base.py`)."
+        "Keras base in `base.py`). Also in a model used as a TF module, with its own `__call__` "
+        "and no `call` (measured with TF 2.21: Keras 3 does not track the variable there either; "
+        "`tf.saved_model` exports it both before and after the fix)."
     )
     why = (
         "Keras 3 (`tf.keras` from TensorFlow 2.16) tracks only the variables it creates itself "
