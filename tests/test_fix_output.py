@@ -31,3 +31,50 @@ def test_watches_come_in_the_sources_order(tmp_path):
             return tape.gradient(out, [x, y, z])
     """)
     assert "        tape.watch(x)\n        tape.watch(y)\n        tape.watch(z)\n        out = model(x)" in text
+
+
+def findings(tmp_path, source: str, code: str):
+    path = tmp_path / "case.py"
+    path.write_text(textwrap.dedent(source))
+    return [f for f in Engine(list(ALL_RULES)).process_path(str(path)).findings if f.code == code]
+
+
+def test_every_tgf203_finding_without_a_fix_says_why(tmp_path):
+    reported = findings(tmp_path, """\
+        import tensorflow as tf
+
+
+        class Layer(tf.keras.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.calls = tf.Variable(0)
+                self.gain = tf.Variable(2)
+                self.clipped = tf.Variable(tf.ones((2,)), constraint=lambda w: w)
+                self.parts = [tf.Variable(tf.convert_to_tensor(p)) for p in kwargs.pop("parts", [])]
+
+            def call(self, inputs):
+                self.calls.assign_add(1)
+                return inputs * tf.cast(self.gain, inputs.dtype) + self.clipped + sum(self.parts)
+    """, "TGF203")
+    by_attr = {f.message.split("`")[1]: f for f in reported}
+    assert by_attr["self.calls"].fix.description == "Create it with `self.add_weight` as a non-trainable counter"
+    for attr, why in [("self.gain", "TGF206"), ("self.clipped", "`constraint=`"), ("self.parts", "not in the code")]:
+        assert by_attr[attr].fix is None
+        assert "(no fix: " in by_attr[attr].message and why in by_attr[attr].message, by_attr[attr].message
+
+
+def test_an_integer_counter_becomes_a_non_trainable_int_weight(tmp_path):
+    text = fixed(tmp_path, """\
+        import tensorflow as tf
+
+
+        class Layer(tf.keras.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.steps = tf.Variable(0, dtype=tf.int64)
+
+            def call(self, inputs):
+                self.steps.assign_add(1)
+                return inputs
+    """)
+    assert 'self.steps = self.add_weight(shape=(), initializer="zeros", trainable=False, dtype=tf.int64)' in text

@@ -60,6 +60,8 @@ def _copy_by_attribute(before, after):
     """Give the fixed layer the original's values, attribute by attribute: the original's
     untracked tf.Variables are not in get_weights()."""
     for name, value in vars(after).items():
+        if name.startswith("_"):
+            continue  # Keras's own bookkeeping (`_trainable_variables`): its order is not the attributes'
         if not hasattr(before, name):
             continue  # created per call in the original: its initial value is the reference
         if isinstance(value, tf.Variable) or hasattr(value, "assign"):

@@ -106,6 +106,7 @@ class WeightTranslator:
         self.portable = portable
         self.integers = integers  # names known to hold an int (see layer_state.integer_names)
         self._note: Optional[str] = None
+        self.reason: Optional[str] = None  # why the last `from_variable` gave None
         keras = imports.alias_of("keras")
         tf = imports.alias_of("tensorflow") or "tf"
         self.initializers = f"{keras}.initializers" if keras else f"{tf}.keras.initializers"
@@ -121,7 +122,14 @@ class WeightTranslator:
         b = bind(call.args, ["initial_value", "trainable", "validate_shape", "caching_device", "name",
                              "variable_def", "dtype", "import_scope", "constraint", "synchronization",
                              "aggregation", "shape", "experimental_enable_variable_lifting"])
-        if not b or "initial_value" not in b or set(b) - {"initial_value", "trainable", "name", "dtype"}:
+        self.reason = None
+        if not b or "initial_value" not in b:
+            self.reason = "its arguments cannot be read (`*args`, `**kwargs` or no initial value)"
+            return None
+        extra = sorted(set(b) - {"initial_value", "trainable", "name", "dtype"})
+        if extra:
+            shown = ", ".join(f"`{k}=`" for k in extra)
+            self.reason = f"`tf.Variable` takes {shown}, which the fix does not carry over to `add_weight`"
             return None
         value = b["initial_value"]
         dtype = b.get("dtype")
@@ -129,6 +137,8 @@ class WeightTranslator:
         shaped = self._shape_and_initializer(value)
         if shaped is None:
             if initial is None:
+                self.reason = ("the initial value's shape is not in the code, and the variable is not "
+                               "assigned on its own line where it could be computed first")
                 return None
             if dtype is None and self._is_tensor_op(value):
                 convert = value  # already a tensor: its shape and dtype are there
@@ -152,6 +162,8 @@ class WeightTranslator:
             dtype = value_dtype
         if dtype is None and is_integer_literal(value):
             dtype = cst.SimpleString('"int32"')  # tf.Variable(3) is int32; add_weight's default is float
+        if literal_int(value) == 0:
+            initializer = cst.SimpleString('"zeros"')
         return Weight(shape, initializer, dtype, b.get("trainable"), b.get("name"))
 
     def _shape_and_initializer(self, value: cst.BaseExpression):

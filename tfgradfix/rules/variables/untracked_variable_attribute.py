@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.imports import is_integer_dtype
 from tfgradfix.analysis.keras import defines_property
-from tfgradfix.analysis.layer_state import VARIABLE, integer_names, is_false, keyword_value, known_values, stored_on
+from tfgradfix.analysis.layer_state import (
+    VARIABLE, integer_names, is_false, keyword_value, known_values, read_in_forward, stored_on,
+)
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.fixes.literals import is_integer_literal
 from tfgradfix.fixes.weights import WeightTranslator
@@ -82,8 +86,14 @@ class UntrackedVariableAttribute(Rule):
         "shape the code does not spell (a NumPy array, a tensor from elsewhere) is converted "
         "once into a named tensor and becomes `Constant(initial)` with that tensor's shape and "
         "dtype (no lambda: the layer still saves and loads as `.keras`, since Keras stores the "
-        "weight's value, not its initializer). No fix when `tf.Variable` takes arguments "
-        "`add_weight` does not (`constraint=`, `shape=`, `synchronization=`), or when a "
+        "weight's value, not its initializer). An integer variable that the forward pass only steps "
+        "(`self.calls = tf.Variable(0)`, then `assign_add`) becomes a non-trainable counter, "
+        "`add_weight(shape=(), initializer=\"zeros\", trainable=False, dtype=\"int32\")`: it never "
+        "trained, and as a trainable Keras weight it would get a None gradient on every step. "
+        "No fix, and the message says why, for an integer variable the forward pass reads as a "
+        "value (TGF206 first), when `tf.Variable` takes arguments the fix does not carry over "
+        "(`constraint=`, `shape=`, `synchronization=`), for a value of unknown shape inside a "
+        "list or dict, or when a "
         "subclass turns the attribute into a property (its setter would get a Keras weight); "
         "an attribute that is a property of the class itself is not reported (the assignment "
         "runs its setter).\n\n"
@@ -116,10 +126,20 @@ class UntrackedVariableAttribute(Rule):
         trainable_integer = (node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
                              and keyword_value(node, "dtype") is None
                              and not is_false(keyword_value(node, "trainable")))
-        fix = None if trainable_integer else self._fix(node, attr)  # TGF206 first: an int weight cannot train
-        self.report(node, message, fix)
+        if trainable_integer and read_in_forward(context, cls, attr):
+            self.report(node, f"{message} (no fix: an integer variable cannot train either; TGF206 makes it a "
+                              "float with `--unsafe-fixes`, and the next pass makes that a weight)")
+            return
+        dtype = keyword_value(node, "dtype")
+        integer = trainable_integer or (dtype is not None and is_integer_dtype(context.scope.dtype_name(dtype))
+                                        and keyword_value(node, "trainable") is None)
+        fix, reason = self._fix(node, attr, counter=bool(integer) and not read_in_forward(context, cls, attr))
+        self.report(node, message if fix is not None else f"{message} (no fix: {reason})", fix)
 
-    def _fix(self, node: cst.Call, attr: str) -> Optional[Fix]:
+    def _fix(self, node: cst.Call, attr: str, counter: bool) -> tuple[Optional[Fix], Optional[str]]:
+        """The fix, or None and why. A `counter` (`tf.Variable(0)` that the forward pass only
+        steps) becomes a non-trainable int32 weight: it never trained, and as a trainable
+        Keras weight it would get a None gradient on every step."""
         context = self.context
         assign = context.parent(node)
         statement = context.parent(assign)
@@ -130,12 +150,15 @@ class UntrackedVariableAttribute(Rule):
         translator = WeightTranslator(context.imports, known_values(context, cls), integers=integer_names(cls))
         weight = translator.from_variable(node, initial=initial)
         if weight is None:
-            return None
+            return None, translator.reason
         description = "Create it with `self.add_weight`"
+        if counter:
+            weight = replace(weight, trainable=cst.Name("False"))
+            description = "Create it with `self.add_weight` as a non-trainable counter"
         if weight.prelude is None:
-            return Fix.replace(node, weight.add_weight(), description)
+            return Fix.replace(node, weight.add_weight(), description), None
         prelude = weight.prelude.with_changes(leading_lines=statement.leading_lines)
         rest = statement.with_changes(leading_lines=[], body=[assign.with_changes(value=weight.add_weight())])
         if weight.note is not None:
             description += f" ({weight.note})"
-        return Fix.replace(statement, cst.FlattenSentinel([prelude, rest]), description)
+        return Fix.replace(statement, cst.FlattenSentinel([prelude, rest]), description), None
