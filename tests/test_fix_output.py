@@ -78,3 +78,58 @@ def test_an_integer_counter_becomes_a_non_trainable_int_weight(tmp_path):
                 return inputs
     """)
     assert 'self.steps = self.add_weight(shape=(), initializer="zeros", trainable=False, dtype=tf.int64)' in text
+
+
+def test_an_initializer_used_elsewhere_stays_and_one_used_only_by_the_variable_goes(tmp_path):
+    text = fixed(tmp_path, """\
+        import tensorflow as tf
+
+
+        class Dense(tf.keras.layers.Layer):
+            def call(self, inputs):
+                w_init = tf.random_normal_initializer(stddev=0.1)
+                b_init = tf.zeros_initializer()
+                w = tf.Variable(w_init(shape=(inputs.shape[-1], 4)))
+                tf.print(b_init)
+                return tf.matmul(inputs, w)
+    """)
+    assert "w_init" not in text
+    assert "b_init = tf.zeros_initializer()" in text
+
+
+def test_a_parameter_only_the_shape_used_leaves_the_helper_and_its_calls(tmp_path):
+    text = fixed(tmp_path, """\
+        import tensorflow as tf
+
+
+        def mix(x, out_dim, scale):
+            m = tf.Variable(tf.random.normal((x.shape[-1], out_dim)))
+            return tf.matmul(x, m) * scale
+
+
+        class Mixer(tf.keras.layers.Layer):
+            def call(self, inputs):
+                return mix(inputs, 3, scale=0.5)
+    """)
+    assert "def mix(x, scale, *, m):" in text
+    assert "mix(inputs, scale=0.5, m=self.m)" in text
+
+
+def test_a_parameter_whose_argument_runs_code_stays_and_the_fix_says_so(tmp_path):
+    source = """\
+        import tensorflow as tf
+
+
+        def mix(x, out_dim):
+            m = tf.Variable(tf.random.normal((x.shape[-1], out_dim)))
+            return tf.matmul(x, m)
+
+
+        class Mixer(tf.keras.layers.Layer):
+            def call(self, inputs):
+                return mix(inputs, int(3))
+    """
+    text = fixed(tmp_path, source)
+    assert "def mix(x, out_dim, *, m):" in text and "mix(inputs, int(3), m=self.m)" in text
+    finding, = findings(tmp_path, source, "TGF201")
+    assert "`out_dim` is now unused" in finding.fix.description
