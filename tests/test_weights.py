@@ -144,3 +144,13 @@ def test_a_name_that_may_be_a_length_or_a_shape_keeps_the_value_and_says_why():
 def test_integer_numpy_arrays_are_not_turned_into_float_weights():
     variable = cst.parse_expression("tf.Variable(np.zeros(3, dtype=np.int32))")
     assert WeightTranslator(_IMPORTS).from_variable(variable) is None
+
+
+@pytest.mark.parametrize("variable,weight", [
+    ("tf.Variable(0.0)", 'self.add_weight(shape=(), initializer="zeros")'),
+    ("tf.Variable(tf.random.normal([2, 3]))",
+     "self.add_weight(shape=(2, 3), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0))"),
+])
+def test_what_a_reviewer_would_write(variable, weight):
+    translated = WeightTranslator(_IMPORTS).from_variable(cst.parse_expression(variable))
+    assert cst.Module([]).code_for_node(translated.add_weight()) == weight

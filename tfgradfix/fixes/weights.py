@@ -162,7 +162,7 @@ class WeightTranslator:
             dtype = value_dtype
         if dtype is None and is_integer_literal(value):
             dtype = cst.SimpleString('"int32"')  # tf.Variable(3) is int32; add_weight's default is float
-        if literal_int(value) == 0:
+        if literal_int(value) == 0 or (isinstance(value, cst.Float) and float(value.value) == 0.0):
             initializer = cst.SimpleString('"zeros"')
         return Weight(shape, initializer, dtype, b.get("trainable"), b.get("name"))
 
@@ -185,7 +185,8 @@ class WeightTranslator:
             initializer, low, high = distribution
             b = bind(value.args, ["shape", low, high, "dtype", "seed", "name"])
             if b and "shape" in b and "dtype" not in b:
-                return b["shape"], self._initializer(
+                shape = b["shape"]
+                return self._shape(shape, tensorflow=True) if isinstance(shape, cst.List) else shape, self._initializer(
                     initializer, **{low: b.get(low, _float("0.0")), high: b.get(high, _float("1.0"))},
                     **({"seed": b["seed"]} if "seed" in b else {})), None
         if last in ("zeros", "ones") and qualified.count(".") == 1:
