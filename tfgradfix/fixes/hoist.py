@@ -322,8 +322,10 @@ def initializers_only_for(body: list[cst.BaseStatement], index: int, imports: Im
     found = []
     read = set(names_in(body[index]))
     for position, statement in enumerate(body[:index]):
-        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 else None
-        if not (isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)
+        alone = isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+        small = statement.body[0] if alone else None
+        if not (isinstance(small, cst.Assign) and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name)
                 and isinstance(small.value, cst.Call) and _is_initializer_constructor(small.value, imports)):
             continue
         name = small.targets[0].target.value
@@ -399,8 +401,10 @@ def arguments_without(helper: cst.FunctionDef, call: cst.Call, names: set[str]) 
     for position, arg in enumerate(call.args):
         if arg.star:
             return None
-        name = arg.keyword.value if arg.keyword is not None else (positional[index] if index < len(positional) else None)
-        if arg.keyword is None:
+        if arg.keyword is not None:
+            name = arg.keyword.value
+        else:
+            name = positional[index] if index < len(positional) else None
             index += 1
         if name in names:
             if _runs_code(arg.value):

@@ -162,7 +162,7 @@ class WeightTranslator:
             dtype = value_dtype
         if dtype is None and is_integer_literal(value):
             dtype = cst.SimpleString('"int32"')  # tf.Variable(3) is int32; add_weight's default is float
-        if literal_int(value) == 0 or (isinstance(value, cst.Float) and float(value.value) == 0.0):
+        if literal_int(value) == 0 or (isinstance(value, cst.Float) and value.evaluated_value == 0.0):
             initializer = cst.SimpleString('"zeros"')
         return Weight(shape, initializer, dtype, b.get("trainable"), b.get("name"))
 
@@ -186,7 +186,9 @@ class WeightTranslator:
             b = bind(value.args, ["shape", low, high, "dtype", "seed", "name"])
             if b and "shape" in b and "dtype" not in b:
                 shape = b["shape"]
-                return self._shape(shape, tensorflow=True) if isinstance(shape, cst.List) else shape, self._initializer(
+                if isinstance(shape, cst.List):
+                    shape = self._shape(shape, tensorflow=True)
+                return shape, self._initializer(
                     initializer, **{low: b.get(low, _float("0.0")), high: b.get(high, _float("1.0"))},
                     **({"seed": b["seed"]} if "seed" in b else {})), None
         if last in ("zeros", "ones") and qualified.count(".") == 1:
@@ -226,7 +228,8 @@ class WeightTranslator:
         if not b or "shape" not in b or set(b) - {"shape", "fill_value", "dtype"}:
             return None
         fill = b.get("fill_value")
-        if function == "full" and (fill is None or not is_numeric_literal(fill) or isinstance(fill, (cst.List, cst.Tuple))):
+        scalar = fill is not None and is_numeric_literal(fill) and not isinstance(fill, (cst.List, cst.Tuple))
+        if function == "full" and not scalar:
             return None
         if "dtype" in b:
             given = b["dtype"]
