@@ -132,6 +132,13 @@ def _trainable(tf, obj) -> list:
     return list(getattr(obj, "trainable_variables", None) or [])
 
 
+def _can_train(tf, variable) -> bool:
+    """Trainable and of a float (or complex) dtype: the tape never watches an integer
+    variable, so a `tf.Variable(0)` counter made a non-trainable weight loses nothing."""
+    dtype = tf.as_dtype(getattr(variable, "dtype", "float32"))
+    return bool(getattr(variable, "trainable", False)) and (dtype.is_floating or dtype.is_complex)
+
+
 def _sizes_from_arguments(cls, args, kwargs) -> list[tuple]:
     """An input shape from constructor arguments that name the input size (`input_dim=8`)."""
     try:
@@ -321,7 +328,7 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             except Exception as error:  # this way of running the original does not work; try the next
                 errors.append(_describe(error))
                 continue
-            reachable = [v for v in _variables(tf, before) if v.trainable]
+            reachable = [v for v in _variables(tf, before) if _can_train(tf, v)]
             try:
                 after(x)
                 _copy_values(tf, before, after)
@@ -332,8 +339,8 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             result = _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
                               fresh)
             # Like for like: a variable a fix left untracked (a finding still open) is still there.
-            kept = {id(v) for v in _variables(tf, after) if v.trainable} | {id(v) for v in _trainable(tf, after)}
-            lost = len({id(v) for v in reachable} | {id(v) for v in _trainable(tf, before)}) - len(kept)
+            kept = {id(v) for v in [*_variables(tf, after), *_trainable(tf, after)] if _can_train(tf, v)}
+            lost = len({id(v) for v in [*reachable, *_trainable(tf, before)] if _can_train(tf, v)}) - len(kept)
             if result["verdict"] == "verified" and lost > 0:
                 result.update(verdict="failed", reason=f"the fixed layer lost {lost} trainable variable(s)")
             if via:
