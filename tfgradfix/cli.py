@@ -35,7 +35,8 @@ from tfgradfix.rules import RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
 from tfgradfix.rules.unused_noqa import UnusedNoqa
 from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, summary_lines, tally, verify_files
-from tfgradfix.verify.units import accepts, changed_units, runs_as_verified, verdict_for, verified_units
+from tfgradfix.verify.units import (accepts, changed_units, runs_as_verified, verdict_for, verified_names,
+                                    verified_units)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -173,7 +174,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             if o.verify:
                 def verifier(path: str, before: str, after: str) -> dict:
                     return verify_files([(path, before, after)], o.python_path, o.verify_device, o.verify_timeout,
-                                        config.verify.get("examples", {}))[0]
+                                        config.verify.get("examples", {}), project)[0]
             review_engine = Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for, project=project)
             for _ in process_files(review_engine, files, o.jobs or default_jobs()):
                 pass  # the project phase: which functions other modules' gradient paths call
@@ -319,7 +320,7 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
     findings; with `write`, write the fixes of the units that verified."""
     changed = [r for r in report.results if r.changed and not r.error]
     verdicts = verify_files([(r.path, r.source.text, r.new_text) for r in changed], python, device, timeout,
-                            examples)
+                            examples, engine.project)
     for result, units in zip(changed, verdicts):
         result.verification = units
         for finding in [*result.findings, *result.original_findings]:
@@ -352,7 +353,7 @@ def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[
                      project=engine.project, accept=lambda finding: accepts(units, finding.symbol)).process(result.source)
     if partial.error or not partial.changed:
         return None
-    verified = verified_units(units)
+    verified = verified_names(units)
     if not {u.name for u in changed_units(result.source.text, partial.new_text)} <= verified:
         return None
     return partial if runs_as_verified(result.new_text, partial.new_text, verified) else None

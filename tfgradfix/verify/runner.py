@@ -4,17 +4,17 @@ sliced module trees, and runs one child process per batch of files, with a time 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Optional
 
+from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.verify import plan
 from tfgradfix.verify.child import MARKER
 from tfgradfix.verify.slicer import BLOCK_PREFIX, lift_blocks
-from tfgradfix.verify.units import Unit, changed_units
+from tfgradfix.verify.units import Unit, changed_units, units_elsewhere
 
 CHILD = str(Path(__file__).with_name("child.py"))
 
@@ -46,35 +46,45 @@ def check_python(python: Optional[str] = None) -> None:
 
 
 def verify_files(items: list[tuple[str, str, str]], python: Optional[str] = None, device: str = "auto",
-                 timeout: float = 300.0, examples: Optional[dict] = None) -> list[dict[str, dict]]:
+                 timeout: float = 300.0, examples: Optional[dict] = None,
+                 index: Optional[ProjectIndex] = None) -> list[dict[str, dict]]:
     """For each (path, original text, fixed text): {unit name: verdict}, one child process
     per batch of files, each with `timeout` seconds.
-    `examples`: {"Class" or "module.path:Class": {"args", "kwargs", "input_shape"}}."""
+    `examples`: {"Class" or "module.path:Class": {"args", "kwargs", "input_shape"}}.
+    `index`: the run's project index (else one of these files is built)."""
     verdicts: list[dict[str, dict]] = []
     projects: dict[Path, plan.Project] = {}
+    if index is None:
+        index = ProjectIndex.build([path for path, _, _ in items])
     for start in range(0, len(items), BATCH):
-        verdicts += _verify_batch(items[start:start + BATCH], python, device, timeout, examples or {}, projects)
+        verdicts += _verify_batch(items[start:start + BATCH], python, device, timeout, examples or {}, projects,
+                                  index)
     return verdicts
 
 
 def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], device: str, timeout: float,
-                  examples: dict, projects: dict) -> list[dict[str, dict]]:
-    plans = [changed_units(original, fixed) for _, original, fixed in items]
+                  examples: dict, projects: dict, index: ProjectIndex) -> list[dict[str, dict]]:
+    plans = []
+    for path, original, fixed in items:
+        units = changed_units(original, fixed)
+        plans.append(units + units_elsewhere(index, path, original, fixed, units))
     if not any(plans):
         return [{} for _ in items]
     with tempfile.TemporaryDirectory(prefix="tfgradfix-verify-") as folder:
         files = []
         # The fixed tree holds every fixed file of the batch: a training function runs the
         # project's models as the whole fix leaves them, not with another file's old bug.
-        fixed_texts = {Path(os.path.abspath(path)): fixed for path, _, fixed in items}
-        for index, ((path, original, fixed), units) in enumerate(zip(items, plans)):
-            root = Path(_package_of(path)[0])
-            project = projects.setdefault(root, plan.Project(root))
+        fixed_texts = {Path(path).resolve(): fixed for path, _, fixed in items}
+        for position, ((path, original, fixed), units) in enumerate(zip(items, plans)):
+            changed = Path(path).resolve()
+            project = projects.setdefault(_package_of(path)[0], plan.Project(Path(_package_of(path)[0]), index))
+            before, after = project.with_text(changed, original), project.with_texts({**fixed_texts, changed: fixed})
             planned = []
             for number, unit in enumerate(units):
-                where = Path(folder, f"{index}-{number}")
-                planned.append(plan_unit(project, Path(os.path.abspath(path)), original, fixed, unit,
-                                         _examples_for(path, [unit], examples).get(unit.name), where, fixed_texts))
+                where = Path(folder, f"{position}-{number}")
+                home = Path(unit.path).resolve() if unit.path else changed
+                planned.append(plan_unit(before, after, home, unit,
+                                         _examples_for(str(home), [unit], examples).get(unit.name), where))
             files.append({"units": planned})
         job = json.dumps({"files": files, "device": device})
         try:
@@ -87,17 +97,20 @@ def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], devi
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         verdict = "inconclusive" if "No module named 'tensorflow'" in done.stderr else "failed"
         return _all(plans, verdict, f"the verifier stopped: {last}")
-    return json.loads(line[len(MARKER):])["files"]
+    verdicts = json.loads(line[len(MARKER):])["files"]
+    for units, found in zip(plans, verdicts):
+        for unit in units:
+            if unit.covers and unit.key in found:
+                found[unit.key]["covers"] = list(unit.covers)
+    return verdicts
 
 
-def plan_unit(project: plan.Project, path: Path, original: str, fixed: str, unit: Unit,
-              example: Optional[dict], folder: Path, fixed_texts: Optional[dict] = None) -> dict:
-    """The job for one unit: both trees written under `folder`, and the ways to build and feed it.
-    `fixed_texts`: the fixed text of the other files being fixed with it, by absolute path."""
-    before = project.with_text(path, original)
-    after = project.with_texts({**(fixed_texts or {}), path: fixed})
+def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit, example: Optional[dict],
+              folder: Path) -> dict:
+    """The job for one unit of file `path`: both trees (the project as it was, and with every
+    fix of the batch) written under `folder`, and the ways to build and feed it."""
     entry = before.module_name(path)
-    job: dict = {"kind": unit.kind, "name": unit.name, "label": unit.name, "entry": entry, "example": example,
+    job: dict = {"kind": unit.kind, "name": unit.name, "label": unit.key, "entry": entry, "example": example,
                  "shapes": plan.input_shapes(before, path)}
     extra: list[plan.Builder] = []
     blocks_before: dict = {}
@@ -139,7 +152,7 @@ def plan_unit(project: plan.Project, path: Path, original: str, fixed: str, unit
 def _package_of(path: str) -> tuple[str, str]:
     """The folder to put on sys.path and the dotted package of the file, so that its
     sibling and relative imports resolve as in the project."""
-    folder = Path(os.path.abspath(path)).parent
+    folder = Path(path).resolve().parent
     parts: list[str] = []
     while (folder / "__init__.py").exists():
         parts.insert(0, folder.name)
@@ -159,7 +172,8 @@ def _examples_for(path: str, units: list[Unit], examples: dict) -> dict:
 
 
 def _all(plans: list[list[Unit]], verdict: str, reason: str) -> list[dict[str, dict]]:
-    return [{u.name: {"verdict": verdict, "reason": reason} for u in units} for units in plans]
+    return [{u.key: {"verdict": verdict, "reason": reason, **({"covers": list(u.covers)} if u.covers else {})}
+             for u in units} for units in plans]
 
 
 def describe(name: str, result: dict) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks
@@ -21,6 +22,14 @@ ENTRY_POINTS = frozenset({"main", "run", "cli", "train", "fit", "app"})
 class Unit:
     kind: str  # "layer", "function" or "block"
     name: str
+    # A unit of another module of the project that runs the changed helpers `covers`.
+    path: str = ""
+    covers: tuple[str, ...] = ()
+    label: str = ""  # its name in the verdicts: `module.Class` for a unit of another module
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
 
 
 def _code(module: cst.Module, node: cst.CSTNode) -> str:
@@ -97,6 +106,53 @@ def _through_slices(before: cst.Module, after: cst.Module, new: ModuleAnalysis, 
     return found
 
 
+# How far up the project's call graph a changed helper's runner is looked for.
+CALLER_DEPTH = 3
+
+
+def units_elsewhere(index: ProjectIndex, path: str, original: str, fixed: str, units: list[Unit]) -> list[Unit]:
+    """The units of other project modules that run this file's changed top-level functions
+    when no unit of its own does (a helper module: `ops.py`, a loss factory): the Keras
+    classes whose methods call them and the functions holding a tape that do, through up
+    to CALLER_DEPTH plain helpers, as the project index's call graph says."""
+    module = index.module_for_path(path)
+    try:
+        old, new = ast.parse(original), ast.parse(fixed)
+        table = ModuleTable(fixed)
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    if module is None:
+        return []
+    before = {s.name: ast.dump(s) for s in old.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    changed = [s.name for s in new.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and before.get(s.name) != ast.dump(s)]
+    covered = table.slice([u.name for u in units if u.kind != "block"]).names
+    covered |= {n for b in lift_blocks(table) if b.name in {u.name for u in units} for n in b.statement.uses}
+    found: dict[tuple[str, str, str], set[str]] = {}
+    for helper in changed:
+        if helper in covered:
+            continue
+        todo, seen = [(module, helper, 0)], set()
+        while todo:
+            where, name, depth = todo.pop()
+            if (where, name) in seen:
+                continue
+            seen.add((where, name))
+            for caller, symbol in index.call_sites(where, name):
+                head = symbol.split(".")[0]
+                info = index.module_info(caller)
+                if info is None or caller == module or head == MODULE:
+                    continue
+                if head in info.classes and index.kind_of(f"{caller}.{head}").is_keras:
+                    found.setdefault((caller, "layer", head), set()).add(helper)
+                elif head in info.functions and info.functions[head].holds_tape and head not in ENTRY_POINTS:
+                    found.setdefault((caller, "function", head), set()).add(helper)
+                elif head in info.functions and depth < CALLER_DEPTH:
+                    todo.append((caller, head, depth + 1))
+    return [Unit(kind, name, index.path_for_module(caller) or "", tuple(sorted(helpers)), f"{caller}.{name}")
+            for (caller, kind, name), helpers in sorted(found.items())]
+
+
 def changed_blocks(original: str, fixed: str) -> list[str]:
     """Names of the lifted top-level tape blocks whose code a fix changed."""
     try:
@@ -113,13 +169,17 @@ def unit_of(symbol: str) -> str:
 
 
 def verdict_for(units: dict, symbol: str):
-    """The verdict of the unit a finding is in; for top-level code, the worst of its blocks."""
+    """The verdict of the unit a finding is in; for top-level code, the worst of its blocks;
+    for a helper that units of other modules run, the worst of those."""
     name = unit_of(symbol)
+    if name != MODULE and name in units:
+        return units[name]
     if name != MODULE:
-        return units.get(name)
-    blocks = [v for k, v in units.items() if k.startswith(BLOCK_PREFIX)]
+        runners = [v for v in units.values() if name in v.get("covers", ())]
+    else:
+        runners = [v for k, v in units.items() if k.startswith(BLOCK_PREFIX)]
     order = {"failed": 0, "inconclusive": 1, "verified": 2}
-    return min(blocks, key=lambda v: order.get(v["verdict"], 0)) if blocks else None
+    return min(runners, key=lambda v: order.get(v["verdict"], 0)) if runners else None
 
 
 def _required_parameters(function: cst.FunctionDef) -> list[str]:
@@ -130,6 +190,14 @@ def _required_parameters(function: cst.FunctionDef) -> list[str]:
 
 def verified_units(units: dict) -> set[str]:
     return {name for name, verdict in units.items() if verdict["verdict"] == "verified"}
+
+
+def verified_names(units: dict) -> set[str]:
+    """The names of this module whose fixes ran as verified: its own verified units, and
+    the helpers that every unit of another module running them verified."""
+    own = {name for name, verdict in units.items() if verdict["verdict"] == "verified" and not verdict.get("covers")}
+    helpers = {h for verdict in units.values() for h in verdict.get("covers", ())}
+    return own | {h for h in helpers if verdict_for(units, h)["verdict"] == "verified"}
 
 
 def accepts(units: dict, symbol: str) -> bool:
