@@ -403,6 +403,79 @@ def _shape(node: ast.AST, env: dict, batch: bool) -> Optional[tuple]:
     return (2, *dims) if batch else tuple(dims)
 
 
+# A sequence of token ids whose length the project leaves open (`Input(shape=(None,))`).
+TIME_STEPS = 5
+_INTEGER_DTYPE = re.compile(r"^(tf\.|np\.|tensorflow\.|numpy\.)?u?int(8|16|32|64)$")
+
+
+def integer_shapes(project: Project, first: Path) -> list[list[int]]:
+    """Shapes of the project's integer inputs, `keras.Input(shape=(None,), dtype="int32")`
+    (batch 2, an open length TIME_STEPS); `first`'s own first."""
+    shapes: list[tuple] = []
+    for path in [first, *(p for p in project.files() if p != first)]:
+        table = project.table(path)
+        if table is None:
+            continue
+        env = _constants(table.tree)
+        for node in ast.walk(table.tree):
+            if not (isinstance(node, ast.Call) and _callee(node) in ("Input", "InputLayer")):
+                continue
+            keyword = {k.arg: k.value for k in node.keywords}
+            dtype = keyword.get("dtype")
+            text = dtype.value if isinstance(dtype, ast.Constant) and isinstance(dtype.value, str) else \
+                ast.unparse(dtype) if dtype is not None else ""
+            shape = keyword.get("shape", node.args[0] if node.args else None)
+            if not _INTEGER_DTYPE.match(text) or shape is None:
+                continue
+            try:
+                value = _value(shape, env)
+            except _Unresolved:
+                continue
+            dims = [TIME_STEPS if d is None else d for d in (value if isinstance(value, (tuple, list)) else [value])]
+            if dims and all(isinstance(d, int) and 0 < d <= 4096 for d in dims):
+                shapes.append((2, *dims))
+    return [list(s) for s in dict.fromkeys(shapes)]
+
+
+def integer_input(project: Project, path: Path, name: str) -> Optional[dict]:
+    """Whether class `name`'s `call` looks its first input up as ids, and where the number of
+    ids is: `tf.nn.embedding_lookup(self.table, ids)` / `tf.gather(self.table, ids)` (rows of
+    that weight: {"attr": "table"}), `tf.one_hot(ids, depth)` (the depth: {"bound": 10} or
+    {"attr": "depth"} for `self.depth`). An `Embedding` layer the child finds by itself."""
+    table = project.table(path)
+    cls = next((n for n in table.tree.body if isinstance(n, ast.ClassDef) and n.name == name), None) if table else None
+    call = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "call"), None) if cls else None
+    if call is None or len(call.args.args) < 2:
+        return None
+    ids, env = call.args.args[1].arg, _constants(table.tree)
+    for node in ast.walk(call):
+        if not isinstance(node, ast.Call):
+            continue
+        arguments = {**dict(enumerate(node.args)), **{k.arg: k.value for k in node.keywords}}
+        callee = _callee(node)
+        if callee in ("embedding_lookup", "gather"):
+            given, source = arguments.get(1, arguments.get("ids", arguments.get("indices"))), \
+                arguments.get(0, arguments.get("params"))
+        elif callee == "one_hot":
+            given, source = arguments.get(0, arguments.get("indices")), arguments.get(1, arguments.get("depth"))
+        else:
+            continue
+        if not (isinstance(given, ast.Name) and given.id == ids) or source is None:
+            continue
+        if isinstance(source, ast.Attribute) and isinstance(source.value, ast.Name) and source.value.id == "self":
+            return {"attr": source.attr}
+        try:
+            bound = _value(source, env)
+        except _Unresolved:
+            return {}
+        return {"bound": bound} if isinstance(bound, int) else {}
+    return None
+
+
+def _callee(call: ast.Call) -> str:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+
+
 _MODEL_BASE = re.compile(r"(Model|Sequential|Module|Network|Net)$")
 _MODEL_FACTORY = re.compile(r"^(build|create|get|make|define)_?\w*(model|net|network|classifier|regressor)\w*$",
                             re.IGNORECASE)

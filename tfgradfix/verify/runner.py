@@ -111,12 +111,13 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
     fix of the batch) written under `folder`, and the ways to build and feed it."""
     entry = before.module_name(path)
     job: dict = {"kind": unit.kind, "name": unit.name, "label": unit.key, "entry": entry, "example": example,
-                 "shapes": plan.input_shapes(before, path)}
+                 "shapes": plan.input_shapes(before, path), "integer_shapes": plan.integer_shapes(before, path)}
     extra: list[plan.Builder] = []
     blocks_before: dict = {}
     blocks_after: dict = {}
     if unit.kind == "layer":
         extra = plan.builders(before, path, unit.name)
+        job["integer_input"] = plan.integer_input(before, path, unit.name)
     else:
         extra = plan.models(before, path)
     if unit.kind == "block":
@@ -189,6 +190,9 @@ def describe(name: str, result: dict) -> str:
         before = f"{len(lost)} None" + (f", {untracked} untracked" if untracked else "")
         parts.append(f"grads {before}→{'ok' if not result.get('none_after') else 'None'} for "
                      f"{', '.join(result['variables'])}")
+    elif "inputs_none_before" in result:
+        before, after = result["inputs_none_before"], result.get("inputs_none_after") or []
+        parts.append(f"no weights; input gradients None for {len(before)}→{len(after)} of the inputs")
     elif "none_before" in result:
         parts.append(f"None gradients {result['none_before']}→{result.get('none_after', '?')}")
         if result.get("sources_before") != result.get("sources_after"):
