@@ -350,3 +350,94 @@ def test_a_partial_fix_that_leaves_one_variable_untracked_still_verifies():
     fixed = _PARTIAL.format(w='self.add_weight(shape=(3, 4), initializer="random_uniform", dtype=tf.float32)')
     (units,) = verify_files([("affine.py", original, fixed)])
     assert units["Affine"]["verdict"] == "verified", units
+
+
+# -- units the project builds elsewhere; token ids; several inputs -------------------------------
+
+def _fix_verify_project(tmp_path, name):
+    root = tmp_path / name
+    shutil.copytree(FIXTURES / "projects" / name, root)
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "--unsafe-fixes",
+                             "--output-format", "json", "."], capture_output=True, text=True, cwd=root)
+    return root, json.loads(result.stdout), result.stderr
+
+
+def test_a_helper_module_is_verified_through_the_blocks_and_models_of_other_modules(tmp_path):
+    """vision: `ops.py` has no layer of its own; `blocks.py`'s base class reaches it through
+    `from . import ops`. Each fix is run through the project's classes that call it."""
+    root, document, stderr = _fix_verify_project(tmp_path, "vision")
+    assert document["summary"]["verification"] == {"verified": 3, "failed": 0, "inconclusive": 0,
+                                                    "not_runnable": 0}, stderr
+    assert "verified CPU visionkit.blocks.ResidualBlock" in stderr or "verified GPU:0" in stderr
+    assert "np." not in (root / "visionkit" / "ops.py").read_text().split("def same_padding")[0]  # written
+    assert "self.add_weight" in (root / "visionkit" / "blocks.py").read_text()
+
+
+def test_a_sequence_package_runs_token_ids_through_its_model_its_attention_and_its_training_step(tmp_path):
+    """seq2seq: the loss factory runs through `train_step(model, optimizer, tokens, target)`
+    on the project's `Seq2Seq(vocab_size=50)` fed token ids; the NumPy softmax through the
+    weightless `LuongAttention(query, keys)`, judged by its input gradients."""
+    root, document, stderr = _fix_verify_project(tmp_path, "seq2seq")
+    assert document["summary"]["verification"] == {"verified": 3, "failed": 0, "inconclusive": 0,
+                                                    "not_runnable": 0}, stderr
+    verdicts = {(f["path"], f["symbol"]): f["verification"] for f in document["findings"]}
+    step = verdicts[("seqlib/losses.py", "masked_loss.loss")]
+    assert step["model"] == "Seq2Seq" and step["none_before"] > 0 and step["input"] == "int32 (2, 5) ids < 50"
+    attention = verdicts[("seqlib/utils/np_ops.py", "softmax")]
+    assert attention["inputs_none_before"] == [1] and attention["inputs_none_after"] == []
+    assert attention["input"] == "float32 (2, 4) + float32 (2, 3, 4)"
+    assert "tf.exp" in (root / "seqlib" / "utils" / "np_ops.py").read_text()
+
+
+_TAGGER = textwrap.dedent('''
+    import tensorflow as tf
+
+    VOCAB = 120
+
+
+    class TokenTable(tf.keras.layers.Layer):
+        def __init__(self, vocab, dim):
+            super().__init__()
+            self.table = {table}
+
+        def call(self, ids):
+            return tf.nn.embedding_lookup(self.table, ids)
+
+
+    class Tagger(tf.keras.Model):
+        def __init__(self, vocab=VOCAB):
+            super().__init__()
+            self.lookup = TokenTable(vocab, 8)
+            self.rnn = tf.keras.layers.GRU(8)
+            self.head = tf.keras.layers.Dense(3)
+            self.bias = {bias}
+
+        def call(self, ids):
+            return self.head(self.rnn(self.lookup(ids))) + self.bias
+
+
+    inputs = tf.keras.Input(shape=(7,), dtype="int32")
+''')
+
+
+def test_an_embedding_lookup_and_rnn_model_is_fed_token_ids_in_range():
+    """Float inputs make `embedding_lookup` raise; the ids come from the table's rows (in
+    the layer, and in the GRU model that holds it) and the shape from the integer `keras.Input`."""
+    original = _TAGGER.format(table="tf.Variable(tf.random.normal((vocab, dim)))", bias="tf.Variable(tf.zeros((3,)))")
+    fixed = _TAGGER.format(table='self.add_weight(shape=(vocab, dim), initializer="random_normal")',
+                           bias='self.add_weight(shape=(3,), initializer="zeros")')
+    (units,) = verify_files([("tagger.py", original, fixed)])
+    table, tagger = units["TokenTable"], units["Tagger"]
+    assert table["verdict"] == "verified" and table["input"] == "int32 (2, 7) ids < 120", table
+    assert table["untracked_before"] == 1 and table["fd_rel_error"] is None  # no gradient for ids
+    assert tagger["verdict"] == "verified" and tagger["input"] == "int32 (2, 7) ids < 120", tagger
+
+
+def test_a_helper_is_accepted_when_every_unit_that_runs_it_verified():
+    from tfgradfix.verify.units import accepts, verdict_for, verified_names
+
+    units = {"pkg.blocks.Block": {"verdict": "verified", "covers": ["scale", "mix"]},
+             "pkg.models.Net": {"verdict": "failed", "covers": ["mix"]}, "Local": {"verdict": "verified"}}
+    assert verdict_for(units, "scale")["verdict"] == "verified" and accepts(units, "scale")
+    assert verdict_for(units, "mix")["verdict"] == "failed" and not accepts(units, "mix")
+    assert verified_names(units) == {"Local", "scale"}

@@ -230,29 +230,35 @@ def _sublayers(tf, obj, seen=None) -> list:
     return found
 
 
-def integer_bound(tf, obj, hint) -> int | None:
+def integer_bound(tf, obj, hints: dict) -> int | None:
     """The exclusive upper bound of the token ids `obj` takes, or None for float inputs: the
-    `input_dim` of its Embedding layers (smallest), else what the parent read from its `call`
-    (`embedding_lookup`/`gather` on a weight: that weight's rows; `one_hot`: the depth)."""
-    embeddings = [layer for layer in _sublayers(tf, obj) if isinstance(layer, tf.keras.layers.Embedding)]
-    if embeddings:
-        return min(int(layer.input_dim) for layer in embeddings)
-    if hint is None:
-        return None
+    smallest `input_dim` of its Embedding layers, or of the project's layers it holds that look
+    ids up (`hints`, by class, from the parent: the rows of the weight `embedding_lookup` or
+    `gather` reads, the depth of `one_hot`)."""
+    bounds = []
+    for layer in _sublayers(tf, obj):
+        if isinstance(layer, tf.keras.layers.Embedding):
+            bounds.append(int(layer.input_dim))
+        elif type(layer).__name__ in hints:
+            bounds.append(_hinted_bound(tf, layer, hints[type(layer).__name__]))
+    return min(bounds) if bounds else None
+
+
+def _hinted_bound(tf, layer, hint: dict) -> int:
     if hint.get("bound"):
         return int(hint["bound"])
     attr = hint.get("attr")
-    if attr and getattr(obj, attr, None) is None:
+    if attr and getattr(layer, attr, None) is None:
         try:  # the table is made in build(): built on ids that are always in range
-            _call(obj, tf.zeros(tuple(hint.get("shape") or (2, TIME_STEPS)), tf.int32))
+            _call(layer, tf.zeros((2, TIME_STEPS), tf.int32))
         except Exception:
             pass
-    value = getattr(obj, attr, None) if attr else None
+    value = getattr(layer, attr, None) if attr else None
     if isinstance(value, int) and value > 0:
         return value
     if hasattr(value, "shape") and len(value.shape) >= 1 and value.shape[0]:
         return int(value.shape[0])
-    return 1
+    return 1  # id 0 is in range of any table
 
 
 def _arity(obj) -> int:
@@ -274,6 +280,14 @@ def _input(tf, shape, bound=None):
     if bound is not None:
         return tf.random.stateless_uniform(shape, seed=(1, 2), minval=0, maxval=max(1, bound), dtype=tf.int32)
     return tf.random.stateless_normal(shape, seed=(1, 2))
+
+
+def describe_input(x, bound=None) -> str:
+    """`float32 (2, 4)`, `int32 (2, 5) ids < 50`, `float32 (2, 4) + float32 (2, 3, 4)`."""
+    if isinstance(x, tuple):
+        return " + ".join(describe_input(t) for t in x)
+    text = f"{x.dtype.name} {tuple(int(d) for d in x.shape)}"
+    return f"{text} ids < {bound}" if bound is not None else text
 
 
 def _call(layer, x):
@@ -302,7 +316,7 @@ def _instances(tf, original, fixed, unit: dict):
         tf.keras.utils.set_random_seed(SEED)
         after, _ = fixed[entry].example()
         if type(before).__name__ == name:
-            yield before, after, tf.convert_to_tensor(inputs), ""
+            yield before, after, tf.convert_to_tensor(inputs), "", None
     plan_shapes = [tuple(s) for s in unit.get("shapes", [])]
     if example and example.get("input_shape"):
         plan_shapes.insert(0, tuple(example["input_shape"]))
@@ -321,7 +335,7 @@ def _instances(tf, original, fixed, unit: dict):
         arity = _arity(probe)
         if arity > 1:
             shapes = _several(shapes, arity)
-        bound = integer_bound(tf, probe, unit.get("integer_input")) if arity == 1 else None
+        bound = integer_bound(tf, probe, unit.get("integer_inputs", {})) if arity == 1 else None
         # Token ids first when the layer looks them up; floats after, in case it does not.
         candidates = [(s, bound) for s in (integer_shapes(unit) if bound is not None else [])] + \
             [(s, None) for s in shapes]
@@ -339,13 +353,13 @@ def _instances(tf, original, fixed, unit: dict):
                 if retries < SHAPE_RETRIES and arity == 1 and ids is None:
                     retries += 1
                     candidates[:0] = [(s, None) for s in _sizes_from_error(error, shape)]
-                yield None, None, error, via
+                yield None, None, error, via, None
                 continue
             try:
                 after = _build(tf, make_after, args, kwargs)
             except Exception as error:
                 raise AssertionError(f"the fixed {target} cannot be built: {_describe(error)}") from error
-            yield before, after, x, via
+            yield before, after, x, via, ids
             break
 
 
@@ -407,7 +421,7 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
     errors = []
     name = unit["name"]
     try:
-        for before, after, x, via in _instances(tf, original, fixed, unit):
+        for before, after, x, via, bound in _instances(tf, original, fixed, unit):
             if before is None:
                 errors.append(_describe(x))
                 continue
@@ -439,6 +453,7 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                         "through": via}
             result = _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
                               fresh)
+            result["input"] = describe_input(x, bound)
             # Like for like: a variable a fix left untracked (a finding still open) is still there.
             kept = {id(v) for v in _variables(tf, after) if v.trainable} | {id(v) for v in _trainable(tf, after)}
             lost = len({id(v) for v in reachable} | {id(v) for v in _trainable(tf, before)}) - len(kept)
@@ -617,7 +632,7 @@ def _first_output(tf, model, candidates: list[tuple]) -> tuple:
 
 def _model_inputs(tf, model, unit: dict, shapes: list[tuple]) -> list[tuple]:
     """(shape, id bound) to feed a model: token ids first when it looks them up."""
-    bound = integer_bound(tf, model, None) if model is not None else None
+    bound = integer_bound(tf, model, unit.get("integer_inputs", {})) if model is not None else None
     return [*((s, bound) for s in (integer_shapes(unit) if bound is not None else [])), *((s, None) for s in shapes)]
 
 
@@ -735,6 +750,8 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             calls_after, returned_after, error_after = _run(tf, after, kwargs_after, eager=True)
             result = _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after)
             result["model"] = builder["name"] if builder else ""
+            fed = next((k for k in kwargs_before if X_PARAM.match(k)), None)
+            result["input"] = describe_input(kwargs_before[fed], x_spec[1]) if fed else ""
             if result["verdict"] == "verified":
                 model_graph = _model_for(tf, fixed, unit, builder, fixed[entry])
                 tf.keras.utils.set_random_seed(SEED)

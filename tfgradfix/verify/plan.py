@@ -437,17 +437,28 @@ def integer_shapes(project: Project, first: Path) -> list[list[int]]:
     return [list(s) for s in dict.fromkeys(shapes)]
 
 
-def integer_input(project: Project, path: Path, name: str) -> Optional[dict]:
-    """Whether class `name`'s `call` looks its first input up as ids, and where the number of
-    ids is: `tf.nn.embedding_lookup(self.table, ids)` / `tf.gather(self.table, ids)` (rows of
-    that weight: {"attr": "table"}), `tf.one_hot(ids, depth)` (the depth: {"bound": 10} or
-    {"attr": "depth"} for `self.depth`). An `Embedding` layer the child finds by itself."""
-    table = project.table(path)
-    cls = next((n for n in table.tree.body if isinstance(n, ast.ClassDef) and n.name == name), None) if table else None
-    call = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "call"), None) if cls else None
-    if call is None or len(call.args.args) < 2:
-        return None
-    ids, env = call.args.args[1].arg, _constants(table.tree)
+def integer_inputs(project: Project, first: Path) -> dict[str, dict]:
+    """The project's classes whose `call` looks its first input up as ids, by name, with
+    where the number of ids is: `tf.nn.embedding_lookup(self.table, ids)` / `tf.gather(self.table,
+    ids)` (the rows of that weight: {"attr": "table"}), `tf.one_hot(ids, depth)` (the depth:
+    {"bound": 10}, or {"attr": "depth"} for `self.depth`). `Embedding` layers the child finds itself."""
+    found: dict[str, dict] = {}
+    for path in [first, *(p for p in project.files() if p != first)]:
+        table = project.table(path)
+        if table is None or not any(word in (project.text(path) or "") for word in ("embedding_lookup", "gather",
+                                                                                    "one_hot")):
+            continue
+        env = _constants(table.tree)
+        for cls in (n for n in ast.walk(table.tree) if isinstance(n, ast.ClassDef)):
+            call = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "call"), None)
+            if call is not None and len(call.args.args) >= 2:
+                hint = _lookup(call, call.args.args[1].arg, env)
+                if hint is not None:
+                    found.setdefault(cls.name, hint)
+    return found
+
+
+def _lookup(call: ast.FunctionDef, ids: str, env: dict) -> Optional[dict]:
     for node in ast.walk(call):
         if not isinstance(node, ast.Call):
             continue

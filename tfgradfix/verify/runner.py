@@ -111,13 +111,13 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
     fix of the batch) written under `folder`, and the ways to build and feed it."""
     entry = before.module_name(path)
     job: dict = {"kind": unit.kind, "name": unit.name, "label": unit.key, "entry": entry, "example": example,
-                 "shapes": plan.input_shapes(before, path), "integer_shapes": plan.integer_shapes(before, path)}
+                 "shapes": plan.input_shapes(before, path), "integer_shapes": plan.integer_shapes(before, path),
+                 "integer_inputs": plan.integer_inputs(before, path)}
     extra: list[plan.Builder] = []
     blocks_before: dict = {}
     blocks_after: dict = {}
     if unit.kind == "layer":
         extra = plan.builders(before, path, unit.name)
-        job["integer_input"] = plan.integer_input(before, path, unit.name)
     else:
         extra = plan.models(before, path)
     if unit.kind == "block":
