@@ -441,3 +441,39 @@ def test_a_helper_is_accepted_when_every_unit_that_runs_it_verified():
     assert verdict_for(units, "scale")["verdict"] == "verified" and accepts(units, "scale")
     assert verdict_for(units, "mix")["verdict"] == "failed" and not accepts(units, "mix")
     assert verified_names(units) == {"Local", "scale"}
+
+
+_WHILE_SCRIPT = textwrap.dedent('''
+    import numpy as np
+    import tensorflow as tf
+
+    w = tf.Variable([[0.5], [0.1]])
+    x_train = np.random.rand(8, 2).astype("float32")
+    history = np.load("history.npy")
+    loss_value, step = 1.0, 0
+    while loss_value > 1e-6:
+        with tf.GradientTape() as tape:
+            loss = {loss}
+        grads = tape.gradient(loss, [w])
+        w.assign_sub(0.1 * grads[0])
+        loss_value = float(loss)
+        step += 1
+    else:
+        print("converged", step)
+''')
+
+
+def test_a_top_level_while_loop_is_lifted_and_bounded():
+    """A `while` training loop runs at most two steps, with the names bound before it;
+    its `else` (the end a bounded run never reaches) is dropped."""
+    from tfgradfix.verify.slicer import ModuleTable, lift_blocks
+
+    original = _WHILE_SCRIPT.format(loss="np.mean(tf.matmul(x_train, w) ** 2)")
+    (block,) = lift_blocks(ModuleTable(original))
+    assert block.parameters == [] and "history" not in block.statement.uses
+    assert {"w", "x_train", "loss_value", "step"} <= block.statement.uses
+    (units,) = verify_files([("while_train.py", original,
+                              _WHILE_SCRIPT.format(loss="tf.reduce_mean(tf.matmul(x_train, w) ** 2)"))])
+    (verdict,) = units.values()
+    assert verdict["verdict"] == "verified", verdict
+    assert verdict["none_before"] == 1 and verdict["none_after"] == 0 and verdict["gradient_calls"] == 2
