@@ -477,3 +477,12 @@ def test_a_top_level_while_loop_is_lifted_and_bounded():
     (verdict,) = units.values()
     assert verdict["verdict"] == "verified", verdict
     assert verdict["none_before"] == 1 and verdict["none_after"] == 0 and verdict["gradient_calls"] == 2
+
+
+def test_a_function_taking_two_models_gets_two():
+    """`distill(student, teacher, x, optimizer)`: one model as both would let the teacher's
+    path carry the gradient the fix is about."""
+    path = FIXTURES / "projects" / "model_zoo" / "train.py"
+    train = path.read_text()
+    (units,) = verify_files([(str(path), train, train.replace("student.predict(x)", "student(x, training=False)"))])
+    assert units["distill"]["verdict"] == "verified" and units["distill"]["none_before"] > 0, units

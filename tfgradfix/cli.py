@@ -35,7 +35,7 @@ from tfgradfix.rules import RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
 from tfgradfix.rules.unused_noqa import UnusedNoqa
 from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, summary_lines, tally, verify_files
-from tfgradfix.verify.units import (accepts, changed_units, runs_as_verified, verdict_for, verified_names,
+from tfgradfix.verify.units import (NOTHING, accepts, changed_units, runs_as_verified, verdict_for, verified_names,
                                     verified_units)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -336,7 +336,8 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
         elif write:
             result.findings, result.applied = result.original_findings, []
         if write:
-            refused = ", ".join(f"{name} {u['verdict']}" for name, u in units.items() if u["verdict"] != "verified")
+            refused = ", ".join("nothing to run" if name == NOTHING else f"{name} {u['verdict']}"
+                                for name, u in units.items() if u["verdict"] != "verified")
             kept = f" (written for {', '.join(sorted(verified))})" if partial is not None else ""
             click.echo(f"{display_path(result.path)}: fixes not written: {refused or 'nothing to run'}{kept}", err=True)
     if not write:

@@ -33,7 +33,7 @@ INPUT_SIZE = re.compile(r"^(input_dim|in_dim|in_features|input_size|in_channels|
                         r"input_features|d_in|input_units|n_inputs|input_shape|num_features|n_features)$")
 STEP_COUNT = re.compile(r"(^|_)(steps?|epochs?|iterations?|iters?|n_iter|updates)$")
 MODEL_PARAM = re.compile(r"(model|net|network|classifier|regressor|encoder|decoder|generator|discriminator|layer|"
-                         r"module)$")
+                         r"module|student|teacher|actor|critic|policy|backbone)$")
 X_PARAM = re.compile(r"^(x|xs|inputs?|images?|features|batch|samples|tokens?|ids|src|sources?|sequences?|x_\w+|\w+_x|"
                      r"\w+_inputs?|\w+_images?|\w+_ids|\w+_tokens)$")
 Y_PARAM = re.compile(r"^(y|ys|labels?|targets?|tgt|y_\w+|\w+_y|\w+_labels?|\w+_targets?)$")
@@ -636,7 +636,26 @@ def _model_inputs(tf, model, unit: dict, shapes: list[tuple]) -> list[tuple]:
     return [*((s, bound) for s in (integer_shapes(unit) if bound is not None else [])), *((s, None) for s in shapes)]
 
 
-def _arguments(tf, function, model, x_spec, output, labels: str, parameters: list[str] | None):
+def _another(tf, unit: dict, builder: dict | None, original: dict, fixed: dict, x_spec, side: str):
+    """A maker of a second model for a function that takes two (`distill(student, teacher)`):
+    built as the first one, its fixed version holding the original's starting values."""
+    if builder is None:
+        return None
+    entry = unit["entry"]
+
+    def make():
+        first = _model_for(tf, original, unit, builder, original[entry])
+        first(_input(tf, *x_spec))
+        if side == "original":
+            return first
+        made = _model_for(tf, fixed, unit, builder, fixed[entry])
+        made(_input(tf, *x_spec))
+        _copy_values(tf, first, made)
+        return made
+    return make
+
+
+def _arguments(tf, function, model, x_spec, output, labels: str, parameters: list[str] | None, another=None):
     """Keyword arguments for a training function: the model, a batch shaped for it (token
     ids when it looks them up), labels shaped as its output (floats, or class indices), a
     2-batch dataset, 2 steps, an optimizer and a loss."""
@@ -661,7 +680,8 @@ def _arguments(tf, function, model, x_spec, output, labels: str, parameters: lis
         elif p.default is not p.empty and parameters is None:
             continue
         elif MODEL_PARAM.search(name) and model is not None:
-            kwargs[name] = model
+            given = any(value is model for value in kwargs.values())
+            kwargs[name] = another() if given and another is not None else model
         elif Y_PARAM.match(name):
             kwargs[name] = y
         elif DATA_PARAM.search(name):
@@ -721,7 +741,8 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
         for labels in ("float", "int"):
             try:
                 tf.keras.utils.set_random_seed(SEED)
-                kwargs_before = _arguments(tf, before, model_before, x_spec, output, labels, unit.get("parameters"))
+                kwargs_before = _arguments(tf, before, model_before, x_spec, output, labels, unit.get("parameters"),
+                                           _another(tf, unit, builder, original, fixed, x_spec, "original"))
             except Inconclusive:
                 raise  # a parameter nothing can be made for: no other labels help
             except Exception as error:
@@ -746,7 +767,8 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                 elif start is not None and [tuple(w.shape) for w in start] == [tuple(v.shape) for v in model_after.weights]:
                     model_after.set_weights(start)
             tf.keras.utils.set_random_seed(SEED)
-            kwargs_after = _arguments(tf, after, model_after, x_spec, output, labels, unit.get("parameters"))
+            kwargs_after = _arguments(tf, after, model_after, x_spec, output, labels, unit.get("parameters"),
+                                      _another(tf, unit, builder, original, fixed, x_spec, "fixed"))
             calls_after, returned_after, error_after = _run(tf, after, kwargs_after, eager=True)
             result = _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after)
             result["model"] = builder["name"] if builder else ""
@@ -755,7 +777,8 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             if result["verdict"] == "verified":
                 model_graph = _model_for(tf, fixed, unit, builder, fixed[entry])
                 tf.keras.utils.set_random_seed(SEED)
-                kwargs_graph = _arguments(tf, after, model_graph, x_spec, output, labels, unit.get("parameters"))
+                kwargs_graph = _arguments(tf, after, model_graph, x_spec, output, labels, unit.get("parameters"),
+                                          _another(tf, unit, builder, original, fixed, x_spec, "fixed"))
                 graph_calls, _, graph_error = _run(tf, after, kwargs_graph, eager=False)
                 if graph_error is not None or any(c["none"] for c in graph_calls):
                     result.update(verdict="failed", reason="the fixed function does not run under tf.function: "

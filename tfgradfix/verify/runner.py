@@ -14,7 +14,7 @@ from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.verify import plan
 from tfgradfix.verify.child import MARKER
 from tfgradfix.verify.slicer import BLOCK_PREFIX, lift_blocks
-from tfgradfix.verify.units import Unit, changed_units, units_elsewhere
+from tfgradfix.verify.units import NOTHING, Unit, changed_units, nothing_runs, units_elsewhere
 
 CHILD = str(Path(__file__).with_name("child.py"))
 
@@ -69,7 +69,7 @@ def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], devi
         units = changed_units(original, fixed)
         plans.append(units + units_elsewhere(index, path, original, fixed, units))
     if not any(plans):
-        return [{} for _ in items]
+        return [_nothing(index, item) for item in items]
     with tempfile.TemporaryDirectory(prefix="tfgradfix-verify-") as folder:
         files = []
         # The fixed tree holds every fixed file of the batch: a training function runs the
@@ -98,11 +98,22 @@ def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], devi
         verdict = "inconclusive" if "No module named 'tensorflow'" in done.stderr else "failed"
         return _all(plans, verdict, f"the verifier stopped: {last}")
     verdicts = json.loads(line[len(MARKER):])["files"]
-    for units, found in zip(plans, verdicts):
+    for item, units, found in zip(items, plans, verdicts):
         for unit in units:
             if unit.covers and unit.key in found:
                 found[unit.key]["covers"] = list(unit.covers)
+        if not units:
+            found.update(_nothing(index, item))
     return verdicts
+
+
+def _nothing(index: ProjectIndex, item: tuple[str, str, str]) -> dict[str, dict]:
+    """The verdict of a changed file with no unit to run: what to add."""
+    path, original, fixed = item
+    if original == fixed:
+        return {}
+    to_add = nothing_runs(index, path, original, fixed)
+    return {NOTHING: {"verdict": "not_runnable", "reason": to_add, "to_add": to_add}}
 
 
 def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit, example: Optional[dict],
@@ -205,6 +216,8 @@ def describe(name: str, result: dict) -> str:
         parts.append(result["reason"])
     if name.startswith(BLOCK_PREFIX):
         name = f"top-level tape block {name[len(BLOCK_PREFIX):]}"
+    if result["verdict"] == "not_runnable":
+        return f"not runnable: {result['reason']}"
     return f"{result['verdict']} {result.get('device', '-')} {name}: {'; '.join(parts)}"
 
 
@@ -227,6 +240,7 @@ def summary_lines(results, display=str) -> list[str]:
              f"{counts['inconclusive']} inconclusive, {counts['not_runnable']} not runnable."]
     for result in results:
         for name, verdict in result.verification.items():
-            if verdict["verdict"] == "inconclusive":
-                lines.append(f"  to run {display(result.path)}:{name}: {verdict.get('to_add') or verdict['reason']}")
+            if verdict["verdict"] in ("inconclusive", "not_runnable"):
+                where = display(result.path) + ("" if name == NOTHING else f":{name}")
+                lines.append(f"  to run {where}: {verdict.get('to_add') or verdict['reason']}")
     return lines

@@ -15,6 +15,8 @@ from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks
 
 # The unit of findings outside any function or class (DESIGN's `<module>` symbol).
 MODULE = "<module>"
+# The verdict of a changed file with nothing to run.
+NOTHING = "<nothing to run>"
 ENTRY_POINTS = frozenset({"main", "run", "cli", "train", "fit", "app"})
 
 
@@ -115,21 +117,51 @@ def units_elsewhere(index: ProjectIndex, path: str, original: str, fixed: str, u
     when no unit of its own does (a helper module: `ops.py`, a loss factory): the Keras
     classes whose methods call them and the functions holding a tape that do, through up
     to CALLER_DEPTH plain helpers, as the project index's call graph says."""
-    module = index.module_for_path(path)
+    found: dict[tuple[str, str, str], set[str]] = {}
+    for helper, caller, kind, name in _runners(index, path, original, fixed, units):
+        if kind in ("layer", "function"):
+            found.setdefault((caller, kind, name), set()).add(helper)
+    return [Unit(kind, name, index.path_for_module(caller) or "", tuple(sorted(helpers)), f"{caller}.{name}")
+            for (caller, kind, name), helpers in sorted(found.items())]
+
+
+def nothing_runs(index: ProjectIndex, path: str, original: str, fixed: str) -> str:
+    """Why a changed file has no unit to run, and what to add."""
+    changed = _changed_functions(original, fixed)
+    others = sorted({f"{caller}.{name}" for _, caller, kind, name in _runners(index, path, original, fixed, [])
+                     if kind == "other"})
+    what = f"nothing that runs {', '.join(f'`{n}`' for n in changed) or 'the change'}"
+    if others:
+        what += f" is a layer or a function holding a tape (it is called from {', '.join(others)})"
+    else:
+        what += " is a layer or a function holding a tape in the project"
+    return (f"{what}; add a function that holds the `tf.GradientTape` and calls it (its model and batches are "
+            "made up), or a Keras layer whose `call` does")
+
+
+def _changed_functions(original: str, fixed: str) -> list[str]:
     try:
         old, new = ast.parse(original), ast.parse(fixed)
-        table = ModuleTable(fixed)
     except (SyntaxError, ValueError, RecursionError):
         return []
-    if module is None:
-        return []
     before = {s.name: ast.dump(s) for s in old.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    changed = [s.name for s in new.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
-               and before.get(s.name) != ast.dump(s)]
+    return [s.name for s in new.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and before.get(s.name) != ast.dump(s)]
+
+
+def _runners(index: ProjectIndex, path: str, original: str, fixed: str, units: list[Unit]):
+    """(helper, caller module, "layer" | "function" | "other", name) for each caller of each
+    changed function no unit of the file reaches."""
+    module = index.module_for_path(path)
+    try:
+        table = ModuleTable(fixed)
+    except (SyntaxError, ValueError, RecursionError):
+        return
+    if module is None:
+        return
     covered = table.slice([u.name for u in units if u.kind != "block"]).names
     covered |= {n for b in lift_blocks(table) if b.name in {u.name for u in units} for n in b.statement.uses}
-    found: dict[tuple[str, str, str], set[str]] = {}
-    for helper in changed:
+    for helper in _changed_functions(original, fixed):
         if helper in covered:
             continue
         todo, seen = [(module, helper, 0)], set()
@@ -141,16 +173,16 @@ def units_elsewhere(index: ProjectIndex, path: str, original: str, fixed: str, u
             for caller, symbol in index.call_sites(where, name):
                 head = symbol.split(".")[0]
                 info = index.module_info(caller)
-                if info is None or caller == module or head == MODULE:
+                if info is None or caller == module:
                     continue
                 if head in info.classes and index.kind_of(f"{caller}.{head}").is_keras:
-                    found.setdefault((caller, "layer", head), set()).add(helper)
+                    yield helper, caller, "layer", head
                 elif head in info.functions and info.functions[head].holds_tape and head not in ENTRY_POINTS:
-                    found.setdefault((caller, "function", head), set()).add(helper)
-                elif head in info.functions and depth < CALLER_DEPTH:
+                    yield helper, caller, "function", head
+                elif head in info.functions and depth < CALLER_DEPTH and head not in ENTRY_POINTS:
                     todo.append((caller, head, depth + 1))
-    return [Unit(kind, name, index.path_for_module(caller) or "", tuple(sorted(helpers)), f"{caller}.{name}")
-            for (caller, kind, name), helpers in sorted(found.items())]
+                else:
+                    yield helper, caller, "other", symbol
 
 
 def changed_blocks(original: str, fixed: str) -> list[str]:
