@@ -354,21 +354,28 @@ def test_a_partial_fix_that_leaves_one_variable_untracked_still_verifies():
 
 # -- units the project builds elsewhere; token ids; several inputs -------------------------------
 
-def _fix_verify_project(tmp_path, name):
+def _verify_project(tmp_path, name, *flags):
     root = tmp_path / name
     shutil.copytree(FIXTURES / "projects" / name, root)
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "--unsafe-fixes",
-                             "--output-format", "json", "."], capture_output=True, text=True, cwd=root)
-    return root, json.loads(result.stdout), result.stderr
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", *flags, "."], capture_output=True,
+                            text=True, cwd=root)
+    return root, result
+
+
+def _verify_project_json(tmp_path, name, *flags):
+    """The verdicts of a `--verify` check (nothing written), by (path, symbol) of each finding."""
+    root, result = _verify_project(tmp_path, name, "--output-format", "json", *flags)
+    document = json.loads(result.stdout)
+    return root, document, {(f["path"], f["symbol"]): f["verification"] for f in document["findings"]}
 
 
 def test_a_helper_module_is_verified_through_the_blocks_and_models_of_other_modules(tmp_path):
     """vision: `ops.py` has no layer of its own; `blocks.py`'s base class reaches it through
-    `from . import ops`. Each fix is run through the project's classes that call it."""
-    root, document, stderr = _fix_verify_project(tmp_path, "vision")
-    assert document["summary"]["verification"] == {"verified": 3, "failed": 0, "inconclusive": 0,
-                                                    "not_runnable": 0}, stderr
-    assert "verified CPU visionkit.blocks.ResidualBlock" in stderr or "verified GPU:0" in stderr
+    `from . import ops`. Each fix is run through the project's classes that call it, and written."""
+    root, result = _verify_project(tmp_path, "vision", "--fix")
+    assert "Verification: 3 verified, 0 failed, 0 inconclusive, 0 not runnable." in result.stdout, result.stdout
+    assert "visionkit/ops.py: verified " in result.stdout and " visionkit.blocks.ResidualBlock: " in result.stdout
+    assert " visionkit.models.TinyResNet: " in result.stdout
     assert "np." not in (root / "visionkit" / "ops.py").read_text().split("def same_padding")[0]  # written
     assert "self.add_weight" in (root / "visionkit" / "blocks.py").read_text()
 
@@ -376,17 +383,15 @@ def test_a_helper_module_is_verified_through_the_blocks_and_models_of_other_modu
 def test_a_sequence_package_runs_token_ids_through_its_model_its_attention_and_its_training_step(tmp_path):
     """seq2seq: the loss factory runs through `train_step(model, optimizer, tokens, target)`
     on the project's `Seq2Seq(vocab_size=50)` fed token ids; the NumPy softmax through the
-    weightless `LuongAttention(query, keys)`, judged by its input gradients."""
-    root, document, stderr = _fix_verify_project(tmp_path, "seq2seq")
+    weightless `LuongAttention(query, keys)` (one batch for each), judged by its input gradients."""
+    root, document, verdicts = _verify_project_json(tmp_path, "seq2seq", "--unsafe-fixes")
     assert document["summary"]["verification"] == {"verified": 3, "failed": 0, "inconclusive": 0,
-                                                    "not_runnable": 0}, stderr
-    verdicts = {(f["path"], f["symbol"]): f["verification"] for f in document["findings"]}
+                                                    "not_runnable": 0}, verdicts
     step = verdicts[("seqlib/losses.py", "masked_loss.loss")]
     assert step["model"] == "Seq2Seq" and step["none_before"] > 0 and step["input"] == "int32 (2, 5) ids < 50"
     attention = verdicts[("seqlib/utils/np_ops.py", "softmax")]
     assert attention["inputs_none_before"] == [1] and attention["inputs_none_after"] == []
-    assert attention["input"] == "float32 (2, 4) + float32 (2, 3, 4)"
-    assert "tf.exp" in (root / "seqlib" / "utils" / "np_ops.py").read_text()
+    assert attention["input"] == "float32 (2, 4) + float32 (2, 4)" and attention["covers"] == ["softmax"]
 
 
 _TAGGER = textwrap.dedent('''
@@ -486,3 +491,26 @@ def test_a_function_taking_two_models_gets_two():
     train = path.read_text()
     (units,) = verify_files([(str(path), train, train.replace("student.predict(x)", "student(x, training=False)"))])
     assert units["distill"]["verdict"] == "verified" and units["distill"]["none_before"] > 0, units
+
+
+def test_a_helper_run_by_a_plain_agents_method_is_verified_through_it(tmp_path):
+    """actor_critic: `entropy` (NumPy in the tape) is called only by `Agent.learn(states,
+    actions, rewards)`, a method of a plain class holding its Keras model."""
+    root, document, verdicts = _verify_project_json(tmp_path, "actor_critic")
+    assert document["summary"]["verification"] == {"verified": 1, "failed": 0, "inconclusive": 0,
+                                                    "not_runnable": 0}, verdicts
+    learn = verdicts[("rl_utils.py", "entropy")]
+    assert learn["model"] == "ActorCritic" and learn["covers"] == ["entropy"] and learn["gradient_calls"] == 1
+
+
+def test_a_changed_file_with_nothing_to_run_says_what_to_add(tmp_path):
+    from tfgradfix.analysis.project import ProjectIndex
+    from tfgradfix.verify.units import nothing_runs
+
+    (tmp_path / "helpers.py").write_text("import numpy as np\n\n\ndef squash(t):\n    return np.tanh(t)\n")
+    (tmp_path / "report.py").write_text("from helpers import squash\n\n\ndef show(t):\n    print(squash(t))\n")
+    index = ProjectIndex.build([str(tmp_path / "helpers.py"), str(tmp_path / "report.py")])
+    original = (tmp_path / "helpers.py").read_text()
+    why = nothing_runs(index, str(tmp_path / "helpers.py"), original, original.replace("np.tanh", "tf.tanh"))
+    assert "nothing that runs `squash` is a layer or a function holding a tape (it is called from report.show)" in why
+    assert "add a function that holds the `tf.GradientTape`" in why

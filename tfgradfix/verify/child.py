@@ -34,8 +34,12 @@ INPUT_SIZE = re.compile(r"^(input_dim|in_dim|in_features|input_size|in_channels|
 STEP_COUNT = re.compile(r"(^|_)(steps?|epochs?|iterations?|iters?|n_iter|updates)$")
 MODEL_PARAM = re.compile(r"(model|net|network|classifier|regressor|encoder|decoder|generator|discriminator|layer|"
                          r"module|student|teacher|actor|critic|policy|backbone)$")
-X_PARAM = re.compile(r"^(x|xs|inputs?|images?|features|batch|samples|tokens?|ids|src|sources?|sequences?|x_\w+|\w+_x|"
-                     r"\w+_inputs?|\w+_images?|\w+_ids|\w+_tokens)$")
+X_PARAM = re.compile(r"^(x|xs|inputs?|images?|features|batch|samples|tokens?|ids|src|sources?|sequences?|states?|"
+                     r"observations?|obs|x_\w+|\w+_x|\w+_inputs?|\w+_images?|\w+_ids|\w+_tokens|\w+_states)$")
+# What a reinforcement-learning update takes with its states: the actions taken (ids below the
+# model's first output size) and the rewards got (Python floats, as an environment gives them).
+ACTION_PARAM = re.compile(r"^(actions?|\w+_actions?)$")
+REWARD_PARAM = re.compile(r"^(rewards?|\w+_rewards?)$")
 Y_PARAM = re.compile(r"^(y|ys|labels?|targets?|tgt|y_\w+|\w+_y|\w+_labels?|\w+_targets?)$")
 DATA_PARAM = re.compile(r"(dataset|^ds$|_ds$|^data$|_data$|loader|batches)")
 OPTIMIZER_PARAM = re.compile(r"^(opt|optimi[sz]er|\w+_optimi[sz]er)$")
@@ -684,6 +688,11 @@ def _arguments(tf, function, model, x_spec, output, labels: str, parameters: lis
             kwargs[name] = another() if given and another is not None else model
         elif Y_PARAM.match(name):
             kwargs[name] = y
+        elif ACTION_PARAM.match(name) and output is not None:
+            kwargs[name] = tf.random.stateless_uniform((batch,), seed=(7, 8), dtype=tf.int32,
+                                                       maxval=int(tf.nest.flatten(output)[0].shape[-1] or 2))
+        elif REWARD_PARAM.match(name):
+            kwargs[name] = [float(r) for r in tf.random.stateless_uniform((batch,), seed=(9, 10))]
         elif DATA_PARAM.search(name):
             kwargs[name] = tf.data.Dataset.from_tensor_slices((tf.concat([x, x], 0), tf.concat([y, y], 0))).batch(batch)
         elif X_PARAM.match(name):
@@ -788,6 +797,72 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                        + (f" (last error: {errors[-1]})" if errors else ""))
 
 
+def _held_model(tf, obj):
+    """The object if it is a Keras layer or tf.Module, else the first one its attributes hold."""
+    if isinstance(obj, (tf.keras.layers.Layer, tf.Module)):
+        return obj
+    return next((v for v in vars(obj).values() if isinstance(v, (tf.keras.layers.Layer, tf.Module))), None) \
+        if hasattr(obj, "__dict__") else None
+
+
+def verify_method(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
+    """A method holding a tape of a plain class (an agent that holds its model): the object
+    built as the project builds it (else from its constructor's defaults), the model it holds
+    fed to find its input, the method called before and after with the same synthetic
+    arguments, the fixed object's model starting from the original's values."""
+    owner, method = unit["name"].split(".", 1)
+    errors = []
+    for module, target, args, kwargs, via in _class_candidates(original, {**unit, "name": owner}):
+        make_before, make_after = getattr(original.get(module), target, None), getattr(fixed.get(module), target, None)
+        if make_before is None or make_after is None:
+            continue
+        shapes = [tuple(s) for s in unit.get("shapes", [])] + SHAPES
+        try:
+            model = _held_model(tf, _build(tf, make_before, args, kwargs))
+            x_spec, output = _first_output(tf, model, _model_inputs(tf, model, unit, shapes))
+        except Exception as error:
+            errors.append(_describe(error))
+            continue
+
+        def instance(make, start=None):
+            made = _build(tf, make, args, kwargs)
+            held = _held_model(tf, made)
+            if held is not None:
+                held(_input(tf, *x_spec))
+                if start is not None:
+                    _copy_values(tf, _held_model(tf, start), held)
+            return made
+
+        for labels in ("float", "int"):
+            before = instance(make_before)
+            tf.keras.utils.set_random_seed(SEED)
+            kwargs_before = _arguments(tf, getattr(before, method), _held_model(tf, before), x_spec, output, labels,
+                                       None)
+            calls_before, returned_before, error_before = _run(tf, getattr(before, method), kwargs_before, eager=True)
+            if not calls_before and error_before is not None:
+                errors.append(_describe(error_before))
+                continue
+            after = instance(make_after, instance(make_before))
+            tf.keras.utils.set_random_seed(SEED)
+            kwargs_after = _arguments(tf, getattr(after, method), _held_model(tf, after), x_spec, output, labels, None)
+            calls_after, returned_after, error_after = _run(tf, getattr(after, method), kwargs_after, eager=True)
+            result = _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after)
+            result.update(model=type(_held_model(tf, before)).__name__ if _held_model(tf, before) is not None else "",
+                          through=target if via else "")
+            if result["verdict"] == "verified":
+                traced = instance(make_after, instance(make_before))
+                tf.keras.utils.set_random_seed(SEED)
+                kwargs_graph = _arguments(tf, getattr(traced, method), _held_model(tf, traced), x_spec, output, labels,
+                                          None)
+                graph_calls, _, graph_error = _run(tf, getattr(traced, method), kwargs_graph, eager=False)
+                if graph_error is not None or any(c["none"] for c in graph_calls):
+                    result.update(verdict="failed", reason="the fixed method does not run under tf.function: "
+                                  + (_describe(graph_error) if graph_error else "gradients None when traced"))
+            return result
+    raise Inconclusive(f"could not build {owner} and call {unit['name']}() with synthetic arguments"
+                       + (f" (last error: {errors[-1]})" if errors else ""))
+
+
 def _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after) -> dict:
     none_before = sum(c["none"] for c in calls_before) + (_nones(returned_before) if not calls_before else 0)
     result = {"none_before": none_before, "gradient_calls": len(calls_after),
@@ -831,6 +906,8 @@ def verify_unit(tf, np, unit: dict) -> dict:
             return {"verdict": "failed", "reason": f"the fixed module does not load ({error})"}
         if unit["kind"] == "layer":
             return verify_layer(tf, np, unit, original, fixed)
+        if "." in unit["name"]:
+            return verify_method(tf, np, unit, original, fixed)
         return verify_function(tf, np, unit, original, fixed)
     except Inconclusive as error:
         return {"verdict": "inconclusive", "reason": _missing_reason(unit, str(error))}

@@ -127,8 +127,9 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
     extra: list[plan.Builder] = []
     blocks_before: dict = {}
     blocks_after: dict = {}
-    if unit.kind == "layer":
-        extra = plan.builders(before, path, unit.name)
+    owner, _, method = unit.name.partition(".")  # `Agent.learn`: a method of a plain class
+    if unit.kind == "layer" or method:
+        extra = plan.builders(before, path, owner)
     else:
         extra = plan.models(before, path)
     if unit.kind == "block":
@@ -141,7 +142,7 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
                    label=unit.name)
     if unit.kind == "function" and before.table(path) is not None and before.table(path).bindings(unit.name):
         job["objects"] = sorted(before.table(path).bindings(unit.name)[-1].uses)  # the module's model, if it uses one
-    names = {unit.name} if unit.kind != "block" else set()
+    names = {owner} if unit.kind != "block" else set()
     if before.table(path) is not None and before.table(path).bindings("example"):
         names.add("example")
     requests = [(path, names), *((b.path, {b.name}) for b in extra if b.path is not None)]
@@ -156,7 +157,7 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
         job[side] = str(folder / side)
     job["missing"] = {**trees["original"].missing, **trees["fixed"].missing}
     job["modules"] = list(dict.fromkeys(b.module for b in extra if b.module != entry))
-    key = "builders" if unit.kind == "layer" else "models"
+    key = "builders" if unit.kind == "layer" or method else "models"
     job[key] = [b.as_json() for b in extra]
     return job
 
