@@ -182,9 +182,9 @@ def _runners(index: ProjectIndex, path: str, original: str, fixed: str, units: l
                 elif head in info.classes and symbol.count(".") == 1 and symbol in info.functions \
                         and info.functions[symbol].holds_tape:
                     yield helper, caller, "function", symbol  # a plain class's method: an agent's `learn`
-                elif head in info.functions and depth < CALLER_DEPTH and head not in ENTRY_POINTS:
-                    todo.append((caller, head, depth + 1))
                 else:
+                    if head in info.functions and depth < CALLER_DEPTH and head not in ENTRY_POINTS:
+                        todo.append((caller, head, depth + 1))  # a plain helper: who runs it?
                     yield helper, caller, "other", symbol
 
 
