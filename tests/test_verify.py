@@ -514,3 +514,11 @@ def test_a_changed_file_with_nothing_to_run_says_what_to_add(tmp_path):
     why = nothing_runs(index, str(tmp_path / "helpers.py"), original, original.replace("np.tanh", "tf.tanh"))
     assert "nothing that runs `squash` is a layer or a function holding a tape (it is called from report.show)" in why
     assert "add a function that holds the `tf.GradientTape`" in why
+
+
+def test_a_class_a_notebook_defines_twice_is_a_unit_only_where_a_fix_changed_it():
+    cell = "class Stack(tf.Module):\n    def __init__(self):\n        self.layers = [{layer}]\n\n\n"
+    original = "import tensorflow as tf\n\n\n" + cell.format(layer="1") + cell.format(layer="2") + \
+        "class Scale(tf.keras.layers.Layer):\n    def call(self, x):\n        return x * 2.0\n"
+    fixed = original.replace("return x * 2.0", "return x * 3.0")
+    assert changed_units(original, fixed) == [Unit("layer", "Scale")]

@@ -78,9 +78,10 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                 continue
         units.append(Unit("function", name))
     # A changed class whose Keras base lives in another project module (the child checks it is a layer).
-    old_code = {s.name.value: _code(before, s) for s in before.body if isinstance(s, cst.ClassDef)}
+    # By code, not by name: a notebook defines a class again in a later cell, unchanged.
+    old_code = {_code(before, s) for s in before.body if isinstance(s, cst.ClassDef)}
     units += [Unit("layer", s.name.value) for s in after.body
-              if isinstance(s, cst.ClassDef) and old_code.get(s.name.value) != _code(after, s)]
+              if isinstance(s, cst.ClassDef) and _code(after, s) not in old_code]
     units += [Unit("block", name) for name in changed_blocks(original, fixed)]
     units += _through_slices(before, after, new, units)
     return list(dict.fromkeys(units))
