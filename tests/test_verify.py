@@ -522,3 +522,41 @@ def test_a_class_a_notebook_defines_twice_is_a_unit_only_where_a_fix_changed_it(
         "class Scale(tf.keras.layers.Layer):\n    def call(self, x):\n        return x * 2.0\n"
     fixed = original.replace("return x * 2.0", "return x * 3.0")
     assert changed_units(original, fixed) == [Unit("layer", "Scale")]
+
+
+_TWO_BLOCKS = textwrap.dedent('''
+    import numpy as np
+    import tensorflow as tf
+
+    x0 = tf.Variable(3.0)
+    x1 = tf.constant(2.0)
+    with tf.GradientTape() as tape:
+        y0 = x0 ** 2
+    print(tape.gradient(y0, [x0, x1]))
+
+    x = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        y = np.mean(x ** 2)
+    print(tape.gradient(y, x))
+''')
+
+
+def test_top_level_findings_take_the_verdict_of_their_own_block(tmp_path):
+    """Watching `x1` does not give `y0` a gradient for it (that block fails); the NumPy
+    block's fix verifies and is written alone."""
+    (tmp_path / "script.py").write_text(_TWO_BLOCKS)
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "script.py"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    written = (tmp_path / "script.py").read_text()
+    assert "failed CPU top-level tape block 1" in result.stdout or "failed GPU:0 top-level tape block 1" in result.stdout
+    assert "(written for _tfgradfix_block_2)" in result.stderr, result.stderr
+    assert "tf.reduce_mean(x ** 2)" in written and "tape.watch" not in written
+
+
+def test_a_finding_of_top_level_code_is_judged_by_the_block_holding_its_line():
+    from tfgradfix.verify.units import accepts, verdict_for
+
+    units = {"_tfgradfix_block_1": {"verdict": "failed", "lines": [6, 9]},
+             "_tfgradfix_block_2": {"verdict": "verified", "lines": [11, 14]}}
+    assert accepts(units, "<module>", 13) and not accepts(units, "<module>", 7)
+    assert verdict_for(units, "<module>", 30)["verdict"] == "failed"  # in no block: the worst

@@ -324,7 +324,7 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
     for result, units in zip(changed, verdicts):
         result.verification = units
         for finding in [*result.findings, *result.original_findings]:
-            finding.verification = verdict_for(units, finding.symbol)
+            finding.verification = verdict_for(units, finding.symbol, _module_line(result, finding))
         verified = verified_units(units)
         if write and units and verified == set(units):
             _write(result, report, stdin)
@@ -347,11 +347,18 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
     report.verification = tally(report.results)
 
 
+def _module_line(result: FileResult, finding) -> int:
+    """A finding's line in the module text (a notebook's findings count lines within their cell)."""
+    notebook = result.source.notebook if result.source is not None else None
+    return finding.line if finding.cell is None or notebook is None else notebook.module_line(finding.cell, finding.line)
+
+
 def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[FileResult]:
     """The file fixed again with only the fixes of its verified units, when each of those
     runs exactly as it was verified and nothing unverified changed; else None."""
     partial = Engine(engine.rules, fix=True, unsafe_fixes=engine.unsafe_fixes, ignored_for=engine.ignored_for,
-                     project=engine.project, accept=lambda finding: accepts(units, finding.symbol)).process(result.source)
+                     project=engine.project, accept=lambda finding: accepts(units, finding.symbol, finding.line)
+                     ).process(result.source)
     if partial.error or not partial.changed:
         return None
     verified = verified_names(units)

@@ -373,7 +373,7 @@ def input_shapes(project: Project, first: Path) -> list[list[int]]:
         for node in ast.walk(table.tree):
             if not isinstance(node, ast.Call):
                 continue
-            callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            callee = _callee(node)
             keyword = {k.arg: k.value for k in node.keywords}
             if "input_shape" in keyword:
                 shapes.append(_shape(keyword["input_shape"], env, batch=True))

@@ -13,7 +13,7 @@ from typing import Optional
 from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.verify import plan
 from tfgradfix.verify.child import MARKER
-from tfgradfix.verify.slicer import BLOCK_PREFIX, lift_blocks
+from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks
 from tfgradfix.verify.units import NOTHING, Unit, changed_units, nothing_runs, units_elsewhere
 
 CHILD = str(Path(__file__).with_name("child.py"))
@@ -99,12 +99,24 @@ def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], devi
         return _all(plans, verdict, f"the verifier stopped: {last}")
     verdicts = json.loads(line[len(MARKER):])["files"]
     for item, units, found in zip(items, plans, verdicts):
+        blocks = _block_lines(item[1]) if any(u.kind == "block" for u in units) else {}
         for unit in units:
             if unit.covers and unit.key in found:
                 found[unit.key]["covers"] = list(unit.covers)
+            if unit.key in blocks and unit.key in found:
+                found[unit.key]["lines"] = blocks[unit.key]
         if not units:
             found.update(_nothing(index, item))
     return verdicts
+
+
+def _block_lines(original: str) -> dict[str, list[int]]:
+    """The first and last lines of each top-level tape block in the original text: which
+    block a finding of top-level code is in."""
+    try:
+        return {b.name: [b.line, b.end_line] for b in lift_blocks(ModuleTable(original))}
+    except (SyntaxError, ValueError, RecursionError):
+        return {}
 
 
 def _nothing(index: ProjectIndex, item: tuple[str, str, str]) -> dict[str, dict]:

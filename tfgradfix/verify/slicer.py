@@ -240,6 +240,7 @@ class Block:
     statement: Statement
     parameters: list[str]
     index: int  # of its first statement in the module
+    end_line: int = 0  # of its last statement
 
 
 def lift_blocks(table: ModuleTable) -> list[Block]:
@@ -283,7 +284,8 @@ def lift_blocks(table: ModuleTable) -> list[Block]:
         function.args.args = [ast.arg(p) for p in parameters]
         ast.fix_missing_locations(function)
         statement = Statement(len(body) + index, function, {function.name}, runnable, True)
-        blocks.append(Block(function.name, node.lineno, statement, parameters, index))
+        blocks.append(Block(function.name, node.lineno, statement, parameters, index,
+                            group[-1].end_lineno or group[-1].lineno))
     return blocks
 
 

@@ -204,9 +204,10 @@ def unit_of(symbol: str) -> str:
     return symbol.split(".")[0] if symbol else MODULE
 
 
-def verdict_for(units: dict, symbol: str):
-    """The verdict of the unit a finding is in; for top-level code, the worst of its blocks;
-    for a helper that units of other modules run, the worst of those."""
+def verdict_for(units: dict, symbol: str, line: int = 0):
+    """The verdict of the unit a finding is in; for top-level code, the block whose lines
+    (of the original module) hold `line`, else the worst of its blocks; for a helper that
+    units of other modules run, the worst of those."""
     name = unit_of(symbol)
     if name != MODULE and name in units:
         return units[name]
@@ -214,6 +215,7 @@ def verdict_for(units: dict, symbol: str):
         runners = [v for v in units.values() if name in v.get("covers", ())]
     else:
         runners = [v for k, v in units.items() if k.startswith(BLOCK_PREFIX)]
+        runners = [v for v in runners if v.get("lines") and v["lines"][0] <= line <= v["lines"][1]] or runners
     order = {"failed": 0, "inconclusive": 1, "verified": 2}
     return min(runners, key=lambda v: order.get(v["verdict"], 0)) if runners else None
 
@@ -236,10 +238,10 @@ def verified_names(units: dict) -> set[str]:
     return own | {h for h in helpers if verdict_for(units, h)["verdict"] == "verified"}
 
 
-def accepts(units: dict, symbol: str) -> bool:
+def accepts(units: dict, symbol: str, line: int = 0) -> bool:
     """Whether a finding's fix may be written: its unit verified. A finding outside every
     unit (a helper run only through the layers that call it) waits for all of them."""
-    verdict = verdict_for(units, symbol)
+    verdict = verdict_for(units, symbol, line)
     if verdict is None:
         return bool(units) and verified_units(units) == set(units)
     return verdict["verdict"] == "verified"
