@@ -524,6 +524,43 @@ def test_a_class_a_notebook_defines_twice_is_a_unit_only_where_a_fix_changed_it(
     assert changed_units(original, fixed) == [Unit("layer", "Scale")]
 
 
+_REDEFINED = textwrap.dedent('''
+    import tensorflow as tf
+
+
+    class Linear(tf.keras.Model):
+        def __init__(self, input_dim, output_dim):
+            super().__init__()
+            self.w = {w}
+
+        def call(self, x):
+            return tf.matmul(x, self.w)
+
+
+    model = Linear(input_dim=5, output_dim=1)
+
+
+    class Linear(tf.keras.Model):
+        def __init__(self, units):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(units)
+
+        def call(self, x):
+            return self.dense(x)
+''')
+
+
+def test_a_changed_definition_that_a_notebook_redefines_later_is_run_as_it_stood():
+    """The fix is in the first `Linear`; the last one (another class of that name) is not it."""
+    original = _REDEFINED.format(w="tf.Variable(tf.random.uniform((input_dim, output_dim)))")
+    fixed = _REDEFINED.format(w='self.add_weight(shape=(input_dim, output_dim), initializer="random_uniform")')
+    assert changed_units(original, fixed) == [Unit("layer", "Linear", label="Linear (definition 1 of 2)",
+                                                   occurrence=1)]
+    (units,) = verify_files([("notebook_like.py", original, fixed)])
+    verdict = units["Linear (definition 1 of 2)"]
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
+
+
 _TWO_BLOCKS = textwrap.dedent('''
     import numpy as np
     import tensorflow as tf

@@ -362,7 +362,7 @@ def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[
     if partial.error or not partial.changed:
         return None
     verified = verified_names(units)
-    if not {u.name for u in changed_units(result.source.text, partial.new_text)} <= verified:
+    if not {u.key for u in changed_units(result.source.text, partial.new_text)} <= verified:
         return None
     return partial if runs_as_verified(result.new_text, partial.new_text, verified) else None
 

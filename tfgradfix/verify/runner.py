@@ -3,6 +3,7 @@ sliced module trees, and runs one child process per batch of files, with a time 
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -152,6 +153,11 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
         blocks_after[path] = ([new[unit.name].statement], new[unit.name].index)
         job.update(parameters=new[unit.name].parameters, objects=sorted(new[unit.name].statement.uses),
                    label=unit.name)
+    if unit.occurrence:  # the definition of that name that a fix changed, and the names as they stood there
+        for side, blocks in ((before, blocks_before), (after, blocks_after)):
+            defined = [s for s in side.table(path).bindings(unit.name) if isinstance(s.node, ast.ClassDef)]
+            if len(defined) >= unit.occurrence:
+                blocks[path] = ([], defined[unit.occurrence - 1].index + 1)
     if unit.kind == "function" and before.table(path) is not None and before.table(path).bindings(unit.name):
         job["objects"] = sorted(before.table(path).bindings(unit.name)[-1].uses)  # the module's model, if it uses one
     names = {owner} if unit.kind != "block" else set()

@@ -28,6 +28,8 @@ class Unit:
     path: str = ""
     covers: tuple[str, ...] = ()
     label: str = ""  # its name in the verdicts: `module.Class` for a unit of another module
+    # Which top-level definition of `name` (from 1) when a notebook defines it again later; 0: the last.
+    occurrence: int = 0
 
     @property
     def key(self) -> str:
@@ -43,8 +45,10 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
     old, new = ModuleAnalysis(before), ModuleAnalysis(after)
     units: list[Unit] = []
     old_classes = {c.name: _code(before, c.node) for c in old.keras_classes.values()}
+    top = [s.name.value for s in after.body if isinstance(s, cst.ClassDef)]
     for cls in new.keras_classes.values():
-        if old_classes.get(cls.name) != _code(after, cls.node):
+        # A name defined more than once is matched by code, below.
+        if old_classes.get(cls.name) != _code(after, cls.node) and top.count(cls.name) < 2:
             units.append(Unit("layer", cls.name))
     for name, function in new.functions.items():
         old_function = old.functions.get(name)
@@ -78,10 +82,17 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                 continue
         units.append(Unit("function", name))
     # A changed class whose Keras base lives in another project module (the child checks it is a layer).
-    # By code, not by name: a notebook defines a class again in a later cell, unchanged.
+    # By code, not by name: a notebook defines a class again in a later cell, changed or not,
+    # and each changed definition is run as it stood (not as the last one of that name).
     old_code = {_code(before, s) for s in before.body if isinstance(s, cst.ClassDef)}
-    units += [Unit("layer", s.name.value) for s in after.body
-              if isinstance(s, cst.ClassDef) and _code(after, s) not in old_code]
+    classes = [s for s in after.body if isinstance(s, cst.ClassDef)]
+    for s in classes:
+        if _code(after, s) not in old_code:
+            same = [c for c in classes if c.name.value == s.name.value]
+            k = next(i for i, c in enumerate(same, 1) if c is s)
+            units.append(Unit("layer", s.name.value) if k == len(same) else
+                         Unit("layer", s.name.value, label=f"{s.name.value} (definition {k} of {len(same)})",
+                              occurrence=k))
     units += [Unit("block", name) for name in changed_blocks(original, fixed)]
     units += _through_slices(before, after, new, units)
     return list(dict.fromkeys(units))
