@@ -350,7 +350,9 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
 def _module_line(result: FileResult, finding) -> int:
     """A finding's line in the module text (a notebook's findings count lines within their cell)."""
     notebook = result.source.notebook if result.source is not None else None
-    return finding.line if finding.cell is None or notebook is None else notebook.module_line(finding.cell, finding.line)
+    if finding.cell is None or notebook is None:
+        return finding.line
+    return notebook.module_line(finding.cell, finding.line)
 
 
 def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[FileResult]:
