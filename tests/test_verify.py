@@ -597,3 +597,12 @@ def test_a_finding_of_top_level_code_is_judged_by_the_block_holding_its_line():
              "_tfgradfix_block_2": {"verdict": "verified", "lines": [11, 14]}}
     assert accepts(units, "<module>", 13) and not accepts(units, "<module>", 7)
     assert verdict_for(units, "<module>", 30)["verdict"] == "failed"  # in no block: the worst
+
+
+def test_a_class_defined_again_in_a_later_cell_is_not_a_changed_unit():
+    """Notebooks redefine classes; only the definition a fix touched is run."""
+    metric = ("class Score(keras.metrics.Metric):\n    def update_state(self, y, p):\n        pass\n\n\n"
+              "class Score(keras.metrics.Mean):\n    pass\n\n\n")
+    original = "from tensorflow import keras\n" + metric + _LAYER.format(body="np.tanh(tf.matmul(x, self.w))")
+    fixed = "from tensorflow import keras\n" + metric + _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))")
+    assert changed_units(original, fixed) == [Unit("layer", "Squash")]

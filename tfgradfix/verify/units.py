@@ -40,15 +40,23 @@ def _code(module: cst.Module, node: cst.CSTNode) -> str:
     return module.code_for_node(node)
 
 
+def _codes(module: cst.Module, named) -> dict[str, list[str]]:
+    """Each name's definitions' code: a notebook often defines a class again in a later cell."""
+    codes: dict[str, list[str]] = {}
+    for name, node in named:
+        codes.setdefault(name, []).append(_code(module, node))
+    return codes
+
+
 def changed_units(original: str, fixed: str) -> list[Unit]:
     before, after = cst.parse_module(original), cst.parse_module(fixed)
     old, new = ModuleAnalysis(before), ModuleAnalysis(after)
     units: list[Unit] = []
-    old_classes = {c.name: _code(before, c.node) for c in old.keras_classes.values()}
+    old_classes = _codes(before, ((c.name, c.node) for c in old.keras_classes.values()))
     top = [s.name.value for s in after.body if isinstance(s, cst.ClassDef)]
     for cls in new.keras_classes.values():
-        # A name defined more than once is matched by code, below.
-        if old_classes.get(cls.name) != _code(after, cls.node) and top.count(cls.name) < 2:
+        # A name defined more than once is matched definition by definition, below.
+        if _code(after, cls.node) not in old_classes.get(cls.name, ()) and top.count(cls.name) < 2:
             units.append(Unit("layer", cls.name))
     for name, function in new.functions.items():
         old_function = old.functions.get(name)
@@ -82,12 +90,12 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                 continue
         units.append(Unit("function", name))
     # A changed class whose Keras base lives in another project module (the child checks it is a layer).
-    # By code, not by name: a notebook defines a class again in a later cell, changed or not,
-    # and each changed definition is run as it stood (not as the last one of that name).
-    old_code = {_code(before, s) for s in before.body if isinstance(s, cst.ClassDef)}
+    # Each changed definition of a name a notebook defines again in a later cell is run as it
+    # stood (not as the last one of that name).
+    old_code = _codes(before, ((s.name.value, s) for s in before.body if isinstance(s, cst.ClassDef)))
     classes = [s for s in after.body if isinstance(s, cst.ClassDef)]
     for s in classes:
-        if _code(after, s) not in old_code:
+        if _code(after, s) not in old_code.get(s.name.value, ()):
             same = [c for c in classes if c.name.value == s.name.value]
             k = next(i for i, c in enumerate(same, 1) if c is s)
             units.append(Unit("layer", s.name.value) if k == len(same) else
@@ -101,9 +109,9 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
 def _through_slices(before: cst.Module, after: cst.Module, new: ModuleAnalysis, units: list[Unit]) -> list[Unit]:
     """A changed top-level function no unit covers (a loss factory whose closure a training
     step calls through a module variable) runs through the tape functions that reach it."""
-    old_code = {s.name.value: _code(before, s) for s in before.body if isinstance(s, cst.FunctionDef)}
+    old_code = _codes(before, ((s.name.value, s) for s in before.body if isinstance(s, cst.FunctionDef)))
     changed = {s.name.value for s in after.body if isinstance(s, cst.FunctionDef)
-               and old_code.get(s.name.value) != _code(after, s)} - {u.name for u in units}
+               and _code(after, s) not in old_code.get(s.name.value, ())} - {u.name for u in units}
     if not changed:
         return []
     try:
