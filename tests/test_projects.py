@@ -216,6 +216,23 @@ def test_model_zoo_objects_are_what_their_classes_in_other_modules_make_them(tmp
     assert all(run(_fixed_copy(tmp_path, "model_zoo")))
 
 
+def test_an_import_names_the_file_the_index_reads_for_it(tmp_path):
+    """The one import-to-file resolution (the verifier asks it too): relative imports,
+    `from . import ops` (a submodule), a script's sibling, a library, a text not saved."""
+    vision = PROJECTS / "vision"
+    index = ProjectIndex.build([str(vision / "visionkit" / "base.py")])
+    base = str(vision / "visionkit" / "base.py")
+    assert Path(index.file_of_import(base, "ops", 1)) == (vision / "visionkit" / "ops.py").resolve()
+    assert Path(index.file_of_import(base, "", 1)) == (vision / "visionkit" / "__init__.py").resolve()
+    assert Path(index.file_of_import(base, "visionkit.blocks")) == (vision / "visionkit" / "blocks.py").resolve()
+    assert index.file_of_import(base, "tensorflow") is None
+    assert index.file_of_import(base, "missing", 1) is None
+    assert index.file_of_import(base, "ops", 3) is None  # above the top-level package
+    (tmp_path / "model.py").write_text("X = 1\n")
+    script = str(tmp_path / "train.py")  # not written: standard input named train.py
+    assert Path(ProjectIndex().file_of_import(script, "model")) == (tmp_path / "model.py").resolve()
+
+
 def test_a_script_handing_a_numpy_function_to_lambda_is_checked_in_a_project(tmp_path):
     """No tape and no Keras class of its own: the `Lambda` layer starts the gradient path."""
     (tmp_path / "model.py").write_text(

@@ -35,7 +35,8 @@ from tfgradfix.rules import RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
 from tfgradfix.rules.unused_noqa import UnusedNoqa
 from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, summary_lines, tally, verify_files
-from tfgradfix.verify.units import accepts, changed_units, runs_as_verified, verdict_for, verified_units
+from tfgradfix.verify.units import (NOTHING, accepts, changed_units, runs_as_verified, verdict_for, verified_names,
+                                    verified_units)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -173,7 +174,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             if o.verify:
                 def verifier(path: str, before: str, after: str) -> dict:
                     return verify_files([(path, before, after)], o.python_path, o.verify_device, o.verify_timeout,
-                                        config.verify.get("examples", {}))[0]
+                                        config.verify.get("examples", {}), project)[0]
             review_engine = Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for, project=project)
             for _ in process_files(review_engine, files, o.jobs or default_jobs()):
                 pass  # the project phase: which functions other modules' gradient paths call
@@ -319,11 +320,11 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
     findings; with `write`, write the fixes of the units that verified."""
     changed = [r for r in report.results if r.changed and not r.error]
     verdicts = verify_files([(r.path, r.source.text, r.new_text) for r in changed], python, device, timeout,
-                            examples)
+                            examples, engine.project)
     for result, units in zip(changed, verdicts):
         result.verification = units
         for finding in [*result.findings, *result.original_findings]:
-            finding.verification = verdict_for(units, finding.symbol)
+            finding.verification = verdict_for(units, finding.symbol, _module_line(result, finding))
         verified = verified_units(units)
         if write and units and verified == set(units):
             _write(result, report, stdin)
@@ -335,7 +336,8 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
         elif write:
             result.findings, result.applied = result.original_findings, []
         if write:
-            refused = ", ".join(f"{name} {u['verdict']}" for name, u in units.items() if u["verdict"] != "verified")
+            refused = ", ".join("nothing to run" if name == NOTHING else f"{name} {u['verdict']}"
+                                for name, u in units.items() if u["verdict"] != "verified")
             kept = f" (written for {', '.join(sorted(verified))})" if partial is not None else ""
             click.echo(f"{display_path(result.path)}: fixes not written: {refused or 'nothing to run'}{kept}", err=True)
     if not write:
@@ -345,15 +347,24 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
     report.verification = tally(report.results)
 
 
+def _module_line(result: FileResult, finding) -> int:
+    """A finding's line in the module text (a notebook's findings count lines within their cell)."""
+    notebook = result.source.notebook if result.source is not None else None
+    if finding.cell is None or notebook is None:
+        return finding.line
+    return notebook.module_line(finding.cell, finding.line)
+
+
 def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[FileResult]:
     """The file fixed again with only the fixes of its verified units, when each of those
     runs exactly as it was verified and nothing unverified changed; else None."""
     partial = Engine(engine.rules, fix=True, unsafe_fixes=engine.unsafe_fixes, ignored_for=engine.ignored_for,
-                     project=engine.project, accept=lambda finding: accepts(units, finding.symbol)).process(result.source)
+                     project=engine.project, accept=lambda finding: accepts(units, finding.symbol, finding.line)
+                     ).process(result.source)
     if partial.error or not partial.changed:
         return None
-    verified = verified_units(units)
-    if not {u.name for u in changed_units(result.source.text, partial.new_text)} <= verified:
+    verified = verified_names(units)
+    if not {u.key for u in changed_units(result.source.text, partial.new_text)} <= verified:
         return None
     return partial if runs_as_verified(result.new_text, partial.new_text, verified) else None
 

@@ -209,16 +209,7 @@ class ProjectIndex:
         self._module_of.clear()  # a name that named nothing may name this module now
         for alias in names[1:]:
             self._aliases.setdefault(alias, names[0])
-        # Where its siblings are found: a package's root holds other packages too (a
-        # site-packages folder): only this package is the project there.
-        top = names[0].split(".")[0]
-        packaged = "." in names[0] or Path(path).name == "__init__.py"
-        root = Path(path).resolve().parent
-        for _ in range(names[0].count(".") + (1 if Path(path).name == "__init__.py" else 0)):
-            root = root.parent
-        self._add_root(str(root), top if packaged else None)
-        for alias in names[1:]:
-            self._add_root(str(Path(path).resolve().parents[alias.count(".")]), None)
+        root, packaged = self._add_roots(path, names)
         if not packaged:
             # The siblings a script imports are read now: one of the same name elsewhere
             # (read before or after) then shows as ambiguous instead of standing in for it.
@@ -232,6 +223,20 @@ class ProjectIndex:
                             if found_names:
                                 self._load(str(found), found_names)
         return info
+
+    def _add_roots(self, path: str, names: list[str]) -> tuple[Path, bool]:
+        """Where the siblings of the file `names` name are found: (the folder its top-level
+        name is in, whether it is in a package). A package's root holds other packages too (a
+        site-packages folder): only this package is the project there."""
+        top = names[0].split(".")[0]
+        packaged = "." in names[0] or Path(path).name == "__init__.py"
+        root = Path(path).resolve().parent
+        for _ in range(names[0].count(".") + (1 if Path(path).name == "__init__.py" else 0)):
+            root = root.parent
+        self._add_root(str(root), top if packaged else None)
+        for alias in names[1:]:
+            self._add_root(str(Path(path).resolve().parents[alias.count(".")]), None)
+        return root, packaged
 
     def _listing(self, root: str) -> set[str]:
         """The module names a folder holds (files and packages), read once."""
@@ -280,6 +285,26 @@ class ProjectIndex:
         ambiguous, and then it is analysed alone)."""
         name = self._by_path.get(_key(path))
         return None if name in self._ambiguous else name
+
+    def file_of_import(self, importer: str, module: str, level: int = 0) -> Optional[str]:
+        """The file of the project module that an import in file `importer` names
+        (`from ..utils import x`: "utils" at level 2; `import pkg.ops`: "pkg.ops"); None for
+        a library module, a name two files share, or a name that is no module. The importer
+        counts as part of the project (a script's siblings resolve as when it runs), even
+        when it is only a text (standard input, a file not saved)."""
+        name = self._by_path.get(_key(importer))
+        if name is None:
+            names = module_names(importer)
+            if not names:
+                return None
+            if not (os.path.isfile(importer) and self._load(importer, names) is not None):
+                self._add_roots(importer, names)
+            name = names[0]
+        if level and name.startswith("<notebook"):
+            return None
+        absolute = absolute_module(name, Path(importer).name == "__init__.py", module, level)
+        found = self._project_module_of(absolute) if absolute else None
+        return self.modules[found[0]].path if found is not None and not found[1] else None
 
     def path_for_module(self, module: str) -> Optional[str]:
         info = self.module_info(module)
@@ -588,6 +613,20 @@ def module_names(path: str) -> list[str]:
     return names
 
 
+def absolute_module(importer: str, is_package: bool, module: Optional[str], level: int) -> Optional[str]:
+    """The absolute name of `from <level dots><module> import ...` in module `importer`
+    (None when the dots climb above its top-level package)."""
+    if level == 0:
+        return module
+    package = importer.split(".")
+    if not is_package:
+        package = package[:-1]
+    if level - 1 > len(package) or (level - 1 == len(package) and not module):
+        return None
+    package = package[: len(package) - (level - 1)]
+    return ".".join([*package, *([module] if module else [])])
+
+
 def _pyproject_root(folder: Path) -> Optional[list[Path]]:
     for candidate in (folder, *folder.parents):
         if (candidate / "pyproject.toml").is_file() or (candidate / "setup.py").is_file():
@@ -763,15 +802,7 @@ class _Indexer:
             self.info.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
 
     def _absolute(self, module: Optional[str], level: int) -> Optional[str]:
-        if level == 0:
-            return module
-        package = self.info.name.split(".")
-        if not self.info.is_package:
-            package = package[:-1]
-        if level - 1 > len(package) or (level - 1 == len(package) and not module):
-            return None
-        package = package[: len(package) - (level - 1)]
-        return ".".join([*package, *([module] if module else [])])
+        return absolute_module(self.info.name, self.info.is_package, module, level)
 
     def _alias(self, node: ast.Assign) -> None:
         """`keras = tf.keras`, `Layer = keras.layers.Layer`: a module-level name bound once to
