@@ -25,7 +25,7 @@ from tfgradfix.noqa import add_noqa
 from tfgradfix.report.diff import unified_diff
 from tfgradfix.report.github import write_github
 from tfgradfix.parallel import default_jobs, process_files
-from tfgradfix.report.interactive import Quit, Review
+from tfgradfix.report.interactive import Interrupted, Review
 from tfgradfix.report.progress import Progress
 from tfgradfix.report.json_format import write_json
 from tfgradfix.report.run import RunReport, display_path
@@ -177,7 +177,13 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             review_engine = Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for, project=project)
             for _ in process_files(review_engine, files, o.jobs or default_jobs()):
                 pass  # the project phase: which functions other modules' gradient paths call
-            _review(review_engine, files, report, verifier)
+            try:
+                Review(review_engine, files, report, verifier).run()
+            except Interrupted:
+                click.echo("\nInterrupted: nothing written; every file is unchanged.", err=True)
+                sys.exit(130)
+            for path, message in report.all_errors:
+                click.echo(f"error: {path}: {message}", err=True)
             write_text(report, out, quiet=o.quiet)
             sys.exit(_exit_code(report, False, o))
         started = time.monotonic()
@@ -365,33 +371,6 @@ def _process_stdin(engine: Engine, stdin: _Stdin, report: RunReport) -> FileResu
     except SourceError as error:
         return FileResult(path=name or STDIN, error=str(error))
     return engine.process(source)
-
-
-def _review(engine: Engine, files: list[str], report: RunReport, verifier=None) -> None:
-    """Ask about each fix; write each file once with what was accepted."""
-    review = Review(engine, verifier)
-    for path in files:
-        try:
-            source = read_source(path)
-        except SourceError as error:
-            report.errors.append((display_path(path), str(error)))
-            continue
-        result = FileResult(path=path, source=source)
-        report.results.append(result)
-        quit_now = False
-        try:
-            text = review.file(source, result)
-        except Quit as answer:
-            text, quit_now = answer.text, True
-        if text is not None:
-            result.new_text = text
-            _write(result, report)
-        if result.error is None and engine.may_match(result.new_text or source.text):
-            result.findings = engine.findings(parse_source(result.new_text or source.text), path)
-            if source.notebook is not None:
-                source.notebook.place(result.findings, result.new_text or source.text)
-        if quit_now:
-            break
 
 
 def _write_noqa(result: FileResult, report: RunReport, stdin: Optional[_Stdin]) -> int:
