@@ -171,3 +171,20 @@ def test_write_sources_checks_every_file_before_writing_any(tmp_path):
     with pytest.raises(SourceError, match="changed"):
         write_sources([(sources[0], "x = 10\n"), (sources[1], "y = 20\n")])
     assert first.read_text() == "x = 1\n"
+
+
+def test_fix_writes_the_files_of_a_fix_across_files_together_or_not_at_all(vision):
+    """--fix: the same all-or-none as -i. blocks.py read-only: ops.py keeps its helper
+    (its hoisted weight would otherwise be created nowhere)."""
+    blocks = vision / "visionkit" / "blocks.py"
+    before = _texts(vision)
+    blocks.chmod(stat.S_IRUSR | stat.S_IRGRP)
+    try:
+        run = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "."], cwd=vision,
+                             capture_output=True, text=True)
+    finally:
+        blocks.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    assert _texts(vision) == before
+    assert "error: visionkit/ops.py: not written (nor visionkit/blocks.py, fixed with it)" in run.stderr
+    assert "visionkit/ops.py:9:13: TGF201 [*]" in run.stdout  # reported as it was
+    assert run.returncode == 2

@@ -28,7 +28,7 @@ from tfgradfix.parallel import default_jobs, process_files
 from tfgradfix.report.interactive import Interrupted, Review
 from tfgradfix.report.progress import Progress
 from tfgradfix.report.json_format import write_json
-from tfgradfix.report.run import RunReport, display_path
+from tfgradfix.report.run import RunReport, display_path, write_together
 from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_statistics, write_text
 from tfgradfix.rules import RULES_BY_CODE
@@ -291,6 +291,7 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
     annotating as `mode` says. Returns the diffs and the number of noqa lines added."""
     diffs: list[str] = []
     added = 0
+    held: dict[str, FileResult] = {}  # files changed with others, until all are in
     pooled = process_files(engine, [path for path in files if path != STDIN], jobs)
     try:
         results = chain([] if stdin is None else [_process_stdin(engine, stdin, report)], pooled)
@@ -301,6 +302,10 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
                 added += _write_noqa(result, report, stdin)
             elif mode == "diff":
                 diffs.append(unified_diff(result))
+            elif mode == "fix" and result.changed and result.linked:
+                held[result.path] = result
+                if result.linked <= held.keys():
+                    write_together([held.pop(path) for path in sorted({result.path, *result.linked})], report)
             elif mode == "fix" and result.changed:
                 _write(result, report, stdin)
             if not result.findings and not result.changed:
@@ -311,7 +316,7 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
         progress.close()
         if stdin is not None:
             stdin.close()
-        written = sum(1 for r in report.results if r.applied and r.source is not None) if mode == "fix" else 0
+        written = sum(1 for r in report.results if r.applied and r.source is not None and r.path not in held) if mode == "fix" else 0
         click.echo(f"Interrupted: {written} file{'s' if written != 1 else ''} written with every fix; "
                    "every other file is unchanged.", err=True)
         sys.exit(130)

@@ -56,6 +56,8 @@ class FileResult:
     crossing: bool = False
     # The finding each applied fix came from (for --show-fixes).
     fixed_findings: list[Finding] = field(default_factory=list)
+    # Other files a fix that spans files changed with this one: written together, or none.
+    linked: frozenset[str] = frozenset()
 
     @property
     def changed(self) -> bool:
@@ -291,11 +293,15 @@ class Engine:
         if changes is None:
             return True
         by_path = {r.path: r for r in by_module.values() if r is not None}
+        group = {path for path, _, _ in changes}
+        group |= {other for path in list(group) for other in by_path[path].linked}
         for path, fixed, made in changes:
             target = by_path[path]
             target.new_text = fixed.code
             target.applied.extend(made)
             target.findings = self.findings(fixed, target.path)
+        for path in group:
+            by_path[path].linked = frozenset(group - {path})
         return True
 
     def apply_across(self, module: cst.Module, path: str, fix: Fix,

@@ -25,9 +25,9 @@ import libcst as cst
 
 from tfgradfix import interrupts
 from tfgradfix.engine import Engine, FileResult, parse_source
-from tfgradfix.files import SourceError, read_source, write_sources
+from tfgradfix.files import SourceError, read_source
 from tfgradfix.fixes.edits import Fix
-from tfgradfix.report.run import RunReport, display_path
+from tfgradfix.report.run import RunReport, display_path, write_together
 from tfgradfix.rules import Finding
 from tfgradfix.verify.runner import describe
 
@@ -223,15 +223,7 @@ class Review:
         for group in groups.values():
             for result in group:
                 result.new_text = self.modules[result.path].code
-            try:
-                write_sources([(r.source, r.new_text) for r in group])  # type: ignore[misc]
-            except (OSError, SourceError) as error:
-                reason = error.strerror if isinstance(error, OSError) and error.strerror else error
-                for result in group:
-                    others = ", ".join(display_path(r.path) for r in group if r is not result)
-                    together = f" (nor {others}, fixed with it)" if others else ""
-                    self.report.errors.append((display_path(result.path), f"not written{together}: {reason}"))
-                    result.applied, result.new_text = [], None
+            write_together(group, self.report)
 
     def _remaining(self, result: FileResult) -> None:
         """The findings the file has as written (or as it was)."""
