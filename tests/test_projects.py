@@ -214,3 +214,40 @@ def test_model_zoo_objects_are_what_their_classes_in_other_modules_make_them(tmp
         moved = [False]
     assert not any(moved)
     assert all(run(_fixed_copy(tmp_path, "model_zoo")))
+
+
+def _apply_sarif_change(text: str, replacements: list[dict]) -> str:
+    """A SARIF replacement of whole lines, applied as a SARIF consumer would."""
+    lines = text.splitlines(keepends=True)
+    for change in sorted(replacements, key=lambda r: -r["deletedRegion"]["startLine"]):
+        region = change["deletedRegion"]
+        lines[region["startLine"] - 1:region["endLine"] - 1] = [change["insertedContent"]["text"]]
+    return "".join(lines)
+
+
+def test_sarif_fix_across_files_has_one_artifact_change_per_file(tmp_path):
+    run = _tfgradfix(PROJECTS / "vision", "--output-format", "sarif", ".")
+    results = json.loads(run.stdout)["runs"][0]["results"]
+    helper, = [r for r in results if r["ruleId"] == "TGF201"]
+    fix, = helper["fixes"]
+    # SARIF 2.1.0 §3.55 fix: description (message), artifactChanges (artifactChange[], one per file);
+    # §3.56 artifactChange: artifactLocation.uri and replacements (replacement[], each a
+    # deletedRegion and its insertedContent).
+    assert set(fix) == {"description", "artifactChanges"} and isinstance(fix["description"]["text"], str)
+    uris = [change["artifactLocation"]["uri"] for change in fix["artifactChanges"]]
+    assert uris == ["visionkit/ops.py", "visionkit/blocks.py"]
+    for change in fix["artifactChanges"]:
+        assert set(change) == {"artifactLocation", "replacements"} and change["replacements"]
+        for replacement in change["replacements"]:
+            region = replacement["deletedRegion"]
+            assert set(region) == {"startLine", "startColumn", "endLine", "endColumn"}
+            assert 1 <= region["startLine"] <= region["endLine"] and region["startColumn"] == region["endColumn"] == 1
+            assert isinstance(replacement["insertedContent"]["text"], str)
+    # Applied, the changes are the fix --fix makes (only that rule selected).
+    project = tmp_path / "vision"
+    shutil.copytree(PROJECTS / "vision", project)
+    _tfgradfix(project, "--fix", "--select", "TGF201", ".")
+    for change in fix["artifactChanges"]:
+        path = change["artifactLocation"]["uri"]
+        applied = _apply_sarif_change((PROJECTS / "vision" / path).read_text(), change["replacements"])
+        assert applied == (project / path).read_text(), path
