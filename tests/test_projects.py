@@ -251,3 +251,43 @@ def test_sarif_fix_across_files_has_one_artifact_change_per_file(tmp_path):
         path = change["artifactLocation"]["uri"]
         applied = _apply_sarif_change((PROJECTS / "vision" / path).read_text(), change["replacements"])
         assert applied == (project / path).read_text(), path
+
+
+def test_frozen_backbone_sources_hold_none_gradients_only_where_reported(tmp_path):
+    """TGF405 across modules: the six models reported hold non-trainable variables (their
+    gradients are None); the fix pairs only trainable ones; the look-alikes have none."""
+    tf = pytest.importorskip("tensorflow")
+
+    class Recorder:
+        def apply_gradients(self, pairs):
+            self.gradients = [g for g, _ in pairs]
+
+    def nones(root):
+        train, = _import_fresh(root, "train")
+        x, y = tf.random.normal((4, 3)), tf.constant([0, 1, 2, 0])
+        counts = {}
+        for name in ("fit_classifier", "fit_deep", "fit_encoder", "fit_finetuner", "fit_counter", "fit_scaled",
+                     "fit_regressor", "fit_linear", "fit_ensemble"):
+            recorder = Recorder()
+            getattr(train, name)(x, y if name == "fit_classifier" else tf.zeros((4, 1)), recorder)
+            counts[name] = sum(g is None for g in recorder.gradients)
+        return counts
+
+    before = nones(PROJECTS / "frozen_backbone")
+    assert [name for name, count in before.items() if count] == [
+        "fit_classifier", "fit_deep", "fit_encoder", "fit_finetuner", "fit_counter", "fit_scaled"]
+    assert not any(nones(_fixed_copy(tmp_path, "frozen_backbone")).values())
+
+
+def test_index_knows_which_classes_hold_state_across_modules():
+    root = PROJECTS / "frozen_backbone"
+    index = ProjectIndex.build([str(root / "train.py")])  # the package is read as train.py needs it
+    held = {name: index.holds_state(f"netlib.{name}") for name in (
+        "models.Classifier", "models.DeepClassifier", "models.Encoder", "models.FineTuner", "models.StepCounter",
+        "modules.ScaledLinear", "blocks.ConvBlock", "blocks.Stack",
+        "models.Regressor", "modules.Linear", "modules.Ensemble", "blocks.DenseBlock", "base.PlainModel")}
+    assert [name for name, state in held.items() if state] == [
+        "models.Classifier", "models.DeepClassifier", "models.Encoder", "models.FineTuner", "models.StepCounter",
+        "modules.ScaledLinear", "blocks.ConvBlock", "blocks.Stack"]
+    single = _tfgradfix(root, "train.py")  # pre-commit: one file, the package behind it
+    assert _reported(single.stdout) == (root / "expected.txt").read_text().splitlines()

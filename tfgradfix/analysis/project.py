@@ -23,7 +23,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
-from tfgradfix.analysis.keras import KERAS_PACKAGES, is_keras_base
+from tfgradfix.analysis.keras import KERAS_PACKAGES, is_keras_base, makes_state
 
 # Modules read in all, given or imported (a bound for a huge tree imported from one file).
 MAX_MODULES = 20000
@@ -99,6 +99,13 @@ class ClassInfo:
     methods: tuple[str, ...] = ()
     # `self.x` attributes assigned from add_weight / tf.Variable in its own methods.
     weights: frozenset[str] = frozenset()
+    # Evidence in its own body that its variables include non-trainable ones: a stateful
+    # Keras layer or BatchNormalization application made there, `trainable=False`,
+    # `stateful=True`, a part frozen with `.trainable = False`.
+    holds_state: bool = False
+    # Absolute names of the classes its body constructs that may be project classes
+    # (sub-layers, sub-models): their state is its state.
+    parts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -148,6 +155,7 @@ class ProjectIndex:
         self._aliases: dict[str, str] = {}  # another name of a module (pyproject-relative)
         self._kinds: dict[str, Kind] = {}
         self._reaches: dict[str, bool] = {}
+        self._states: dict[str, bool] = {}
         self._call_sites: Optional[dict[str, list[tuple[str, str]]]] = None
         self._markers: tuple[str, ...] = ()
         # Folders module names are relative to -> the top-level packages of the project
@@ -492,6 +500,23 @@ class ProjectIndex:
                 if definition is not None and definition.kind == "class":
                     stack.append((definition.module, definition.name))
 
+    def holds_state(self, qualified: str) -> bool:
+        """Whether instances of the project class with this absolute name hold non-trainable
+        variables, on evidence in its body or its project bases' (across modules), in the
+        project classes they construct (sub-layers, sub-models, transitively), or in a
+        library base that is a stateful layer."""
+        cached = self._states.get(qualified)
+        if cached is not None:
+            return cached
+        self._states[qualified] = False  # a cycle of parts adds nothing
+        definition = self.lookup(qualified)
+        found = definition is not None and definition.kind == "class" and any(
+            cls.holds_state or any(makes_state(base) for base in cls.bases)
+            or any(self.holds_state(part) for part in cls.parts)
+            for cls in self.lineage(definition.module, definition.name))
+        self._states[qualified] = found
+        return found
+
     def method(self, module: str, class_name: str, method: str) -> Optional[FunctionInfo]:
         """`method` of the class or of its nearest project base that defines it."""
         for cls in self.lineage(module, class_name):
@@ -628,6 +653,7 @@ class _Indexer:
         self.class_nodes: list[ast.ClassDef] = []
         self.calls: list[tuple[str, str]] = []
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
+        self._classes: list[tuple[ClassInfo, set[str]]] = []  # classes being indexed, and their parts
 
     def run(self, tree: ast.Module) -> None:
         names: set[str] = set()
@@ -658,6 +684,8 @@ class _Indexer:
                     self.calls.append((dotted, symbol))
                 if function is not None:
                     self._call(node, function)
+                if self._classes:
+                    self._state_call(node, dotted)
             elif isinstance(node, ast.Attribute):
                 self.tape = self.tape or node.attr == "GradientTape"
             elif isinstance(node, ast.Name):
@@ -672,6 +700,9 @@ class _Indexer:
             elif isinstance(node, ast.ClassDef):
                 nested[node.name] = f"{prefix}{node.name}"
                 self._class(node, prefix)
+            elif self._classes and isinstance(node, ast.Assign) and _is_constant(node.value, False) and any(
+                    isinstance(t, ast.Attribute) and t.attr == "trainable" for t in node.targets):
+                self._classes[-1][0].holds_state = True  # `part.trainable = False`
             elif function is None:
                 continue
             elif isinstance(node, (ast.With, ast.AsyncWith)):
@@ -748,7 +779,11 @@ class _Indexer:
         weights: set[str] = set()
         cls = ClassInfo(self.info.name, name, node.lineno, tuple(bases))
         self.info.classes[name] = cls
+        parts: set[str] = set()
+        self._classes.append((cls, parts))
         methods = self._body(node.body, f"{name}.", node, None, weights)
+        self._classes.pop()
+        cls.parts = tuple(sorted(parts - {f"{self.info.name}.{name}"}))
         cls.methods = tuple(m for m in methods if f"{name}.{m}" in self.info.functions)
         cls.weights = frozenset(self._weights.pop(name, ())) | frozenset(weights)
 
@@ -784,6 +819,26 @@ class _Indexer:
         if resolved.startswith("numpy.") or (
                 isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args):
             info.calls_numpy = True
+
+    def _state_call(self, call: ast.Call, dotted: Optional[str]) -> None:
+        """What a call in the body of the class being indexed says about its state."""
+        cls, parts = self._classes[-1]
+        if cls.holds_state:
+            return
+        if any((k.arg == "trainable" and _is_constant(k.value, False))
+               or (k.arg == "stateful" and _is_constant(k.value, True)) for k in call.keywords):
+            cls.holds_state = True
+            return
+        if dotted is None or not dotted.rsplit(".", 1)[-1][:1].isupper():
+            return  # classes, by convention, are capitalised: functions are not followed
+        resolved = self._resolve(call.func)
+        if resolved is None:
+            if "." not in dotted:
+                parts.add(f"{self.info.name}.{dotted}")  # a class of this module
+        elif makes_state(resolved):
+            cls.holds_state = True
+        elif not resolved.startswith(("tensorflow.", "keras.", "tf_keras.", "numpy.")):
+            parts.add(resolved)
 
     def _weight_targets(self, node: Union[ast.Assign, ast.AnnAssign]) -> Iterator[str]:
         """`self.x` assigned from add_weight / tf.Variable."""
@@ -842,6 +897,10 @@ def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
         for node in ast.walk(target):
             if isinstance(node, ast.Name):
                 yield node.id
+
+
+def _is_constant(node: ast.expr, value: bool) -> bool:
+    return isinstance(node, ast.Constant) and node.value is value
 
 
 def _dotted(node: ast.expr) -> Optional[str]:
