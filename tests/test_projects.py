@@ -291,3 +291,32 @@ def test_index_knows_which_classes_hold_state_across_modules():
         "modules.ScaledLinear", "blocks.ConvBlock", "blocks.Stack"]
     single = _tfgradfix(root, "train.py")  # pre-commit: one file, the package behind it
     assert _reported(single.stdout) == (root / "expected.txt").read_text().splitlines()
+
+
+def test_a_file_given_alone_knows_the_callers_of_its_helpers_in_files_not_given(tmp_path):
+    """pre-commit passes `effects/ops.py` alone: `effects/meter.py` (not given, not imported
+    by it) calls its helpers off the gradient path. The index reads it for those calls, so
+    the fixes are what the whole run makes (none safe) and nothing in meter.py is reported."""
+    project = tmp_path / "effects"
+    shutil.copytree(PROJECTS / "effects", project)
+    alone = _tfgradfix(project, "effects/ops.py")
+    assert _reported(alone.stdout) == (PROJECTS / "effects" / "expected.txt").read_text().splitlines()
+    assert "(no fix: `gain` is also called from effects.meter:preview" in alone.stdout
+    before = (project / "effects" / "ops.py").read_text()
+    _tfgradfix(project, "--fix", "effects/ops.py")
+    assert (project / "effects" / "ops.py").read_text() == before
+
+
+def test_the_unsafe_fix_of_a_helper_called_off_the_path_does_break_that_caller(tmp_path):
+    """Why the NumPy helper's fix is unsafe: applied, the meter's array code fails."""
+    pytest.importorskip("tensorflow")
+    project = tmp_path / "effects"
+    shutil.copytree(PROJECTS / "effects", project)
+    frames = [[0.5, -1.0, 0.25, 2.0]]
+    meter, = _import_fresh(project, "effects.meter")
+    assert meter.level(frames) == pytest.approx(0.21875)
+    _tfgradfix(project, "--fix", "--unsafe-fixes", "effects/ops.py")
+    assert "tf.reduce_max(" in (project / "effects" / "ops.py").read_text()
+    meter, = _import_fresh(project, "effects.meter")
+    with pytest.raises(AttributeError):
+        meter.level(frames)

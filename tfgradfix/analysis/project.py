@@ -157,6 +157,8 @@ class ProjectIndex:
         self._reaches: dict[str, bool] = {}
         self._states: dict[str, bool] = {}
         self._call_sites: Optional[dict[str, list[tuple[str, str]]]] = None
+        self._unread: Optional[list[str]] = None  # the project's files, for callers not given
+        self._scanned: set[str] = set()  # function names whose callers were looked for
         self._markers: tuple[str, ...] = ()
         # Folders module names are relative to -> the top-level packages of the project
         # there (None: every module there is the project's, as in a folder of scripts).
@@ -342,7 +344,8 @@ class ProjectIndex:
 
     def call_sites(self, module: str, name: str) -> list[tuple[str, str]]:
         """Where the project calls function `name` of `module`: (module, enclosing symbol)
-        for each call, in every indexed module."""
+        for each call, in every module of the project, given or not (see `_read_callers`)."""
+        self._read_callers(name.rsplit(".", 1)[-1])
         if self._call_sites is None:
             self._call_sites = {}
             for info in list(self.modules.values()):
@@ -351,6 +354,49 @@ class ProjectIndex:
                     if definition is not None and definition.kind == "function":
                         self._call_sites.setdefault(definition.qualified, []).append((info.name, symbol))
         return self._call_sites.get(f"{module}.{name}", [])
+
+    def _read_callers(self, word: str) -> None:
+        """Read the project's modules that were neither given nor imported and whose text
+        names `word`: the callers a fix of a function named so must know (pre-commit
+        passes one file of a package whose other modules call its helpers). The files of
+        each package (and the scripts beside a script) are listed once; a file is parsed
+        only when its text holds the name. These modules are never analysed or reported."""
+        if word in self._scanned:
+            return
+        self._scanned.add(word)
+        if self._unread is None:
+            self._unread = self._project_files()
+        read = False
+        for path in self._unread:
+            if _key(path) in self._by_path or len(self._by_path) >= MAX_MODULES:
+                continue
+            try:
+                text = _read_text(path)
+            except Exception:
+                continue
+            names = module_names(path) if word in text else []
+            if names and self._load(path, names) is not None:
+                read = True
+        if read:
+            self._call_sites = None
+
+    def _project_files(self) -> list[str]:
+        """The Python files of the project's packages (recursively) and of its folders of
+        scripts (not recursively), in a stable order."""
+        from tfgradfix.files import SKIPPED_DIRECTORIES  # the folders discovery skips
+
+        found: list[str] = []
+        for root, tops in list(self._roots.items()):
+            if tops is None:
+                found.extend(str(Path(root) / f"{n}.py") for n in sorted(self._listing(root))
+                             if (Path(root) / f"{n}.py").is_file())
+                continue
+            for top in sorted(tops):
+                for folder, folders, files in os.walk(Path(root) / top):
+                    folders[:] = sorted(f for f in folders if f not in SKIPPED_DIRECTORIES
+                                        and (Path(folder) / f / "__init__.py").is_file())
+                    found.extend(str(Path(folder) / f) for f in sorted(files) if f.endswith(".py"))
+        return found
 
     def imported(self) -> set[str]:
         """The modules some other project module imports: only their functions can be
