@@ -59,7 +59,7 @@ class Review:
         self.report = report
         # With --verify: (path, text before, text after) -> {unit: verdict}, shown next to each hunk.
         self.verify = verify
-        self.results: dict[str, FileResult] = {}
+        self.results: dict[str, Optional[FileResult]] = {}  # None: it could not be read
         self.modules: dict[str, cst.Module] = {}  # the files' texts with what was accepted
         # Files an accepted group links: each path -> the representative of its set.
         self._linked: dict[str, str] = {}
@@ -81,7 +81,8 @@ class Review:
             raise Interrupted
         self._write()
         for result in self.results.values():
-            self._remaining(result)
+            if result is not None:
+                self._remaining(result)
         order = {path: n for n, path in enumerate(self.files)}
         self.report.results.sort(key=lambda r: order.get(r.path, len(order)))
 
@@ -93,6 +94,7 @@ class Review:
             source = read_source(path)
         except SourceError as error:
             self.report.errors.append((display_path(path), str(error)))
+            self.results[path] = None
             return None
         result = FileResult(path=path, source=source)
         self.results[path] = result
@@ -215,8 +217,8 @@ class Review:
 
     def _write(self) -> None:
         """Each changed file once; the files an accepted group links all together, or none."""
-        changed = [r for r in self.results.values()
-                   if r.source is not None and r.path in self.modules and self.modules[r.path].code != r.source.text]
+        changed = [r for r in self.results.values() if r is not None and r.source is not None
+                   and r.path in self.modules and self.modules[r.path].code != r.source.text]
         groups: dict[str, list[FileResult]] = {}
         for result in changed:
             groups.setdefault(self._root(result.path), []).append(result)
