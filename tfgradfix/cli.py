@@ -19,7 +19,7 @@ import click
 from tfgradfix import __version__, interrupts
 from tfgradfix.config import ConfigError, RuleSelection, check_codes, load_config, resolve_rules
 from tfgradfix.analysis.project import ProjectIndex
-from tfgradfix.engine import Engine, FileResult, parse_source
+from tfgradfix.engine import Engine, FileResult
 from tfgradfix.files import STDIN, Exclusions, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
 from tfgradfix.report.diff import unified_diff
@@ -321,6 +321,9 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
                    "every other file is unchanged.", err=True)
         sys.exit(130)
     progress.close()
+    for result in held.values():  # a file fixed with one that was not fixed after all
+        report.errors.append((display_path(result.path), "not written: the other files of its fix were not"))
+        result.findings, result.applied, result.fixed_findings = result.original_findings, [], []
     return diffs, added
 
 

@@ -292,7 +292,7 @@ class Engine:
         changes = self.apply_across(module, result.path, finding.fix, text_of)
         if changes is None:
             return True
-        by_path = {r.path: r for r in by_module.values() if r is not None}
+        by_path = {r.path: r for r in by_module.values()}
         group = {path for path, _, _ in changes}
         group |= {other for path in list(group) for other in by_path[path].linked}
         for path, fixed, made in changes:
