@@ -320,3 +320,18 @@ def test_the_unsafe_fix_of_a_helper_called_off_the_path_does_break_that_caller(t
     meter, = _import_fresh(project, "effects.meter")
     with pytest.raises(AttributeError):
         meter.level(frames)
+
+
+def test_a_fix_across_files_knows_a_third_caller_in_a_file_not_given(tmp_path):
+    """ops.py and blocks.py are given; preview.py (not given, imported by no one) also
+    calls `channel_scale`, which the fix would give a new parameter: no fix."""
+    project = tmp_path / "vision"
+    shutil.copytree(PROJECTS / "vision", project)
+    given = ("visionkit/ops.py", "visionkit/blocks.py")
+    assert "+def channel_scale(x, *, gamma):" in _tfgradfix(project, "--diff", *given).stdout
+    (project / "visionkit" / "preview.py").write_text(
+        "import tensorflow as tf\n\nfrom .ops import channel_scale\n\n\n"
+        "def preview(images):\n    return channel_scale(tf.constant(images))\n")
+    run = _tfgradfix(project, "--diff", *given)
+    assert "channel_scale" not in run.stdout, run.stdout
+    assert "visionkit/ops.py:9:13: TGF201" in _tfgradfix(project, *given).stdout
