@@ -77,6 +77,10 @@ class Review:
                     break
         except KeyboardInterrupt:
             raise Interrupted from None
+        except Exception:
+            if interrupts.interrupted():  # LibCST can turn a Ctrl-C into another error
+                raise Interrupted from None
+            raise
         if interrupts.interrupted():
             raise Interrupted
         self._write()
