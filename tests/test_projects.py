@@ -335,3 +335,34 @@ def test_a_fix_across_files_knows_a_third_caller_in_a_file_not_given(tmp_path):
     run = _tfgradfix(project, "--diff", *given)
     assert "channel_scale" not in run.stdout, run.stdout
     assert "visionkit/ops.py:9:13: TGF201" in _tfgradfix(project, *given).stdout
+
+
+def test_a_script_handing_a_numpy_function_to_lambda_is_checked_in_a_project(tmp_path):
+    """No tape and no Keras class of its own: the `Lambda` layer starts the gradient path."""
+    (tmp_path / "model.py").write_text(
+        "import numpy as np\nimport tensorflow as tf\n\n\ndef squash(x):\n    return np.tanh(x)\n\n\n"
+        "model = tf.keras.Sequential([tf.keras.layers.Dense(4), tf.keras.layers.Lambda(squash)])\n")
+    run = _tfgradfix(tmp_path, ".")
+    assert _reported(run.stdout) == ["model.py:6:12: TGF101 [*]"], run.stdout
+
+
+def test_classes_named_like_keras_that_the_project_knows_are_plain_are_not_parsed(tmp_path):
+    """Keras's own `Operation` subclasses (imported from a `keras` module of the project)
+    hold no gradient path; a Keras layer without its own `call` starts none either."""
+    from tfgradfix.engine import Engine
+    from tfgradfix.rules import ALL_RULES
+
+    package = tmp_path / "mykeras"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "operation.py").write_text("class Operation:\n    def __call__(self, x):\n        return x\n")
+    (package / "ops.py").write_text(
+        "import tensorflow as tf\nfrom mykeras.operation import Operation\n\n\n"
+        "class Relu(Operation):\n    def call(self, x):\n        return tf.nn.relu(tf.Variable(x))\n")
+    (package / "dense.py").write_text(
+        "import tensorflow as tf\n\n\nclass Base(tf.keras.layers.Layer):\n    def call(self, x):\n        return x\n\n\n"
+        "class Wide(Base):\n    def __init__(self):\n        super().__init__()\n        self.n = tf.Variable(1.0)\n")
+    paths = [str(p) for p in sorted(package.glob("*.py"))]
+    engine = Engine(ALL_RULES, project=ProjectIndex.build(paths, tuple({t for r in ALL_RULES for t in r.triggers})))
+    parsed = {Path(p).name: engine.process_path(p).parsed for p in paths}
+    assert parsed == {"__init__.py": False, "dense.py": True, "operation.py": False, "ops.py": False}

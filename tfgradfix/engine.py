@@ -19,7 +19,7 @@ from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.project import PathEntry, ProjectIndex
 from tfgradfix.analysis.scopes import ModuleAnalysis
-from tfgradfix.analysis.tree import child_nodes
+from tfgradfix.analysis.tree import child_nodes, visit_batched
 from tfgradfix.files import SourceError, SourceFile, read_source
 from tfgradfix.noqa import suppressed
 from tfgradfix.notebooks import NotebookError
@@ -157,8 +157,9 @@ class Engine:
 
     def may_have_path(self, source: SourceFile) -> bool:
         """The prefilter. With the project index: a module the gradient path of another
-        module calls into, or with a Keras class through bases in other modules, or that
-        passes the `ast` gate of the index's parse (taken once, in the index)."""
+        module calls into, or with a Keras class (through bases in other modules) defining
+        a forward method, or that passes the `ast` gate of the index's parse (taken once,
+        in the index)."""
         text = source.text
         project = self.project
         module_name = self.module_name(source)
@@ -169,8 +170,7 @@ class Engine:
         info = project.module_info(module_name)
         if info is None or source.from_stdin or not info.parsed:
             return self.may_match(text) and _ast_gate(text)
-        has_path = (_has_markers(text) and info.gate) or any(
-            project.kind_of(f"{module_name}.{c}").is_keras for c in info.classes)
+        has_path = (_has_markers(text) and project.gate(module_name)) or project.defines_keras_forward(module_name)
         # A path that calls into other project modules matters to them, whatever this file mentions.
         return has_path and (any(t in text for t in self.triggers) or project.calls_marked(module_name))
 
@@ -188,7 +188,7 @@ class Engine:
         context = TraversalContext(analysis)
         findings: list[Finding] = []
         rules = [rule(context, findings.append) for rule in self.rules]
-        cst.visit_batched(module, [context, *rules])
+        visit_batched(module, [context, *rules])
         noqa = next((r for r in rules if isinstance(r, UnusedNoqa)), None)
         if not findings and not (noqa and noqa.directives):
             return []

@@ -23,7 +23,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
-from tfgradfix.analysis.keras import KERAS_PACKAGES, is_keras_base, makes_state
+from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, is_keras_base, makes_state
 
 # Modules read in all, given or imported (a bound for a huge tree imported from one file).
 MAX_MODULES = 20000
@@ -121,8 +121,13 @@ class ModuleInfo:
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     # Names assigned at module level (constants, instances, aliases).
     names: frozenset[str] = frozenset()
-    # The engine's `ast` gate (a tape, or a class with a Keras-looking base), from this parse.
-    gate: bool = False
+    # For the engine's gate, from this parse: where a gradient path can start without a
+    # Keras class (a tape, a `Lambda` layer, a loss function handed to `compile`), and the
+    # classes with Keras-looking bases that define a forward method (`ProjectIndex.gate`
+    # asks the project what they really are).
+    starts_path: bool = False
+    forward_classes: tuple[str, ...] = ()
+    keras_looking: tuple[str, ...] = ()
     parsed: bool = True  # False: `ast` could not parse it (LibCST will say why)
     # Its text holds one of the markers the index was built with (what some rule looks for).
     marked: bool = False
@@ -306,6 +311,33 @@ class ProjectIndex:
 
     def importers_of(self, module: str) -> set[str]:
         return {name for name in list(self.modules) if module in self.imports_of(name)}
+
+    def gate(self, module: str) -> bool:
+        """The engine's `ast` gate: a tape, a Lambda layer or a compiled loss function, or a
+        class with a forward method and a Keras-looking base that the project does not know
+        to be something else (Keras's own `Operation` subclasses, when Keras is the project,
+        are plain classes)."""
+        info = self.module_info(module)
+        if info is None:
+            return False
+        return info.starts_path or any(self._may_be_keras(f"{module}.{name}", set()) for name in info.keras_looking)
+
+    def defines_keras_forward(self, module: str) -> bool:
+        """A Keras class of the module (through bases across modules) defines its own
+        forward method: the analysis starts a gradient path there."""
+        info = self.module_info(module)
+        return info is not None and any(self.kind_of(f"{module}.{name}").is_keras for name in info.forward_classes)
+
+    def _may_be_keras(self, qualified: str, seen: set[str]) -> bool:
+        kind = self.kind_of(qualified)
+        if kind is not Kind.UNKNOWN or qualified in seen:
+            return kind.is_keras
+        seen.add(qualified)
+        definition = self.lookup(qualified)
+        if definition is None or definition.kind != "class":
+            return True  # a library class we do not model
+        cls = self.modules[definition.module].classes[definition.name]
+        return any(self._may_be_keras(base, seen) for base in cls.bases)
 
     def calls_marked(self, module: str) -> bool:
         """Whether `module` calls a function of another project module that holds, or
@@ -657,13 +689,15 @@ def library_kind(qualified: str) -> Kind:
         return Kind.TF_MODULE
     if qualified in ("object", "builtins.object") or "." not in qualified and qualified in _BUILTIN_BASES:
         return Kind.PLAIN
-    if qualified in _PLAIN_LIBRARY_BASES or qualified.startswith(("typing.", "enum.", "collections.")):
+    if qualified in _PLAIN_LIBRARY_BASES or qualified.startswith(_PLAIN_LIBRARY_PACKAGES):
         return Kind.PLAIN
     return Kind.UNKNOWN
 
 
 # Bases that say nothing about what instances hold: they stay plain objects.
-_PLAIN_LIBRARY_BASES = frozenset({"abc.ABC", "typing.Generic", "typing.NamedTuple", "typing.Protocol"})
+_PLAIN_LIBRARY_BASES = frozenset({"abc.ABC", "typing.Generic", "typing.NamedTuple", "typing.Protocol",
+                                  "tensorflow.test.TestCase"})
+_PLAIN_LIBRARY_PACKAGES = ("typing.", "enum.", "collections.", "unittest.", "absl.testing.")
 _BUILTIN_BASES = frozenset({"object", "dict", "list", "tuple", "set", "str", "int", "float", "Exception",
                             "ValueError", "TypeError", "RuntimeError", "NamedTuple", "Enum"})
 
@@ -678,10 +712,20 @@ def index_module(name: str, path: str, text: str) -> ModuleInfo:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         info.parsed = False
-        info.gate = True  # LibCST names the error
+        info.starts_path = True  # LibCST names the error
         return info
     _Indexer(info).run(tree)
     return info
+
+
+# Names whose use in code can start a gradient path outside a Keras class.
+_PATH_STARTS = frozenset({"GradientTape", "Lambda"})
+
+
+def _hands_loss(call: ast.Call) -> bool:
+    """`model.compile(loss=fn)`: a loss function of the module runs on the model's outputs."""
+    return (isinstance(call.func, ast.Attribute) and call.func.attr == "compile"
+            and any(k.arg == "loss" and not isinstance(k.value, ast.Constant) for k in call.keywords))
 
 
 _Scope = Union[ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
@@ -694,9 +738,9 @@ class _Indexer:
     def __init__(self, info: ModuleInfo) -> None:
         self.info = info
         self.stars: list[str] = []
-        self.tape = False
+        self.starts_path = False
         self.keras_names = {"Layer", "Model", "Sequential"}
-        self.class_nodes: list[ast.ClassDef] = []
+        self.class_nodes: list[tuple[str, ast.ClassDef]] = []
         self.calls: list[tuple[str, str]] = []
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
         self._classes: list[tuple[ClassInfo, set[str]]] = []  # classes being indexed, and their parts
@@ -712,10 +756,14 @@ class _Indexer:
         self.info.calls = tuple(
             (dotted, symbol) for dotted, symbol in self.calls
             if dotted.split(".")[0] in known or (self.stars and "." not in dotted))
-        self.info.gate = self.tape or any(
-            (n.attr if isinstance(n, ast.Attribute) else n.id) in self.keras_names
-            for cls in self.class_nodes for base in cls.bases for n in ast.walk(base)
-            if isinstance(n, (ast.Attribute, ast.Name)))
+        self.info.starts_path = self.starts_path
+        forward = [(name, node) for name, node in self.class_nodes
+                   if any(method in self.info.classes[name].methods for method in FORWARD_METHODS)]
+        self.info.forward_classes = tuple(name for name, _ in forward)
+        self.info.keras_looking = tuple(
+            name for name, node in forward
+            if any((n.attr if isinstance(n, ast.Attribute) else n.id) in self.keras_names
+                   for base in node.bases for n in ast.walk(base) if isinstance(n, (ast.Attribute, ast.Name))))
 
     def _body(self, body: list[ast.stmt], prefix: str, owner: Optional[ast.ClassDef],
               function: Optional[FunctionInfo], weights: Optional[set[str]] = None) -> dict[str, str]:
@@ -732,10 +780,11 @@ class _Indexer:
                     self._call(node, function)
                 if self._classes:
                     self._state_call(node, dotted)
+                self.starts_path = self.starts_path or _hands_loss(node)
             elif isinstance(node, ast.Attribute):
-                self.tape = self.tape or node.attr == "GradientTape"
+                self.starts_path = self.starts_path or node.attr in _PATH_STARTS
             elif isinstance(node, ast.Name):
-                self.tape = self.tape or node.id == "GradientTape"
+                self.starts_path = self.starts_path or node.id in _PATH_STARTS
             elif isinstance(node, ast.Import):
                 self._import(node)
             elif isinstance(node, ast.ImportFrom):
@@ -810,8 +859,8 @@ class _Indexer:
     # definitions
 
     def _class(self, node: ast.ClassDef, prefix: str) -> None:
-        self.class_nodes.append(node)
         name = f"{prefix}{node.name}"
+        self.class_nodes.append((name, node))
         bases = []
         for base in node.bases:
             dotted = _dotted(base)

@@ -9,7 +9,9 @@ needs and costs a fraction of that.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+import inspect
+import re
+from typing import Callable, Iterator, Sequence
 
 import libcst as cst
 
@@ -89,3 +91,66 @@ class BatchableVisitor(cst.BatchableCSTVisitor):
             )
             _HOOKS[type(self)] = names
         return {name: getattr(self, name) for name in names}
+
+
+# LibCST visits a node's fields in the order its `_visit_and_replace_children`
+# calls `visit_*(self, "<field>", ...)`; that order is not the dataclass's.
+_VISIT_CALL = re.compile(r'visit_\w+\(\s*self,\s*"(\w+)"')
+_VISIT_ORDER: dict[type, tuple[str, ...]] = {}
+
+
+def _visit_order(node_type: type) -> tuple[str, ...]:
+    names = _VISIT_ORDER.get(node_type)
+    if names is None:
+        try:
+            found = _VISIT_CALL.findall(inspect.getsource(node_type._visit_and_replace_children))
+        except (OSError, TypeError):  # LibCST installed without sources
+            found = []
+        fields = [f.name for f in dataclasses.fields(node_type)]
+        names = tuple(dict.fromkeys(found)) if found else tuple(fields)
+        _VISIT_ORDER[node_type] = names
+    return names
+
+
+def visit_batched(module: cst.Module, visitors: Sequence[cst.BatchableCSTVisitor]) -> None:
+    """`libcst.visit_batched`, without rebuilding the tree.
+
+    LibCST's visit reconstructs every node it passes (a dataclass copy and its
+    validation per node), which cost more than the rules' own work. Visitors
+    here only read, so a walk over the fields in LibCST's visiting order, calling
+    the same `visit_<Node>` / `leave_<Node>` hooks, is the same traversal.
+    Attribute hooks (`visit_<Node>_<field>`) need LibCST's own visit."""
+    visits: dict[str, list[Callable]] = {}
+    leaves: dict[str, list[Callable]] = {}
+    for visitor in visitors:
+        for name, hook in visitor.get_visitors().items():
+            kind, _, node_name = name.partition("_")
+            if "_" in node_name:
+                cst.visit_batched(module, visitors)
+                return
+            (visits if kind == "visit" else leaves).setdefault(node_name, []).append(hook)
+    dispatch: dict[type, tuple[list[Callable], list[Callable]]] = {}
+    nothing: list[Callable] = []
+    stack: list[tuple[cst.CSTNode, bool]] = [(module, True)]
+    while stack:
+        node, entering = stack.pop()
+        node_type = type(node)
+        hooks = dispatch.get(node_type)
+        if hooks is None:
+            hooks = dispatch[node_type] = (visits.get(node_type.__name__, nothing),
+                                           leaves.get(node_type.__name__, nothing))
+        if not entering:
+            for hook in hooks[1]:
+                hook(node)
+            continue
+        for hook in hooks[0]:
+            hook(node)
+        stack.append((node, False))
+        children: list[cst.CSTNode] = []
+        for name in _visit_order(node_type):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                children.append(value)
+            elif isinstance(value, (list, tuple)):
+                children.extend(item for item in value if isinstance(item, cst.CSTNode))
+        stack.extend((child, True) for child in reversed(children))
