@@ -316,7 +316,8 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
         progress.close()
         if stdin is not None:
             stdin.close()
-        written = sum(1 for r in report.results if r.applied and r.source is not None and r.path not in held) if mode == "fix" else 0
+        written = 0 if mode != "fix" else sum(
+            1 for r in report.results if r.applied and r.source is not None and r.path not in held)
         click.echo(f"Interrupted: {written} file{'s' if written != 1 else ''} written with every fix; "
                    "every other file is unchanged.", err=True)
         sys.exit(130)

@@ -304,8 +304,8 @@ class Engine:
             by_path[path].linked = frozenset(group - {path})
         return True
 
-    def apply_across(self, module: cst.Module, path: str, fix: Fix,
-                     text_of: Callable[[str], Optional[tuple[str, str]]]) -> Optional[list[tuple[str, cst.Module, list[Fix]]]]:
+    def apply_across(self, module: cst.Module, path: str, fix: Fix, text_of: Callable[[str], Optional[tuple[str, str]]]
+                     ) -> Optional[list[tuple[str, cst.Module, list[Fix]]]]:
         """A fix that also edits other modules, made on `module` (of `path`) and on the
         texts `text_of(module name)` gives as (path, text) (None: not at hand): (path, fixed
         module, the fixes made there) for each file it edits, this one last; None when some

@@ -31,7 +31,8 @@ def _rule(rule) -> dict:
     }
 
 
-def _fixes(engine: Engine, result: FileResult, text_of: Callable[[str], Optional[tuple[str, str]]]) -> dict[tuple, dict]:
+def _fixes(engine: Engine, result: FileResult,
+           text_of: Callable[[str], Optional[tuple[str, str]]]) -> dict[tuple, dict]:
     """SARIF `fix` objects for the file's fixable findings, keyed by (code, line, column):
     each fix applied alone, and the lines it changes; a fix that spans files changes
     each of its files (one `artifactChanges` entry per file, the finding's file first)."""

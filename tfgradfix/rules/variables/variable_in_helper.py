@@ -160,7 +160,6 @@ class VariableInHelper(Rule):
         return Fix("Create the weight once, in the layer's `build`" + (", one per call site" if several else ""),
                    tuple(edits))
 
-
     def _callers_elsewhere(self) -> list[str]:
         """`module:symbol` of the calls of the helper in other modules of the project,
         given or not (the project index reads the package's other modules for them)."""
