@@ -19,16 +19,16 @@ import click
 from tfgradfix import __version__, interrupts
 from tfgradfix.config import ConfigError, RuleSelection, check_codes, load_config, resolve_rules
 from tfgradfix.analysis.project import ProjectIndex
-from tfgradfix.engine import Engine, FileResult, parse_source
+from tfgradfix.engine import Engine, FileResult
 from tfgradfix.files import STDIN, Exclusions, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
 from tfgradfix.report.diff import unified_diff
 from tfgradfix.report.github import write_github
 from tfgradfix.parallel import default_jobs, process_files
-from tfgradfix.report.interactive import Quit, Review
+from tfgradfix.report.interactive import Interrupted, Review
 from tfgradfix.report.progress import Progress
 from tfgradfix.report.json_format import write_json
-from tfgradfix.report.run import RunReport, display_path
+from tfgradfix.report.run import RunReport, display_path, write_together
 from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_statistics, write_text
 from tfgradfix.rules import RULES_BY_CODE
@@ -178,7 +178,13 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             review_engine = Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for, project=project)
             for _ in process_files(review_engine, files, o.jobs or default_jobs()):
                 pass  # the project phase: which functions other modules' gradient paths call
-            _review(review_engine, files, report, verifier)
+            try:
+                Review(review_engine, files, report, verifier).run()
+            except Interrupted:
+                click.echo("\nInterrupted: nothing written; every file is unchanged.", err=True)
+                sys.exit(130)
+            for path, message in report.all_errors:
+                click.echo(f"error: {path}: {message}", err=True)
             write_text(report, out, quiet=o.quiet)
             sys.exit(_exit_code(report, False, o))
         started = time.monotonic()
@@ -286,6 +292,7 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
     annotating as `mode` says. Returns the diffs and the number of noqa lines added."""
     diffs: list[str] = []
     added = 0
+    held: dict[str, FileResult] = {}  # files changed with others, until all are in
     pooled = process_files(engine, [path for path in files if path != STDIN], jobs)
     try:
         results = chain([] if stdin is None else [_process_stdin(engine, stdin, report)], pooled)
@@ -296,6 +303,10 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
                 added += _write_noqa(result, report, stdin)
             elif mode == "diff":
                 diffs.append(unified_diff(result))
+            elif mode == "fix" and result.changed and result.linked:
+                held[result.path] = result
+                if result.linked <= held.keys():
+                    write_together([held.pop(path) for path in sorted({result.path, *result.linked})], report)
             elif mode == "fix" and result.changed:
                 _write(result, report, stdin)
             if not result.findings and not result.changed:
@@ -306,11 +317,15 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
         progress.close()
         if stdin is not None:
             stdin.close()
-        written = sum(1 for r in report.results if r.applied and r.source is not None) if mode == "fix" else 0
+        written = 0 if mode != "fix" else sum(
+            1 for r in report.results if r.applied and r.source is not None and r.path not in held)
         click.echo(f"Interrupted: {written} file{'s' if written != 1 else ''} written with every fix; "
                    "every other file is unchanged.", err=True)
         sys.exit(130)
     progress.close()
+    for result in held.values():  # a file fixed with one that was not fixed after all
+        report.errors.append((display_path(result.path), "not written: the other files of its fix were not"))
+        result.findings, result.applied, result.fixed_findings = result.original_findings, [], []
     return diffs, added
 
 
@@ -376,33 +391,6 @@ def _process_stdin(engine: Engine, stdin: _Stdin, report: RunReport) -> FileResu
     except SourceError as error:
         return FileResult(path=name or STDIN, error=str(error))
     return engine.process(source)
-
-
-def _review(engine: Engine, files: list[str], report: RunReport, verifier=None) -> None:
-    """Ask about each fix; write each file once with what was accepted."""
-    review = Review(engine, verifier)
-    for path in files:
-        try:
-            source = read_source(path)
-        except SourceError as error:
-            report.errors.append((display_path(path), str(error)))
-            continue
-        result = FileResult(path=path, source=source)
-        report.results.append(result)
-        quit_now = False
-        try:
-            text = review.file(source, result)
-        except Quit as answer:
-            text, quit_now = answer.text, True
-        if text is not None:
-            result.new_text = text
-            _write(result, report)
-        if result.error is None and engine.may_match(result.new_text or source.text):
-            result.findings = engine.findings(parse_source(result.new_text or source.text), path)
-            if source.notebook is not None:
-                source.notebook.place(result.findings, result.new_text or source.text)
-        if quit_now:
-            break
 
 
 def _write_noqa(result: FileResult, report: RunReport, stdin: Optional[_Stdin]) -> int:

@@ -56,6 +56,8 @@ class FileResult:
     crossing: bool = False
     # The finding each applied fix came from (for --show-fixes).
     fixed_findings: list[Finding] = field(default_factory=list)
+    # Other files a fix that spans files changed with this one: written together, or none.
+    linked: frozenset[str] = frozenset()
 
     @property
     def changed(self) -> bool:
@@ -294,33 +296,56 @@ class Engine:
             return False
         finding = candidates[0]
         declined.add((finding.code, finding.symbol, finding.line))
-        fix = finding.fix
-        changes: list[tuple[FileResult, cst.Module, Fix]] = []
+
+        def text_of(module_name: str) -> Optional[tuple[str, str]]:
+            other = by_module.get(module_name)
+            if other is None or other.error is not None or other.source is None:
+                return None  # that module is not in this run: not this fix
+            return other.path, _text(other)
+
+        changes = self.apply_across(module, result.path, finding.fix, text_of)
+        if changes is None:
+            return True
+        by_path = {r.path: r for r in by_module.values()}
+        group = {path for path, _, _ in changes}
+        group |= {other for path in list(group) for other in by_path[path].linked}
+        for path, fixed, made in changes:
+            target = by_path[path]
+            target.new_text = fixed.code
+            target.applied.extend(made)
+            target.findings = self.findings(fixed, target.path)
+        for path in group:
+            by_path[path].linked = frozenset(group - {path})
+        return True
+
+    def apply_across(self, module: cst.Module, path: str, fix: Fix, text_of: Callable[[str], Optional[tuple[str, str]]]
+                     ) -> Optional[list[tuple[str, cst.Module, list[Fix]]]]:
+        """A fix that also edits other modules, made on `module` (of `path`) and on the
+        texts `text_of(module name)` gives as (path, text) (None: not at hand): (path, fixed
+        module, the fixes made there) for each file it edits, this one last; None when some
+        part cannot be made or some file would not compile, and then nothing is."""
+        fixed: dict[str, tuple[cst.Module, list[Fix]]] = {}
         try:
             for part in fix.elsewhere:
-                other = by_module.get(part.module)
-                if other is None or other is result or other.error is not None or other.source is None:
-                    return True  # that module is not in this run: not this fix
-                other_module = parse_source(_text(other))
-                analysis = ModuleAnalysis(other_module, other_module.code, self.project, part.module)
+                found = text_of(part.module)
+                if found is None or found[0] == path:
+                    return None
+                other_path, text = found
+                current, made = fixed.get(other_path) or (parse_source(text), [])
+                analysis = ModuleAnalysis(current, current.code, self.project, part.module)
                 other_fix = part.edit(analysis)
                 if other_fix is None:
-                    return True
-                fixed, applied = self.apply(other_module, [other_fix], other.path)
+                    return None
+                after, applied = self.apply(current, [other_fix], other_path)
                 if not applied:
-                    return True
-                changes.append((other, fixed, other_fix))
-            here, applied = self.apply(module, [dataclasses.replace(fix, elsewhere=())], result.path)
+                    return None
+                fixed[other_path] = (after, [*made, other_fix])
+            here, applied = self.apply(module, [dataclasses.replace(fix, elsewhere=())], path)
         except SourceError:
-            return True
+            return None
         if not applied:
-            return True
-        changes.append((result, here, fix))
-        for target, fixed, made in changes:
-            target.new_text = fixed.code
-            target.applied.append(made)
-            target.findings = self.findings(fixed, target.path)
-        return True
+            return None
+        return [*((p, after, made) for p, (after, made) in fixed.items()), (path, here, [fix])]
 
     def findings(self, module: cst.Module, path: str) -> list[Finding]:
         """What the rules report on `module` (per-file ignores applied)."""

@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
-from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, is_keras_base
+from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, is_keras_base, makes_state
 
 # Modules read in all, given or imported (a bound for a huge tree imported from one file).
 MAX_MODULES = 20000
@@ -100,6 +100,13 @@ class ClassInfo:
     methods: tuple[str, ...] = ()
     # `self.x` attributes assigned from add_weight / tf.Variable in its own methods.
     weights: frozenset[str] = frozenset()
+    # Evidence in its own body that its variables include non-trainable ones: a stateful
+    # Keras layer or BatchNormalization application made there, `trainable=False`,
+    # `stateful=True`, a part frozen with `.trainable = False`.
+    holds_state: bool = False
+    # Absolute names of the classes its body constructs that may be project classes
+    # (sub-layers, sub-models): their state is its state.
+    parts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -154,7 +161,10 @@ class ProjectIndex:
         self._aliases: dict[str, str] = {}  # another name of a module (pyproject-relative)
         self._kinds: dict[str, Kind] = {}
         self._reaches: dict[str, bool] = {}
+        self._states: dict[str, bool] = {}
         self._call_sites: Optional[dict[str, list[tuple[str, str]]]] = None
+        self._unread: Optional[list[str]] = None  # the project's files, for callers not given
+        self._scanned: set[str] = set()  # function names whose callers were looked for
         self._markers: tuple[str, ...] = ()
         # Folders module names are relative to -> the top-level packages of the project
         # there (None: every module there is the project's, as in a folder of scripts).
@@ -392,7 +402,8 @@ class ProjectIndex:
 
     def call_sites(self, module: str, name: str) -> list[tuple[str, str]]:
         """Where the project calls function `name` of `module`: (module, enclosing symbol)
-        for each call, in every indexed module."""
+        for each call, in every module of the project, given or not (see `_read_callers`)."""
+        self._read_callers(name.rsplit(".", 1)[-1])
         if self._call_sites is None:
             self._call_sites = {}
             for info in list(self.modules.values()):
@@ -401,6 +412,49 @@ class ProjectIndex:
                     if definition is not None and definition.kind == "function":
                         self._call_sites.setdefault(definition.qualified, []).append((info.name, symbol))
         return self._call_sites.get(f"{module}.{name}", [])
+
+    def _read_callers(self, word: str) -> None:
+        """Read the project's modules that were neither given nor imported and whose text
+        names `word`: the callers a fix of a function named so must know (pre-commit
+        passes one file of a package whose other modules call its helpers). The files of
+        each package (and the scripts beside a script) are listed once; a file is parsed
+        only when its text holds the name. These modules are never analysed or reported."""
+        if word in self._scanned:
+            return
+        self._scanned.add(word)
+        if self._unread is None:
+            self._unread = self._project_files()
+        read = False
+        for path in self._unread:
+            if _key(path) in self._by_path or len(self._by_path) >= MAX_MODULES:
+                continue
+            try:
+                text = _read_text(path)
+            except Exception:
+                continue
+            names = module_names(path) if word in text else []
+            if names and self._load(path, names) is not None:
+                read = True
+        if read:
+            self._call_sites = None
+
+    def _project_files(self) -> list[str]:
+        """The Python files of the project's packages (recursively) and of its folders of
+        scripts (not recursively), in a stable order."""
+        from tfgradfix.files import SKIPPED_DIRECTORIES  # the folders discovery skips
+
+        found: list[str] = []
+        for root, tops in list(self._roots.items()):
+            if tops is None:
+                found.extend(str(Path(root) / f"{n}.py") for n in sorted(self._listing(root))
+                             if (Path(root) / f"{n}.py").is_file())
+                continue
+            for top in sorted(tops):
+                for folder, folders, files in os.walk(Path(root) / top):
+                    folders[:] = sorted(f for f in folders if f not in SKIPPED_DIRECTORIES
+                                        and (Path(folder) / f / "__init__.py").is_file())
+                    found.extend(str(Path(folder) / f) for f in sorted(files) if f.endswith(".py"))
+        return found
 
     def imported(self) -> set[str]:
         """The modules some other project module imports: only their functions can be
@@ -549,6 +603,23 @@ class ProjectIndex:
                 definition = self.lookup(base)
                 if definition is not None and definition.kind == "class":
                     stack.append((definition.module, definition.name))
+
+    def holds_state(self, qualified: str) -> bool:
+        """Whether instances of the project class with this absolute name hold non-trainable
+        variables, on evidence in its body or its project bases' (across modules), in the
+        project classes they construct (sub-layers, sub-models, transitively), or in a
+        library base that is a stateful layer."""
+        cached = self._states.get(qualified)
+        if cached is not None:
+            return cached
+        self._states[qualified] = False  # a cycle of parts adds nothing
+        definition = self.lookup(qualified)
+        found = definition is not None and definition.kind == "class" and any(
+            cls.holds_state or any(makes_state(base) for base in cls.bases)
+            or any(self.holds_state(part) for part in cls.parts)
+            for cls in self.lineage(definition.module, definition.name))
+        self._states[qualified] = found
+        return found
 
     def method(self, module: str, class_name: str, method: str) -> Optional[FunctionInfo]:
         """`method` of the class or of its nearest project base that defines it."""
@@ -712,6 +783,7 @@ class _Indexer:
         self.class_nodes: list[tuple[str, ast.ClassDef]] = []
         self.calls: list[tuple[str, str]] = []
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
+        self._classes: list[tuple[ClassInfo, set[str]]] = []  # classes being indexed, and their parts
         self._bound_once: set[str] = set()  # module-level names bound by one statement
 
     def run(self, tree: ast.Module) -> None:
@@ -747,6 +819,8 @@ class _Indexer:
                     self.calls.append((dotted, symbol))
                 if function is not None:
                     self._call(node, function)
+                if self._classes:
+                    self._state_call(node, dotted)
                 self.starts_path = self.starts_path or _hands_loss(node)
             elif isinstance(node, ast.Attribute):
                 self.starts_path = self.starts_path or node.attr in _PATH_STARTS
@@ -762,6 +836,9 @@ class _Indexer:
             elif isinstance(node, ast.ClassDef):
                 nested[node.name] = f"{prefix}{node.name}"
                 self._class(node, prefix)
+            elif self._classes and isinstance(node, ast.Assign) and _is_constant(node.value, False) and any(
+                    isinstance(t, ast.Attribute) and t.attr == "trainable" for t in node.targets):
+                self._classes[-1][0].holds_state = True  # `part.trainable = False`
             elif function is None:
                 if not prefix and isinstance(node, ast.Assign):
                     self._alias(node)
@@ -844,7 +921,11 @@ class _Indexer:
         weights: set[str] = set()
         cls = ClassInfo(self.info.name, name, node.lineno, tuple(bases))
         self.info.classes[name] = cls
+        parts: set[str] = set()
+        self._classes.append((cls, parts))
         methods = self._body(node.body, f"{name}.", node, None, weights)
+        self._classes.pop()
+        cls.parts = tuple(sorted(parts - {f"{self.info.name}.{name}"}))
         cls.methods = tuple(m for m in methods if f"{name}.{m}" in self.info.functions)
         cls.weights = frozenset(self._weights.pop(name, ())) | frozenset(weights)
 
@@ -880,6 +961,26 @@ class _Indexer:
         if resolved.startswith("numpy.") or (
                 isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args):
             info.calls_numpy = True
+
+    def _state_call(self, call: ast.Call, dotted: Optional[str]) -> None:
+        """What a call in the body of the class being indexed says about its state."""
+        cls, parts = self._classes[-1]
+        if cls.holds_state:
+            return
+        if any((k.arg == "trainable" and _is_constant(k.value, False))
+               or (k.arg == "stateful" and _is_constant(k.value, True)) for k in call.keywords):
+            cls.holds_state = True
+            return
+        if dotted is None or not dotted.rsplit(".", 1)[-1][:1].isupper():
+            return  # classes, by convention, are capitalised: functions are not followed
+        resolved = self._resolve(call.func)
+        if resolved is None:
+            if "." not in dotted:
+                parts.add(f"{self.info.name}.{dotted}")  # a class of this module
+        elif makes_state(resolved):
+            cls.holds_state = True
+        elif not resolved.startswith(("tensorflow.", "keras.", "tf_keras.", "numpy.")):
+            parts.add(resolved)
 
     def _weight_targets(self, node: Union[ast.Assign, ast.AnnAssign]) -> Iterator[str]:
         """`self.x` assigned from add_weight / tf.Variable."""
@@ -945,6 +1046,10 @@ def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
         for node in ast.walk(target):
             if isinstance(node, ast.Name):
                 yield node.id
+
+
+def _is_constant(node: ast.expr, value: bool) -> bool:
+    return isinstance(node, ast.Constant) and node.value is value
 
 
 def _dotted(node: ast.expr) -> Optional[str]:
