@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 
 import pytest
 import yaml
@@ -291,3 +292,80 @@ def test_findings_left_after_a_fix_count_lines_of_the_fixed_cells(tmp_path, cli,
     assert [(f.code, f.cell, f.line) for f in fixed.findings] == [("TGF104", 3, 3)]
     monkeypatch.chdir(tmp_path)
     assert "nb.ipynb:cell 3:3:16: TGF104" in cli("--fix", "-i", "nb.ipynb", input="y\n").output
+
+
+# How real notebooks are written: Jupyter (indent 1, UTF-8), `json.dump` with its default
+# `ensure_ascii` (indent 2, no final newline), and writers that escape `/` and write `\u00E9`.
+def _jupyter(document: dict) -> str:
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+
+def _json_dump(document: dict) -> str:
+    return json.dumps(document, indent=2)
+
+
+def _escaping_writer(document: dict) -> str:
+    text = json.dumps(document, indent=1).replace("/", "\\/")
+    return re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), text) + "\r\n"
+
+
+_WRITERS = {"jupyter": _jupyter, "json.dump": _json_dump, "escaping": _escaping_writer}
+
+
+def _unusual_document(source_as_string: bool = False) -> dict:
+    """Cells no fix touches with non-ASCII text, `/`, `\\r\\n` and keys in an order of their own,
+    and a cell whose `np.tanh` line a fix rewrites, next to a non-ASCII comment."""
+    untouched = ["strip_chars = string.punctuation + \"\u00bf\"  # caf\u00e9 / na\u00efve\n",
+                 "url = 'https://example.org/data.csv'\r\n", "x = np.ones(3)\r\n", "total = x.sum()"]
+    layer = [LAYER[0], "    # \u00e9chelle \u2192 tanh\n", *LAYER[1:]]
+
+    def cell(source, **extra):
+        value = "".join(source) if source_as_string else source
+        return {"source": value, "cell_type": "code", "outputs": [], "metadata": {"z": 1, "a": "\u00e9/"},
+                "execution_count": None, **extra}
+
+    return {"nbformat_minor": 5, "cells": [
+        cell([*IMPORTS, "import string\n"]),
+        {"cell_type": "markdown", "metadata": {}, "source": ["# R\u00e9sum\u00e9 \u2014 a/b\n"]},
+        cell(untouched), cell(layer, id="fix-me")], "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4}
+
+
+@pytest.mark.parametrize("as_string", [False, True], ids=["line-lists", "one-string"])
+@pytest.mark.parametrize("writer", sorted(_WRITERS))
+def test_a_fix_changes_no_byte_outside_the_fixed_line(tmp_path, writer, as_string):
+    """Only the fixed line's JSON string changes, written as the file writes strings; every
+    other byte (escapes of untouched cells, key order, indentation, `\\r\\n`, the end of
+    the file) stays."""
+    write = _WRITERS[writer]
+    document = _unusual_document(as_string)
+    original = write(document)
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(original.encode("utf-8"))
+    result = Engine(ALL_RULES, fix=True).process(read_source(str(path)))
+    assert result.error is None and len(result.applied) == 1
+    written = result.source.encode(result.new_text).decode("utf-8")
+    fixed_line = "        return tf.tanh(inputs * self.w)\n"
+    old_source, new_source = document["cells"][3]["source"], None
+    if as_string:
+        new_source = old_source.replace("np.tanh", "tf.tanh")
+    else:
+        new_source = [fixed_line if line == LAYER[-1] else line for line in old_source]
+    expected = dict(document, cells=[*document["cells"][:3], {**document["cells"][3], "source": new_source}])
+    assert written == write(expected)
+    assert json.loads(written)["cells"][2] == document["cells"][2]
+
+
+def test_a_notebook_nothing_changes_comes_back_as_read():
+    text = _json_dump(_unusual_document())
+    notebook = Notebook.parse(text)
+    assert notebook.from_python(notebook.to_python()) == text
+
+
+def test_a_line_written_into_an_empty_cell_takes_the_layout_of_the_cells():
+    text = _jupyter({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": []},
+                               {"cell_type": "code", "metadata": {}, "outputs": [], "source": ["x = 1"]}],
+                     "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    notebook = Notebook.parse(text)
+    module = notebook.to_python()
+    written = notebook.from_python(module.replace("cell 0\n", "cell 0\nimport tensorflow as tf\n", 1))
+    assert written == text.replace('"source": []', '"source": [\n    "import tensorflow as tf"\n   ]')
