@@ -121,7 +121,7 @@ def _process(tmp_path, *cells, fix=False, name="nb.ipynb"):
 def test_syntax_error_names_the_cell_and_its_line(tmp_path, cli, monkeypatch):
     cells = [IMPORTS, LAYER, ["x = 1\n", "y = (2,\n", "z = 3\n"]]
     result = _process(tmp_path, *cells)
-    assert result.error == "cell 3, line 2: syntax error at column 5: '(' was never closed"
+    assert result.problems == ["cell 3, line 2: syntax error at column 5: '(' was never closed (the cell is not checked)"]
     monkeypatch.chdir(tmp_path)
     assert "error: nb.ipynb: cell 3, line 2: syntax error at column 5" in cli("nb.ipynb").output
 
@@ -369,3 +369,43 @@ def test_a_line_written_into_an_empty_cell_takes_the_layout_of_the_cells():
     module = notebook.to_python()
     written = notebook.from_python(module.replace("cell 0\n", "cell 0\nimport tensorflow as tf\n", 1))
     assert written == text.replace('"source": []', '"source": [\n    "import tensorflow as tf"\n   ]')
+
+
+# A Colab section run in an R runtime, in a python3-kernel notebook, and a cell pasted from a
+# book with a no-break space in its indentation: neither is Python.
+R_CELL = ["%load_ext rpy2.ipython\n", "library(lme4)\n", "fit <- lmer(radon ~ floor + (1 | county), data = df)\n",
+          "summary(fit)"]
+NBSP_CELL = ["for batch in dataset:\n", "\u00a0   step(np.asarray(batch))\n"]
+
+
+def test_cells_that_are_not_python_are_reported_and_the_others_checked_and_fixed(tmp_path, cli, monkeypatch):
+    cells = [IMPORTS, R_CELL, LAYER, NBSP_CELL]
+    checked = _process(tmp_path, *cells)
+    assert checked.error is None
+    assert checked.problems == [
+        "cell 2, line 3: syntax error at column 13: invalid syntax. Perhaps you forgot a comma? "
+        "(the cell is not checked)",
+        "cell 4, line 2: syntax error at column 1: invalid non-printable character U+00A0 (the cell is not checked)"]
+    assert [(f.code, f.cell, f.line) for f in checked.findings] == [("TGF101", 3, 6)]
+    original = (tmp_path / "nb.ipynb").read_text()
+    monkeypatch.chdir(tmp_path)
+    fixed = cli("--fix", "nb.ipynb")
+    assert fixed.exit_code == 2  # a file that could not all be parsed, as for any other file
+    assert "error: nb.ipynb: cell 2, line 3: syntax error at column 13" in fixed.output
+    assert "Fixed 1 finding" in fixed.output
+    written = (tmp_path / "nb.ipynb").read_text()  # `np` stays imported: the set-aside cell names it
+    assert written == original.replace("return np.tanh", "return tf.tanh")
+    again = cli("nb.ipynb")
+    assert again.exit_code == 2 and "TGF" not in again.output
+
+
+MIXED_TABS = ["def step(model, x):\n", "    for i in range(2):\n", "\t    x = x + 1\n",
+              "    with tf.GradientTape() as tape:\n", "        y = model(x)\n", "    return tape.gradient(y, x)\n"]
+
+
+def test_a_cell_only_libcst_rejects_is_told_as_such(tmp_path):
+    checked = _process(tmp_path, IMPORTS, MIXED_TABS, LAYER)
+    assert checked.problems == [
+        "cell 2: not analysed: Python accepts this cell, but LibCST (the parser tfgradfix rewrites code with) "
+        "cannot parse it: line 3 indents with tabs and spaces mixed (the cell is not checked)"]
+    assert [(f.code, f.cell) for f in checked.findings] == [("TGF101", 3)]

@@ -30,7 +30,7 @@ import json
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 _MARKER = "# tfgradfix: cell {}\n"
 _MARKER_PATTERN = re.compile(r"^# tfgradfix: cell (\d+)\n", re.MULTILINE)
@@ -145,6 +145,7 @@ class Notebook:
     cells: list[_Cell] = field(default_factory=list)
     originals: list[str] = field(default_factory=list)  # IPython text behind each mask
     masks: list[str] = field(default_factory=list)
+    aside: frozenset[int] = frozenset()  # cells that are not Python, by index: masked whole
 
     @classmethod
     def parse(cls, text: str) -> "Notebook":
@@ -181,10 +182,20 @@ class Notebook:
             line += 1 + entry.code.count("\n")
         return "".join(parts)
 
+    def set_aside(self, indexes: Iterable[int]) -> str:
+        """The module again, with the cells at `indexes`, which are not Python, masked whole
+        as a `%%bash` cell is: they are not checked, and come back as they are."""
+        self.aside = frozenset(indexes)
+        return self.to_python()
+
     def _read(self, source: str, cell: _Cell) -> str:
         lines = _split(source)
+        if cell.index in self.aside:
+            return _masked(source, 0, _python_names(source), self._masker(cell)) if source.strip() else source
         lines, cell.prefixes, cell.indent, cell.prompts = _cleanup(lines)
+        return "".join(_mask_cell(lines, self._masker(cell)))
 
+    def _masker(self, cell: _Cell) -> Callable[[str, list[str]], str]:
         def mask(original: str, names: list[str]) -> str:
             number = len(self.masks)
             breaks = "\n" * original.count("\n")  # the mask keeps the construct's lines
@@ -194,7 +205,7 @@ class Notebook:
             cell.masks.append(number)
             return text
 
-        return "".join(_mask_cell(lines, mask))
+        return mask
 
     def where(self, line: int, text: Optional[str] = None) -> tuple[Optional[int], int]:
         """(cell number, line in the cell) of a line of the module, or of `text`, the
