@@ -13,7 +13,7 @@ import yaml
 from conftest import ROOT
 from tfgradfix.engine import Engine
 from tfgradfix.files import read_source
-from tfgradfix.notebooks import Notebook, NotebookError
+from tfgradfix.notebooks import Notebook, NotebookError, registered_cell_magics
 from tfgradfix.rules import ALL_RULES
 
 LAYER = [
@@ -409,3 +409,45 @@ def test_a_cell_only_libcst_rejects_is_told_as_such(tmp_path):
         "cell 2: not analysed: Python accepts this cell, but LibCST (the parser tfgradfix rewrites code with) "
         "cannot parse it: line 3 indents with tabs and spaces mixed (the cell is not checked)"]
     assert [(f.code, f.cell) for f in checked.findings] == [("TGF101", 3)]
+
+
+# A book's notebooks run one code base on several Keras backends: a magic the notebook
+# defines runs a cell only on the backend it names.
+BACKEND_MAGIC = ["import os\n", "from IPython.core.magic import register_cell_magic\n", "\n",
+                 "@register_cell_magic\n", "def backend(line, cell):\n",
+                 "    if os.environ.get('KERAS_BACKEND') == line.split()[-1]:\n",
+                 "        get_ipython().run_cell(cell)\n", "    else:\n", "        print('skipped')\n"]
+REGISTERED_MAGIC = ["def only_on_gpu(line, cell=None):\n", "    if gpus:\n", "        exec(cell, globals())\n",
+                    "\n", "get_ipython().register_magic_function(only_on_gpu, 'cell', 'gpu')\n"]
+WRITING_MAGIC = ["@register_cell_magic('save')\n", "def save_cell(line, cell):\n",
+                 "    open(line.strip(), 'w').write(cell)\n"]
+
+
+def test_cell_magics_the_notebook_registers_to_run_python_are_checked_and_fixed(tmp_path):
+    cells = [BACKEND_MAGIC, REGISTERED_MAGIC, WRITING_MAGIC, IMPORTS, ["%%backend tensorflow\n", *LAYER],
+             ["%%gpu\n", *LAYER], ["%%save layer.py\n", *LAYER], ["%%backend jax\n", "import jax\n"]]
+    checked = _process(tmp_path, *cells)
+    assert [(f.code, f.cell, f.line) for f in checked.findings] == [("TGF101", 5, 7), ("TGF101", 6, 7)]
+    fixed = _process(tmp_path, *cells, fix=True)
+    sources = [cell["source"] for cell in json.loads(fixed.source.encode(fixed.new_text))["cells"]]
+    assert sources[4] == ["%%backend tensorflow\n", *LAYER[:-1], "        return tf.tanh(inputs * self.w)\n"]
+    assert sources[5][0] == "%%gpu\n" and sources[5][-1] == "        return tf.tanh(inputs * self.w)\n"
+    assert sources[6] == ["%%save layer.py\n", *LAYER]  # its body is text the magic writes to a file
+
+
+def test_what_registers_a_python_cell_magic():
+    assert registered_cell_magics(["".join(BACKEND_MAGIC), "".join(REGISTERED_MAGIC), "".join(WRITING_MAGIC)]) == {
+        "backend", "gpu"}
+    methods = ("@magics_class\nclass Runner(Magics):\n    @cell_magic\n    def run_here(self, line, cell):\n"
+               "        self.shell.run_cell(cell)\n")
+    assert registered_cell_magics([methods]) == {"run_here"}
+    assert registered_cell_magics(["@register_line_magic\ndef backend(line, cell):\n    exec(cell)\n"]) == set()
+
+
+def test_a_fix_that_drops_the_first_line_of_a_later_cell_keeps_the_cells(tmp_path):
+    """`import numpy as np` opening the second cell goes when the fix leaves it unused; the
+    cell stays (its marker was a comment above the import)."""
+    fixed = _process(tmp_path, ["%env KERAS_BACKEND=tensorflow\n"], IMPORTS, LAYER, fix=True)
+    assert fixed.error is None and len(fixed.applied) == 1
+    sources = [cell["source"] for cell in json.loads(fixed.source.encode(fixed.new_text))["cells"]]
+    assert sources[:2] == [["%env KERAS_BACKEND=tensorflow\n"], ["import tensorflow as tf\n"]]

@@ -502,6 +502,8 @@ class _DropImports(cst.CSTTransformer):
     def __init__(self, unused: set[tuple[str, str]]) -> None:
         super().__init__()
         self.unused = unused
+        # Statement lines left without an import (LibCST removes them), and their comment lines.
+        self.emptied: dict[int, list[cst.EmptyLine]] = {}
 
     # Imports are statements: expressions, and statement lines without an import, are not entered.
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -511,6 +513,30 @@ class _DropImports(cst.CSTTransformer):
         return any(isinstance(small, (cst.Import, cst.ImportFrom)) for small in node.body)
 
     visit_SimpleStatementSuite = visit_SimpleStatementLine  # type: ignore[assignment]
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        if not updated.body:
+            self.emptied[id(original)] = [line for line in updated.leading_lines if line.comment is not None]
+        return updated
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        """The comments above a removed top-level import stay where they were, on the next
+        statement: one of them may be a notebook's cell marker."""
+        if not any(self.emptied.get(id(statement)) for statement in original.body):
+            return updated
+        body: list[cst.BaseStatement] = []
+        comments: list[cst.EmptyLine] = []
+        kept = iter(updated.body)
+        for statement in original.body:
+            if id(statement) in self.emptied:
+                comments.extend(self.emptied[id(statement)])
+                continue
+            node = next(kept)
+            if comments:
+                node = node.with_changes(leading_lines=[*comments, *node.leading_lines])
+                comments = []
+            body.append(node)
+        return updated.with_changes(body=body, footer=[*comments, *updated.footer])
 
     def leave_Import(self, original: cst.Import, updated: cst.Import):
         return self._keep(updated, [a for a in updated.names if _binding(a, None) not in self.unused])

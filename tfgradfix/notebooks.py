@@ -146,6 +146,8 @@ class Notebook:
     originals: list[str] = field(default_factory=list)  # IPython text behind each mask
     masks: list[str] = field(default_factory=list)
     aside: frozenset[int] = frozenset()  # cells that are not Python, by index: masked whole
+    # Cell magics whose body runs as Python: IPython's, and those the notebook registers.
+    python_magics: frozenset[str] = PYTHON_CELL_MAGICS
 
     @classmethod
     def parse(cls, text: str) -> "Notebook":
@@ -168,6 +170,9 @@ class Notebook:
         parts: list[str] = []
         line = 1
         self.cells, self.originals, self.masks = [], [], []
+        self.python_magics = PYTHON_CELL_MAGICS | registered_cell_magics(
+            _text(cell.get("source", "")) for cell in self.document["cells"]
+            if isinstance(cell, dict) and cell.get("cell_type") == "code")
         for index, cell in enumerate(self.document["cells"]):
             if not isinstance(cell, dict) or cell.get("cell_type") != "code":
                 continue
@@ -193,7 +198,7 @@ class Notebook:
         if cell.index in self.aside:
             return _masked(source, 0, _python_names(source), self._masker(cell)) if source.strip() else source
         lines, cell.prefixes, cell.indent, cell.prompts = _cleanup(lines)
-        return "".join(_mask_cell(lines, self._masker(cell)))
+        return "".join(_mask_cell(lines, self._masker(cell), self.python_magics))
 
     def _masker(self, cell: _Cell) -> Callable[[str, list[str]], str]:
         def mask(original: str, names: list[str]) -> str:
@@ -382,13 +387,15 @@ def _cleanup(lines: list[str]) -> tuple[list[str], list[str], str, bool]:
     return stripped, prefixes, indent, prompts
 
 
-def _mask_cell(lines: list[str], mask: Callable[[str, list[str]], str]) -> list[str]:
+def _mask_cell(lines: list[str], mask: Callable[[str, list[str]], str], python_magics: frozenset[str]) -> list[str]:
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].startswith("%%") and not re.match(r"%%\w+\?", lines[first]):
         name, _, arguments = lines[first][2:].rstrip().partition(" ")
-        if name not in PYTHON_CELL_MAGICS:
+        if name not in python_magics:
             return lines[:first] + [_masked("".join(lines[first:]), 0, _shell_names(arguments), mask)]
-        lines = [*lines[:first], _masked(lines[first], 0, _python_names(arguments), mask), *lines[first + 1:]]
+        # IPython's take Python (`%%timeit x = f()`); a notebook's own magic gets its line as words.
+        names = _python_names(arguments) if name in PYTHON_CELL_MAGICS else _shell_names(arguments)
+        lines = [*lines[:first], _masked(lines[first], 0, names, mask), *lines[first + 1:]]
         first += 1
     elif first is not None and _automagic(lines, first):
         names = _names("%" + lines[first].strip(), "magic")
@@ -396,6 +403,78 @@ def _mask_cell(lines: list[str], mask: Callable[[str, list[str]], str]) -> list[
     if first is None or not _MAYBE_IPYTHON.search("".join(lines)):
         return lines
     return _mask_lines(lines, first, mask)
+
+
+def registered_cell_magics(sources: Iterable[str]) -> frozenset[str]:
+    """The cell magics code cells register whose body is Python: the function behind the
+    magic hands its cell to `run_cell` or `exec` (`@register_cell_magic def backend(line,
+    cell): ... get_ipython().run_cell(cell)`, or `register_magic_function(f, "cell")`)."""
+    found: set[str] = set()
+    for source in sources:
+        if "register_" not in source and "cell_magic" not in source:
+            continue
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        functions = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        for function in functions.values():
+            for decorator in function.decorator_list:
+                name = _magic_decorator(decorator, function.name)
+                if name is not None and _runs_its_cell(function):
+                    found.add(name)
+        for call in ast.walk(tree):
+            registered = _registered_function(call)
+            if registered is not None and registered[1] in functions and _runs_its_cell(functions[registered[1]]):
+                found.add(registered[0])
+    return frozenset(found)
+
+
+_CELL_MAGIC_DECORATORS = frozenset({"register_cell_magic", "register_line_cell_magic", "cell_magic",
+                                    "line_cell_magic"})
+
+
+def _last_name(node: ast.expr) -> Optional[str]:
+    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+
+
+def _magic_decorator(decorator: ast.expr, function: str) -> Optional[str]:
+    """The magic's name when `decorator` makes a cell magic: `@register_cell_magic`, or
+    `@register_cell_magic("name")`."""
+    call = decorator if isinstance(decorator, ast.Call) else None
+    if _last_name(call.func if call else decorator) not in _CELL_MAGIC_DECORATORS:
+        return None
+    if call and call.args:
+        given = call.args[0]
+        return given.value if isinstance(given, ast.Constant) and isinstance(given.value, str) else None
+    return function
+
+
+def _registered_function(node: ast.AST) -> Optional[tuple[str, str]]:
+    """(magic name, function name) of `ip.register_magic_function(f, "cell", "name")`."""
+    if not isinstance(node, ast.Call) or _last_name(node.func) != "register_magic_function" or not node.args:
+        return None
+    arguments = dict(zip(("func", "magic_kind", "magic_name"), node.args))
+    arguments.update((k.arg, k.value) for k in node.keywords if k.arg)
+    constants = {k: v.value for k, v in arguments.items() if isinstance(v, ast.Constant)}
+    function = arguments.get("func")
+    if constants.get("magic_kind") not in ("cell", "line_cell") or not isinstance(function, ast.Name):
+        return None
+    name = constants.get("magic_name", function.id)
+    return (name, function.id) if isinstance(name, str) else None
+
+
+def _runs_its_cell(function: ast.FunctionDef) -> bool:
+    """Whether the magic's function runs its `cell` argument as it is: `run_cell(cell)`,
+    `exec(cell)`."""
+    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if positional[:1] == ["self"]:
+        positional = positional[1:]
+    if len(positional) < 2:
+        return False
+    cell = positional[1]
+    return any(isinstance(node, ast.Call) and _last_name(node.func) in ("run_cell", "exec") and node.args
+               and isinstance(node.args[0], ast.Name) and node.args[0].id == cell for node in ast.walk(function))
 
 
 def _automagic(lines: list[str], first: int) -> bool:
