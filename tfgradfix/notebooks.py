@@ -9,8 +9,11 @@ line magics (`%time f()`), shell lines (`!ls`, continued with a backslash),
 are not Python, and each becomes a mask of as many lines: a call that names
 the Python names it uses, so that `np` in `%timeit np.sum(x)` keeps its import.
 The bodies of `%%time`, `%%timeit`, `%%capture` and `%%prun` are Python and are
-checked. What IPython reads the same as Python is never touched: every form
-masked here is a syntax error in plain Python.
+checked, and so are those of the cell magics the notebook registers to run their
+cell (`run_cell(cell)`, `exec(cell)`). What IPython reads the same as Python is
+never touched: every form masked here is a syntax error in plain Python. A cell
+that is not Python at all (R code, a stray no-break space) can be set aside:
+masked whole, like a `%%bash` cell.
 
 Coming back, the masks become the original text again, byte for byte, and a
 fix that would change one is refused. The file is written back as it was read
