@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import io
 import os
+import tokenize
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
@@ -58,6 +60,8 @@ class FileResult:
     fixed_findings: list[Finding] = field(default_factory=list)
     # Other files a fix that spans files changed with this one: written together, or none.
     linked: frozenset[str] = frozenset()
+    # Errors that left the rest of the file checked: a notebook's cells that are not Python.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -125,9 +129,11 @@ class Engine:
         try:
             module = self._parse(source, module_name)
         except SyntaxProblem as error:
-            result.error = str(error) if source.notebook is None else source.notebook.syntax_error(
-                error.line, error.column, error.reason)
-            return result
+            module = None if source.notebook is None else _without_broken_cells(source, result)
+            if module is None:
+                result.error = str(error) if source.notebook is None else source.notebook.syntax_error(
+                    error.line, error.column, error.reason)
+                return result
         except SourceError as error:
             result.error = str(error)
             return result
@@ -427,6 +433,29 @@ class SyntaxProblem(SourceError):
         super().__init__(f"syntax error at {line}:{column}: {reason}")
         self.line, self.column, self.reason = line, column, reason
 
+    def in_cell(self, cell: int) -> str:
+        """The problem of a notebook cell parsed alone, told by its number."""
+        return f"cell {cell}, line {self.line}: syntax error at column {self.column}: {self.reason}"
+
+
+class UnparsableSyntax(SyntaxProblem):
+    """Code Python accepts that LibCST, the parser fixes are written with, cannot parse:
+    the file is not analysed, and the message says why without calling it invalid."""
+
+    def __init__(self, line: int, column: int, reason: str, mixed_indent: Optional[int]) -> None:
+        super().__init__(line, column, reason)
+        self.mixed_indent = mixed_indent
+        self.args = (self._told("this file"),)
+
+    def _told(self, what: str) -> str:
+        cause = (f"line {self.mixed_indent} indents with tabs and spaces mixed" if self.mixed_indent is not None
+                 else f"{self.reason} at {self.line}:{self.column}")
+        return (f"not analysed: Python accepts {what}, but LibCST (the parser tfgradfix rewrites code with) "
+                f"cannot parse it: {cause}")
+
+    def in_cell(self, cell: int) -> str:
+        return f"cell {cell}: {self._told('this cell')}"
+
 
 def parse_source(text: str) -> cst.Module:
     try:
@@ -438,10 +467,54 @@ def parse_source(text: str) -> cst.Module:
         except SyntaxError as python_error:
             raise SyntaxProblem(python_error.lineno or 0, python_error.offset or 0, python_error.msg) from error
         except (ValueError, RecursionError, MemoryError):
-            pass
-        raise SyntaxProblem(error.editor_line, error.editor_column, error.message) from error
+            raise SyntaxProblem(error.editor_line, error.editor_column, error.message) from error
+        # No parser option of LibCST reads these (its tokenizer rejects them whatever the version).
+        raise UnparsableSyntax(error.editor_line, error.editor_column, error.message, _mixed_indent(text)) from error
     except (RecursionError, MemoryError) as error:
         raise SourceError(f"cannot parse: {type(error).__name__}") from error
+
+
+def _mixed_indent(text: str) -> Optional[int]:
+    """The first line whose indentation mixes tabs and spaces, within itself or against the
+    lines indented before it, which Python allows where its two ways of counting tabs agree."""
+    seen: set[str] = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.INDENT:
+                seen.update(token.string)
+                if len(seen) > 1:
+                    return token.start[0]
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return None
+
+
+def _without_broken_cells(source: SourceFile, result: FileResult) -> Optional[cst.Module]:
+    """A notebook some of whose cells are not Python (an R cell, a stray no-break space), as
+    Ruff reads one: each such cell gets its error in `result.problems` and is set aside,
+    coming back as it is, and the others are checked and fixed. None when no cell alone
+    fails (or setting them aside does not help)."""
+    notebook = source.notebook
+    assert notebook is not None
+    broken: dict[int, SyntaxProblem] = {}
+    for cell in notebook.cells:
+        try:
+            parse_source(cell.code)
+        except SyntaxProblem as problem:
+            broken[cell.index] = problem
+        except SourceError:
+            return None
+    if not broken:
+        return None
+    text = notebook.set_aside(broken)
+    try:
+        module = parse_source(text)
+    except SourceError:
+        notebook.set_aside(())  # the notebook as read, for the error the whole module gets
+        return None
+    source.text = text
+    result.problems = [f"{problem.in_cell(index + 1)} (the cell is not checked)" for index, problem in broken.items()]
+    return module
 
 
 def _update_imports(before: cst.Module, after: cst.Module, applied: list[Fix]) -> cst.Module:
@@ -468,6 +541,8 @@ class _DropImports(cst.CSTTransformer):
     def __init__(self, unused: set[tuple[str, str]]) -> None:
         super().__init__()
         self.unused = unused
+        # Statement lines left without an import (LibCST removes them), and their comment lines.
+        self.emptied: dict[int, list[cst.EmptyLine]] = {}
 
     # Imports are statements: expressions, and statement lines without an import, are not entered.
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -477,6 +552,30 @@ class _DropImports(cst.CSTTransformer):
         return any(isinstance(small, (cst.Import, cst.ImportFrom)) for small in node.body)
 
     visit_SimpleStatementSuite = visit_SimpleStatementLine  # type: ignore[assignment]
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        if not updated.body:
+            self.emptied[id(original)] = [line for line in updated.leading_lines if line.comment is not None]
+        return updated
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        """The comments above a removed top-level import stay where they were, on the next
+        statement: one of them may be a notebook's cell marker."""
+        if not any(self.emptied.get(id(statement)) for statement in original.body):
+            return updated
+        body: list[cst.BaseStatement] = []
+        comments: list[cst.EmptyLine] = []
+        kept = iter(updated.body)
+        for statement in original.body:
+            if id(statement) in self.emptied:
+                comments.extend(self.emptied[id(statement)])
+                continue
+            node = next(kept)
+            if comments:
+                node = node.with_changes(leading_lines=[*comments, *node.leading_lines])
+                comments = []
+            body.append(node)
+        return updated.with_changes(body=body, footer=[*comments, *updated.footer])
 
     def leave_Import(self, original: cst.Import, updated: cst.Import):
         return self._keep(updated, [a for a in updated.names if _binding(a, None) not in self.unused])

@@ -44,7 +44,8 @@ class RunReport:
 
     @property
     def all_errors(self) -> list[tuple[str, str]]:
-        return self.errors + [(display_path(r.path), r.error) for r in self.results if r.error]
+        return self.errors + [(display_path(r.path), error) for r in self.results
+                              for error in [*r.problems, *([r.error] if r.error else [])]]
 
     @property
     def fixed(self) -> int:
