@@ -7,8 +7,9 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, DataFlow, target_names
+from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, Blocking, DataFlow, target_names
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
+from tfgradfix.analysis.sources import enclosing_blocks, restricted
 from tfgradfix.analysis.tapes import names_bound
 from tfgradfix.analysis.tree import BatchableVisitor, child_nodes, contains
 
@@ -201,6 +202,13 @@ class TraversalContext(BatchableVisitor):
 
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         return self.flow is not None and self.flow.is_tainted(expr)
+
+    def to_sources(self, node: cst.CSTNode, blocking: Blocking) -> Optional[Blocking]:
+        """`blocking`, where the models the tapes around `node` do not differentiate carry no
+        gradient (a DQN's target network); None when not in a tape or its sources are unknown."""
+        if not self.in_tape:
+            return None
+        return restricted(self.scope, enclosing_blocks(self.scope, node), blocking)
 
 
 def _mutates_live(expr: cst.BaseExpression, flow: DataFlow) -> bool:

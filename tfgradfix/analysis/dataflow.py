@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
+from tfgradfix.analysis.imports import ImportMap, dotted_name, is_integer_dtype
 from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
 
@@ -113,6 +113,9 @@ class Blocking:
     parameters: bool = True  # the forward method's arguments are gradient sources
     # Only this weight (`self.<weight>`) is a source: does the output depend on *it*?
     weight: Optional[str] = None
+    # Objects (dotted names: `self.target_model`) whose calls carry no gradient but what
+    # their arguments carry: models whose variables a tape does not differentiate.
+    excluded: frozenset = frozenset()
 
     def extended(self, *functions: str, integer_casts: Optional[bool] = None) -> "Blocking":
         return replace(self, functions=self.functions | frozenset(functions),
@@ -120,6 +123,17 @@ class Blocking:
 
     def only(self, weight: str) -> "Blocking":
         return replace(self, weight=weight)
+
+    def excluding(self, objects: frozenset) -> "Blocking":
+        return replace(self, excluded=self.excluded | objects)
+
+    def excludes(self, call: cst.Call) -> bool:
+        if not self.excluded:
+            return False
+        callee = call.func
+        if isinstance(callee, cst.Attribute) and callee.attr.value in ("call", "__call__"):
+            callee = callee.value
+        return dotted_name(callee) in self.excluded
 
     @property
     def all_sources(self) -> bool:
@@ -322,6 +336,8 @@ class DataFlow:
     def _call_is_tainted(self, call: cst.Call) -> bool:
         callee = call.func
         args_tainted = any(self.is_tainted(arg.value) for arg in call.args)
+        if self.blocking.excludes(call):
+            return args_tainted
         qualified = self.imports.resolve(callee)
         if qualified is not None:
             if self.blocking.blocks(qualified, call, self):
