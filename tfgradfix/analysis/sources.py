@@ -93,6 +93,13 @@ def restricted(scope: "Scope", blocks: Iterable[TapeBlock], blocking: Blocking) 
         if objects is None:
             return None
         sources |= objects
+    return excluding_others(scope, sources, blocking)
+
+
+def excluding_others(scope: "Scope", sources: Iterable[str], blocking: Blocking) -> Optional[Blocking]:
+    """`blocking`, where the models called in `scope` that are none of `sources` (nor part of
+    one, nor possibly the same object) carry no gradient; None when there are none."""
+    sources = set(sources)
     others = frozenset(k for k in called_objects(scope) if _distinct(scope, k, sources))
     return blocking.excluding(others) if others else None
 

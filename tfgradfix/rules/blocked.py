@@ -21,6 +21,7 @@ from tfgradfix.analysis.dataflow import Blocking
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
+from tfgradfix.analysis.sources import enclosing_blocks, excluding_others, gradient_objects
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Fix
 from tfgradfix.fixes.numpy_to_tf import bind
@@ -78,6 +79,26 @@ class _CutRule(Rule):
         callers = [caller for caller, _ in context.analysis.callers_of(scope) if caller is not scope]
         return bool(callers) and all(self._output_cut(caller) for caller in callers)
 
+    def _sources_cut(self, node: cst.CSTNode, operand: Optional[cst.BaseExpression]) -> Optional[str]:
+        """In a tape, the sources of a `tape.gradient` (models' variables) whose every path
+        to its target goes through `node`, while other models still reach it: a DDPG actor
+        step that stops the actor's own output. Their code, or None."""
+        context = self.context
+        if operand is None or not context.in_tape or not context.reaches_output(node):
+            return None
+        scope = context.scope
+        for block in enclosing_blocks(scope, node):
+            for gradient in block.gradients:
+                objects = gradient_objects(scope, gradient.sources)
+                baseline = excluding_others(scope, objects or (), self.baseline)
+                if objects is None or baseline is None:
+                    continue
+                before, after = scope.analyse(baseline), scope.analyse(excluding_others(scope, objects, self.cut))
+                if before.is_tainted(operand) and before.is_tainted(gradient.target) and not after.is_tainted(
+                        gradient.target):
+                    return context.analysis.module.code_for_node(gradient.sources)
+        return None
+
     def _output_cut(self, scope) -> bool:
         baseline, cut = scope.analyse(self.baseline), scope.analyse(self.cut)
         if any(cut.is_tainted(loss) for loss in cut.added_losses):
@@ -106,6 +127,8 @@ class StopGradientOutput(_CutRule):
     message = "`{function}` cuts every path from the trainable weights to the {sink}: their gradients are None"
     weight_message = ("`{function}` cuts every path from {weights} to the {sink}, while other weights still "
                       "reach it: the gradient for {weights} is None, so it never trains")
+    sources_message = ("`{function}` cuts every path from the tape's sources (`{sources}`) to the loss, while "
+                       "other models still reach it: their gradients are None")
     triggers = ("stop_gradient", "StopGradient")
     baseline = Blocking(parameters=False)
     cut = Blocking(parameters=False).extended(*_STOP_GRADIENTS)
@@ -114,7 +137,11 @@ class StopGradientOutput(_CutRule):
         "path from the trainable weights to the layer's output, or to the target of "
         "`tape.gradient`, goes through it. In a layer's `call`, also when it cuts every path from "
         "one weight (`self.<name>`, followed on its own) while other weights or sub-layers still "
-        "reach the output: a projection frozen by mistake. The value is followed through "
+        "reach the output: a projection frozen by mistake. In a tape whose `tape.gradient` sources "
+        "are models' variables (`actor.trainable_variables`, a list or sum of those), also when it "
+        "cuts every path from those models to the target while other models still reach it (a DDPG "
+        "actor step that stops the actor's own action); a stop_gradient on a model the tape does "
+        "not differentiate (a target network) is not reported. The value is followed through "
         "assignments and arithmetic. Not reported: straight-through estimators (`x + tf.stop_gradient(q - x)`, "
         "`x - tf.stop_gradient(x - q)`, whichever of `x` and `q` the weights reach), zero-valued "
         "carriers (`e - tf.stop_gradient(e)`), a "
@@ -169,6 +196,8 @@ class StopGradientOutput(_CutRule):
         function = qualified.replace("tensorflow.", "tf.")
         if self._cuts_every_path(node, operand):
             message = self.message.format(function=function, sink=sink)
+        elif (sources := self._sources_cut(node, operand)) is not None:
+            message = self.sources_message.format(function=function, sources=sources)
         else:
             weights = self._weights_cut_off(node, operand)
             if not weights:

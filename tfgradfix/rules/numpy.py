@@ -77,7 +77,9 @@ class NumpyCallOnTensor(Rule):
         "constants and static shapes (`np.sqrt(self.units)`, `np.prod(input_shape[1:])`) is not "
         "reported, nor is NumPy whose result is only logged, NumPy in a tape whose value only "
         "feeds a result that has no gradient anyway (an action drawn with "
-        "`np.random.choice(n, p=np.squeeze(probs))`), the bodies of functions handed to "
+        "`np.random.choice(n, p=np.squeeze(probs))`) or only comes from models whose variables "
+        "the tape's `tape.gradient` sources do not list (a DQN target network's `np.amax` when "
+        "the sources are `model.trainable_variables`), the bodies of functions handed to "
         "`tf.numpy_function`/`tf.py_function` (NumPy by contract), `tf.custom_gradient` "
         "functions, and layers of a test module used only under `pytest.raises`/`assertRaises`."
     )
