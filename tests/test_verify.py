@@ -350,3 +350,12 @@ def test_a_partial_fix_that_leaves_one_variable_untracked_still_verifies():
     fixed = _PARTIAL.format(w='self.add_weight(shape=(3, 4), initializer="random_uniform", dtype=tf.float32)')
     (units,) = verify_files([("affine.py", original, fixed)])
     assert units["Affine"]["verdict"] == "verified", units
+
+
+def test_a_class_defined_again_in_a_later_cell_is_not_a_changed_unit():
+    """Notebooks redefine classes; only the definition a fix touched is run."""
+    metric = ("class Score(keras.metrics.Metric):\n    def update_state(self, y, p):\n        pass\n\n\n"
+              "class Score(keras.metrics.Mean):\n    pass\n\n\n")
+    original = "from tensorflow import keras\n" + metric + _LAYER.format(body="np.tanh(tf.matmul(x, self.w))")
+    fixed = "from tensorflow import keras\n" + metric + _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))")
+    assert changed_units(original, fixed) == [Unit("layer", "Squash")]

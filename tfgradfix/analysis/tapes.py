@@ -12,7 +12,7 @@ from typing import Optional, Union
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import target_names
+from tfgradfix.analysis.dataflow import names_in, target_names
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.scopes import TAPE_CONSTRUCTORS, Scope
 from tfgradfix.analysis.tree import child_nodes, descendants
@@ -200,3 +200,34 @@ def reaching_value(statement: cst.CSTNode, name: str, parent_of) -> Optional[cst
             return None
         if isinstance(node, (cst.For, cst.While)):
             loops.append(node)
+
+
+def statement_reads(statement: cst.CSTNode) -> set[str]:
+    """Names a statement reads (its assignment targets excluded); for a compound
+    statement (`if`, `for`, `try`, ...), every name in it."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return set(names_in(statement))
+    read: set[str] = set()
+    for small in statement.body:
+        if isinstance(small, cst.Assign):
+            read.update(names_in(small.value))
+            for target in small.targets:
+                if not isinstance(target.target, cst.Name):
+                    read.update(names_in(target.target))
+        elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+            read.update(names_in(small.target))
+            if small.value is not None:
+                read.update(names_in(small.value))
+        else:
+            read.update(names_in(small))
+    return read
+
+
+def can_reorder(moved: list[cst.CSTNode], others: list[cst.CSTNode]) -> bool:
+    """Moving `moved` past `others` changes nothing they read or bind."""
+    for statement in moved:
+        bound, read = names_bound(statement), statement_reads(statement)
+        for other in others:
+            if names_bound(other) & (read | bound) or statement_reads(other) & bound:
+                return False
+    return True

@@ -11,6 +11,9 @@ from typing import Sequence, TypeVar
 
 import libcst as cst
 
+from tfgradfix.analysis.tapes import Container
+from tfgradfix.fixes.edits import Edit
+
 Statement = TypeVar("Statement", bound=cst.CSTNode)
 
 
@@ -37,3 +40,21 @@ def without(body: Sequence[Statement], removed: set[int]) -> list[Statement]:
         gap = []
         kept.append(statement)
     return kept
+
+
+def move_into_block(container: Container, with_node: cst.With, moving: list[cst.CSTNode], at_end: bool) -> Edit:
+    """A container edit: the statements `moving` leave their place and join the block's body."""
+    body = list(container.body)
+    with_index = body.index(with_node)
+    moved_indices = [body.index(m) for m in moving]
+
+    def build(updated: Container) -> Container:
+        statements = list(updated.body)
+        taken = [moved(statements[i]) for i in moved_indices]
+        block = statements[with_index]
+        inner = list(block.body.body)
+        inner = inner + taken if at_end else taken + inner
+        statements[with_index] = block.with_changes(body=block.body.with_changes(body=inner))
+        return updated.with_changes(body=without(statements, set(moved_indices)))
+
+    return Edit(container, build)

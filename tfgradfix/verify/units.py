@@ -27,13 +27,21 @@ def _code(module: cst.Module, node: cst.CSTNode) -> str:
     return module.code_for_node(node)
 
 
+def _codes(module: cst.Module, named) -> dict[str, list[str]]:
+    """Each name's definitions' code: a notebook often defines a class again in a later cell."""
+    codes: dict[str, list[str]] = {}
+    for name, node in named:
+        codes.setdefault(name, []).append(_code(module, node))
+    return codes
+
+
 def changed_units(original: str, fixed: str) -> list[Unit]:
     before, after = cst.parse_module(original), cst.parse_module(fixed)
     old, new = ModuleAnalysis(before), ModuleAnalysis(after)
     units: list[Unit] = []
-    old_classes = {c.name: _code(before, c.node) for c in old.keras_classes.values()}
+    old_classes = _codes(before, ((c.name, c.node) for c in old.keras_classes.values()))
     for cls in new.keras_classes.values():
-        if old_classes.get(cls.name) != _code(after, cls.node):
+        if _code(after, cls.node) not in old_classes.get(cls.name, ()):
             units.append(Unit("layer", cls.name))
     for name, function in new.functions.items():
         old_function = old.functions.get(name)
@@ -67,9 +75,9 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                 continue
         units.append(Unit("function", name))
     # A changed class whose Keras base lives in another project module (the child checks it is a layer).
-    old_code = {s.name.value: _code(before, s) for s in before.body if isinstance(s, cst.ClassDef)}
+    old_code = _codes(before, ((s.name.value, s) for s in before.body if isinstance(s, cst.ClassDef)))
     units += [Unit("layer", s.name.value) for s in after.body
-              if isinstance(s, cst.ClassDef) and old_code.get(s.name.value) != _code(after, s)]
+              if isinstance(s, cst.ClassDef) and _code(after, s) not in old_code.get(s.name.value, ())]
     units += [Unit("block", name) for name in changed_blocks(original, fixed)]
     units += _through_slices(before, after, new, units)
     return list(dict.fromkeys(units))
@@ -78,9 +86,9 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
 def _through_slices(before: cst.Module, after: cst.Module, new: ModuleAnalysis, units: list[Unit]) -> list[Unit]:
     """A changed top-level function no unit covers (a loss factory whose closure a training
     step calls through a module variable) runs through the tape functions that reach it."""
-    old_code = {s.name.value: _code(before, s) for s in before.body if isinstance(s, cst.FunctionDef)}
+    old_code = _codes(before, ((s.name.value, s) for s in before.body if isinstance(s, cst.FunctionDef)))
     changed = {s.name.value for s in after.body if isinstance(s, cst.FunctionDef)
-               and old_code.get(s.name.value) != _code(after, s)} - {u.name for u in units}
+               and _code(after, s) not in old_code.get(s.name.value, ())} - {u.name for u in units}
     if not changed:
         return []
     try:

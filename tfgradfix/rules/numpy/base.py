@@ -1,0 +1,49 @@
+"""What the TGF1 rules share: which calls are NumPy, and when one is on the gradient path."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING
+from tfgradfix.rules.base import Rule
+
+
+CONVERSIONS = ("array", "asarray", "asanyarray")
+
+
+def numpy_function(rule: Rule, call_node: cst.Call) -> Optional[str]:
+    qualified = rule.context.imports.resolve(call_node.func)
+    if qualified is not None and qualified.startswith("numpy."):
+        return qualified[len("numpy."):]
+    return None
+
+
+# Values that have no gradient on purpose: a target under stop_gradient.
+_DETACHED = DEFAULT_BLOCKING.extended("stop_gradient")
+
+
+def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
+    context = rule.context
+    if not (context.on_gradient_path and any(context.is_tainted(v) for v in values)
+            and context.reaches_output(node)):
+        return False
+    if context.scope.is_keras_forward:
+        return True  # in a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds
+    # Eagerly, in a tape, NumPy loses nothing on a value that has no gradient anyway: a
+    # sampled action, a DQN target under stop_gradient or from the target network.
+    if context.feeds_no_gradient(node):
+        return False
+    values = [_reaching(context, v) for v in values]
+    if not any(context.scope.analyse(_DETACHED).is_tainted(v) for v in values):
+        return False
+    # Nor on the output of a model whose variables the tape does not differentiate.
+    to_sources = context.to_sources(node, _DETACHED)
+    return to_sources is None or any(context.scope.analyse(to_sources).is_tainted(v) for v in values)
+
+
+def _reaching(context, value: cst.BaseExpression) -> cst.BaseExpression:
+    if isinstance(value, cst.Name):
+        return context.value_at(value) or value
+    return value

@@ -1,0 +1,95 @@
+"""TGF101: NumPy functions applied to a tensor on the gradient path."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.fixes.arrays import ArrayToTensor
+from tfgradfix.fixes.numpy_to_tf import _DTYPES, INTEGER_RESULTS
+from tfgradfix.rules.base import Rule
+from tfgradfix.rules.numpy.base import CONVERSIONS, numpy_function, on_path_with_tensor
+
+
+class NumpyCallOnTensor(Rule):
+    code = "TGF101"
+    summary = "`np.*` applied to a tensor on the gradient path"
+    name = "numpy-call-on-tensor"
+    message = "`np.{function}` on a tensor leaves TensorFlow: its gradient is None"
+    triggers = ("numpy",)
+    what = (
+        "Finds NumPy functions (`np.dot`, `np.exp`, `np.sum`, ... under any alias, and names "
+        "imported with `from numpy import ...`) applied to a tensor that carries a gradient, on "
+        "the gradient path: a Keras layer's `call`, what it calls in the same module or in other "
+        "modules of the project (a NumPy helper in `ops.py` called from a layer in `layers.py` is "
+        "reported in `ops.py`; helpers, "
+        "functions nested in it, the closure a factory returns: `loss_fn = make_loss(3)`), "
+        "loss functions handed to `model.compile(loss=...)` (their `y_pred`), functions handed "
+        "to `keras.layers.Lambda`, `tf.map_fn` and `tf.vectorized_map`, and the body of a "
+        "`tf.GradientTape` block. Tensors keep their gradient through lists, tuples and dicts "
+        "(`outs = [m(x) for m in models]`, `for out, y in zip(outs, ys)`, `sum(...)`). NumPy on "
+        "constants and static shapes (`np.sqrt(self.units)`, `np.prod(input_shape[1:])`) is not "
+        "reported, nor is NumPy whose result is only logged, NumPy in a tape whose value only "
+        "feeds a result that has no gradient anyway (an action drawn with "
+        "`np.random.choice(n, p=np.squeeze(probs))`) or only comes from models whose variables "
+        "the tape's `tape.gradient` sources do not list (a DQN target network's `np.amax` when "
+        "the sources are `model.trainable_variables`), the bodies of functions handed to "
+        "`tf.numpy_function`/`tf.py_function` (NumPy by contract), `tf.custom_gradient` "
+        "functions, and layers of a test module used only under `pytest.raises`/`assertRaises`."
+    )
+    why = (
+        "NumPy converts the tensor to an array, so the tape records nothing. Eagerly the "
+        "gradient is silently `None` (or the upstream layers stop training with only a warning "
+        "`Gradients do not exist for variables`). Under `model.fit` or `tf.function` it raises "
+        "`NotImplementedError: Cannot convert a symbolic tf.Tensor to a numpy array`."
+    )
+    example = (
+        "class Scale(tf.keras.layers.Layer):\n"
+        "    def call(self, inputs):\n"
+        "        return np.exp(inputs) / np.sum(np.exp(inputs), axis=-1, keepdims=True)\n"
+    )
+    fixed_example = (
+        "class Scale(tf.keras.layers.Layer):\n"
+        "    def call(self, inputs):\n"
+        "        return tf.exp(inputs) / tf.reduce_sum(tf.exp(inputs), axis=-1, keepdims=True)\n"
+    )
+    fix_safety = (
+        "Safe: only translations measured identical to NumPy for floating inputs are emitted "
+        "(values, shapes, gradients, graph mode). TF needs arguments that NumPy defaults, so "
+        "they are spelled out: `axis=0` for `concat`, `axes=2` for `tensordot`, an explicit axis "
+        "for `argmax`/`cumsum` (NumPy's `axis=None` becomes a flatten). Rank-dependent calls "
+        "(`np.dot`, `np.matmul`, `np.tile`) use `tf.matmul`/`tf.tensordot` when the weight's "
+        "rank is declared, else the NumPy-compatible `keras.ops` (Keras 3 code) or "
+        "`tf.experimental.numpy`. `np.dot(x, w)` with a declared 1-D or 2-D `w` becomes "
+        "`tf.tensordot(x, w, axes=1)`, which assumes `x` is not a scalar. Calls with no exact TF "
+        "spelling (`ddof=1`, `out=`, the sublist `einsum`, matrix `norm` ords, `np.where` on a "
+        "non-bool condition) are reported without a fix. One difference remains by design: "
+        "where NumPy silently promoted to float64, the TF op keeps float32.\n\n"
+        "Uses of the result as an array are rewritten too (`y.sum(axis=1)` becomes "
+        "`tf.reduce_sum(y, axis=1)`); when one cannot be (`.tolist()`, fancy indexing, item "
+        "assignment, passing the array to a helper of the module) the finding has no fix.\n\n"
+        "In a helper that the project also calls off the gradient path (a NumPy utility that "
+        "data preparation calls too, in any module), the fix would change what those callers "
+        "get back (a tensor, not an array): it is unsafe there."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        function = numpy_function(self, node)
+        if function is None or function in CONVERSIONS:
+            return
+        if not on_path_with_tensor(self, node, [a.value for a in node.args]):
+            return
+        arrays = ArrayToTensor(self.context)
+        translator = arrays.translator
+
+        def translate(call_node: cst.Call) -> Optional[cst.BaseExpression]:
+            if function in _DTYPES:
+                return translator.scalar_type(function, call_node.args)
+            return translator.translate(function, call_node.args)
+
+        fix = None
+        if translate(node) is not None:
+            fix = arrays.fix(node, translate, f"Replace `np.{function}` with its TensorFlow equivalent",
+                             integer_result=function in INTEGER_RESULTS)
+        self.report(node, self.message.format(function=function), fix)

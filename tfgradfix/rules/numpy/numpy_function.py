@@ -1,0 +1,76 @@
+"""TGF105: `tf.numpy_function` / `tf.py_function` on the gradient path."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.tree import descendants
+from tfgradfix.fixes.numpy_to_tf import bind
+from tfgradfix.rules.base import Rule
+from tfgradfix.rules.numpy.base import on_path_with_tensor
+
+
+class NumpyFunction(Rule):
+    code = "TGF105"
+    summary = "`tf.numpy_function`/`tf.py_function`/`tf.py_func` on the gradient path"
+    name = "numpy-function"
+    message = "`{function}` runs Python outside the graph: {consequence}"
+    triggers = ("numpy_function", "py_function", "py_func")
+    what = (
+        "Finds `tf.numpy_function`, `tf.compat.v1.py_func` and `tf.py_func` on the gradient "
+        "path with a tensor input, and `tf.py_function` whose wrapped function (defined in the "
+        "module) converts to NumPy. The wrapper call is the finding: the wrapped function's "
+        "own body is NumPy by contract and no other rule reports inside it. A wrapper called on "
+        "values without a gradient (an environment step on a sampled action, labels) is fine."
+    )
+    why = (
+        "`tf.numpy_function` has no gradient at all: everything upstream gets `None`. "
+        "`tf.py_function` differentiates only the TF ops its Python function runs eagerly; "
+        "once the function converts to NumPy, the gradient is `None` too. Both also prevent "
+        "XLA (on by default on GPUs in Keras 3) and saving the model."
+    )
+    example = (
+        "    def call(self, x):\n"
+        "        return tf.numpy_function(lambda a: np.sinh(a), [x], tf.float32)\n"
+    )
+    fixed_example = (
+        "    def call(self, x):\n"
+        "        return tf.sinh(x)\n"
+    )
+    fix_safety = (
+        "No automatic fix: rewrite the wrapped function with TF ops, or give it a gradient "
+        "with `tf.custom_gradient`."
+    )
+
+    _ALWAYS = ("tensorflow.numpy_function", "tensorflow.compat.v1.py_func", "tensorflow.py_func")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self.context.imports.resolve(node.func)
+        if qualified not in self._ALWAYS and qualified != "tensorflow.py_function":
+            return
+        b = bind(node.args, ["func", "inp", "Tout", "stateful", "name"])
+        if not b or "inp" not in b or not on_path_with_tensor(self, node, [b["inp"]]):
+            return
+        function = qualified.replace("tensorflow.", "tf.")
+        if qualified in self._ALWAYS:
+            consequence = "it has no gradient, so everything upstream gets None"
+        elif self._uses_numpy(b.get("func")):
+            consequence = "its Python function converts to NumPy, so the gradient is None"
+        else:
+            return
+        self.report(node, self.message.format(function=function, consequence=consequence))
+
+    def _uses_numpy(self, func: Optional[cst.BaseExpression]) -> bool:
+        if isinstance(func, cst.Name):
+            func = self.context.analysis.functions.get(func.value)
+        if func is None:
+            return False
+        imports = self.context.imports
+        return any(
+            isinstance(node, cst.Call) and (
+                (isinstance(node.func, cst.Attribute) and node.func.attr.value == "numpy" and not node.args)
+                or (imports.resolve(node.func) or "").startswith("numpy."))
+            for node in descendants(func)
+        )

@@ -1,0 +1,85 @@
+"""TGF103: converting a NumPy round trip back to a tensor."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import is_certainly_tensor
+from tfgradfix.analysis.tree import descendants
+from tfgradfix.fixes.arrays import ArrayToTensor
+from tfgradfix.fixes.edits import Fix
+from tfgradfix.fixes.numpy_to_tf import bind, call
+from tfgradfix.rules.base import Rule
+from tfgradfix.rules.numpy.base import on_path_with_tensor
+
+
+class NumpyRoundtrip(Rule):
+    code = "TGF103"
+    summary = "`tf.convert_to_tensor`/`tf.constant` around a NumPy round trip"
+    name = "numpy-roundtrip"
+    message = "`{function}` {problem}"
+    problems = {
+        True: "converts a NumPy result back: that does not restore the gradient NumPy dropped",
+        False: "of a value that is already a tensor: a leftover of a NumPy round trip",
+    }
+    triggers = ("convert_to_tensor", "constant(")
+    what = (
+        "Finds `tf.convert_to_tensor(x)` and `tf.constant(x)` around a value computed from a "
+        "tensor that carries a gradient: a NumPy round trip, or (after TGF101/TGF102 fixes) a "
+        "conversion of what is already a tensor. `tf.convert_to_tensor(inputs)` on a layer's "
+        "own argument is a common, correct guard and is not reported."
+    )
+    why = (
+        "Converting back to a tensor does not restore the gradient that NumPy dropped: the "
+        "result is a constant to the tape. `tf.constant(t)` on a symbolic tensor also raises "
+        "under `tf.function`."
+    )
+    example = (
+        "    def call(self, inputs):\n"
+        "        y = np.tanh(inputs)\n"
+        "        return tf.convert_to_tensor(y, dtype=tf.float32)\n"
+    )
+    fixed_example = (
+        "    def call(self, inputs):\n"
+        "        y = tf.tanh(inputs)\n"
+        "        return tf.cast(y, tf.float32)\n"
+    )
+    fix_safety = (
+        "Safe, and offered once the argument is a tensor (a TF op's result): the call is "
+        "unwrapped, keeping a `tf.cast` when a `dtype` was given. While the argument is still "
+        "NumPy the finding has no fix of its own; `--fix` applies the NumPy fixes first and "
+        "this one in the next pass of the same run."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = self.context.imports.resolve(node.func)
+        if qualified not in ("tensorflow.convert_to_tensor", "tensorflow.constant") or not node.args:
+            return
+        flow = self.context.flow
+        value = node.args[0].value
+        if flow is None or not on_path_with_tensor(self, node, [value]):
+            return
+        numpy_left = _has_numpy(self, value)
+        if not numpy_left and not is_certainly_tensor(flow, value):
+            return
+        fix = None
+        if not numpy_left:
+            b = bind(node.args, ["value", "dtype"])
+            if b is not None and "value" in b:
+                arrays = ArrayToTensor(self.context)
+                replacement = call(arrays.target, "tf.cast", value, b["dtype"]) if "dtype" in b else value
+                fix = Fix.replace(node, replacement, "Unwrap the conversion", imports=arrays.imports)
+        function = qualified.replace("tensorflow.", "tf.")
+        self.report(node, self.message.format(function=function, problem=self.problems[numpy_left]), fix)
+
+
+def _has_numpy(rule: Rule, expr: cst.BaseExpression) -> bool:
+    """Whether a NumPy value that carries a gradient is part of `expr`: `t / np.sqrt(d)`
+    is no round trip."""
+    flow = rule.context.flow
+    return flow is not None and any(
+        ((isinstance(node, cst.Name) and node.value in flow.ndarray_names)
+         or (isinstance(node, cst.Call) and flow.produces_ndarray(node)))
+        and flow.is_tainted(node)
+        for node in descendants(expr)
+    )

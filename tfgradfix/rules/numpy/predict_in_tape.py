@@ -1,0 +1,72 @@
+"""TGF106: `model.predict` where a tensor is needed."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from tfgradfix.analysis.objects import Kind, describe
+from tfgradfix.fixes.edits import Fix, keyword_arg
+from tfgradfix.rules.base import Rule
+
+
+class PredictInTape(Rule):
+    code = "TGF106"
+    summary = "`model.predict(x)` inside a tape or `call` (returns NumPy)"
+    name = "predict-in-tape"
+    message = "`.predict()` returns NumPy: the tape sees a constant and the gradient is None"
+    triggers = (".predict(",)
+    what = (
+        "Finds `model.predict(x)` inside a `tf.GradientTape` block or a layer's `call`, where "
+        "its result flows into the loss or the output, and `model` is a Keras model or layer: "
+        "made from a Keras class (`keras.Sequential`, `keras.Model`, `keras.applications`, a "
+        "subclass in the module), returned by a module function that makes one, passed in by "
+        "the module's callers, or a parameter the code calls `.fit`/`.compile` on. Objects "
+        "whose class defines its own `predict` (a from-scratch model written as a plain class, "
+        "a `tf.Module`) are not reported; objects the module cannot tell are reported "
+        "without a fix."
+    )
+    why = (
+        "`predict` runs its own loop over batches and returns a NumPy array, outside any tape: "
+        "`tape.gradient` returns `None` for every weight."
+    )
+    example = (
+        "with tf.GradientTape() as tape:\n"
+        "    error = model.predict(x) - y\n"
+        "    loss = tf.reduce_mean(error ** 2)\n"
+    )
+    fixed_example = (
+        "with tf.GradientTape() as tape:\n"
+        "    error = model(x, training=False) - y\n"
+        "    loss = tf.reduce_mean(error ** 2)\n"
+    )
+    fix_safety = (
+        "Safe, and offered only for a Keras model or layer: `model(x, training=False)` computes "
+        "the same values as `predict` (inference mode) as a tensor the tape records. `batch_size` and `verbose` are dropped; calls with "
+        "other arguments (`steps`, `callbacks`, generators) are reported without a fix."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        callee = node.func
+        if not (isinstance(callee, cst.Attribute) and callee.attr.value == "predict"):
+            return
+        context = self.context
+        if context.imports.resolve(callee.value) is not None:
+            return
+        if not (context.in_tape or context.scope.is_keras_forward) or not context.reaches_output(node):
+            return
+        model = describe(context.scope, callee.value)
+        if "predict" in model.methods or model.kind in (Kind.PLAIN, Kind.TF_MODULE):
+            return  # its own `predict`, whatever that returns
+        if not model.is_keras:
+            self.report(node)  # calling the object instead may not even be possible
+            return
+        fix = None
+        positional = [a for a in node.args if a.keyword is None]
+        extra = {a.keyword.value for a in node.args if a.keyword is not None}
+        if len(positional) == 1 and not positional[0].star and extra <= {"batch_size", "verbose"}:
+            replacement = cst.Call(func=callee.value, args=[
+                cst.Arg(positional[0].value),
+                keyword_arg("training", cst.Name("False")),
+            ])
+            fix = Fix.replace(node, replacement, "Call the model instead of `predict`")
+        self.report(node, fix=fix)

@@ -1,0 +1,50 @@
+"""TGF104: Python scalars made from a tensor on the gradient path."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from tfgradfix.rules.base import Rule
+from tfgradfix.rules.numpy.base import on_path_with_tensor
+
+
+class PythonScalar(Rule):
+    code = "TGF104"
+    summary = "`float(t)`, `int(t)`, `bool(t)`, `.item()` on the gradient path"
+    name = "python-scalar"
+    message = "`{form}` turns the tensor into a Python value: no gradient flows through it"
+    triggers = ("float(", "int(", "bool(", ".item(")
+    what = (
+        "Finds `float(t)`, `int(t)`, `bool(t)` and `t.item()` on a tensor that carries a "
+        "gradient, where the value reaches the layer's output or the loss, or decides a Python "
+        "`if`/`while` in a layer's `call`."
+    )
+    why = (
+        "A Python number is a constant to the tape. Eagerly the gradient is silently wrong or "
+        "None (d(float(s)*s)/ds comes out as s instead of 2s); under `model.fit` it raises "
+        "`TypeError: float() argument must be ... not 'SymbolicTensor'`, and a Python `if` on "
+        "a tensor raises `OperatorNotAllowedInGraphError`."
+    )
+    example = (
+        "    def call(self, inputs):\n"
+        "        scale = float(tf.reduce_max(inputs))\n"
+        "        return inputs / scale\n"
+    )
+    fixed_example = (
+        "    def call(self, inputs):\n"
+        "        scale = tf.reduce_max(inputs)\n"
+        "        return inputs / scale\n"
+    )
+    fix_safety = (
+        "No automatic fix: whether the value was meant as a tensor, a shape, or Python control "
+        "flow (which needs `tf.cond`/`tf.where`) cannot be told from the code."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        callee = node.func
+        if isinstance(callee, cst.Name) and callee.value in ("float", "int", "bool"):
+            if len(node.args) == 1 and on_path_with_tensor(self, node, [node.args[0].value]):
+                self.report(node, self.message.format(form=f"{callee.value}(...)"))
+        elif isinstance(callee, cst.Attribute) and callee.attr.value == "item" and not node.args:
+            if on_path_with_tensor(self, node, [callee.value]):
+                self.report(node, self.message.format(form=".item()"))

@@ -1,0 +1,71 @@
+"""TGF102: `.numpy()`, `np.array(t)`, `np.asarray(t)` on the gradient path."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from tfgradfix.fixes.arrays import ArrayToTensor
+from tfgradfix.rules.base import Rule
+from tfgradfix.rules.numpy.base import CONVERSIONS, numpy_function, on_path_with_tensor
+
+
+class TensorToNumpy(Rule):
+    code = "TGF102"
+    summary = "`.numpy()`, `np.array(t)`, `np.asarray(t)` on the gradient path"
+    name = "tensor-to-numpy"
+    message = "`{form}` detaches the tensor from the gradient tape"
+    triggers = (".numpy(", "array(")
+    what = (
+        "Finds `.numpy()`, `np.array(t)` and `np.asarray(t)` on a tensor that carries a "
+        "gradient, where the result flows into the layer's output or the loss, anywhere on the "
+        "gradient path (see TGF101). `.numpy()` of a loss or image that is only printed, logged "
+        "or plotted is not reported, nor is `.numpy()` in a function handed to "
+        "`tf.numpy_function`/`tf.py_function`, which receives arrays by contract."
+    )
+    why = (
+        "The array is a copy the tape cannot see, so everything computed from it has no "
+        "gradient: eagerly `tape.gradient` returns `None`; under `model.fit` or `tf.function` "
+        "it raises `AttributeError: 'SymbolicTensor' object has no attribute 'numpy'`."
+    )
+    example = (
+        "class Dense(tf.keras.layers.Layer):\n"
+        "    def call(self, inputs):\n"
+        "        x = inputs.numpy()\n"
+        "        return x @ self.kernel.numpy() + self.bias.numpy()\n"
+    )
+    fixed_example = (
+        "class Dense(tf.keras.layers.Layer):\n"
+        "    def call(self, inputs):\n"
+        "        x = inputs\n"
+        "        return keras.ops.matmul(x, self.kernel) + self.bias\n"
+    )
+    fix_safety = (
+        "Safe: the conversion is dropped (`np.asarray(t, dtype)` becomes `tf.cast`), and the "
+        "array methods that follow are rewritten to TF ops with the same semantics: `.T` "
+        "(`tf.transpose`), `.sum/.mean/.max/.min/.prod/.std/.var(axis=, keepdims=)`, "
+        "`.reshape(2, -1)` (`tf.reshape(x, (2, -1))`), `.astype(np.float32)` (`tf.cast`), "
+        "`.flatten()`/`.ravel()`, `.transpose(...)`, `.copy()`, and `@` (`tf.matmul` when both "
+        "ranks are declared >= 2, else the NumPy-compatible `matmul` that accepts 1-D operands). "
+        "When a use has no exact TF form (`.tolist()`, fancy indexing `x[[0, 2]]`, item "
+        "assignment, a helper of the module receiving the array) the finding has no fix."
+    )
+
+    def visit_Call(self, node: cst.Call) -> None:
+        callee = node.func
+        if isinstance(callee, cst.Attribute) and callee.attr.value == "numpy" and not node.args:
+            if not on_path_with_tensor(self, node, [callee.value]):
+                return
+            fix = ArrayToTensor(self.context).fix(node, lambda updated: updated.func.value, "Drop `.numpy()`")
+            self.report(node, self.message.format(form=".numpy()"), fix)
+            return
+        function = numpy_function(self, node)
+        if function not in CONVERSIONS or not node.args:
+            return
+        if not on_path_with_tensor(self, node, [node.args[0].value]):
+            return
+        arrays = ArrayToTensor(self.context)
+        conversion = arrays.translator.conversion
+        fix = None
+        if conversion(node.args) is not None:
+            fix = arrays.fix(node, lambda updated: conversion(updated.args), f"Drop `np.{function}`")
+        self.report(node, self.message.format(form=f"np.{function}(...)"), fix)

@@ -1,0 +1,174 @@
+"""TGF402: the forward pass (or a value from the variables) runs before the tape block."""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import DataFlow, names_in
+from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.layer_state import declared_untrainable
+from tfgradfix.analysis.tapes import TapeBlock, can_reorder, find_tape_blocks, names_bound, reaching_value
+from tfgradfix.analysis.tree import descendants
+from tfgradfix.fixes.edits import Fix
+from tfgradfix.fixes.statements import move_into_block
+from tfgradfix.rules.tape.base import TapeRule, simple_assignments
+
+
+class ForwardOutsideTape(TapeRule):
+    code = "TGF402"
+    name = "forward-outside-tape"
+    summary = "the model call that feeds the target runs before the `with` block"
+    message = "`{call}(...)` runs before the `with tf.GradientTape()` block: the tape did not record the forward pass, so the gradients for `{sources}` are None"
+    what = (
+        "Finds `outputs = model(x)` before a `with tf.GradientTape() as tape:` block whose "
+        "`tape.gradient(..., model.trainable_variables)` asks for that same model's weights, "
+        "when the block reads `outputs`. Also a value computed with TF ops or arithmetic from "
+        "variables among the sources before the block (`w = tf.concat([a, b], 0)` then "
+        "`tape.gradient(loss, [a, b])`; `kernel = self.k1 + self.k2` with "
+        "`self.trainable_variables`), when the block reads it and not those variables "
+        "themselves, also when it was computed once before a loop around the block. A model "
+        "called before the block whose weights are not among the sources (a frozen encoder), "
+        "shapes of variables, and snapshots whose variable the block also reads (`anchor = "
+        "tf.identity(w)`) are fine and not reported."
+    )
+    why = (
+        "The tape records only what runs inside the block. The forward pass ran before it, so "
+        "the loss computed in the block starts from a constant: every gradient is `None`."
+    )
+    example = (
+        "logits = model(x, training=True)\n"
+        "with tf.GradientTape() as tape:\n"
+        "    loss = loss_fn(y, logits)\n"
+        "grads = tape.gradient(loss, model.trainable_variables)\n"
+    )
+    fixed_example = (
+        "with tf.GradientTape() as tape:\n"
+        "    logits = model(x, training=True)\n"
+        "    loss = loss_fn(y, logits)\n"
+        "grads = tape.gradient(loss, model.trainable_variables)\n"
+    )
+    fix_safety = (
+        "Safe: the forward call (or the computation from the variables) moves, with its "
+        "comments, to the top of the block; it computes the same values, now recorded. When a "
+        "statement in between reads its result or rebinds its inputs, or the value is computed "
+        "outside a loop around the block (moving it would run it every step), or another tape "
+        "block reads it too, the finding has no fix."
+    )
+
+    _DERIVED = ("`{name}` is computed from {variables} before the `with tf.GradientTape()` block: the tape did "
+                "not record it, so the gradients for {variables} are None")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._reported: set[cst.CSTNode] = set()
+
+    def check(self, block: TapeBlock) -> None:
+        self._derived_before(block)
+        roots = {root for g in block.gradients for root in _source_owners(g.sources)}
+        if not roots:
+            return
+        read_in_block = {name for statement in block.body for name in names_in(statement)}
+        body = list(block.container.body)
+        start = body.index(block.node)
+        candidates: list[tuple[cst.CSTNode, cst.Call, str]] = []
+        for statement in reversed(body[:start]):
+            if not simple_assignments(statement):
+                break
+            for small in statement.body:
+                value = getattr(small, "value", None)
+                if isinstance(small, cst.Assign) and isinstance(value, cst.Call):
+                    callee = dotted_name(value.func)
+                    if callee in roots and names_bound(statement) & read_in_block:
+                        candidates.insert(0, (statement, value, callee))
+        for statement, call, callee in candidates:
+            others = body[body.index(statement) + 1:start]
+            others = [s for s in others if s not in {c[0] for c in candidates}]
+            fix = None
+            if len(statement.body) == 1 and can_reorder([statement], others):
+                fix = Fix("Move the forward pass into the tape block",
+                          (move_into_block(block.container, block.node, [statement], at_end=False),))
+            self.report(call, self.message.format(call=callee, sources=f"{callee}.trainable_variables"), fix)
+
+
+    def _derived_before(self, block: TapeBlock) -> None:
+        """`w = tf.concat([a, b], 0)` before the block, `w` read in it, `a` and `b` among the
+        sources and not read in the block themselves: the block sees a constant."""
+        variables = {name for g in block.gradients for name in self._source_variables(g.sources)}
+        if not variables:
+            return
+        asked = {id(n) for g in block.gradients for n in descendants(g.call)}  # `tape.gradient(loss, [a, b])`
+        read_in_block = {dotted_name(n) for n in descendants(block.node.body)
+                         if isinstance(n, (cst.Name, cst.Attribute)) and id(n) not in asked}
+        bound_in_block = names_bound(block.node.body)
+        # Differentiable in the variables: `tf.shape(a)[0]` or `a.shape` is not.
+        roots = {v.split(".", 1)[0] for v in variables} - {"self"}  # `layer.kernel`: taint follows `layer`
+        flow = DataFlow(scope=self.context.scope, imports=self.context.imports, tainted=roots)
+        scope_flow = self.context.flow
+        from_variables = {b.name for b in (scope_flow.bindings if scope_flow is not None else ())
+                          if any(dotted_name(n) in variables for n in descendants(b.value))}
+        for name in sorted(from_variables & read_in_block - bound_in_block - variables):
+            value = reaching_value(block.node, name, self.context.parent)
+            if value is None or value in self._reported or not (self._computed(value) and flow.is_tainted(value)):
+                continue
+            cut = sorted({d for n in descendants(value) if (d := dotted_name(n)) in variables} - read_in_block)
+            if not cut:
+                continue
+            shown = ", ".join(f"`{v}`" for v in cut)
+            self._reported.add(value)  # once, for the first block that reads it
+            self.report(value, self._DERIVED.format(name=name, variables=shown), self._move(block, value, name))
+
+    def _source_variables(self, sources: Optional[cst.BaseExpression]) -> Iterator[str]:
+        """Variables named among the sources (`[a, b]`, `self.kernel`); a Keras class's own
+        trainable weights for `self.trainable_variables`."""
+        values = [e.value for e in sources.elements] if isinstance(sources, (cst.List, cst.Tuple)) else [sources]
+        for value in values:
+            name = dotted_name(value) if isinstance(value, (cst.Name, cst.Attribute)) else None
+            if name is not None and "trainable_" not in name:
+                yield name
+        cls = self.context.scope.keras_class
+        if cls is not None and "self" in set(_source_owners(sources)):
+            yield from (f"self.{w}" for owner in cls.lineage() for w in owner.weights
+                        if not declared_untrainable(cls, w, self.context.imports))
+
+    def _computed(self, value: cst.BaseExpression) -> bool:
+        """A new tensor from TF ops or arithmetic, not the variable itself or a call of
+        unknown code."""
+        if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation, cst.Subscript)):
+            return True
+        if isinstance(value, cst.Call):
+            qualified = self.context.imports.resolve(value.func) or ""
+            if qualified.startswith("tensorflow.") and qualified != "tensorflow.Variable":
+                return True
+            return isinstance(value.func, cst.Attribute) and value.func.attr.value in ("read_value", "value")
+        return False
+
+    def _move(self, block: TapeBlock, value: cst.BaseExpression, name: str) -> Optional[Fix]:
+        statement = self.context.parent(self.context.parent(value))
+        body = list(block.container.body)
+        if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and statement in body):
+            return None  # computed in an enclosing block, once for a whole loop: moving it changes what runs
+        tapes = find_tape_blocks(self.context.scope, self.context.imports)
+        if any(name in names_in(b.node.body) for b in tapes if b is not block):
+            return None  # another tape reads it too: one move cannot serve both
+        others = body[body.index(statement) + 1:block.index]
+        if not can_reorder([statement], others):
+            return None
+        return Fix("Compute it inside the tape block",
+                   (move_into_block(block.container, block.node, [statement], at_end=False),))
+
+
+def _source_owners(sources: Optional[cst.BaseExpression]) -> Iterator[str]:
+    """`model` for `model.trainable_variables`, also inside lists and sums."""
+    if isinstance(sources, cst.Attribute) and sources.attr.value in (
+            "trainable_variables", "trainable_weights", "variables", "weights"):
+        owner = dotted_name(sources.value)
+        if owner is not None:
+            yield owner
+    elif isinstance(sources, (cst.List, cst.Tuple)):
+        for element in sources.elements:
+            yield from _source_owners(element.value)
+    elif isinstance(sources, cst.BinaryOperation):
+        yield from _source_owners(sources.left)
+        yield from _source_owners(sources.right)

@@ -1,0 +1,126 @@
+"""TGF401: the gradient's target is computed after the tape block."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import names_in
+from tfgradfix.analysis.tapes import (
+    Container, GradientCall, TapeBlock, can_reorder, names_bound, statement_reads,
+)
+from tfgradfix.fixes.edits import Edit, Fix
+from tfgradfix.fixes.statements import move_into_block
+from tfgradfix.rules.tape.base import TapeRule, simple_assignments
+
+
+class LossOutsideTape(TapeRule):
+    code = "TGF401"
+    name = "loss-outside-tape"
+    summary = "the target of `tape.gradient` is computed after the `with` block"
+    message = "`{name}` is computed after the `with tf.GradientTape()` block: the tape did not record it, so its gradient is None"
+    what = (
+        "Finds `tape.gradient(target, ...)` where `target`, or what it is computed from after the "
+        "forward pass, is assigned after the `with tf.GradientTape() as tape:` block ends: "
+        "`loss = loss_fn(y, logits)` one indentation level too far left, `loss = -loss` or "
+        "`loss = loss + reg` after the block. Each `tape.gradient` is matched with the block it "
+        "follows, so consecutive blocks reusing the name `tape` are told apart."
+    )
+    why = (
+        "A tape records only the operations run inside its `with` block. A loss computed after "
+        "it is a tensor the tape never saw: `tape.gradient` returns `None` for every source, "
+        "and `optimizer.apply_gradients` then raises `ValueError: No gradients provided for any "
+        "variable`."
+    )
+    example = (
+        "with tf.GradientTape() as tape:\n"
+        "    logits = model(x, training=True)\n"
+        "loss = loss_fn(y, logits)\n"
+        "grads = tape.gradient(loss, model.trainable_variables)\n"
+    )
+    fixed_example = (
+        "with tf.GradientTape() as tape:\n"
+        "    logits = model(x, training=True)\n"
+        "    loss = loss_fn(y, logits)\n"
+        "grads = tape.gradient(loss, model.trainable_variables)\n"
+    )
+    fix_safety = (
+        "Safe: the statements that compute the target move, in order and with their comments, "
+        "to the end of the block; the values are the same, now recorded. When a statement in "
+        "between reads or rebinds what would move, or the target is computed inside an `if` or a "
+        "loop, the finding has no fix."
+    )
+
+    def check(self, block: TapeBlock) -> None:
+        for gradient in block.gradients:
+            if gradient.container is not block.container:
+                continue
+            body = list(block.container.body)
+            start, end = body.index(block.node), body.index(gradient.statement)
+            if end <= start:
+                continue
+            if self._computes(gradient.target):
+                self._computed_in_call(block, gradient)
+                continue
+            between = body[start + 1:end]
+            moved, fixable = self._statements_computing(gradient, between)
+            if not moved:
+                continue
+            others = [s for s in between if s not in moved and between.index(s) < between.index(moved[-1])]
+            fix = None
+            if fixable and can_reorder(moved, others):
+                fix = Fix("Move the computation into the tape block",
+                          (move_into_block(block.container, block.node, moved, at_end=True),))
+            target = next(iter(names_in(gradient.target)), "target")
+            self.report(moved[-1], self.message.format(name=target), fix)
+
+    def _computes(self, target: cst.BaseExpression) -> bool:
+        """A target that runs tensor ops itself (`-loss`, `a + b`, `tf.add_n(losses)`). Not
+        `outputs[0]` or `losses.get("total")`: those may only pick a recorded tensor out of a
+        Python container."""
+        if isinstance(target, (cst.UnaryOperation, cst.BinaryOperation)):
+            return True
+        if isinstance(target, cst.Call):
+            callee = target.func
+            if self.context.imports.resolve(callee) is not None:
+                return True
+            return isinstance(callee, cst.Name) and (
+                callee.value in ("sum", "abs") or self.context.scope.module_function(callee.value))
+        return False
+
+    def _computed_in_call(self, block: TapeBlock, gradient: GradientCall) -> None:
+        """`tape.gradient(-loss, ...)`: the op runs in the call, after the block."""
+        expression = cst.Module(body=[]).code_for_node(gradient.target)
+        taken = {n for s in self.context.scope.body for n in names_in(s)} | names_bound(block.container)
+        name = next(f"target{i or ''}" for i in range(100) if f"target{i or ''}" not in taken)
+        assignment = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(name))], gradient.target)])
+        body = list(block.container.body)
+        with_index = body.index(block.node)
+
+        def build(updated: Container) -> Container:
+            statements = list(updated.body)
+            with_node = statements[with_index]
+            inner = [*with_node.body.body, assignment]
+            statements[with_index] = with_node.with_changes(body=with_node.body.with_changes(body=inner))
+            return updated.with_changes(body=statements)
+
+        fix = Fix(f"Compute `{expression}` inside the tape block",
+                  (Edit(gradient.target, cst.Name(name)), Edit(block.container, build)))
+        self.report(gradient.target, self.message.format(name=expression), fix)
+
+    @staticmethod
+    def _statements_computing(gradient: GradientCall, between: list[cst.CSTNode]):
+        needed = set(names_in(gradient.target))
+        moved: list[cst.CSTNode] = []
+        fixable = True
+        for statement in reversed(between):
+            bound = names_bound(statement)
+            if not bound & needed:
+                continue
+            if not simple_assignments(statement):
+                fixable = False
+                break
+            moved.insert(0, statement)
+            needed |= statement_reads(statement)
+        # `loss2 = loss` aliases the recorded tensor: nothing to record
+        recorded = [s for s in moved if not all(isinstance(getattr(x, "value", None), cst.Name) for x in s.body)]
+        return (moved if recorded else []), fixable

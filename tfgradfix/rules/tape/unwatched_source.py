@@ -1,0 +1,84 @@
+"""TGF403: a plain tensor as a source the tape never watches."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import is_certainly_tensor
+from tfgradfix.analysis.tapes import TapeBlock, reaching_value
+from tfgradfix.analysis.tree import contains
+from tfgradfix.fixes.edits import Edit, Fix
+from tfgradfix.rules.tape.base import TapeRule, integer_bindings, source_names
+
+
+class UnwatchedSource(TapeRule):
+    code = "TGF403"
+    name = "unwatched-source"
+    summary = "`tape.gradient(y, x)` where `x` is a plain tensor the tape never watches"
+    message = "`{name}` is a tensor, not a variable, and the tape never watches it: `tape.gradient` returns None for it"
+    what = (
+        "Finds `tape.gradient(y, x)` where `x` is a tensor created before the block "
+        "(`tf.constant`, `tf.convert_to_tensor`, a TF op's result) and the block never calls "
+        "`tape.watch(x)`. What counts is the binding that reaches the block: a parameter "
+        "rebound as `x = tf.convert_to_tensor(x)` (or `tf.cast`, any TF op) before it is a "
+        "tensor. Not reported for `tf.Variable`s, lists of trainable variables, tensors "
+        "computed inside the block (the tape records those), parameters that reach it as passed "
+        "(a caller may pass a variable), a name rebound only inside an `if` or in a loop "
+        "around the block, or when `watch` is already there."
+    )
+    why = (
+        "A tape watches trainable `tf.Variable`s automatically, never plain tensors: unless "
+        "`tape.watch(x)` runs inside the block, the operations on `x` are not recorded and the "
+        "gradient with respect to it is `None` (input saliency maps, adversarial examples, "
+        "physics-informed losses)."
+    )
+    example = (
+        "x = tf.constant([[1.0, 2.0]])\n"
+        "with tf.GradientTape() as tape:\n"
+        "    y = model(x)\n"
+        "saliency = tape.gradient(y, x)\n"
+    )
+    fixed_example = (
+        "x = tf.constant([[1.0, 2.0]])\n"
+        "with tf.GradientTape() as tape:\n"
+        "    tape.watch(x)\n"
+        "    y = model(x)\n"
+        "saliency = tape.gradient(y, x)\n"
+    )
+    fix_safety = (
+        "Safe: `tape.watch(x)` becomes the first statement of the block; no value changes. "
+        "Differentiating with respect to `model.inputs` / `model.input` is reported without a "
+        "fix: those are the model's symbolic placeholders, never the tensor the tape saw."
+    )
+    _SYMBOLIC = ("`{owner}` is the model's symbolic input, not the tensor that ran through it: the "
+                 "gradient is None; watch and differentiate with respect to the batch itself")
+
+    def check(self, block: TapeBlock) -> None:
+        flow = self.context.flow
+        if flow is None:
+            return
+        for gradient in block.gradients:
+            sources = gradient.sources
+            if isinstance(sources, cst.Attribute) and sources.attr.value in ("input", "inputs"):
+                owner = cst.Module(body=[]).code_for_node(sources)
+                self.report(sources, self._SYMBOLIC.format(owner=owner))
+                continue
+            for source in source_names(sources):
+                name = source.value
+                if name in block.watched or integer_bindings(self, name) is not None:
+                    continue
+                bindings = [b for b in flow.bindings if b.name == name]
+                if not bindings or any(contains(block.node, b.statement) for b in bindings):
+                    continue
+                # The binding that reaches the block decides: `x = tf.convert_to_tensor(x)` makes a
+                # tensor of a parameter that could have been anything.
+                reaching = reaching_value(block.node, name, self.context.parent)
+                if not is_certainly_tensor(flow, source if reaching is None else reaching):
+                    continue
+                watch = cst.parse_statement(f"{block.name}.watch({name})\n")
+
+                def build(updated: cst.With, watch=watch) -> cst.With:
+                    return updated.with_changes(body=updated.body.with_changes(body=[watch, *updated.body.body]))
+
+                fix = Fix(f"Watch `{name}` at the top of the block", (Edit(block.node, build),))
+                self.report(source, self.message.format(name=name), fix)
