@@ -171,6 +171,8 @@ class DataFlow:
     bindings: list[Binding] = field(default_factory=list)
     tainted: set[str] = field(default_factory=set)
     live: set[str] = field(default_factory=set)
+    # Live without going through the items of a NumPy buffer (`returns[t] = g`); None: no buffer.
+    live_directly: Optional[set[str]] = None
     # Names bound to a NumPy result somewhere in the scope (`a = x.numpy()`).
     ndarray_names: set[str] = field(default_factory=set)
     # Names whose items are assigned (`a[0] = 1`): a tensor cannot do that.
@@ -264,16 +266,32 @@ class DataFlow:
                 if binding.name not in self.ndarray_names and self.is_ndarray(binding.value):
                     self.ndarray_names.add(binding.name)
                     changed = True
+        self.live = self._live(self.bindings)
+        buffers = self.numpy_buffers()
+        self.live_directly = self._live([b for b in self.bindings if not (
+            b.name in buffers and is_item_write(b.statement))]) if buffers else None
+
+    def _live(self, bindings: list[Binding]) -> set[str]:
         depends: dict[str, set[str]] = {}
-        for binding in self.bindings:
+        for binding in bindings:
             depends.setdefault(binding.name, set()).update(names_in(binding.value))
+        live: set[str] = set()
         work = [name for expr in self.sink_expressions for name in names_in(expr)]
         while work:
             name = work.pop()
-            if name in self.live:
+            if name in live:
                 continue
-            self.live.add(name)
+            live.add(name)
             work.extend(depends.get(name, ()))
+        return live
+
+    def numpy_buffers(self) -> set[str]:
+        """NumPy arrays whose items the scope writes (`returns = np.zeros_like(rewards)`,
+        `returns[t] = g`): what is written there becomes NumPy data, gradient or not."""
+        return {name for name in self.item_assigned
+                if all(self.is_ndarray(b.value) for b in self.bindings
+                       if b.name == name and not is_item_write(b.statement))
+                and any(b.name == name and not is_item_write(b.statement) for b in self.bindings)}
 
     # -- queries -------------------------------------------------------------
 
@@ -436,6 +454,13 @@ class DataFlow:
 
 
 _INDEX = cst.Integer("0")
+
+
+def is_item_write(statement: cst.CSTNode) -> bool:
+    """`a[i] = v`, `a[i] += v`."""
+    if isinstance(statement, cst.Assign):
+        return any(isinstance(t.target, cst.Subscript) for t in statement.targets)
+    return isinstance(statement, (cst.AugAssign, cst.AnnAssign)) and isinstance(statement.target, cst.Subscript)
 
 
 def _unpacked(value: cst.BaseExpression, count: int) -> Optional[list[cst.BaseExpression]]:
