@@ -111,7 +111,7 @@ class Blocking:
     comparisons: bool = True  # `a > b` is bool: no gradient
     integer_casts: bool = False  # `tf.cast(x, tf.int32)`
     parameters: bool = True  # the forward method's arguments are gradient sources
-    # Only this weight (`self.<weight>`) is a source: does the output depend on *it*?
+    # Only this weight or sub-layer (`self.<weight>`) is a source: does the output depend on *it*?
     weight: Optional[str] = None
     # Objects (dotted names: `self.target_model`) whose calls carry no gradient but what
     # their arguments carry: models whose variables a tape does not differentiate.
@@ -382,7 +382,7 @@ class DataFlow:
                     return self._helper_result_tainted(call, args_tainted)
                 if self.scope.is_preprocessing:
                     return args_tainted
-                return args_tainted or self.blocking.all_sources  # a sub-layer or sub-model of this layer
+                return args_tainted or self.blocking.all_sources or method == self.blocking.weight  # a sub-layer
             if self.is_tainted(owner):
                 return method not in METADATA_ATTRIBUTES and method not in _METADATA_METHODS
             if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls and self.blocking.all_sources:
