@@ -352,3 +352,37 @@ def test_a_lambda_first_met_after_the_analysis_is_built_is_no_crash():
     """
     found, _ = _findings(code, "TGF209")  # `_findings` asserts the file had no internal error
     assert [f.line for f in found] == [5]
+
+
+def test_module_level_aliases_of_imported_names_are_those_names(tmp_path):
+    """`keras = tf.keras`; `layers = keras.layers`: the same names as imports, for the rules
+    and for the project index; a name bound twice is no alias."""
+    import libcst as cst
+
+    from tfgradfix.analysis.imports import ImportMap
+    from tfgradfix.analysis.project import Kind, ProjectIndex
+
+    source = textwrap.dedent("""
+        import tensorflow as tf
+        keras = tf.keras
+        layers = keras.layers
+        try:
+            Base = layers.Layer
+        except AttributeError:
+            Base = object
+        class Gate(layers.Layer):
+            def call(self, x):
+                return x
+        class Maybe(Base):
+            def call(self, x):
+                return x
+    """)
+    imports = ImportMap(cst.parse_module(source))
+    dense = cst.parse_expression("layers.Dense")
+    assert imports.resolve(dense) == "tensorflow.keras.layers.Dense"
+    assert imports.resolve(cst.parse_expression("Base")) is None
+    path = tmp_path / "gates.py"
+    path.write_text(source)
+    index = ProjectIndex.build([str(path)], ())
+    assert index.kind_of("gates.Gate") is Kind.KERAS_LAYER
+    assert not index.kind_of("gates.Maybe").is_keras

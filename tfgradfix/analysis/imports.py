@@ -8,7 +8,8 @@ common in research code and rarely shadows anything.
 
 from __future__ import annotations
 
-from typing import Optional
+from collections import Counter
+from typing import Iterator, Optional
 
 import libcst as cst
 
@@ -34,6 +35,19 @@ class ImportMap:
         self.bindings: dict[str, str] = {}
         for node in _import_statements(module):
             self._add(node)
+        self._add_aliases(module)
+
+    def _add_aliases(self, module: cst.Module) -> None:
+        """`keras = tf.keras`, `layers = keras.layers`, `Layer = layers.Layer`: a module-level
+        name bound once, to what an imported name refers to, is that name (tutorials and
+        TF 2.x-era repositories write their Keras imports this way)."""
+        assignments = list(_module_assignments(module))
+        bound = Counter(name for name, _ in assignments)
+        for name, value in assignments:
+            if value is not None and bound[name] == 1 and name not in self.bindings:
+                full = self.resolve(value)
+                if full is not None:
+                    self.bindings[name] = full
 
     def _add(self, node: cst.Import | cst.ImportFrom) -> None:
         if isinstance(node, cst.Import):
@@ -91,6 +105,43 @@ class ImportMap:
 
 def is_integer_dtype(name: str) -> bool:
     return name.startswith(("int", "uint"))
+
+
+def _module_assignments(module: cst.Module) -> Iterator[tuple[str, Optional[cst.BaseExpression]]]:
+    """Names bound by module-level code (also under `if`/`try`/`with`), in source order,
+    with the value when the statement binds that one name to a dotted name."""
+    stack: list[cst.CSTNode] = list(reversed(module.body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            yield node.name.value, None
+        elif isinstance(node, cst.SimpleStatementLine):
+            for small in node.body:
+                if isinstance(small, cst.Assign):
+                    single = len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)
+                    value = small.value if single and dotted_name(small.value) is not None else None
+                    for target in small.targets:
+                        for name in _names_in(target.target):
+                            yield name, value
+                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                    for name in _names_in(small.target):
+                        yield name, None
+        elif isinstance(node, (cst.If, cst.Try, cst.With, cst.For, cst.While, cst.IndentedBlock, cst.Else,
+                               cst.ExceptHandler, cst.Finally)):
+            if isinstance(node, cst.For):
+                for name in _names_in(node.target):
+                    yield name, None
+            stack.extend(reversed([c for c in child_nodes(node) if not isinstance(c, cst.BaseExpression)]))
+
+
+def _names_in(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _names_in(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _names_in(target.value)
 
 
 def _import_statements(module: cst.Module):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -672,11 +673,12 @@ class _Indexer:
         self.class_nodes: list[tuple[str, ast.ClassDef]] = []
         self.calls: list[tuple[str, str]] = []
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
+        self._bound_once: set[str] = set()  # module-level names bound by one statement
 
     def run(self, tree: ast.Module) -> None:
-        names: set[str] = set()
-        for stmt in tree.body:
-            names.update(_assigned_names(stmt))
+        bound = Counter(name for stmt in tree.body for name in _assigned_names(stmt))
+        names = set(bound)
+        self._bound_once = {name for name, count in bound.items() if count == 1}
         self._body(tree.body, "", None, None)
         self.info.star_imports = tuple(self.stars)
         self.info.names = frozenset(names)
@@ -722,6 +724,8 @@ class _Indexer:
                 nested[node.name] = f"{prefix}{node.name}"
                 self._class(node, prefix)
             elif function is None:
+                if not prefix and isinstance(node, ast.Assign):
+                    self._alias(node)
                 continue
             elif isinstance(node, (ast.With, ast.AsyncWith)):
                 for item in node.items:
@@ -768,6 +772,18 @@ class _Indexer:
             return None
         package = package[: len(package) - (level - 1)]
         return ".".join([*package, *([module] if module else [])])
+
+    def _alias(self, node: ast.Assign) -> None:
+        """`keras = tf.keras`, `Layer = keras.layers.Layer`: a module-level name bound once to
+        what an imported name refers to is that name (as `analysis/imports.py` reads it)."""
+        if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            return
+        name = node.targets[0].id
+        if name in self.info.imports or name not in self._bound_once or _dotted(node.value) is None:
+            return
+        full = self._resolve(node.value)
+        if full is not None:
+            self.info.imports[name] = full
 
     def _resolve(self, node: ast.expr) -> Optional[str]:
         dotted = _dotted(node)

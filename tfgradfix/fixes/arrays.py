@@ -110,7 +110,10 @@ class ArrayToTensor:
             if isinstance(parent, cst.BinaryOperation) and (parent.left is node or parent.right is node):
                 if isinstance(parent.operator, cst.MatrixMultiply):
                     ranks = [self.flow.rank_of(parent.left), self.flow.rank_of(parent.right)]
-                    if not all(r is not None and r >= 2 for r in ranks):
+                    other = parent.right if parent.left is node else parent.left
+                    # With a tensor on the other side, `@` already was the tensor's matmul.
+                    tensor = self.flow.is_tainted(other) and not self.flow.is_ndarray(other)
+                    if not all(r is not None and r >= 2 for r in ranks) and not tensor:
                         # `@` on tensors is tf.matmul, which raises on 1-D operands.
                         edits.append(Edit(parent, lambda updated: call(
                             self.target, f"{self.target.fallback}.matmul", updated.left, updated.right)))
