@@ -5,7 +5,8 @@
 - the bodies of `with tf.GradientTape() as tape:` blocks;
 - everything those call in the same module (methods via `self.m(...)`,
   module functions by name, functions nested in the caller, closures that a
-  factory returns: `loss_fn = make_loss(3); loss_fn(y, p)`), with the
+  factory returns: `loss_fn = make_loss(3); loss_fn(y, p)`, also bound in an
+  enclosing function and read by a nested one), with the
   arguments' taint carried into the callee's parameters;
 - functions handed to Keras or TF to run on tensors: `keras.layers.Lambda(fn)`,
   `model.compile(loss=fn)` (`fn(y_true, y_pred)`), and `tf.map_fn(fn, elems)` /
@@ -83,6 +84,8 @@ class Scope:
     # (module, caller symbol, whether the caller is a Keras forward method).
     external_callers: frozenset = frozenset()
     _local_names: Optional[dict] = field(default=None, repr=False)
+    # The function this one is nested in: its names are this one's closure.
+    enclosing: Optional["Scope"] = field(default=None, repr=False)
     _lambda_return: Optional[cst.Return] = field(default=None, repr=False)
 
     def local_definitions(self) -> dict[str, list[cst.CSTNode]]:
@@ -299,25 +302,27 @@ class ModuleAnalysis:
         module_scope = Scope(node=self.module, symbol="<module>", module=self)
         self.scopes[self.module] = module_scope
         self._find_tapes(module_scope)
-        stack: list[tuple[cst.CSTNode, str, Optional[cst.ClassDef]]] = [
-            (stmt, "", None) for stmt in self.module.body
+        stack: list[tuple[cst.CSTNode, str, Optional[cst.ClassDef], Optional[Scope]]] = [
+            (stmt, "", None, None) for stmt in self.module.body
         ]
         while stack:
-            node, prefix, owner = stack.pop()
+            node, prefix, owner, enclosing = stack.pop()
             if isinstance(node, cst.ClassDef):
                 for stmt in node.body.body:
-                    stack.append((stmt, f"{prefix}{node.name.value}.", node))
+                    stack.append((stmt, f"{prefix}{node.name.value}.", node, None))
             elif isinstance(node, cst.FunctionDef):
-                self._add_function(node, prefix, owner)
+                scope = self._add_function(node, prefix, owner)
+                scope.enclosing = enclosing
                 for inner in statements(child_nodes(node.body)):
                     if isinstance(inner, (cst.FunctionDef, cst.ClassDef)):
-                        stack.append((inner, f"{prefix}{node.name.value}.", None))
+                        stack.append((inner, f"{prefix}{node.name.value}.", None,
+                                      scope if isinstance(inner, cst.FunctionDef) else None))
             elif not isinstance(node, cst.BaseExpression):
                 for inner in statements(child_nodes(node)):
                     if isinstance(inner, (cst.FunctionDef, cst.ClassDef)):
-                        stack.append((inner, prefix, owner))
+                        stack.append((inner, prefix, owner, enclosing))
 
-    def _add_function(self, node: cst.FunctionDef, prefix: str, owner: Optional[cst.ClassDef]) -> None:
+    def _add_function(self, node: cst.FunctionDef, prefix: str, owner: Optional[cst.ClassDef]) -> Scope:
         keras_class = self.keras_classes.get(owner) if owner is not None else None
         scope = Scope(node=node, symbol=f"{prefix}{node.name.value}", module=self, keras_class=keras_class,
                       owner=owner)
@@ -329,7 +334,7 @@ class ModuleAnalysis:
         self._find_tapes(scope)
         if self._exempt_by_decorator(node):
             scope.exempt = True
-            return
+            return scope
         entry = self.entries.get(scope.symbol)
         if entry is not None:
             scope.forward = True
@@ -348,6 +353,7 @@ class ModuleAnalysis:
                     if p.name.value not in NON_TENSOR_PARAMETERS and not _has_literal_default(p)
                     and p is not node.params.star_kwarg
                 }
+        return scope
 
     def _returns_images(self, scope: Scope) -> bool:
         """Every return is cast to 8-bit pixels: an inference-only decoder, whose output
@@ -486,8 +492,8 @@ class ModuleAnalysis:
                 return None
             if expr.value in scope.parameter_names:
                 return None
-            module_scope = self.scopes[self.module]
-            return self.function_of(module_scope, expr, _depth + 1)
+            outer = scope.enclosing or self.scopes[self.module]  # a closure reads the enclosing function's names
+            return self.function_of(outer, expr, _depth + 1)
         if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
             method = None
             if scope.keras_class is not None:
