@@ -130,3 +130,45 @@ def test_a_bootstrap_value_that_is_the_prediction_itself_stays_reported(tmp_path
     path = _variant(tmp_path, "TGF102/ok_bootstrap_target.py", "            discounted[t] = running_add\n",
                     "            discounted = running_add\n")
     assert [f.line for f in _findings(path, "TGF102")] == [21]
+
+
+def test_a_model_method_of_another_module_called_from_a_tape_is_on_the_path(tmp_path):
+    """SAC's `self.actor.sample_normal(states)`, the actor class in networks.py: NumPy on the
+    model's own output there is reported in networks.py."""
+    import subprocess
+    import sys
+
+    (tmp_path / "networks.py").write_text(textwrap.dedent("""\
+        import numpy as np
+        import tensorflow as tf
+
+
+        class ActorNetwork(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.mu = tf.keras.layers.Dense(2)
+
+            def call(self, state):
+                return self.mu(state)
+
+            def sample_normal(self, state, reparameterize=True):
+                mu = self.call(state)
+                return np.sum(mu, axis=1, keepdims=True)
+    """), encoding="utf-8")
+    (tmp_path / "sac.py").write_text(textwrap.dedent("""\
+        import tensorflow as tf
+        from networks import ActorNetwork
+
+
+        class Agent:
+            def __init__(self):
+                self.actor = ActorNetwork()
+
+            def learn(self, states):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(self.actor.sample_normal(states, reparameterize=True))
+                return tape.gradient(loss, self.actor.trainable_variables)
+    """), encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "tfgradfix", "check", "-q", "--no-progress", "."], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert [line.split(" ")[0:2] for line in run.stdout.splitlines()] == [["networks.py:15:16:", "TGF101"]]

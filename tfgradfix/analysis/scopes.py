@@ -6,7 +6,8 @@
 - everything those call in the same module (methods via `self.m(...)`,
   module functions by name, functions nested in the caller, closures that a
   factory returns: `loss_fn = make_loss(3); loss_fn(y, p)`, also bound in an
-  enclosing function and read by a nested one), with the
+  enclosing function and read by a nested one; any method of a Keras class of the
+  project called on an instance, `self.actor.sample_normal(s)`), with the
   arguments' taint carried into the callee's parameters;
 - functions handed to Keras or TF to run on tensors: `keras.layers.Lambda(fn)`,
   `model.compile(loss=fn)` (`fn(y_true, y_pred)`), and `tf.map_fn(fn, elems)` /
@@ -501,6 +502,11 @@ class ModuleAnalysis:
             elif expr.attr.value in scope.owner_methods:
                 method = scope.owner_methods[expr.attr.value]
             return self.scopes.get(method) if method is not None else None
+        if isinstance(expr, cst.Attribute):
+            # `actor.sample_normal(s)`: another method of a Keras model of this module runs its forward pass
+            keras_class = self.keras_classes.get(self.class_nodes.get(self._instance_class(scope, expr.value, _depth)))
+            method = keras_class.method(expr.attr.value) if keras_class is not None else None
+            return self.scopes.get(method) if method is not None else None
         if isinstance(expr, cst.Call):
             factory = self.function_of(scope, expr.func, _depth + 1)
             if factory is None or not isinstance(factory.node, cst.FunctionDef):
@@ -510,6 +516,26 @@ class ModuleAnalysis:
             if len(closures) == 1:
                 return closures.pop()
         return None
+
+    def _instance_class(self, scope: Scope, expr: cst.BaseExpression, depth: int) -> Optional[str]:
+        """The name of the class that every binding of `expr` (a name, `self.attr`) constructs."""
+        if depth > 4:
+            return None
+        values: list[cst.CSTNode] = []
+        if isinstance(expr, cst.Name):
+            while scope is not None and not values:
+                values = scope.local_definitions().get(expr.value, [])
+                if values or expr.value in scope.parameter_names or isinstance(scope.node, cst.Module):
+                    break
+                scope = scope.enclosing or self.scopes[self.module]
+        elif self_attribute(expr) is not None and scope.owner is not None:
+            attr = self_attribute(expr)
+            for method in (s for s in scope.owner.body.body if isinstance(s, cst.FunctionDef)):
+                for node in _walk_scope(list(child_nodes(method.body))):
+                    if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
+                        values.append(node.value)
+        classes = {v.func.value if isinstance(v, cst.Call) and isinstance(v.func, cst.Name) else None for v in values}
+        return classes.pop() if len(classes) == 1 else None
 
     def _lambda_scope(self, enclosing: Scope, node: cst.Lambda) -> Optional[Scope]:
         """A lambda's scope, made while the analysis is built (a lambda first met once
@@ -587,12 +613,26 @@ class ModuleAnalysis:
         else:
             dotted = dotted_name(callee)
             definition = self.project.resolve(self.module_name, dotted) if dotted is not None else None
+            if definition is None and isinstance(callee, cst.Attribute):
+                return self._external_method(scope, callee)
             if definition is None or definition.kind != "function":
                 return None
             info = self.project.function(definition.module, definition.name)
         if info is None or info.module == self.module_name:
             return None
         return info
+
+    def _external_method(self, scope: Scope, callee: cst.Attribute) -> Optional[FunctionInfo]:
+        """`self.actor.sample_normal(s)` where `self.actor` is made from a Keras class of another
+        project module: that method."""
+        assert self.project is not None and self.module_name is not None
+        name = self._instance_class(scope, callee.value, 0)
+        definition = self.project.resolve(self.module_name, name) if name is not None else None
+        if definition is None or definition.kind != "class" or not self.project.class_kind(
+                self.module_name, name).is_keras:
+            return None
+        info = self.project.method(definition.module, definition.name, callee.attr.value)
+        return info if info is not None and info.module != self.module_name else None
 
     def _calls_on_path(self, scope: Scope) -> Iterator[tuple[cst.Call, bool]]:
         regions = scope.body if scope.forward else [block.body for block in scope.tape_blocks]
