@@ -66,6 +66,11 @@ class _CutRule(Rule):
     baseline: ClassVar[Blocking]
     cut: ClassVar[Blocking]
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._assigned: Optional[set[str]] = None
+        self._asserts_none: Optional[bool] = None
+
     def _cuts_every_path(self, node: cst.CSTNode, operand: Optional[cst.BaseExpression]) -> bool:
         context = self.context
         if operand is None or not context.on_gradient_path or not context.reaches_output(node):
@@ -94,8 +99,8 @@ class _CutRule(Rule):
         for block in enclosing_blocks(scope, node):
             for gradient in block.gradients:
                 objects = gradient_objects(scope, gradient.sources)
-                baseline = excluding_others(scope, objects or (), self.baseline)
-                if objects is None or baseline is None:
+                baseline = excluding_others(scope, objects, self.baseline) if objects is not None else None
+                if baseline is None:
                     continue
                 before, after = scope.analyse(baseline), scope.analyse(excluding_others(scope, objects, self.cut))
                 if before.is_tainted(operand) and before.is_tainted(gradient.target) and not after.is_tainted(
@@ -111,11 +116,6 @@ class _CutRule(Rule):
 
     def _qualified(self, node: cst.Call) -> Optional[str]:
         return self.context.imports.resolve(node.func)
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._assigned: Optional[set[str]] = None
-        self._asserts_none: Optional[bool] = None
 
     def _frozen_on_purpose(self, cls) -> bool:
         """A layer of a test, or of a module that asserts a gradient is None: frozen to check that."""
@@ -150,8 +150,8 @@ class _CutRule(Rule):
             return []
         parts = [p for p in sorted(called_objects(scope)) if p.count(".") == 1 and p.startswith("self.")]
         candidates = [p[len("self."):] for p in parts if _only_called(context, p[len("self."):])]
-        candidates = [p for p in candidates if not cls.is_weight(p) and describe(scope, cst.parse_expression(
-            f"self.{p}")).is_keras]
+        candidates = [p for p in candidates if not cls.is_weight(p)
+                      and describe(scope, cst.Attribute(cst.Name("self"), cst.Name(p))).is_keras]
         if weights:
             candidates += sorted({w for owner in cls.lineage() for w in owner.weights})
         found = []
