@@ -7,6 +7,7 @@ import ast
 from dataclasses import dataclass
 
 import libcst as cst
+import libcst.matchers as m
 
 from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.analysis.scopes import ModuleAnalysis
@@ -112,6 +113,10 @@ def _through_slices(before: cst.Module, after: cst.Module, new: ModuleAnalysis, 
     old_code = _codes(before, ((s.name.value, s) for s in before.body if isinstance(s, cst.FunctionDef)))
     changed = {s.name.value for s in after.body if isinstance(s, cst.FunctionDef)
                and _code(after, s) not in old_code.get(s.name.value, ())} - {u.name for u in units}
+    # A module variable a fix changed (`b = tf.Variable(0)` made a float) runs through its users too.
+    old_assigns = {_code(before, s) for s in before.body if m.matches(s, m.SimpleStatementLine([m.Assign()]))}
+    changed |= {t.target.value for s in after.body if m.matches(s, m.SimpleStatementLine([m.Assign()]))
+                and _code(after, s) not in old_assigns for t in s.body[0].targets if isinstance(t.target, cst.Name)}
     if not changed:
         return []
     try:
@@ -125,6 +130,13 @@ def _through_slices(before: cst.Module, after: cst.Module, new: ModuleAnalysis, 
                            if isinstance(c.node, cst.FunctionDef) and not _required_parameters(c.node)
                            and c.node.name.value not in ENTRY_POINTS), None)
             found.append(Unit("function", caller.node.name.value if caller is not None else name))
+    if not found:
+        # A tape nested in an entry point (`main()` returning its `train_step`) runs through a
+        # top-level function that needs no arguments and reaches both (`train_step_example()`).
+        found = [Unit("function", s.name.value) for s in after.body
+                 if isinstance(s, cst.FunctionDef) and s.name.value not in changed | ENTRY_POINTS
+                 and not _required_parameters(s) and table.slice([s.name.value]).names & changed
+                 and "GradientTape" in table.slice([s.name.value]).code]
     return found
 
 
