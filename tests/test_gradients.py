@@ -66,6 +66,8 @@ def _copy_by_attribute(before, after):
     """Give the fixed layer the original's values, attribute by attribute: the original's
     untracked tf.Variables are not in get_weights()."""
     for name, value in vars(after).items():
+        if name.startswith("_"):
+            continue  # Keras's own bookkeeping (`_trainable_variables`): its order is not the attributes'
         if not hasattr(before, name):
             continue  # created per call in the original: its initial value is the reference
         if isinstance(value, tf.Variable) or hasattr(value, "assign"):
@@ -185,3 +187,20 @@ def _check_training_step(original, fixed):
     assert history_before, "the original computed nothing to compare"
     steps = len(history_before)
     np.testing.assert_allclose(np.asarray(history_before), np.asarray(history_after[:steps]), **TOLERANCE)
+
+
+def test_a_model_that_overrides_dunder_call_keeps_its_saved_model_signature(tmp_path):
+    """Keras 3 does not track `tf.Variable`s even in a model used as a TF module (its own
+    `__call__`, no `call`): the fix makes the weight trainable, and `tf.saved_model` still
+    exports it with the `tf.function` signature that assigns it."""
+    case = Path(__file__).resolve().parent.parent / "fixtures" / "TGF203" / "model_overrides_call_dunder.py"
+    original, fixed = _load(case), _load(case.with_name(case.stem + ".fixed.py"))
+    assert not original.CustomSignatureModel().trainable_variables
+    model = fixed.CustomSignatureModel()
+    assert len(model.trainable_variables) == 1
+    model.mutate(tf.constant(3.0))
+    tf.saved_model.save(model, str(tmp_path / "model"))
+    restored = tf.saved_model.load(str(tmp_path / "model"))
+    assert float(restored.v) == 3.0
+    restored.mutate(tf.constant(4.0))
+    assert float(restored.v) == 4.0

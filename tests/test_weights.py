@@ -87,3 +87,70 @@ def test_a_tensor_of_unknown_shape_is_named_as_it_is():
     variable = cst.parse_expression("tf.Variable(tf.cast(steps, tf.float32), name='log_step')")
     kept = WeightTranslator(_IMPORTS).from_variable(variable, initial="initial_log_step")
     assert cst.Module([]).code_for_node(kept.prelude) == "initial_log_step = tf.cast(steps, tf.float32)\n"
+
+
+# NumPy initial values (NumPy's default dtype is float64: the weight keeps it) and lengths
+# that become one-element shapes.
+_NUMPY_CASES = [
+    ("tf.Variable(np.zeros(3))", 'self.add_weight(shape=(3,), initializer="zeros", dtype="float64")'),
+    ("tf.Variable(np.zeros(2 * 2, dtype=np.float32))",
+     'self.add_weight(shape=(2 * 2,), initializer="zeros", dtype="float32")'),
+    ("tf.Variable(np.ones((2, 3)), trainable=False)",
+     'self.add_weight(shape=(2, 3), initializer="ones", trainable=False, dtype="float64")'),
+    ("tf.Variable(np.ones([2, 3], float))", 'self.add_weight(shape=(2, 3), initializer="ones", dtype="float64")'),
+    ("tf.Variable(np.full((2,), 2, dtype='float32'))",
+     'self.add_weight(shape=(2,), initializer=tf.keras.initializers.Constant(value=2.0), dtype="float32")'),
+    ("tf.Variable(np.full([3], 0.5))",
+     'self.add_weight(shape=(3,), initializer=tf.keras.initializers.Constant(value=0.5), dtype="float64")'),
+    ("tf.Variable(np.zeros(3), dtype=tf.float32)", 'self.add_weight(shape=(3,), initializer="zeros", dtype=tf.float32)'),
+    ("tf.Variable(tf.zeros((2, 2), dtype=tf.float64))",
+     'self.add_weight(shape=(2, 2), initializer="zeros", dtype=tf.float64)'),
+    ("tf.Variable(tf.ones([4], tf.float16))", 'self.add_weight(shape=(4,), initializer="ones", dtype=tf.float16)'),
+    ("tf.Variable(tf.zeros(3))", 'self.add_weight(shape=(3,), initializer="zeros")'),
+    ("tf.Variable(tf.fill([2], 2))",
+     'self.add_weight(shape=(2,), initializer=tf.keras.initializers.Constant(value=2), dtype="int32")'),
+]
+
+
+@pytest.mark.parametrize("variable,weight", _NUMPY_CASES)
+def test_numpy_and_tf_constructors_become_named_initializers(variable, weight):
+    translated = WeightTranslator(_IMPORTS).from_variable(cst.parse_expression(variable))
+    assert cst.Module([]).code_for_node(translated.add_weight()) == weight
+
+
+@pytest.mark.parametrize("variable,weight", _NUMPY_CASES)
+def test_the_weight_equals_the_variable_under_tensorflow(variable, weight):
+    """Same shape, dtype and values as the `tf.Variable` it replaces."""
+    tf = pytest.importorskip("tensorflow")
+    np = pytest.importorskip("numpy")
+    layer = tf.keras.layers.Layer()
+    names = {"tf": tf, "np": np, "self": layer}
+    before, after = eval(variable, names), eval(weight, names)  # noqa: S307 - the test's own literals
+    assert (tuple(after.shape), after.dtype) == (tuple(before.shape), before.dtype)
+    np.testing.assert_array_equal(np.asarray(after), before.numpy())
+
+
+def test_a_name_that_may_be_a_length_or_a_shape_keeps_the_value_and_says_why():
+    variable = cst.parse_expression("tf.Variable(np.zeros(self.size))")
+    weight = WeightTranslator(_IMPORTS).from_variable(variable, initial="initial_w")
+    assert weight.prelude is not None and "`self.size` may be a length or a shape" in weight.note
+    # with evidence that it is an int (`size=4` in the constructor), it is a length
+    values = {"self.size": cst.Name("size")}
+    weight = WeightTranslator(_IMPORTS, values, integers=frozenset({"size"})).from_variable(variable, initial="w")
+    assert cst.Module([]).code_for_node(weight.add_weight()) == (
+        'self.add_weight(shape=(self.size,), initializer="zeros", dtype="float64")')
+
+
+def test_integer_numpy_arrays_are_not_turned_into_float_weights():
+    variable = cst.parse_expression("tf.Variable(np.zeros(3, dtype=np.int32))")
+    assert WeightTranslator(_IMPORTS).from_variable(variable) is None
+
+
+@pytest.mark.parametrize("variable,weight", [
+    ("tf.Variable(0.0)", 'self.add_weight(shape=(), initializer="zeros")'),
+    ("tf.Variable(tf.random.normal([2, 3]))",
+     "self.add_weight(shape=(2, 3), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0))"),
+])
+def test_what_a_reviewer_would_write(variable, weight):
+    translated = WeightTranslator(_IMPORTS).from_variable(cst.parse_expression(variable))
+    assert cst.Module([]).code_for_node(translated.add_weight()) == weight

@@ -141,6 +141,31 @@ def attribute_values(cls) -> dict[str, cst.BaseExpression]:
     return {name: found[0] for name, found in values.items() if len(found) == 1}
 
 
+def integer_names(cls) -> frozenset[str]:
+    """Names that hold a Python int by what the class says: parameters of its methods
+    annotated `int` or defaulting to an integer literal (`units=32`), and the `self.<attr>`
+    assigned once from one of those or from an integer literal. A shape argument of
+    `np.zeros(n)` that is one of these is a length, not a shape."""
+    names: set[str] = set()
+    for c in cls.lineage():
+        for method in c.methods.values():
+            params = method.params
+            for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+                annotation = param.annotation.annotation if param.annotation is not None else None
+                if (isinstance(annotation, cst.Name) and annotation.value == "int") or (
+                        param.default is not None and _integer(param.default)):
+                    names.add(param.name.value)
+    for attr, value in attribute_values(cls).items():
+        if _integer(value) or (isinstance(value, cst.Name) and value.value in names):
+            names.add(attr)
+    return frozenset(names)
+
+
+def _integer(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Integer) or (
+        isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus) and _integer(expr.expression))
+
+
 def known_values(context, cls) -> dict[str, cst.BaseExpression]:
     """What a weight's initial value may name: the function's single-bound locals and the
     layer's single-bound attributes."""

@@ -41,8 +41,8 @@ class _Shapes(cst.CSTTransformer):
 
 
 def weight_statements(ctor: cst.Call, imports: ImportMap, attr: str, like: cst.SimpleStatementLine,
-                      values: Optional[Mapping[str, cst.BaseExpression]] = None
-                      ) -> Optional[list[cst.SimpleStatementLine]]:
+                      values: Optional[Mapping[str, cst.BaseExpression]] = None,
+                      integers: frozenset[str] = frozenset()) -> Optional[list[cst.SimpleStatementLine]]:
     """`self.<attr> = self.add_weight(...)` equivalent to the constructor (a `tf.Variable`
     translated, or an `add_weight` call as it is), after its prelude if it needs one.
     `values` are what the initial value may name (see WeightTranslator); the statements go
@@ -50,7 +50,7 @@ def weight_statements(ctor: cst.Call, imports: ImportMap, attr: str, like: cst.S
     like = moved(like)
     if isinstance(ctor.func, cst.Attribute) and ctor.func.attr.value == "add_weight":
         return [assignment(attr, ctor, like)]
-    translator = WeightTranslator(imports, values, portable=True)
+    translator = WeightTranslator(imports, values, portable=True, integers=integers)
     weight = translator.from_variable(ctor, initial=f"initial_{attr.lstrip('_')}")
     if weight is None:
         return None
@@ -158,7 +158,7 @@ class Hoisted:
 
 def hoist_weight(ctor: cst.Call, statement: cst.SimpleStatementLine, attr: str, imports: ImportMap, *,
                  inputs: set[str], input_shape: str, values: Optional[Mapping[str, cst.BaseExpression]] = None,
-                 site: Optional[CallSite] = None) -> Hoisted:
+                 site: Optional[CallSite] = None, integers: frozenset[str] = frozenset()) -> Hoisted:
     """The variable that `statement` creates with `ctor`, as `self.<attr> = self.add_weight(...)`
     statements for `build`. `inputs` are the names of the layer's input whose static shape
     becomes `input_shape`; for a helper, `site` gives its parameters at the call site (so
@@ -168,7 +168,7 @@ def hoist_weight(ctor: cst.Call, statement: cst.SimpleStatementLine, attr: str, 
     if site is not None:  # before translating: `tf.ones(s) * scale` with `scale=0.5` is a Constant
         ctor = ctor.visit(_Substitute(site.arguments))
         values = {k: v.visit(_Substitute(site.arguments)) for k, v in (values or {}).items()}
-    statements = weight_statements(ctor, imports, attr, statement, values)
+    statements = weight_statements(ctor, imports, attr, statement, values, integers)
     if statements is None:
         return Hoisted(None, "the `tf.Variable` takes arguments `add_weight` does not (`shape=`, "
                              "`constraint=`, ...)")
@@ -294,18 +294,120 @@ class RenameReads(cst.CSTTransformer):
         return updated_node.with_changes(keyword=original_node.keyword)
 
 
-def without(original: cst.FunctionDef, statement: cst.CSTNode, rename: Optional[RenameReads]):
+def without(original: cst.FunctionDef, statement: cst.CSTNode, rename: Optional[RenameReads],
+            imports: Optional[ImportMap] = None):
     """A builder: the function without `statement` (found by position: the updated
-    function holds copies), its reads renamed."""
-    index = list(original.body.body).index(statement)
-    return lambda updated: _without(updated, index, rename)
+    function holds copies), its reads renamed. With `imports`, also without the initializer
+    objects only `statement` used (`w_init = tf.random_normal_initializer()`): the weight
+    in `build` spells them out, and they have no effect of their own."""
+    body = list(original.body.body)
+    index = body.index(statement)
+    dead = {index} | (set(initializers_only_for(body, index, imports)) if imports is not None else set())
+    return lambda updated: _without(updated, dead, rename)
 
 
-def _without(body_owner: cst.FunctionDef, index: int, rename: Optional[RenameReads]) -> cst.FunctionDef:
-    body = without_statements(body_owner.body.body, {index})
+def _without(body_owner: cst.FunctionDef, indices: set[int], rename: Optional[RenameReads]) -> cst.FunctionDef:
+    body = without_statements(body_owner.body.body, indices)
     if not body:
         body = [cst.SimpleStatementLine([cst.Pass()])]
     updated = body_owner.with_changes(body=body_owner.body.with_changes(body=body))
     if rename is not None:
         updated = updated.with_changes(body=updated.body.visit(rename))
     return updated
+
+
+def initializers_only_for(body: list[cst.BaseStatement], index: int, imports: ImportMap) -> list[int]:
+    """Positions of `name = <initializer constructor>` statements before `body[index]` whose
+    name only `body[index]` reads and no other statement binds."""
+    found = []
+    read = set(names_in(body[index]))
+    for position, statement in enumerate(body[:index]):
+        alone = isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+        small = statement.body[0] if alone else None
+        if not (isinstance(small, cst.Assign) and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name)
+                and isinstance(small.value, cst.Call) and _is_initializer_constructor(small.value, imports)):
+            continue
+        name = small.targets[0].target.value
+        others = [s for i, s in enumerate(body) if i not in (position, index)]
+        if name in read and not any(name in names_in(s) for s in others):
+            found.append(position)
+    return found
+
+
+def _is_initializer_constructor(call: cst.Call, imports: ImportMap) -> bool:
+    """`tf.random_normal_initializer(stddev=0.1)`, `keras.initializers.GlorotUniform(seed=1)`:
+    a constructor of TF's or Keras's, with arguments that run no code."""
+    qualified = imports.resolve(call.func) or ""
+    if not qualified.startswith(("tensorflow.", "keras.")) or not (
+            ".initializers." in qualified or qualified.endswith("_initializer")):
+        return False
+    return not any(_runs_code(arg.value) for arg in call.args)
+
+
+def _runs_code(expr: cst.BaseExpression) -> bool:
+    return any(isinstance(n, (cst.Call, cst.Lambda, cst.NamedExpr, cst.Await, cst.Yield))
+               for n in (expr, *descendants(expr)))
+
+
+def parameters_only_for(helper: cst.FunctionDef, statements: list[cst.CSTNode]) -> list[str]:
+    """The helper's parameters that only `statements` read (`out_dim` of `mix(x, out_dim)`
+    when it only sizes the variable): once they move to `build`, nothing needs them. Not
+    `self`, nor `*args`/`**kwargs`."""
+    params = helper.params
+    named = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
+    rest = [s for s in helper.body.body if not any(s is m for m in statements)]
+    read = {n for s in statements for n in names_in(s)}
+    defaults = {n for p in (*params.posonly_params, *params.params, *params.kwonly_params)
+                if p.default is not None for n in names_in(p.default)}
+    return [name for name in named if name != "self" and name in read and name not in defaults
+            and not any(name in names_in(s) for s in rest)]
+
+
+def without_parameters(function: cst.FunctionDef, names: set[str]) -> cst.FunctionDef:
+    params = function.params
+
+    def keep(group):
+        kept = [p for p in group if p.name.value not in names]
+        if kept and group and kept[-1] is not group[-1]:
+            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return kept
+
+    return function.with_changes(params=params.with_changes(
+        posonly_params=keep(params.posonly_params), params=keep(params.params),
+        kwonly_params=keep(params.kwonly_params)))
+
+
+def dropping(positions: list[int]):
+    """A call-site edit: the call without the arguments at `positions`."""
+    def build(updated: cst.Call) -> cst.Call:
+        args = [a for i, a in enumerate(updated.args) if i not in positions]
+        if args:
+            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(args=args)
+
+    return build
+
+
+def arguments_without(helper: cst.FunctionDef, call: cst.Call, names: set[str]) -> Optional[list[int]]:
+    """Positions of `call`'s arguments bound to the parameters `names`, or None when one
+    of them runs code (dropping it would drop its effect) or cannot be told."""
+    params = helper.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    if positional and positional[0] == "self" and isinstance(call.func, cst.Attribute):
+        positional = positional[1:]
+    dropped = []
+    index = 0
+    for position, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            name = arg.keyword.value
+        else:
+            name = positional[index] if index < len(positional) else None
+            index += 1
+        if name in names:
+            if _runs_code(arg.value):
+                return None
+            dropped.append(position)
+    return dropped

@@ -7,8 +7,12 @@ defaults differ from `tf.random`'s, so every parameter is spelled out),
 `tf.zeros`/`tf.ones` -> "zeros"/"ones", `tf.fill`/`tf.constant(v, shape=)`, `tf.ones(s) * c`
 and literals -> `Constant(v)`, `init(shape, dtype)` of an initializer -> that initializer
 (`w_init = tf.random_normal_initializer()` ... `w_init(shape=s)` -> `initializer=w_init`;
-`tf.zeros_initializer()(s)` -> "zeros"). A value whose shape the code does not say (a
-NumPy array, a tensor from elsewhere) is converted once and named:
+`tf.zeros_initializer()(s)` -> "zeros"). NumPy's `np.zeros`/`np.ones`/`np.full` ->
+"zeros"/"ones"/`Constant(c)` with NumPy's dtype kept: float64 unless the call says
+otherwise (`tf.Variable(np.zeros(n))` is a float64 variable, and so is the weight). A shape
+given as a length (`np.zeros(n)`, `tf.zeros(3)`) becomes `(n,)` when `n` is certainly an
+int. A value whose shape the code does not say (a NumPy array, a tensor from elsewhere, a
+length that may be a shape) is converted once and named:
 `initial = tf.convert_to_tensor(v)`, `shape=initial.shape, initializer=Constant(initial)`.
 """
 
@@ -35,6 +39,8 @@ class Weight:
     # `initial = tf.convert_to_tensor(<value>)`, to run before the add_weight when the
     # initializer is the original value itself (its shape is not in the code).
     prelude: Optional[cst.SimpleStatementLine] = None
+    # Why the prelude form, when a shorter one was close (for the fix's description).
+    note: Optional[str] = None
 
     def add_weight(self, owner: str = "self") -> cst.Call:
         keywords = [("name", self.name), ("shape", self.shape), ("initializer", self.initializer),
@@ -73,6 +79,15 @@ _DISTRIBUTIONS = {
 }
 
 
+# NumPy's float dtype names, as add_weight takes them; `float` is NumPy's float64.
+_NUMPY_FLOATS = {"float16": "float16", "half": "float16", "float32": "float32", "single": "float32",
+                 "float64": "float64", "double": "float64", "float_": "float64", "float": "float64"}
+_TF_FLOATS = ("float16", "float32", "float64", "bfloat16", "half", "double")
+# Operators that keep ints ints (`/` makes a float; `*` of a tuple repeats it, so both sides
+# must be ints).
+_INT_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Modulo, cst.Power)
+
+
 # Initializer objects whose Keras name is a string: `tf.zeros_initializer()(shape)` -> "zeros".
 _NAMED_INITIALIZERS = {"zeros_initializer": "zeros", "ones_initializer": "ones", "Zeros": "zeros", "Ones": "ones"}
 
@@ -85,10 +100,13 @@ class WeightTranslator:
     is written out instead of named (an attribute is still there)."""
 
     def __init__(self, imports: ImportMap, values: Optional[Mapping[str, cst.BaseExpression]] = None,
-                 portable: bool = False) -> None:
+                 portable: bool = False, integers: frozenset[str] = frozenset()) -> None:
         self.imports = imports
         self.values = values or {}
         self.portable = portable
+        self.integers = integers  # names known to hold an int (see layer_state.integer_names)
+        self._note: Optional[str] = None
+        self.reason: Optional[str] = None  # why the last `from_variable` gave None
         keras = imports.alias_of("keras")
         tf = imports.alias_of("tensorflow") or "tf"
         self.initializers = f"{keras}.initializers" if keras else f"{tf}.keras.initializers"
@@ -104,13 +122,23 @@ class WeightTranslator:
         b = bind(call.args, ["initial_value", "trainable", "validate_shape", "caching_device", "name",
                              "variable_def", "dtype", "import_scope", "constraint", "synchronization",
                              "aggregation", "shape", "experimental_enable_variable_lifting"])
-        if not b or "initial_value" not in b or set(b) - {"initial_value", "trainable", "name", "dtype"}:
+        self.reason = None
+        if not b or "initial_value" not in b:
+            self.reason = "its arguments cannot be read (`*args`, `**kwargs` or no initial value)"
+            return None
+        extra = sorted(set(b) - {"initial_value", "trainable", "name", "dtype"})
+        if extra:
+            shown = ", ".join(f"`{k}=`" for k in extra)
+            self.reason = f"`tf.Variable` takes {shown}, which the fix does not carry over to `add_weight`"
             return None
         value = b["initial_value"]
         dtype = b.get("dtype")
+        self._note = None
         shaped = self._shape_and_initializer(value)
         if shaped is None:
             if initial is None:
+                self.reason = ("the initial value's shape is not in the code, and the variable is not "
+                               "assigned on its own line where it could be computed first")
                 return None
             if dtype is None and self._is_tensor_op(value):
                 convert = value  # already a tensor: its shape and dtype are there
@@ -123,7 +151,7 @@ class WeightTranslator:
                 shape=cst.parse_expression(f"{initial}.shape"),
                 initializer=self._initializer("Constant", value=cst.Name(initial)),
                 dtype=cst.parse_expression(f"{initial}.dtype"), trainable=b.get("trainable"),
-                name=b.get("name"), prelude=prelude)
+                name=b.get("name"), prelude=prelude, note=self._note)
         shape, initializer, value_dtype = shaped
         if dtype is not None and is_integer_literal(value) and self.imports.dtype_name(dtype).startswith(
                 ("float", "bfloat", "half", "double")):
@@ -134,6 +162,8 @@ class WeightTranslator:
             dtype = value_dtype
         if dtype is None and is_integer_literal(value):
             dtype = cst.SimpleString('"int32"')  # tf.Variable(3) is int32; add_weight's default is float
+        if literal_int(value) == 0 or (isinstance(value, cst.Float) and value.evaluated_value == 0.0):
+            initializer = cst.SimpleString('"zeros"')
         return Weight(shape, initializer, dtype, b.get("trainable"), b.get("name"))
 
     def _shape_and_initializer(self, value: cst.BaseExpression):
@@ -146,6 +176,8 @@ class WeightTranslator:
         if not isinstance(value, cst.Call):
             return None
         qualified = self.imports.resolve(value.func) or ""
+        if qualified in ("numpy.zeros", "numpy.ones", "numpy.full"):
+            return self._numpy_filled(qualified[len("numpy."):], value)
         last = qualified.rsplit(".", 1)[-1] if qualified.startswith("tensorflow.") else ""
         tail = qualified[len("tensorflow."):] if qualified.startswith("tensorflow.") else ""
         distribution = next((d for key, d in _DISTRIBUTIONS.items() if tail == key or tail.endswith("." + key)), None)
@@ -153,17 +185,27 @@ class WeightTranslator:
             initializer, low, high = distribution
             b = bind(value.args, ["shape", low, high, "dtype", "seed", "name"])
             if b and "shape" in b and "dtype" not in b:
-                return b["shape"], self._initializer(
+                shape = b["shape"]
+                if isinstance(shape, cst.List):
+                    shape = self._shape(shape, tensorflow=True)
+                return shape, self._initializer(
                     initializer, **{low: b.get(low, _float("0.0")), high: b.get(high, _float("1.0"))},
                     **({"seed": b["seed"]} if "seed" in b else {})), None
         if last in ("zeros", "ones") and qualified.count(".") == 1:
             b = bind(value.args, ["shape", "dtype", "name"])
-            if b and "shape" in b and "dtype" not in b:
-                return b["shape"], cst.SimpleString(f'"{last}"'), None
+            dtype = b.get("dtype") if b else None
+            if b and "shape" in b and (dtype is None or self.imports.dtype_name(dtype) in _TF_FLOATS):
+                shape = self._shape(b["shape"], tensorflow=True)
+                return (shape, cst.SimpleString(f'"{last}"'), dtype) if shape is not None else None
         if last == "fill" and qualified.count(".") == 1:
             b = bind(value.args, ["dims", "value", "name"])
             if b and "dims" in b and "value" in b and is_numeric_literal(b["value"]):
-                return b["dims"], self._initializer("Constant", value=b["value"]), None
+                shape = self._shape(b["dims"], tensorflow=True)
+                if shape is None:
+                    return None
+                # `tf.fill(s, 2)` is int32, as `tf.constant(2)` is
+                dtype = cst.SimpleString('"int32"') if is_integer_literal(b["value"]) else None
+                return shape, self._initializer("Constant", value=b["value"]), dtype
         if last == "constant" and qualified.count(".") == 1:
             b = bind(value.args, ["value", "dtype", "shape", "name"])
             if b and "value" in b and "dtype" not in b and is_numeric_literal(b["value"]):
@@ -176,6 +218,83 @@ class WeightTranslator:
             if b and "shape" in b:
                 return b["shape"], initializer, b.get("dtype")
         return None
+
+    def _numpy_filled(self, function: str, value: cst.Call):
+        """`np.zeros(s)`, `np.ones(s, dtype)`, `np.full(s, c)`: (shape, initializer, dtype)
+        with NumPy's float dtype spelled out, or None (other dtypes, a shape that may be
+        either a length or a tuple)."""
+        names = ["shape", "fill_value", "dtype", "order"] if function == "full" else ["shape", "dtype", "order"]
+        b = bind(value.args, names)
+        if not b or "shape" not in b or set(b) - {"shape", "fill_value", "dtype"}:
+            return None
+        fill = b.get("fill_value")
+        scalar = fill is not None and is_numeric_literal(fill) and not isinstance(fill, (cst.List, cst.Tuple))
+        if function == "full" and not scalar:
+            return None
+        if "dtype" in b:
+            given = b["dtype"]
+            builtin = isinstance(given, cst.Name) and self.imports.resolve(given) is None
+            dtype = _NUMPY_FLOATS.get(given.value if builtin else self.imports.dtype_name(given))
+        else:  # NumPy's default: float64, and for `full` the fill value's own type
+            dtype = "float64" if fill is None or not is_integer_literal(fill) else None
+        if dtype is None:
+            return None  # an integer or bool array: not a weight the fix can make trainable as it was
+        shape = self._shape(b["shape"], tensorflow=False)
+        if shape is None:
+            return None
+        if fill is None:
+            initializer: cst.BaseExpression = cst.SimpleString(f'"{function}"')
+        else:
+            initializer = self._initializer("Constant", value=as_floats(fill))
+        return shape, initializer, cst.SimpleString(f'"{dtype}"')
+
+    def _shape(self, expr: cst.BaseExpression, tensorflow: bool) -> Optional[cst.BaseExpression]:
+        """The `shape=` for a shape argument: a tuple as written, a list as a tuple, a length
+        `n` as `(n,)`. A name that may hold either a length or a shape is kept as written for
+        TF (its `shape` argument is usually a tuple by name: `tf.zeros(self.kernel_shape)`)
+        only when its name says it is a shape; otherwise None, with a note."""
+        if isinstance(expr, cst.Tuple):
+            return expr
+        if isinstance(expr, cst.List):
+            elements = list(expr.elements)
+            if len(elements) == 1:
+                elements = [elements[0].with_changes(comma=cst.Comma())]
+            return cst.Tuple(elements, lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        if self._is_int(expr):
+            return cst.Tuple([cst.Element(expr, comma=cst.Comma())])
+        name = dotted_name(expr)
+        held = self.values.get(name) if name is not None else None
+        if isinstance(held, (cst.Tuple, cst.List)) or (
+                tensorflow and name is not None and "shape" in name.rsplit(".", 1)[-1]):
+            return expr
+        if name is not None:
+            self._note = (f"`{name}` may be a length or a shape, so the shape is taken from the value; "
+                          f"write `shape=({name},)` if it is a length")
+        return None
+
+    def _is_int(self, expr: cst.BaseExpression, depth: int = 0) -> bool:
+        """Whether `expr` is certainly a Python int (or a static dimension)."""
+        if depth > 4:
+            return False
+        if isinstance(expr, cst.Integer) or (isinstance(expr, cst.UnaryOperation)
+                                             and isinstance(expr.operator, cst.Minus)):
+            return isinstance(expr, cst.Integer) or self._is_int(expr.expression, depth + 1)
+        if isinstance(expr, cst.BinaryOperation):
+            return isinstance(expr.operator, _INT_OPERATORS) and self._is_int(expr.left, depth + 1) \
+                and self._is_int(expr.right, depth + 1)
+        if isinstance(expr, cst.Call):
+            return (isinstance(expr.func, cst.Name) and expr.func.value in ("len", "int")
+                    and self.imports.resolve(expr.func) is None)
+        if isinstance(expr, cst.Subscript):  # `x.shape[-1]`, `input_shape[1]`: one dimension
+            index = expr.slice[0].slice if len(expr.slice) == 1 else None
+            shape = dotted_name(expr.value)
+            return isinstance(index, cst.Index) and shape is not None and "shape" in shape.rsplit(".", 1)[-1]
+        name = dotted_name(expr)
+        if name is None:
+            return False
+        if name in self.values:
+            return self._is_int(self.values[name], depth + 1)
+        return name in self.integers
 
     def _scaled(self, product: cst.BinaryOperation):
         """`tf.ones(s) * c` -> Constant(c), `tf.zeros(s) * c` -> "zeros",

@@ -11,6 +11,9 @@ from tfgradfix.rules.base import Rule
 
 
 CONVERSIONS = ("array", "asarray", "asanyarray")
+# NumPy functions that index what they are given instead of converting it (`m[::-1]`): on a
+# tensor they return a tensor that keeps its gradient (measured, tests/test_translations.py).
+TENSOR_PRESERVING = frozenset({"flip", "trim_zeros"})
 
 
 def numpy_function(rule: Rule, call_node: cst.Call) -> Optional[str]:

@@ -9,7 +9,7 @@ import libcst as cst
 from tfgradfix.fixes.arrays import ArrayToTensor
 from tfgradfix.fixes.numpy_to_tf import _DTYPES, INTEGER_RESULTS
 from tfgradfix.rules.base import Rule
-from tfgradfix.rules.numpy.base import CONVERSIONS, numpy_function, on_path_with_tensor
+from tfgradfix.rules.numpy.base import CONVERSIONS, TENSOR_PRESERVING, numpy_function, on_path_with_tensor
 
 
 class NumpyCallOnTensor(Rule):
@@ -32,7 +32,8 @@ class NumpyCallOnTensor(Rule):
         "`tf.GradientTape` block. Tensors keep their gradient through lists, tuples and dicts "
         "(`outs = [m(x) for m in models]`, `for out, y in zip(outs, ys)`, `sum(...)`). NumPy on "
         "constants and static shapes (`np.sqrt(self.units)`, `np.prod(input_shape[1:])`) is not "
-        "reported, nor is NumPy whose result is only logged, NumPy in a tape whose value only "
+        "reported, nor are `np.flip`/`np.trim_zeros` (they index the tensor, which keeps its "
+        "gradient), nor is NumPy whose result is only logged, NumPy in a tape whose value only "
         "feeds a result that has no gradient anyway (an action drawn with "
         "`np.random.choice(n, p=np.squeeze(probs))`) or only comes from models whose variables "
         "the tape's `tape.gradient` sources do not list (a DQN target network's `np.amax` when "
@@ -78,7 +79,7 @@ class NumpyCallOnTensor(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         function = numpy_function(self, node)
-        if function is None or function in CONVERSIONS:
+        if function is None or function in CONVERSIONS or function in TENSOR_PRESERVING:
             return
         if not on_path_with_tensor(self, node, [a.value for a in node.args]):
             return

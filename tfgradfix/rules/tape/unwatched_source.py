@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as m
 
 from tfgradfix.analysis.dataflow import is_certainly_tensor
 from tfgradfix.analysis.tapes import TapeBlock, reaching_value
@@ -78,7 +79,16 @@ class UnwatchedSource(TapeRule):
                 watch = cst.parse_statement(f"{block.name}.watch({name})\n")
 
                 def build(updated: cst.With, watch=watch) -> cst.With:
-                    return updated.with_changes(body=updated.body.with_changes(body=[watch, *updated.body.body]))
+                    # after the watches already at the top, so several fixes keep the sources' order
+                    body = list(updated.body.body)
+                    at = next((i for i, s in enumerate(body) if not _is_watch(s, block.name)), len(body))
+                    return updated.with_changes(body=updated.body.with_changes(body=[*body[:at], watch, *body[at:]]))
 
                 fix = Fix(f"Watch `{name}` at the top of the block", (Edit(block.node, build),))
                 self.report(source, self.message.format(name=name), fix)
+
+
+def _is_watch(statement: cst.CSTNode, tape: str) -> bool:
+    """`tape.watch(...)` as a statement of its own."""
+    return m.matches(statement, m.SimpleStatementLine(body=[m.Expr(m.Call(
+        func=m.Attribute(value=m.Name(tape), attr=m.Name("watch"))))]))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.imports import is_integer_dtype
 from tfgradfix.analysis.keras import defines_property
-from tfgradfix.analysis.layer_state import VARIABLE, is_false, keyword_value, known_values, stored_on
+from tfgradfix.analysis.layer_state import (
+    VARIABLE, integer_names, is_false, keyword_value, known_values, read_in_forward, stored_on,
+)
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.fixes.literals import is_integer_literal
 from tfgradfix.fixes.weights import WeightTranslator
@@ -25,7 +29,9 @@ class UntrackedVariableAttribute(Rule):
         "a list or dict on the layer (`self.ws = [tf.Variable(...) for ...]`, "
         "`self.ws.append(tf.Variable(...))`). A class is a Keras layer or model through any "
         "chain of base classes of the project, across modules (a subclass in `models.py` of a "
-        "Keras base in `base.py`)."
+        "Keras base in `base.py`). Also in a model used as a TF module, with its own `__call__` "
+        "and no `call` (measured with TF 2.21: Keras 3 does not track the variable there either; "
+        "`tf.saved_model` exports it both before and after the fix)."
     )
     why = (
         "Keras 3 (`tf.keras` from TensorFlow 2.16) tracks only the variables it creates itself "
@@ -69,12 +75,25 @@ class UntrackedVariableAttribute(Rule):
         "`TruncatedNormal` with their parameters spelled out (Keras's defaults differ); "
         "`tf.zeros`/`tf.ones` -> \"zeros\"/\"ones\"; `tf.fill`, `tf.ones(s) * c` and literals "
         "-> `Constant(c)` (an integer literal with a float `dtype=` is cast by it: "
-        "`tf.Variable(0, dtype=tf.float32)` -> \"zeros\", `3` -> `Constant(value=3.0)`); `tf.random.normal(s) * c` -> `RandomNormal(stddev=c)`. A value whose "
+        "`tf.Variable(0, dtype=tf.float32)` -> \"zeros\", `3` -> `Constant(value=3.0)`); `tf.random.normal(s) * c` -> `RandomNormal(stddev=c)`; "
+        "NumPy's `np.zeros`/`np.ones`/`np.full` -> \"zeros\"/\"ones\"/`Constant(c)` with NumPy's dtype "
+        "kept: `tf.Variable(np.zeros(n))` is a float64 variable, so the weight gets `dtype=\"float64\"` "
+        "(drop it by hand if float32 was meant). A length becomes a one-element shape "
+        "(`np.zeros(n)` -> `shape=(n,)`) when `n` is certainly an int: a literal, arithmetic on ints, "
+        "`len(...)`, a dimension `x.shape[-1]`, or a parameter annotated `int` or defaulting to an "
+        "int (`units=32`), also through `self.units = units`. When it may be a shape as well, the "
+        "value is kept as below and the fix's description says so. A value whose "
         "shape the code does not spell (a NumPy array, a tensor from elsewhere) is converted "
         "once into a named tensor and becomes `Constant(initial)` with that tensor's shape and "
         "dtype (no lambda: the layer still saves and loads as `.keras`, since Keras stores the "
-        "weight's value, not its initializer). No fix when `tf.Variable` takes arguments "
-        "`add_weight` does not (`constraint=`, `shape=`, `synchronization=`), or when a "
+        "weight's value, not its initializer). An integer variable that the forward pass only steps "
+        "(`self.calls = tf.Variable(0)`, then `assign_add`) becomes a non-trainable counter, "
+        "`add_weight(shape=(), initializer=\"zeros\", trainable=False, dtype=\"int32\")`: it never "
+        "trained, and as a trainable Keras weight it would get a None gradient on every step. "
+        "No fix, and the message says why, for an integer variable the forward pass reads as a "
+        "value (TGF206 first), when `tf.Variable` takes arguments the fix does not carry over "
+        "(`constraint=`, `shape=`, `synchronization=`), for a value of unknown shape inside a "
+        "list or dict, or when a "
         "subclass turns the attribute into a property (its setter would get a Keras weight); "
         "an attribute that is a property of the class itself is not reported (the assignment "
         "runs its setter).\n\n"
@@ -107,22 +126,39 @@ class UntrackedVariableAttribute(Rule):
         trainable_integer = (node.args and node.args[0].keyword is None and is_integer_literal(node.args[0].value)
                              and keyword_value(node, "dtype") is None
                              and not is_false(keyword_value(node, "trainable")))
-        fix = None if trainable_integer else self._fix(node, attr)  # TGF206 first: an int weight cannot train
-        self.report(node, message, fix)
+        if trainable_integer and read_in_forward(context, cls, attr):
+            self.report(node, f"{message} (no fix: an integer variable cannot train either; TGF206 makes it a "
+                              "float with `--unsafe-fixes`, and the next pass makes that a weight)")
+            return
+        dtype = keyword_value(node, "dtype")
+        integer = trainable_integer or (dtype is not None and is_integer_dtype(context.scope.dtype_name(dtype))
+                                        and keyword_value(node, "trainable") is None)
+        fix, reason = self._fix(node, attr, counter=bool(integer) and not read_in_forward(context, cls, attr))
+        self.report(node, message if fix is not None else f"{message} (no fix: {reason})", fix)
 
-    def _fix(self, node: cst.Call, attr: str) -> Optional[Fix]:
+    def _fix(self, node: cst.Call, attr: str, counter: bool) -> tuple[Optional[Fix], Optional[str]]:
+        """The fix, or None and why. A `counter` (`tf.Variable(0)` that the forward pass only
+        steps) becomes a non-trainable int32 weight: it never trained, and as a trainable
+        Keras weight it would get a None gradient on every step."""
         context = self.context
         assign = context.parent(node)
         statement = context.parent(assign)
         direct = (isinstance(assign, cst.Assign) and assign.value is node
                   and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1)
         initial = f"initial_{attr.lstrip('_')}" if direct else None
-        weight = WeightTranslator(context.imports, known_values(context, context.scope.keras_class)).from_variable(
-            node, initial=initial)
+        cls = context.scope.keras_class
+        translator = WeightTranslator(context.imports, known_values(context, cls), integers=integer_names(cls))
+        weight = translator.from_variable(node, initial=initial)
         if weight is None:
-            return None
+            return None, translator.reason
+        description = "Create it with `self.add_weight`"
+        if counter:
+            weight = replace(weight, trainable=cst.Name("False"))
+            description = "Create it with `self.add_weight` as a non-trainable counter"
         if weight.prelude is None:
-            return Fix.replace(node, weight.add_weight(), "Create it with `self.add_weight`")
+            return Fix.replace(node, weight.add_weight(), description), None
         prelude = weight.prelude.with_changes(leading_lines=statement.leading_lines)
         rest = statement.with_changes(leading_lines=[], body=[assign.with_changes(value=weight.add_weight())])
-        return Fix.replace(statement, cst.FlattenSentinel([prelude, rest]), "Create it with `self.add_weight`")
+        if weight.note is not None:
+            description += f" ({weight.note})"
+        return Fix.replace(statement, cst.FlattenSentinel([prelude, rest]), description), None

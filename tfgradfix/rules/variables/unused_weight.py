@@ -20,9 +20,11 @@ class UnusedWeight(Rule):
     message = "`self.{attr}` is a trainable weight that nothing reads: its gradient is always None"
     triggers = ("add_weight",)
     what = (
-        "Finds `self.<name> = self.add_weight(...)` (trainable) in a layer with a `call` when no "
-        "code in the module reads `.<name>`: not `call`, not a helper, not a subclass, not "
-        "another object. Layers that reach their weights dynamically (`getattr`, `self.weights`, "
+        "Finds `self.<name> = self.add_weight(...)` (trainable) that a layer with a `call` makes "
+        "for itself, in `__init__`, `build` or a method they call, when no code in the module "
+        "reads `.<name>`: not `call`, not a helper, not a subclass, not another object. A weight "
+        "added from another method (a `post_build_add` that a test calls to check tracking) is "
+        "its caller's business and is not reported. Layers that reach their weights dynamically (`getattr`, `self.weights`, "
         "`self.trainable_weights`, `vars(self)`) are left alone, and so is a weight whose name "
         "appears as a word in a string elsewhere in the module (`getattr(layer, \"bias\")`); the "
         "weight's own `name=\"bias\"`, other `name=` arguments, docstrings and longer words "
@@ -61,7 +63,7 @@ class UnusedWeight(Rule):
             return
         if any(isinstance(n, cst.Name) and n.value in self._DYNAMIC for n in descendants(node)):
             return
-        for method in cls.methods.values():
+        for method in self._own_creation(cls):
             for statement in descendants(method):
                 if not isinstance(statement, cst.Assign) or not isinstance(statement.value, cst.Call):
                     continue
@@ -74,6 +76,23 @@ class UnusedWeight(Rule):
                     attr = self_attribute(target.target)
                     if attr is not None and not self._read_anywhere(attr):
                         self.report(call, self.message.format(attr=attr))
+
+    @staticmethod
+    def _own_creation(cls) -> list[cst.FunctionDef]:
+        """The methods in which the layer makes its own weights: `__init__`, `build` and the
+        helpers they call (`self._make_weights()`). A weight added from another method
+        (`post_build_add`, a test poking at tracking) is for its caller to read."""
+        methods = {name: cls.method(name) for c in cls.lineage() for name in c.methods}
+        todo, seen = ["__init__", "build"], set()
+        while todo:
+            name = todo.pop()
+            if name in seen or methods.get(name) is None:
+                continue
+            seen.add(name)
+            todo.extend(n.func.attr.value for n in descendants(methods[name])
+                        if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                        and isinstance(n.func.value, cst.Name) and n.func.value.value == "self")
+        return [method for name, method in cls.methods.items() if name in seen]
 
     def _read_anywhere(self, attr: str) -> bool:
         if self._reads is None:  # one walk of the module, for every weight of every class

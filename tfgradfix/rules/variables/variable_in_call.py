@@ -7,7 +7,7 @@ from typing import Union
 import libcst as cst
 
 from tfgradfix.analysis.keras import self_attribute
-from tfgradfix.analysis.layer_state import creates, known_values, lazily_created
+from tfgradfix.analysis.layer_state import creates, integer_names, known_values, lazily_created
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
     RenameReads, add_to_build, build_input_name, free_attribute, hoist_weight, without,
@@ -53,7 +53,8 @@ class VariableInCall(Rule):
         "`super().build()` is not added), as `self.add_weight` with the same shape, dtype, "
         "trainability and the initializer the code names (see TGF203); the input's static "
         "shape (`inputs.shape[-1]`) becomes `input_shape[-1]`; comments above the statement "
-        "move with it. The first call computes what the original did; later calls use the "
+        "move with it, and an initializer object of `call` only the variable used (`w_init = "
+        "tf.random_normal_initializer()`) goes, since `build` spells it out. The first call computes what the original did; later calls use the "
         "trained weight instead of a fresh one. No fix, and the finding says why, when the "
         "variable needs values that only `call` has, or is created inside a loop or "
         "expression."
@@ -94,12 +95,13 @@ class VariableInCall(Rule):
             return "the variable is stored in a container"
         inputs = {p.name.value for p in call_method.params.params[1:2]}
         hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=inputs,
-                               input_shape=build_input_name(cls), values=known_values(context, cls))
+                               input_shape=build_input_name(cls), values=known_values(context, cls),
+                               integers=integer_names(cls))
         if hoisted.statements is None:
             return hoisted.reason
         rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attr))) if local else None
         build_node, build_edit = add_to_build(cls, hoisted.statements)
         return Fix("Create the weight once, in `build`", (
-            Edit(call_method, without(call_method, statement, rename)),
+            Edit(call_method, without(call_method, statement, rename, context.imports)),
             Edit(build_node, build_edit),
         ))

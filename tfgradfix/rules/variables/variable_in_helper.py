@@ -11,11 +11,12 @@ import libcst as cst
 from tfgradfix.analysis.context import ParentMap
 from tfgradfix.analysis.dataflow import _walk_scope, names_in
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.layer_state import attribute_values, creates, known_values, lazily_created, repeated_in
+from tfgradfix.analysis.layer_state import attribute_values, creates, integer_names, known_values, lazily_created, repeated_in
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.fixes.edits import Edit, FileEdit, Fix, keyword_arg
 from tfgradfix.fixes.hoist import (
-    RenameReads, add_to_build, build_input_name, call_site, free_attribute, hoist_weight, without,
+    RenameReads, add_to_build, arguments_without, build_input_name, call_site, dropping, free_attribute,
+    hoist_weight, initializers_only_for, parameters_only_for, without, without_parameters,
 )
 from tfgradfix.rules.base import Rule
 
@@ -51,7 +52,7 @@ class VariableInHelper(Rule):
         "        return mix(inputs, self.out_dim) + mix(inputs, 1)\n"
     )
     fixed_example = (
-        "def mix(x, out_dim, *, m):\n"
+        "def mix(x, *, m):\n"
         "    return tf.matmul(x, m)\n"
         "\n"
         "\n"
@@ -65,7 +66,7 @@ class VariableInHelper(Rule):
         "        self.m_2 = self.add_weight(shape=(input_shape[-1], 1), initializer=tf.keras.initializers.TruncatedNormal(mean=0.0, stddev=0.05))\n"
         "\n"
         "    def call(self, inputs):\n"
-        "        return mix(inputs, self.out_dim, m=self.m_1) + mix(inputs, 1, m=self.m_2)\n"
+        "        return mix(inputs, m=self.m_1) + mix(inputs, m=self.m_2)\n"
     )
     fix_safety = (
         "Safe: the variable is created once, in the calling layer's `build`, as `self.add_weight` "
@@ -75,7 +76,12 @@ class VariableInHelper(Rule):
         "becomes `build`'s (`x.shape[-1]` -> `input_shape[-1]` when `call` passes its input as "
         "`x`). Each call site gets its own weight (`m_1`, `m_2`), as each created its own "
         "variable. A helper method called once then reads `self.<name>`; otherwise the helper "
-        "gets a keyword-only parameter that each call site passes. No fix, and the finding says "
+        "gets a keyword-only parameter that each call site passes, and the parameters only the "
+        "variable used (`out_dim`, sizing it) leave the helper and every call (kept, and the fix "
+        "says so, when a call passes an expression that runs code, or for a method whose "
+        "callers keep passing them). An initializer object only the variable used (`init = "
+        "tf.keras.initializers.GlorotUniform()`) goes too: `build` spells it out. Comments "
+        "on the variable's line move with it. No fix, and the finding says "
         "why, when the shape or initial value needs a value only `call` has (a hidden "
         "activation's shape, a local), when the helper runs in a loop or comprehension (one "
         "variable per iteration), when the call passes `*args`/`**kwargs`, or when the "
@@ -83,7 +89,10 @@ class VariableInHelper(Rule):
         "reached from several layers, or only through other helpers, are not reported.\n\n"
         "For a helper of another module of the project the fix edits both files (the helper, "
         "and the calling layer's `build` and calls), all or nothing, and only when every call of "
-        "the helper in the project is in that one layer."
+        "the helper in the project is in that one layer. The project's other modules count "
+        "even when they are not given (pre-commit passes the changed files only): they are read "
+        "for calls of the helper, and a helper that gains a parameter while another module "
+        "calls it gets no fix."
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -134,24 +143,47 @@ class VariableInHelper(Rule):
             attr = free_attribute(cls, f"{local}_{number}" if several else local)
             layer_input = {p.name.value for p in caller.node.params.params[1:2]}
             hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=layer_input,
-                                   input_shape=input_shape, values=values, site=call_site(helper, call))
+                                   input_shape=input_shape, values=values, site=call_site(helper, call),
+                                   integers=integer_names(cls))
             if hoisted.statements is None:
                 return f"at `{_code(call)}`, {hoisted.reason}" if several else hoisted.reason
             attrs.append(attr)
             created.extend(hoisted.statements)
+        reads_attribute = context.scope.owner_methods.get(name) is helper and not several
+        elsewhere = [] if reads_attribute else self._callers_elsewhere()
+        if elsewhere:
+            return (f"`{name}` is also called from {', '.join(elsewhere[:3])}, which would not pass "
+                    "the weight it would take")
         build_node, build_edit = add_to_build(cls, created)
         edits = [Edit(build_node, build_edit)]
-        if context.scope.owner_methods.get(name) is helper and not several:
+        description = "Create the weight once, in the layer's `build`" + (", one per call site" if several else "")
+        unused = _unused_parameters(helper, statement, context.imports)
+        if reads_attribute:
             rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attrs[0])))
-            edits.append(Edit(helper, without(helper, statement, rename)))
+            edits.append(Edit(helper, without(helper, statement, rename, context.imports)))
+            if unused:  # the method's callers are not rewritten: its signature stays
+                description += f" ({_listed(unused)} now unused: `{name}`'s callers still pass it)"
         else:
-            remove = without(helper, statement, None)
-            edits.append(Edit(helper, lambda updated: _with_keyword_parameter(remove(updated), local)))
-            for (_, call), attr in zip(callers, attrs):
-                edits.append(Edit(call, _passing(local, attr)))
-        return Fix("Create the weight once, in the layer's `build`" + (", one per call site" if several else ""),
-                   tuple(edits))
+            drops = [arguments_without(helper, call, set(unused)) for _, call in callers]
+            if any(d is None for d in drops):
+                description += f" ({_listed(unused)} now unused: a call passes it an expression that runs code)"
+                unused, drops = [], [[] for _ in callers]
+            remove = without(helper, statement, None, context.imports)
+            edits.append(Edit(helper, lambda updated: without_parameters(
+                _with_keyword_parameter(remove(updated), local), set(unused))))
+            for (_, call), attr, drop in zip(callers, attrs, drops):
+                edits.append(Edit(call, _composed(_passing(local, attr), dropping(drop))))
+        return Fix(description, tuple(edits))
 
+    def _callers_elsewhere(self) -> list[str]:
+        """`module:symbol` of the calls of the helper in other modules of the project,
+        given or not (the project index reads the package's other modules for them)."""
+        analysis = self.context.analysis
+        if analysis.project is None or analysis.module_name is None:
+            return []
+        return sorted({f"{module}:{symbol}" for module, symbol in
+                       analysis.project.call_sites(analysis.module_name, self.context.scope.symbol)
+                       if module != analysis.module_name})
 
     def _fix_across(self, ctor: cst.Call, external: frozenset) -> Optional[Fix]:
         """The helper, a function of this module, is called only from the forward methods
@@ -181,13 +213,15 @@ class VariableInHelper(Rule):
         imports = tuple(sorted((full, alias) for alias, full in context.imports.bindings.items()
                                if alias in heads and "." not in full))
         values = tuple((name, code(value)) for name, value in scope.analyse().single_values().items())
-        remove = without(helper, statement, None)
+        remove = without(helper, statement, None, context.imports)
+        unused = set(_unused_parameters(helper, statement, context.imports))
         caller_edit = functools.partial(
             hoist_into_caller, class_name, f"{analysis.module_name}.{scope.symbol}", local,
             code(helper.with_changes(decorators=[], leading_lines=[])), list(helper.body.body).index(statement),
             imports, values)
         return Fix("Create the weight once, in the calling layer's `build` (in its module)",
-                   (Edit(helper, lambda updated: _with_keyword_parameter(remove(updated), local)),),
+                   (Edit(helper, lambda updated: without_parameters(
+                       _with_keyword_parameter(remove(updated), local), unused)),),
                    elsewhere=(FileEdit(caller_module, caller_edit),))
 
 
@@ -232,15 +266,36 @@ def hoist_into_caller(class_name: str, helper: str, local: str, helper_code: str
         attr = free_attribute(cls, f"{local}_{number}" if several else local)
         hoisted = hoist_weight(ctor, statement, attr, known, inputs={p.name.value for p in caller.node.params.params[1:2]},
                                input_shape=build_input_name(cls), values=known_values_,
-                               site=call_site(definition, call))
+                               site=call_site(definition, call), integers=integer_names(cls))
         if hoisted.statements is None:
             return None
         attrs.append(attr)
         created.extend(hoisted.statements)
+    unused = set(_unused_parameters(definition, statement, known))
+    drops = [arguments_without(definition, call, unused) for _, call in callers]
+    if any(d is None for d in drops):
+        return None  # the helper's module drops the parameters: every call must drop its argument
     build_node, build_edit = add_to_build(cls, created)
     edits = [Edit(build_node, build_edit)]
-    edits.extend(Edit(call, _passing(local, attr)) for (_, call), attr in zip(callers, attrs))
+    edits.extend(Edit(call, _composed(_passing(local, attr), dropping(drop)))
+                 for (_, call), attr, drop in zip(callers, attrs, drops))
     return Fix(f"Create `self.{attrs[0]}` in `build` and pass it to the helper", tuple(edits), imports=imports)
+
+
+def _unused_parameters(helper: cst.FunctionDef, statement: cst.CSTNode, imports) -> list[str]:
+    """The helper's parameters that only the moved statement (and the initializers only it
+    used) read: after the fix nothing reads them."""
+    body = list(helper.body.body)
+    moving = [statement, *(body[i] for i in initializers_only_for(body, body.index(statement), imports))]
+    return parameters_only_for(helper, moving)
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names) + (" is" if len(names) == 1 else " are")
+
+
+def _composed(outer, inner):
+    return lambda updated: outer(inner(updated))
 
 
 def _passing(parameter: str, attr: str):
