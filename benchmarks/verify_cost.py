@@ -2,11 +2,12 @@
 verified, on the golden fixtures and on the multi-module projects in fixtures/projects/
 (each fixed by tfgradfix itself, then verified as `--fix --verify` would).
 
-    python benchmarks/verify_cost.py
+    python benchmarks/verify_cost.py [--unsafe-fixes]
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections import Counter
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.engine import Engine
 from tfgradfix.files import discover
+from tfgradfix.parallel import process_files
 from tfgradfix.rules import ALL_RULES
 from tfgradfix.verify.runner import verify_files
 
@@ -26,25 +28,27 @@ def _fixture_pairs() -> list[tuple[str, str, str]]:
             if not p.name.endswith(".fixed.py") and p.with_name(p.stem + ".fixed.py").exists()]
 
 
-def _project_pairs(project: Path) -> list[tuple[str, str, str]]:
+def _project_pairs(project: Path, unsafe: bool) -> tuple[list[tuple[str, str, str]], ProjectIndex]:
+    """The project fixed as the command line fixes it (the index, then the project rounds)."""
     files, _ = discover([str(project)])
     index = ProjectIndex.build(files, tuple({t for rule in ALL_RULES for t in rule.triggers}))
-    engine = Engine(ALL_RULES, fix=True, project=index)
-    results = [engine.process_path(path) for path in files]
-    return [(r.path, r.source.text, r.new_text) for r in results if r.changed and not r.error]
+    engine = Engine(ALL_RULES, fix=True, unsafe_fixes=unsafe, project=index)
+    results = list(process_files(engine, files, 1))
+    return [(r.path, r.source.text, r.new_text) for r in results if r.changed and not r.error], index
 
 
-def _measure(name: str, pairs: list[tuple[str, str, str]]) -> None:
+def _measure(name: str, pairs: list[tuple[str, str, str]], index: ProjectIndex | None = None) -> None:
     start = time.perf_counter()
-    verdicts = verify_files(pairs)
+    verdicts = verify_files(pairs, index=index)
     seconds = time.perf_counter() - start
     counts = Counter(r["verdict"] for v in verdicts for r in v.values())
     units = sum(counts.values())
     device = next((r.get("device") for v in verdicts for r in v.values()), "-")
     share = counts["verified"] / units if units else 0.0
-    print(f"{name}: {len(pairs)} changed files, {units} units: {counts['verified']} verified, "
-          f"{counts['failed']} failed, {counts['inconclusive']} inconclusive ({share:.0%} verified); "
-          f"{seconds:.1f} s on {device}, {seconds / max(1, units):.2f} s per unit (TensorFlow imported once)")
+    print(f"{name}: {len(pairs)} changed files ({sum(not v for v in verdicts)} with nothing to run), {units} units: "
+          f"{counts['verified']} verified, {counts['failed']} failed, {counts['inconclusive']} inconclusive "
+          f"({share:.0%} verified); {seconds:.1f} s on {device}, {seconds / max(1, units):.2f} s per unit "
+          "(TensorFlow imported once)")
     for (path, _, _), units_of in zip(pairs, verdicts):
         for unit, result in units_of.items():
             if result["verdict"] != "verified":
@@ -52,12 +56,15 @@ def _measure(name: str, pairs: list[tuple[str, str, str]]) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--unsafe-fixes", action="store_true", help="fix the projects with unsafe fixes too")
+    options = parser.parse_args()
     start = time.perf_counter()
     verify_files(_fixture_pairs()[:1])
     print(f"one unit alone (start-up, TensorFlow import): {time.perf_counter() - start:.1f} s")
     _measure("fixtures", _fixture_pairs())
     for project in sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir()):
-        _measure(f"projects/{project.name}", _project_pairs(project))
+        _measure(f"projects/{project.name}", *_project_pairs(project, options.unsafe_fixes))
 
 
 if __name__ == "__main__":

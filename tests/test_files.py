@@ -190,3 +190,18 @@ def test_a_fifo_named_like_a_python_file_does_not_hang_the_run(cli, project):
     assert result.returncode == 2
     assert "error: pipe.py: not a regular file" in result.stderr.splitlines()
     assert "layers.py:17:13: TGF102" in result.stdout
+
+
+def test_a_file_python_accepts_and_libcst_cannot_is_not_called_a_syntax_error(cli, project, monkeypatch):
+    """Python counts a tab up to a multiple of 8 and accepts `\\t    ` under four spaces;
+    LibCST's tokenizer does not (whatever its parser settings)."""
+    (project / "tabs.py").write_text("import tensorflow as tf\ndef step(model, x):\n    for i in range(2):\n"
+                                     "\t    x = x + 1\n    with tf.GradientTape() as tape:\n        y = model(x)\n"
+                                     "    return tape.gradient(y, x)\n")
+    compile((project / "tabs.py").read_text(), "tabs.py", "exec")
+    monkeypatch.chdir(project)
+    result = cli("tabs.py")
+    assert result.exit_code == 2
+    assert ("error: tabs.py: not analysed: Python accepts this file, but LibCST (the parser tfgradfix rewrites "
+            "code with) cannot parse it: line 4 indents with tabs and spaces mixed") in result.output
+    assert "syntax error" not in result.output

@@ -36,12 +36,18 @@ def _ids(pair):
     return case_id(pair[0])
 
 
+def _values(out):
+    """A layer's output as one array; a model with several outputs gives them all, flattened."""
+    return np.concatenate([np.ravel(np.asarray(o)) for o in tf.nest.flatten(out)])
+
+
 def _layer_gradients(layer, x):
     x = tf.convert_to_tensor(x)
     with tf.GradientTape() as tape:
         tape.watch(x)
         out = layer(x)
-        loss = tf.reduce_sum(tf.cast(tf.convert_to_tensor(out), tf.float32) ** 2)
+        loss = tf.add_n([tf.reduce_sum(tf.cast(tf.convert_to_tensor(o), tf.float32) ** 2)
+                         for o in tf.nest.flatten(out)])
     return out, tape.gradient(loss, [*layer.trainable_variables, x])
 
 
@@ -94,19 +100,19 @@ def _check_layer(original, fixed):
         # there is no value to compare with; the fixed one must compute the same twice.
         assert len(before.trainable_variables) < len(after.trainable_variables)
     else:
-        np.testing.assert_allclose(np.asarray(out_before), out_after.numpy(), **TOLERANCE)
+        np.testing.assert_allclose(_values(out_before), _values(out_after), **TOLERANCE)
 
-    np.testing.assert_allclose(after(x).numpy(), out_after.numpy(), **TOLERANCE)  # variables made once
+    np.testing.assert_allclose(_values(after(x)), _values(out_after), **TOLERANCE)  # variables made once
     traced = tf.function(lambda t: after(t))(tf.convert_to_tensor(x))
-    np.testing.assert_allclose(traced.numpy(), out_after.numpy(), **TOLERANCE)
+    np.testing.assert_allclose(_values(traced), _values(out_after), **TOLERANCE)
 
     inputs = tf.keras.Input(shape=tuple(x.shape[1:]))
     model = tf.keras.Model(inputs, after(inputs))
-    np.testing.assert_allclose(model(x).numpy(), out_after.numpy(), **TOLERANCE)
+    np.testing.assert_allclose(_values(model(x)), _values(out_after), **TOLERANCE)
 
 
 def _fresh_weights_per_call(layer, x, out) -> bool:
-    return not np.allclose(np.asarray(layer(x)), np.asarray(out), **TOLERANCE)
+    return not np.allclose(_values(layer(x)), _values(out), **TOLERANCE)
 
 
 def _example_model(layer, x):

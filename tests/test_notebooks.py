@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ import yaml
 from conftest import ROOT
 from tfgradfix.engine import Engine
 from tfgradfix.files import read_source
-from tfgradfix.notebooks import Notebook, NotebookError
+from tfgradfix.notebooks import Notebook, NotebookError, registered_cell_magics
 from tfgradfix.rules import ALL_RULES
 
 LAYER = [
@@ -120,7 +121,7 @@ def _process(tmp_path, *cells, fix=False, name="nb.ipynb"):
 def test_syntax_error_names_the_cell_and_its_line(tmp_path, cli, monkeypatch):
     cells = [IMPORTS, LAYER, ["x = 1\n", "y = (2,\n", "z = 3\n"]]
     result = _process(tmp_path, *cells)
-    assert result.error == "cell 3, line 2: syntax error at column 5: '(' was never closed"
+    assert result.problems == ["cell 3, line 2: syntax error at column 5: '(' was never closed (the cell is not checked)"]
     monkeypatch.chdir(tmp_path)
     assert "error: nb.ipynb: cell 3, line 2: syntax error at column 5" in cli("nb.ipynb").output
 
@@ -291,3 +292,162 @@ def test_findings_left_after_a_fix_count_lines_of_the_fixed_cells(tmp_path, cli,
     assert [(f.code, f.cell, f.line) for f in fixed.findings] == [("TGF104", 3, 3)]
     monkeypatch.chdir(tmp_path)
     assert "nb.ipynb:cell 3:3:16: TGF104" in cli("--fix", "-i", "nb.ipynb", input="y\n").output
+
+
+# How real notebooks are written: Jupyter (indent 1, UTF-8), `json.dump` with its default
+# `ensure_ascii` (indent 2, no final newline), and writers that escape `/` and write `\u00E9`.
+def _jupyter(document: dict) -> str:
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+
+def _json_dump(document: dict) -> str:
+    return json.dumps(document, indent=2)
+
+
+def _escaping_writer(document: dict) -> str:
+    text = json.dumps(document, indent=1).replace("/", "\\/")
+    return re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), text) + "\r\n"
+
+
+_WRITERS = {"jupyter": _jupyter, "json.dump": _json_dump, "escaping": _escaping_writer}
+
+
+def _unusual_document(source_as_string: bool = False) -> dict:
+    """Cells no fix touches with non-ASCII text, `/`, `\\r\\n` and keys in an order of their own,
+    and a cell whose `np.tanh` line a fix rewrites, next to a non-ASCII comment."""
+    untouched = ["strip_chars = string.punctuation + \"\u00bf\"  # caf\u00e9 / na\u00efve\n",
+                 "url = 'https://example.org/data.csv'\r\n", "x = np.ones(3)\r\n", "total = x.sum()"]
+    layer = [LAYER[0], "    # \u00e9chelle \u2192 tanh\n", *LAYER[1:]]
+
+    def cell(source, **extra):
+        value = "".join(source) if source_as_string else source
+        return {"source": value, "cell_type": "code", "outputs": [], "metadata": {"z": 1, "a": "\u00e9/"},
+                "execution_count": None, **extra}
+
+    return {"nbformat_minor": 5, "cells": [
+        cell([*IMPORTS, "import string\n"]),
+        {"cell_type": "markdown", "metadata": {}, "source": ["# R\u00e9sum\u00e9 \u2014 a/b\n"]},
+        cell(untouched), cell(layer, id="fix-me")], "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4}
+
+
+@pytest.mark.parametrize("as_string", [False, True], ids=["line-lists", "one-string"])
+@pytest.mark.parametrize("writer", sorted(_WRITERS))
+def test_a_fix_changes_no_byte_outside_the_fixed_line(tmp_path, writer, as_string):
+    """Only the fixed line's JSON string changes, written as the file writes strings; every
+    other byte (escapes of untouched cells, key order, indentation, `\\r\\n`, the end of
+    the file) stays."""
+    write = _WRITERS[writer]
+    document = _unusual_document(as_string)
+    original = write(document)
+    path = tmp_path / "nb.ipynb"
+    path.write_bytes(original.encode("utf-8"))
+    result = Engine(ALL_RULES, fix=True).process(read_source(str(path)))
+    assert result.error is None and len(result.applied) == 1
+    written = result.source.encode(result.new_text).decode("utf-8")
+    fixed_line = "        return tf.tanh(inputs * self.w)\n"
+    old_source, new_source = document["cells"][3]["source"], None
+    if as_string:
+        new_source = old_source.replace("np.tanh", "tf.tanh")
+    else:
+        new_source = [fixed_line if line == LAYER[-1] else line for line in old_source]
+    expected = dict(document, cells=[*document["cells"][:3], {**document["cells"][3], "source": new_source}])
+    assert written == write(expected)
+    assert json.loads(written)["cells"][2] == document["cells"][2]
+
+
+def test_a_notebook_nothing_changes_comes_back_as_read():
+    text = _json_dump(_unusual_document())
+    notebook = Notebook.parse(text)
+    assert notebook.from_python(notebook.to_python()) == text
+
+
+def test_a_line_written_into_an_empty_cell_takes_the_layout_of_the_cells():
+    text = _jupyter({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": []},
+                               {"cell_type": "code", "metadata": {}, "outputs": [], "source": ["x = 1"]}],
+                     "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    notebook = Notebook.parse(text)
+    module = notebook.to_python()
+    written = notebook.from_python(module.replace("cell 0\n", "cell 0\nimport tensorflow as tf\n", 1))
+    assert written == text.replace('"source": []', '"source": [\n    "import tensorflow as tf"\n   ]')
+
+
+# A Colab section run in an R runtime, in a python3-kernel notebook, and a cell pasted from a
+# book with a no-break space in its indentation: neither is Python.
+R_CELL = ["%load_ext rpy2.ipython\n", "library(lme4)\n", "fit <- lmer(radon ~ floor + (1 | county), data = df)\n",
+          "summary(fit)"]
+NBSP_CELL = ["for batch in dataset:\n", "\u00a0   step(np.asarray(batch))\n"]
+
+
+def test_cells_that_are_not_python_are_reported_and_the_others_checked_and_fixed(tmp_path, cli, monkeypatch):
+    cells = [IMPORTS, R_CELL, LAYER, NBSP_CELL]
+    checked = _process(tmp_path, *cells)
+    assert checked.error is None
+    assert checked.problems == [
+        "cell 2, line 3: syntax error at column 13: invalid syntax. Perhaps you forgot a comma? "
+        "(the cell is not checked)",
+        "cell 4, line 2: syntax error at column 1: invalid non-printable character U+00A0 (the cell is not checked)"]
+    assert [(f.code, f.cell, f.line) for f in checked.findings] == [("TGF101", 3, 6)]
+    original = (tmp_path / "nb.ipynb").read_text()
+    monkeypatch.chdir(tmp_path)
+    fixed = cli("--fix", "nb.ipynb")
+    assert fixed.exit_code == 2  # a file that could not all be parsed, as for any other file
+    assert "error: nb.ipynb: cell 2, line 3: syntax error at column 13" in fixed.output
+    assert "Fixed 1 finding" in fixed.output
+    written = (tmp_path / "nb.ipynb").read_text()  # `np` stays imported: the set-aside cell names it
+    assert written == original.replace("return np.tanh", "return tf.tanh")
+    again = cli("nb.ipynb")
+    assert again.exit_code == 2 and "TGF" not in again.output
+
+
+MIXED_TABS = ["def step(model, x):\n", "    for i in range(2):\n", "\t    x = x + 1\n",
+              "    with tf.GradientTape() as tape:\n", "        y = model(x)\n", "    return tape.gradient(y, x)\n"]
+
+
+def test_a_cell_only_libcst_rejects_is_told_as_such(tmp_path):
+    checked = _process(tmp_path, IMPORTS, MIXED_TABS, LAYER)
+    assert checked.problems == [
+        "cell 2: not analysed: Python accepts this cell, but LibCST (the parser tfgradfix rewrites code with) "
+        "cannot parse it: line 3 indents with tabs and spaces mixed (the cell is not checked)"]
+    assert [(f.code, f.cell) for f in checked.findings] == [("TGF101", 3)]
+
+
+# A book's notebooks run one code base on several Keras backends: a magic the notebook
+# defines runs a cell only on the backend it names.
+BACKEND_MAGIC = ["import os\n", "from IPython.core.magic import register_cell_magic\n", "\n",
+                 "@register_cell_magic\n", "def backend(line, cell):\n",
+                 "    if os.environ.get('KERAS_BACKEND') == line.split()[-1]:\n",
+                 "        get_ipython().run_cell(cell)\n", "    else:\n", "        print('skipped')\n"]
+REGISTERED_MAGIC = ["def only_on_gpu(line, cell=None):\n", "    if gpus:\n", "        exec(cell, globals())\n",
+                    "\n", "get_ipython().register_magic_function(only_on_gpu, 'cell', 'gpu')\n"]
+WRITING_MAGIC = ["@register_cell_magic('save')\n", "def save_cell(line, cell):\n",
+                 "    open(line.strip(), 'w').write(cell)\n"]
+
+
+def test_cell_magics_the_notebook_registers_to_run_python_are_checked_and_fixed(tmp_path):
+    cells = [BACKEND_MAGIC, REGISTERED_MAGIC, WRITING_MAGIC, IMPORTS, ["%%backend tensorflow\n", *LAYER],
+             ["%%gpu\n", *LAYER], ["%%save layer.py\n", *LAYER], ["%%backend jax\n", "import jax\n"]]
+    checked = _process(tmp_path, *cells)
+    assert [(f.code, f.cell, f.line) for f in checked.findings] == [("TGF101", 5, 7), ("TGF101", 6, 7)]
+    fixed = _process(tmp_path, *cells, fix=True)
+    sources = [cell["source"] for cell in json.loads(fixed.source.encode(fixed.new_text))["cells"]]
+    assert sources[4] == ["%%backend tensorflow\n", *LAYER[:-1], "        return tf.tanh(inputs * self.w)\n"]
+    assert sources[5][0] == "%%gpu\n" and sources[5][-1] == "        return tf.tanh(inputs * self.w)\n"
+    assert sources[6] == ["%%save layer.py\n", *LAYER]  # its body is text the magic writes to a file
+
+
+def test_what_registers_a_python_cell_magic():
+    assert registered_cell_magics(["".join(BACKEND_MAGIC), "".join(REGISTERED_MAGIC), "".join(WRITING_MAGIC)]) == {
+        "backend", "gpu"}
+    methods = ("@magics_class\nclass Runner(Magics):\n    @cell_magic\n    def run_here(self, line, cell):\n"
+               "        self.shell.run_cell(cell)\n")
+    assert registered_cell_magics([methods]) == {"run_here"}
+    assert registered_cell_magics(["@register_line_magic\ndef backend(line, cell):\n    exec(cell)\n"]) == set()
+
+
+def test_a_fix_that_drops_the_first_line_of_a_later_cell_keeps_the_cells(tmp_path):
+    """`import numpy as np` opening the second cell goes when the fix leaves it unused; the
+    cell stays (its marker was a comment above the import)."""
+    fixed = _process(tmp_path, ["%env KERAS_BACKEND=tensorflow\n"], IMPORTS, LAYER, fix=True)
+    assert fixed.error is None and len(fixed.applied) == 1
+    sources = [cell["source"] for cell in json.loads(fixed.source.encode(fixed.new_text))["cells"]]
+    assert sources[:2] == [["%env KERAS_BACKEND=tensorflow\n"], ["import tensorflow as tf\n"]]

@@ -216,6 +216,144 @@ def test_model_zoo_objects_are_what_their_classes_in_other_modules_make_them(tmp
     assert all(run(_fixed_copy(tmp_path, "model_zoo")))
 
 
+def test_an_import_names_the_file_the_index_reads_for_it(tmp_path):
+    """The one import-to-file resolution (the verifier asks it too): relative imports,
+    `from . import ops` (a submodule), a script's sibling, a library, a text not saved."""
+    vision = PROJECTS / "vision"
+    index = ProjectIndex.build([str(vision / "visionkit" / "base.py")])
+    base = str(vision / "visionkit" / "base.py")
+    assert Path(index.file_of_import(base, "ops", 1)) == (vision / "visionkit" / "ops.py").resolve()
+    assert Path(index.file_of_import(base, "", 1)) == (vision / "visionkit" / "__init__.py").resolve()
+    assert Path(index.file_of_import(base, "visionkit.blocks")) == (vision / "visionkit" / "blocks.py").resolve()
+    assert index.file_of_import(base, "tensorflow") is None
+    assert index.file_of_import(base, "missing", 1) is None
+    assert index.file_of_import(base, "ops", 3) is None  # above the top-level package
+    (tmp_path / "model.py").write_text("X = 1\n")
+    script = str(tmp_path / "train.py")  # not written: standard input named train.py
+    assert Path(ProjectIndex().file_of_import(script, "model")) == (tmp_path / "model.py").resolve()
+
+
+def _apply_sarif_change(text: str, replacements: list[dict]) -> str:
+    """A SARIF replacement of whole lines, applied as a SARIF consumer would."""
+    lines = text.splitlines(keepends=True)
+    for change in sorted(replacements, key=lambda r: -r["deletedRegion"]["startLine"]):
+        region = change["deletedRegion"]
+        lines[region["startLine"] - 1:region["endLine"] - 1] = [change["insertedContent"]["text"]]
+    return "".join(lines)
+
+
+def test_sarif_fix_across_files_has_one_artifact_change_per_file(tmp_path):
+    run = _tfgradfix(PROJECTS / "vision", "--output-format", "sarif", ".")
+    results = json.loads(run.stdout)["runs"][0]["results"]
+    helper, = [r for r in results if r["ruleId"] == "TGF201"]
+    fix, = helper["fixes"]
+    # SARIF 2.1.0 §3.55 fix: description (message), artifactChanges (artifactChange[], one per file);
+    # §3.56 artifactChange: artifactLocation.uri and replacements (replacement[], each a
+    # deletedRegion and its insertedContent).
+    assert set(fix) == {"description", "artifactChanges"} and isinstance(fix["description"]["text"], str)
+    uris = [change["artifactLocation"]["uri"] for change in fix["artifactChanges"]]
+    assert uris == ["visionkit/ops.py", "visionkit/blocks.py"]
+    for change in fix["artifactChanges"]:
+        assert set(change) == {"artifactLocation", "replacements"} and change["replacements"]
+        for replacement in change["replacements"]:
+            region = replacement["deletedRegion"]
+            assert set(region) == {"startLine", "startColumn", "endLine", "endColumn"}
+            assert 1 <= region["startLine"] <= region["endLine"] and region["startColumn"] == region["endColumn"] == 1
+            assert isinstance(replacement["insertedContent"]["text"], str)
+    # Applied, the changes are the fix --fix makes (only that rule selected).
+    project = tmp_path / "vision"
+    shutil.copytree(PROJECTS / "vision", project)
+    _tfgradfix(project, "--fix", "--select", "TGF201", ".")
+    for change in fix["artifactChanges"]:
+        path = change["artifactLocation"]["uri"]
+        applied = _apply_sarif_change((PROJECTS / "vision" / path).read_text(), change["replacements"])
+        assert applied == (project / path).read_text(), path
+
+
+def test_frozen_backbone_sources_hold_none_gradients_only_where_reported(tmp_path):
+    """TGF405 across modules: the six models reported hold non-trainable variables (their
+    gradients are None); the fix pairs only trainable ones; the look-alikes have none."""
+    tf = pytest.importorskip("tensorflow")
+
+    class Recorder:
+        def apply_gradients(self, pairs):
+            self.gradients = [g for g, _ in pairs]
+
+    def nones(root):
+        train, = _import_fresh(root, "train")
+        x, y = tf.random.normal((4, 3)), tf.constant([0, 1, 2, 0])
+        counts = {}
+        for name in ("fit_classifier", "fit_deep", "fit_encoder", "fit_finetuner", "fit_counter", "fit_scaled",
+                     "fit_regressor", "fit_linear", "fit_ensemble"):
+            recorder = Recorder()
+            getattr(train, name)(x, y if name == "fit_classifier" else tf.zeros((4, 1)), recorder)
+            counts[name] = sum(g is None for g in recorder.gradients)
+        return counts
+
+    before = nones(PROJECTS / "frozen_backbone")
+    assert [name for name, count in before.items() if count] == [
+        "fit_classifier", "fit_deep", "fit_encoder", "fit_finetuner", "fit_counter", "fit_scaled"]
+    assert not any(nones(_fixed_copy(tmp_path, "frozen_backbone")).values())
+
+
+def test_index_knows_which_classes_hold_state_across_modules():
+    root = PROJECTS / "frozen_backbone"
+    index = ProjectIndex.build([str(root / "train.py")])  # the package is read as train.py needs it
+    held = {name: index.holds_state(f"netlib.{name}") for name in (
+        "models.Classifier", "models.DeepClassifier", "models.Encoder", "models.FineTuner", "models.StepCounter",
+        "modules.ScaledLinear", "blocks.ConvBlock", "blocks.Stack",
+        "models.Regressor", "modules.Linear", "modules.Ensemble", "blocks.DenseBlock", "base.PlainModel")}
+    assert [name for name, state in held.items() if state] == [
+        "models.Classifier", "models.DeepClassifier", "models.Encoder", "models.FineTuner", "models.StepCounter",
+        "modules.ScaledLinear", "blocks.ConvBlock", "blocks.Stack"]
+    single = _tfgradfix(root, "train.py")  # pre-commit: one file, the package behind it
+    assert _reported(single.stdout) == (root / "expected.txt").read_text().splitlines()
+
+
+def test_a_file_given_alone_knows_the_callers_of_its_helpers_in_files_not_given(tmp_path):
+    """pre-commit passes `effects/ops.py` alone: `effects/meter.py` (not given, not imported
+    by it) calls its helpers off the gradient path. The index reads it for those calls, so
+    the fixes are what the whole run makes (none safe) and nothing in meter.py is reported."""
+    project = tmp_path / "effects"
+    shutil.copytree(PROJECTS / "effects", project)
+    alone = _tfgradfix(project, "effects/ops.py")
+    assert _reported(alone.stdout) == (PROJECTS / "effects" / "expected.txt").read_text().splitlines()
+    assert "(no fix: `gain` is also called from effects.meter:preview" in alone.stdout
+    before = (project / "effects" / "ops.py").read_text()
+    _tfgradfix(project, "--fix", "effects/ops.py")
+    assert (project / "effects" / "ops.py").read_text() == before
+
+
+def test_the_unsafe_fix_of_a_helper_called_off_the_path_does_break_that_caller(tmp_path):
+    """Why the NumPy helper's fix is unsafe: applied, the meter's array code fails."""
+    pytest.importorskip("tensorflow")
+    project = tmp_path / "effects"
+    shutil.copytree(PROJECTS / "effects", project)
+    frames = [[0.5, -1.0, 0.25, 2.0]]
+    meter, = _import_fresh(project, "effects.meter")
+    assert meter.level(frames) == pytest.approx(0.21875)
+    _tfgradfix(project, "--fix", "--unsafe-fixes", "effects/ops.py")
+    assert "tf.reduce_max(" in (project / "effects" / "ops.py").read_text()
+    meter, = _import_fresh(project, "effects.meter")
+    with pytest.raises(AttributeError):
+        meter.level(frames)
+
+
+def test_a_fix_across_files_knows_a_third_caller_in_a_file_not_given(tmp_path):
+    """ops.py and blocks.py are given; preview.py (not given, imported by no one) also
+    calls `channel_scale`, which the fix would give a new parameter: no fix."""
+    project = tmp_path / "vision"
+    shutil.copytree(PROJECTS / "vision", project)
+    given = ("visionkit/ops.py", "visionkit/blocks.py")
+    assert "+def channel_scale(x, *, gamma):" in _tfgradfix(project, "--diff", *given).stdout
+    (project / "visionkit" / "preview.py").write_text(
+        "import tensorflow as tf\n\nfrom .ops import channel_scale\n\n\n"
+        "def preview(images):\n    return channel_scale(tf.constant(images))\n")
+    run = _tfgradfix(project, "--diff", *given)
+    assert "channel_scale" not in run.stdout, run.stdout
+    assert "visionkit/ops.py:9:13: TGF201" in _tfgradfix(project, *given).stdout
+
+
 def test_a_script_handing_a_numpy_function_to_lambda_is_checked_in_a_project(tmp_path):
     """No tape and no Keras class of its own: the `Lambda` layer starts the gradient path."""
     (tmp_path / "model.py").write_text(

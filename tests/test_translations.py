@@ -165,3 +165,20 @@ def test_no_exact_translation_means_no_fix(expression):
     result = Engine(ALL_RULES, fix=True).process(SourceFile("probe.py", source, "utf-8", False))
     assert result.new_text == source
     assert result.findings and all(f.fix is None for f in result.findings if f.code in ("TGF101", "TGF102"))
+
+
+def test_numpy_functions_taken_as_tensor_preserving_keep_the_gradient():
+    """TGF101 leaves `np.flip` and `np.trim_zeros` alone: they index their argument, so a
+    tensor stays a tensor and keeps its gradient (any other NumPy call converts it)."""
+    from tfgradfix.rules.numpy.base import TENSOR_PRESERVING
+
+    x = tf.Variable([[0.0, 2.0], [3.0, 0.0]])
+    for name in sorted(TENSOR_PRESERVING):
+        with tf.GradientTape() as tape:
+            y = getattr(np, name)(tf.reshape(x, (-1,)) * 2.0)
+            total = tf.reduce_sum(y * tf.range(1.0, 1.0 + tf.cast(tf.size(y), tf.float32)))
+        assert isinstance(y, tf.Tensor), name
+        assert tape.gradient(total, x) is not None, name
+    with tf.GradientTape() as tape:
+        y = np.tanh(x * 2.0)
+    assert not isinstance(y, tf.Tensor)

@@ -352,6 +352,253 @@ def test_a_partial_fix_that_leaves_one_variable_untracked_still_verifies():
     assert units["Affine"]["verdict"] == "verified", units
 
 
+# -- units the project builds elsewhere; token ids; several inputs -------------------------------
+
+def _verify_project(tmp_path, name, *flags):
+    root = tmp_path / name
+    shutil.copytree(FIXTURES / "projects" / name, root)
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", *flags, "."], capture_output=True,
+                            text=True, cwd=root)
+    return root, result
+
+
+def _verify_project_json(tmp_path, name, *flags):
+    """The verdicts of a `--verify` check (nothing written), by (path, symbol) of each finding."""
+    root, result = _verify_project(tmp_path, name, "--output-format", "json", *flags)
+    document = json.loads(result.stdout)
+    return root, document, {(f["path"], f["symbol"]): f["verification"] for f in document["findings"]}
+
+
+def test_a_helper_module_is_verified_through_the_blocks_and_models_of_other_modules(tmp_path):
+    """vision: `ops.py` has no layer of its own; `blocks.py`'s base class reaches it through
+    `from . import ops`. Each fix is run through the project's classes that call it, and written."""
+    root, result = _verify_project(tmp_path, "vision", "--fix")
+    assert "Verification: 3 verified, 0 failed, 0 inconclusive, 0 not runnable." in result.stdout, result.stdout
+    assert "visionkit/ops.py: verified " in result.stdout and " visionkit.blocks.ResidualBlock: " in result.stdout
+    assert " visionkit.models.TinyResNet: " in result.stdout
+    assert "np." not in (root / "visionkit" / "ops.py").read_text().split("def same_padding")[0]  # written
+    assert "self.add_weight" in (root / "visionkit" / "blocks.py").read_text()
+
+
+def test_a_sequence_package_runs_token_ids_through_its_model_its_attention_and_its_training_step(tmp_path):
+    """seq2seq: the loss factory runs through `train_step(model, optimizer, tokens, target)`
+    on the project's `Seq2Seq(vocab_size=50)` fed token ids; the NumPy softmax through the
+    weightless `LuongAttention(query, keys)` (one batch for each), judged by its input gradients."""
+    root, document, verdicts = _verify_project_json(tmp_path, "seq2seq", "--unsafe-fixes")
+    assert document["summary"]["verification"] == {"verified": 3, "failed": 0, "inconclusive": 0,
+                                                    "not_runnable": 0}, verdicts
+    step = verdicts[("seqlib/losses.py", "masked_loss.loss")]
+    assert step["model"] == "Seq2Seq" and step["none_before"] > 0 and step["input"] == "int32 (2, 5) ids < 50"
+    attention = verdicts[("seqlib/utils/np_ops.py", "softmax")]
+    assert attention["inputs_none_before"] == [1] and attention["inputs_none_after"] == []
+    assert attention["input"] == "float32 (2, 4) + float32 (2, 4)" and attention["covers"] == ["softmax"]
+
+
+_TAGGER = textwrap.dedent('''
+    import tensorflow as tf
+
+    VOCAB = 120
+
+
+    class TokenTable(tf.keras.layers.Layer):
+        def __init__(self, vocab, dim):
+            super().__init__()
+            self.table = {table}
+
+        def call(self, ids):
+            return tf.nn.embedding_lookup(self.table, ids)
+
+
+    class Tagger(tf.keras.Model):
+        def __init__(self, vocab=VOCAB):
+            super().__init__()
+            self.lookup = TokenTable(vocab, 8)
+            self.rnn = tf.keras.layers.GRU(8)
+            self.head = tf.keras.layers.Dense(3)
+            self.bias = {bias}
+
+        def call(self, ids):
+            return self.head(self.rnn(self.lookup(ids))) + self.bias
+
+
+    inputs = tf.keras.Input(shape=(7,), dtype="int32")
+''')
+
+
+def test_an_embedding_lookup_and_rnn_model_is_fed_token_ids_in_range():
+    """Float inputs make `embedding_lookup` raise; the ids come from the table's rows (in
+    the layer, and in the GRU model that holds it) and the shape from the integer `keras.Input`."""
+    original = _TAGGER.format(table="tf.Variable(tf.random.normal((vocab, dim)))", bias="tf.Variable(tf.zeros((3,)))")
+    fixed = _TAGGER.format(table='self.add_weight(shape=(vocab, dim), initializer="random_normal")',
+                           bias='self.add_weight(shape=(3,), initializer="zeros")')
+    (units,) = verify_files([("tagger.py", original, fixed)])
+    table, tagger = units["TokenTable"], units["Tagger"]
+    assert table["verdict"] == "verified" and table["input"] == "int32 (2, 7) ids < 120", table
+    assert table["untracked_before"] == 1 and table["fd_rel_error"] is None  # no gradient for ids
+    assert tagger["verdict"] == "verified" and tagger["input"] == "int32 (2, 7) ids < 120", tagger
+
+
+def test_a_helper_is_accepted_when_every_unit_that_runs_it_verified():
+    from tfgradfix.verify.units import accepts, verdict_for, verified_names
+
+    units = {"pkg.blocks.Block": {"verdict": "verified", "covers": ["scale", "mix"]},
+             "pkg.models.Net": {"verdict": "failed", "covers": ["mix"]}, "Local": {"verdict": "verified"}}
+    assert verdict_for(units, "scale")["verdict"] == "verified" and accepts(units, "scale")
+    assert verdict_for(units, "mix")["verdict"] == "failed" and not accepts(units, "mix")
+    assert verified_names(units) == {"Local", "scale"}
+
+
+_WHILE_SCRIPT = textwrap.dedent('''
+    import numpy as np
+    import tensorflow as tf
+
+    w = tf.Variable([[0.5], [0.1]])
+    x_train = np.random.rand(8, 2).astype("float32")
+    history = np.load("history.npy")
+    loss_value, step = 1.0, 0
+    while loss_value > 1e-6:
+        with tf.GradientTape() as tape:
+            loss = {loss}
+        grads = tape.gradient(loss, [w])
+        w.assign_sub(0.1 * grads[0])
+        loss_value = float(loss)
+        step += 1
+    else:
+        print("converged", step)
+''')
+
+
+def test_a_top_level_while_loop_is_lifted_and_bounded():
+    """A `while` training loop runs at most two steps, with the names bound before it;
+    its `else` (the end a bounded run never reaches) is dropped."""
+    from tfgradfix.verify.slicer import ModuleTable, lift_blocks
+
+    original = _WHILE_SCRIPT.format(loss="np.mean(tf.matmul(x_train, w) ** 2)")
+    (block,) = lift_blocks(ModuleTable(original))
+    assert block.parameters == [] and "history" not in block.statement.uses
+    assert {"w", "x_train", "loss_value", "step"} <= block.statement.uses
+    (units,) = verify_files([("while_train.py", original,
+                              _WHILE_SCRIPT.format(loss="tf.reduce_mean(tf.matmul(x_train, w) ** 2)"))])
+    (verdict,) = units.values()
+    assert verdict["verdict"] == "verified", verdict
+    assert verdict["none_before"] == 1 and verdict["none_after"] == 0 and verdict["gradient_calls"] == 2
+
+
+def test_a_function_taking_two_models_gets_two():
+    """`distill(student, teacher, x, optimizer)`: one model as both would let the teacher's
+    path carry the gradient the fix is about."""
+    path = FIXTURES / "projects" / "model_zoo" / "train.py"
+    train = path.read_text()
+    (units,) = verify_files([(str(path), train, train.replace("student.predict(x)", "student(x, training=False)"))])
+    assert units["distill"]["verdict"] == "verified" and units["distill"]["none_before"] > 0, units
+
+
+def test_a_helper_run_by_a_plain_agents_method_is_verified_through_it(tmp_path):
+    """actor_critic: `entropy` (NumPy in the tape) is called only by `Agent.learn(states,
+    actions, rewards)`, a method of a plain class holding its Keras model."""
+    root, document, verdicts = _verify_project_json(tmp_path, "actor_critic")
+    assert document["summary"]["verification"] == {"verified": 1, "failed": 0, "inconclusive": 0,
+                                                    "not_runnable": 0}, verdicts
+    learn = verdicts[("rl_utils.py", "entropy")]
+    assert learn["model"] == "ActorCritic" and learn["covers"] == ["entropy"] and learn["gradient_calls"] == 1
+
+
+def test_a_changed_file_with_nothing_to_run_says_what_to_add(tmp_path):
+    from tfgradfix.analysis.project import ProjectIndex
+    from tfgradfix.verify.units import nothing_runs
+
+    (tmp_path / "helpers.py").write_text("import numpy as np\n\n\ndef squash(t):\n    return np.tanh(t)\n")
+    (tmp_path / "report.py").write_text("from helpers import squash\n\n\ndef show(t):\n    print(squash(t))\n")
+    index = ProjectIndex.build([str(tmp_path / "helpers.py"), str(tmp_path / "report.py")])
+    original = (tmp_path / "helpers.py").read_text()
+    why = nothing_runs(index, str(tmp_path / "helpers.py"), original, original.replace("np.tanh", "tf.tanh"))
+    assert "nothing that runs `squash` is a layer or a function holding a tape (it is called from report.show)" in why
+    assert "add a function that holds the `tf.GradientTape`" in why
+
+
+def test_a_class_a_notebook_defines_twice_is_a_unit_only_where_a_fix_changed_it():
+    cell = "class Stack(tf.Module):\n    def __init__(self):\n        self.layers = [{layer}]\n\n\n"
+    original = "import tensorflow as tf\n\n\n" + cell.format(layer="1") + cell.format(layer="2") + \
+        "class Scale(tf.keras.layers.Layer):\n    def call(self, x):\n        return x * 2.0\n"
+    fixed = original.replace("return x * 2.0", "return x * 3.0")
+    assert changed_units(original, fixed) == [Unit("layer", "Scale")]
+
+
+_REDEFINED = textwrap.dedent('''
+    import tensorflow as tf
+
+
+    class Linear(tf.keras.Model):
+        def __init__(self, input_dim, output_dim):
+            super().__init__()
+            self.w = {w}
+
+        def call(self, x):
+            return tf.matmul(x, self.w)
+
+
+    model = Linear(input_dim=5, output_dim=1)
+
+
+    class Linear(tf.keras.Model):
+        def __init__(self, units):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(units)
+
+        def call(self, x):
+            return self.dense(x)
+''')
+
+
+def test_a_changed_definition_that_a_notebook_redefines_later_is_run_as_it_stood():
+    """The fix is in the first `Linear`; the last one (another class of that name) is not it."""
+    original = _REDEFINED.format(w="tf.Variable(tf.random.uniform((input_dim, output_dim)))")
+    fixed = _REDEFINED.format(w='self.add_weight(shape=(input_dim, output_dim), initializer="random_uniform")')
+    assert changed_units(original, fixed) == [Unit("layer", "Linear", label="Linear (definition 1 of 2)",
+                                                   occurrence=1)]
+    (units,) = verify_files([("notebook_like.py", original, fixed)])
+    verdict = units["Linear (definition 1 of 2)"]
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
+
+
+_TWO_BLOCKS = textwrap.dedent('''
+    import numpy as np
+    import tensorflow as tf
+
+    x0 = tf.Variable(3.0)
+    x1 = tf.constant(2.0)
+    with tf.GradientTape() as tape:
+        y0 = x0 ** 2
+    print(tape.gradient(y0, [x0, x1]))
+
+    x = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        y = np.mean(x ** 2)
+    print(tape.gradient(y, x))
+''')
+
+
+def test_top_level_findings_take_the_verdict_of_their_own_block(tmp_path):
+    """Watching `x1` does not give `y0` a gradient for it (that block fails); the NumPy
+    block's fix verifies and is written alone."""
+    (tmp_path / "script.py").write_text(_TWO_BLOCKS)
+    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "script.py"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    written = (tmp_path / "script.py").read_text()
+    assert any(f"failed {device} top-level tape block 1" in result.stdout for device in ("CPU", "GPU:0"))
+    assert "(written for _tfgradfix_block_2)" in result.stderr, result.stderr
+    assert "tf.reduce_mean(x ** 2)" in written and "tape.watch" not in written
+
+
+def test_a_finding_of_top_level_code_is_judged_by_the_block_holding_its_line():
+    from tfgradfix.verify.units import accepts, verdict_for
+
+    units = {"_tfgradfix_block_1": {"verdict": "failed", "lines": [6, 9]},
+             "_tfgradfix_block_2": {"verdict": "verified", "lines": [11, 14]}}
+    assert accepts(units, "<module>", 13) and not accepts(units, "<module>", 7)
+    assert verdict_for(units, "<module>", 30)["verdict"] == "failed"  # in no block: the worst
+
+
 def test_a_class_defined_again_in_a_later_cell_is_not_a_changed_unit():
     """Notebooks redefine classes; only the definition a fix touched is run."""
     metric = ("class Score(keras.metrics.Metric):\n    def update_state(self, y, p):\n        pass\n\n\n"

@@ -19,23 +19,24 @@ import click
 from tfgradfix import __version__, interrupts
 from tfgradfix.config import ConfigError, RuleSelection, check_codes, load_config, resolve_rules
 from tfgradfix.analysis.project import ProjectIndex
-from tfgradfix.engine import Engine, FileResult, parse_source
+from tfgradfix.engine import Engine, FileResult
 from tfgradfix.files import STDIN, Exclusions, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
 from tfgradfix.report.diff import unified_diff
 from tfgradfix.report.github import write_github
 from tfgradfix.parallel import default_jobs, process_files
-from tfgradfix.report.interactive import Quit, Review
+from tfgradfix.report.interactive import Interrupted, Review
 from tfgradfix.report.progress import Progress
 from tfgradfix.report.json_format import write_json
-from tfgradfix.report.run import RunReport, display_path
+from tfgradfix.report.run import RunReport, display_path, write_together
 from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_statistics, write_text
 from tfgradfix.rules import RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
 from tfgradfix.rules.unused_noqa import UnusedNoqa
 from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, summary_lines, tally, verify_files
-from tfgradfix.verify.units import accepts, changed_units, runs_as_verified, verdict_for, verified_units
+from tfgradfix.verify.units import (NOTHING, accepts, changed_units, runs_as_verified, verdict_for, verified_names,
+                                    verified_units)
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -173,11 +174,17 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             if o.verify:
                 def verifier(path: str, before: str, after: str) -> dict:
                     return verify_files([(path, before, after)], o.python_path, o.verify_device, o.verify_timeout,
-                                        config.verify.get("examples", {}))[0]
+                                        config.verify.get("examples", {}), project)[0]
             review_engine = Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for, project=project)
             for _ in process_files(review_engine, files, o.jobs or default_jobs()):
                 pass  # the project phase: which functions other modules' gradient paths call
-            _review(review_engine, files, report, verifier)
+            try:
+                Review(review_engine, files, report, verifier).run()
+            except Interrupted:
+                click.echo("\nInterrupted: nothing written; every file is unchanged.", err=True)
+                sys.exit(130)
+            for path, message in report.all_errors:
+                click.echo(f"error: {path}: {message}", err=True)
             write_text(report, out, quiet=o.quiet)
             sys.exit(_exit_code(report, False, o))
         started = time.monotonic()
@@ -285,6 +292,7 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
     annotating as `mode` says. Returns the diffs and the number of noqa lines added."""
     diffs: list[str] = []
     added = 0
+    held: dict[str, FileResult] = {}  # files changed with others, until all are in
     pooled = process_files(engine, [path for path in files if path != STDIN], jobs)
     try:
         results = chain([] if stdin is None else [_process_stdin(engine, stdin, report)], pooled)
@@ -295,6 +303,10 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
                 added += _write_noqa(result, report, stdin)
             elif mode == "diff":
                 diffs.append(unified_diff(result))
+            elif mode == "fix" and result.changed and result.linked:
+                held[result.path] = result
+                if result.linked <= held.keys():
+                    write_together([held.pop(path) for path in sorted({result.path, *result.linked})], report)
             elif mode == "fix" and result.changed:
                 _write(result, report, stdin)
             if not result.findings and not result.changed:
@@ -305,11 +317,15 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
         progress.close()
         if stdin is not None:
             stdin.close()
-        written = sum(1 for r in report.results if r.applied and r.source is not None) if mode == "fix" else 0
+        written = 0 if mode != "fix" else sum(
+            1 for r in report.results if r.applied and r.source is not None and r.path not in held)
         click.echo(f"Interrupted: {written} file{'s' if written != 1 else ''} written with every fix; "
                    "every other file is unchanged.", err=True)
         sys.exit(130)
     progress.close()
+    for result in held.values():  # a file fixed with one that was not fixed after all
+        report.errors.append((display_path(result.path), "not written: the other files of its fix were not"))
+        result.findings, result.applied, result.fixed_findings = result.original_findings, [], []
     return diffs, added
 
 
@@ -319,11 +335,11 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
     findings; with `write`, write the fixes of the units that verified."""
     changed = [r for r in report.results if r.changed and not r.error]
     verdicts = verify_files([(r.path, r.source.text, r.new_text) for r in changed], python, device, timeout,
-                            examples)
+                            examples, engine.project)
     for result, units in zip(changed, verdicts):
         result.verification = units
         for finding in [*result.findings, *result.original_findings]:
-            finding.verification = verdict_for(units, finding.symbol)
+            finding.verification = verdict_for(units, finding.symbol, _module_line(result, finding))
         verified = verified_units(units)
         if write and units and verified == set(units):
             _write(result, report, stdin)
@@ -335,7 +351,8 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
         elif write:
             result.findings, result.applied = result.original_findings, []
         if write:
-            refused = ", ".join(f"{name} {u['verdict']}" for name, u in units.items() if u["verdict"] != "verified")
+            refused = ", ".join("nothing to run" if name == NOTHING else f"{name} {u['verdict']}"
+                                for name, u in units.items() if u["verdict"] != "verified")
             kept = f" (written for {', '.join(sorted(verified))})" if partial is not None else ""
             click.echo(f"{display_path(result.path)}: fixes not written: {refused or 'nothing to run'}{kept}", err=True)
     if not write:
@@ -345,15 +362,24 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
     report.verification = tally(report.results)
 
 
+def _module_line(result: FileResult, finding) -> int:
+    """A finding's line in the module text (a notebook's findings count lines within their cell)."""
+    notebook = result.source.notebook if result.source is not None else None
+    if finding.cell is None or notebook is None:
+        return finding.line
+    return notebook.module_line(finding.cell, finding.line)
+
+
 def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[FileResult]:
     """The file fixed again with only the fixes of its verified units, when each of those
     runs exactly as it was verified and nothing unverified changed; else None."""
     partial = Engine(engine.rules, fix=True, unsafe_fixes=engine.unsafe_fixes, ignored_for=engine.ignored_for,
-                     project=engine.project, accept=lambda finding: accepts(units, finding.symbol)).process(result.source)
+                     project=engine.project, accept=lambda finding: accepts(units, finding.symbol, finding.line)
+                     ).process(result.source)
     if partial.error or not partial.changed:
         return None
-    verified = verified_units(units)
-    if not {u.name for u in changed_units(result.source.text, partial.new_text)} <= verified:
+    verified = verified_names(units)
+    if not {u.key for u in changed_units(result.source.text, partial.new_text)} <= verified:
         return None
     return partial if runs_as_verified(result.new_text, partial.new_text, verified) else None
 
@@ -365,33 +391,6 @@ def _process_stdin(engine: Engine, stdin: _Stdin, report: RunReport) -> FileResu
     except SourceError as error:
         return FileResult(path=name or STDIN, error=str(error))
     return engine.process(source)
-
-
-def _review(engine: Engine, files: list[str], report: RunReport, verifier=None) -> None:
-    """Ask about each fix; write each file once with what was accepted."""
-    review = Review(engine, verifier)
-    for path in files:
-        try:
-            source = read_source(path)
-        except SourceError as error:
-            report.errors.append((display_path(path), str(error)))
-            continue
-        result = FileResult(path=path, source=source)
-        report.results.append(result)
-        quit_now = False
-        try:
-            text = review.file(source, result)
-        except Quit as answer:
-            text, quit_now = answer.text, True
-        if text is not None:
-            result.new_text = text
-            _write(result, report)
-        if result.error is None and engine.may_match(result.new_text or source.text):
-            result.findings = engine.findings(parse_source(result.new_text or source.text), path)
-            if source.notebook is not None:
-                source.notebook.place(result.findings, result.new_text or source.text)
-        if quit_now:
-            break
 
 
 def _write_noqa(result: FileResult, report: RunReport, stdin: Optional[_Stdin]) -> int:

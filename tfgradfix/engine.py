@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import io
 import os
+import tokenize
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
@@ -56,6 +58,10 @@ class FileResult:
     crossing: bool = False
     # The finding each applied fix came from (for --show-fixes).
     fixed_findings: list[Finding] = field(default_factory=list)
+    # Other files a fix that spans files changed with this one: written together, or none.
+    linked: frozenset[str] = frozenset()
+    # Errors that left the rest of the file checked: a notebook's cells that are not Python.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -92,6 +98,8 @@ class Engine:
         # Per-file ignores (`per-file-ignores`): code prefixes whose findings, and fixes, a file drops.
         self.ignored_for = ignored_for
         self.triggers = tuple({t for rule in self.rules for t in rule.triggers})
+        # Trees of the modules the project rounds analyse again (path -> text, tree).
+        self._trees: dict[str, tuple[str, cst.Module]] = {}
 
     def process_path(self, path: str) -> FileResult:
         try:
@@ -119,11 +127,13 @@ class Engine:
         if not self.may_have_path(source):
             return result
         try:
-            module = parse_source(source.text)
+            module = self._parse(source, module_name)
         except SyntaxProblem as error:
-            result.error = str(error) if source.notebook is None else source.notebook.syntax_error(
-                error.line, error.column, error.reason)
-            return result
+            module = None if source.notebook is None else _without_broken_cells(source, result)
+            if module is None:
+                result.error = str(error) if source.notebook is None else source.notebook.syntax_error(
+                    error.line, error.column, error.reason)
+                return result
         except SourceError as error:
             result.error = str(error)
             return result
@@ -152,6 +162,18 @@ class Engine:
             source.notebook.place([f for f in result.original_findings if id(f) not in placed], source.text)
         result.findings = findings
         return result
+
+    def _parse(self, source: SourceFile, module_name: Optional[str]) -> cst.Module:
+        """The module's tree. A module that other modules' gradient paths call into is
+        analysed again each round that adds entries, from the same text: parsing is
+        the larger part of a check, so its tree is kept (trees are immutable)."""
+        kept = self._trees.get(source.path)
+        if kept is not None and kept[0] == source.text:
+            return kept[1]
+        module = parse_source(source.text)
+        if module_name is not None and self.project is not None and self.project.entries_of(module_name):
+            self._trees[source.path] = (source.text, module)
+        return module
 
     def may_have_path(self, source: SourceFile) -> bool:
         """The prefilter. With the project index: a module the gradient path of another
@@ -280,33 +302,56 @@ class Engine:
             return False
         finding = candidates[0]
         declined.add((finding.code, finding.symbol, finding.line))
-        fix = finding.fix
-        changes: list[tuple[FileResult, cst.Module, Fix]] = []
+
+        def text_of(module_name: str) -> Optional[tuple[str, str]]:
+            other = by_module.get(module_name)
+            if other is None or other.error is not None or other.source is None:
+                return None  # that module is not in this run: not this fix
+            return other.path, _text(other)
+
+        changes = self.apply_across(module, result.path, finding.fix, text_of)
+        if changes is None:
+            return True
+        by_path = {r.path: r for r in by_module.values()}
+        group = {path for path, _, _ in changes}
+        group |= {other for path in list(group) for other in by_path[path].linked}
+        for path, fixed, made in changes:
+            target = by_path[path]
+            target.new_text = fixed.code
+            target.applied.extend(made)
+            target.findings = self.findings(fixed, target.path)
+        for path in group:
+            by_path[path].linked = frozenset(group - {path})
+        return True
+
+    def apply_across(self, module: cst.Module, path: str, fix: Fix, text_of: Callable[[str], Optional[tuple[str, str]]]
+                     ) -> Optional[list[tuple[str, cst.Module, list[Fix]]]]:
+        """A fix that also edits other modules, made on `module` (of `path`) and on the
+        texts `text_of(module name)` gives as (path, text) (None: not at hand): (path, fixed
+        module, the fixes made there) for each file it edits, this one last; None when some
+        part cannot be made or some file would not compile, and then nothing is."""
+        fixed: dict[str, tuple[cst.Module, list[Fix]]] = {}
         try:
             for part in fix.elsewhere:
-                other = by_module.get(part.module)
-                if other is None or other is result or other.error is not None or other.source is None:
-                    return True  # that module is not in this run: not this fix
-                other_module = parse_source(_text(other))
-                analysis = ModuleAnalysis(other_module, other_module.code, self.project, part.module)
+                found = text_of(part.module)
+                if found is None or found[0] == path:
+                    return None
+                other_path, text = found
+                current, made = fixed.get(other_path) or (parse_source(text), [])
+                analysis = ModuleAnalysis(current, current.code, self.project, part.module)
                 other_fix = part.edit(analysis)
                 if other_fix is None:
-                    return True
-                fixed, applied = self.apply(other_module, [other_fix], other.path)
+                    return None
+                after, applied = self.apply(current, [other_fix], other_path)
                 if not applied:
-                    return True
-                changes.append((other, fixed, other_fix))
-            here, applied = self.apply(module, [dataclasses.replace(fix, elsewhere=())], result.path)
+                    return None
+                fixed[other_path] = (after, [*made, other_fix])
+            here, applied = self.apply(module, [dataclasses.replace(fix, elsewhere=())], path)
         except SourceError:
-            return True
+            return None
         if not applied:
-            return True
-        changes.append((result, here, fix))
-        for target, fixed, made in changes:
-            target.new_text = fixed.code
-            target.applied.append(made)
-            target.findings = self.findings(fixed, target.path)
-        return True
+            return None
+        return [*((p, after, made) for p, (after, made) in fixed.items()), (path, here, [fix])]
 
     def findings(self, module: cst.Module, path: str) -> list[Finding]:
         """What the rules report on `module` (per-file ignores applied)."""
@@ -388,6 +433,29 @@ class SyntaxProblem(SourceError):
         super().__init__(f"syntax error at {line}:{column}: {reason}")
         self.line, self.column, self.reason = line, column, reason
 
+    def in_cell(self, cell: int) -> str:
+        """The problem of a notebook cell parsed alone, told by its number."""
+        return f"cell {cell}, line {self.line}: syntax error at column {self.column}: {self.reason}"
+
+
+class UnparsableSyntax(SyntaxProblem):
+    """Code Python accepts that LibCST, the parser fixes are written with, cannot parse:
+    the file is not analysed, and the message says why without calling it invalid."""
+
+    def __init__(self, line: int, column: int, reason: str, mixed_indent: Optional[int]) -> None:
+        super().__init__(line, column, reason)
+        self.mixed_indent = mixed_indent
+        self.args = (self._told("this file"),)
+
+    def _told(self, what: str) -> str:
+        cause = (f"line {self.mixed_indent} indents with tabs and spaces mixed" if self.mixed_indent is not None
+                 else f"{self.reason} at {self.line}:{self.column}")
+        return (f"not analysed: Python accepts {what}, but LibCST (the parser tfgradfix rewrites code with) "
+                f"cannot parse it: {cause}")
+
+    def in_cell(self, cell: int) -> str:
+        return f"cell {cell}: {self._told('this cell')}"
+
 
 def parse_source(text: str) -> cst.Module:
     try:
@@ -399,10 +467,54 @@ def parse_source(text: str) -> cst.Module:
         except SyntaxError as python_error:
             raise SyntaxProblem(python_error.lineno or 0, python_error.offset or 0, python_error.msg) from error
         except (ValueError, RecursionError, MemoryError):
-            pass
-        raise SyntaxProblem(error.editor_line, error.editor_column, error.message) from error
+            raise SyntaxProblem(error.editor_line, error.editor_column, error.message) from error
+        # No parser option of LibCST reads these (its tokenizer rejects them whatever the version).
+        raise UnparsableSyntax(error.editor_line, error.editor_column, error.message, _mixed_indent(text)) from error
     except (RecursionError, MemoryError) as error:
         raise SourceError(f"cannot parse: {type(error).__name__}") from error
+
+
+def _mixed_indent(text: str) -> Optional[int]:
+    """The first line whose indentation mixes tabs and spaces, within itself or against the
+    lines indented before it, which Python allows where its two ways of counting tabs agree."""
+    seen: set[str] = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.INDENT:
+                seen.update(token.string)
+                if len(seen) > 1:
+                    return token.start[0]
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return None
+
+
+def _without_broken_cells(source: SourceFile, result: FileResult) -> Optional[cst.Module]:
+    """A notebook some of whose cells are not Python (an R cell, a stray no-break space), as
+    Ruff reads one: each such cell gets its error in `result.problems` and is set aside,
+    coming back as it is, and the others are checked and fixed. None when no cell alone
+    fails (or setting them aside does not help)."""
+    notebook = source.notebook
+    assert notebook is not None
+    broken: dict[int, SyntaxProblem] = {}
+    for cell in notebook.cells:
+        try:
+            parse_source(cell.code)
+        except SyntaxProblem as problem:
+            broken[cell.index] = problem
+        except SourceError:
+            return None
+    if not broken:
+        return None
+    text = notebook.set_aside(broken)
+    try:
+        module = parse_source(text)
+    except SourceError:
+        notebook.set_aside(())  # the notebook as read, for the error the whole module gets
+        return None
+    source.text = text
+    result.problems = [f"{problem.in_cell(index + 1)} (the cell is not checked)" for index, problem in broken.items()]
+    return module
 
 
 def _update_imports(before: cst.Module, after: cst.Module, applied: list[Fix]) -> cst.Module:
@@ -429,6 +541,8 @@ class _DropImports(cst.CSTTransformer):
     def __init__(self, unused: set[tuple[str, str]]) -> None:
         super().__init__()
         self.unused = unused
+        # Statement lines left without an import (LibCST removes them), and their comment lines.
+        self.emptied: dict[int, list[cst.EmptyLine]] = {}
 
     # Imports are statements: expressions, and statement lines without an import, are not entered.
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -438,6 +552,30 @@ class _DropImports(cst.CSTTransformer):
         return any(isinstance(small, (cst.Import, cst.ImportFrom)) for small in node.body)
 
     visit_SimpleStatementSuite = visit_SimpleStatementLine  # type: ignore[assignment]
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
+        if not updated.body:
+            self.emptied[id(original)] = [line for line in updated.leading_lines if line.comment is not None]
+        return updated
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        """The comments above a removed top-level import stay where they were, on the next
+        statement: one of them may be a notebook's cell marker."""
+        if not any(self.emptied.get(id(statement)) for statement in original.body):
+            return updated
+        body: list[cst.BaseStatement] = []
+        comments: list[cst.EmptyLine] = []
+        kept = iter(updated.body)
+        for statement in original.body:
+            if id(statement) in self.emptied:
+                comments.extend(self.emptied[id(statement)])
+                continue
+            node = next(kept)
+            if comments:
+                node = node.with_changes(leading_lines=[*comments, *node.leading_lines])
+                comments = []
+            body.append(node)
+        return updated.with_changes(body=body, footer=[*comments, *updated.footer])
 
     def leave_Import(self, original: cst.Import, updated: cst.Import):
         return self._keep(updated, [a for a in updated.names if _binding(a, None) not in self.unused])

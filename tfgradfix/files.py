@@ -220,6 +220,30 @@ def write_source(source: SourceFile, text: str) -> None:
     refused. The new content goes to a temporary file renamed over the original, or,
     where a rename would lose the owner or a hard link, is written into the file
     itself; a Ctrl-C waits until the file is complete."""
+    real, data, info = _writable(source, text)
+    with interrupts.deferred():
+        _put(real, data, info)
+
+
+def write_sources(changes: list[tuple[SourceFile, str]]) -> None:
+    """Write several files as one change (a fix that spans files): every file is
+    checked first (its new text encodes, it is unchanged since read, it is writable),
+    and when one write still fails, the files already written get their old bytes back.
+    A Ctrl-C waits until all are written. SourceError/OSError: nothing changed."""
+    checked = [(source, *_writable(source, text)) for source, text in changes]
+    written: list[tuple[SourceFile, str]] = []
+    with interrupts.deferred():
+        try:
+            for source, real, data, info in checked:
+                _put(real, data, info)
+                written.append((source, real))
+        except BaseException:
+            for source, real in written:
+                _put(real, source.encode(source.text), os.stat(real))
+            raise
+
+
+def _writable(source: SourceFile, text: str) -> tuple[str, bytes, os.stat_result]:
     data = source.encode(text)
     real = os.path.realpath(source.path)
     info = os.stat(real)
@@ -227,9 +251,12 @@ def write_source(source: SourceFile, text: str) -> None:
         raise SourceError("file changed while it was being fixed")
     if not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(real, os.W_OK):
         raise SourceError("read-only file (make it writable to apply the fixes)")
-    with interrupts.deferred():
-        if info.st_nlink > 1 or not _replace(real, data, info):
-            _overwrite(real, data, info.st_size)
+    return real, data, info
+
+
+def _put(real: str, data: bytes, info: os.stat_result) -> None:
+    if info.st_nlink > 1 or not _replace(real, data, info):
+        _overwrite(real, data, info.st_size)
 
 
 def _replace(real: str, data: bytes, info: os.stat_result) -> bool:

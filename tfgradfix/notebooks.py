@@ -9,12 +9,18 @@ line magics (`%time f()`), shell lines (`!ls`, continued with a backslash),
 are not Python, and each becomes a mask of as many lines: a call that names
 the Python names it uses, so that `np` in `%timeit np.sum(x)` keeps its import.
 The bodies of `%%time`, `%%timeit`, `%%capture` and `%%prun` are Python and are
-checked. What IPython reads the same as Python is never touched: every form
-masked here is a syntax error in plain Python.
+checked, and so are those of the cell magics the notebook registers to run their
+cell (`run_cell(cell)`, `exec(cell)`). What IPython reads the same as Python is
+never touched: every form masked here is a syntax error in plain Python. A cell
+that is not Python at all (R code, a stray no-break space) can be set aside:
+masked whole, like a `%%bash` cell.
 
 Coming back, the masks become the original text again, byte for byte, and a
-fix that would change one is refused. Outputs, metadata and the JSON layout
-are kept; a cell that no fix touched keeps its source exactly, and a notebook
+fix that would change one is refused. The file is written back as it was read
+but for the `source` of the fixed cells, and in those, the JSON strings of the
+lines that did not change: whatever wrote the notebook (Jupyter's UTF-8, or
+`json.dump`'s `\u00e9` escapes, key order, indentation), every other byte
+stays, and a new line is escaped as the file escapes its strings. A notebook
 that nothing changes is never rewritten.
 """
 
@@ -27,7 +33,7 @@ import json
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 _MARKER = "# tfgradfix: cell {}\n"
 _MARKER_PATTERN = re.compile(r"^# tfgradfix: cell (\d+)\n", re.MULTILINE)
@@ -91,15 +97,60 @@ class _Cell:
 
 
 @dataclass
+class _Span:
+    """Where a code cell's `source` lies in the .ipynb text: the value, and each of its strings."""
+    start: int
+    end: int
+    strings: list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class _Escapes:
+    """How the file writes strings: `json.dump`'s default escapes every non-ASCII character
+    (`\\u00e9`), Jupyter writes UTF-8; some writers escape `/` or write `\\u00E9`."""
+    ascii: bool = False
+    slash: bool = False
+    upper: bool = False
+
+    @classmethod
+    def of(cls, text: str) -> "_Escapes":
+        # Outside strings JSON has no backslash, so escapes pair up read from the start.
+        escapes = [m.group(1) for m in re.finditer(r"\\(u[0-9a-fA-F]{4}|.)", text)]
+        hexes = [e[1:] for e in escapes if e[0] == "u"]
+        wide = any(int(h, 16) > 0x7F for h in hexes)
+        letters = "".join(c for h in hexes for c in h if c.isalpha())
+        return cls(ascii=text.isascii() and wide, slash="/" in escapes,
+                   upper=bool(letters) and letters.isupper())
+
+    def dumps(self, value: str) -> str:
+        out = json.dumps(value, ensure_ascii=self.ascii)
+        if not (self.slash or self.upper):
+            return out
+
+        def escape(match: re.Match) -> str:
+            found = match.group(0)
+            if found == "/":
+                return "\\/" if self.slash else found
+            return "\\u" + found[2:].upper() if self.upper and found[1] == "u" else found
+
+        return re.sub(r"\\(u[0-9a-f]{4}|.)|/", escape, out)
+
+
+@dataclass
 class Notebook:
     document: dict
     indent: Optional[int]
     trailing_newline: bool
     # Line in the .ipynb file of each line of each code cell's source, by cell index.
     file_lines: dict[int, list[int]] = field(default_factory=dict)
+    text: str = ""  # the file as read: what a fix writes back, but the fixed cells' sources
+    spans: dict[int, _Span] = field(default_factory=dict)
     cells: list[_Cell] = field(default_factory=list)
     originals: list[str] = field(default_factory=list)  # IPython text behind each mask
     masks: list[str] = field(default_factory=list)
+    aside: frozenset[int] = frozenset()  # cells that are not Python, by index: masked whole
+    # Cell magics whose body runs as Python: IPython's, and those the notebook registers.
+    python_magics: frozenset[str] = PYTHON_CELL_MAGICS
 
     @classmethod
     def parse(cls, text: str) -> "Notebook":
@@ -111,7 +162,8 @@ class Notebook:
             raise NotebookError("not a notebook: no cells")
         match = re.search(r'^\{\s*\n( *)"', text)
         indent = len(match.group(1)) if match else None
-        return cls(document, indent, text.endswith("\n"), _source_lines(text, document))
+        spans = _source_spans(text)
+        return cls(document, indent, text.endswith("\n"), _source_lines(text, document, spans), text, spans)
 
     @property
     def code_cells(self) -> list[int]:
@@ -121,6 +173,9 @@ class Notebook:
         parts: list[str] = []
         line = 1
         self.cells, self.originals, self.masks = [], [], []
+        self.python_magics = PYTHON_CELL_MAGICS | registered_cell_magics(
+            _text(cell.get("source", "")) for cell in self.document["cells"]
+            if isinstance(cell, dict) and cell.get("cell_type") == "code")
         for index, cell in enumerate(self.document["cells"]):
             if not isinstance(cell, dict) or cell.get("cell_type") != "code":
                 continue
@@ -135,10 +190,20 @@ class Notebook:
             line += 1 + entry.code.count("\n")
         return "".join(parts)
 
+    def set_aside(self, indexes: Iterable[int]) -> str:
+        """The module again, with the cells at `indexes`, which are not Python, masked whole
+        as a `%%bash` cell is: they are not checked, and come back as they are."""
+        self.aside = frozenset(indexes)
+        return self.to_python()
+
     def _read(self, source: str, cell: _Cell) -> str:
         lines = _split(source)
+        if cell.index in self.aside:
+            return _masked(source, 0, _python_names(source), self._masker(cell)) if source.strip() else source
         lines, cell.prefixes, cell.indent, cell.prompts = _cleanup(lines)
+        return "".join(_mask_cell(lines, self._masker(cell), self.python_magics))
 
+    def _masker(self, cell: _Cell) -> Callable[[str, list[str]], str]:
         def mask(original: str, names: list[str]) -> str:
             number = len(self.masks)
             breaks = "\n" * original.count("\n")  # the mask keeps the construct's lines
@@ -148,7 +213,7 @@ class Notebook:
             cell.masks.append(number)
             return text
 
-        return "".join(_mask_cell(lines, mask))
+        return mask
 
     def where(self, line: int, text: Optional[str] = None) -> tuple[Optional[int], int]:
         """(cell number, line in the cell) of a line of the module, or of `text`, the
@@ -198,16 +263,69 @@ class Notebook:
         indexes = [int(i) for i in pieces[1::2]]
         if indexes != self.code_cells or pieces[0].strip():
             raise NotebookError("a fix would move code across cells; not applied")
-        document = json.loads(json.dumps(self.document))
+        cells = list(self.document["cells"])
+        changed: list[int] = []
         for cell, code in zip(self.cells, pieces[2::2]):
             if code == cell.code:
                 continue
             source = self._restore(cell, code)
             if source != cell.source:
-                entry = document["cells"][cell.index]
-                entry["source"] = _split(source) if isinstance(entry.get("source"), list) else source
-        out = json.dumps(document, indent=self.indent, ensure_ascii=False)
-        return out + ("\n" if self.trailing_newline else "")
+                entry = cells[cell.index]
+                cells[cell.index] = {**entry, "source": _split(source) if isinstance(entry.get("source"), list)
+                                     else source}
+                changed.append(cell.index)
+        if not changed:
+            return self.text
+        document = {**self.document, "cells": cells}
+        escapes = _Escapes.of(self.text)
+        if all(index in self.spans for index in changed):
+            out = self._splice(changed, cells, escapes)
+        else:  # a layout the reader could not follow: the whole file written in its style
+            out = json.dumps(document, indent=self.indent, ensure_ascii=escapes.ascii)
+            out += "\n" if self.trailing_newline else ""
+        if json.loads(out) != document:
+            raise NotebookError("the notebook could not be written back in its own layout; fix not applied")
+        return out
+
+    def _splice(self, changed: list[int], cells: list, escapes: _Escapes) -> str:
+        """The file as read, but the `source` of the changed cells: every other byte stays,
+        and so do the JSON strings of the lines of a changed cell that are unchanged."""
+        text = self.text
+        pieces: list[str] = []
+        position = 0
+        for index in sorted(changed):
+            span = self.spans[index]
+            pieces.append(text[position:span.start])
+            source = cells[index]["source"]
+            if isinstance(source, str):
+                pieces.append(escapes.dumps(source))
+            else:
+                pieces.append(self._source_list(span, source, escapes))
+            position = span.end
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+    def _source_list(self, span: _Span, lines: list[str], escapes: _Escapes) -> str:
+        text = self.text
+        tokens = [text[start:end] for start, end in span.strings]
+        written: list[str] = []
+        matcher = difflib.SequenceMatcher(a=[json.loads(t) for t in tokens], b=lines, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            written.extend(tokens[i1:i2] if tag == "equal" else map(escapes.dumps, lines[j1:j2]))
+        if not written:
+            return "[]"
+        if tokens:
+            opening = text[span.start + 1:span.strings[0][0]]
+            closing = text[span.strings[-1][1]:span.end - 1]
+            separator = text[span.strings[0][1]:span.strings[1][0]] if len(tokens) > 1 else "," + opening
+        else:  # `[]` before: laid out as Jupyter does, under the `"source"` key
+            line_start = text.rfind("\n", 0, span.start) + 1
+            key_indent = re.match(r"[ \t]*", text[line_start:]).group(0)  # type: ignore[union-attr]
+            newline = "\r\n" if "\r\n" in text else "\n"
+            closing = newline + key_indent
+            opening = closing + " " * (self.indent or 1)
+            separator = "," + opening
+        return "[" + opening + separator.join(written) + closing + "]"
 
     def _restore(self, cell: _Cell, code: str) -> str:
         number = cell.index + 1
@@ -272,13 +390,15 @@ def _cleanup(lines: list[str]) -> tuple[list[str], list[str], str, bool]:
     return stripped, prefixes, indent, prompts
 
 
-def _mask_cell(lines: list[str], mask: Callable[[str, list[str]], str]) -> list[str]:
+def _mask_cell(lines: list[str], mask: Callable[[str, list[str]], str], python_magics: frozenset[str]) -> list[str]:
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is not None and lines[first].startswith("%%") and not re.match(r"%%\w+\?", lines[first]):
         name, _, arguments = lines[first][2:].rstrip().partition(" ")
-        if name not in PYTHON_CELL_MAGICS:
+        if name not in python_magics:
             return lines[:first] + [_masked("".join(lines[first:]), 0, _shell_names(arguments), mask)]
-        lines = [*lines[:first], _masked(lines[first], 0, _python_names(arguments), mask), *lines[first + 1:]]
+        # IPython's take Python (`%%timeit x = f()`); a notebook's own magic gets its line as words.
+        names = _python_names(arguments) if name in PYTHON_CELL_MAGICS else _shell_names(arguments)
+        lines = [*lines[:first], _masked(lines[first], 0, names, mask), *lines[first + 1:]]
         first += 1
     elif first is not None and _automagic(lines, first):
         names = _names("%" + lines[first].strip(), "magic")
@@ -286,6 +406,78 @@ def _mask_cell(lines: list[str], mask: Callable[[str, list[str]], str]) -> list[
     if first is None or not _MAYBE_IPYTHON.search("".join(lines)):
         return lines
     return _mask_lines(lines, first, mask)
+
+
+def registered_cell_magics(sources: Iterable[str]) -> frozenset[str]:
+    """The cell magics code cells register whose body is Python: the function behind the
+    magic hands its cell to `run_cell` or `exec` (`@register_cell_magic def backend(line,
+    cell): ... get_ipython().run_cell(cell)`, or `register_magic_function(f, "cell")`)."""
+    found: set[str] = set()
+    for source in sources:
+        if "register_" not in source and "cell_magic" not in source:
+            continue
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        functions = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        for function in functions.values():
+            for decorator in function.decorator_list:
+                name = _magic_decorator(decorator, function.name)
+                if name is not None and _runs_its_cell(function):
+                    found.add(name)
+        for call in ast.walk(tree):
+            registered = _registered_function(call)
+            if registered is not None and registered[1] in functions and _runs_its_cell(functions[registered[1]]):
+                found.add(registered[0])
+    return frozenset(found)
+
+
+_CELL_MAGIC_DECORATORS = frozenset({"register_cell_magic", "register_line_cell_magic", "cell_magic",
+                                    "line_cell_magic"})
+
+
+def _last_name(node: ast.expr) -> Optional[str]:
+    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+
+
+def _magic_decorator(decorator: ast.expr, function: str) -> Optional[str]:
+    """The magic's name when `decorator` makes a cell magic: `@register_cell_magic`, or
+    `@register_cell_magic("name")`."""
+    call = decorator if isinstance(decorator, ast.Call) else None
+    if _last_name(call.func if call else decorator) not in _CELL_MAGIC_DECORATORS:
+        return None
+    if call and call.args:
+        given = call.args[0]
+        return given.value if isinstance(given, ast.Constant) and isinstance(given.value, str) else None
+    return function
+
+
+def _registered_function(node: ast.AST) -> Optional[tuple[str, str]]:
+    """(magic name, function name) of `ip.register_magic_function(f, "cell", "name")`."""
+    if not isinstance(node, ast.Call) or _last_name(node.func) != "register_magic_function" or not node.args:
+        return None
+    arguments = dict(zip(("func", "magic_kind", "magic_name"), node.args))
+    arguments.update((k.arg, k.value) for k in node.keywords if k.arg)
+    constants = {k: v.value for k, v in arguments.items() if isinstance(v, ast.Constant)}
+    function = arguments.get("func")
+    if constants.get("magic_kind") not in ("cell", "line_cell") or not isinstance(function, ast.Name):
+        return None
+    name = constants.get("magic_name", function.id)
+    return (name, function.id) if isinstance(name, str) else None
+
+
+def _runs_its_cell(function: ast.FunctionDef) -> bool:
+    """Whether the magic's function runs its `cell` argument as it is: `run_cell(cell)`,
+    `exec(cell)`."""
+    positional = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if positional[:1] == ["self"]:
+        positional = positional[1:]
+    if len(positional) < 2:
+        return False
+    cell = positional[1]
+    return any(isinstance(node, ast.Call) and _last_name(node.func) in ("run_cell", "exec") and node.args
+               and isinstance(node.args[0], ast.Name) and node.args[0].id == cell for node in ast.walk(function))
 
 
 def _automagic(lines: list[str], first: int) -> bool:
@@ -448,19 +640,15 @@ class _Scanner:
             column += 1
 
 
-def _source_lines(text: str, document: dict) -> dict[int, list[int]]:
+def _source_lines(text: str, document: dict, spans: dict[int, _Span]) -> dict[int, list[int]]:
     """For each code cell (by index), the line of the file that holds each line of its
     source: a cell's `source` is a list of line strings (one a line of the file, as
-    Jupyter writes it) or one string (on one line of the file). Empty when the layout
-    cannot be followed."""
-    try:
-        offsets = _source_offsets(text)
-    except (ValueError, IndexError, json.JSONDecodeError):
-        return {}
+    Jupyter writes it) or one string (on one line of the file)."""
     found: dict[int, list[int]] = {}
     newlines = 0
     position = 0
-    for index, starts in sorted(offsets.items()):
+    for index, span in sorted(spans.items()):
+        starts = [start for start, _ in span.strings]
         cell = document["cells"][index]
         source = cell.get("source") if isinstance(cell, dict) and cell.get("cell_type") == "code" else None
         pieces = source if isinstance(source, list) else [source]
@@ -479,9 +667,17 @@ def _source_lines(text: str, document: dict) -> dict[int, list[int]]:
     return found
 
 
-def _source_offsets(text: str) -> dict[int, list[int]]:
-    """Offsets in `text` of the strings that make up each cell's `source`, by cell index
-    (values other than sources are skipped with the C decoder)."""
+def _source_spans(text: str) -> dict[int, _Span]:
+    """Where each cell's `source` and its strings lie in `text`, by cell index (values
+    other than sources are skipped with the C decoder). Empty when the layout cannot be
+    followed."""
+    try:
+        return _read_spans(text)
+    except (ValueError, IndexError, json.JSONDecodeError):
+        return {}
+
+
+def _read_spans(text: str) -> dict[int, _Span]:
     decoder = json.JSONDecoder()
     space = re.compile(r"[ \t\n\r]*")
 
@@ -516,7 +712,7 @@ def _source_offsets(text: str) -> dict[int, list[int]]:
                 raise ValueError("expected ',' or ']'")
         return position + 1
 
-    offsets: dict[int, list[int]] = {}
+    offsets: dict[int, _Span] = {}
     cells = itertools.count()
 
     def cell(position: int) -> int:
@@ -526,12 +722,15 @@ def _source_offsets(text: str) -> dict[int, list[int]]:
             if key != "source":
                 return value(start)
             if text[start] == '"':
-                offsets[index] = [start]
-                return value(start)
+                end = value(start)
+                offsets[index] = _Span(start, end, [(start, end)])
+                return end
             strings = _JSON_STRINGS.match(text, start)
             if strings is None:
+                offsets.pop(index, None)  # a later `source` key is the one json.loads keeps
                 return value(start)
-            offsets[index] = [m.start() for m in _JSON_STRING.finditer(text, start, strings.end())]
+            offsets[index] = _Span(start, strings.end(), [m.span() for m in _JSON_STRING.finditer(
+                text, start, strings.end())])
             return strings.end()
 
         return members(position, member) if text[position] == "{" else value(position)

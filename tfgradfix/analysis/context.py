@@ -7,8 +7,9 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, DataFlow, target_names
+from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, Blocking, DataFlow, is_item_write, target_names
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
+from tfgradfix.analysis.sources import enclosing_blocks, restricted
 from tfgradfix.analysis.tapes import names_bound
 from tfgradfix.analysis.tree import BatchableVisitor, child_nodes, contains
 
@@ -148,6 +149,20 @@ class TraversalContext(BatchableVisitor):
                        for expr in flow.sink_expressions) or _mutates_live(statement.value, flow)
         return False
 
+    def feeds_only_numpy_buffers(self) -> bool:
+        """Whether the statement being visited reaches the output only as items written into
+        NumPy arrays (`returns[t] = running_add`): the array would take a tensor's value without
+        its gradient anyway, so what is written there is data (a bootstrapped return, a target),
+        and dropping a conversion before it restores nothing."""
+        flow, statement = self.flow, self.statement
+        if flow is None or statement is None or flow.live_directly is None:
+            return False
+        if is_item_write(statement):
+            return all(name in flow.numpy_buffers() for name in _targets(statement))
+        if isinstance(statement, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+            return not any(name in flow.live_directly for name in _targets(statement))
+        return False
+
     def in_control_flow_test(self, node: cst.CSTNode) -> bool:
         return any(test is node or contains(test, node) for test in self._tests)
 
@@ -201,6 +216,19 @@ class TraversalContext(BatchableVisitor):
 
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         return self.flow is not None and self.flow.is_tainted(expr)
+
+    def to_sources(self, node: cst.CSTNode, blocking: Blocking) -> Optional[Blocking]:
+        """`blocking`, where the models the tapes around `node` do not differentiate carry no
+        gradient (a DQN's target network); None when not in a tape or its sources are unknown."""
+        if not self.in_tape:
+            return None
+        return restricted(self.scope, enclosing_blocks(self.scope, node), blocking)
+
+
+def _targets(statement: cst.CSTNode) -> list[str]:
+    if isinstance(statement, cst.Assign):
+        return [name for t in statement.targets for name in target_names(t.target)]
+    return list(target_names(statement.target))
 
 
 def _mutates_live(expr: cst.BaseExpression, flow: DataFlow) -> bool:

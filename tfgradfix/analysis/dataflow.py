@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
+from tfgradfix.analysis.imports import ImportMap, dotted_name, is_integer_dtype
 from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
 
@@ -111,8 +111,11 @@ class Blocking:
     comparisons: bool = True  # `a > b` is bool: no gradient
     integer_casts: bool = False  # `tf.cast(x, tf.int32)`
     parameters: bool = True  # the forward method's arguments are gradient sources
-    # Only this weight (`self.<weight>`) is a source: does the output depend on *it*?
+    # Only this weight or sub-layer (`self.<weight>`) is a source: does the output depend on *it*?
     weight: Optional[str] = None
+    # Objects (dotted names: `self.target_model`) whose calls carry no gradient but what
+    # their arguments carry: models whose variables a tape does not differentiate.
+    excluded: frozenset = frozenset()
 
     def extended(self, *functions: str, integer_casts: Optional[bool] = None) -> "Blocking":
         return replace(self, functions=self.functions | frozenset(functions),
@@ -120,6 +123,17 @@ class Blocking:
 
     def only(self, weight: str) -> "Blocking":
         return replace(self, weight=weight)
+
+    def excluding(self, objects: frozenset) -> "Blocking":
+        return replace(self, excluded=self.excluded | objects)
+
+    def excludes(self, call: cst.Call) -> bool:
+        if not self.excluded:
+            return False
+        callee = call.func
+        if isinstance(callee, cst.Attribute) and callee.attr.value in ("call", "__call__"):
+            callee = callee.value
+        return dotted_name(callee) in self.excluded
 
     @property
     def all_sources(self) -> bool:
@@ -157,6 +171,8 @@ class DataFlow:
     bindings: list[Binding] = field(default_factory=list)
     tainted: set[str] = field(default_factory=set)
     live: set[str] = field(default_factory=set)
+    # Live without going through the items of a NumPy buffer (`returns[t] = g`); None: no buffer.
+    live_directly: Optional[set[str]] = None
     # Names bound to a NumPy result somewhere in the scope (`a = x.numpy()`).
     ndarray_names: set[str] = field(default_factory=set)
     # Names whose items are assigned (`a[0] = 1`): a tensor cannot do that.
@@ -250,16 +266,32 @@ class DataFlow:
                 if binding.name not in self.ndarray_names and self.is_ndarray(binding.value):
                     self.ndarray_names.add(binding.name)
                     changed = True
+        self.live = self._live(self.bindings)
+        buffers = self.numpy_buffers()
+        self.live_directly = self._live([b for b in self.bindings if not (
+            b.name in buffers and is_item_write(b.statement))]) if buffers else None
+
+    def _live(self, bindings: list[Binding]) -> set[str]:
         depends: dict[str, set[str]] = {}
-        for binding in self.bindings:
+        for binding in bindings:
             depends.setdefault(binding.name, set()).update(names_in(binding.value))
+        live: set[str] = set()
         work = [name for expr in self.sink_expressions for name in names_in(expr)]
         while work:
             name = work.pop()
-            if name in self.live:
+            if name in live:
                 continue
-            self.live.add(name)
+            live.add(name)
             work.extend(depends.get(name, ()))
+        return live
+
+    def numpy_buffers(self) -> set[str]:
+        """NumPy arrays whose items the scope writes (`returns = np.zeros_like(rewards)`,
+        `returns[t] = g`): what is written there becomes NumPy data, gradient or not."""
+        return {name for name in self.item_assigned
+                if all(self.is_ndarray(b.value) for b in self.bindings
+                       if b.name == name and not is_item_write(b.statement))
+                and any(b.name == name and not is_item_write(b.statement) for b in self.bindings)}
 
     # -- queries -------------------------------------------------------------
 
@@ -322,6 +354,8 @@ class DataFlow:
     def _call_is_tainted(self, call: cst.Call) -> bool:
         callee = call.func
         args_tainted = any(self.is_tainted(arg.value) for arg in call.args)
+        if self.blocking.excludes(call):
+            return args_tainted
         qualified = self.imports.resolve(callee)
         if qualified is not None:
             if self.blocking.blocks(qualified, call, self):
@@ -348,7 +382,7 @@ class DataFlow:
                     return self._helper_result_tainted(call, args_tainted)
                 if self.scope.is_preprocessing:
                     return args_tainted
-                return args_tainted or self.blocking.all_sources  # a sub-layer or sub-model of this layer
+                return args_tainted or self.blocking.all_sources or method == self.blocking.weight  # a sub-layer
             if self.is_tainted(owner):
                 return method not in METADATA_ATTRIBUTES and method not in _METADATA_METHODS
             if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls and self.blocking.all_sources:
@@ -420,6 +454,13 @@ class DataFlow:
 
 
 _INDEX = cst.Integer("0")
+
+
+def is_item_write(statement: cst.CSTNode) -> bool:
+    """`a[i] = v`, `a[i] += v`."""
+    if isinstance(statement, cst.Assign):
+        return any(isinstance(t.target, cst.Subscript) for t in statement.targets)
+    return isinstance(statement, (cst.AugAssign, cst.AnnAssign)) and isinstance(statement.target, cst.Subscript)
 
 
 def _unpacked(value: cst.BaseExpression, count: int) -> Optional[list[cst.BaseExpression]]:

@@ -9,6 +9,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import argument_for
 from tfgradfix.analysis.imports import is_integer_dtype
 from tfgradfix.analysis.literals import is_float_literal, is_integer_literal
+from tfgradfix.analysis.tree import descendants
 
 
 def integer_constructors(scope, expr: cst.BaseExpression, depth: int = 0) -> Optional[list[cst.Call]]:
@@ -26,6 +27,11 @@ def integer_constructors(scope, expr: cst.BaseExpression, depth: int = 0) -> Opt
     if not values and expr.value in scope.parameter_names:
         for caller, call in scope.module.callers_of(scope):
             passed.append((caller, argument_for(scope.node, call, expr.value)))
+    elif not values and not isinstance(scope.node, cst.Module) and not _rebound_anywhere(scope.module.module, expr.value):
+        # A free name: the enclosing function's or the module's (`W = tf.Variable(3)` at the top
+        # of a script whose `run_optimization()` differentiates it).
+        outer = scope.enclosing or scope.module.scopes[scope.module.module]
+        return integer_constructors(outer, expr, depth + 1)
     calls: list[cst.Call] = []
     for where, value in [(scope, v) for v in values] + passed:
         found = integer_constructors(where, value, depth + 1) if value is not None else None
@@ -45,3 +51,9 @@ def makes_integer_tensor(scope, value: cst.Call) -> bool:
         return bool(value.args) and is_integer_literal(value.args[0].value)
     return qualified == "tensorflow.range" and not any(
         is_float_literal(a.value) for a in value.args if a.keyword is None)
+
+
+def _rebound_anywhere(module: cst.Module, name: str) -> bool:
+    """`global name` / `nonlocal name` in some function: the name may be rebound anywhere."""
+    return any(isinstance(node, (cst.Global, cst.Nonlocal)) and any(n.name.value == name for n in node.names)
+               for node in descendants(module))

@@ -28,6 +28,33 @@ _RAISES_ASSERTIONS = ("assertRaises", "assertRaisesRegex", "assertRaisesRegexp",
 LEGACY_KERAS_PACKAGES = ("tf_keras", "tensorflow.python.keras")
 
 
+# Layers whose variables include non-trainable state: moving statistics, Keras 3's
+# seed generator state (dropout, noise and random augmentation), RNN states when `stateful`.
+STATEFUL_LAYERS = frozenset({
+    "BatchNormalization", "SyncBatchNormalization", "Normalization", "SpectralNormalization",
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout",
+    "GaussianDropout", "GaussianNoise", "RandomFlip", "RandomRotation", "RandomZoom",
+    "RandomTranslation", "RandomContrast", "RandomCrop", "RandomBrightness",
+})
+# `keras.applications` families built with BatchNormalization (VGG has none).
+_BATCH_NORM_APPLICATIONS = ("resnet", "mobilenet", "densenet", "inception", "xception",
+                            "efficientnet", "nasnet", "regnet", "convnext")
+
+
+def makes_state(qualified: str) -> bool:
+    """Whether the TensorFlow/Keras class or constructor with this absolute name makes
+    non-trainable variables: a stateful layer, a BatchNormalization application."""
+    if not qualified.startswith(("tensorflow.", "keras", "tf_keras")):
+        return False
+    return qualified.rsplit(".", 1)[-1] in STATEFUL_LAYERS or batch_norm_application(qualified)
+
+
+def batch_norm_application(qualified: str) -> bool:
+    if ".applications." not in qualified:
+        return False
+    return any(family in qualified.lower() for family in _BATCH_NORM_APPLICATIONS)
+
+
 def is_keras_base(qualified: str) -> bool:
     for package in KERAS_PACKAGES:
         if not qualified.startswith(package + "."):

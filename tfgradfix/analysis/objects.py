@@ -21,7 +21,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import DataFlow, _walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.keras import batch_norm_application, makes_state, self_attribute
 from tfgradfix.analysis.project import Kind, library_kind
 from tfgradfix.analysis.tree import descendants
 
@@ -46,17 +46,6 @@ class ObjectInfo:
 
 UNKNOWN = ObjectInfo(Kind.UNKNOWN)
 
-# Layers whose variables include non-trainable state: moving statistics, Keras 3's
-# seed generator state (dropout, noise and random augmentation), RNN states when `stateful`.
-_STATEFUL_LAYERS = frozenset({
-    "BatchNormalization", "SyncBatchNormalization", "Normalization", "SpectralNormalization",
-    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout",
-    "GaussianDropout", "GaussianNoise", "RandomFlip", "RandomRotation", "RandomZoom",
-    "RandomTranslation", "RandomContrast", "RandomCrop", "RandomBrightness",
-})
-# `keras.applications` families built with BatchNormalization (VGG has none).
-_BATCH_NORM_APPLICATIONS = ("resnet", "mobilenet", "densenet", "inception", "xception",
-                            "efficientnet", "nasnet", "regnet", "convnext")
 # Calling these on a parameter says it is a Keras model.
 _MODEL_METHODS = frozenset({"fit", "compile", "fit_generator", "train_on_batch", "evaluate", "summary"})
 _DEPTH = 8
@@ -92,6 +81,17 @@ def _project_methods(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> 
     if definition is None or definition.kind != "class":
         return frozenset()
     return frozenset(m for cls in analysis.project.lineage(definition.module, definition.name) for m in cls.methods)
+
+
+def _state_of_class(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> bool:
+    """Whether `callee` names a stateful Keras layer, or a class of another project module
+    whose instances hold non-trainable variables (the index knows its body, its bases and
+    the classes it constructs, across modules)."""
+    dotted = dotted_name(callee)
+    if analysis.project is None or analysis.module_name is None or dotted is None:
+        return False
+    qualified = analysis.project.qualified(analysis.module_name, dotted)
+    return qualified is not None and (makes_state(qualified) or analysis.project.holds_state(qualified))
 
 
 def _local_class_kind(analysis: "ModuleAnalysis", node: cst.ClassDef, seen: set[str]) -> Kind:
@@ -227,9 +227,11 @@ class _Describer:
             return self.instance(node, [call])
         if kind.is_keras:
             return ObjectInfo(kind, self._holds_non_trainable(self._parts(scope, call, bound_to), set())
-                              or _batch_norm_application(self.analysis.imports.resolve(callee) or ""),
+                              or batch_norm_application(self.analysis.imports.resolve(callee) or "")
+                              or _state_of_class(self.analysis, callee),
                               _project_methods(self.analysis, callee))
-        return ObjectInfo(kind, methods=_project_methods(self.analysis, callee))
+        return ObjectInfo(kind, kind is Kind.TF_MODULE and _state_of_class(self.analysis, callee),
+                          _project_methods(self.analysis, callee))
 
     def _parts(self, scope: "Scope", call: cst.Call, bound_to: Optional[str]) -> list[cst.CSTNode]:
         """What a model put together in `scope` is made of: the call, the values of the
@@ -265,8 +267,13 @@ class _Describer:
         methods = frozenset(m.name.value for m in _methods(self.analysis, node))
         if kind is Kind.PLAIN or kind is Kind.UNKNOWN:
             return ObjectInfo(kind, False, methods)
-        parts = [n for root in [*constructions, *_lineage(self.analysis, node)] for n in descendants(root)]
-        return ObjectInfo(kind, self._holds_non_trainable(parts, {node.name.value}), methods)
+        lineage = list(_lineage(self.analysis, node))
+        parts = [n for root in [*constructions, *lineage] for n in descendants(root)]
+        bases = [base.value for cls in lineage for base in cls.bases
+                 if base.keyword is None and not (isinstance(base.value, cst.Name)
+                                                  and base.value.value in self.analysis.class_nodes)]
+        return ObjectInfo(kind, self._holds_non_trainable(parts, {node.name.value})
+                          or any(_state_of_class(self.analysis, base) for base in bases), methods)
 
     def _holds_non_trainable(self, nodes: Iterable[cst.CSTNode], classes: set[str]) -> bool:
         """Whether any of `nodes` makes a stateful layer, a non-trainable weight, or
@@ -279,25 +286,21 @@ class _Describer:
                     return True
                 qualified = imports.resolve(node.func) or ""
                 if qualified.startswith(("tensorflow.", "keras", "tf_keras")):
-                    if qualified.rsplit(".", 1)[-1] in _STATEFUL_LAYERS or _batch_norm_application(qualified):
+                    if makes_state(qualified):
                         return True
-                elif isinstance(node.func, cst.Name) and node.func.value not in classes:
-                    local = self.analysis.class_nodes.get(node.func.value)
-                    if local is not None and self._holds_non_trainable(
+                elif isinstance(node.func, cst.Name) and node.func.value in self.analysis.class_nodes:
+                    local = self.analysis.class_nodes[node.func.value]
+                    if node.func.value not in classes and self._holds_non_trainable(
                             (n for c in _lineage(self.analysis, local) for n in descendants(c)),
                             classes | {node.func.value}):
                         return True
+                elif _state_of_class(self.analysis, node.func):
+                    return True
             elif isinstance(node, cst.Assign) and _false(node.value):
                 if any(isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable"
                        for t in node.targets):
                     return True
         return False
-
-
-def _batch_norm_application(qualified: str) -> bool:
-    if ".applications." not in qualified:
-        return False
-    return any(family in qualified.lower() for family in _BATCH_NORM_APPLICATIONS)
 
 
 def _is_keyword(arg: cst.Arg, keyword: str, value: str) -> bool:

@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
-from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, is_keras_base
+from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, is_keras_base, makes_state
 
 # Modules read in all, given or imported (a bound for a huge tree imported from one file).
 MAX_MODULES = 20000
@@ -100,6 +100,13 @@ class ClassInfo:
     methods: tuple[str, ...] = ()
     # `self.x` attributes assigned from add_weight / tf.Variable in its own methods.
     weights: frozenset[str] = frozenset()
+    # Evidence in its own body that its variables include non-trainable ones: a stateful
+    # Keras layer or BatchNormalization application made there, `trainable=False`,
+    # `stateful=True`, a part frozen with `.trainable = False`.
+    holds_state: bool = False
+    # Absolute names of the classes its body constructs that may be project classes
+    # (sub-layers, sub-models): their state is its state.
+    parts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -154,7 +161,10 @@ class ProjectIndex:
         self._aliases: dict[str, str] = {}  # another name of a module (pyproject-relative)
         self._kinds: dict[str, Kind] = {}
         self._reaches: dict[str, bool] = {}
+        self._states: dict[str, bool] = {}
         self._call_sites: Optional[dict[str, list[tuple[str, str]]]] = None
+        self._unread: Optional[list[str]] = None  # the project's files, for callers not given
+        self._scanned: set[str] = set()  # function names whose callers were looked for
         self._markers: tuple[str, ...] = ()
         # Folders module names are relative to -> the top-level packages of the project
         # there (None: every module there is the project's, as in a folder of scripts).
@@ -209,16 +219,7 @@ class ProjectIndex:
         self._module_of.clear()  # a name that named nothing may name this module now
         for alias in names[1:]:
             self._aliases.setdefault(alias, names[0])
-        # Where its siblings are found: a package's root holds other packages too (a
-        # site-packages folder): only this package is the project there.
-        top = names[0].split(".")[0]
-        packaged = "." in names[0] or Path(path).name == "__init__.py"
-        root = Path(path).resolve().parent
-        for _ in range(names[0].count(".") + (1 if Path(path).name == "__init__.py" else 0)):
-            root = root.parent
-        self._add_root(str(root), top if packaged else None)
-        for alias in names[1:]:
-            self._add_root(str(Path(path).resolve().parents[alias.count(".")]), None)
+        root, packaged = self._add_roots(path, names)
         if not packaged:
             # The siblings a script imports are read now: one of the same name elsewhere
             # (read before or after) then shows as ambiguous instead of standing in for it.
@@ -232,6 +233,20 @@ class ProjectIndex:
                             if found_names:
                                 self._load(str(found), found_names)
         return info
+
+    def _add_roots(self, path: str, names: list[str]) -> tuple[Path, bool]:
+        """Where the siblings of the file `names` name are found: (the folder its top-level
+        name is in, whether it is in a package). A package's root holds other packages too (a
+        site-packages folder): only this package is the project there."""
+        top = names[0].split(".")[0]
+        packaged = "." in names[0] or Path(path).name == "__init__.py"
+        root = Path(path).resolve().parent
+        for _ in range(names[0].count(".") + (1 if Path(path).name == "__init__.py" else 0)):
+            root = root.parent
+        self._add_root(str(root), top if packaged else None)
+        for alias in names[1:]:
+            self._add_root(str(Path(path).resolve().parents[alias.count(".")]), None)
+        return root, packaged
 
     def _listing(self, root: str) -> set[str]:
         """The module names a folder holds (files and packages), read once."""
@@ -280,6 +295,26 @@ class ProjectIndex:
         ambiguous, and then it is analysed alone)."""
         name = self._by_path.get(_key(path))
         return None if name in self._ambiguous else name
+
+    def file_of_import(self, importer: str, module: str, level: int = 0) -> Optional[str]:
+        """The file of the project module that an import in file `importer` names
+        (`from ..utils import x`: "utils" at level 2; `import pkg.ops`: "pkg.ops"); None for
+        a library module, a name two files share, or a name that is no module. The importer
+        counts as part of the project (a script's siblings resolve as when it runs), even
+        when it is only a text (standard input, a file not saved)."""
+        name = self._by_path.get(_key(importer))
+        if name is None:
+            names = module_names(importer)
+            if not names:
+                return None
+            if not (os.path.isfile(importer) and self._load(importer, names) is not None):
+                self._add_roots(importer, names)
+            name = names[0]
+        if level and name.startswith("<notebook"):
+            return None
+        absolute = absolute_module(name, Path(importer).name == "__init__.py", module, level)
+        found = self._project_module_of(absolute) if absolute else None
+        return self.modules[found[0]].path if found is not None and not found[1] else None
 
     def path_for_module(self, module: str) -> Optional[str]:
         info = self.module_info(module)
@@ -367,7 +402,8 @@ class ProjectIndex:
 
     def call_sites(self, module: str, name: str) -> list[tuple[str, str]]:
         """Where the project calls function `name` of `module`: (module, enclosing symbol)
-        for each call, in every indexed module."""
+        for each call, in every module of the project, given or not (see `_read_callers`)."""
+        self._read_callers(name.rsplit(".", 1)[-1])
         if self._call_sites is None:
             self._call_sites = {}
             for info in list(self.modules.values()):
@@ -376,6 +412,49 @@ class ProjectIndex:
                     if definition is not None and definition.kind == "function":
                         self._call_sites.setdefault(definition.qualified, []).append((info.name, symbol))
         return self._call_sites.get(f"{module}.{name}", [])
+
+    def _read_callers(self, word: str) -> None:
+        """Read the project's modules that were neither given nor imported and whose text
+        names `word`: the callers a fix of a function named so must know (pre-commit
+        passes one file of a package whose other modules call its helpers). The files of
+        each package (and the scripts beside a script) are listed once; a file is parsed
+        only when its text holds the name. These modules are never analysed or reported."""
+        if word in self._scanned:
+            return
+        self._scanned.add(word)
+        if self._unread is None:
+            self._unread = self._project_files()
+        read = False
+        for path in self._unread:
+            if _key(path) in self._by_path or len(self._by_path) >= MAX_MODULES:
+                continue
+            try:
+                text = _read_text(path)
+            except Exception:
+                continue
+            names = module_names(path) if word in text else []
+            if names and self._load(path, names) is not None:
+                read = True
+        if read:
+            self._call_sites = None
+
+    def _project_files(self) -> list[str]:
+        """The Python files of the project's packages (recursively) and of its folders of
+        scripts (not recursively), in a stable order."""
+        from tfgradfix.files import SKIPPED_DIRECTORIES  # the folders discovery skips
+
+        found: list[str] = []
+        for root, tops in list(self._roots.items()):
+            if tops is None:
+                found.extend(str(Path(root) / f"{n}.py") for n in sorted(self._listing(root))
+                             if (Path(root) / f"{n}.py").is_file())
+                continue
+            for top in sorted(tops):
+                for folder, folders, files in os.walk(Path(root) / top):
+                    folders[:] = sorted(f for f in folders if f not in SKIPPED_DIRECTORIES
+                                        and (Path(folder) / f / "__init__.py").is_file())
+                    found.extend(str(Path(folder) / f) for f in sorted(files) if f.endswith(".py"))
+        return found
 
     def imported(self) -> set[str]:
         """The modules some other project module imports: only their functions can be
@@ -525,6 +604,23 @@ class ProjectIndex:
                 if definition is not None and definition.kind == "class":
                     stack.append((definition.module, definition.name))
 
+    def holds_state(self, qualified: str) -> bool:
+        """Whether instances of the project class with this absolute name hold non-trainable
+        variables, on evidence in its body or its project bases' (across modules), in the
+        project classes they construct (sub-layers, sub-models, transitively), or in a
+        library base that is a stateful layer."""
+        cached = self._states.get(qualified)
+        if cached is not None:
+            return cached
+        self._states[qualified] = False  # a cycle of parts adds nothing
+        definition = self.lookup(qualified)
+        found = definition is not None and definition.kind == "class" and any(
+            cls.holds_state or any(makes_state(base) for base in cls.bases)
+            or any(self.holds_state(part) for part in cls.parts)
+            for cls in self.lineage(definition.module, definition.name))
+        self._states[qualified] = found
+        return found
+
     def method(self, module: str, class_name: str, method: str) -> Optional[FunctionInfo]:
         """`method` of the class or of its nearest project base that defines it."""
         for cls in self.lineage(module, class_name):
@@ -586,6 +682,20 @@ def module_names(path: str) -> list[str]:
             if all(p.isidentifier() for p in relative) and alias != names[0]:
                 names.append(alias)
     return names
+
+
+def absolute_module(importer: str, is_package: bool, module: Optional[str], level: int) -> Optional[str]:
+    """The absolute name of `from <level dots><module> import ...` in module `importer`
+    (None when the dots climb above its top-level package)."""
+    if level == 0:
+        return module
+    package = importer.split(".")
+    if not is_package:
+        package = package[:-1]
+    if level - 1 > len(package) or (level - 1 == len(package) and not module):
+        return None
+    package = package[: len(package) - (level - 1)]
+    return ".".join([*package, *([module] if module else [])])
 
 
 def _pyproject_root(folder: Path) -> Optional[list[Path]]:
@@ -673,6 +783,7 @@ class _Indexer:
         self.class_nodes: list[tuple[str, ast.ClassDef]] = []
         self.calls: list[tuple[str, str]] = []
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
+        self._classes: list[tuple[ClassInfo, set[str]]] = []  # classes being indexed, and their parts
         self._bound_once: set[str] = set()  # module-level names bound by one statement
 
     def run(self, tree: ast.Module) -> None:
@@ -708,6 +819,8 @@ class _Indexer:
                     self.calls.append((dotted, symbol))
                 if function is not None:
                     self._call(node, function)
+                if self._classes:
+                    self._state_call(node, dotted)
                 self.starts_path = self.starts_path or _hands_loss(node)
             elif isinstance(node, ast.Attribute):
                 self.starts_path = self.starts_path or node.attr in _PATH_STARTS
@@ -723,6 +836,9 @@ class _Indexer:
             elif isinstance(node, ast.ClassDef):
                 nested[node.name] = f"{prefix}{node.name}"
                 self._class(node, prefix)
+            elif self._classes and isinstance(node, ast.Assign) and _is_constant(node.value, False) and any(
+                    isinstance(t, ast.Attribute) and t.attr == "trainable" for t in node.targets):
+                self._classes[-1][0].holds_state = True  # `part.trainable = False`
             elif function is None:
                 if not prefix and isinstance(node, ast.Assign):
                     self._alias(node)
@@ -763,15 +879,7 @@ class _Indexer:
             self.info.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
 
     def _absolute(self, module: Optional[str], level: int) -> Optional[str]:
-        if level == 0:
-            return module
-        package = self.info.name.split(".")
-        if not self.info.is_package:
-            package = package[:-1]
-        if level - 1 > len(package) or (level - 1 == len(package) and not module):
-            return None
-        package = package[: len(package) - (level - 1)]
-        return ".".join([*package, *([module] if module else [])])
+        return absolute_module(self.info.name, self.info.is_package, module, level)
 
     def _alias(self, node: ast.Assign) -> None:
         """`keras = tf.keras`, `Layer = keras.layers.Layer`: a module-level name bound once to
@@ -813,7 +921,11 @@ class _Indexer:
         weights: set[str] = set()
         cls = ClassInfo(self.info.name, name, node.lineno, tuple(bases))
         self.info.classes[name] = cls
+        parts: set[str] = set()
+        self._classes.append((cls, parts))
         methods = self._body(node.body, f"{name}.", node, None, weights)
+        self._classes.pop()
+        cls.parts = tuple(sorted(parts - {f"{self.info.name}.{name}"}))
         cls.methods = tuple(m for m in methods if f"{name}.{m}" in self.info.functions)
         cls.weights = frozenset(self._weights.pop(name, ())) | frozenset(weights)
 
@@ -850,6 +962,26 @@ class _Indexer:
                 isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args):
             info.calls_numpy = True
 
+    def _state_call(self, call: ast.Call, dotted: Optional[str]) -> None:
+        """What a call in the body of the class being indexed says about its state."""
+        cls, parts = self._classes[-1]
+        if cls.holds_state:
+            return
+        if any((k.arg == "trainable" and _is_constant(k.value, False))
+               or (k.arg == "stateful" and _is_constant(k.value, True)) for k in call.keywords):
+            cls.holds_state = True
+            return
+        if dotted is None or not dotted.rsplit(".", 1)[-1][:1].isupper():
+            return  # classes, by convention, are capitalised: functions are not followed
+        resolved = self._resolve(call.func)
+        if resolved is None:
+            if "." not in dotted:
+                parts.add(f"{self.info.name}.{dotted}")  # a class of this module
+        elif makes_state(resolved):
+            cls.holds_state = True
+        elif not resolved.startswith(("tensorflow.", "keras.", "tf_keras.", "numpy.")):
+            parts.add(resolved)
+
     def _weight_targets(self, node: Union[ast.Assign, ast.AnnAssign]) -> Iterator[str]:
         """`self.x` assigned from add_weight / tf.Variable."""
         if not isinstance(node.value, ast.Call):
@@ -867,27 +999,34 @@ _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _AST_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
+# Nodes the index never looks at and that hold nothing it does (a third of all nodes).
+_LEAVES = frozenset({ast.Constant, *(c for base in (ast.operator, ast.cmpop, ast.unaryop, ast.boolop,
+                                                     ast.expr_context) for c in base.__subclasses__())})
+
+
 def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
     """Nodes of a body in source order, nested definitions yielded but not entered
-    (and without the `ctx` markers, a third of all nodes)."""
+    (and without constants, operators and `ctx` markers)."""
     stack: list[ast.AST] = list(reversed(body))
+    leaves = _LEAVES
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, _DEFINITIONS):
-            continue
         kind = type(node)
         fields = _AST_FIELDS.get(kind)
         if fields is None:
-            fields = _AST_FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
+            fields = _AST_FIELDS[kind] = () if issubclass(kind, _DEFINITIONS) else tuple(
+                f for f in kind._fields if f != "ctx")
         children: list[ast.AST] = []
         for name in fields:
             value = getattr(node, name, None)
-            if isinstance(value, list):
-                children.extend(v for v in value if isinstance(v, ast.AST))
-            elif isinstance(value, ast.AST):
+            if type(value) is list:
+                children.extend(v for v in value if isinstance(v, ast.AST) and type(v) not in leaves)
+            elif value is not None and type(value) not in leaves and isinstance(value, ast.AST):
                 children.append(value)
-        stack.extend(reversed(children))
+        if children:
+            children.reverse()
+            stack.extend(children)
 
 
 def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
@@ -907,6 +1046,10 @@ def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
         for node in ast.walk(target):
             if isinstance(node, ast.Name):
                 yield node.id
+
+
+def _is_constant(node: ast.expr, value: bool) -> bool:
+    return isinstance(node, ast.Constant) and node.value is value
 
 
 def _dotted(node: ast.expr) -> Optional[str]:

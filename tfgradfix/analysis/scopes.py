@@ -5,7 +5,9 @@
 - the bodies of `with tf.GradientTape() as tape:` blocks;
 - everything those call in the same module (methods via `self.m(...)`,
   module functions by name, functions nested in the caller, closures that a
-  factory returns: `loss_fn = make_loss(3); loss_fn(y, p)`), with the
+  factory returns: `loss_fn = make_loss(3); loss_fn(y, p)`, also bound in an
+  enclosing function and read by a nested one; any method of a Keras class of the
+  project called on an instance, `self.actor.sample_normal(s)`), with the
   arguments' taint carried into the callee's parameters;
 - functions handed to Keras or TF to run on tensors: `keras.layers.Lambda(fn)`,
   `model.compile(loss=fn)` (`fn(y_true, y_pred)`), and `tf.map_fn(fn, elems)` /
@@ -83,6 +85,8 @@ class Scope:
     # (module, caller symbol, whether the caller is a Keras forward method).
     external_callers: frozenset = frozenset()
     _local_names: Optional[dict] = field(default=None, repr=False)
+    # The function this one is nested in: its names are this one's closure.
+    enclosing: Optional["Scope"] = field(default=None, repr=False)
     _lambda_return: Optional[cst.Return] = field(default=None, repr=False)
 
     def local_definitions(self) -> dict[str, list[cst.CSTNode]]:
@@ -299,25 +303,27 @@ class ModuleAnalysis:
         module_scope = Scope(node=self.module, symbol="<module>", module=self)
         self.scopes[self.module] = module_scope
         self._find_tapes(module_scope)
-        stack: list[tuple[cst.CSTNode, str, Optional[cst.ClassDef]]] = [
-            (stmt, "", None) for stmt in self.module.body
+        stack: list[tuple[cst.CSTNode, str, Optional[cst.ClassDef], Optional[Scope]]] = [
+            (stmt, "", None, None) for stmt in self.module.body
         ]
         while stack:
-            node, prefix, owner = stack.pop()
+            node, prefix, owner, enclosing = stack.pop()
             if isinstance(node, cst.ClassDef):
                 for stmt in node.body.body:
-                    stack.append((stmt, f"{prefix}{node.name.value}.", node))
+                    stack.append((stmt, f"{prefix}{node.name.value}.", node, None))
             elif isinstance(node, cst.FunctionDef):
-                self._add_function(node, prefix, owner)
+                scope = self._add_function(node, prefix, owner)
+                scope.enclosing = enclosing
                 for inner in statements(child_nodes(node.body)):
                     if isinstance(inner, (cst.FunctionDef, cst.ClassDef)):
-                        stack.append((inner, f"{prefix}{node.name.value}.", None))
+                        stack.append((inner, f"{prefix}{node.name.value}.", None,
+                                      scope if isinstance(inner, cst.FunctionDef) else None))
             elif not isinstance(node, cst.BaseExpression):
                 for inner in statements(child_nodes(node)):
                     if isinstance(inner, (cst.FunctionDef, cst.ClassDef)):
-                        stack.append((inner, prefix, owner))
+                        stack.append((inner, prefix, owner, enclosing))
 
-    def _add_function(self, node: cst.FunctionDef, prefix: str, owner: Optional[cst.ClassDef]) -> None:
+    def _add_function(self, node: cst.FunctionDef, prefix: str, owner: Optional[cst.ClassDef]) -> Scope:
         keras_class = self.keras_classes.get(owner) if owner is not None else None
         scope = Scope(node=node, symbol=f"{prefix}{node.name.value}", module=self, keras_class=keras_class,
                       owner=owner)
@@ -329,7 +335,7 @@ class ModuleAnalysis:
         self._find_tapes(scope)
         if self._exempt_by_decorator(node):
             scope.exempt = True
-            return
+            return scope
         entry = self.entries.get(scope.symbol)
         if entry is not None:
             scope.forward = True
@@ -348,6 +354,7 @@ class ModuleAnalysis:
                     if p.name.value not in NON_TENSOR_PARAMETERS and not _has_literal_default(p)
                     and p is not node.params.star_kwarg
                 }
+        return scope
 
     def _returns_images(self, scope: Scope) -> bool:
         """Every return is cast to 8-bit pixels: an inference-only decoder, whose output
@@ -486,14 +493,19 @@ class ModuleAnalysis:
                 return None
             if expr.value in scope.parameter_names:
                 return None
-            module_scope = self.scopes[self.module]
-            return self.function_of(module_scope, expr, _depth + 1)
+            outer = scope.enclosing or self.scopes[self.module]  # a closure reads the enclosing function's names
+            return self.function_of(outer, expr, _depth + 1)
         if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
             method = None
             if scope.keras_class is not None:
                 method = scope.keras_class.method(expr.attr.value)
             elif expr.attr.value in scope.owner_methods:
                 method = scope.owner_methods[expr.attr.value]
+            return self.scopes.get(method) if method is not None else None
+        if isinstance(expr, cst.Attribute):
+            # `actor.sample_normal(s)`: another method of a Keras model of this module runs its forward pass
+            keras_class = self.keras_classes.get(self.class_nodes.get(self._instance_class(scope, expr.value, _depth)))
+            method = keras_class.method(expr.attr.value) if keras_class is not None else None
             return self.scopes.get(method) if method is not None else None
         if isinstance(expr, cst.Call):
             factory = self.function_of(scope, expr.func, _depth + 1)
@@ -504,6 +516,26 @@ class ModuleAnalysis:
             if len(closures) == 1:
                 return closures.pop()
         return None
+
+    def _instance_class(self, scope: Scope, expr: cst.BaseExpression, depth: int) -> Optional[str]:
+        """The name of the class that every binding of `expr` (a name, `self.attr`) constructs."""
+        if depth > 4:
+            return None
+        values: list[cst.CSTNode] = []
+        if isinstance(expr, cst.Name):
+            while scope is not None and not values:
+                values = scope.local_definitions().get(expr.value, [])
+                if values or expr.value in scope.parameter_names or isinstance(scope.node, cst.Module):
+                    break
+                scope = scope.enclosing or self.scopes[self.module]
+        elif self_attribute(expr) is not None and scope.owner is not None:
+            attr = self_attribute(expr)
+            for method in (s for s in scope.owner.body.body if isinstance(s, cst.FunctionDef)):
+                for node in _walk_scope(list(child_nodes(method.body))):
+                    if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
+                        values.append(node.value)
+        classes = {v.func.value if isinstance(v, cst.Call) and isinstance(v.func, cst.Name) else None for v in values}
+        return classes.pop() if len(classes) == 1 else None
 
     def _lambda_scope(self, enclosing: Scope, node: cst.Lambda) -> Optional[Scope]:
         """A lambda's scope, made while the analysis is built (a lambda first met once
@@ -581,12 +613,26 @@ class ModuleAnalysis:
         else:
             dotted = dotted_name(callee)
             definition = self.project.resolve(self.module_name, dotted) if dotted is not None else None
+            if definition is None and isinstance(callee, cst.Attribute):
+                return self._external_method(scope, callee)
             if definition is None or definition.kind != "function":
                 return None
             info = self.project.function(definition.module, definition.name)
         if info is None or info.module == self.module_name:
             return None
         return info
+
+    def _external_method(self, scope: Scope, callee: cst.Attribute) -> Optional[FunctionInfo]:
+        """`self.actor.sample_normal(s)` where `self.actor` is made from a Keras class of another
+        project module: that method."""
+        assert self.project is not None and self.module_name is not None
+        name = self._instance_class(scope, callee.value, 0)
+        definition = self.project.resolve(self.module_name, name) if name is not None else None
+        if definition is None or definition.kind != "class" or not self.project.class_kind(
+                self.module_name, name).is_keras:
+            return None
+        info = self.project.method(definition.module, definition.name, callee.attr.value)
+        return info if info is not None and info.module != self.module_name else None
 
     def _calls_on_path(self, scope: Scope) -> Iterator[tuple[cst.Call, bool]]:
         regions = scope.body if scope.forward else [block.body for block in scope.tape_blocks]

@@ -1,22 +1,33 @@
-"""`--fix -i`: show each fix (finding and hunk) and ask before applying it.
+"""`--fix -i`: show each fix (finding and hunks) and ask before applying it.
 
 Answers come from standard input, a terminal or not, so the review can be
 scripted and tested: y apply, n skip (the default), a apply this and the rest of
 the file, d skip the rest of the file, q quit (what was accepted is written), ?
-help. Each file is written once, atomically, with the fixes it accepted.
+help. The end of piped answers is a q. A fix that spans files (a helper of one
+module and the layer of another that calls it) is one hunk group: the hunks of
+every file it edits, each under its file header, accepted or declined as a whole.
+
+Nothing is written until the review ends; then each file is written once, with
+the fixes it accepted, and the files an accepted group links are written
+together, all or none (`files.write_sources`). Ctrl-C, or Ctrl-D at a terminal,
+stops the review with nothing written (`Interrupted`).
 """
 
 from __future__ import annotations
 
 import difflib
+import os
+import sys
 from typing import Callable, Optional
 
 import click
 import libcst as cst
 
+from tfgradfix import interrupts
 from tfgradfix.engine import Engine, FileResult, parse_source
-from tfgradfix.files import SourceError, SourceFile
-from tfgradfix.report.run import display_path
+from tfgradfix.files import SourceError, read_source
+from tfgradfix.fixes.edits import Fix
+from tfgradfix.report.run import RunReport, display_path, write_together
 from tfgradfix.rules import Finding
 from tfgradfix.verify.runner import describe
 
@@ -29,55 +40,104 @@ q - quit; fixes accepted so far are written
 ? - show this help"""
 
 
-class Quit(Exception):
-    """The user answered q (or standard input ended); `text` is the file with what was accepted."""
+class Interrupted(Exception):
+    """Ctrl-C (or Ctrl-D at a terminal) during the review: nothing was written."""
 
-    def __init__(self, text: Optional[str]) -> None:
-        super().__init__("quit")
-        self.text = text
+
+class _Quit(Exception):
+    pass
 
 
 class Review:
-    def __init__(self, engine: Engine, verify: Optional[Callable[[str, str, str], dict]] = None) -> None:
+    def __init__(self, engine: Engine, files: list[str], report: RunReport,
+                 verify: Optional[Callable[[str, str, str], dict]] = None) -> None:
         self.engine = engine
+        self.files = files
+        # Only the files of the run may a fix that spans files edit (by real path: the
+        # index may know a file by another spelling).
+        self._given = {os.path.realpath(path): path for path in files}
+        self.report = report
         # With --verify: (path, text before, text after) -> {unit: verdict}, shown next to each hunk.
         self.verify = verify
+        self.results: dict[str, Optional[FileResult]] = {}  # None: it could not be read
+        self.modules: dict[str, cst.Module] = {}  # the files' texts with what was accepted
+        # Files an accepted group links: each path -> the representative of its set.
+        self._linked: dict[str, str] = {}
 
-    def file(self, source: SourceFile, result: FileResult) -> Optional[str]:
-        """The file's text with the accepted fixes, or None if none was accepted.
-        Raises Quit, carrying the text accepted so far."""
-        if not self.engine.may_have_path(source):
-            return None
+    def run(self) -> None:
+        """Review the files in order and write what was accepted. Raises Interrupted."""
         try:
-            module = parse_source(source.text)
+            for path in self.files:
+                result = self._result(path)
+                if result is None or not self.engine.may_have_path(result.source):  # type: ignore[arg-type]
+                    continue
+                try:
+                    self._file(result)
+                except _Quit:
+                    break
+        except KeyboardInterrupt:
+            raise Interrupted from None
+        except Exception:
+            if interrupts.interrupted():  # LibCST can turn a Ctrl-C into another error
+                raise Interrupted from None
+            raise
+        if interrupts.interrupted():
+            raise Interrupted
+        self._write()
+        for result in self.results.values():
+            if result is not None:
+                self._remaining(result)
+        order = {path: n for n, path in enumerate(self.files)}
+        self.report.results.sort(key=lambda r: order.get(r.path, len(order)))
+
+    def _result(self, path: str) -> Optional[FileResult]:
+        """The file, read once (None when it cannot be read; the error goes to `report`)."""
+        if path in self.results:
+            return self.results[path]
+        try:
+            source = read_source(path)
         except SourceError as error:
-            result.error = str(error)
+            self.report.errors.append((display_path(path), str(error)))
+            self.results[path] = None
             return None
-        path = display_path(source.path)
+        result = FileResult(path=path, source=source)
+        self.results[path] = result
+        self.report.results.append(result)
+        return result
+
+    def _module(self, result: FileResult) -> Optional[cst.Module]:
+        if result.path not in self.modules:
+            try:
+                self.modules[result.path] = parse_source(result.source.text)  # type: ignore[union-attr]
+            except SourceError as error:
+                result.error = str(error)
+                return None
+        return self.modules[result.path]
+
+    def _file(self, result: FileResult) -> None:
         declined: set[tuple] = set()
         accept_all = False
-        accepted = 0
         while True:
-            finding = self._next(module, source.path, declined)
+            module = self._module(result)
+            if module is None:
+                return
+            finding = self._next(module, result.path, declined)
             if finding is None:
-                break
-            fixed = self._preview(module, finding, source.path)
-            if fixed is None:
+                return
+            changes = self._preview(module, finding, result.path)
+            if changes is None:
                 declined.add(_key(finding))
                 continue
-            answer = "y" if accept_all else self._ask(path, finding, module, fixed)
+            answer = "y" if accept_all else self._ask(finding, changes)
             if answer in ("y", "a"):
                 accept_all = accept_all or answer == "a"
-                module = fixed
-                accepted += 1
-                result.applied.append(finding.fix)  # type: ignore[arg-type]
+                self._accept(result, finding, changes)
             elif answer == "n":
                 declined.add(_key(finding))
             elif answer == "d":
-                break
+                return
             elif answer == "q":
-                raise Quit(module.code if accepted else None)
-        return module.code if accepted else None
+                raise _Quit
 
     def _next(self, module: cst.Module, path: str, declined: set) -> Optional[Finding]:
         for finding in self.engine.findings(module, path):
@@ -85,34 +145,102 @@ class Review:
                 return finding
         return None
 
-    def _preview(self, module: cst.Module, finding: Finding, path: str) -> Optional[cst.Module]:
+    def _preview(self, module: cst.Module, finding: Finding, path: str) -> Optional[list[tuple[str, cst.Module]]]:
+        """The files the fix changes and their fixed modules (this file last); None when
+        it cannot be made (for a fix that spans files: a file it edits is not in this run)."""
+        fix = finding.fix
+        assert fix is not None
+        if fix.elsewhere:
+            changes = self.engine.apply_across(module, path, fix, self._text_of)
+            return None if changes is None else [(p, fixed) for p, fixed, _ in changes]
         try:
-            fixed, applied = self.engine.apply(module, [finding.fix], path)  # type: ignore[list-item]
+            fixed, applied = self.engine.apply(module, [fix], path)
         except SourceError:
             return None
-        return fixed if applied else None
+        return [(path, fixed)] if applied else None
 
-    def _ask(self, path: str, finding: Finding, before: cst.Module, after: cst.Module) -> str:
-        mark = "[?] " if finding.fix and finding.fix.applicability.value == "unsafe" else ""
-        click.echo(click.style(f"{path}:{finding.line}:{finding.column}: {finding.code} {mark}{finding.message}",
+    def _text_of(self, module_name: str) -> Optional[tuple[str, str]]:
+        """A module of the project this run reviews, as its review left it."""
+        project = self.engine.project
+        found = project.path_for_module(module_name) if project is not None else None
+        path = self._given.get(os.path.realpath(found)) if found is not None else None
+        if path is None:
+            return None
+        result = self._result(path)
+        if result is None or result.source is None or result.error is not None:
+            return None
+        module = self._module(result)
+        return None if module is None else (path, module.code)
+
+    def _accept(self, result: FileResult, finding: Finding, changes: list[tuple[str, cst.Module]]) -> None:
+        for path, fixed in changes:
+            self.modules[path] = fixed
+            self._link(path, result.path)
+        result.applied.append(finding.fix)  # type: ignore[arg-type]
+
+    def _link(self, a: str, b: str) -> None:
+        root_a, root_b = self._root(a), self._root(b)
+        if root_a != root_b:
+            self._linked[root_a] = root_b
+
+    def _root(self, path: str) -> str:
+        while self._linked.get(path, path) != path:
+            path = self._linked[path]
+        return path
+
+    def _ask(self, finding: Finding, changes: list[tuple[str, cst.Module]]) -> str:
+        fix: Fix = finding.fix  # type: ignore[assignment]
+        mark = "[?] " if fix.applicability.value == "unsafe" else ""
+        here = display_path(changes[-1][0])
+        click.echo(click.style(f"{here}:{finding.line}:{finding.column}: {finding.code} {mark}{finding.message}",
                                bold=True))
-        click.echo(f"  fix: {finding.fix.description}")  # type: ignore[union-attr]
-        for line in difflib.unified_diff(before.code.splitlines(), after.code.splitlines(),
-                                         f"a/{path}", f"b/{path}", lineterm="", n=2):
-            colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
-            click.echo(click.style(line, fg=colour) if colour and not line.startswith(("+++", "---")) else line)
-        if self.verify is not None:
-            for name, verdict in self.verify(path, before.code, after.code).items():
-                colour = "green" if verdict["verdict"] == "verified" else "yellow"
-                click.echo(click.style(f"  {describe(name, verdict)}", fg=colour))
+        files = f" ({len(changes)} files, applied together)" if len(changes) > 1 else ""
+        click.echo(f"  fix: {fix.description}{files}")
+        # The file of the finding first, then the others it edits.
+        for path, fixed in [changes[-1], *changes[:-1]]:
+            before = self.modules[path].code
+            shown = display_path(path)
+            for line in difflib.unified_diff(before.splitlines(), fixed.code.splitlines(),
+                                             f"a/{shown}", f"b/{shown}", lineterm="", n=2):
+                colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
+                click.echo(click.style(line, fg=colour) if colour and not line.startswith(("+++", "---")) else line)
+            if self.verify is not None:
+                for name, verdict in self.verify(path, before, fixed.code).items():
+                    colour = "green" if verdict["verdict"] == "verified" else "yellow"
+                    click.echo(click.style(f"  {describe(name, verdict)}", fg=colour))
         while True:
             try:
                 answer = click.prompt(PROMPT, default="n", show_default=False).strip().lower()
-            except click.Abort:  # standard input ended
+            except click.Abort:  # Ctrl-C, or the end of standard input
+                if interrupts.interrupted() or sys.stdin.isatty():
+                    raise Interrupted from None
                 return "q"
             if answer in ("y", "n", "a", "d", "q"):
                 return answer
             click.echo(HELP)
+
+    def _write(self) -> None:
+        """Each changed file once; the files an accepted group links all together, or none."""
+        changed = [r for r in self.results.values() if r is not None and r.source is not None
+                   and r.path in self.modules and self.modules[r.path].code != r.source.text]
+        groups: dict[str, list[FileResult]] = {}
+        for result in changed:
+            groups.setdefault(self._root(result.path), []).append(result)
+        for group in groups.values():
+            for result in group:
+                result.new_text = self.modules[result.path].code
+            write_together(group, self.report)
+
+    def _remaining(self, result: FileResult) -> None:
+        """The findings the file has as written (or as it was)."""
+        source = result.source
+        if source is None or result.error is not None:
+            return
+        text = result.new_text or source.text
+        if result.path in self.modules or self.engine.may_have_path(source):
+            result.findings = self.engine.findings(parse_source(text), result.path)
+            if source.notebook is not None:
+                source.notebook.place(result.findings, text)
 
 
 def _key(finding: Finding) -> tuple:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from tfgradfix.engine import FileResult
+from tfgradfix.files import SourceError, write_sources
 from tfgradfix.fixes.edits import Applicability
 from tfgradfix.notebooks import Notebook
 from tfgradfix.rules import Finding
@@ -43,7 +44,8 @@ class RunReport:
 
     @property
     def all_errors(self) -> list[tuple[str, str]]:
-        return self.errors + [(display_path(r.path), r.error) for r in self.results if r.error]
+        return self.errors + [(display_path(r.path), error) for r in self.results
+                              for error in [*r.problems, *([r.error] if r.error else [])]]
 
     @property
     def fixed(self) -> int:
@@ -78,3 +80,18 @@ class RunReport:
         safe = sum(1 for _, f in self.findings if f.fix_applicability is Applicability.SAFE)
         unsafe = sum(1 for _, f in self.findings if f.fix_applicability is Applicability.UNSAFE)
         return safe, unsafe
+
+
+def write_together(results: list[FileResult], report: RunReport) -> None:
+    """Write files a fix that spans files changed: all of them, or none (each then
+    reported, with its findings as they were before the fixes)."""
+    try:
+        write_sources([(r.source, r.new_text) for r in results])  # type: ignore[misc]
+    except (OSError, SourceError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        for result in results:
+            others = ", ".join(display_path(r.path) for r in results if r is not result)
+            together = f" (nor {others}, fixed with it)" if others else ""
+            report.errors.append((display_path(result.path), f"not written{together}: {reason}"))
+            result.findings = result.original_findings or result.findings
+            result.applied, result.fixed_findings, result.new_text = [], [], None

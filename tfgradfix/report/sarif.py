@@ -1,15 +1,17 @@
 """SARIF 2.1.0, as GitHub code scanning reads it: rules with help, results with
-locations, and for each fixable result its fix as a replacement of whole lines."""
+locations, and for each fixable result its fix as a replacement of whole lines (in
+every file it edits, for a fix that spans files)."""
 
 from __future__ import annotations
 
 import difflib
 import json
-from typing import Optional, TextIO
+import os
+from typing import Callable, Optional, TextIO
 
 from tfgradfix import __version__
 from tfgradfix.engine import Engine, FileResult, parse_source
-from tfgradfix.files import SourceError
+from tfgradfix.files import SourceError, read_source
 from tfgradfix.report.run import RunReport, display_path
 from tfgradfix.rules import ALL_RULES
 from tfgradfix.rules.docs import render
@@ -29,9 +31,11 @@ def _rule(rule) -> dict:
     }
 
 
-def _fixes(engine: Engine, result: FileResult) -> dict[tuple, dict]:
+def _fixes(engine: Engine, result: FileResult,
+           text_of: Callable[[str], Optional[tuple[str, str]]]) -> dict[tuple, dict]:
     """SARIF `fix` objects for the file's fixable findings, keyed by (code, line, column):
-    each fix applied alone, and the lines it changes."""
+    each fix applied alone, and the lines it changes; a fix that spans files changes
+    each of its files (one `artifactChanges` entry per file, the finding's file first)."""
     source = result.source
     if source is None or source.notebook is not None or not any(f.fix for f in result.findings):
         return {}
@@ -39,22 +43,35 @@ def _fixes(engine: Engine, result: FileResult) -> dict[tuple, dict]:
         module = parse_source(source.text)
     except SourceError:
         return {}
-    before = source.text.splitlines(keepends=True)
+    texts = {result.path: source.text}
+
+    def recorded(module_name: str) -> Optional[tuple[str, str]]:
+        found = text_of(module_name)
+        if found is not None:
+            texts[found[0]] = found[1]
+        return found
+
     fixes = {}
     for finding in engine.findings(module, result.path):
         if finding.fix is None:
             continue
-        try:
-            fixed, applied = engine.apply(module, [finding.fix], result.path)
-        except SourceError:
-            continue
-        change = _replacement(before, fixed.code.splitlines(keepends=True)) if applied else None
-        if change is not None:
+        if finding.fix.elsewhere:
+            made = engine.apply_across(module, result.path, finding.fix, recorded)
+            changed = [(path, fixed.code) for path, fixed, _ in made[-1:] + made[:-1]] if made else []
+        else:
+            try:
+                fixed, applied = engine.apply(module, [finding.fix], result.path)
+            except SourceError:
+                continue
+            changed = [(result.path, fixed.code)] if applied else []
+        changes = []
+        for path, after in changed:
+            change = _replacement(texts[path].splitlines(keepends=True), after.splitlines(keepends=True))
+            if change is not None:
+                changes.append({"artifactLocation": {"uri": _uri(path)}, "replacements": [change]})
+        if changes and len(changes) == len(changed):
             fixes[(finding.code, finding.line, finding.column)] = {
-                "description": {"text": finding.fix.description},
-                "artifactChanges": [{"artifactLocation": {"uri": display_path(result.path).replace("\\", "/")},
-                                     "replacements": [change]}],
-            }
+                "description": {"text": finding.fix.description}, "artifactChanges": changes}
     return fixes
 
 
@@ -70,12 +87,37 @@ def _replacement(before: list[str], after: list[str]) -> Optional[dict]:
             "insertedContent": {"text": inserted}}
 
 
+def _uri(path: str) -> str:
+    return display_path(path).replace("\\", "/")
+
+
+def _texts_of_run(engine: Engine, report: RunReport) -> Callable[[str], Optional[tuple[str, str]]]:
+    """(path, text as analysed) of a module that is a file of this run."""
+    by_path = {os.path.realpath(r.path): r for r in report.results if r.error is None}
+
+    def text_of(module_name: str) -> Optional[tuple[str, str]]:
+        found = engine.project.path_for_module(module_name) if engine.project is not None else None
+        result = by_path.get(os.path.realpath(found)) if found is not None else None
+        if result is None:
+            return None
+        if result.source is None:  # let go of after a run without findings in it
+            try:
+                result.source = read_source(result.path)
+            except SourceError:
+                return None
+        return result.path, result.source.text
+
+    return text_of
+
+
 def write_sarif(report: RunReport, out: TextIO, engine: Optional[Engine] = None) -> None:
     index = {rule.code: i for i, rule in enumerate(ALL_RULES)}
     fixes: dict[tuple, dict] = {}
     if engine is not None:
+        text_of = _texts_of_run(engine, report)
         for result in report.results:
-            fixes.update({(display_path(result.path), *key): fix for key, fix in _fixes(engine, result).items()})
+            fixes.update({(display_path(result.path), *key): fix
+                          for key, fix in _fixes(engine, result, text_of).items()})
     results = []
     notebooks = report.notebooks
     for path, f in report.findings:

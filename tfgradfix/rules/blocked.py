@@ -8,7 +8,10 @@ when the answer flips is an op reported, so a straight-through estimator
 to select values with `tf.gather` stays unreported: another path carries the
 gradient. The layer's own inputs are not counted as sources, so a weightless
 `StopGradient` layer is left alone. TGF301 also asks it for each weight of a layer on its
-own (`Blocking.only`): a stop_gradient that freezes one projection while the others train.
+own (`Blocking.only`): a stop_gradient that freezes one projection while the others train;
+both rules ask it for each sub-layer of a model with several outputs (an auxiliary head put
+under stop_gradient or through argmax), and TGF301 asks it, in a tape, for the models a
+`tape.gradient` differentiates (`analysis/sources.py`).
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from typing import ClassVar, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import Blocking
+from tfgradfix.analysis.dataflow import Blocking, _walk_scope
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
+from tfgradfix.analysis.objects import describe
+from tfgradfix.analysis.sources import called_objects, enclosing_blocks, excluding_others, gradient_objects
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Fix
 from tfgradfix.fixes.numpy_to_tf import bind
@@ -61,6 +66,11 @@ class _CutRule(Rule):
     baseline: ClassVar[Blocking]
     cut: ClassVar[Blocking]
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._assigned: Optional[set[str]] = None
+        self._asserts_none: Optional[bool] = None
+
     def _cuts_every_path(self, node: cst.CSTNode, operand: Optional[cst.BaseExpression]) -> bool:
         context = self.context
         if operand is None or not context.on_gradient_path or not context.reaches_output(node):
@@ -78,6 +88,26 @@ class _CutRule(Rule):
         callers = [caller for caller, _ in context.analysis.callers_of(scope) if caller is not scope]
         return bool(callers) and all(self._output_cut(caller) for caller in callers)
 
+    def _sources_cut(self, node: cst.CSTNode, operand: Optional[cst.BaseExpression]) -> Optional[str]:
+        """In a tape, the sources of a `tape.gradient` (models' variables) whose every path
+        to its target goes through `node`, while other models still reach it: a DDPG actor
+        step that stops the actor's own output. Their code, or None."""
+        context = self.context
+        if operand is None or not context.in_tape or not context.reaches_output(node):
+            return None
+        scope = context.scope
+        for block in enclosing_blocks(scope, node):
+            for gradient in block.gradients:
+                objects = gradient_objects(scope, gradient.sources)
+                baseline = excluding_others(scope, objects, self.baseline) if objects is not None else None
+                if baseline is None:
+                    continue
+                before, after = scope.analyse(baseline), scope.analyse(excluding_others(scope, objects, self.cut))
+                if before.is_tainted(operand) and before.is_tainted(gradient.target) and not after.is_tainted(
+                        gradient.target):
+                    return context.analysis.module.code_for_node(gradient.sources)
+        return None
+
     def _output_cut(self, scope) -> bool:
         baseline, cut = scope.analyse(self.baseline), scope.analyse(self.cut)
         if any(cut.is_tainted(loss) for loss in cut.added_losses):
@@ -86,6 +116,55 @@ class _CutRule(Rule):
 
     def _qualified(self, node: cst.Call) -> Optional[str]:
         return self.context.imports.resolve(node.func)
+
+    def _frozen_on_purpose(self, cls) -> bool:
+        """A layer of a test, or of a module that asserts a gradient is None: frozen to check that."""
+        if self._asserts_none is None:
+            self._asserts_none = any(_asserts_none(n) for n in descendants(self.context.analysis.module))
+        return self._asserts_none or _in_a_test(self.context, cls)
+
+    def _updated_by_code(self, cls, weight: str, entry) -> bool:
+        """Set by code rather than by gradients (a target network, an EMA, power iteration:
+        assigned in the module or declared `trainable=False`), or read by a method `entry` does
+        not run (`train_step`, a custom loss: a path to the loss this flow does not see)."""
+        if self._assigned is None:
+            self._assigned = assigned_attributes(self.context.analysis.module)
+        return (weight in self._assigned or declared_untrainable(cls, weight, self.context.imports)
+                or _read_outside(self.context, cls, weight, entry))
+
+    def _parts_behind(self, node: cst.CSTNode, operand: Optional[cst.BaseExpression], weights: bool) -> list[str]:
+        """The sub-layers (and, with `weights`, the weights) of a layer returning several
+        outputs whose every path goes through the cut ops, into an output that nothing else
+        reaches either, while other outputs still train: a second head under stop_gradient,
+        an output put through argmax. An output that stops a target (`return p,
+        tf.stop_gradient(z)` with `z` also feeding `p`) keeps its parts reaching `p`."""
+        context = self.context
+        scope = context.scope
+        cls = scope.keras_class
+        if operand is None or cls is None or not scope.is_forward_entry or not context.reaches_output(node):
+            return []
+        outputs = _outputs(scope)
+        baseline, cut = scope.analyse(self.baseline), scope.analyse(self.cut)
+        dead = [o for o in outputs if baseline.is_tainted(o) and not cut.is_tainted(o)]
+        if not dead or not any(cut.is_tainted(o) for o in outputs) or self._frozen_on_purpose(cls):
+            return []
+        parts = [p for p in sorted(called_objects(scope)) if p.count(".") == 1 and p.startswith("self.")]
+        candidates = [p[len("self."):] for p in parts if _only_called(context, p[len("self."):])]
+        candidates = [p for p in candidates if not cls.is_weight(p)
+                      and describe(scope, cst.Attribute(cst.Name("self"), cst.Name(p))).is_keras]
+        if weights:
+            candidates += sorted({w for owner in cls.lineage() for w in owner.weights})
+        found = []
+        for part in candidates:
+            before, after = scope.analyse(self.baseline.only(part)), scope.analyse(self.cut.only(part))
+            if not before.is_tainted(operand) or not any(before.is_tainted(o) for o in dead):
+                continue
+            if any(after.is_tainted(s) for s in after.sink_expressions):
+                continue
+            if cls.is_weight(part) and self._updated_by_code(cls, part, scope):
+                continue
+            found.append(part)
+        return found
 
 
 def _operand(call: cst.Call) -> Optional[cst.BaseExpression]:
@@ -106,6 +185,8 @@ class StopGradientOutput(_CutRule):
     message = "`{function}` cuts every path from the trainable weights to the {sink}: their gradients are None"
     weight_message = ("`{function}` cuts every path from {weights} to the {sink}, while other weights still "
                       "reach it: the gradient for {weights} is None, so it never trains")
+    sources_message = ("`{function}` cuts every path from the tape's sources (`{sources}`) to the loss, while "
+                       "other models still reach it: their gradients are None")
     triggers = ("stop_gradient", "StopGradient")
     baseline = Blocking(parameters=False)
     cut = Blocking(parameters=False).extended(*_STOP_GRADIENTS)
@@ -114,7 +195,16 @@ class StopGradientOutput(_CutRule):
         "path from the trainable weights to the layer's output, or to the target of "
         "`tape.gradient`, goes through it. In a layer's `call`, also when it cuts every path from "
         "one weight (`self.<name>`, followed on its own) while other weights or sub-layers still "
-        "reach the output: a projection frozen by mistake. The value is followed through "
+        "reach the output: a projection frozen by mistake. In a model returning several outputs, "
+        "also when it cuts every path from a sub-layer into an output nothing else reaches either "
+        "(`return main, tf.stop_gradient(self.aux_head(h))`: the auxiliary head never trains), "
+        "unless the module copies, freezes or reads that sub-layer's weights (a target encoder "
+        "updated by code, `trainable=False`) or the stopped output is a target other outputs "
+        "are trained from (SimSiam's `return p, tf.stop_gradient(z)`). In a tape whose `tape.gradient` sources "
+        "are models' variables (`actor.trainable_variables`, a list or sum of those), also when it "
+        "cuts every path from those models to the target while other models still reach it (a DDPG "
+        "actor step that stops the actor's own action); a stop_gradient on a model the tape does "
+        "not differentiate (a target network) is not reported. The value is followed through "
         "assignments and arithmetic. Not reported: straight-through estimators (`x + tf.stop_gradient(q - x)`, "
         "`x - tf.stop_gradient(x - q)`, whichever of `x` and `q` the weights reach), zero-valued "
         "carriers (`e - tf.stop_gradient(e)`), a "
@@ -153,11 +243,6 @@ class StopGradientOutput(_CutRule):
         "cannot be known from the code."
     )
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._assigned: Optional[set[str]] = None
-        self._asserts_none: Optional[bool] = None
-
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self._qualified(node)
         if qualified is None or qualified.rsplit(".", 1)[-1] not in _STOP_GRADIENTS:
@@ -169,8 +254,10 @@ class StopGradientOutput(_CutRule):
         function = qualified.replace("tensorflow.", "tf.")
         if self._cuts_every_path(node, operand):
             message = self.message.format(function=function, sink=sink)
+        elif (sources := self._sources_cut(node, operand)) is not None:
+            message = self.sources_message.format(function=function, sources=sources)
         else:
-            weights = self._weights_cut_off(node, operand)
+            weights = self._weights_cut_off(node, operand) or self._parts_behind(node, operand, weights=False)
             if not weights:
                 return
             message = self.weight_message.format(
@@ -187,15 +274,11 @@ class StopGradientOutput(_CutRule):
         cls = scope.keras_class
         if operand is None or cls is None or not scope.is_forward_entry or not context.reaches_output(node):
             return []
-        if self._asserts_none is None:
-            self._asserts_none = any(_asserts_none(n) for n in descendants(context.analysis.module))
-        if self._asserts_none or _in_a_test(context, cls):
-            return []  # a test that freezes a weight to check its gradient is None
+        if self._frozen_on_purpose(cls):
+            return []
         sinks = scope.analyse(self.cut).sink_expressions
         if not any(scope.analyse(self.cut).is_tainted(s) for s in sinks):
             return []  # nothing else reaches the output either: the whole-layer case above
-        if self._assigned is None:
-            self._assigned = assigned_attributes(context.analysis.module)
         cut_off = []
         for weight in sorted({w for owner in cls.lineage() for w in owner.weights}):
             baseline = scope.analyse(self.baseline.only(weight))
@@ -203,12 +286,44 @@ class StopGradientOutput(_CutRule):
                 continue
             if any(scope.analyse(self.cut.only(weight)).is_tainted(s) for s in sinks):
                 continue
-            if weight in self._assigned or declared_untrainable(cls, weight, context.imports):
-                continue  # updated by code, not by gradients: a target network, an EMA, power iteration
-            if _read_outside(context, cls, weight, scope):
-                continue  # `train_step`, a custom loss: a path to the loss this flow does not see
+            if self._updated_by_code(cls, weight, scope):
+                continue
             cut_off.append(weight)
         return cut_off
+
+
+def _outputs(scope) -> list[cst.BaseExpression]:
+    """What the forward method returns, output by output (`return main, aux`, a dict of heads)."""
+    found: list[cst.BaseExpression] = []
+    for node in _walk_scope(scope.body):
+        if isinstance(node, cst.Return) and node.value is not None:
+            value = node.value
+            if isinstance(value, (cst.Tuple, cst.List)):
+                found.extend(e.value for e in value.elements)
+            elif isinstance(value, cst.Dict):
+                found.extend(e.value for e in value.elements)
+            else:
+                found.append(value)
+    return found
+
+
+def _only_called(context, attr: str) -> bool:
+    """`<owner>.<attr>` is only assigned and called anywhere in the module: nothing copies,
+    freezes or reads its weights (`agent.model.target.set_weights(...)`, `.trainable = False`,
+    `.variables`, a `trainable=False` construction)."""
+    for node in descendants(context.analysis.module):
+        if not (isinstance(node, cst.Attribute) and node.attr.value == attr):
+            continue
+        parent = context.parent(node)
+        if isinstance(parent, cst.Call) and parent.func is node:
+            continue
+        if isinstance(parent, cst.AssignTarget) and parent.target is node:
+            value = context.parent(parent).value
+            if not any(isinstance(n, cst.Arg) and n.keyword is not None and n.keyword.value == "trainable"
+                       for n in descendants(value)):
+                continue
+        return False
+    return True
 
 
 def _straight_through(parent: Optional[cst.CSTNode], call: cst.Call, operand: Optional[cst.BaseExpression]) -> bool:
@@ -277,6 +392,8 @@ class NonDifferentiableOp(_CutRule):
     name = "non-differentiable-op"
     summary = "`argmax`/`argsort`/`round`/`floor`/`sign`/int casts/comparisons on every path from weights to output"
     message = "{op} has no gradient, and every path from the trainable weights to the {sink} goes through it: {advice}"
+    parts_message = ("{op} has no gradient, and every path from {parts} to the {sink} goes through it, while "
+                     "other weights still reach another output: {parts} never trains; {advice}")
     triggers = ("argmax", "argmin", "round", "floor", "ceil", "sign", "cast", "top_k", ">", "<", "==",
                 *sorted({name.rsplit(".", 1)[-1] for name in NO_GRADIENT}))
     baseline = Blocking(functions=_METADATA, comparisons=False, parameters=False)
@@ -293,6 +410,11 @@ class NonDifferentiableOp(_CutRule):
         "It reports one when every path from the trainable "
         "weights to the layer's output (or the `tape.gradient` target) goes through one of them; "
         "a loss handed to `self.add_loss` counts as an output, so weights it still reaches are not cut off. "
+        "In a model returning several outputs, it also reports one that cuts every path from a sub-layer "
+        "or weight into an output that nothing else reaches either, while other outputs still train "
+        "(`main = tf.cast(tf.argmax(self.main_head(h), -1), tf.float32)` beside an auxiliary head); "
+        "class ids returned beside the logits they come from (`return logits, tf.argmax(logits, -1)`) "
+        "are not reported. "
         "The same op off that path is fine and not reported: `argmax` for a metric, "
         "`tf.gather(x, tf.argmax(...))` (the values still carry the gradient), "
         "`tf.cast(tf.round(x), tf.int32)` used to index, a straight-through estimator, a "
@@ -327,21 +449,32 @@ class NonDifferentiableOp(_CutRule):
         if op not in _NON_DIFFERENTIABLE and qualified in NO_GRADIENT:
             op_type, reason = NO_GRADIENT[qualified]
             operands = [a.value for a in node.args if a.keyword is None and not a.star][:2]
-            if any(self._cuts_every_path(node, operand) for operand in operands):
-                comparison = op_type in _COMPARISON_OPS
-                self._flag(node, shown, _NON_DIFFERENTIABLE["comparison"] if comparison else _ADVICE_BY_REASON[reason])
+            comparison = op_type in _COMPARISON_OPS
+            self._check(node, operands, shown, _NON_DIFFERENTIABLE["comparison"] if comparison
+                        else _ADVICE_BY_REASON[reason])
             return
         if op not in _NON_DIFFERENTIABLE or op == "cast" and not self._integer_cast(node):
             return
         if op == "top_k" and not self._indices_used(node):
             return
-        if self._cuts_every_path(node, _operand(node)):
-            self._flag(node, shown + (" to an integer type" if op == "cast" else ""), _NON_DIFFERENTIABLE[op])
+        self._check(node, [_operand(node)], shown + (" to an integer type" if op == "cast" else ""),
+                    _NON_DIFFERENTIABLE[op])
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         operands = [node.left, *(target.comparator for target in node.comparisons)]
+        self._check(node, operands, "A comparison", _NON_DIFFERENTIABLE["comparison"])
+
+    def _check(self, node: cst.CSTNode, operands: list, op: str, advice: str) -> None:
         if any(self._cuts_every_path(node, operand) for operand in operands):
-            self._flag(node, "A comparison", _NON_DIFFERENTIABLE["comparison"])
+            self._flag(node, op, advice)
+            return
+        for operand in operands:
+            parts = self._parts_behind(node, operand, weights=True)
+            if parts:
+                sink = "layer's output" if self.context.scope.forward else "loss"
+                self.report(node, self.parts_message.format(
+                    op=op, sink=sink, advice=advice, parts=", ".join(f"`self.{p}`" for p in parts)))
+                return
 
     def _integer_cast(self, node: cst.Call) -> bool:
         return self.cut.blocks("tensorflow.cast", node, self.context.scope.analyse(self.cut))

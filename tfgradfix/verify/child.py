@@ -33,9 +33,14 @@ INPUT_SIZE = re.compile(r"^(input_dim|in_dim|in_features|input_size|in_channels|
                         r"input_features|d_in|input_units|n_inputs|input_shape|num_features|n_features)$")
 STEP_COUNT = re.compile(r"(^|_)(steps?|epochs?|iterations?|iters?|n_iter|updates)$")
 MODEL_PARAM = re.compile(r"(model|net|network|classifier|regressor|encoder|decoder|generator|discriminator|layer|"
-                         r"module)$")
-X_PARAM = re.compile(r"^(x|xs|inputs?|images?|features|batch|samples|x_\w+|\w+_x|\w+_inputs?|\w+_images?)$")
-Y_PARAM = re.compile(r"^(y|ys|labels?|targets?|y_\w+|\w+_y|\w+_labels?|\w+_targets?)$")
+                         r"module|student|teacher|actor|critic|policy|backbone)$")
+X_PARAM = re.compile(r"^(x|xs|inputs?|images?|features|batch|samples|tokens?|ids|src|sources?|sequences?|states?|"
+                     r"observations?|obs|x_\w+|\w+_x|\w+_inputs?|\w+_images?|\w+_ids|\w+_tokens|\w+_states)$")
+# What a reinforcement-learning update takes with its states: the actions taken (ids below the
+# model's first output size) and the rewards got (Python floats, as an environment gives them).
+ACTION_PARAM = re.compile(r"^(actions?|\w+_actions?)$")
+REWARD_PARAM = re.compile(r"^(rewards?|\w+_rewards?)$")
+Y_PARAM = re.compile(r"^(y|ys|labels?|targets?|tgt|y_\w+|\w+_y|\w+_labels?|\w+_targets?)$")
 DATA_PARAM = re.compile(r"(dataset|^ds$|_ds$|^data$|_data$|loader|batches)")
 OPTIMIZER_PARAM = re.compile(r"^(opt|optimi[sz]er|\w+_optimi[sz]er)$")
 LOSS_PARAM = re.compile(r"^(loss_fn|loss_object|loss_func|criterion|loss)$")
@@ -211,6 +216,106 @@ def _class_candidates(modules, unit: dict) -> list[tuple[str, str, list, dict, s
     return found
 
 
+# Integer inputs (token ids) are (batch, time) batches of this many steps, unless the project says.
+TIME_STEPS = 5
+# `call` parameters that are never tensors to synthesise.
+_CALL_OPTIONS = {"training", "mask", "initial_state", "return_state", "kwargs"}
+
+
+def _sublayers(tf, obj, seen=None) -> list:
+    """The object and every Keras layer reachable from its attributes."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, (list, tuple)):
+        return [layer for item in obj for layer in _sublayers(tf, item, seen)]
+    if isinstance(obj, dict):
+        return [layer for item in obj.values() for layer in _sublayers(tf, item, seen)]
+    if not isinstance(obj, (tf.Module, tf.keras.layers.Layer)):
+        return []
+    found = [obj]
+    for key, value in vars(obj).items():
+        if not key.startswith("_") or key == "_layers":
+            found += _sublayers(tf, value, seen)
+    return found
+
+
+def integer_bound(tf, obj, hints: dict) -> int | None:
+    """The exclusive upper bound of the token ids `obj` takes, or None for float inputs: the
+    smallest `input_dim` of its Embedding layers, or of the project's layers it holds that look
+    ids up (`hints`, by class, from the parent: the rows of the weight `embedding_lookup` or
+    `gather` reads, the depth of `one_hot`)."""
+    bounds = []
+    for layer in _sublayers(tf, obj):
+        if isinstance(layer, tf.keras.layers.Embedding):
+            bounds.append(int(layer.input_dim))
+        elif type(layer).__name__ in hints:
+            bounds.append(_hinted_bound(tf, layer, hints[type(layer).__name__]))
+    return min(bounds) if bounds else None
+
+
+def _hinted_bound(tf, layer, hint: dict) -> int:
+    if hint.get("bound"):
+        return int(hint["bound"])
+    attr = hint.get("attr")
+    if attr and getattr(layer, attr, None) is None:
+        try:  # the table is made in build(): built on ids that are always in range
+            _call(layer, tf.zeros((2, TIME_STEPS), tf.int32))
+        except Exception:
+            pass
+    value = getattr(layer, attr, None) if attr else None
+    if isinstance(value, int) and value > 0:
+        return value
+    if hasattr(value, "shape") and len(value.shape) >= 1 and value.shape[0]:
+        return int(value.shape[0])
+    return 1  # id 0 is in range of any table
+
+
+def _arity(obj) -> int:
+    """How many tensors `call` takes before its options (`mask`, `training`)."""
+    try:
+        parameters = inspect.signature(getattr(obj, "call", obj)).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    required = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                and p.default is p.empty and p.name not in _CALL_OPTIONS]
+    return max(1, min(len(required), 3))
+
+
+def _input(tf, shape, bound=None):
+    """A batch: token ids in [0, bound) when `bound` is given, else floats; a tuple of
+    shapes gives a tuple of batches (a layer called on several tensors)."""
+    if shape and isinstance(shape[0], tuple):
+        return tuple(_input(tf, s) for s in shape)
+    if bound is not None:
+        return tf.random.stateless_uniform(shape, seed=(1, 2), minval=0, maxval=max(1, bound), dtype=tf.int32)
+    return tf.random.stateless_normal(shape, seed=(1, 2))
+
+
+def describe_input(x, bound=None) -> str:
+    """`float32 (2, 4)`, `int32 (2, 5) ids < 50`, `float32 (2, 4) + float32 (2, 3, 4)`."""
+    if isinstance(x, tuple):
+        return " + ".join(describe_input(t) for t in x)
+    text = f"{x.dtype.name} {tuple(int(d) for d in x.shape)}"
+    return f"{text} ids < {bound}" if bound is not None else text
+
+
+def _call(layer, x):
+    return layer(*x) if isinstance(x, tuple) else layer(x)
+
+
+def _several(shapes: list[tuple], arity: int) -> list[tuple]:
+    """Shapes for a call on `arity` tensors: each pair of the usual ranks that share the batch
+    and the last size (a query `(2, d)` and keys `(2, t, d)`), all the same shape first."""
+    found = []
+    for shape in shapes:
+        size = shape[-1]
+        flat, sequence = (shape[0], size), (shape[0], 3, size)
+        found += [(shape,) * arity, (flat,) + (sequence,) * (arity - 1), (sequence,) + (flat,) * (arity - 1)]
+    return list(dict.fromkeys(found))
+
+
 def _instances(tf, original, fixed, unit: dict):
     """(before, after, input, via) to try, most specific first."""
     entry, name = unit["entry"], unit["name"]
@@ -222,7 +327,7 @@ def _instances(tf, original, fixed, unit: dict):
         tf.keras.utils.set_random_seed(SEED)
         after, _ = fixed[entry].example()
         if type(before).__name__ == name:
-            yield before, after, tf.convert_to_tensor(inputs), ""
+            yield before, after, tf.convert_to_tensor(inputs), "", None
     plan_shapes = [tuple(s) for s in unit.get("shapes", [])]
     if example and example.get("input_shape"):
         plan_shapes.insert(0, tuple(example["input_shape"]))
@@ -238,28 +343,41 @@ def _instances(tf, original, fixed, unit: dict):
             continue
         shapes = [*_sizes_from_arguments(make_before, args, kwargs), *_sizes_from_weights(tf, probe),
                   *plan_shapes, *SHAPES]
+        arity = _arity(probe)
+        if arity > 1:
+            shapes = _several(shapes, arity)
+        bound = integer_bound(tf, probe, unit.get("integer_inputs", {})) if arity == 1 else None
+        # Token ids first when the layer looks them up; floats after, in case it does not.
+        candidates = [(s, bound) for s in (integer_shapes(unit) if bound is not None else [])] + \
+            [(s, None) for s in shapes]
         tried, retries = set(), 0
-        while shapes:
-            shape = shapes.pop(0)
-            if shape in tried:
+        while candidates:
+            shape, ids = candidates.pop(0)
+            if (shape, ids) in tried:
                 continue
-            tried.add(shape)
-            x = tf.random.stateless_normal(shape, seed=(1, 2))
+            tried.add((shape, ids))
+            x = _input(tf, shape, ids)
             try:
                 before = _build(tf, make_before, args, kwargs)
-                before(x)  # built outside any tape, as fit() builds it
+                _call(before, x)  # built outside any tape, as fit() builds it
             except Exception as error:
-                if retries < SHAPE_RETRIES:
+                if retries < SHAPE_RETRIES and arity == 1 and ids is None:
                     retries += 1
-                    shapes[:0] = _sizes_from_error(error, shape)
-                yield None, None, error, via
+                    candidates[:0] = [(s, None) for s in _sizes_from_error(error, shape)]
+                yield None, None, error, via, None
                 continue
             try:
                 after = _build(tf, make_after, args, kwargs)
             except Exception as error:
                 raise AssertionError(f"the fixed {target} cannot be built: {_describe(error)}") from error
-            yield before, after, x, via
+            yield before, after, x, via, ids
             break
+
+
+def integer_shapes(unit: dict) -> list[tuple]:
+    """Shapes of token-id batches: the project's integer `keras.Input`s, then (batch, time)."""
+    found = [tuple(s) for s in unit.get("integer_shapes", [])]
+    return list(dict.fromkeys([*found, (2, TIME_STEPS)]))
 
 
 def _build(tf, make, args, kwargs):
@@ -294,20 +412,27 @@ def _copy_values(tf, before, after, seen=None) -> None:
                 _copy_values(tf, other, mine, seen)
 
 
+def _floats(x) -> list:
+    """The float tensors of an input (token ids have no gradient)."""
+    return [t for t in (x if isinstance(x, tuple) else (x,)) if t.dtype.is_floating]
+
+
 def _gradients(tf, layer, x, direction):
+    """The output, the loss, and the gradients of the trainable variables, then of each float input."""
+    inputs = _floats(x)
     with tf.GradientTape() as tape:
-        tape.watch(x)
-        out = _flat(tf, layer(x))
+        for t in inputs:
+            tape.watch(t)
+        out = _flat(tf, _call(layer, x))
         loss = tf.reduce_sum(out * direction(out))
-    grads = tape.gradient(loss, [*_trainable(tf, layer), x])
-    return out, loss, grads
+    return out, loss, tape.gradient(loss, [*_trainable(tf, layer), *inputs])
 
 
 def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
     errors = []
     name = unit["name"]
     try:
-        for before, after, x, via in _instances(tf, original, fixed, unit):
+        for before, after, x, via, bound in _instances(tf, original, fixed, unit):
             if before is None:
                 errors.append(_describe(x))
                 continue
@@ -324,13 +449,14 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                 out_before, _, grads_before = _gradients(tf, before, x, direction)
                 # Variables or layers made per call draw new random values each time: then there
                 # is no original output to compare with.
-                fresh = not np.allclose(np.asarray(_flat(tf, before(x))), np.asarray(out_before), rtol=1e-5, atol=1e-6)
+                fresh = not np.allclose(np.asarray(_flat(tf, _call(before, x))), np.asarray(out_before), rtol=1e-5,
+                                        atol=1e-6)
             except Exception as error:  # this way of running the original does not work; try the next
                 errors.append(_describe(error))
                 continue
             reachable = [v for v in _variables(tf, before) if _can_train(tf, v)]
             try:
-                after(x)
+                _call(after, x)
                 _copy_values(tf, before, after)
                 out_after, _, grads_after = _gradients(tf, after, x, direction)
             except Exception as error:  # the original ran this way: the fixed layer must too
@@ -338,6 +464,7 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                         "through": via}
             result = _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
                               fresh)
+            result["input"] = describe_input(x, bound)
             # Like for like: a variable a fix left untracked (a finding still open) is still there.
             kept = {id(v) for v in [*_variables(tf, after), *_trainable(tf, after)] if _can_train(tf, v)}
             lost = len({id(v) for v in [*reachable, *_trainable(tf, before)] if _can_train(tf, v)}) - len(kept)
@@ -384,30 +511,45 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
         if tuple(out_before.shape) == tuple(out_after.shape) and np.size(out_before) else \
         (0.0 if tuple(out_before.shape) == tuple(out_after.shape) else float("inf"))
     try:
-        traced = _flat(tf, tf.function(lambda t: after(t))(x))
+        traced = _flat(tf, tf.function(lambda t: _call(after, t))(x))
         graph_ok = bool(np.allclose(np.asarray(traced), np.asarray(out_after), rtol=1e-4, atol=1e-5))
     except Exception:
         graph_ok = False
     fd_error = None
-    if grads_after[-1] is not None and x.dtype.is_floating:
-        d = tf.random.stateless_normal(x.shape, seed=(3, 4), dtype=x.dtype)
+    input_grads = grads_after[len(names):]
+    if input_grads and all(g is not None for g in input_grads):
+        # Along a random direction of every float input at once.
+        steps = [tf.random.stateless_normal(t.shape, seed=(3, 4 + i), dtype=t.dtype) for i, t in enumerate(_floats(x))]
         eps = 1e-2
-        plus = tf.reduce_sum(_flat(tf, after(x + eps * d)) * direction(out_after))
-        minus = tf.reduce_sum(_flat(tf, after(x - eps * d)) * direction(out_after))
+
+        def moved(sign):
+            it = iter(steps)
+            parts = tuple(t + sign * eps * next(it) if t.dtype.is_floating else t
+                          for t in (x if isinstance(x, tuple) else (x,)))
+            return parts if isinstance(x, tuple) else parts[0]
+
+        plus = tf.reduce_sum(_flat(tf, _call(after, moved(1.0))) * direction(out_after))
+        minus = tf.reduce_sum(_flat(tf, _call(after, moved(-1.0))) * direction(out_after))
         numeric = float((plus - minus) / (2 * eps))
-        analytic = float(tf.reduce_sum(grads_after[-1] * d))
+        analytic = float(sum(tf.reduce_sum(g * d) for g, d in zip(input_grads, steps)))
         fd_error = abs(numeric - analytic) / max(1e-6, abs(numeric), abs(analytic))
     scale = max(1.0, float(np.max(np.abs(np.asarray(out_before, dtype=np.float64))))) if np.size(out_before) else 1.0
     result = {"variables": names, "none_before": none_before, "untracked_before": untracked_before,
               "none_after": none_after, "max_abs_diff": delta, "tf_function": graph_ok, "fd_rel_error": fd_error,
               "fresh_per_call": fresh}
+    # A layer without weights (attention, a custom activation) passes its gradient to its inputs.
+    inputs_none = [i + 1 for i, g in enumerate(input_grads) if g is None]
+    inputs_none_before = [i + 1 for i, g in enumerate(grads_before[len(_trainable(tf, before)):]) if g is None]
+    if not names:
+        result.update(inputs_none_before=inputs_none_before, inputs_none_after=inputs_none)
     if none_after:
         result.update(verdict="failed", reason=f"gradients still None for {', '.join(none_after)}")
-    elif not names:
-        result.update(verdict="failed", reason="the fixed layer has no trainable variables")
+    elif not names and (inputs_none or not input_grads):
+        result.update(verdict="failed", reason="the fixed layer has no trainable variables and no gradient reaches "
+                      + (f"input {', '.join(map(str, inputs_none))}" if inputs_none else "its inputs"))
     elif not graph_ok:
         result.update(verdict="failed", reason="the fixed layer does not run under tf.function")
-    elif fresh and not np.allclose(np.asarray(_flat(tf, after(x))), np.asarray(out_after), rtol=1e-5, atol=1e-6):
+    elif fresh and not np.allclose(np.asarray(_flat(tf, _call(after, x))), np.asarray(out_after), rtol=1e-5, atol=1e-6):
         result.update(verdict="failed", reason="the fixed layer still computes something new on every call")
     elif fresh:
         result.update(verdict="verified", reason="the original draws new weights on every call: outputs not compared")
@@ -480,31 +622,56 @@ def _model_for(tf, modules: dict, unit: dict, builder: dict | None, entry):
     return None
 
 
-def _first_output(tf, model, shapes) -> tuple:
-    """(input shape, output) of the first shape the model accepts."""
+def _first_output(tf, model, candidates: list[tuple]) -> tuple:
+    """((input shape, id bound or None), output) of the first input the model accepts."""
     if model is None:
-        return (shapes[0] if shapes else SHAPES[0]), None
-    queue, tried, retries = list(shapes), set(), 0
+        return candidates[0], None
+    queue, tried, retries = list(candidates), set(), 0
     while queue:
-        shape = queue.pop(0)
-        if shape in tried:
+        spec = queue.pop(0)
+        if spec in tried:
             continue
-        tried.add(shape)
+        tried.add(spec)
         try:
-            return shape, model(tf.random.stateless_normal(shape, seed=(1, 2)))
+            return spec, model(_input(tf, *spec))
         except Exception as error:
-            if retries < SHAPE_RETRIES:
+            if retries < SHAPE_RETRIES and spec[1] is None:
                 retries += 1
-                queue[:0] = _sizes_from_error(error, shape)
+                queue[:0] = [(s, None) for s in _sizes_from_error(error, spec[0])]
     raise Inconclusive("no input shape the model accepts was found")
 
 
-def _arguments(tf, function, model, x_shape, output, labels: str, parameters: list[str] | None):
-    """Keyword arguments for a training function: the model, a batch shaped for it,
-    labels shaped as its output (floats, or class indices), a 2-batch dataset, 2 steps,
-    an optimizer and a loss."""
-    batch = x_shape[0]
-    x = tf.random.stateless_normal(x_shape, seed=(1, 2))
+def _model_inputs(tf, model, unit: dict, shapes: list[tuple]) -> list[tuple]:
+    """(shape, id bound) to feed a model: token ids first when it looks them up."""
+    bound = integer_bound(tf, model, unit.get("integer_inputs", {})) if model is not None else None
+    return [*((s, bound) for s in (integer_shapes(unit) if bound is not None else [])), *((s, None) for s in shapes)]
+
+
+def _another(tf, unit: dict, builder: dict | None, original: dict, fixed: dict, x_spec, side: str):
+    """A maker of a second model for a function that takes two (`distill(student, teacher)`):
+    built as the first one, its fixed version holding the original's starting values."""
+    if builder is None:
+        return None
+    entry = unit["entry"]
+
+    def make():
+        first = _model_for(tf, original, unit, builder, original[entry])
+        first(_input(tf, *x_spec))
+        if side == "original":
+            return first
+        made = _model_for(tf, fixed, unit, builder, fixed[entry])
+        made(_input(tf, *x_spec))
+        _copy_values(tf, first, made)
+        return made
+    return make
+
+
+def _arguments(tf, function, model, x_spec, output, labels: str, parameters: list[str] | None, another=None):
+    """Keyword arguments for a training function: the model, a batch shaped for it (token
+    ids when it looks them up), labels shaped as its output (floats, or class indices), a
+    2-batch dataset, 2 steps, an optimizer and a loss."""
+    batch = x_spec[0][0]
+    x = _input(tf, *x_spec)
     if output is not None and labels == "int":
         classes = int(tf.nest.flatten(output)[0].shape[-1] or 2)
         y = tf.random.stateless_uniform((batch,), seed=(5, 6), maxval=classes, dtype=tf.int32)
@@ -524,9 +691,15 @@ def _arguments(tf, function, model, x_shape, output, labels: str, parameters: li
         elif p.default is not p.empty and parameters is None:
             continue
         elif MODEL_PARAM.search(name) and model is not None:
-            kwargs[name] = model
+            given = any(value is model for value in kwargs.values())
+            kwargs[name] = another() if given and another is not None else model
         elif Y_PARAM.match(name):
             kwargs[name] = y
+        elif ACTION_PARAM.match(name) and output is not None:
+            kwargs[name] = tf.random.stateless_uniform((batch,), seed=(7, 8), dtype=tf.int32,
+                                                       maxval=int(tf.nest.flatten(output)[0].shape[-1] or 2))
+        elif REWARD_PARAM.match(name):
+            kwargs[name] = [float(r) for r in tf.random.stateless_uniform((batch,), seed=(9, 10))]
         elif DATA_PARAM.search(name):
             kwargs[name] = tf.data.Dataset.from_tensor_slices((tf.concat([x, x], 0), tf.concat([y, y], 0))).batch(batch)
         elif X_PARAM.match(name):
@@ -574,7 +747,7 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
     for builder in choices or [None]:
         try:
             model_before = _model_for(tf, original, unit, builder, original[entry])
-            x_shape, output = _first_output(tf, model_before, shapes)
+            x_spec, output = _first_output(tf, model_before, _model_inputs(tf, model_before, unit, shapes))
         except Inconclusive as error:
             errors.append(str(error))
             continue
@@ -584,7 +757,8 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
         for labels in ("float", "int"):
             try:
                 tf.keras.utils.set_random_seed(SEED)
-                kwargs_before = _arguments(tf, before, model_before, x_shape, output, labels, unit.get("parameters"))
+                kwargs_before = _arguments(tf, before, model_before, x_spec, output, labels, unit.get("parameters"),
+                                           _another(tf, unit, builder, original, fixed, x_spec, "original"))
             except Inconclusive:
                 raise  # a parameter nothing can be made for: no other labels help
             except Exception as error:
@@ -597,32 +771,102 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             if not calls_before and error_before is not None:
                 errors.append(_describe(error_before))
                 model_before = _model_for(tf, original, unit, builder, original[entry])
-                _first_output(tf, model_before, [x_shape])
+                _first_output(tf, model_before, [x_spec])
                 continue
             model_after = _model_for(tf, fixed, unit, builder, fixed[entry])
             if model_after is not None:
-                model_after(tf.random.stateless_normal(x_shape, seed=(1, 2)))
+                model_after(_input(tf, *x_spec))
                 if builder is not None:
                     fresh = _model_for(tf, original, unit, builder, original[entry])
-                    fresh(tf.random.stateless_normal(x_shape, seed=(1, 2)))
+                    fresh(_input(tf, *x_spec))
                     _copy_values(tf, fresh, model_after)
                 elif start is not None and [tuple(w.shape) for w in start] == [tuple(v.shape) for v in model_after.weights]:
                     model_after.set_weights(start)
             tf.keras.utils.set_random_seed(SEED)
-            kwargs_after = _arguments(tf, after, model_after, x_shape, output, labels, unit.get("parameters"))
+            kwargs_after = _arguments(tf, after, model_after, x_spec, output, labels, unit.get("parameters"),
+                                      _another(tf, unit, builder, original, fixed, x_spec, "fixed"))
             calls_after, returned_after, error_after = _run(tf, after, kwargs_after, eager=True)
             result = _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after)
             result["model"] = builder["name"] if builder else ""
+            fed = next((k for k in kwargs_before if X_PARAM.match(k)), None)
+            result["input"] = describe_input(kwargs_before[fed], x_spec[1]) if fed else ""
             if result["verdict"] == "verified":
                 model_graph = _model_for(tf, fixed, unit, builder, fixed[entry])
                 tf.keras.utils.set_random_seed(SEED)
-                kwargs_graph = _arguments(tf, after, model_graph, x_shape, output, labels, unit.get("parameters"))
+                kwargs_graph = _arguments(tf, after, model_graph, x_spec, output, labels, unit.get("parameters"),
+                                          _another(tf, unit, builder, original, fixed, x_spec, "fixed"))
                 graph_calls, _, graph_error = _run(tf, after, kwargs_graph, eager=False)
                 if graph_error is not None or any(c["none"] for c in graph_calls):
                     result.update(verdict="failed", reason="the fixed function does not run under tf.function: "
                                   + (_describe(graph_error) if graph_error else "gradients None when traced"))
             return result
     raise Inconclusive(f"could not call {name}() with synthetic arguments"
+                       + (f" (last error: {errors[-1]})" if errors else ""))
+
+
+def _held_model(tf, obj):
+    """The object if it is a Keras layer or tf.Module, else the first one its attributes hold."""
+    if isinstance(obj, (tf.keras.layers.Layer, tf.Module)):
+        return obj
+    return next((v for v in vars(obj).values() if isinstance(v, (tf.keras.layers.Layer, tf.Module))), None) \
+        if hasattr(obj, "__dict__") else None
+
+
+def verify_method(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
+    """A method holding a tape of a plain class (an agent that holds its model): the object
+    built as the project builds it (else from its constructor's defaults), the model it holds
+    fed to find its input, the method called before and after with the same synthetic
+    arguments, the fixed object's model starting from the original's values."""
+    owner, method = unit["name"].split(".", 1)
+    errors = []
+    for module, target, args, kwargs, via in _class_candidates(original, {**unit, "name": owner}):
+        make_before, make_after = getattr(original.get(module), target, None), getattr(fixed.get(module), target, None)
+        if make_before is None or make_after is None:
+            continue
+        shapes = [tuple(s) for s in unit.get("shapes", [])] + SHAPES
+        try:
+            model = _held_model(tf, _build(tf, make_before, args, kwargs))
+            x_spec, output = _first_output(tf, model, _model_inputs(tf, model, unit, shapes))
+        except Exception as error:
+            errors.append(_describe(error))
+            continue
+
+        def instance(make, start=None):
+            made = _build(tf, make, args, kwargs)
+            held = _held_model(tf, made)
+            if held is not None:
+                held(_input(tf, *x_spec))
+                if start is not None:
+                    _copy_values(tf, _held_model(tf, start), held)
+            return made
+
+        for labels in ("float", "int"):
+            before = instance(make_before)
+            tf.keras.utils.set_random_seed(SEED)
+            kwargs_before = _arguments(tf, getattr(before, method), _held_model(tf, before), x_spec, output, labels,
+                                       None)
+            calls_before, returned_before, error_before = _run(tf, getattr(before, method), kwargs_before, eager=True)
+            if not calls_before and error_before is not None:
+                errors.append(_describe(error_before))
+                continue
+            after = instance(make_after, instance(make_before))
+            tf.keras.utils.set_random_seed(SEED)
+            kwargs_after = _arguments(tf, getattr(after, method), _held_model(tf, after), x_spec, output, labels, None)
+            calls_after, returned_after, error_after = _run(tf, getattr(after, method), kwargs_after, eager=True)
+            result = _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after)
+            result.update(model=type(_held_model(tf, before)).__name__ if _held_model(tf, before) is not None else "",
+                          through=target if via else "")
+            if result["verdict"] == "verified":
+                traced = instance(make_after, instance(make_before))
+                tf.keras.utils.set_random_seed(SEED)
+                kwargs_graph = _arguments(tf, getattr(traced, method), _held_model(tf, traced), x_spec, output, labels,
+                                          None)
+                graph_calls, _, graph_error = _run(tf, getattr(traced, method), kwargs_graph, eager=False)
+                if graph_error is not None or any(c["none"] for c in graph_calls):
+                    result.update(verdict="failed", reason="the fixed method does not run under tf.function: "
+                                  + (_describe(graph_error) if graph_error else "gradients None when traced"))
+            return result
+    raise Inconclusive(f"could not build {owner} and call {unit['name']}() with synthetic arguments"
                        + (f" (last error: {errors[-1]})" if errors else ""))
 
 
@@ -669,6 +913,8 @@ def verify_unit(tf, np, unit: dict) -> dict:
             return {"verdict": "failed", "reason": f"the fixed module does not load ({error})"}
         if unit["kind"] == "layer":
             return verify_layer(tf, np, unit, original, fixed)
+        if "." in unit["name"]:
+            return verify_method(tf, np, unit, original, fixed)
         return verify_function(tf, np, unit, original, fixed)
     except Inconclusive as error:
         return {"verdict": "inconclusive", "reason": _missing_reason(unit, str(error))}

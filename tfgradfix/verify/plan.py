@@ -15,8 +15,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
+from tfgradfix.analysis.project import ProjectIndex, module_names
 from tfgradfix.notebooks import Notebook, NotebookError
 from tfgradfix.verify.slicer import TAKE_CODE, ModuleTable, Statement
 
@@ -29,33 +30,13 @@ _SKIPPED_FOLDERS = {".git", ".venv", "venv", "env", "node_modules", "site-packag
 ENCLOSING_DEPTH = 3
 
 
-def resolve_module(root: Path, importer: Path, module: str, level: int) -> Optional[Path]:
-    """The project file an import names, or None for an installed module. The one place
-    module names become files (the project index can take its place)."""
-    if level:
-        base = importer.parent
-        for _ in range(level - 1):
-            base = base.parent
-    else:
-        base = root
-    parts = [p for p in module.split(".") if p]
-    target = base.joinpath(*parts) if parts else base
-    for candidate in (target.with_suffix(".py"), target / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    if not level and importer.parent != root:  # a script's sibling import, run from its folder
-        return resolve_module(importer.parent, importer, module, 0)
-    return None
-
-
 class Project:
     """The files of the project around the changed file, read once, as `ast` tables."""
 
-    def __init__(self, root: Path, texts: Optional[dict[Path, str]] = None,
-                 resolve: Callable[[Path, Path, str, int], Optional[Path]] = resolve_module) -> None:
+    def __init__(self, root: Path, index: ProjectIndex, texts: Optional[dict[Path, str]] = None) -> None:
         self.root = root
+        self.index = index
         self.texts = dict(texts or {})
-        self.resolve = resolve
         # Tables by (file, text), shared with the variants `with_text` makes.
         self._tables: dict[tuple[Path, str], Optional[ModuleTable]] = {}
         self._files: Optional[list[Path]] = None
@@ -65,10 +46,15 @@ class Project:
         return self.with_texts({path: text})
 
     def with_texts(self, texts: dict[Path, str]) -> "Project":
-        other = Project(self.root, {**self.texts, **texts}, self.resolve)
+        other = Project(self.root, self.index, {**self.texts, **texts})
         other._tables = self._tables
         other._files = self.files()
         return other
+
+    def resolve(self, importer: Path, module: str, level: int) -> Optional[Path]:
+        """The project file an import in `importer` names (the project index answers), or None."""
+        found = self.index.file_of_import(str(importer), module, level)
+        return Path(found).resolve() if found is not None else None
 
     def text(self, path: Path) -> Optional[str]:
         if path not in self.texts:
@@ -104,13 +90,16 @@ class Project:
         return [*(p for p in self.texts if p not in self._files), *self._files]
 
     def module_name(self, path: Path) -> str:
-        relative = path.relative_to(self.root).with_suffix("")
-        parts = list(relative.parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        if path.suffix == ".ipynb" or not all(p.isidentifier() for p in parts):
-            return "_tfgradfix_" + re.sub(r"\W", "_", "_".join(parts))
-        return ".".join(parts)
+        """Its name as the project imports it (the index's), or a name no import spells
+        (a notebook, a file named like no module)."""
+        names = module_names(str(path)) if path.suffix == ".py" else []
+        if names:
+            return names[0]
+        try:
+            parts = path.relative_to(self.root).with_suffix("").parts
+        except ValueError:
+            parts = (path.stem,)
+        return "_tfgradfix_" + re.sub(r"\W", "_", "_".join(parts))
 
     def module_file(self, path: Path) -> str:
         """Where the module lives in a tree the child imports."""
@@ -144,7 +133,7 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
             continue
         done[path] = frozenset(wanted[path])
         folder = path.parent
-        while folder != project.root and (folder / "__init__.py").is_file() and project.root in folder.parents:
+        while (folder / "__init__.py").is_file() and folder.parent != folder:
             todo.append((folder / "__init__.py", set()))
             folder = folder.parent
         table = project.table(path)
@@ -160,13 +149,13 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
         if path in [p for p, _ in requests]:
             tree.missing.update(piece.missing)
         for imported in piece.imports:
-            target = project.resolve(project.root, path, imported.module, imported.level)
-            if target is None and imported.name:  # `from . import module`
-                target = project.resolve(project.root, path, f"{imported.module}.{imported.name}".strip("."),
-                                         imported.level)
-                if target is not None:
-                    todo.append((target, {ALL}))
+            # `from . import ops` / `from pkg import ops`: a submodule, when there is one by that name.
+            submodule = project.resolve(path, f"{imported.module}.{imported.name}".strip("."), imported.level) \
+                if imported.name and imported.name != "*" else None
+            if submodule is not None:
+                todo.append((submodule, {ALL}))
                 continue
+            target = project.resolve(path, imported.module, imported.level)
             if target is not None:
                 todo.append((target, {imported.name} if imported.name and imported.name != "*" else {ALL}))
     return tree
@@ -282,7 +271,7 @@ def _sees(project: Project, path: Path, table: ModuleTable, name: str, defined_i
         imported = statement.imported
         if imported is None or (imported.name and imported.name not in (name, "*")):
             continue
-        target = project.resolve(project.root, path, imported.module, imported.level)
+        target = project.resolve(path, imported.module, imported.level)
         if target == defined_in:
             return True
         other = project.table(target) if target is not None and hops else None
@@ -384,7 +373,7 @@ def input_shapes(project: Project, first: Path) -> list[list[int]]:
         for node in ast.walk(table.tree):
             if not isinstance(node, ast.Call):
                 continue
-            callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            callee = _callee(node)
             keyword = {k.arg: k.value for k in node.keywords}
             if "input_shape" in keyword:
                 shapes.append(_shape(keyword["input_shape"], env, batch=True))
@@ -412,6 +401,90 @@ def _shape(node: ast.AST, env: dict, batch: bool) -> Optional[tuple]:
     if not all(isinstance(d, int) and 0 < d <= 4096 for d in dims):
         return None
     return (2, *dims) if batch else tuple(dims)
+
+
+# A sequence of token ids whose length the project leaves open (`Input(shape=(None,))`).
+TIME_STEPS = 5
+_INTEGER_DTYPE = re.compile(r"^(tf\.|np\.|tensorflow\.|numpy\.)?u?int(8|16|32|64)$")
+
+
+def integer_shapes(project: Project, first: Path) -> list[list[int]]:
+    """Shapes of the project's integer inputs, `keras.Input(shape=(None,), dtype="int32")`
+    (batch 2, an open length TIME_STEPS); `first`'s own first."""
+    shapes: list[tuple] = []
+    for path in [first, *(p for p in project.files() if p != first)]:
+        table = project.table(path)
+        if table is None:
+            continue
+        env = _constants(table.tree)
+        for node in ast.walk(table.tree):
+            if not (isinstance(node, ast.Call) and _callee(node) in ("Input", "InputLayer")):
+                continue
+            keyword = {k.arg: k.value for k in node.keywords}
+            dtype = keyword.get("dtype")
+            text = dtype.value if isinstance(dtype, ast.Constant) and isinstance(dtype.value, str) else \
+                ast.unparse(dtype) if dtype is not None else ""
+            shape = keyword.get("shape", node.args[0] if node.args else None)
+            if not _INTEGER_DTYPE.match(text) or shape is None:
+                continue
+            try:
+                value = _value(shape, env)
+            except _Unresolved:
+                continue
+            dims = [TIME_STEPS if d is None else d for d in (value if isinstance(value, (tuple, list)) else [value])]
+            if dims and all(isinstance(d, int) and 0 < d <= 4096 for d in dims):
+                shapes.append((2, *dims))
+    return [list(s) for s in dict.fromkeys(shapes)]
+
+
+def integer_inputs(project: Project, first: Path) -> dict[str, dict]:
+    """The project's classes whose `call` looks its first input up as ids, by name, with
+    where the number of ids is: `tf.nn.embedding_lookup(self.table, ids)` / `tf.gather(self.table,
+    ids)` (the rows of that weight: {"attr": "table"}), `tf.one_hot(ids, depth)` (the depth:
+    {"bound": 10}, or {"attr": "depth"} for `self.depth`). `Embedding` layers the child finds itself."""
+    found: dict[str, dict] = {}
+    for path in [first, *(p for p in project.files() if p != first)]:
+        table = project.table(path)
+        if table is None or not any(word in (project.text(path) or "") for word in ("embedding_lookup", "gather",
+                                                                                    "one_hot")):
+            continue
+        env = _constants(table.tree)
+        for cls in (n for n in ast.walk(table.tree) if isinstance(n, ast.ClassDef)):
+            call = next((n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "call"), None)
+            if call is not None and len(call.args.args) >= 2:
+                hint = _lookup(call, call.args.args[1].arg, env)
+                if hint is not None:
+                    found.setdefault(cls.name, hint)
+    return found
+
+
+def _lookup(call: ast.FunctionDef, ids: str, env: dict) -> Optional[dict]:
+    for node in ast.walk(call):
+        if not isinstance(node, ast.Call):
+            continue
+        arguments = {**dict(enumerate(node.args)), **{k.arg: k.value for k in node.keywords}}
+        callee = _callee(node)
+        if callee in ("embedding_lookup", "gather"):
+            given, source = arguments.get(1, arguments.get("ids", arguments.get("indices"))), \
+                arguments.get(0, arguments.get("params"))
+        elif callee == "one_hot":
+            given, source = arguments.get(0, arguments.get("indices")), arguments.get(1, arguments.get("depth"))
+        else:
+            continue
+        if not (isinstance(given, ast.Name) and given.id == ids) or source is None:
+            continue
+        if isinstance(source, ast.Attribute) and isinstance(source.value, ast.Name) and source.value.id == "self":
+            return {"attr": source.attr}
+        try:
+            bound = _value(source, env)
+        except _Unresolved:
+            return {}
+        return {"bound": bound} if isinstance(bound, int) else {}
+    return None
+
+
+def _callee(call: ast.Call) -> str:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
 
 
 _MODEL_BASE = re.compile(r"(Model|Sequential|Module|Network|Net)$")

@@ -3,18 +3,19 @@ sliced module trees, and runs one child process per batch of files, with a time 
 
 from __future__ import annotations
 
+import ast
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Optional
 
+from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.verify import plan
 from tfgradfix.verify.child import MARKER
-from tfgradfix.verify.slicer import BLOCK_PREFIX, lift_blocks
-from tfgradfix.verify.units import Unit, changed_units
+from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks
+from tfgradfix.verify.units import NOTHING, Unit, changed_units, nothing_runs, units_elsewhere
 
 CHILD = str(Path(__file__).with_name("child.py"))
 
@@ -46,35 +47,45 @@ def check_python(python: Optional[str] = None) -> None:
 
 
 def verify_files(items: list[tuple[str, str, str]], python: Optional[str] = None, device: str = "auto",
-                 timeout: float = 300.0, examples: Optional[dict] = None) -> list[dict[str, dict]]:
+                 timeout: float = 300.0, examples: Optional[dict] = None,
+                 index: Optional[ProjectIndex] = None) -> list[dict[str, dict]]:
     """For each (path, original text, fixed text): {unit name: verdict}, one child process
     per batch of files, each with `timeout` seconds.
-    `examples`: {"Class" or "module.path:Class": {"args", "kwargs", "input_shape"}}."""
+    `examples`: {"Class" or "module.path:Class": {"args", "kwargs", "input_shape"}}.
+    `index`: the run's project index (else one of these files is built)."""
     verdicts: list[dict[str, dict]] = []
     projects: dict[Path, plan.Project] = {}
+    if index is None:
+        index = ProjectIndex.build([path for path, _, _ in items])
     for start in range(0, len(items), BATCH):
-        verdicts += _verify_batch(items[start:start + BATCH], python, device, timeout, examples or {}, projects)
+        verdicts += _verify_batch(items[start:start + BATCH], python, device, timeout, examples or {}, projects,
+                                  index)
     return verdicts
 
 
 def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], device: str, timeout: float,
-                  examples: dict, projects: dict) -> list[dict[str, dict]]:
-    plans = [changed_units(original, fixed) for _, original, fixed in items]
+                  examples: dict, projects: dict, index: ProjectIndex) -> list[dict[str, dict]]:
+    plans = []
+    for path, original, fixed in items:
+        units = changed_units(original, fixed)
+        plans.append(units + units_elsewhere(index, path, original, fixed, units))
     if not any(plans):
-        return [{} for _ in items]
+        return [_nothing(index, item) for item in items]
     with tempfile.TemporaryDirectory(prefix="tfgradfix-verify-") as folder:
         files = []
         # The fixed tree holds every fixed file of the batch: a training function runs the
         # project's models as the whole fix leaves them, not with another file's old bug.
-        fixed_texts = {Path(os.path.abspath(path)): fixed for path, _, fixed in items}
-        for index, ((path, original, fixed), units) in enumerate(zip(items, plans)):
-            root = Path(_package_of(path)[0])
-            project = projects.setdefault(root, plan.Project(root))
+        fixed_texts = {Path(path).resolve(): fixed for path, _, fixed in items}
+        for position, ((path, original, fixed), units) in enumerate(zip(items, plans)):
+            changed = Path(path).resolve()
+            project = projects.setdefault(_package_of(path)[0], plan.Project(Path(_package_of(path)[0]), index))
+            before, after = project.with_text(changed, original), project.with_texts({**fixed_texts, changed: fixed})
             planned = []
             for number, unit in enumerate(units):
-                where = Path(folder, f"{index}-{number}")
-                planned.append(plan_unit(project, Path(os.path.abspath(path)), original, fixed, unit,
-                                         _examples_for(path, [unit], examples).get(unit.name), where, fixed_texts))
+                where = Path(folder, f"{position}-{number}")
+                home = Path(unit.path).resolve() if unit.path else changed
+                planned.append(plan_unit(before, after, home, unit,
+                                         _examples_for(str(home), [unit], examples).get(unit.name), where))
             files.append({"units": planned})
         job = json.dumps({"files": files, "device": device})
         try:
@@ -87,23 +98,51 @@ def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], devi
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         verdict = "inconclusive" if "No module named 'tensorflow'" in done.stderr else "failed"
         return _all(plans, verdict, f"the verifier stopped: {last}")
-    return json.loads(line[len(MARKER):])["files"]
+    verdicts = json.loads(line[len(MARKER):])["files"]
+    for item, units, found in zip(items, plans, verdicts):
+        blocks = _block_lines(item[1]) if any(u.kind == "block" for u in units) else {}
+        for unit in units:
+            if unit.covers and unit.key in found:
+                found[unit.key]["covers"] = list(unit.covers)
+            if unit.key in blocks and unit.key in found:
+                found[unit.key]["lines"] = blocks[unit.key]
+        if not units:
+            found.update(_nothing(index, item))
+    return verdicts
 
 
-def plan_unit(project: plan.Project, path: Path, original: str, fixed: str, unit: Unit,
-              example: Optional[dict], folder: Path, fixed_texts: Optional[dict] = None) -> dict:
-    """The job for one unit: both trees written under `folder`, and the ways to build and feed it.
-    `fixed_texts`: the fixed text of the other files being fixed with it, by absolute path."""
-    before = project.with_text(path, original)
-    after = project.with_texts({**(fixed_texts or {}), path: fixed})
+def _block_lines(original: str) -> dict[str, list[int]]:
+    """The first and last lines of each top-level tape block in the original text: which
+    block a finding of top-level code is in."""
+    try:
+        return {b.name: [b.line, b.end_line] for b in lift_blocks(ModuleTable(original))}
+    except (SyntaxError, ValueError, RecursionError):
+        return {}
+
+
+def _nothing(index: ProjectIndex, item: tuple[str, str, str]) -> dict[str, dict]:
+    """The verdict of a changed file with no unit to run: what to add."""
+    path, original, fixed = item
+    if original == fixed:
+        return {}
+    to_add = nothing_runs(index, path, original, fixed)
+    return {NOTHING: {"verdict": "not_runnable", "reason": to_add, "to_add": to_add}}
+
+
+def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit, example: Optional[dict],
+              folder: Path) -> dict:
+    """The job for one unit of file `path`: both trees (the project as it was, and with every
+    fix of the batch) written under `folder`, and the ways to build and feed it."""
     entry = before.module_name(path)
-    job: dict = {"kind": unit.kind, "name": unit.name, "label": unit.name, "entry": entry, "example": example,
-                 "shapes": plan.input_shapes(before, path)}
+    job: dict = {"kind": unit.kind, "name": unit.name, "label": unit.key, "entry": entry, "example": example,
+                 "shapes": plan.input_shapes(before, path), "integer_shapes": plan.integer_shapes(before, path),
+                 "integer_inputs": plan.integer_inputs(before, path)}
     extra: list[plan.Builder] = []
     blocks_before: dict = {}
     blocks_after: dict = {}
-    if unit.kind == "layer":
-        extra = plan.builders(before, path, unit.name)
+    owner, _, method = unit.name.partition(".")  # `Agent.learn`: a method of a plain class
+    if unit.kind == "layer" or method:
+        extra = plan.builders(before, path, owner)
     else:
         extra = plan.models(before, path)
     if unit.kind == "block":
@@ -114,9 +153,14 @@ def plan_unit(project: plan.Project, path: Path, original: str, fixed: str, unit
         blocks_after[path] = ([new[unit.name].statement], new[unit.name].index)
         job.update(parameters=new[unit.name].parameters, objects=sorted(new[unit.name].statement.uses),
                    label=unit.name)
+    if unit.occurrence:  # the definition of that name that a fix changed, and the names as they stood there
+        for side, blocks in ((before, blocks_before), (after, blocks_after)):
+            defined = [s for s in side.table(path).bindings(unit.name) if isinstance(s.node, ast.ClassDef)]
+            if len(defined) >= unit.occurrence:
+                blocks[path] = ([], defined[unit.occurrence - 1].index + 1)
     if unit.kind == "function" and before.table(path) is not None and before.table(path).bindings(unit.name):
         job["objects"] = sorted(before.table(path).bindings(unit.name)[-1].uses)  # the module's model, if it uses one
-    names = {unit.name} if unit.kind != "block" else set()
+    names = {owner} if unit.kind != "block" else set()
     if before.table(path) is not None and before.table(path).bindings("example"):
         names.add("example")
     requests = [(path, names), *((b.path, {b.name}) for b in extra if b.path is not None)]
@@ -131,7 +175,7 @@ def plan_unit(project: plan.Project, path: Path, original: str, fixed: str, unit
         job[side] = str(folder / side)
     job["missing"] = {**trees["original"].missing, **trees["fixed"].missing}
     job["modules"] = list(dict.fromkeys(b.module for b in extra if b.module != entry))
-    key = "builders" if unit.kind == "layer" else "models"
+    key = "builders" if unit.kind == "layer" or method else "models"
     job[key] = [b.as_json() for b in extra]
     return job
 
@@ -139,7 +183,7 @@ def plan_unit(project: plan.Project, path: Path, original: str, fixed: str, unit
 def _package_of(path: str) -> tuple[str, str]:
     """The folder to put on sys.path and the dotted package of the file, so that its
     sibling and relative imports resolve as in the project."""
-    folder = Path(os.path.abspath(path)).parent
+    folder = Path(path).resolve().parent
     parts: list[str] = []
     while (folder / "__init__.py").exists():
         parts.insert(0, folder.name)
@@ -159,7 +203,8 @@ def _examples_for(path: str, units: list[Unit], examples: dict) -> dict:
 
 
 def _all(plans: list[list[Unit]], verdict: str, reason: str) -> list[dict[str, dict]]:
-    return [{u.name: {"verdict": verdict, "reason": reason} for u in units} for units in plans]
+    return [{u.key: {"verdict": verdict, "reason": reason, **({"covers": list(u.covers)} if u.covers else {})}
+             for u in units} for units in plans]
 
 
 def describe(name: str, result: dict) -> str:
@@ -175,6 +220,9 @@ def describe(name: str, result: dict) -> str:
         before = f"{len(lost)} None" + (f", {untracked} untracked" if untracked else "")
         parts.append(f"grads {before}→{'ok' if not result.get('none_after') else 'None'} for "
                      f"{', '.join(result['variables'])}")
+    elif "inputs_none_before" in result:
+        before, after = result["inputs_none_before"], result.get("inputs_none_after") or []
+        parts.append(f"no weights; input gradients None for {len(before)}→{len(after)} of the inputs")
     elif "none_before" in result:
         parts.append(f"None gradients {result['none_before']}→{result.get('none_after', '?')}")
         if result.get("sources_before") != result.get("sources_after"):
@@ -187,6 +235,8 @@ def describe(name: str, result: dict) -> str:
         parts.append(result["reason"])
     if name.startswith(BLOCK_PREFIX):
         name = f"top-level tape block {name[len(BLOCK_PREFIX):]}"
+    if result["verdict"] == "not_runnable":
+        return f"not runnable: {result['reason']}"
     return f"{result['verdict']} {result.get('device', '-')} {name}: {'; '.join(parts)}"
 
 
@@ -209,6 +259,7 @@ def summary_lines(results, display=str) -> list[str]:
              f"{counts['inconclusive']} inconclusive, {counts['not_runnable']} not runnable."]
     for result in results:
         for name, verdict in result.verification.items():
-            if verdict["verdict"] == "inconclusive":
-                lines.append(f"  to run {display(result.path)}:{name}: {verdict.get('to_add') or verdict['reason']}")
+            if verdict["verdict"] in ("inconclusive", "not_runnable"):
+                where = display(result.path) + ("" if name == NOTHING else f":{name}")
+                lines.append(f"  to run {where}: {verdict.get('to_add') or verdict['reason']}")
     return lines

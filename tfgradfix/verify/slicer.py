@@ -226,6 +226,7 @@ def _binds(node: ast.stmt) -> set[str]:
 # Loops of a lifted block run this many times: enough for a step and the next one.
 LIFTED_STEPS = 2
 TAKE = "_tfgradfix_take"
+STEP = "_tfgradfix_step"
 BLOCK_PREFIX = "_tfgradfix_block_"
 TAKE_CODE = f"def {TAKE}(items):\n    import itertools\n    return itertools.islice(items, {LIFTED_STEPS})\n"
 
@@ -239,20 +240,21 @@ class Block:
     statement: Statement
     parameters: list[str]
     index: int  # of its first statement in the module
+    end_line: int = 0  # of its last statement
 
 
 def lift_blocks(table: ModuleTable) -> list[Block]:
     """Each top-level statement holding a `GradientTape`, with the statements right after
     it that use what it bound (`tape.gradient(...)` after a bare `with`), as a function.
-    Its loops run LIFTED_STEPS times; prints and plots inside are dropped; a `while`
-    loop is not lifted (its end is not known)."""
+    Its loops, `for` and `while`, run at most LIFTED_STEPS times; prints and plots inside
+    are dropped."""
     blocks = []
     body = table.tree.body
     taken: set[int] = set()
     for index, node in enumerate(body):
         if index in taken or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        if not _has_tape(node) or any(isinstance(n, ast.While) for n in ast.walk(node)):
+        if not _has_tape(node):
             continue
         group = [node]
         for follower in body[index + 1:index + 6]:
@@ -265,14 +267,25 @@ def lift_blocks(table: ModuleTable) -> list[Block]:
                                                                   type_ignores=[]))
         statements = [s for s in lifted.body if s is not None] or [ast.Pass()]
         function = ast.parse(f"def {BLOCK_PREFIX}{len(blocks) + 1}(): pass").body[0]
-        function.body = statements + [ast.Return(ast.Constant(None))]
+        # A name the block updates (`step += 1`, `loss_value = float(loss)`) starts from what the
+        # module bound before it; the function's writes stay its own, so each run starts alike.
+        names = [n for statement in statements for n in ast.walk(statement) if isinstance(n, ast.Name)]
+        read = {n.id for n in names if isinstance(n.ctx, ast.Load)} | {
+            n.target.id for statement in statements for n in ast.walk(statement)
+            if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
+        updated = {n.id for n in names if isinstance(n.ctx, ast.Store)} & read
+        carried = sorted(n for n in updated if any(s.runnable and s.index < index for s in table.bindings(n)))
+        prelude = [ast.parse(f"{name} = globals()[{name!r}]").body[0] for name in carried]
+        function.body = prelude + statements + [ast.Return(ast.Constant(None))]
         needs = free_names(function) - {TAKE}
         runnable = {n for n in needs if any(s.runnable and s.index < index for s in table.bindings(n))}
+        runnable |= set(carried)
         parameters = sorted(n for n in needs - runnable if table.bindings(n))
         function.args.args = [ast.arg(p) for p in parameters]
         ast.fix_missing_locations(function)
         statement = Statement(len(body) + index, function, {function.name}, runnable, True)
-        blocks.append(Block(function.name, node.lineno, statement, parameters, index))
+        blocks.append(Block(function.name, node.lineno, statement, parameters, index,
+                            group[-1].end_lineno or group[-1].lineno))
     return blocks
 
 
@@ -297,6 +310,16 @@ class _Quiet(ast.NodeTransformer):
         self.generic_visit(node)
         node.iter = ast.Call(ast.Name(TAKE, ast.Load()), [node.iter], [])
         return node
+
+    def visit_While(self, node: ast.While):
+        """`while cond: body` as `for _ in take(forever): if not cond: break; body` (its
+        `else` dropped: a bounded run never reaches the end the condition would)."""
+        self.generic_visit(node)
+        forever = ast.Call(ast.Name("iter", ast.Load()), [ast.Name("int", ast.Load()), ast.Constant(1)], [])
+        stop = ast.If(ast.UnaryOp(ast.Not(), node.test), [ast.Break()], [])
+        loop = ast.For(ast.Name(STEP, ast.Store()), ast.Call(ast.Name(TAKE, ast.Load()), [forever], []),
+                       [stop, *node.body], [])
+        return ast.copy_location(loop, node)
 
     def visit_Expr(self, node: ast.Expr):
         if isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) \

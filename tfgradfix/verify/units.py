@@ -8,12 +8,15 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks
 
 # The unit of findings outside any function or class (DESIGN's `<module>` symbol).
 MODULE = "<module>"
+# The verdict of a changed file with nothing to run.
+NOTHING = "<nothing to run>"
 ENTRY_POINTS = frozenset({"main", "run", "cli", "train", "fit", "app"})
 
 
@@ -21,6 +24,16 @@ ENTRY_POINTS = frozenset({"main", "run", "cli", "train", "fit", "app"})
 class Unit:
     kind: str  # "layer", "function" or "block"
     name: str
+    # A unit of another module of the project that runs the changed helpers `covers`.
+    path: str = ""
+    covers: tuple[str, ...] = ()
+    label: str = ""  # its name in the verdicts: `module.Class` for a unit of another module
+    # Which top-level definition of `name` (from 1) when a notebook defines it again later; 0: the last.
+    occurrence: int = 0
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
 
 
 def _code(module: cst.Module, node: cst.CSTNode) -> str:
@@ -40,8 +53,10 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
     old, new = ModuleAnalysis(before), ModuleAnalysis(after)
     units: list[Unit] = []
     old_classes = _codes(before, ((c.name, c.node) for c in old.keras_classes.values()))
+    top = [s.name.value for s in after.body if isinstance(s, cst.ClassDef)]
     for cls in new.keras_classes.values():
-        if _code(after, cls.node) not in old_classes.get(cls.name, ()):
+        # A name defined more than once is matched definition by definition, below.
+        if _code(after, cls.node) not in old_classes.get(cls.name, ()) and top.count(cls.name) < 2:
             units.append(Unit("layer", cls.name))
     for name, function in new.functions.items():
         old_function = old.functions.get(name)
@@ -75,9 +90,17 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                 continue
         units.append(Unit("function", name))
     # A changed class whose Keras base lives in another project module (the child checks it is a layer).
+    # Each changed definition of a name a notebook defines again in a later cell is run as it
+    # stood (not as the last one of that name).
     old_code = _codes(before, ((s.name.value, s) for s in before.body if isinstance(s, cst.ClassDef)))
-    units += [Unit("layer", s.name.value) for s in after.body
-              if isinstance(s, cst.ClassDef) and _code(after, s) not in old_code.get(s.name.value, ())]
+    classes = [s for s in after.body if isinstance(s, cst.ClassDef)]
+    for s in classes:
+        if _code(after, s) not in old_code.get(s.name.value, ()):
+            same = [c for c in classes if c.name.value == s.name.value]
+            k = next(i for i, c in enumerate(same, 1) if c is s)
+            units.append(Unit("layer", s.name.value) if k == len(same) else
+                         Unit("layer", s.name.value, label=f"{s.name.value} (definition {k} of {len(same)})",
+                              occurrence=k))
     units += [Unit("block", name) for name in changed_blocks(original, fixed)]
     units += _through_slices(before, after, new, units)
     return list(dict.fromkeys(units))
@@ -105,6 +128,86 @@ def _through_slices(before: cst.Module, after: cst.Module, new: ModuleAnalysis, 
     return found
 
 
+# How far up the project's call graph a changed helper's runner is looked for.
+CALLER_DEPTH = 3
+
+
+def units_elsewhere(index: ProjectIndex, path: str, original: str, fixed: str, units: list[Unit]) -> list[Unit]:
+    """The units of other project modules that run this file's changed top-level functions
+    when no unit of its own does (a helper module: `ops.py`, a loss factory): the Keras
+    classes whose methods call them and the functions holding a tape that do, through up
+    to CALLER_DEPTH plain helpers, as the project index's call graph says."""
+    found: dict[tuple[str, str, str], set[str]] = {}
+    for helper, caller, kind, name in _runners(index, path, original, fixed, units):
+        if kind in ("layer", "function"):
+            found.setdefault((caller, kind, name), set()).add(helper)
+    return [Unit(kind, name, index.path_for_module(caller) or "", tuple(sorted(helpers)), f"{caller}.{name}")
+            for (caller, kind, name), helpers in sorted(found.items())]
+
+
+def nothing_runs(index: ProjectIndex, path: str, original: str, fixed: str) -> str:
+    """Why a changed file has no unit to run, and what to add."""
+    changed = _changed_functions(original, fixed)
+    others = sorted({f"{caller}.{name}" for _, caller, kind, name in _runners(index, path, original, fixed, [])
+                     if kind == "other"})
+    what = f"nothing that runs {', '.join(f'`{n}`' for n in changed) or 'the change'}"
+    if others:
+        what += f" is a layer or a function holding a tape (it is called from {', '.join(others)})"
+    else:
+        what += " is a layer or a function holding a tape in the project"
+    return (f"{what}; add a function that holds the `tf.GradientTape` and calls it (its model and batches are "
+            "made up), or a Keras layer whose `call` does")
+
+
+def _changed_functions(original: str, fixed: str) -> list[str]:
+    try:
+        old, new = ast.parse(original), ast.parse(fixed)
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    before = {s.name: ast.dump(s) for s in old.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return [s.name for s in new.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and before.get(s.name) != ast.dump(s)]
+
+
+def _runners(index: ProjectIndex, path: str, original: str, fixed: str, units: list[Unit]):
+    """(helper, caller module, "layer" | "function" | "other", name) for each caller of each
+    changed function no unit of the file reaches."""
+    module = index.module_for_path(path)
+    try:
+        table = ModuleTable(fixed)
+    except (SyntaxError, ValueError, RecursionError):
+        return
+    if module is None:
+        return
+    covered = table.slice([u.name for u in units if u.kind != "block"]).names
+    covered |= {n for b in lift_blocks(table) if b.name in {u.name for u in units} for n in b.statement.uses}
+    for helper in _changed_functions(original, fixed):
+        if helper in covered:
+            continue
+        todo, seen = [(module, helper, 0)], set()
+        while todo:
+            where, name, depth = todo.pop()
+            if (where, name) in seen:
+                continue
+            seen.add((where, name))
+            for caller, symbol in index.call_sites(where, name):
+                head = symbol.split(".")[0]
+                info = index.module_info(caller)
+                if info is None or caller == module:
+                    continue
+                if head in info.classes and index.kind_of(f"{caller}.{head}").is_keras:
+                    yield helper, caller, "layer", head
+                elif head in info.functions and info.functions[head].holds_tape and head not in ENTRY_POINTS:
+                    yield helper, caller, "function", head
+                elif head in info.classes and symbol.count(".") == 1 and symbol in info.functions \
+                        and info.functions[symbol].holds_tape:
+                    yield helper, caller, "function", symbol  # a plain class's method: an agent's `learn`
+                else:
+                    if head in info.functions and depth < CALLER_DEPTH and head not in ENTRY_POINTS:
+                        todo.append((caller, head, depth + 1))  # a plain helper: who runs it?
+                    yield helper, caller, "other", symbol
+
+
 def changed_blocks(original: str, fixed: str) -> list[str]:
     """Names of the lifted top-level tape blocks whose code a fix changed."""
     try:
@@ -120,14 +223,20 @@ def unit_of(symbol: str) -> str:
     return symbol.split(".")[0] if symbol else MODULE
 
 
-def verdict_for(units: dict, symbol: str):
-    """The verdict of the unit a finding is in; for top-level code, the worst of its blocks."""
+def verdict_for(units: dict, symbol: str, line: int = 0):
+    """The verdict of the unit a finding is in; for top-level code, the block whose lines
+    (of the original module) hold `line`, else the worst of its blocks; for a helper that
+    units of other modules run, the worst of those."""
     name = unit_of(symbol)
+    if name != MODULE and name in units:
+        return units[name]
     if name != MODULE:
-        return units.get(name)
-    blocks = [v for k, v in units.items() if k.startswith(BLOCK_PREFIX)]
+        runners = [v for v in units.values() if name in v.get("covers", ())]
+    else:
+        runners = [v for k, v in units.items() if k.startswith(BLOCK_PREFIX)]
+        runners = [v for v in runners if v.get("lines") and v["lines"][0] <= line <= v["lines"][1]] or runners
     order = {"failed": 0, "inconclusive": 1, "verified": 2}
-    return min(blocks, key=lambda v: order.get(v["verdict"], 0)) if blocks else None
+    return min(runners, key=lambda v: order.get(v["verdict"], 0)) if runners else None
 
 
 def _required_parameters(function: cst.FunctionDef) -> list[str]:
@@ -140,10 +249,18 @@ def verified_units(units: dict) -> set[str]:
     return {name for name, verdict in units.items() if verdict["verdict"] == "verified"}
 
 
-def accepts(units: dict, symbol: str) -> bool:
+def verified_names(units: dict) -> set[str]:
+    """The names of this module whose fixes ran as verified: its own verified units, and
+    the helpers that every unit of another module running them verified."""
+    own = {name for name, verdict in units.items() if verdict["verdict"] == "verified" and not verdict.get("covers")}
+    helpers = {h for verdict in units.values() for h in verdict.get("covers", ())}
+    return own | {h for h in helpers if verdict_for(units, h)["verdict"] == "verified"}
+
+
+def accepts(units: dict, symbol: str, line: int = 0) -> bool:
     """Whether a finding's fix may be written: its unit verified. A finding outside every
     unit (a helper run only through the layers that call it) waits for all of them."""
-    verdict = verdict_for(units, symbol)
+    verdict = verdict_for(units, symbol, line)
     if verdict is None:
         return bool(units) and verified_units(units) == set(units)
     return verdict["verdict"] == "verified"

@@ -11,6 +11,9 @@ from tfgradfix.rules.base import Rule
 
 
 CONVERSIONS = ("array", "asarray", "asanyarray")
+# NumPy functions that index what they are given instead of converting it (`m[::-1]`): on a
+# tensor they return a tensor that keeps its gradient (measured, tests/test_translations.py).
+TENSOR_PRESERVING = frozenset({"flip", "trim_zeros"})
 
 
 def numpy_function(rule: Rule, call_node: cst.Call) -> Optional[str]:
@@ -32,11 +35,16 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
     if context.scope.is_keras_forward:
         return True  # in a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds
     # Eagerly, in a tape, NumPy loses nothing on a value that has no gradient anyway: a
-    # sampled action, a DQN target under stop_gradient.
-    if context.feeds_no_gradient(node):
+    # sampled action, a DQN target under stop_gradient or from the target network, a
+    # bootstrapped return written into a NumPy array of returns.
+    if context.feeds_no_gradient(node) or context.feeds_only_numpy_buffers():
         return False
-    detached = context.scope.analyse(_DETACHED)
-    return any(detached.is_tainted(_reaching(context, v)) for v in values)
+    values = [_reaching(context, v) for v in values]
+    if not any(context.scope.analyse(_DETACHED).is_tainted(v) for v in values):
+        return False
+    # Nor on the output of a model whose variables the tape does not differentiate.
+    to_sources = context.to_sources(node, _DETACHED)
+    return to_sources is None or any(context.scope.analyse(to_sources).is_tainted(v) for v in values)
 
 
 def _reaching(context, value: cst.BaseExpression) -> cst.BaseExpression:

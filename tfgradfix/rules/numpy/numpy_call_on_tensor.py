@@ -9,7 +9,7 @@ import libcst as cst
 from tfgradfix.fixes.arrays import ArrayToTensor
 from tfgradfix.fixes.numpy_to_tf import _DTYPES, INTEGER_RESULTS
 from tfgradfix.rules.base import Rule
-from tfgradfix.rules.numpy.base import CONVERSIONS, numpy_function, on_path_with_tensor
+from tfgradfix.rules.numpy.base import CONVERSIONS, TENSOR_PRESERVING, numpy_function, on_path_with_tensor
 
 
 class NumpyCallOnTensor(Rule):
@@ -24,15 +24,20 @@ class NumpyCallOnTensor(Rule):
         "the gradient path: a Keras layer's `call`, what it calls in the same module or in other "
         "modules of the project (a NumPy helper in `ops.py` called from a layer in `layers.py` is "
         "reported in `ops.py`; helpers, "
-        "functions nested in it, the closure a factory returns: `loss_fn = make_loss(3)`), "
+        "functions nested in it, the closure a factory returns: `loss_fn = make_loss(3)`, also "
+        "when it is bound in an enclosing function, as in `main()` around a nested `train_step`; "
+        "any method of a Keras model of the project that a tape calls, `self.actor.sample_normal(s)`), "
         "loss functions handed to `model.compile(loss=...)` (their `y_pred`), functions handed "
         "to `keras.layers.Lambda`, `tf.map_fn` and `tf.vectorized_map`, and the body of a "
         "`tf.GradientTape` block. Tensors keep their gradient through lists, tuples and dicts "
         "(`outs = [m(x) for m in models]`, `for out, y in zip(outs, ys)`, `sum(...)`). NumPy on "
         "constants and static shapes (`np.sqrt(self.units)`, `np.prod(input_shape[1:])`) is not "
-        "reported, nor is NumPy whose result is only logged, NumPy in a tape whose value only "
+        "reported, nor are `np.flip`/`np.trim_zeros` (they index the tensor, which keeps its "
+        "gradient), nor is NumPy whose result is only logged, NumPy in a tape whose value only "
         "feeds a result that has no gradient anyway (an action drawn with "
-        "`np.random.choice(n, p=np.squeeze(probs))`), the bodies of functions handed to "
+        "`np.random.choice(n, p=np.squeeze(probs))`) or only comes from models whose variables "
+        "the tape's `tape.gradient` sources do not list (a DQN target network's `np.amax` when "
+        "the sources are `model.trainable_variables`), the bodies of functions handed to "
         "`tf.numpy_function`/`tf.py_function` (NumPy by contract), `tf.custom_gradient` "
         "functions, and layers of a test module used only under `pytest.raises`/`assertRaises`."
     )
@@ -74,7 +79,7 @@ class NumpyCallOnTensor(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         function = numpy_function(self, node)
-        if function is None or function in CONVERSIONS:
+        if function is None or function in CONVERSIONS or function in TENSOR_PRESERVING:
             return
         if not on_path_with_tensor(self, node, [a.value for a in node.args]):
             return

@@ -20,7 +20,13 @@ class TensorToNumpy(Rule):
         "gradient, where the result flows into the layer's output or the loss, anywhere on the "
         "gradient path (see TGF101). `.numpy()` of a loss or image that is only printed, logged "
         "or plotted is not reported, nor is `.numpy()` in a function handed to "
-        "`tf.numpy_function`/`tf.py_function`, which receives arrays by contract."
+        "`tf.numpy_function`/`tf.py_function`, which receives arrays by contract. Outside a "
+        "Keras layer, a value that reaches the loss only as items written into a NumPy array "
+        "(`returns = np.zeros_like(rewards)`, `returns[t] = running_add`: an A3C bootstrap value "
+        "`model(last_state)[-1][0].numpy()` in its n-step returns) is not reported either: the "
+        "array would take a tensor's value without its gradient anyway, so those returns are "
+        "data (a regression target) on purpose, and dropping the conversion restores nothing. "
+        "The same holds for NumPy functions (TGF101)."
     )
     why = (
         "The array is a copy the tape cannot see, so everything computed from it has no "

@@ -18,7 +18,10 @@ class IntegerSource(TapeRule):
         "`tf.Variable(2)`, `tf.constant([1, 2])`, `tf.range(5)`, or a constructor with an integer "
         "`dtype`. Both the tensor and its dtype are followed to the module's callers: a helper "
         "`def sensitivity(f, x)` called with `tf.constant([1, 2])`, or `tf.constant(v, "
-        "dtype=dtype)` where every caller passes `tf.int32`."
+        "dtype=dtype)` where every caller passes `tf.int32`. A name the function does not bind is "
+        "followed to the enclosing function or the module (`b = tf.Variable(0)` at the top of a "
+        "script whose `run_optimization()` differentiates it), unless a `global` statement may "
+        "rebind it."
     )
     why = (
         "TensorFlow differentiates only floating-point (and complex) tensors. For an integer "

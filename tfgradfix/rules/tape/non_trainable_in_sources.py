@@ -23,14 +23,17 @@ class NonTrainableInSources(TapeRule):
     what = (
         "Finds `tape.gradient(loss, model.variables)` and `tape.gradient(loss, model.weights)` "
         "(also through a name bound to them) when `model` is a Keras model or layer, or a "
-        "`tf.Module`, that holds non-trainable variables: it is built, in the module, with "
+        "`tf.Module`, that holds non-trainable variables: it is built with "
         "BatchNormalization, Normalization or another stateful layer (Keras 3's Dropout, "
         "noise and random augmentation layers keep a seed state variable), a weight made with "
         "`trainable=False`, a part frozen with `.trainable = False`, or a "
         "`keras.applications` network that uses BatchNormalization. What `model` is comes from "
         "where its value is made: an assignment in the function or module, what the module's "
         "callers pass for a parameter, `self.attr = ...` in the class, a module function that "
-        "returns it. `tf.Module`s and layers whose variables are all trainable, plain Python "
+        "returns it. A class of another module of the project counts with what the project "
+        "index knows of it: that evidence in its body, in its bases and in the classes it "
+        "constructs (sub-layers, sub-models, a list of blocks), transitively and across modules. "
+        "`tf.Module`s and layers whose variables are all trainable, plain Python "
         "objects with their own `weights`, and objects the module cannot tell are not reported."
     )
     why = (

@@ -89,7 +89,10 @@ class VariableInHelper(Rule):
         "reached from several layers, or only through other helpers, are not reported.\n\n"
         "For a helper of another module of the project the fix edits both files (the helper, "
         "and the calling layer's `build` and calls), all or nothing, and only when every call of "
-        "the helper in the project is in that one layer."
+        "the helper in the project is in that one layer. The project's other modules count "
+        "even when they are not given (pre-commit passes the changed files only): they are read "
+        "for calls of the helper, and a helper that gains a parameter while another module "
+        "calls it gets no fix."
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -146,11 +149,16 @@ class VariableInHelper(Rule):
                 return f"at `{_code(call)}`, {hoisted.reason}" if several else hoisted.reason
             attrs.append(attr)
             created.extend(hoisted.statements)
+        reads_attribute = context.scope.owner_methods.get(name) is helper and not several
+        elsewhere = [] if reads_attribute else self._callers_elsewhere()
+        if elsewhere:
+            return (f"`{name}` is also called from {', '.join(elsewhere[:3])}, which would not pass "
+                    "the weight it would take")
         build_node, build_edit = add_to_build(cls, created)
         edits = [Edit(build_node, build_edit)]
         description = "Create the weight once, in the layer's `build`" + (", one per call site" if several else "")
         unused = _unused_parameters(helper, statement, context.imports)
-        if context.scope.owner_methods.get(name) is helper and not several:
+        if reads_attribute:
             rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attrs[0])))
             edits.append(Edit(helper, without(helper, statement, rename, context.imports)))
             if unused:  # the method's callers are not rewritten: its signature stays
@@ -167,6 +175,15 @@ class VariableInHelper(Rule):
                 edits.append(Edit(call, _composed(_passing(local, attr), dropping(drop))))
         return Fix(description, tuple(edits))
 
+    def _callers_elsewhere(self) -> list[str]:
+        """`module:symbol` of the calls of the helper in other modules of the project,
+        given or not (the project index reads the package's other modules for them)."""
+        analysis = self.context.analysis
+        if analysis.project is None or analysis.module_name is None:
+            return []
+        return sorted({f"{module}:{symbol}" for module, symbol in
+                       analysis.project.call_sites(analysis.module_name, self.context.scope.symbol)
+                       if module != analysis.module_name})
 
     def _fix_across(self, ctor: cst.Call, external: frozenset) -> Optional[Fix]:
         """The helper, a function of this module, is called only from the forward methods

@@ -1,0 +1,204 @@
+"""What a tape differentiates: the objects whose variables are its `tape.gradient` sources,
+and the other models called under it, whose outputs are constants to those sources.
+
+`tape.gradient(loss, self.model.trainable_variables)` asks for the gradient with respect
+to `self.model`'s variables only. A DQN's `self.target_model(next_states)` under the same
+tape carries a gradient to the target network's variables, which nobody asks for: NumPy
+on it, or a `stop_gradient` around it, loses nothing. An object is named by its dotted
+name (`self.model`, `target`); one object is part of another when its name extends the
+other's (`self.model.encoder` is part of `self.model`).
+
+When the sources are not known (a parameter, `tape.watched_variables()`, variables listed
+one by one, anything not spelled as a model's variables), nothing is restricted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import Blocking, DataFlow, _walk_scope
+from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks
+from tfgradfix.analysis.tree import contains
+
+if TYPE_CHECKING:
+    from tfgradfix.analysis.scopes import Scope
+
+# Attributes of a Keras model, layer or tf.Module that list its variables.
+VARIABLE_LISTS = frozenset({"trainable_variables", "trainable_weights", "variables", "weights"})
+# Methods that run an object's forward pass.
+_FORWARD_ATTRIBUTES = frozenset({"call", "__call__"})
+_DEPTH = 6
+
+
+def gradient_objects(scope: "Scope", sources: Optional[cst.BaseExpression]) -> Optional[frozenset[str]]:
+    """The objects whose variables `sources` lists: `m.trainable_variables`, lists and sums of
+    those, a name bound once to one of those; None when that is not what it is."""
+    flow = _flow(scope)
+    found: set[str] = set()
+    work: list[tuple[Optional[cst.BaseExpression], int]] = [(sources, 0)]
+    while work:
+        expr, depth = work.pop()
+        if expr is None or depth > _DEPTH:
+            return None
+        if isinstance(expr, cst.Attribute) and expr.attr.value in VARIABLE_LISTS:
+            key = dotted_name(expr.value)
+            if key is None:
+                return None
+            found.add(key)
+        elif isinstance(expr, (cst.List, cst.Tuple)) and expr.elements:
+            work.extend((e.value, depth + 1) for e in expr.elements)
+        elif isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            work.extend([(expr.left, depth + 1), (expr.right, depth + 1)])
+        elif isinstance(expr, cst.Name):
+            values = [b.value for b in flow.bindings if b.name == expr.value]
+            if len(values) != 1 or expr.value in scope.parameter_names:
+                return None
+            work.append((values[0], depth + 1))
+        else:
+            return None
+    return frozenset(found) or None
+
+
+def block_objects(scope: "Scope", block: TapeBlock) -> Optional[frozenset[str]]:
+    """The objects every `tape.gradient` of the block differentiates; None when one is unknown."""
+    if not block.gradients:
+        return None
+    found: set[str] = set()
+    for gradient in block.gradients:
+        objects = gradient_objects(scope, gradient.sources)
+        if objects is None:
+            return None
+        found |= objects
+    return frozenset(found)
+
+
+def enclosing_blocks(scope: "Scope", node: cst.CSTNode) -> list[TapeBlock]:
+    return [b for b in find_tape_blocks(scope, scope.module.imports) if contains(b.node, node)]
+
+
+def restricted(scope: "Scope", blocks: Iterable[TapeBlock], blocking: Blocking) -> Optional[Blocking]:
+    """`blocking`, where the models called in `scope` that are none of the blocks' sources
+    carry no gradient (but what their arguments carry); None when the blocks' sources are
+    unknown or no other model is called."""
+    blocks = list(blocks)
+    if not blocks:
+        return None
+    sources: set[str] = set()
+    for block in blocks:
+        objects = block_objects(scope, block)
+        if objects is None:
+            return None
+        sources |= objects
+    return excluding_others(scope, sources, blocking)
+
+
+def excluding_others(scope: "Scope", sources: Iterable[str], blocking: Blocking) -> Optional[Blocking]:
+    """`blocking`, where the models called in `scope` that are none of `sources` (nor part of
+    one, nor possibly the same object) carry no gradient; None when there are none."""
+    sources = set(sources)
+    others = frozenset(k for k in called_objects(scope) if _distinct(scope, k, sources))
+    return blocking.excluding(others) if others else None
+
+
+def object_called(scope: "Scope", call: cst.Call) -> Optional[str]:
+    """The dotted name of the object `call` runs: `self.target_model(x)`, `target.call(x)`;
+    None for a function, a method of the scope's class, an imported name."""
+    callee = call.func
+    if isinstance(callee, cst.Attribute) and callee.attr.value in _FORWARD_ATTRIBUTES:
+        callee = callee.value
+    key = dotted_name(callee)
+    if key is None or key == "self" or scope.module.imports.resolve(callee) is not None:
+        return None
+    if "." not in key and (scope.module_function(key) or scope.module_class(key)
+                           or key in scope.local_definitions() and _defines_function(scope, key)):
+        return None
+    if key.startswith("self.") and key.count(".") == 1 and scope.has_method(key[len("self."):]):
+        return None
+    return key
+
+
+def called_objects(scope: "Scope") -> set[str]:
+    return {key for node in _walk_scope(scope.body) if isinstance(node, cst.Call)
+            for key in [object_called(scope, node)] if key is not None}
+
+
+def _defines_function(scope: "Scope", name: str) -> bool:
+    return any(isinstance(v, (cst.FunctionDef, cst.Lambda)) for v in scope.local_definitions().get(name, []))
+
+
+def _related(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def _distinct(scope: "Scope", key: str, sources: set[str]) -> bool:
+    """`key` is an object of its own, none of `sources` nor a part of one: each is bound,
+    and no value bound to one is bound to another (`self.target = self.model` aliases)."""
+    if any(_related(key, s) for s in sources):
+        return False
+    mine = _bound_values(scope, key)
+    if mine is None:
+        return False
+    for source in sources:
+        theirs = _bound_values(scope, source)
+        if theirs is None or mine & theirs:
+            return False
+        if any(_related(v, source) for v in mine) or any(_related(v, key) for v in theirs):
+            return False
+    return True
+
+
+def _bound_values(scope: "Scope", key: str) -> Optional[set[str]]:
+    """What `key` is bound to, where that could be another name's object: the names and
+    attributes assigned to it (`self.x = ...` in the class's methods, a name's assignments in
+    the scope or the module; a parameter is itself). A call makes an object of its own and
+    adds nothing. None when `key` is never bound."""
+    code = scope.module.module.code_for_node
+    head, _, rest = key.partition(".")
+    if head == "self" and rest and "." not in rest and scope.owner is not None:
+        values: list[cst.BaseExpression] = []
+        for method in (s for s in scope.owner.body.body if isinstance(s, cst.FunctionDef)):
+            for node in _walk_scope(list(method.body.body) if isinstance(method.body, cst.IndentedBlock) else []):
+                if isinstance(node, cst.Assign):
+                    for target in node.targets:
+                        values.extend(_assigned(target.target, node.value, rest))
+        return _aliases(values, code) if values else None
+    if "." in key:
+        return None
+    if key in scope.parameter_names:
+        return {key}
+    values = [b.value for b in _flow(scope).bindings if b.name == key]
+    module_scope = scope.module.scopes[scope.module.module]
+    if not values and module_scope is not scope:
+        values = [b.value for b in _flow(module_scope).bindings if b.name == key]
+    return _aliases(values, code) if values else None
+
+
+def _aliases(values: list[cst.BaseExpression], code) -> set[str]:
+    return {code(v) for v in values if not isinstance(v, cst.Call)}
+
+
+def _assigned(target: cst.BaseExpression, value: cst.BaseExpression, attr: str) -> list[cst.BaseExpression]:
+    """The values `target = value` gives `self.<attr>` (`self.a, self.b = a, b` too)."""
+    if self_attribute(target) == attr:
+        return [value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        pairs = (zip(target.elements, value.elements)
+                 if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(target.elements)
+                 else [(e, None) for e in target.elements])
+        found = []
+        for element, part in pairs:
+            if self_attribute(element.value) == attr:
+                found.append(part.value if part is not None else value)
+        return found
+    return []
+
+
+def _flow(scope: "Scope") -> DataFlow:
+    if scope.flow is not None:
+        return scope.flow
+    return scope.analyse()
+
