@@ -3,6 +3,7 @@ whose variables are not among a tape's sources is a constant to it."""
 
 from __future__ import annotations
 
+import io
 import textwrap
 from pathlib import Path
 
@@ -172,3 +173,70 @@ def test_a_model_method_of_another_module_called_from_a_tape_is_on_the_path(tmp_
     run = subprocess.run([sys.executable, "-m", "tfgradfix", "check", "-q", "--no-progress", "."], cwd=tmp_path,
                          capture_output=True, text=True)
     assert [line.split(" ")[0:2] for line in run.stdout.splitlines()] == [["networks.py:15:16:", "TGF101"]]
+
+
+def test_a_loss_closure_of_main_is_followed_into_the_nested_training_step():
+    """`main()` makes the loss with a factory; the `train_step` nested in it calls it in its tape."""
+    text = textwrap.dedent("""\
+        import numpy as np
+        import tensorflow as tf
+
+
+        def make_loss():
+            def loss(y_true, y_pred):
+                return tf.reduce_mean(np.abs(y_pred - y_true))
+            return loss
+
+
+        def main():
+            model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            loss_fn = make_loss()
+
+            def train_step(x, y):
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(y, model(x, training=True))
+                return tape.gradient(loss, model.trainable_variables)
+            return train_step
+    """)
+    result = Engine([RULES_BY_CODE["TGF101"]], fix=False).process(
+        read_source("-", stdin=io.BytesIO(text.encode()), name="train.py"))
+    assert [(f.line, f.code) for f in result.findings] == [(7, "TGF101")]
+
+
+MODULE_VARIABLES = textwrap.dedent("""\
+    import numpy as np
+    import tensorflow as tf
+
+    X = np.linspace(-1.0, 1.0, 8, dtype=np.float32)
+    Y = 3.0 * X + 2.0
+    W = tf.Variable(1.0)
+    b = tf.Variable(0)
+
+
+    def run_optimization():
+        with tf.GradientTape() as g:
+            loss = tf.reduce_mean(tf.square(W * X + tf.cast(b, tf.float32) - Y))
+        return g.gradient(loss, [W, b])
+""")
+
+
+def _run(text: str, fix: bool):
+    return Engine([RULES_BY_CODE["TGF404"]], fix=fix, unsafe_fixes=fix).process(
+        read_source("-", stdin=io.BytesIO(text.encode()), name="regression.py"))
+
+
+def test_a_module_variable_differentiated_in_a_function_is_an_integer_source():
+    """A from-scratch regression script: the variables at the top, the tape in a function.
+    The fixed script gives a gradient for both (TensorFlow: the original's `b` gets None)."""
+    assert [(f.line, f.code) for f in _run(MODULE_VARIABLES, fix=False).findings] == [(13, "TGF404")]
+    fixed = _run(MODULE_VARIABLES, fix=True).new_text
+    assert fixed == MODULE_VARIABLES.replace("b = tf.Variable(0)", "b = tf.Variable(0.0)")
+    # Rebound by a function through `global`: the module's binding is not what reaches the tape.
+    rebound = MODULE_VARIABLES + "\n\ndef reset():\n    global b\n    b = tf.Variable(0.5)\n"
+    assert _run(rebound, fix=False).findings == []
+    pytest.importorskip("tensorflow")
+    for text, none_expected in ((MODULE_VARIABLES, True), (fixed, False)):
+        namespace: dict = {}
+        exec(compile(text, "regression.py", "exec"), namespace)
+        grads = namespace["run_optimization"]()
+        assert (grads[1] is None) is none_expected and grads[0] is not None

@@ -76,3 +76,22 @@ class A(Base, metaclass=M):  # comment
     cst.visit_batched(module, [theirs])
     assert ours.seen == theirs.seen
     assert len(ours.seen) > 400
+    syntax = _Recorder()
+    visit_batched(module, [syntax], syntax_only=True)
+    assert syntax.seen == [s for s in theirs.seen if s[1] not in _WHITESPACE_AND_PUNCTUATION]
+
+
+_WHITESPACE_AND_PUNCTUATION = {
+    "SimpleWhitespace", "ParenthesizedWhitespace", "TrailingWhitespace", "EmptyLine", "Comment", "Newline",
+    "LeftParen", "RightParen", "LeftSquareBracket", "RightSquareBracket", "LeftCurlyBrace", "RightCurlyBrace",
+    "Comma", "Semicolon", "Dot", "Colon", "AssignEqual", "Asynchronous", "ImportStar",
+}
+
+
+@pytest.mark.parametrize("path", _SOURCES[::11], ids=lambda p: str(p.relative_to(ROOT)))
+def test_syntax_only_walk_sees_every_syntax_node_in_order(path):
+    module = cst.parse_module(path.read_text(encoding="utf-8"))
+    ours, theirs = _Recorder(), _Recorder()
+    visit_batched(module, [ours], syntax_only=True)
+    cst.visit_batched(module, [theirs])
+    assert ours.seen == [s for s in theirs.seen if s[1] not in _WHITESPACE_AND_PUNCTUATION]

@@ -208,7 +208,8 @@ class Engine:
         context = TraversalContext(analysis)
         findings: list[Finding] = []
         rules = [rule(context, findings.append) for rule in self.rules]
-        visit_batched(module, [context, *rules])
+        # Only noqa directives are read from whitespace nodes (comments).
+        visit_batched(module, [context, *rules], syntax_only="noqa" not in text.lower())
         noqa = next((r for r in rules if isinstance(r, UnusedNoqa)), None)
         if not findings and not (noqa and noqa.directives):
             return []

@@ -18,7 +18,8 @@ import libcst as cst
 _PUNCTUATION_FIELDS = frozenset({
     "lpar", "rpar", "comma", "semicolon", "header", "footer", "leading_lines", "trailing_whitespace",
     "lines_after_decorators", "dot", "equal", "colon", "newline", "whitespace", "first_line",
-    "empty_lines", "lbracket", "rbracket", "lbrace", "rbrace", "asynchronous", "star",
+    "empty_lines", "lbracket", "rbracket", "lbrace", "rbrace", "asynchronous", "star", "first_colon",
+    "second_colon", "relative",
 })
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -99,6 +100,19 @@ _VISIT_CALL = re.compile(r'visit_\w+\(\s*self,\s*"(\w+)"')
 _VISIT_ORDER: dict[type, tuple[str, ...]] = {}
 
 
+_SYNTAX_ORDER: dict[type, tuple[str, ...]] = {}
+
+
+def _syntax_order(node_type: type) -> tuple[str, ...]:
+    """LibCST's visiting order without the fields that hold only whitespace, comments and
+    punctuation."""
+    names = _SYNTAX_ORDER.get(node_type)
+    if names is None:
+        kept = set(_fields(node_type))
+        names = _SYNTAX_ORDER[node_type] = tuple(n for n in _visit_order(node_type) if n in kept)
+    return names
+
+
 def _visit_order(node_type: type) -> tuple[str, ...]:
     names = _VISIT_ORDER.get(node_type)
     if names is None:
@@ -112,14 +126,17 @@ def _visit_order(node_type: type) -> tuple[str, ...]:
     return names
 
 
-def visit_batched(module: cst.Module, visitors: Sequence[cst.BatchableCSTVisitor]) -> None:
+def visit_batched(module: cst.Module, visitors: Sequence[cst.BatchableCSTVisitor],
+                  syntax_only: bool = False) -> None:
     """`libcst.visit_batched`, without rebuilding the tree.
 
     LibCST's visit reconstructs every node it passes (a dataclass copy and its
     validation per node), which cost more than the rules' own work. Visitors
     here only read, so a walk over the fields in LibCST's visiting order, calling
     the same `visit_<Node>` / `leave_<Node>` hooks, is the same traversal.
-    Attribute hooks (`visit_<Node>_<field>`) need LibCST's own visit."""
+    Attribute hooks (`visit_<Node>_<field>`) need LibCST's own visit.
+    `syntax_only`: whitespace, comments and punctuation are not entered (about half
+    of the nodes), for visitors that hook none of them."""
     visits: dict[str, list[Callable]] = {}
     leaves: dict[str, list[Callable]] = {}
     for visitor in visitors:
@@ -129,6 +146,7 @@ def visit_batched(module: cst.Module, visitors: Sequence[cst.BatchableCSTVisitor
                 cst.visit_batched(module, visitors)
                 return
             (visits if kind == "visit" else leaves).setdefault(node_name, []).append(hook)
+    order = _syntax_order if syntax_only else _visit_order
     dispatch: dict[type, tuple[list[Callable], list[Callable]]] = {}
     nothing: list[Callable] = []
     stack: list[tuple[cst.CSTNode, bool]] = [(module, True)]
@@ -147,7 +165,7 @@ def visit_batched(module: cst.Module, visitors: Sequence[cst.BatchableCSTVisitor
             hook(node)
         stack.append((node, False))
         children: list[cst.CSTNode] = []
-        for name in _visit_order(node_type):
+        for name in order(node_type):
             value = getattr(node, name)
             if isinstance(value, cst.CSTNode):
                 children.append(value)
