@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from tfgradfix.analysis.project import ProjectIndex, module_names
 from tfgradfix.notebooks import Notebook, NotebookError
@@ -361,30 +361,35 @@ _SHAPE_CALLS = {"Input": True, "InputLayer": True, "normal": False, "uniform": F
                 "zeros": False, "rand": False, "randn": False, "truncated_normal": False, "random": False}
 
 
-def input_shapes(project: Project, first: Path) -> list[list[int]]:
-    """Input shapes the project uses: `keras.Input(shape=(5,))` (batch 2 added),
-    `tf.random.normal((2, 5))`, `np.random.rand(2, 5)`, `input_shape=(5,)`; `first`'s own first."""
-    shapes: list[tuple] = []
+def _project_calls(project: Project, first: Path) -> Iterator[tuple[ast.Call, dict]]:
+    """Every call in the project's files, `first`'s own first, with its module's constants."""
     for path in [first, *(p for p in project.files() if p != first)]:
         table = project.table(path)
         if table is None:
             continue
         env = _constants(table.tree)
         for node in ast.walk(table.tree):
-            if not isinstance(node, ast.Call):
-                continue
-            callee = _callee(node)
-            keyword = {k.arg: k.value for k in node.keywords}
-            if "input_shape" in keyword:
-                shapes.append(_shape(keyword["input_shape"], env, batch=True))
-            if callee not in _SHAPE_CALLS:
-                continue
-            if callee in ("rand", "randn"):
-                shapes.append(_shape(ast.Tuple(node.args, ast.Load()), env, batch=False))
-                continue
-            value = keyword.get("shape", keyword.get("size", node.args[0] if node.args else None))
-            if value is not None:
-                shapes.append(_shape(value, env, batch=_SHAPE_CALLS[callee]))
+            if isinstance(node, ast.Call):
+                yield node, env
+
+
+def input_shapes(project: Project, first: Path) -> list[list[int]]:
+    """Input shapes the project uses: `keras.Input(shape=(5,))` (batch 2 added),
+    `tf.random.normal((2, 5))`, `np.random.rand(2, 5)`, `input_shape=(5,)`; `first`'s own first."""
+    shapes: list[tuple] = []
+    for node, env in _project_calls(project, first):
+        callee = _callee(node)
+        keyword = {k.arg: k.value for k in node.keywords}
+        if "input_shape" in keyword:
+            shapes.append(_shape(keyword["input_shape"], env, batch=True))
+        if callee not in _SHAPE_CALLS:
+            continue
+        if callee in ("rand", "randn"):
+            shapes.append(_shape(ast.Tuple(node.args, ast.Load()), env, batch=False))
+            continue
+        value = keyword.get("shape", keyword.get("size", node.args[0] if node.args else None))
+        if value is not None:
+            shapes.append(_shape(value, env, batch=_SHAPE_CALLS[callee]))
     return [list(s) for s in dict.fromkeys(s for s in shapes if s and 2 <= len(s) <= 5)]
 
 
@@ -412,28 +417,23 @@ def integer_shapes(project: Project, first: Path) -> list[list[int]]:
     """Shapes of the project's integer inputs, `keras.Input(shape=(None,), dtype="int32")`
     (batch 2, an open length TIME_STEPS); `first`'s own first."""
     shapes: list[tuple] = []
-    for path in [first, *(p for p in project.files() if p != first)]:
-        table = project.table(path)
-        if table is None:
+    for node, env in _project_calls(project, first):
+        if _callee(node) not in ("Input", "InputLayer"):
             continue
-        env = _constants(table.tree)
-        for node in ast.walk(table.tree):
-            if not (isinstance(node, ast.Call) and _callee(node) in ("Input", "InputLayer")):
-                continue
-            keyword = {k.arg: k.value for k in node.keywords}
-            dtype = keyword.get("dtype")
-            text = dtype.value if isinstance(dtype, ast.Constant) and isinstance(dtype.value, str) else \
-                ast.unparse(dtype) if dtype is not None else ""
-            shape = keyword.get("shape", node.args[0] if node.args else None)
-            if not _INTEGER_DTYPE.match(text) or shape is None:
-                continue
-            try:
-                value = _value(shape, env)
-            except _Unresolved:
-                continue
-            dims = [TIME_STEPS if d is None else d for d in (value if isinstance(value, (tuple, list)) else [value])]
-            if dims and all(isinstance(d, int) and 0 < d <= 4096 for d in dims):
-                shapes.append((2, *dims))
+        keyword = {k.arg: k.value for k in node.keywords}
+        dtype = keyword.get("dtype")
+        text = dtype.value if isinstance(dtype, ast.Constant) and isinstance(dtype.value, str) else \
+            ast.unparse(dtype) if dtype is not None else ""
+        shape = keyword.get("shape", node.args[0] if node.args else None)
+        if not _INTEGER_DTYPE.match(text) or shape is None:
+            continue
+        try:
+            value = _value(shape, env)
+        except _Unresolved:
+            continue
+        dims = [TIME_STEPS if d is None else d for d in (value if isinstance(value, (tuple, list)) else [value])]
+        if dims and all(isinstance(d, int) and 0 < d <= 4096 for d in dims):
+            shapes.append((2, *dims))
     return [list(s) for s in dict.fromkeys(shapes)]
 
 
