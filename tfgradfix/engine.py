@@ -19,7 +19,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from tfgradfix import interrupts
 from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.imports import ImportMap, dotted_name
-from tfgradfix.analysis.project import PathEntry, ProjectIndex
+from tfgradfix.analysis.project import PathEntry, ProjectIndex, index_module
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.tree import child_nodes, visit_batched
 from tfgradfix.files import SourceError, SourceFile, read_source
@@ -398,33 +398,16 @@ def _unsafe_where_other_callers_differ(findings: list[Finding], analysis: Module
 
 
 def _ast_gate(text: str) -> bool:
-    """The second, cheap tier of the prefilter (Python's `ast` costs a tenth of LibCST's
-    parse): a tape, a Lambda layer, a loss function handed to `compile`, or a class with a
-    Keras-looking base, in code rather than in a
-    docstring or comment. A file `ast` cannot parse goes on to LibCST, which names the error."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    """The second, cheap tier of the prefilter for a file read alone (Python's `ast` costs a
+    tenth of LibCST's parse): the project index's gate for this one module, with no project
+    to resolve its bases: a tape, a Lambda layer, a loss function handed to `compile`, or a
+    class with a Keras-looking base (a subclass of a Keras class of this module needs that
+    class), in code rather than in a docstring or comment. A file `ast` cannot parse goes on to LibCST, which names the error."""
+    info = index_module("<gate>", "<gate>", text)
+    if not info.parsed:
         # Only Lambda(...) or loss=... in a file even `ast` cannot read: not worth an error.
         return "GradientTape" in text or "class " in text
-    keras_names = set(_KERAS_CLASS_MARKERS)
-    classes: list[ast.ClassDef] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and "keras" in node.module:
-            keras_names.update(alias.asname or alias.name for alias in node.names)
-        elif isinstance(node, (ast.Attribute, ast.Name)) and {"GradientTape", "Lambda"} & {
-                getattr(node, "attr", None), getattr(node, "id", None)}:
-            return True
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "compile"
-              and any(k.arg == "loss" and not isinstance(k.value, ast.Constant) for k in node.keywords)):
-            return True  # a loss function of the module runs on the model's outputs
-        elif isinstance(node, ast.ClassDef):
-            classes.append(node)
-    # A subclass of a Keras class of this module needs that class, which names a Keras base.
-    return any(
-        (n.attr if isinstance(n, ast.Attribute) else n.id) in keras_names
-        for cls in classes for base in cls.bases for n in ast.walk(base) if isinstance(n, (ast.Attribute, ast.Name))
-    )
+    return info.starts_path or bool(info.keras_looking)
 
 
 class SyntaxProblem(SourceError):

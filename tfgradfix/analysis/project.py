@@ -123,9 +123,9 @@ class ModuleInfo:
     # Names assigned at module level (constants, instances, aliases).
     names: frozenset[str] = frozenset()
     # For the engine's gate, from this parse: where a gradient path can start without a
-    # Keras class (a tape, a `Lambda` layer, a loss function handed to `compile`), and the
-    # classes with Keras-looking bases that define a forward method (`ProjectIndex.gate`
-    # asks the project what they really are).
+    # Keras class (a tape, a `Lambda` layer, a loss function handed to `compile`), the
+    # classes that define a forward method, and those with Keras-looking bases
+    # (`ProjectIndex.gate` asks the project what they really are).
     starts_path: bool = False
     forward_classes: tuple[str, ...] = ()
     keras_looking: tuple[str, ...] = ()
@@ -346,7 +346,8 @@ class ProjectIndex:
         info = self.module_info(module)
         if info is None:
             return False
-        return info.starts_path or any(self._may_be_keras(f"{module}.{name}", set()) for name in info.keras_looking)
+        return info.starts_path or any(self._may_be_keras(f"{module}.{name}", set())
+                                       for name in info.keras_looking if name in info.forward_classes)
 
     def defines_keras_forward(self, module: str) -> bool:
         """A Keras class of the module (through bases across modules) defines its own
@@ -798,11 +799,11 @@ class _Indexer:
             (dotted, symbol) for dotted, symbol in self.calls
             if dotted.split(".")[0] in known or (self.stars and "." not in dotted))
         self.info.starts_path = self.starts_path
-        forward = [(name, node) for name, node in self.class_nodes
-                   if any(method in self.info.classes[name].methods for method in FORWARD_METHODS)]
-        self.info.forward_classes = tuple(name for name, _ in forward)
+        self.info.forward_classes = tuple(
+            name for name, _ in self.class_nodes
+            if any(method in self.info.classes[name].methods for method in FORWARD_METHODS))
         self.info.keras_looking = tuple(
-            name for name, node in forward
+            name for name, node in self.class_nodes
             if any((n.attr if isinstance(n, ast.Attribute) else n.id) in self.keras_names
                    for base in node.bases for n in ast.walk(base) if isinstance(n, (ast.Attribute, ast.Name))))
 
