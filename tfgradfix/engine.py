@@ -19,8 +19,9 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from tfgradfix import interrupts
 from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.imports import ImportMap, dotted_name
-from tfgradfix.analysis.project import PathEntry, ProjectIndex, index_module
+from tfgradfix.analysis.project import Kind, PathEntry, ProjectIndex, checksum, index_module
 from tfgradfix.analysis.scopes import ModuleAnalysis
+from tfgradfix.analysis.slices import ModuleSlices
 from tfgradfix.analysis.tree import child_nodes, visit_batched
 from tfgradfix.files import SourceError, SourceFile, read_source
 from tfgradfix.noqa import suppressed
@@ -126,8 +127,9 @@ class Engine:
         module_name = self.module_name(source)
         if not self.may_have_path(source):
             return result
+        sliced = self._slice(source, module_name)
         try:
-            module = self._parse(source, module_name)
+            module = self._parse(source.path, source.text if sliced is None else sliced, module_name)
         except SyntaxProblem as error:
             module = None if source.notebook is None else _without_broken_cells(source, result)
             if module is None:
@@ -140,12 +142,15 @@ class Engine:
         result.parsed = True
         ignored = tuple(self.ignored_for(source.path))
         outgoing: dict = {}
-        findings = self._check(module, source.text, ignored, module_name, outgoing)
+        findings = self._check(module, source.text if sliced is None else sliced, ignored, module_name, outgoing)
+        if sliced is not None and findings:  # fixes, positions and callers elsewhere need the whole module
+            module, outgoing, sliced = self._parse(source.path, source.text, module_name), {}, None
+            findings = self._check(module, source.text, ignored, module_name, outgoing)
         result.calls_out = [(m, name, entry) for (m, name), entry in outgoing.items()]
         if self.fix:
             result.original_findings = list(findings)
             module, findings = self._fix_until_stable(module, findings, result, ignored, module_name)
-            result.new_text = module.code
+            result.new_text = module.code if sliced is None else source.text
             result.crossing = any(self.fixable(f) and f.fix.elsewhere for f in findings)
             if source.notebook is not None and result.new_text != source.text:
                 try:  # a fix the notebook cannot take back (an IPython line, a cell with prompts)
@@ -163,16 +168,30 @@ class Engine:
         result.findings = findings
         return result
 
-    def _parse(self, source: SourceFile, module_name: Optional[str]) -> cst.Module:
-        """The module's tree. A module that other modules' gradient paths call into is
-        analysed again each round that adds entries, from the same text: parsing is
-        the larger part of a check, so its tree is kept (trees are immutable)."""
-        kept = self._trees.get(source.path)
-        if kept is not None and kept[0] == source.text:
+    def _slice(self, source: SourceFile, module_name: Optional[str]) -> Optional[str]:
+        """The part of a project module its gradient path can depend on (`analysis/slices`),
+        or None for all of it: a notebook, a file alone, a file with `noqa` comments
+        (whether one is used is a question about all of the file)."""
+        project = self.project
+        info = project.module_info(module_name) if project is not None and module_name is not None else None
+        if info is None or not info.outline or source.notebook is not None or "noqa" in source.text.lower():
+            return None
+        if info.checksum != checksum(source.text):  # changed since the index read it
+            return None
+        return ModuleSlices(source.text, info.outline).text(
+            lambda name: project.kind_of(f"{module_name}.{name}") is Kind.PLAIN, project.entries_of(module_name))
+
+    def _parse(self, path: str, text: str, module_name: Optional[str]) -> cst.Module:
+        """The tree of `text` (the module's, or its slice). A module that other modules'
+        gradient paths call into is analysed again each round that adds entries, often
+        from the same text: parsing is the larger part of a check, so its tree is kept
+        (trees are immutable)."""
+        kept = self._trees.get(path)
+        if kept is not None and kept[0] == text:
             return kept[1]
-        module = parse_source(source.text)
+        module = parse_source(text)
         if module_name is not None and self.project is not None and self.project.entries_of(module_name):
-            self._trees[source.path] = (source.text, module)
+            self._trees[path] = (text, module)
         return module
 
     def may_have_path(self, source: SourceFile) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import os
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
 from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, is_keras_base, makes_state
+from tfgradfix.analysis.slices import Outline, outline
 
 # Modules read in all, given or imported (a bound for a huge tree imported from one file).
 MAX_MODULES = 20000
@@ -134,6 +136,10 @@ class ModuleInfo:
     marked: bool = False
     # Calls of names it imports or defines: (dotted callee as written, enclosing function or "<module>").
     calls: tuple[tuple[str, str], ...] = ()
+    # Where its functions and classes are, for the engine's slices (`analysis/slices`), and
+    # a checksum of the text it was read from (a slice is cut only from the same text).
+    outline: Outline = ()
+    checksum: int = 0
 
 
 @dataclass(frozen=True)
@@ -756,7 +762,12 @@ def index_module(name: str, path: str, text: str) -> ModuleInfo:
         info.starts_path = True  # LibCST names the error
         return info
     _Indexer(info).run(tree)
+    info.outline, info.checksum = outline(tree), checksum(text)
     return info
+
+
+def checksum(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
 # Names whose use in code can start a gradient path outside a Keras class.
