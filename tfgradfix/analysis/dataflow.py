@@ -489,7 +489,7 @@ def _walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        if type(node) is cst.FunctionDef or type(node) is cst.ClassDef:
             continue
         stack.extend(reversed(list(child_nodes(node))))
 

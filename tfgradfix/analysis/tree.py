@@ -35,16 +35,43 @@ def _fields(node_type: type) -> tuple[str, ...]:
     return names
 
 
+# Whether a type is a LibCST node. `isinstance` against LibCST's classes goes through
+# `ABCMeta.__instancecheck__` whenever the type is not the class itself, which made it
+# the largest single cost of the walks below; a lookup by type is a dictionary's.
+_IS_NODE: dict[type, bool] = {}
+
+
+def is_node_type(value_type: type) -> bool:
+    known = _IS_NODE.get(value_type)
+    if known is None:
+        known = _IS_NODE[value_type] = issubclass(value_type, cst.CSTNode)
+    return known
+
+
+def _kind_check(*classes: type) -> Callable[[type], bool]:
+    """`issubclass(t, classes)`, remembered per type."""
+    known: dict[type, bool] = {}
+
+    def check(value_type: type) -> bool:
+        answer = known.get(value_type)
+        if answer is None:
+            answer = known[value_type] = issubclass(value_type, classes)
+        return answer
+    return check
+
+
 def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """The syntax children of a node, in source order, without whitespace nodes."""
+    is_node = _IS_NODE
     for name in _fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, (list, tuple)):
+        value_type = type(value)
+        if value_type is list or value_type is tuple:
             for item in value:
-                if isinstance(item, cst.CSTNode):
+                if is_node.get(type(item)) or is_node_type(type(item)):
                     yield item
+        elif is_node.get(value_type) or is_node_type(value_type):
+            yield value
 
 
 def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -66,12 +93,16 @@ def statements(nodes) -> Iterator[cst.CSTNode]:
     stack = list(reversed(list(nodes)))
     while stack:
         node = stack.pop()
-        if isinstance(node, (cst.BaseExpression, cst.Arg, cst.Param, cst.Parameters, cst.Decorator)):
+        node_type = type(node)
+        if _not_statement(node_type):
             continue
         yield node
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        if node_type is cst.FunctionDef or node_type is cst.ClassDef:
             continue
         stack.extend(reversed(list(child_nodes(node))))
+
+
+_not_statement = _kind_check(cst.BaseExpression, cst.Arg, cst.Param, cst.Parameters, cst.Decorator)
 
 
 _HOOKS: dict[type, tuple[str, ...]] = {}
@@ -167,8 +198,9 @@ def visit_batched(module: cst.Module, visitors: Sequence[cst.BatchableCSTVisitor
         children: list[cst.CSTNode] = []
         for name in order(node_type):
             value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
+            value_type = type(value)
+            if value_type is list or value_type is tuple:
+                children.extend(item for item in value if is_node_type(type(item)))
+            elif is_node_type(value_type):
                 children.append(value)
-            elif isinstance(value, (list, tuple)):
-                children.extend(item for item in value if isinstance(item, cst.CSTNode))
         stack.extend((child, True) for child in reversed(children))
