@@ -824,8 +824,17 @@ class _Indexer:
         nested definitions it holds: name -> qualified name."""
         nested: dict[str, str] = {}
         symbol = function.name if function is not None else "<module>"
+        # Node kinds compared by type (`ast` classes have no subclasses): this loop sees
+        # every node of every module, most of them names and attributes.
         for node in _own_nodes(body):
-            if isinstance(node, ast.Call):
+            kind = type(node)
+            if kind is ast.Name:
+                if node.id in _PATH_STARTS:
+                    self.starts_path = True
+            elif kind is ast.Attribute:
+                if node.attr in _PATH_STARTS:
+                    self.starts_path = True
+            elif kind is ast.Call:
                 dotted = _dotted(node.func)
                 if dotted is not None:
                     self.calls.append((dotted, symbol))
@@ -834,28 +843,24 @@ class _Indexer:
                 if self._classes:
                     self._state_call(node, dotted)
                 self.starts_path = self.starts_path or _hands_loss(node)
-            elif isinstance(node, ast.Attribute):
-                self.starts_path = self.starts_path or node.attr in _PATH_STARTS
-            elif isinstance(node, ast.Name):
-                self.starts_path = self.starts_path or node.id in _PATH_STARTS
-            elif isinstance(node, ast.Import):
+            elif kind is ast.Import:
                 self._import(node)
-            elif isinstance(node, ast.ImportFrom):
+            elif kind is ast.ImportFrom:
                 self._import_from(node)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
                 nested[node.name] = f"{prefix}{node.name}"
                 self._function(node, prefix, owner if function is None else None)
-            elif isinstance(node, ast.ClassDef):
+            elif kind is ast.ClassDef:
                 nested[node.name] = f"{prefix}{node.name}"
                 self._class(node, prefix)
-            elif self._classes and isinstance(node, ast.Assign) and _is_constant(node.value, False) and any(
+            elif self._classes and kind is ast.Assign and _is_constant(node.value, False) and any(
                     isinstance(t, ast.Attribute) and t.attr == "trainable" for t in node.targets):
                 self._classes[-1][0].holds_state = True  # `part.trainable = False`
             elif function is None:
-                if not prefix and isinstance(node, ast.Assign):
+                if not prefix and kind is ast.Assign:
                     self._alias(node)
                 continue
-            elif isinstance(node, (ast.With, ast.AsyncWith)):
+            elif kind is ast.With or kind is ast.AsyncWith:
                 for item in node.items:
                     expr = item.context_expr
                     if isinstance(expr, ast.Call) and self._resolve(expr.func) in _TAPE_CONSTRUCTORS:
