@@ -40,16 +40,32 @@ def _process(task) -> FileResult:
 
 def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileResult]:
     """Each file's result, in the order of `paths`. One job runs in this process;
-    more use a pool of worker processes that each build the engine once. However the
-    iteration ends (Ctrl-C included), the workers are stopped at once.
+    more use one pool of worker processes, which each receive the engine once and
+    serve every round. However the iteration ends (Ctrl-C included), the workers are
+    stopped at once.
 
     With a project index, a module whose functions another module's gradient path
     calls is analysed again with those calls as entries, until no module gains one.
     Modules no other module imports cannot gain any: their results come as they are
     ready (unless a fix across modules may edit them); the others once all rounds,
     and the fixes that span modules, are done."""
+    pool = None
+    if jobs > 1 and len(paths) > 1:
+        with interrupts.held():
+            pool = multiprocessing.Pool(min(jobs, len(paths)), initializer=_start, initargs=(engine,))
+    try:
+        yield from _rounds(engine, paths, pool)
+        if pool is not None:
+            pool.close()
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+
+
+def _rounds(engine: Engine, paths: list[str], pool) -> Iterator[FileResult]:
     if engine.project is None:
-        yield from _map(engine, paths, jobs)
+        yield from _map(engine, paths, pool)
         return
     project = engine.project
     # Results of modules no other module imports are final after the first round: they stream.
@@ -58,7 +74,7 @@ def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileR
     results: dict[str, FileResult] = {}
     calls: list = []
     cursor = 0
-    for path, result in zip(paths, _map(engine, paths, jobs)):
+    for path, result in zip(paths, _map(engine, paths, pool)):
         results[path] = result
         calls.extend(result.calls_out)
         while (cursor < len(paths) and final[cursor] and paths[cursor] in results
@@ -71,7 +87,7 @@ def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileR
         again = [path for path in rest if project.module_for_path(path) in grown]
         if not again:
             break
-        redone = list(_map(engine, again, jobs))
+        redone = list(_map(engine, again, pool))
         results.update(zip(again, redone))
         calls = [call for result in redone for call in result.calls_out]
     if engine.fix:
@@ -80,19 +96,12 @@ def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileR
         yield results[path]
 
 
-def _map(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileResult]:
-    if jobs <= 1 or len(paths) <= 1:
+def _map(engine: Engine, paths: list[str], pool) -> Iterator[FileResult]:
+    if pool is None or len(paths) <= 1:
         for path in paths:
             yield engine.process_path(path)
         return
     project = engine.project
     tasks = [(path, project.entries_of(project.module_for_path(path) or "") if project is not None else None)
              for path in paths]
-    with interrupts.held():
-        pool = multiprocessing.Pool(min(jobs, len(paths)), initializer=_start, initargs=(engine,))
-    try:
-        yield from pool.imap(_process, tasks, chunksize=CHUNK)
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
+    yield from pool.imap(_process, tasks, chunksize=CHUNK)
