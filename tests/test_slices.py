@@ -51,6 +51,12 @@ class OpsTest(tf.test.TestCase):
 '''
 
 
+@pytest.fixture(autouse=True)
+def _slice_any_share(monkeypatch):
+    """Slice however few lines would be blanked (by default a slice must blank a fifth)."""
+    monkeypatch.setattr(slices, "_MIN_BLANKED", 0.0)
+
+
 def _slice(text: str, plain=lambda name: True, entries=()) -> str | None:
     return ModuleSlices(text, outline(ast.parse(text))).text(plain, entries)
 
@@ -83,7 +89,7 @@ def test_slice_keeps_every_line_where_it_was():
 
 
 def test_a_class_that_is_not_plain_is_kept_whole():
-    assert _slice(TEST_MODULE, plain=lambda name: False) is None  # nothing worth blanking is left
+    assert _slice(TEST_MODULE, plain=lambda name: False) == TEST_MODULE  # and what its methods call
 
 
 def test_a_function_that_calls_kept_code_is_kept():
@@ -100,6 +106,38 @@ def unrelated():
     kept = _kept_lines(_slice(text) or "")
     assert "def main():" in kept  # it says what `make_inputs` is called with
     assert "def unrelated():" not in kept
+
+
+def test_a_kept_method_keeps_the_code_that_constructs_its_class():
+    agent = """import numpy as np
+import tensorflow as tf
+
+
+class Agent:
+    def __init__(self, dtype):
+        self.dtype = dtype
+        self.w = tf.Variable(tf.ones(3))
+
+    def learn(self, x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.cast(x, self.dtype) * self.w)
+        return tape.gradient(loss, [self.w])
+
+    def act(self, p):
+        return np.random.choice(3, p=p)
+
+
+def main():
+    agent = Agent(tf.float32)
+    agent.learn(tf.ones(3))
+
+
+def plot(history):
+    return np.mean(history)
+"""
+    kept = _kept_lines(_slice(agent) or "")
+    assert {"def main():", "    def learn(self, x):", "    def __init__(self, dtype):"} <= kept
+    assert "def plot(history):" not in kept
 
 
 def test_entries_keep_the_functions_other_modules_call():
@@ -126,18 +164,16 @@ def engine_triggers() -> tuple[str, ...]:
 
 @pytest.mark.parametrize("fix", [False, True], ids=["check", "fix"])
 def test_every_fixture_reads_the_same_sliced_or_whole(monkeypatch, fix):
-    """Every module that can be sliced is (no share of lines is too small), and each gets the
+    """Every module that can be sliced is (see `_slice_any_share`), and each gets the
     same findings, the same calls into other modules and, fixed, the same text."""
     trees = [str(FIXTURES)] + [str(p) for p in sorted((FIXTURES / "projects").iterdir()) if p.is_dir()]
-    monkeypatch.setattr(slices, "_MIN_BLANKED", 0.0)
     sliced = {tree: _results([tree], fix) for tree in trees}
     monkeypatch.setattr(Engine, "_slice", lambda self, source, module_name: None)
     for tree in trees:
         assert sliced[tree] == _results([tree], fix), tree
 
 
-def test_a_finding_in_a_sliced_module_is_placed_and_fixed_in_the_whole_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(slices, "_MIN_BLANKED", 0.0)
+def test_a_finding_in_a_sliced_module_is_placed_and_fixed_in_the_whole_file(tmp_path):
     buggy = TEST_MODULE.replace("""        x = make_inputs(2)
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -156,8 +192,7 @@ def test_a_finding_in_a_sliced_module_is_placed_and_fixed_in_the_whole_file(tmp_
     assert result.new_text == buggy.replace("np.square(w)", "tf.square(w)")
 
 
-def test_a_sliced_module_without_findings_is_written_as_it_was(tmp_path, monkeypatch):
-    monkeypatch.setattr(slices, "_MIN_BLANKED", 0.0)
+def test_a_sliced_module_without_findings_is_written_as_it_was(tmp_path):
     path = Path(tmp_path, "ops_test.py")
     path.write_text(TEST_MODULE)
     engine = Engine(ALL_RULES, fix=True, project=ProjectIndex.build([str(path)], engine_triggers()))

@@ -36,14 +36,31 @@ PATH_MARKERS = frozenset({
 })
 # Below this share of lines blanked, the whole module is parsed (a slice is not worth it).
 _MIN_BLANKED = 0.2
-# A unit's names are its identifiers, read from its text: words in its strings and comments
-# count too, which can only keep more (and is ten times faster than walking its `ast`).
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A unit's names are read from its text without its comments and strings (f-strings
+# stay: they hold code), as a name not after a dot (what a top-level name is used as) or
+# after one (an attribute, what a method is called by): ten times faster than walking
+# its `ast`. Words of an f-string count too, which can only keep more.
+_NOT_CODE = re.compile(
+    r"#[^\n]*|([rRbBuUfF]{0,2})"
+    r"(\"\"\"[\s\S]*?\"\"\"|'\'\'[\s\S]*?'\'\'|\"(?:[^\"\\\n]|\\[\s\S])*\"|'(?:[^'\\\n]|\\[\s\S])*')")
+_NAME = re.compile(r"(?<![.\w])\s*([A-Za-z_]\w*)")
+_ATTRIBUTE = re.compile(r"\.\s*([A-Za-z_]\w*)")
 _NESTED_CLASS = re.compile(r"\n[ \t]+class[ \t]")
 # `self.x` read, and `self.x` bound (`=`, augmented, annotated, or a target in a tuple; a
 # call's argument `f(self.x, y)` counts as bound too, which can only keep more).
 _SELF_ATTRIBUTE = re.compile(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)")
 _SELF_BOUND = re.compile(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)\s*(?:,|:|(?:[-+*/@%&|^]|//|\*\*|>>|<<)?=(?!=))")
+
+
+def _code(text: str) -> str:
+    return _NOT_CODE.sub(_blank_literal, text)
+
+
+def _blank_literal(match: re.Match) -> str:
+    prefix, literal = match.group(1), match.group(2)
+    if prefix is not None and "f" in prefix.lower():
+        return f" {literal.strip(chr(34) + chr(39))} "  # an f-string's fields are code
+    return " "
 
 
 # A module's outline, from the `ast` the project index parses anyway: for each top-level
@@ -77,11 +94,12 @@ class _Unit:
     start: int  # first line (of its first decorator), 1-based
     end: int  # last line
     defines: str
-    refs: frozenset[str]
+    names: frozenset[str]  # names it uses (not after a dot)
+    attributes: frozenset[str]  # names it uses after a dot
     starts_path: bool  # it mentions a path marker, or defines a class inside a function
     is_class: bool
     # A method: its class. A class: its methods (none when it is not split), and the
-    # names of its other lines (header, statements between methods) in `refs`.
+    # names of its other lines (header, statements between methods) in `names`.
     owner: Optional["_Unit"] = None
     methods: list["_Unit"] = field(default_factory=list)
     # A method's `self.x` attributes: those it reads, and those it binds.
@@ -91,7 +109,7 @@ class _Unit:
 
 class ModuleSlices:
     """A module's top-level functions and classes, and the methods of its classes, with
-    the names each mentions: read once, sliced for each set of entries."""
+    the names each uses: read once, sliced for each set of entries."""
 
     def __init__(self, text: str, spans: Outline) -> None:
         self._lines = text.splitlines(keepends=True)
@@ -99,35 +117,36 @@ class ModuleSlices:
         covered: list[tuple[int, int]] = []
         for name, start, end, is_class, methods in spans:
             if methods:
-                inner = [(first, last) for _, first, last in methods]
-                unit = _Unit(start, end, name, frozenset(self._names_outside(start, end, inner)), False, True)
-                unit.starts_path = bool(unit.refs & PATH_MARKERS)
+                code = self._code_outside(start, end, [(first, last) for _, first, last in methods])
+                unit = self._unit(name, start, end, True, code=code)
                 unit.methods = [self._unit(*method, is_class=False, owner=unit) for method in methods]
             else:
                 unit = self._unit(name, start, end, is_class)
             self._units.append(unit)
             covered.append((start, end))
-        self._module_refs = frozenset(self._names_outside(1, len(self._lines), covered))
+        self._module_names = frozenset(_NAME.findall(self._code_outside(1, len(self._lines), covered)))
 
-    def _unit(self, name: str, start: int, end: int, is_class: bool, owner: Optional[_Unit] = None) -> _Unit:
+    def _unit(self, name: str, start: int, end: int, is_class: bool, owner: Optional[_Unit] = None,
+              code: Optional[str] = None) -> _Unit:
         text = "".join(self._lines[start - 1:end])
-        refs = frozenset(_IDENTIFIER.findall(text))
-        nested_class = not is_class and _NESTED_CLASS.search(text) is not None
-        unit = _Unit(start, end, name, refs, bool(refs & PATH_MARKERS) or nested_class, is_class, owner)
+        if code is None:
+            code = _code(text)
+        names, attributes = frozenset(_NAME.findall(code)), frozenset(_ATTRIBUTE.findall(code))
+        nested_class = not is_class and _NESTED_CLASS.search(code) is not None
+        unit = _Unit(start, end, name, names, attributes,
+                     bool((names | attributes) & PATH_MARKERS) or nested_class, is_class, owner)
         if owner is not None:
-            unit.reads = frozenset(_SELF_ATTRIBUTE.findall(text))
-            unit.binds = frozenset(_SELF_BOUND.findall(text))
+            unit.reads = frozenset(_SELF_ATTRIBUTE.findall(code))
+            unit.binds = frozenset(_SELF_BOUND.findall(code))
         return unit
 
-    def _names_outside(self, start: int, end: int, spans: list[tuple[int, int]]) -> set[str]:
-        found: set[str] = set()
+    def _code_outside(self, start: int, end: int, spans: list[tuple[int, int]]) -> str:
+        """The code of lines `start`..`end` outside `spans` (sorted line ranges)."""
+        parts = []
         for first, last in [*spans, (end + 1, end + 1)]:
-            found.update(_IDENTIFIER.findall("".join(self._lines[start - 1:first - 1])))
+            parts.append("".join(self._lines[start - 1:first - 1]))
             start = max(start, last + 1)
-        return found
-
-    def worth_it(self) -> bool:
-        return sum(u.end - u.start + 1 for u in self._units) >= _MIN_BLANKED * len(self._lines)
+        return _code("".join(parts))
 
     def text(self, plain_class: Callable[[str], bool], entries: Collection[str] = ()) -> Optional[str]:
         """The text with the lines no gradient path can depend on blanked; None when little
@@ -156,17 +175,18 @@ class ModuleSlices:
         """What is connected to where a path may start, or to the module's own statements,
         through names either way (a kept function's callers say what its arguments are): a
         top-level name from everywhere, a method's only from its class (`self.m()`, and
-        methods that bind a `self.x` the other reads). A class that is not plain, or that
-        kept code names, is kept whole; a kept method keeps what its class's other lines
-        name."""
+        methods that bind a `self.x` the other reads), and a kept method keeps the code that
+        constructs its class (its arguments reach `__init__`). A class that is not plain, or
+        that kept code names, is kept whole; a kept method keeps what its class's other
+        lines name."""
         top = {u.defines: u for u in self._units}
         everything = [*self._units, *(m for u in self._units for m in u.methods)]
 
         def symbol(unit: _Unit) -> str:
             return unit.defines if unit.owner is None else f"{unit.owner.defines}.{unit.defines}"
 
-        pending = [u for u in everything if u.starts_path or symbol(u) in entries
-                   or (u.owner is None and (u.defines in self._module_refs or u.is_class and not plain_class(u.defines)))]
+        pending = [u for u in everything if u.starts_path or symbol(u) in entries or (u.owner is None and (
+            u.defines in self._module_names or (u.is_class and not plain_class(u.defines))))]
         kept: set[_Unit] = set()
         while pending:
             unit = pending.pop()
@@ -174,11 +194,12 @@ class ModuleSlices:
                 continue
             kept.add(unit)
             pending.extend(unit.methods)
-            refs = unit.refs | (unit.owner.refs if unit.owner is not None else frozenset())
-            pending.extend(u for name in refs if (u := top.get(name)) is not None and u is not unit.owner)
-            if unit.owner is None:
-                pending.extend(u for u in everything if unit.defines in u.refs)
-            else:
-                pending.extend(m for m in unit.owner.methods if m.defines in unit.refs or unit.defines in m.refs
-                               or unit.reads & m.binds or m.reads & unit.binds)
+            names = unit.names | (unit.owner.names if unit.owner is not None else frozenset())
+            pending.extend(u for name in names if (u := top.get(name)) is not None and u is not unit.owner)
+            # Callers: of a function or class, and, for a method, its class's constructions.
+            called = unit.defines if unit.owner is None else unit.owner.defines
+            pending.extend(u for u in everything if called in u.names and u is not unit and u is not unit.owner)
+            if unit.owner is not None:
+                pending.extend(m for m in unit.owner.methods if m.defines in unit.attributes
+                               or unit.defines in m.attributes or unit.reads & m.binds or m.reads & unit.binds)
         return kept
