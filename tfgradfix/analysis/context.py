@@ -204,6 +204,8 @@ class TraversalContext(BatchableVisitor):
             siblings = getattr(parent, "body", None)
             if isinstance(siblings, (list, tuple)) and current in siblings:
                 for earlier in reversed(siblings[:siblings.index(current)]):
+                    if _watches(earlier, name.value, self.scope.tape_names):
+                        return None  # from `tape.watch(x)` on, x is a source, whatever it was bound to
                     if name.value not in names_bound(earlier):
                         continue
                     small = earlier.body[0] if isinstance(earlier, cst.SimpleStatementLine) else None
@@ -259,3 +261,21 @@ class ParentMap:
                     self._parents[id(child)] = current
                     stack.append(child)
         return self._parents.get(id(node))
+
+
+def _watches(statement: cst.CSTNode, name: str, tapes: set[str]) -> bool:
+    """`tape.watch(name)` (or a list holding it) is the statement."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        call = small.value if isinstance(small, cst.Expr) else None
+        if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "watch"
+                and isinstance(call.func.value, cst.Name) and call.func.value.value in tapes):
+            values = [arg.value for arg in call.args]
+            while values:
+                value = values.pop()
+                if isinstance(value, cst.Name) and value.value == name:
+                    return True
+                if isinstance(value, (cst.List, cst.Tuple)):
+                    values.extend(e.value for e in value.elements)
+    return False
