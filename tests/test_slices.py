@@ -53,8 +53,10 @@ class OpsTest(tf.test.TestCase):
 
 @pytest.fixture(autouse=True)
 def _slice_any_share(monkeypatch):
-    """Slice however few lines would be blanked (by default a slice must blank a fifth)."""
+    """Slice however few lines would be blanked (by default a slice must blank a fifth, or half
+    of a module analysed again)."""
     monkeypatch.setattr(slices, "_MIN_BLANKED", 0.0)
+    monkeypatch.setattr(slices, "_MIN_BLANKED_AGAIN", 0.0)
 
 
 def _slice(text: str, plain=lambda name: True, entries=()) -> str | None:

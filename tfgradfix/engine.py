@@ -101,6 +101,8 @@ class Engine:
         self.triggers = tuple({t for rule in self.rules for t in rule.triggers})
         # Trees of the modules the project rounds analyse again (path -> text, tree).
         self._trees: dict[str, tuple[str, cst.Module]] = {}
+        # Modules sliced before in this run (the project rounds analyse some again).
+        self._sliced: set[str] = set()
 
     def process_path(self, path: str) -> FileResult:
         try:
@@ -178,8 +180,11 @@ class Engine:
             return None
         if info.checksum != checksum(source.text):  # changed since the index read it
             return None
+        again = source.path in self._sliced
+        self._sliced.add(source.path)
         return ModuleSlices(source.text, info.outline).text(
-            lambda name: project.kind_of(f"{module_name}.{name}") is Kind.PLAIN, project.entries_of(module_name))
+            lambda name: project.kind_of(f"{module_name}.{name}") is Kind.PLAIN, project.entries_of(module_name),
+            again)
 
     def _parse(self, path: str, text: str, module_name: Optional[str]) -> cst.Module:
         """The tree of `text` (the module's, or its slice). A module that other modules'

@@ -36,6 +36,10 @@ PATH_MARKERS = frozenset({
 })
 # Below this share of lines blanked, the whole module is parsed (a slice is not worth it).
 _MIN_BLANKED = 0.2
+# A module other modules' paths call into is analysed again in each project round that
+# adds an entry: its whole tree is kept between rounds, but each new slice is parsed anew,
+# so from its second analysis on it is sliced only when most of it goes.
+_MIN_BLANKED_AGAIN = 0.5
 # A unit's names are read from its text without its comments and strings (f-strings
 # stay: they hold code), as a name not after a dot (what a top-level name is used as) or
 # after one (an attribute, what a method is called by): ten times faster than walking
@@ -148,11 +152,13 @@ class ModuleSlices:
             start = max(start, last + 1)
         return _code("".join(parts))
 
-    def text(self, plain_class: Callable[[str], bool], entries: Collection[str] = ()) -> Optional[str]:
-        """The text with the lines no gradient path can depend on blanked; None when little
+    def text(self, plain_class: Callable[[str], bool], entries: Collection[str] = (),
+             again: bool = False) -> Optional[str]:
+        """The text with the lines no gradient path can depend on blanked; None when too little
         would be. `plain_class(name)`: a top-level class whose instances are neither Keras nor
         `tf.Module` objects (only those are split into methods); `entries`: the symbols
-        ("f", "C.m") other modules' gradient paths call."""
+        ("f", "C.m") other modules' gradient paths call; `again`: the module was analysed
+        before in this run."""
         kept = self._kept(plain_class, {symbol.split(".", 1)[0] for symbol in entries} | set(entries))
         blanked: list[tuple[int, int]] = []
         for unit in self._units:
@@ -162,7 +168,8 @@ class ModuleSlices:
                 blanked += [(m.start, m.end) for m in unit.methods if m not in kept]
             else:
                 blanked.append((unit.start, unit.end))
-        if sum(end - start + 1 for start, end in blanked) < _MIN_BLANKED * len(self._lines):
+        least = _MIN_BLANKED_AGAIN if again else _MIN_BLANKED
+        if sum(end - start + 1 for start, end in blanked) < least * len(self._lines):
             return None
         lines = list(self._lines)
         for start, end in blanked:
