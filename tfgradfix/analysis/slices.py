@@ -4,7 +4,8 @@ the rest blanked out, so that LibCST parses and the analysis walks only that par
 A large module is mostly code no gradient path reaches: a test module's hundreds of test
 methods around the one that opens a tape, or the hundreds of ops of `ops/numpy.py` around
 the few that another module's layers call. The analysis follows names, so what it can
-reach from where a path starts is found from `ast` by names alone:
+reach from where a path starts is found by names alone (the units' places from the `ast`
+the project index parses anyway, the names from their code's text):
 
 - units: each top-level function and class; the methods of a class the caller calls
   plain (a test case, a Keras `Operation` when Keras is the project) are units of their
