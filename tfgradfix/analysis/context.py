@@ -10,7 +10,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, Blocking, DataFlow, is_item_write, target_names
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
 from tfgradfix.analysis.sources import enclosing_blocks, restricted
-from tfgradfix.analysis.tapes import names_bound
+from tfgradfix.analysis.tapes import names_bound, watched_names
 from tfgradfix.analysis.tree import BatchableVisitor, child_nodes, contains
 
 _SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
@@ -264,18 +264,12 @@ class ParentMap:
 
 
 def _watches(statement: cst.CSTNode, name: str, tapes: set[str]) -> bool:
-    """`tape.watch(name)` (or a list holding it) is the statement."""
+    """The statement is `tape.watch(...)` of one of `tapes`, watching `name`."""
     if not isinstance(statement, cst.SimpleStatementLine):
         return False
-    for small in statement.body:
-        call = small.value if isinstance(small, cst.Expr) else None
-        if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "watch"
-                and isinstance(call.func.value, cst.Name) and call.func.value.value in tapes):
-            values = [arg.value for arg in call.args]
-            while values:
-                value = values.pop()
-                if isinstance(value, cst.Name) and value.value == name:
-                    return True
-                if isinstance(value, (cst.List, cst.Tuple)):
-                    values.extend(e.value for e in value.elements)
-    return False
+    return any(
+        isinstance(small, cst.Expr) and isinstance(call := small.value, cst.Call)
+        and isinstance(call.func, cst.Attribute) and call.func.attr.value == "watch"
+        and isinstance(call.func.value, cst.Name) and call.func.value.value in tapes
+        and name in watched_names(call)
+        for small in statement.body)

@@ -94,6 +94,19 @@ def _tape_block(item: cst.WithItem, statement: cst.With, container: Container,
     return TapeBlock(statement, item.asname.name.value, container, persistent)
 
 
+def watched_names(watch: cst.Call) -> set[str]:
+    """The names a `tape.watch(...)` call watches: `x`, and the names in `[x, y]` / `(x, y)`."""
+    found: set[str] = set()
+    stack = [arg.value for arg in watch.args]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, cst.Name):
+            found.add(value.value)
+        elif isinstance(value, (cst.List, cst.Tuple)):
+            stack.extend(e.value for e in value.elements)
+    return found
+
+
 def _bind_call(node: cst.CSTNode, statement: cst.CSTNode, container: Container,
                current: dict[str, TapeBlock]) -> None:
     if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
@@ -104,14 +117,7 @@ def _bind_call(node: cst.CSTNode, statement: cst.CSTNode, container: Container,
         return
     method = node.func.attr.value
     if method == "watch":
-        for arg in node.args:
-            stack = [arg.value]
-            while stack:
-                value = stack.pop()
-                if isinstance(value, cst.Name):
-                    block.watched.add(value.value)
-                elif isinstance(value, (cst.List, cst.Tuple)):
-                    stack.extend(e.value for e in value.elements)
+        block.watched.update(watched_names(node))
     elif method in _GRADIENT_METHODS and node.args:
         positional = [a for a in node.args if a.keyword is None]
         keyword = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
