@@ -114,7 +114,7 @@ class _Unit:
 
 class ModuleSlices:
     """A module's top-level functions and classes, and the methods of its classes, with
-    the names each uses: read once, sliced for each set of entries."""
+    the names each uses, read from the text along the index's outline of it."""
 
     def __init__(self, text: str, spans: Outline) -> None:
         self._lines = text.splitlines(keepends=True)
@@ -130,12 +130,17 @@ class ModuleSlices:
             self._units.append(unit)
             covered.append((start, end))
         self._module_names = frozenset(_NAME.findall(self._code_outside(1, len(self._lines), covered)))
+        # Name -> the units that use it (a kept unit's callers).
+        self._users: dict[str, list[_Unit]] = {}
+        for unit in self._units:
+            for user in [unit, *unit.methods]:
+                for used in user.names:
+                    self._users.setdefault(used, []).append(user)
 
     def _unit(self, name: str, start: int, end: int, is_class: bool, owner: Optional[_Unit] = None,
               code: Optional[str] = None) -> _Unit:
-        text = "".join(self._lines[start - 1:end])
         if code is None:
-            code = _code(text)
+            code = _code("".join(self._lines[start - 1:end]))
         names, attributes = frozenset(_NAME.findall(code)), frozenset(_ATTRIBUTE.findall(code))
         nested_class = not is_class and _NESTED_CLASS.search(code) is not None
         unit = _Unit(start, end, name, names, attributes,
@@ -206,7 +211,7 @@ class ModuleSlices:
             pending.extend(u for name in names if (u := top.get(name)) is not None and u is not unit.owner)
             # Callers: of a function or class, and, for a method, its class's constructions.
             called = unit.defines if unit.owner is None else unit.owner.defines
-            pending.extend(u for u in everything if called in u.names and u is not unit and u is not unit.owner)
+            pending.extend(u for u in self._users.get(called, ()) if u is not unit and u is not unit.owner)
             if unit.owner is not None:
                 pending.extend(m for m in unit.owner.methods if m.defines in unit.attributes
                                or unit.defines in m.attributes or unit.reads & m.binds or m.reads & unit.binds)
