@@ -130,8 +130,9 @@ class Engine:
         if not self.may_have_path(source):
             return result
         sliced = self._slice(source, module_name)
+        checked = source.text if sliced is None else sliced
         try:
-            module = self._parse(source.path, source.text if sliced is None else sliced, module_name)
+            module = self._parse(source.path, checked, module_name)
         except SyntaxProblem as error:
             module = None if source.notebook is None else _without_broken_cells(source, result)
             if module is None:
@@ -144,7 +145,7 @@ class Engine:
         result.parsed = True
         ignored = tuple(self.ignored_for(source.path))
         outgoing: dict = {}
-        findings = self._check(module, source.text if sliced is None else sliced, ignored, module_name, outgoing)
+        findings = self._check(module, checked, ignored, module_name, outgoing)
         if sliced is not None and findings:  # fixes, positions and callers elsewhere need the whole module
             module, outgoing, sliced = self._parse(source.path, source.text, module_name), {}, None
             findings = self._check(module, source.text, ignored, module_name, outgoing)

@@ -35,21 +35,10 @@ def _fields(node_type: type) -> tuple[str, ...]:
     return names
 
 
-# Whether a type is a LibCST node. `isinstance` against LibCST's classes goes through
-# `ABCMeta.__instancecheck__` whenever the type is not the class itself, which made it
-# the largest single cost of the walks below; a lookup by type is a dictionary's.
-_IS_NODE: dict[type, bool] = {}
-
-
-def is_node_type(value_type: type) -> bool:
-    known = _IS_NODE.get(value_type)
-    if known is None:
-        known = _IS_NODE[value_type] = issubclass(value_type, cst.CSTNode)
-    return known
-
-
 def _kind_check(*classes: type) -> Callable[[type], bool]:
-    """`issubclass(t, classes)`, remembered per type."""
+    """`issubclass(t, classes)`, remembered per type. `isinstance` against LibCST's classes
+    goes through `ABCMeta.__instancecheck__` whenever the type is not the class itself,
+    which made it the largest single cost of the walks below; this is a dictionary lookup."""
     known: dict[type, bool] = {}
 
     def check(value_type: type) -> bool:
@@ -60,17 +49,19 @@ def _kind_check(*classes: type) -> Callable[[type], bool]:
     return check
 
 
+is_node_type = _kind_check(cst.CSTNode)
+
+
 def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """The syntax children of a node, in source order, without whitespace nodes."""
-    is_node = _IS_NODE
     for name in _fields(type(node)):
         value = getattr(node, name)
         value_type = type(value)
         if value_type is list or value_type is tuple:
             for item in value:
-                if is_node.get(type(item)) or is_node_type(type(item)):
+                if is_node_type(type(item)):
                     yield item
-        elif is_node.get(value_type) or is_node_type(value_type):
+        elif is_node_type(value_type):
             yield value
 
 
