@@ -406,13 +406,14 @@ def _write_noqa(result: FileResult, report: RunReport, stdin: Optional[_Stdin]) 
     if not added:
         return 0
     try:
-        # A finding inside a multi-line string cannot take a comment (syntax only: see Engine.apply).
-        compile(text, source.path, "exec", ast.PyCF_ONLY_AST)
+        # A comment changes no code: whatever else changed (a string) is not written.
+        if ast.dump(ast.parse(text, source.path)) != ast.dump(ast.parse(source.text, source.path)):
+            raise SourceError("it would change the code (please report it)")
         if source.from_stdin and stdin is not None:
             stdin.output = source.encode(text)
         else:
             write_source(source, text)
-    except (SyntaxError, OSError, SourceError) as error:
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OSError, SourceError) as error:
         report.errors.append((display_path(result.path), f"noqa not added: {error}"))
         return 0
     return added

@@ -24,7 +24,7 @@ from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.slices import ModuleSlices
 from tfgradfix.analysis.tree import child_nodes, visit_batched
 from tfgradfix.files import SourceError, SourceFile, read_source
-from tfgradfix.noqa import suppressed
+from tfgradfix.noqa import NoqaLines
 from tfgradfix.notebooks import NotebookError
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.rules import Finding, Rule
@@ -241,7 +241,8 @@ class Engine:
         if self.project is not None and module_name is not None:
             _unsafe_where_other_callers_differ(findings, analysis, self.project, module_name)
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-        lines = text.splitlines()
+        # Comments by line (never `# noqa` in a string), and where a line's directive goes.
+        noqa_lines = NoqaLines(text) if "noqa" in text.lower() else None
         kept = []
         used: set[tuple[int, str]] = set()  # (line, code) a noqa suppressed
 
@@ -252,9 +253,8 @@ class Engine:
 
         for finding in findings:
             place(finding)
-            on_line = lines[finding.line - 1] if 0 < finding.line <= len(lines) else ""
-            if suppressed(on_line, finding.code):
-                used.add((finding.line, finding.code))
+            if noqa_lines is not None and noqa_lines.suppressed(finding.line, finding.code):
+                used.add((noqa_lines.line_for(finding.line), finding.code))
             elif not finding.code.startswith(ignored):
                 kept.append(finding)
         if noqa is not None and not noqa.code.startswith(ignored):
