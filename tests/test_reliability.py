@@ -78,3 +78,59 @@ def test_noqa_lines_map_and_fall_back():
     assert lines.suppressed(4, "TGF101") and not lines.suppressed(6, "TGF101")
     broken = NoqaLines("x = (1,\n  2  # noqa: TGF101\n")  # tokenize fails at the end: read as text
     assert broken.suppressed(2, "TGF101")
+
+
+# --- the nearest configuration per file -----------------------------------------------------
+
+TWO_RULES = _layer('''\
+    a = np.sum(x)
+    return x * float(tf.reduce_sum(x)) + a
+''')  # TGF101 and TGF104
+
+
+@pytest.fixture
+def monorepo(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name, table in (("a", 'ignore = ["TGF101"]\n'), ("b", 'select = ["TGF101"]\nexclude = ["gen_*.py"]\n')):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "pyproject.toml").write_text(f"[tool.tfgradfix]\n{table}")
+        (tmp_path / name / "m.py").write_text(TWO_RULES)
+        (tmp_path / name / "gen_m.py").write_text(TWO_RULES)
+    (tmp_path / "c").mkdir()  # no configuration: the one above the current folder (none: defaults)
+    (tmp_path / "c" / "m.py").write_text(TWO_RULES)
+    return tmp_path
+
+
+def _codes_by_file(output: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        if ": TGF" in line:
+            path, rest = line.split(":", 1)
+            found.setdefault(path, []).append(rest.split()[1])
+    return found
+
+
+def test_each_file_takes_the_nearest_configuration_whatever_the_order(cli, monorepo):
+    first, second = cli("a", "b", "c"), cli("c", "b", "a")
+    assert first.output.split("\nFound")[0] == second.output.split("\nFound")[0]
+    assert _codes_by_file(first.output) == {
+        "a/gen_m.py": ["TGF104"], "a/m.py": ["TGF104"],  # a ignores TGF101
+        "b/m.py": ["TGF101"],  # b selects TGF101 only, and excludes gen_*.py (relative to b/)
+        "c/m.py": ["TGF101", "TGF104"],
+    }, first.output
+    assert cli("--select", "TGF104", "b", "a").output.count("TGF101") == 0  # the command line is over each
+    assert _codes_by_file(cli("--isolated", "a", "b").output) == {
+        p: ["TGF101", "TGF104"] for p in ("a/gen_m.py", "a/m.py", "b/gen_m.py", "b/m.py")}
+
+
+def test_unsafe_fixes_and_a_bad_configuration_of_a_subfolder(cli, monorepo):
+    stale = _layer("return x  # noqa: TGF101\n")  # TGF901's fix is unsafe
+    (monorepo / "a" / "pyproject.toml").write_text("[tool.tfgradfix]\nunsafe-fixes = true\n")
+    (monorepo / "a" / "n.py").write_text(stale)
+    (monorepo / "c" / "n.py").write_text(stale)
+    cli("--fix", "c", "a")
+    assert "noqa" not in (monorepo / "a" / "n.py").read_text()
+    assert "noqa" in (monorepo / "c" / "n.py").read_text()
+    (monorepo / "b" / "pyproject.toml").write_text('[tool.tfgradfix]\nselect = ["NOPE"]\n')
+    result = cli("a", "b")
+    assert result.exit_code == 2 and "b/pyproject.toml" in result.output and "NOPE" in result.output

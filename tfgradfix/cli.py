@@ -17,7 +17,7 @@ from typing import Iterator, Optional, TextIO
 import click
 
 from tfgradfix import __version__, interrupts
-from tfgradfix.config import ConfigError, RuleSelection, check_codes, load_config, resolve_rules
+from tfgradfix.config import ConfigError, Configs, RuleSelection, check_codes
 from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.engine import Engine, FileResult
 from tfgradfix.files import STDIN, Exclusions, SourceError, discover, read_source, write_source
@@ -140,16 +140,21 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
     if o.interactive and (not o.fix or o.diff or STDIN in paths):
         raise click.UsageError("-i/--interactive goes with --fix, on files (not with --diff or -)")
     try:
-        config = load_config(Path(o.stdin_filename or paths[0]), o.config_path, o.isolated)
         command_line = RuleSelection(_codes(o.select, "--select") or None, _codes(o.extend_select, "--extend-select"),
                                      _codes(o.ignore + o.extend_ignore, "--ignore"))
+        # Each file's settings are those of the nearest configuration above it (Ruff's hierarchy).
+        configs = Configs(o.config_path, o.isolated, command_line, o.unsafe_fixes)
+        extend = Exclusions((p, None) for p in o.extend_exclude)
+        exclude = _Excluded(configs, extend) if not o.exclude else Exclusions(
+            [*((p, None) for p in o.exclude), *((p, None) for p in o.extend_exclude)])
+        files, missing = discover(paths, exclude, o.respect_gitignore)
+        for path in files:
+            configs.for_path(o.stdin_filename or "-" if path == STDIN else path)
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
-    rules = [RULES_BY_CODE[code] for code in resolve_rules([config.rule_selection, command_line])]
-    unsafe = config.unsafe_fixes if o.unsafe_fixes is None else o.unsafe_fixes
-    exclude = Exclusions([(p, None) for p in o.exclude] if o.exclude else [(p, config.folder) for p in config.exclude])
-    exclude.patterns += Exclusions((p, None) for p in o.extend_exclude).patterns
-    files, missing = discover(paths, exclude, o.respect_gitignore)
+    rules = [RULES_BY_CODE[code] for code in configs.union()]
+    examples = {name: example for config in configs.loaded
+                for name, example in config.verify.get("examples", {}).items()}
     if o.show_files or (missing and not files):  # a mistyped path or command must not check something else
         for path, message in missing:
             click.echo(f"error: {path}: {message}", err=True)
@@ -165,8 +170,8 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_ERROR)
     project = _project(files, o.stdin_filename, tuple({t for rule in rules for t in rule.triggers}))
-    engine = Engine(rules, fix=(o.fix or o.diff or o.verify) and not o.add_noqa, unsafe_fixes=unsafe,
-                    ignored_for=config.ignored_for, project=project)
+    engine = Engine(rules, fix=(o.fix or o.diff or o.verify) and not o.add_noqa, unsafe_fixes=bool(o.unsafe_fixes),
+                    ignored_for=configs.ignored_for, project=project, unsafe_for=configs.unsafe_for)
     report = RunReport(errors=list(missing), fix_mode=o.fix and not o.diff)
     with _report_stream(o.output_file) as out:
         if o.interactive:
@@ -174,8 +179,9 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             if o.verify:
                 def verifier(path: str, before: str, after: str) -> dict:
                     return verify_files([(path, before, after)], o.python_path, o.verify_device, o.verify_timeout,
-                                        config.verify.get("examples", {}), project)[0]
-            review_engine = Engine(rules, unsafe_fixes=unsafe, ignored_for=config.ignored_for, project=project)
+                                        examples, project)[0]
+            review_engine = Engine(rules, unsafe_fixes=bool(o.unsafe_fixes), ignored_for=configs.ignored_for,
+                                   project=project, unsafe_for=configs.unsafe_for)
             for _ in process_files(review_engine, files, o.jobs or default_jobs()):
                 pass  # the project phase: which functions other modules' gradient paths call
             try:
@@ -194,7 +200,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             len(files), enabled=sys.stderr.isatty() and not o.no_progress and not o.quiet))
         if o.verify:
             _verify(report, engine, o.fix and not o.diff, o.python_path, o.verify_device, o.verify_timeout,
-                    config.verify.get("examples", {}), stdin)
+                    examples, stdin)
         if stdin is not None:
             stdin.close()
             if stdin.echoed and out is sys.stdout:
@@ -231,6 +237,21 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
         if o.output_format == "text" and not o.quiet:
             click.echo(report.summary_line(), err=True)
     sys.exit(_exit_code(report, False, o))
+
+
+class _Excluded:
+    """The `exclude` of the configuration each file or folder takes (patterns relative to
+    that configuration's folder), and the command line's `--extend-exclude`."""
+
+    def __init__(self, configs: Configs, extend: Exclusions) -> None:
+        self.configs, self.extend = configs, extend
+        self._by_config: dict[Optional[Path], Exclusions] = {}
+
+    def matches(self, path: Path) -> bool:
+        config = self.configs.for_path(path)
+        if config.path not in self._by_config:
+            self._by_config[config.path] = Exclusions([(p, config.folder) for p in config.exclude])
+        return self._by_config[config.path].matches(path) or self.extend.matches(path)
 
 
 def _write_verdicts(report: RunReport, out: TextIO) -> None:
@@ -374,7 +395,7 @@ def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[
     """The file fixed again with only the fixes of its verified units, when each of those
     runs exactly as it was verified and nothing unverified changed; else None."""
     partial = Engine(engine.rules, fix=True, unsafe_fixes=engine.unsafe_fixes, ignored_for=engine.ignored_for,
-                     project=engine.project, accept=lambda finding: accepts(units, finding.symbol, finding.line)
+                     project=engine.project, unsafe_for=engine.unsafe_for, accept=lambda finding: accepts(units, finding.symbol, finding.line)
                      ).process(result.source)
     if partial.error or not partial.changed:
         return None

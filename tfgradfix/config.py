@@ -120,15 +120,94 @@ class Config:
                 if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(name, pattern) for code in codes]
 
 
-def find_pyproject(start: Path) -> Optional[Path]:
+def find_pyproject(start: Path, cache: Optional[dict[str, Optional[Path]]] = None) -> Optional[Path]:
     """The nearest pyproject.toml, from `start` upwards, with a `[tool.tfgradfix]` table
-    (as Ruff skips a pyproject.toml without `[tool.ruff]`)."""
+    (as Ruff skips a pyproject.toml without `[tool.ruff]`); `cache` remembers folders."""
     folder = Path(os.path.abspath(start if start.is_dir() else start.parent))
+    seen: list[str] = []
+    found: Optional[Path] = None
     for candidate in [folder, *folder.parents]:
+        key = str(candidate)
+        if cache is not None and key in cache:
+            found = cache[key]
+            break
+        seen.append(key)
         pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file() and "tfgradfix" in _read(pyproject).get("tool", {}):
-            return pyproject
-    return None
+        if _is_file(pyproject) and "tfgradfix" in _read(pyproject).get("tool", {}):
+            found = pyproject
+            break
+    if cache is not None:
+        cache.update((key, found) for key in seen)
+    return found
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a folder that cannot be searched
+        return False
+
+
+class Configs:
+    """Each file's settings, as Ruff's hierarchical configuration gives them: the nearest
+    pyproject.toml with `[tool.tfgradfix]` above the file (else the one above the current
+    folder, else the defaults); the file `explicit` names for every file; none with
+    `isolated`. The command line's rule choices and `unsafe` (None: the file's) apply on
+    top of each. Files and folders are read once."""
+
+    def __init__(self, explicit: Optional[Path] = None, isolated: bool = False,
+                 command_line: Optional[RuleSelection] = None, unsafe: Optional[bool] = None) -> None:
+        self.explicit, self.isolated = explicit, isolated
+        self.command_line = command_line or RuleSelection()
+        self.unsafe = unsafe
+        self._by_folder: dict[str, Optional[Path]] = {}
+        self._parsed: dict[Optional[Path], Config] = {}
+        self._enabled: dict[Optional[Path], frozenset[str]] = {}
+        nearest = None if isolated or explicit is not None else find_pyproject(Path("."), self._by_folder)
+        self.fallback = self._load(nearest)
+
+    def _load(self, path: Optional[Path]) -> Config:
+        if path not in self._parsed:
+            if self.isolated:
+                self._parsed[path] = Config()
+            elif self.explicit is not None:
+                self._parsed[path] = load_config(Path("."), self.explicit)
+            else:
+                self._parsed[path] = Config() if path is None else _parse(path, _read(path)["tool"]["tfgradfix"],
+                                                                          "[tool.tfgradfix] ")
+        return self._parsed[path]
+
+    def for_path(self, path: str | Path) -> Config:
+        """The settings of the file (or folder's entry) at `path`: found from its folder up.
+        ConfigError when that file is not a valid configuration."""
+        if self.isolated or self.explicit is not None:
+            return self.fallback
+        found = find_pyproject(Path(path).parent, self._by_folder)
+        return self.fallback if found is None else self._load(found)
+
+    @property
+    def loaded(self) -> list[Config]:
+        return list(self._parsed.values())
+
+    def enabled(self, config: Config) -> frozenset[str]:
+        if config.path not in self._enabled:
+            self._enabled[config.path] = frozenset(resolve_rules([config.rule_selection, self.command_line]))
+        return self._enabled[config.path]
+
+    def union(self) -> list[str]:
+        """The codes some loaded configuration enables, in the rules' order: the rules a run runs."""
+        enabled = {code for config in self.loaded for code in self.enabled(config)}
+        return [code for code in RULES_BY_CODE if code in enabled]
+
+    def ignored_for(self, path: str) -> list[str]:
+        """Code prefixes whose findings the file drops: what its configuration does not enable
+        (the run runs the rules any file's does), and its `per-file-ignores`."""
+        config = self.for_path(path)
+        enabled = self.enabled(config)
+        return [*config.ignored_for(path), *(code for code in self.union() if code not in enabled)]
+
+    def unsafe_for(self, path: str) -> bool:
+        return self.for_path(path).unsafe_fixes if self.unsafe is None else self.unsafe
 
 
 def load_config(start: Path, explicit: Optional[Path] = None, isolated: bool = False) -> Config:

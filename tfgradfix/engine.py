@@ -88,12 +88,15 @@ class Engine:
     def __init__(self, rules: Sequence[type[Rule]], fix: bool = False, unsafe_fixes: bool = False,
                  ignored_for: Callable[[str], Sequence[str]] = _no_ignores,
                  project: Optional[ProjectIndex] = None,
-                 accept: Optional[Callable[[Finding], bool]] = None) -> None:
+                 accept: Optional[Callable[[Finding], bool]] = None,
+                 unsafe_for: Optional[Callable[[str], bool]] = None) -> None:
         self.rules = list(rules)
         # The project the files belong to (built before any file is analysed); None: each file alone.
         self.project = project
         self.fix = fix
         self.unsafe_fixes = unsafe_fixes
+        # Whether a file's own configuration asks for unsafe fixes (else `unsafe_fixes`, for all).
+        self.unsafe_for = unsafe_for
         # Which findings' fixes to apply (--fix --verify re-fixes a file with the verified ones only).
         self.accept = accept
         # Per-file ignores (`per-file-ignores`): code prefixes whose findings, and fixes, a file drops.
@@ -154,7 +157,7 @@ class Engine:
             result.original_findings = list(findings)
             module, findings = self._fix_until_stable(module, findings, result, ignored, module_name)
             result.new_text = module.code if sliced is None else source.text
-            result.crossing = any(self.fixable(f) and f.fix.elsewhere for f in findings)
+            result.crossing = any(self.fixable(f, source.path) and f.fix.elsewhere for f in findings)
             if source.notebook is not None and result.new_text != source.text:
                 try:  # a fix the notebook cannot take back (an IPython line, a cell with prompts)
                     source.notebook.from_python(result.new_text)
@@ -264,15 +267,17 @@ class Engine:
                 kept.append(finding)
         return sorted(kept, key=lambda f: (f.line, f.column, f.code))
 
-    def fixable(self, finding: Finding) -> bool:
+    def fixable(self, finding: Finding, path: Optional[str] = None) -> bool:
+        """Whether `--fix` applies the finding's fix (in the file at `path`)."""
         fix = finding.fix
-        return fix is not None and (fix.applicability is Applicability.SAFE or self.unsafe_fixes) \
+        unsafe = self.unsafe_fixes if path is None or self.unsafe_for is None else self.unsafe_for(path)
+        return fix is not None and (fix.applicability is Applicability.SAFE or unsafe) \
             and (self.accept is None or self.accept(finding))
 
     def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult,
                           ignored: tuple[str, ...], module_name: Optional[str] = None):
         for _ in range(MAX_FIX_PASSES):
-            fixes = {id(f.fix): f for f in findings if self.fixable(f)}
+            fixes = {id(f.fix): f for f in findings if self.fixable(f, result.path)}
             if not fixes:
                 break
             try:
@@ -321,7 +326,7 @@ class Engine:
         module = parse_source(_text(result))
         findings = self.findings(module, result.path)
         result.findings = findings
-        candidates = [f for f in findings if self.fixable(f) and f.fix.elsewhere
+        candidates = [f for f in findings if self.fixable(f, result.path) and f.fix.elsewhere
                       and (f.code, f.symbol, f.line) not in declined]
         result.crossing = bool(candidates)
         if not candidates:

@@ -141,7 +141,7 @@ class Review:
 
     def _next(self, module: cst.Module, path: str, declined: set) -> Optional[Finding]:
         for finding in self.engine.findings(module, path):
-            if self.engine.fixable(finding) and _key(finding) not in declined:
+            if self.engine.fixable(finding, path) and _key(finding) not in declined:
                 return finding
         return None
 
