@@ -110,9 +110,13 @@ def _codes_by_file(output: str) -> dict[str, list[str]]:
     return found
 
 
+def _findings(output: str) -> list[str]:
+    return [line for line in output.splitlines() if ": TGF" in line]
+
+
 def test_each_file_takes_the_nearest_configuration_whatever_the_order(cli, monorepo):
     first, second = cli("a", "b", "c"), cli("c", "b", "a")
-    assert first.output.split("\nFound")[0] == second.output.split("\nFound")[0]
+    assert _findings(first.output) == _findings(second.output)
     assert _codes_by_file(first.output) == {
         "a/gen_m.py": ["TGF104"], "a/m.py": ["TGF104"],  # a ignores TGF101
         "b/m.py": ["TGF101"],  # b selects TGF101 only, and excludes gen_*.py (relative to b/)
@@ -134,3 +138,19 @@ def test_unsafe_fixes_and_a_bad_configuration_of_a_subfolder(cli, monorepo):
     (monorepo / "b" / "pyproject.toml").write_text('[tool.tfgradfix]\nselect = ["NOPE"]\n')
     result = cli("a", "b")
     assert result.exit_code == 2 and "b/pyproject.toml" in result.output and "NOPE" in result.output
+
+
+# --- a stale `# noqa: TGF...` is judged in every file ----------------------------------------
+
+def test_stale_noqa_is_reported_in_files_without_a_gradient_path(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plain.py").write_text('import os\nx = 1  # noqa: TGF101\ny = "# noqa: TGF102"\n')
+    (tmp_path / "nopath.py").write_text("import tensorflow as tf\nx = tf.ones(3)  # noqa: TGF101, E501\n")
+    (tmp_path / "other.py").write_text("x = 1  # noqa: E501\n")  # other tools' codes are left alone
+    result = cli("--isolated", ".")
+    assert _codes_by_file(result.output) == {"nopath.py": ["TGF901"], "plain.py": ["TGF901"]}, result.output
+    assert "plain.py:2:8: TGF901" in result.output
+    assert cli("--isolated", "--select", "TGF1", ".").exit_code == 0  # TGF901 not run: nothing judged
+    assert cli("--isolated", "--fix", "--unsafe-fixes", ".").exit_code == 0
+    assert (tmp_path / "plain.py").read_text() == 'import os\nx = 1\ny = "# noqa: TGF102"\n'
+    assert (tmp_path / "nopath.py").read_text() == "import tensorflow as tf\nx = tf.ones(3)  # noqa: E501\n"

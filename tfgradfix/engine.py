@@ -6,6 +6,7 @@ import ast
 import dataclasses
 import io
 import os
+import re
 import tokenize
 import traceback
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ MAX_FIX_PASSES = 10
 # Only files that mention TensorFlow or Keras can hold a gradient path.
 _FRAMEWORK_MARKERS = ("tensorflow", "keras")
 _KERAS_CLASS_MARKERS = ("Layer", "Model", "Sequential")
+# A `# noqa` naming one of this tool's codes (TGF901 judges it in every file).
+_STALE_NOQA = re.compile(r"#\s*noqa\s*:[^\n]*TGF[0-9]", re.IGNORECASE)
 # Functions handed to Keras to run on tensors: `Lambda(fn)`, `compile(loss=fn)`.
 _HANDED_FUNCTION_MARKERS = ("Lambda(", "loss=")
 
@@ -130,8 +133,8 @@ class Engine:
     def _process(self, source: SourceFile) -> FileResult:
         result = FileResult(path=source.path, source=source)
         module_name = self.module_name(source)
-        if not self.may_have_path(source):
-            return result
+        if not self.may_have_path(source) and not (_STALE_NOQA.search(source.text) and self._judges_noqa(source)):
+            return result  # (a `# noqa: TGF...` is judged in every file: with no gradient path, it is stale)
         sliced = self._slice(source, module_name)
         checked = source.text if sliced is None else sliced
         try:
@@ -222,6 +225,9 @@ class Engine:
         # A path that calls into other project modules matters to them, whatever this file mentions.
         return has_path and (any(t in text for t in self.triggers) or project.calls_marked(module_name))
 
+    def _judges_noqa(self, source: SourceFile) -> bool:
+        return UnusedNoqa in self.rules and not UnusedNoqa.code.startswith(tuple(self.ignored_for(source.path)))
+
     def may_match(self, text: str) -> bool:
         """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
         return _has_markers(text) and any(t in text for t in self.triggers)
@@ -231,11 +237,14 @@ class Engine:
         analysis = ModuleAnalysis(module, text, self.project, module_name)
         if outgoing is not None:
             outgoing.update(analysis.outgoing)
-        if not analysis.has_gradient_path:
-            return []
+        judged = self.rules
+        if not analysis.has_gradient_path:  # no rule finds anything: only `noqa` directives are judged
+            judged = [rule for rule in self.rules if rule is UnusedNoqa]
+            if not judged or not _STALE_NOQA.search(text):
+                return []
         context = TraversalContext(analysis)
         findings: list[Finding] = []
-        rules = [rule(context, findings.append) for rule in self.rules]
+        rules = [rule(context, findings.append) for rule in judged]
         # Only noqa directives are read from whitespace nodes (comments).
         visit_batched(module, [context, *rules], syntax_only="noqa" not in text.lower())
         noqa = next((r for r in rules if isinstance(r, UnusedNoqa)), None)

@@ -21,7 +21,10 @@ class UnusedNoqa(Rule):
     triggers = ("noqa",)
     what = (
         "Finds the codes of a `# noqa: TGF...` comment for which no finding of that rule is "
-        "reported on the line, in files the rules analyse. Only codes of rules that ran are "
+        "reported on the line (or, for a line inside a multi-line string or a backslash "
+        "continuation, on the lines the comment closes), in every file: in one without a "
+        "gradient path, or that the prefilter skips, every such code is stale. Only a real "
+        "comment counts, never `# noqa` text in a string. Only codes of rules that ran are "
         "judged: codes of other tools (`# noqa: E501`), rules turned off by `select`/`ignore`, "
         "and bare `# noqa` comments (which other linters read too) are left alone."
     )
