@@ -203,7 +203,8 @@ def test_sarif_points_into_the_notebook_file_and_names_the_cell(tmp_path, cli, m
     result = json.loads(cli("--output-format", "sarif", "nb.ipynb").output)["runs"][0]["results"][0]
     location = result["locations"][0]["physicalLocation"]
     line = _file_line(tmp_path, "return np.tanh")
-    assert location == {"artifactLocation": {"uri": "nb.ipynb"}, "region": {"startLine": line, "endLine": line}}
+    assert location == {"artifactLocation": {"uri": "nb.ipynb", "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": line, "endLine": line}}
     assert result["message"]["text"].startswith("cell 2, line 7: `np.tanh`")
     assert {k: result["properties"][k] for k in ("cell", "cellLine", "cellColumn")} == {
         "cell": 2, "cellLine": 7, "cellColumn": 16}

@@ -242,6 +242,14 @@ def _apply_sarif_change(text: str, replacements: list[dict]) -> str:
     return "".join(lines)
 
 
+def _sarif_path(root: str, location: dict) -> Path:
+    """The file an artifactLocation names (its uri resolved against %SRCROOT%)."""
+    from urllib.parse import unquote, urljoin, urlparse
+
+    uri = urljoin(root, location["uri"]) if location.get("uriBaseId") == "%SRCROOT%" else location["uri"]
+    return Path(unquote(urlparse(uri).path)).resolve()
+
+
 def test_sarif_fix_across_files_has_one_artifact_change_per_file(tmp_path):
     run = _tfgradfix(PROJECTS / "vision", "--output-format", "sarif", ".")
     results = json.loads(run.stdout)["runs"][0]["results"]
@@ -251,8 +259,9 @@ def test_sarif_fix_across_files_has_one_artifact_change_per_file(tmp_path):
     # §3.56 artifactChange: artifactLocation.uri and replacements (replacement[], each a
     # deletedRegion and its insertedContent).
     assert set(fix) == {"description", "artifactChanges"} and isinstance(fix["description"]["text"], str)
-    uris = [change["artifactLocation"]["uri"] for change in fix["artifactChanges"]]
-    assert uris == ["visionkit/ops.py", "visionkit/blocks.py"]
+    root = json.loads(run.stdout)["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+    paths = [_sarif_path(root, change["artifactLocation"]) for change in fix["artifactChanges"]]
+    assert paths == [PROJECTS / "vision" / "visionkit" / "ops.py", PROJECTS / "vision" / "visionkit" / "blocks.py"]
     for change in fix["artifactChanges"]:
         assert set(change) == {"artifactLocation", "replacements"} and change["replacements"]
         for replacement in change["replacements"]:
@@ -265,7 +274,7 @@ def test_sarif_fix_across_files_has_one_artifact_change_per_file(tmp_path):
     shutil.copytree(PROJECTS / "vision", project)
     _tfgradfix(project, "--fix", "--select", "TGF201", ".")
     for change in fix["artifactChanges"]:
-        path = change["artifactLocation"]["uri"]
+        path = _sarif_path(root, change["artifactLocation"]).relative_to(PROJECTS / "vision")
         applied = _apply_sarif_change((PROJECTS / "vision" / path).read_text(), change["replacements"])
         assert applied == (project / path).read_text(), path
 

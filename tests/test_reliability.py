@@ -154,3 +154,28 @@ def test_stale_noqa_is_reported_in_files_without_a_gradient_path(cli, tmp_path, 
     assert cli("--isolated", "--fix", "--unsafe-fixes", ".").exit_code == 0
     assert (tmp_path / "plain.py").read_text() == 'import os\nx = 1\ny = "# noqa: TGF102"\n'
     assert (tmp_path / "nopath.py").read_text() == "import tensorflow as tf\nx = tf.ones(3)  # noqa: E501\n"
+
+
+# --- SARIF locations ---------------------------------------------------------------------------
+
+def test_sarif_uris_are_percent_encoded_and_relative_to_the_repository_root(cli, tmp_path, monkeypatch):
+    import subprocess
+    from urllib.parse import unquote, urljoin, urlparse
+
+    repo = tmp_path / "my repo"
+    (repo / "src").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "src" / "c:lay é.py").write_text(TWO_RULES)
+    (repo / "src" / "broken.py").write_text("import tensorflow as tf\nclass A(tf.keras.layers.Layer):\n  def call(x:\n")
+    monkeypatch.chdir(repo / "src")
+    run = json.loads(cli("--isolated", "--output-format", "sarif", ".").stdout)["runs"][0]
+    root = run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+    assert root == (repo.resolve().as_uri() + "/")
+    locations = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in run["results"]]
+    locations += [c["artifactLocation"] for r in run["results"] for f in r.get("fixes", []) for c in f["artifactChanges"]]
+    assert locations and all(loc == {"uri": "src/c%3Alay%20%C3%A9.py", "uriBaseId": "%SRCROOT%"} for loc in locations)
+    error, = run["invocations"][0]["toolExecutionNotifications"]
+    assert error["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "src/broken.py", "uriBaseId": "%SRCROOT%"}
+    resolved = unquote(urlparse(urljoin(root, locations[0]["uri"])).path)
+    assert resolved == str((repo / "src" / "c:lay é.py").resolve())

@@ -7,7 +7,10 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import subprocess
+from pathlib import Path
 from typing import Callable, Optional, TextIO
+from urllib.parse import quote
 
 from tfgradfix import __version__
 from tfgradfix.engine import Engine, FileResult, parse_source
@@ -32,7 +35,7 @@ def _rule(rule) -> dict:
 
 
 def _fixes(engine: Engine, result: FileResult,
-           text_of: Callable[[str], Optional[tuple[str, str]]]) -> dict[tuple, dict]:
+           text_of: Callable[[str], Optional[tuple[str, str]]], root: str) -> dict[tuple, dict]:
     """SARIF `fix` objects for the file's fixable findings, keyed by (code, line, column):
     each fix applied alone, and the lines it changes; a fix that spans files changes
     each of its files (one `artifactChanges` entry per file, the finding's file first)."""
@@ -68,7 +71,7 @@ def _fixes(engine: Engine, result: FileResult,
         for path, after in changed:
             change = _replacement(texts[path].splitlines(keepends=True), after.splitlines(keepends=True))
             if change is not None:
-                changes.append({"artifactLocation": {"uri": _uri(path)}, "replacements": [change]})
+                changes.append({"artifactLocation": artifact(path, root), "replacements": [change]})
         if changes and len(changes) == len(changed):
             fixes[(finding.code, finding.line, finding.column)] = {
                 "description": {"text": finding.fix.description}, "artifactChanges": changes}
@@ -87,8 +90,32 @@ def _replacement(before: list[str], after: list[str]) -> Optional[dict]:
             "insertedContent": {"text": inserted}}
 
 
-def _uri(path: str) -> str:
-    return display_path(path).replace("\\", "/")
+# Relative URIs are resolved against the repository's root (GitHub code scanning reads them so).
+ROOT_ID = "%SRCROOT%"
+
+
+def source_root() -> str:
+    """The root relative URIs start from: the git work tree holding the current folder, else
+    the current folder."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, timeout=30)
+        top = done.stdout.decode("utf-8", "surrogateescape").strip() if done.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        top = ""
+    return os.path.realpath(top or ".")
+
+
+def artifact(path: str, root: str) -> dict:
+    """The artifactLocation of a file: its path from `root`, percent-encoded (a space, a
+    non-ASCII letter, the `:` of `c:layer.py`, which would read as a scheme), under
+    `uriBaseId`; a file outside `root` gets its absolute `file:` URI."""
+    if path == "-":
+        return {"uri": "-"}
+    real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
+    relative = os.path.relpath(real, root)
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return {"uri": Path(real).as_uri()}
+    return {"uri": quote(Path(relative).as_posix(), safe="/"), "uriBaseId": ROOT_ID}
 
 
 def _texts_of_run(engine: Engine, report: RunReport) -> Callable[[str], Optional[tuple[str, str]]]:
@@ -113,15 +140,16 @@ def _texts_of_run(engine: Engine, report: RunReport) -> Callable[[str], Optional
 def write_sarif(report: RunReport, out: TextIO, engine: Optional[Engine] = None) -> None:
     index = {rule.code: i for i, rule in enumerate(ALL_RULES)}
     fixes: dict[tuple, dict] = {}
+    root = source_root()
     if engine is not None:
         text_of = _texts_of_run(engine, report)
         for result in report.results:
             fixes.update({(display_path(result.path), *key): fix
-                          for key, fix in _fixes(engine, result, text_of).items()})
+                          for key, fix in _fixes(engine, result, text_of, root).items()})
     results = []
     notebooks = report.notebooks
     for path, f in report.findings:
-        location: dict = {"artifactLocation": {"uri": path.replace("\\", "/")},
+        location: dict = {"artifactLocation": artifact(path, root),
                           "region": {"startLine": f.line, "startColumn": f.column,
                                      "endLine": f.end_line, "endColumn": f.end_column}}
         result = {
@@ -151,7 +179,7 @@ def write_sarif(report: RunReport, out: TextIO, engine: Optional[Engine] = None)
         results.append(result)
     notifications = [
         {"level": "error", "message": {"text": message},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": path}}}]}
+         "locations": [{"physicalLocation": {"artifactLocation": artifact(path, root)}}]}
         for path, message in report.all_errors
     ]
     document = {
@@ -160,6 +188,7 @@ def write_sarif(report: RunReport, out: TextIO, engine: Optional[Engine] = None)
         "runs": [{
             "tool": {"driver": {"name": "tfgradfix", "version": __version__,
                                 "rules": [_rule(rule) for rule in ALL_RULES]}},
+            "originalUriBaseIds": {ROOT_ID: {"uri": Path(root).as_uri().rstrip("/") + "/"}},
             "results": results,
             "invocations": [{"executionSuccessful": not report.all_errors,
                              "toolExecutionNotifications": notifications}],
