@@ -179,3 +179,35 @@ def test_sarif_uris_are_percent_encoded_and_relative_to_the_repository_root(cli,
         "uri": "src/broken.py", "uriBaseId": "%SRCROOT%"}
     resolved = unquote(urlparse(urljoin(root, locations[0]["uri"])).path)
     assert resolved == str((repo / "src" / "c:lay é.py").resolve())
+
+
+# --- notebooks ----------------------------------------------------------------------------------
+
+NB_IMPORTS = ["import numpy as np\n", "import tensorflow as tf\n"]
+NB_LAYER = ["class L(tf.keras.layers.Layer):\n", "    def call(self, x):\n", "        return np.tanh(x)\n"]
+
+
+def _notebook(*cells, metadata=None) -> str:
+    document = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                           "source": source} for source in cells],
+                "metadata": {} if metadata is None else metadata, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(document, indent=1) + "\n"
+
+
+@pytest.mark.parametrize("first, second", [
+    (["s = '''abc\n"], ["def\n", "'''\n"]),  # a string opened in one cell, closed in the next
+    (["x = (1,\n"], ["  2)\n"]),  # a bracket
+    (["def f():\n"], ["    return 1\n"]),  # a body in the next cell
+])
+def test_a_construct_split_across_cells_is_an_error_of_those_cells(cli, tmp_path, monkeypatch, first, second):
+    monkeypatch.chdir(tmp_path)
+    text = _notebook(NB_IMPORTS, first, second, NB_LAYER)
+    (tmp_path / "nb.ipynb").write_text(text)
+    result = cli("--isolated", "nb.ipynb")
+    assert result.exit_code == 2, result.output
+    assert "error: nb.ipynb: cell 2, line 1: syntax error" in result.output, result.output
+    assert "nb.ipynb:cell 4:3:16: TGF101" in result.output  # the other cells are still checked
+    assert cli("--isolated", "--fix", "nb.ipynb").exit_code == 2
+    fixed = json.loads((tmp_path / "nb.ipynb").read_text())["cells"]
+    assert [c["source"] for c in fixed[1:3]] == [first, second]  # the broken cells come back as they were
+    assert "tf.tanh" in "".join(fixed[3]["source"])

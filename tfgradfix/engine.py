@@ -148,6 +148,12 @@ class Engine:
         except SourceError as error:
             result.error = str(error)
             return result
+        if source.notebook is not None and not _cells_parse_alone(source):
+            # IPython compiles each cell alone: a string or bracket opened in one cell and
+            # closed in the next is an error in both, though the cells joined parse.
+            module = _without_broken_cells(source, result) or module
+        if source.notebook is not None:
+            checked = source.text  # with the cells that are not Python set aside
         result.parsed = True
         ignored = tuple(self.ignored_for(source.path))
         outgoing: dict = {}
@@ -510,6 +516,20 @@ def _mixed_indent(text: str) -> Optional[int]:
     except (tokenize.TokenError, SyntaxError):
         pass
     return None
+
+
+def _cells_parse_alone(source: SourceFile) -> bool:
+    """Whether each code cell of the notebook is Python by itself (Python's `ast`, a tenth
+    of LibCST's cost, judges; what it cannot judge, LibCST will)."""
+    assert source.notebook is not None
+    for cell in source.notebook.cells:
+        try:
+            ast.parse(cell.code)
+        except SyntaxError:
+            return False
+        except (ValueError, RecursionError, MemoryError):
+            continue
+    return True
 
 
 def _without_broken_cells(source: SourceFile, result: FileResult) -> Optional[cst.Module]:
