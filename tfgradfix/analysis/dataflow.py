@@ -181,6 +181,8 @@ class DataFlow:
     # The sinks handed to `self.add_loss`: an output the weights train through, beside the return value.
     added_losses: list[cst.BaseExpression] = field(default_factory=list)
     blocking: Blocking = DEFAULT_BLOCKING
+    # What `analysis/values.py` has worked out about this scope's values.
+    value_cache: dict = field(default_factory=dict, repr=False)
 
     # -- construction -------------------------------------------------------
 

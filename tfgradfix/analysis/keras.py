@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, dotted_name
+from tfgradfix.analysis.roles import holds_state, state_attributes
 from tfgradfix.analysis.tree import child_nodes, descendants, statements
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class KerasClass:
     methods: dict[str, cst.FunctionDef] = field(default_factory=dict)
     # Attributes assigned from add_weight / tf.Variable anywhere in the class.
     weights: set[str] = field(default_factory=set)
+    # Those of them that hold state, not trained weights (see `analysis/roles.py`).
+    state: set[str] = field(default_factory=set)
     # Literal shape tuples of those weights, where declared: attr -> rank.
     weight_ranks: dict[str, int] = field(default_factory=dict)
     parent: Optional["KerasClass"] = None
@@ -92,8 +95,15 @@ class KerasClass:
         return next((c.methods[name] for c in self.lineage() if name in c.methods), None)
 
     def is_weight(self, attr: str) -> bool:
+        """A variable the optimizer trains (not state the code writes)."""
+        if self.is_state(attr):
+            return False
         return any(attr in c.weights for c in self.lineage()) or any(
             attr in c.weights for c in self.external_lineage())
+
+    def is_state(self, attr: str) -> bool:
+        return any(attr in c.state for c in self.lineage()) or any(
+            attr in c.state for c in self.external_lineage())
 
     def external_lineage(self) -> Iterator["ClassInfo"]:
         """The bases from other modules of this class and of its parents in this module."""
@@ -215,10 +225,13 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
     for stmt in cls.body.body:
         if isinstance(stmt, cst.FunctionDef):
             info.methods[stmt.name.value] = stmt
+    state = state_attributes(info.methods, FORWARD_METHODS)
     for method in info.methods.values():
         for target, value in _self_attribute_assignments(method):
             if is_weight_constructor(value, imports):
                 info.weights.add(target)
+                if holds_state(value, imports) or target in state:
+                    info.state.add(target)
                 rank = declared_rank(value, imports)
                 if rank is not None:
                     info.weight_ranks[target] = rank

@@ -99,18 +99,6 @@ def read_in_forward(context, cls, attr: str) -> bool:
     return False
 
 
-def lazily_created(context, node: cst.CSTNode) -> bool:
-    """Inside `if self.v is None:`, `if not self.built:`, `if not hasattr(self, ...)`: created once."""
-    parent = context.parent(node)
-    while parent is not None and not isinstance(parent, cst.FunctionDef):
-        if isinstance(parent, cst.If):
-            text = cst.Module(body=[]).code_for_node(parent.test)
-            if "None" in text or "built" in text or "hasattr" in text or " in " in text:
-                return True
-        parent = context.parent(parent)
-    return False
-
-
 # Between a statement and its function: what runs once per iteration, or later.
 _REPEATS = (cst.For, cst.While, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp, cst.Lambda,
             cst.FunctionDef)

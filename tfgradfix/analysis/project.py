@@ -27,6 +27,7 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 
 from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, is_keras_base, makes_state
 from tfgradfix.analysis.slices import Outline, outline
+from tfgradfix.analysis.roles import state_attributes_of
 
 # Modules read in all, given or imported (a bound for a huge tree imported from one file).
 MAX_MODULES = 20000
@@ -102,6 +103,8 @@ class ClassInfo:
     methods: tuple[str, ...] = ()
     # `self.x` attributes assigned from add_weight / tf.Variable in its own methods.
     weights: frozenset[str] = frozenset()
+    # Those that hold state the code writes, not trained weights (`analysis/roles.py`).
+    state: frozenset[str] = frozenset()
     # Evidence in its own body that its variables include non-trainable ones: a stateful
     # Keras layer or BatchNormalization application made there, `trainable=False`,
     # `stateful=True`, a part frozen with `.trainable = False`.
@@ -945,6 +948,7 @@ class _Indexer:
         cls.parts = tuple(sorted(parts - {f"{self.info.name}.{name}"}))
         cls.methods = tuple(m for m in methods if f"{name}.{m}" in self.info.functions)
         cls.weights = frozenset(self._weights.pop(name, ())) | frozenset(weights)
+        cls.state = state_attributes_of(node, FORWARD_METHODS, self._resolve) & cls.weights
 
     def _function(self, node: Union[ast.FunctionDef, ast.AsyncFunctionDef], prefix: str,
                   owner: Optional[ast.ClassDef]) -> None:

@@ -360,10 +360,18 @@ class ModuleAnalysis:
         """Every return is cast to 8-bit pixels: an inference-only decoder, whose output
         nothing differentiates (a loss needs floats)."""
         returns = [n.value for n in _walk_scope(scope.body) if isinstance(n, cst.Return)]
-        return bool(returns) and all(
-            isinstance(value, cst.Call) and self.imports.resolve(value.func) in _IMAGE_CASTS
-            and any(self.imports.dtype_name(a.value) == "uint8" for a in value.args[1:])
-            for value in returns)
+        return bool(returns) and all(self._casts_to_pixels(value) for value in returns)
+
+    def _casts_to_pixels(self, value: Optional[cst.BaseExpression]) -> bool:
+        """`tf.cast(x, tf.uint8)`, `x.astype(np.uint8)`, `np.uint8(x)`."""
+        if not isinstance(value, cst.Call):
+            return False
+        qualified = self.imports.resolve(value.func)
+        if qualified in _IMAGE_CASTS:
+            return any(self.imports.dtype_name(a.value) == "uint8" for a in value.args[1:])
+        if isinstance(value.func, cst.Attribute) and value.func.attr.value == "astype":
+            return any(self.imports.dtype_name(a.value) == "uint8" for a in value.args[:1])
+        return qualified == "numpy.uint8"
 
     def _exempt_by_decorator(self, node: cst.FunctionDef) -> bool:
         """Decorated to define its own gradient, or to run as NumPy (`@tf.numpy_function(Tout=...)`)."""

@@ -6,7 +6,8 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING
+from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, names_in
+from tfgradfix.analysis.values import carries_no_gradient, narrowed_to_data
 from tfgradfix.rules.base import Rule
 
 
@@ -29,7 +30,7 @@ _DETACHED = DEFAULT_BLOCKING.extended("stop_gradient")
 
 def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
     context = rule.context
-    if not (context.on_gradient_path and any(context.is_tainted(v) for v in values)
+    if not (context.on_gradient_path and any(gradient_value(context, v) for v in values)
             and context.reaches_output(node)):
         return False
     if context.scope.is_keras_forward:
@@ -45,6 +46,16 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
     # Nor on the output of a model whose variables the tape does not differentiate.
     to_sources = context.to_sources(node, _DETACHED)
     return to_sources is None or any(context.scope.analyse(to_sources).is_tainted(v) for v in values)
+
+
+def gradient_value(context, value: cst.BaseExpression) -> bool:
+    """`value` depends on a gradient source, and nothing says it is not a float tensor: not
+    an integer, a Python number or string, shape metadata, nor data in an `isinstance` branch."""
+    flow = context.flow
+    if flow is None or not flow.is_tainted(value) or carries_no_gradient(flow, value):
+        return False
+    tainted = {name for name in names_in(value) if name in flow.tainted}
+    return not narrowed_to_data(context.parent, context.imports, value, tainted)
 
 
 def _reaching(context, value: cst.BaseExpression) -> cst.BaseExpression:

@@ -10,14 +10,19 @@ from tfgradfix.rules.numpy.base import on_path_with_tensor
 
 class PythonScalar(Rule):
     code = "TGF104"
-    summary = "`float(t)`, `int(t)`, `bool(t)`, `.item()` on the gradient path"
+    summary = "`float(t)`, `.item()` on the gradient path"
     name = "python-scalar"
     message = "`{form}` turns the tensor into a Python value: no gradient flows through it"
-    triggers = ("float(", "int(", "bool(", ".item(")
+    triggers = ("float(", ".item(")
     what = (
-        "Finds `float(t)`, `int(t)`, `bool(t)` and `t.item()` on a tensor that carries a "
-        "gradient, where the value reaches the layer's output or the loss, or decides a Python "
-        "`if`/`while` in a layer's `call`."
+        "Finds `float(t)` and `t.item()` on a float tensor that carries a gradient, where the "
+        "value reaches the layer's output or the loss, or decides a Python `if`/`while` in a "
+        "layer's `call`. Evidence needed: the value depends on a trainable weight or a layer "
+        "input, and nothing shows it is not a float tensor (an integer or boolean tensor, a "
+        "shape, a Python number or string, a list in an `isinstance(x, list)` branch are "
+        "silent). `int(t)` and `bool(t)` are not reported: an integer or a truth value has no "
+        "gradient either way, and code that asks for one (a length, a grid size, an index, a "
+        "flag) wants a Python value."
     )
     why = (
         "A Python number is a constant to the tape. Eagerly the gradient is silently wrong or "
@@ -42,7 +47,7 @@ class PythonScalar(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         callee = node.func
-        if isinstance(callee, cst.Name) and callee.value in ("float", "int", "bool"):
+        if isinstance(callee, cst.Name) and callee.value == "float":
             if len(node.args) == 1 and on_path_with_tensor(self, node, [node.args[0].value]):
                 self.report(node, self.message.format(form=f"{callee.value}(...)"))
         elif isinstance(callee, cst.Attribute) and callee.attr.value == "item" and not node.args:

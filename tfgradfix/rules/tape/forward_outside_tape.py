@@ -29,6 +29,9 @@ class ForwardOutsideTape(TapeRule):
         "`tape.gradient(loss, [a, b])`; `kernel = self.k1 + self.k2` with "
         "`self.trainable_variables`), when the block reads it and not those variables "
         "themselves, also when it was computed once before a loop around the block. A model "
+        "that the block calls itself as well is not reported: the call before the block is a "
+        "target on purpose (semi-gradient TD: `next_q = q(next_states)` before the tape, "
+        "`q(states)` inside it). A model "
         "called before the block whose weights are not among the sources (a frozen encoder), "
         "shapes of variables, and snapshots whose variable the block also reads (`anchor = "
         "tf.identity(w)`) are fine and not reported."
@@ -82,7 +85,14 @@ class ForwardOutsideTape(TapeRule):
                     callee = dotted_name(value.func)
                     if callee in roots and names_bound(statement) & read_in_block:
                         candidates.insert(0, (statement, value, callee))
+        called_in_block = {dotted_name(node.func) for statement in block.body for node in descendants(statement)
+                           if isinstance(node, cst.Call)}
         for statement, call, callee in candidates:
+            if callee in called_in_block:
+                # The block runs the model itself: the call before it is a target on purpose
+                # (a semi-gradient TD bootstrap, `r + gamma * max Q(s')`), not a forward pass
+                # that the tape missed. Moving it in would change the gradients.
+                continue
             others = body[body.index(statement) + 1:start]
             others = [s for s in others if s not in {c[0] for c in candidates}]
             fix = None

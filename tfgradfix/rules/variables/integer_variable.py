@@ -53,7 +53,7 @@ class IntegerVariable(Rule):
         if not (integer_dtype or (literal and dtype is None)):
             return
         attr = stored_on(context, node)
-        if attr is None or not read_in_forward(context, cls, attr):
+        if attr is None or cls.is_state(attr) or not read_in_forward(context, cls, attr):
             return
         fix = None
         if literal and dtype is None:

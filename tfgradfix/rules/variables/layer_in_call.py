@@ -9,7 +9,8 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.keras import constructed_layer, self_attribute
-from tfgradfix.analysis.layer_state import lazily_created, repeated_in
+from tfgradfix.analysis.frequency import runs_once
+from tfgradfix.analysis.layer_state import repeated_in
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
@@ -115,7 +116,7 @@ class LayerInCall(Rule):
             self._classes = {c.name: c for c in context.analysis.keras_classes.values()}
         classes = self._classes
         found = constructed_layer(node, context.imports, classes)
-        if found is None or lazily_created(context, node) or self._inside_another(node, classes):
+        if found is None or runs_once(context, node) or self._inside_another(node, classes):
             return
         layer, kind = found
         message = self.message.format(layer=layer, function=scope.node.name.value, consequence=_CONSEQUENCES[kind])

@@ -113,6 +113,8 @@ class UntrackedVariableAttribute(Rule):
         if attr is None:
             return
         cls = scope.keras_class
+        if cls.is_state(attr):
+            return  # state the code writes: nothing trains it, tracked or not
         if any(defines_property(c, attr) for c in cls.lineage()):
             return  # the assignment runs a setter: what it stores is the setter's business
         message = self.message.format(attr=attr)

@@ -7,7 +7,8 @@ from typing import Union
 import libcst as cst
 
 from tfgradfix.analysis.keras import self_attribute
-from tfgradfix.analysis.layer_state import creates, integer_names, known_values, lazily_created
+from tfgradfix.analysis.frequency import runs_once
+from tfgradfix.analysis.layer_state import creates, integer_names, known_values
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
     RenameReads, add_to_build, build_input_name, free_attribute, hoist_weight, without,
@@ -67,7 +68,7 @@ class VariableInCall(Rule):
         if cls is None or not scope.is_forward_entry or scope.node.name.value != "call":
             return
         created = creates(context, node)
-        if created is None or lazily_created(context, node):
+        if created is None or runs_once(context, node):
             return
         is_variable = created == "variable"
         what = "a `tf.Variable`" if is_variable else "a weight"

@@ -11,7 +11,8 @@ import libcst as cst
 from tfgradfix.analysis.context import ParentMap
 from tfgradfix.analysis.dataflow import _walk_scope, names_in
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.layer_state import attribute_values, creates, integer_names, known_values, lazily_created, repeated_in
+from tfgradfix.analysis.frequency import runs_once
+from tfgradfix.analysis.layer_state import attribute_values, creates, integer_names, known_values, repeated_in
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.fixes.edits import Edit, FileEdit, Fix, keyword_arg
 from tfgradfix.fixes.hoist import (
@@ -100,7 +101,7 @@ class VariableInHelper(Rule):
         scope = context.scope
         if not scope.forward or scope.is_forward_entry or not isinstance(scope.node, cst.FunctionDef):
             return
-        if creates(context, node) is None or lazily_created(context, node):
+        if creates(context, node) is None or runs_once(context, node):
             return
         callers = context.analysis.callers_of(scope)
         external = scope.external_callers

@@ -1,0 +1,113 @@
+"""How often code runs: once per object, or on every call of the layer.
+
+A variable or a layer created on the forward path is a bug only when its creation runs on
+every call. Creation runs once when it is guarded by a test that the creation itself makes
+false (`if self.proj is None:`, `if not self.built:`, `if not hasattr(self, "v"):`,
+`if "k" not in self.cache:`), also through a predicate method that returns such a test
+(`if self._need_init():`), or under `tf.init_scope()`; and a helper runs once when every
+call that reaches it from the forward path runs once (`if not self.built: self.build(s)`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.imports import dotted_name
+
+_INIT_SCOPES = ("tensorflow.init_scope", "tensorflow.compat.v1.init_scope")
+# How many helpers up the call graph a guard may stand.
+_DEPTH = 3
+
+
+def runs_once(context, node: cst.CSTNode) -> bool:
+    """Whether `node`, in the scope being visited, runs at most once per object."""
+    return _guarded(context, node, context.scope) or _reached_once(context, context.scope, _DEPTH)
+
+
+def _reached_once(context, scope, depth: int) -> bool:
+    """Every call of `scope` from the forward path runs once (or `scope` is one Keras runs once)."""
+    if depth <= 0 or scope.external_callers or scope.is_forward_entry:
+        return False
+    callers = context.analysis.callers_of(scope)
+    if not callers:
+        return False
+    return all(_guarded(context, call, caller) or _reached_once(context, caller, depth - 1)
+               for caller, call in callers)
+
+
+def _guarded(context, node: cst.CSTNode, scope) -> bool:
+    child: Optional[cst.CSTNode] = node
+    current = context.parent(node)
+    while current is not None and not isinstance(current, (cst.FunctionDef, cst.Module, cst.Lambda)):
+        if isinstance(current, cst.If):
+            if child is current.body and once_test(current.test, scope, True):
+                return True
+            if child is current.orelse and once_test(current.test, scope, False):
+                return True
+        if isinstance(current, cst.With) and any(
+                isinstance(item.item, cst.Call) and context.imports.resolve(item.item.func) in _INIT_SCOPES
+                for item in current.items):
+            return True
+        child, current = current, context.parent(current)
+    return False
+
+
+def once_test(test: cst.BaseExpression, scope, holds: bool, _depth: int = 0) -> bool:
+    """Whether the branch taken when `test` is `holds` is one that creating the object
+    closes: the object is missing (`is None`, `not hasattr`, `not in`), or not built yet."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return once_test(test.expression, scope, not holds, _depth)
+    if isinstance(test, cst.BooleanOperation):
+        each_holds = isinstance(test.operator, cst.And) == holds
+        left = once_test(test.left, scope, holds, _depth)
+        right = once_test(test.right, scope, holds, _depth)
+        return (left or right) if each_holds else (left and right)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        operator = test.comparisons[0].operator
+        comparator = test.comparisons[0].comparator
+        if isinstance(comparator, cst.Name) and comparator.value == "None":
+            if isinstance(operator, (cst.Is, cst.Equal)):
+                return holds
+            if isinstance(operator, (cst.IsNot, cst.NotEqual)):
+                return not holds
+        if isinstance(operator, cst.NotIn):
+            return holds
+        if isinstance(operator, cst.In):
+            return not holds
+        return False
+    if isinstance(test, cst.Call):
+        if isinstance(test.func, cst.Name) and test.func.value == "hasattr":
+            return not holds
+        predicate = _predicate(test, scope)
+        if predicate is not None and _depth < 2:
+            return once_test(predicate, scope, holds, _depth + 1)
+        return False
+    name = dotted_name(test)
+    if name is not None and name.rsplit(".", 1)[-1].lstrip("_") in ("built", "initialized", "initialised"):
+        return not holds
+    return False
+
+
+def _predicate(call: cst.Call, scope) -> Optional[cst.BaseExpression]:
+    """`self._need_init()`: the test the method returns, when its body is that one return."""
+    callee = call.func
+    if not (isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name)
+            and callee.value.value == "self"):
+        return None
+    method = scope.owner_methods.get(callee.attr.value) if scope is not None else None
+    if method is None or not isinstance(method.body, cst.IndentedBlock):
+        return None
+    body = [s for s in method.body.body if not _is_docstring(s)]
+    if len(body) == 1 and isinstance(body[0], cst.SimpleStatementLine) and len(body[0].body) == 1:
+        statement = body[0].body[0]
+        if isinstance(statement, cst.Return) and statement.value is not None:
+            return statement.value
+    return None
+
+
+def _is_docstring(statement: cst.CSTNode) -> bool:
+    return (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+            and isinstance(statement.body[0], cst.Expr)
+            and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))

@@ -1,0 +1,119 @@
+"""What a variable is for: a weight the optimizer trains, or state the code writes.
+
+A layer's `tf.Variable` attributes are not all weights. An augmentation probability
+(`trainable=False`), a step counter (`tf.Variable(0, dtype=tf.int64)`), a queue, loss
+accumulators, power-iteration vectors: the code sets them with `.assign*()` and nothing
+trains them, so "it never trains" is no bug there. A variable is state when its
+constructor says so (`trainable=False`, an integer or boolean dtype written at the
+constructor), when the forward pass writes it with `.assign*()` (a counter, an
+accumulator, a moving average), or when some method writes it and the forward pass never
+reads it. A weight set once at construction (`self.kernel.assign(initial)` in `build`) is
+still a weight, and so is one that another method sets and the forward pass multiplies by
+(`mutate(v)` then `x * self.v`): nothing says it is not meant to train. Anything else made
+by `tf.Variable`/`add_weight` is taken for a weight.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterable, Mapping, Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
+from tfgradfix.analysis.tree import descendants
+
+ASSIGNS = ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_add", "scatter_nd_update")
+# Methods that run once per object: writing a variable there initialises it.
+_CONSTRUCTION = frozenset({"__init__", "build"})
+
+
+def holds_state(constructor: cst.Call, imports: ImportMap) -> bool:
+    """`tf.Variable(..., trainable=False)`, `add_weight(..., dtype="int64")`: state by declaration."""
+    for arg in constructor.args:
+        if arg.keyword is None:
+            continue
+        if arg.keyword.value == "trainable" and isinstance(arg.value, cst.Name) and arg.value.value == "False":
+            return True
+        if arg.keyword.value == "dtype":
+            dtype = imports.dtype_name(arg.value)
+            if is_integer_dtype(dtype) or dtype == "bool":
+                return True
+    return False
+
+
+def state_attributes(methods: Mapping[str, cst.FunctionDef], forward: Iterable[str]) -> set[str]:
+    """`self.<attr>` that the code writes with `.assign*()`: in a `forward` method, or after
+    construction where no forward method reads it."""
+    forward = set(forward)
+    written_forward: set[str] = set()
+    written_later: set[str] = set()
+    read_forward: set[str] = set()
+    for name, method in methods.items():
+        if name in _CONSTRUCTION:
+            continue
+        written, read = _uses(method)
+        (written_forward if name in forward else written_later).update(written)
+        if name in forward:
+            read_forward.update(read)
+    return written_forward | (written_later - read_forward)
+
+
+def _uses(method: cst.FunctionDef) -> tuple[set[str], set[str]]:
+    """The `self.<attr>` a method writes with `.assign*()`, and those it reads otherwise."""
+    written: set[str] = set()
+    receivers: set[int] = set()
+    for node in descendants(method):
+        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ASSIGNS
+                and _self_attribute(node.func.value) is not None):
+            written.add(node.func.value.attr.value)
+            receivers.add(id(node.func.value))
+    read = {node.attr.value for node in descendants(method)
+            if _self_attribute(node) is not None and id(node) not in receivers}
+    return written, read
+
+
+def _self_attribute(node: cst.CSTNode) -> Optional[str]:
+    if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self":
+        return node.attr.value
+    return None
+
+
+def state_attributes_of(cls: ast.ClassDef, forward: Iterable[str], resolve) -> frozenset[str]:
+    """The same reading of a class from the project index's `ast` (other modules' classes):
+    its variables that are state by their constructor or by how its methods write them."""
+    forward = set(forward)
+    declared: set[str] = set()
+    written_forward: set[str] = set()
+    written_later: set[str] = set()
+    read_forward: set[str] = set()
+    for method in cls.body:
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        receivers: set[int] = set()
+        for node in ast.walk(method):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _declares_state(node.value, resolve):
+                declared.update(t.attr for t in node.targets if _ast_self_attribute(t))
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ASSIGNS
+                  and _ast_self_attribute(node.func.value) and method.name not in _CONSTRUCTION):
+                (written_forward if method.name in forward else written_later).add(node.func.value.attr)
+                receivers.add(id(node.func.value))
+        if method.name in forward:
+            read_forward.update(n.attr for n in ast.walk(method) if _ast_self_attribute(n) and id(n) not in receivers)
+    return frozenset(declared | written_forward | (written_later - read_forward))
+
+
+def _declares_state(call: ast.Call, resolve) -> bool:
+    for keyword in call.keywords:
+        if keyword.arg == "trainable" and isinstance(keyword.value, ast.Constant) and keyword.value.value is False:
+            return True
+        if keyword.arg == "dtype":
+            value = keyword.value
+            dtype = value.value if isinstance(value, ast.Constant) else (resolve(value) or "").rsplit(".", 1)[-1]
+            if isinstance(dtype, str) and (is_integer_dtype(dtype) or dtype == "bool"):
+                return True
+    return False
+
+
+def _ast_self_attribute(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"

@@ -1,0 +1,278 @@
+"""What a value is: the kind of thing an expression holds, and where a branch says so.
+
+Taint (`analysis/dataflow.py`) says whether a value *depends* on the trainable weights.
+That is not enough to say that a gradient is lost: an integer tensor, a Python number,
+a string key or a shape depends on the weights without carrying a gradient, and a
+layer's input is a Python list inside `if isinstance(inputs, list):`. Rules ask this
+module for positive evidence before they report a value as a gradient that the code
+loses; "unknown" is never evidence of a non-float, so it does not silence a finding.
+
+A value's kind comes from what makes it: its constructor and `dtype=`, a cast
+(`tf.cast(x, tf.int32)`, `.astype(np.uint8)`), an op whose result is integer or boolean,
+builtins (`int`, `len`, `str`), literals, shape metadata (`x.shape`, `tf.shape(x)`), an
+annotation or literal default of a parameter, iteration over a mapping (its keys), and
+the `isinstance` test of the branch it is read in.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import METADATA_ATTRIBUTES, _walk_scope, names_in
+from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
+from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
+
+if TYPE_CHECKING:
+    from tfgradfix.analysis.dataflow import DataFlow
+
+
+class Kind(enum.Enum):
+    FLOAT = "float tensor"
+    INTEGER = "integer or boolean tensor"
+    ARRAY = "NumPy array"
+    SEQUENCE = "Python list or tuple"
+    MAPPING = "Python dict"
+    STRING = "string"
+    NUMBER = "Python number"
+    METADATA = "shape or size"
+    UNKNOWN = "unknown"
+
+
+# Kinds that carry no gradient, whatever they were computed from.
+NO_GRADIENT_KINDS = frozenset({Kind.INTEGER, Kind.STRING, Kind.NUMBER, Kind.METADATA})
+
+_NUMBER_BUILTINS = frozenset({"int", "float", "len", "round", "abs", "hash", "id", "bool", "ord"})
+_STRING_BUILTINS = frozenset({"str", "repr", "format", "chr"})
+_METADATA_CALLS = frozenset({"tensorflow.shape", "tensorflow.rank", "tensorflow.size", "keras.ops.shape",
+                             "tensorflow.shape_n", "numpy.shape", "numpy.ndim"})
+_METADATA_METHODS = frozenset({"get_shape", "as_list", "num_elements"})
+_CASTS = frozenset({"tensorflow.cast", "tensorflow.saturate_cast", "keras.ops.cast", "tensorflow.dtypes.cast"})
+_INTEGER_RESULT = frozenset(name for name, (_, why) in NO_GRADIENT.items() if why == "integer or boolean result")
+_ANNOTATIONS = {"int": Kind.NUMBER, "float": Kind.NUMBER, "bool": Kind.NUMBER, "str": Kind.STRING,
+                "list": Kind.SEQUENCE, "tuple": Kind.SEQUENCE, "dict": Kind.MAPPING}
+
+# `isinstance(x, T)`: the types a tensor never is, and the types only a tensor is.
+_DATA_TYPES = frozenset({"list", "tuple", "dict", "str", "bytes", "int", "float", "bool", "set",
+                         "numpy.ndarray", "numpy.generic", "numpy.number", "numpy.integer", "numpy.floating"})
+_TENSOR_TYPES = frozenset({"tensorflow.Tensor", "tensorflow.Variable", "tensorflow.SparseTensor",
+                           "tensorflow.RaggedTensor", "keras.KerasTensor", "keras.Variable"})
+_TENSOR_TESTS = frozenset({"tensorflow.is_tensor", "keras.ops.is_tensor", "tensorflow.debugging.is_numeric_tensor"})
+
+
+def carries_no_gradient(flow: "DataFlow", expr: cst.BaseExpression) -> bool:
+    """Positive evidence that `expr` is a value with no gradient: an integer or boolean
+    tensor, a Python number or string, shape metadata."""
+    return kind_of(flow, expr) in NO_GRADIENT_KINDS
+
+
+def kind_of(flow: "DataFlow", expr: cst.BaseExpression, _seen: Optional[frozenset] = None) -> Kind:
+    """What `expr` holds, as far as the scope shows it; UNKNOWN when it does not."""
+    seen = _seen or frozenset()
+    if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary)):
+        return Kind.NUMBER
+    if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+        return Kind.STRING
+    if isinstance(expr, (cst.List, cst.Tuple, cst.ListComp)):
+        return Kind.SEQUENCE
+    if isinstance(expr, (cst.Dict, cst.DictComp)):
+        return Kind.MAPPING
+    if isinstance(expr, (cst.Comparison,)) or (
+            isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not)):
+        return Kind.INTEGER  # a boolean
+    if isinstance(expr, cst.Attribute):
+        if expr.attr.value in METADATA_ATTRIBUTES and expr.attr.value != "name":
+            return Kind.METADATA
+        return Kind.UNKNOWN
+    if isinstance(expr, cst.Subscript):
+        inner = kind_of(flow, expr.value, seen)
+        return inner if inner in (Kind.METADATA, Kind.STRING, Kind.INTEGER, Kind.ARRAY) else Kind.UNKNOWN
+    if isinstance(expr, cst.BinaryOperation):
+        left, right = kind_of(flow, expr.left, seen), kind_of(flow, expr.right, seen)
+        if left == right:
+            return left
+        if {left, right} <= {Kind.NUMBER, Kind.METADATA}:
+            return Kind.METADATA
+        if {left, right} <= {Kind.NUMBER, Kind.INTEGER} and not isinstance(expr.operator, cst.Divide):
+            return Kind.INTEGER
+        return Kind.FLOAT if Kind.FLOAT in (left, right) else Kind.UNKNOWN
+    if isinstance(expr, cst.UnaryOperation):
+        return kind_of(flow, expr.expression, seen)
+    if isinstance(expr, cst.Call):
+        return _call_kind(flow, expr, seen)
+    if isinstance(expr, cst.Name):
+        return _name_kind(flow, expr.value, seen)
+    return Kind.UNKNOWN
+
+
+def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
+    imports = flow.imports
+    callee = call.func
+    if isinstance(callee, cst.Name) and imports.resolve(callee) is None:
+        if callee.value in _NUMBER_BUILTINS:
+            return Kind.NUMBER
+        if callee.value in _STRING_BUILTINS:
+            return Kind.STRING
+        if callee.value in ("list", "tuple", "sorted"):
+            return Kind.SEQUENCE
+        if callee.value == "dict":
+            return Kind.MAPPING
+    qualified = imports.resolve(callee) or ""
+    if qualified in _METADATA_CALLS:
+        return Kind.METADATA
+    if isinstance(callee, cst.Attribute):
+        method = callee.attr.value
+        if method in _METADATA_METHODS:
+            return Kind.METADATA
+        if method == "astype" and call.args:
+            return Kind.INTEGER if _integer_dtype(flow, call.args[0].value) else Kind.ARRAY
+        if method in ("keys",) and not call.args:
+            return Kind.SEQUENCE
+    if qualified in _CASTS and len(call.args) >= 2:
+        return Kind.INTEGER if _integer_dtype(flow, call.args[1].value) else Kind.FLOAT
+    if qualified in _INTEGER_RESULT:
+        return Kind.INTEGER
+    dtype = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "dtype"), None)
+    if dtype is not None and qualified.startswith(("tensorflow.", "numpy.", "keras.")):
+        return Kind.INTEGER if _integer_dtype(flow, dtype) else Kind.UNKNOWN
+    if qualified == "tensorflow.range" or qualified.startswith("tensorflow.strings."):
+        return Kind.INTEGER if qualified == "tensorflow.range" else Kind.STRING
+    return Kind.UNKNOWN
+
+
+def _integer_dtype(flow: "DataFlow", expr: cst.BaseExpression) -> bool:
+    name = flow.scope.dtype_name(expr)
+    return is_integer_dtype(name) or name == "bool"
+
+
+def _name_kind(flow: "DataFlow", name: str, seen: frozenset) -> Kind:
+    if name in seen:
+        return Kind.UNKNOWN
+    seen = seen | {name}
+    key = ("kind", name)
+    cache = flow.value_cache
+    if key in cache:
+        return cache[key]
+    cache[key] = Kind.UNKNOWN  # a cycle through this name is unknown
+    kinds = {_bound_kind(flow, b, seen) for b in flow.bindings if b.name == name}
+    if name in flow.scope.parameter_names:
+        kinds.add(_parameter_kind(flow, name))
+    result = kinds.pop() if len(kinds) == 1 else Kind.UNKNOWN
+    cache[key] = result
+    return result
+
+
+def _bound_kind(flow: "DataFlow", binding, seen: frozenset) -> Kind:
+    if isinstance(binding.statement, (cst.For, cst.CompFor)) and binding.value is binding.statement.iter:
+        # `for key in inputs`: the items of what is iterated.
+        container = binding.value
+        if isinstance(container, cst.Name) and is_mapping(flow, container.value):
+            return Kind.STRING
+        if isinstance(container, cst.Call) and isinstance(container.func, cst.Attribute) \
+                and container.func.attr.value == "keys":
+            return Kind.STRING
+        if isinstance(container, cst.Call) and isinstance(container.func, cst.Name) \
+                and container.func.value == "range":
+            return Kind.NUMBER
+        return Kind.UNKNOWN
+    if isinstance(binding.statement, cst.AugAssign):
+        return Kind.UNKNOWN
+    return kind_of(flow, binding.value, seen)
+
+
+def _parameter_kind(flow: "DataFlow", name: str) -> Kind:
+    node = flow.scope.node
+    for param in _params(node):
+        if param.name.value != name:
+            continue
+        annotation = param.annotation.annotation if param.annotation is not None else None
+        if isinstance(annotation, cst.Name) and annotation.value in _ANNOTATIONS:
+            return _ANNOTATIONS[annotation.value]
+        if param.default is not None and isinstance(param.default, (cst.Integer, cst.Float)):
+            return Kind.NUMBER
+        if param.default is not None and isinstance(param.default, (cst.SimpleString, cst.ConcatenatedString)):
+            return Kind.STRING
+        if is_mapping(flow, name):
+            return Kind.MAPPING
+    return Kind.UNKNOWN
+
+
+def _params(node) -> list[cst.Param]:
+    if not isinstance(node, (cst.FunctionDef, cst.Lambda)):
+        return []
+    params = node.params
+    return [*params.posonly_params, *params.params, *params.kwonly_params]
+
+
+def is_mapping(flow: "DataFlow", name: str) -> bool:
+    """The scope reads `name` by string keys (`inputs["image"]`, `inputs[f"P{i}"]`): a dict."""
+    key = ("mapping", name)
+    cache = flow.value_cache
+    if key not in cache:
+        cache[key] = any(
+            isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value == name
+            and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index)
+            and isinstance(node.slice[0].slice.value, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString))
+            for node in _scope_nodes(flow))
+    return cache[key]
+
+
+def _scope_nodes(flow: "DataFlow"):
+    key = ("nodes",)
+    if key not in flow.value_cache:
+        flow.value_cache[key] = list(_walk_scope(flow.scope.body))
+    return flow.value_cache[key]
+
+
+# -- branches -------------------------------------------------------------------
+
+
+def narrowed_to_data(parent, imports, node: cst.CSTNode, names: set[str]) -> bool:
+    """Whether every name of `names` read in `node` is known there not to be a tensor: it
+    is read in the branch of an `isinstance(name, list)` (or `dict`, `np.ndarray`...) test,
+    in the `else` of `tf.is_tensor(name)`, or is an item iterated from such a name."""
+    if not names:
+        return False
+    return all(_narrowed(parent, imports, node, name) for name in names)
+
+
+def _narrowed(parent, imports, node: cst.CSTNode, name: str) -> bool:
+    child: Optional[cst.CSTNode] = None
+    current: Optional[cst.CSTNode] = node
+    while current is not None and not isinstance(current, (cst.FunctionDef, cst.Lambda, cst.Module)):
+        if isinstance(current, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            comp: Optional[cst.CompFor] = current.for_in
+            while comp is not None:
+                if name in names_in(comp.target) and child is not comp.iter:
+                    return narrowed_to_data(parent, imports, current, set(names_in(comp.iter)))
+                comp = comp.inner_for_in
+        if isinstance(current, cst.If):
+            if child is current.body and _test_says(current.test, name, imports, data=True):
+                return True
+            if child is current.orelse and _test_says(current.test, name, imports, data=False):
+                return True
+        child, current = current, parent(current)
+    return False
+
+
+def _test_says(test: cst.BaseExpression, name: str, imports, data: bool) -> bool:
+    """Whether `test` being true (`data`) or false (not `data`) means `name` is not a tensor."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _test_says(test.expression, name, imports, not data)
+    if isinstance(test, cst.BooleanOperation):
+        both = isinstance(test.operator, cst.And) == data
+        if both:  # `a and b` true: each is true; `a or b` false: each is false
+            return _test_says(test.left, name, imports, data) or _test_says(test.right, name, imports, data)
+        return _test_says(test.left, name, imports, data) and _test_says(test.right, name, imports, data)
+    if not isinstance(test, cst.Call) or not test.args or dotted_name(test.args[0].value) != name:
+        return False
+    if isinstance(test.func, cst.Name) and test.func.value == "isinstance" and len(test.args) == 2:
+        types = test.args[1].value
+        elements = [e.value for e in types.elements] if isinstance(types, cst.Tuple) else [types]
+        qualified = [imports.resolve(e) or dotted_name(e) or "" for e in elements]
+        if data:
+            return all(q in _DATA_TYPES for q in qualified)
+        return all(q in _TENSOR_TYPES for q in qualified)
+    return not data and (imports.resolve(test.func) or "") in _TENSOR_TESTS
