@@ -91,8 +91,11 @@ class LayerInCall(Rule):
         "(`self.conv`); one called inline gets Keras's name for it (`self.dense`, "
         "`self.dense_1`). Comments above a moved statement move with it. No fix, and the "
         "finding says why, when the layer is constructed in a loop or comprehension (one "
-        "layer per iteration: make a list in `__init__`), in a helper, or from values only "
-        "`call` has (its other arguments, its locals)."
+        "layer per iteration: make a list in `__init__`), under an `if` (made unconditionally, "
+        "its arguments may be invalid where the branch is not taken: `Dropout(None)` raises), "
+        "in a helper, or from values only `call` has (its other arguments, its locals). "
+        "Creation that runs once (under `if not self.built:`, `if self.proj is None:`, a "
+        "predicate method returning such a test, `tf.init_scope()`) is not reported."
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -143,6 +146,10 @@ class LayerInCall(Rule):
         parent = context.parent(ctor)
         if repeated_in(context, ctor, call_method):
             return "it is constructed in a loop or comprehension, one layer per iteration: construct a list of layers in `__init__`"
+        if _conditional_in(context, ctor, call_method):
+            # Made unconditionally in `__init__`, its arguments may not be valid where the branch
+            # was not taken (`Dropout(rate)` with `rate=None` raises at construction).
+            return "it is constructed under an `if`: construct it in `__init__` under the same condition"
         where = self._where(cls, ctor)
         if isinstance(where, str):
             return where
@@ -242,3 +249,14 @@ def _assigned_in(cls, method: str) -> set[str]:
                 if attr is not None:
                     found.add(attr)
     return found
+
+
+def _conditional_in(context, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
+    """Whether `node` runs only on some branch of `function`: under an `if`, a conditional
+    expression, or a short-circuiting `and`/`or`."""
+    parent = context.parent(node)
+    while parent is not None and parent is not function:
+        if isinstance(parent, (cst.If, cst.IfExp, cst.BooleanOperation, cst.Else, cst.Try, cst.ExceptHandler)):
+            return True
+        parent = context.parent(parent)
+    return False
