@@ -4,9 +4,8 @@ A layer's `tf.Variable` attributes are not all weights. An augmentation probabil
 (`trainable=False`), a step counter (`tf.Variable(0, dtype=tf.int64)`), a queue, loss
 accumulators, power-iteration vectors: the code sets them with `.assign*()` and nothing
 trains them, so "it never trains" is no bug there. A variable is state when its
-constructor says so (`trainable=False`, an integer or boolean dtype written at the
-constructor), when the forward pass writes it with `.assign*()` (a counter, an
-accumulator, a moving average), or when some method writes it and the forward pass never
+constructor says so (`trainable=False`), when the forward pass writes it with
+`.assign*()` (a counter, an accumulator, a moving average), or when some method writes it and the forward pass never
 reads it. A weight set once at construction (`self.kernel.assign(initial)` in `build`) is
 still a weight, and so is one that another method sets and the forward pass multiplies by
 (`mutate(v)` then `x * self.v`): nothing says it is not meant to train. Anything else made
@@ -20,7 +19,6 @@ from typing import Iterable, Mapping, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
 from tfgradfix.analysis.tree import descendants
 
 ASSIGNS = ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_add", "scatter_nd_update")
@@ -28,18 +26,10 @@ ASSIGNS = ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_add"
 _CONSTRUCTION = frozenset({"__init__", "build"})
 
 
-def holds_state(constructor: cst.Call, imports: ImportMap) -> bool:
-    """`tf.Variable(..., trainable=False)`, `add_weight(..., dtype="int64")`: state by declaration."""
-    for arg in constructor.args:
-        if arg.keyword is None:
-            continue
-        if arg.keyword.value == "trainable" and isinstance(arg.value, cst.Name) and arg.value.value == "False":
-            return True
-        if arg.keyword.value == "dtype":
-            dtype = imports.dtype_name(arg.value)
-            if is_integer_dtype(dtype) or dtype == "bool":
-                return True
-    return False
+def holds_state(constructor: cst.Call) -> bool:
+    """`tf.Variable(..., trainable=False)`: state by declaration."""
+    return any(arg.keyword is not None and arg.keyword.value == "trainable" and isinstance(arg.value, cst.Name)
+               and arg.value.value == "False" for arg in constructor.args)
 
 
 def state_attributes(methods: Mapping[str, cst.FunctionDef], forward: Iterable[str]) -> set[str]:
@@ -79,7 +69,7 @@ def _self_attribute(node: cst.CSTNode) -> Optional[str]:
     return None
 
 
-def state_attributes_of(cls: ast.ClassDef, forward: Iterable[str], resolve) -> frozenset[str]:
+def state_attributes_of(cls: ast.ClassDef, forward: Iterable[str]) -> frozenset[str]:
     """The same reading of a class from the project index's `ast` (other modules' classes):
     its variables that are state by their constructor or by how its methods write them."""
     forward = set(forward)
@@ -92,7 +82,7 @@ def state_attributes_of(cls: ast.ClassDef, forward: Iterable[str], resolve) -> f
             continue
         receivers: set[int] = set()
         for node in ast.walk(method):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _declares_state(node.value, resolve):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _declares_state(node.value):
                 declared.update(t.attr for t in node.targets if _ast_self_attribute(t))
             elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ASSIGNS
                   and _ast_self_attribute(node.func.value) and method.name not in _CONSTRUCTION):
@@ -103,16 +93,9 @@ def state_attributes_of(cls: ast.ClassDef, forward: Iterable[str], resolve) -> f
     return frozenset(declared | written_forward | (written_later - read_forward))
 
 
-def _declares_state(call: ast.Call, resolve) -> bool:
-    for keyword in call.keywords:
-        if keyword.arg == "trainable" and isinstance(keyword.value, ast.Constant) and keyword.value.value is False:
-            return True
-        if keyword.arg == "dtype":
-            value = keyword.value
-            dtype = value.value if isinstance(value, ast.Constant) else (resolve(value) or "").rsplit(".", 1)[-1]
-            if isinstance(dtype, str) and (is_integer_dtype(dtype) or dtype == "bool"):
-                return True
-    return False
+def _declares_state(call: ast.Call) -> bool:
+    return any(keyword.arg == "trainable" and isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+               for keyword in call.keywords)
 
 
 def _ast_self_attribute(node: ast.AST) -> bool:

@@ -22,8 +22,9 @@ class IntegerVariable(Rule):
         "`tf.Variable(1)`, `tf.Variable([1, 2])`, `add_weight(..., dtype=\"int32\")`, also when "
         "the dtype comes from the layer's constructor argument (`self.add_weight(..., "
         "dtype=self.weight_dtype)` and every `Layer(..., weight_dtype=\"int32\")` in the module "
-        "agrees) or from the callers of a helper. Counters (`trainable=False`, or only ever "
-        "`assign_add`ed) are not reported."
+        "agrees) or from the callers of a helper. State is not reported (`trainable=False`, "
+        "or written with `.assign*()` by the forward pass, as a step counter is, also when it "
+        "is read through `tf.cast`)."
     )
     why = (
         "TensorFlow differentiates floating-point values only: the tape does not watch an "

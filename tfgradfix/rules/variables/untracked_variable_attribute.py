@@ -31,7 +31,11 @@ class UntrackedVariableAttribute(Rule):
         "chain of base classes of the project, across modules (a subclass in `models.py` of a "
         "Keras base in `base.py`). Also in a model used as a TF module, with its own `__call__` "
         "and no `call` (measured with TF 2.21: Keras 3 does not track the variable there either; "
-        "`tf.saved_model` exports it both before and after the fix)."
+        "`tf.saved_model` exports it both before and after the fix). Evidence needed: the "
+        "variable is a weight, not state (see `analysis/roles.py`): a variable made with "
+        "`trainable=False`, written with `.assign*()` by the forward pass (a step counter, "
+        "loss accumulators), or written by another method while the forward pass never reads "
+        "it is not reported: nothing trains it, tracked or not."
     )
     why = (
         "Keras 3 (`tf.keras` from TensorFlow 2.16) tracks only the variables it creates itself "
