@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import METADATA_ATTRIBUTES, _walk_scope, names_in
+from tfgradfix.analysis.dataflow import METADATA_ATTRIBUTES, _walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 
@@ -196,6 +196,25 @@ def _parameter_kind(flow: "DataFlow", name: str) -> Kind:
             return Kind.STRING
         if is_mapping(flow, name):
             return Kind.MAPPING
+        return _passed_kind(flow, node, name)
+    return Kind.UNKNOWN
+
+
+def _passed_kind(flow: "DataFlow", function, name: str) -> Kind:
+    """What every caller in the module passes for a helper's parameter, when they agree and
+    it carries no gradient (`scale(x, int(n))`). A forward method's own inputs come from Keras."""
+    scope = flow.scope
+    if not isinstance(function, cst.FunctionDef) or scope.is_forward_entry:
+        return Kind.UNKNOWN
+    kinds = set()
+    for caller, call in scope.module.callers_of(scope):
+        value = argument_for(function, call, name)
+        caller_flow = caller.flow
+        if value is None or caller_flow is None or caller is scope:
+            return Kind.UNKNOWN
+        kinds.add(kind_of(caller_flow, value))
+    if len(kinds) == 1 and (kind := kinds.pop()) in NO_GRADIENT_KINDS:
+        return kind
     return Kind.UNKNOWN
 
 

@@ -1,0 +1,141 @@
+"""The value model (analysis/values.py, frequency.py, roles.py): each fact a rule asks for,
+checked on the code shapes it decides, by what the user sees (a finding or none)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from tfgradfix.analysis.scopes import ModuleAnalysis
+from tfgradfix.analysis.values import Kind, kind_of
+from tfgradfix.engine import Engine
+from tfgradfix.files import SourceFile
+from tfgradfix.rules import ALL_RULES
+
+_HEADER = "import numpy as np\nimport tensorflow as tf\nfrom tensorflow import keras\n\n\n"
+
+
+def _codes(code: str) -> list[str]:
+    source = SourceFile(path="snippet.py", text=_HEADER + textwrap.dedent(code), encoding="utf-8", bom=False)
+    result = Engine(ALL_RULES).process(source)
+    assert result.error is None
+    return [f"{f.line - 5}:{f.code}" for f in result.findings]
+
+
+def _layer(call_body: str, init: str = "self.proj = keras.layers.Dense(4)") -> str:
+    return (f"class L(keras.layers.Layer):\n    def __init__(self):\n        super().__init__()\n        {init}\n\n"
+            f"    def call(self, inputs, length=None):\n" + textwrap.indent(textwrap.dedent(call_body), " " * 8))
+
+
+@pytest.mark.parametrize("expression, kind", [
+    ("tf.cast(inputs, tf.int32)", Kind.INTEGER),
+    ("inputs.numpy().astype(np.uint8)", Kind.INTEGER),
+    ("tf.zeros((2, 3), dtype=tf.int64)", Kind.INTEGER),
+    ("tf.argmax(inputs, axis=-1)", Kind.INTEGER),
+    ("inputs > 0", Kind.INTEGER),
+    ("inputs.shape[1]", Kind.METADATA),
+    ("tf.shape(inputs)[0] * 2", Kind.METADATA),
+    ("int(length)", Kind.NUMBER),
+    ("len(inputs)", Kind.NUMBER),
+    ("f'P{length}'", Kind.STRING),
+    ("[inputs, inputs]", Kind.SEQUENCE),
+    ("tf.cast(inputs, tf.float32)", Kind.FLOAT),
+    ("self.proj(inputs)", Kind.UNKNOWN),
+    ("inputs", Kind.UNKNOWN),
+])
+def test_kind_of_an_expression(expression, kind):
+    module = cst.parse_module(_HEADER + _layer(f"value = {expression}\nreturn value\n"))
+    analysis = ModuleAnalysis(module)
+    scope = next(s for s in analysis.scopes.values() if s.symbol == "L.call")
+    flow = scope.analyse()
+    value = next(b.value for b in flow.bindings if b.name == "value")
+    assert kind_of(flow, value) is kind
+
+
+def test_keys_iterated_from_a_dict_input_are_strings():
+    module = cst.parse_module(_HEADER + _layer("levels = [key for key in inputs]\nreturn inputs['P3']\n"))
+    scope = next(s for s in ModuleAnalysis(module).scopes.values() if s.symbol == "L.call")
+    flow = scope.analyse()
+    key = next(b for b in flow.bindings if b.name == "key")
+    assert kind_of(flow, cst.Name("key")) is Kind.STRING, key
+
+
+@pytest.mark.parametrize("branch, reported", [
+    ("if isinstance(inputs, (list, tuple)):\n    inputs = np.array(inputs)\n", False),
+    ("if isinstance(inputs, np.ndarray):\n    inputs = np.asarray(inputs, dtype='float32')\n", False),
+    ("if not tf.is_tensor(inputs):\n    inputs = np.array(inputs)\n", False),
+    ("if tf.is_tensor(inputs):\n    pass\nelse:\n    inputs = np.array(inputs)\n", False),
+    ("if isinstance(inputs, list) and inputs:\n    inputs = np.stack([np.asarray(i) for i in inputs])\n", False),
+    # A tensor branch, and no branch at all: the input may be a tensor with a gradient.
+    ("if isinstance(inputs, tf.Tensor):\n    inputs = np.array(inputs)\n", True),
+    ("inputs = np.array(inputs)\n", True),
+    ("if isinstance(inputs, list) or length:\n    inputs = np.array(inputs)\n", True),
+])
+def test_isinstance_branches_say_what_the_input_is(branch, reported):
+    codes = _codes(_layer(branch + "return self.proj(inputs)\n"))
+    assert any(c.endswith("TGF102") or c.endswith("TGF101") for c in codes) is reported, codes
+
+
+@pytest.mark.parametrize("call_body, reported", [
+    ("return inputs / float(tf.reduce_max(self.proj(inputs)))\n", True),
+    ("n = int(length)\nreturn self.proj(inputs)[:, :n]\n", False),
+    ("n = int(tf.shape(inputs)[1])\nreturn self.proj(inputs)[:, :n]\n", False),
+    ("ids = tf.cast(self.proj(inputs), tf.int32)\nreturn tf.cast(np.array(ids), tf.float32)\n", False),
+])
+def test_python_scalars_need_a_float_tensor(call_body, reported):
+    codes = _codes(_layer(call_body))
+    assert any(c.endswith(("TGF104", "TGF102")) for c in codes) is reported, codes
+
+
+@pytest.mark.parametrize("guard, reported", [
+    ("if self.extra is None:", False),
+    ("if not hasattr(self, 'extra'):", False),
+    ("if not self.built:", False),
+    ("if self._needs_init():", False),
+    ("if 'extra' not in self.__dict__:", False),
+    ("if self.extra is not None:", True),
+    ("if length:", True),
+])
+def test_creation_under_a_guard_that_it_closes_runs_once(guard, reported):
+    code = (
+        "class L(keras.layers.Layer):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.extra = None\n\n"
+        "    def _needs_init(self):\n        return self.extra is None\n\n"
+        "    def call(self, inputs, length=None):\n"
+        f"        {guard}\n"
+        "            self.extra = keras.layers.Dense(4)\n"
+        "        return self.extra(inputs)\n")
+    assert any(c.endswith("TGF209") for c in _codes(code)) is reported
+
+
+@pytest.mark.parametrize("guarded, reported", [(True, False), (False, True)])
+def test_a_helper_runs_once_when_every_call_of_it_is_guarded(guarded, reported):
+    call = "if not self.built:\n            self.build(inputs.shape)" if guarded else "self.build(inputs.shape)"
+    code = (
+        "class L(keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.inner = keras.layers.Dense(4)\n"
+        "        self.built = True\n\n"
+        "    def call(self, inputs):\n"
+        f"        {call}\n"
+        "        return self.inner(inputs)\n")
+    assert any(c.endswith("TGF209") for c in _codes(code)) is reported
+
+
+@pytest.mark.parametrize("variable, use, reported", [
+    ("tf.Variable(1.0)", "return inputs * self.v", True),
+    ("tf.Variable(1.0, trainable=False)", "return inputs * self.v", False),
+    ("tf.Variable(0.0)", "self.v.assign_add(tf.reduce_sum(inputs))\n        return inputs", False),
+    ("tf.Variable(0)", "self.v.assign_add(1)\n        return inputs * tf.cast(self.v, tf.float32)", False),
+])
+def test_state_variables_are_not_weights(variable, use, reported):
+    code = (
+        "class L(keras.layers.Layer):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        f"        self.v = {variable}\n\n"
+        "    def call(self, inputs):\n"
+        f"        {use}\n")
+    codes = _codes(code)
+    assert any(c.endswith(("TGF203", "TGF206")) for c in codes) is reported, codes
