@@ -54,61 +54,102 @@ def verify_files(items: list[tuple[str, str, str]], python: Optional[str] = None
     `examples`: {"Class" or "module.path:Class": {"args", "kwargs", "input_shape"}}.
     `index`: the run's project index (else one of these files is built)."""
     verdicts: list[dict[str, dict]] = []
-    projects: dict[Path, plan.Project] = {}
-    if index is None:
-        index = ProjectIndex.build([path for path, _, _ in items])
-    for start in range(0, len(items), BATCH):
-        verdicts += _verify_batch(items[start:start + BATCH], python, device, timeout, examples or {}, projects,
-                                  index)
+    for batch in _batches(items, examples or {}, index):
+        (found,) = _run_batches([batch], python, device, timeout)
+        verdicts += found
     return verdicts
 
 
-def _verify_batch(items: list[tuple[str, str, str]], python: Optional[str], device: str, timeout: float,
-                  examples: dict, projects: dict, index: ProjectIndex) -> list[dict[str, dict]]:
-    plans = []
-    for path, original, fixed in items:
-        units = changed_units(original, fixed)
-        plans.append(units + units_elsewhere(index, path, original, fixed, units))
-    if not any(plans):
-        return [_nothing(index, item) for item in items]
-    with tempfile.TemporaryDirectory(prefix="tfgradfix-verify-") as folder:
+def verify_runs(runs: list[list[tuple[str, str, str]]], python: Optional[str] = None, device: str = "auto",
+                timeout: float = 300.0) -> list[list[dict[str, dict]]]:
+    """What `verify_files(items)` gives for each `items` of `runs`, each planned apart (its
+    own project index, its own batches), but all run by one child process, which imports
+    TensorFlow once (the tests' many small cases). A hang or a crash of that child fails
+    every run."""
+    batches = [_batches(items, {}, None) for items in runs]
+    found = iter(_run_batches([batch for run in batches for batch in run], python, device, timeout))
+    return [[verdict for _ in run for verdict in next(found)] for run in batches]
+
+
+class _Batch:
+    """Up to BATCH files of one run, with their units to run."""
+
+    def __init__(self, items: list[tuple[str, str, str]], examples: dict, projects: dict,
+                 index: ProjectIndex) -> None:
+        self.items, self.examples, self.projects, self.index = items, examples, projects, index
+        self.plans: list[list[Unit]] = []
+        for path, original, fixed in items:
+            units = changed_units(original, fixed)
+            self.plans.append(units + units_elsewhere(index, path, original, fixed, units))
+
+    def plan(self, folder: str) -> list[dict]:
+        """The child's job for each file, the trees written under `folder`."""
         files = []
         # The fixed tree holds every fixed file of the batch: a training function runs the
         # project's models as the whole fix leaves them, not with another file's old bug.
-        fixed_texts = {Path(path).resolve(): fixed for path, _, fixed in items}
-        for position, ((path, original, fixed), units) in enumerate(zip(items, plans)):
+        fixed_texts = {Path(path).resolve(): fixed for path, _, fixed in self.items}
+        for position, ((path, original, fixed), units) in enumerate(zip(self.items, self.plans)):
             changed = Path(path).resolve()
-            project = projects.setdefault(_package_of(path)[0], plan.Project(Path(_package_of(path)[0]), index))
+            project = self.projects.setdefault(_package_of(path)[0],
+                                               plan.Project(Path(_package_of(path)[0]), self.index))
             before, after = project.with_text(changed, original), project.with_texts({**fixed_texts, changed: fixed})
             planned = []
             for number, unit in enumerate(units):
                 where = Path(folder, f"{position}-{number}")
                 home = Path(unit.path).resolve() if unit.path else changed
                 planned.append(plan_unit(before, after, home, unit,
-                                         _examples_for(str(home), [unit], examples).get(unit.name), where))
+                                         _examples_for(str(home), [unit], self.examples).get(unit.name), where))
             files.append({"units": planned})
+        return files
+
+    def read(self, verdicts: list[dict]) -> list[dict[str, dict]]:
+        """The child's verdicts for the files of this batch, completed by the parent."""
+        for item, units, found in zip(self.items, self.plans, verdicts):
+            blocks = _block_lines(item[1]) if any(u.kind == "block" for u in units) else {}
+            for unit in units:
+                if unit.covers and unit.key in found:
+                    found[unit.key]["covers"] = list(unit.covers)
+                if unit.key in blocks and unit.key in found:
+                    found[unit.key]["lines"] = blocks[unit.key]
+            if not units:
+                found.update(_nothing(self.index, item))
+        return verdicts
+
+
+def _batches(items: list[tuple[str, str, str]], examples: dict, index: Optional[ProjectIndex]) -> list[_Batch]:
+    projects: dict[Path, plan.Project] = {}
+    if index is None:
+        index = ProjectIndex.build([path for path, _, _ in items])
+    return [_Batch(items[start:start + BATCH], examples, projects, index) for start in range(0, len(items), BATCH)]
+
+
+def _run_batches(batches: list[_Batch], python: Optional[str], device: str,
+                 timeout: float) -> list[list[dict[str, dict]]]:
+    """The verdicts of each batch; the batches with a unit to run are run by one child process."""
+    running = [batch for batch in batches if any(batch.plans)]
+    if not running:
+        return [[_nothing(batch.index, item) for item in batch.items] for batch in batches]
+    with tempfile.TemporaryDirectory(prefix="tfgradfix-verify-") as folder:
+        files = []
+        for number, batch in enumerate(running):
+            files += batch.plan(folder if len(running) == 1 else str(Path(folder, f"batch-{number}")))
         job = json.dumps({"files": files, "device": device})
         try:
             done = subprocess.run([python or sys.executable, CHILD], input=job, capture_output=True, text=True,
                                   timeout=timeout, cwd=folder)
         except subprocess.TimeoutExpired:
-            return _all(plans, "failed", f"timed out after {timeout:.0f} s; the child was killed")
+            stopped = f"timed out after {timeout:.0f} s; the child was killed"
+            return [_all(batch.plans, "failed", stopped) if batch in running
+                    else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
     line = next((l for l in reversed(done.stdout.splitlines()) if l.startswith(MARKER)), None)
     if line is None:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         verdict = "inconclusive" if "No module named 'tensorflow'" in done.stderr else "failed"
-        return _all(plans, verdict, f"the verifier stopped: {last}")
-    verdicts = json.loads(line[len(MARKER):])["files"]
-    for item, units, found in zip(items, plans, verdicts):
-        blocks = _block_lines(item[1]) if any(u.kind == "block" for u in units) else {}
-        for unit in units:
-            if unit.covers and unit.key in found:
-                found[unit.key]["covers"] = list(unit.covers)
-            if unit.key in blocks and unit.key in found:
-                found[unit.key]["lines"] = blocks[unit.key]
-        if not units:
-            found.update(_nothing(index, item))
-    return verdicts
+        return [_all(batch.plans, verdict, f"the verifier stopped: {last}") if batch in running
+                else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
+    verdicts = iter(json.loads(line[len(MARKER):])["files"])
+    return [batch.read([next(verdicts) for _ in batch.items]) if batch in running
+            else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
 
 
 def _block_lines(original: str) -> dict[str, list[int]]:
