@@ -1,14 +1,30 @@
-"""Shared helpers: the fixture corpus and a runner for the CLI."""
+"""Shared helpers: the fixture corpus and runners for the CLI (in this process: starting a
+Python for each run of the CLI was most of the time of the tests)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Optional, Union
 
 import pytest
+from click import termui
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The default run (`-m "not slow"`) must not import TensorFlow: its import alone is
+    seconds. A test that needs it is marked `slow`; one that needs it for part of its
+    checks is split, or imports it in the test, never at module level."""
+    if session.config.getoption("markexpr") == "not slow" and "tensorflow" in sys.modules and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print("\nerror: the default test run imported TensorFlow; mark the test that needs it `slow`", file=sys.stderr)
 
 
 def fixture_cases(kind: str) -> list[Path]:
@@ -41,3 +57,41 @@ def cli():
         return runner.invoke(main, list(args), input=input, catch_exceptions=False)
 
     return run
+
+
+class _PipedRunner(CliRunner):
+    """A CliRunner whose prompts read standard input as `input()` does when stdin is a
+    pipe (the prompt written, the answer not echoed, EOFError at the end), not as
+    CliRunner's own prompt, which echoes each answer into stdout."""
+
+    @contextlib.contextmanager
+    def isolation(self, *args, **kwargs):
+        with super().isolation(*args, **kwargs) as streams:
+            mocked, termui.visible_prompt_func = termui.visible_prompt_func, input
+            try:
+                yield streams
+            finally:
+                termui.visible_prompt_func = mocked
+
+
+def tfgradfix(*args: str, cwd: Optional[Union[str, Path]] = None, input: Optional[Union[str, bytes]] = None,
+              text: bool = True) -> subprocess.CompletedProcess:
+    """`python -m tfgradfix ARGS` in the folder `cwd` with `input` on stdin, run in this
+    process: the same exit code, stdout and stderr (str, or bytes when not `text`), without
+    the cost of starting a Python. An exception escaping the CLI fails the test. What needs
+    a process of its own (signals, a terminal, a timeout on a hang, modules imported) still
+    uses subprocess."""
+    from tfgradfix.cli import main
+
+    before = os.getcwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = _PipedRunner().invoke(main, list(args), input=input, catch_exceptions=False,
+                                       prog_name="tfgradfix")
+    finally:
+        os.chdir(before)
+    if text:
+        return subprocess.CompletedProcess(["tfgradfix", *args], result.exit_code, result.stdout, result.stderr)
+    return subprocess.CompletedProcess(["tfgradfix", *args], result.exit_code, result.stdout_bytes,
+                                       result.stderr_bytes)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, tfgradfix
 
 SEED = FIXTURES / "TGF101" / "seed_dense.py"
 CLEAN = FIXTURES / "TGF101" / "ok_constants_and_shapes.py"
@@ -148,10 +148,7 @@ def test_bad_files_get_one_line_and_the_run_goes_on(cli, project):
         "import numpy as np\nimport tensorflow as tf\nclass L(tf.keras.layers.Layer):\n    def call(:\n        pass\n")
     (project / "binary.py").write_bytes(b"import tensorflow\x00\xff")
     (project / "undecodable.py").write_bytes(b"import tensorflow as tf\nx = '\xff\xfe'\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "tfgradfix", "broken.py", "binary.py", "undecodable.py", "missing.py", "layers.py"],
-        capture_output=True, text=True, cwd=project,
-    )
+    result = tfgradfix("broken.py", "binary.py", "undecodable.py", "missing.py", "layers.py", cwd=project)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert any(e.startswith("error: broken.py: syntax error at 4:") for e in errors), errors
@@ -184,8 +181,7 @@ def test_stdin(cli):
     checked = cli("-", input=text)
     assert checked.exit_code == 1
     assert "-:17:13: TGF102" in checked.output
-    fixed = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "-"], input=text,
-                           capture_output=True, text=True)
+    fixed = tfgradfix("--fix", "-", input=text)
     assert fixed.stdout == SEED.with_name("seed_dense.fixed.py").read_text()
 
 
@@ -250,13 +246,12 @@ def test_unsafe_fixes_wait_for_the_flag(cli, tmp_path, monkeypatch):
 def test_jobs_give_the_same_results_in_path_order(cli, project):
     for name in ("a.py", "b.py", "c.py"):
         shutil.copy(SEED, project / name)
-    one = subprocess.run([sys.executable, "-m", "tfgradfix", "-j1", "."], capture_output=True, text=True, cwd=project)
-    two = subprocess.run([sys.executable, "-m", "tfgradfix", "-j2", "."], capture_output=True, text=True, cwd=project)
+    one = tfgradfix("-j1", ".", cwd=project)
+    two = tfgradfix("-j2", ".", cwd=project)
     assert one.stdout == two.stdout
     paths = [line.split(":")[0] for line in two.stdout.splitlines() if ": TGF" in line]
     assert paths == sorted(paths) and set(paths) == {"a.py", "b.py", "c.py", "clean.py", "layers.py"} - {"clean.py"}
-    fixed = subprocess.run([sys.executable, "-m", "tfgradfix", "-j2", "--fix", "."], capture_output=True, text=True,
-                           cwd=project)
+    fixed = tfgradfix("-j2", "--fix", ".", cwd=project)
     assert fixed.returncode == 0, fixed.stderr
     golden = SEED.with_name("seed_dense.fixed.py").read_text()
     assert all((project / name).read_text() == golden for name in ("a.py", "b.py", "c.py", "layers.py"))

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, tfgradfix
 
 SEED = FIXTURES / "TGF101" / "seed_dense.py"
 GOLDEN = SEED.with_name("seed_dense.fixed.py")
@@ -32,7 +32,7 @@ def project(tmp_path, monkeypatch):
 
 
 def _tool(*args: str, data: bytes, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tfgradfix", *args], input=data, capture_output=True, cwd=cwd)
+    return tfgradfix(*args, input=data, cwd=cwd, text=False)
 
 
 @pytest.mark.parametrize("text", [
@@ -89,11 +89,11 @@ def test_add_noqa_does_not_go_with_fix_or_diff(cli, project):
     assert (project / "layers.py").read_text() == SEED.read_text()
 
 
+@pytest.mark.slow
 def test_check_verify_without_fix_claims_no_fix(cli, project):
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", "--output-format", "json", "layers.py"],
-                            capture_output=True, text=True)
+    result = tfgradfix("--verify", "--output-format", "json", "layers.py")
     assert json.loads(result.stdout)["summary"]["fixed"] == 0, result.stderr
-    text = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", "layers.py"], capture_output=True, text=True)
+    text = tfgradfix("--verify", "layers.py")
     assert "fixed" not in text.stderr.splitlines()[-1] and "Fixed" not in text.stdout
     assert (project / "layers.py").read_text() == SEED.read_text()
 

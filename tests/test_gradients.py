@@ -5,16 +5,25 @@ computes the same values as the original."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 from pathlib import Path
 
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
-np = pytest.importorskip("numpy")
+from conftest import case_id, fixture_cases
 
-from conftest import case_id, fixture_cases  # noqa: E402
+pytestmark = pytest.mark.slow  # TensorFlow runs every test here
+
+# Imported when the first of these tests runs, not when they are collected: the default
+# run (`-m "not slow"`) collects them too, and must not pay TensorFlow's import.
+tf = keras = np = None
+
+
+@pytest.fixture(autouse=True)
+def _tensorflow():
+    global tf, keras, np
+    tf, keras, np = (pytest.importorskip(name) for name in ("tensorflow", "keras", "numpy"))
 
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)
 
@@ -128,7 +137,17 @@ def _config_round_trips(layer) -> bool:
     return True
 
 
-_LAYER_PAIRS = [p for p in _pairs() if hasattr(_load(p[0]), "example")]
+def _defines_example(path: Path) -> bool:
+    """Whether the module defines `example()` at its top level, read with `ast` (loading it
+    would import TensorFlow while the tests are collected)."""
+    return any(isinstance(node, ast.FunctionDef) and node.name == "example" for node in ast.parse(path.read_text()).body)
+
+
+_LAYER_PAIRS = [p for p in _pairs() if _defines_example(p[0])]
+
+
+def test_the_layer_pairs_are_the_pairs_whose_original_has_an_example():
+    assert _LAYER_PAIRS == [p for p in _pairs() if hasattr(_load(p[0]), "example")]
 
 
 @pytest.mark.parametrize("pair", [p for p in _LAYER_PAIRS if p[0].parent.name.startswith("TGF2")], ids=_ids)

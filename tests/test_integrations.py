@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, tfgradfix
 
 SEED = FIXTURES / "TGF101" / "seed_dense.py"
 
@@ -160,13 +158,12 @@ def test_pre_commit_hooks_run_the_cli():
         assert f"entry: {entry}\n" in hooks
     readme = (ROOT / "README.md").read_text()
     assert "rev:" in readme and "- id: tfgradfix" in readme
-    version = subprocess.run([sys.executable, "-m", "tfgradfix", "--version"], capture_output=True, text=True)
+    version = tfgradfix("--version")
     assert version.returncode == 0
 
 
 def _review(answers: str, folder, *files: str):
-    return subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "-i", *files], input=answers,
-                          capture_output=True, text=True, cwd=folder)
+    return tfgradfix("--fix", "-i", *files, input=answers, cwd=folder)
 
 
 def test_interactive_yes_no_help_quit(project):
@@ -252,7 +249,7 @@ def test_broken_notebook_is_one_error(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "broken.ipynb").write_text('{"cells": [', encoding="utf-8")
     shutil.copy(SEED, tmp_path / "layers.py")
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "."], capture_output=True, text=True, cwd=tmp_path)
+    result = tfgradfix(".", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("error: broken.ipynb: broken notebook: not a notebook: invalid JSON")
     assert "layers.py:17:13: TGF102" in result.stdout
@@ -268,9 +265,9 @@ def test_notebook_diff_shows_cells_and_magics(cli, tmp_path, monkeypatch):
     assert "+        return tf.tanh(x)\n" in diff and "tfgradfix:" not in diff
 
 
+@pytest.mark.slow
 def test_interactive_shows_the_verification_verdict(project):
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "-i", "--verify", "layers.py"],
-                            input="q\n", capture_output=True, text=True, cwd=project)
+    result = tfgradfix("--fix", "-i", "--verify", "layers.py", input="q\n", cwd=project)
     # The first fix alone (drop one `.numpy()`) leaves np.dot in place: that hunk does not verify yet.
     assert "  failed CPU IncorrectLayer: grads 2 None→None" in result.stdout, result.stdout
     assert "Apply this fix?" in result.stdout

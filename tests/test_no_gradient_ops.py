@@ -10,7 +10,14 @@ import pytest
 
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 
-tf = pytest.importorskip("tensorflow")
+tf = None  # imported by the tests that need it (marked slow), not when they are collected
+
+
+@pytest.fixture
+def tensorflow():
+    global tf
+    tf = pytest.importorskip("tensorflow")
+
 
 GENERATOR = Path(__file__).resolve().parent.parent / "tools" / "no_gradient_ops.py"
 
@@ -22,7 +29,8 @@ def _generator():
     return module
 
 
-def test_data_matches_the_installed_tensorflow():
+@pytest.mark.slow
+def test_data_matches_the_installed_tensorflow(tensorflow):
     assert _generator().generate() == NO_GRADIENT, (
         "TensorFlow changed: run `python tools/no_gradient_ops.py > tfgradfix/analysis/no_gradient_ops.py`")
 
@@ -42,8 +50,9 @@ def _function(qualified: str):
     return value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NO_GRADIENT))
-def test_each_entry_has_no_gradient_under_a_tape(name):
+def test_each_entry_has_no_gradient_under_a_tape(name, tensorflow):
     function = _function(name)
     x = tf.constant([[0.25, 1.5, 2.0, 0.75]] * 4)  # bincount wants no negatives
     for arity in (1, 2):

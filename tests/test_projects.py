@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, tfgradfix
 from tfgradfix.analysis.project import Kind, ProjectIndex
 
 PROJECTS = FIXTURES / "projects"
@@ -21,7 +21,7 @@ NAMES = sorted(p.name for p in PROJECTS.iterdir() if (p / "expected.txt").exists
 
 
 def _tfgradfix(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tfgradfix", *args], cwd=cwd, capture_output=True, text=True)
+    return tfgradfix(*args, cwd=cwd)
 
 
 def _reported(output: str) -> list[str]:
@@ -134,6 +134,7 @@ def _fixed_copy(tmp_path: Path, name: str) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_fixed_vision_model_trains_every_variable(tmp_path):
     tf = pytest.importorskip("tensorflow")
     original, = _import_fresh(PROJECTS / "vision", "visionkit.models")
@@ -152,6 +153,7 @@ def test_fixed_vision_model_trains_every_variable(tmp_path):
     assert all(g is not None for g in grads), [n for n, g in zip(names, grads) if g is None]
 
 
+@pytest.mark.slow
 def test_fixed_agent_gets_the_entropy_gradient(tmp_path):
     tf = pytest.importorskip("tensorflow")
 
@@ -190,6 +192,7 @@ def test_modules_of_one_name_in_two_folders_are_not_confused(tmp_path):
     assert _reported(alone.stdout) == [], alone.stdout
 
 
+@pytest.mark.slow
 def test_model_zoo_objects_are_what_their_classes_in_other_modules_make_them(tmp_path):
     """The plain MLP's `predict`/`weights` and the tf.Module's `variables` train as they
     are; the Keras student's `predict` in the tape is the bug, and the fix trains it."""
@@ -279,6 +282,7 @@ def test_sarif_fix_across_files_has_one_artifact_change_per_file(tmp_path):
         assert applied == (project / path).read_text(), path
 
 
+@pytest.mark.slow
 def test_frozen_backbone_sources_hold_none_gradients_only_where_reported(tmp_path):
     """TGF405 across modules: the six models reported hold non-trainable variables (their
     gradients are None); the fix pairs only trainable ones; the look-alikes have none."""
@@ -333,6 +337,7 @@ def test_a_file_given_alone_knows_the_callers_of_its_helpers_in_files_not_given(
     assert (project / "effects" / "ops.py").read_text() == before
 
 
+@pytest.mark.slow
 def test_the_unsafe_fix_of_a_helper_called_off_the_path_does_break_that_caller(tmp_path):
     """Why the NumPy helper's fix is unsafe: applied, the meter's array code fails."""
     pytest.importorskip("tensorflow")

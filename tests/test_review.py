@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, tfgradfix
 from tfgradfix.files import SourceError, read_source, write_sources
 
 VISION = FIXTURES / "projects" / "vision"
@@ -29,8 +29,7 @@ def vision(tmp_path) -> Path:
 
 
 def _review(folder: Path, answers: str, *paths: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "-i", *(paths or ["."])], input=answers,
-                          capture_output=True, text=True, cwd=folder)
+    return tfgradfix("--fix", "-i", *(paths or ["."]), input=answers, cwd=folder)
 
 
 def _texts(folder: Path) -> dict[str, str]:
@@ -71,7 +70,7 @@ def test_the_group_and_the_other_fixes_of_its_files_go_together(vision):
     reviewed = _texts(vision)
     shutil.rmtree(vision)
     shutil.copytree(VISION, vision)
-    subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "."], cwd=vision, capture_output=True)
+    tfgradfix("--fix", ".", cwd=vision)
     assert reviewed == _texts(vision)
 
 
@@ -180,8 +179,7 @@ def test_fix_writes_the_files_of_a_fix_across_files_together_or_not_at_all(visio
     before = _texts(vision)
     blocks.chmod(stat.S_IRUSR | stat.S_IRGRP)
     try:
-        run = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "."], cwd=vision,
-                             capture_output=True, text=True)
+        run = tfgradfix("--fix", ".", cwd=vision)
     finally:
         blocks.chmod(stat.S_IRUSR | stat.S_IWUSR)
     assert _texts(vision) == before

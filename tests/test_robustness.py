@@ -10,14 +10,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import hypothesmith
 from hypothesis import HealthCheck, assume, given, settings
 
-from conftest import FIXTURES
+from conftest import FIXTURES, tfgradfix
 from tfgradfix.engine import Engine
 from tfgradfix.files import SourceFile
 from tfgradfix.rules import ALL_RULES
@@ -53,15 +51,15 @@ def test_fix_on_real_code_is_safe_and_idempotent(tmp_path):
         target = tmp_path / f"{index:05}_{path.name}"
         shutil.copyfile(path, target)
     before = _snapshot(tmp_path)
-    command = [sys.executable, "-m", "tfgradfix", "--fix", "--unsafe-fixes", "--exit-zero", "--no-progress", "."]
-    first = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    command = ["--fix", "--unsafe-fixes", "--exit-zero", "--no-progress", "."]
+    first = tfgradfix(*command, cwd=tmp_path)
     assert "internal error" not in first.stderr, first.stderr[-3000:]
     after = _snapshot(tmp_path)
     changed = [p for p in after if after[p] != before[p]]
     assert changed, "the corpus should include code that gets fixed"
     for path in changed:
         compile(after[path], str(path), "exec")
-    second = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    second = tfgradfix(*command, cwd=tmp_path)
     assert "internal error" not in second.stderr
     assert _snapshot(tmp_path) == after, "a second --fix changed something"
 

@@ -234,7 +234,13 @@ def test_a_module_variable_differentiated_in_a_function_is_an_integer_source():
     # Rebound by a function through `global`: the module's binding is not what reaches the tape.
     rebound = MODULE_VARIABLES + "\n\ndef reset():\n    global b\n    b = tf.Variable(0.5)\n"
     assert _run(rebound, fix=False).findings == []
+
+
+@pytest.mark.slow
+def test_the_integer_module_variable_has_no_gradient_until_fixed():
+    """The test above, run with TensorFlow: the original's `b` gets None, the fixed one a gradient."""
     pytest.importorskip("tensorflow")
+    fixed = _run(MODULE_VARIABLES, fix=True).new_text
     for text, none_expected in ((MODULE_VARIABLES, True), (fixed, False)):
         namespace: dict = {}
         exec(compile(text, "regression.py", "exec"), namespace)

@@ -11,12 +11,17 @@ import textwrap
 
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-np = pytest.importorskip("numpy")
+from tfgradfix.engine import Engine
+from tfgradfix.files import SourceFile
+from tfgradfix.rules import ALL_RULES
 
-from tfgradfix.engine import Engine  # noqa: E402
-from tfgradfix.files import SourceFile  # noqa: E402
-from tfgradfix.rules import ALL_RULES  # noqa: E402
+tf = np = None  # imported by the tests that run TensorFlow (marked slow), not when they are collected
+
+
+@pytest.fixture
+def tensorflow():
+    global tf, np
+    tf, np = pytest.importorskip("tensorflow"), pytest.importorskip("numpy")
 
 LAYER = textwrap.dedent('''
     import numpy as np
@@ -126,7 +131,16 @@ def _run(source: str, x):
 
 
 @pytest.mark.parametrize("expression,ranks,spelling", CASES, ids=[c[0] for c in CASES])
-def test_translation_matches_numpy(expression, ranks, spelling):
+def test_translation_is_written_in_tensorflow(expression, ranks, spelling):
+    """What `test_translation_matches_numpy` runs, read only (no TensorFlow)."""
+    _, fixed = _fixed_source(expression)
+    assert "np." not in fixed.split("def call")[1], f"NumPy left in:\n{fixed}"
+    assert spelling in fixed, fixed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("expression,ranks,spelling", CASES, ids=[c[0] for c in CASES])
+def test_translation_matches_numpy(expression, ranks, spelling, tensorflow):
     original, fixed = _fixed_source(expression)
     assert "np." not in fixed.split("def call")[1], f"NumPy left in:\n{fixed}"
     assert spelling in fixed, fixed
@@ -167,7 +181,8 @@ def test_no_exact_translation_means_no_fix(expression):
     assert result.findings and all(f.fix is None for f in result.findings if f.code in ("TGF101", "TGF102"))
 
 
-def test_numpy_functions_taken_as_tensor_preserving_keep_the_gradient():
+@pytest.mark.slow
+def test_numpy_functions_taken_as_tensor_preserving_keep_the_gradient(tensorflow):
     """TGF101 leaves `np.flip` and `np.trim_zeros` alone: they index their argument, so a
     tensor stays a tensor and keeps its gradient (any other NumPy call converts it)."""
     from tfgradfix.rules.numpy.base import TENSOR_PRESERVING

@@ -1,21 +1,50 @@
-"""--verify runs each changed layer or training step before and after its fixes, with TensorFlow."""
+"""--verify runs each changed layer or training step before and after its fixes, with TensorFlow.
+
+The tests marked `slow` run TensorFlow. What each of them gives `verify_files` (a "run",
+built by a function marked `@_batched`) is verified apart, as `verify_files` would, but all
+the runs share one child process (`verify_runs`): TensorFlow is imported once, not once a test."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import textwrap
+from pathlib import Path
+from typing import Callable
 
-from conftest import FIXTURES, fixture_cases
-from tfgradfix.verify.runner import describe, verify_files
+import pytest
+
+from conftest import FIXTURES, fixture_cases, tfgradfix
+from tfgradfix.verify import runner
+from tfgradfix.verify.runner import describe, verify_files, verify_runs
 from tfgradfix.verify.units import Unit, changed_units
 
+Items = list[tuple[str, str, str]]
+_RUNS: list[Callable[[Path], Items]] = []
 
-def test_every_golden_fix_verifies():
-    items = [(str(p), p.read_text(), p.with_name(p.stem + ".fixed.py").read_text()) for p in fixture_cases("fixed")]
-    verdicts = verify_files(items)  # one child process, TensorFlow imported once
+
+def _batched(build: Callable[[Path], Items]) -> Callable[[Path], Items]:
+    """`build(folder)` gives the items of one `verify_files` run (files it needs go in
+    `folder`); the `verified` fixture holds its verdicts."""
+    _RUNS.append(build)
+    return build
+
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory) -> dict[Callable[[Path], Items], list[dict[str, dict]]]:
+    """The verdicts of every `@_batched` run, by its function: one child process for all."""
+    runs = [build(tmp_path_factory.mktemp(build.__name__.strip("_"))) for build in _RUNS]
+    return dict(zip(_RUNS, verify_runs(runs, timeout=1800)))
+
+
+@_batched
+def _goldens(folder: Path) -> Items:
+    return [(str(p), p.read_text(), p.with_name(p.stem + ".fixed.py").read_text()) for p in fixture_cases("fixed")]
+
+
+@pytest.mark.slow
+def test_every_golden_fix_verifies(verified):
+    items, verdicts = _goldens(Path()), verified[_goldens]
     for (path, _, _), units in zip(items, verdicts):
         assert units, f"nothing to run in {path}"
         for name, result in units.items():
@@ -41,46 +70,70 @@ _LAYER = textwrap.dedent("""
 """)
 
 
-def test_a_fix_that_changes_the_output_fails():
+@_batched
+def _output_changed(folder: Path) -> Items:
     original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n"
     wrong = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w)) * 2.0") + "\nSquash(3)\n"
-    (units,) = verify_files([("layer.py", original, wrong)])
+    return [("layer.py", original, wrong)]
+
+
+@pytest.mark.slow
+def test_a_fix_that_changes_the_output_fails(verified):
+    (units,) = verified[_output_changed]
     assert units["Squash"]["verdict"] == "failed"
     assert units["Squash"]["reason"].startswith("outputs differ: max|Δ|")
 
 
-def test_a_layer_that_cannot_be_built_is_inconclusive():
+@_batched
+def _unbuildable(folder: Path) -> Items:
     # A constructor argument no annotation, default or call in the project gives a value for.
     original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)")
     fixed = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)")
+    return [("layer.py", original, fixed)]
+
+
+@pytest.mark.slow
+def test_a_layer_that_cannot_be_built_is_inconclusive(verified, tmp_path):
+    ((_, original, fixed),) = _unbuildable(tmp_path)
     assert changed_units(original, fixed) == [Unit("layer", "Squash")]
-    (units,) = verify_files([("layer.py", original, fixed)])
+    (units,) = verified[_unbuildable]
     assert units["Squash"]["verdict"] == "inconclusive"
     assert "a module-level example() returning (Squash(...), inputs)" in units["Squash"]["reason"]
 
 
-def test_constructor_arguments_are_read_from_the_module():
+@_batched
+def _arguments_in_the_module(folder: Path) -> Items:
     original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nlayer = Squash(units=3)\n"
     fixed = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))") + "\nlayer = Squash(units=3)\n"
-    (units,) = verify_files([("layer.py", original, fixed)])
+    return [("layer.py", original, fixed)]
+
+
+@pytest.mark.slow
+def test_constructor_arguments_are_read_from_the_module(verified):
+    (units,) = verified[_arguments_in_the_module]
     assert units["Squash"]["verdict"] == "verified", units
 
 
-def test_a_crash_in_user_code_fails_that_unit_only():
+@_batched
+def _crash(folder: Path) -> Items:
     broken = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))").replace(
         "    def __init__(self, units):", "    def __init__(self, units):\n        raise RuntimeError('boom')")
-    items = [("a.py", _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n", broken + "\nSquash(3)\n")]
-    (units,) = verify_files(items)
+    return [("a.py", _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n", broken + "\nSquash(3)\n")]
+
+
+@pytest.mark.slow
+def test_a_crash_in_user_code_fails_that_unit_only(verified):
+    (units,) = verified[_crash]
     assert units["Squash"]["verdict"] == "failed"
     assert units["Squash"]["reason"] == "the fixed Squash cannot be built: RuntimeError: boom"
 
 
+@pytest.mark.slow
 def test_fix_verify_writes_only_verified_files(tmp_path):
     shutil.copy(FIXTURES / "TGF101" / "seed_dense.py", tmp_path / "good.py")
     (tmp_path / "unbuildable.py").write_text(
         _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)"))
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "--output-format", "json", "."],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = tfgradfix("--fix", "--verify", "--output-format", "json", ".", cwd=tmp_path)
     assert (tmp_path / "good.py").read_text() == (FIXTURES / "TGF101" / "seed_dense.fixed.py").read_text()
     assert "np.tanh" in (tmp_path / "unbuildable.py").read_text()
     assert "unbuildable.py: fixes not written: Squash inconclusive" in result.stderr
@@ -90,53 +143,75 @@ def test_fix_verify_writes_only_verified_files(tmp_path):
     assert result.returncode == 1
 
 
+@pytest.mark.slow
 def test_check_verify_reports_verdicts_and_writes_nothing(tmp_path):
     shutil.copy(FIXTURES / "TGF101" / "seed_dense.py", tmp_path / "layer.py")
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", "layer.py"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = tfgradfix("--verify", "layer.py", cwd=tmp_path)
     assert (tmp_path / "layer.py").read_text() == (FIXTURES / "TGF101" / "seed_dense.py").read_text()
     assert "layer.py:17:13: TGF102 [*]" in result.stdout
     line = next(l for l in result.stdout.splitlines() if l.startswith("layer.py: verified"))
     assert "IncorrectLayer: grads 2 None→ok" in line and "max|Δ| 0" in line and "fd rel err" in line
 
 
+@pytest.mark.slow
 def test_diff_verify_prints_the_patch_on_stdout_and_the_verdicts_on_stderr(tmp_path):
     shutil.copy(FIXTURES / "TGF101" / "seed_dense.py", tmp_path / "layer.py")
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--diff", "--verify", "layer.py"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = tfgradfix("--diff", "--verify", "layer.py", cwd=tmp_path)
     assert result.stdout.startswith("--- a/layer.py\n") and "verified" not in result.stdout
     assert "layer.py: verified CPU IncorrectLayer" in result.stderr
     assert (tmp_path / "layer.py").read_text() == (FIXTURES / "TGF101" / "seed_dense.py").read_text()
 
 
-def test_a_fixed_layer_that_raises_fails():
+@_batched
+def _fixed_raises(folder: Path) -> Items:
     original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n"
     crashing = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w)) + undefined_name") + "\nSquash(3)\n"
-    (units,) = verify_files([("layer.py", original, crashing)])
+    return [("layer.py", original, crashing)]
+
+
+@pytest.mark.slow
+def test_a_fixed_layer_that_raises_fails(verified):
+    (units,) = verified[_fixed_raises]
     assert units["Squash"]["verdict"] == "failed"
     assert units["Squash"]["reason"].startswith("the fixed layer raises NameError")
 
 
-def test_a_hanging_child_is_killed_and_fails(tmp_path):
+def _hanging() -> Items:
     original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n"
     hanging = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))").replace(
         "    def __init__(self, units):", "    def __init__(self, units):\n        import time\n        time.sleep(600)")
-    (units,) = verify_files([("layer.py", original, hanging)], timeout=20)
+    return [("layer.py", original, hanging)]
+
+
+@pytest.mark.slow
+def test_a_hanging_child_is_killed_and_fails(tmp_path):
+    (units,) = verify_files(_hanging(), timeout=20)  # a child of its own: the hang kills it
     assert units["Squash"]["verdict"] == "failed" and "timed out after 20 s" in units["Squash"]["reason"]
 
 
+def test_a_child_that_never_answers_is_killed_at_the_time_limit(tmp_path, monkeypatch):
+    """The parent's side of a hang, without TensorFlow: a child that reads the job and
+    sleeps (the real one, hanging in user code: the test above)."""
+    child = tmp_path / "sleeping_child.py"
+    child.write_text("import sys\nimport time\n\nsys.stdin.read()\ntime.sleep(600)\n")
+    monkeypatch.setattr(runner, "CHILD", str(child))
+    (units,) = verify_files(_hanging(), timeout=1)
+    assert units["Squash"]["verdict"] == "failed" and "timed out after 1 s" in units["Squash"]["reason"]
+
+
+@pytest.mark.slow
 def test_an_example_in_pyproject_builds_the_layer(tmp_path):
     (tmp_path / "layer.py").write_text(_LAYER.format(body="np.tanh(tf.matmul(x, self.w))"))
     (tmp_path / "pyproject.toml").write_text(textwrap.dedent("""
         [tool.tfgradfix.verify.examples]
         "layer:Squash" = {args = [3], input_shape = [2, 5]}
     """))
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "layer.py"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = tfgradfix("--fix", "--verify", "layer.py", cwd=tmp_path)
     assert "layer.py: verified" in result.stdout, result.stdout + result.stderr
     assert "tf.tanh" in (tmp_path / "layer.py").read_text()
 
 
+@pytest.mark.slow
 def test_package_relative_imports_arguments_and_input_shape_come_from_the_project(tmp_path):
     package = tmp_path / "mypkg"
     package.mkdir()
@@ -165,8 +240,7 @@ def test_package_relative_imports_arguments_and_input_shape_come_from_the_projec
             inputs = tf.keras.Input(shape=(7,))
             return tf.keras.Model(inputs, Gained(3)(inputs))
     """))
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", "mypkg/layer.py"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = tfgradfix("--verify", "mypkg/layer.py", cwd=tmp_path)
     assert "mypkg/layer.py: verified" in result.stdout, result.stdout + result.stderr
 
 
@@ -209,10 +283,10 @@ def test_the_slice_keeps_what_a_unit_needs_and_no_script():
     assert "x_train" in table.slice(["x_train"]).missing
 
 
+@pytest.mark.slow
 def test_a_package_builds_layers_as_its_model_does_and_trains_with_synthetic_data(tmp_path):
     root = _project_copy(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", "--output-format", "json", "."],
-                            capture_output=True, text=True, cwd=root)
+    result = tfgradfix("--verify", "--output-format", "json", ".", cwd=root)
     document = json.loads(result.stdout)
     verdicts = {(f["path"], f["symbol"].split(".")[0]): f["verification"] for f in document["findings"]}
     blend = verdicts[("regressor/layers.py", "Blend")]
@@ -229,52 +303,84 @@ def test_a_package_builds_layers_as_its_model_does_and_trains_with_synthetic_dat
     assert not (root / "loss.png").exists() and not (root / "notebooks" / "points.npz").exists()
 
 
-def test_a_needed_module_that_is_missing_is_named(tmp_path):
-    (tmp_path / "layer.py").write_text(_LAYER.format(body="np.tanh(tf.matmul(x, self.w)) * not_installed_lib.k")
-                                       .replace("import numpy as np", "import numpy as np\nimport not_installed_lib")
-                                       + "\nimport unused_missing_lib\nSquash(3)\n")
-    text = (tmp_path / "layer.py").read_text()
-    (units,) = verify_files([(str(tmp_path / "layer.py"), text, text.replace("np.tanh", "tf.tanh"))])
+@_batched
+def _missing_module(folder: Path) -> Items:
+    (folder / "layer.py").write_text(_LAYER.format(body="np.tanh(tf.matmul(x, self.w)) * not_installed_lib.k")
+                                     .replace("import numpy as np", "import numpy as np\nimport not_installed_lib")
+                                     + "\nimport unused_missing_lib\nSquash(3)\n")
+    text = (folder / "layer.py").read_text()
+    return [(str(folder / "layer.py"), text, text.replace("np.tanh", "tf.tanh"))]
+
+
+@pytest.mark.slow
+def test_a_needed_module_that_is_missing_is_named(verified):
+    (units,) = verified[_missing_module]
     assert units["Squash"] == {"verdict": "inconclusive", "device": units["Squash"]["device"],
                                "reason": "needs not_installed_lib, which is not installed"}
 
 
-def test_input_size_comes_from_the_shape_error_of_a_first_call(tmp_path):
+@_batched
+def _size_from_the_error(folder: Path) -> Items:
     layer = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace(
         "shape=(input_shape[-1], self.units)", "shape=(7, self.units)")
-    (units,) = verify_files([(str(tmp_path / "layer.py"), layer + "\nSquash(3)\n",
-                              layer.replace("np.tanh", "tf.tanh") + "\nSquash(3)\n")])
+    return [(str(folder / "layer.py"), layer + "\nSquash(3)\n", layer.replace("np.tanh", "tf.tanh") + "\nSquash(3)\n")]
+
+
+@pytest.mark.slow
+def test_input_size_comes_from_the_shape_error_of_a_first_call(verified):
+    (units,) = verified[_size_from_the_error]
     assert units["Squash"]["verdict"] == "verified", units
 
 
-def test_wrong_fixes_fail_with_their_reason(tmp_path):
+def _wrong_fix(folder: Path, wrong: str) -> Items:
     layers = (PROJECT / "regressor" / "layers.py").read_text()
-    path = str(_project_copy(tmp_path) / "regressor" / "layers.py")
+    path = str(_project_copy(folder) / "regressor" / "layers.py")
     lost = layers.replace('self.b = tf.Variable(tf.zeros((units,)), name="b")', "self.b = tf.zeros((units,))").replace(
         'self.w = tf.Variable(tf.random.normal((input_dim, units), stddev=0.1), name="w")',
         'self.w = self.add_weight(name="w", shape=(input_dim, units), initializer="random_normal")').replace(
         "np.tanh", "tf.tanh")
     changed = layers.replace("np.maximum(tf.matmul(inputs, self.kernel), 0.0)", "tf.nn.relu6(tf.matmul(inputs, self.kernel) * 9)")
-    (first,), (second,) = verify_files([(path, layers, lost)]), verify_files([(path, layers, changed)])
+    return [(path, layers, {"lost": lost, "changed": changed}[wrong])]
+
+
+@_batched
+def _lost_variable(folder: Path) -> Items:
+    return _wrong_fix(folder, "lost")
+
+
+@_batched
+def _changed_output(folder: Path) -> Items:
+    return _wrong_fix(folder, "changed")
+
+
+@pytest.mark.slow
+def test_wrong_fixes_fail_with_their_reason(verified):
+    (first,), (second,) = verified[_lost_variable], verified[_changed_output]
     assert first["ScaledDense"]["verdict"] == "failed" and "lost 1 trainable variable" in first["ScaledDense"]["reason"]
     assert second["Residual"]["verdict"] == "failed" and second["Residual"]["reason"].startswith("outputs differ")
 
 
-def test_a_training_function_whose_fix_leaves_none_gradients_fails(tmp_path):
-    path = str(_project_copy(tmp_path) / "regressor" / "train.py")
+@_batched
+def _gradients_still_none(folder: Path) -> Items:
+    path = str(_project_copy(folder) / "regressor" / "train.py")
     train = (PROJECT / "regressor" / "train.py").read_text()
     wrong = train.replace("np.square(prediction - y)", "tf.square(tf.stop_gradient(prediction) - y)")
-    (units,) = verify_files([(path, train, wrong)])
+    return [(path, train, wrong)]
+
+
+@pytest.mark.slow
+def test_a_training_function_whose_fix_leaves_none_gradients_fails(verified):
+    (units,) = verified[_gradients_still_none]
     assert units["train"]["verdict"] == "failed" and "gradients still None" in units["train"]["reason"]
 
 
+@pytest.mark.slow
 def test_fix_verify_writes_the_verified_units_of_a_file_and_keeps_the_rest(tmp_path):
     good = (FIXTURES / "TGF101" / "seed_dense.py").read_text()
     unbuildable = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace("(self, units)", "(self, units: dict)")
     body = unbuildable.split("class Squash", 1)[1]
     (tmp_path / "both.py").write_text(good + "\n\nclass Squash" + body)
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "both.py"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = tfgradfix("--fix", "--verify", "both.py", cwd=tmp_path)
     written = (tmp_path / "both.py").read_text()
     assert "both.py: fixes not written: Squash inconclusive (written for IncorrectLayer)" in result.stderr
     assert "return np.tanh(tf.matmul(x, self.w))" in written  # Squash as it was
@@ -291,14 +397,20 @@ def test_the_gpu_is_used_when_tensorflow_lists_one():
     assert choose_device("cpu", gpus) == "CPU" and choose_device("auto", []) == "CPU"
 
 
-def test_an_original_that_draws_new_weights_per_call_is_not_compared_by_value(tmp_path):
-    """Layers made in call (TGF209) give new random outputs each call: the fix verifies
-    when the fixed layer is deterministic, and fails when it still rebuilds state."""
+@_batched
+def _new_weights_per_call(folder: Path) -> Items:
     original = (FIXTURES / "TGF209" / "dense_in_call.py").read_text()
     fixed = (FIXTURES / "TGF209" / "dense_in_call.fixed.py").read_text()
     half_fixed = fixed.replace("return self.dense_1(hidden)", "return tf.keras.layers.Dense(1)(hidden)")
-    path = str(tmp_path / "dense_in_call.py")
-    good, bad = verify_files([(path, original, fixed), (path, original, half_fixed)])
+    path = str(folder / "dense_in_call.py")
+    return [(path, original, fixed), (path, original, half_fixed)]
+
+
+@pytest.mark.slow
+def test_an_original_that_draws_new_weights_per_call_is_not_compared_by_value(verified):
+    """Layers made in call (TGF209) give new random outputs each call: the fix verifies
+    when the fixed layer is deterministic, and fails when it still rebuilds state."""
+    good, bad = verified[_new_weights_per_call]
     assert good["Head"]["verdict"] == "verified"
     assert "outputs not compared" in good["Head"]["reason"]
     assert bad["Head"]["verdict"] == "failed"
@@ -344,11 +456,17 @@ Affine()(tf.zeros((2, 3)))
 '''
 
 
-def test_a_partial_fix_that_leaves_one_variable_untracked_still_verifies():
-    """`b` is a finding left open: untracked before and after, so nothing was lost."""
+@_batched
+def _partial_fix(folder: Path) -> Items:
     original = _PARTIAL.format(w="tf.Variable(tf.random.uniform((3, 4)), dtype=tf.float32)")
     fixed = _PARTIAL.format(w='self.add_weight(shape=(3, 4), initializer="random_uniform", dtype=tf.float32)')
-    (units,) = verify_files([("affine.py", original, fixed)])
+    return [("affine.py", original, fixed)]
+
+
+@pytest.mark.slow
+def test_a_partial_fix_that_leaves_one_variable_untracked_still_verifies(verified):
+    """`b` is a finding left open: untracked before and after, so nothing was lost."""
+    (units,) = verified[_partial_fix]
     assert units["Affine"]["verdict"] == "verified", units
 
 
@@ -357,8 +475,7 @@ def test_a_partial_fix_that_leaves_one_variable_untracked_still_verifies():
 def _verify_project(tmp_path, name, *flags):
     root = tmp_path / name
     shutil.copytree(FIXTURES / "projects" / name, root)
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--verify", *flags, "."], capture_output=True,
-                            text=True, cwd=root)
+    result = tfgradfix("--verify", *flags, ".", cwd=root)
     return root, result
 
 
@@ -369,6 +486,7 @@ def _verify_project_json(tmp_path, name, *flags):
     return root, document, {(f["path"], f["symbol"]): f["verification"] for f in document["findings"]}
 
 
+@pytest.mark.slow
 def test_a_helper_module_is_verified_through_the_blocks_and_models_of_other_modules(tmp_path):
     """vision: `ops.py` has no layer of its own; `blocks.py`'s base class reaches it through
     `from . import ops`. Each fix is run through the project's classes that call it, and written."""
@@ -380,6 +498,7 @@ def test_a_helper_module_is_verified_through_the_blocks_and_models_of_other_modu
     assert "self.add_weight" in (root / "visionkit" / "blocks.py").read_text()
 
 
+@pytest.mark.slow
 def test_a_sequence_package_runs_token_ids_through_its_model_its_attention_and_its_training_step(tmp_path):
     """seq2seq: the loss factory runs through `train_step(model, optimizer, tokens, target)`
     on the project's `Seq2Seq(vocab_size=50)` fed token ids; the NumPy softmax through the
@@ -425,13 +544,19 @@ _TAGGER = textwrap.dedent('''
 ''')
 
 
-def test_an_embedding_lookup_and_rnn_model_is_fed_token_ids_in_range():
-    """Float inputs make `embedding_lookup` raise; the ids come from the table's rows (in
-    the layer, and in the GRU model that holds it) and the shape from the integer `keras.Input`."""
+@_batched
+def _token_ids(folder: Path) -> Items:
     original = _TAGGER.format(table="tf.Variable(tf.random.normal((vocab, dim)))", bias="tf.Variable(tf.zeros((3,)))")
     fixed = _TAGGER.format(table='self.add_weight(shape=(vocab, dim), initializer="random_normal")',
                            bias='self.add_weight(shape=(3,), initializer="zeros")')
-    (units,) = verify_files([("tagger.py", original, fixed)])
+    return [("tagger.py", original, fixed)]
+
+
+@pytest.mark.slow
+def test_an_embedding_lookup_and_rnn_model_is_fed_token_ids_in_range(verified):
+    """Float inputs make `embedding_lookup` raise; the ids come from the table's rows (in
+    the layer, and in the GRU model that holds it) and the shape from the integer `keras.Input`."""
+    (units,) = verified[_token_ids]
     table, tagger = units["TokenTable"], units["Tagger"]
     assert table["verdict"] == "verified" and table["input"] == "int32 (2, 7) ids < 120", table
     assert table["untracked_before"] == 1 and table["fd_rel_error"] is None  # no gradient for ids
@@ -468,31 +593,44 @@ _WHILE_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def test_a_top_level_while_loop_is_lifted_and_bounded():
+@_batched
+def _while_loop(folder: Path) -> Items:
+    return [("while_train.py", _WHILE_SCRIPT.format(loss="np.mean(tf.matmul(x_train, w) ** 2)"),
+             _WHILE_SCRIPT.format(loss="tf.reduce_mean(tf.matmul(x_train, w) ** 2)"))]
+
+
+@pytest.mark.slow
+def test_a_top_level_while_loop_is_lifted_and_bounded(verified, tmp_path):
     """A `while` training loop runs at most two steps, with the names bound before it;
     its `else` (the end a bounded run never reaches) is dropped."""
     from tfgradfix.verify.slicer import ModuleTable, lift_blocks
 
-    original = _WHILE_SCRIPT.format(loss="np.mean(tf.matmul(x_train, w) ** 2)")
+    ((_, original, _),) = _while_loop(tmp_path)
     (block,) = lift_blocks(ModuleTable(original))
     assert block.parameters == [] and "history" not in block.statement.uses
     assert {"w", "x_train", "loss_value", "step"} <= block.statement.uses
-    (units,) = verify_files([("while_train.py", original,
-                              _WHILE_SCRIPT.format(loss="tf.reduce_mean(tf.matmul(x_train, w) ** 2)"))])
+    (units,) = verified[_while_loop]
     (verdict,) = units.values()
     assert verdict["verdict"] == "verified", verdict
     assert verdict["none_before"] == 1 and verdict["none_after"] == 0 and verdict["gradient_calls"] == 2
 
 
-def test_a_function_taking_two_models_gets_two():
-    """`distill(student, teacher, x, optimizer)`: one model as both would let the teacher's
-    path carry the gradient the fix is about."""
+@_batched
+def _two_models(folder: Path) -> Items:
     path = FIXTURES / "projects" / "model_zoo" / "train.py"
     train = path.read_text()
-    (units,) = verify_files([(str(path), train, train.replace("student.predict(x)", "student(x, training=False)"))])
+    return [(str(path), train, train.replace("student.predict(x)", "student(x, training=False)"))]
+
+
+@pytest.mark.slow
+def test_a_function_taking_two_models_gets_two(verified):
+    """`distill(student, teacher, x, optimizer)`: one model as both would let the teacher's
+    path carry the gradient the fix is about."""
+    (units,) = verified[_two_models]
     assert units["distill"]["verdict"] == "verified" and units["distill"]["none_before"] > 0, units
 
 
+@pytest.mark.slow
 def test_a_helper_run_by_a_plain_agents_method_is_verified_through_it(tmp_path):
     """actor_critic: `entropy` (NumPy in the tape) is called only by `Agent.learn(states,
     actions, rewards)`, a method of a plain class holding its Keras model."""
@@ -550,13 +688,20 @@ _REDEFINED = textwrap.dedent('''
 ''')
 
 
-def test_a_changed_definition_that_a_notebook_redefines_later_is_run_as_it_stood():
-    """The fix is in the first `Linear`; the last one (another class of that name) is not it."""
+@_batched
+def _redefined(folder: Path) -> Items:
     original = _REDEFINED.format(w="tf.Variable(tf.random.uniform((input_dim, output_dim)))")
     fixed = _REDEFINED.format(w='self.add_weight(shape=(input_dim, output_dim), initializer="random_uniform")')
+    return [("notebook_like.py", original, fixed)]
+
+
+@pytest.mark.slow
+def test_a_changed_definition_that_a_notebook_redefines_later_is_run_as_it_stood(verified, tmp_path):
+    """The fix is in the first `Linear`; the last one (another class of that name) is not it."""
+    ((_, original, fixed),) = _redefined(tmp_path)
     assert changed_units(original, fixed) == [Unit("layer", "Linear", label="Linear (definition 1 of 2)",
                                                    occurrence=1)]
-    (units,) = verify_files([("notebook_like.py", original, fixed)])
+    (units,) = verified[_redefined]
     verdict = units["Linear (definition 1 of 2)"]
     assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
 
@@ -578,12 +723,12 @@ _TWO_BLOCKS = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_top_level_findings_take_the_verdict_of_their_own_block(tmp_path):
     """Watching `x1` does not give `y0` a gradient for it (that block fails); the NumPy
     block's fix verifies and is written alone."""
     (tmp_path / "script.py").write_text(_TWO_BLOCKS)
-    result = subprocess.run([sys.executable, "-m", "tfgradfix", "--fix", "--verify", "script.py"],
-                            capture_output=True, text=True, cwd=tmp_path)
+    result = tfgradfix("--fix", "--verify", "script.py", cwd=tmp_path)
     written = (tmp_path / "script.py").read_text()
     assert any(f"failed {device} top-level tape block 1" in result.stdout for device in ("CPU", "GPU:0"))
     assert "(written for _tfgradfix_block_2)" in result.stderr, result.stderr

@@ -118,6 +118,7 @@ def test_numpy_and_tf_constructors_become_named_initializers(variable, weight):
     assert cst.Module([]).code_for_node(translated.add_weight()) == weight
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variable,weight", _NUMPY_CASES)
 def test_the_weight_equals_the_variable_under_tensorflow(variable, weight):
     """Same shape, dtype and values as the `tf.Variable` it replaces."""
