@@ -53,9 +53,14 @@ def test_a_codebook_trained_only_through_add_loss_is_not_cut_off(tmp_path):
 
 def test_a_straight_through_estimator_is_silent_whichever_side_the_weights_are_on(tmp_path):
     """The moving-average quantizer's weights reach the output only through `quantized`, inside
-    the estimator; the same value stopped outright is reported."""
+    the estimator. The same value stopped outright is silent while the codebook is state (made
+    `trainable=False`, written with `.assign`): no trainable weight is cut off; with a trainable
+    codebook it is reported."""
     path = _vq_variant(tmp_path, "        return x + tf.stop_gradient(quantized - x)\n",
                        "        return tf.stop_gradient(quantized)\n")
+    assert _findings(path, "TGF301") == []
+    text = path.read_text(encoding="utf-8").replace('trainable=False, name="codebook"', 'name="codebook"')
+    path.write_text(text.replace("            self.codebook.assign(", "            means = (", 1), encoding="utf-8")
     assert [f.line for f in _findings(path, "TGF301")] == [57]
     for ste in ("tf.stop_gradient(quantized - x) + x", "x - tf.stop_gradient(x - quantized)"):
         path = _vq_variant(tmp_path, "x + tf.stop_gradient(quantized - x)\n", ste + "\n")

@@ -139,3 +139,24 @@ def test_state_variables_are_not_weights(variable, use, reported):
         f"        {use}\n")
     codes = _codes(code)
     assert any(c.endswith(("TGF203", "TGF206")) for c in codes) is reported, codes
+
+
+@pytest.mark.parametrize("loss, reported", [
+    ("-tf.reduce_mean(self.log_alpha * tf.stop_gradient(logp + 1.0))", False),
+    ("-tf.reduce_mean(tf.stop_gradient(self.log_alpha) * (logp + 1.0))", True),
+])
+def test_a_cut_counts_for_the_variables_a_tape_asks_for(loss, reported):
+    """`tape.gradient(loss, [self.log_alpha])` asks for the temperature alone: a stop_gradient on
+    the log-probabilities loses nothing; one on the temperature loses its only gradient."""
+    code = (
+        "class Agent(keras.Model):\n"
+        "    def __init__(self, actor):\n        super().__init__()\n        self.actor = actor\n"
+        "        self.log_alpha = tf.Variable(0.0)\n        self.opt = keras.optimizers.Adam()\n\n"
+        "    def call(self, states):\n        return self.actor(states)\n\n"
+        "    def update(self, states):\n"
+        "        with tf.GradientTape() as tape:\n"
+        "            logp = self.actor(states)\n"
+        f"            loss = {loss}\n"
+        "        grads = tape.gradient(loss, [self.log_alpha])\n"
+        "        self.opt.apply_gradients(zip(grads, [self.log_alpha]))\n")
+    assert any(c.endswith("TGF301") for c in _codes(code)) is reported

@@ -230,7 +230,7 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
         for target, value in _self_attribute_assignments(method):
             if is_weight_constructor(value, imports):
                 info.weights.add(target)
-                if holds_state(value) or target in state:
+                if holds_state(value, imports) or target in state:
                     info.state.add(target)
                 rank = declared_rank(value, imports)
                 if rank is not None:

@@ -948,7 +948,7 @@ class _Indexer:
         cls.parts = tuple(sorted(parts - {f"{self.info.name}.{name}"}))
         cls.methods = tuple(m for m in methods if f"{name}.{m}" in self.info.functions)
         cls.weights = frozenset(self._weights.pop(name, ())) | frozenset(weights)
-        cls.state = state_attributes_of(node, FORWARD_METHODS) & cls.weights
+        cls.state = state_attributes_of(node, FORWARD_METHODS, self._resolve) & cls.weights
 
     def _function(self, node: Union[ast.FunctionDef, ast.AsyncFunctionDef], prefix: str,
                   owner: Optional[ast.ClassDef]) -> None:

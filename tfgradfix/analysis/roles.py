@@ -4,9 +4,9 @@ A layer's `tf.Variable` attributes are not all weights. An augmentation probabil
 (`trainable=False`), a step counter (`tf.Variable(0, dtype=tf.int64)`), a queue, loss
 accumulators, power-iteration vectors: the code sets them with `.assign*()` and nothing
 trains them, so "it never trains" is no bug there. A variable is state when its
-constructor says so (`trainable=False`), when the forward pass writes it with
-`.assign*()` (a counter, an accumulator, a moving average), or when some method writes it and the forward pass never
-reads it. A weight set once at construction (`self.kernel.assign(initial)` in `build`) is
+constructor says so (`trainable=False`, a `tf.Variable` of an integer or boolean dtype),
+when the forward pass writes it with `.assign*()` (a counter, an accumulator, a moving
+average), or when some method writes it and the forward pass never reads it. A weight set once at construction (`self.kernel.assign(initial)` in `build`) is
 still a weight, and so is one that another method sets and the forward pass multiplies by
 (`mutate(v)` then `x * self.v`): nothing says it is not meant to train. Anything else made
 by `tf.Variable`/`add_weight` is taken for a weight.
@@ -19,17 +19,28 @@ from typing import Iterable, Mapping, Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
 from tfgradfix.analysis.tree import descendants
 
+VARIABLE_CONSTRUCTORS = ("tensorflow.Variable", "keras.Variable")
 ASSIGNS = ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_add", "scatter_nd_update")
 # Methods that run once per object: writing a variable there initialises it.
 _CONSTRUCTION = frozenset({"__init__", "build"})
 
 
-def holds_state(constructor: cst.Call) -> bool:
-    """`tf.Variable(..., trainable=False)`: state by declaration."""
-    return any(arg.keyword is not None and arg.keyword.value == "trainable" and isinstance(arg.value, cst.Name)
-               and arg.value.value == "False" for arg in constructor.args)
+def holds_state(constructor: cst.Call, imports: ImportMap) -> bool:
+    """State by declaration: `trainable=False`, or a `tf.Variable` whose constructor names an
+    integer or boolean dtype (`tf.Variable(0, dtype=tf.int32)`: a counter, written as one)."""
+    for arg in constructor.args:
+        if arg.keyword is None:
+            continue
+        if arg.keyword.value == "trainable" and isinstance(arg.value, cst.Name) and arg.value.value == "False":
+            return True
+        if arg.keyword.value == "dtype" and imports.resolve(constructor.func) in VARIABLE_CONSTRUCTORS:
+            dtype = imports.dtype_name(arg.value)
+            if is_integer_dtype(dtype) or dtype == "bool":
+                return True
+    return False
 
 
 def state_attributes(methods: Mapping[str, cst.FunctionDef], forward: Iterable[str]) -> set[str]:
@@ -69,7 +80,7 @@ def _self_attribute(node: cst.CSTNode) -> Optional[str]:
     return None
 
 
-def state_attributes_of(cls: ast.ClassDef, forward: Iterable[str]) -> frozenset[str]:
+def state_attributes_of(cls: ast.ClassDef, forward: Iterable[str], resolve) -> frozenset[str]:
     """The same reading of a class from the project index's `ast` (other modules' classes):
     its variables that are state by their constructor or by how its methods write them."""
     forward = set(forward)
@@ -82,7 +93,7 @@ def state_attributes_of(cls: ast.ClassDef, forward: Iterable[str]) -> frozenset[
             continue
         receivers: set[int] = set()
         for node in ast.walk(method):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _declares_state(node.value):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _declares_state(node.value, resolve):
                 declared.update(t.attr for t in node.targets if _ast_self_attribute(t))
             elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ASSIGNS
                   and _ast_self_attribute(node.func.value) and method.name not in _CONSTRUCTION):
@@ -93,10 +104,57 @@ def state_attributes_of(cls: ast.ClassDef, forward: Iterable[str]) -> frozenset[
     return frozenset(declared | written_forward | (written_later - read_forward))
 
 
-def _declares_state(call: ast.Call) -> bool:
-    return any(keyword.arg == "trainable" and isinstance(keyword.value, ast.Constant) and keyword.value.value is False
-               for keyword in call.keywords)
+def _declares_state(call: ast.Call, resolve) -> bool:
+    for keyword in call.keywords:
+        if keyword.arg == "trainable" and isinstance(keyword.value, ast.Constant) and keyword.value.value is False:
+            return True
+        if keyword.arg == "dtype" and resolve(call.func) in VARIABLE_CONSTRUCTORS:
+            value = keyword.value
+            dtype = value.value if isinstance(value, ast.Constant) else (resolve(value) or "").rsplit(".", 1)[-1]
+            if isinstance(dtype, str) and (is_integer_dtype(dtype) or dtype == "bool"):
+                return True
+    return False
 
 
 def _ast_self_attribute(node: ast.AST) -> bool:
     return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
+
+
+_SOURCE_METHODS = ("gradient", "jacobian", "batch_jacobian")
+
+
+def trained_by_name(module: cst.Module) -> frozenset[str]:
+    """Attributes the module's training code lists by name: in the sources of
+    `tape.gradient(loss, [self.log_alpha])`, in `apply_gradients(zip(grads, [self.w]))`,
+    in `optimizer.minimize(loss, var_list=[self.w])` (also through a name bound to that
+    list). Such a variable trains whether or not Keras tracks it."""
+    lists: dict[str, list[cst.BaseExpression]] = {}
+    sources: list[cst.BaseExpression] = []
+    for node in descendants(module):
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            lists.setdefault(node.targets[0].target.value, []).append(node.value)
+        if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):
+            continue
+        method = node.func.attr.value
+        if method in _SOURCE_METHODS and len(node.args) >= 2:
+            sources.append(node.args[1].value)
+        elif method == "minimize":
+            sources.extend(a.value for a in node.args[1:] if a.keyword is None or a.keyword.value == "var_list")
+        elif method == "apply_gradients" and node.args:
+            pairs = node.args[0].value
+            if isinstance(pairs, cst.Call) and isinstance(pairs.func, cst.Name) and pairs.func.value == "zip":
+                sources.extend(a.value for a in pairs.args[1:])
+    found: set[str] = set()
+    seen: set[str] = set()
+    while sources:
+        expr = sources.pop()
+        if isinstance(expr, cst.Name):
+            if expr.value not in seen:
+                seen.add(expr.value)
+                sources.extend(lists.get(expr.value, ()))
+            continue
+        for node in descendants(expr):
+            if isinstance(node, cst.Attribute) and node.attr.value not in ("trainable_variables", "trainable_weights",
+                                                                         "variables", "weights"):
+                found.add(node.attr.value)
+    return frozenset(found)

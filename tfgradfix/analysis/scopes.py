@@ -25,6 +25,8 @@ call is what TGF105 reports).
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from typing import Iterator, Optional, Union
 
@@ -37,6 +39,7 @@ from tfgradfix.analysis.dataflow import (
 from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.project import FunctionInfo, PathEntry, ProjectIndex
 from tfgradfix.analysis.tree import child_nodes, statements
+from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.keras import (
     FORWARD_METHODS, KERAS_PACKAGES, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
     self_attribute,
@@ -292,6 +295,11 @@ class ModuleAnalysis:
         self._sealed = True
 
     # -- public --------------------------------------------------------------
+
+    @functools.cached_property
+    def trained_by_name(self) -> frozenset[str]:
+        """Attributes whose variables the module's training code lists by name (`roles.py`)."""
+        return trained_by_name(self.module)
 
     @property
     def has_gradient_path(self) -> bool:

@@ -25,6 +25,7 @@ from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 from tfgradfix.analysis.objects import describe
+from tfgradfix.analysis.tapes import find_tape_blocks
 from tfgradfix.analysis.sources import called_objects, enclosing_blocks, excluding_others, gradient_objects
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Fix
@@ -57,6 +58,7 @@ _ADVICE_BY_REASON = {
     "gradient registered as None": "TensorFlow registers a None gradient for it: use a differentiable "
                                    "relaxation or a straight-through estimator",
 }
+_MODEL_VARIABLES = frozenset({"trainable_variables", "trainable_weights", "variables", "weights"})
 _COMPARISON_OPS = frozenset({"Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual"})
 
 
@@ -112,7 +114,44 @@ class _CutRule(Rule):
         baseline, cut = scope.analyse(self.baseline), scope.analyse(self.cut)
         if any(cut.is_tainted(loss) for loss in cut.added_losses):
             return False  # the weights still train through a loss handed to `add_loss` (a VQ codebook)
-        return any(baseline.is_tainted(s) and not cut.is_tainted(s) for s in baseline.sink_expressions)
+        asked = self._asked_for(scope)
+        for sink in baseline.sink_expressions:
+            cut_off = baseline.is_tainted(sink) and not cut.is_tainted(sink)
+            by_name, blockings = asked.get(sink, (False, None))
+            if blockings is None:
+                if cut_off:
+                    return True
+                continue
+            # A `tape.gradient` asks for some variables only: the cut counts when it takes the
+            # target away from them, as far as the code shows that they reach it. Variables
+            # listed by name are judged on their own, whatever else reaches the target.
+            if (by_name or cut_off) and any(
+                    scope.analyse(before).is_tainted(sink) and not scope.analyse(after).is_tainted(sink)
+                    for before, after in blockings):
+                return True
+        return False
+
+    def _asked_for(self, scope) -> dict:
+        """Targets of the scope's `tape.gradient` calls whose sources are known, and the
+        (baseline, cut) blockings that see only those sources: `self.<attr>` variables listed
+        by name (`tape.gradient(alpha_loss, [self.log_alpha])`), or models' variables
+        (`self.actor.trainable_variables`, where other models called are constants)."""
+        asked = {}
+        for block in find_tape_blocks(scope, self.context.imports):
+            for gradient in block.gradients:
+                sources = gradient.sources
+                elements = ([e.value for e in sources.elements] if isinstance(sources, (cst.List, cst.Tuple))
+                            else [sources])
+                attrs = [self_attribute(e) for e in elements if e is not None]
+                if attrs and all(a is not None and a not in _MODEL_VARIABLES for a in attrs):
+                    asked[gradient.target] = (True, [(self.baseline.only(a), self.cut.only(a)) for a in attrs])
+                    continue
+                objects = gradient_objects(scope, sources)
+                if objects:
+                    before = excluding_others(scope, objects, self.baseline) or self.baseline
+                    after = excluding_others(scope, objects, self.cut) or self.cut
+                    asked[gradient.target] = (False, [(before, after)])
+        return asked
 
     def _qualified(self, node: cst.Call) -> Optional[str]:
         return self.context.imports.resolve(node.func)
@@ -204,7 +243,14 @@ class StopGradientOutput(_CutRule):
         "are models' variables (`actor.trainable_variables`, a list or sum of those), also when it "
         "cuts every path from those models to the target while other models still reach it (a DDPG "
         "actor step that stops the actor's own action); a stop_gradient on a model the tape does "
-        "not differentiate (a target network) is not reported. The value is followed through "
+        "not differentiate (a target network) is not reported. Evidence needed: when a "
+        "`tape.gradient` names its sources, the cut is judged for those alone: for variables "
+        "listed by name (`tape.gradient(alpha_loss, [self.log_alpha])`, a SAC temperature) "
+        "whatever else reaches the target, and for models' variables only when the code shows "
+        "those models reaching the target (a method of the model the analysis cannot follow, "
+        "`self.actor.action_probabilities(s)`, is no evidence either way: silent). Variables "
+        "that are state (`trainable=False`, written with `.assign*()`) are no weights to cut "
+        "off. The value is followed through "
         "assignments and arithmetic. Not reported: straight-through estimators (`x + tf.stop_gradient(q - x)`, "
         "`x - tf.stop_gradient(x - q)`, whichever of `x` and `q` the weights reach), zero-valued "
         "carriers (`e - tf.stop_gradient(e)`), a "

@@ -35,7 +35,10 @@ class UntrackedVariableAttribute(Rule):
         "variable is a weight, not state (see `analysis/roles.py`): a variable made with "
         "`trainable=False`, written with `.assign*()` by the forward pass (a step counter, "
         "loss accumulators), or written by another method while the forward pass never reads "
-        "it is not reported: nothing trains it, tracked or not."
+        "it is not reported: nothing trains it, tracked or not. Nor is a variable that the "
+        "module's training code lists by name (`tape.gradient(loss, [self.log_alpha])`, "
+        "`apply_gradients(zip(grads, [self.w]))`, `minimize(loss, var_list=[self.w])`): it "
+        "trains without Keras's tracking (a SAC temperature, a CURL bilinear weight)."
     )
     why = (
         "Keras 3 (`tf.keras` from TensorFlow 2.16) tracks only the variables it creates itself "
@@ -117,8 +120,10 @@ class UntrackedVariableAttribute(Rule):
         if attr is None:
             return
         cls = scope.keras_class
-        if cls.is_state(attr):
-            return  # state the code writes: nothing trains it, tracked or not
+        if cls.is_state(attr) or attr in context.analysis.trained_by_name:
+            # State the code writes: nothing trains it, tracked or not. A variable the training
+            # code lists by name (`tape.gradient(loss, [self.log_alpha])`) trains untracked.
+            return
         if any(defines_property(c, attr) for c in cls.lineage()):
             return  # the assignment runs a setter: what it stores is the setter's business
         message = self.message.format(attr=attr)
