@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from tfgradfix.engine import TOO_DEEP
 from tfgradfix.noqa import NoqaLines, add_noqa
 
 HEADER = "import numpy as np\nimport tensorflow as tf\n\n\nclass L(tf.keras.layers.Layer):\n    def call(self, x):\n"
@@ -211,3 +212,181 @@ def test_a_construct_split_across_cells_is_an_error_of_those_cells(cli, tmp_path
     fixed = json.loads((tmp_path / "nb.ipynb").read_text())["cells"]
     assert [c["source"] for c in fixed[1:3]] == [first, second]  # the broken cells come back as they were
     assert "tf.tanh" in "".join(fixed[3]["source"])
+
+
+# --- one file's failure is one error line; the run goes on -------------------------------------
+
+def _deep_files(folder) -> None:
+    (folder / "ok.py").write_text(_layer("return np.sum(x)\n"))
+    (folder / "plus900.py").write_text(_layer("y = " + " + ".join(["x"] * 900) + "\nreturn np.sum(y)\n"))
+    (folder / "nested150.py").write_text(_layer("y = " + "f(" * 150 + "x" + ")" * 150 + "\nreturn np.sum(y)\n"))
+
+
+@pytest.mark.parametrize("args", [(), ("--fix",), ("--diff",), ("--output-format", "sarif"), ("--add-noqa",),
+                                  ("-j", "1"), ("-j", "2")])
+def test_code_nested_too_deeply_is_one_error_line(cli, tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    _deep_files(tmp_path)
+    result = cli("--isolated", *args, ".")
+    assert "Traceback" not in result.output and "please report" not in result.output, result.output[-3000:]
+    assert len(result.stderr.splitlines()) < 10
+    for name in ("plus900.py", "nested150.py"):  # analysed, or one line that says why not
+        errors = [line for line in result.output.splitlines() if line.startswith(f"error: {name}")]
+        assert errors in ([], [f"error: {name}: {TOO_DEEP}"]), result.output
+    assert "ok.py" in {"--fix": (tmp_path / "ok.py").read_text().replace("tf.reduce_sum", "ok.py"),
+                       "--add-noqa": (tmp_path / "ok.py").read_text().replace("# noqa: TGF101", "ok.py")
+                       }.get(args[0] if args else "", result.output)  # the other file is checked (and fixed)
+
+
+def test_a_review_goes_on_past_a_file_it_cannot_analyse(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _deep_files(tmp_path)
+    result = cli("--isolated", "--fix", "-i", ".", input="y\ny\ny\n")
+    assert "Traceback" not in result.output
+    assert "tf.reduce_sum(x)" in (tmp_path / "ok.py").read_text()
+
+
+def test_an_error_in_a_worker_or_after_the_rounds_is_that_file_s_error(cli, tmp_path, monkeypatch):
+    from tfgradfix.engine import Engine
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.py", "b.py", "c.py"):
+        (tmp_path / name).write_text(_layer("return np.sum(x)\n"))
+    process_path = Engine.process_path
+
+    def failing(self, path):
+        if path.endswith("b.py"):
+            raise ValueError("boom")
+        return process_path(self, path)
+
+    monkeypatch.setattr(Engine, "process_path", failing)  # the workers are forked with it
+    result = cli("--isolated", "-j", "2", ".")
+    assert result.exit_code == 2 and "error: b.py: internal error" in result.output and "boom" in result.output
+    assert "a.py:7:16: TGF101" in result.output and "c.py:7:16: TGF101" in result.output
+
+    def raising(self, *args):
+        raise RecursionError
+
+    monkeypatch.setattr(Engine, "process_path", process_path)
+    monkeypatch.setattr(Engine, "_fix_one_across", raising)
+    monkeypatch.setattr("tfgradfix.report.sarif._fixes", raising)
+    (tmp_path / "__init__.py").write_text("")  # a package: the fixes across files are tried
+    result = cli("--isolated", "--output-format", "sarif", ".")
+    assert json.loads(result.stdout)["runs"][0]["results"]  # reported, without fixes
+
+
+# --- notebooks that are not Python, or not nbformat ---------------------------------------------
+
+def test_a_notebook_of_another_kernel_language_is_skipped_with_a_note(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r_kernel = {"kernelspec": {"language": "R", "name": "ir"}, "language_info": {"name": "R"}}
+    (tmp_path / "r.ipynb").write_text(_notebook(NB_IMPORTS + NB_LAYER, metadata=r_kernel))
+    (tmp_path / "py.ipynb").write_text(_notebook(NB_IMPORTS + NB_LAYER, metadata={
+        "kernelspec": {"language": "python", "name": "python3"}, "language_info": {"name": "python"}}))
+    result = cli("--isolated", ".")
+    assert result.exit_code == 1, result.output  # a note, not an error
+    assert "warning: r.ipynb: skipped: the notebook's kernel runs R, not Python" in result.output
+    assert "py.ipynb:cell 1:5:16: TGF101" in result.output and "r.ipynb:cell" not in result.output
+    assert "warning" not in cli("--isolated", "-q", ".").output
+    stdin = cli("--isolated", "--fix", "--stdin-filename", "r.ipynb", "-", input=(tmp_path / "r.ipynb").read_text())
+    assert stdin.stdout == (tmp_path / "r.ipynb").read_text()  # comes back as it came
+
+
+@pytest.mark.parametrize("source", [["x = 1\n", 3], ["x = 1\n", None], 7, {"a": 1}])
+def test_a_cell_source_that_is_not_text_is_one_error_line(cli, tmp_path, monkeypatch, source):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.ipynb").write_text(_notebook(NB_IMPORTS + NB_LAYER, source))
+    (tmp_path / "good.ipynb").write_text(_notebook(NB_IMPORTS + NB_LAYER))
+    for jobs in ("1", "2"):
+        result = cli("--isolated", "-j", jobs, ".")
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert "error: bad.ipynb: broken notebook: cell 2: `source` holds" in result.output
+        assert "good.ipynb:cell 1:5:16: TGF101" in result.output
+
+
+# --- folders that cannot be read ---------------------------------------------------------------
+
+def _locked_tree(root):
+    (root / "open").mkdir()
+    (root / "locked").mkdir()
+    (root / "open" / "a.py").write_text(_layer("return np.sum(x)\n"))
+    (root / "locked" / "b.py").write_text(_layer("return np.sum(x)\n"))
+
+
+def test_an_unreadable_folder_is_one_error_line(cli, tmp_path, monkeypatch):
+    """As root, chmod 000 stops nothing: the folder is made unreadable to os.scandir."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    _locked_tree(tmp_path)
+    scandir = os.scandir
+
+    def refusing(path="."):
+        if os.path.basename(os.path.normpath(os.fspath(path))) == "locked":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    for args in ((".",), ("locked", "open")):
+        result = cli("--isolated", *args)
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert "error: locked: cannot read folder: Permission denied" in result.output, result.output
+        assert "open/a.py:7:16: TGF101" in result.output
+    result = cli("--isolated", "locked")  # the only path: nothing checked
+    assert result.exit_code == 2 and "error: locked: cannot read folder: Permission denied" in result.output
+
+
+def test_unreadable_folders_and_files_as_a_user_without_rights():
+    """The real thing: chmod 000, as a user that is not root (`nobody` through setpriv when
+    the tests run as root, in a folder of /tmp that user can reach)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        _run_without_rights(Path(folder), os, shutil, subprocess, sys)
+
+
+def _run_without_rights(tmp_path, os, shutil, subprocess, sys):
+    _locked_tree(tmp_path)
+    (tmp_path / "open" / "c.py").write_text(_layer("return np.sum(x)\n"))
+    command = [sys.executable, "-m", "tfgradfix", "--isolated", "-j", "1", ".", "locked"]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root, without setpriv to drop to another user")
+        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+        os.chmod(tmp_path, 0o777)
+        for folder in (tmp_path / "open", tmp_path / "locked"):
+            os.chmod(folder, 0o777)
+    os.chmod(tmp_path / "open" / "c.py", 0)
+    os.chmod(tmp_path / "locked", 0)
+    try:
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    finally:
+        os.chmod(tmp_path / "locked", 0o755)
+        os.chmod(tmp_path / "open" / "c.py", 0o644)
+    if "No module named tfgradfix" in done.stderr or "Permission denied: '/" in done.stderr:
+        pytest.skip(f"the other user cannot run this Python: {done.stderr[-200:]}")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "error: locked: cannot read folder: Permission denied" in done.stderr
+    assert "error: open/c.py: Permission denied" in done.stderr
+    assert "open/a.py:7:16: TGF101" in done.stdout
+
+
+def test_a_project_index_that_cannot_be_built_leaves_each_file_checked_alone(cli, tmp_path, monkeypatch):
+    from tfgradfix.analysis.project import ProjectIndex
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.py").write_text(_layer("return np.sum(x)\n"))
+
+    def refusing(cls, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/somewhere/__init__.py")
+
+    monkeypatch.setattr(ProjectIndex, "build", classmethod(refusing))
+    result = cli("--isolated", ".")
+    assert result.exit_code == 1 and "a.py:7:16: TGF101" in result.output
+    assert "warning: the project index could not be built (PermissionError" in result.output

@@ -20,7 +20,7 @@ from tfgradfix import __version__, interrupts
 from tfgradfix.config import ConfigError, Configs, RuleSelection, check_codes
 from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.engine import Engine, FileResult
-from tfgradfix.files import STDIN, Exclusions, SourceError, discover, read_source, write_source
+from tfgradfix.files import STDIN, Exclusions, NotPython, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
 from tfgradfix.report.diff import unified_diff
 from tfgradfix.report.github import write_github
@@ -169,7 +169,13 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
         except VerifyUnavailable as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_ERROR)
-    project = _project(files, o.stdin_filename, tuple({t for rule in rules for t in rule.triggers}))
+    try:
+        project = _project(files, o.stdin_filename, tuple({t for rule in rules for t in rule.triggers}))
+    except Exception as error:  # the files can still be checked, each alone
+        interrupts.check()
+        _warn(f"the project index could not be built ({type(error).__name__}: {error}); "
+              "each file is checked alone", o.quiet)
+        project = None
     engine = Engine(rules, fix=(o.fix or o.diff or o.verify) and not o.add_noqa, unsafe_fixes=bool(o.unsafe_fixes),
                     ignored_for=configs.ignored_for, project=project, unsafe_for=configs.unsafe_for)
     report = RunReport(errors=list(missing), fix_mode=o.fix and not o.diff)
@@ -189,6 +195,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             except Interrupted:
                 click.echo("\nInterrupted: nothing written; every file is unchanged.", err=True)
                 sys.exit(130)
+            _write_notes(report, o.quiet)
             for path, message in report.all_errors:
                 click.echo(f"error: {path}: {message}", err=True)
             write_text(report, out, quiet=o.quiet)
@@ -206,6 +213,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             if stdin.echoed and out is sys.stdout:
                 out = sys.stderr  # stdout carries the code
         report.seconds = time.monotonic() - started
+        _write_notes(report, o.quiet)
         for path, message in report.all_errors:
             click.echo(f"error: {path}: {message}", err=True)
         if o.add_noqa:
@@ -252,6 +260,13 @@ class _Excluded:
         if config.path not in self._by_config:
             self._by_config[config.path] = Exclusions([(p, config.folder) for p in config.exclude])
         return self._by_config[config.path].matches(path) or self.extend.matches(path)
+
+
+def _write_notes(report: RunReport, quiet: bool) -> None:
+    """Files skipped for a reason the user should know (a notebook of another language)."""
+    for result in report.results:
+        if result.note:
+            _warn(f"{display_path(result.path)}: {result.note}", quiet)
 
 
 def _write_verdicts(report: RunReport, out: TextIO) -> None:
@@ -409,6 +424,8 @@ def _process_stdin(engine: Engine, stdin: _Stdin, report: RunReport) -> FileResu
     name = stdin.name
     try:
         source = read_source(STDIN, io.BytesIO(stdin.data), name=name)
+    except NotPython as note:
+        return FileResult(path=name or STDIN, note=str(note))
     except SourceError as error:
         return FileResult(path=name or STDIN, error=str(error))
     return engine.process(source)

@@ -123,7 +123,7 @@ class Config:
 def find_pyproject(start: Path, cache: Optional[dict[str, Optional[Path]]] = None) -> Optional[Path]:
     """The nearest pyproject.toml, from `start` upwards, with a `[tool.tfgradfix]` table
     (as Ruff skips a pyproject.toml without `[tool.ruff]`); `cache` remembers folders."""
-    folder = Path(os.path.abspath(start if start.is_dir() else start.parent))
+    folder = Path(os.path.abspath(start if os.path.isdir(start) else start.parent))
     seen: list[str] = []
     found: Optional[Path] = None
     for candidate in [folder, *folder.parents]:

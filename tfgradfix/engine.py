@@ -24,7 +24,7 @@ from tfgradfix.analysis.project import Kind, PathEntry, ProjectIndex, checksum, 
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.slices import ModuleSlices
 from tfgradfix.analysis.tree import child_nodes, visit_batched
-from tfgradfix.files import SourceError, SourceFile, read_source
+from tfgradfix.files import NotPython, SourceError, SourceFile, read_source
 from tfgradfix.noqa import NoqaLines
 from tfgradfix.notebooks import NotebookError
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
@@ -66,6 +66,8 @@ class FileResult:
     linked: frozenset[str] = frozenset()
     # Errors that left the rest of the file checked: a notebook's cells that are not Python.
     problems: list[str] = field(default_factory=list)
+    # Why a file that is not an error was not checked (a notebook of another language): a warning.
+    note: Optional[str] = None
 
     @property
     def changed(self) -> bool:
@@ -113,6 +115,8 @@ class Engine:
     def process_path(self, path: str) -> FileResult:
         try:
             source = read_source(path)
+        except NotPython as note:
+            return FileResult(path=path, note=str(note))
         except SourceError as error:
             return FileResult(path=path, error=str(error))
         return self.process(source)
@@ -121,11 +125,7 @@ class Engine:
         try:
             return self._process(source)
         except Exception as error:  # a bug of ours must not stop the run or lose the file
-            interrupts.check()  # LibCST can turn a Ctrl-C into a KeyError: that is no bug
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            return FileResult(path=source.path, source=source, error=(
-                f"internal error, file left unchanged: {type(error).__name__}: {error} "
-                f"({os.path.basename(where.filename)}:{where.lineno}); please report it"))
+            return FileResult(path=source.path, source=source, error=failure(error))
 
     def module_name(self, source: SourceFile) -> Optional[str]:
         return self.project.module_for_path(source.path) if self.project is not None else None
@@ -334,8 +334,12 @@ class Engine:
         by_module = {project.module_for_path(path): result for path, result in results.items()}
         for result in list(results.values()):
             declined: set[tuple] = set()
-            while result.crossing and result.error is None and self._fix_one_across(result, by_module, declined):
-                pass
+            try:
+                while result.crossing and result.error is None and self._fix_one_across(result, by_module, declined):
+                    pass
+            except Exception as error:  # this file's fixes across files are not made; the run goes on
+                result.crossing = False
+                result.problems.append(f"fixes across files not made: {failure(error)}")
 
     def _fix_one_across(self, result: FileResult, by_module: dict, declined: set) -> bool:
         module = parse_source(_text(result))
@@ -361,11 +365,12 @@ class Engine:
         by_path = {r.path: r for r in by_module.values()}
         group = {path for path, _, _ in changes}
         group |= {other for path in list(group) for other in by_path[path].linked}
-        for path, fixed, made in changes:
+        left = [self.findings(fixed, path) for path, fixed, _ in changes]  # first: this may raise
+        for (path, fixed, made), findings in zip(changes, left):
             target = by_path[path]
             target.new_text = fixed.code
             target.applied.extend(made)
-            target.findings = self.findings(fixed, target.path)
+            target.findings = findings
         for path in group:
             by_path[path].linked = frozenset(group - {path})
         return True
@@ -403,6 +408,21 @@ class Engine:
         """What the rules report on `module` (per-file ignores applied)."""
         module_name = self.project.module_for_path(path) if self.project is not None else None
         return self._check(module, module.code, tuple(self.ignored_for(path)), module_name)
+
+
+TOO_DEEP = ("not analysed, file left unchanged: its code nests too deeply for the analysis (a long `+` chain "
+            "or deeply nested calls reach Python's recursion limit)")
+
+
+def failure(error: BaseException) -> str:
+    """The one error line of a file whose analysis raised `error` (the run goes on). A
+    Ctrl-C that LibCST turned into another error is raised as what it is."""
+    interrupts.check()  # LibCST can turn a Ctrl-C into a KeyError: that is no bug
+    if isinstance(error, RecursionError):
+        return TOO_DEEP
+    where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ is not None else None
+    at = f" ({os.path.basename(where.filename)}:{where.lineno})" if where is not None else ""
+    return f"internal error, file left unchanged: {type(error).__name__}: {error}{at}; please report it"
 
 
 def _has_markers(text: str) -> bool:

@@ -8,6 +8,7 @@ links, and are skipped when the file changed since it was read or is read-only.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import io
 import os
@@ -33,6 +34,11 @@ STDIN = "-"
 
 class SourceError(Exception):
     """A file that cannot be read, decoded or parsed; the message names the problem."""
+
+
+class NotPython(SourceError):
+    """A file that is not Python, skipped with a note (no error): a notebook whose kernel
+    runs another language, as Ruff skips it."""
 
 
 @dataclass
@@ -99,12 +105,18 @@ def discover(paths: Iterable[str], exclude: Exclusions = Exclusions(),
             found.append(STDIN)
             continue
         path = Path(raw)
-        if not os.path.lexists(path):
-            errors.append((raw, "no such file or directory"))
-        elif not path.exists():
-            errors.append((raw, "broken symbolic link"))
-        elif path.is_dir():
-            found.extend(_walk(path, exclude, respect_gitignore))
+        try:
+            info = os.stat(path)
+        except OSError as error:
+            if not os.path.lexists(path):
+                errors.append((raw, "no such file or directory"))
+            elif os.path.islink(path) and error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                errors.append((raw, "broken symbolic link"))
+            else:
+                errors.append((raw, _reason(error)))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            found.extend(_walk(path, exclude, respect_gitignore, errors))
         elif not exclude.matches(path):
             found.append(str(path))
     unique: list[str] = []
@@ -117,11 +129,28 @@ def discover(paths: Iterable[str], exclude: Exclusions = Exclusions(),
     return unique, errors
 
 
-def _walk(root: Path, exclude: Exclusions, respect_gitignore: bool) -> Iterator[str]:
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def _walk(root: Path, exclude: Exclusions, respect_gitignore: bool,
+          errors: list[tuple[str, str]]) -> Iterator[str]:
+    """The Python files under `root`; a folder that cannot be read (no permission) is one
+    (path, problem) in `errors`, and the rest is searched."""
     seen: set[tuple[int, int]] = set()
     ignored = _git_ignored(root) if respect_gitignore else frozenset()
-    for folder, dirs, files in os.walk(root, followlinks=True):
-        info = os.stat(folder)
+
+    def unreadable(error: OSError) -> None:
+        errors.append((os.path.normpath(error.filename if error.filename is not None else root),
+                       f"cannot read folder: {_reason(error)}"))
+
+    for folder, dirs, files in os.walk(root, onerror=unreadable, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError as error:
+            unreadable(error)
+            dirs[:] = []
+            continue
         if (info.st_dev, info.st_ino) in seen:  # a symlink loop
             dirs[:] = []
             continue
@@ -131,12 +160,19 @@ def _walk(root: Path, exclude: Exclusions, respect_gitignore: bool) -> Iterator[
             if d not in SKIPPED_DIRECTORIES and not d.endswith(".egg-info")
             and not exclude.matches(Path(folder, d))
             and os.path.abspath(os.path.join(folder, d)) not in ignored
-            and not Path(folder, d, "pyvenv.cfg").exists()
+            and not _is_virtualenv(Path(folder, d))
         )
         for name in sorted(files):
             if (name.endswith((".py", ".pyi", ".ipynb")) and not exclude.matches(Path(folder, name))
                     and os.path.abspath(os.path.join(folder, name)) not in ignored):
                 yield str(Path(folder, name))
+
+
+def _is_virtualenv(folder: Path) -> bool:
+    try:
+        return (folder / "pyvenv.cfg").exists()
+    except OSError:  # a folder that cannot be searched: os.walk says so when it gets there
+        return False
 
 
 def _git_ignored(root: Path) -> frozenset[str]:
@@ -203,6 +239,8 @@ def read_source(path: str, stdin: Optional[BinaryIO] = None, name: Optional[str]
             notebook = Notebook.parse(text)
         except NotebookError as error:
             raise SourceError(f"broken notebook: {error}") from error
+        if not notebook.language.lower().startswith(("python", "ipython")):
+            raise NotPython(f"skipped: the notebook's kernel runs {notebook.language}, not Python")
         text = notebook.to_python()
     return SourceFile(path=name or path, text=text, encoding=encoding, bom=bom, mtime_ns=mtime_ns, size=size,
                       from_stdin=path == STDIN, notebook=notebook)

@@ -160,10 +160,31 @@ class Notebook:
             raise NotebookError(f"not a notebook: invalid JSON ({error})") from error
         if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
             raise NotebookError("not a notebook: no cells")
+        for number, cell in enumerate(document["cells"], 1):
+            if not isinstance(cell, dict):
+                raise NotebookError(f"cell {number} is a {type(cell).__name__}, not an object")
+            source = cell.get("source", "")
+            if cell.get("cell_type") == "code" and not (isinstance(source, str) or (
+                    isinstance(source, list) and all(isinstance(line, str) for line in source))):
+                bad = source if not isinstance(source, list) else next(x for x in source if not isinstance(x, str))
+                raise NotebookError(f"cell {number}: `source` holds {type(bad).__name__} {json.dumps(bad)[:40]}, "
+                                    "not text (nbformat: a string or a list of strings)")
         match = re.search(r'^\{\s*\n( *)"', text)
         indent = len(match.group(1)) if match else None
         spans = _source_spans(text)
         return cls(document, indent, text.endswith("\n"), _source_lines(text, document, spans), text, spans)
+
+    @property
+    def language(self) -> str:
+        """The kernel's language, as the metadata names it (`language_info.name`, else the
+        kernelspec's `language`); a notebook that names none is Python."""
+        metadata = self.document.get("metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
+        for key, field_name in (("language_info", "name"), ("kernelspec", "language")):
+            table = metadata.get(key)
+            if isinstance(table, dict) and isinstance(table.get(field_name), str) and table[field_name].strip():
+                return table[field_name].strip()
+        return "python"
 
     @property
     def code_cells(self) -> list[int]:

@@ -7,7 +7,7 @@ import os
 from typing import Iterator, Optional
 
 from tfgradfix import interrupts
-from tfgradfix.engine import Engine, FileResult
+from tfgradfix.engine import Engine, FileResult, failure
 
 _ENGINE: Optional[Engine] = None
 # Files per task: large enough to amortise the round trip, small enough to balance.
@@ -35,7 +35,10 @@ def _process(task) -> FileResult:
         module = _ENGINE.project.module_for_path(path)
         if module is not None:
             _ENGINE.project.entries[module] = entries
-    return _ENGINE.process_path(path).detached()
+    try:
+        return _ENGINE.process_path(path).detached()
+    except Exception as error:  # one file's failure is its error line, never the end of the run
+        return FileResult(path=path, error=failure(error))
 
 
 def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileResult]:

@@ -24,8 +24,8 @@ import click
 import libcst as cst
 
 from tfgradfix import interrupts
-from tfgradfix.engine import Engine, FileResult, parse_source
-from tfgradfix.files import SourceError, read_source
+from tfgradfix.engine import Engine, FileResult, failure, parse_source
+from tfgradfix.files import NotPython, SourceError, read_source
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.report.run import RunReport, display_path, write_together
 from tfgradfix.rules import Finding
@@ -75,6 +75,10 @@ class Review:
                     self._file(result)
                 except _Quit:
                     break
+                except (Interrupted, KeyboardInterrupt):
+                    raise
+                except Exception as error:  # this file's review stops; the fixes it accepted are kept
+                    result.error = f"review stopped: {failure(error)}"
         except KeyboardInterrupt:
             raise Interrupted from None
         except Exception:
@@ -96,6 +100,10 @@ class Review:
             return self.results[path]
         try:
             source = read_source(path)
+        except NotPython as note:
+            self.report.results.append(FileResult(path=path, note=str(note)))
+            self.results[path] = None
+            return None
         except SourceError as error:
             self.report.errors.append((display_path(path), str(error)))
             self.results[path] = None
@@ -221,14 +229,27 @@ class Review:
 
     def _write(self) -> None:
         """Each changed file once; the files an accepted group links all together, or none."""
-        changed = [r for r in self.results.values() if r is not None and r.source is not None
-                   and r.path in self.modules and self.modules[r.path].code != r.source.text]
+        codes: dict[str, Optional[str]] = {}
+        for result in self.results.values():
+            if result is None or result.source is None or result.path not in self.modules:
+                continue
+            try:
+                codes[result.path] = self.modules[result.path].code
+            except Exception as error:  # it cannot be written: nor can the files linked to it
+                codes[result.path] = None
+                result.error = result.error or f"not written: {failure(error)}"
         groups: dict[str, list[FileResult]] = {}
-        for result in changed:
-            groups.setdefault(self._root(result.path), []).append(result)
+        for path, code in codes.items():
+            result = self.results[path]
+            if code is None or code != result.source.text:  # type: ignore[union-attr]
+                groups.setdefault(self._root(path), []).append(result)  # type: ignore[arg-type]
         for group in groups.values():
+            if any(codes[result.path] is None for result in group):
+                for result in group:
+                    result.error = result.error or "not written: a file fixed with it cannot be"
+                continue
             for result in group:
-                result.new_text = self.modules[result.path].code
+                result.new_text = codes[result.path]
             write_together(group, self.report)
 
     def _remaining(self, result: FileResult) -> None:
@@ -238,7 +259,11 @@ class Review:
             return
         text = result.new_text or source.text
         if result.path in self.modules or self.engine.may_have_path(source):
-            result.findings = self.engine.findings(parse_source(text), result.path)
+            try:
+                result.findings = self.engine.findings(parse_source(text), result.path)
+            except (SourceError, Exception) as error:
+                result.error = str(error) if isinstance(error, SourceError) else failure(error)
+                return
             if source.notebook is not None:
                 source.notebook.place(result.findings, text)
 

@@ -13,7 +13,7 @@ from typing import Callable, Optional, TextIO
 from urllib.parse import quote
 
 from tfgradfix import __version__
-from tfgradfix.engine import Engine, FileResult, parse_source
+from tfgradfix.engine import Engine, FileResult, failure, parse_source
 from tfgradfix.files import SourceError, read_source
 from tfgradfix.report.run import RunReport, display_path
 from tfgradfix.rules import ALL_RULES
@@ -144,8 +144,12 @@ def write_sarif(report: RunReport, out: TextIO, engine: Optional[Engine] = None)
     if engine is not None:
         text_of = _texts_of_run(engine, report)
         for result in report.results:
-            fixes.update({(display_path(result.path), *key): fix
-                          for key, fix in _fixes(engine, result, text_of, root).items()})
+            try:
+                found = _fixes(engine, result, text_of, root)
+            except Exception as error:  # the findings are reported without their fixes
+                failure(error)  # (a Ctrl-C is raised)
+                continue
+            fixes.update({(display_path(result.path), *key): fix for key, fix in found.items()})
     results = []
     notebooks = report.notebooks
     for path, f in report.findings:
