@@ -92,7 +92,9 @@ CASES = [
     ("np.round(x * 10) + np.floor(x) + np.ceil(x) + x", (2, 3), "tf.math.ceil("),
     ("np.round(x, 2) + x", (2, 3), "tf.round(x * 1e2) / 1e2"),
     ("np.float32(x) * 2", (2, 3), "tf.cast(x, tf.float32)"),
-    ("np.asarray(x, dtype=np.float32) + np.array(x)", (2, 3), "tf.cast(x, tf.float32)"),
+    # The conversions are safe on what is certainly a tensor (a layer's argument is not: test_preconditions)
+    ("np.asarray(x * self.w1, dtype=np.float32) + np.array(tf.nn.relu(x))", (2, 3),
+     "tf.cast(x * self.w1, tf.float32) + tf.nn.relu(x)"),
     ("x.numpy().T.sum(axis=0)", (2, 3), "tf.reduce_sum(tf.transpose(x), axis=0)"),
     ("x.numpy().reshape(-1, 2).mean(axis=1)", (2, 3), "tf.reduce_mean(tf.reshape(x, (-1, 2)), axis=1)"),
     ("x.numpy().astype(np.float64).max()", (2, 3), "tf.cast(x, tf.float64)"),
@@ -197,3 +199,49 @@ def test_numpy_functions_taken_as_tensor_preserving_keep_the_gradient(tensorflow
     with tf.GradientTape() as tape:
         y = np.tanh(x * 2.0)
     assert not isinstance(y, tf.Tensor)
+
+
+# Keras 3 code that does not import TensorFlow (fixes/backend.py): the same translations,
+# written in `keras.ops` (`Target.name` maps each TF op the translations write).
+KERAS_LAYER = LAYER.replace("import tensorflow as tf\n", "import keras\n").replace(
+    "tf.keras.layers.Layer", "keras.layers.Layer")
+KERAS_CASES = [case for case in CASES if "tf." not in case[0] and case[0] != "np.linalg.norm(x)"]
+
+
+def test_keras_norm_without_axis_has_no_fix():
+    """`keras.ops.norm(x)` of a rank-3 `x` raises (an axis-less norm there is no vector
+    norm of all elements, as NumPy's is): reported without a fix."""
+    source = KERAS_LAYER.format(expression="np.linalg.norm(x)")
+    result = Engine(ALL_RULES, fix=True).process(SourceFile("probe.py", source, "utf-8", False))
+    assert result.new_text == source
+    assert [f.fix for f in result.findings if f.code == "TGF101"] == [None]
+
+
+def _fixed_keras_source(expression: str) -> tuple[str, str]:
+    source = KERAS_LAYER.format(expression=expression)
+    result = Engine(ALL_RULES, fix=True).process(SourceFile("probe.py", source, "utf-8", False))
+    assert result.error is None, result.error
+    return source, result.new_text
+
+
+@pytest.mark.parametrize("expression", [c[0] for c in KERAS_CASES])
+def test_keras_translation_is_written_in_keras_ops(expression):
+    _, fixed = _fixed_keras_source(expression)
+    body = fixed.split("def call")[1]
+    assert "np." not in body, f"NumPy left in:\n{fixed}"
+    assert "tf." not in fixed and "tensorflow" not in fixed, fixed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("expression", [c[0] for c in KERAS_CASES])
+def test_keras_translation_matches_numpy(expression, tensorflow):
+    original, fixed = _fixed_keras_source(expression)
+    for rank in next(c[1] for c in KERAS_CASES if c[0] == expression):
+        x = tf.random.stateless_normal(SHAPES[rank], seed=(rank, 7))
+        expected, _ = _run(original, x)
+        actual, grad_after = _run(fixed, x)
+        expected = np.asarray(expected)
+        assert tuple(actual.shape) == expected.shape, f"rank {rank}: shape {actual.shape} != {expected.shape}"
+        np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), expected.astype(np.float64),
+                                   rtol=1e-4, atol=1e-5, err_msg=f"rank {rank}")
+        assert grad_after is not None, f"rank {rank}: still no gradient"

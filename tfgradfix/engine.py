@@ -581,11 +581,13 @@ def _without_broken_cells(source: SourceFile, result: FileResult) -> Optional[cs
 
 
 def _update_imports(before: cst.Module, after: cst.Module, applied: list[Fix]) -> cst.Module:
-    """Add the imports the fixes refer to; drop NumPy imports they left unused."""
+    """Add the imports the fixes refer to (those the fixed code reads: a fix lists the import
+    it may need, and one that wrote no `tf.` needs none); drop NumPy imports they left unused."""
     context = CodemodContext()
-    needed = {imp for fix in applied for imp in fix.imports}
+    needed = {(module_name, alias) for fix in applied for module_name, alias in fix.imports
+              if _reads(after, alias)}
     for module_name, alias in sorted(needed):
-        AddImportsVisitor.add_needed_import(context, module_name, asname=alias)
+        AddImportsVisitor.add_needed_import(context, module_name, asname=alias if alias != module_name else None)
     if needed:
         after = AddImportsVisitor(context).transform_module(after)
     imports = ImportMap(before)
@@ -667,6 +669,34 @@ def _binding(alias: cst.ImportAlias, base: Optional[str]) -> tuple[Optional[str]
     if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
         return alias.asname.name.value, full
     return (name, full) if base else (name.split(".")[0], name.split(".")[0])
+
+
+def _reads(module: cst.Module, local: str) -> bool:
+    """Whether code of the module reads the name `local` (not an attribute, keyword or
+    parameter spelled so): a fix's import is added only then."""
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            continue
+        if isinstance(node, cst.Name):
+            if node.value == local:
+                return True
+            continue
+        if isinstance(node, cst.Attribute):
+            stack.append(node.value)
+            continue
+        if isinstance(node, cst.Arg):
+            stack.append(node.value)
+            continue
+        if isinstance(node, cst.Param):
+            if node.default is not None:
+                stack.append(node.default)
+            if node.annotation is not None:
+                stack.append(node.annotation)
+            continue
+        stack.extend(child_nodes(node))
+    return False
 
 
 def _references(module: cst.Module, local: str) -> int:

@@ -496,13 +496,22 @@ def _walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:
         stack.extend(reversed(list(child_nodes(node))))
 
 
-def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optional[set[str]] = None) -> bool:
+def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optional[set[str]] = None,
+                        weights: bool = False) -> bool:
     """A value that is a `tf.Tensor` whatever the caller passed in: a TF op's
     result, a sub-layer's output, arithmetic on those. Layer arguments are not
-    (a user may pass NumPy), nor are variables (converting one reads it)."""
+    (a user may pass NumPy), nor are variables (converting one reads it). With
+    `weights` (the question is what dtype a value has, not what a tape watches), a
+    weight of the layer (`self.kernel`) and a `keras.ops` result count: arithmetic
+    with a weight makes a tensor of the weight's dtype."""
+    if weights and isinstance(expr, cst.Attribute):
+        attr = self_attribute(expr)
+        return attr is not None and flow.scope.is_weight(attr)
     if isinstance(expr, cst.Call):
         qualified = flow.imports.resolve(expr.func)
         if qualified is not None:
+            if weights and qualified.startswith("keras.ops."):
+                return qualified != "keras.ops.convert_to_numpy"
             return qualified.startswith("tensorflow.") and qualified not in (
                 "tensorflow.Variable", "tensorflow.numpy_function", "tensorflow.py_function")
         callee = expr.func
@@ -513,18 +522,19 @@ def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optiona
             and not flow.scope.is_weight(callee.attr.value)
         )
     if isinstance(expr, cst.BinaryOperation):
-        return is_certainly_tensor(flow, expr.left, _seen) or is_certainly_tensor(flow, expr.right, _seen)
+        return (is_certainly_tensor(flow, expr.left, _seen, weights)
+                or is_certainly_tensor(flow, expr.right, _seen, weights))
     if isinstance(expr, cst.UnaryOperation):
-        return is_certainly_tensor(flow, expr.expression, _seen)
+        return is_certainly_tensor(flow, expr.expression, _seen, weights)
     if isinstance(expr, cst.Subscript):
-        return is_certainly_tensor(flow, expr.value, _seen)
+        return is_certainly_tensor(flow, expr.value, _seen, weights)
     if isinstance(expr, cst.Name):
         seen = _seen if _seen is not None else set()
         if expr.value in seen or expr.value in flow.scope.parameter_names:
             return False
         seen.add(expr.value)
         values = [b.value for b in flow.bindings if b.name == expr.value]
-        return bool(values) and all(is_certainly_tensor(flow, v, seen) for v in values)
+        return bool(values) and all(is_certainly_tensor(flow, v, seen, weights) for v in values)
     return False
 
 

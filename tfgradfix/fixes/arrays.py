@@ -18,11 +18,13 @@ import libcst as cst
 from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.keras import FORWARD_METHODS
 from tfgradfix.analysis.scopes import Scope
-from tfgradfix.analysis.dataflow import _walk_scope, name_nodes, target_name_nodes
+from tfgradfix.analysis.dataflow import DataFlow, _walk_scope, is_certainly_tensor, name_nodes, target_name_nodes
+from tfgradfix.analysis.values import Kind, kind_of
+from tfgradfix.fixes.backend import backend_of
 from tfgradfix.fixes.edits import Applicability, Edit, Fix, Replacement
 from tfgradfix.fixes.numpy_to_tf import (
-    ARRAY_METHODS, INTEGER_RESULTS, SHARED_ATTRIBUTES, VARARGS_METHODS, Target, Translator, bind, call, int_list,
-    literal_int,
+    ARRAY_METHODS, INTEGER_RESULTS, SHARED_ATTRIBUTES, VARARGS_METHODS, NoSpelling, Target, Translator, bind, call,
+    int_list, literal_int,
     tf_dtype,
 )
 
@@ -33,21 +35,59 @@ class _CannotFix(Exception):
     pass
 
 
+# Kinds of value that are certainly not a tensor: NumPy makes an array of them.
+_DATA_KINDS = frozenset({Kind.SEQUENCE, Kind.NUMBER, Kind.STRING, Kind.MAPPING, Kind.METADATA})
+# What a fix may write where the module may not write TensorFlow (fixes/backend.py): no op.
+_NOTHING = Target(tf=None, fallback="")
+
+
+def conversion_keeps_dtype(flow: DataFlow, value: cst.BaseExpression, function: str, dtype_given: bool
+                           ) -> tuple[bool, Optional[str]]:
+    """The precondition of dropping `np.array(value)` / `np.asarray(value[, dtype])`:
+    (offered, why unsafe or not offered). Safe only when `value` is certainly a tensor
+    (`is_certainly_tensor`, a weight, or a float cast): NumPy gives a Python list or
+    number NumPy's dtype (int64, float64; a list of uint8 images stays uint8), where TF
+    makes int32/float32 of it, and `tf.cast` of a list of Python floats rounds them to
+    float32 first. A value certainly not a tensor (a list, a number) gets no fix: dropping
+    the conversion leaves a list where an array was."""
+    shown = cst.Module([]).code_for_node(value)
+    kind = kind_of(flow, value)
+    if kind in _DATA_KINDS:
+        return False, f"`{shown}` is a {kind.value}, not a tensor: without `np.{function}` it is no array at all"
+    if kind is Kind.FLOAT or is_certainly_tensor(flow, value, weights=True):
+        return True, None
+    if dtype_given:
+        return True, (f"`{shown}` is not certainly a tensor: if it is a Python list, `tf.cast` converts it "
+                      "to int32/float32 before the cast, where NumPy converted it to the dtype directly")
+    return True, (f"`{shown}` is not certainly a tensor: if it is a Python list or NumPy array, dropping "
+                  f"`np.{function}` changes its dtype (NumPy's int64/float64, a list of uint8 images "
+                  "uint8, where TF makes int32/float32)")
+
+
 class ArrayToTensor:
-    """Builds the fixes of TGF101/TGF102/TGF104 for one traversal."""
+    """Builds the fixes of TGF101/TGF102/TGF104 for one traversal. What they may write
+    comes from the module (fixes/backend.py): `tf` where it is certainly TensorFlow,
+    `keras.ops` in Keras 3 code without it, nothing where neither is certain (then only
+    fixes that write no op are offered, and `reason` says why the others are not)."""
 
     def __init__(self, context: TraversalContext, scope: Optional[Scope] = None) -> None:
         self.context = context
-        imports = context.imports
-        tf = imports.alias_of("tensorflow")
-        self.imports: tuple[tuple[str, str], ...] = () if tf else (("tensorflow", "tf"),)
-        tf = tf or "tf"
-        keras = imports.alias_of("keras")
-        self.target = Target(tf=tf, fallback=f"{keras}.ops" if keras else f"{tf}.experimental.numpy")
+        backend = backend_of(context.analysis)
+        self.imports: tuple[tuple[str, str], ...] = backend.imports
+        self.target = backend.target or _NOTHING
+        self.reason = backend.reason
         # Captured now: the edits run after the traversal has left this scope.
         self.scope = scope or context.scope
         self.flow = self.scope.flow or self.scope.analyse()
         self.translator = Translator(self.target, self.flow.rank_of, self.numpy_name)
+
+    def spelled(self, function: str) -> bool:
+        """Whether the target can write this TF op (checked before an edit that writes it)."""
+        try:
+            self.target.name(function)
+        except NoSpelling:
+            return False
+        return True
 
     def numpy_name(self, expr: cst.BaseExpression) -> Optional[str]:
         qualified = self.context.imports.resolve(expr)
@@ -56,16 +96,19 @@ class ArrayToTensor:
         return None
 
     def fix(self, node: cst.CSTNode, replacement: Replacement, description: str,
-            integer_result: bool = False) -> Optional[Fix]:
+            integer_result: bool = False, unsafe: Optional[str] = None) -> Optional[Fix]:
         """A fix that replaces the NumPy value `node` and rewrites its array uses.
         `integer_result`: the TF op returns an int64 tensor where NumPy gave an
-        int64 array, which mixes with float tensors; TF's does not."""
+        int64 array, which mixes with float tensors; TF's does not. `unsafe`: why a
+        precondition is not proven (the fix is then unsafe, and its description says so)."""
         try:
             if integer_result:
                 self._check_integer_use(node)
             edits = [Edit(node, replacement), *self._follow(node, set())]
         except _CannotFix:
             return None
+        if unsafe is not None:
+            return Fix(f"{description} (unsafe: {unsafe})", tuple(edits), Applicability.UNSAFE, self.imports)
         return Fix(description, tuple(edits), Applicability.SAFE, self.imports)
 
     # -- climbing --------------------------------------------------------------
@@ -88,6 +131,8 @@ class ArrayToTensor:
                 if attr in SHARED_ATTRIBUTES:
                     break
                 if attr == "T":
+                    if not self.spelled("tf.transpose"):
+                        raise _CannotFix
                     edits.append(Edit(parent, lambda updated: call(self.target, "tf.transpose", updated.value)))
                     node = parent
                     continue
@@ -115,6 +160,8 @@ class ArrayToTensor:
                     tensor = self.flow.is_tainted(other) and not self.flow.is_ndarray(other)
                     if not all(r is not None and r >= 2 for r in ranks) and not tensor:
                         # `@` on tensors is tf.matmul, which raises on 1-D operands.
+                        if not self.target.fallback:
+                            raise _CannotFix
                         edits.append(Edit(parent, lambda updated: call(
                             self.target, f"{self.target.fallback}.matmul", updated.left, updated.right)))
                     node = parent
@@ -251,11 +298,11 @@ class ArrayToTensor:
             return translator.translate(method, [cst.Arg(receiver), *packed])
         if method == "astype":
             b = bind(args, ["dtype"])
-            if not b or "dtype" not in b:
+            if not b or "dtype" not in b or not self.spelled("tf.cast"):
                 return None
             return call(self.target, "tf.cast", receiver, tf_dtype(b["dtype"], self.numpy_name, self.target))
         if method in ("flatten", "ravel") and not args:
-            return call(self.target, "tf.reshape", receiver, int_list([-1]))
+            return call(self.target, "tf.reshape", receiver, int_list([-1])) if self.spelled("tf.reshape") else None
         if method == "copy" and not args:
             return receiver
         return None

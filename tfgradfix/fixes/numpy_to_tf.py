@@ -23,15 +23,60 @@ RankOf = Callable[[cst.BaseExpression], Optional[int]]
 _NO_DEFAULT = object()
 
 
+class NoSpelling(Exception):
+    """The target has no exact spelling of this TF op (`keras.ops` has none for it)."""
+
+
+# TF ops the translations write, as `keras.ops` spells them (Keras 3 code that does not
+# import TensorFlow, see fixes/backend.py): the same values, shapes and gradients for float
+# inputs under the TensorFlow backend (tests/test_translations.py runs each one). An op
+# missing here has no fix in such a module.
+KERAS_OPS = {
+    "tf.exp": "exp", "tf.math.log": "log", "tf.math.log1p": "log1p", "tf.math.expm1": "expm1",
+    "tf.sqrt": "sqrt", "tf.square": "square", "tf.abs": "abs", "tf.tanh": "tanh", "tf.sin": "sin",
+    "tf.cos": "cos", "tf.tan": "tan", "tf.sinh": "sinh", "tf.cosh": "cosh", "tf.atan": "arctan",
+    "tf.asin": "arcsin", "tf.acos": "arccos", "tf.sign": "sign", "tf.floor": "floor", "tf.math.ceil": "ceil",
+    "tf.negative": "negative", "tf.math.reciprocal": "reciprocal", "tf.math.rint": "round", "tf.round": "round",
+    "tf.reduce_sum": "sum", "tf.reduce_mean": "mean", "tf.reduce_max": "max", "tf.reduce_min": "min",
+    "tf.reduce_prod": "prod", "tf.math.reduce_std": "std", "tf.math.reduce_variance": "var",
+    "tf.maximum": "maximum", "tf.minimum": "minimum", "tf.matmul": "matmul", "tf.tensordot": "tensordot",
+    "tf.einsum": "einsum", "tf.norm": "norm", "tf.concat": "concatenate", "tf.stack": "stack",
+    "tf.reshape": "reshape", "tf.transpose": "transpose", "tf.expand_dims": "expand_dims",
+    "tf.squeeze": "squeeze", "tf.tile": "tile", "tf.zeros_like": "zeros_like", "tf.ones_like": "ones_like",
+    "tf.where": "where", "tf.math.cumsum": "cumsum", "tf.argmax": "argmax", "tf.argmin": "argmin",
+    "tf.cast": "cast",
+}
+# Keywords `keras.ops` names differently.
+_KERAS_KEYWORDS = {"tf.transpose": {"perm": "axes"}}
+
+
 @dataclass(frozen=True)
 class Target:
-    """How the translation spells TensorFlow: `tf` alias and the fallback namespace."""
+    """How the translation spells TensorFlow: `tf` alias and the fallback namespace. With
+    `tf` None the module may not write TensorFlow (fixes/backend.py) and `fallback` is its
+    `keras.ops`: every op is written there (`KERAS_OPS`), dtypes as strings."""
 
-    tf: str = "tf"
+    tf: Optional[str] = "tf"
     fallback: str = "tf.experimental.numpy"
 
     def name(self, dotted: str) -> cst.BaseExpression:
-        return cst.parse_expression(dotted.replace("tf.", f"{self.tf}.", 1) if dotted.startswith("tf.") else dotted)
+        if self.tf is None and not self.fallback:
+            raise NoSpelling(dotted)  # the module may write no framework at all
+        if not dotted.startswith("tf."):
+            return cst.parse_expression(dotted)
+        if self.tf is None:
+            ops = KERAS_OPS.get(dotted)
+            if ops is None:
+                raise NoSpelling(dotted)
+            return cst.parse_expression(f"{self.fallback}.{ops}")
+        return cst.parse_expression(dotted.replace("tf.", f"{self.tf}.", 1))
+
+    def dtype(self, name: str) -> cst.BaseExpression:
+        """A dtype by its name (`float32`): `tf.float32`, or `"float32"` for `keras.ops`."""
+        return cst.SimpleString(f'"{name}"') if self.tf is None else self.name(f"tf.{name}")
+
+    def keyword(self, function: str, keyword: str) -> str:
+        return _KERAS_KEYWORDS.get(function, {}).get(keyword, keyword) if self.tf is None else keyword
 
 
 def _bare(expr: cst.BaseExpression) -> cst.BaseExpression:
@@ -43,7 +88,7 @@ def _bare(expr: cst.BaseExpression) -> cst.BaseExpression:
 
 def call(target: Target, function: str, *args: cst.BaseExpression, **keywords: cst.BaseExpression) -> cst.Call:
     arguments = [cst.Arg(value=_bare(a)) for a in args]
-    arguments += [keyword_arg(k, _bare(v)) for k, v in keywords.items()]
+    arguments += [keyword_arg(target.keyword(function, k), _bare(v)) for k, v in keywords.items()]
     return cst.Call(func=target.name(function), args=arguments)
 
 
@@ -102,11 +147,11 @@ def tf_dtype(expr: cst.BaseExpression, numpy_name: Callable[[cst.BaseExpression]
              target: Target) -> cst.BaseExpression:
     qualified = numpy_name(expr)
     if qualified in _DTYPES:
-        return target.name(f"tf.{qualified}")
+        return target.dtype(qualified)
     if qualified == "bool_":
-        return target.name("tf.bool")
+        return target.dtype("bool")
     if isinstance(expr, cst.Name) and expr.value in _BUILTIN_DTYPES:
-        return target.name(f"tf.{_BUILTIN_DTYPES[expr.value]}")
+        return target.dtype(_BUILTIN_DTYPES[expr.value])
     return expr
 
 
@@ -142,6 +187,12 @@ class Translator:
         self.numpy_name = numpy_name
 
     def translate(self, function: str, args: Sequence[cst.Arg]) -> Optional[cst.BaseExpression]:
+        try:
+            return self._translate(function, args)
+        except NoSpelling:
+            return None
+
+    def _translate(self, function: str, args: Sequence[cst.Arg]) -> Optional[cst.BaseExpression]:
         t = self.t
         if function in _UNARY:
             b = bind(args, ["x"])
@@ -235,6 +286,8 @@ class Translator:
         axis = b.get("axis")
         if axis is not None and literal_int(axis) is None:
             return None  # a 2-tuple axis means a matrix norm
+        if axis is None and self.t.tf is None:
+            return None  # keras.ops.norm takes a rank-3 input without an axis as a matrix stack: it raises
         return call(self.t, "tf.norm", b["x"], **_pick(b, "axis", "keepdims"))
 
     # -- shape manipulation ----------------------------------------------------
@@ -385,7 +438,10 @@ class Translator:
         if not b or "a" not in b:
             return None
         if "dtype" in b:
-            return call(self.t, "tf.cast", b["a"], tf_dtype(b["dtype"], self.numpy_name, self.t))
+            try:
+                return call(self.t, "tf.cast", b["a"], tf_dtype(b["dtype"], self.numpy_name, self.t))
+            except NoSpelling:
+                return None
         return b["a"]
 
     def scalar_type(self, dtype: str, args: Sequence[cst.Arg]) -> Optional[cst.BaseExpression]:
@@ -393,7 +449,10 @@ class Translator:
         b = bind(args, ["x"])
         if not b or "x" not in b:
             return None
-        return call(self.t, "tf.cast", b["x"], self.t.name(f"tf.{dtype}"))
+        try:
+            return call(self.t, "tf.cast", b["x"], self.t.dtype(dtype))
+        except NoSpelling:
+            return None
 
 
 def _pick(bound: dict[str, cst.BaseExpression], *names: str) -> dict[str, cst.BaseExpression]:

@@ -77,6 +77,7 @@ class NumpyCallOnTensor(Rule):
         "In a helper that the project also calls off the gradient path (a NumPy utility that "
         "data preparation calls too, in any module), the fix would change what those callers "
         "get back (a tensor, not an array): it is unsafe there."
+        "\n\nWhat a fix writes is proven from the module's imports: `tf.*` only where `tf` is certainly TensorFlow on every path the module runs (`try: import tensorflow as tf` / `except ImportError: tf = None` is not); Keras 3 code that does not import TensorFlow gets `keras.ops`, spelled as the module spells it (`ops.sum`), and never a new `import tensorflow as tf`; a module that imports neither gets that import only when the fix writes `tf.`. Where no framework is certain (TensorFlow or Keras bound under a `try`/`if` only, or imported only inside functions) the finding has no fix and the message says why."
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -94,7 +95,11 @@ class NumpyCallOnTensor(Rule):
             return translator.translate(function, call_node.args)
 
         fix = None
+        message = self.message.format(function=function)
         if translate(node) is not None:
-            fix = arrays.fix(node, translate, f"Replace `np.{function}` with its TensorFlow equivalent",
+            written = "TensorFlow" if arrays.target.tf is not None else "`keras.ops`"
+            fix = arrays.fix(node, translate, f"Replace `np.{function}` with its {written} equivalent",
                              integer_result=function in INTEGER_RESULTS)
-        self.report(node, self.message.format(function=function), fix)
+        elif arrays.reason is not None:
+            message += f" (no fix: {arrays.reason})"
+        self.report(node, message, fix)

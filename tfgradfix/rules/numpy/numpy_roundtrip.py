@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import is_certainly_tensor
+from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.arrays import ArrayToTensor
 from tfgradfix.fixes.edits import Fix
-from tfgradfix.fixes.numpy_to_tf import bind, call
+from tfgradfix.fixes.numpy_to_tf import NoSpelling, bind, call
 from tfgradfix.rules.base import Rule
 from tfgradfix.rules.numpy.base import on_path_with_tensor
 
@@ -48,7 +51,10 @@ class NumpyRoundtrip(Rule):
         "Safe, and offered once the argument is a tensor (a TF op's result): the call is "
         "unwrapped, keeping a `tf.cast` when a `dtype` was given. While the argument is still "
         "NumPy the finding has no fix of its own; `--fix` applies the NumPy fixes first and "
-        "this one in the next pass of the same run."
+        "this one in the next pass of the same run. The `tf.cast` is written with the `tf` of the "
+        "call it replaces (it ran there); after a bare `convert_to_tensor` (imported by name) it is "
+        "written as TGF101 writes (`keras.ops.cast` in Keras 3 code without TensorFlow), or not at "
+        "all where no framework is certain."
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -67,8 +73,17 @@ class NumpyRoundtrip(Rule):
             b = bind(node.args, ["value", "dtype"])
             if b is not None and "value" in b:
                 arrays = ArrayToTensor(self.context)
-                replacement = call(arrays.target, "tf.cast", value, b["dtype"]) if "dtype" in b else value
-                fix = Fix.replace(node, replacement, "Unwrap the conversion", imports=arrays.imports)
+                target, imports = arrays.target, arrays.imports
+                head = dotted_name(node.func)
+                alias = head.split(".")[0] if head is not None and "." in head else None
+                if alias is not None and self.context.imports.bindings.get(alias) == "tensorflow":
+                    # `tf.cast` where `tf.convert_to_tensor` ran: the same `tf`, on the same path
+                    target, imports = replace(target, tf=alias), ()
+                try:
+                    replacement = call(target, "tf.cast", value, b["dtype"]) if "dtype" in b else value
+                    fix = Fix.replace(node, replacement, "Unwrap the conversion", imports=imports)
+                except NoSpelling:
+                    fix = None
         function = qualified.replace("tensorflow.", "tf.")
         self.report(node, self.message.format(function=function, problem=self.problems[numpy_left]), fix)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from tfgradfix.fixes.arrays import ArrayToTensor
+from tfgradfix.fixes.arrays import ArrayToTensor, conversion_keeps_dtype
+from tfgradfix.fixes.numpy_to_tf import bind
 from tfgradfix.rules.base import Rule
 from tfgradfix.rules.numpy.base import CONVERSIONS, numpy_function, on_path_with_tensor
 
@@ -53,7 +54,15 @@ class TensorToNumpy(Rule):
         "`.flatten()`/`.ravel()`, `.transpose(...)`, `.copy()`, and `@` (`tf.matmul` when both "
         "ranks are declared >= 2, else the NumPy-compatible `matmul` that accepts 1-D operands). "
         "When a use has no exact TF form (`.tolist()`, fancy indexing `x[[0, 2]]`, item "
-        "assignment, a helper of the module receiving the array) the finding has no fix."
+        "assignment, a helper of the module receiving the array) the finding has no fix.\n\n"
+        "Dropping `np.array(x)`/`np.asarray(x)` keeps the dtype only when `x` is certainly a tensor "
+        "(a TF or `keras.ops` result, a weight, arithmetic on those, a float cast): NumPy gives a Python "
+        "list or number NumPy's dtype (int64, float64; a list of uint8 images stays uint8) where TF makes "
+        "int32/float32 of it, and `tf.cast` of a list of Python floats rounds them to float32 first. So "
+        "where `x` may be a list or an array (a layer's own argument: "
+        "`ops.convert_to_tensor(np.array(inputs))`) the fix is unsafe and its description says why, and "
+        "where `x` is certainly a list or a number (`np.array([a, b])`) it is not offered."
+        "\n\nWhat a fix writes is proven from the module's imports: `tf.*` only where `tf` is certainly TensorFlow on every path the module runs (`try: import tensorflow as tf` / `except ImportError: tf = None` is not); Keras 3 code that does not import TensorFlow gets `keras.ops`, spelled as the module spells it (`ops.sum`), and never a new `import tensorflow as tf`; a module that imports neither gets that import only when the fix writes `tf.`. Where no framework is certain (TensorFlow or Keras bound under a `try`/`if` only, or imported only inside functions) the finding has no fix and the message says why."
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -71,7 +80,15 @@ class TensorToNumpy(Rule):
             return
         arrays = ArrayToTensor(self.context)
         conversion = arrays.translator.conversion
+        message = self.message.format(form=f"np.{function}(...)")
+        b = bind(node.args, ["a", "dtype"], {"dtype": None}) or {}
+        # The precondition: the dtype is kept only when the value is certainly a tensor.
+        offered, unsafe = conversion_keeps_dtype(self.context.flow, node.args[0].value, function, "dtype" in b)
         fix = None
-        if conversion(node.args) is not None:
-            fix = arrays.fix(node, lambda updated: conversion(updated.args), f"Drop `np.{function}`")
-        self.report(node, self.message.format(form=f"np.{function}(...)"), fix)
+        if not offered:
+            message += f" (no fix: {unsafe})"
+        elif conversion(node.args) is not None:
+            fix = arrays.fix(node, lambda updated: conversion(updated.args), f"Drop `np.{function}`", unsafe=unsafe)
+        elif arrays.reason is not None:
+            message += f" (no fix: {arrays.reason})"
+        self.report(node, message, fix)
