@@ -57,14 +57,15 @@ def test_every_tgf203_finding_without_a_fix_says_why(tmp_path):
                 return inputs * tf.cast(self.gain, inputs.dtype) + self.clipped + sum(self.parts)
     """, "TGF203")
     by_attr = {f.message.split("`")[1]: f for f in reported}
-    assert by_attr["self.calls"].fix.description == "Create it with `self.add_weight` as a non-trainable counter"
+    assert "self.calls" not in by_attr  # a counter the forward pass steps is state, not a weight
     for attr, why in [("self.gain", "TGF206"), ("self.clipped", "`constraint=`"), ("self.parts", "not in the code")]:
         assert by_attr[attr].fix is None
         assert "(no fix: " in by_attr[attr].message and why in by_attr[attr].message, by_attr[attr].message
 
 
-def test_an_integer_counter_becomes_a_non_trainable_int_weight(tmp_path):
-    text = fixed(tmp_path, """\
+def test_an_integer_counter_is_state_and_left_alone(tmp_path):
+    """Nothing trains a step counter, tracked or not: no finding, no rewrite (issue 18)."""
+    code = """\
         import tensorflow as tf
 
 
@@ -76,8 +77,9 @@ def test_an_integer_counter_becomes_a_non_trainable_int_weight(tmp_path):
             def call(self, inputs):
                 self.steps.assign_add(1)
                 return inputs
-    """)
-    assert 'self.steps = self.add_weight(shape=(), initializer="zeros", trainable=False, dtype=tf.int64)' in text
+    """
+    assert findings(tmp_path, code, "TGF203") == []
+    assert fixed(tmp_path, code) is None  # nothing to write
 
 
 def test_an_initializer_used_elsewhere_stays_and_one_used_only_by_the_variable_goes(tmp_path):
