@@ -390,3 +390,30 @@ def test_a_project_index_that_cannot_be_built_leaves_each_file_checked_alone(cli
     result = cli("--isolated", ".")
     assert result.exit_code == 1 and "a.py:7:16: TGF101" in result.output
     assert "warning: the project index could not be built (PermissionError" in result.output
+
+
+# --- flags and annotations ---------------------------------------------------------------------
+
+def test_exit_zero_with_exit_non_zero_on_fix_is_a_usage_error(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.py").write_text(_layer("return np.sum(x)\n"))
+    result = cli("--exit-zero", "--fix", "--exit-non-zero-on-fix", "a.py")
+    assert result.exit_code == 2 and "cannot be used together" in result.output
+    assert "np.sum" in (tmp_path / "a.py").read_text()  # nothing ran
+
+
+def test_github_errors_have_a_line(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "syn.py").write_text("import tensorflow as tf\nclass A(tf.keras.layers.Layer):\n    def call(self, x:\n")
+    (tmp_path / "bad.ipynb").write_text(_notebook(NB_IMPORTS, ["x = 1\n", 3]))
+    (tmp_path / "cells.ipynb").write_text(_notebook(NB_IMPORTS, ["x = (1,\n"], NB_LAYER))
+    lines = [line for line in cli("--isolated", "--output-format", "github", ".").stdout.splitlines()
+             if line.startswith("::error")]
+    cell_line = next(n for n, text in enumerate((tmp_path / "cells.ipynb").read_text().splitlines(), 1)
+                     if "x = (1," in text)
+    assert lines == [
+        "::error file=bad.ipynb,line=1::broken notebook: cell 2: `source` holds int 3, not text "
+        "(nbformat: a string or a list of strings)",
+        f"::error file=cells.ipynb,line={cell_line}::cell 2, line 1: syntax error at column 5: "
+        "'(' was never closed (the cell is not checked)",
+        "::error file=syn.py,line=3::syntax error at 3:13: '(' was never closed"], lines

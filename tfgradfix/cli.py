@@ -129,6 +129,8 @@ def check(paths: tuple[str, ...], **flags) -> None:
 
 def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
     o.fix = o.fix or o.fix_only
+    if o.exit_zero and o.exit_non_zero_on_fix:  # as in Ruff, the two contradict each other
+        raise click.UsageError("--exit-zero and --exit-non-zero-on-fix cannot be used together")
     if o.add_noqa and (o.fix or o.diff or o.verify or o.interactive):
         raise click.UsageError("--add-noqa writes `# noqa` comments; it goes with none of --fix, --diff, --verify, -i")
     if o.stdin_filename is not None:
@@ -345,8 +347,8 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
                     write_together([held.pop(path) for path in sorted({result.path, *result.linked})], report)
             elif mode == "fix" and result.changed:
                 _write(result, report, stdin)
-            if not result.findings and not result.changed:
-                result.source = None  # keep memory flat over large runs
+            if not result.findings and not result.changed and not result.problems:
+                result.source = None  # keep memory flat over large runs (a notebook's cell errors point into it)
             progress.advance(len(result.findings))
     except KeyboardInterrupt:
         pooled.close()  # stops the workers now, not at the interpreter's exit
@@ -410,7 +412,8 @@ def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[
     """The file fixed again with only the fixes of its verified units, when each of those
     runs exactly as it was verified and nothing unverified changed; else None."""
     partial = Engine(engine.rules, fix=True, unsafe_fixes=engine.unsafe_fixes, ignored_for=engine.ignored_for,
-                     project=engine.project, unsafe_for=engine.unsafe_for, accept=lambda finding: accepts(units, finding.symbol, finding.line)
+                     project=engine.project, unsafe_for=engine.unsafe_for,
+                     accept=lambda finding: accepts(units, finding.symbol, finding.line)
                      ).process(result.source)
     if partial.error or not partial.changed:
         return None

@@ -6,6 +6,7 @@ and the line in it."""
 
 from __future__ import annotations
 
+import re
 from typing import TextIO
 
 from tfgradfix.report.run import RunReport
@@ -20,6 +21,18 @@ def _property(text: str) -> str:
     return _escape(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _error_line(message: str, notebook) -> int:
+    """The line a file's error names (`syntax error at 3:7`; for a notebook's cell, the line
+    of the .ipynb file that holds `cell 3, line 2`), else 1."""
+    cell = re.match(r"cell (\d+), line (\d+):", message)
+    if cell is not None:
+        lines = notebook.file_lines_of(int(cell.group(1)), int(cell.group(2)), int(cell.group(2))) \
+            if notebook is not None else None
+        return lines[0] if lines else 1
+    found = re.search(r"\bat (\d+):\d+", message)
+    return int(found.group(1)) if found else 1
+
+
 def write_github(report: RunReport, out: TextIO) -> None:
     notebooks = report.notebooks
     for path, f in report.findings:
@@ -32,4 +45,6 @@ def write_github(report: RunReport, out: TextIO) -> None:
         out.write(f"::warning title={_property(f'{f.code} {f.name}')},file={_property(path)}"
                   f"{',' + where if where else ''}::{_escape(message)}\n")
     for path, message in report.all_errors:
-        out.write(f"::error file={_property(path)}::{_escape(message)}\n")
+        # A line, or GitHub shows the annotation nowhere in the file: the error's own, else 1.
+        line = _error_line(message, notebooks.get(path))
+        out.write(f"::error file={_property(path)},line={line}::{_escape(message)}\n")
