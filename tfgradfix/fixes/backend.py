@@ -89,7 +89,7 @@ def _bindings(statements, unconditional: bool) -> Iterator[tuple[str, str, bool]
         for child in child_nodes(statement):
             if isinstance(child, (cst.IndentedBlock, cst.SimpleStatementSuite)):
                 yield from _bindings(_body(child), False)
-            elif isinstance(child, (cst.If, cst.Else, cst.OrElse)):
+            elif isinstance(child, (cst.If, cst.Else)):
                 yield from _bindings([child], False)
 
 
