@@ -176,11 +176,11 @@ def test_a_fixed_layer_that_raises_fails(verified):
     assert units["Squash"]["reason"].startswith("the fixed layer raises NameError")
 
 
-def _hanging() -> Items:
+def _hanging(path: str = "layer.py") -> Items:
     original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n"
     hanging = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))").replace(
         "    def __init__(self, units):", "    def __init__(self, units):\n        import time\n        time.sleep(600)")
-    return [("layer.py", original, hanging)]
+    return [(path, original, hanging)]
 
 
 @pytest.mark.slow
@@ -195,7 +195,7 @@ def test_a_child_that_never_answers_is_killed_at_the_time_limit(tmp_path, monkey
     child = tmp_path / "sleeping_child.py"
     child.write_text("import sys\nimport time\n\nsys.stdin.read()\ntime.sleep(600)\n")
     monkeypatch.setattr(runner, "CHILD", str(child))
-    (units,) = verify_files(_hanging(), timeout=1)
+    (units,) = verify_files(_hanging(str(tmp_path / "layer.py")), timeout=1)  # a project of one file: quick to plan
     assert units["Squash"]["verdict"] == "failed" and "timed out after 1 s" in units["Squash"]["reason"]
 
 
