@@ -135,3 +135,27 @@ def test_a_parameter_whose_argument_runs_code_stays_and_the_fix_says_so(tmp_path
     assert "def mix(x, out_dim, *, m):" in text and "mix(inputs, int(3), m=self.m)" in text
     finding, = findings(tmp_path, source, "TGF201")
     assert "`out_dim` is now unused" in finding.fix.description
+
+
+def test_an_operation_put_where_a_call_was_keeps_its_grouping(tmp_path):
+    """`3.0 * np.array(h + 1.0)` is `3.0 * (h + 1.0)`, never `3.0 * h + 1.0` (seen in tf2rl's
+    SAC temperature loss, where a removed stop_gradient changed the loss); where nothing binds
+    tighter (an assignment, an argument) no parentheses are added."""
+    text = fixed(tmp_path, """\
+        import numpy as np
+        import tensorflow as tf
+
+
+        class L(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                self.w = self.add_weight(shape=(input_shape[-1], 2))
+
+            def call(self, inputs):
+                h = tf.matmul(inputs, self.w)
+                y = 3.0 * np.array(h + 1.0)
+                z = np.array(h - 1.0)
+                return 2.0 * tf.stop_gradient(y + z)
+    """, unsafe=True)
+    assert "y = 3.0 * (h + 1.0)\n" in text
+    assert "z = h - 1.0\n" in text
+    assert "return 2.0 * (y + z)\n" in text

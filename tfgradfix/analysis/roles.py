@@ -121,6 +121,7 @@ def _ast_self_attribute(node: ast.AST) -> bool:
 
 
 _SOURCE_METHODS = ("gradient", "jacobian", "batch_jacobian")
+_MODEL_VARIABLES = frozenset({"trainable_variables", "trainable_weights", "variables", "weights"})
 
 
 def trained_by_name(module: cst.Module) -> frozenset[str]:
@@ -154,7 +155,40 @@ def trained_by_name(module: cst.Module) -> frozenset[str]:
                 sources.extend(lists.get(expr.value, ()))
             continue
         for node in descendants(expr):
-            if isinstance(node, cst.Attribute) and node.attr.value not in ("trainable_variables", "trainable_weights",
-                                                                         "variables", "weights"):
+            if isinstance(node, cst.Attribute) and node.attr.value not in _MODEL_VARIABLES:
                 found.add(node.attr.value)
+    return frozenset(found)
+
+
+def trained_by_name_of(tree: ast.Module) -> frozenset[str]:
+    """`trained_by_name` read from the project index's `ast` of another module (a test or a
+    training script that differentiates `model.a` by name)."""
+    lists: dict[str, list[ast.expr]] = {}
+    sources: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            lists.setdefault(node.targets[0].id, []).append(node.value)
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        method = node.func.attr
+        if method in _SOURCE_METHODS and len(node.args) >= 2:
+            sources.append(node.args[1])
+        elif method == "minimize":
+            sources.extend(node.args[1:])
+            sources.extend(k.value for k in node.keywords if k.arg == "var_list")
+        elif method == "apply_gradients" and node.args:
+            pairs = node.args[0]
+            if isinstance(pairs, ast.Call) and isinstance(pairs.func, ast.Name) and pairs.func.id == "zip":
+                sources.extend(pairs.args[1:])
+    found: set[str] = set()
+    seen: set[str] = set()
+    while sources:
+        expr = sources.pop()
+        if isinstance(expr, ast.Name):
+            if expr.id not in seen:
+                seen.add(expr.id)
+                sources.extend(lists.get(expr.id, ()))
+            continue
+        found.update(n.attr for n in ast.walk(expr)
+                     if isinstance(n, ast.Attribute) and n.attr not in _MODEL_VARIABLES)
     return frozenset(found)

@@ -298,8 +298,12 @@ class ModuleAnalysis:
 
     @functools.cached_property
     def trained_by_name(self) -> frozenset[str]:
-        """Attributes whose variables the module's training code lists by name (`roles.py`)."""
-        return trained_by_name(self.module)
+        """Attributes whose variables the training code of this module, or of another module
+        of the project, lists by name (`roles.py`)."""
+        found = trained_by_name(self.module)
+        if self.project is not None:
+            found = found.union(*(info.trained_by_name for info in list(self.project.modules.values())))
+        return found
 
     @property
     def has_gradient_path(self) -> bool:

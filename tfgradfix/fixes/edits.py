@@ -59,6 +59,11 @@ _BARE_VALUE_PARENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst
                        cst.Element, cst.Expr, cst.Index, cst.DictElement)
 
 
+# Expressions that bind looser than a call, an attribute or a subscript.
+_LOOSE = (cst.BinaryOperation, cst.BooleanOperation, cst.Comparison, cst.UnaryOperation, cst.IfExp, cst.Lambda,
+          cst.NamedExpr, cst.Await)
+
+
 def keyword_arg(name: str, value: cst.BaseExpression) -> cst.Arg:
     """`name=value`, written as PEP 8 writes keyword arguments."""
     return cst.Arg(value=value, keyword=cst.Name(name), equal=cst.AssignEqual(
@@ -79,6 +84,11 @@ class _ApplyEdits(cst.CSTTransformer):
         replacement = self.replacements.get(original_node)
         if replacement is not None:
             new = replacement(updated_node) if callable(replacement) else replacement
+            if (isinstance(new, _LOOSE) and not new.lpar and not isinstance(original_node, _LOOSE)
+                    and isinstance(original_node, cst.BaseExpression)):
+                # `a * tf.stop_gradient(b + c)` must not become `a * b + c`: an operation put where
+                # an atom was keeps its grouping (dropped again below where nothing binds tighter).
+                new = parenthesized(new)
             self.inserted.add(id(new))
             return new
         if isinstance(updated_node, _BARE_VALUE_PARENTS):
