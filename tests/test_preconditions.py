@@ -154,3 +154,142 @@ def test_numpy_and_tensorflow_convert_python_values_to_different_dtypes():
     # on a tensor, both keep the tensor's dtype
     t = tf.constant([1.5, 2.5])
     assert np.array(t).dtype == np.float32 and t.dtype == tf.float32
+
+
+# -- TGF203: the Keras weight that replaces a tf.Variable -------------------------------
+
+_VARIABLE_LAYER = """\
+    import tensorflow as tf
+
+
+    class Probe(tf.keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(tf.ones((4, 3)))
+
+        def call(self, inputs):
+            {body}
+            return tf.matmul(inputs, self.w)
+
+        def shrink(self):  # not on the forward path: the weight is trained, not state
+            {elsewhere}
+"""
+
+
+def _layer(body: str) -> str:
+    """`body` in `call`, or in `shrink` when it starts with "shrink: "."""
+    if body.startswith("shrink: "):
+        return _VARIABLE_LAYER.format(body="pass", elsewhere=body[len("shrink: "):])
+    return _VARIABLE_LAYER.format(body=body, elsewhere="pass")
+
+
+def _tgf203(source: str):
+    return [f for f in _process(source).findings if f.code == "TGF203"]
+
+
+@pytest.mark.parametrize("body,rewritten", [
+    ("n = self.w.get_shape().as_list()[0]", "n = self.w.shape.as_list()[0]"),
+    ("v = self.w.value() * 2", "v = tf.identity(self.w) * 2"),
+    ("w = self.w; r = w.read_value()", "r = tf.identity(w)"),
+    ("g = self.w.sparse_read([0, 1], name='rows')", "g = tf.gather(self.w, [0, 1])"),
+    ("shrink: self.w.assign(self.w * 0.5, read_value=False)", "self.w.assign(self.w * 0.5)"),
+    ("ok = self.w.dtype.is_floating", "ok = tf.as_dtype(self.w.dtype).is_floating"),
+    ("label = str(self.w.dtype)", "label = str(tf.as_dtype(self.w.dtype))"),
+    ("x = tf.cast(inputs, self.w.dtype)", "x = tf.cast(inputs, self.w.dtype)"),
+    ("same = self.w.dtype == tf.float32", "same = self.w.dtype == tf.float32"),
+])
+def test_tf_only_uses_are_rewritten_in_the_same_fix(body, rewritten):
+    source = _layer(body)
+    [finding] = _tgf203(source)
+    assert finding.fix is not None
+    fixed = _process(source, fix=True).new_text
+    assert "self.w = self.add_weight(" in fixed and rewritten in fixed, fixed
+
+
+@pytest.mark.parametrize("body,why", [
+    ("key = self.w.ref()", "`self.w.ref` has no equivalent"),
+    ("shrink: self.w.scatter_update(tf.IndexedSlices(tf.zeros((1, 3)), [0]))",
+     "`self.w.scatter_update` has no equivalent"),
+    ("assert isinstance(self.w, tf.Variable)", "would be False for a Keras weight"),
+    ("shrink: return self.w.assign(self.w * 0.5, read_value=True)",
+     "arguments a Keras weight's `assign` does not take"),
+    ("for v in [self.w]: print(v.device)", "`v.device` has no equivalent"),
+])
+def test_a_use_with_no_equivalent_means_no_fix(body, why):
+    [finding] = _tgf203(_layer(body))
+    assert finding.fix is None and why in finding.message, finding.message
+
+
+def test_a_positional_dtype_is_read_as_trainable_and_called_a_slip():
+    source = _layer("pass").replace("tf.Variable(tf.ones((4, 3)))",
+                                                         "tf.Variable(tf.ones((4, 3)), tf.float32)")
+    [finding] = _tgf203(source)
+    assert "looks like a slip" in finding.message and "looks like a slip" in finding.fix.description
+    fixed = _process(source, fix=True).new_text
+    assert "trainable=" not in fixed and "dtype=" not in fixed.split("def call")[0]
+
+
+_PARENT_AND_CHILD = """\
+    import tensorflow as tf
+
+
+    class Base(tf.keras.layers.Layer):
+        def {parent_method}(self, *args):
+            super().{parent_method}(*args)
+            self.k = tf.Variable(tf.ones((4, 3)))
+
+        def call(self, inputs):
+            return tf.matmul(inputs, self.k)
+
+
+    class Child(Base):
+        def {child_method}(self, *args):
+            {before}
+            self.k = tf.Variable(tf.zeros((4, 3)))
+            {after}
+"""
+
+
+@pytest.mark.parametrize("parent_method,child_method,before,after,child_fixed", [
+    ("__init__", "__init__", "super().__init__(*args)", "pass", True),
+    ("__init__", "build", "super().build(*args)", "pass", True),
+    # the parent's creation runs after the child's: the child's weight would be overwritten
+    ("build", "__init__", "super().__init__(*args)", "pass", False),
+    ("build", "build", "pass", "super().build(*args)", False),
+])
+def test_no_second_dead_weight_when_a_subclass_creates_the_attribute_again(
+        parent_method, child_method, before, after, child_fixed):
+    source = _PARENT_AND_CHILD.format(parent_method=parent_method, child_method=child_method, before=before,
+                                      after=after)
+    parent, child = sorted(_tgf203(source), key=lambda f: f.line)
+    assert parent.fix is None and "`Child` creates `self.k` again" in parent.message
+    assert (child.fix is not None) == child_fixed, child.message
+
+
+def test_a_subclass_that_does_not_run_the_parents_creation_leaves_its_fix():
+    source = _PARENT_AND_CHILD.format(parent_method="build", child_method="build", before="pass", after="pass")
+    parent, child = sorted(_tgf203(source), key=lambda f: f.line)
+    assert parent.fix is not None and child.fix is not None
+
+
+@pytest.mark.slow
+def test_the_tf_variable_api_a_keras_weight_lacks():
+    """The tables of fixes/variable_uses.py, measured: every public name of a `tf.Variable`
+    that a Keras 3 weight lacks is rewritten or blocks the fix, and those it rewrites are
+    missing (or, `value`, not callable) on the weight."""
+    from tfgradfix.fixes.variable_uses import _METHODS, NO_EQUIVALENT
+
+    tf = pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    weight = keras.layers.Dense(2)
+    weight.build((None, 3))
+    kernel = weight.kernel
+    variable = tf.Variable(tf.ones((3, 2)))
+    lacking = {name for name in dir(variable) if not name.startswith("_") and not hasattr(kernel, name)}
+    assert lacking <= NO_EQUIVALENT | set(_METHODS), lacking - NO_EQUIVALENT - set(_METHODS)
+    assert all(not hasattr(kernel, name) for name in set(_METHODS) - {"value"})
+    with pytest.raises(TypeError):
+        kernel.value()
+    assert isinstance(kernel.dtype, str) and not isinstance(kernel, tf.Variable)
+    with pytest.raises(TypeError):
+        kernel.assign(tf.zeros((3, 2)), read_value=False)

@@ -88,6 +88,16 @@ _TF_FLOATS = ("float16", "float32", "float64", "bfloat16", "half", "double")
 _INT_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Modulo, cst.Power)
 
 
+class _Unnamed(Exception):
+    """The weight needs `tf.` or `keras.` and the module has no name for either."""
+
+
+# dtypes by their names in `tf`/`np` (`tf.float32`, `np.int64`): a `trainable` that is one is a slip.
+_DTYPE_NAMES = frozenset({"float16", "float32", "float64", "bfloat16", "half", "double", "int8", "int16", "int32",
+                          "int64", "uint8", "uint16", "uint32", "uint64", "bool", "bool_", "complex64",
+                          "complex128", "string", "float_", "int_"})
+
+
 # Initializer objects whose Keras name is a string: `tf.zeros_initializer()(shape)` -> "zeros".
 _NAMED_INITIALIZERS = {"zeros_initializer": "zeros", "ones_initializer": "ones", "Zeros": "zeros", "Ones": "ones"}
 
@@ -107,18 +117,44 @@ class WeightTranslator:
         self.integers = integers  # names known to hold an int (see layer_state.integer_names)
         self._note: Optional[str] = None
         self.reason: Optional[str] = None  # why the last `from_variable` gave None
-        keras = imports.alias_of("keras")
-        tf = imports.alias_of("tensorflow") or "tf"
-        self.initializers = f"{keras}.initializers" if keras else f"{tf}.keras.initializers"
+        # A positional argument of the last `from_variable` that looks like a slip, and what TF made of it.
+        self.slip: Optional[str] = None
+        self.keras = imports.alias_of("keras")
+        self.tf: Optional[str] = imports.alias_of("tensorflow")
+
+    @property
+    def initializers(self) -> str:
+        if self.keras:
+            return f"{self.keras}.initializers"
+        if self.tf is None:
+            raise _Unnamed
+        return f"{self.tf}.keras.initializers"
 
     def _initializer(self, name: str, **values: cst.BaseExpression) -> cst.Call:
         return cst.Call(func=cst.parse_expression(f"{self.initializers}.{name}"),
                         args=[keyword_arg(k, v) for k, v in values.items()])
 
     def from_variable(self, call: cst.Call, initial: Optional[str] = None) -> Optional[Weight]:
+        """The add_weight arguments equivalent to `tf.Variable(...)`, or None (and `reason`)."""
+        # What the fix writes TensorFlow with: the `tf` that `tf.Variable` ran with, there.
+        head = (dotted_name(call.func) or "").split(".")
+        if len(head) > 1 and self.imports.bindings.get(head[0]) == "tensorflow":
+            self.tf = head[0]
+        self.slip = None
+        try:
+            return self._from_variable(call, initial)
+        except _Unnamed:
+            self.reason = ("TensorFlow and Keras have no name in this module (`tf.Variable` was imported by its own "
+                           "name) to write the initializer with")
+            return None
+
+    def _from_variable(self, call: cst.Call, initial: Optional[str] = None) -> Optional[Weight]:
         """The add_weight arguments equivalent to `tf.Variable(...)`, or None. With `initial`
         (a free local name), an initial value of unknown shape is converted once into
-        `initial` by a prelude statement, and the weight is `Constant(initial)` of its shape."""
+        `initial` by a prelude statement, and the weight is `Constant(initial)` of its shape.
+        Positional arguments are read as `tf.Variable` reads them: `tf.Variable(v, tf.float32)`
+        is `trainable=tf.float32` (truthy: trainable, the dtype is the value's), which looks like
+        a slip for `dtype=`; the weight keeps what TF made of it, and `slip` says so."""
         b = bind(call.args, ["initial_value", "trainable", "validate_shape", "caching_device", "name",
                              "variable_def", "dtype", "import_scope", "constraint", "synchronization",
                              "aggregation", "shape", "experimental_enable_variable_lifting"])
@@ -126,6 +162,13 @@ class WeightTranslator:
         if not b or "initial_value" not in b:
             self.reason = "its arguments cannot be read (`*args`, `**kwargs` or no initial value)"
             return None
+        positional = [a for a in call.args if a.keyword is None]
+        if len(positional) >= 2 and self._slip(positional[1].value):
+            shown = cst.Module([]).code_for_node(positional[1].value)
+            self.slip = (f"`{shown}` as `tf.Variable`'s second positional argument is `trainable`, not "
+                         "`dtype`: it looks like a slip. The weight keeps what TF made of it: trainable, "
+                         "of the initial value's dtype")
+            del b["trainable"]
         extra = sorted(set(b) - {"initial_value", "trainable", "name", "dtype"})
         if extra:
             shown = ", ".join(f"`{k}=`" for k in extra)
@@ -143,8 +186,9 @@ class WeightTranslator:
             if dtype is None and self._is_tensor_op(value):
                 convert = value  # already a tensor: its shape and dtype are there
             else:
-                tf = self.imports.alias_of("tensorflow") or "tf"
-                convert = cst.Call(cst.parse_expression(f"{tf}.convert_to_tensor"),
+                if self.tf is None:
+                    raise _Unnamed
+                convert = cst.Call(cst.parse_expression(f"{self.tf}.convert_to_tensor"),
                                    [cst.Arg(value), *([keyword_arg("dtype", dtype)] if dtype is not None else [])])
             prelude = cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(initial))], convert)])
             return Weight(
@@ -334,6 +378,18 @@ class WeightTranslator:
         if named is not None and not constructor.args:
             return cst.SimpleString(f'"{named}"')
         return constructor
+
+    def _slip(self, value: cst.BaseExpression) -> bool:
+        """A `trainable` argument that names a dtype (`tf.float32`, `np.float64`, `float`,
+        `"float32"`) or is a non-empty string (a name): truthy, and surely not meant as a flag."""
+        if isinstance(value, cst.SimpleString):
+            return bool(value.evaluated_value)
+        if isinstance(value, cst.Name) and value.value in ("float", "int", "bool", "complex") \
+                and self.imports.resolve(value) is None:
+            return True
+        qualified = self.imports.resolve(value) or ""
+        package, _, name = qualified.partition(".")
+        return package in ("tensorflow", "numpy") and (name in _DTYPE_NAMES or name.startswith("dtypes."))
 
     def _is_tensor_op(self, value: cst.BaseExpression) -> bool:
         """`tf.cast(...)`, `tf.linalg.eye(...)`: a TF op, whose result is a tensor."""

@@ -12,7 +12,8 @@ from tfgradfix.analysis.keras import defines_property
 from tfgradfix.analysis.layer_state import (
     VARIABLE, integer_names, is_false, keyword_value, known_values, read_in_forward, stored_on,
 )
-from tfgradfix.fixes.edits import Fix
+from tfgradfix.fixes.edits import Edit, Fix
+from tfgradfix.fixes.variable_uses import recreation, rewrite_uses
 from tfgradfix.fixes.literals import is_integer_literal
 from tfgradfix.fixes.weights import WeightTranslator
 from tfgradfix.rules.base import Rule
@@ -104,10 +105,32 @@ class UntrackedVariableAttribute(Rule):
         "subclass turns the attribute into a property (its setter would get a Keras weight); "
         "an attribute that is a property of the class itself is not reported (the assignment "
         "runs its setter).\n\n"
+        "A Keras 3 weight is not a `tf.Variable` and lacks part of its API (measured with TF 2.21 and "
+        "Keras 3), so the uses of the attribute that it spells differently are rewritten in the same "
+        "fix: `w.get_shape()` -> `w.shape`, `w.read_value()`/`w.value()` -> `tf.identity(w)`, "
+        "`w.sparse_read(i)` -> `tf.gather(w, i)`, `w.gather_nd(i)` -> `tf.gather_nd(w, i)`, a statement "
+        "`w.assign(v, read_value=False)` -> `w.assign(v)`, and `w.dtype` used as a `tf.DType` "
+        "(`.is_floating`, `str()`) -> `tf.as_dtype(w.dtype)` (a Keras weight's dtype is a string; passed "
+        "to a TF, Keras or NumPy call or compared with `==` it is kept). A use with no equivalent "
+        "(`ref()`, `device`, `scatter_*`, `isinstance(w, tf.Variable)`, an `assign` whose result is used) "
+        "means no fix, and the message names it. Uses are read in this module: `self.w` in the class, its "
+        "parents and subclasses, `obj.w` anywhere, and names bound to it (`for w in self.ws`); other "
+        "modules of the project are not searched.\n\n"
+        "Positional arguments are read as `tf.Variable` reads them (`initial_value, trainable, "
+        "validate_shape, caching_device, name, ...`): `tf.Variable([0.0], tf.float32)` is a trainable "
+        "variable of the value's dtype (`tf.float32` is only truthy), and the weight is that, never "
+        "`trainable=tf.float32`; the message says the argument looks like a slip for `dtype=`.\n\n"
+        "One weight per attribute: a class whose subclass in the module creates the attribute again "
+        "after the class's own creation ran gets no fix (its weight would stay in the subclass's "
+        "`trainable_variables`, a second weight nothing reads), and a subclass's creation is fixed only "
+        "where it certainly runs after its parent's (after `super().__init__()` in the same method, or "
+        "in `build` after the parent's `__init__`).\n\n"
         "Only for Keras 3. A project on Keras 2 (it imports `tf_keras`, or sets "
         "`TF_USE_LEGACY_KERAS=1`) tracks these variables; files that import `tf_keras` or name "
         "`TF_USE_LEGACY_KERAS` are skipped, and `--ignore TGF203` turns the rule off everywhere."
     )
+
+    _slip: Optional[str] = None  # what `tf.Variable` made of a positional slip, for the message
 
     def visit_Call(self, node: cst.Call) -> None:
         context = self.context
@@ -145,6 +168,8 @@ class UntrackedVariableAttribute(Rule):
         integer = trainable_integer or (dtype is not None and is_integer_dtype(context.scope.dtype_name(dtype))
                                         and keyword_value(node, "trainable") is None)
         fix, reason = self._fix(node, attr, counter=bool(integer) and not read_in_forward(context, cls, attr))
+        if fix is not None and self._slip is not None:
+            message += f" ({self._slip})"
         self.report(node, message if fix is not None else f"{message} (no fix: {reason})", fix)
 
     def _fix(self, node: cst.Call, attr: str, counter: bool) -> tuple[Optional[Fix], Optional[str]]:
@@ -160,16 +185,26 @@ class UntrackedVariableAttribute(Rule):
         cls = context.scope.keras_class
         translator = WeightTranslator(context.imports, known_values(context, cls), integers=integer_names(cls))
         weight = translator.from_variable(node, initial=initial)
+        self._slip = translator.slip
         if weight is None:
             return None, translator.reason
+        # Preconditions: the only weight of its name, and every use of it works on a Keras weight.
+        why = recreation(context, cls, attr, node)
+        uses, unsupported = rewrite_uses(context, cls, attr, translator.tf)
+        if why is not None or unsupported is not None:
+            return None, why or unsupported
         description = "Create it with `self.add_weight`"
         if counter:
             weight = replace(weight, trainable=cst.Name("False"))
             description = "Create it with `self.add_weight` as a non-trainable counter"
+        if uses:
+            description += ", and its uses that a Keras weight spells differently"
+        if self._slip is not None:
+            description += f" ({self._slip})"
         if weight.prelude is None:
-            return Fix.replace(node, weight.add_weight(), description), None
+            return Fix(description, (Edit(node, weight.add_weight()), *uses)), None
         prelude = weight.prelude.with_changes(leading_lines=statement.leading_lines)
         rest = statement.with_changes(leading_lines=[], body=[assign.with_changes(value=weight.add_weight())])
         if weight.note is not None:
             description += f" ({weight.note})"
-        return Fix.replace(statement, cst.FlattenSentinel([prelude, rest]), description), None
+        return Fix(description, (Edit(statement, cst.FlattenSentinel([prelude, rest])), *uses)), None

@@ -1,0 +1,315 @@
+"""What else a `tf.Variable` -> `self.add_weight` fix (TGF203) must prove or rewrite.
+
+A Keras 3 weight is a `keras.Variable`, not a `tf.Variable`: it lacks part of that API
+(measured with TF 2.21 / Keras 3, TensorFlow backend: `get_shape`, `read_value`, `ref`,
+`device`, `scatter_*`, ... raise AttributeError; `.value` is a property, so `.value()`
+raises TypeError; `.dtype` is a string, so `.dtype.is_floating` raises; `assign` takes
+no `read_value=`/`use_locking=`; `isinstance(w, tf.Variable)` turns False). So the fix
+rewrites, in the same fix, each use of the attribute that has an exact equivalent on both
+(`uses`), and is not offered when one has none. Uses are read in the module: `self.<attr>`
+in the class, its parents and subclasses there, `<obj>.<attr>` anywhere (the same name on
+another object gets the same rewrite, which is exact on a `tf.Variable` too), and names
+bound to it (`w = self.w`, `for w in self.ws`).
+
+And the weight must be the only one: a subclass that creates the attribute again after
+its parent did would keep the parent's weight in its `trainable_variables`, a second weight
+nothing reads (`recreation`).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import target_names
+from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.tree import descendants
+from tfgradfix.fixes.edits import Edit
+
+# tf.Variable methods with an exact spelling on both variables: name -> (argument names, how).
+_METHODS = {
+    "get_shape": ((), "shape"),  # `w.get_shape()` -> `w.shape` (a TensorShape on both)
+    "read_value": ((), "tf.identity"),  # a tensor that holds the value read now
+    "value": ((), "tf.identity"),
+    "sparse_read": (("indices", "name"), "tf.gather"),
+    "gather_nd": (("indices", "name"), "tf.gather_nd"),
+}
+_ASSIGNS = ("assign", "assign_add", "assign_sub")
+# tf.Variable API a Keras weight lacks, with no rewrite: the fix is not offered.
+NO_EQUIVALENT = frozenset({
+    "ref", "experimental_ref", "device", "op", "graph", "initializer", "initial_value", "initialized_value",
+    "is_initialized", "eval", "load", "set_shape", "count_up_to", "to_proto", "from_proto", "SaveSliceInfo",
+    "create", "read_value_no_copy", "batch_scatter_update", "scatter_add", "scatter_sub", "scatter_mul",
+    "scatter_div", "scatter_min", "scatter_max", "scatter_update", "scatter_nd_add", "scatter_nd_sub",
+    "scatter_nd_update", "scatter_nd_max", "scatter_nd_min",
+})
+# Calls that take a dtype as a string as well as a tf.DType (Keras's `dtype` is a string).
+_TAKES_DTYPE = ("tensorflow.", "keras.", "numpy.")
+
+
+class NoFix(Exception):
+    """A use of the variable that a Keras weight does not support, and why."""
+
+
+def uses(context, classes, attr: str, tf: Optional[str]) -> list[Edit]:
+    """The edits that make every use of `attr` in the module work on a Keras weight; NoFix
+    (with the reason) when one cannot. `classes`: the ClassDef nodes where `self` is the
+    layer (the class, its parents and subclasses in the module). `tf`: TensorFlow's alias
+    where it is certain (for `tf.identity`, `tf.gather`, `tf.as_dtype`)."""
+    edits: list[Edit] = []
+    for node in _variable_expressions(context, classes, attr):
+        edits += _rewrite(context, node, attr, tf)
+    return edits
+
+
+def _variable_expressions(context, classes, attr: str) -> Iterator[cst.BaseExpression]:
+    """`self.<attr>` in `classes`, `<obj>.<attr>` anywhere, each with its subscripts
+    (`self.ws[0]`), and the names bound to one of them."""
+    parent_of = context.parent
+    for node in descendants(context.analysis.module):
+        if not (isinstance(node, cst.Attribute) and node.attr.value == attr):
+            continue
+        if isinstance(parent_of(node), cst.AssignTarget) or _is_target(parent_of, node):
+            continue
+        if self_attribute(node) == attr and _enclosing_class(parent_of, node) not in classes:
+            continue  # another class's own attribute of that name
+        expr: cst.BaseExpression = node
+        while isinstance(parent_of(expr), cst.Subscript) and parent_of(expr).value is expr:
+            expr = parent_of(expr)
+        yield expr
+        yield from _names_bound_to(context, expr)
+
+
+def _is_target(parent_of, node: cst.CSTNode) -> bool:
+    parent = parent_of(node)
+    return isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is node
+
+
+def _enclosing_class(parent_of, node: cst.CSTNode) -> Optional[cst.ClassDef]:
+    current = parent_of(node)
+    while current is not None and not isinstance(current, cst.ClassDef):
+        current = parent_of(current)
+    return current
+
+
+def _names_bound_to(context, expr: cst.BaseExpression) -> Iterator[cst.Name]:
+    """Reads of the names that `w = <expr>` or `for w in <... expr ...>` binds, in the same
+    function (every name a loop over it binds: `for g, o in zip(self.gains, self.offsets)`)."""
+    parent_of = context.parent
+    names: set[str] = set()
+    child, current = expr, parent_of(expr)
+    while current is not None and not isinstance(current, (cst.FunctionDef, cst.Module)):
+        if isinstance(current, cst.Assign) and current.value is child:
+            names |= {n for t in current.targets for n in target_names(t.target)}
+        if isinstance(current, (cst.For, cst.CompFor)) and current.iter is child:
+            names |= set(target_names(current.target))
+        if isinstance(current, cst.BaseSmallStatement) or isinstance(current, cst.For):
+            break
+        child, current = current, parent_of(current)
+    scope = current
+    while scope is not None and not isinstance(scope, (cst.FunctionDef, cst.Module)):
+        scope = parent_of(scope)
+    if not names or scope is None:
+        return
+    for node in descendants(scope):
+        if isinstance(node, cst.Name) and node.value in names:
+            parent = parent_of(node)
+            if isinstance(parent, cst.Attribute) and parent.value is node:
+                yield node
+
+
+def _rewrite(context, expr: cst.BaseExpression, attr: str, tf: Optional[str]) -> list[Edit]:
+    parent_of = context.parent
+    shown = cst.Module([]).code_for_node(expr)
+    parent = parent_of(expr)
+    if isinstance(parent, cst.Arg) and _is_variable_test(context, parent):
+        raise NoFix(f"`isinstance({shown}, tf.Variable)` would be False for a Keras weight")
+    if not (isinstance(parent, cst.Attribute) and parent.value is expr):
+        return []
+    name = parent.attr.value
+    call = parent_of(parent)
+    called = isinstance(call, cst.Call) and call.func is parent
+    if name in NO_EQUIVALENT:
+        raise NoFix(f"`{shown}.{name}` has no equivalent on a Keras weight")
+    if name == "dtype":
+        return _dtype(context, parent, shown, tf)
+    if name in _ASSIGNS and called:
+        return _assign(context, call, shown, name)
+    if name not in _METHODS or not called:
+        return []
+    params, how = _METHODS[name]
+    args = [a for a in call.args]
+    if any(a.star for a in args) or len(args) > len(params) or (
+            any(a.keyword is not None and a.keyword.value not in params for a in args)):
+        raise NoFix(f"`{shown}.{name}(...)` takes arguments the fix does not rewrite")
+    if not params and args:
+        raise NoFix(f"`{shown}.{name}(...)` takes arguments the fix does not rewrite")
+    if how == "shape":
+        return [Edit(call, lambda u: cst.Attribute(value=u.func.value, attr=cst.Name("shape")))]
+    if tf is None:
+        raise NoFix(f"`{shown}.{name}()` needs `tf` to be rewritten, and `tf` is not certainly TensorFlow here")
+    function = how.replace("tf.", f"{tf}.", 1)
+    # `w.sparse_read(i, name=...)` -> `tf.gather(w, i)`: the op's name is no value
+    kept = [i for i, a in enumerate(args) if a.keyword is None or a.keyword.value == "indices"][:1]
+    return [Edit(call, lambda u: cst.Call(cst.parse_expression(function), [
+        cst.Arg(u.func.value), *[cst.Arg(u.args[i].value) for i in kept]]))]
+
+
+def _is_variable_test(context, arg: cst.Arg) -> bool:
+    call = context.parent(arg)
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "isinstance"
+            and len(call.args) == 2 and call.args[0] is arg):
+        return False
+    types = call.args[1].value
+    elements = [e.value for e in types.elements] if isinstance(types, cst.Tuple) else [types]
+    return any((context.imports.resolve(e) or "") in ("tensorflow.Variable", "tensorflow.Tensor") for e in elements) \
+        and not any((context.imports.resolve(e) or "") == "keras.Variable" for e in elements)
+
+
+def _dtype(context, attribute: cst.Attribute, shown: str, tf: Optional[str]) -> list[Edit]:
+    """`w.dtype` is a string on a Keras weight: where it is used as a `tf.DType` (an
+    attribute of it, `str()` of it, a key), `tf.as_dtype(w.dtype)`. Passed to a TF, Keras or
+    NumPy call, or compared with `==`, a string is the same dtype: kept."""
+    parent_of = context.parent
+    parent = parent_of(attribute)
+    if isinstance(parent, cst.Arg):
+        call = parent_of(parent)
+        qualified = context.imports.resolve(call.func) if isinstance(call, cst.Call) else None
+        if (qualified or "").startswith(_TAKES_DTYPE) or (parent.keyword is not None and parent.keyword.value == "dtype"):
+            return []
+    comparison = parent_of(parent) if isinstance(parent, cst.ComparisonTarget) else parent
+    if isinstance(comparison, cst.Comparison) and all(isinstance(c.operator, (cst.Equal, cst.NotEqual))
+                                                      for c in comparison.comparisons):
+        return []
+    if tf is None:
+        raise NoFix(f"`{shown}.dtype` is a string on a Keras weight, and `tf` is not certainly TensorFlow here "
+                    "to write `tf.as_dtype`")
+    function = f"{tf}.as_dtype"
+    return [Edit(attribute, lambda u: cst.Call(cst.parse_expression(function), [cst.Arg(u)]))]
+
+
+def _assign(context, call: cst.Call, shown: str, name: str) -> list[Edit]:
+    """`w.assign(v, read_value=False)`: a Keras weight's `assign*` takes the value only. The
+    extra arguments go where the result is not used (a statement); else no fix."""
+    if len(call.args) == 1 and call.args[0].keyword is None:
+        return []
+    statement = context.parent(call)
+    value = call.args[0] if call.args and call.args[0].keyword is None else next(
+        (a for a in call.args if a.keyword is not None and a.keyword.value == "value"), None)
+    if value is None or any(a.star for a in call.args) or not isinstance(statement, cst.Expr):
+        raise NoFix(f"`{shown}.{name}(...)` passes arguments a Keras weight's `{name}` does not take")
+    index = next(i for i, a in enumerate(call.args) if a is value)
+    return [Edit(call, lambda u: u.with_changes(args=[cst.Arg(u.args[index].value)]))]
+
+
+# -- one weight per attribute -------------------------------------------------------
+
+
+def recreation(context, cls, attr: str, node: cst.Call) -> Optional[str]:
+    """Why a weight made by `node` (`self.<attr> = tf.Variable(...)` in a method of `cls`)
+    would not be the only one of its layer, or None. A subclass that creates `self.<attr>`
+    again after this method ran keeps this weight in its `trainable_variables`, a second
+    weight nothing reads; this one must itself run after a parent's creation of it."""
+    method = _method_of(context, node)
+    for other in context.analysis.keras_classes.values():
+        if other is cls or cls not in list(other.lineage()):
+            continue
+        if _creates(context, other, attr) and (method is None or _inherited(other, cls, method)):
+            return (f"`{other.name}` creates `self.{attr}` again: this weight would stay in its "
+                    "`trainable_variables`, a second weight nothing reads")
+    for parent in list(cls.lineage())[1:]:
+        for parent_method in _creates(context, parent, attr):
+            if not _inherited(cls, parent, parent_method):
+                continue
+            if method is None or not _runs_after(context, cls, method, node, parent_method):
+                return (f"`{parent.name}.{parent_method}` also creates `self.{attr}`, and this one does not "
+                        "certainly run after it: one of the two weights would be overwritten and stay dead")
+    return None
+
+
+def _method_of(context, node: cst.CSTNode) -> Optional[str]:
+    function = context.scope.node
+    return function.name.value if isinstance(function, cst.FunctionDef) else None
+
+
+def _creates(context, cls, attr: str) -> list[str]:
+    """The methods of `cls` itself that assign `self.<attr>` a variable or weight."""
+    found = []
+    for name, method in cls.methods.items():
+        for node in descendants(method):
+            if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets) \
+                    and _makes_variable(context, node.value):
+                found.append(name)
+                break
+    return found
+
+
+def _makes_variable(context, value: cst.BaseExpression) -> bool:
+    if not isinstance(value, cst.Call):
+        return False
+    if (context.imports.resolve(value.func) or "") in ("tensorflow.Variable", "keras.Variable"):
+        return True
+    return isinstance(value.func, cst.Attribute) and value.func.attr.value == "add_weight"
+
+
+def _inherited(cls, ancestor, method: str) -> bool:
+    """Whether `ancestor.<method>` runs for an instance of `cls`: every override between
+    them calls `super().<method>(...)`."""
+    for c in cls.lineage():
+        if c is ancestor:
+            return True
+        override = c.methods.get(method)
+        if override is not None and not _calls_super(override, method):
+            return False
+    return False
+
+
+def _calls_super(function: cst.FunctionDef, method: str) -> bool:
+    return _super_call(function, method) is not None
+
+
+def _super_call(function: cst.FunctionDef, method: str) -> Optional[cst.Call]:
+    for node in descendants(function):
+        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == method
+                and isinstance(node.func.value, (cst.Call, cst.Name))):
+            owner = node.func.value
+            if isinstance(owner, cst.Call) and isinstance(owner.func, cst.Name) and owner.func.value == "super":
+                return node
+            if isinstance(owner, cst.Name) and node.args and isinstance(node.args[0].value, cst.Name) \
+                    and node.args[0].value.value == "self":
+                return node
+    return None
+
+
+_ORDER = ("__init__", "build")
+
+
+def _runs_after(context, cls, method: str, node: cst.CSTNode, parent_method: str) -> bool:
+    """`node` (in `cls.<method>`) runs after the parent's `<parent_method>` has."""
+    if method != parent_method:
+        return method in _ORDER and parent_method in _ORDER and _ORDER.index(method) > _ORDER.index(parent_method)
+    function = cls.methods.get(method)
+    call = _super_call(function, method) if function is not None else None
+    if call is None:
+        return False
+    return _statement_index(context, function, call) < _statement_index(context, function, node)
+
+
+def _statement_index(context, function: cst.FunctionDef, node: cst.CSTNode) -> int:
+    body = list(function.body.body)
+    current: Optional[cst.CSTNode] = node
+    while current is not None and current not in body:
+        current = context.parent(current)
+    return body.index(current) if current is not None else len(body)
+
+
+def rewrite_uses(context, cls, attr: str, tf: Optional[str]) -> tuple[list[Edit], Optional[str]]:
+    """The edits for the uses of `attr`, or ([], why there is no fix)."""
+    classes = {c.node for c in cls.lineage()} | {
+        c.node for c in context.analysis.keras_classes.values() if cls in list(c.lineage())}
+    try:
+        return uses(context, classes, attr, tf), None
+    except NoFix as why:
+        return [], str(why)
+
