@@ -27,7 +27,7 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 
 from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, is_keras_base, makes_state
 from tfgradfix.analysis.slices import Outline, outline
-from tfgradfix.analysis.roles import state_attributes_of, trained_by_name_of
+from tfgradfix.analysis.roles import state_attributes_of, trained_by_name
 
 # Modules read in all, given or imported (a bound for a huge tree imported from one file).
 MAX_MODULES = 20000
@@ -127,8 +127,8 @@ class ModuleInfo:
     classes: dict[str, ClassInfo] = field(default_factory=dict)
     # Names assigned at module level (constants, instances, aliases).
     names: frozenset[str] = frozenset()
-    # Attributes its training code lists by name (`tape.gradient(loss, [model.a])`, roles.py).
-    trained_by_name: frozenset[str] = frozenset()
+    # Variables its training code lists by name, as (class or None, attribute) (roles.py).
+    trained_by_name: frozenset[tuple[Optional[str], str]] = frozenset()
     # For the engine's gate, from this parse: where a gradient path can start without a
     # Keras class (a tape, a `Lambda` layer, a loss function handed to `compile`), the
     # classes that define a forward method, and those with Keras-looking bases
@@ -768,7 +768,7 @@ def index_module(name: str, path: str, text: str) -> ModuleInfo:
         return info
     _Indexer(info).run(tree)
     if "gradient(" in text or "minimize(" in text:
-        info.trained_by_name = trained_by_name_of(tree)
+        info.trained_by_name = trained_by_name(tree)
     info.outline, info.checksum = outline(tree), checksum(text)
     return info
 

@@ -124,71 +124,76 @@ _SOURCE_METHODS = ("gradient", "jacobian", "batch_jacobian")
 _MODEL_VARIABLES = frozenset({"trainable_variables", "trainable_weights", "variables", "weights"})
 
 
-def trained_by_name(module: cst.Module) -> frozenset[str]:
-    """Attributes the module's training code lists by name: in the sources of
-    `tape.gradient(loss, [self.log_alpha])`, in `apply_gradients(zip(grads, [self.w]))`,
-    in `optimizer.minimize(loss, var_list=[self.w])` (also through a name bound to that
-    list). Such a variable trains whether or not Keras tracks it."""
-    lists: dict[str, list[cst.BaseExpression]] = {}
-    sources: list[cst.BaseExpression] = []
-    for node in descendants(module):
-        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-            lists.setdefault(node.targets[0].target.value, []).append(node.value)
-        if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):
-            continue
-        method = node.func.attr.value
-        if method in _SOURCE_METHODS and len(node.args) >= 2:
-            sources.append(node.args[1].value)
-        elif method == "minimize":
-            sources.extend(a.value for a in node.args[1:] if a.keyword is None or a.keyword.value == "var_list")
-        elif method == "apply_gradients" and node.args:
-            pairs = node.args[0].value
-            if isinstance(pairs, cst.Call) and isinstance(pairs.func, cst.Name) and pairs.func.value == "zip":
-                sources.extend(a.value for a in pairs.args[1:])
-    found: set[str] = set()
+def trained_by_name(tree: ast.Module) -> frozenset[tuple[Optional[str], str]]:
+    """The variables training code lists by name, as (class, attribute): in the sources of
+    `tape.gradient(loss, [self.log_alpha])`, in `apply_gradients(zip(grads, [self.w]))`, in
+    `optimizer.minimize(loss, var_list=[self.w])`, also through a name bound to that list.
+    Such a variable trains whether or not Keras tracks it. The class is the one whose method
+    says `self.w`, or the one `model = Class(...)` makes for `model.w`; None when the code
+    does not say (`f = make_problem()` then `[f.a, f.b]`)."""
+    finder = _NamedSources()
+    finder.visit(tree)
+    found: set[tuple[Optional[str], str]] = set()
     seen: set[str] = set()
-    while sources:
-        expr = sources.pop()
-        if isinstance(expr, cst.Name):
-            if expr.value not in seen:
-                seen.add(expr.value)
-                sources.extend(lists.get(expr.value, ()))
-            continue
-        for node in descendants(expr):
-            if isinstance(node, cst.Attribute) and node.attr.value not in _MODEL_VARIABLES:
-                found.add(node.attr.value)
-    return frozenset(found)
-
-
-def trained_by_name_of(tree: ast.Module) -> frozenset[str]:
-    """`trained_by_name` read from the project index's `ast` of another module (a test or a
-    training script that differentiates `model.a` by name)."""
-    lists: dict[str, list[ast.expr]] = {}
-    sources: list[ast.expr] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            lists.setdefault(node.targets[0].id, []).append(node.value)
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
-            continue
-        method = node.func.attr
-        if method in _SOURCE_METHODS and len(node.args) >= 2:
-            sources.append(node.args[1])
-        elif method == "minimize":
-            sources.extend(node.args[1:])
-            sources.extend(k.value for k in node.keywords if k.arg == "var_list")
-        elif method == "apply_gradients" and node.args:
-            pairs = node.args[0]
-            if isinstance(pairs, ast.Call) and isinstance(pairs.func, ast.Name) and pairs.func.id == "zip":
-                sources.extend(pairs.args[1:])
-    found: set[str] = set()
-    seen: set[str] = set()
-    while sources:
-        expr = sources.pop()
+    work = finder.sources
+    while work:
+        owner_class, expr = work.pop()
         if isinstance(expr, ast.Name):
             if expr.id not in seen:
                 seen.add(expr.id)
-                sources.extend(lists.get(expr.id, ()))
+                work.extend((owner_class, value) for value in finder.lists.get(expr.id, ()))
             continue
-        found.update(n.attr for n in ast.walk(expr)
-                     if isinstance(n, ast.Attribute) and n.attr not in _MODEL_VARIABLES)
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Attribute) and node.attr not in _MODEL_VARIABLES:
+                found.add((finder.owner(node.value, owner_class), node.attr))
     return frozenset(found)
+
+
+class _NamedSources(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.classes: list[str] = []
+        self.lists: dict[str, list[ast.expr]] = {}
+        self.made: dict[str, set[str]] = {}  # name -> the classes `name = Class(...)` makes ("" unknown)
+        self.sources: list[tuple[Optional[str], ast.expr]] = []
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.classes.append(node.name)
+        self.generic_visit(node)
+        self.classes.pop()
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                self.lists.setdefault(target.id, []).append(node.value)
+                made = node.value.func if isinstance(node.value, ast.Call) else None
+                name = made.id if isinstance(made, ast.Name) else made.attr if isinstance(made, ast.Attribute) else ""
+                self.made.setdefault(target.id, set()).add(name if name[:1].isupper() else "")
+            else:
+                for inner in ast.walk(target):
+                    if isinstance(inner, ast.Name):
+                        self.made.setdefault(inner.id, set()).add("")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Attribute):
+            owner = self.classes[-1] if self.classes else None
+            method = node.func.attr
+            if method in _SOURCE_METHODS and len(node.args) >= 2:
+                self.sources.append((owner, node.args[1]))
+            elif method == "minimize":
+                self.sources.extend((owner, a) for a in node.args[1:])
+                self.sources.extend((owner, k.value) for k in node.keywords if k.arg == "var_list")
+            elif method == "apply_gradients" and node.args:
+                pairs = node.args[0]
+                if isinstance(pairs, ast.Call) and isinstance(pairs.func, ast.Name) and pairs.func.id == "zip":
+                    self.sources.extend((owner, a) for a in pairs.args[1:])
+        self.generic_visit(node)
+
+    def owner(self, base: ast.expr, enclosing: Optional[str]) -> Optional[str]:
+        if isinstance(base, ast.Name):
+            if base.id == "self":
+                return enclosing
+            made = self.made.get(base.id, set())
+            if len(made) == 1 and "" not in made:
+                return next(iter(made))
+        return None

@@ -25,6 +25,7 @@ call is what TGF105 reports).
 
 from __future__ import annotations
 
+import ast
 import functools
 
 from dataclasses import dataclass, field
@@ -297,13 +298,20 @@ class ModuleAnalysis:
     # -- public --------------------------------------------------------------
 
     @functools.cached_property
-    def trained_by_name(self) -> frozenset[str]:
-        """Attributes whose variables the training code of this module, or of another module
-        of the project, lists by name (`roles.py`)."""
-        found = trained_by_name(self.module)
-        if self.project is not None:
-            found = found.union(*(info.trained_by_name for info in list(self.project.modules.values())))
-        return found
+    def trained_by_name(self) -> frozenset[tuple[Optional[str], str]]:
+        """Variables that the training code of this module, or of another module of the
+        project, lists by name: (class or None, attribute) (`roles.py`)."""
+        if self.project is None:
+            code = self.module.code
+            return trained_by_name(ast.parse(code)) if "gradient(" in code or "minimize(" in code else frozenset()
+        return frozenset().union(*(info.trained_by_name for info in list(self.project.modules.values())))
+
+    def is_trained_by_name(self, cls: KerasClass, attr: str) -> bool:
+        """Whether code lists `attr` of `cls` (or of a subclass, or of an object whose class it
+        does not say) in the variables it differentiates."""
+        names = {None, *(c.name for c in cls.lineage()),
+                 *(c.name for c in self.keras_classes.values() if cls in c.lineage())}
+        return any((owner, attr) in self.trained_by_name for owner in names)
 
     @property
     def has_gradient_path(self) -> bool:

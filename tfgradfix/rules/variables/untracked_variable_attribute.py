@@ -143,7 +143,7 @@ class UntrackedVariableAttribute(Rule):
         if attr is None:
             return
         cls = scope.keras_class
-        if cls.is_state(attr) or attr in context.analysis.trained_by_name:
+        if cls.is_state(attr) or context.analysis.is_trained_by_name(cls, attr):
             # State the code writes: nothing trains it, tracked or not. A variable the training
             # code lists by name (`tape.gradient(loss, [self.log_alpha])`) trains untracked.
             return
