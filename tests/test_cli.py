@@ -1,4 +1,4 @@
-"""The command-line contract of DESIGN §1: output, exit codes, JSON, bad input."""
+"""The command-line contract of README "Usage", "Exit codes" and "JSON": output, exit codes, JSON, bad input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The command line (DESIGN §1): `tfgradfix [check] [OPTIONS] PATH...`, `rule`, `rules`."""
+"""The command line (README "Usage"; docs/architecture.md "Data flow"): `tfgradfix [check] [OPTIONS] PATH...`,
+`rule`, `rules`."""
 
 from __future__ import annotations
 
@@ -316,7 +317,8 @@ class _Stdin:
 
 
 def _project(files: list[str], stdin_filename: Optional[str], triggers: tuple[str, ...]) -> ProjectIndex:
-    """The project index of the files and the package modules they import (DESIGN §2);
+    """The project index of the files and the package modules they import (docs/architecture.md
+    "The project index");
     standard input counts as the file it names, when that file exists."""
     paths = [path for path in files if path != STDIN]
     if STDIN in files and stdin_filename and Path(stdin_filename).is_file():

@@ -1,7 +1,8 @@
 """Resolve local names to the dotted names they were imported as.
 
 A cheap pass over the module's import statements, instead of LibCST's
-ScopeProvider/QualifiedNameProvider (about 10x the cost of parsing, DESIGN §5).
+ScopeProvider/QualifiedNameProvider (about 10x the cost of parsing: docs/architecture.md
+"Traps", docs/performance.md "Where the time goes").
 Imports anywhere in the file count: `import numpy as np` inside a function is
 common in research code and rarely shadows anything.
 """

@@ -171,7 +171,8 @@ def _project_base(base: cst.BaseExpression, project: Optional["ProjectIndex"],
 
 
 def _classes(module: cst.Module) -> list[cst.ClassDef]:
-    """ClassDefs of the module, except deliberately broken layers in tests (DESIGN §2):
+    """ClassDefs of the module, except deliberately broken layers in tests (docs/architecture.md
+    "What is not a gradient path"):
     those defined inside a function that asserts an error, and those used only there."""
     found: list[cst.ClassDef] = []
     asserting: list[cst.FunctionDef] = []
@@ -240,7 +241,8 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
 
 
 # Signs that a layer works on strings or vocabularies (lookup, hashing,
-# vectorization): DESIGN §2 lists these as correct users of NumPy.
+# vectorization): docs/architecture.md "What is not a gradient path" lists these as correct
+# users of NumPy.
 _STRING_MARKERS = ("tf.string", '"string"', "'string'", "tf.strings.", "np.char.", "np.strings.",
                    "np.bytes_", "vocabulary", "hashing", ".decode(")
 

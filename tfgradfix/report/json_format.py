@@ -1,4 +1,4 @@
-"""The JSON document of DESIGN §1 (keys are a contract; more keys are fine)."""
+"""The JSON document of README "JSON (`--output-format json`)" (keys are a contract; more keys are fine)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The rule catalogue. Codes are stable once released (DESIGN §2)."""
+"""The rule catalogue. Codes are stable once released (docs/architecture.md "rules/: one rule a class")."""
 
 from __future__ import annotations
 

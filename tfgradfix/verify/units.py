@@ -14,7 +14,8 @@ from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks
 
-# The unit of findings outside any function or class (DESIGN's `<module>` symbol).
+# The unit of findings outside any function or class (the `<module>` symbol: docs/architecture.md
+# "Findings and fixes").
 MODULE = "<module>"
 # The verdict of a changed file with nothing to run.
 NOTHING = "<nothing to run>"
