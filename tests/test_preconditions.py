@@ -293,3 +293,8 @@ def test_the_tf_variable_api_a_keras_weight_lacks():
     assert isinstance(kernel.dtype, str) and not isinstance(kernel, tf.Variable)
     with pytest.raises(TypeError):
         kernel.assign(tf.zeros((3, 2)), read_value=False)
+
+
+def test_tensorflow_imported_by_name_at_module_level_is_no_lazy_import():
+    backend = _backend("from tensorflow import keras\n\nclass A:\n    def f(self):\n        return keras\n")
+    assert backend.target is not None and backend.imports == (("tensorflow", "tf"),)

@@ -149,7 +149,8 @@ def _target_names(target) -> Iterator[str]:
 
 
 def _imported_in_functions(module: cst.Module, package: str) -> bool:
-    stack: list[cst.CSTNode] = [s for s in module.body]
+    """Whether a function (or method) of the module imports `package`."""
+    stack: list[cst.CSTNode] = [node for statement in module.body for node in _functions(statement)]
     while stack:
         node = stack.pop()
         if isinstance(node, cst.BaseExpression):
@@ -162,6 +163,14 @@ def _imported_in_functions(module: cst.Module, package: str) -> bool:
             return True
         stack.extend(child_nodes(node))
     return False
+
+
+def _functions(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    if isinstance(node, cst.FunctionDef):
+        yield node.body
+    elif not isinstance(node, cst.BaseExpression):
+        for child in child_nodes(node):
+            yield from _functions(child)
 
 
 def _certain_alias(certain: dict[str, set[str]], conditional: dict[str, set[str]], full: str) -> Optional[str]:
