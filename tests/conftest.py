@@ -18,13 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
 
-def pytest_sessionfinish(session, exitstatus):
+@pytest.fixture(scope="session", autouse=True)
+def _no_tensorflow_in_the_default_run(request):
     """The default run (`-m "not slow"`) must not import TensorFlow: its import alone is
     seconds. A test that needs it is marked `slow`; one that needs it for part of its
     checks is split, or imports it in the test, never at module level."""
-    if session.config.getoption("markexpr") == "not slow" and "tensorflow" in sys.modules and exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        print("\nerror: the default test run imported TensorFlow; mark the test that needs it `slow`", file=sys.stderr)
+    yield
+    if request.config.getoption("markexpr") == "not slow" and "tensorflow" in sys.modules:
+        pytest.fail("the default test run imported TensorFlow: mark the test that needs it `slow`")
 
 
 def fixture_cases(kind: str) -> list[Path]:

@@ -71,7 +71,8 @@ def test_a_stamped_rule_is_registered_documented_and_passes_its_tests(copy):
     readme = (copy / "README.md").read_text(encoding="utf-8")
     assert f"| {in_package} | stamped-in-package | a stamped rule | none (flag) |" in readme
 
-    tests = _run(copy, "-m", "pytest", "-v", "-p", "no:cacheprovider", "tests/test_fixtures.py", "tests/test_docs.py",
+    tests = _run(copy, "-m", "pytest", "-v", "-n", "0", "-p", "no:cacheprovider", "tests/test_fixtures.py",
+                 "tests/test_docs.py",
                  "-k", f"{in_package} or {new_family} or every_rule or docs_are_generated or readme_lists_every_rule "
                        "or without_a_fix or fix_kind_in_the_docs or example_becomes")
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]

@@ -2,7 +2,7 @@
 over real TensorFlow/Keras source and over generated programs.
 
 CI runs a sample of the installed `keras` and `tensorflow` packages; the whole of
-them: `TFGRADFIX_ROBUSTNESS=full python -m pytest tests/test_robustness.py`.
+them: `TFGRADFIX_ROBUSTNESS=full python -m pytest -m slow tests/test_robustness.py`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ import shutil
 from pathlib import Path
 
 import hypothesmith
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from conftest import FIXTURES, tfgradfix
 from tfgradfix.engine import Engine
 from tfgradfix.files import SourceFile
 from tfgradfix.rules import ALL_RULES
+
+pytestmark = pytest.mark.slow  # a corpus each: the engine over hundreds of files, twice
 
 FULL = os.environ.get("TFGRADFIX_ROBUSTNESS") == "full"
 SAMPLE_EVERY = 1 if FULL else 15

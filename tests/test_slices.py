@@ -164,6 +164,7 @@ def engine_triggers() -> tuple[str, ...]:
     return tuple({t for rule in ALL_RULES for t in rule.triggers})
 
 
+@pytest.mark.slow  # the engine over every fixture and project, four times
 @pytest.mark.parametrize("fix", [False, True], ids=["check", "fix"])
 def test_every_fixture_reads_the_same_sliced_or_whole(monkeypatch, fix):
     """Every module that can be sliced is (see `_slice_any_share`), and each gets the

@@ -6,7 +6,9 @@ the runs share one child process (`verify_runs`): TensorFlow is imported once, n
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -30,11 +32,24 @@ def _batched(build: Callable[[Path], Items]) -> Callable[[Path], Items]:
     return build
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def verified(tmp_path_factory) -> dict[Callable[[Path], Items], list[dict[str, dict]]]:
-    """The verdicts of every `@_batched` run, by its function: one child process for all."""
-    runs = [build(tmp_path_factory.mktemp(build.__name__.strip("_"))) for build in _RUNS]
-    return dict(zip(_RUNS, verify_runs(runs, timeout=1800)))
+    """The verdicts of every `@_batched` run, by its function: one child process for all.
+    Under pytest-xdist, the first worker to ask runs it and leaves the verdicts (JSON) in the
+    session's shared folder; the others wait for them there."""
+
+    def run() -> list:
+        runs = [build(tmp_path_factory.mktemp(build.__name__.strip("_"))) for build in _RUNS]
+        return json.loads(json.dumps(verify_runs(runs, timeout=1800)))
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return dict(zip(_RUNS, run()))
+    shared = tmp_path_factory.getbasetemp().parent / "verified.json"
+    with open(shared.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not shared.exists():
+            shared.write_text(json.dumps(run()))
+        return dict(zip(_RUNS, json.loads(shared.read_text())))
 
 
 @_batched
