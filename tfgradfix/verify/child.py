@@ -26,6 +26,10 @@ import sys
 MARKER = "TFGRADFIX-VERIFY "
 SHAPES = [(2, 4), (2, 8), (2, 3, 4), (2, 16), (2, 5, 8), (2, 28, 28), (2, 32, 32, 3), (2, 28, 28, 1)]
 TOLERANCE = 1e-4
+# Gradients are compared relative to their scale; float32 sums reorder within about 1e-6.
+GRADIENT_TOLERANCE = 1e-3
+# A central difference in float32 with a step of 1e-2 agrees within about 1e-3 on smooth layers.
+FD_TOLERANCE = 5e-2
 SEED = 0
 # Retries after a failed first call, each with a size read from the error message.
 SHAPE_RETRIES = 3
@@ -501,6 +505,48 @@ def _contains(obj, name: str, seen=None) -> bool:
     return any(_contains(c, name, seen) for c in children)
 
 
+def _traces(tf, np, layer, x, out) -> bool:
+    try:
+        traced = _flat(tf, tf.function(lambda t: _call(layer, t))(x))
+        return bool(np.allclose(np.asarray(traced), np.asarray(out), rtol=1e-4, atol=1e-5))
+    except Exception:
+        return False
+
+
+def _changed_gradients(np, grads_before, grads_after, count_after: int) -> float:
+    """How much the gradients that came back before changed: the input gradients, and the
+    variables' where before and after hold the same variables (same count and shapes, in order)."""
+    count_before = len(grads_before) - (len(grads_after) - count_after)
+    values_before = [None if g is None else np.asarray(g) for g in grads_before]
+    values_after = [None if g is None else np.asarray(g) for g in grads_after]
+    inputs = gradients_differ(np, values_before[count_before:], values_after[count_after:])
+    if count_before != count_after:
+        return inputs
+    return max(inputs, gradients_differ(np, values_before[:count_before], values_after[:count_after]))
+
+
+def _finite_difference_error(tf, layer, x, input_grads, out, direction):
+    """The relative error of the layer's input gradient against a central finite difference
+    of its output; None when an input has no gradient."""
+    if not input_grads or any(g is None for g in input_grads):
+        return None
+    # Along a random direction of every float input at once.
+    steps = [tf.random.stateless_normal(t.shape, seed=(3, 4 + i), dtype=t.dtype) for i, t in enumerate(_floats(x))]
+    eps = 1e-2
+
+    def moved(sign):
+        it = iter(steps)
+        parts = tuple(t + sign * eps * next(it) if t.dtype.is_floating else t
+                      for t in (x if isinstance(x, tuple) else (x,)))
+        return parts if isinstance(x, tuple) else parts[0]
+
+    plus = tf.reduce_sum(_flat(tf, _call(layer, moved(1.0))) * direction(out))
+    minus = tf.reduce_sum(_flat(tf, _call(layer, moved(-1.0))) * direction(out))
+    numeric = float((plus - minus) / (2 * eps))
+    analytic = float(sum(tf.reduce_sum(g * d) for g, d in zip(input_grads, steps)))
+    return abs(numeric - analytic) / max(1e-6, abs(numeric), abs(analytic))
+
+
 def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
              fresh: bool = False) -> dict:
     names = [v.name for v in _trainable(tf, after)]
@@ -510,29 +556,18 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
     delta = float(np.max(np.abs(np.asarray(out_before, dtype=np.float64) - np.asarray(out_after, dtype=np.float64)))) \
         if tuple(out_before.shape) == tuple(out_after.shape) and np.size(out_before) else \
         (0.0 if tuple(out_before.shape) == tuple(out_after.shape) else float("inf"))
-    try:
-        traced = _flat(tf, tf.function(lambda t: _call(after, t))(x))
-        graph_ok = bool(np.allclose(np.asarray(traced), np.asarray(out_after), rtol=1e-4, atol=1e-5))
-    except Exception:
-        graph_ok = False
-    fd_error = None
+    graph_ok = _traces(tf, np, after, x, out_after)
+    # A check fails a fix only on a difference: an original that does not trace either (on
+    # this synthetic input) says nothing about the fix.
+    graph_ok_before = graph_ok or _traces(tf, np, before, x, out_before)
     input_grads = grads_after[len(names):]
-    if input_grads and all(g is not None for g in input_grads):
-        # Along a random direction of every float input at once.
-        steps = [tf.random.stateless_normal(t.shape, seed=(3, 4 + i), dtype=t.dtype) for i, t in enumerate(_floats(x))]
-        eps = 1e-2
-
-        def moved(sign):
-            it = iter(steps)
-            parts = tuple(t + sign * eps * next(it) if t.dtype.is_floating else t
-                          for t in (x if isinstance(x, tuple) else (x,)))
-            return parts if isinstance(x, tuple) else parts[0]
-
-        plus = tf.reduce_sum(_flat(tf, _call(after, moved(1.0))) * direction(out_after))
-        minus = tf.reduce_sum(_flat(tf, _call(after, moved(-1.0))) * direction(out_after))
-        numeric = float((plus - minus) / (2 * eps))
-        analytic = float(sum(tf.reduce_sum(g * d) for g, d in zip(input_grads, steps)))
-        fd_error = abs(numeric - analytic) / max(1e-6, abs(numeric), abs(analytic))
+    fd_error = _finite_difference_error(tf, after, x, input_grads, out_after, direction)
+    count_before = len(grads_before) - len(input_grads)
+    # The original's own, where it has input gradients: a check fails a fix only on a difference
+    # (a straight-through estimator disagrees with finite differences on both sides), and it
+    # says whether the original's gradients were the derivative of its output already.
+    fd_before = _finite_difference_error(tf, before, x, grads_before[count_before:], out_before, direction)
+    changed = _changed_gradients(np, grads_before, grads_after, len(names))
     scale = max(1.0, float(np.max(np.abs(np.asarray(out_before, dtype=np.float64))))) if np.size(out_before) else 1.0
     result = {"variables": names, "none_before": none_before, "untracked_before": untracked_before,
               "none_after": none_after, "max_abs_diff": delta, "tf_function": graph_ok, "fd_rel_error": fd_error,
@@ -547,7 +582,7 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
     elif not names and (inputs_none or not input_grads):
         result.update(verdict="failed", reason="the fixed layer has no trainable variables and no gradient reaches "
                       + (f"input {', '.join(map(str, inputs_none))}" if inputs_none else "its inputs"))
-    elif not graph_ok:
+    elif not graph_ok and graph_ok_before:
         result.update(verdict="failed", reason="the fixed layer does not run under tf.function")
     elif fresh and not np.allclose(np.asarray(_flat(tf, _call(after, x))), np.asarray(out_after), rtol=1e-5, atol=1e-6):
         result.update(verdict="failed", reason="the fixed layer still computes something new on every call")
@@ -555,6 +590,14 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
         result.update(verdict="verified", reason="the original draws new weights on every call: outputs not compared")
     elif delta > TOLERANCE * scale:
         result.update(verdict="failed", reason=f"outputs differ: max|Δ| {delta:.3g}")
+    elif fd_error is not None and fd_error > FD_TOLERANCE and not (fd_before is not None and fd_before > FD_TOLERANCE):
+        result.update(verdict="failed", reason=f"the fixed layer's input gradient disagrees with finite "
+                                               f"differences of its output: relative error {fd_error:.3g}")
+    elif changed > GRADIENT_TOLERANCE and fd_before is not None and fd_before <= FD_TOLERANCE:
+        # Only a lost gradient may change: where the original's gradients already were the
+        # derivative of its output (finite differences agree), the fix has no path to restore.
+        result.update(verdict="failed", max_gradient_change=changed,
+                      reason=f"gradients that came back before differ after the fix: max relative Δ {changed:.3g}")
     else:
         result.update(verdict="verified", reason="")
     return result
@@ -586,7 +629,8 @@ class Recorder:
                 value = float(recorder.tf.reduce_sum(_flat(recorder.tf, target)))
             except Exception:  # a symbolic tensor in a traced function
                 pass
-            recorder.calls.append({"sources": len(flat), "none": sum(g is None for g in flat), "target": value})
+            recorder.calls.append({"sources": len(flat), "none": sum(g is None for g in flat), "target": value,
+                                   "values": [_value(recorder.tf, g) for g in flat]})
             return result
 
         self.tf.GradientTape.gradient = gradient
@@ -595,6 +639,32 @@ class Recorder:
     def __exit__(self, *exc):
         self.tf.GradientTape.gradient = self._original
         return False
+
+
+def _value(tf, gradient):
+    """A gradient as an array, to compare before and after; None when there is none or it is
+    symbolic (a traced function)."""
+    if gradient is None:
+        return None
+    try:
+        return tf.convert_to_tensor(gradient).numpy()
+    except Exception:
+        return None
+
+
+def gradients_differ(np, before: list, after: list) -> float:
+    """The largest change, relative to its scale, of a gradient that came back before and after
+    (matched by position, where the two lists have the same length and shapes); 0 when none."""
+    if len(before) != len(after):
+        return 0.0
+    worst = 0.0
+    for old, new in zip(before, after):
+        if old is None or new is None or np.shape(old) != np.shape(new) or not np.size(old):
+            continue
+        old, new = np.asarray(old, dtype=np.float64), np.asarray(new, dtype=np.float64)
+        delta = float(np.max(np.abs(old - new))) / max(1.0, float(np.max(np.abs(old))))
+        worst = max(worst, delta)
+    return worst
 
 
 def _nones(value) -> int:
@@ -786,7 +856,7 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             kwargs_after = _arguments(tf, after, model_after, x_spec, output, labels, unit.get("parameters"),
                                       _another(tf, unit, builder, original, fixed, x_spec, "fixed"))
             calls_after, returned_after, error_after = _run(tf, after, kwargs_after, eager=True)
-            result = _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after)
+            result = _compare_runs(np, calls_before, calls_after, returned_before, returned_after, error_after)
             result["model"] = builder["name"] if builder else ""
             fed = next((k for k in kwargs_before if X_PARAM.match(k)), None)
             result["input"] = describe_input(kwargs_before[fed], x_spec[1]) if fed else ""
@@ -853,7 +923,7 @@ def verify_method(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             tf.keras.utils.set_random_seed(SEED)
             kwargs_after = _arguments(tf, getattr(after, method), _held_model(tf, after), x_spec, output, labels, None)
             calls_after, returned_after, error_after = _run(tf, getattr(after, method), kwargs_after, eager=True)
-            result = _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after)
+            result = _compare_runs(np, calls_before, calls_after, returned_before, returned_after, error_after)
             result.update(model=type(_held_model(tf, before)).__name__ if _held_model(tf, before) is not None else "",
                           through=target if via else "")
             if result["verdict"] == "verified":
@@ -870,7 +940,7 @@ def verify_method(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                        + (f" (last error: {errors[-1]})" if errors else ""))
 
 
-def _compare_runs(calls_before, calls_after, returned_before, returned_after, error_after) -> dict:
+def _compare_runs(np, calls_before, calls_after, returned_before, returned_after, error_after) -> dict:
     none_before = sum(c["none"] for c in calls_before) + (_nones(returned_before) if not calls_before else 0)
     result = {"none_before": none_before, "gradient_calls": len(calls_after),
               "sources_before": calls_before[0]["sources"] if calls_before else 0,
@@ -898,6 +968,15 @@ def _compare_runs(calls_before, calls_after, returned_before, returned_after, er
         result["max_abs_diff"] = delta
         if delta > TOLERANCE * max(1.0, abs(first_before)):
             return {**result, "verdict": "failed", "reason": f"the first loss differs: max|Δ| {delta:.3g}"}
+    # Only a None gradient may change (to a value): where none was None, the fix has no path to
+    # restore, and a gradient that came back must come back the same (a TD target moved into
+    # the tape changes them all while the loss stays).
+    for call_before, call_after in zip(calls_before, calls_after) if not none_before else ():
+        change = gradients_differ(np, call_before.get("values", []), call_after.get("values", []))
+        if change > GRADIENT_TOLERANCE:
+            result["max_gradient_change"] = change
+            return {**result, "verdict": "failed",
+                    "reason": f"gradients that came back before differ after the fix: max relative Δ {change:.3g}"}
     return {**result, "verdict": "verified", "reason": ""}
 
 
