@@ -18,7 +18,7 @@ from tfgradfix.rules import RULES_BY_CODE
 
 # What the stamp edits and the tests it must pass read.
 _COPIED = ["tfgradfix", "tools/new_rule.py", "tests/conftest.py", "tests/test_fixtures.py", "tests/test_docs.py",
-           "docs/rules", "README.md", "pyproject.toml"]
+           "tests/test_examples.py", "docs/rules", "README.md", "pyproject.toml"]
 
 
 def _free(family: str, start: int) -> str:
@@ -72,13 +72,14 @@ def test_a_stamped_rule_is_registered_documented_and_passes_its_tests(copy):
     assert f"| {in_package} | stamped-in-package | a stamped rule | none (flag) |" in readme
 
     tests = _run(copy, "-m", "pytest", "-v", "-n", "0", "-p", "no:cacheprovider", "tests/test_fixtures.py",
-                 "tests/test_docs.py",
+                 "tests/test_docs.py", "tests/test_examples.py",
                  "-k", f"{in_package} or {new_family} or every_rule or docs_are_generated or readme_lists_every_rule "
-                       "or without_a_fix or fix_kind_in_the_docs or example_becomes")
+                       "or without_a_fix or fix_kind_in_the_docs")
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     for code, module in ((in_package, "stamped_in_package"), (new_family, "stamped_new_family")):
         for case in (f"test_correct_code_is_not_reported[{code}/ok_{module}]",
-                     f"test_flag_only_cases_are_reported_and_left_alone[{code}/flag_{module}]"):
+                     f"test_flag_only_cases_are_reported_and_left_alone[{code}/flag_{module}]",
+                     f"test_example_is_reported_by_its_rule[{code}]", f"test_suggested_change_is_valid_code[{code}]"):
             assert f"{case} PASSED" in tests.stdout, case
     # Nothing of it reached this tree.
     assert not (ROOT / "fixtures" / in_package).exists() and not (ROOT / "docs" / "rules" / f"{new_family}.md").exists()

@@ -181,6 +181,9 @@ def _py_string(text: str, indent: str) -> str:
 
 def rule_module(code: str, name: str, cls: str, summary: str, placeholder: str) -> str:
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "class Scaled(tf.keras.layers.Layer):\n"
         "    def build(self, input_shape):\n"
         "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"

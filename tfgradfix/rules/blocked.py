@@ -274,11 +274,25 @@ class StopGradientOutput(_CutRule):
         "nothing with the warning `Gradients do not exist for variables`."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Projection(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "\n"
         "    def call(self, inputs):\n"
         "        output = tf.matmul(inputs, self.w)\n"
         "        return tf.stop_gradient(output)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Projection(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "\n"
         "    def call(self, inputs):\n"
         "        output = tf.matmul(inputs, self.w)\n"
         "        return output\n"
@@ -472,11 +486,25 @@ class NonDifferentiableOp(_CutRule):
         "`ValueError: No gradients provided for any variable`."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Choice(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "\n"
         "    def call(self, inputs):\n"
         "        logits = tf.matmul(inputs, self.w)\n"
         "        return tf.cast(tf.argmax(logits, axis=-1), tf.float32)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Choice(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "\n"
         "    def call(self, inputs):\n"
         "        logits = tf.matmul(inputs, self.w)\n"
         "        return tf.nn.softmax(logits, axis=-1)  # a soft choice; or a straight-through one-hot\n"

@@ -35,11 +35,17 @@ class UnusedNoqa(Rule):
         "findings."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "class Dense(tf.keras.layers.Layer):\n"
         "    def call(self, inputs):\n"
         "        return tf.matmul(inputs, self.kernel)  # noqa: TGF101\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "class Dense(tf.keras.layers.Layer):\n"
         "    def call(self, inputs):\n"
         "        return tf.matmul(inputs, self.kernel)\n"

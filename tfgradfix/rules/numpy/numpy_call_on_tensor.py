@@ -50,12 +50,19 @@ class NumpyCallOnTensor(Rule):
         "`NotImplementedError: Cannot convert a symbolic tf.Tensor to a numpy array`."
     )
     example = (
-        "class Scale(tf.keras.layers.Layer):\n"
+        "import numpy as np\n"
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Softmax(tf.keras.layers.Layer):\n"
         "    def call(self, inputs):\n"
         "        return np.exp(inputs) / np.sum(np.exp(inputs), axis=-1, keepdims=True)\n"
     )
     fixed_example = (
-        "class Scale(tf.keras.layers.Layer):\n"
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Softmax(tf.keras.layers.Layer):\n"
         "    def call(self, inputs):\n"
         "        return tf.exp(inputs) / tf.reduce_sum(tf.exp(inputs), axis=-1, keepdims=True)\n"
     )

@@ -32,12 +32,29 @@ class NumpyFunction(Rule):
         "XLA (on by default on GPUs in Keras 3) and saving the model."
     )
     example = (
+        "import numpy as np\n"
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Sinh(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "\n"
         "    def call(self, x):\n"
-        "        return tf.numpy_function(lambda a: np.sinh(a), [x], tf.float32)\n"
+        "        h = tf.matmul(x, self.w)\n"
+        "        return tf.numpy_function(lambda a: np.sinh(a), [h], tf.float32)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Sinh(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "\n"
         "    def call(self, x):\n"
-        "        return tf.sinh(x)\n"
+        "        h = tf.matmul(x, self.w)\n"
+        "        return tf.sinh(h)\n"
     )
     fix_safety = (
         "No automatic fix: rewrite the wrapped function with TF ops, or give it a gradient "

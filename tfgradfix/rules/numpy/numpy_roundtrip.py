@@ -38,13 +38,28 @@ class NumpyRoundtrip(Rule):
         "under `tf.function`."
     )
     example = (
+        "import numpy as np\n"
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Squash(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "\n"
         "    def call(self, inputs):\n"
-        "        y = np.tanh(inputs)\n"
+        "        y = np.tanh(tf.matmul(inputs, self.w))\n"
         "        return tf.convert_to_tensor(y, dtype=tf.float32)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Squash(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "\n"
         "    def call(self, inputs):\n"
-        "        y = tf.tanh(inputs)\n"
+        "        y = tf.tanh(tf.matmul(inputs, self.w))\n"
         "        return tf.cast(y, tf.float32)\n"
     )
     fix_safety = (

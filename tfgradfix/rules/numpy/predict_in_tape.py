@@ -30,14 +30,24 @@ class PredictInTape(Rule):
         "`tape.gradient` returns `None` for every weight."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(1)])\n"
+        "x, y = tf.random.normal((8, 3)), tf.random.normal((8, 1))\n"
         "with tf.GradientTape() as tape:\n"
         "    error = model.predict(x) - y\n"
         "    loss = tf.reduce_mean(error ** 2)\n"
+        "grads = tape.gradient(loss, model.trainable_variables)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(1)])\n"
+        "x, y = tf.random.normal((8, 3)), tf.random.normal((8, 1))\n"
         "with tf.GradientTape() as tape:\n"
         "    error = model(x, training=False) - y\n"
         "    loss = tf.reduce_mean(error ** 2)\n"
+        "grads = tape.gradient(loss, model.trainable_variables)\n"
     )
     fix_safety = (
         "Safe, and offered only for a Keras model or layer: `model(x, training=False)` computes "

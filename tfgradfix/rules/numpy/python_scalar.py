@@ -31,14 +31,30 @@ class PythonScalar(Rule):
         "a tensor raises `OperatorNotAllowedInGraphError`."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Normalize(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "\n"
         "    def call(self, inputs):\n"
-        "        scale = float(tf.reduce_max(inputs))\n"
-        "        return inputs / scale\n"
+        "        x = tf.matmul(inputs, self.w)\n"
+        "        scale = float(tf.reduce_max(x))\n"
+        "        return x / scale\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Normalize(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "\n"
         "    def call(self, inputs):\n"
-        "        scale = tf.reduce_max(inputs)\n"
-        "        return inputs / scale\n"
+        "        x = tf.matmul(inputs, self.w)\n"
+        "        scale = tf.reduce_max(x)\n"
+        "        return x / scale\n"
     )
     fix_safety = (
         "No automatic fix: whether the value was meant as a tensor, a shape, or Python control "

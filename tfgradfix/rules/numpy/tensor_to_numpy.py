@@ -35,16 +35,30 @@ class TensorToNumpy(Rule):
         "it raises `AttributeError: 'SymbolicTensor' object has no attribute 'numpy'`."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "class Dense(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.kernel = self.add_weight(shape=(input_shape[-1], 4))\n"
+        '        self.bias = self.add_weight(shape=(4,), initializer="zeros")\n'
+        "\n"
         "    def call(self, inputs):\n"
         "        x = inputs.numpy()\n"
         "        return x @ self.kernel.numpy() + self.bias.numpy()\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "class Dense(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.kernel = self.add_weight(shape=(input_shape[-1], 4))\n"
+        '        self.bias = self.add_weight(shape=(4,), initializer="zeros")\n'
+        "\n"
         "    def call(self, inputs):\n"
         "        x = inputs\n"
-        "        return keras.ops.matmul(x, self.kernel) + self.bias\n"
+        "        return tf.experimental.numpy.matmul(x, self.kernel) + self.bias\n"
     )
     fix_safety = (
         "Safe: the conversion is dropped (`np.asarray(t, dtype)` becomes `tf.cast`), and the "

@@ -41,12 +41,16 @@ class ForwardOutsideTape(TapeRule):
         "the loss computed in the block starts from a constant: every gradient is `None`."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
         "logits = model(x, training=True)\n"
         "with tf.GradientTape() as tape:\n"
         "    loss = loss_fn(y, logits)\n"
         "grads = tape.gradient(loss, model.trainable_variables)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
         "with tf.GradientTape() as tape:\n"
         "    logits = model(x, training=True)\n"
         "    loss = loss_fn(y, logits)\n"

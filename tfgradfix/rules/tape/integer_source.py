@@ -29,6 +29,8 @@ class IntegerSource(TapeRule):
         "`None`; an integer `tf.Variable` is not even watched."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
         "x = tf.constant(3)\n"
         "with tf.GradientTape() as tape:\n"
         "    tape.watch(x)\n"
@@ -36,6 +38,8 @@ class IntegerSource(TapeRule):
         "dy_dx = tape.gradient(y, x)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
         "x = tf.constant(3.0)\n"
         "with tf.GradientTape() as tape:\n"
         "    tape.watch(x)\n"

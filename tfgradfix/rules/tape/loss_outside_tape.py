@@ -32,12 +32,16 @@ class LossOutsideTape(TapeRule):
         "variable`."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
         "with tf.GradientTape() as tape:\n"
         "    logits = model(x, training=True)\n"
         "loss = loss_fn(y, logits)\n"
         "grads = tape.gradient(loss, model.trainable_variables)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
         "with tf.GradientTape() as tape:\n"
         "    logits = model(x, training=True)\n"
         "    loss = loss_fn(y, logits)\n"

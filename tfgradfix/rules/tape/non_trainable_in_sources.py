@@ -43,6 +43,9 @@ class NonTrainableInSources(TapeRule):
         "for a list that has only such variables)."
     )
     example = (
+        "import keras\n"
+        "import tensorflow as tf\n"
+        "\n"
         "model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),\n"
         "                          keras.layers.BatchNormalization(), keras.layers.Dense(1)])\n"
         "with tf.GradientTape() as tape:\n"
@@ -51,6 +54,9 @@ class NonTrainableInSources(TapeRule):
         "optimizer.apply_gradients(zip(grads, model.variables))\n"
     )
     fixed_example = (
+        "import keras\n"
+        "import tensorflow as tf\n"
+        "\n"
         "model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4),\n"
         "                          keras.layers.BatchNormalization(), keras.layers.Dense(1)])\n"
         "with tf.GradientTape() as tape:\n"

@@ -34,12 +34,16 @@ class UnwatchedSource(TapeRule):
         "physics-informed losses)."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
         "x = tf.constant([[1.0, 2.0]])\n"
         "with tf.GradientTape() as tape:\n"
         "    y = model(x)\n"
         "saliency = tape.gradient(y, x)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
         "x = tf.constant([[1.0, 2.0]])\n"
         "with tf.GradientTape() as tape:\n"
         "    tape.watch(x)\n"

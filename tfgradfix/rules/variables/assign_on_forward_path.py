@@ -32,13 +32,29 @@ class AssignOnForwardPath(Rule):
         "memory networks, fast weights)."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Leaky(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        '        self.state = self.add_weight(shape=(4,), initializer="zeros", trainable=False)\n'
+        "\n"
         "    def call(self, x):\n"
-        "        self.state.assign(self.state * 0.9 + tf.matmul(x, self.w))\n"
+        "        self.state.assign(self.state * 0.9 + tf.reduce_mean(tf.matmul(x, self.w), axis=0))\n"
         "        return self.state\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Leaky(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        '        self.state = self.add_weight(shape=(4,), initializer="zeros", trainable=False)\n'
+        "\n"
         "    def call(self, x):\n"
-        "        state = self.state * 0.9 + tf.matmul(x, self.w)\n"
+        "        state = self.state * 0.9 + tf.reduce_mean(tf.matmul(x, self.w), axis=0)\n"
         "        self.state.assign(state)\n"
         "        return state\n"
     )

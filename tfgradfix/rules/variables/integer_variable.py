@@ -31,8 +31,30 @@ class IntegerVariable(Rule):
         "integer variable, `tape.gradient` returns `None` for it, and `model.fit` warns "
         "`Gradients do not exist for variables`."
     )
-    example = "        self.scale = tf.Variable(2)\n"
-    fixed_example = "        self.scale = tf.Variable(2.0)\n"
+    example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Gain(tf.keras.layers.Layer):\n"
+        "    def __init__(self, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.scale = tf.Variable(2)\n"
+        "\n"
+        "    def call(self, inputs):\n"
+        "        return inputs * tf.cast(self.scale, inputs.dtype)\n"
+    )
+    fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Gain(tf.keras.layers.Layer):\n"
+        "    def __init__(self, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.scale = self.add_weight(shape=(), initializer=tf.keras.initializers.Constant(value=2.0))\n"
+        "\n"
+        "    def call(self, inputs):\n"
+        "        return inputs * tf.cast(self.scale, inputs.dtype)\n"
+    )
     fix_safety = (
         "Unsafe (applied with `--unsafe-fixes`) for `tf.Variable` with integer literals: they "
         "become floats, which changes integer arithmetic downstream (`7 // 2`). An explicit "

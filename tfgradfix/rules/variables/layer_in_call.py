@@ -59,21 +59,27 @@ class LayerInCall(Rule):
         "`Dropout` made in `call` raises the same way under `model.fit`.)"
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "class Head(tf.keras.layers.Layer):\n"
         "    def __init__(self, units, **kwargs):\n"
         "        super().__init__(**kwargs)\n"
         "        self.units = units\n"
         "\n"
         "    def call(self, inputs):\n"
-        "        hidden = tf.keras.layers.Dense(self.units, activation=\"relu\")(inputs)\n"
+        '        hidden = tf.keras.layers.Dense(self.units, activation="relu")(inputs)\n'
         "        return tf.keras.layers.Dense(1)(hidden)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "class Head(tf.keras.layers.Layer):\n"
         "    def __init__(self, units, **kwargs):\n"
         "        super().__init__(**kwargs)\n"
         "        self.units = units\n"
-        "        self.dense = tf.keras.layers.Dense(self.units, activation=\"relu\")\n"
+        '        self.dense = tf.keras.layers.Dense(self.units, activation="relu")\n'
         "        self.dense_1 = tf.keras.layers.Dense(1)\n"
         "\n"
         "    def call(self, inputs):\n"

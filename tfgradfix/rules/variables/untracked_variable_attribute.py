@@ -49,12 +49,16 @@ class UntrackedVariableAttribute(Rule):
         "so legacy code moved to TF >= 2.16 silently stops training."
     )
     example = (
+        "import numpy as np\n"
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "class Linear(tf.keras.layers.Layer):\n"
         "    def __init__(self, units, input_dim, **kwargs):\n"
         "        super().__init__(**kwargs)\n"
         "        w_init = tf.random_normal_initializer()\n"
-        "        self.w = tf.Variable(initial_value=w_init(shape=(input_dim, units), dtype=\"float32\"), trainable=True)\n"
-        "        self.b = tf.Variable(tf.zeros((units,)), name=\"b\")\n"
+        '        self.w = tf.Variable(initial_value=w_init(shape=(input_dim, units), dtype="float32"), trainable=True)\n'
+        '        self.b = tf.Variable(tf.zeros((units,)), name="b")\n'
         "        self.scale = tf.Variable(tf.random.normal((units,)) * 0.01)\n"
         "        self.rotation = tf.Variable(np.eye(units, dtype=np.float32))\n"
         "\n"
@@ -62,12 +66,16 @@ class UntrackedVariableAttribute(Rule):
         "        return tf.matmul(tf.matmul(inputs, self.w) + self.b, self.rotation) * self.scale\n"
     )
     fixed_example = (
+        "import numpy as np\n"
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "class Linear(tf.keras.layers.Layer):\n"
         "    def __init__(self, units, input_dim, **kwargs):\n"
         "        super().__init__(**kwargs)\n"
         "        w_init = tf.random_normal_initializer()\n"
-        "        self.w = self.add_weight(shape=(input_dim, units), initializer=w_init, trainable=True, dtype=\"float32\")\n"
-        "        self.b = self.add_weight(name=\"b\", shape=(units,), initializer=\"zeros\")\n"
+        '        self.w = self.add_weight(shape=(input_dim, units), initializer=w_init, trainable=True, dtype="float32")\n'
+        '        self.b = self.add_weight(name="b", shape=(units,), initializer="zeros")\n'
         "        self.scale = self.add_weight(shape=(units,), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=0.01))\n"
         "        initial_rotation = tf.convert_to_tensor(np.eye(units, dtype=np.float32))\n"
         "        self.rotation = self.add_weight(shape=initial_rotation.shape, initializer=tf.keras.initializers.Constant(value=initial_rotation), dtype=initial_rotation.dtype)\n"

@@ -37,13 +37,26 @@ class UnusedWeight(Rule):
         "used) or a leftover."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Dense(tf.keras.layers.Layer):\n"
         "    def build(self, input_shape):\n"
         "        self.kernel = self.add_weight(shape=(input_shape[-1], 4))\n"
-        "        self.bias = self.add_weight(shape=(4,), initializer=\"zeros\")\n"
+        '        self.bias = self.add_weight(shape=(4,), initializer="zeros")\n'
+        "\n"
         "    def call(self, inputs):\n"
         "        return tf.matmul(inputs, self.kernel)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "class Dense(tf.keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.kernel = self.add_weight(shape=(input_shape[-1], 4))\n"
+        '        self.bias = self.add_weight(shape=(4,), initializer="zeros")\n'
+        "\n"
         "    def call(self, inputs):\n"
         "        return tf.matmul(inputs, self.kernel) + self.bias\n"
     )

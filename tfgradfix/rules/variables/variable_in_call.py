@@ -34,6 +34,9 @@ class VariableInCall(Rule):
         "elements of state`)."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "class Scores(tf.keras.layers.Layer):\n"
         "    def call(self, inputs):\n"
         "        # one score per feature\n"
@@ -41,6 +44,9 @@ class VariableInCall(Rule):
         "        return tf.matmul(inputs, w)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "class Scores(tf.keras.layers.Layer):\n"
         "    def build(self, input_shape):\n"
         "        # one score per feature\n"

@@ -39,6 +39,9 @@ class VariableInHelper(Rule):
         "`tf.function only supports singleton tf.Variables created on the first call`."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "def mix(x, out_dim):\n"
         "    m = tf.Variable(tf.random.truncated_normal((x.shape[-1], out_dim), stddev=0.05))\n"
         "    return tf.matmul(x, m)\n"
@@ -53,6 +56,9 @@ class VariableInHelper(Rule):
         "        return mix(inputs, self.out_dim) + mix(inputs, 1)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
         "def mix(x, *, m):\n"
         "    return tf.matmul(x, m)\n"
         "\n"

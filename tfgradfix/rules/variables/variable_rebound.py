@@ -31,6 +31,9 @@ class VariableRebound(Rule):
         "(or `optimizer.apply_gradients` raises)."
     )
     example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "x, y = tf.constant(2.0), tf.constant(3.0)\n"
         "w = tf.Variable(0.5)\n"
         "for step in range(100):\n"
         "    with tf.GradientTape() as tape:\n"
@@ -38,6 +41,9 @@ class VariableRebound(Rule):
         "    w = w - 0.1 * tape.gradient(loss, w)\n"
     )
     fixed_example = (
+        "import tensorflow as tf\n"
+        "\n"
+        "x, y = tf.constant(2.0), tf.constant(3.0)\n"
         "w = tf.Variable(0.5)\n"
         "for step in range(100):\n"
         "    with tf.GradientTape() as tape:\n"
