@@ -18,6 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-snapshots", action="store_true",
+                     help="write each fixture's .expected snapshot from what is reported now "
+                          "(tests/test_fixtures.py), instead of comparing")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_tensorflow_in_the_default_run(request):
     """The default run (`-m "not slow"`) must not import TensorFlow: its import alone is
@@ -42,6 +48,20 @@ def fixture_cases(kind: str) -> list[Path]:
         elif kind == "fixed" and path.with_name(path.stem + ".fixed.py").exists():
             cases.append(path)
     return cases
+
+
+def snapshot_cases() -> list[Path]:
+    """The fixtures whose findings a snapshot pins: every reported case (`case.py` of a
+    pair, `flag_*.py`). An `ok_` case is pinned to report nothing by
+    `test_correct_code_is_not_reported`, and a `case.fixed.py` to keep nothing fixable by
+    `test_fix_matches_golden`."""
+    return [path for path in sorted(FIXTURES.glob("TGF*/*.py"))
+            if not path.name.startswith("ok_") and not path.name.endswith(".fixed.py")]
+
+
+def snapshot_path(case: Path) -> Path:
+    """`case.py` -> `case.expected`."""
+    return case.with_suffix(".expected")
 
 
 def case_id(path: Path) -> str:

@@ -1,5 +1,8 @@
 """Golden fixtures: each rule's bad cases become exactly their .fixed.py, correct
-code that looks similar is not reported, flag-only cases keep their bytes."""
+code that looks similar is not reported, flag-only cases keep their bytes, and what
+each reported case reports is pinned by its snapshot (`case.expected`: one
+`line:col: CODE [*] message` line per finding, as the text output prints it without the
+path; `pytest tests/test_fixtures.py --update-snapshots` writes them)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from tfgradfix.engine import Engine
+from tfgradfix.fixes.edits import Applicability
 from tfgradfix.files import read_source
 from tfgradfix.rules import ALL_RULES
 
-from conftest import case_id, fixture_cases
+from conftest import FIXTURES, ROOT, case_id, fixture_cases, snapshot_cases, snapshot_path
 
 
 def _run(path: Path, fix: bool):
@@ -68,3 +72,48 @@ def test_every_rule_has_fixtures():
         assert any(n.startswith("ok_") for n in names), f"{code} has no must-not-report case"
         assert any(not n.startswith("ok_") and not n.endswith(".fixed.py") for n in names), (
             f"{code} has no case that is reported")
+
+
+_MARKS = {Applicability.SAFE: "[*] ", Applicability.UNSAFE: "[?] ", None: ""}
+_UPDATE = "`.venv/bin/python -m pytest tests/test_fixtures.py -k snapshot --update-snapshots`"
+
+
+def _snapshot(path: Path) -> str:
+    """What is reported in `path` (all rules, unsafe fixes shown as `[?]`), one line a finding."""
+    result = _run(path, fix=False)
+    assert result.error is None, result.error
+    return "".join(
+        f"{f'cell {f.cell}:' if f.cell is not None else ''}{f.line}:{f.column}: {f.code} "
+        f"{_MARKS[f.fix_applicability]}{f.message}\n"
+        for f in result.findings)
+
+
+@pytest.mark.parametrize("path", snapshot_cases(), ids=case_id)
+def test_reported_findings_match_the_snapshot(path: Path, request):
+    snapshot = snapshot_path(path)
+    actual = _snapshot(path)
+    name = snapshot.relative_to(ROOT)
+    if request.config.getoption("--update-snapshots"):
+        if not snapshot.exists() or snapshot.read_text(encoding="utf-8") != actual:
+            snapshot.write_text(actual, encoding="utf-8")
+        return
+    assert snapshot.exists(), (
+        f"{name} is missing: every reported fixture pins its findings. Write it with {_UPDATE}, "
+        f"then read it: it must list exactly what the case should report")
+    expected = snapshot.read_text(encoding="utf-8")
+    assert actual.splitlines() == expected.splitlines(), (
+        f"{path.relative_to(ROOT)} no longer reports what {name} pins (left: now, right: the snapshot). "
+        f"If the change is intended, rewrite it with {_UPDATE} and review the diff")
+    assert actual == expected, f"{name}: the same findings, but not its bytes (line endings, a last newline)"
+
+
+def test_every_snapshot_has_its_fixture(request):
+    """A snapshot whose case was renamed or removed is stale; --update-snapshots removes it."""
+    cases = {snapshot_path(path) for path in snapshot_cases()}
+    stale = [path for path in sorted(FIXTURES.glob("TGF*/*.expected")) if path not in cases]
+    if request.config.getoption("--update-snapshots"):
+        for path in stale:
+            path.unlink()
+        return
+    assert not stale, f"snapshots without a reported case (remove them, or run {_UPDATE}): " + ", ".join(
+        str(path.relative_to(ROOT)) for path in stale)

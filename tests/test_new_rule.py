@@ -79,6 +79,7 @@ def test_a_stamped_rule_is_registered_documented_and_passes_its_tests(copy):
     for code, module in ((in_package, "stamped_in_package"), (new_family, "stamped_new_family")):
         for case in (f"test_correct_code_is_not_reported[{code}/ok_{module}]",
                      f"test_flag_only_cases_are_reported_and_left_alone[{code}/flag_{module}]",
+                     f"test_reported_findings_match_the_snapshot[{code}/flag_{module}]",
                      f"test_example_is_reported_by_its_rule[{code}]", f"test_suggested_change_is_valid_code[{code}]"):
             assert f"{case} PASSED" in tests.stdout, case
     # Nothing of it reached this tree.

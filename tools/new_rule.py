@@ -12,7 +12,7 @@ writes or edits every place a rule touches (CONTRIBUTING.md, "Adding a rule"):
 - its registration: the family package's `__init__.py` (import and `__all__`) and
   `tfgradfix/rules/__init__.py` (import and `ALL_RULES`, in code order);
 - `fixtures/<CODE>/ok_<module>.py` (must not be reported) and `flag_<module>.py` (reported,
-  no fix);
+  no fix), with the flag case's snapshot `flag_<module>.expected` (what it reports);
 - `docs/rules/<CODE>.md`, rendered from the new class (`tfgradfix.rules.docs.render`);
 - the README's rule table row.
 
@@ -339,6 +339,22 @@ def stamp(root: Path, code: str, name: str, summary: str) -> list[Path]:
             from tfgradfix.rules import RULES_BY_CODE
             from tfgradfix.rules.docs import render
             pathlib.Path({str(page)!r}).write_text(render(RULES_BY_CODE[{code!r}]), encoding="utf-8")
+            """))
+        # The flag case's snapshot, as `pytest tests/test_fixtures.py --update-snapshots` writes it.
+        flag = case_folder / f"flag_{module}.py"
+        keep(flag.with_suffix(".expected"))
+        _python(root, textwrap.dedent(f"""\
+            import pathlib
+            from tfgradfix.engine import Engine
+            from tfgradfix.files import read_source
+            from tfgradfix.rules import ALL_RULES
+            from tfgradfix.fixes.edits import Applicability
+            marks = {{Applicability.SAFE: "[*] ", Applicability.UNSAFE: "[?] "}}
+            result = Engine(ALL_RULES, unsafe_fixes=True).process(read_source({str(flag)!r}))
+            assert result.error is None, result.error
+            pathlib.Path({str(flag.with_suffix(".expected"))!r}).write_text(
+                "".join(f"{{f.line}}:{{f.column}}: {{f.code}} {{marks.get(f.fix_applicability, '')}}{{f.message}}\\n"
+                        for f in result.findings), encoding="utf-8")
             """))
     except BaseException:
         for path, text in before.items():
