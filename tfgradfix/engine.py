@@ -15,7 +15,6 @@ from typing import Callable, Optional, Sequence
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from tfgradfix import interrupts
 from tfgradfix.analysis.context import TraversalContext
@@ -27,6 +26,7 @@ from tfgradfix.analysis.tree import child_nodes, visit_batched
 from tfgradfix.files import NotPython, SourceError, SourceFile, read_source
 from tfgradfix.noqa import NoqaLines
 from tfgradfix.notebooks import NotebookError
+from tfgradfix.positions import NodePositions
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.rules import Finding, Rule
 from tfgradfix.rules.unused_noqa import UnusedNoqa
@@ -258,7 +258,11 @@ class Engine:
             return []
         if self.project is not None and module_name is not None:
             _unsafe_where_other_callers_differ(findings, analysis, self.project, module_name)
-        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        # Positions of the findings' nodes and the noqa comments only (a whole-module
+        # PositionProvider cost twice the parse on a large file: docs/performance.md).
+        positions = NodePositions(module, [*(f.node for f in findings),
+                                           *(holder.comment for holder, _ in (noqa.directives if noqa else ()))],
+                                  [f.symbol for f in findings])
         # Comments by line (never `# noqa` in a string), and where a line's directive goes.
         noqa_lines = NoqaLines(text) if "noqa" in text.lower() else None
         kept = []
