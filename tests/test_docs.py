@@ -75,3 +75,20 @@ def test_fix_kind_in_the_docs_is_what_the_rule_does():
     for rule in ALL_RULES:
         assert rule.code in fixed, f"{rule.code} has no fixture it reports"
         assert fixed[rule.code] == (fix_kind(rule) != "none"), rule.code
+
+
+def test_readme_documents_every_option_and_output_format():
+    """Each option of `check` (either spelling of a flag pair) is in the README, and so is
+    each `--output-format` and the `rule` command's forms."""
+    import click
+
+    from tfgradfix.cli import _FORMATS, check
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for param in check.params:
+        if isinstance(param, click.Option):
+            names = [*param.opts, *param.secondary_opts]
+            assert any(f"`{name}" in readme for name in names), f"README does not document {names}"
+    for name in _FORMATS:
+        assert f"`{name}`" in readme, f"README does not name --output-format {name}"
+    assert "tfgradfix rule --all" in readme and "tfgradfix rule CODE|NAME" in readme

@@ -417,3 +417,107 @@ def test_github_errors_have_a_line(cli, tmp_path, monkeypatch):
         f"::error file=cells.ipynb,line={cell_line}::cell 2, line 1: syntax error at column 5: "
         "'(' was never closed (the cell is not checked)",
         "::error file=syn.py,line=3::syntax error at 3:13: '(' was never closed"], lines
+
+
+# --- notebooks that are not nbformat 4, or not UTF-8 --------------------------------------------
+
+def _cell(source, **changes):
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+    cell.update(changes)
+    return {key: value for key, value in cell.items() if value is not _DROP}
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize("document, told", [
+    ({"cells": [_cell(NB_IMPORTS, outputs=_DROP)], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+     "not valid nbformat 4: code cell 1 has no `outputs`"),
+    ({"cells": [_cell(NB_IMPORTS)], "metadata": [], "nbformat": 4, "nbformat_minor": 5},
+     "not valid nbformat 4: `metadata` is a list, not an object"),
+    ({"cells": [_cell(NB_IMPORTS)], "metadata": {}, "nbformat_minor": 5},
+     "not valid nbformat 4: no `nbformat` key"),
+    ({"cells": [_cell(NB_IMPORTS, cell_type="kode")], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+     'not valid nbformat 4: cell 1 has `cell_type` "kode" (code, markdown or raw)'),
+    ({"cells": [_cell(NB_IMPORTS, execution_count="1")], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+     "not valid nbformat 4: cell 1: `execution_count` is a string, not an integer or null"),
+    ({"metadata": {}, "nbformat": 3, "nbformat_minor": 0, "worksheets": [
+        {"cells": [{"cell_type": "code", "input": NB_IMPORTS, "language": "python", "outputs": []}]}]},
+     "nbformat 3 notebook: only nbformat 4 is read (convert it: jupyter nbconvert --to notebook --nbformat 4 "
+     "FILE.ipynb)"),
+])
+def test_a_notebook_that_is_not_nbformat_4_is_one_clear_error_line(cli, tmp_path, monkeypatch, document, told):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.ipynb").write_text(json.dumps(document, indent=1))
+    (tmp_path / "good.ipynb").write_text(_notebook(NB_IMPORTS + NB_LAYER))
+    result = cli("--isolated", ".")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: bad.ipynb: broken notebook: {told}"], result.output
+    assert result.exit_code == 2 and "good.ipynb:cell 1:5:16: TGF101" in result.stdout
+
+
+def test_a_latin_1_notebook_is_told_as_not_utf_8(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    document = json.loads(_notebook(NB_IMPORTS + NB_LAYER))
+    document["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": ["Caf\u00e9 au lait\n"]})
+    text = json.dumps(document, indent=1, ensure_ascii=False)
+    (tmp_path / "latin.ipynb").write_bytes(text.encode("latin-1"))
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "Caf" in row)
+    column = text.splitlines()[line - 1].index("\u00e9") + 1
+    result = cli("--isolated", "latin.ipynb")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        f"error: latin.ipynb: broken notebook: not UTF-8, which a notebook (JSON) must be: byte 0xe9 at line {line}, "
+        f"column {column} (Latin-1/cp1252 '\u00e9'?); save the file as UTF-8")
+    (tmp_path / "utf8.ipynb").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # a BOM is read
+    assert "utf8.ipynb:cell 2:5:16: TGF101" in cli("--isolated", "utf8.ipynb").stdout
+
+
+# --- code Python rejects though LibCST reads it --------------------------------------------------
+
+DEEP = "(" * 900 + "1" + ")" * 900
+
+
+def test_900_nested_parentheses_are_rejected_as_python_rejects_them(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = _layer(f"return np.sum(x) + {DEEP}\n")
+    with pytest.raises(SyntaxError) as python:
+        compile(text, "deep.py", "exec")
+    assert python.value.msg == "too many nested parentheses"
+    (tmp_path / "deep.py").write_text(text)
+    (tmp_path / "ok.py").write_text(_layer("return np.sum(x)\n"))
+    result = cli("--isolated", ".")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: deep.py: syntax error at 7:{python.value.offset}: too many nested parentheses"]
+    assert result.exit_code == 2 and "ok.py:7:16: TGF101" in result.stdout and "deep.py:" not in result.stdout
+    assert cli("--isolated", "--fix", ".").exit_code == 2 and (tmp_path / "deep.py").read_text() == text
+    stdin = cli("--isolated", "-", input=text)
+    assert stdin.exit_code == 2 and "too many nested parentheses" in stdin.stderr
+    (tmp_path / "deep.ipynb").write_text(_notebook(NB_IMPORTS + NB_LAYER, [f"y = {DEEP}\n"]))
+    cells = cli("--isolated", "deep.ipynb")
+    assert "error: deep.ipynb: cell 2, line 1: syntax error at column" in cells.stderr
+    assert "too many nested parentheses" in cells.stderr and "deep.ipynb:cell 1:5:16: TGF101" in cells.stdout
+
+
+# --- Ctrl-C during a run that writes nothing ------------------------------------------------------
+
+@pytest.mark.parametrize("args, told", [
+    ((), "Interrupted after 1 of 2 files; nothing was written."),
+    (("--diff",), "Interrupted after 1 of 2 files; nothing was written."),
+    (("--fix",), "Interrupted: 1 file written with every fix; every other file is unchanged."),
+])
+def test_an_interrupted_check_does_not_talk_about_files_written(cli, tmp_path, monkeypatch, args, told):
+    import tfgradfix.cli
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text(_layer("return np.sum(x)\n"))
+
+    def interrupted(engine, files, jobs):
+        yield engine.process_path(files[0])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tfgradfix.cli, "process_files", interrupted)
+    result = cli("--isolated", *args, ".")
+    assert result.exit_code == 130 and result.stderr.strip().splitlines()[-1] == told, result.stderr
+    assert ("files written" not in result.stderr and "every fix" not in result.stderr) or "--fix" in args

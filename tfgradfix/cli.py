@@ -18,13 +18,17 @@ from typing import Iterator, Optional, TextIO
 import click
 
 from tfgradfix import __version__, interrupts
-from tfgradfix.config import ConfigError, Configs, RuleSelection, check_codes
+from tfgradfix.config import (ConfigError, ConfigOverrides, Configs, RuleSelection, check_codes, is_override,
+                              parse_per_file_ignores)
 from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.engine import Engine, FileResult
 from tfgradfix.files import STDIN, Exclusions, NotPython, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
 from tfgradfix.report.diff import unified_diff
+from tfgradfix.report.full import write_full
 from tfgradfix.report.github import write_github
+from tfgradfix.report.gitlab import write_gitlab
+from tfgradfix.report.junit import write_junit
 from tfgradfix.parallel import default_jobs, process_files
 from tfgradfix.report.interactive import Interrupted, Review
 from tfgradfix.report.progress import Progress
@@ -32,7 +36,7 @@ from tfgradfix.report.json_format import write_json
 from tfgradfix.report.run import RunReport, display_path, write_together
 from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_statistics, write_text
-from tfgradfix.rules import RULES_BY_CODE
+from tfgradfix.rules import ALL_RULES, RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
 from tfgradfix.rules.unused_noqa import UnusedNoqa
 from tfgradfix.verify.runner import VerifyUnavailable, check_python, describe, summary_lines, tally, verify_files
@@ -70,7 +74,8 @@ def _codes(values: tuple[str, ...], option: str) -> list[str]:
                        option)
 
 
-_FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "github": write_github}
+_FORMATS = {"text": write_text, "concise": write_text, "full": write_full, "json": write_json, "sarif": write_sarif,
+            "github": write_github, "junit": write_junit, "gitlab": write_gitlab}
 
 
 @main.command()
@@ -91,10 +96,18 @@ _FORMATS = {"text": write_text, "json": write_json, "sarif": write_sarif, "githu
 @click.option("--extend-exclude", multiple=True, help="Files or folders to skip as well.")
 @click.option("--respect-gitignore/--no-respect-gitignore", default=True, show_default=True,
               help="Skip files that git ignores (.gitignore, .git/info/exclude) in folders searched.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="The TOML file to read settings from, instead of the nearest pyproject.toml.")
+@click.option("--config", "config_values", multiple=True, metavar="PATH | KEY=VALUE",
+              help="The TOML file to read settings from, instead of the nearest pyproject.toml; or, repeatable, "
+                   "a `KEY = VALUE` that overrides that key of every configuration (`--config 'ignore = [\"TGF2\"]'`).")
+@click.option("--per-file-ignores", multiple=True, metavar="PATTERN:CODES",
+              help="Codes to ignore in files matching a glob (`tests/*:TGF2,TGF101`), repeatable; with the "
+                   "configuration's per-file-ignores.")
+@click.option("--fixable", multiple=True, help="Codes or prefixes whose fixes may be applied (default: ALL).")
+@click.option("--unfixable", multiple=True, help="Codes or prefixes reported but never fixed.")
+@click.option("--ignore-noqa", is_flag=True, help="Ignore `# noqa` and `# tfgradfix: noqa` comments.")
 @click.option("--isolated", is_flag=True, help="Read no configuration file.")
-@click.option("--output-format", type=click.Choice(list(_FORMATS)), default="text", show_default=True)
+@click.option("--output-format", type=click.Choice(list(_FORMATS)), default="text", show_default=True,
+              help="text (= concise), full (with the source lines), json, sarif, github, junit, gitlab.")
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False, writable=True),
               help="Write the report to this file instead of stdout.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
@@ -145,8 +158,15 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
     try:
         command_line = RuleSelection(_codes(o.select, "--select") or None, _codes(o.extend_select, "--extend-select"),
                                      _codes(o.ignore + o.extend_ignore, "--ignore"))
+        fixable = RuleSelection(_codes(o.fixable, "--fixable") or None, [], _codes(o.unfixable, "--unfixable"))
+        config_paths = [Path(value) for value in o.config_values if not is_override(value)]
+        if len(config_paths) > 1:
+            raise ConfigError(f"--config names one file, not {len(config_paths)}: "
+                              f"{', '.join(map(str, config_paths))}")
+        overrides = ConfigOverrides(value for value in o.config_values if is_override(value))
         # Each file's settings are those of the nearest configuration above it (Ruff's hierarchy).
-        configs = Configs(o.config_path, o.isolated, command_line, o.unsafe_fixes)
+        configs = Configs(config_paths[0] if config_paths else None, o.isolated, command_line, o.unsafe_fixes,
+                          overrides, fixable, parse_per_file_ignores(o.per_file_ignores))
         extend = Exclusions((p, None) for p in o.extend_exclude)
         exclude = _Excluded(configs, extend) if not o.exclude else Exclusions(
             [*((p, None) for p in o.exclude), *((p, None) for p in o.extend_exclude)])
@@ -180,7 +200,8 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
               "each file is checked alone", o.quiet)
         project = None
     engine = Engine(rules, fix=(o.fix or o.diff or o.verify) and not o.add_noqa, unsafe_fixes=bool(o.unsafe_fixes),
-                    ignored_for=configs.ignored_for, project=project, unsafe_for=configs.unsafe_for)
+                    ignored_for=configs.ignored_for, project=project, unsafe_for=configs.unsafe_for,
+                    fixable_for=configs.fixable_for, ignore_noqa=o.ignore_noqa)
     report = RunReport(errors=list(missing), fix_mode=o.fix and not o.diff)
     with _report_stream(o.output_file) as out:
         if o.interactive:
@@ -190,7 +211,8 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
                     return verify_files([(path, before, after)], o.python_path, o.verify_device, o.verify_timeout,
                                         examples, project)[0]
             review_engine = Engine(rules, unsafe_fixes=bool(o.unsafe_fixes), ignored_for=configs.ignored_for,
-                                   project=project, unsafe_for=configs.unsafe_for)
+                                   project=project, unsafe_for=configs.unsafe_for, fixable_for=configs.fixable_for,
+                                   ignore_noqa=o.ignore_noqa)
             for _ in process_files(review_engine, files, o.jobs or default_jobs()):
                 pass  # the project phase: which functions other modules' gradient paths call
             try:
@@ -237,17 +259,21 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
                 result.findings = []
         if o.output_format == "sarif":
             write_sarif(report, out, engine)
-        elif o.output_format == "text" and o.statistics:
+        elif o.output_format in _TEXTS and o.statistics:
             write_statistics(report, out)
-        elif o.output_format == "text":
-            write_text(report, out, quiet=o.quiet or (o.fix_only and not report.fixed), show_fixes=o.show_fixes)
+        elif o.output_format in _TEXTS:
+            _FORMATS[o.output_format](report, out, quiet=o.quiet or (o.fix_only and not report.fixed),
+                                      show_fixes=o.show_fixes)
         else:
             _FORMATS[o.output_format](report, out)
-        if o.output_format == "text" and o.verify:
+        if o.output_format in _TEXTS and o.verify:
             _write_verdicts(report, out)
-        if o.output_format == "text" and not o.quiet:
+        if o.output_format in _TEXTS and not o.quiet:
             click.echo(report.summary_line(), err=True)
     sys.exit(_exit_code(report, False, o))
+
+
+_TEXTS = ("text", "concise", "full")  # the formats for people: summaries, --statistics, verdicts
 
 
 class _Excluded:
@@ -357,10 +383,16 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
         progress.close()
         if stdin is not None:
             stdin.close()
-        written = 0 if mode != "fix" else sum(
-            1 for r in report.results if r.applied and r.source is not None and r.path not in held)
-        click.echo(f"Interrupted: {written} file{'s' if written != 1 else ''} written with every fix; "
-                   "every other file is unchanged.", err=True)
+        if mode == "fix":
+            written = sum(1 for r in report.results if r.applied and r.source is not None and r.path not in held)
+            click.echo(f"Interrupted: {written} file{'s' if written != 1 else ''} written with every fix; "
+                       "every other file is unchanged.", err=True)
+        elif mode == "noqa":
+            click.echo(f"Interrupted: {added} noqa directive{'s' if added != 1 else ''} added; "
+                       "every other file is unchanged.", err=True)
+        else:  # a check or a diff writes nothing: nothing to reassure about files
+            click.echo(f"Interrupted after {len(report.results)} of {len(files)} file{'s' if len(files) != 1 else ''}; "
+                       "nothing was written.", err=True)
         sys.exit(130)
     progress.close()
     for result in held.values():  # a file fixed with one that was not fixed after all
@@ -414,7 +446,8 @@ def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[
     """The file fixed again with only the fixes of its verified units, when each of those
     runs exactly as it was verified and nothing unverified changed; else None."""
     partial = Engine(engine.rules, fix=True, unsafe_fixes=engine.unsafe_fixes, ignored_for=engine.ignored_for,
-                     project=engine.project, unsafe_for=engine.unsafe_for,
+                     project=engine.project, unsafe_for=engine.unsafe_for, fixable_for=engine.fixable_for,
+                     ignore_noqa=engine.ignore_noqa,
                      accept=lambda finding: accepts(units, finding.symbol, finding.line)
                      ).process(result.source)
     if partial.error or not partial.changed:
@@ -489,12 +522,23 @@ def _exit_code(report: RunReport, changed: bool, o: SimpleNamespace) -> int:
 
 
 @main.command()
-@click.argument("code")
-def rule(code: str) -> None:
-    """Explain a rule: what it finds, why, an example, fix safety."""
-    found = RULES_BY_CODE.get(code.upper())
+@click.argument("code", required=False)
+@click.option("--all", "every", is_flag=True, help="Explain every rule.")
+def rule(code: Optional[str], every: bool) -> None:
+    """Explain a rule, by code or name (TGF102, tensor-to-numpy): what it finds, why, an
+    example, fix safety. With --all, every rule."""
+    if every == (code is not None):
+        raise click.UsageError("give a rule code or name, or --all")
+    if every:
+        click.echo("\n".join(render(found) for found in ALL_RULES), nl=False)
+        return
+    assert code is not None
+    by_name = {found.name: found for found in ALL_RULES}
+    found = RULES_BY_CODE.get(code.upper()) or by_name.get(code.lower().replace("_", "-"))
     if found is None:
-        raise click.UsageError(f"unknown rule code: {code}")
+        close = difflib.get_close_matches(code.lower(), list(by_name), n=1) or difflib.get_close_matches(
+            code.upper(), list(RULES_BY_CODE), n=1)
+        raise click.UsageError(f"unknown rule code or name: {code}{f' (did you mean {close[0]}?)' if close else ''}")
     click.echo(render(found), nl=False)
 
 

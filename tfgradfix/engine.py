@@ -10,7 +10,7 @@ import re
 import tokenize
 import traceback
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Callable, Collection, Optional, Sequence
 
 import libcst as cst
 from libcst.codemod import CodemodContext
@@ -24,7 +24,7 @@ from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.slices import ModuleSlices
 from tfgradfix.analysis.tree import child_nodes, visit_batched
 from tfgradfix.files import NotPython, SourceError, SourceFile, read_source
-from tfgradfix.noqa import NoqaLines
+from tfgradfix.noqa import EVERY_CODE, NoqaLines, file_exemptions
 from tfgradfix.notebooks import NotebookError
 from tfgradfix.positions import NodePositions
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
@@ -36,7 +36,7 @@ from tfgradfix.rules.unused_noqa import UnusedNoqa
 MAX_FIX_PASSES = 10
 # Only files that mention TensorFlow or Keras can hold a gradient path.
 _FRAMEWORK_MARKERS = ("tensorflow", "keras")
-_KERAS_CLASS_MARKERS = ("Layer", "Model", "Sequential")
+_KERAS_CLASS_MARKERS = ("Layer", "Model", "Sequential", "layers.")
 # A `# noqa` naming one of this tool's codes (TGF901 judges it in every file).
 _STALE_NOQA = re.compile(r"#\s*noqa\s*:[^\n]*TGF[0-9]", re.IGNORECASE)
 # Functions handed to Keras to run on tensors: `Lambda(fn)`, `compile(loss=fn)`.
@@ -94,7 +94,9 @@ class Engine:
                  ignored_for: Callable[[str], Sequence[str]] = _no_ignores,
                  project: Optional[ProjectIndex] = None,
                  accept: Optional[Callable[[Finding], bool]] = None,
-                 unsafe_for: Optional[Callable[[str], bool]] = None) -> None:
+                 unsafe_for: Optional[Callable[[str], bool]] = None,
+                 fixable_for: Optional[Callable[[str], Collection[str]]] = None,
+                 ignore_noqa: bool = False) -> None:
         self.rules = list(rules)
         # The project the files belong to (built before any file is analysed); None: each file alone.
         self.project = project
@@ -106,6 +108,12 @@ class Engine:
         self.accept = accept
         # Per-file ignores (`per-file-ignores`): code prefixes whose findings, and fixes, a file drops.
         self.ignored_for = ignored_for
+        # --fixable/--unfixable (`fixable`, `unfixable`): the codes whose fixes a file may take
+        # (None: all); the others' findings are reported without a fix.
+        self.fixable_for = fixable_for
+        # --ignore-noqa: `# noqa` and `# tfgradfix: noqa` comments suppress nothing (and TGF901
+        # judges none of them).
+        self.ignore_noqa = ignore_noqa
         self.triggers = tuple({t for rule in self.rules for t in rule.triggers})
         # Trees of the modules the project rounds analyse again (path -> text, tree).
         self._trees: dict[str, tuple[str, cst.Module]] = {}
@@ -133,12 +141,17 @@ class Engine:
     def _process(self, source: SourceFile) -> FileResult:
         result = FileResult(path=source.path, source=source)
         module_name = self.module_name(source)
+        ignored = self._ignored(source.path, source.text)
+        if EVERY_CODE in ignored:  # `# tfgradfix: noqa`: the whole file is exempt, as Ruff's `# ruff: noqa`
+            return result
         if not self.may_have_path(source) and not (_STALE_NOQA.search(source.text) and self._judges_noqa(source)):
             return result  # (a `# noqa: TGF...` is judged in every file: with no gradient path, it is stale)
         sliced = self._slice(source, module_name)
         checked = source.text if sliced is None else sliced
         try:
             module = self._parse(source.path, checked, module_name)
+            if source.notebook is None:
+                _python_accepts(source.text, self._ast_parsed(module_name, source))
         except SyntaxProblem as error:
             module = None if source.notebook is None else _without_broken_cells(source, result)
             if module is None:
@@ -155,12 +168,11 @@ class Engine:
         if source.notebook is not None:
             checked = source.text  # with the cells that are not Python set aside
         result.parsed = True
-        ignored = tuple(self.ignored_for(source.path))
         outgoing: dict = {}
-        findings = self._check(module, checked, ignored, module_name, outgoing)
+        findings = self._check(module, checked, ignored, module_name, outgoing, source.path)
         if sliced is not None and findings:  # fixes, positions and callers elsewhere need the whole module
             module, outgoing, sliced = self._parse(source.path, source.text, module_name), {}, None
-            findings = self._check(module, source.text, ignored, module_name, outgoing)
+            findings = self._check(module, source.text, ignored, module_name, outgoing, source.path)
         result.calls_out = [(m, name, entry) for (m, name), entry in outgoing.items()]
         if self.fix:
             result.original_findings = list(findings)
@@ -232,20 +244,35 @@ class Engine:
         return has_path and (any(t in text for t in self.triggers) or project.calls_marked(module_name))
 
     def _judges_noqa(self, source: SourceFile) -> bool:
-        return UnusedNoqa in self.rules and not UnusedNoqa.code.startswith(tuple(self.ignored_for(source.path)))
+        return UnusedNoqa in self.rules and not self.ignore_noqa and not UnusedNoqa.code.startswith(
+            self._ignored(source.path, source.text))
+
+    def _ignored(self, path: str, text: str) -> tuple[str, ...]:
+        """Code prefixes whose findings the file drops: its configuration's (per-file ignores,
+        rules it does not enable) and its `# tfgradfix: noqa` comments' (unless --ignore-noqa)."""
+        exempt = [] if self.ignore_noqa else file_exemptions(text)
+        return (*self.ignored_for(path), *exempt)
+
+    def _ast_parsed(self, module_name: Optional[str], source: SourceFile) -> Optional[bool]:
+        """Whether Python's `ast` parsed the file when the project index read it (None: not known)."""
+        info = self.project.module_info(module_name) if self.project is not None and module_name else None
+        if info is None or source.from_stdin:
+            return None
+        return info.parsed
 
     def may_match(self, text: str) -> bool:
         """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
         return _has_markers(text) and any(t in text for t in self.triggers)
 
     def _check(self, module: cst.Module, text: str, ignored: tuple[str, ...] = (),
-               module_name: Optional[str] = None, outgoing: Optional[dict] = None) -> list[Finding]:
+               module_name: Optional[str] = None, outgoing: Optional[dict] = None,
+               path: Optional[str] = None) -> list[Finding]:
         analysis = ModuleAnalysis(module, text, self.project, module_name)
         if outgoing is not None:
             outgoing.update(analysis.outgoing)
-        judged = self.rules
+        judged = [rule for rule in self.rules if not (rule is UnusedNoqa and self.ignore_noqa)]
         if not analysis.has_gradient_path:  # no rule finds anything: only `noqa` directives are judged
-            judged = [rule for rule in self.rules if rule is UnusedNoqa]
+            judged = [rule for rule in judged if rule is UnusedNoqa]
             if not judged or not _STALE_NOQA.search(text):
                 return []
         context = TraversalContext(analysis)
@@ -264,7 +291,7 @@ class Engine:
                                            *(holder.comment for holder, _ in (noqa.directives if noqa else ()))],
                                   [f.symbol for f in findings])
         # Comments by line (never `# noqa` in a string), and where a line's directive goes.
-        noqa_lines = NoqaLines(text) if "noqa" in text.lower() else None
+        noqa_lines = NoqaLines(text) if "noqa" in text.lower() and not self.ignore_noqa else None
         kept = []
         used: set[tuple[int, str]] = set()  # (line, code) a noqa suppressed
 
@@ -284,6 +311,11 @@ class Engine:
             for finding in noqa.unused(comment_lines, used, [r.code for r in self.rules]):
                 place(finding)
                 kept.append(finding)
+        fixable = self.fixable_for(path) if self.fixable_for is not None and path is not None else None
+        if fixable is not None:  # --unfixable: reported, never fixed (nor marked fixable)
+            for finding in kept:
+                if finding.fix is not None and finding.code not in fixable:
+                    finding.fix = None
         return sorted(kept, key=lambda f: (f.line, f.column, f.code))
 
     def fixable(self, finding: Finding, path: Optional[str] = None) -> bool:
@@ -309,7 +341,7 @@ class Engine:
             module = fixed
             result.applied.extend(applied)
             result.fixed_findings.extend(fixes[id(fix)] for fix in applied)
-            findings = self._check(module, module.code, ignored, module_name)
+            findings = self._check(module, module.code, ignored, module_name, path=result.path)
         return module, findings
 
     def apply(self, module: cst.Module, fixes: list[Fix], path: str) -> tuple[cst.Module, list[Fix]]:
@@ -411,7 +443,8 @@ class Engine:
     def findings(self, module: cst.Module, path: str) -> list[Finding]:
         """What the rules report on `module` (per-file ignores applied)."""
         module_name = self.project.module_for_path(path) if self.project is not None else None
-        return self._check(module, module.code, tuple(self.ignored_for(path)), module_name)
+        text = module.code
+        return self._check(module, text, self._ignored(path, text), module_name, path=path)
 
 
 TOO_DEEP = ("not analysed, file left unchanged: its code nests too deeply for the analysis (a long `+` chain "
@@ -527,6 +560,20 @@ def parse_source(text: str) -> cst.Module:
         raise SourceError(f"cannot parse: {type(error).__name__}") from error
 
 
+def _python_accepts(text: str, ast_parsed: Optional[bool]) -> None:
+    """SyntaxProblem when Python rejects code LibCST parsed (900 nested parentheses: Python's
+    parser stops at 200). Python's `ast` is asked only when the project index's `ast` read of
+    the file failed, or the index does not know it (standard input)."""
+    if ast_parsed:
+        return
+    try:
+        ast.parse(text)
+    except SyntaxError as error:
+        raise SyntaxProblem(error.lineno or 0, error.offset or 0, error.msg) from error
+    except (ValueError, RecursionError, MemoryError):
+        return
+
+
 def _mixed_indent(text: str) -> Optional[int]:
     """The first line whose indentation mixes tabs and spaces, within itself or against the
     lines indented before it, which Python allows where its two ways of counting tabs agree."""
@@ -567,6 +614,7 @@ def _without_broken_cells(source: SourceFile, result: FileResult) -> Optional[cs
     for cell in notebook.cells:
         try:
             parse_source(cell.code)
+            _python_accepts(cell.code, None)  # (900 nested parentheses LibCST reads)
         except SyntaxProblem as problem:
             broken[cell.index] = problem
         except SourceError:

@@ -8,9 +8,11 @@ links, and are skipped when the file changed since it was read or is read-only.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import fnmatch
 import io
+import json
 import os
 import stat
 import subprocess
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Optional
 
 from tfgradfix import interrupts
-from tfgradfix.notebooks import Notebook, NotebookError
+from tfgradfix.notebooks import Notebook, NotebookError, nbformat_problem
 
 SKIPPED_DIRECTORIES = frozenset({
     ".git", ".hg", ".svn", "__pycache__", "build", "dist", ".venv", "venv", "env", ".env",
@@ -221,8 +223,11 @@ def read_source(path: str, stdin: Optional[BinaryIO] = None, name: Optional[str]
         raise SourceError(error.strerror or str(error)) from error
     if b"\x00" in data:
         raise SourceError("binary file (contains NUL bytes)")
+    notebook_file = (name or path).endswith(".ipynb")
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        # A notebook is JSON, always UTF-8 (RFC 8259): no coding cookie applies to it.
+        encoding = "utf-8-sig" if notebook_file and data.startswith(codecs.BOM_UTF8) else "utf-8" if notebook_file \
+            else tokenize.detect_encoding(io.BytesIO(data).readline)[0]
     except SyntaxError as error:
         raise SourceError(f"bad encoding declaration: {error}") from error
     bom = encoding == "utf-8-sig"
@@ -231,19 +236,45 @@ def read_source(path: str, stdin: Optional[BinaryIO] = None, name: Optional[str]
         data = data[3:]
     try:
         text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as error:
+    except UnicodeDecodeError as error:
+        if notebook_file:
+            raise SourceError(f"broken notebook: {_not_utf8(data, error)}") from error
+        raise SourceError(f"cannot decode as {encoding}: {error}") from error
+    except LookupError as error:
         raise SourceError(f"cannot decode as {encoding}: {error}") from error
     notebook = None
-    if (name or path).endswith(".ipynb"):
+    if notebook_file:
         try:
             notebook = Notebook.parse(text)
         except NotebookError as error:
-            raise SourceError(f"broken notebook: {error}") from error
+            raise SourceError(f"broken notebook: {_nbformat_told(text) or error}") from error
+        problem = nbformat_problem(notebook.document)
+        if problem is not None:
+            raise SourceError(f"broken notebook: {problem}")
         if not notebook.language.lower().startswith(("python", "ipython")):
             raise NotPython(f"skipped: the notebook's kernel runs {notebook.language}, not Python")
         text = notebook.to_python()
     return SourceFile(path=name or path, text=text, encoding=encoding, bom=bom, mtime_ns=mtime_ns, size=size,
                       from_stdin=path == STDIN, notebook=notebook)
+
+
+def _not_utf8(data: bytes, error: UnicodeDecodeError) -> str:
+    """Where a notebook stops being UTF-8, and what the byte reads as in the usual culprit."""
+    line = data.count(b"\n", 0, error.start) + 1
+    column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+    byte = data[error.start]
+    guess = bytes([byte]).decode("cp1252", "replace")
+    return (f"not UTF-8, which a notebook (JSON) must be: byte 0x{byte:02x} at line {line}, column {column} "
+            f"(Latin-1/cp1252 {guess!r}?); save the file as UTF-8")
+
+
+def _nbformat_told(text: str) -> Optional[str]:
+    """nbformat's own account of a notebook `Notebook.parse` refused (an nbformat 3 notebook
+    has `worksheets`, not `cells`), when its JSON reads."""
+    try:
+        return nbformat_problem(json.loads(text))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _stdin_buffer():

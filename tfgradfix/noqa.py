@@ -75,6 +75,29 @@ class NoqaLines:
         return found is not None and (found[2] is None or code in found[2])
 
 
+# `# tfgradfix: noqa` (the whole file) or `# tfgradfix: noqa: TGF101, TGF2` (those codes in all of
+# it), Ruff's `# ruff: noqa`, on a line of its own or after code.
+_FILE_NOQA = re.compile(r"#\s*tfgradfix\s*:\s*noqa(?P<sep>\s*:\s*(?P<codes>[A-Z]+[0-9]*(?:[\s,]+[A-Z]+[0-9]*)*))?",
+                        re.IGNORECASE)
+EVERY_CODE = ""  # the prefix every code starts with: a file exempt from all rules
+
+
+def file_exemptions(text: str) -> list[str]:
+    """The code prefixes the file's `# tfgradfix: noqa` comments exempt it from (`EVERY_CODE`
+    for a bare one); only real comments count, never the text in a string."""
+    if _FILE_NOQA.search(text) is None:
+        return []
+    found: list[str] = []
+    for _, comment in NoqaLines(text).comments.values():
+        match = _FILE_NOQA.search(comment)
+        if match is None:
+            continue
+        if match.group("codes") is None:
+            return [EVERY_CODE]
+        found.extend(re.split(r"[\s,]+", match.group("codes").upper()))
+    return found
+
+
 def add_noqa(text: str, findings: Iterable[tuple[int, str]]) -> tuple[str, int]:
     """`text` with `# noqa: CODE` added for each (line, code), at the end of the line that
     holds that line's directive (never inside a string); existing directives are extended,

@@ -136,6 +136,54 @@ class _Escapes:
         return re.sub(r"\\(u[0-9a-f]{4}|.)|/", escape, out)
 
 
+_CELL_KEYS = {"code": ("metadata", "source", "outputs", "execution_count"),
+              "markdown": ("metadata", "source"), "raw": ("metadata", "source")}
+
+
+def nbformat_problem(document: object) -> Optional[str]:
+    """What makes a parsed `.ipynb` document no valid nbformat 4 notebook (the keys and types
+    its schema requires), told in one line; None when it is one."""
+    if not isinstance(document, dict):
+        return f"not a notebook: the JSON holds a {type(document).__name__}, not an object"
+    version = document.get("nbformat")
+    if "cells" not in document and isinstance(document.get("worksheets"), list) or (
+            isinstance(version, int) and not isinstance(version, bool) and version < 4):
+        return (f"nbformat {version if isinstance(version, int) else 3} notebook: only nbformat 4 is read "
+                "(convert it: jupyter nbconvert --to notebook --nbformat 4 FILE.ipynb)")
+    for key, kind, told in (("nbformat", int, "an integer"), ("nbformat_minor", int, "an integer"),
+                            ("metadata", dict, "an object"), ("cells", list, "a list")):
+        if key not in document:
+            return f"not valid nbformat 4: no `{key}` key"
+        if not isinstance(document[key], kind) or isinstance(document[key], bool):
+            return f"not valid nbformat 4: `{key}` is {_json_type(document[key])}, not {told}"
+    if version > 4:
+        return f"nbformat {version} notebook: only nbformat 4 is read"
+    for number, cell in enumerate(document["cells"], 1):
+        if not isinstance(cell, dict):
+            return f"not valid nbformat 4: cell {number} is {_json_type(cell)}, not an object"
+        kind = cell.get("cell_type")
+        if kind not in _CELL_KEYS:
+            return (f"not valid nbformat 4: cell {number} has " + ("no `cell_type`" if kind is None else
+                    f"`cell_type` {json.dumps(kind)[:40]}") + " (code, markdown or raw)")
+        missing = [key for key in _CELL_KEYS[kind] if key not in cell]
+        if missing:
+            return f"not valid nbformat 4: {kind} cell {number} has no `{'`, `'.join(missing)}`"
+        if not isinstance(cell["metadata"], dict):
+            return f"not valid nbformat 4: cell {number}: `metadata` is {_json_type(cell['metadata'])}, not an object"
+        if kind == "code" and not isinstance(cell["outputs"], list):
+            return f"not valid nbformat 4: cell {number}: `outputs` is {_json_type(cell['outputs'])}, not a list"
+        count = cell.get("execution_count")
+        if kind == "code" and count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+            return f"not valid nbformat 4: cell {number}: `execution_count` is {_json_type(count)}, not an integer or null"
+    return None
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
 @dataclass
 class Notebook:
     document: dict

@@ -21,7 +21,7 @@ def _property(text: str) -> str:
     return _escape(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _error_line(message: str, notebook) -> int:
+def error_line(message: str, notebook) -> int:
     """The line a file's error names (`syntax error at 3:7`; for a notebook's cell, the line
     of the .ipynb file that holds `cell 3, line 2`), else 1."""
     cell = re.match(r"cell (\d+), line (\d+):", message)
@@ -46,5 +46,5 @@ def write_github(report: RunReport, out: TextIO) -> None:
                   f"{',' + where if where else ''}::{_escape(message)}\n")
     for path, message in report.all_errors:
         # A line, or GitHub shows the annotation nowhere in the file: the error's own, else 1.
-        line = _error_line(message, notebooks.get(path))
+        line = error_line(message, notebooks.get(path))
         out.write(f"::error file={_property(path)},line={line}::{_escape(message)}\n")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TextIO
+from typing import Callable, Optional, TextIO
 
+from tfgradfix.engine import FileResult
 from tfgradfix.fixes.edits import Applicability
 from tfgradfix.report.run import RunReport, display_path
+from tfgradfix.rules import Finding
 
 _MARKS = {Applicability.SAFE: "[*] ", Applicability.UNSAFE: "[?] ", None: ""}
 
@@ -28,13 +30,19 @@ def _write_fixes(report: RunReport, out: TextIO) -> None:
                 out.write(f"    {count} × {code} ({name})\n")
 
 
-def write_text(report: RunReport, out: TextIO, quiet: bool = False, show_fixes: bool = False) -> None:
-    """One line per finding, then (unless `quiet`) what was found, fixed (with
-    `show_fixes`: per file and rule) and fixable."""
+def write_text(report: RunReport, out: TextIO, quiet: bool = False, show_fixes: bool = False,
+               details: Optional[Callable[[FileResult, Finding], str]] = None) -> None:
+    """One line per finding (`details`: what follows each, for `--output-format full`),
+    then (unless `quiet`) what was found, fixed (with `show_fixes`: per file and rule) and
+    fixable."""
     findings = report.findings
-    for path, f in findings:
-        where = f"{path}:cell {f.cell}" if f.cell is not None else path
-        out.write(f"{where}:{f.line}:{f.column}: {f.code} {_MARKS[f.fix_applicability]}{f.message}\n")
+    for result in report.results:
+        path = display_path(result.path)
+        for f in result.findings:
+            where = f"{path}:cell {f.cell}" if f.cell is not None else path
+            out.write(f"{where}:{f.line}:{f.column}: {f.code} {_MARKS[f.fix_applicability]}{f.message}\n")
+            if details is not None:
+                out.write(details(result, f))
     if quiet:
         return
     count = len(findings)

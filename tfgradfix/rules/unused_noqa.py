@@ -18,6 +18,8 @@ class UnusedNoqa(Rule):
     summary = "a `# noqa: TGF...` code that suppresses no finding"
     name = "unused-noqa"
     message = "unused `noqa` directive: {codes} {verb} nothing on this line"
+    # A TGF code no rule has (a typo, a code never released), as Ruff's RUF100 names unknown codes.
+    unknown_message = "unused `noqa` directive: unknown code{s} {codes} (no tfgradfix rule)"
     triggers = ("noqa",)
     what = (
         "Finds the codes of a `# noqa: TGF...` comment for which no finding of that rule is "
@@ -26,7 +28,9 @@ class UnusedNoqa(Rule):
         "gradient path, or that the prefilter skips, every such code is stale. Only a real "
         "comment counts, never `# noqa` text in a string. Only codes of rules that ran are "
         "judged: codes of other tools (`# noqa: E501`), rules turned off by `select`/`ignore`, "
-        "and bare `# noqa` comments (which other linters read too) are left alone."
+        "and bare `# noqa` comments (which other linters read too) are left alone. A `TGF` code "
+        "that no rule has (`# noqa: TGF999`, a typo of a code) is reported as unknown, as Ruff's "
+        "RUF100 reports unknown codes."
     )
     why = (
         "It breaks nothing by itself, but a stale `noqa` hides the next real finding on that "
@@ -80,17 +84,26 @@ class UnusedNoqa(Rule):
                enabled: Iterable[str]) -> list[Finding]:
         """Findings for the directives' codes of `enabled` rules that suppressed nothing;
         `lines`: each directive's comment -> its line; `used`: (line, code) suppressed."""
+        from tfgradfix.rules import RULES_BY_CODE  # (this module is one of them)
+
         enabled = set(enabled) - {self.code}
         findings = []
         for holder, codes in self.directives:
             assert holder.comment is not None
             line = lines[holder.comment]
             stale = [c for c in codes if c in enabled and (line, c) not in used]
-            if not stale:
+            unknown = [c for c in codes if c.startswith("TGF") and c not in RULES_BY_CODE]
+            if not stale and not unknown:
                 continue
-            findings.append(Finding(
-                code=self.code, name=self.name, node=holder.comment, fix=self._fix(holder, codes, stale),
-                message=self.message.format(codes=", ".join(stale), verb="suppresses" if len(stale) == 1 else "suppress")))
+            told = []
+            if stale:
+                told.append(self.message.format(codes=", ".join(stale),
+                                                verb="suppresses" if len(stale) == 1 else "suppress"))
+            if unknown:
+                told.append(self.unknown_message.format(codes=", ".join(unknown), s="s" if len(unknown) > 1 else ""))
+            message = told[0] if len(told) == 1 else f"{told[0]}; {told[1].split(': ', 1)[1]}"
+            findings.append(Finding(code=self.code, name=self.name, node=holder.comment,
+                                    fix=self._fix(holder, codes, stale + unknown), message=message))
         return findings
 
     @staticmethod
