@@ -69,6 +69,13 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {_first_line(error)}"
 
 
+def _needs(error: BaseException) -> None:
+    """Raise Inconclusive when running the original needed a module that is not installed (an
+    import the slice bound to a stand-in, used after all): no other way of running it helps."""
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        raise Inconclusive(f"needs {error.name}, which is not installed") from error
+
+
 # -- loading a tree -----------------------------------------------------------------------
 
 def _purge(root: str) -> None:
@@ -298,15 +305,37 @@ def _input(tf, shape, bound=None):
 
 
 def describe_input(x, bound=None) -> str:
-    """`float32 (2, 4)`, `int32 (2, 5) ids < 50`, `float32 (2, 4) + float32 (2, 3, 4)`."""
+    """`float32 (2, 4)`, `int32 (2, 5) ids < 50`, `float32 (2, 4) + float32 (2, 3, 4)`, a list
+    `[float32 (2, 4), float32 (2, 4)]`, a dict `{'a': float32 (2, 4)}`."""
     if isinstance(x, tuple):
         return " + ".join(describe_input(t) for t in x)
+    if isinstance(x, list):
+        return "[" + ", ".join(describe_input(t) for t in x) + "]"
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{k!r}: {describe_input(t)}" for k, t in x.items()) + "}"
     text = f"{x.dtype.name} {tuple(int(d) for d in x.shape)}"
     return f"{text} ids < {bound}" if bound is not None else text
 
 
+# What a required `call` option gets: inference mode (deterministic: no dropout draws), no mask.
+_OPTION_VALUES = {"training": False, "mask": None}
+
+
+def _options(layer) -> dict:
+    """The options its `call` requires (`call(self, x, training)`): Keras passes none it is not
+    given, so the call would raise before running anything of the layer."""
+    try:
+        parameters = inspect.signature(getattr(layer, "call", layer)).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: _OPTION_VALUES[p.name] for p in parameters if p.name in _OPTION_VALUES
+            and p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
 def _call(layer, x):
-    return layer(*x) if isinstance(x, tuple) else layer(x)
+    """The layer on `x`: a tuple is several tensors (`call(self, query, keys)`); a list or a dict
+    is one input of that structure."""
+    return layer(*x, **_options(layer)) if isinstance(x, tuple) else layer(x, **_options(layer))
 
 
 def _several(shapes: list[tuple], arity: int) -> list[tuple]:
@@ -341,16 +370,23 @@ def _instances(tf, original, fixed, unit: dict):
             continue
         try:
             probe = _build(tf, make_before, args, kwargs)
-        except Exception:
+        except Exception as error:
+            _needs(error)
             continue
         if not isinstance(probe, (tf.keras.layers.Layer, tf.Module)):
             continue
         shapes = [*_sizes_from_arguments(make_before, args, kwargs), *_sizes_from_weights(tf, probe),
                   *plan_shapes, *SHAPES]
         arity = _arity(probe)
-        if arity > 1:
+        # A `call` that takes a list or a dict (the parent read it from the code) gets one; a
+        # model built around the layer takes what the model takes.
+        structure = unit.get("input_structure") if not via else None
+        if structure:
+            arity = 1
+            shapes = _several(shapes, structure.get("size") or len(structure.get("keys", [])) or 2)
+        elif arity > 1:
             shapes = _several(shapes, arity)
-        bound = integer_bound(tf, probe, unit.get("integer_inputs", {})) if arity == 1 else None
+        bound = integer_bound(tf, probe, unit.get("integer_inputs", {})) if arity == 1 and not structure else None
         # Token ids first when the layer looks them up; floats after, in case it does not.
         candidates = [(s, bound) for s in (integer_shapes(unit) if bound is not None else [])] + \
             [(s, None) for s in shapes]
@@ -360,12 +396,13 @@ def _instances(tf, original, fixed, unit: dict):
             if (shape, ids) in tried:
                 continue
             tried.add((shape, ids))
-            x = _input(tf, shape, ids)
+            x = _structured(_input(tf, shape, ids), structure)
             try:
                 before = _build(tf, make_before, args, kwargs)
                 _call(before, x)  # built outside any tape, as fit() builds it
             except Exception as error:
-                if retries < SHAPE_RETRIES and arity == 1 and ids is None:
+                _needs(error)
+                if retries < SHAPE_RETRIES and arity == 1 and ids is None and not structure:
                     retries += 1
                     candidates[:0] = [(s, None) for s in _sizes_from_error(error, shape)]
                 yield None, None, error, via, None
@@ -376,6 +413,15 @@ def _instances(tf, original, fixed, unit: dict):
                 raise AssertionError(f"the fixed {target} cannot be built: {_describe(error)}") from error
             yield before, after, x, via, ids
             break
+
+
+def _structured(x, structure: dict | None):
+    """Several batches as the one input a `call` on a list or dict takes."""
+    if not structure:
+        return x
+    if structure.get("kind") == "dict":
+        return dict(zip(structure["keys"], x))
+    return list(x)
 
 
 def integer_shapes(unit: dict) -> list[tuple]:
@@ -417,8 +463,20 @@ def _copy_values(tf, before, after, seen=None) -> None:
 
 
 def _floats(x) -> list:
-    """The float tensors of an input (token ids have no gradient)."""
-    return [t for t in (x if isinstance(x, tuple) else (x,)) if t.dtype.is_floating]
+    """The float tensors of an input (token ids have no gradient), in `tf.nest` order."""
+    import tensorflow as tf
+
+    return [t for t in tf.nest.flatten(x) if t.dtype.is_floating]
+
+
+def _objective(tf, layer, x, direction):
+    """The layer's output, and what is differentiated: the output along a fixed random
+    direction plus the losses its call added (`self.add_loss`: a VQ-VAE's codebook and
+    commitment terms, which train weights the output's gradient never reaches)."""
+    out = _flat(tf, _call(layer, x))
+    value = tf.reduce_sum(out * direction(out))
+    added = [tf.reduce_sum(tf.cast(loss, tf.float32)) for loss in (getattr(layer, "losses", None) or [])]
+    return out, value + tf.add_n(added) if added else value
 
 
 def _gradients(tf, layer, x, direction):
@@ -427,8 +485,7 @@ def _gradients(tf, layer, x, direction):
     with tf.GradientTape() as tape:
         for t in inputs:
             tape.watch(t)
-        out = _flat(tf, _call(layer, x))
-        loss = tf.reduce_sum(out * direction(out))
+        out, loss = _objective(tf, layer, x, direction)
     return out, loss, tape.gradient(loss, [*_trainable(tf, layer), *inputs])
 
 
@@ -456,6 +513,7 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                 fresh = not np.allclose(np.asarray(_flat(tf, _call(before, x))), np.asarray(out_before), rtol=1e-5,
                                         atol=1e-6)
             except Exception as error:  # this way of running the original does not work; try the next
+                _needs(error)
                 errors.append(_describe(error))
                 continue
             reachable = [v for v in _variables(tf, before) if _can_train(tf, v)]
@@ -476,24 +534,36 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                 result.update(verdict="failed", reason=f"the fixed layer lost {lost} trainable variable(s)")
             if via:
                 result["through"] = via
-                if result["verdict"] == "verified" and not _contains(after, name):
+                if result["verdict"] == "verified" and not _contains(after, name, unit["entry"]):
                     result.update(verdict="inconclusive", reason=f"{via} was built but holds no {name}")
             return result
     except AssertionError as error:
         return {"verdict": "failed", "reason": str(error)}
     hint = (f"add a call {name}(...) with literal arguments, a module-level example() returning ({name}(...), "
             f"inputs), or an entry in [tool.tfgradfix.verify.examples] in pyproject.toml")
+    outer = unit.get("nested_in")
+    if outer and any(b["name"] == outer for b in unit.get("builders", [])):
+        hint = (f"{name} is defined inside {outer}(), and the model {outer}() returns did not run on any input "
+                f"tried; add a module-level example() returning ({outer}(), inputs)")
+    elif outer:
+        # Only the module's top level can be loaded, and only factories (`build_*()`, `make_*()`...
+        # without arguments) are run to reach a class defined inside a function.
+        hint = (f"{name} is defined inside {outer}, which the verifier does not run (it runs only factories "
+                f"without arguments, named like build_model, make_*, create_*, get_*); move {name} to the "
+                f"module's top level, or return a model holding it from such a factory")
     return {"verdict": "inconclusive",
             "reason": f"could not build {name} and call it; {hint}" + (f" (last error: {errors[-1]})" if errors else ""),
             "to_add": hint}
 
 
-def _contains(obj, name: str, seen=None) -> bool:
+def _contains(obj, name: str, module: str, seen=None) -> bool:
+    """Whether `obj` holds an instance of the class `name` of `module`: the class itself, not
+    another of that name (Keras 3's weights are `Variable`s: a project layer `Variable` is not one)."""
     seen = set() if seen is None else seen
     if id(obj) in seen:
         return False
     seen.add(id(obj))
-    if type(obj).__name__ == name:
+    if type(obj).__name__ == name and type(obj).__module__ == module:
         return True
     children = []
     if isinstance(obj, (list, tuple)):
@@ -502,7 +572,7 @@ def _contains(obj, name: str, seen=None) -> bool:
         children = list(obj.values())
     elif hasattr(obj, "__dict__") and hasattr(obj, "trainable_variables"):
         children = list(vars(obj).values())
-    return any(_contains(c, name, seen) for c in children)
+    return any(_contains(c, name, module, seen) for c in children)
 
 
 def _traces(tf, np, layer, x, out) -> bool:
@@ -536,12 +606,11 @@ def _finite_difference_error(tf, layer, x, input_grads, out, direction):
 
     def moved(sign):
         it = iter(steps)
-        parts = tuple(t + sign * eps * next(it) if t.dtype.is_floating else t
-                      for t in (x if isinstance(x, tuple) else (x,)))
-        return parts if isinstance(x, tuple) else parts[0]
+        return tf.nest.pack_sequence_as(x, [t + sign * eps * next(it) if t.dtype.is_floating else t
+                                            for t in tf.nest.flatten(x)])
 
-    plus = tf.reduce_sum(_flat(tf, _call(layer, moved(1.0))) * direction(out))
-    minus = tf.reduce_sum(_flat(tf, _call(layer, moved(-1.0))) * direction(out))
+    plus = _objective(tf, layer, moved(1.0), direction)[1]
+    minus = _objective(tf, layer, moved(-1.0), direction)[1]
     numeric = float((plus - minus) / (2 * eps))
     analytic = float(sum(tf.reduce_sum(g * d) for g, d in zip(input_grads, steps)))
     return abs(numeric - analytic) / max(1e-6, abs(numeric), abs(analytic))
@@ -703,8 +772,9 @@ def _first_output(tf, model, candidates: list[tuple]) -> tuple:
             continue
         tried.add(spec)
         try:
-            return spec, model(_input(tf, *spec))
+            return spec, _call(model, _input(tf, *spec))
         except Exception as error:
+            _needs(error)
             if retries < SHAPE_RETRIES and spec[1] is None:
                 retries += 1
                 queue[:0] = [(s, None) for s in _sizes_from_error(error, spec[0])]
@@ -726,11 +796,11 @@ def _another(tf, unit: dict, builder: dict | None, original: dict, fixed: dict, 
 
     def make():
         first = _model_for(tf, original, unit, builder, original[entry])
-        first(_input(tf, *x_spec))
+        _call(first, _input(tf, *x_spec))
         if side == "original":
             return first
         made = _model_for(tf, fixed, unit, builder, fixed[entry])
-        made(_input(tf, *x_spec))
+        _call(made, _input(tf, *x_spec))
         _copy_values(tf, first, made)
         return made
     return make
@@ -822,6 +892,7 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             errors.append(str(error))
             continue
         except Exception as error:
+            _needs(error)
             errors.append(_describe(error))
             continue
         for labels in ("float", "int"):
@@ -839,16 +910,17 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                 and hasattr(model_before, "weights") else None
             calls_before, returned_before, error_before = _run(tf, before, kwargs_before, eager=True)
             if not calls_before and error_before is not None:
+                _needs(error_before)
                 errors.append(_describe(error_before))
                 model_before = _model_for(tf, original, unit, builder, original[entry])
                 _first_output(tf, model_before, [x_spec])
                 continue
             model_after = _model_for(tf, fixed, unit, builder, fixed[entry])
             if model_after is not None:
-                model_after(_input(tf, *x_spec))
+                _call(model_after, _input(tf, *x_spec))
                 if builder is not None:
                     fresh = _model_for(tf, original, unit, builder, original[entry])
-                    fresh(_input(tf, *x_spec))
+                    _call(fresh, _input(tf, *x_spec))
                     _copy_values(tf, fresh, model_after)
                 elif start is not None and [tuple(w.shape) for w in start] == [tuple(v.shape) for v in model_after.weights]:
                     model_after.set_weights(start)
@@ -898,6 +970,7 @@ def verify_method(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             model = _held_model(tf, _build(tf, make_before, args, kwargs))
             x_spec, output = _first_output(tf, model, _model_inputs(tf, model, unit, shapes))
         except Exception as error:
+            _needs(error)
             errors.append(_describe(error))
             continue
 
@@ -905,7 +978,7 @@ def verify_method(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             made = _build(tf, make, args, kwargs)
             held = _held_model(tf, made)
             if held is not None:
-                held(_input(tf, *x_spec))
+                _call(held, _input(tf, *x_spec))
                 if start is not None:
                     _copy_values(tf, _held_model(tf, start), held)
             return made
@@ -917,6 +990,7 @@ def verify_method(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
                                        None)
             calls_before, returned_before, error_before = _run(tf, getattr(before, method), kwargs_before, eager=True)
             if not calls_before and error_before is not None:
+                _needs(error_before)
                 errors.append(_describe(error_before))
                 continue
             after = instance(make_after, instance(make_before))
@@ -998,6 +1072,8 @@ def verify_unit(tf, np, unit: dict) -> dict:
     except Inconclusive as error:
         return {"verdict": "inconclusive", "reason": _missing_reason(unit, str(error))}
     except Exception as error:  # user code: reported against this unit, the run goes on
+        if isinstance(error, ModuleNotFoundError) and error.name:
+            return {"verdict": "inconclusive", "reason": f"needs {error.name}, which is not installed"}
         return {"verdict": "inconclusive", "reason": _missing_reason(unit, _describe(error))}
 
 

@@ -294,6 +294,8 @@ def call_sites(project: Project, name: str, defined_in: Path) -> list[Site]:
         env = _constants(table.tree)
         for top in table.tree.body:
             for call, function in _calls_in(top, name):
+                if not _means(project, path, table, call.func, name, defined_in):
+                    continue  # `tf.Variable(...)` is not the project's class `Variable`
                 scope = _function_env(function, env, call.lineno) if function is not None else env
                 try:
                     args = [_value(a, scope) for a in call.args if not isinstance(a, ast.Starred)]
@@ -316,6 +318,40 @@ def call_sites(project: Project, name: str, defined_in: Path) -> list[Site]:
                     owner, ready = ("function", top.name), bool(_FACTORY.match(top.name)) and not _required(top, False)
                 sites.append(Site(path, args, kwargs, owner, ready))
     return sites
+
+
+def _means(project: Project, path: Path, table: ModuleTable, callee: ast.expr, name: str, defined_in: Path) -> bool:
+    """Whether a call's callee may be the definition of `name` in `defined_in`, by what its
+    names are bound to, not by its last word: `Variable(...)` in a file that sees it, and
+    `mod.Variable(...)` where `mod` is an import of that module (or of one that re-exports
+    it); never `tf.Variable(...)`, whose `tf` is a package outside the project. A callee
+    whose head is no import (`self.block`, a local) cannot be told apart and counts."""
+    parts: list[str] = []
+    node = callee
+    while isinstance(node, ast.Attribute):
+        parts.insert(0, node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or not parts:
+        return True
+    head = node.id
+    imported = [s.imported for s in table.bindings(head) if s.imported is not None]
+    if not imported or head in {n for s in table.bindings(head) if s.imported is None for n in s.binds}:
+        return True
+    found = imported[-1]
+    middle = parts[:-1]
+    if found.name:  # `from pkg import layers [as l]`: pkg.layers
+        module = ".".join(p for p in (found.module, found.name, *middle) if p)
+    elif found.bound != found.module.split(".")[0]:  # `import pkg.layers as layers`: pkg.layers
+        module = ".".join([found.module, *middle])
+    else:  # `import pkg.layers` binds `pkg`
+        module = ".".join([found.bound, *middle])
+    target = project.resolve(path, module, found.level)
+    if target is None:
+        return False
+    if target == defined_in:
+        return True
+    other = project.table(target)
+    return other is not None and _sees(project, target, other, name, defined_in, 1)
 
 
 def _calls_in(top: ast.stmt, name: str):
@@ -514,3 +550,71 @@ def models(project: Project, first: Path) -> list[Builder]:
     for builder in found:
         unique.setdefault(repr(builder.as_json()), builder)
     return list(unique.values())[:8]
+
+
+def _class_def(table: ModuleTable, name: str) -> tuple[Optional[ast.ClassDef], str]:
+    """The class `name` of a module (its last top-level definition, else one nested in a
+    function or class), and the top-level definition it is nested in ("" at the top level)."""
+    top = [n for n in table.tree.body if isinstance(n, ast.ClassDef) and n.name == name]
+    if top:
+        return top[-1], ""
+    for node in table.tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            inner = next((n for n in ast.walk(node) if isinstance(n, ast.ClassDef) and n.name == name), None)
+            if inner is not None:
+                return inner, node.name
+    return None, ""
+
+
+def nested_in(project: Project, path: Path, name: str) -> str:
+    """The top-level function or class the class `name` is defined in; "" when it is at the top."""
+    table = project.table(path)
+    return _class_def(table, name)[1] if table is not None else ""
+
+
+def input_structure(project: Project, path: Path, name: str) -> Optional[dict]:
+    """What the class's `call` takes as its input when the code says it is a list or a dict:
+    {"kind": "list", "size": n} from `a, b = inputs`, `inputs[1]`, `isinstance(inputs, (list,
+    tuple))`, `len(inputs)`; {"kind": "dict", "keys": [...]} from `inputs["image"]` (with
+    `isinstance(inputs, dict)` or `.items()`). None: a tensor, or the code does not say."""
+    table = project.table(path)
+    cls = _class_def(table, name)[0] if table is not None else None
+    call = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and n.name in ("call", "__call__")), None) if cls is not None else None
+    if call is None or len(call.args.args) < 2:
+        return None
+    given = call.args.args[1].arg
+    sequence, mapping, size, keys = False, False, 0, []
+
+    def is_input(node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id == given
+
+    for node in ast.walk(call):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "isinstance" and len(node.args) == 2 \
+                and is_input(node.args[0]):
+            kinds = {getattr(k, "id", getattr(k, "attr", "")) for k in
+                     (node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]])}
+            sequence |= bool(kinds & {"list", "tuple", "Sequence"})
+            mapping |= bool(kinds & {"dict", "Mapping"})
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "len" and node.args \
+                and is_input(node.args[0]):
+            sequence = True
+        elif isinstance(node, ast.Subscript) and is_input(node.value) and isinstance(node.slice, ast.Constant):
+            if isinstance(node.slice.value, bool):
+                continue
+            if isinstance(node.slice.value, int) and node.slice.value >= 0:
+                sequence, size = True, max(size, node.slice.value + 1)
+            elif isinstance(node.slice.value, str):
+                keys.append(node.slice.value)
+        elif isinstance(node, ast.Assign) and is_input(node.value) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], (ast.Tuple, ast.List)) \
+                and not any(isinstance(e, ast.Starred) for e in node.targets[0].elts):
+            sequence, size = True, max(size, len(node.targets[0].elts))
+        elif isinstance(node, ast.Attribute) and is_input(node.value) and node.attr in ("items", "keys", "values"):
+            mapping = True
+    if keys:
+        return {"kind": "dict", "keys": list(dict.fromkeys(keys))}
+    if sequence and not mapping:
+        return {"kind": "list", "size": max(size, 2)}
+    return None
+

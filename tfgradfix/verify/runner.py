@@ -184,6 +184,9 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
     owner, _, method = unit.name.partition(".")  # `Agent.learn`: a method of a plain class
     if unit.kind == "layer" or method:
         extra = plan.builders(before, path, owner)
+        job["nested_in"] = plan.nested_in(before, path, owner)
+        if unit.kind == "layer":
+            job["input_structure"] = plan.input_structure(before, path, owner)
     else:
         extra = plan.models(before, path)
     if unit.kind == "block":

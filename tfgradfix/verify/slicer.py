@@ -20,6 +20,19 @@ from typing import Iterable, Optional
 
 BUILTINS = frozenset(dir(builtins)) | {"__file__", "__name__"}
 
+# What a slice binds an import of a package that is not installed to (`Import.guarded_code`).
+ABSENT = "_tfgradfix_absent"
+ABSENT_CODE = f"""class {ABSENT}:
+    def __init__(self, name):
+        self._tfgradfix_name = name
+
+    def __getattr__(self, attr):
+        raise ModuleNotFoundError(f"No module named {{self._tfgradfix_name!r}}", name=self._tfgradfix_name)
+
+    def __call__(self, *args, **kwargs):
+        raise ModuleNotFoundError(f"No module named {{self._tfgradfix_name!r}}", name=self._tfgradfix_name)
+"""
+
 # A call with one of these names reads files or the network, trains, plots or talks to
 # the system: a top-level assignment that makes one is data, never executed.
 _SIDE_EFFECT_CALLS = frozenset({
@@ -54,6 +67,21 @@ class Import:
             return f"import {self.module}"
         return f"import {self.module} as {self.bound}"
 
+    @property
+    def guarded(self) -> bool:
+        """Whether a missing module is bound to a stand-in (ABSENT_CODE) rather than fail the load:
+        an absolute import of another package (a relative one is the project's own)."""
+        return not self.level and self.module.split(".")[0] not in ("", "__future__") and self.name != "*"
+
+    def guarded_code(self) -> str:
+        """The import; where its package is not installed, the name is bound to a stand-in that
+        raises ModuleNotFoundError when used: an import no code that runs uses (a plot library a
+        module imports for another function) does not stop the unit from loading."""
+        top = self.module.split(".")[0]
+        return (f"try:\n    {self.code()}\nexcept ModuleNotFoundError as {ABSENT}_error:\n"
+                f"    if ({ABSENT}_error.name or {top!r}).split('.')[0] != {top!r}:\n        raise\n"
+                f"    {self.bound} = {ABSENT}({ABSENT}_error.name or {top!r})")
+
 
 @dataclass
 class Statement:
@@ -65,7 +93,9 @@ class Statement:
     imported: Optional[Import] = None
 
     def code(self) -> str:
-        return self.imported.code() if self.imported else ast.unparse(self.node)
+        if self.imported is not None:
+            return self.imported.guarded_code() if self.imported.guarded else self.imported.code()
+        return ast.unparse(self.node)
 
 
 @dataclass
@@ -132,13 +162,17 @@ class ModuleTable:
                     side_effect_roots.add(imported.bound)
         self.side_effect_roots = side_effect_roots
         data: set[str] = set()  # names bound by a dropped statement: what they feed is data too
+        made: set[str] = set()  # names bound so far by the module's own statements (not imports)
         for index, node in enumerate(self.tree.body):
             imports = _imports(node)
             if imports:
                 for imported in imports:
                     self.statements.append(Statement(index, node, {imported.bound}, set(), True, imported))
                 continue
-            binds = _binds(node)
+            # A top-level value changed in place (`CONFIG["units"] = 3`) is a step of that value,
+            # when the module made it (not an imported module's attribute: `os.environ[...] = ...`).
+            binds = _binds(node, made)
+            made |= binds
             uses = free_names(node)
             runnable = self._runnable(node, uses, data)
             if not runnable:
@@ -146,18 +180,31 @@ class ModuleTable:
             self.statements.append(Statement(index, node, binds, uses, runnable))
 
     def _runnable(self, node: ast.stmt, uses: set[str], data: set[str]) -> bool:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom,
+                             ast.Pass)):
             return True
+        if isinstance(node, ast.Expr):  # a docstring, or `...`
+            return isinstance(node.value, ast.Constant)
         if isinstance(node, ast.Try):
-            return all(isinstance(s, (ast.Import, ast.ImportFrom, ast.Assign, ast.Pass))
-                       for s in [*node.body, *node.orelse, *(s for h in node.handlers for s in h.body)])
-        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+            return all(self._runnable(s, free_names(s), data)
+                       for s in [*node.body, *node.orelse, *node.finalbody, *(s for h in node.handlers for s in h.body)])
+        if isinstance(node, ast.If):
+            # Definitions chosen by a condition (`if tf.__version__ ...: class A... else: class A...`);
+            # never the script's `if __name__ == "__main__":`.
+            names = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+            return "__name__" not in names and not (names & data) and not self._effects(node.test) \
+                and all(self._runnable(s, free_names(s), data) for s in [*node.body, *node.orelse])
+        if not isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) or node.value is None:
             return False
-        if uses & data:
+        if uses & data or (isinstance(node, ast.AugAssign) and _root(node.target) in data):
             return False
-        return not any(isinstance(call, ast.Call) and (_call_name(call) in _SIDE_EFFECT_CALLS
-                                                       or _call_root(call) in self.side_effect_roots)
-                       for call in ast.walk(node.value))
+        return not self._effects(node.value)
+
+    def _effects(self, node: ast.AST) -> bool:
+        """Whether `node` calls something that reads files, trains, plots or talks to the system."""
+        return any(isinstance(call, ast.Call) and (_call_name(call) in _SIDE_EFFECT_CALLS
+                                                   or _call_root(call) in self.side_effect_roots)
+                   for call in ast.walk(node))
 
     def bindings(self, name: str) -> list[Statement]:
         return [s for s in self.statements if name in s.binds]
@@ -191,6 +238,14 @@ class ModuleTable:
             chosen = (earlier or runnable)[-1]  # what the name holds there, or once the module has run
             kept[id(chosen)] = chosen
             todo.extend(chosen.uses)
+            if not isinstance(chosen.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                # A value built in steps (`SIZES = [4]`, `SIZES += [8]`, `CONFIG["units"] = 3`) keeps
+                # every step before it, in order, not only the last.
+                for step in runnable:
+                    if step.index < chosen.index and step.imported is None and not isinstance(
+                            step.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                        kept[id(step)] = step
+                        todo.extend(step.uses)
         if any(name in missing and "not defined" in missing[name] for name in seen) and self.has_star_import():
             for statement in self.statements:
                 if statement.imported is not None and statement.imported.name == "*":
@@ -198,6 +253,8 @@ class ModuleTable:
         chosen = sorted(kept.values(), key=lambda s: (s.index, s.code()))
         future = [s for s in self.statements if s.imported is not None and s.imported.module == "__future__"]
         lines = [s.code() for s in [*future, *(s for s in chosen if s not in future), *extra]]
+        if any(s.imported is not None and s.imported.guarded for s in chosen):
+            lines.insert(len(future), ABSENT_CODE)
         return Slice("\n".join(lines) + "\n", [s.imported for s in chosen if s.imported is not None], missing, seen)
 
 
@@ -209,18 +266,37 @@ def _imports(node: ast.stmt) -> list[Import]:
     return []
 
 
-def _binds(node: ast.stmt) -> set[str]:
+def _binds(node: ast.stmt, mutated: Optional[set[str]] = None) -> set[str]:
+    """The module-level names `node` binds (not the locals of the functions it defines), and
+    the names `mutated` holds whose value it changes in place (`CONFIG["units"] = 3`)."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {node.name}
     names = set()
-    for inner in ast.walk(node):
+    todo: list[ast.AST] = [node]
+    while todo:
+        inner = todo.pop()
         if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store):
             names.add(inner.id)
         elif isinstance(inner, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in inner.names)
+        elif isinstance(inner, (ast.Subscript, ast.Attribute)) and isinstance(inner.ctx, ast.Store) \
+                and mutated and _root(inner) in mutated:
+            names.add(_root(inner))
         if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and inner is not node:
             names.add(inner.name)
+            continue
+        if isinstance(inner, ast.Lambda) or isinstance(inner, (ast.ListComp, ast.SetComp, ast.DictComp,
+                                                               ast.GeneratorExp)):
+            continue
+        todo.extend(ast.iter_child_nodes(inner))
     return names
+
+
+def _root(node: ast.AST) -> str:
+    """The name an attribute or subscript chain starts from (`CONFIG` of `CONFIG["a"].b`)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 # Loops of a lifted block run this many times: enough for a step and the next one.

@@ -69,8 +69,7 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
         for caller, _ in new.callers_of(scope):
             if caller.keras_class is not None:
                 units.append(Unit("layer", caller.keras_class.name))
-        units += [Unit("layer", cls.name) for cls in new.keras_classes.values()
-                  if any(isinstance(n, cst.Name) and n.value == name for n in descendants(cls.node))]
+        units += [Unit("layer", cls.name) for cls in new.keras_classes.values() if _names(cls.node, name)]
         if not scope.tape_blocks:
             # A changed helper of a training function (a loss factory) runs through that function;
             # a changed caller that passes it its tensors runs itself, when it needs no arguments.
@@ -96,8 +95,14 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
     # stood (not as the last one of that name).
     old_code = _codes(before, ((s.name.value, s) for s in before.body if isinstance(s, cst.ClassDef)))
     classes = [s for s in after.body if isinstance(s, cst.ClassDef)]
+    plain = _plain_classes(fixed)
     for s in classes:
         if _code(after, s) not in old_code.get(s.name.value, ()):
+            if s.name.value in plain:
+                # A plain class (an agent holding its model) is no layer: its methods holding a
+                # tape run, on an instance built as the project builds it.
+                units += [Unit("function", f"{s.name.value}.{method}") for method in plain[s.name.value]]
+                continue
             same = [c for c in classes if c.name.value == s.name.value]
             k = next(i for i, c in enumerate(same, 1) if c is s)
             units.append(Unit("layer", s.name.value) if k == len(same) else
@@ -106,6 +111,29 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
     units += [Unit("block", name) for name in changed_blocks(original, fixed)]
     units += _through_slices(before, after, new, units)
     return list(dict.fromkeys(units))
+
+
+def _plain_classes(text: str) -> dict[str, list[str]]:
+    """The module's top-level classes that are certainly no Keras class (no base, `object`,
+    or another such class of the module), each with its methods that hold a
+    `tf.GradientTape`."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return {}
+    plain: dict[str, list[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and not node.keywords and all(
+                (isinstance(b, ast.Name) and (b.id == "object" or b.id in plain)) for b in node.bases):
+            plain[node.name] = [f.name for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                                and any(isinstance(w, ast.withitem) and isinstance(w.context_expr, ast.Call)
+                                        and _callee_word(w.context_expr) == "GradientTape" for w in ast.walk(f))]
+    return plain
+
+
+def _callee_word(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
 
 
 def _through_slices(before: cst.Module, after: cst.Module, new: ModuleAnalysis, units: list[Unit]) -> list[Unit]:
@@ -237,19 +265,36 @@ def unit_of(symbol: str) -> str:
 
 
 def verdict_for(units: dict, symbol: str, line: int = 0):
-    """The verdict of the unit a finding is in; for top-level code, the block whose lines
-    (of the original module) hold `line`, else the worst of its blocks; for a helper that
-    units of other modules run, the worst of those."""
+    """The verdict of the unit a finding is in: the longest start of its symbol that names a
+    unit (`Agent.learn` before `Agent`), else a class it is nested in (`make_model.Head.call`:
+    `Head`); for top-level code, the block whose lines (of the original module) hold `line`,
+    else the worst of its blocks; for a helper that units of other modules run, the worst of
+    those."""
     name = unit_of(symbol)
-    if name != MODULE and name in units:
-        return units[name]
+    parts = symbol.split(".") if symbol else []
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in units:
+            return units[".".join(parts[:end])]
+    for part in parts[1:]:
+        if part in units and part != MODULE:
+            return units[part]
+    order = {"failed": 0, "inconclusive": 1, "verified": 2}
+    methods = [v for k, v in units.items() if parts and k.startswith(parts[0] + ".")]
+    if methods:  # a helper method of a plain class: the worst of its methods that ran
+        return min(methods, key=lambda v: order.get(v["verdict"], 0))
     if name != MODULE:
         runners = [v for v in units.values() if name in v.get("covers", ())]
     else:
         runners = [v for k, v in units.items() if k.startswith(BLOCK_PREFIX)]
         runners = [v for v in runners if v.get("lines") and v["lines"][0] <= line <= v["lines"][1]] or runners
-    order = {"failed": 0, "inconclusive": 1, "verified": 2}
     return min(runners, key=lambda v: order.get(v["verdict"], 0)) if runners else None
+
+
+def _names(node: cst.CSTNode, name: str) -> bool:
+    """Whether `node` reads the module's `name`: a bare name, not the last word of another
+    object's attribute (`tf.Variable` does not name a helper `Variable` of the module)."""
+    attributes = {id(n.attr) for n in descendants(node) if isinstance(n, cst.Attribute)}
+    return any(isinstance(n, cst.Name) and n.value == name and id(n) not in attributes for n in descendants(node))
 
 
 def _required_parameters(function: cst.FunctionDef) -> list[str]:
@@ -293,6 +338,17 @@ def runs_as_verified(fixed: str, partial: str, names: set[str]) -> bool:
             if name not in part_blocks or whole.slice([], [blocks[name].statement], blocks[name].index).code \
                     != part.slice([], [part_blocks[name].statement], part_blocks[name].index).code:
                 return False
-        elif whole.slice([name]).code != part.slice([name]).code:
+        elif whole.slice(_top_level(whole, name)).code != part.slice(_top_level(part, name)).code:
             return False
     return True
+
+
+def _top_level(table: ModuleTable, name: str) -> list[str]:
+    """The top-level names whose definitions hold `name`: itself, the class of a method
+    (`Agent.learn`: `Agent`), or the function a class is nested in (`make_model` for its `Head`)."""
+    head = name.split(".")[0]
+    if table.bindings(head):
+        return [head]
+    return [n for s in table.statements if isinstance(s.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and any(isinstance(d, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and d.name == head
+                    for d in ast.walk(s.node)) for n in s.binds] or [head]
