@@ -23,11 +23,13 @@ def test_readme_lists_every_rule():
 
 
 def test_ci_runs_the_readme_test_commands():
-    """The install and both tiers of tests, as the README spells them."""
+    """The install, the lint and type checks and both tiers of tests, as the README spells them."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    commands = [line.strip() for line in ci.splitlines() if "pip install" in line or "pytest" in line]
+    commands = [line.strip() for line in ci.splitlines()
+                if any(tool in line for tool in ("pip install", "pytest", "-m ruff", "-m mypy"))]
     assert any(c.endswith("-m pytest") for c in commands) and any(c.endswith("-m pytest -m slow") for c in commands)
+    assert any(c.endswith("-m ruff check .") for c in commands) and any(c.endswith("-m mypy") for c in commands)
     for command in commands:
         assert f"    {command}\n" in readme, command
 

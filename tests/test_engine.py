@@ -73,7 +73,8 @@ def test_an_integer_literal_with_a_float_dtype_is_fixed_as_a_float_weight():
     from tfgradfix.engine import Engine
     from tfgradfix.files import read_source
     from tfgradfix.rules import RULES_BY_CODE
-    import tempfile, os
+    import os
+    import tempfile
     text = ("import tensorflow as tf\n\n\nclass M(tf.keras.Model):\n    def __init__(self):\n"
             "        super().__init__()\n        self.b = tf.Variable(0, dtype=tf.float32)\n\n"
             "    def call(self, x):\n        return x + self.b\n")

@@ -186,7 +186,7 @@ def test_interactive_all_matches_fix(project):
 
 def test_interactive_default_is_no_and_skip_file_moves_on(project):
     shutil.copy(SEED, project / "other.py")
-    result = _review("\nd\ny\nq\n", project, "layers.py", "other.py")
+    _review("\nd\ny\nq\n", project, "layers.py", "other.py")
     assert (project / "layers.py").read_text() == SEED.read_text()
     assert "x = inputs\n" in (project / "other.py").read_text()
 

@@ -165,7 +165,7 @@ def test_check_verify_reports_verdicts_and_writes_nothing(tmp_path):
     result = tfgradfix("--verify", "layer.py", cwd=tmp_path)
     assert (tmp_path / "layer.py").read_text() == (FIXTURES / "TGF101" / "seed_dense.py").read_text()
     assert "layer.py:17:13: TGF102 [*]" in result.stdout
-    line = next(l for l in result.stdout.splitlines() if l.startswith("layer.py: verified"))
+    line = next(out for out in result.stdout.splitlines() if out.startswith("layer.py: verified"))
     assert "IncorrectLayer: grads 2 None→ok" in line and "fd rel err" in line
     # np.dot and tf.tensordot sum float32 products in different orders: the outputs agree to
     # float32 precision (a few ulps of outputs of order 1), not necessarily bit for bit.

@@ -235,6 +235,7 @@ class Configs:
             elif self.explicit is not None:
                 self._parsed[path] = load_config(Path("."), self.explicit, overrides=overrides)
             else:
+                assert path is not None  # None took the first branch
                 self._parsed[path] = _parse(path, overrides.apply(_read(path)["tool"]["tfgradfix"]),
                                             "[tool.tfgradfix] ")
         return self._parsed[path]

@@ -123,11 +123,11 @@ def discover(paths: Iterable[str], exclude: Exclusions = Exclusions(),
             found.append(str(path))
     unique: list[str] = []
     seen: set[str] = set()
-    for path in sorted(set(found), key=lambda p: (p != STDIN, p)):
-        real = path if path == STDIN else os.path.realpath(path)
+    for name in sorted(set(found), key=lambda p: (p != STDIN, p)):
+        real = name if name == STDIN else os.path.realpath(name)
         if real not in seen:
             seen.add(real)
-            unique.append(path)
+            unique.append(name)
     return unique, errors
 
 
@@ -196,6 +196,7 @@ def _git_ignored(root: Path) -> frozenset[str]:
                          "--directory", "--", os.path.relpath(real, top.strip()))
     if not listed:
         return frozenset()
+    assert top is not None  # git listed something: the work tree's top was found
     return frozenset(
         os.path.abspath(os.path.join(root, os.path.relpath(os.path.join(top.strip(), name.rstrip("/")), real)))
         for name in listed.split("\0") if name)

@@ -57,7 +57,7 @@ def ignore() -> None:
 
 
 def interrupted() -> bool:
-    return _state["hit"]
+    return bool(_state["hit"])
 
 
 def check() -> None:

@@ -110,9 +110,9 @@ def add_noqa(text: str, findings: Iterable[tuple[int, str]]) -> tuple[str, int]:
             wanted[noqa.line_for(line)].add(code)
     changed = 0
     for number, codes in sorted(wanted.items()):
-        line = lines[number - 1]
-        body = line.rstrip("\r\n")
-        ending = line[len(body):]
+        source = lines[number - 1]
+        body = source.rstrip("\r\n")
+        ending = source[len(body):]
         comment = noqa.comments.get(number)
         found = directive(comment[1]) if comment is not None else None
         if found is not None and found[2] is None:

@@ -150,13 +150,13 @@ def nbformat_problem(document: object) -> Optional[str]:
             isinstance(version, int) and not isinstance(version, bool) and version < 4):
         return (f"nbformat {version if isinstance(version, int) else 3} notebook: only nbformat 4 is read "
                 "(convert it: jupyter nbconvert --to notebook --nbformat 4 FILE.ipynb)")
-    for key, kind, told in (("nbformat", int, "an integer"), ("nbformat_minor", int, "an integer"),
+    for key, expected, told in (("nbformat", int, "an integer"), ("nbformat_minor", int, "an integer"),
                             ("metadata", dict, "an object"), ("cells", list, "a list")):
         if key not in document:
             return f"not valid nbformat 4: no `{key}` key"
-        if not isinstance(document[key], kind) or isinstance(document[key], bool):
+        if not isinstance(document[key], expected) or isinstance(document[key], bool):
             return f"not valid nbformat 4: `{key}` is {_json_type(document[key])}, not {told}"
-    if version > 4:
+    if document["nbformat"] > 4:  # checked above: an int
         return f"nbformat {version} notebook: only nbformat 4 is read"
     for number, cell in enumerate(document["cells"], 1):
         if not isinstance(cell, dict):
@@ -760,7 +760,7 @@ def _read_spans(text: str) -> dict[int, _Span]:
         """Walk the object at `position`: `member(key, offset of value)` returns the value's end."""
         position = skip(position + 1)
         while text[position] != "}":
-            key, position = json.decoder.scanstring(text, position + 1)
+            key, position = json.decoder.scanstring(text, position + 1)  # type: ignore[attr-defined]
             position = skip(position)
             if text[position] != ":":
                 raise ValueError("expected ':'")

@@ -235,8 +235,8 @@ class ArrayToTensor:
             return []
         seen.add(("return", function))
         edits: list[Edit] = []
-        for caller, call in self.context.analysis.callers_of(self.scope):
-            edits += ArrayToTensor(self.context, caller)._follow(call, seen)
+        for caller, site in self.context.analysis.callers_of(self.scope):
+            edits += ArrayToTensor(self.context, caller)._follow(site, seen)
         return edits
 
     def _follow_name(self, name: str, seen: set) -> list[Edit]:

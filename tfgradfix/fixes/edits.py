@@ -18,8 +18,9 @@ class Applicability(str, Enum):
 
 # A replacement is a node, or a function of the node as updated by the edits
 # nested inside it: `x.numpy().T` is two edits, and the outer `.T -> tf.transpose`
-# must wrap whatever the inner one made of `x.numpy()`.
-Replacement = Union[cst.CSTNode, Callable[[cst.CSTNode], cst.CSTNode]]
+# must wrap whatever the inner one made of `x.numpy()`. The function receives a node of
+# the edited node's own type (a `Call` for a call), hence `Any`.
+Replacement = Union[cst.CSTNode, Callable[[Any], cst.CSTNode]]
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class _ApplyEdits(cst.CSTTransformer):
         self.replacements = replacements
         self.inserted: set[int] = set()
 
-    def on_leave(self, original_node, updated_node):  # type: ignore[override]
+    def on_leave(self, original_node, updated_node):
         replacement = self.replacements.get(original_node)
         if replacement is not None:
             new = replacement(updated_node) if callable(replacement) else replacement

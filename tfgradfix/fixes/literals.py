@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import libcst as cst
 
 # Re-exported for the fixes and rules that read literals before they rewrite them.
@@ -17,4 +19,4 @@ class _Floats(cst.CSTTransformer):
 
 def as_floats(expr: cst.BaseExpression) -> cst.BaseExpression:
     """The literal with every integer written as a float (`[1, 2]` -> `[1.0, 2.0]`)."""
-    return expr.visit(_Floats())
+    return cast(cst.BaseExpression, expr.visit(_Floats()))

@@ -1,7 +1,8 @@
 """NumPy calls and ndarray methods as TensorFlow ops with the same semantics.
 
-Every translation here is one that `numpy_tf.md` measured identical (values,
-shapes, dtypes for float inputs, gradients, graph mode). Where identity depends
+Every translation here gives NumPy's values, shapes, dtypes for float inputs, a
+gradient, and works in graph mode (docs/architecture.md, "NumPy to TF translations";
+`tests/test_translations.py` runs each). Where identity depends
 on a rank or an argument that the source does not show, the translation uses a
 rank-generic exact form or the NumPy-compatible fallback namespace
 (`keras.ops` in Keras 3 code, else `tf.experimental.numpy`), or gives up:
@@ -168,7 +169,7 @@ _REDUCTIONS = {
     "min": "tf.reduce_min", "amin": "tf.reduce_min", "prod": "tf.reduce_prod",
 }
 _MOMENTS = {"std": "tf.math.reduce_std", "var": "tf.math.reduce_variance"}
-_OPERATORS = {
+_OPERATORS: dict[str, Callable[[], cst.BaseBinaryOp]] = {
     "add": cst.Add, "subtract": cst.Subtract, "multiply": cst.Multiply, "divide": cst.Divide,
     "true_divide": cst.Divide, "floor_divide": cst.FloorDivide, "power": cst.Power, "mod": cst.Modulo,
     "remainder": cst.Modulo,
@@ -208,7 +209,7 @@ class Translator:
             if not b or "a" not in b or "dtype" in b or "out" in b:
                 return None
             if "ddof" in b and literal_int(b["ddof"]) != 0:
-                return None  # TF has no ddof; numpy_tf.md: flag, or a shim
+                return None  # TF has no ddof: flag (docs/architecture.md, "NumPy to TF translations")
             return call(t, _MOMENTS[function], b["a"], **_pick(b, "axis", "keepdims"))
         if function in _OPERATORS:
             b = bind(args, ["x1", "x2"])
@@ -219,7 +220,7 @@ class Translator:
             b = bind(args, ["x1", "x2"])
             if not b or len(b) != 2:
                 return None
-            # A Python int first makes the op int32 in graph mode (numpy_tf.md §1).
+            # A Python int first makes the op int32 in graph mode (docs/architecture.md, "NumPy to TF translations").
             first = b["x1"]
             if isinstance(first, cst.Integer):
                 first = cst.Float(f"{first.evaluated_value}.0")
@@ -425,7 +426,7 @@ class Translator:
         if decimals == 0:
             return call(self.t, "tf.round", b["a"])
         scale = cst.Float(f"1e{decimals}")
-        # Same scale / round-half-even / unscale as NumPy (numpy_tf.md §1).
+        # Same scale / round-half-even / unscale as NumPy (docs/architecture.md, "NumPy to TF translations").
         return binary(call(self.t, "tf.round", binary(b["a"], cst.Multiply(), scale)), cst.Divide(), scale)
 
     _around = _round

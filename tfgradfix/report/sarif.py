@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Callable, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO
 from urllib.parse import quote
 
 from tfgradfix import __version__
@@ -143,20 +143,20 @@ def write_sarif(report: RunReport, out: TextIO, engine: Optional[Engine] = None)
     root = source_root()
     if engine is not None:
         text_of = _texts_of_run(engine, report)
-        for result in report.results:
+        for file_result in report.results:
             try:
-                found = _fixes(engine, result, text_of, root)
+                found = _fixes(engine, file_result, text_of, root)
             except Exception as error:  # the findings are reported without their fixes
                 failure(error)  # (a Ctrl-C is raised)
                 continue
-            fixes.update({(display_path(result.path), *key): fix for key, fix in found.items()})
+            fixes.update({(display_path(file_result.path), *key): fix for key, fix in found.items()})
     results = []
     notebooks = report.notebooks
     for path, f in report.findings:
         location: dict = {"artifactLocation": artifact(path, root),
                           "region": {"startLine": f.line, "startColumn": f.column,
                                      "endLine": f.end_line, "endColumn": f.end_column}}
-        result = {
+        result: dict[str, Any] = {
             "ruleId": f.code,
             "ruleIndex": index[f.code],
             "level": "warning",
