@@ -858,3 +858,187 @@ def _untraceable_both_sides(folder: Path) -> Items:
 def test_a_check_that_fails_on_both_sides_does_not_fail_the_fix(verified):
     (units,) = verified[_untraceable_both_sides]
     assert units["Squash"]["verdict"] != "failed" or "tf.function" not in units["Squash"]["reason"], units
+
+
+# -- shapes of unseen code (issue 20): fixtures/projects/verify_shapes ---------------------------
+
+SHAPES = FIXTURES / "projects" / "verify_shapes"
+
+
+@_batched
+def _shapes(folder: Path) -> Items:
+    """Each module of verify_shapes with what `--fix --unsafe-fixes` makes of it."""
+    original, fixed = folder / "original", folder / "fixed"
+    shutil.copytree(SHAPES, original)
+    shutil.copytree(SHAPES, fixed)
+    tfgradfix("--fix", "--unsafe-fixes", ".", cwd=fixed)
+    return [(str(path), path.read_text(), (fixed / path.name).read_text()) for path in sorted(original.glob("*.py"))]
+
+
+def _shape_verdicts(verified) -> dict[str, dict[str, dict]]:
+    """{module stem: {unit: verdict}}."""
+    items = sorted(p.stem for p in SHAPES.glob("*.py"))
+    return dict(zip(items, verified[_shapes]))
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_layer_named_like_tf_variable_gets_its_own_verdict(verified):
+    (verdict,) = _shape_verdicts(verified)["names"].values()
+    assert verdict["verdict"] == "verified" and verdict["through"] == "Encoder", verdict
+    assert verdict["none_before"], verdict  # its own weight came back, not CountedScale's gain
+
+
+@pytest.mark.slow
+def test_verify_shapes_module_level_if_else_unused_import_and_steps_load(verified):
+    (verdict,) = _shape_verdicts(verified)["conditional"].values()
+    assert verdict["verdict"] == "verified" and verdict["through"] == "Stack", verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_plain_agent_runs_its_method(verified):
+    units = _shape_verdicts(verified)["agent"]
+    assert list(units) == ["Agent.learn"], units
+    verdict = units["Agent.learn"]
+    assert verdict["verdict"] == "verified" and verdict["none_before"] == 2 and verdict["none_after"] == 0, verdict
+    assert verdict["model"] == "Sequential", verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_training_add_loss_structures(verified):
+    shapes = _shape_verdicts(verified)
+    assert shapes["training"]["NoisyDense"]["verdict"] == "verified", shapes["training"]
+    vq = shapes["vq"]["VectorQuantizer"]
+    # The codebook trains only through the added loss: counted, its gradient comes back.
+    assert vq["verdict"] == "verified" and vq["variables"] == ["embeddings"] and not vq["none_after"], vq
+    gate, fusion = shapes["structured"]["Gate"], shapes["structured"]["Fusion"]
+    assert gate["verdict"] == "verified" and gate["input"] == "[float32 (2, 4), float32 (2, 4)]", gate
+    assert fusion["verdict"] == "verified" and fusion["input"] == "{'image': float32 (2, 4), 'text': float32 (2, 4)}"
+
+
+@pytest.mark.slow
+def test_verify_shapes_nested_classes(verified):
+    nested = _shape_verdicts(verified)["nested"]
+    assert nested["Squash"]["verdict"] == "verified" and nested["Squash"]["through"] == "build_model", nested
+    assert nested["Shift"]["verdict"] == "inconclusive", nested
+    assert "Shift is defined inside main" in nested["Shift"]["reason"]
+    assert "move Shift to the module's top level" in nested["Shift"]["reason"]
+
+
+def test_a_finding_in_a_nested_class_or_a_plain_class_method_takes_its_units_verdict():
+    from tfgradfix.verify.units import verdict_for
+
+    units = {"Squash": {"verdict": "verified"}, "Agent.learn": {"verdict": "failed"},
+             "Agent.act": {"verdict": "verified"}}
+    assert verdict_for(units, "build_model.Squash.call")["verdict"] == "verified"
+    assert verdict_for(units, "Agent.learn")["verdict"] == "failed"
+    assert verdict_for(units, "Agent._discount")["verdict"] == "failed"  # a helper method: the worst
+
+
+def test_a_plain_class_with_a_tape_is_run_by_its_method_not_built_as_a_layer():
+    original = (SHAPES / "agent.py").read_text()
+    fixed = original.replace("np.mean(", "tf.reduce_mean(")
+    assert changed_units(original, fixed) == [Unit("function", "Agent.learn")]
+
+
+def test_calls_are_matched_to_a_class_by_their_imports_not_their_last_word(tmp_path):
+    from tfgradfix.analysis.project import ProjectIndex
+    from tfgradfix.verify import plan
+
+    shutil.copy(SHAPES / "names.py", tmp_path / "names.py")
+    (tmp_path / "use.py").write_text("import names\nimport tensorflow as tf\n\n"
+                                     "a = names.Variable({'units': 2})\nb = tf.Variable(1.0)\n")
+    paths = [str(tmp_path / "names.py"), str(tmp_path / "use.py")]
+    project = plan.Project(tmp_path, ProjectIndex.build(paths))
+    sites = plan.call_sites(project, "Variable", (tmp_path / "names.py").resolve())
+    # Encoder's `Variable(...)` and use.py's `names.Variable(...)`; no `tf.Variable(...)`.
+    assert sorted((s.path.name, s.owner) for s in sites) == [("names.py", ("class", "Encoder")), ("use.py", None)]
+
+
+def test_the_slice_keeps_conditional_classes_values_built_in_steps_and_guards_unused_imports():
+    from tfgradfix.verify.slicer import ModuleTable
+
+    table = ModuleTable((SHAPES / "conditional.py").read_text() + "\nCONFIG = {}\nCONFIG['units'] = 3\n"
+                        "class Uses(tf.keras.layers.Layer):\n    units = CONFIG['units']\n")
+    code = table.slice(["Stack"]).code
+    assert "class Projection(tf.keras.layers.Layer)" in code and "else:" in code
+    assert code.index("WIDTHS = [4]") < code.index("WIDTHS = WIDTHS + [3]")
+    assert "plt = _tfgradfix_absent(" in code  # `show` reaches plt; the unit need not
+    namespace: dict = {}
+    exec(table.slice(["CONFIG"]).code, namespace)
+    assert namespace["CONFIG"] == {"units": 3}
+    assert not table.slice(["Stack"]).missing
+
+
+def test_a_script_guard_and_a_conditional_with_effects_are_never_kept():
+    from tfgradfix.verify.slicer import ModuleTable
+
+    table = ModuleTable("import tensorflow as tf\nif __name__ == '__main__':\n    A = 1\n"
+                        "if tf.config.list_physical_devices('GPU'):\n    B = 1\nelse:\n    print('cpu')\n    B = 2\n")
+    assert "A = 1" not in table.slice(["A"]).code and "A" in table.slice(["A"]).missing
+    assert "B" in table.slice(["B"]).missing  # its else prints
+
+
+def test_list_and_dict_inputs_are_read_from_call(tmp_path):
+    from tfgradfix.analysis.project import ProjectIndex
+    from tfgradfix.verify import plan
+
+    path = (SHAPES / "structured.py").resolve()
+    project = plan.Project(SHAPES, ProjectIndex.build([str(path)]))
+    assert plan.input_structure(project, path, "Gate") == {"kind": "list", "size": 2}
+    assert plan.input_structure(project, path, "Fusion") == {"kind": "dict", "keys": ["image", "text"]}
+    other = (SHAPES / "training.py").resolve()
+    assert plan.input_structure(project, other, "NoisyDense") is None
+
+
+# -- the project's own tests, before and after (issue 20) ----------------------------------------
+
+TESTED = FIXTURES / "projects" / "verify_tests"
+
+
+@_batched
+def _project_with_tests(folder: Path) -> Items:
+    root, fixed = folder / "verify_tests", folder / "fixed"
+    shutil.copytree(TESTED, root)
+    shutil.copytree(TESTED, fixed)
+    tfgradfix("--fix", "--unsafe-fixes", ".", cwd=fixed)
+    path = root / "tinynet" / "layers.py"
+    return [(str(path), path.read_text(), (fixed / "tinynet" / "layers.py").read_text())]
+
+
+@pytest.mark.slow
+def test_the_projects_own_tests_fail_the_fix_that_breaks_them(verified):
+    (units,) = verified[_project_with_tests]
+    scale, squash = units["Scale"], units["Squash"]
+    assert scale["verdict"] == "failed", scale
+    assert scale["reason"] == ("the project's tests that passed before fail after the fixes: "
+                               "tests.test_layers::test_scale_weight_shape")
+    assert squash["verdict"] == "verified", squash  # the broken test does not name Squash
+    assert squash["tests"]["tests"] == ["tests/test_layers.py"] and squash["tests"]["ran"] == 2
+    assert "project tests tests/test_layers.py: 2 ran, 1 broken by another unit's fix" in describe("Squash", squash)
+
+
+def test_the_tests_of_a_module_are_the_test_files_that_import_it():
+    from tfgradfix.analysis.project import ProjectIndex
+    from tfgradfix.verify import plan, project_tests
+
+    layers = (TESTED / "tinynet" / "layers.py").resolve()
+    project = plan.Project(TESTED.resolve(), ProjectIndex.build([str(layers)]))
+    assert project_tests.tests_for(project, layers) == [(TESTED / "tests" / "test_layers.py").resolve()]
+    assert project_tests.tests_for(project, (TESTED / "tinynet" / "__init__.py").resolve()) == []
+
+
+def test_a_broken_test_fails_the_units_it_names_or_all_when_it_names_none():
+    from tfgradfix.verify.project_tests import apply
+
+    outcome = {"tests": ["tests/test_a.py"], "ran": 3, "broken": ["tests.test_a::test_scale", "tests.test_a::test_x"],
+               "reads": {"tests.test_a::test_scale": ["Scale", "get_shape"], "tests.test_a::test_x": ["helper"]}}
+    verdicts = {"Scale": {"verdict": "verified"}, "Squash": {"verdict": "verified"}}
+    apply(verdicts, outcome)
+    assert verdicts["Scale"]["verdict"] == "failed" and "test_scale" in verdicts["Scale"]["reason"]
+    # test_x names no unit: it counts against every unit of the file.
+    assert verdicts["Squash"]["verdict"] == "failed" and "test_scale" not in verdicts["Squash"]["reason"]
+    assert "reads" not in verdicts["Squash"]["tests"]
+    clean = {"Scale": {"verdict": "verified"}, "Squash": {"verdict": "verified"}}
+    apply(clean, {**outcome, "broken": ["tests.test_a::test_scale"]})
+    assert clean["Squash"]["verdict"] == "verified" and clean["Squash"]["tests"]["ran"] == 3
+    assert clean["Scale"]["verdict"] == "failed"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from tfgradfix.analysis.project import ProjectIndex
-from tfgradfix.verify import plan
+from tfgradfix.verify import plan, project_tests
 from tfgradfix.verify.child import MARKER
 from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks
 from tfgradfix.verify.units import NOTHING, Unit, changed_units, nothing_runs, units_elsewhere
@@ -148,8 +148,29 @@ def _run_batches(batches: list[_Batch], python: Optional[str], device: str,
         return [_all(batch.plans, verdict, f"the verifier stopped: {last}") if batch in running
                 else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
     verdicts = iter(json.loads(line[len(MARKER):])["files"])
-    return [batch.read([next(verdicts) for _ in batch.items]) if batch in running
-            else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
+    found = [batch.read([next(verdicts) for _ in batch.items]) if batch in running
+             else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
+    for batch, files in zip(batches, found):
+        if batch in running:
+            _project_tests(batch, files, python, min(timeout, project_tests.TESTS_TIMEOUT))
+    return found
+
+
+def _project_tests(batch: "_Batch", files: list[dict[str, dict]], python: Optional[str], timeout: float) -> None:
+    """Run the project's tests of the batch's changed modules before and after the fixes, and
+    put what they say into those modules' verdicts (`project_tests`)."""
+    by_root: dict[str, dict[Path, str]] = {}
+    for (path, original, fixed), verdicts in zip(batch.items, files):
+        if original != fixed and any(v.get("verdict") != "not_runnable" for v in verdicts.values()):
+            by_root.setdefault(_package_of(path)[0], {})[Path(path).resolve()] = fixed
+    outcomes: dict[Path, dict] = {}
+    for root, changed in by_root.items():
+        project = batch.projects.setdefault(root, plan.Project(Path(root), batch.index))
+        outcomes.update(project_tests.check(Path(root).resolve(), changed, project, python, timeout))
+    for (path, _, _), verdicts in zip(batch.items, files):
+        outcome = outcomes.get(Path(path).resolve())
+        if outcome is not None:
+            project_tests.apply(verdicts, outcome)
 
 
 def _block_lines(original: str) -> dict[str, list[int]]:
@@ -275,6 +296,13 @@ def describe(name: str, result: dict) -> str:
         parts.append(f"max|Δ| {result['max_abs_diff']:.3g}")
     if result.get("fd_rel_error") is not None:
         parts.append(f"fd rel err {result['fd_rel_error']:.1e}")
+    tests = result.get("tests")
+    if tests and "ran" in tests and result["verdict"] != "failed":
+        broken = len(tests.get("broken", []))
+        parts.append(f"project tests {', '.join(tests['tests'])}: {tests['ran']} ran, "
+                     + (f"{broken} broken by another unit's fix" if broken else "none broken"))
+    elif tests and "not_run" in tests:
+        parts.append(f"project tests {', '.join(tests['tests'])} not run: {tests['not_run']}")
     if result.get("reason"):
         parts.append(result["reason"])
     if name.startswith(BLOCK_PREFIX):
