@@ -5,7 +5,8 @@ from __future__ import annotations
 from tfgradfix.rules.base import Finding, Rule
 from tfgradfix.rules.blocked import NonDifferentiableOp, StopGradientOutput
 from tfgradfix.rules.variables import (
-    AssignOnForwardPath, DerivedWeightInBuild, IntegerVariable, LayerInCall, UntrackedVariableAttribute,
+    AssignOnForwardPath, DerivedWeightInBuild,
+    InitializerAsWeight, IntegerVariable, LayerInCall, UntrackedVariableAttribute,
     UnusedWeight, VariableInCall, VariableInHelper, VariableRebound,
 )
 from tfgradfix.rules.tape import (
@@ -19,7 +20,7 @@ from tfgradfix.rules.unused_noqa import UnusedNoqa
 ALL_RULES: tuple[type[Rule], ...] = (
     NumpyCallOnTensor, TensorToNumpy, NumpyRoundtrip, PythonScalar, NumpyFunction, PredictInTape,
     VariableInHelper, VariableInCall, UntrackedVariableAttribute, VariableRebound, DerivedWeightInBuild, IntegerVariable, UnusedWeight,
-    AssignOnForwardPath, LayerInCall,
+    AssignOnForwardPath, LayerInCall, InitializerAsWeight,
     StopGradientOutput, NonDifferentiableOp,
     LossOutsideTape, ForwardOutsideTape, UnwatchedSource, IntegerSource, NonTrainableInSources,
     UnusedNoqa,
