@@ -197,8 +197,10 @@ def _check_training_step(original, fixed):
     history_before, history_after = [], []
     try:
         grads_before = original.train_step_example(history_before)
-    except (AttributeError, TypeError, ValueError):
-        grads_before = [None]  # tape.gradient rejects a NumPy target outright
+    except (AttributeError, TypeError, ValueError, RuntimeError):
+        # tape.gradient rejects a NumPy target outright; TF refuses `variable -= value` on a
+        # tf.Variable (RuntimeError: use assign_sub), after the step's loss is recorded.
+        grads_before = [None]
     grads_after = fixed.train_step_example(history_after)
     assert any(g is None for g in grads_before), "the original already had every gradient"
     assert grads_after and all(g is not None for g in grads_after)
