@@ -428,7 +428,7 @@ class ModuleAnalysis:
             next_round: list[Scope] = []
             for scope in pending:
                 flow = scope.analyse()
-                for call, in_tape in self._calls_on_path(scope):
+                for call, _in_tape in self._calls_on_path(scope):
                     mapped = self._mapped_function(scope, call, flow)
                     if mapped is not None:
                         callee, newly = mapped

@@ -141,7 +141,7 @@ def _run_batches(batches: list[_Batch], python: Optional[str], device: str,
             stopped = f"timed out after {timeout:.0f} s; the child was killed"
             return [_all(batch.plans, "failed", stopped) if batch in running
                     else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
-    line = next((l for l in reversed(done.stdout.splitlines()) if l.startswith(MARKER)), None)
+    line = next((out for out in reversed(done.stdout.splitlines()) if out.startswith(MARKER)), None)
     if line is None:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         verdict = "inconclusive" if "No module named 'tensorflow'" in done.stderr else "failed"
