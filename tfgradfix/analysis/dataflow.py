@@ -385,6 +385,9 @@ class DataFlow:
                 if self.scope.is_preprocessing:
                     return args_tainted
                 return args_tainted or self.blocking.all_sources or method == self.blocking.weight  # a sub-layer
+            if _is_super(owner) and method in ("call", "__call__"):
+                # `super().call(inputs)` in a subclass of `layers.Dense`: the built-in layer's kernel
+                return args_tainted or (self.blocking.all_sources and self.scope.inherits_weights)
             if self.is_tainted(owner):
                 return method not in METADATA_ATTRIBUTES and method not in _METADATA_METHODS
             if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls and self.blocking.all_sources:
@@ -453,6 +456,10 @@ class DataFlow:
             if len(ranks) == 1:
                 return ranks.pop()
         return None
+
+
+def _is_super(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "super"
 
 
 _INDEX = cst.Integer("0")

@@ -38,7 +38,9 @@ from tfgradfix.analysis.dataflow import (
     tainted_parameters, target_names,
 )
 from tfgradfix.analysis.imports import ImportMap, dotted_name
+from tfgradfix.analysis.layer_graph import between_layers, inherits_weights
 from tfgradfix.analysis.project import FunctionInfo, PathEntry, ProjectIndex
+from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tree import child_nodes, statements
 from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.keras import (
@@ -92,6 +94,11 @@ class Scope:
     # The function this one is nested in: its names are this one's closure.
     enclosing: Optional["Scope"] = field(default=None, repr=False)
     _lambda_return: Optional[cst.Return] = field(default=None, repr=False)
+    # Handed to Keras to run on the path: "layer" (`Lambda(fn)`), "loss" (`compile(loss=fn)`).
+    handed: str = ""
+    # A `Lambda` function whose layer sits after a layer with trainable weights and before
+    # another layer (`analysis/layer_graph.py`): what it cuts, the weights before it lose.
+    between_layers: bool = False
 
     def local_definitions(self) -> dict[str, list[cst.CSTNode]]:
         """What each name of the scope is bound to: nested `def`s and plain `name = value`."""
@@ -149,6 +156,11 @@ class Scope:
 
     def is_weight(self, attr: str) -> bool:
         return self.keras_class is not None and self.keras_class.is_weight(attr)
+
+    @functools.cached_property
+    def inherits_weights(self) -> bool:
+        """A method of a subclass of a built-in layer with weights: `super().call(x)` runs them."""
+        return self.keras_class is not None and inherits_weights(self.keras_class, self.module.imports)
 
     def weight_rank(self, attr: str) -> Optional[int]:
         return self.keras_class.weight_rank(attr) if self.keras_class is not None else None
@@ -220,13 +232,37 @@ class Scope:
         if key in self._summaries:
             return self._summaries[key]
         self._summaries[key] = bool(parameters)  # a recursive call assumes the simple answer
+        if self.owner is not None and is_abstract(self.node):
+            # The base raises NotImplementedError: what `self.compute_loss(...)` returns is what
+            # the subclasses' methods return; one only another module defines is not seen, and
+            # counts as a sub-layer's call does.
+            result = self._overrides_return_tainted(parameters, blocking)
+            self._summaries[key] = result
+            return result
         flow = DataFlow(scope=self, imports=self.module.imports, blocking=blocking)
         flow.collect(self.body)
         flow.solve(set(parameters))
         returns = [n.value for n in _walk_scope(self.body) if isinstance(n, cst.Return) and n.value is not None]
-        result = any(flow.is_tainted(value) for value in returns)
+        # Read flow-sensitively: `x = tf.round(x); return x` returns what the round leaves.
+        result = any(tainted_at(flow, value, set(parameters)) for value in returns)
         self._summaries[key] = result
         return result
+
+    def _overrides_return_tainted(self, parameters: set[str], blocking: Blocking) -> bool:
+        assert isinstance(self.node, cst.FunctionDef) and self.owner is not None
+        overrides = self.module.overrides(self.owner, self.node.name.value)
+        own = _positional_names(self.node)
+        tainted_at_index = {own.index(p) for p in parameters if p in own}
+        if overrides:
+            for override in overrides:
+                theirs = _positional_names(override.node) if isinstance(override.node, cst.FunctionDef) else []
+                mapped = {theirs[i] for i in tainted_at_index if i < len(theirs)}
+                if override.returns_tainted(mapped, blocking):
+                    return True
+            return False
+        if self.module.overridden_elsewhere(self.owner, self.node.name.value):
+            return bool(parameters) or blocking.all_sources
+        return bool(parameters)
 
     def analyse(self, blocking: Blocking = DEFAULT_BLOCKING) -> DataFlow:
         """The scope's data flow under `blocking`, computed once; the default
@@ -443,7 +479,25 @@ class ModuleAnalysis:
                         newly = tainted_parameters(callee.node, call, flow)
                     if self._enter(callee, newly, scope.model_calls) and callee not in next_round:
                         next_round.append(callee)
+                    for override in self._implementations(callee, newly):
+                        if self._enter(override[0], override[1], scope.model_calls) and override[0] not in next_round:
+                            next_round.append(override[0])
             pending = next_round
+
+    def _implementations(self, callee: Scope, tainted: set[str]) -> list[tuple[Scope, set[str]]]:
+        """For an abstract method, the subclasses' methods that run in its place, each with the
+        parameters at the positions of `tainted`."""
+        if callee.owner is None or not is_abstract(callee.node):
+            return []
+        assert isinstance(callee.node, cst.FunctionDef)
+        own = _positional_names(callee.node)
+        indices = {own.index(p) for p in tainted if p in own}
+        found = []
+        for override in self.overrides(callee.owner, callee.node.name.value):
+            assert isinstance(override.node, cst.FunctionDef)
+            theirs = _positional_names(override.node)
+            found.append((override, {theirs[i] for i in indices if i < len(theirs)}))
+        return found
 
     @staticmethod
     def _enter(callee: Scope, tainted: set[str], model_calls: bool) -> bool:
@@ -489,18 +543,22 @@ class ModuleAnalysis:
                         function.forward = False
                         function.tainted_params = set()
                 elif _is_keras_layer(qualified, "Lambda"):
-                    self._hand(scope, call_argument(node, "function", 0), 0)
+                    function = self._hand(scope, call_argument(node, "function", 0), 0, "layer")
+                    if function is not None and not function.between_layers:
+                        function.between_layers = between_layers(self, scope, node)
                 elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
                     handed = call_argument(node, "loss", None)
                     values = handed.elements if isinstance(handed, (cst.List, cst.Tuple, cst.Dict)) else []
                     for value in [getattr(v, "value", None) for v in values] or [handed]:
-                        self._hand(scope, value, 1)  # loss(y_true, y_pred)
+                        self._hand(scope, value, 1, "loss")  # loss(y_true, y_pred)
 
-    def _hand(self, scope: Scope, handed: Optional[cst.BaseExpression], tensor: int) -> None:
+    def _hand(self, scope: Scope, handed: Optional[cst.BaseExpression], tensor: int, how: str) -> Optional[Scope]:
         """`handed` runs on the path, its parameter at position `tensor` carrying a gradient."""
         function = self.function_of(scope, handed) if handed is not None else None
         if function is not None:
             self._enter(function, _parameter_at(function, tensor), False)
+            function.handed = function.handed or how
+        return function
 
     def function_of(self, scope: Scope, expr: cst.BaseExpression, _depth: int = 0) -> Optional[Scope]:
         """The function of this module that `expr` evaluates to in `scope`: a nested
@@ -675,6 +733,44 @@ class ModuleAnalysis:
             if isinstance(node, cst.Call):
                 yield node, not scope.forward
 
+    def overrides(self, owner: cst.ClassDef, name: str) -> list[Scope]:
+        """The scopes of method `name` in this module's subclasses of `owner`, nearest first."""
+        found: list[Scope] = []
+        for node in self.class_nodes.values():
+            if node is owner or not self._inherits(node, owner.name.value, 0):
+                continue
+            method = next((s for s in node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name),
+                          None)
+            scope = self.scopes.get(method) if method is not None else None
+            if scope is not None and not is_abstract(method):
+                found.append(scope)
+        return found
+
+    def _inherits(self, node: cst.ClassDef, ancestor: str, depth: int) -> bool:
+        if depth > 8:
+            return False
+        for base in node.bases:
+            if isinstance(base.value, cst.Name):
+                if base.value.value == ancestor:
+                    return True
+                parent = self.class_nodes.get(base.value.value)
+                if parent is not None and parent is not node and self._inherits(parent, ancestor, depth + 1):
+                    return True
+        return False
+
+    def overridden_elsewhere(self, owner: cst.ClassDef, name: str) -> bool:
+        """Whether a class of another project module derives from `owner` and defines `name`."""
+        if self.project is None or self.module_name is None:
+            return False
+        qualified = f"{self.module_name}.{owner.name.value}"
+        for info in list(self.project.modules.values()):
+            if info.name == self.module_name:
+                continue
+            for cls in info.classes.values():
+                if name in cls.methods and qualified in cls.bases:
+                    return True
+        return False
+
     def callers_of(self, callee: Scope) -> list[tuple[Scope, cst.Call]]:
         """Where the module calls a function or method (`f(...)`, `self.m(...)`)."""
         if self._callers is None:
@@ -693,6 +789,38 @@ class ModuleAnalysis:
             found = self.function_of(scope, call.func)
             return found if found is not None and isinstance(found.node, cst.FunctionDef) else None
         return None
+
+
+def is_abstract(node: ScopeNode) -> bool:
+    """A method whose body (after its docstring) only raises `NotImplementedError`, or an
+    `@abstractmethod` whose body does nothing."""
+    if not isinstance(node, cst.FunctionDef) or not isinstance(node.body, cst.IndentedBlock):
+        return False
+    body = list(node.body.body)
+    if body and isinstance(body[0], cst.SimpleStatementLine) and len(body[0].body) == 1 and isinstance(
+            body[0].body[0], cst.Expr) and isinstance(body[0].body[0].value, (cst.SimpleString,
+                                                                               cst.ConcatenatedString)):
+        body = body[1:]
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return not body and _decorated_abstract(node)
+    small = body[0].body[0]
+    if isinstance(small, cst.Raise) and small.exc is not None:
+        exc = small.exc.func if isinstance(small.exc, cst.Call) else small.exc
+        return isinstance(exc, cst.Name) and exc.value == "NotImplementedError"
+    if isinstance(small, cst.Pass) or (isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis)):
+        return _decorated_abstract(node)
+    return False
+
+
+def _decorated_abstract(node: cst.FunctionDef) -> bool:
+    return any((isinstance(d.decorator, cst.Name) and d.decorator.value == "abstractmethod")
+               or (isinstance(d.decorator, cst.Attribute) and d.decorator.attr.value == "abstractmethod")
+               for d in node.decorators)
+
+
+def _positional_names(node: cst.FunctionDef) -> list[str]:
+    names = [p.name.value for p in list(node.params.posonly_params) + list(node.params.params)]
+    return names[1:] if names and names[0] in ("self", "cls") else names
 
 
 def _has_literal_default(param: cst.Param) -> bool:

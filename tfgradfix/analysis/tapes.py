@@ -12,10 +12,11 @@ from typing import Optional, Union
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import names_in, target_names
+from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.rebinding import names_bound, reaching
 from tfgradfix.analysis.scopes import TAPE_CONSTRUCTORS, Scope
-from tfgradfix.analysis.tree import child_nodes, descendants
+from tfgradfix.analysis.tree import child_nodes
 
 Container = Union[cst.Module, cst.IndentedBlock]
 _GRADIENT_METHODS = ("gradient", "jacobian", "batch_jacobian")
@@ -155,57 +156,12 @@ def _statement_lists(statement: cst.CSTNode):
         parts.extend(getattr(node, "cases", ()))
 
 
-def names_bound(statement: cst.CSTNode) -> set[str]:
-    """Names a statement (or statement list) binds, at any depth."""
-    bound: set[str] = set()
-    for node in descendants(statement):
-        if isinstance(node, cst.AssignTarget):
-            bound.update(target_names(node.target))
-        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.NamedExpr, cst.For, cst.CompFor)):
-            bound.update(target_names(node.target))
-        elif isinstance(node, cst.WithItem) and node.asname is not None:
-            bound.update(target_names(node.asname.name))
-        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            bound.add(node.name.value)
-        elif isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
-            bound.update(alias.evaluated_alias or alias.evaluated_name.split(".")[0] for alias in node.names)
-        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
-            bound.update(target_names(node.name.name))
-    return bound
-
-
 def reaching_value(statement: cst.CSTNode, name: str, parent_of) -> Optional[cst.BaseExpression]:
     """The value of the `name = value` that is the last binding of `name` before `statement` on
-    every path to it: in the statements before it, or before the compound statements around it.
-    None when no binding precedes it in its function (a parameter, a global), or when the one
-    that reaches it is not certain: bound in an `if` or a loop, by a tuple or an augmented
-    assignment, or rebound inside a loop that runs `statement` again."""
-    loops: list[cst.CSTNode] = []
-    node = statement
-    while True:
-        container = parent_of(node)
-        if not isinstance(container, (cst.IndentedBlock, cst.Module)):
-            return None
-        body = list(container.body)
-        for earlier in reversed(body[:body.index(node)]):
-            if name not in names_bound(earlier):
-                continue
-            small = earlier.body[0] if isinstance(earlier, cst.SimpleStatementLine) and len(earlier.body) == 1 else None
-            if not (isinstance(small, cst.Assign) and len(small.targets) == 1
-                    and isinstance(small.targets[0].target, cst.Name) and small.targets[0].target.value == name):
-                return None
-            if any(name in names_bound(loop) for loop in loops):
-                return None
-            return small.value
-        if isinstance(container, cst.Module):
-            return None
-        node = parent_of(container)  # the compound statement around it (through `else:` and the like)
-        while node is not None and not isinstance(parent_of(node), (cst.IndentedBlock, cst.Module)):
-            node = parent_of(node)
-        if node is None or isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            return None
-        if isinstance(node, (cst.For, cst.While)):
-            loops.append(node)
+    every path to it (`rebinding.reaching`); None when no binding precedes it in its function (a
+    parameter, a global), or when the one that reaches it is not certain."""
+    how, value, _ = reaching(statement, name, parent_of)
+    return value if how == "value" else None
 
 
 def statement_reads(statement: cst.CSTNode) -> set[str]:

@@ -25,6 +25,7 @@ from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 from tfgradfix.analysis.objects import describe
+from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tapes import find_tape_blocks
 from tfgradfix.analysis.sources import called_objects, enclosing_blocks, excluding_others, gradient_objects
 from tfgradfix.analysis.tree import descendants
@@ -85,6 +86,8 @@ class _CutRule(Rule):
             return False
         if scope.is_forward_entry or not scope.forward:
             return True
+        if scope.handed == "loss" or scope.between_layers:
+            return True  # the model's weights reach it: a loss `compile` trains, a Lambda between layers
         # In a helper, the cut must also reach what its callers return: `x + freeze(q - x)`
         # is a straight-through estimator written with a helper.
         callers = [caller for caller, _ in context.analysis.callers_of(scope) if caller is not scope]
@@ -115,8 +118,10 @@ class _CutRule(Rule):
         if any(cut.is_tainted(loss) for loss in cut.added_losses):
             return False  # the weights still train through a loss handed to `add_loss` (a VQ codebook)
         asked = self._asked_for(scope)
+        entry = scope.tainted_params if self.baseline.parameters or not scope.is_forward_entry else set()
         for sink in baseline.sink_expressions:
-            cut_off = baseline.is_tainted(sink) and not cut.is_tainted(sink)
+            # Read where it is used: `flows = tf.floor(flows * k); return flows` returns the floor.
+            cut_off = tainted_at(baseline, sink, entry) and not tainted_at(cut, sink, entry)
             by_name, blockings = asked.get(sink, (False, None))
             if blockings is None:
                 if cut_off:
@@ -232,7 +237,10 @@ class StopGradientOutput(_CutRule):
     what = (
         "Finds `tf.stop_gradient` (also `keras.ops.stop_gradient`, `K.stop_gradient`) when every "
         "path from the trainable weights to the layer's output, or to the target of "
-        "`tape.gradient`, goes through it. In a layer's `call`, also when it cuts every path from "
+        "`tape.gradient`, goes through it; the weights of a subclass of a built-in layer "
+        "(`class E(layers.Dense)`) are the ones `super().call(inputs)` runs, and a loss handed to "
+        "`compile` or a `Lambda` between layers with weights counts as in TGF302. "
+        "In a layer's `call`, also when it cuts every path from "
         "one weight (`self.<name>`, followed on its own) while other weights or sub-layers still "
         "reach the output: a projection frozen by mistake. In a model returning several outputs, "
         "also when it cuts every path from a sub-layer into an output nothing else reaches either "
@@ -310,7 +318,7 @@ class StopGradientOutput(_CutRule):
         operand = _operand(node)
         if _straight_through(self.context.parent(node), node, operand):
             return
-        sink = "layer's output" if self.context.scope.forward else "loss"
+        sink = _sink(self.context.scope)
         function = qualified.replace("tensorflow.", "tf.")
         if self._cuts_every_path(node, operand):
             message = self.message.format(function=function, sink=sink)
@@ -350,6 +358,15 @@ class StopGradientOutput(_CutRule):
                 continue
             cut_off.append(weight)
         return cut_off
+
+
+def _sink(scope) -> str:
+    """What the gradient path of `scope` ends in, as the message names it."""
+    if scope.handed == "layer":
+        return "output of the `Lambda` layer"
+    if scope.forward and not scope.model_calls and scope.handed != "loss":
+        return "layer's output"
+    return "loss"
 
 
 def _outputs(scope) -> list[cst.BaseExpression]:
@@ -475,6 +492,13 @@ class NonDifferentiableOp(_CutRule):
         "(`main = tf.cast(tf.argmax(self.main_head(h), -1), tf.float32)` beside an auxiliary head); "
         "class ids returned beside the logits they come from (`return logits, tf.argmax(logits, -1)`) "
         "are not reported. "
+        "Off the tape's body and a layer's `call`, also: in a loss handed to "
+        "`model.compile(loss=...)` (`tf.round(y_pred)`), in a function handed to `Lambda` whose "
+        "layer sits after a layer with trainable weights and before another layer "
+        "(`Sequential([Dense(8), Lambda(lambda x: tf.round(x)), Dense(1)])`, or the same in the "
+        "functional API; a `Lambda` on the raw inputs, or after the last layer of an inference "
+        "model, is not reported), and after a name is rebound (`flows = tf.math.floor(flows * k)`: "
+        "the value that reaches the output is read, not every value the name ever held). "
         "The same op off that path is fine and not reported: `argmax` for a metric, "
         "`tf.gather(x, tf.argmax(...))` (the values still carry the gradient), "
         "`tf.cast(tf.round(x), tf.int32)` used to index, a straight-through estimator, a "
@@ -545,7 +569,7 @@ class NonDifferentiableOp(_CutRule):
         for operand in operands:
             parts = self._parts_behind(node, operand, weights=True)
             if parts:
-                sink = "layer's output" if self.context.scope.forward else "loss"
+                sink = _sink(self.context.scope)
                 self.report(node, self.parts_message.format(
                     op=op, sink=sink, advice=advice, parts=", ".join(f"`self.{p}`" for p in parts)))
                 return
@@ -558,5 +582,5 @@ class NonDifferentiableOp(_CutRule):
         return isinstance(parent, cst.Attribute) and parent.attr.value == "indices"
 
     def _flag(self, node: cst.CSTNode, op: str, advice: str) -> None:
-        sink = "layer's output" if self.context.scope.forward else "loss"
+        sink = _sink(self.context.scope)
         self.report(node, self.message.format(op=op, sink=sink, advice=advice))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from tfgradfix.analysis.callers import result_trained
 from tfgradfix.analysis.objects import Kind, describe
 from tfgradfix.fixes.edits import Fix, keyword_arg
 from tfgradfix.rules.base import Rule
@@ -23,7 +24,13 @@ class PredictInTape(Rule):
         "the module's callers, or a parameter the code calls `.fit`/`.compile` on. Objects "
         "whose class defines its own `predict` (a from-scratch model written as a plain class, "
         "a `tf.Module`) are not reported; objects the module cannot tell are reported "
-        "without a fix."
+        "without a fix. Also in a helper the tape (or a layer) calls, when the helper's result "
+        "reaches that caller's loss and, where the tape names its sources "
+        "(`tape.gradient(loss, q_net.trainable_variables)`), the model the caller passes is "
+        "among them: a DQN helper predicting with the target network, or one whose "
+        "predictions are only printed, is not reported. In a loss handed to "
+        "`model.compile(loss=...)`, when `predict` runs on the prediction (`y_pred`): "
+        "features of the targets need no gradient."
     )
     why = (
         "`predict` runs its own loop over batches and returns a NumPy array, outside any tape: "
@@ -62,7 +69,9 @@ class PredictInTape(Rule):
         context = self.context
         if context.imports.resolve(callee.value) is not None:
             return
-        if not (context.in_tape or context.scope.is_keras_forward) or not context.reaches_output(node):
+        if not (context.in_tape or context.scope.is_keras_forward or self._trained_outside(node)):
+            return
+        if not context.reaches_output(node):
             return
         model = describe(context.scope, callee.value)
         if "predict" in model.methods or model.kind in (Kind.PLAIN, Kind.TF_MODULE):
@@ -80,3 +89,15 @@ class PredictInTape(Rule):
             ])
             fix = Fix.replace(node, replacement, "Call the model instead of `predict`")
         self.report(node, fix=fix)
+
+    def _trained_outside(self, node: cst.Call) -> bool:
+        """Off a tape's body and a layer's `call`, where the result is still trained through: a
+        loss handed to `compile` predicting on `y_pred`, or a helper whose result a tape (or a
+        layer) differentiates, running a model that tape differentiates."""
+        context = self.context
+        scope = context.scope
+        if not context.on_gradient_path:
+            return False
+        if scope.handed == "loss":
+            return any(context.is_tainted(a.value) for a in node.args)
+        return not scope.handed and scope.forward and result_trained(scope, node.func.value)

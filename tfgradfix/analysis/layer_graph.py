@@ -1,0 +1,191 @@
+"""Where a `Lambda` layer sits in a model: between layers that train.
+
+A function handed to `keras.layers.Lambda` runs on the gradient path, but whether an op
+there with no gradient loses one the code wants depends on the model around it: rounding
+the raw inputs before the first layer (`Sequential([Lambda(tf.round), Dense(1)])`) is
+preprocessing, and an `argmax` after the last layer of an inference model is its
+prediction. Between a layer with trainable weights and another layer
+(`Sequential([Dense(8), Lambda(lambda x: tf.round(x)), Dense(1)])`, or
+`Dense(1)(Lambda(f)(Dense(8)(inputs)))` in the functional API), it cuts the weights before
+it off from the loss: that is the evidence `between_layers` looks for, in the code that
+builds the model.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.dataflow import _walk_scope
+from tfgradfix.analysis.keras import KERAS_PACKAGES, SEEDED_LAYERS, STATELESS_LAYERS, constructed_layer
+from tfgradfix.analysis.rebinding import _Parents
+
+if TYPE_CHECKING:
+    from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
+
+# Built-in layers whose variables are all non-trainable, or that hold none worth a gradient.
+_UNTRAINED_LAYERS = frozenset({
+    "Normalization", "TextVectorization", "StringLookup", "IntegerLookup", "Discretization", "Hashing",
+    "CategoryEncoding", "InputLayer", "Input",
+})
+_DEPTH = 6
+
+
+def between_layers(analysis: "ModuleAnalysis", scope: "Scope", layer: cst.Call) -> bool:
+    """Whether the `Lambda(...)` construction `layer`, in `scope`, sits after a layer with
+    trainable weights and before another layer: in a `Sequential([...])` list, a run of
+    `model.add(...)`, or a functional graph (`Lambda(f)(h)` with `h` from such a layer and
+    the result given to another layer)."""
+    parents = _parents(analysis, scope)
+    parent = parents(layer)
+    if isinstance(parent, cst.Element):
+        return _in_sequential(analysis, parents, parent)
+    if isinstance(parent, cst.Arg):
+        return _in_added_run(analysis, scope, parents, parent)
+    if isinstance(parent, cst.Call) and parent.func is layer:
+        return _in_functional_graph(analysis, scope, parents, parent)
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+        name = parent.targets[0].target.value  # `quantize = Lambda(f)`, then `quantize(h)`
+        return any(_in_functional_graph(analysis, scope, parents, call) for call in _calls_of(scope, name))
+    return False
+
+
+def _in_sequential(analysis, parents, element: cst.Element) -> bool:
+    container = parents(element)
+    call = parents(parents(container)) if isinstance(container, (cst.List, cst.Tuple)) else None
+    if not (isinstance(call, cst.Call) and _is_keras(analysis, call.func, "Sequential")):
+        return False
+    items = [e.value for e in container.elements]
+    index = next(i for i, e in enumerate(container.elements) if e is element)
+    return (any(_trains(analysis, item) for item in items[:index])
+            and any(isinstance(item, (cst.Call, cst.Name, cst.Attribute)) for item in items[index + 1:]))
+
+
+def _in_added_run(analysis, scope, parents, arg: cst.Arg) -> bool:
+    """`model.add(Lambda(f))` between `model.add(Dense(...))` and another `model.add(...)`."""
+    call = parents(arg)
+    if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "add"
+            and isinstance(call.func.value, cst.Name)):
+        return False
+    model = call.func.value.value
+    added = [c for c in _calls(scope) if isinstance(c.func, cst.Attribute) and c.func.attr.value == "add"
+             and isinstance(c.func.value, cst.Name) and c.func.value.value == model and c.args]
+    if call not in added:
+        return False
+    index = added.index(call)
+    return (any(_trains(analysis, c.args[0].value) for c in added[:index])
+            and bool(added[index + 1:]))
+
+
+def _in_functional_graph(analysis, scope, parents, applied: cst.Call) -> bool:
+    """`Lambda(f)(h)`: `h` comes from a layer with trainable weights, and the result goes into
+    another layer (directly, or through the name it is bound to)."""
+    inputs = [a.value for a in applied.args if a.keyword is None]
+    if not inputs or not _from_trained_layer(analysis, scope, inputs[0], 0):
+        return False
+    parent = parents(applied)
+    if isinstance(parent, cst.Arg) and isinstance(parents(parent), cst.Call):
+        return _is_layer_call(analysis, scope, parents(parent))
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+        name = parent.targets[0].target.value
+        return any(_is_layer_call(analysis, scope, call) and any(
+            isinstance(a.value, cst.Name) and a.value.value == name for a in call.args) for call in _calls(scope))
+    return False
+
+
+def _from_trained_layer(analysis, scope, expr: cst.BaseExpression, depth: int) -> bool:
+    if depth > _DEPTH:
+        return False
+    if isinstance(expr, cst.Name):
+        values = scope.local_definitions().get(expr.value, [])
+        return len(values) == 1 and isinstance(values[0], cst.BaseExpression) and _from_trained_layer(
+            analysis, scope, values[0], depth + 1)
+    if not (isinstance(expr, cst.Call) and expr.args):
+        return False
+    layer = _layer_of(analysis, scope, expr.func)
+    if layer is None:
+        return False
+    if _trains(analysis, layer):
+        return True
+    inputs = [a.value for a in expr.args if a.keyword is None]
+    return bool(inputs) and _from_trained_layer(analysis, scope, inputs[0], depth + 1)
+
+
+def _layer_of(analysis, scope, func: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """The layer construction a call applies: `Dense(8)(x)`, or `dense(x)` with `dense = Dense(8)`."""
+    if isinstance(func, cst.Call) and constructed_or_lambda(analysis, func):
+        return func
+    if isinstance(func, cst.Name):
+        values = scope.local_definitions().get(func.value, [])
+        if len(values) == 1 and isinstance(values[0], cst.Call) and constructed_or_lambda(analysis, values[0]):
+            return values[0]
+    return None
+
+
+def constructed_or_lambda(analysis, call: cst.Call) -> bool:
+    qualified = analysis.imports.resolve(call.func) or ""
+    return _keras_layer_name(qualified) is not None or (
+        isinstance(call.func, cst.Name) and call.func.value in analysis.class_names
+        and analysis.keras_classes.get(analysis.class_nodes[call.func.value]) is not None)
+
+
+def _is_layer_call(analysis, scope, call: cst.Call) -> bool:
+    return _layer_of(analysis, scope, call.func) is not None
+
+
+def _trains(analysis, item: cst.BaseExpression) -> bool:
+    """A construction of a layer with trainable weights (`Dense(8)`, a layer class of the
+    module that creates weights)."""
+    if not isinstance(item, cst.Call):
+        return False
+    qualified = analysis.imports.resolve(item.func) or ""
+    name = _keras_layer_name(qualified)
+    if name is not None and name in _UNTRAINED_LAYERS:
+        return False
+    module_classes = {c.name: c for c in analysis.keras_classes.values()}
+    found = constructed_layer(item, analysis.imports, module_classes)
+    return found is not None and found[1] == "weights"
+
+
+def _keras_layer_name(qualified: str) -> Optional[str]:
+    name = qualified.rsplit(".", 1)[-1]
+    package = qualified[: -len(name) - 1]
+    if any(package == f"{p}.layers" or package.startswith(f"{p}.layers.") for p in KERAS_PACKAGES):
+        return name
+    return None
+
+
+def _is_keras(analysis, func: cst.BaseExpression, name: str) -> bool:
+    qualified = analysis.imports.resolve(func) or ""
+    return qualified.rsplit(".", 1)[-1] == name and qualified.startswith(KERAS_PACKAGES)
+
+
+def _calls(scope) -> list[cst.Call]:
+    return [n for n in _walk_scope(scope.body) if isinstance(n, cst.Call)]
+
+
+def _calls_of(scope, name: str) -> list[cst.Call]:
+    return [c for c in _calls(scope) if isinstance(c.func, cst.Name) and c.func.value == name]
+
+
+def _parents(analysis, scope) -> _Parents:
+    cache = analysis.__dict__.setdefault("_layer_graph_parents", {})
+    found = cache.get(id(scope.node))
+    if found is None:
+        found = cache[id(scope.node)] = _Parents(scope.node)
+    return found
+
+
+def inherits_weights(cls, imports) -> bool:
+    """Whether the Keras class `cls` derives from a built-in layer with trainable weights
+    (`class Encoder(layers.Dense)`): `super().call(inputs)` runs that layer's kernel."""
+    names = [imports.resolve(base.value) or "" for c in cls.lineage() for base in c.node.bases]
+    names += [base for c in cls.external_lineage() for base in c.bases]
+    return any(_weighted_builtin(name) for name in names)
+
+
+def _weighted_builtin(qualified: str) -> bool:
+    name = _keras_layer_name(qualified)
+    return (name is not None and name[:1].isupper() and name not in STATELESS_LAYERS and name not in SEEDED_LAYERS
+            and name not in _UNTRAINED_LAYERS and name not in ("Layer", "Wrapper") and not name.startswith("Random"))
