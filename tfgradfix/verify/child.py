@@ -72,8 +72,18 @@ def _describe(error: BaseException) -> str:
 def _needs(error: BaseException) -> None:
     """Raise Inconclusive when running the original needed a module that is not installed (an
     import the slice bound to a stand-in, used after all): no other way of running it helps."""
-    if isinstance(error, ModuleNotFoundError) and error.name:
-        raise Inconclusive(f"needs {error.name}, which is not installed") from error
+    name = _missing_module(error)
+    if name:
+        raise Inconclusive(f"needs {name}, which is not installed") from error
+
+
+def _missing_module(error: BaseException) -> str:
+    """The module a ModuleNotFoundError names (Keras re-raises one from `call` without its
+    `name`, the message keeping it)."""
+    if not isinstance(error, ModuleNotFoundError):
+        return ""
+    found = re.search(r"No module named '([\w.]+)'", str(error))
+    return error.name or (found.group(1) if found else "")
 
 
 # -- loading a tree -----------------------------------------------------------------------
@@ -1072,8 +1082,8 @@ def verify_unit(tf, np, unit: dict) -> dict:
     except Inconclusive as error:
         return {"verdict": "inconclusive", "reason": _missing_reason(unit, str(error))}
     except Exception as error:  # user code: reported against this unit, the run goes on
-        if isinstance(error, ModuleNotFoundError) and error.name:
-            return {"verdict": "inconclusive", "reason": f"needs {error.name}, which is not installed"}
+        if _missing_module(error):
+            return {"verdict": "inconclusive", "reason": f"needs {_missing_module(error)}, which is not installed"}
         return {"verdict": "inconclusive", "reason": _missing_reason(unit, _describe(error))}
 
 
