@@ -186,3 +186,18 @@ def test_unknown_codes_in_noqa_are_reported_and_removed(cli, here):
     assert "a.py:7:27: TGF901 [?] unused `noqa` directive: unknown code TGF999 (no tfgradfix rule)" in result.output
     assert cli("--isolated", "--fix", "--unsafe-fixes", "a.py").exit_code == 0
     assert (here / "a.py").read_text().endswith("return np.sum(x)  # noqa: TGF101, E501\n")
+
+
+def test_a_file_level_noqa_in_any_notebook_cell_exempts_the_notebook(cli, here):
+    def notebook(*cells):
+        return json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                                      "source": source} for source in cells],
+                           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
+
+    layer = NUMPY.split("\n\n\n")[1]
+    (here / "n.ipynb").write_text(notebook("import numpy as np\nimport tensorflow as tf\n", layer))
+    assert "n.ipynb:cell 2:3:16: TGF101" in cli("--isolated", "n.ipynb").stdout
+    (here / "n.ipynb").write_text(notebook("import numpy as np\nimport tensorflow as tf\n", layer,
+                                           "# tfgradfix: noqa: TGF1\n"))
+    result = cli("--isolated", "n.ipynb")
+    assert result.exit_code == 0 and "TGF101" not in result.stdout, result.output
