@@ -11,7 +11,7 @@ assignment, a helper of this module that receives the array) there is no fix.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, cast
 
 import libcst as cst
 
@@ -143,8 +143,8 @@ class ArrayToTensor:
                     raise _CannotFix
                 if attr in INTEGER_RESULTS:
                     self._check_integer_use(method_call)
-                edits.append(Edit(method_call, lambda updated, attr=attr: self._method(
-                    attr, updated.func.value, updated.args)))
+                edits.append(Edit(method_call, cast(Replacement, lambda updated, attr=attr: self._method(
+                    attr, updated.func.value, updated.args))))
                 node = method_call
                 continue
             if isinstance(parent, cst.Subscript) and parent.value is node:
@@ -213,7 +213,7 @@ class ArrayToTensor:
         if isinstance(statement, cst.Return) and statement.value is expr:
             return self._follow_return(seen)
         if isinstance(statement, cst.Assign) and statement.value is expr:
-            targets = [t.target for t in statement.targets]
+            targets: list[cst.BaseExpression] = [t.target for t in statement.targets]
         elif isinstance(statement, (cst.AnnAssign, cst.NamedExpr)) and statement.value is expr:
             targets = [statement.target]
         else:

@@ -11,7 +11,7 @@ the helper's parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping, Optional, cast
 
 import libcst as cst
 
@@ -63,7 +63,7 @@ def unavailable(statements: list[cst.SimpleStatementLine], inputs: set[str], imp
                 input_shape: str) -> tuple[list[cst.SimpleStatementLine], list[str]]:
     """The statements rewritten for `build`, and the names they read that `build` does not
     have (sorted; empty when they can move)."""
-    rewritten = [s.visit(_Shapes(inputs, input_shape)) for s in statements]
+    rewritten = [cast(cst.SimpleStatementLine, s.visit(_Shapes(inputs, input_shape))) for s in statements]
     bound = {name for s in rewritten for small in s.body if isinstance(small, cst.Assign)
              for t in small.targets if isinstance(t.target, cst.Name) for name in [t.target.value]}
     values = [small.value for s in rewritten for small in s.body if isinstance(small, cst.Assign)]
@@ -166,8 +166,8 @@ def hoist_weight(ctor: cst.Call, statement: cst.SimpleStatementLine, attr: str, 
     if site is not None and site.reason is not None:
         return Hoisted(None, site.reason)
     if site is not None:  # before translating: `tf.ones(s) * scale` with `scale=0.5` is a Constant
-        ctor = ctor.visit(_Substitute(site.arguments))
-        values = {k: v.visit(_Substitute(site.arguments)) for k, v in (values or {}).items()}
+        ctor = cast(cst.Call, ctor.visit(_Substitute(site.arguments)))
+        values = {k: cast(cst.BaseExpression, v.visit(_Substitute(site.arguments))) for k, v in (values or {}).items()}
     statements = weight_statements(ctor, imports, attr, statement, values, integers)
     if statements is None:
         return Hoisted(None, "the `tf.Variable` takes arguments `add_weight` does not (`shape=`, "
@@ -190,7 +190,8 @@ def free_attribute(cls: KerasClass, wanted: str, numbered: bool = False) -> str:
     """`wanted`, or a variant no method of the class already uses as `self.<attr>`:
     `w_weight` (a weight next to a local of the same name), or with `numbered`
     `dense_1`, `dense_2` (as Keras numbers its layers)."""
-    used = {self_attribute(n) for c in cls.lineage() for m in c.methods.values() for n in descendants(m)} - {None}
+    used = {self_attribute(n) for c in cls.lineage() for m in c.methods.values()  # type: ignore[arg-type]
+            for n in descendants(m)} - {None}  # (self_attribute checks the node's type itself)
     name, number = wanted, 0
     while name in used:
         if numbered:
@@ -214,7 +215,7 @@ def add_to_init(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[c
         return init, extend
 
     def create(updated: cst.ClassDef) -> cst.ClassDef:
-        method = cst.parse_statement("def __init__(self, **kwargs):\n    super().__init__(**kwargs)\n")
+        method = cast(cst.FunctionDef, cst.parse_statement("def __init__(self, **kwargs):\n    super().__init__(**kwargs)\n"))
         method = method.with_changes(body=method.body.with_changes(body=[*method.body.body, *statements]))
         return _insert_method(updated, method, before=lambda s: True)
 
@@ -255,7 +256,7 @@ def _insert_method(cls: cst.ClassDef, method: cst.FunctionDef, before) -> cst.Cl
     body = list(cls.body.body)
     at = next((i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef) and before(s)), len(body))
     if at < len(body):
-        method = method.with_changes(leading_lines=body[at].leading_lines)
+        method = method.with_changes(leading_lines=cast(cst.FunctionDef, body[at]).leading_lines)
         body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine(indent=False)])
     else:
         method = method.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
@@ -316,14 +317,14 @@ def _without(body_owner: cst.FunctionDef, indices: set[int], rename: Optional[Re
     return updated
 
 
-def initializers_only_for(body: list[cst.BaseStatement], index: int, imports: ImportMap) -> list[int]:
+def initializers_only_for(body: list[cst.CSTNode], index: int, imports: ImportMap) -> list[int]:
     """Positions of `name = <initializer constructor>` statements before `body[index]` whose
     name only `body[index]` reads and no other statement binds."""
     found = []
     read = set(names_in(body[index]))
     for position, statement in enumerate(body[:index]):
         alone = isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
-        small = statement.body[0] if alone else None
+        small = cast(cst.SimpleStatementLine, statement).body[0] if alone else None
         if not (isinstance(small, cst.Assign) and len(small.targets) == 1
                 and isinstance(small.targets[0].target, cst.Name)
                 and isinstance(small.value, cst.Call) and _is_initializer_constructor(small.value, imports)):
@@ -402,7 +403,7 @@ def arguments_without(helper: cst.FunctionDef, call: cst.Call, names: set[str]) 
         if arg.star:
             return None
         if arg.keyword is not None:
-            name = arg.keyword.value
+            name: Optional[str] = arg.keyword.value
         else:
             name = positional[index] if index < len(positional) else None
             index += 1

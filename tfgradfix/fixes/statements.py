@@ -7,7 +7,7 @@ where it was, handed to the statement that takes its place.
 
 from __future__ import annotations
 
-from typing import Sequence, TypeVar
+from typing import Sequence, TypeVar, cast
 
 import libcst as cst
 
@@ -44,15 +44,15 @@ def without(body: Sequence[Statement], removed: set[int]) -> list[Statement]:
 
 def move_into_block(container: Container, with_node: cst.With, moving: list[cst.CSTNode], at_end: bool) -> Edit:
     """A container edit: the statements `moving` leave their place and join the block's body."""
-    body = list(container.body)
+    body: list[cst.CSTNode] = list(container.body)
     with_index = body.index(with_node)
     moved_indices = [body.index(m) for m in moving]
 
     def build(updated: Container) -> Container:
         statements = list(updated.body)
-        taken = [moved(statements[i]) for i in moved_indices]
-        block = statements[with_index]
-        inner = list(block.body.body)
+        taken: list[cst.CSTNode] = [moved(statements[i]) for i in moved_indices]
+        block = cast(cst.With, statements[with_index])
+        inner: list[cst.CSTNode] = list(block.body.body)
         inner = inner + taken if at_end else taken + inner
         statements[with_index] = block.with_changes(body=block.body.with_changes(body=inner))
         return updated.with_changes(body=without(statements, set(moved_indices)))

@@ -19,7 +19,7 @@ length that may be a shape) is converted once and named:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping, Optional, cast
 
 import libcst as cst
 
@@ -61,7 +61,7 @@ def _literal_shape(expr: cst.BaseExpression) -> Optional[cst.BaseExpression]:
         return cst.Tuple([])
     if isinstance(expr, (cst.List, cst.Tuple)) and is_numeric_literal(expr):
         dims = []
-        level = expr
+        level: cst.BaseExpression = expr
         while isinstance(level, (cst.List, cst.Tuple)):
             dims.append(len(level.elements))
             level = level.elements[0].value
@@ -256,11 +256,11 @@ class WeightTranslator:
                 shape = b.get("shape") or _literal_shape(b["value"])
                 if shape is not None:
                     return shape, self._initializer("Constant", value=b["value"]), None
-        initializer = self._initializer_object(value.func)
-        if initializer is not None:
+        made = self._initializer_object(value.func)
+        if made is not None:
             b = bind(value.args, ["shape", "dtype"])
             if b and "shape" in b:
-                return b["shape"], initializer, b.get("dtype")
+                return b["shape"], made, b.get("dtype")
         return None
 
     def _numpy_filled(self, function: str, value: cst.Call):
@@ -278,7 +278,7 @@ class WeightTranslator:
         if "dtype" in b:
             given = b["dtype"]
             builtin = isinstance(given, cst.Name) and self.imports.resolve(given) is None
-            dtype = _NUMPY_FLOATS.get(given.value if builtin else self.imports.dtype_name(given))
+            dtype = _NUMPY_FLOATS.get(cast(cst.Name, given).value if builtin else self.imports.dtype_name(given))
         else:  # NumPy's default: float64, and for `full` the fill value's own type
             dtype = "float64" if fill is None or not is_integer_literal(fill) else None
         if dtype is None:
@@ -371,7 +371,7 @@ class WeightTranslator:
         constructor = held if held is not None else func
         if not (isinstance(constructor, cst.Call) and self._is_initializer(constructor)):
             return None
-        if held is not None and (not self.portable or name.startswith("self.")):
+        if held is not None and (not self.portable or cast(str, name).startswith("self.")):
             return func  # the author's name for it
         qualified = self.imports.resolve(constructor.func) or ""
         named = _NAMED_INITIALIZERS.get(qualified.rsplit(".", 1)[-1])
