@@ -561,9 +561,19 @@ def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
         hint = (f"{name} is defined inside {outer}, which the verifier does not run (it runs only factories "
                 f"without arguments, named like build_model, make_*, create_*, get_*); move {name} to the "
                 f"module's top level, or return a model holding it from such a factory")
+    absent = _absent_modules(original.get(unit["entry"]))
+    if absent:  # what it does not find may be what makes it: say so first
+        hint = f"install {', '.join(absent)} (its module imports it), or " + hint
     return {"verdict": "inconclusive",
             "reason": f"could not build {name} and call it; {hint}" + (f" (last error: {errors[-1]})" if errors else ""),
             "to_add": hint}
+
+
+def _absent_modules(module) -> list[str]:
+    """The packages a loaded module imports that are not installed (bound to the slice's stand-in)."""
+    found = [getattr(v, "_tfgradfix_name", None) for v in vars(module).values()
+             if type(v).__name__ == "_tfgradfix_absent"] if module is not None else []
+    return sorted({str(n).split(".")[0] for n in found if n})
 
 
 def _contains(obj, name: str, module: str, seen=None) -> bool:
