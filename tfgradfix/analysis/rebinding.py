@@ -81,7 +81,8 @@ def reaching(statement: cst.CSTNode, name: str, parent_of) -> tuple[str, Optiona
         if isinstance(container, cst.Module):
             return "unknown", None, None
         node = parent_of(container)  # the compound statement around it (through `else:` and the like)
-        while node is not None and not isinstance(parent_of(node), (cst.IndentedBlock, cst.Module)):
+        while (node is not None and not isinstance(node, cst.FunctionDef)
+               and not isinstance(parent_of(node), (cst.IndentedBlock, cst.Module))):
             node = parent_of(node)
         if node is None or isinstance(node, cst.ClassDef):
             return "unknown", None, None

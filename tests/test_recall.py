@@ -1,0 +1,160 @@
+"""The facts issue 23 added to the analysis, each checked on its own and by the finding it
+decides: a rebound name read where it is used (analysis/rebinding.py), where a `Lambda`
+sits (analysis/layer_graph.py), whether a helper's result is trained through
+(analysis/callers.py), abstract methods, `super().call` of a built-in layer, and weights
+made by calling an initializer (analysis/initializers.py)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+import pytest
+
+from tfgradfix.analysis.rebinding import tainted_at
+from tfgradfix.analysis.scopes import ModuleAnalysis, is_abstract
+from tfgradfix.engine import Engine
+from tfgradfix.files import SourceFile
+from tfgradfix.rules import ALL_RULES
+
+_HEADER = "import tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n\n\n"
+
+
+def _codes(code: str) -> list[str]:
+    source = SourceFile(path="snippet.py", text=_HEADER + textwrap.dedent(code), encoding="utf-8", bom=False)
+    result = Engine(ALL_RULES).process(source)
+    assert result.error is None
+    return [f"{f.line - 5}:{f.code}" for f in result.findings]
+
+
+def _returned_tainted(body: str, params: set[str]) -> bool:
+    """Whether `f`'s return value carries a gradient when `params` do, read where it is returned."""
+    module = cst.parse_module("import tensorflow as tf\n" + textwrap.dedent(body))
+    analysis = ModuleAnalysis(module)
+    scope = next(s for s in analysis.scopes.values() if s.symbol == "f")
+    return scope.returns_tainted(params, scope.analyse().blocking.extended("floor", "round"))
+
+
+@pytest.mark.parametrize("body, tainted", [
+    # the last binding is the floor's result: nothing of `x` reaches the return
+    ("def f(x, k):\n    x = tf.floor(x * k)\n    return x / k\n", False),
+    ("def f(x):\n    y = x * 2.0\n    y = tf.round(y)\n    return y\n", False),
+    # a binding in a branch is not certain: every binding counts
+    ("def f(x, c):\n    if c:\n        x = tf.floor(x)\n    return x\n", True),
+    # rebound in a loop that runs the return's statement again is not certain either
+    ("def f(x):\n    for _ in range(3):\n        y = x\n        x = tf.floor(x)\n    return y\n", True),
+    # a list filled in place keeps what was appended
+    ("def f(x):\n    h = []\n    h.append(x)\n    h = h\n    return tf.stack(h)\n", True),
+    # the parameter itself, read before any binding, still carries it
+    ("def f(x):\n    y = x\n    x = tf.floor(x)\n    return y + x\n", True),
+])
+def test_a_rebound_name_is_read_where_it_is_used(body, tainted):
+    assert _returned_tainted(body, {"x"}) is tainted
+
+
+def test_tainted_at_is_never_more_tainted_than_the_flow():
+    module = cst.parse_module("import tensorflow as tf\ndef f(x):\n    x = tf.floor(x)\n    return x\n")
+    analysis = ModuleAnalysis(module)
+    scope = next(s for s in analysis.scopes.values() if s.symbol == "f")
+    scope.tainted_params = {"x"}
+    flow = scope.analyse()
+    returned = next(n.value for n in cst.ensure_type(module.body[1], cst.FunctionDef).body.body[1].body
+                    if isinstance(n, cst.Return))
+    assert flow.is_tainted(returned) and tainted_at(flow, returned, {"x"})  # no blocking: floor passes
+    assert not tainted_at(flow, returned, set())  # the parameter, not watched, carries nothing
+
+
+@pytest.mark.parametrize("code, expected", [
+    # between two Dense layers: the first never trains
+    ("m = keras.Sequential([layers.Dense(8), layers.Lambda(lambda x: tf.round(x)), layers.Dense(1)])\n", ["1:TGF302"]),
+    # on the raw inputs, before any weight: preprocessing
+    ("m = keras.Sequential([layers.Lambda(lambda x: tf.round(x)), layers.Dense(1)])\n", []),
+    # after the last layer: an inference model's output
+    ("m = keras.Sequential([layers.Dense(8), layers.Lambda(lambda x: tf.argmax(x, -1))])\n", []),
+    # model.add(...) runs
+    ("m = keras.Sequential()\nm.add(layers.Dense(8))\nm.add(layers.Lambda(lambda x: tf.round(x)))\n"
+     "m.add(layers.Dense(1))\n", ["3:TGF302"]),
+    # functional, through names
+    ("i = keras.Input((4,))\nh = layers.Dense(8)(i)\nq = layers.Lambda(lambda t: tf.sign(t))(h)\n"
+     "o = layers.Dense(1)(q)\n", ["3:TGF302"]),
+    # functional, nothing after it
+    ("i = keras.Input((4,))\nh = layers.Dense(8)(i)\nq = layers.Lambda(lambda t: tf.sign(t))(h)\n"
+     "m = keras.Model(i, q)\n", []),
+])
+def test_a_lambda_cuts_only_between_layers(code, expected):
+    assert _codes(code) == expected
+
+
+def test_a_compiled_loss_ends_the_path():
+    code = ("def loss(y_true, y_pred):\n    return tf.reduce_mean(tf.abs(y_true - tf.round(y_pred)))\n\n\n"
+            "m = keras.Sequential([layers.Dense(1)])\nm.compile(optimizer='sgd', loss=loss)\n")
+    assert _codes(code) == ["2:TGF302"]
+
+
+@pytest.mark.parametrize("code, expected", [
+    # the helper's result is the loss, and the tape differentiates the model it predicts with
+    ("def r(model, x):\n    return model.predict(x, verbose=0)\n\n\n"
+     "def step(model, x):\n    with tf.GradientTape() as tape:\n        loss = tf.reduce_mean(r(model, x))\n"
+     "    return tape.gradient(loss, model.trainable_variables)\n", ["2:TGF106"]),
+    # the tape differentiates another model: a target network's prediction is a constant on purpose
+    ("def r(target, x):\n    return target.predict(x, verbose=0)\n\n\n"
+     "def step(model, target, x):\n    with tf.GradientTape() as tape:\n"
+     "        loss = tf.reduce_mean(model(x) - r(target, x))\n"
+     "    return tape.gradient(loss, model.trainable_variables)\n", []),
+    # the helper's result is only printed
+    ("def r(model, x):\n    return model.predict(x, verbose=0)\n\n\n"
+     "def step(model, x):\n    with tf.GradientTape() as tape:\n        loss = tf.reduce_mean(model(x))\n"
+     "        shown = r(model, x)\n    print(shown)\n    return tape.gradient(loss, model.trainable_variables)\n", []),
+])
+def test_predict_in_a_helper_counts_where_its_result_is_trained(code, expected):
+    assert _codes(code) == expected
+
+
+@pytest.mark.parametrize("body, abstract", [
+    ("def f(self):\n    raise NotImplementedError\n", True),
+    ("def f(self):\n    '''Doc.'''\n    raise NotImplementedError('subclasses')\n", True),
+    ("import abc\n@abc.abstractmethod\ndef f(self):\n    pass\n", True),
+    ("def f(self):\n    pass\n", False),
+    ("def f(self):\n    raise ValueError\n", False),
+])
+def test_abstract_methods(body, abstract):
+    module = cst.parse_module(body)
+    node = next(n for n in module.body if isinstance(n, cst.FunctionDef))
+    assert is_abstract(node) is abstract
+
+
+def test_an_abstract_loss_returns_what_its_subclasses_return():
+    base = ("class T:\n    def __init__(self, model):\n        self.model = model\n\n"
+            "    def loss(self, x):\n        raise NotImplementedError\n\n"
+            "    def step(self, x):\n        with tf.GradientTape() as tape:\n"
+            "            value = self.loss(x).numpy()\n"
+            "        return tape.gradient(value, self.model.trainable_variables)\n")
+    assert _codes(base) == []  # no implementation seen: unknown is silent
+    sub = "\n\nclass M(T):\n    def loss(self, x):\n        return tf.reduce_mean(self.model(x))\n"
+    assert _codes(base + sub) == ["10:TGF102"]
+
+
+@pytest.mark.parametrize("base, expected", [
+    ("layers.Dense", ["4:TGF301"]),
+    ("layers.Conv2D", ["4:TGF301"]),
+    ("layers.Dropout", []),  # no weights: nothing to cut
+    ("layers.Layer", []),
+])
+def test_super_call_of_a_built_in_layer_runs_its_weights(base, expected):
+    code = f"class E({base}):\n    def call(self, inputs):\n        h = super().call(inputs)\n        return tf.stop_gradient(h)\n"
+    assert _codes(code) == expected
+
+
+@pytest.mark.parametrize("build, expected", [
+    ("self.w = keras.initializers.GlorotUniform()((input_shape[-1], 2))", ["6:TGF210"]),
+    ("init = keras.initializers.HeNormal()\n        self.w = init((input_shape[-1], 2))", ["7:TGF210"]),
+    ("self.w = tf.random.normal((input_shape[-1], 2))", ["6:TGF210"]),
+    # a random draw under another name: random features, constant on purpose
+    ("self.omega = tf.random.normal((input_shape[-1], 2))\n        self.w = self.omega", []),
+    # handed to a variable: right
+    ("self.w = self.add_weight(shape=(input_shape[-1], 2), initializer=keras.initializers.GlorotUniform())", []),
+])
+def test_weights_made_by_an_initializer(build, expected):
+    code = ("class L(keras.layers.Layer):\n    def build(self, input_shape):\n"
+            f"        {build}\n\n    def call(self, inputs):\n        return tf.matmul(inputs, self.w)\n")
+    assert _codes(code) == [e.replace("6:", "3:").replace("7:", "4:") for e in expected]
