@@ -1042,3 +1042,33 @@ def test_a_broken_test_fails_the_units_it_names_or_all_when_it_names_none():
     apply(clean, {**outcome, "broken": ["tests.test_a::test_scale"]})
     assert clean["Squash"]["verdict"] == "verified" and clean["Squash"]["tests"]["ran"] == 3
     assert clean["Scale"]["verdict"] == "failed"
+
+
+@_batched
+def _numpy_term_restored(folder: Path) -> Items:
+    """quickstart_scripts: `loss + 0.01 * np.sum(np.square(predictions))` in the tape. No gradient
+    was None (the cross-entropy reaches every weight), but the NumPy term had none: the fix
+    restores it, and every gradient changes, as it should. Same loss, same numbers as the TD
+    target moved into the tape, which fails: there the fix took no NumPy call out."""
+    root, fixed = folder / "quickstart", folder / "fixed"
+    shutil.copytree(FIXTURES / "projects" / "quickstart_scripts", root)
+    shutil.copytree(FIXTURES / "projects" / "quickstart_scripts", fixed)
+    tfgradfix("--fix", ".", cwd=fixed)
+    return [(str(root / name), (root / name).read_text(), (fixed / name).read_text()) for name in ("model.py", "train.py")]
+
+
+@pytest.mark.slow
+def test_a_fix_that_takes_a_numpy_term_out_of_the_loss_may_change_the_gradients(verified):
+    model, train = verified[_numpy_term_restored]
+    assert model["Normalize"]["verdict"] == "verified", model
+    step = train["train_step"]
+    assert step["verdict"] == "verified" and step["none_before"] == 0 and step["max_gradient_change"] > 1e-3, step
+    assert "NumPy call(s) out of what runs" in step["reason"]
+
+
+def test_numpy_calls_in_a_slice_are_counted():
+    from tfgradfix.verify.slicer import numpy_calls
+
+    code = ("try:\n    import numpy as np\nexcept ModuleNotFoundError:\n    pass\nfrom numpy import tanh\n"
+            "def f(x, t):\n    return np.sum(np.square(x)) + tanh(t.numpy()) + x.shape[0]\n")
+    assert numpy_calls(code) == 4 and numpy_calls("import tensorflow as tf\ntf.reduce_sum(1)\n") == 0

@@ -14,7 +14,7 @@ from typing import Optional
 from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.verify import plan, project_tests
 from tfgradfix.verify.child import MARKER
-from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks
+from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks, numpy_calls
 from tfgradfix.verify.units import NOTHING, Unit, changed_units, nothing_runs, units_elsewhere
 
 CHILD = str(Path(__file__).with_name("child.py"))
@@ -239,6 +239,7 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
         (folder / side).mkdir(parents=True, exist_ok=True)
         job[side] = str(folder / side)
     job["missing"] = {**trees["original"].missing, **trees["fixed"].missing}
+    job["numpy_calls"] = [sum(numpy_calls(code) for code in trees[side].files.values()) for side in ("original", "fixed")]
     job["modules"] = list(dict.fromkeys(b.module for b in extra if b.module != entry))
     key = "builders" if unit.kind == "layer" or method else "models"
     job[key] = [b.as_json() for b in extra]

@@ -413,3 +413,23 @@ class _Quiet(ast.NodeTransformer):
         if isinstance(getattr(node, "body", None), list) and not node.body:  # `if step % 100 == 0: print(...)`
             node.body = [ast.Pass()]
         return node
+
+
+def numpy_calls(code: str) -> int:
+    """How many NumPy calls a slice holds: calls through a name bound to NumPy (`np.mean(...)`,
+    `from numpy import tanh`) and `.numpy()` conversions. A fix that takes some out restores a
+    computation that left TensorFlow, whose gradients may then change."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError):
+        return 0
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.asname or a.name.split(".")[0] for a in node.names if a.name.split(".")[0] == "numpy"}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "numpy" and not node.level:
+            names |= {a.asname or a.name for a in node.names}
+    return sum(1 for node in ast.walk(tree) if isinstance(node, ast.Call) and (
+        _call_root(node) in names or (isinstance(node.func, ast.Attribute) and node.func.attr == "numpy"
+                                      and not node.args)))
+
