@@ -39,7 +39,8 @@ STEP_COUNT = re.compile(r"(^|_)(steps?|epochs?|iterations?|iters?|n_iter|updates
 MODEL_PARAM = re.compile(r"(model|net|network|classifier|regressor|encoder|decoder|generator|discriminator|layer|"
                          r"module|student|teacher|actor|critic|policy|backbone)$")
 X_PARAM = re.compile(r"^(x|xs|inputs?|images?|features|batch|samples|tokens?|ids|src|sources?|sequences?|states?|"
-                     r"observations?|obs|x_\w+|\w+_x|\w+_inputs?|\w+_images?|\w+_ids|\w+_tokens|\w+_states)$")
+                     r"observations?|obs|grid|points|coords|coordinates|collocation\w*|"
+                     r"x_\w+|\w+_x|\w+_inputs?|\w+_images?|\w+_ids|\w+_tokens|\w+_states|\w+_points)$")
 # What a reinforcement-learning update takes with its states: the actions taken (ids below the
 # model's first output size) and the rewards got (Python floats, as an environment gives them).
 ACTION_PARAM = re.compile(r"^(actions?|\w+_actions?)$")
