@@ -1072,3 +1072,21 @@ def test_numpy_calls_in_a_slice_are_counted():
     code = ("try:\n    import numpy as np\nexcept ModuleNotFoundError:\n    pass\nfrom numpy import tanh\n"
             "def f(x, t):\n    return np.sum(np.square(x)) + tanh(t.numpy()) + x.shape[0]\n")
     assert numpy_calls(code) == 4 and numpy_calls("import tensorflow as tf\ntf.reduce_sum(1)\n") == 0
+
+
+@_batched
+def _own_model_sized_by_its_error(folder: Path) -> Items:
+    """frozen_backbone's `fit_scaled(x, y, optimizer)` makes its own `ScaledLinear` (3 inputs):
+    the first batch, (2, 4), fails its matmul; the size the error asks for is tried next."""
+    root, fixed = folder / "frozen_backbone", folder / "fixed"
+    shutil.copytree(FIXTURES / "projects" / "frozen_backbone", root)
+    shutil.copytree(FIXTURES / "projects" / "frozen_backbone", fixed)
+    tfgradfix("--fix", ".", cwd=fixed)
+    return [(str(root / "train.py"), (root / "train.py").read_text(), (fixed / "train.py").read_text())]
+
+
+@pytest.mark.slow
+def test_a_function_that_makes_its_own_model_gets_the_input_size_its_error_asks_for(verified):
+    (units,) = verified[_own_model_sized_by_its_error]
+    assert units["fit_scaled"]["verdict"] == "verified", units["fit_scaled"]
+    assert all(v["verdict"] == "verified" for v in units.values()), units

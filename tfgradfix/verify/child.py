@@ -925,54 +925,61 @@ def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
             _needs(error)
             errors.append(_describe(error))
             continue
-        for labels in ("float", "int"):
-            try:
+        # A function that makes its own model (`fit(x, y, optimizer)`) takes the input size a
+        # first failed call's shape error asks for.
+        specs = [x_spec]
+        for x_spec in specs:
+            for labels in ("float", "int"):
+                try:
+                    tf.keras.utils.set_random_seed(SEED)
+                    kwargs_before = _arguments(tf, before, model_before, x_spec, output, labels, unit.get("parameters"),
+                                               _another(tf, unit, builder, original, fixed, x_spec, "original"))
+                except Inconclusive:
+                    raise  # a parameter nothing can be made for: no other labels help
+                except Exception as error:
+                    errors.append(_describe(error))
+                    continue
+                # The module's own model is trained in place: keep its start to give the fixed one.
+                start = [v.numpy() for v in model_before.weights] if builder is None and model_before is not None \
+                    and hasattr(model_before, "weights") else None
+                calls_before, returned_before, error_before = _run(tf, before, kwargs_before, eager=True)
+                if not calls_before and error_before is not None:
+                    _needs(error_before)
+                    errors.append(_describe(error_before))
+                    if model_before is None and len(specs) <= SHAPE_RETRIES:
+                        specs += [(size, None) for size in _sizes_from_error(error_before, x_spec[0])
+                                  if (size, None) not in specs]
+                    model_before = _model_for(tf, original, unit, builder, original[entry])
+                    _first_output(tf, model_before, [x_spec])
+                    continue
+                model_after = _model_for(tf, fixed, unit, builder, fixed[entry])
+                if model_after is not None:
+                    _call(model_after, _input(tf, *x_spec))
+                    if builder is not None:
+                        fresh = _model_for(tf, original, unit, builder, original[entry])
+                        _call(fresh, _input(tf, *x_spec))
+                        _copy_values(tf, fresh, model_after)
+                    elif start is not None and [tuple(w.shape) for w in start] == [tuple(v.shape) for v in model_after.weights]:
+                        model_after.set_weights(start)
                 tf.keras.utils.set_random_seed(SEED)
-                kwargs_before = _arguments(tf, before, model_before, x_spec, output, labels, unit.get("parameters"),
-                                           _another(tf, unit, builder, original, fixed, x_spec, "original"))
-            except Inconclusive:
-                raise  # a parameter nothing can be made for: no other labels help
-            except Exception as error:
-                errors.append(_describe(error))
-                continue
-            # The module's own model is trained in place: keep its start to give the fixed one.
-            start = [v.numpy() for v in model_before.weights] if builder is None and model_before is not None \
-                and hasattr(model_before, "weights") else None
-            calls_before, returned_before, error_before = _run(tf, before, kwargs_before, eager=True)
-            if not calls_before and error_before is not None:
-                _needs(error_before)
-                errors.append(_describe(error_before))
-                model_before = _model_for(tf, original, unit, builder, original[entry])
-                _first_output(tf, model_before, [x_spec])
-                continue
-            model_after = _model_for(tf, fixed, unit, builder, fixed[entry])
-            if model_after is not None:
-                _call(model_after, _input(tf, *x_spec))
-                if builder is not None:
-                    fresh = _model_for(tf, original, unit, builder, original[entry])
-                    _call(fresh, _input(tf, *x_spec))
-                    _copy_values(tf, fresh, model_after)
-                elif start is not None and [tuple(w.shape) for w in start] == [tuple(v.shape) for v in model_after.weights]:
-                    model_after.set_weights(start)
-            tf.keras.utils.set_random_seed(SEED)
-            kwargs_after = _arguments(tf, after, model_after, x_spec, output, labels, unit.get("parameters"),
-                                      _another(tf, unit, builder, original, fixed, x_spec, "fixed"))
-            calls_after, returned_after, error_after = _run(tf, after, kwargs_after, eager=True)
-            result = _compare_runs(np, calls_before, calls_after, returned_before, returned_after, error_after,
-                                   unit.get("numpy_calls", (0, 0)))
-            result["model"] = builder["name"] if builder else ""
-            fed = next((k for k in kwargs_before if X_PARAM.match(k)), None)
-            result["input"] = describe_input(kwargs_before[fed], x_spec[1]) if fed else ""
-            if result["verdict"] == "verified":
-                model_graph = _model_for(tf, fixed, unit, builder, fixed[entry])
-                tf.keras.utils.set_random_seed(SEED)
-                kwargs_graph = _arguments(tf, after, model_graph, x_spec, output, labels, unit.get("parameters"),
+                kwargs_after = _arguments(tf, after, model_after, x_spec, output, labels, unit.get("parameters"),
                                           _another(tf, unit, builder, original, fixed, x_spec, "fixed"))
-                graph_calls, _, graph_error = _run(tf, after, kwargs_graph, eager=False)
-                if graph_error is not None or any(c["none"] for c in graph_calls):
-                    result.update(verdict="failed", reason="the fixed function does not run under tf.function: "
-                                  + (_describe(graph_error) if graph_error else "gradients None when traced"))
-            return result
+                calls_after, returned_after, error_after = _run(tf, after, kwargs_after, eager=True)
+                result = _compare_runs(np, calls_before, calls_after, returned_before, returned_after, error_after,
+                                       unit.get("numpy_calls", (0, 0)))
+                result["model"] = builder["name"] if builder else ""
+                fed = next((k for k in kwargs_before if X_PARAM.match(k)), None)
+                result["input"] = describe_input(kwargs_before[fed], x_spec[1]) if fed else ""
+                if result["verdict"] == "verified":
+                    model_graph = _model_for(tf, fixed, unit, builder, fixed[entry])
+                    tf.keras.utils.set_random_seed(SEED)
+                    kwargs_graph = _arguments(tf, after, model_graph, x_spec, output, labels, unit.get("parameters"),
+                                              _another(tf, unit, builder, original, fixed, x_spec, "fixed"))
+                    graph_calls, _, graph_error = _run(tf, after, kwargs_graph, eager=False)
+                    if graph_error is not None or any(c["none"] for c in graph_calls):
+                        result.update(verdict="failed", reason="the fixed function does not run under tf.function: "
+                                      + (_describe(graph_error) if graph_error else "gradients None when traced"))
+                return result
     raise Inconclusive(f"could not call {name}() with synthetic arguments"
                        + (f" (last error: {errors[-1]})" if errors else ""))
 
