@@ -1090,3 +1090,16 @@ def test_a_function_that_makes_its_own_model_gets_the_input_size_its_error_asks_
     (units,) = verified[_own_model_sized_by_its_error]
     assert units["fit_scaled"]["verdict"] == "verified", units["fit_scaled"]
     assert all(v["verdict"] == "verified" for v in units.values()), units
+
+
+def test_a_finding_in_a_class_a_notebook_defines_again_takes_its_definitions_verdict():
+    from tfgradfix.verify.runner import _definition_lines
+    from tfgradfix.verify.units import verdict_for
+
+    original = _REDEFINED.format(w="tf.Variable(tf.random.uniform((input_dim, output_dim)))")
+    first = _definition_lines(original, "Linear", 1)
+    assert first == [5, 11] and _definition_lines(original, "Linear", 2)[0] == 17
+    units = {"Linear (definition 1 of 2)": {"verdict": "verified", "lines": first},
+             "Linear (definition 3 of 3)": {"verdict": "failed", "lines": [30, 40]}}
+    assert verdict_for(units, "Linear.__init__", 8)["verdict"] == "verified"
+    assert verdict_for(units, "Linear.__init__", 35)["verdict"] == "failed"

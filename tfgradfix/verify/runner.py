@@ -109,6 +109,8 @@ class _Batch:
             for unit in units:
                 if unit.covers and unit.key in found:
                     found[unit.key]["covers"] = list(unit.covers)
+                if unit.occurrence and unit.key in found:
+                    found[unit.key]["lines"] = _definition_lines(item[1], unit.name, unit.occurrence)
                 if unit.key in blocks and unit.key in found:
                     found[unit.key]["lines"] = blocks[unit.key]
             if not units:
@@ -180,6 +182,19 @@ def _block_lines(original: str) -> dict[str, list[int]]:
         return {b.name: [b.line, b.end_line] for b in lift_blocks(ModuleTable(original))}
     except (SyntaxError, ValueError, RecursionError):
         return {}
+
+
+def _definition_lines(original: str, name: str, occurrence: int) -> list[int]:
+    """The first and last lines of the `occurrence`-th top-level class `name` of the original
+    text: which definition a finding of a class a notebook defines again is in."""
+    try:
+        defined = [s for s in ast.parse(original).body if isinstance(s, ast.ClassDef) and s.name == name]
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    if len(defined) < occurrence:
+        return []
+    node = defined[occurrence - 1]
+    return [min([node.lineno, *(d.lineno for d in node.decorator_list)]), node.end_lineno or node.lineno]
 
 
 def _nothing(index: ProjectIndex, item: tuple[str, str, str]) -> dict[str, dict]:

@@ -279,6 +279,11 @@ def verdict_for(units: dict, symbol: str, line: int = 0):
         if part in units and part != MODULE:
             return units[part]
     order = {"failed": 0, "inconclusive": 1, "verified": 2}
+    # A class a notebook defines again: the definition holding the finding's line.
+    defined = [v for k, v in units.items() if parts and k.startswith(parts[0] + " (definition ")]
+    if defined:
+        return next((v for v in defined if v.get("lines") and v["lines"][0] <= line <= v["lines"][1]),
+                    min(defined, key=lambda v: order.get(v["verdict"], 0)))
     methods = [v for k, v in units.items() if parts and k.startswith(parts[0] + ".")]
     if methods:  # a helper method of a plain class: the worst of its methods that ran
         return min(methods, key=lambda v: order.get(v["verdict"], 0))
