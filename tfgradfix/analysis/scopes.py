@@ -323,6 +323,7 @@ class ModuleAnalysis:
         # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
         self.numpy_lambdas: set[cst.Lambda] = set()
         self._sealed = False  # no new scopes once built
+        self._stale = False  # a summary was taken before its function's place on the path was known
         self._build_scopes()
         if not text or any(marker in text for marker in _HANDING_MARKERS):
             self._find_handed_functions()
@@ -456,7 +457,20 @@ class ModuleAnalysis:
 
     def _propagate(self) -> None:
         """Analyse the scopes on the path; carry taint into the helpers they call,
-        until nothing changes."""
+        until nothing changes. A helper whose return value was summarised before a caller
+        put it on the path with more (its model calls, more tainted parameters) made those
+        summaries stale, and the flows of the scopes that read them: they are dropped and the
+        path is followed once more with what is now known."""
+        for _ in range(3):
+            self._stale = False
+            self._propagate_once()
+            if not self._stale:
+                return
+            for scope in self.scopes.values():
+                scope._summaries.clear()
+                scope._variants.clear()
+
+    def _propagate_once(self) -> None:
         pending = [s for s in self.scopes.values() if s.on_path]
         rounds = 0
         while pending and rounds < 20:
@@ -477,11 +491,13 @@ class ModuleAnalysis:
                             continue
                         assert isinstance(callee.node, cst.FunctionDef)
                         newly = tainted_parameters(callee.node, call, flow)
-                    if self._enter(callee, newly, scope.model_calls) and callee not in next_round:
-                        next_round.append(callee)
-                    for override in self._implementations(callee, newly):
-                        if self._enter(override[0], override[1], scope.model_calls) and override[0] not in next_round:
-                            next_round.append(override[0])
+                    entered = [(callee, newly), *self._implementations(callee, newly)]
+                    for target, parameters_ in entered:
+                        summarised = bool(target._summaries)
+                        if self._enter(target, parameters_, scope.model_calls):
+                            self._stale = self._stale or summarised
+                            if target not in next_round:
+                                next_round.append(target)
             pending = next_round
 
     def _implementations(self, callee: Scope, tainted: set[str]) -> list[tuple[Scope, set[str]]]:
