@@ -1103,3 +1103,11 @@ def test_a_finding_in_a_class_a_notebook_defines_again_takes_its_definitions_ver
              "Linear (definition 3 of 3)": {"verdict": "failed", "lines": [30, 40]}}
     assert verdict_for(units, "Linear.__init__", 8)["verdict"] == "verified"
     assert verdict_for(units, "Linear.__init__", 35)["verdict"] == "failed"
+
+
+def test_a_plain_class_given_its_model_runs_through_the_function_that_makes_one():
+    """`Trainer(model, history)` needs a model; `train_step_example()` makes a subclass with one."""
+    path = FIXTURES / "TGF102" / "abstract_compute_loss.py"
+    original = path.read_text()
+    fixed = path.with_name("abstract_compute_loss.fixed.py").read_text()
+    assert changed_units(original, fixed) == [Unit("function", "train_step_example", covers=("Trainer",))]

@@ -100,8 +100,12 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
         if _code(after, s) not in old_code.get(s.name.value, ()):
             if s.name.value in plain:
                 # A plain class (an agent holding its model) is no layer: its methods holding a
-                # tape run, on an instance built as the project builds it.
-                units += [Unit("function", f"{s.name.value}.{method}") for method in plain[s.name.value]]
+                # tape run, on an instance built as the project builds it; one whose constructor
+                # needs arguments (a trainer given its model) through a function of the module
+                # that needs none and makes one (`train_step_example()`), when there is one.
+                runner = _no_argument_runner(fixed, s.name.value) if plain[s.name.value] else None
+                units += [Unit("function", runner, covers=(s.name.value,))] if runner else \
+                    [Unit("function", f"{s.name.value}.{method}") for method in plain[s.name.value]]
                 continue
             same = [c for c in classes if c.name.value == s.name.value]
             k = next(i for i, c in enumerate(same, 1) if c is s)
@@ -129,6 +133,27 @@ def _plain_classes(text: str) -> dict[str, list[str]]:
                                 and any(isinstance(w, ast.withitem) and isinstance(w.context_expr, ast.Call)
                                         and _callee_word(w.context_expr) == "GradientTape" for w in ast.walk(f))]
     return plain
+
+
+def _no_argument_runner(text: str, name: str) -> str:
+    """A top-level function needing no arguments (no entry point) that reaches the class
+    `name`, when the class's constructor needs arguments; "" otherwise."""
+    try:
+        table = ModuleTable(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return ""
+    cls = next((s.node for s in table.bindings(name) if isinstance(s.node, ast.ClassDef)), None)
+    init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None) \
+        if cls is not None else None
+    if init is None or len(init.args.args) - 1 <= len(init.args.defaults):
+        return ""
+    for statement in table.statements:
+        node = statement.node
+        if isinstance(node, ast.FunctionDef) and node.name not in ENTRY_POINTS \
+                and len(node.args.args) == len(node.args.defaults) and not node.args.kwonlyargs \
+                and name in table.slice([node.name]).names:
+            return node.name
+    return ""
 
 
 def _callee_word(call: ast.Call) -> str:
