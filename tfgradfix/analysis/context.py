@@ -3,6 +3,7 @@ node is on the gradient path instead of tracking that themselves."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 import libcst as cst
@@ -10,7 +11,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, Blocking, DataFlow, is_item_write, target_names
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
 from tfgradfix.analysis.sources import enclosing_blocks, restricted
-from tfgradfix.analysis.tapes import names_bound, watched_names
+from tfgradfix.analysis.tapes import find_tape_blocks, names_bound, watched_names
 from tfgradfix.analysis.tree import BatchableVisitor, child_nodes, contains
 
 _SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
@@ -117,6 +118,21 @@ class TraversalContext(BatchableVisitor):
     @property
     def flow(self) -> Optional[DataFlow]:
         return self.scope.flow
+
+    def flow_at(self, node: cst.CSTNode) -> Optional[DataFlow]:
+        """The scope's data flow as seen from `node`: a name watched only by tapes whose
+        block does not hold `node` is no source there (the PDE's forcing term `np.sin(x)`
+        after the inner tape that watched `x` for du/dx)."""
+        flow = self.flow
+        if flow is None or not self.scope.tape_names:
+            return flow
+        around, elsewhere = set(), set()
+        for block in find_tape_blocks(self.scope, self.imports):
+            (around if contains(block.node, node) else elsewhere).update(block.watched)
+        unwatched = frozenset(elsewhere - around)
+        if not unwatched:
+            return flow
+        return self.scope.analyse(replace(flow.blocking, unwatched=unwatched))
 
     @property
     def in_tape(self) -> bool:

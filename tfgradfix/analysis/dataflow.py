@@ -23,6 +23,8 @@ import libcst as cst
 from tfgradfix.analysis.imports import ImportMap, dotted_name, is_integer_dtype
 from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
+from tfgradfix.analysis.roles import holds_state
+from tfgradfix.analysis.targets import bootstrap_calls
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import Scope
@@ -116,6 +118,12 @@ class Blocking:
     # Objects (dotted names: `self.target_model`) whose calls carry no gradient but what
     # their arguments carry: models whose variables a tape does not differentiate.
     excluded: frozenset = frozenset()
+    # Names whose `tape.watch` does not count: the question is asked where that tape
+    # records nothing (after its `with` block), so the watch made them no source there.
+    unwatched: frozenset = frozenset()
+    # A method of an object the analysis cannot see into (`self.net.critic(s, a)`) may be a
+    # model's forward pass: ask "could anything still carry a gradient here?"
+    unknown_calls: bool = False
 
     def extended(self, *functions: str, integer_casts: Optional[bool] = None) -> "Blocking":
         return replace(self, functions=self.functions | frozenset(functions),
@@ -181,13 +189,17 @@ class DataFlow:
     # The sinks handed to `self.add_loss`: an output the weights train through, beside the return value.
     added_losses: list[cst.BaseExpression] = field(default_factory=list)
     blocking: Blocking = DEFAULT_BLOCKING
+    # Model calls whose output the code detaches on purpose (`analysis/targets.py`).
+    targets: frozenset = frozenset()
     # What `analysis/values.py` has worked out about this scope's values.
     value_cache: dict = field(default_factory=dict, repr=False)
 
     # -- construction -------------------------------------------------------
 
     def collect(self, statements: list[cst.CSTNode]) -> None:
-        for node in _walk_scope(statements):
+        nodes = list(_walk_scope(statements))
+        self.targets = bootstrap_calls(self.scope, nodes, self.imports)
+        for node in nodes:
             if isinstance(node, cst.Assign):
                 for target in node.targets:
                     self._bind(target.target, node.value, node)
@@ -232,7 +244,8 @@ class DataFlow:
               and self.blocking.all_sources):
             for arg in call.args:
                 for name in target_names(arg.value):
-                    self.tainted.add(name)
+                    if name not in self.blocking.unwatched:
+                        self.tainted.add(name)
         elif method == "gradient" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names:
             if call.args:
                 self.sink_expressions.append(call.args[0].value)
@@ -253,8 +266,11 @@ class DataFlow:
     def solve(self, tainted_params: set[str]) -> None:
         self.tainted |= tainted_params
         if self.blocking.all_sources:
+            # A tape records a trainable variable by itself; a `trainable=False` one (the
+            # collocation points of a PINN) only when watched.
             self.tainted |= {
-                b.name for b in self.bindings if is_weight_constructor(b.value, self.imports)
+                b.name for b in self.bindings
+                if is_weight_constructor(b.value, self.imports) and not holds_state(b.value, self.imports)
             }
         changed = True
         while changed:
@@ -355,6 +371,8 @@ class DataFlow:
 
     def _call_is_tainted(self, call: cst.Call) -> bool:
         callee = call.func
+        if call in self.targets:
+            return False
         args_tainted = any(self.is_tainted(arg.value) for arg in call.args)
         if self.blocking.excludes(call):
             return args_tainted
@@ -363,7 +381,7 @@ class DataFlow:
             if self.blocking.blocks(qualified, call, self):
                 return False
             if qualified in ("tensorflow.Variable", "keras.Variable"):
-                return self.blocking.all_sources
+                return self.blocking.all_sources and not holds_state(call, self.imports)
             return args_tainted
         if isinstance(callee, cst.Name):
             name = callee.value
@@ -391,6 +409,10 @@ class DataFlow:
             if self.is_tainted(owner):
                 return method not in METADATA_ATTRIBUTES and method not in _METADATA_METHODS
             if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls and self.blocking.all_sources:
+                return True
+            if (self.blocking.unknown_calls and dotted_name(owner) is not None
+                    and method not in METADATA_ATTRIBUTES and method not in _METADATA_METHODS
+                    and method not in CONTAINER_MUTATORS and not self.is_ndarray(owner)):
                 return True
         return args_tainted
 

@@ -16,6 +16,7 @@ under stop_gradient or through argmax), and TGF301 asks it, in a tape, for the m
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar, Optional
 
 import libcst as cst
@@ -118,13 +119,26 @@ class _CutRule(Rule):
         if any(cut.is_tainted(loss) for loss in cut.added_losses):
             return False  # the weights still train through a loss handed to `add_loss` (a VQ codebook)
         asked = self._asked_for(scope)
+        # The returns of a method are one output on different paths: where one of them still
+        # trains (`return logits` beside an inference-time `return tf.argmax(logits)`), the
+        # op cuts no path the weights need.
+        returned = [n.value for n in _walk_scope(scope.body) if isinstance(n, cst.Return) and n.value is not None]
         entry = scope.tainted_params if self.baseline.parameters or not scope.is_forward_entry else set()
+        if any(tainted_at(baseline, r, entry) and tainted_at(cut, r, entry) for r in returned):
+            returned_ids = {id(r) for r in returned}
+        else:
+            returned_ids = set()
         for sink in baseline.sink_expressions:
+            if id(sink) in returned_ids:
+                continue
             # Read where it is used: `flows = tf.floor(flows * k); return flows` returns the floor.
             cut_off = tainted_at(baseline, sink, entry) and not tainted_at(cut, sink, entry)
             by_name, blockings = asked.get(sink, (False, None))
             if blockings is None:
-                if cut_off:
+                # Sources unknown: the cut counts only where no method of an object the
+                # analysis cannot see into (`self.net.critic(s, a)`) reaches the target around it.
+                if cut_off and (scope.is_keras_forward
+                                or not tainted_at(scope.analyse(replace(self.cut, unknown_calls=True)), sink, entry)):
                     return True
                 continue
             # A `tape.gradient` asks for some variables only: the cut counts when it takes the

@@ -51,7 +51,7 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
 def gradient_value(context, value: cst.BaseExpression) -> bool:
     """`value` depends on a gradient source, and nothing says it is not a float tensor: not
     an integer, a Python number or string, shape metadata, nor data in an `isinstance` branch."""
-    flow = context.flow
+    flow = context.flow_at(value)
     if flow is None or not flow.is_tainted(value) or carries_no_gradient(flow, value):
         return False
     tainted = {name for name in names_in(value) if name in flow.tainted}
