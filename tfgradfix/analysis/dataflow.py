@@ -197,7 +197,7 @@ class DataFlow:
     # -- construction -------------------------------------------------------
 
     def collect(self, statements: list[cst.CSTNode]) -> None:
-        nodes = list(_walk_scope(statements))
+        nodes = list(walk_scope(statements))
         self.targets = bootstrap_calls(self.scope, nodes, self.imports)
         for node in nodes:
             if isinstance(node, cst.Assign):
@@ -514,7 +514,7 @@ def _unpacked(value: cst.BaseExpression, count: int) -> Optional[list[cst.BaseEx
     return None
 
 
-def _walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:
+def walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:
     """Nodes of a scope's body, not descending into nested functions or classes."""
     stack: list[cst.CSTNode] = list(reversed(statements))
     while stack:

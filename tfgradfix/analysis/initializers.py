@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import _walk_scope
+from tfgradfix.analysis.dataflow import walk_scope
 from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, KerasClass, self_attribute
 from tfgradfix.analysis.tree import descendants
 
@@ -73,7 +73,7 @@ def initializer_weights(analysis: "ModuleAnalysis", cls: KerasClass) -> list[Ini
         scope = analysis.scopes.get(method)
         if scope is None:
             continue
-        for node in _walk_scope(scope.body):
+        for node in walk_scope(scope.body):
             if not (isinstance(node, cst.Assign) and len(node.targets) == 1):
                 continue
             attr = self_attribute(node.targets[0].target)
@@ -110,7 +110,7 @@ def _made_by(analysis, scope, cls: KerasClass, value: cst.BaseExpression, depth:
         return "initializer", value.func, value
     helper = analysis.callee_scope(scope, value)  # `glorot(shape)`: a helper returning an initializer's value
     if helper is not None and helper is not scope and depth < 2:
-        returns = [n.value for n in _walk_scope(helper.body) if isinstance(n, cst.Return) and n.value is not None]
+        returns = [n.value for n in walk_scope(helper.body) if isinstance(n, cst.Return) and n.value is not None]
         made = [_made_by(analysis, helper, cls, r, depth + 1) for r in returns]
         if made and all(m is not None and m[0] == "initializer" for m in made):
             return "initializer", None, value
@@ -197,7 +197,7 @@ def _used_as_weight(analysis, cls: KerasClass, attr: str, additions: bool) -> bo
             continue
         flow = scope.analyse()
         aliases = {b.name for b in flow.bindings if _mentions(b.value, attr, set())}
-        for node in _walk_scope(scope.body):
+        for node in walk_scope(scope.body):
             operands: list[cst.BaseExpression] = []
             if isinstance(node, cst.BinaryOperation):
                 operators = (cst.MatrixMultiply, cst.Multiply) + ((cst.Add, cst.Subtract) if additions else ())

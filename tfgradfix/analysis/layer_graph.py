@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import _walk_scope
+from tfgradfix.analysis.dataflow import walk_scope
 from tfgradfix.analysis.keras import KERAS_PACKAGES, SEEDED_LAYERS, STATELESS_LAYERS, constructed_layer
 from tfgradfix.analysis.rebinding import _Parents
 
@@ -162,7 +162,7 @@ def _is_keras(analysis, func: cst.BaseExpression, name: str) -> bool:
 
 
 def _calls(scope) -> list[cst.Call]:
-    return [n for n in _walk_scope(scope.body) if isinstance(n, cst.Call)]
+    return [n for n in walk_scope(scope.body) if isinstance(n, cst.Call)]
 
 
 def _calls_of(scope, name: str) -> list[cst.Call]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import DataFlow, _walk_scope, argument_for, names_in
+from tfgradfix.analysis.dataflow import DataFlow, walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import batch_norm_application, makes_state, self_attribute
 from tfgradfix.analysis.project import Kind, library_kind
@@ -193,7 +193,7 @@ class _Describer:
                 kind, node = class_kind(self.analysis, param.annotation.annotation)
                 if kind is not Kind.UNKNOWN:
                     return self.instance(node, []) if node is not None else ObjectInfo(kind)
-        for node in _walk_scope(scope.body):
+        for node in walk_scope(scope.body):
             if not isinstance(node, cst.Call):
                 continue
             callee = node.func
@@ -211,7 +211,7 @@ class _Describer:
             method_scope = self.analysis.scopes.get(method)
             if method_scope is None:
                 continue
-            for node in _walk_scope(method_scope.body):
+            for node in walk_scope(method_scope.body):
                 if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
                     values.append(self.expression(method_scope, node.value, depth + 1))
         return _join(values)
@@ -220,7 +220,7 @@ class _Describer:
         callee = call.func
         if isinstance(callee, cst.Name) and callee.value in self.analysis.functions:
             function = self.analysis.scopes[self.analysis.functions[callee.value]]
-            returns = [n.value for n in _walk_scope(function.body) if isinstance(n, cst.Return) and n.value is not None]
+            returns = [n.value for n in walk_scope(function.body) if isinstance(n, cst.Return) and n.value is not None]
             return _join(self.expression(function, r, depth + 1) for r in returns)
         kind, node = class_kind(self.analysis, callee)
         if node is not None:
@@ -240,7 +240,7 @@ class _Describer:
         nodes = list(descendants(call))
         names: set[str] = set()
         work = list(names_in(call)) + ([bound_to] if bound_to else [])
-        statements = list(_walk_scope(scope.body))
+        statements = list(walk_scope(scope.body))
         while work:
             name = work.pop()
             if name in names:

@@ -34,7 +34,7 @@ from typing import Iterator, Optional, Union
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import (
-    DEFAULT_BLOCKING, TENSOR_MAPS, Blocking, DataFlow, _walk_scope, argument_for, parameters, tainted_arguments,
+    DEFAULT_BLOCKING, TENSOR_MAPS, Blocking, DataFlow, walk_scope, argument_for, parameters, tainted_arguments,
     tainted_parameters, target_names,
 )
 from tfgradfix.analysis.imports import ImportMap, dotted_name
@@ -209,7 +209,7 @@ class Scope:
         names = set()
         for method in (s for s in self.owner.body.body if isinstance(s, cst.FunctionDef)):
             scope = self.module.scopes.get(method)
-            for node in _walk_scope(scope.body) if scope is not None else ():
+            for node in walk_scope(scope.body) if scope is not None else ():
                 if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
                     names.add(scope.dtype_name(node.value, depth + 1))
         return names.pop() if len(names) == 1 else ""
@@ -220,7 +220,7 @@ class Scope:
         if self.owner is not None and isinstance(self.node, cst.FunctionDef) and self.node.name.value == "__init__":
             name = self.owner.name.value
             for scope in self.module.scopes.values():
-                callers.extend((scope, node) for node in _walk_scope(scope.body)
+                callers.extend((scope, node) for node in walk_scope(scope.body)
                                if isinstance(node, cst.Call) and isinstance(node.func, cst.Name)
                                and node.func.value == name)
         return callers
@@ -242,7 +242,7 @@ class Scope:
         flow = DataFlow(scope=self, imports=self.module.imports, blocking=blocking)
         flow.collect(self.body)
         flow.solve(set(parameters))
-        returns = [n.value for n in _walk_scope(self.body) if isinstance(n, cst.Return) and n.value is not None]
+        returns = [n.value for n in walk_scope(self.body) if isinstance(n, cst.Return) and n.value is not None]
         # Read flow-sensitively: `x = tf.round(x); return x` returns what the round leaves.
         result = any(tainted_at(flow, value, set(parameters)) for value in returns)
         self._summaries[key] = result
@@ -416,7 +416,7 @@ class ModuleAnalysis:
     def _returns_images(self, scope: Scope) -> bool:
         """Every return is cast to 8-bit pixels: an inference-only decoder, whose output
         nothing differentiates (a loss needs floats)."""
-        returns = [n.value for n in _walk_scope(scope.body) if isinstance(n, cst.Return)]
+        returns = [n.value for n in walk_scope(scope.body) if isinstance(n, cst.Return)]
         return bool(returns) and all(self._casts_to_pixels(value) for value in returns)
 
     def _casts_to_pixels(self, value: Optional[cst.BaseExpression]) -> bool:
@@ -542,7 +542,7 @@ class ModuleAnalysis:
         """Functions the module hands to Keras or TF: Lambda layers and compiled losses
         run on the path; numpy_function bodies and custom gradients never do."""
         for scope in list(self.scopes.values()):
-            for node in _walk_scope(scope.body):
+            for node in walk_scope(scope.body):
                 if not isinstance(node, cst.Call):
                     continue
                 qualified = self.imports.resolve(node.func) or ""
@@ -613,7 +613,7 @@ class ModuleAnalysis:
             factory = self.function_of(scope, expr.func, _depth + 1)
             if factory is None or not isinstance(factory.node, cst.FunctionDef):
                 return None
-            returned = [n.value for n in _walk_scope(factory.body) if isinstance(n, cst.Return) and n.value is not None]
+            returned = [n.value for n in walk_scope(factory.body) if isinstance(n, cst.Return) and n.value is not None]
             closures = {self.function_of(factory, r, _depth + 1) for r in returned}
             if len(closures) == 1:
                 return closures.pop()
@@ -633,7 +633,7 @@ class ModuleAnalysis:
         elif self_attribute(expr) is not None and scope.owner is not None:
             attr = self_attribute(expr)
             for method in (s for s in scope.owner.body.body if isinstance(s, cst.FunctionDef)):
-                for node in _walk_scope(list(child_nodes(method.body))):
+                for node in walk_scope(list(child_nodes(method.body))):
                     if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
                         values.append(node.value)
         classes = {v.func.value if isinstance(v, cst.Call) and isinstance(v.func, cst.Name) else None for v in values}
@@ -686,7 +686,7 @@ class ModuleAnalysis:
         project module: Keras calls it with `(y_true, y_pred)`, the prediction carrying the
         gradient."""
         for scope in self.scopes.values():
-            for node in _walk_scope(scope.body):
+            for node in walk_scope(scope.body):
                 if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
                         and node.func.attr.value == "compile"):
                     continue
@@ -792,7 +792,7 @@ class ModuleAnalysis:
         if self._callers is None:
             self._callers = {}
             for scope in list(self.scopes.values()):
-                for node in _walk_scope(scope.body):
+                for node in walk_scope(scope.body):
                     if isinstance(node, cst.Call):
                         target = self.callee_scope(scope, node)
                         if target is not None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import Blocking, DataFlow, _walk_scope
+from tfgradfix.analysis.dataflow import Blocking, DataFlow, walk_scope
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks
@@ -122,7 +122,7 @@ def object_called(scope: "Scope", call: cst.Call) -> Optional[str]:
 
 
 def called_objects(scope: "Scope") -> set[str]:
-    return {key for node in _walk_scope(scope.body) if isinstance(node, cst.Call)
+    return {key for node in walk_scope(scope.body) if isinstance(node, cst.Call)
             for key in [object_called(scope, node)] if key is not None}
 
 
@@ -161,7 +161,7 @@ def _bound_values(scope: "Scope", key: str) -> Optional[set[str]]:
     if head == "self" and rest and "." not in rest and scope.owner is not None:
         values: list[cst.BaseExpression] = []
         for method in (s for s in scope.owner.body.body if isinstance(s, cst.FunctionDef)):
-            for node in _walk_scope(list(method.body.body) if isinstance(method.body, cst.IndentedBlock) else []):
+            for node in walk_scope(list(method.body.body) if isinstance(method.body, cst.IndentedBlock) else []):
                 if isinstance(node, cst.Assign):
                     for target in node.targets:
                         values.extend(_assigned(target.target, node.value, rest))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import METADATA_ATTRIBUTES, _walk_scope, argument_for, names_in
+from tfgradfix.analysis.dataflow import METADATA_ATTRIBUTES, walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 
@@ -241,7 +241,7 @@ def is_mapping(flow: "DataFlow", name: str) -> bool:
 def _scope_nodes(flow: "DataFlow"):
     key = ("nodes",)
     if key not in flow.value_cache:
-        flow.value_cache[key] = list(_walk_scope(flow.scope.body))
+        flow.value_cache[key] = list(walk_scope(flow.scope.body))
     return flow.value_cache[key]
 
 

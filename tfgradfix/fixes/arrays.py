@@ -18,7 +18,7 @@ import libcst as cst
 from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.keras import FORWARD_METHODS
 from tfgradfix.analysis.scopes import Scope
-from tfgradfix.analysis.dataflow import DataFlow, _walk_scope, is_certainly_tensor, name_nodes, target_name_nodes
+from tfgradfix.analysis.dataflow import DataFlow, walk_scope, is_certainly_tensor, name_nodes, target_name_nodes
 from tfgradfix.analysis.values import Kind, kind_of
 from tfgradfix.fixes.backend import backend_of
 from tfgradfix.fixes.edits import Applicability, Edit, Fix, Replacement
@@ -254,7 +254,7 @@ class ArrayToTensor:
     def _uses(self, name: str):
         bound: set[int] = set()
         reads: list[cst.Name] = []
-        for node in _walk_scope(self.scope.body):
+        for node in walk_scope(self.scope.body):
             if isinstance(node, cst.AssignTarget):
                 bound.update(id(n) for n in target_name_nodes(node.target))
             elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor, cst.NamedExpr)):

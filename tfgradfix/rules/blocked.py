@@ -21,7 +21,7 @@ from typing import ClassVar, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import Blocking, _walk_scope
+from tfgradfix.analysis.dataflow import Blocking, walk_scope
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
@@ -122,7 +122,7 @@ class _CutRule(Rule):
         # The returns of a method are one output on different paths: where one of them still
         # trains (`return logits` beside an inference-time `return tf.argmax(logits)`), the
         # op cuts no path the weights need.
-        returned = [n.value for n in _walk_scope(scope.body) if isinstance(n, cst.Return) and n.value is not None]
+        returned = [n.value for n in walk_scope(scope.body) if isinstance(n, cst.Return) and n.value is not None]
         entry = scope.tainted_params if self.baseline.parameters or not scope.is_forward_entry else set()
         if any(tainted_at(baseline, r, entry) and tainted_at(cut, r, entry) for r in returned):
             returned_ids = {id(r) for r in returned}
@@ -386,7 +386,7 @@ def _sink(scope) -> str:
 def _outputs(scope) -> list[cst.BaseExpression]:
     """What the forward method returns, output by output (`return main, aux`, a dict of heads)."""
     found: list[cst.BaseExpression] = []
-    for node in _walk_scope(scope.body):
+    for node in walk_scope(scope.body):
         if isinstance(node, cst.Return) and node.value is not None:
             value = node.value
             if isinstance(value, (cst.Tuple, cst.List)):

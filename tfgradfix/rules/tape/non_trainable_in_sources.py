@@ -6,7 +6,7 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import _walk_scope, name_nodes, names_in, target_names
+from tfgradfix.analysis.dataflow import walk_scope, name_nodes, names_in, target_names
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.objects import Kind, describe
 from tfgradfix.analysis.tapes import GradientCall, TapeBlock
@@ -130,7 +130,7 @@ class NonTrainableInSources(TapeRule):
 
         paired: list[cst.Attribute] = []
         paired_alias = 0
-        for node in _walk_scope(scope.body):
+        for node in walk_scope(scope.body):
             if isinstance(node, cst.Return) and node.value is not None and is_gradients(node.value):
                 if not self._callers_keep_apart(scope):
                     return None
@@ -194,9 +194,9 @@ class NonTrainableInSources(TapeRule):
         """Whether no caller in the module zips the gradients this function returns
         with variables of its own."""
         for caller, call in self.context.analysis.callers_of(scope):
-            bound = {name for node in _walk_scope(caller.body) if isinstance(node, cst.Assign) and node.value is call
+            bound = {name for node in walk_scope(caller.body) if isinstance(node, cst.Assign) and node.value is call
                      for t in node.targets for name in target_names(t.target)}
-            for node in _walk_scope(caller.body):
+            for node in walk_scope(caller.body):
                 if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "zip":
                     if contains(node, call):
                         return False

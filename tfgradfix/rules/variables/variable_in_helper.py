@@ -9,7 +9,7 @@ from typing import Optional, Union
 import libcst as cst
 
 from tfgradfix.analysis.context import ParentMap
-from tfgradfix.analysis.dataflow import _walk_scope, names_in
+from tfgradfix.analysis.dataflow import walk_scope, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.layer_state import attribute_values, creates, integer_names, known_values, repeated_in
@@ -251,7 +251,7 @@ def hoist_into_caller(class_name: str, helper: str, local: str, helper_code: str
     callers = []
     for scope in analysis.scopes.values():
         if scope.keras_class is cls and scope.is_forward_entry:
-            for node in _walk_scope(scope.body):
+            for node in walk_scope(scope.body):
                 if isinstance(node, cst.Call):
                     dotted = dotted_name(node.func)
                     target = project.resolve(analysis.module_name, dotted) if dotted else None
