@@ -12,11 +12,17 @@ from tfgradfix.fixes.edits import Fix
 from tfgradfix.rules.base import Rule
 
 
+# The augmented assignments `tf.Variable` refuses (TF 2.21); `//=` and `%=` rebind the name.
+_RAISING_OPERATORS = {cst.AddAssign: "+=", cst.SubtractAssign: "-=", cst.MultiplyAssign: "*=",
+                      cst.DivideAssign: "/=", cst.PowerAssign: "**="}
+
+
 class VariableRebound(Rule):
     code = "TGF204"
     name = "variable-rebound"
     summary = "a `tf.Variable` name rebound to a tensor (`x = x - lr * g`)"
     message = "`{name} = ...` replaces the `tf.Variable` with a plain tensor: from the next step on, the tape does not watch it and its gradient is None"
+    augmented_message = "`{name} {operator} ...` on a `tf.Variable` raises `RuntimeError` in TF 2.x: the first update stops the loop"
     triggers = ("Variable(",)
     what = (
         "Finds `w = w - lr * g`, `w -= lr * g`, `w = w + d` and `w = f(w)` where `w` holds a "
@@ -88,7 +94,12 @@ class VariableRebound(Rule):
             self._seen.add(statement)
             replacement = _assign_call(statement, target.value)
             fix = Fix.replace(statement, replacement, "Update the variable in place") if replacement else None
-            self.report(statement, self.message.format(name=target.value), fix)
+            operator = _RAISING_OPERATORS.get(type(getattr(statement, "operator", None)))
+            if operator is not None:
+                message = self.augmented_message.format(name=target.value, operator=operator)
+            else:
+                message = self.message.format(name=target.value)
+            self.report(statement, message, fix)
 
     def _is_variable(self, name: str, rebinding: cst.CSTNode) -> bool:
         context = self.context
