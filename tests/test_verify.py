@@ -1111,3 +1111,78 @@ def test_a_plain_class_given_its_model_runs_through_the_function_that_makes_one(
     original = path.read_text()
     fixed = path.with_name("abstract_compute_loss.fixed.py").read_text()
     assert changed_units(original, fixed) == [Unit("function", "train_step_example", covers=("Trainer",))]
+
+
+_NOISY = textwrap.dedent("""
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow import keras
+    {noise}
+
+    class Regressor(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.gain = {gain}
+            self.body = keras.layers.Dense(8, activation="tanh")
+            self.dropout = keras.layers.Dropout(0.3)
+            self.head = keras.layers.Dense(1)
+
+        def call(self, x, training=False):
+            return self.head(self.dropout(self.body(x), training=training)) * self.gain{extra}
+
+
+    def build_model():
+        return Regressor()
+
+
+    def train_step(model, x, y, optimizer):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean({square}(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+""")
+_UNTRACKED_GAIN = "tf.Variable(1.0)"
+# The fix's weight: its initializer, made without a seed, takes one from Python's `random`, so
+# the Dropout made after it gets another seed than in the original.
+_TRACKED_GAIN = 'self.add_weight(shape=(), initializer=keras.initializers.RandomUniform(1.0, 1.0))'
+
+
+@_batched
+def _dropout_after_a_constructor_fix(folder: Path) -> Items:
+    """A right fix in both the model (its gain made a weight) and the training step (NumPy out of
+    the loss); the step runs the model with dropout on. The fixed model's Dropout gets another seed
+    unless the verifier gives it the original's: then the first loss differed."""
+    original = _NOISY.format(noise="", gain=_UNTRACKED_GAIN, extra="", square="np.square")
+    fixed = _NOISY.format(noise="", gain=_TRACKED_GAIN, extra="", square="tf.square")
+    return [("noisy.py", original, fixed)]
+
+
+@pytest.mark.slow
+def test_a_right_fix_of_a_step_with_dropout_verifies_with_the_same_first_loss(verified):
+    (units,) = verified[_dropout_after_a_constructor_fix]
+    result = units["train_step"]
+    assert result["verdict"] == "verified", result
+    assert result["max_abs_diff"] <= 1e-4, result
+    assert units["Regressor"]["verdict"] == "verified", units
+
+
+@_batched
+def _noise_nothing_seeds(folder: Path) -> Items:
+    """The model adds noise from a generator seeded by the operating system: no two runs of the
+    original have the same first loss, so the fixed one's differing says nothing."""
+    noise = "\nNOISE = tf.random.Generator.from_non_deterministic_state()\n"
+    extra = " + 0.1 * NOISE.normal((1,))"
+    original = _NOISY.format(noise=noise, gain=_UNTRACKED_GAIN, extra=extra, square="np.square")
+    fixed = _NOISY.format(noise=noise, gain=_UNTRACKED_GAIN, extra=extra, square="tf.square")
+    return [("noisy.py", original, fixed)]
+
+
+@pytest.mark.slow
+def test_a_random_first_loss_is_inconclusive_and_says_what_differed(verified):
+    (units,) = verified[_noise_nothing_seeds]
+    result = units["train_step"]
+    assert result["verdict"] == "inconclusive", result
+    assert re.match(r"the first loss differs: [-\d.e]+ before, [-\d.e]+ after \(max\|Δ\| ", result["reason"]), result
+    assert "the loss is random: the original's own first loss moves by" in result["reason"], result
+    assert result["random_spread"] > 0 and len(result["first_loss"]) == 2, result
