@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sys
+from typing import Optional, TypedDict
 
 MARKER = "TFGRADFIX-VERIFY "
 SHAPES = [(2, 4), (2, 8), (2, 3, 4), (2, 16), (2, 5, 8), (2, 28, 28), (2, 32, 32, 3), (2, 28, 28, 1)]
@@ -50,6 +51,51 @@ DATA_PARAM = re.compile(r"(dataset|^ds$|_ds$|^data$|_data$|loader|batches)")
 OPTIMIZER_PARAM = re.compile(r"^(opt|optimi[sz]er|\w+_optimi[sz]er)$")
 LOSS_PARAM = re.compile(r"^(loss_fn|loss_object|loss_func|criterion|loss)$")
 SCALAR_PARAMS = {"lr": 0.01, "learning_rate": 0.01, "batch_size": 2, "seed": 0, "verbose": 0}
+
+
+# -- the message --------------------------------------------------------------------------------
+# The parent (`runner.py`) writes a `Job` as JSON on this child's stdin; the child answers one
+# `Answer` as JSON after MARKER. Both sides spell the keys from these types.
+
+class _UnitRequired(TypedDict):
+    kind: str  # "layer", "function" (a training function, or a method of a plain class) or "block"
+    name: str  # the class, function, `Class.method`, or lifted top-level block
+    label: str  # the key of its verdict in the answer
+    entry: str  # the module that defines it
+
+
+class UnitJob(_UnitRequired, total=False):
+    """One unit to run before and after its fixes (`runner.plan_unit`); `original` and
+    `fixed` are always given, the others where the plan found them."""
+    original: str  # the folder of the module tree as it was
+    fixed: str  # and as the fixes leave it
+    example: Optional[dict]  # the configuration's or `example()`'s {"args", "kwargs", "input_shape"}
+    shapes: list  # input shapes the project uses (`plan.input_shapes`)
+    integer_shapes: list  # shapes of integer inputs (token ids)
+    integer_inputs: dict  # {parameter: {"bound", "attr"}}: where an integer input's bound comes from
+    nested_in: str  # the model that builds this layer, if any
+    input_structure: Optional[dict]  # {"kind": "list", "size"} or {"kind": "dict", "keys"}
+    parameters: list  # a lifted block's parameters (bound to synthetic batches)
+    objects: list  # the module-level objects the unit uses (a script's model)
+    missing: dict  # name -> why it was not loaded
+    numpy_calls: list  # NumPy calls in the original and the fixed tree
+    modules: list  # other modules to import (where the builders are)
+    builders: list  # a layer's or a method's: `plan.Builder.as_json()` of each way to build it
+    models: list  # a function's: the same, of each model it can be given
+
+
+class FileJob(TypedDict):
+    units: list  # of UnitJob
+
+
+class Job(TypedDict):
+    files: list  # of FileJob
+    device: str  # "auto", "cpu" or "gpu"
+
+
+class Answer(TypedDict):
+    device: str  # what ran the units: "GPU:0" or "CPU"
+    files: list  # for each FileJob: {unit label: verdict}
 
 
 def choose_device(requested: str, gpus: list) -> str:
@@ -222,7 +268,7 @@ def _signature_arguments(cls) -> list[tuple[list, dict]]:
     return [([], kwargs)] if kwargs else []
 
 
-def _class_candidates(modules, unit: dict) -> list[tuple[str, str, list, dict, str]]:
+def _class_candidates(modules, unit: UnitJob) -> list[tuple[str, str, list, dict, str]]:
     """(module, name, args, kwargs, via): the unit's own builders, then the enclosing ones."""
     entry, name = unit["entry"], unit["name"]
     found = []
@@ -360,7 +406,7 @@ def _several(shapes: list[tuple], arity: int) -> list[tuple]:
     return list(dict.fromkeys(found))
 
 
-def _instances(tf, original, fixed, unit: dict):
+def _instances(tf, original, fixed, unit: UnitJob):
     """(before, after, input, via) to try, most specific first."""
     entry, name = unit["entry"], unit["name"]
     example = unit.get("example")
@@ -435,7 +481,7 @@ def _structured(x, structure: dict | None):
     return list(x)
 
 
-def integer_shapes(unit: dict) -> list[tuple]:
+def integer_shapes(unit: UnitJob) -> list[tuple]:
     """Shapes of token-id batches: the project's integer `keras.Input`s, then (batch, time)."""
     found = [tuple(s) for s in unit.get("integer_shapes", [])]
     return list(dict.fromkeys([*found, (2, TIME_STEPS)]))
@@ -535,7 +581,7 @@ def _gradients(tf, layer, x, direction):
     return out, loss, tape.gradient(loss, [*_trainable(tf, layer), *inputs])
 
 
-def verify_layer(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
+def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     errors = []
     name = unit["name"]
     try:
@@ -612,7 +658,7 @@ def _absent_modules(module) -> list[str]:
     return sorted({str(n).split(".")[0] for n in found if n})
 
 
-def _fewer_numpy_calls(unit: dict) -> bool:
+def _fewer_numpy_calls(unit: UnitJob) -> bool:
     """Whether the fix took NumPy calls out of the code the unit runs (the parent counted them)."""
     before, after = unit.get("numpy_calls", (0, 0))
     return before > after
@@ -811,7 +857,7 @@ def _nones(value) -> int:
     return 0
 
 
-def _model_for(tf, modules: dict, unit: dict, builder: dict | None, entry):
+def _model_for(tf, modules: dict, unit: UnitJob, builder: dict | None, entry):
     """The model a function is handed (built from the project), else the first Keras
     object the module holds at the top level (what a lifted block trains)."""
     if builder is not None:
@@ -846,13 +892,13 @@ def _first_output(tf, model, candidates: list[tuple]) -> tuple:
     raise Inconclusive("no input shape the model accepts was found")
 
 
-def _model_inputs(tf, model, unit: dict, shapes: list[tuple]) -> list[tuple]:
+def _model_inputs(tf, model, unit: UnitJob, shapes: list[tuple]) -> list[tuple]:
     """(shape, id bound) to feed a model: token ids first when it looks them up."""
     bound = integer_bound(tf, model, unit.get("integer_inputs", {})) if model is not None else None
     return [*((s, bound) for s in (integer_shapes(unit) if bound is not None else [])), *((s, None) for s in shapes)]
 
 
-def _another(tf, unit: dict, builder: dict | None, original: dict, fixed: dict, x_spec, side: str):
+def _another(tf, unit: UnitJob, builder: dict | None, original: dict, fixed: dict, x_spec, side: str):
     """A maker of a second model for a function that takes two (`distill(student, teacher)`):
     built as the first one, its fixed version holding the original's starting values."""
     if builder is None:
@@ -934,7 +980,7 @@ def _run(tf, function, kwargs, eager: bool):
         tf.config.run_functions_eagerly(False)
 
 
-def verify_function(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
+def verify_function(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     """Run a training function (or a lifted block) before and after with the same
     synthetic arguments; every gradient it asks for must come back, over as many
     variables, at the same first loss, and the fixed one must also trace."""
@@ -1046,7 +1092,7 @@ def _held_model(tf, obj):
         if hasattr(obj, "__dict__") else None
 
 
-def verify_method(tf, np, unit: dict, original: dict, fixed: dict) -> dict:
+def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     """A method holding a tape of a plain class (an agent that holds its model): the object
     built as the project builds it (else from its constructor's defaults), the model it holds
     fed to find its input, the method called before and after with the same synthetic
@@ -1256,7 +1302,7 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
         return {"verdict": "inconclusive", "reason": _missing_reason(unit, _describe(error))}
 
 
-def _missing_reason(unit: dict, reason: str) -> str:
+def _missing_reason(unit: UnitJob, reason: str) -> str:
     """Name the data a NameError is about when the parent knew it was not loaded."""
     match = re.search(r"name '(\w+)' is not defined", reason)
     if match and match.group(1) in unit.get("missing", {}):
@@ -1265,8 +1311,8 @@ def _missing_reason(unit: dict, reason: str) -> str:
 
 
 def main() -> None:
-    """Job: {"files": [{"units": [unit, ...]}], "device"}; a unit as `runner` plans it."""
-    job = json.loads(sys.stdin.read())
+    """Reads a `Job`, writes an `Answer`; a unit as `runner.plan_unit` plans it."""
+    job: Job = json.loads(sys.stdin.read())
     import numpy as np
     import tensorflow as tf
 
@@ -1279,7 +1325,8 @@ def main() -> None:
                 results[unit["label"]] = verify_unit(tf, np, unit)
                 results[unit["label"]]["device"] = device
         report.append(results)
-    print(MARKER + json.dumps({"device": device, "files": report}, default=str), flush=True)
+    answer: Answer = {"device": device, "files": report}
+    print(MARKER + json.dumps(answer, default=str), flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Optional
 
 from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.verify import plan, project_tests
-from tfgradfix.verify.child import MARKER
+from tfgradfix.verify.child import MARKER, Answer, FileJob, Job, UnitJob
 from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks, numpy_calls
 from tfgradfix.verify.units import NOTHING, Unit, changed_units, nothing_runs, units_elsewhere
 
@@ -82,9 +82,9 @@ class _Batch:
             units = changed_units(original, fixed)
             self.plans.append(units + units_elsewhere(index, path, original, fixed, units))
 
-    def plan(self, folder: str) -> list[dict]:
+    def plan(self, folder: str) -> list[FileJob]:
         """The child's job for each file, the trees written under `folder`."""
-        files = []
+        files: list[FileJob] = []
         # The fixed tree holds every fixed file of the batch: a training function runs the
         # project's models as the whole fix leaves them, not with another file's old bug.
         fixed_texts = {Path(path).resolve(): fixed for path, _, fixed in self.items}
@@ -93,7 +93,7 @@ class _Batch:
             project = self.projects.setdefault(_package_of(path)[0],
                                                plan.Project(Path(_package_of(path)[0]), self.index))
             before, after = project.with_text(changed, original), project.with_texts({**fixed_texts, changed: fixed})
-            planned = []
+            planned: list[UnitJob] = []
             for number, unit in enumerate(units):
                 where = Path(folder, f"{position}-{number}")
                 home = Path(unit.path).resolve() if unit.path else changed
@@ -135,10 +135,10 @@ def _run_batches(batches: list[_Batch], python: Optional[str], device: str,
         files = []
         for number, batch in enumerate(running):
             files += batch.plan(folder if len(running) == 1 else str(Path(folder, f"batch-{number}")))
-        job = json.dumps({"files": files, "device": device})
+        job: Job = {"files": files, "device": device}
         try:
-            done = subprocess.run([python or sys.executable, CHILD], input=job, capture_output=True, text=True,
-                                  timeout=timeout, cwd=folder)
+            done = subprocess.run([python or sys.executable, CHILD], input=json.dumps(job), capture_output=True,
+                                  text=True, timeout=timeout, cwd=folder)
         except subprocess.TimeoutExpired:
             stopped = f"timed out after {timeout:.0f} s; the child was killed"
             return [_all(batch.plans, "failed", stopped) if batch in running
@@ -149,7 +149,8 @@ def _run_batches(batches: list[_Batch], python: Optional[str], device: str,
         verdict = "inconclusive" if "No module named 'tensorflow'" in done.stderr else "failed"
         return [_all(batch.plans, verdict, f"the verifier stopped: {last}") if batch in running
                 else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
-    verdicts = iter(json.loads(line[len(MARKER):])["files"])
+    answer: Answer = json.loads(line[len(MARKER):])
+    verdicts = iter(answer["files"])
     found = [batch.read([next(verdicts) for _ in batch.items]) if batch in running
              else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
     for batch, files in zip(batches, found):
@@ -207,13 +208,13 @@ def _nothing(index: ProjectIndex, item: tuple[str, str, str]) -> dict[str, dict]
 
 
 def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit, example: Optional[dict],
-              folder: Path) -> dict:
+              folder: Path) -> UnitJob:
     """The job for one unit of file `path`: both trees (the project as it was, and with every
     fix of the batch) written under `folder`, and the ways to build and feed it."""
     entry = before.module_name(path)
-    job: dict = {"kind": unit.kind, "name": unit.name, "label": unit.key, "entry": entry, "example": example,
-                 "shapes": plan.input_shapes(before, path), "integer_shapes": plan.integer_shapes(before, path),
-                 "integer_inputs": plan.integer_inputs(before, path)}
+    job: UnitJob = {"kind": unit.kind, "name": unit.name, "label": unit.key, "entry": entry, "example": example,
+                    "shapes": plan.input_shapes(before, path), "integer_shapes": plan.integer_shapes(before, path),
+                    "integer_inputs": plan.integer_inputs(before, path)}
     extra: list[plan.Builder] = []
     blocks_before: dict = {}
     blocks_after: dict = {}
@@ -231,8 +232,8 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
         if unit.name in old:
             blocks_before[path] = ([old[unit.name].statement], old[unit.name].index)
         blocks_after[path] = ([new[unit.name].statement], new[unit.name].index)
-        job.update(parameters=new[unit.name].parameters, objects=sorted(new[unit.name].statement.uses),
-                   label=unit.name)
+        job["parameters"], job["objects"] = new[unit.name].parameters, sorted(new[unit.name].statement.uses)
+        job["label"] = unit.name
     if unit.occurrence:  # the definition of that name that a fix changed, and the names as they stood there
         for side, blocks in ((before, blocks_before), (after, blocks_after)):
             defined = [s for s in side.table(path).bindings(unit.name) if isinstance(s.node, ast.ClassDef)]
@@ -252,12 +253,14 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(code, encoding="utf-8")
         (folder / side).mkdir(parents=True, exist_ok=True)
-        job[side] = str(folder / side)
+    job["original"], job["fixed"] = str(folder / "original"), str(folder / "fixed")
     job["missing"] = {**trees["original"].missing, **trees["fixed"].missing}
     job["numpy_calls"] = [sum(numpy_calls(code) for code in trees[side].files.values()) for side in ("original", "fixed")]
     job["modules"] = list(dict.fromkeys(b.module for b in extra if b.module != entry))
-    key = "builders" if unit.kind == "layer" or method else "models"
-    job[key] = [b.as_json() for b in extra]
+    if unit.kind == "layer" or method:
+        job["builders"] = [b.as_json() for b in extra]
+    else:
+        job["models"] = [b.as_json() for b in extra]
     return job
 
 
