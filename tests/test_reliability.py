@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from tfgradfix.engine import TOO_DEEP
+from tfgradfix.result import TOO_DEEP
 from tfgradfix.noqa import NoqaLines, add_noqa
 
 HEADER = "import numpy as np\nimport tensorflow as tf\n\n\nclass L(tf.keras.layers.Layer):\n    def call(self, x):\n"

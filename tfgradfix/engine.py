@@ -5,21 +5,17 @@ from __future__ import annotations
 import ast
 import dataclasses
 import io
-import os
 import re
 import tokenize
-import traceback
-from dataclasses import dataclass, field
 from typing import Callable, Collection, Optional, Sequence
 
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 
-from tfgradfix import interrupts
 from tfgradfix.analysis.context import TraversalContext
 from tfgradfix.analysis.imports import ImportMap, dotted_name
-from tfgradfix.analysis.project import Kind, PathEntry, ProjectIndex, checksum, index_module
+from tfgradfix.analysis.project import Kind, ProjectIndex, checksum, index_module
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.slices import ModuleSlices
 from tfgradfix.analysis.tree import child_nodes, visit_batched

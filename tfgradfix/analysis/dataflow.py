@@ -46,6 +46,9 @@ NON_DIFFERENTIABLE_RESULTS = frozenset(
 _SAMPLING_MODULES = ("numpy.random.",)
 # Methods of a tensor that return its static metadata (`x.get_shape().as_list()`).
 _METADATA_METHODS = frozenset({"get_shape", "as_list", "num_elements", "is_fully_defined"})
+# A backend module's shape functions (`ops.shape(x)`, `K.int_shape(x)`, under whatever name a
+# project re-exports keras.ops): metadata, not a value of `x`.
+_BACKEND_METADATA_FUNCTIONS = frozenset({"shape", "int_shape", "shape_n", "rank", "ndim"})
 # Python's builtins: their result carries a gradient only from their arguments.
 _BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 # Values named like Keras's `training` / `mask` arguments are flags, whatever they
@@ -191,6 +194,10 @@ class DataFlow:
     blocking: Blocking = DEFAULT_BLOCKING
     # Model calls whose output the code detaches on purpose (`analysis/targets.py`).
     targets: frozenset = frozenset()
+    # What the scope's `tape.gradient` calls differentiate with respect to, and what leaves it.
+    gradient_sources: list[cst.BaseExpression] = field(default_factory=list)
+    escaping: list[cst.BaseExpression] = field(default_factory=list)
+    one_call_variables: frozenset = frozenset()
     # What `analysis/values.py` has worked out about this scope's values.
     value_cache: dict = field(default_factory=dict, repr=False)
 
@@ -203,6 +210,8 @@ class DataFlow:
             if isinstance(node, cst.Assign):
                 for target in node.targets:
                     self._bind(target.target, node.value, node)
+                    if isinstance(target.target, cst.Attribute):
+                        self.escaping.append(node.value)
                     if isinstance(target.target, cst.Subscript):
                         self.item_assigned.update(target_names(target.target))
             elif isinstance(node, cst.AnnAssign) and node.value is not None:
@@ -216,12 +225,13 @@ class DataFlow:
             elif isinstance(node, cst.Call):
                 self._collect_call(node)
             elif isinstance(node, cst.Return) and node.value is not None:
+                self.escaping.append(node.value)
                 if self.scope.forward:
                     self.sink_expressions.append(node.value)
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, statement: cst.CSTNode) -> None:
         if isinstance(target, (cst.Tuple, cst.List)):
-            parts = _unpacked(value, len(target.elements))
+            parts = _unpacked(value, len(target.elements), self.imports)
             if parts is not None:  # `for out, y in zip(outs, ys)`: each name gets its own side
                 for element, part in zip(target.elements, parts):
                     self._bind(element.value, part, statement)
@@ -249,6 +259,8 @@ class DataFlow:
         elif method == "gradient" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names:
             if call.args:
                 self.sink_expressions.append(call.args[0].value)
+            if len(call.args) > 1:
+                self.gradient_sources.append(call.args[1].value)
         elif method == "add_loss" and self_attribute(callee) is not None and self.scope.forward:
             self.sink_expressions.extend(arg.value for arg in call.args)
             self.added_losses.extend(arg.value for arg in call.args)
@@ -268,9 +280,13 @@ class DataFlow:
         if self.blocking.all_sources:
             # A tape records a trainable variable by itself; a `trainable=False` one (the
             # collocation points of a PINN) only when watched.
+            self.one_call_variables = frozenset(
+                b.value for b in self.bindings
+                if isinstance(b.value, cst.Call) and self._made_for_one_call(b.name))
             self.tainted |= {
                 b.name for b in self.bindings
                 if is_weight_constructor(b.value, self.imports) and not holds_state(b.value, self.imports)
+                and b.value not in self.one_call_variables
             }
         changed = True
         while changed:
@@ -288,6 +304,15 @@ class DataFlow:
         buffers = self.numpy_buffers()
         self.live_directly = self._live([b for b in self.bindings if not (
             b.name in buffers and is_item_write(b.statement))]) if buffers else None
+
+    def _made_for_one_call(self, name: str) -> bool:
+        """A function's own variable that its tapes do not differentiate and that does not
+        leave it (`g = tf.Variable(points)` to slice coordinates from, each call anew): no
+        weight trains through it, so it carries no gradient the code wants."""
+        if not self.gradient_sources or not isinstance(self.scope.node, cst.FunctionDef):
+            return False
+        kept = (*self.gradient_sources, *self.escaping)
+        return not any(name in names_in(expr) for expr in kept)
 
     def _live(self, bindings: list[Binding]) -> set[str]:
         depends: dict[str, set[str]] = {}
@@ -376,12 +401,16 @@ class DataFlow:
         args_tainted = any(self.is_tainted(arg.value) for arg in call.args)
         if self.blocking.excludes(call):
             return args_tainted
+        if (isinstance(callee, cst.Attribute) and callee.attr.value in _BACKEND_METADATA_FUNCTIONS
+                and isinstance(callee.value, cst.Name) and not self.is_tainted(callee.value)):
+            return False
         qualified = self.imports.resolve(callee)
         if qualified is not None:
             if self.blocking.blocks(qualified, call, self):
                 return False
             if qualified in ("tensorflow.Variable", "keras.Variable"):
-                return self.blocking.all_sources and not holds_state(call, self.imports)
+                return (self.blocking.all_sources and not holds_state(call, self.imports)
+                        and call not in self.one_call_variables)
             return args_tainted
         if isinstance(callee, cst.Name):
             name = callee.value
@@ -485,6 +514,15 @@ def _is_super(expr: cst.BaseExpression) -> bool:
 
 
 _INDEX = cst.Integer("0")
+# Stands for an integer tensor the analysis does not follow (a comparison is a boolean to
+# `analysis/values.py`, and of two literals it is tainted by nothing).
+_INTEGER_TENSOR = cst.Comparison(cst.Integer("0"), [cst.ComparisonTarget(cst.Equal(), cst.Integer("0"))])
+# Ops returning several tensors, some of them integer: the positions of those.
+_INTEGER_OUTPUTS = {
+    "tensorflow.math.top_k": (1,), "tensorflow.nn.top_k": (1,), "tensorflow.math.approx_max_k": (1,),
+    "tensorflow.math.approx_min_k": (1,), "tensorflow.unique": (1,), "tensorflow.unique_with_counts": (1, 2),
+    "tensorflow.nn.max_pool_with_argmax": (1,), "keras.ops.top_k": (1,),
+}
 
 
 def is_item_write(statement: cst.CSTNode) -> bool:
@@ -494,14 +532,17 @@ def is_item_write(statement: cst.CSTNode) -> bool:
     return isinstance(statement, (cst.AugAssign, cst.AnnAssign)) and isinstance(statement.target, cst.Subscript)
 
 
-def _unpacked(value: cst.BaseExpression, count: int) -> Optional[list[cst.BaseExpression]]:
+def _unpacked(value: cst.BaseExpression, count: int, imports: ImportMap) -> Optional[list[cst.BaseExpression]]:
     """What each of `count` unpacked names takes from `value`, where that is known: the
     items of a literal tuple, the sequences `zip` pairs (an item of each), the index and
-    items of `enumerate`."""
+    items of `enumerate`, the integer outputs of an op (`_, indices = tf.math.top_k(x, k)`)."""
     if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == count:
         if all(isinstance(e, cst.Element) for e in value.elements):
             return [e.value for e in value.elements]
         return None
+    integer_positions = _INTEGER_OUTPUTS.get(imports.resolve(value.func) or "") if isinstance(value, cst.Call) else None
+    if integer_positions is not None:
+        return [_INTEGER_TENSOR if i in integer_positions else value for i in range(count)]
     if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Name)):
         return None
     positional = [a for a in value.args if a.keyword is None]

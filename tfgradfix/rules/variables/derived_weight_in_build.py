@@ -10,6 +10,7 @@ from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import VARIABLE, read_in_forward
 from tfgradfix.analysis.tree import descendants
+from tfgradfix.analysis.values import carries_no_gradient
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.rules.base import Rule
 
@@ -25,7 +26,8 @@ class DerivedWeightInBuild(Rule):
     what = (
         "Finds `self.kernel = self.mu + self.sigma * self.eps` in `build` (an expression of the "
         "layer's weights that is not itself a weight or a sub-layer) when `call` reads "
-        "`self.kernel`."
+        "`self.kernel`. Evidence: the expression reads a weight and is not a value without "
+        "gradient (shape metadata such as `self.alpha.shape`, an integer or a Python number)."
     )
     why = (
         "`build` runs once, before any `tf.GradientTape` exists. The derived tensor is a "
@@ -92,6 +94,8 @@ class DerivedWeightInBuild(Rule):
                 self_attribute(n) is not None and cls.is_weight(self_attribute(n)) for n in descendants(value))
             if not reads_weight or not read_in_forward(context, cls, attr):
                 continue
+            if carries_no_gradient(scope.flow or scope.analyse(), value):
+                continue  # `self.alpha_shape = self.alpha.shape`: metadata, the same on every step
             self.report(statement.body[0], self.message.format(attr=attr),
                         self._fix(cls, node, statement, attr, value, call))
 
