@@ -21,7 +21,7 @@ from tfgradfix import __version__, interrupts
 from tfgradfix.config import (ConfigError, ConfigOverrides, Configs, RuleSelection, check_codes, is_override,
                               parse_per_file_ignores)
 from tfgradfix.analysis.project import ProjectIndex
-from tfgradfix.engine import Engine, FileResult
+from tfgradfix.engine import Engine
 from tfgradfix.files import STDIN, Exclusions, NotPython, SourceError, discover, read_source, write_source
 from tfgradfix.noqa import add_noqa
 from tfgradfix.report.diff import unified_diff
@@ -36,6 +36,7 @@ from tfgradfix.report.json_format import write_json
 from tfgradfix.report.run import RunReport, display_path, write_together
 from tfgradfix.report.sarif import write_sarif
 from tfgradfix.report.text import write_statistics, write_text
+from tfgradfix.result import FileResult
 from tfgradfix.rules import ALL_RULES, RULES_BY_CODE
 from tfgradfix.rules.docs import fix_kind, render
 from tfgradfix.rules.unused_noqa import UnusedNoqa
@@ -397,7 +398,7 @@ def _run(engine: Engine, files: list[str], report: RunReport, mode: str, jobs: i
     progress.close()
     for result in held.values():  # a file fixed with one that was not fixed after all
         report.errors.append((display_path(result.path), "not written: the other files of its fix were not"))
-        result.findings, result.applied, result.fixed_findings = result.original_findings, [], []
+        result.revert()
     return diffs, added
 
 
@@ -419,9 +420,10 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
         partial = _verified_part(engine, result, units) if write and verified else None
         if partial is not None:
             result.new_text, result.applied, result.findings = partial.new_text, partial.applied, partial.findings
+            result.fixed_findings = partial.fixed_findings  # what --show-fixes lists: the fixes written
             _write(result, report, stdin)
         elif write:
-            result.findings, result.applied = result.original_findings, []
+            result.revert()
         if write:
             refused = ", ".join("nothing to run" if name == NOTHING else f"{name} {u['verdict']}"
                                 for name, u in units.items() if u["verdict"] != "verified")
@@ -507,8 +509,7 @@ def _write(result: FileResult, report: RunReport, stdin: Optional[_Stdin] = None
     except (OSError, SourceError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         report.errors.append((display_path(result.path), f"not written: {reason}"))
-        result.findings = result.original_findings or result.findings
-        result.applied, result.fixed_findings = [], []
+        result.revert()
 
 
 def _exit_code(report: RunReport, changed: bool, o: SimpleNamespace) -> int:

@@ -23,6 +23,7 @@ from tfgradfix.files import NotPython, SourceError, SourceFile, read_source
 from tfgradfix.noqa import EVERY_CODE, NoqaLines, file_exemptions
 from tfgradfix.notebooks import NotebookError
 from tfgradfix.positions import NodePositions
+from tfgradfix.result import FileResult, failure
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.rules import Finding, Rule
 from tfgradfix.rules.unused_noqa import UnusedNoqa
@@ -37,48 +38,6 @@ _KERAS_CLASS_MARKERS = ("Layer", "Model", "Sequential", "layers.")
 _STALE_NOQA = re.compile(r"#\s*noqa\s*:[^\n]*TGF[0-9]", re.IGNORECASE)
 # Functions handed to Keras to run on tensors: `Lambda(fn)`, `compile(loss=fn)`.
 _HANDED_FUNCTION_MARKERS = ("Lambda(", "loss=")
-
-
-@dataclass
-class FileResult:
-    path: str
-    findings: list[Finding] = field(default_factory=list)
-    applied: list[Fix] = field(default_factory=list)
-    source: Optional[SourceFile] = None
-    new_text: Optional[str] = None
-    error: Optional[str] = None
-    parsed: bool = False
-    # With fixing on: what was reported before any fix (what `check` shows).
-    original_findings: list[Finding] = field(default_factory=list)
-    # From --verify: unit (class or function) name -> verdict and its numbers.
-    verification: dict = field(default_factory=dict)
-    # Calls of its gradient path into other project modules: (module, function, entry).
-    calls_out: list[tuple[str, str, PathEntry]] = field(default_factory=list)
-    # It has a fix that also edits other modules: made by `Engine.fix_across`, with those files at hand.
-    crossing: bool = False
-    # The finding each applied fix came from (for --show-fixes).
-    fixed_findings: list[Finding] = field(default_factory=list)
-    # Other files a fix that spans files changed with this one: written together, or none.
-    linked: frozenset[str] = frozenset()
-    # Errors that left the rest of the file checked: a notebook's cells that are not Python.
-    problems: list[str] = field(default_factory=list)
-    # Why a file that is not an error was not checked (a notebook of another language): a warning.
-    note: Optional[str] = None
-
-    @property
-    def changed(self) -> bool:
-        return self.source is not None and self.new_text is not None and self.new_text != self.source.text
-
-    def detached(self) -> "FileResult":
-        """A copy without syntax trees or edit functions, to cross a process boundary."""
-        def summary(fix: Optional[Fix]) -> Optional[Fix]:
-            return None if fix is None else Fix(fix.description, (), fix.applicability)
-
-        def plain(findings: list[Finding]) -> list[Finding]:
-            return [dataclasses.replace(f, node=None, fix=summary(f.fix)) for f in findings]
-
-        return dataclasses.replace(self, findings=plain(self.findings), original_findings=plain(self.original_findings),
-                                   applied=[summary(f) for f in self.applied], fixed_findings=plain(self.fixed_findings))
 
 
 def _no_ignores(path: str) -> Sequence[str]:
@@ -179,9 +138,9 @@ class Engine:
                 try:  # a fix the notebook cannot take back (an IPython line, a cell with prompts)
                     source.notebook.from_python(result.new_text)
                 except NotebookError as error:
-                    result.error, result.new_text, result.applied = str(error), None, []
-                    result.crossing = False
-                    findings = result.original_findings
+                    result.error = str(error)
+                    result.revert()
+                    findings = result.findings
         if source.notebook is not None:
             # The findings left after fixing count lines of the fixed cells. (Without a
             # fix applied, both lists hold the same findings, and the texts are the same.)
@@ -441,21 +400,6 @@ class Engine:
         module_name = self.project.module_for_path(path) if self.project is not None else None
         text = module.code
         return self._check(module, text, self._ignored(path, text), module_name, path=path)
-
-
-TOO_DEEP = ("not analysed, file left unchanged: its code nests too deeply for the analysis (a long `+` chain "
-            "or deeply nested calls reach Python's recursion limit)")
-
-
-def failure(error: BaseException) -> str:
-    """The one error line of a file whose analysis raised `error` (the run goes on). A
-    Ctrl-C that LibCST turned into another error is raised as what it is."""
-    interrupts.check()  # LibCST can turn a Ctrl-C into a KeyError: that is no bug
-    if isinstance(error, RecursionError):
-        return TOO_DEEP
-    where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ is not None else None
-    at = f" ({os.path.basename(where.filename)}:{where.lineno})" if where is not None else ""
-    return f"internal error, file left unchanged: {type(error).__name__}: {error}{at}; please report it"
 
 
 def _has_markers(text: str) -> bool:

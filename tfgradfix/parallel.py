@@ -7,7 +7,8 @@ import os
 from typing import Iterator, Optional
 
 from tfgradfix import interrupts
-from tfgradfix.engine import Engine, FileResult, failure
+from tfgradfix.engine import Engine
+from tfgradfix.result import FileResult, failure
 
 _ENGINE: Optional[Engine] = None
 # Files per task: large enough to amortise the round trip, small enough to balance.

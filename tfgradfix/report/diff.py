@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from tfgradfix.engine import FileResult
+from tfgradfix.result import FileResult
 from tfgradfix.report.run import display_path
 
 

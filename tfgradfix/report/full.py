@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Optional, TextIO
 
-from tfgradfix.engine import FileResult
+from tfgradfix.result import FileResult
 from tfgradfix.report.run import RunReport
 from tfgradfix.report.text import write_text
 from tfgradfix.rules import Finding

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from tfgradfix.engine import FileResult
 from tfgradfix.files import SourceError, write_sources
 from tfgradfix.fixes.edits import Applicability
 from tfgradfix.notebooks import Notebook
+from tfgradfix.result import FileResult
 from tfgradfix.rules import Finding
 
 
@@ -93,5 +93,4 @@ def write_together(results: list[FileResult], report: RunReport) -> None:
             others = ", ".join(display_path(r.path) for r in results if r is not result)
             together = f" (nor {others}, fixed with it)" if others else ""
             report.errors.append((display_path(result.path), f"not written{together}: {reason}"))
-            result.findings = result.original_findings or result.findings
-            result.applied, result.fixed_findings, result.new_text = [], [], None
+            result.revert()

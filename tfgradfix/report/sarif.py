@@ -13,7 +13,8 @@ from typing import Any, Callable, Optional, TextIO
 from urllib.parse import quote
 
 from tfgradfix import __version__
-from tfgradfix.engine import Engine, FileResult, failure, parse_source
+from tfgradfix.engine import Engine, parse_source
+from tfgradfix.result import FileResult, failure
 from tfgradfix.files import SourceError, read_source
 from tfgradfix.report.run import RunReport, display_path
 from tfgradfix.rules import ALL_RULES

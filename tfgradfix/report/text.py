@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Callable, Optional, TextIO
 
-from tfgradfix.engine import FileResult
+from tfgradfix.result import FileResult
 from tfgradfix.fixes.edits import Applicability
 from tfgradfix.report.run import RunReport, display_path
 from tfgradfix.rules import Finding
