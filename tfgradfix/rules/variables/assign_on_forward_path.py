@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
+from tfgradfix.analysis.callers import result_trained
 from tfgradfix.analysis.dataflow import Blocking, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
-from tfgradfix.analysis.layer_state import ASSIGNS
+from tfgradfix.analysis.layer_state import ASSIGNS, attribute_values
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.rules.base import Rule
 
@@ -23,7 +24,10 @@ class AssignOnForwardPath(Rule):
         "`call`, a tape block) where `x` carries a gradient and the output then reads `v` (or the "
         "result of the assign). Not reported: state updates whose value is under "
         "`tf.stop_gradient` (power iteration in spectral normalisation), counters, and moving "
-        "statistics that the output does not read after the update."
+        "statistics that the output does not read after the update. The result of the assign "
+        "counts only where it is a `tf.Variable`'s (a Keras 3 weight's `assign` returns the value "
+        "it stores, gradient included) and, in a helper, where a caller trains through what the "
+        "helper returns (not where it goes to `add_update`)."
     )
     why = (
         "`assign` copies a value into the variable's buffer; the tape records no gradient for "
@@ -76,12 +80,29 @@ class AssignOnForwardPath(Rule):
         if not flow.is_tainted(node.args[0].value):
             return
         variable = dotted_name(callee.value)
-        if variable is None or not (self._result_used(node) or self._read_after(node, variable, flow)):
+        if variable is None or not (
+                self._result_used(node) and not self._returns_value(callee.value) or self._read_after(node, variable, flow)):
             return
         self.report(node, self.message.format(variable=variable, method=callee.attr.value))
 
     def _result_used(self, node: cst.Call) -> bool:
-        return not isinstance(self.context.parent(node), cst.Expr) and self.context.reaches_output(node)
+        context = self.context
+        if isinstance(context.parent(node), cst.Expr) or not context.reaches_output(node):
+            return False
+        scope = context.scope
+        # A helper returning the assign (`return moving.assign_sub(...)`) loses something only
+        # where a caller trains through its result, not where it hands it to `add_update`.
+        return scope.is_keras_forward or bool(scope.tape_blocks) or result_trained(scope)
+
+    def _returns_value(self, variable: cst.BaseExpression) -> bool:
+        """A Keras 3 weight's `assign` returns the value it stores, gradient and all; a
+        `tf.Variable`'s returns the variable (measured on TF 2.21 / Keras 3)."""
+        cls = self.context.scope.keras_class
+        attr = self_attribute(variable)
+        value = attribute_values(cls).get(f"self.{attr}") if cls is not None and attr is not None else None
+        return isinstance(value, cst.Call) and (
+            isinstance(value.func, cst.Attribute) and value.func.attr.value == "add_weight"
+            or self.context.imports.resolve(value.func) == "keras.Variable")
 
     def _read_after(self, node: cst.Call, variable: str, flow) -> bool:
         parent_of = self.context.parent
