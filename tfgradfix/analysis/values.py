@@ -49,6 +49,7 @@ _STRING_BUILTINS = frozenset({"str", "repr", "format", "chr"})
 _METADATA_CALLS = frozenset({"tensorflow.shape", "tensorflow.rank", "tensorflow.size", "keras.ops.shape",
                              "tensorflow.shape_n", "numpy.shape", "numpy.ndim"})
 _METADATA_METHODS = frozenset({"get_shape", "as_list", "num_elements"})
+_ARRAY_METHODS = frozenset({"predict", "predict_on_batch"})
 _CASTS = frozenset({"tensorflow.cast", "tensorflow.saturate_cast", "keras.ops.cast", "tensorflow.dtypes.cast"})
 _INTEGER_RESULT = frozenset(name for name, (_, why) in NO_GRADIENT.items() if why == "integer or boolean result")
 _ANNOTATIONS = {"int": Kind.NUMBER, "float": Kind.NUMBER, "bool": Kind.NUMBER, "str": Kind.STRING,
@@ -130,6 +131,8 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
             return Kind.INTEGER if _integer_dtype(flow, call.args[0].value) else Kind.ARRAY
         if method in ("keys",) and not call.args:
             return Kind.SEQUENCE
+        if method in _ARRAY_METHODS:
+            return Kind.ARRAY  # Keras's `predict` returns NumPy, whatever model it runs
     if qualified in _CASTS and len(call.args) >= 2:
         return Kind.INTEGER if _integer_dtype(flow, call.args[1].value) else Kind.FLOAT
     if qualified in _INTEGER_RESULT:

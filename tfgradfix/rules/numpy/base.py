@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, names_in
-from tfgradfix.analysis.values import carries_no_gradient, narrowed_to_data
+from tfgradfix.analysis.values import Kind, carries_no_gradient, kind_of, narrowed_to_data
 from tfgradfix.rules.base import Rule
 
 
@@ -54,6 +54,8 @@ def gradient_value(context, value: cst.BaseExpression) -> bool:
     flow = context.flow_at(value)
     if flow is None or not flow.is_tainted(value) or carries_no_gradient(flow, value):
         return False
+    if kind_of(flow, value) is Kind.ARRAY:
+        return False  # already NumPy (`model.predict(x)`): what detached it is reported there
     tainted = {name for name in names_in(value) if name in flow.tainted}
     return not narrowed_to_data(context.parent, context.imports, value, tainted)
 
