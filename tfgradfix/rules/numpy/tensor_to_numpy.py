@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from tfgradfix.analysis.imports import is_integer_dtype
 from tfgradfix.fixes.arrays import ArrayToTensor, conversion_keeps_dtype
 from tfgradfix.fixes.numpy_to_tf import bind
 from tfgradfix.rules.base import Rule
@@ -96,6 +97,9 @@ class TensorToNumpy(Rule):
         conversion = arrays.translator.conversion
         message = self.message.format(form=f"np.{function}(...)")
         b = bind(node.args, ["a", "dtype"], {"dtype": None}) or {}
+        dtype = self.context.scope.dtype_name(b["dtype"]) if b.get("dtype") is not None else ""
+        if is_integer_dtype(dtype) or dtype in ("bool", "str"):
+            return  # token ids, masks: an integer result has no gradient, in NumPy or in TF
         # The precondition: the dtype is kept only when the value is certainly a tensor.
         offered, unsafe = conversion_keeps_dtype(self.context.flow, node.args[0].value, function, "dtype" in b)
         fix = None
