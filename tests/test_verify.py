@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import textwrap
 from pathlib import Path
 from typing import Callable
@@ -761,7 +762,10 @@ def test_a_finding_of_top_level_code_is_judged_by_the_block_holding_its_line():
     units = {"_tfgradfix_block_1": {"verdict": "failed", "lines": [6, 9]},
              "_tfgradfix_block_2": {"verdict": "verified", "lines": [11, 14]}}
     assert accepts(units, "<module>", 13) and not accepts(units, "<module>", 7)
-    assert verdict_for(units, "<module>", 30)["verdict"] == "failed"  # in no block: the worst
+    # In no block that ran (a cell no fix changed): no verdict of its own, and its fix (if any) is
+    # written only when every unit of the file verified.
+    assert verdict_for(units, "<module>", 30) is None and not accepts(units, "<module>", 30)
+    assert accepts({k: {**v, "verdict": "verified"} for k, v in units.items()}, "<module>", 30)
 
 
 def test_a_class_defined_again_in_a_later_cell_is_not_a_changed_unit():
@@ -1186,3 +1190,36 @@ def test_a_random_first_loss_is_inconclusive_and_says_what_differed(verified):
     assert re.match(r"the first loss differs: [-\d.e]+ before, [-\d.e]+ after \(max\|Δ\| ", result["reason"]), result
     assert "the loss is random: the original's own first loss moves by" in result["reason"], result
     assert result["random_spread"] > 0 and len(result["first_loss"]) == 2, result
+
+
+@_batched
+def _keras_2_api(folder: Path) -> Items:
+    """A layer written for Keras 2 (`layers.experimental`): under Keras 3 it cannot be built, and
+    the verdict says how to run it where Keras 2 is."""
+    body = _LAYER.replace("        super().__init__()\n",
+                          "        super().__init__()\n"
+                          "        self.rescale = tf.keras.layers.experimental.preprocessing.Rescaling(1.0)\n")
+    return [("legacy.py", body.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n",
+             body.format(body="tf.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n")]
+
+
+@pytest.mark.slow
+def test_a_keras_2_api_is_inconclusive_saying_how_to_verify_it(verified):
+    (units,) = verified[_keras_2_api]
+    result = units["Squash"]
+    assert result["verdict"] == "inconclusive", result
+    assert "`experimental` is a Keras 2 API" in result["reason"], result
+    assert "TF_USE_LEGACY_KERAS=1" in result["reason"], result
+
+
+def test_the_keras_2_hint_names_the_attribute_only_under_keras_3(monkeypatch):
+    import types
+
+    from tfgradfix.verify.child import _keras_2
+
+    reason = "its definitions do not load: AttributeError: module 'keras.utils' has no attribute 'track_tf1_style_variables'"
+    monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(__version__="3.15.1"))
+    assert "`track_tf1_style_variables` is a Keras 2 API that Keras 3.15.1 does not have" in _keras_2(None, reason)
+    assert _keras_2(None, "AttributeError: 'Foo' object has no attribute 'bar'").endswith("'bar'")
+    monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(__version__="2.15.0"))
+    assert _keras_2(None, reason) == reason

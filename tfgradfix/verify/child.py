@@ -1290,16 +1290,37 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
         except Inconclusive as error:
             return {"verdict": "failed", "reason": f"the fixed module does not load ({error})"}
         if unit["kind"] == "layer":
-            return verify_layer(tf, np, unit, original, fixed)
-        if "." in unit["name"]:
-            return verify_method(tf, np, unit, original, fixed)
-        return verify_function(tf, np, unit, original, fixed)
+            result = verify_layer(tf, np, unit, original, fixed)
+        elif "." in unit["name"]:
+            result = verify_method(tf, np, unit, original, fixed)
+        else:
+            result = verify_function(tf, np, unit, original, fixed)
+        if result.get("verdict") == "inconclusive":
+            result["reason"] = _keras_2(tf, str(result.get("reason", "")))
+        return result
     except Inconclusive as error:
-        return {"verdict": "inconclusive", "reason": _missing_reason(unit, str(error))}
+        return {"verdict": "inconclusive", "reason": _keras_2(tf, _missing_reason(unit, str(error)))}
     except Exception as error:  # user code: reported against this unit, the run goes on
         if _missing_module(error):
             return {"verdict": "inconclusive", "reason": f"needs {_missing_module(error)}, which is not installed"}
-        return {"verdict": "inconclusive", "reason": _missing_reason(unit, _describe(error))}
+        return {"verdict": "inconclusive", "reason": _keras_2(tf, _missing_reason(unit, _describe(error)))}
+
+
+# An attribute Keras 3 lacks, as TensorFlow words it: `module 'keras.utils' has no attribute
+# 'track_tf1_style_variables'`, `module 'keras._tf_keras.keras.layers' has no attribute 'experimental'`.
+_KERAS_ATTRIBUTE = re.compile(r"module '(keras[\w.]*)' has no attribute '(\w+)'")
+
+
+def _keras_2(tf, reason: str) -> str:
+    """Say how to run code written for Keras 2 (`tf.compat.v1.keras.utils.track_tf1_style_variables`,
+    `layers.experimental`) when it fails under Keras 3 for an API Keras 3 does not have."""
+    match = _KERAS_ATTRIBUTE.search(reason)
+    version = str(getattr(sys.modules.get("keras"), "__version__", ""))
+    if not match or not version.startswith("3"):
+        return reason
+    return (f"{reason}; `{match.group(2)}` is a Keras 2 API that Keras {version} does not have: to verify this "
+            "unit, install tf_keras in the Python that runs it and set TF_USE_LEGACY_KERAS=1 (`TF_USE_LEGACY_KERAS=1 "
+            "tfgradfix --verify --python PYTHON`)")
 
 
 def _missing_reason(unit: UnitJob, reason: str) -> str:

@@ -316,7 +316,9 @@ def verdict_for(units: dict, symbol: str, line: int = 0):
         runners = [v for v in units.values() if name in v.get("covers", ())]
     else:
         runners = [v for k, v in units.items() if k.startswith(BLOCK_PREFIX)]
-        runners = [v for v in runners if v.get("lines") and v["lines"][0] <= line <= v["lines"][1]] or runners
+        # A finding outside every block that ran (a cell no fix changed) belongs to none of them.
+        runners = [v for v in runners if v.get("lines") and v["lines"][0] <= line <= v["lines"][1]] or \
+            ([] if line and any(v.get("lines") for v in runners) else runners)
     return min(runners, key=lambda v: order.get(v["verdict"], 0)) if runners else None
 
 
