@@ -189,3 +189,24 @@ def test_diff_of_an_absolute_path_names_it_once(tmp_path):
     diff = _tool("--diff", str(target), data=b"").stdout.decode()
     relative = str(target).lstrip("/")
     assert diff.startswith(f"--- a/{relative}\n+++ b/{relative}\n")
+
+
+def test_show_fixes_lists_only_the_fixes_written(cli, project, monkeypatch):
+    """--fix --verify --show-fixes: of two files, the one whose fixes did not verify is not
+    written, and not listed as fixed (the verifier is stubbed: this tier runs no TensorFlow)."""
+    import tfgradfix.cli as command
+
+    shutil.copy(SEED, project / "verified.py")
+    monkeypatch.setattr(command, "check_python", lambda python=None: None)
+    monkeypatch.setattr(command, "verify_files", lambda items, *args: [
+        {"Dense": {"verdict": "verified" if path.endswith("verified.py") else "failed", "reason": ""}}
+        for path, _, _ in items])
+    before = (project / "layers.py").read_text()
+    result = cli("--fix", "--verify", "--show-fixes", "layers.py", "verified.py")
+    assert (project / "layers.py").read_text() == before
+    assert (project / "verified.py").read_text() == GOLDEN.read_text()
+    assert "layers.py: fixes not written: Dense failed" in result.stderr
+    found = [line for line in result.stdout.splitlines() if line.startswith("layers.py:") and ": TGF" in line]
+    assert len(found) == 5, "its findings as they were before the fixes"
+    assert "Fixed 5 findings, 5 remaining:\n- verified.py:\n" in result.stdout
+    assert "- layers.py:" not in result.stdout

@@ -413,6 +413,9 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
         result.verification = units
         for finding in [*result.findings, *result.original_findings]:
             finding.verification = verdict_for(units, finding.symbol, _module_line(result, finding))
+    # Counted before any file's fixes are taken back: a file not written was still changed by them.
+    report.verification = tally(report.results)
+    for result, units in zip(changed, verdicts):
         verified = verified_units(units)
         if write and units and verified == set(units):
             _write(result, report, stdin)
@@ -433,7 +436,6 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
         for result in report.results:
             if result.original_findings:
                 result.findings = result.original_findings
-    report.verification = tally(report.results)
 
 
 def _module_line(result: FileResult, finding) -> int:
