@@ -397,3 +397,48 @@ def test_classes_named_like_keras_that_the_project_knows_are_plain_are_not_parse
     engine = Engine(ALL_RULES, project=ProjectIndex.build(paths, tuple({t for r in ALL_RULES for t in r.triggers})))
     parsed = {Path(p).name: engine.process_path(p).parsed for p in paths}
     assert parsed == {"__init__.py": False, "dense.py": True, "operation.py": False, "ops.py": False}
+
+
+@pytest.mark.slow
+def test_fixed_abstract_task_trains_every_variable(tmp_path):
+    """The tape in `tasks/base.py` runs `compute_loss` of a subclass in another module:
+    before the fix every gradient is None (NumPy on the prediction), after it none is."""
+    tf = pytest.importorskip("tensorflow")
+    np = pytest.importorskip("numpy")
+
+    def gradients(root):
+        regression, = _import_fresh(root, "tasks.regression")
+        tf.keras.utils.set_random_seed(0)
+        model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(4), tf.keras.layers.Dense(1)])
+        x = np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(4, 3)
+        y = np.ones((4, 1), dtype=np.float32)
+        task = regression.Regression(model)
+        with tf.GradientTape() as tape:
+            loss = task.compute_loss(x, y)
+        return float(loss), tape.gradient(loss, model.trainable_variables)
+
+    loss_before, before = gradients(PROJECTS / "abstract_tasks")
+    assert all(g is None for g in before)
+    loss_after, after = gradients(_fixed_copy(tmp_path, "abstract_tasks"))
+    assert after and all(g is not None for g in after)
+    assert abs(loss_before - loss_after) < 1e-5
+
+
+@pytest.mark.slow
+def test_quantized_lambda_and_loss_of_another_module_lose_their_gradients():
+    """What the TGF302 findings of `quantized` say, checked with TensorFlow: the first Dense
+    layer (before `Lambda(hard_quantize)`) gets no gradient, and `kappa_loss` gives none."""
+    tf = pytest.importorskip("tensorflow")
+    model_module, ops = _import_fresh(PROJECTS / "quantized", "quantnet.model", "quantnet.ops")
+    tf.keras.utils.set_random_seed(0)
+    model = model_module.build_classifier(4, 3)
+    x = tf.random.uniform((5, 4))
+    y = tf.one_hot([0, 1, 2, 1, 0], 3)
+    with tf.GradientTape(persistent=True) as tape:
+        p = model(x, training=True)
+        mse = tf.reduce_mean(tf.square(p - y))
+        kappa = ops.kappa_loss(y, p)
+    first, last = model.layers[1], model.layers[3]
+    assert all(g is None for g in tape.gradient(mse, first.trainable_variables))
+    assert all(g is not None for g in tape.gradient(mse, last.trainable_variables))
+    assert all(g is None for g in tape.gradient(kappa, model.trainable_variables))

@@ -158,3 +158,79 @@ def test_weights_made_by_an_initializer(build, expected):
     code = ("class L(keras.layers.Layer):\n    def build(self, input_shape):\n"
             f"        {build}\n\n    def call(self, inputs):\n        return tf.matmul(inputs, self.w)\n")
     assert _codes(code) == [e.replace("6:", "3:").replace("7:", "4:") for e in expected]
+
+
+# -- issue 23, second part: forward helpers, method parameters, callables, aliases, projects
+
+
+@pytest.mark.parametrize("helper, expected", [
+    # the helper returns the model's call: the forward pass moved before the tape
+    ("return self.model(x, training=True)", ["10:TGF402"]),
+    ("out = self.model(x)\n        return out", ["11:TGF402"]),
+    # it returns something of its own (a stop_gradient'ed target, a prediction): not the forward pass
+    ("return tf.stop_gradient(self.model(x))", []),
+    ("return self.model.predict(x)", []),
+])
+def test_the_forward_pass_moved_before_the_tape_through_a_helper(helper, expected):
+    code = ("class T:\n    def __init__(self, model):\n        self.model = model\n\n"
+            f"    def _forward(self, x):\n        {helper}\n\n"
+            "    def step(self, x, y):\n        out = self._forward(x)\n        with tf.GradientTape() as tape:\n"
+            "            loss = tf.reduce_mean((out - y) ** 2)\n"
+            "        return tape.gradient(loss, self.model.trainable_variables)\n")
+    found = _codes(code)
+    assert [f for f in found if f.endswith("TGF402")] == [e.replace("10:", f"{9 + helper.count(chr(10))}:")
+                                                          .replace("11:", f"{9 + helper.count(chr(10))}:")
+                                                          for e in expected]
+
+
+@pytest.mark.parametrize("passed, expected", [
+    ("tf.convert_to_tensor(batch)", ["8:TGF403"]),
+    ("prep(batch)", ["8:TGF403"]),  # a helper of the module that returns a TF op's result
+    ("tf.Variable(batch)", []),  # a variable: the tape watches it
+    ("batch", []),  # unknown: a caller may pass a variable
+])
+def test_a_method_parameter_is_a_tensor_when_every_caller_passes_one(passed, expected):
+    code = ("class S:\n    def __init__(self, model):\n        self.model = model\n\n"
+            "    def grads(self, x):\n        with tf.GradientTape() as tape:\n            y = self.model(x)\n"
+            "        return tape.gradient(y, x)\n\n\n"
+            "def prep(b):\n    return tf.convert_to_tensor(b / 255.0)\n\n\n"
+            f"def run(model, batch):\n    s = S(model)\n    return s.grads({passed})\n")
+    assert _codes(code) == expected
+
+
+def test_a_parameter_another_tape_watches_is_a_tensor():
+    code = ("def second(model, x):\n    with tf.GradientTape() as outer:\n        with tf.GradientTape() as inner:\n"
+            "            inner.watch(x)\n            u = model(x)\n        u_x = inner.gradient(u, x)\n"
+            "    return outer.gradient(u_x, x)\n")
+    assert _codes(code) == ["7:TGF403"]
+    watched = code.replace("    with tf.GradientTape() as outer:\n", "    with tf.GradientTape() as outer:\n        outer.watch(x)\n")
+    assert _codes(watched) == []
+
+
+@pytest.mark.parametrize("call, expected", [
+    ("opt.minimize(loss_fn, var_list=[reg.w])", ["7:TGF102"]),
+    ("opt.minimize(loss_fn, [reg.w])", ["7:TGF102"]),
+    ("opt.minimize(make(), var_list=[reg.w])", ["7:TGF102"]),  # a factory's closure
+    ("print(loss_fn())", []),  # not handed to an optimizer: off the path
+])
+def test_a_loss_handed_to_minimize_runs_on_the_path(call, expected):
+    code = ("def fit(reg, x, y):\n    opt = keras.optimizers.SGD(0.1)\n\n    def make():\n        return loss_fn\n\n"
+            "    def loss_fn():\n        pred = reg(x).numpy()\n        return tf.reduce_mean((pred - y) ** 2)\n\n"
+            f"    {call}\n")
+    assert _codes(code) == [e.replace("7:", "8:") for e in expected]
+
+
+@pytest.mark.parametrize("constructor", ["tf.compat.v1.Variable", "tfe.Variable", "tf.Variable"])
+def test_variable_aliases_are_variable_constructors(constructor):
+    code = ("import tensorflow.contrib.eager as tfe\n\n\nclass L(layers.Layer):\n    def call(self, x):\n"
+            f"        self.s = {constructor}(tf.ones((4,)))\n        return x * self.s\n")
+    assert _codes(code) == ["6:TGF202"]
+
+
+def test_confusion_matrix_is_not_differentiable():
+    from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
+    assert "tensorflow.math.confusion_matrix" in NO_GRADIENT
+    code = ("def step(model, x, y):\n    with tf.GradientTape() as tape:\n        p = model(x)\n"
+            "        cm = tf.math.confusion_matrix(y, p[:, 0], num_classes=3, dtype=tf.float32)\n"
+            "        loss = -tf.linalg.trace(cm)\n    return tape.gradient(loss, model.trainable_variables)\n")
+    assert _codes(code) == ["4:TGF302"]

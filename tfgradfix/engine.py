@@ -36,8 +36,9 @@ _FRAMEWORK_MARKERS = ("tensorflow", "keras")
 _KERAS_CLASS_MARKERS = ("Layer", "Model", "Sequential", "layers.")
 # A `# noqa` naming one of this tool's codes (TGF901 judges it in every file).
 _STALE_NOQA = re.compile(r"#\s*noqa\s*:[^\n]*TGF[0-9]", re.IGNORECASE)
-# Functions handed to Keras to run on tensors: `Lambda(fn)`, `compile(loss=fn)`.
-_HANDED_FUNCTION_MARKERS = ("Lambda(", "loss=")
+# Functions handed to Keras to run on tensors: `Lambda(fn)`, `compile(loss=fn)`,
+# `opt.minimize(loss_fn, var_list)`.
+_HANDED_FUNCTION_MARKERS = ("Lambda(", "loss=", ".minimize(")
 
 
 def _no_ignores(path: str) -> Sequence[str]:

@@ -6,7 +6,9 @@ Run with the TensorFlow the data should describe:
     python tools/no_gradient_ops.py > tfgradfix/analysis/no_gradient_ops.py
 
 Each public function of the numeric namespaces is built, in a graph (nothing runs), on a
-float tensor, `f(x)` and then `f(x, x)`; TensorFlow's own gradient machinery
+float tensor, `f(x)` and then `f(x, x)`, on a matrix and then (for functions that take only
+vectors: `tf.math.confusion_matrix(labels, predictions)`, a composite that casts its
+inputs to integers) on a vector; TensorFlow's own gradient machinery
 (`tf.gradients`, which reads the registry that `RegisterGradient` and
 `ops.NotDifferentiable` fill) says whether the result depends differentiably on `x`. A
 function is listed when the answer is "no gradient" (None), with the op that produced its
@@ -59,9 +61,9 @@ def public_functions(tf) -> dict[int, tuple[object, list[str]]]:
 
 def classify(tf, function, registered_none: set[str]):
     """(op type, reason) when `function(x)` or `function(x, x)` has no gradient for x."""
-    for arity in (1, 2):
+    for shape, arity in (((4, 4), 1), ((4, 4), 2), ((4,), 1), ((4,), 2)):
         with tf.Graph().as_default():
-            x = tf.compat.v1.placeholder(tf.float32, shape=(4, 4))
+            x = tf.compat.v1.placeholder(tf.float32, shape=shape)
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

@@ -17,6 +17,24 @@ import libcst as cst
 from tfgradfix.analysis.tree import child_nodes
 
 
+# Other public names of the same constructor: TF 1.x eager's `tfe.Variable`
+# (`tensorflow.contrib.eager`) and the `compat` namespaces' `tf.compat.v1.Variable` make the
+# variable `tf.Variable` makes, for gradients as for Keras's tracking; every question asked
+# of `tensorflow.Variable` holds for them.
+SAME_AS = {
+    "tensorflow.compat.v1.Variable": "tensorflow.Variable",
+    "tensorflow.compat.v2.Variable": "tensorflow.Variable",
+    "tensorflow.contrib.eager.Variable": "tensorflow.Variable",
+    "tensorflow.contrib.eager.python.tfe.Variable": "tensorflow.Variable",
+    "tensorflow.python.ops.variables.Variable": "tensorflow.Variable",
+}
+
+
+def canonical(name: str) -> str:
+    """The name every rule asks about for `name` (`tensorflow.Variable` for `tfe.Variable`)."""
+    return SAME_AS.get(name, name)
+
+
 def dotted_name(node: cst.BaseExpression) -> Optional[str]:
     """`a.b.c` for a Name/Attribute chain, else None."""
     parts = []
@@ -88,7 +106,7 @@ class ImportMap:
         full = self.bindings.get(head)
         if full is None:
             return None
-        return f"{full}.{rest}" if rest else full
+        return canonical(f"{full}.{rest}") if rest else canonical(full)
 
     def dtype_name(self, expr: cst.BaseExpression) -> str:
         """The dtype an expression names: "int32" for `tf.int32`, `np.int32` or "int32"."""

@@ -167,6 +167,9 @@ class _Describer:
                 return _join(self.expression(scope, v, depth + 1, name) for v in values)
             if name in scope.parameter_names:
                 return self.parameter(scope, name, depth)
+            if scope.enclosing is not None:
+                # a closure reads the enclosing function's names: the model a factory was given
+                return self.name(scope.enclosing, name, depth + 1)
             module_scope = self.analysis.scopes[self.analysis.module]
             if scope is not module_scope:
                 return self.name(module_scope, name, depth + 1)

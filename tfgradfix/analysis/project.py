@@ -25,6 +25,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
+from tfgradfix.analysis.imports import canonical
 from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, is_keras_base, makes_state
 from tfgradfix.analysis.slices import Outline, outline
 from tfgradfix.analysis.roles import state_attributes_of, trained_by_name
@@ -157,10 +158,15 @@ class PathEntry:
     model_calls: bool = False
     # (module, caller symbol, whether the caller is a Keras `call`/`__call__`/`train_step`).
     callers: frozenset[tuple[str, str, bool]] = frozenset()
+    # Handed to Keras by the calling module (`Scope.handed`): "layer" (`Lambda(fn)`),
+    # "loss" (`compile(loss=fn)`); and whether that `Lambda` sits between layers with weights.
+    handed: str = ""
+    between_layers: bool = False
 
     def merged(self, other: "PathEntry") -> "PathEntry":
         return PathEntry(self.tainted | other.tainted, self.model_calls or other.model_calls,
-                         self.callers | other.callers)
+                         self.callers | other.callers, self.handed or other.handed,
+                         self.between_layers or other.between_layers)
 
 
 class ProjectIndex:
@@ -782,8 +788,15 @@ _PATH_STARTS = frozenset({"GradientTape", "Lambda"})
 
 
 def _hands_loss(call: ast.Call) -> bool:
-    """`model.compile(loss=fn)`: a loss function of the module runs on the model's outputs."""
-    return (isinstance(call.func, ast.Attribute) and call.func.attr == "compile"
+    """`model.compile(loss=fn)`: a loss function of the module runs on the model's outputs;
+    `opt.minimize(loss_fn, var_list)`: the optimizer runs `loss_fn()` under its own tape."""
+    if not isinstance(call.func, ast.Attribute):
+        return False
+    if call.func.attr == "minimize":
+        loss = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "loss"), None)
+        return isinstance(loss, (ast.Name, ast.Attribute, ast.Lambda, ast.Call)) and (
+            len(call.args) > 1 or any(k.arg == "var_list" for k in call.keywords))
+    return (call.func.attr == "compile"
             and any(k.arg == "loss" and not isinstance(k.value, ast.Constant) for k in call.keywords))
 
 
@@ -925,7 +938,7 @@ class _Indexer:
         full = self.info.imports.get(head)
         if full is None:
             return None
-        return f"{full}.{rest}" if rest else full
+        return canonical(f"{full}.{rest}") if rest else canonical(full)
 
     # definitions
 

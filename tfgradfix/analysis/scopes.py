@@ -62,7 +62,7 @@ NUMPY_WRAPPERS = ("tensorflow.numpy_function", "tensorflow.py_function", "tensor
 _IMAGE_CASTS = ("tensorflow.cast", "tensorflow.saturate_cast", "tensorflow.image.convert_image_dtype",
                 "keras.ops.cast")
 # Words whose absence from a module means no function is handed to Keras or TF.
-_HANDING_MARKERS = ("Lambda", "compile", "numpy_function", "py_function", "py_func", "custom_gradient")
+_HANDING_MARKERS = ("Lambda", "compile", "numpy_function", "py_function", "py_func", "custom_gradient", "minimize")
 
 
 @dataclass(eq=False)
@@ -399,6 +399,8 @@ class ModuleAnalysis:
             scope.model_calls = entry.model_calls
             scope.tainted_params = set(entry.tainted)
             scope.external_callers = entry.callers
+            scope.handed = entry.handed
+            scope.between_layers = entry.between_layers
         name = node.name.value
         if keras_class is not None and name in FORWARD_METHODS and not self._returns_images(scope):
             scope.forward = True
@@ -492,6 +494,8 @@ class ModuleAnalysis:
                         assert isinstance(callee.node, cst.FunctionDef)
                         newly = tainted_parameters(callee.node, call, flow)
                     entered = [(callee, newly), *self._implementations(callee, newly)]
+                    if _in_tape:
+                        self._external_implementations(scope, callee, newly)
                     for target, parameters_ in entered:
                         summarised = bool(target._summaries)
                         if self._enter(target, parameters_, scope.model_calls):
@@ -514,6 +518,32 @@ class ModuleAnalysis:
             theirs = _positional_names(override.node)
             found.append((override, {theirs[i] for i in indices if i < len(theirs)}))
         return found
+
+    def _external_implementations(self, scope: Scope, callee: Scope, tainted: set[str]) -> None:
+        """For an abstract method a tape's body calls, the subclasses' methods that other
+        project modules define run in its place: recorded as entries of those modules, with the parameters at the
+        positions of `tainted` and the caller's model calls (`self.model(x)` in a
+        `compute_loss` the tape of the base calls is a forward pass)."""
+        if self.project is None or self.module_name is None or callee.owner is None or not is_abstract(callee.node):
+            return
+        assert isinstance(callee.node, cst.FunctionDef)
+        name = callee.node.name.value
+        own = _positional_names(callee.node)
+        indices = {own.index(p) for p in tainted if p in own}
+        qualified = f"{self.module_name}.{callee.owner.name.value}"
+        for module in list(self.project.modules.values()):
+            if module.name == self.module_name:
+                continue
+            for cls in module.classes.values():
+                if name not in cls.methods or qualified not in cls.bases:
+                    continue
+                info = self.project.function(module.name, f"{cls.name}.{name}")
+                if info is None or info.own_gradient:
+                    continue
+                theirs = [p for p in info.positional if p not in ("self", "cls")]
+                self._record(info, PathEntry(frozenset(theirs[i] for i in indices if i < len(theirs)),
+                                             scope.model_calls,
+                                             frozenset({(self.module_name, scope.symbol, scope.is_forward_entry)})))
 
     @staticmethod
     def _enter(callee: Scope, tainted: set[str], model_calls: bool) -> bool:
@@ -559,9 +589,26 @@ class ModuleAnalysis:
                         function.forward = False
                         function.tainted_params = set()
                 elif _is_keras_layer(qualified, "Lambda"):
-                    function = self._hand(scope, call_argument(node, "function", 0), 0, "layer")
+                    handed = call_argument(node, "function", 0)
+                    function = self._hand(scope, handed, 0, "layer")
                     if function is not None and not function.between_layers:
                         function.between_layers = between_layers(self, scope, node)
+                    elif function is None and handed is not None and self.project is not None:
+                        # a function of another project module: its module runs it as a layer
+                        info = self.external_function(scope, cst.Call(func=handed))
+                        if info is not None and info.positional and not info.own_gradient:
+                            self._record(info, PathEntry(
+                                frozenset({info.positional[0]}), False,
+                                frozenset({(self.module_name, scope.symbol, False)}), "layer",
+                                between_layers(self, scope, node)))
+                elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "minimize":
+                    # `opt.minimize(loss_fn, var_list)`: the optimizer runs `loss_fn()` under its
+                    # own tape, as a tape block runs its body (its calls are forward passes)
+                    handed = call_argument(node, "loss", 0)
+                    function = self.function_of(scope, handed) if handed is not None else None
+                    if (function is not None and not function.parameter_names
+                            and call_argument(node, "var_list", 1) is not None and self._enter(function, set(), True)):
+                        function.handed = function.handed or "minimize"
                 elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "compile":
                     handed = call_argument(node, "loss", None)
                     values = handed.elements if isinstance(handed, (cst.List, cst.Tuple, cst.Dict)) else []
@@ -698,7 +745,7 @@ class ModuleAnalysis:
                             else self.external_function(scope, cst.Call(func=value)))
                     if info is not None and len(info.positional) >= 2 and not info.own_gradient:
                         self._record(info, PathEntry(frozenset({info.positional[1]}), False,
-                                                     frozenset({(self.module_name, scope.symbol, False)})))
+                                                     frozenset({(self.module_name, scope.symbol, False)}), "loss"))
 
     def external_function(self, scope: Scope, call: cst.Call) -> Optional[FunctionInfo]:
         """The function of another project module that `call` calls: an imported helper

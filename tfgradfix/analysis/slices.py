@@ -33,7 +33,7 @@ from typing import Callable, Collection, Optional
 # Names whose mention may start a gradient path: a tape, functions handed to Keras or TF.
 PATH_MARKERS = frozenset({
     "GradientTape", "Lambda", "compile", "map_fn", "vectorized_map", "numpy_function", "py_function",
-    "py_func", "custom_gradient",
+    "py_func", "custom_gradient", "minimize",
 })
 # Below this share of lines blanked, the whole module is parsed (a slice is not worth it).
 _MIN_BLANKED = 0.2

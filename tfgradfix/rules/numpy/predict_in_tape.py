@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as m
 
 from tfgradfix.analysis.callers import result_trained
 from tfgradfix.analysis.objects import Kind, describe
@@ -58,8 +59,11 @@ class PredictInTape(Rule):
     )
     fix_safety = (
         "Safe, and offered only for a Keras model or layer: `model(x, training=False)` computes "
-        "the same values as `predict` (inference mode) as a tensor the tape records. `batch_size` and `verbose` are dropped; calls with "
-        "other arguments (`steps`, `callbacks`, generators) are reported without a fix."
+        "the same values as `predict` (inference mode) as a tensor the tape records. `batch_size` and `verbose` are dropped, and so "
+        "are `steps=None` and `callbacks=None` (the defaults); calls with other arguments (a number of "
+        "`steps`, `callbacks`, generators) are reported without a fix. The model may reach the "
+        "call through a closure (`make_loss(model)` returning a function that predicts with it): "
+        "what the factory's callers pass decides."
     )
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -81,7 +85,9 @@ class PredictInTape(Rule):
             return
         fix = None
         positional = [a for a in node.args if a.keyword is None]
-        extra = {a.keyword.value for a in node.args if a.keyword is not None}
+        # `steps=None`, `callbacks=None`: the defaults, which a call on a tensor does not need
+        extra = {a.keyword.value for a in node.args if a.keyword is not None
+                 and not (a.keyword.value in ("steps", "callbacks") and m.matches(a.value, m.Name("None")))}
         if len(positional) == 1 and not positional[0].star and extra <= {"batch_size", "verbose"}:
             replacement = cst.Call(func=callee.value, args=[
                 cst.Arg(positional[0].value),

@@ -6,6 +6,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.callers import forwarded_model
 from tfgradfix.analysis.dataflow import DataFlow, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.layer_state import declared_untrainable
@@ -24,7 +25,10 @@ class ForwardOutsideTape(TapeRule):
     what = (
         "Finds `outputs = model(x)` before a `with tf.GradientTape() as tape:` block whose "
         "`tape.gradient(..., model.trainable_variables)` asks for that same model's weights, "
-        "when the block reads `outputs`. Also a value computed with TF ops or arithmetic from "
+        "when the block reads `outputs`, also through a helper of the module that returns that "
+        "model's call (`out = self._forward_pass(x)` whose every return is `self.model(x, ...)`; "
+        "a helper that post-processes, stops the gradient or predicts is not the forward pass). "
+        "Also a value computed with TF ops or arithmetic from "
         "variables among the sources before the block (`w = tf.concat([a, b], 0)` then "
         "`tape.gradient(loss, [a, b])`; `kernel = self.k1 + self.k2` with "
         "`self.trainable_variables`), when the block reads it and not those variables "
@@ -79,7 +83,7 @@ class ForwardOutsideTape(TapeRule):
         read_in_block = {name for statement in block.body for name in names_in(statement)}
         body = list(block.container.body)
         start = body.index(block.node)
-        candidates: list[tuple[cst.CSTNode, cst.Call, str]] = []
+        candidates: list[tuple[cst.CSTNode, cst.Call, str, str]] = []
         for statement in reversed(body[:start]):
             if not simple_assignments(statement):
                 break
@@ -87,12 +91,16 @@ class ForwardOutsideTape(TapeRule):
                 value = getattr(small, "value", None)
                 if isinstance(small, cst.Assign) and isinstance(value, cst.Call):
                     callee = dotted_name(value.func)
-                    if callee in roots and names_bound(statement) & read_in_block:
-                        candidates.insert(0, (statement, value, callee))
+                    model = callee
+                    if callee is not None and callee not in roots:
+                        # `out = self._forward_pass(x)`: a helper that returns the model's call
+                        model = forwarded_model(self.context.scope, value)
+                    if callee is not None and model in roots and names_bound(statement) & read_in_block:
+                        candidates.insert(0, (statement, value, callee, model))
         called_in_block = {dotted_name(node.func) for statement in block.body for node in descendants(statement)
                            if isinstance(node, cst.Call)}
-        for statement, call, callee in candidates:
-            if callee in called_in_block:
+        for statement, call, callee, model in candidates:
+            if callee in called_in_block or model in called_in_block:
                 # The block runs the model itself: the call before it is a target on purpose
                 # (a semi-gradient TD bootstrap, `r + gamma * max Q(s')`), not a forward pass
                 # that the tape missed. Moving it in would change the gradients.
@@ -103,7 +111,7 @@ class ForwardOutsideTape(TapeRule):
             if len(statement.body) == 1 and can_reorder([statement], others):
                 fix = Fix("Move the forward pass into the tape block",
                           (move_into_block(block.container, block.node, [statement], at_end=False),))
-            self.report(call, self.message.format(call=callee, sources=f"{callee}.trainable_variables"), fix)
+            self.report(call, self.message.format(call=callee, sources=f"{model}.trainable_variables"), fix)
 
 
     def _derived_before(self, block: TapeBlock) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import libcst as cst
 import libcst.matchers as m
 
+from tfgradfix.analysis.callers import passes_tensor
 from tfgradfix.analysis.dataflow import is_certainly_tensor
-from tfgradfix.analysis.tapes import TapeBlock, reaching_value
+from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks, reaching_value
 from tfgradfix.analysis.tree import contains
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.rules.tape.base import TapeRule, integer_bindings, source_names
@@ -22,9 +23,14 @@ class UnwatchedSource(TapeRule):
         "(`tf.constant`, `tf.convert_to_tensor`, a TF op's result) and the block never calls "
         "`tape.watch(x)`. What counts is the binding that reaches the block: a parameter "
         "rebound as `x = tf.convert_to_tensor(x)` (or `tf.cast`, any TF op) before it is a "
-        "tensor. Not reported for `tf.Variable`s, lists of trainable variables, tensors "
-        "computed inside the block (the tape records those), parameters that reach it as passed "
-        "(a caller may pass a variable), a name rebound only inside an `if` or in a loop "
+        "tensor. A parameter that reaches it as passed is reported when another tape block of "
+        "the function watches it (the outer tape of a second derivative that only the inner "
+        "tape watches) or when every call of the function or method in the module (at least "
+        "one; `explainer.explain(images)` on an instance of the class included) passes a "
+        "certain tensor, also through a helper of the module that returns one. Not reported "
+        "for `tf.Variable`s (`tf.compat.v1.Variable` and `tfe.Variable` too), lists of "
+        "trainable variables, tensors computed inside the block (the tape records those), "
+        "other parameters (a caller may pass a variable), a name rebound only inside an `if` or in a loop "
         "around the block, or when `watch` is already there."
     )
     why = (
@@ -73,13 +79,19 @@ class UnwatchedSource(TapeRule):
                 if name in block.watched or integer_bindings(self, name) is not None:
                     continue
                 bindings = [b for b in flow.bindings if b.name == name]
-                if not bindings or any(contains(block.node, b.statement) for b in bindings):
+                if not bindings and name in self.context.scope.parameter_names:
+                    # A parameter as passed: a tensor when another tape of the function watches
+                    # it (the nested tape of a second derivative) or every caller passes one.
+                    if not (self._watched_by_another(block, name) or passes_tensor(self.context.scope, name)):
+                        continue
+                elif not bindings or any(contains(block.node, b.statement) for b in bindings):
                     continue
-                # The binding that reaches the block decides: `x = tf.convert_to_tensor(x)` makes a
-                # tensor of a parameter that could have been anything.
-                reaching = reaching_value(block.node, name, self.context.parent)
-                if not is_certainly_tensor(flow, source if reaching is None else reaching):
-                    continue
+                else:
+                    # The binding that reaches the block decides: `x = tf.convert_to_tensor(x)`
+                    # makes a tensor of a parameter that could have been anything.
+                    reaching = reaching_value(block.node, name, self.context.parent)
+                    if not is_certainly_tensor(flow, source if reaching is None else reaching):
+                        continue
                 watch = cst.parse_statement(f"{block.name}.watch({name})\n")
 
                 def build(updated: cst.With, watch=watch) -> cst.With:
@@ -90,6 +102,12 @@ class UnwatchedSource(TapeRule):
 
                 fix = Fix(f"Watch `{name}` at the top of the block", (Edit(block.node, build),))
                 self.report(source, self.message.format(name=name), fix)
+
+
+    def _watched_by_another(self, block: TapeBlock, name: str) -> bool:
+        """Another tape block of the function watches `name`, so it is no variable."""
+        return any(other.node is not block.node and name in other.watched
+                   for other in find_tape_blocks(self.context.scope, self.context.imports))
 
 
 def _is_watch(statement: cst.CSTNode, tape: str) -> bool:
