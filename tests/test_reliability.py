@@ -269,7 +269,7 @@ def test_an_error_in_a_worker_or_after_the_rounds_is_that_file_s_error(cli, tmp_
 
     monkeypatch.setattr(Engine, "process_path", process_path)
     monkeypatch.setattr(Engine, "_fix_one_across", raising)
-    monkeypatch.setattr("tfgradfix.report.sarif._fixes", raising)
+    monkeypatch.setattr(Engine, "apply", raising)  # each fix as text edits, for SARIF
     (tmp_path / "__init__.py").write_text("")  # a package: the fixes across files are tried
     result = cli("--isolated", "--output-format", "sarif", ".")
     assert json.loads(result.stdout)["runs"][0]["results"]  # reported, without fixes

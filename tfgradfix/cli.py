@@ -202,7 +202,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
         project = None
     engine = Engine(rules, fix=(o.fix or o.diff or o.verify) and not o.add_noqa, unsafe_fixes=bool(o.unsafe_fixes),
                     ignored_for=configs.ignored_for, project=project, unsafe_for=configs.unsafe_for,
-                    fixable_for=configs.fixable_for, ignore_noqa=o.ignore_noqa)
+                    fixable_for=configs.fixable_for, ignore_noqa=o.ignore_noqa, previews=o.output_format == "sarif")
     report = RunReport(errors=list(missing), fix_mode=o.fix and not o.diff)
     with _report_stream(o.output_file) as out:
         if o.interactive:
@@ -258,9 +258,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
         if o.fix_only:  # findings left are not reported
             for result in report.results:
                 result.findings = []
-        if o.output_format == "sarif":
-            write_sarif(report, out, engine)
-        elif o.output_format in _TEXTS and o.statistics:
+        if o.output_format in _TEXTS and o.statistics:
             write_statistics(report, out)
         elif o.output_format in _TEXTS:
             _FORMATS[o.output_format](report, out, quiet=o.quiet or (o.fix_only and not report.fixed),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import io
+import os
 import re
 import tokenize
 from typing import Callable, Collection, Optional, Sequence
@@ -23,7 +24,7 @@ from tfgradfix.files import NotPython, SourceError, SourceFile, read_source
 from tfgradfix.noqa import EVERY_CODE, NoqaLines, file_exemptions
 from tfgradfix.notebooks import NotebookError
 from tfgradfix.positions import NodePositions
-from tfgradfix.result import FileResult, failure
+from tfgradfix.result import FileResult, TextFix, failure, text_edit
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.rules import Finding, Rule
 from tfgradfix.rules.unused_noqa import UnusedNoqa
@@ -52,7 +53,7 @@ class Engine:
                  accept: Optional[Callable[[Finding], bool]] = None,
                  unsafe_for: Optional[Callable[[str], bool]] = None,
                  fixable_for: Optional[Callable[[str], Collection[str]]] = None,
-                 ignore_noqa: bool = False) -> None:
+                 ignore_noqa: bool = False, previews: bool = False) -> None:
         self.rules = list(rules)
         # The project the files belong to (built before any file is analysed); None: each file alone.
         self.project = project
@@ -70,6 +71,8 @@ class Engine:
         # --ignore-noqa: `# noqa` and `# tfgradfix: noqa` comments suppress nothing (and TGF901
         # judges none of them).
         self.ignore_noqa = ignore_noqa
+        # SARIF: each fix of the text as read, also as text edits (`FileResult.fix_edits`).
+        self.previews = previews
         self.triggers = tuple({t for rule in self.rules for t in rule.triggers})
         # Trees of the modules the project rounds analyse again (path -> text, tree).
         self._trees: dict[str, tuple[str, cst.Module]] = {}
@@ -130,6 +133,8 @@ class Engine:
             module, outgoing, sliced = self._parse(source.path, source.text, module_name), {}, None
             findings = self._check(module, source.text, ignored, module_name, outgoing, source.path)
         result.calls_out = [(m, name, entry) for (m, name), entry in outgoing.items()]
+        if self.previews and source.notebook is None and findings:
+            self._preview(result, module, findings)
         if self.fix:
             result.original_findings = list(findings)
             module, findings = self._fix_until_stable(module, findings, result, ignored, module_name)
@@ -395,6 +400,75 @@ class Engine:
         if not applied:
             return None
         return [*((p, after, made) for p, (after, made) in fixed.items()), (path, here, [fix])]
+
+    def _preview(self, result: FileResult, module: cst.Module, findings: list[Finding]) -> None:
+        """`result.fix_edits` of the fixes that edit this file only, each applied alone; those
+        that also edit other modules wait for `preview_across`. An error leaves the file's
+        findings without text edits."""
+        assert result.source is not None
+        text = result.source.text
+        try:
+            for finding in findings:
+                fix = finding.fix
+                if fix is None:
+                    continue
+                if fix.elsewhere:
+                    result.across = True
+                    continue
+                try:
+                    fixed, applied = self.apply(module, [fix], result.path)
+                except SourceError:
+                    continue
+                edit = text_edit(result.path, text, fixed.code) if applied else None
+                if edit is not None:
+                    result.fix_edits[(finding.code, finding.line, finding.column)] = TextFix(fix.description, [edit])
+        except Exception as error:
+            failure(error)  # (a Ctrl-C is raised)
+            result.fix_edits, result.across = {}, False
+
+    def preview_across(self, results: Collection[FileResult]) -> None:
+        """The text edits of the fixes that also edit other modules (`FileResult.across`), each
+        made alone on the texts of this run's files as read, once every round is done."""
+        project = self.project
+        if project is None:
+            return
+        by_path = {os.path.realpath(r.path): r for r in results if r.error is None}
+
+        def text_of(module_name: str) -> Optional[tuple[str, str]]:
+            found = project.path_for_module(module_name)
+            other = by_path.get(os.path.realpath(found)) if found is not None else None
+            if other is None or other.source is None:
+                return None
+            return other.path, other.source.text
+
+        for result in results:
+            if not result.across or result.source is None:
+                continue
+            try:
+                self._preview_across(result, text_of)
+            except Exception as error:  # the file's findings are reported without their text edits
+                failure(error)  # (a Ctrl-C is raised)
+                result.fix_edits = {}
+
+    def _preview_across(self, result: FileResult, text_of: Callable[[str], Optional[tuple[str, str]]]) -> None:
+        assert result.source is not None
+        module = parse_source(result.source.text)
+        texts = {result.path: result.source.text}
+
+        def recorded(module_name: str) -> Optional[tuple[str, str]]:
+            found = text_of(module_name)
+            if found is not None:
+                texts[found[0]] = found[1]
+            return found
+
+        for finding in self.findings(module, result.path):
+            if finding.fix is None or not finding.fix.elsewhere:
+                continue
+            made = self.apply_across(module, result.path, finding.fix, recorded)
+            changed = [(path, fixed.code) for path, fixed, _ in made[-1:] + made[:-1]] if made else []
+            edits = [edit for path, after in changed if (edit := text_edit(path, texts[path], after)) is not None]
+            if edits and len(edits) == len(changed):
+                result.fix_edits[(finding.code, finding.line, finding.column)] = TextFix(finding.fix.description, edits)
 
     def findings(self, module: cst.Module, path: str) -> list[Finding]:
         """What the rules report on `module` (per-file ignores applied)."""

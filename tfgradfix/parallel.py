@@ -96,6 +96,8 @@ def _rounds(engine: Engine, paths: list[str], pool) -> Iterator[FileResult]:
         calls = [call for result in redone for call in result.calls_out]
     if engine.fix:
         engine.fix_across(results)
+    if engine.previews:
+        engine.preview_across(list(results.values()))
     for path in rest:
         yield results[path]
 

@@ -6,6 +6,7 @@ analysis raised."""
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -26,6 +27,24 @@ class TextEdit:
     start: int
     end: int
     text: str
+
+
+@dataclass(frozen=True)
+class TextFix:
+    """A finding's fix as text: its description and the edits it makes alone, in every file
+    it edits (the finding's file first)."""
+    description: str
+    edits: list[TextEdit]
+
+
+def text_edit(path: str, before: str, after: str) -> Optional[TextEdit]:
+    """The one run of whole lines that turns `before` into `after` (None: no change)."""
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    opcodes = [op for op in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes() if op[0] != "equal"]
+    if not opcodes:
+        return None
+    first, last = opcodes[0], opcodes[-1]
+    return TextEdit(path, first[1] + 1, last[2] + 1, "".join(new[first[3]:last[4]]))
 
 
 @dataclass
@@ -54,9 +73,12 @@ class FileResult:
     # Why a file that is not an error was not checked (a notebook of another language): a warning.
     note: Optional[str] = None
     # With `Engine(previews=True)` (SARIF): the fix of each finding of the text as read, keyed by
-    # the finding's (code, line, column), as the text edits it makes when applied alone, in every
-    # file it edits (this one first); a fix that cannot be made alone has no entry.
-    fix_edits: dict[tuple[str, int, int], list[TextEdit]] = field(default_factory=dict)
+    # the finding's (code, line, column), as the text edits it makes when applied alone; a fix
+    # that cannot be made alone has no entry. Made where the file's tree is at hand (a worker),
+    # and, for a fix that also edits other modules, by `Engine.preview_across` once every round
+    # is done (`across`: the file has such a fix).
+    fix_edits: dict[tuple[str, int, int], TextFix] = field(default_factory=dict)
+    across: bool = False
 
     @property
     def changed(self) -> bool:

@@ -1,21 +1,19 @@
 """SARIF 2.1.0, as GitHub code scanning reads it: rules with help, results with
 locations, and for each fixable result its fix as a replacement of whole lines (in
-every file it edits, for a fix that spans files)."""
+every file it edits, for a fix that spans files), from the text edits the engine
+carried in the results (`FileResult.fix_edits`, `Engine(previews=True)`)."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, TextIO
 from urllib.parse import quote
 
 from tfgradfix import __version__
-from tfgradfix.engine import Engine, parse_source
-from tfgradfix.result import FileResult, failure
-from tfgradfix.files import SourceError, read_source
+from tfgradfix.result import FileResult, TextEdit
 from tfgradfix.report.run import RunReport, display_path
 from tfgradfix.rules import ALL_RULES
 from tfgradfix.rules.docs import render
@@ -35,60 +33,22 @@ def _rule(rule) -> dict:
     }
 
 
-def _fixes(engine: Engine, result: FileResult,
-           text_of: Callable[[str], Optional[tuple[str, str]]], root: str) -> dict[tuple, dict]:
+def _fixes(result: FileResult, root: str) -> dict[tuple, dict]:
     """SARIF `fix` objects for the file's fixable findings, keyed by (code, line, column):
-    each fix applied alone, and the lines it changes; a fix that spans files changes
-    each of its files (one `artifactChanges` entry per file, the finding's file first)."""
+    each fix applied alone, and the lines it changes; a fix that spans files changes each of
+    its files (one `artifactChanges` entry per file, the finding's file first). The engine
+    made them as text edits where it had the trees (`FileResult.fix_edits`)."""
     source = result.source
     if source is None or source.notebook is not None or not any(f.fix for f in result.findings):
         return {}
-    try:
-        module = parse_source(source.text)
-    except SourceError:
-        return {}
-    texts = {result.path: source.text}
-
-    def recorded(module_name: str) -> Optional[tuple[str, str]]:
-        found = text_of(module_name)
-        if found is not None:
-            texts[found[0]] = found[1]
-        return found
-
-    fixes = {}
-    for finding in engine.findings(module, result.path):
-        if finding.fix is None:
-            continue
-        if finding.fix.elsewhere:
-            made = engine.apply_across(module, result.path, finding.fix, recorded)
-            changed = [(path, fixed.code) for path, fixed, _ in made[-1:] + made[:-1]] if made else []
-        else:
-            try:
-                fixed, applied = engine.apply(module, [finding.fix], result.path)
-            except SourceError:
-                continue
-            changed = [(result.path, fixed.code)] if applied else []
-        changes = []
-        for path, after in changed:
-            change = _replacement(texts[path].splitlines(keepends=True), after.splitlines(keepends=True))
-            if change is not None:
-                changes.append({"artifactLocation": artifact(path, root), "replacements": [change]})
-        if changes and len(changes) == len(changed):
-            fixes[(finding.code, finding.line, finding.column)] = {
-                "description": {"text": finding.fix.description}, "artifactChanges": changes}
-    return fixes
+    return {key: {"description": {"text": fix.description}, "artifactChanges": [
+        {"artifactLocation": artifact(edit.path, root), "replacements": [_replacement(edit)]} for edit in fix.edits]}
+        for key, fix in result.fix_edits.items()}
 
 
-def _replacement(before: list[str], after: list[str]) -> Optional[dict]:
-    opcodes = [op for op in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
-               if op[0] != "equal"]
-    if not opcodes:
-        return None
-    first, last = opcodes[0], opcodes[-1]
-    start, end = first[1], last[2]  # lines [start, end) of the original are replaced
-    inserted = "".join(after[first[3]:last[4]])
-    return {"deletedRegion": {"startLine": start + 1, "startColumn": 1, "endLine": end + 1, "endColumn": 1},
-            "insertedContent": {"text": inserted}}
+def _replacement(edit: TextEdit) -> dict:
+    return {"deletedRegion": {"startLine": edit.start, "startColumn": 1, "endLine": edit.end, "endColumn": 1},
+            "insertedContent": {"text": edit.text}}
 
 
 # Relative URIs are resolved against the repository's root (GitHub code scanning reads them so).
@@ -119,38 +79,13 @@ def artifact(path: str, root: str) -> dict:
     return {"uri": quote(Path(relative).as_posix(), safe="/"), "uriBaseId": ROOT_ID}
 
 
-def _texts_of_run(engine: Engine, report: RunReport) -> Callable[[str], Optional[tuple[str, str]]]:
-    """(path, text as analysed) of a module that is a file of this run."""
-    by_path = {os.path.realpath(r.path): r for r in report.results if r.error is None}
-
-    def text_of(module_name: str) -> Optional[tuple[str, str]]:
-        found = engine.project.path_for_module(module_name) if engine.project is not None else None
-        result = by_path.get(os.path.realpath(found)) if found is not None else None
-        if result is None:
-            return None
-        if result.source is None:  # let go of after a run without findings in it
-            try:
-                result.source = read_source(result.path)
-            except SourceError:
-                return None
-        return result.path, result.source.text
-
-    return text_of
-
-
-def write_sarif(report: RunReport, out: TextIO, engine: Optional[Engine] = None) -> None:
+def write_sarif(report: RunReport, out: TextIO) -> None:
     index = {rule.code: i for i, rule in enumerate(ALL_RULES)}
     fixes: dict[tuple, dict] = {}
     root = source_root()
-    if engine is not None:
-        text_of = _texts_of_run(engine, report)
-        for file_result in report.results:
-            try:
-                found = _fixes(engine, file_result, text_of, root)
-            except Exception as error:  # the findings are reported without their fixes
-                failure(error)  # (a Ctrl-C is raised)
-                continue
-            fixes.update({(display_path(file_result.path), *key): fix for key, fix in found.items()})
+    for file_result in report.results:
+        found = _fixes(file_result, root)
+        fixes.update({(display_path(file_result.path), *key): fix for key, fix in found.items()})
     results = []
     notebooks = report.notebooks
     for path, f in report.findings:
