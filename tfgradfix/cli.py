@@ -214,10 +214,11 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
             review_engine = Engine(rules, unsafe_fixes=bool(o.unsafe_fixes), ignored_for=configs.ignored_for,
                                    project=project, unsafe_for=configs.unsafe_for, fixable_for=configs.fixable_for,
                                    ignore_noqa=o.ignore_noqa)
-            for _ in process_files(review_engine, files, o.jobs or default_jobs()):
-                pass  # the project phase: which functions other modules' gradient paths call
+            # The check of every file (and the project phase: which functions other modules'
+            # gradient paths call): the review starts from it.
+            checked = {result.path: result for result in process_files(review_engine, files, o.jobs or default_jobs())}
             try:
-                Review(review_engine, files, report, verifier).run()
+                Review(review_engine, files, report, verifier, checked).run()
             except Interrupted:
                 click.echo("\nInterrupted: nothing written; every file is unchanged.", err=True)
                 sys.exit(130)

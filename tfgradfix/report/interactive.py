@@ -7,6 +7,10 @@ help. The end of piped answers is a q. A fix that spans files (a helper of one
 module and the layer of another that calls it) is one hunk group: the hunks of
 every file it edits, each under its file header, accepted or declined as a whole.
 
+The review starts from the check of every file (`checked`): it reads no file again
+whose check is clean, reviews only the files with a fix to offer, and takes the findings
+of a file it leaves as it was from that check.
+
 Nothing is written until the review ends; then each file is written once, with
 the fixes it accepted, and the files an accepted group links are written
 together, all or none (`files.write_sources`). Ctrl-C, or Ctrl-D at a terminal,
@@ -51,9 +55,15 @@ class _Quit(Exception):
 
 class Review:
     def __init__(self, engine: Engine, files: list[str], report: RunReport,
-                 verify: Optional[Callable[[str, str, str], dict]] = None) -> None:
+                 verify: Optional[Callable[[str, str, str], dict]] = None,
+                 checked: Optional[dict[str, FileResult]] = None) -> None:
         self.engine = engine
         self.files = files
+        # The files' results from the check before the review (by path): a clean one (no
+        # error, every cell checked) gives the file's text and, while the review leaves
+        # the file as it was, its findings.
+        self._checked = {path: result for path, result in (checked or {}).items()
+                         if result.source is not None and result.error is None and not result.problems}
         # Only the files of the run may a fix that spans files edit (by real path: the
         # index may know a file by another spelling).
         self._given = {os.path.realpath(path): path for path in files}
@@ -72,6 +82,9 @@ class Review:
                 result = self._result(path)
                 if result is None or not self.engine.may_have_path(result.source):  # type: ignore[arg-type]
                     continue
+                if path not in self.modules and path in self._checked and not any(
+                        self.engine.fixable(f, path) for f in self._checked[path].findings):
+                    continue  # no fix to offer (the check says), and no accepted fix changed it
                 try:
                     self._file(result)
                 except _Quit:
@@ -99,6 +112,11 @@ class Review:
         """The file, read once (None when it cannot be read; the error goes to `report`)."""
         if path in self.results:
             return self.results[path]
+        if path in self._checked:
+            result = FileResult(path=path, source=self._checked[path].source)
+            self.results[path] = result
+            self.report.results.append(result)
+            return result
         try:
             source = read_source(path)
         except NotPython as note:
@@ -259,6 +277,10 @@ class Review:
         if source is None or result.error is not None:
             return
         text = result.new_text or source.text
+        checked = self._checked.get(result.path)
+        if checked is not None and text == source.text and self.engine.may_have_path(source):
+            result.findings = checked.findings  # as the check found it
+            return
         if result.path in self.modules or self.engine.may_have_path(source):
             try:
                 result.findings = self.engine.findings(parse_source(text), result.path)
