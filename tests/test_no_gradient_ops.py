@@ -54,8 +54,9 @@ def _function(qualified: str):
 @pytest.mark.parametrize("name", sorted(NO_GRADIENT))
 def test_each_entry_has_no_gradient_under_a_tape(name, tensorflow):
     function = _function(name)
-    x = tf.constant([[0.25, 1.5, 2.0, 0.75]] * 4)  # bincount wants no negatives
-    for arity in (1, 2):
+    matrix = tf.constant([[0.25, 1.5, 2.0, 0.75]] * 4)  # bincount wants no negatives
+    # a matrix first, then a vector (`tf.math.confusion_matrix` takes only vectors), as the generator
+    for x, arity in ((matrix, 1), (matrix, 2), (matrix[0], 1), (matrix[0], 2)):
         with tf.GradientTape() as tape:
             tape.watch(x)
             try:
