@@ -4,42 +4,32 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import io
 import os
-import re
-import tokenize
 from typing import Callable, Collection, Optional, Sequence
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 
+from tfgradfix import prefilter
 from tfgradfix.analysis.context import TraversalContext
-from tfgradfix.analysis.imports import ImportMap, dotted_name
-from tfgradfix.analysis.project import Kind, ProjectIndex, checksum, index_module
+from tfgradfix.analysis.project import Kind, ProjectIndex, checksum
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.slices import ModuleSlices
-from tfgradfix.analysis.tree import child_nodes, visit_batched
+from tfgradfix.analysis.tree import visit_batched
 from tfgradfix.files import NotPython, SourceError, SourceFile, read_source
 from tfgradfix.noqa import EVERY_CODE, NoqaLines, file_exemptions
 from tfgradfix.notebooks import NotebookError
+from tfgradfix.parsing import (SyntaxProblem, cells_parse_alone, parse_source, python_accepts,
+                               without_broken_cells)
 from tfgradfix.positions import NodePositions
 from tfgradfix.result import FileResult, TextFix, failure, text_edit
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
+from tfgradfix.fixes.imports import update_imports
 from tfgradfix.rules import Finding, Rule
 from tfgradfix.rules.unused_noqa import UnusedNoqa
 
 # Fixes can enable others (a `.numpy()` dropped makes a conversion redundant);
 # the loop stops earlier once nothing changes.
 MAX_FIX_PASSES = 10
-# Only files that mention TensorFlow or Keras can hold a gradient path.
-_FRAMEWORK_MARKERS = ("tensorflow", "keras")
-_KERAS_CLASS_MARKERS = ("Layer", "Model", "Sequential", "layers.")
-# A `# noqa` naming one of this tool's codes (TGF901 judges it in every file).
-_STALE_NOQA = re.compile(r"#\s*noqa\s*:[^\n]*TGF[0-9]", re.IGNORECASE)
-# Functions handed to Keras to run on tensors: `Lambda(fn)`, `compile(loss=fn)`,
-# `opt.minimize(loss_fn, var_list)`.
-_HANDED_FUNCTION_MARKERS = ("Lambda(", "loss=", ".minimize(")
 
 
 def _no_ignores(path: str) -> Sequence[str]:
@@ -103,16 +93,16 @@ class Engine:
         ignored = self._ignored(source.path, source.text)
         if EVERY_CODE in ignored:  # `# tfgradfix: noqa`: the whole file is exempt, as Ruff's `# ruff: noqa`
             return result
-        if not self.may_have_path(source) and not (_STALE_NOQA.search(source.text) and self._judges_noqa(source)):
+        if not self.may_have_path(source) and not (prefilter.STALE_NOQA.search(source.text) and self._judges_noqa(source)):
             return result  # (a `# noqa: TGF...` is judged in every file: with no gradient path, it is stale)
         sliced = self._slice(source, module_name)
         checked = source.text if sliced is None else sliced
         try:
             module = self._parse(source.path, checked, module_name)
             if source.notebook is None:
-                _python_accepts(source.text, self._ast_parsed(module_name, source))
+                python_accepts(source.text, self._ast_parsed(module_name, source))
         except SyntaxProblem as error:
-            module = None if source.notebook is None else _without_broken_cells(source, result)
+            module = None if source.notebook is None else without_broken_cells(source, result)
             if module is None:
                 result.error = str(error) if source.notebook is None else source.notebook.syntax_error(
                     error.line, error.column, error.reason)
@@ -120,10 +110,10 @@ class Engine:
         except SourceError as error:
             result.error = str(error)
             return result
-        if source.notebook is not None and not _cells_parse_alone(source):
+        if source.notebook is not None and not cells_parse_alone(source):
             # IPython compiles each cell alone: a string or bracket opened in one cell and
             # closed in the next is an error in both, though the cells joined parse.
-            module = _without_broken_cells(source, result) or module
+            module = without_broken_cells(source, result) or module
         if source.notebook is not None:
             checked = source.text  # with the cells that are not Python set aside
         result.parsed = True
@@ -186,23 +176,8 @@ class Engine:
         return module
 
     def may_have_path(self, source: SourceFile) -> bool:
-        """The prefilter. With the project index: a module the gradient path of another
-        module calls into, or with a Keras class (through bases in other modules) defining
-        a forward method, or that passes the `ast` gate of the index's parse (taken once,
-        in the index)."""
-        text = source.text
-        project = self.project
-        module_name = self.module_name(source)
-        if module_name is None or project is None:
-            return self.may_match(text) and _ast_gate(text)
-        if project.entries_of(module_name):
-            return any(t in text for t in self.triggers)
-        info = project.module_info(module_name)
-        if info is None or source.from_stdin or not info.parsed:
-            return self.may_match(text) and _ast_gate(text)
-        has_path = (_has_markers(text) and project.gate(module_name)) or project.defines_keras_forward(module_name)
-        # A path that calls into other project modules matters to them, whatever this file mentions.
-        return has_path and (any(t in text for t in self.triggers) or project.calls_marked(module_name))
+        """The prefilter (`prefilter.may_have_path`)."""
+        return prefilter.may_have_path(source, self.project, self.module_name(source), self.triggers)
 
     def _judges_noqa(self, source: SourceFile) -> bool:
         return UnusedNoqa in self.rules and not self.ignore_noqa and not UnusedNoqa.code.startswith(
@@ -223,7 +198,7 @@ class Engine:
 
     def may_match(self, text: str) -> bool:
         """A gradient path needs TensorFlow or Keras, and a tape or a Keras class."""
-        return _has_markers(text) and any(t in text for t in self.triggers)
+        return prefilter.may_match(text, self.triggers)
 
     def _check(self, module: cst.Module, text: str, ignored: tuple[str, ...] = (),
                module_name: Optional[str] = None, outgoing: Optional[dict] = None,
@@ -234,7 +209,7 @@ class Engine:
         judged = [rule for rule in self.rules if not (rule is UnusedNoqa and self.ignore_noqa)]
         if not analysis.has_gradient_path:  # no rule finds anything: only `noqa` directives are judged
             judged = [rule for rule in judged if rule is UnusedNoqa]
-            if not judged or not _STALE_NOQA.search(text):
+            if not judged or not prefilter.STALE_NOQA.search(text):
                 return []
         context = TraversalContext(analysis)
         findings: list[Finding] = []
@@ -312,7 +287,7 @@ class Engine:
         fixed, applied = apply_fixes(module, [fix for fix in fixes if not fix.elsewhere])
         if not applied:
             return module, []
-        code = _update_imports(module, fixed, applied).code
+        code = update_imports(module, fixed, applied).code
         # A notebook's cells joined are not one module Python would run: top-level `await`
         # and a `from __future__` after a magic are IPython's to judge; only syntax is checked.
         flags = ast.PyCF_ONLY_AST if path.endswith(".ipynb") else 0
@@ -477,13 +452,6 @@ class Engine:
         return self._check(module, text, self._ignored(path, text), module_name, path=path)
 
 
-def _has_markers(text: str) -> bool:
-    """TensorFlow or Keras, and a tape, a function handed to Keras/TF, or a Keras class."""
-    return any(m in text for m in _FRAMEWORK_MARKERS) and (
-        "GradientTape" in text or any(m in text for m in _HANDED_FUNCTION_MARKERS)
-        or ("class " in text and any(m in text for m in _KERAS_CLASS_MARKERS)))
-
-
 def _text(result: FileResult) -> str:
     assert result.source is not None
     return result.new_text if result.new_text is not None else result.source.text
@@ -512,268 +480,3 @@ def _unsafe_where_other_callers_differ(findings: list[Finding], analysis: Module
             where = ", ".join(f"{module}:{symbol}" for module, symbol in others[:3])
             finding.fix = dataclasses.replace(fix, applicability=Applicability.UNSAFE, description=(
                 f"{fix.description} (unsafe: `{scope.symbol}` is also called off the gradient path, from {where})"))
-
-
-def _ast_gate(text: str) -> bool:
-    """The second, cheap tier of the prefilter for a file read alone (Python's `ast` costs a
-    tenth of LibCST's parse): the project index's gate for this one module, with no project
-    to resolve its bases: a tape, a Lambda layer, a loss function handed to `compile`, or a
-    class with a Keras-looking base (a subclass of a Keras class of this module needs that
-    class), in code rather than in a docstring or comment. A file `ast` cannot parse goes on to LibCST, which names the error."""
-    info = index_module("<gate>", "<gate>", text)
-    if not info.parsed:
-        # Only Lambda(...) or loss=... in a file even `ast` cannot read: not worth an error.
-        return "GradientTape" in text or "class " in text
-    return info.starts_path or bool(info.keras_looking)
-
-
-class SyntaxProblem(SourceError):
-    """Code that does not parse, and where."""
-
-    def __init__(self, line: int, column: int, reason: str) -> None:
-        super().__init__(f"syntax error at {line}:{column}: {reason}")
-        self.line, self.column, self.reason = line, column, reason
-
-    def in_cell(self, cell: int) -> str:
-        """The problem of a notebook cell parsed alone, told by its number."""
-        return f"cell {cell}, line {self.line}: syntax error at column {self.column}: {self.reason}"
-
-
-class UnparsableSyntax(SyntaxProblem):
-    """Code Python accepts that LibCST, the parser fixes are written with, cannot parse:
-    the file is not analysed, and the message says why without calling it invalid."""
-
-    def __init__(self, line: int, column: int, reason: str, mixed_indent: Optional[int]) -> None:
-        super().__init__(line, column, reason)
-        self.mixed_indent = mixed_indent
-        self.args = (self._told("this file"),)
-
-    def _told(self, what: str) -> str:
-        cause = (f"line {self.mixed_indent} indents with tabs and spaces mixed" if self.mixed_indent is not None
-                 else f"{self.reason} at {self.line}:{self.column}")
-        return (f"not analysed: Python accepts {what}, but LibCST (the parser tfgradfix rewrites code with) "
-                f"cannot parse it: {cause}")
-
-    def in_cell(self, cell: int) -> str:
-        return f"cell {cell}: {self._told('this cell')}"
-
-
-def parse_source(text: str) -> cst.Module:
-    try:
-        return cst.parse_module(text)
-    except cst.ParserSyntaxError as error:
-        # Python's own message ("'(' was never closed") is the one users know.
-        try:
-            ast.parse(text)
-        except SyntaxError as python_error:
-            raise SyntaxProblem(python_error.lineno or 0, python_error.offset or 0, python_error.msg) from error
-        except (ValueError, RecursionError, MemoryError):
-            raise SyntaxProblem(error.editor_line, error.editor_column, error.message) from error
-        # No parser option of LibCST reads these (its tokenizer rejects them whatever the version).
-        raise UnparsableSyntax(error.editor_line, error.editor_column, error.message, _mixed_indent(text)) from error
-    except (RecursionError, MemoryError) as error:
-        raise SourceError(f"cannot parse: {type(error).__name__}") from error
-
-
-def _python_accepts(text: str, ast_parsed: Optional[bool]) -> None:
-    """SyntaxProblem when Python rejects code LibCST parsed (900 nested parentheses: Python's
-    parser stops at 200). Python's `ast` is asked only when the project index's `ast` read of
-    the file failed, or the index does not know it (standard input)."""
-    if ast_parsed:
-        return
-    try:
-        ast.parse(text)
-    except SyntaxError as error:
-        raise SyntaxProblem(error.lineno or 0, error.offset or 0, error.msg) from error
-    except (ValueError, RecursionError, MemoryError):
-        return
-
-
-def _mixed_indent(text: str) -> Optional[int]:
-    """The first line whose indentation mixes tabs and spaces, within itself or against the
-    lines indented before it, which Python allows where its two ways of counting tabs agree."""
-    seen: set[str] = set()
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type == tokenize.INDENT:
-                seen.update(token.string)
-                if len(seen) > 1:
-                    return token.start[0]
-    except (tokenize.TokenError, SyntaxError):
-        pass
-    return None
-
-
-def _cells_parse_alone(source: SourceFile) -> bool:
-    """Whether each code cell of the notebook is Python by itself (Python's `ast`, a tenth
-    of LibCST's cost, judges; what it cannot judge, LibCST will)."""
-    assert source.notebook is not None
-    for cell in source.notebook.cells:
-        try:
-            ast.parse(cell.code)
-        except SyntaxError:
-            return False
-        except (ValueError, RecursionError, MemoryError):
-            continue
-    return True
-
-
-def _without_broken_cells(source: SourceFile, result: FileResult) -> Optional[cst.Module]:
-    """A notebook some of whose cells are not Python (an R cell, a stray no-break space), as
-    Ruff reads one: each such cell gets its error in `result.problems` and is set aside,
-    coming back as it is, and the others are checked and fixed. None when no cell alone
-    fails (or setting them aside does not help)."""
-    notebook = source.notebook
-    assert notebook is not None
-    broken: dict[int, SyntaxProblem] = {}
-    for cell in notebook.cells:
-        try:
-            parse_source(cell.code)
-            _python_accepts(cell.code, None)  # (900 nested parentheses LibCST reads)
-        except SyntaxProblem as problem:
-            broken[cell.index] = problem
-        except SourceError:
-            return None
-    if not broken:
-        return None
-    text = notebook.set_aside(broken)
-    try:
-        module = parse_source(text)
-    except SourceError:
-        notebook.set_aside(())  # the notebook as read, for the error the whole module gets
-        return None
-    source.text = text
-    result.problems = [f"{problem.in_cell(index + 1)} (the cell is not checked)" for index, problem in broken.items()]
-    return module
-
-
-def _update_imports(before: cst.Module, after: cst.Module, applied: list[Fix]) -> cst.Module:
-    """Add the imports the fixes refer to (those the fixed code reads: a fix lists the import
-    it may need, and one that wrote no `tf.` needs none); drop NumPy imports they left unused."""
-    context = CodemodContext()
-    needed = {(module_name, alias) for fix in applied for module_name, alias in fix.imports
-              if _reads(after, alias)}
-    for module_name, alias in sorted(needed):
-        AddImportsVisitor.add_needed_import(context, module_name, asname=alias if alias != module_name else None)
-    if needed:
-        after = AddImportsVisitor(context).transform_module(after)
-    imports = ImportMap(before)
-    unused = [
-        (local, full) for local, full in imports.bindings.items()
-        if (full == "numpy" or full.startswith("numpy.")) and _references(before, local) and not _references(after, local)
-    ]
-    return after.visit(_DropImports(set(unused))) if unused else after
-
-
-class _DropImports(cst.CSTTransformer):
-    """Remove the import names binding these (local, dotted) pairs, which `_references`
-    found unused: RemoveImportsVisitor's edit without its scope analysis of the whole
-    module, which made --fix on a large file cost many times `check`."""
-
-    def __init__(self, unused: set[tuple[str, str]]) -> None:
-        super().__init__()
-        self.unused = unused
-        # Statement lines left without an import (LibCST removes them), and their comment lines.
-        self.emptied: dict[int, list[cst.EmptyLine]] = {}
-
-    # Imports are statements: expressions, and statement lines without an import, are not entered.
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        return not isinstance(node, cst.BaseExpression) and super().on_visit(node)
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
-        return any(isinstance(small, (cst.Import, cst.ImportFrom)) for small in node.body)
-
-    visit_SimpleStatementSuite = visit_SimpleStatementLine  # type: ignore[assignment]
-
-    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
-        if not updated.body:
-            self.emptied[id(original)] = [line for line in updated.leading_lines if line.comment is not None]
-        return updated
-
-    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
-        """The comments above a removed top-level import stay where they were, on the next
-        statement: one of them may be a notebook's cell marker."""
-        if not any(self.emptied.get(id(statement)) for statement in original.body):
-            return updated
-        body: list[cst.BaseStatement] = []
-        comments: list[cst.EmptyLine] = []
-        kept = iter(updated.body)
-        for statement in original.body:
-            if id(statement) in self.emptied:
-                comments.extend(self.emptied[id(statement)])
-                continue
-            node = next(kept)
-            if comments:
-                node = node.with_changes(leading_lines=[*comments, *node.leading_lines])
-                comments = []
-            body.append(node)
-        return updated.with_changes(body=body, footer=[*comments, *updated.footer])
-
-    def leave_Import(self, original: cst.Import, updated: cst.Import):
-        return self._keep(updated, [a for a in updated.names if _binding(a, None) not in self.unused])
-
-    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom):
-        if isinstance(updated.names, cst.ImportStar) or updated.relative or updated.module is None:
-            return updated
-        base = dotted_name(updated.module)
-        return self._keep(updated, [a for a in updated.names if _binding(a, base) not in self.unused])
-
-    @staticmethod
-    def _keep(node, names: list[cst.ImportAlias]):
-        if len(names) == len(node.names):
-            return node
-        if not names:
-            return cst.RemoveFromParent()
-        return node.with_changes(names=[*names[:-1], names[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)])
-
-
-def _binding(alias: cst.ImportAlias, base: Optional[str]) -> tuple[Optional[str], Optional[str]]:
-    """(local name, dotted name) that `import x as y` / `from base import x as y` binds."""
-    name = dotted_name(alias.name)
-    if name is None:
-        return None, None
-    full = f"{base}.{name}" if base else name
-    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-        return alias.asname.name.value, full
-    return (name, full) if base else (name.split(".")[0], name.split(".")[0])
-
-
-def _reads(module: cst.Module, local: str) -> bool:
-    """Whether code of the module reads the name `local` (not an attribute, keyword or
-    parameter spelled so): a fix's import is added only then."""
-    stack: list[cst.CSTNode] = [module]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.Import, cst.ImportFrom)):
-            continue
-        if isinstance(node, cst.Name):
-            if node.value == local:
-                return True
-            continue
-        if isinstance(node, cst.Attribute):
-            stack.append(node.value)
-            continue
-        if isinstance(node, cst.Arg):
-            stack.append(node.value)
-            continue
-        if isinstance(node, cst.Param):
-            if node.default is not None:
-                stack.append(node.default)
-            if node.annotation is not None:
-                stack.append(node.annotation)
-            continue
-        stack.extend(child_nodes(node))
-    return False
-
-
-def _references(module: cst.Module, local: str) -> int:
-    count = 0
-    stack: list[cst.CSTNode] = [module]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.Import, cst.ImportFrom)):
-            continue
-        if isinstance(node, cst.Name) and node.value == local:
-            count += 1
-        stack.extend(child_nodes(node))
-    return count

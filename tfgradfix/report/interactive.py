@@ -28,7 +28,8 @@ import click
 import libcst as cst
 
 from tfgradfix import interrupts
-from tfgradfix.engine import Engine, parse_source
+from tfgradfix.engine import Engine
+from tfgradfix.parsing import parse_source
 from tfgradfix.result import FileResult, failure
 from tfgradfix.files import NotPython, SourceError, read_source
 from tfgradfix.fixes.edits import Fix
