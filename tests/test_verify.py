@@ -1223,3 +1223,132 @@ def test_the_keras_2_hint_names_the_attribute_only_under_keras_3(monkeypatch):
     assert _keras_2(None, "AttributeError: 'Foo' object has no attribute 'bar'").endswith("'bar'")
     monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(__version__="2.15.0"))
     assert _keras_2(None, reason) == reason
+
+
+_OFFSET = textwrap.dedent("""
+    import numpy as np
+    import tensorflow as tf
+
+
+    class LearnedOffset(tf.keras.layers.Layer):
+        def __init__(self, start):
+            super().__init__()
+            assert start.ndim == 1
+            self.start = start
+
+        def build(self, input_shape):
+            {make}
+
+        def call(self, x):
+            return x + tf.broadcast_to(self.offset, tf.shape(x))
+
+
+    class Head(tf.keras.Model):
+        def __init__(self, config):
+            super().__init__()
+            self.offset = LearnedOffset(tf.zeros(config.width))
+""")
+
+
+@_batched
+def _initial_value_argument(folder: Path) -> Items:
+    """A layer made from a tensor (its variable's start) that the project computes at run time:
+    no literal call, and the enclosing model needs a config object. The constructor gets a float
+    vector for a parameter named as a value, once a size does not do."""
+    original = _OFFSET.format(make="self.offset = tf.Variable(self.start)")
+    fixed = _OFFSET.format(make="self.offset = self.add_weight(shape=self.start.shape, "
+                                "initializer=tf.keras.initializers.Constant(self.start))")
+    return [("offset.py", original, fixed)]
+
+
+@pytest.mark.slow
+def test_a_layer_made_from_an_initial_value_is_built_with_a_vector(verified):
+    (units,) = verified[_initial_value_argument]
+    assert units["LearnedOffset"]["verdict"] == "verified", units
+
+
+_SWITCHED = textwrap.dedent("""
+    import numpy as np
+    import tensorflow as tf
+
+
+    class Resampled(tf.keras.layers.Layer):
+        def __init__(self, units, up, down):
+            super().__init__()
+            assert not (up and down)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = tf.Variable(tf.ones((input_shape[-1], self.units)))
+
+        def call(self, x):
+            return {body}
+
+
+    class Net(tf.keras.Model):
+        def __init__(self, config):
+            super().__init__()
+            self.block = Resampled(units=config.width, up=False, down=False)
+""")
+
+
+@_batched
+def _call_with_run_time_arguments(folder: Path) -> Items:
+    """The project's only call gives `up` and `down` (literals) and `units` from a config known at
+    run time; sizes guessed for all three trip the constructor's check. The call's literals, with
+    the size guessed, build it."""
+    return [("switched.py", _SWITCHED.format(body="tf.matmul(x, self.w)"),
+             _SWITCHED.format(body="tf.matmul(x, self.w)").replace(
+                 "self.w = tf.Variable(tf.ones((input_shape[-1], self.units)))",
+                 'self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones")'))]
+
+
+@pytest.mark.slow
+def test_a_call_known_only_in_part_builds_with_its_literal_arguments(verified):
+    (units,) = verified[_call_with_run_time_arguments]
+    assert units["Resampled"]["verdict"] == "verified", units
+
+
+@_batched
+def _channels_first(folder: Path) -> Items:
+    """A convolution in NCHW, which TensorFlow runs only on a GPU."""
+    layer = textwrap.dedent("""
+        import numpy as np
+        import tensorflow as tf
+
+
+        class ChannelsFirst(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                self.w = {make}
+
+            def call(self, x):
+                return tf.nn.conv2d(x, self.w, strides=1, padding="SAME", data_format="NCHW")
+
+
+        ChannelsFirst()(tf.zeros((2, 3, 8, 8)))
+    """)
+    return [("nchw.py", layer.format(make="tf.Variable(tf.ones((3, 3, 3, 4)))"),
+             layer.format(make='self.add_weight(shape=(3, 3, 3, 4), initializer="ones")'))]
+
+
+@pytest.mark.slow
+def test_an_op_only_a_gpu_runs_is_inconclusive_on_the_cpu_saying_so(verified):
+    (units,) = verified[_channels_first]
+    result = units["ChannelsFirst"]
+    if result["device"] == "CPU":
+        assert result["verdict"] == "inconclusive", result
+        assert result["reason"].startswith("needs a GPU: The Conv2D op currently only supports"), result
+    else:
+        assert result["verdict"] == "verified", result
+
+
+def test_the_reason_of_an_error_keras_wrapped_is_its_cause():
+    from tfgradfix.verify.child import Inconclusive, _first_line, _needs
+
+    error = RuntimeError("Exception encountered when calling Block.call().\n\n\x1b[1m{{function_node __wrapped__Conv2D_"
+                         "device_/job:localhost/replica:0/task:0/device:CPU:0}} The Conv2D op currently only supports "
+                         "the NHWC tensor format on the CPU. [Op:Conv2D]\x1b[0m\n\nArguments received by Block.call():")
+    assert _first_line(error).startswith("The Conv2D op currently only supports the NHWC tensor format on the CPU.")
+    with pytest.raises(Inconclusive, match="^needs a GPU: The Conv2D op"):
+        _needs(error)
+    _needs(ValueError("Exception encountered when calling Block.call().\n\nshapes (2, 3) and (4, 5) differ"))

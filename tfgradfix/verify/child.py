@@ -107,9 +107,18 @@ class Inconclusive(Exception):
     pass
 
 
+# Keras wraps an error raised in `call` in a first line that says only where; the cause follows.
+_KERAS_WRAPPER = re.compile(r"^Exception encountered when calling [\w.]+\(\)\.?$")
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*m|\{\{function_node [^}]*\}\}\s*")
+
+
 def _first_line(error: BaseException) -> str:
-    text = str(error)
-    return text.splitlines()[0][:300] if text else ""
+    """The first line of the message that says what went wrong (under Keras's "Exception
+    encountered when calling X.call()", the cause)."""
+    lines = [line.strip() for line in _ESCAPES.sub("", str(error)).splitlines() if line.strip()]
+    if len(lines) > 1 and _KERAS_WRAPPER.match(lines[0]):
+        lines = lines[1:]
+    return lines[0][:300] if lines else ""
 
 
 def _describe(error: BaseException) -> str:
@@ -122,6 +131,14 @@ def _needs(error: BaseException) -> None:
     name = _missing_module(error)
     if name:
         raise Inconclusive(f"needs {name}, which is not installed") from error
+    if _CPU_LIMIT.search(str(error)):
+        raise Inconclusive(f"needs a GPU: {_first_line(error)}; run --verify where TensorFlow lists a GPU "
+                           "(--verify-device gpu)") from error
+
+
+# An op TensorFlow runs only on a GPU (StyleGAN's NCHW convolutions): no input the CPU takes helps.
+_CPU_LIMIT = re.compile(r"only supports? (the )?\w+ (tensor )?format on (the )?CPU|not supported on (the )?CPU|"
+                        r"only (supported|available|implemented) on (the )?GPU")
 
 
 def _missing_module(error: BaseException) -> str:
@@ -265,7 +282,23 @@ def _signature_arguments(cls) -> list[tuple[list, dict]]:
             kwargs[p.name] = 4
         else:
             return []
-    return [([], kwargs)] if kwargs else []
+    found = [([], kwargs)] if kwargs else []
+    # A parameter that holds an initial value (`init_value`, `initial_state`, `value`: the layer makes
+    # a variable of it, or reads its `.ndim`): then a float vector of that size instead of a size.
+    values = {name: _initial_value(size) for name, size in kwargs.items()
+              if isinstance(size, int) and not isinstance(size, bool) and INITIAL_VALUE.search(name)}
+    if values:
+        found.append(([], {**kwargs, **values}))
+    return found
+
+
+INITIAL_VALUE = re.compile(r"(^|_)(init|initial|start|value|values|tensor|array|constant)(_\w+)?$")
+
+
+def _initial_value(size: int):
+    import tensorflow as tf
+
+    return tf.zeros((size,), tf.float32)
 
 
 def _class_candidates(modules, unit: UnitJob) -> list[tuple[str, str, list, dict, str]]:
@@ -275,13 +308,28 @@ def _class_candidates(modules, unit: UnitJob) -> list[tuple[str, str, list, dict
     example = unit.get("example")
     if example:
         found.append((entry, name, list(example.get("args", [])), dict(example.get("kwargs", {})), ""))
+    cls = getattr(modules.get(entry), name, None)
+    guesses = _signature_arguments(cls) if cls is not None else []
     for b in unit.get("builders", []):
         found.append((b["module"], b["name"], b["args"], b["kwargs"], b["via"]))
+    # The project's own calls whose other arguments are values only known at run time
+    # (`Block(in_res=res, kernel=3, up=False)`): their literal arguments, the rest guessed as below.
+    for b in unit.get("builders", []):
+        if b["name"] == name and not b["via"] and cls is not None:
+            found += [(b["module"], name, b["args"], {**k, **b["kwargs"]}, "")
+                      for k in (_missing_arguments(cls, b["args"], b["kwargs"], g) for _, g in guesses) if k]
     found.append((entry, name, [], {}, ""))
-    cls = getattr(modules.get(entry), name, None)
-    if cls is not None:
-        found += [(entry, name, a, k, "") for a, k in _signature_arguments(cls)]
+    found += [(entry, name, a, k, "") for a, k in guesses]
     return found
+
+
+def _missing_arguments(cls, args: list, kwargs: dict, guessed: dict) -> dict:
+    """The guessed values of the required parameters a call leaves out."""
+    try:
+        bound = inspect.signature(cls).bind_partial(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        return {}
+    return {k: v for k, v in guessed.items() if k not in bound}
 
 
 # Integer inputs (token ids) are (batch, time) batches of this many steps, unless the project says.
@@ -429,6 +477,7 @@ def _instances(tf, original, fixed, unit: UnitJob):
             probe = _build(tf, make_before, args, kwargs)
         except Exception as error:
             _needs(error)
+            yield None, None, error, via, None  # why it could not be built: the verdict's last error
             continue
         if not isinstance(probe, (tf.keras.layers.Layer, tf.Module)):
             continue
