@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterator, Optional, TextIO
+from typing import Callable, Iterator, Optional, TextIO
 
 import click
 
@@ -75,7 +75,7 @@ def _codes(values: tuple[str, ...], option: str) -> list[str]:
                        option)
 
 
-_FORMATS = {"text": write_text, "concise": write_text, "full": write_full, "json": write_json, "sarif": write_sarif,
+_FORMATS: dict[str, Callable[..., None]] = {"text": write_text, "concise": write_text, "full": write_full, "json": write_json, "sarif": write_sarif,
             "github": write_github, "junit": write_junit, "gitlab": write_gitlab}
 
 
@@ -211,9 +211,7 @@ def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
                 def verifier(path: str, before: str, after: str) -> dict:
                     return verify_files([(path, before, after)], o.python_path, o.verify_device, o.verify_timeout,
                                         examples, project)[0]
-            review_engine = Engine(rules, unsafe_fixes=bool(o.unsafe_fixes), ignored_for=configs.ignored_for,
-                                   project=project, unsafe_for=configs.unsafe_for, fixable_for=configs.fixable_for,
-                                   ignore_noqa=o.ignore_noqa)
+            review_engine = engine.variant(fix=False, previews=False)
             # The check of every file (and the project phase: which functions other modules'
             # gradient paths call): the review starts from it.
             checked = {result.path: result for result in process_files(review_engine, files, o.jobs or default_jobs())}
@@ -406,8 +404,9 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
     """Verify every changed file, a child process per batch; attach the verdicts to the
     findings; with `write`, write the fixes of the units that verified."""
     changed = [r for r in report.results if r.changed and not r.error]
-    verdicts = verify_files([(r.path, r.source.text, r.new_text) for r in changed], python, device, timeout,
-                            examples, engine.project)
+    verdicts = verify_files([(r.path, r.source.text, r.new_text) for r in changed
+                             if r.source is not None and r.new_text is not None],  # (all: they changed)
+                            python, device, timeout, examples, engine.project)
     for result, units in zip(changed, verdicts):
         result.verification = units
         for finding in [*result.findings, *result.original_findings]:
@@ -448,12 +447,10 @@ def _module_line(result: FileResult, finding) -> int:
 def _verified_part(engine: Engine, result: FileResult, units: dict) -> Optional[FileResult]:
     """The file fixed again with only the fixes of its verified units, when each of those
     runs exactly as it was verified and nothing unverified changed; else None."""
-    partial = Engine(engine.rules, fix=True, unsafe_fixes=engine.unsafe_fixes, ignored_for=engine.ignored_for,
-                     project=engine.project, unsafe_for=engine.unsafe_for, fixable_for=engine.fixable_for,
-                     ignore_noqa=engine.ignore_noqa,
-                     accept=lambda finding: accepts(units, finding.symbol, finding.line)
-                     ).process(result.source)
-    if partial.error or not partial.changed:
+    assert result.source is not None and result.new_text is not None  # (a changed file)
+    partial = engine.variant(fix=True, previews=False,
+                             accept=lambda finding: accepts(units, finding.symbol, finding.line)).process(result.source)
+    if partial.error or not partial.changed or partial.new_text is None:
         return None
     verified = verified_names(units)
     if not {u.key for u in changed_units(result.source.text, partial.new_text)} <= verified:

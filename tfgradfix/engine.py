@@ -69,6 +69,14 @@ class Engine:
         # Modules sliced before in this run (the project rounds analyse some again).
         self._sliced: set[str] = set()
 
+    def variant(self, **changes) -> "Engine":
+        """An engine of the same run (rules, project, each file's options) with `changes`:
+        the review's check (`fix=False`), --verify's fix of the verified units only (`accept`)."""
+        settings = dict(rules=self.rules, fix=self.fix, unsafe_fixes=self.unsafe_fixes, ignored_for=self.ignored_for,
+                        project=self.project, accept=self.accept, unsafe_for=self.unsafe_for,
+                        fixable_for=self.fixable_for, ignore_noqa=self.ignore_noqa, previews=self.previews)
+        return Engine(**{**settings, **changes})
+
     def process_path(self, path: str) -> FileResult:
         try:
             source = read_source(path)
@@ -102,11 +110,12 @@ class Engine:
             if source.notebook is None:
                 python_accepts(source.text, self._ast_parsed(module_name, source))
         except SyntaxProblem as error:
-            module = None if source.notebook is None else without_broken_cells(source, result)
-            if module is None:
+            set_aside = None if source.notebook is None else without_broken_cells(source, result)
+            if set_aside is None:
                 result.error = str(error) if source.notebook is None else source.notebook.syntax_error(
                     error.line, error.column, error.reason)
                 return result
+            module = set_aside
         except SourceError as error:
             result.error = str(error)
             return result
@@ -156,6 +165,7 @@ class Engine:
             return None
         if info.checksum != checksum(source.text):  # changed since the index read it
             return None
+        assert project is not None and module_name is not None  # (info came from them)
         again = source.path in self._sliced
         self._sliced.add(source.path)
         return ModuleSlices(source.text, info.outline).text(
@@ -223,9 +233,8 @@ class Engine:
             _unsafe_where_other_callers_differ(findings, analysis, self.project, module_name)
         # Positions of the findings' nodes and the noqa comments only (a whole-module
         # PositionProvider cost twice the parse on a large file: docs/performance.md).
-        positions = NodePositions(module, [*(f.node for f in findings),
-                                           *(holder.comment for holder, _ in (noqa.directives if noqa else ()))],
-                                  [f.symbol for f in findings])
+        comments = [holder.comment for holder, _ in (noqa.directives if noqa else ()) if holder.comment is not None]
+        positions = NodePositions(module, [*(f.node for f in findings), *comments], [f.symbol for f in findings])
         # Comments by line (never `# noqa` in a string), and where a line's directive goes.
         noqa_lines = NoqaLines(text) if "noqa" in text.lower() and not self.ignore_noqa else None
         kept = []
@@ -243,7 +252,7 @@ class Engine:
             elif not finding.code.startswith(ignored):
                 kept.append(finding)
         if noqa is not None and not noqa.code.startswith(ignored):
-            comment_lines = {holder.comment: positions[holder.comment].start.line for holder, _ in noqa.directives}
+            comment_lines: dict[cst.CSTNode, int] = {comment: positions[comment].start.line for comment in comments}
             for finding in noqa.unused(comment_lines, used, [r.code for r in self.rules]):
                 place(finding)
                 kept.append(finding)
@@ -317,12 +326,13 @@ class Engine:
         module = parse_source(_text(result))
         findings = self.findings(module, result.path)
         result.findings = findings
-        candidates = [f for f in findings if self.fixable(f, result.path) and f.fix.elsewhere
+        candidates = [f for f in findings if self.fixable(f, result.path) and f.fix is not None and f.fix.elsewhere
                       and (f.code, f.symbol, f.line) not in declined]
         result.crossing = bool(candidates)
         if not candidates:
             return False
         finding = candidates[0]
+        assert finding.fix is not None
         declined.add((finding.code, finding.symbol, finding.line))
 
         def text_of(module_name: str) -> Optional[tuple[str, str]]:

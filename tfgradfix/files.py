@@ -20,7 +20,7 @@ import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Optional
+from typing import BinaryIO, Iterable, Iterator, Optional, Protocol
 
 from tfgradfix import interrupts
 from tfgradfix.notebooks import Notebook, NotebookError, nbformat_problem
@@ -65,6 +65,12 @@ class SourceFile:
         return (b"\xef\xbb\xbf" + data) if self.bom else data
 
 
+class Excludes(Protocol):
+    """What `discover` skips: `Exclusions`, or the CLI's per-configuration ones."""
+
+    def matches(self, path: Path) -> bool: ...
+
+
 class Exclusions:
     """`exclude` patterns, each relative to its own folder (the config's, or the current
     one for the command line), as Ruff reads them: a pattern without a `/` matches a file
@@ -96,7 +102,7 @@ class Exclusions:
         return False
 
 
-def discover(paths: Iterable[str], exclude: Exclusions = Exclusions(),
+def discover(paths: Iterable[str], exclude: Excludes = Exclusions(),
              respect_gitignore: bool = True) -> tuple[list[str], list[tuple[str, str]]]:
     """Python files under `paths`, sorted, each file once however many paths reach it
     (symlinks), and (path, problem) for each path that does not exist."""
@@ -135,7 +141,7 @@ def _reason(error: OSError) -> str:
     return error.strerror or str(error)
 
 
-def _walk(root: Path, exclude: Exclusions, respect_gitignore: bool,
+def _walk(root: Path, exclude: Excludes, respect_gitignore: bool,
           errors: list[tuple[str, str]]) -> Iterator[str]:
     """The Python files under `root`; a folder that cannot be read (no permission) is one
     (path, problem) in `errors`, and the rest is searched."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from typing import Iterator, Optional
+from typing import Generator, Iterator, Optional
 
 from tfgradfix import interrupts
 from tfgradfix.engine import Engine
@@ -42,7 +42,7 @@ def _process(task) -> FileResult:
         return FileResult(path=path, error=failure(error))
 
 
-def process_files(engine: Engine, paths: list[str], jobs: int) -> Iterator[FileResult]:
+def process_files(engine: Engine, paths: list[str], jobs: int) -> Generator[FileResult, None, None]:
     """Each file's result, in the order of `paths`. One job runs in this process;
     more use one pool of worker processes, which each receive the engine once and
     serve every round. However the iteration ends (Ctrl-C included), the workers are

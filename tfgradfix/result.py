@@ -93,11 +93,12 @@ class FileResult:
 
     def detached(self) -> "FileResult":
         """A copy without syntax trees or edit functions, to cross a process boundary."""
-        def summary(fix: Optional[Fix]) -> Optional[Fix]:
-            return None if fix is None else Fix(fix.description, (), fix.applicability)
+        def summary(fix: Fix) -> Fix:
+            return Fix(fix.description, (), fix.applicability)
 
         def plain(findings: list[Finding]) -> list[Finding]:
-            return [dataclasses.replace(f, node=None, fix=summary(f.fix)) for f in findings]
+            return [dataclasses.replace(f, node=None, fix=None if f.fix is None else summary(f.fix))  # type: ignore[arg-type]
+                    for f in findings]
 
         return dataclasses.replace(self, findings=plain(self.findings), original_findings=plain(self.original_findings),
                                    applied=[summary(f) for f in self.applied], fixed_findings=plain(self.fixed_findings))
