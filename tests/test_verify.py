@@ -1220,6 +1220,8 @@ def test_the_keras_2_hint_names_the_attribute_only_under_keras_3(monkeypatch):
     reason = "its definitions do not load: AttributeError: module 'keras.utils' has no attribute 'track_tf1_style_variables'"
     monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(__version__="3.15.1"))
     assert "`track_tf1_style_variables` is a Keras 2 API that Keras 3.15.1 does not have" in _keras_2(None, reason)
+    other = "AttributeError: module 'tensorflow.keras.layers' has no attribute 'experimental'"
+    assert "`experimental` is a Keras 2 API" in _keras_2(None, other)
     assert _keras_2(None, "AttributeError: 'Foo' object has no attribute 'bar'").endswith("'bar'")
     monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(__version__="2.15.0"))
     assert _keras_2(None, reason) == reason
@@ -1352,3 +1354,15 @@ def test_the_reason_of_an_error_keras_wrapped_is_its_cause():
     with pytest.raises(Inconclusive, match="^needs a GPU: The Conv2D op"):
         _needs(error)
     _needs(ValueError("Exception encountered when calling Block.call().\n\nshapes (2, 3) and (4, 5) differ"))
+
+
+def test_a_function_that_returns_the_model_it_makes_is_a_model_factory_whatever_its_name():
+    import ast
+
+    from tfgradfix.verify.plan import _returns_a_model
+
+    made = ast.parse("def generate_PINN(n, L):\n    net = tf.keras.Sequential()\n    net.add(Dense(n))\n    return net\n")
+    direct = ast.parse("def make_layers(n):\n    return keras.Model(inputs, outputs)\n")
+    data = ast.parse("def trainingdata(n):\n    x = np.ones(n)\n    return x\n")
+    assert _returns_a_model(made.body[0]) and _returns_a_model(direct.body[0])
+    assert not _returns_a_model(data.body[0])

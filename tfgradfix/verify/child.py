@@ -1356,8 +1356,9 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
 
 
 # An attribute Keras 3 lacks, as TensorFlow words it: `module 'keras.utils' has no attribute
-# 'track_tf1_style_variables'`, `module 'keras._tf_keras.keras.layers' has no attribute 'experimental'`.
-_KERAS_ATTRIBUTE = re.compile(r"module '(keras[\w.]*)' has no attribute '(\w+)'")
+# 'track_tf1_style_variables'`, `module 'keras._tf_keras.keras.layers' (or 'tensorflow.keras.layers') has no
+# attribute 'experimental'`.
+_KERAS_ATTRIBUTE = re.compile(r"module '([\w.]*keras[\w.]*)' has no attribute '(\w+)'")
 
 
 def _keras_2(tf, reason: str) -> str:

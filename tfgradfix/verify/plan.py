@@ -528,6 +528,17 @@ _MODEL_FACTORY = re.compile(r"^(build|create|get|make|define)_?\w*(model|net|net
                             re.IGNORECASE)
 
 
+def _returns_a_model(function: ast.FunctionDef) -> bool:
+    """Whether a function returns a Keras model it makes (`PINN = tf.keras.Sequential()` ...
+    `return PINN`), whatever its name (`generate_PINN(n, L)`)."""
+    made = {t.id for n in ast.walk(function) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)
+            and _callee(n.value) in ("Sequential", "Model") for t in n.targets if isinstance(t, ast.Name)}
+    return any(isinstance(n, ast.Return) and n.value is not None
+               and ((isinstance(n.value, ast.Name) and n.value.id in made)
+                    or (isinstance(n.value, ast.Call) and _callee(n.value) in ("Sequential", "Model")))
+               for n in ast.walk(function))
+
+
 def models(project: Project, first: Path) -> list[Builder]:
     """Models a training function can be handed: the project's Keras models and model
     factories that build without arguments (or with arguments its calls give)."""
@@ -542,7 +553,7 @@ def models(project: Project, first: Path) -> list[Builder]:
                 ready = init is None or not _required(init, True)
                 made = [b for b in builders(project, path, node.name, ENCLOSING_DEPTH) if not b.via]
                 found += made + ([Builder(project.module_name(path), node.name, path=path)] if ready else [])
-            elif isinstance(node, ast.FunctionDef) and _MODEL_FACTORY.match(node.name):
+            elif isinstance(node, ast.FunctionDef) and (_MODEL_FACTORY.match(node.name) or _returns_a_model(node)):
                 ready = not _required(node, False)
                 made = [b for b in builders(project, path, node.name, ENCLOSING_DEPTH) if not b.via]
                 found += made + ([Builder(project.module_name(path), node.name, path=path)] if ready else [])
