@@ -1366,3 +1366,12 @@ def test_a_function_that_returns_the_model_it_makes_is_a_model_factory_whatever_
     data = ast.parse("def trainingdata(n):\n    x = np.ones(n)\n    return x\n")
     assert _returns_a_model(made.body[0]) and _returns_a_model(direct.body[0])
     assert not _returns_a_model(data.body[0])
+
+
+@pytest.mark.slow
+def test_findings_left_after_a_partial_fix_keep_their_verdicts(tmp_path):
+    """The block whose fix failed keeps its finding, and the JSON says why it was not written."""
+    (tmp_path / "script.py").write_text(_TWO_BLOCKS)
+    result = tfgradfix("--fix", "--verify", "--output-format", "json", "script.py", cwd=tmp_path)
+    (left,) = json.loads(result.stdout)["findings"]
+    assert left["verification"]["verdict"] == "failed", left

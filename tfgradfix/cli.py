@@ -422,6 +422,10 @@ def _verify(report: RunReport, engine: Engine, write: bool, python: Optional[str
         if partial is not None:
             result.new_text, result.applied, result.findings = partial.new_text, partial.applied, partial.findings
             result.fixed_findings = partial.fixed_findings  # what --show-fixes lists: the fixes written
+            # The findings left are found again in the partly fixed text: each keeps its verdict.
+            before = {(f.code, f.symbol, f.message, f.cell): f.verification for f in result.original_findings}
+            for finding in result.findings:
+                finding.verification = before.get((finding.code, finding.symbol, finding.message, finding.cell))
             _write(result, report, stdin)
         elif write:
             result.revert()
