@@ -10,9 +10,9 @@ import os
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Callable, Iterator, Optional, TextIO
 
 import click
@@ -73,6 +73,45 @@ def main() -> None:
 def _codes(values: tuple[str, ...], option: str) -> list[str]:
     return check_codes([code.strip().upper() for value in values for code in value.split(",") if code.strip()],
                        option)
+
+
+@dataclass
+class Options:
+    """The options of `check`, as click parses them (README "Usage"); `_check` reads them."""
+    diff: bool
+    fix: bool
+    fix_only: bool
+    unsafe_fixes: Optional[bool]
+    show_fixes: bool
+    select: tuple[str, ...]
+    extend_select: tuple[str, ...]
+    ignore: tuple[str, ...]
+    extend_ignore: tuple[str, ...]
+    exclude: tuple[str, ...]
+    extend_exclude: tuple[str, ...]
+    respect_gitignore: bool
+    config_values: tuple[str, ...]
+    per_file_ignores: tuple[str, ...]
+    fixable: tuple[str, ...]
+    unfixable: tuple[str, ...]
+    ignore_noqa: bool
+    isolated: bool
+    output_format: str
+    output_file: Optional[str]
+    exit_zero: bool
+    exit_non_zero_on_fix: bool
+    add_noqa: bool
+    stdin_filename: Optional[str]
+    interactive: bool
+    jobs: Optional[int]
+    no_progress: bool
+    quiet: bool
+    statistics: bool
+    show_files: bool
+    verify: bool
+    verify_device: str
+    verify_timeout: float
+    python_path: Optional[str]
 
 
 _FORMATS: dict[str, Callable[..., None]] = {"text": write_text, "concise": write_text, "full": write_full, "json": write_json, "sarif": write_sarif,
@@ -136,13 +175,13 @@ def check(paths: tuple[str, ...], **flags) -> None:
     """Report (and with --fix or --diff, fix) findings in PATHS (files, folders or -)."""
     with interrupts.handled():
         try:
-            _check(paths, SimpleNamespace(**flags))
+            _check(paths, Options(**flags))
         except KeyboardInterrupt:  # outside the file loop (which counts what it wrote): --verify, say
             click.echo("Interrupted: each file is either as it was or fully fixed.", err=True)
             sys.exit(130)
 
 
-def _check(paths: tuple[str, ...], o: SimpleNamespace) -> None:
+def _check(paths: tuple[str, ...], o: Options) -> None:
     o.fix = o.fix or o.fix_only
     if o.exit_zero and o.exit_non_zero_on_fix:  # as in Ruff, the two contradict each other
         raise click.UsageError("--exit-zero and --exit-non-zero-on-fix cannot be used together")
@@ -514,7 +553,7 @@ def _write(result: FileResult, report: RunReport, stdin: Optional[_Stdin] = None
         result.revert()
 
 
-def _exit_code(report: RunReport, changed: bool, o: SimpleNamespace) -> int:
+def _exit_code(report: RunReport, changed: bool, o: Options) -> int:
     if report.all_errors:
         return EXIT_ERROR
     if o.exit_non_zero_on_fix and (report.fixed or changed):
