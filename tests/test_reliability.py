@@ -268,7 +268,7 @@ def test_an_error_in_a_worker_or_after_the_rounds_is_that_file_s_error(cli, tmp_
         raise RecursionError
 
     monkeypatch.setattr(Engine, "process_path", process_path)
-    monkeypatch.setattr(Engine, "_fix_one_across", raising)
+    monkeypatch.setattr("tfgradfix.across._fix_one", raising)
     monkeypatch.setattr(Engine, "apply", raising)  # each fix as text edits, for SARIF
     (tmp_path / "__init__.py").write_text("")  # a package: the fixes across files are tried
     result = cli("--isolated", "--output-format", "sarif", ".")

@@ -7,6 +7,7 @@ import os
 from typing import Generator, Iterator, Optional
 
 from tfgradfix import interrupts
+from tfgradfix.across import fix_across, preview_across
 from tfgradfix.engine import Engine
 from tfgradfix.result import FileResult, failure
 
@@ -95,9 +96,9 @@ def _rounds(engine: Engine, paths: list[str], pool) -> Iterator[FileResult]:
         results.update(zip(again, redone))
         calls = [call for result in redone for call in result.calls_out]
     if engine.fix:
-        engine.fix_across(results)
+        fix_across(engine, results)
     if engine.previews:
-        engine.preview_across(list(results.values()))
+        preview_across(engine, list(results.values()))
     for path in rest:
         yield results[path]
 

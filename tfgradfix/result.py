@@ -62,7 +62,7 @@ class FileResult:
     verification: dict = field(default_factory=dict)
     # Calls of its gradient path into other project modules: (module, function, entry).
     calls_out: list[tuple[str, str, PathEntry]] = field(default_factory=list)
-    # It has a fix that also edits other modules: made by `Engine.fix_across`, with those files at hand.
+    # It has a fix that also edits other modules: made by `across.fix_across`, with those files at hand.
     crossing: bool = False
     # The finding each applied fix came from (for --show-fixes).
     fixed_findings: list[Finding] = field(default_factory=list)
@@ -75,7 +75,7 @@ class FileResult:
     # With `Engine(previews=True)` (SARIF): the fix of each finding of the text as read, keyed by
     # the finding's (code, line, column), as the text edits it makes when applied alone; a fix
     # that cannot be made alone has no entry. Made where the file's tree is at hand (a worker),
-    # and, for a fix that also edits other modules, by `Engine.preview_across` once every round
+    # and, for a fix that also edits other modules, by `across.preview_across` once every round
     # is done (`across`: the file has such a fix).
     fix_edits: dict[tuple[str, int, int], TextFix] = field(default_factory=dict)
     across: bool = False

@@ -28,6 +28,7 @@ import click
 import libcst as cst
 
 from tfgradfix import interrupts
+from tfgradfix.across import apply_across
 from tfgradfix.engine import Engine
 from tfgradfix.parsing import parse_source
 from tfgradfix.result import FileResult, failure
@@ -179,7 +180,7 @@ class Review:
         fix = finding.fix
         assert fix is not None
         if fix.elsewhere:
-            changes = self.engine.apply_across(module, path, fix, self._text_of)
+            changes = apply_across(self.engine, module, path, fix, self._text_of)
             return None if changes is None else [(p, fixed) for p, fixed, _ in changes]
         try:
             fixed, applied = self.engine.apply(module, [fix], path)
