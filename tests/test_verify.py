@@ -1188,7 +1188,7 @@ def test_a_random_first_loss_is_inconclusive_and_says_what_differed(verified):
     result = units["train_step"]
     assert result["verdict"] == "inconclusive", result
     assert re.match(r"the first loss differs: [-\d.e]+ before, [-\d.e]+ after \(max\|Δ\| ", result["reason"]), result
-    assert "the loss is random: the original's own first loss moves by" in result["reason"], result
+    assert "the loss is random: the original run again the same way gives another first loss" in result["reason"], result
     assert result["random_spread"] > 0 and len(result["first_loss"]) == 2, result
 
 
@@ -1375,3 +1375,20 @@ def test_findings_left_after_a_partial_fix_keep_their_verdicts(tmp_path):
     result = tfgradfix("--fix", "--verify", "--output-format", "json", "script.py", cwd=tmp_path)
     (left,) = json.loads(result.stdout)["findings"]
     assert left["verification"]["verdict"] == "failed", left
+
+
+@_batched
+def _wrong_fix_under_dropout(folder: Path) -> Items:
+    """A fix that scales the loss, in a step with dropout on: the original run again the same way
+    gives its loss back (its masks are seeded), so the difference is the fix's."""
+    original = _NOISY.format(noise="", gain=_UNTRACKED_GAIN, extra="", square="np.square")
+    wrong = _NOISY.format(noise="", gain=_UNTRACKED_GAIN, extra="", square="1.1 * tf.square")
+    return [("noisy.py", original, wrong)]
+
+
+@pytest.mark.slow
+def test_a_wrong_fix_of_a_step_with_dropout_still_fails(verified):
+    (units,) = verified[_wrong_fix_under_dropout]
+    result = units["train_step"]
+    assert result["verdict"] == "failed", result
+    assert result["reason"].startswith("the first loss differs:") and "random" not in result["reason"], result
