@@ -1354,6 +1354,9 @@ def test_the_reason_of_an_error_keras_wrapped_is_its_cause():
     with pytest.raises(Inconclusive, match="^needs a GPU: The Conv2D op"):
         _needs(error)
     _needs(ValueError("Exception encountered when calling Block.call().\n\nshapes (2, 3) and (4, 5) differ"))
+    traced = TypeError('in user code:\n\n    File "nb.py", line 9, in call  *\n        r, f = tf.unstack(y)\n\n'
+                       '    ValueError: Cannot infer argument `num` from shape (2, 4)\n')
+    assert _first_line(traced) == "ValueError: Cannot infer argument `num` from shape (2, 4)"
 
 
 def test_a_function_that_returns_the_model_it_makes_is_a_model_factory_whatever_its_name():

@@ -118,6 +118,10 @@ def _first_line(error: BaseException) -> str:
     lines = [line.strip() for line in _ESCAPES.sub("", str(error)).splitlines() if line.strip()]
     if len(lines) > 1 and _KERAS_WRAPPER.match(lines[0]):
         lines = lines[1:]
+    if len(lines) > 1 and lines[0] == "in user code:":
+        # tf.function's: the frames of the traced code, then the error raised there.
+        lines = [next((line for line in reversed(lines) if re.match(r"^\w+(Error|Exception|Exit)\b", line)),
+                      lines[-1])]
     return lines[0][:300] if lines else ""
 
 
