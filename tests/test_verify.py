@@ -1395,3 +1395,51 @@ def test_a_wrong_fix_of_a_step_with_dropout_still_fails(verified):
     result = units["train_step"]
     assert result["verdict"] == "failed", result
     assert result["reason"].startswith("the first loss differs:") and "random" not in result["reason"], result
+
+
+_BRANCHED = textwrap.dedent("""
+    import numpy as np
+    import tensorflow as tf
+
+
+    class Head(tf.keras.layers.Layer):
+        def __init__(self, units, learned_scale=False):
+            super().__init__()
+            self.dense = tf.keras.layers.Dense(units)
+            if learned_scale:
+                self.scale = {scale}
+            else:
+                self.scale = None
+
+        def call(self, x):
+            y = self.dense(x)
+            return y if self.scale is None else y * self.scale
+
+
+    Head(3)
+""")
+
+
+@_batched
+def _fix_on_a_branch_not_taken(folder: Path) -> Items:
+    """The fix is on a branch the project's call (and so the verifier) never takes: outputs and
+    gradients agree because nothing of the fix ran, which is no evidence for it."""
+    return [("branched.py", _BRANCHED.format(scale="tf.Variable(1.0)"),
+             _BRANCHED.format(scale='self.add_weight(shape=(), initializer="ones")'))]
+
+
+@pytest.mark.slow
+def test_a_fix_that_never_ran_is_inconclusive(verified):
+    (units,) = verified[_fix_on_a_branch_not_taken]
+    result = units["Head"]
+    assert result["verdict"] == "inconclusive", result
+    assert result["reason"].startswith("the code the fix changed never ran (`self.scale = self.add_weight(shape=(), "
+                                       "initializer='ones')` in branched.py)"), result
+
+
+def test_a_fix_only_in_a_method_calling_the_layer_never_runs_is_run_through_its_training_function():
+    """`Actor.sample` (NumPy in the model's own sampling method) is not reached by calling the
+    layer; `train_step_example()` runs it."""
+    path = FIXTURES / "TGF101" / "model_method.py"
+    fixed = path.with_name("model_method.fixed.py").read_text()
+    assert changed_units(path.read_text(), fixed) == [Unit("function", "train_step_example", covers=("Actor",))]

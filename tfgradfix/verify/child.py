@@ -1320,16 +1320,27 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
     modules = [unit["entry"], *unit.get("modules", [])]
     try:
         original = load_tree(tf, unit["original"], modules)
-        try:
-            fixed = load_tree(tf, unit["fixed"], modules)
-        except Inconclusive as error:
-            return {"verdict": "failed", "reason": f"the fixed module does not load ({error})"}
-        if unit["kind"] == "layer":
-            result = verify_layer(tf, np, unit, original, fixed)
-        elif "." in unit["name"]:
-            result = verify_method(tf, np, unit, original, fixed)
-        else:
-            result = verify_function(tf, np, unit, original, fixed)
+        with _Lines(changed_statements(unit["original"], unit["fixed"])) as lines:
+            try:
+                fixed = load_tree(tf, unit["fixed"], modules)
+            except Inconclusive as error:
+                return {"verdict": "failed", "reason": f"the fixed module does not load ({error})"}
+            if unit["kind"] == "layer":
+                result = verify_layer(tf, np, unit, original, fixed)
+            elif "." in unit["name"]:
+                result = verify_method(tf, np, unit, original, fixed)
+            else:
+                result = verify_function(tf, np, unit, original, fixed)
+        if result.get("verdict") == "verified" and lines.wanted and not lines.ran and not _acted(result):
+            # Nothing of the fix ran (a branch the inputs tried never take) and nothing shows it did
+            # (code traced by tf.function or map_fn runs where the trace does not see it, but then a
+            # gradient that came back or a variable now tracked says so): nothing was checked.
+            where = "; ".join(f"`{code}` in {os.path.relpath(path, unit['fixed'])}"
+                              for path, found in sorted(lines.wanted.items()) for code in _statements(path, found)[:2])
+            result.update(verdict="inconclusive", reason=f"the code the fix changed never ran ({where}) with the "
+                          "arguments and inputs tried, and nothing it does showed (no gradient came back, no variable "
+                          "is tracked that was not), so nothing of the fix was checked; add a module-level example() "
+                          "(or a [tool.tfgradfix.verify.examples] entry) whose arguments reach it")
         if result.get("verdict") == "inconclusive":
             result["reason"] = _keras_2(tf, str(result.get("reason", "")))
         return result
@@ -1339,6 +1350,98 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
         if _missing_module(error):
             return {"verdict": "inconclusive", "reason": f"needs {_missing_module(error)}, which is not installed"}
         return {"verdict": "inconclusive", "reason": _keras_2(tf, _missing_reason(unit, _describe(error)))}
+
+
+def changed_statements(original_root: str, fixed_root: str) -> dict[str, set[int]]:
+    """For each module of the fixed tree that differs from the original tree: the first lines of
+    the innermost statements holding the lines the fix wrote (a line the fix only removed has none
+    to hold it and is left out)."""
+    import ast
+    import difflib
+
+    found: dict[str, set[int]] = {}
+    for folder, _, names in os.walk(fixed_root):
+        for name in names:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            other = os.path.join(original_root, os.path.relpath(path, fixed_root))
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    new = handle.read()
+                old = ""
+                if os.path.exists(other):
+                    with open(other, encoding="utf-8") as handle:
+                        old = handle.read()
+                tree = ast.parse(new)
+            except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+                continue
+            if old == new:
+                continue
+            written = set()
+            for tag, _, _, first, last in difflib.SequenceMatcher(
+                    None, old.splitlines(), new.splitlines(), autojunk=False).get_opcodes():
+                if tag in ("replace", "insert"):
+                    written |= set(range(first + 1, last + 1))
+            statements = [n for n in ast.walk(tree) if isinstance(n, ast.stmt)]
+            starts = set()
+            for line in written:
+                holding = [n for n in statements if n.lineno <= line <= (n.end_lineno or n.lineno)]
+                if holding:
+                    starts.add(min(holding, key=lambda n: (n.end_lineno or n.lineno) - n.lineno).lineno)
+            if starts:
+                found[path] = starts
+    return found
+
+
+def _acted(result: dict) -> bool:
+    """Whether the run shows the fix at work: a gradient that was None came back, a variable Keras
+    did not track now is, or more variables are differentiated."""
+    return bool(result.get("none_before") or result.get("untracked_before")
+                or result.get("sources_after", 0) > result.get("sources_before", 0)
+                or result.get("inputs_none_before"))
+
+
+def _statements(path: str, starts: set[int]) -> list[str]:
+    """The first line of each of these statements, as written (the tree's line numbers are the
+    slice's, not the user's)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read().splitlines()
+    except OSError:
+        return []
+    return [text[n - 1].strip()[:80] for n in sorted(starts) if 0 < n <= len(text)]
+
+
+class _Lines:
+    """Which of the wanted lines (by file) run while it is on: the trace looks into frames of those
+    files only."""
+
+    def __init__(self, wanted: dict[str, set[int]]) -> None:
+        self.wanted = wanted
+        self.ran: set[tuple[str, int]] = set()
+        self._previous = None
+
+    def __enter__(self):
+        if self.wanted:
+            self._previous = sys.gettrace()
+            sys.settrace(self._call)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self.wanted:
+            sys.settrace(self._previous)
+        return False
+
+    def _call(self, frame, event, arg):
+        if frame.f_code.co_filename in self.wanted:
+            return self._line
+        return None
+
+    def _line(self, frame, event, arg):
+        if event == "line" and frame.f_lineno in self.wanted[frame.f_code.co_filename]:
+            self.ran.add((frame.f_code.co_filename, frame.f_lineno))
+        return self._line
 
 
 # An attribute Keras 3 lacks, as TensorFlow words it: `module 'keras.utils' has no attribute

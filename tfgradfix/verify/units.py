@@ -59,7 +59,8 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
     for cls in new.keras_classes.values():
         # A name defined more than once is matched definition by definition, below.
         if _code(after, cls.node) not in old_classes.get(cls.name, ()) and top.count(cls.name) < 2:
-            units.append(Unit("layer", cls.name))
+            runner = _method_runner(original, fixed, cls.name)
+            units.append(Unit("function", runner, covers=(cls.name,)) if runner else Unit("layer", cls.name))
     for name, function in new.functions.items():
         old_function = old.functions.get(name)
         scope = new.scopes[function]
@@ -108,6 +109,8 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                     [Unit("function", f"{s.name.value}.{method}") for method in plain[s.name.value]]
                 continue
             same = [c for c in classes if c.name.value == s.name.value]
+            if len(same) == 1 and _method_runner(original, fixed, s.name.value):
+                continue  # run through the function that calls its changed method (above)
             k = next(i for i, c in enumerate(same, 1) if c is s)
             units.append(Unit("layer", s.name.value) if k == len(same) else
                          Unit("layer", s.name.value, label=f"{s.name.value} (definition {k} of {len(same)})",
@@ -153,6 +156,39 @@ def _no_argument_runner(text: str, name: str) -> str:
                 and len(node.args.args) == len(node.args.defaults) and not node.args.kwonlyargs \
                 and name in table.slice([node.name]).names:
             return node.name
+    return ""
+
+
+# The methods Keras runs when a layer is built and called: a fix elsewhere (a `sample` or
+# `second_derivative` the model's own `call` never reaches) is not run by calling the layer.
+_FORWARD = frozenset({"__init__", "build", "call", "__call__", "get_config"})
+
+
+def _method_runner(original: str, fixed: str, name: str) -> str:
+    """For a Keras class whose fix changed only methods that calling the layer never runs: a
+    top-level function needing no arguments (no entry point) that reaches the class and holds a
+    tape, to run them (`train_step_example()`); "" otherwise."""
+    try:
+        old, table = ast.parse(original), ModuleTable(fixed)
+    except (SyntaxError, ValueError, RecursionError):
+        return ""
+
+    def methods(tree) -> dict[str, str]:
+        cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
+        return {f.name: ast.dump(f) for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))} \
+            if cls is not None else {}
+
+    before, after = methods(old), methods(table.tree)
+    changed = {m for m in set(before) | set(after) if before.get(m) != after.get(m)}
+    if not changed or changed & _FORWARD:
+        return ""
+    for statement in table.statements:
+        node = statement.node
+        if isinstance(node, ast.FunctionDef) and node.name not in ENTRY_POINTS \
+                and len(node.args.args) == len(node.args.defaults) and not node.args.kwonlyargs:
+            reached = table.slice([node.name])
+            if name in reached.names and "GradientTape" in reached.code:
+                return node.name
     return ""
 
 
