@@ -69,9 +69,23 @@ def _uses(method: cst.FunctionDef) -> tuple[set[str], set[str]]:
                 and _self_attribute(node.func.value) is not None):
             written.add(node.func.value.attr.value)
             receivers.add(id(node.func.value))
+    # A read compared with something (`tf.math.less(coin, self.level)`, `x < self.level`) asks
+    # for no gradient: a threshold the code moves with `.assign` is state, not a weight.
+    compared = {id(operand) for node in descendants(method) for operand in _compared(node)}
     read = {node.attr.value for node in descendants(method)
-            if _self_attribute(node) is not None and id(node) not in receivers}
+            if _self_attribute(node) is not None and id(node) not in receivers and id(node) not in compared}
     return written, read
+
+
+_COMPARISONS = frozenset({"less", "less_equal", "greater", "greater_equal", "equal", "not_equal"})
+
+
+def _compared(node: cst.CSTNode) -> list[cst.BaseExpression]:
+    if isinstance(node, cst.Comparison):
+        return [node.left, *(target.comparator for target in node.comparisons)]
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _COMPARISONS:
+        return [arg.value for arg in node.args]
+    return []
 
 
 def _self_attribute(node: cst.CSTNode) -> Optional[str]:

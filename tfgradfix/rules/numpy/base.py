@@ -15,6 +15,9 @@ CONVERSIONS = ("array", "asarray", "asanyarray")
 # NumPy functions that index what they are given instead of converting it (`m[::-1]`): on a
 # tensor they return a tensor that keeps its gradient (measured, tests/test_translations.py).
 TENSOR_PRESERVING = frozenset({"flip", "trim_zeros"})
+# NumPy functions that read only a tensor's shape and dtype (`np.zeros_like(logits)` for a
+# padding mask): their result never had a gradient to lose.
+SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "empty_like", "full_like", "shape", "ndim", "size"})
 
 
 def numpy_function(rule: Rule, call_node: cst.Call) -> Optional[str]:

@@ -9,7 +9,7 @@ import libcst as cst
 from tfgradfix.fixes.arrays import ArrayToTensor
 from tfgradfix.fixes.numpy_to_tf import _DTYPES, INTEGER_RESULTS
 from tfgradfix.rules.base import Rule
-from tfgradfix.rules.numpy.base import CONVERSIONS, TENSOR_PRESERVING, numpy_function, on_path_with_tensor
+from tfgradfix.rules.numpy.base import CONVERSIONS, SHAPE_ONLY, TENSOR_PRESERVING, numpy_function, on_path_with_tensor
 
 
 class NumpyCallOnTensor(Rule):
@@ -17,6 +17,8 @@ class NumpyCallOnTensor(Rule):
     summary = "`np.*` applied to a tensor on the gradient path"
     name = "numpy-call-on-tensor"
     message = "`np.{function}` on a tensor leaves TensorFlow: its gradient is None"
+    # What reads only the shape loses no gradient; in a layer it still fails when traced.
+    shape_only_message = "`np.{function}` on a tensor fails when `model.fit` or `tf.function` traces the layer (it reads only the shape, so eagerly no gradient is lost)"
     triggers = ("numpy",)
     what = (
         "Finds NumPy functions (`np.dot`, `np.exp`, `np.sum`, ... under any alias, and names "
@@ -91,6 +93,8 @@ class NumpyCallOnTensor(Rule):
         function = numpy_function(self, node)
         if function is None or function in CONVERSIONS or function in TENSOR_PRESERVING:
             return
+        if function in SHAPE_ONLY and not self.context.scope.is_keras_forward:
+            return
         if not on_path_with_tensor(self, node, [a.value for a in node.args]):
             return
         arrays = ArrayToTensor(self.context)
@@ -102,7 +106,7 @@ class NumpyCallOnTensor(Rule):
             return translator.translate(function, call_node.args)
 
         fix = None
-        message = self.message.format(function=function)
+        message = (self.shape_only_message if function in SHAPE_ONLY else self.message).format(function=function)
         if translate(node) is not None:
             written = "TensorFlow" if arrays.target.tf is not None else "`keras.ops`"
             fix = arrays.fix(node, translate, f"Replace `np.{function}` with its {written} equivalent",
