@@ -94,3 +94,12 @@ def test_readme_documents_every_option_and_output_format():
     for name in _FORMATS:
         assert f"`{name}`" in readme, f"README does not name --output-format {name}"
     assert "tfgradfix rule --all" in readme and "tfgradfix rule CODE|NAME" in readme
+
+
+def test_every_rule_says_what_evidence_it_needs():
+    """Issue 18: a rule's page says what it must see before it reports, in its own words."""
+    from tfgradfix.rules import ALL_RULES
+
+    for rule in ALL_RULES:
+        assert len(rule.evidence) > 80, rule.code
+        assert "## Evidence it needs" in (ROOT / "docs" / "rules" / f"{rule.code}.md").read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ writes or edits every place a rule touches (CONTRIBUTING.md, "Adding a rule"):
 
 - `tfgradfix/rules/<family>/<module>.py` (or `tfgradfix/rules/<module>.py` for a family
   without a package, such as TGF3 or a new TGF5): the class, with `code`, `name`,
-  `summary`, `message`, `triggers`, `what`, `why`, `example`, `fixed_example`, `fix_safety`
+  `summary`, `message`, `triggers`, `what`, `evidence`, `why`, `example`, `fixed_example`, `fix_safety`
   and a working placeholder check;
 - its registration: the family package's `__init__.py` (import and `__all__`) and
   `tfgradfix/rules/__init__.py` (import and `ALL_RULES`, in code order);
@@ -216,9 +216,12 @@ class {cls}(Rule):
     # The prefilter: a file containing none of these strings is never parsed for this rule.
     triggers = ("{placeholder}(",)
     what = (
-        "TODO: what the rule finds. Evidence needed: the value depends on a trainable weight "
-        "or a layer input, reaches the output or the loss, and nothing shows it is not a "
-        "float tensor."
+        "TODO: what the rule finds."
+    )
+    evidence = (
+        "TODO: what must be seen before a finding: a gradient source upstream (a trainable "
+        "weight, a layer input, a watched tensor), a float value between, the output or the loss "
+        "downstream. Unknown means silent."
     )
     why = (
         "TODO: why it breaks gradients, and what the user sees (None gradients, an error "

@@ -46,6 +46,9 @@ class Rule(BatchableVisitor):
     # Markdown sections of the rule's documentation.
     what: ClassVar[str]
     why: ClassVar[str]
+    # What the rule must see before it reports: a gradient the code wants and loses (upstream,
+    # between, downstream); where the analysis cannot tell, it stays silent.
+    evidence: ClassVar[str]
     example: ClassVar[str]
     fixed_example: ClassVar[str]
     fix_safety: ClassVar[str]

@@ -288,6 +288,15 @@ class StopGradientOutput(_CutRule):
         "in a helper rather than in `call`, and layers defined in tests (in a `test*` function "
         "or `*Test` class, or a module that asserts something `is None`)."
     )
+    evidence = (
+        "The analysis is run twice, with and without the cut: a trainable weight of the layer (or, where "
+        "`tape.gradient` names its sources, those sources) reaches the output or the target without the cut "
+        "and not with it. Alternatives are looked for first: another return of the method that still trains, "
+        "a loss given to `add_loss`, a straight-through or zero-valued carrier, a target other outputs train "
+        "from, state variables (`trainable=False`, `.assign*()`), a target network the tape does not "
+        "differentiate. Outside a Keras layer, a method of an object the analysis cannot see into "
+        "(`self.net.critic(s, a)`) may still reach the target: silent."
+    )
     why = (
         "`tf.stop_gradient` is the identity forward and zero backward: whatever it wraps is a "
         "constant to the tape. When it wraps the only path from the weights to the output, "
@@ -517,6 +526,13 @@ class NonDifferentiableOp(_CutRule):
         "`tf.gather(x, tf.argmax(...))` (the values still carry the gradient), "
         "`tf.cast(tf.round(x), tf.int32)` used to index, a straight-through estimator, a "
         "`@tf.custom_gradient` function."
+    )
+    evidence = (
+        "As TGF301, with the op as the cut: a trainable weight (or a named source) reaches the output or the "
+        "target without the op and not with it, and no other return, `add_loss` loss, straight-through "
+        "estimator or index use keeps the path. An op on values that carry no gradient anyway (integer "
+        "indices from `top_k` or `argmax`, a backend's `shape`, integer casts) is silent; outside a Keras "
+        "layer, so is a cut around a method of an object the analysis cannot see into."
     )
     why = (
         "These ops are piecewise constant: TensorFlow registers no gradient for them (or a zero "

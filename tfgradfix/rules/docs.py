@@ -29,6 +29,7 @@ def render(rule: type[Rule]) -> str:
         f"# {rule.code} {rule.name}\n\n"
         f"{rule.summary[0].upper()}{rule.summary[1:]}. Fix: {fix_kind(rule)}.\n\n"
         f"## What it finds\n\n{rule.what}\n\n"
+        f"## Evidence it needs\n\n{rule.evidence}\n\n"
         f"## Why it breaks gradients\n\n{rule.why}\n\n"
         f"## Example\n\n```python\n{rule.example}```\n\n"
         f"{after}\n\n```python\n{rule.fixed_example}```\n\n"

@@ -32,6 +32,11 @@ class UnusedNoqa(Rule):
         "that no rule has (`# noqa: TGF999`, a typo of a code) is reported as unknown, as Ruff's "
         "RUF100 reports unknown codes."
     )
+    evidence = (
+        "A real `# noqa` comment (not text in a string) with a `TGF` code of a rule that ran and no finding "
+        "of that rule on the lines the comment covers; codes of other tools and rules turned off are left "
+        "alone."
+    )
     why = (
         "It breaks nothing by itself, but a stale `noqa` hides the next real finding on that "
         "line: the code was fixed or moved, and a gradient problem reintroduced there later "

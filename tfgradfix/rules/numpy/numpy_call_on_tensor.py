@@ -45,6 +45,21 @@ class NumpyCallOnTensor(Rule):
         "`tf.numpy_function`/`tf.py_function` (NumPy by contract), `tf.custom_gradient` "
         "functions, and layers of a test module used only under `pytest.raises`/`assertRaises`."
     )
+    evidence = (
+        "Upstream, a gradient the code wants: a trainable weight the value is computed from (the layer's "
+        "weights or sub-layers, a model the tape calls, a variable a `tape.gradient` differentiates) or a "
+        "layer input or watched tensor. A `tape.watch` counts only inside its tape's block; a function's own "
+        "`tf.Variable` that its tapes do not differentiate and that does not leave it is no source; a model "
+        "call whose output is detached at once while the same model is also called undetached is a bootstrap "
+        "target, not a source. Between: a value the value model (`analysis/values.py`) does not show to be an"
+        " integer or boolean tensor, a Python number or string, shape metadata, already a NumPy array "
+        "(`model.predict(x)`), or data in an `isinstance(x, list)` branch. Downstream: the result reaches the"
+        " layer's output, the `tape.gradient` target or a loss given to `add_loss`; in a tape (outside a "
+        "Keras layer), not only a result that has no gradient anyway, nor only values from models the tape's "
+        "sources leave out. NumPy that reads only the shape (`np.zeros_like`) loses no gradient: outside a "
+        "layer it is silent, in a layer's `call` the finding says it fails when traced. Where any of this is "
+        "unknown, no finding."
+    )
     why = (
         "NumPy converts the tensor to an array, so the tape records nothing. Eagerly the "
         "gradient is silently `None` (or the upstream layers stop training with only a warning "

@@ -25,6 +25,11 @@ class NumpyFunction(Rule):
         "own body is NumPy by contract and no other rule reports inside it. A wrapper called on "
         "values without a gradient (an environment step on a sampled action, labels) is fine."
     )
+    evidence = (
+        "A tensor that carries a gradient (the evidence of TGF101) is an input of the wrapper, on the "
+        "gradient path, and the wrapper's output reaches the output or the loss. Inputs without a gradient (a"
+        " sampled action, labels) are silent."
+    )
     why = (
         "`tf.numpy_function` has no gradient at all: everything upstream gets `None`. "
         "`tf.py_function` differentiates only the TF ops its Python function runs eagerly; "

@@ -32,6 +32,11 @@ class NumpyRoundtrip(Rule):
         "conversion of what is already a tensor. `tf.convert_to_tensor(inputs)` on a layer's "
         "own argument is a common, correct guard and is not reported."
     )
+    evidence = (
+        "The wrapped value is computed from a tensor that carries a gradient (the evidence of TGF101), it is "
+        "not the layer's own argument, and the converted result reaches the output or the loss. Unknown means"
+        " silent."
+    )
     why = (
         "Converting back to a tensor does not restore the gradient that NumPy dropped: the "
         "result is a constant to the tape. `tf.constant(t)` on a symbolic tensor also raises "

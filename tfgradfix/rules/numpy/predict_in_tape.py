@@ -33,6 +33,13 @@ class PredictInTape(Rule):
         "`model.compile(loss=...)`, when `predict` runs on the prediction (`y_pred`): "
         "features of the targets need no gradient."
     )
+    evidence = (
+        "The receiver is known to be a Keras model or layer: made from a Keras class, returned by a module "
+        "function that makes one, passed in by the module's callers, or `.fit`/`.compile`d; a class with its "
+        "own `predict` is not. The result reaches the loss or the output. In a helper, a caller runs it in a "
+        "tape or a layer and trains through its result, and where the tape names its sources, the model the "
+        "caller passes is among them. In a compiled loss, `predict` runs on `y_pred`."
+    )
     why = (
         "`predict` runs its own loop over batches and returns a NumPy array, outside any tape: "
         "`tape.gradient` returns `None` for every weight."

@@ -24,6 +24,12 @@ class PythonScalar(Rule):
         "gradient either way, and code that asks for one (a length, a grid size, an index, a "
         "flag) wants a Python value."
     )
+    evidence = (
+        "A float tensor that depends on a trainable weight or a layer input (not shown to be an integer or "
+        "boolean tensor, a shape, a Python number or string, or list data), whose Python float reaches the "
+        "output or the loss, or decides a Python `if`/`while` in a layer's `call`. `int()` and `bool()` never"
+        " count. Unknown means silent."
+    )
     why = (
         "A Python number is a constant to the tape. Eagerly the gradient is silently wrong or "
         "None (d(float(s)*s)/ds comes out as s instead of 2s); under `model.fit` it raises "

@@ -30,6 +30,14 @@ class TensorToNumpy(Rule):
         "data (a regression target) on purpose, and dropping the conversion restores nothing. "
         "The same holds for NumPy functions (TGF101)."
     )
+    evidence = (
+        "As TGF101: a source upstream (a trainable weight, a layer input, a watched tensor inside its tape's "
+        "block), a value not shown to be integer, a Python value, metadata or list data between, and the "
+        "converted value reaching the output, the `tape.gradient` target or an `add_loss` loss. A conversion "
+        "to an integer dtype loses no gradient. The output of a model call detached at once (`.numpy()`, "
+        "`.item()`, `np.array`, `float`) while the same model is called undetached in the same scope is a "
+        "bootstrap target (semi-gradient TD, SimSiam) and is not reported. Unknown means silent."
+    )
     why = (
         "The array is a copy the tape cannot see, so everything computed from it has no "
         "gradient: eagerly `tape.gradient` returns `None`; under `model.fit` or `tf.function` "

@@ -40,6 +40,11 @@ class ForwardOutsideTape(TapeRule):
         "shapes of variables, and snapshots whose variable the block also reads (`anchor = "
         "tf.identity(w)`) are fine and not reported."
     )
+    evidence = (
+        "The model called before the block is one whose weights the block's `tape.gradient` asks for, the "
+        "block reads that output and not the variables themselves, and the block does not call the same model"
+        " (which makes the call before it a target on purpose)."
+    )
     why = (
         "The tape records only what runs inside the block. The forward pass ran before it, so "
         "the loss computed in the block starts from a constant: every gradient is `None`."

@@ -23,6 +23,10 @@ class IntegerSource(TapeRule):
         "script whose `run_optimization()` differentiates it), unless a `global` statement may "
         "rebind it."
     )
+    evidence = (
+        "The source's dtype is certainly integer: an integer literal, an integer constructor or an integer "
+        "`dtype=`, followed to the module's callers and enclosing scopes."
+    )
     why = (
         "TensorFlow differentiates only floating-point (and complex) tensors. For an integer "
         "source the tape logs `The dtype of the source tensor must be floating` and returns "

@@ -25,6 +25,10 @@ class LossOutsideTape(TapeRule):
         "`loss = loss + reg` after the block. Each `tape.gradient` is matched with the block it "
         "follows, so consecutive blocks reusing the name `tape` are told apart."
     )
+    evidence = (
+        "The `tape.gradient` target, or what it is computed from after the forward pass, is assigned after "
+        "the block that this `tape.gradient` follows (each call matched with its own block)."
+    )
     why = (
         "A tape records only the operations run inside its `with` block. A loss computed after "
         "it is a tensor the tape never saw: `tape.gradient` returns `None` for every source, "

@@ -36,6 +36,12 @@ class NonTrainableInSources(TapeRule):
         "`tf.Module`s and layers whose variables are all trainable, plain Python "
         "objects with their own `weights`, and objects the module cannot tell are not reported."
     )
+    evidence = (
+        "The object certainly holds non-trainable variables: a stateful layer (BatchNormalization, "
+        "Normalization, Keras 3's Dropout and noise layers), a `trainable=False` weight, a part frozen with "
+        "`.trainable = False`, or a `keras.applications` network with BatchNormalization, known from where "
+        "the object is made, through the project index. Objects the analysis cannot tell are silent."
+    )
     why = (
         "`variables` and `weights` include non-trainable state such as BatchNormalization's "
         "moving mean and variance. The tape returns `None` for those, and "

@@ -33,6 +33,11 @@ class UnwatchedSource(TapeRule):
         "other parameters (a caller may pass a variable), a name rebound only inside an `if` or in a loop "
         "around the block, or when `watch` is already there."
     )
+    evidence = (
+        "The source is certainly a tensor bound before the block (a TF constructor or op result, in the "
+        "binding that reaches the block), not a variable, not computed inside the block, not a parameter as "
+        "passed (a caller may pass a variable), and no `tape.watch` of it."
+    )
     why = (
         "A tape watches trainable `tf.Variable`s automatically, never plain tensors: unless "
         "`tape.watch(x)` runs inside the block, the operations on `x` are not recorded and the "

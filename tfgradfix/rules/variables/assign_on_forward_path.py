@@ -29,6 +29,13 @@ class AssignOnForwardPath(Rule):
         "it stores, gradient included) and, in a helper, where a caller trains through what the "
         "helper returns (not where it goes to `add_update`)."
     )
+    evidence = (
+        "The assigned value depends on a trainable weight (the layer's own inputs do not count; a value under"
+        " `tf.stop_gradient` neither), and either the output reads the variable after the assign in the same "
+        "block, or it uses the assign's result where that result loses the gradient: a `tf.Variable`'s (a "
+        "Keras 3 weight's `assign` returns the value, gradient included), and in a helper only where a caller"
+        " trains through what the helper returns (not `add_update`)."
+    )
     why = (
         "`assign` copies a value into the variable's buffer; the tape records no gradient for "
         "it. Reading the variable afterwards gives a value whose history is cut: the gradient "

@@ -29,6 +29,11 @@ class DerivedWeightInBuild(Rule):
         "`self.kernel`. Evidence: the expression reads a weight and is not a value without "
         "gradient (shape metadata such as `self.alpha.shape`, an integer or a Python number)."
     )
+    evidence = (
+        "In `build` of a Keras class: an expression that reads a trainable weight of the class, is not itself"
+        " a constructor (a weight or a sub-layer), is not a value without gradient (shape metadata such as "
+        "`self.alpha.shape`, an integer, a Python number), and that `call` reads through the attribute."
+    )
     why = (
         "`build` runs once, before any `tf.GradientTape` exists. The derived tensor is a "
         "constant snapshot of the weights: `call` never sees them change, and the tape finds "

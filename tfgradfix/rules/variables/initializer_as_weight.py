@@ -36,6 +36,13 @@ class InitializerAsWeight(Rule):
         "right way and is not reported; a random draw under another name (fixed random features, "
         "a random projection kept constant on purpose) is not reported either."
     )
+    evidence = (
+        "A forward method of the class (or a helper it reaches) uses the attribute as a weight with a value "
+        "that carries a gradient (a product, `matmul`, `tensordot`, `einsum`, a convolution; for an "
+        "initializer's value, also a bias addition), and nothing in the module makes it a variable (no other "
+        "assignment, no `tf.Variable(self.W)`, `add_weight`, `.assign` or `tape.watch` of it). A random draw "
+        "counts only under a weight's name."
+    )
     why = (
         "An initializer, called, returns a tensor with the right distribution, not a variable. "
         "The layer computes with that constant on every step: "

@@ -26,6 +26,12 @@ class IntegerVariable(Rule):
         "or written with `.assign*()` by the forward pass, as a step counter is, also when it "
         "is read through `tf.cast`)."
     )
+    evidence = (
+        "A trainable variable whose dtype is certainly integer (an integer `dtype=`, an integer initial value"
+        " or inner constructor, a constructor argument every caller agrees on) that the forward pass reads. "
+        "State is silent: `trainable=False`, or written with `.assign*()` by the forward pass (a step "
+        "counter, also when read through `tf.cast`)."
+    )
     why = (
         "TensorFlow differentiates floating-point values only: the tape does not watch an "
         "integer variable, `tape.gradient` returns `None` for it, and `model.fit` warns "

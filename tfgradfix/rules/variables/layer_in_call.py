@@ -50,6 +50,11 @@ class LayerInCall(Rule):
         "random-seed variable. Creation guarded by `if self.dense is None:` runs once and is "
         "not reported."
     )
+    evidence = (
+        "A Keras layer that creates variables (weights, or the seed variable of Keras 3's Dropout and noise "
+        "layers), built on the forward pass on every call: not under a test that closes after the first run "
+        "(the frequency model), not a weightless layer (`Flatten`, `Activation`, `Lambda`...)."
+    )
     why = (
         "`call` runs on every forward pass, so the layer is constructed again each time with "
         "freshly initialised weights: they are not in `trainable_variables`, the optimizer "

@@ -41,6 +41,14 @@ class UntrackedVariableAttribute(Rule):
         "`apply_gradients(zip(grads, [self.w]))`, `minimize(loss, var_list=[self.w])`): it "
         "trains without Keras's tracking (a SAC temperature, a CURL bilinear weight)."
     )
+    evidence = (
+        "The class is a Keras layer or model (through the project's classes, across modules) and the variable"
+        " is a weight by what the code does with it (`analysis/roles.py`): not `trainable=False`, not an "
+        "integer or boolean dtype, not written with `.assign*()` by the forward pass, not written elsewhere "
+        "while the forward pass never reads it, and not listed by name to "
+        "`tape.gradient`/`apply_gradients`/`minimize` (which train it untracked). The project runs on Keras "
+        "3: code written for Keras 2 (`tf_keras`, `TF_USE_LEGACY_KERAS`) tracks the variable and is silent."
+    )
     why = (
         "Keras 3 (`tf.keras` from TensorFlow 2.16) tracks only the variables it creates itself "
         "(`add_weight`, `keras.Variable`). A `tf.Variable` attribute is invisible: "

@@ -30,6 +30,11 @@ class UnusedWeight(Rule):
         "weight's own `name=\"bias\"`, other `name=` arguments, docstrings and longer words "
         "(`\"use_bias\"`) do not count as reads."
     )
+    evidence = (
+        "A trainable `add_weight` the layer makes for itself, and no reader of `.<name>` anywhere in the "
+        "module (call, helpers, subclasses, other objects), and no dynamic access (`getattr`, `self.weights`,"
+        " `vars(self)`, the name as a word in a string). A weight added from another method is silent."
+    )
     why = (
         "A weight the forward pass never reads cannot influence the loss: its gradient is "
         "`None` on every step, `model.fit` warns `Gradients do not exist for variables` and, "

@@ -26,6 +26,11 @@ class VariableInCall(Rule):
         "creation guarded by `if self.v is None:`, `if not self.built:` or `hasattr` runs once "
         "and is not reported."
     )
+    evidence = (
+        "How often the code runs: the creation is in `call` itself and runs on every call, not under a test "
+        "that closes after the first run (`if self.v is None:`, `if not self.built:`, `hasattr`, a predicate "
+        "method returning such a test) nor under `tf.init_scope()`."
+    )
     why = (
         "A `tf.Variable` made in `call` is a new, untracked variable on every call: it is not in "
         "`trainable_variables`, the optimizer never updates it, and under `tf.function` / "

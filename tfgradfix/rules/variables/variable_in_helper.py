@@ -32,6 +32,12 @@ class VariableInHelper(Rule):
         "or a method of the layer that a Keras layer's `call` reaches. Lazy creation guarded by "
         "`if self.v is None:` and the like is not reported."
     )
+    evidence = (
+        "How often the code runs (`analysis/frequency.py`): the creation is reached from `call` through a "
+        "helper on every call. Creation under a test that closes after the first run (`is None`, `not "
+        "self.built`, `hasattr`, a predicate method that returns such a test), under `tf.init_scope()`, or in"
+        " a helper reached only from such code runs once and is silent."
+    )
     why = (
         "The helper runs on every forward pass, so the variable is created again each time: it "
         "is never in `trainable_variables`, the optimizer never updates it, its gradient is lost "

@@ -30,6 +30,11 @@ class VariableRebound(Rule):
         "takes gradients with a `tf.GradientTape`. (`w -= d` on a variable raises `RuntimeError` in "
         "TF 2.x; it gets the same fix.)"
     )
+    evidence = (
+        "The name is bound only to `tf.Variable(...)` elsewhere (in the scope, or at module level), the "
+        "rebinding is in a loop whose body takes gradients with a `tf.GradientTape`, and it rebinds the name "
+        "to arithmetic or a call on it."
+    )
     why = (
         "Arithmetic on a variable returns a tensor, and the assignment rebinds the name to it: "
         "the variable is gone. A tape watches variables automatically, tensors never, so the "
