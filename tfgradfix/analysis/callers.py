@@ -55,7 +55,13 @@ def result_trained(scope: "Scope", receiver: Optional[cst.BaseExpression] = None
 
 
 def _passed_object(scope: "Scope", call: cst.Call, receiver: Optional[cst.BaseExpression]) -> Optional[str]:
-    """The dotted name of what `call` passes for the parameter `receiver` names."""
+    """The dotted name of what `call` passes for the parameter `receiver` names, or the
+    model itself where it is an attribute of the instance (`self.target` in a method the
+    caller runs on `self`)."""
+    name = dotted_name(receiver) if receiver is not None else None
+    if name is not None and name.startswith("self.") and isinstance(call.func, cst.Attribute) \
+            and dotted_name(call.func.value) == "self":
+        return name
     if not isinstance(receiver, cst.Name) or receiver.value not in scope.parameter_names:
         return None
     assert isinstance(scope.node, cst.FunctionDef)
