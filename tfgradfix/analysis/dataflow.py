@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, dotted_name, is_integer_dtype
-from tfgradfix.analysis.tree import child_nodes
+from tfgradfix.analysis.tree import child_nodes, descendants
 from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
 from tfgradfix.analysis.roles import holds_state
 from tfgradfix.analysis.targets import bootstrap_calls
@@ -308,11 +308,28 @@ class DataFlow:
     def _made_for_one_call(self, name: str) -> bool:
         """A function's own variable that its tapes do not differentiate and that does not
         leave it (`g = tf.Variable(points)` to slice coordinates from, each call anew): no
-        weight trains through it, so it carries no gradient the code wants."""
-        if not self.gradient_sources or not isinstance(self.scope.node, cst.FunctionDef):
+        weight trains through it, so it carries no gradient the code wants. A module-level
+        one (a notebook's) qualifies when no function of the module reads it either."""
+        node = self.scope.node
+        if isinstance(node, cst.Module):
+            if not self.gradient_sources or self.scope.module.read_elsewhere(name):
+                return False
+            kept = [*self.gradient_sources, *self.escaping]
+        elif isinstance(node, cst.FunctionDef):
+            # The closures it defines differentiate it too (`def objective(): ... tape.gradient(
+            # loss, model.trainable_variables)` reading the factory's `points`).
+            nested = [n for n in descendants(node.body) if isinstance(n, cst.FunctionDef)]
+            kept = [*self.gradient_sources, *self.escaping,
+                    *(e for function in nested for e in _differentiated_or_returned(function))]
+            if len(kept) == len(self.escaping):
+                return False  # no tape says what it differentiates
+        else:
             return False
-        kept = (*self.gradient_sources, *self.escaping)
         return not any(name in names_in(expr) for expr in kept)
+
+    def _one_call_module_variable(self, name: str) -> bool:
+        return isinstance(self.scope.node, cst.Module) and any(
+            b.name == name and b.value in self.one_call_variables for b in self.bindings)
 
     def _live(self, bindings: list[Binding]) -> set[str]:
         depends: dict[str, set[str]] = {}
@@ -351,7 +368,8 @@ class DataFlow:
         """Whether `expr` carries a gradient from a trainable source."""
         if isinstance(expr, cst.Name):
             return expr.value in self.tainted or (
-                self.blocking.all_sources and self.scope.module_variable(expr.value))
+                self.blocking.all_sources and self.scope.reads_module_variable(expr.value)
+                and not self._one_call_module_variable(expr.value))
         if isinstance(expr, cst.Attribute):
             attr = expr.attr.value
             owner_attr = self_attribute(expr)
@@ -615,6 +633,19 @@ def parameters(node: cst.FunctionDef) -> list[cst.Param]:
         if isinstance(star, cst.Param):
             found.append(star)
     return found
+
+
+def _differentiated_or_returned(function: cst.FunctionDef) -> Iterator[cst.BaseExpression]:
+    """What a nested function's `*.gradient(target, sources)` and `*.minimize(...)` calls
+    differentiate with respect to, and what it returns."""
+    for node in descendants(function.body):
+        if isinstance(node, cst.Return) and node.value is not None:
+            yield node.value
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            if node.func.attr.value == "gradient" and len(node.args) > 1:
+                yield node.args[1].value
+            elif node.func.attr.value == "minimize":
+                yield from (arg.value for arg in node.args)
 
 
 def tainted_parameters(func: cst.FunctionDef, call: cst.Call, flow: DataFlow) -> set[str]:

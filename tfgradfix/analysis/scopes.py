@@ -179,40 +179,56 @@ class Scope:
     def module_variable(self, name: str) -> bool:
         return name in self.module.variables
 
-    def dtype_name(self, expr: cst.BaseExpression, _depth: int = 0) -> str:
-        """The dtype `expr` names ("int32" for `tf.int32`), following a name bound once in
-        the scope or the module, and a parameter to what every caller in the module passes
-        (a default counts for callers that pass nothing); "" when unknown or not agreed."""
+    def reads_module_variable(self, name: str) -> bool:
+        """`name` here is the module's `tf.Variable`, not a local or a closure's of that name."""
+        return name in self.module.variables and not _binds(self, name)
+
+    def dtype_name(self, expr: cst.BaseExpression) -> str:
+        """The dtype `expr` names ("int32" for `tf.int32`) when it can name only one; "" when
+        unknown or not agreed."""
+        names = self.dtype_names(expr)
+        return next(iter(names)) if len(names) == 1 and "None" not in names else ""
+
+    def dtype_names(self, expr: cst.BaseExpression, _depth: int = 0) -> frozenset[str]:
+        """Every dtype `expr` can name on some path, following a name bound once in the scope or
+        the module, a parameter to what each caller in the module passes (a default counts for
+        callers that pass nothing), `dtype or "int32"` to both sides; "None" for `None`, and ""
+        among them when one is unknown."""
+        if isinstance(expr, cst.Name) and expr.value == "None":
+            return frozenset({"None"})
+        if (isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or)
+                and _depth <= 4):
+            return (self.dtype_names(expr.left, _depth + 1) - {"None"}) | self.dtype_names(expr.right, _depth + 1)
         attr = self_attribute(expr)
         if attr is not None and self.owner is not None and _depth <= 4:
-            return self._attribute_dtype_name(attr, _depth)
+            return self._attribute_dtype_names(attr, _depth)
         if not isinstance(expr, cst.Name) or _depth > 4:
-            return self.module.imports.dtype_name(expr)
+            return frozenset({self.module.imports.dtype_name(expr)})
         local = self.local_definitions().get(expr.value, [])
         if len(local) == 1 and isinstance(local[0], cst.BaseExpression):
-            return self.dtype_name(local[0], _depth + 1)
+            return self.dtype_names(local[0], _depth + 1)
         if local:
-            return ""
+            return frozenset({""})
         if expr.value in self.parameter_names:
             assert isinstance(self.node, (cst.FunctionDef, cst.Lambda))
-            names = set()
+            names: set[str] = set()
             for caller, call in self._callers_with_constructions():
                 value = argument_for(self.node, call, expr.value, bound=self.owner is not None)
-                names.add(caller.dtype_name(value, _depth + 1) if value is not None else "")
-            return names.pop() if len(names) == 1 else ""
+                names |= caller.dtype_names(value, _depth + 1) if value is not None else {""}
+            return frozenset(names or {""})
         module_scope = self.module.scopes[self.module.module]
-        return module_scope.dtype_name(expr, _depth + 1) if module_scope is not self else ""
+        return module_scope.dtype_names(expr, _depth + 1) if module_scope is not self else frozenset({""})
 
-    def _attribute_dtype_name(self, attr: str, depth: int) -> str:
-        """`self.weight_dtype`: what the class's methods assign to it, when they agree."""
+    def _attribute_dtype_names(self, attr: str, depth: int) -> frozenset[str]:
+        """`self.weight_dtype`: what the class's methods assign to it."""
         assert self.owner is not None
-        names = set()
+        names: set[str] = set()
         for method in (s for s in self.owner.body.body if isinstance(s, cst.FunctionDef)):
             scope = self.module.scopes.get(method)
             for node in walk_scope(scope.body) if scope is not None else ():
                 if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
-                    names.add(scope.dtype_name(node.value, depth + 1))
-        return names.pop() if len(names) == 1 else ""
+                    names |= scope.dtype_names(node.value, depth + 1)
+        return frozenset(names or {""})
 
     def _callers_with_constructions(self) -> list[tuple["Scope", cst.Call]]:
         """The module's calls of this function; for `__init__`, also `Class(...)`."""
@@ -283,6 +299,15 @@ class Scope:
         return flow
 
 
+def _binds(scope: Optional[Scope], name: str) -> bool:
+    """Whether `name` is the function's own, or an enclosing function's (a closure)."""
+    while scope is not None and not isinstance(scope.node, cst.Module):
+        if name in scope.local_definitions() or name in scope.parameter_names:
+            return True
+        scope = scope.enclosing
+    return False
+
+
 class ModuleAnalysis:
     """Everything rules need to know about one module, computed once."""
 
@@ -319,6 +344,7 @@ class ModuleAnalysis:
         }
         self.scopes: dict[ScopeNode, Scope] = {}
         self._callers: Optional[dict[Scope, list[tuple[Scope, cst.Call]]]] = None
+        self._global_reads: dict[tuple[str, str], bool] = {}
         self.tape_blocks: set[cst.With] = set()
         # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
         self.numpy_lambdas: set[cst.Lambda] = set()
@@ -833,6 +859,17 @@ class ModuleAnalysis:
                 if name in cls.methods and qualified in cls.bases:
                     return True
         return False
+
+    def read_elsewhere(self, name: str) -> bool:
+        """Whether a function or class body of the module reads module-level `name` (it is
+        neither bound there nor a parameter): a global other code may differentiate."""
+        key = ("read", name)
+        if key not in self._global_reads:
+            self._global_reads[key] = any(
+                scope.node is not self.module and not _binds(scope, name)
+                and any(isinstance(node, cst.Name) and node.value == name for node in walk_scope(scope.body))
+                for scope in self.scopes.values())
+        return self._global_reads[key]
 
     def callers_of(self, callee: Scope) -> list[tuple[Scope, cst.Call]]:
         """Where the module calls a function or method (`f(...)`, `self.m(...)`)."""

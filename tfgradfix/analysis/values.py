@@ -146,8 +146,7 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
 
 
 def _integer_dtype(flow: "DataFlow", expr: cst.BaseExpression) -> bool:
-    name = flow.scope.dtype_name(expr)
-    return is_integer_dtype(name) or name == "bool"
+    return all(is_integer_dtype(name) or name == "bool" for name in flow.scope.dtype_names(expr))
 
 
 def _name_kind(flow: "DataFlow", name: str, seen: frozenset) -> Kind:

@@ -105,8 +105,8 @@ class TensorToNumpy(Rule):
         conversion = arrays.translator.conversion
         message = self.message.format(form=f"np.{function}(...)")
         b = bind(node.args, ["a", "dtype"], {"dtype": None}) or {}
-        dtype = self.context.scope.dtype_name(b["dtype"]) if b.get("dtype") is not None else ""
-        if is_integer_dtype(dtype) or dtype in ("bool", "str"):
+        dtypes = self.context.scope.dtype_names(b["dtype"]) if b.get("dtype") is not None else {""}
+        if all(is_integer_dtype(dtype) or dtype in ("bool", "str") for dtype in dtypes):
             return  # token ids, masks: an integer result has no gradient, in NumPy or in TF
         # The precondition: the dtype is kept only when the value is certainly a tensor.
         offered, unsafe = conversion_keeps_dtype(self.context.flow, node.args[0].value, function, "dtype" in b)
