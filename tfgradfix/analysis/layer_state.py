@@ -7,7 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.keras import is_weight_constructor, self_attribute
+from tfgradfix.analysis.keras import FORWARD_METHODS, is_weight_constructor, self_attribute
 from tfgradfix.analysis.tree import descendants
 
 VARIABLE = ("tensorflow.Variable",)
@@ -79,6 +79,27 @@ def declared_untrainable(cls, attr: str, imports) -> bool:
                         and is_weight_constructor(node.value, imports)
                         and is_false(keyword_value(node.value, "trainable"))):
                     return True
+    return False
+
+
+def read_by_call(cls, attr: str) -> bool:
+    """`self.<attr>` read by the class's own forward methods (`call`, `__call__`,
+    `train_step`) or the methods they call on `self`: what the layer computes with, as
+    opposed to what only a loss or training method of the class reads."""
+    pending = [name for name in FORWARD_METHODS if cls.method(name) is not None]
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        method = cls.method(name)
+        if name in seen or method is None:
+            continue
+        seen.add(name)
+        for node in descendants(method):
+            if self_attribute(node) == attr:
+                return True
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                    and self_attribute(node.func) is not None:
+                pending.append(node.func.attr.value)
     return False
 
 

@@ -4,7 +4,8 @@ A layer's `tf.Variable` attributes are not all weights. An augmentation probabil
 (`trainable=False`), a step counter (`tf.Variable(0, dtype=tf.int64)`), a queue, loss
 accumulators, power-iteration vectors: the code sets them with `.assign*()` and nothing
 trains them, so "it never trains" is no bug there. A variable is state when its
-constructor says so (`trainable=False`, a `tf.Variable` of an integer or boolean dtype),
+constructor says so (`trainable=False`, a `tf.Variable` of an integer or boolean dtype, a
+shape left open by `validate_shape=False` or `shape=[None, ...]`),
 when the forward pass writes it with `.assign*()` (a counter, an accumulator, a moving
 average), or when some method writes it and the forward pass never reads it. A weight set once at construction (`self.kernel.assign(initial)` in `build`) is
 still a weight, and so is one that another method sets and the forward pass multiplies by
@@ -29,12 +30,20 @@ _CONSTRUCTION = frozenset({"__init__", "build"})
 
 
 def holds_state(constructor: cst.Call, imports: ImportMap) -> bool:
-    """State by declaration: `trainable=False`, or a `tf.Variable` whose constructor names an
-    integer or boolean dtype (`tf.Variable(0, dtype=tf.int32)`: a counter, written as one)."""
+    """State by declaration: `trainable=False`, a `tf.Variable` whose constructor names an
+    integer or boolean dtype (`tf.Variable(0, dtype=tf.int32)`: a counter, written as one), or
+    one whose shape is left open."""
     for arg in constructor.args:
         if arg.keyword is None:
             continue
         if arg.keyword.value == "trainable" and isinstance(arg.value, cst.Name) and arg.value.value == "False":
+            return True
+        # A shape left open (`validate_shape=False`, `shape=[None, None]`): a buffer whose value
+        # `.assign()` replaces whole (a few-shot support set); no weight is made that way.
+        if arg.keyword.value == "validate_shape" and isinstance(arg.value, cst.Name) and arg.value.value == "False":
+            return True
+        if arg.keyword.value == "shape" and any(
+                isinstance(node, cst.Name) and node.value == "None" for node in descendants(arg.value)):
             return True
         if arg.keyword.value == "dtype" and imports.resolve(constructor.func) in VARIABLE_CONSTRUCTORS:
             dtype = imports.dtype_name(arg.value)

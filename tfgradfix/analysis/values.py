@@ -23,6 +23,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import METADATA_ATTRIBUTES, walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
+from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def kind_of(flow: "DataFlow", expr: cst.BaseExpression, _seen: Optional[frozense
     if isinstance(expr, cst.Attribute):
         if expr.attr.value in METADATA_ATTRIBUTES and expr.attr.value != "name":
             return Kind.METADATA
-        return Kind.UNKNOWN
+        return _attribute_kind(flow, expr, seen)
     if isinstance(expr, cst.Subscript):
         inner = kind_of(flow, expr.value, seen)
         return inner if inner in (Kind.METADATA, Kind.STRING, Kind.INTEGER, Kind.ARRAY) else Kind.UNKNOWN
@@ -106,6 +107,24 @@ def kind_of(flow: "DataFlow", expr: cst.BaseExpression, _seen: Optional[frozense
     if isinstance(expr, cst.Name):
         return _name_kind(flow, expr.value, seen)
     return Kind.UNKNOWN
+
+
+def _attribute_kind(flow: "DataFlow", expr: cst.Attribute, seen: frozenset) -> Kind:
+    """`self.coef`: what the class's methods assign to it, when they agree (a NumPy scalar
+    computed in `build`, a Python number kept from `__init__`)."""
+    attr = self_attribute(expr)
+    if attr is None or ("self." + attr) in seen:
+        return Kind.UNKNOWN
+    values = _attribute_values(flow, attr)
+    kinds = {kind_of(value_flow, value, seen | {"self." + attr}) for value_flow, value in values}
+    return kinds.pop() if len(kinds) == 1 else Kind.UNKNOWN
+
+
+def _target_attributes(target: cst.BaseExpression) -> set[str]:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return {a for e in target.elements for a in _target_attributes(e.value)}
+    attr = self_attribute(target)
+    return {attr} if attr is not None else set()
 
 
 def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
@@ -297,3 +316,83 @@ def _test_says(test: cst.BaseExpression, name: str, imports, data: bool) -> bool
             return all(q in _DATA_TYPES for q in qualified)
         return all(q in _TENSOR_TYPES for q in qualified)
     return not data and (imports.resolve(test.func) or "") in _TENSOR_TESTS
+
+
+# -- which library made a value ----------------------------------------------------
+
+
+class Origin(enum.Enum):
+    NUMPY = "NumPy"
+    TENSOR = "TensorFlow or Keras"
+    PYTHON = "Python"
+
+
+def origin_of(flow: "DataFlow", expr: cst.BaseExpression, _seen: frozenset = frozenset()) -> Optional[Origin]:
+    """Which library made the value of `expr`, where the code shows it: arithmetic with a Keras 3
+    weight differs by it (NumPy on the left turns the weight into an array). None: unknown."""
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return Origin.PYTHON
+    if isinstance(expr, cst.UnaryOperation):
+        return origin_of(flow, expr.expression, _seen)
+    if isinstance(expr, cst.Subscript):
+        return origin_of(flow, expr.value, _seen)
+    if isinstance(expr, cst.BinaryOperation):
+        sides = {origin_of(flow, expr.left, _seen), origin_of(flow, expr.right, _seen)}
+        if Origin.TENSOR in sides:
+            return Origin.TENSOR if Origin.NUMPY not in sides else None
+        if Origin.NUMPY in sides:
+            return Origin.NUMPY if None not in sides else None
+        return Origin.PYTHON if sides == {Origin.PYTHON} else None
+    if isinstance(expr, cst.Call):
+        qualified = flow.imports.resolve(expr.func) or ""
+        if qualified.startswith("numpy.") and qualified not in _METADATA_CALLS:
+            return Origin.NUMPY
+        if qualified.startswith(("tensorflow.", "keras.")):
+            return Origin.TENSOR
+        if isinstance(expr.func, cst.Name) and not qualified and expr.func.value in ("float", "int"):
+            return Origin.PYTHON
+        return None
+    attr = self_attribute(expr)
+    if attr is not None:
+        if flow.scope.is_weight(attr):
+            return Origin.TENSOR
+        return _agreed(flow, _attribute_values(flow, attr), _seen, "self." + attr)
+    if isinstance(expr, cst.Name):
+        if expr.value in flow.scope.parameter_names:
+            kind = _parameter_kind(flow, expr.value)
+            if kind == Kind.NUMBER:
+                return Origin.PYTHON
+            # Keras's `Layer.__call__` converts the inputs of `call` to tensors.
+            params = _params(flow.scope.node)
+            if flow.scope.is_forward_entry and len(params) > 1 and params[1].name.value == expr.value:
+                return Origin.TENSOR
+            return None
+        values = [(flow, b.value) for b in flow.bindings if b.name == expr.value and isinstance(b.statement, cst.Assign)]
+        if len(values) != sum(1 for b in flow.bindings if b.name == expr.value):
+            return None
+        return _agreed(flow, values, _seen, expr.value)
+    return None
+
+
+def _agreed(flow: "DataFlow", values: list, seen: frozenset, key: str) -> Optional[Origin]:
+    if key in seen or not values:
+        return None
+    origins = {origin_of(value_flow, value, seen | {key}) for value_flow, value in values}
+    return origins.pop() if len(origins) == 1 else None
+
+
+def _attribute_values(flow: "DataFlow", attr: str) -> list:
+    """What the class's methods assign to `self.<attr>`, each with its method's flow; [] when
+    one assignment is not `self.<attr> = value` alone."""
+    owner = flow.scope.owner
+    found = []
+    for method in (s for s in owner.body.body if isinstance(s, cst.FunctionDef)) if owner is not None else ():
+        scope = flow.scope.module.scopes.get(method)
+        for node in walk_scope(scope.body) if scope is not None else ():
+            if isinstance(node, (cst.AugAssign, cst.AnnAssign)) and self_attribute(node.target) == attr:
+                return []
+            if isinstance(node, cst.Assign) and any(attr in _target_attributes(t.target) for t in node.targets):
+                if not any(self_attribute(t.target) == attr for t in node.targets):
+                    return []  # `self.a, self.b = helper(...)`
+                found.append((scope.analyse(), node.value))
+    return found

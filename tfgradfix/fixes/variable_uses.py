@@ -25,6 +25,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import target_names
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import descendants
+from tfgradfix.analysis.values import Origin, origin_of
 from tfgradfix.fixes.edits import Edit
 
 # tf.Variable methods with an exact spelling on both variables: name -> (argument names, how).
@@ -52,15 +53,52 @@ class NoFix(Exception):
     """A use of the variable that a Keras weight does not support, and why."""
 
 
-def uses(context, classes, attr: str, tf: Optional[str]) -> list[Edit]:
-    """The edits that make every use of `attr` in the module work on a Keras weight; NoFix
-    (with the reason) when one cannot. `classes`: the ClassDef nodes where `self` is the
-    layer (the class, its parents and subclasses in the module). `tf`: TensorFlow's alias
-    where it is certain (for `tf.identity`, `tf.gather`, `tf.as_dtype`)."""
+def uses(context, classes, attr: str, tf: Optional[str]) -> tuple[list[Edit], list[str]]:
+    """The edits that make every use of `attr` in the module work on a Keras weight, and
+    the uses it cannot prove keep their value (the fix is then unsafe); NoFix (with the
+    reason) when one cannot work. `classes`: the ClassDef nodes where `self` is the layer
+    (the class, its parents and subclasses in the module). `tf`: TensorFlow's alias where it
+    is certain (for `tf.identity`, `tf.gather`, `tf.as_dtype`)."""
     edits: list[Edit] = []
+    risks: list[str] = []
     for node in _variable_expressions(context, classes, attr):
         edits += _rewrite(context, node, attr, tf)
-    return edits
+        risk = _operand_risk(context, node)
+        if risk is not None and risk not in risks:
+            risks.append(risk)
+    return edits, risks
+
+
+def _operand_risk(context, expr: cst.BaseExpression) -> Optional[str]:
+    """Arithmetic between the weight and a NumPy value: NumPy turns a Keras weight into an
+    array (`np.float64 * w` is an ndarray with no gradient, measured), and on the weight's
+    left side promotes the result to float64, where a `tf.Variable` gave a float32 tensor
+    either way. NoFix when the operand is NumPy; the reason when the fix cannot tell."""
+    parent = context.parent(expr)
+    if not isinstance(parent, cst.BinaryOperation):
+        return None
+    on_right = parent.right is expr
+    other = parent.left if on_right else parent.right
+    shown = cst.Module([]).code_for_node(parent)
+    flow = _flow_at(context, parent)
+    origin = origin_of(flow, other) if flow is not None else None
+    if origin is Origin.NUMPY:
+        if on_right:
+            raise NoFix(f"NumPy would make `{shown}` an array with no gradient on a Keras weight")
+        return f"`{shown}` would be float64 on a Keras weight, where it was float32 on a `tf.Variable`"
+    if origin is None and on_right and (flow is None or not flow.is_tainted(other)):
+        # A value on the gradient path is a tensor: were it NumPy, TGF101 would say so.
+        return (f"`{shown}` would be a NumPy array with no gradient on a Keras weight if "
+                f"`{cst.Module([]).code_for_node(other)}` were a NumPy value, which the fix cannot rule out")
+    return None
+
+
+def _flow_at(context, node: cst.CSTNode):
+    function = context.parent(node)
+    while function is not None and not isinstance(function, (cst.FunctionDef, cst.Lambda, cst.Module)):
+        function = context.parent(function)
+    scope = context.analysis.scopes.get(function) if function is not None else None
+    return scope.analyse() if scope is not None else None
 
 
 def _variable_expressions(context, classes, attr: str) -> Iterator[cst.BaseExpression]:
@@ -304,12 +342,13 @@ def _statement_index(context, function: cst.FunctionDef, node: cst.CSTNode) -> i
     return body.index(current) if current is not None else len(body)
 
 
-def rewrite_uses(context, cls, attr: str, tf: Optional[str]) -> tuple[list[Edit], Optional[str]]:
-    """The edits for the uses of `attr`, or ([], why there is no fix)."""
+def rewrite_uses(context, cls, attr: str, tf: Optional[str]) -> tuple[tuple[list[Edit], list[str]], Optional[str]]:
+    """The edits for the uses of `attr` and what makes them unsafe, or (([], []), why there
+    is no fix)."""
     classes = {c.node for c in cls.lineage()} | {
         c.node for c in context.analysis.keras_classes.values() if cls in list(c.lineage())}
     try:
         return uses(context, classes, attr, tf), None
     except NoFix as why:
-        return [], str(why)
+        return ([], []), str(why)
 

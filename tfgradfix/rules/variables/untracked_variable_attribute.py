@@ -10,9 +10,9 @@ import libcst as cst
 from tfgradfix.analysis.imports import is_integer_dtype
 from tfgradfix.analysis.keras import defines_property
 from tfgradfix.analysis.layer_state import (
-    VARIABLE, integer_names, is_false, keyword_value, known_values, read_in_forward, stored_on,
+    VARIABLE, integer_names, is_false, keyword_value, known_values, read_by_call, read_in_forward, stored_on,
 )
-from tfgradfix.fixes.edits import Edit, Fix
+from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.variable_uses import recreation, rewrite_uses
 from tfgradfix.fixes.literals import is_integer_literal
 from tfgradfix.fixes.weights import WeightTranslator
@@ -132,6 +132,21 @@ class UntrackedVariableAttribute(Rule):
         "means no fix, and the message names it. Uses are read in this module: `self.w` in the class, its "
         "parents and subclasses, `obj.w` anywhere, and names bound to it (`for w in self.ws`); other "
         "modules of the project are not searched.\n\n"
+        "Arithmetic with NumPy: `np.float64 * w` is a TF tensor for a `tf.Variable` (TensorFlow "
+        "takes the operation) but a NumPy array with no gradient for a Keras weight, and `w * "
+        "np.float64(c)` is float64 where it was float32 (measured). So where the left operand of "
+        "an arithmetic use is NumPy (`self.coef = gain / np.sqrt(fan_in)`, then `self.coef * w`) there "
+        "is no fix; where it cannot tell what that operand is (returned by a helper, read from "
+        "elsewhere), or a NumPy operand is on the weight's right, the fix is unsafe and its "
+        "description names the use. An operand that is a tensor, a weight, a layer input, a value "
+        "computed from the weights, or a Python number (a literal, `float()`, a parameter defaulting "
+        "to a number, kept as `self.gain = gain`) keeps it safe.\n\n"
+        "A variable the layer's forward methods (`call`, `__call__`, `train_step` and the methods they "
+        "call on `self`) never read, only a loss or training method (loss-balancing weights), gets "
+        "an unsafe fix: made trainable, only the loss moves it, and a plain multiplier of a positive "
+        "loss would only shrink; whether it should train is the author's intent. A variable with an "
+        "open shape (`validate_shape=False`, `shape=[None, ...]`) is a buffer, not a weight, and is "
+        "not reported.\n\n"
         "Positional arguments are read as `tf.Variable` reads them (`initial_value, trainable, "
         "validate_shape, caching_device, name, ...`): `tf.Variable([0.0], tf.float32)` is a trainable "
         "variable of the value's dtype (`tf.float32` is only truthy), and the weight is that, never "
@@ -206,7 +221,7 @@ class UntrackedVariableAttribute(Rule):
             return None, translator.reason
         # Preconditions: the only weight of its name, and every use of it works on a Keras weight.
         why = recreation(context, cls, attr, node)
-        uses, unsupported = rewrite_uses(context, cls, attr, translator.tf)
+        (uses, risks), unsupported = rewrite_uses(context, cls, attr, translator.tf)
         if why is not None or unsupported is not None:
             return None, why or unsupported
         description = "Create it with `self.add_weight`"
@@ -217,10 +232,19 @@ class UntrackedVariableAttribute(Rule):
             description += ", and its uses that a Keras weight spells differently"
         if self._slip is not None:
             description += f" ({self._slip})"
+        if not counter and not read_by_call(cls, attr):
+            # Loss-balancing weights a loss method multiplies by: trained by descent on a positive
+            # loss they would only shrink. Whether they should train is the author's call.
+            risks.append(f"nothing on the forward pass reads `self.{attr}`: made trainable, only the loss "
+                         "would move it, which may not be what it is for")
+        applicability = Applicability.SAFE
+        if risks:
+            applicability = Applicability.UNSAFE
+            description += f" (unsafe: {'; '.join(risks)})"
         if weight.prelude is None:
-            return Fix(description, (Edit(node, weight.add_weight()), *uses)), None
+            return Fix(description, (Edit(node, weight.add_weight()), *uses), applicability), None
         prelude = weight.prelude.with_changes(leading_lines=statement.leading_lines)
         rest = statement.with_changes(leading_lines=[], body=[assign.with_changes(value=weight.add_weight())])
         if weight.note is not None:
             description += f" ({weight.note})"
-        return Fix(description, (Edit(statement, cst.FlattenSentinel([prelude, rest])), *uses)), None
+        return Fix(description, (Edit(statement, cst.FlattenSentinel([prelude, rest])), *uses), applicability), None
