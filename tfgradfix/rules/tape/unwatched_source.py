@@ -8,7 +8,7 @@ import libcst.matchers as m
 from tfgradfix.analysis.callers import passes_tensor
 from tfgradfix.analysis.dataflow import is_certainly_tensor
 from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks, reaching_value
-from tfgradfix.analysis.tree import contains
+from tfgradfix.analysis.tree import contains, descendants
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.rules.tape.base import TapeRule, integer_bindings, source_names
 
@@ -31,12 +31,15 @@ class UnwatchedSource(TapeRule):
         "for `tf.Variable`s (`tf.compat.v1.Variable` and `tfe.Variable` too), lists of "
         "trainable variables, tensors computed inside the block (the tape records those), "
         "other parameters (a caller may pass a variable), a name rebound only inside an `if` or in a loop "
-        "around the block, or when `watch` is already there."
+        "around the block, when `watch` is already there, or when the block neither reads the "
+        "source nor calls anything but TensorFlow, Keras or NumPy (the target cannot depend on it: "
+        "its gradient is None, watched or not, and watching it would change nothing)."
     )
     evidence = (
         "The source is certainly a tensor bound before the block (a TF constructor or op result, in the "
         "binding that reaches the block), not a variable, not computed inside the block, not a parameter as "
-        "passed (a caller may pass a variable), and no `tape.watch` of it."
+        "passed (a caller may pass a variable), no `tape.watch` of it, and a target that can depend on it (the "
+        "block reads it, or calls code that might)."
     )
     why = (
         "A tape watches trainable `tf.Variable`s automatically, never plain tensors: unless "
@@ -83,6 +86,8 @@ class UnwatchedSource(TapeRule):
                 name = source.value
                 if name in block.watched or integer_bindings(self, name) is not None:
                     continue
+                if not self._may_read(block, name):
+                    continue  # the target does not depend on it: watching it changes nothing
                 bindings = [b for b in flow.bindings if b.name == name]
                 if not bindings and name in self.context.scope.parameter_names:
                     # A parameter as passed: a tensor when another tape of the function watches
@@ -108,6 +113,17 @@ class UnwatchedSource(TapeRule):
                 fix = Fix(f"Watch `{name}` at the top of the block", (Edit(block.node, build),))
                 self.report(source, self.message.format(name=name), fix)
 
+
+    def _may_read(self, block: TapeBlock, name: str) -> bool:
+        """Whether what the block records can depend on `name`: the block reads it, or calls
+        code of the project that might (a loss function reading a global)."""
+        for node in descendants(block.node.body):
+            if isinstance(node, cst.Name) and node.value == name:
+                return True
+            if isinstance(node, cst.Call) and not (self.context.imports.resolve(node.func) or "").startswith(
+                    ("tensorflow.", "keras.", "numpy.")):
+                return True
+        return False
 
     def _watched_by_another(self, block: TapeBlock, name: str) -> bool:
         """Another tape block of the function watches `name`, so it is no variable."""
