@@ -9,7 +9,7 @@ import libcst as cst
 import pytest
 
 from tfgradfix.analysis.scopes import ModuleAnalysis
-from tfgradfix.analysis.values import Kind, kind_of
+from tfgradfix.analysis.values import Kind, Origin, kind_of, origin_of
 from tfgradfix.engine import Engine
 from tfgradfix.files import SourceFile
 from tfgradfix.rules import ALL_RULES
@@ -52,6 +52,41 @@ def test_kind_of_an_expression(expression, kind):
     flow = scope.analyse()
     value = next(b.value for b in flow.bindings if b.name == "value")
     assert kind_of(flow, value) is kind
+
+
+@pytest.mark.parametrize("init, expression, origin", [
+    ("self.coef = self.gain / np.sqrt(4)", "self.coef", Origin.NUMPY),
+    ("self.coef = np.float32(0.5)", "self.coef * 2.0", Origin.NUMPY),
+    ("self.coef = 0.5", "self.coef", Origin.PYTHON),
+    ("self.coef = float(np.sqrt(4))", "self.coef", Origin.PYTHON),
+    ("self.coef = tf.sqrt(4.0)", "self.coef", Origin.TENSOR),
+    ("self.coef = tf.sqrt(4.0)", "self.coef * np.sqrt(2.0)", None),
+    ("_, self.coef = helper()", "self.coef", None),
+    ("self.coef = 0.5", "inputs", Origin.TENSOR),
+    ("self.coef = 0.5", "length", None),
+])
+def test_which_library_made_a_value(init, expression, origin):
+    """What a Keras 3 weight's arithmetic depends on (`np.float64 * w` is an ndarray)."""
+    code = _layer(f"value = {expression}\nreturn value\n", init=f"self.gain = 2.0\n        {init}")
+    module = cst.parse_module(_HEADER + code)
+    scope = next(s for s in ModuleAnalysis(module).scopes.values() if s.symbol == "L.call")
+    flow = scope.analyse()
+    value = next(b.value for b in flow.bindings if b.name == "value")
+    assert origin_of(flow, value) is origin
+
+
+@pytest.mark.parametrize("call, names", [
+    ("to_array(rows)", {"int32"}),
+    ("to_array(rows, dtype='bool')", {"bool"}),
+    ("to_array(rows, dtype=tf.float32)", {"float32"}),
+])
+def test_a_dtype_or_a_fallback_names_every_dtype_it_can_be(call, names):
+    code = ("def to_array(values, dtype=None):\n    return np.array(values, dtype=dtype or 'int32')\n\n\n"
+            f"def pack(rows):\n    return {call}\n")
+    module = cst.parse_module(_HEADER + code)
+    scope = next(s for s in ModuleAnalysis(module).scopes.values() if s.symbol == "to_array")
+    conversion = next(n for n in scope.node.body.body[0].body[0].value.args if n.keyword is not None).value
+    assert scope.dtype_names(conversion) == names
 
 
 def test_keys_iterated_from_a_dict_input_are_strings():

@@ -198,7 +198,10 @@ class Scope:
             return frozenset({"None"})
         if (isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or)
                 and _depth <= 4):
-            return (self.dtype_names(expr.left, _depth + 1) - {"None"}) | self.dtype_names(expr.right, _depth + 1)
+            left = self.dtype_names(expr.left, _depth + 1)
+            if not left & {"None", ""}:
+                return left  # a dtype is truthy: the fallback is never taken
+            return (left - {"None"}) | self.dtype_names(expr.right, _depth + 1)
         attr = self_attribute(expr)
         if attr is not None and self.owner is not None and _depth <= 4:
             return self._attribute_dtype_names(attr, _depth)
