@@ -84,23 +84,33 @@ def declared_untrainable(cls, attr: str, imports) -> bool:
 
 def read_by_call(cls, attr: str) -> bool:
     """`self.<attr>` read by the class's own forward methods (`call`, `__call__`,
-    `train_step`) or the methods they call on `self`: what the layer computes with, as
-    opposed to what only a loss or training method of the class reads."""
-    pending = [name for name in FORWARD_METHODS if cls.method(name) is not None]
+    `train_step`), the methods they call on `self` and the properties they read: what the
+    layer computes with, as opposed to what only a loss or training method reads."""
+    pending = list(FORWARD_METHODS)
     seen: set[str] = set()
     while pending:
         name = pending.pop()
-        method = cls.method(name)
-        if name in seen or method is None:
+        if name in seen:
             continue
         seen.add(name)
-        for node in descendants(method):
-            if self_attribute(node) == attr:
-                return True
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                    and self_attribute(node.func) is not None:
-                pending.append(node.func.attr.value)
+        for method in _definitions(cls, name):
+            for node in descendants(method):
+                read = self_attribute(node)
+                if read == attr:
+                    return True
+                if read is not None:
+                    pending.append(read)  # a method it calls, or a property it reads (`self.kernel`)
     return False
+
+
+def _definitions(cls, name: str) -> list[cst.FunctionDef]:
+    """Every `def <name>` of the nearest class in the lineage that has one (a property's
+    getter and its setter share the name)."""
+    for owner in cls.lineage():
+        found = [s for s in owner.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
+        if found:
+            return found
+    return []
 
 
 def read_in_forward(context, cls, attr: str) -> bool:
