@@ -15,6 +15,7 @@ Two flow-insensitive analyses over one function (or the module body):
 from __future__ import annotations
 
 import builtins
+import functools
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator, Optional
 
@@ -310,22 +311,31 @@ class DataFlow:
         leave it (`g = tf.Variable(points)` to slice coordinates from, each call anew): no
         weight trains through it, so it carries no gradient the code wants. A module-level
         one (a notebook's) qualifies when no function of the module reads it either."""
+        kept = self._kept_names
+        if kept is None:
+            return False
+        if isinstance(self.scope.node, cst.Module) and self.scope.module.read_elsewhere(name):
+            return False
+        return name not in kept
+
+    @functools.cached_property
+    def _kept_names(self) -> Optional[frozenset[str]]:
+        """The names the scope's tapes differentiate or that leave it; None where no tape
+        says what it differentiates."""
         node = self.scope.node
         if isinstance(node, cst.Module):
-            if not self.gradient_sources or self.scope.module.read_elsewhere(name):
-                return False
-            kept = [*self.gradient_sources, *self.escaping]
+            differentiated = list(self.gradient_sources)
         elif isinstance(node, cst.FunctionDef):
             # The closures it defines differentiate it too (`def objective(): ... tape.gradient(
             # loss, model.trainable_variables)` reading the factory's `points`).
             nested = [n for n in descendants(node.body) if isinstance(n, cst.FunctionDef)]
-            kept = [*self.gradient_sources, *self.escaping,
-                    *(e for function in nested for e in _differentiated_or_returned(function))]
-            if len(kept) == len(self.escaping):
-                return False  # no tape says what it differentiates
+            differentiated = [*self.gradient_sources,
+                              *(e for function in nested for e in _differentiated_or_returned(function))]
         else:
-            return False
-        return not any(name in names_in(expr) for expr in kept)
+            return None
+        if not differentiated:
+            return None
+        return frozenset(n for expr in (*differentiated, *self.escaping) for n in names_in(expr))
 
     def _one_call_module_variable(self, name: str) -> bool:
         return isinstance(self.scope.node, cst.Module) and any(

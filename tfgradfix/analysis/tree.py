@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Sequence
 import libcst as cst
 
 _PUNCTUATION_FIELDS = frozenset({
-    "lpar", "rpar", "comma", "semicolon", "header", "footer", "leading_lines", "trailing_whitespace",
+    "lpar", "rpar", "comma", "semicolon", "header", "footer", "leading_lines", "leading_whitespace", "trailing_whitespace",
     "lines_after_decorators", "dot", "equal", "colon", "newline", "whitespace", "first_line",
     "empty_lines", "lbracket", "rbracket", "lbrace", "rbrace", "asynchronous", "star", "first_colon",
     "second_colon", "relative",
