@@ -6,6 +6,7 @@ from typing import Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.layer_state import VARIABLE
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Fix
@@ -28,7 +29,9 @@ class VariableRebound(Rule):
         "Finds `w = w - lr * g`, `w -= lr * g`, `w = w + d` and `w = f(w)` where `w` holds a "
         "`tf.Variable` (it is bound only to `tf.Variable(...)` otherwise), inside a loop that "
         "takes gradients with a `tf.GradientTape`. (`w -= d` on a variable raises `RuntimeError` in "
-        "TF 2.x; it gets the same fix.)"
+        "TF 2.x; it gets the same fix.) A rebinding that does not read the variable (`z = "
+        "tf.random.normal(...)` before `z = tf.Variable(z)`, a fresh value each step) is no update "
+        "and is not reported."
     )
     evidence = (
         "The name is bound only to `tf.Variable(...)` elsewhere (in the scope, or at module level), the "
@@ -93,6 +96,10 @@ class VariableRebound(Rule):
             else:
                 continue
             if not isinstance(target, cst.Name) or not self._is_variable(target.value, statement):
+                continue
+            if isinstance(statement, cst.Assign) and target.value not in names_in(statement.value):
+                # `z = tf.random.normal(...)` then `z = tf.Variable(z)`: a fresh value, not an
+                # update of the variable, and `z.assign(...)` would need `z` bound before it.
                 continue
             if statement in self._seen:
                 continue
