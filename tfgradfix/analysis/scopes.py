@@ -44,8 +44,8 @@ from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tree import child_nodes, statements
 from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.keras import (
-    FORWARD_METHODS, KERAS_PACKAGES, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
-    self_attribute,
+    FORWARD_METHODS, KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, KerasClass, call_argument, find_keras_classes,
+    is_weight_constructor, self_attribute,
 )
 
 # A lambda is a scope of its own when it is handed to Keras as a layer's or a loss's function.
@@ -324,9 +324,10 @@ class ModuleAnalysis:
         self.entries = project.entries_of(module_name) if self.project is not None else {}
         # Calls of this module's gradient path into other project modules: (module, function) -> entry.
         self.outgoing: dict[tuple[str, str], PathEntry] = {}
-        # A project on Keras 2 (`tf_keras`, or TF_USE_LEGACY_KERAS=1) tracks tf.Variable attributes.
+        # A module on Keras 2 (`tf_keras`, TF_USE_LEGACY_KERAS=1, or TF's private Keras 2 copy
+        # `tensorflow.python.keras`, which only Keras 2 code imports) tracks tf.Variable attributes.
         self.legacy_keras = "TF_USE_LEGACY_KERAS" in text or any(
-            full.startswith("tf_keras") for full in self.imports.bindings.values())
+            full.startswith(LEGACY_KERAS_PACKAGES) for full in self.imports.bindings.values())
         self.keras_classes = find_keras_classes(module, self.imports, self.project, module_name)
         self.functions: dict[str, cst.FunctionDef] = {
             s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)

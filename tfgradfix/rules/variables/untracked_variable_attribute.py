@@ -47,7 +47,7 @@ class UntrackedVariableAttribute(Rule):
         "integer or boolean dtype, not written with `.assign*()` by the forward pass, not written elsewhere "
         "while the forward pass never reads it, and not listed by name to "
         "`tape.gradient`/`apply_gradients`/`minimize` (which train it untracked). The project runs on Keras "
-        "3: code written for Keras 2 (`tf_keras`, `TF_USE_LEGACY_KERAS`) tracks the variable and is silent."
+        "3: code written for Keras 2 (`tf_keras`, `TF_USE_LEGACY_KERAS`, TF's private `tensorflow.python.keras`) tracks the variable and is silent."
     )
     why = (
         "Keras 3 (`tf.keras` from TensorFlow 2.16) tracks only the variables it creates itself "
@@ -157,7 +157,7 @@ class UntrackedVariableAttribute(Rule):
         "where it certainly runs after its parent's (after `super().__init__()` in the same method, or "
         "in `build` after the parent's `__init__`).\n\n"
         "Only for Keras 3. A project on Keras 2 (it imports `tf_keras`, or sets "
-        "`TF_USE_LEGACY_KERAS=1`) tracks these variables; files that import `tf_keras` or name "
+        "`TF_USE_LEGACY_KERAS=1`) tracks these variables; files that import `tf_keras` or `tensorflow.python.keras` or name "
         "`TF_USE_LEGACY_KERAS` are skipped, and `--ignore TGF203` turns the rule off everywhere."
     )
 
