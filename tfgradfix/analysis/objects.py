@@ -21,8 +21,9 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import DataFlow, walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.keras import batch_norm_application, makes_state, self_attribute
+from tfgradfix.analysis.keras import batch_norm_application, is_weight_constructor, makes_state, self_attribute
 from tfgradfix.analysis.project import Kind, library_kind
+from tfgradfix.analysis.roles import holds_state, state_attributes
 from tfgradfix.analysis.tree import descendants
 
 if TYPE_CHECKING:
@@ -335,3 +336,33 @@ def _methods(analysis: "ModuleAnalysis", node: cst.ClassDef) -> Iterable[cst.Fun
         for stmt in cls.body.body:
             if isinstance(stmt, cst.FunctionDef):
                 yield stmt
+
+
+def module_weights(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> tuple[str, ...]:
+    """The trainable `tf.Variable` attributes an instance of the `tf.Module` class `callee`
+    names makes for itself (not state: `trainable=False`, integer, open-shaped, moved by
+    `.assign`), from its body here or, for a class of another project module, from the
+    index. Keras 3 does not track them when a Keras layer holds the instance."""
+    kind, node = class_kind(analysis, callee)
+    if kind is not Kind.TF_MODULE:
+        return ()
+    if node is not None:
+        found = []
+        for method in _methods(analysis, node):
+            for stmt in descendants(method):
+                if (isinstance(stmt, cst.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, cst.Call)
+                        and is_weight_constructor(stmt.value, analysis.imports)
+                        and not holds_state(stmt.value, analysis.imports)):
+                    attr = self_attribute(stmt.targets[0].target)
+                    if attr is not None and attr not in found:
+                        found.append(attr)
+        moved = state_attributes({m.name.value: m for m in _methods(analysis, node)}, ("__call__", "call"))
+        return tuple(a for a in found if a not in moved)
+    dotted = dotted_name(callee)
+    if analysis.project is None or analysis.module_name is None or dotted is None:
+        return ()
+    definition = analysis.project.resolve(analysis.module_name, dotted)
+    if definition is None or definition.kind != "class":
+        return ()
+    return tuple(sorted({w for cls in analysis.project.lineage(definition.module, definition.name)
+                         for w in cls.weights - cls.state}))

@@ -9,6 +9,7 @@ import libcst as cst
 
 from tfgradfix.analysis.imports import is_integer_dtype
 from tfgradfix.analysis.keras import defines_property
+from tfgradfix.analysis.objects import module_weights
 from tfgradfix.analysis.layer_state import (
     VARIABLE, integer_names, is_false, keyword_value, known_values, read_by_call, read_in_forward, stored_on,
 )
@@ -39,7 +40,11 @@ class UntrackedVariableAttribute(Rule):
         "it is not reported: nothing trains it, tracked or not. Nor is a variable that the "
         "module's training code lists by name (`tape.gradient(loss, [self.log_alpha])`, "
         "`apply_gradients(zip(grads, [self.w]))`, `minimize(loss, var_list=[self.w])`): it "
-        "trains without Keras's tracking (a SAC temperature, a CURL bilinear weight)."
+        "trains without Keras's tracking (a SAC temperature, a CURL bilinear weight). "
+        "The same holds for a `tf.Module` the layer holds (`self.norm = VirtualBatchNorm(c)`) whose "
+        "own trainable `tf.Variable`s its forward pass reads through it: a Keras 3 layer lists "
+        "none of a module's variables (measured). That finding has no fix: the module has to "
+        "become a Keras layer."
     )
     evidence = (
         "The class is a Keras layer or model (through the project's classes, across modules) and the variable"
@@ -47,7 +52,10 @@ class UntrackedVariableAttribute(Rule):
         "integer or boolean dtype, not written with `.assign*()` by the forward pass, not written elsewhere "
         "while the forward pass never reads it, and not listed by name to "
         "`tape.gradient`/`apply_gradients`/`minimize` (which train it untracked). The project runs on Keras "
-        "3: code written for Keras 2 (`tf_keras`, `TF_USE_LEGACY_KERAS`, TF's private `tensorflow.python.keras`) tracks the variable and is silent."
+        "3: code written for Keras 2 (`tf_keras`, `TF_USE_LEGACY_KERAS`, TF's private `tensorflow.python.keras`) tracks the variable and is silent. "
+        "For a held `tf.Module`: its class is a `tf.Module` (here or through the project index), it makes "
+        "trainable `tf.Variable`s that are weights by the same test, and `call` (or what it calls, or a "
+        "property it reads) reads the attribute holding it."
     )
     why = (
         "Keras 3 (`tf.keras` from TensorFlow 2.16) tracks only the variables it creates itself "
@@ -163,10 +171,17 @@ class UntrackedVariableAttribute(Rule):
 
     _slip: Optional[str] = None  # what `tf.Variable` made of a positional slip, for the message
 
+    module_message = ("`self.{attr}` holds a `tf.Module` (`{cls}`): Keras 3 does not track a module's "
+                      "variables, so {weights} {are} not in `trainable_variables` and never train{s} "
+                      "(no fix: make `{cls}` a `keras.layers.Layer` whose `build` makes them with `add_weight`)")
+
     def visit_Call(self, node: cst.Call) -> None:
         context = self.context
         scope = context.scope
-        if context.imports.resolve(node.func) not in VARIABLE or scope.keras_class is None:
+        if scope.keras_class is None:
+            return
+        if context.imports.resolve(node.func) not in VARIABLE:
+            self._module_attribute(node)
             return
         if scope.forward or scope.keras_class.legacy or context.analysis.legacy_keras:
             return  # in call: TGF201/TGF202's business
@@ -202,6 +217,24 @@ class UntrackedVariableAttribute(Rule):
         if fix is not None and self._slip is not None:
             message += f" ({self._slip})"
         self.report(node, message if fix is not None else f"{message} (no fix: {reason})", fix)
+
+    def _module_attribute(self, node: cst.Call) -> None:
+        """`self.norm = VirtualBatchNorm(...)`, a `tf.Module` with its own `tf.Variable`s, held by a
+        Keras layer whose forward pass reads it (measured: a Keras 3 layer lists none of them)."""
+        context = self.context
+        cls = context.scope.keras_class
+        if context.scope.forward or cls.legacy or context.analysis.legacy_keras:
+            return
+        attr = stored_on(context, node)
+        if attr is None or not read_by_call(cls, attr) or context.analysis.is_trained_by_name(cls, attr):
+            return
+        weights = module_weights(context.analysis, node.func)
+        if not weights:
+            return
+        shown = ", ".join(f"`{w}`" for w in weights)
+        self.report(node, self.module_message.format(
+            attr=attr, cls=cst.Module([]).code_for_node(node.func), weights=shown,
+            are="are" if len(weights) > 1 else "is", s="" if len(weights) > 1 else "s"))
 
     def _fix(self, node: cst.Call, attr: str, counter: bool) -> tuple[Optional[Fix], Optional[str]]:
         """The fix, or None and why. A `counter` (`tf.Variable(0)` that the forward pass only
