@@ -26,6 +26,7 @@ from tfgradfix.analysis.tree import child_nodes, descendants
 from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
 from tfgradfix.analysis.roles import holds_state
 from tfgradfix.analysis.targets import bootstrap_calls
+from tfgradfix.analysis.vocabulary import TENSOR_MAPS, TF_VARIABLE, VARIABLE_CONSTRUCTORS
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import Scope
@@ -56,8 +57,6 @@ _BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_")
 # were unpacked from (`training_value = kwargs["training"]`).
 _FLAGS = frozenset({"training", "mask"})
 _FLAG_PREFIXES = ("training_", "mask_")
-# TF maps that run a function on slices of a tensor.
-TENSOR_MAPS = ("tensorflow.map_fn", "tensorflow.vectorized_map")
 CONTAINER_MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "write"})
 # Callee attributes that are a model's forward pass whatever object holds them.
 _MODEL_CALL_ATTRIBUTES = frozenset({"call", "predict", "predict_on_batch", "predict_step"})
@@ -436,7 +435,7 @@ class DataFlow:
         if qualified is not None:
             if self.blocking.blocks(qualified, call, self):
                 return False
-            if qualified in ("tensorflow.Variable", "keras.Variable"):
+            if qualified in VARIABLE_CONSTRUCTORS:
                 return (self.blocking.all_sources and not holds_state(call, self.imports)
                         and call not in self.one_call_variables)
             return args_tainted
@@ -523,7 +522,7 @@ class DataFlow:
             if qualified in ("numpy.asarray", "numpy.array", "tensorflow.convert_to_tensor",
                              "tensorflow.identity") and expr.args:
                 return self.rank_of(expr.args[0].value, _seen)
-            if qualified in ("tensorflow.Variable",):
+            if qualified in TF_VARIABLE:
                 return declared_rank(expr, self.imports)
             return None
         if isinstance(expr, cst.Name):

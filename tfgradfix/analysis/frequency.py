@@ -15,8 +15,8 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.vocabulary import INIT_SCOPES
 
-_INIT_SCOPES = ("tensorflow.init_scope", "tensorflow.compat.v1.init_scope")
 # How many helpers up the call graph a guard may stand.
 _DEPTH = 3
 
@@ -47,7 +47,7 @@ def _guarded(context, node: cst.CSTNode, scope) -> bool:
             if child is current.orelse and once_test(current.test, scope, False):
                 return True
         if isinstance(current, cst.With) and any(
-                isinstance(item.item, cst.Call) and context.imports.resolve(item.item.func) in _INIT_SCOPES
+                isinstance(item.item, cst.Call) and context.imports.resolve(item.item.func) in INIT_SCOPES
                 for item in current.items):
             return True
         child, current = current, context.parent(current)

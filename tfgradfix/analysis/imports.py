@@ -15,19 +15,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.tree import child_nodes
-
-
-# Other public names of the same constructor: TF 1.x eager's `tfe.Variable`
-# (`tensorflow.contrib.eager`) and the `compat` namespaces' `tf.compat.v1.Variable` make the
-# variable `tf.Variable` makes, for gradients as for Keras's tracking; every question asked
-# of `tensorflow.Variable` holds for them.
-SAME_AS = {
-    "tensorflow.compat.v1.Variable": "tensorflow.Variable",
-    "tensorflow.compat.v2.Variable": "tensorflow.Variable",
-    "tensorflow.contrib.eager.Variable": "tensorflow.Variable",
-    "tensorflow.contrib.eager.python.tfe.Variable": "tensorflow.Variable",
-    "tensorflow.python.ops.variables.Variable": "tensorflow.Variable",
-}
+from tfgradfix.analysis.vocabulary import SAME_AS
 
 
 def canonical(name: str) -> str:

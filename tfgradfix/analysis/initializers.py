@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import walk_scope
-from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, KerasClass, self_attribute
+from tfgradfix.analysis.keras import FORWARD_METHODS, KerasClass, self_attribute
+from tfgradfix.analysis.vocabulary import KERAS_PACKAGES
 from tfgradfix.analysis.tree import descendants
 
 if TYPE_CHECKING:

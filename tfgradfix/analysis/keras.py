@@ -10,12 +10,11 @@ import libcst as cst
 from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.roles import holds_state, state_attributes
 from tfgradfix.analysis.tree import child_nodes, descendants, statements
+from tfgradfix.analysis.vocabulary import KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, VARIABLE_CONSTRUCTORS
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.project import ClassInfo, ProjectIndex
 
-# Packages whose `layers.*`, `models.*`, `Layer`, `Model` and `Sequential` are Keras.
-KERAS_PACKAGES = ("tensorflow.keras", "keras", "tf_keras", "tensorflow.python.keras")
 _KERAS_BASE_PARTS = {"layers", "models"}
 _KERAS_BASE_NAMES = {"Layer", "Model", "Sequential"}
 
@@ -23,10 +22,6 @@ _KERAS_BASE_NAMES = {"Layer", "Model", "Sequential"}
 FORWARD_METHODS = ("call", "__call__", "train_step")
 
 _RAISES_ASSERTIONS = ("assertRaises", "assertRaisesRegex", "assertRaisesRegexp", "raises")
-
-
-# Keras 2, kept alive as `tf_keras` (or TF <= 2.15's internal copy): it tracks tf.Variable attributes.
-LEGACY_KERAS_PACKAGES = ("tf_keras", "tensorflow.python.keras")
 
 
 # Layers whose variables include non-trainable state: moving statistics, Keras 3's
@@ -286,7 +281,7 @@ def is_weight_constructor(value: cst.BaseExpression, imports: ImportMap) -> bool
     if isinstance(callee, cst.Attribute) and callee.attr.value == "add_weight":
         return True
     qualified = imports.resolve(callee)
-    return qualified in ("tensorflow.Variable", "keras.Variable")
+    return qualified in VARIABLE_CONSTRUCTORS
 
 
 _SHAPED_INITIALISERS = {

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import walk_scope
-from tfgradfix.analysis.keras import KERAS_PACKAGES, SEEDED_LAYERS, STATELESS_LAYERS, constructed_layer
+from tfgradfix.analysis.keras import SEEDED_LAYERS, STATELESS_LAYERS, constructed_layer
+from tfgradfix.analysis.vocabulary import KERAS_PACKAGES
 from tfgradfix.analysis.rebinding import _Parents
 
 if TYPE_CHECKING:

@@ -9,14 +9,14 @@ import libcst as cst
 
 from tfgradfix.analysis.keras import FORWARD_METHODS, is_weight_constructor, self_attribute
 from tfgradfix.analysis.tree import descendants
+from tfgradfix.analysis.vocabulary import TF_VARIABLE
 
-VARIABLE = ("tensorflow.Variable",)
 ASSIGNS = ("assign", "assign_add", "assign_sub")
 
 
 def creates(context, node: cst.Call) -> Optional[str]:
     """"variable" for `tf.Variable(...)`, "weight" for `*.add_weight(...)`, else None."""
-    if context.imports.resolve(node.func) in VARIABLE:
+    if context.imports.resolve(node.func) in TF_VARIABLE:
         return "variable"
     if isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight":
         return "weight"

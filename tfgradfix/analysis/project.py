@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
 from tfgradfix.analysis.imports import canonical
-from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, is_keras_base, makes_state
+from tfgradfix.analysis.keras import FORWARD_METHODS, is_keras_base, makes_state
 from tfgradfix.analysis.slices import Outline, outline
 from tfgradfix.analysis.roles import state_attributes_of, trained_by_name
+from tfgradfix.analysis.vocabulary import (
+    KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, OWN_GRADIENT_DECORATORS, TAPE_CONSTRUCTORS, TF_MODULES,
+    VARIABLE_CONSTRUCTORS,
+)
 
 # Modules read in all, given or imported (a bound for a huge tree imported from one file).
 MAX_MODULES = 20000
-_TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape")
-_VARIABLE_CONSTRUCTORS = ("tensorflow.Variable", "keras.Variable")
-_OWN_GRADIENT = ("tensorflow.custom_gradient", "tensorflow.RegisterGradient")
-_TF_MODULES = ("tensorflow.Module", "tensorflow.experimental.dtensor.Module")
 _KERAS_MODEL_NAMES = {"Model", "Sequential", "Functional"}
 
 
@@ -650,7 +650,7 @@ class ProjectIndex:
         """Whether a Keras class is based on Keras 2 (`tf_keras`), which tracks variables."""
         definition = self.lookup(qualified)
         if definition is None:
-            return qualified.startswith(("tf_keras.", "tensorflow.python.keras."))
+            return qualified.startswith(tuple(f"{p}." for p in LEGACY_KERAS_PACKAGES))
         if definition.kind != "class":
             return False
         return any(self.is_legacy_keras(b) for b in self.modules[definition.module].classes[definition.name].bases)
@@ -743,7 +743,7 @@ def library_kind(qualified: str) -> Kind:
         return Kind.KERAS_MODEL if last in _KERAS_MODEL_NAMES or ".models." in qualified else Kind.KERAS_LAYER
     if any(qualified.startswith(f"{package}.applications.") for package in KERAS_PACKAGES):
         return Kind.KERAS_MODEL
-    if qualified in _TF_MODULES or qualified.startswith("tensorflow.Module"):
+    if qualified in TF_MODULES or qualified.startswith("tensorflow.Module"):
         return Kind.TF_MODULE
     if qualified in ("object", "builtins.object") or "." not in qualified and qualified in _BUILTIN_BASES:
         return Kind.PLAIN
@@ -883,7 +883,7 @@ class _Indexer:
             elif kind is ast.With or kind is ast.AsyncWith:
                 for item in node.items:
                     expr = item.context_expr
-                    if isinstance(expr, ast.Call) and self._resolve(expr.func) in _TAPE_CONSTRUCTORS:
+                    if isinstance(expr, ast.Call) and self._resolve(expr.func) in TAPE_CONSTRUCTORS:
                         function.holds_tape = True
             elif isinstance(node, ast.Return) and isinstance(node.value, ast.Call):
                 function.returns_numpy = function.returns_numpy or (
@@ -978,7 +978,7 @@ class _Indexer:
             star_arg=args.vararg.arg if args.vararg else None,
             star_kwarg=args.kwarg.arg if args.kwarg else None,
             is_method=owner is not None,
-            own_gradient=any(self._resolve(d.func if isinstance(d, ast.Call) else d) in _OWN_GRADIENT
+            own_gradient=any(self._resolve(d.func if isinstance(d, ast.Call) else d) in OWN_GRADIENT_DECORATORS
                              for d in node.decorator_list),
         )
         self.info.functions[name] = info
@@ -994,7 +994,7 @@ class _Indexer:
     def _call(self, call: ast.Call, info: FunctionInfo) -> None:
         func = call.func
         resolved = self._resolve(func) or ""
-        if resolved in _VARIABLE_CONSTRUCTORS or (isinstance(func, ast.Attribute) and func.attr == "add_weight"):
+        if resolved in VARIABLE_CONSTRUCTORS or (isinstance(func, ast.Attribute) and func.attr == "add_weight"):
             info.creates_variables = True
         if resolved.startswith("numpy.") or (
                 isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args):
@@ -1026,7 +1026,7 @@ class _Indexer:
             return
         func = node.value.func
         if not ((isinstance(func, ast.Attribute) and func.attr == "add_weight")
-                or self._resolve(func) in _VARIABLE_CONSTRUCTORS):
+                or self._resolve(func) in VARIABLE_CONSTRUCTORS):
             return
         for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
             if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":

@@ -22,8 +22,8 @@ import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
 from tfgradfix.analysis.tree import descendants
+from tfgradfix.analysis.vocabulary import VARIABLE_CONSTRUCTORS
 
-VARIABLE_CONSTRUCTORS = ("tensorflow.Variable", "keras.Variable")
 ASSIGNS = ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_add", "scatter_nd_update")
 # Methods that run once per object: writing a variable there initialises it.
 _CONSTRUCTION = frozenset({"__init__", "build"})

@@ -34,7 +34,7 @@ from typing import Iterator, Optional, Union
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import (
-    DEFAULT_BLOCKING, TENSOR_MAPS, Blocking, DataFlow, walk_scope, argument_for, parameters, tainted_arguments,
+    DEFAULT_BLOCKING, Blocking, DataFlow, walk_scope, argument_for, parameters, tainted_arguments,
     tainted_parameters, target_names,
 )
 from tfgradfix.analysis.imports import ImportMap, dotted_name
@@ -44,21 +44,19 @@ from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tree import child_nodes, statements
 from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.keras import (
-    FORWARD_METHODS, KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, KerasClass, call_argument, find_keras_classes,
-    is_weight_constructor, self_attribute,
+    FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
+    self_attribute,
+)
+from tfgradfix.analysis.vocabulary import (
+    KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, NUMPY_WRAPPERS, OWN_GRADIENT_DECORATORS, TAPE_CONSTRUCTORS,
+    TENSOR_MAPS,
 )
 
 # A lambda is a scope of its own when it is handed to Keras as a layer's or a loss's function.
 ScopeNode = Union[cst.Module, cst.FunctionDef, cst.Lambda]
 
-TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape")
 # Parameters of a forward method that carry no gradient.
 NON_TENSOR_PARAMETERS = frozenset({"self", "training", "mask"})
-# Decorators under which the function defines its own gradient or is not ours to judge.
-_OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGradient")
-# Wrappers whose function runs as Python on NumPy arrays.
-NUMPY_WRAPPERS = ("tensorflow.numpy_function", "tensorflow.py_function", "tensorflow.py_func",
-                  "tensorflow.compat.v1.py_func", "tensorflow.compat.v1.numpy_function")
 _IMAGE_CASTS = ("tensorflow.cast", "tensorflow.saturate_cast", "tensorflow.image.convert_image_dtype",
                 "keras.ops.cast")
 # Words whose absence from a module means no function is handed to Keras or TF.
@@ -469,7 +467,7 @@ class ModuleAnalysis:
             if isinstance(target, cst.Call):
                 target = target.func
             qualified = self.imports.resolve(target)
-            if qualified in _OWN_GRADIENT_DECORATORS or qualified in NUMPY_WRAPPERS:
+            if qualified in OWN_GRADIENT_DECORATORS or qualified in NUMPY_WRAPPERS:
                 return True
         return False
 

@@ -15,7 +15,8 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.rebinding import names_bound, reaching
-from tfgradfix.analysis.scopes import TAPE_CONSTRUCTORS, Scope
+from tfgradfix.analysis.scopes import Scope
+from tfgradfix.analysis.vocabulary import TAPE_CONSTRUCTORS
 from tfgradfix.analysis.tree import child_nodes
 
 Container = Union[cst.Module, cst.IndentedBlock]

@@ -26,6 +26,7 @@ from tfgradfix.analysis.dataflow import target_names
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.values import Origin, origin_of
+from tfgradfix.analysis.vocabulary import VARIABLE_CONSTRUCTORS
 from tfgradfix.fixes.edits import Edit
 
 # tf.Variable methods with an exact spelling on both variables: name -> (argument names, how).
@@ -286,7 +287,7 @@ def _creates(context, cls, attr: str) -> list[str]:
 def _makes_variable(context, value: cst.BaseExpression) -> bool:
     if not isinstance(value, cst.Call):
         return False
-    if (context.imports.resolve(value.func) or "") in ("tensorflow.Variable", "keras.Variable"):
+    if (context.imports.resolve(value.func) or "") in VARIABLE_CONSTRUCTORS:
         return True
     return isinstance(value.func, cst.Attribute) and value.func.attr.value == "add_weight"
 

@@ -12,6 +12,7 @@ from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.layer_state import declared_untrainable
 from tfgradfix.analysis.tapes import TapeBlock, can_reorder, find_tape_blocks, names_bound, reaching_value
 from tfgradfix.analysis.tree import descendants
+from tfgradfix.analysis.vocabulary import TF_VARIABLE
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.fixes.statements import move_into_block
 from tfgradfix.rules.tape.base import TapeRule, simple_assignments
@@ -166,7 +167,7 @@ class ForwardOutsideTape(TapeRule):
             return True
         if isinstance(value, cst.Call):
             qualified = self.context.imports.resolve(value.func) or ""
-            if qualified.startswith("tensorflow.") and qualified != "tensorflow.Variable":
+            if qualified.startswith("tensorflow.") and qualified not in TF_VARIABLE:
                 return True
             return isinstance(value.func, cst.Attribute) and value.func.attr.value in ("read_value", "value")
         return False

@@ -8,7 +8,8 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.keras import self_attribute
-from tfgradfix.analysis.layer_state import VARIABLE, read_in_forward
+from tfgradfix.analysis.layer_state import read_in_forward
+from tfgradfix.analysis.vocabulary import TF_VARIABLE
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.values import carries_no_gradient
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
@@ -137,7 +138,7 @@ def is_constructor(value: cst.Call, imports) -> bool:
     if isinstance(callee, cst.Attribute) and callee.attr.value == "add_weight":
         return True
     qualified = imports.resolve(callee) or ""
-    return qualified in VARIABLE or ".layers." in qualified or qualified.endswith("Variable")
+    return qualified in TF_VARIABLE or ".layers." in qualified or qualified.endswith("Variable")
 
 
 def _is_docstring(statement: cst.CSTNode) -> bool:

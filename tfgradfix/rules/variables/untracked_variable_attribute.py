@@ -11,8 +11,9 @@ from tfgradfix.analysis.imports import is_integer_dtype
 from tfgradfix.analysis.keras import defines_property
 from tfgradfix.analysis.objects import module_weights
 from tfgradfix.analysis.layer_state import (
-    VARIABLE, integer_names, is_false, keyword_value, known_values, read_by_call, read_in_forward, stored_on,
+    integer_names, is_false, keyword_value, known_values, read_by_call, read_in_forward, stored_on,
 )
+from tfgradfix.analysis.vocabulary import TF_VARIABLE
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.variable_uses import recreation, rewrite_uses
 from tfgradfix.fixes.literals import is_integer_literal
@@ -180,7 +181,7 @@ class UntrackedVariableAttribute(Rule):
         scope = context.scope
         if scope.keras_class is None:
             return
-        if context.imports.resolve(node.func) not in VARIABLE:
+        if context.imports.resolve(node.func) not in TF_VARIABLE:
             self._module_attribute(node)
             return
         if scope.forward or scope.keras_class.legacy or context.analysis.legacy_keras:

@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import names_in
-from tfgradfix.analysis.layer_state import VARIABLE
+from tfgradfix.analysis.vocabulary import TF_VARIABLE
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.rules.base import Rule
@@ -117,7 +117,7 @@ class VariableRebound(Rule):
         context = self.context
         others = [b for b in context.flow.bindings if b.name == name and b.statement is not rebinding]
         if others:
-            return all(context.imports.resolve(getattr(b.value, "func", cst.Name("_"))) in VARIABLE
+            return all(context.imports.resolve(getattr(b.value, "func", cst.Name("_"))) in TF_VARIABLE
                        for b in others)
         return context.scope.module_variable(name)
 

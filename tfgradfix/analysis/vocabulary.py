@@ -1,0 +1,60 @@
+"""The TensorFlow and Keras names the analysis recognises, each concept spelled once.
+
+Every name is a qualified name as `imports.ImportMap.resolve` (and the project index's
+`ast` reading) returns it: `tf.Variable` under `import tensorflow as tf` is
+"tensorflow.Variable", and the names of SAME_AS (`tf.compat.v1.Variable`...) are already
+folded into their canonical spelling (`imports.canonical`). A concept belongs here when more than one
+module asks about it; a name list that one rule alone reads stays with the rule. When two
+concepts look alike but differ (a TensorFlow variable against any variable), both are here,
+each with why it holds what it holds: merging them would change what is reported.
+
+This module imports nothing, so every layer may read it.
+"""
+
+# Other public names of the same constructor: TF 1.x eager's `tfe.Variable`
+# (`tensorflow.contrib.eager`) and the `compat` namespaces' `tf.compat.v1.Variable` make the
+# variable `tf.Variable` makes, for gradients as for Keras's tracking; every question asked
+# of `tensorflow.Variable` holds for them.
+SAME_AS = {
+    "tensorflow.compat.v1.Variable": "tensorflow.Variable",
+    "tensorflow.compat.v2.Variable": "tensorflow.Variable",
+    "tensorflow.contrib.eager.Variable": "tensorflow.Variable",
+    "tensorflow.contrib.eager.python.tfe.Variable": "tensorflow.Variable",
+    "tensorflow.python.ops.variables.Variable": "tensorflow.Variable",
+}
+
+# Packages whose `layers.*`, `models.*`, `Layer`, `Model` and `Sequential` are Keras.
+KERAS_PACKAGES = ("tensorflow.keras", "keras", "tf_keras", "tensorflow.python.keras")
+
+# Keras 2, kept alive as `tf_keras` (or TF <= 2.15's internal copy): it tracks tf.Variable
+# attributes, where Keras 3 tracks only its own variables.
+LEGACY_KERAS_PACKAGES = ("tf_keras", "tensorflow.python.keras")
+
+# Calls that make a variable a tape watches and an optimizer trains, of either library
+# (`add_weight` is a method, recognised by its attribute name where these are asked).
+VARIABLE_CONSTRUCTORS = ("tensorflow.Variable", "keras.Variable")
+
+# TensorFlow's own variable alone: a Keras 3 layer does not track it as a weight (Keras 2
+# does: LEGACY_KERAS_PACKAGES), and its `assign` returns the variable rather than the value.
+# The TGF2 rules about untracked or rebound variables ask for this one, not for
+# VARIABLE_CONSTRUCTORS: a `keras.Variable` attribute is tracked.
+TF_VARIABLE = ("tensorflow.Variable",)
+
+# `with tf.GradientTape() as tape:` opens a tape block.
+TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape")
+
+# Decorators under which the function defines its own gradient or is not ours to judge.
+OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGradient")
+
+# Wrappers whose function runs as Python on NumPy arrays.
+NUMPY_WRAPPERS = ("tensorflow.numpy_function", "tensorflow.py_function", "tensorflow.py_func",
+                  "tensorflow.compat.v1.py_func", "tensorflow.compat.v1.numpy_function")
+
+# TF maps that run a function on slices of a tensor.
+TENSOR_MAPS = ("tensorflow.map_fn", "tensorflow.vectorized_map")
+
+# `tf.Module` bases: instances hold variables without being Keras layers.
+TF_MODULES = ("tensorflow.Module", "tensorflow.experimental.dtensor.Module")
+
+# Blocks under which variables are created once, outside any function being traced.
+INIT_SCOPES = ("tensorflow.init_scope", "tensorflow.compat.v1.init_scope")
