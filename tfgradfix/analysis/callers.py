@@ -17,7 +17,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import argument_for, is_certainly_tensor, target_names, walk_scope
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.rebinding import _rebinding
+from tfgradfix.analysis.rebinding import rebinding_of
 from tfgradfix.analysis.sources import block_objects, enclosing_blocks
 from tfgradfix.analysis.tapes import find_tape_blocks
 from tfgradfix.analysis.tree import contains
@@ -86,7 +86,7 @@ def _live(caller: "Scope", call: cst.Call) -> bool:
     flow = caller.flow or caller.analyse()
     if any(sink is call or contains(sink, call) for sink in flow.sink_expressions):
         return True
-    statement = _rebinding(caller).statement_of(call) if isinstance(caller.node, cst.FunctionDef) else None
+    statement = rebinding_of(caller).statement_of(call) if isinstance(caller.node, cst.FunctionDef) else None
     if statement is None:
         statement = _module_statement(caller, call)
     if not isinstance(statement, cst.SimpleStatementLine):

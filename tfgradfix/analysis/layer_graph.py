@@ -20,7 +20,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import walk_scope
 from tfgradfix.analysis.keras import SEEDED_LAYERS, STATELESS_LAYERS, constructed_layer
 from tfgradfix.analysis.vocabulary import KERAS_PACKAGES
-from tfgradfix.analysis.rebinding import _Parents
+from tfgradfix.analysis.rebinding import Parents
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
@@ -170,11 +170,11 @@ def _calls_of(scope, name: str) -> list[cst.Call]:
     return [c for c in _calls(scope) if isinstance(c.func, cst.Name) and c.func.value == name]
 
 
-def _parents(analysis, scope) -> _Parents:
+def _parents(analysis, scope) -> Parents:
     cache = analysis.__dict__.setdefault("_layer_graph_parents", {})
     found = cache.get(id(scope.node))
     if found is None:
-        found = cache[id(scope.node)] = _Parents(scope.node)
+        found = cache[id(scope.node)] = Parents(scope.node)
     return found
 
 

@@ -95,7 +95,7 @@ def reaching(statement: cst.CSTNode, name: str, parent_of) -> tuple[str, Optiona
             return "unknown", None, None  # a handler or `finally` runs after part of the `try` body
 
 
-class _Parents:
+class Parents:
     """Parents of the nodes of one function, built on first use."""
 
     def __init__(self, root: cst.CSTNode) -> None:
@@ -129,11 +129,11 @@ class Rebinding:
             counts, parameters = {}, set()
         self.rebound = {name for name, count in counts.items() if count > 1 or name in parameters}
         self.rebound -= _kept(scope.body)
-        self._parents: Optional[_Parents] = None
+        self._parents: Optional[Parents] = None
 
     def parent_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         if self._parents is None:
-            self._parents = _Parents(self.scope.node)
+            self._parents = Parents(self.scope.node)
         return self._parents(node)
 
     def statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
@@ -187,7 +187,7 @@ def tainted_at(flow: DataFlow, expr: cst.BaseExpression, entry: set[str]) -> boo
     """Whether `expr` (a node of `flow`'s scope) carries a gradient where it is evaluated,
     reading each rebound name as the value that reaches it there; `entry` are the
     parameters that carry one when the function starts."""
-    rebinding = _rebinding(flow.scope)
+    rebinding = rebinding_of(flow.scope)
     if not rebinding.rebound or not flow.is_tainted(expr):
         return flow.is_tainted(expr)
     statement = rebinding.statement_of(expr)
@@ -196,7 +196,8 @@ def tainted_at(flow: DataFlow, expr: cst.BaseExpression, entry: set[str]) -> boo
     return flow.is_tainted(rebinding.value_of(expr, statement, entry))
 
 
-def _rebinding(scope) -> Rebinding:
+def rebinding_of(scope) -> Rebinding:
+    """The scope's `Rebinding`, made on first use and kept on the scope."""
     found = scope.__dict__.get("_rebinding")
     if found is None:
         found = Rebinding(scope)

@@ -139,7 +139,7 @@ def bind(args: Sequence[cst.Arg], params: Sequence[str], defaults: dict[str, obj
 
 
 # NumPy dtypes spelled as TF dtypes (np.float32 -> tf.float32).
-_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16",
+NUMPY_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16",
            "uint32", "uint64", "bool", "complex64", "complex128", "bfloat16"}
 _BUILTIN_DTYPES = {"float": "float64", "int": "int64", "bool": "bool", "complex": "complex128"}
 
@@ -147,7 +147,7 @@ _BUILTIN_DTYPES = {"float": "float64", "int": "int64", "bool": "bool", "complex"
 def tf_dtype(expr: cst.BaseExpression, numpy_name: Callable[[cst.BaseExpression], Optional[str]],
              target: Target) -> cst.BaseExpression:
     qualified = numpy_name(expr)
-    if qualified in _DTYPES:
+    if qualified in NUMPY_DTYPES:
         return target.dtype(qualified)
     if qualified == "bool_":
         return target.dtype("bool")

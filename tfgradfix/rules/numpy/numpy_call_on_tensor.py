@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.fixes.arrays import ArrayToTensor
-from tfgradfix.fixes.numpy_to_tf import _DTYPES, INTEGER_RESULTS
+from tfgradfix.fixes.numpy_to_tf import NUMPY_DTYPES, INTEGER_RESULTS
 from tfgradfix.rules.base import Rule
 from tfgradfix.rules.numpy.base import CONVERSIONS, SHAPE_ONLY, TENSOR_PRESERVING, numpy_function, on_path_with_tensor
 
@@ -116,7 +116,7 @@ class NumpyCallOnTensor(Rule):
         translator = arrays.translator
 
         def translate(call_node: cst.Call) -> Optional[cst.BaseExpression]:
-            if function in _DTYPES:
+            if function in NUMPY_DTYPES:
                 return translator.scalar_type(function, call_node.args)
             return translator.translate(function, call_node.args)
 
