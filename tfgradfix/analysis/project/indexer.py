@@ -1,0 +1,370 @@
+"""One module read into a `ModuleInfo` from Python's `ast`: its imports, classes,
+functions, calls and outline; no disk, no other module."""
+
+from __future__ import annotations
+
+import ast
+import zlib
+from collections import Counter
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+from tfgradfix.analysis.imports import canonical
+from tfgradfix.analysis.keras import FORWARD_METHODS, makes_state
+from tfgradfix.analysis.project.model import BUILTIN_BASES, ClassInfo, FunctionInfo, ModuleInfo
+from tfgradfix.analysis.roles import state_attributes_of, trained_by_name
+from tfgradfix.analysis.slices import outline
+from tfgradfix.analysis.vocabulary import OWN_GRADIENT_DECORATORS, TAPE_CONSTRUCTORS, VARIABLE_CONSTRUCTORS
+
+
+def index_module(name: str, path: str, text: str) -> ModuleInfo:
+    """What one module defines and imports, from `ast`."""
+    info = ModuleInfo(name=name, path=path, is_package=Path(path).name == "__init__.py")
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        info.parsed = False
+        info.starts_path = True  # LibCST names the error
+        return info
+    _Indexer(info).run(tree)
+    if "gradient(" in text or "minimize(" in text:
+        info.trained_by_name = trained_by_name(tree)
+    info.outline, info.checksum = outline(tree), checksum(text)
+    return info
+
+
+def checksum(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+# Names whose use in code can start a gradient path outside a Keras class.
+_PATH_STARTS = frozenset({"GradientTape", "Lambda"})
+
+
+def _hands_loss(call: ast.Call) -> bool:
+    """`model.compile(loss=fn)`: a loss function of the module runs on the model's outputs;
+    `opt.minimize(loss_fn, var_list)`: the optimizer runs `loss_fn()` under its own tape."""
+    if not isinstance(call.func, ast.Attribute):
+        return False
+    if call.func.attr == "minimize":
+        loss = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "loss"), None)
+        return isinstance(loss, (ast.Name, ast.Attribute, ast.Lambda, ast.Call)) and (
+            len(call.args) > 1 or any(k.arg == "var_list" for k in call.keywords))
+    return (call.func.attr == "compile"
+            and any(k.arg == "loss" and not isinstance(k.value, ast.Constant) for k in call.keywords))
+
+
+_Scope = Union[ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
+
+
+class _Indexer:
+    """One walk over the module: each node is visited once, in source order (imports
+    before the code that uses them), nested definitions with their own prefix."""
+
+    def __init__(self, info: ModuleInfo) -> None:
+        self.info = info
+        self.stars: list[str] = []
+        self.starts_path = False
+        self.keras_names = {"Layer", "Model", "Sequential"}
+        self.class_nodes: list[tuple[str, ast.ClassDef]] = []
+        self.calls: list[tuple[str, str]] = []
+        self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
+        self._classes: list[tuple[ClassInfo, set[str]]] = []  # classes being indexed, and their parts
+        self._bound_once: set[str] = set()  # module-level names bound by one statement
+
+    def run(self, tree: ast.Module) -> None:
+        bound = Counter(name for stmt in tree.body for name in _assigned_names(stmt))
+        names = set(bound)
+        self._bound_once = {name for name, count in bound.items() if count == 1}
+        self._body(tree.body, "", None, None)
+        self.info.star_imports = tuple(self.stars)
+        self.info.names = frozenset(names)
+        known = set(self.info.imports) | set(self.info.functions) | set(self.info.classes)
+        self.info.calls = tuple(
+            (dotted, symbol) for dotted, symbol in self.calls
+            if dotted.split(".")[0] in known or (self.stars and "." not in dotted))
+        self.info.starts_path = self.starts_path
+        self.info.forward_classes = tuple(
+            name for name, _ in self.class_nodes
+            if any(method in self.info.classes[name].methods for method in FORWARD_METHODS))
+        self.info.keras_looking = tuple(
+            name for name, node in self.class_nodes
+            if any((n.attr if isinstance(n, ast.Attribute) else n.id) in self.keras_names
+                   for base in node.bases for n in ast.walk(base) if isinstance(n, (ast.Attribute, ast.Name))))
+
+    def _body(self, body: list[ast.stmt], prefix: str, owner: Optional[ast.ClassDef],
+              function: Optional[FunctionInfo], weights: Optional[set[str]] = None) -> dict[str, str]:
+        """Index the nodes of a body (a module's, a class's or a function's); returns the
+        nested definitions it holds: name -> qualified name."""
+        nested: dict[str, str] = {}
+        symbol = function.name if function is not None else "<module>"
+        # Node kinds compared by type (`ast` classes have no subclasses): this loop sees
+        # every node of every module, most of them names and attributes.
+        for node in _own_nodes(body):
+            kind = type(node)
+            if kind is ast.Name:
+                if node.id in _PATH_STARTS:
+                    self.starts_path = True
+            elif kind is ast.Attribute:
+                if node.attr in _PATH_STARTS:
+                    self.starts_path = True
+            elif kind is ast.Call:
+                dotted = _dotted(node.func)
+                if dotted is not None:
+                    self.calls.append((dotted, symbol))
+                if function is not None:
+                    self._call(node, function)
+                if self._classes:
+                    self._state_call(node, dotted)
+                self.starts_path = self.starts_path or _hands_loss(node)
+            elif kind is ast.Import:
+                self._import(node)
+            elif kind is ast.ImportFrom:
+                self._import_from(node)
+            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                nested[node.name] = f"{prefix}{node.name}"
+                self._function(node, prefix, owner if function is None else None)
+            elif kind is ast.ClassDef:
+                nested[node.name] = f"{prefix}{node.name}"
+                self._class(node, prefix)
+            elif self._classes and kind is ast.Assign and _is_constant(node.value, False) and any(
+                    isinstance(t, ast.Attribute) and t.attr == "trainable" for t in node.targets):
+                self._classes[-1][0].holds_state = True  # `part.trainable = False`
+            elif function is None:
+                if not prefix and kind is ast.Assign:
+                    self._alias(node)
+                continue
+            elif kind is ast.With or kind is ast.AsyncWith:
+                for item in node.items:
+                    expr = item.context_expr
+                    if isinstance(expr, ast.Call) and self._resolve(expr.func) in TAPE_CONSTRUCTORS:
+                        function.holds_tape = True
+            elif isinstance(node, ast.Return) and isinstance(node.value, ast.Call):
+                function.returns_numpy = function.returns_numpy or (
+                    self._resolve(node.value.func) or "").startswith("numpy.")
+            elif weights is not None and isinstance(node, (ast.Assign, ast.AnnAssign)):
+                weights.update(self._weight_targets(node))
+        return nested
+
+    # imports
+
+    def _import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.info.imports[alias.asname] = alias.name
+            else:
+                # `import a.b` binds `a`; `a.b.f` then resolves through it.
+                head = alias.name.split(".")[0]
+                self.info.imports.setdefault(head, head)
+
+    def _import_from(self, node: ast.ImportFrom) -> None:
+        base = self._absolute(node.module, node.level)
+        if base is None:
+            return
+        if node.module and "keras" in node.module:
+            self.keras_names.update(a.asname or a.name for a in node.names)
+        for alias in node.names:
+            if alias.name == "*":
+                self.stars.append(base)
+                continue
+            self.info.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+
+    def _absolute(self, module: Optional[str], level: int) -> Optional[str]:
+        return absolute_module(self.info.name, self.info.is_package, module, level)
+
+    def _alias(self, node: ast.Assign) -> None:
+        """`keras = tf.keras`, `Layer = keras.layers.Layer`: a module-level name bound once to
+        what an imported name refers to is that name (as `analysis/imports.py` reads it)."""
+        if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            return
+        name = node.targets[0].id
+        if name in self.info.imports or name not in self._bound_once or _dotted(node.value) is None:
+            return
+        full = self._resolve(node.value)
+        if full is not None:
+            self.info.imports[name] = full
+
+    def _resolve(self, node: ast.expr) -> Optional[str]:
+        dotted = _dotted(node)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        full = self.info.imports.get(head)
+        if full is None:
+            return None
+        return canonical(f"{full}.{rest}") if rest else canonical(full)
+
+    # definitions
+
+    def _class(self, node: ast.ClassDef, prefix: str) -> None:
+        name = f"{prefix}{node.name}"
+        self.class_nodes.append((name, node))
+        bases = []
+        for base in node.bases:
+            dotted = _dotted(base)
+            if dotted is None:
+                continue
+            full = self._resolve(base)
+            if full is None and dotted not in BUILTIN_BASES:
+                # Defined in this module (maybe further down) or brought in by `import *`.
+                full = f"{self.info.name}.{dotted}"
+            bases.append(full if full is not None else dotted)
+        weights: set[str] = set()
+        cls = ClassInfo(self.info.name, name, node.lineno, tuple(bases))
+        self.info.classes[name] = cls
+        parts: set[str] = set()
+        self._classes.append((cls, parts))
+        methods = self._body(node.body, f"{name}.", node, None, weights)
+        self._classes.pop()
+        cls.parts = tuple(sorted(parts - {f"{self.info.name}.{name}"}))
+        cls.methods = tuple(m for m in methods if f"{name}.{m}" in self.info.functions)
+        cls.weights = frozenset(self._weights.pop(name, ())) | frozenset(weights)
+        cls.state = state_attributes_of(node, FORWARD_METHODS, self._resolve) & cls.weights
+
+    def _function(self, node: Union[ast.FunctionDef, ast.AsyncFunctionDef], prefix: str,
+                  owner: Optional[ast.ClassDef]) -> None:
+        name = f"{prefix}{node.name}"
+        args = node.args
+        info = FunctionInfo(
+            module=self.info.name, name=name, line=node.lineno, end_line=node.end_lineno or node.lineno,
+            positional=tuple(a.arg for a in [*args.posonlyargs, *args.args]),
+            keyword_only=tuple(a.arg for a in args.kwonlyargs),
+            star_arg=args.vararg.arg if args.vararg else None,
+            star_kwarg=args.kwarg.arg if args.kwarg else None,
+            is_method=owner is not None,
+            own_gradient=any(self._resolve(d.func if isinstance(d, ast.Call) else d) in OWN_GRADIENT_DECORATORS
+                             for d in node.decorator_list),
+        )
+        self.info.functions[name] = info
+        weights: Optional[set[str]] = set() if owner is not None else None
+        nested = self._body(node.body, f"{name}.", None, info, weights)
+        if weights:
+            self._weights.setdefault(prefix[:-1], set()).update(weights)
+        info.returns_closures = tuple(
+            nested[n.value.id] for n in _own_nodes(node.body)
+            if isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id in nested
+        ) if nested else ()
+
+    def _call(self, call: ast.Call, info: FunctionInfo) -> None:
+        func = call.func
+        resolved = self._resolve(func) or ""
+        if resolved in VARIABLE_CONSTRUCTORS or (isinstance(func, ast.Attribute) and func.attr == "add_weight"):
+            info.creates_variables = True
+        if resolved.startswith("numpy.") or (
+                isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args):
+            info.calls_numpy = True
+
+    def _state_call(self, call: ast.Call, dotted: Optional[str]) -> None:
+        """What a call in the body of the class being indexed says about its state."""
+        cls, parts = self._classes[-1]
+        if cls.holds_state:
+            return
+        if any((k.arg == "trainable" and _is_constant(k.value, False))
+               or (k.arg == "stateful" and _is_constant(k.value, True)) for k in call.keywords):
+            cls.holds_state = True
+            return
+        if dotted is None or not dotted.rsplit(".", 1)[-1][:1].isupper():
+            return  # classes, by convention, are capitalised: functions are not followed
+        resolved = self._resolve(call.func)
+        if resolved is None:
+            if "." not in dotted:
+                parts.add(f"{self.info.name}.{dotted}")  # a class of this module
+        elif makes_state(resolved):
+            cls.holds_state = True
+        elif not resolved.startswith(("tensorflow.", "keras.", "tf_keras.", "numpy.")):
+            parts.add(resolved)
+
+    def _weight_targets(self, node: Union[ast.Assign, ast.AnnAssign]) -> Iterator[str]:
+        """`self.x` assigned from add_weight / tf.Variable."""
+        if not isinstance(node.value, ast.Call):
+            return
+        func = node.value.func
+        if not ((isinstance(func, ast.Attribute) and func.attr == "add_weight")
+                or self._resolve(func) in VARIABLE_CONSTRUCTORS):
+            return
+        for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                yield target.attr
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_AST_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+# Nodes the index never looks at and that hold nothing it does (a third of all nodes).
+_LEAVES = frozenset({ast.Constant, *(c for base in (ast.operator, ast.cmpop, ast.unaryop, ast.boolop,
+                                                     ast.expr_context) for c in base.__subclasses__())})
+
+
+def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Nodes of a body in source order, nested definitions yielded but not entered
+    (and without constants, operators and `ctx` markers)."""
+    stack: list[ast.AST] = list(reversed(body))
+    leaves = _LEAVES
+    while stack:
+        node = stack.pop()
+        yield node
+        kind = type(node)
+        fields = _AST_FIELDS.get(kind)
+        if fields is None:
+            fields = _AST_FIELDS[kind] = () if issubclass(kind, _DEFINITIONS) else tuple(
+                f for f in kind._fields if f != "ctx")
+        children: list[ast.AST] = []
+        for name in fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                children.extend(v for v in value if isinstance(v, ast.AST) and type(v) not in leaves)
+            elif value is not None and type(value) not in leaves and isinstance(value, ast.AST):
+                children.append(value)
+        if children:
+            children.reverse()
+            stack.extend(children)
+
+
+def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
+    targets: list[ast.expr] = []
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        targets = [stmt.target]
+    elif isinstance(stmt, (ast.If, ast.Try)):
+        for child in ast.iter_child_nodes(stmt):
+            if isinstance(child, ast.stmt):
+                yield from _assigned_names(child)
+        for handler in getattr(stmt, "handlers", []):
+            for child in handler.body:
+                yield from _assigned_names(child)
+    for target in targets:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name):
+                yield node.id
+
+
+def _is_constant(node: ast.expr, value: bool) -> bool:
+    return isinstance(node, ast.Constant) and node.value is value
+
+
+def _dotted(node: ast.expr) -> Optional[str]:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def absolute_module(importer: str, is_package: bool, module: Optional[str], level: int) -> Optional[str]:
+    """The absolute name of `from <level dots><module> import ...` in module `importer`
+    (None when the dots climb above its top-level package)."""
+    if level == 0:
+        return module
+    package = importer.split(".")
+    if not is_package:
+        package = package[:-1]
+    if level - 1 > len(package) or (level - 1 == len(package) and not module):
+        return None
+    package = package[: len(package) - (level - 1)]
+    return ".".join([*package, *([module] if module else [])])
+
