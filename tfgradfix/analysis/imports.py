@@ -63,9 +63,9 @@ class ImportMap:
                 if full is None:
                     continue
                 if alias.asname is not None:
-                    local = alias.asname.name
-                    if isinstance(local, cst.Name):
-                        self.bindings[local.value] = full
+                    bound = alias.asname.name
+                    if isinstance(bound, cst.Name):
+                        self.bindings[bound.value] = full
                 else:
                     # `import a.b` binds `a`.
                     head = full.split(".")[0]

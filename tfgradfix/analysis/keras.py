@@ -264,7 +264,7 @@ def _self_attribute_assignments(func: cst.FunctionDef):
             stack.extend(child_nodes(node))
 
 
-def self_attribute(node: cst.BaseExpression) -> Optional[str]:
+def self_attribute(node: cst.CSTNode) -> Optional[str]:
     if (
         isinstance(node, cst.Attribute)
         and isinstance(node.value, cst.Name)

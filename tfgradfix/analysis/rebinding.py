@@ -20,7 +20,7 @@ tainted than `DataFlow.is_tainted`.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, cast
 
 import libcst as cst
 
@@ -67,7 +67,7 @@ def reaching(statement: cst.CSTNode, name: str, parent_of) -> tuple[str, Optiona
         container = parent_of(node)
         if not isinstance(container, (cst.IndentedBlock, cst.Module)):
             return "unknown", None, None
-        body = list(container.body)
+        body: list[cst.CSTNode] = list(container.body)
         for earlier in reversed(body[:body.index(node)]):
             if name not in names_bound(earlier):
                 continue
@@ -171,7 +171,7 @@ class Rebinding:
             return expr
         if id(expr) in replacements:
             return replacements[id(expr)]
-        return expr.visit(_Replace(replacements))
+        return cast(cst.BaseExpression, expr.visit(_Replace(replacements)))  # replaces names with expressions
 
 
 class _Replace(cst.CSTTransformer):

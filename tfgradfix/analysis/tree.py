@@ -103,7 +103,7 @@ class BatchableVisitor(cst.BatchableCSTVisitor):
     """LibCST's batchable visitor, finding its hooks once per class: the stock
     `get_visitors` runs `inspect.getmembers` on every instance, for every file."""
 
-    def get_visitors(self):  # type: ignore[override]
+    def get_visitors(self):
         names = _HOOKS.get(type(self))
         if names is None:
             names = tuple(
@@ -139,7 +139,7 @@ def _visit_order(node_type: type) -> tuple[str, ...]:
     names = _VISIT_ORDER.get(node_type)
     if names is None:
         try:
-            found = _VISIT_CALL.findall(inspect.getsource(node_type._visit_and_replace_children))
+            found = _VISIT_CALL.findall(inspect.getsource(node_type._visit_and_replace_children))  # type: ignore[attr-defined]
         except (OSError, TypeError):  # LibCST installed without sources
             found = []
         fields = [f.name for f in dataclasses.fields(node_type)]

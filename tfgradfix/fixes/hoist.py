@@ -190,8 +190,8 @@ def free_attribute(cls: KerasClass, wanted: str, numbered: bool = False) -> str:
     """`wanted`, or a variant no method of the class already uses as `self.<attr>`:
     `w_weight` (a weight next to a local of the same name), or with `numbered`
     `dense_1`, `dense_2` (as Keras numbers its layers)."""
-    used = {self_attribute(n) for c in cls.lineage() for m in c.methods.values()  # type: ignore[arg-type]
-            for n in descendants(m)} - {None}  # (self_attribute checks the node's type itself)
+    used = {self_attribute(n) for c in cls.lineage() for m in c.methods.values()
+            for n in descendants(m)} - {None}
     name, number = wanted, 0
     while name in used:
         if numbered:

@@ -7,7 +7,7 @@ import ast
 import zlib
 from collections import Counter
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 from tfgradfix.analysis.imports import canonical
 from tfgradfix.analysis.keras import FORWARD_METHODS, makes_state
@@ -99,7 +99,9 @@ class _Indexer:
         nested: dict[str, str] = {}
         symbol = function.name if function is not None else "<module>"
         # Node kinds compared by type (`ast` classes have no subclasses): this loop sees
-        # every node of every module, most of them names and attributes.
+        # every node of every module, most of them names and attributes. mypy does not
+        # narrow on `type(node) is`, hence `Any`.
+        node: Any
         for node in _own_nodes(body):
             kind = type(node)
             if kind is ast.Name:
