@@ -388,7 +388,9 @@ def _attribute_values(flow: "DataFlow", attr: str) -> list:
     found = []
     for method in (s for s in owner.body.body if isinstance(s, cst.FunctionDef)) if owner is not None else ():
         scope = flow.scope.module.scopes.get(method)
-        for node in walk_scope(scope.body) if scope is not None else ():
+        if scope is None:
+            continue
+        for node in walk_scope(scope.body):
             if isinstance(node, (cst.AugAssign, cst.AnnAssign)) and self_attribute(node.target) == attr:
                 return []
             if isinstance(node, cst.Assign) and any(attr in _target_attributes(t.target) for t in node.targets):
