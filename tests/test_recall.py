@@ -234,3 +234,39 @@ def test_confusion_matrix_is_not_differentiable():
             "        cm = tf.math.confusion_matrix(y, p[:, 0], num_classes=3, dtype=tf.float32)\n"
             "        loss = -tf.linalg.trace(cm)\n    return tape.gradient(loss, model.trainable_variables)\n")
     assert _codes(code) == ["4:TGF302"]
+
+
+_LOOP = ("def train_step(model, opt, loss_fn, x, y):\n    with tf.GradientTape() as tape:\n"
+         "        loss = loss_fn(y, model(x, training=True))\n"
+         "    return tape.gradient(loss, model.trainable_variables)\n\n\n")
+
+
+@pytest.mark.parametrize("loss, call, expected", [
+    # what the caller passes for `loss_fn` runs in the tape
+    ("def numpy_loss(t, p):\n    return tf.reduce_mean((p.numpy() - t) ** 2)\n", "numpy_loss", ["11:TGF102"]),
+    ("", "lambda t, p: tf.reduce_mean(np.abs(p - t))", ["13:TGF101"]),
+    # a TensorFlow loss, or a loss object the analysis cannot see into: silent
+    ("def tf_loss(t, p):\n    return tf.reduce_mean((p - t) ** 2)\n", "tf_loss", []),
+    ("", "keras.losses.MeanSquaredError()", []),
+])
+def test_a_loss_passed_for_a_parameter_runs_in_the_tape(loss, call, expected):
+    code = ("import numpy as np\n\n\n" + _LOOP + loss + "\n\ndef fit(model, opt, x, y):\n"
+            f"    return train_step(model, opt, {call}, x, y)\n")
+    assert _codes(code) == expected
+
+
+def test_a_metric_passed_to_a_function_without_a_tape_stays_silent():
+    code = ("import numpy as np\n\n\ndef evaluate(model, metric_fn, x, y):\n    return metric_fn(y, model(x))\n\n\n"
+            "def rmse(t, p):\n    return float(np.sqrt(np.mean((p.numpy() - t) ** 2)))\n\n\n"
+            "def report(model, x, y):\n    return evaluate(model, rmse, x, y)\n")
+    assert _codes(code) == []
+
+
+def test_predict_in_a_loss_passed_for_a_parameter():
+    """`loss_fn(model, x, y)` in the tape, and the loss predicts with the model the tape differentiates."""
+    code = ("def mse_loss(model, x, y):\n    return tf.reduce_mean((model.predict(x, verbose=0) - y) ** 2)\n\n\n"
+            "def train_step(model, opt, loss_fn, x, y):\n    with tf.GradientTape() as tape:\n"
+            "        loss = loss_fn(model, x, y)\n    return tape.gradient(loss, model.trainable_variables)\n\n\n"
+            "def fit(x, y):\n    model = keras.Sequential([keras.Input((3,)), layers.Dense(1)])\n"
+            "    return train_step(model, keras.optimizers.SGD(0.1), mse_loss, x, y)\n")
+    assert _codes(code) == ["2:TGF106"]

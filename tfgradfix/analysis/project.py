@@ -142,6 +142,9 @@ class ModuleInfo:
     marked: bool = False
     # Calls of names it imports or defines: (dotted callee as written, enclosing function or "<module>").
     calls: tuple[tuple[str, str], ...] = ()
+    # Functions it hands to a call as arguments (`train_step(model, opt, weighted_mse, x, y)`):
+    # (dotted callee as written, position or keyword, dotted argument as written).
+    handed: tuple[tuple[str, str, str], ...] = ()
     # Where its functions and classes are, for the engine's slices (`analysis/slices`), and
     # a checksum of the text it was read from (a slice is cut only from the same text).
     outline: Outline = ()
@@ -180,6 +183,7 @@ class ProjectIndex:
         self._reaches: dict[str, bool] = {}
         self._states: dict[str, bool] = {}
         self._call_sites: Optional[dict[str, list[tuple[str, str]]]] = None
+        self._handed: Optional[dict[str, list[tuple[str, Definition]]]] = None
         self._unread: Optional[list[str]] = None  # the project's files, for callers not given
         self._scanned: set[str] = set()  # function names whose callers were looked for
         self._markers: tuple[str, ...] = ()
@@ -431,6 +435,28 @@ class ProjectIndex:
                         self._call_sites.setdefault(definition.qualified, []).append((info.name, symbol))
         return self._call_sites.get(f"{module}.{name}", [])
 
+    def handed_to(self, module: str, name: str, parameter: str) -> list[Definition]:
+        """The project functions that callers of function `name` of `module` pass for its
+        parameter `parameter` (by position or keyword), in every module of the project:
+        what `loss_fn(y, pred)` runs in `def train_step(model, opt, loss_fn, x, y)`."""
+        function = self.function(module, name)
+        if function is None or function.is_method:
+            return []
+        self._read_callers(name.rsplit(".", 1)[-1])
+        if self._handed is None:
+            self._handed = {}
+            for info in list(self.modules.values()):
+                for callee, slot, argument in info.handed:
+                    target = self.resolve(info.name, callee)
+                    passed = self.resolve(info.name, argument)
+                    if (target is not None and target.kind == "function" and passed is not None
+                            and passed.kind == "function"):
+                        self._handed.setdefault(target.qualified, []).append((slot, passed))
+        slots = {parameter}
+        if parameter in function.positional:
+            slots.add(str(function.positional.index(parameter)))
+        return [passed for slot, passed in self._handed.get(f"{module}.{name}", []) if slot in slots]
+
     def _read_callers(self, word: str) -> None:
         """Read the project's modules that were neither given nor imported and whose text
         names `word`: the callers a fix of a function named so must know (pre-commit
@@ -455,6 +481,7 @@ class ProjectIndex:
                 read = True
         if read:
             self._call_sites = None
+            self._handed = None
 
     def _project_files(self) -> list[str]:
         """The Python files of the project's packages (recursively) and of its folders of
@@ -814,6 +841,7 @@ class _Indexer:
         self.keras_names = {"Layer", "Model", "Sequential"}
         self.class_nodes: list[tuple[str, ast.ClassDef]] = []
         self.calls: list[tuple[str, str]] = []
+        self.handed: list[tuple[str, str, str]] = []
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
         self._classes: list[tuple[ClassInfo, set[str]]] = []  # classes being indexed, and their parts
         self._bound_once: set[str] = set()  # module-level names bound by one statement
@@ -829,6 +857,8 @@ class _Indexer:
         self.info.calls = tuple(
             (dotted, symbol) for dotted, symbol in self.calls
             if dotted.split(".")[0] in known or (self.stars and "." not in dotted))
+        self.info.handed = tuple(
+            h for h in self.handed if h[0].split(".")[0] in known and h[2].split(".")[0] in known)
         self.info.starts_path = self.starts_path
         self.info.forward_classes = tuple(
             name for name, _ in self.class_nodes
@@ -858,6 +888,7 @@ class _Indexer:
                 dotted = _dotted(node.func)
                 if dotted is not None:
                     self.calls.append((dotted, symbol))
+                    self._handed_arguments(node, dotted)
                 if function is not None:
                     self._call(node, function)
                 if self._classes:
@@ -990,6 +1021,22 @@ class _Indexer:
             nested[n.value.id] for n in _own_nodes(node.body)
             if isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id in nested
         ) if nested else ()
+
+    def _handed_arguments(self, call: ast.Call, dotted: str) -> None:
+        """Names passed as arguments that may be functions (resolved when asked: `run()` keeps
+        those naming what the module defines or imports)."""
+        for index, arg in enumerate(call.args):
+            if type(arg) is ast.Starred:
+                break
+            passed = _dotted(arg) if type(arg) in (ast.Name, ast.Attribute) else None
+            if passed is not None:
+                self.handed.append((dotted, str(index), passed))
+        for keyword in call.keywords:
+            value = keyword.value
+            passed = _dotted(value) if keyword.arg is not None and type(value) in (ast.Name, ast.Attribute) else None
+            if passed is not None:
+                assert keyword.arg is not None
+                self.handed.append((dotted, keyword.arg, passed))
 
     def _call(self, call: ast.Call, info: FunctionInfo) -> None:
         func = call.func

@@ -349,6 +349,8 @@ class ModuleAnalysis:
         self.scopes: dict[ScopeNode, Scope] = {}
         self._callers: Optional[dict[Scope, list[tuple[Scope, cst.Call]]]] = None
         self._global_reads: dict[tuple[str, str], bool] = {}
+        # Functions of the module called through a parameter (`loss_fn(y, pred)`): their calls.
+        self._handed_calls: dict[Scope, list[tuple[Scope, cst.Call]]] = {}
         self.tape_blocks: set[cst.With] = set()
         # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
         self.numpy_lambdas: set[cst.Lambda] = set()
@@ -518,6 +520,9 @@ class ModuleAnalysis:
                         callee = self.callee_scope(scope, call)
                         if callee is None:
                             self._call_out(scope, call, flow)
+                            for target, parameters_ in self._handed_callables(scope, call, flow):
+                                if self._enter(target, parameters_, scope.model_calls) and target not in next_round:
+                                    next_round.append(target)
                             continue
                         if callee.exempt:
                             continue
@@ -533,6 +538,53 @@ class ModuleAnalysis:
                             if target not in next_round:
                                 next_round.append(target)
             pending = next_round
+
+    def _handed_callables(self, scope: Scope, call: cst.Call, flow: DataFlow) -> list[tuple[Scope, set[str]]]:
+        """`loss_fn(y, pred)` where `loss_fn` is a parameter of the function on the path: what
+        its callers pass for it runs there, with the parameters `call` taints. Functions of
+        this module come back to be entered; those of other project modules (passed here or
+        by a caller there, through the project index) are recorded as entries of theirs."""
+        name = call.func.value if isinstance(call.func, cst.Name) else None
+        if (name is None or not isinstance(scope.node, cst.FunctionDef) or name not in scope.parameter_names
+                or scope.local_definitions().get(name)):
+            return []
+        found: list[tuple[Scope, set[str]]] = []
+        external: list[FunctionInfo] = []
+        for caller, site in self.callers_of(scope):
+            passed = argument_for(scope.node, site, name, bound=scope.owner is not None)
+            if passed is None:
+                continue
+            target = self.function_of(caller, passed)
+            if target is not None:
+                if not target.exempt:
+                    found.append((target, _tainted_by(target, call, flow)))
+                continue
+            if isinstance(passed, (cst.Name, cst.Attribute)):
+                info = self.external_function(caller, cst.Call(func=passed))
+                if info is not None:
+                    external.append(info)
+        if self.project is not None and self.module_name is not None and scope.owner is None:
+            for definition in self.project.handed_to(self.module_name, scope.symbol, name):
+                if definition.module == self.module_name:
+                    target = next((s for s in self.scopes.values() if s.symbol == definition.name
+                                   and isinstance(s.node, cst.FunctionDef)), None)
+                    if target is not None and not target.exempt:
+                        found.append((target, _tainted_by(target, call, flow)))
+                    continue
+                info = self.project.function(definition.module, definition.name)
+                if info is not None:
+                    external.append(info)
+        for target, _ in found:
+            sites = self._handed_calls.setdefault(target, [])
+            if (scope, call) not in sites:
+                sites.append((scope, call))
+        for info in external:
+            if info.own_gradient:
+                continue
+            tainted = tainted_arguments(list(info.positional), set(info.parameters), info.star_arg, call, flow)
+            self._record(info, PathEntry(frozenset(tainted), scope.model_calls,
+                                         frozenset({(self.module_name, scope.symbol, scope.is_forward_entry)})))
+        return found
 
     def _implementations(self, callee: Scope, tainted: set[str]) -> list[tuple[Scope, set[str]]]:
         """For an abstract method, the subclasses' methods that run in its place, each with the
@@ -876,7 +928,8 @@ class ModuleAnalysis:
         return self._global_reads[key]
 
     def callers_of(self, callee: Scope) -> list[tuple[Scope, cst.Call]]:
-        """Where the module calls a function or method (`f(...)`, `self.m(...)`)."""
+        """Where the module calls a function or method (`f(...)`, `self.m(...)`, and through a
+        parameter the path's callers pass it for: `loss_fn(y, pred)`)."""
         if self._callers is None:
             self._callers = {}
             for scope in list(self.scopes.values()):
@@ -885,7 +938,7 @@ class ModuleAnalysis:
                         target = self.callee_scope(scope, node)
                         if target is not None:
                             self._callers.setdefault(target, []).append((scope, node))
-        return self._callers.get(callee, [])
+        return self._callers.get(callee, []) + self._handed_calls.get(callee, [])
 
     def callee_scope(self, scope: Scope, call: cst.Call) -> Optional[Scope]:
         """The scope of a function or method of the module that `call` calls, if any."""
@@ -920,6 +973,18 @@ def _decorated_abstract(node: cst.FunctionDef) -> bool:
     return any((isinstance(d.decorator, cst.Name) and d.decorator.value == "abstractmethod")
                or (isinstance(d.decorator, cst.Attribute) and d.decorator.attr.value == "abstractmethod")
                for d in node.decorators)
+
+
+def _tainted_by(target: Scope, call: cst.Call, flow: DataFlow) -> set[str]:
+    """The parameters of a function or lambda that `call` passes a gradient-carrying value."""
+    if isinstance(target.node, cst.FunctionDef):
+        return tainted_parameters(target.node, call, flow)
+    if isinstance(target.node, cst.Lambda):
+        params = target.node.params
+        star = params.star_arg.name.value if isinstance(params.star_arg, cst.Param) else None
+        positional = [p.name.value for p in list(params.posonly_params) + list(params.params)]
+        return tainted_arguments(positional, target.parameter_names, star, call, flow)
+    return set()
 
 
 def _positional_names(node: cst.FunctionDef) -> list[str]:
