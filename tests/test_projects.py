@@ -456,6 +456,18 @@ def test_fixed_loss_callable_of_another_module_trains(tmp_path):
     assert abs(float(loss_before) - loss_after) < 1e-5
 
 
+def test_an_abstract_method_implemented_through_an_intermediate_class(tmp_path):
+    """`abstract_trainers` without its direct subclass: `compute_loss` is implemented only by
+    a class deriving from the base through an intermediate class of a third module."""
+    project = tmp_path / "abstract_trainers"
+    shutil.copytree(PROJECTS / "abstract_trainers", project)
+    (project / "trainers" / "regression.py").unlink()
+    expected = (PROJECTS / "abstract_trainers" / "expected.txt").read_text().splitlines()
+    assert _reported(_tfgradfix(project, ".").stdout) == expected
+    (project / "trainers" / "classification.py").unlink()
+    assert _reported(_tfgradfix(project, ".").stdout) == []  # no implementation seen: silent
+
+
 @pytest.mark.slow
 def test_fixed_abstract_trainer_of_other_modules_trains(tmp_path):
     """The base's tape reduces an abstract `compute_loss` that only other modules implement

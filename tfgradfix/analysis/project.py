@@ -649,6 +649,12 @@ class ProjectIndex:
                 if definition is not None and definition.kind == "class":
                     stack.append((definition.module, definition.name))
 
+    def derives_from(self, module: str, name: str, base: str) -> bool:
+        """Whether class `name` of `module` has the class `base` (absolute) among its project
+        bases, directly or through other classes of the project."""
+        return any(f"{cls.module}.{cls.name}" == base for cls in self.lineage(module, name)
+                   if (cls.module, cls.name) != (module, name))
+
     def holds_state(self, qualified: str) -> bool:
         """Whether instances of the project class with this absolute name hold non-trainable
         variables, on evidence in its body or its project bases' (across modules), in the

@@ -617,7 +617,7 @@ class ModuleAnalysis:
             if module.name == self.module_name:
                 continue
             for cls in module.classes.values():
-                if name not in cls.methods or qualified not in cls.bases:
+                if name not in cls.methods or not self.project.derives_from(module.name, cls.name, qualified):
                     continue
                 info = self.project.function(module.name, f"{cls.name}.{name}")
                 if info is None or info.own_gradient:
@@ -904,7 +904,8 @@ class ModuleAnalysis:
         return False
 
     def overridden_elsewhere(self, owner: cst.ClassDef, name: str) -> bool:
-        """Whether a class of another project module derives from `owner` and defines `name`."""
+        """Whether a class of another project module derives from `owner` (directly or through
+        other project classes) and defines `name`."""
         if self.project is None or self.module_name is None:
             return False
         qualified = f"{self.module_name}.{owner.name.value}"
@@ -912,7 +913,7 @@ class ModuleAnalysis:
             if info.name == self.module_name:
                 continue
             for cls in info.classes.values():
-                if name in cls.methods and qualified in cls.bases:
+                if name in cls.methods and self.project.derives_from(info.name, cls.name, qualified):
                     return True
         return False
 
