@@ -270,3 +270,35 @@ def test_predict_in_a_loss_passed_for_a_parameter():
             "def fit(x, y):\n    model = keras.Sequential([keras.Input((3,)), layers.Dense(1)])\n"
             "    return train_step(model, keras.optimizers.SGD(0.1), mse_loss, x, y)\n")
     assert _codes(code) == ["2:TGF106"]
+
+
+def _fixture_module(path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_integer_sources_of_the_tgf404_fixtures_get_no_gradient():
+    """What flag_saliency_uint8 and flag_integer_variable_from_zeros report, checked with
+    TensorFlow; their look-alikes in ok_float_pixels get gradients."""
+    tf = pytest.importorskip("tensorflow")
+    np = pytest.importorskip("numpy")
+    from conftest import FIXTURES
+
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.Input((8, 8, 3)), tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
+    flagged = _fixture_module(FIXTURES / "TGF404" / "flag_saliency_uint8.py")
+    assert flagged.explain(model, ["a", "b"]) is None  # uint8 images: no gradient
+    assert flagged.explain_batches(model, [tf.random.uniform((2, 8, 8, 3))])[0] is not None
+    offsets = _fixture_module(FIXTURES / "TGF404" / "flag_integer_variable_from_zeros.py")
+    x, y = tf.random.normal((4, 3)), tf.random.normal((4, 3))
+    assert offsets.fit_offsets(x, y)[1] is None
+    assert offsets.fit_offsets_inline(x, y)[1] is None
+    ok = _fixture_module(FIXTURES / "TGF404" / "ok_float_pixels.py")
+    pixels = np.random.default_rng(0).integers(0, 255, (2, 8, 8, 3)).astype(np.uint8)
+    assert ok.explain(model, pixels)[0] is not None
+    assert ok.cast_before_the_tape(model, pixels) is not None
+    assert all(g is not None for g in ok.fit_offsets(x, y)[1])
