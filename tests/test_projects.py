@@ -496,6 +496,26 @@ def test_fixed_abstract_trainer_of_other_modules_trains(tmp_path):
 
 
 @pytest.mark.slow
+def test_gcn_weights_from_an_initializer_helper_never_train():
+    """What the TGF210 finding of `gcn` says, checked with TensorFlow: the layer whose weights
+    an initializer helper of another module made has no variable and no gradient; the module
+    that makes a variable of the same value trains."""
+    tf = pytest.importorskip("tensorflow")
+    layers, readout = _import_fresh(PROJECTS / "gcn", "gnn.layers", "gnn.readout")
+    x, support = tf.random.normal((5, 4)), tf.eye(5)
+    layer = layers.GraphConvolution(4, 2)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = tf.reduce_sum(layer((x, support)))
+    assert not layer.trainable_variables
+    assert tape.gradient(out, x) is not None  # the input does get one: only the weights are constants
+    head = readout.Readout(4, 2)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(head(x))
+    assert all(g is not None for g in tape.gradient(loss, head.trainable_variables))
+
+
+@pytest.mark.slow
 def test_quantized_lambda_and_loss_of_another_module_lose_their_gradients():
     """What the TGF302 findings of `quantized` say, checked with TensorFlow: the first Dense
     layer (before `Lambda(hard_quantize)`) gets no gradient, and `kappa_loss` gives none."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence, Union
 
 from tfgradfix.analysis.imports import canonical
+from tfgradfix.analysis.initializers import is_initializer_constructor
 from tfgradfix.analysis.keras import FORWARD_METHODS, KERAS_PACKAGES, is_keras_base, makes_state
 from tfgradfix.analysis.slices import Outline, outline
 from tfgradfix.analysis.roles import state_attributes_of, trained_by_name
@@ -85,6 +86,9 @@ class FunctionInfo:
     # Qualified names (in this module) of the nested functions it returns: a factory.
     returns_closures: tuple[str, ...] = ()
     returns_numpy: bool = False  # some `return np.*(...)`
+    # Every return calls an initializer object (`return GlorotUniform()(shape)`, `init = ...;
+    # return init(shape)`): a constant tensor, not a variable (analysis/initializers.py).
+    returns_initialized: bool = False
     end_line: int = 0
     # Its source holds one of the markers the index was built with (what some rule looks for).
     marked: bool = False
@@ -848,6 +852,7 @@ class _Indexer:
         self.class_nodes: list[tuple[str, ast.ClassDef]] = []
         self.calls: list[tuple[str, str]] = []
         self.handed: list[tuple[str, str, str]] = []
+        self._makes_initializer: dict[str, bool] = {}  # functions that construct an initializer
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
         self._classes: list[tuple[ClassInfo, set[str]]] = []  # classes being indexed, and their parts
         self._bound_once: set[str] = set()  # module-level names bound by one statement
@@ -1023,6 +1028,8 @@ class _Indexer:
         nested = self._body(node.body, f"{name}.", None, info, weights)
         if weights:
             self._weights.setdefault(prefix[:-1], set()).update(weights)
+        if self._makes_initializer.pop(name, False):
+            info.returns_initialized = _returns_initialized(node, self._resolve)
         info.returns_closures = tuple(
             nested[n.value.id] for n in _own_nodes(node.body)
             if isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id in nested
@@ -1047,6 +1054,8 @@ class _Indexer:
     def _call(self, call: ast.Call, info: FunctionInfo) -> None:
         func = call.func
         resolved = self._resolve(func) or ""
+        if "nitializer" in resolved and is_initializer_constructor(resolved):
+            self._makes_initializer[info.name] = True
         if resolved in _VARIABLE_CONSTRUCTORS or (isinstance(func, ast.Attribute) and func.attr == "add_weight"):
             info.creates_variables = True
         if resolved.startswith("numpy.") or (
@@ -1118,6 +1127,26 @@ def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
         if children:
             children.reverse()
             stack.extend(children)
+
+
+def _returns_initialized(node: Union[ast.FunctionDef, ast.AsyncFunctionDef], resolve) -> bool:
+    """Every `return` of the function calls an initializer object: `return init(shape)` with
+    `init = GlorotUniform()` bound once, or `return GlorotUniform()(shape)`."""
+    bound: dict[str, list[ast.expr]] = {}
+    returns: list[Optional[ast.expr]] = []
+    for child in _own_nodes(node.body):
+        if isinstance(child, ast.Assign) and len(child.targets) == 1 and isinstance(child.targets[0], ast.Name):
+            bound.setdefault(child.targets[0].id, []).append(child.value)
+        elif isinstance(child, ast.Return):
+            returns.append(child.value)
+
+    def initializer(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Name):
+            values = bound.get(expr.id, [])
+            return len(values) == 1 and initializer(values[0])
+        return isinstance(expr, ast.Call) and is_initializer_constructor(resolve(expr.func) or "")
+
+    return bool(returns) and all(isinstance(r, ast.Call) and initializer(r.func) for r in returns)
 
 
 def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
