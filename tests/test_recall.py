@@ -302,3 +302,17 @@ def test_integer_sources_of_the_tgf404_fixtures_get_no_gradient():
     assert ok.explain(model, pixels)[0] is not None
     assert ok.cast_before_the_tape(model, pixels) is not None
     assert all(g is not None for g in ok.fit_offsets(x, y)[1])
+
+
+def test_a_utility_runs_only_what_callers_on_the_path_pass():
+    """`apply(func, x)` is on the path because the tape calls it with `tf.square`; what an
+    off-path caller passes it (a NumPy conversion) never runs on the path. Passed from the tape,
+    the same conversion does."""
+    utility = ("import numpy as np\n\n\ndef apply(func, x):\n    return func(x)\n\n\n"
+               "def to_numpy(t):\n    return np.array(t)\n\n\n"
+               "def export(x):\n    return apply(to_numpy, x)\n\n\n"
+               "def step(model, x):\n    with tf.GradientTape() as tape:\n"
+               "        loss = tf.reduce_sum(apply({fn}, model(x)))\n"
+               "    return tape.gradient(loss, model.trainable_variables)\n")
+    assert _codes(utility.format(fn="tf.square")) == []
+    assert _codes(utility.format(fn="to_numpy")) == ["9:TGF102"]

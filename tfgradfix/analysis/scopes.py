@@ -41,7 +41,7 @@ from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.layer_graph import between_layers, inherits_weights
 from tfgradfix.analysis.project import FunctionInfo, PathEntry, ProjectIndex
 from tfgradfix.analysis.rebinding import tainted_at
-from tfgradfix.analysis.tree import child_nodes, statements
+from tfgradfix.analysis.tree import child_nodes, descendants, statements
 from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.keras import (
     FORWARD_METHODS, KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, KerasClass, call_argument, find_keras_classes,
@@ -550,7 +550,13 @@ class ModuleAnalysis:
             return []
         found: list[tuple[Scope, set[str]]] = []
         external: list[FunctionInfo] = []
+        # Called in the function's own tape, `loss_fn` runs on the path whoever calls the
+        # function; elsewhere (a utility such as `map_structure(func, x)` that a caller put on
+        # the path) only what the callers on the path pass does.
+        in_own_tape = any(node is call for block in scope.tape_blocks for node in descendants(block.body))
         for caller, site in self.callers_of(scope):
+            if not in_own_tape and (not caller.on_path or all(site is not c for c, _ in self._calls_on_path(caller))):
+                continue
             passed = argument_for(scope.node, site, name, bound=scope.owner is not None)
             if passed is None:
                 continue
@@ -563,7 +569,7 @@ class ModuleAnalysis:
                 info = self.external_function(caller, cst.Call(func=passed))
                 if info is not None:
                     external.append(info)
-        if self.project is not None and self.module_name is not None and scope.owner is None:
+        if self.project is not None and self.module_name is not None and scope.owner is None and in_own_tape:
             for definition in self.project.handed_to(self.module_name, scope.symbol, name):
                 if definition.module == self.module_name:
                     target = next((s for s in self.scopes.values() if s.symbol == definition.name
