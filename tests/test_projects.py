@@ -425,6 +425,97 @@ def test_fixed_abstract_task_trains_every_variable(tmp_path):
 
 
 @pytest.mark.slow
+def test_fixed_loss_callable_of_another_module_trains(tmp_path):
+    """`train_step(model, optimizer, losses.log_cosh, x, y)`: the loss the loop runs through its
+    `loss_fn` parameter gives no gradient before the fix, every one after it, and the same loss."""
+    tf = pytest.importorskip("tensorflow")
+    np = pytest.importorskip("numpy")
+
+    def gradients(root):
+        run, losses, loop = _import_fresh(root, "fitkit.run", "fitkit.losses", "fitkit.loop")
+        tf.keras.utils.set_random_seed(0)
+        model = run.make_model()
+        x = np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(4, 3)
+        y = np.ones((4, 1), dtype=np.float32)
+        loss, grads = loop.train_step(model, tf.keras.optimizers.SGD(0.0), losses.log_cosh, x, y)
+        return float(loss), grads
+
+    with pytest.raises(ValueError, match="No gradients provided"):
+        gradients(PROJECTS / "loss_callables")
+    loss_after, after = gradients(_fixed_copy(tmp_path, "loss_callables"))
+    assert after and all(g is not None for g in after)
+    # what the original computed, read without the optimizer step that refuses it
+    losses, = _import_fresh(PROJECTS / "loss_callables", "fitkit.losses")
+    run, = _import_fresh(PROJECTS / "loss_callables", "fitkit.run")
+    tf.keras.utils.set_random_seed(0)
+    model = run.make_model()
+    x = np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(4, 3)
+    with tf.GradientTape() as tape:
+        loss_before = losses.log_cosh(np.ones((4, 1), dtype=np.float32), model(x, training=True))
+    assert all(g is None for g in tape.gradient(loss_before, model.trainable_variables))
+    assert abs(float(loss_before) - loss_after) < 1e-5
+
+
+def test_an_abstract_method_implemented_through_an_intermediate_class(tmp_path):
+    """`abstract_trainers` without its direct subclass: `compute_loss` is implemented only by
+    a class deriving from the base through an intermediate class of a third module."""
+    project = tmp_path / "abstract_trainers"
+    shutil.copytree(PROJECTS / "abstract_trainers", project)
+    (project / "trainers" / "regression.py").unlink()
+    expected = (PROJECTS / "abstract_trainers" / "expected.txt").read_text().splitlines()
+    assert _reported(_tfgradfix(project, ".").stdout) == expected
+    (project / "trainers" / "classification.py").unlink()
+    assert _reported(_tfgradfix(project, ".").stdout) == []  # no implementation seen: silent
+
+
+@pytest.mark.slow
+def test_fixed_abstract_trainer_of_other_modules_trains(tmp_path):
+    """The base's tape reduces an abstract `compute_loss` that only other modules implement
+    with `np.mean`: no gradient before the fix, every one after it, the same loss."""
+    tf = pytest.importorskip("tensorflow")
+    np = pytest.importorskip("numpy")
+
+    def gradients(root):
+        regression, = _import_fresh(root, "trainers.regression")
+        tf.keras.utils.set_random_seed(0)
+        model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(4), tf.keras.layers.Dense(1)])
+        trainer = regression.RegressionTrainer(model, learning_rate=0.0)
+        x = np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(4, 3)
+        y = np.ones((4, 1), dtype=np.float32)
+        try:
+            loss, grads = trainer.train_step(x, y)
+        except AttributeError:  # a NumPy target: the tape has nothing recorded for it
+            return float(trainer.history[-1]), None
+        return float(loss), grads
+
+    loss_before, before = gradients(PROJECTS / "abstract_trainers")
+    assert before is None
+    loss_after, after = gradients(_fixed_copy(tmp_path, "abstract_trainers"))
+    assert after and all(g is not None for g in after)
+    assert abs(loss_before - loss_after) < 1e-5
+
+
+@pytest.mark.slow
+def test_gcn_weights_from_an_initializer_helper_never_train():
+    """What the TGF210 finding of `gcn` says, checked with TensorFlow: the layer whose weights
+    an initializer helper of another module made has no variable and no gradient; the module
+    that makes a variable of the same value trains."""
+    tf = pytest.importorskip("tensorflow")
+    layers, readout = _import_fresh(PROJECTS / "gcn", "gnn.layers", "gnn.readout")
+    x, support = tf.random.normal((5, 4)), tf.eye(5)
+    layer = layers.GraphConvolution(4, 2)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = tf.reduce_sum(layer((x, support)))
+    assert not layer.trainable_variables
+    assert tape.gradient(out, x) is not None  # the input does get one: only the weights are constants
+    head = readout.Readout(4, 2)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(head(x))
+    assert all(g is not None for g in tape.gradient(loss, head.trainable_variables))
+
+
+@pytest.mark.slow
 def test_quantized_lambda_and_loss_of_another_module_lose_their_gradients():
     """What the TGF302 findings of `quantized` say, checked with TensorFlow: the first Dense
     layer (before `Lambda(hard_quantize)`) gets no gradient, and `kappa_loss` gives none."""

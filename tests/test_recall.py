@@ -234,3 +234,85 @@ def test_confusion_matrix_is_not_differentiable():
             "        cm = tf.math.confusion_matrix(y, p[:, 0], num_classes=3, dtype=tf.float32)\n"
             "        loss = -tf.linalg.trace(cm)\n    return tape.gradient(loss, model.trainable_variables)\n")
     assert _codes(code) == ["4:TGF302"]
+
+
+_LOOP = ("def train_step(model, opt, loss_fn, x, y):\n    with tf.GradientTape() as tape:\n"
+         "        loss = loss_fn(y, model(x, training=True))\n"
+         "    return tape.gradient(loss, model.trainable_variables)\n\n\n")
+
+
+@pytest.mark.parametrize("loss, call, expected", [
+    # what the caller passes for `loss_fn` runs in the tape
+    ("def numpy_loss(t, p):\n    return tf.reduce_mean((p.numpy() - t) ** 2)\n", "numpy_loss", ["11:TGF102"]),
+    ("", "lambda t, p: tf.reduce_mean(np.abs(p - t))", ["13:TGF101"]),
+    # a TensorFlow loss, or a loss object the analysis cannot see into: silent
+    ("def tf_loss(t, p):\n    return tf.reduce_mean((p - t) ** 2)\n", "tf_loss", []),
+    ("", "keras.losses.MeanSquaredError()", []),
+])
+def test_a_loss_passed_for_a_parameter_runs_in_the_tape(loss, call, expected):
+    code = ("import numpy as np\n\n\n" + _LOOP + loss + "\n\ndef fit(model, opt, x, y):\n"
+            f"    return train_step(model, opt, {call}, x, y)\n")
+    assert _codes(code) == expected
+
+
+def test_a_metric_passed_to_a_function_without_a_tape_stays_silent():
+    code = ("import numpy as np\n\n\ndef evaluate(model, metric_fn, x, y):\n    return metric_fn(y, model(x))\n\n\n"
+            "def rmse(t, p):\n    return float(np.sqrt(np.mean((p.numpy() - t) ** 2)))\n\n\n"
+            "def report(model, x, y):\n    return evaluate(model, rmse, x, y)\n")
+    assert _codes(code) == []
+
+
+def test_predict_in_a_loss_passed_for_a_parameter():
+    """`loss_fn(model, x, y)` in the tape, and the loss predicts with the model the tape differentiates."""
+    code = ("def mse_loss(model, x, y):\n    return tf.reduce_mean((model.predict(x, verbose=0) - y) ** 2)\n\n\n"
+            "def train_step(model, opt, loss_fn, x, y):\n    with tf.GradientTape() as tape:\n"
+            "        loss = loss_fn(model, x, y)\n    return tape.gradient(loss, model.trainable_variables)\n\n\n"
+            "def fit(x, y):\n    model = keras.Sequential([keras.Input((3,)), layers.Dense(1)])\n"
+            "    return train_step(model, keras.optimizers.SGD(0.1), mse_loss, x, y)\n")
+    assert _codes(code) == ["2:TGF106"]
+
+
+def _fixture_module(path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_integer_sources_of_the_tgf404_fixtures_get_no_gradient():
+    """What flag_saliency_uint8 and flag_integer_variable_from_zeros report, checked with
+    TensorFlow; their look-alikes in ok_float_pixels get gradients."""
+    tf = pytest.importorskip("tensorflow")
+    np = pytest.importorskip("numpy")
+    from conftest import FIXTURES
+
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.Input((8, 8, 3)), tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
+    flagged = _fixture_module(FIXTURES / "TGF404" / "flag_saliency_uint8.py")
+    assert flagged.explain(model, ["a", "b"]) is None  # uint8 images: no gradient
+    assert flagged.explain_batches(model, [tf.random.uniform((2, 8, 8, 3))])[0] is not None
+    offsets = _fixture_module(FIXTURES / "TGF404" / "flag_integer_variable_from_zeros.py")
+    x, y = tf.random.normal((4, 3)), tf.random.normal((4, 3))
+    assert offsets.fit_offsets(x, y)[1] is None
+    assert offsets.fit_offsets_inline(x, y)[1] is None
+    ok = _fixture_module(FIXTURES / "TGF404" / "ok_float_pixels.py")
+    pixels = np.random.default_rng(0).integers(0, 255, (2, 8, 8, 3)).astype(np.uint8)
+    assert ok.explain(model, pixels)[0] is not None
+    assert ok.cast_before_the_tape(model, pixels) is not None
+    assert all(g is not None for g in ok.fit_offsets(x, y)[1])
+
+
+def test_a_utility_runs_only_what_callers_on_the_path_pass():
+    """`apply(func, x)` is on the path because the tape calls it with `tf.square`; what an
+    off-path caller passes it (a NumPy conversion) never runs on the path. Passed from the tape,
+    the same conversion does."""
+    utility = ("import numpy as np\n\n\ndef apply(func, x):\n    return func(x)\n\n\n"
+               "def to_numpy(t):\n    return np.array(t)\n\n\n"
+               "def export(x):\n    return apply(to_numpy, x)\n\n\n"
+               "def step(model, x):\n    with tf.GradientTape() as tape:\n"
+               "        loss = tf.reduce_sum(apply({fn}, model(x)))\n"
+               "    return tape.gradient(loss, model.trainable_variables)\n")
+    assert _codes(utility.format(fn="tf.square")) == []
+    assert _codes(utility.format(fn="to_numpy")) == ["9:TGF102"]

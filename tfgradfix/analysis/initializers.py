@@ -115,6 +115,10 @@ def _made_by(analysis, scope, cls: KerasClass, value: cst.BaseExpression, depth:
         made = [_made_by(analysis, helper, cls, r, depth + 1) for r in returns]
         if made and all(m is not None and m[0] == "initializer" for m in made):
             return "initializer", None, value
+    if helper is None:  # `from .inits import glorot`: a helper of another project module
+        info = analysis.external_function(scope, value)
+        if info is not None and info.returns_initialized:
+            return "initializer", None, value
     return None
 
 

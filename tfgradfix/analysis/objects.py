@@ -39,6 +39,8 @@ class ObjectInfo:
     non_trainable: bool = False
     # Methods its own class defines (a local `predict` returns whatever it returns).
     methods: frozenset[str] = field(default_factory=frozenset)
+    # The classes of this module it is certainly an instance of (one, unless joined from several).
+    classes: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def is_keras(self) -> bool:
@@ -121,7 +123,8 @@ def _join(infos: Iterable[ObjectInfo]) -> ObjectInfo:
     kinds = {i.kind for i in infos}
     kind = kinds.pop() if len(kinds) == 1 else Kind.UNKNOWN
     methods = frozenset.intersection(*(i.methods for i in infos))
-    return ObjectInfo(kind, any(i.non_trainable for i in infos), methods)
+    classes = frozenset.union(*(i.classes for i in infos)) if all(i.classes for i in infos) else frozenset()
+    return ObjectInfo(kind, any(i.non_trainable for i in infos), methods, classes)
 
 
 class _Describer:
@@ -269,15 +272,16 @@ class _Describer:
     def instance(self, node: cst.ClassDef, constructions: list[cst.Call]) -> ObjectInfo:
         kind = _local_class_kind(self.analysis, node, set())
         methods = frozenset(m.name.value for m in _methods(self.analysis, node))
+        classes = frozenset({node.name.value})
         if kind is Kind.PLAIN or kind is Kind.UNKNOWN:
-            return ObjectInfo(kind, False, methods)
+            return ObjectInfo(kind, False, methods, classes)
         lineage = list(_lineage(self.analysis, node))
         parts = [n for root in [*constructions, *lineage] for n in descendants(root)]
         bases = [base.value for cls in lineage for base in cls.bases
                  if base.keyword is None and not (isinstance(base.value, cst.Name)
                                                   and base.value.value in self.analysis.class_nodes)]
         return ObjectInfo(kind, self._holds_non_trainable(parts, {node.name.value})
-                          or any(_state_of_class(self.analysis, base) for base in bases), methods)
+                          or any(_state_of_class(self.analysis, base) for base in bases), methods, classes)
 
     def _holds_non_trainable(self, nodes: Iterable[cst.CSTNode], classes: set[str]) -> bool:
         """Whether any of `nodes` makes a stateful layer, a non-trainable weight, or

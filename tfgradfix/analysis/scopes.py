@@ -41,7 +41,7 @@ from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.layer_graph import between_layers, inherits_weights
 from tfgradfix.analysis.project import FunctionInfo, PathEntry, ProjectIndex
 from tfgradfix.analysis.rebinding import tainted_at
-from tfgradfix.analysis.tree import child_nodes, statements
+from tfgradfix.analysis.tree import child_nodes, descendants, statements
 from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.keras import (
     FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
@@ -347,6 +347,8 @@ class ModuleAnalysis:
         self.scopes: dict[ScopeNode, Scope] = {}
         self._callers: Optional[dict[Scope, list[tuple[Scope, cst.Call]]]] = None
         self._global_reads: dict[tuple[str, str], bool] = {}
+        # Functions of the module called through a parameter (`loss_fn(y, pred)`): their calls.
+        self._handed_calls: dict[Scope, list[tuple[Scope, cst.Call]]] = {}
         self.tape_blocks: set[cst.With] = set()
         # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
         self.numpy_lambdas: set[cst.Lambda] = set()
@@ -516,6 +518,9 @@ class ModuleAnalysis:
                         callee = self.callee_scope(scope, call)
                         if callee is None:
                             self._call_out(scope, call, flow)
+                            for target, parameters_ in self._handed_callables(scope, call, flow):
+                                if self._enter(target, parameters_, scope.model_calls) and target not in next_round:
+                                    next_round.append(target)
                             continue
                         if callee.exempt:
                             continue
@@ -531,6 +536,59 @@ class ModuleAnalysis:
                             if target not in next_round:
                                 next_round.append(target)
             pending = next_round
+
+    def _handed_callables(self, scope: Scope, call: cst.Call, flow: DataFlow) -> list[tuple[Scope, set[str]]]:
+        """`loss_fn(y, pred)` where `loss_fn` is a parameter of the function on the path: what
+        its callers pass for it runs there, with the parameters `call` taints. Functions of
+        this module come back to be entered; those of other project modules (passed here or
+        by a caller there, through the project index) are recorded as entries of theirs."""
+        name = call.func.value if isinstance(call.func, cst.Name) else None
+        if (name is None or not isinstance(scope.node, cst.FunctionDef) or name not in scope.parameter_names
+                or scope.local_definitions().get(name)):
+            return []
+        found: list[tuple[Scope, set[str]]] = []
+        external: list[FunctionInfo] = []
+        # Called in the function's own tape, `loss_fn` runs on the path whoever calls the
+        # function; elsewhere (a utility such as `map_structure(func, x)` that a caller put on
+        # the path) only what the callers on the path pass does.
+        in_own_tape = any(node is call for block in scope.tape_blocks for node in descendants(block.body))
+        for caller, site in self.callers_of(scope):
+            if not in_own_tape and (not caller.on_path or all(site is not c for c, _ in self._calls_on_path(caller))):
+                continue
+            passed = argument_for(scope.node, site, name, bound=scope.owner is not None)
+            if passed is None:
+                continue
+            target = self.function_of(caller, passed)
+            if target is not None:
+                if not target.exempt:
+                    found.append((target, _tainted_by(target, call, flow)))
+                continue
+            if isinstance(passed, (cst.Name, cst.Attribute)):
+                info = self.external_function(caller, cst.Call(func=passed))
+                if info is not None:
+                    external.append(info)
+        if self.project is not None and self.module_name is not None and scope.owner is None and in_own_tape:
+            for definition in self.project.handed_to(self.module_name, scope.symbol, name):
+                if definition.module == self.module_name:
+                    target = next((s for s in self.scopes.values() if s.symbol == definition.name
+                                   and isinstance(s.node, cst.FunctionDef)), None)
+                    if target is not None and not target.exempt:
+                        found.append((target, _tainted_by(target, call, flow)))
+                    continue
+                info = self.project.function(definition.module, definition.name)
+                if info is not None:
+                    external.append(info)
+        for target, _ in found:
+            sites = self._handed_calls.setdefault(target, [])
+            if (scope, call) not in sites:
+                sites.append((scope, call))
+        for info in external:
+            if info.own_gradient:
+                continue
+            tainted = tainted_arguments(list(info.positional), set(info.parameters), info.star_arg, call, flow)
+            self._record(info, PathEntry(frozenset(tainted), scope.model_calls,
+                                         frozenset({(self.module_name, scope.symbol, scope.is_forward_entry)})))
+        return found
 
     def _implementations(self, callee: Scope, tainted: set[str]) -> list[tuple[Scope, set[str]]]:
         """For an abstract method, the subclasses' methods that run in its place, each with the
@@ -563,7 +621,7 @@ class ModuleAnalysis:
             if module.name == self.module_name:
                 continue
             for cls in module.classes.values():
-                if name not in cls.methods or qualified not in cls.bases:
+                if name not in cls.methods or not self.project.derives_from(module.name, cls.name, qualified):
                     continue
                 info = self.project.function(module.name, f"{cls.name}.{name}")
                 if info is None or info.own_gradient:
@@ -850,7 +908,8 @@ class ModuleAnalysis:
         return False
 
     def overridden_elsewhere(self, owner: cst.ClassDef, name: str) -> bool:
-        """Whether a class of another project module derives from `owner` and defines `name`."""
+        """Whether a class of another project module derives from `owner` (directly or through
+        other project classes) and defines `name`."""
         if self.project is None or self.module_name is None:
             return False
         qualified = f"{self.module_name}.{owner.name.value}"
@@ -858,7 +917,7 @@ class ModuleAnalysis:
             if info.name == self.module_name:
                 continue
             for cls in info.classes.values():
-                if name in cls.methods and qualified in cls.bases:
+                if name in cls.methods and self.project.derives_from(info.name, cls.name, qualified):
                     return True
         return False
 
@@ -874,7 +933,8 @@ class ModuleAnalysis:
         return self._global_reads[key]
 
     def callers_of(self, callee: Scope) -> list[tuple[Scope, cst.Call]]:
-        """Where the module calls a function or method (`f(...)`, `self.m(...)`)."""
+        """Where the module calls a function or method (`f(...)`, `self.m(...)`, and through a
+        parameter the path's callers pass it for: `loss_fn(y, pred)`)."""
         if self._callers is None:
             self._callers = {}
             for scope in list(self.scopes.values()):
@@ -883,7 +943,7 @@ class ModuleAnalysis:
                         target = self.callee_scope(scope, node)
                         if target is not None:
                             self._callers.setdefault(target, []).append((scope, node))
-        return self._callers.get(callee, [])
+        return self._callers.get(callee, []) + self._handed_calls.get(callee, [])
 
     def callee_scope(self, scope: Scope, call: cst.Call) -> Optional[Scope]:
         """The scope of a function or method of the module that `call` calls, if any."""
@@ -918,6 +978,18 @@ def _decorated_abstract(node: cst.FunctionDef) -> bool:
     return any((isinstance(d.decorator, cst.Name) and d.decorator.value == "abstractmethod")
                or (isinstance(d.decorator, cst.Attribute) and d.decorator.attr.value == "abstractmethod")
                for d in node.decorators)
+
+
+def _tainted_by(target: Scope, call: cst.Call, flow: DataFlow) -> set[str]:
+    """The parameters of a function or lambda that `call` passes a gradient-carrying value."""
+    if isinstance(target.node, cst.FunctionDef):
+        return tainted_parameters(target.node, call, flow)
+    if isinstance(target.node, cst.Lambda):
+        params = target.node.params
+        star = params.star_arg.name.value if isinstance(params.star_arg, cst.Param) else None
+        positional = [p.name.value for p in list(params.posonly_params) + list(params.params)]
+        return tainted_arguments(positional, target.parameter_names, star, call, flow)
+    return set()
 
 
 def _positional_names(node: cst.FunctionDef) -> list[str]:

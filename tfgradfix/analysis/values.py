@@ -7,7 +7,8 @@ layer's input is a Python list inside `if isinstance(inputs, list):`. Rules ask 
 module for positive evidence before they report a value as a gradient that the code
 loses; "unknown" is never evidence of a non-float, so it does not silence a finding.
 
-A value's kind comes from what makes it: its constructor and `dtype=`, a cast
+A value's kind comes from what makes it: its constructor and `dtype=` (or, without one, the
+dtype of what it is made from: `tf.Variable(tf.zeros(s, dtype=tf.int32))`), a cast
 (`tf.cast(x, tf.int32)`, `.astype(np.uint8)`), an op whose result is integer or boolean,
 builtins (`int`, `len`, `str`), literals, shape metadata (`x.shape`, `tf.shape(x)`), an
 annotation or literal default of a parameter, iteration over a mapping (its keys), and
@@ -52,6 +53,10 @@ _METADATA_CALLS = frozenset({"tensorflow.shape", "tensorflow.rank", "tensorflow.
 _METADATA_METHODS = frozenset({"get_shape", "as_list", "num_elements"})
 _ARRAY_METHODS = frozenset({"predict", "predict_on_batch"})
 _CASTS = frozenset({"tensorflow.cast", "tensorflow.saturate_cast", "keras.ops.cast", "tensorflow.dtypes.cast"})
+# Constructors whose tensor has the dtype of their first argument when no `dtype=` says otherwise.
+_KEEPS_DTYPE = frozenset({"tensorflow.constant", "tensorflow.Variable", "tensorflow.convert_to_tensor",
+                          "tensorflow.identity", "keras.Variable", "keras.ops.convert_to_tensor",
+                          "numpy.array", "numpy.asarray"})
 _INTEGER_RESULT = frozenset(name for name, (_, why) in NO_GRADIENT.items() if why == "integer or boolean result")
 _ANNOTATIONS = {"int": Kind.NUMBER, "float": Kind.NUMBER, "bool": Kind.NUMBER, "str": Kind.STRING,
                 "list": Kind.SEQUENCE, "tuple": Kind.SEQUENCE, "dict": Kind.MAPPING}
@@ -159,6 +164,11 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
     dtype = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "dtype"), None)
     if dtype is not None and qualified.startswith(("tensorflow.", "numpy.", "keras.")):
         return Kind.INTEGER if _integer_dtype(flow, dtype) else Kind.UNKNOWN
+    if qualified in _KEEPS_DTYPE and call.args and call.args[0].keyword is None:
+        # `tf.Variable(tf.zeros(s, dtype=tf.int32))`, `tf.constant(images.astype(np.uint8))`
+        inner = kind_of(flow, call.args[0].value, seen)
+        if inner == Kind.INTEGER:
+            return Kind.INTEGER
     if qualified == "tensorflow.range" or qualified.startswith("tensorflow.strings."):
         return Kind.INTEGER if qualified == "tensorflow.range" else Kind.STRING
     return Kind.UNKNOWN

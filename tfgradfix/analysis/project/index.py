@@ -31,6 +31,7 @@ class ProjectIndex:
         self._reaches: dict[str, bool] = {}
         self._states: dict[str, bool] = {}
         self._call_sites: Optional[dict[str, list[tuple[str, str]]]] = None
+        self._handed: Optional[dict[str, list[tuple[str, Definition]]]] = None
         self._unread: Optional[list[str]] = None  # the project's files, for callers not given
         self._scanned: set[str] = set()  # function names whose callers were looked for
         self._markers: tuple[str, ...] = ()
@@ -277,6 +278,28 @@ class ProjectIndex:
                         self._call_sites.setdefault(definition.qualified, []).append((info.name, symbol))
         return self._call_sites.get(f"{module}.{name}", [])
 
+    def handed_to(self, module: str, name: str, parameter: str) -> list[Definition]:
+        """The project functions that callers of function `name` of `module` pass for its
+        parameter `parameter` (by position or keyword), in every module of the project:
+        what `loss_fn(y, pred)` runs in `def train_step(model, opt, loss_fn, x, y)`."""
+        function = self.function(module, name)
+        if function is None or function.is_method:
+            return []
+        self._read_callers(name.rsplit(".", 1)[-1])
+        if self._handed is None:
+            self._handed = {}
+            for info in list(self.modules.values()):
+                for callee, slot, argument in info.handed:
+                    target = self.resolve(info.name, callee)
+                    passed = self.resolve(info.name, argument)
+                    if (target is not None and target.kind == "function" and passed is not None
+                            and passed.kind == "function"):
+                        self._handed.setdefault(target.qualified, []).append((slot, passed))
+        slots = {parameter}
+        if parameter in function.positional:
+            slots.add(str(function.positional.index(parameter)))
+        return [passed for slot, passed in self._handed.get(f"{module}.{name}", []) if slot in slots]
+
     def _read_callers(self, word: str) -> None:
         """Read the project's modules that were neither given nor imported and whose text
         names `word`: the callers a fix of a function named so must know (pre-commit
@@ -301,6 +324,7 @@ class ProjectIndex:
                 read = True
         if read:
             self._call_sites = None
+            self._handed = None
 
     def _project_files(self) -> list[str]:
         """The Python files of the project's packages and folders of scripts (`disk.project_files`)."""
@@ -453,6 +477,12 @@ class ProjectIndex:
                 definition = self.lookup(base)
                 if definition is not None and definition.kind == "class":
                     stack.append((definition.module, definition.name))
+
+    def derives_from(self, module: str, name: str, base: str) -> bool:
+        """Whether class `name` of `module` has the class `base` (absolute) among its project
+        bases, directly or through other classes of the project."""
+        return any(f"{cls.module}.{cls.name}" == base for cls in self.lineage(module, name)
+                   if (cls.module, cls.name) != (module, name))
 
     def holds_state(self, qualified: str) -> bool:
         """Whether instances of the project class with this absolute name hold non-trainable

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
 from tfgradfix.analysis.imports import canonical
+from tfgradfix.analysis.initializers import is_initializer_constructor
 from tfgradfix.analysis.keras import FORWARD_METHODS, makes_state
 from tfgradfix.analysis.project.model import BUILTIN_BASES, ClassInfo, FunctionInfo, ModuleInfo
 from tfgradfix.analysis.roles import state_attributes_of, trained_by_name
@@ -68,6 +69,8 @@ class _Indexer:
         self.keras_names = {"Layer", "Model", "Sequential"}
         self.class_nodes: list[tuple[str, ast.ClassDef]] = []
         self.calls: list[tuple[str, str]] = []
+        self.handed: list[tuple[str, str, str]] = []
+        self._makes_initializer: dict[str, bool] = {}  # functions that construct an initializer
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
         self._classes: list[tuple[ClassInfo, set[str]]] = []  # classes being indexed, and their parts
         self._bound_once: set[str] = set()  # module-level names bound by one statement
@@ -83,6 +86,8 @@ class _Indexer:
         self.info.calls = tuple(
             (dotted, symbol) for dotted, symbol in self.calls
             if dotted.split(".")[0] in known or (self.stars and "." not in dotted))
+        self.info.handed = tuple(
+            h for h in self.handed if h[0].split(".")[0] in known and h[2].split(".")[0] in known)
         self.info.starts_path = self.starts_path
         self.info.forward_classes = tuple(
             name for name, _ in self.class_nodes
@@ -114,6 +119,7 @@ class _Indexer:
                 dotted = _dotted(node.func)
                 if dotted is not None:
                     self.calls.append((dotted, symbol))
+                    self._handed_arguments(node, dotted)
                 if function is not None:
                     self._call(node, function)
                 if self._classes:
@@ -242,14 +248,34 @@ class _Indexer:
         nested = self._body(node.body, f"{name}.", None, info, weights)
         if weights:
             self._weights.setdefault(prefix[:-1], set()).update(weights)
+        if self._makes_initializer.pop(name, False):
+            info.returns_initialized = _returns_initialized(node, self._resolve)
         info.returns_closures = tuple(
             nested[n.value.id] for n in _own_nodes(node.body)
             if isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id in nested
         ) if nested else ()
 
+    def _handed_arguments(self, call: ast.Call, dotted: str) -> None:
+        """Names passed as arguments that may be functions (resolved when asked: `run()` keeps
+        those naming what the module defines or imports)."""
+        for index, arg in enumerate(call.args):
+            if type(arg) is ast.Starred:
+                break
+            passed = _dotted(arg) if type(arg) in (ast.Name, ast.Attribute) else None
+            if passed is not None:
+                self.handed.append((dotted, str(index), passed))
+        for keyword in call.keywords:
+            value = keyword.value
+            passed = _dotted(value) if keyword.arg is not None and type(value) in (ast.Name, ast.Attribute) else None
+            if passed is not None:
+                assert keyword.arg is not None
+                self.handed.append((dotted, keyword.arg, passed))
+
     def _call(self, call: ast.Call, info: FunctionInfo) -> None:
         func = call.func
         resolved = self._resolve(func) or ""
+        if "nitializer" in resolved and is_initializer_constructor(resolved):
+            self._makes_initializer[info.name] = True
         if resolved in VARIABLE_CONSTRUCTORS or (isinstance(func, ast.Attribute) and func.attr == "add_weight"):
             info.creates_variables = True
         if resolved.startswith("numpy.") or (
@@ -321,6 +347,26 @@ def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
         if children:
             children.reverse()
             stack.extend(children)
+
+
+def _returns_initialized(node: Union[ast.FunctionDef, ast.AsyncFunctionDef], resolve) -> bool:
+    """Every `return` of the function calls an initializer object: `return init(shape)` with
+    `init = GlorotUniform()` bound once, or `return GlorotUniform()(shape)`."""
+    bound: dict[str, list[ast.expr]] = {}
+    returns: list[Optional[ast.expr]] = []
+    for child in _own_nodes(node.body):
+        if isinstance(child, ast.Assign) and len(child.targets) == 1 and isinstance(child.targets[0], ast.Name):
+            bound.setdefault(child.targets[0].id, []).append(child.value)
+        elif isinstance(child, ast.Return):
+            returns.append(child.value)
+
+    def initializer(expr: ast.expr) -> bool:
+        if isinstance(expr, ast.Name):
+            values = bound.get(expr.id, [])
+            return len(values) == 1 and initializer(values[0])
+        return isinstance(expr, ast.Call) and is_initializer_constructor(resolve(expr.func) or "")
+
+    return bool(returns) and all(isinstance(r, ast.Call) and initializer(r.func) for r in returns)
 
 
 def _assigned_names(stmt: ast.stmt) -> Iterator[str]:

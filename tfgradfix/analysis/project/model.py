@@ -60,6 +60,9 @@ class FunctionInfo:
     # Qualified names (in this module) of the nested functions it returns: a factory.
     returns_closures: tuple[str, ...] = ()
     returns_numpy: bool = False  # some `return np.*(...)`
+    # Every return calls an initializer object (`return GlorotUniform()(shape)`, `init = ...;
+    # return init(shape)`): a constant tensor, not a variable (analysis/initializers.py).
+    returns_initialized: bool = False
     end_line: int = 0
     # Its source holds one of the markers the index was built with (what some rule looks for).
     marked: bool = False
@@ -117,6 +120,9 @@ class ModuleInfo:
     marked: bool = False
     # Calls of names it imports or defines: (dotted callee as written, enclosing function or "<module>").
     calls: tuple[tuple[str, str], ...] = ()
+    # Functions it hands to a call as arguments (`train_step(model, opt, weighted_mse, x, y)`):
+    # (dotted callee as written, position or keyword, dotted argument as written).
+    handed: tuple[tuple[str, str, str], ...] = ()
     # Where its functions and classes are, for the engine's slices (`analysis/slices`), and
     # a checksum of the text it was read from (a slice is cut only from the same text).
     outline: Outline = ()

@@ -7,7 +7,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.integer_tensors import integer_constructors
+from tfgradfix.analysis.integer_tensors import integer_constructors, integer_from_callers
 from tfgradfix.analysis.tapes import TapeBlock, tape_block
 from tfgradfix.rules.base import Rule
 
@@ -50,3 +50,12 @@ def integer_bindings(rule: Rule, name: str) -> Optional[list[cst.Call]]:
     if rule.context.flow is None:
         return None
     return integer_constructors(rule.context.scope, cst.Name(name))
+
+
+def integer_callers(rule: Rule, name: str) -> list[str]:
+    """For a parameter: the callers that certainly pass an integer tensor for it, when no other
+    caller passes a value known not to be one (`integer_from_callers`)."""
+    if rule.context.flow is None:
+        return []
+    found = integer_from_callers(rule.context.scope, name)
+    return sorted({caller.symbol for caller, _ in found})

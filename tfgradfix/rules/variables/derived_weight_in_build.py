@@ -9,31 +9,41 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import read_in_forward
-from tfgradfix.analysis.vocabulary import TF_VARIABLE
+from tfgradfix.analysis.objects import Kind, class_kind, describe
+from tfgradfix.analysis.tapes import find_tape_blocks
 from tfgradfix.analysis.tree import descendants
+from tfgradfix.analysis.vocabulary import TF_VARIABLE
 from tfgradfix.analysis.values import carries_no_gradient
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.rules.base import Rule
 
+_VARIABLE_LISTS = frozenset({"trainable_variables", "variables", "trainable_weights", "weights"})
 _BUILTIN_NAMES = frozenset({"self", "True", "False", "None", "int", "float", "len", "range", "min", "max", "abs"})
 
 
 class DerivedWeightInBuild(Rule):
     code = "TGF205"
     name = "derived-weight-in-build"
-    summary = "a tensor computed from weights in `build()` and used in `call`"
+    summary = "a tensor computed from weights in `build()` (or a `tf.Module`'s `__init__`) and used in `call`"
     message = "`self.{attr}` is computed from weights once, in `build`, outside any tape: `call` uses a constant and the weights it came from get no gradient"
-    triggers = ("def build",)
+    triggers = ("def build", "Module")
     what = (
         "Finds `self.kernel = self.mu + self.sigma * self.eps` in `build` (an expression of the "
         "layer's weights that is not itself a weight or a sub-layer) when `call` reads "
         "`self.kernel`. Evidence: the expression reads a weight and is not a value without "
-        "gradient (shape metadata such as `self.alpha.shape`, an integer or a Python number)."
+        "gradient (shape metadata such as `self.alpha.shape`, an integer or a Python number). "
+        "Also in a `tf.Module`'s `__init__`: `self.scale = tf.nn.softplus(self.raw_scale)` after "
+        "`self.raw_scale = tf.Variable(...)`, when `__call__` reads `self.scale` and not the "
+        "variables it comes from, and a tape of the module differentiates the variables of an "
+        "instance of that class (a training function called with one)."
     )
     evidence = (
         "In `build` of a Keras class: an expression that reads a trainable weight of the class, is not itself"
         " a constructor (a weight or a sub-layer), is not a value without gradient (shape metadata such as "
-        "`self.alpha.shape`, an integer, a Python number), and that `call` reads through the attribute."
+        "`self.alpha.shape`, an integer, a Python number), and that `call` reads through the attribute. In a "
+        "`tf.Module`'s `__init__`: a trainable `tf.Variable` attribute read by the expression and not by "
+        "`__call__` itself (tied weights that also use the variable train through it), and a tape of the "
+        "module that differentiates an instance's variables (an inference-only module precomputes on purpose)."
     )
     why = (
         "`build` runs once, before any `tf.GradientTape` exists. The derived tensor is a "
@@ -70,17 +80,24 @@ class DerivedWeightInBuild(Rule):
     )
     fix_safety = (
         "Safe when the expression is arithmetic and TF ops on the layer's attributes: it moves "
-        "to the top of `call` as a local, and `call` reads the local. The first forward pass "
+        "to the top of `call` (`__call__` for a `tf.Module`) as a local, and `call` reads the local. The first forward pass "
         "gives the same values; later ones follow the trained weights, which is the point. "
         "Unsafe (with `--unsafe-fixes`) when the expression calls anything else (it may have "
         "side effects). No fix when it uses `build`'s local names or other methods read the "
         "attribute."
     )
 
+    _IN_CONSTRUCTOR = ("`self.{attr}` is computed from variables once, in `__init__`, outside any tape: "
+                       "`__call__` uses a constant and the variables it came from get no gradient")
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         context = self.context
         scope = context.analysis.scopes.get(node)
         cls = scope.keras_class if scope is not None else None
+        if (cls is None and scope is not None and scope.owner is not None and node.name.value == "__init__"
+                and isinstance(node.body, cst.IndentedBlock)):
+            self._module_constructor(scope, scope.owner, node)
+            return
         if cls is None or node.name.value != "build" or not isinstance(node.body, cst.IndentedBlock):
             return
         call = cls.method("call")
@@ -105,11 +122,61 @@ class DerivedWeightInBuild(Rule):
             self.report(statement.body[0], self.message.format(attr=attr),
                         self._fix(cls, node, statement, attr, value, call))
 
-    def _fix(self, cls, build, statement, attr, value, call) -> Optional[Fix]:
+    def _module_constructor(self, scope, owner: cst.ClassDef, init: cst.FunctionDef) -> None:
+        """A `tf.Module` whose constructor computes a tensor from its own trainable variables
+        (`self.scale = tf.exp(self.log_scale)`) that `__call__` reads instead of them, and
+        that this module trains (a tape differentiates an instance's variables)."""
+        context = self.context
+        if class_kind(context.analysis, cst.Name(owner.name.value))[0] is not Kind.TF_MODULE:
+            return
+        methods = {m.name.value: m for m in owner.body.body if isinstance(m, cst.FunctionDef)}
+        forward = methods.get("__call__")
+        if forward is None or not isinstance(init.body, cst.IndentedBlock):
+            return
+        weights: set[str] = set()
+        for statement in init.body.body:
+            if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+                    and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1):
+                continue
+            assign = statement.body[0]
+            attr = self_attribute(assign.targets[0].target)
+            value = assign.value
+            if attr is None:
+                continue
+            if isinstance(value, cst.Call) and (context.imports.resolve(value.func) or "") in TF_VARIABLE:
+                if not any(a.keyword is not None and a.keyword.value == "trainable" for a in value.args):
+                    weights.add(attr)
+                continue
+            sources = {a for n in descendants(value) if (a := self_attribute(n)) in weights}
+            if not sources or isinstance(value, cst.Call) and is_constructor(value, context.imports):
+                continue
+            read = {self_attribute(n) for n in descendants(forward)}
+            if attr not in read or sources & read or not self._trains(owner):
+                continue  # `__call__` reads the variables themselves: they train through it
+            if carries_no_gradient(scope.flow or scope.analyse(), value):
+                continue
+            self.report(assign, self._IN_CONSTRUCTOR.format(attr=attr),
+                        self._fix(methods, init, statement, attr, value, forward, ("__init__", "__call__")))
+
+    def _trains(self, owner: cst.ClassDef) -> bool:
+        """A tape of this module differentiates the variables of an instance of `owner`."""
+        analysis = self.context.analysis
+        for scope in list(analysis.scopes.values()):
+            for block in scope.tape_blocks and find_tape_blocks(scope, self.context.imports):
+                for gradient in block.gradients:
+                    for node in descendants(gradient.call) if gradient.sources is not None else ():
+                        if not (isinstance(node, cst.Attribute) and node.attr.value in _VARIABLE_LISTS):
+                            continue
+                        if owner.name.value in describe(scope, node.value).classes:
+                            return True
+        return False
+
+    def _fix(self, cls, build, statement, attr, value, call, skipped=("build", "call")) -> Optional[Fix]:
         imports = self.context.imports
         if set(names_in(value)) - _BUILTIN_NAMES - set(imports.bindings):
             return None  # reads build's locals
-        readers = [m for name, m in cls.methods.items() if name not in ("build", "call")
+        methods = cls if isinstance(cls, dict) else cls.methods
+        readers = [m for name, m in methods.items() if name not in skipped
                    and any(self_attribute(n) == attr for n in descendants(m))]
         if readers:
             return None
@@ -128,7 +195,7 @@ class DerivedWeightInBuild(Rule):
             at = 1 if body and _is_docstring(body[0]) else 0
             return updated.with_changes(body=updated.body.with_changes(body=body[:at] + [definition] + body[at:]))
 
-        return Fix(f"Compute `self.{attr}` in `call`", (Edit(statement, removal), Edit(call, rewrite_call)),
+        return Fix(f"Compute `self.{attr}` in `{call.name.value}`", (Edit(statement, removal), Edit(call, rewrite_call)),
                    Applicability.SAFE if pure else Applicability.UNSAFE)
 
 
