@@ -928,6 +928,45 @@ def test_verify_shapes_nested_classes(verified):
     assert "move Shift to the module's top level" in nested["Shift"]["reason"]
 
 
+@pytest.mark.slow
+def test_verify_shapes_sizes_divided_to_zero_and_settings_objects(verified):
+    settings = _shape_verdicts(verified)["settings"]
+    # `Dense(ch // 8)` with a made-up ch of 4 has 0 units: a larger size is tried, and it runs.
+    assert settings["SelfGate"]["verdict"] == "verified", settings
+    head = settings["SettingsHead"]
+    assert head["verdict"] == "inconclusive", head
+    assert "reads `config.units`, and `config` is a settings object" in head["reason"], head
+
+
+def test_a_guessed_number_used_as_a_settings_object_is_named_from_the_failing_line():
+    from tfgradfix.verify.child import guessed_use
+
+    def build(network_settings, units):
+        hidden = units * 2
+        return hidden, network_settings["hidden_units"]
+
+    with pytest.raises(TypeError) as caught:
+        build(4, 4)
+    assert guessed_use(caught.value, {"network_settings", "units"}) == 'network_settings["hidden_units"]'
+    # Not a guessed argument's use, or not a number's failure: nothing to name.
+    assert guessed_use(caught.value, {"units"}) == ""
+    assert guessed_use(ValueError("'int' object"), {"network_settings"}) == ""
+
+
+def test_a_size_a_constructor_derives_as_zero_is_tried_larger_only_for_that_error():
+    from tfgradfix.verify.child import LARGER_SIZE_GUESS, SIZE_GUESS, _larger_sizes
+
+    def make(ch, depth, name="block"):
+        return ch, depth, name
+
+    zero = ValueError("Received an invalid value for `units`, expected a positive integer. Received: units=0")
+    guessed = {"ch": SIZE_GUESS, "depth": SIZE_GUESS, "name": "block"}
+    assert _larger_sizes(make, guessed, zero) == {"ch": LARGER_SIZE_GUESS, "depth": LARGER_SIZE_GUESS,
+                                                  "name": "block"}
+    assert _larger_sizes(make, guessed, ValueError("Dimensions must be equal")) is None
+    assert _larger_sizes(make, {"ch": 3, "depth": 2}, zero) is None  # the project's own values: kept
+
+
 def test_a_finding_in_a_nested_class_or_a_plain_class_method_takes_its_units_verdict():
     from tfgradfix.verify.units import verdict_for
 
