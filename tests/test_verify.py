@@ -938,6 +938,31 @@ def test_verify_shapes_sizes_divided_to_zero_and_settings_objects(verified):
     assert "reads `config.units`, and `config` is a settings object" in head["reason"], head
 
 
+@pytest.mark.slow
+def test_verify_shapes_a_model_the_installed_keras_refuses_is_said_to_be_the_projects(verified):
+    (verdict,) = _shape_verdicts(verified)["numpy_sizes"].values()
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert verdict["reason"].startswith("the project's own generate_net(8, 2) raises ValueError"), verdict
+    assert "before any fix, under TensorFlow" in verdict["reason"] and "--python" in verdict["reason"], verdict
+
+
+def test_only_an_error_tensorflow_or_keras_raises_is_the_librarys_refusal():
+    from tfgradfix.verify.child import _library_refuses
+
+    def project_code():
+        raise ValueError("the project's own check")
+
+    with pytest.raises(ValueError) as caught:
+        project_code()
+    assert not _library_refuses(caught.value)
+    with pytest.raises(NameError) as missing:
+        exec(compile("undefined_name", "/site-packages/keras/src/fake.py", "exec"))
+    assert not _library_refuses(missing.value)  # a name the slice left out is the verifier's
+    with pytest.raises(ValueError) as refused:
+        exec(compile("raise ValueError('units')", "/site-packages/keras/src/layers/core/dense.py", "exec"))
+    assert _library_refuses(refused.value)
+
+
 def test_a_guessed_number_used_as_a_settings_object_is_named_from_the_failing_line():
     from tfgradfix.verify.child import guessed_use
 

@@ -1112,10 +1112,20 @@ def verify_function(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
         raise Inconclusive(f"{name}() takes a model and the project has no model the verifier can build; "
                            "add a model factory without arguments or an example() in the module")
     shapes = [tuple(s) for s in unit.get("shapes", [])] + SHAPES
-    errors = []
+    errors, refused = [], []
     for builder in choices or [None]:
         try:
             model_before = _model_for(tf, original, unit, builder, original[entry])
+        except Inconclusive as error:
+            errors.append(str(error))
+            continue
+        except Exception as error:
+            _needs(error)
+            errors.append(_describe(error))
+            if builder is not None and _library_refuses(error):
+                refused.append(_refused(tf, builder, error))
+            continue
+        try:
             x_spec, output = _first_output(tf, model_before, _model_inputs(tf, model_before, unit, shapes))
         except Inconclusive as error:
             errors.append(str(error))
@@ -1197,8 +1207,31 @@ def verify_function(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                         result.update(verdict="failed", reason="the fixed function does not run under tf.function: "
                                       + (_describe(graph_error) if graph_error else "gradients None when traced"))
                 return result
+    if refused and len(refused) == len(choices):
+        raise Inconclusive(refused[-1])
     raise Inconclusive(f"could not call {name}() with synthetic arguments"
                        + (f" (last error: {errors[-1]})" if errors else ""))
+
+
+def _library_refuses(error: BaseException) -> bool:
+    """Whether TensorFlow or Keras itself raised it (a value it does not take), not the project's
+    code or a name the slice left out."""
+    if isinstance(error, (NameError, ImportError, AssertionError)):
+        return False
+    trace, last = error.__traceback__, ""
+    while trace is not None:
+        last, trace = trace.tb_frame.f_code.co_filename, trace.tb_next
+    return bool(re.search(r"[/\\](keras|tensorflow|tf_keras)[/\\]", last))
+
+
+def _refused(tf, builder: dict, error: BaseException) -> str:
+    """Every model the project makes with its own arguments is refused by this TensorFlow or
+    Keras before any fix: no synthetic input helps; the versions the project is written for do."""
+    shown = ", ".join([*map(repr, builder["args"]), *(f"{k}={v!r}" for k, v in builder["kwargs"].items())])
+    keras = str(getattr(sys.modules.get("keras"), "__version__", "?"))
+    return (f"the project's own {builder['name']}({shown}) raises {_describe(error)} before any fix, under "
+            f"TensorFlow {tf.__version__} and Keras {keras}: verify with the TensorFlow and Keras the project "
+            f"is written for (tfgradfix --verify --python PYTHON)")
 
 
 def _held_model(tf, obj):
