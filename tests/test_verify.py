@@ -935,7 +935,7 @@ def test_verify_shapes_sizes_divided_to_zero_and_settings_objects(verified):
     assert settings["SelfGate"]["verdict"] == "verified", settings
     head = settings["SettingsHead"]
     assert head["verdict"] == "inconclusive", head
-    assert "reads `config.units`, and `config` is a settings object" in head["reason"], head
+    assert "uses `config.units`, and `config` is a value only the project's configuration gives" in head["reason"]
 
 
 @pytest.mark.slow
@@ -964,7 +964,7 @@ def test_only_an_error_tensorflow_or_keras_raises_is_the_librarys_refusal():
 
 
 def test_a_guessed_number_used_as_a_settings_object_is_named_from_the_failing_line():
-    from tfgradfix.verify.child import guessed_use
+    from tfgradfix.verify.child import guessed_use, settings_hint
 
     def build(network_settings, units):
         hidden = units * 2
@@ -976,6 +976,15 @@ def test_a_guessed_number_used_as_a_settings_object_is_named_from_the_failing_li
     # Not a guessed argument's use, or not a number's failure: nothing to name.
     assert guessed_use(caught.value, {"units"}) == ""
     assert guessed_use(ValueError("'int' object"), {"network_settings"}) == ""
+
+    def sized(var_names, depth):
+        return int(len(var_names)) * depth
+
+    with pytest.raises(TypeError) as unsized:
+        sized(4, 4)
+    assert guessed_use(unsized.value, {"var_names", "depth"}) == "len(var_names)"
+    assert settings_hint("len(var_names)", {"var_names", "depth"}).startswith(
+        "its constructor uses `len(var_names)`, and `var_names` is a value only the project's configuration")
 
 
 def test_a_size_a_constructor_derives_as_zero_is_tried_larger_only_for_that_error():

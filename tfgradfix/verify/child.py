@@ -324,16 +324,18 @@ def _larger_sizes(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
 
 
 def guessed_use(error: BaseException, guessed: set[str]) -> str:
-    """`config.device` or `settings['units']`: how the project's code used a required argument
-    the verifier guessed as a number, where that use is what failed ('int' object has no
-    attribute, is not subscriptable, not iterable). Empty where the error is another."""
+    """`config.device`, `settings['units']` or `len(var_names)`: how the project's code used a
+    required argument the verifier made up as a number, where that use is what failed ('int'
+    object has no attribute, is not subscriptable; object of type 'int' has no len()). Empty
+    where the error is another."""
     if not guessed or not isinstance(error, (TypeError, AttributeError)) or \
-            not re.search(r"'(int|float|bool)' object", str(error)):
+            not re.search(r"'(int|float|bool)' object|object of type '(int|float|bool)'", str(error)):
         return ""
     import linecache
 
     names = "|".join(sorted(map(re.escape, guessed)))
-    use = re.compile(rf"\b(?:{names})\s*(?:\[[^\]\n]*\]|\.\w+|\.get\([^)\n]*\))")
+    use = re.compile(rf"\b(?:{names})\s*(?:\[[^\]\n]*\]|\.\w+|\.get\([^)\n]*\))|\blen\(\s*(?:{names})\s*\)|"
+                     rf"\bin\s+(?:{names})\b")
     frames, trace = [], error.__traceback__
     while trace is not None:
         frames.append((trace.tb_frame.f_code.co_filename, trace.tb_lineno))
@@ -343,6 +345,14 @@ def guessed_use(error: BaseException, guessed: set[str]) -> str:
         if found:
             return found.group(0).strip()
     return ""
+
+
+def settings_hint(use: str, guessed: set[str]) -> str:
+    """What to say of a made-up number the project's code used as something else: no input
+    helps, only the project's own values (its configuration)."""
+    argument = next((name for name in re.findall(r"\w+", use) if name in guessed), use)
+    return (f"its constructor uses `{use}`, and `{argument}` is a value only the project's configuration "
+            f"gives (a settings object, names, data; the verifier makes up numbers for required arguments)")
 
 
 INITIAL_VALUE = re.compile(r"(^|_)(init|initial|start|value|values|tensor|array|constant)(_\w+)?$")
@@ -757,10 +767,7 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                 f"module's top level, or return a model holding it from such a factory")
     use = next((u for u in reversed(uses) if u), "")
     if use and not outer:
-        # A number made up for a settings object: no input helps, only the project's own values.
-        argument = re.match(r"\w+", use).group(0)
-        hint = (f"its constructor reads `{use}`, and `{argument}` is a settings object only the project's "
-                f"configuration gives (the verifier makes up numbers for required arguments); " + hint)
+        hint = f"{settings_hint(use, guessed)}; {hint}"
     absent = _absent_modules(original.get(unit["entry"]))
     if absent:  # what it does not find may be what makes it: say so first
         hint = f"install {', '.join(absent)} (its module imports it), or " + hint
@@ -1313,9 +1320,8 @@ def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                                   + (_describe(graph_error) if graph_error else "gradients None when traced"))
             return result
     use = next((u for u in reversed(uses) if u), "")
-    settings = (f"; its constructor reads `{use}`, and `{re.match(r'[A-Za-z_]+', use).group(0)}` is a settings "
-                f"object only the project's configuration gives: add a module-level example() returning "
-                f"({owner}(...), inputs) or an entry in [tool.tfgradfix.verify.examples]") if use else ""
+    settings = (f"; {settings_hint(use, guessed)}: add a module-level example() returning ({owner}(...), inputs) "
+                f"or an entry in [tool.tfgradfix.verify.examples]") if use else ""
     raise Inconclusive(f"could not build {owner} and call {unit['name']}() with synthetic arguments{settings}"
                        + (f" (last error: {errors[-1]})" if errors else ""))
 
