@@ -727,6 +727,8 @@ def test_a_changed_definition_that_a_notebook_redefines_later_is_run_as_it_stood
     assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
 
 
+# The first block's TGF403 fix (watch `x1`) cannot help: `x1` reaches `y0` only through
+# `tf.stop_gradient`. (Until main's 04ed11d it was `y0 = x0 ** 2`, which no longer gets that fix.)
 _TWO_BLOCKS = textwrap.dedent('''
     import numpy as np
     import tensorflow as tf
@@ -734,7 +736,7 @@ _TWO_BLOCKS = textwrap.dedent('''
     x0 = tf.Variable(3.0)
     x1 = tf.constant(2.0)
     with tf.GradientTape() as tape:
-        y0 = x0 ** 2
+        y0 = x0 ** 2 + tf.stop_gradient(x1)
     print(tape.gradient(y0, [x0, x1]))
 
     x = tf.Variable(2.0)
@@ -928,6 +930,91 @@ def test_verify_shapes_nested_classes(verified):
     assert "move Shift to the module's top level" in nested["Shift"]["reason"]
 
 
+@pytest.mark.slow
+def test_verify_shapes_sizes_divided_to_zero_and_settings_objects(verified):
+    settings = _shape_verdicts(verified)["settings"]
+    # `Dense(ch // 8)` with a made-up ch of 4 has 0 units: a larger size is tried, and it runs.
+    assert settings["SelfGate"]["verdict"] == "verified", settings
+    head = settings["SettingsHead"]
+    assert head["verdict"] == "inconclusive", head
+    assert "uses `config.units`, and `config` is a value only the project's configuration gives" in head["reason"]
+
+
+@_batched
+def _keras2(folder: Path) -> Items:
+    """fixtures/projects/verify_keras2, alone: its only model is one Keras 3 refuses."""
+    original, fixed = folder / "original", folder / "fixed"
+    shutil.copytree(FIXTURES / "projects" / "verify_keras2", original)
+    shutil.copytree(FIXTURES / "projects" / "verify_keras2", fixed)
+    tfgradfix("--fix", "--unsafe-fixes", ".", cwd=fixed)
+    return [(str(original / "numpy_sizes.py"), (original / "numpy_sizes.py").read_text(),
+             (fixed / "numpy_sizes.py").read_text())]
+
+
+@pytest.mark.slow
+def test_a_model_the_installed_keras_refuses_is_said_to_be_the_projects(verified):
+    (units,) = verified[_keras2]
+    (verdict,) = units.values()
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert verdict["reason"].startswith("the project's own generate_net(8, 2) raises ValueError"), verdict
+    assert "before any fix, under TensorFlow" in verdict["reason"] and "--python" in verdict["reason"], verdict
+
+
+def test_only_an_error_tensorflow_or_keras_raises_is_the_librarys_refusal():
+    from tfgradfix.verify.child import _library_refuses
+
+    def project_code():
+        raise ValueError("the project's own check")
+
+    with pytest.raises(ValueError) as caught:
+        project_code()
+    assert not _library_refuses(caught.value)
+    with pytest.raises(NameError) as missing:
+        exec(compile("undefined_name", "/site-packages/keras/src/fake.py", "exec"))
+    assert not _library_refuses(missing.value)  # a name the slice left out is the verifier's
+    with pytest.raises(ValueError) as refused:
+        exec(compile("raise ValueError('units')", "/site-packages/keras/src/layers/core/dense.py", "exec"))
+    assert _library_refuses(refused.value)
+
+
+def test_a_guessed_number_used_as_a_settings_object_is_named_from_the_failing_line():
+    from tfgradfix.verify.child import guessed_use, settings_hint
+
+    def build(network_settings, units):
+        hidden = units * 2
+        return hidden, network_settings["hidden_units"]
+
+    with pytest.raises(TypeError) as caught:
+        build(4, 4)
+    assert guessed_use(caught.value, {"network_settings", "units"}) == 'network_settings["hidden_units"]'
+    # Not a guessed argument's use, or not a number's failure: nothing to name.
+    assert guessed_use(caught.value, {"units"}) == ""
+    assert guessed_use(ValueError("'int' object"), {"network_settings"}) == ""
+
+    def sized(var_names, depth):
+        return int(len(var_names)) * depth
+
+    with pytest.raises(TypeError) as unsized:
+        sized(4, 4)
+    assert guessed_use(unsized.value, {"var_names", "depth"}) == "len(var_names)"
+    assert settings_hint("len(var_names)", {"var_names", "depth"}).startswith(
+        "its constructor uses `len(var_names)`, and `var_names` is a value only the project's configuration")
+
+
+def test_a_size_a_constructor_derives_as_zero_is_tried_larger_only_for_that_error():
+    from tfgradfix.verify.child import LARGER_SIZE_GUESS, SIZE_GUESS, _larger_sizes
+
+    def make(ch, depth, name="block"):
+        return ch, depth, name
+
+    zero = ValueError("Received an invalid value for `units`, expected a positive integer. Received: units=0")
+    guessed = {"ch": SIZE_GUESS, "depth": SIZE_GUESS, "name": "block"}
+    assert _larger_sizes(make, guessed, zero) == {"ch": LARGER_SIZE_GUESS, "depth": LARGER_SIZE_GUESS,
+                                                  "name": "block"}
+    assert _larger_sizes(make, guessed, ValueError("Dimensions must be equal")) is None
+    assert _larger_sizes(make, {"ch": 3, "depth": 2}, zero) is None  # the project's own values: kept
+
+
 def test_a_finding_in_a_nested_class_or_a_plain_class_method_takes_its_units_verdict():
     from tfgradfix.verify.units import verdict_for
 
@@ -936,6 +1023,16 @@ def test_a_finding_in_a_nested_class_or_a_plain_class_method_takes_its_units_ver
     assert verdict_for(units, "build_model.Squash.call")["verdict"] == "verified"
     assert verdict_for(units, "Agent.learn")["verdict"] == "failed"
     assert verdict_for(units, "Agent._discount")["verdict"] == "failed"  # a helper method: the worst
+
+
+def test_a_fixed_attribute_only_a_loss_method_reads_runs_through_the_training_step():
+    original = (FIXTURES / "TGF203" / "loss_weights_outside_call.py").read_text()
+    fixed = (FIXTURES / "TGF203" / "loss_weights_outside_call.fixed.py").read_text()
+    assert changed_units(original, fixed) == [Unit("function", "train_step_example", covers=("MultiTask",))]
+    # The same fix of an attribute `call` reads is run by calling the layer.
+    read = original.replace("return self.out(self.hidden(x))", "return self.out(self.hidden(x)) - self.log_vars")
+    read_fixed = fixed.replace("return self.out(self.hidden(x))", "return self.out(self.hidden(x)) - self.log_vars")
+    assert changed_units(read, read_fixed) == [Unit("layer", "MultiTask")]
 
 
 def test_a_plain_class_with_a_tape_is_run_by_its_method_not_built_as_a_layer():

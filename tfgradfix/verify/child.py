@@ -283,7 +283,7 @@ def _signature_arguments(cls) -> list[tuple[list, dict]]:
         elif annotation == "bool":
             kwargs[p.name] = False
         elif annotation in ("int", "") and annotation != "str":
-            kwargs[p.name] = 4
+            kwargs[p.name] = SIZE_GUESS
         else:
             return []
     found = [([], kwargs)] if kwargs else []
@@ -294,6 +294,65 @@ def _signature_arguments(cls) -> list[tuple[list, dict]]:
     if values:
         found.append(([], {**kwargs, **values}))
     return found
+
+
+# The size guessed for a required argument, and the larger one tried where a constructor
+# rejects the size it derives from it (`ch // 8` filters: 0).
+SIZE_GUESS, LARGER_SIZE_GUESS = 4, 32
+_NOT_POSITIVE = re.compile(r"strictly positive|expected a positive integer|must be (a )?positive|"
+                           r"Received:? \w+=0\b|by zero")
+
+
+def _required_names(cls) -> set[str]:
+    """The constructor parameters without a default: those the verifier guesses."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    return {p.name for p in parameters if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+def _larger_sizes(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
+    """The same arguments with every guessed size made larger, where the build failed on a
+    size it derived from them being zero; None where that is not why it failed."""
+    if not (isinstance(error, ZeroDivisionError) or _NOT_POSITIVE.search(str(error))):
+        return None
+    guessed = _required_names(cls)
+    larger = {k: LARGER_SIZE_GUESS if k in guessed and type(v) is int and v == SIZE_GUESS else v
+              for k, v in kwargs.items()}
+    return larger if larger != kwargs else None
+
+
+def guessed_use(error: BaseException, guessed: set[str]) -> str:
+    """`config.device`, `settings['units']` or `len(var_names)`: how the project's code used a
+    required argument the verifier made up as a number, where that use is what failed ('int'
+    object has no attribute, is not subscriptable; object of type 'int' has no len()). Empty
+    where the error is another."""
+    if not guessed or not isinstance(error, (TypeError, AttributeError)) or \
+            not re.search(r"'(int|float|bool)' object|object of type '(int|float|bool)'", str(error)):
+        return ""
+    import linecache
+
+    names = "|".join(sorted(map(re.escape, guessed)))
+    use = re.compile(rf"\b(?:{names})\s*(?:\[[^\]\n]*\]|\.\w+|\.get\([^)\n]*\))|\blen\(\s*(?:{names})\s*\)|"
+                     rf"\bin\s+(?:{names})\b")
+    frames, trace = [], error.__traceback__
+    while trace is not None:
+        frames.append((trace.tb_frame.f_code.co_filename, trace.tb_lineno))
+        trace = trace.tb_next
+    for filename, line in reversed(frames):  # the failing line first, then its callers
+        found = use.search(linecache.getline(filename, line))
+        if found:
+            return found.group(0).strip()
+    return ""
+
+
+def settings_hint(use: str, guessed: set[str]) -> str:
+    """What to say of a made-up number the project's code used as something else: no input
+    helps, only the project's own values (its configuration)."""
+    argument = next((name for name in re.findall(r"\w+", use) if name in guessed), use)
+    return (f"its constructor uses `{use}`, and `{argument}` is a value only the project's configuration "
+            f"gives (a settings object, names, data; the verifier makes up numbers for required arguments)")
 
 
 INITIAL_VALUE = re.compile(r"(^|_)(init|initial|start|value|values|tensor|array|constant)(_\w+)?$")
@@ -473,7 +532,9 @@ def _instances(tf, original, fixed, unit: UnitJob):
     plan_shapes = [tuple(s) for s in unit.get("shapes", [])]
     if example and example.get("input_shape"):
         plan_shapes.insert(0, tuple(example["input_shape"]))
-    for module, target, args, kwargs, via in _class_candidates(original, unit):
+    queue = _class_candidates(original, unit)
+    while queue:
+        module, target, args, kwargs, via = queue.pop(0)
         make_before, make_after = getattr(original.get(module), target, None), getattr(fixed.get(module), target, None)
         if make_before is None or make_after is None:
             continue
@@ -481,6 +542,9 @@ def _instances(tf, original, fixed, unit: UnitJob):
             probe = _build(tf, make_before, args, kwargs)
         except Exception as error:
             _needs(error)
+            larger = _larger_sizes(make_before, kwargs, error)
+            if larger is not None:
+                queue.insert(0, (module, target, args, larger, via))
             yield None, None, error, via, None  # why it could not be built: the verdict's last error
             continue
         if not isinstance(probe, (tf.keras.layers.Layer, tf.Module)):
@@ -637,10 +701,15 @@ def _gradients(tf, layer, x, direction):
 def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     errors = []
     name = unit["name"]
+    uses = []  # `config.device`: a guessed argument the project's code used as an object
+    cls = getattr(original.get(unit["entry"]), name, None)
+    guessed = _required_names(cls) if inspect.isclass(cls) else set()
     try:
         for before, after, x, via, bound in _instances(tf, original, fixed, unit):
             if before is None:
                 errors.append(_describe(x))
+                if not via:
+                    uses.append(guessed_use(x, guessed))
                 continue
             rng = np.random.default_rng(0)
             directions = {}
@@ -696,6 +765,9 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
         hint = (f"{name} is defined inside {outer}, which the verifier does not run (it runs only factories "
                 f"without arguments, named like build_model, make_*, create_*, get_*); move {name} to the "
                 f"module's top level, or return a model holding it from such a factory")
+    use = next((u for u in reversed(uses) if u), "")
+    if use and not outer:
+        hint = f"{settings_hint(use, guessed)}; {hint}"
     absent = _absent_modules(original.get(unit["entry"]))
     if absent:  # what it does not find may be what makes it: say so first
         hint = f"install {', '.join(absent)} (its module imports it), or " + hint
@@ -1047,10 +1119,20 @@ def verify_function(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
         raise Inconclusive(f"{name}() takes a model and the project has no model the verifier can build; "
                            "add a model factory without arguments or an example() in the module")
     shapes = [tuple(s) for s in unit.get("shapes", [])] + SHAPES
-    errors = []
+    errors, refused = [], []
     for builder in choices or [None]:
         try:
             model_before = _model_for(tf, original, unit, builder, original[entry])
+        except Inconclusive as error:
+            errors.append(str(error))
+            continue
+        except Exception as error:
+            _needs(error)
+            errors.append(_describe(error))
+            if builder is not None and _library_refuses(error):
+                refused.append(_refused(tf, builder, error))
+            continue
+        try:
             x_spec, output = _first_output(tf, model_before, _model_inputs(tf, model_before, unit, shapes))
         except Inconclusive as error:
             errors.append(str(error))
@@ -1132,8 +1214,31 @@ def verify_function(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                         result.update(verdict="failed", reason="the fixed function does not run under tf.function: "
                                       + (_describe(graph_error) if graph_error else "gradients None when traced"))
                 return result
+    if refused and len(refused) == len(choices):
+        raise Inconclusive(refused[-1])
     raise Inconclusive(f"could not call {name}() with synthetic arguments"
                        + (f" (last error: {errors[-1]})" if errors else ""))
+
+
+def _library_refuses(error: BaseException) -> bool:
+    """Whether TensorFlow or Keras itself raised it (a value it does not take), not the project's
+    code or a name the slice left out."""
+    if isinstance(error, (NameError, ImportError, AssertionError)):
+        return False
+    trace, last = error.__traceback__, ""
+    while trace is not None:
+        last, trace = trace.tb_frame.f_code.co_filename, trace.tb_next
+    return bool(re.search(r"[/\\](keras|tensorflow|tf_keras)[/\\]", last))
+
+
+def _refused(tf, builder: dict, error: BaseException) -> str:
+    """Every model the project makes with its own arguments is refused by this TensorFlow or
+    Keras before any fix: no synthetic input helps; the versions the project is written for do."""
+    shown = ", ".join([*map(repr, builder["args"]), *(f"{k}={v!r}" for k, v in builder["kwargs"].items())])
+    keras = str(getattr(sys.modules.get("keras"), "__version__", "?"))
+    return (f"the project's own {builder['name']}({shown}) raises {_describe(error)} before any fix, under "
+            f"TensorFlow {tf.__version__} and Keras {keras}: verify with the TensorFlow and Keras the project "
+            f"is written for (tfgradfix --verify --python PYTHON)")
 
 
 def _held_model(tf, obj):
@@ -1150,7 +1255,9 @@ def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     fed to find its input, the method called before and after with the same synthetic
     arguments, the fixed object's model starting from the original's values."""
     owner, method = unit["name"].split(".", 1)
-    errors = []
+    errors, uses = [], []
+    cls = getattr(original.get(unit["entry"]), owner, None)
+    guessed = _required_names(cls) if inspect.isclass(cls) else set()
     for module, target, args, kwargs, via in _class_candidates(original, {**unit, "name": owner}):
         make_before, make_after = getattr(original.get(module), target, None), getattr(fixed.get(module), target, None)
         if make_before is None or make_after is None:
@@ -1162,6 +1269,7 @@ def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
         except Exception as error:
             _needs(error)
             errors.append(_describe(error))
+            uses.append(guessed_use(error, guessed) if target == owner else "")
             continue
 
         def instance(make, start=None):
@@ -1211,7 +1319,10 @@ def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                     result.update(verdict="failed", reason="the fixed method does not run under tf.function: "
                                   + (_describe(graph_error) if graph_error else "gradients None when traced"))
             return result
-    raise Inconclusive(f"could not build {owner} and call {unit['name']}() with synthetic arguments"
+    use = next((u for u in reversed(uses) if u), "")
+    settings = (f"; {settings_hint(use, guessed)}: add a module-level example() returning ({owner}(...), inputs) "
+                f"or an entry in [tool.tfgradfix.verify.examples]") if use else ""
+    raise Inconclusive(f"could not build {owner} and call {unit['name']}() with synthetic arguments{settings}"
                        + (f" (last error: {errors[-1]})" if errors else ""))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from typing import Optional
 
 import libcst as cst
 import libcst.matchers as m
@@ -180,7 +181,7 @@ def _method_runner(original: str, fixed: str, name: str) -> str:
 
     before, after = methods(old), methods(table.tree)
     changed = {m for m in set(before) | set(after) if before.get(m) != after.get(m)}
-    if not changed or changed & _FORWARD:
+    if not changed or (changed & _FORWARD and not _set_for_other_methods(old, table.tree, name, changed)):
         return ""
     for statement in table.statements:
         node = statement.node
@@ -190,6 +191,56 @@ def _method_runner(original: str, fixed: str, name: str) -> str:
             if name in reached.names and "GradientTape" in reached.code:
                 return node.name
     return ""
+
+
+def _set_for_other_methods(old: ast.Module, new: ast.Module, name: str, changed: set[str]) -> bool:
+    """Whether the fix changed only what `__init__`/`build` assign to attributes that calling the
+    layer never reads and another method does (loss weights read by the model's own loss
+    method): calling the layer cannot show such a fix at work, its training step can."""
+    if not changed <= {"__init__", "build"}:
+        return False
+
+    def cls_of(tree: ast.Module) -> Optional[ast.ClassDef]:
+        return next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name), None)
+
+    def assigned(cls: Optional[ast.ClassDef]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for f in (cls.body if cls is not None else []):
+            if isinstance(f, ast.FunctionDef) and f.name in changed:
+                for node in ast.walk(f):
+                    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                        for t in targets:
+                            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                                found.setdefault(t.attr, []).append(ast.dump(node.value))
+        return found
+
+    old_cls, new_cls = cls_of(old), cls_of(new)
+    if new_cls is None:
+        return False
+    was, now = assigned(old_cls), assigned(new_cls)
+    fixed = {a for a in set(was) | set(now) if was.get(a) != now.get(a)}
+    if not fixed:
+        return False
+    bodies = {f.name: f for f in new_cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+    def reads(function) -> set[str]:
+        return {n.attr for n in ast.walk(function) if isinstance(n, ast.Attribute)
+                and isinstance(n.value, ast.Name) and n.value.id == "self"}
+
+    # What calling the layer runs: `call`, and the methods (and properties) it reaches on self.
+    todo, on_call = [m for m in ("call", "__call__") if m in bodies], set()
+    while todo:
+        method = todo.pop()
+        if method in on_call:
+            continue
+        on_call.add(method)
+        todo += [r for r in reads(bodies[method]) if r in bodies]
+    read_on_call = set().union(*(reads(bodies[m]) for m in on_call)) if on_call else set()
+    if not on_call or fixed & read_on_call:
+        return False
+    others = [f for m, f in bodies.items() if m not in on_call and m not in _FORWARD]
+    return all(any(a in reads(f) for f in others) for a in fixed)
 
 
 def _callee_word(call: ast.Call) -> str:
