@@ -83,9 +83,14 @@ class DerivedWeightInBuild(Rule):
         "to the top of `call` (`__call__` for a `tf.Module`) as a local, and `call` reads the local. The first forward pass "
         "gives the same values; later ones follow the trained weights, which is the point. "
         "Unsafe (with `--unsafe-fixes`) when the expression calls anything else (it may have "
-        "side effects). No fix when it uses `build`'s local names or other methods read the "
-        "attribute."
+        "side effects). Where other methods (or `build`, later) read the attribute too, it becomes a "
+        "read-only `@property` returning the expression, so every reader follows the trained weights; "
+        "only where nothing else assigns the attribute and the class's bases are a plain `Layer`/"
+        "`Model` or classes of the module (else no fix, and the message says why). No fix when the "
+        "expression uses `build`'s local names."
     )
+
+    _why: Optional[str] = None  # why the last finding has no fix, where the message should say
 
     _IN_CONSTRUCTOR = ("`self.{attr}` is computed from variables once, in `__init__`, outside any tape: "
                        "`__call__` uses a constant and the variables it came from get no gradient")
@@ -119,8 +124,11 @@ class DerivedWeightInBuild(Rule):
                 continue
             if carries_no_gradient(scope.flow or scope.analyse(), value):
                 continue  # `self.alpha_shape = self.alpha.shape`: metadata, the same on every step
-            self.report(statement.body[0], self.message.format(attr=attr),
-                        self._fix(cls, node, statement, attr, value, call))
+            self._why = None
+            fix = self._fix(cls, node, statement, attr, value, call)
+            message = self.message.format(attr=attr)
+            self.report(statement.body[0], message if fix is not None or self._why is None
+                        else f"{message} (no fix: {self._why})", fix)
 
     def _module_constructor(self, scope, owner: cst.ClassDef, init: cst.FunctionDef) -> None:
         """A `tf.Module` whose constructor computes a tensor from its own trainable variables
@@ -178,10 +186,10 @@ class DerivedWeightInBuild(Rule):
         methods = cls if isinstance(cls, dict) else cls.methods
         readers = [m for name, m in methods.items() if name not in skipped
                    and any(self_attribute(n) == attr for n in descendants(m))]
-        if readers:
-            return None
         calls = [n for n in descendants(value) if isinstance(n, cst.Call)]
         pure = all((imports.resolve(c.func) or "").startswith("tensorflow.") for c in calls)
+        if readers or self._read_later_in(build, statement, attr):
+            return self._property_fix(cls, build, statement, attr, value, pure)
         taken = set(names_in(call.body)) | {p.name.value for p in call.params.params}
         local = attr.lstrip("_") or "value"
         while local in taken:
@@ -197,6 +205,52 @@ class DerivedWeightInBuild(Rule):
 
         return Fix(f"Compute `self.{attr}` in `{call.name.value}`", (Edit(statement, removal), Edit(call, rewrite_call)),
                    Applicability.SAFE if pure else Applicability.UNSAFE)
+
+
+    @staticmethod
+    def _read_later_in(build: cst.FunctionDef, statement: cst.CSTNode, attr: str) -> bool:
+        body = list(build.body.body)
+        return any(self_attribute(n) == attr for later in body[body.index(statement) + 1:] for n in descendants(later))
+
+    def _property_fix(self, cls, build, statement, attr, value, pure) -> Optional[Fix]:
+        """Other methods (or `build` itself, later) read the attribute too: it becomes a
+        read-only property computing the expression on each read, so every reader follows the
+        trained weights. Only where nothing else assigns it and no base class can define it
+        (a plain `Layer`/`Model` base, or classes of this module)."""
+        if isinstance(cls, dict) or cls.external or cls.method(attr) is not None:
+            self._why = f"other methods use `self.{attr}`, and a base class may define it"
+            return None
+        for owner in cls.lineage():
+            for base in owner.node.bases:
+                qualified = self.context.imports.resolve(base.value) or ""
+                if not (qualified.endswith((".Layer", ".Model")) or (
+                        isinstance(base.value, cst.Name) and base.value.value in self.context.analysis.class_names)):
+                    self._why = f"other methods use `self.{attr}`, and a base class may define it"
+                    return None
+        for node in descendants(self.context.analysis.module):
+            if node is statement.body[0]:
+                continue
+            targets = (node.targets if isinstance(node, cst.Assign) else
+                       [node] if isinstance(node, (cst.AugAssign, cst.AnnAssign)) else [])
+            for target in targets:
+                expr = target.target
+                if isinstance(expr, cst.Attribute) and expr.attr.value == attr:
+                    self._why = (f"other methods use `self.{attr}` and it is assigned elsewhere too, "
+                                 "so it cannot become a read-only property")
+                    return None
+        only_statement = len(build.body.body) == 1
+        removal = cst.SimpleStatementLine([cst.Pass()]) if only_statement else cst.RemovalSentinel.REMOVE
+        getter = cst.FunctionDef(
+            name=cst.Name(attr), params=cst.Parameters([cst.Param(cst.Name("self"))]),
+            body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Return(value)])]),
+            decorators=[cst.Decorator(cst.Name("property"))],
+            leading_lines=[cst.EmptyLine(indent=False)])
+
+        def add_property(updated: cst.FunctionDef):
+            return cst.FlattenSentinel([updated, getter])
+
+        return Fix(f"Make `self.{attr}` a property computed on each read", (
+            Edit(statement, removal), Edit(build, add_property)), Applicability.SAFE if pure else Applicability.UNSAFE)
 
 
 def is_constructor(value: cst.Call, imports) -> bool:
