@@ -198,6 +198,7 @@ class DataFlow:
     gradient_sources: list[cst.BaseExpression] = field(default_factory=list)
     escaping: list[cst.BaseExpression] = field(default_factory=list)
     one_call_variables: frozenset = frozenset()
+    one_call_names: frozenset = frozenset()  # the names bound to them
     # What `analysis/values.py` has worked out about this scope's values.
     value_cache: dict = field(default_factory=dict, repr=False)
 
@@ -280,9 +281,9 @@ class DataFlow:
         if self.blocking.all_sources:
             # A tape records a trainable variable by itself; a `trainable=False` one (the
             # collocation points of a PINN) only when watched.
-            self.one_call_variables = frozenset(
-                b.value for b in self.bindings
-                if isinstance(b.value, cst.Call) and self._made_for_one_call(b.name))
+            one_call = [b for b in self.bindings if isinstance(b.value, cst.Call) and self._made_for_one_call(b.name)]
+            self.one_call_variables = frozenset(b.value for b in one_call)
+            self.one_call_names = frozenset(b.name for b in one_call)
             self.tainted |= {
                 b.name for b in self.bindings
                 if is_weight_constructor(b.value, self.imports) and not holds_state(b.value, self.imports)
@@ -336,10 +337,6 @@ class DataFlow:
             return None
         return frozenset(n for expr in (*differentiated, *self.escaping) for n in names_in(expr))
 
-    def _one_call_module_variable(self, name: str) -> bool:
-        return isinstance(self.scope.node, cst.Module) and any(
-            b.name == name and b.value in self.one_call_variables for b in self.bindings)
-
     def _live(self, bindings: list[Binding]) -> set[str]:
         depends: dict[str, set[str]] = {}
         for binding in bindings:
@@ -378,7 +375,7 @@ class DataFlow:
         if isinstance(expr, cst.Name):
             return expr.value in self.tainted or (
                 self.blocking.all_sources and self.scope.reads_module_variable(expr.value)
-                and not self._one_call_module_variable(expr.value))
+                and expr.value not in self.one_call_names)
         if isinstance(expr, cst.Attribute):
             attr = expr.attr.value
             owner_attr = self_attribute(expr)

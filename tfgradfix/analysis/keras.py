@@ -235,6 +235,13 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
     return info
 
 
+def own_weights(cls: cst.ClassDef, imports: ImportMap) -> set[str]:
+    """The attributes a class's own methods assign a trainable weight, state left out (as a
+    Keras class's `weights - state`): for a `tf.Module` a layer holds, what Keras 3 misses."""
+    info = _describe(cls, imports, None)
+    return info.weights - info.state
+
+
 # Signs that a layer works on strings or vocabularies (lookup, hashing,
 # vectorization): docs/architecture.md "What is not a gradient path" lists these as correct
 # users of NumPy.

@@ -21,9 +21,8 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import DataFlow, walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.keras import batch_norm_application, is_weight_constructor, makes_state, self_attribute
+from tfgradfix.analysis.keras import batch_norm_application, makes_state, own_weights, self_attribute
 from tfgradfix.analysis.project import Kind, library_kind
-from tfgradfix.analysis.roles import holds_state, state_attributes
 from tfgradfix.analysis.tree import descendants
 
 if TYPE_CHECKING:
@@ -351,17 +350,7 @@ def module_weights(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> tu
     if kind is not Kind.TF_MODULE:
         return ()
     if node is not None:
-        found = []
-        for method in _methods(analysis, node):
-            for stmt in descendants(method):
-                if (isinstance(stmt, cst.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, cst.Call)
-                        and is_weight_constructor(stmt.value, analysis.imports)
-                        and not holds_state(stmt.value, analysis.imports)):
-                    attr = self_attribute(stmt.targets[0].target)
-                    if attr is not None and attr not in found:
-                        found.append(attr)
-        moved = state_attributes({m.name.value: m for m in _methods(analysis, node)}, ("__call__", "call"))
-        return tuple(a for a in found if a not in moved)
+        return tuple(sorted(set().union(*(own_weights(cls, analysis.imports) for cls in _lineage(analysis, node)))))
     dotted = dotted_name(callee)
     if analysis.project is None or analysis.module_name is None or dotted is None:
         return ()

@@ -222,14 +222,23 @@ class Scope:
 
     def _attribute_dtype_names(self, attr: str, depth: int) -> frozenset[str]:
         """`self.weight_dtype`: what the class's methods assign to it."""
-        assert self.owner is not None
         names: set[str] = set()
-        for method in (s for s in self.owner.body.body if isinstance(s, cst.FunctionDef)):
+        for scope, node in self.attribute_assignments(attr):
+            if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
+                names |= scope.dtype_names(node.value, depth + 1)
+        return frozenset(names or {""})
+
+    def attribute_assignments(self, attr: str) -> Iterator[tuple["Scope", cst.CSTNode]]:
+        """The statements of the class's methods that assign `self.<attr>` (alone, unpacked
+        from a tuple, augmented or annotated), each with its method's scope."""
+        owner = self.owner
+        for method in (s for s in owner.body.body if isinstance(s, cst.FunctionDef)) if owner is not None else ():
             scope = self.module.scopes.get(method)
             for node in walk_scope(scope.body) if scope is not None else ():
-                if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
-                    names |= scope.dtype_names(node.value, depth + 1)
-        return frozenset(names or {""})
+                if isinstance(node, cst.Assign) and any(attr in _assigned_attributes(t.target) for t in node.targets):
+                    yield scope, node
+                elif isinstance(node, (cst.AugAssign, cst.AnnAssign)) and self_attribute(node.target) == attr:
+                    yield scope, node
 
     def _callers_with_constructions(self) -> list[tuple["Scope", cst.Call]]:
         """The module's calls of this function; for `__init__`, also `Class(...)`."""
@@ -300,6 +309,14 @@ class Scope:
         return flow
 
 
+def _assigned_attributes(target: cst.BaseExpression) -> set[str]:
+    """The `self.<attr>` an assignment target binds, also inside `self.a, self.b = ...`."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return {a for e in target.elements for a in _assigned_attributes(e.value)}
+    attr = self_attribute(target)
+    return {attr} if attr is not None else set()
+
+
 def _binds(scope: Optional[Scope], name: str) -> bool:
     """Whether `name` is the function's own, or an enclosing function's (a closure)."""
     while scope is not None and not isinstance(scope.node, cst.Module):
@@ -346,7 +363,7 @@ class ModuleAnalysis:
         }
         self.scopes: dict[ScopeNode, Scope] = {}
         self._callers: Optional[dict[Scope, list[tuple[Scope, cst.Call]]]] = None
-        self._global_reads: dict[tuple[str, str], bool] = {}
+        self._global_reads: dict[str, bool] = {}
         # Functions of the module called through a parameter (`loss_fn(y, pred)`): their calls.
         self._handed_calls: dict[Scope, list[tuple[Scope, cst.Call]]] = {}
         self.tape_blocks: set[cst.With] = set()
@@ -924,13 +941,12 @@ class ModuleAnalysis:
     def read_elsewhere(self, name: str) -> bool:
         """Whether a function or class body of the module reads module-level `name` (it is
         neither bound there nor a parameter): a global other code may differentiate."""
-        key = ("read", name)
-        if key not in self._global_reads:
-            self._global_reads[key] = any(
+        if name not in self._global_reads:
+            self._global_reads[name] = any(
                 scope.node is not self.module and not _binds(scope, name)
                 and any(isinstance(node, cst.Name) and node.value == name for node in walk_scope(scope.body))
                 for scope in self.scopes.values())
-        return self._global_reads[key]
+        return self._global_reads[name]
 
     def callers_of(self, callee: Scope) -> list[tuple[Scope, cst.Call]]:
         """Where the module calls a function or method (`f(...)`, `self.m(...)`, and through a

@@ -125,13 +125,6 @@ def _attribute_kind(flow: "DataFlow", expr: cst.Attribute, seen: frozenset) -> K
     return kinds.pop() if len(kinds) == 1 else Kind.UNKNOWN
 
 
-def _target_attributes(target: cst.BaseExpression) -> set[str]:
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return {a for e in target.elements for a in _target_attributes(e.value)}
-    attr = self_attribute(target)
-    return {attr} if attr is not None else set()
-
-
 def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
     imports = flow.imports
     callee = call.func
@@ -394,17 +387,9 @@ def _agreed(flow: "DataFlow", values: list, seen: frozenset, key: str) -> Option
 def _attribute_values(flow: "DataFlow", attr: str) -> list:
     """What the class's methods assign to `self.<attr>`, each with its method's flow; [] when
     one assignment is not `self.<attr> = value` alone."""
-    owner = flow.scope.owner
     found = []
-    for method in (s for s in owner.body.body if isinstance(s, cst.FunctionDef)) if owner is not None else ():
-        scope = flow.scope.module.scopes.get(method)
-        if scope is None:
-            continue
-        for node in walk_scope(scope.body):
-            if isinstance(node, (cst.AugAssign, cst.AnnAssign)) and self_attribute(node.target) == attr:
-                return []
-            if isinstance(node, cst.Assign) and any(attr in _target_attributes(t.target) for t in node.targets):
-                if not any(self_attribute(t.target) == attr for t in node.targets):
-                    return []  # `self.a, self.b = helper(...)`
-                found.append((scope.analyse(), node.value))
+    for scope, node in flow.scope.attribute_assignments(attr):
+        if not (isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets)):
+            return []  # augmented, or `self.a, self.b = helper(...)`
+        found.append((scope.analyse(), node.value))
     return found

@@ -179,13 +179,13 @@ class UntrackedVariableAttribute(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         context = self.context
         scope = context.scope
-        if scope.keras_class is None:
+        if scope.keras_class is None or scope.keras_class.legacy or context.analysis.legacy_keras:
             return
+        if scope.forward:
+            return  # in call: TGF201/TGF202's business
         if context.imports.resolve(node.func) not in TF_VARIABLE:
             self._module_attribute(node)
             return
-        if scope.forward or scope.keras_class.legacy or context.analysis.legacy_keras:
-            return  # in call: TGF201/TGF202's business
         attr = stored_on(context, node)
         if attr is None:
             return
@@ -224,8 +224,6 @@ class UntrackedVariableAttribute(Rule):
         Keras layer whose forward pass reads it (measured: a Keras 3 layer lists none of them)."""
         context = self.context
         cls = context.scope.keras_class
-        if context.scope.forward or cls.legacy or context.analysis.legacy_keras:
-            return
         attr = stored_on(context, node)
         if attr is None or not read_by_call(cls, attr) or context.analysis.is_trained_by_name(cls, attr):
             return
