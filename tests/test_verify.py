@@ -1540,3 +1540,15 @@ def test_a_fix_only_in_a_method_calling_the_layer_never_runs_is_run_through_its_
     path = FIXTURES / "TGF101" / "model_method.py"
     fixed = path.with_name("model_method.fixed.py").read_text()
     assert changed_units(path.read_text(), fixed) == [Unit("function", "train_step_example", covers=("Actor",))]
+
+
+
+@pytest.mark.slow
+def test_a_fix_in_a_namespace_package_is_run_through_the_layer_that_imports_it(tmp_path):
+    """`networks/` has no `__init__.py` (PEP 420): `from networks.ops import squash` still
+    names the project's file, so the fix is run through `Head` instead of the unit needing
+    'networks, which is not installed'."""
+    _, _, verdicts = _verify_project_json(tmp_path, "namespace_packages")
+    (verdict,) = verdicts.values()
+    assert verdict["verdict"] == "verified" and verdict["covers"] == ["squash"], verdict
+    assert verdict["none_before"] == ["kernel"] and not verdict["none_after"], verdict

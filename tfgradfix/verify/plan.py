@@ -94,7 +94,7 @@ class Project:
         (a notebook, a file named like no module)."""
         names = module_names(str(path)) if path.suffix == ".py" else []
         if names:
-            return names[0]
+            return self.index.imported_as(str(path)) or names[0]
         try:
             parts = path.relative_to(self.root).with_suffix("").parts
         except ValueError:

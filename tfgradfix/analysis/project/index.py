@@ -41,6 +41,7 @@ class ProjectIndex:
         self._missing: set[str] = set()  # names no root has a file for
         self._listings: dict[str, set[str]] = {}
         self._ambiguous: set[str] = set()  # module names more than one file has
+        self._imported_as: dict[str, str] = {}  # file -> its name through a namespace package
         self._module_of: dict[str, Optional[tuple[str, str]]] = {}
         # Filled by the engine between rounds: module -> function name -> entry.
         self.entries: dict[str, dict[str, PathEntry]] = {}
@@ -149,8 +150,31 @@ class ProjectIndex:
                         if names and self._load(str(found), names) is not None:
                             if name in self.modules or self._aliases.get(name) in self.modules:
                                 return True
+                    if is_file(found) and self._namespace_module(name, str(found)):
+                        return True
         self._missing.add(name)
         return False
+
+    def _namespace_module(self, name: str, path: str) -> bool:
+        """Read `path` as module `name` of a namespace package (PEP 420: `Utility/model.py`
+        imported as `Utility.model` although `Utility` has no `__init__.py`, as research code
+        run from its root does). The file's own name is its stem (`model`), which other folders'
+        files may share; the dotted name the import spells is unique, so it is the one kept."""
+        names = module_names(path)
+        if len(name.split(".")) < 2 or not names or names[0] == name or "." in names[0]:
+            return False
+        known = self._by_path.get(key(path))
+        if known is not None and known in self.modules and known not in self._ambiguous:
+            self._aliases.setdefault(name, known)
+        elif self._load(path, [name]) is None:
+            return False
+        self._imported_as.setdefault(key(path), name)
+        return True
+
+    def imported_as(self, path: str) -> Optional[str]:
+        """The dotted name an import of the project reached the file by through a namespace
+        package (None: none did, and it is imported by its own name)."""
+        return self._imported_as.get(key(path))
 
     # -- modules ---------------------------------------------------------------
 
