@@ -19,7 +19,7 @@ class NumpyFunction(Rule):
     message = "`{function}` runs Python outside the graph: {consequence}"
     triggers = ("numpy_function", "py_function", "py_func")
     what = (
-        "Finds `tf.numpy_function`, `tf.compat.v1.py_func` and `tf.py_func` on the gradient "
+        "Finds `tf.numpy_function` (also `tf.compat.v1.`), `tf.compat.v1.py_func` and `tf.py_func` on the gradient "
         "path with a tensor input, and `tf.py_function` whose wrapped function (defined in the "
         "module) converts to NumPy. The wrapper call is the finding: the wrapped function's "
         "own body is NumPy by contract and no other rule reports inside it. A wrapper called on "
@@ -66,7 +66,8 @@ class NumpyFunction(Rule):
         "with `tf.custom_gradient`."
     )
 
-    _ALWAYS = ("tensorflow.numpy_function", "tensorflow.compat.v1.py_func", "tensorflow.py_func")
+    _ALWAYS = ("tensorflow.numpy_function", "tensorflow.compat.v1.numpy_function", "tensorflow.compat.v1.py_func",
+               "tensorflow.py_func")
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.context.imports.resolve(node.func)
