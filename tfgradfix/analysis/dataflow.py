@@ -399,6 +399,8 @@ class DataFlow:
         if isinstance(expr, cst.UnaryOperation):
             return not isinstance(expr.operator, cst.Not) and self.is_tainted(expr.expression)
         if isinstance(expr, cst.Comparison):
+            if is_python_test(expr):
+                return False
             operands = [expr.left, *(target.comparator for target in expr.comparisons)]
             return not self.blocking.comparisons and any(self.is_tainted(o) for o in operands)
         if isinstance(expr, cst.BooleanOperation):
@@ -540,6 +542,12 @@ def _is_super(expr: cst.BaseExpression) -> bool:
 _INDEX = cst.Integer("0")
 # Stands for an integer tensor the analysis does not follow (a comparison is a boolean to
 # `analysis/values.py`, and of two literals it is tainted by nothing).
+def is_python_test(comparison: cst.Comparison) -> bool:
+    """`x is None`, `k in table`: identity and membership are Python's, a plain bool whatever the
+    operands are; no tensor op runs, so nothing is differentiated or cut there."""
+    return all(isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for t in comparison.comparisons)
+
+
 _INTEGER_TENSOR = cst.Comparison(cst.Integer("0"), [cst.ComparisonTarget(cst.Equal(), cst.Integer("0"))])
 # Ops returning several tensors, some of them integer: the positions of those.
 _INTEGER_OUTPUTS = {

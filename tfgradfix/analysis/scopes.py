@@ -1,7 +1,9 @@
 """The gradient path of a module: which code runs between the weights and the loss.
 
 - the forward methods (`call`, `__call__`, `train_step`) of Keras classes, except a
-  `call` that returns 8-bit pixels (an inference-only decoder);
+  `call` that returns 8-bit pixels (an inference-only decoder) and a `train_step` that opens
+  its own tape (then only that tape's body, below, is on the path: not its inputs before it
+  nor its metrics after it);
 - the bodies of `with tf.GradientTape() as tape:` blocks;
 - everything those call in the same module (methods via `self.m(...)`,
   module functions by name, functions nested in the caller, closures that a
@@ -449,7 +451,10 @@ class ModuleAnalysis:
             scope.handed = entry.handed
             scope.between_layers = entry.between_layers
         name = node.name.value
-        if keras_class is not None and name in FORWARD_METHODS and not self._returns_images(scope):
+        # A `train_step` that opens its own tape is differentiated only there: what it runs
+        # before the tape (inputs, bootstrap targets) or after it (metrics) is not on the path.
+        own_tape = name == "train_step" and bool(scope.tape_blocks)
+        if keras_class is not None and name in FORWARD_METHODS and not own_tape and not self._returns_images(scope):
             scope.forward = True
             scope.model_calls = name == "train_step"
             if name != "train_step" and not scope.is_preprocessing:

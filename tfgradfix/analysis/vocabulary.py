@@ -41,7 +41,8 @@ VARIABLE_CONSTRUCTORS = ("tensorflow.Variable", "keras.Variable")
 TF_VARIABLE = ("tensorflow.Variable",)
 
 # `with tf.GradientTape() as tape:` opens a tape block.
-TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape")
+TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape",
+                     "tensorflow.python.eager.backprop.GradientTape")  # Keras 2's own train_step spells it
 
 # Decorators under which the function defines its own gradient or is not ours to judge.
 OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGradient")

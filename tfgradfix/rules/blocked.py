@@ -21,7 +21,7 @@ from typing import ClassVar, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import Blocking, walk_scope
+from tfgradfix.analysis.dataflow import Blocking, is_python_test, walk_scope
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
@@ -589,6 +589,8 @@ class NonDifferentiableOp(_CutRule):
                     _NON_DIFFERENTIABLE[op])
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
+        if is_python_test(node):
+            return
         operands = [node.left, *(target.comparator for target in node.comparisons)]
         self._check(node, operands, "A comparison", _NON_DIFFERENTIABLE["comparison"])
 

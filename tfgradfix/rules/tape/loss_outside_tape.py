@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import names_in
+from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.tapes import (
     Container, GradientCall, TapeBlock, can_reorder, names_bound, statement_reads,
 )
@@ -27,7 +28,9 @@ class LossOutsideTape(TapeRule):
     )
     evidence = (
         "The `tape.gradient` target, or what it is computed from after the forward pass, is assigned after "
-        "the block that this `tape.gradient` follows (each call matched with its own block)."
+        "the block that this `tape.gradient` follows (each call matched with its own block), by a "
+        "statement that runs an operation (a call or arithmetic): a name, a list or tuple of tensors, "
+        "or an item picked out of one only collects tensors that already exist, and is silent."
     )
     why = (
         "A tape records only the operations run inside its `with` block. A loss computed after "
@@ -129,6 +132,13 @@ class LossOutsideTape(TapeRule):
                 break
             moved.insert(0, statement)
             needed |= statement_reads(statement)
-        # `loss2 = loss` aliases the recorded tensor: nothing to record
-        recorded = [s for s in moved if not all(isinstance(getattr(x, "value", None), cst.Name) for x in s.body)]
+        # `loss2 = loss`, `outputs = []`, `pair = (a, b)`, `first = outs[0]` alias or collect
+        # tensors that already exist (recorded, or not, where they were made): nothing to record
+        recorded = [s for s in moved if any(_runs_an_op(getattr(x, "value", None)) for x in s.body)]
         return (moved if recorded else []), fixable
+
+
+def _runs_an_op(value) -> bool:
+    return value is not None and any(
+        isinstance(n, (cst.Call, cst.BinaryOperation)) or isinstance(n, cst.UnaryOperation) and not isinstance(
+            n.operator, cst.Not) for n in descendants(value))
