@@ -29,7 +29,9 @@ class VariableInCall(Rule):
     evidence = (
         "How often the code runs: the creation is in `call` itself and runs on every call, not under a test "
         "that closes after the first run (`if self.v is None:`, `if not self.built:`, `hasattr`, a predicate "
-        "method returning such a test) nor under `tf.init_scope()`."
+        "method returning such a test) nor under `tf.init_scope()`. `add_weight` is reported in Keras 3 "
+        "classes only (whose tracker raises); a class derived from Keras 2 (`tf_keras`, "
+        "`tensorflow.python.keras`) is silent there."
     )
     why = (
         "A `tf.Variable` made in `call` is a new, untracked variable on every call: it is not in "
@@ -82,6 +84,8 @@ class VariableInCall(Rule):
         if created is None or runs_once(context, node):
             return
         is_variable = created == "variable"
+        if not is_variable and cls.legacy:
+            return  # a Keras 2 layer (`tf_keras`): its `add_weight` in `call` does not raise
         what = "a `tf.Variable`" if is_variable else "a weight"
         consequence = ("a new, untracked variable on every call, which never trains"
                        if is_variable else "Keras 3 raises once the layer is built")
