@@ -533,3 +533,25 @@ def test_quantized_lambda_and_loss_of_another_module_lose_their_gradients():
     assert all(g is None for g in tape.gradient(mse, first.trainable_variables))
     assert all(g is not None for g in tape.gradient(mse, last.trainable_variables))
     assert all(g is None for g in tape.gradient(kappa, model.trainable_variables))
+
+
+
+def test_a_folder_a_script_puts_on_sys_path_is_the_projects(tmp_path):
+    """`sys.path.append("utils")` at the top of a script run from the repository's root:
+    `from helpers import squash` names utils/helpers.py, even when the script is given alone
+    (pre-commit, or `--verify`'s slice, which must carry it)."""
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "burgers").mkdir()
+    (tmp_path / "utils" / "helpers.py").write_text(
+        "import numpy as np\n\n\ndef squash(x):\n    return np.tanh(x)\n")
+    train = tmp_path / "burgers" / "train.py"
+    train.write_text(
+        "import sys\n\nimport tensorflow as tf\n\nsys.path.append(\"utils\")\nfrom helpers import squash\n\n\n"
+        "def step(model, x):\n    with tf.GradientTape() as tape:\n        loss = tf.reduce_sum(squash(model(x)))\n"
+        "    return tape.gradient(loss, model.trainable_variables)\n")
+    index = ProjectIndex.build([str(train)])
+    found = index.file_of_import(str(train), "helpers")
+    assert found is not None and Path(found).resolve() == (tmp_path / "utils" / "helpers.py").resolve()
+    assert index.file_of_import(str(train), "numpy") is None
+    run = _tfgradfix(tmp_path, ".")
+    assert _reported(run.stdout) == ["utils/helpers.py:5:12: TGF101 [*]"], run.stdout + run.stderr

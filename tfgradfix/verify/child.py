@@ -704,6 +704,14 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     uses = []  # `config.device`: a guessed argument the project's code used as an object
     cls = getattr(original.get(unit["entry"]), name, None)
     guessed = _required_names(cls) if inspect.isclass(cls) else set()
+    if inspect.isclass(cls) and not issubclass(cls, (tf.keras.layers.Layer, tf.Module)):
+        # Its Keras-looking base was another module's plain class (a trainer holding its model).
+        bases = ", ".join(b.__name__ for b in cls.__mro__[1:-1]) or "object"
+        raise Inconclusive(
+            f"{name} is a plain class (bases: {bases}), not a Keras layer or tf.Module, and the changed code is "
+            f"in none of its methods that holds a tape the verifier can call (a function a method returns is not "
+            f"called); add a module-level function without arguments that builds a {name} and runs the changed "
+            f"code (a train_step_example()), or check it with the project's own training")
     try:
         for before, after, x, via, bound in _instances(tf, original, fixed, unit):
             if before is None:
@@ -774,6 +782,23 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     return {"verdict": "inconclusive",
             "reason": f"could not build {name} and call it; {hint}" + (f" (last error: {errors[-1]})" if errors else ""),
             "to_add": hint}
+
+
+def _made_per_call(tf, layer, x) -> int:
+    """How many variables a further call of an already-called layer creates (layers or
+    `tf.Variable`s made inside `call`)."""
+    made = []
+
+    def count(next_creator, **kwargs):
+        made.append(kwargs.get("name"))
+        return next_creator(**kwargs)
+
+    try:
+        with tf.variable_creator_scope(count):
+            _call(layer, x)
+    except Exception:  # noqa: BLE001 - user code: the count is what ran before it raised
+        pass
+    return len(made)
 
 
 def _absent_modules(module) -> list[str]:
@@ -887,7 +912,16 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
     elif not graph_ok and graph_ok_before:
         result.update(verdict="failed", reason="the fixed layer does not run under tf.function")
     elif fresh and not np.allclose(np.asarray(_flat(tf, _call(after, x))), np.asarray(out_after), rtol=1e-5, atol=1e-6):
-        result.update(verdict="failed", reason="the fixed layer still computes something new on every call")
+        made_before, made_after = _made_per_call(tf, before, x), _made_per_call(tf, after, x)
+        if made_after < made_before:
+            # Fewer: this fix took its part out. Whether what is left is another finding's (one
+            # with no fix) or a part this fix should have taken too, the child cannot tell.
+            result.update(verdict="inconclusive", reason=f"the fixed layer still makes {made_after} variable(s) on "
+                          f"every call, where the original made {made_before}: right if what is left is another "
+                          "finding's (a layer or variable made in `call` that has no fix), not otherwise; outputs "
+                          "not compared")
+        else:
+            result.update(verdict="failed", reason="the fixed layer still computes something new on every call")
     elif fresh:
         result.update(verdict="verified", reason="the original draws new weights on every call: outputs not compared")
     elif delta > TOLERANCE * scale:
@@ -1184,7 +1218,7 @@ def verify_function(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                                           _another(tf, unit, builder, original, fixed, x_spec, "fixed"))
                 calls_after, returned_after, error_after = _run(tf, after, kwargs_after, eager=True)
                 result = _compare_runs(np, calls_before, calls_after, returned_before, returned_after, error_after,
-                                       unit.get("numpy_calls", (0, 0)))
+                                       unit.get("numpy_calls", (0, 0)), error_before)
 
                 def rerun_original():
                     """The original's first loss, run again exactly as it was run."""
@@ -1210,9 +1244,15 @@ def verify_function(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                     kwargs_graph = _arguments(tf, after, model_graph, x_spec, output, labels, unit.get("parameters"),
                                               _another(tf, unit, builder, original, fixed, x_spec, "fixed"))
                     graph_calls, _, graph_error = _run(tf, after, kwargs_graph, eager=False)
-                    if graph_error is not None or any(c["none"] for c in graph_calls):
-                        result.update(verdict="failed", reason="the fixed function does not run under tf.function: "
-                                      + (_describe(graph_error) if graph_error else "gradients None when traced"))
+
+                    def original_traced():
+                        again = _model_for(tf, original, unit, builder, original[entry])
+                        tf.keras.utils.set_random_seed(SEED)
+                        kwargs = _arguments(tf, before, again, x_spec, output, labels, unit.get("parameters"),
+                                            _another(tf, unit, builder, original, fixed, x_spec, "original"))
+                        return _run(tf, before, kwargs, eager=False)
+
+                    _traced(result, graph_calls, graph_error, original_traced, "function")
                 return result
     if refused and len(refused) == len(choices):
         raise Inconclusive(refused[-1])
@@ -1296,7 +1336,7 @@ def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
             kwargs_after = _arguments(tf, getattr(after, method), _held_model(tf, after), x_spec, output, labels, None)
             calls_after, returned_after, error_after = _run(tf, getattr(after, method), kwargs_after, eager=True)
             result = _compare_runs(np, calls_before, calls_after, returned_before, returned_after, error_after,
-                                   unit.get("numpy_calls", (0, 0)))
+                                   unit.get("numpy_calls", (0, 0)), error_before)
 
             def rerun_original():
                 """The original's first loss, run again exactly as it was run."""
@@ -1315,9 +1355,15 @@ def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                 kwargs_graph = _arguments(tf, getattr(traced, method), _held_model(tf, traced), x_spec, output, labels,
                                           None)
                 graph_calls, _, graph_error = _run(tf, getattr(traced, method), kwargs_graph, eager=False)
-                if graph_error is not None or any(c["none"] for c in graph_calls):
-                    result.update(verdict="failed", reason="the fixed method does not run under tf.function: "
-                                  + (_describe(graph_error) if graph_error else "gradients None when traced"))
+
+                def original_traced():
+                    again = instance(make_before)
+                    tf.keras.utils.set_random_seed(SEED)
+                    kwargs = _arguments(tf, getattr(again, method), _held_model(tf, again), x_spec, output, labels,
+                                        None)
+                    return _run(tf, getattr(again, method), kwargs, eager=False)
+
+                _traced(result, graph_calls, graph_error, original_traced, "method")
             return result
     use = next((u for u in reversed(uses) if u), "")
     settings = (f"; {settings_hint(use, guessed)}: add a module-level example() returning ({owner}(...), inputs) "
@@ -1326,9 +1372,28 @@ def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                        + (f" (last error: {errors[-1]})" if errors else ""))
 
 
+def _traced(result: dict, calls: list, error, original_traced, what: str) -> None:
+    """Fail a verified fix whose code does not trace under tf.function. Where the traced fix gets
+    every gradient and raises only after them, and the original raises traced too, that is no
+    difference the fix made (a bug later in the function): said, not failed."""
+    if error is None and not any(c["none"] for c in calls):
+        return
+    if error is not None and calls and not any(c["none"] for c in calls):
+        _, _, error_before = original_traced()
+        if error_before is not None:
+            note = (f"traced, its gradients came back and then it raises {_describe(error)}, as the original "
+                    f"raises ({_describe(error_before)}): the rest was not checked under tf.function")
+            result["reason"] = "; ".join(r for r in (result.get("reason"), note) if r)
+            return
+    problem = _describe(error) if error is not None else "gradients None when traced"
+    result.update(verdict="failed", reason=f"the fixed {what} does not run under tf.function: {problem}")
+
+
 def _compare_runs(np, calls_before, calls_after, returned_before, returned_after, error_after,
-                  numpy_calls=(0, 0)) -> dict:
-    """`numpy_calls`: NumPy calls in the code the unit runs, before and after the fix (the parent counts)."""
+                  numpy_calls=(0, 0), error_before=None) -> dict:
+    """`numpy_calls`: NumPy calls in the code the unit runs, before and after the fix (the parent counts).
+    An error of the fixed run fails the fix only where the original ran through: where the
+    original raised too, the comparison goes on with the gradients both computed first."""
     none_before = sum(c["none"] for c in calls_before) + (_nones(returned_before) if not calls_before else 0)
     result = {"none_before": none_before, "gradient_calls": len(calls_after),
               "sources_before": calls_before[0]["sources"] if calls_before else 0,
@@ -1338,8 +1403,12 @@ def _compare_runs(np, calls_before, calls_after, returned_before, returned_after
     if none_after:
         then = f", then it raises {_describe(error_after)}" if error_after is not None else ""
         return {**result, "verdict": "failed", "reason": f"{none_after} gradients still None{then}"}
-    if error_after is not None:
+    shared = ""
+    if error_after is not None and error_before is None:
         return {**result, "verdict": "failed", "reason": f"the fixed function raises {_describe(error_after)}"}
+    if error_after is not None:
+        shared = (f"; both runs raise after their gradients, the original {_describe(error_before)}, the fixed "
+                  f"{_describe(error_after)}: no difference the fix made, and the rest of the function was not checked")
     if not calls_after and not calls_before:
         return {**result, "verdict": "inconclusive", "reason": "it computed no gradient with synthetic arguments"}
     if not calls_after:
@@ -1373,7 +1442,7 @@ def _compare_runs(np, calls_before, calls_after, returned_before, returned_after
             return {**result, "verdict": "failed",
                     "reason": f"gradients that came back before differ after the fix: max relative Δ {change:.3g} "
                               "(no NumPy call was taken out: the fix changed what is differentiated)"}
-    return {**result, "verdict": "verified", "reason": ""}
+    return {**result, "verdict": "verified", "reason": shared.lstrip("; ")}
 
 
 def _seed_states(obj) -> list:

@@ -110,8 +110,14 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                     [Unit("function", f"{s.name.value}.{method}") for method in plain[s.name.value]]
                 continue
             same = [c for c in classes if c.name.value == s.name.value]
-            if len(same) == 1 and _method_runner(original, fixed, s.name.value):
-                continue  # run through the function that calls its changed method (above)
+            runner = _method_runner(original, fixed, s.name.value) if len(same) == 1 else ""
+            if runner:
+                # Run through the function that calls its changed method (above, for a class the
+                # module knows is Keras; here for one whose base is another module's, perhaps a
+                # plain trainer holding its model).
+                if not any(s.name.value in u.covers for u in units):
+                    units.append(Unit("function", runner, covers=(s.name.value,)))
+                continue
             k = next(i for i, c in enumerate(same, 1) if c is s)
             units.append(Unit("layer", s.name.value) if k == len(same) else
                          Unit("layer", s.name.value, label=f"{s.name.value} (definition {k} of {len(same)})",

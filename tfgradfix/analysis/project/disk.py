@@ -60,6 +60,18 @@ def project_files(roots: dict[str, Optional[set[str]]], listing: Callable[[str],
     return found
 
 
+def search_folder(path: str, folder: str) -> Optional[str]:
+    """The folder a script's `sys.path.append(folder)` names: relative to where it is run from,
+    which is the script's own folder or one above it (a repository's root); the nearest that
+    exists. None: none does."""
+    start = Path(path).resolve().parent
+    for base in [start, *list(start.parents)[:3]]:
+        candidate = (base / folder).resolve()
+        if candidate.is_dir() and candidate != start:
+            return str(candidate)
+    return None
+
+
 def module_names(path: str) -> list[str]:
     """The dotted names a file is imported as: from its package (`__init__.py`
     folders upwards), else its stem; plus its path from a `pyproject.toml` folder."""

@@ -8,7 +8,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 from tfgradfix.analysis.keras import makes_state
 from tfgradfix.analysis.project.disk import (
-    is_file, key, list_modules, module_names, project_files, read_text, resolved,
+    is_file, key, list_modules, module_names, project_files, read_text, resolved, search_folder,
 )
 from tfgradfix.analysis.project.indexer import absolute_module, index_module
 from tfgradfix.analysis.project.model import (
@@ -90,6 +90,10 @@ class ProjectIndex:
         for alias in names[1:]:
             self._aliases.setdefault(alias, names[0])
         root, packaged = self._add_roots(path, names)
+        for folder in info.search_paths:
+            searched = search_folder(path, folder)
+            if searched is not None:
+                self._add_root(searched, None)
         if not packaged:
             # The siblings a script imports are read now: one of the same name elsewhere
             # (read before or after) then shows as ambiguous instead of standing in for it.

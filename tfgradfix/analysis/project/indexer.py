@@ -38,6 +38,9 @@ def checksum(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
+# Calls that put a folder on the import path, as scripts of research code do.
+_SYS_PATH_ADDS = frozenset({"sys.path.append", "sys.path.insert"})
+
 # Names whose use in code can start a gradient path outside a Keras class.
 _PATH_STARTS = frozenset({"GradientTape", "Lambda"})
 
@@ -97,6 +100,12 @@ class _Indexer:
             if any((n.attr if isinstance(n, ast.Attribute) else n.id) in self.keras_names
                    for base in node.bases for n in ast.walk(base) if isinstance(n, (ast.Attribute, ast.Name))))
 
+    def _search_path(self, call: ast.Call) -> None:
+        """`sys.path.append("utils")`, `sys.path.insert(0, "../lib")`: a literal folder."""
+        folder = call.args[-1] if call.args else None
+        if isinstance(folder, ast.Constant) and isinstance(folder.value, str) and folder.value.strip():
+            self.info.search_paths += (folder.value,)
+
     def _body(self, body: list[ast.stmt], prefix: str, owner: Optional[ast.ClassDef],
               function: Optional[FunctionInfo], weights: Optional[set[str]] = None) -> dict[str, str]:
         """Index the nodes of a body (a module's, a class's or a function's); returns the
@@ -120,6 +129,8 @@ class _Indexer:
                 if dotted is not None:
                     self.calls.append((dotted, symbol))
                     self._handed_arguments(node, dotted)
+                    if function is None and owner is None and dotted in _SYS_PATH_ADDS:
+                        self._search_path(node)
                 if function is not None:
                     self._call(node, function)
                 if self._classes:

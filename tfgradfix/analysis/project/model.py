@@ -127,6 +127,8 @@ class ModuleInfo:
     # a checksum of the text it was read from (a slice is cut only from the same text).
     outline: Outline = ()
     checksum: int = 0
+    # Folders its top level puts on the import path (`sys.path.append("utils")`), as written.
+    search_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
