@@ -136,7 +136,16 @@ class TraversalContext(BatchableVisitor):
 
     @property
     def in_tape(self) -> bool:
-        return self._tape_depth[-1] > 0
+        if self._tape_depth[-1] <= 0:
+            return False
+        if not self.analysis.unrecorded or not self._statements:
+            return True
+        node: Optional[cst.CSTNode] = self._statements[-1]
+        while node is not None and node not in self.analysis.tape_blocks:
+            if node in self.analysis.unrecorded:
+                return False  # after the tape's last gradient: recorded for nothing
+            node = self.parent(node)
+        return True
 
     @property
     def on_gradient_path(self) -> bool:

@@ -369,6 +369,13 @@ def constructed_layer(call: cst.Call, imports: ImportMap,
             return None  # dot-product attention has a weight only with use_scale=True
         if name in SEEDED_LAYERS or name.startswith("Random"):
             return name, "seed"
+        if name == "TimeDistributed":
+            # It holds what the layer it wraps holds: nothing, for `TimeDistributed(ReLU())`.
+            wrapped = call.args[0].value if call.args and call.args[0].keyword in (None,) else next(
+                (a.value for a in call.args if a.keyword is not None and a.keyword.value == "layer"), None)
+            if isinstance(wrapped, cst.Call):
+                inner = constructed_layer(wrapped, imports, module_classes)
+                return (name, inner[1]) if inner is not None else None
         return name, "weights"
     if isinstance(call.func, cst.Name) and call.func.value in module_classes:
         cls = module_classes[call.func.value]

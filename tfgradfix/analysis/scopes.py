@@ -369,6 +369,8 @@ class ModuleAnalysis:
         # Functions of the module called through a parameter (`loss_fn(y, pred)`): their calls.
         self._handed_calls: dict[Scope, list[tuple[Scope, cst.Call]]] = {}
         self.tape_blocks: set[cst.With] = set()
+        # Statements of tape blocks after their tape's last `gradient` (drawing, metrics): on no path.
+        self.unrecorded: set[cst.CSTNode] = set()
         # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
         self.numpy_lambdas: set[cst.Lambda] = set()
         self._sealed = False  # no new scopes once built
@@ -506,6 +508,7 @@ class ModuleAnalysis:
                     self.tape_blocks.add(node)
                     if item.asname is not None and isinstance(item.asname.name, cst.Name):
                         scope.tape_names.add(item.asname.name.value)
+                        self.unrecorded.update(_after_last_gradient(node, item.asname.name.value, scope.body))
         if scope.tape_blocks:
             scope.model_calls = True
 
@@ -892,7 +895,10 @@ class ModuleAnalysis:
         return info if info is not None and info.module != self.module_name else None
 
     def _calls_on_path(self, scope: Scope) -> Iterator[tuple[cst.Call, bool]]:
-        regions = scope.body if scope.forward else [block.body for block in scope.tape_blocks]
+        regions = scope.body if scope.forward else [
+            statement for block in scope.tape_blocks
+            for statement in (block.body.body if isinstance(block.body, cst.IndentedBlock) else [block.body])
+            if statement not in self.unrecorded]
         stack: list[cst.CSTNode] = list(reversed(regions))
         while stack:
             node = stack.pop()
@@ -1039,3 +1045,27 @@ def _parameter_at(scope: Scope, index: int) -> set[str]:
 
 def _is_keras_layer(qualified: str, name: str) -> bool:
     return qualified.endswith(f".layers.{name}") and qualified.startswith(KERAS_PACKAGES)
+
+
+_GRADIENT_METHODS = ("gradient", "jacobian", "batch_jacobian")
+
+
+def _after_last_gradient(block: cst.With, tape: str, scope_body) -> list[cst.CSTNode]:
+    """The statements of a tape block that follow the last `tape.gradient(...)` inside it, when
+    no call of that tape's gradient follows the block: what they compute (boxes drawn, metrics
+    logged after `apply_gradients`) is recorded for no gradient."""
+    if not isinstance(block.body, cst.IndentedBlock):
+        return []
+
+    def asks(node: cst.CSTNode) -> bool:
+        return any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                   and n.func.attr.value in _GRADIENT_METHODS and isinstance(n.func.value, cst.Name)
+                   and n.func.value.value == tape for n in descendants(node))
+
+    body = list(block.body.body)
+    inside = {id(n) for n in descendants(block)}
+    outside = [n for n in walk_scope(scope_body) if id(n) not in inside]
+    if any(isinstance(n, cst.Call) and asks(n) for n in outside):
+        return []
+    last = max((i for i, statement in enumerate(body) if asks(statement)), default=None)
+    return body[last + 1:] if last is not None else []

@@ -6,6 +6,8 @@ import libcst as cst
 import libcst.matchers as m
 
 from tfgradfix.analysis.callers import result_trained
+from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.sources import block_objects, enclosing_blocks
 from tfgradfix.analysis.objects import Kind, describe
 from tfgradfix.fixes.edits import Fix, keyword_arg
 from tfgradfix.rules.base import Rule
@@ -36,9 +38,12 @@ class PredictInTape(Rule):
     evidence = (
         "The receiver is known to be a Keras model or layer: made from a Keras class, returned by a module "
         "function that makes one, passed in by the module's callers, or `.fit`/`.compile`d; a class with its "
-        "own `predict` is not. The result reaches the loss or the output. In a helper, a caller runs it in a "
-        "tape or a layer and trains through its result, and where the tape names its sources, the model the "
-        "caller passes is among them. In a compiled loss, `predict` runs on `y_pred`."
+        "own `predict` is not. A receiver of unknown kind counts only where the tape around it names its "
+        "variables as sources (`tape.gradient(loss, model.trainable_variables)`): the TF Object Detection "
+        "API's `model.predict(images, shapes)` returns tensors. The result reaches the loss or the output. In "
+        "a helper, a caller runs it in a tape or a layer and trains through its result, and where the tape "
+        "names its sources, the model the caller passes is among them. In a compiled loss, `predict` runs on "
+        "`y_pred`."
     )
     why = (
         "`predict` runs its own loop over batches and returns a NumPy array, outside any tape: "
@@ -88,7 +93,11 @@ class PredictInTape(Rule):
         if "predict" in model.methods or model.kind in (Kind.PLAIN, Kind.TF_MODULE):
             return  # its own `predict`, whatever that returns
         if not model.is_keras:
-            self.report(node)  # calling the object instead may not even be possible
+            # Unknown, and trained where the tape names it (`tape.gradient(loss, model.trainable_variables)`):
+            # reported, without a fix (calling it may not work). Not otherwise: the TF Object Detection
+            # API's `model.predict(images, shapes)` returns tensors, and its tapes list variables.
+            if not context.in_tape or self._tape_trains(node, callee.value):
+                self.report(node)  # (in a helper, `_trained_outside` asked the callers' tapes the same)
             return
         fix = None
         positional = [a for a in node.args if a.keyword is None]
@@ -102,6 +111,16 @@ class PredictInTape(Rule):
             ])
             fix = Fix.replace(node, replacement, "Call the model instead of `predict`")
         self.report(node, fix=fix)
+
+    def _tape_trains(self, node: cst.Call, receiver: cst.BaseExpression) -> bool:
+        """Every tape around `node` differentiates the variables of `receiver` by name."""
+        name = dotted_name(receiver)
+        scope = self.context.scope
+        blocks = enclosing_blocks(scope, node)
+        return name is not None and bool(blocks) and all(
+            (objects := block_objects(scope, b)) is not None and any(
+                o == name or o.startswith(name + ".") or name.startswith(o + ".") for o in objects)
+            for b in blocks)
 
     def _trained_outside(self, node: cst.Call) -> bool:
         """Off a tape's body and a layer's `call`, where the result is still trained through: a
