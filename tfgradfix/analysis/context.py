@@ -10,7 +10,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, Blocking, DataFlow, is_item_write, target_names
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
-from tfgradfix.analysis.sources import enclosing_blocks, restricted
+from tfgradfix.analysis.sources import enclosing_blocks, helper_restricted, restricted
 from tfgradfix.analysis.tapes import find_tape_blocks, names_bound, watched_names
 from tfgradfix.analysis.tree import BatchableVisitor, child_nodes, contains
 
@@ -248,7 +248,8 @@ class TraversalContext(BatchableVisitor):
         """`blocking`, where the models the tapes around `node` do not differentiate carry no
         gradient (a DQN's target network); None when not in a tape or its sources are unknown."""
         if not self.in_tape:
-            return None
+            # A helper the tapes of its callers run: what those tapes differentiate.
+            return helper_restricted(self.scope, blocking) if self.scope.forward else None
         return restricted(self.scope, enclosing_blocks(self.scope, node), blocking)
 
 

@@ -127,6 +127,13 @@ class Blocking:
     # A method of an object the analysis cannot see into (`self.net.critic(s, a)`) may be a
     # model's forward pass: ask "could anything still carry a gradient here?"
     unknown_calls: bool = False
+    # A helper's parameters that still carry a gradient (None: all its callers pass one in):
+    # those its callers pass one in when their tapes count only their own sources.
+    parameters_kept: Optional[frozenset] = None
+    # The objects the tapes of the question differentiate (dotted names, as the tape's scope
+    # names them), where they are known: a helper's own calls of other models, asked for its
+    # return value, carry no gradient either (a frozen network called two helpers down).
+    only_sources: Optional[frozenset] = None
 
     def extended(self, *functions: str, integer_casts: Optional[bool] = None) -> "Blocking":
         return replace(self, functions=self.functions | frozenset(functions),
@@ -444,7 +451,7 @@ class DataFlow:
                 return False
             if name == "self":
                 return args_tainted or self.blocking.all_sources
-            if self.scope.module_function(name):
+            if self.scope.module_function(name) or self._defined_function(name):
                 return self._helper_result_tainted(call, args_tainted)
             if self.scope.module_class(name) or name in _BUILTINS:
                 return args_tainted  # `next(batches)` is no forward pass
@@ -484,6 +491,17 @@ class DataFlow:
         if isinstance(expr, cst.Attribute) and expr.attr.value == "T":
             return self.is_ndarray(expr.value)
         return self.produces_ndarray(expr)
+
+    def _defined_function(self, name: str) -> bool:
+        """`name` is a function this scope or an enclosing one defines with `def` (a helper
+        nested in a method): calling it runs that helper, not a model."""
+        scope: Optional[Scope] = self.scope
+        while scope is not None:
+            bound = scope.local_definitions().get(name, [])
+            if bound:
+                return all(isinstance(b, cst.FunctionDef) for b in bound)
+            scope = scope.enclosing
+        return False
 
     def _helper_result_tainted(self, call: cst.Call, args_tainted: bool) -> bool:
         """A helper of this module returns a gradient-carrying value when its

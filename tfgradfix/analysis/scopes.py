@@ -267,6 +267,10 @@ class Scope:
             result = self._overrides_return_tainted(parameters, blocking)
             self._summaries[key] = result
             return result
+        if blocking.only_sources and self.owner is not None:
+            # The same instance's other models (`self.depth`) are not the tape's sources here either.
+            from tfgradfix.analysis.sources import excluding_others  # it reads scopes: imported when asked
+            blocking = excluding_others(self, blocking.only_sources, blocking) or blocking
         flow = DataFlow(scope=self, imports=self.module.imports, blocking=blocking)
         flow.collect(self.body)
         flow.solve(set(parameters))
@@ -303,6 +307,8 @@ class Scope:
         # `parameters=False` drops a forward method's own inputs; a helper's
         # parameters carry what its callers pass.
         sources = self.tainted_params if blocking.parameters or not self.is_forward_entry else set()
+        if blocking.parameters_kept is not None:
+            sources = sources & blocking.parameters_kept
         flow.solve(sources)
         if blocking == DEFAULT_BLOCKING:
             self.flow = flow

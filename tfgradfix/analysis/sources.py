@@ -8,17 +8,19 @@ on it, or a `stop_gradient` around it, loses nothing. An object is named by its 
 name (`self.model`, `target`); one object is part of another when its name extends the
 other's (`self.model.encoder` is part of `self.model`).
 
-When the sources are not known (a parameter, `tape.watched_variables()`, variables listed
-one by one, anything not spelled as a model's variables), nothing is restricted.
+When the sources are not known (a parameter no caller of the module says the value of,
+`tape.watched_variables()`, variables listed one by one, anything not spelled as a model's
+variables), nothing is restricted.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import Blocking, DataFlow, walk_scope
+from tfgradfix.analysis.dataflow import Blocking, DataFlow, argument_for, tainted_parameters, walk_scope
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks
@@ -32,14 +34,18 @@ VARIABLE_LISTS = frozenset({"trainable_variables", "trainable_weights", "variabl
 # Methods that run an object's forward pass.
 _FORWARD_ATTRIBUTES = frozenset({"call", "__call__"})
 _DEPTH = 6
+# How many helpers deep a helper's callers are followed up to the tape that runs them.
+_CALLER_DEPTH = 5
 
 
-def gradient_objects(scope: "Scope", sources: Optional[cst.BaseExpression]) -> Optional[frozenset[str]]:
+def gradient_objects(scope: "Scope", sources: Optional[cst.BaseExpression],
+                     start: int = 0) -> Optional[frozenset[str]]:
     """The objects whose variables `sources` lists: `m.trainable_variables`, lists and sums of
-    those, a name bound once to one of those; None when that is not what it is."""
+    those, a name bound once to one of those, a parameter every caller passes one of those
+    for; None when that is not what it is."""
     flow = _flow(scope)
     found: set[str] = set()
-    work: list[tuple[Optional[cst.BaseExpression], int]] = [(sources, 0)]
+    work: list[tuple[Optional[cst.BaseExpression], int]] = [(sources, start)]
     while work:
         expr, depth = work.pop()
         if expr is None or depth > _DEPTH:
@@ -53,14 +59,42 @@ def gradient_objects(scope: "Scope", sources: Optional[cst.BaseExpression]) -> O
             work.extend((e.value, depth + 1) for e in expr.elements)
         elif isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
             work.extend([(expr.left, depth + 1), (expr.right, depth + 1)])
+        elif isinstance(expr, cst.Name) and expr.value in scope.parameter_names:
+            passed = _passed_sources(scope, expr.value, depth)
+            if passed is None:
+                return None
+            found |= passed
         elif isinstance(expr, cst.Name):
             values = [b.value for b in flow.bindings if b.name == expr.value]
-            if len(values) != 1 or expr.value in scope.parameter_names:
+            if len(values) != 1:
                 return None
             work.append((values[0], depth + 1))
         else:
             return None
     return frozenset(found) or None
+
+
+def _passed_sources(scope: "Scope", parameter: str, depth: int) -> Optional[frozenset[str]]:
+    """Sources given as a parameter (`def grad(self, batch, trainables)`): the objects every
+    caller in the module passes the variables of (`self.grad(batch, self.mlp.trainable_weights)`),
+    where the objects of a method's caller are named as the method names them (`self.` is the
+    same instance). None when a caller is unknown or passes something else."""
+    node = scope.node
+    if depth >= _DEPTH or not isinstance(node, cst.FunctionDef):
+        return None
+    callers = scope.module.callers_of(scope)
+    if not callers:
+        return None
+    found: set[str] = set()
+    for caller, call in callers:
+        if caller is scope:
+            return None
+        argument = argument_for(node, call, parameter)
+        objects = gradient_objects(caller, argument, depth + 1) if argument is not None else None
+        if objects is None or (any(o.split(".")[0] == "self" for o in objects) and caller.owner is not scope.owner):
+            return None
+        found |= objects
+    return frozenset(found)
 
 
 def block_objects(scope: "Scope", block: TapeBlock) -> Optional[frozenset[str]]:
@@ -74,6 +108,63 @@ def block_objects(scope: "Scope", block: TapeBlock) -> Optional[frozenset[str]]:
             return None
         found |= objects
     return frozenset(found)
+
+
+def caller_tape_objects(scope: "Scope", depth: int = 0) -> Optional[frozenset[str]]:
+    """For a helper that every caller of the module runs under a tape (or from a helper so run):
+    the objects those tapes differentiate, named as the helper names them (`self.` is the same
+    instance only in a method of the same class). None when a caller is unknown (another module's,
+    a Keras forward pass) or one of those tapes' sources is."""
+    if depth > _CALLER_DEPTH or not isinstance(scope.node, cst.FunctionDef) or scope.is_keras_forward \
+            or scope.external_callers:
+        return None
+    found: set[str] = set()
+    for caller, call in scope.module.callers_of(scope):
+        if caller is scope:
+            return None
+        blocks = enclosing_blocks(caller, call) if caller.tape_blocks else []
+        if not blocks and not caller.forward:
+            continue  # a call off every path (a validation loop): it differentiates nothing
+        objects: Optional[frozenset[str]] = None
+        if blocks:
+            known = [block_objects(caller, b) for b in blocks]
+            objects = None if any(k is None for k in known) else frozenset(o for k in known if k for o in k)
+        else:
+            objects = caller_tape_objects(caller, depth + 1)
+        if objects is None or (_instance_class(caller) is not _instance_class(scope)
+                               and any(o.split(".")[0] == "self" for o in objects)):
+            return None
+        found |= objects
+    return frozenset(found) or None
+
+
+def _instance_class(scope: "Scope") -> Optional[cst.ClassDef]:
+    """The class whose `self` the scope reads: its own, or its enclosing method's (a helper
+    nested in a method closes over `self`)."""
+    current: Optional["Scope"] = scope
+    while current is not None and current.owner is None:
+        current = current.enclosing
+    return current.owner if current is not None else None
+
+
+def helper_restricted(scope: "Scope", blocking: Blocking, depth: int = 0) -> Optional[Blocking]:
+    """`blocking` for a helper the tapes of its callers run, when those tapes' sources are known:
+    the models none of them differentiates carry no gradient, here and in what each caller
+    passes (a frozen depth network's output handed down through helpers is data); None when a
+    caller or a source is unknown."""
+    objects = caller_tape_objects(scope)
+    if not objects or depth > _CALLER_DEPTH or not isinstance(scope.node, cst.FunctionDef):
+        return None
+    kept: set[str] = set()
+    for caller, call in scope.module.callers_of(scope):
+        blocks = enclosing_blocks(caller, call) if caller.tape_blocks else []
+        if not blocks and not caller.forward:
+            continue
+        narrowed = restricted(caller, blocks, blocking) if blocks else helper_restricted(caller, blocking, depth + 1)
+        flow = caller.analyse(narrowed) if narrowed is not None else (caller.flow or caller.analyse())
+        kept |= tainted_parameters(scope.node, call, flow)
+    narrowed = excluding_others(scope, objects, blocking) or blocking
+    return replace(narrowed, parameters_kept=frozenset(kept), only_sources=frozenset(objects))
 
 
 def enclosing_blocks(scope: "Scope", node: cst.CSTNode) -> list[TapeBlock]:
@@ -93,7 +184,8 @@ def restricted(scope: "Scope", blocks: Iterable[TapeBlock], blocking: Blocking) 
         if objects is None:
             return None
         sources |= objects
-    return excluding_others(scope, sources, blocking)
+    narrowed = excluding_others(scope, sources, blocking)
+    return replace(narrowed, only_sources=frozenset(sources)) if narrowed is not None else None
 
 
 def excluding_others(scope: "Scope", sources: Iterable[str], blocking: Blocking) -> Optional[Blocking]:
