@@ -89,12 +89,15 @@ class KerasClass:
     def method(self, name: str) -> Optional[cst.FunctionDef]:
         return next((c.methods[name] for c in self.lineage() if name in c.methods), None)
 
-    def is_weight(self, attr: str) -> bool:
-        """A variable the optimizer trains (not state the code writes)."""
+    def is_weight(self, attr: str, _depth: int = 0) -> bool:
+        """A variable the optimizer trains (not state the code writes), or a property of the
+        class that returns one (`@property def embeddings(self): return self._w`)."""
         if self.is_state(attr):
             return False
-        return any(attr in c.weights for c in self.lineage()) or any(
-            attr in c.weights for c in self.external_lineage())
+        if any(attr in c.weights for c in self.lineage()) or any(attr in c.weights for c in self.external_lineage()):
+            return True
+        returned = next((r for c in self.lineage() for r in [property_returns(c, attr)] if r is not None), None)
+        return returned is not None and returned != attr and _depth < 3 and self.is_weight(returned, _depth + 1)
 
     def is_state(self, attr: str) -> bool:
         return any(attr in c.state for c in self.lineage()) or any(
@@ -382,6 +385,24 @@ def constructed_layer(call: cst.Call, imports: ImportMap,
         if any(c.weights for c in cls.lineage()):
             return cls.name, "weights"
     return None
+
+
+def property_returns(cls: KerasClass, attr: str) -> Optional[str]:
+    """The attribute a read-only property of the class returns as it is (`return self._w`,
+    `return self._w.read_value()`); None when `attr` is no such property."""
+    if not defines_property(cls, attr):
+        return None
+    method = next((s for s in cls.node.body.body if isinstance(s, cst.FunctionDef) and s.name.value == attr
+                   and s.decorators), None)
+    body = list(method.body.body) if method is not None and isinstance(method.body, cst.IndentedBlock) else []
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return None
+    statement = body[0].body[0]
+    value = statement.value if isinstance(statement, cst.Return) else None
+    if isinstance(value, cst.Call) and not value.args and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value in ("read_value", "value"):
+        value = value.func.value
+    return self_attribute(value) if value is not None else None
 
 
 def defines_property(cls: KerasClass, attr: str) -> bool:
