@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from tfgradfix.analysis.callers import result_trained
-from tfgradfix.analysis.dataflow import Blocking, names_in
+from tfgradfix.analysis.dataflow import Blocking, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import ASSIGNS, attribute_values
@@ -33,8 +33,9 @@ class AssignOnForwardPath(Rule):
         "The assigned value depends on a trainable weight (the layer's own inputs do not count; a value under"
         " `tf.stop_gradient` neither), and either the output reads the variable after the assign in the same "
         "block, or it uses the assign's result where that result loses the gradient: a `tf.Variable`'s (a "
-        "Keras 3 weight's `assign` returns the value, gradient included), and in a helper only where a caller"
-        " trains through what the helper returns (not `add_update`)."
+        "Keras 3 weight's `assign` returns the value, gradient included; a helper's parameter is what its "
+        "callers pass), and in a helper (a method of the layer included) only where a caller trains through "
+        "what the helper returns (not `add_update`)."
     )
     why = (
         "`assign` copies a value into the variable's buffer; the tape records no gradient for "
@@ -99,12 +100,20 @@ class AssignOnForwardPath(Rule):
         scope = context.scope
         # A helper returning the assign (`return moving.assign_sub(...)`) loses something only
         # where a caller trains through its result, not where it hands it to `add_update`.
-        return scope.is_keras_forward or bool(scope.tape_blocks) or result_trained(scope)
+        # (A helper method of the layer is no forward method itself: its callers decide.)
+        return (scope.is_keras_forward and scope.is_forward_entry) or bool(scope.tape_blocks) or result_trained(scope)
 
     def _returns_value(self, variable: cst.BaseExpression) -> bool:
         """A Keras 3 weight's `assign` returns the value it stores, gradient and all; a
-        `tf.Variable`'s returns the variable (measured on TF 2.21 / Keras 3)."""
-        cls = self.context.scope.keras_class
+        `tf.Variable`'s returns the variable (measured on TF 2.21 / Keras 3). A helper's
+        parameter (`def assign_moving_average(self, variable, value)`) is what every caller of
+        the module passes for it."""
+        scope = self.context.scope
+        if isinstance(variable, cst.Name) and variable.value in scope.parameter_names \
+                and isinstance(scope.node, cst.FunctionDef):
+            passed = [argument_for(scope.node, call, variable.value) for _, call in scope.module.callers_of(scope)]
+            return bool(passed) and all(p is not None and self._returns_value(p) for p in passed)
+        cls = scope.keras_class
         attr = self_attribute(variable)
         value = attribute_values(cls).get(f"self.{attr}") if cls is not None and attr is not None else None
         return isinstance(value, cst.Call) and (
