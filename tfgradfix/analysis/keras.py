@@ -405,6 +405,14 @@ def property_returns(cls: KerasClass, attr: str) -> Optional[str]:
     return self_attribute(value) if value is not None else None
 
 
+def hands_out(cls: KerasClass, attr: str) -> bool:
+    """The class overrides `__call__` to return `self.<attr>` itself (a holder of a generated
+    image, a learned input): the caller gets the variable object, and trains it by name."""
+    method = cls.method("__call__")
+    returns = [n.value for n in descendants(method) if isinstance(n, cst.Return)] if method is not None else []
+    return bool(returns) and all(r is not None and self_attribute(r) == attr for r in returns)
+
+
 def defines_property(cls: KerasClass, attr: str) -> bool:
     """Whether the class itself makes `attr` a property (`@property def attr`, `@attr.setter`)."""
     for statement in cls.node.body.body:

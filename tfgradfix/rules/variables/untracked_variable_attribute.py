@@ -8,7 +8,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import is_integer_dtype
-from tfgradfix.analysis.keras import defines_property
+from tfgradfix.analysis.keras import defines_property, hands_out
 from tfgradfix.analysis.objects import module_weights
 from tfgradfix.analysis.layer_state import (
     integer_names, is_false, keyword_value, known_values, read_by_call, read_in_forward, stored_on,
@@ -51,8 +51,9 @@ class UntrackedVariableAttribute(Rule):
         "The class is a Keras layer or model (through the project's classes, across modules) and the variable"
         " is a weight by what the code does with it (`analysis/roles.py`): not `trainable=False`, not an "
         "integer or boolean dtype, not written with `.assign*()` by the forward pass, not written elsewhere "
-        "while the forward pass never reads it, and not listed by name to "
-        "`tape.gradient`/`apply_gradients`/`minimize` (which train it untracked). The project runs on Keras "
+        "while the forward pass never reads it, not listed by name to "
+        "`tape.gradient`/`apply_gradients`/`minimize` (which train it untracked), and not handed out as the "
+        "object's output (a `__call__` returning it, whose caller trains it by name). The project runs on Keras "
         "3: code written for Keras 2 (`tf_keras`, `TF_USE_LEGACY_KERAS`, TF's private `tensorflow.python.keras`) tracks the variable and is silent. "
         "For a held `tf.Module`: its class is a `tf.Module` (here or through the project index), it makes "
         "trainable `tf.Variable`s that are weights by the same test, and `call` (or what it calls, or a "
@@ -190,9 +191,10 @@ class UntrackedVariableAttribute(Rule):
         if attr is None:
             return
         cls = scope.keras_class
-        if cls.is_state(attr) or context.analysis.is_trained_by_name(cls, attr):
+        if cls.is_state(attr) or context.analysis.is_trained_by_name(cls, attr) or hands_out(cls, attr):
             # State the code writes: nothing trains it, tracked or not. A variable the training
-            # code lists by name (`tape.gradient(loss, [self.log_alpha])`) trains untracked.
+            # code lists by name (`tape.gradient(loss, [self.log_alpha])`), or one the object hands
+            # out as its output (`__call__` returning it), trains untracked.
             return
         if any(defines_property(c, attr) for c in cls.lineage()):
             return  # the assignment runs a setter: what it stores is the setter's business
