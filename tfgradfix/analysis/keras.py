@@ -355,6 +355,10 @@ SEEDED_LAYERS = frozenset({
 })
 
 
+# Layers that wrap another and own no weights: the argument that names it.
+_SHARING_WRAPPERS = {"TimeDistributed": "layer", "RNN": "cell"}
+
+
 def constructed_layer(call: cst.Call, imports: ImportMap,
                       module_classes: dict[str, KerasClass]) -> Optional[tuple[str, str]]:
     """(class name, "weights" | "seed") when `call` constructs a Keras layer that holds
@@ -372,13 +376,18 @@ def constructed_layer(call: cst.Call, imports: ImportMap,
             return None  # dot-product attention has a weight only with use_scale=True
         if name in SEEDED_LAYERS or name.startswith("Random"):
             return name, "seed"
-        if name == "TimeDistributed":
-            # It holds what the layer it wraps holds: nothing, for `TimeDistributed(ReLU())`.
-            wrapped = call.args[0].value if call.args and call.args[0].keyword in (None,) else next(
-                (a.value for a in call.args if a.keyword is not None and a.keyword.value == "layer"), None)
+        if name in _SHARING_WRAPPERS:
+            # It holds what it wraps and nothing of its own: nothing new for `TimeDistributed(ReLU())`,
+            # nor for `RNN(cell=self.cell)`, whose cell is a layer made once (Bidirectional is not
+            # here: it copies the layer it wraps for the backward pass).
+            keyword = _SHARING_WRAPPERS[name]
+            wrapped = call.args[0].value if call.args and call.args[0].keyword is None else next(
+                (a.value for a in call.args if a.keyword is not None and a.keyword.value == keyword), None)
             if isinstance(wrapped, cst.Call):
                 inner = constructed_layer(wrapped, imports, module_classes)
                 return (name, inner[1]) if inner is not None else None
+            if wrapped is not None and self_attribute(wrapped) is not None:
+                return None
         return name, "weights"
     if isinstance(call.func, cst.Name) and call.func.value in module_classes:
         cls = module_classes[call.func.value]

@@ -407,6 +407,12 @@ class ModuleAnalysis:
                  *(c.name for c in self.keras_classes.values() if cls in c.lineage())}
         return any((owner, attr) in self.trained_by_name for owner in names)
 
+    def run_by_hand(self, cls: KerasClass) -> bool:
+        """Every construction of this module's class in the project runs its `call` at once by
+        hand (`Block(...).call(net)`): no Keras `__call__` runs it per step (the project index)."""
+        return (self.project is not None and self.module_name is not None
+                and self.project.run_by_hand(self.module_name, cls.name))
+
     @property
     def has_gradient_path(self) -> bool:
         return any(scope.on_path for scope in self.scopes.values())

@@ -294,17 +294,33 @@ class ProjectIndex:
         return cached
 
     def call_sites(self, module: str, name: str) -> list[tuple[str, str]]:
-        """Where the project calls function `name` of `module`: (module, enclosing symbol)
-        for each call, in every module of the project, given or not (see `_read_callers`)."""
+        """Where the project calls function `name` of `module` (or constructs class `name`):
+        (module, enclosing symbol) for each call, in every module of the project, given or not
+        (see `_read_callers`)."""
         self._read_callers(name.rsplit(".", 1)[-1])
         if self._call_sites is None:
             self._call_sites = {}
             for info in list(self.modules.values()):
                 for dotted, symbol in info.calls:
                     definition = self.resolve(info.name, dotted)
-                    if definition is not None and definition.kind == "function":
+                    if definition is not None and definition.kind in ("function", "class"):
                         self._call_sites.setdefault(definition.qualified, []).append((info.name, symbol))
         return self._call_sites.get(f"{module}.{name}", [])
+
+    def run_by_hand(self, module: str, name: str) -> bool:
+        """Every construction of class `name` of `module` in the project runs the object's
+        `call` at once by hand (`Block(...).call(net)` in a functional model's builder): Keras
+        never calls it, and what its `call` makes is made where that code runs."""
+        sites = self.call_sites(module, name)
+        if not sites:
+            return False
+        by_hand = 0
+        for info in list(self.modules.values()):
+            for dotted in info.called_by_hand:
+                definition = self.resolve(info.name, dotted)
+                if definition is not None and definition.qualified == f"{module}.{name}":
+                    by_hand += 1
+        return by_hand >= len(sites)
 
     def handed_to(self, module: str, name: str, parameter: str) -> list[Definition]:
         """The project functions that callers of function `name` of `module` pass for its

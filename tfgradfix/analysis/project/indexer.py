@@ -72,6 +72,7 @@ class _Indexer:
         self.keras_names = {"Layer", "Model", "Sequential"}
         self.class_nodes: list[tuple[str, ast.ClassDef]] = []
         self.calls: list[tuple[str, str]] = []
+        self.by_hand: list[str] = []
         self.handed: list[tuple[str, str, str]] = []
         self._makes_initializer: dict[str, bool] = {}  # functions that construct an initializer
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
@@ -89,6 +90,7 @@ class _Indexer:
         self.info.calls = tuple(
             (dotted, symbol) for dotted, symbol in self.calls
             if dotted.split(".")[0] in known or (self.stars and "." not in dotted))
+        self.info.called_by_hand = tuple(d for d in self.by_hand if d.split(".")[0] in known)
         self.info.handed = tuple(
             h for h in self.handed if h[0].split(".")[0] in known and h[2].split(".")[0] in known)
         self.info.starts_path = self.starts_path
@@ -126,6 +128,11 @@ class _Indexer:
                     self.starts_path = True
             elif kind is ast.Call:
                 dotted = _dotted(node.func)
+                func = node.func
+                if isinstance(func, ast.Attribute) and func.attr == "call" and isinstance(func.value, ast.Call):
+                    made = _dotted(func.value.func)
+                    if made is not None:
+                        self.by_hand.append(made)
                 if dotted is not None:
                     self.calls.append((dotted, symbol))
                     self._handed_arguments(node, dotted)

@@ -120,6 +120,9 @@ class ModuleInfo:
     marked: bool = False
     # Calls of names it imports or defines: (dotted callee as written, enclosing function or "<module>").
     calls: tuple[tuple[str, str], ...] = ()
+    # Of those, the constructions whose object's `call` is run at once by hand (`Block(...).call(x)`):
+    # the dotted callee as written.
+    called_by_hand: tuple[str, ...] = ()
     # Functions it hands to a call as arguments (`train_step(model, opt, weighted_mse, x, y)`):
     # (dotted callee as written, position or keyword, dotted argument as written).
     handed: tuple[tuple[str, str, str], ...] = ()

@@ -54,8 +54,10 @@ class LayerInCall(Rule):
         "A Keras layer that creates variables (weights, or the seed variable of Keras 3's Dropout and noise "
         "layers), built on the forward pass on every call: not under a test that closes after the first run "
         "(the frequency model), not a weightless layer (`Flatten`, `Activation`, `Lambda`..., also wrapped in "
-        "`TimeDistributed`). Not in a layer's own `__call__` override, which bypasses Keras and, called on "
-        "`keras.Input`s, builds its layers into the functional model."
+        "`TimeDistributed`, or `RNN(cell=self.cell)` over a cell made once). Not in a layer's own `__call__` "
+        "override, nor in a `call` the project only runs by hand (`Block(...).call(net)`, every construction "
+        "in the project so): either bypasses Keras and, called on `keras.Input`s, builds its layers into the "
+        "functional model."
     )
     why = (
         "`call` runs on every forward pass, so the layer is constructed again each time with "
@@ -128,8 +130,9 @@ class LayerInCall(Rule):
             cls = next(iter(classes)) if len(classes) == 1 else None
         if cls is None:
             return
-        if scope.is_forward_entry and scope.node.name.value == "__call__":
-            # A layer overriding `__call__` itself bypasses Keras: called on `keras.Input`s (a
+        if scope.is_forward_entry and (scope.node.name.value == "__call__" or context.analysis.run_by_hand(cls)):
+            # A layer overriding `__call__` itself, or one whose `call` the project only ever runs
+            # by hand (`Block(...).call(net)`), bypasses Keras: called on `keras.Input`s (a
             # functional model), the layers it makes become nodes of that model, tracked and trained.
             return
         if self._classes is None:
