@@ -158,12 +158,43 @@ def _names_bound_to(context, expr: cst.BaseExpression) -> Iterator[cst.Name]:
                 yield node
 
 
+def _other_library(context, call) -> Optional[str]:
+    """The dotted name of a call of an imported library other than TensorFlow, Keras and
+    NumPy (NumPy is `_operand_risk`'s), or None."""
+    if not isinstance(call, cst.Call):
+        return None
+    qualified = context.imports.resolve(call.func)
+    if qualified is None or qualified.split(".")[0] in _OWN_LIBRARIES:
+        return None
+    project = context.analysis.project
+    if project is not None and project.module_info(qualified.rsplit(".", 1)[0]) is not None:
+        return None  # the project's own code
+    return cst.Module([]).code_for_node(call.func)
+
+
+# What the fix writes with, and NumPy (whose conversions `_operand_risk` judges).
+_OWN_LIBRARIES = frozenset({"tensorflow", "keras", "tf_keras", "numpy"})
+
+
+def type_tested(context, attr: str) -> Optional[str]:
+    """A module of the project that tests the type of an attribute named `attr` (`type(layer.a)`
+    in a course's grader): a Keras weight is a `keras.Variable`, and that answer changes."""
+    project = context.analysis.project
+    return project.type_tested_in(attr) if project is not None else None
+
+
 def _rewrite(context, expr: cst.BaseExpression, attr: str, tf: Optional[str]) -> list[Edit]:
     parent_of = context.parent
     shown = cst.Module([]).code_for_node(expr)
     parent = parent_of(expr)
     if isinstance(parent, cst.Arg) and _is_variable_test(context, parent):
         raise NoFix(f"`isinstance({shown}, tf.Variable)` would be False for a Keras weight")
+    if isinstance(parent, cst.Arg):
+        library = _other_library(context, parent_of(parent))
+        if library is not None:
+            # TensorFlow Probability reads a Keras weight as a constant (measured: no gradient).
+            raise NoFix(f"`{library}` receives `{shown}`, and a library outside TensorFlow and Keras may need "
+                        "a `tf.Variable` there")
     if not (isinstance(parent, cst.Attribute) and parent.value is expr):
         return []
     name = parent.attr.value

@@ -307,6 +307,12 @@ class ProjectIndex:
                         self._call_sites.setdefault(definition.qualified, []).append((info.name, symbol))
         return self._call_sites.get(f"{module}.{name}", [])
 
+    def type_tested_in(self, attr: str) -> Optional[str]:
+        """A module of the project that tests the type of an attribute of that name
+        (`type(layer.a)`): where a fix changing that type would change the answer."""
+        self._read_callers(attr)  # a test or a grader may be a file not given
+        return next((info.name for info in list(self.modules.values()) if attr in info.type_tested), None)
+
     def run_by_hand(self, module: str, name: str) -> bool:
         """Every construction of class `name` of `module` in the project runs the object's
         `call` at once by hand (`Block(...).call(net)` in a functional model's builder): Keras

@@ -73,6 +73,7 @@ class _Indexer:
         self.class_nodes: list[tuple[str, ast.ClassDef]] = []
         self.calls: list[tuple[str, str]] = []
         self.by_hand: list[str] = []
+        self.type_tested: set[str] = set()
         self.handed: list[tuple[str, str, str]] = []
         self._makes_initializer: dict[str, bool] = {}  # functions that construct an initializer
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
@@ -91,6 +92,7 @@ class _Indexer:
             (dotted, symbol) for dotted, symbol in self.calls
             if dotted.split(".")[0] in known or (self.stars and "." not in dotted))
         self.info.called_by_hand = tuple(d for d in self.by_hand if d.split(".")[0] in known)
+        self.info.type_tested = tuple(sorted(self.type_tested))
         self.info.handed = tuple(
             h for h in self.handed if h[0].split(".")[0] in known and h[2].split(".")[0] in known)
         self.info.starts_path = self.starts_path
@@ -129,6 +131,8 @@ class _Indexer:
             elif kind is ast.Call:
                 dotted = _dotted(node.func)
                 func = node.func
+                if dotted in ("type", "isinstance") and node.args and isinstance(node.args[0], ast.Attribute):
+                    self.type_tested.add(node.args[0].attr)
                 if isinstance(func, ast.Attribute) and func.attr == "call" and isinstance(func.value, ast.Call):
                     made = _dotted(func.value.func)
                     if made is not None:

@@ -123,6 +123,8 @@ class ModuleInfo:
     # Of those, the constructions whose object's `call` is run at once by hand (`Block(...).call(x)`):
     # the dotted callee as written.
     called_by_hand: tuple[str, ...] = ()
+    # Attributes whose type it tests (`type(layer.a)`, `isinstance(obj.w, ...)`): by name.
+    type_tested: tuple[str, ...] = ()
     # Functions it hands to a call as arguments (`train_step(model, opt, weighted_mse, x, y)`):
     # (dotted callee as written, position or keyword, dotted argument as written).
     handed: tuple[tuple[str, str, str], ...] = ()

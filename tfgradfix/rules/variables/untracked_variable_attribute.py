@@ -15,7 +15,7 @@ from tfgradfix.analysis.layer_state import (
 )
 from tfgradfix.analysis.vocabulary import TF_VARIABLE
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
-from tfgradfix.fixes.variable_uses import recreation, rewrite_uses
+from tfgradfix.fixes.variable_uses import recreation, rewrite_uses, type_tested
 from tfgradfix.fixes.literals import is_integer_literal
 from tfgradfix.fixes.weights import WeightTranslator
 from tfgradfix.rules.base import Rule
@@ -139,9 +139,12 @@ class UntrackedVariableAttribute(Rule):
         "(`.is_floating`, `str()`) -> `tf.as_dtype(w.dtype)` (a Keras weight's dtype is a string; passed "
         "to a TF, Keras or NumPy call or compared with `==` it is kept). A use with no equivalent "
         "(`ref()`, `device`, `scatter_*`, `isinstance(w, tf.Variable)`, an `assign` whose result is used) "
-        "means no fix, and the message names it. Uses are read in this module: `self.w` in the class, its "
-        "parents and subclasses, `obj.w` anywhere, and names bound to it (`for w in self.ws`); other "
-        "modules of the project are not searched.\n\n"
+        "means no fix, and the message names it; so does passing the attribute to a library other than "
+        "TensorFlow, Keras and NumPy (TensorFlow Probability's bijectors and distributions read a Keras "
+        "weight as a constant: measured, no gradient). Uses are read in this module: `self.w` in the class, "
+        "its parents and subclasses, `obj.w` anywhere, and names bound to it (`for w in self.ws`); of other "
+        "modules, only a test of the attribute's type (`type(layer.a)` in a course's grader) is looked for, "
+        "and it makes the fix unsafe.\n\n"
         "Arithmetic with NumPy: `np.float64 * w` is a TF tensor for a `tf.Variable` (TensorFlow "
         "takes the operation) but a NumPy array with no gradient for a Keras weight, and `w * "
         "np.float64(c)` is float64 where it was float32 (measured). So where the left operand of "
@@ -266,6 +269,10 @@ class UntrackedVariableAttribute(Rule):
             description += ", and its uses that a Keras weight spells differently"
         if self._slip is not None:
             description += f" ({self._slip})"
+        tester = type_tested(context, attr)
+        if tester is not None:
+            risks.append(f"`{tester}` tests the type of `.{attr}`, and a Keras weight is a `keras.Variable`, not "
+                         "a `tf.Variable`")
         if not counter and not read_by_call(cls, attr):
             # Loss-balancing weights a loss method multiplies by: trained by descent on a positive
             # loss they would only shrink. Whether they should train is the author's call.
