@@ -1088,6 +1088,20 @@ def test_the_slice_keeps_conditional_classes_values_built_in_steps_and_guards_un
     assert not table.slice(["Stack"]).missing
 
 
+def test_a_name_bound_afresh_drops_what_it_held_before():
+    """A notebook re-binds `x` cell after cell: the lifted block needs the last `x` only, not
+    an earlier `x = np.array(12)` written before the import the slice keeps for `np`."""
+    from tfgradfix.verify.slicer import ModuleTable, lift_blocks
+
+    table = ModuleTable("import numpy as np\nx = np.array(12)\nimport numpy as np\nx = np.zeros(3)\n"
+                        "import tensorflow as tf\nx = tf.zeros(())\nwith tf.GradientTape() as tape:\n"
+                        "    y = 2 * x\ngrad = tape.gradient(y, x)\n")
+    (block,) = lift_blocks(table)
+    code = table.slice({block.name}, [block.statement], block.index).code
+    assert "np.array(12)" not in code and "np.zeros(3)" not in code and "x = tf.zeros(())" in code
+    compile(code, "slice.py", "exec")
+
+
 def test_a_script_guard_and_a_conditional_with_effects_are_never_kept():
     from tfgradfix.verify.slicer import ModuleTable
 

@@ -240,12 +240,17 @@ class ModuleTable:
             todo.extend(chosen.uses)
             if not isinstance(chosen.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 # A value built in steps (`SIZES = [4]`, `SIZES += [8]`, `CONFIG["units"] = 3`) keeps
-                # every step before it, in order, not only the last.
-                for step in runnable:
-                    if step.index < chosen.index and step.imported is None and not isinstance(
-                            step.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                # the steps before it, in order, back to the one that bound it afresh: a notebook's
+                # earlier `x = np.array(12)` is another value, and it needs what that one needed.
+                if not _replaces(chosen, name):
+                    for step in sorted(runnable, key=lambda r: r.index, reverse=True):
+                        if step.index >= chosen.index or step.imported is not None or isinstance(
+                                step.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                            continue
                         kept[id(step)] = step
                         todo.extend(step.uses)
+                        if _replaces(step, name):
+                            break
         if any(name in missing and "not defined" in missing[name] for name in seen) and self.has_star_import():
             for statement in self.statements:
                 if statement.imported is not None and statement.imported.name == "*":
@@ -256,6 +261,15 @@ class ModuleTable:
         if any(s.imported is not None and s.imported.guarded for s in chosen):
             lines.insert(len(future), ABSENT_CODE)
         return Slice("\n".join(lines) + "\n", [s.imported for s in chosen if s.imported is not None], missing, seen)
+
+
+def _replaces(statement: Statement, name: str) -> bool:
+    """The statement binds `name` afresh (`x = ...` not reading `x`): what came before is gone."""
+    node = statement.node
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+    value = getattr(node, "value", None)
+    reads = value is not None and any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(value))
+    return any(isinstance(t, ast.Name) and t.id == name for t in targets) and not reads
 
 
 def _imports(node: ast.stmt) -> list[Import]:
