@@ -18,7 +18,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import argument_for, is_certainly_tensor, target_names, walk_scope
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.rebinding import rebinding_of
-from tfgradfix.analysis.sources import block_objects, enclosing_blocks
+from tfgradfix.analysis.sources import block_objects, enclosing_blocks, related
 from tfgradfix.analysis.tapes import find_tape_blocks
 from tfgradfix.analysis.tree import contains
 
@@ -44,7 +44,7 @@ def result_trained(scope: "Scope", receiver: Optional[cst.BaseExpression] = None
         if blocks:
             known = [block_objects(caller, b) for b in blocks]
             if passed is None or any(objects is None for objects in known) or any(
-                    _related(passed, o) for objects in known for o in objects):
+                    related(passed, o) for objects in known for o in objects):
                 return True
             continue
         if caller.is_keras_forward:
@@ -74,10 +74,6 @@ def _caller_receiver(scope: "Scope", call: cst.Call, receiver: Optional[cst.Base
         return None
     assert isinstance(scope.node, cst.FunctionDef)
     return argument_for(scope.node, call, receiver.value, bound=scope.owner is not None)
-
-
-def _related(a: str, b: str) -> bool:
-    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
 def _live(caller: "Scope", call: cst.Call) -> bool:

@@ -222,14 +222,15 @@ def _defines_function(scope: "Scope", name: str) -> bool:
     return any(isinstance(v, (cst.FunctionDef, cst.Lambda)) for v in scope.local_definitions().get(name, []))
 
 
-def _related(a: str, b: str) -> bool:
+def related(a: str, b: str) -> bool:
+    """One object is the other or a part of it (`self.model.encoder` of `self.model`)."""
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
 def _distinct(scope: "Scope", key: str, sources: set[str]) -> bool:
     """`key` is an object of its own, none of `sources` nor a part of one: each is bound,
     and no value bound to one is bound to another (`self.target = self.model` aliases)."""
-    if any(_related(key, s) for s in sources):
+    if any(related(key, s) for s in sources):
         return False
     mine = _bound_values(scope, key)
     if mine is None:
@@ -238,7 +239,7 @@ def _distinct(scope: "Scope", key: str, sources: set[str]) -> bool:
         theirs = _bound_values(scope, source)
         if theirs is None or mine & theirs:
             return False
-        if any(_related(v, source) for v in mine) or any(_related(v, key) for v in theirs):
+        if any(related(v, source) for v in mine) or any(related(v, key) for v in theirs):
             return False
     return True
 

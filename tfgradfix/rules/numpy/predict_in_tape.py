@@ -7,7 +7,7 @@ import libcst.matchers as m
 
 from tfgradfix.analysis.callers import result_trained
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.sources import block_objects, enclosing_blocks
+from tfgradfix.analysis.sources import block_objects, enclosing_blocks, related
 from tfgradfix.analysis.objects import Kind, describe
 from tfgradfix.fixes.edits import Fix, keyword_arg
 from tfgradfix.rules.base import Rule
@@ -118,8 +118,7 @@ class PredictInTape(Rule):
         scope = self.context.scope
         blocks = enclosing_blocks(scope, node)
         return name is not None and bool(blocks) and all(
-            (objects := block_objects(scope, b)) is not None and any(
-                o == name or o.startswith(name + ".") or name.startswith(o + ".") for o in objects)
+            (objects := block_objects(scope, b)) is not None and any(related(o, name) for o in objects)
             for b in blocks)
 
     def _trained_outside(self, node: cst.Call) -> bool:
