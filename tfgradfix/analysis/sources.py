@@ -91,7 +91,7 @@ def _passed_sources(scope: "Scope", parameter: str, depth: int) -> Optional[froz
             return None
         argument = argument_for(node, call, parameter)
         objects = gradient_objects(caller, argument, depth + 1) if argument is not None else None
-        if objects is None or (any(o.split(".")[0] == "self" for o in objects) and caller.owner is not scope.owner):
+        if objects is None or _other_self(caller, scope, objects):
             return None
         found |= objects
     return frozenset(found)
@@ -131,11 +131,15 @@ def caller_tape_objects(scope: "Scope", depth: int = 0) -> Optional[frozenset[st
             objects = None if any(k is None for k in known) else frozenset(o for k in known if k for o in k)
         else:
             objects = caller_tape_objects(caller, depth + 1)
-        if objects is None or (_instance_class(caller) is not _instance_class(scope)
-                               and any(o.split(".")[0] == "self" for o in objects)):
+        if objects is None or _other_self(caller, scope, objects):
             return None
         found |= objects
     return frozenset(found) or None
+
+
+def _other_self(caller: "Scope", scope: "Scope", objects: Iterable[str]) -> bool:
+    """`self.x` named by a caller means another object in `scope`: `self` is another instance."""
+    return _instance_class(caller) is not _instance_class(scope) and any(o.split(".")[0] == "self" for o in objects)
 
 
 def _instance_class(scope: "Scope") -> Optional[cst.ClassDef]:
