@@ -1102,6 +1102,20 @@ def test_a_name_bound_afresh_drops_what_it_held_before():
     compile(code, "slice.py", "exec")
 
 
+def test_a_name_only_a_star_import_can_bind_keeps_it():
+    """`kernel_size: int | Tuple` with `from typing import *`: the annotation runs when the
+    class is defined, so the slice keeps the star import (it said `NameError: Tuple`)."""
+    from tfgradfix.verify.slicer import ModuleTable
+
+    table = ModuleTable("from typing import *\nimport os\n\n\nclass Conv:\n"
+                        "    def __init__(self, kernel_size: int | Tuple = 1):\n        self.k = kernel_size\n")
+    code = table.slice(["Conv"]).code
+    assert "from typing import *" in code and "import os" not in code
+    namespace: dict = {}
+    exec(code, namespace)
+    assert namespace["Conv"](3).k == 3
+
+
 def test_a_script_guard_and_a_conditional_with_effects_are_never_kept():
     from tfgradfix.verify.slicer import ModuleTable
 

@@ -218,6 +218,7 @@ class ModuleTable:
         block's place), a name means what it held there, as a notebook re-binds `x`."""
         kept: dict[int, Statement] = {}
         missing: dict[str, str] = {}
+        star_needed = False  # a name no statement binds, which a `from m import *` may
         todo = list(names) + [n for s in extra for n in s.uses]
         seen: set[str] = set()
         while todo:
@@ -233,6 +234,8 @@ class ModuleTable:
                                     f"(line {candidates[-1].node.lineno})"
                 elif not self.has_star_import():
                     missing[name] = f"`{name}` is not defined at the top level of the module"
+                else:
+                    star_needed = True
                 continue
             earlier = [s for s in runnable if before is not None and s.index < before]
             chosen = (earlier or runnable)[-1]  # what the name holds there, or once the module has run
@@ -251,7 +254,7 @@ class ModuleTable:
                         todo.extend(step.uses)
                         if _replaces(step, name):
                             break
-        if any(name in missing and "not defined" in missing[name] for name in seen) and self.has_star_import():
+        if star_needed:
             for statement in self.statements:
                 if statement.imported is not None and statement.imported.name == "*":
                     kept[id(statement)] = statement
