@@ -557,15 +557,15 @@ def _is_super(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "super"
 
 
-_INDEX = cst.Integer("0")
-# Stands for an integer tensor the analysis does not follow (a comparison is a boolean to
-# `analysis/values.py`, and of two literals it is tainted by nothing).
 def is_python_test(comparison: cst.Comparison) -> bool:
     """`x is None`, `k in table`: identity and membership are Python's, a plain bool whatever the
     operands are; no tensor op runs, so nothing is differentiated or cut there."""
     return all(isinstance(t.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for t in comparison.comparisons)
 
 
+_INDEX = cst.Integer("0")
+# Stands for an integer tensor the analysis does not follow (a comparison is a boolean to
+# `analysis/values.py`, and of two literals it is tainted by nothing).
 _INTEGER_TENSOR = cst.Comparison(cst.Integer("0"), [cst.ComparisonTarget(cst.Equal(), cst.Integer("0"))])
 # Ops returning several tensors, some of them integer: the positions of those.
 _INTEGER_OUTPUTS = {

@@ -380,9 +380,7 @@ def constructed_layer(call: cst.Call, imports: ImportMap,
             # It holds what it wraps and nothing of its own: nothing new for `TimeDistributed(ReLU())`,
             # nor for `RNN(cell=self.cell)`, whose cell is a layer made once (Bidirectional is not
             # here: it copies the layer it wraps for the backward pass).
-            keyword = _SHARING_WRAPPERS[name]
-            wrapped = call.args[0].value if call.args and call.args[0].keyword is None else next(
-                (a.value for a in call.args if a.keyword is not None and a.keyword.value == keyword), None)
+            wrapped = call_argument(call, _SHARING_WRAPPERS[name], 0)
             if isinstance(wrapped, cst.Call):
                 inner = constructed_layer(wrapped, imports, module_classes)
                 return (name, inner[1]) if inner is not None else None

@@ -50,8 +50,8 @@ from tfgradfix.analysis.keras import (
     self_attribute,
 )
 from tfgradfix.analysis.vocabulary import (
-    KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, NUMPY_WRAPPERS, OWN_GRADIENT_DECORATORS, TAPE_CONSTRUCTORS,
-    TENSOR_MAPS,
+    GRADIENT_METHODS, KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, NUMPY_WRAPPERS, OWN_GRADIENT_DECORATORS,
+    TAPE_CONSTRUCTORS, TENSOR_MAPS,
 )
 
 # A lambda is a scope of its own when it is handed to Keras as a layer's or a loss's function.
@@ -1059,9 +1059,6 @@ def _is_keras_layer(qualified: str, name: str) -> bool:
     return qualified.endswith(f".layers.{name}") and qualified.startswith(KERAS_PACKAGES)
 
 
-_GRADIENT_METHODS = ("gradient", "jacobian", "batch_jacobian")
-
-
 def _after_last_gradient(block: cst.With, tape: str, scope_body) -> list[cst.CSTNode]:
     """The statements of a tape block that follow the last `tape.gradient(...)` inside it, when
     no call of that tape's gradient follows the block: what they compute (boxes drawn, metrics
@@ -1069,15 +1066,15 @@ def _after_last_gradient(block: cst.With, tape: str, scope_body) -> list[cst.CST
     if not isinstance(block.body, cst.IndentedBlock):
         return []
 
-    def asks(node: cst.CSTNode) -> bool:
-        return any(isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
-                   and n.func.attr.value in _GRADIENT_METHODS and isinstance(n.func.value, cst.Name)
-                   and n.func.value.value == tape for n in descendants(node))
+    def asked(node: cst.CSTNode) -> bool:
+        return (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value in GRADIENT_METHODS and isinstance(node.func.value, cst.Name)
+                and node.func.value.value == tape)
 
     body = list(block.body.body)
     inside = {id(n) for n in descendants(block)}
-    outside = [n for n in walk_scope(scope_body) if id(n) not in inside]
-    if any(isinstance(n, cst.Call) and asks(n) for n in outside):
+    if any(asked(n) for n in walk_scope(scope_body) if id(n) not in inside):
         return []
-    last = max((i for i, statement in enumerate(body) if asks(statement)), default=None)
+    last = max((i for i, statement in enumerate(body) if any(asked(n) for n in descendants(statement))),
+               default=None)
     return body[last + 1:] if last is not None else []

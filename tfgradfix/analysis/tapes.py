@@ -16,11 +16,10 @@ from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.rebinding import names_bound, reaching
 from tfgradfix.analysis.scopes import Scope
-from tfgradfix.analysis.vocabulary import TAPE_CONSTRUCTORS
+from tfgradfix.analysis.vocabulary import GRADIENT_METHODS, TAPE_CONSTRUCTORS
 from tfgradfix.analysis.tree import child_nodes
 
 Container = Union[cst.Module, cst.IndentedBlock]
-_GRADIENT_METHODS = ("gradient", "jacobian", "batch_jacobian")
 
 
 @dataclass(eq=False)
@@ -120,7 +119,7 @@ def _bind_call(node: cst.CSTNode, statement: cst.CSTNode, container: Container,
     method = node.func.attr.value
     if method == "watch":
         block.watched.update(watched_names(node))
-    elif method in _GRADIENT_METHODS and node.args:
+    elif method in GRADIENT_METHODS and node.args:
         positional = [a for a in node.args if a.keyword is None]
         keyword = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
         target = positional[0].value if positional else keyword.get("target")

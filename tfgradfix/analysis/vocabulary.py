@@ -44,6 +44,9 @@ TF_VARIABLE = ("tensorflow.Variable",)
 TAPE_CONSTRUCTORS = ("tensorflow.GradientTape", "tensorflow.autodiff.GradientTape",
                      "tensorflow.python.eager.backprop.GradientTape")  # Keras 2's own train_step spells it
 
+# A tape's methods that differentiate what it recorded: `tape.gradient(target, sources)`.
+GRADIENT_METHODS = ("gradient", "jacobian", "batch_jacobian")
+
 # Decorators under which the function defines its own gradient or is not ours to judge.
 OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGradient")
 

@@ -74,6 +74,7 @@ class _Indexer:
         self.calls: list[tuple[str, str]] = []
         self.by_hand: list[str] = []
         self.type_tested: set[str] = set()
+        self.search_paths: list[str] = []
         self.handed: list[tuple[str, str, str]] = []
         self._makes_initializer: dict[str, bool] = {}  # functions that construct an initializer
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
@@ -93,6 +94,7 @@ class _Indexer:
             if dotted.split(".")[0] in known or (self.stars and "." not in dotted))
         self.info.called_by_hand = tuple(d for d in self.by_hand if d.split(".")[0] in known)
         self.info.type_tested = tuple(sorted(self.type_tested))
+        self.info.search_paths = tuple(self.search_paths)
         self.info.handed = tuple(
             h for h in self.handed if h[0].split(".")[0] in known and h[2].split(".")[0] in known)
         self.info.starts_path = self.starts_path
@@ -108,7 +110,7 @@ class _Indexer:
         """`sys.path.append("utils")`, `sys.path.insert(0, "../lib")`: a literal folder."""
         folder = call.args[-1] if call.args else None
         if isinstance(folder, ast.Constant) and isinstance(folder.value, str) and folder.value.strip():
-            self.info.search_paths += (folder.value,)
+            self.search_paths.append(folder.value)
 
     def _body(self, body: list[ast.stmt], prefix: str, owner: Optional[ast.ClassDef],
               function: Optional[FunctionInfo], weights: Optional[set[str]] = None) -> dict[str, str]:

@@ -7,6 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.tree import descendants
+from tfgradfix.analysis.vocabulary import NUMPY_WRAPPERS
 from tfgradfix.fixes.numpy_to_tf import bind
 from tfgradfix.rules.base import Rule
 from tfgradfix.rules.numpy.base import on_path_with_tensor
@@ -66,8 +67,8 @@ class NumpyFunction(Rule):
         "with `tf.custom_gradient`."
     )
 
-    _ALWAYS = ("tensorflow.numpy_function", "tensorflow.compat.v1.numpy_function", "tensorflow.compat.v1.py_func",
-               "tensorflow.py_func")
+    # Every NumPy wrapper but `tf.py_function`, which differentiates the TF ops its function runs.
+    _ALWAYS = tuple(w for w in NUMPY_WRAPPERS if w != "tensorflow.py_function")
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.context.imports.resolve(node.func)
