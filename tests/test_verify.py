@@ -941,6 +941,8 @@ def test_verify_shapes_sizes_divided_to_zero_and_settings_objects(verified):
     head = settings["SettingsHead"]
     assert head["verdict"] == "inconclusive", head
     assert "uses `config.units`, and `config` is a value only the project's configuration gives" in head["reason"]
+    # A required `name` joined to its sub-layers' names gets a string, not a made-up number.
+    assert settings["NamedBlock"]["verdict"] == "verified", settings["NamedBlock"]
 
 
 @pytest.mark.slow

@@ -278,11 +278,13 @@ def _signature_arguments(cls) -> list[tuple[list, dict]]:
             continue
         annotation = "" if p.annotation is p.empty else \
             p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "?")
-        if annotation == "float" or re.search(r"(rate|scale|alpha|beta|eps|epsilon|gamma|temperature)$", p.name):
+        if annotation == "str" or (not annotation and NAME_LIKE.search(p.name)):
+            kwargs[p.name] = p.name
+        elif annotation == "float" or re.search(r"(rate|scale|alpha|beta|eps|epsilon|gamma|temperature)$", p.name):
             kwargs[p.name] = 0.5
         elif annotation == "bool":
             kwargs[p.name] = False
-        elif annotation in ("int", "") and annotation != "str":
+        elif annotation in ("int", ""):
             kwargs[p.name] = SIZE_GUESS
         else:
             return []
@@ -295,6 +297,10 @@ def _signature_arguments(cls) -> list[tuple[list, dict]]:
         found.append(([], {**kwargs, **values}))
     return found
 
+
+# Required parameters that take a string: a layer's `name` or `scope`, which constructors join
+# to sub-layers' names (`name + "_conv"`), so a made-up number fails where its own name works.
+NAME_LIKE = re.compile(r"(^|_)(name|scope|prefix|suffix|tag|label)$")
 
 # The size guessed for a required argument, and the larger one tried where a constructor
 # rejects the size it derives from it (`ch // 8` filters: 0).
