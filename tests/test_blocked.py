@@ -65,3 +65,14 @@ def test_a_straight_through_estimator_is_silent_whichever_side_the_weights_are_o
     for ste in ("tf.stop_gradient(quantized - x) + x", "x - tf.stop_gradient(x - quantized)"):
         path = _vq_variant(tmp_path, "x + tf.stop_gradient(quantized - x)\n", ste + "\n")
         assert _findings(path, "TGF301") == []
+
+
+def test_a_surrogate_loss_stopped_whole_is_reported(tmp_path):
+    """ok_surrogate_loss_of_weights is silent because the weight read from the variables list
+    multiplies the stopped gradient: stop the product and nothing reaches the weights."""
+    text = (FIXTURES / "TGF301" / "ok_surrogate_loss_of_weights.py").read_text(encoding="utf-8")
+    old = "tf.reduce_sum(weight * tf.stop_gradient(direction))"
+    assert old in text
+    path = tmp_path / "update.py"
+    path.write_text(text.replace(old, "tf.reduce_sum(tf.stop_gradient(weight * direction))"), encoding="utf-8")
+    assert [f.line for f in _findings(path, "TGF301")] == [19]

@@ -393,7 +393,9 @@ class DataFlow:
             if attr in METADATA_ATTRIBUTES:
                 return False
             if attr in ("trainable_variables", "trainable_weights"):
-                return False
+                # The weights themselves (`w * tf.stop_gradient(g) for w, g in zip(net.trainable_variables,
+                # grads)`: a surrogate loss), unless the question excludes the object that holds them.
+                return self.blocking.all_sources and dotted_name(expr.value) not in self.blocking.excluded
             if attr == "indices" and isinstance(expr.value, cst.Call):
                 qualified = self.imports.resolve(expr.value.func)
                 if qualified is not None and self.blocking.blocks(qualified, expr.value, self):
