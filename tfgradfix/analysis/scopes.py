@@ -45,6 +45,7 @@ from tfgradfix.analysis.project import FunctionInfo, PathEntry, ProjectIndex
 from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tree import child_nodes, descendants, statements
 from tfgradfix.analysis.roles import trained_by_name
+from tfgradfix.analysis.tf_version import tf1_api
 from tfgradfix.analysis.keras import (
     FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
     self_attribute,
@@ -348,9 +349,11 @@ class ModuleAnalysis:
         # Calls of this module's gradient path into other project modules: (module, function) -> entry.
         self.outgoing: dict[tuple[str, str], PathEntry] = {}
         # A module on Keras 2 (`tf_keras`, TF_USE_LEGACY_KERAS=1, or TF's private Keras 2 copy
-        # `tensorflow.python.keras`, which only Keras 2 code imports) tracks tf.Variable attributes.
+        # `tensorflow.python.keras`, which only Keras 2 code imports) tracks tf.Variable attributes,
+        # as TF 1.x's Keras does (a module that uses `tf.contrib` or `tf.Session` is TF 1.x code).
         self.legacy_keras = "TF_USE_LEGACY_KERAS" in text or any(
-            full.startswith(LEGACY_KERAS_PACKAGES) for full in self.imports.bindings.values())
+            full.startswith(LEGACY_KERAS_PACKAGES) for full in self.imports.bindings.values()
+        ) or tf1_api(module, self.imports, text) is not None
         self.keras_classes = find_keras_classes(module, self.imports, self.project, module_name)
         self.functions: dict[str, cst.FunctionDef] = {
             s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)

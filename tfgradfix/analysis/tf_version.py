@@ -1,0 +1,140 @@
+"""Whether a module is TensorFlow 1.x code.
+
+A module that uses an API TF 2 removed (`tf.contrib`, `tf.Session`, `tf.placeholder`,
+`tf.train.AdamOptimizer`) or switches TF 2 off (`tf.compat.v1.disable_v2_behavior()`) runs on
+TF 1.x, whose Keras tracks the `tf.Variable`s (`tfe.Variable`s) a layer holds as attributes, as
+Keras 2 does: what Keras 3 would not track trains there (`ModuleAnalysis.legacy_keras`).
+
+A use guarded for TF 2 (under a `try` that catches ImportError or AttributeError, or an `if`
+that tests the version), and the names such a guard imports, are a TF 2 module's shim, not
+TF 1.x code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.imports import ImportMap, dotted_name
+from tfgradfix.analysis.tree import child_nodes
+
+# Names TF 2's `tensorflow` namespace no longer has (they live on only under `tf.compat.v1`).
+_REMOVED = frozenset({
+    "tensorflow.Session", "tensorflow.InteractiveSession", "tensorflow.placeholder",
+    "tensorflow.get_variable", "tensorflow.variable_scope", "tensorflow.global_variables_initializer",
+    "tensorflow.random_normal", "tensorflow.random_uniform", "tensorflow.truncated_normal",
+    "tensorflow.to_float", "tensorflow.to_int32", "tensorflow.log", "tensorflow.train.Saver",
+    "tensorflow.compat.v1.disable_v2_behavior", "tensorflow.compat.v1.disable_eager_execution",
+})
+_REMOVED_PACKAGES = ("tensorflow.contrib.",)
+# `tf.train.AdamOptimizer`: TF 2's optimizers are Keras's.
+_TF1_OPTIMIZER = re.compile(r"^tensorflow\.train\.\w+Optimizer$")
+# Words one of the names above contains: a module without any is not read further.
+_MARKERS = re.compile(r"contrib|Session|placeholder|get_variable|variable_scope|variables_initializer|"
+                      r"random_normal|random_uniform|truncated_normal|to_float|to_int32|\.log\(|Saver|"
+                      r"Optimizer|disable_v2_behavior|disable_eager_execution")
+_GUARD_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "AttributeError", "Exception"})
+_VERSION_TEST = re.compile(r"__version__|VERSION|version|tf2|TF2|v2")
+
+
+def tf1_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
+    """The first TF 1.x-only name the module uses outside a TF 2 guard (`tf.contrib.eager.Variable`),
+    or None for TF 2 code."""
+    if not _MARKERS.search(text):
+        return None
+    guarded = _guarded_nodes(module)
+    shims = _names_imported_under(module, guarded)
+    for node in _unguarded(module, guarded):
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            name = _imported(node)
+        elif isinstance(node, cst.Attribute):
+            name = _raw_resolve(node, imports, shims)
+        else:
+            continue
+        if name is not None and _removed(name):
+            return name
+    return None
+
+
+def _removed(name: str) -> bool:
+    return name in _REMOVED or name.startswith(_REMOVED_PACKAGES) or bool(_TF1_OPTIMIZER.match(name))
+
+
+def _raw_resolve(node: cst.Attribute, imports: ImportMap, shims: set[str]) -> Optional[str]:
+    """The imported dotted name, before `imports.canonical` folds `tfe.Variable` into `tf.Variable`;
+    None for a name a guarded import binds (`tfe`, which the guard rebinds on TF 2)."""
+    name = dotted_name(node)
+    if name is None:
+        return None
+    head, _, rest = name.partition(".")
+    full = None if head in shims else imports.bindings.get(head)
+    return None if full is None else f"{full}.{rest}"
+
+
+def _imported(node: cst.Import | cst.ImportFrom) -> Optional[str]:
+    if isinstance(node, cst.Import):
+        names = [dotted_name(alias.name) for alias in node.names]
+        return next((f"{n}." for n in names if n is not None and _removed(f"{n}.")), None)
+    if node.relative or node.module is None:
+        return None
+    base = dotted_name(node.module)
+    return None if base is None else f"{base}."
+
+
+def _guarded_nodes(module: cst.Module) -> set[int]:
+    """ids of the statements TF 2 code guards: `try` bodies that catch a missing module or
+    attribute, `if` statements that test the version."""
+    guarded: set[int] = set()
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Try) and any(_catches_missing(h) for h in node.handlers):
+            guarded.add(id(node))
+        elif isinstance(node, cst.If) and _VERSION_TEST.search(cst.Module([]).code_for_node(node.test)):
+            guarded.add(id(node))
+        elif isinstance(node, (cst.BaseCompoundStatement, cst.Module, cst.IndentedBlock, cst.Else)):
+            stack.extend(child_nodes(node))
+    return guarded
+
+
+def _names_imported_under(module: cst.Module, guarded: set[int]) -> set[str]:
+    """The local names import statements under a TF 2 guard bind."""
+    names: set[str] = set()
+    for guard in (n for n in _all_statements(module) if id(n) in guarded):
+        for node in _all_statements(guard):
+            if isinstance(node, (cst.Import, cst.ImportFrom)) and not isinstance(node.names, cst.ImportStar):
+                for alias in node.names:
+                    bound = alias.asname.name if alias.asname is not None else alias.name
+                    name = dotted_name(bound) if isinstance(bound, (cst.Name, cst.Attribute)) else None
+                    if name is not None:
+                        names.add(name.split(".")[0])
+    return names
+
+
+def _all_statements(root: cst.CSTNode):
+    stack: list[cst.CSTNode] = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, cst.BaseExpression):
+            stack.extend(child_nodes(node))
+
+
+def _catches_missing(handler: cst.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    types = handler.type.elements if isinstance(handler.type, cst.Tuple) else [handler.type]
+    return any((dotted_name(t.value if isinstance(t, cst.Element) else t) or "").rsplit(".", 1)[-1]
+               in _GUARD_ERRORS for t in types)
+
+
+def _unguarded(module: cst.Module, guarded: set[int]):
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if id(node) in guarded:
+            continue
+        yield node
+        stack.extend(child_nodes(node))
