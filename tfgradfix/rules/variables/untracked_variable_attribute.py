@@ -54,7 +54,9 @@ class UntrackedVariableAttribute(Rule):
         "while the forward pass never reads it, not listed by name to "
         "`tape.gradient`/`apply_gradients`/`minimize` (which train it untracked), and not handed out as the "
         "object's output (a `__call__` returning it, whose caller trains it by name). The project runs on Keras "
-        "3: code written for Keras 2 (`tf_keras`, `TF_USE_LEGACY_KERAS`, TF's private `tensorflow.python.keras`) tracks the variable and is silent. "
+        "3: code written for Keras 2 (`tf_keras`, `TF_USE_LEGACY_KERAS`, TF's private `tensorflow.python.keras`) "
+        "or for TF 1.x (`tf.contrib`, `tf.Session`, `tf.train.AdamOptimizer`: `analysis/tf_version.py`) tracks the variable "
+        "and is silent. "
         "For a held `tf.Module`: its class is a `tf.Module` (here or through the project index), it makes "
         "trainable `tf.Variable`s that are weights by the same test, and `call` (or what it calls, or a "
         "property it reads) reads the attribute holding it."
@@ -171,7 +173,7 @@ class UntrackedVariableAttribute(Rule):
         "in `build` after the parent's `__init__`).\n\n"
         "Only for Keras 3. A project on Keras 2 (it imports `tf_keras`, or sets "
         "`TF_USE_LEGACY_KERAS=1`) tracks these variables; files that import `tf_keras` or `tensorflow.python.keras` or name "
-        "`TF_USE_LEGACY_KERAS` are skipped, and `--ignore TGF203` turns the rule off everywhere."
+        "`TF_USE_LEGACY_KERAS`, or use an API only TF 1.x has (`tf.contrib`, `tf.Session`, `tf.placeholder`), are skipped, and `--ignore TGF203` turns the rule off everywhere."
     )
 
     _slip: Optional[str] = None  # what `tf.Variable` made of a positional slip, for the message
