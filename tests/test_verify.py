@@ -946,6 +946,13 @@ def test_verify_shapes_sizes_divided_to_zero_and_settings_objects(verified):
 
 
 @pytest.mark.slow
+def test_verify_shapes_a_fix_behind_an_option_off_by_default_runs_with_it_on(verified):
+    (verdict,) = _shape_verdicts(verified)["option"].values()
+    assert verdict["verdict"] == "verified" and verdict["options"] == "learned_slope=True", verdict
+    assert verdict["untracked_before"] == 1 and not verdict["none_after"], verdict
+
+
+@pytest.mark.slow
 def test_verify_shapes_a_later_bug_both_sides_raise_is_no_difference_the_fix_made(verified):
     (verdict,) = _shape_verdicts(verified)["later_bug"].values()
     assert verdict["verdict"] == "verified" and verdict["none_before"] == 2 and not verdict["none_after"], verdict

@@ -70,6 +70,7 @@ class UnitJob(_UnitRequired, total=False):
     original: str  # the folder of the module tree as it was
     fixed: str  # and as the fixes leave it
     example: Optional[dict]  # the configuration's or `example()`'s {"args", "kwargs", "input_shape"}
+    flags: dict  # constructor options off by default, turned on where the fix ran under none
     shapes: list  # input shapes the project uses (`plan.input_shapes`)
     integer_shapes: list  # shapes of integer inputs (token ids)
     integer_inputs: dict  # {parameter: {"bound", "attr"}}: where an integer input's bound comes from
@@ -389,7 +390,19 @@ def _class_candidates(modules, unit: UnitJob) -> list[tuple[str, str, list, dict
                       for k in (_missing_arguments(cls, b["args"], b["kwargs"], g) for _, g in guesses) if k]
     found.append((entry, name, [], {}, ""))
     found += [(entry, name, a, k, "") for a, k in guesses]
+    flags = unit.get("flags")
+    if flags:  # on every way of building it that does not set them itself
+        found = [(m, n, a, {**flags, **k} if n == name else k, via) for m, n, a, k, via in found]
     return found
+
+
+def _false_flags(cls) -> dict:
+    """The constructor's options that are off by default (`use_attention=False`), all turned on."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: True for p in parameters if p.default is False}
 
 
 def _missing_arguments(cls, args: list, kwargs: dict, guessed: dict) -> dict:
@@ -1513,6 +1526,13 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
                 return {"verdict": "failed", "reason": f"the fixed module does not load ({error})"}
             if unit["kind"] == "layer":
                 result = verify_layer(tf, np, unit, original, fixed)
+                flags = _false_flags(getattr(original.get(unit["entry"]), unit["name"], None))
+                if flags and result.get("verdict") == "verified" and lines.wanted and not lines.ran \
+                        and not _acted(result):
+                    # The fix sits behind an option off by default (`use_elsa=False`): run it on.
+                    flagged = verify_layer(tf, np, {**unit, "flags": flags}, original, fixed)
+                    if flagged.get("verdict") == "failed" or (flagged.get("verdict") == "verified" and lines.ran):
+                        result = {**flagged, "options": ", ".join(f"{k}=True" for k in flags)}
             elif "." in unit["name"]:
                 result = verify_method(tf, np, unit, original, fixed)
             else:

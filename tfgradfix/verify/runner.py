@@ -296,6 +296,8 @@ def describe(name: str, result: dict) -> str:
     parts = []
     if result.get("through"):
         parts.append(f"built inside {result['through']}")
+    if result.get("options"):
+        parts.append(f"with {result['options']}")
     if result.get("model"):
         parts.append(f"run on a {result['model']}")
     if result.get("variables"):
