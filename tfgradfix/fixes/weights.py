@@ -43,12 +43,26 @@ class Weight:
     note: Optional[str] = None
 
     def add_weight(self, owner: str = "self") -> cst.Call:
-        keywords = [("name", self.name), ("shape", self.shape), ("initializer", self.initializer),
+        name = self.name.visit(_NoScopeSeparator()) if self.name is not None else None
+        keywords = [("name", name), ("shape", self.shape), ("initializer", self.initializer),
                     ("trainable", self.trainable), ("dtype", self.dtype)]
         return cst.Call(
             func=cst.parse_expression(f"{owner}.add_weight"),
             args=[keyword_arg(k, v) for k, v in keywords if v is not None],
         )
+
+
+class _NoScopeSeparator(cst.CSTTransformer):
+    """`"elsa/alpha"` as `"elsa_alpha"`: a TF 1.x-style scoped variable name, which Keras 3's
+    `add_weight` refuses (`name` cannot contain `/`); the variable was untracked, so no
+    checkpoint holds the old name."""
+
+    def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
+        return updated.with_changes(value=updated.value.replace("/", "_"))
+
+    def leave_FormattedStringText(self, original: cst.FormattedStringText,
+                                  updated: cst.FormattedStringText) -> cst.FormattedStringText:
+        return updated.with_changes(value=updated.value.replace("/", "_"))
 
 
 def _float(text: str) -> cst.Float:
