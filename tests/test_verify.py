@@ -1557,10 +1557,10 @@ _BRANCHED = textwrap.dedent("""
 
 
     class Head(tf.keras.layers.Layer):
-        def __init__(self, units, learned_scale=False):
+        def __init__(self, units, scale="none"):
             super().__init__()
             self.dense = tf.keras.layers.Dense(units)
-            if learned_scale:
+            if scale == "learned":
                 self.scale = {scale}
             else:
                 self.scale = None
@@ -1577,7 +1577,8 @@ _BRANCHED = textwrap.dedent("""
 @_batched
 def _fix_on_a_branch_not_taken(folder: Path) -> Items:
     """The fix is on a branch the project's call (and so the verifier) never takes: outputs and
-    gradients agree because nothing of the fix ran, which is no evidence for it."""
+    gradients agree because nothing of the fix ran, which is no evidence for it. (Behind an option
+    off by default, `learned_scale=False`, the verifier would turn it on: verify_shapes/option.py.)"""
     return [("branched.py", _BRANCHED.format(scale="tf.Variable(1.0)"),
              _BRANCHED.format(scale='self.add_weight(shape=(), initializer="ones")'))]
 
