@@ -59,7 +59,7 @@ def test_sources_as_objects(sources, before, expected):
 
 def _others(source: str):
     scope, blocks = _tape_scope(source)
-    blocking = restricted(scope, blocks, DEFAULT_BLOCKING)
+    blocking = restricted(scope, blocks, DEFAULT_BLOCKING, blocks[0].node)
     return None if blocking is None else sorted(blocking.excluded)
 
 
@@ -246,3 +246,21 @@ def test_the_integer_module_variable_has_no_gradient_until_fixed():
         exec(compile(text, "regression.py", "exec"), namespace)
         grads = namespace["run_optimization"]()
         assert (grads[1] is None) is none_expected and grads[0] is not None
+
+
+def test_a_helper_under_two_tapes_counts_the_tape_its_result_reaches(tmp_path):
+    """ok_advantage_detached_for_the_actor_tape is silent because the detached advantage is the
+    critic's; detaching the actor's own probabilities there is still reported, and so is the
+    advantage when the actor loss is also differentiated for the critic."""
+    text = (FIXTURES / "TGF102" / "ok_advantage_detached_for_the_actor_tape.py").read_text(encoding="utf-8")
+
+    def codes(changed: str) -> list[str]:
+        path = tmp_path / "agent.py"
+        path.write_text(changed, encoding="utf-8")
+        return [f"{f.line}:{f.code}" for f in Engine([RULES_BY_CODE["TGF102"]]).process(read_source(str(path))).findings]
+
+    assert codes(text) == []
+    assert codes(text.replace("td = td.numpy()", "probs = probs.numpy()")) == ["16:TGF102"]
+    both = text.replace("critic_loss = 0.5 * tf.reduce_mean(td ** 2)",
+                        "critic_loss = 0.5 * tf.reduce_mean(td ** 2) + actor_loss")
+    assert codes(both) == ["16:TGF102"]

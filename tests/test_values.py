@@ -195,3 +195,13 @@ def test_a_cut_counts_for_the_variables_a_tape_asks_for(loss, reported):
         "        grads = tape.gradient(loss, [self.log_alpha])\n"
         "        self.opt.apply_gradients(zip(grads, [self.log_alpha]))\n")
     assert any(c.endswith("TGF301") for c in _codes(code)) is reported
+
+
+def test_a_type_table_without_tensorflows_tensor_types_narrows_nothing():
+    """ok_type_table_dispatch is silent because its table's TF entry returns tensors and
+    variables early: with only a sparse type there, a dense tensor reaches `np.asarray`."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF102" / "ok_type_table_dispatch.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    assert _codes(text.replace('"tf": (tf.Tensor, tf.Variable)', '"tf": (tf.SparseTensor,)')) == ["18:TGF102"]

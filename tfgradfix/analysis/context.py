@@ -250,7 +250,7 @@ class TraversalContext(BatchableVisitor):
         if not self.in_tape:
             # A helper the tapes of its callers run: what those tapes differentiate.
             return helper_restricted(self.scope, blocking) if self.scope.forward else None
-        return restricted(self.scope, enclosing_blocks(self.scope, node), blocking)
+        return restricted(self.scope, enclosing_blocks(self.scope, node), blocking, node)
 
 
 def _targets(statement: cst.CSTNode) -> list[str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import Blocking, DataFlow, argument_for, tainted_parameters, walk_scope
+from tfgradfix.analysis.dataflow import Blocking, DataFlow, argument_for, names_in, tainted_parameters, walk_scope
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks
@@ -127,8 +127,7 @@ def caller_tape_objects(scope: "Scope", depth: int = 0) -> Optional[frozenset[st
             continue  # a call off every path (a validation loop): it differentiates nothing
         objects: Optional[frozenset[str]] = None
         if blocks:
-            known = [block_objects(caller, b) for b in blocks]
-            objects = None if any(k is None for k in known) else frozenset(o for k in known if k for o in k)
+            objects = node_objects(caller, call, blocks)
         else:
             objects = caller_tape_objects(caller, depth + 1)
         if objects is None or _other_self(caller, scope, objects):
@@ -164,30 +163,62 @@ def helper_restricted(scope: "Scope", blocking: Blocking, depth: int = 0) -> Opt
         blocks = enclosing_blocks(caller, call) if caller.tape_blocks else []
         if not blocks and not caller.forward:
             continue
-        narrowed = restricted(caller, blocks, blocking) if blocks else helper_restricted(caller, blocking, depth + 1)
+        narrowed = restricted(caller, blocks, blocking, call) if blocks else \
+            helper_restricted(caller, blocking, depth + 1)
         flow = caller.analyse(narrowed) if narrowed is not None else (caller.flow or caller.analyse())
         kept |= tainted_parameters(scope.node, call, flow)
     narrowed = excluding_others(scope, objects, blocking) or blocking
     return replace(narrowed, parameters_kept=frozenset(kept), only_sources=frozenset(objects))
 
 
+def node_objects(scope: "Scope", node: cst.CSTNode, blocks: Iterable[TapeBlock]) -> Optional[frozenset[str]]:
+    """The objects the blocks' `tape.gradient` calls differentiate, of those whose target `node`'s
+    value reaches (`with tape1, tape2:` around an actor loss and a critic loss: the actor loss
+    helper's result reaches only tape1's gradient); of all of them where it visibly reaches none.
+    None when one of those sources is unknown, or a block has no gradient."""
+    blocks = list(blocks)
+    if not blocks or any(not b.gradients for b in blocks):
+        return None
+    gradients = [g for b in blocks for g in b.gradients]
+    used = _gradients_reached(scope, node, gradients) or gradients
+    found: set[str] = set()
+    for gradient in used:
+        objects = gradient_objects(scope, gradient.sources)
+        if objects is None:
+            return None
+        found |= objects
+    return frozenset(found)
+
+
+def _gradients_reached(scope: "Scope", node: cst.CSTNode, gradients: list) -> list:
+    """The gradients whose target reads `node`'s value: in the target itself, or through the
+    names the scope binds from it (and from those, on)."""
+    flow = scope.flow or scope.analyse()
+    dependent: set[str] = set()
+    holders = [b for b in flow.bindings if contains(b.value, node)]
+    dependent.update(b.name for b in holders)
+    changed = bool(dependent)
+    while changed:
+        changed = False
+        for binding in flow.bindings:
+            if binding.name not in dependent and not dependent.isdisjoint(names_in(binding.value)):
+                dependent.add(binding.name)
+                changed = True
+    return [g for g in gradients if contains(g.target, node) or not dependent.isdisjoint(names_in(g.target))]
+
+
 def enclosing_blocks(scope: "Scope", node: cst.CSTNode) -> list[TapeBlock]:
     return [b for b in find_tape_blocks(scope, scope.module.imports) if contains(b.node, node)]
 
 
-def restricted(scope: "Scope", blocks: Iterable[TapeBlock], blocking: Blocking) -> Optional[Blocking]:
-    """`blocking`, where the models called in `scope` that are none of the blocks' sources
-    carry no gradient (but what their arguments carry); None when the blocks' sources are
-    unknown or no other model is called."""
-    blocks = list(blocks)
-    if not blocks:
+def restricted(scope: "Scope", blocks: Iterable[TapeBlock], blocking: Blocking,
+               node: cst.CSTNode) -> Optional[Blocking]:
+    """`blocking`, where the models called in `scope` that are none of the sources of the blocks'
+    gradients `node` reaches carry no gradient (but what their arguments carry); None when those
+    sources are unknown or no other model is called."""
+    sources = node_objects(scope, node, blocks)
+    if sources is None:
         return None
-    sources: set[str] = set()
-    for block in blocks:
-        objects = block_objects(scope, block)
-        if objects is None:
-            return None
-        sources |= objects
     narrowed = excluding_others(scope, sources, blocking)
     return replace(narrowed, only_sources=frozenset(sources)) if narrowed is not None else None
 

@@ -292,32 +292,63 @@ def _narrowed(parent, imports, node: cst.CSTNode, name: str) -> bool:
                     return narrowed_to_data(parent, imports, current, set(names_in(comp.iter)))
                 comp = comp.inner_for_in
         if isinstance(current, cst.If):
-            if child is current.body and _test_says(current.test, name, imports, data=True):
+            if child is current.body and _test_says(current.test, name, imports, True, _tables(parent, current)):
                 return True
-            if child is current.orelse and _test_says(current.test, name, imports, data=False):
+            if child is current.orelse and _test_says(current.test, name, imports, False, _tables(parent, current)):
                 return True
         child, current = current, parent(current)
     return False
 
 
-def _test_says(test: cst.BaseExpression, name: str, imports, data: bool) -> bool:
+def _tables(parent, node: cst.CSTNode) -> dict[str, cst.Dict]:
+    """Dict literals the function around `node` binds once at its top level (`kinds = {"tf": tf.Tensor,
+    "np": np.ndarray}`): a type test may look its types up there (`isinstance(x, kinds[target])`)."""
+    function = node
+    while function is not None and not isinstance(function, (cst.FunctionDef, cst.Module)):
+        function = parent(function)
+    if not isinstance(function, cst.FunctionDef) or not isinstance(function.body, cst.IndentedBlock):
+        return {}
+    bound: dict[str, list] = {}
+    for statement in function.body.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Assign) and len(small.targets) == 1 \
+                        and isinstance(small.targets[0].target, cst.Name):
+                    bound.setdefault(small.targets[0].target.value, []).append(small.value)
+    return {k: v[0] for k, v in bound.items() if len(v) == 1 and isinstance(v[0], cst.Dict)}
+
+
+def _tested_types(types: cst.BaseExpression, tables: dict[str, cst.Dict]) -> list[cst.BaseExpression]:
+    """The type expressions an `isinstance` test names: a tuple's, or every value of the table a
+    subscript looks them up in."""
+    if isinstance(types, cst.Subscript) and isinstance(types.value, cst.Name) and types.value.value in tables:
+        values = [e.value for e in tables[types.value.value].elements if isinstance(e, cst.DictElement)]
+        return [t for v in values for t in _tested_types(v, {})]
+    return [e.value for e in types.elements] if isinstance(types, cst.Tuple) else [types]
+
+
+def _test_says(test: cst.BaseExpression, name: str, imports, data: bool,
+               tables: Optional[dict[str, cst.Dict]] = None) -> bool:
     """Whether `test` being true (`data`) or false (not `data`) means `name` is not a tensor."""
+    tables = tables or {}
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return _test_says(test.expression, name, imports, not data)
+        return _test_says(test.expression, name, imports, not data, tables)
     if isinstance(test, cst.BooleanOperation):
         both = isinstance(test.operator, cst.And) == data
         if both:  # `a and b` true: each is true; `a or b` false: each is false
-            return _test_says(test.left, name, imports, data) or _test_says(test.right, name, imports, data)
-        return _test_says(test.left, name, imports, data) and _test_says(test.right, name, imports, data)
+            return _test_says(test.left, name, imports, data, tables) or \
+                _test_says(test.right, name, imports, data, tables)
+        return _test_says(test.left, name, imports, data, tables) and \
+            _test_says(test.right, name, imports, data, tables)
     if not isinstance(test, cst.Call) or not test.args or dotted_name(test.args[0].value) != name:
         return False
     if isinstance(test.func, cst.Name) and test.func.value == "isinstance" and len(test.args) == 2:
-        types = test.args[1].value
-        elements = [e.value for e in types.elements] if isinstance(types, cst.Tuple) else [types]
-        qualified = [imports.resolve(e) or dotted_name(e) or "" for e in elements]
+        qualified = [imports.resolve(e) or dotted_name(e) or "" for e in _tested_types(test.args[1].value, tables)]
         if data:
             return all(q in _DATA_TYPES for q in qualified)
-        return all(q in _TENSOR_TYPES for q in qualified)
+        # False: the value is none of the types, so not a tensor when they include TensorFlow's
+        # tensor and variable (a table of several libraries' tensor types included).
+        return all(q in _TENSOR_TYPES for q in qualified) or {"tensorflow.Tensor", "tensorflow.Variable"} <= set(qualified)
     return not data and (imports.resolve(test.func) or "") in _TENSOR_TESTS
 
 
