@@ -1623,6 +1623,15 @@ def test_a_subclass_of_another_modules_plain_trainer_runs_through_its_example(tm
 
 
 @pytest.mark.slow
+def test_a_package_reexporting_its_functions_keeps_those_imports_in_its_init(tmp_path):
+    """verify_package: `ttnet/nn.py` reads `ttnet.glorot` through the package's `__init__`; its
+    slice keeps that import (it kept none: "module 'ttnet' has no attribute 'glorot'")."""
+    _, _, verdicts = _verify_project_json(tmp_path, "verify_package")
+    (verdict,) = verdicts.values()
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
+
+
+@pytest.mark.slow
 def test_a_plain_class_without_a_runner_says_what_to_add(tmp_path):
     root = tmp_path / "plain"
     shutil.copytree(FIXTURES / "projects" / "verify_plain_trainer", root)

@@ -43,7 +43,7 @@ class Weight:
     note: Optional[str] = None
 
     def add_weight(self, owner: str = "self") -> cst.Call:
-        name = self.name.visit(_NoScopeSeparator()) if self.name is not None else None
+        name = cst.ensure_type(self.name.visit(_NoScopeSeparator()), cst.BaseExpression) if self.name is not None else None
         keywords = [("name", name), ("shape", self.shape), ("initializer", self.initializer),
                     ("trainable", self.trainable), ("dtype", self.dtype)]
         return cst.Call(

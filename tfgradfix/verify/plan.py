@@ -141,7 +141,7 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
             continue
         names = wanted[path]
         if ALL in names:
-            names = {n for s in table.statements if s.runnable and s.imported is None for n in s.binds}
+            names = (names - {ALL}) | {n for s in table.statements if s.runnable and s.imported is None for n in s.binds}
         extra, before = blocks.get(path, ([], None))
         piece = table.slice(names, extra, before)
         code = (TAKE_CODE + piece.code) if extra else piece.code
@@ -157,8 +157,17 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
                 continue
             target = project.resolve(path, imported.module, imported.level)
             if target is not None:
-                todo.append((target, {imported.name} if imported.name and imported.name != "*" else {ALL}))
+                if imported.name and imported.name != "*":
+                    todo.append((target, {imported.name}))
+                else:  # `import pkg`: also what its `__init__` imports for `pkg.glorot` to find
+                    todo.append((target, {ALL, *_attributes_read(piece.code, imported.bound)}))
     return tree
+
+
+def _attributes_read(code: str, bound: str) -> set[str]:
+    """The attributes `code` reads from the name `bound` (`glorot` of `pkg.glorot(...)`)."""
+    return {node.attr for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name) and node.value.id == bound}
 
 
 # -- how the project builds things --------------------------------------------------------
