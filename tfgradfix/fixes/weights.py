@@ -43,7 +43,10 @@ class Weight:
     note: Optional[str] = None
 
     def add_weight(self, owner: str = "self") -> cst.Call:
-        name = cst.ensure_type(self.name.visit(_NoScopeSeparator()), cst.BaseExpression) if self.name is not None else None
+        name = self.name
+        if name is not None:
+            renamed = name.visit(_NoScopeSeparator())
+            name = renamed if isinstance(renamed, cst.BaseExpression) else name
         keywords = [("name", name), ("shape", self.shape), ("initializer", self.initializer),
                     ("trainable", self.trainable), ("dtype", self.dtype)]
         return cst.Call(
