@@ -83,4 +83,4 @@ def test_an_integer_literal_with_a_float_dtype_is_fixed_as_a_float_weight():
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         result = Engine([RULES_BY_CODE["TGF203"]], fix=True).process(read_source(path))
-    assert 'self.b = self.add_weight(shape=(), initializer="zeros", dtype=tf.float32)' in result.new_text
+    assert 'self.b = self.add_weight(name="b", shape=(), initializer="zeros", dtype=tf.float32)' in result.new_text

@@ -37,7 +37,7 @@ def test_call_site_arguments_take_the_parameters_places():
     assert hoisted.reason is None
     assert "".join(_code(s) for s in hoisted.statements) == (
         "# the helper's own matrix\n"
-        "self.m = self.add_weight(shape=(input_shape[-1], self.units * 2), "
+        'self.m = self.add_weight(name="m", shape=(input_shape[-1], self.units * 2), '
         "initializer=tf.keras.initializers.Constant(value=0.5))\n")
 
 

@@ -10,7 +10,7 @@ the helper's parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Optional, cast
 
 import libcst as cst
@@ -54,6 +54,8 @@ def weight_statements(ctor: cst.Call, imports: ImportMap, attr: str, like: cst.S
     weight = translator.from_variable(ctor, initial=f"initial_{attr.lstrip('_')}")
     if weight is None:
         return None
+    if weight.name is None:  # named after its attribute, not Keras's `variable_<n>`
+        weight = replace(weight, name=cst.SimpleString(f'"{attr}"'))
     if weight.prelude is None:
         return [assignment(attr, weight.add_weight(), like)]
     return [weight.prelude.with_changes(leading_lines=like.leading_lines), assignment(attr, weight.add_weight())]

@@ -19,9 +19,9 @@ class IntegerVariable(Rule):
     triggers = ("Variable(", "add_weight")
     what = (
         "Finds trainable variables with an integer dtype that a layer's forward pass reads: "
-        "`tf.Variable(1)`, `tf.Variable([1, 2])`, `add_weight(..., dtype=\"int32\")`, also when "
+        '`tf.Variable(1)`, `tf.Variable([1, 2])`, `add_weight(..., dtype="int32")`, also when '
         "the dtype comes from the layer's constructor argument (`self.add_weight(..., "
-        "dtype=self.weight_dtype)` and every `Layer(..., weight_dtype=\"int32\")` in the module "
+        'dtype=self.weight_dtype)` and every `Layer(..., weight_dtype="int32")` in the module '
         "agrees) or from the callers of a helper. State is not reported (`trainable=False`, "
         "or written with `.assign*()` by the forward pass, as a step counter is, also when it "
         "is read through `tf.cast`)."
@@ -56,7 +56,7 @@ class IntegerVariable(Rule):
         "class Gain(tf.keras.layers.Layer):\n"
         "    def __init__(self, **kwargs):\n"
         "        super().__init__(**kwargs)\n"
-        "        self.scale = self.add_weight(shape=(), initializer=tf.keras.initializers.Constant(value=2.0))\n"
+        '        self.scale = self.add_weight(name="scale", shape=(), initializer=tf.keras.initializers.Constant(value=2.0))\n'
         "\n"
         "    def call(self, inputs):\n"
         "        return inputs * tf.cast(self.scale, inputs.dtype)\n"

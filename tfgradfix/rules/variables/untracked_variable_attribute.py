@@ -94,26 +94,27 @@ class UntrackedVariableAttribute(Rule):
         "    def __init__(self, units, input_dim, **kwargs):\n"
         "        super().__init__(**kwargs)\n"
         "        w_init = tf.random_normal_initializer()\n"
-        '        self.w = self.add_weight(shape=(input_dim, units), initializer=w_init, trainable=True, dtype="float32")\n'
+        '        self.w = self.add_weight(name="w", shape=(input_dim, units), initializer=w_init, trainable=True, dtype="float32")\n'
         '        self.b = self.add_weight(name="b", shape=(units,), initializer="zeros")\n'
-        "        self.scale = self.add_weight(shape=(units,), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=0.01))\n"
+        '        self.scale = self.add_weight(name="scale", shape=(units,), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=0.01))\n'
         "        initial_rotation = tf.convert_to_tensor(np.eye(units, dtype=np.float32))\n"
-        "        self.rotation = self.add_weight(shape=initial_rotation.shape, initializer=tf.keras.initializers.Constant(value=initial_rotation), dtype=initial_rotation.dtype)\n"
+        '        self.rotation = self.add_weight(name="rotation", shape=initial_rotation.shape, initializer=tf.keras.initializers.Constant(value=initial_rotation), dtype=initial_rotation.dtype)\n'
         "\n"
         "    def call(self, inputs):\n"
         "        return tf.matmul(tf.matmul(inputs, self.w) + self.b, self.rotation) * self.scale\n"
     )
     fix_safety = (
-        "Safe: the same shape, dtype, trainability and name, and the initializer the code "
+        "Safe: the same shape, dtype, trainability and name (a variable without one is named after its attribute, "
+        "not Keras's `variable_<n>`; a TF 1.x scoped name `a/b` becomes `a_b`, which Keras 3 accepts), and the initializer the code "
         "already names: an initializer object called with a shape keeps its name "
-        "(`w_init(shape=s)` -> `initializer=w_init`; `tf.zeros_initializer()(s)` -> \"zeros\"); "
+        '(`w_init(shape=s)` -> `initializer=w_init`; `tf.zeros_initializer()(s)` -> "zeros"); '
         "`tf.random.normal`/`uniform`/`truncated_normal` -> `RandomNormal`/`RandomUniform`/"
         "`TruncatedNormal` with their parameters spelled out (Keras's defaults differ); "
-        "`tf.zeros`/`tf.ones` -> \"zeros\"/\"ones\"; `tf.fill`, `tf.ones(s) * c` and literals "
+        '`tf.zeros`/`tf.ones` -> "zeros"/"ones"; `tf.fill`, `tf.ones(s) * c` and literals '
         "-> `Constant(c)` (an integer literal with a float `dtype=` is cast by it: "
-        "`tf.Variable(0, dtype=tf.float32)` -> \"zeros\", `3` -> `Constant(value=3.0)`); `tf.random.normal(s) * c` -> `RandomNormal(stddev=c)`; "
+        '`tf.Variable(0, dtype=tf.float32)` -> "zeros", `3` -> `Constant(value=3.0)`); `tf.random.normal(s) * c` -> `RandomNormal(stddev=c)`; '
         "NumPy's `np.zeros`/`np.ones`/`np.full` -> \"zeros\"/\"ones\"/`Constant(c)` with NumPy's dtype "
-        "kept: `tf.Variable(np.zeros(n))` is a float64 variable, so the weight gets `dtype=\"float64\"` "
+        'kept: `tf.Variable(np.zeros(n))` is a float64 variable, so the weight gets `dtype="float64"` '
         "(drop it by hand if float32 was meant). A length becomes a one-element shape "
         "(`np.zeros(n)` -> `shape=(n,)`) when `n` is certainly an int: a literal, arithmetic on ints, "
         "`len(...)`, a dimension `x.shape[-1]`, or a parameter annotated `int` or defaulting to an "
@@ -124,7 +125,7 @@ class UntrackedVariableAttribute(Rule):
         "dtype (no lambda: the layer still saves and loads as `.keras`, since Keras stores the "
         "weight's value, not its initializer). An integer variable that the forward pass only steps "
         "(`self.calls = tf.Variable(0)`, then `assign_add`) becomes a non-trainable counter, "
-        "`add_weight(shape=(), initializer=\"zeros\", trainable=False, dtype=\"int32\")`: it never "
+        '`add_weight(shape=(), initializer="zeros", trainable=False, dtype="int32")`: it never '
         "trained, and as a trainable Keras weight it would get a None gradient on every step. "
         "No fix, and the message says why, for an integer variable the forward pass reads as a "
         "value (TGF206 first), when `tf.Variable` takes arguments the fix does not carry over "
@@ -263,6 +264,8 @@ class UntrackedVariableAttribute(Rule):
         (uses, risks), unsupported = rewrite_uses(context, cls, attr, translator.tf)
         if why is not None or unsupported is not None:
             return None, why or unsupported
+        if weight.name is None:  # named after its attribute, not Keras's `variable_<n>`
+            weight = replace(weight, name=cst.SimpleString(f'"{attr}"'))
         description = "Create it with `self.add_weight`"
         if counter:
             weight = replace(weight, trainable=cst.Name("False"))

@@ -57,7 +57,7 @@ class VariableInCall(Rule):
         "class Scores(tf.keras.layers.Layer):\n"
         "    def build(self, input_shape):\n"
         "        # one score per feature\n"
-        "        self.w = self.add_weight(shape=(input_shape[-1], 4), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0))\n"
+        '        self.w = self.add_weight(name="w", shape=(input_shape[-1], 4), initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=1.0))\n'
         "\n"
         "    def call(self, inputs):\n"
         "        return tf.matmul(inputs, self.w)\n"

@@ -75,8 +75,8 @@ class VariableInHelper(Rule):
         "        self.out_dim = out_dim\n"
         "\n"
         "    def build(self, input_shape):\n"
-        "        self.m_1 = self.add_weight(shape=(input_shape[-1], self.out_dim), initializer=tf.keras.initializers.TruncatedNormal(mean=0.0, stddev=0.05))\n"
-        "        self.m_2 = self.add_weight(shape=(input_shape[-1], 1), initializer=tf.keras.initializers.TruncatedNormal(mean=0.0, stddev=0.05))\n"
+        '        self.m_1 = self.add_weight(name="m_1", shape=(input_shape[-1], self.out_dim), initializer=tf.keras.initializers.TruncatedNormal(mean=0.0, stddev=0.05))\n'
+        '        self.m_2 = self.add_weight(name="m_2", shape=(input_shape[-1], 1), initializer=tf.keras.initializers.TruncatedNormal(mean=0.0, stddev=0.05))\n'
         "\n"
         "    def call(self, inputs):\n"
         "        return mix(inputs, m=self.m_1) + mix(inputs, m=self.m_2)\n"
