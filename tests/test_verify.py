@@ -953,6 +953,14 @@ def test_verify_shapes_a_fix_behind_an_option_off_by_default_runs_with_it_on(ver
 
 
 @pytest.mark.slow
+def test_verify_shapes_the_projects_own_call_failing_is_named(verified):
+    (verdict,) = _shape_verdicts(verified)["own_call"].values()
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert "the project's own BinnedScale(bins=8) raises AttributeError" in verdict["reason"], verdict
+    assert "before any fix" in verdict["reason"], verdict
+
+
+@pytest.mark.slow
 def test_verify_shapes_a_later_bug_both_sides_raise_is_no_difference_the_fix_made(verified):
     (verdict,) = _shape_verdicts(verified)["later_bug"].values()
     assert verdict["verdict"] == "verified" and verdict["none_before"] == 2 and not verdict["none_after"], verdict

@@ -552,8 +552,12 @@ def _instances(tf, original, fixed, unit: UnitJob):
     if example and example.get("input_shape"):
         plan_shapes.insert(0, tuple(example["input_shape"]))
     queue = _class_candidates(original, unit)
+    # The unit built directly as the project (or its example) builds it: its error says more
+    # than one of a guessed build.
+    own = {id(c) for c in queue[:bool(example) + len(unit.get("builders", []))] if not c[4] and c[1] == name}
     while queue:
-        module, target, args, kwargs, via = queue.pop(0)
+        candidate = queue.pop(0)
+        module, target, args, kwargs, via = candidate
         make_before, make_after = getattr(original.get(module), target, None), getattr(fixed.get(module), target, None)
         if make_before is None or make_after is None:
             continue
@@ -561,6 +565,8 @@ def _instances(tf, original, fixed, unit: UnitJob):
             probe = _build(tf, make_before, args, kwargs)
         except Exception as error:
             _needs(error)
+            if id(candidate) in own:
+                error.tfgradfix_call = _call_text(target, args, kwargs)  # type: ignore[attr-defined]
             larger = _larger_sizes(make_before, kwargs, error)
             if larger is not None:
                 queue.insert(0, (module, target, args, larger, via))
@@ -606,6 +612,11 @@ def _instances(tf, original, fixed, unit: UnitJob):
                 raise AssertionError(f"the fixed {target} cannot be built: {_describe(error)}") from error
             yield before, after, x, via, ids
             break
+
+
+def _call_text(name: str, args: list, kwargs: dict) -> str:
+    shown = [*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())]
+    return f"{name}({', '.join(shown)})"
 
 
 def _structured(x, structure: dict | None):
@@ -719,6 +730,7 @@ def _gradients(tf, layer, x, direction):
 
 def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     errors = []
+    own_error = ""  # the project's own way of building it failed: what a user fixes first
     name = unit["name"]
     uses = []  # `config.device`: a guessed argument the project's code used as an object
     cls = getattr(original.get(unit["entry"]), name, None)
@@ -735,6 +747,8 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
         for before, after, x, via, bound in _instances(tf, original, fixed, unit):
             if before is None:
                 errors.append(_describe(x))
+                if getattr(x, "tfgradfix_call", None) and not own_error:
+                    own_error = f"the project's own {x.tfgradfix_call} raises {_describe(x)}"
                 if not via:
                     uses.append(guessed_use(x, guessed))
                 continue
@@ -798,6 +812,9 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     absent = _absent_modules(original.get(unit["entry"]))
     if absent:  # what it does not find may be what makes it: say so first
         hint = f"install {', '.join(absent)} (its module imports it), or " + hint
+    if own_error:
+        return {"verdict": "inconclusive", "reason": f"could not build {name} and call it: {own_error}, before any "
+                f"fix (with made-up arguments: {errors[-1]})", "to_add": f"{own_error} (fix that first)"}
     return {"verdict": "inconclusive",
             "reason": f"could not build {name} and call it; {hint}" + (f" (last error: {errors[-1]})" if errors else ""),
             "to_add": hint}

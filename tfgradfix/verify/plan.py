@@ -278,7 +278,12 @@ def _sees(project: Project, path: Path, table: ModuleTable, name: str, defined_i
         return True
     for statement in table.statements:
         imported = statement.imported
-        if imported is None or (imported.name and imported.name not in (name, "*")):
+        if imported is None:
+            continue
+        if imported.name and imported.name not in (name, "*"):
+            # `from pkg import nn`, then `nn.KerasDense(...)`: the module itself
+            if project.resolve(path, f"{imported.module}.{imported.name}".strip("."), imported.level) == defined_in:
+                return True
             continue
         target = project.resolve(path, imported.module, imported.level)
         if target == defined_in:
