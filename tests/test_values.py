@@ -205,3 +205,15 @@ def test_a_type_table_without_tensorflows_tensor_types_narrows_nothing():
     text = (FIXTURES / "TGF102" / "ok_type_table_dispatch.py").read_text(encoding="utf-8")
     assert _codes(text) == []
     assert _codes(text.replace('"tf": (tf.Tensor, tf.Variable)', '"tf": (tf.SparseTensor,)')) == ["18:TGF102"]
+
+
+def test_a_processor_that_holds_a_layer_is_a_model_whatever_its_inputs():
+    """ok_image_processor_layer is silent because it is weightless and takes paths, PIL images and
+    arrays; give it a Dense layer its `call` applies and the NumPy on its input is reported."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF102" / "ok_image_processor_layer.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    held = text.replace("        self.size = size\n", "        self.size = size\n        self.proj = keras.layers.Dense(3)\n")
+    held = held.replace("return keras.ops.convert_to_tensor(batch)", "return self.proj(np.asarray(self.proj(images)))")
+    assert "TGF102" in " ".join(_codes(held))

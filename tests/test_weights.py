@@ -8,6 +8,8 @@ import pytest
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.fixes.weights import WeightTranslator
 
+from conftest import FIXTURES
+
 _IMPORTS = ImportMap(cst.parse_module("import tensorflow as tf\nimport numpy as np\n"))
 
 
@@ -155,3 +157,27 @@ def test_integer_numpy_arrays_are_not_turned_into_float_weights():
 def test_what_a_reviewer_would_write(variable, weight):
     translated = WeightTranslator(_IMPORTS).from_variable(cst.parse_expression(variable))
     assert cst.Module([]).code_for_node(translated.add_weight()) == weight
+
+
+def test_backup_copies_declared_trainable_are_reported_and_integers_are_state(tmp_path):
+    """ok_backup_copies is silent because the copies are `trainable=False`; declared trainable
+    they are reported. An integer variable is reported as untracked state, never as a weight
+    that "never trains"."""
+    from tfgradfix.engine import Engine
+    from tfgradfix.files import read_source
+    from tfgradfix.rules import RULES_BY_CODE
+
+    def messages(text: str) -> list[str]:
+        path = tmp_path / "model.py"
+        path.write_text(text, encoding="utf-8")
+        return [f.message for f in Engine([RULES_BY_CODE["TGF203"]]).process(read_source(str(path))).findings]
+
+    text = (FIXTURES / "TGF203" / "ok_backup_copies.py").read_text(encoding="utf-8")
+    assert messages(text) == []
+    (trainable,) = messages(text.replace("trainable=False", "trainable=True"))
+    assert trainable.startswith("`self.backups` holds a `tf.Variable`") and "never trains" in trainable
+    counter = text.replace("        self.head = tf.keras.layers.Dense(4)\n",
+                           "        self.head = tf.keras.layers.Dense(4)\n        self.next_loss = tf.Variable(0)\n")
+    (state,) = messages(counter)
+    assert state.startswith("`self.next_loss` holds an integer `tf.Variable` (state, not a weight)")
+    assert "never trains" not in state

@@ -234,7 +234,8 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
                 rank = declared_rank(value, imports)
                 if rank is not None:
                     info.weight_ranks[target] = rank
-    info.preprocessing = not any(c.weights for c in info.lineage()) and _handles_strings(cls)
+    info.preprocessing = not any(c.weights for c in info.lineage()) and (
+        _handles_strings(cls) or _takes_data(cls, imports))
     return info
 
 
@@ -255,6 +256,50 @@ _STRING_MARKERS = ("tf.string", '"string"', "'string'", "tf.strings.", "np.char.
 def _handles_strings(cls: cst.ClassDef) -> bool:
     text = cst.Module(body=[]).code_for_node(cls).lower()
     return any(marker in text for marker in _STRING_MARKERS)
+
+
+_CONFIGURING = frozenset({"__init__", "build", "get_config", "from_config", "compute_output_shape"})
+# Types of inputs that are data, never tensors: file paths, raw bytes, NumPy arrays, PIL images.
+_DATA_INPUT_TYPES = frozenset({"str", "bytes", "numpy.ndarray", "PIL.Image.Image", "PIL.Image"})
+
+
+def _takes_data(cls: cst.ClassDef, imports: ImportMap) -> bool:
+    """A class without Keras sub-layers whose methods take data, not tensors: a parameter
+    annotated as a path, bytes, a NumPy array or a PIL image (also inside `Union`/`Optional`/
+    `List`), or an `isinstance` test against one of those, outside its constructor and config.
+    An image processor or an audio feature extractor subclasses `Layer` to be saved with a model;
+    it loads and reshapes inputs."""
+    for node in descendants(cls):
+        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call) and any(
+                self_attribute(t.target) is not None for t in node.targets):
+            made = imports.resolve(node.value.func) or ""
+            if made.startswith(KERAS_PACKAGES) and (".layers." in made or ".models." in made):
+                return False  # it holds layers: a model, whatever its inputs are
+    stack: list[cst.CSTNode] = [cls.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.FunctionDef) and node.name.value in _CONFIGURING:
+            continue  # (`name: str` of a constructor says nothing about the inputs)
+        if isinstance(node, cst.Param) and node.annotation is not None \
+                and _names_data_type(node.annotation.annotation, imports):
+            return True
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "isinstance" \
+                and len(node.args) == 2 and _names_data_type(node.args[1].value, imports):
+            return True
+        stack.extend(child_nodes(node))
+    return False
+
+
+def _names_data_type(expr: cst.BaseExpression, imports: ImportMap) -> bool:
+    """Whether a type expression names one of _DATA_INPUT_TYPES, anywhere inside it."""
+    for node in (expr, *descendants(expr)):
+        if isinstance(node, cst.SimpleString) and "Image" in node.value:
+            return True  # a quoted forward reference: "Image.Image"
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            name = imports.resolve(node) or dotted_name(node) or ""
+            if name in _DATA_INPUT_TYPES:
+                return True
+    return False
 
 
 def _self_attribute_assignments(func: cst.FunctionDef):

@@ -10,6 +10,7 @@ import libcst as cst
 from tfgradfix.analysis.imports import is_integer_dtype
 from tfgradfix.analysis.keras import defines_property, hands_out
 from tfgradfix.analysis.objects import module_weights
+from tfgradfix.analysis.roles import holds_state
 from tfgradfix.analysis.layer_state import (
     integer_names, is_false, keyword_value, known_values, read_by_call, read_in_forward, stored_on,
 )
@@ -25,6 +26,8 @@ class UntrackedVariableAttribute(Rule):
     name = "untracked-variable-attribute"
     summary = "`self.x = tf.Variable(...)` (or in a list/dict) in a Keras 3 `Layer`/`Model`"
     message = "`self.{attr}` holds a `tf.Variable`: Keras 3 does not track it, so it is not in `trainable_variables` and never trains"
+    state_message = ("`self.{attr}` holds an integer `tf.Variable` (state, not a weight): Keras 3 does not track it, "
+                     "so it is not in the model's `variables` and is not saved with it")
     triggers = ("Variable(",)
     what = (
         "Finds `tf.Variable(...)` stored on a Keras layer or model outside its forward pass "
@@ -197,6 +200,8 @@ class UntrackedVariableAttribute(Rule):
         if attr is None:
             return
         cls = scope.keras_class
+        if holds_state(node, context.imports):
+            return  # declared state (`trainable=False`, an integer dtype), wherever it is stored
         if cls.is_state(attr) or context.analysis.is_trained_by_name(cls, attr) or hands_out(cls, attr):
             # State the code writes: nothing trains it, tracked or not. A variable the training
             # code lists by name (`tape.gradient(loss, [self.log_alpha])`), or one the object hands
@@ -222,7 +227,10 @@ class UntrackedVariableAttribute(Rule):
         dtype = keyword_value(node, "dtype")
         integer = trainable_integer or (dtype is not None and is_integer_dtype(context.scope.dtype_name(dtype))
                                         and keyword_value(node, "trainable") is None)
-        fix, reason = self._fix(node, attr, counter=bool(integer) and not read_in_forward(context, cls, attr))
+        counter = bool(integer) and not read_in_forward(context, cls, attr)
+        fix, reason = self._fix(node, attr, counter=counter)
+        if counter:  # an integer never trains, tracked or not: what Keras 3 loses is the state
+            message = self.state_message.format(attr=attr)
         if fix is not None and self._slip is not None:
             message += f" ({self._slip})"
         self.report(node, message if fix is not None else f"{message} (no fix: {reason})", fix)
