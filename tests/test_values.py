@@ -217,3 +217,15 @@ def test_a_processor_that_holds_a_layer_is_a_model_whatever_its_inputs():
     held = text.replace("        self.size = size\n", "        self.size = size\n        self.proj = keras.layers.Dense(3)\n")
     held = held.replace("return keras.ops.convert_to_tensor(batch)", "return self.proj(np.asarray(self.proj(images)))")
     assert "TGF102" in " ".join(_codes(held))
+
+
+def test_unique_values_used_as_values_are_reported():
+    """ok_unique_ids_for_lookup is silent because `np.unique`'s results are only lookup ids and
+    gather indices; multiply by them and the NumPy call is on the gradient's way."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF101" / "ok_unique_ids_for_lookup.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    used = text.replace("return self.score(tf.concat([users, items], axis=1))",
+                        "return self.score(tf.concat([users, items], axis=1)) * tf.reduce_mean(user_rows)")
+    assert any(code.endswith("TGF101") for code in _codes(used))

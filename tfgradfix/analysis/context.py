@@ -8,7 +8,9 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import CONTAINER_MUTATORS, Blocking, DataFlow, is_item_write, target_names
+from tfgradfix.analysis.dataflow import (
+    CONTAINER_MUTATORS, Blocking, DataFlow, is_item_write, target_name_nodes, target_names, walk_scope,
+)
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
 from tfgradfix.analysis.sources import enclosing_blocks, helper_restricted, restricted
 from tfgradfix.analysis.tapes import find_tape_blocks, names_bound, watched_names
@@ -217,6 +219,36 @@ class TraversalContext(BatchableVisitor):
             current = self.parent(current)
         return False
 
+    def feeds_only_indices(self, node: cst.CSTNode) -> bool:
+        """Whether `node` is the value of an assignment whose names are read only as positions:
+        ids of an embedding lookup, indices of a gather or one-hot, a subscript's index
+        (`ids, idx = np.unique(user_ids, return_inverse=True)`). Positions carry no gradient,
+        so nothing a gradient needs passes through `node`."""
+        statement = self.parent(node)
+        if not isinstance(statement, cst.Assign) or statement.value is not node:
+            return False
+        names = {n.value for t in statement.targets for n in target_name_nodes(t.target)}
+        if not names or any(not isinstance(t.target, (cst.Name, cst.Tuple, cst.List)) for t in statement.targets):
+            return False
+        reads = [n for n in walk_scope(self.scope.body) if isinstance(n, cst.Name) and n.value in names
+                 and not contains(statement, n)]
+        return bool(reads) and all(self._read_as_position(n) for n in reads)
+
+    def _read_as_position(self, name: cst.Name) -> bool:
+        parent = self.parent(name)
+        if isinstance(parent, cst.Index):
+            return True  # `x[idx]`
+        if isinstance(parent, cst.Arg):
+            if parent.keyword is not None:
+                return parent.keyword.value in _POSITION_KEYWORDS
+            call = self.parent(parent)
+            if isinstance(call, cst.Call):
+                positional = [a for a in call.args if a.keyword is None]
+                qualified = (self.imports.resolve(call.func) or "").rsplit(".", 1)[-1]
+                return positional.index(parent) == _POSITION_ARGUMENT.get(qualified, -1) \
+                    if parent in positional else False
+        return False
+
     def value_at(self, name: cst.Name) -> Optional[cst.BaseExpression]:
         """The value `name` holds where it is read, when one plain assignment before it in
         straight-line code decides it (`t = tf.stop_gradient(t)` just above); None when
@@ -251,6 +283,15 @@ class TraversalContext(BatchableVisitor):
             # A helper the tapes of its callers run: what those tapes differentiate.
             return helper_restricted(self.scope, blocking) if self.scope.forward else None
         return restricted(self.scope, enclosing_blocks(self.scope, node), blocking, node)
+
+
+# Arguments that are positions into a tensor, not values: by keyword, and by place for the
+# functions that take them positionally (`tf.gather(params, indices)`, `tf.one_hot(indices, n)`).
+_POSITION_KEYWORDS = frozenset({"ids", "indices", "segment_ids", "positions", "sp_ids"})
+_POSITION_ARGUMENT = {"gather": 1, "gather_nd": 1, "batch_gather": 1, "embedding_lookup": 1,
+                      "embedding_lookup_sparse": 1, "one_hot": 0, "scatter_nd": 0, "unsorted_segment_sum": 1,
+                      "unsorted_segment_mean": 1, "unsorted_segment_max": 1, "segment_sum": 1, "segment_mean": 1,
+                      "take": 1, "take_along_axis": 1}
 
 
 def _targets(statement: cst.CSTNode) -> list[str]:

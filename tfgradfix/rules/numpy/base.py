@@ -36,6 +36,8 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
     if not (context.on_gradient_path and any(gradient_value(context, v) for v in values)
             and context.reaches_output(node)):
         return False
+    if context.feeds_only_indices(node):
+        return False  # ids and positions (`np.unique(user_ids, return_inverse=True)`): no gradient to lose
     if context.scope.is_keras_forward:
         return True  # in a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds
     # Eagerly, in a tape, NumPy loses nothing on a value that has no gradient anyway: a
