@@ -554,7 +554,8 @@ def _instances(tf, original, fixed, unit: UnitJob):
     queue = _class_candidates(original, unit)
     # The unit built directly as the project (or its example) builds it: its error says more
     # than one of a guessed build.
-    own = {id(c) for c in queue[:bool(example) + len(unit.get("builders", []))] if not c[4] and c[1] == name}
+    whole = [True] * bool(example) + [bool(b.get("complete")) for b in unit.get("builders", [])]
+    own = {id(c) for c, made in zip(queue, whole) if made and not c[4] and c[1] == name}
     while queue:
         candidate = queue.pop(0)
         module, target, args, kwargs, via = candidate

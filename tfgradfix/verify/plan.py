@@ -181,9 +181,12 @@ class Builder:
     kwargs: dict = field(default_factory=dict)
     via: str = ""
     path: Optional[Path] = None
+    # Every argument of the project's call resolved to a value: the call as the project makes it.
+    complete: bool = False
 
     def as_json(self) -> dict:
-        return {"module": self.module, "name": self.name, "args": self.args, "kwargs": self.kwargs, "via": self.via}
+        return {"module": self.module, "name": self.name, "args": self.args, "kwargs": self.kwargs, "via": self.via,
+                "complete": self.complete}
 
 
 class _Unresolved(Exception):
@@ -269,6 +272,7 @@ class Site:
     kwargs: dict
     owner: Optional[tuple[str, str]]  # ("class" or "function", name) of the top-level definition around it
     owner_ready: bool  # that owner can be made without arguments of its own
+    complete: bool = False  # every argument resolved to a value
 
 
 def _sees(project: Project, path: Path, table: ModuleTable, name: str, defined_in: Path, hops: int = 2) -> bool:
@@ -316,13 +320,15 @@ def call_sites(project: Project, name: str, defined_in: Path) -> list[Site]:
                 except _Unresolved:
                     args = None  # not a way to build it directly; the owner still builds it
                 kwargs = {}
+                complete = args is not None and not any(isinstance(a, ast.Starred) for a in call.args)
                 for keyword in call.keywords:
                     if keyword.arg is None:
+                        complete = False
                         continue
                     try:
                         kwargs[keyword.arg] = _value(keyword.value, scope)
                     except _Unresolved:
-                        pass  # its default is the next best guess
+                        complete = False  # its default is the next best guess
                 owner, ready = None, False
                 if isinstance(top, ast.ClassDef):
                     init = next((s for s in top.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
@@ -330,7 +336,7 @@ def call_sites(project: Project, name: str, defined_in: Path) -> list[Site]:
                 elif isinstance(top, ast.FunctionDef):
                     # Only a factory is called to get the unit; `main()` and the like never run.
                     owner, ready = ("function", top.name), bool(_FACTORY.match(top.name)) and not _required(top, False)
-                sites.append(Site(path, args, kwargs, owner, ready))
+                sites.append(Site(path, args, kwargs, owner, ready, complete))
     return sites
 
 
@@ -392,7 +398,7 @@ def builders(project: Project, path: Path, name: str, depth: int = 0) -> list[Bu
         if site.owner is not None and site.owner[1] in (name, "example"):
             continue  # recursion, `super().__init__` in itself, or the example() read on its own
         if site.args is not None and (site.owner is None or site.owner[0] == "function" or site.args or site.kwargs):
-            direct.append(Builder(module, name, site.args, site.kwargs, path=path))
+            direct.append(Builder(module, name, site.args, site.kwargs, path=path, complete=site.complete))
         if site.owner is not None and depth < ENCLOSING_DEPTH:
             owner_module = project.module_name(site.path)
             found = builders(project, site.path, site.owner[1], depth + 1) if site.owner[1] != name else []
