@@ -105,6 +105,9 @@ def target_names(target: cst.BaseExpression) -> Iterator[str]:
 _FRAMEWORKS = frozenset({"tensorflow", "numpy", "keras", "tf_keras"})
 
 
+_ASSIGNS = frozenset({"assign", "assign_add", "assign_sub"})
+
+
 @dataclass(frozen=True)
 class Blocking:
     """What stops a gradient, for one taint analysis. Rules that ask "does the
@@ -288,7 +291,11 @@ class DataFlow:
         if self.blocking.all_sources:
             # A tape records a trainable variable by itself; a `trainable=False` one (the
             # collocation points of a PINN) only when watched.
-            one_call = [b for b in self.bindings if isinstance(b.value, cst.Call) and self._made_for_one_call(b.name)]
+            # Nor is a variable the code writes (`n = tf.Variable(0.0)`, then `assign_add(n, 1.0)`):
+            # a counter, state rather than a weight.
+            one_call = [b for b in self.bindings if isinstance(b.value, cst.Call) and (
+                self._made_for_one_call(b.name) or (is_weight_constructor(b.value, self.imports)
+                                                    and b.name in self._written_names))]
             self.one_call_variables = frozenset(b.value for b in one_call)
             self.one_call_names = frozenset(b.name for b in one_call)
             self.tainted |= {
@@ -324,6 +331,26 @@ class DataFlow:
         if isinstance(self.scope.node, cst.Module) and self.scope.module.read_elsewhere(name):
             return False
         return name not in kept
+
+    @functools.cached_property
+    def _written_names(self) -> frozenset[str]:
+        """Names the scope steps by a constant, `n.assign_add(1)` or `tf.compat.v1.assign_add(n, 1.0)`:
+        counters. (A weight updated by hand, `w.assign_sub(lr * dw)`, is written with a value.)"""
+        written = set()
+        for node in walk_scope(self.scope.body):
+            if not isinstance(node, cst.Call):
+                continue
+            func, args = node.func, [a.value for a in node.args]
+            if isinstance(func, cst.Attribute) and func.attr.value in _ASSIGNS and isinstance(func.value, cst.Name):
+                target, value = func.value, args[0] if args else None
+            elif (self.imports.resolve(func) or "").rsplit(".", 1)[-1] in _ASSIGNS and len(args) >= 2 \
+                    and isinstance(args[0], cst.Name):
+                target, value = args[0], args[1]
+            else:
+                continue
+            if isinstance(value, (cst.Integer, cst.Float)):
+                written.add(target.value)
+        return frozenset(written)
 
     @functools.cached_property
     def _kept_names(self) -> Optional[frozenset[str]]:

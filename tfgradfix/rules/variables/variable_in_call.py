@@ -9,11 +9,16 @@ import libcst as cst
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.layer_state import creates, integer_names, known_values
+from tfgradfix.analysis.roles import holds_state
+from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
     RenameReads, add_to_build, build_input_name, free_attribute, hoist_weight, without,
 )
 from tfgradfix.rules.base import Rule
+
+_WRITES = frozenset({"assign", "assign_add", "assign_sub"})
+
 
 class VariableInCall(Rule):
     code = "TGF202"
@@ -87,13 +92,44 @@ class VariableInCall(Rule):
         if not is_variable and cls.legacy:
             return  # a Keras 2 layer (`tf_keras`): its `add_weight` in `call` does not raise
         what = "a `tf.Variable`" if is_variable else "a weight"
-        consequence = ("a new, untracked variable on every call, which never trains"
+        state = is_variable and self._state(node)
+        consequence = ("a new variable on every call, so the state it keeps (a counter, a running value) starts "
+                       "over on every call" if state else "a new, untracked variable on every call, which never trains"
                        if is_variable else "Keras 3 raises once the layer is built")
         message = self.message.format(what=what, consequence=consequence)
-        fix = self._fix(cls, node)
+        fix = "it holds state, not a weight: make it once in `build` with `add_weight(..., trainable=False)`" \
+            if state else self._fix(cls, node)
         if isinstance(fix, str):
             message, fix = f"{message} (no fix: {fix})", None
         self.report(node, message, fix)
+
+    def _state(self, ctor: cst.Call) -> bool:
+        """Declared state (`trainable=False`, an integer dtype), or a local the code then steps by
+        a constant with `.assign*()` / `tf.compat.v1.assign_add(v, 1.0)`: a counter, not a weight."""
+        context = self.context
+        if holds_state(ctor, context.imports):
+            return True
+        assign = context.parent(ctor)
+        if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+                and isinstance(assign.targets[0].target, cst.Name)):
+            return False
+        name = assign.targets[0].target.value
+        for node in descendants(context.scope.node.body):
+            if not isinstance(node, cst.Call):
+                continue
+            func = node.func
+            args = [a.value for a in node.args]
+            if isinstance(func, cst.Attribute) and func.attr.value in _WRITES and \
+                    isinstance(func.value, cst.Name) and func.value.value == name:
+                value = args[0] if args else None
+            elif (context.imports.resolve(func) or "").rsplit(".", 1)[-1] in _WRITES and len(args) >= 2 \
+                    and isinstance(args[0], cst.Name) and args[0].value == name:
+                value = args[1]
+            else:
+                continue
+            if isinstance(value, (cst.Integer, cst.Float)):
+                return True
+        return False
 
     def _fix(self, cls, ctor: cst.Call) -> Union[Fix, str]:
         context = self.context
