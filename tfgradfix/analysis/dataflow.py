@@ -24,7 +24,7 @@ import libcst as cst
 from tfgradfix.analysis.imports import ImportMap, dotted_name, is_integer_dtype
 from tfgradfix.analysis.tree import child_nodes, descendants
 from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
-from tfgradfix.analysis.roles import holds_state
+from tfgradfix.analysis.roles import holds_state, stepped_counters
 from tfgradfix.analysis.targets import bootstrap_calls
 from tfgradfix.analysis.vocabulary import TENSOR_MAPS, TF_VARIABLE, VARIABLE_CONSTRUCTORS
 
@@ -103,9 +103,6 @@ def target_names(target: cst.BaseExpression) -> Iterator[str]:
 
 
 _FRAMEWORKS = frozenset({"tensorflow", "numpy", "keras", "tf_keras"})
-
-
-_ASSIGNS = frozenset({"assign", "assign_add", "assign_sub"})
 
 
 @dataclass(frozen=True)
@@ -334,23 +331,7 @@ class DataFlow:
 
     @functools.cached_property
     def _written_names(self) -> frozenset[str]:
-        """Names the scope steps by a constant, `n.assign_add(1)` or `tf.compat.v1.assign_add(n, 1.0)`:
-        counters. (A weight updated by hand, `w.assign_sub(lr * dw)`, is written with a value.)"""
-        written = set()
-        for node in walk_scope(self.scope.body):
-            if not isinstance(node, cst.Call):
-                continue
-            func, args = node.func, [a.value for a in node.args]
-            if isinstance(func, cst.Attribute) and func.attr.value in _ASSIGNS and isinstance(func.value, cst.Name):
-                target, value = func.value, args[0] if args else None
-            elif (self.imports.resolve(func) or "").rsplit(".", 1)[-1] in _ASSIGNS and len(args) >= 2 \
-                    and isinstance(args[0], cst.Name):
-                target, value = args[0], args[1]
-            else:
-                continue
-            if isinstance(value, (cst.Integer, cst.Float)):
-                written.add(target.value)
-        return frozenset(written)
+        return stepped_counters(walk_scope(self.scope.body), self.imports)
 
     @functools.cached_property
     def _kept_names(self) -> Optional[frozenset[str]]:

@@ -52,6 +52,30 @@ def holds_state(constructor: cst.Call, imports: ImportMap) -> bool:
     return False
 
 
+_ASSIGNS = frozenset({"assign", "assign_add", "assign_sub"})
+
+
+def stepped_counters(nodes: Iterable[cst.CSTNode], imports: ImportMap) -> frozenset[str]:
+    """Names the code steps by a constant, `n.assign_add(1)` or `tf.compat.v1.assign_add(n, 1.0)`:
+    counters, state rather than weights. (A weight updated by hand, `w.assign_sub(lr * dw)`, is
+    written with a value, not a constant.)"""
+    stepped = set()
+    for node in nodes:
+        if not isinstance(node, cst.Call):
+            continue
+        func, args = node.func, [a.value for a in node.args]
+        if isinstance(func, cst.Attribute) and func.attr.value in _ASSIGNS and isinstance(func.value, cst.Name):
+            target, value = func.value, args[0] if args else None
+        elif (imports.resolve(func) or "").rsplit(".", 1)[-1] in _ASSIGNS and len(args) >= 2 \
+                and isinstance(args[0], cst.Name):
+            target, value = args[0], args[1]
+        else:
+            continue
+        if isinstance(value, (cst.Integer, cst.Float)):
+            stepped.add(target.value)
+    return frozenset(stepped)
+
+
 def state_attributes(methods: Mapping[str, cst.FunctionDef], forward: Iterable[str]) -> set[str]:
     """`self.<attr>` that the code writes with `.assign*()`: in a `forward` method, or after
     construction where no forward method reads it."""

@@ -9,16 +9,13 @@ import libcst as cst
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.layer_state import creates, integer_names, known_values
-from tfgradfix.analysis.roles import holds_state
+from tfgradfix.analysis.roles import holds_state, stepped_counters
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
     RenameReads, add_to_build, build_input_name, free_attribute, hoist_weight, without,
 )
 from tfgradfix.rules.base import Rule
-
-_WRITES = frozenset({"assign", "assign_add", "assign_sub"})
-
 
 class VariableInCall(Rule):
     code = "TGF202"
@@ -113,23 +110,8 @@ class VariableInCall(Rule):
         if not (isinstance(assign, cst.Assign) and len(assign.targets) == 1
                 and isinstance(assign.targets[0].target, cst.Name)):
             return False
-        name = assign.targets[0].target.value
-        for node in descendants(context.scope.node.body):
-            if not isinstance(node, cst.Call):
-                continue
-            func = node.func
-            args = [a.value for a in node.args]
-            if isinstance(func, cst.Attribute) and func.attr.value in _WRITES and \
-                    isinstance(func.value, cst.Name) and func.value.value == name:
-                value = args[0] if args else None
-            elif (context.imports.resolve(func) or "").rsplit(".", 1)[-1] in _WRITES and len(args) >= 2 \
-                    and isinstance(args[0], cst.Name) and args[0].value == name:
-                value = args[1]
-            else:
-                continue
-            if isinstance(value, (cst.Integer, cst.Float)):
-                return True
-        return False
+        return assign.targets[0].target.value in stepped_counters(descendants(context.scope.node.body),
+                                                                  context.imports)
 
     def _fix(self, cls, ctor: cst.Call) -> Union[Fix, str]:
         context = self.context
