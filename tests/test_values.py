@@ -229,3 +229,36 @@ def test_unique_values_used_as_values_are_reported():
     used = text.replace("return self.score(tf.concat([users, items], axis=1))",
                         "return self.score(tf.concat([users, items], axis=1)) * tf.reduce_mean(user_rows)")
     assert any(code.endswith("TGF101") for code in _codes(used))
+
+
+@pytest.mark.parametrize("signature, test, reported", [
+    ("training=True", "training == False", False),
+    ("training", "not training", False),
+    ("training=True", "training is not True", False),
+    ("training=None", "training == False", True),  # `model(x)` in a tape runs it with training=None
+    ("training=False", "not training", True),
+    ("training=True", "training", True),  # the training branch
+    ("training=True", "not training or self.threshold", True),
+])
+def test_a_branch_taken_only_at_inference_is_off_the_path(signature, test, reported):
+    """ok_early_exit_at_inference is silent because its NumPy entropy runs only when the training
+    flag, which nothing leaves false while training, is false."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF101" / "ok_early_exit_at_inference.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    text = text.replace("def call(self, inputs, training=True)", f"def call(self, inputs, {signature})")
+    text = text.replace("if training == False:", f"if {test}:")
+    assert any(code.endswith("TGF101") for code in _codes(text)) is reported
+
+
+def test_call_is_on_the_path_once_train_step_runs_the_model():
+    """ok_call_not_run_by_train_step is silent because its `train_step` never runs `call`; let it
+    call `self(x)` and the `.numpy()` in `call` is under the tape."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF102" / "ok_call_not_run_by_train_step.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    runs = text.replace("predictions = self.dense(x - last, training=True) + last",
+                        "predictions = self(x, training=True)")
+    assert any(code.endswith("TGF102") for code in _codes(runs))

@@ -151,7 +151,19 @@ class TraversalContext(BatchableVisitor):
 
     @property
     def on_gradient_path(self) -> bool:
-        return (self.scope.forward or self.in_tape) and not self._numpy_lambdas
+        return (self.scope.forward or self.in_tape) and not self._numpy_lambdas and not self._at_inference()
+
+    def _at_inference(self) -> bool:
+        """In a branch of a Keras forward method that runs only when it is not training
+        (`analysis/training_mode.py`): the statement visited, or the test of the innermost `if`."""
+        if not self.analysis.inference_only or not self.scope.is_keras_forward:
+            return False
+        for node in (self.statement, self._tests[-1] if self._tests else None):
+            while node is not None and not isinstance(node, cst.FunctionDef):
+                if node in self.analysis.inference_only:
+                    return True
+                node = self.parent(node)
+        return False
 
     @property
     def statement(self) -> Optional[cst.CSTNode]:

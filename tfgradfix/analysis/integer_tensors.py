@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import Scope
 
 
+# TensorFlow functions whose operands are lengths by what they compute: a float operand is
+# accepted and truncated, and no model wants a gradient through a sequence length, so the op
+# cuts nothing (what made the length, a `round` of predicted durations, is reported there).
+LENGTH_OPERANDS = frozenset({"tensorflow.sequence_mask"})
+
+
 def integer_constructors(scope, expr: cst.BaseExpression, depth: int = 0) -> Optional[list[cst.Call]]:
     """The constructors `expr` comes from, when every one makes an integer tensor: through
     the names that bind it, and for a parameter, what every caller in the module passes."""

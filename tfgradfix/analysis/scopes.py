@@ -46,6 +46,7 @@ from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tree import child_nodes, descendants, statements
 from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.tf_version import tf1_api
+from tfgradfix.analysis.training_mode import inference_only, trains_without_call
 from tfgradfix.analysis.keras import (
     FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
     self_attribute,
@@ -380,6 +381,8 @@ class ModuleAnalysis:
         self.tape_blocks: set[cst.With] = set()
         # Statements of tape blocks after their tape's last `gradient` (drawing, metrics): on no path.
         self.unrecorded: set[cst.CSTNode] = set()
+        # Branches of Keras forward methods taken only when the training flag is false: on no path.
+        self.inference_only: set[cst.CSTNode] = set()
         # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
         self.numpy_lambdas: set[cst.Lambda] = set()
         self._sealed = False  # no new scopes once built
@@ -471,8 +474,10 @@ class ModuleAnalysis:
         # A `train_step` that opens its own tape is differentiated only there: what it runs
         # before the tape (inputs, bootstrap targets) or after it (metrics) is not on the path.
         own_tape = name == "train_step" and bool(scope.tape_blocks)
-        if keras_class is not None and name in FORWARD_METHODS and not own_tape and not self._returns_images(scope):
+        if (keras_class is not None and name in FORWARD_METHODS and not own_tape and not self._returns_images(scope)
+                and not (name == "call" and owner is not None and trains_without_call(owner, self._opens_tape))):
             scope.forward = True
+            self.inference_only |= inference_only(node)
             scope.model_calls = name == "train_step"
             if name != "train_step" and not scope.is_preprocessing:
                 # `**kwargs` of a forward method carries options (training, mask), not inputs.
@@ -511,6 +516,12 @@ class ModuleAnalysis:
             if qualified in OWN_GRADIENT_DECORATORS or qualified in NUMPY_WRAPPERS:
                 return True
         return False
+
+    def _opens_tape(self, node: cst.With) -> bool:
+        """`with tf.GradientTape() as tape:`, or the class itself (`with tf.GradientTape as tape:`,
+        a slip that raises, written where the tape was meant)."""
+        return any(self.imports.resolve(item.item.func if isinstance(item.item, cst.Call) else item.item)
+                   in TAPE_CONSTRUCTORS for item in node.items)
 
     def _find_tapes(self, scope: Scope) -> None:
         for node in statements(scope.body):
@@ -919,6 +930,8 @@ class ModuleAnalysis:
             node = stack.pop()
             if isinstance(node, (cst.FunctionDef, cst.ClassDef)) or node in self.numpy_lambdas:
                 continue  # what a numpy_function lambda calls runs as NumPy too
+            if node in self.inference_only:
+                continue  # `if not training:` in a forward method: never under a tape
             if isinstance(node, cst.Lambda) and node in self.scopes and node is not scope.node:
                 continue  # a scope of its own
             stack.extend(reversed(list(child_nodes(node))))

@@ -22,6 +22,7 @@ from typing import ClassVar, Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import Blocking, is_python_test, walk_scope
+from tfgradfix.analysis.integer_tensors import LENGTH_OPERANDS
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
@@ -531,8 +532,10 @@ class NonDifferentiableOp(_CutRule):
         "As TGF301, with the op as the cut: a trainable weight (or a named source) reaches the output or the "
         "target without the op and not with it, and no other return, `add_loss` loss, straight-through "
         "estimator or index use keeps the path. An op on values that carry no gradient anyway (integer "
-        "indices from `top_k` or `argmax`, a backend's `shape`, integer casts) is silent; outside a Keras "
-        "layer, so is a cut around a method of an object the analysis cannot see into."
+        "indices from `top_k` or `argmax`, a backend's `shape`, integer casts) is silent, and so is "
+        "`tf.sequence_mask`, whose operands are lengths: what made a length from the weights (a `round`) is "
+        "the cut reported; outside a Keras layer, so is a cut around a method of an object the analysis "
+        "cannot see into. Code that runs only at inference is not on the path (TGF101)."
     )
     why = (
         "These ops are piecewise constant: TensorFlow registers no gradient for them (or a zero "
@@ -575,6 +578,8 @@ class NonDifferentiableOp(_CutRule):
         op = qualified.rsplit(".", 1)[-1]
         shown = f"`{qualified.replace('tensorflow.', 'tf.')}`"
         if op not in _NON_DIFFERENTIABLE and qualified in NO_GRADIENT:
+            if qualified in LENGTH_OPERANDS:
+                return  # a padding mask from sequence lengths
             op_type, reason = NO_GRADIENT[qualified]
             operands = [a.value for a in node.args if a.keyword is None and not a.star][:2]
             comparison = op_type in _COMPARISON_OPS

@@ -57,8 +57,11 @@ class NumpyCallOnTensor(Rule):
         " layer's output, the `tape.gradient` target or a loss given to `add_loss`; in a tape (outside a "
         "Keras layer), not only a result that has no gradient anyway, nor only values from models the tape's "
         "sources leave out. NumPy that reads only the shape (`np.zeros_like`) loses no gradient: outside a "
-        "layer it is silent, in a layer's `call` the finding says it fails when traced. Where any of this is "
-        "unknown, no finding."
+        "layer it is silent, in a layer's `call` the finding says it fails when traced. A forward method is "
+        "on the path only where it runs while training: not a branch taken when its training flag is false "
+        "(`if not training:`, the `else` of `if training:`) where the flag defaults to `True` or has no default "
+        "(`analysis/training_mode.py`), and not a model's `call` when its own `train_step` differentiates its "
+        "sub-layers in a tape without running the model. Where any of this is unknown, no finding."
     )
     why = (
         "NumPy converts the tensor to an array, so the tape records nothing. Eagerly the "

@@ -1,0 +1,145 @@
+"""Which code of a Keras forward method runs only at inference.
+
+`fit` calls a layer with `training=True`, and a training loop that has to pass the flag passes
+it true; a branch taken only when the flag is false (an early exit that compares an entropy
+computed with `np.log` to a threshold, a beam search) never runs under a tape. The flag counts
+only where nothing can leave it false while training: its default is `True`, or it has none
+(Keras passes `training` only where the caller or an outer layer sets it, so a `training=None`
+or `training=False` default is what `model(x)` in a tape gets), and `call` never rebinds it.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from tfgradfix.analysis.tree import child_nodes
+
+
+def inference_only(function: cst.FunctionDef) -> set[cst.CSTNode]:
+    """The blocks and statements of `function` that run only when its training flag is false:
+    the body of `if not training:`, the `else` of `if training:`, and what follows an
+    `if training: ... return` that has no `else`."""
+    flags = _training_flags(function)
+    if not flags:
+        return set()
+    found: set[cst.CSTNode] = set()
+    _visit_block(function.body, flags, found)
+    return found
+
+
+def _training_flags(function: cst.FunctionDef) -> set[str]:
+    flags = set()
+    for param in (*function.params.params, *function.params.kwonly_params):
+        name = param.name.value
+        if not (name.endswith("training") or name in ("train", "is_train")):
+            continue
+        if param.default is None or (isinstance(param.default, cst.Name) and param.default.value == "True"):
+            flags.add(name)
+    return flags - _rebound(function)
+
+
+def _rebound(function: cst.FunctionDef) -> set[str]:
+    names: set[str] = set()
+    stack: list[cst.CSTNode] = [function.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
+            target = node.target
+            if isinstance(target, cst.Name):
+                names.add(target.value)
+        stack.extend(child_nodes(node))
+    return names
+
+
+def _visit_block(block: cst.BaseSuite, flags: set[str], found: set[cst.CSTNode]) -> None:
+    if not isinstance(block, cst.IndentedBlock):
+        return
+    body = list(block.body)
+    for index, statement in enumerate(body):
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(statement, cst.If):
+            if _implies(statement.test, flags, negated=False) is False:
+                found.add(statement.body)
+            elif _implies(statement.test, flags, negated=True) is False:
+                if statement.orelse is not None:
+                    found.add(statement.orelse)
+                elif _leaves(statement.body):
+                    found.update(body[index + 1:])
+                    _visit_block(statement.body, flags, found)
+                    return
+        for child in child_nodes(statement):
+            if isinstance(child, cst.BaseSuite):
+                _visit_block(child, flags, found)
+            elif isinstance(child, (cst.If, cst.Else)):
+                _visit_block(cst.IndentedBlock(body=[child]) if isinstance(child, cst.If) else child.body,
+                             flags, found)
+
+
+def _implies(test: cst.BaseExpression, flags: set[str], negated: bool) -> Optional[bool]:
+    """The value of the training flag wherever `test` is true (false where `negated`), or None
+    where it can be either."""
+    if isinstance(test, cst.Name):
+        return (not negated) if test.value in flags else None
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _implies(test.expression, flags, not negated)
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        constant = target.comparator.value if isinstance(target.comparator, cst.Name) else None
+        if constant not in ("True", "False") or not isinstance(
+                target.operator, (cst.Equal, cst.Is, cst.NotEqual, cst.IsNot)):
+            return None
+        # `flag == False` is `not flag`, `flag is not True` too
+        flips = (constant == "False") != isinstance(target.operator, (cst.NotEqual, cst.IsNot))
+        return _implies(test.left, flags, negated != flips)
+    if isinstance(test, cst.BooleanOperation):
+        left = _implies(test.left, flags, negated)
+        right = _implies(test.right, flags, negated)
+        # true `and` (or false `or`): both parts hold, so either one decides
+        if isinstance(test.operator, cst.And) != negated:
+            known = {m for m in (left, right) if m is not None}
+            return known.pop() if len(known) == 1 else None
+        return left if left == right else None
+    return None
+
+
+def _leaves(block: cst.BaseSuite) -> bool:
+    """The block ends in `return` or `raise`: what follows its `if` runs only when it is not taken."""
+    if not isinstance(block, cst.IndentedBlock) or not block.body:
+        return False
+    last = block.body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Return, cst.Raise))
+
+
+def trains_without_call(owner: cst.ClassDef, opens_tape) -> bool:
+    """The model's own `train_step` differentiates its sub-layers in a tape and never runs the
+    model itself (`self(x)`, `self.call(x)`, the base `train_step`): `fit` trains through
+    `train_step`, so `call` is what `predict` runs, never under the tape."""
+    step = next((s for s in owner.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "train_step"),
+                None)
+    if step is None:
+        return False
+    stack: list[cst.CSTNode] = [step.body]
+    tape = False
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.With) and opens_tape(node):
+            tape = True
+        if isinstance(node, cst.Call) and _runs_the_model(node.func):
+            return False
+        stack.extend(child_nodes(node))
+    return tape
+
+
+def _runs_the_model(func: cst.BaseExpression) -> bool:
+    if isinstance(func, cst.Name):
+        return func.value == "self"
+    if not isinstance(func, cst.Attribute):
+        return False
+    receiver = func.value
+    if isinstance(receiver, cst.Name) and receiver.value == "self":
+        return func.attr.value in ("call", "__call__", "train_step", "compute_loss")
+    # `super().train_step(data)` runs `self(x)`
+    return isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name) and receiver.func.value == "super"
