@@ -262,3 +262,37 @@ def test_call_is_on_the_path_once_train_step_runs_the_model():
     runs = text.replace("predictions = self.dense(x - last, training=True) + last",
                         "predictions = self(x, training=True)")
     assert any(code.endswith("TGF102") for code in _codes(runs))
+
+
+def test_a_cut_of_the_loss_itself_is_reported_beside_sampled_indicators():
+    """ok_sampling_boolean_indicators is silent because its sampling works on boolean indicators
+    and integer counts; threshold the losses themselves and that comparison is the cut."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF302" / "ok_sampling_boolean_indicators.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    cut = text.replace("tf.reduce_sum(losses * chosen)", "tf.reduce_sum(tf.cast(losses > 0.5, losses.dtype) * chosen)")
+    assert any(code.endswith("TGF302") for code in _codes(cut))
+
+
+def test_positions_regrouped_by_a_comprehension_are_no_values():
+    """ok_argsort_positions_in_comprehension is silent because the argsort result only builds
+    `gather_nd` indices; sort the magnitudes themselves with NumPy and the values lose their gradient."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF101" / "ok_argsort_positions_in_comprehension.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    valued = text.replace("loss = tf.reduce_sum(tf.gather_nd(magnitude, [[i] for i in smallest]))",
+                          "loss = tf.reduce_sum(np.sort(magnitude)[:-3])")
+    assert any(code.endswith("TGF101") for code in _codes(valued))
+
+
+def test_the_same_numpy_is_recorded_once_the_tape_is_not_paused():
+    """ok_paused_tape is silent because the NumPy scoring runs under `tape.stop_recording()`;
+    score outside the pause and the `.numpy()` is on the recorded path to the loss."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF102" / "ok_paused_tape.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    recorded = text.replace("            with tape.stop_recording():\n                reward", "            reward")
+    assert any(code.endswith("TGF102") for code in _codes(recorded))

@@ -237,6 +237,12 @@ class TraversalContext(BatchableVisitor):
         (`ids, idx = np.unique(user_ids, return_inverse=True)`). Positions carry no gradient,
         so nothing a gradient needs passes through `node`."""
         statement = self.parent(node)
+        # `np.argsort(d).ravel()[::-1][3:]`: reordering and slicing keep positions positions
+        while isinstance(statement, (cst.Subscript, cst.Attribute, cst.Call)) and (
+                isinstance(statement, cst.Subscript) and statement.value is node
+                or isinstance(statement, cst.Attribute) and statement.attr.value in _POSITION_METHODS
+                or isinstance(statement, cst.Call) and statement.func is node):
+            node, statement = statement, self.parent(statement)
         if not isinstance(statement, cst.Assign) or statement.value is not node:
             return False
         names = {n.value for t in statement.targets for n in target_name_nodes(t.target)}
@@ -246,8 +252,16 @@ class TraversalContext(BatchableVisitor):
                  and not contains(statement, n)]
         return bool(reads) and all(self._read_as_position(n) for n in reads)
 
-    def _read_as_position(self, name: cst.Name) -> bool:
+    def _read_as_position(self, name: cst.BaseExpression) -> bool:
         parent = self.parent(name)
+        comprehension = self.parent(parent) if isinstance(parent, cst.CompFor) else None
+        if isinstance(comprehension, (cst.ListComp, cst.GeneratorExp)) and parent.iter is name:
+            # `[[i] for i in top]` in a gather's indices: the positions, regrouped
+            return self._read_as_position(comprehension)
+        if isinstance(parent, cst.Element):
+            container = self.parent(parent)
+            if isinstance(container, (cst.List, cst.Tuple)):
+                return self._read_as_position(container)
         if isinstance(parent, cst.Index):
             return True  # `x[idx]`
         if isinstance(parent, cst.Arg):
@@ -299,6 +313,7 @@ class TraversalContext(BatchableVisitor):
 
 # Arguments that are positions into a tensor, not values: by keyword, and by place for the
 # functions that take them positionally (`tf.gather(params, indices)`, `tf.one_hot(indices, n)`).
+_POSITION_METHODS = frozenset({"ravel", "flatten", "tolist", "copy", "squeeze", "reshape"})
 _POSITION_KEYWORDS = frozenset({"ids", "indices", "segment_ids", "positions", "sp_ids"})
 _POSITION_ARGUMENT = {"gather": 1, "gather_nd": 1, "batch_gather": 1, "embedding_lookup": 1,
                       "embedding_lookup_sparse": 1, "one_hot": 0, "scatter_nd": 0, "unsorted_segment_sum": 1,

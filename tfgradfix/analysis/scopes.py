@@ -535,6 +535,7 @@ class ModuleAnalysis:
                     if item.asname is not None and isinstance(item.asname.name, cst.Name):
                         scope.tape_names.add(item.asname.name.value)
                         self.unrecorded.update(_after_last_gradient(node, item.asname.name.value, scope.body))
+                        self.unrecorded.update(_paused(node, item.asname.name.value))
         if scope.tape_blocks:
             scope.model_calls = True
 
@@ -930,8 +931,8 @@ class ModuleAnalysis:
             node = stack.pop()
             if isinstance(node, (cst.FunctionDef, cst.ClassDef)) or node in self.numpy_lambdas:
                 continue  # what a numpy_function lambda calls runs as NumPy too
-            if node in self.inference_only:
-                continue  # `if not training:` in a forward method: never under a tape
+            if node in self.inference_only or node in self.unrecorded:
+                continue  # `if not training:` in a forward method, `tape.stop_recording()`: never recorded
             if isinstance(node, cst.Lambda) and node in self.scopes and node is not scope.node:
                 continue  # a scope of its own
             stack.extend(reversed(list(child_nodes(node))))
@@ -1073,6 +1074,15 @@ def _parameter_at(scope: Scope, index: int) -> set[str]:
 
 def _is_keras_layer(qualified: str, name: str) -> bool:
     return qualified.endswith(f".layers.{name}") and qualified.startswith(KERAS_PACKAGES)
+
+
+def _paused(block: cst.With, tape: str) -> list[cst.CSTNode]:
+    """The `with tape.stop_recording():` blocks inside a tape's block: the tape records nothing
+    there (sampled architectures handed to an environment), so nothing there is on its path."""
+    return [node for node in descendants(block.body) if isinstance(node, cst.With) and any(
+        isinstance(item.item, cst.Call) and isinstance(item.item.func, cst.Attribute)
+        and item.item.func.attr.value == "stop_recording" and isinstance(item.item.func.value, cst.Name)
+        and item.item.func.value.value == tape for item in node.items)]
 
 
 def _after_last_gradient(block: cst.With, tape: str, scope_body) -> list[cst.CSTNode]:

@@ -58,6 +58,15 @@ _KEEPS_DTYPE = frozenset({"tensorflow.constant", "tensorflow.Variable", "tensorf
                           "tensorflow.identity", "keras.Variable", "keras.ops.convert_to_tensor",
                           "numpy.array", "numpy.asarray"})
 _INTEGER_RESULT = frozenset(name for name, (_, why) in NO_GRADIENT.items() if why == "integer or boolean result")
+_BOOLEAN_RESULT = frozenset(f"tensorflow.{space}logical_{op}" for space in ("", "math.")
+                            for op in ("and", "or", "not", "xor"))
+# Ops whose result has their first operand's dtype (reshaping, selecting, shuffling), and those
+# whose operands must share one dtype: an integer operand makes an integer result.
+_FIRST_OPERAND_DTYPE = frozenset(f"tensorflow.{op}" for op in (
+    "reshape", "squeeze", "expand_dims", "transpose", "tile", "slice", "gather", "gather_nd", "reverse",
+    "random.shuffle", "boolean_mask", "stop_gradient", "sort", "unique", "reduce_sum", "reduce_max", "reduce_min",
+    "math.reduce_sum", "math.reduce_max", "math.reduce_min"))
+_SHARED_DTYPE = frozenset(f"tensorflow.{op}" for op in ("minimum", "maximum", "math.minimum", "math.maximum"))
 _ANNOTATIONS = {"int": Kind.NUMBER, "float": Kind.NUMBER, "bool": Kind.NUMBER, "str": Kind.STRING,
                 "list": Kind.SEQUENCE, "tuple": Kind.SEQUENCE, "dict": Kind.MAPPING}
 
@@ -152,7 +161,14 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
             return Kind.ARRAY  # Keras's `predict` returns NumPy, whatever model it runs
     if qualified in _CASTS and len(call.args) >= 2:
         return Kind.INTEGER if _integer_dtype(flow, call.args[1].value) else Kind.FLOAT
-    if qualified in _INTEGER_RESULT:
+    if qualified in _INTEGER_RESULT or qualified in _BOOLEAN_RESULT:
+        return Kind.INTEGER
+    if qualified == "tensorflow.where" and len(call.args) == 1:
+        return Kind.INTEGER  # the coordinates of the true elements
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if qualified in _FIRST_OPERAND_DTYPE and positional and kind_of(flow, positional[0], seen) is Kind.INTEGER:
+        return Kind.INTEGER
+    if qualified in _SHARED_DTYPE and any(kind_of(flow, v, seen) is Kind.INTEGER for v in positional[:2]):
         return Kind.INTEGER
     dtype = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "dtype"), None)
     if dtype is not None and qualified.startswith(("tensorflow.", "numpy.", "keras.")):
@@ -180,10 +196,19 @@ def _name_kind(flow: "DataFlow", name: str, seen: frozenset) -> Kind:
     if key in cache:
         return cache[key]
     cache[key] = Kind.UNKNOWN  # a cycle through this name is unknown
-    kinds = {_bound_kind(flow, b, seen) for b in flow.bindings if b.name == name}
+    bindings = [b for b in flow.bindings if b.name == name]
+    # `indices = tf.random.shuffle(indices)`: a rebinding from the name itself keeps the kind its
+    # other bindings agree on when, assuming that kind, it makes the same one
+    rebindings = [b for b in bindings if b.value is not None and name in names_in(b.value)
+                  and not isinstance(b.statement, (cst.For, cst.CompFor))]
+    kinds = {_bound_kind(flow, b, seen) for b in bindings if b not in rebindings}
     if name in flow.scope.parameter_names:
         kinds.add(_parameter_kind(flow, name))
     result = kinds.pop() if len(kinds) == 1 else Kind.UNKNOWN
+    if rebindings and result is not Kind.UNKNOWN:
+        cache[key] = result
+        if any(_bound_kind(flow, b, seen - {name}) is not result for b in rebindings):
+            result = Kind.UNKNOWN
     cache[key] = result
     return result
 

@@ -29,6 +29,7 @@ from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 from tfgradfix.analysis.objects import describe
 from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tapes import find_tape_blocks
+from tfgradfix.analysis.values import carries_no_gradient
 from tfgradfix.analysis.sources import called_objects, enclosing_blocks, excluding_others, gradient_objects
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Fix
@@ -84,6 +85,10 @@ class _CutRule(Rule):
         baseline = scope.analyse(self.baseline)
         if not baseline.is_tainted(operand):
             return False  # targets, labels, constants: no weight reaches them
+        if carries_no_gradient(baseline, operand):
+            return False  # an integer or boolean operand (sampled indices, indicator masks): nothing to cut
+        if not scope.analyse(self.cut).is_tainted(operand):
+            return False  # an op upstream already cuts every path to the operand: that one is the cut
         if not self._output_cut(scope):
             return False
         if scope.is_forward_entry or not scope.forward:

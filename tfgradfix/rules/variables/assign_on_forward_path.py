@@ -9,6 +9,8 @@ from tfgradfix.analysis.dataflow import Blocking, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import ASSIGNS, attribute_values
+from tfgradfix.analysis.objects import describe
+from tfgradfix.analysis.project import Kind
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.rules.base import Rule
 
@@ -35,7 +37,8 @@ class AssignOnForwardPath(Rule):
         "block, or it uses the assign's result where that result loses the gradient: a `tf.Variable`'s (a "
         "Keras 3 weight's `assign` returns the value, gradient included; a helper's parameter is what its "
         "callers pass), and in a helper (a method of the layer included) only where a caller trains through "
-        "what the helper returns (not `add_update`)."
+        "what the helper returns (not `add_update`). The receiver is not an object the value model knows to be "
+        "an instance of a plain class of the project, with its own `assign` method."
     )
     why = (
         "`assign` copies a value into the variable's buffer; the tape records no gradient for "
@@ -87,6 +90,8 @@ class AssignOnForwardPath(Rule):
         flow = context.scope.analyse(Blocking(parameters=False).extended("stop_gradient", "StopGradient"))
         if not flow.is_tainted(node.args[0].value):
             return
+        if describe(context.scope, callee.value).kind is Kind.PLAIN:
+            return  # an object of a known class (`self.target_assigner.assign(boxes, truths)`), no variable
         variable = dotted_name(callee.value)
         if variable is None or not (
                 self._result_used(node) and not self._returns_value(callee.value) or self._read_after(node, variable, flow)):

@@ -33,7 +33,8 @@ class UnusedWeight(Rule):
     evidence = (
         "A trainable `add_weight` the layer makes for itself, and no reader of `.<name>` anywhere in the "
         "module (call, helpers, subclasses, other objects), and no dynamic access (`getattr`, `self.weights`,"
-        " `vars(self)`, the name as a word in a string). A weight added from another method is silent."
+        " `vars(self)`, the name as a word in a string). A weight added from another method is silent, and "
+        "so is a template class whose calls take `...` for their arguments."
     )
     why = (
         "A weight the forward pass never reads cannot influence the loss: its gradient is "
@@ -81,6 +82,8 @@ class UnusedWeight(Rule):
             return
         if any(isinstance(n, cst.Name) and n.value in self._DYNAMIC for n in descendants(node)):
             return
+        if any(isinstance(n, cst.Ellipsis) and isinstance(context.parent(n), cst.Arg) for n in descendants(node)):
+            return  # `self.add_weight(...)`: a template whose blanks the reader fills in
         for method in self._own_creation(cls):
             for statement in descendants(method):
                 if not isinstance(statement, cst.Assign) or not isinstance(statement.value, cst.Call):
