@@ -296,3 +296,14 @@ def test_the_same_numpy_is_recorded_once_the_tape_is_not_paused():
     assert _codes(text) == []
     recorded = text.replace("            with tape.stop_recording():\n                reward", "            reward")
     assert any(code.endswith("TGF102") for code in _codes(recorded))
+
+
+def test_a_model_without_its_own_fit_is_trained_through_call():
+    """ok_model_with_its_own_fit is silent because the model replaces `fit` and opens no tape;
+    keep Keras's `fit` (the method renamed) and the NumPy readout in `call` is on the path."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF106" / "ok_model_with_its_own_fit.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    kept = text.replace("def fit(self, x, y, **kwargs):", "def fit_readout(self, x, y, **kwargs):")
+    assert any(code.endswith("TGF106") for code in _codes(kept))

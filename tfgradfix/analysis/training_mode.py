@@ -41,16 +41,8 @@ def _training_flags(function: cst.FunctionDef) -> set[str]:
 
 
 def _rebound(function: cst.FunctionDef) -> set[str]:
-    names: set[str] = set()
-    stack: list[cst.CSTNode] = [function.body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)):
-            target = node.target
-            if isinstance(target, cst.Name):
-                names.add(target.value)
-        stack.extend(child_nodes(node))
-    return names
+    return {node.target.value for node in _walk(function.body)
+            if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) and isinstance(node.target, cst.Name)}
 
 
 def _visit_block(block: cst.BaseSuite, flags: set[str], found: set[cst.CSTNode]) -> None:
@@ -116,21 +108,28 @@ def _leaves(block: cst.BaseSuite) -> bool:
 def trains_without_call(owner: cst.ClassDef, opens_tape) -> bool:
     """The model's own `train_step` differentiates its sub-layers in a tape and never runs the
     model itself (`self(x)`, `self.call(x)`, the base `train_step`): `fit` trains through
-    `train_step`, so `call` is what `predict` runs, never under the tape."""
-    step = next((s for s in owner.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "train_step"),
-                None)
+    `train_step`, so `call` is what `predict` runs, never under the tape. Or the model replaces
+    `fit` itself and no method of it opens a tape (a reservoir whose readout is a scikit-learn
+    ridge regression): nothing trains it by gradient."""
+    methods = {s.name.value: s for s in owner.body.body if isinstance(s, cst.FunctionDef)}
+    if "fit" in methods and "train_step" not in methods and not any(
+            isinstance(node, cst.With) and opens_tape(node) for method in methods.values()
+            for node in _walk(method.body)):
+        return True
+    step = methods.get("train_step")
     if step is None:
         return False
-    stack: list[cst.CSTNode] = [step.body]
-    tape = False
+    nodes = list(_walk(step.body))
+    return (any(isinstance(node, cst.With) and opens_tape(node) for node in nodes)
+            and not any(isinstance(node, cst.Call) and _runs_the_model(node.func) for node in nodes))
+
+
+def _walk(node: cst.CSTNode):
+    stack = [node]
     while stack:
-        node = stack.pop()
-        if isinstance(node, cst.With) and opens_tape(node):
-            tape = True
-        if isinstance(node, cst.Call) and _runs_the_model(node.func):
-            return False
-        stack.extend(child_nodes(node))
-    return tape
+        current = stack.pop()
+        yield current
+        stack.extend(child_nodes(current))
 
 
 def _runs_the_model(func: cst.BaseExpression) -> bool:

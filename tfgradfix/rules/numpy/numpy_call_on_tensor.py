@@ -61,7 +61,8 @@ class NumpyCallOnTensor(Rule):
         "on the path only where it runs while training: not a branch taken when its training flag is false "
         "(`if not training:`, the `else` of `if training:`) where the flag defaults to `True` or has no default "
         "(`analysis/training_mode.py`), and not a model's `call` when its own `train_step` differentiates its "
-        "sub-layers in a tape without running the model. Where any of this is unknown, no finding."
+        "sub-layers in a tape without running the model, or when it replaces `fit` and no method of it opens a "
+        "tape. Where any of this is unknown, no finding."
     )
     why = (
         "NumPy converts the tensor to an array, so the tape records nothing. Eagerly the "
