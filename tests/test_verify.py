@@ -1640,6 +1640,16 @@ def test_a_package_reexporting_its_functions_keeps_those_imports_in_its_init(tmp
 
 
 @pytest.mark.slow
+def test_a_project_folder_named_tensorflow_leaves_the_installed_one_loaded(tmp_path):
+    """verify_shadowing_folder: the repository keeps its examples in `tensorflow/` (a package);
+    unloading the original side's tree unloaded the real TensorFlow, and the fixed side failed
+    with "module 'tensorflow' has no attribute 'random'"."""
+    _, _, verdicts = _verify_project_json(tmp_path, "verify_shadowing_folder")
+    (verdict,) = verdicts.values()
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
+
+
+@pytest.mark.slow
 def test_a_plain_class_without_a_runner_says_what_to_add(tmp_path):
     root = tmp_path / "plain"
     shutil.copytree(FIXTURES / "projects" / "verify_plain_trainer", root)

@@ -158,9 +158,16 @@ def _missing_module(error: BaseException) -> str:
 # -- loading a tree -----------------------------------------------------------------------
 
 def _purge(root: str) -> None:
+    """Drop the tree's modules from sys.modules. Only those loaded from the tree: a project
+    folder named like an installed package (a research repository's `tensorflow/` of
+    examples) must not unload the real one, which a second import would leave half-built."""
     tops = {name[:-3] if name.endswith(".py") else name for name in os.listdir(root)}
-    for name in list(sys.modules):
-        if name.split(".")[0] in tops:
+    inside = os.path.realpath(root) + os.sep
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] not in tops:
+            continue
+        places = [getattr(module, "__file__", None) or "", *list(getattr(module, "__path__", None) or [])]
+        if any(os.path.realpath(place).startswith(inside) for place in places if place):
             del sys.modules[name]
 
 
