@@ -195,6 +195,9 @@ def test_a_cut_counts_for_the_variables_a_tape_asks_for(loss, reported):
         "        grads = tape.gradient(loss, [self.log_alpha])\n"
         "        self.opt.apply_gradients(zip(grads, [self.log_alpha]))\n")
     assert any(c.endswith("TGF301") for c in _codes(code)) is reported
+    # the same temperature made with Keras 2's `backend.variable` (stable-baselines-tf2's SAC)
+    legacy = code.replace("self.log_alpha = tf.Variable(0.0)", "self.log_alpha = tf.keras.backend.variable(0.0)")
+    assert any(c.endswith("TGF301") for c in _codes(legacy)) is reported
 
 
 def test_a_type_table_without_tensorflows_tensor_types_narrows_nothing():
@@ -307,3 +310,31 @@ def test_a_model_without_its_own_fit_is_trained_through_call():
     assert _codes(text) == []
     kept = text.replace("def fit(self, x, y, **kwargs):", "def fit_readout(self, x, y, **kwargs):")
     assert any(code.endswith("TGF106") for code in _codes(kept))
+
+
+@pytest.mark.parametrize("loss, reported", [
+    ("-tf.reduce_mean(self.log_alpha * tf.stop_gradient(logp + 1.0))", False),
+    ("-tf.reduce_mean(tf.stop_gradient(self.log_alpha) * (logp + 1.0))", True),
+])
+def test_sources_listed_in_a_local_name_are_what_the_tape_asks_for(loss, reported):
+    """stable-baselines-tf2's SAC: a plain agent class, `variables = [self.log_alpha]` above
+    `tape.gradient(alpha_loss, variables)`; the stop_gradient on the log-probabilities is the
+    standard temperature loss."""
+    code = (
+        "class Agent(keras.Model):\n"
+        "    def __init__(self, actor):\n        super().__init__()\n        self.actor = actor\n"
+        "        self.log_alpha = tf.Variable(0.0)\n        self.opt = keras.optimizers.Adam()\n\n"
+        "    def train(self, states):\n"
+        "        with tf.GradientTape() as tape:\n"
+        "            logp = self.actor.call(states)\n"
+        "            actor_loss = tf.reduce_mean(tf.exp(self.log_alpha) * logp)\n"
+        "        grads = tape.gradient(actor_loss, self.actor.trainable_variables)\n"
+        "        with tf.GradientTape() as tape_alpha:\n"
+        f"            alpha_loss = {loss}\n"
+        "        variables = [self.log_alpha]\n"
+        "        grads = tape_alpha.gradient(alpha_loss, variables)\n"
+        "        self.opt.apply_gradients(zip(grads, variables))\n")
+    assert any(c.endswith("TGF301") for c in _codes(code)) is reported
+    if not reported:  # the agent as a plain class, as SAC's is
+        plain = code.replace("class Agent(keras.Model):", "class Agent:").replace("        super().__init__()\n", "")
+        assert _codes(plain) == []

@@ -32,7 +32,9 @@ LEGACY_KERAS_PACKAGES = ("tf_keras", "tensorflow.python.keras")
 
 # Calls that make a variable a tape watches and an optimizer trains, of either library
 # (`add_weight` is a method, recognised by its attribute name where these are asked).
-VARIABLE_CONSTRUCTORS = ("tensorflow.Variable", "keras.Variable")
+# `tf.keras.backend.variable` (Keras 2's API, still in tf.keras) makes a `tf.Variable`.
+VARIABLE_CONSTRUCTORS = ("tensorflow.Variable", "keras.Variable", "tensorflow.keras.backend.variable",
+                         "keras.backend.variable")
 
 # TensorFlow's own variable alone: a Keras 3 layer does not track it as a weight (Keras 2
 # does: LEGACY_KERAS_PACKAGES), and its `assign` returns the variable rather than the value.

@@ -165,6 +165,11 @@ class _CutRule(Rule):
         for block in find_tape_blocks(scope, self.context.imports):
             for gradient in block.gradients:
                 sources = gradient.sources
+                if isinstance(sources, cst.Name) and scope.flow is not None:
+                    # `variables = [self.log_alpha]` above `tape.gradient(loss, variables)`
+                    bound = [b.value for b in scope.flow.bindings if b.name == sources.value]
+                    if len(bound) == 1 and isinstance(bound[0], (cst.List, cst.Tuple)):
+                        sources = bound[0]
                 elements = ([e.value for e in sources.elements] if isinstance(sources, (cst.List, cst.Tuple))
                             else [sources])
                 attrs = [self_attribute(e) for e in elements if e is not None]
