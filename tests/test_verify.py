@@ -1661,3 +1661,15 @@ def test_a_plain_class_without_a_runner_says_what_to_add(tmp_path):
     assert verdict["verdict"] == "inconclusive", verdict
     assert verdict["reason"].startswith("Fitter is a plain class (bases: Trainer)"), verdict
     assert "train_step_example()" in verdict["reason"], verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_arguments_forwarded_to_a_project_base(verified):
+    forwarded = _shape_verdicts(verified)["forwarded"]
+    # `ScaledSolver(*args, **kwargs)` is built with Solver's `lower` and `upper` guessed.
+    assert forwarded["ScaledSolver"]["verdict"] == "verified", forwarded
+    assert forwarded["ScaledSolver"]["untracked_before"] == 1, forwarded
+    # Its coefficient is read by no call of the model, before the fix or after: not a failure.
+    identified = forwarded["IdentifiedSolver"]
+    assert identified["verdict"] == "inconclusive", identified
+    assert "IdentifiedSolver's call does not read it, before the fix or after" in identified["reason"], identified

@@ -241,10 +241,34 @@ def _can_train(tf, variable) -> bool:
     return bool(getattr(variable, "trainable", False)) and (dtype.is_floating or dtype.is_complex)
 
 
+def _constructor_signature(cls) -> inspect.Signature:
+    """The constructor's signature; for one that only passes `*args, **kwargs` on (a subclass
+    that adds a variable to a project base), the signature of the nearest project base that
+    names its parameters (`PINN(lb, ub, ...)`), so the guesses fill those in."""
+    signature = inspect.signature(cls)
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    if not signature.parameters or any(p.kind not in variadic for p in signature.parameters.values()):
+        return signature
+    for base in cls.__mro__[1:]:
+        if (getattr(base, "__module__", "") or "").split(".")[0] in _LIBRARIES:
+            break
+        try:
+            inherited = inspect.signature(base)
+        except (TypeError, ValueError):
+            continue
+        if any(p.kind not in variadic for p in inherited.parameters.values()):
+            return inherited
+    return signature
+
+
+# Top-level packages whose classes end the search for a project base's parameters.
+_LIBRARIES = frozenset({"keras", "tensorflow", "tf_keras", "builtins", "abc", "typing"})
+
+
 def _sizes_from_arguments(cls, args, kwargs) -> list[tuple]:
     """An input shape from constructor arguments that name the input size (`input_dim=8`)."""
     try:
-        bound = inspect.signature(cls).bind_partial(*args, **kwargs).arguments
+        bound = _constructor_signature(cls).bind_partial(*args, **kwargs).arguments
     except (TypeError, ValueError):
         bound = dict(kwargs)
     shapes = []
@@ -277,7 +301,7 @@ def _signature_arguments(cls) -> list[tuple[list, dict]]:
     """Arguments from the constructor's annotations and defaults: sizes for required
     int-like parameters, defaults for the rest."""
     try:
-        parameters = list(inspect.signature(cls).parameters.values())
+        parameters = list(_constructor_signature(cls).parameters.values())
     except (TypeError, ValueError):
         return []
     kwargs = {}
@@ -320,7 +344,7 @@ _NOT_POSITIVE = re.compile(r"strictly positive|expected a positive integer|must 
 def _required_names(cls) -> set[str]:
     """The constructor parameters without a default: those the verifier guesses."""
     try:
-        parameters = inspect.signature(cls).parameters.values()
+        parameters = _constructor_signature(cls).parameters.values()
     except (TypeError, ValueError):
         return set()
     return {p.name for p in parameters if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
@@ -406,7 +430,7 @@ def _class_candidates(modules, unit: UnitJob) -> list[tuple[str, str, list, dict
 def _false_flags(cls) -> dict:
     """The constructor's options that are off by default (`use_attention=False`), all turned on."""
     try:
-        parameters = inspect.signature(cls).parameters.values()
+        parameters = _constructor_signature(cls).parameters.values()
     except (TypeError, ValueError):
         return {}
     return {p.name: True for p in parameters if p.default is False}
@@ -415,7 +439,7 @@ def _false_flags(cls) -> dict:
 def _missing_arguments(cls, args: list, kwargs: dict, guessed: dict) -> dict:
     """The guessed values of the required parameters a call leaves out."""
     try:
-        bound = inspect.signature(cls).bind_partial(*args, **kwargs).arguments
+        bound = _constructor_signature(cls).bind_partial(*args, **kwargs).arguments
     except (TypeError, ValueError):
         return {}
     return {k: v for k, v in guessed.items() if k not in bound}
@@ -726,6 +750,17 @@ def _objective(tf, layer, x, direction):
     return out, value + tf.add_n(added) if added else value
 
 
+def _unread(tf, layer, x, direction, variables) -> int:
+    """How many of `variables` (tracked or not) the layer's output does not depend on."""
+    if not variables:
+        return 0
+    with tf.GradientTape() as tape:
+        for variable in variables:
+            tape.watch(variable)
+        _, loss = _objective(tf, layer, x, direction)
+    return sum(g is None for g in tape.gradient(loss, variables))
+
+
 def _gradients(tf, layer, x, direction):
     """The output, the loss, and the gradients of the trainable variables, then of each float input."""
     inputs = _floats(x)
@@ -780,6 +815,7 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                 errors.append(_describe(error))
                 continue
             reachable = [v for v in _variables(tf, before) if _can_train(tf, v)]
+            unread = _unread(tf, before, x, direction, reachable)
             try:
                 _call(after, x)
                 _copy_values(tf, before, after)
@@ -795,6 +831,15 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
             lost = len({id(v) for v in [*reachable, *_trainable(tf, before)] if _can_train(tf, v)}) - len(kept)
             if result["verdict"] == "verified" and lost > 0:
                 result.update(verdict="failed", reason=f"the fixed layer lost {lost} trainable variable(s)")
+            none_after = result.get("none_after") or []
+            if (result["verdict"] == "failed" and result["reason"].startswith("gradients still None")
+                    and len(none_after) <= unread and result["max_abs_diff"] == 0):
+                # One-sided otherwise: the original's call never read these either (None although
+                # watched); what reads them (a loss, another method) is not what ran here.
+                result.update(verdict="inconclusive", reason=(
+                    f"{', '.join(none_after)}: {name}'s call does not read {'it' if len(none_after) == 1 else 'them'}, "
+                    f"before the fix or after (its gradient is None on both sides); the code that reads "
+                    f"{'it' if len(none_after) == 1 else 'them'} (a loss, another method) did not run here"))
             if via:
                 result["through"] = via
                 if result["verdict"] == "verified" and not _contains(after, name, unit["entry"]):
