@@ -1673,3 +1673,12 @@ def test_verify_shapes_arguments_forwarded_to_a_project_base(verified):
     identified = forwarded["IdentifiedSolver"]
     assert identified["verdict"] == "inconclusive", identified
     assert "IdentifiedSolver's call does not read it, before the fix or after" in identified["reason"], identified
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_base_argument_the_installed_keras_refuses_is_named(verified):
+    (verdict,) = _shape_verdicts(verified)["positional_name"].values()
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert verdict["reason"].startswith("GaussianPolicy's own __init__ passes its base arguments the installed "
+                                        "Keras refuses (TypeError"), verdict
+    assert "--python" in verdict["reason"], verdict

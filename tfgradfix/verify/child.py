@@ -773,6 +773,7 @@ def _gradients(tf, layer, x, direction):
 
 def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     errors = []
+    refused_init: list = []  # the installed Keras refused the class's own `super().__init__(...)`
     own_error = ""  # the project's own way of building it failed: what a user fixes first
     name = unit["name"]
     uses = []  # `config.device`: a guessed argument the project's code used as an object
@@ -790,6 +791,8 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
         for before, after, x, via, bound in _instances(tf, original, fixed, unit):
             if before is None:
                 errors.append(_describe(x))
+                if isinstance(x, BaseException) and _refused_in_own_init(x):
+                    refused_init.append(x)
                 if getattr(x, "tfgradfix_call", None) and not own_error:
                     own_error = f"the project's own {x.tfgradfix_call} raises {_describe(x)}"
                 if not via:
@@ -865,6 +868,13 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     absent = _absent_modules(original.get(unit["entry"]))
     if absent:  # what it does not find may be what makes it: say so first
         hint = f"install {', '.join(absent)} (its module imports it), or " + hint
+    if refused_init and len(refused_init) == len(errors):
+        keras = str(getattr(sys.modules.get("keras"), "__version__", "?"))
+        reason = (f"{name}'s own __init__ passes its base arguments the installed Keras refuses "
+                  f"({_describe(refused_init[-1])}) before any fix, under TensorFlow {tf.__version__} and Keras "
+                  f"{keras}: verify with the TensorFlow and Keras the project is written for "
+                  f"(tfgradfix --verify --python PYTHON)")
+        return {"verdict": "inconclusive", "reason": reason, "to_add": reason}
     if own_error:
         return {"verdict": "inconclusive", "reason": f"could not build {name} and call it: {own_error}, before any "
                 f"fix (with made-up arguments: {errors[-1]})", "to_add": f"{own_error} (fix that first)"}
@@ -1358,6 +1368,20 @@ def _library_refuses(error: BaseException) -> bool:
     while trace is not None:
         last, trace = trace.tb_frame.f_code.co_filename, trace.tb_next
     return bool(re.search(r"[/\\](keras|tensorflow|tf_keras)[/\\]", last))
+
+
+def _refused_in_own_init(error: BaseException) -> bool:
+    """Keras itself raised it, called from the `__init__` of a project class (`super().__init__(
+    'policy')`, a Keras 2 positional name): however the class is called, it cannot be built here."""
+    if not _library_refuses(error):
+        return False
+    trace = error.__traceback__
+    while trace is not None:
+        code = trace.tb_frame.f_code
+        if code.co_name == "__init__" and not re.search(r"[/\\](keras|tensorflow|tf_keras)[/\\]", code.co_filename):
+            return True
+        trace = trace.tb_next
+    return False
 
 
 def _refused(tf, builder: dict, error: BaseException) -> str:
