@@ -338,3 +338,26 @@ def test_sources_listed_in_a_local_name_are_what_the_tape_asks_for(loss, reporte
     if not reported:  # the agent as a plain class, as SAC's is
         plain = code.replace("class Agent(keras.Model):", "class Agent:").replace("        super().__init__()\n", "")
         assert _codes(plain) == []
+
+
+def test_a_product_scaling_values_is_reported_where_one_making_a_shape_is_not():
+    """ok_numpy_product_of_a_shape is silent because `np.prod` makes a size `tf.reshape` takes;
+    scale the output by the same NumPy product of the values and it is on the path."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF101" / "ok_numpy_product_of_a_shape.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    scaled = text.replace("return tf.reshape(x, dims[:-2] + [np.prod(dims[-2:])])",
+                          "return tf.reshape(x, dims[:-2] + [np.prod(dims[-2:])]) * np.prod(x)")
+    assert any(code.endswith("TGF101") for code in _codes(scaled))
+
+
+def test_a_conversion_of_a_tensorflow_result_is_still_a_leftover():
+    """ok_conversion_of_a_sublayer_result is silent because what a sub-layer, a method or a held
+    function returns may be no tensor; convert a TensorFlow op's result and it is reported."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF103" / "ok_conversion_of_a_sublayer_result.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    op = text.replace("tf.convert_to_tensor(self.scale(inputs))", "tf.convert_to_tensor(tf.tanh(self.scale(inputs)))")
+    assert any(code.endswith("TGF103") for code in _codes(op))

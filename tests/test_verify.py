@@ -1682,3 +1682,11 @@ def test_verify_shapes_a_base_argument_the_installed_keras_refuses_is_named(veri
     assert verdict["reason"].startswith("GaussianPolicy's own __init__ passes its base arguments the installed "
                                         "Keras refuses (TypeError"), verdict
     assert "--python" in verdict["reason"], verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_definitions_the_installed_keras_refuses_say_so(verified):
+    (verdict,) = _shape_verdicts(verified)["keras2_optimizer"].values()
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert "its definitions do not load: ValueError" in verdict["reason"], verdict
+    assert "before any fix" in verdict["reason"] and "--python" in verdict["reason"], verdict

@@ -236,12 +236,14 @@ class TraversalContext(BatchableVisitor):
         ids of an embedding lookup, indices of a gather or one-hot, a subscript's index
         (`ids, idx = np.unique(user_ids, return_inverse=True)`). Positions carry no gradient,
         so nothing a gradient needs passes through `node`."""
+        # Whatever the expression around `node` computes (`np.argsort(d).ravel()[::-1][3:]`, a new
+        # shape `dims[:-2] + [np.prod(dims[-2:])]`), only positions and shapes come of it when it
+        # is an index or shape argument itself, or is assigned to names read only as those.
         statement = self.parent(node)
-        # `np.argsort(d).ravel()[::-1][3:]`: reordering and slicing keep positions positions
-        while isinstance(statement, (cst.Subscript, cst.Attribute, cst.Call)) and (
-                isinstance(statement, cst.Subscript) and statement.value is node
-                or isinstance(statement, cst.Attribute) and statement.attr.value in _POSITION_METHODS
-                or isinstance(statement, cst.Call) and statement.func is node):
+        while isinstance(statement, (cst.BaseExpression, cst.Element, cst.Arg, cst.SubscriptElement, cst.Index,
+                                     cst.Slice, cst.CompFor, cst.CompIf)) and not isinstance(statement, cst.Lambda):
+            if isinstance(statement, cst.Arg) and self._read_as_position(node, shapes_only=True):
+                return True  # `tf.reshape(x, dims[:-2] + [np.prod(dims[-2:])])`
             node, statement = statement, self.parent(statement)
         if not isinstance(statement, cst.Assign) or statement.value is not node:
             return False
@@ -252,8 +254,17 @@ class TraversalContext(BatchableVisitor):
                  and not contains(statement, n)]
         return bool(reads) and all(self._read_as_position(n) for n in reads)
 
-    def _read_as_position(self, name: cst.BaseExpression) -> bool:
+    def _read_as_position(self, name: cst.BaseExpression, shapes_only: bool = False) -> bool:
         parent = self.parent(name)
+        if shapes_only:
+            call = self.parent(parent) if isinstance(parent, cst.Arg) else None
+            if not isinstance(call, cst.Call):
+                return False
+            qualified = (self.imports.resolve(call.func) or "").rsplit(".", 1)[-1]
+            if parent.keyword is not None:
+                return parent.keyword.value in ("shape", "multiples")
+            positional = [a for a in call.args if a.keyword is None]
+            return parent in positional and positional.index(parent) == _SHAPE_ARGUMENT.get(qualified, -1)
         comprehension = self.parent(parent) if isinstance(parent, cst.CompFor) else None
         if isinstance(comprehension, (cst.ListComp, cst.GeneratorExp)) and parent.iter is name:
             # `[[i] for i in top]` in a gather's indices: the positions, regrouped
@@ -313,12 +324,14 @@ class TraversalContext(BatchableVisitor):
 
 # Arguments that are positions into a tensor, not values: by keyword, and by place for the
 # functions that take them positionally (`tf.gather(params, indices)`, `tf.one_hot(indices, n)`).
-_POSITION_METHODS = frozenset({"ravel", "flatten", "tolist", "copy", "squeeze", "reshape"})
-_POSITION_KEYWORDS = frozenset({"ids", "indices", "segment_ids", "positions", "sp_ids"})
+_POSITION_KEYWORDS = frozenset({"ids", "indices", "segment_ids", "positions", "sp_ids", "shape", "multiples"})
 _POSITION_ARGUMENT = {"gather": 1, "gather_nd": 1, "batch_gather": 1, "embedding_lookup": 1,
                       "embedding_lookup_sparse": 1, "one_hot": 0, "scatter_nd": 0, "unsorted_segment_sum": 1,
                       "unsorted_segment_mean": 1, "unsorted_segment_max": 1, "segment_sum": 1, "segment_mean": 1,
                       "take": 1, "take_along_axis": 1}
+# Shapes: a new shape, the repeats of a tile, the shape of a filled tensor.
+_SHAPE_ARGUMENT = {"reshape": 1, "broadcast_to": 1, "tile": 1, "zeros": 0, "ones": 0, "fill": 0, "empty": 0}
+_POSITION_ARGUMENT.update(_SHAPE_ARGUMENT)
 
 
 def _targets(statement: cst.CSTNode) -> list[str]:

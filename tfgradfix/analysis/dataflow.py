@@ -636,13 +636,15 @@ _NOT_TENSOR_NAMESPACES = ("tensorflow.nest.", "tensorflow.data.", "tensorflow.tr
 
 
 def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optional[set[str]] = None,
-                        weights: bool = False) -> bool:
+                        weights: bool = False, sublayers: bool = True) -> bool:
     """A value that is a `tf.Tensor` whatever the caller passed in: a TF op's
     result, a sub-layer's output, arithmetic on those. Layer arguments are not
     (a user may pass NumPy), nor are variables (converting one reads it). With
     `weights` (the question is what dtype a value has, not what a tape watches), a
     weight of the layer (`self.kernel`) and a `keras.ops` result count: arithmetic
-    with a weight makes a tensor of the weight's dtype."""
+    with a weight makes a tensor of the weight's dtype. Without `sublayers`, only TF ops count:
+    what `self.x(...)` returns is not known to be a tensor (a layer that returns a distribution,
+    a plain function or a method held in an attribute)."""
     if weights and isinstance(expr, cst.Attribute):
         attr = self_attribute(expr)
         return attr is not None and flow.scope.is_weight(attr)
@@ -655,25 +657,25 @@ def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optiona
                 and qualified not in ("tensorflow.Variable", "tensorflow.numpy_function", "tensorflow.py_function")
         callee = expr.func
         return (
-            isinstance(callee, cst.Attribute)
+            sublayers and isinstance(callee, cst.Attribute)
             and self_attribute(callee) is not None
             and not flow.scope.has_method(callee.attr.value)
             and not flow.scope.is_weight(callee.attr.value)
         )
     if isinstance(expr, cst.BinaryOperation):
-        return (is_certainly_tensor(flow, expr.left, _seen, weights)
-                or is_certainly_tensor(flow, expr.right, _seen, weights))
+        return (is_certainly_tensor(flow, expr.left, _seen, weights, sublayers)
+                or is_certainly_tensor(flow, expr.right, _seen, weights, sublayers))
     if isinstance(expr, cst.UnaryOperation):
-        return is_certainly_tensor(flow, expr.expression, _seen, weights)
+        return is_certainly_tensor(flow, expr.expression, _seen, weights, sublayers)
     if isinstance(expr, cst.Subscript):
-        return is_certainly_tensor(flow, expr.value, _seen, weights)
+        return is_certainly_tensor(flow, expr.value, _seen, weights, sublayers)
     if isinstance(expr, cst.Name):
         seen = _seen if _seen is not None else set()
         if expr.value in seen or expr.value in flow.scope.parameter_names:
             return False
         seen.add(expr.value)
         values = [b.value for b in flow.bindings if b.name == expr.value]
-        return bool(values) and all(is_certainly_tensor(flow, v, seen, weights) for v in values)
+        return bool(values) and all(is_certainly_tensor(flow, v, seen, weights, sublayers) for v in values)
     return False
 
 

@@ -192,7 +192,11 @@ def load_tree(tf, root: str, modules: list[str]) -> dict:
                     raise Inconclusive(f"its definitions do not load: {_describe(error)}") from error
             except Exception as error:
                 if index == 0:
-                    raise Inconclusive(f"its definitions do not load: {_describe(error)}") from error
+                    refused = (f", raised by TensorFlow {tf.__version__} / Keras "
+                               f"{getattr(sys.modules.get('keras'), '__version__', '?')} before any fix: verify with "
+                               f"the versions the project is written for (tfgradfix --verify --python PYTHON)"
+                               if _library_refuses(error) else "")
+                    raise Inconclusive(f"its definitions do not load: {_describe(error)}{refused}") from error
     finally:
         sys.path.remove(root)
         _purge(root)

@@ -86,8 +86,8 @@ class NumpyRoundtrip(Rule):
         if flow is None or not on_path_with_tensor(self, node, [value]):
             return
         numpy_left = _has_numpy(self, value)
-        if not numpy_left and not is_certainly_tensor(flow, value):
-            return
+        if not numpy_left and not is_certainly_tensor(flow, value, sublayers=False):
+            return  # what a sub-layer, method or held function returns may be no tensor (a distribution)
         fix = None
         if not numpy_left:
             b = bind(node.args, ["value", "dtype"])
