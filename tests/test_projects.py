@@ -555,3 +555,34 @@ def test_a_folder_a_script_puts_on_sys_path_is_the_projects(tmp_path):
     assert index.file_of_import(str(train), "numpy") is None
     run = _tfgradfix(tmp_path, ".")
     assert _reported(run.stdout) == ["utils/helpers.py:5:12: TGF101 [*]"], run.stdout + run.stderr
+
+
+def test_star_imports_a_namespace_package_spells_otherwise_stay_bounded(tmp_path, monkeypatch):
+    """`algorithms/` has no `__init__`, `algorithms/ppo/` star-imports its five modules. Read as
+    `algorithms.ppo` (through the namespace, `ppo` being another repository's module too), its stars spell `algorithms.ppo.models`, which is no
+    module of the index (that one is `ppo.models`): following them grew `algorithms.ppo.models.
+    models...` names five ways at each of ten levels, and a run over two repositories hung."""
+    package = tmp_path / "algorithms" / "ppo"
+    package.mkdir(parents=True)
+    modules = ["config", "models", "networks", "losses", "roller"]
+    (package / "__init__.py").write_text("".join(f"from .{m} import *\n" for m in modules))
+    for m in modules:
+        (package / f"{m}.py").write_text(f"def {m}_helper(x):\n    return x\n")
+    (package / "losses.py").write_text("class PolicyBase:\n    pass\n")
+    (tmp_path / "main.py").write_text("from algorithms.ppo import PolicyBase\n")
+    # another repository's `ppo.py`: the name `ppo` is ambiguous, so the package is read as `algorithms.ppo`
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "ppo.py").write_text("def update(x):\n    return x\n")
+    index = ProjectIndex.build([str(p) for p in tmp_path.rglob("*.py")])
+    calls = []
+    original = ProjectIndex.lookup
+
+    def counted(self, qualified, _depth=0):
+        calls.append(qualified)
+        if len(calls) > 1000:  # fail where it used to run for hours
+            raise AssertionError(f"{len(calls)} lookups, e.g. {qualified}")
+        return original(self, qualified, _depth)
+
+    monkeypatch.setattr(ProjectIndex, "lookup", counted)
+    assert index.lookup("algorithms.ppo.Undefined") is None
+    assert len(calls) < 50, f"{len(calls)} lookups, e.g. {calls[-1]}"

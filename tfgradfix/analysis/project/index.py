@@ -43,6 +43,7 @@ class ProjectIndex:
         self._ambiguous: set[str] = set()  # module names more than one file has
         self._imported_as: dict[str, str] = {}  # file -> its name through a namespace package
         self._module_of: dict[str, Optional[tuple[str, str]]] = {}
+        self._lookups: dict[str, Optional[Definition]] = {}
         # Filled by the engine between rounds: module -> function name -> entry.
         self.entries: dict[str, dict[str, PathEntry]] = {}
 
@@ -74,6 +75,7 @@ class ProjectIndex:
             self._ambiguous.add(names[0])
             self._by_path[key(path)] = names[0]
             self._module_of.clear()
+            self._lookups.clear()
             return None
         info = index_module(names[0], path, text)
         info.marked = any(m in text for m in self._markers)
@@ -87,6 +89,7 @@ class ProjectIndex:
         self.modules.setdefault(info.name, info)
         self._by_path[key(path)] = info.name
         self._module_of.clear()  # a name that named nothing may name this module now
+        self._lookups.clear()
         for alias in names[1:]:
             self._aliases.setdefault(alias, names[0])
         root, packaged = self._add_roots(path, names)
@@ -416,7 +419,17 @@ class ProjectIndex:
         return self.lookup(full) if full is not None else None
 
     def lookup(self, qualified: str, _depth: int = 0) -> Optional[Definition]:
-        """The project definition of an absolute dotted name."""
+        """The project definition of an absolute dotted name. Answers are kept, as the modules'
+        are: two scripts' folders that star-import each other's `config` otherwise made every
+        lookup try each star import at each of ten levels (a run of two repositories hung)."""
+        if qualified in self._lookups:
+            return self._lookups[qualified]
+        self._lookups[qualified] = None  # a cycle of re-exports defines nothing
+        found = self._lookup(qualified, _depth)
+        self._lookups[qualified] = found
+        return found
+
+    def _lookup(self, qualified: str, _depth: int) -> Optional[Definition]:
         found = self._project_module_of(qualified)
         if found is None or _depth > 10:
             return None
@@ -437,6 +450,9 @@ class ProjectIndex:
             target = info.imports[head] + (f".{tail}" if tail else "")
             return self.lookup(target, _depth + 1)
         for star in info.star_imports:
+            target = self._project_module_of(star)
+            if target is None or target[1]:
+                continue  # `from .roller import *` naming no module of the project: its names are not ours
             found_star = self.lookup(f"{star}.{rest}", _depth + 1)
             if found_star is not None:
                 return found_star
