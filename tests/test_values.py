@@ -361,3 +361,25 @@ def test_a_conversion_of_a_tensorflow_result_is_still_a_leftover():
     assert _codes(text) == []
     op = text.replace("tf.convert_to_tensor(self.scale(inputs))", "tf.convert_to_tensor(tf.tanh(self.scale(inputs)))")
     assert any(code.endswith("TGF103") for code in _codes(op))
+
+
+def test_a_numpy_function_returning_floats_is_reported_where_one_returning_indices_is_not():
+    """ok_integer_outputs is silent because its `tf.numpy_function` declares integer outputs;
+    declare the same call's outputs float and what it returns could have carried a gradient."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF105" / "ok_integer_outputs.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    floats = text.replace("[tf.int32, tf.int32])", "[tf.float32, tf.float32])")
+    assert any(code.endswith("TGF105") for code in _codes(floats))
+
+
+def test_a_trainable_flag_on_by_default_makes_weights():
+    """ok_trainable_flag_off_by_default is silent because `trainable=learn_bias` defaults to
+    False; default it to True and the variables are weights Keras 3 does not track."""
+    from conftest import FIXTURES
+
+    text = (FIXTURES / "TGF203" / "ok_trainable_flag_off_by_default.py").read_text(encoding="utf-8")
+    assert _codes(text) == []
+    learned = text.replace("learn_bias=False):", "learn_bias=True):")
+    assert [c for c in _codes(learned) if c.endswith("TGF203")], _codes(learned)

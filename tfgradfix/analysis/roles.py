@@ -29,14 +29,16 @@ ASSIGNS = ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_add"
 _CONSTRUCTION = frozenset({"__init__", "build"})
 
 
-def holds_state(constructor: cst.Call, imports: ImportMap) -> bool:
-    """State by declaration: `trainable=False`, a `tf.Variable` whose constructor names an
+def holds_state(constructor: cst.Call, imports: ImportMap, function: Optional[cst.FunctionDef] = None) -> bool:
+    """State by declaration: `trainable=False` (or `trainable=learn_bias`, a parameter of the
+    enclosing `function` that defaults to False), a `tf.Variable` whose constructor names an
     integer or boolean dtype (`tf.Variable(0, dtype=tf.int32)`: a counter, written as one), or
     one whose shape is left open."""
     for arg in constructor.args:
         if arg.keyword is None:
             continue
-        if arg.keyword.value == "trainable" and isinstance(arg.value, cst.Name) and arg.value.value == "False":
+        if arg.keyword.value == "trainable" and isinstance(arg.value, cst.Name) and (
+                arg.value.value == "False" or _defaults_to_false(function, arg.value.value)):
             return True
         # A shape left open (`validate_shape=False`, `shape=[None, None]`): a buffer whose value
         # `.assign()` replaces whole (a few-shot support set); no weight is made that way.
@@ -50,6 +52,14 @@ def holds_state(constructor: cst.Call, imports: ImportMap) -> bool:
             if is_integer_dtype(dtype) or dtype == "bool":
                 return True
     return False
+
+
+def _defaults_to_false(function: Optional[cst.FunctionDef], name: str) -> bool:
+    if function is None:
+        return False
+    params = [*function.params.params, *function.params.kwonly_params]
+    return any(p.name.value == name and isinstance(p.default, cst.Name) and p.default.value == "False"
+               for p in params)
 
 
 _ASSIGNS = frozenset({"assign", "assign_add", "assign_sub"})

@@ -450,8 +450,8 @@ class ProjectIndex:
             target = info.imports[head] + (f".{tail}" if tail else "")
             return self.lookup(target, _depth + 1)
         for star in info.star_imports:
-            target = self._project_module_of(star)
-            if target is None or target[1]:
+            star_module = self._project_module_of(star)
+            if star_module is None or star_module[1]:
                 continue  # `from .roller import *` naming no module of the project: its names are not ours
             found_star = self.lookup(f"{star}.{rest}", _depth + 1)
             if found_star is not None:

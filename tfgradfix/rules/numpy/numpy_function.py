@@ -6,6 +6,8 @@ from typing import Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.imports import is_integer_dtype
+
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import NUMPY_WRAPPERS
 from tfgradfix.fixes.numpy_to_tf import bind
@@ -29,7 +31,8 @@ class NumpyFunction(Rule):
     evidence = (
         "A tensor that carries a gradient (the evidence of TGF101) is an input of the wrapper, on the "
         "gradient path, and the wrapper's output reaches the output or the loss. Inputs without a gradient (a"
-        " sampled action, labels) are silent."
+        " sampled action, labels) are silent, and so are outputs declared integer or bool (`Tout=[tf.int32]`:"
+        " indices out of a matching, which no op would differentiate)."
     )
     why = (
         "`tf.numpy_function` has no gradient at all: everything upstream gets `None`. "
@@ -77,6 +80,8 @@ class NumpyFunction(Rule):
         b = bind(node.args, ["func", "inp", "Tout", "stateful", "name"])
         if not b or "inp" not in b or not on_path_with_tensor(self, node, [b["inp"]]):
             return
+        if self._integer_outputs(b.get("Tout")):
+            return  # indices out of a matching or a lookup (`Tout=[tf.int32, tf.int32]`): no gradient to lose
         function = qualified.replace("tensorflow.", "tf.")
         if qualified in self._ALWAYS:
             consequence = "it has no gradient, so everything upstream gets None"
@@ -85,6 +90,14 @@ class NumpyFunction(Rule):
         else:
             return
         self.report(node, self.message.format(function=function, consequence=consequence))
+
+    def _integer_outputs(self, tout: Optional[cst.BaseExpression]) -> bool:
+        """Every output dtype the call declares is an integer or bool."""
+        if tout is None:
+            return False
+        dtypes = [e.value for e in tout.elements] if isinstance(tout, (cst.List, cst.Tuple)) else [tout]
+        names = [self.context.imports.dtype_name(d) for d in dtypes]
+        return bool(names) and all(n is not None and (is_integer_dtype(n) or n == "bool") for n in names)
 
     def _uses_numpy(self, func: Optional[cst.BaseExpression]) -> bool:
         if isinstance(func, cst.Name):

@@ -52,7 +52,8 @@ class UntrackedVariableAttribute(Rule):
     )
     evidence = (
         "The class is a Keras layer or model (through the project's classes, across modules) and the variable"
-        " is a weight by what the code does with it (`analysis/roles.py`): not `trainable=False`, not an "
+        " is a weight by what the code does with it (`analysis/roles.py`): not `trainable=False` (nor "
+        "`trainable=learn_bias` with `learn_bias=False` the constructor's default), not an "
         "integer or boolean dtype, not written with `.assign*()` by the forward pass, not written elsewhere "
         "while the forward pass never reads it, not listed by name to "
         "`tape.gradient`/`apply_gradients`/`minimize` (which train it untracked), and not handed out as the "
@@ -200,7 +201,8 @@ class UntrackedVariableAttribute(Rule):
         if attr is None:
             return
         cls = scope.keras_class
-        if holds_state(node, context.imports):
+        function = scope.node if isinstance(scope.node, cst.FunctionDef) else None
+        if holds_state(node, context.imports, function):
             return  # declared state (`trainable=False`, an integer dtype), wherever it is stored
         if cls.is_state(attr) or context.analysis.is_trained_by_name(cls, attr) or hands_out(cls, attr):
             # State the code writes: nothing trains it, tracked or not. A variable the training
