@@ -220,6 +220,26 @@ def test_a_child_that_never_answers_is_killed_at_the_time_limit(tmp_path, monkey
     assert units["Squash"]["verdict"] == "failed" and "timed out after 1 s" in units["Squash"]["reason"]
 
 
+def test_a_child_that_dies_in_a_unit_leaves_it_inconclusive(tmp_path, monkeypatch):
+    """The parent's side of TensorFlow aborting the process (an NCHW convolution on a CPU:
+    `Check failed`, SIGABRT): the unit it was running is inconclusive, not failed, since nothing says
+    which side died; a restarted child would run the units after it (stylegan2-tf-2.x, set 21)."""
+    child = tmp_path / "dying_child.py"
+    child.write_text(
+        "import json, os, sys\n"
+        "job = json.loads(sys.stdin.read())\n"
+        "unit = job['files'][0]['units'][0]\n"
+        f"print({runner.STARTED!r} + json.dumps([0, unit['label']]), flush=True)\n"
+        "sys.stderr.write('F0000 tensor_format.h:428] Check failed: index >= 0\\n*** Check failure stack trace ***\\n')\n"
+        "sys.stderr.flush()\n"
+        "os._exit(134)\n")
+    monkeypatch.setattr(runner, "CHILD", str(child))
+    (units,) = verify_files(_hanging(str(tmp_path / "layer.py")), timeout=60)
+    assert units["Squash"]["verdict"] == "inconclusive", units
+    assert units["Squash"]["reason"].startswith("the verifier's child process died while running it (F0000"), units
+    assert "Check failed" in units["Squash"]["reason"], units
+
+
 @pytest.mark.slow
 def test_an_example_in_pyproject_builds_the_layer(tmp_path):
     (tmp_path / "layer.py").write_text(_LAYER.format(body="np.tanh(tf.matmul(x, self.w))"))

@@ -25,6 +25,7 @@ import sys
 from typing import Optional, TypedDict
 
 MARKER = "TFGRADFIX-VERIFY "
+STARTED, FINISHED = "TFGRADFIX-UNIT-STARTED ", "TFGRADFIX-UNIT-FINISHED "
 SHAPES = [(2, 4), (2, 8), (2, 3, 4), (2, 16), (2, 5, 8), (2, 28, 28), (2, 32, 32, 3), (2, 28, 28, 1)]
 TOLERANCE = 1e-4
 # Gradients are compared relative to their scale; float32 sums reorder within about 1e-6.
@@ -1782,12 +1783,17 @@ def main() -> None:
 
     device = choose_device(job.get("device", "auto"), tf.config.list_physical_devices("GPU"))
     report = []
-    for item in job["files"]:
+    for position, item in enumerate(job["files"]):
         results: dict = {}
         with tf.device("/GPU:0" if device == "GPU:0" else "/CPU:0"):
             for unit in item["units"]:
+                # Each verdict as it comes: where TensorFlow aborts the process on a later unit,
+                # the parent keeps these and knows which unit was running.
+                print(STARTED + json.dumps([position, unit["label"]]), flush=True)
                 results[unit["label"]] = verify_unit(tf, np, unit)
                 results[unit["label"]]["device"] = device
+                print(FINISHED + json.dumps([position, unit["label"], results[unit["label"]]], default=str),
+                      flush=True)
         report.append(results)
     answer: Answer = {"device": device, "files": report}
     print(MARKER + json.dumps(answer, default=str), flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -13,7 +14,7 @@ from typing import Optional
 
 from tfgradfix.analysis.project import ProjectIndex
 from tfgradfix.verify import plan, project_tests
-from tfgradfix.verify.child import MARKER, Answer, FileJob, Job, UnitJob
+from tfgradfix.verify.child import FINISHED, MARKER, STARTED, Answer, FileJob, Job, UnitJob
 from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks, numpy_calls
 from tfgradfix.verify.units import NOTHING, Unit, changed_units, nothing_runs, units_elsewhere
 
@@ -69,6 +70,69 @@ def verify_runs(runs: list[list[tuple[str, str, str]]], python: Optional[str] = 
     batches = [_batches(items, {}, None) for items in runs]
     found = iter(_run_batches([batch for run in batches for batch in run], python, device, timeout))
     return [[verdict for _ in run for verdict in next(found)] for run in batches]
+
+
+class _NoTensorFlow(Exception):
+    """The Python that runs the child has no TensorFlow."""
+
+
+# A child that dies (TensorFlow aborting the process on an op it cannot run here) is started
+# again on the units it had not reached, this many times at most.
+RESTARTS = 5
+
+
+def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: float, folder: str) -> Answer:
+    """The child's answer for `files`. Where the child dies before it answers, the units it
+    finished keep their verdicts, the one it was running is inconclusive (nothing says whether the
+    original or the fixed side killed it), and a new child runs the rest."""
+    found: list[dict[str, dict]] = [{} for _ in files]
+    answered_device = ""
+    for _ in range(RESTARTS + 1):
+        remaining: list[FileJob] = [{**file, "units": [u for u in file["units"] if u["label"] not in done]}
+                                    for file, done in zip(files, found)]
+        if not any(file["units"] for file in remaining):
+            break
+        job: Job = {"files": remaining, "device": device}
+        child = subprocess.run([python or sys.executable, CHILD], input=json.dumps(job), capture_output=True,
+                               text=True, timeout=timeout, cwd=folder)
+        running = None
+        for out in child.stdout.splitlines():
+            if out.startswith(FINISHED):
+                position, label, verdict = json.loads(out[len(FINISHED):])
+                found[position][label] = verdict
+                answered_device = verdict.get("device", answered_device)
+                running = None
+            elif out.startswith(STARTED):
+                running = tuple(json.loads(out[len(STARTED):]))
+            elif out.startswith(MARKER):
+                answered_device = json.loads(out[len(MARKER):])["device"]
+        if any(out.startswith(MARKER) for out in child.stdout.splitlines()):
+            break
+        if "No module named 'tensorflow'" in child.stderr:
+            raise _NoTensorFlow((child.stderr.strip().splitlines() or ["no output"])[-1])
+        last = _last_words(child.stderr)
+        if running is None:  # it died outside any unit: nothing to go on with
+            for position, file in enumerate(remaining):
+                for unit in file["units"]:
+                    found[position].setdefault(unit["label"], {"verdict": "failed",
+                                                               "reason": f"the verifier stopped: {last}"})
+            break
+        position, label = running
+        found[position][label] = {"verdict": "inconclusive", "reason": (
+            f"the verifier's child process died while running it ({last}), on the original or the fixed side: "
+            "check it with the project's own run")}
+    for position, file in enumerate(files):  # past the restarts
+        for unit in file["units"]:
+            found[position].setdefault(unit["label"], {
+                "verdict": "inconclusive", "reason": "not run: the verifier's child process died too often"})
+    return {"device": answered_device, "files": found}
+
+
+def _last_words(stderr: str) -> str:
+    """What TensorFlow said when it aborted (`Check failed: ...`), else the last line."""
+    lines = stderr.strip().splitlines() or ["no output"]
+    said = [line for line in lines if "Check failed" in line or re.match(r"F\d{4} ", line)]
+    return (said or lines)[-1].strip()
 
 
 class _Batch:
@@ -135,21 +199,15 @@ def _run_batches(batches: list[_Batch], python: Optional[str], device: str,
         files = []
         for number, batch in enumerate(running):
             files += batch.plan(folder if len(running) == 1 else str(Path(folder, f"batch-{number}")))
-        job: Job = {"files": files, "device": device}
         try:
-            done = subprocess.run([python or sys.executable, CHILD], input=json.dumps(job), capture_output=True,
-                                  text=True, timeout=timeout, cwd=folder)
+            answer = _answer(files, python, device, timeout, folder)
         except subprocess.TimeoutExpired:
             stopped = f"timed out after {timeout:.0f} s; the child was killed"
             return [_all(batch.plans, "failed", stopped) if batch in running
                     else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
-    line = next((out for out in reversed(done.stdout.splitlines()) if out.startswith(MARKER)), None)
-    if line is None:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        verdict = "inconclusive" if "No module named 'tensorflow'" in done.stderr else "failed"
-        return [_all(batch.plans, verdict, f"the verifier stopped: {last}") if batch in running
-                else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
-    answer: Answer = json.loads(line[len(MARKER):])
+        except _NoTensorFlow as error:
+            return [_all(batch.plans, "inconclusive", f"the verifier stopped: {error}") if batch in running
+                    else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
     verdicts = iter(answer["files"])
     found = [batch.read([next(verdicts) for _ in batch.items]) if batch in running
              else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
