@@ -1710,3 +1710,9 @@ def test_verify_shapes_definitions_the_installed_keras_refuses_say_so(verified):
     assert verdict["verdict"] == "inconclusive", verdict
     assert "its definitions do not load: ValueError" in verdict["reason"], verdict
     assert "before any fix" in verdict["reason"] and "--python" in verdict["reason"], verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_required_initial_state_gets_none(verified):
+    (verdict,) = _shape_verdicts(verified)["recurrent_state"].values()
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict

@@ -541,7 +541,9 @@ def describe_input(x, bound=None) -> str:
 
 
 # What a required `call` option gets: inference mode (deterministic: no dropout draws), no mask.
-_OPTION_VALUES = {"training": False, "mask": None}
+# A required `initial_state` (a recurrent model's `call(self, inputs, initial_state)`) gets None:
+# Keras's recurrent layers then start from zeros, as a project's first call does.
+_OPTION_VALUES = {"training": False, "mask": None, "initial_state": None}
 
 
 def _options(layer) -> dict:
