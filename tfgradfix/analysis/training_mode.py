@@ -14,7 +14,7 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.tree import child_nodes
+from tfgradfix.analysis.tree import child_nodes, descendants
 
 
 def inference_only(function: cst.FunctionDef) -> set[cst.CSTNode]:
@@ -41,7 +41,7 @@ def _training_flags(function: cst.FunctionDef) -> set[str]:
 
 
 def _rebound(function: cst.FunctionDef) -> set[str]:
-    return {node.target.value for node in _walk(function.body)
+    return {node.target.value for node in descendants(function.body)
             if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) and isinstance(node.target, cst.Name)}
 
 
@@ -114,22 +114,14 @@ def trains_without_call(owner: cst.ClassDef, opens_tape) -> bool:
     methods = {s.name.value: s for s in owner.body.body if isinstance(s, cst.FunctionDef)}
     if "fit" in methods and "train_step" not in methods and not any(
             isinstance(node, cst.With) and opens_tape(node) for method in methods.values()
-            for node in _walk(method.body)):
+            for node in descendants(method.body)):
         return True
     step = methods.get("train_step")
     if step is None:
         return False
-    nodes = list(_walk(step.body))
+    nodes = list(descendants(step.body))
     return (any(isinstance(node, cst.With) and opens_tape(node) for node in nodes)
             and not any(isinstance(node, cst.Call) and _runs_the_model(node.func) for node in nodes))
-
-
-def _walk(node: cst.CSTNode):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(child_nodes(current))
 
 
 def _runs_the_model(func: cst.BaseExpression) -> bool:

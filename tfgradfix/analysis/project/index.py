@@ -420,8 +420,7 @@ class ProjectIndex:
 
     def lookup(self, qualified: str, _depth: int = 0) -> Optional[Definition]:
         """The project definition of an absolute dotted name. Answers are kept, as the modules'
-        are: two scripts' folders that star-import each other's `config` otherwise made every
-        lookup try each star import at each of ten levels (a run of two repositories hung)."""
+        are (a package's five star imports were once tried at each of ten levels)."""
         if qualified in self._lookups:
             return self._lookups[qualified]
         self._lookups[qualified] = None  # a cycle of re-exports defines nothing
