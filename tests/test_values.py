@@ -8,6 +8,7 @@ import textwrap
 import libcst as cst
 import pytest
 
+from conftest import FIXTURES
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.analysis.values import Kind, Origin, kind_of, origin_of
 from tfgradfix.engine import Engine
@@ -22,6 +23,17 @@ def _codes(code: str) -> list[str]:
     result = Engine(ALL_RULES).process(source)
     assert result.error is None
     return [f"{f.line - 5}:{f.code}" for f in result.findings]
+
+
+def _silent_fixture(rule: str, name: str) -> str:
+    """The text of an `ok_` fixture, checked silent: its true variants are edits of it."""
+    text = (FIXTURES / rule / name).read_text(encoding="utf-8")
+    assert _codes(text) == []
+    return text
+
+
+def _reported(code: str, rule: str) -> bool:
+    return any(found.endswith(rule) for found in _codes(code))
 
 
 def _layer(call_body: str, init: str = "self.proj = keras.layers.Dense(4)") -> str:
@@ -142,7 +154,7 @@ def test_creation_under_a_guard_that_it_closes_runs_once(guard, reported):
         f"        {guard}\n"
         "            self.extra = keras.layers.Dense(4)\n"
         "        return self.extra(inputs)\n")
-    assert any(c.endswith("TGF209") for c in _codes(code)) is reported
+    assert _reported(code, "TGF209") is reported
 
 
 @pytest.mark.parametrize("guarded, reported", [(True, False), (False, True)])
@@ -156,7 +168,7 @@ def test_a_helper_runs_once_when_every_call_of_it_is_guarded(guarded, reported):
         "    def call(self, inputs):\n"
         f"        {call}\n"
         "        return self.inner(inputs)\n")
-    assert any(c.endswith("TGF209") for c in _codes(code)) is reported
+    assert _reported(code, "TGF209") is reported
 
 
 @pytest.mark.parametrize("variable, use, reported", [
@@ -194,29 +206,23 @@ def test_a_cut_counts_for_the_variables_a_tape_asks_for(loss, reported):
         f"            loss = {loss}\n"
         "        grads = tape.gradient(loss, [self.log_alpha])\n"
         "        self.opt.apply_gradients(zip(grads, [self.log_alpha]))\n")
-    assert any(c.endswith("TGF301") for c in _codes(code)) is reported
+    assert _reported(code, "TGF301") is reported
     # the same temperature made with Keras 2's `backend.variable` (stable-baselines-tf2's SAC)
     legacy = code.replace("self.log_alpha = tf.Variable(0.0)", "self.log_alpha = tf.keras.backend.variable(0.0)")
-    assert any(c.endswith("TGF301") for c in _codes(legacy)) is reported
+    assert _reported(legacy, "TGF301") is reported
 
 
 def test_a_type_table_without_tensorflows_tensor_types_narrows_nothing():
     """ok_type_table_dispatch is silent because its table's TF entry returns tensors and
     variables early: with only a sparse type there, a dense tensor reaches `np.asarray`."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF102" / "ok_type_table_dispatch.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF102", "ok_type_table_dispatch.py")
     assert _codes(text.replace('"tf": (tf.Tensor, tf.Variable)', '"tf": (tf.SparseTensor,)')) == ["18:TGF102"]
 
 
 def test_a_processor_that_holds_a_layer_is_a_model_whatever_its_inputs():
     """ok_image_processor_layer is silent because it is weightless and takes paths, PIL images and
     arrays; give it a Dense layer its `call` applies and the NumPy on its input is reported."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF102" / "ok_image_processor_layer.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF102", "ok_image_processor_layer.py")
     held = text.replace("        self.size = size\n", "        self.size = size\n        self.proj = keras.layers.Dense(3)\n")
     held = held.replace("return keras.ops.convert_to_tensor(batch)", "return self.proj(np.asarray(self.proj(images)))")
     assert "TGF102" in " ".join(_codes(held))
@@ -225,13 +231,10 @@ def test_a_processor_that_holds_a_layer_is_a_model_whatever_its_inputs():
 def test_unique_values_used_as_values_are_reported():
     """ok_unique_ids_for_lookup is silent because `np.unique`'s results are only lookup ids and
     gather indices; multiply by them and the NumPy call is on the gradient's way."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF101" / "ok_unique_ids_for_lookup.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF101", "ok_unique_ids_for_lookup.py")
     used = text.replace("return self.score(tf.concat([users, items], axis=1))",
                         "return self.score(tf.concat([users, items], axis=1)) * tf.reduce_mean(user_rows)")
-    assert any(code.endswith("TGF101") for code in _codes(used))
+    assert _reported(used, "TGF101")
 
 
 @pytest.mark.parametrize("signature, test, reported", [
@@ -246,70 +249,52 @@ def test_unique_values_used_as_values_are_reported():
 def test_a_branch_taken_only_at_inference_is_off_the_path(signature, test, reported):
     """ok_early_exit_at_inference is silent because its NumPy entropy runs only when the training
     flag, which nothing leaves false while training, is false."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF101" / "ok_early_exit_at_inference.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF101", "ok_early_exit_at_inference.py")
     text = text.replace("def call(self, inputs, training=True)", f"def call(self, inputs, {signature})")
     text = text.replace("if training == False:", f"if {test}:")
-    assert any(code.endswith("TGF101") for code in _codes(text)) is reported
+    assert _reported(text, "TGF101") is reported
 
 
 def test_call_is_on_the_path_once_train_step_runs_the_model():
     """ok_call_not_run_by_train_step is silent because its `train_step` never runs `call`; let it
     call `self(x)` and the `.numpy()` in `call` is under the tape."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF102" / "ok_call_not_run_by_train_step.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF102", "ok_call_not_run_by_train_step.py")
     runs = text.replace("predictions = self.dense(x - last, training=True) + last",
                         "predictions = self(x, training=True)")
-    assert any(code.endswith("TGF102") for code in _codes(runs))
+    assert _reported(runs, "TGF102")
 
 
 def test_a_cut_of_the_loss_itself_is_reported_beside_sampled_indicators():
     """ok_sampling_boolean_indicators is silent because its sampling works on boolean indicators
     and integer counts; threshold the losses themselves and that comparison is the cut."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF302" / "ok_sampling_boolean_indicators.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF302", "ok_sampling_boolean_indicators.py")
     cut = text.replace("tf.reduce_sum(losses * chosen)", "tf.reduce_sum(tf.cast(losses > 0.5, losses.dtype) * chosen)")
-    assert any(code.endswith("TGF302") for code in _codes(cut))
+    assert _reported(cut, "TGF302")
 
 
 def test_positions_regrouped_by_a_comprehension_are_no_values():
     """ok_argsort_positions_in_comprehension is silent because the argsort result only builds
     `gather_nd` indices; sort the magnitudes themselves with NumPy and the values lose their gradient."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF101" / "ok_argsort_positions_in_comprehension.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF101", "ok_argsort_positions_in_comprehension.py")
     valued = text.replace("loss = tf.reduce_sum(tf.gather_nd(magnitude, [[i] for i in smallest]))",
                           "loss = tf.reduce_sum(np.sort(magnitude)[:-3])")
-    assert any(code.endswith("TGF101") for code in _codes(valued))
+    assert _reported(valued, "TGF101")
 
 
 def test_the_same_numpy_is_recorded_once_the_tape_is_not_paused():
     """ok_paused_tape is silent because the NumPy scoring runs under `tape.stop_recording()`;
     score outside the pause and the `.numpy()` is on the recorded path to the loss."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF102" / "ok_paused_tape.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF102", "ok_paused_tape.py")
     recorded = text.replace("            with tape.stop_recording():\n                reward", "            reward")
-    assert any(code.endswith("TGF102") for code in _codes(recorded))
+    assert _reported(recorded, "TGF102")
 
 
 def test_a_model_without_its_own_fit_is_trained_through_call():
     """ok_model_with_its_own_fit is silent because the model replaces `fit` and opens no tape;
     keep Keras's `fit` (the method renamed) and the NumPy readout in `call` is on the path."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF106" / "ok_model_with_its_own_fit.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF106", "ok_model_with_its_own_fit.py")
     kept = text.replace("def fit(self, x, y, **kwargs):", "def fit_readout(self, x, y, **kwargs):")
-    assert any(code.endswith("TGF106") for code in _codes(kept))
+    assert _reported(kept, "TGF106")
 
 
 @pytest.mark.parametrize("loss, reported", [
@@ -334,7 +319,7 @@ def test_sources_listed_in_a_local_name_are_what_the_tape_asks_for(loss, reporte
         "        variables = [self.log_alpha]\n"
         "        grads = tape_alpha.gradient(alpha_loss, variables)\n"
         "        self.opt.apply_gradients(zip(grads, variables))\n")
-    assert any(c.endswith("TGF301") for c in _codes(code)) is reported
+    assert _reported(code, "TGF301") is reported
     if not reported:  # the agent as a plain class, as SAC's is
         plain = code.replace("class Agent(keras.Model):", "class Agent:").replace("        super().__init__()\n", "")
         assert _codes(plain) == []
@@ -343,43 +328,31 @@ def test_sources_listed_in_a_local_name_are_what_the_tape_asks_for(loss, reporte
 def test_a_product_scaling_values_is_reported_where_one_making_a_shape_is_not():
     """ok_numpy_product_of_a_shape is silent because `np.prod` makes a size `tf.reshape` takes;
     scale the output by the same NumPy product of the values and it is on the path."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF101" / "ok_numpy_product_of_a_shape.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF101", "ok_numpy_product_of_a_shape.py")
     scaled = text.replace("return tf.reshape(x, dims[:-2] + [np.prod(dims[-2:])])",
                           "return tf.reshape(x, dims[:-2] + [np.prod(dims[-2:])]) * np.prod(x)")
-    assert any(code.endswith("TGF101") for code in _codes(scaled))
+    assert _reported(scaled, "TGF101")
 
 
 def test_a_conversion_of_a_tensorflow_result_is_still_a_leftover():
     """ok_conversion_of_a_sublayer_result is silent because what a sub-layer, a method or a held
     function returns may be no tensor; convert a TensorFlow op's result and it is reported."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF103" / "ok_conversion_of_a_sublayer_result.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF103", "ok_conversion_of_a_sublayer_result.py")
     op = text.replace("tf.convert_to_tensor(self.scale(inputs))", "tf.convert_to_tensor(tf.tanh(self.scale(inputs)))")
-    assert any(code.endswith("TGF103") for code in _codes(op))
+    assert _reported(op, "TGF103")
 
 
 def test_a_numpy_function_returning_floats_is_reported_where_one_returning_indices_is_not():
     """ok_integer_outputs is silent because its `tf.numpy_function` declares integer outputs;
     declare the same call's outputs float and what it returns could have carried a gradient."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF105" / "ok_integer_outputs.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF105", "ok_integer_outputs.py")
     floats = text.replace("[tf.int32, tf.int32])", "[tf.float32, tf.float32])")
-    assert any(code.endswith("TGF105") for code in _codes(floats))
+    assert _reported(floats, "TGF105")
 
 
 def test_a_trainable_flag_on_by_default_makes_weights():
     """ok_trainable_flag_off_by_default is silent because `trainable=learn_bias` defaults to
     False; default it to True and the variables are weights Keras 3 does not track."""
-    from conftest import FIXTURES
-
-    text = (FIXTURES / "TGF203" / "ok_trainable_flag_off_by_default.py").read_text(encoding="utf-8")
-    assert _codes(text) == []
+    text = _silent_fixture("TGF203", "ok_trainable_flag_off_by_default.py")
     learned = text.replace("learn_bias=False):", "learn_bias=True):")
     assert [c for c in _codes(learned) if c.endswith("TGF203")], _codes(learned)

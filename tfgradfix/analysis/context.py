@@ -257,14 +257,7 @@ class TraversalContext(BatchableVisitor):
     def _read_as_position(self, name: cst.BaseExpression, shapes_only: bool = False) -> bool:
         parent = self.parent(name)
         if shapes_only:
-            call = self.parent(parent) if isinstance(parent, cst.Arg) else None
-            if not isinstance(call, cst.Call):
-                return False
-            qualified = (self.imports.resolve(call.func) or "").rsplit(".", 1)[-1]
-            if parent.keyword is not None:
-                return parent.keyword.value in ("shape", "multiples")
-            positional = [a for a in call.args if a.keyword is None]
-            return parent in positional and positional.index(parent) == _SHAPE_ARGUMENT.get(qualified, -1)
+            return isinstance(parent, cst.Arg) and self._argument_in(parent, _SHAPE_ARGUMENT, _SHAPE_KEYWORDS)
         comprehension = self.parent(parent) if isinstance(parent, cst.CompFor) else None
         if isinstance(comprehension, (cst.ListComp, cst.GeneratorExp)) and parent.iter is name:
             # `[[i] for i in top]` in a gather's indices: the positions, regrouped
@@ -276,15 +269,19 @@ class TraversalContext(BatchableVisitor):
         if isinstance(parent, cst.Index):
             return True  # `x[idx]`
         if isinstance(parent, cst.Arg):
-            if parent.keyword is not None:
-                return parent.keyword.value in _POSITION_KEYWORDS
-            call = self.parent(parent)
-            if isinstance(call, cst.Call):
-                positional = [a for a in call.args if a.keyword is None]
-                qualified = (self.imports.resolve(call.func) or "").rsplit(".", 1)[-1]
-                return positional.index(parent) == _POSITION_ARGUMENT.get(qualified, -1) \
-                    if parent in positional else False
+            return self._argument_in(parent, _POSITION_ARGUMENT, _POSITION_KEYWORDS)
         return False
+
+    def _argument_in(self, arg: cst.Arg, places: dict[str, int], keywords: frozenset[str]) -> bool:
+        """`arg` is passed by one of `keywords`, or at the place `places` gives its function."""
+        if arg.keyword is not None:
+            return arg.keyword.value in keywords
+        call = self.parent(arg)
+        if not isinstance(call, cst.Call):
+            return False
+        positional = [a for a in call.args if a.keyword is None]
+        qualified = (self.imports.resolve(call.func) or "").rsplit(".", 1)[-1]
+        return arg in positional and positional.index(arg) == places.get(qualified, -1)
 
     def value_at(self, name: cst.Name) -> Optional[cst.BaseExpression]:
         """The value `name` holds where it is read, when one plain assignment before it in
@@ -322,16 +319,16 @@ class TraversalContext(BatchableVisitor):
         return restricted(self.scope, enclosing_blocks(self.scope, node), blocking, node)
 
 
+# Shapes: a new shape, the repeats of a tile, the shape of a filled tensor.
+_SHAPE_KEYWORDS = frozenset({"shape", "multiples"})
+_SHAPE_ARGUMENT = {"reshape": 1, "broadcast_to": 1, "tile": 1, "zeros": 0, "ones": 0, "fill": 0, "empty": 0}
 # Arguments that are positions into a tensor, not values: by keyword, and by place for the
 # functions that take them positionally (`tf.gather(params, indices)`, `tf.one_hot(indices, n)`).
-_POSITION_KEYWORDS = frozenset({"ids", "indices", "segment_ids", "positions", "sp_ids", "shape", "multiples"})
+_POSITION_KEYWORDS = frozenset({"ids", "indices", "segment_ids", "positions", "sp_ids"}) | _SHAPE_KEYWORDS
 _POSITION_ARGUMENT = {"gather": 1, "gather_nd": 1, "batch_gather": 1, "embedding_lookup": 1,
                       "embedding_lookup_sparse": 1, "one_hot": 0, "scatter_nd": 0, "unsorted_segment_sum": 1,
                       "unsorted_segment_mean": 1, "unsorted_segment_max": 1, "segment_sum": 1, "segment_mean": 1,
-                      "take": 1, "take_along_axis": 1}
-# Shapes: a new shape, the repeats of a tile, the shape of a filled tensor.
-_SHAPE_ARGUMENT = {"reshape": 1, "broadcast_to": 1, "tile": 1, "zeros": 0, "ones": 0, "fill": 0, "empty": 0}
-_POSITION_ARGUMENT.update(_SHAPE_ARGUMENT)
+                      "take": 1, "take_along_axis": 1, **_SHAPE_ARGUMENT}
 
 
 def _targets(statement: cst.CSTNode) -> list[str]:

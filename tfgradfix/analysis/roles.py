@@ -62,7 +62,8 @@ def _defaults_to_false(function: Optional[cst.FunctionDef], name: str) -> bool:
                for p in params)
 
 
-_ASSIGNS = frozenset({"assign", "assign_add", "assign_sub"})
+# The whole-variable writes of ASSIGNS (a scatter writes positions, not a step).
+_STEPS = frozenset(name for name in ASSIGNS if not name.startswith("scatter"))
 
 
 def stepped_counters(nodes: Iterable[cst.CSTNode], imports: ImportMap) -> frozenset[str]:
@@ -74,9 +75,9 @@ def stepped_counters(nodes: Iterable[cst.CSTNode], imports: ImportMap) -> frozen
         if not isinstance(node, cst.Call):
             continue
         func, args = node.func, [a.value for a in node.args]
-        if isinstance(func, cst.Attribute) and func.attr.value in _ASSIGNS and isinstance(func.value, cst.Name):
+        if isinstance(func, cst.Attribute) and func.attr.value in _STEPS and isinstance(func.value, cst.Name):
             target, value = func.value, args[0] if args else None
-        elif (imports.resolve(func) or "").rsplit(".", 1)[-1] in _ASSIGNS and len(args) >= 2 \
+        elif (imports.resolve(func) or "").rsplit(".", 1)[-1] in _STEPS and len(args) >= 2 \
                 and isinstance(args[0], cst.Name):
             target, value = args[0], args[1]
         else:

@@ -46,9 +46,11 @@ def _rebound(function: cst.FunctionDef) -> set[str]:
 
 
 def _visit_block(block: cst.BaseSuite, flags: set[str], found: set[cst.CSTNode]) -> None:
-    if not isinstance(block, cst.IndentedBlock):
-        return
-    body = list(block.body)
+    if isinstance(block, cst.IndentedBlock):
+        _visit_statements(list(block.body), flags, found)
+
+
+def _visit_statements(body: list[cst.BaseStatement], flags: set[str], found: set[cst.CSTNode]) -> None:
     for index, statement in enumerate(body):
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
             continue
@@ -65,9 +67,10 @@ def _visit_block(block: cst.BaseSuite, flags: set[str], found: set[cst.CSTNode])
         for child in child_nodes(statement):
             if isinstance(child, cst.BaseSuite):
                 _visit_block(child, flags, found)
-            elif isinstance(child, (cst.If, cst.Else)):
-                _visit_block(cst.IndentedBlock(body=[child]) if isinstance(child, cst.If) else child.body,
-                             flags, found)
+            elif isinstance(child, cst.If):  # an `elif`
+                _visit_statements([child], flags, found)
+            elif isinstance(child, cst.Else):
+                _visit_block(child.body, flags, found)
 
 
 def _implies(test: cst.BaseExpression, flags: set[str], negated: bool) -> Optional[bool]:

@@ -193,10 +193,7 @@ def load_tree(tf, root: str, modules: list[str]) -> dict:
                     raise Inconclusive(f"its definitions do not load: {_describe(error)}") from error
             except Exception as error:
                 if index == 0:
-                    refused = (f", raised by TensorFlow {tf.__version__} / Keras "
-                               f"{getattr(sys.modules.get('keras'), '__version__', '?')} before any fix: verify with "
-                               f"the versions the project is written for (tfgradfix --verify --python PYTHON)"
-                               if _library_refuses(error) else "")
+                    refused = f", raised by TensorFlow or Keras {_written_for(tf)}" if _library_refuses(error) else ""
                     raise Inconclusive(f"its definitions do not load: {_describe(error)}{refused}") from error
     finally:
         sys.path.remove(root)
@@ -876,11 +873,8 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     if absent:  # what it does not find may be what makes it: say so first
         hint = f"install {', '.join(absent)} (its module imports it), or " + hint
     if refused_init and len(refused_init) == len(errors):
-        keras = str(getattr(sys.modules.get("keras"), "__version__", "?"))
         reason = (f"{name}'s own __init__ passes its base arguments the installed Keras refuses "
-                  f"({_describe(refused_init[-1])}) before any fix, under TensorFlow {tf.__version__} and Keras "
-                  f"{keras}: verify with the TensorFlow and Keras the project is written for "
-                  f"(tfgradfix --verify --python PYTHON)")
+                  f"({_describe(refused_init[-1])}) {_written_for(tf)}")
         return {"verdict": "inconclusive", "reason": reason, "to_add": reason}
     if own_error:
         return {"verdict": "inconclusive", "reason": f"could not build {name} and call it: {own_error}, before any "
@@ -1366,6 +1360,10 @@ def verify_function(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                        + (f" (last error: {errors[-1]})" if errors else ""))
 
 
+# A file of the libraries themselves, as a traceback names it.
+_LIBRARY_FILE = re.compile(r"[/\\](keras|tensorflow|tf_keras)[/\\]")
+
+
 def _library_refuses(error: BaseException) -> bool:
     """Whether TensorFlow or Keras itself raised it (a value it does not take), not the project's
     code or a name the slice left out."""
@@ -1374,7 +1372,7 @@ def _library_refuses(error: BaseException) -> bool:
     trace, last = error.__traceback__, ""
     while trace is not None:
         last, trace = trace.tb_frame.f_code.co_filename, trace.tb_next
-    return bool(re.search(r"[/\\](keras|tensorflow|tf_keras)[/\\]", last))
+    return bool(_LIBRARY_FILE.search(last))
 
 
 def _refused_in_own_init(error: BaseException) -> bool:
@@ -1385,7 +1383,7 @@ def _refused_in_own_init(error: BaseException) -> bool:
     trace = error.__traceback__
     while trace is not None:
         code = trace.tb_frame.f_code
-        if code.co_name == "__init__" and not re.search(r"[/\\](keras|tensorflow|tf_keras)[/\\]", code.co_filename):
+        if code.co_name == "__init__" and not _LIBRARY_FILE.search(code.co_filename):
             return True
         trace = trace.tb_next
     return False
@@ -1395,10 +1393,14 @@ def _refused(tf, builder: dict, error: BaseException) -> str:
     """Every model the project makes with its own arguments is refused by this TensorFlow or
     Keras before any fix: no synthetic input helps; the versions the project is written for do."""
     shown = ", ".join([*map(repr, builder["args"]), *(f"{k}={v!r}" for k, v in builder["kwargs"].items())])
+    return f"the project's own {builder['name']}({shown}) raises {_describe(error)} {_written_for(tf)}"
+
+
+def _written_for(tf) -> str:
+    """What to do where the installed TensorFlow or Keras refuses the project's own code."""
     keras = str(getattr(sys.modules.get("keras"), "__version__", "?"))
-    return (f"the project's own {builder['name']}({shown}) raises {_describe(error)} before any fix, under "
-            f"TensorFlow {tf.__version__} and Keras {keras}: verify with the TensorFlow and Keras the project "
-            f"is written for (tfgradfix --verify --python PYTHON)")
+    return (f"before any fix, under TensorFlow {tf.__version__} and Keras {keras}: verify with the TensorFlow and "
+            f"Keras the project is written for (tfgradfix --verify --python PYTHON)")
 
 
 def _held_model(tf, obj):

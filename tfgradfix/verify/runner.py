@@ -95,7 +95,7 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
         job: Job = {"files": remaining, "device": device}
         child = subprocess.run([python or sys.executable, CHILD], input=json.dumps(job), capture_output=True,
                                text=True, timeout=timeout, cwd=folder)
-        running = None
+        running, answered = None, False
         for out in child.stdout.splitlines():
             if out.startswith(FINISHED):
                 position, label, verdict = json.loads(out[len(FINISHED):])
@@ -105,8 +105,8 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
             elif out.startswith(STARTED):
                 running = tuple(json.loads(out[len(STARTED):]))
             elif out.startswith(MARKER):
-                answered_device = json.loads(out[len(MARKER):])["device"]
-        if any(out.startswith(MARKER) for out in child.stdout.splitlines()):
+                answered_device, answered = json.loads(out[len(MARKER):])["device"], True
+        if answered:
             break
         if "No module named 'tensorflow'" in child.stderr:
             raise _NoTensorFlow((child.stderr.strip().splitlines() or ["no output"])[-1])
