@@ -356,3 +356,17 @@ def test_a_trainable_flag_on_by_default_makes_weights():
     text = _silent_fixture("TGF203", "ok_trainable_flag_off_by_default.py")
     learned = text.replace("learn_bias=False):", "learn_bias=True):")
     assert [c for c in _codes(learned) if c.endswith("TGF203")], _codes(learned)
+
+
+def test_each_item_a_helper_returns_keeps_its_own_gradient():
+    """ok_gumbel_action_and_environment_returns is silent because the helper's action is an
+    argmax and the rewards come from the environment for it; return the log-probabilities
+    through NumPy beside it, or take a log with NumPy in the loss, and each is reported."""
+    text = _silent_fixture("TGF101", "ok_gumbel_action_and_environment_returns.py")
+    assert _reported(text.replace("return action, probs, value", "return action, np.exp(np.log(probs)), value"),
+                     "TGF101")
+    assert _reported(text.replace("tf.math.log(chosen)", "np.log(chosen)"), "TGF101")
+    # What the sample feeds besides the argmax is on the path again.
+    assert _reported(text.replace("action = self.sample(probs[0])",
+                                  "action = self.sample(probs[0])\n        probs = probs * np.log(probs)"),
+                     "TGF101")

@@ -229,7 +229,13 @@ class TraversalContext(BatchableVisitor):
                 if qualified is not None and flow.blocking.blocks(qualified, current, flow):
                     return True
             current = self.parent(current)
-        return False
+        # Or in later statements: `logits = np.log(probs)`, then `return np.argmax(logits + noise)`.
+        statement = self.statement
+        if flow is None or not isinstance(statement, (cst.Assign, cst.AnnAssign, cst.AugAssign)) \
+                or is_item_write(statement):
+            return False
+        names = _targets(statement)
+        return bool(names) and not any(name in flow.live_differentiably for name in names)
 
     def feeds_only_indices(self, node: cst.CSTNode) -> bool:
         """Whether `node` is the value of an assignment whose names are read only as positions:

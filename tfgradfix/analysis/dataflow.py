@@ -17,7 +17,7 @@ from __future__ import annotations
 import builtins
 import functools
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 
 import libcst as cst
 
@@ -206,6 +206,8 @@ class DataFlow:
     escaping: list[cst.BaseExpression] = field(default_factory=list)
     one_call_variables: frozenset = frozenset()
     one_call_names: frozenset = frozenset()  # the names bound to them
+    # `a, b = self.helper(x)`: the stand-in each name is bound to, and the call and position it reads.
+    returned_items: dict = field(default_factory=dict)
     # What `analysis/values.py` has worked out about this scope's values.
     value_cache: dict = field(default_factory=dict, repr=False)
 
@@ -239,13 +241,27 @@ class DataFlow:
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, statement: cst.CSTNode) -> None:
         if isinstance(target, (cst.Tuple, cst.List)):
-            parts = _unpacked(value, len(target.elements), self.imports)
+            parts = _unpacked(value, len(target.elements), self.imports) or self._returned_parts(value, target)
             if parts is not None:  # `for out, y in zip(outs, ys)`: each name gets its own side
                 for element, part in zip(target.elements, parts):
                     self._bind(element.value, part, statement)
                 return
         for name in target_names(target):
             self.bindings.append(Binding(name, value, statement))
+
+    def _returned_parts(self, value: cst.BaseExpression, target: cst.Tuple | cst.List) -> Optional[list]:
+        """`action, probs, value = self.act(state)`: each name takes its own item of what the
+        helper returns (an action drawn with `np.argmax` carries no gradient, the probabilities
+        beside it do). Stand-ins `call[i]` say which item; `is_tainted` reads them."""
+        if (not isinstance(value, cst.Call) or any(isinstance(e, cst.StarredElement) for e in target.elements)
+                or self._helper_scope(value) is None):
+            return None
+        parts: list[cst.BaseExpression] = []
+        for index in range(len(target.elements)):
+            item = cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.Integer(str(index))))])
+            self.returned_items[item] = (value, index)
+            parts.append(item)
+        return parts
 
     def _collect_call(self, call: cst.Call) -> None:
         callee = call.func
@@ -352,12 +368,45 @@ class DataFlow:
             return None
         return frozenset(n for expr in (*differentiated, *self.escaping) for n in names_in(expr))
 
-    def _live(self, bindings: list[Binding]) -> set[str]:
+    @functools.cached_property
+    def live_differentiably(self) -> set[str]:
+        """The live names whose way to the output passes a gradient: not only through an
+        argmax, a draw, a comparison, an index or a shape (`logits = np.log(probs)` feeding only
+        `np.argmax(logits + noise)`)."""
+        return self._live(self.bindings, self.differentiable_names)
+
+    def differentiable_names(self, expr: cst.BaseExpression) -> Iterator[str]:
+        """The names `expr` reads where a gradient could pass from them into its value."""
+        stack: list[cst.CSTNode] = [expr]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, cst.Name):
+                yield current.value
+            elif isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Param)):
+                continue
+            elif isinstance(current, cst.Comparison):
+                if not self.blocking.comparisons:
+                    stack.extend(child_nodes(current))
+            elif isinstance(current, cst.Attribute):
+                if current.attr.value not in METADATA_ATTRIBUTES:
+                    stack.append(current.value)
+            elif isinstance(current, cst.Subscript):
+                stack.append(current.value)
+            elif isinstance(current, cst.Call):
+                qualified = self.imports.resolve(current.func)
+                if qualified is None or not self.blocking.blocks(qualified, current, self):
+                    stack.append(current.func)
+                    stack.extend(arg.value for arg in current.args)
+            else:
+                stack.extend(child_nodes(current))
+
+    def _live(self, bindings: list[Binding], names: Callable[[cst.BaseExpression], Iterable[str]] = names_in
+              ) -> set[str]:
         depends: dict[str, set[str]] = {}
         for binding in bindings:
-            depends.setdefault(binding.name, set()).update(names_in(binding.value))
+            depends.setdefault(binding.name, set()).update(names(binding.value))
         live: set[str] = set()
-        work = [name for expr in self.sink_expressions for name in names_in(expr)]
+        work = [name for expr in self.sink_expressions for name in names(expr)]
         while work:
             name = work.pop()
             if name in live:
@@ -423,6 +472,9 @@ class DataFlow:
         if isinstance(expr, cst.BooleanOperation):
             return not self.blocking.comparisons and (self.is_tainted(expr.left) or self.is_tainted(expr.right))
         if isinstance(expr, cst.Subscript):
+            if expr in self.returned_items:
+                call, index = self.returned_items[expr]
+                return self._helper_result_tainted(call, any(self.is_tainted(a.value) for a in call.args), index)
             return self.is_tainted(expr.value)
         if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
             return any(self.is_tainted(el.value) for el in expr.elements)
@@ -513,14 +565,27 @@ class DataFlow:
             scope = scope.enclosing
         return False
 
-    def _helper_result_tainted(self, call: cst.Call, args_tainted: bool) -> bool:
+    def _helper_scope(self, call: cst.Call) -> Optional["Scope"]:
+        """The scope of the helper of this module (a method of the class, a function) `call` runs."""
+        callee = call.func
+        if isinstance(callee, cst.Name):
+            helper = self.scope.module_function(callee.value) or self._defined_function(callee.value)
+        else:
+            helper = (isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name)
+                      and callee.value.value == "self" and self.scope.has_method(callee.attr.value))
+        if not helper:
+            return None
+        scope = self.scope.module.callee_scope(self.scope, call)
+        return scope if scope is not None and isinstance(scope.node, cst.FunctionDef) else None
+
+    def _helper_result_tainted(self, call: cst.Call, args_tainted: bool, item: Optional[int] = None) -> bool:
         """A helper of this module returns a gradient-carrying value when its
-        return value depends on an argument that carries one (or on its own
-        sources), under the same blocking."""
+        return value (or its `item`-th item, where it returns tuples) depends on an argument
+        that carries one (or on its own sources), under the same blocking."""
         callee = self.scope.module.callee_scope(self.scope, call)
         if callee is None or not isinstance(callee.node, cst.FunctionDef):
             return args_tainted
-        return callee.returns_tainted(tainted_parameters(callee.node, call, self), self.blocking)
+        return callee.returns_tainted(tainted_parameters(callee.node, call, self), self.blocking, item)
 
     def produces_ndarray(self, expr: cst.BaseExpression) -> bool:
         """A NumPy value: `np.*(...)`, `x.numpy()`, `model.predict(x)`."""

@@ -255,10 +255,10 @@ class Scope:
                                and node.func.value == name)
         return callers
 
-    def returns_tainted(self, parameters: set[str], blocking: Blocking) -> bool:
-        """Whether the function's return value carries a gradient when
-        `parameters` do: a summary, computed once per argument pattern."""
-        key = (frozenset(parameters), blocking)
+    def returns_tainted(self, parameters: set[str], blocking: Blocking, item: Optional[int] = None) -> bool:
+        """Whether the function's return value (its `item`-th item, where it returns tuples)
+        carries a gradient when `parameters` do: a summary, computed once per argument pattern."""
+        key = (frozenset(parameters), blocking, item)
         if key in self._summaries:
             return self._summaries[key]
         self._summaries[key] = bool(parameters)  # a recursive call assumes the simple answer
@@ -276,7 +276,7 @@ class Scope:
         flow = DataFlow(scope=self, imports=self.module.imports, blocking=blocking)
         flow.collect(self.body)
         flow.solve(set(parameters))
-        returns = [n.value for n in walk_scope(self.body) if isinstance(n, cst.Return) and n.value is not None]
+        returns = [_item(n.value, item) for n in walk_scope(self.body) if isinstance(n, cst.Return) and n.value is not None]
         # Read flow-sensitively: `x = tf.round(x); return x` returns what the round leaves.
         result = any(tainted_at(flow, value, set(parameters)) for value in returns)
         self._summaries[key] = result
@@ -1046,6 +1046,15 @@ def _tainted_by(target: Scope, call: cst.Call, flow: DataFlow) -> set[str]:
         positional = [p.name.value for p in list(params.posonly_params) + list(params.params)]
         return tainted_arguments(positional, target.parameter_names, star, call, flow)
     return set()
+
+
+def _item(value: cst.BaseExpression, index: Optional[int]) -> cst.BaseExpression:
+    """The `index`-th item of a returned literal tuple (`return action, probs`); the whole value
+    where it is not one."""
+    if (index is not None and isinstance(value, (cst.Tuple, cst.List)) and index < len(value.elements)
+            and all(isinstance(e, cst.Element) for e in value.elements)):
+        return value.elements[index].value
+    return value
 
 
 def _positional_names(node: cst.FunctionDef) -> list[str]:
