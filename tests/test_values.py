@@ -370,3 +370,14 @@ def test_each_item_a_helper_returns_keeps_its_own_gradient():
     assert _reported(text.replace("action = self.sample(probs[0])",
                                   "action = self.sample(probs[0])\n        probs = probs * np.log(probs)"),
                      "TGF101")
+
+
+def test_what_the_own_call_returns_beside_the_output_keeps_its_own_gradient():
+    """ok_sampled_fractions_returned_beside_the_output is silent because `self(states)` returns
+    NumPy-drawn fractions beside the quantiles; convert the quantiles with NumPy in the loss instead
+    and they lose the gradient."""
+    text = _silent_fixture("TGF102", "ok_sampled_fractions_returned_beside_the_output.py")
+    assert _reported(text.replace("error = target[:, None] - quantiles",
+                                  "error = target[:, None] - np.array(quantiles)"), "TGF102")
+    assert _reported(text.replace("return tf.squeeze(self.head(h), -1), tau",
+                                  "return tf.squeeze(self.head(h), -1), h"), "TGF102")

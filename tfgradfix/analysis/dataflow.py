@@ -253,13 +253,20 @@ class DataFlow:
         """`action, probs, value = self.act(state)`: each name takes its own item of what the
         helper returns (an action drawn with `np.argmax` carries no gradient, the probabilities
         beside it do). Stand-ins `call[i]` say which item; `is_tainted` reads them."""
-        if (not isinstance(value, cst.Call) or any(isinstance(e, cst.StarredElement) for e in target.elements)
-                or self._helper_scope(value) is None):
+        if not isinstance(value, cst.Call) or any(isinstance(e, cst.StarredElement) for e in target.elements):
+            return None
+        call = value
+        if isinstance(value.func, cst.Name) and value.func.value == "self":
+            method = next((m for m in ("call", "__call__") if self.scope.has_method(m)), None)
+            if method is None:
+                return None
+            call = value.with_changes(func=cst.Attribute(cst.Name("self"), cst.Name(method)))  # what `self(x)` runs
+        if self._helper_scope(call) is None:
             return None
         parts: list[cst.BaseExpression] = []
         for index in range(len(target.elements)):
             item = cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.Integer(str(index))))])
-            self.returned_items[item] = (value, index)
+            self.returned_items[item] = (call, index)
             parts.append(item)
         return parts
 
