@@ -381,3 +381,16 @@ def test_what_the_own_call_returns_beside_the_output_keeps_its_own_gradient():
                                   "error = target[:, None] - np.array(quantiles)"), "TGF102")
     assert _reported(text.replace("return tf.squeeze(self.head(h), -1), tau",
                                   "return tf.squeeze(self.head(h), -1), h"), "TGF102")
+
+
+def test_a_value_computed_inside_the_tape_still_carries_its_gradient():
+    """ok_advantage_computed_before_the_tape is silent because the advantages are computed before
+    the tape opens; compute them inside it and NumPy on them detaches what the tape recorded."""
+    text = _silent_fixture("TGF102", "ok_advantage_computed_before_the_tape.py")
+    before = ("        advantages = self.advantages_of(states, returns)\n"
+              "        scaled = np.array(advantages) / (np.std(advantages) + 1e-8)\n")
+    inside = text.replace(before, "").replace(
+        "            probs, _ = self.model(states)\n",
+        "            probs, _ = self.model(states)\n" + textwrap.indent(before, "    "))
+    assert inside != text
+    assert _reported(inside, "TGF102")

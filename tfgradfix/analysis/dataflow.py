@@ -134,6 +134,9 @@ class Blocking:
     # names them), where they are known: a helper's own calls of other models, asked for its
     # return value, carry no gradient either (a frozen network called two helpers down).
     only_sources: Optional[frozenset] = None
+    # Names computed before the tapes of the question opened (`analysis/tape_constants.py`):
+    # constants to those tapes, whatever they were computed from.
+    constants: frozenset = frozenset()
 
     def extended(self, *functions: str, integer_casts: Optional[bool] = None) -> "Blocking":
         return replace(self, functions=self.functions | frozenset(functions),
@@ -444,6 +447,8 @@ class DataFlow:
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         """Whether `expr` carries a gradient from a trainable source."""
         if isinstance(expr, cst.Name):
+            if expr.value in self.blocking.constants:
+                return False
             return expr.value in self.tainted or (
                 self.blocking.all_sources and self.scope.reads_module_variable(expr.value)
                 and expr.value not in self.one_call_names)

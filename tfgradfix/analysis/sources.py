@@ -23,6 +23,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import Blocking, DataFlow, argument_for, names_in, tainted_parameters, walk_scope
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.tape_constants import computed_before
 from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks
 from tfgradfix.analysis.tree import contains
 
@@ -151,24 +152,36 @@ def _instance_class(scope: "Scope") -> Optional[cst.ClassDef]:
 
 
 def helper_restricted(scope: "Scope", blocking: Blocking, depth: int = 0) -> Optional[Blocking]:
-    """`blocking` for a helper the tapes of its callers run, when those tapes' sources are known:
-    the models none of them differentiates carry no gradient, here and in what each caller
-    passes (a frozen depth network's output handed down through helpers is data); None when a
-    caller or a source is unknown."""
-    objects = caller_tape_objects(scope)
-    if not objects or depth > _CALLER_DEPTH or not isinstance(scope.node, cst.FunctionDef):
+    """`blocking` for a helper the tapes of its callers run: what each caller passes carries a
+    gradient only as that caller's tape sees it (not what it computed before the tape opened),
+    and where those tapes' sources are known, the models none of them differentiates carry no
+    gradient, here and in what each caller passes (a frozen depth network's output handed down
+    through helpers is data); None when nothing narrows it or a caller is unknown."""
+    if depth > _CALLER_DEPTH or not isinstance(scope.node, cst.FunctionDef) or scope.is_keras_forward \
+            or scope.external_callers:
         return None
+    objects = caller_tape_objects(scope)
     kept: set[str] = set()
+    passed: set[str] = set()  # what the callers pass, as their whole scope sees it
     for caller, call in scope.module.callers_of(scope):
+        if caller is scope:
+            return None
         blocks = enclosing_blocks(caller, call) if caller.tape_blocks else []
         if not blocks and not caller.forward:
             continue
         narrowed = restricted(caller, blocks, blocking, call) if blocks else \
             helper_restricted(caller, blocking, depth + 1)
-        flow = caller.analyse(narrowed) if narrowed is not None else (caller.flow or caller.analyse())
-        kept |= tainted_parameters(scope.node, call, flow)
-    narrowed = excluding_others(scope, objects, blocking) or blocking
-    return replace(narrowed, parameters_kept=frozenset(kept), only_sources=frozenset(objects))
+        whole = caller.flow or caller.analyse()
+        kept |= tainted_parameters(scope.node, call, caller.analyse(narrowed) if narrowed is not None else whole)
+        passed |= tainted_parameters(scope.node, call, whole)
+    if objects:
+        narrowed = excluding_others(scope, objects, blocking) or blocking
+        return replace(narrowed, parameters_kept=frozenset(kept), only_sources=frozenset(objects))
+    # Only where these callers are all that put the parameters on the path (not a function
+    # handed to `Lambda` or `tf.map_fn`).
+    if scope.tainted_params <= passed and scope.tainted_params - kept:
+        return replace(blocking, parameters_kept=frozenset(kept))
+    return None
 
 
 def node_objects(scope: "Scope", node: cst.CSTNode, blocks: Iterable[TapeBlock]) -> Optional[frozenset[str]]:
@@ -214,13 +227,19 @@ def enclosing_blocks(scope: "Scope", node: cst.CSTNode) -> list[TapeBlock]:
 def restricted(scope: "Scope", blocks: Iterable[TapeBlock], blocking: Blocking,
                node: cst.CSTNode) -> Optional[Blocking]:
     """`blocking`, where the models called in `scope` that are none of the sources of the blocks'
-    gradients `node` reaches carry no gradient (but what their arguments carry); None when those
-    sources are unknown or no other model is called."""
+    gradients `node` reaches carry no gradient (but what their arguments carry), and what was
+    computed before the blocks opened is a constant; None when neither narrows it."""
+    blocks = list(blocks)
+    constants = computed_before(scope, blocks)
+    if constants:
+        blocking = replace(blocking, constants=blocking.constants | constants)
     sources = node_objects(scope, node, blocks)
     if sources is None:
-        return None
+        return blocking if constants else None
     narrowed = excluding_others(scope, sources, blocking)
-    return replace(narrowed, only_sources=frozenset(sources)) if narrowed is not None else None
+    if narrowed is None:
+        return blocking if constants else None
+    return replace(narrowed, only_sources=frozenset(sources))
 
 
 def excluding_others(scope: "Scope", sources: Iterable[str], blocking: Blocking) -> Optional[Blocking]:
