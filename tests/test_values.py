@@ -394,3 +394,10 @@ def test_a_value_computed_inside_the_tape_still_carries_its_gradient():
         "            probs, _ = self.model(states)\n" + textwrap.indent(before, "    "))
     assert inside != text
     assert _reported(inside, "TGF102")
+
+
+def test_returns_bootstrapped_from_the_only_critic_call_lose_its_gradient():
+    """ok_returns_bootstrapped_from_the_critic is silent because the critic is also called
+    undetached for the values; with the bootstrap its only call, the conversion cuts the critic off."""
+    text = _silent_fixture("TGF103", "ok_returns_bootstrapped_from_the_critic.py")
+    assert _reported(text.replace("values = self.critic(states)", "values = tf.zeros_like(returns)"), "TGF103")

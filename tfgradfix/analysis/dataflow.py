@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, dotted_name, is_integer_dtype
-from tfgradfix.analysis.tree import child_nodes, descendants
+from tfgradfix.analysis.tree import child_nodes, contains, descendants
 from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
 from tfgradfix.analysis.roles import holds_state, stepped_counters
-from tfgradfix.analysis.targets import bootstrap_calls
+from tfgradfix.analysis.targets import bootstrap_calls, detached_value
 from tfgradfix.analysis.vocabulary import TENSOR_MAPS, TF_VARIABLE, VARIABLE_CONSTRUCTORS
 
 if TYPE_CHECKING:
@@ -213,12 +213,13 @@ class DataFlow:
     returned_items: dict = field(default_factory=dict)
     # What `analysis/values.py` has worked out about this scope's values.
     value_cache: dict = field(default_factory=dict, repr=False)
+    _undetached_live: Optional[set[str]] = field(default=None, repr=False)
+    _any_live: set[str] = field(default_factory=set, repr=False)
 
     # -- construction -------------------------------------------------------
 
     def collect(self, statements: list[cst.CSTNode]) -> None:
         nodes = list(walk_scope(statements))
-        self.targets = bootstrap_calls(self.scope, nodes, self.imports)
         for node in nodes:
             if isinstance(node, cst.Assign):
                 for target in node.targets:
@@ -241,6 +242,59 @@ class DataFlow:
                 self.escaping.append(node.value)
                 if self.scope.forward:
                     self.sink_expressions.append(node.value)
+        self.targets = bootstrap_calls(self.scope, nodes, self.imports, self._detached_later)
+
+    def _detached_later(self, call: cst.Call) -> bool:
+        """Whether `call`'s output reaches the scope's output, but only through a detaching call
+        (`reward_sum = critic(s)`, accumulated into `returns`, then `np.array(returns)`)."""
+        names = {b.name for b in self.bindings if b.value is call or contains(b.value, call)}
+        if not names:
+            return False
+        if self._undetached_live is None:
+            self._undetached_live = self._live(self._through_detaching_rebindings(), self._undetached_names)
+            self._any_live = self._live(self.bindings)
+        return bool(names & self._any_live) and not names & self._undetached_live
+
+    def _through_detaching_rebindings(self) -> list[Binding]:
+        """The bindings, less those of a list a later statement rebinds to its detached copy
+        (`returns = tf.convert_to_tensor(np.array(returns))`, not in a loop): whatever was
+        appended before reaches the reads after it only through that copy."""
+        order = {id(node): index for index, node in enumerate(walk_scope(self.scope.body))}
+        dropped: set[int] = set()
+        for rebinding in self.bindings:
+            name, statement = rebinding.name, rebinding.statement
+            if not isinstance(statement, cst.Assign) or _in_loop(self.scope, statement) or not any(
+                    isinstance(n, cst.Name) and n.value == name for n in descendants(rebinding.value)) \
+                    or name in self._undetached_names_of(rebinding.value):
+                continue
+            earlier = [b for b in self.bindings if b.name == name and b is not rebinding
+                       and order.get(id(b.statement), -1) < order.get(id(statement), -1)]
+            # In-place calls on the list (`returns.reverse()`) carry its items nowhere else.
+            in_place = [n.value.func.value for n in walk_scope(self.scope.body) if isinstance(n, cst.Expr)
+                        and isinstance(n.value, cst.Call) and isinstance(n.value.func, cst.Attribute)]
+            reads = [n for n in walk_scope(self.scope.body) if isinstance(n, cst.Name) and n.value == name
+                     and not contains(statement, n) and not any(contains(b.statement, n) for b in earlier)
+                     and not any(n is owner for owner in in_place)]
+            if earlier and all(order.get(id(n), -1) > order.get(id(statement), -1) for n in reads):
+                dropped.update(id(b) for b in earlier)
+        return [b for b in self.bindings if id(b) not in dropped]
+
+    def _undetached_names_of(self, expr: cst.BaseExpression) -> set[str]:
+        return set(self._undetached_names(expr))
+
+    def _undetached_names(self, expr: cst.BaseExpression) -> Iterator[str]:
+        """The names `expr` reads, but not those it reads only inside a detaching call."""
+        stack: list[cst.CSTNode] = [expr]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, cst.Name):
+                yield current.value
+            elif isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Param)):
+                continue
+            elif isinstance(current, cst.Attribute):
+                stack.append(current.value)
+            elif detached_value(current, self.imports) is None:
+                stack.extend(child_nodes(current))
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, statement: cst.CSTNode) -> None:
         if isinstance(target, (cst.Tuple, cst.List)):
@@ -690,6 +744,11 @@ def _unpacked(value: cst.BaseExpression, count: int, imports: ImportMap) -> Opti
     if value.func.value == "enumerate" and count == 2 and positional:
         return [_INDEX, positional[0].value]
     return None
+
+
+def _in_loop(scope: "Scope", statement: cst.CSTNode) -> bool:
+    return any(isinstance(node, (cst.For, cst.While)) and contains(node, statement)
+               for node in walk_scope(scope.body))
 
 
 def walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:

@@ -7,14 +7,16 @@ BYOL detach one of two branches of the same encoder. The detached call is a targ
 output is data, whatever model produced it, and NumPy on it loses nothing the code wants.
 
 A call is a bootstrap target when its output is detached right away (`.numpy()`,
-`.item()`, `np.array(...)`, `float(...)`, through indexing) and the same object is
-called elsewhere in the scope without being detached. With one call, the detached output
-is the model's only path to the loss, and losing it is the bug.
+`.item()`, `np.array(...)`, `float(...)`, through indexing), or reaches the loss only through
+such a detaching call later (n-step returns bootstrapped from the critic's value, accumulated in
+a list, then `np.array(returns)`), and the same object is called elsewhere in the scope without
+being detached. With one call, the detached output is the model's only path to the loss, and
+losing it is the bug.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Optional
 
 import libcst as cst
 
@@ -28,8 +30,10 @@ _DETACHING_FUNCTIONS = frozenset({"numpy.array", "numpy.asarray", "numpy.float32
 _DETACHING_BUILTINS = frozenset({"float"})
 
 
-def bootstrap_calls(scope: "Scope", nodes: list[cst.CSTNode], imports: ImportMap) -> frozenset[cst.Call]:
-    """The calls among `nodes` whose output is a bootstrap target."""
+def bootstrap_calls(scope: "Scope", nodes: list[cst.CSTNode], imports: ImportMap,
+                    detached_later: Optional[Callable[[cst.Call], bool]] = None) -> frozenset[cst.Call]:
+    """The calls among `nodes` whose output is a bootstrap target; `detached_later` says whether
+    a call's output reaches the scope's output only through a detaching call."""
     calls: dict[str, list[cst.Call]] = {}
     detached: set[cst.Call] = set()
     for node in nodes:
@@ -41,9 +45,25 @@ def bootstrap_calls(scope: "Scope", nodes: list[cst.CSTNode], imports: ImportMap
         inner = _detached_call(node, imports)
         if inner is not None:
             detached.add(inner)
+    for group in calls.values():
+        if len(group) > 1 and detached_later is not None:
+            detached.update(c for c in group if c not in detached and detached_later(c))
     return frozenset(
         call for group in calls.values() if len(group) > 1 and any(c not in detached for c in group)
         for call in group if call in detached)
+
+
+def detached_value(node: cst.CSTNode, imports: ImportMap) -> Optional[cst.BaseExpression]:
+    """What a detaching call (`x.numpy()`, `np.array(x)`, `float(x)`) detaches; None for any other node."""
+    if not isinstance(node, cst.Call):
+        return None
+    callee = node.func
+    if isinstance(callee, cst.Attribute) and callee.attr.value in _DETACHING_METHODS and not node.args:
+        return callee.value
+    if node.args and (imports.resolve(callee) in _DETACHING_FUNCTIONS
+                      or isinstance(callee, cst.Name) and callee.value in _DETACHING_BUILTINS):
+        return node.args[0].value
+    return None
 
 
 def _object_key(scope: "Scope", call: cst.Call, imports: ImportMap):
@@ -64,13 +84,8 @@ def _object_key(scope: "Scope", call: cst.Call, imports: ImportMap):
 
 def _detached_call(node: cst.Call, imports: ImportMap):
     """The call whose output `node` detaches: `m(x)[-1].numpy()`, `np.array(m(x))`."""
-    callee = node.func
-    if isinstance(callee, cst.Attribute) and callee.attr.value in _DETACHING_METHODS and not node.args:
-        inner = callee.value
-    elif node.args and (imports.resolve(callee) in _DETACHING_FUNCTIONS
-                        or isinstance(callee, cst.Name) and callee.value in _DETACHING_BUILTINS):
-        inner = node.args[0].value
-    else:
+    inner = detached_value(node, imports)
+    if inner is None:
         return None
     while isinstance(inner, cst.Subscript):
         inner = inner.value

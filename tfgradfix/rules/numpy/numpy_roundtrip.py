@@ -34,8 +34,8 @@ class NumpyRoundtrip(Rule):
     )
     evidence = (
         "The wrapped value is computed from a tensor that carries a gradient (the evidence of TGF101), it is "
-        "not the layer's own argument, and the converted result reaches the output or the loss. Unknown means"
-        " silent."
+        "not the layer's own argument, and the converted result reaches the output or the loss. What it wraps "
+        "is not a bootstrap target (TGF102's evidence). Unknown means silent."
     )
     why = (
         "Converting back to a tensor does not restore the gradient that NumPy dropped: the "

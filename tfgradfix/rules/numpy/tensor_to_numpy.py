@@ -35,8 +35,10 @@ class TensorToNumpy(Rule):
         "block), a value not shown to be integer, a Python value, metadata or list data between, and the "
         "converted value reaching the output, the `tape.gradient` target or an `add_loss` loss. A conversion "
         "to an integer dtype loses no gradient. The output of a model call detached at once (`.numpy()`, "
-        "`.item()`, `np.array`, `float`) while the same model is called undetached in the same scope is a "
-        "bootstrap target (semi-gradient TD, SimSiam) and is not reported. Unknown means silent."
+        "`.item()`, `np.array`, `float`), or reaching the loss only through such a conversion later (n-step "
+        "returns bootstrapped from the critic, gathered in a list, then `np.array(returns)`), while the same "
+        "model is called undetached in the same scope is a bootstrap target (semi-gradient TD, SimSiam) and is "
+        "not reported. Unknown means silent."
     )
     why = (
         "The array is a copy the tape cannot see, so everything computed from it has no "
