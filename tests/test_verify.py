@@ -205,19 +205,47 @@ def _hanging(path: str = "layer.py") -> Items:
 
 
 @pytest.mark.slow
-def test_a_hanging_child_is_killed_and_fails(tmp_path):
+def test_a_hanging_unit_is_killed_and_inconclusive(tmp_path):
     (units,) = verify_files(_hanging(), timeout=20)  # a child of its own: the hang kills it
-    assert units["Squash"]["verdict"] == "failed" and "timed out after 20 s" in units["Squash"]["reason"]
+    assert units["Squash"]["verdict"] == "inconclusive", units
+    assert "ran past the time limit (20 s" in units["Squash"]["reason"], units
 
 
 def test_a_child_that_never_answers_is_killed_at_the_time_limit(tmp_path, monkeypatch):
-    """The parent's side of a hang, without TensorFlow: a child that reads the job and
-    sleeps (the real one, hanging in user code: the test above)."""
+    """The parent's side of a hang before any unit, without TensorFlow: a child that reads the
+    job and sleeps. Nothing says the fix held it: inconclusive, not failed."""
     child = tmp_path / "sleeping_child.py"
     child.write_text("import sys\nimport time\n\nsys.stdin.read()\ntime.sleep(600)\n")
     monkeypatch.setattr(runner, "CHILD", str(child))
     (units,) = verify_files(_hanging(str(tmp_path / "layer.py")), timeout=1)  # a project of one file: quick to plan
-    assert units["Squash"]["verdict"] == "failed" and "timed out after 1 s" in units["Squash"]["reason"]
+    assert units["Squash"]["verdict"] == "inconclusive", units
+    assert "ran past the time limit (1 s" in units["Squash"]["reason"], units
+
+
+def test_a_unit_that_hangs_costs_that_unit_only(tmp_path, monkeypatch):
+    """DESIGN §4: a hang is reported against its unit and never stops the run. A child that
+    finishes the first unit and hangs in the second: the first keeps its verdict, the second is
+    inconclusive, and a new child runs the third; the limit is per unit, so three units of 0.6 s
+    each under a 1 s limit all finish."""
+    child = tmp_path / "hanging_child.py"
+    child.write_text(
+        "import json, sys, time\n"
+        "job = json.loads(sys.stdin.read())\n"
+        "for position, file in enumerate(job['files']):\n"
+        "    for unit in file['units']:\n"
+        f"        print({runner.STARTED!r} + json.dumps([position, unit['label']]), flush=True)\n"
+        "        time.sleep(600 if unit['label'] == 'Second' else 0.6)\n"
+        "        verdict = {'verdict': 'verified', 'reason': 'ran'}\n"
+        f"        print({runner.FINISHED!r} + json.dumps([position, unit['label'], verdict]), flush=True)\n"
+        f"print({runner.MARKER!r} + json.dumps({{'device': 'CPU', 'files': []}}), flush=True)\n")
+    monkeypatch.setattr(runner, "CHILD", str(child))
+    original = "\n\n".join(_LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace("Squash", name)
+                           for name in ("First", "Second", "Third"))
+    fixed = original.replace("np.tanh", "tf.tanh")
+    (units,) = verify_files([(str(tmp_path / "layer.py"), original, fixed)], timeout=1)
+    assert units["First"]["verdict"] == "verified" and units["Third"]["verdict"] == "verified", units
+    assert units["Second"]["verdict"] == "inconclusive", units
+    assert units["Second"]["reason"].startswith("ran past the time limit (1 s"), units
 
 
 def test_a_child_that_dies_in_a_unit_leaves_it_inconclusive(tmp_path, monkeypatch):

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import ast
 import json
+import queue
 import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -79,12 +82,15 @@ class _NoTensorFlow(Exception):
 # A child that dies (TensorFlow aborting the process on an op it cannot run here) is started
 # again on the units it had not reached, this many times at most.
 RESTARTS = 5
+# Seconds a child that has answered (or was killed) gets to exit.
+_EXIT_GRACE = 30
 
 
 def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: float, folder: str) -> Answer:
-    """The child's answer for `files`. Where the child dies before it answers, the units it
-    finished keep their verdicts, the one it was running is inconclusive (nothing says whether the
-    original or the fixed side killed it), and a new child runs the rest."""
+    """The child's answer for `files`, `timeout` seconds for each unit (and for starting up).
+    Where the child dies or runs past the limit in a unit, the units it finished keep their
+    verdicts, the one it was running is inconclusive (nothing says whether the original or the
+    fixed side killed or held it), and a new child runs the rest."""
     found: list[dict[str, dict]] = [{} for _ in files]
     answered_device = ""
     for _ in range(RESTARTS + 1):
@@ -93,10 +99,9 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
         if not any(file["units"] for file in remaining):
             break
         job: Job = {"files": remaining, "device": device}
-        child = subprocess.run([python or sys.executable, CHILD], input=json.dumps(job), capture_output=True,
-                               text=True, timeout=timeout, cwd=folder)
+        child = _Child([python or sys.executable, CHILD], json.dumps(job), folder)
         running, answered = None, False
-        for out in child.stdout.splitlines():
+        for out in child.lines(timeout):
             if out.startswith(FINISHED):
                 position, label, verdict = json.loads(out[len(FINISHED):])
                 found[position][label] = verdict
@@ -106,26 +111,84 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
                 running = tuple(json.loads(out[len(STARTED):]))
             elif out.startswith(MARKER):
                 answered_device, answered = json.loads(out[len(MARKER):])["device"], True
+                break
+        stderr = child.finish()
         if answered:
             break
-        if "No module named 'tensorflow'" in child.stderr:
-            raise _NoTensorFlow((child.stderr.strip().splitlines() or ["no output"])[-1])
-        last = _last_words(child.stderr)
-        if running is None:  # it died outside any unit: nothing to go on with
+        if "No module named 'tensorflow'" in stderr:
+            raise _NoTensorFlow((stderr.strip().splitlines() or ["no output"])[-1])
+        if running is None:  # it stopped outside any unit: nothing to go on with
+            stopped = ({"verdict": "inconclusive", "reason": (
+                f"not run: the verifier's child process ran past the time limit ({timeout:.0f} s, "
+                "`--verify-timeout`) outside any unit, starting TensorFlow or loading the project")}
+                if child.timed_out else {"verdict": "failed", "reason": f"the verifier stopped: {_last_words(stderr)}"})
             for position, file in enumerate(remaining):
                 for unit in file["units"]:
-                    found[position].setdefault(unit["label"], {"verdict": "failed",
-                                                               "reason": f"the verifier stopped: {last}"})
+                    found[position].setdefault(unit["label"], dict(stopped))
             break
         position, label = running
+        what = (f"ran past the time limit ({timeout:.0f} s, `--verify-timeout`)" if child.timed_out
+                else f"the verifier's child process died while running it ({_last_words(stderr)})")
         found[position][label] = {"verdict": "inconclusive", "reason": (
-            f"the verifier's child process died while running it ({last}), on the original or the fixed side: "
-            "check it with the project's own run")}
+            f"{what}, on the original or the fixed side: check it with the project's own run")}
     for position, file in enumerate(files):  # past the restarts
         for unit in file["units"]:
             found[position].setdefault(unit["label"], {
                 "verdict": "inconclusive", "reason": "not run: the verifier's child process died too often"})
     return {"device": answered_device, "files": found}
+
+
+class _Child:
+    """The child process, read a line at a time, killed when a unit (or its start) takes longer
+    than the limit: a hang in one unit costs that unit only."""
+
+    def __init__(self, command: list[str], job: str, folder: str) -> None:
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, cwd=folder)
+        self.timed_out = False
+        self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
+        self._stderr: list[str] = []
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=lambda: self._stderr.extend(self.process.stderr), daemon=True)
+        self._stderr_reader.start()
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(job)
+            self.process.stdin.close()
+        except BrokenPipeError:  # it died at once: its stderr says why
+            pass
+
+    def _read_stdout(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def lines(self, timeout: float):
+        """The child's output lines; each unit's start resets the clock."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.timed_out = True
+                self.process.kill()
+                return
+            if line is None:
+                return
+            if line.startswith(STARTED):
+                deadline = time.monotonic() + timeout
+            yield line
+
+    def finish(self) -> str:
+        """Wait for the child to end (killed where it hangs on its way out); its stderr."""
+        try:
+            self.process.wait(timeout=_EXIT_GRACE)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._stderr_reader.join()
+        return "".join(self._stderr)
 
 
 def _last_words(stderr: str) -> str:
@@ -201,10 +264,6 @@ def _run_batches(batches: list[_Batch], python: Optional[str], device: str,
             files += batch.plan(folder if len(running) == 1 else str(Path(folder, f"batch-{number}")))
         try:
             answer = _answer(files, python, device, timeout, folder)
-        except subprocess.TimeoutExpired:
-            stopped = f"timed out after {timeout:.0f} s; the child was killed"
-            return [_all(batch.plans, "failed", stopped) if batch in running
-                    else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
         except _NoTensorFlow as error:
             return [_all(batch.plans, "inconclusive", f"the verifier stopped: {error}") if batch in running
                     else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
