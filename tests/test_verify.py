@@ -1744,3 +1744,45 @@ def test_verify_shapes_definitions_the_installed_keras_refuses_say_so(verified):
 def test_verify_shapes_a_required_initial_state_gets_none(verified):
     (verdict,) = _shape_verdicts(verified)["recurrent_state"].values()
     assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_class_rebound_to_its_instance_and_a_convolution_kernel(verified):
+    (verdict,) = _shape_verdicts(verified)["rebound_class"].values()
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_stem_that_needs_larger_images(verified):
+    (verdict,) = _shape_verdicts(verified)["deep_stem"].values()
+    assert verdict["verdict"] == "verified", verdict
+    assert "12 variables (kernel, bias)" in describe("Stem", verdict), describe("Stem", verdict)
+
+
+def test_the_trees_namespace_packages_are_unloaded_without_error(tmp_path, monkeypatch):
+    """A namespace package (no `__init__.py`) recomputes its `__path__` from its parent's entry in
+    sys.modules: unloading `models` before `models.inception` raised KeyError: 'models', and the
+    unit's verdict was that KeyError (LinRenHong's Custom-models, held-out set 26)."""
+    from tfgradfix.verify import child
+
+    (tmp_path / "models" / "inception").mkdir(parents=True)
+    (tmp_path / "models" / "inception" / "net.py").write_text("SIZE = 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    importlib.import_module("models.inception.net")
+    child._purge(str(tmp_path))
+    assert not [name for name in sys.modules if name == "models" or name.startswith("models.")]
+
+
+def test_the_slice_keeps_a_definition_its_name_is_rebound_from():
+    """`Net = Net()` (a lesson makes its model under the class's name) and `f = wrap(f)` read the
+    definition they rebind: it is kept, before them (set 24's QiuHongHao123/tensorflow2.0_GAN:
+    'NameError: name Mynetwork is not defined')."""
+    from tfgradfix.verify.slicer import ModuleTable
+
+    table = ModuleTable("def wrap(g):\n    return g\n\n\nclass Net:\n    pass\n\n\nNet = Net()\n\n\n"
+                        "def f():\n    return 1\n\n\nf = wrap(f)\n")
+    namespace: dict = {}
+    exec(table.slice(["Net", "f"]).code, namespace)
+    assert type(namespace["Net"]).__name__ == "Net" and namespace["f"]() == 1

@@ -26,6 +26,8 @@ from typing import Optional, TypedDict
 
 MARKER = "TFGRADFIX-VERIFY "
 STARTED, FINISHED = "TFGRADFIX-UNIT-STARTED ", "TFGRADFIX-UNIT-FINISHED "
+# Image sides to try when a network's downsampling leaves no pixels.
+_LARGER_SIDES = (75, 128, 299)
 SHAPES = [(2, 4), (2, 8), (2, 3, 4), (2, 16), (2, 5, 8), (2, 28, 28), (2, 32, 32, 3), (2, 28, 28, 1)]
 TOLERANCE = 1e-4
 # Gradients are compared relative to their scale; float32 sums reorder within about 1e-6.
@@ -164,12 +166,23 @@ def _purge(root: str) -> None:
     examples) must not unload the real one, which a second import would leave half-built."""
     tops = {name[:-3] if name.endswith(".py") else name for name in os.listdir(root)}
     inside = os.path.realpath(root) + os.sep
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] not in tops:
-            continue
-        places = [getattr(module, "__file__", None) or "", *list(getattr(module, "__path__", None) or [])]
-        if any(os.path.realpath(place).startswith(inside) for place in places if place):
-            del sys.modules[name]
+    # Every module is placed before any is dropped: a namespace package's `__path__` is
+    # recomputed from its parent's entry in sys.modules (`models.inception` without an
+    # `__init__.py` looks up `models`), which would be gone.
+    drop = [name for name, module in list(sys.modules.items())
+            if name.split(".")[0] in tops and any(os.path.realpath(place).startswith(inside)
+                                                    for place in _places(module) if place)]
+    for name in drop:
+        sys.modules.pop(name, None)
+
+
+def _places(module) -> list[str]:
+    """Where a module was loaded from: its file, or a package's folders."""
+    try:
+        folders = list(getattr(module, "__path__", None) or [])
+    except KeyError:  # a namespace package whose parent is no longer loaded
+        folders = []
+    return [getattr(module, "__file__", None) or "", *folders]
 
 
 def load_tree(tf, root: str, modules: list[str]) -> dict:
@@ -284,8 +297,19 @@ def _sizes_from_arguments(cls, args, kwargs) -> list[tuple]:
 
 
 def _sizes_from_weights(tf, obj) -> list[tuple]:
-    """Inputs that fit weights made before the first call: a `(in, out)` kernel."""
-    return [(2, int(v.shape[0])) for v in _variables(tf, obj) if len(v.shape) == 2]
+    """Inputs that fit weights made before the first call: a `(in, out)` kernel, a convolution's
+    `(k, in, out)` or `(kh, kw, in, out)` kernel (channels last, as `tf.nn.conv1d`/`conv2d` default
+    to). A convolution given an input of another rank aborts TensorFlow on a CPU rather than raise,
+    so its own shape comes first."""
+    shapes = []
+    for v in _variables(tf, obj):
+        dims = [int(d) for d in v.shape]
+        if len(dims) == 2:
+            shapes.append((2, dims[0]))
+        elif len(dims) in (3, 4):
+            spatial = max(8, 2 * max(dims[:-2]))
+            shapes.insert(0, (2, *[spatial] * (len(dims) - 2), dims[-2]))
+    return list(dict.fromkeys(shapes))
 
 
 def _sizes_from_error(error: BaseException, shape: tuple) -> list[tuple]:
@@ -296,7 +320,11 @@ def _sizes_from_error(error: BaseException, shape: tuple) -> list[tuple]:
     for pattern in (r"axis -1 of input shape to have value (\d+)", r"In\[1\]: \[(\d+),", r"but are \d+ and (\d+)",
                     r"expected (?:shape|input).*?(\d+)\)?", r"size-incompatible: In\[0\]: \[\d+,\d+\], In\[1\]: \[(\d+)"):
         sizes += [int(m) for m in re.findall(pattern, text)]
-    return [(*shape[:-1], size) for size in dict.fromkeys(sizes) if 0 < size <= 4096 and size != shape[-1]]
+    found = [(*shape[:-1], size) for size in dict.fromkeys(sizes) if 0 < size <= 4096 and size != shape[-1]]
+    if len(shape) >= 3 and re.search(r"would be zero or negative|Negative dimension size", text):
+        # Downsampling ran out of pixels (an Inception stem needs 75): larger images, same channels.
+        found += [(shape[0], *[side] * (len(shape) - 2), shape[-1]) for side in _LARGER_SIDES if side > max(shape[1:-1])]
+    return found
 
 
 def _signature_arguments(cls) -> list[tuple[list, dict]]:
@@ -638,8 +666,9 @@ def _instances(tf, original, fixed, unit: UnitJob):
             except Exception as error:
                 _needs(error)
                 if retries < SHAPE_RETRIES and arity == 1 and ids is None and not structure:
-                    retries += 1
-                    candidates[:0] = [(s, None) for s in _sizes_from_error(error, shape)]
+                    asked = [(s, None) for s in _sizes_from_error(error, shape)]
+                    retries += bool(asked)
+                    candidates[:0] = asked
                 yield None, None, error, via, None
                 continue
             try:

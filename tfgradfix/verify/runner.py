@@ -408,6 +408,13 @@ def _all(plans: list[list[Unit]], verdict: str, reason: str) -> list[dict[str, d
              for u in units} for units in plans]
 
 
+def _variables_named(names: list[str]) -> str:
+    """`w, b`; a whole network's as `188 variables (kernel, beta, bias)`."""
+    if len(names) <= 8:
+        return ", ".join(names)
+    return f"{len(names)} variables ({', '.join(dict.fromkeys(names))})"
+
+
 def describe(name: str, result: dict) -> str:
     """`verified CPU Linear: grads None→ok for w, b; max|Δ| 0; fd rel err 3e-04`."""
     parts = []
@@ -422,7 +429,7 @@ def describe(name: str, result: dict) -> str:
         untracked = result.get("untracked_before") or 0
         before = f"{len(lost)} None" + (f", {untracked} untracked" if untracked else "")
         parts.append(f"grads {before}→{'ok' if not result.get('none_after') else 'None'} for "
-                     f"{', '.join(result['variables'])}")
+                     f"{_variables_named(result['variables'])}")
     elif "inputs_none_before" in result:
         before, after = result["inputs_none_before"], result.get("inputs_none_after") or []
         parts.append(f"no weights; input gradients None for {len(before)}→{len(after)} of the inputs")

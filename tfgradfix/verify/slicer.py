@@ -245,14 +245,15 @@ class ModuleTable:
                 # A value built in steps (`SIZES = [4]`, `SIZES += [8]`, `CONFIG["units"] = 3`) keeps
                 # the steps before it, in order, back to the one that bound it afresh: a notebook's
                 # earlier `x = np.array(12)` is another value, and it needs what that one needed.
+                # A definition rebound from itself (`Net = Net()`, `f = wrap(f)`) is such a step too.
                 if not _replaces(chosen, name):
                     for step in sorted(runnable, key=lambda r: r.index, reverse=True):
-                        if step.index >= chosen.index or step.imported is not None or isinstance(
-                                step.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                        if step.index >= chosen.index or step.imported is not None:
                             continue
                         kept[id(step)] = step
                         todo.extend(step.uses)
-                        if _replaces(step, name):
+                        if _replaces(step, name) or isinstance(
+                                step.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                             break
         if star_needed:
             for statement in self.statements:
