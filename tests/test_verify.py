@@ -1727,7 +1727,7 @@ def test_verify_shapes_arguments_forwarded_to_a_project_base(verified):
 def test_verify_shapes_a_base_argument_the_installed_keras_refuses_is_named(verified):
     (verdict,) = _shape_verdicts(verified)["positional_name"].values()
     assert verdict["verdict"] == "inconclusive", verdict
-    assert verdict["reason"].startswith("GaussianPolicy's own __init__ passes its base arguments the installed "
+    assert verdict["reason"].startswith("GaussianPolicy's own __init__ makes a call the installed "
                                         "Keras refuses (TypeError"), verdict
     assert "--python" in verdict["reason"], verdict
 
@@ -1786,3 +1786,25 @@ def test_the_slice_keeps_a_definition_its_name_is_rebound_from():
     namespace: dict = {}
     exec(table.slice(["Net", "f"]).code, namespace)
     assert type(namespace["Net"]).__name__ == "Net" and namespace["f"]() == 1
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_constructor_that_writes_to_home_and_reads_a_file_beside_it(verified):
+    (verdict,) = _shape_verdicts(verified)["home_folder"].values()
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
+    assert not Path("~/tmp/tfgradfix_runner").expanduser().exists()
+
+
+def test_the_tree_takes_small_configuration_files_beside_a_module(tmp_path):
+    from tfgradfix.analysis.project import ProjectIndex
+    from tfgradfix.verify import plan
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    module = tmp_path / "pkg" / "model.py"
+    module.write_text("import os\nSETTINGS = os.path.join(os.path.dirname(__file__), 'conf.yaml')\n")
+    (tmp_path / "pkg" / "conf.yaml").write_text("units: 3\n")
+    (tmp_path / "pkg" / "weights.bin").write_bytes(b"\0" * 10)
+    project = plan.Project(tmp_path, ProjectIndex.build([str(module)]))
+    files = plan.build_tree(project, [(module, {"SETTINGS"})]).files
+    assert files["pkg/conf.yaml"] == "units: 3\n" and "pkg/weights.bin" not in files, files

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from typing import Optional, TypedDict
 
 MARKER = "TFGRADFIX-VERIFY "
@@ -190,6 +191,7 @@ def load_tree(tf, root: str, modules: list[str]) -> dict:
     dropped from sys.modules afterwards, so the other tree can load under the same names.
     The entry failing raises Inconclusive; a later module failing is left out."""
     _purge(root)
+    _fresh_home()
     sys.path.insert(0, root)
     loaded = {}
     try:
@@ -701,7 +703,15 @@ def integer_shapes(unit: UnitJob) -> list[tuple]:
 
 def _build(tf, make, args, kwargs):
     tf.keras.utils.set_random_seed(SEED)
+    _fresh_home()
     return make(*args, **kwargs)
+
+
+def _fresh_home() -> None:
+    """Give what runs next a home folder of its own, inside the verifier's temporary folder (the
+    child's working folder): a constructor that makes `~/tmp/<model>` and refuses one that exists
+    (LFADS) builds on both sides, and nothing is left in the user's home."""
+    os.environ["HOME"] = tempfile.mkdtemp(prefix="home-", dir=os.getcwd())
 
 
 def _copy_values(tf, before, after, seen=None) -> None:
@@ -902,7 +912,7 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     if absent:  # what it does not find may be what makes it: say so first
         hint = f"install {', '.join(absent)} (its module imports it), or " + hint
     if refused_init and len(refused_init) == len(errors):
-        reason = (f"{name}'s own __init__ passes its base arguments the installed Keras refuses "
+        reason = (f"{name}'s own __init__ makes a call the installed Keras refuses "
                   f"({_describe(refused_init[-1])}) {_written_for(tf)}")
         return {"verdict": "inconclusive", "reason": reason, "to_add": reason}
     if own_error:

@@ -146,6 +146,7 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
         piece = table.slice(names, extra, before)
         code = (TAKE_CODE + piece.code) if extra else piece.code
         tree.files[project.module_file(path)] = code
+        _data_beside(path, project.module_file(path), tree)
         if path in [p for p, _ in requests]:
             tree.missing.update(piece.missing)
         for imported in piece.imports:
@@ -162,6 +163,27 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
                 else:  # `import pkg`: also what its `__init__` imports for `pkg.glorot` to find
                     todo.append((target, {ALL, *_attributes_read(piece.code, imported.bound)}))
     return tree
+
+
+# Files a module may read from its own folder (`open(os.path.join(os.path.dirname(__file__),
+# "logging_conf.yaml"))`): small text, copied beside it into the tree.
+_DATA_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".txt", ".cfg", ".ini", ".toml"})
+_DATA_LIMIT = 256 * 1024
+
+
+def _data_beside(path: Path, module_file: str, tree: Tree) -> None:
+    """Copy the small configuration files in `path`'s folder beside its module in `tree`."""
+    try:
+        found = [f for f in path.parent.iterdir() if f.suffix in _DATA_SUFFIXES and f.is_file()
+                 and f.stat().st_size <= _DATA_LIMIT]
+    except OSError:
+        return
+    for data in found:
+        try:
+            text = data.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        tree.files.setdefault(str(Path(module_file).parent / data.name), text)
 
 
 def _attributes_read(code: str, bound: str) -> set[str]:
