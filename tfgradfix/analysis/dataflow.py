@@ -259,28 +259,29 @@ class DataFlow:
         """The bindings, less those of a list a later statement rebinds to its detached copy
         (`returns = tf.convert_to_tensor(np.array(returns))`, not in a loop): whatever was
         appended before reaches the reads after it only through that copy."""
-        order = {id(node): index for index, node in enumerate(walk_scope(self.scope.body))}
+        rebindings = [b for b in self.bindings if isinstance(b.statement, cst.Assign)
+                      and b.name in names_in(b.value) and b.name not in set(self._undetached_names(b.value))]
+        if not rebindings:
+            return self.bindings
+        nodes = list(walk_scope(self.scope.body))
+        order = {id(node): index for index, node in enumerate(nodes)}
+        loops = [node for node in nodes if isinstance(node, (cst.For, cst.While))]
+        # In-place calls on a list (`returns.reverse()`) carry its items nowhere else.
+        in_place = {id(n.value.func.value) for n in nodes if isinstance(n, cst.Expr)
+                    and isinstance(n.value, cst.Call) and isinstance(n.value.func, cst.Attribute)}
         dropped: set[int] = set()
-        for rebinding in self.bindings:
+        for rebinding in rebindings:
             name, statement = rebinding.name, rebinding.statement
-            if not isinstance(statement, cst.Assign) or _in_loop(self.scope, statement) or not any(
-                    isinstance(n, cst.Name) and n.value == name for n in descendants(rebinding.value)) \
-                    or name in self._undetached_names_of(rebinding.value):
+            if any(contains(loop, statement) for loop in loops):
                 continue
+            at = order.get(id(statement), -1)
             earlier = [b for b in self.bindings if b.name == name and b is not rebinding
-                       and order.get(id(b.statement), -1) < order.get(id(statement), -1)]
-            # In-place calls on the list (`returns.reverse()`) carry its items nowhere else.
-            in_place = [n.value.func.value for n in walk_scope(self.scope.body) if isinstance(n, cst.Expr)
-                        and isinstance(n.value, cst.Call) and isinstance(n.value.func, cst.Attribute)]
-            reads = [n for n in walk_scope(self.scope.body) if isinstance(n, cst.Name) and n.value == name
-                     and not contains(statement, n) and not any(contains(b.statement, n) for b in earlier)
-                     and not any(n is owner for owner in in_place)]
-            if earlier and all(order.get(id(n), -1) > order.get(id(statement), -1) for n in reads):
+                       and order.get(id(b.statement), -1) < at]
+            reads = [n for n in nodes if isinstance(n, cst.Name) and n.value == name and id(n) not in in_place
+                     and not contains(statement, n) and not any(contains(b.statement, n) for b in earlier)]
+            if earlier and all(order.get(id(n), -1) > at for n in reads):
                 dropped.update(id(b) for b in earlier)
         return [b for b in self.bindings if id(b) not in dropped]
-
-    def _undetached_names_of(self, expr: cst.BaseExpression) -> set[str]:
-        return set(self._undetached_names(expr))
 
     def _undetached_names(self, expr: cst.BaseExpression) -> Iterator[str]:
         """The names `expr` reads, but not those it reads only inside a detaching call."""
@@ -744,11 +745,6 @@ def _unpacked(value: cst.BaseExpression, count: int, imports: ImportMap) -> Opti
     if value.func.value == "enumerate" and count == 2 and positional:
         return [_INDEX, positional[0].value]
     return None
-
-
-def _in_loop(scope: "Scope", statement: cst.CSTNode) -> bool:
-    return any(isinstance(node, (cst.For, cst.While)) and contains(node, statement)
-               for node in walk_scope(scope.body))
 
 
 def walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:
