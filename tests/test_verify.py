@@ -1808,3 +1808,27 @@ def test_the_tree_takes_small_configuration_files_beside_a_module(tmp_path):
     project = plan.Project(tmp_path, ProjectIndex.build([str(module)]))
     files = plan.build_tree(project, [(module, {"SETTINGS"})]).files
     assert files["pkg/conf.yaml"] == "units: 3\n" and "pkg/weights.bin" not in files, files
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_holder_of_variables_without_call(verified):
+    (verdict,) = _shape_verdicts(verified)["holder"].values()
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
+    assert verdict["reason"].startswith("no call to run"), verdict
+
+
+@_batched
+def _holder_changed(folder: Path) -> Items:
+    """verify_shapes/holder with a wrong fix: the weight is tracked, but starts at 0, not 0.5."""
+    original = (SHAPES / "holder.py").read_text()
+    wrong = original.replace('tf.Variable(kwargs.get("initial", 0.5), dtype=tf.float32)',
+                             'self.add_weight(name="log_alpha", shape=(), initializer="zeros")')
+    assert wrong != original
+    return [(str(folder / "holder.py"), original, wrong)]
+
+
+@pytest.mark.slow
+def test_a_holder_whose_fix_changes_the_value_fails(verified):
+    (units,) = verified[_holder_changed]
+    (verdict,) = units.values()
+    assert verdict["verdict"] == "failed" and "no tracked variable of its shape and value" in verdict["reason"], verdict

@@ -393,6 +393,28 @@ def _larger_sizes(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
     return larger if larger != kwargs else None
 
 
+def _keyword_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
+    """The same arguments and the keyword a constructor taking `**kwargs` read and did not get
+    (`kwargs['name']`: a KeyError raised in its own `__init__`): a string for a name, a size
+    otherwise; None where that is not why it failed."""
+    key = error.args[0] if isinstance(error, KeyError) and error.args else None
+    if not isinstance(key, str) or key in kwargs or not key.isidentifier():
+        return None
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    if trace is None or trace.tb_frame.f_code.co_name != "__init__" or _LIBRARY_FILE.search(
+            trace.tb_frame.f_code.co_filename):
+        return None
+    try:
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in _constructor_signature(cls).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if not takes_any:
+        return None
+    return {**kwargs, key: key if "name" in key or "scope" in key else SIZE_GUESS}
+
+
 def guessed_use(error: BaseException, guessed: set[str]) -> str:
     """`config.device`, `settings['units']` or `len(var_names)`: how the project's code used a
     required argument the verifier made up as a number, where that use is what failed ('int'
@@ -633,13 +655,16 @@ def _instances(tf, original, fixed, unit: UnitJob):
             _needs(error)
             if id(candidate) in own:
                 error.tfgradfix_call = _call_text(target, args, kwargs)  # type: ignore[attr-defined]
-            larger = _larger_sizes(make_before, kwargs, error)
-            if larger is not None:
-                queue.insert(0, (module, target, args, larger, via))
+            retried = _larger_sizes(make_before, kwargs, error) or _keyword_asked(make_before, kwargs, error)
+            if retried is not None:
+                queue.insert(0, (module, target, args, retried, via))
             yield None, None, error, via, None  # why it could not be built: the verdict's last error
             continue
         if not isinstance(probe, (tf.keras.layers.Layer, tf.Module)):
             continue
+        if _holds_only(tf, probe):
+            yield _build(tf, make_before, args, kwargs), _build(tf, make_after, args, kwargs), HOLDER, via, None
+            return
         shapes = [*_sizes_from_arguments(make_before, args, kwargs), *_sizes_from_weights(tf, probe),
                   *plan_shapes, *SHAPES]
         arity = _arity(probe)
@@ -699,6 +724,45 @@ def integer_shapes(unit: UnitJob) -> list[tuple]:
     """Shapes of token-id batches: the project's integer `keras.Input`s, then (batch, time)."""
     found = [tuple(s) for s in unit.get("integer_shapes", [])]
     return list(dict.fromkeys([*found, (2, TIME_STEPS)]))
+
+
+# Stands for the input of a layer or model with no `call`: a holder of variables (SAC's `log_alpha`
+# in a `Model`) that other code reads.
+HOLDER = object()
+
+
+def _holds_only(tf, obj) -> bool:
+    """A Keras layer or model whose class defines no `call` (Keras's own raises) but holds
+    variables: nothing to run, only what it tracks to compare."""
+    if not isinstance(obj, tf.keras.layers.Layer):
+        return False
+    return type(obj).call in (tf.keras.layers.Layer.call, tf.keras.Model.call) and bool(_variables(tf, obj))
+
+
+def _compare_holders(tf, np, before, after) -> dict:
+    """For a holder of variables: the fixed one tracks every trainable variable it holds (a Keras
+    variable's backing `tf.Variable` counts as tracked), each with the original's value."""
+    tracked_before = {id(v) for v in _trainable(tf, before)}
+    held_before = [v for v in _variables(tf, before) if _can_train(tf, v)]
+    untracked_before = sum(id(v) not in tracked_before for v in held_before)
+    tracked_after = _trainable(tf, after)
+    backing = {id(w) for v in tracked_after for w in (v, getattr(v, "_value", None)) if w is not None}
+    untracked_after = [v.name for v in _variables(tf, after) if _can_train(tf, v) and id(v) not in backing]
+    unmatched = list(tracked_after)
+    for variable in held_before:  # each original value has a tracked counterpart
+        value = np.asarray(variable)
+        match = next((v for v in unmatched if tuple(v.shape) == value.shape and np.allclose(np.asarray(v), value)), None)
+        if match is None:
+            return {"verdict": "failed", "untracked_before": untracked_before, "reason": (
+                f"no call to run; the original's {variable.name} has no tracked variable of its shape and value "
+                "after the fix")}
+        unmatched.remove(match)
+    if untracked_after:
+        return {"verdict": "failed", "untracked_before": untracked_before,
+                "reason": f"no call to run; still untracked after the fix: {', '.join(untracked_after)}"}
+    return {"verdict": "verified", "untracked_before": untracked_before, "reason": (
+        "no call to run (it holds variables that other code reads): every trainable variable it holds is "
+        f"tracked after the fix ({untracked_before} untracked before), with the original's value")}
 
 
 def _build(tf, make, args, kwargs):
@@ -841,6 +905,11 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                 if not via:
                     uses.append(guessed_use(x, guessed))
                 continue
+            if x is HOLDER:
+                result = _compare_holders(tf, np, before, after)
+                if via:
+                    result["through"] = via
+                return result
             rng = np.random.default_rng(0)
             directions = {}
 
@@ -1798,9 +1867,19 @@ class _Lines:
 _KERAS_ATTRIBUTE = re.compile(r"module '([\w.]*keras[\w.]*)' has no attribute '(\w+)'")
 
 
+# A TensorFlow 1.x name TensorFlow 2 lacks: `module 'tensorflow' has no attribute 'contrib'`.
+_TENSORFLOW_ATTRIBUTE = re.compile(r"module 'tensorflow' has no attribute '(\w+)'")
+
+
 def _keras_2(tf, reason: str) -> str:
     """Say how to run code written for Keras 2 (`tf.compat.v1.keras.utils.track_tf1_style_variables`,
-    `layers.experimental`) when it fails under Keras 3 for an API Keras 3 does not have."""
+    `layers.experimental`) when it fails under Keras 3 for an API Keras 3 does not have, and that code
+    written for TensorFlow 1.x (`tf.contrib`, `tf.enable_eager_execution()`) needs the TensorFlow it
+    was written for."""
+    tf1 = _TENSORFLOW_ATTRIBUTE.search(reason)
+    if tf1 and (tf1.group(1) == "contrib" or hasattr(tf.compat.v1, tf1.group(1))):
+        return (f"{reason}; `tf.{tf1.group(1)}` is a TensorFlow 1.x API that TensorFlow {tf.__version__} does not "
+                "have: verify this unit with the TensorFlow it was written for (`tfgradfix --verify --python PYTHON`)")
     match = _KERAS_ATTRIBUTE.search(reason)
     version = str(getattr(sys.modules.get("keras"), "__version__", ""))
     if not match or not version.startswith("3"):
