@@ -285,17 +285,11 @@ class DataFlow:
 
     def _undetached_names(self, expr: cst.BaseExpression) -> Iterator[str]:
         """The names `expr` reads, but not those it reads only inside a detaching call."""
-        stack: list[cst.CSTNode] = [expr]
-        while stack:
-            current = stack.pop()
-            if isinstance(current, cst.Name):
-                yield current.value
-            elif isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Param)):
-                continue
-            elif isinstance(current, cst.Attribute):
-                stack.append(current.value)
-            elif detached_value(current, self.imports) is None:
-                stack.extend(child_nodes(current))
+        def followed(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
+            if isinstance(node, cst.Attribute):
+                return [node.value]
+            return () if detached_value(node, self.imports) is not None else child_nodes(node)
+        return _names_read(expr, followed)
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, statement: cst.CSTNode) -> None:
         if isinstance(target, (cst.Tuple, cst.List)):
@@ -442,28 +436,20 @@ class DataFlow:
 
     def differentiable_names(self, expr: cst.BaseExpression) -> Iterator[str]:
         """The names `expr` reads where a gradient could pass from them into its value."""
-        stack: list[cst.CSTNode] = [expr]
-        while stack:
-            current = stack.pop()
-            if isinstance(current, cst.Name):
-                yield current.value
-            elif isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Param)):
-                continue
-            elif isinstance(current, cst.Comparison):
-                if not self.blocking.comparisons:
-                    stack.extend(child_nodes(current))
-            elif isinstance(current, cst.Attribute):
-                if current.attr.value not in METADATA_ATTRIBUTES:
-                    stack.append(current.value)
-            elif isinstance(current, cst.Subscript):
-                stack.append(current.value)
-            elif isinstance(current, cst.Call):
-                qualified = self.imports.resolve(current.func)
-                if qualified is None or not self.blocking.blocks(qualified, current, self):
-                    stack.append(current.func)
-                    stack.extend(arg.value for arg in current.args)
-            else:
-                stack.extend(child_nodes(current))
+        def followed(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
+            if isinstance(node, cst.Comparison):
+                return () if self.blocking.comparisons else child_nodes(node)
+            if isinstance(node, cst.Attribute):
+                return () if node.attr.value in METADATA_ATTRIBUTES else [node.value]
+            if isinstance(node, cst.Subscript):
+                return [node.value]
+            if isinstance(node, cst.Call):
+                qualified = self.imports.resolve(node.func)
+                if qualified is not None and self.blocking.blocks(qualified, node, self):
+                    return ()
+                return [node.func, *(arg.value for arg in node.args)]
+            return child_nodes(node)
+        return _names_read(expr, followed)
 
     def _live(self, bindings: list[Binding], names: Callable[[cst.BaseExpression], Iterable[str]] = names_in
               ) -> set[str]:
@@ -745,6 +731,19 @@ def _unpacked(value: cst.BaseExpression, count: int, imports: ImportMap) -> Opti
     if value.func.value == "enumerate" and count == 2 and positional:
         return [_INDEX, positional[0].value]
     return None
+
+
+def _names_read(expr: cst.BaseExpression, followed: Callable[[cst.CSTNode], Iterable[cst.CSTNode]]
+                ) -> Iterator[str]:
+    """The names `expr` reads, walking into what `followed` gives of each node (not nested
+    functions or classes)."""
+    stack: list[cst.CSTNode] = [expr]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            yield current.value
+        elif not isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Param)):
+            stack.extend(followed(current))
 
 
 def walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:
