@@ -759,7 +759,7 @@ def walk_scope(statements: list[cst.CSTNode]) -> Iterator[cst.CSTNode]:
 
 # TensorFlow functions whose results are structures of what they are given or objects, not
 # tensors: `tf.nest.flatten(model.trainable_variables)` is a list of the variables themselves.
-_NOT_TENSOR_NAMESPACES = ("tensorflow.nest.", "tensorflow.data.", "tensorflow.train.", "tensorflow.saved_model.",
+NOT_TENSOR_NAMESPACES = ("tensorflow.nest.", "tensorflow.data.", "tensorflow.train.", "tensorflow.saved_model.",
                           "tensorflow.distribute.", "tensorflow.config.", "tensorflow.summary.", "tensorflow.io.gfile.",
                           "tensorflow.keras.layers.", "tensorflow.keras.models.", "tensorflow.keras.optimizers.",
                           "tensorflow.keras.Model", "tensorflow.keras.Sequential", "tensorflow.Module",
@@ -784,7 +784,7 @@ def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optiona
         if qualified is not None:
             if weights and qualified.startswith("keras.ops."):
                 return qualified != "keras.ops.convert_to_numpy"
-            return qualified.startswith("tensorflow.") and not qualified.startswith(_NOT_TENSOR_NAMESPACES) \
+            return qualified.startswith("tensorflow.") and not qualified.startswith(NOT_TENSOR_NAMESPACES) \
                 and qualified not in ("tensorflow.Variable", "tensorflow.numpy_function", "tensorflow.py_function")
         callee = expr.func
         return (

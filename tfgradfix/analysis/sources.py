@@ -234,12 +234,11 @@ def restricted(scope: "Scope", blocks: Iterable[TapeBlock], blocking: Blocking,
     if constants:
         blocking = replace(blocking, constants=blocking.constants | constants)
     sources = node_objects(scope, node, blocks)
-    if sources is None:
-        return blocking if constants else None
-    narrowed = excluding_others(scope, sources, blocking)
-    if narrowed is None:
-        return blocking if constants else None
-    return replace(narrowed, only_sources=frozenset(sources))
+    if sources is not None:
+        narrowed = excluding_others(scope, sources, blocking)
+        if narrowed is not None:
+            return replace(narrowed, only_sources=frozenset(sources))
+    return blocking if constants else None
 
 
 def excluding_others(scope: "Scope", sources: Iterable[str], blocking: Blocking) -> Optional[Blocking]:

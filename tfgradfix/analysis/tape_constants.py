@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import PYTHON_VALUE_BUILTINS, walk_scope
+from tfgradfix.analysis.dataflow import NOT_TENSOR_NAMESPACES, PYTHON_VALUE_BUILTINS, walk_scope
 from tfgradfix.analysis.tapes import TapeBlock
 from tfgradfix.analysis.tree import contains
 from tfgradfix.analysis.vocabulary import VARIABLE_CONSTRUCTORS
@@ -25,12 +25,9 @@ from tfgradfix.analysis.vocabulary import VARIABLE_CONSTRUCTORS
 if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import Scope
 
-# Modules whose calls return new tensors or arrays, never a variable they are given.
-_VALUE_MODULES = ("tensorflow.math.", "tensorflow.nn.", "tensorflow.linalg.", "numpy.", "keras.ops.",
-                  "tensorflow.keras.ops.", "tensorflow.experimental.numpy.")
-_TENSOR_FUNCTION_PREFIX = "tensorflow."
-# TensorFlow functions that hand back the structures or objects they are given.
-_STRUCTURE_FUNCTIONS = ("tensorflow.nest.", "tensorflow.Variable", "tensorflow.identity_n")
+# Modules whose calls return new tensors or arrays, never a variable they are given (but for
+# dataflow's NOT_TENSOR_NAMESPACES: structures of what they are given, layers, models).
+_VALUE_MODULES = ("tensorflow.", "numpy.", "keras.ops.")
 # Method names that may hand out variables (`model.get_variables()`, `self.params()`).
 _VARIABLE_WORDS = ("variable", "weight", "param", "trainable")
 _DEPTH = 2
@@ -81,9 +78,9 @@ def may_hold_variable(scope: "Scope", value: cst.BaseExpression, depth: int = 0)
 def _call_may_return_variable(scope: "Scope", call: cst.Call, depth: int) -> bool:
     qualified = scope.module.imports.resolve(call.func)
     if qualified is not None:
-        if qualified in VARIABLE_CONSTRUCTORS or qualified.startswith(_STRUCTURE_FUNCTIONS):
+        if qualified in VARIABLE_CONSTRUCTORS or qualified.startswith(NOT_TENSOR_NAMESPACES):
             return True
-        return not qualified.startswith((*_VALUE_MODULES, _TENSOR_FUNCTION_PREFIX))
+        return not qualified.startswith(_VALUE_MODULES)
     callee = call.func
     if isinstance(callee, cst.Name) and callee.value in PYTHON_VALUE_BUILTINS and callee.value != "getattr":
         return False
