@@ -401,3 +401,12 @@ def test_returns_bootstrapped_from_the_only_critic_call_lose_its_gradient():
     undetached for the values; with the bootstrap its only call, the conversion cuts the critic off."""
     text = _silent_fixture("TGF103", "ok_returns_bootstrapped_from_the_critic.py")
     assert _reported(text.replace("values = self.critic(states)", "values = tf.zeros_like(returns)"), "TGF103")
+
+
+def test_a_model_returning_8_bit_pixels_is_off_the_path_where_one_casting_back_is_not():
+    """ok_uint8_sampler is silent because its `call` ends by turning the sample into 8-bit pixels
+    (through `tf.reverse`, bound to a name before the return); cast the pixels back to floats and
+    the integer cast cuts the denoiser off a float output."""
+    text = _silent_fixture("TGF302", "ok_uint8_sampler.py")
+    cast = "tf.cast(127.5 * (sample + 1.0), dtype=tf.uint8)"
+    assert _reported(text.replace(cast, f"tf.cast({cast}, tf.float32)"), "TGF302")

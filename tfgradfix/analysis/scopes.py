@@ -46,6 +46,7 @@ from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tree import child_nodes, descendants, statements
 from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.tf_version import tf1_api
+from tfgradfix.analysis.values import KEEPS_FIRST_OPERAND_DTYPE
 from tfgradfix.analysis.training_mode import inference_only, trains_without_call
 from tfgradfix.analysis.keras import (
     FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
@@ -490,18 +491,28 @@ class ModuleAnalysis:
         return scope
 
     def _returns_images(self, scope: Scope) -> bool:
-        """Every return is cast to 8-bit pixels: an inference-only decoder, whose output
-        nothing differentiates (a loss needs floats)."""
-        returns = [n.value for n in walk_scope(scope.body) if isinstance(n, cst.Return)]
-        return bool(returns) and all(self._casts_to_pixels(value) for value in returns)
+        """Every return is cast to 8-bit pixels: an inference-only decoder or sampler, whose
+        output nothing differentiates (a loss needs floats)."""
+        blocks = [n.body for n in statements(scope.body) if isinstance(n, cst.IndentedBlock)]
+        blocks.append(list(scope.body))
+        returns = [(line, block[:index]) for block in blocks for index, line in enumerate(block)
+                   if isinstance(line, cst.SimpleStatementLine) and isinstance(line.body[0], cst.Return)]
+        return bool(returns) and all(self._casts_to_pixels(line.body[0].value, before)
+                                     for line, before in returns)
 
-    def _casts_to_pixels(self, value: Optional[cst.BaseExpression]) -> bool:
-        """`tf.cast(x, tf.uint8)`, `x.astype(np.uint8)`, `np.uint8(x)`."""
+    def _casts_to_pixels(self, value: Optional[cst.BaseExpression], before: list) -> bool:
+        """`tf.cast(x, tf.uint8)`, `x.astype(np.uint8)`, `np.uint8(x)`, an op that keeps its
+        operand's dtype around one (`tf.reverse(tf.cast(...), axis=[-1])`), or a name the
+        statements `before` the return last bound to one of those, unconditionally."""
+        if isinstance(value, cst.Name):
+            return self._casts_to_pixels(_last_straight_binding(value.value, before), [])
         if not isinstance(value, cst.Call):
             return False
         qualified = self.imports.resolve(value.func)
         if qualified in _IMAGE_CASTS:
             return any(self.imports.dtype_name(a.value) == "uint8" for a in value.args[1:])
+        if qualified in KEEPS_FIRST_OPERAND_DTYPE and value.args and value.args[0].keyword is None:
+            return self._casts_to_pixels(value.args[0].value, before)
         if isinstance(value.func, cst.Attribute) and value.func.attr.value == "astype":
             return any(self.imports.dtype_name(a.value) == "uint8" for a in value.args[:1])
         return qualified == "numpy.uint8"
@@ -1007,6 +1018,32 @@ class ModuleAnalysis:
             found = self.function_of(scope, call.func)
             return found if found is not None and isinstance(found.node, cst.FunctionDef) else None
         return None
+
+
+def _last_straight_binding(name: str, before: list) -> Optional[cst.BaseExpression]:
+    """The value of the last `name = ...` among the statements `before` a return, when no
+    compound statement after it rebinds `name` (a loop or branch would make it one of several)."""
+    for line in reversed(before):
+        if isinstance(line, cst.SimpleStatementLine):
+            for small in reversed(line.body):
+                if isinstance(small, cst.Assign) and any(name in target_names(t.target) for t in small.targets):
+                    return small.value if len(small.targets) == 1 and isinstance(small.targets[0].target,
+                                                                                   cst.Name) else None
+                if isinstance(small, (cst.AugAssign, cst.AnnAssign)) and name in target_names(small.target):
+                    return None
+        elif any(name in target_names(target) for target in _bound_targets(line)):
+            return None  # rebound in a loop or branch: one of several values
+    return None
+
+
+def _bound_targets(statement: cst.CSTNode) -> Iterator[cst.BaseExpression]:
+    for node in descendants(statement):
+        if isinstance(node, cst.AssignTarget):
+            yield node.target
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
+            yield node.target
+        elif isinstance(node, cst.AsName):
+            yield node.name
 
 
 def is_abstract(node: ScopeNode) -> bool:

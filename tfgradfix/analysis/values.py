@@ -62,7 +62,7 @@ _BOOLEAN_RESULT = frozenset(f"tensorflow.{space}logical_{op}" for space in ("", 
                             for op in ("and", "or", "not", "xor"))
 # Ops whose result has their first operand's dtype (reshaping, selecting, shuffling), and those
 # whose operands must share one dtype: an integer operand makes an integer result.
-_FIRST_OPERAND_DTYPE = frozenset(f"tensorflow.{op}" for op in (
+KEEPS_FIRST_OPERAND_DTYPE = frozenset(f"tensorflow.{op}" for op in (
     "reshape", "squeeze", "expand_dims", "transpose", "tile", "slice", "gather", "gather_nd", "reverse",
     "random.shuffle", "boolean_mask", "stop_gradient", "sort", "unique", "reduce_sum", "reduce_max", "reduce_min",
     "math.reduce_sum", "math.reduce_max", "math.reduce_min"))
@@ -166,7 +166,7 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
     if qualified == "tensorflow.where" and len(call.args) == 1:
         return Kind.INTEGER  # the coordinates of the true elements
     positional = [a.value for a in call.args if a.keyword is None and not a.star]
-    if qualified in _FIRST_OPERAND_DTYPE and positional and kind_of(flow, positional[0], seen) is Kind.INTEGER:
+    if qualified in KEEPS_FIRST_OPERAND_DTYPE and positional and kind_of(flow, positional[0], seen) is Kind.INTEGER:
         return Kind.INTEGER
     if qualified in _SHARED_DTYPE and any(kind_of(flow, v, seen) is Kind.INTEGER for v in positional[:2]):
         return Kind.INTEGER
