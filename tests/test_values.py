@@ -157,9 +157,15 @@ def test_creation_under_a_guard_that_it_closes_runs_once(guard, reported):
     assert _reported(code, "TGF209") is reported
 
 
-@pytest.mark.parametrize("guarded, reported", [(True, False), (False, True)])
-def test_a_helper_runs_once_when_every_call_of_it_is_guarded(guarded, reported):
-    call = "if not self.built:\n            self.build(inputs.shape)" if guarded else "self.build(inputs.shape)"
+@pytest.mark.parametrize("call, reported", [
+    ("if not self.built:\n            self.build(inputs.shape)", False),
+    ("try:\n            self.inner.units\n        except AttributeError:\n            self.build(inputs.shape)", False),
+    ("try:\n            assert self.inner is not None\n        except:\n            self.build(inputs.shape)", False),
+    ("self.build(inputs.shape)", True),
+    ("try:\n            n = int(inputs.shape[-1])\n        except TypeError:\n            self.build(inputs.shape)", True),
+    ("try:\n            self.inner.units\n        except KeyError:\n            self.build(inputs.shape)", True),
+])
+def test_a_helper_runs_once_when_every_call_of_it_is_guarded(call, reported):
     code = (
         "class L(keras.layers.Layer):\n"
         "    def build(self, input_shape):\n"
@@ -410,3 +416,21 @@ def test_a_model_returning_8_bit_pixels_is_off_the_path_where_one_casting_back_i
     text = _silent_fixture("TGF302", "ok_uint8_sampler.py")
     cast = "tf.cast(127.5 * (sample + 1.0), dtype=tf.uint8)"
     assert _reported(text.replace(cast, f"tf.cast({cast}, tf.float32)"), "TGF302")
+
+
+@pytest.mark.parametrize("made, reported", [
+    ("rows = tf.Variable(range(4))", False),
+    ("rows = tf.Variable([0, 1, 2, 3])", False),
+    ("rows = tf.Variable(tf.zeros(4, dtype=tf.int32))", False),
+    ("rows = tf.Variable(range(4))\n        rows.assign_add(tf.ones(4, tf.int32))", True),
+    ("rows = tf.Variable([0.0, 1.0, 2.0, 3.0])", True),
+    ("rows = tf.Variable(tf.range(4.0))", True),
+])
+def test_an_integer_variable_nothing_writes_is_a_constant_not_a_weight(made, reported):
+    """Made in `call`, it is an index tensor; a written one is state that starts over, a float one a weight."""
+    code = (
+        "class L(keras.layers.Layer):\n"
+        "    def call(self, inputs):\n"
+        f"        {made}\n"
+        "        return tf.gather(inputs, rows, axis=1)\n")
+    assert _reported(code, "TGF202") is reported

@@ -4,7 +4,8 @@ A variable or a layer created on the forward path is a bug only when its creatio
 every call. Creation runs once when it is guarded by a test that the creation itself makes
 false (`if self.proj is None:`, `if not self.built:`, `if not hasattr(self, "v"):`,
 `if "k" not in self.cache:`), also through a predicate method that returns such a test
-(`if self._need_init():`), or under `tf.init_scope()`; and a helper runs once when every
+(`if self._need_init():`), in the handler of a `try` that reads the object first
+(`try: self.w.dtype` / `except AttributeError: self.build(s)`), or under `tf.init_scope()`; and a helper runs once when every
 call that reaches it from the forward path runs once (`if not self.built: self.build(s)`).
 """
 
@@ -15,6 +16,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import INIT_SCOPES
 
 # How many helpers up the call graph a guard may stand.
@@ -46,12 +48,35 @@ def _guarded(context, node: cst.CSTNode, scope) -> bool:
                 return True
             if child is current.orelse and once_test(current.test, scope, False):
                 return True
+        if isinstance(current, cst.ExceptHandler) and _missing_attribute_handler(current, context.parent(current)):
+            return True
         if isinstance(current, cst.With) and any(
                 isinstance(item.item, cst.Call) and context.imports.resolve(item.item.func) in INIT_SCOPES
                 for item in current.items):
             return True
         child, current = current, context.parent(current)
     return False
+
+
+# What a lookup of a missing attribute raises, and the bases that catch it.
+_MISSING_ATTRIBUTE = frozenset({"AttributeError", "Exception", "BaseException"})
+
+
+def _missing_attribute_handler(handler: cst.ExceptHandler, statement) -> bool:
+    """A handler that a missing `self.<attr>` in its `try` reaches, so that the creation it
+    runs (which sets the attribute) closes it: `try: self.w.dtype` / `except: self.build(s)`."""
+    if not isinstance(statement, cst.Try) or not _catches_missing_attribute(handler.type):
+        return False
+    return any(isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) and node.value.value == "self"
+               for node in descendants(statement.body))
+
+
+def _catches_missing_attribute(caught: Optional[cst.BaseExpression]) -> bool:
+    if caught is None:
+        return True
+    if isinstance(caught, cst.Tuple):
+        return any(_catches_missing_attribute(element.value) for element in caught.elements)
+    return isinstance(caught, cst.Name) and caught.value in _MISSING_ATTRIBUTE
 
 
 def once_test(test: cst.BaseExpression, scope, holds: bool, _depth: int = 0) -> bool:

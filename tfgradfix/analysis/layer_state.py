@@ -9,6 +9,7 @@ import libcst as cst
 
 from tfgradfix.analysis.keras import FORWARD_METHODS, is_weight_constructor, self_attribute
 from tfgradfix.analysis.tree import descendants
+from tfgradfix.analysis.values import Kind, kind_of
 from tfgradfix.analysis.vocabulary import TF_VARIABLE
 
 ASSIGNS = ("assign", "assign_add", "assign_sub")
@@ -21,6 +22,34 @@ def creates(context, node: cst.Call) -> Optional[str]:
     if isinstance(node.func, cst.Attribute) and node.func.attr.value == "add_weight":
         return "weight"
     return None
+
+
+def integer_constant(context, constructor: cst.Call) -> bool:
+    """A `tf.Variable` of integers (`tf.Variable(range(n))`, `dtype=tf.int32`) that no code
+    writes with `.assign*()`: a constant tensor (indices, a lookup table), neither a weight
+    that could train nor state that a new variable would lose."""
+    flow = context.flow
+    if flow is None or kind_of(flow, constructor) is not Kind.INTEGER:
+        return False
+    parent = context.parent(constructor)
+    if isinstance(parent, cst.Arg):
+        return True  # used where it is made: nothing else holds it to write it
+    attr = stored_on(context, constructor)
+    if attr is not None:
+        cls = context.scope.keras_class
+        methods = [m for c in cls.lineage() for m in c.methods.values()] if cls is not None else []
+        return not any(_writes(node, lambda receiver: self_attribute(receiver) == attr)
+                       for method in methods for node in descendants(method))
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+        local = parent.targets[0].target.value
+        return not any(_writes(node, lambda receiver: isinstance(receiver, cst.Name) and receiver.value == local)
+                       for node in descendants(context.scope.node))
+    return False
+
+
+def _writes(node: cst.CSTNode, is_receiver) -> bool:
+    return (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value.startswith(("assign", "scatter")) and is_receiver(node.func.value))
 
 
 def stored_on(context, node: cst.CSTNode) -> Optional[str]:

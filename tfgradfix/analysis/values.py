@@ -25,6 +25,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import METADATA_ATTRIBUTES, walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
 from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.literals import is_float_literal, is_integer_literal
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 
 if TYPE_CHECKING:
@@ -174,13 +175,21 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
     if dtype is not None and qualified.startswith(("tensorflow.", "numpy.", "keras.")):
         return Kind.INTEGER if _integer_dtype(flow, dtype) else Kind.UNKNOWN
     if qualified in _KEEPS_DTYPE and call.args and call.args[0].keyword is None:
-        # `tf.Variable(tf.zeros(s, dtype=tf.int32))`, `tf.constant(images.astype(np.uint8))`
-        inner = kind_of(flow, call.args[0].value, seen)
-        if inner == Kind.INTEGER:
+        # `tf.Variable(tf.zeros(s, dtype=tf.int32))`, `tf.constant(images.astype(np.uint8))`,
+        # `tf.Variable(range(n))`, `tf.constant([0, 2])`: Python ints make an int32 tensor
+        first = call.args[0].value
+        if kind_of(flow, first, seen) == Kind.INTEGER or is_integer_literal(first) or _builtin_range(imports, first):
             return Kind.INTEGER
-    if qualified == "tensorflow.range" or qualified.startswith("tensorflow.strings."):
-        return Kind.INTEGER if qualified == "tensorflow.range" else Kind.STRING
+    if qualified == "tensorflow.range":  # `tf.range(4.0)` counts in floats
+        return Kind.FLOAT if any(is_float_literal(v) for v in positional) else Kind.INTEGER
+    if qualified.startswith("tensorflow.strings."):
+        return Kind.STRING
     return Kind.UNKNOWN
+
+
+def _builtin_range(imports, expr: cst.BaseExpression) -> bool:
+    return (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "range"
+            and imports.resolve(expr.func) is None)
 
 
 def _integer_dtype(flow: "DataFlow", expr: cst.BaseExpression) -> bool:

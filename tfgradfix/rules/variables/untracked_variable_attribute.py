@@ -7,6 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.imports import is_integer_dtype
 from tfgradfix.analysis.keras import defines_property, hands_out
 from tfgradfix.analysis.objects import module_weights
@@ -60,7 +61,8 @@ class UntrackedVariableAttribute(Rule):
         "object's output (a `__call__` returning it, whose caller trains it by name). The project runs on Keras "
         "3: code written for Keras 2 (`tf_keras`, `TF_USE_LEGACY_KERAS`, TF's private `tensorflow.python.keras`) "
         "or for TF 1.x (`tf.contrib`, `tf.Session`, `tf.train.AdamOptimizer`: `analysis/tf_version.py`) tracks the variable "
-        "and is silent. "
+        "and is silent. Made outside the forward pass, or in a `build` that `call` runs only once "
+        "(`if not self.built:`, `except AttributeError:`): made on every call, it is TGF201/TGF202's. "
         "For a held `tf.Module`: its class is a `tf.Module` (here or through the project index), it makes "
         "trainable `tf.Variable`s that are weights by the same test, and `call` (or what it calls, or a "
         "property it reads) reads the attribute holding it."
@@ -192,8 +194,9 @@ class UntrackedVariableAttribute(Rule):
         scope = context.scope
         if scope.keras_class is None or scope.keras_class.legacy or context.analysis.legacy_keras:
             return
-        if scope.forward:
-            return  # in call: TGF201/TGF202's business
+        if scope.forward and not (isinstance(scope.node, cst.FunctionDef) and scope.node.name.value == "build"
+                                  and runs_once(context, node)):
+            return  # made on every call: TGF201/TGF202's business
         if context.imports.resolve(node.func) not in TF_VARIABLE:
             self._module_attribute(node)
             return

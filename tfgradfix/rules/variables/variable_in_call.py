@@ -8,7 +8,7 @@ import libcst as cst
 
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.frequency import runs_once
-from tfgradfix.analysis.layer_state import creates, integer_names, known_values
+from tfgradfix.analysis.layer_state import creates, integer_constant, integer_names, known_values
 from tfgradfix.analysis.roles import holds_state, stepped_counters
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Edit, Fix
@@ -31,7 +31,10 @@ class VariableInCall(Rule):
     evidence = (
         "How often the code runs: the creation is in `call` itself and runs on every call, not under a test "
         "that closes after the first run (`if self.v is None:`, `if not self.built:`, `hasattr`, a predicate "
-        "method returning such a test) nor under `tf.init_scope()`. `add_weight` is reported in Keras 3 "
+        "method returning such a test, the handler of a `try` that reads the attribute) nor under "
+        "`tf.init_scope()`. What it makes: a variable of integers that nothing writes with `.assign*()` "
+        "(`tf.Variable(range(n))` used as indices) is a constant, neither weight nor state, and is silent. "
+        "`add_weight` is reported in Keras 3 "
         "classes only (whose tracker raises); a class derived from Keras 2 (`tf_keras`, "
         "`tensorflow.python.keras`) is silent there."
     )
@@ -83,7 +86,7 @@ class VariableInCall(Rule):
         if cls is None or not scope.is_forward_entry or scope.node.name.value != "call":
             return
         created = creates(context, node)
-        if created is None or runs_once(context, node):
+        if created is None or runs_once(context, node) or integer_constant(context, node):
             return
         is_variable = created == "variable"
         if not is_variable and cls.legacy:

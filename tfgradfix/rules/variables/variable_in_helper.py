@@ -12,7 +12,9 @@ from tfgradfix.analysis.context import ParentMap
 from tfgradfix.analysis.dataflow import walk_scope, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.frequency import runs_once
-from tfgradfix.analysis.layer_state import attribute_values, creates, integer_names, known_values, repeated_in
+from tfgradfix.analysis.layer_state import (
+    attribute_values, creates, integer_constant, integer_names, known_values, repeated_in,
+)
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.fixes.edits import Edit, FileEdit, Fix, keyword_arg
 from tfgradfix.fixes.hoist import (
@@ -35,8 +37,10 @@ class VariableInHelper(Rule):
     evidence = (
         "How often the code runs (`analysis/frequency.py`): the creation is reached from `call` through a "
         "helper on every call. Creation under a test that closes after the first run (`is None`, `not "
-        "self.built`, `hasattr`, a predicate method that returns such a test), under `tf.init_scope()`, or in"
-        " a helper reached only from such code runs once and is silent."
+        "self.built`, `hasattr`, a predicate method that returns such a test, the handler of a `try` that "
+        "reads the attribute: `try: self.w.dtype` / `except AttributeError: self.build(s)`), under "
+        "`tf.init_scope()`, or in a helper reached only from such code runs once and is silent. A variable "
+        "of integers that nothing writes with `.assign*()` is a constant (indices), not a weight: silent."
     )
     why = (
         "The helper runs on every forward pass, so the variable is created again each time: it "
@@ -113,7 +117,7 @@ class VariableInHelper(Rule):
         scope = context.scope
         if not scope.forward or scope.is_forward_entry or not isinstance(scope.node, cst.FunctionDef):
             return
-        if creates(context, node) is None or runs_once(context, node):
+        if creates(context, node) is None or runs_once(context, node) or integer_constant(context, node):
             return
         callers = context.analysis.callers_of(scope)
         external = scope.external_callers
