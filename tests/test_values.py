@@ -340,12 +340,22 @@ def test_a_product_scaling_values_is_reported_where_one_making_a_shape_is_not():
     assert _reported(scaled, "TGF101")
 
 
-def test_a_conversion_of_a_tensorflow_result_is_still_a_leftover():
-    """ok_conversion_of_a_sublayer_result is silent because what a sub-layer, a method or a held
-    function returns may be no tensor; convert a TensorFlow op's result and it is reported."""
-    text = _silent_fixture("TGF103", "ok_conversion_of_a_sublayer_result.py")
-    op = text.replace("tf.convert_to_tensor(self.scale(inputs))", "tf.convert_to_tensor(tf.tanh(self.scale(inputs)))")
-    assert _reported(op, "TGF103")
+@pytest.mark.parametrize("upstream, reported", [
+    ("t = tf.tanh(inputs * self.w)", False),
+    ("t = tf.constant(np.tanh(inputs * self.w))", True),
+    ("t = tf.tanh(inputs * self.w).numpy()\n        t = tf.constant(t)", True),
+])
+def test_converting_a_tensor_is_reported_only_as_the_leftover_of_a_numpy_round_trip(upstream, reported):
+    """`tf.convert_to_tensor` of a tensor returns it, gradient and all: reported only where the
+    value went through NumPy on its way (what the round trip's fix leaves behind)."""
+    code = (
+        "class L(keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1],))\n\n"
+        "    def call(self, inputs):\n"
+        f"        {upstream}\n"
+        "        return tf.convert_to_tensor(tf.reshape(t * 2.0, [-1]))\n")
+    assert _reported(code, "TGF103") is reported
 
 
 def test_a_numpy_function_returning_floats_is_reported_where_one_returning_indices_is_not():
@@ -434,3 +444,24 @@ def test_an_integer_variable_nothing_writes_is_a_constant_not_a_weight(made, rep
         f"        {made}\n"
         "        return tf.gather(inputs, rows, axis=1)\n")
     assert _reported(code, "TGF202") is reported
+
+
+@pytest.mark.parametrize("stored, reported", [
+    ("tf.reduce_mean(tf.matmul(inputs, self.w), axis=0)", True),
+    ("tf.reduce_mean(tf.cast(inputs > 0.5, tf.float32), axis=0)", False),
+])
+def test_the_function_form_of_assign_names_the_variable_in_its_first_argument(stored, reported):
+    """`tf.compat.v1.assign(ref, value)` stores `value` in `ref` (not in `tf`): reported where the
+    value carries a gradient and the output reads `ref` after it."""
+    code = (
+        "class L(keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.w = self.add_weight(shape=(input_shape[-1], 4))\n"
+        "        self.state = self.add_weight(shape=(4,), initializer='zeros', trainable=False)\n\n"
+        "    def call(self, inputs):\n"
+        f"        tf.compat.v1.assign(self.state, {stored})\n"
+        "        return self.state * 2.0\n")
+    source = SourceFile(path="snippet.py", text=_HEADER + code, encoding="utf-8", bom=False)
+    messages = [f.message for f in Engine(ALL_RULES).process(source).findings if f.code == "TGF208"]
+    assert bool(messages) is reported
+    assert all("`self.state`" in message for message in messages), messages

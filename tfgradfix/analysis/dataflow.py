@@ -485,6 +485,18 @@ class DataFlow:
                 if counts[b.name] == 1 and isinstance(b.statement, cst.Assign) and len(b.statement.targets) == 1
                 and isinstance(b.statement.targets[0].target, cst.Name)}
 
+    def upstream(self, expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
+        """`expr`, then every value bound to a name it is computed from, transitively."""
+        seen: set[str] = set()
+        pending = [expr]
+        while pending:
+            current = pending.pop()
+            yield current
+            for name in names_in(current):
+                if name not in seen:
+                    seen.add(name)
+                    pending.extend(b.value for b in self.bindings if b.name == name and b.value is not None)
+
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         """Whether `expr` carries a gradient from a trainable source."""
         if isinstance(expr, cst.Name):

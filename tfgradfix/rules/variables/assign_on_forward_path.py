@@ -38,7 +38,8 @@ class AssignOnForwardPath(Rule):
         "Keras 3 weight's `assign` returns the value, gradient included; a helper's parameter is what its "
         "callers pass), and in a helper (a method of the layer included) only where a caller trains through "
         "what the helper returns (not `add_update`). The receiver is not an object the value model knows to be "
-        "an instance of a plain class of the project, with its own `assign` method."
+        "an instance of a plain class of the project, with its own `assign` method. TF 1.x's function form "
+        "(`tf.assign_add(ref, value)`, `tf.compat.v1.assign`) stores its second argument in its first."
     )
     why = (
         "`assign` copies a value into the variable's buffer; the tape records no gradient for "
@@ -88,13 +89,20 @@ class AssignOnForwardPath(Rule):
         # Sources are the weights (and watched tensors), not the layer's inputs: a layer that
         # stores a statistic of its input and also returns the input still passes a gradient.
         flow = context.scope.analyse(Blocking(parameters=False).extended("stop_gradient", "StopGradient"))
-        if not flow.is_tainted(node.args[0].value):
+        if context.imports.resolve(callee) is not None:
+            # TF 1.x's function form, `tf.assign_add(ref, value)`: the variable is its first argument
+            if len(node.args) < 2:
+                return
+            receiver, value = node.args[0].value, node.args[1].value
+        else:
+            receiver, value = callee.value, node.args[0].value
+        if not flow.is_tainted(value):
             return
-        if describe(context.scope, callee.value).kind is Kind.PLAIN:
+        if describe(context.scope, receiver).kind is Kind.PLAIN:
             return  # an object of a known class (`self.target_assigner.assign(boxes, truths)`), no variable
-        variable = dotted_name(callee.value)
+        variable = dotted_name(receiver)
         if variable is None or not (
-                self._result_used(node) and not self._returns_value(callee.value) or self._read_after(node, variable, flow)):
+                self._result_used(node) and not self._returns_value(receiver) or self._read_after(node, variable, flow)):
             return
         self.report(node, self.message.format(variable=variable, method=callee.attr.value))
 
