@@ -340,22 +340,12 @@ def test_a_product_scaling_values_is_reported_where_one_making_a_shape_is_not():
     assert _reported(scaled, "TGF101")
 
 
-@pytest.mark.parametrize("upstream, reported", [
-    ("t = tf.tanh(inputs * self.w)", False),
-    ("t = tf.constant(np.tanh(inputs * self.w))", True),
-    ("t = tf.tanh(inputs * self.w).numpy()\n        t = tf.constant(t)", True),
-])
-def test_converting_a_tensor_is_reported_only_as_the_leftover_of_a_numpy_round_trip(upstream, reported):
-    """`tf.convert_to_tensor` of a tensor returns it, gradient and all: reported only where the
-    value went through NumPy on its way (what the round trip's fix leaves behind)."""
-    code = (
-        "class L(keras.layers.Layer):\n"
-        "    def build(self, input_shape):\n"
-        "        self.w = self.add_weight(shape=(input_shape[-1],))\n\n"
-        "    def call(self, inputs):\n"
-        f"        {upstream}\n"
-        "        return tf.convert_to_tensor(tf.reshape(t * 2.0, [-1]))\n")
-    assert _reported(code, "TGF103") is reported
+def test_a_conversion_of_a_tensorflow_result_is_still_a_leftover():
+    """ok_conversion_of_a_sublayer_result is silent because what a sub-layer, a method or a held
+    function returns may be no tensor; convert a TensorFlow op's result and it is reported."""
+    text = _silent_fixture("TGF103", "ok_conversion_of_a_sublayer_result.py")
+    op = text.replace("tf.convert_to_tensor(self.scale(inputs))", "tf.convert_to_tensor(tf.tanh(self.scale(inputs)))")
+    assert _reported(op, "TGF103")
 
 
 def test_a_numpy_function_returning_floats_is_reported_where_one_returning_indices_is_not():
@@ -465,3 +455,34 @@ def test_the_function_form_of_assign_names_the_variable_in_its_first_argument(st
     messages = [f.message for f in Engine(ALL_RULES).process(source).findings if f.code == "TGF208"]
     assert bool(messages) is reported
     assert all("`self.state`" in message for message in messages), messages
+
+
+@pytest.mark.parametrize("derived, reported", [
+    ("tf.zeros(shape=self.kernel.shape)", False),
+    ("tf.ones(tf.shape(self.kernel)) * float(len(self.kernel))", False),
+    ("tf.zeros(shape=self.kernel.shape) + self.kernel", True),
+    ("tf.nn.softplus(self.kernel)", True),
+])
+def test_a_tensor_built_from_a_weight_s_shape_is_no_snapshot_of_the_weight(derived, reported):
+    """ok_mask_from_weight_shape is silent because only the weight's shape is read in `build`;
+    read its value there and `call` uses a snapshot of it."""
+    code = (
+        "class L(keras.layers.Layer):\n"
+        "    def build(self, input_shape):\n"
+        "        self.kernel = self.add_weight(shape=(input_shape[-1], 4))\n"
+        f"        self.derived = {derived}\n\n"
+        "    def call(self, inputs):\n"
+        "        return tf.matmul(inputs, self.derived)\n")
+    assert _reported(code, "TGF205") is reported
+
+
+@pytest.mark.parametrize("ratio, reported", [
+    ("self.ratio = tf.exp(self.log_probs - old_log_probs)", False),
+    ("self.ratio = tf.stop_gradient(tf.exp(self.log_probs - old_log_probs))", True),
+])
+def test_a_value_kept_on_self_in_a_step_carries_what_it_was_computed_from(ratio, reported):
+    """ok_ppo_ratio_kept_on_self is silent because the actor reaches the loss through
+    `self.ratio`; stop that ratio and no path is left."""
+    text = _silent_fixture("TGF301", "ok_ppo_ratio_kept_on_self.py")
+    edited = text.replace("self.ratio = tf.exp(self.log_probs - old_log_probs)", ratio)
+    assert _reported(edited, "TGF301") is reported

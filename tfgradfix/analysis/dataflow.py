@@ -191,6 +191,10 @@ class DataFlow:
     imports: ImportMap
     bindings: list[Binding] = field(default_factory=list)
     tainted: set[str] = field(default_factory=set)
+    # `self.<attr> = value` in this scope (`self.ratio = tf.exp(logp - logp_old)` in a training
+    # step, read back a line later), and those of them that carry a gradient.
+    attribute_bindings: list[tuple[str, cst.BaseExpression]] = field(default_factory=list)
+    tainted_attributes: set[str] = field(default_factory=set)
     live: set[str] = field(default_factory=set)
     # Live without going through the items of a NumPy buffer (`returns[t] = g`); None: no buffer.
     live_directly: Optional[set[str]] = None
@@ -298,6 +302,9 @@ class DataFlow:
                 for element, part in zip(target.elements, parts):
                     self._bind(element.value, part, statement)
                 return
+        attr = self_attribute(target)
+        if attr is not None:
+            self.attribute_bindings.append((attr, value))
         for name in target_names(target):
             self.bindings.append(Binding(name, value, statement))
 
@@ -386,6 +393,10 @@ class DataFlow:
                     changed = True
                 if binding.name not in self.ndarray_names and self.is_ndarray(binding.value):
                     self.ndarray_names.add(binding.name)
+                    changed = True
+            for attr, value in self.attribute_bindings:
+                if attr not in self.tainted_attributes and self.is_tainted(value):
+                    self.tainted_attributes.add(attr)
                     changed = True
         self.live = self._live(self.bindings)
         buffers = self.numpy_buffers()
@@ -485,18 +496,6 @@ class DataFlow:
                 if counts[b.name] == 1 and isinstance(b.statement, cst.Assign) and len(b.statement.targets) == 1
                 and isinstance(b.statement.targets[0].target, cst.Name)}
 
-    def upstream(self, expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
-        """`expr`, then every value bound to a name it is computed from, transitively."""
-        seen: set[str] = set()
-        pending = [expr]
-        while pending:
-            current = pending.pop()
-            yield current
-            for name in names_in(current):
-                if name not in seen:
-                    seen.add(name)
-                    pending.extend(b.value for b in self.bindings if b.name == name and b.value is not None)
-
     def is_tainted(self, expr: cst.BaseExpression) -> bool:
         """Whether `expr` carries a gradient from a trainable source."""
         if isinstance(expr, cst.Name):
@@ -509,6 +508,8 @@ class DataFlow:
             attr = expr.attr.value
             owner_attr = self_attribute(expr)
             if owner_attr is not None:
+                if owner_attr in self.tainted_attributes:
+                    return True
                 if not self.blocking.all_sources:
                     return owner_attr == self.blocking.weight
                 return self.scope.is_weight(owner_attr)

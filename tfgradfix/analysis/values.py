@@ -18,13 +18,14 @@ the `isinstance` test of the branch it is read in.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import METADATA_ATTRIBUTES, walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
 from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.tree import child_nodes
 from tfgradfix.analysis.literals import is_float_literal, is_integer_literal
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 
@@ -77,6 +78,25 @@ _DATA_TYPES = frozenset({"list", "tuple", "dict", "str", "bytes", "int", "float"
 _TENSOR_TYPES = frozenset({"tensorflow.Tensor", "tensorflow.Variable", "tensorflow.SparseTensor",
                            "tensorflow.RaggedTensor", "keras.KerasTensor", "keras.Variable"})
 _TENSOR_TESTS = frozenset({"tensorflow.is_tensor", "keras.ops.is_tensor", "tensorflow.debugging.is_numeric_tensor"})
+
+
+def value_reads(expr: cst.BaseExpression, imports) -> Iterator[cst.CSTNode]:
+    """The nodes of `expr` that it reads for their values: not what it reads only for a shape,
+    a dtype or a size (`self.w.shape`, `tf.shape(self.w)`, `len(self.w)`), which the weight's
+    training never changes."""
+    stack: list[cst.CSTNode] = [expr]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Attribute) and current.attr.value in METADATA_ATTRIBUTES and not (
+                isinstance(current.value, cst.Name) and current.value.value == "self"):  # `self.size`: its own
+            continue
+        if isinstance(current, cst.Call) and (
+                (imports.resolve(current.func) or "") in _METADATA_CALLS
+                or isinstance(current.func, cst.Name) and current.func.value == "len"
+                or isinstance(current.func, cst.Attribute) and current.func.attr.value in _METADATA_METHODS):
+            continue
+        yield current
+        stack.extend(child_nodes(current))
 
 
 def carries_no_gradient(flow: "DataFlow", expr: cst.BaseExpression) -> bool:

@@ -35,10 +35,7 @@ class NumpyRoundtrip(Rule):
     evidence = (
         "The wrapped value is computed from a tensor that carries a gradient (the evidence of TGF101), it is "
         "not the layer's own argument, and the converted result reaches the output or the loss. What it wraps "
-        "is not a bootstrap target (TGF102's evidence). A `tf.convert_to_tensor` of what is already a tensor "
-        "(a TensorFlow op's result) returns it, gradient and all: it is reported only where the value went "
-        "through NumPy on its way (`t = tf.constant(np.tanh(x))` upstream), as what the round trip's fix "
-        "leaves behind. Unknown means silent."
+        "is not a bootstrap target (TGF102's evidence). Unknown means silent."
     )
     why = (
         "Converting back to a tensor does not restore the gradient that NumPy dropped: the "
@@ -91,8 +88,6 @@ class NumpyRoundtrip(Rule):
         numpy_left = _has_numpy(self, value)
         if not numpy_left and not is_certainly_tensor(flow, value, sublayers=False):
             return  # what a sub-layer, method or held function returns may be no tensor (a distribution)
-        if not numpy_left and qualified == "tensorflow.convert_to_tensor" and not _after_round_trip(self, value):
-            return  # converting a tensor returns it: no gradient lost, nothing left over
         fix = None
         if not numpy_left:
             b = bind(node.args, ["value", "dtype"])
@@ -123,12 +118,3 @@ def _has_numpy(rule: Rule, expr: cst.BaseExpression) -> bool:
         and flow.is_tainted(node)
         for node in descendants(expr)
     )
-
-
-
-def _after_round_trip(rule: Rule, expr: cst.BaseExpression) -> bool:
-    """Whether `expr` is computed from a value that went through NumPy on its way (`smooth =
-    tf.constant(np.tanh(x))` before `tf.convert_to_tensor(smooth * 2.0)`): the leftover that
-    the round trip's fix leaves behind."""
-    flow = rule.context.flow
-    return flow is not None and any(_has_numpy(rule, value) for value in flow.upstream(expr))

@@ -13,7 +13,7 @@ from tfgradfix.analysis.objects import Kind, class_kind, describe
 from tfgradfix.analysis.tapes import find_tape_blocks
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import TF_VARIABLE
-from tfgradfix.analysis.values import carries_no_gradient
+from tfgradfix.analysis.values import carries_no_gradient, value_reads
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.rules.base import Rule
 
@@ -118,8 +118,8 @@ class DerivedWeightInBuild(Rule):
             if attr is None or isinstance(value, cst.Call) and (
                     is_constructor(value, context.imports) or isinstance(value.func, cst.Name)):
                 continue
-            reads_weight = any(
-                self_attribute(n) is not None and cls.is_weight(self_attribute(n)) for n in descendants(value))
+            reads_weight = any(self_attribute(n) is not None and cls.is_weight(self_attribute(n))
+                               for n in value_reads(value, context.imports))
             if not reads_weight or not read_in_forward(context, cls, attr):
                 continue
             if carries_no_gradient(scope.flow or scope.analyse(), value):
@@ -155,7 +155,7 @@ class DerivedWeightInBuild(Rule):
                 if not any(a.keyword is not None and a.keyword.value == "trainable" for a in value.args):
                     weights.add(attr)
                 continue
-            sources = {a for n in descendants(value) if (a := self_attribute(n)) in weights}
+            sources = {a for n in value_reads(value, context.imports) if (a := self_attribute(n)) in weights}
             if not sources or isinstance(value, cst.Call) and is_constructor(value, context.imports):
                 continue
             read = {self_attribute(n) for n in descendants(forward)}
