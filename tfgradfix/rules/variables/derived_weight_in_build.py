@@ -38,7 +38,8 @@ class DerivedWeightInBuild(Rule):
         "instance of that class (a training function called with one)."
     )
     evidence = (
-        "In `build` of a Keras class: an expression that reads a trainable weight of the class, is not itself"
+        "In `build` of a Keras class: an expression that reads the value of a trainable weight of the class "
+        "(not only its shape, dtype or size: `tf.zeros(self.kernel.shape)` is no snapshot), is not itself"
         " a constructor (a weight or a sub-layer), is not a value without gradient (shape metadata such as "
         "`self.alpha.shape`, an integer, a Python number), and that `call` reads through the attribute. In a "
         "`tf.Module`'s `__init__`: a trainable `tf.Variable` attribute read by the expression and not by "
