@@ -486,3 +486,15 @@ def test_a_value_kept_on_self_in_a_step_carries_what_it_was_computed_from(ratio,
     text = _silent_fixture("TGF301", "ok_ppo_ratio_kept_on_self.py")
     edited = text.replace("self.ratio = tf.exp(self.log_probs - old_log_probs)", ratio)
     assert _reported(edited, "TGF301") is reported
+
+
+@pytest.mark.parametrize("edit, reported", [
+    ("", False),
+    ("step = self.img_size / float(np.max(x))", True),
+])
+def test_keras_2_s_static_shape_is_metadata_where_the_tensor_s_values_are_not(edit, reported):
+    """ok_anchor_grid_from_keras_shape is silent because its grid comes from `x._keras_shape`;
+    compute the step from the tensor's values and NumPy takes them off the tape."""
+    text = _silent_fixture("TGF101", "ok_anchor_grid_from_keras_shape.py")
+    edited = text.replace("step = self.img_size / height", edit) if edit else text
+    assert _reported(edited, "TGF101") is reported

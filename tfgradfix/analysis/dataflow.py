@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import Scope
 
 # Attributes of a tensor or array that are static metadata, not values.
-METADATA_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "name", "device", "rank", "size"})
+# `_keras_shape`: the static shape Keras 1 and 2 kept on every tensor (`x._keras_shape`).
+METADATA_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "name", "device", "rank", "size", "_keras_shape"})
 # Builtins whose result is never a tensor (they return Python values).
 PYTHON_VALUE_BUILTINS = frozenset(
     {"float", "int", "bool", "len", "str", "repr", "print", "isinstance", "range", "type",
