@@ -498,3 +498,17 @@ def test_keras_2_s_static_shape_is_metadata_where_the_tensor_s_values_are_not(ed
     text = _silent_fixture("TGF101", "ok_anchor_grid_from_keras_shape.py")
     edited = text.replace("step = self.img_size / height", edit) if edit else text
     assert _reported(edited, "TGF101") is reported
+
+
+@pytest.mark.parametrize("annotation, reported", [("tf.int32", False), ("np.int64", False), ("tf.float32", True)])
+def test_a_parameter_annotated_with_an_integer_dtype_carries_no_gradient(annotation, reported):
+    """`lengths: tf.int32`, as sequence models annotate lengths: what NumPy makes of them is a mask."""
+    code = (
+        "class L(keras.layers.Layer):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.proj = keras.layers.Dense(4)\n\n"
+        "    def make_mask(self, lengths):\n"
+        "        return (np.arange(8)[None, :] < lengths[:, None]).astype(np.float32)\n\n"
+        f"    def call(self, x, lengths: {annotation}):\n"
+        "        mask = tf.numpy_function(self.make_mask, [lengths], tf.float32)\n"
+        "        return self.proj(x) * mask\n")
+    assert _reported(code, "TGF105") is reported

@@ -101,7 +101,10 @@ def value_reads(expr: cst.BaseExpression, imports) -> Iterator[cst.CSTNode]:
 
 def carries_no_gradient(flow: "DataFlow", expr: cst.BaseExpression) -> bool:
     """Positive evidence that `expr` is a value with no gradient: an integer or boolean
-    tensor, a Python number or string, shape metadata."""
+    tensor, a Python number or string, shape metadata; or a list or tuple of only such values
+    (`[lengths, t]` handed to `tf.numpy_function`)."""
+    if isinstance(expr, (cst.List, cst.Tuple)) and expr.elements:
+        return all(isinstance(e, cst.Element) and carries_no_gradient(flow, e.value) for e in expr.elements)
     return kind_of(flow, expr) in NO_GRADIENT_KINDS
 
 
@@ -268,6 +271,10 @@ def _parameter_kind(flow: "DataFlow", name: str) -> Kind:
         annotation = param.annotation.annotation if param.annotation is not None else None
         if isinstance(annotation, cst.Name) and annotation.value in _ANNOTATIONS:
             return _ANNOTATIONS[annotation.value]
+        if annotation is not None and (flow.imports.resolve(annotation) or "").startswith(("tensorflow.", "numpy.")):
+            dtype = flow.imports.dtype_name(annotation)  # `lengths: tf.int32`, as sequence models write it
+            if is_integer_dtype(dtype) or dtype == "bool":
+                return Kind.INTEGER
         if param.default is not None and isinstance(param.default, (cst.Integer, cst.Float)):
             return Kind.NUMBER
         if param.default is not None and isinstance(param.default, (cst.SimpleString, cst.ConcatenatedString)):
