@@ -512,3 +512,25 @@ def test_a_parameter_annotated_with_an_integer_dtype_carries_no_gradient(annotat
         "        mask = tf.numpy_function(self.make_mask, [lengths], tf.float32)\n"
         "        return self.proj(x) * mask\n")
     assert _reported(code, "TGF105") is reported
+
+
+@pytest.mark.parametrize("returned, reported", [
+    ("reconstruction + perceptual, terms", False),
+    ("reconstruction + terms['perceptual'], terms", True),
+])
+def test_loss_terms_logged_as_numpy_lose_nothing_until_the_loss_reads_them(returned, reported):
+    """ok_logged_loss_terms is silent because the NumPy copies are only logged; add one back
+    into the loss and that term's gradient is lost."""
+    text = _silent_fixture("TGF102", "ok_logged_loss_terms.py")
+    assert _reported(text.replace("reconstruction + perceptual, terms", returned), "TGF102") is reported
+
+
+@pytest.mark.parametrize("loss, reported", [
+    ("tf.reduce_mean((q_target - q) ** 2)", False),
+    ("tf.reduce_mean(q_target ** 2)", True),
+])
+def test_a_numpy_copy_filled_with_targets_is_a_target_only_beside_the_original(loss, reported):
+    """ok_numpy_copy_as_td_target is silent because the loss compares the copy with the live
+    Q-values; a loss of the copy alone has lost every gradient."""
+    text = _silent_fixture("TGF102", "ok_numpy_copy_as_td_target.py")
+    assert _reported(text.replace("tf.reduce_mean((q_target - q) ** 2)", loss), "TGF102") is reported

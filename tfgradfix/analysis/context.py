@@ -237,6 +237,74 @@ class TraversalContext(BatchableVisitor):
         names = _targets(statement)
         return bool(names) and not any(name in flow.live_differentiably for name in names)
 
+    def feeds_only_records(self, node: cst.CSTNode) -> bool:
+        """Whether `node` is stored as an item of a dict the scope keeps as a record (`logs =
+        {}`, then `logs["loss"] = loss.numpy()` or `logs.update({"l1": l1.numpy()})`): values
+        to print or log beside the loss, which nothing differentiates."""
+        parent = self.parent(node)
+        if isinstance(parent, cst.DictElement) and parent.value is node:
+            table = self.parent(parent)
+            holder = self.parent(table)
+            if isinstance(holder, cst.Arg):
+                call = self.parent(holder)
+                return (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                        and call.func.attr.value == "update" and len(call.args) == 1
+                        and isinstance(call.func.value, cst.Name) and self._is_record(call.func.value.value))
+            return False
+        if isinstance(parent, cst.Assign) and parent.value is node and len(parent.targets) == 1:
+            target = parent.targets[0].target
+            return (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)
+                    and self._is_record(target.value.value))
+        return False
+
+    def _record_use(self, name: cst.Name) -> bool:
+        parent = self.parent(name)
+        if isinstance(parent, cst.AssignTarget) or (
+                isinstance(parent, cst.Subscript) and isinstance(self.parent(parent), cst.AssignTarget)):
+            return True  # `logs = {}`, `logs["l1"] = ...`
+        if isinstance(parent, cst.Attribute) and parent.attr.value == "update":
+            return True
+        while isinstance(parent, (cst.Element, cst.Tuple, cst.List, cst.Arg)):
+            parent = self.parent(parent)
+        if isinstance(parent, cst.Return):
+            return True
+        return isinstance(parent, cst.Call) and isinstance(parent.func, cst.Name) and parent.func.value == "print"
+
+    def copied_as_target(self, node: cst.Call) -> bool:
+        """Whether `node` (`q.numpy()`) makes a NumPy copy of a tensor that the scope then writes
+        targets into and compares with the tensor itself: `q_backup = q.numpy()`, `q_backup[i,
+        a[i]] = r[i] + gamma * next_q[i]`, `(q_backup - q) ** 2`, a DQN's regression target,
+        detached on purpose."""
+        flow = self.flow
+        statement = self.parent(node)
+        callee = node.func
+        if flow is None or not (isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name)):
+            return False
+        if not (isinstance(statement, cst.Assign) and statement.value is node and len(statement.targets) == 1
+                and isinstance(statement.targets[0].target, cst.Name)):
+            return False
+        copy, original = statement.targets[0].target.value, callee.value.value
+        if copy not in flow.item_assigned:
+            return False
+        return any(isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Subtract)
+                   and {_name(n.left), _name(n.right)} == {copy, original}
+                   for n in walk_scope(self.scope.body))
+
+    def _is_record(self, name: str) -> bool:
+        """A local bound only to an empty dict (`logs = {}`, `logs = dict()`), filled with item
+        writes and `update`, and otherwise only returned or printed: nothing computes with it."""
+        if not all(self._record_use(n) for n in walk_scope(self.scope.body)
+                   if isinstance(n, cst.Name) and n.value == name):
+            return False
+        flow = self.flow
+        # Its own bindings, not the item writes and `update` calls that fill it.
+        bound = [b.value for b in flow.bindings if b.name == name and isinstance(b.statement, cst.Assign)
+                 and all(isinstance(t.target, cst.Name) for t in b.statement.targets)] if flow is not None else []
+        return bool(bound) and all(
+            (isinstance(v, cst.Dict) and not v.elements)
+            or (isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value == "dict" and not v.args)
+            for v in bound)
+
     def feeds_only_indices(self, node: cst.CSTNode) -> bool:
         """Whether `node` is the value of an assignment whose names are read only as positions:
         ids of an embedding lookup, indices of a gather or one-hot, a subscript's index
@@ -383,3 +451,7 @@ def _watches(statement: cst.CSTNode, name: str, tapes: set[str]) -> bool:
         and isinstance(call.func.value, cst.Name) and call.func.value.value in tapes
         and name in watched_names(call)
         for small in statement.body)
+
+
+def _name(expr: cst.BaseExpression) -> Optional[str]:
+    return expr.value if isinstance(expr, cst.Name) else None

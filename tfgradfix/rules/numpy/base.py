@@ -38,6 +38,10 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
         return False
     if context.feeds_only_indices(node):
         return False  # ids and positions (`np.unique(user_ids, return_inverse=True)`): no gradient to lose
+    if context.feeds_only_records(node):
+        return False  # `logs["loss"] = loss.numpy()`: a value to print beside the loss
+    if context.copied_as_target(node):
+        return False  # `q_backup = q.numpy()` filled with TD targets, then `(q_backup - q) ** 2`
     if context.scope.is_keras_forward:
         return True  # in a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds
     # Eagerly, in a tape, NumPy loses nothing on a value that has no gradient anyway: a
