@@ -119,6 +119,25 @@ def test_a_layer_that_cannot_be_built_is_inconclusive(verified, tmp_path):
 
 
 @_batched
+def _download_in_init(folder: Path) -> Items:
+    # A constructor that fetches pretrained weights: `.invalid` never resolves, network or not.
+    fetch = ('super().__init__()\n'
+             '        tf.keras.utils.get_file("w.h5", "https://weights.invalid/w.h5")')
+    original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))").replace("super().__init__()", fetch)
+    fixed = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))").replace("super().__init__()", fetch)
+    return [("layer.py", original, fixed)]
+
+
+@pytest.mark.slow
+def test_a_constructor_whose_download_fails_says_so_not_that_keras_refuses_it(verified):
+    (units,) = verified[_download_in_init]
+    reason = units["Squash"]["reason"]
+    assert units["Squash"]["verdict"] == "inconclusive", units
+    assert reason.startswith("building Squash downloads a file, and the download failed"), reason
+    assert "verify where the network reaches it" in reason and "Keras refuses" not in reason, reason
+
+
+@_batched
 def _arguments_in_the_module(folder: Path) -> Items:
     original = _LAYER.format(body="np.tanh(tf.matmul(x, self.w))") + "\nlayer = Squash(units=3)\n"
     fixed = _LAYER.format(body="tf.tanh(tf.matmul(x, self.w))") + "\nlayer = Squash(units=3)\n"
@@ -324,6 +343,25 @@ def _project_copy(tmp_path):
     return target
 
 
+def test_a_name_imported_again_later_keeps_the_import_a_class_between_them_needs():
+    """A notebook imports `tf` in its first cell and again in a later one; a class defined
+    between them is built from `tf` when it is defined, so the first import stays too."""
+    from tfgradfix.verify.slicer import ModuleTable
+
+    table = ModuleTable(textwrap.dedent("""
+        import tensorflow as tf
+        class Block(tf.keras.layers.Layer):
+            pass
+        import tensorflow as tf
+        class Model(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.block = Block()
+    """))
+    code = table.slice(["Model"]).code
+    assert code.index("import tensorflow as tf") < code.index("class Block") < code.index("class Model"), code
+
+
 def test_the_slice_keeps_what_a_unit_needs_and_no_script():
     from tfgradfix.verify.slicer import ModuleTable
 
@@ -441,6 +479,24 @@ def _gradients_still_none(folder: Path) -> Items:
 def test_a_training_function_whose_fix_leaves_none_gradients_fails(verified):
     (units,) = verified[_gradients_still_none]
     assert units["train"]["verdict"] == "failed" and "gradients still None" in units["train"]["reason"]
+
+
+@_batched
+def _unknown_training_argument(folder: Path) -> Items:
+    path = str(_project_copy(folder) / "regressor" / "train.py")
+    train = (PROJECT / "regressor" / "train.py").read_text().replace(
+        "def train(model, x, y,", "def train(model, x, y, sample_weighting,").replace(
+        "np.square(prediction - y)", "np.square(prediction - y) * sample_weighting")
+    return [(path, train, train.replace("np.square(", "tf.square("))]
+
+
+@pytest.mark.slow
+def test_a_training_argument_no_value_can_be_made_for_says_what_to_add(verified):
+    (units,) = verified[_unknown_training_argument]
+    reason = units["train"]["reason"]
+    assert units["train"]["verdict"] == "inconclusive", units
+    assert "no argument can be made for parameter `sample_weighting` of train()" in reason, reason
+    assert "a train_step_example()" in reason, reason
 
 
 @pytest.mark.slow

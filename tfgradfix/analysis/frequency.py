@@ -5,8 +5,9 @@ every call. Creation runs once when it is guarded by a test that the creation it
 false (`if self.proj is None:`, `if not self.built:`, `if not hasattr(self, "v"):`,
 `if "k" not in self.cache:`), also through a predicate method that returns such a test
 (`if self._need_init():`), in the handler of a `try` that reads the object first
-(`try: self.w.dtype` / `except AttributeError: self.build(s)`), or under `tf.init_scope()`; and a helper runs once when every
-call that reaches it from the forward path runs once (`if not self.built: self.build(s)`).
+(`try: self.w.dtype` / `except AttributeError: self.build(s)`), or under `tf.init_scope()`;
+and a helper runs once when every call that reaches it from the forward path runs once
+(`if not self.built: self.build(s)`).
 """
 
 from __future__ import annotations

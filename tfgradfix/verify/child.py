@@ -881,6 +881,7 @@ def _gradients(tf, layer, x, direction):
 def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     errors = []
     refused_init: list = []  # the installed Keras refused the class's own `super().__init__(...)`
+    downloads: list = []  # building it, a `get_file` (pretrained weights) could not reach its URL
     own_error = ""  # the project's own way of building it failed: what a user fixes first
     name = unit["name"]
     uses = []  # `config.device`: a guessed argument the project's code used as an object
@@ -898,7 +899,9 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
         for before, after, x, via, bound in _instances(tf, original, fixed, unit):
             if before is None:
                 errors.append(_describe(x))
-                if isinstance(x, BaseException) and _refused_in_own_init(x):
+                if isinstance(x, BaseException) and _download_failed(x):
+                    downloads.append(x)
+                elif isinstance(x, BaseException) and _refused_in_own_init(x):
                     refused_init.append(x)
                 if getattr(x, "tfgradfix_call", None) and not own_error:
                     own_error = f"the project's own {x.tfgradfix_call} raises {_describe(x)}"
@@ -980,6 +983,10 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     absent = _absent_modules(original.get(unit["entry"]))
     if absent:  # what it does not find may be what makes it: say so first
         hint = f"install {', '.join(absent)} (its module imports it), or " + hint
+    if downloads:
+        reason = (f"building {name} downloads a file, and the download failed ({_describe(downloads[-1])}): "
+                  f"verify where the network reaches it, or with the file already in Keras's cache ({_keras_home()})")
+        return {"verdict": "inconclusive", "reason": reason, "to_add": reason}
     if refused_init and len(refused_init) == len(errors):
         reason = (f"{name}'s own __init__ makes a call the installed Keras refuses "
                   f"({_describe(refused_init[-1])}) {_written_for(tf)}")
@@ -1330,7 +1337,9 @@ def _arguments(tf, function, model, x_spec, output, labels: str, parameters: lis
         elif name in SCALAR_PARAMS:
             kwargs[name] = SCALAR_PARAMS[name]
         elif p.default is p.empty:
-            raise Inconclusive(f"no argument can be made for parameter `{name}` of {function.__name__}()")
+            raise Inconclusive(f"no argument can be made for parameter `{name}` of {function.__name__}(); add a "
+                               f"module-level function without arguments that calls {function.__name__}() with real "
+                               f"values (a train_step_example()), or check it with the project's own training")
     return kwargs
 
 
@@ -1502,6 +1511,25 @@ def _refused(tf, builder: dict, error: BaseException) -> str:
     Keras before any fix: no synthetic input helps; the versions the project is written for do."""
     shown = ", ".join([*map(repr, builder["args"]), *(f"{k}={v!r}" for k, v in builder["kwargs"].items())])
     return f"the project's own {builder['name']}({shown}) raises {_describe(error)} {_written_for(tf)}"
+
+
+def _download_failed(error: BaseException) -> bool:
+    """Keras's `get_file` (pretrained weights, a dataset) could not reach its URL: no refusal of
+    the project's code, and no other TensorFlow or Keras would build it either."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, TimeoutError)) or type(current).__name__ in ("URLError", "HTTPError") \
+                or "URL fetch failure" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _keras_home() -> str:
+    config = sys.modules.get("keras.src.backend.config")
+    return str(getattr(config, "keras_home", lambda: "~/.keras")())
 
 
 def _written_for(tf) -> str:

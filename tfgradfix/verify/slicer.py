@@ -219,11 +219,16 @@ class ModuleTable:
         kept: dict[int, Statement] = {}
         missing: dict[str, str] = {}
         star_needed = False  # a name no statement binds, which a `from m import *` may
-        todo = list(names) + [n for s in extra for n in s.uses]
+        # A name with the index of the statement that needs it: a notebook imports `tf` in its
+        # first cell and again in a later one, and a class between them needs the first.
+        todo: list[tuple[str, Optional[int]]] = [(n, None) for n in names] + [(n, None) for s in extra for n in s.uses]
         seen: set[str] = set()
         while todo:
-            name = todo.pop()
-            if name in seen or name in BUILTINS:
+            name, needed_at = todo.pop()
+            if name in BUILTINS:
+                continue
+            if name in seen:
+                self._keep_earlier_import(name, needed_at, kept, todo)
                 continue
             seen.add(name)
             candidates = self.bindings(name)
@@ -240,7 +245,8 @@ class ModuleTable:
             earlier = [s for s in runnable if before is not None and s.index < before]
             chosen = (earlier or runnable)[-1]  # what the name holds there, or once the module has run
             kept[id(chosen)] = chosen
-            todo.extend(chosen.uses)
+            todo.extend((use, chosen.index) for use in chosen.uses)
+            self._keep_earlier_import(name, needed_at, kept, todo)
             if not isinstance(chosen.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 # A value built in steps (`SIZES = [4]`, `SIZES += [8]`, `CONFIG["units"] = 3`) keeps
                 # the steps before it, in order, back to the one that bound it afresh: a notebook's
@@ -251,7 +257,7 @@ class ModuleTable:
                         if step.index >= chosen.index or step.imported is not None:
                             continue
                         kept[id(step)] = step
-                        todo.extend(step.uses)
+                        todo.extend((use, step.index) for use in step.uses)
                         if _replaces(step, name) or isinstance(
                                 step.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                             break
@@ -265,6 +271,18 @@ class ModuleTable:
         if any(s.imported is not None and s.imported.guarded for s in chosen):
             lines.insert(len(future), ABSENT_CODE)
         return Slice("\n".join(lines) + "\n", [s.imported for s in chosen if s.imported is not None], missing, seen)
+
+    def _keep_earlier_import(self, name: str, needed_at: Optional[int], kept: dict, todo: list) -> None:
+        """Where the statement that needs `name` comes before the binding kept for it, keep
+        the import of `name` that precedes that statement too."""
+        if needed_at is None:
+            return
+        if any(s.index < needed_at and name in s.binds for s in kept.values()):
+            return
+        earlier = [s for s in self.bindings(name) if s.runnable and s.index < needed_at]
+        if earlier and earlier[-1].imported is not None:
+            kept[id(earlier[-1])] = earlier[-1]
+            todo.extend((use, earlier[-1].index) for use in earlier[-1].uses)
 
 
 def _replaces(statement: Statement, name: str) -> bool:
