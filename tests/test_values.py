@@ -534,3 +534,14 @@ def test_a_numpy_copy_filled_with_targets_is_a_target_only_beside_the_original(l
     Q-values; a loss of the copy alone has lost every gradient."""
     text = _silent_fixture("TGF102", "ok_numpy_copy_as_td_target.py")
     assert _reported(text.replace("tf.reduce_mean((q_target - q) ** 2)", loss), "TGF102") is reported
+
+
+@pytest.mark.parametrize("returned, reported", [
+    ("return q, tau", False),
+    ("return q, tf.reduce_mean(q, axis=-1)", True),
+])
+def test_each_item_a_model_returns_carries_what_its_call_computed_it_from(returned, reported):
+    """ok_model_returns_sampled_fractions is silent because the model's second output is its
+    NumPy draw; return something computed from its weights there and NumPy loses its gradient."""
+    text = _silent_fixture("TGF102", "ok_model_returns_sampled_fractions.py")
+    assert _reported(text.replace("return q, tau", returned), "TGF102") is reported

@@ -321,7 +321,7 @@ class DataFlow:
             if method is None:
                 return None
             call = value.with_changes(func=cst.Attribute(cst.Name("self"), cst.Name(method)))  # what `self(x)` runs
-        if self._helper_scope(call) is None:
+        if self._helper_scope(call) is None and self.scope.module.instance_call_scope(self.scope, call) is None:
             return None
         parts: list[cst.BaseExpression] = []
         for index in range(len(target.elements)):
@@ -541,6 +541,13 @@ class DataFlow:
         if isinstance(expr, cst.Subscript):
             if expr in self.returned_items:
                 call, index = self.returned_items[expr]
+                if self._helper_scope(call) is None:
+                    # A sub-model's outputs: an item carries no more than the whole call (a model the
+                    # question leaves out, or the one part it asks about), and no more than what the
+                    # model's `call` computes it from (`return q, tau` with `tau = np.random.rand(n)`).
+                    whole = self._call_is_tainted(call)
+                    if not whole or not self.blocking.all_sources:
+                        return whole
                 return self._helper_result_tainted(call, any(self.is_tainted(a.value) for a in call.args), index)
             return self.is_tainted(expr.value)
         if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
@@ -649,7 +656,8 @@ class DataFlow:
         """A helper of this module returns a gradient-carrying value when its
         return value (or its `item`-th item, where it returns tuples) depends on an argument
         that carries one (or on its own sources), under the same blocking."""
-        callee = self.scope.module.callee_scope(self.scope, call)
+        module = self.scope.module
+        callee = module.callee_scope(self.scope, call) or module.instance_call_scope(self.scope, call)
         if callee is None or not isinstance(callee.node, cst.FunctionDef):
             return args_tainted
         return callee.returns_tainted(tainted_parameters(callee.node, call, self), self.blocking, item)

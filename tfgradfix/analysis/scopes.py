@@ -832,8 +832,32 @@ class ModuleAnalysis:
                 for node in walk_scope(list(child_nodes(method.body))):
                     if isinstance(node, cst.Assign) and any(self_attribute(t.target) == attr for t in node.targets):
                         values.append(node.value)
-        classes = {v.func.value if isinstance(v, cst.Call) and isinstance(v.func, cst.Name) else None for v in values}
+        classes = {self._constructed_class(scope, v, depth) for v in values}
         return classes.pop() if len(classes) == 1 else None
+
+    def _constructed_class(self, scope: Scope, value: cst.CSTNode, depth: int) -> Optional[str]:
+        """`Network(...)`, or a factory of this module that returns one (`self.create_model()`
+        whose body ends `net = Network(...)`, `return net`)."""
+        if not isinstance(value, cst.Call):
+            return None
+        if isinstance(value.func, cst.Name) and (value.func.value in self.class_nodes
+                                                  or self.function_of(scope, value.func, depth + 1) is None):
+            return value.func.value  # a class of this module, or one imported (the project index's)
+        factory = self.function_of(scope, value.func, depth + 1)
+        if factory is None or not isinstance(factory.node, cst.FunctionDef):
+            return None
+        returned = [n.value for n in walk_scope(factory.body) if isinstance(n, cst.Return) and n.value is not None]
+        classes = {self._constructed_class(factory, r, depth + 1) if isinstance(r, cst.Call)
+                   else self._instance_class(factory, r, depth + 1) for r in returned}
+        return classes.pop() if len(classes) == 1 else None
+
+    def instance_call_scope(self, scope: Scope, call: cst.Call) -> Optional[Scope]:
+        """The `call` of the Keras class of this module whose instance `call` calls
+        (`self.model(states)`, the model `self.create_model()` made)."""
+        keras_class = self.keras_classes.get(self.class_nodes.get(self._instance_class(scope, call.func, 0)))
+        method = keras_class.method("call") if keras_class is not None else None
+        found = self.scopes.get(method) if method is not None else None
+        return found if found is not None and isinstance(found.node, cst.FunctionDef) else None
 
     def _lambda_scope(self, enclosing: Scope, node: cst.Lambda) -> Optional[Scope]:
         """A lambda's scope, made while the analysis is built (a lambda first met once
