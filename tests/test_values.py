@@ -545,3 +545,26 @@ def test_each_item_a_model_returns_carries_what_its_call_computed_it_from(return
     NumPy draw; return something computed from its weights there and NumPy loses its gradient."""
     text = _silent_fixture("TGF102", "ok_model_returns_sampled_fractions.py")
     assert _reported(text.replace("return q, tau", returned), "TGF102") is reported
+
+
+@pytest.mark.parametrize("tf1, reported", [(True, False), (False, True)])
+def test_a_tensor_derived_in_build_is_a_snapshot_only_outside_a_graph(tf1, reported):
+    """ok_graph_mode_mask is silent because its module is TF 1.x graph code (`tf.placeholder`),
+    where `build`'s expression is re-evaluated on every run; written for TF 2 it is computed once."""
+    text = _silent_fixture("TGF205", "ok_graph_mode_mask.py")
+    if not tf1:
+        text = text.replace('return tf.placeholder(tf.float32, shape=(None, None, n_in), name="inputs")',
+                            "return tf.keras.Input(shape=(None, n_in))").replace(
+            "from tensorflow.python.keras.engine.base_layer import Layer", "from tensorflow.keras.layers import Layer")
+    assert _reported(text, "TGF205") is reported
+
+
+@pytest.mark.parametrize("decorator, reported", [
+    ("@function.Defun(grad_func=spike_grad)", False),
+    ("@function.Defun()", True),
+])
+def test_a_function_handed_its_gradient_by_defun_defines_its_own(decorator, reported):
+    """ok_defun_pseudo_derivative is silent because `Defun(grad_func=...)` gives the step its
+    pseudo-derivative; without one, `tf.greater` cuts every path."""
+    text = _silent_fixture("TGF302", "ok_defun_pseudo_derivative.py")
+    assert _reported(text.replace("@function.Defun(grad_func=spike_grad)", decorator), "TGF302") is reported

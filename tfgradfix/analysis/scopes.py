@@ -54,6 +54,7 @@ from tfgradfix.analysis.keras import (
 )
 from tfgradfix.analysis.vocabulary import (
     GRADIENT_METHODS, KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, NUMPY_WRAPPERS, OWN_GRADIENT_DECORATORS,
+    OWN_GRADIENT_KEYWORDS,
     TAPE_CONSTRUCTORS, TENSOR_MAPS,
 )
 
@@ -353,9 +354,11 @@ class ModuleAnalysis:
         # A module on Keras 2 (`tf_keras`, TF_USE_LEGACY_KERAS=1, or TF's private Keras 2 copy
         # `tensorflow.python.keras`, which only Keras 2 code imports) tracks tf.Variable attributes,
         # as TF 1.x's Keras does (a module that uses `tf.contrib` or `tf.Session` is TF 1.x code).
+        # The first TF 1.x-only name the module uses (`tf.placeholder`): graph-mode code, None for TF 2.
+        self.tf1_api = tf1_api(module, self.imports, text)
         self.legacy_keras = "TF_USE_LEGACY_KERAS" in text or any(
             full.startswith(LEGACY_KERAS_PACKAGES) for full in self.imports.bindings.values()
-        ) or tf1_api(module, self.imports, text) is not None
+        ) or self.tf1_api is not None
         self.keras_classes = find_keras_classes(module, self.imports, self.project, module_name)
         self.functions: dict[str, cst.FunctionDef] = {
             s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)
@@ -521,10 +524,14 @@ class ModuleAnalysis:
         """Decorated to define its own gradient, or to run as NumPy (`@tf.numpy_function(Tout=...)`)."""
         for decorator in node.decorators:
             target = decorator.decorator
+            keywords = set()
             if isinstance(target, cst.Call):
+                keywords = {a.keyword.value for a in target.args if a.keyword is not None}
                 target = target.func
             qualified = self.imports.resolve(target)
             if qualified in OWN_GRADIENT_DECORATORS or qualified in NUMPY_WRAPPERS:
+                return True
+            if (qualified or "").startswith("tensorflow.") and keywords & set(OWN_GRADIENT_KEYWORDS):
                 return True
         return False
 

@@ -51,6 +51,8 @@ GRADIENT_METHODS = ("gradient", "jacobian", "batch_jacobian")
 
 # Decorators under which the function defines its own gradient or is not ours to judge.
 OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGradient")
+# A TensorFlow decorator handed the gradient function (TF 1.x's `@function.Defun(grad_func=...)`).
+OWN_GRADIENT_KEYWORDS = ("grad_func", "python_grad_func")
 
 # Wrappers whose function runs as Python on NumPy arrays.
 NUMPY_WRAPPERS = ("tensorflow.numpy_function", "tensorflow.py_function", "tensorflow.py_func",

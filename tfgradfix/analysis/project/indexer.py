@@ -15,7 +15,9 @@ from tfgradfix.analysis.keras import FORWARD_METHODS, makes_state
 from tfgradfix.analysis.project.model import BUILTIN_BASES, ClassInfo, FunctionInfo, ModuleInfo
 from tfgradfix.analysis.roles import state_attributes_of, trained_by_name
 from tfgradfix.analysis.slices import outline
-from tfgradfix.analysis.vocabulary import OWN_GRADIENT_DECORATORS, TAPE_CONSTRUCTORS, VARIABLE_CONSTRUCTORS
+from tfgradfix.analysis.vocabulary import (
+    OWN_GRADIENT_DECORATORS, OWN_GRADIENT_KEYWORDS, TAPE_CONSTRUCTORS, VARIABLE_CONSTRUCTORS,
+)
 
 
 def index_module(name: str, path: str, text: str) -> ModuleInfo:
@@ -265,6 +267,8 @@ class _Indexer:
             star_kwarg=args.kwarg.arg if args.kwarg else None,
             is_method=owner is not None,
             own_gradient=any(self._resolve(d.func if isinstance(d, ast.Call) else d) in OWN_GRADIENT_DECORATORS
+                             or (isinstance(d, ast.Call) and any(k.arg in OWN_GRADIENT_KEYWORDS for k in d.keywords)
+                                 and (self._resolve(d.func) or "").startswith("tensorflow."))
                              for d in node.decorator_list),
         )
         self.info.functions[name] = info

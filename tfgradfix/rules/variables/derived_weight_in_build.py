@@ -44,7 +44,9 @@ class DerivedWeightInBuild(Rule):
         "`self.alpha.shape`, an integer, a Python number), and that `call` reads through the attribute. In a "
         "`tf.Module`'s `__init__`: a trainable `tf.Variable` attribute read by the expression and not by "
         "`__call__` itself (tied weights that also use the variable train through it), and a tape of the "
-        "module that differentiates an instance's variables (an inference-only module precomputes on purpose)."
+        "module that differentiates an instance's variables (an inference-only module precomputes on purpose). "
+        "A module written for TF 1.x (`tf.placeholder`, `tf.Session`: `analysis/tf_version.py`) runs `build` "
+        "in a graph, where the expression is a node evaluated on every run: silent."
     )
     why = (
         "`build` runs once, before any `tf.GradientTape` exists. The derived tensor is a "
@@ -106,6 +108,8 @@ class DerivedWeightInBuild(Rule):
             return
         if cls is None or node.name.value != "build" or not isinstance(node.body, cst.IndentedBlock):
             return
+        if context.analysis.tf1_api is not None:
+            return  # TF 1.x graph code: what `build` computes is a graph node, evaluated again on every run
         call = cls.method("call")
         if call is None or call not in cls.methods.values() or not isinstance(call.body, cst.IndentedBlock):
             return
