@@ -1164,6 +1164,33 @@ def test_a_finding_in_a_nested_class_or_a_plain_class_method_takes_its_units_ver
     assert verdict_for(units, "Agent._discount")["verdict"] == "failed"  # a helper method: the worst
 
 
+def test_a_changed_loss_helper_runs_through_its_training_function_and_takes_its_verdict():
+    """A REINFORCE loss helper that turns the log-probabilities into NumPy, called inside the
+    training function's tape: the training function runs it, and the helper's findings report
+    that run's verdict (they were `null` in the JSON)."""
+    from tfgradfix.verify.units import verdict_for
+
+    original = textwrap.dedent("""
+        import numpy as np
+        import tensorflow as tf
+
+        model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(2)])
+
+        def compute_loss(log_probs, returns):
+            return -np.sum(np.array(log_probs) * returns)
+
+        def train_step(state, action, returns):
+            with tf.GradientTape() as tape:
+                log_probs = tf.math.log(tf.nn.softmax(model(state))[0, action])
+                loss = compute_loss(log_probs, returns)
+            return tape.gradient(loss, model.trainable_variables)
+    """)
+    fixed = original.replace("-np.sum(np.array(log_probs) * returns)", "-tf.reduce_sum(log_probs * returns)")
+    assert changed_units(original, fixed) == [Unit("function", "train_step", covers=("compute_loss",))]
+    units = {"train_step": {"verdict": "inconclusive", "covers": ["compute_loss"]}}
+    assert verdict_for(units, "compute_loss")["verdict"] == "inconclusive"
+
+
 def test_a_fixed_attribute_only_a_loss_method_reads_runs_through_the_training_step():
     original = (FIXTURES / "TGF203" / "loss_weights_outside_call.py").read_text()
     fixed = (FIXTURES / "TGF203" / "loss_weights_outside_call.fixed.py").read_text()

@@ -4,7 +4,7 @@ top-level tape blocks of scripts and notebooks."""
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import libcst as cst
@@ -81,7 +81,11 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                         s.tape_blocks and any(c is scope for c, _ in new.callers_of(s)) for s in new.scopes.values()):
                     units.append(Unit("function", name))
                 continue
+            # Its findings take the verdict of the training function that runs it.
+            covers = (name,)
             scope, function, name = trainers[0], trainers[0].node, trainers[0].node.name.value
+        else:
+            covers = ()
         # A caller of the module that needs no arguments runs it as the module does, unless
         # it is the script's entry point (`main()`, `run()`), which is never run.
         if _required_parameters(function):
@@ -89,9 +93,9 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                            if isinstance(c.node, cst.FunctionDef) and not _required_parameters(c.node)
                            and c.node.name.value not in ENTRY_POINTS), None)
             if caller is not None:
-                units.append(Unit("function", caller.node.name.value))
+                units.append(Unit("function", caller.node.name.value, covers=covers))
                 continue
-        units.append(Unit("function", name))
+        units.append(Unit("function", name, covers=covers))
     # A changed class whose Keras base lives in another project module (the child checks it is a layer).
     # Each changed definition of a name a notebook defines again in a later cell is run as it
     # stood (not as the last one of that name).
@@ -124,7 +128,18 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
                               occurrence=k))
     units += [Unit("block", name) for name in changed_blocks(original, fixed)]
     units += _through_slices(before, after, new, units)
-    return list(dict.fromkeys(units))
+    return _merged(units)
+
+
+def _merged(units: list[Unit]) -> list[Unit]:
+    """Each unit once, in order, with the helpers every mention of it covers."""
+    merged: dict[Unit, Unit] = {}
+    for unit in units:
+        bare = replace(unit, covers=())
+        known = merged.get(bare)
+        merged[bare] = unit if known is None else replace(
+            known, covers=tuple(dict.fromkeys((*known.covers, *unit.covers))))
+    return list(merged.values())
 
 
 def _plain_classes(text: str) -> dict[str, list[str]]:
