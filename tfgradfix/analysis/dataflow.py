@@ -214,7 +214,8 @@ class DataFlow:
     escaping: list[cst.BaseExpression] = field(default_factory=list)
     one_call_variables: frozenset = frozenset()
     one_call_names: frozenset = frozenset()  # the names bound to them
-    # `a, b = self.helper(x)`: the stand-in each name is bound to, and the call and position it reads.
+    # `a, b = self.helper(x)`: the stand-in each name is bound to, and the call and position it
+    # reads, with the `call` of the model of this module it runs (`q, tau = self.model(s)`), if so.
     returned_items: dict = field(default_factory=dict)
     # What `analysis/values.py` has worked out about this scope's values.
     value_cache: dict = field(default_factory=dict, repr=False)
@@ -321,12 +322,14 @@ class DataFlow:
             if method is None:
                 return None
             call = value.with_changes(func=cst.Attribute(cst.Name("self"), cst.Name(method)))  # what `self(x)` runs
-        if self._helper_scope(call) is None and self.scope.module.instance_call_scope(self.scope, call) is None:
+        helper = self._helper_scope(call)
+        model = self.scope.module.instance_call_scope(self.scope, call) if helper is None else None
+        if helper is None and model is None:
             return None
         parts: list[cst.BaseExpression] = []
         for index in range(len(target.elements)):
             item = cst.Subscript(value, [cst.SubscriptElement(cst.Index(cst.Integer(str(index))))])
-            self.returned_items[item] = (call, index)
+            self.returned_items[item] = (call, index, model)
             parts.append(item)
         return parts
 
@@ -540,15 +543,16 @@ class DataFlow:
             return not self.blocking.comparisons and (self.is_tainted(expr.left) or self.is_tainted(expr.right))
         if isinstance(expr, cst.Subscript):
             if expr in self.returned_items:
-                call, index = self.returned_items[expr]
-                if self._helper_scope(call) is None:
-                    # A sub-model's outputs: an item carries no more than the whole call (a model the
-                    # question leaves out, or the one part it asks about), and no more than what the
-                    # model's `call` computes it from (`return q, tau` with `tau = np.random.rand(n)`).
-                    whole = self._call_is_tainted(call)
-                    if not whole or not self.blocking.all_sources:
-                        return whole
-                return self._helper_result_tainted(call, any(self.is_tainted(a.value) for a in call.args), index)
+                call, index, model = self.returned_items[expr]
+                if model is None:
+                    return self._helper_result_tainted(call, any(self.is_tainted(a.value) for a in call.args), index)
+                # A sub-model's outputs: an item carries no more than the whole call (a model the
+                # question leaves out, or the one part it asks about), and no more than what the
+                # model's `call` computes it from (`return q, tau` with `tau = np.random.rand(n)`).
+                whole = self._call_is_tainted(call)
+                if not whole or not self.blocking.all_sources:
+                    return whole
+                return model.returns_tainted(tainted_parameters(model.node, call, self), self.blocking, index)
             return self.is_tainted(expr.value)
         if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
             return any(self.is_tainted(el.value) for el in expr.elements)
@@ -656,8 +660,7 @@ class DataFlow:
         """A helper of this module returns a gradient-carrying value when its
         return value (or its `item`-th item, where it returns tuples) depends on an argument
         that carries one (or on its own sources), under the same blocking."""
-        module = self.scope.module
-        callee = module.callee_scope(self.scope, call) or module.instance_call_scope(self.scope, call)
+        callee = self.scope.module.callee_scope(self.scope, call)
         if callee is None or not isinstance(callee.node, cst.FunctionDef):
             return args_tainted
         return callee.returns_tainted(tainted_parameters(callee.node, call, self), self.blocking, item)
