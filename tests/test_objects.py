@@ -62,6 +62,34 @@ def test_tgf405_needs_variables_that_can_be_non_trainable():
         assert found == [], case
 
 
+def test_tgf405_weights_of_a_model_with_only_seed_state_are_all_trainable():
+    """Keras 3 keeps Dropout's seed generator and a stateful RNN's states in `variables`,
+    not in `weights`: `model.weights` of such a model has no None gradient."""
+    seeded = {
+        "dropout": "net = keras.Sequential([keras.layers.Dense(2), keras.layers.Dropout(0.5)])\n",
+        "noise and augmentation": ("net = keras.Sequential([keras.layers.RandomFlip(), keras.layers.GaussianNoise(0.1),"
+                                   " keras.layers.Dense(2)])\n"),
+        "a stateful LSTM": "net = keras.Sequential([keras.layers.LSTM(2, stateful=True)])\n",
+        "a subclass with dropout": ("class Net(keras.Model):\n    def __init__(self):\n        super().__init__()\n"
+                                    "        self.drop = keras.layers.Dropout(0.1)\n"
+                                    "        self.out = keras.layers.Dense(1)\n"
+                                    "net = Net()\n"),
+    }
+    for case, setup in seeded.items():
+        found, _ = _tgf405(setup, "train(net, 1, 2, None)\n")
+        assert len(found) == 1 and "seed generator" in found[0].message, case
+        weights, _ = _findings("import tensorflow as tf\nfrom tensorflow import keras\n" + setup
+                               + textwrap.dedent(_TRAIN).replace("model.variables", "model.weights")
+                               + "train(net, 1, 2, None)\n", "TGF405")
+        assert weights == [], case
+    # Moving statistics are weights: with them, `model.weights` is reported.
+    both = "net = keras.Sequential([keras.layers.Dropout(0.5), keras.layers.BatchNormalization()])\n"
+    weights, _ = _findings("import tensorflow as tf\nfrom tensorflow import keras\n" + both
+                           + textwrap.dedent(_TRAIN).replace("model.variables", "model.weights")
+                           + "train(net, 1, 2, None)\n", "TGF405")
+    assert len(weights) == 1 and "frozen or stateful parts" in weights[0].message
+
+
 def test_tgf405_parameter_judged_by_every_caller():
     setup = ("bn = keras.Sequential([keras.layers.BatchNormalization()])\n"
              "plain = keras.Sequential([keras.layers.Dense(1)])\n")

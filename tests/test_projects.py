@@ -192,6 +192,24 @@ def test_modules_of_one_name_in_two_folders_are_not_confused(tmp_path):
     assert _reported(alone.stdout) == [], alone.stdout
 
 
+def test_seed_state_of_a_model_in_another_module_is_in_variables_only(tmp_path):
+    """The project index keeps which lists show a class's non-trainable variables: a model
+    of another module with Dropout has them in `variables` (reported), not in `weights`."""
+    (tmp_path / "nets.py").write_text(
+        "import keras\n\n\nclass Head(keras.layers.Layer):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.drop = keras.layers.Dropout(0.2)\n"
+        "        self.dense = keras.layers.Dense(1)\n\n\nclass Net(keras.Model):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.head = Head()\n")
+    step = ("import tensorflow as tf\n\nfrom nets import Net\n\nnet = Net()\n\n\ndef step(x, optimizer):\n"
+            "    with tf.GradientTape() as tape:\n        loss = tf.reduce_sum(net(x))\n"
+            "    grads = tape.gradient(loss, net.{attr})\n    optimizer.apply_gradients(zip(grads, net.{attr}))\n")
+    (tmp_path / "train.py").write_text(step.format(attr="variables"))
+    assert [line.split()[1] for line in _reported(_tfgradfix(tmp_path, ".").stdout)] == ["TGF405"]
+    (tmp_path / "train.py").write_text(step.format(attr="weights"))
+    run = _tfgradfix(tmp_path, ".")
+    assert _reported(run.stdout) == [], run.stdout
+
+
 @pytest.mark.slow
 def test_model_zoo_objects_are_what_their_classes_in_other_modules_make_them(tmp_path):
     """The plain MLP's `predict`/`weights` and the tf.Module's `variables` train as they

@@ -568,3 +568,15 @@ def test_a_function_handed_its_gradient_by_defun_defines_its_own(decorator, repo
     pseudo-derivative; without one, `tf.greater` cuts every path."""
     text = _silent_fixture("TGF302", "ok_defun_pseudo_derivative.py")
     assert _reported(text.replace("@function.Defun(grad_func=spike_grad)", decorator), "TGF302") is reported
+
+
+@pytest.mark.parametrize("sources, reported", [
+    ("self.parameters()", False),
+    ("self.state_net(graph), self.output_net(graph)", True),
+])
+def test_a_closure_s_self_is_its_enclosing_method_s(sources, reported):
+    """ok_closure_reads_own_method is silent because the step nested in `fit` calls a method
+    of the class (lists of variables); what the class's networks return there is a tensor
+    the tape never watched."""
+    text = _silent_fixture("TGF403", "ok_closure_reads_own_method.py")
+    assert _reported(text.replace("self.parameters()", sources), "TGF403") is reported

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import TYPE_CHECKING, Iterator, Optional
 
 import libcst as cst
@@ -24,25 +25,47 @@ FORWARD_METHODS = ("call", "__call__", "train_step")
 _RAISES_ASSERTIONS = ("assertRaises", "assertRaisesRegex", "assertRaisesRegexp", "raises")
 
 
-# Layers whose variables include non-trainable state: moving statistics, Keras 3's
-# seed generator state (dropout, noise and random augmentation), RNN states when `stateful`.
-STATEFUL_LAYERS = frozenset({
+class HeldState(IntEnum):
+    """Which lists of a Keras object show non-trainable variables (Keras 3.15, measured):
+    none known; `variables` only (the seed generator state of dropout, noise and random
+    augmentation layers, a stateful RNN's states); `weights` too (moving statistics,
+    `trainable=False` weights, parts frozen with `.trainable = False`). Ordered: the
+    larger holds the smaller."""
+
+    NONE = 0
+    VARIABLES = 1
+    WEIGHTS = 2
+
+
+# Layers whose `weights` include non-trainable ones (moving statistics, a power-iteration vector).
+_WEIGHT_STATE_LAYERS = frozenset({
     "BatchNormalization", "SyncBatchNormalization", "Normalization", "SpectralNormalization",
-    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout",
-    "GaussianDropout", "GaussianNoise", "RandomFlip", "RandomRotation", "RandomZoom",
-    "RandomTranslation", "RandomContrast", "RandomCrop", "RandomBrightness",
 })
+# Weightless, but they create a random-seed variable when constructed: one per call
+# raises under `tf.function` ("only supports singleton tf.Variables").
+SEEDED_LAYERS = frozenset({
+    "Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D", "SpatialDropout2D",
+    "SpatialDropout3D",
+})
+# Layers with a seed generator: its state is in `variables`, not in `weights`.
+_SEED_STATE_LAYERS = SEEDED_LAYERS | {
+    "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomCrop",
+    "RandomBrightness",
+}
 # `keras.applications` families built with BatchNormalization (VGG has none).
 _BATCH_NORM_APPLICATIONS = ("resnet", "mobilenet", "densenet", "inception", "xception",
                             "efficientnet", "nasnet", "regnet", "convnext")
 
 
-def makes_state(qualified: str) -> bool:
-    """Whether the TensorFlow/Keras class or constructor with this absolute name makes
-    non-trainable variables: a stateful layer, a BatchNormalization application."""
+def state_made_by(qualified: str) -> HeldState:
+    """The non-trainable variables the TensorFlow/Keras class or constructor with this
+    absolute name makes: a stateful layer's, a BatchNormalization application's."""
     if not qualified.startswith(("tensorflow.", "keras", "tf_keras")):
-        return False
-    return qualified.rsplit(".", 1)[-1] in STATEFUL_LAYERS or batch_norm_application(qualified)
+        return HeldState.NONE
+    name = qualified.rsplit(".", 1)[-1]
+    if name in _WEIGHT_STATE_LAYERS or batch_norm_application(qualified):
+        return HeldState.WEIGHTS
+    return HeldState.VARIABLES if name in _SEED_STATE_LAYERS else HeldState.NONE
 
 
 def batch_norm_application(qualified: str) -> bool:
@@ -391,12 +414,6 @@ STATELESS_LAYERS = frozenset({
                                   "AvgPool", "GlobalMaxPooling", "GlobalMaxPool", "GlobalAveragePooling",
                                   "GlobalAvgPool", "AdaptiveMaxPooling", "AdaptiveAveragePooling")
       for n in (1, 2, 3)),
-})
-# Weightless, but they create a random-seed variable when constructed: one per call
-# raises under `tf.function` ("only supports singleton tf.Variables").
-SEEDED_LAYERS = frozenset({
-    "Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D", "SpatialDropout2D",
-    "SpatialDropout3D",
 })
 
 

@@ -21,7 +21,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import DataFlow, walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.keras import batch_norm_application, makes_state, own_weights, self_attribute
+from tfgradfix.analysis.keras import HeldState, own_weights, self_attribute, state_made_by
 from tfgradfix.analysis.project import Kind, library_kind
 from tfgradfix.analysis.tree import descendants
 
@@ -32,10 +32,11 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ObjectInfo:
     kind: Kind
-    # Whether `variables`/`weights` can hold non-trainable ones, on evidence: a stateful
-    # layer (BatchNormalization, Keras 3's Dropout seed state), a `trainable=False` weight,
-    # a part frozen with `.trainable = False`. False means no such evidence was found.
-    non_trainable: bool = False
+    # Which of `variables`/`weights` hold non-trainable ones, on evidence: a stateful layer
+    # (BatchNormalization in both, Keras 3's Dropout seed state in `variables` only), a
+    # `trainable=False` weight, a part frozen with `.trainable = False`. NONE means no such
+    # evidence was found.
+    non_trainable: HeldState = HeldState.NONE
     # Methods its own class defines (a local `predict` returns whatever it returns).
     methods: frozenset[str] = field(default_factory=frozenset)
     # The classes of this module it is certainly an instance of (one, unless joined from several).
@@ -85,15 +86,17 @@ def _project_methods(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> 
     return frozenset(m for cls in analysis.project.lineage(definition.module, definition.name) for m in cls.methods)
 
 
-def _state_of_class(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> bool:
+def _state_of_class(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> HeldState:
     """Whether `callee` names a stateful Keras layer, or a class of another project module
     whose instances hold non-trainable variables (the index knows its body, its bases and
     the classes it constructs, across modules)."""
     dotted = dotted_name(callee)
     if analysis.project is None or analysis.module_name is None or dotted is None:
-        return False
+        return HeldState.NONE
     qualified = analysis.project.qualified(analysis.module_name, dotted)
-    return qualified is not None and (makes_state(qualified) or analysis.project.holds_state(qualified))
+    if qualified is None:
+        return HeldState.NONE
+    return max(state_made_by(qualified), analysis.project.holds_state(qualified))
 
 
 def _local_class_kind(analysis: "ModuleAnalysis", node: cst.ClassDef, seen: set[str]) -> Kind:
@@ -123,7 +126,7 @@ def _join(infos: Iterable[ObjectInfo]) -> ObjectInfo:
     kind = kinds.pop() if len(kinds) == 1 else Kind.UNKNOWN
     methods = frozenset.intersection(*(i.methods for i in infos))
     classes = frozenset.union(*(i.classes for i in infos)) if all(i.classes for i in infos) else frozenset()
-    return ObjectInfo(kind, any(i.non_trainable for i in infos), methods, classes)
+    return ObjectInfo(kind, max(i.non_trainable for i in infos), methods, classes)
 
 
 class _Describer:
@@ -232,12 +235,12 @@ class _Describer:
         if node is not None:
             return self.instance(node, [call])
         if kind.is_keras:
-            return ObjectInfo(kind, self._holds_non_trainable(self._parts(scope, call, bound_to), set())
-                              or batch_norm_application(self.analysis.imports.resolve(callee) or "")
-                              or _state_of_class(self.analysis, callee),
+            return ObjectInfo(kind, max(self._holds_non_trainable(self._parts(scope, call, bound_to), set()),
+                                        state_made_by(self.analysis.imports.resolve(callee) or ""),
+                                        _state_of_class(self.analysis, callee)),
                               _project_methods(self.analysis, callee))
-        return ObjectInfo(kind, kind is Kind.TF_MODULE and _state_of_class(self.analysis, callee),
-                          _project_methods(self.analysis, callee))
+        state = _state_of_class(self.analysis, callee) if kind is Kind.TF_MODULE else HeldState.NONE
+        return ObjectInfo(kind, state, _project_methods(self.analysis, callee))
 
     def _parts(self, scope: "Scope", call: cst.Call, bound_to: Optional[str]) -> list[cst.CSTNode]:
         """What a model put together in `scope` is made of: the call, the values of the
@@ -273,41 +276,45 @@ class _Describer:
         methods = frozenset(m.name.value for m in _methods(self.analysis, node))
         classes = frozenset({node.name.value})
         if kind is Kind.PLAIN or kind is Kind.UNKNOWN:
-            return ObjectInfo(kind, False, methods, classes)
+            return ObjectInfo(kind, HeldState.NONE, methods, classes)
         lineage = list(_lineage(self.analysis, node))
         parts = [n for root in [*constructions, *lineage] for n in descendants(root)]
         bases = [base.value for cls in lineage for base in cls.bases
                  if base.keyword is None and not (isinstance(base.value, cst.Name)
                                                   and base.value.value in self.analysis.class_nodes)]
-        return ObjectInfo(kind, self._holds_non_trainable(parts, {node.name.value})
-                          or any(_state_of_class(self.analysis, base) for base in bases), methods, classes)
+        return ObjectInfo(kind, max([self._holds_non_trainable(parts, {node.name.value}),
+                                     *(_state_of_class(self.analysis, base) for base in bases)]), methods, classes)
 
-    def _holds_non_trainable(self, nodes: Iterable[cst.CSTNode], classes: set[str]) -> bool:
-        """Whether any of `nodes` makes a stateful layer, a non-trainable weight, or
-        freezes a part; classes of the module made there count with their own bodies."""
+    def _holds_non_trainable(self, nodes: Iterable[cst.CSTNode], classes: set[str]) -> HeldState:
+        """Which lists show the non-trainable variables that `nodes` make: a stateful layer,
+        a non-trainable weight, a frozen part; classes of the module made there count with
+        their own bodies."""
         imports = self.analysis.imports
+        held = HeldState.NONE
         for node in nodes:
             if isinstance(node, cst.Call):
-                if any(_is_keyword(a, "trainable", "False") or _is_keyword(a, "stateful", "True")
-                       for a in node.args):
-                    return True
+                if any(_is_keyword(a, "trainable", "False") for a in node.args):
+                    return HeldState.WEIGHTS
+                if any(_is_keyword(a, "stateful", "True") for a in node.args):
+                    held = max(held, HeldState.VARIABLES)
                 qualified = imports.resolve(node.func) or ""
                 if qualified.startswith(("tensorflow.", "keras", "tf_keras")):
-                    if makes_state(qualified):
-                        return True
+                    held = max(held, state_made_by(qualified))
                 elif isinstance(node.func, cst.Name) and node.func.value in self.analysis.class_nodes:
                     local = self.analysis.class_nodes[node.func.value]
-                    if node.func.value not in classes and self._holds_non_trainable(
+                    if node.func.value not in classes:
+                        held = max(held, self._holds_non_trainable(
                             (n for c in _lineage(self.analysis, local) for n in descendants(c)),
-                            classes | {node.func.value}):
-                        return True
-                elif _state_of_class(self.analysis, node.func):
-                    return True
+                            classes | {node.func.value}))
+                else:
+                    held = max(held, _state_of_class(self.analysis, node.func))
             elif isinstance(node, cst.Assign) and _false(node.value):
                 if any(isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable"
                        for t in node.targets):
-                    return True
-        return False
+                    return HeldState.WEIGHTS
+            if held is HeldState.WEIGHTS:
+                return held
+        return held
 
 
 def _is_keyword(arg: cst.Arg, keyword: str, value: str) -> bool:

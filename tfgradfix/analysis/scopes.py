@@ -172,6 +172,8 @@ class Scope:
     def has_method(self, name: str) -> bool:
         if self.keras_class is not None:
             return self.keras_class.method(name) is not None or self.keras_class.has_external_method(name)
+        if self.owner is None and self.enclosing is not None:
+            return self.enclosing.has_method(name)  # a closure's `self` is its enclosing method's
         return name in self.owner_methods
 
     def module_function(self, name: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
-from tfgradfix.analysis.keras import makes_state
+from tfgradfix.analysis.keras import HeldState, state_made_by
 from tfgradfix.analysis.project.disk import (
     is_file, key, list_modules, module_names, project_files, read_text, resolved, search_folder,
 )
@@ -29,7 +29,7 @@ class ProjectIndex:
         self._aliases: dict[str, str] = {}  # another name of a module (pyproject-relative)
         self._kinds: dict[str, Kind] = {}
         self._reaches: dict[str, bool] = {}
-        self._states: dict[str, bool] = {}
+        self._states: dict[str, HeldState] = {}
         self._call_sites: Optional[dict[str, list[tuple[str, str]]]] = None
         self._handed: Optional[dict[str, list[tuple[str, Definition]]]] = None
         self._unread: Optional[list[str]] = None  # the project's files, for callers not given
@@ -549,20 +549,21 @@ class ProjectIndex:
         return any(f"{cls.module}.{cls.name}" == base for cls in self.lineage(module, name)
                    if (cls.module, cls.name) != (module, name))
 
-    def holds_state(self, qualified: str) -> bool:
-        """Whether instances of the project class with this absolute name hold non-trainable
-        variables, on evidence in its body or its project bases' (across modules), in the
-        project classes they construct (sub-layers, sub-models, transitively), or in a
-        library base that is a stateful layer."""
+    def holds_state(self, qualified: str) -> HeldState:
+        """Which lists of instances of the project class with this absolute name show
+        non-trainable variables, on evidence in its body or its project bases' (across
+        modules), in the project classes they construct (sub-layers, sub-models,
+        transitively), or in a library base that is a stateful layer."""
         cached = self._states.get(qualified)
         if cached is not None:
             return cached
-        self._states[qualified] = False  # a cycle of parts adds nothing
+        self._states[qualified] = HeldState.NONE  # a cycle of parts adds nothing
         definition = self.lookup(qualified)
-        found = definition is not None and definition.kind == "class" and any(
-            cls.holds_state or any(makes_state(base) for base in cls.bases)
-            or any(self.holds_state(part) for part in cls.parts)
-            for cls in self.lineage(definition.module, definition.name))
+        found = HeldState.NONE
+        if definition is not None and definition.kind == "class":
+            found = max((max([cls.holds_state, *(state_made_by(base) for base in cls.bases),
+                              *(self.holds_state(part) for part in cls.parts)])
+                         for cls in self.lineage(definition.module, definition.name)), default=HeldState.NONE)
         self._states[qualified] = found
         return found
 

@@ -11,7 +11,7 @@ from typing import Any, Iterator, Optional, Union
 
 from tfgradfix.analysis.imports import canonical
 from tfgradfix.analysis.initializers import is_initializer_constructor
-from tfgradfix.analysis.keras import FORWARD_METHODS, makes_state
+from tfgradfix.analysis.keras import FORWARD_METHODS, HeldState, state_made_by
 from tfgradfix.analysis.project.model import BUILTIN_BASES, ClassInfo, FunctionInfo, ModuleInfo
 from tfgradfix.analysis.roles import state_attributes_of, trained_by_name
 from tfgradfix.analysis.slices import outline
@@ -163,7 +163,7 @@ class _Indexer:
                 self._class(node, prefix)
             elif self._classes and kind is ast.Assign and _is_constant(node.value, False) and any(
                     isinstance(t, ast.Attribute) and t.attr == "trainable" for t in node.targets):
-                self._classes[-1][0].holds_state = True  # `part.trainable = False`
+                self._classes[-1][0].holds_state = HeldState.WEIGHTS  # `part.trainable = False`
             elif function is None:
                 if not prefix and kind is ast.Assign:
                     self._alias(node)
@@ -313,21 +313,23 @@ class _Indexer:
     def _state_call(self, call: ast.Call, dotted: Optional[str]) -> None:
         """What a call in the body of the class being indexed says about its state."""
         cls, parts = self._classes[-1]
-        if cls.holds_state:
+        if cls.holds_state is HeldState.WEIGHTS:
             return
-        if any((k.arg == "trainable" and _is_constant(k.value, False))
-               or (k.arg == "stateful" and _is_constant(k.value, True)) for k in call.keywords):
-            cls.holds_state = True
-            return
+        for keyword in call.keywords:
+            if keyword.arg == "trainable" and _is_constant(keyword.value, False):
+                cls.holds_state = HeldState.WEIGHTS
+                return
+            if keyword.arg == "stateful" and _is_constant(keyword.value, True):
+                cls.holds_state = max(cls.holds_state, HeldState.VARIABLES)
         if dotted is None or not dotted.rsplit(".", 1)[-1][:1].isupper():
             return  # classes, by convention, are capitalised: functions are not followed
         resolved = self._resolve(call.func)
         if resolved is None:
             if "." not in dotted:
                 parts.add(f"{self.info.name}.{dotted}")  # a class of this module
-        elif makes_state(resolved):
-            cls.holds_state = True
-        elif not resolved.startswith(("tensorflow.", "keras.", "tf_keras.", "numpy.")):
+        elif resolved.startswith(("tensorflow.", "keras.", "tf_keras.", "numpy.")):
+            cls.holds_state = max(cls.holds_state, state_made_by(resolved))
+        else:
             parts.add(resolved)
 
     def _weight_targets(self, node: Union[ast.Assign, ast.AnnAssign]) -> Iterator[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
 
-from tfgradfix.analysis.keras import is_keras_base
+from tfgradfix.analysis.keras import HeldState, is_keras_base
 from tfgradfix.analysis.slices import Outline
 from tfgradfix.analysis.vocabulary import KERAS_PACKAGES, TF_MODULES
 
@@ -84,10 +84,10 @@ class ClassInfo:
     weights: frozenset[str] = frozenset()
     # Those that hold state the code writes, not trained weights (`analysis/roles.py`).
     state: frozenset[str] = frozenset()
-    # Evidence in its own body that its variables include non-trainable ones: a stateful
-    # Keras layer or BatchNormalization application made there, `trainable=False`,
-    # `stateful=True`, a part frozen with `.trainable = False`.
-    holds_state: bool = False
+    # Evidence in its own body that its variables include non-trainable ones, and which
+    # lists show them: a stateful Keras layer or BatchNormalization application made there,
+    # `trainable=False`, `stateful=True`, a part frozen with `.trainable = False`.
+    holds_state: HeldState = HeldState.NONE
     # Absolute names of the classes its body constructs that may be project classes
     # (sub-layers, sub-models): their state is its state.
     parts: tuple[str, ...] = ()

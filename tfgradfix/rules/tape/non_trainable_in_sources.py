@@ -8,6 +8,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import walk_scope, name_nodes, names_in, target_names
 from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.keras import HeldState
 from tfgradfix.analysis.objects import Kind, describe
 from tfgradfix.analysis.tapes import GradientCall, TapeBlock
 from tfgradfix.analysis.tree import contains
@@ -24,10 +25,12 @@ class NonTrainableInSources(TapeRule):
         "Finds `tape.gradient(loss, model.variables)` and `tape.gradient(loss, model.weights)` "
         "(also through a name bound to them) when `model` is a Keras model or layer, or a "
         "`tf.Module`, that holds non-trainable variables: it is built with "
-        "BatchNormalization, Normalization or another stateful layer (Keras 3's Dropout, "
-        "noise and random augmentation layers keep a seed state variable), a weight made with "
-        "`trainable=False`, a part frozen with `.trainable = False`, or a "
-        "`keras.applications` network that uses BatchNormalization. What `model` is comes from "
+        "BatchNormalization, Normalization or another layer with non-trainable weights, a weight "
+        "made with `trainable=False`, a part frozen with `.trainable = False`, or a "
+        "`keras.applications` network that uses BatchNormalization. For `model.variables` it "
+        "also counts Keras 3's Dropout, noise and random augmentation layers and `stateful=True` "
+        "RNNs, whose seed generator and states are variables but not weights (so "
+        "`model.weights` of a model with Dropout is left alone). What `model` is comes from "
         "where its value is made: an assignment in the function or module, what the module's "
         "callers pass for a parameter, `self.attr = ...` in the class, a module function that "
         "returns it. A class of another module of the project counts with what the project "
@@ -37,10 +40,12 @@ class NonTrainableInSources(TapeRule):
         "objects with their own `weights`, and objects the module cannot tell are not reported."
     )
     evidence = (
-        "The object certainly holds non-trainable variables: a stateful layer (BatchNormalization, "
-        "Normalization, Keras 3's Dropout and noise layers), a `trainable=False` weight, a part frozen with "
-        "`.trainable = False`, or a `keras.applications` network with BatchNormalization, known from where "
-        "the object is made, through the project index. Objects the analysis cannot tell are silent."
+        "The object certainly holds non-trainable variables in the list passed: for `weights`, a layer "
+        "with non-trainable weights (BatchNormalization, Normalization), a `trainable=False` weight, a "
+        "part frozen with `.trainable = False`, or a `keras.applications` network with BatchNormalization; "
+        "for `variables`, those or Keras 3's seed state (Dropout, noise, random augmentation) and "
+        "`stateful=True` RNN states. It is known from where the object is made, through the project "
+        "index. Objects the analysis cannot tell are silent."
     )
     why = (
         "`variables` and `weights` include non-trainable state such as BatchNormalization's "
@@ -93,7 +98,9 @@ class NonTrainableInSources(TapeRule):
             if owner is None or self.context.imports.resolve(attribute.value) is not None:
                 continue
             model = describe(self.context.scope, attribute.value)
-            if not ((model.is_keras or model.kind is Kind.TF_MODULE) and model.non_trainable):
+            # Keras 3 keeps a seed generator's state and a stateful RNN's in `variables` only.
+            needed = HeldState.WEIGHTS if attribute.attr.value == "weights" else HeldState.VARIABLES
+            if not ((model.is_keras or model.kind is Kind.TF_MODULE) and model.non_trainable >= needed):
                 continue
             fix = None
             paired = self._paired(gradient, attribute, alias)
@@ -102,7 +109,12 @@ class NonTrainableInSources(TapeRule):
                     Edit(a, a.with_changes(attr=cst.Name(self._TRAINABLE[a.attr.value])))
                     for a in [attribute, *paired])
                 fix = Fix(f"Use `{owner}.{self._TRAINABLE[attribute.attr.value]}`", edits)
-            why = "frozen or stateful parts" if model.kind is not Kind.TF_MODULE else "`trainable=False`"
+            if model.kind is Kind.TF_MODULE:
+                why = "`trainable=False`"
+            elif model.non_trainable is HeldState.WEIGHTS:
+                why = "frozen or stateful parts"
+            else:
+                why = "Keras 3's seed generator or RNN state"
             self.report(gradient.sources, self.message.format(owner=owner, attr=attribute.attr.value, why=why), fix)
 
     def _listed(self, sources: Optional[cst.BaseExpression]) -> Optional[tuple[cst.Attribute, Optional[str]]]:
