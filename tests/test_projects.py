@@ -210,6 +210,18 @@ def test_seed_state_of_a_model_in_another_module_is_in_variables_only(tmp_path):
     assert _reported(run.stdout) == [], run.stdout
 
 
+def test_a_layer_another_module_applies_is_not_taken_for_input_preprocessing(tmp_path):
+    """Applied only to `keras.Input` in its own module, the NumPy layer loses nothing; once
+    another module imports it (and applies it after a Dense layer), it is reported."""
+    fixture = (FIXTURES / "TGF105" / "ok_numpy_augmentation_on_inputs.py").read_text()
+    (tmp_path / "augment.py").write_text(fixture)
+    assert _reported(_tfgradfix(tmp_path, ".").stdout) == []
+    (tmp_path / "model.py").write_text(
+        "import tensorflow as tf\n\nfrom augment import Jitter\n\n\ndef head(x):\n"
+        "    return Jitter()(tf.keras.layers.Dense(4)(x))\n")
+    assert [line.split()[1] for line in _reported(_tfgradfix(tmp_path, ".").stdout)] == ["TGF105"]
+
+
 @pytest.mark.slow
 def test_model_zoo_objects_are_what_their_classes_in_other_modules_make_them(tmp_path):
     """The plain MLP's `predict`/`weights` and the tf.Module's `variables` train as they

@@ -580,3 +580,33 @@ def test_a_closure_s_self_is_its_enclosing_method_s(sources, reported):
     the tape never watched."""
     text = _silent_fixture("TGF403", "ok_closure_reads_own_method.py")
     assert _reported(text.replace("self.parameters()", sources), "TGF403") is reported
+
+
+@pytest.mark.parametrize("returned, reported", [
+    ("return tf.reshape(x, ", False),
+    ("return tf.reshape(x + np.ones_like(x), ", True),
+])
+def test_numpy_that_reads_a_shape_fails_when_traced_only_if_it_converts(returned, reported):
+    """ok_shape_of_traced_tensor is silent because `np.shape`/`np.ndim` return the tensor's own
+    `.shape`/`.ndim`; `np.ones_like` converts the tensor, which a traced one refuses."""
+    text = _silent_fixture("TGF101", "ok_shape_of_traced_tensor.py")
+    assert _reported(text.replace("return tf.reshape(x, ", returned), "TGF101") is reported
+
+
+_AFTER_A_DENSE = ('x = tf.keras.layers.Dense(8, activation="relu")(inputs)\n    x = Jitter()(x)')
+
+
+@pytest.mark.parametrize("edit, reported", [
+    (lambda text: text, False),
+    (lambda text: text.replace('x = Jitter()(inputs)\n    x = tf.keras.layers.Dropout(0.1)(x)\n'
+                               '    x = tf.keras.layers.Dense(8, activation="relu")(x)', _AFTER_A_DENSE), True),
+    (lambda text: text.replace("tf.keras.Input((length,)), Jitter(),",
+                               "tf.keras.Input((length,)), tf.keras.layers.Dense(4), Jitter(),"), True),
+    (lambda text: text + "\n\ndef custom(x):\n    return Jitter()(x)\n", True),
+])
+def test_a_weightless_layer_on_a_model_s_raw_inputs_has_no_gradient_to_lose(edit, reported):
+    """ok_numpy_augmentation_on_inputs is silent because the module applies its NumPy layer only
+    to `keras.Input` (through Dropout) and first in a Sequential; after a Dense layer, or on a
+    value the module does not show, the weights before it lose their gradient."""
+    text = _silent_fixture("TGF105", "ok_numpy_augmentation_on_inputs.py")
+    assert _reported(edit(text), "TGF105") is reported

@@ -97,7 +97,8 @@ class KerasClass:
     parent: Optional["KerasClass"] = None
     # Based on Keras 2 (`tf_keras.layers.Layer`, ...) rather than Keras 3.
     legacy: bool = False
-    # A weightless layer that handles strings or vocabularies: its inputs carry no gradient.
+    # A weightless layer that handles strings or vocabularies, or that its module applies only
+    # to a model's raw inputs (`analysis/layer_graph.py`): its inputs carry no gradient.
     preprocessing: bool = False
     # Its Keras bases in other modules of the project (from the project index), nearest first.
     external: tuple["ClassInfo", ...] = ()

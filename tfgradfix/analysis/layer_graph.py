@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import walk_scope
-from tfgradfix.analysis.keras import SEEDED_LAYERS, STATELESS_LAYERS, constructed_layer
+from tfgradfix.analysis.dataflow import parameters, target_names, walk_scope
+from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.keras import SEEDED_LAYERS, STATELESS_LAYERS, KerasClass, constructed_layer
+from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import KERAS_PACKAGES
 from tfgradfix.analysis.rebinding import Parents
 
@@ -31,6 +33,7 @@ _UNTRAINED_LAYERS = frozenset({
     "CategoryEncoding", "InputLayer", "Input",
 })
 _DEPTH = 6
+_INPUTS = ("Input", "InputLayer")
 
 
 def between_layers(analysis: "ModuleAnalysis", scope: "Scope", layer: cst.Call) -> bool:
@@ -190,3 +193,120 @@ def _weighted_builtin(qualified: str) -> bool:
     name = _keras_layer_name(qualified)
     return (name is not None and name[:1].isupper() and name not in STATELESS_LAYERS and name not in SEEDED_LAYERS
             and name not in _UNTRAINED_LAYERS and name not in ("Layer", "Wrapper") and not name.startswith("Random"))
+
+
+def applied_to_raw_inputs(module: cst.Module, imports: ImportMap, cls: KerasClass) -> bool:
+    """Whether the layer class `cls`, weightless and holding no sub-layers, is used in `module`
+    only on a model's raw inputs: `Augment(...)(x)` where `x` is `keras.Input(...)`, or comes from
+    it through weightless layers only (`Dropout`, `Lambda`, this class again), or first in a
+    `Sequential([...])` after such layers. Nothing upstream trains, so its `call` has no
+    gradient to lose (a data augmentation layer). At least one use; any other use of the
+    class name outside its own body (handed on, subclassed, stored) is not followed."""
+    if any(c.weights for c in cls.lineage()) or cls.external or _holds_layers(cls.node, imports):
+        return False
+    parents = Parents(module)
+    own = {id(n) for n in descendants(cls.node)}
+    applied = 0
+    for node in descendants(module):
+        if not (isinstance(node, cst.Name) and node.value == cls.name) or id(node) in own:
+            continue
+        construction = parents(node)
+        if not (isinstance(construction, cst.Call) and construction.func is node):
+            return False
+        applied_call = parents(construction)
+        if isinstance(applied_call, cst.Call) and applied_call.func is construction:
+            inputs = [a.value for a in applied_call.args if a.keyword is None]
+            if not inputs or not _raw(imports, parents, cls.name, inputs[0], set()):
+                return False
+        elif not _first_in_sequential(imports, parents, cls.name, construction):
+            return False
+        applied += 1
+    return applied > 0
+
+
+def _holds_layers(node: cst.ClassDef, imports: ImportMap) -> bool:
+    """A Keras layer or model stored on `self` anywhere in the class."""
+    for child in descendants(node):
+        if isinstance(child, cst.Assign) and isinstance(child.value, cst.Call) and any(
+                isinstance(t.target, cst.Attribute) for t in child.targets):
+            made = imports.resolve(child.value.func) or ""
+            if made.startswith(KERAS_PACKAGES) and (".layers." in made or ".models." in made or made.endswith("Model")):
+                return True
+            if isinstance(child.value.func, cst.Name) and child.value.func.value[:1].isupper():
+                return True  # a class of the project: it may hold weights
+    return False
+
+
+def _weightless(imports: ImportMap, construction: cst.BaseExpression, cls_name: str) -> bool:
+    if not isinstance(construction, cst.Call):
+        return False
+    if isinstance(construction.func, cst.Name) and construction.func.value == cls_name:
+        return True
+    name = _keras_layer_name(imports.resolve(construction.func) or "")
+    return name is not None and (name in STATELESS_LAYERS or name in SEEDED_LAYERS or name.startswith("Random"))
+
+
+def _is_input(imports: ImportMap, expr: cst.BaseExpression) -> bool:
+    if not isinstance(expr, cst.Call):
+        return False
+    qualified = imports.resolve(expr.func) or ""
+    return qualified.startswith(KERAS_PACKAGES) and qualified.rsplit(".", 1)[-1] in _INPUTS
+
+
+def _raw(imports: ImportMap, parents: Parents, cls_name: str, expr: cst.BaseExpression,
+         seen: set[str]) -> Optional[bool]:
+    """Whether `expr` is a model's raw input: True, False, or None for a name already being
+    followed (a name rebound through the layers: `x = Augment()(x)`)."""
+    if _is_input(imports, expr):
+        return True
+    if isinstance(expr, cst.Call):
+        inputs = [a.value for a in expr.args if a.keyword is None]
+        return bool(inputs) and _weightless(imports, expr.func, cls_name) and _raw(
+            imports, parents, cls_name, inputs[0], seen) is not False
+    if not isinstance(expr, cst.Name) or len(seen) > _DEPTH:
+        return False
+    if expr.value in seen:
+        return None
+    scope = parents(expr)
+    while scope is not None and not isinstance(scope, (cst.FunctionDef, cst.Module)):
+        scope = parents(scope)
+    if scope is None or (isinstance(scope, cst.FunctionDef)
+                         and any(p.name.value == expr.value for p in parameters(scope))):
+        return False
+    values = []
+    body = scope.body.body if isinstance(scope, cst.FunctionDef) else scope.body
+    for node in walk_scope(list(body)):
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            if node.targets[0].target.value == expr.value:
+                values.append(node.value)
+        elif expr.value in _bound_names(node):
+            return False  # bound some other way: a loop, a tuple, `+=`
+    verdicts = [_raw(imports, parents, cls_name, v, seen | {expr.value}) for v in values]
+    return bool(verdicts) and False not in verdicts and True in verdicts
+
+
+def _bound_names(node: cst.CSTNode) -> set[str]:
+    if isinstance(node, cst.Assign):
+        return {n for t in node.targets for n in target_names(t.target)}
+    if isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
+        return set(target_names(node.target))
+    if isinstance(node, cst.WithItem) and node.asname is not None:
+        return set(target_names(node.asname.name))
+    return set()
+
+
+def _first_in_sequential(imports: ImportMap, parents: Parents, cls_name: str, construction: cst.Call) -> bool:
+    element = parents(construction)
+    container = parents(element) if isinstance(element, cst.Element) else None
+    if not (isinstance(element, cst.Element) and isinstance(container, (cst.List, cst.Tuple))):
+        return False
+    argument = parents(container)
+    call = parents(argument) if argument is not None else None
+    if not isinstance(call, cst.Call):
+        return False
+    qualified = imports.resolve(call.func) or ""
+    if not (qualified.startswith(KERAS_PACKAGES) and qualified.endswith("Sequential")):
+        return False
+    index = next(i for i, e in enumerate(container.elements) if e is element)
+    before = [e.value for e in container.elements[:index]]
+    return all(_is_input(imports, item) or _weightless(imports, item, cls_name) for item in before)

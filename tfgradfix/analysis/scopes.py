@@ -40,7 +40,7 @@ from tfgradfix.analysis.dataflow import (
     tainted_parameters, target_names,
 )
 from tfgradfix.analysis.imports import ImportMap, dotted_name
-from tfgradfix.analysis.layer_graph import between_layers, inherits_weights
+from tfgradfix.analysis.layer_graph import applied_to_raw_inputs, between_layers, inherits_weights
 from tfgradfix.analysis.project import FunctionInfo, PathEntry, ProjectIndex
 from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tree import child_nodes, descendants, statements
@@ -362,6 +362,11 @@ class ModuleAnalysis:
             full.startswith(LEGACY_KERAS_PACKAGES) for full in self.imports.bindings.values()
         ) or self.tf1_api is not None
         self.keras_classes = find_keras_classes(module, self.imports, self.project, module_name)
+        for keras_class in self.keras_classes.values():
+            if not keras_class.preprocessing and not (  # a layer another module may apply is not followed
+                    self.project is not None and module_name is not None
+                    and self.project.used_elsewhere(module_name, keras_class.name)):
+                keras_class.preprocessing = applied_to_raw_inputs(module, self.imports, keras_class)
         self.functions: dict[str, cst.FunctionDef] = {
             s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)
         }

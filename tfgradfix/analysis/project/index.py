@@ -233,6 +233,16 @@ class ProjectIndex:
     def importers_of(self, module: str) -> set[str]:
         return {name for name in list(self.modules) if module in self.imports_of(name)}
 
+    def used_elsewhere(self, module: str, name: str) -> bool:
+        """Whether another module of the project may use `name` of `module`: it imports that
+        name, star-imports the module, or imports the module itself."""
+        qualified = f"{module}.{name}"
+        for info in list(self.modules.values()):
+            if info.name != module and (module in info.star_imports or any(
+                    target in (qualified, module) for target in info.imports.values())):
+                return True
+        return False
+
     def gate(self, module: str) -> bool:
         """The engine's `ast` gate: a tape, a Lambda layer or a compiled loss function, or a
         class with a forward method and a Keras-looking base that the project does not know

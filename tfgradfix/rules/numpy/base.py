@@ -16,8 +16,12 @@ CONVERSIONS = ("array", "asarray", "asanyarray")
 # tensor they return a tensor that keeps its gradient (measured, tests/test_translations.py).
 TENSOR_PRESERVING = frozenset({"flip", "trim_zeros"})
 # NumPy functions that read only a tensor's shape and dtype (`np.zeros_like(logits)` for a
-# padding mask): their result never had a gradient to lose.
-SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "empty_like", "full_like", "shape", "ndim", "size"})
+# padding mask): their result never had a gradient to lose, but they convert the tensor to an
+# array, which a traced (symbolic) tensor refuses.
+SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "empty_like", "full_like", "size"})
+# `np.shape` and `np.ndim` return the tensor's own `.shape` / `.ndim` without converting it:
+# they work on eager, traced and Keras symbolic tensors alike (measured on TF 2.21).
+SHAPE_ATTRIBUTES = frozenset({"shape", "ndim"})
 
 
 def numpy_function(rule: Rule, call_node: cst.Call) -> Optional[str]:

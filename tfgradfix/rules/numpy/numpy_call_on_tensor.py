@@ -9,7 +9,8 @@ import libcst as cst
 from tfgradfix.fixes.arrays import ArrayToTensor
 from tfgradfix.fixes.numpy_to_tf import NUMPY_DTYPES, INTEGER_RESULTS
 from tfgradfix.rules.base import Rule
-from tfgradfix.rules.numpy.base import CONVERSIONS, SHAPE_ONLY, TENSOR_PRESERVING, numpy_function, on_path_with_tensor
+from tfgradfix.rules.numpy.base import (CONVERSIONS, SHAPE_ATTRIBUTES, SHAPE_ONLY, TENSOR_PRESERVING, numpy_function,
+                                        on_path_with_tensor)
 
 
 class NumpyCallOnTensor(Rule):
@@ -64,7 +65,9 @@ class NumpyCallOnTensor(Rule):
         "Keras layer), not only a result that has no gradient anyway (also across statements: `logits = "
         "np.log(probs)` read only by `np.argmax(logits + noise)`), nor only values from models the tape's "
         "sources leave out. NumPy that reads only the shape (`np.zeros_like`) loses no gradient: outside a "
-        "layer it is silent, in a layer's `call` the finding says it fails when traced. A forward method is "
+        "layer it is silent, in a layer's `call` the finding says it fails when traced; `np.shape` and "
+        "`np.ndim`, which return the tensor's own `.shape` and `.ndim` and work when traced, are never "
+        "reported. A forward method is "
         "on the path only where it runs while training: not a branch taken when its training flag is false "
         "(`if not training:`, the `else` of `if training:`) where the flag defaults to `True` or has no default "
         "(`analysis/training_mode.py`), and not a model's `call` when its own `train_step` differentiates its "
@@ -117,7 +120,7 @@ class NumpyCallOnTensor(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         function = numpy_function(self, node)
-        if function is None or function in CONVERSIONS or function in TENSOR_PRESERVING:
+        if function is None or function in CONVERSIONS or function in TENSOR_PRESERVING or function in SHAPE_ATTRIBUTES:
             return
         if function in SHAPE_ONLY and not self.context.scope.is_keras_forward:
             return
