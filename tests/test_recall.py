@@ -53,14 +53,14 @@ def test_a_rebound_name_is_read_where_it_is_used(body, tainted):
 
 
 def test_tainted_at_is_never_more_tainted_than_the_flow():
-    module = cst.parse_module("import tensorflow as tf\ndef f(x):\n    x = tf.floor(x)\n    return x\n")
+    module = cst.parse_module("import tensorflow as tf\ndef f(x):\n    x = tf.abs(x)\n    return x\n")
     analysis = ModuleAnalysis(module)
     scope = next(s for s in analysis.scopes.values() if s.symbol == "f")
     scope.tainted_params = {"x"}
     flow = scope.analyse()
     returned = next(n.value for n in cst.ensure_type(module.body[1], cst.FunctionDef).body.body[1].body
                     if isinstance(n, cst.Return))
-    assert flow.is_tainted(returned) and tainted_at(flow, returned, {"x"})  # no blocking: floor passes
+    assert flow.is_tainted(returned) and tainted_at(flow, returned, {"x"})  # abs keeps the gradient
     assert not tainted_at(flow, returned, set())  # the parameter, not watched, carries nothing
 
 

@@ -610,3 +610,44 @@ def test_a_weightless_layer_on_a_model_s_raw_inputs_has_no_gradient_to_lose(edit
     value the module does not show, the weights before it lose their gradient."""
     text = _silent_fixture("TGF105", "ok_numpy_augmentation_on_inputs.py")
     assert _reported(edit(text), "TGF105") is reported
+
+
+@pytest.mark.parametrize("edit, reported", [
+    (lambda text: text, False),
+    (lambda text: text.replace("tf.Variable(self.kept_scores, trainable=False)",
+                               "tf.Variable(tf.zeros_like(self.kept_scores), trainable=False)\n"
+                               "            self.kept_scores.assign_add(logits[0])"), True),
+    (lambda text: text.replace("tf.Variable(self.kept_scores, trainable=False)", "tf.Variable(0.0, trainable=False)"),
+     True),
+])
+def test_a_variable_that_holds_a_call_s_result_keeps_no_state(edit, reported):
+    """ok_snapshot_of_call_result is silent because the non-trainable variable made in `call`
+    holds what that call computed and nothing writes it; one the code steps with `.assign_add`,
+    or a constant that would count, starts over on every call."""
+    text = _silent_fixture("TGF202", "ok_snapshot_of_call_result.py")
+    assert _reported(edit(text), "TGF202") is reported
+
+
+@pytest.mark.parametrize("edit, codes", [
+    (lambda text: text, ["TGF208"]),
+    # Read as a kernel rather than filled: a variable made on every call, which never trains.
+    (lambda text: text.replace("out[:, i, j, m].assign(tf.reduce_sum(patch * w[m], axis=(1, 2, 3)))",
+                               "pass").replace("return out", "return tf.nn.conv2d(x, out, 1, 'VALID')"), ["TGF201"]),
+])
+def test_a_variable_filled_slice_by_slice_is_an_output_buffer(edit, codes):
+    """flag_sliced_output_buffer's variable is the output, filled with `assign`: the finding is
+    the gradient `assign` cuts (TGF208), not a weight that never trains (TGF201)."""
+    text = (FIXTURES / "TGF208" / "flag_sliced_output_buffer.py").read_text(encoding="utf-8")
+    assert sorted({c.split(":")[-1] for c in _codes(edit(text))}) == codes
+
+
+@pytest.mark.parametrize("edit, reported", [
+    (lambda text: text, False),
+    (lambda text: text.replace("tf.equal(pred, y), tf.float32", "tf.nn.softmax(forward(x)), tf.float32"), True),
+])
+def test_comparisons_and_counts_carry_no_gradient(edit, reported):
+    """ok_accuracy_in_tape is silent because its floats come from `tf.equal` and
+    `tf.math.count_nonzero` (TensorFlow registers no gradient for either); a float of the
+    model's probabilities, inside the tape, is a gradient turned into a constant."""
+    text = _silent_fixture("TGF104", "ok_accuracy_in_tape.py")
+    assert _reported(edit(text), "TGF104") is reported

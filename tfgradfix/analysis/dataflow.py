@@ -23,6 +23,7 @@ import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, dotted_name, is_integer_dtype
 from tfgradfix.analysis.tree import child_nodes, contains, descendants
+from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
 from tfgradfix.analysis.roles import holds_state, stepped_counters
 from tfgradfix.analysis.targets import bootstrap_calls, detached_value
@@ -39,12 +40,14 @@ PYTHON_VALUE_BUILTINS = frozenset(
     {"float", "int", "bool", "len", "str", "repr", "print", "isinstance", "range", "type",
      "format", "id", "hash", "callable", "hasattr", "getattr"}
 )
-# TF/NumPy functions whose result carries no gradient even from a tensor input.
+# TF/NumPy functions whose result carries no gradient even from a tensor input: by last
+# name, and TensorFlow's own (qualified) from its gradient registry (`tf.equal`,
+# `tf.math.count_nonzero`, `tf.round`: bool and integer results, gradients registered None).
 NON_DIFFERENTIABLE_RESULTS = frozenset(
     {"shape", "shape_n", "size", "rank", "ndim", "argmax", "argmin", "math.argmax",
      "math.argmin", "zeros_like", "ones_like", "is_tensor", "executing_eagerly",
      "categorical", "stateless_categorical", "multinomial"}
-)
+) | frozenset(NO_GRADIENT)
 # Sampling: a draw carries no gradient from the probabilities it was drawn with.
 _SAMPLING_MODULES = ("numpy.random.",)
 # Methods of a tensor that return its static metadata (`x.get_shape().as_list()`).

@@ -7,6 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.dataflow import target_names
 from tfgradfix.analysis.keras import FORWARD_METHODS, is_weight_constructor, self_attribute
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.values import Kind, kind_of
@@ -29,8 +30,50 @@ def integer_constant(context, constructor: cst.Call) -> bool:
     writes with `.assign*()`: a constant tensor (indices, a lookup table), neither a weight
     that could train nor state that a new variable would lose."""
     flow = context.flow
-    if flow is None or kind_of(flow, constructor) is not Kind.INTEGER:
+    return flow is not None and kind_of(flow, constructor) is Kind.INTEGER and _never_written(context, constructor)
+
+
+def snapshot(context, constructor: cst.Call) -> bool:
+    """A `tf.Variable` made from a value the enclosing function computed (from its parameters
+    or from what it bound or stored on `self` before), that no code writes with `.assign*()`:
+    it holds this call's result for code that reads it later (a CRF layer's transition matrix
+    kept for decoding), and carries nothing from one call to the next."""
+    initial = constructor.args[0].value if constructor.args and constructor.args[0].keyword is None else \
+        keyword_value(constructor, "initial_value")
+    if initial is None or not _never_written(context, constructor):
         return False
+    function = context.scope.node
+    bound = {p.name.value for p in function.params.params[1:]}
+    stored: set[str] = set()
+    for node in descendants(function.body):
+        if isinstance(node, cst.Assign) and node.value is not constructor:
+            for target in node.targets:
+                bound.update(target_names(target.target))
+                attr = self_attribute(target.target)
+                if attr is not None:
+                    stored.add(attr)
+                elif isinstance(target.target, cst.Tuple):
+                    stored.update(a for e in target.target.elements if (a := self_attribute(e.value)) is not None)
+    return any((isinstance(n, cst.Name) and n.value in bound) or self_attribute(n) in stored
+               for n in (initial, *descendants(initial)))
+
+
+def sliced_buffer(context, constructor: cst.Call) -> bool:
+    """A `tf.Variable` bound to a local that the function fills slice by slice
+    (`y[:, i, j].assign(...)`): an output buffer, neither a weight to train nor state kept
+    across calls. (What its `assign` cuts is TGF208's finding.)"""
+    parent = context.parent(constructor)
+    if not (isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name)):
+        return False
+    local = parent.targets[0].target.value
+    return any(_writes(node, lambda receiver: isinstance(receiver, cst.Subscript)
+                       and isinstance(receiver.value, cst.Name) and receiver.value.value == local)
+               for node in descendants(context.scope.node))
+
+
+def _never_written(context, constructor: cst.Call) -> bool:
+    """No code writes the variable `constructor` makes with `.assign*()`: it is used where it
+    is made, or stored on `self.<attr>` or in a local that nothing assigns to."""
     parent = context.parent(constructor)
     if isinstance(parent, cst.Arg):
         return True  # used where it is made: nothing else holds it to write it

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import libcst as cst
 
 from tfgradfix.analysis.callers import result_trained
@@ -96,15 +98,21 @@ class AssignOnForwardPath(Rule):
             receiver, value = node.args[0].value, node.args[1].value
         else:
             receiver, value = callee.value, node.args[0].value
+        # A slice of a variable (`y[:, i].assign(v)`): the variable filled piece by piece, an output buffer.
+        sliced = isinstance(receiver, cst.Subscript) and isinstance(receiver.value, cst.Name)
+        if sliced:
+            receiver = receiver.value
         if not flow.is_tainted(value):
             return
         if describe(context.scope, receiver).kind is Kind.PLAIN:
             return  # an object of a known class (`self.target_assigner.assign(boxes, truths)`), no variable
         variable = dotted_name(receiver)
         if variable is None or not (
-                self._result_used(node) and not self._returns_value(receiver) or self._read_after(node, variable, flow)):
+                self._result_used(node) and not self._returns_value(receiver)
+                or self._read_after(node, variable, flow, enclosing=sliced)):
             return
-        self.report(node, self.message.format(variable=variable, method=callee.attr.value))
+        shown = f"{variable}[...]" if sliced else variable
+        self.report(node, self.message.format(variable=shown, method=callee.attr.value).replace(f"reads `{shown}`", f"reads `{variable}`"))
 
     def _result_used(self, node: cst.Call) -> bool:
         context = self.context
@@ -133,28 +141,34 @@ class AssignOnForwardPath(Rule):
             isinstance(value.func, cst.Attribute) and value.func.attr.value == "add_weight"
             or self.context.imports.resolve(value.func) == "keras.Variable")
 
-    def _read_after(self, node: cst.Call, variable: str, flow) -> bool:
+    def _read_after(self, node: cst.Call, variable: str, flow, enclosing: bool = False) -> bool:
+        """Whether a statement after the assign, in its block (and with `enclosing`, in the
+        blocks around it: a buffer filled in loops and returned after them), feeds the output
+        with the variable, and with no other path to a weight."""
         parent_of = self.context.parent
-        statement = node
+        statement: Optional[cst.CSTNode] = node
         while statement is not None and not isinstance(statement, cst.SimpleStatementLine):
             statement = parent_of(statement)
-        container = parent_of(statement) if statement is not None else None
-        if not isinstance(container, (cst.IndentedBlock, cst.Module)):
-            return False
-        body = list(container.body)
         live = self.context.flow.live if self.context.flow is not None else set()
-        for later in body[body.index(statement) + 1:]:
-            if not isinstance(later, cst.SimpleStatementLine):
-                continue
-            for small in later.body:
-                value = getattr(small, "value", None)
-                if value is None or not any(dotted_name(n) == variable for n in descendants(value)):
+        while statement is not None:
+            container = parent_of(statement)
+            if not isinstance(container, (cst.IndentedBlock, cst.Module)):
+                return False
+            body = list(container.body)
+            for later in body[body.index(statement) + 1:]:
+                if not isinstance(later, cst.SimpleStatementLine):
                     continue
-                feeds_output = (isinstance(small, cst.Return) and self.context.scope.forward) or (
-                    isinstance(small, cst.Assign)
-                    and any(name in live for t in small.targets for name in names_in(t.target)))
-                if feeds_output and not _other_gradient_path(flow, value, variable):
-                    return True
+                for small in later.body:
+                    value = getattr(small, "value", None)
+                    if value is None or not any(dotted_name(n) == variable for n in descendants(value)):
+                        continue
+                    feeds_output = (isinstance(small, cst.Return) and self.context.scope.forward) or (
+                        isinstance(small, cst.Assign)
+                        and any(name in live for t in small.targets for name in names_in(t.target)))
+                    if feeds_output and not _other_gradient_path(flow, value, variable):
+                        return True
+            outer = parent_of(container)
+            statement = outer if enclosing and isinstance(outer, (cst.For, cst.While, cst.If, cst.With)) else None
         return False
 
 

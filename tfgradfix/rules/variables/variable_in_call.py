@@ -8,7 +8,9 @@ import libcst as cst
 
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.frequency import runs_once
-from tfgradfix.analysis.layer_state import creates, integer_constant, integer_names, known_values
+from tfgradfix.analysis.layer_state import (
+    creates, integer_constant, integer_names, known_values, sliced_buffer, snapshot,
+)
 from tfgradfix.analysis.roles import holds_state, stepped_counters
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Edit, Fix
@@ -33,7 +35,9 @@ class VariableInCall(Rule):
         "that closes after the first run (`if self.v is None:`, `if not self.built:`, `hasattr`, a predicate "
         "method returning such a test, the handler of a `try` that reads the attribute) nor under "
         "`tf.init_scope()`. What it makes: a variable of integers that nothing writes with `.assign*()` "
-        "(`tf.Variable(range(n))` used as indices) is a constant, neither weight nor state, and is silent. "
+        "(`tf.Variable(range(n))` used as indices) is a constant, neither weight nor state, and is silent; so "
+        "is a non-trainable variable made from a value `call` computed that nothing writes (a CRF's "
+        "transition matrix kept for decoding): it holds that call's result and keeps nothing across calls. "
         "`add_weight` is reported in Keras 3 "
         "classes only (whose tracker raises); a class derived from Keras 2 (`tf_keras`, "
         "`tensorflow.python.keras`) is silent there."
@@ -86,13 +90,15 @@ class VariableInCall(Rule):
         if cls is None or not scope.is_forward_entry or scope.node.name.value != "call":
             return
         created = creates(context, node)
-        if created is None or runs_once(context, node) or integer_constant(context, node):
+        if created is None or runs_once(context, node) or integer_constant(context, node) or sliced_buffer(context, node):
             return
         is_variable = created == "variable"
         if not is_variable and cls.legacy:
             return  # a Keras 2 layer (`tf_keras`): its `add_weight` in `call` does not raise
         what = "a `tf.Variable`" if is_variable else "a weight"
         state = is_variable and self._state(node)
+        if state and snapshot(context, node):
+            return  # it holds this call's result for later reads, and keeps nothing across calls
         consequence = ("a new variable on every call, so the state it keeps (a counter, a running value) starts "
                        "over on every call" if state else "a new, untracked variable on every call, which never trains"
                        if is_variable else "Keras 3 raises once the layer is built")

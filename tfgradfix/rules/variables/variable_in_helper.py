@@ -13,7 +13,7 @@ from tfgradfix.analysis.dataflow import walk_scope, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.layer_state import (
-    attribute_values, creates, integer_constant, integer_names, known_values, repeated_in,
+    attribute_values, creates, integer_constant, integer_names, known_values, repeated_in, sliced_buffer,
 )
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.fixes.edits import Edit, FileEdit, Fix, keyword_arg
@@ -117,7 +117,8 @@ class VariableInHelper(Rule):
         scope = context.scope
         if not scope.forward or scope.is_forward_entry or not isinstance(scope.node, cst.FunctionDef):
             return
-        if creates(context, node) is None or runs_once(context, node) or integer_constant(context, node):
+        if (creates(context, node) is None or runs_once(context, node) or integer_constant(context, node)
+                or sliced_buffer(context, node)):
             return
         callers = context.analysis.callers_of(scope)
         external = scope.external_callers
