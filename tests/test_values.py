@@ -651,3 +651,42 @@ def test_comparisons_and_counts_carry_no_gradient(edit, reported):
     model's probabilities, inside the tape, is a gradient turned into a constant."""
     text = _silent_fixture("TGF104", "ok_accuracy_in_tape.py")
     assert _reported(edit(text), "TGF104") is reported
+
+
+@pytest.mark.parametrize("edit, reported", [
+    (lambda text: text, False),
+    # trained here: called in training mode
+    (lambda text: text.replace("self.teacher(samples, training=False)", "self.teacher(samples)"), True),
+    # its own sub-layer, not a network it is handed
+    (lambda text: text.replace("self.teacher = teacher", "self.teacher = tf.keras.layers.Dense(4)"), True),
+])
+def test_a_handed_in_network_run_in_inference_mode_is_a_teacher(edit, reported):
+    """ok_teacher_targets is silent because the layer stops the outputs of a network it is
+    handed and runs with `training=False`: targets from a teacher. Its own sub-layer, or one
+    it runs in training mode, is a part the stop cuts off."""
+    text = _silent_fixture("TGF301", "ok_teacher_targets.py")
+    assert _reported(edit(text), "TGF301") is reported
+
+
+@pytest.mark.parametrize("edit, reported", [
+    (lambda text: text, False),
+    (lambda text: text.replace("self.kernel", "self.weight_v"), True),
+    (lambda text: text.replace("tf.keras.layers.Conv1D", "tf.keras.layers.Conv1DTranspose"), True),
+])
+def test_a_read_only_kernel_of_a_builtin_base_is_no_silent_loss(edit, reported):
+    """ok_read_only_builtin_kernel is silent because Keras 3's convolutions make `kernel` a
+    read-only property (the assignment raises); under another name, or on a base whose
+    `kernel` is a plain attribute, the variable is silently untracked."""
+    text = _silent_fixture("TGF203", "ok_read_only_builtin_kernel.py")
+    assert _reported(edit(text), "TGF203") is reported
+
+
+@pytest.mark.parametrize("edit, reported", [
+    (lambda text: text, False),
+    (lambda text: text.replace("(tf.keras.layers.Conv1D)", "(tf.keras.layers.Layer)"), True),
+])
+def test_a_weight_of_a_builtin_layer_subclass_is_read_by_the_builtin(edit, reported):
+    """ok_weight_read_by_builtin_base is silent because the built-in convolution's `call`
+    reads `self.bias`; a plain layer that never reads it leaves it without a gradient."""
+    text = _silent_fixture("TGF207", "ok_weight_read_by_builtin_base.py")
+    assert _reported(edit(text), "TGF207") is reported

@@ -483,6 +483,28 @@ def hands_out(cls: KerasClass, attr: str) -> bool:
     return bool(returns) and all(r is not None and self_attribute(r) == attr for r in returns)
 
 
+# Keras 3.15's built-in layers whose weight attribute is a read-only property (measured):
+# `self.kernel = ...` in a subclass raises AttributeError there, whatever is assigned.
+_READ_ONLY_WEIGHTS = {
+    "Conv1D": "kernel", "Conv2D": "kernel", "Conv3D": "kernel", "Convolution1D": "kernel",
+    "Convolution2D": "kernel", "Convolution3D": "kernel", "Dense": "kernel", "EinsumDense": "kernel",
+    "Embedding": "embeddings",
+}
+
+
+def builtin_read_only(cls: KerasClass, attr: str, imports: ImportMap) -> bool:
+    """Whether a built-in Keras 3 layer the class derives from makes `attr` a read-only
+    property (`class WeightNorm(layers.Conv1D)` assigning `self.kernel`)."""
+    for owner in cls.lineage():
+        for base in owner.node.bases:
+            qualified = imports.resolve(base.value) or ""
+            name = qualified.rsplit(".", 1)[-1]
+            if qualified.startswith(KERAS_PACKAGES) and _READ_ONLY_WEIGHTS.get(name) == attr:
+                return True
+    return any(_READ_ONLY_WEIGHTS.get(base.rsplit(".", 1)[-1]) == attr and base.startswith(KERAS_PACKAGES)
+               for info in cls.external_lineage() for base in info.bases)
+
+
 def defines_property(cls: KerasClass, attr: str) -> bool:
     """Whether the class itself makes `attr` a property (`@property def attr`, `@attr.setter`)."""
     for statement in cls.node.body.body:

@@ -348,3 +348,40 @@ def _flow(scope: "Scope") -> DataFlow:
         return scope.flow
     return scope.analyse()
 
+
+
+def handed_inference_models(scope: "Scope") -> frozenset[str]:
+    """The `self.<attr>` models of the scope's class that it is handed (every assignment to
+    the attribute takes a parameter of the method, or None) and that every call of them in
+    the class runs in inference mode (`training=False`): a teacher or a target network it
+    uses and does not train. Empty outside a class."""
+    owner = scope.owner
+    while owner is None and scope.enclosing is not None:
+        scope = scope.enclosing
+        owner = scope.owner
+    if owner is None:
+        return frozenset()
+    methods = [s for s in owner.body.body if isinstance(s, cst.FunctionDef)]
+    handed: dict[str, bool] = {}
+    for method in methods:
+        parameters = {p.name.value for p in method.params.params}
+        for node in walk_scope(list(method.body.body)):
+            if isinstance(node, cst.Assign):
+                for target in node.targets:
+                    attr = self_attribute(target.target)
+                    if attr is not None:
+                        value = node.value
+                        handed[attr] = handed.get(attr, True) and isinstance(value, cst.Name) and (
+                            value.value in parameters or value.value == "None")
+    inference: dict[str, bool] = {}
+    for method in methods:
+        for node in walk_scope(list(method.body.body)):
+            if isinstance(node, cst.Call):
+                callee = node.func.value if (isinstance(node.func, cst.Attribute)
+                                             and node.func.attr.value in _FORWARD_ATTRIBUTES) else node.func
+                attr = self_attribute(callee)
+                if attr is not None and handed.get(attr):
+                    inference[attr] = inference.get(attr, True) and any(
+                        a.keyword is not None and a.keyword.value == "training"
+                        and isinstance(a.value, cst.Name) and a.value.value == "False" for a in node.args)
+    return frozenset(f"self.{attr}" for attr, only in inference.items() if only)

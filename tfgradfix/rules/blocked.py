@@ -21,7 +21,7 @@ from typing import ClassVar, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import Blocking, is_python_test, walk_scope
+from tfgradfix.analysis.dataflow import Blocking, is_python_test, tainted_parameters, walk_scope
 from tfgradfix.analysis.integer_tensors import LENGTH_OPERANDS
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import assigned_attributes, declared_untrainable
@@ -30,7 +30,9 @@ from tfgradfix.analysis.objects import describe
 from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tapes import find_tape_blocks
 from tfgradfix.analysis.values import carries_no_gradient
-from tfgradfix.analysis.sources import called_objects, enclosing_blocks, excluding_others, gradient_objects
+from tfgradfix.analysis.sources import (
+    called_objects, enclosing_blocks, excluding_others, gradient_objects, handed_inference_models,
+)
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Fix
 from tfgradfix.fixes.numpy_to_tf import bind
@@ -85,6 +87,8 @@ class _CutRule(Rule):
         baseline = scope.analyse(self.baseline)
         if not baseline.is_tainted(operand):
             return False  # targets, labels, constants: no weight reaches them
+        if self._only_from_frozen_models(scope, operand):
+            return False  # only a network the class is handed and runs with training=False: a teacher
         if carries_no_gradient(baseline, operand):
             return False  # an integer or boolean operand (sampled indices, indicator masks): nothing to cut
         if not scope.analyse(self.cut).is_tainted(operand):
@@ -99,6 +103,24 @@ class _CutRule(Rule):
         # is a straight-through estimator written with a helper.
         callers = [caller for caller, _ in context.analysis.callers_of(scope) if caller is not scope]
         return bool(callers) and all(self._output_cut(caller) for caller in callers)
+
+    def _only_from_frozen_models(self, scope, operand: cst.BaseExpression) -> bool:
+        """Whether only models the class is handed and runs in inference mode reach `operand`
+        (`analysis/sources.handed_inference_models`); a helper's parameters count as far as its
+        callers pass it what a weight reaches, not the forward method's inputs."""
+        frozen = handed_inference_models(scope)
+        if not frozen:
+            return False
+        blocking = self.baseline.excluding(frozen)
+        if not scope.is_forward_entry and isinstance(scope.node, cst.FunctionDef):
+            callers = [(c, call) for c, call in self.context.analysis.callers_of(scope) if c is not scope]
+            if not callers:
+                return False
+            kept: set[str] = set()
+            for caller, call in callers:
+                kept |= tainted_parameters(scope.node, call, caller.analyse(blocking))
+            blocking = replace(blocking, parameters_kept=frozenset(kept))
+        return not scope.analyse(blocking).is_tainted(operand)
 
     def _sources_cut(self, node: cst.CSTNode, operand: Optional[cst.BaseExpression]) -> Optional[str]:
         """In a tape, the sources of a `tape.gradient` (models' variables) whose every path

@@ -103,9 +103,11 @@ class _Indexer:
         self.info.forward_classes = tuple(
             name for name, _ in self.class_nodes
             if any(method in self.info.classes[name].methods for method in FORWARD_METHODS))
+        # `tf.keras.layers.Conv1D` looks like Keras through its path, whatever the class is called.
         self.info.keras_looking = tuple(
             name for name, node in self.class_nodes
             if any((n.attr if isinstance(n, ast.Attribute) else n.id) in self.keras_names
+                   or (isinstance(n, ast.Attribute) and n.attr in ("keras", "layers"))
                    for base in node.bases for n in ast.walk(base) if isinstance(n, (ast.Attribute, ast.Name))))
 
     def _search_path(self, call: ast.Call) -> None:

@@ -9,7 +9,7 @@ import libcst as cst
 
 from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.imports import is_integer_dtype
-from tfgradfix.analysis.keras import defines_property, hands_out
+from tfgradfix.analysis.keras import builtin_read_only, defines_property, hands_out
 from tfgradfix.analysis.objects import module_weights
 from tfgradfix.analysis.roles import holds_state
 from tfgradfix.analysis.layer_state import (
@@ -58,7 +58,9 @@ class UntrackedVariableAttribute(Rule):
         "integer or boolean dtype, not written with `.assign*()` by the forward pass, not written elsewhere "
         "while the forward pass never reads it, not listed by name to "
         "`tape.gradient`/`apply_gradients`/`minimize` (which train it untracked), and not handed out as the "
-        "object's output (a `__call__` returning it, whose caller trains it by name). The project runs on Keras "
+        "object's output (a `__call__` returning it, whose caller trains it by name), and not an attribute a "
+        "built-in base makes a read-only property in Keras 3 (`kernel` of `Conv1D`/`Dense`, `embeddings` of "
+        "`Embedding`: the assignment itself raises there). The project runs on Keras "
         "3: code written for Keras 2 (`tf_keras`, `TF_USE_LEGACY_KERAS`, TF's private `tensorflow.python.keras`) "
         "or for TF 1.x (`tf.contrib`, `tf.Session`, `tf.train.AdamOptimizer`: `analysis/tf_version.py`) tracks the variable "
         "and is silent. Made outside the forward pass, or in a `build` that `call` runs only once "
@@ -214,6 +216,8 @@ class UntrackedVariableAttribute(Rule):
             return
         if any(defines_property(c, attr) for c in cls.lineage()):
             return  # the assignment runs a setter: what it stores is the setter's business
+        if builtin_read_only(cls, attr, context.imports):
+            return  # Keras 3 raises on the assignment itself (a read-only `kernel`): no silent loss
         message = self.message.format(attr=attr)
         subclass = next((c for c in context.analysis.keras_classes.values()
                          if c is not cls and cls in c.lineage() and defines_property(c, attr)), None)

@@ -8,6 +8,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.layer_graph import inherits_weights
 from tfgradfix.analysis.layer_state import is_false, keyword_value
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.rules.base import Rule
@@ -24,7 +25,9 @@ class UnusedWeight(Rule):
         "for itself, in `__init__`, `build` or a method they call, when no code in the module "
         "reads `.<name>`: not `call`, not a helper, not a subclass, not another object. A weight "
         "added from another method (a `post_build_add` that a test calls to check tracking) is "
-        "its caller's business and is not reported. Layers that reach their weights dynamically (`getattr`, `self.weights`, "
+        "its caller's business and is not reported, and so is a weight of a subclass of a built-in layer "
+        "with weights (`class WeightNormConv1D(layers.Conv1D)`), whose inherited code reads `self.kernel` "
+        "and `self.bias` by name. Layers that reach their weights dynamically (`getattr`, `self.weights`, "
         "`self.trainable_weights`, `vars(self)`) are left alone, and so is a weight whose name "
         "appears as a word in a string elsewhere in the module (`getattr(layer, \"bias\")`); the "
         "weight's own `name=\"bias\"`, other `name=` arguments, docstrings and longer words "
@@ -32,7 +35,7 @@ class UnusedWeight(Rule):
     )
     evidence = (
         "A trainable `add_weight` the layer makes for itself, and no reader of `.<name>` anywhere in the "
-        "module (call, helpers, subclasses, other objects), and no dynamic access (`getattr`, `self.weights`,"
+        "module (call, helpers, subclasses, other objects, nor a built-in layer the class derives from), and no dynamic access (`getattr`, `self.weights`,"
         " `vars(self)`, the name as a word in a string). A weight added from another method is silent, and "
         "so is a template class whose calls take `...` for their arguments."
     )
@@ -80,6 +83,8 @@ class UnusedWeight(Rule):
         cls = context.analysis.keras_classes.get(node)
         if cls is None or cls.method("call") is None:
             return
+        if inherits_weights(cls, context.imports):
+            return  # a built-in layer's own code reads its weights by name (`super().call` reads `self.bias`)
         if any(isinstance(n, cst.Name) and n.value in self._DYNAMIC for n in descendants(node)):
             return
         if any(isinstance(n, cst.Ellipsis) and isinstance(context.parent(n), cst.Arg) for n in descendants(node)):
