@@ -1915,3 +1915,67 @@ def test_a_holder_whose_fix_changes_the_value_fails(verified):
     (units,) = verified[_holder_changed]
     (verdict,) = units.values()
     assert verdict["verdict"] == "failed" and "no tracked variable of its shape and value" in verdict["reason"], verdict
+
+
+_COMPILED_LOSS = '''import numpy as np
+import tensorflow as tf
+
+
+def masked_rmse(y_true, y_pred):
+    return {body}
+
+
+model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(3)])
+model.compile(optimizer="adam", loss=masked_rmse)
+'''
+
+
+@_batched
+def _compiled_loss(folder: Path) -> Items:
+    original = _COMPILED_LOSS.format(body="np.sqrt(np.sum(np.square(y_true - y_pred.numpy())) / y_pred.shape[1])")
+    right = _COMPILED_LOSS.format(body="tf.sqrt(tf.reduce_sum(tf.square(y_true - y_pred)) / y_pred.shape[1])")
+    scaled = _COMPILED_LOSS.format(body="tf.sqrt(tf.reduce_sum(tf.square(y_true - y_pred)) / 2.0)")
+    # `y_true.numpy()` stays: the loss raises under tf.function before and after the fix.
+    eager_only = _COMPILED_LOSS.format(body="np.sum(np.square(y_true.numpy() - y_pred.numpy()))")
+    eager_fixed = _COMPILED_LOSS.format(body="tf.reduce_sum(tf.square(y_true.numpy() - y_pred))")
+    return [("right.py", original, right), ("scaled.py", original, scaled), ("eager.py", eager_only, eager_fixed)]
+
+
+@pytest.mark.slow
+def test_a_loss_handed_to_compile_is_run_on_synthetic_targets_and_predictions(verified):
+    """A loss given to `compile(loss=...)` is a unit of its own: the same value, a gradient for
+    the predictions where the original had None, and it traces as `model.fit` runs it; a check
+    the original fails the same way (traced) is said, not failed."""
+    right, scaled, eager = verified[_compiled_loss]
+    assert right["masked_rmse"]["verdict"] == "verified", right
+    assert right["masked_rmse"]["none_gradients"] == [1, 0]
+    assert scaled["masked_rmse"]["verdict"] == "failed" and "the loss changed" in scaled["masked_rmse"]["reason"]
+    assert eager["masked_rmse"]["verdict"] == "verified", eager
+    assert "raises before" in eager["masked_rmse"]["reason"] and "only its eager run" in eager["masked_rmse"]["reason"]
+
+
+@_batched
+def _fraction_and_capital_arguments(folder: Path) -> Items:
+    layer = ('import numpy as np\nimport tensorflow as tf\n\n\nclass Block(tf.keras.layers.Layer):\n'
+             '    def __init__(self, units, dropout):\n        super().__init__()\n'
+             '        self.dense = tf.keras.layers.Dense(units)\n        self.rate = dropout\n\n'
+             '    def call(self, x):\n        return {body}\n')
+    return [("block.py", layer.format(body="tf.keras.layers.Dropout(rate=self.rate)(self.dense(x))"),
+             layer.format(body="self.dense(x)").replace("self.rate = dropout",
+                                                         "self.rate = dropout\n        self.drop = tf.keras.layers.Dropout(rate=dropout)")
+             .replace("return self.dense(x)", "return self.drop(self.dense(x))"))]
+
+
+@pytest.mark.slow
+def test_a_required_dropout_argument_gets_a_rate_below_one(verified):
+    (units,) = verified[_fraction_and_capital_arguments]
+    assert units["Block"]["verdict"] == "verified", units
+
+
+def test_a_finding_in_a_file_whose_change_runs_nowhere_takes_that_reason():
+    """No `verification: null` in the JSON: a finding of a file no unit runs says why."""
+    from tfgradfix.verify.units import NOTHING, verdict_for
+
+    why = {"verdict": "not_runnable", "reason": "nothing that runs `squash` ...", "to_add": "add a function"}
+    assert verdict_for({NOTHING: why}, "squash", 5) is why
+    assert verdict_for({NOTHING: why}, "", 12) is why

@@ -45,12 +45,13 @@ MODEL_PARAM = re.compile(r"(model|net|network|classifier|regressor|encoder|decod
                          r"module|student|teacher|actor|critic|policy|backbone)$")
 X_PARAM = re.compile(r"^(x|xs|inputs?|images?|features|batch|samples|tokens?|ids|src|sources?|sequences?|states?|"
                      r"observations?|obs|grid|points|coords|coordinates|collocation\w*|"
-                     r"x_\w+|\w+_x|\w+_inputs?|\w+_images?|\w+_ids|\w+_tokens|\w+_states|\w+_points)$")
+                     r"x_\w+|\w+_x|\w+_inputs?|\w+_images?|\w+_ids|\w+_tokens|\w+_states|\w+_points)$",
+                     re.IGNORECASE)  # `X`, `X_batch`: the statistics convention
 # What a reinforcement-learning update takes with its states: the actions taken (ids below the
 # model's first output size) and the rewards got (Python floats, as an environment gives them).
 ACTION_PARAM = re.compile(r"^(actions?|\w+_actions?)$")
 REWARD_PARAM = re.compile(r"^(rewards?|\w+_rewards?)$")
-Y_PARAM = re.compile(r"^(y|ys|labels?|targets?|tgt|y_\w+|\w+_y|\w+_labels?|\w+_targets?)$")
+Y_PARAM = re.compile(r"^(y|ys|labels?|targets?|tgt|y_\w+|\w+_y|\w+_labels?|\w+_targets?)$", re.IGNORECASE)
 DATA_PARAM = re.compile(r"(dataset|^ds$|_ds$|^data$|_data$|loader|batches)")
 OPTIMIZER_PARAM = re.compile(r"^(opt|optimi[sz]er|\w+_optimi[sz]er)$")
 LOSS_PARAM = re.compile(r"^(loss_fn|loss_object|loss_func|criterion|loss)$")
@@ -62,7 +63,7 @@ SCALAR_PARAMS = {"lr": 0.01, "learning_rate": 0.01, "batch_size": 2, "seed": 0, 
 # `Answer` as JSON after MARKER. Both sides spell the keys from these types.
 
 class _UnitRequired(TypedDict):
-    kind: str  # "layer", "function" (a training function, or a method of a plain class) or "block"
+    kind: str  # "layer", "function" (a training function, or a method of a plain class), "loss" or "block"
     name: str  # the class, function, `Class.method`, or lifted top-level block
     label: str  # the key of its verdict in the answer
     entry: str  # the module that defines it
@@ -344,7 +345,7 @@ def _signature_arguments(cls) -> list[tuple[list, dict]]:
             p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "?")
         if annotation == "str" or (not annotation and NAME_LIKE.search(p.name)):
             kwargs[p.name] = p.name
-        elif annotation == "float" or re.search(r"(rate|scale|alpha|beta|eps|epsilon|gamma|temperature)$", p.name):
+        elif annotation == "float" or FRACTION_LIKE.search(p.name):
             kwargs[p.name] = 0.5
         elif annotation == "bool":
             kwargs[p.name] = False
@@ -361,6 +362,11 @@ def _signature_arguments(cls) -> list[tuple[list, dict]]:
         found.append(([], {**kwargs, **values}))
     return found
 
+
+# Required parameters that take a float, often a fraction (`dropout`, a Dropout layer's rate, must
+# be below 1): 0.5 is valid for all of them.
+FRACTION_LIKE = re.compile(r"(rate|scale|alpha|beta|eps|epsilon|gamma|temperature|dropout|drop|prob|probability"
+                           r"|momentum|ratio|fraction)$")
 
 # Required parameters that take a string: a layer's `name` or `scope`, which constructors join
 # to sub-layers' names (`name + "_conv"`), so a made-up number fails where its own name works.
@@ -1477,6 +1483,75 @@ def verify_function(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                        + (f" (last error: {errors[-1]})" if errors else ""))
 
 
+# Shapes tried for a loss's (y_true, y_pred): a batch of vectors, of sequences, of images.
+LOSS_SHAPES = [(4, 3), (4, 5, 3), (4, 6, 6, 3)]
+
+
+def _loss_run(tf, loss, y_true, y_pred, traced: bool):
+    """The loss's value and its gradient with respect to `y_pred` (None where none comes back)."""
+    function = tf.function(loss) if traced else loss
+    with tf.GradientTape() as tape:
+        tape.watch(y_pred)
+        value = function(y_true, y_pred)
+        floating = tf.is_tensor(value) and value.dtype.is_floating
+        total = tf.reduce_sum(tf.cast(value, tf.float32)) if floating else None
+    return value, (tape.gradient(total, y_pred) if total is not None else None)
+
+
+def verify_loss(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
+    """A function handed to `compile(loss=...)`, run on the same synthetic (y_true, y_pred) before
+    and after: the same value, and the gradient with respect to the predictions the original had
+    (or one where it had None); the fixed loss must also trace, as `model.fit` runs it."""
+    entry, name = unit["entry"], unit["name"]
+    before, after = getattr(original[entry], name, None), getattr(fixed[entry], name, None)
+    if before is None or after is None:
+        raise Inconclusive(f"{name} is not defined after loading")
+    errors = []
+    for shape in [tuple(s) for s in unit.get("shapes", [])] + LOSS_SHAPES:
+        y_true = tf.random.stateless_uniform(shape, seed=(1, 2))
+        y_pred = tf.random.stateless_uniform(shape, seed=(3, 4))
+        try:
+            value_before, grad_before = _loss_run(tf, before, y_true, y_pred, traced=False)
+        except Exception as error:
+            _needs(error)
+            errors.append(_describe(error))
+            continue
+        try:
+            value_after, grad_after = _loss_run(tf, after, y_true, y_pred, traced=False)
+        except Exception as error:
+            return {"verdict": "failed", "reason": f"the fixed loss raises where the original ran ({_describe(error)})",
+                    "input": f"y_true, y_pred of shape {shape}"}
+        result = {"input": f"y_true, y_pred of shape {shape}", "gradient_calls": 1,
+                  "none_gradients": [int(grad_before is None), int(grad_after is None)]}
+        difference = float(np.max(np.abs(np.asarray(value_before, np.float64) - np.asarray(value_after, np.float64))))
+        if np.shape(value_before) != np.shape(value_after) or not difference <= max(1e-5, 1e-4 * float(
+                np.max(np.abs(np.asarray(value_before, np.float64))))):
+            return {**result, "verdict": "failed", "reason": f"the loss changed (max|Δ| {difference:.3g})"}
+        if grad_after is None:
+            return {**result, "verdict": "failed", "reason": "the fixed loss gives no gradient for the predictions"}
+        if grad_before is not None:
+            changed = gradients_differ(np, [grad_before], [grad_after])
+            if changed:
+                return {**result, "verdict": "failed",
+                        "reason": f"the gradient for the predictions changed (max|Δ| {changed:.3g})"}
+        result = {**result, "verdict": "verified", "max_change": difference}
+        try:
+            _loss_run(tf, after, y_true, y_pred, traced=True)
+        except Exception as error:
+            try:
+                _loss_run(tf, before, y_true, y_pred, traced=True)
+            except Exception as error_before:  # no difference the fix made: said, not failed
+                result["reason"] = (f"under tf.function, as model.fit runs it, the loss raises before "
+                                    f"({_describe(error_before)}) and after ({_describe(error)}): only its eager "
+                                    "run was compared")
+                return result
+            return {**result, "verdict": "failed",
+                    "reason": f"the fixed loss does not run under tf.function, as model.fit runs it ({_describe(error)})"}
+        return result
+    raise Inconclusive(f"could not call {name}(y_true, y_pred) with synthetic tensors"
+                       + (f" (last error: {errors[-1]})" if errors else ""))
+
+
 # A file of the libraries themselves, as a traceback names it.
 _LIBRARY_FILE = re.compile(r"[/\\](keras|tensorflow|tf_keras)[/\\]")
 
@@ -1772,6 +1847,8 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
                     flagged = verify_layer(tf, np, {**unit, "flags": flags}, original, fixed)
                     if flagged.get("verdict") == "failed" or (flagged.get("verdict") == "verified" and lines.ran):
                         result = {**flagged, "options": ", ".join(f"{k}=True" for k in flags)}
+            elif unit["kind"] == "loss":
+                result = verify_loss(tf, np, unit, original, fixed)
             elif "." in unit["name"]:
                 result = verify_method(tf, np, unit, original, fixed)
             else:

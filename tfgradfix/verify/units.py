@@ -25,7 +25,7 @@ ENTRY_POINTS = frozenset({"main", "run", "cli", "train", "fit", "app"})
 
 @dataclass(frozen=True)
 class Unit:
-    kind: str  # "layer", "function" or "block"
+    kind: str  # "layer", "function", "loss" (a function handed to `compile(loss=...)`) or "block"
     name: str
     # A unit of another module of the project that runs the changed helpers `covers`.
     path: str = ""
@@ -76,6 +76,9 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
             # A changed helper of a training function (a loss factory) runs through that function;
             # a changed caller that passes it its tensors runs itself, when it needs no arguments.
             trainers = [c for c, _ in new.callers_of(scope) if c.tape_blocks and c.node in new.functions.values()]
+            if not trainers and scope.handed == "loss" and len(_required_parameters(function)) == 2:
+                units.append(Unit("loss", name))  # `compile(loss=fn)`: run on (y_true, y_pred) itself
+                continue
             if not trainers:
                 if not _required_parameters(function) and any(
                         s.tape_blocks and any(c is scope for c, _ in new.callers_of(s)) for s in new.scopes.values()):
@@ -402,7 +405,9 @@ def verdict_for(units: dict, symbol: str, line: int = 0):
     unit (`Agent.learn` before `Agent`), else a class it is nested in (`make_model.Head.call`:
     `Head`); for top-level code, the block whose lines (of the original module) hold `line`,
     else the worst of its blocks; for a helper that units of other modules run, the worst of
-    those."""
+    those; for a file whose change no unit runs, why not."""
+    if NOTHING in units:
+        return units[NOTHING]  # the file's change runs nowhere: every finding takes that reason
     name = unit_of(symbol)
     parts = symbol.split(".") if symbol else []
     for end in range(len(parts), 0, -1):
