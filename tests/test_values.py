@@ -690,3 +690,18 @@ def test_a_weight_of_a_builtin_layer_subclass_is_read_by_the_builtin(edit, repor
     reads `self.bias`; a plain layer that never reads it leaves it without a gradient."""
     text = _silent_fixture("TGF207", "ok_weight_read_by_builtin_base.py")
     assert _reported(edit(text), "TGF207") is reported
+
+
+@pytest.mark.parametrize("edit, reported", [
+    (lambda text: text, False),
+    # reset on every call: the guard never closes
+    (lambda text: text.replace("        return self.conv(", "        self.is_built = False\n        return self.conv("),
+     True),
+    # set to something other than True: not a one-way flag
+    (lambda text: text.replace("self.is_built = True", "self.is_built = x.shape[-1] > 4"), True),
+])
+def test_a_flag_only_build_sets_guards_a_lazy_build(edit, reported):
+    """ok_flag_guarded_build is silent because `self.is_built` is set only to True, by
+    `build`: the guarded `build` runs once. Reset, or set from data, it guards nothing."""
+    text = _silent_fixture("TGF209", "ok_flag_guarded_build.py")
+    assert _reported(edit(text), "TGF209") is reported

@@ -3,7 +3,8 @@
 A variable or a layer created on the forward path is a bug only when its creation runs on
 every call. Creation runs once when it is guarded by a test that the creation itself makes
 false (`if self.proj is None:`, `if not self.built:`, `if not hasattr(self, "v"):`,
-`if "k" not in self.cache:`), also through a predicate method that returns such a test
+`if "k" not in self.cache:`, `if not self.is_built:` where the class only ever sets that flag
+to True), also through a predicate method that returns such a test
 (`if self._need_init():`), in the handler of a `try` that reads the object first
 (`try: self.w.dtype` / `except AttributeError: self.build(s)`), or under `tf.init_scope()`;
 and a helper runs once when every call that reaches it from the forward path runs once
@@ -111,9 +112,33 @@ def once_test(test: cst.BaseExpression, scope, holds: bool, _depth: int = 0) -> 
             return once_test(predicate, scope, holds, _depth + 1)
         return False
     name = dotted_name(test)
-    if name is not None and name.rsplit(".", 1)[-1].lstrip("_") in ("built", "initialized", "initialised"):
+    if name is not None and (name.rsplit(".", 1)[-1] == "built" or _set_once(name, scope)):
         return not holds
     return False
+
+
+def _set_once(name: str, scope) -> bool:
+    """`self.<flag>` that the class only ever sets to `True` outside `__init__` (its lazy
+    `build` sets `self.is_built = True`), and to `False` nowhere else: a flag that, once
+    true, stays true, so the code it guards while false runs once."""
+    if not name.startswith("self.") or name.count(".") != 1 or scope is None:
+        return False
+    attr = name[len("self."):]
+    set_true = False
+    for method_name, method in scope.owner_methods.items():
+        for node in descendants(method):
+            if not isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+                continue
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if not any(dotted_name(t) == name for t in targets):
+                continue
+            value = node.value
+            if isinstance(node, cst.Assign) and isinstance(value, cst.Name) and value.value == "True" \
+                    and method_name != "__init__":
+                set_true = True
+            elif not (method_name == "__init__" and isinstance(value, cst.Name) and value.value == "False"):
+                return False  # set to something else, or reset: not a one-way flag
+    return set_true
 
 
 def _predicate(call: cst.Call, scope) -> Optional[cst.BaseExpression]:
