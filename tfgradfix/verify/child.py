@@ -293,7 +293,8 @@ def _sizes_from_arguments(cls, args, kwargs) -> list[tuple]:
     for name, value in bound.items():
         if INPUT_SIZE.match(name):
             if isinstance(value, int) and value > 0:
-                shapes.append((2, value))
+                # features last: a batch of vectors, of sequences, of feature maps
+                shapes += [(2, value), (2, 8, value), (2, 8, 8, value)]
             elif isinstance(value, (list, tuple)) and all(isinstance(d, int) for d in value):
                 shapes.append((2, *value))
     return shapes
