@@ -705,3 +705,31 @@ def test_a_flag_only_build_sets_guards_a_lazy_build(edit, reported):
     `build`: the guarded `build` runs once. Reset, or set from data, it guards nothing."""
     text = _silent_fixture("TGF209", "ok_flag_guarded_build.py")
     assert _reported(edit(text), "TGF209") is reported
+
+
+@pytest.mark.parametrize("edit, reported", [
+    (lambda text: text, False),
+    # the decorator only reads it: nothing says it is state
+    (lambda text: text.replace("        self._saved_kernel.assign(self.kernel)\n", "")
+     .replace("self.kernel.assign(self._saved_kernel)", "self.kernel.assign(self._saved_kernel * 1.0)"), True),
+])
+def test_a_variable_a_call_decorator_writes_is_state(edit, reported):
+    """ok_state_written_by_call_decorator is silent because the module function decorating
+    `call` writes the variable with `.assign`: state, not a weight."""
+    text = _silent_fixture("TGF203", "ok_state_written_by_call_decorator.py")
+    assert _reported(edit(text), "TGF203") is reported
+
+
+@pytest.mark.parametrize("edit, reported", [
+    (lambda text: text, False),
+    # the subclass itself is run too: its call makes new heads on every call
+    (lambda text: text + "subclassed = Encoder(3)\n", True),
+    # the method only summarises: it does not return the functional model
+    (lambda text: text.replace("return tf.keras.Model(inputs=[x], outputs=self.call(x))",
+                               "tf.keras.Model(inputs=[x], outputs=self.call(x)).summary()"), True),
+])
+def test_a_subclass_used_only_to_write_a_functional_model_runs_call_once(edit, reported):
+    """ok_subclass_built_as_functional is silent because the module only uses `Encoder` through
+    `model()`, which runs `call` once on a symbolic input and returns the functional model."""
+    text = _silent_fixture("TGF209", "ok_subclass_built_as_functional.py")
+    assert _reported(edit(text), "TGF209") is reported

@@ -8,7 +8,8 @@ to True), also through a predicate method that returns such a test
 (`if self._need_init():`), in the handler of a `try` that reads the object first
 (`try: self.w.dtype` / `except AttributeError: self.build(s)`), or under `tf.init_scope()`;
 and a helper runs once when every call that reaches it from the forward path runs once
-(`if not self.built: self.build(s)`).
+(`if not self.built: self.build(s)`). The `call` of a model class that the module only uses to
+write a functional model (`Cls(...).model()`, returning `Model(inputs, self.call(x))`) runs once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.layer_graph import built_functionally_only
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import INIT_SCOPES
 
@@ -27,7 +29,16 @@ _DEPTH = 3
 
 def runs_once(context, node: cst.CSTNode) -> bool:
     """Whether `node`, in the scope being visited, runs at most once per object."""
-    return _guarded(context, node, context.scope) or _reached_once(context, context.scope, _DEPTH)
+    return (_guarded(context, node, context.scope) or _reached_once(context, context.scope, _DEPTH)
+            or _call_of_functional_builder(context, context.scope))
+
+
+def _call_of_functional_builder(context, scope) -> bool:
+    """`call` of a model class used only to write a functional model (`Cls(...).model()`
+    returning `Model(inputs, self.call(x))`): it runs once, on symbolic inputs."""
+    owner = scope.owner
+    return (owner is not None and isinstance(scope.node, cst.FunctionDef) and scope.node.name.value == "call"
+            and built_functionally_only(context.analysis, owner))
 
 
 def _reached_once(context, scope, depth: int) -> bool:

@@ -145,6 +145,7 @@ def find_keras_classes(module: cst.Module, imports: ImportMap, project: Optional
     resolves to a Keras layer/model, to a Keras class of this module, or (with the
     project index) to a Keras class of another module of the project."""
     candidates = _classes(module)
+    functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
     by_name: dict[str, KerasClass] = {}
     found: dict[cst.ClassDef, KerasClass] = {}
     changed = True
@@ -167,7 +168,7 @@ def find_keras_classes(module: cst.Module, imports: ImportMap, project: Optional
                     if not external:
                         continue
                     legacy = project.is_legacy_keras(f"{external[0].module}.{external[0].name}")
-                info = _describe(cls, imports, parent)
+                info = _describe(cls, imports, parent, functions)
                 info.external = external
                 info.preprocessing = info.preprocessing and not any(c.weights for c in external)
                 info.legacy = legacy or (parent is not None and parent.legacy)
@@ -243,12 +244,19 @@ def _asserts_an_error(func: cst.FunctionDef) -> bool:
     return False
 
 
-def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass]) -> KerasClass:
+def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass],
+              functions: Optional[dict[str, cst.FunctionDef]] = None) -> KerasClass:
+    """`functions`: the module's functions, for the decorators of the class's methods."""
     info = KerasClass(node=cls, name=cls.name.value, parent=parent)
     for stmt in cls.body.body:
         if isinstance(stmt, cst.FunctionDef):
             info.methods[stmt.name.value] = stmt
-    state = state_attributes(info.methods, FORWARD_METHODS)
+    # A module function decorating a method (`@spike_call def call(self, x)`) runs with its
+    # `self`: what it writes with `.assign*()` is written by the class.
+    wrappers = {f"{name}@{d.decorator.value}": functions[d.decorator.value]
+                for name, method in info.methods.items() for d in method.decorators
+                if functions and isinstance(d.decorator, cst.Name) and d.decorator.value in functions}
+    state = state_attributes({**info.methods, **wrappers}, FORWARD_METHODS)
     for method in info.methods.values():
         for target, value in _self_attribute_assignments(method):
             if is_weight_constructor(value, imports):
