@@ -134,7 +134,6 @@ def _set_once(name: str, scope) -> bool:
     true, stays true, so the code it guards while false runs once."""
     if not name.startswith("self.") or name.count(".") != 1 or scope is None:
         return False
-    attr = name[len("self."):]
     set_true = False
     for method_name, method in scope.owner_methods.items():
         for node in descendants(method):
