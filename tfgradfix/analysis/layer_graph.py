@@ -1,4 +1,4 @@
-"""Where a `Lambda` layer sits in a model: between layers that train.
+"""Where a layer sits in a model, from the code that builds the model.
 
 A function handed to `keras.layers.Lambda` runs on the gradient path, but whether an op
 there with no gradient loses one the code wants depends on the model around it: rounding
@@ -8,7 +8,9 @@ prediction. Between a layer with trainable weights and another layer
 (`Sequential([Dense(8), Lambda(lambda x: tf.round(x)), Dense(1)])`, or
 `Dense(1)(Lambda(f)(Dense(8)(inputs)))` in the functional API), it cuts the weights before
 it off from the loss: that is the evidence `between_layers` looks for, in the code that
-builds the model.
+builds the model. The same reading says when a weightless layer class of the module only
+ever sees a model's raw inputs (`applied_to_raw_inputs`), and when a model class is only a
+way to write a functional model (`built_functionally_only`).
 """
 
 from __future__ import annotations
@@ -205,14 +207,10 @@ def applied_to_raw_inputs(module: cst.Module, imports: ImportMap, cls: KerasClas
     if any(c.weights for c in cls.lineage()) or cls.external or _holds_layers(cls.node, imports):
         return False
     parents = Parents(module)
-    own = {id(n) for n in descendants(cls.node)}
-    applied = 0
-    for node in descendants(module):
-        if not (isinstance(node, cst.Name) and node.value == cls.name) or id(node) in own:
-            continue
-        construction = parents(node)
-        if not (isinstance(construction, cst.Call) and construction.func is node):
-            return False
+    constructions = _constructions(module, parents, cls.node)
+    if not constructions:
+        return False
+    for construction in constructions:
         applied_call = parents(construction)
         if isinstance(applied_call, cst.Call) and applied_call.func is construction:
             inputs = [a.value for a in applied_call.args if a.keyword is None]
@@ -220,8 +218,21 @@ def applied_to_raw_inputs(module: cst.Module, imports: ImportMap, cls: KerasClas
                 return False
         elif not _first_in_sequential(imports, parents, cls.name, construction):
             return False
-        applied += 1
-    return applied > 0
+    return True
+
+
+def _constructions(module: cst.Module, parents: Parents, cls: cst.ClassDef) -> Optional[list[cst.Call]]:
+    """Every `Cls(...)` of the module outside the class's own body; None when the name is
+    also used otherwise (handed on, subclassed, stored), which is not followed."""
+    own = {id(n) for n in descendants(cls)}
+    found = []
+    for node in descendants(module):
+        if isinstance(node, cst.Name) and node.value == cls.name.value and id(node) not in own:
+            construction = parents(node)
+            if not (isinstance(construction, cst.Call) and construction.func is node):
+                return None
+            found.append(construction)
+    return found
 
 
 def _holds_layers(node: cst.ClassDef, imports: ImportMap) -> bool:
@@ -326,19 +337,16 @@ def built_functionally_only(analysis: "ModuleAnalysis", cls: cst.ClassDef) -> bo
     if not builders:
         return False
     parents = Parents(analysis.module)
-    own = {id(n) for n in descendants(cls)}
-    used = 0
-    for node in descendants(analysis.module):
-        if not (isinstance(node, cst.Name) and node.value == name) or id(node) in own:
-            continue
-        construction = parents(node)
-        method = parents(construction) if isinstance(construction, cst.Call) and construction.func is node else None
+    constructions = _constructions(analysis.module, parents, cls)
+    if not constructions:
+        return False
+    for construction in constructions:
+        method = parents(construction)
         call = parents(method) if isinstance(method, cst.Attribute) and method.value is construction else None
         if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func is method
                 and call.func.attr.value in builders):
             return False
-        used += 1
-    return used > 0
+    return True
 
 
 def _wraps_call(analysis: "ModuleAnalysis", method: cst.FunctionDef) -> bool:

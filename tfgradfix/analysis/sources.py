@@ -349,7 +349,6 @@ def _flow(scope: "Scope") -> DataFlow:
     return scope.analyse()
 
 
-
 def handed_inference_models(scope: "Scope") -> frozenset[str]:
     """The `self.<attr>` models of the scope's class that it is handed (every assignment to
     the attribute takes a parameter of the method, or None) and that every call of them in
