@@ -53,6 +53,25 @@ def test_the_same_model_written_for_tf2_is_reported(tmp_path):
     ("try:\n    import tensorflow.contrib.eager as tfe\nexcept ImportError:\n    tfe = None\n", None),
     ("import tensorflow as tf\nif tf.__version__.startswith('1.'):\n    opt = tf.train.AdamOptimizer()\n", None),
     ("import tensorflow as tf\nsession_length = tf.math.log(2.0)\n", None),
+    # Names generated from TensorFlow (analysis/tf1_names.py): TF 2 moved them under tf.math.
+    ("import tensorflow as tf\ny = tf.real(tf.complex(a, b))\n", "tensorflow.real"),
+    ("import tensorflow as tf\ny = tf.layers.dense(x, 4)\n", "tensorflow.layers.dense"),
+    ("import tensorflow as tf\ny = tf.math.real(tf.complex(a, b))\nz = tf.keras.layers.Dense(4)\n", None),
 ])
 def test_tf1_only_names(text, found):
     assert _tf1(text) == found
+
+
+@pytest.mark.slow
+def test_the_generated_list_is_what_tensorflow_removed():
+    """analysis/tf1_names.py is what tools/tf1_names.py reads from the installed TensorFlow."""
+    tf = pytest.importorskip("tensorflow")
+    import importlib.util
+
+    from tfgradfix.analysis.tf1_names import TF1_ONLY
+
+    tool_path = Path(__file__).resolve().parent.parent / "tools" / "tf1_names.py"
+    spec = importlib.util.spec_from_file_location("tf1_names_tool", tool_path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert set(tool.removed_names()) == TF1_ONLY, tf.__version__

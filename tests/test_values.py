@@ -733,3 +733,15 @@ def test_a_subclass_used_only_to_write_a_functional_model_runs_call_once(edit, r
     `model()`, which runs `call` once on a symbolic input and returns the functional model."""
     text = _silent_fixture("TGF209", "ok_subclass_built_as_functional.py")
     assert _reported(edit(text), "TGF209") is reported
+
+
+@pytest.mark.parametrize("edit, reported", [
+    (lambda text: text, False),
+    # the getter computes: the op runs after the block, unrecorded
+    (lambda text: text.replace("return self.loss, self.metrics", "return self.loss * 2.0, self.metrics"), True),
+])
+def test_a_getter_after_the_tape_reads_what_the_tape_recorded(edit, reported):
+    """ok_loss_read_through_getter is silent because `get_losses()` only returns attributes the
+    step stored inside the tape; a getter that computes runs its op after the block."""
+    text = _silent_fixture("TGF401", "ok_loss_read_through_getter.py")
+    assert _reported(edit(text), "TGF401") is reported

@@ -18,9 +18,12 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, dotted_name
+from tfgradfix.analysis.tf1_names import TF1_ONLY
 from tfgradfix.analysis.tree import child_nodes
 
-# Names TF 2's `tensorflow` namespace no longer has (they live on only under `tf.compat.v1`).
+# Names TF 2's `tensorflow` namespace no longer has (they live on only under `tf.compat.v1`):
+# the top-level ones generated from TensorFlow (`tf1_names.py`: `tf.Session`, `tf.real`,
+# `tf.layers`), and these members of namespaces TF 2 kept.
 _REMOVED = frozenset({
     "tensorflow.Session", "tensorflow.InteractiveSession", "tensorflow.placeholder",
     "tensorflow.get_variable", "tensorflow.variable_scope", "tensorflow.global_variables_initializer",
@@ -32,9 +35,8 @@ _REMOVED_PACKAGES = ("tensorflow.contrib.",)
 # `tf.train.AdamOptimizer`: TF 2's optimizers are Keras's.
 _TF1_OPTIMIZER = re.compile(r"^tensorflow\.train\.\w+Optimizer$")
 # Words one of the names above contains: a module without any is not read further.
-_MARKERS = re.compile(r"contrib|Session|placeholder|get_variable|variable_scope|variables_initializer|"
-                      r"random_normal|random_uniform|truncated_normal|to_float|to_int32|\.log\(|Saver|"
-                      r"Optimizer|disable_v2_behavior|disable_eager_execution")
+_MARKERS = re.compile(r"contrib|Saver|Optimizer|disable_v2_behavior|disable_eager_execution|\.(?:"
+                      + "|".join(sorted(map(re.escape, TF1_ONLY), key=len, reverse=True)) + r")\b")
 _GUARD_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "AttributeError", "Exception"})
 _VERSION_TEST = re.compile(r"__version__|VERSION|version|tf2|TF2|v2")
 
@@ -59,7 +61,9 @@ def tf1_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
 
 
 def _removed(name: str) -> bool:
-    return name in _REMOVED or name.startswith(_REMOVED_PACKAGES) or bool(_TF1_OPTIMIZER.match(name))
+    head, _, rest = name.partition(".")
+    return (name in _REMOVED or name.startswith(_REMOVED_PACKAGES) or bool(_TF1_OPTIMIZER.match(name))
+            or (head == "tensorflow" and rest.split(".", 1)[0] in TF1_ONLY))
 
 
 def _raw_resolve(node: cst.Attribute, imports: ImportMap, shims: set[str]) -> Optional[str]:
