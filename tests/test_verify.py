@@ -1979,3 +1979,43 @@ def test_a_finding_in_a_file_whose_change_runs_nowhere_takes_that_reason():
     why = {"verdict": "not_runnable", "reason": "nothing that runs `squash` ...", "to_add": "add a function"}
     assert verdict_for({NOTHING: why}, "squash", 5) is why
     assert verdict_for({NOTHING: why}, "", 12) is why
+
+
+_SAMPLER = '''import tensorflow as tf
+
+
+class Sampler(tf.keras.layers.Layer):
+    """Draws from a learned Gaussian on every call."""
+
+    def __init__(self, units):
+        super().__init__()
+        self.mean = {mean}
+        self.log_std = {log_std}
+
+    def call(self, x):
+        noise = tf.random.normal(tf.shape(x)[:1])
+        return x * self.mean + tf.exp(self.log_std) * noise[:, None]
+
+
+Sampler(4)
+'''
+
+
+@_batched
+def _sampling_layer(folder: Path) -> Items:
+    original = _SAMPLER.format(mean="tf.Variable(tf.ones((units,)))", log_std="tf.Variable(tf.zeros((units,)))")
+    fixed = _SAMPLER.format(mean='self.add_weight(shape=(units,), initializer="ones")',
+                            log_std='self.add_weight(shape=(units,), initializer="zeros")')
+    scaled = fixed.replace("x * self.mean +", "2.0 * x * self.mean +")
+    return [("right.py", original, fixed), ("wrong.py", original, scaled)]
+
+
+@pytest.mark.slow
+def test_a_layer_that_samples_on_every_call_is_compared_under_one_seed(verified):
+    """A layer that draws random numbers on every call, before and after its fix, makes no
+    variable per call: its outputs are compared after seeding both runs alike (the right fix
+    verifies, a fix that changes the output fails), not taken for a layer still made per call."""
+    right, wrong = verified[_sampling_layer]
+    assert right["Sampler"]["verdict"] == "verified", right
+    assert "under one seed" in right["Sampler"]["reason"]
+    assert wrong["Sampler"]["verdict"] == "failed" and "outputs differ under one seed" in wrong["Sampler"]["reason"]

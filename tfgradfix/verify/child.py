@@ -1142,6 +1142,10 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
                           f"every call, where the original made {made_before}: right if what is left is another "
                           "finding's (a layer or variable made in `call` that has no fix), not otherwise; outputs "
                           "not compared")
+        elif made_before == 0:
+            # Nothing is made per call: the layer draws random numbers by design (sampling), on
+            # both sides. Under one seed the draws repeat, and the outputs can be compared.
+            result.update(_seeded_outputs(tf, np, before, after, x, scale))
         else:
             result.update(verdict="failed", reason="the fixed layer still computes something new on every call")
     elif fresh:
@@ -1162,6 +1166,28 @@ def _compare(tf, np, before, after, x, out_before, out_after, grads_before, grad
     else:
         result.update(verdict="verified", reason="")
     return result
+
+
+def _seeded_outputs(tf, np, before, after, x, scale: float) -> dict:
+    """The verdict for a layer whose every call draws random numbers (before and after the
+    fix): its outputs, each computed right after seeding TensorFlow's generators the same way."""
+    outputs = []
+    for layer in (before, after):
+        tf.keras.utils.set_random_seed(SEED)
+        outputs.append(np.asarray(_flat(tf, _call(layer, x)), dtype=np.float64))
+    if outputs[0].shape != outputs[1].shape:
+        return {"verdict": "failed", "reason": "the fixed layer's output has another shape"}
+    delta = float(np.max(np.abs(outputs[0] - outputs[1]))) if outputs[0].size else 0.0
+    tf.keras.utils.set_random_seed(SEED)
+    again = np.asarray(_flat(tf, _call(before, x)), dtype=np.float64)
+    if not np.allclose(again, outputs[0], rtol=1e-5, atol=1e-6):
+        return {"verdict": "inconclusive", "reason": "the layer draws new random numbers on every call, before "
+                "and after the fix, and a seed does not repeat them: outputs not compared"}
+    if delta > TOLERANCE * scale:
+        return {"verdict": "failed", "max_abs_diff": delta,
+                "reason": f"outputs differ under one seed (the layer samples on every call): max|Δ| {delta:.3g}"}
+    return {"verdict": "verified", "max_abs_diff": delta,
+            "reason": "the layer samples on every call: outputs compared under one seed"}
 
 
 # -- training functions and lifted blocks -----------------------------------------------------
