@@ -745,3 +745,14 @@ def test_a_getter_after_the_tape_reads_what_the_tape_recorded(edit, reported):
     step stored inside the tape; a getter that computes runs its op after the block."""
     text = _silent_fixture("TGF401", "ok_loss_read_through_getter.py")
     assert _reported(edit(text), "TGF401") is reported
+
+
+@pytest.mark.parametrize("edit, reported", [
+    (lambda text: text, False),
+    (lambda text: text.replace("w = tf.Variable(w - lr * grads[0])", "w = w - lr * grads[0]"), True),
+])
+def test_a_variable_rebuilt_from_its_update_is_still_a_variable(edit, reported):
+    """ok_rewrapped_in_a_new_variable is silent because `w = tf.Variable(w - lr * g)` binds a new
+    variable, which the next tape watches; `w = w - lr * g` binds a plain tensor."""
+    text = _silent_fixture("TGF204", "ok_rewrapped_in_a_new_variable.py")
+    assert _reported(edit(text), "TGF204") is reported

@@ -97,6 +97,9 @@ class VariableRebound(Rule):
                 continue
             if not isinstance(target, cst.Name) or not self._is_variable(target.value, statement):
                 continue
+            if isinstance(statement, cst.Assign) and isinstance(statement.value, cst.Call) and \
+                    context.imports.resolve(statement.value.func) in TF_VARIABLE:
+                continue  # `w = tf.Variable(w - lr * g)`: a new variable, which the next tape watches
             if isinstance(statement, cst.Assign) and target.value not in names_in(statement.value):
                 # `z = tf.random.normal(...)` then `z = tf.Variable(z)`: a fresh value, not an
                 # update of the variable, and `z.assign(...)` would need `z` bound before it.
