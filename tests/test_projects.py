@@ -222,6 +222,29 @@ def test_a_layer_another_module_applies_is_not_taken_for_input_preprocessing(tmp
     assert [line.split()[1] for line in _reported(_tfgradfix(tmp_path, ".").stdout)] == ["TGF105"]
 
 
+_SHAPE_LIST = (
+    "import tensorflow as tf\n\n\ndef shape_list(x):\n    x = tf.convert_to_tensor(x)\n"
+    "    if x.get_shape().dims is None:\n        return tf.shape(x)\n    static = x.get_shape().as_list()\n"
+    "    shape = tf.shape(x)\n    ret = []\n    for i, dim in enumerate(static):\n        if dim is None:\n"
+    "            dim = shape[i]\n        ret.append(dim)\n    return ret\n\n\n"
+    "def scale(x):\n    return tf.reduce_mean(x) * x\n")
+_FAN_IN_LAYER = (
+    "import numpy as np\nimport tensorflow as tf\n\nfrom ops import {helper}\n\n\n"
+    "class Scaled(tf.keras.layers.Layer):\n    def build(self, input_shape):\n"
+    "        self.w = self.add_weight(shape=(input_shape[-1],))\n\n    def call(self, inputs):\n"
+    "        x = inputs * self.w\n        fan_in = np.prod({helper}(x)[:-1])\n        return x / np.sqrt(fan_in)\n")
+
+
+def test_what_a_shape_helper_of_another_module_returns_is_metadata(tmp_path):
+    """t2t's `shape_list(x)`, defined in another module, returns shape metadata: NumPy on it
+    loses no gradient. A helper of that module returning values computed from `x` does."""
+    (tmp_path / "ops.py").write_text(_SHAPE_LIST)
+    (tmp_path / "layer.py").write_text(_FAN_IN_LAYER.format(helper="shape_list"))
+    assert _reported(_tfgradfix(tmp_path, ".").stdout) == []
+    (tmp_path / "layer.py").write_text(_FAN_IN_LAYER.format(helper="scale"))
+    assert any(" TGF101" in line for line in _reported(_tfgradfix(tmp_path, ".").stdout))
+
+
 @pytest.mark.slow
 def test_model_zoo_objects_are_what_their_classes_in_other_modules_make_them(tmp_path):
     """The plain MLP's `predict`/`weights` and the tf.Module's `variables` train as they

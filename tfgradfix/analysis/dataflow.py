@@ -584,6 +584,10 @@ class DataFlow:
         if qualified is not None:
             if self.blocking.blocks(qualified, call, self):
                 return False
+            if not qualified.startswith(("tensorflow.", "keras", "numpy.", "tf_keras")):
+                helper = self.scope.module.external_function(self.scope, call)
+                if helper is not None and helper.returns_shape:
+                    return False  # `shape_list(x)` of another project module: shape metadata
             if qualified in VARIABLE_CONSTRUCTORS:
                 return (self.blocking.all_sources and not holds_state(call, self.imports)
                         and call not in self.one_call_variables)

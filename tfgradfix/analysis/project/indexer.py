@@ -280,6 +280,7 @@ class _Indexer:
             self._weights.setdefault(prefix[:-1], set()).update(weights)
         if self._makes_initializer.pop(name, False):
             info.returns_initialized = _returns_initialized(node, self._resolve)
+        info.returns_shape = _returns_shape(node)
         info.returns_closures = tuple(
             nested[n.value.id] for n in _own_nodes(node.body)
             if isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id in nested
@@ -399,6 +400,70 @@ def _returns_initialized(node: Union[ast.FunctionDef, ast.AsyncFunctionDef], res
         return isinstance(expr, ast.Call) and is_initializer_constructor(resolve(expr.func) or "")
 
     return bool(returns) and all(isinstance(r, ast.Call) and initializer(r.func) for r in returns)
+
+
+# Calls and attributes that give a tensor's shape, never its values.
+_SHAPE_CALLS = frozenset({"shape", "get_shape", "as_list", "int_shape", "shape_n", "rank", "len"})
+_SHAPE_ATTRIBUTES = frozenset({"shape", "ndim", "dims", "rank"})
+
+
+def _returns_shape(node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> bool:
+    """Every `return` of the function gives shape metadata: `x.get_shape().as_list()`,
+    `tf.shape(x)`, an item of those, an integer, or a name that only ever holds such values
+    (bound to them, appended them, or looping over them): t2t's `shape_list(x)`."""
+    bound: dict[str, list[ast.expr]] = {}
+    returns: list[Optional[ast.expr]] = []
+    for child in _own_nodes(node.body):
+        if isinstance(child, ast.Assign):
+            for target in child.targets:
+                if isinstance(target, ast.Name):
+                    bound.setdefault(target.id, []).append(child.value)
+                else:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            bound.setdefault(name.id, []).append(ast.Constant(value="?"))  # not followed
+        elif isinstance(child, (ast.AugAssign, ast.AnnAssign)) and isinstance(child.target, ast.Name):
+            bound.setdefault(child.target.id, []).append(ast.Constant(value="?"))
+        elif isinstance(child, ast.For):
+            iterated = child.iter
+            if (isinstance(iterated, ast.Call) and isinstance(iterated.func, ast.Name)
+                    and iterated.func.id == "enumerate" and iterated.args and isinstance(child.target, ast.Tuple)
+                    and len(child.target.elts) == 2):
+                index, item = child.target.elts
+                targets = [(index, ast.Constant(value=0)), (item, iterated.args[0])]
+            else:
+                targets = [(child.target, iterated)]
+            for target, value in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        bound.setdefault(name.id, []).append(value)
+        elif isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.func.attr == "append" \
+                and isinstance(child.func.value, ast.Name) and len(child.args) == 1:
+            bound.setdefault(child.func.value.id, []).append(child.args[0])
+        elif isinstance(child, ast.Return):
+            returns.append(child.value)
+
+    def shape(expr: ast.expr, seen: frozenset[str]) -> bool:
+        if isinstance(expr, ast.Call):
+            callee = expr.func
+            called = callee.attr if isinstance(callee, ast.Attribute) else callee.id if isinstance(callee, ast.Name) else ""
+            return called in _SHAPE_CALLS
+        if isinstance(expr, ast.Attribute):
+            return expr.attr in _SHAPE_ATTRIBUTES
+        if isinstance(expr, ast.Subscript):
+            return shape(expr.value, seen)
+        if isinstance(expr, (ast.List, ast.Tuple)):
+            return all(shape(e, seen) for e in expr.elts)
+        if isinstance(expr, ast.Constant):
+            return expr.value is None or (isinstance(expr.value, int) and not isinstance(expr.value, bool))
+        if isinstance(expr, ast.Name):
+            if expr.id in seen:
+                return True
+            values = bound.get(expr.id, [])
+            return bool(values) and all(shape(v, seen | {expr.id}) for v in values)
+        return False
+
+    return bool(returns) and all(r is not None and shape(r, frozenset()) for r in returns)
 
 
 def _assigned_names(stmt: ast.stmt) -> Iterator[str]:

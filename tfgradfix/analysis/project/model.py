@@ -63,6 +63,9 @@ class FunctionInfo:
     # Every return calls an initializer object (`return GlorotUniform()(shape)`, `init = ...;
     # return init(shape)`): a constant tensor, not a variable (analysis/initializers.py).
     returns_initialized: bool = False
+    # Every return is shape metadata (`x.get_shape().as_list()`, `tf.shape(x)`, their items, a list
+    # of those): t2t's `shape_list(x)`; what it returns carries no gradient.
+    returns_shape: bool = False
     end_line: int = 0
     # Its source holds one of the markers the index was built with (what some rule looks for).
     marked: bool = False
