@@ -584,7 +584,7 @@ class DataFlow:
         if qualified is not None:
             if self.blocking.blocks(qualified, call, self):
                 return False
-            if not qualified.startswith(("tensorflow.", "keras", "numpy.", "tf_keras")):
+            if args_tainted and not qualified.startswith(("tensorflow.", "keras", "numpy.", "tf_keras")):
                 helper = self.scope.module.external_function(self.scope, call)
                 if helper is not None and helper.returns_shape:
                     return False  # `shape_list(x)` of another project module: shape metadata

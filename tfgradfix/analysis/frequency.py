@@ -118,7 +118,7 @@ def once_test(test: cst.BaseExpression, scope, holds: bool, _depth: int = 0) -> 
     if isinstance(test, cst.Call):
         if isinstance(test.func, cst.Name) and test.func.value == "hasattr":
             return not holds
-        predicate = _predicate(test, scope)
+        predicate = method_return(test, scope)
         if predicate is not None and _depth < 2:
             return once_test(predicate, scope, holds, _depth + 1)
         return False
@@ -151,8 +151,9 @@ def _set_once(name: str, scope) -> bool:
     return set_true
 
 
-def _predicate(call: cst.Call, scope) -> Optional[cst.BaseExpression]:
-    """`self._need_init()`: the test the method returns, when its body is that one return."""
+def method_return(call: cst.Call, scope) -> Optional[cst.BaseExpression]:
+    """`self.m()`: what method `m` of the scope's class returns, when its body is that one
+    return (`self._need_init()` returning a test, a getter returning `self.loss`)."""
     callee = call.func
     if not (isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name)
             and callee.value.value == "self"):

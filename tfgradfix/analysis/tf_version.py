@@ -44,8 +44,8 @@ _VERSION_TEST = re.compile(r"__version__|VERSION|version|tf2|TF2|v2")
 def tf1_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
     """The first TF 1.x-only name the module uses outside a TF 2 guard (`tf.contrib.eager.Variable`),
     or None for TF 2 code."""
-    if not _MARKERS.search(text):
-        return None
+    if "tensorflow" not in text or not _MARKERS.search(text):
+        return None  # every name looked for is imported from `tensorflow`
     guarded = _guarded_nodes(module)
     shims = _names_imported_under(module, guarded)
     for node in _unguarded(module, guarded):

@@ -412,6 +412,7 @@ def _returns_shape(node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> bool:
     `tf.shape(x)`, an item of those, an integer, or a name that only ever holds such values
     (bound to them, appended them, or looping over them): t2t's `shape_list(x)`."""
     bound: dict[str, list[ast.expr]] = {}
+    opaque: set[str] = set()  # bound by unpacking or an augmented assignment: not followed
     returns: list[Optional[ast.expr]] = []
     for child in _own_nodes(node.body):
         if isinstance(child, ast.Assign):
@@ -419,11 +420,9 @@ def _returns_shape(node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> bool:
                 if isinstance(target, ast.Name):
                     bound.setdefault(target.id, []).append(child.value)
                 else:
-                    for name in ast.walk(target):
-                        if isinstance(name, ast.Name):
-                            bound.setdefault(name.id, []).append(ast.Constant(value="?"))  # not followed
+                    opaque.update(name.id for name in ast.walk(target) if isinstance(name, ast.Name))
         elif isinstance(child, (ast.AugAssign, ast.AnnAssign)) and isinstance(child.target, ast.Name):
-            bound.setdefault(child.target.id, []).append(ast.Constant(value="?"))
+            opaque.add(child.target.id)
         elif isinstance(child, ast.For):
             iterated = child.iter
             if (isinstance(iterated, ast.Call) and isinstance(iterated.func, ast.Name)
@@ -457,6 +456,8 @@ def _returns_shape(node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> bool:
         if isinstance(expr, ast.Constant):
             return expr.value is None or (isinstance(expr.value, int) and not isinstance(expr.value, bool))
         if isinstance(expr, ast.Name):
+            if expr.id in opaque:
+                return False
             if expr.id in seen:
                 return True
             values = bound.get(expr.id, [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import names_in
+from tfgradfix.analysis.frequency import method_return
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.tapes import (
@@ -132,34 +133,24 @@ class LossOutsideTape(TapeRule):
                 break
             moved.insert(0, statement)
             needed |= statement_reads(statement)
-        methods = self.context.scope.owner_methods
         # `loss2 = loss`, `outputs = []`, `pair = (a, b)`, `first = outs[0]` alias or collect
         # tensors that already exist (recorded, or not, where they were made): nothing to record
-        recorded = [s for s in moved if any(_runs_an_op(getattr(x, "value", None), methods) for x in s.body)]
+        recorded = [s for s in moved if any(_runs_an_op(getattr(x, "value", None), self.context.scope) for x in s.body)]
         return (moved if recorded else []), fixable
 
 
-def _runs_an_op(value, methods: dict[str, cst.FunctionDef]) -> bool:
+def _runs_an_op(value, scope) -> bool:
     """Whether `value` computes something: an operator or a call, except a getter of the class
     (`self.get_loss()` returning `self.loss`, stored while the tape recorded)."""
     return value is not None and any(
-        (isinstance(n, cst.Call) and not _getter(n, methods)) or isinstance(n, cst.BinaryOperation)
+        (isinstance(n, cst.Call) and not _getter(n, scope)) or isinstance(n, cst.BinaryOperation)
         or isinstance(n, cst.UnaryOperation) and not isinstance(n.operator, cst.Not) for n in descendants(value))
 
 
-def _getter(call: cst.Call, methods: dict[str, cst.FunctionDef]) -> bool:
+def _getter(call: cst.Call, scope) -> bool:
     """`self.m()` where method `m` only returns attributes of `self` (one, or a tuple of them)."""
-    callee = call.func
-    if call.args or not (isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name)
-                         and callee.value.value == "self"):
+    returned = method_return(call, scope) if not call.args else None
+    if returned is None:
         return False
-    method = methods.get(callee.attr.value)
-    body = method.body.body if method is not None and isinstance(method.body, cst.IndentedBlock) else []
-    statements = [s for s in body if not (isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], cst.Expr))]
-    if len(statements) != 1 or not isinstance(statements[0], cst.SimpleStatementLine):
-        return False
-    returned = statements[0].body[0]
-    if not isinstance(returned, cst.Return) or returned.value is None:
-        return False
-    items = [e.value for e in returned.value.elements] if isinstance(returned.value, cst.Tuple) else [returned.value]
+    items = [e.value for e in returned.elements] if isinstance(returned, cst.Tuple) else [returned]
     return all(self_attribute(item) is not None for item in items)

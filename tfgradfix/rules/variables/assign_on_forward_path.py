@@ -21,7 +21,7 @@ class AssignOnForwardPath(Rule):
     code = "TGF208"
     name = "assign-on-forward-path"
     summary = "`.assign*()` whose result feeds the output (assign has no gradient)"
-    message = "`{variable}.{method}(...)` stores a value that carries a gradient, and the output then reads `{variable}`: assign has no gradient, so everything upstream gets None"
+    message = "`{receiver}.{method}(...)` stores a value that carries a gradient, and the output then reads `{variable}`: assign has no gradient, so everything upstream gets None"
     triggers = (".assign",)
     what = (
         "Finds `v.assign(x)` / `assign_add` / `assign_sub` on the gradient path (a layer's "
@@ -111,8 +111,8 @@ class AssignOnForwardPath(Rule):
                 self._result_used(node) and not self._returns_value(receiver)
                 or self._read_after(node, variable, flow, enclosing=sliced)):
             return
-        shown = f"{variable}[...]" if sliced else variable
-        self.report(node, self.message.format(variable=shown, method=callee.attr.value).replace(f"reads `{shown}`", f"reads `{variable}`"))
+        receiver_text = f"{variable}[...]" if sliced else variable
+        self.report(node, self.message.format(receiver=receiver_text, method=callee.attr.value, variable=variable))
 
     def _result_used(self, node: cst.Call) -> bool:
         context = self.context
