@@ -57,6 +57,13 @@ def test_the_same_model_written_for_tf2_is_reported(tmp_path):
     ("import tensorflow as tf\ny = tf.real(tf.complex(a, b))\n", "tensorflow.real"),
     ("import tensorflow as tf\ny = tf.layers.dense(x, 4)\n", "tensorflow.layers.dense"),
     ("import tensorflow as tf\ny = tf.math.real(tf.complex(a, b))\nz = tf.keras.layers.Dense(4)\n", None),
+    # Multi-backend Keras (<= 2.3), graph mode whatever TensorFlow it ran on; Keras 3 has its own
+    # `keras.legacy.saving`, and Keras 2.4+ its `keras.engine.base_layer`.
+    ("from keras import backend as K\nfrom keras.legacy import interfaces\n", "keras.legacy.interfaces."),
+    ("from keras.engine.topology import Layer\n", "keras.engine.topology."),
+    ("import keras.backend.tensorflow_backend as KTF\n", "keras.backend.tensorflow_backend."),
+    ("from keras.legacy import saving\nfrom keras.engine.base_layer import Layer\n", None),
+    ("from keras.legacy.saving import legacy_h5_format\n", None),
 ])
 def test_tf1_only_names(text, found):
     assert _tf1(text) == found

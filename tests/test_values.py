@@ -559,6 +559,21 @@ def test_a_tensor_derived_in_build_is_a_snapshot_only_outside_a_graph(tf1, repor
     assert _reported(text, "TGF205") is reported
 
 
+@pytest.mark.parametrize("legacy_import, reported", [
+    ("from keras.legacy import interfaces", False),
+    ("from keras.engine.topology import Layer", False),
+    ("from keras.legacy.saving import legacy_h5_format as interfaces", True),  # Keras 3's own keras.legacy
+])
+def test_a_cell_written_for_multi_backend_keras_slices_its_kernel_in_a_graph(legacy_import, reported):
+    """ok_multi_backend_keras_cell is silent because only multi-backend Keras had `keras.legacy.interfaces`:
+    graph-mode code. With Keras 3's imports the slices are taken once, outside every tape."""
+    text = _silent_fixture("TGF205", "ok_multi_backend_keras_cell.py")
+    text = text.replace("from keras.legacy import interfaces", legacy_import)
+    if reported:
+        text = text.replace("    @interfaces.legacy_recurrent_support\n", "")
+    assert _reported(text, "TGF205") is reported
+
+
 @pytest.mark.parametrize("decorator, reported", [
     ("@function.Defun(grad_func=spike_grad)", False),
     ("@function.Defun()", True),

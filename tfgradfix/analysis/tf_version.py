@@ -5,6 +5,10 @@ A module that uses an API TF 2 removed (`tf.contrib`, `tf.Session`, `tf.placehol
 TF 1.x, whose Keras tracks the `tf.Variable`s (`tfe.Variable`s) a layer holds as attributes, as
 Keras 2 does: what Keras 3 would not track trains there (`ModuleAnalysis.legacy_keras`).
 
+Multi-backend Keras (the `keras` package up to 2.3) builds graphs the same way: a module that
+imports what only it had (`keras.legacy.interfaces`, `keras.engine.topology`, its TensorFlow
+backend module) is graph-mode code written for it, whatever `keras` is installed today.
+
 A use guarded for TF 2 (under a `try` that catches ImportError or AttributeError, or an `if`
 that tests the version), and the names such a guard imports, are a TF 2 module's shim, not
 TF 1.x code.
@@ -32,6 +36,11 @@ _REMOVED = frozenset({
     "tensorflow.compat.v1.disable_v2_behavior", "tensorflow.compat.v1.disable_eager_execution",
 })
 _REMOVED_PACKAGES = ("tensorflow.contrib.",)
+# Modules only multi-backend Keras (<= 2.3) had: `keras` 2.4 became tf.keras and dropped them.
+# (Keras 3 has a `keras.legacy` of its own, for saving.)
+_MULTI_BACKEND_KERAS = ("keras.legacy.interfaces.", "keras.legacy.layers.", "keras.engine.topology.",
+                        "keras.backend.tensorflow_backend.")
+_MULTI_BACKEND_MARKER = re.compile(r"\bkeras\.(?:legacy|engine\.topology|backend\.tensorflow_backend)\b")
 # `tf.train.AdamOptimizer`: TF 2's optimizers are Keras's.
 _TF1_OPTIMIZER = re.compile(r"^tensorflow\.train\.\w+Optimizer$")
 # Words one of the names above contains: a module without any is not read further.
@@ -44,8 +53,9 @@ _VERSION_TEST = re.compile(r"__version__|VERSION|version|tf2|TF2|v2")
 def tf1_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
     """The first TF 1.x-only name the module uses outside a TF 2 guard (`tf.contrib.eager.Variable`),
     or None for TF 2 code."""
-    if "tensorflow" not in text or not _MARKERS.search(text):
-        return None  # every name looked for is imported from `tensorflow`
+    if not (_MULTI_BACKEND_MARKER.search(text)
+            or "tensorflow" in text and _MARKERS.search(text)):  # the other names are imported from `tensorflow`
+        return None
     guarded = _guarded_nodes(module)
     shims = _names_imported_under(module, guarded)
     for node in _unguarded(module, guarded):
@@ -62,7 +72,8 @@ def tf1_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
 
 def _removed(name: str) -> bool:
     head, _, rest = name.partition(".")
-    return (name in _REMOVED or name.startswith(_REMOVED_PACKAGES) or bool(_TF1_OPTIMIZER.match(name))
+    return (name in _REMOVED or name.startswith(_REMOVED_PACKAGES) or name.startswith(_MULTI_BACKEND_KERAS)
+            or bool(_TF1_OPTIMIZER.match(name))
             or (head == "tensorflow" and rest.split(".", 1)[0] in TF1_ONLY))
 
 
@@ -84,7 +95,11 @@ def _imported(node: cst.Import | cst.ImportFrom) -> Optional[str]:
     if node.relative or node.module is None:
         return None
     base = dotted_name(node.module)
-    return None if base is None else f"{base}."
+    if base is None:
+        return None
+    names = [] if isinstance(node.names, cst.ImportStar) else [dotted_name(alias.name) for alias in node.names]
+    candidates = [f"{base}.", *(f"{base}.{name}." for name in names if name is not None)]
+    return next((name for name in candidates if _removed(name)), None)
 
 
 def _guarded_nodes(module: cst.Module) -> set[int]:

@@ -45,8 +45,9 @@ class DerivedWeightInBuild(Rule):
         "`tf.Module`'s `__init__`: a trainable `tf.Variable` attribute read by the expression and not by "
         "`__call__` itself (tied weights that also use the variable train through it), and a tape of the "
         "module that differentiates an instance's variables (an inference-only module precomputes on purpose). "
-        "A module written for TF 1.x (`tf.placeholder`, `tf.Session`: `analysis/tf_version.py`) runs `build` "
-        "in a graph, where the expression is a node evaluated on every run: silent."
+        "A module written for TF 1.x (`tf.placeholder`, `tf.Session`: `analysis/tf_version.py`) or for "
+        "multi-backend Keras (`keras.legacy.interfaces`, `keras.engine.topology`) runs `build` in a graph, "
+        "where the expression is a node evaluated on every run: silent."
     )
     why = (
         "`build` runs once, before any `tf.GradientTape` exists. The derived tensor is a "

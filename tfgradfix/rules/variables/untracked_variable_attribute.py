@@ -63,7 +63,7 @@ class UntrackedVariableAttribute(Rule):
         "`Embedding`: the assignment itself raises there). The project runs on Keras "
         "3: code written for Keras 2 (`tf_keras`, `TF_USE_LEGACY_KERAS`, TF's private `tensorflow.python.keras`) "
         "or for TF 1.x (`tf.contrib`, `tf.Session`, `tf.train.AdamOptimizer`: `analysis/tf_version.py`) tracks the variable "
-        "and is silent. Made outside the forward pass, or in a `build` that `call` runs only once "
+        "and is silent, as is code for multi-backend Keras (`keras.legacy.interfaces`), which Keras 3 cannot run. Made outside the forward pass, or in a `build` that `call` runs only once "
         "(`if not self.built:`, `except AttributeError:`): made on every call, it is TGF201/TGF202's. "
         "For a held `tf.Module`: its class is a `tf.Module` (here or through the project index), it makes "
         "trainable `tf.Variable`s that are weights by the same test, and `call` (or what it calls, or a "
