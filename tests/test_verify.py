@@ -2019,3 +2019,39 @@ def test_a_layer_that_samples_on_every_call_is_compared_under_one_seed(verified)
     assert right["Sampler"]["verdict"] == "verified", right
     assert "under one seed" in right["Sampler"]["reason"]
     assert wrong["Sampler"]["verdict"] == "failed" and "outputs differ under one seed" in wrong["Sampler"]["reason"]
+
+
+@pytest.mark.slow
+def test_a_layer_taking_the_parsed_options_is_built_with_the_projects_defaults(tmp_path):
+    """verify_settings: `ScaledHead(config)` reads `config.device`, `.hidden_units`, `.heads` and
+    `.no_bias`, which argparse (`--hidden-units`, a string default converted by `type=int`) and absl
+    flags define: built with those defaults, it verifies, and says so. `Projector(args)` reads an
+    option no definition gives: inconclusive, naming it."""
+    root, document, verdicts = _verify_project_json(tmp_path, "verify_settings")
+    head = verdicts[("gan/layers.py", "ScaledHead.__init__")]
+    assert head["verdict"] == "verified", head
+    assert head["options"] == ("the project's option defaults device='CPU', hidden_units=8, heads=2, "
+                               "no_bias=False"), head
+    projector = verdicts[("gan/layers.py", "Projector.__init__")]
+    assert projector["verdict"] == "inconclusive", projector
+    assert "uses `args.projection_dim`" in projector["reason"]
+    assert "the defaults of the project's options and flags were tried, and none is `projection_dim`" in \
+        projector["reason"]
+
+
+def test_the_projects_option_defaults_are_read_from_argparse_and_absl_definitions(tmp_path):
+    from tfgradfix.analysis.project import ProjectIndex
+    from tfgradfix.verify.plan import Project, settings
+
+    (tmp_path / "cli.py").write_text(
+        "import argparse\np = argparse.ArgumentParser()\n"
+        "p.add_argument('--lr', type=float, default='0.5')\n"
+        "p.add_argument('-u', '--n-units', dest='units', default=UNITS)\n"
+        "p.add_argument('--verbose', action='store_true')\n"
+        "p.add_argument('--fast', action='store_false')\n"
+        "p.add_argument('--path')\n", encoding="utf-8")
+    (tmp_path / "flags_def.py").write_text(
+        "from absl import flags\nflags.DEFINE_integer('lr', 9, 'a second definition: the first wins')\n"
+        "flags.DEFINE_enum(name='mode', default='a', enum_values=['a', 'b'], help='')\n", encoding="utf-8")
+    found = settings(Project(tmp_path, ProjectIndex.build([str(tmp_path)])))
+    assert found == {"lr": 0.5, "verbose": False, "fast": True, "path": None, "mode": "a"}, found

@@ -87,6 +87,7 @@ class UnitJob(_UnitRequired, total=False):
     numpy_calls: list  # NumPy calls in the original and the fixed tree
     modules: list  # other modules to import (where the builders are)
     builders: list  # a layer's or a method's: `plan.Builder.as_json()` of each way to build it
+    settings: dict  # the defaults of the project's command-line options and flags (`plan.settings`)
     models: list  # a function's: the same, of each model it can be given
 
 
@@ -446,12 +447,50 @@ def guessed_use(error: BaseException, guessed: set[str]) -> str:
     return ""
 
 
-def settings_hint(use: str, guessed: set[str]) -> str:
+def settings_hint(use: str, guessed: set[str], options: Optional[dict] = None) -> str:
     """What to say of a made-up number the project's code used as something else: no input
-    helps, only the project's own values (its configuration)."""
+    helps, only the project's own values (its configuration). `options`: the defaults of the
+    project's option definitions, which were tried and lack what it reads."""
     argument = next((name for name in re.findall(r"\w+", use) if name in guessed), use)
+    read = re.findall(r"\.(\w+)$|\[['\"](\w+)['\"]\]$", use)
+    missing = next((a or b for a, b in read), "")
+    tried = (f"; the defaults of the project's options and flags were tried, and none is `{missing}`"
+             if options and missing and missing not in options and SETTINGS_LIKE.search(argument) else "")
     return (f"its constructor uses `{use}`, and `{argument}` is a value only the project's configuration "
-            f"gives (a settings object, names, data; the verifier makes up numbers for required arguments)")
+            f"gives (a settings object, names, data; the verifier makes up numbers for required arguments){tried}")
+
+
+# Required parameters that hold the parsed command line or a configuration (`Model(args)`).
+SETTINGS_LIKE = re.compile(r"^(config|configs|cfg|conf|args|opt|opts|options|hparams|hps|params|flags|settings|"
+                           r"hyperparams|hyper_params|FLAGS)$")
+
+
+class ProjectSettings:
+    """The parsed options a project's constructor reads (`config.device`, `args["units"]`),
+    as the defaults of its own option and flag definitions give them. What the unit being
+    built read is kept in `OPTIONS_READ`, for its verdict to say."""
+
+    def __init__(self, values: dict) -> None:
+        object.__setattr__(self, "_tfgradfix_values", dict(values))
+
+    def __getattr__(self, name: str):
+        values = object.__getattribute__(self, "_tfgradfix_values")
+        if name not in values:
+            raise AttributeError(f"the project's options and flags define no default for `{name}`")
+        OPTIONS_READ[name] = values[name]
+        return values[name]
+
+    def __getitem__(self, name: str):
+        return getattr(self, name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in object.__getattribute__(self, "_tfgradfix_values")
+
+    def get(self, name: str, default=None):
+        return getattr(self, name) if name in self else default
+
+
+OPTIONS_READ: dict = {}
 
 
 INITIAL_VALUE = re.compile(r"(^|_)(init|initial|start|value|values|tensor|array|constant)(_\w+)?$")
@@ -472,6 +511,11 @@ def _class_candidates(modules, unit: UnitJob) -> list[tuple[str, str, list, dict
         found.append((entry, name, list(example.get("args", [])), dict(example.get("kwargs", {})), ""))
     cls = getattr(modules.get(entry), name, None)
     guesses = _signature_arguments(cls) if cls is not None else []
+    if unit.get("settings"):
+        # Parameters that take the parsed options (`config`, `args`): the project's defaults, before numbers.
+        options = ProjectSettings(unit["settings"])
+        guesses = [*((a, {p: options if SETTINGS_LIKE.search(p) else v for p, v in k.items()})
+                     for a, k in guesses if any(SETTINGS_LIKE.search(p) for p in k)), *guesses]
     for b in unit.get("builders", []):
         found.append((b["module"], b["name"], b["args"], b["kwargs"], b["via"]))
     # The project's own calls whose other arguments are values only known at run time
@@ -656,6 +700,7 @@ def _instances(tf, original, fixed, unit: UnitJob):
         make_before, make_after = getattr(original.get(module), target, None), getattr(fixed.get(module), target, None)
         if make_before is None or make_after is None:
             continue
+        OPTIONS_READ.clear()
         try:
             probe = _build(tf, make_before, args, kwargs)
         except Exception as error:
@@ -951,6 +996,9 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
             result = _compare(tf, np, before, after, x, out_before, out_after, grads_before, grads_after, direction,
                               fresh, _fewer_numpy_calls(unit))
             result["input"] = describe_input(x, bound)
+            if OPTIONS_READ:
+                result["options"] = "the project's option defaults " + ", ".join(
+                    f"{k}={v!r}" for k, v in OPTIONS_READ.items())
             # Like for like: a variable a fix left untracked (a finding still open) is still there.
             kept = {id(v) for v in [*_variables(tf, after), *_trainable(tf, after)] if _can_train(tf, v)}
             lost = len({id(v) for v in [*reachable, *_trainable(tf, before)] if _can_train(tf, v)}) - len(kept)
@@ -986,7 +1034,7 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                 f"module's top level, or return a model holding it from such a factory")
     use = next((u for u in reversed(uses) if u), "")
     if use and not outer:
-        hint = f"{settings_hint(use, guessed)}; {hint}"
+        hint = f"{settings_hint(use, guessed, unit.get('settings'))}; {hint}"
     absent = _absent_modules(original.get(unit["entry"]))
     if absent:  # what it does not find may be what makes it: say so first
         hint = f"install {', '.join(absent)} (its module imports it), or " + hint
@@ -1726,7 +1774,7 @@ def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                 _traced(result, graph_calls, graph_error, original_traced, "method")
             return result
     use = next((u for u in reversed(uses) if u), "")
-    settings = (f"; {settings_hint(use, guessed)}: add a module-level example() returning ({owner}(...), inputs) "
+    settings = (f"; {settings_hint(use, guessed, unit.get('settings'))}: add a module-level example() returning ({owner}(...), inputs) "
                 f"or an entry in [tool.tfgradfix.verify.examples]") if use else ""
     raise Inconclusive(f"could not build {owner} and call {unit['name']}() with synthetic arguments{settings}"
                        + (f" (last error: {errors[-1]})" if errors else ""))

@@ -471,6 +471,45 @@ def input_shapes(project: Project, first: Path) -> list[list[int]]:
     return [list(s) for s in dict.fromkeys(s for s in shapes if s and 2 <= len(s) <= 5)]
 
 
+# absl's and TF 1.x's flag definitions: `flags.DEFINE_integer("units", 64, "...")`.
+_FLAG_DEFINITION = re.compile(r"^DEFINE_(string|integer|float|bool|boolean|enum|list)$")
+_CONVERSIONS = {"int": int, "float": float}
+
+
+def settings(project: Project) -> dict:
+    """The defaults of the project's own settings, by name: its command-line options
+    (`parser.add_argument("--n-units", type=int, default=64)` gives `n_units`: 64) and absl
+    flags (`flags.DEFINE_integer("units", 64, ...)`). A constructor that takes the parsed
+    options (`Model(args)`, `Attention(ch, config)`) reads them as attributes; the first
+    definition of a name wins."""
+    found: dict = {}
+    files = project.files()
+    for node, env in _project_calls(project, files[0]) if files else ():
+        callee = _callee(node)
+        keyword = {k.arg: k.value for k in node.keywords if k.arg is not None}
+        try:
+            if callee == "add_argument" and node.args:
+                options = [_value(a, env) for a in node.args]
+                long = next((o for o in options if isinstance(o, str) and o.startswith("--")), options[0])
+                name = _value(keyword["dest"], env) if "dest" in keyword else str(long).lstrip("-").replace("-", "_")
+                action = _value(keyword["action"], env) if "action" in keyword else None
+                default = _value(keyword["default"], env) if "default" in keyword else \
+                    {"store_true": False, "store_false": True}.get(action)
+                convert = _CONVERSIONS.get(ast.unparse(keyword["type"])) if "type" in keyword else None
+                if isinstance(default, str) and convert is not None:
+                    default = convert(default)
+            elif _FLAG_DEFINITION.match(callee) and (node.args or "name" in keyword):
+                name = _value(node.args[0] if node.args else keyword["name"], env)
+                default = _value(node.args[1] if len(node.args) > 1 else keyword["default"], env)
+            else:
+                continue
+        except (_Unresolved, KeyError, ValueError):
+            continue
+        if isinstance(name, str) and name.isidentifier():
+            found.setdefault(name, default)
+    return found
+
+
 def _shape(node: ast.AST, env: dict, batch: bool) -> Optional[tuple]:
     try:
         value = _value(node, env)

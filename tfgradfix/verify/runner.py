@@ -341,6 +341,7 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
         job["nested_in"] = plan.nested_in(before, path, owner)
         if unit.kind == "layer":
             job["input_structure"] = plan.input_structure(before, path, owner)
+        job["settings"] = plan.settings(before)
     else:
         extra = plan.models(before, path)
     if unit.kind == "block":
