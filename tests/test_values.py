@@ -771,3 +771,31 @@ def test_a_variable_rebuilt_from_its_update_is_still_a_variable(edit, reported):
     variable, which the next tape watches; `w = w - lr * g` binds a plain tensor."""
     text = _silent_fixture("TGF204", "ok_rewrapped_in_a_new_variable.py")
     assert _reported(edit(text), "TGF204") is reported
+
+
+@pytest.mark.parametrize("sources, reported", [("model.params", False), ("model.trainable_variables", True)])
+def test_a_variable_trained_through_a_list_attribute_trains_untracked(sources, reported):
+    """ok_trained_through_a_list_attribute is silent because the loop differentiates `model.params`,
+    the list that holds `self.k`; differentiating `trainable_variables` instead, `k` never trains."""
+    text = _silent_fixture("TGF203", "ok_trained_through_a_list_attribute.py")
+    assert _reported(text.replace("model.params", sources), "TGF203") is reported
+
+
+@pytest.mark.parametrize("stored, reported", [(True, False), (False, True)])
+def test_a_layer_made_on_a_cache_miss_is_made_once_per_key(stored, reported):
+    """ok_layer_cached_by_name is silent because each miss stores the new layer in the dict it
+    looked in; without storing it, every call makes a new one."""
+    text = _silent_fixture("TGF209", "ok_layer_cached_by_name.py")
+    if not stored:
+        text = text.replace("            self.sub_layers[name] = layer\n", "")
+    assert _reported(text, "TGF209") is reported
+
+
+@pytest.mark.parametrize("keras3, reported", [(False, False), (True, True)])
+def test_a_dropout_made_in_call_holds_a_variable_only_in_keras_3(keras3, reported):
+    """ok_keras2_dropout_in_call is silent because multi-backend Keras's `Dropout` holds no variable;
+    Keras 3's holds a seed variable, which `model.fit`'s `tf.function` refuses to see made per call."""
+    text = _silent_fixture("TGF209", "ok_keras2_dropout_in_call.py")
+    if keras3:
+        text = text.replace("from keras.engine.topology import Layer", "from keras.layers import Layer")
+    assert _reported(text, "TGF209") is reported

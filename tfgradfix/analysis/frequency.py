@@ -4,7 +4,8 @@ A variable or a layer created on the forward path is a bug only when its creatio
 every call. Creation runs once when it is guarded by a test that the creation itself makes
 false (`if self.proj is None:`, `if not self.built:`, `if not hasattr(self, "v"):`,
 `if "k" not in self.cache:`, `if not self.is_built:` where the class only ever sets that flag
-to True), also through a predicate method that returns such a test
+to True, a cache miss `layer = self.cache.get(k)` / `if not layer:` whose branch stores into
+`self.cache[k]`), also through a predicate method that returns such a test
 (`if self._need_init():`), in the handler of a `try` that reads the object first
 (`try: self.w.dtype` / `except AttributeError: self.build(s)`), or under `tf.init_scope()`;
 and a helper runs once when every call that reaches it from the forward path runs once
@@ -57,7 +58,7 @@ def _guarded(context, node: cst.CSTNode, scope) -> bool:
     current = context.parent(node)
     while current is not None and not isinstance(current, (cst.FunctionDef, cst.Module, cst.Lambda)):
         if isinstance(current, cst.If):
-            if child is current.body and once_test(current.test, scope, True):
+            if child is current.body and (once_test(current.test, scope, True) or _cache_miss(current, scope)):
                 return True
             if child is current.orelse and once_test(current.test, scope, False):
                 return True
@@ -69,6 +70,28 @@ def _guarded(context, node: cst.CSTNode, scope) -> bool:
             return True
         child, current = current, context.parent(current)
     return False
+
+
+def _cache_miss(branch: cst.If, scope) -> bool:
+    """`layer = self.cache.get(name)` / `if not layer:` (or `is None`) whose body stores into
+    `self.cache[...]`: what it makes is made once per key, and found there afterwards."""
+    test = branch.test
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test = test.expression
+    elif (isinstance(test, cst.Comparison) and len(test.comparisons) == 1
+          and isinstance(test.comparisons[0].operator, cst.Is)
+          and isinstance(test.comparisons[0].comparator, cst.Name) and test.comparisons[0].comparator.value == "None"):
+        test = test.left
+    if not isinstance(test, cst.Name) or scope is None:
+        return False
+    caches = {dotted_name(node.value.func.value) for node in descendants(scope.node)
+              if isinstance(node, cst.Assign) and len(node.targets) == 1
+              and isinstance(node.targets[0].target, cst.Name) and node.targets[0].target.value == test.value
+              and isinstance(node.value, cst.Call) and isinstance(node.value.func, cst.Attribute)
+              and node.value.func.attr.value == "get"}
+    caches = {c for c in caches if c is not None and c.startswith("self.") and c.count(".") == 1}
+    return any(isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Subscript)
+               and dotted_name(node.target.value) in caches for node in descendants(branch.body))
 
 
 # What a lookup of a missing attribute raises, and the bases that catch it.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Iterator, Optional
@@ -489,6 +491,56 @@ def hands_out(cls: KerasClass, attr: str) -> bool:
     method = cls.method("__call__")
     returns = [n.value for n in descendants(method) if isinstance(n, cst.Return)] if method is not None else []
     return bool(returns) and all(r is not None and self_attribute(r) == attr for r in returns)
+
+
+def dynamic_attributes(cls: KerasClass) -> list["re.Pattern[str]"]:
+    """The attribute names the class sets or reads by a computed name (`vars(self)[f"conv_{i}"]`,
+    `setattr(self, f"block{i}", ...)`, `getattr(self, "head")`), as patterns: `conv_.*`, `block.*`,
+    `head`. A name the class does not spell as `self.<attr>` may still be one of its attributes."""
+    found = []
+    for c in cls.lineage():
+        for method in c.methods.values():
+            for node in descendants(method):
+                name = None
+                if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and \
+                        node.func.value in ("setattr", "getattr", "hasattr", "delattr") and len(node.args) >= 2 \
+                        and _is_self(node.args[0].value):
+                    name = node.args[1].value
+                elif isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index) \
+                        and (_is_self_dict(node.value)):
+                    name = node.slice[0].slice.value
+                pattern = _name_pattern(name) if name is not None else None
+                if pattern is not None:
+                    found.append(pattern)
+    return found
+
+
+def _is_self(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "self"
+
+
+def _is_self_dict(node: cst.BaseExpression) -> bool:
+    """`vars(self)` or `self.__dict__`."""
+    return (isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "vars"
+            and len(node.args) == 1 and _is_self(node.args[0].value)) or self_attribute(node) == "__dict__"
+
+
+def _name_pattern(name: cst.BaseExpression) -> Optional["re.Pattern[str]"]:
+    """`"head"` -> `head`, `f"conv_{i}"` -> `conv_.*`; None for a name computed otherwise."""
+    if isinstance(name, cst.SimpleString):
+        return re.compile(re.escape(str(name.evaluated_value)))
+    if isinstance(name, cst.FormattedString):
+        return re.compile("".join(re.escape(part.value) if isinstance(part, cst.FormattedStringText) else ".*"
+                                  for part in name.parts))
+    return None
+
+
+def lists_holding(cls: KerasClass, attr: str) -> set[str]:
+    """The attributes the class assigns a list or tuple holding `self.<attr>` (`self.params =
+    [self.k]`): training code that differentiates `model.params` trains `k` by name."""
+    return {name for c in cls.lineage() for method in c.methods.values()
+            for name, value in _self_attribute_assignments(method)
+            if isinstance(value, (cst.List, cst.Tuple)) and any(self_attribute(e.value) == attr for e in value.elements)}
 
 
 # Keras 3.15's built-in layers whose weight attribute is a read-only property (measured):

@@ -49,7 +49,7 @@ from tfgradfix.analysis.tf_version import tf1_api
 from tfgradfix.analysis.values import KEEPS_FIRST_OPERAND_DTYPE
 from tfgradfix.analysis.training_mode import inference_only, trains_without_call
 from tfgradfix.analysis.keras import (
-    FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor,
+    FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor, lists_holding,
     self_attribute,
 )
 from tfgradfix.analysis.vocabulary import (
@@ -419,10 +419,12 @@ class ModuleAnalysis:
 
     def is_trained_by_name(self, cls: KerasClass, attr: str) -> bool:
         """Whether code lists `attr` of `cls` (or of a subclass, or of an object whose class it
-        does not say) in the variables it differentiates."""
+        does not say) in the variables it differentiates, itself or in a list attribute of
+        the class that holds it (`self.params = [self.k]`, then `tape.gradient(loss, model.params)`)."""
         names = {None, *(c.name for c in cls.lineage()),
                  *(c.name for c in self.keras_classes.values() if cls in c.lineage())}
-        return any((owner, attr) in self.trained_by_name for owner in names)
+        held = {attr, *lists_holding(cls, attr)}
+        return any((owner, name) in self.trained_by_name for owner in names for name in held)
 
     def run_by_hand(self, cls: KerasClass) -> bool:
         """Every construction of this module's class in the project runs its `call` at once by

@@ -17,7 +17,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.imports import ImportMap
-from tfgradfix.analysis.keras import KerasClass, self_attribute
+from tfgradfix.analysis.keras import KerasClass, dynamic_attributes, self_attribute
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.statements import moved, without as without_statements
 from tfgradfix.fixes.edits import parenthesized
@@ -188,20 +188,30 @@ def build_input_name(cls: KerasClass) -> str:
     return "input_shape"
 
 
-def free_attribute(cls: KerasClass, wanted: str, numbered: bool = False) -> str:
-    """`wanted`, or a variant no method of the class already uses as `self.<attr>`:
-    `w_weight` (a weight next to a local of the same name), or with `numbered`
-    `dense_1`, `dense_2` (as Keras numbers its layers)."""
+# Why a hoist has no fix where every candidate name may be one the class computes.
+COMPUTED_NAMES = ("the class sets attributes by computed names (`setattr`, `vars(self)[...]`), so no new "
+                  "attribute name is certainly free")
+
+
+def free_attribute(cls: KerasClass, wanted: str, numbered: bool = False) -> Optional[str]:
+    """`wanted`, or a variant no method of the class already uses as `self.<attr>` or by a
+    computed name (`vars(self)[f"conv2D_{i}"]` may hold `conv2D_0`): `w_weight` (a weight next
+    to a local of the same name), or with `numbered` `dense_1`, `dense_2` (as Keras numbers its
+    layers), then `own_dense`...; None where the computed names may be any name."""
     used = {self_attribute(n) for c in cls.lineage() for m in c.methods.values()
             for n in descendants(m)} - {None}
-    name, number = wanted, 0
-    while name in used:
-        if numbered:
-            number += 1
-            name = f"{wanted}_{number}"
-        else:
-            name += "_weight" if not name.endswith("_weight") else "_"
-    return name
+    computed = dynamic_attributes(cls)
+    for stem in (wanted, f"own_{wanted}"):
+        name, number = stem, 0
+        for _ in range(20):
+            if name not in used and not any(pattern.fullmatch(name) for pattern in computed):
+                return name
+            if numbered:
+                number += 1
+                name = f"{stem}_{number}"
+            else:
+                name += "_weight" if not name.endswith("_weight") else "_"
+    return None
 
 
 def add_to_init(cls: KerasClass, statements: list[cst.BaseStatement]) -> tuple[cst.CSTNode, object]:

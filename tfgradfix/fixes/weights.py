@@ -276,8 +276,10 @@ class WeightTranslator:
         made = self._initializer_object(value.func)
         if made is not None:
             b = bind(value.args, ["shape", "dtype"])
-            if b and "shape" in b:
-                return b["shape"], made, b.get("dtype")
+            # An initializer takes a length for a shape (`b_init(shape=(self.units))`); `add_weight` does not.
+            shape = self._shape(b["shape"], tensorflow=True) if b and "shape" in b else None
+            if b and shape is not None:
+                return shape, made, b.get("dtype")
         return None
 
     def _numpy_filled(self, function: str, value: cst.Call):
@@ -321,8 +323,8 @@ class WeightTranslator:
             if len(elements) == 1:
                 elements = [elements[0].with_changes(comma=cst.Comma())]
             return cst.Tuple(elements, lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-        if self._is_int(expr):
-            return cst.Tuple([cst.Element(expr, comma=cst.Comma())])
+        if self._is_int(expr):  # `(n)` is the same length as `n`: `(n,)`, not `((n),)`
+            return cst.Tuple([cst.Element(expr.with_changes(lpar=[], rpar=[]), comma=cst.Comma())])
         name = dotted_name(expr)
         held = self.values.get(name) if name is not None else None
         if isinstance(held, (cst.Tuple, cst.List)) or (

@@ -14,7 +14,8 @@ from tfgradfix.analysis.layer_state import repeated_in
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
-    RenameReads, add_to_build, add_to_init, assignment, build_input_name, free_attribute, unavailable,
+    COMPUTED_NAMES, RenameReads, add_to_build, add_to_init, assignment, build_input_name, free_attribute,
+    unavailable,
 )
 from tfgradfix.fixes.statements import moved
 from tfgradfix.rules.base import Rule
@@ -57,7 +58,9 @@ class LayerInCall(Rule):
         "`TimeDistributed`, or `RNN(cell=self.cell)` over a cell made once). Not in a layer's own `__call__` "
         "override, nor in a `call` the project only runs by hand (`Block(...).call(net)`, every construction "
         "in the project so): either bypasses Keras and, called on `keras.Input`s, builds its layers into the "
-        "functional model."
+        "functional model. A noise layer (`Dropout`) only in Keras 3 code: Keras 2's and TF 1.x's hold no "
+        "variable. Creation on a cache miss (`layer = self.cache.get(k)` / `if not layer:` storing into "
+        "`self.cache[k]`) runs once per key."
     )
     why = (
         "`call` runs on every forward pass, so the layer is constructed again each time with "
@@ -142,6 +145,8 @@ class LayerInCall(Rule):
         if found is None or runs_once(context, node) or self._inside_another(node, classes):
             return
         layer, kind = found
+        if kind == "seed" and (cls.legacy or context.analysis.legacy_keras):
+            return  # Keras 2's and TF 1.x's noise layers hold no variable: one made per call makes nothing
         message = self.message.format(layer=layer, function=scope.node.name.value, consequence=_CONSEQUENCES[kind])
         fix = self._fix(cls, node, layer)
         if isinstance(fix, str):
@@ -176,6 +181,8 @@ class LayerInCall(Rule):
         statement = context.parent(parent) if isinstance(parent, cst.Assign) else None
         if isinstance(parent, cst.Call) and parent.func is ctor:  # Dense(10)(x)
             attr = free_attribute(cls, snake_case(layer), numbered=True)
+            if attr is None:
+                return COMPUTED_NAMES
             created = assignment(attr, ctor)
             edits = [Edit(ctor, cst.Attribute(cst.Name("self"), cst.Name(attr)))]
         elif (isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(statement, cst.SimpleStatementLine)
@@ -186,6 +193,8 @@ class LayerInCall(Rule):
                 if sum(b.name == local for b in context.scope.analyse().bindings) != 1:
                     return f"`{local}` is bound more than once in `call`"
                 attr = free_attribute(cls, local, numbered=True)
+                if attr is None:
+                    return COMPUTED_NAMES
                 rename = RenameReads(local, cst.Attribute(cst.Name("self"), cst.Name(attr)))
                 edits = [Edit(statement, cst.RemovalSentinel.REMOVE),
                          Edit(call_method, lambda updated: updated.with_changes(body=updated.body.visit(rename)))]

@@ -15,7 +15,7 @@ from tfgradfix.analysis.roles import holds_state, stepped_counters
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.fixes.hoist import (
-    RenameReads, add_to_build, build_input_name, free_attribute, hoist_weight, without,
+    COMPUTED_NAMES, RenameReads, add_to_build, build_input_name, free_attribute, hoist_weight, without,
 )
 from tfgradfix.rules.base import Rule
 
@@ -135,7 +135,7 @@ class VariableInCall(Rule):
         local = target.value if isinstance(target, cst.Name) else None
         attr = self_attribute(target) if local is None else free_attribute(cls, local)
         if attr is None:
-            return "the variable is stored in a container"
+            return "the variable is stored in a container" if local is None else COMPUTED_NAMES
         inputs = {p.name.value for p in call_method.params.params[1:2]}
         hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=inputs,
                                input_shape=build_input_name(cls), values=known_values(context, cls),

@@ -18,7 +18,8 @@ from tfgradfix.analysis.layer_state import (
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.fixes.edits import Edit, FileEdit, Fix, keyword_arg
 from tfgradfix.fixes.hoist import (
-    RenameReads, add_to_build, arguments_without, build_input_name, call_site, dropping, free_attribute,
+    COMPUTED_NAMES, RenameReads, add_to_build, arguments_without, build_input_name, call_site, dropping,
+    free_attribute,
     hoist_weight, initializers_only_for, parameters_only_for, without, without_parameters,
 )
 from tfgradfix.rules.base import Rule
@@ -159,6 +160,8 @@ class VariableInHelper(Rule):
         attrs, created = [], []
         for number, (caller, call) in enumerate(callers, 1):
             attr = free_attribute(cls, f"{local}_{number}" if several else local)
+            if attr is None:
+                return COMPUTED_NAMES
             layer_input = {p.name.value for p in caller.node.params.params[1:2]}
             hoisted = hoist_weight(ctor, statement, attr, context.imports, inputs=layer_input,
                                    input_shape=input_shape, values=values, site=call_site(helper, call),
@@ -282,6 +285,8 @@ def hoist_into_caller(class_name: str, helper: str, local: str, helper_code: str
     attrs, created = [], []
     for number, (caller, call) in enumerate(callers, 1):
         attr = free_attribute(cls, f"{local}_{number}" if several else local)
+        if attr is None:
+            return None
         hoisted = hoist_weight(ctor, statement, attr, known, inputs={p.name.value for p in caller.node.params.params[1:2]},
                                input_shape=build_input_name(cls), values=known_values_,
                                site=call_site(definition, call), integers=integer_names(cls))
