@@ -639,3 +639,15 @@ def test_star_imports_a_namespace_package_spells_otherwise_stay_bounded(tmp_path
     monkeypatch.setattr(ProjectIndex, "lookup", counted)
     assert index.lookup("algorithms.ppo.Undefined") is None
     assert len(calls) < 50, f"{len(calls)} lookups, e.g. {calls[-1]}"
+
+
+def test_a_folder_no_import_can_name_is_no_package(tmp_path):
+    """A stray `__init__.py` in `my-repo/` does not make it a package: `corelib` is the top one."""
+    from tfgradfix.analysis.project import module_names
+
+    root = tmp_path / "my-repo"
+    shutil.copytree(FIXTURES / "projects" / "stray_root_init", root)
+    assert module_names(str(root / "corelib" / "layers.py")) == ["corelib.layers"]
+    named = tmp_path / "my_repo"
+    shutil.copytree(FIXTURES / "projects" / "stray_root_init", named)
+    assert module_names(str(named / "corelib" / "layers.py")) == ["my_repo.corelib.layers"]

@@ -1803,7 +1803,8 @@ def test_verify_shapes_arguments_forwarded_to_a_project_base(verified):
     # Its coefficient is read by no call of the model, before the fix or after: not a failure.
     identified = forwarded["IdentifiedSolver"]
     assert identified["verdict"] == "inconclusive", identified
-    assert "IdentifiedSolver's call does not read it, before the fix or after" in identified["reason"], identified
+    assert "IdentifiedSolver's call does not read it, or reads it through a `stop_gradient`, before the fix or after" \
+        in identified["reason"], identified
 
 
 @pytest.mark.slow
@@ -2055,3 +2056,14 @@ def test_the_projects_option_defaults_are_read_from_argparse_and_absl_definition
         "flags.DEFINE_enum(name='mode', default='a', enum_values=['a', 'b'], help='')\n", encoding="utf-8")
     found = settings(Project(tmp_path, ProjectIndex.build([str(tmp_path)])))
     assert found == {"lr": 0.5, "verbose": False, "fast": True, "path": None, "mode": "a"}, found
+
+
+@pytest.mark.slow
+def test_a_repository_root_with_a_stray_init_under_a_dashed_name_is_no_package(tmp_path):
+    """stray_root_init cloned as `my-repo/`: `corelib.layers` imports `corelib.ops` absolutely, as it
+    runs from the root; the root's own `__init__.py` does not make `my-repo` a package to import."""
+    root = tmp_path / "my-repo"
+    shutil.copytree(FIXTURES / "projects" / "stray_root_init", root)
+    result = tfgradfix("--verify", "--output-format", "json", ".", cwd=root)
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert finding["code"] == "TGF203" and finding["verification"]["verdict"] == "verified", finding

@@ -910,7 +910,8 @@ def _objective(tf, layer, x, direction):
 
 
 def _unread(tf, layer, x, direction, variables) -> int:
-    """How many of `variables` (tracked or not) the layer's output does not depend on."""
+    """How many of `variables` (tracked or not) the layer's output gets no gradient from (it
+    does not read them, or reads them through a `stop_gradient`)."""
     if not variables:
         return 0
     with tf.GradientTape() as tape:
@@ -1011,6 +1012,7 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                 # watched); what reads them (a loss, another method) is not what ran here.
                 result.update(verdict="inconclusive", reason=(
                     f"{', '.join(none_after)}: {name}'s call does not read {'it' if len(none_after) == 1 else 'them'}, "
+                    f"or reads {'it' if len(none_after) == 1 else 'them'} through a `stop_gradient`, "
                     f"before the fix or after (its gradient is None on both sides); the code that reads "
                     f"{'it' if len(none_after) == 1 else 'them'} (a loss, another method) did not run here"))
             if via:

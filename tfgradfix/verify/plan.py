@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
-from tfgradfix.analysis.project import ProjectIndex, module_names
+from tfgradfix.analysis.project import ProjectIndex, importable_package, module_names
 from tfgradfix.notebooks import Notebook, NotebookError
 from tfgradfix.verify.slicer import TAKE_CODE, ModuleTable, Statement
 
@@ -133,7 +133,7 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
             continue
         done[path] = frozenset(wanted[path])
         folder = path.parent
-        while (folder / "__init__.py").is_file() and folder.parent != folder:
+        while importable_package(folder):
             todo.append((folder / "__init__.py", set()))
             folder = folder.parent
         table = project.table(path)

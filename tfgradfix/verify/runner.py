@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from tfgradfix.analysis.project import ProjectIndex
+from tfgradfix.analysis.project import ProjectIndex, importable_package
 from tfgradfix.verify import plan, project_tests
 from tfgradfix.verify.child import FINISHED, MARKER, STARTED, Answer, FileJob, Job, UnitJob
 from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks, numpy_calls
@@ -387,7 +387,7 @@ def _package_of(path: str) -> tuple[str, str]:
     sibling and relative imports resolve as in the project."""
     folder = Path(path).resolve().parent
     parts: list[str] = []
-    while (folder / "__init__.py").exists():
+    while importable_package(folder):
         parts.insert(0, folder.name)
         folder = folder.parent
     return str(folder), ".".join(parts)

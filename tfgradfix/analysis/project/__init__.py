@@ -23,7 +23,7 @@ The package, along the data flow:
 Import from `tfgradfix.analysis.project`; the split is the package's own business.
 """
 
-from tfgradfix.analysis.project.disk import module_names
+from tfgradfix.analysis.project.disk import importable_package, module_names
 from tfgradfix.analysis.project.index import MAX_MODULES, ProjectIndex
 from tfgradfix.analysis.project.indexer import absolute_module, checksum, index_module
 from tfgradfix.analysis.project.model import (
@@ -32,5 +32,5 @@ from tfgradfix.analysis.project.model import (
 
 __all__ = [
     "MAX_MODULES", "ClassInfo", "Definition", "FunctionInfo", "Kind", "ModuleInfo", "PathEntry", "ProjectIndex",
-    "absolute_module", "checksum", "index_module", "library_kind", "module_names",
+    "absolute_module", "checksum", "importable_package", "index_module", "library_kind", "module_names",
 ]

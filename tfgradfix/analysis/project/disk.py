@@ -72,6 +72,13 @@ def search_folder(path: str, folder: str) -> Optional[str]:
     return None
 
 
+def importable_package(folder: Path) -> bool:
+    """A folder an import can name as a package. One whose name no import can spell (`my-repo/`
+    holding a stray `__init__.py`) is not: it is what is on `sys.path`, and the packages below it
+    are the top ones."""
+    return (folder / "__init__.py").is_file() and folder.parent != folder and folder.name.isidentifier()
+
+
 def module_names(path: str) -> list[str]:
     """The dotted names a file is imported as: from its package (`__init__.py`
     folders upwards), else its stem; plus its path from a `pyproject.toml` folder."""
@@ -81,7 +88,7 @@ def module_names(path: str) -> list[str]:
         return [f"<notebook {str(file).replace('.', '_')}>"]
     parts = [] if file.name == "__init__.py" else [file.stem]
     folder = file.parent
-    while (folder / "__init__.py").is_file() and folder.parent != folder:
+    while importable_package(folder):
         parts.insert(0, folder.name)
         folder = folder.parent
     if not parts or not all(p.isidentifier() for p in parts):
