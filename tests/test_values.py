@@ -799,3 +799,19 @@ def test_a_dropout_made_in_call_holds_a_variable_only_in_keras_3(keras3, reporte
     if keras3:
         text = text.replace("from keras.engine.topology import Layer", "from keras.layers import Layer")
     assert _reported(text, "TGF209") is reported
+
+
+@pytest.mark.parametrize("returned, reported", [("model", False), ("model(tf.ones((1, 7)))", True)])
+def test_a_call_that_returns_the_model_it_builds_is_a_factory(returned, reported):
+    """ok_call_returns_a_model is silent because `call()` returns the `Sequential` that holds its layers;
+    returning what that model computes instead, the layers are made on every call and kept by nothing."""
+    text = _silent_fixture("TGF209", "ok_call_returns_a_model.py")
+    assert _reported(text.replace("        return model\n", f"        return {returned}\n"), "TGF209") is reported
+
+
+@pytest.mark.parametrize("converted, reported", [("np.array(a.todense())", False), ("np.array(a)", True)])
+def test_what_a_sparse_matrix_method_returns_is_data(converted, reported):
+    """ok_sparse_matrix_beside_the_features is silent because `.todense()` is a SciPy sparse matrix's
+    method, which no tensor has; `np.array` of the input item itself would detach a tensor."""
+    text = _silent_fixture("TGF102", "ok_sparse_matrix_beside_the_features.py")
+    assert _reported(text.replace("np.array(a.todense())", converted), "TGF102") is reported

@@ -2067,3 +2067,19 @@ def test_a_repository_root_with_a_stray_init_under_a_dashed_name_is_no_package(t
     result = tfgradfix("--verify", "--output-format", "json", ".", cwd=root)
     (finding,) = json.loads(result.stdout)["findings"]
     assert finding["code"] == "TGF203" and finding["verification"]["verdict"] == "verified", finding
+
+
+@pytest.mark.slow
+def test_a_relative_import_in_a_namespace_package_counts_from_the_imported_name(tmp_path):
+    """`pkg/` has no `__init__.py` (PEP 420) and `main.py` imports `pkg.layer`, whose `from .utils import *`
+    is `pkg.utils`: the verifier's slice holds it, and the layer runs."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "utils.py").write_text("import tensorflow as tf\n\n\ndef act(x):\n    return tf.nn.relu(x)\n")
+    (tmp_path / "pkg" / "layer.py").write_text(
+        "import tensorflow as tf\nfrom .utils import *\n\n\nclass Gain(tf.keras.layers.Layer):\n"
+        "    def __init__(self, **kwargs):\n        super().__init__(**kwargs)\n        self.g = tf.Variable(1.0)\n\n"
+        "    def call(self, x):\n        return act(x) * self.g\n")
+    (tmp_path / "main.py").write_text("from pkg.layer import Gain\n")
+    result = tfgradfix("--verify", "--output-format", "json", ".", cwd=tmp_path)
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert finding["verification"]["verdict"] == "verified", finding

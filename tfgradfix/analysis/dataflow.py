@@ -52,6 +52,9 @@ NON_DIFFERENTIABLE_RESULTS = frozenset(
 _SAMPLING_MODULES = ("numpy.random.",)
 # Methods of a tensor that return its static metadata (`x.get_shape().as_list()`).
 _METADATA_METHODS = frozenset({"get_shape", "as_list", "num_elements", "is_fully_defined"})
+# Methods of SciPy's sparse matrices that no tensor has: their receiver is data (a graph's
+# Laplacian handed in beside the features), and what they return is a NumPy value.
+_SPARSE_MATRIX_METHODS = frozenset({"todense", "toarray", "tocoo", "tocsr", "tocsc", "tolil", "getnnz"})
 # A backend module's shape functions (`ops.shape(x)`, `K.int_shape(x)`, under whatever name a
 # project re-exports keras.ops): metadata, not a value of `x`.
 _BACKEND_METADATA_FUNCTIONS = frozenset({"shape", "int_shape", "shape_n", "rank", "ndim"})
@@ -616,7 +619,8 @@ class DataFlow:
                 # `super().call(inputs)` in a subclass of `layers.Dense`: the built-in layer's kernel
                 return args_tainted or (self.blocking.all_sources and self.scope.inherits_weights)
             if self.is_tainted(owner):
-                return method not in METADATA_ATTRIBUTES and method not in _METADATA_METHODS
+                return (method not in METADATA_ATTRIBUTES and method not in _METADATA_METHODS
+                        and method not in _SPARSE_MATRIX_METHODS)
             if method in _MODEL_CALL_ATTRIBUTES and self.scope.model_calls and self.blocking.all_sources:
                 return True
             if (self.blocking.unknown_calls and dotted_name(owner) is not None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Iterator, Optional
@@ -491,6 +490,25 @@ def hands_out(cls: KerasClass, attr: str) -> bool:
     method = cls.method("__call__")
     returns = [n.value for n in descendants(method) if isinstance(n, cst.Return)] if method is not None else []
     return bool(returns) and all(r is not None and self_attribute(r) == attr for r in returns)
+
+
+_MODEL_CONSTRUCTORS = frozenset({"Sequential", "Model", "Functional"})
+
+
+def returns_own_model(function: cst.FunctionDef, imports: ImportMap) -> bool:
+    """The method returns a Keras model it constructs itself (`model = Sequential()` ...
+    `return model`): a model factory, whatever its name (a `call(self)` that builds and
+    compiles one). The layers it makes go into that model, which tracks and trains them."""
+    made = set()
+    for node in descendants(function):
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) \
+                and isinstance(node.value, cst.Call):
+            qualified = imports.resolve(node.value.func) or ""
+            if qualified.startswith(tuple(f"{p}." for p in KERAS_PACKAGES)) and \
+                    qualified.rsplit(".", 1)[-1] in _MODEL_CONSTRUCTORS:
+                made.add(node.targets[0].target.value)
+    returns = [node.value for node in descendants(function) if isinstance(node, cst.Return)]
+    return bool(made) and bool(returns) and all(isinstance(r, cst.Name) and r.value in made for r in returns)
 
 
 def dynamic_attributes(cls: KerasClass) -> list["re.Pattern[str]"]:

@@ -40,6 +40,7 @@ class Project:
         # Tables by (file, text), shared with the variants `with_text` makes.
         self._tables: dict[tuple[Path, str], Optional[ModuleTable]] = {}
         self._files: Optional[list[Path]] = None
+        self._settings: Optional[dict] = None  # `settings(self)`, read once
 
     def with_text(self, path: Path, text: str) -> "Project":
         """The same project with one file's text replaced (the fixed version of it)."""
@@ -482,6 +483,8 @@ def settings(project: Project) -> dict:
     flags (`flags.DEFINE_integer("units", 64, ...)`). A constructor that takes the parsed
     options (`Model(args)`, `Attention(ch, config)`) reads them as attributes; the first
     definition of a name wins."""
+    if project._settings is not None:
+        return project._settings
     found: dict = {}
     files = project.files()
     for node, env in _project_calls(project, files[0]) if files else ():
@@ -507,6 +510,7 @@ def settings(project: Project) -> dict:
             continue
         if isinstance(name, str) and name.isidentifier():
             found.setdefault(name, default)
+    project._settings = found
     return found
 
 

@@ -197,7 +197,9 @@ class ProjectIndex:
         a library module, a name two files share, or a name that is no module. The importer
         counts as part of the project (a script's siblings resolve as when it runs), even
         when it is only a text (standard input, a file not saved)."""
-        name = self._by_path.get(key(importer))
+        # A relative import counts from the name an import reached the importer by (`pkg.layer` of
+        # a namespace package), not from its stem.
+        name = (level and self._imported_as.get(key(importer))) or self._by_path.get(key(importer))
         if name is None:
             names = module_names(importer)
             if not names:

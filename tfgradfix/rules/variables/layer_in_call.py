@@ -8,7 +8,7 @@ from typing import Optional, Union
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import names_in
-from tfgradfix.analysis.keras import constructed_layer, self_attribute
+from tfgradfix.analysis.keras import constructed_layer, returns_own_model, self_attribute
 from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.layer_state import repeated_in
 from tfgradfix.analysis.tree import descendants
@@ -60,7 +60,8 @@ class LayerInCall(Rule):
         "in the project so): either bypasses Keras and, called on `keras.Input`s, builds its layers into the "
         "functional model. A noise layer (`Dropout`) only in Keras 3 code: Keras 2's and TF 1.x's hold no "
         "variable. Creation on a cache miss (`layer = self.cache.get(k)` / `if not layer:` storing into "
-        "`self.cache[k]`) runs once per key."
+        "`self.cache[k]`) runs once per key. A method that returns a model it builds (`model = Sequential()` ... "
+        "`return model`, a model factory even when named `call`) hands its layers to that model, which tracks them."
     )
     why = (
         "`call` runs on every forward pass, so the layer is constructed again each time with "
@@ -142,7 +143,8 @@ class LayerInCall(Rule):
             self._classes = {c.name: c for c in context.analysis.keras_classes.values()}
         classes = self._classes
         found = constructed_layer(node, context.imports, classes)
-        if found is None or runs_once(context, node) or self._inside_another(node, classes):
+        if found is None or runs_once(context, node) or self._inside_another(node, classes) \
+                or returns_own_model(scope.node, context.imports):
             return
         layer, kind = found
         if kind == "seed" and (cls.legacy or context.analysis.legacy_keras):
