@@ -815,3 +815,35 @@ def test_what_a_sparse_matrix_method_returns_is_data(converted, reported):
     method, which no tensor has; `np.array` of the input item itself would detach a tensor."""
     text = _silent_fixture("TGF102", "ok_sparse_matrix_beside_the_features.py")
     assert _reported(text.replace("np.array(a.todense())", converted), "TGF102") is reported
+
+
+@pytest.mark.parametrize("rebound, reported", [(True, False), (False, True)])
+def test_a_sources_name_bound_for_each_update_means_what_reaches_the_gradient(rebound, reported):
+    """ok_sources_name_bound_per_update is silent because the multiplier's loss is differentiated
+    with respect to `variables = [self.log_alpha]`, the binding that reaches that call; asked of the
+    policy's variables instead, its `stop_gradient` cuts their only path."""
+    text = _silent_fixture("TGF301", "ok_sources_name_bound_per_update.py")
+    if not rebound:
+        text = text.replace("        variables = [self.log_alpha]\n", "")
+    assert _reported(text, "TGF301") is reported
+
+
+@pytest.mark.parametrize("updated, reported", [(True, False), (False, True)])
+def test_centres_moved_by_a_function_form_scatter_are_state(updated, reported):
+    """ok_centers_updated_by_scatter is silent because `tf.compat.v1.scatter_sub(centers, ...)` writes
+    `self.centers` through its local name: state; without that update, the centres are a weight."""
+    text = _silent_fixture("TGF203", "ok_centers_updated_by_scatter.py")
+    if not updated:
+        text = text.replace("        update = tf.compat.v1.scatter_sub(centers, labels, diff)\n", "        update = diff\n")
+    assert _reported(text, "TGF203") is reported
+
+
+@pytest.mark.parametrize("returned, reported", [("Model(inputs=self.input_tensor, outputs=features)", False),
+                                                ("features", True)])
+def test_a_helper_only_a_model_factory_calls_builds_that_model(returned, reported):
+    """ok_helper_of_a_functional_build is silent because the only caller of `channel_attention` is a
+    method that returns the functional model it wires; a `call` that returns the features is no factory."""
+    text = _silent_fixture("TGF209", "ok_helper_of_a_functional_build.py")
+    text = text.replace("return Model(inputs=self.input_tensor, outputs=features)", f"return {returned}")
+    text = text.replace("    def functional(self):", "    def call(self, inputs):") if reported else text
+    assert _reported(text, "TGF209") is reported

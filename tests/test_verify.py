@@ -2083,3 +2083,10 @@ def test_a_relative_import_in_a_namespace_package_counts_from_the_imported_name(
     result = tfgradfix("--verify", "--output-format", "json", ".", cwd=tmp_path)
     (finding,) = json.loads(result.stdout)["findings"]
     assert finding["verification"]["verdict"] == "verified", finding
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_weight_that_scales_the_input_element_by_element(verified):
+    """PositionNorm's weights are `(steps, features)` and multiply the input: a batch of that shape."""
+    (verdict,) = _shape_verdicts(verified)["position_scale"].values()
+    assert verdict["verdict"] == "verified" and verdict["input"] == "float32 (2, 4, 4)", verdict

@@ -497,18 +497,19 @@ _MODEL_CONSTRUCTORS = frozenset({"Sequential", "Model", "Functional"})
 
 def returns_own_model(function: cst.FunctionDef, imports: ImportMap) -> bool:
     """The method returns a Keras model it constructs itself (`model = Sequential()` ...
-    `return model`): a model factory, whatever its name (a `call(self)` that builds and
-    compiles one). The layers it makes go into that model, which tracks and trains them."""
-    made = set()
-    for node in descendants(function):
-        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name) \
-                and isinstance(node.value, cst.Call):
-            qualified = imports.resolve(node.value.func) or ""
-            if qualified.startswith(tuple(f"{p}." for p in KERAS_PACKAGES)) and \
-                    qualified.rsplit(".", 1)[-1] in _MODEL_CONSTRUCTORS:
-                made.add(node.targets[0].target.value)
+    `return model`, `return Model(inputs, outputs)`): a model factory, whatever its name (a
+    `call(self)` that builds and compiles one, a `build` that wires `keras.Input`s). The layers
+    it makes go into that model, which tracks and trains them."""
+    def constructs_model(value: Optional[cst.BaseExpression]) -> bool:
+        qualified = (imports.resolve(value.func) or "") if isinstance(value, cst.Call) else ""
+        return qualified.startswith(tuple(f"{p}." for p in KERAS_PACKAGES)) and \
+            qualified.rsplit(".", 1)[-1] in _MODEL_CONSTRUCTORS
+
+    made = {node.targets[0].target.value for node in descendants(function)
+            if isinstance(node, cst.Assign) and len(node.targets) == 1
+            and isinstance(node.targets[0].target, cst.Name) and constructs_model(node.value)}
     returns = [node.value for node in descendants(function) if isinstance(node, cst.Return)]
-    return bool(made) and bool(returns) and all(isinstance(r, cst.Name) and r.value in made for r in returns)
+    return bool(returns) and all(isinstance(r, cst.Name) and r.value in made or constructs_model(r) for r in returns)
 
 
 def dynamic_attributes(cls: KerasClass) -> list["re.Pattern[str]"]:

@@ -24,7 +24,8 @@ from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import VARIABLE_CONSTRUCTORS
 
-ASSIGNS = ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_add", "scatter_nd_update")
+ASSIGNS = ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_add", "scatter_sub", "scatter_nd_update",
+           "scatter_nd_add", "scatter_nd_sub")
 # Methods that run once per object: writing a variable there initialises it.
 _CONSTRUCTION = frozenset({"__init__", "build"})
 
@@ -108,11 +109,23 @@ def _uses(method: cst.FunctionDef) -> tuple[set[str], set[str]]:
     """The `self.<attr>` a method writes with `.assign*()`, and those it reads otherwise."""
     written: set[str] = set()
     receivers: set[int] = set()
+    # `centers = self.centers` ... `tf.compat.v1.scatter_sub(centers, labels, diff)`: the function
+    # form writes its first argument, here through a local name for the attribute.
+    aliases = {node.targets[0].target.value: _self_attribute(node.value) for node in descendants(method)
+               if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)
+               and _self_attribute(node.value) is not None}
     for node in descendants(method):
-        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ASSIGNS
-                and _self_attribute(node.func.value) is not None):
+        if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in ASSIGNS):
+            continue
+        if _self_attribute(node.func.value) is not None:
             written.add(node.func.value.attr.value)
             receivers.add(id(node.func.value))
+        elif node.args:
+            ref = node.args[0].value
+            attr = _self_attribute(ref) or (aliases.get(ref.value) if isinstance(ref, cst.Name) else None)
+            if attr is not None:
+                written.add(attr)
+                receivers.add(id(ref))
     # A read compared with something (`tf.math.less(coin, self.level)`, `x < self.level`) asks
     # for no gradient: a threshold the code moves with `.assign` is state, not a weight.
     compared = {id(operand) for node in descendants(method) for operand in _compared(node)}
@@ -150,13 +163,24 @@ def state_attributes_of(cls: ast.ClassDef, forward: Iterable[str], resolve) -> f
         if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         receivers: set[int] = set()
+        aliases = {node.targets[0].id: node.value.attr for node in ast.walk(method)
+                   if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                   and _ast_self_attribute(node.value)}
         for node in ast.walk(method):
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _declares_state(node.value, resolve):
                 declared.update(t.attr for t in node.targets if _ast_self_attribute(t))
             elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ASSIGNS
-                  and _ast_self_attribute(node.func.value) and method.name not in _CONSTRUCTION):
-                (written_forward if method.name in forward else written_later).add(node.func.value.attr)
-                receivers.add(id(node.func.value))
+                  and method.name not in _CONSTRUCTION):
+                written = written_forward if method.name in forward else written_later
+                ref = node.args[0] if node.args else None
+                if _ast_self_attribute(node.func.value):  # `self.n.assign_add(1)`
+                    written.add(node.func.value.attr)
+                    receivers.add(id(node.func.value))
+                elif ref is not None and _ast_self_attribute(ref):  # `tf.compat.v1.assign_add(self.n, 1)`
+                    written.add(ref.attr)
+                    receivers.add(id(ref))
+                elif isinstance(ref, ast.Name) and ref.id in aliases:  # `tf.compat.v1.scatter_sub(centers, ...)`
+                    written.add(aliases[ref.id])
         if method.name in forward:
             read_forward.update(n.attr for n in ast.walk(method) if _ast_self_attribute(n) and id(n) not in receivers)
     return frozenset(declared | written_forward | (written_later - read_forward))

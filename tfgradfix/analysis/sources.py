@@ -66,13 +66,42 @@ def gradient_objects(scope: "Scope", sources: Optional[cst.BaseExpression],
                 return None
             found |= passed
         elif isinstance(expr, cst.Name):
-            values = [b.value for b in flow.bindings if b.name == expr.value]
-            if len(values) != 1:
+            value = bound_value(scope, flow, expr)
+            if value is None:
                 return None
-            work.append((values[0], depth + 1))
+            work.append((value, depth + 1))
         else:
             return None
     return frozenset(found) or None
+
+
+def bound_value(scope: "Scope", flow: DataFlow, name: cst.Name) -> Optional[cst.BaseExpression]:
+    """The one value `name` holds where it is read: its only binding, or, where it is bound
+    again for another update (`variables = actor_vars` ... `variables = [self.log_alpha]`), the
+    binding that reaches the read; None when the code does not say which."""
+    values = [b.value for b in flow.bindings if b.name == name.value]
+    if len(values) == 1:
+        return values[0]
+    return _reaching_value(scope, flow, name) if values else None
+
+
+def _reaching_value(scope: "Scope", flow: DataFlow, name: cst.Name) -> Optional[cst.BaseExpression]:
+    """The value of the assignment to `name` that reaches its use, where every binding of the
+    name is a plain `name = value` statement of the function's own body (no branch or loop
+    chooses between them): the last one before the statement that reads it."""
+    body = list(scope.node.body.body) if isinstance(scope.node, cst.FunctionDef) and isinstance(
+        scope.node.body, cst.IndentedBlock) else []
+
+    def line_of(assign: cst.CSTNode) -> Optional[int]:
+        return next((i for i, line in enumerate(body) if isinstance(line, cst.SimpleStatementLine)
+                     and any(small is assign for small in line.body)), None)
+
+    lines = [(line_of(b.statement), b.value) for b in flow.bindings if b.name == name.value]
+    use = next((i for i, statement in enumerate(body) if contains(statement, name)), None)
+    if use is None or any(line is None for line, _ in lines):
+        return None
+    before = [(line, value) for line, value in lines if line is not None and line < use]
+    return max(before, key=lambda pair: pair[0])[1] if before else None
 
 
 def _passed_sources(scope: "Scope", parameter: str, depth: int) -> Optional[frozenset[str]]:

@@ -26,7 +26,7 @@ from tfgradfix.analysis.dataflow import target_names
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.values import Origin, origin_of
-from tfgradfix.analysis.vocabulary import VARIABLE_CONSTRUCTORS
+from tfgradfix.analysis.vocabulary import OWN_GRADIENT_DECORATORS, VARIABLE_CONSTRUCTORS
 from tfgradfix.fixes.edits import Edit
 
 # tf.Variable methods with an exact spelling on both variables: name -> (argument names, how).
@@ -62,12 +62,31 @@ def uses(context, classes, attr: str, tf: Optional[str]) -> tuple[list[Edit], li
     is certain (for `tf.identity`, `tf.gather`, `tf.as_dtype`)."""
     edits: list[Edit] = []
     risks: list[str] = []
+    own_gradient = _own_gradient_functions(context)
     for node in _variable_expressions(context, classes, attr):
+        _check_own_gradient_argument(context, node, own_gradient)
         edits += _rewrite(context, node, attr, tf)
         risk = _operand_risk(context, node)
         if risk is not None and risk not in risks:
             risks.append(risk)
     return edits, risks
+
+
+def _own_gradient_functions(context) -> set[str]:
+    """The module's functions decorated `@tf.custom_gradient`."""
+    return {node.name.value for node in context.analysis.module.body if isinstance(node, cst.FunctionDef)
+            and any(context.imports.resolve(d.decorator) in OWN_GRADIENT_DECORATORS for d in node.decorators)}
+
+
+def _check_own_gradient_argument(context, expr: cst.BaseExpression, functions: set[str]) -> None:
+    """NoFix where the variable is an argument of a `@tf.custom_gradient` function: a
+    `tf.Variable` argument is an input to it, a Keras weight a variable it reads, and then its
+    gradient function must take `variables=` (measured: TypeError otherwise)."""
+    argument = context.parent(expr)
+    call = context.parent(argument) if isinstance(argument, cst.Arg) else None
+    if isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value in functions:
+        raise NoFix(f"`{call.func.value}` is a `@tf.custom_gradient` function: given a Keras weight it reads a "
+                    f"variable, and its gradient function must then take `variables=`")
 
 
 def _operand_risk(context, expr: cst.BaseExpression) -> Optional[str]:

@@ -31,7 +31,7 @@ from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tapes import find_tape_blocks
 from tfgradfix.analysis.values import carries_no_gradient
 from tfgradfix.analysis.sources import (
-    called_objects, enclosing_blocks, excluding_others, gradient_objects, handed_inference_models,
+    bound_value, called_objects, enclosing_blocks, excluding_others, gradient_objects, handed_inference_models,
 )
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Applicability, Fix
@@ -189,9 +189,9 @@ class _CutRule(Rule):
                 sources = gradient.sources
                 if isinstance(sources, cst.Name) and scope.flow is not None:
                     # `variables = [self.log_alpha]` above `tape.gradient(loss, variables)`
-                    bound = [b.value for b in scope.flow.bindings if b.name == sources.value]
-                    if len(bound) == 1 and isinstance(bound[0], (cst.List, cst.Tuple)):
-                        sources = bound[0]
+                    bound = bound_value(scope, scope.flow, sources)
+                    if isinstance(bound, (cst.List, cst.Tuple)):
+                        sources = bound
                 elements = ([e.value for e in sources.elements] if isinstance(sources, (cst.List, cst.Tuple))
                             else [sources])
                 attrs = [self_attribute(e) for e in elements if e is not None]
@@ -324,7 +324,9 @@ class StopGradientOutput(_CutRule):
     evidence = (
         "The analysis is run twice, with and without the cut: a trainable weight of the layer (or, where "
         "`tape.gradient` names its sources, those sources) reaches the output or the target without the cut "
-        "and not with it. Alternatives are looked for first: another return of the method that still trains, "
+        "and not with it (a sources name bound once per update, `variables = [self.log_alpha]` after "
+        "`variables = policy.trainable_variables`, means the binding that reaches that `tape.gradient`). "
+        "Alternatives are looked for first: another return of the method that still trains, "
         "a loss given to `add_loss`, a straight-through or zero-valued carrier, a target other outputs train "
         "from, state variables (`trainable=False`, `.assign*()`), a target network the tape does not "
         "differentiate. Outside a Keras layer, a method of an object the analysis cannot see into "

@@ -304,13 +304,14 @@ def _sizes_from_arguments(cls, args, kwargs) -> list[tuple]:
 def _sizes_from_weights(tf, obj) -> list[tuple]:
     """Inputs that fit weights made before the first call: a `(in, out)` kernel, a convolution's
     `(k, in, out)` or `(kh, kw, in, out)` kernel (channels last, as `tf.nn.conv1d`/`conv2d` default
-    to). A convolution given an input of another rank aborts TensorFlow on a CPU rather than raise,
-    so its own shape comes first."""
+    to), and last a batch of the weight's own shape, for a weight that scales the input element by
+    element (a per-position `gamma` of `(steps, features)`). A convolution given an input of another
+    rank aborts TensorFlow on a CPU rather than raise, so its own shape comes first."""
     shapes = []
     for v in _variables(tf, obj):
         dims = [int(d) for d in v.shape]
         if len(dims) == 2:
-            shapes.append((2, dims[0]))
+            shapes += [(2, dims[0]), (2, *dims)]
         elif len(dims) in (3, 4):
             spatial = max(8, 2 * max(dims[:-2]))
             shapes.insert(0, (2, *[spatial] * (len(dims) - 2), dims[-2]))

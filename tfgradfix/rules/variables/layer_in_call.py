@@ -61,7 +61,8 @@ class LayerInCall(Rule):
         "functional model. A noise layer (`Dropout`) only in Keras 3 code: Keras 2's and TF 1.x's hold no "
         "variable. Creation on a cache miss (`layer = self.cache.get(k)` / `if not layer:` storing into "
         "`self.cache[k]`) runs once per key. A method that returns a model it builds (`model = Sequential()` ... "
-        "`return model`, a model factory even when named `call`) hands its layers to that model, which tracks them."
+        "`return model`, `return Model(inputs, outputs)`: a model factory even when named `call`), and a "
+        "helper only such factories call, hand their layers to that model, which tracks them."
     )
     why = (
         "`call` runs on every forward pass, so the layer is constructed again each time with "
@@ -143,8 +144,7 @@ class LayerInCall(Rule):
             self._classes = {c.name: c for c in context.analysis.keras_classes.values()}
         classes = self._classes
         found = constructed_layer(node, context.imports, classes)
-        if found is None or runs_once(context, node) or self._inside_another(node, classes) \
-                or returns_own_model(scope.node, context.imports):
+        if found is None or runs_once(context, node) or self._inside_another(node, classes) or self._in_factory(scope):
             return
         layer, kind = found
         if kind == "seed" and (cls.legacy or context.analysis.legacy_keras):
@@ -154,6 +154,17 @@ class LayerInCall(Rule):
         if isinstance(fix, str):
             message, fix = f"{message} (no fix: {fix})", None
         self.report(node, message, fix)
+
+    def _in_factory(self, scope) -> bool:
+        """The scope returns the model it builds, or only such factories call it (a functional-API
+        helper a `build` returning `Model(inputs, outputs)` calls): its layers go into that model."""
+        if returns_own_model(scope.node, self.context.imports):
+            return True
+        if scope.is_forward_entry:
+            return False  # Keras calls it too, besides the callers the code shows
+        callers = self.context.analysis.callers_of(scope)
+        return bool(callers) and all(isinstance(caller.node, cst.FunctionDef)
+                                     and returns_own_model(caller.node, self.context.imports) for caller, _ in callers)
 
     def _inside_another(self, node: cst.Call, classes) -> bool:
         """An argument of another layer's constructor (`TimeDistributed(Dense(3))`,
