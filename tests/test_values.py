@@ -847,3 +847,25 @@ def test_a_helper_only_a_model_factory_calls_builds_that_model(returned, reporte
     text = text.replace("return Model(inputs=self.input_tensor, outputs=features)", f"return {returned}")
     text = text.replace("    def functional(self):", "    def call(self, inputs):") if reported else text
     assert _reported(text, "TGF209") is reported
+
+
+@pytest.mark.parametrize("sources, reported", [("self._params", False), ("self.trainable_variables", True)])
+def test_a_model_that_trains_its_own_list_decides_what_trains(sources, reported):
+    """ok_model_trains_its_own_list is silent because the model differentiates `self._params`, a list
+    of its own making: `gamma_bc` never trained, on any Keras. Differentiating `trainable_variables`,
+    Keras 3's tracking decides, and `gamma_bc` is one of the variables it leaves out."""
+    text = _silent_fixture("TGF203", "ok_model_trains_its_own_list.py")
+    assert _reported(text.replace("self._params)", f"{sources})"), "TGF203") is reported
+
+
+@pytest.mark.parametrize("loss, reported", [("q_target - q", False), ("q_target", True)])
+def test_a_td_target_copy_that_takes_the_tensors_own_name(loss, reported):
+    """ok_numpy_copy_as_td_target written as `q_target = self.model(states)` then `q_target =
+    np.array(q_target)`: the copy, filled with TD targets, is regressed on by the model's output
+    computed again (`q_target - q`): detached on purpose. A loss of the copy alone has no gradient."""
+    text = _silent_fixture("TGF102", "ok_numpy_copy_as_td_target.py")
+    text = text.replace("            q = self.model(states)\n            q_target = q.numpy()\n",
+                        "            q_target = self.model(states)\n            q_target = np.array(q_target)\n")
+    text = text.replace("            loss = tf.reduce_mean((q_target - q) ** 2)\n",
+                        f"            q = self.model(states)\n            loss = tf.reduce_mean(({loss}) ** 2)\n")
+    assert _reported(text, "TGF102") is reported

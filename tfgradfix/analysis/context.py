@@ -17,6 +17,8 @@ from tfgradfix.analysis.tapes import find_tape_blocks, names_bound, watched_name
 from tfgradfix.analysis.tree import BatchableVisitor, child_nodes, contains
 
 _SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
+# NumPy calls that copy a tensor into an array (what `.numpy()` does).
+_NUMPY_COPIES = frozenset({"numpy.array", "numpy.asarray", "numpy.copy"})
 
 
 class TraversalContext(BatchableVisitor):
@@ -278,16 +280,27 @@ class TraversalContext(BatchableVisitor):
         flow = self.flow
         statement = self.parent(node)
         callee = node.func
-        if flow is None or not (isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name)):
+        if flow is None:
+            return False
+        if isinstance(callee, cst.Attribute) and isinstance(callee.value, cst.Name) and callee.attr.value == "numpy":
+            original = callee.value.value  # `q.numpy()`
+        elif (self.imports.resolve(callee) in _NUMPY_COPIES and len(node.args) == 1
+              and isinstance(node.args[0].value, cst.Name)):  # `np.array(q)`
+            original = node.args[0].value.value
+        else:
             return False
         if not (isinstance(statement, cst.Assign) and statement.value is node and len(statement.targets) == 1
                 and isinstance(statement.targets[0].target, cst.Name)):
             return False
-        copy, original = statement.targets[0].target.value, callee.value.value
+        copy = statement.targets[0].target.value
         if copy not in flow.item_assigned:
             return False
+        # Compared with the tensor it copies, or, where the copy took its name (`target =
+        # np.array(target)`), with the model's output computed again (`values - target`).
         return any(isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Subtract)
-                   and {_name(n.left), _name(n.right)} == {copy, original}
+                   and copy in {_name(n.left), _name(n.right)}
+                   and (({_name(n.left), _name(n.right)} == {copy, original}) if copy != original else
+                        any(name != copy and name in flow.tainted for name in (_name(n.left), _name(n.right))))
                    for n in walk_scope(self.scope.body))
 
     def _is_record(self, name: str) -> bool:

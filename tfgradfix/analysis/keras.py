@@ -554,6 +554,22 @@ def _name_pattern(name: cst.BaseExpression) -> Optional["re.Pattern[str]"]:
     return None
 
 
+# What a model tracks for it: a collection built from these is no list of the class's own choosing.
+_TRACKED_LISTS = re.compile(r"\b(trainable_variables|trainable_weights|variables|weights|non_trainable_variables)\b")
+
+
+def kept_collection(cls: KerasClass, attr: str) -> bool:
+    """The class assigns `self.<attr>` (also by unpacking: `self.weights, self.params = self.init()`),
+    and never from what Keras tracks (`self.trainable_variables`): a collection of its own making."""
+    values = [node.value for c in cls.lineage() for method in c.methods.values() for node in descendants(method)
+              if isinstance(node, cst.Assign) and any(
+                  self_attribute(t) == attr for target in node.targets
+                  for t in ([e.value for e in target.target.elements]
+                            if isinstance(target.target, (cst.Tuple, cst.List)) else [target.target]))]
+    code = cst.Module([]).code_for_node
+    return bool(values) and not any(_TRACKED_LISTS.search(code(v)) for v in values)
+
+
 def lists_holding(cls: KerasClass, attr: str) -> set[str]:
     """The attributes the class assigns a list or tuple holding `self.<attr>` (`self.params =
     [self.k]`): training code that differentiates `model.params` trains `k` by name."""

@@ -49,8 +49,8 @@ from tfgradfix.analysis.tf_version import tf1_api
 from tfgradfix.analysis.values import KEEPS_FIRST_OPERAND_DTYPE
 from tfgradfix.analysis.training_mode import inference_only, trains_without_call
 from tfgradfix.analysis.keras import (
-    FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor, lists_holding,
-    self_attribute,
+    FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor, kept_collection,
+    lists_holding, self_attribute,
 )
 from tfgradfix.analysis.vocabulary import (
     GRADIENT_METHODS, KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, NUMPY_WRAPPERS, OWN_GRADIENT_DECORATORS,
@@ -425,6 +425,14 @@ class ModuleAnalysis:
                  *(c.name for c in self.keras_classes.values() if cls in c.lineage())}
         held = {attr, *lists_holding(cls, attr)}
         return any((owner, name) in self.trained_by_name for owner in names for name in held)
+
+    def trains_its_own_list(self, cls: KerasClass) -> bool:
+        """Training code differentiates a collection the class keeps of its own choosing
+        (`tp.gradient(loss, self._params)`, `self._params` built from its weights and biases): the
+        class says what trains, so Keras's tracking decides nothing for its variables."""
+        names = {c.name for c in cls.lineage()} | {c.name for c in self.keras_classes.values() if cls in c.lineage()}
+        return any(owner in names and not cls.is_weight(attr) and kept_collection(cls, attr)
+                   for owner, attr in self.trained_by_name)
 
     def run_by_hand(self, cls: KerasClass) -> bool:
         """Every construction of this module's class in the project runs its `call` at once by

@@ -38,7 +38,8 @@ class TensorToNumpy(Rule):
         "`.item()`, `np.array`, `float`), or reaching the loss only through such a conversion later (n-step "
         "returns bootstrapped from the critic, gathered in a list, then `np.array(returns)`), while the same "
         "model is called undetached in the same scope is a bootstrap target (semi-gradient TD, SimSiam) and is "
-        "not reported. Unknown means silent."
+        "not reported; so is a copy (`q.numpy()`, `np.array(q)`, also under the tensor's own name) that the "
+        "scope writes TD targets into and subtracts a tensor from (a DQN's regression target). Unknown means silent."
     )
     why = (
         "The array is a copy the tape cannot see, so everything computed from it has no "

@@ -60,7 +60,9 @@ class UntrackedVariableAttribute(Rule):
         "the attribute), not written elsewhere "
         "while the forward pass never reads it, not listed by name (itself, or in a list attribute that "
         "holds it: `self.params = [self.k]`) to "
-        "`tape.gradient`/`apply_gradients`/`minimize` (which train it untracked), and not handed out as the "
+        "`tape.gradient`/`apply_gradients`/`minimize` (which train it untracked), in a class whose training "
+        "does not differentiate a collection of its own making (`tape.gradient(loss, self._params)`: the "
+        "class says what trains, so tracking decides nothing), and not handed out as the "
         "object's output (a `__call__` returning it, whose caller trains it by name), and not an attribute a "
         "built-in base makes a read-only property in Keras 3 (`kernel` of `Conv1D`/`Dense`, `embeddings` of "
         "`Embedding`: the assignment itself raises there). The project runs on Keras "
@@ -212,7 +214,8 @@ class UntrackedVariableAttribute(Rule):
         function = scope.node if isinstance(scope.node, cst.FunctionDef) else None
         if holds_state(node, context.imports, function):
             return  # declared state (`trainable=False`, an integer dtype), wherever it is stored
-        if cls.is_state(attr) or context.analysis.is_trained_by_name(cls, attr) or hands_out(cls, attr):
+        if (cls.is_state(attr) or context.analysis.is_trained_by_name(cls, attr) or hands_out(cls, attr)
+                or context.analysis.trains_its_own_list(cls)):
             # State the code writes: nothing trains it, tracked or not. A variable the training
             # code lists by name (`tape.gradient(loss, [self.log_alpha])`), or one the object hands
             # out as its output (`__call__` returning it), trains untracked.
