@@ -12,7 +12,9 @@ import libcst as cst
 from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.roles import holds_state, state_attributes
 from tfgradfix.analysis.tree import child_nodes, descendants, statements
-from tfgradfix.analysis.vocabulary import KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, VARIABLE_CONSTRUCTORS
+from tfgradfix.analysis.vocabulary import (
+    KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, MODEL_VARIABLE_LISTS, VARIABLE_CONSTRUCTORS,
+)
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.project import ClassInfo, ProjectIndex
@@ -555,7 +557,7 @@ def _name_pattern(name: cst.BaseExpression) -> Optional["re.Pattern[str]"]:
 
 
 # What a model tracks for it: a collection built from these is no list of the class's own choosing.
-_TRACKED_LISTS = re.compile(r"\b(trainable_variables|trainable_weights|variables|weights|non_trainable_variables)\b")
+_TRACKED_LISTS = re.compile(r"\b(" + "|".join(sorted(MODEL_VARIABLE_LISTS | {"non_trainable_variables"})) + r")\b")
 
 
 def kept_collection(cls: KerasClass, attr: str) -> bool:

@@ -22,7 +22,7 @@ import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, is_integer_dtype
 from tfgradfix.analysis.tree import descendants
-from tfgradfix.analysis.vocabulary import VARIABLE_CONSTRUCTORS
+from tfgradfix.analysis.vocabulary import MODEL_VARIABLE_LISTS, VARIABLE_CONSTRUCTORS
 
 ASSIGNS = ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_add", "scatter_sub", "scatter_nd_update",
            "scatter_nd_add", "scatter_nd_sub")
@@ -203,7 +203,6 @@ def _ast_self_attribute(node: ast.AST) -> bool:
 
 
 _SOURCE_METHODS = ("gradient", "jacobian", "batch_jacobian")
-_MODEL_VARIABLES = frozenset({"trainable_variables", "trainable_weights", "variables", "weights"})
 
 
 def trained_by_name(tree: ast.Module) -> frozenset[tuple[Optional[str], str]]:
@@ -226,7 +225,7 @@ def trained_by_name(tree: ast.Module) -> frozenset[tuple[Optional[str], str]]:
                 work.extend((owner_class, value) for value in finder.lists.get(expr.id, ()))
             continue
         for node in ast.walk(expr):
-            if isinstance(node, ast.Attribute) and node.attr not in _MODEL_VARIABLES:
+            if isinstance(node, ast.Attribute) and node.attr not in MODEL_VARIABLE_LISTS:
                 found.add((finder.owner(node.value, owner_class), node.attr))
     return frozenset(found)
 

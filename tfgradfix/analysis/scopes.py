@@ -421,8 +421,7 @@ class ModuleAnalysis:
         """Whether code lists `attr` of `cls` (or of a subclass, or of an object whose class it
         does not say) in the variables it differentiates, itself or in a list attribute of
         the class that holds it (`self.params = [self.k]`, then `tape.gradient(loss, model.params)`)."""
-        names = {None, *(c.name for c in cls.lineage()),
-                 *(c.name for c in self.keras_classes.values() if cls in c.lineage())}
+        names = {None, *self._names_of(cls)}
         held = {attr, *lists_holding(cls, attr)}
         return any((owner, name) in self.trained_by_name for owner in names for name in held)
 
@@ -430,9 +429,13 @@ class ModuleAnalysis:
         """Training code differentiates a collection the class keeps of its own choosing
         (`tp.gradient(loss, self._params)`, `self._params` built from its weights and biases): the
         class says what trains, so Keras's tracking decides nothing for its variables."""
-        names = {c.name for c in cls.lineage()} | {c.name for c in self.keras_classes.values() if cls in c.lineage()}
+        names = self._names_of(cls)
         return any(owner in names and not cls.is_weight(attr) and kept_collection(cls, attr)
                    for owner, attr in self.trained_by_name)
+
+    def _names_of(self, cls: KerasClass) -> set[Optional[str]]:
+        """The names code may call an instance of `cls` by: its own, its parents' and its subclasses'."""
+        return {*(c.name for c in cls.lineage()), *(c.name for c in self.keras_classes.values() if cls in c.lineage())}
 
     def run_by_hand(self, cls: KerasClass) -> bool:
         """Every construction of this module's class in the project runs its `call` at once by

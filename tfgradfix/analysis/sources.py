@@ -24,14 +24,14 @@ from tfgradfix.analysis.dataflow import Blocking, DataFlow, argument_for, names_
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tape_constants import computed_before
-from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks
+from tfgradfix.analysis.rebinding import rebinding_of
+from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks, reaching_value
 from tfgradfix.analysis.tree import contains
+from tfgradfix.analysis.vocabulary import MODEL_VARIABLE_LISTS
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import Scope
 
-# Attributes of a Keras model, layer or tf.Module that list its variables.
-VARIABLE_LISTS = frozenset({"trainable_variables", "trainable_weights", "variables", "weights"})
 # Methods that run an object's forward pass.
 _FORWARD_ATTRIBUTES = frozenset({"call", "__call__"})
 _DEPTH = 6
@@ -51,7 +51,7 @@ def gradient_objects(scope: "Scope", sources: Optional[cst.BaseExpression],
         expr, depth = work.pop()
         if expr is None or depth > _DEPTH:
             return None
-        if isinstance(expr, cst.Attribute) and expr.attr.value in VARIABLE_LISTS:
+        if isinstance(expr, cst.Attribute) and expr.attr.value in MODEL_VARIABLE_LISTS:
             key = dotted_name(expr.value)
             if key is None:
                 return None
@@ -78,30 +78,14 @@ def gradient_objects(scope: "Scope", sources: Optional[cst.BaseExpression],
 def bound_value(scope: "Scope", flow: DataFlow, name: cst.Name) -> Optional[cst.BaseExpression]:
     """The one value `name` holds where it is read: its only binding, or, where it is bound
     again for another update (`variables = actor_vars` ... `variables = [self.log_alpha]`), the
-    binding that reaches the read; None when the code does not say which."""
+    binding that reaches the read on every path (`rebinding.reaching`); None when the code does
+    not say which."""
     values = [b.value for b in flow.bindings if b.name == name.value]
     if len(values) == 1:
         return values[0]
-    return _reaching_value(scope, flow, name) if values else None
-
-
-def _reaching_value(scope: "Scope", flow: DataFlow, name: cst.Name) -> Optional[cst.BaseExpression]:
-    """The value of the assignment to `name` that reaches its use, where every binding of the
-    name is a plain `name = value` statement of the function's own body (no branch or loop
-    chooses between them): the last one before the statement that reads it."""
-    body = list(scope.node.body.body) if isinstance(scope.node, cst.FunctionDef) and isinstance(
-        scope.node.body, cst.IndentedBlock) else []
-
-    def line_of(assign: cst.CSTNode) -> Optional[int]:
-        return next((i for i, line in enumerate(body) if isinstance(line, cst.SimpleStatementLine)
-                     and any(small is assign for small in line.body)), None)
-
-    lines = [(line_of(b.statement), b.value) for b in flow.bindings if b.name == name.value]
-    use = next((i for i, statement in enumerate(body) if contains(statement, name)), None)
-    if use is None or any(line is None for line, _ in lines):
-        return None
-    before = [(line, value) for line, value in lines if line is not None and line < use]
-    return max(before, key=lambda pair: pair[0])[1] if before else None
+    rebinding = rebinding_of(scope)
+    statement = rebinding.statement_of(name) if values else None
+    return reaching_value(statement, name.value, rebinding.parent_of) if statement is not None else None
 
 
 def _passed_sources(scope: "Scope", parameter: str, depth: int) -> Optional[frozenset[str]]:

@@ -26,6 +26,9 @@ SAME_AS = {
 # Packages whose `layers.*`, `models.*`, `Layer`, `Model` and `Sequential` are Keras.
 KERAS_PACKAGES = ("tensorflow.keras", "keras", "tf_keras", "tensorflow.python.keras")
 
+# The lists a Keras model or a `tf.Module` keeps of its variables (`model.trainable_variables`).
+MODEL_VARIABLE_LISTS = frozenset({"trainable_variables", "trainable_weights", "variables", "weights"})
+
 # Keras 2, kept alive as `tf_keras` (or TF <= 2.15's internal copy): it tracks tf.Variable
 # attributes, where Keras 3 tracks only its own variables.
 LEGACY_KERAS_PACKAGES = ("tf_keras", "tensorflow.python.keras")

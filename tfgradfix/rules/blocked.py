@@ -34,6 +34,7 @@ from tfgradfix.analysis.sources import (
     bound_value, called_objects, enclosing_blocks, excluding_others, gradient_objects, handed_inference_models,
 )
 from tfgradfix.analysis.tree import descendants
+from tfgradfix.analysis.vocabulary import MODEL_VARIABLE_LISTS
 from tfgradfix.fixes.edits import Applicability, Fix
 from tfgradfix.fixes.numpy_to_tf import bind
 from tfgradfix.rules.base import Rule
@@ -64,7 +65,6 @@ _ADVICE_BY_REASON = {
     "gradient registered as None": "TensorFlow registers a None gradient for it: use a differentiable "
                                    "relaxation or a straight-through estimator",
 }
-_MODEL_VARIABLES = frozenset({"trainable_variables", "trainable_weights", "variables", "weights"})
 _COMPARISON_OPS = frozenset({"Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual"})
 
 
@@ -195,7 +195,7 @@ class _CutRule(Rule):
                 elements = ([e.value for e in sources.elements] if isinstance(sources, (cst.List, cst.Tuple))
                             else [sources])
                 attrs = [self_attribute(e) for e in elements if e is not None]
-                if attrs and all(a is not None and a not in _MODEL_VARIABLES for a in attrs):
+                if attrs and all(a is not None and a not in MODEL_VARIABLE_LISTS for a in attrs):
                     asked[gradient.target] = (True, [(self.baseline.only(a), self.cut.only(a)) for a in attrs])
                     continue
                 objects = gradient_objects(scope, sources)

@@ -14,7 +14,7 @@ from tfgradfix.analysis.tapes import (
     TapeBlock, can_reorder, find_tape_blocks, names_bound, reaching_value, statement_reads,
 )
 from tfgradfix.analysis.tree import descendants
-from tfgradfix.analysis.vocabulary import TF_VARIABLE
+from tfgradfix.analysis.vocabulary import MODEL_VARIABLE_LISTS, TF_VARIABLE
 from tfgradfix.fixes.edits import Fix
 from tfgradfix.fixes.statements import move_into_block
 from tfgradfix.rules.tape.base import TapeRule, simple_assignments
@@ -269,8 +269,7 @@ def _defines_closure(statement: cst.CSTNode) -> bool:
 
 def _source_owners(sources: Optional[cst.BaseExpression]) -> Iterator[str]:
     """`model` for `model.trainable_variables`, also inside lists and sums."""
-    if isinstance(sources, cst.Attribute) and sources.attr.value in (
-            "trainable_variables", "trainable_weights", "variables", "weights"):
+    if isinstance(sources, cst.Attribute) and sources.attr.value in MODEL_VARIABLE_LISTS:
         owner = dotted_name(sources.value)
         if owner is not None:
             yield owner

@@ -12,12 +12,11 @@ from tfgradfix.analysis.layer_state import read_in_forward
 from tfgradfix.analysis.objects import Kind, class_kind, describe
 from tfgradfix.analysis.tapes import find_tape_blocks
 from tfgradfix.analysis.tree import descendants
-from tfgradfix.analysis.vocabulary import TF_VARIABLE
+from tfgradfix.analysis.vocabulary import MODEL_VARIABLE_LISTS, TF_VARIABLE
 from tfgradfix.analysis.values import carries_no_gradient, value_reads
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.rules.base import Rule
 
-_VARIABLE_LISTS = frozenset({"trainable_variables", "variables", "trainable_weights", "weights"})
 _BUILTIN_NAMES = frozenset({"self", "True", "False", "None", "int", "float", "len", "range", "min", "max", "abs"})
 
 
@@ -179,7 +178,7 @@ class DerivedWeightInBuild(Rule):
             for block in scope.tape_blocks and find_tape_blocks(scope, self.context.imports):
                 for gradient in block.gradients:
                     for node in descendants(gradient.call) if gradient.sources is not None else ():
-                        if not (isinstance(node, cst.Attribute) and node.attr.value in _VARIABLE_LISTS):
+                        if not (isinstance(node, cst.Attribute) and node.attr.value in MODEL_VARIABLE_LISTS):
                             continue
                         if owner.name.value in describe(scope, node.value).classes:
                             return True
