@@ -1008,6 +1008,16 @@ def test_verify_shapes_module_level_if_else_unused_import_and_steps_load(verifie
 
 
 @pytest.mark.slow
+def test_verify_shapes_weights_only_another_method_reads_are_unread_on_both_sides(verified):
+    """Held-out CM3: "gradients still None" failed a correct fix, counting the critic's Keras 3
+    `Dense` weights (private attributes) as read before the fix."""
+    (verdict,) = _shape_verdicts(verified)["critic_branch"].values()
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert "does not read them" in verdict["reason"] and "critic_out" in verdict["reason"], verdict
+    assert "actor_out" not in verdict["none_after"], verdict
+
+
+@pytest.mark.slow
 def test_verify_shapes_a_plain_agent_runs_its_method(verified):
     units = _shape_verdicts(verified)["agent"]
     assert list(units) == ["Agent.learn"], units
@@ -1916,6 +1926,26 @@ def test_a_holder_whose_fix_changes_the_value_fails(verified):
     (units,) = verified[_holder_changed]
     (verdict,) = units.values()
     assert verdict["verdict"] == "failed" and "no tracked variable of its shape and value" in verdict["reason"], verdict
+
+
+@_batched
+def _holder_partly_fixed(folder: Path) -> Items:
+    """A holder of two untracked weights whose fix migrates only one (held-out DN_PINN: three loss
+    weights, two reported): the other stays untracked, which the fix did not change."""
+    original = (SHAPES / "holder.py").read_text().replace(
+        "        self.log_alpha =", "        self.scale = tf.Variable(2.0)\n        self.log_alpha =")
+    fixed = original.replace('tf.Variable(kwargs.get("initial", 0.5), dtype=tf.float32)',
+                             'self.add_weight(name="log_alpha", shape=(), initializer=tf.keras.initializers.Constant(0.5))')
+    assert "self.scale" in original and fixed != original
+    return [(str(folder / "holder.py"), original, fixed)]
+
+
+@pytest.mark.slow
+def test_a_holder_fixed_in_part_is_compared_like_for_like(verified):
+    (units,) = verified[_holder_partly_fixed]
+    (verdict,) = units.values()
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 2, verdict
+    assert "1 of the 2" in verdict["reason"] and "1 the fix did not touch stay untracked" in verdict["reason"], verdict
 
 
 _COMPILED_LOSS = '''import numpy as np

@@ -793,29 +793,47 @@ def _holds_only(tf, obj) -> bool:
 
 
 def _compare_holders(tf, np, before, after) -> dict:
-    """For a holder of variables: the fixed one tracks every trainable variable it holds (a Keras
-    variable's backing `tf.Variable` counts as tracked), each with the original's value."""
+    """For a holder of variables, like for like: every trainable variable it tracked is still
+    tracked with its value, and those it held untracked are tracked after the fix with the
+    original's value, or stay untracked where the fix did not touch them (at least one must be
+    tracked now). A Keras variable's backing `tf.Variable` counts as tracked."""
     tracked_before = {id(v) for v in _trainable(tf, before)}
     held_before = [v for v in _variables(tf, before) if _can_train(tf, v)]
     untracked_before = sum(id(v) not in tracked_before for v in held_before)
     tracked_after = _trainable(tf, after)
     backing = {id(w) for v in tracked_after for w in (v, getattr(v, "_value", None)) if w is not None}
-    untracked_after = [v.name for v in _variables(tf, after) if _can_train(tf, v) and id(v) not in backing]
-    unmatched = list(tracked_after)
-    for variable in held_before:  # each original value has a tracked counterpart
+    untracked_after = [v for v in _variables(tf, after) if _can_train(tf, v) and id(v) not in backing]
+
+    def same_value(variable, pool: list):
         value = np.asarray(variable)
-        match = next((v for v in unmatched if tuple(v.shape) == value.shape and np.allclose(np.asarray(v), value)), None)
-        if match is None:
-            return {"verdict": "failed", "untracked_before": untracked_before, "reason": (
-                f"no call to run; the original's {variable.name} has no tracked variable of its shape and value "
-                "after the fix")}
-        unmatched.remove(match)
-    if untracked_after:
-        return {"verdict": "failed", "untracked_before": untracked_before,
-                "reason": f"no call to run; still untracked after the fix: {', '.join(untracked_after)}"}
+        return next((v for v in pool if tuple(v.shape) == value.shape and np.allclose(np.asarray(v), value)), None)
+
+    def failed(reason: str) -> dict:
+        return {"verdict": "failed", "untracked_before": untracked_before, "reason": f"no call to run; {reason}"}
+
+    newly_tracked = 0
+    # Tracked ones first: each claims its own counterpart before an untracked one of equal value can.
+    for variable in sorted(held_before, key=lambda v: id(v) not in tracked_before):
+        was_tracked = id(variable) in tracked_before
+        if (match := same_value(variable, tracked_after)) is not None:
+            tracked_after.remove(match)
+            newly_tracked += not was_tracked
+        elif not was_tracked and (match := same_value(variable, untracked_after)) is not None:
+            untracked_after.remove(match)
+        else:
+            return failed(f"the original's {variable.name} has no tracked variable of its shape and value after the fix")
+    if tracked_after:
+        return failed(f"the fixed one tracks {tracked_after[0].name}, which has no variable of its shape and value "
+                      "in the original")
+    if untracked_before and not newly_tracked:
+        still = [v.name for v in held_before if id(v) not in tracked_before]
+        return failed(f"still untracked after the fix: {', '.join(still)}")
+    left = untracked_before - newly_tracked
     return {"verdict": "verified", "untracked_before": untracked_before, "reason": (
-        "no call to run (it holds variables that other code reads): every trainable variable it holds is "
-        f"tracked after the fix ({untracked_before} untracked before), with the original's value")}
+        f"no call to run (it holds variables that other code reads): {newly_tracked} of the {untracked_before} "
+        "untracked trainable variables it holds are tracked after the fix, with the original's value"
+        + (f"; {left} the fix did not touch stay untracked" if left else "")
+        + ", and every variable it tracked still is")}
 
 
 def _build(tf, make, args, kwargs):
@@ -915,6 +933,8 @@ def _unread(tf, layer, x, direction, variables) -> int:
     does not read them, or reads them through a `stop_gradient`)."""
     if not variables:
         return 0
+    # A Keras 3 weight is watched through the `tf.Variable` backing it.
+    variables = [v if getattr(v, "_value", None) is None else v._value for v in variables]
     with tf.GradientTape() as tape:
         for variable in variables:
             tape.watch(variable)
@@ -987,7 +1007,10 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                 errors.append(_describe(error))
                 continue
             reachable = [v for v in _variables(tf, before) if _can_train(tf, v)]
-            unread = _unread(tf, before, x, direction, reachable)
+            # Keras 3 keeps a sub-layer's weights in private attributes: its tracked ones count too.
+            held = {id(v) for v in reachable}
+            unread = _unread(tf, before, x, direction,
+                             [*reachable, *(v for v in _trainable(tf, before) if id(v) not in held)])
             try:
                 _call(after, x)
                 _copy_values(tf, before, after)
