@@ -340,12 +340,24 @@ def test_a_product_scaling_values_is_reported_where_one_making_a_shape_is_not():
     assert _reported(scaled, "TGF101")
 
 
-def test_a_conversion_of_a_tensorflow_result_is_still_a_leftover():
+def test_a_conversion_of_a_tensor_made_from_numpy_is_still_a_leftover():
     """ok_conversion_of_a_sublayer_result is silent because what a sub-layer, a method or a held
-    function returns may be no tensor; convert a TensorFlow op's result and it is reported."""
+    function returns may be no tensor; convert a TensorFlow op's result on a value NumPy made
+    and it is reported (a leftover of the round trip)."""
     text = _silent_fixture("TGF103", "ok_conversion_of_a_sublayer_result.py")
-    op = text.replace("tf.convert_to_tensor(self.scale(inputs))", "tf.convert_to_tensor(tf.tanh(self.scale(inputs)))")
+    op = text.replace("inputs = tf.convert_to_tensor(self.scale(inputs))",
+                      "scaled = tf.constant(np.tanh(inputs))\n        inputs = tf.convert_to_tensor(tf.tanh(scaled))")
+    op = op.replace("import tensorflow as tf", "import numpy as np\nimport tensorflow as tf")
     assert _reported(op, "TGF103")
+
+
+def test_a_conversion_of_a_tensor_that_never_left_tensorflow_is_silent_until_numpy_made_it():
+    """ok_conversion_of_a_tensor is silent: it converts TF ops' results, an identity. Let NumPy
+    compute the same value first and the conversion is a round trip."""
+    text = _silent_fixture("TGF103", "ok_conversion_of_a_tensor.py")
+    numpy = text.replace("(1.0 - tf.math.exp(peclet * x))", "(1.0 - np.exp(peclet * x))").replace(
+        "import tensorflow as tf", "import numpy as np\nimport tensorflow as tf")
+    assert _reported(numpy, "TGF103")
 
 
 def test_a_numpy_function_returning_floats_is_reported_where_one_returning_indices_is_not():

@@ -24,11 +24,14 @@ from tfgradfix.result import FileResult, TextFix, failure, text_edit
 from tfgradfix.fixes.edits import Applicability, Fix, apply_fixes
 from tfgradfix.fixes.imports import update_imports
 from tfgradfix.rules import Finding, Rule
+from tfgradfix.rules import numpy as numpy_rules
 from tfgradfix.rules.unused_noqa import UnusedNoqa
 
 # Fixes can enable others (a `.numpy()` dropped makes a conversion redundant);
 # the loop stops earlier once nothing changes.
 MAX_FIX_PASSES = 10
+# The rules whose fixes replace NumPy on the gradient path (what TGF103 cleans up after).
+NUMPY_CODES = frozenset(getattr(numpy_rules, name).code for name in numpy_rules.__all__)
 
 
 def _no_ignores(path: str) -> Sequence[str]:
@@ -211,8 +214,8 @@ class Engine:
 
     def _check(self, module: cst.Module, text: str, ignored: tuple[str, ...] = (),
                module_name: Optional[str] = None, outgoing: Optional[dict] = None,
-               path: Optional[str] = None) -> list[Finding]:
-        analysis = ModuleAnalysis(module, text, self.project, module_name)
+               path: Optional[str] = None, numpy_fixed: frozenset[str] = frozenset()) -> list[Finding]:
+        analysis = ModuleAnalysis(module, text, self.project, module_name, numpy_fixed)
         if outgoing is not None:
             outgoing.update(analysis.outgoing)
         judged = [rule for rule in self.rules if not (rule is UnusedNoqa and self.ignore_noqa)]
@@ -271,6 +274,7 @@ class Engine:
 
     def _fix_until_stable(self, module: cst.Module, findings: list[Finding], result: FileResult,
                           ignored: tuple[str, ...], module_name: Optional[str] = None):
+        numpy_fixed: set[str] = set()
         for _ in range(MAX_FIX_PASSES):
             fixes = {id(f.fix): f for f in findings if self.fixable(f, result.path)}
             if not fixes:
@@ -285,7 +289,9 @@ class Engine:
             module = fixed
             result.applied.extend(applied)
             result.fixed_findings.extend(fixes[id(fix)] for fix in applied)
-            findings = self._check(module, module.code, ignored, module_name, path=result.path)
+            numpy_fixed.update(fixes[id(fix)].symbol for fix in applied if fixes[id(fix)].code in NUMPY_CODES)
+            findings = self._check(module, module.code, ignored, module_name, path=result.path,
+                                   numpy_fixed=frozenset(numpy_fixed))
         return module, findings
 
     def apply(self, module: cst.Module, fixes: list[Fix], path: str) -> tuple[cst.Module, list[Fix]]:
@@ -330,11 +336,12 @@ class Engine:
             failure(error)  # (a Ctrl-C is raised)
             result.fix_edits, result.across = {}, False
 
-    def findings(self, module: cst.Module, path: str) -> list[Finding]:
-        """What the rules report on `module` (per-file ignores applied)."""
+    def findings(self, module: cst.Module, path: str, numpy_fixed: frozenset[str] = frozenset()) -> list[Finding]:
+        """What the rules report on `module` (per-file ignores applied); `numpy_fixed`: the
+        functions where fixes already applied to it replaced NumPy."""
         module_name = self.project.module_for_path(path) if self.project is not None else None
         text = module.code
-        return self._check(module, text, self._ignored(path, text), module_name, path=path)
+        return self._check(module, text, self._ignored(path, text), module_name, path=path, numpy_fixed=numpy_fixed)
 
 
 def _unsafe_where_other_callers_differ(findings: list[Finding], analysis: ModuleAnalysis, project: ProjectIndex,

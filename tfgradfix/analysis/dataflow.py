@@ -687,6 +687,20 @@ class DataFlow:
         qualified = self.imports.resolve(callee)
         return qualified is not None and qualified.startswith("numpy.")
 
+    def went_through_numpy(self, expr: cst.BaseExpression, _seen: Optional[set[str]] = None) -> bool:
+        """`expr`, or a value of this scope it reads, was computed by NumPy (`np.tanh(t)`,
+        `t.numpy()`, `model.predict(x)`): a tensor made from that is what is left of a round trip."""
+        seen = set() if _seen is None else _seen
+        for node in descendants(expr):
+            if isinstance(node, cst.Call) and self.produces_ndarray(node):
+                return True
+            if isinstance(node, cst.Name) and node.value not in seen:
+                seen.add(node.value)
+                if node.value in self.ndarray_names or any(
+                        self.went_through_numpy(b.value, seen) for b in self.bindings if b.name == node.value):
+                    return True
+        return False
+
     def rank_of(self, expr: cst.BaseExpression, _seen: Optional[set[str]] = None) -> Optional[int]:
         """Static rank where it is declared: weights with a literal shape, and
         names, `.numpy()`, `np.asarray` and `.T` of those."""

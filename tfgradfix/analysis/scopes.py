@@ -344,8 +344,11 @@ class ModuleAnalysis:
     """Everything rules need to know about one module, computed once."""
 
     def __init__(self, module: cst.Module, text: str = "", project: Optional[ProjectIndex] = None,
-                 module_name: Optional[str] = None) -> None:
+                 module_name: Optional[str] = None, numpy_fixed: frozenset[str] = frozenset()) -> None:
         self.module = module
+        # Functions (by symbol) where an earlier fix pass of this run replaced NumPy: a conversion
+        # of a tensor there is what is left of the round trip.
+        self.numpy_fixed = numpy_fixed
         self.imports = ImportMap(module)
         # The project this module belongs to, and its name there (None: analysed alone).
         self.project = project if module_name is not None else None

@@ -29,7 +29,7 @@ import libcst as cst
 
 from tfgradfix import interrupts
 from tfgradfix.across import apply_across
-from tfgradfix.engine import Engine
+from tfgradfix.engine import NUMPY_CODES, Engine
 from tfgradfix.parsing import parse_source
 from tfgradfix.result import FileResult, failure
 from tfgradfix.files import NotPython, SourceError, read_source
@@ -76,6 +76,8 @@ class Review:
         self.modules: dict[str, cst.Module] = {}  # the files' texts with what was accepted
         # Files an accepted group links: each path -> the representative of its set.
         self._linked: dict[str, str] = {}
+        # By path: the functions where an accepted fix replaced NumPy (TGF103 then unwraps what is left).
+        self._numpy_fixed: dict[str, set[str]] = {}
 
     def run(self) -> None:
         """Review the files in order and write what was accepted. Raises Interrupted."""
@@ -169,7 +171,7 @@ class Review:
                 raise _Quit
 
     def _next(self, module: cst.Module, path: str, declined: set) -> Optional[Finding]:
-        for finding in self.engine.findings(module, path):
+        for finding in self.engine.findings(module, path, frozenset(self._numpy_fixed.get(path, ()))):
             if self.engine.fixable(finding, path) and _key(finding) not in declined:
                 return finding
         return None
@@ -206,6 +208,8 @@ class Review:
             self.modules[path] = fixed
             self._link(path, result.path)
         result.applied.append(finding.fix)  # type: ignore[arg-type]
+        if finding.code in NUMPY_CODES:
+            self._numpy_fixed.setdefault(result.path, set()).add(finding.symbol)
 
     def _link(self, a: str, b: str) -> None:
         root_a, root_b = self._root(a), self._root(b)

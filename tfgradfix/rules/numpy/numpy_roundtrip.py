@@ -29,13 +29,17 @@ class NumpyRoundtrip(Rule):
     what = (
         "Finds `tf.convert_to_tensor(x)` and `tf.constant(x)` around a value computed from a "
         "tensor that carries a gradient: a NumPy round trip, or (after TGF101/TGF102 fixes) a "
-        "conversion of what is already a tensor. `tf.convert_to_tensor(inputs)` on a layer's "
-        "own argument is a common, correct guard and is not reported."
+        "conversion of what is already a tensor but was made from a NumPy result in the same "
+        "function. `tf.convert_to_tensor(inputs)` on a layer's own argument is a common, correct "
+        "guard, and a conversion of a tensor that never left TensorFlow is an identity: neither is "
+        "reported."
     )
     evidence = (
         "The wrapped value is computed from a tensor that carries a gradient (the evidence of TGF101), it is "
         "not the layer's own argument, and the converted result reaches the output or the loss. What it wraps "
-        "is not a bootstrap target (TGF102's evidence). Unknown means silent."
+        "is NumPy, or a tensor the function made from a NumPy result (a leftover); a tensor that never left "
+        "TensorFlow is not evidence. What it wraps is not a bootstrap target (TGF102's evidence). Unknown "
+        "means silent."
     )
     why = (
         "Converting back to a tensor does not restore the gradient that NumPy dropped: the "
@@ -88,6 +92,9 @@ class NumpyRoundtrip(Rule):
         numpy_left = _has_numpy(self, value)
         if not numpy_left and not is_certainly_tensor(flow, value, sublayers=False):
             return  # what a sub-layer, method or held function returns may be no tensor (a distribution)
+        if not numpy_left and not (flow.went_through_numpy(value)
+                                   or self.context.scope.symbol in self.context.analysis.numpy_fixed):
+            return  # converting a tensor that never left TensorFlow is an identity: no gradient lost
         fix = None
         if not numpy_left:
             b = bind(node.args, ["value", "dtype"])
