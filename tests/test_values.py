@@ -881,3 +881,52 @@ def test_a_td_target_copy_that_takes_the_tensors_own_name(loss, reported):
     text = text.replace("            loss = tf.reduce_mean((q_target - q) ** 2)\n",
                         f"            q = self.model(states)\n            loss = tf.reduce_mean(({loss}) ** 2)\n")
     assert _reported(text, "TGF102") is reported
+
+
+def test_a_class_whose_constructor_raises_only_on_some_paths_is_still_checked():
+    """ok_class_whose_init_always_raises is silent because no instance can exist; raise only
+    under a condition and the class can be built: its untracked weight is reported."""
+    text = _silent_fixture("TGF203", "ok_class_whose_init_always_raises.py")
+    conditional = text.replace("        raise NotImplementedError", "        if rho < 0:\n            raise NotImplementedError")
+    assert _reported(conditional, "TGF203")
+
+
+def test_a_sparse_tensor_the_layer_computes_from_its_weights_still_carries_a_gradient():
+    """ok_sparse_adjacency_handed_in is silent because the SparseTensor it densifies is handed in
+    (graph structure); densify one the layer makes from its kernel and the NumPy copy loses a gradient."""
+    text = _silent_fixture("TGF102", "ok_sparse_adjacency_handed_in.py")
+    computed = text.replace("tf.sparse.reorder(mat)", "tf.sparse.reorder(tf.sparse.from_dense(tf.matmul(x, self.kernel)))")
+    assert computed != text and _reported(computed, "TGF102")
+
+
+@pytest.mark.parametrize("rule, case, symbol", [
+    ("TGF207", "flag_unused_bias.py", ".build"),
+    ("TGF207", "flag_unused_in_build_helper.py", "."),
+])
+def test_a_finding_judged_from_the_class_names_the_method_it_is_in(rule, case, symbol):
+    """TGF207 and TGF208 judge a whole class: their JSON `symbol` is still the method that makes
+    the weight (held-out GCN layers printed `<module>`)."""
+    path = FIXTURES / rule / case
+    source = SourceFile(path=str(path), text=path.read_text(encoding="utf-8"), encoding="utf-8", bom=False)
+    findings = [f for f in Engine(ALL_RULES).process(source).findings if f.code == rule]
+    assert findings and all(symbol in f.symbol and f.symbol != "<module>" for f in findings), \
+        [f.symbol for f in findings]
+
+
+def test_values_handed_to_the_loss_from_inside_the_tape_still_carry_a_gradient():
+    """ok_advantages_computed_before_the_tape is silent because the critic's values are computed
+    before the tape opens; compute them inside it and the tape records them again."""
+    text = _silent_fixture("TGF102", "ok_advantages_computed_before_the_tape.py")
+    inside = text.replace(
+        "        values, next_values = self.values_of(states, next_states)\n        with tf.GradientTape() as tape:\n",
+        "        with tf.GradientTape() as tape:\n            values, next_values = self.values_of(states, next_states)\n")
+    assert inside != text and _reported(inside, "TGF102")
+
+
+def test_a_conversion_of_what_a_numpy_round_trip_made_is_a_leftover_beside_a_data_buffer():
+    """ok_conversion_of_a_data_buffer is silent because its only NumPy is a buffer of replay
+    data; let the actor's output make a NumPy round trip and the conversion is its leftover."""
+    text = _silent_fixture("TGF103", "ok_conversion_of_a_data_buffer.py")
+    trip = text.replace("actions = self.actor(tf.convert_to_tensor(states, dtype=tf.float32))",
+                        "actions = tf.constant(self.actor(tf.convert_to_tensor(states, dtype=tf.float32)).numpy())")
+    assert trip != text and _reported(trip, "TGF103")

@@ -55,6 +55,13 @@ _METADATA_METHODS = frozenset({"get_shape", "as_list", "num_elements", "is_fully
 # Methods of SciPy's sparse matrices that no tensor has: their receiver is data (a graph's
 # Laplacian handed in beside the features), and what they return is a NumPy value.
 _SPARSE_MATRIX_METHODS = frozenset({"todense", "toarray", "tocoo", "tocsr", "tocsc", "tolil", "getnnz"})
+# TF's views of a whole SparseTensor: one a function is handed (an adjacency, a bag of words)
+# is data, since no Keras layer outputs a SparseTensor for a gradient to come back through.
+_SPARSE_VIEWS = frozenset({
+    "tensorflow.sparse.to_dense", "tensorflow.sparse.reorder", "tensorflow.sparse.reshape",
+    "tensorflow.sparse.transpose", "tensorflow.sparse.to_indicator", "tensorflow.sparse.expand_dims",
+    "tensorflow.sparse.slice", "tensorflow.sparse_tensor_to_dense", "tensorflow.compat.v1.sparse_tensor_to_dense",
+    "tensorflow.sparse_reorder"})
 # A backend module's shape functions (`ops.shape(x)`, `K.int_shape(x)`, under whatever name a
 # project re-exports keras.ops): metadata, not a value of `x`.
 _BACKEND_METADATA_FUNCTIONS = frozenset({"shape", "int_shape", "shape_n", "rank", "ndim"})
@@ -587,6 +594,8 @@ class DataFlow:
         if qualified is not None:
             if self.blocking.blocks(qualified, call, self):
                 return False
+            if qualified in _SPARSE_VIEWS and call.args and self._handed_in(call.args[0].value):
+                return False
             if args_tainted and not qualified.startswith(("tensorflow.", "keras", "numpy.", "tf_keras")):
                 helper = self.scope.module.external_function(self.scope, call)
                 if helper is not None and helper.returns_shape:
@@ -628,6 +637,25 @@ class DataFlow:
                     and method not in CONTAINER_MUTATORS and not self.is_ndarray(owner)):
                 return True
         return args_tainted
+
+    def _handed_in(self, expr: cst.BaseExpression, _seen: Optional[set[str]] = None) -> bool:
+        """`expr` reads only what the function's callers handed it (its parameters, their items,
+        what loops over them bind), never `self` nor a value the function computes."""
+        seen = set() if _seen is None else _seen
+        names = [n for n in names_in(expr) if n in self.scope.parameter_names
+                 or (n not in _BUILTINS and n not in self.imports.bindings)]  # not `tf`, `np`, `len`
+        for name in names:
+            if name in seen:
+                continue
+            seen.add(name)
+            if name == "self":
+                return False
+            if name in self.scope.parameter_names:
+                continue
+            values = [b.value for b in self.bindings if b.name == name]
+            if not values or not all(self._handed_in(v, seen) for v in values):
+                return False
+        return bool(names)
 
     def is_ndarray(self, expr: cst.BaseExpression) -> bool:
         """A NumPy value, or arithmetic and indexing on one."""
@@ -688,15 +716,17 @@ class DataFlow:
         return qualified is not None and qualified.startswith("numpy.")
 
     def went_through_numpy(self, expr: cst.BaseExpression, _seen: Optional[set[str]] = None) -> bool:
-        """`expr`, or a value of this scope it reads, was computed by NumPy (`np.tanh(t)`,
-        `t.numpy()`, `model.predict(x)`): a tensor made from that is what is left of a round trip."""
+        """`expr`, or a value of this scope it reads, was computed by NumPy from a value that
+        carries a gradient (`np.tanh(t)`, `t.numpy()`, `model.predict(x)`): a tensor made from
+        that is what is left of a round trip. A NumPy buffer of data (`np.zeros(n)` filled from a
+        replay memory) is none."""
         seen = set() if _seen is None else _seen
         for node in descendants(expr):
-            if isinstance(node, cst.Call) and self.produces_ndarray(node):
+            if isinstance(node, cst.Call) and self.produces_ndarray(node) and self.is_tainted(node):
                 return True
             if isinstance(node, cst.Name) and node.value not in seen:
                 seen.add(node.value)
-                if node.value in self.ndarray_names or any(
+                if (node.value in self.ndarray_names and self.is_tainted(node)) or any(
                         self.went_through_numpy(b.value, seen) for b in self.bindings if b.name == node.value):
                     return True
         return False

@@ -11,7 +11,7 @@ import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.roles import holds_state, state_attributes
-from tfgradfix.analysis.tree import child_nodes, descendants, statements
+from tfgradfix.analysis.tree import child_nodes, contains, descendants, statements
 from tfgradfix.analysis.vocabulary import (
     KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, MODEL_VARIABLE_LISTS, VARIABLE_CONSTRUCTORS,
 )
@@ -105,6 +105,9 @@ class KerasClass:
     preprocessing: bool = False
     # Its Keras bases in other modules of the project (from the project index), nearest first.
     external: tuple["ClassInfo", ...] = ()
+    # Its `__init__` raises on every path (`raise NotImplementedError` in a stub): no instance
+    # exists, so nothing it holds or runs can lose a gradient.
+    never_built: bool = False
 
     def lineage(self) -> Iterator["KerasClass"]:
         """This class, then its Keras parents defined in the same module."""
@@ -271,7 +274,31 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
                     info.weight_ranks[target] = rank
     info.preprocessing = not any(c.weights for c in info.lineage()) and (
         _handles_strings(cls) or _takes_data(cls, imports))
+    info.never_built = _always_raises(info.methods.get("__init__"))
     return info
+
+
+def initialised_before(method: cst.FunctionDef, node: cst.CSTNode) -> bool:
+    """A `super().__init__(...)` or `Base.__init__(self, ...)` call runs among the method's
+    top-level statements before the one that holds `node`: Keras 3 lets a layer `add_weight`
+    only after that."""
+    if not isinstance(method.body, cst.IndentedBlock):
+        return False
+    for statement in method.body.body:
+        if contains(statement, node):
+            return False
+        for found in descendants(statement):
+            if (isinstance(found, cst.Call) and isinstance(found.func, cst.Attribute)
+                    and found.func.attr.value == "__init__"):
+                return True
+    return False
+
+
+def _always_raises(function: Optional[cst.FunctionDef]) -> bool:
+    """A `raise` among the function's top-level statements: every call of it raises."""
+    return function is not None and isinstance(function.body, cst.IndentedBlock) and any(
+        isinstance(line, cst.SimpleStatementLine) and any(isinstance(s, cst.Raise) for s in line.body)
+        for line in function.body.body)
 
 
 def own_weights(cls: cst.ClassDef, imports: ImportMap) -> set[str]:

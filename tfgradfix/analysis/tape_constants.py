@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Iterable
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import NOT_TENSOR_NAMESPACES, PYTHON_VALUE_BUILTINS, walk_scope
-from tfgradfix.analysis.tapes import TapeBlock
+from tfgradfix.analysis.dataflow import NOT_TENSOR_NAMESPACES, PYTHON_VALUE_BUILTINS, argument_for, walk_scope
+from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks
 from tfgradfix.analysis.tree import contains
 from tfgradfix.analysis.vocabulary import VARIABLE_CONSTRUCTORS
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 _VALUE_MODULES = ("tensorflow.", "numpy.", "keras.ops.")
 # Method names that may hand out variables (`model.get_variables()`, `self.params()`).
 _VARIABLE_WORDS = ("variable", "weight", "param", "trainable")
-_DEPTH = 2
+_DEPTH = 3
 
 
 def computed_before(scope: "Scope", blocks: Iterable[TapeBlock]) -> frozenset[str]:
@@ -56,6 +56,26 @@ def computed_before(scope: "Scope", blocks: Iterable[TapeBlock]) -> frozenset[st
     return frozenset(constants)
 
 
+def parameters_constant_to_callers(scope: "Scope") -> frozenset[str]:
+    """The parameters of a helper that every call in the module passes, from inside the
+    caller's tape blocks, a name computed before those blocks opened (`self.actor_loss(states,
+    values)` after `values = self.compute_values(...)` outside the tape): constants to every
+    tape that runs the helper. None of them where a call is outside any tape (its own caller's
+    tape may be recording) or passes anything else."""
+    if not isinstance(scope.node, cst.FunctionDef) or not scope.parameter_names:
+        return frozenset()
+    calls = scope.module.callers_of(scope)
+    common: set[str] = set(scope.parameter_names) - {"self"}
+    for caller, call in calls:
+        blocks = [b for b in find_tape_blocks(caller, caller.module.imports) if contains(b.node, call)]
+        if not blocks:
+            return frozenset()
+        constants = computed_before(caller, blocks)
+        common = {name for name in common if isinstance(arg := argument_for(scope.node, call, name), cst.Name)
+                  and arg.value in constants}
+    return frozenset(common) if calls else frozenset()
+
+
 def may_hold_variable(scope: "Scope", value: cst.BaseExpression, depth: int = 0) -> bool:
     """Whether `value` may be a variable or hold one (reading it in a tape records it)."""
     if isinstance(value, (cst.BinaryOperation, cst.UnaryOperation, cst.Comparison, cst.BooleanOperation,
@@ -67,6 +87,11 @@ def may_hold_variable(scope: "Scope", value: cst.BaseExpression, depth: int = 0)
         return may_hold_variable(scope, value.body, depth) or may_hold_variable(scope, value.orelse, depth)
     if isinstance(value, cst.Call):
         return _call_may_return_variable(scope, value, depth)
+    if isinstance(value, cst.Subscript):
+        # `advantages, values = self.compute(...)`: each name's stand-in item of what the call returns
+        stand_in = (scope.flow or scope.analyse()).returned_items.get(value)
+        if stand_in is not None:
+            return _call_may_return_variable(scope, stand_in[0], depth)
     if isinstance(value, cst.Name) and value.value not in scope.parameter_names and depth < _DEPTH:
         # What the name is bound to in the scope (`advantages = rewards - values; return advantages`).
         flow = scope.flow or scope.analyse()

@@ -105,6 +105,21 @@ _TF_FLOATS = ("float16", "float32", "float64", "bfloat16", "half", "double")
 _INT_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Modulo, cst.Power)
 
 
+# What TensorFlow makes of dtype spellings Keras 3 refuses (`"float"`) or reads otherwise (`int`
+# is int32 to `tf.as_dtype`, int64 to Keras).
+_TF_DTYPE_SPELLINGS = {"float": "float32", "double": "float64", "half": "float16"}
+_TF_BUILTIN_DTYPES = {"float": "float32", "int": "int32", "bool": "bool", "complex": "complex128"}
+
+
+def _keras_dtype(dtype: Optional[cst.BaseExpression]) -> Optional[cst.BaseExpression]:
+    """`dtype` as `add_weight` takes it, meaning what it meant to `tf.Variable` or a TF initializer."""
+    if isinstance(dtype, cst.SimpleString) and dtype.evaluated_value in _TF_DTYPE_SPELLINGS:
+        return cst.SimpleString(f'"{_TF_DTYPE_SPELLINGS[str(dtype.evaluated_value)]}"')
+    if isinstance(dtype, cst.Name) and dtype.value in _TF_BUILTIN_DTYPES:
+        return cst.SimpleString(f'"{_TF_BUILTIN_DTYPES[dtype.value]}"')
+    return dtype
+
+
 class _Unnamed(Exception):
     """The weight needs `tf.` or `keras.` and the module has no name for either."""
 
@@ -225,7 +240,7 @@ class WeightTranslator:
             dtype = cst.SimpleString('"int32"')  # tf.Variable(3) is int32; add_weight's default is float
         if literal_int(value) == 0 or (isinstance(value, cst.Float) and value.evaluated_value == 0.0):
             initializer = cst.SimpleString('"zeros"')
-        return Weight(shape, initializer, dtype, b.get("trainable"), b.get("name"))
+        return Weight(shape, initializer, _keras_dtype(dtype), b.get("trainable"), b.get("name"))
 
     def _shape_and_initializer(self, value: cst.BaseExpression):
         """(shape, initializer, dtype or None) of an initial value, or None."""

@@ -13,6 +13,7 @@ from typing import Callable, ClassVar, Optional
 import libcst as cst
 
 from tfgradfix.analysis.context import TraversalContext
+from tfgradfix.analysis.scopes import Scope
 from tfgradfix.analysis.tree import BatchableVisitor
 from tfgradfix.fixes.edits import Applicability, Fix
 
@@ -60,8 +61,14 @@ class Rule(BatchableVisitor):
         self.context = context
         self._report = report
 
-    def report(self, node: cst.CSTNode, message: Optional[str] = None, fix: Optional[Fix] = None) -> None:
+    def report(self, node: cst.CSTNode, message: Optional[str] = None, fix: Optional[Fix] = None,
+               scope: Optional[Scope] = None) -> None:
+        """`scope`: the function `node` is in, where the traversal is not in it (a rule that
+        judges a whole class from `visit_ClassDef`)."""
+        scope = scope or self.context.scope
+        if scope.keras_class is not None and scope.keras_class.never_built:
+            return  # no instance of it exists: what it would lose is lost nowhere
         self._report(Finding(
             code=self.code, name=self.name, message=message or self.message, node=node,
-            symbol=self.context.scope.symbol, fix=fix,
+            symbol=scope.symbol, fix=fix,
         ))

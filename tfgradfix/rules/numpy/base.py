@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, names_in
+from tfgradfix.analysis.tape_constants import parameters_constant_to_callers
 from tfgradfix.analysis.values import Kind, carries_no_gradient, kind_of, narrowed_to_data
 from tfgradfix.rules.base import Rule
 
@@ -54,7 +56,11 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
     if context.feeds_no_gradient(node) or context.feeds_only_numpy_buffers():
         return False
     values = [_reaching(context, v) for v in values]
-    if not any(context.scope.analyse(_DETACHED).is_tainted(v) for v in values):
+    detached = _DETACHED
+    constant = parameters_constant_to_callers(context.scope)
+    if constant:  # advantages the callers computed before their tapes opened
+        detached = replace(detached, constants=detached.constants | constant)
+    if not any(context.scope.analyse(detached).is_tainted(v) for v in values):
         return False
     # Nor on the output of a model whose variables the tape does not differentiate.
     to_sources = context.to_sources(node, _DETACHED)

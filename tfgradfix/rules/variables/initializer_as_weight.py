@@ -100,7 +100,7 @@ class InitializerAsWeight(Rule):
             fix = _fix(found)
             if fix is None:
                 message += " (no fix: create it with `self.add_weight(shape=..., initializer=...)`)"
-            self.report(found.value, message, fix)
+            self.report(found.value, message, fix, scope=analysis.scopes.get(found.method))
 
 
 def _fix(found: InitializerWeight) -> Optional[Fix]:

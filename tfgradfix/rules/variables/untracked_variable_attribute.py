@@ -9,7 +9,7 @@ import libcst as cst
 
 from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.imports import is_integer_dtype
-from tfgradfix.analysis.keras import builtin_read_only, defines_property, hands_out
+from tfgradfix.analysis.keras import builtin_read_only, defines_property, hands_out, initialised_before
 from tfgradfix.analysis.objects import module_weights
 from tfgradfix.analysis.roles import holds_state
 from tfgradfix.analysis.layer_state import (
@@ -277,6 +277,11 @@ class UntrackedVariableAttribute(Rule):
                   and isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1)
         initial = f"initial_{attr.lstrip('_')}" if direct else None
         cls = context.scope.keras_class
+        method = context.scope.node
+        if isinstance(method, cst.FunctionDef) and method.name.value == "__init__" \
+                and not initialised_before(method, node):
+            return None, ("it is made before `super().__init__()` runs, and Keras 3 refuses `add_weight` on a "
+                          "layer not yet initialised")
         translator = WeightTranslator(context.imports, known_values(context, cls), integers=integer_names(cls))
         weight = translator.from_variable(node, initial=initial)
         self._slip = translator.slip

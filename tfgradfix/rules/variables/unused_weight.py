@@ -101,7 +101,7 @@ class UnusedWeight(Rule):
                 for target in statement.targets:
                     attr = self_attribute(target.target)
                     if attr is not None and not self._read_anywhere(attr):
-                        self.report(call, self.message.format(attr=attr))
+                        self.report(call, self.message.format(attr=attr), scope=context.analysis.scopes.get(method))
 
     @staticmethod
     def _own_creation(cls) -> list[cst.FunctionDef]:
