@@ -278,6 +278,20 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
     return info
 
 
+def build_input_shape(method: cst.CSTNode) -> frozenset[str]:
+    """The name of `build`'s shape parameter (Keras passes the input's shape), unless the method
+    rebinds it: the names that certainly hold a shape there."""
+    if not isinstance(method, cst.FunctionDef) or method.name.value != "build":
+        return frozenset()
+    params = method.params.params
+    if len(params) < 2:
+        return frozenset()
+    name = params[1].name.value
+    rebound = any(isinstance(n, cst.AssignTarget) and isinstance(n.target, cst.Name) and n.target.value == name
+                  for n in descendants(method.body))
+    return frozenset() if rebound else frozenset({name})
+
+
 def initialised_before(method: cst.FunctionDef, node: cst.CSTNode) -> bool:
     """A `super().__init__(...)` or `Base.__init__(self, ...)` call runs among the method's
     top-level statements before the one that holds `node`: Keras 3 lets a layer `add_weight`

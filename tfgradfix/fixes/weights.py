@@ -142,11 +142,13 @@ class WeightTranslator:
     is written out instead of named (an attribute is still there)."""
 
     def __init__(self, imports: ImportMap, values: Optional[Mapping[str, cst.BaseExpression]] = None,
-                 portable: bool = False, integers: frozenset[str] = frozenset()) -> None:
+                 portable: bool = False, integers: frozenset[str] = frozenset(),
+                 shapes: frozenset[str] = frozenset()) -> None:
         self.imports = imports
         self.values = values or {}
         self.portable = portable
         self.integers = integers  # names known to hold an int (see layer_state.integer_names)
+        self.shapes = shapes  # names known to hold a shape (`build`'s `input_shape`)
         self._note: Optional[str] = None
         self.reason: Optional[str] = None  # why the last `from_variable` gave None
         # A positional argument of the last `from_variable` that looks like a slip, and what TF made of it.
@@ -328,9 +330,10 @@ class WeightTranslator:
 
     def _shape(self, expr: cst.BaseExpression, tensorflow: bool) -> Optional[cst.BaseExpression]:
         """The `shape=` for a shape argument: a tuple as written, a list as a tuple, a length
-        `n` as `(n,)`. A name that may hold either a length or a shape is kept as written for
-        TF (its `shape` argument is usually a tuple by name: `tf.zeros(self.kernel_shape)`)
-        only when its name says it is a shape; otherwise None, with a note."""
+        `n` as `(n,)`, a name known to hold a shape (assigned a tuple, or `build`'s input
+        shape) as written. A name that may hold either a length or a shape gives None, with a
+        note: its name is no evidence (`tf.zeros(input_shape)` with an int `input_shape` is a
+        vector, and `add_weight(shape=input_shape)` refuses an int)."""
         if isinstance(expr, cst.Tuple):
             return expr
         if isinstance(expr, cst.List):
@@ -342,8 +345,7 @@ class WeightTranslator:
             return cst.Tuple([cst.Element(expr.with_changes(lpar=[], rpar=[]), comma=cst.Comma())])
         name = dotted_name(expr)
         held = self.values.get(name) if name is not None else None
-        if isinstance(held, (cst.Tuple, cst.List)) or (
-                tensorflow and name is not None and "shape" in name.rsplit(".", 1)[-1]):
+        if isinstance(held, (cst.Tuple, cst.List)) or (tensorflow and name is not None and name in self.shapes):
             return expr
         if name is not None:
             self._note = (f"`{name}` may be a length or a shape, so the shape is taken from the value; "

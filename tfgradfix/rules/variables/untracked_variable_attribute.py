@@ -9,7 +9,8 @@ import libcst as cst
 
 from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.imports import is_integer_dtype
-from tfgradfix.analysis.keras import builtin_read_only, defines_property, hands_out, initialised_before
+from tfgradfix.analysis.keras import (build_input_shape, builtin_read_only, defines_property, hands_out,
+                                      initialised_before)
 from tfgradfix.analysis.objects import module_weights
 from tfgradfix.analysis.roles import holds_state
 from tfgradfix.analysis.layer_state import (
@@ -282,7 +283,8 @@ class UntrackedVariableAttribute(Rule):
                 and not initialised_before(method, node):
             return None, ("it is made before `super().__init__()` runs, and Keras 3 refuses `add_weight` on a "
                           "layer not yet initialised")
-        translator = WeightTranslator(context.imports, known_values(context, cls), integers=integer_names(cls))
+        translator = WeightTranslator(context.imports, known_values(context, cls), integers=integer_names(cls),
+                                      shapes=build_input_shape(method))
         weight = translator.from_variable(node, initial=initial)
         self._slip = translator.slip
         if weight is None:
