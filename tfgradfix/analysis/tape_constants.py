@@ -62,8 +62,15 @@ def parameters_constant_to_callers(scope: "Scope") -> frozenset[str]:
     values)` after `values = self.compute_values(...)` outside the tape): constants to every
     tape that runs the helper. None of them where a call is outside any tape (its own caller's
     tape may be recording) or passes anything else."""
-    if not isinstance(scope.node, cst.FunctionDef) or not scope.parameter_names:
+    if not isinstance(scope.node, cst.FunctionDef) or not scope.parameter_names or scope.external_callers:
         return frozenset()
+    cache = (scope.flow or scope.analyse()).value_cache
+    if "constant parameters" not in cache:
+        cache["constant parameters"] = _constant_parameters(scope, scope.node)
+    return cache["constant parameters"]
+
+
+def _constant_parameters(scope: "Scope", function: cst.FunctionDef) -> frozenset[str]:
     calls = scope.module.callers_of(scope)
     common: set[str] = set(scope.parameter_names) - {"self"}
     for caller, call in calls:
@@ -71,7 +78,7 @@ def parameters_constant_to_callers(scope: "Scope") -> frozenset[str]:
         if not blocks:
             return frozenset()
         constants = computed_before(caller, blocks)
-        common = {name for name in common if isinstance(arg := argument_for(scope.node, call, name), cst.Name)
+        common = {name for name in common if isinstance(arg := argument_for(function, call, name), cst.Name)
                   and arg.value in constants}
     return frozenset(common) if calls else frozenset()
 
