@@ -719,13 +719,20 @@ def test_a_weight_of_a_builtin_layer_subclass_is_read_by_the_builtin(edit, repor
     assert _reported(edit(text), "TGF207") is reported
 
 
+def _as_keras_call(text: str) -> str:
+    """The fixture's `__call__` override (a graph builder, whose helpers' layers are silent
+    anyway) as the `call` Keras runs on every batch."""
+    return text.replace("def __call__(self, inputs):", "def call(self, inputs):")
+
+
 @pytest.mark.parametrize("edit, reported", [
     (lambda text: text, False),
+    (_as_keras_call, False),
     # reset on every call: the guard never closes
-    (lambda text: text.replace("        return self.conv(", "        self.is_built = False\n        return self.conv("),
-     True),
+    (lambda text: _as_keras_call(text).replace("        return self.conv(",
+                                               "        self.is_built = False\n        return self.conv("), True),
     # set to something other than True: not a one-way flag
-    (lambda text: text.replace("self.is_built = True", "self.is_built = x.shape[-1] > 4"), True),
+    (lambda text: _as_keras_call(text).replace("self.is_built = True", "self.is_built = x.shape[-1] > 4"), True),
 ])
 def test_a_flag_only_build_sets_guards_a_lazy_build(edit, reported):
     """ok_flag_guarded_build is silent because `self.is_built` is set only to True, by
@@ -930,3 +937,22 @@ def test_a_conversion_of_what_a_numpy_round_trip_made_is_a_leftover_beside_a_dat
     trip = text.replace("actions = self.actor(tf.convert_to_tensor(states, dtype=tf.float32))",
                         "actions = tf.constant(self.actor(tf.convert_to_tensor(states, dtype=tf.float32)).numpy())")
     assert trip != text and _reported(trip, "TGF103")
+
+
+def test_helpers_of_a_keras_call_still_make_layers_per_call():
+    """ok_helpers_of_a_graph_building_call is silent because its helpers are reached only from
+    a `__call__` that builds a functional graph; rename it `call` (Keras runs it on every batch)
+    and the layers its helpers make are new on every call."""
+    text = _silent_fixture("TGF209", "ok_helpers_of_a_graph_building_call.py")
+    keras_call = text.replace("def __call__(self, inputs):", "def call(self, inputs):")
+    assert keras_call != text and _reported(keras_call, "TGF209")
+
+
+def test_inputs_of_a_keras_model_are_symbolic():
+    """ok_inputs_of_a_plain_class is silent because its `self.inputs` is the tensor it was given;
+    in a Keras model that does not set it, `self.inputs` is the model's symbolic input."""
+    text = _silent_fixture("TGF403", "ok_inputs_of_a_plain_class.py")
+    model = text.replace("class GuidedBackprop:", "class GuidedBackprop(tf.keras.Model):").replace(
+        "        self.model = model\n        self.inputs = tf.convert_to_tensor(images)",
+        "        super().__init__()\n        self.model = model\n        self.images = tf.convert_to_tensor(images)")
+    assert model != text and _reported(model, "TGF403")

@@ -8,6 +8,7 @@ import libcst.matchers as m
 from tfgradfix.analysis.callers import passes_tensor
 from tfgradfix.analysis.dataflow import is_certainly_tensor
 from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks, reaching_value
+from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import contains, descendants
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.rules.tape.base import TapeRule, integer_bindings, source_names
@@ -39,7 +40,9 @@ class UnwatchedSource(TapeRule):
         "The source is certainly a tensor bound before the block (a TF constructor or op result, in the "
         "binding that reaches the block), not a variable, not computed inside the block, not a parameter as "
         "passed (a caller may pass a variable), no `tape.watch` of it, and a target that can depend on it (the "
-        "block reads it, or calls code that might)."
+        "block reads it, or calls code that might). `model.inputs` / `model.input` as the source: a Keras "
+        "model's, so `self.inputs` only in a Keras class that does not set that attribute itself (a plain "
+        "class's `self.inputs` is whatever tensor it stored)."
     )
     why = (
         "A tape watches trainable `tf.Variable`s automatically, never plain tensors: unless "
@@ -79,6 +82,8 @@ class UnwatchedSource(TapeRule):
         for gradient in block.gradients:
             sources = gradient.sources
             if isinstance(sources, cst.Attribute) and sources.attr.value in ("input", "inputs"):
+                if not self._symbolic_inputs(sources):
+                    continue
                 owner = cst.Module(body=[]).code_for_node(sources)
                 self.report(sources, self._SYMBOLIC.format(owner=owner))
                 continue
@@ -113,6 +118,19 @@ class UnwatchedSource(TapeRule):
                 fix = Fix(f"Watch `{name}` at the top of the block", (Edit(block.node, build),))
                 self.report(source, self.message.format(name=name), fix)
 
+
+    def _symbolic_inputs(self, sources: cst.Attribute) -> bool:
+        """`model.inputs` of a Keras model: `self.inputs` only in a Keras class that does not
+        set that attribute itself (a plain class's `self.inputs = tf.convert_to_tensor(images)`
+        is the tensor it watches)."""
+        if not (isinstance(sources.value, cst.Name) and sources.value.value == "self"):
+            return True
+        cls = self.context.scope.keras_class
+        if cls is None:
+            return False
+        attr = sources.attr.value
+        return not any(isinstance(n, cst.AssignTarget) and self_attribute(n.target) == attr
+                       for c in cls.lineage() for n in descendants(c.node))
 
     def _may_read(self, block: TapeBlock, name: str) -> bool:
         """Whether what the block records can depend on `name`: the block reads it, or calls

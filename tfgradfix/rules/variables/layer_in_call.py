@@ -57,8 +57,8 @@ class LayerInCall(Rule):
         "(the frequency model), not a weightless layer (`Flatten`, `Activation`, `Lambda`..., also wrapped in "
         "`TimeDistributed`, or `RNN(cell=self.cell)` over a cell made once). Not in a layer's own `__call__` "
         "override, nor in a `call` the project only runs by hand (`Block(...).call(net)`, every construction "
-        "in the project so): either bypasses Keras and, called on `keras.Input`s, builds its layers into the "
-        "functional model. A noise layer (`Dropout`) only in Keras 3 code: Keras 2's and TF 1.x's hold no "
+        "in the project so), nor in helpers only those reach: either bypasses Keras and, called on "
+        "`keras.Input`s, builds its layers into the functional model. A noise layer (`Dropout`) only in Keras 3 code: Keras 2's and TF 1.x's hold no "
         "variable. Creation on a cache miss (`layer = self.cache.get(k)` / `if not layer:` storing into "
         "`self.cache[k]`) runs once per key. A method that returns a model it builds (`model = Sequential()` ... "
         "`return model`, `return Model(inputs, outputs)`: a model factory even when named `call`), and a "
@@ -135,10 +135,11 @@ class LayerInCall(Rule):
             cls = next(iter(classes)) if len(classes) == 1 else None
         if cls is None:
             return
-        if scope.is_forward_entry and (scope.node.name.value == "__call__" or context.analysis.run_by_hand(cls)):
+        if self._builds_a_graph(scope, cls, frozenset()):
             # A layer overriding `__call__` itself, or one whose `call` the project only ever runs
             # by hand (`Block(...).call(net)`), bypasses Keras: called on `keras.Input`s (a
-            # functional model), the layers it makes become nodes of that model, tracked and trained.
+            # functional model), the layers it makes, or its helpers make, become nodes of that
+            # model, tracked and trained.
             return
         if self._classes is None:
             self._classes = {c.name: c for c in context.analysis.keras_classes.values()}
@@ -154,6 +155,18 @@ class LayerInCall(Rule):
         if isinstance(fix, str):
             message, fix = f"{message} (no fix: {fix})", None
         self.report(node, message, fix)
+
+    def _builds_a_graph(self, scope, cls, seen: frozenset) -> bool:
+        """`scope` is a graph-building `__call__` (see above), or a helper that only such
+        entries reach, through helpers that only they reach."""
+        analysis = self.context.analysis
+        if scope.is_forward_entry:
+            return isinstance(scope.node, cst.FunctionDef) and (
+                scope.node.name.value == "__call__" or analysis.run_by_hand(scope.keras_class or cls))
+        callers = analysis.callers_of(scope)
+        return bool(callers) and len(seen) < 4 and all(
+            caller not in seen and isinstance(caller.node, cst.FunctionDef)
+            and self._builds_a_graph(caller, cls, seen | {scope}) for caller, _ in callers)
 
     def _in_factory(self, scope) -> bool:
         """The scope returns the model it builds, or only such factories call it (a functional-API
