@@ -574,7 +574,9 @@ def test_a_tensor_derived_in_build_is_a_snapshot_only_outside_a_graph(tf1, repor
 @pytest.mark.parametrize("legacy_import, reported", [
     ("from keras.legacy import interfaces", False),
     ("from keras.engine.topology import Layer", False),
+    ("from keras.engine import InputSpec", False),  # only multi-backend Keras's `keras.engine` exported names
     ("from keras.legacy.saving import legacy_h5_format as interfaces", True),  # Keras 3's own keras.legacy
+    ("from keras.engine.input_spec import InputSpec", True),  # Keras 2.6-2.15's module
 ])
 def test_a_cell_written_for_multi_backend_keras_slices_its_kernel_in_a_graph(legacy_import, reported):
     """ok_multi_backend_keras_cell is silent because only multi-backend Keras had `keras.legacy.interfaces`:
@@ -956,3 +958,23 @@ def test_inputs_of_a_keras_model_are_symbolic():
         "        self.model = model\n        self.inputs = tf.convert_to_tensor(images)",
         "        super().__init__()\n        self.model = model\n        self.images = tf.convert_to_tensor(images)")
     assert model != text and _reported(model, "TGF403")
+
+
+def test_a_learned_dropout_of_tf_keras_computes_its_rate_once():
+    """ok_multi_backend_engine_exports is silent because only multi-backend Keras's `keras.engine`
+    exported `InputSpec` (graph mode); import it from TF 2's Keras and `self.p` is a constant."""
+    text = _silent_fixture("TGF205", "ok_multi_backend_engine_exports.py")
+    eager = text.replace("import keras.backend as K\nfrom keras import initializers\nfrom keras.engine import InputSpec\n"
+                         "from keras.layers import Layer",
+                         "import tensorflow.keras.backend as K\nfrom tensorflow.keras import initializers\n"
+                         "from tensorflow.keras.layers import InputSpec, Layer")
+    assert eager != text and _reported(eager, "TGF205")
+
+
+
+def test_a_helper_taped_with_its_training_flag_off_runs_its_inference_branch_under_the_tape():
+    """ok_predict_in_an_inference_branch_of_a_helper is silent because the taped call leaves
+    `train` at its default (true); pass `train=False` there and `model.predict` runs in the tape."""
+    text = _silent_fixture("TGF106", "ok_predict_in_an_inference_branch_of_a_helper.py")
+    taped_off = text.replace("colours = render(self.field, rays)", "colours = render(self.field, rays, train=False)")
+    assert taped_off != text and _reported(taped_off, "TGF106")

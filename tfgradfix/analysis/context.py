@@ -156,13 +156,20 @@ class TraversalContext(BatchableVisitor):
         return (self.scope.forward or self.in_tape) and not self._numpy_lambdas and not self._at_inference()
 
     def _at_inference(self) -> bool:
-        """In a branch of a Keras forward method that runs only when it is not training
-        (`analysis/training_mode.py`): the statement visited, or the test of the innermost `if`."""
-        if not self.analysis.inference_only or not self.scope.is_keras_forward:
+        """In a branch that runs only when the code is not training (`analysis/training_mode.py`),
+        of a Keras forward method or of a helper every taped call leaves training: the statement
+        visited, or the test of the innermost `if`."""
+        if self.scope.is_keras_forward:
+            regions = self.analysis.inference_only
+        elif isinstance(self.scope.node, cst.FunctionDef) and self.scope.forward or self.in_tape:
+            regions = self.analysis.helper_inference_only(self.scope)
+        else:
+            return False
+        if not regions:
             return False
         for node in (self.statement, self._tests[-1] if self._tests else None):
             while node is not None and not isinstance(node, cst.FunctionDef):
-                if node in self.analysis.inference_only:
+                if node in regions:
                     return True
                 node = self.parent(node)
         return False

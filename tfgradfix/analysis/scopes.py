@@ -43,11 +43,11 @@ from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.layer_graph import applied_to_raw_inputs, between_layers, inherits_weights
 from tfgradfix.analysis.project import FunctionInfo, PathEntry, ProjectIndex
 from tfgradfix.analysis.rebinding import tainted_at
-from tfgradfix.analysis.tree import child_nodes, descendants, statements
+from tfgradfix.analysis.tree import child_nodes, contains, descendants, statements
 from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.tf_version import tf1_api
 from tfgradfix.analysis.values import KEEPS_FIRST_OPERAND_DTYPE
-from tfgradfix.analysis.training_mode import inference_only, trains_without_call
+from tfgradfix.analysis.training_mode import inference_only, training_flags, trains_without_call
 from tfgradfix.analysis.keras import (
     FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor, kept_collection,
     lists_holding, self_attribute,
@@ -397,6 +397,7 @@ class ModuleAnalysis:
         self.unrecorded: set[cst.CSTNode] = set()
         # Branches of Keras forward methods taken only when the training flag is false: on no path.
         self.inference_only: set[cst.CSTNode] = set()
+        self._helper_inference: dict[Scope, set[cst.CSTNode]] = {}
         # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
         self.numpy_lambdas: set[cst.Lambda] = set()
         self._sealed = False  # no new scopes once built
@@ -1052,6 +1053,27 @@ class ModuleAnalysis:
                 and any(isinstance(node, cst.Name) and node.value == name for node in walk_scope(scope.body))
                 for scope in self.scopes.values())
         return self._global_reads[name]
+
+    def helper_inference_only(self, scope: Scope) -> set[cst.CSTNode]:
+        """For a function that is no Keras forward method (`render(model, rays, train=True)`):
+        the blocks that run only when its training flag is false, where every call of it that a
+        tape records (in a tape block, or in a forward method) leaves the flag at its default
+        (true) or passes `True`. None where other modules call it too. Cached."""
+        if scope in self._helper_inference:
+            return self._helper_inference[scope]
+        found: set[cst.CSTNode] = set()
+        function = scope.node
+        if isinstance(function, cst.FunctionDef) and not scope.external_callers:
+            flags = training_flags(function)
+            blocks = inference_only(function) if flags else set()
+            recorded = [call for caller, call in self.callers_of(scope)
+                        if caller.forward or any(contains(block, call) for block in caller.tape_blocks)]
+            if blocks and all(argument is None or (isinstance(argument, cst.Name) and argument.value == "True")
+                              for call in recorded for flag in flags
+                              for argument in [argument_for(function, call, flag)]):
+                found = blocks
+        self._helper_inference[scope] = found
+        return found
 
     def callers_of(self, callee: Scope) -> list[tuple[Scope, cst.Call]]:
         """Where the module calls a function or method (`f(...)`, `self.m(...)`, and through a

@@ -6,8 +6,8 @@ TF 1.x, whose Keras tracks the `tf.Variable`s (`tfe.Variable`s) a layer holds as
 Keras 2 does: what Keras 3 would not track trains there (`ModuleAnalysis.legacy_keras`).
 
 Multi-backend Keras (the `keras` package up to 2.3) builds graphs the same way: a module that
-imports what only it had (`keras.legacy.interfaces`, `keras.engine.topology`, its TensorFlow
-backend module) is graph-mode code written for it, whatever `keras` is installed today.
+imports what only it had (`keras.legacy.interfaces`, `keras.engine.topology`, the names its
+`keras.engine` package exported, its TensorFlow backend module) is graph-mode code written for it, whatever `keras` is installed today.
 
 A use guarded for TF 2 (under a `try` that catches ImportError or AttributeError, or an `if`
 that tests the version), and the names such a guard imports, are a TF 2 module's shim, not
@@ -40,7 +40,12 @@ _REMOVED_PACKAGES = ("tensorflow.contrib.",)
 # (Keras 3 has a `keras.legacy` of its own, for saving.)
 _MULTI_BACKEND_KERAS = ("keras.legacy.interfaces.", "keras.legacy.layers.", "keras.engine.topology.",
                         "keras.backend.tensorflow_backend.")
-_MULTI_BACKEND_MARKER = re.compile(r"\bkeras\.(?:legacy|engine\.topology|backend\.tensorflow_backend)\b")
+# What only its `keras.engine` package exported (`from keras.engine import InputSpec`): the package
+# of Keras 2.6 to 2.15 exports nothing, and Keras 3 has none.
+_MULTI_BACKEND_ENGINE = ("Input", "InputLayer", "InputSpec", "Layer", "Model", "get_source_inputs")
+_MULTI_BACKEND_KERAS += tuple(f"keras.engine.{name}." for name in _MULTI_BACKEND_ENGINE)
+_MULTI_BACKEND_MARKER = re.compile(r"\bkeras\.(?:legacy|engine\.topology|backend\.tensorflow_backend|engine\s+import"
+                                   r"|engine\.(?:" + "|".join(_MULTI_BACKEND_ENGINE) + r")\b)")
 # `tf.train.AdamOptimizer`: TF 2's optimizers are Keras's.
 _TF1_OPTIMIZER = re.compile(r"^tensorflow\.train\.\w+Optimizer$")
 # Words one of the names above contains: a module without any is not read further.
@@ -72,7 +77,7 @@ def tf1_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
 
 def _removed(name: str) -> bool:
     head, _, rest = name.partition(".")
-    return (name in _REMOVED or name.startswith(_REMOVED_PACKAGES) or name.startswith(_MULTI_BACKEND_KERAS)
+    return (name in _REMOVED or name.startswith(_REMOVED_PACKAGES) or f"{name.rstrip('.')}.".startswith(_MULTI_BACKEND_KERAS)
             or bool(_TF1_OPTIMIZER.match(name))
             or (head == "tensorflow" and rest.split(".", 1)[0] in TF1_ONLY))
 

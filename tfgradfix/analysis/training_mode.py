@@ -29,6 +29,11 @@ def inference_only(function: cst.FunctionDef) -> set[cst.CSTNode]:
     return found
 
 
+def training_flags(function: cst.FunctionDef) -> set[str]:
+    """The parameters that say whether the function trains (see the module's docstring)."""
+    return _training_flags(function)
+
+
 def _training_flags(function: cst.FunctionDef) -> set[str]:
     flags = set()
     for param in (*function.params.params, *function.params.kwonly_params):
