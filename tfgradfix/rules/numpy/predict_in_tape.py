@@ -42,8 +42,9 @@ class PredictInTape(Rule):
         "variables as sources (`tape.gradient(loss, model.trainable_variables)`): the TF Object Detection "
         "API's `model.predict(images, shapes)` returns tensors. The result reaches the loss or the output. In "
         "a helper, a caller runs it in a tape or a layer and trains through its result, and where the tape "
-        "names its sources, the model the caller passes is among them. In a compiled loss, `predict` runs on "
-        "`y_pred`."
+        "names its sources, the model the caller passes is among them, and the call is not in a branch that runs "
+        "only when the helper's training flag (`train=True` by default) is false while every taped call leaves "
+        "it true. In a compiled loss, `predict` runs on `y_pred`."
     )
     why = (
         "`predict` runs its own loop over batches and returns a NumPy array, outside any tape: "

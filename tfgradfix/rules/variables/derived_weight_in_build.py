@@ -45,7 +45,8 @@ class DerivedWeightInBuild(Rule):
         "`__call__` itself (tied weights that also use the variable train through it), and a tape of the "
         "module that differentiates an instance's variables (an inference-only module precomputes on purpose). "
         "A module written for TF 1.x (`tf.placeholder`, `tf.Session`: `analysis/tf_version.py`) or for "
-        "multi-backend Keras (`keras.legacy.interfaces`, `keras.engine.topology`) runs `build` in a graph, "
+        "multi-backend Keras (`keras.legacy.interfaces`, `keras.engine.topology`, what its `keras.engine` package "
+        "exported) runs `build` in a graph, "
         "where the expression is a node evaluated on every run: silent."
     )
     why = (
