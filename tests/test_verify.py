@@ -1018,6 +1018,18 @@ def test_verify_shapes_weights_only_another_method_reads_are_unread_on_both_side
 
 
 @pytest.mark.slow
+def test_verify_shapes_a_gathered_weight_gets_dense_gradients(verified):
+    (verdict,) = _shape_verdicts(verified)["gathered"].values()
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_required_argument_indexed_as_sizes_gets_a_tuple(verified):
+    (verdict,) = _shape_verdicts(verified)["indexed_sizes"].values()
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
+
+
+@pytest.mark.slow
 def test_verify_shapes_a_plain_agent_runs_its_method(verified):
     units = _shape_verdicts(verified)["agent"]
     assert list(units) == ["Agent.learn"], units

@@ -402,6 +402,18 @@ def _larger_sizes(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
     return larger if larger != kwargs else None
 
 
+def _sizes_indexed(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
+    """The same arguments with a guessed size the constructor indexes or measures
+    (`hidden_shape[i]`, `len(units)`: 'int' object is not subscriptable, has no len) made a
+    tuple of sizes; None where that is not why it failed."""
+    guessed = {k for k in _required_names(cls) if type(kwargs.get(k)) is int}
+    use = guessed_use(error, guessed)
+    if not use or not re.search(r"not subscriptable|has no len", str(error)) or re.search(r"\[\s*['\"]", use):
+        return None  # `settings['units']` is a mapping the project's configuration gives, not sizes
+    name = next((n for n in re.findall(r"\w+", use) if n in guessed), None)
+    return None if name is None else {**kwargs, name: (SIZE_GUESS, SIZE_GUESS)}
+
+
 def _keyword_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
     """The same arguments and the keyword a constructor taking `**kwargs` read and did not get
     (`kwargs['name']`: a KeyError raised in its own `__init__`): a string for a name, a size
@@ -708,9 +720,11 @@ def _instances(tf, original, fixed, unit: UnitJob):
             _needs(error)
             if id(candidate) in own:
                 error.tfgradfix_call = _call_text(target, args, kwargs)  # type: ignore[attr-defined]
-            retried = _larger_sizes(make_before, kwargs, error) or _keyword_asked(make_before, kwargs, error)
+            retried = (_larger_sizes(make_before, kwargs, error) or _sizes_indexed(make_before, kwargs, error)
+                       or _keyword_asked(make_before, kwargs, error))
             if retried is not None:
                 queue.insert(0, (module, target, args, retried, via))
+                error.tfgradfix_retried = True  # type: ignore[attr-defined]  # its hint is answered by the retry
             yield None, None, error, via, None  # why it could not be built: the verdict's last error
             continue
         if not isinstance(probe, (tf.keras.layers.Layer, tf.Module)):
@@ -949,7 +963,10 @@ def _gradients(tf, layer, x, direction):
         for t in inputs:
             tape.watch(t)
         out, loss = _objective(tf, layer, x, direction)
-    return out, loss, tape.gradient(loss, [*_trainable(tf, layer), *inputs])
+    grads = tape.gradient(loss, [*_trainable(tf, layer), *inputs])
+    # An embedding's or a gathered weight's gradient comes back as `IndexedSlices`: compared dense.
+    return out, loss, [g if g is None or not isinstance(g, tf.IndexedSlices) else tf.convert_to_tensor(g)
+                       for g in grads]
 
 
 def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
@@ -979,7 +996,7 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                     refused_init.append(x)
                 if getattr(x, "tfgradfix_call", None) and not own_error:
                     own_error = f"the project's own {x.tfgradfix_call} raises {_describe(x)}"
-                if not via:
+                if not via and not getattr(x, "tfgradfix_retried", False):
                     uses.append(guessed_use(x, guessed))
                 continue
             if x is HOLDER:
