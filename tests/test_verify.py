@@ -1018,14 +1018,14 @@ def test_verify_shapes_weights_only_another_method_reads_are_unread_on_both_side
 
 
 @pytest.mark.slow
-def test_verify_shapes_a_gathered_weight_gets_dense_gradients(verified):
-    (verdict,) = _shape_verdicts(verified)["gathered"].values()
-    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
-
-
-@pytest.mark.slow
-def test_verify_shapes_a_required_argument_indexed_as_sizes_gets_a_tuple(verified):
-    (verdict,) = _shape_verdicts(verified)["indexed_sizes"].values()
+@pytest.mark.parametrize("module", [
+    "gathered",  # an input gradient that comes back as IndexedSlices, compared dense
+    "indexed_sizes",  # a required argument indexed as layer sizes gets a tuple of sizes
+    "recurrent_state",  # a required initial state gets None
+    "rebound_class",  # a class rebound to its instance, and a convolution kernel's channels
+])
+def test_verify_shapes_verified_with_their_one_untracked_weight(verified, module):
+    (verdict,) = _shape_verdicts(verified)[module].values()
     assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
 
 
@@ -1844,18 +1844,6 @@ def test_verify_shapes_definitions_the_installed_keras_refuses_say_so(verified):
     assert verdict["verdict"] == "inconclusive", verdict
     assert "its definitions do not load: ValueError" in verdict["reason"], verdict
     assert "before any fix" in verdict["reason"] and "--python" in verdict["reason"], verdict
-
-
-@pytest.mark.slow
-def test_verify_shapes_a_required_initial_state_gets_none(verified):
-    (verdict,) = _shape_verdicts(verified)["recurrent_state"].values()
-    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
-
-
-@pytest.mark.slow
-def test_verify_shapes_a_class_rebound_to_its_instance_and_a_convolution_kernel(verified):
-    (verdict,) = _shape_verdicts(verified)["rebound_class"].values()
-    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
 
 
 @pytest.mark.slow
