@@ -161,7 +161,7 @@ class TraversalContext(BatchableVisitor):
         visited, or the test of the innermost `if`."""
         if self.scope.is_keras_forward:
             regions = self.analysis.inference_only
-        elif isinstance(self.scope.node, cst.FunctionDef) and self.scope.forward or self.in_tape:
+        elif (isinstance(self.scope.node, cst.FunctionDef) and self.scope.forward) or self.in_tape:
             regions = self.analysis.helper_inference_only(self.scope)
         else:
             return False

@@ -7,7 +7,8 @@ Keras 2 does: what Keras 3 would not track trains there (`ModuleAnalysis.legacy_
 
 Multi-backend Keras (the `keras` package up to 2.3) builds graphs the same way: a module that
 imports what only it had (`keras.legacy.interfaces`, `keras.engine.topology`, the names its
-`keras.engine` package exported, its TensorFlow backend module) is graph-mode code written for it, whatever `keras` is installed today.
+`keras.engine` package exported, its TensorFlow backend module) is graph-mode code written for
+it, whatever `keras` is installed today.
 
 A use guarded for TF 2 (under a `try` that catches ImportError or AttributeError, or an `if`
 that tests the version), and the names such a guard imports, are a TF 2 module's shim, not
@@ -77,7 +78,9 @@ def tf1_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
 
 def _removed(name: str) -> bool:
     head, _, rest = name.partition(".")
-    return (name in _REMOVED or name.startswith(_REMOVED_PACKAGES) or f"{name.rstrip('.')}.".startswith(_MULTI_BACKEND_KERAS)
+    # `keras.engine.InputSpec` as read (an attribute) or as imported (`keras.engine.InputSpec.`)
+    multi_backend = f"{name.rstrip('.')}.".startswith(_MULTI_BACKEND_KERAS)
+    return (name in _REMOVED or name.startswith(_REMOVED_PACKAGES) or multi_backend
             or bool(_TF1_OPTIMIZER.match(name))
             or (head == "tensorflow" and rest.split(".", 1)[0] in TF1_ONLY))
 
