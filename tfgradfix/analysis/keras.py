@@ -278,15 +278,21 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
     return info
 
 
+def build_shape_parameter(build: Optional[cst.FunctionDef]) -> Optional[str]:
+    """The name of `build`'s shape parameter (Keras passes the input's shape), if it has one."""
+    if build is None or len(build.params.params) < 2:
+        return None
+    return build.params.params[1].name.value
+
+
 def build_input_shape(method: cst.CSTNode) -> frozenset[str]:
-    """The name of `build`'s shape parameter (Keras passes the input's shape), unless the method
-    rebinds it: the names that certainly hold a shape there."""
+    """The name of `build`'s shape parameter, unless the method rebinds it: the names that
+    certainly hold a shape there."""
     if not isinstance(method, cst.FunctionDef) or method.name.value != "build":
         return frozenset()
-    params = method.params.params
-    if len(params) < 2:
+    name = build_shape_parameter(method)
+    if name is None:
         return frozenset()
-    name = params[1].name.value
     rebound = any(isinstance(n, cst.AssignTarget) and isinstance(n.target, cst.Name) and n.target.value == name
                   for n in descendants(method.body))
     return frozenset() if rebound else frozenset({name})

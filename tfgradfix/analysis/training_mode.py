@@ -21,7 +21,7 @@ def inference_only(function: cst.FunctionDef) -> set[cst.CSTNode]:
     """The blocks and statements of `function` that run only when its training flag is false:
     the body of `if not training:`, the `else` of `if training:`, and what follows an
     `if training: ... return` that has no `else`."""
-    flags = _training_flags(function)
+    flags = training_flags(function)
     if not flags:
         return set()
     found: set[cst.CSTNode] = set()
@@ -31,10 +31,6 @@ def inference_only(function: cst.FunctionDef) -> set[cst.CSTNode]:
 
 def training_flags(function: cst.FunctionDef) -> set[str]:
     """The parameters that say whether the function trains (see the module's docstring)."""
-    return _training_flags(function)
-
-
-def _training_flags(function: cst.FunctionDef) -> set[str]:
     flags = set()
     for param in (*function.params.params, *function.params.kwonly_params):
         name = param.name.value

@@ -17,7 +17,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import names_in
 from tfgradfix.analysis.imports import ImportMap
-from tfgradfix.analysis.keras import KerasClass, dynamic_attributes, self_attribute
+from tfgradfix.analysis.keras import KerasClass, build_shape_parameter, dynamic_attributes, self_attribute
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.statements import moved, without as without_statements
 from tfgradfix.fixes.edits import parenthesized
@@ -182,10 +182,7 @@ def hoist_weight(ctor: cst.Call, statement: cst.SimpleStatementLine, attr: str, 
 
 
 def build_input_name(cls: KerasClass) -> str:
-    build = cls.methods.get("build")
-    if build is not None and len(build.params.params) >= 2:
-        return build.params.params[1].name.value
-    return "input_shape"
+    return build_shape_parameter(cls.methods.get("build")) or "input_shape"
 
 
 # Why a hoist has no fix where every candidate name may be one the class computes.

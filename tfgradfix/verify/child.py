@@ -942,18 +942,18 @@ def _objective(tf, layer, x, direction):
     return out, value + tf.add_n(added) if added else value
 
 
-def _unread(tf, layer, x, direction, variables) -> int:
-    """How many of `variables` (tracked or not) the layer's output gets no gradient from (it
-    does not read them, or reads them through a `stop_gradient`)."""
+def _unread(tf, layer, x, direction, variables) -> list[bool]:
+    """For each of `variables` (tracked or not), whether the layer's output gets no gradient from
+    it (it does not read it, or reads it through a `stop_gradient`)."""
     if not variables:
-        return 0
+        return []
     # A Keras 3 weight is watched through the `tf.Variable` backing it.
     variables = [v if getattr(v, "_value", None) is None else v._value for v in variables]
     with tf.GradientTape() as tape:
         for variable in variables:
             tape.watch(variable)
         _, loss = _objective(tf, layer, x, direction)
-    return sum(g is None for g in tape.gradient(loss, variables))
+    return [g is None for g in tape.gradient(loss, variables)]
 
 
 def _gradients(tf, layer, x, direction):
@@ -1024,13 +1024,13 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
                 errors.append(_describe(error))
                 continue
             reachable = [v for v in _variables(tf, before) if _can_train(tf, v)]
-            unread = _unread(tf, before, x, direction, reachable)
             held = {id(v) for v in reachable}
             # Keras 3 keeps a sub-layer's weights in private attributes: for a fix that tracks
             # variables, its tracked ones that the call does not read count too (a NumPy fix is
             # there to give the layer's own tracked weights their gradient: None on both sides fails it).
-            unread_tracked = _unread(tf, before, x, direction,
-                                     [*reachable, *(v for v in _trainable(tf, before) if id(v) not in held)])
+            unread_flags = _unread(tf, before, x, direction,
+                                   [*reachable, *(v for v in _trainable(tf, before) if id(v) not in held)])
+            unread, unread_tracked = sum(unread_flags[:len(reachable)]), sum(unread_flags)
             try:
                 _call(after, x)
                 _copy_values(tf, before, after)
