@@ -978,3 +978,12 @@ def test_a_helper_taped_with_its_training_flag_off_runs_its_inference_branch_und
     text = _silent_fixture("TGF106", "ok_predict_in_an_inference_branch_of_a_helper.py")
     taped_off = text.replace("colours = render(self.field, rays)", "colours = render(self.field, rays, train=False)")
     assert taped_off != text and _reported(taped_off, "TGF106")
+
+
+def test_a_numpy_reduction_of_the_only_call_of_a_model_is_reported_not_a_bootstrap_target():
+    """ok_semi_gradient_numpy_target is silent because the same network is also called
+    undetached in the loss; with that call gone, `np.max` cuts the network's only path."""
+    text = _silent_fixture("TGF101", "ok_semi_gradient_numpy_target.py")
+    one_call = text.replace("values = self.net(tf.convert_to_tensor(state[None, :], dtype=tf.float32))",
+                            "values = tf.zeros([1, 2])")
+    assert one_call != text and _reported(one_call, "TGF101")

@@ -7,10 +7,10 @@ BYOL detach one of two branches of the same encoder. The detached call is a targ
 output is data, whatever model produced it, and NumPy on it loses nothing the code wants.
 
 A call is a bootstrap target when its output is detached right away (`.numpy()`,
-`.item()`, `np.array(...)`, `float(...)`, through indexing), or reaches the loss only through
-such a detaching call later (n-step returns bootstrapped from the critic's value, accumulated in
-a list, then `np.array(returns)`), and the same object is called elsewhere in the scope without
-being detached. With one call, the detached output is the model's only path to the loss, and
+`.item()`, `float(...)`, any NumPy function: `np.array(...)`, `np.max(...)`; through
+indexing), or reaches the loss only through such a detaching call later (n-step returns
+bootstrapped from the critic's value, accumulated in a list, then `np.array(returns)`), and
+the same object is called elsewhere in the scope without being detached. With one call, the detached output is the model's only path to the loss, and
 losing it is the bug.
 """
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import Scope
 
 _DETACHING_METHODS = frozenset({"numpy", "item"})
-_DETACHING_FUNCTIONS = frozenset({"numpy.array", "numpy.asarray", "numpy.float32", "numpy.float64"})
 _DETACHING_BUILTINS = frozenset({"float"})
 
 
@@ -54,13 +53,14 @@ def bootstrap_calls(scope: "Scope", nodes: list[cst.CSTNode], imports: ImportMap
 
 
 def detached_value(node: cst.CSTNode, imports: ImportMap) -> Optional[cst.BaseExpression]:
-    """What a detaching call (`x.numpy()`, `np.array(x)`, `float(x)`) detaches; None for any other node."""
+    """What a detaching call (`x.numpy()`, `np.array(x)`, `float(x)`, and any NumPy function:
+    `np.max(next_q, axis=-1)`) detaches; None for any other node."""
     if not isinstance(node, cst.Call):
         return None
     callee = node.func
     if isinstance(callee, cst.Attribute) and callee.attr.value in _DETACHING_METHODS and not node.args:
         return callee.value
-    if node.args and (imports.resolve(callee) in _DETACHING_FUNCTIONS
+    if node.args and ((imports.resolve(callee) or "").startswith("numpy.")
                       or isinstance(callee, cst.Name) and callee.value in _DETACHING_BUILTINS):
         return node.args[0].value
     return None
