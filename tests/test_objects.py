@@ -306,10 +306,13 @@ def test_numpy_on_a_detached_target_is_fine_until_the_target_carries_a_gradient(
     code = (FIXTURES / "TGF101" / "ok_dqn_target.py").read_text()
     assert _findings(code, "TGF101")[0] == []
     # Without the stop_gradient, the target network's output is still a constant to the tape's
-    # sources (the online network's variables); the online network's own is not.
+    # sources (the online network's variables); the online network's own is not, but with the
+    # online network also called undetached for `q_values` it is a semi-gradient bootstrap target.
     unstopped = code.replace("            next_q = tf.stop_gradient(next_q)\n", "")
     assert _findings(unstopped, "TGF101")[0] == []
-    found, _ = _findings(unstopped.replace("self.target(next_states)", "self.online(next_states)"), "TGF101")
+    online = unstopped.replace("self.target(next_states)", "self.online(next_states)")
+    assert _findings(online, "TGF101")[0] == []
+    found, _ = _findings(online.replace("q_values = self.online(states)", "q_values = tf.zeros([4, 2])"), "TGF101")
     assert [f.line for f in found] == [18]
     # Rebound in a loop after the read: the value at the read is not known, so it counts.
     looped = code.replace("            next_q = tf.stop_gradient(next_q)\n",

@@ -651,3 +651,21 @@ def test_a_folder_no_import_can_name_is_no_package(tmp_path):
     named = tmp_path / "my_repo"
     shutil.copytree(FIXTURES / "projects" / "stray_root_init", named)
     assert module_names(str(named / "corelib" / "layers.py")) == ["my_repo.corelib.layers"]
+
+
+@pytest.mark.parametrize("call, reported", [
+    ("self.predict(x, to_numpy=False, training=True)", []),
+    # the option left at its default in the tape: the conversion runs there
+    ("self.predict(x, training=True)", ["surrogate/network.py:19:17: TGF102"]),
+    ("self.predict(x, flag, training=True)", ["surrogate/network.py:19:17: TGF102"]),  # not a literal
+])
+def test_an_option_every_taped_call_passes_false_keeps_its_branch_off_the_path(tmp_path, call, reported):
+    """options: another module's taped calls of `predict` all pass `to_numpy=False`, so its
+    `if to_numpy:` branch never runs under a tape; `embed`'s default converts there."""
+    shutil.copytree(PROJECTS / "options", tmp_path / "options")
+    physics = tmp_path / "options" / "surrogate" / "physics.py"
+    text = physics.read_text()
+    physics.write_text(text.replace("self.predict(x, to_numpy=False, training=True)", call)
+                       .replace("def loss(self, x, y):", "def loss(self, x, y, flag=False):", 1))
+    found = _reported(_tfgradfix(tmp_path / "options", ".").stdout)
+    assert found == [*reported, "surrogate/network.py:27:17: TGF102"]

@@ -987,3 +987,28 @@ def test_a_numpy_reduction_of_the_only_call_of_a_model_is_reported_not_a_bootstr
     one_call = text.replace("values = self.net(tf.convert_to_tensor(state[None, :], dtype=tf.float32))",
                             "values = tf.zeros([1, 2])")
     assert one_call != text and _reported(one_call, "TGF101")
+
+
+@pytest.mark.parametrize("change", [
+    # Without the `try`, `fit` fails on the conversion when it traces the model.
+    ("        try:\n            view = np.asarray(images)\n        except Exception:\n            return None\n",
+     "        view = np.asarray(images)\n"),
+    # The array fed into the output: its gradient is lost, caught or not.
+    ("return self.inner(images, training=training)",
+     "return self.inner(images, training=training) * self._channel_count(images)"),
+])
+def test_an_array_probed_for_its_shape_is_reported_untried_or_feeding_the_output(change):
+    text = _silent_fixture("TGF102", "ok_array_read_for_its_shape.py")
+    changed = text.replace(*change)
+    if "self._channel_count(images)" in change[1]:
+        changed = changed.replace("return int(view.shape[-1])", "return view")
+    assert changed != text and _reported(changed, "TGF102")
+
+
+def test_a_numpy_wrapper_on_the_generated_element_of_a_lambda_list_is_reported():
+    """ok_numpy_function_on_the_target_input is silent because `real` is a model `Input`; the
+    generated image, from a convolution, loses its gradient in the same wrapper."""
+    text = _silent_fixture("TGF105", "ok_numpy_function_on_the_target_input.py")
+    on_fake = text.replace("tf.numpy_function(finite_difference, [real], tf.float32)",
+                           "tf.numpy_function(finite_difference, [fake], tf.float32)")
+    assert on_fake != text and _reported(on_fake, "TGF105")

@@ -1023,6 +1023,7 @@ def test_verify_shapes_weights_only_another_method_reads_are_unread_on_both_side
     "indexed_sizes",  # a required argument indexed as layer sizes gets a tuple of sizes
     "recurrent_state",  # a required initial state gets None
     "rebound_class",  # a class rebound to its instance, and a convolution kernel's channels
+    "reduced_channels",  # a size made from too few channels is zero: more channels are tried
 ])
 def test_verify_shapes_verified_with_their_one_untracked_weight(verified, module):
     (verdict,) = _shape_verdicts(verified)[module].values()

@@ -11,6 +11,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import (
     CONTAINER_MUTATORS, Blocking, DataFlow, is_item_write, target_name_nodes, target_names, walk_scope,
 )
+from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
 from tfgradfix.analysis.sources import enclosing_blocks, helper_restricted, restricted
 from tfgradfix.analysis.tapes import find_tape_blocks, names_bound, watched_names
@@ -157,12 +158,13 @@ class TraversalContext(BatchableVisitor):
 
     def _at_inference(self) -> bool:
         """In a branch that runs only when the code is not training (`analysis/training_mode.py`),
-        of a Keras forward method or of a helper every taped call leaves training: the statement
-        visited, or the test of the innermost `if`."""
+        of a Keras forward method or of a helper every taped call leaves training, or under an
+        option no taped call sets that way (`helper_untaken_blocks`): the statement visited, or
+        the test of the innermost `if`."""
         if self.scope.is_keras_forward:
             regions = self.analysis.inference_only
         elif (isinstance(self.scope.node, cst.FunctionDef) and self.scope.forward) or self.in_tape:
-            regions = self.analysis.helper_inference_only(self.scope)
+            regions = self.analysis.helper_untaken_blocks(self.scope)
         else:
             return False
         if not regions:
@@ -245,6 +247,19 @@ class TraversalContext(BatchableVisitor):
             return False
         names = _targets(statement)
         return bool(names) and not any(name in flow.live_differentiably for name in names)
+
+    def probed_in_try(self, node: cst.CSTNode) -> bool:
+        """Whether `node` runs in the body of a `try` whose handler catches any error (bare
+        `except:`, `except Exception`): a probe (`np.asarray(x)` to read a shape) that gives up
+        where TensorFlow refuses, as it does when `fit` traces the layer."""
+        child, current = node, self.parent(node)
+        while current is not None and current is not self.scope.node:
+            if isinstance(current, cst.Try) and child is current.body and any(
+                    handler.type is None or dotted_name(handler.type) in ("Exception", "BaseException")
+                    for handler in current.handlers):
+                return True
+            child, current = current, self.parent(current)
+        return False
 
     def feeds_only_records(self, node: cst.CSTNode) -> bool:
         """Whether `node` is stored as an item of a dict the scope keeps as a record (`logs =

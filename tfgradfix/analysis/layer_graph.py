@@ -68,6 +68,46 @@ def _in_sequential(analysis, parents, element: cst.Element) -> bool:
             and any(isinstance(item, (cst.Call, cst.Name, cst.Attribute)) for item in items[index + 1:]))
 
 
+def raw_input_names(analysis: "ModuleAnalysis", function: "Scope") -> frozenset[str]:
+    """Names a `Lambda` function unpacks from its argument (`real, fake = pair`) where every
+    construction applies the layer to a list that holds a model's raw input at that place
+    (`Lambda(loss_terms)([truth, generated])`, `truth = Input(...)`): data no weight reaches,
+    however the function's parameter as a whole is taken."""
+    node = function.node
+    if not function.lambda_sites or not isinstance(node, cst.FunctionDef) or not node.params.params:
+        return frozenset()
+    first = node.params.params[0].name.value
+    unpacked = []
+    for line in node.body.body:
+        assign = line.body[0] if isinstance(line, cst.SimpleStatementLine) else None
+        if (isinstance(assign, cst.Assign) and len(assign.targets) == 1
+                and isinstance(assign.targets[0].target, (cst.Tuple, cst.List))
+                and isinstance(assign.value, cst.Name) and assign.value.value == first):
+            unpacked.append([e.value.value if isinstance(e.value, cst.Name) else None
+                             for e in assign.targets[0].target.elements])
+    if len(unpacked) != 1:
+        return frozenset()
+    raw: Optional[set[int]] = None
+    for scope, layer in function.lambda_sites:
+        applied = _parents(analysis, scope)(layer)
+        if not (isinstance(applied, cst.Call) and applied.func is layer and applied.args
+                and isinstance(applied.args[0].value, (cst.List, cst.Tuple))):
+            return frozenset()
+        elements = applied.args[0].value.elements
+        here = {i for i, e in enumerate(elements) if _raw_input(analysis, scope, e.value)}
+        raw = here if raw is None else raw & here
+    return frozenset(name for i, name in enumerate(unpacked[0]) if i in (raw or ()) and name is not None)
+
+
+def _raw_input(analysis, scope, expr: cst.BaseExpression) -> bool:
+    """A name bound once to `keras.Input(...)` in `scope`."""
+    if not isinstance(expr, cst.Name):
+        return False
+    values = scope.local_definitions().get(expr.value, [])
+    return len(values) == 1 and isinstance(values[0], cst.Call) and any(
+        _is_keras(analysis, values[0].func, name) for name in _INPUTS)
+
+
 def _in_added_run(analysis, scope, parents, arg: cst.Arg) -> bool:
     """`model.add(Lambda(f))` between `model.add(Dense(...))` and another `model.add(...)`."""
     call = parents(arg)

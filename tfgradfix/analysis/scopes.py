@@ -47,7 +47,9 @@ from tfgradfix.analysis.tree import child_nodes, contains, descendants, statemen
 from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.tf_version import tf1_api
 from tfgradfix.analysis.values import KEEPS_FIRST_OPERAND_DTYPE
-from tfgradfix.analysis.training_mode import inference_only, training_flags, trains_without_call
+from tfgradfix.analysis.training_mode import (
+    boolean_defaults, inference_only, training_flags, trains_without_call, untaken_blocks,
+)
 from tfgradfix.analysis.keras import (
     FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor, kept_collection,
     lists_holding, self_attribute,
@@ -103,6 +105,10 @@ class Scope:
     # A `Lambda` function whose layer sits after a layer with trainable weights and before
     # another layer (`analysis/layer_graph.py`): what it cuts, the weights before it lose.
     between_layers: bool = False
+    # The `Lambda(fn)` constructions that hand it to Keras, with the scope each is in.
+    lambda_sites: list[tuple["Scope", cst.Call]] = field(default_factory=list, repr=False)
+    # What other modules' path calls pass for its parameters (`PathEntry.flags`); None: not known.
+    external_flags: Optional[frozenset[tuple[str, str]]] = frozenset()
 
     def local_definitions(self) -> dict[str, list[cst.CSTNode]]:
         """What each name of the scope is bound to: nested `def`s and plain `name = value`."""
@@ -397,7 +403,7 @@ class ModuleAnalysis:
         self.unrecorded: set[cst.CSTNode] = set()
         # Branches of Keras forward methods taken only when the training flag is false: on no path.
         self.inference_only: set[cst.CSTNode] = set()
-        self._helper_inference: dict[Scope, set[cst.CSTNode]] = {}
+        self._untaken_blocks: dict[Scope, set[cst.CSTNode]] = {}
         # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
         self.numpy_lambdas: set[cst.Lambda] = set()
         self._sealed = False  # no new scopes once built
@@ -496,6 +502,7 @@ class ModuleAnalysis:
             scope.model_calls = entry.model_calls
             scope.tainted_params = set(entry.tainted)
             scope.external_callers = entry.callers
+            scope.external_flags = entry.flags
             scope.handed = entry.handed
             scope.between_layers = entry.between_layers
         name = node.name.value
@@ -771,6 +778,8 @@ class ModuleAnalysis:
                 elif _is_keras_layer(qualified, "Lambda"):
                     handed = call_argument(node, "function", 0)
                     function = self._hand(scope, handed, 0, "layer")
+                    if function is not None:
+                        function.lambda_sites.append((scope, node))
                     if function is not None and not function.between_layers:
                         function.between_layers = between_layers(self, scope, node)
                     elif function is None and handed is not None and self.project is not None:
@@ -910,7 +919,8 @@ class ModuleAnalysis:
             return
         tainted = tainted_arguments(list(info.positional), set(info.parameters), info.star_arg, call, flow)
         self._record(info, PathEntry(frozenset(tainted), scope.model_calls,
-                                     frozenset({(self.module_name, scope.symbol, scope.is_forward_entry)})))
+                                     frozenset({(self.module_name, scope.symbol, scope.is_forward_entry)}),
+                                     flags=_passed_flags(info, call)))
 
     def _record(self, info: FunctionInfo, entry: PathEntry) -> None:
         key = (info.module, info.name)
@@ -1054,25 +1064,27 @@ class ModuleAnalysis:
                 for scope in self.scopes.values())
         return self._global_reads[name]
 
-    def helper_inference_only(self, scope: Scope) -> set[cst.CSTNode]:
-        """For a function that is no Keras forward method (`render(model, rays, train=True)`):
-        the blocks that run only when its training flag is false, where every call of it that a
-        tape records (in a tape block, or in a forward method) leaves the flag at its default
-        (true) or passes `True`. None where other modules call it too. Cached."""
-        if scope in self._helper_inference:
-            return self._helper_inference[scope]
+    def helper_untaken_blocks(self, scope: Scope) -> set[cst.CSTNode]:
+        """For a function that is no Keras forward method, the blocks that no call a tape
+        records (in a tape block, in a forward method, or from another module's path) runs: under
+        its training flag, left at its default or passed `True` (`render(model, rays,
+        train=True)`: the inference branch), or under an option every such call gives the same
+        literal (`predict(x, to_numpy=False)`: the `if to_numpy:` branch). Cached."""
+        if scope in self._untaken_blocks:
+            return self._untaken_blocks[scope]
         found: set[cst.CSTNode] = set()
         function = scope.node
-        if isinstance(function, cst.FunctionDef) and not scope.external_callers:
-            flags = training_flags(function)
-            blocks = inference_only(function) if flags else set()
+        if isinstance(function, cst.FunctionDef) and scope.external_flags is not None:
             recorded = [call for caller, call in self.callers_of(scope)
                         if caller.forward or any(contains(block, call) for block in caller.tape_blocks)]
-            if blocks and all(argument is None or (isinstance(argument, cst.Name) and argument.value == "True")
-                              for call in recorded for flag in flags
-                              for argument in [argument_for(function, call, flag)]):
-                found = blocks
-        self._helper_inference[scope] = found
+            known = {flag: True for flag in training_flags(function)
+                     if _passed_values(function, flag, True, recorded, scope.external_flags) <= {True}}
+            for option, default in boolean_defaults(function).items():
+                values = _passed_values(function, option, default, recorded, scope.external_flags)
+                if option not in known and len(values) == 1 and None not in values:
+                    known[option] = values.pop()
+            found = untaken_blocks(function, known)
+        self._untaken_blocks[scope] = found
         return found
 
     def callers_of(self, callee: Scope) -> list[tuple[Scope, cst.Call]]:
@@ -1094,6 +1106,40 @@ class ModuleAnalysis:
             found = self.function_of(scope, call.func)
             return found if found is not None and isinstance(found.node, cst.FunctionDef) else None
         return None
+
+
+def _passed_values(function: cst.FunctionDef, flag: str, default: bool, calls: list[cst.Call],
+                   external: frozenset[tuple[str, str]]) -> set[Optional[bool]]:
+    """The values the calls (here and in other modules) give `flag`; None for one not a literal."""
+    values: set[Optional[bool]] = set()
+    for call in calls:
+        argument = argument_for(function, call, flag)
+        values.add(default if argument is None else
+                   argument.value == "True" if isinstance(argument, cst.Name) and argument.value in ("True", "False")
+                   else None)
+    for name, passed in external:
+        if name == flag:
+            values.add(default if passed == "default" else None if passed == "other" else passed == "True")
+    return values
+
+
+def _passed_flags(info: FunctionInfo, call: cst.Call) -> frozenset[tuple[str, str]]:
+    """What `call` passes for each parameter of `info`: a literal `True`/`False`, nothing (its
+    default), or anything else."""
+    positional = list(info.positional)
+    if isinstance(call.func, cst.Attribute) and positional and positional[0] in ("self", "cls"):
+        positional = positional[1:]
+    passed = dict.fromkeys([*positional, *info.keyword_only], "default")
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return frozenset((name, "other") for name in passed)
+        name = arg.keyword.value if arg.keyword is not None else positional[index] if index < len(positional) else None
+        index += arg.keyword is None
+        if name in passed:
+            value = arg.value
+            passed[name] = value.value if isinstance(value, cst.Name) and value.value in ("True", "False") else "other"
+    return frozenset(passed.items())
 
 
 def _last_straight_binding(name: str, before: list) -> Optional[cst.BaseExpression]:

@@ -6,6 +6,10 @@ computed with `np.log` to a threshold, a beam search) never runs under a tape. T
 only where nothing can leave it false while training: its default is `True`, or it has none
 (Keras passes `training` only where the caller or an outer layer sets it, so a `training=None`
 or `training=False` default is what `model(x)` in a tape gets), and `call` never rebinds it.
+
+The same reading serves any flag whose value is known where the code is differentiated: a
+helper's option (`predict(x, to_numpy=True)`) that every taped call passes as `False` keeps
+its `if to_numpy:` branch off the gradient path (`untaken_blocks`).
 """
 
 from __future__ import annotations
@@ -21,12 +25,7 @@ def inference_only(function: cst.FunctionDef) -> set[cst.CSTNode]:
     """The blocks and statements of `function` that run only when its training flag is false:
     the body of `if not training:`, the `else` of `if training:`, and what follows an
     `if training: ... return` that has no `else`."""
-    flags = training_flags(function)
-    if not flags:
-        return set()
-    found: set[cst.CSTNode] = set()
-    _visit_block(function.body, flags, found)
-    return found
+    return untaken_blocks(function, dict.fromkeys(training_flags(function), True))
 
 
 def training_flags(function: cst.FunctionDef) -> set[str]:
@@ -38,66 +37,86 @@ def training_flags(function: cst.FunctionDef) -> set[str]:
             continue
         if param.default is None or (isinstance(param.default, cst.Name) and param.default.value == "True"):
             flags.add(name)
-    return flags - _rebound(function)
+    return flags - rebound(function)
 
 
-def _rebound(function: cst.FunctionDef) -> set[str]:
+def boolean_defaults(function: cst.FunctionDef) -> dict[str, bool]:
+    """Parameters with a literal `True`/`False` default that `function` never rebinds: options
+    (`to_numpy=True`) whose value its callers decide."""
+    found = {param.name.value: param.default.value == "True"
+             for param in (*function.params.params, *function.params.kwonly_params)
+             if isinstance(param.default, cst.Name) and param.default.value in ("True", "False")}
+    return {name: value for name, value in found.items() if name not in rebound(function)}
+
+
+def rebound(function: cst.FunctionDef) -> set[str]:
     return {node.target.value for node in descendants(function.body)
             if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) and isinstance(node.target, cst.Name)}
 
 
-def _visit_block(block: cst.BaseSuite, flags: set[str], found: set[cst.CSTNode]) -> None:
+def untaken_blocks(function: cst.FunctionDef, known: dict[str, bool]) -> set[cst.CSTNode]:
+    """The blocks and statements of `function` that never run while its flags have the `known`
+    values: the body of an `if` whose test is then false, the `else` of one whose test is then
+    true, and what follows such an `if` that ends in `return` and has no `else`."""
+    found: set[cst.CSTNode] = set()
+    if known:
+        _visit_block(function.body, known, found)
+    return found
+
+
+def _visit_block(block: cst.BaseSuite, known: dict[str, bool], found: set[cst.CSTNode]) -> None:
     if isinstance(block, cst.IndentedBlock):
-        _visit_statements(list(block.body), flags, found)
+        _visit_statements(list(block.body), known, found)
 
 
-def _visit_statements(body: list[cst.BaseStatement], flags: set[str], found: set[cst.CSTNode]) -> None:
+def _visit_statements(body: list[cst.BaseStatement], known: dict[str, bool], found: set[cst.CSTNode]) -> None:
     for index, statement in enumerate(body):
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
             continue
         if isinstance(statement, cst.If):
-            if _implies(statement.test, flags, negated=False) is False:
+            truth = _truth(statement.test, known)
+            if truth is False:
                 found.add(statement.body)
-            elif _implies(statement.test, flags, negated=True) is False:
+            elif truth is True:
                 if statement.orelse is not None:
                     found.add(statement.orelse)
                 elif _leaves(statement.body):
                     found.update(body[index + 1:])
-                    _visit_block(statement.body, flags, found)
+                    _visit_block(statement.body, known, found)
                     return
         for child in child_nodes(statement):
             if isinstance(child, cst.BaseSuite):
-                _visit_block(child, flags, found)
+                _visit_block(child, known, found)
             elif isinstance(child, cst.If):  # an `elif`
-                _visit_statements([child], flags, found)
+                _visit_statements([child], known, found)
             elif isinstance(child, cst.Else):
-                _visit_block(child.body, flags, found)
+                _visit_block(child.body, known, found)
 
 
-def _implies(test: cst.BaseExpression, flags: set[str], negated: bool) -> Optional[bool]:
-    """The value of the training flag wherever `test` is true (false where `negated`), or None
-    where it can be either."""
+def _truth(test: cst.BaseExpression, known: dict[str, bool]) -> Optional[bool]:
+    """The value of `test` where the flags have their `known` values, or None where it can be either."""
     if isinstance(test, cst.Name):
-        return (not negated) if test.value in flags else None
+        return known.get(test.value)
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return _implies(test.expression, flags, not negated)
+        inner = _truth(test.expression, known)
+        return None if inner is None else not inner
     if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
         target = test.comparisons[0]
         constant = target.comparator.value if isinstance(target.comparator, cst.Name) else None
         if constant not in ("True", "False") or not isinstance(
                 target.operator, (cst.Equal, cst.Is, cst.NotEqual, cst.IsNot)):
             return None
+        left = _truth(test.left, known)
+        if left is None:
+            return None
         # `flag == False` is `not flag`, `flag is not True` too
-        flips = (constant == "False") != isinstance(target.operator, (cst.NotEqual, cst.IsNot))
-        return _implies(test.left, flags, negated != flips)
+        return (left == (constant == "True")) != isinstance(target.operator, (cst.NotEqual, cst.IsNot))
     if isinstance(test, cst.BooleanOperation):
-        left = _implies(test.left, flags, negated)
-        right = _implies(test.right, flags, negated)
-        # true `and` (or false `or`): both parts hold, so either one decides
-        if isinstance(test.operator, cst.And) != negated:
-            known = {m for m in (left, right) if m is not None}
-            return known.pop() if len(known) == 1 else None
-        return left if left == right else None
+        left, right = _truth(test.left, known), _truth(test.right, known)
+        decisive = not isinstance(test.operator, cst.And)  # `or` is decided by a true part, `and` by a false one
+        if decisive in (left, right):
+            return decisive
+        return None if None in (left, right) else not decisive
     return None
 
 

@@ -29,6 +29,7 @@ MARKER = "TFGRADFIX-VERIFY "
 STARTED, FINISHED = "TFGRADFIX-UNIT-STARTED ", "TFGRADFIX-UNIT-FINISHED "
 # Image sides to try when a network's downsampling leaves no pixels.
 _LARGER_SIDES = (75, 128, 299)
+_MORE_CHANNELS = (32, 64)
 SHAPES = [(2, 4), (2, 8), (2, 3, 4), (2, 16), (2, 5, 8), (2, 28, 28), (2, 32, 32, 3), (2, 28, 28, 1)]
 TOLERANCE = 1e-4
 # Gradients are compared relative to their scale; float32 sums reorder within about 1e-6.
@@ -327,6 +328,9 @@ def _sizes_from_error(error: BaseException, shape: tuple) -> list[tuple]:
                     r"expected (?:shape|input).*?(\d+)\)?", r"size-incompatible: In\[0\]: \[\d+,\d+\], In\[1\]: \[(\d+)"):
         sizes += [int(m) for m in re.findall(pattern, text)]
     found = [(*shape[:-1], size) for size in dict.fromkeys(sizes) if 0 < size <= 4096 and size != shape[-1]]
+    if len(shape) >= 3 and re.search(r"strictly positive value\. Received \w+=0\b", text):
+        # A size made from the input's channels came out zero (`channels // 8` filters): more channels.
+        found += [(*shape[:-1], channels) for channels in _MORE_CHANNELS if channels > shape[-1]]
     if len(shape) >= 3 and re.search(r"would be zero or negative|Negative dimension size", text):
         # Downsampling ran out of pixels (an Inception stem needs 75): larger images, same channels.
         found += [(shape[0], *[side] * (len(shape) - 2), shape[-1]) for side in _LARGER_SIDES if side > max(shape[1:-1])]

@@ -153,11 +153,15 @@ class PathEntry:
     # "loss" (`compile(loss=fn)`); and whether that `Lambda` sits between layers with weights.
     handed: str = ""
     between_layers: bool = False
+    # What the calls pass for each parameter: (name, "True" / "False" / "default" / "other");
+    # None where some call's arguments are not known (a function handed to Keras).
+    flags: Optional[frozenset[tuple[str, str]]] = None
 
     def merged(self, other: "PathEntry") -> "PathEntry":
+        flags = None if self.flags is None or other.flags is None else self.flags | other.flags
         return PathEntry(self.tainted | other.tainted, self.model_calls or other.model_calls,
                          self.callers | other.callers, self.handed or other.handed,
-                         self.between_layers or other.between_layers)
+                         self.between_layers or other.between_layers, flags)
 
 
 def library_kind(qualified: str) -> Kind:

@@ -8,6 +8,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, names_in
+from tfgradfix.analysis.layer_graph import raw_input_names
 from tfgradfix.analysis.tape_constants import parameters_constant_to_callers
 from tfgradfix.analysis.values import Kind, carries_no_gradient, kind_of, narrowed_to_data
 from tfgradfix.rules.base import Rule
@@ -49,7 +50,9 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
     if context.copied_as_target(node):
         return False  # `q_backup = q.numpy()` filled with TD targets, then `(q_backup - q) ** 2`
     if context.scope.is_keras_forward:
-        return True  # in a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds
+        # In a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds; but
+        # a probe that catches that failure and feeds no gradient (a shape read) loses nothing.
+        return not (context.probed_in_try(node) and context.feeds_no_gradient(node))
     # Eagerly, in a tape, NumPy loses nothing on a value that has no gradient anyway: a
     # sampled action, a DQN target under stop_gradient or from the target network, a
     # bootstrapped return written into a NumPy array of returns.
@@ -57,8 +60,8 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
         return False
     values = [_reaching(context, v) for v in values]
     detached = _DETACHED
-    constant = parameters_constant_to_callers(context.scope)
-    if constant:  # advantages the callers computed before their tapes opened
+    constant = parameters_constant_to_callers(context.scope) | raw_input_names(context.analysis, context.scope)
+    if constant:  # advantages the callers computed before their tapes opened; a Lambda's raw inputs
         detached = replace(detached, constants=detached.constants | constant)
     if not any(context.scope.analyse(detached).is_tainted(v) for v in values):
         return False
