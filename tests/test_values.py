@@ -1012,3 +1012,34 @@ def test_a_numpy_wrapper_on_the_generated_element_of_a_lambda_list_is_reported()
     on_fake = text.replace("tf.numpy_function(finite_difference, [real], tf.float32)",
                            "tf.numpy_function(finite_difference, [fake], tf.float32)")
     assert on_fake != text and _reported(on_fake, "TGF105")
+
+
+_GATE_CHAIN = '''
+import tensorflow as tf
+
+
+def hard(x):
+    return tf.cast(tf.greater(x, 0.0), tf.float32)
+
+
+def gate(h):
+    return hard(h) * 2.0
+
+
+class Gated(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = tf.keras.layers.Dense(4)
+
+    def call(self, x):
+        return {returned}
+'''
+
+
+@pytest.mark.parametrize("returned, reported", [
+    ("gate(self.dense(x))", True),  # the weights reach the comparison through two helpers
+    ("self.dense(x) * gate(x)", False),  # a mask of the model's own input: no weight's path is cut
+])
+def test_a_cut_in_a_helper_of_a_helper_counts_where_the_weights_reach_it(returned, reported):
+    """fixtures/projects/token_masks: the same chain, called from another module with token ids."""
+    assert _reported(_GATE_CHAIN.format(returned=returned), "TGF302") is reported

@@ -65,6 +65,8 @@ _ADVICE_BY_REASON = {
     "gradient registered as None": "TensorFlow registers a None gradient for it: use a differentiable "
                                    "relaxation or a straight-through estimator",
 }
+# How many callers up a helper's cut is followed (a helper of a helper of `call`).
+_CALLER_DEPTH = 3
 _COMPARISON_OPS = frozenset({"Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual"})
 
 
@@ -95,14 +97,21 @@ class _CutRule(Rule):
             return False  # an op upstream already cuts every path to the operand: that one is the cut
         if not self._output_cut(scope):
             return False
+        return self._cut_for_callers(scope)
+
+    def _cut_for_callers(self, scope, depth: int = 0) -> bool:
+        """Whether a cut of `scope`'s output reaches a forward method, a tape, a compiled loss
+        or a Lambda between layers. A helper's parameters carry whatever its callers pass, so
+        the cut must also reach what every caller returns, up to one of those: `x + freeze(q - x)`
+        is a straight-through estimator written with a helper, and a padding mask that a helper
+        of a helper makes from a model's token ids cuts no weight's path."""
         if scope.is_forward_entry or not scope.forward:
             return True
         if scope.handed == "loss" or scope.between_layers:
             return True  # the model's weights reach it: a loss `compile` trains, a Lambda between layers
-        # In a helper, the cut must also reach what its callers return: `x + freeze(q - x)`
-        # is a straight-through estimator written with a helper.
-        callers = [caller for caller, _ in context.analysis.callers_of(scope) if caller is not scope]
-        return bool(callers) and all(self._output_cut(caller) for caller in callers)
+        callers = [caller for caller, _ in self.context.analysis.callers_of(scope) if caller is not scope]
+        return bool(callers) and depth < _CALLER_DEPTH and all(
+            self._output_cut(caller) and self._cut_for_callers(caller, depth + 1) for caller in callers)
 
     def _only_from_frozen_models(self, scope, operand: cst.BaseExpression) -> bool:
         """Whether only models the class is handed and runs in inference mode reach `operand`
@@ -330,7 +339,10 @@ class StopGradientOutput(_CutRule):
         "a loss given to `add_loss`, a straight-through or zero-valued carrier, a target other outputs train "
         "from, state variables (`trainable=False`, `.assign*()`), a target network the tape does not "
         "differentiate. Outside a Keras layer, a method of an object the analysis cannot see into "
-        "(`self.net.critic(s, a)`) may still reach the target: silent."
+        "(`self.net.critic(s, a)`) may still reach the target: silent. In a helper, whose parameters carry "
+        "what its callers pass, the cut must reach what every caller returns, up to a forward method, a tape, a "
+        "compiled loss or a `Lambda` between layers, in the helper's own module: a mask that a helper of a "
+        "helper makes from the token ids a model of another module hands it is silent."
     )
     why = (
         "`tf.stop_gradient` is the identity forward and zero backward: whatever it wraps is a "

@@ -51,7 +51,8 @@ class NumpyCallOnTensor(Rule):
         "weights or sub-layers, a model the tape calls, a variable a `tape.gradient` differentiates) or a "
         "layer input or watched tensor. A `tape.watch` counts only inside its tape's block; a function's own "
         "`tf.Variable` that its tapes do not differentiate and that does not leave it is no source; a model "
-        "call whose output is detached at once while the same model is also called undetached is a bootstrap "
+        "call whose output is detached at once (`.numpy()`, `float`, any NumPy function) while the same model is "
+        "also called undetached is a bootstrap "
         "target, not a source; in a tape, a value computed before the tape opened is a constant to it (an advantage "
         "computed before the actor's tape), and of `a, b = helper(x)` each name carries what the helper's own "
         "returned item carries (an action drawn with `np.argmax` beside the probabilities), as of `q, tau = "
@@ -72,7 +73,12 @@ class NumpyCallOnTensor(Rule):
         "(`if not training:`, the `else` of `if training:`) where the flag defaults to `True` or has no default "
         "(`analysis/training_mode.py`), and not a model's `call` when its own `train_step` differentiates its "
         "sub-layers in a tape without running the model, or when it replaces `fit` and no method of it opens a "
-        "tape. Where any of this is unknown, no finding."
+        "tape; nor a helper's branch under an option every call a tape records gives the same literal, in "
+        "its module or another (`if to_numpy:` where every taped call passes `to_numpy=False`). In a layer, "
+        "NumPy in the body of a `try` that catches any error and feeding no gradient (a shape probe) is "
+        "silent: tracing fails into the handler. A name a `Lambda`'s function unpacks from its argument is "
+        "data where every construction applies the layer to a list holding a model `Input` at that place. "
+        "Any NumPy function (`np.max`) detaches a bootstrap target. Where any of this is unknown, no finding."
     )
     why = (
         "NumPy converts the tensor to an array, so the tape records nothing. Eagerly the "

@@ -31,7 +31,7 @@ class NumpyFunction(Rule):
     evidence = (
         "A tensor that carries a gradient (the evidence of TGF101) is an input of the wrapper, on the "
         "gradient path, and the wrapper's output reaches the output or the loss. Inputs without a gradient (a"
-        " sampled action, labels) are silent, and so are outputs declared integer or bool (`Tout=[tf.int32]`:"
+        " sampled action, labels, a model `Input` a `Lambda`'s function unpacks from its list argument) are silent, and so are outputs declared integer or bool (`Tout=[tf.int32]`:"
         " indices out of a matching, which no op would differentiate)."
     )
     why = (
