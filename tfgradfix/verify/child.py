@@ -16,6 +16,7 @@ or a lifted top-level block is called with synthetic arguments, and every
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import inspect
 import json
@@ -30,6 +31,8 @@ STARTED, FINISHED = "TFGRADFIX-UNIT-STARTED ", "TFGRADFIX-UNIT-FINISHED "
 # Image sides to try when a network's downsampling leaves no pixels.
 _LARGER_SIDES = (75, 128, 299)
 _MORE_CHANNELS = (32, 64)
+# The most tensors a synthetic call passes (a recommender's user, item, history, length...).
+_MOST_INPUTS = 6
 SHAPES = [(2, 4), (2, 8), (2, 3, 4), (2, 16), (2, 5, 8), (2, 28, 28), (2, 32, 32, 3), (2, 28, 28, 1)]
 TOLERANCE = 1e-4
 # Gradients are compared relative to their scale; float32 sums reorder within about 1e-6.
@@ -631,7 +634,7 @@ def _arity(obj) -> int:
         return 1
     required = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
                 and p.default is p.empty and p.name not in _CALL_OPTIONS]
-    return max(1, min(len(required), 3))
+    return max(1, min(len(required), _MOST_INPUTS))
 
 
 def _input(tf, shape, bound=None):
@@ -2128,9 +2131,19 @@ def _missing_reason(unit: UnitJob, reason: str) -> str:
     return reason
 
 
+class ProjectExit(Exception):
+    """The project's code called `exit()`: an error of that way of running it, not the end of the child."""
+
+
+def _refuse_exit(code=None):
+    raise ProjectExit(f"the project's code called exit({'' if code is None else repr(code)})")
+
+
 def main() -> None:
     """Reads a `Job`, writes an `Answer`; a unit as `runner.plan_unit` plans it."""
     job: Job = json.loads(sys.stdin.read())
+    # A script's `exit()` on input it does not expect would end the child with no verdict.
+    builtins.exit = builtins.quit = sys.exit = _refuse_exit  # type: ignore[assignment]
     import numpy as np
     import tensorflow as tf
 

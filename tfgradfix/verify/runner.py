@@ -8,6 +8,7 @@ import json
 import queue
 import re
 import subprocess
+import signal
 import sys
 import tempfile
 import threading
@@ -128,7 +129,8 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
             break
         position, label = running
         what = (f"ran past the time limit ({timeout:.0f} s, `--verify-timeout`)" if child.timed_out
-                else f"the verifier's child process died while running it ({_last_words(stderr)})")
+                else f"the verifier's child process died while running it "
+                     f"({_signal(child.process.returncode)}{_last_words(stderr)})")
         found[position][label] = {"verdict": "inconclusive", "reason": (
             f"{what}, on the original or the fixed side: check it with the project's own run")}
     for position, file in enumerate(files):  # past the restarts
@@ -189,6 +191,21 @@ class _Child:
             self.process.wait()
         self._stderr_reader.join()
         return "".join(self._stderr)
+
+
+def _signal(returncode: Optional[int]) -> str:
+    """How a child that ended without answering was ended, where a signal did it."""
+    if returncode is None or returncode == 0:
+        return ""
+    if returncode > 0:
+        return f"exit status {returncode}; "
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}; "
+    meaning = {"SIGSEGV": "a crash in native code", "SIGABRT": "TensorFlow aborted",
+               "SIGKILL": "killed from outside, often for memory", "SIGBUS": "a crash in native code"}.get(name)
+    return f"{name}{f', {meaning}' if meaning else ''}; "
 
 
 def _last_words(stderr: str) -> str:
