@@ -1019,6 +1019,16 @@ def test_verify_shapes_weights_only_another_method_reads_are_unread_on_both_side
 
 
 @pytest.mark.slow
+def test_verify_shapes_the_projects_own_error_on_every_input_is_named(verified):
+    """Held-out SwitchNorm: its own misspelt attribute failed every input, and the reason asked
+    for constructor arguments it did not need."""
+    verdicts = _shape_verdicts(verified)["own_typo"].values()
+    assert verdicts and all(v["verdict"] == "inconclusive" for v in verdicts), verdicts
+    assert all("raises AttributeError" in v["reason"] and "every input tried, before any fix" in v["reason"]
+               and "literal arguments" not in v["reason"] for v in verdicts), verdicts
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("module", [
     "gathered",  # an input gradient that comes back as IndexedSlices, compared dense
     "indexed_sizes",  # a required argument indexed as layer sizes gets a tuple of sizes

@@ -1103,6 +1103,11 @@ def verify_layer(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     if own_error:
         return {"verdict": "inconclusive", "reason": f"could not build {name} and call it: {own_error}, before any "
                 f"fix (with made-up arguments: {errors[-1]})", "to_add": f"{own_error} (fix that first)"}
+    if not guessed and len(errors) > 1 and len(set(errors)) == 1 and errors[0].startswith(("AttributeError", "NameError")):
+        # Nothing was made up for its constructor, and every input fails alike: the project's own code.
+        said = f"{name} raises {errors[0]} on every input tried, before any fix"
+        return {"verdict": "inconclusive", "reason": f"could not build {name} and call it: {said}",
+                "to_add": f"{said} (fix that first)"}
     return {"verdict": "inconclusive",
             "reason": f"could not build {name} and call it; {hint}" + (f" (last error: {errors[-1]})" if errors else ""),
             "to_add": hint}
