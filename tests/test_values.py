@@ -537,6 +537,17 @@ def test_loss_terms_logged_as_numpy_lose_nothing_until_the_loss_reads_them(retur
     assert _reported(text.replace("reconstruction + perceptual, terms", returned), "TGF102") is reported
 
 
+@pytest.mark.parametrize("returned, reported", [
+    ("return loss, metrics", False),
+    ("return loss + metrics[\"content\"], metrics", True),
+])
+def test_floats_logged_in_an_annotated_record_lose_nothing_until_the_loss_reads_them(returned, reported):
+    """ok_metrics_in_annotated_record (`metrics: dict = {}`) is silent because the floats are
+    only returned to be printed; add one back into the loss and that term is a constant."""
+    text = _silent_fixture("TGF104", "ok_metrics_in_annotated_record.py")
+    assert _reported(text.replace("return loss, metrics", returned), "TGF104") is reported
+
+
 @pytest.mark.parametrize("loss, reported", [
     ("tf.reduce_mean((q_target - q) ** 2)", False),
     ("tf.reduce_mean(q_target ** 2)", True),

@@ -283,9 +283,9 @@ class TraversalContext(BatchableVisitor):
 
     def _record_use(self, name: cst.Name) -> bool:
         parent = self.parent(name)
-        if isinstance(parent, cst.AssignTarget) or (
+        if isinstance(parent, (cst.AssignTarget, cst.AnnAssign)) or (
                 isinstance(parent, cst.Subscript) and isinstance(self.parent(parent), cst.AssignTarget)):
-            return True  # `logs = {}`, `logs["l1"] = ...`
+            return True  # `logs = {}`, `logs: dict = {}`, `logs["l1"] = ...`
         if isinstance(parent, cst.Attribute) and parent.attr.value == "update":
             return True
         while isinstance(parent, (cst.Element, cst.Tuple, cst.List, cst.Arg)):
@@ -333,8 +333,9 @@ class TraversalContext(BatchableVisitor):
             return False
         flow = self.flow
         # Its own bindings, not the item writes and `update` calls that fill it.
-        bound = [b.value for b in flow.bindings if b.name == name and isinstance(b.statement, cst.Assign)
-                 and all(isinstance(t.target, cst.Name) for t in b.statement.targets)] if flow is not None else []
+        bound = [b.value for b in flow.bindings if b.name == name and (
+                     isinstance(b.statement, cst.AnnAssign) or (isinstance(b.statement, cst.Assign) and all(
+                         isinstance(t.target, cst.Name) for t in b.statement.targets)))] if flow is not None else []
         return bool(bound) and all(
             (isinstance(v, cst.Dict) and not v.elements)
             or (isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value == "dict" and not v.args)
