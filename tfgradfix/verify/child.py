@@ -547,8 +547,11 @@ def _class_candidates(modules, unit: UnitJob) -> list[tuple[str, str, list, dict
     found.append((entry, name, [], {}, ""))
     found += [(entry, name, a, k, "") for a, k in guesses]
     flags = unit.get("flags")
-    if flags:  # on every way of building it that does not set them itself
-        found = [(m, n, a, {**flags, **k} if n == name else k, via) for m, n, a, k, via in found]
+    if flags:
+        # On every way of building it, over the project's own values too: those are mostly its
+        # defaults passed down (`FFModule(..., adaptive_scale=adaptive_scale)`), and the fix runs
+        # only with the option on.
+        found = [(m, n, a, {**k, **flags} if n == name else k, via) for m, n, a, k, via in found]
     return found
 
 
