@@ -1037,6 +1037,7 @@ def test_verify_shapes_the_projects_own_error_on_every_input_is_named(verified):
     "reduced_channels",  # a size made from too few channels is zero: more channels are tried
     "four_inputs",  # a call on four tensors gets four batches
     "exits",  # `exit()` in the project's code fails that input, not the verifier
+    "none_size",  # a size left to None by default (`n_actions=None`) gets a guessed size
 ])
 def test_verify_shapes_verified_with_their_one_untracked_weight(verified, module):
     (verdict,) = _shape_verdicts(verified)[module].values()

@@ -364,6 +364,12 @@ def _signature_arguments(cls) -> list[tuple[list, dict]]:
         else:
             return []
     found = [([], kwargs)] if kwargs else []
+    # A size left to None (`n_actions=None`, filled in by the caller from the environment): the
+    # constructor makes `tf.zeros([1, n_actions])` of it, which TensorFlow refuses with None in it.
+    sizes = {p.name: SIZE_GUESS for p in parameters if p.default is None and p.kind not in (
+        p.VAR_POSITIONAL, p.VAR_KEYWORD) and SIZE_LIKE.search(p.name)}
+    if sizes:
+        found.append(([], {**kwargs, **sizes}))
     # A parameter that holds an initial value (`init_value`, `initial_state`, `value`: the layer makes
     # a variable of it, or reads its `.ndim`): then a float vector of that size instead of a size.
     values = {name: _initial_value(size) for name, size in kwargs.items()
@@ -377,6 +383,10 @@ def _signature_arguments(cls) -> list[tuple[list, dict]]:
 # be below 1): 0.5 is valid for all of them.
 FRACTION_LIKE = re.compile(r"(rate|scale|alpha|beta|eps|epsilon|gamma|temperature|dropout|drop|prob|probability"
                            r"|momentum|ratio|fraction)$")
+
+# Parameters named as counts or sizes (`n_actions`, `num_classes`, `action_dim`, `units`).
+SIZE_LIKE = re.compile(r"^(n|num|number)_|(^|_)(dim|dims|size|units|actions|classes|features|channels|outputs|"
+                       r"inputs|heads|layers|filters|hidden|length|len)$")
 
 # Required parameters that take a string: a layer's `name` or `scope`, which constructors join
 # to sub-layers' names (`name + "_conv"`), so a made-up number fails where its own name works.
