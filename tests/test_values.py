@@ -537,6 +537,21 @@ def test_loss_terms_logged_as_numpy_lose_nothing_until_the_loss_reads_them(retur
     assert _reported(text.replace("reconstruction + perceptual, terms", returned), "TGF102") is reported
 
 
+@pytest.mark.parametrize("tf2, reported", [(False, False), (True, True)])
+def test_dropout_holds_a_variable_only_in_keras_3(tf2, reported):
+    """ok_dropout_variables_tf1 is silent because TF 1.x's Dropout holds no variable; the same
+    loop on TF 2 (Keras 3) has the seed generator's state in `model.variables`."""
+    text = _silent_fixture("TGF405", "ok_dropout_variables_tf1.py")
+    if tf2:
+        for tf1, now in [("tf.enable_eager_execution()\n", ""), ("tf.layers.", "tf.keras.layers."),
+                         ("tf.train.AdamOptimizer(learning_rate=1e-4)", "tf.keras.optimizers.Adam(1e-4)"),
+                         ("tf.losses.sparse_softmax_cross_entropy(labels=targets, logits=logits)",
+                          "tf.keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)")]:
+            assert tf1 in text
+            text = text.replace(tf1, now)
+    assert _reported(text, "TGF405") is reported
+
+
 @pytest.mark.parametrize("returned, reported", [
     ("return loss, metrics", False),
     ("return loss + metrics[\"content\"], metrics", True),

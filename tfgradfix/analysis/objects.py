@@ -299,7 +299,9 @@ class _Describer:
                     held = max(held, HeldState.VARIABLES)
                 qualified = imports.resolve(node.func) or ""
                 if qualified.startswith(("tensorflow.", "keras", "tf_keras")):
-                    held = max(held, state_made_by(qualified))
+                    made = state_made_by(qualified)
+                    if not (made is HeldState.VARIABLES and self.analysis.legacy_keras):
+                        held = max(held, made)  # Keras 2's and TF 1.x's noise layers hold no variable
                 elif isinstance(node.func, cst.Name) and node.func.value in self.analysis.class_nodes:
                     local = self.analysis.class_nodes[node.func.value]
                     if node.func.value not in classes:
