@@ -669,3 +669,19 @@ def test_an_option_every_taped_call_passes_false_keeps_its_branch_off_the_path(t
                        .replace("def loss(self, x, y):", "def loss(self, x, y, flag=False):", 1))
     found = _reported(_tfgradfix(tmp_path / "options", ".").stdout)
     assert found == [*reported, "surrogate/network.py:27:17: TGF102"]
+
+
+@pytest.mark.parametrize("use, reported", [
+    ("model = ranker.build_graph()", []),
+    # the functional model only summarised, the subclass itself trained: its `call` runs per step
+    ("ranker.build_graph().summary()\n    model = ranker",
+     ["ranker/model.py:25:20: TGF209", "ranker/model.py:26:20: TGF209", "ranker/model.py:27:16: TGF209"]),
+])
+def test_a_model_used_only_through_its_functional_builder_makes_its_layers_once(tmp_path, use, reported):
+    """graph_builder: another module uses the model only through `build_graph`, which returns
+    `Model(inputs, self.call(inputs))`: the layers its `call` makes are made once, on symbolic
+    inputs, and tracked by that functional model."""
+    shutil.copytree(PROJECTS / "graph_builder", tmp_path / "graph_builder")
+    train = tmp_path / "graph_builder" / "ranker" / "train.py"
+    train.write_text(train.read_text().replace("model = ranker.build_graph()", use))
+    assert _reported(_tfgradfix(tmp_path / "graph_builder", ".").stdout) == reported

@@ -20,7 +20,6 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.layer_graph import built_functionally_only
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import INIT_SCOPES
 
@@ -35,11 +34,11 @@ def runs_once(context, node: cst.CSTNode) -> bool:
 
 
 def _call_of_functional_builder(context, scope) -> bool:
-    """`call` of a model class used only to write a functional model (`Cls(...).model()`
-    returning `Model(inputs, self.call(x))`): it runs once, on symbolic inputs."""
-    owner = scope.owner
-    return (owner is not None and isinstance(scope.node, cst.FunctionDef) and scope.node.name.value == "call"
-            and built_functionally_only(context.analysis, owner))
+    """`call` of a model class used only to write a functional model (`Cls(...).model()` or
+    `net = Cls(...)` then `net.build_graph()`, returning `Model(inputs, self.call(x))`): it runs
+    once, on symbolic inputs (the project index)."""
+    return (scope.keras_class is not None and isinstance(scope.node, cst.FunctionDef)
+            and scope.node.name.value == "call" and context.analysis.run_by_hand(scope.keras_class))
 
 
 def _reached_once(context, scope, depth: int) -> bool:

@@ -9,8 +9,7 @@ prediction. Between a layer with trainable weights and another layer
 `Dense(1)(Lambda(f)(Dense(8)(inputs)))` in the functional API), it cuts the weights before
 it off from the loss: that is the evidence `between_layers` looks for, in the code that
 builds the model. The same reading says when a weightless layer class of the module only
-ever sees a model's raw inputs (`applied_to_raw_inputs`), and when a model class is only a
-way to write a functional model (`built_functionally_only`).
+ever sees a model's raw inputs (`applied_to_raw_inputs`).
 """
 
 from __future__ import annotations
@@ -361,42 +360,3 @@ def _first_in_sequential(imports: ImportMap, parents: Parents, cls_name: str, co
     index = next(i for i, e in enumerate(container.elements) if e is element)
     before = [e.value for e in container.elements[:index]]
     return all(_is_input(imports, item) or _weightless(imports, item, cls_name) for item in before)
-
-
-def built_functionally_only(analysis: "ModuleAnalysis", cls: cst.ClassDef) -> bool:
-    """Whether every use of the model class `cls` in the module is `Cls(...).m()` where its
-    method `m` returns `Model(inputs, self.call(x))`: its `call` then runs once, on symbolic
-    inputs, and the functional model tracks every layer that call made (the subclass is only
-    a way to write a functional model). Another module that imports the class is not followed."""
-    name = cls.name.value
-    if analysis.project is not None and analysis.module_name is not None and analysis.project.used_elsewhere(
-            analysis.module_name, name):
-        return False
-    builders = {stmt.name.value for stmt in cls.body.body
-                if isinstance(stmt, cst.FunctionDef) and stmt.name.value != "call" and _wraps_call(analysis, stmt)}
-    if not builders:
-        return False
-    parents = Parents(analysis.module)
-    constructions = _constructions(analysis.module, parents, cls)
-    if not constructions:
-        return False
-    for construction in constructions:
-        method = parents(construction)
-        call = parents(method) if isinstance(method, cst.Attribute) and method.value is construction else None
-        if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func is method
-                and call.func.attr.value in builders):
-            return False
-    return True
-
-
-def _wraps_call(analysis: "ModuleAnalysis", method: cst.FunctionDef) -> bool:
-    """A method returning a Keras `Model(...)` whose outputs are `self.call(...)` on its inputs."""
-    for node in walk_scope(list(method.body.body)):
-        if isinstance(node, cst.Return) and isinstance(node.value, cst.Call):
-            qualified = analysis.imports.resolve(node.value.func) or ""
-            if qualified.startswith(KERAS_PACKAGES) and qualified.rsplit(".", 1)[-1] == "Model" and any(
-                    isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute) and n.func.attr.value == "call"
-                    and isinstance(n.func.value, cst.Name) and n.func.value.value == "self"
-                    for n in descendants(node.value)):
-                return True
-    return False

@@ -41,7 +41,7 @@ from tfgradfix.analysis.dataflow import (
 )
 from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.layer_graph import applied_to_raw_inputs, between_layers, inherits_weights
-from tfgradfix.analysis.project import FunctionInfo, PathEntry, ProjectIndex
+from tfgradfix.analysis.project import FunctionInfo, ModuleInfo, PathEntry, ProjectIndex, index_module, uses_by_hand
 from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tree import child_nodes, contains, descendants, statements
 from tfgradfix.analysis.roles import trained_by_name
@@ -355,6 +355,8 @@ class ModuleAnalysis:
         # Functions (by symbol) where an earlier fix pass of this run replaced NumPy: a conversion
         # of a tensor there is what is left of the round trip.
         self.numpy_fixed = numpy_fixed
+        self.text = text
+        self._alone: Optional[ModuleInfo] = None  # this module indexed alone, where no project holds it
         self.imports = ImportMap(module)
         # The project this module belongs to, and its name there (None: analysed alone).
         self.project = project if module_name is not None else None
@@ -449,9 +451,15 @@ class ModuleAnalysis:
 
     def run_by_hand(self, cls: KerasClass) -> bool:
         """Every construction of this module's class in the project runs its `call` at once by
-        hand (`Block(...).call(net)`): no Keras `__call__` runs it per step (the project index)."""
-        return (self.project is not None and self.module_name is not None
-                and self.project.run_by_hand(self.module_name, cls.name))
+        hand (`Block(...).call(net)`, `Net(...).build_graph()`): no Keras `__call__` runs it per
+        step (the project index; a module analysed alone, standard input, answers for itself)."""
+        if self.project is not None and self.module_name is not None:
+            return self.project.run_by_hand(self.module_name, cls.name)
+        if self._alone is None:
+            self._alone = index_module("__main__", "", self.text)
+        alone, name = self._alone, cls.name
+        sites = sum(1 for dotted, _ in alone.calls if dotted == name)
+        return bool(sites) and uses_by_hand([alone], alone, name, lambda _, dotted: dotted == name) >= sites
 
     @property
     def has_gradient_path(self) -> bool:

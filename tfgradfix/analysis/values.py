@@ -25,7 +25,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import METADATA_ATTRIBUTES, walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name, is_integer_dtype
 from tfgradfix.analysis.keras import self_attribute
-from tfgradfix.analysis.tree import child_nodes
+from tfgradfix.analysis.tree import child_nodes, descendants
 from tfgradfix.analysis.literals import is_float_literal, is_integer_literal
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 
@@ -353,9 +353,10 @@ def _narrowed(parent, imports, node: cst.CSTNode, name: str) -> bool:
                     return narrowed_to_data(parent, imports, current, set(names_in(comp.iter)))
                 comp = comp.inner_for_in
         if isinstance(current, cst.If):
-            if child is current.body and _test_says(current.test, name, imports, True, _tables(parent, current)):
+            tables, flags = _tables(parent, current), _flags(parent, current)
+            if child is current.body and _test_says(current.test, name, imports, True, tables, flags):
                 return True
-            if child is current.orelse and _test_says(current.test, name, imports, False, _tables(parent, current)):
+            if child is current.orelse and _test_says(current.test, name, imports, False, tables, flags):
                 return True
         child, current = current, parent(current)
     return False
@@ -364,19 +365,30 @@ def _narrowed(parent, imports, node: cst.CSTNode, name: str) -> bool:
 def _tables(parent, node: cst.CSTNode) -> dict[str, cst.Dict]:
     """Dict literals the function around `node` binds once at its top level (`kinds = {"tf": tf.Tensor,
     "np": np.ndarray}`): a type test may look its types up there (`isinstance(x, kinds[target])`)."""
+    return {k: v for k, v in _bound_once(parent, node).items() if isinstance(v, cst.Dict)}
+
+
+def _flags(parent, node: cst.CSTNode) -> dict[str, cst.Call]:
+    """Calls the function around `node` binds to a name once, anywhere in its body (`index_is_tensor
+    = tf.is_tensor(index)`, before the input is converted): a test may read one for the call."""
+    return {k: v for k, v in _bound_once(parent, node, everywhere=True).items() if isinstance(v, cst.Call)}
+
+
+def _bound_once(parent, node: cst.CSTNode, everywhere: bool = False) -> dict[str, cst.BaseExpression]:
     function = node
     while function is not None and not isinstance(function, (cst.FunctionDef, cst.Module)):
         function = parent(function)
     if not isinstance(function, cst.FunctionDef) or not isinstance(function.body, cst.IndentedBlock):
         return {}
+    statements = walk_scope(list(function.body.body)) if everywhere else function.body.body
     bound: dict[str, list] = {}
-    for statement in function.body.body:
+    for statement in statements:
         if isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
                 if isinstance(small, cst.Assign) and len(small.targets) == 1 \
                         and isinstance(small.targets[0].target, cst.Name):
                     bound.setdefault(small.targets[0].target.value, []).append(small.value)
-    return {k: v[0] for k, v in bound.items() if len(v) == 1 and isinstance(v[0], cst.Dict)}
+    return {k: v[0] for k, v in bound.items() if len(v) == 1}
 
 
 def _tested_types(types: cst.BaseExpression, tables: dict[str, cst.Dict]) -> list[cst.BaseExpression]:
@@ -389,19 +401,21 @@ def _tested_types(types: cst.BaseExpression, tables: dict[str, cst.Dict]) -> lis
 
 
 def _test_says(test: cst.BaseExpression, name: str, imports, data: bool,
-               tables: Optional[dict[str, cst.Dict]] = None) -> bool:
+               tables: Optional[dict[str, cst.Dict]] = None, flags: Optional[dict[str, cst.Call]] = None) -> bool:
     """Whether `test` being true (`data`) or false (not `data`) means `name` is not a tensor."""
-    tables = tables or {}
+    tables, flags = tables or {}, flags or {}
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return _test_says(test.expression, name, imports, not data, tables)
+        return _test_says(test.expression, name, imports, not data, tables, flags)
     if isinstance(test, cst.BooleanOperation):
         both = isinstance(test.operator, cst.And) == data
         if both:  # `a and b` true: each is true; `a or b` false: each is false
-            return _test_says(test.left, name, imports, data, tables) or \
-                _test_says(test.right, name, imports, data, tables)
-        return _test_says(test.left, name, imports, data, tables) and \
-            _test_says(test.right, name, imports, data, tables)
-    if not isinstance(test, cst.Call) or not test.args or dotted_name(test.args[0].value) != name:
+            return _test_says(test.left, name, imports, data, tables, flags) or \
+                _test_says(test.right, name, imports, data, tables, flags)
+        return _test_says(test.left, name, imports, data, tables, flags) and \
+            _test_says(test.right, name, imports, data, tables, flags)
+    if isinstance(test, cst.Name) and test.value in flags:
+        test = flags[test.value]
+    if not isinstance(test, cst.Call) or not test.args or _subject(test.args[0].value) != name:
         return False
     if isinstance(test.func, cst.Name) and test.func.value == "isinstance" and len(test.args) == 2:
         qualified = [imports.resolve(e) or dotted_name(e) or "" for e in _tested_types(test.args[1].value, tables)]
@@ -411,6 +425,31 @@ def _test_says(test: cst.BaseExpression, name: str, imports, data: bool,
         # tensor and variable (a table of several libraries' tensor types included).
         return all(q in _TENSOR_TYPES for q in qualified) or {"tensorflow.Tensor", "tensorflow.Variable"} <= set(qualified)
     return not data and (imports.resolve(test.func) or "") in _TENSOR_TESTS
+
+
+def names_narrowed_at(parent, imports, node: cst.CSTNode) -> set[str]:
+    """The names the branches around `node` say are not tensors there (`if not tf.is_tensor(edges):`,
+    also through a flag bound to the test): data handed in, from which no gradient comes."""
+    found: set[str] = set()
+    child: Optional[cst.CSTNode] = None
+    current: Optional[cst.CSTNode] = node
+    while current is not None and not isinstance(current, (cst.FunctionDef, cst.Lambda, cst.Module)):
+        if isinstance(current, cst.If) and child in (current.body, current.orelse):
+            flags = _flags(parent, current)
+            tested = [flags.get(n.value, n) for n in descendants(current.test) if isinstance(n, cst.Name)]
+            subjects = {_subject(c.args[0].value) for c in [current.test, *descendants(current.test), *tested]
+                        if isinstance(c, cst.Call) and c.args}
+            found |= {name for name in subjects if name is not None and _test_says(
+                current.test, name, imports, child is current.body, _tables(parent, current), flags)}
+        child, current = current, parent(current)
+    return found
+
+
+def _subject(tested: cst.BaseExpression) -> Optional[str]:
+    """The name a type test is about: `x`, `self.x`, or the list of `tf.is_tensor(attrs[i])`."""
+    if isinstance(tested, cst.Subscript):
+        tested = tested.value
+    return dotted_name(tested)
 
 
 # -- which library made a value ----------------------------------------------------

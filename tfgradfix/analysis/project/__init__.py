@@ -24,7 +24,7 @@ Import from `tfgradfix.analysis.project`; the split is the package's own busines
 """
 
 from tfgradfix.analysis.project.disk import importable_package, module_names
-from tfgradfix.analysis.project.index import MAX_MODULES, ProjectIndex
+from tfgradfix.analysis.project.index import MAX_MODULES, ProjectIndex, uses_by_hand
 from tfgradfix.analysis.project.indexer import absolute_module, checksum, index_module
 from tfgradfix.analysis.project.model import (
     ClassInfo, Definition, FunctionInfo, Kind, ModuleInfo, PathEntry, library_kind,
@@ -32,5 +32,5 @@ from tfgradfix.analysis.project.model import (
 
 __all__ = [
     "MAX_MODULES", "ClassInfo", "Definition", "FunctionInfo", "Kind", "ModuleInfo", "PathEntry", "ProjectIndex",
-    "absolute_module", "checksum", "importable_package", "index_module", "library_kind", "module_names",
+    "absolute_module", "checksum", "importable_package", "index_module", "library_kind", "module_names", "uses_by_hand",
 ]

@@ -4,7 +4,7 @@ the cross-module questions the analysis asks of them (see the package's docstrin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from tfgradfix.analysis.keras import HeldState, state_made_by
 from tfgradfix.analysis.project.disk import (
@@ -330,18 +330,15 @@ class ProjectIndex:
 
     def run_by_hand(self, module: str, name: str) -> bool:
         """Every construction of class `name` of `module` in the project runs the object's
-        `call` at once by hand (`Block(...).call(net)` in a functional model's builder): Keras
-        never calls it, and what its `call` makes is made where that code runs."""
+        `call` at once by hand (`Block(...).call(net)` in a functional model's builder, or an
+        object used only through its own such builder, `esmm.build_graph()`): Keras never calls
+        it, and what its `call` makes is made where that code runs."""
         sites = self.call_sites(module, name)
-        if not sites:
-            return False
-        by_hand = 0
-        for info in list(self.modules.values()):
-            for dotted in info.called_by_hand:
-                definition = self.resolve(info.name, dotted)
-                if definition is not None and definition.qualified == f"{module}.{name}":
-                    by_hand += 1
-        return by_hand >= len(sites)
+        qualified = f"{module}.{name}"
+        return bool(sites) and module in self.modules and uses_by_hand(
+            list(self.modules.values()), self.modules[module], name,
+            lambda info, dotted: (d := self.resolve(info.name, dotted)) is not None and d.qualified == qualified,
+        ) >= len(sites)
 
     def handed_to(self, module: str, name: str, parameter: str) -> list[Definition]:
         """The project functions that callers of function `name` of `module` pass for its
@@ -613,3 +610,19 @@ class ProjectIndex:
                 grown.add(module)
         return grown
 
+
+def uses_by_hand(infos: list[ModuleInfo], home: ModuleInfo, name: str,
+                 names_it: Callable[[ModuleInfo, str], bool]) -> int:
+    """How many uses of class `name` of module `home`, in the modules `infos`, run its `call`
+    by hand: `Cls(...).call(x)`, or an object only used through methods of its own that build
+    `Model(inputs, self.call(inputs))`. `names_it(info, dotted)`: whether a dotted name read in
+    `info` is that class."""
+    cls = home.classes.get(name)
+    builders = frozenset(m for m in (cls.methods if cls is not None else ())
+                         if (f := home.functions.get(f"{name}.{m}")) is not None and f.runs_own_call)
+    count = 0
+    for info in infos:
+        count += sum(1 for dotted in info.called_by_hand if names_it(info, dotted))
+        if builders:
+            count += sum(1 for dotted, methods in info.used_through if methods <= builders and names_it(info, dotted))
+    return count

@@ -75,6 +75,7 @@ class _Indexer:
         self.class_nodes: list[tuple[str, ast.ClassDef]] = []
         self.calls: list[tuple[str, str]] = []
         self.by_hand: list[str] = []
+        self.used_through: list[tuple[str, frozenset[str]]] = []
         self.type_tested: set[str] = set()
         self.search_paths: list[str] = []
         self.handed: list[tuple[str, str, str]] = []
@@ -88,6 +89,7 @@ class _Indexer:
         names = set(bound)
         self._bound_once = {name for name, count in bound.items() if count == 1}
         self._body(tree.body, "", None, None)
+        self.used_through += _used_only_through_methods(tree.body)
         self.info.star_imports = tuple(self.stars)
         self.info.names = frozenset(names)
         known = set(self.info.imports) | set(self.info.functions) | set(self.info.classes)
@@ -95,6 +97,7 @@ class _Indexer:
             (dotted, symbol) for dotted, symbol in self.calls
             if dotted.split(".")[0] in known or (self.stars and "." not in dotted))
         self.info.called_by_hand = tuple(d for d in self.by_hand if d.split(".")[0] in known)
+        self.info.used_through = tuple(u for u in self.used_through if u[0].split(".")[0] in known)
         self.info.type_tested = tuple(sorted(self.type_tested))
         self.info.search_paths = tuple(self.search_paths)
         self.info.handed = tuple(
@@ -139,10 +142,13 @@ class _Indexer:
                 func = node.func
                 if dotted in ("type", "isinstance") and node.args and isinstance(node.args[0], ast.Attribute):
                     self.type_tested.add(node.args[0].attr)
-                if isinstance(func, ast.Attribute) and func.attr == "call" and isinstance(func.value, ast.Call):
-                    made = _dotted(func.value.func)
+                if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+                    made = _dotted(func.value.func)  # `Block(...).call(net)`, `Net(...).model()`
                     if made is not None:
-                        self.by_hand.append(made)
+                        if func.attr == "call":
+                            self.by_hand.append(made)
+                        else:
+                            self.used_through.append((made, frozenset({func.attr})))
                 if dotted is not None:
                     self.calls.append((dotted, symbol))
                     self._handed_arguments(node, dotted)
@@ -276,6 +282,10 @@ class _Indexer:
         self.info.functions[name] = info
         weights: Optional[set[str]] = set() if owner is not None else None
         nested = self._body(node.body, f"{name}.", None, info, weights)
+        self.used_through += _used_only_through_methods(node.body)
+        # A functional model's builder (`return Model(inputs, self.call(inputs))`), not a method
+        # that runs `self.call` by hand on every step or only summarises the model.
+        info.runs_own_call = info.runs_own_call and self._returns_keras_model(node.body)
         if weights:
             self._weights.setdefault(prefix[:-1], set()).update(weights)
         if self._makes_initializer.pop(name, False):
@@ -285,6 +295,17 @@ class _Indexer:
             nested[n.value.id] for n in _own_nodes(node.body)
             if isinstance(n, ast.Return) and isinstance(n.value, ast.Name) and n.value.id in nested
         ) if nested else ()
+
+    def _returns_keras_model(self, body: list[ast.stmt]) -> bool:
+        """Some `return keras.Model(...)`, or a return of a name bound to one."""
+        def is_model(value) -> bool:
+            resolved = self._resolve(value.func) if type(value) is ast.Call else None
+            return resolved is not None and resolved.startswith(_KERAS_ROOTS) and resolved.rsplit(".", 1)[-1] == "Model"
+        nodes = list(_own_nodes(body))
+        models = {t.id for n in nodes if type(n) is ast.Assign and is_model(n.value) for t in n.targets
+                  if type(t) is ast.Name}
+        return any(type(n) is ast.Return and n.value is not None and (
+            is_model(n.value) or (type(n.value) is ast.Name and n.value.id in models)) for n in nodes)
 
     def _handed_arguments(self, call: ast.Call, dotted: str) -> None:
         """Names passed as arguments that may be functions (resolved when asked: `run()` keeps
@@ -309,6 +330,9 @@ class _Indexer:
             self._makes_initializer[info.name] = True
         if resolved in VARIABLE_CONSTRUCTORS or (isinstance(func, ast.Attribute) and func.attr == "add_weight"):
             info.creates_variables = True
+        if info.is_method and isinstance(func, ast.Attribute) and func.attr == "call" \
+                and isinstance(func.value, ast.Name) and func.value.id == "self":
+            info.runs_own_call = True  # with a Keras `Model(...)` in the same method: see `_function`
         if resolved.startswith("numpy.") or (
                 isinstance(func, ast.Attribute) and func.attr == "numpy" and not call.args):
             info.calls_numpy = True
@@ -355,6 +379,32 @@ _AST_FIELDS: dict[type, tuple[str, ...]] = {}
 # Nodes the index never looks at and that hold nothing it does (a third of all nodes).
 _LEAVES = frozenset({ast.Constant, *(c for base in (ast.operator, ast.cmpop, ast.unaryop, ast.boolop,
                                                      ast.expr_context) for c in base.__subclasses__())})
+
+
+_KERAS_ROOTS = ("keras.", "tensorflow.keras.", "tf_keras.", "tensorflow.python.keras.")
+
+
+def _used_only_through_methods(body: list[ast.stmt]) -> list[tuple[str, frozenset[str]]]:
+    """Names this body binds once to a call (`esmm = ESMM(...)`) and reads only to call their
+    methods (`esmm.build_graph()`): what made each, and the methods called."""
+    made: dict[str, list[Optional[str]]] = {}
+    reads: Counter = Counter()
+    methods: dict[str, set[str]] = {}
+    through: Counter = Counter()
+    for node in _own_nodes(body):
+        if type(node) is ast.Assign:
+            for target in node.targets:
+                if type(target) is ast.Name:
+                    made.setdefault(target.id, []).append(
+                        _dotted(node.value.func) if type(node.value) is ast.Call else None)
+        elif type(node) is ast.Name:
+            reads[node.id] += 1
+        elif type(node) is ast.Call and type(node.func) is ast.Attribute and type(node.func.value) is ast.Name:
+            methods.setdefault(node.func.value.id, set()).add(node.func.attr)
+            through[node.func.value.id] += 1
+    # `_own_nodes` yields assignment targets among the names: one of the reads is the binding.
+    return [(calls[0], frozenset(methods[name])) for name, calls in made.items()
+            if len(calls) == 1 and calls[0] is not None and through[name] and reads[name] - 1 == through[name]]
 
 
 def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:

@@ -56,6 +56,7 @@ class FunctionInfo:
     own_gradient: bool = False
     creates_variables: bool = False  # tf.Variable / add_weight in its own body
     calls_numpy: bool = False  # np.* or `.numpy()` in its own body
+    runs_own_call: bool = False  # a method building `Model(inputs, self.call(inputs))`: a functional model's builder
     holds_tape: bool = False
     # Qualified names (in this module) of the nested functions it returns: a factory.
     returns_closures: tuple[str, ...] = ()
@@ -126,6 +127,9 @@ class ModuleInfo:
     # Of those, the constructions whose object's `call` is run at once by hand (`Block(...).call(x)`):
     # the dotted callee as written.
     called_by_hand: tuple[str, ...] = ()
+    # `model = Cls(...)` then only `model.method(...)`: (what was called to make it, those methods),
+    # for each name so bound once in a function or the module's top level.
+    used_through: tuple[tuple[str, frozenset[str]], ...] = ()
     # Attributes whose type it tests (`type(layer.a)`, `isinstance(obj.w, ...)`): by name.
     type_tested: tuple[str, ...] = ()
     # Functions it hands to a call as arguments (`train_step(model, opt, weighted_mse, x, y)`):

@@ -10,7 +10,7 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, names_in
 from tfgradfix.analysis.layer_graph import raw_input_names
 from tfgradfix.analysis.tape_constants import parameters_constant_to_callers
-from tfgradfix.analysis.values import Kind, carries_no_gradient, kind_of, narrowed_to_data
+from tfgradfix.analysis.values import Kind, carries_no_gradient, kind_of, names_narrowed_at, narrowed_to_data
 from tfgradfix.rules.base import Rule
 
 
@@ -60,8 +60,10 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
         return False
     values = [_reaching(context, v) for v in values]
     detached = _DETACHED
-    constant = parameters_constant_to_callers(context.scope) | raw_input_names(context.analysis, context.scope)
-    if constant:  # advantages the callers computed before their tapes opened; a Lambda's raw inputs
+    constant = (parameters_constant_to_callers(context.scope) | raw_input_names(context.analysis, context.scope)
+                | names_narrowed_at(context.parent, context.imports, node))
+    if constant:  # advantages the callers computed before their tapes opened; a Lambda's raw inputs;
+        # inputs a branch says are not tensors (NumPy in, NumPy back out)
         detached = replace(detached, constants=detached.constants | constant)
     if not any(context.scope.analyse(detached).is_tainted(v) for v in values):
         return False
