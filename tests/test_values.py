@@ -549,6 +549,32 @@ def test_numpy_given_back_only_for_numpy_input(edit, rule):
     assert _reported(text.replace(edit[0], edit[1]), rule)
 
 
+@pytest.mark.parametrize("edit, reported", [
+    (("", ""), False),
+    # the helper handed the embeddings instead of the ids: its `np.asarray` detaches them
+    (("positions = block_positions(ids)", "positions = block_positions(self.embed(ids))"), True),
+])
+def test_host_tables_from_ids_and_grid_sizes_detach_nothing(edit, reported):
+    """ok_host_tables_from_ids_and_grid is silent because every NumPy call there takes NumPy copies
+    of token ids, integer masks, or arrays made from sizes; hand it a layer's output and the
+    conversion detaches it."""
+    text = _silent_fixture("TGF101", "ok_host_tables_from_ids_and_grid.py")
+    assert edit[0] in text
+    codes = _codes(text.replace(edit[0], edit[1]) if edit[0] else text)
+    assert any(c.endswith(("TGF101", "TGF102")) for c in codes) is reported
+
+
+@pytest.mark.parametrize("override, reported", [(True, False), (False, True)])
+def test_a_weightless_layer_that_overrides_call_takes_python_inputs(override, reported):
+    """ok_processor_layer_overriding_call is silent because its base bypasses Keras's `__call__`
+    (which refuses Python inputs) and holds no weights: a preprocessor. Without the override it
+    is a layer Keras calls on tensors, and its NumPy detaches them."""
+    text = _silent_fixture("TGF102", "ok_processor_layer_overriding_call.py")
+    if not override:
+        text = text.replace("    def __call__(self, *args, **kwargs):\n        return self.call(*args, **kwargs)\n\n", "")
+    assert _reported(text, "TGF102") is reported
+
+
 @pytest.mark.parametrize("tf2, reported", [(False, False), (True, True)])
 def test_dropout_holds_a_variable_only_in_keras_3(tf2, reported):
     """ok_dropout_variables_tf1 is silent because TF 1.x's Dropout holds no variable; the same

@@ -176,7 +176,8 @@ def find_keras_classes(module: cst.Module, imports: ImportMap, project: Optional
                     legacy = project.is_legacy_keras(f"{external[0].module}.{external[0].name}")
                 info = _describe(cls, imports, parent, functions)
                 info.external = external
-                info.preprocessing = info.preprocessing and not any(c.weights for c in external)
+                info.preprocessing = (info.preprocessing and not any(c.weights for c in external)) or _python_layer(
+                    info, external, imports, project)
                 info.legacy = legacy or (parent is not None and parent.legacy)
                 found[cls] = info
                 by_name[info.name] = info
@@ -351,12 +352,8 @@ def _takes_data(cls: cst.ClassDef, imports: ImportMap) -> bool:
     `List`), or an `isinstance` test against one of those, outside its constructor and config.
     An image processor or an audio feature extractor subclasses `Layer` to be saved with a model;
     it loads and reshapes inputs."""
-    for node in descendants(cls):
-        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call) and any(
-                self_attribute(t.target) is not None for t in node.targets):
-            made = imports.resolve(node.value.func) or ""
-            if made.startswith(KERAS_PACKAGES) and (".layers." in made or ".models." in made):
-                return False  # it holds layers: a model, whatever its inputs are
+    if _holds_keras_layers(cls, imports):
+        return False  # a model, whatever its inputs are
     stack: list[cst.CSTNode] = [cls.body]
     while stack:
         node = stack.pop()
@@ -370,6 +367,30 @@ def _takes_data(cls: cst.ClassDef, imports: ImportMap) -> bool:
             return True
         stack.extend(child_nodes(node))
     return False
+
+
+def _holds_keras_layers(cls: cst.ClassDef, imports: ImportMap) -> bool:
+    for node in descendants(cls):
+        if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call) and any(
+                self_attribute(t.target) is not None for t in node.targets):
+            made = imports.resolve(node.value.func) or ""
+            if made.startswith(KERAS_PACKAGES) and (".layers." in made or ".models." in made):
+                return True
+    return False
+
+
+def _python_layer(info: "KerasClass", external: tuple[ClassInfo, ...], imports: ImportMap,
+                  project: Optional["ProjectIndex"]) -> bool:
+    """A weightless layer (its project bases too) that holds no layers and overrides `__call__`,
+    bypassing Keras's, which refuses inputs that are not tensors: a preprocessor of Python
+    inputs (file paths, images, chat messages) subclassing `Layer` to be saved with a model."""
+    if any(c.weights for c in info.lineage()) or any(c.weights for c in external):
+        return False
+    if project is not None and any(project.kind_of(part).is_keras for c in external for part in c.parts):
+        return False
+    if any(_holds_keras_layers(c.node, imports) for c in info.lineage()):
+        return False
+    return any("__call__" in c.methods for c in info.lineage()) or any("__call__" in c.methods for c in external)
 
 
 def _names_data_type(expr: cst.BaseExpression, imports: ImportMap) -> bool:

@@ -77,6 +77,35 @@ _DATA_TYPES = frozenset({"list", "tuple", "dict", "str", "bytes", "int", "float"
                          "numpy.ndarray", "numpy.generic", "numpy.number", "numpy.integer", "numpy.floating"})
 _TENSOR_TYPES = frozenset({"tensorflow.Tensor", "tensorflow.Variable", "tensorflow.SparseTensor",
                            "tensorflow.RaggedTensor", "keras.KerasTensor", "keras.Variable"})
+# NumPy functions that make a new array from sizes or shapes only: whatever they are given,
+# their result has no gradient to lose.
+NUMPY_FRESH_ARRAYS = frozenset({"arange", "zeros", "ones", "empty", "eye", "identity", "indices", "tri",
+                                "zeros_like", "ones_like", "empty_like"})
+# NumPy functions whose leading positional arguments are the data, and the rest counts, shapes or
+# axes (`np.tile(a, reps)`, `np.repeat(a, n)`, `np.take(a, indices)`): how many lead.
+_NUMPY_DATA_ARGUMENTS = {name: 1 for name in (
+    "tile", "repeat", "reshape", "broadcast_to", "pad", "roll", "expand_dims", "squeeze", "transpose",
+    "swapaxes", "moveaxis", "split", "array_split", "rot90", "take", "flip", "sum", "mean", "max", "min", "prod",
+    "cumsum", "cumprod", "argmax", "argmin", "sort", "argsort")}
+
+
+def numpy_data_arguments(function: str, call: cst.Call) -> list[cst.BaseExpression]:
+    """The arguments of a NumPy call that hold data a gradient could flow through: all of
+    them, less the counts, shapes and axes of the functions that take some."""
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if function in _NUMPY_DATA_ARGUMENTS:
+        return positional[:_NUMPY_DATA_ARGUMENTS[function]]
+    return [a.value for a in call.args]
+
+
+# NumPy functions whose result is a boolean or integer array, whatever they are given.
+_NUMPY_INTEGER_RESULTS = frozenset({
+    "isin", "in1d", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
+    "logical_or", "logical_not", "logical_xor", "isnan", "isinf", "isfinite", "argmax", "argmin", "argsort",
+    "nonzero", "argwhere", "flatnonzero", "searchsorted", "digitize", "bincount"})
+_TO_NUMPY = frozenset({"keras.ops.convert_to_numpy", "keras.src.ops.convert_to_numpy", "keras.ops.core.convert_to_numpy"})
+# Kinds of values that hold no gradient: NumPy of them has none to lose.
+_HOST_KINDS = frozenset({Kind.ARRAY, Kind.INTEGER, Kind.NUMBER, Kind.STRING, Kind.METADATA})
 _TENSOR_TESTS = frozenset({"tensorflow.is_tensor", "keras.ops.is_tensor", "tensorflow.debugging.is_numeric_tensor"})
 
 
@@ -137,6 +166,8 @@ def kind_of(flow: "DataFlow", expr: cst.BaseExpression, _seen: Optional[frozense
             return Kind.METADATA
         if {left, right} <= {Kind.NUMBER, Kind.INTEGER} and not isinstance(expr.operator, cst.Divide):
             return Kind.INTEGER
+        if Kind.ARRAY in (left, right) and {left, right} <= _HOST_KINDS:
+            return Kind.ARRAY  # NumPy with NumPy or a number (`idx - previous - 1`)
         return Kind.FLOAT if Kind.FLOAT in (left, right) else Kind.UNKNOWN
     if isinstance(expr, cst.UnaryOperation):
         return kind_of(flow, expr.expression, seen)
@@ -183,6 +214,8 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
             return Kind.SEQUENCE
         if method in _ARRAY_METHODS:
             return Kind.ARRAY  # Keras's `predict` returns NumPy, whatever model it runs
+        if method not in ("tolist", "item") and kind_of(flow, callee.value, seen) is Kind.ARRAY:
+            return Kind.ARRAY  # an ndarray's own methods (`coords.reshape(...).flatten()`)
     if qualified in _CASTS and len(call.args) >= 2:
         return Kind.INTEGER if _integer_dtype(flow, call.args[1].value) else Kind.FLOAT
     if qualified in _INTEGER_RESULT or qualified in _BOOLEAN_RESULT:
@@ -194,6 +227,17 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
         return Kind.INTEGER
     if qualified in _SHARED_DTYPE and any(kind_of(flow, v, seen) is Kind.INTEGER for v in positional[:2]):
         return Kind.INTEGER
+    if qualified[len("numpy."):] in _NUMPY_INTEGER_RESULTS and qualified.startswith("numpy."):
+        return Kind.INTEGER  # a mask or positions (`np.isin(ids, special)`, `np.argsort(d)`)
+    if qualified in _TO_NUMPY:
+        return Kind.ARRAY  # an explicit host copy (`keras.ops.convert_to_numpy(ids)`)
+    data = numpy_data_arguments(qualified[len("numpy."):], call) if qualified.startswith("numpy.") else []
+    if qualified.startswith("numpy.") and qualified not in _KEEPS_DTYPE and (
+            qualified[len("numpy."):] in NUMPY_FRESH_ARRAYS
+            or (data and all(holds_no_tensor(flow, v, seen) for v in data))):
+        # A new array from sizes (`np.arange(n)`), or NumPy of what is already NumPy or Python
+        # numbers: no tensor goes in, so nothing is detached here.
+        return Kind.ARRAY
     dtype = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "dtype"), None)
     if dtype is not None and qualified.startswith(("tensorflow.", "numpy.", "keras.")):
         return Kind.INTEGER if _integer_dtype(flow, dtype) else Kind.UNKNOWN
@@ -208,6 +252,21 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
     if qualified.startswith("tensorflow.strings."):
         return Kind.STRING
     return Kind.UNKNOWN
+
+
+def holds_no_tensor(flow: "DataFlow", expr: cst.BaseExpression, seen: frozenset = frozenset()) -> bool:
+    """NumPy, Python numbers or strings, shapes, integers: also a list or tuple of them, written
+    out (`[ti, hi, wi]`) or a name bound to `[]` and only filled by `.append` of them."""
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return all(isinstance(e, cst.Element) and holds_no_tensor(flow, e.value, seen) for e in expr.elements)
+    if isinstance(expr, cst.Name) and expr.value not in seen:
+        bound = [b for b in flow.bindings if b.name == expr.value]
+        if bound and all(isinstance(b.value, cst.List) and not b.value.elements for b in bound):
+            appended = [n.args[0].value for n in walk_scope(flow.scope.body) if isinstance(n, cst.Call)
+                        and isinstance(n.func, cst.Attribute) and n.func.attr.value == "append"
+                        and isinstance(n.func.value, cst.Name) and n.func.value.value == expr.value and len(n.args) == 1]
+            return bool(appended) and all(holds_no_tensor(flow, v, seen | {expr.value}) for v in appended)
+    return kind_of(flow, expr, seen) in _HOST_KINDS
 
 
 def _builtin_range(imports, expr: cst.BaseExpression) -> bool:

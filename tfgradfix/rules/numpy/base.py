@@ -10,7 +10,8 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import DEFAULT_BLOCKING, names_in
 from tfgradfix.analysis.layer_graph import raw_input_names
 from tfgradfix.analysis.tape_constants import parameters_constant_to_callers
-from tfgradfix.analysis.values import Kind, carries_no_gradient, kind_of, names_narrowed_at, narrowed_to_data
+from tfgradfix.analysis.values import (NUMPY_FRESH_ARRAYS, carries_no_gradient, holds_no_tensor, names_narrowed_at,
+                                       narrowed_to_data)
 from tfgradfix.rules.base import Rule
 
 
@@ -22,6 +23,10 @@ TENSOR_PRESERVING = frozenset({"flip", "trim_zeros"})
 # padding mask): their result never had a gradient to lose, but they convert the tensor to an
 # array, which a traced (symbolic) tensor refuses.
 SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "empty_like", "full_like", "size"})
+# NumPy functions that make a new array of the sizes they are given (`np.arange(n)`, `np.zeros((h,
+# w))`): whatever computed the sizes, the result never had a gradient; given a traced tensor, they
+# fail as the shape readers do.
+SIZES_ONLY = NUMPY_FRESH_ARRAYS - SHAPE_ONLY
 # `np.shape` and `np.ndim` return the tensor's own `.shape` / `.ndim` without converting it:
 # they work on eager, traced and Keras symbolic tensors alike (measured on TF 2.21).
 SHAPE_ATTRIBUTES = frozenset({"shape", "ndim"})
@@ -78,8 +83,8 @@ def gradient_value(context, value: cst.BaseExpression) -> bool:
     flow = context.flow_at(value)
     if flow is None or not flow.is_tainted(value) or carries_no_gradient(flow, value):
         return False
-    if kind_of(flow, value) is Kind.ARRAY:
-        return False  # already NumPy (`model.predict(x)`): what detached it is reported there
+    if holds_no_tensor(flow, value):
+        return False  # already NumPy (`model.predict(x)`, a list of arrays): what detached it is reported there
     tainted = {name for name in names_in(value) if name in flow.tainted}
     return not narrowed_to_data(context.parent, context.imports, value, tainted)
 

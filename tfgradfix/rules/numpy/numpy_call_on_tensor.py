@@ -8,9 +8,10 @@ import libcst as cst
 
 from tfgradfix.fixes.arrays import ArrayToTensor
 from tfgradfix.fixes.numpy_to_tf import NUMPY_DTYPES, INTEGER_RESULTS
+from tfgradfix.analysis.values import numpy_data_arguments
 from tfgradfix.rules.base import Rule
-from tfgradfix.rules.numpy.base import (CONVERSIONS, SHAPE_ATTRIBUTES, SHAPE_ONLY, TENSOR_PRESERVING, numpy_function,
-                                        on_path_with_tensor)
+from tfgradfix.rules.numpy.base import (CONVERSIONS, SHAPE_ATTRIBUTES, SHAPE_ONLY, SIZES_ONLY, TENSOR_PRESERVING,
+                                        numpy_function, on_path_with_tensor)
 
 
 class NumpyCallOnTensor(Rule):
@@ -20,6 +21,7 @@ class NumpyCallOnTensor(Rule):
     message = "`np.{function}` on a tensor leaves TensorFlow: its gradient is None"
     # What reads only the shape loses no gradient; in a layer it still fails when traced.
     shape_only_message = "`np.{function}` on a tensor fails when `model.fit` or `tf.function` traces the layer (it reads only the shape, so eagerly no gradient is lost)"
+    sizes_only_message = "`np.{function}` of a tensor fails when `model.fit` or `tf.function` traces the layer (it reads only sizes, so eagerly no gradient is lost)"
     triggers = ("numpy",)
     what = (
         "Finds NumPy functions (`np.dot`, `np.exp`, `np.sum`, ... under any alias, and names "
@@ -128,9 +130,9 @@ class NumpyCallOnTensor(Rule):
         function = numpy_function(self, node)
         if function is None or function in CONVERSIONS or function in TENSOR_PRESERVING or function in SHAPE_ATTRIBUTES:
             return
-        if function in SHAPE_ONLY and not self.context.scope.is_keras_forward:
+        if (function in SHAPE_ONLY or function in SIZES_ONLY) and not self.context.scope.is_keras_forward:
             return
-        if not on_path_with_tensor(self, node, [a.value for a in node.args]):
+        if not on_path_with_tensor(self, node, numpy_data_arguments(function, node)):
             return
         arrays = ArrayToTensor(self.context)
         translator = arrays.translator
@@ -141,7 +143,8 @@ class NumpyCallOnTensor(Rule):
             return translator.translate(function, call_node.args)
 
         fix = None
-        message = (self.shape_only_message if function in SHAPE_ONLY else self.message).format(function=function)
+        message = (self.shape_only_message if function in SHAPE_ONLY else self.sizes_only_message
+                   if function in SIZES_ONLY else self.message).format(function=function)
         if translate(node) is not None:
             written = "TensorFlow" if arrays.target.tf is not None else "`keras.ops`"
             fix = arrays.fix(node, translate, f"Replace `np.{function}` with its {written} equivalent",
