@@ -575,6 +575,36 @@ def test_a_weightless_layer_that_overrides_call_takes_python_inputs(override, re
     assert _reported(text, "TGF102") is reported
 
 
+@pytest.mark.parametrize("listed, reported", [("[self.W, self.B]", False), ("[self.W]", True)])
+def test_a_class_listing_its_own_trainable_variables_trains_what_it_lists(listed, reported):
+    """ok_own_trainable_variables is silent because the class's own `trainable_variables()` lists
+    both variables and the loop trains what it returns; leave one out and that one never trains."""
+    text = _silent_fixture("TGF203", "ok_own_trainable_variables.py")
+    assert _reported(text.replace("return [self.W, self.B]", f"return {listed}"), "TGF203") is reported
+
+
+@pytest.mark.parametrize("guarded, reported", [(True, False), (False, True)])
+def test_a_layer_filled_into_an_empty_slot_once_is_made_once(guarded, reported):
+    """ok_lazy_layer_filled_once is silent because `if not self.head:` guards a slot `__init__`
+    leaves None and only `call` fills: made on the first call. Unguarded, it is made every call."""
+    text = _silent_fixture("TGF209", "ok_lazy_layer_filled_once.py")
+    if not guarded:
+        text = text.replace("        if not self.head:\n            self.head = ", "        self.head = ")
+    assert _reported(text, "TGF209") is reported
+
+
+@pytest.mark.parametrize("keras_model, reported", [(False, False), (True, True)])
+def test_predict_of_a_project_layer_in_a_list_is_its_own(keras_model, reported):
+    """ok_own_predict_of_list_items is silent because the items of the list are the project's
+    layers, whose own `predict` returns tensors; a Keras model's `predict` there returns NumPy."""
+    text = _silent_fixture("TGF106", "ok_own_predict_of_list_items.py")
+    if keras_model:
+        text = (text.replace("            m, v = layer.predict(m, v)", "            m, v = self.head.predict(m), v")
+                .replace("        self.layers = []\n", "        self.layers = []\n"
+                         "        self.head = tf.keras.Sequential([tf.keras.layers.Dense(1)])\n"))
+    assert _reported(text, "TGF106") is reported
+
+
 @pytest.mark.parametrize("tf2, reported", [(False, False), (True, True)])
 def test_dropout_holds_a_variable_only_in_keras_3(tf2, reported):
     """ok_dropout_variables_tf1 is silent because TF 1.x's Dropout holds no variable; the same

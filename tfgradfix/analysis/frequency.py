@@ -145,9 +145,33 @@ def once_test(test: cst.BaseExpression, scope, holds: bool, _depth: int = 0) -> 
             return once_test(predicate, scope, holds, _depth + 1)
         return False
     name = dotted_name(test)
-    if name is not None and (name.rsplit(".", 1)[-1] == "built" or _set_once(name, scope)):
+    if name is not None and (name.rsplit(".", 1)[-1] == "built" or _set_once(name, scope) or _filled_once(name, scope)):
         return not holds
     return False
+
+
+def _filled_once(name: str, scope) -> bool:
+    """`self.<slot>` that `__init__` sets to None and the other methods only to objects
+    they construct (`if not self.dense_3: self.dense_3 = Dense(...)`): falsy until filled,
+    then an object, truthy for good, so the code it guards while empty runs once."""
+    if not name.startswith("self.") or name.count(".") != 1 or scope is None:
+        return False
+    emptied = filled = False
+    for method_name, method in scope.owner_methods.items():
+        for node in descendants(method):
+            if not isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+                continue
+            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            if not any(dotted_name(t) == name for t in targets):
+                continue
+            value = node.value
+            if method_name == "__init__" and isinstance(value, cst.Name) and value.value == "None":
+                emptied = True
+            elif method_name != "__init__" and isinstance(node, cst.Assign) and isinstance(value, cst.Call):
+                filled = True
+            else:
+                return False  # emptied again, or set to a value that may be falsy
+    return emptied and filled
 
 
 def _set_once(name: str, scope) -> bool:

@@ -116,6 +116,16 @@ class KerasClass:
             yield cls
             cls = cls.parent
 
+    def lists_own_variables(self, attr: str) -> bool:
+        """The class (or a parent) defines `trainable_variables` / `trainable_weights` itself, as a
+        method or property that reads `self.<attr>`: its training code asks the class what trains."""
+        for cls in self.lineage():
+            for name in ("trainable_variables", "trainable_weights"):
+                method = cls.methods.get(name)
+                if method is not None and any(self_attribute(n) == attr for n in descendants(method)):
+                    return True
+        return False
+
     def method(self, name: str) -> Optional[cst.FunctionDef]:
         return next((c.methods[name] for c in self.lineage() if name in c.methods), None)
 

@@ -97,8 +97,14 @@ class PredictInTape(Rule):
             # Unknown, and trained where the tape names it (`tape.gradient(loss, model.trainable_variables)`):
             # reported, without a fix (calling it may not work). Not otherwise: the TF Object Detection
             # API's `model.predict(images, shapes)` returns tensors, and its tapes list variables.
-            if not context.in_tape or self._tape_trains(node, callee.value):
-                self.report(node)  # (in a helper, `_trained_outside` asked the callers' tapes the same)
+            # In a helper, the callers' tapes say the object is theirs only for one they pass in
+            # (`_trained_outside` asked them): an item of a list of the project's own layers
+            # (`for l in self.layers: l.predict(m, v)`) may define `predict` itself.
+            receiver = callee.value
+            passed = isinstance(receiver, cst.Name) and receiver.value in context.scope.parameter_names
+            if context.scope.is_keras_forward or (
+                    self._tape_trains(node, receiver) if context.in_tape else passed):
+                self.report(node)
             return
         fix = None
         positional = [a for a in node.args if a.keyword is None]
