@@ -98,6 +98,8 @@ def numpy_data_arguments(function: str, call: cst.Call) -> list[cst.BaseExpressi
     return [a.value for a in call.args]
 
 
+# TensorFlow functions joining a list of tensors, which must share one dtype.
+_JOINS = frozenset({"tensorflow.concat", "tensorflow.stack", "keras.ops.concatenate", "keras.ops.stack"})
 # NumPy functions whose result is a boolean or integer array, whatever they are given.
 _NUMPY_INTEGER_RESULTS = frozenset({
     "isin", "in1d", "equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and",
@@ -214,6 +216,8 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
             return Kind.SEQUENCE
         if method in _ARRAY_METHODS:
             return Kind.ARRAY  # Keras's `predict` returns NumPy, whatever model it runs
+        if method == "numpy" and not call.args and kind_of(flow, callee.value, seen) is Kind.INTEGER:
+            return Kind.INTEGER  # (of a float tensor, the copy's uses are the fix's to follow: unknown)
         if method not in ("tolist", "item") and kind_of(flow, callee.value, seen) is Kind.ARRAY:
             return Kind.ARRAY  # an ndarray's own methods (`coords.reshape(...).flatten()`)
     if qualified in _CASTS and len(call.args) >= 2:
@@ -227,6 +231,9 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
         return Kind.INTEGER
     if qualified in _SHARED_DTYPE and any(kind_of(flow, v, seen) is Kind.INTEGER for v in positional[:2]):
         return Kind.INTEGER
+    if qualified in _JOINS and positional and isinstance(positional[0], (cst.List, cst.Tuple)) and any(
+            isinstance(e, cst.Element) and kind_of(flow, e.value, seen) is Kind.INTEGER for e in positional[0].elements):
+        return Kind.INTEGER  # `tf.concat([start_tokens, tf.zeros(n, dtype="int32")], 1)`: one dtype for all
     if qualified[len("numpy."):] in _NUMPY_INTEGER_RESULTS and qualified.startswith("numpy."):
         return Kind.INTEGER  # a mask or positions (`np.isin(ids, special)`, `np.argsort(d)`)
     if qualified in _TO_NUMPY:

@@ -265,14 +265,19 @@ class ArrayToTensor:
         return [n for n in reads if id(n) not in bound and id(n) in readable]
 
     def _fancy(self, subscript: cst.Subscript) -> bool:
-        for element in subscript.slice:
-            index = element.slice
-            if isinstance(index, cst.Index):
-                value = index.value
-                if isinstance(value, (cst.List, cst.Call, cst.ListComp)):
-                    return True
-                if isinstance(value, cst.Name) and value.value in self.flow.ndarray_names:
-                    return True
+        """An index a tensor may not take: NumPy's advanced indexing with arrays, lists or
+        calls. A tensor takes integers, slices, `None` and `...`; with more than one index,
+        a name that is not certainly a Python number (`x[batch_indices, pointer_index]`)
+        may be an array, and TensorFlow refuses it."""
+        indices = [element.slice.value for element in subscript.slice if isinstance(element.slice, cst.Index)]
+        for value in indices:
+            if isinstance(value, (cst.List, cst.Call, cst.ListComp)):
+                return True
+            if isinstance(value, cst.Name) and value.value in self.flow.ndarray_names:
+                return True
+            if (len(subscript.slice) > 1 and isinstance(value, cst.Name) and value.value not in ("None", "Ellipsis")
+                    and kind_of(self.flow, value) not in (Kind.NUMBER, Kind.METADATA)):
+                return True
         return False
 
     # -- ndarray methods ---------------------------------------------------------
