@@ -605,6 +605,16 @@ def test_predict_of_a_project_layer_in_a_list_is_its_own(keras_model, reported):
     assert _reported(text, "TGF106") is reported
 
 
+@pytest.mark.parametrize("frozen, reported", [(True, False), (False, True)])
+def test_a_layer_frozen_in_its_init_trains_none_of_its_variables(frozen, reported):
+    """ok_frozen_anchor_layer is silent because the layer sets `self.trainable = False` in
+    `__init__`: its variable never trained, by design. Unfrozen, Keras 3 loses a weight."""
+    text = _silent_fixture("TGF203", "ok_frozen_anchor_layer.py")
+    if not frozen:
+        text = text.replace("        self.trainable = False\n", "")
+    assert _reported(text, "TGF203") is reported
+
+
 @pytest.mark.parametrize("tf2, reported", [(False, False), (True, True)])
 def test_dropout_holds_a_variable_only_in_keras_3(tf2, reported):
     """ok_dropout_variables_tf1 is silent because TF 1.x's Dropout holds no variable; the same

@@ -116,6 +116,21 @@ class KerasClass:
             yield cls
             cls = cls.parent
 
+    @property
+    def frozen(self) -> bool:
+        """Its `__init__` (or a parent's) sets `self.trainable = False`: nothing of it trains, by design
+        (a YOLO anchor layer holding its boxes in a variable)."""
+        for cls in self.lineage():
+            init = cls.methods.get("__init__")
+            if init is not None and isinstance(init.body, cst.IndentedBlock) and any(
+                    isinstance(small, cst.Assign) and len(small.targets) == 1
+                    and self_attribute(small.targets[0].target) == "trainable"
+                    and isinstance(small.value, cst.Name) and small.value.value == "False"
+                    for statement in init.body.body if isinstance(statement, cst.SimpleStatementLine)
+                    for small in statement.body):
+                return True
+        return False
+
     def lists_own_variables(self, attr: str) -> bool:
         """The class (or a parent) defines `trainable_variables` / `trainable_weights` itself, as a
         method or property that reads `self.<attr>`: its training code asks the class what trains."""
