@@ -80,7 +80,14 @@ class NumpyCallOnTensor(Rule):
         "NumPy in the body of a `try` that catches any error and feeding no gradient (a shape probe) is "
         "silent: tracing fails into the handler. A name a `Lambda`'s function unpacks from its argument is "
         "data where every construction applies the layer to a list holding a model `Input` at that place. "
-        "Any NumPy function (`np.max`) detaches a bootstrap target. Where any of this is unknown, no finding."
+        "Any NumPy function (`np.max`) detaches a bootstrap target. Only a NumPy function's data arguments "
+        "count (`np.tile`'s reps, `np.repeat`'s count, `np.take`'s indices are not data), and NumPy of what is "
+        "already NumPy, Python numbers or integers (also lists of them, and a list only filled with `.append` "
+        "of them), of `keras.ops.convert_to_numpy`, or of a new array from sizes (`np.arange(h)`), detaches "
+        "nothing. An input a branch says is not a tensor (`if not tf.is_tensor(edges):`, also through a flag "
+        "bound to that test, or an item `attrs[i]`) is data there, and what is computed from it too (NumPy in, "
+        "NumPy back out). A weightless layer (its project bases too) holding no layers whose lineage overrides "
+        "`__call__` to hand Python inputs to `call` is a preprocessor. Where any of this is unknown, no finding."
     )
     why = (
         "NumPy converts the tensor to an array, so the tape records nothing. Eagerly the "

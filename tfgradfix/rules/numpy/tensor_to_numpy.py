@@ -39,7 +39,11 @@ class TensorToNumpy(Rule):
         "returns bootstrapped from the critic, gathered in a list, then `np.array(returns)`), while the same "
         "model is called undetached in the same scope is a bootstrap target (semi-gradient TD, SimSiam) and is "
         "not reported; so is a copy (`q.numpy()`, `np.array(q)`, also under the tensor's own name) that the "
-        "scope writes TD targets into and subtracts a tensor from (a DQN's regression target). Unknown means silent."
+        "scope writes TD targets into and subtracts a tensor from (a DQN's regression target). A record dict "
+        "bound empty, also with an annotation (`metrics: dict = {}`), and only filled, returned or printed holds "
+        "logged copies. Dropping `.numpy()` is no fix where the copy is indexed with more than one index that is "
+        "not certainly a Python number (`values.numpy()[rows, cols]`: NumPy's advanced indexing, which a tensor "
+        "refuses). Unknown means silent."
     )
     why = (
         "The array is a copy the tape cannot see, so everything computed from it has no "

@@ -44,7 +44,8 @@ class NonTrainableInSources(TapeRule):
         "with non-trainable weights (BatchNormalization, Normalization), a `trainable=False` weight, a "
         "part frozen with `.trainable = False`, or a `keras.applications` network with BatchNormalization; "
         "for `variables`, those or Keras 3's seed state (Dropout, noise, random augmentation) and "
-        "`stateful=True` RNN states. It is known from where the object is made, through the project "
+        "`stateful=True` RNN states (the seed state only in Keras 3 code: Keras 2's and TF 1.x's noise layers "
+        "hold no variable). It is known from where the object is made, through the project "
         "index. Objects the analysis cannot tell are silent."
     )
     why = (
