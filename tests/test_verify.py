@@ -1094,6 +1094,18 @@ def test_verify_shapes_a_fix_behind_an_option_off_by_default_runs_with_it_on(ver
 
 
 @pytest.mark.slow
+def test_verify_shapes_a_fix_in_two_branches_is_verified_only_where_both_ran(verified):
+    """Held-out bilinear decoders: one unit's fixes in `if self.diagonal:` and `else:`; "verified"
+    came from the `else` alone. The option off by default is turned on for the other branch; a
+    branch no option reaches leaves that part unchecked, and the verdict says so."""
+    units = _shape_verdicts(verified)["branches"]
+    assert units["Bilinear"]["verdict"] == "verified" and units["Bilinear"]["options"] == "diagonal=True", units
+    mixer = units["Mixer"]
+    assert mixer["verdict"] == "inconclusive" and "part of the fix never ran" in mixer["reason"], mixer
+    assert "w_sparse" in mixer["reason"], mixer
+
+
+@pytest.mark.slow
 def test_verify_shapes_the_projects_own_call_failing_is_named(verified):
     (verdict,) = _shape_verdicts(verified)["own_call"].values()
     assert verdict["verdict"] == "inconclusive", verdict

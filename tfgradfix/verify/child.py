@@ -1988,9 +1988,10 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
             if unit["kind"] == "layer":
                 result = verify_layer(tf, np, unit, original, fixed)
                 flags = _false_flags(getattr(original.get(unit["entry"]), unit["name"], None))
-                if flags and result.get("verdict") == "verified" and lines.wanted and not lines.ran \
-                        and not _acted(result):
-                    # The fix sits behind an option off by default (`use_elsa=False`): run it on.
+                if flags and result.get("verdict") == "verified" and lines.wanted and (
+                        (not lines.ran and not _acted(result)) or lines.missing()):
+                    # The fix, or part of it, sits behind an option off by default (`use_elsa=False`,
+                    # `diagonal=False`): run it on too.
                     flagged = verify_layer(tf, np, {**unit, "flags": flags}, original, fixed)
                     if flagged.get("verdict") == "failed" or (flagged.get("verdict") == "verified" and lines.ran):
                         result = {**flagged, "options": ", ".join(f"{k}=True" for k in flags)}
@@ -2010,6 +2011,15 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
                           "arguments and inputs tried, and nothing it does showed (no gradient came back, no variable "
                           "is tracked that was not), so nothing of the fix was checked; add a module-level example() "
                           "(or a [tool.tfgradfix.verify.examples] entry) whose arguments reach it")
+        missing = lines.missing() if result.get("verdict") == "verified" and lines.ran else {}
+        if missing:
+            # Part of the fix ran and checked out; the rest (another branch: `if self.diagonal:`) never
+            # ran, so its verdict would be the other part's.
+            where = "; ".join(f"`{code}` in {os.path.relpath(path, unit['fixed'])}"
+                              for path, found in sorted(missing.items()) for code in _statements(path, found)[:2])
+            result.update(verdict="inconclusive", reason=f"part of the fix never ran ({where}) with the arguments "
+                          "and inputs tried, so it was not checked (the rest of the fix ran and checked out); add a "
+                          "module-level example() (or a [tool.tfgradfix.verify.examples] entry) whose arguments reach it")
         if result.get("verdict") == "inconclusive":
             result["reason"] = _keras_2(tf, str(result.get("reason", "")))
         return result
@@ -2101,6 +2111,29 @@ class _Lines:
         if self.wanted:
             sys.settrace(self._previous)
         return False
+
+    def missing(self) -> dict[str, set[int]]:
+        """The wanted statements that did not run, less those in a function a decorator traces
+        (`@tf.function`: AutoGraph runs a converted copy, whose lines the trace does not see)."""
+        import ast
+
+        found: dict[str, set[int]] = {}
+        for path, starts in self.wanted.items():
+            left = {n for n in starts if (path, n) not in self.ran}
+            if not left:
+                continue
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    tree = ast.parse(handle.read())
+            except (OSError, SyntaxError, ValueError):
+                continue
+            traced = [(f.lineno, f.end_lineno or f.lineno) for f in ast.walk(tree)
+                      if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                          "function" in ast.unparse(d) for d in f.decorator_list)]
+            left = {n for n in left if not any(first <= n <= last for first, last in traced)}
+            if left:
+                found[path] = left
+        return found
 
     def _call(self, frame, event, arg):
         if frame.f_code.co_filename in self.wanted:
