@@ -15,7 +15,7 @@ write a functional model (`Cls(...).model()`, returning `Model(inputs, self.call
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterator, Optional, Union
 
 import libcst as cst
 
@@ -154,23 +154,15 @@ def _filled_once(name: str, scope) -> bool:
     """`self.<slot>` that `__init__` sets to None and the other methods only to objects
     they construct (`if not self.dense_3: self.dense_3 = Dense(...)`): falsy until filled,
     then an object, truthy for good, so the code it guards while empty runs once."""
-    if not name.startswith("self.") or name.count(".") != 1 or scope is None:
-        return False
     emptied = filled = False
-    for method_name, method in scope.owner_methods.items():
-        for node in descendants(method):
-            if not isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
-                continue
-            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-            if not any(dotted_name(t) == name for t in targets):
-                continue
-            value = node.value
-            if method_name == "__init__" and isinstance(value, cst.Name) and value.value == "None":
-                emptied = True
-            elif method_name != "__init__" and isinstance(node, cst.Assign) and isinstance(value, cst.Call):
-                filled = True
-            else:
-                return False  # emptied again, or set to a value that may be falsy
+    for method_name, node in _writes(name, scope):
+        value = node.value
+        if method_name == "__init__" and isinstance(value, cst.Name) and value.value == "None":
+            emptied = True
+        elif method_name != "__init__" and isinstance(node, cst.Assign) and isinstance(value, cst.Call):
+            filled = True
+        else:
+            return False  # emptied again, or set to a value that may be falsy
     return emptied and filled
 
 
@@ -178,23 +170,28 @@ def _set_once(name: str, scope) -> bool:
     """`self.<flag>` that the class only ever sets to `True` outside `__init__` (its lazy
     `build` sets `self.is_built = True`), and to `False` nowhere else: a flag that, once
     true, stays true, so the code it guards while false runs once."""
-    if not name.startswith("self.") or name.count(".") != 1 or scope is None:
-        return False
     set_true = False
+    for method_name, node in _writes(name, scope):
+        value = node.value
+        if isinstance(node, cst.Assign) and isinstance(value, cst.Name) and value.value == "True" \
+                and method_name != "__init__":
+            set_true = True
+        elif not (method_name == "__init__" and isinstance(value, cst.Name) and value.value == "False"):
+            return False  # set to something else, or reset: not a one-way flag
+    return set_true
+
+
+def _writes(name: str, scope) -> Iterator[tuple[str, Union[cst.Assign, cst.AnnAssign, cst.AugAssign]]]:
+    """Every assignment to `self.<attr>` (`name`) in the methods of the scope's class, with
+    the method it is in; none where `name` is not such an attribute."""
+    if not name.startswith("self.") or name.count(".") != 1 or scope is None:
+        return
     for method_name, method in scope.owner_methods.items():
         for node in descendants(method):
-            if not isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
-                continue
-            targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
-            if not any(dotted_name(t) == name for t in targets):
-                continue
-            value = node.value
-            if isinstance(node, cst.Assign) and isinstance(value, cst.Name) and value.value == "True" \
-                    and method_name != "__init__":
-                set_true = True
-            elif not (method_name == "__init__" and isinstance(value, cst.Name) and value.value == "False"):
-                return False  # set to something else, or reset: not a one-way flag
-    return set_true
+            if isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+                targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+                if any(dotted_name(t) == name for t in targets):
+                    yield method_name, node
 
 
 def method_return(call: cst.Call, scope) -> Optional[cst.BaseExpression]:
