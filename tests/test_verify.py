@@ -1801,6 +1801,15 @@ def test_a_fix_in_a_namespace_package_is_run_through_the_layer_that_imports_it(t
 
 
 @pytest.mark.slow
+def test_a_module_importing_the_projects_packages_from_a_subfolder_loads(tmp_path):
+    """setup_root: `algorithms/gas/gas.py` imports `layers.layers` by its path from the `setup.py`
+    root; the verifier wrote it under its own stem and the unit "needed layers.layers"."""
+    _, _, verdicts = _verify_project_json(tmp_path, "setup_root")
+    (verdict,) = verdicts.values()
+    assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
+
+
+@pytest.mark.slow
 def test_a_subclass_of_another_modules_plain_trainer_runs_through_its_example(tmp_path):
     """verify_plain_trainer: `Fitter(Trainer)`, Trainer a plain class of base.py; the changed
     step is a function a method returns. It runs through `train_step_example()`."""

@@ -102,9 +102,10 @@ class Project:
             parts = (path.stem,)
         return "_tfgradfix_" + re.sub(r"\W", "_", "_".join(parts))
 
-    def module_file(self, path: Path) -> str:
-        """Where the module lives in a tree the child imports."""
-        name = self.module_name(path)
+    def module_file(self, path: Path, spelled: Optional[str] = None) -> str:
+        """Where the module lives in a tree the child imports (under the name its importers
+        spell, where that is another of its names)."""
+        name = spelled or self.module_name(path)
         if path.name == "__init__.py":
             return name.replace(".", "/") + "/__init__.py"
         return name.replace(".", "/") + ".py"
@@ -127,6 +128,10 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
         todo.append((path, set()))
     tree = Tree()
     done: dict[Path, frozenset] = {}
+    # How the project's absolute imports spell a module another name of it also reaches
+    # (`from layers.layers import X` from `algorithms/gas/gas.py`, under a `setup.py` root): the
+    # tree writes it there, where the import looks.
+    spelled: dict[Path, str] = {}
     while todo:
         path, names = todo.pop()
         wanted.setdefault(path, set()).update(names)
@@ -146,8 +151,9 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
         extra, before = blocks.get(path, ([], None))
         piece = table.slice(names, extra, before)
         code = (TAKE_CODE + piece.code) if extra else piece.code
-        tree.files[project.module_file(path)] = code
-        _data_beside(path, project.module_file(path), tree)
+        module_file = project.module_file(path, spelled.get(path))
+        tree.files[module_file] = code
+        _data_beside(path, module_file, tree)
         if path in [p for p, _ in requests]:
             tree.missing.update(piece.missing)
         for imported in piece.imports:
@@ -158,6 +164,9 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
                 todo.append((submodule, {ALL}))
                 continue
             target = project.resolve(path, imported.module, imported.level)
+            if target is not None and not imported.level and target.name != "__init__.py" \
+                    and imported.module != project.module_name(target) and imported.module in module_names(str(target)):
+                spelled[target] = imported.module
             if target is not None:
                 if imported.name and imported.name != "*":
                     todo.append((target, {imported.name}))
