@@ -1810,6 +1810,15 @@ def test_a_module_importing_the_projects_packages_from_a_subfolder_loads(tmp_pat
 
 
 @pytest.mark.slow
+def test_a_module_importing_folders_by_their_path_from_the_working_folder_loads(tmp_path):
+    """run_from_root: `models/blocks/block.py` imports `models.blocks.helpers`, which only running
+    from the repository root finds (no setup.py, no `__init__.py`); the unit "needed models"."""
+    _, _, verdicts = _verify_project_json(tmp_path, "run_from_root")
+    (verdict,) = verdicts.values()
+    assert verdict["verdict"] == "verified" and verdict["none_before"], verdict
+
+
+@pytest.mark.slow
 def test_a_subclass_of_another_modules_plain_trainer_runs_through_its_example(tmp_path):
     """verify_plain_trainer: `Fitter(Trainer)`, Trainer a plain class of base.py; the changed
     step is a function a method returns. It runs through `train_step_example()`."""

@@ -53,9 +53,24 @@ class Project:
         return other
 
     def resolve(self, importer: Path, module: str, level: int) -> Optional[Path]:
-        """The project file an import in `importer` names (the project index answers), or None."""
+        """The project file an import in `importer` names (the project index answers), or None.
+        An absolute import the index does not know is looked for from the folders above the
+        importer, up to the working folder: research code runs its scripts from the repository
+        root (`from models.transformer.decoder_layer import ...` in `models/transformer/decoder.py`)."""
         found = self.index.file_of_import(str(importer), module, level)
-        return Path(found).resolve() if found is not None else None
+        if found is not None:
+            return Path(found).resolve()
+        if level or not module:
+            return None
+        top = Path.cwd().resolve()
+        for folder in importer.resolve().parents:
+            if folder != top and top not in folder.parents:
+                break
+            candidate = folder.joinpath(*module.split("."))
+            for file in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+                if file.is_file():
+                    return file
+        return None
 
     def text(self, path: Path) -> Optional[str]:
         if path not in self.texts:
@@ -165,7 +180,8 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
                 continue
             target = project.resolve(path, imported.module, imported.level)
             if target is not None and not imported.level and target.name != "__init__.py" \
-                    and imported.module != project.module_name(target) and imported.module in module_names(str(target)):
+                    and imported.module != project.module_name(target) \
+                    and target.with_suffix("").parts[-len(imported.module.split(".")):] == tuple(imported.module.split(".")):
                 spelled[target] = imported.module
             if target is not None:
                 if imported.name and imported.name != "*":
