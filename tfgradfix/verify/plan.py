@@ -147,6 +147,7 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
     # (`from layers.layers import X` from `algorithms/gas/gas.py`, under a `setup.py` root): the
     # tree writes it there, where the import looks.
     spelled: dict[Path, str] = {}
+    requested = {p for p, _ in requests}
     while todo:
         path, names = todo.pop()
         wanted.setdefault(path, set()).update(names)
@@ -166,10 +167,11 @@ def build_tree(project: Project, requests: list[tuple[Path, set[str]]],
         extra, before = blocks.get(path, ([], None))
         piece = table.slice(names, extra, before)
         code = (TAKE_CODE + piece.code) if extra else piece.code
-        module_file = project.module_file(path, spelled.get(path))
+        # (a requested module keeps its own name: the child imports it by that name)
+        module_file = project.module_file(path, None if path in requested else spelled.get(path))
         tree.files[module_file] = code
         _data_beside(path, module_file, tree)
-        if path in [p for p, _ in requests]:
+        if path in requested:
             tree.missing.update(piece.missing)
         for imported in piece.imports:
             # `from . import ops` / `from pkg import ops`: a submodule, when there is one by that name.
