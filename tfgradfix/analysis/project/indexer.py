@@ -89,7 +89,6 @@ class _Indexer:
         names = set(bound)
         self._bound_once = {name for name, count in bound.items() if count == 1}
         self._body(tree.body, "", None, None)
-        self.used_through += _used_only_through_methods(tree.body)
         self.info.star_imports = tuple(self.stars)
         self.info.names = frozenset(names)
         known = set(self.info.imports) | set(self.info.functions) | set(self.info.classes)
@@ -129,8 +128,11 @@ class _Indexer:
         # every node of every module, most of them names and attributes. mypy does not
         # narrow on `type(node) is`, hence `Any`.
         node: Any
+        uses = _UsesThrough() if owner is None else None  # a module's or a function's names, not a class's
         for node in _own_nodes(body):
             kind = type(node)
+            if uses is not None and kind in _USES_SEEN:
+                uses.see(node, kind)
             if kind is ast.Name:
                 if node.id in _PATH_STARTS:
                     self.starts_path = True
@@ -186,6 +188,8 @@ class _Indexer:
                     self._resolve(node.value.func) or "").startswith("numpy.")
             elif weights is not None and isinstance(node, (ast.Assign, ast.AnnAssign)):
                 weights.update(self._weight_targets(node))
+        if uses is not None:
+            self.used_through += uses.found()
         return nested
 
     # imports
@@ -282,7 +286,6 @@ class _Indexer:
         self.info.functions[name] = info
         weights: Optional[set[str]] = set() if owner is not None else None
         nested = self._body(node.body, f"{name}.", None, info, weights)
-        self.used_through += _used_only_through_methods(node.body)
         # A functional model's builder (`return Model(inputs, self.call(inputs))`), not a method
         # that runs `self.call` by hand on every step or only summarises the model.
         info.runs_own_call = info.runs_own_call and self._returns_keras_model(node.body)
@@ -384,27 +387,37 @@ _LEAVES = frozenset({ast.Constant, *(c for base in (ast.operator, ast.cmpop, ast
 _KERAS_ROOTS = ("keras.", "tensorflow.keras.", "tf_keras.", "tensorflow.python.keras.")
 
 
-def _used_only_through_methods(body: list[ast.stmt]) -> list[tuple[str, frozenset[str]]]:
-    """Names this body binds once to a call (`esmm = ESMM(...)`) and reads only to call their
-    methods (`esmm.build_graph()`): what made each, and the methods called."""
-    made: dict[str, list[Optional[str]]] = {}
-    reads: Counter = Counter()
-    methods: dict[str, set[str]] = {}
-    through: Counter = Counter()
-    for node in _own_nodes(body):
-        if type(node) is ast.Assign:
+_USES_SEEN = frozenset({ast.Assign, ast.Name, ast.Call})
+
+
+class _UsesThrough:
+    """Names a body binds once to a call (`esmm = ESMM(...)`) and reads only to call their
+    methods (`esmm.build_graph()`), seen node by node in the indexer's one walk of the body."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, list[Optional[str]]] = {}
+        self.reads: Counter = Counter()
+        self.methods: dict[str, set[str]] = {}
+        self.through: Counter = Counter()
+
+    def see(self, node: Any, kind: type) -> None:
+        if kind is ast.Assign:
             for target in node.targets:
                 if type(target) is ast.Name:
-                    made.setdefault(target.id, []).append(
+                    self.made.setdefault(target.id, []).append(
                         _dotted(node.value.func) if type(node.value) is ast.Call else None)
-        elif type(node) is ast.Name:
-            reads[node.id] += 1
-        elif type(node) is ast.Call and type(node.func) is ast.Attribute and type(node.func.value) is ast.Name:
-            methods.setdefault(node.func.value.id, set()).add(node.func.attr)
-            through[node.func.value.id] += 1
-    # `_own_nodes` yields assignment targets among the names: one of the reads is the binding.
-    return [(calls[0], frozenset(methods[name])) for name, calls in made.items()
-            if len(calls) == 1 and calls[0] is not None and through[name] and reads[name] - 1 == through[name]]
+        elif kind is ast.Name:
+            self.reads[node.id] += 1
+        elif kind is ast.Call and type(node.func) is ast.Attribute and type(node.func.value) is ast.Name:
+            self.methods.setdefault(node.func.value.id, set()).add(node.func.attr)
+            self.through[node.func.value.id] += 1
+
+    def found(self) -> list[tuple[str, frozenset[str]]]:
+        """What made each such name, and the methods called on it."""
+        # The walk yields assignment targets among the names: one of the reads is the binding.
+        return [(calls[0], frozenset(self.methods[name])) for name, calls in self.made.items()
+                if len(calls) == 1 and calls[0] is not None and self.through[name]
+                and self.reads[name] - 1 == self.through[name]]
 
 
 def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
