@@ -234,14 +234,14 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
     if qualified in _JOINS and positional and isinstance(positional[0], (cst.List, cst.Tuple)) and any(
             isinstance(e, cst.Element) and kind_of(flow, e.value, seen) is Kind.INTEGER for e in positional[0].elements):
         return Kind.INTEGER  # `tf.concat([start_tokens, tf.zeros(n, dtype="int32")], 1)`: one dtype for all
-    if qualified[len("numpy."):] in _NUMPY_INTEGER_RESULTS and qualified.startswith("numpy."):
+    numpy = qualified[len("numpy."):] if qualified.startswith("numpy.") else None
+    if numpy in _NUMPY_INTEGER_RESULTS:
         return Kind.INTEGER  # a mask or positions (`np.isin(ids, special)`, `np.argsort(d)`)
     if qualified in _TO_NUMPY:
         return Kind.ARRAY  # an explicit host copy (`keras.ops.convert_to_numpy(ids)`)
-    data = numpy_data_arguments(qualified[len("numpy."):], call) if qualified.startswith("numpy.") else []
-    if qualified.startswith("numpy.") and qualified not in _KEEPS_DTYPE and (
-            qualified[len("numpy."):] in NUMPY_FRESH_ARRAYS
-            or (data and all(holds_no_tensor(flow, v, seen) for v in data))):
+    if numpy is not None and qualified not in _KEEPS_DTYPE and (
+            numpy in NUMPY_FRESH_ARRAYS
+            or ((data := numpy_data_arguments(numpy, call)) and all(holds_no_tensor(flow, v, seen) for v in data))):
         # A new array from sizes (`np.arange(n)`), or NumPy of what is already NumPy or Python
         # numbers: no tensor goes in, so nothing is detached here.
         return Kind.ARRAY
@@ -409,6 +409,8 @@ def narrowed_to_data(parent, imports, node: cst.CSTNode, names: set[str]) -> boo
 
 
 def _narrowed(parent, imports, node: cst.CSTNode, name: str) -> bool:
+    tables: Optional[dict[str, cst.Dict]] = None
+    flags: Optional[dict[str, cst.Call]] = None
     child: Optional[cst.CSTNode] = None
     current: Optional[cst.CSTNode] = node
     while current is not None and not isinstance(current, (cst.FunctionDef, cst.Lambda, cst.Module)):
@@ -419,7 +421,8 @@ def _narrowed(parent, imports, node: cst.CSTNode, name: str) -> bool:
                     return narrowed_to_data(parent, imports, current, set(names_in(comp.iter)))
                 comp = comp.inner_for_in
         if isinstance(current, cst.If):
-            tables, flags = _tables(parent, current), _flags(parent, current)
+            if tables is None or flags is None:  # one function holds every branch around `node`
+                tables, flags = _tables(parent, current), _flags(parent, current)
             if child is current.body and _test_says(current.test, name, imports, True, tables, flags):
                 return True
             if child is current.orelse and _test_says(current.test, name, imports, False, tables, flags):
@@ -497,16 +500,19 @@ def names_narrowed_at(parent, imports, node: cst.CSTNode) -> set[str]:
     """The names the branches around `node` say are not tensors there (`if not tf.is_tensor(edges):`,
     also through a flag bound to the test): data handed in, from which no gradient comes."""
     found: set[str] = set()
+    tables: Optional[dict[str, cst.Dict]] = None
+    flags: Optional[dict[str, cst.Call]] = None
     child: Optional[cst.CSTNode] = None
     current: Optional[cst.CSTNode] = node
     while current is not None and not isinstance(current, (cst.FunctionDef, cst.Lambda, cst.Module)):
         if isinstance(current, cst.If) and child in (current.body, current.orelse):
-            flags = _flags(parent, current)
+            if tables is None or flags is None:  # one function holds every branch around `node`
+                tables, flags = _tables(parent, current), _flags(parent, current)
             tested = [flags.get(n.value, n) for n in descendants(current.test) if isinstance(n, cst.Name)]
             subjects = {_subject(c.args[0].value) for c in [current.test, *descendants(current.test), *tested]
                         if isinstance(c, cst.Call) and c.args}
             found |= {name for name in subjects if name is not None and _test_says(
-                current.test, name, imports, child is current.body, _tables(parent, current), flags)}
+                current.test, name, imports, child is current.body, tables, flags)}
         child, current = current, parent(current)
     return found
 

@@ -1989,7 +1989,7 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
                 result = verify_layer(tf, np, unit, original, fixed)
                 flags = _false_flags(getattr(original.get(unit["entry"]), unit["name"], None))
                 if flags and result.get("verdict") == "verified" and lines.wanted and (
-                        (not lines.ran and not _acted(result)) or _own(unit, lines.missing())):
+                        (not lines.ran and not _acted(result)) or _unreached(unit, lines)):
                     # The fix, or part of it, sits behind an option off by default (`use_elsa=False`,
                     # `diagonal=False`): run it on too.
                     flagged = verify_layer(tf, np, {**unit, "flags": flags}, original, fixed)
@@ -2011,7 +2011,7 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
                           "arguments and inputs tried, and nothing it does showed (no gradient came back, no variable "
                           "is tracked that was not), so nothing of the fix was checked; add a module-level example() "
                           "(or a [tool.tfgradfix.verify.examples] entry) whose arguments reach it")
-        missing = _own(unit, lines.missing()) if result.get("verdict") == "verified" and lines.ran else {}
+        missing = _unreached(unit, lines) if result.get("verdict") == "verified" and lines.ran else {}
         if missing:
             # Part of the fix ran and checked out; the rest (another branch: `if self.diagonal:`) never
             # ran, so its verdict would be the other part's.
@@ -2073,14 +2073,19 @@ def changed_statements(original_root: str, fixed_root: str) -> dict[str, set[int
     return found
 
 
-def _own(unit: UnitJob, statements: dict[str, set[int]]) -> dict[str, set[int]]:
-    """Those of `statements` in the unit's own definition (its class or function in its module):
-    the tree's other changes are other units' fixes, which this unit's run need not reach."""
+def _unreached(unit: UnitJob, lines: "_Lines") -> dict[str, set[int]]:
+    """The statements of the fix in the unit's own definition (its class or function in its
+    module) that no run reached: the tree's other changes are other units' fixes. Left out:
+    those in a function a decorator traces (`@tf.function`: AutoGraph runs a converted copy,
+    whose lines the trace does not see), and the slice's own guard around an import the fix
+    added (`except ImportError as _tfgradfix_absent_error:`), which runs only where the module
+    is absent."""
     import ast
 
     path = os.path.join(unit["fixed"], *unit["entry"].split("."))
     path = path + ".py" if os.path.isfile(path + ".py") else os.path.join(path, "__init__.py")
-    if path not in statements:
+    left = {n for n in lines.wanted.get(path, ()) if (path, n) not in lines.ran}
+    if not left:
         return {}
     try:
         with open(path, encoding="utf-8") as handle:
@@ -2088,10 +2093,15 @@ def _own(unit: UnitJob, statements: dict[str, set[int]]) -> dict[str, set[int]]:
     except (OSError, SyntaxError, ValueError):
         return {}
     name = unit["name"].split(".")[0]
-    spans = [(d.lineno, d.end_lineno or d.lineno) for d in tree.body
-             if isinstance(d, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and d.name == name]
-    own = {n for n in statements[path] if any(first <= n <= last for first, last in spans)}
-    return {path: own} if own else {}
+    own = [(d.lineno, d.end_lineno or d.lineno) for d in tree.body
+           if isinstance(d, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and d.name == name]
+    skipped = [(f.lineno, f.end_lineno or f.lineno) for f in ast.walk(tree)
+               if (isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                   "function" in ast.unparse(d) for d in f.decorator_list))
+               or (isinstance(f, ast.ExceptHandler) and (f.name or "").startswith("_tfgradfix"))]
+    left = {n for n in left if any(first <= n <= last for first, last in own)
+            and not any(first <= n <= last for first, last in skipped)}
+    return {path: left} if left else {}
 
 
 def _acted(result: dict) -> bool:
@@ -2132,32 +2142,6 @@ class _Lines:
         if self.wanted:
             sys.settrace(self._previous)
         return False
-
-    def missing(self) -> dict[str, set[int]]:
-        """The wanted statements that did not run, less those in a function a decorator traces
-        (`@tf.function`: AutoGraph runs a converted copy, whose lines the trace does not see)."""
-        import ast
-
-        found: dict[str, set[int]] = {}
-        for path, starts in self.wanted.items():
-            left = {n for n in starts if (path, n) not in self.ran}
-            if not left:
-                continue
-            try:
-                with open(path, encoding="utf-8") as handle:
-                    tree = ast.parse(handle.read())
-            except (OSError, SyntaxError, ValueError):
-                continue
-            # Also the slice's own guard around an import the fix added (`except ImportError as
-            # _tfgradfix_absent_error:`), which runs only where the module is absent.
-            skipped = [(f.lineno, f.end_lineno or f.lineno) for f in ast.walk(tree)
-                       if (isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-                           "function" in ast.unparse(d) for d in f.decorator_list))
-                       or (isinstance(f, ast.ExceptHandler) and (f.name or "").startswith("_tfgradfix"))]
-            left = {n for n in left if not any(first <= n <= last for first, last in skipped)}
-            if left:
-                found[path] = left
-        return found
 
     def _call(self, frame, event, arg):
         if frame.f_code.co_filename in self.wanted:
