@@ -776,7 +776,9 @@ def test_a_variable_filled_slice_by_slice_is_an_output_buffer(edit, codes):
 
 @pytest.mark.parametrize("edit, reported", [
     (lambda text: text, False),
-    (lambda text: text.replace("tf.equal(pred, y), tf.float32", "tf.nn.softmax(forward(x)), tf.float32"), True),
+    # (the accuracy fed into the logits, so that what it returns is on the gradient's way)
+    (lambda text: text.replace("tf.equal(pred, y), tf.float32", "tf.nn.softmax(forward(x)), tf.float32").replace(
+        "update(tape, forward(x), y)", "update(tape, forward(x) * accuracy(batches)[0], y)"), True),
 ])
 def test_comparisons_and_counts_carry_no_gradient(edit, reported):
     """ok_accuracy_in_tape is silent because its floats come from `tf.equal` and
@@ -1149,3 +1151,42 @@ class Gated(tf.keras.Model):
 def test_a_cut_in_a_helper_of_a_helper_counts_where_the_weights_reach_it(returned, reported):
     """fixtures/projects/token_masks: the same chain, called from another module with token ids."""
     assert _reported(_GATE_CHAIN.format(returned=returned), "TGF302") is reported
+
+
+def test_a_helpers_result_counts_where_a_caller_uses_it():
+    """ok_score_helper_only_logged is silent because the scores are only appended to logs; add
+    one to the loss and the NumPy in the helper is reported."""
+    text = _silent_fixture("TGF101", "ok_score_helper_only_logged.py")
+    used = text.replace("+ bce(tf.zeros_like(fake_out), fake_out)\n            fake_score, real_score = scores(",
+                        "\n            fake_score, real_score = scores(")
+    used = used.replace("            fake_log.append(fake_score)\n",
+                        "            loss = loss + bce(tf.zeros_like(fake_out), fake_out) + real_score\n"
+                        "            fake_log.append(fake_score)\n")
+    assert _reported(used, "TGF101")
+
+
+def test_a_copy_regressed_on_something_else_is_no_target():
+    """ok_dqn_target_copy_into_loss is silent because the copy filled with TD targets is compared
+    with the Q-values it copies; compare it with a stopped copy instead and the `.numpy()` counts."""
+    text = _silent_fixture("TGF102", "ok_dqn_target_copy_into_loss.py")
+    other = text.replace("loss = self.loss_fn(q_target, q)",
+                         "loss = self.loss_fn(q_target, tf.stop_gradient(q)) + tf.reduce_mean(q)")
+    assert _codes(other) == ["20:TGF102", "27:TGF103"]
+
+
+def test_a_tape_asked_for_a_gradient_records_its_block():
+    """ok_tape_never_asked is silent because its tape is never asked for a gradient; ask it and
+    the beam search's NumPy is on the path."""
+    text = _silent_fixture("TGF102", "ok_tape_never_asked.py")
+    asked = text.replace("    return hypotheses[0][0]", "    tape.gradient(hypotheses[0][1], state)\n"
+                                                         "    return hypotheses[0][0]")
+    assert _reported(asked, "TGF102")
+
+
+def test_a_source_rebound_after_the_tape_is_judged_by_what_reaches_the_gradient():
+    """ok_watched_variables_by_name is silent because the list the gradient asks for is rebound to
+    watched variables after the block; rebind it to a tensor and it is reported."""
+    text = _silent_fixture("TGF403", "ok_watched_variables_by_name.py")
+    tensor = text.replace('variables = [v for v in tape.watched_variables() if "encoder" in v.name]',
+                          "variables = tf.constant(model.trainable_variables[0])")
+    assert _reported(tensor, "TGF403")

@@ -9,7 +9,7 @@ from typing import Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import (
-    CONTAINER_MUTATORS, Blocking, DataFlow, is_item_write, target_name_nodes, target_names, walk_scope,
+    Blocking, DataFlow, is_item_write, mutates_live, target_name_nodes, target_names, walk_scope,
 )
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
@@ -187,7 +187,7 @@ class TraversalContext(BatchableVisitor):
         if flow is None or statement is None:
             return False
         if isinstance(statement, cst.Return):
-            return self.scope.forward
+            return self.scope.forward and not self.scope.result_unused
         if isinstance(statement, cst.Assign):
             return any(
                 name in flow.live for t in statement.targets for name in target_names(t.target)
@@ -196,7 +196,7 @@ class TraversalContext(BatchableVisitor):
             return any(name in flow.live for name in target_names(statement.target))
         if isinstance(statement, cst.Expr):
             return any(expr is statement.value or contains(statement.value, expr)
-                       for expr in flow.sink_expressions) or _mutates_live(statement.value, flow)
+                       for expr in flow.sink_expressions) or mutates_live(statement.value, flow)
         return False
 
     def feeds_only_numpy_buffers(self) -> bool:
@@ -317,13 +317,20 @@ class TraversalContext(BatchableVisitor):
         copy = statement.targets[0].target.value
         if copy not in flow.item_assigned:
             return False
-        # Compared with the tensor it copies, or, where the copy took its name (`target =
-        # np.array(target)`), with the model's output computed again (`values - target`).
-        return any(isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Subtract)
-                   and copy in {_name(n.left), _name(n.right)}
-                   and (({_name(n.left), _name(n.right)} == {copy, original}) if copy != original else
-                        any(name != copy and name in flow.tainted for name in (_name(n.left), _name(n.right))))
-                   for n in walk_scope(self.scope.body))
+        # Compared with the tensor it copies (`q_backup - q`, or a loss of the two: `mse(q_backup,
+        # q)`), or, where the copy took its name (`target = np.array(target)`), with the model's
+        # output computed again (`values - target`).
+        for n in walk_scope(self.scope.body):
+            if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Subtract):
+                pair = (_name(n.left), _name(n.right))
+            elif isinstance(n, cst.Call) and len(n.args) >= 2 and all(a.keyword is None for a in n.args[:2]):
+                pair = (_name(n.args[0].value), _name(n.args[1].value))
+            else:
+                continue
+            if copy in pair and ((set(pair) == {copy, original}) if copy != original else
+                                 any(name != copy and name in flow.tainted for name in pair)):
+                return True
+        return False
 
     def _is_record(self, name: str) -> bool:
         """A local bound only to an empty dict (`logs = {}`, `logs = dict()`), filled with item
@@ -445,17 +452,6 @@ def _targets(statement: cst.CSTNode) -> list[str]:
     if isinstance(statement, cst.Assign):
         return [name for t in statement.targets for name in target_names(t.target)]
     return list(target_names(statement.target))
-
-
-def _mutates_live(expr: cst.BaseExpression, flow: DataFlow) -> bool:
-    if not isinstance(expr, cst.Call) or not isinstance(expr.func, cst.Attribute):
-        return False
-    owner = expr.func.value
-    return (
-        expr.func.attr.value in CONTAINER_MUTATORS
-        and isinstance(owner, cst.Name)
-        and owner.value in flow.live
-    )
 
 
 class ParentMap:

@@ -259,7 +259,7 @@ class DataFlow:
                 self._collect_call(node)
             elif isinstance(node, cst.Return) and node.value is not None:
                 self.escaping.append(node.value)
-                if self.scope.forward:
+                if self.scope.forward and not self.scope.result_unused:
                     self.sink_expressions.append(node.value)
         self.targets = bootstrap_calls(self.scope, nodes, self.imports, self._detached_later)
 
@@ -843,7 +843,11 @@ NOT_TENSOR_NAMESPACES = ("tensorflow.nest.", "tensorflow.data.", "tensorflow.tra
                           "tensorflow.distribute.", "tensorflow.config.", "tensorflow.summary.", "tensorflow.io.gfile.",
                           "tensorflow.keras.layers.", "tensorflow.keras.models.", "tensorflow.keras.optimizers.",
                           "tensorflow.keras.Model", "tensorflow.keras.Sequential", "tensorflow.Module",
-                          "tensorflow.GradientTape")
+                          "tensorflow.GradientTape",
+                          # TF 1.x's variable lists and getters: variables, which a tape watches
+                          *(f"tensorflow.{space}{name}" for space in ("", "compat.v1.") for name in (
+                              "trainable_variables", "global_variables", "local_variables", "model_variables",
+                              "get_variable", "get_collection")))
 
 
 def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optional[set[str]] = None,
@@ -966,3 +970,15 @@ def argument_for(func: cst.FunctionDef, call: cst.Call, name: str, bound: bool =
         index += 1
     param = next((p for p in parameters(func) if p.name.value == name), None)
     return param.default if param is not None else None
+
+
+def mutates_live(expr: cst.BaseExpression, flow: DataFlow) -> bool:
+    """Whether `expr` fills a container that feeds the output (`losses.append(l)`)."""
+    if not isinstance(expr, cst.Call) or not isinstance(expr.func, cst.Attribute):
+        return False
+    owner = expr.func.value
+    return (
+        expr.func.attr.value in CONTAINER_MUTATORS
+        and isinstance(owner, cst.Name)
+        and owner.value in flow.live
+    )

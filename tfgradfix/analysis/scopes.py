@@ -36,7 +36,7 @@ from typing import Iterator, Optional, Union
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import (
-    DEFAULT_BLOCKING, Blocking, DataFlow, walk_scope, argument_for, parameters, tainted_arguments,
+    DEFAULT_BLOCKING, Blocking, DataFlow, walk_scope, argument_for, mutates_live, parameters, tainted_arguments,
     tainted_parameters, target_names,
 )
 from tfgradfix.analysis.imports import ImportMap, dotted_name
@@ -109,6 +109,8 @@ class Scope:
     lambda_sites: list[tuple["Scope", cst.Call]] = field(default_factory=list, repr=False)
     # What other modules' path calls pass for its parameters (`PathEntry.flags`); None: not known.
     external_flags: Optional[frozenset[tuple[str, str]]] = frozenset()
+    # A helper on the path whose every call site drops what it returns (a score only logged).
+    result_unused: bool = False
 
     def local_definitions(self) -> dict[str, list[cst.CSTNode]]:
         """What each name of the scope is bound to: nested `def`s and plain `name = value`."""
@@ -329,6 +331,9 @@ class Scope:
         return flow
 
 
+_SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
+
+
 def _assigned_attributes(target: cst.BaseExpression) -> set[str]:
     """The `self.<attr>` an assignment target binds, also inside `self.a, self.b = ...`."""
     if isinstance(target, (cst.Tuple, cst.List)):
@@ -357,6 +362,7 @@ class ModuleAnalysis:
         self.numpy_fixed = numpy_fixed
         self.text = text
         self._alone: Optional[ModuleInfo] = None  # this module indexed alone, where no project holds it
+        self._mention_counts: Optional[tuple[dict[str, int], dict[str, int]]] = None
         self.imports = ImportMap(module)
         # The project this module belongs to, and its name there (None: analysed alone).
         self.project = project if module_name is not None else None
@@ -414,6 +420,7 @@ class ModuleAnalysis:
         if not text or any(marker in text for marker in _HANDING_MARKERS):
             self._find_handed_functions()
         self._propagate()
+        self._find_unused_results()
         if self.project is not None and ".compile(" in text:
             self._compiled_losses()
         self._sealed = True
@@ -595,6 +602,69 @@ class ModuleAnalysis:
                         self.unrecorded.update(_paused(node, item.asname.name.value))
         if scope.tape_blocks:
             scope.model_calls = True
+
+    def _find_unused_results(self) -> None:
+        """Mark the helpers on the path whose results no caller uses toward its output (a score
+        helper called in the tape, its results only appended to logs): what they return is no sink,
+        and their flows are analysed again. Unknown callers (other modules, Keras, the function
+        passed as a value) count as using it."""
+        for _ in range(3):
+            unused = [s for s in list(self.scopes.values()) if s.forward and not s.result_unused and s.flow is not None
+                      and not self._result_used(s, frozenset())]
+            if not unused:
+                return
+            for scope in unused:
+                scope.result_unused = True
+                scope._variants.clear()
+                scope.analyse()
+
+    def _result_used(self, scope: Scope, seen: frozenset) -> bool:
+        node = scope.node
+        # (in a Keras layer's helpers NumPy on a tensor fails when `fit` traces it, whatever it feeds)
+        if (not isinstance(node, cst.FunctionDef) or scope.is_keras_forward or scope.external_callers
+                or scope.handed or scope.lambda_sites or scope.tape_blocks or scope in seen):
+            return True
+        sites = self.callers_of(scope)
+        if not sites or len(sites) != self._mentions(node.name.value, scope.owner is not None):
+            return True
+        return any(self._call_used(caller, site, seen | {scope}) for caller, site in sites)
+
+    def _mentions(self, name: str, method: bool) -> int:
+        """How often the module mentions a function (`name` read) or a method (`.name`), called or not."""
+        if self._mention_counts is None:
+            names: dict[str, int] = {}
+            attributes: dict[str, int] = {}
+            stack: list[cst.CSTNode] = [self.module]
+            while stack:
+                node = stack.pop()
+                stack.extend(child_nodes(node))
+                if isinstance(node, cst.Attribute):
+                    attributes[node.attr.value] = attributes.get(node.attr.value, 0) + 1
+                elif isinstance(node, cst.Name):
+                    names[node.value] = names.get(node.value, 0) + 1
+            self._mention_counts = (names, attributes)
+        names, attributes = self._mention_counts
+        # (the `def` name, and each attribute's name, are Name nodes too)
+        return attributes.get(name, 0) if method else names.get(name, 0) - 1 - attributes.get(name, 0)
+
+    def _call_used(self, caller: Scope, site: cst.Call, seen: frozenset) -> bool:
+        """Whether the statement holding `site` feeds the caller's output (a test or an iterable
+        is not followed: it counts as used)."""
+        flow = caller.flow
+        if not caller.on_path or flow is None:
+            return False
+        if not flow.sink_expressions:
+            return True  # what the caller differentiates is not in it (its tape handed to a helper)
+        statement = next((n for n in walk_scope(caller.body) if isinstance(n, _SMALL_STATEMENTS) and contains(n, site)),
+                         None)
+        if statement is None or any(contains(expr, site) for expr in flow.sink_expressions):
+            return True  # (`update(tape, logits * accuracy(x))`: handed to what takes the gradient)
+        if isinstance(statement, cst.Return):
+            return caller.forward and self._result_used(caller, seen)
+        if isinstance(statement, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+            targets = statement.targets if isinstance(statement, cst.Assign) else [statement]
+            return any(name in flow.live for t in targets for name in target_names(t.target))
+        return mutates_live(statement.value, flow)
 
     def _propagate(self) -> None:
         """Analyse the scopes on the path; carry taint into the helpers they call,
@@ -1279,4 +1349,28 @@ def _after_last_gradient(block: cst.With, tape: str, scope_body) -> list[cst.CST
         return []
     last = max((i for i, statement in enumerate(body) if any(asked(n) for n in descendants(statement))),
                default=None)
-    return body[last + 1:] if last is not None else []
+    if last is None:
+        # A tape never asked for a gradient and never handed on (returned, passed, stored): a
+        # validation step written with the training step's `with`, recording for nothing.
+        return [] if _tape_handed_on(tape, scope_body) else body
+    return body[last + 1:]
+
+
+_TAPE_CONTROLS = frozenset({"watch", "reset", "stop_recording", "watched_variables"})
+
+
+def _tape_handed_on(tape: str, scope_body) -> bool:
+    """Whether the function reads `tape` other than to control it (`tape.watch(x)`), nested
+    functions included."""
+    for statement in scope_body:
+        parent_of = {id(child): node for node in descendants(statement) for child in child_nodes(node)}
+        for node in descendants(statement):
+            if not (isinstance(node, cst.Name) and node.value == tape):
+                continue
+            parent = parent_of.get(id(node))
+            if isinstance(parent, cst.AsName):
+                continue
+            if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in _TAPE_CONTROLS:
+                continue
+            return True
+    return False

@@ -83,10 +83,15 @@ def _object_key(scope: "Scope", call: cst.Call, imports: ImportMap):
 
 
 def _detached_call(node: cst.Call, imports: ImportMap):
-    """The call whose output `node` detaches: `m(x)[-1].numpy()`, `np.array(m(x))`."""
+    """The call whose output `node` detaches: `m(x)[-1].numpy()`, `np.array(m(x))`, also after TF
+    ops on that output alone (`tf.reduce_max(m(x)).numpy()`, the best next Q-value)."""
     inner = detached_value(node, imports)
-    if inner is None:
-        return None
-    while isinstance(inner, cst.Subscript):
-        inner = inner.value
+    while inner is not None:
+        if isinstance(inner, cst.Subscript):
+            inner = inner.value
+        elif (isinstance(inner, cst.Call) and inner.args and inner.args[0].keyword is None and not inner.args[0].star
+              and (imports.resolve(inner.func) or "").startswith(("tensorflow.", "keras.ops."))):
+            inner = inner.args[0].value
+        else:
+            break
     return inner if isinstance(inner, cst.Call) else None

@@ -173,6 +173,9 @@ class ArrayToTensor:
             if isinstance(parent, cst.UnaryOperation) and isinstance(parent.operator, (cst.Minus, cst.Plus)):
                 node = parent
                 continue
+            if isinstance(parent, cst.IfExp) and parent.test is not node:
+                node = parent  # `t.numpy() if hasattr(t, "numpy") else t`: the uses of either are the array's
+                continue
             if isinstance(parent, cst.Comparison) and len(parent.comparisons) == 1 and isinstance(
                     parent.comparisons[0].operator, (cst.Equal, cst.NotEqual, cst.LessThan, cst.LessThanEqual,
                                                      cst.GreaterThan, cst.GreaterThanEqual)):

@@ -89,6 +89,10 @@ class NumpyRoundtrip(Rule):
         value = node.args[0].value
         if flow is None or not on_path_with_tensor(self, node, [value]):
             return
+        if isinstance(value, cst.Name) and any(
+                b.name == value.value and isinstance(b.value, cst.Call) and self.context.copied_as_target(b.value)
+                for b in flow.bindings):
+            return  # a DQN's target copy (`q_target = q.numpy()`, TD targets written in), detached on purpose
         numpy_left = _has_numpy(self, value)
         if not numpy_left and not is_certainly_tensor(flow, value, sublayers=False):
             return  # what a sub-layer, method or held function returns may be no tensor (a distribution)

@@ -102,9 +102,10 @@ class UnwatchedSource(TapeRule):
                 elif not bindings or any(contains(block.node, b.statement) for b in bindings):
                     continue
                 else:
-                    # The binding that reaches the block decides: `x = tf.convert_to_tensor(x)`
-                    # makes a tensor of a parameter that could have been anything.
-                    reaching = reaching_value(block.node, name, self.context.parent)
+                    # The binding that reaches the gradient call decides: `x = tf.convert_to_tensor(x)`
+                    # makes a tensor of a parameter that could have been anything; `x = [v for v in
+                    # tape.watched_variables() ...]` after the block, a list of variables.
+                    reaching = reaching_value(gradient.statement, name, self.context.parent)
                     if not is_certainly_tensor(flow, source if reaching is None else reaching):
                         continue
                 watch = cst.parse_statement(f"{block.name}.watch({name})\n")
