@@ -1190,3 +1190,13 @@ def test_a_source_rebound_after_the_tape_is_judged_by_what_reaches_the_gradient(
     tensor = text.replace('variables = [v for v in tape.watched_variables() if "encoder" in v.name]',
                           "variables = tf.constant(model.trainable_variables[0])")
     assert _reported(tensor, "TGF403")
+
+
+def test_a_gradient_target_depends_on_the_binding_that_reaches_the_call():
+    """ok_epoch_mean_under_the_loss_name is silent because the name of the loss is bound to the
+    epoch's mean only after the loop; fold that mean into the loss the tape differentiates and
+    the logged copies are on the gradient's way."""
+    text = _silent_fixture("TGF102", "ok_epoch_mean_under_the_loss_name.py")
+    folded = text.replace("                losses.append(loss.numpy())\n",
+                          "                losses.append(loss.numpy())\n                loss = loss + np.mean(losses)\n")
+    assert _reported(folded, "TGF102")

@@ -234,6 +234,9 @@ class DataFlow:
     value_cache: dict = field(default_factory=dict, repr=False)
     _undetached_live: Optional[set[str]] = field(default=None, repr=False)
     _any_live: set[str] = field(default_factory=set, repr=False)
+    # `tape.gradient(loss, ...)` calls, and the binding of `loss` that certainly reaches each
+    _named_targets: list[cst.Call] = field(default_factory=list, repr=False)
+    _target_bindings: dict[str, list[cst.BaseExpression]] = field(default_factory=dict, repr=False)
 
     # -- construction -------------------------------------------------------
 
@@ -262,6 +265,28 @@ class DataFlow:
                 if self.scope.forward and not self.scope.result_unused:
                     self.sink_expressions.append(node.value)
         self.targets = bootstrap_calls(self.scope, nodes, self.imports, self._detached_later)
+        self._reaching_targets()
+
+    def _reaching_targets(self) -> None:
+        """A gradient target's name may be bound again where the tape never sees it (`loss =
+        np.mean(losses)` after the epoch's loop, for printing): what the target depends on is the
+        binding that reaches the `gradient` call, where that is certain."""
+        from tfgradfix.analysis.rebinding import gradient_target_binding  # it reads DataFlow: imported when asked
+
+        root = self.scope.node
+        if not self._named_targets or not isinstance(root, (cst.FunctionDef, cst.Module)):
+            return
+        values: dict[str, list[cst.BaseExpression]] = {}
+        uncertain: set[str] = set()
+        for call in self._named_targets:
+            target = call.args[0].value
+            assert isinstance(target, cst.Name)
+            value = gradient_target_binding(root, call, target.value)
+            if value is None:
+                uncertain.add(target.value)
+            else:
+                values.setdefault(target.value, []).append(value)
+        self._target_bindings = {name: found for name, found in values.items() if name not in uncertain}
 
     def _detached_later(self, call: cst.Call) -> bool:
         """Whether `call`'s output reaches the scope's output, but only through a detaching call
@@ -354,9 +379,10 @@ class DataFlow:
         method = callee.attr.value
         owner = callee.value
         if method in CONTAINER_MUTATORS and isinstance(owner, cst.Name):
-            # `outputs.append(h)` makes `outputs` depend on `h`.
+            # `outputs.append(h)` makes `outputs` depend on `h`; text (`bar.write(f"loss {loss}")`) holds no tensor.
             for arg in call.args:
-                self.bindings.append(Binding(owner.value, arg.value, call))
+                if not isinstance(arg.value, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
+                    self.bindings.append(Binding(owner.value, arg.value, call))
         elif (method == "watch" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names
               and self.blocking.all_sources):
             for arg in call.args:
@@ -366,6 +392,8 @@ class DataFlow:
         elif method == "gradient" and isinstance(owner, cst.Name) and owner.value in self.scope.tape_names:
             if call.args:
                 self.sink_expressions.append(call.args[0].value)
+                if isinstance(call.args[0].value, cst.Name):
+                    self._named_targets.append(call)
             if len(call.args) > 1:
                 self.gradient_sources.append(call.args[1].value)
         elif method == "add_loss" and self_attribute(callee) is not None and self.scope.forward:
@@ -485,12 +513,21 @@ class DataFlow:
         for binding in bindings:
             depends.setdefault(binding.name, set()).update(names(binding.value))
         live: set[str] = set()
-        work = [name for expr in self.sink_expressions for name in names(expr)]
-        while work:
-            name = work.pop()
-            if name in live:
+        work = [name for expr in self.sink_expressions for name in names(expr) if name not in self._target_bindings]
+        for name, values in self._target_bindings.items():
+            if any(isinstance(e, cst.Name) and e.value == name for e in self.sink_expressions
+                   if not any(e is c.args[0].value for c in self._named_targets)):
+                work.append(name)  # also a sink by another way (returned): every binding counts
                 continue
             live.add(name)
+            work.extend(n for value in values for n in names(value))
+        expanded: set[str] = set()
+        while work:
+            name = work.pop()
+            if name in expanded:
+                continue
+            live.add(name)
+            expanded.add(name)
             work.extend(depends.get(name, ()))
         return live
 

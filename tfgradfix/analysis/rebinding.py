@@ -71,13 +71,10 @@ def reaching(statement: cst.CSTNode, name: str, parent_of) -> tuple[str, Optiona
         for earlier in reversed(body[:body.index(node)]):
             if name not in names_bound(earlier):
                 continue
-            small = earlier.body[0] if isinstance(earlier, cst.SimpleStatementLine) and len(earlier.body) == 1 else None
-            if not (isinstance(small, cst.Assign) and len(small.targets) == 1
-                    and isinstance(small.targets[0].target, cst.Name) and small.targets[0].target.value == name):
+            found = _last_assignment(earlier, name)
+            if found is None or any(name in names_bound(loop) for loop in loops):
                 return "unknown", None, None
-            if any(name in names_bound(loop) for loop in loops):
-                return "unknown", None, None
-            return "value", small.value, earlier
+            return ("value", *found)
         if isinstance(container, cst.Module):
             return "unknown", None, None
         node = parent_of(container)  # the compound statement around it (through `else:` and the like)
@@ -93,6 +90,36 @@ def reaching(statement: cst.CSTNode, name: str, parent_of) -> tuple[str, Optiona
             loops.append(node)
         elif isinstance(node, (cst.Try, cst.TryStar)) and name in names_bound(node.body):
             return "unknown", None, None  # a handler or `finally` runs after part of the `try` body
+
+
+def _last_assignment(statement: cst.CSTNode, name: str) -> Optional[tuple[cst.BaseExpression, cst.CSTNode]]:
+    """The `name = value` that `statement` leaves `name` bound to, when it certainly runs last:
+    a plain assignment, or the last binding at the top of a `with` body (the body always runs;
+    the tape's `loss = loss_fn(y, pred)`)."""
+    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
+        small = statement.body[0]
+        if (isinstance(small, cst.Assign) and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name) and small.targets[0].target.value == name):
+            return small.value, statement
+        return None
+    if isinstance(statement, cst.With) and isinstance(statement.body, cst.IndentedBlock) and not any(
+            item.asname is not None and name in target_names(item.asname.name) for item in statement.items):
+        inner = next((s for s in reversed(statement.body.body) if name in names_bound(s)), None)
+        return _last_assignment(inner, name) if inner is not None else None
+    return None
+
+
+def gradient_target_binding(root: cst.CSTNode, call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+    """The value of the binding of `name` that reaches `call` (`tape.gradient(name, ...)`) on every
+    path, in the function or module `root`; None where that is not certain."""
+    parent_of = Parents(root)
+    node: cst.CSTNode = call
+    while (parent := parent_of(node)) is not None and not isinstance(parent, (cst.IndentedBlock, cst.Module)):
+        node = parent
+    if parent is None:
+        return None
+    how, value, _ = reaching(node, name, parent_of)
+    return value if how == "value" else None
 
 
 class Parents:
