@@ -38,8 +38,9 @@ class NumpyRoundtrip(Rule):
         "The wrapped value is computed from a tensor that carries a gradient (the evidence of TGF101), it is "
         "not the layer's own argument, and the converted result reaches the output or the loss. What it wraps "
         "is NumPy, or a tensor the function made from a NumPy result (a leftover); a tensor that never left "
-        "TensorFlow is not evidence. What it wraps is not a bootstrap target (TGF102's evidence). Unknown "
-        "means silent."
+        "TensorFlow is not evidence. What it wraps is not a bootstrap target (TGF102's evidence), nor a DQN's "
+        "target copy (`q_target = q.numpy()`, TD targets written into it, then `mse(tf.convert_to_tensor(q_target), "
+        "q)`). Unknown means silent."
     )
     why = (
         "Converting back to a tensor does not restore the gradient that NumPy dropped: the "

@@ -39,11 +39,15 @@ class TensorToNumpy(Rule):
         "returns bootstrapped from the critic, gathered in a list, then `np.array(returns)`), while the same "
         "model is called undetached in the same scope is a bootstrap target (semi-gradient TD, SimSiam) and is "
         "not reported; so is a copy (`q.numpy()`, `np.array(q)`, also under the tensor's own name) that the "
-        "scope writes TD targets into and subtracts a tensor from (a DQN's regression target). A record dict "
+        "scope writes TD targets into and subtracts a tensor from or hands with it to a loss (a DQN's regression "
+        "target, `mse(q_target, q)`). As TGF101: a helper's result counts only where a caller uses it, a tape "
+        "never asked for a gradient records nothing, a rebound gradient target depends on the binding that "
+        "reaches the call, and text written to a log or progress bar holds no tensor. A record dict "
         "bound empty, also with an annotation (`metrics: dict = {}`), and only filled, returned or printed holds "
         "logged copies. Dropping `.numpy()` is no fix where the copy is indexed with more than one index that is "
         "not certainly a Python number (`values.numpy()[rows, cols]`: NumPy's advanced indexing, which a tensor "
-        "refuses). Unknown means silent."
+        "refuses), nor where the copy is made either way (`x.numpy() if hasattr(x, \"numpy\") else x`) and a use of it "
+        "has no TF form. Unknown means silent."
     )
     why = (
         "The array is a copy the tape cannot see, so everything computed from it has no "

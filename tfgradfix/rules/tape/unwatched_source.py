@@ -38,7 +38,9 @@ class UnwatchedSource(TapeRule):
     )
     evidence = (
         "The source is certainly a tensor bound before the block (a TF constructor or op result, in the "
-        "binding that reaches the block), not a variable, not computed inside the block, not a parameter as "
+        "binding that reaches the `gradient` call: `vars = [v for v in tape.watched_variables() ...]` after the "
+        "block is a list of variables), not a variable (nor TF 1.x's `trainable_variables()`, "
+        "`global_variables()`, `get_variable`), not computed inside the block, not a parameter as "
         "passed (a caller may pass a variable), no `tape.watch` of it, and a target that can depend on it (the "
         "block reads it, or calls code that might). `model.inputs` / `model.input` as the source: a Keras "
         "model's, so `self.inputs` only in a Keras class that does not set that attribute itself (a plain "
