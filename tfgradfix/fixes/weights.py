@@ -47,6 +47,10 @@ class Weight:
         if name is not None:
             renamed = name.visit(_NoScopeSeparator())
             name = renamed if isinstance(renamed, cst.BaseExpression) else name
+            if not _literal_text(name):
+                # `name + "kernel"`, `f"{prefix}_beta"`: a `/` may come from the value at run time
+                name = cst.Call(func=cst.Attribute(value=_parenthesized(name), attr=cst.Name("replace")),
+                                args=[cst.Arg(cst.SimpleString('"/"')), cst.Arg(cst.SimpleString('"_"'))])
         keywords = [("name", name), ("shape", self.shape), ("initializer", self.initializer),
                     ("trainable", self.trainable), ("dtype", self.dtype)]
         return cst.Call(
@@ -55,10 +59,23 @@ class Weight:
         )
 
 
+def _literal_text(expr: cst.BaseExpression) -> bool:
+    """Text written out in full: a string literal, or literals side by side."""
+    if isinstance(expr, cst.ConcatenatedString):
+        return _literal_text(expr.left) and _literal_text(expr.right)
+    return isinstance(expr, cst.SimpleString)
+
+
+def _parenthesized(expr: cst.BaseExpression) -> cst.BaseExpression:
+    if isinstance(expr, (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.FormattedString)) or expr.lpar:
+        return expr
+    return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
 class _NoScopeSeparator(cst.CSTTransformer):
     """`"elsa/alpha"` as `"elsa_alpha"`: a TF 1.x-style scoped variable name, which Keras 3's
     `add_weight` refuses (`name` cannot contain `/`); the variable was untracked, so no
-    checkpoint holds the old name."""
+    checkpoint holds the old name. A name computed at run time is also replaced there."""
 
     def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
         return updated.with_changes(value=updated.value.replace("/", "_"))
