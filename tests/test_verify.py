@@ -1240,6 +1240,36 @@ def test_a_changed_loss_helper_runs_through_its_training_function_and_takes_its_
     assert verdict_for(units, "compute_loss")["verdict"] == "inconclusive"
 
 
+def test_a_loss_helper_of_a_loss_helper_runs_through_the_training_function():
+    """A VAE's KL term in NumPy, in a helper the total loss calls inside the training step's tape
+    (held-out round G's course lab): its findings had `verification: null` in the JSON."""
+    from tfgradfix.verify.units import verdict_for
+
+    original = textwrap.dedent("""
+        import numpy as np
+        import tensorflow as tf
+
+        model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(4)])
+
+        def kl_loss(mu, logsigma):
+            return 0.5 * np.sum(np.exp(logsigma) + np.square(mu) - 1 - logsigma)
+
+        def total_loss(x, mu, logsigma):
+            return tf.reduce_mean(tf.abs(x - mu)) + kl_loss(mu, logsigma)
+
+        def train_step(x):
+            with tf.GradientTape() as tape:
+                mu = model(x)
+                loss = total_loss(x, mu, mu)
+            return tape.gradient(loss, model.trainable_variables)
+    """)
+    fixed = original.replace("np.sum(np.exp(logsigma) + np.square(mu) - 1 - logsigma)",
+                             "tf.reduce_sum(tf.exp(logsigma) + tf.square(mu) - 1 - logsigma)")
+    assert changed_units(original, fixed) == [Unit("function", "train_step", covers=("kl_loss",))]
+    units = {"train_step": {"verdict": "verified", "covers": ["kl_loss"]}}
+    assert verdict_for(units, "kl_loss")["verdict"] == "verified"
+
+
 def test_a_fixed_attribute_only_a_loss_method_reads_runs_through_the_training_step():
     original = (FIXTURES / "TGF203" / "loss_weights_outside_call.py").read_text()
     fixed = (FIXTURES / "TGF203" / "loss_weights_outside_call.fixed.py").read_text()
@@ -2165,3 +2195,11 @@ def test_verify_shapes_a_weight_that_scales_the_input_element_by_element(verifie
     """PositionNorm's weights are `(steps, features)` and multiply the input: a batch of that shape."""
     (verdict,) = _shape_verdicts(verified)["position_scale"].values()
     assert verdict["verdict"] == "verified" and verdict["input"] == "float32 (2, 4, 4)", verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_weight_that_broadcasts_over_the_batch_and_time(verified):
+    """ChannelNorm's weights are `(1, channels, 1)` (held-out round G's Conv-TasNet norms): a batch
+    with the channels on axis 1."""
+    (verdict,) = _shape_verdicts(verified)["channel_scale"].values()
+    assert verdict["verdict"] == "verified" and verdict["input"] == "float32 (2, 4, 8)", verdict

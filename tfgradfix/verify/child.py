@@ -309,9 +309,10 @@ def _sizes_from_weights(tf, obj) -> list[tuple]:
     """Inputs that fit weights made before the first call: a `(in, out)` kernel, a convolution's
     `(k, in, out)` or `(kh, kw, in, out)` kernel (channels last, as `tf.nn.conv1d`/`conv2d` default
     to), and last a batch of the weight's own shape, for a weight that scales the input element by
-    element (a per-position `gamma` of `(steps, features)`). A convolution given an input of another
-    rank aborts TensorFlow on a CPU rather than raise, so its own shape comes first."""
-    shapes = []
+    element (a per-position `gamma` of `(steps, features)`), or that broadcasts over the batch and
+    its axes of size 1 (a channel-wise `gamma` of `(1, channels, 1)`). A convolution given an input
+    of another rank aborts TensorFlow on a CPU rather than raise, so its own shape comes first."""
+    shapes, broadcast = [], []
     for v in _variables(tf, obj):
         dims = [int(d) for d in v.shape]
         if len(dims) == 2:
@@ -319,7 +320,9 @@ def _sizes_from_weights(tf, obj) -> list[tuple]:
         elif len(dims) in (3, 4):
             spatial = max(8, 2 * max(dims[:-2]))
             shapes.insert(0, (2, *[spatial] * (len(dims) - 2), dims[-2]))
-    return list(dict.fromkeys(shapes))
+            if dims[0] == 1 and 1 in dims[1:]:
+                broadcast.append((2, *[8 if d == 1 else d for d in dims[1:]]))
+    return list(dict.fromkeys(shapes + broadcast))
 
 
 def _sizes_from_error(error: BaseException, shape: tuple) -> list[tuple]:

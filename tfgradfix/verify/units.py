@@ -75,7 +75,7 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
         if not scope.tape_blocks:
             # A changed helper of a training function (a loss factory) runs through that function;
             # a changed caller that passes it its tensors runs itself, when it needs no arguments.
-            trainers = [c for c, _ in new.callers_of(scope) if c.tape_blocks and c.node in new.functions.values()]
+            trainers = _trainers(new, scope)
             if not trainers and scope.handed == "loss" and len(_required_parameters(function)) == 2:
                 units.append(Unit("loss", name))  # `compile(loss=fn)`: run on (y_true, y_pred) itself
                 continue
@@ -433,6 +433,20 @@ def verdict_for(units: dict, symbol: str, line: int = 0):
         runners = [v for v in runners if v.get("lines") and v["lines"][0] <= line <= v["lines"][1]] or \
             ([] if line and any(v.get("lines") for v in runners) else runners)
     return min(runners, key=lambda v: order.get(v["verdict"], 0)) if runners else None
+
+
+def _trainers(analysis, scope, depth: int = 3) -> list:
+    """The module's training functions (holding a tape) that run `scope`, directly or through helpers
+    of theirs (`vae_loss` called by `total_loss` called in the train step), nearest first."""
+    seen, frontier = {scope}, [scope]
+    for _ in range(depth):
+        callers = [c for s in frontier for c, _ in analysis.callers_of(s) if c not in seen]
+        seen.update(callers)
+        found = [c for c in dict.fromkeys(callers) if c.tape_blocks and c.node in analysis.functions.values()]
+        if found:
+            return found
+        frontier = [c for c in dict.fromkeys(callers) if isinstance(c.node, cst.FunctionDef)]
+    return []
 
 
 def _names(node: cst.CSTNode, name: str) -> bool:
