@@ -17,7 +17,6 @@ from tfgradfix.analysis.sources import enclosing_blocks, helper_restricted, rest
 from tfgradfix.analysis.tapes import find_tape_blocks, names_bound, watched_names
 from tfgradfix.analysis.tree import BatchableVisitor, child_nodes, contains
 
-_SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
 # NumPy calls that copy a tensor into an array (what `.numpy()` does).
 _NUMPY_COPIES = frozenset({"numpy.array", "numpy.asarray", "numpy.copy"})
 

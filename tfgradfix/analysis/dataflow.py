@@ -271,17 +271,18 @@ class DataFlow:
         """A gradient target's name may be bound again where the tape never sees it (`loss =
         np.mean(losses)` after the epoch's loop, for printing): what the target depends on is the
         binding that reaches the `gradient` call, where that is certain."""
-        from tfgradfix.analysis.rebinding import gradient_target_binding  # it reads DataFlow: imported when asked
+        from tfgradfix.analysis.rebinding import Parents, gradient_target_binding  # it reads DataFlow: imported when asked
 
         root = self.scope.node
         if not self._named_targets or not isinstance(root, (cst.FunctionDef, cst.Module)):
             return
+        parent_of = Parents(root)
         values: dict[str, list[cst.BaseExpression]] = {}
         uncertain: set[str] = set()
         for call in self._named_targets:
             target = call.args[0].value
             assert isinstance(target, cst.Name)
-            value = gradient_target_binding(root, call, target.value)
+            value = gradient_target_binding(parent_of, call, target.value)
             if value is None:
                 uncertain.add(target.value)
             else:

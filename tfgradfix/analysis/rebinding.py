@@ -109,10 +109,9 @@ def _last_assignment(statement: cst.CSTNode, name: str) -> Optional[tuple[cst.Ba
     return None
 
 
-def gradient_target_binding(root: cst.CSTNode, call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+def gradient_target_binding(parent_of: "Parents", call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
     """The value of the binding of `name` that reaches `call` (`tape.gradient(name, ...)`) on every
-    path, in the function or module `root`; None where that is not certain."""
-    parent_of = Parents(root)
+    path, in the function or module `parent_of` maps; None where that is not certain."""
     node: cst.CSTNode = call
     while (parent := parent_of(node)) is not None and not isinstance(parent, (cst.IndentedBlock, cst.Module)):
         node = parent

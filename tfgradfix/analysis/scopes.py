@@ -331,6 +331,7 @@ class Scope:
         return flow
 
 
+# Statements that bind, return or evaluate one thing: where a call's result goes.
 _SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
 
 
