@@ -1200,3 +1200,16 @@ def test_a_gradient_target_depends_on_the_binding_that_reaches_the_call():
     folded = text.replace("                losses.append(loss.numpy())\n",
                           "                losses.append(loss.numpy())\n                loss = loss + np.mean(losses)\n")
     assert _reported(folded, "TGF102")
+
+
+def test_a_model_that_runs_eagerly_may_test_its_tensors_with_numpy():
+    """ok_nan_check_in_an_eager_model is silent because its own `compile` makes Keras run it eagerly;
+    let it be traced and the NumPy NaN check fails there, which the finding says (no gradient is lost)."""
+    text = _silent_fixture("TGF101", "ok_nan_check_in_an_eager_model.py")
+    traced = text.replace("run_eagerly=True, **kwargs", "run_eagerly=False, **kwargs")
+    source = SourceFile(path="snippet.py", text=traced, encoding="utf-8", bom=False)
+    (finding,) = Engine(ALL_RULES).process(source).findings
+    assert finding.code == "TGF101" and "in a condition fails when" in finding.message
+    assert _reported(text.replace("def compile(self, optimizer, run_eagerly=True, **kwargs):\n"
+                                  "        super().compile(optimizer=optimizer, run_eagerly=run_eagerly, **kwargs)\n",
+                                  "def build_model(self):\n        return self\n"), "TGF101")

@@ -215,6 +215,10 @@ class TraversalContext(BatchableVisitor):
     def in_control_flow_test(self, node: cst.CSTNode) -> bool:
         return any(test is node or contains(test, node) for test in self._tests)
 
+    def only_tested(self, node: cst.CSTNode) -> bool:
+        """`node` is in the test of an `if`/`while` and in no statement: it decides a branch."""
+        return not (self.statement is not None and contains(self.statement, node)) and self.in_control_flow_test(node)
+
     def reaches_output(self, node: cst.CSTNode) -> bool:
         """On the gradient path and flowing into the output: what TGF1 reports.
         In a Keras forward method, a Python `if` on a tensor counts too (it
@@ -223,7 +227,7 @@ class TraversalContext(BatchableVisitor):
             return False
         if self.statement is not None and contains(self.statement, node):
             return self.statement_is_live()
-        return self.scope.is_keras_forward and self.in_control_flow_test(node)
+        return self.scope.is_keras_forward and not self.scope.runs_eagerly and self.in_control_flow_test(node)
 
     def feeds_no_gradient(self, node: cst.CSTNode) -> bool:
         """Whether `node`'s value goes only into a result that has no gradient anyway (an

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -129,6 +130,28 @@ class KerasClass:
                     for statement in init.body.body if isinstance(statement, cst.SimpleStatementLine)
                     for small in statement.body):
                 return True
+        return False
+
+    @functools.cached_property
+    def runs_eagerly(self) -> bool:
+        """The class (or a parent) makes Keras run it eagerly: `self.run_eagerly = True`, or its own
+        `compile` passes `run_eagerly=True` (or a parameter that defaults to True) to Keras's. `fit`
+        never traces it, so NumPy in it fails nowhere; what matters is only the gradient it loses."""
+        for cls in self.lineage():
+            for method in cls.methods.values():
+                defaults = {p.name.value: p.default for p in method.params.params + method.params.kwonly_params}
+                for node in descendants(method):
+                    if (isinstance(node, cst.Assign) and len(node.targets) == 1
+                            and self_attribute(node.targets[0].target) == "run_eagerly" and _is_true(node.value)):
+                        return True
+                    if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                            and node.func.attr.value == "compile" and isinstance(node.func.value, cst.Call)
+                            and isinstance(node.func.value.func, cst.Name) and node.func.value.func.value == "super"):
+                        given = next((a.value for a in node.args if a.keyword is not None
+                                      and a.keyword.value == "run_eagerly"), None)
+                        if given is not None and (_is_true(given) or (
+                                isinstance(given, cst.Name) and _is_true(defaults.get(given.value)))):
+                            return True
         return False
 
     def lists_own_variables(self, attr: str) -> bool:
@@ -705,3 +728,7 @@ def defines_property(cls: KerasClass, attr: str) -> bool:
                         isinstance(name, cst.Attribute) and name.attr.value in ("setter", "getter")):
                     return True
     return False
+
+
+def _is_true(expr: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "True"

@@ -157,6 +157,11 @@ class Scope:
         return self.forward and self.keras_class is not None
 
     @property
+    def runs_eagerly(self) -> bool:
+        """Of a Keras class that makes Keras run it eagerly (`run_eagerly=True` in its own `compile`)."""
+        return self.keras_class is not None and self.keras_class.runs_eagerly
+
+    @property
     def is_forward_entry(self) -> bool:
         """`call`/`__call__`/`train_step` of a Keras class itself, not a helper it reaches."""
         return (self.keras_class is not None and isinstance(self.node, cst.FunctionDef)

@@ -54,7 +54,7 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
         return False  # `logs["loss"] = loss.numpy()`: a value to print beside the loss
     if context.copied_as_target(node):
         return False  # `q_backup = q.numpy()` filled with TD targets, then `(q_backup - q) ** 2`
-    if context.scope.is_keras_forward:
+    if context.scope.is_keras_forward and not context.scope.runs_eagerly:
         # In a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds; but
         # a probe that catches that failure and feeds no gradient (a shape read) loses nothing.
         return not (context.probed_in_try(node) and context.feeds_no_gradient(node))

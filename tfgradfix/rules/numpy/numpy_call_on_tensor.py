@@ -21,6 +21,7 @@ class NumpyCallOnTensor(Rule):
     message = "`np.{function}` on a tensor leaves TensorFlow: its gradient is None"
     # What reads only the shape loses no gradient; in a layer it still fails when traced.
     shape_only_message = "`np.{function}` on a tensor fails when `model.fit` or `tf.function` traces the layer (it reads only the shape, so eagerly no gradient is lost)"
+    tested_message = "`np.{function}` of a tensor in a condition fails when `model.fit` or `tf.function` traces the layer (it only decides a branch, so eagerly no gradient is lost)"
     sizes_only_message = "`np.{function}` of a tensor fails when `model.fit` or `tf.function` traces the layer (it reads only sizes, so eagerly no gradient is lost)"
     triggers = ("numpy",)
     what = (
@@ -85,7 +86,10 @@ class NumpyCallOnTensor(Rule):
         "tape; nor a helper's branch under an option every call a tape records gives the same literal, in "
         "its module or another (`if to_numpy:` where every taped call passes `to_numpy=False`). In a layer, "
         "NumPy in the body of a `try` that catches any error and feeding no gradient (a shape probe) is "
-        "silent: tracing fails into the handler. A name a `Lambda`'s function unpacks from its argument is "
+        "silent: tracing fails into the handler. NumPy only in an `if`/`while` condition of a layer is reported "
+        "as failing when traced (no gradient is lost there), and not at all in a class that makes Keras run it "
+        "eagerly (`run_eagerly=True` in its own `compile`, or `self.run_eagerly = True`), which `fit` never "
+        "traces. A name a `Lambda`'s function unpacks from its argument is "
         "data where every construction applies the layer to a list holding a model `Input` at that place. "
         "Any NumPy function (`np.max`) detaches a bootstrap target. Only a NumPy function's data arguments "
         "count (`np.tile`'s reps, `np.repeat`'s count, `np.take`'s indices are not data), and NumPy of what is "
@@ -158,7 +162,8 @@ class NumpyCallOnTensor(Rule):
 
         fix = None
         message = (self.shape_only_message if function in SHAPE_ONLY else self.sizes_only_message
-                   if function in SIZES_ONLY else self.message).format(function=function)
+                   if function in SIZES_ONLY else self.tested_message if self.context.only_tested(node)
+                   else self.message).format(function=function)
         if translate(node) is not None:
             written = "TensorFlow" if arrays.target.tf is not None else "`keras.ops`"
             fix = arrays.fix(node, translate, f"Replace `np.{function}` with its {written} equivalent",
