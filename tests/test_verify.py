@@ -2203,3 +2203,11 @@ def test_verify_shapes_a_weight_that_broadcasts_over_the_batch_and_time(verified
     with the channels on axis 1."""
     (verdict,) = _shape_verdicts(verified)["channel_scale"].values()
     assert verdict["verdict"] == "verified" and verdict["input"] == "float32 (2, 4, 8)", verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_wrapped_layer_argument_is_stood_for_by_a_function(verified):
+    """LayerScale(dim, fn, depth) calls the `fn` it wraps (held-out round H's CaiT): 'int' object is not
+    callable, then a function that returns its input."""
+    (verdict,) = _shape_verdicts(verified)["wrapper"].values()
+    assert verdict["verdict"] == "verified", verdict

@@ -434,6 +434,30 @@ def _sizes_indexed(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
     return None if name is None else {**kwargs, name: (SIZE_GUESS, SIZE_GUESS)}
 
 
+def _wrapped(x, *args, **kwargs):
+    """Stands for a layer or function a constructor wraps (`LayerScale(dim, fn, depth)`): the input."""
+    return x
+
+
+def _callable_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
+    """The same arguments with a guessed size the layer calls (`self.fn(x, training=training)`: 'int'
+    object is not callable) made a function that returns its input; None where that is not why it failed."""
+    if not (isinstance(error, TypeError) and re.search(r"'(int|float)' object is not callable", str(error))):
+        return None
+    import linecache
+
+    guessed = {k for k in _required_names(cls) if type(kwargs.get(k)) in (int, float)}
+    trace, lines = error.__traceback__, []
+    while trace is not None:
+        lines.append(linecache.getline(trace.tb_frame.f_code.co_filename, trace.tb_lineno))
+        trace = trace.tb_next
+    for line in reversed(lines):
+        called = next((n for n in re.findall(r"(?:\bself\.)?\b(\w+)\s*\(", line) if n in guessed), None)
+        if called is not None:
+            return {**kwargs, called: _wrapped}
+    return None
+
+
 def _keyword_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
     """The same arguments and the keyword a constructor taking `**kwargs` read and did not get
     (`kwargs['name']`: a KeyError raised in its own `__init__`): a string for a name, a size
@@ -782,6 +806,12 @@ def _instances(tf, original, fixed, unit: UnitJob):
                 _call(before, x)  # built outside any tape, as fit() builds it
             except Exception as error:
                 _needs(error)
+                wrapped = _callable_asked(make_before, kwargs, error)
+                if wrapped is not None:
+                    queue.insert(0, (module, target, args, wrapped, via))
+                    error.tfgradfix_retried = True  # type: ignore[attr-defined]
+                    yield None, None, error, via, None
+                    break
                 if retries < SHAPE_RETRIES and arity == 1 and ids is None and not structure:
                     asked = [(s, None) for s in _sizes_from_error(error, shape)]
                     retries += bool(asked)
