@@ -1213,3 +1213,14 @@ def test_a_model_that_runs_eagerly_may_test_its_tensors_with_numpy():
     assert _reported(text.replace("def compile(self, optimizer, run_eagerly=True, **kwargs):\n"
                                   "        super().compile(optimizer=optimizer, run_eagerly=run_eagerly, **kwargs)\n",
                                   "def build_model(self):\n        return self\n"), "TGF101")
+
+
+def test_what_pytorch_returns_is_no_tensorflow_value():
+    """ok_torch_model_in_a_layer is silent because `.cpu()` marks a PyTorch tensor (TensorFlow's have
+    no such method); convert a sub-layer's own output instead and the `.numpy()` is reported."""
+    text = _silent_fixture("TGF102", "ok_torch_model_in_a_layer.py")
+    own = text.replace("        self.torch_model = torch_model.eval()\n",
+                       "        self.torch_model = torch_model.eval()\n        self.proj = tf.keras.layers.Dense(3)\n")
+    own = own.replace("return logits.cpu().numpy().astype(np.float32)",
+                      "return self.proj(tf.cast(ids.numpy(), tf.float32)).numpy().astype(np.float32)")
+    assert _reported(own, "TGF102")

@@ -54,6 +54,8 @@ _METADATA_CALLS = frozenset({"tensorflow.shape", "tensorflow.rank", "tensorflow.
                              "tensorflow.shape_n", "numpy.shape", "numpy.ndim"})
 _METADATA_METHODS = frozenset({"get_shape", "as_list", "num_elements"})
 _ARRAY_METHODS = frozenset({"predict", "predict_on_batch"})
+# Methods of PyTorch's tensors that TensorFlow's lack: what they return is host data to TF.
+_TORCH_METHODS = frozenset({"cpu", "cuda", "detach"})
 _CASTS = frozenset({"tensorflow.cast", "tensorflow.saturate_cast", "keras.ops.cast", "tensorflow.dtypes.cast"})
 # Constructors whose tensor has the dtype of their first argument when no `dtype=` says otherwise.
 _KEEPS_DTYPE = frozenset({"tensorflow.constant", "tensorflow.Variable", "tensorflow.convert_to_tensor",
@@ -216,6 +218,8 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
             return Kind.SEQUENCE
         if method in _ARRAY_METHODS:
             return Kind.ARRAY  # Keras's `predict` returns NumPy, whatever model it runs
+        if method in _TORCH_METHODS:
+            return Kind.ARRAY  # `logits.cpu()`: a PyTorch tensor (a TF tensor has no such method), no TF gradient
         if method == "numpy" and not call.args and kind_of(flow, callee.value, seen) is Kind.INTEGER:
             return Kind.INTEGER  # (of a float tensor, the copy's uses are the fix's to follow: unknown)
         if method not in ("tolist", "item") and kind_of(flow, callee.value, seen) is Kind.ARRAY:
