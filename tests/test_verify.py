@@ -2211,3 +2211,11 @@ def test_verify_shapes_a_wrapped_layer_argument_is_stood_for_by_a_function(verif
     callable, then a function that returns its input."""
     (verdict,) = _shape_verdicts(verified)["wrapper"].values()
     assert verdict["verdict"] == "verified", verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_shape_argument_is_tried_as_a_tuple_of_sizes(verified):
+    """AffineTransform(shape) hands its argument to `tf.random.normal` (held-out round F's ALAE): a made-up
+    number is no shape, then a tuple of sizes is."""
+    (verdict,) = _shape_verdicts(verified)["shape_argument"].values()
+    assert verdict["verdict"] == "verified", verdict

@@ -434,6 +434,25 @@ def _sizes_indexed(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
     return None if name is None else {**kwargs, name: (SIZE_GUESS, SIZE_GUESS)}
 
 
+def _shape_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
+    """The same arguments with a guessed size that a TF op took as a shape (`tf.random.normal(self.shape)`:
+    shape must be a vector, got shape []) made a tuple of sizes; None where that is not why it failed."""
+    if not re.search(r"must be a vector|got shape \[\]", str(error)):
+        return None
+    import linecache
+
+    guessed = {k for k in _required_names(cls) if type(kwargs.get(k)) is int}
+    trace, lines = error.__traceback__, []
+    while trace is not None:
+        lines.append(linecache.getline(trace.tb_frame.f_code.co_filename, trace.tb_lineno))
+        trace = trace.tb_next
+    for line in reversed(lines):
+        named = [n for n in dict.fromkeys(re.findall(r"\w+", line)) if n in guessed]
+        if len(named) == 1:
+            return {**kwargs, named[0]: (SIZE_GUESS, SIZE_GUESS)}
+    return None
+
+
 def _wrapped(x, *args, **kwargs):
     """Stands for a layer or function a constructor wraps (`LayerScale(dim, fn, depth)`): the input."""
     return x
@@ -768,7 +787,7 @@ def _instances(tf, original, fixed, unit: UnitJob):
             if id(candidate) in own:
                 error.tfgradfix_call = _call_text(target, args, kwargs)  # type: ignore[attr-defined]
             retried = (_larger_sizes(make_before, kwargs, error) or _sizes_indexed(make_before, kwargs, error)
-                       or _keyword_asked(make_before, kwargs, error))
+                       or _shape_asked(make_before, kwargs, error) or _keyword_asked(make_before, kwargs, error))
             if retried is not None:
                 queue.insert(0, (module, target, args, retried, via))
                 error.tfgradfix_retried = True  # type: ignore[attr-defined]  # its hint is answered by the retry
