@@ -2219,3 +2219,11 @@ def test_verify_shapes_a_shape_argument_is_tried_as_a_tuple_of_sizes(verified):
     number is no shape, then a tuple of sizes is."""
     (verdict,) = _shape_verdicts(verified)["shape_argument"].values()
     assert verdict["verdict"] == "verified", verdict
+
+
+@pytest.mark.slow
+def test_verify_shapes_two_inputs_of_token_ids_are_both_ids(verified):
+    """Seq2Seq.call(encoder_input, decoder_input) looks both up in one `tf.Variable` table (held-out round
+    I's poetry model): ids for both inputs, where floats could not be looked up."""
+    (verdict,) = _shape_verdicts(verified)["two_id_inputs"].values()
+    assert verdict["verdict"] == "verified" and verdict["input"].startswith("int32"), verdict

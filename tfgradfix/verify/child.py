@@ -700,7 +700,7 @@ def _input(tf, shape, bound=None):
     """A batch: token ids in [0, bound) when `bound` is given, else floats; a tuple of
     shapes gives a tuple of batches (a layer called on several tensors)."""
     if shape and isinstance(shape[0], tuple):
-        return tuple(_input(tf, s) for s in shape)
+        return tuple(_input(tf, s, bound) for s in shape)
     if bound is not None:
         return tf.random.stateless_uniform(shape, seed=(1, 2), minval=0, maxval=max(1, bound), dtype=tf.int32)
     return tf.random.stateless_normal(shape, seed=(1, 2))
@@ -809,10 +809,11 @@ def _instances(tf, original, fixed, unit: UnitJob):
             shapes = _several(shapes, structure.get("size") or len(structure.get("keys", [])) or 2)
         elif arity > 1:
             shapes = _several(shapes, arity)
-        bound = integer_bound(tf, probe, unit.get("integer_inputs", {})) if arity == 1 and not structure else None
-        # Token ids first when the layer looks them up; floats after, in case it does not.
-        candidates = [(s, bound) for s in (integer_shapes(unit) if bound is not None else [])] + \
-            [(s, None) for s in shapes]
+        bound = integer_bound(tf, probe, unit.get("integer_inputs", {})) if not structure else None
+        # Token ids first when the layer looks them up (for each of several inputs: an encoder's and a
+        # decoder's); floats after, in case it does not.
+        id_shapes = [s if arity == 1 else (s,) * arity for s in (integer_shapes(unit) if bound is not None else [])]
+        candidates = [(s, bound) for s in id_shapes] + [(s, None) for s in shapes]
         tried, retries = set(), 0
         while candidates:
             shape, ids = candidates.pop(0)
