@@ -434,19 +434,24 @@ def _sizes_indexed(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
     return None if name is None else {**kwargs, name: (SIZE_GUESS, SIZE_GUESS)}
 
 
+def _failing_lines(error: BaseException) -> list[str]:
+    """The source lines of an error's traceback, the failing line first, then its callers."""
+    import linecache
+
+    trace, lines = error.__traceback__, []
+    while trace is not None:
+        lines.append(linecache.getline(trace.tb_frame.f_code.co_filename, trace.tb_lineno))
+        trace = trace.tb_next
+    return lines[::-1]
+
+
 def _shape_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
     """The same arguments with a guessed size that a TF op took as a shape (`tf.random.normal(self.shape)`:
     shape must be a vector, got shape []) made a tuple of sizes; None where that is not why it failed."""
     if not re.search(r"must be a vector|got shape \[\]", str(error)):
         return None
-    import linecache
-
     guessed = {k for k in _required_names(cls) if type(kwargs.get(k)) is int}
-    trace, lines = error.__traceback__, []
-    while trace is not None:
-        lines.append(linecache.getline(trace.tb_frame.f_code.co_filename, trace.tb_lineno))
-        trace = trace.tb_next
-    for line in reversed(lines):
+    for line in _failing_lines(error):
         named = [n for n in dict.fromkeys(re.findall(r"\w+", line)) if n in guessed]
         if len(named) == 1:
             return {**kwargs, named[0]: (SIZE_GUESS, SIZE_GUESS)}
@@ -463,14 +468,8 @@ def _callable_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
     object is not callable) made a function that returns its input; None where that is not why it failed."""
     if not (isinstance(error, TypeError) and re.search(r"'(int|float)' object is not callable", str(error))):
         return None
-    import linecache
-
     guessed = {k for k in _required_names(cls) if type(kwargs.get(k)) in (int, float)}
-    trace, lines = error.__traceback__, []
-    while trace is not None:
-        lines.append(linecache.getline(trace.tb_frame.f_code.co_filename, trace.tb_lineno))
-        trace = trace.tb_next
-    for line in reversed(lines):
+    for line in _failing_lines(error):
         called = next((n for n in re.findall(r"(?:\bself\.)?\b(\w+)\s*\(", line) if n in guessed), None)
         if called is not None:
             return {**kwargs, called: _wrapped}
@@ -507,17 +506,11 @@ def guessed_use(error: BaseException, guessed: set[str]) -> str:
     if not guessed or not isinstance(error, (TypeError, AttributeError)) or \
             not re.search(r"'(int|float|bool)' object|object of type '(int|float|bool)'", str(error)):
         return ""
-    import linecache
-
     names = "|".join(sorted(map(re.escape, guessed)))
     use = re.compile(rf"\b(?:{names})\s*(?:\[[^\]\n]*\]|\.\w+|\.get\([^)\n]*\))|\blen\(\s*(?:{names})\s*\)|"
                      rf"\bin\s+(?:{names})\b")
-    frames, trace = [], error.__traceback__
-    while trace is not None:
-        frames.append((trace.tb_frame.f_code.co_filename, trace.tb_lineno))
-        trace = trace.tb_next
-    for filename, line in reversed(frames):  # the failing line first, then its callers
-        found = use.search(linecache.getline(filename, line))
+    for line in _failing_lines(error):
+        found = use.search(line)
         if found:
             return found.group(0).strip()
     return ""
