@@ -20,6 +20,7 @@ from typing import Iterator, Optional, Union
 import libcst as cst
 
 from tfgradfix.analysis.imports import dotted_name
+from tfgradfix.analysis.literals import is_false, is_true
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import INIT_SCOPES
 
@@ -173,10 +174,9 @@ def _set_once(name: str, scope) -> bool:
     set_true = False
     for method_name, node in _writes(name, scope):
         value = node.value
-        if isinstance(node, cst.Assign) and isinstance(value, cst.Name) and value.value == "True" \
-                and method_name != "__init__":
+        if isinstance(node, cst.Assign) and is_true(value) and method_name != "__init__":
             set_true = True
-        elif not (method_name == "__init__" and isinstance(value, cst.Name) and value.value == "False"):
+        elif not (method_name == "__init__" and is_false(value)):
             return False  # set to something else, or reset: not a one-way flag
     return set_true
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, dotted_name
+from tfgradfix.analysis.literals import is_false, is_true
 from tfgradfix.analysis.roles import holds_state, state_attributes
 from tfgradfix.analysis.tree import child_nodes, contains, descendants, statements
 from tfgradfix.analysis.vocabulary import (
@@ -125,8 +126,7 @@ class KerasClass:
             init = cls.methods.get("__init__")
             if init is not None and isinstance(init.body, cst.IndentedBlock) and any(
                     isinstance(small, cst.Assign) and len(small.targets) == 1
-                    and self_attribute(small.targets[0].target) == "trainable"
-                    and isinstance(small.value, cst.Name) and small.value.value == "False"
+                    and self_attribute(small.targets[0].target) == "trainable" and is_false(small.value)
                     for statement in init.body.body if isinstance(statement, cst.SimpleStatementLine)
                     for small in statement.body):
                 return True
@@ -142,15 +142,15 @@ class KerasClass:
                 defaults = {p.name.value: p.default for p in method.params.params + method.params.kwonly_params}
                 for node in descendants(method):
                     if (isinstance(node, cst.Assign) and len(node.targets) == 1
-                            and self_attribute(node.targets[0].target) == "run_eagerly" and _is_true(node.value)):
+                            and self_attribute(node.targets[0].target) == "run_eagerly" and is_true(node.value)):
                         return True
                     if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
                             and node.func.attr.value == "compile" and isinstance(node.func.value, cst.Call)
                             and isinstance(node.func.value.func, cst.Name) and node.func.value.func.value == "super"):
                         given = next((a.value for a in node.args if a.keyword is not None
                                       and a.keyword.value == "run_eagerly"), None)
-                        if given is not None and (_is_true(given) or (
-                                isinstance(given, cst.Name) and _is_true(defaults.get(given.value)))):
+                        if given is not None and (is_true(given) or (
+                                isinstance(given, cst.Name) and is_true(defaults.get(given.value)))):
                             return True
         return False
 
@@ -728,7 +728,3 @@ def defines_property(cls: KerasClass, attr: str) -> bool:
                         isinstance(name, cst.Attribute) and name.attr.value in ("setter", "getter")):
                     return True
     return False
-
-
-def _is_true(expr: Optional[cst.BaseExpression]) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "True"

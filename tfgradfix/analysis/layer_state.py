@@ -9,6 +9,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import target_names
 from tfgradfix.analysis.keras import FORWARD_METHODS, is_weight_constructor, self_attribute
+from tfgradfix.analysis.literals import is_false
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.values import Kind, kind_of
 from tfgradfix.analysis.vocabulary import TF_VARIABLE
@@ -123,10 +124,6 @@ def stored_on(context, node: cst.CSTNode) -> Optional[str]:
 
 def keyword_value(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
     return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
-
-
-def is_false(expr: Optional[cst.BaseExpression]) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "False"
 
 
 def assigned_attributes(module: cst.Module) -> set[str]:

@@ -1,4 +1,4 @@
-"""Reading numeric literals in the syntax tree."""
+"""Reading numeric and boolean literals in the syntax tree."""
 
 from __future__ import annotations
 
@@ -47,3 +47,11 @@ def is_float_literal(expr: cst.BaseExpression) -> bool:
 
 def is_numeric_literal(expr: cst.BaseExpression) -> bool:
     return _numbers(expr, (cst.Integer, cst.Float))
+
+
+def is_true(expr: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "True"
+
+
+def is_false(expr: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "False"

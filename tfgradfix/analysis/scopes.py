@@ -42,7 +42,7 @@ from tfgradfix.analysis.dataflow import (
 from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.layer_graph import applied_to_raw_inputs, between_layers, inherits_weights
 from tfgradfix.analysis.project import FunctionInfo, ModuleInfo, PathEntry, ProjectIndex, index_module, uses_by_hand
-from tfgradfix.analysis.rebinding import tainted_at
+from tfgradfix.analysis.rebinding import Parents, tainted_at
 from tfgradfix.analysis.tree import child_nodes, contains, descendants, statements
 from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.tf_version import tf1_api
@@ -1369,11 +1369,11 @@ def _tape_handed_on(tape: str, scope_body) -> bool:
     """Whether the function reads `tape` other than to control it (`tape.watch(x)`), nested
     functions included."""
     for statement in scope_body:
-        parent_of = {id(child): node for node in descendants(statement) for child in child_nodes(node)}
+        parent_of = Parents(statement)
         for node in descendants(statement):
             if not (isinstance(node, cst.Name) and node.value == tape):
                 continue
-            parent = parent_of.get(id(node))
+            parent = parent_of(node)
             if isinstance(parent, cst.AsName):
                 continue
             if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in _TAPE_CONTROLS:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from tfgradfix.analysis.imports import is_integer_dtype
-from tfgradfix.analysis.layer_state import creates, is_false, keyword_value, read_in_forward, stored_on
+from tfgradfix.analysis.layer_state import creates, keyword_value, read_in_forward, stored_on
+from tfgradfix.analysis.literals import is_false
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.literals import as_floats, is_integer_literal
 from tfgradfix.rules.base import Rule

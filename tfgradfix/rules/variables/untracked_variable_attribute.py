@@ -14,8 +14,9 @@ from tfgradfix.analysis.keras import (build_input_shape, builtin_read_only, defi
 from tfgradfix.analysis.objects import module_weights
 from tfgradfix.analysis.roles import holds_state
 from tfgradfix.analysis.layer_state import (
-    integer_names, is_false, keyword_value, known_values, read_by_call, read_in_forward, stored_on,
+    integer_names, keyword_value, known_values, read_by_call, read_in_forward, stored_on,
 )
+from tfgradfix.analysis.literals import is_false
 from tfgradfix.analysis.vocabulary import TF_VARIABLE
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.variable_uses import recreation, rewrite_uses, type_tested

@@ -9,7 +9,8 @@ import libcst as cst
 
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_graph import inherits_weights
-from tfgradfix.analysis.layer_state import is_false, keyword_value
+from tfgradfix.analysis.layer_state import keyword_value
+from tfgradfix.analysis.literals import is_false
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.rules.base import Rule
 
