@@ -2222,6 +2222,19 @@ def test_verify_shapes_a_shape_argument_is_tried_as_a_tuple_of_sizes(verified):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("module", [
+    "initializer_argument",  # ResBlock(dim, k_init) hands k_init to kernel_initializer= (held-out CycleGAN)
+    "activation_argument",  # self.activation(...) of activation=None, which every caller gives (a course)
+    "eighth_of_filters",  # SelfAttention(filters) reshaping to channels // 8 (held-out SAGAN-style)
+])
+def test_verify_shapes_arguments_guessed_wrong_by_the_call_are_guessed_again(verified, module):
+    """A made-up argument the call refuses (no initializer, None called, zero-sized projections) is
+    replaced by what the call asked for and the layer built again: inconclusive before, now verified."""
+    verdicts = list(_shape_verdicts(verified)[module].values())
+    assert verdicts and all(v["verdict"] == "verified" for v in verdicts), verdicts
+
+
+@pytest.mark.slow
 def test_verify_shapes_two_inputs_of_token_ids_are_both_ids(verified):
     """Seq2Seq.call(encoder_input, decoder_input) looks both up in one `tf.Variable` table (held-out round
     I's poetry model): ids for both inputs, where floats could not be looked up."""

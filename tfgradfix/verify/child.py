@@ -334,7 +334,7 @@ def _sizes_from_error(error: BaseException, shape: tuple) -> list[tuple]:
                     r"expected (?:shape|input).*?(\d+)\)?", r"size-incompatible: In\[0\]: \[\d+,\d+\], In\[1\]: \[(\d+)"):
         sizes += [int(m) for m in re.findall(pattern, text)]
     found = [(*shape[:-1], size) for size in dict.fromkeys(sizes) if 0 < size <= 4096 and size != shape[-1]]
-    if len(shape) >= 3 and re.search(r"strictly positive value\. Received \w+=0\b", text):
+    if len(shape) >= 3 and re.search(r"strictly positive value\. Received \w+=0\b|requested shape has 0\b", text):
         # A size made from the input's channels came out zero (`channels // 8` filters): more channels.
         found += [(*shape[:-1], channels) for channels in _MORE_CHANNELS if channels > shape[-1]]
     if len(shape) >= 3 and re.search(r"would be zero or negative|Negative dimension size", text):
@@ -399,7 +399,7 @@ NAME_LIKE = re.compile(r"(^|_)(name|scope|prefix|suffix|tag|label)$")
 # rejects the size it derives from it (`ch // 8` filters: 0).
 SIZE_GUESS, LARGER_SIZE_GUESS = 4, 32
 _NOT_POSITIVE = re.compile(r"strictly positive|expected a positive integer|must be (a )?positive|"
-                           r"Received:? \w+=0\b|by zero")
+                           r"Received:? \w+=0\b|by zero|requested shape has 0\b")
 
 
 def _required_names(cls) -> set[str]:
@@ -464,15 +464,53 @@ def _wrapped(x, *args, **kwargs):
 
 
 def _callable_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
-    """The same arguments with a guessed size the layer calls (`self.fn(x, training=training)`: 'int'
-    object is not callable) made a function that returns its input; None where that is not why it failed."""
-    if not (isinstance(error, TypeError) and re.search(r"'(int|float)' object is not callable", str(error))):
+    """The same arguments with one the layer calls made a function that returns its input: a guessed
+    size (`self.fn(x, training=training)`: 'int' object is not callable), or an optional one left to
+    its default None (`self.activation(...)` of `activation=None`, which the project's every call
+    gives); None where that is not why it failed."""
+    called_kind = re.search(r"'(int|float|NoneType)' object is not callable", str(error))
+    if not (isinstance(error, TypeError) and called_kind):
         return None
-    guessed = {k for k in _required_names(cls) if type(kwargs.get(k)) in (int, float)}
+    if called_kind.group(1) == "NoneType":
+        candidates = {k for k in _defaulted_to_none(cls) if kwargs.get(k) is None}
+    else:
+        candidates = {k for k in _required_names(cls) if type(kwargs.get(k)) in (int, float)}
     for line in _failing_lines(error):
-        called = next((n for n in re.findall(r"(?:\bself\.)?\b(\w+)\s*\(", line) if n in guessed), None)
+        called = next((n for n in re.findall(r"(?:\bself\.)?\b(\w+)\s*\(", line) if n in candidates), None)
         if called is not None:
             return {**kwargs, called: _wrapped}
+    return None
+
+
+def _defaulted_to_none(cls) -> set[str]:
+    try:
+        parameters = _constructor_signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    return {p.name for p in parameters if p.default is None and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+# What stands for a required argument the layer hands to a Keras keyword that takes an
+# initializer or an activation (`kernel_initializer=self.k_init`), where a made-up number or
+# vector is refused: Keras's own defaults. (error pattern, parameter name pattern, value)
+_KERAS_ROLES = (
+    (re.compile(r"initializer", re.I), re.compile(r"init", re.I), "glorot_uniform"),
+    (re.compile(r"activation", re.I), re.compile(r"act", re.I), "linear"),
+)
+
+
+def _role_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
+    """The same arguments with a guessed one that Keras refused as an initializer or an activation
+    (`Could not interpret initializer identifier: 4`, `Expected shape ... for direct tensor as
+    initializer`) made Keras's default of that kind; None where that is not why it failed."""
+    if not isinstance(error, (ValueError, TypeError)):
+        return None
+    guessed = _required_names(cls)
+    for message, name, value in _KERAS_ROLES:
+        if message.search(str(error)):
+            named = {k: value for k in guessed if name.search(k) and k in kwargs and kwargs[k] != value}
+            if named:
+                return {**kwargs, **named}
     return None
 
 
@@ -780,7 +818,8 @@ def _instances(tf, original, fixed, unit: UnitJob):
             if id(candidate) in own:
                 error.tfgradfix_call = _call_text(target, args, kwargs)  # type: ignore[attr-defined]
             retried = (_larger_sizes(make_before, kwargs, error) or _sizes_indexed(make_before, kwargs, error)
-                       or _shape_asked(make_before, kwargs, error) or _keyword_asked(make_before, kwargs, error))
+                       or _shape_asked(make_before, kwargs, error) or _keyword_asked(make_before, kwargs, error)
+                       or _callable_asked(make_before, kwargs, error) or _role_asked(make_before, kwargs, error))
             if retried is not None:
                 queue.insert(0, (module, target, args, retried, via))
                 error.tfgradfix_retried = True  # type: ignore[attr-defined]  # its hint is answered by the retry
@@ -819,9 +858,12 @@ def _instances(tf, original, fixed, unit: UnitJob):
                 _call(before, x)  # built outside any tape, as fit() builds it
             except Exception as error:
                 _needs(error)
-                wrapped = _callable_asked(make_before, kwargs, error)
-                if wrapped is not None:
-                    queue.insert(0, (module, target, args, wrapped, via))
+                # Arguments the call shows were guessed wrong (a size that made a zero-sized
+                # projection, an initializer or a function it calls): the whole build again.
+                rebuilt = (_callable_asked(make_before, kwargs, error) or _role_asked(make_before, kwargs, error)
+                           or _larger_sizes(make_before, kwargs, error))
+                if rebuilt is not None:
+                    queue.insert(0, (module, target, args, rebuilt, via))
                     error.tfgradfix_retried = True  # type: ignore[attr-defined]
                     yield None, None, error, via, None
                     break
