@@ -1224,3 +1224,15 @@ def test_what_pytorch_returns_is_no_tensorflow_value():
     own = own.replace("return logits.cpu().numpy().astype(np.float32)",
                       "return self.proj(tf.cast(ids.numpy(), tf.float32)).numpy().astype(np.float32)")
     assert _reported(own, "TGF102")
+
+
+def test_a_builtin_layer_without_weights_carries_no_weight_of_its_own():
+    """ok_weightless_layer_before_a_frozen_selection is silent because `Reshape` adds no weight and the
+    keys are `trainable=False`; make the keys trainable, or the reshape a `Dense`, and the selection
+    cuts a weight off."""
+    text = _silent_fixture("TGF302", "ok_weightless_layer_before_a_frozen_selection.py")
+    trained_keys = text.replace('initializer="random_uniform",\n                                    trainable=False, name="keys"',
+                                'initializer="random_uniform", name="keys"')
+    assert trained_keys != text and _reported(trained_keys, "TGF302")
+    dense = text.replace("tf.keras.layers.Reshape((key_dims,))", "tf.keras.layers.Dense(key_dims)")
+    assert _reported(dense, "TGF302")

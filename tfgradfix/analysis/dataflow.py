@@ -661,6 +661,8 @@ class DataFlow:
                     return self._helper_result_tainted(call, args_tainted)
                 if self.scope.is_preprocessing:
                     return args_tainted
+                if self.scope.is_weightless_part(method):
+                    return args_tainted  # `self.reshape(x)`: a built-in layer without weights
                 return args_tainted or self.blocking.all_sources or method == self.blocking.weight  # a sub-layer
             if _is_super(owner) and method in ("call", "__call__"):
                 # `super().call(inputs)` in a subclass of `layers.Dense`: the built-in layer's kernel

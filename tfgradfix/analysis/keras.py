@@ -110,6 +110,9 @@ class KerasClass:
     # Its `__init__` raises on every path (`raise NotImplementedError` in a stub): no instance
     # exists, so nothing it holds or runs can lose a gradient.
     never_built: bool = False
+    # Attributes that only ever hold a built-in layer without weights (`self.reshape =
+    # layers.Reshape(...)`): calling one passes on what its input carries and adds no weight.
+    weightless_parts: set[str] = field(default_factory=set)
 
     def lineage(self) -> Iterator["KerasClass"]:
         """This class, then its Keras parents defined in the same module."""
@@ -312,8 +315,10 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
                 for name, method in info.methods.items() for d in method.decorators
                 if functions and isinstance(d.decorator, cst.Name) and d.decorator.value in functions}
     state = state_attributes({**info.methods, **wrappers}, FORWARD_METHODS)
+    made: dict[str, list[bool]] = {}
     for method in info.methods.values():
         for target, value in _self_attribute_assignments(method):
+            made.setdefault(target, []).append(_weightless_layer(value, imports))
             if is_weight_constructor(value, imports):
                 info.weights.add(target)
                 if holds_state(value, imports) or target in state:
@@ -321,6 +326,7 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
                 rank = declared_rank(value, imports)
                 if rank is not None:
                     info.weight_ranks[target] = rank
+    info.weightless_parts = {target for target, kinds in made.items() if all(kinds)}
     info.preprocessing = not any(c.weights for c in info.lineage()) and (
         _handles_strings(cls) or _takes_data(cls, imports))
     info.never_built = _always_raises(info.methods.get("__init__"))
@@ -545,6 +551,24 @@ STATELESS_LAYERS = frozenset({
 })
 
 
+def keras_layer_name(qualified: str) -> Optional[str]:
+    """`Dense` for `keras.layers.Dense` (or a class of any Keras `layers` package); None otherwise."""
+    name = qualified.rsplit(".", 1)[-1]
+    package = qualified[: -len(name) - 1]
+    if any(package == f"{p}.layers" or package.startswith(f"{p}.layers.") for p in KERAS_PACKAGES):
+        return name
+    return None
+
+
+def _weightless_layer(value: cst.BaseExpression, imports: ImportMap) -> bool:
+    """A built-in layer that makes no weight (`Reshape`, `ReLU`, a pooling), not a `Lambda`,
+    whose function may read any weight of the class."""
+    if not isinstance(value, cst.Call):
+        return False
+    name = keras_layer_name(imports.resolve(value.func) or "")
+    return name in STATELESS_LAYERS and name != "Lambda"
+
+
 # Layers that wrap another and own no weights: the argument that names it.
 _SHARING_WRAPPERS = {"TimeDistributed": "layer", "RNN": "cell"}
 
@@ -559,7 +583,7 @@ def constructed_layer(call: cst.Call, imports: ImportMap,
     package = qualified[: -len(name) - 1]
     if name == "Sequential" and any(package in (p, f"{p}.models") for p in KERAS_PACKAGES):
         return name, "weights"
-    if any(package == f"{p}.layers" or package.startswith(f"{p}.layers.") for p in KERAS_PACKAGES):
+    if keras_layer_name(qualified) is not None:
         if not name[:1].isupper() or name in STATELESS_LAYERS or name in ("Layer", "InputLayer", "Input"):
             return None
         if name == "Attention" and not any(a.keyword is not None and a.keyword.value == "use_scale" for a in call.args):

@@ -20,7 +20,7 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import parameters, target_names, walk_scope
 from tfgradfix.analysis.imports import ImportMap
-from tfgradfix.analysis.keras import SEEDED_LAYERS, STATELESS_LAYERS, KerasClass, constructed_layer
+from tfgradfix.analysis.keras import SEEDED_LAYERS, STATELESS_LAYERS, KerasClass, constructed_layer, keras_layer_name
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import KERAS_PACKAGES
 from tfgradfix.analysis.rebinding import Parents
@@ -170,7 +170,7 @@ def _layer_of(analysis, scope, func: cst.BaseExpression) -> Optional[cst.BaseExp
 
 def constructed_or_lambda(analysis, call: cst.Call) -> bool:
     qualified = analysis.imports.resolve(call.func) or ""
-    return _keras_layer_name(qualified) is not None or (
+    return keras_layer_name(qualified) is not None or (
         isinstance(call.func, cst.Name) and call.func.value in analysis.class_names
         and analysis.keras_classes.get(analysis.class_nodes[call.func.value]) is not None)
 
@@ -185,20 +185,12 @@ def _trains(analysis, item: cst.BaseExpression) -> bool:
     if not isinstance(item, cst.Call):
         return False
     qualified = analysis.imports.resolve(item.func) or ""
-    name = _keras_layer_name(qualified)
+    name = keras_layer_name(qualified)
     if name is not None and name in _UNTRAINED_LAYERS:
         return False
     module_classes = {c.name: c for c in analysis.keras_classes.values()}
     found = constructed_layer(item, analysis.imports, module_classes)
     return found is not None and found[1] == "weights"
-
-
-def _keras_layer_name(qualified: str) -> Optional[str]:
-    name = qualified.rsplit(".", 1)[-1]
-    package = qualified[: -len(name) - 1]
-    if any(package == f"{p}.layers" or package.startswith(f"{p}.layers.") for p in KERAS_PACKAGES):
-        return name
-    return None
 
 
 def _is_keras(analysis, func: cst.BaseExpression, name: str) -> bool:
@@ -231,7 +223,7 @@ def inherits_weights(cls, imports) -> bool:
 
 
 def _weighted_builtin(qualified: str) -> bool:
-    name = _keras_layer_name(qualified)
+    name = keras_layer_name(qualified)
     return (name is not None and name[:1].isupper() and name not in STATELESS_LAYERS and name not in SEEDED_LAYERS
             and name not in _UNTRAINED_LAYERS and name not in ("Layer", "Wrapper") and not name.startswith("Random"))
 
@@ -292,7 +284,7 @@ def _weightless(imports: ImportMap, construction: cst.BaseExpression, cls_name: 
         return False
     if isinstance(construction.func, cst.Name) and construction.func.value == cls_name:
         return True
-    name = _keras_layer_name(imports.resolve(construction.func) or "")
+    name = keras_layer_name(imports.resolve(construction.func) or "")
     return name is not None and (name in STATELESS_LAYERS or name in SEEDED_LAYERS or name.startswith("Random"))
 
 

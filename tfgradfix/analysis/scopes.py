@@ -174,6 +174,9 @@ class Scope:
     def is_weight(self, attr: str) -> bool:
         return self.keras_class is not None and self.keras_class.is_weight(attr)
 
+    def is_weightless_part(self, attr: str) -> bool:
+        return self.keras_class is not None and any(attr in c.weightless_parts for c in self.keras_class.lineage())
+
     @functools.cached_property
     def inherits_weights(self) -> bool:
         """A method of a subclass of a built-in layer with weights: `super().call(x)` runs them."""
