@@ -2226,12 +2226,24 @@ def test_verify_shapes_a_shape_argument_is_tried_as_a_tuple_of_sizes(verified):
     "initializer_argument",  # ResBlock(dim, k_init) hands k_init to kernel_initializer= (held-out CycleGAN)
     "activation_argument",  # self.activation(...) of activation=None, which every caller gives (a course)
     "eighth_of_filters",  # SelfAttention(filters) reshaping to channels // 8 (held-out SAGAN-style)
+    "filled_settings",  # FMModel(parameters) of a dict filled key by key (held-out round J's DeepFM)
+    "asserted_size",  # build() asserting the size its message names, on three tensors (round J's Conformer)
 ])
 def test_verify_shapes_arguments_guessed_wrong_by_the_call_are_guessed_again(verified, module):
-    """A made-up argument the call refuses (no initializer, None called, zero-sized projections) is
-    replaced by what the call asked for and the layer built again: inconclusive before, now verified."""
+    """A made-up argument or input the call refuses (no initializer, None called, zero-sized projections,
+    a size an assertion names, a settings dict read as `{}`) is replaced by what the call asked for or the
+    project gave: inconclusive before, now verified."""
     verdicts = list(_shape_verdicts(verified)[module].values())
     assert verdicts and all(v["verdict"] == "verified" for v in verdicts), verdicts
+
+
+@pytest.mark.slow
+def test_verify_shapes_a_gradient_none_before_and_after_is_not_the_fixs_failure(verified):
+    """tape.gradient(y, [weight, frozen, scale]) with `scale` unwatched (held-out round J's lesson): the fix
+    brings `scale`'s gradient back; `frozen`'s stays None as before, which fails nothing."""
+    (verdict,) = _shape_verdicts(verified)["several_sources"].values()
+    assert verdict["verdict"] == "verified" and verdict["none_before"] == 2 and verdict["none_after"] == 1, verdict
+    assert "stay None as before" in verdict["reason"], verdict
 
 
 @pytest.mark.slow
@@ -2240,3 +2252,22 @@ def test_verify_shapes_two_inputs_of_token_ids_are_both_ids(verified):
     I's poetry model): ids for both inputs, where floats could not be looked up."""
     (verdict,) = _shape_verdicts(verified)["two_id_inputs"].values()
     assert verdict["verdict"] == "verified" and verdict["input"].startswith("int32"), verdict
+
+
+def test_a_gradient_the_fix_turns_none_fails_it_and_one_none_on_both_sides_does_not():
+    """Matched by position in one `tape.gradient` call: a source None before and after is not the fix's
+    (verified, said); a source that had a gradient and lost it fails the fix, whatever else came back."""
+    import numpy as np
+
+    from tfgradfix.verify import child
+
+    def call(*values):
+        return {"sources": len(values), "none": sum(v is None for v in values), "target": 1.0,
+                "values": [None if v is None else np.full((2,), v) for v in values]}
+
+    kept = child._compare_runs(np, [call(1.0, None, None)], [call(1.0, None, 4.0)], None, None, None)
+    assert kept["verdict"] == "verified" and "stay None as before" in kept["reason"], kept
+    lost = child._compare_runs(np, [call(1.0, None, None)], [call(None, 2.0, 4.0)], None, None, None)
+    assert lost["verdict"] == "failed" and "None after the fix" in lost["reason"], lost
+    unchanged = child._compare_runs(np, [call(1.0, None)], [call(1.0, None)], None, None, None)
+    assert unchanged["verdict"] == "failed" and "still None" in unchanged["reason"], unchanged

@@ -331,6 +331,7 @@ def _sizes_from_error(error: BaseException, shape: tuple) -> list[tuple]:
     text = str(error)
     sizes = []
     for pattern in (r"axis -1 of input shape to have value (\d+)", r"In\[1\]: \[(\d+),", r"but are \d+ and (\d+)",
+                    r"last dimension of the input\D{0,40}?(\d+)",
                     r"expected (?:shape|input).*?(\d+)\)?", r"size-incompatible: In\[0\]: \[\d+,\d+\], In\[1\]: \[(\d+)"):
         sizes += [int(m) for m in re.findall(pattern, text)]
     found = [(*shape[:-1], size) for size in dict.fromkeys(sizes) if 0 < size <= 4096 and size != shape[-1]]
@@ -867,8 +868,10 @@ def _instances(tf, original, fixed, unit: UnitJob):
                     error.tfgradfix_retried = True  # type: ignore[attr-defined]
                     yield None, None, error, via, None
                     break
-                if retries < SHAPE_RETRIES and arity == 1 and ids is None and not structure:
-                    asked = [(s, None) for s in _sizes_from_error(error, shape)]
+                if retries < SHAPE_RETRIES and ids is None and not structure:
+                    # Several tensors (`call(self, query, key, value, pos)`) share the size asked for.
+                    asked = [(s, None) for s in (_sizes_from_error(error, shape) if arity == 1 else
+                                                 _several(_sizes_from_error(error, shape[0]), arity))]
                     retries += bool(asked)
                     candidates[:0] = asked
                 yield None, None, error, via, None
@@ -1447,6 +1450,21 @@ def _value(tf, gradient):
         return None
 
 
+def _none_changes(calls_before: list, calls_after: list) -> tuple[int, int]:
+    """(restored, lost): gradients None before and a value after, and the other way round, matched by
+    position in calls of the same sources; (0, 0) where the calls cannot be matched."""
+    restored = lost = 0
+    if len(calls_before) != len(calls_after):
+        return 0, 0
+    for before, after in zip(calls_before, calls_after):
+        old, new = before.get("values"), after.get("values")
+        if old is None or new is None or len(old) != len(new):
+            return 0, 0
+        restored += sum(o is None and n is not None for o, n in zip(old, new))
+        lost += sum(o is not None and n is None for o, n in zip(old, new))
+    return restored, lost
+
+
 def gradients_differ(np, before: list, after: list) -> float:
     """The largest change, relative to its scale, of a gradient that came back before and after
     (matched by position, where the two lists have the same length and shapes); 0 when none."""
@@ -1944,9 +1962,11 @@ def _traced(result: dict, calls: list, error, original_traced, what: str) -> Non
     """Fail a verified fix whose code does not trace under tf.function. Where the traced fix gets
     every gradient and raises only after them, and the original raises traced too, that is no
     difference the fix made (a bug later in the function): said, not failed."""
-    if error is None and not any(c["none"] for c in calls):
+    # Gradients None eagerly after the fix as before it (sources the fix did not change) may be None traced.
+    allowed = result.get("none_after", 0)
+    if error is None and sum(c["none"] for c in calls) <= allowed:
         return
-    if error is not None and calls and not any(c["none"] for c in calls):
+    if error is not None and calls and sum(c["none"] for c in calls) <= allowed:
         _, _, error_before = original_traced()
         if error_before is not None:
             note = (f"traced, its gradients came back and then it raises {_describe(error)}, as the original "
@@ -1968,14 +1988,23 @@ def _compare_runs(np, calls_before, calls_after, returned_before, returned_after
               "sources_after": calls_after[0]["sources"] if calls_after else 0}
     none_after = sum(c["none"] for c in calls_after) + (_nones(returned_after) if not calls_after else 0)
     result["none_after"] = none_after
+    shared = ""
     if none_after:
         then = f", then it raises {_describe(error_after)}" if error_after is not None else ""
-        return {**result, "verdict": "failed", "reason": f"{none_after} gradients still None{then}"}
-    shared = ""
+        restored, lost = _none_changes(calls_before, calls_after)
+        if lost:
+            return {**result, "verdict": "failed", "reason": f"{lost} gradients that came back before are None after "
+                                                             f"the fix{then}"}
+        if not restored:
+            return {**result, "verdict": "failed", "reason": f"{none_after} gradients still None{then}"}
+        # A lesson asking for several sources, one of them the fix's (`tape.gradient(y, [x0, x1, x2, x3])`
+        # with `x3` unwatched): those None before and after are not what the fix changed.
+        shared = (f"; {restored} gradient(s) came back, {none_after} stay None as before the fix (sources it did "
+                  "not change)")
     if error_after is not None and error_before is None:
         return {**result, "verdict": "failed", "reason": f"the fixed function raises {_describe(error_after)}"}
     if error_after is not None:
-        shared = (f"; both runs raise after their gradients, the original {_describe(error_before)}, the fixed "
+        shared += (f"; both runs raise after their gradients, the original {_describe(error_before)}, the fixed "
                   f"{_describe(error_after)}: no difference the fix made, and the rest of the function was not checked")
     if not calls_after and not calls_before:
         return {**result, "verdict": "inconclusive", "reason": "it computed no gradient with synthetic arguments"}

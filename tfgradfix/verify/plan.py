@@ -277,7 +277,24 @@ def _constants(tree: ast.Module) -> dict:
                 env[node.targets[0].id] = _value(node.value, env)
             except _Unresolved:
                 env.pop(node.targets[0].id, None)
+        elif isinstance(node, ast.Assign):
+            _set_item(node, env)
     return env
+
+
+def _set_item(node: ast.Assign, env: dict) -> None:
+    """`params["units"] = 32` on a dict bound to a literal (`params = {}`, filled key by key before the
+    project's `Model(params)`): the dict with that item; an item that does not resolve drops the dict."""
+    if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Subscript):
+        return
+    target = node.targets[0]
+    name = ast.unparse(target.value) if isinstance(target.value, (ast.Name, ast.Attribute)) else None
+    if name is None or not isinstance(env.get(name), dict):
+        return
+    try:
+        env[name] = {**env[name], _value(target.slice, env): _value(node.value, env)}
+    except (_Unresolved, TypeError):
+        env.pop(name)
 
 
 def _function_env(function: ast.FunctionDef, env: dict, before: int) -> dict:
@@ -298,6 +315,9 @@ def _function_env(function: ast.FunctionDef, env: dict, before: int) -> dict:
                 pass
     for node in ast.walk(function):
         if isinstance(node, ast.Assign) and node.lineno < before and len(node.targets) == 1:
+            if isinstance(node.targets[0], ast.Subscript):
+                _set_item(node, env)
+                continue
             try:
                 env[ast.unparse(node.targets[0])] = _value(node.value, env)
             except _Unresolved:
