@@ -21,8 +21,9 @@ import libcst as cst
 
 from tfgradfix.analysis.dataflow import DataFlow, walk_scope, argument_for, names_in
 from tfgradfix.analysis.imports import dotted_name
-from tfgradfix.analysis.keras import HeldState, own_weights, self_attribute, state_made_by
+from tfgradfix.analysis.keras import SEEDED_LAYERS, HeldState, own_weights, self_attribute, state_made_by
 from tfgradfix.analysis.project import Kind, library_kind
+from tfgradfix.analysis.project.model import gives_any
 from tfgradfix.analysis.tree import descendants
 
 if TYPE_CHECKING:
@@ -86,17 +87,59 @@ def _project_methods(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> 
     return frozenset(m for cls in analysis.project.lineage(definition.module, definition.name) for m in cls.methods)
 
 
-def _state_of_class(analysis: "ModuleAnalysis", callee: cst.BaseExpression) -> HeldState:
+def _state_of_class(analysis: "ModuleAnalysis", callee: cst.BaseExpression,
+                    call: Optional[cst.Call] = None) -> HeldState:
     """Whether `callee` names a stateful Keras layer, or a class of another project module
     whose instances hold non-trainable variables (the index knows its body, its bases and
-    the classes it constructs, across modules)."""
+    the classes it constructs, across modules); `call`, the construction, where known."""
     dotted = dotted_name(callee)
     if analysis.project is None or analysis.module_name is None or dotted is None:
         return HeldState.NONE
     qualified = analysis.project.qualified(analysis.module_name, dotted)
     if qualified is None:
         return HeldState.NONE
-    return max(state_made_by(qualified), analysis.project.holds_state(qualified))
+    given = _given(call) if call is not None else None
+    return max(state_made_by(qualified), analysis.project.holds_state(qualified, given))
+
+
+def _given(call: cst.Call) -> frozenset[str]:
+    """As `project.model.given_arguments`, of a LibCST call."""
+    given, position = set(), 0
+    for arg in call.args:
+        if arg.star == "**":
+            given.add("**")
+        elif arg.star == "*":
+            given.add("*")
+        elif arg.keyword is not None:
+            given.add(arg.keyword.value)
+        else:
+            given.add(f"#{position}")
+            position += 1
+    return frozenset(given)
+
+
+def _unset_seed_rates(analysis: "ModuleAnalysis", name: str, constructions: list[cst.Call]) -> frozenset[str]:
+    """The rate parameters defaulting to zero (`ClassInfo.seed_rates`) of the module's class `name`
+    that none of its `constructions` gives: the seeded layers made with them have no seed."""
+    if not constructions or analysis.project is None or analysis.module_name is None:
+        return frozenset()
+    info = analysis.project.class_info(analysis.module_name, name)
+    if info is None:
+        return frozenset()
+    return frozenset(rate for rate, position in info.seed_rates
+                     if not any(gives_any(_given(c), ((rate, position),)) for c in constructions))
+
+
+def _seedless(call: cst.Call, unset: frozenset[str]) -> bool:
+    """A seeded layer made with a rate of zero, literally or through a parameter left to its zero default."""
+    rate = call.args[0] if call.args and call.args[0].keyword is None and not call.args[0].star else next(
+        (a for a in call.args if a.keyword is not None and a.keyword.value in ("rate", "stddev")), None)
+    if rate is None:
+        return False
+    value = rate.value
+    if isinstance(value, cst.Name):
+        return value.value in unset
+    return isinstance(value, (cst.Integer, cst.Float)) and float(value.value) == 0
 
 
 def _local_class_kind(analysis: "ModuleAnalysis", node: cst.ClassDef, seen: set[str]) -> Kind:
@@ -237,9 +280,9 @@ class _Describer:
         if kind.is_keras:
             return ObjectInfo(kind, max(self._holds_non_trainable(self._parts(scope, call, bound_to), set()),
                                         state_made_by(self.analysis.imports.resolve(callee) or ""),
-                                        _state_of_class(self.analysis, callee)),
+                                        _state_of_class(self.analysis, callee, call)),
                               _project_methods(self.analysis, callee))
-        state = _state_of_class(self.analysis, callee) if kind is Kind.TF_MODULE else HeldState.NONE
+        state = _state_of_class(self.analysis, callee, call) if kind is Kind.TF_MODULE else HeldState.NONE
         return ObjectInfo(kind, state, _project_methods(self.analysis, callee))
 
     def _parts(self, scope: "Scope", call: cst.Call, bound_to: Optional[str]) -> list[cst.CSTNode]:
@@ -282,13 +325,15 @@ class _Describer:
         bases = [base.value for cls in lineage for base in cls.bases
                  if base.keyword is None and not (isinstance(base.value, cst.Name)
                                                   and base.value.value in self.analysis.class_nodes)]
-        return ObjectInfo(kind, max([self._holds_non_trainable(parts, {node.name.value}),
+        unset = _unset_seed_rates(self.analysis, node.name.value, constructions)
+        return ObjectInfo(kind, max([self._holds_non_trainable(parts, {node.name.value}, unset),
                                      *(_state_of_class(self.analysis, base) for base in bases)]), methods, classes)
 
-    def _holds_non_trainable(self, nodes: Iterable[cst.CSTNode], classes: set[str]) -> HeldState:
+    def _holds_non_trainable(self, nodes: Iterable[cst.CSTNode], classes: set[str],
+                             unset: frozenset[str] = frozenset()) -> HeldState:
         """Which lists show the non-trainable variables that `nodes` make: a stateful layer,
         a non-trainable weight, a frozen part; classes of the module made there count with
-        their own bodies."""
+        their own bodies. `unset`: rate parameters its constructions leave to zero."""
         imports = self.analysis.imports
         held = HeldState.NONE
         for node in nodes:
@@ -300,6 +345,8 @@ class _Describer:
                 qualified = imports.resolve(node.func) or ""
                 if qualified.startswith(("tensorflow.", "keras", "tf_keras")):
                     made = state_made_by(qualified)
+                    if qualified.rsplit(".", 1)[-1] in SEEDED_LAYERS and _seedless(node, unset):
+                        continue  # `Dropout(0.)`: Keras 3 makes no seed generator
                     if not (made is HeldState.VARIABLES and self.analysis.legacy_keras):
                         held = max(held, made)  # Keras 2's and TF 1.x's noise layers hold no variable
                 elif isinstance(node.func, cst.Name) and node.func.value in self.analysis.class_nodes:
@@ -307,9 +354,9 @@ class _Describer:
                     if node.func.value not in classes:
                         held = max(held, self._holds_non_trainable(
                             (n for c in _lineage(self.analysis, local) for n in descendants(c)),
-                            classes | {node.func.value}))
+                            classes | {node.func.value}, _unset_seed_rates(self.analysis, node.func.value, [node])))
                 else:
-                    held = max(held, _state_of_class(self.analysis, node.func))
+                    held = max(held, _state_of_class(self.analysis, node.func, node))
             elif isinstance(node, cst.Assign) and _false(node.value):
                 if any(isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable"
                        for t in node.targets):

@@ -12,7 +12,7 @@ from tfgradfix.analysis.project.disk import (
 )
 from tfgradfix.analysis.project.indexer import absolute_module, index_module
 from tfgradfix.analysis.project.model import (
-    ClassInfo, Definition, FunctionInfo, Kind, ModuleInfo, PathEntry, library_kind,
+    ClassInfo, Definition, FunctionInfo, Kind, ModuleInfo, PathEntry, gives_any, library_kind,
 )
 from tfgradfix.analysis.vocabulary import LEGACY_KERAS_PACKAGES
 
@@ -29,7 +29,7 @@ class ProjectIndex:
         self._aliases: dict[str, str] = {}  # another name of a module (pyproject-relative)
         self._kinds: dict[str, Kind] = {}
         self._reaches: dict[str, bool] = {}
-        self._states: dict[str, HeldState] = {}
+        self._states: dict[tuple[str, Optional[frozenset[str]]], HeldState] = {}
         self._call_sites: Optional[dict[str, list[tuple[str, str]]]] = None
         self._handed: Optional[dict[str, list[tuple[str, Definition]]]] = None
         self._unread: Optional[list[str]] = None  # the project's files, for callers not given
@@ -558,22 +558,29 @@ class ProjectIndex:
         return any(f"{cls.module}.{cls.name}" == base for cls in self.lineage(module, name)
                    if (cls.module, cls.name) != (module, name))
 
-    def holds_state(self, qualified: str) -> HeldState:
+    def holds_state(self, qualified: str, given: Optional[frozenset[str]] = None) -> HeldState:
         """Which lists of instances of the project class with this absolute name show
         non-trainable variables, on evidence in its body or its project bases' (across
         modules), in the project classes they construct (sub-layers, sub-models,
-        transitively), or in a library base that is a stateful layer."""
-        cached = self._states.get(qualified)
+        transitively), or in a library base that is a stateful layer. `given`: the arguments
+        of the construction (`model.given_arguments`; None, unknown), which decide whether a
+        seeded layer made with a rate parameter that defaults to zero has a seed."""
+        key = (qualified, given)
+        cached = self._states.get(key)
         if cached is not None:
             return cached
-        self._states[qualified] = HeldState.NONE  # a cycle of parts adds nothing
+        self._states[key] = HeldState.NONE  # a cycle of parts adds nothing
         definition = self.lookup(qualified)
         found = HeldState.NONE
         if definition is not None and definition.kind == "class":
-            found = max((max([cls.holds_state, *(state_made_by(base) for base in cls.bases),
-                              *(self.holds_state(part) for part in cls.parts)])
-                         for cls in self.lineage(definition.module, definition.name)), default=HeldState.NONE)
-        self._states[qualified] = found
+            for depth, cls in enumerate(self.lineage(definition.module, definition.name)):
+                # A base's `__init__` takes what the subclass hands on: unknown, as far as its parameters go.
+                seeded = gives_any(given if depth == 0 else None, cls.seed_rates)
+                part_arguments = dict(cls.part_arguments)
+                found = max([found, cls.holds_state, HeldState.VARIABLES if seeded else HeldState.NONE,
+                             *(state_made_by(base) for base in cls.bases),
+                             *(self.holds_state(part, part_arguments.get(part)) for part in cls.parts)])
+        self._states[key] = found
         return found
 
     def method(self, module: str, class_name: str, method: str) -> Optional[FunctionInfo]:

@@ -11,8 +11,8 @@ from typing import Any, Iterator, Optional, Union
 
 from tfgradfix.analysis.imports import canonical
 from tfgradfix.analysis.initializers import is_initializer_constructor
-from tfgradfix.analysis.keras import FORWARD_METHODS, HeldState, state_made_by
-from tfgradfix.analysis.project.model import BUILTIN_BASES, ClassInfo, FunctionInfo, ModuleInfo
+from tfgradfix.analysis.keras import FORWARD_METHODS, SEEDED_LAYERS, HeldState, state_made_by
+from tfgradfix.analysis.project.model import BUILTIN_BASES, ClassInfo, FunctionInfo, ModuleInfo, given_arguments
 from tfgradfix.analysis.roles import state_attributes_of, trained_by_name
 from tfgradfix.analysis.slices import outline
 from tfgradfix.analysis.vocabulary import (
@@ -82,6 +82,8 @@ class _Indexer:
         self._makes_initializer: dict[str, bool] = {}  # functions that construct an initializer
         self._weights: dict[str, set[str]] = {}  # class -> weights its methods assign
         self._classes: list[tuple[ClassInfo, set[str]]] = []  # classes being indexed, and their parts
+        # Parameters of the `__init__` being indexed that default to zero: name -> position after `self`.
+        self._zero_defaults: Optional[dict[str, int]] = None
         self._bound_once: set[str] = set()  # module-level names bound by one statement
 
     def run(self, tree: ast.Module) -> None:
@@ -285,7 +287,10 @@ class _Indexer:
         )
         self.info.functions[name] = info
         weights: Optional[set[str]] = set() if owner is not None else None
+        outer = self._zero_defaults
+        self._zero_defaults = _zero_defaults(node) if owner is not None and node.name == "__init__" else None
         nested = self._body(node.body, f"{name}.", None, info, weights)
+        self._zero_defaults = outer
         # A functional model's builder (`return Model(inputs, self.call(inputs))`), not a method
         # that runs `self.call` by hand on every step or only summarises the model.
         info.runs_own_call = info.runs_own_call and self._returns_keras_model(node.body)
@@ -354,13 +359,26 @@ class _Indexer:
         if dotted is None or not dotted.rsplit(".", 1)[-1][:1].isupper():
             return  # classes, by convention, are capitalised: functions are not followed
         resolved = self._resolve(call.func)
+        part = None
         if resolved is None:
             if "." not in dotted:
-                parts.add(f"{self.info.name}.{dotted}")  # a class of this module
+                part = f"{self.info.name}.{dotted}"  # a class of this module
         elif resolved.startswith(("tensorflow.", "keras.", "tf_keras.", "numpy.")):
+            if resolved.rsplit(".", 1)[-1] in SEEDED_LAYERS:
+                rate = seed_rate(call)
+                if rate is not None and _is_zero(rate):
+                    return  # `Dropout(0.)`: Keras 3 makes no seed generator
+                if isinstance(rate, ast.Name) and self._zero_defaults and rate.id in self._zero_defaults:
+                    cls.seed_rates = (*cls.seed_rates, (rate.id, self._zero_defaults[rate.id]))
+                    return
             cls.holds_state = max(cls.holds_state, state_made_by(resolved))
         else:
-            parts.add(resolved)
+            part = resolved
+        if part is not None:
+            parts.add(part)
+            given = dict(cls.part_arguments)
+            given[part] = given.get(part, frozenset()) | given_arguments(call)
+            cls.part_arguments = tuple(given.items())
 
     def _weight_targets(self, node: Union[ast.Assign, ast.AnnAssign]) -> Iterator[str]:
         """`self.x` assigned from add_weight / tf.Variable."""
@@ -547,6 +565,25 @@ def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
         for node in ast.walk(target):
             if isinstance(node, ast.Name):
                 yield node.id
+
+
+def seed_rate(call: ast.Call) -> Optional[ast.expr]:
+    """The rate (or `stddev`) a seeded Keras layer's construction gives: its first argument."""
+    if call.args and not isinstance(call.args[0], ast.Starred):
+        return call.args[0]
+    return next((k.value for k in call.keywords if k.arg in ("rate", "stddev")), None)
+
+
+def _is_zero(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.value == 0
+
+
+def _zero_defaults(init: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> dict[str, int]:
+    positional = [*init.args.posonlyargs, *init.args.args][1:]
+    defaults = dict(zip([a.arg for a in positional][len(positional) - len(init.args.defaults):], init.args.defaults))
+    found = {a.arg: i for i, a in enumerate(positional) if a.arg in defaults and _is_zero(defaults[a.arg])}
+    found.update({a.arg: -1 for a, d in zip(init.args.kwonlyargs, init.args.kw_defaults) if d is not None and _is_zero(d)})
+    return found
 
 
 def _is_constant(node: ast.expr, value: bool) -> bool:

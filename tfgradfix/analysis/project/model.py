@@ -3,6 +3,7 @@ module from another's gradient path: plain data, pickled to worker processes."""
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Optional
@@ -95,6 +96,12 @@ class ClassInfo:
     # Absolute names of the classes its body constructs that may be project classes
     # (sub-layers, sub-models): their state is its state.
     parts: tuple[str, ...] = ()
+    # The arguments its body gives each part (`given_arguments`), where a part's state depends on them.
+    part_arguments: tuple[tuple[str, frozenset[str]], ...] = ()
+    # `__init__` parameters defaulting to zero that a seeded layer takes as its rate (`Dropout(dropout)`,
+    # with `dropout=0.`), as (name, position after `self`): Keras 3 makes a seed generator only for a
+    # rate above zero, so the state is there only where a construction gives one.
+    seed_rates: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass
@@ -192,3 +199,17 @@ _PLAIN_LIBRARY_PACKAGES = ("typing.", "enum.", "collections.", "unittest.", "abs
 BUILTIN_BASES = frozenset({"object", "dict", "list", "tuple", "set", "str", "int", "float", "Exception",
                             "ValueError", "TypeError", "RuntimeError", "NamedTuple", "Enum"})
 
+
+def given_arguments(call: ast.Call) -> frozenset[str]:
+    """What a construction gives, by parameter: keyword names, `#i` for the i-th positional
+    argument, `*`/`**` for unpacked ones (anything)."""
+    given = {f"#{i}" if not isinstance(a, ast.Starred) else "*" for i, a in enumerate(call.args)}
+    given |= {k.arg if k.arg is not None else "**" for k in call.keywords}
+    return frozenset(given)
+
+
+def gives_any(given: Optional[frozenset[str]], parameters: tuple[tuple[str, int], ...]) -> bool:
+    """Whether a construction giving `given` (None: unknown) passes any of `parameters`."""
+    if given is None or "*" in given or "**" in given:
+        return bool(parameters)
+    return any(name in given or f"#{position}" in given for name, position in parameters)

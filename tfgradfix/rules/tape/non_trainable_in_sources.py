@@ -45,7 +45,9 @@ class NonTrainableInSources(TapeRule):
         "part frozen with `.trainable = False`, or a `keras.applications` network with BatchNormalization; "
         "for `variables`, those or Keras 3's seed state (Dropout, noise, random augmentation) and "
         "`stateful=True` RNN states (the seed state only in Keras 3 code: Keras 2's and TF 1.x's noise layers "
-        "hold no variable). It is known from where the object is made, through the project "
+        "hold no variable; and only for a rate above zero: `Dropout(0.)`, or `Dropout(dropout)` with a constructor "
+        "parameter `dropout=0.` that the construction of the layer leaves, makes no seed generator). It is known "
+        "from where the object is made, through the project "
         "index. Objects the analysis cannot tell are silent."
     )
     why = (
