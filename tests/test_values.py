@@ -1236,3 +1236,16 @@ def test_a_builtin_layer_without_weights_carries_no_weight_of_its_own():
     assert trained_keys != text and _reported(trained_keys, "TGF302")
     dense = text.replace("tf.keras.layers.Reshape((key_dims,))", "tf.keras.layers.Dense(key_dims)")
     assert _reported(dense, "TGF302")
+
+
+def test_code_under_a_flag_the_class_hard_codes_off_never_runs():
+    """ok_weight_under_a_flag_hard_coded_off and ok_variable_under_a_flag_hard_coded_off are silent because
+    the flag is only ever set to False; take it from the constructor (a user can turn it on) and the
+    weight is reported."""
+    for code, name, flag in (("TGF207", "ok_weight_under_a_flag_hard_coded_off.py", "use_bias"),
+                             ("TGF203", "ok_variable_under_a_flag_hard_coded_off.py", "learn_scale")):
+        text = _silent_fixture(code, name)
+        option = text.replace("def __init__(self, channels, **kwargs):", f"def __init__(self, channels, {flag}=False, **kwargs):")
+        option = option.replace("def __init__(self, units, **kwargs):", f"def __init__(self, units, {flag}=False, **kwargs):")
+        option = option.replace(f"self.{flag} = False", f"self.{flag} = {flag}")
+        assert option != text and _reported(option, code), code

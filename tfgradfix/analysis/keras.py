@@ -6,7 +6,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 import libcst as cst
 
@@ -113,6 +113,8 @@ class KerasClass:
     # Attributes that only ever hold a built-in layer without weights (`self.reshape =
     # layers.Reshape(...)`): calling one passes on what its input carries and adds no weight.
     weightless_parts: set[str] = field(default_factory=set)
+    # Flags it only ever sets to False (`self.use_bias = False`, hard-coded): `if self.use_bias:` never runs.
+    switched_off: frozenset[str] = frozenset()
 
     def lineage(self) -> Iterator["KerasClass"]:
         """This class, then its Keras parents defined in the same module."""
@@ -203,6 +205,7 @@ def find_keras_classes(module: cst.Module, imports: ImportMap, project: Optional
     project index) to a Keras class of another module of the project."""
     candidates = _classes(module)
     functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
+    set_from_outside = _set_through_objects(module)
     by_name: dict[str, KerasClass] = {}
     found: dict[cst.ClassDef, KerasClass] = {}
     changed = True
@@ -225,7 +228,7 @@ def find_keras_classes(module: cst.Module, imports: ImportMap, project: Optional
                     if not external:
                         continue
                     legacy = project.is_legacy_keras(f"{external[0].module}.{external[0].name}")
-                info = _describe(cls, imports, parent, functions)
+                info = _describe(cls, imports, parent, functions, set_from_outside)
                 info.external = external
                 info.preprocessing = (info.preprocessing and not any(c.weights for c in external)) or _python_layer(
                     info, external, imports, project)
@@ -303,12 +306,16 @@ def _asserts_an_error(func: cst.FunctionDef) -> bool:
 
 
 def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass],
-              functions: Optional[dict[str, cst.FunctionDef]] = None) -> KerasClass:
-    """`functions`: the module's functions, for the decorators of the class's methods."""
+              functions: Optional[dict[str, cst.FunctionDef]] = None,
+              set_from_outside: Optional[frozenset[str]] = None) -> KerasClass:
+    """`functions`: the module's functions, for the decorators of the class's methods;
+    `set_from_outside`: the attributes the module sets on other objects than `self` (None: not known)."""
     info = KerasClass(node=cls, name=cls.name.value, parent=parent)
     for stmt in cls.body.body:
         if isinstance(stmt, cst.FunctionDef):
             info.methods[stmt.name.value] = stmt
+    info.switched_off = _switched_off(info, set_from_outside) if set_from_outside is not None else frozenset()
+    switched_off = frozenset(f for c in info.lineage() for f in c.switched_off)
     # A module function decorating a method (`@spike_call def call(self, x)`) runs with its
     # `self`: what it writes with `.assign*()` is written by the class.
     wrappers = {f"{name}@{d.decorator.value}": functions[d.decorator.value]
@@ -317,7 +324,7 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
     state = state_attributes({**info.methods, **wrappers}, FORWARD_METHODS)
     made: dict[str, list[bool]] = {}
     for method in info.methods.values():
-        for target, value in _self_attribute_assignments(method):
+        for target, value in _self_attribute_assignments(method, switched_off):
             made.setdefault(target, []).append(_weightless_layer(value, imports))
             if is_weight_constructor(value, imports):
                 info.weights.add(target)
@@ -459,10 +466,16 @@ def _names_data_type(expr: cst.BaseExpression, imports: ImportMap) -> bool:
     return False
 
 
-def _self_attribute_assignments(func: cst.FunctionDef):
+def _self_attribute_assignments(func: cst.FunctionDef, switched_off: frozenset[str] = frozenset()):
+    """`(attr, value)` of each `self.<attr> = value` in the function, but those under `if self.<flag>:`
+    where the flag is `switched_off`: that code never runs."""
     stack: list[cst.CSTNode] = [func.body]
     while stack:
         node = stack.pop()
+        if isinstance(node, cst.If) and self_attribute(node.test) in switched_off:
+            if node.orelse is not None:
+                stack.append(node.orelse)
+            continue
         if isinstance(node, cst.Assign):
             for target in node.targets:
                 attr = self_attribute(target.target)
@@ -474,6 +487,41 @@ def _self_attribute_assignments(func: cst.FunctionDef):
                 yield attr, node.value
         if not isinstance(node, cst.BaseExpression):
             stack.extend(child_nodes(node))
+
+
+def _switched_off(info: KerasClass, set_from_outside: frozenset[str]) -> frozenset[str]:
+    """Flags the class (or a parent in the module) only ever sets to False (`self.use_bias = False`,
+    hard-coded) and the module sets on no other object: an `if self.use_bias:` body never runs."""
+    values: dict[str, list[cst.BaseExpression]] = {}
+    for cls in info.lineage():
+        for method in cls.methods.values():
+            for target, value in _self_attribute_assignments(method):
+                values.setdefault(target, []).append(value)
+    return frozenset(attr for attr, assigned in values.items()
+                     if attr not in set_from_outside and all(is_false(v) for v in assigned))
+
+
+def never_runs(cls: KerasClass, node: cst.CSTNode, parent: Callable[[cst.CSTNode], Optional[cst.CSTNode]]) -> bool:
+    """`node` is in the body of an `if self.<flag>:` whose flag the class keeps switched off."""
+    flags = {flag for c in cls.lineage() for flag in c.switched_off}
+    child, current = node, parent(node) if flags else None
+    while current is not None and not isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+        if isinstance(current, cst.If) and child is current.body and self_attribute(current.test) in flags:
+            return True
+        child, current = current, parent(current)
+    return False
+
+
+def _set_through_objects(module: cst.Module) -> frozenset[str]:
+    """Attributes the module assigns on objects other than `self` (`layer.use_bias = True`)."""
+    found = set()
+    for node in descendants(module):
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else \
+            [node.target] if isinstance(node, (cst.AnnAssign, cst.AugAssign)) else []
+        for target in targets:
+            if isinstance(target, cst.Attribute) and self_attribute(target) is None:
+                found.add(target.attr.value)
+    return frozenset(found)
 
 
 def self_attribute(node: cst.CSTNode) -> Optional[str]:

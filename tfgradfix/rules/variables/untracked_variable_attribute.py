@@ -10,7 +10,7 @@ import libcst as cst
 from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.imports import is_integer_dtype
 from tfgradfix.analysis.keras import (build_input_shape, builtin_read_only, defines_property, hands_out,
-                                      initialised_before)
+                                      initialised_before, never_runs)
 from tfgradfix.analysis.objects import module_weights
 from tfgradfix.analysis.roles import holds_state
 from tfgradfix.analysis.layer_state import (
@@ -54,7 +54,8 @@ class UntrackedVariableAttribute(Rule):
         "become a Keras layer."
     )
     evidence = (
-        "The class is a Keras layer or model (through the project's classes, across modules) and the variable"
+        "The class is a Keras layer or model (through the project's classes, across modules), the variable is "
+        "made (not only under `if self.<flag>:` with the flag only ever set to `False` by the class), and it"
         " is a weight by what the code does with it (`analysis/roles.py`): not `trainable=False` (nor "
         "`trainable=learn_bias` with `learn_bias=False` the constructor's default), not an "
         "integer or boolean dtype, not written with `.assign*()` or `.scatter_*()` by the forward pass (nor "
@@ -215,6 +216,8 @@ class UntrackedVariableAttribute(Rule):
         if attr is None:
             return
         cls = scope.keras_class
+        if never_runs(cls, node, context.parent):
+            return  # under a flag the class hard-codes off (`if self.use_bias:`): never made
         function = scope.node if isinstance(scope.node, cst.FunctionDef) else None
         if holds_state(node, context.imports, function):
             return  # declared state (`trainable=False`, an integer dtype), wherever it is stored

@@ -7,7 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.keras import self_attribute
+from tfgradfix.analysis.keras import never_runs, self_attribute
 from tfgradfix.analysis.layer_graph import inherits_weights
 from tfgradfix.analysis.layer_state import keyword_value
 from tfgradfix.analysis.literals import is_false
@@ -38,7 +38,9 @@ class UnusedWeight(Rule):
         "A trainable `add_weight` the layer makes for itself, and no reader of `.<name>` anywhere in the "
         "module (call, helpers, subclasses, other objects, nor a built-in layer the class derives from), and no dynamic access (`getattr`, `self.weights`,"
         " `vars(self)`, the name as a word in a string). A weight added from another method is silent, and "
-        "so is a template class whose calls take `...` for their arguments."
+        "so is a template class whose calls take `...` for their arguments, and one made only under `if "
+        "self.<flag>:` where the class only ever sets that flag to `False` and the module sets it on no other "
+        "object (the code never runs; a flag taken from the constructor can be turned on, and is reported)."
     )
     why = (
         "A weight the forward pass never reads cannot influence the loss: its gradient is "
@@ -99,6 +101,8 @@ class UnusedWeight(Rule):
                     continue
                 if is_false(keyword_value(call, "trainable")):
                     continue
+                if never_runs(cls, statement, context.parent):
+                    continue  # made only under a flag the class hard-codes off (`if self.use_bias:`)
                 for target in statement.targets:
                     attr = self_attribute(target.target)
                     if attr is not None and not self._read_anywhere(attr):
