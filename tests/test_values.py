@@ -1249,3 +1249,20 @@ def test_code_under_a_flag_the_class_hard_codes_off_never_runs():
         option = option.replace("def __init__(self, units, **kwargs):", f"def __init__(self, units, {flag}=False, **kwargs):")
         option = option.replace(f"self.{flag} = False", f"self.{flag} = {flag}")
         assert option != text and _reported(option, code), code
+
+
+def test_a_variable_replaced_by_the_next_statement_is_not_what_the_attribute_holds():
+    """ok_variable_replaced_by_what_it_computes is silent because the next statement rebinds the attribute
+    to a tensor computed from the variable; keep the variable and tile it in `call`, and it is reported."""
+    text = _silent_fixture("TGF203", "ok_variable_replaced_by_what_it_computes.py")
+    kept = text.replace("        self.value_memory = tf.tile(tf.expand_dims(self.value_memory, 0), [batch_size, 1, 1])\n", "")
+    assert kept != text and _reported(kept, "TGF203")
+
+
+def test_a_variable_read_only_where_it_is_made_is_not_a_tracking_loss():
+    """ok_variable_read_only_where_made is silent because `__init__` alone reads the table (into a one-off
+    concatenation); read it in `call` as well and the untracked variable is reported."""
+    text = _silent_fixture("TGF203", "ok_variable_read_only_where_made.py")
+    read = text.replace("return tf.nn.embedding_lookup(self.lookup, ids)",
+                        "return tf.nn.embedding_lookup(self.lookup, ids) + tf.reduce_mean(self.relation_table)")
+    assert read != text and _reported(read, "TGF203")

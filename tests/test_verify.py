@@ -2228,6 +2228,7 @@ def test_verify_shapes_a_shape_argument_is_tried_as_a_tuple_of_sizes(verified):
     "eighth_of_filters",  # SelfAttention(filters) reshaping to channels // 8 (held-out SAGAN-style)
     "filled_settings",  # FMModel(parameters) of a dict filled key by key (held-out round J's DeepFM)
     "asserted_size",  # build() asserting the size its message names, on three tensors (round J's Conformer)
+    "iterated_sizes",  # `for units in hidden_units:` in the constructor: a tuple of sizes
 ])
 def test_verify_shapes_arguments_guessed_wrong_by_the_call_are_guessed_again(verified, module):
     """A made-up argument or input the call refuses (no initializer, None called, zero-sized projections,

@@ -122,6 +122,58 @@ def stored_on(context, node: cst.CSTNode) -> Optional[str]:
         return None
 
 
+def replaced_next(context, node: cst.CSTNode, attr: str) -> bool:
+    """`self.<attr> = node` is followed, in the same block, by another `self.<attr> = ...` (a
+    variable made only to compute what the attribute really holds: `self.memory = tf.tile(
+    self.memory[None], ...)`): the attribute never holds `node` past that statement."""
+    statement: Optional[cst.CSTNode] = node
+    while statement is not None and not isinstance(statement, cst.SimpleStatementLine):
+        statement = context.parent(statement)
+    block = context.parent(statement) if statement is not None else None
+    if not isinstance(block, (cst.IndentedBlock, cst.Module)):
+        return False
+    later = block.body[block.body.index(statement) + 1:]
+    return any(isinstance(small, cst.Assign) and any(self_attribute(t.target) == attr for t in small.targets)
+               for line in later if isinstance(line, cst.SimpleStatementLine) for small in line.body)
+
+
+def read_only_where_made(context, cls, attr: str, method: cst.FunctionDef) -> bool:
+    """`self.<attr>` is read only by `method`, which made it, and there only by TensorFlow ops or
+    arithmetic (no other method of the class, no `.<attr>` of another object anywhere in the module,
+    no object handed it): a variable used only to compute other values once (`self.table =
+    tf.concat([self.table, self.extra], 0)` in `__init__`), whose fate is that computation's, not
+    its own tracking."""
+    own = [m for c in cls.lineage() for m in c.methods.values() if m is not method]
+    if any(_reads(node, attr, self_only=True) for m in own for node in descendants(m)):
+        return False
+    if any(_reads(node, attr, self_only=False) and self_attribute(node) is None
+           for node in descendants(context.analysis.module)):
+        return False
+    reads = [n for n in descendants(method) if _reads(n, attr, self_only=True)
+             and not isinstance(context.parent(n), cst.AssignTarget)]
+    return bool(reads) and all(_computed_with(context, read) for read in reads)
+
+
+def _computed_with(context, read: cst.CSTNode) -> bool:
+    """The value is an operand of arithmetic or an argument of a TensorFlow op (`tf.concat`,
+    `tf.expand_dims`), not of a constructor that keeps it (`tfp.bijectors.Shift(shift=...)`)."""
+    node, parent = read, context.parent(read)
+    while parent is not None and not isinstance(parent, cst.BaseSmallStatement):
+        if isinstance(parent, cst.BinaryOperation):
+            return True
+        if isinstance(parent, cst.Call) and node is not parent.func:
+            qualified = context.imports.resolve(parent.func) or ""
+            last = qualified.rsplit(".", 1)[-1]
+            return qualified.startswith("tensorflow.") and last[:1].islower()
+        node, parent = parent, context.parent(parent)
+    return False
+
+
+def _reads(node: cst.CSTNode, attr: str, self_only: bool) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value == attr and (
+        not self_only or self_attribute(node) == attr)
+
+
 def keyword_value(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
     return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
 

@@ -424,12 +424,13 @@ def _larger_sizes(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
 
 
 def _sizes_indexed(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
-    """The same arguments with a guessed size the constructor indexes or measures
-    (`hidden_shape[i]`, `len(units)`: 'int' object is not subscriptable, has no len) made a
-    tuple of sizes; None where that is not why it failed."""
+    """The same arguments with a guessed size the constructor indexes, measures or iterates
+    (`hidden_shape[i]`, `len(units)`, `for units in hidden_units`: 'int' object is not subscriptable,
+    has no len, is not iterable) made a tuple of sizes; None where that is not why it failed."""
     guessed = {k for k in _required_names(cls) if type(kwargs.get(k)) is int}
     use = guessed_use(error, guessed)
-    if not use or not re.search(r"not subscriptable|has no len", str(error)) or re.search(r"\[\s*['\"]", use):
+    if not use or not re.search(r"not subscriptable|has no len|is not iterable", str(error)) or re.search(
+            r"\[\s*['\"]", use):
         return None  # `settings['units']` is a mapping the project's configuration gives, not sizes
     name = next((n for n in re.findall(r"\w+", use) if n in guessed), None)
     return None if name is None else {**kwargs, name: (SIZE_GUESS, SIZE_GUESS)}

@@ -14,7 +14,8 @@ from tfgradfix.analysis.keras import (build_input_shape, builtin_read_only, defi
 from tfgradfix.analysis.objects import module_weights
 from tfgradfix.analysis.roles import holds_state
 from tfgradfix.analysis.layer_state import (
-    integer_names, keyword_value, known_values, read_by_call, read_in_forward, stored_on,
+    integer_names, keyword_value, known_values, read_by_call, read_in_forward, read_only_where_made, replaced_next,
+    stored_on,
 )
 from tfgradfix.analysis.literals import is_false
 from tfgradfix.analysis.vocabulary import TF_VARIABLE
@@ -55,7 +56,10 @@ class UntrackedVariableAttribute(Rule):
     )
     evidence = (
         "The class is a Keras layer or model (through the project's classes, across modules), the variable is "
-        "made (not only under `if self.<flag>:` with the flag only ever set to `False` by the class), and it"
+        "made (not only under `if self.<flag>:` with the flag only ever set to `False` by the class), the "
+        "attribute keeps it (the next statements of the block do not rebind the attribute, as in `self.m = "
+        "tf.tile(self.m[None], ...)`, and something besides the TensorFlow ops of the method that made it reads "
+        "it: a variable only concatenated once into a table loses its gradient to that, tracked or not), and it"
         " is a weight by what the code does with it (`analysis/roles.py`): not `trainable=False` (nor "
         "`trainable=learn_bias` with `learn_bias=False` the constructor's default), not an "
         "integer or boolean dtype, not written with `.assign*()` or `.scatter_*()` by the forward pass (nor "
@@ -218,6 +222,11 @@ class UntrackedVariableAttribute(Rule):
         cls = scope.keras_class
         if never_runs(cls, node, context.parent):
             return  # under a flag the class hard-codes off (`if self.use_bias:`): never made
+        if replaced_next(context, node, attr) or (
+                isinstance(scope.node, cst.FunctionDef) and read_only_where_made(context, cls, attr, scope.node)):
+            # The attribute holds what the next statements compute from it, or only they read it:
+            # the variable's gradient is lost to that one-off computation (TGF205), tracked or not.
+            return
         function = scope.node if isinstance(scope.node, cst.FunctionDef) else None
         if holds_state(node, context.imports, function):
             return  # declared state (`trainable=False`, an integer dtype), wherever it is stored
