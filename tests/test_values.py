@@ -1266,3 +1266,37 @@ def test_a_variable_read_only_where_it_is_made_is_not_a_tracking_loss():
     read = text.replace("return tf.nn.embedding_lookup(self.lookup, ids)",
                         "return tf.nn.embedding_lookup(self.lookup, ids) + tf.reduce_mean(self.relation_table)")
     assert read != text and _reported(read, "TGF203")
+
+
+def test_a_module_that_needs_keras_2_on_every_path_is_judged_as_keras_2():
+    """ok_keras2_only_api is silent because its `tf.compat.v1.keras` layer exists only with Keras 2, where a
+    Dropout holds no variable; where that layer is one option of an `if` (the other branch runs on
+    Keras 3), the Dropout's seed state is reported."""
+    text = _silent_fixture("TGF405", "ok_keras2_only_api.py")
+    optional = text.replace("    def __init__(self, features, units, classes):\n",
+                            "    def __init__(self, features, units, classes, cell=\"GRU\"):\n")
+    optional = optional.replace(
+        "        hidden = tf.keras.layers.Bidirectional(\n"
+        "            tf.compat.v1.keras.layers.CuDNNLSTM(units, return_sequences=True))(inputs)\n",
+        "        if cell == \"LSTM\":\n"
+        "            layer = tf.compat.v1.keras.layers.CuDNNLSTM\n"
+        "        else:\n"
+        "            layer = tf.keras.layers.GRU\n"
+        "        hidden = tf.keras.layers.Bidirectional(layer(units, return_sequences=True))(inputs)\n")
+    assert optional != text and _reported(optional, "TGF405")
+
+
+def test_a_random_draw_that_scales_a_weight_is_noise():
+    """ok_noise_scaled_by_a_weight is silent because `call` multiplies the draw by the learned `w_sigma`;
+    use the draw as the kernel itself and it is reported as a weight that never trains."""
+    text = _silent_fixture("TGF210", "ok_noise_scaled_by_a_weight.py")
+    kernel = text.replace("kernel = self.w_mu + self.w_sigma * self.w_epsilon", "kernel = self.w_epsilon")
+    assert kernel != text and _reported(kernel, "TGF210")
+
+
+def test_a_variable_nothing_reads_is_not_a_tracking_loss():
+    """ok_variable_nothing_reads is silent because nothing reads `self.w`; use it in `call` and the
+    untracked variable is reported."""
+    text = _silent_fixture("TGF203", "ok_variable_nothing_reads.py")
+    used = text.replace("+ tf.matmul(inputs, self.b)", "+ tf.matmul(inputs, self.b + self.w)")
+    assert used != text and _reported(used, "TGF203")

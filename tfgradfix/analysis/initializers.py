@@ -46,6 +46,7 @@ _PRODUCTS = frozenset({"matmul", "dot", "tensordot", "einsum", "multiply", "conv
                        "conv2d_transpose", "conv1d_transpose", "conv3d_transpose", "depthwise_conv2d",
                        "separable_conv2d", "convolution", "batch_dot", "linear", "embedding_lookup", "gather"})
 _ADDITIONS = frozenset({"bias_add", "add"})
+_MULTIPLY = frozenset({"tensorflow.multiply", "tensorflow.math.multiply"})
 # Uses that make or keep it a variable.
 _VARIABLE_MAKERS = frozenset({"Variable", "add_weight", "constant_initializer", "Constant", "assign",
                               "assign_add", "assign_sub", "watch", "variable"})
@@ -84,7 +85,7 @@ def initializer_weights(analysis: "ModuleAnalysis", cls: KerasClass) -> list[Ini
             if made is None:
                 continue
             made_by, initializer, call = made
-            if made_by == "random" and not _WEIGHT_NAME.match(attr):
+            if made_by == "random" and (not _WEIGHT_NAME.match(attr) or _scales_a_weight(analysis, cls, attr)):
                 continue
             if len(assignments.get(attr, [])) != 1 or _made_variable(analysis, attr):
                 continue
@@ -190,6 +191,27 @@ def _made_variable(analysis, attr: str) -> bool:
             return True  # `self.W.assign(...)`
         if any(isinstance(n, cst.Attribute) and n.attr.value == attr for a in node.args for n in descendants(a)):
             return True
+    return False
+
+
+def _scales_a_weight(analysis, cls: KerasClass, attr: str) -> bool:
+    """A forward method multiplies `self.<attr>` by a trained weight of the class (`self.w_sigma *
+    self.w_epsilon`): the noise of a learned distribution (a noisy net, Bayes by backprop's
+    `mu + sigma * eps`), drawn to scale that weight, not a weight itself."""
+    for scope in analysis.scopes.values():
+        keras_class = scope.keras_class
+        if not scope.forward or keras_class is None or cls not in keras_class.lineage():
+            continue
+        for node in walk_scope(scope.body):
+            if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+                operands = [node.left, node.right]
+            elif isinstance(node, cst.Call) and (analysis.imports.resolve(node.func) or "") in _MULTIPLY:
+                operands = [a.value for a in node.args]
+            else:
+                continue
+            attrs = [self_attribute(o) for o in operands]
+            if attr in attrs and any(a is not None and a != attr and keras_class.is_weight(a) for a in attrs):
+                return True
     return False
 
 

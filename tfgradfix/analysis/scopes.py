@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 
 from dataclasses import dataclass, field
 from typing import Iterator, Optional, Union
@@ -45,7 +46,7 @@ from tfgradfix.analysis.project import FunctionInfo, ModuleInfo, PathEntry, Proj
 from tfgradfix.analysis.rebinding import Parents, tainted_at
 from tfgradfix.analysis.tree import child_nodes, contains, descendants, statements
 from tfgradfix.analysis.roles import trained_by_name
-from tfgradfix.analysis.tf_version import tf1_api
+from tfgradfix.analysis.tf_version import keras2_api, tf1_api
 from tfgradfix.analysis.values import KEEPS_FIRST_OPERAND_DTYPE
 from tfgradfix.analysis.training_mode import (
     boolean_defaults, inference_only, training_flags, trains_without_call, untaken_blocks,
@@ -386,7 +387,7 @@ class ModuleAnalysis:
         self.tf1_api = tf1_api(module, self.imports, text)
         self.legacy_keras = "TF_USE_LEGACY_KERAS" in text or any(
             full.startswith(LEGACY_KERAS_PACKAGES) for full in self.imports.bindings.values()
-        ) or self.tf1_api is not None
+        ) or self.tf1_api is not None or keras2_api(module, self.imports, text) is not None
         self.keras_classes = find_keras_classes(module, self.imports, self.project, module_name)
         for keras_class in self.keras_classes.values():
             if not keras_class.preprocessing and not (  # a layer another module may apply is not followed
@@ -435,6 +436,29 @@ class ModuleAnalysis:
         self._sealed = True
 
     # -- public --------------------------------------------------------------
+
+    @functools.cached_property
+    def attribute_reads(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """The attribute names the module reads anywhere (`x.w` not assigned to), and its strings that
+        may name one (`getattr(layer, "bias")`; not a docstring nor a `name=` argument)."""
+        assigned = {id(t.target) for node in descendants(self.module) if isinstance(node, cst.Assign)
+                    for t in node.targets}
+        reads: set[str] = set()
+        strings: list[str] = []
+        for node in descendants(self.module):
+            if isinstance(node, cst.Attribute) and id(node) not in assigned:
+                reads.add(node.attr.value)
+            if isinstance(node, cst.Expr) or (isinstance(node, cst.Arg) and node.keyword is not None
+                                              and node.keyword.value == "name"):
+                continue  # a docstring, a weight's own `name="bias"`: names no attribute it reads
+            strings += [n.value for n in child_nodes(node) if isinstance(n, cst.SimpleString)]
+        return frozenset(reads), tuple(strings)
+
+    def reads_attribute(self, attr: str) -> bool:
+        """Whether the module reads `.<attr>` anywhere, or names it as a word in a string."""
+        reads, strings = self.attribute_reads
+        word = re.compile(rf"(?<!\w){re.escape(attr)}(?!\w)")
+        return attr in reads or any(word.search(text) for text in strings)
 
     @functools.cached_property
     def trained_by_name(self) -> frozenset[tuple[Optional[str], str]]:

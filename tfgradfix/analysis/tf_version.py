@@ -18,7 +18,7 @@ TF 1.x code.
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Callable, Optional
 
 import libcst as cst
 
@@ -62,16 +62,39 @@ def tf1_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
     if not (_MULTI_BACKEND_MARKER.search(text)
             or "tensorflow" in text and _MARKERS.search(text)):  # the other names are imported from `tensorflow`
         return None
+    return _first_unguarded(module, imports, _removed)
+
+
+# TF 2's own copy of Keras 2's TF 1.x API (`tf.compat.v1.keras.layers.CuDNNLSTM`): gone with Keras 3, where
+# `tf.compat.v1.keras` has no such layers. A module that uses it unguarded runs on Keras 2 only.
+_KERAS2_ONLY = ("tensorflow.compat.v1.keras.",)
+
+
+def keras2_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
+    """The first Keras 2-only name a TF 2 module uses on every path (outside any guard or `if`: under
+    `if args.cell == "LSTM":` the other branch still runs on Keras 3), or None."""
+    if "compat.v1.keras" not in text and "compat.v1 import keras" not in text:
+        return None
+    return _first_unguarded(module, imports, lambda name: f"{name.rstrip('.')}.".startswith(_KERAS2_ONLY),
+                            branches=True)
+
+
+def _first_unguarded(module: cst.Module, imports: ImportMap, wanted: Callable[[str], bool],
+                     branches: bool = False) -> Optional[str]:
+    """The first name the module imports or reads outside a TF 2 guard (with `branches`, outside any
+    `if` too) that `wanted` accepts."""
     guarded = _guarded_nodes(module)
+    if branches:
+        guarded |= {id(node) for node in _all_statements(module) if isinstance(node, cst.If)}
     shims = _names_imported_under(module, guarded)
     for node in _unguarded(module, guarded):
         if isinstance(node, (cst.Import, cst.ImportFrom)):
-            name = _imported(node)
+            name = _imported(node, wanted)
         elif isinstance(node, cst.Attribute):
             name = _raw_resolve(node, imports, shims)
         else:
             continue
-        if name is not None and _removed(name):
+        if name is not None and wanted(name):
             return name
     return None
 
@@ -96,10 +119,10 @@ def _raw_resolve(node: cst.Attribute, imports: ImportMap, shims: set[str]) -> Op
     return None if full is None else f"{full}.{rest}"
 
 
-def _imported(node: cst.Import | cst.ImportFrom) -> Optional[str]:
+def _imported(node: cst.Import | cst.ImportFrom, wanted: Callable[[str], bool]) -> Optional[str]:
     if isinstance(node, cst.Import):
         names = [dotted_name(alias.name) for alias in node.names]
-        return next((f"{n}." for n in names if n is not None and _removed(f"{n}.")), None)
+        return next((f"{n}." for n in names if n is not None and wanted(f"{n}.")), None)
     if node.relative or node.module is None:
         return None
     base = dotted_name(node.module)
@@ -107,7 +130,7 @@ def _imported(node: cst.Import | cst.ImportFrom) -> Optional[str]:
         return None
     names = [] if isinstance(node.names, cst.ImportStar) else [dotted_name(alias.name) for alias in node.names]
     candidates = [f"{base}.", *(f"{base}.{name}." for name in names if name is not None)]
-    return next((name for name in candidates if _removed(name)), None)
+    return next((name for name in candidates if wanted(name)), None)
 
 
 def _guarded_nodes(module: cst.Module) -> set[int]:

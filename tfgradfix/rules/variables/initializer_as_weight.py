@@ -43,7 +43,8 @@ class InitializerAsWeight(Rule):
         "that carries a gradient (a product, `matmul`, `tensordot`, `einsum`, a convolution; for an "
         "initializer's value, also a bias addition), and nothing in the module makes it a variable (no other "
         "assignment, no `tf.Variable(self.W)`, `add_weight`, `.assign` or `tape.watch` of it). A random draw "
-        "counts only under a weight's name."
+        "counts only under a weight's name, and not where a forward method multiplies it by a trained weight "
+        "(`w_mu + w_sigma * w_epsilon`: the noise of a learned distribution)."
     )
     why = (
         "An initializer, called, returns a tensor with the right distribution, not a variable. "

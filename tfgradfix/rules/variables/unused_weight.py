@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from typing import Optional
-
 import libcst as cst
 
 from tfgradfix.analysis.keras import never_runs, self_attribute
@@ -76,11 +73,6 @@ class UnusedWeight(Rule):
     _DYNAMIC = ("getattr", "vars", "__dict__", "weights", "trainable_weights", "variables",
                 "trainable_variables", "_trainable_weights", "setattr")
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._reads: Optional[set[str]] = None
-        self._strings: list[str] = []
-
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         context = self.context
         cls = context.analysis.keras_classes.get(node)
@@ -105,7 +97,7 @@ class UnusedWeight(Rule):
                     continue  # made only under a flag the class hard-codes off (`if self.use_bias:`)
                 for target in statement.targets:
                     attr = self_attribute(target.target)
-                    if attr is not None and not self._read_anywhere(attr):
+                    if attr is not None and not context.analysis.reads_attribute(attr):
                         self.report(call, self.message.format(attr=attr), scope=context.analysis.scopes.get(method))
 
     @staticmethod
@@ -124,23 +116,3 @@ class UnusedWeight(Rule):
                         if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
                         and isinstance(n.func.value, cst.Name) and n.func.value.value == "self")
         return [method for name, method in cls.methods.items() if name in seen]
-
-    def _read_anywhere(self, attr: str) -> bool:
-        if self._reads is None:  # one walk of the module, for every weight of every class
-            self._reads, self._strings = set(), []
-            for node in descendants(self.context.analysis.module):
-                if isinstance(node, cst.Attribute) and not isinstance(self.context.parent(node), cst.AssignTarget):
-                    self._reads.add(node.attr.value)
-                elif isinstance(node, cst.SimpleString) and not self._names_only(node):
-                    self._strings.append(node.value)
-        # named in a string (`getattr(layer, "bias")`, `"kernel bias".split()`): reached dynamically
-        word = re.compile(rf"(?<!\w){re.escape(attr)}(?!\w)")
-        return attr in self._reads or any(word.search(text) for text in self._strings)
-
-    def _names_only(self, string: cst.SimpleString) -> bool:
-        """A string that reads no attribute: a `name=` argument (the weight's own
-        `add_weight(name="bias")`), or a docstring."""
-        parent = self.context.parent(string)
-        if isinstance(parent, cst.Arg):
-            return parent.keyword is not None and parent.keyword.value == "name"
-        return isinstance(parent, cst.Expr)
