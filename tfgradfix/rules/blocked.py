@@ -581,7 +581,9 @@ class NonDifferentiableOp(_CutRule):
         "indices from `top_k` or `argmax`, a backend's `shape`, integer casts) is silent, and so is "
         "`tf.sequence_mask`, whose operands are lengths: what made a length from the weights (a `round`) is "
         "the cut reported; outside a Keras layer, so is a cut around a method of an object the analysis "
-        "cannot see into. Code that runs only at inference is not on the path (TGF101)."
+        "cannot see into. Code that runs only at inference is not on the path (TGF101). A built-in layer "
+        "without weights that the class holds (`self.flatten = layers.Reshape(...)`, not a `Lambda`) carries "
+        "what its input carries and no weight of its own, and a `trainable=False` weight is state, not a weight."
     )
     why = (
         "These ops are piecewise constant: TensorFlow registers no gradient for them (or a zero "
