@@ -7,7 +7,7 @@ import textwrap
 import libcst as cst
 import pytest
 
-from tfgradfix.analysis.context import ParentMap
+from tfgradfix.analysis.tree import Parents
 from tfgradfix.analysis.tapes import reaching_value
 from tfgradfix.analysis.tree import descendants
 
@@ -15,7 +15,7 @@ from tfgradfix.analysis.tree import descendants
 def _reaching(source: str, name: str = "x"):
     module = cst.parse_module(textwrap.dedent(source))
     block = next(n for n in descendants(module) if isinstance(n, cst.With))
-    value = reaching_value(block, name, ParentMap(module))
+    value = reaching_value(block, name, Parents(module))
     return None if value is None else module.code_for_node(value)
 
 

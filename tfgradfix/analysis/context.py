@@ -15,7 +15,7 @@ from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.scopes import ModuleAnalysis, Scope
 from tfgradfix.analysis.sources import enclosing_blocks, helper_restricted, restricted
 from tfgradfix.analysis.tapes import find_tape_blocks, names_bound, watched_names
-from tfgradfix.analysis.tree import BatchableVisitor, child_nodes, contains
+from tfgradfix.analysis.tree import BatchableVisitor, Parents, contains
 
 # NumPy calls that copy a tensor into an array (what `.numpy()` does).
 _NUMPY_COPIES = frozenset({"numpy.array", "numpy.asarray", "numpy.copy"})
@@ -33,7 +33,7 @@ class TraversalContext(BatchableVisitor):
         self._tape_depth: list[int] = [0]
         self._tests: list[cst.BaseExpression] = []
         self._numpy_lambdas = 0  # depth inside lambdas handed to tf.numpy_function
-        self.parent = ParentMap(analysis.module)
+        self.parent = Parents(analysis.module)
 
     # -- tracking --------------------------------------------------------------
 
@@ -455,25 +455,6 @@ def _targets(statement: cst.CSTNode) -> list[str]:
     if isinstance(statement, cst.Assign):
         return [name for t in statement.targets for name in target_names(t.target)]
     return list(target_names(statement.target))
-
-
-class ParentMap:
-    """Parents of nodes, built on first use (only files with a fix need it)."""
-
-    def __init__(self, module: cst.Module) -> None:
-        self._module = module
-        self._parents: Optional[dict[int, cst.CSTNode]] = None
-
-    def __call__(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-        if self._parents is None:
-            self._parents = {}
-            stack: list[cst.CSTNode] = [self._module]
-            while stack:
-                current = stack.pop()
-                for child in child_nodes(current):
-                    self._parents[id(child)] = current
-                    stack.append(child)
-        return self._parents.get(id(node))
 
 
 def _watches(statement: cst.CSTNode, name: str, tapes: set[str]) -> bool:

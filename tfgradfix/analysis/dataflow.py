@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.imports import ImportMap, dotted_name, is_integer_dtype
-from tfgradfix.analysis.tree import child_nodes, contains, descendants
+from tfgradfix.analysis.tree import Parents, child_nodes, contains, descendants
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
 from tfgradfix.analysis.keras import call_argument, declared_rank, is_weight_constructor, self_attribute
 from tfgradfix.analysis.roles import holds_state, stepped_counters
@@ -271,7 +271,7 @@ class DataFlow:
         """A gradient target's name may be bound again where the tape never sees it (`loss =
         np.mean(losses)` after the epoch's loop, for printing): what the target depends on is the
         binding that reaches the `gradient` call, where that is certain."""
-        from tfgradfix.analysis.rebinding import Parents, gradient_target_binding  # it reads DataFlow: imported when asked
+        from tfgradfix.analysis.rebinding import gradient_target_binding  # it reads DataFlow: imported when asked
 
         root = self.scope.node
         if not self._named_targets or not isinstance(root, (cst.FunctionDef, cst.Module)):

@@ -21,9 +21,8 @@ import libcst as cst
 from tfgradfix.analysis.dataflow import parameters, target_names, walk_scope
 from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.keras import SEEDED_LAYERS, STATELESS_LAYERS, KerasClass, constructed_layer, keras_layer_name
-from tfgradfix.analysis.tree import descendants
+from tfgradfix.analysis.tree import Parents, descendants
 from tfgradfix.analysis.vocabulary import KERAS_PACKAGES
-from tfgradfix.analysis.rebinding import Parents
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.scopes import ModuleAnalysis, Scope

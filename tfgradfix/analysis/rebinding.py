@@ -25,7 +25,7 @@ from typing import Optional, cast
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import DataFlow, name_nodes, target_names
-from tfgradfix.analysis.tree import child_nodes, descendants
+from tfgradfix.analysis.tree import Parents, child_nodes, descendants
 
 # How deep substitutions nest, and how many one question may make.
 _MAX_DEPTH = 8
@@ -119,22 +119,6 @@ def gradient_target_binding(parent_of: "Parents", call: cst.Call, name: str) -> 
         return None
     how, value, _ = reaching(node, name, parent_of)
     return value if how == "value" else None
-
-
-class Parents:
-    """Parents of the nodes of one function, built on first use."""
-
-    def __init__(self, root: cst.CSTNode) -> None:
-        self._parents: dict[int, cst.CSTNode] = {}
-        stack = [root]
-        while stack:
-            current = stack.pop()
-            for child in child_nodes(current):
-                self._parents[id(child)] = current
-                stack.append(child)
-
-    def __call__(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-        return self._parents.get(id(node))
 
 
 class Rebinding:

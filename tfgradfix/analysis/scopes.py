@@ -43,8 +43,8 @@ from tfgradfix.analysis.dataflow import (
 from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.layer_graph import applied_to_raw_inputs, between_layers, inherits_weights
 from tfgradfix.analysis.project import FunctionInfo, ModuleInfo, PathEntry, ProjectIndex, index_module, uses_by_hand
-from tfgradfix.analysis.rebinding import Parents, tainted_at
-from tfgradfix.analysis.tree import child_nodes, contains, descendants, statements
+from tfgradfix.analysis.rebinding import tainted_at
+from tfgradfix.analysis.tree import Parents, child_nodes, contains, descendants, statements
 from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.tf_version import keras2_api, tf1_api
 from tfgradfix.analysis.values import KEEPS_FIRST_OPERAND_DTYPE

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import libcst as cst
 
@@ -76,6 +76,25 @@ def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 
 def contains(haystack: cst.CSTNode, needle: cst.CSTNode) -> bool:
     return any(node is needle for node in descendants(haystack))
+
+
+class Parents:
+    """The parent of each node under `root`, built on first use (many questions never ask)."""
+
+    def __init__(self, root: cst.CSTNode) -> None:
+        self._root = root
+        self._parents: Optional[dict[int, cst.CSTNode]] = None
+
+    def __call__(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        if self._parents is None:
+            self._parents = {}
+            stack: list[cst.CSTNode] = [self._root]
+            while stack:
+                current = stack.pop()
+                for child in child_nodes(current):
+                    self._parents[id(child)] = current
+                    stack.append(child)
+        return self._parents.get(id(node))
 
 
 def statements(nodes) -> Iterator[cst.CSTNode]:

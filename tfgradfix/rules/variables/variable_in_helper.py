@@ -8,7 +8,7 @@ from typing import Optional, Union
 
 import libcst as cst
 
-from tfgradfix.analysis.context import ParentMap
+from tfgradfix.analysis.tree import Parents
 from tfgradfix.analysis.dataflow import walk_scope, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.frequency import runs_once
@@ -250,7 +250,7 @@ class _Parents:
     """What `repeated_in` asks of a traversal context, for a module analysed outside one."""
 
     def __init__(self, module: cst.Module) -> None:
-        self.parent = ParentMap(module)
+        self.parent = Parents(module)
 
 
 def hoist_into_caller(class_name: str, helper: str, local: str, helper_code: str, index: int,
