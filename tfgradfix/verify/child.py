@@ -510,7 +510,7 @@ def _role_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
     guessed = _required_names(cls)
     for message, name, value in _KERAS_ROLES:
         if message.search(str(error)):
-            named = {k: value for k in guessed if name.search(k) and k in kwargs and kwargs[k] != value}
+            named = {k: value for k in guessed if name.search(k) and k in kwargs and kwargs[k] is not value}
             if named:
                 return {**kwargs, **named}
     return None

@@ -365,7 +365,7 @@ class _Indexer:
                 part = f"{self.info.name}.{dotted}"  # a class of this module
         elif resolved.startswith(("tensorflow.", "keras.", "tf_keras.", "numpy.")):
             if resolved.rsplit(".", 1)[-1] in SEEDED_LAYERS:
-                rate = seed_rate(call)
+                rate = _seed_rate(call)
                 if rate is not None and _is_zero(rate):
                     return  # `Dropout(0.)`: Keras 3 makes no seed generator
                 if isinstance(rate, ast.Name) and self._zero_defaults and rate.id in self._zero_defaults:
@@ -567,7 +567,7 @@ def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
                 yield node.id
 
 
-def seed_rate(call: ast.Call) -> Optional[ast.expr]:
+def _seed_rate(call: ast.Call) -> Optional[ast.expr]:
     """The rate (or `stddev`) a seeded Keras layer's construction gives: its first argument."""
     if call.args and not isinstance(call.args[0], ast.Starred):
         return call.args[0]
