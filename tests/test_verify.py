@@ -2132,7 +2132,8 @@ def test_a_layer_taking_the_parsed_options_is_built_with_the_projects_defaults(t
     """verify_settings: `ScaledHead(config)` reads `config.device`, `.hidden_units`, `.heads` and
     `.no_bias`, which argparse (`--hidden-units`, a string default converted by `type=int`) and absl
     flags define: built with those defaults, it verifies, and says so. `Projector(args)` reads an
-    option no definition gives: inconclusive, naming it."""
+    option no definition gives: inconclusive, naming it. `Trainer(args)` raises under the defaults
+    (its `--cell` default is a cell its table lacks): inconclusive, naming that error, not a made-up build's."""
     root, document, verdicts = _verify_project_json(tmp_path, "verify_settings")
     head = verdicts[("gan/layers.py", "ScaledHead.__init__")]
     assert head["verdict"] == "verified", head
@@ -2143,6 +2144,10 @@ def test_a_layer_taking_the_parsed_options_is_built_with_the_projects_defaults(t
     assert "uses `args.projection_dim`" in projector["reason"]
     assert "the defaults of the project's options and flags were tried, and none is `projection_dim`" in \
         projector["reason"]
+    trainer = verdicts[("gan/trainer.py", "Trainer.train_batch")]
+    assert trainer["verdict"] == "inconclusive", trainer
+    assert trainer["reason"] == ("could not build Trainer with the defaults of the project's options and flags: "
+                                 "KeyError: 'lstm'"), trainer
 
 
 def test_the_projects_option_defaults_are_read_from_argparse_and_absl_definitions(tmp_path):

@@ -1883,6 +1883,7 @@ def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
     arguments, the fixed object's model starting from the original's values."""
     owner, method = unit["name"].split(".", 1)
     errors, uses = [], []
+    settings_error = ""  # how the object built with the project's option defaults failed, where it did
     cls = getattr(original.get(unit["entry"]), owner, None)
     guessed = _required_names(cls) if inspect.isclass(cls) else set()
     for module, target, args, kwargs, via in _class_candidates(original, {**unit, "name": owner}):
@@ -1897,6 +1898,9 @@ def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
             _needs(error)
             errors.append(_describe(error))
             uses.append(guessed_use(error, guessed) if target == owner else "")
+            if not settings_error and any(isinstance(v, ProjectSettings) for v in kwargs.values()) and \
+                    "define no default" not in str(error):
+                settings_error = _describe(error)
             continue
 
         def instance(make, start=None):
@@ -1952,6 +1956,10 @@ def verify_method(tf, np, unit: UnitJob, original: dict, fixed: dict) -> dict:
 
                 _traced(result, graph_calls, graph_error, original_traced, "method")
             return result
+    if settings_error:
+        # Built as the project builds it, from its own option defaults: that error says more than a made-up build's.
+        raise Inconclusive(f"could not build {owner} with the defaults of the project's options and flags: "
+                           f"{settings_error}")
     use = next((u for u in reversed(uses) if u), "")
     settings = (f"; {settings_hint(use, guessed, unit.get('settings'))}: add a module-level example() returning ({owner}(...), inputs) "
                 f"or an entry in [tool.tfgradfix.verify.examples]") if use else ""
