@@ -149,6 +149,10 @@ def read_only_where_made(context, cls, attr: str, method: cst.FunctionDef) -> bo
     if any(_reads(node, attr, self_only=False) and self_attribute(node) is None
            for node in descendants(context.analysis.module)):
         return False
+    analysis = context.analysis
+    if analysis.project is not None and analysis.module_name is not None and analysis.project.reads_attribute(
+            attr, analysis.module_name):
+        return False  # another module reads it off an instance
     reads = [n for n in descendants(method) if _reads(n, attr, self_only=True)
              and not isinstance(context.parent(n), cst.AssignTarget)]
     return bool(reads) and all(_computed_with(context, read) for read in reads)

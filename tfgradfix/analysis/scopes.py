@@ -455,10 +455,13 @@ class ModuleAnalysis:
         return frozenset(reads), tuple(strings)
 
     def reads_attribute(self, attr: str) -> bool:
-        """Whether the module reads `.<attr>` anywhere, or names it as a word in a string."""
+        """Whether the module reads `.<attr>` anywhere, or names it as a word in a string, or another
+        module of the project reads `.<attr>` (`layer_final.weight_temperature` handed to a loss)."""
         reads, strings = self.attribute_reads
         word = re.compile(rf"(?<!\w){re.escape(attr)}(?!\w)")
-        return attr in reads or any(word.search(text) for text in strings)
+        return attr in reads or any(word.search(text) for text in strings) or (
+            self.project is not None and self.module_name is not None
+            and self.project.reads_attribute(attr, self.module_name))
 
     @functools.cached_property
     def trained_by_name(self) -> frozenset[tuple[Optional[str], str]]:

@@ -235,6 +235,10 @@ class ProjectIndex:
     def importers_of(self, module: str) -> set[str]:
         return {name for name in list(self.modules) if module in self.imports_of(name)}
 
+    def reads_attribute(self, attr: str, other_than: str) -> bool:
+        """Whether a module of the project other than `other_than` reads `.<attr>` of something."""
+        return any(attr in info.attribute_reads for info in list(self.modules.values()) if info.name != other_than)
+
     def used_elsewhere(self, module: str, name: str) -> bool:
         """Whether another module of the project may use `name` of `module`: it imports that
         name, star-imports the module, or imports the module itself."""

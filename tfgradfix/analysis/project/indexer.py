@@ -77,6 +77,7 @@ class _Indexer:
         self.by_hand: list[str] = []
         self.used_through: list[tuple[str, frozenset[str]]] = []
         self.type_tested: set[str] = set()
+        self.attribute_reads: set[str] = set()
         self.search_paths: list[str] = []
         self.handed: list[tuple[str, str, str]] = []
         self._makes_initializer: dict[str, bool] = {}  # functions that construct an initializer
@@ -100,6 +101,7 @@ class _Indexer:
         self.info.called_by_hand = tuple(d for d in self.by_hand if d.split(".")[0] in known)
         self.info.used_through = tuple(u for u in self.used_through if u[0].split(".")[0] in known)
         self.info.type_tested = tuple(sorted(self.type_tested))
+        self.info.attribute_reads = frozenset(self.attribute_reads)
         self.info.search_paths = tuple(self.search_paths)
         self.info.handed = tuple(
             h for h in self.handed if h[0].split(".")[0] in known and h[2].split(".")[0] in known)
@@ -141,6 +143,8 @@ class _Indexer:
             elif kind is ast.Attribute:
                 if node.attr in _PATH_STARTS:
                     self.starts_path = True
+                if type(node.ctx) is ast.Load and not (type(node.value) is ast.Name and node.value.id == "self"):
+                    self.attribute_reads.add(node.attr)  # off an object, not the module's own class's `self`
             elif kind is ast.Call:
                 dotted = _dotted(node.func)
                 func = node.func

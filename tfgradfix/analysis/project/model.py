@@ -127,6 +127,10 @@ class ModuleInfo:
     forward_classes: tuple[str, ...] = ()
     keras_looking: tuple[str, ...] = ()
     parsed: bool = True  # False: `ast` could not parse it (LibCST will say why)
+    # The attribute names it reads off objects (`layer.temperature` loaded, not assigned; not `self.x`,
+    # its own classes' attributes): what another module's class holds may be read here (a loss built
+    # from `layer_final.weight_temperature`).
+    attribute_reads: frozenset[str] = frozenset()
     # Its text holds one of the markers the index was built with (what some rule looks for).
     marked: bool = False
     # Calls of names it imports or defines: (dotted callee as written, enclosing function or "<module>").
