@@ -11,7 +11,7 @@ from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.layer_state import read_in_forward
 from tfgradfix.analysis.objects import Kind, class_kind, describe
 from tfgradfix.analysis.tapes import find_tape_blocks
-from tfgradfix.analysis.tree import descendants
+from tfgradfix.analysis.tree import descendants, statements
 from tfgradfix.analysis.vocabulary import MODEL_VARIABLE_LISTS, TF_VARIABLE
 from tfgradfix.analysis.values import carries_no_gradient, value_reads
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
@@ -28,8 +28,9 @@ class DerivedWeightInBuild(Rule):
     triggers = ("def build", "Module")
     what = (
         "Finds `self.kernel = self.mu + self.sigma * self.eps` in `build` (an expression of the "
-        "layer's weights that is not itself a weight or a sub-layer) when `call` reads "
-        "`self.kernel`. Evidence: the expression reads a weight and is not a value without "
+        "layer's weights that is not itself a weight or a sub-layer; also under a branch of `build`, and "
+        "rebinding the weight's own attribute: `if self.diagonal: self.R = tf.linalg.diag(self.R)`, "
+        "reported without a fix) when `call` reads `self.kernel`. Evidence: the expression reads a weight and is not a value without "
         "gradient (shape metadata such as `self.alpha.shape`, an integer or a Python number). "
         "Also in a `tf.Module`'s `__init__`: `self.scale = tf.nn.softplus(self.raw_scale)` after "
         "`self.raw_scale = tf.Variable(...)`, when `__call__` reads `self.scale` and not the "
@@ -114,7 +115,8 @@ class DerivedWeightInBuild(Rule):
         call = cls.method("call")
         if call is None or call not in cls.methods.values() or not isinstance(call.body, cst.IndentedBlock):
             return
-        for statement in node.body.body:
+        top_level = set(map(id, node.body.body))
+        for statement in statements(node.body.body):
             if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
                     and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1):
                 continue
@@ -131,7 +133,10 @@ class DerivedWeightInBuild(Rule):
             if carries_no_gradient(scope.flow or scope.analyse(), value):
                 continue  # `self.alpha_shape = self.alpha.shape`: metadata, the same on every step
             self._why = None
-            fix = self._fix(cls, node, statement, attr, value, call)
+            if id(statement) in top_level:
+                fix = self._fix(cls, node, statement, attr, value, call)
+            else:  # under an `if` of `build` (`if self.diagonal: self.R = tf.linalg.diag(self.R)`)
+                fix, self._why = None, "it is computed under a branch of `build`: move it into `call` under the same test"
             message = self.message.format(attr=attr)
             self.report(statement.body[0], message if fix is not None or self._why is None
                         else f"{message} (no fix: {self._why})", fix)
