@@ -144,16 +144,11 @@ def read_only_where_made(context, cls, attr: str, method: cst.FunctionDef) -> bo
     tf.concat([self.table, self.extra], 0)` in `__init__`), whose fate is that computation's, not
     its own tracking."""
     own = [m for c in cls.lineage() for m in c.methods.values() if m is not method]
-    if any(_reads(node, attr, self_only=True) for m in own for node in descendants(m)):
+    if any(_reads(node, attr) for m in own for node in descendants(m)):
         return False
-    if any(_reads(node, attr, self_only=False) and self_attribute(node) is None
-           for node in descendants(context.analysis.module)):
-        return False
-    analysis = context.analysis
-    if analysis.project is not None and analysis.module_name is not None and analysis.project.reads_attribute(
-            attr, analysis.module_name):
-        return False  # another module reads it off an instance
-    reads = [n for n in descendants(method) if _reads(n, attr, self_only=True)
+    if context.analysis.uses_off_an_object(attr):
+        return False  # `layer.table`, here or read in another module
+    reads = [n for n in descendants(method) if _reads(n, attr)
              and not isinstance(context.parent(n), cst.AssignTarget)]
     return bool(reads) and all(_computed_with(context, read) for read in reads)
 
@@ -173,9 +168,8 @@ def _computed_with(context, read: cst.CSTNode) -> bool:
     return False
 
 
-def _reads(node: cst.CSTNode, attr: str, self_only: bool) -> bool:
-    return isinstance(node, cst.Attribute) and node.attr.value == attr and (
-        not self_only or self_attribute(node) == attr)
+def _reads(node: cst.CSTNode, attr: str) -> bool:
+    return isinstance(node, cst.Attribute) and self_attribute(node) == attr
 
 
 def keyword_value(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:

@@ -340,6 +340,17 @@ class Scope:
         return flow
 
 
+@dataclass(frozen=True)
+class AttributeUses:
+    """A module's attribute names: those it reads (`x.w` not assigned to), those it reaches off an
+    object other than `self` (read or set: `layer.table`), and its strings that may name one
+    (`getattr(layer, "bias")`; not a docstring nor a `name=` argument)."""
+
+    reads: frozenset[str]
+    off_objects: frozenset[str]
+    strings: tuple[str, ...]
+
+
 # Statements that bind, return or evaluate one thing: where a call's result goes.
 _SMALL_STATEMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.Return, cst.Expr)
 
@@ -438,30 +449,41 @@ class ModuleAnalysis:
     # -- public --------------------------------------------------------------
 
     @functools.cached_property
-    def attribute_reads(self) -> tuple[frozenset[str], tuple[str, ...]]:
-        """The attribute names the module reads anywhere (`x.w` not assigned to), and its strings that
-        may name one (`getattr(layer, "bias")`; not a docstring nor a `name=` argument)."""
-        assigned = {id(t.target) for node in descendants(self.module) if isinstance(node, cst.Assign)
-                    for t in node.targets}
+    def attribute_uses(self) -> "AttributeUses":
+        """What the module does with attribute names, in one walk (see `AttributeUses`)."""
+        assigned: set[int] = set()
         reads: set[str] = set()
+        off_objects: set[str] = set()
         strings: list[str] = []
-        for node in descendants(self.module):
-            if isinstance(node, cst.Attribute) and id(node) not in assigned:
-                reads.add(node.attr.value)
+        for node in descendants(self.module):  # a node comes before its children: targets are marked first
+            if isinstance(node, cst.Assign):
+                assigned.update(id(t.target) for t in node.targets)
+            elif isinstance(node, cst.Attribute):
+                if id(node) not in assigned:
+                    reads.add(node.attr.value)
+                if self_attribute(node) is None:
+                    off_objects.add(node.attr.value)
             if isinstance(node, cst.Expr) or (isinstance(node, cst.Arg) and node.keyword is not None
                                               and node.keyword.value == "name"):
                 continue  # a docstring, a weight's own `name="bias"`: names no attribute it reads
             strings += [n.value for n in child_nodes(node) if isinstance(n, cst.SimpleString)]
-        return frozenset(reads), tuple(strings)
+        return AttributeUses(frozenset(reads), frozenset(off_objects), tuple(strings))
 
     def reads_attribute(self, attr: str) -> bool:
         """Whether the module reads `.<attr>` anywhere, or names it as a word in a string, or another
         module of the project reads `.<attr>` (`layer_final.weight_temperature` handed to a loss)."""
-        reads, strings = self.attribute_reads
+        uses = self.attribute_uses
         word = re.compile(rf"(?<!\w){re.escape(attr)}(?!\w)")
-        return attr in reads or any(word.search(text) for text in strings) or (
-            self.project is not None and self.module_name is not None
-            and self.project.reads_attribute(attr, self.module_name))
+        return attr in uses.reads or any(word.search(text) for text in uses.strings) or self._read_elsewhere(attr)
+
+    def uses_off_an_object(self, attr: str) -> bool:
+        """Whether code reaches `.<attr>` of an object other than `self`: read or set in this module
+        (`layer.table`), or read in another module of the project."""
+        return attr in self.attribute_uses.off_objects or self._read_elsewhere(attr)
+
+    def _read_elsewhere(self, attr: str) -> bool:
+        return self.project is not None and self.module_name is not None and self.project.reads_attribute(
+            attr, self.module_name)
 
     @functools.cached_property
     def trained_by_name(self) -> frozenset[tuple[Optional[str], str]]:
