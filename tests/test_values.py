@@ -1251,6 +1251,34 @@ def test_code_under_a_flag_the_class_hard_codes_off_never_runs():
         assert option != text and _reported(option, code), code
 
 
+def test_a_flag_a_subclass_turns_on_is_not_switched_off():
+    """A base that hard-codes `self.use_bias = False` and makes its bias in `build` under `if self.use_bias:`
+    is silent alone; a subclass in the module that sets it True runs that code on its instances, so the
+    unread bias is reported (for the base's code and for the subclass's own)."""
+    base = (
+        "import tensorflow as tf\n\n\n"
+        "class Projection(tf.keras.layers.Layer):\n"
+        "    def __init__(self, units, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.units = units\n"
+        "        self.use_bias = False\n\n"
+        "    def build(self, input_shape):\n"
+        "        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name=\"kernel\")\n"
+        "        if self.use_bias:\n"
+        "            self.bias = self.add_weight(shape=(self.units,), name=\"bias\")\n\n"
+        "    def call(self, x):\n"
+        "        return tf.matmul(x, self.kernel)\n"
+    )
+    assert not _reported(base, "TGF207")
+    subclass = base + (
+        "\n\nclass BiasedProjection(Projection):\n"
+        "    def __init__(self, units, **kwargs):\n"
+        "        super().__init__(units, **kwargs)\n"
+        "        self.use_bias = True\n"
+    )
+    assert _reported(subclass, "TGF207")
+
+
 def test_a_variable_replaced_by_the_next_statement_is_not_what_the_attribute_holds():
     """ok_variable_replaced_by_what_it_computes is silent because the next statement rebinds the attribute
     to a tensor computed from the variable; keep the variable and tile it in `call`, and it is reported."""

@@ -113,7 +113,8 @@ class KerasClass:
     # Attributes that only ever hold a built-in layer without weights (`self.reshape =
     # layers.Reshape(...)`): calling one passes on what its input carries and adds no weight.
     weightless_parts: set[str] = field(default_factory=set)
-    # Flags it only ever sets to False (`self.use_bias = False`, hard-coded): `if self.use_bias:` never runs.
+    # Flags it, its bases and subclasses only ever set to False (`self.use_bias = False`, hard-coded):
+    # `if self.use_bias:` never runs.
     switched_off: frozenset[str] = frozenset()
 
     def lineage(self) -> Iterator["KerasClass"]:
@@ -205,7 +206,7 @@ def find_keras_classes(module: cst.Module, imports: ImportMap, project: Optional
     project index) to a Keras class of another module of the project."""
     candidates = _classes(module)
     functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
-    set_from_outside = _set_through_objects(module)
+    switched_off = _switched_off(candidates, _set_through_objects(module)) if candidates else {}
     by_name: dict[str, KerasClass] = {}
     found: dict[cst.ClassDef, KerasClass] = {}
     changed = True
@@ -228,7 +229,7 @@ def find_keras_classes(module: cst.Module, imports: ImportMap, project: Optional
                     if not external:
                         continue
                     legacy = project.is_legacy_keras(f"{external[0].module}.{external[0].name}")
-                info = _describe(cls, imports, parent, functions, set_from_outside)
+                info = _describe(cls, imports, parent, functions, switched_off.get(cls, frozenset()))
                 info.external = external
                 info.preprocessing = (info.preprocessing and not any(c.weights for c in external)) or _python_layer(
                     info, external, imports, project)
@@ -307,15 +308,13 @@ def _asserts_an_error(func: cst.FunctionDef) -> bool:
 
 def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass],
               functions: Optional[dict[str, cst.FunctionDef]] = None,
-              set_from_outside: Optional[frozenset[str]] = None) -> KerasClass:
+              switched_off: frozenset[str] = frozenset()) -> KerasClass:
     """`functions`: the module's functions, for the decorators of the class's methods;
-    `set_from_outside`: the attributes the module sets on other objects than `self` (None: not known)."""
-    info = KerasClass(node=cls, name=cls.name.value, parent=parent)
+    `switched_off`: the flags its instances keep off (`_switched_off`)."""
+    info = KerasClass(node=cls, name=cls.name.value, parent=parent, switched_off=switched_off)
     for stmt in cls.body.body:
         if isinstance(stmt, cst.FunctionDef):
             info.methods[stmt.name.value] = stmt
-    info.switched_off = _switched_off(info, set_from_outside) if set_from_outside is not None else frozenset()
-    switched_off = frozenset(f for c in info.lineage() for f in c.switched_off)
     # A module function decorating a method (`@spike_call def call(self, x)`) runs with its
     # `self`: what it writes with `.assign*()` is written by the class.
     wrappers = {f"{name}@{d.decorator.value}": functions[d.decorator.value]
@@ -489,21 +488,43 @@ def _self_attribute_assignments(func: cst.FunctionDef, switched_off: frozenset[s
             stack.extend(child_nodes(node))
 
 
-def _switched_off(info: KerasClass, set_from_outside: frozenset[str]) -> frozenset[str]:
-    """Flags the class (or a parent in the module) only ever sets to False (`self.use_bias = False`,
-    hard-coded) and the module sets on no other object: an `if self.use_bias:` body never runs."""
-    values: dict[str, list[cst.BaseExpression]] = {}
-    for cls in info.lineage():
-        for method in cls.methods.values():
-            for target, value in _self_attribute_assignments(method):
-                values.setdefault(target, []).append(value)
-    return frozenset(attr for attr, assigned in values.items()
-                     if attr not in set_from_outside and all(is_false(v) for v in assigned))
+def _switched_off(classes: list[cst.ClassDef], set_from_outside: frozenset[str]) -> dict[cst.ClassDef, frozenset[str]]:
+    """For each class, the flags that it, its bases and its subclasses in the module only ever set to
+    False (`self.use_bias = False`, hard-coded) and that the module sets on no other object: an `if
+    self.use_bias:` body never runs on its instances (a subclass setting it True would run it)."""
+    by_name = {c.name.value: c for c in classes}
+    bases = {c: [by_name[b.value.value] for b in c.bases if isinstance(b.value, cst.Name) and b.value.value in by_name]
+             for c in classes}
+
+    def ancestors(cls: cst.ClassDef, seen: set) -> set:
+        for base in bases[cls]:
+            if base not in seen:
+                seen.add(base)
+                ancestors(base, seen)
+        return seen
+
+    up = {c: ancestors(c, set()) for c in classes}
+    values: dict[cst.ClassDef, dict[str, list[cst.BaseExpression]]] = {}
+    for cls in classes:
+        for statement in cls.body.body:
+            if isinstance(statement, cst.FunctionDef):
+                for target, value in _self_attribute_assignments(statement):
+                    values.setdefault(cls, {}).setdefault(target, []).append(value)
+    found = {}
+    for cls in classes:
+        related = {cls} | up[cls] | {c for c in classes if cls in up[c]}
+        assigned: dict[str, list[cst.BaseExpression]] = {}
+        for relative in related:
+            for attr, made in values.get(relative, {}).items():
+                assigned.setdefault(attr, []).extend(made)
+        found[cls] = frozenset(attr for attr, made in assigned.items()
+                               if attr not in set_from_outside and all(is_false(v) for v in made))
+    return found
 
 
 def never_runs(cls: KerasClass, node: cst.CSTNode, parent: Callable[[cst.CSTNode], Optional[cst.CSTNode]]) -> bool:
     """`node` is in the body of an `if self.<flag>:` whose flag the class keeps switched off."""
-    flags = {flag for c in cls.lineage() for flag in c.switched_off}
+    flags = cls.switched_off
     child, current = node, parent(node) if flags else None
     while current is not None and not isinstance(current, (cst.FunctionDef, cst.ClassDef)):
         if isinstance(current, cst.If) and child is current.body and self_attribute(current.test) in flags:
