@@ -405,11 +405,16 @@ _NOT_POSITIVE = re.compile(r"strictly positive|expected a positive integer|must 
 
 def _required_names(cls) -> set[str]:
     """The constructor parameters without a default: those the verifier guesses."""
+    return _named_parameters(cls, inspect.Parameter.empty)
+
+
+def _named_parameters(cls, default) -> set[str]:
+    """The constructor's named parameters (not `*args`, `**kwargs`) whose default is `default`."""
     try:
         parameters = _constructor_signature(cls).parameters.values()
     except (TypeError, ValueError):
         return set()
-    return {p.name for p in parameters if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return {p.name for p in parameters if p.default is default and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 def _larger_sizes(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
@@ -474,7 +479,7 @@ def _callable_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
     if not (isinstance(error, TypeError) and called_kind):
         return None
     if called_kind.group(1) == "NoneType":
-        candidates = {k for k in _defaulted_to_none(cls) if kwargs.get(k) is None}
+        candidates = {k for k in _named_parameters(cls, None) if kwargs.get(k) is None}
     else:
         candidates = {k for k in _required_names(cls) if type(kwargs.get(k)) in (int, float)}
     for line in _failing_lines(error):
@@ -482,14 +487,6 @@ def _callable_asked(cls, kwargs: dict, error: BaseException) -> Optional[dict]:
         if called is not None:
             return {**kwargs, called: _wrapped}
     return None
-
-
-def _defaulted_to_none(cls) -> set[str]:
-    try:
-        parameters = _constructor_signature(cls).parameters.values()
-    except (TypeError, ValueError):
-        return set()
-    return {p.name for p in parameters if p.default is None and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 # What stands for a required argument the layer hands to a Keras keyword that takes an
