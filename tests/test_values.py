@@ -488,6 +488,17 @@ def test_a_tensor_built_from_a_weight_s_shape_is_no_snapshot_of_the_weight(deriv
     assert _reported(code, "TGF205") is reported
 
 
+@pytest.mark.parametrize("edit", [
+    ("self.kernel = (self.embeddings)", "self.kernel = tf.identity(self.embeddings)"),
+    ("self.embeddings if self.tie else self.own", "self.embeddings if self.tie else self.own * 2.0"),
+])
+def test_a_second_name_for_a_weight_is_the_weight_and_a_tensor_computed_from_it_is_not(edit):
+    """ok_alias_of_a_weight is silent because `self.kernel = self.embeddings` binds the variable
+    itself; `tf.identity` of it, or scaling one branch, computes a tensor once in `build`."""
+    text = _silent_fixture("TGF205", "ok_alias_of_a_weight.py")
+    assert _reported(text.replace(*edit), "TGF205")
+
+
 @pytest.mark.parametrize("ratio, reported", [
     ("self.ratio = tf.exp(self.log_probs - old_log_probs)", False),
     ("self.ratio = tf.stop_gradient(tf.exp(self.log_probs - old_log_probs))", True),
@@ -1279,18 +1290,25 @@ def test_a_flag_a_subclass_turns_on_is_not_switched_off():
     assert _reported(subclass, "TGF207")
 
 
+def _reported_by_only(rule: str, text: str) -> bool:
+    return {code.split(":")[-1] for code in _codes(text)} == {rule}
+
+
 def test_a_variable_replaced_by_the_next_statement_is_not_what_the_attribute_holds():
-    """ok_variable_replaced_by_what_it_computes is silent because the next statement rebinds the attribute
-    to a tensor computed from the variable; keep the variable and tile it in `call`, and it is reported."""
-    text = _silent_fixture("TGF203", "ok_variable_replaced_by_what_it_computes.py")
+    """In flag_memory_tiled_in_constructor the next statement rebinds the attribute to a tensor computed
+    once from the variable: TGF205 reports that, not TGF203. Keep the variable and tile it in `call`,
+    and the untracked variable is reported (TGF203)."""
+    text = (FIXTURES / "TGF205" / "flag_memory_tiled_in_constructor.py").read_text(encoding="utf-8")
+    assert _reported_by_only("TGF205", text)
     kept = text.replace("        self.value_memory = tf.tile(tf.expand_dims(self.value_memory, 0), [batch_size, 1, 1])\n", "")
-    assert kept != text and _reported(kept, "TGF203")
+    assert kept != text and _reported_by_only("TGF203", kept)
 
 
 def test_a_variable_read_only_where_it_is_made_is_not_a_tracking_loss():
-    """ok_variable_read_only_where_made is silent because `__init__` alone reads the table (into a one-off
-    concatenation); read it in `call` as well and the untracked variable is reported."""
-    text = _silent_fixture("TGF203", "ok_variable_read_only_where_made.py")
+    """In flag_table_concatenated_in_constructor `__init__` alone reads the table (into a one-off
+    concatenation, which TGF205 reports); read it in `call` as well and the untracked variable is reported."""
+    text = (FIXTURES / "TGF205" / "flag_table_concatenated_in_constructor.py").read_text(encoding="utf-8")
+    assert _reported_by_only("TGF205", text)
     read = text.replace("return tf.nn.embedding_lookup(self.lookup, ids)",
                         "return tf.nn.embedding_lookup(self.lookup, ids) + tf.reduce_mean(self.relation_table)")
     assert read != text and _reported(read, "TGF203")

@@ -265,6 +265,13 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
     return Kind.UNKNOWN
 
 
+def makes_an_object(call: cst.Call, imports) -> bool:
+    """A call of a class (`tfp.bijectors.Shift(shift=self.shift)`, `tf.linalg.LinearOperatorDiag(d)`):
+    an object that keeps the variables it is given and reads them when it is used, not a tensor."""
+    qualified = imports.resolve(call.func)
+    return qualified is not None and qualified.rsplit(".", 1)[-1][:1].isupper()
+
+
 def holds_no_tensor(flow: "DataFlow", expr: cst.BaseExpression, seen: frozenset = frozenset()) -> bool:
     """NumPy, Python numbers or strings, shapes, integers: also a list or tuple of them, written
     out (`[ti, hi, wi]`) or a name bound to `[]` and only filled by `.append` of them."""

@@ -13,7 +13,7 @@ from tfgradfix.analysis.objects import Kind, class_kind, describe
 from tfgradfix.analysis.tapes import find_tape_blocks
 from tfgradfix.analysis.tree import descendants, statements
 from tfgradfix.analysis.vocabulary import MODEL_VARIABLE_LISTS, TF_VARIABLE
-from tfgradfix.analysis.values import carries_no_gradient, value_reads
+from tfgradfix.analysis.values import carries_no_gradient, makes_an_object, value_reads
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.rules.base import Rule
 
@@ -24,13 +24,15 @@ class DerivedWeightInBuild(Rule):
     code = "TGF205"
     name = "derived-weight-in-build"
     summary = "a tensor computed from weights in `build()` (or a `tf.Module`'s `__init__`) and used in `call`"
-    message = "`self.{attr}` is computed from weights once, in `build`, outside any tape: `call` uses a constant and the weights it came from get no gradient"
-    triggers = ("def build", "Module")
+    message = "`self.{attr}` is computed from weights once, in `{method}`, outside any tape: `call` uses a constant and the weights it came from get no gradient"
+    triggers = ("def build", "def __init__", "Module")
     what = (
         "Finds `self.kernel = self.mu + self.sigma * self.eps` in `build` (an expression of the "
         "layer's weights that is not itself a weight or a sub-layer; also under a branch of `build`, and "
         "rebinding the weight's own attribute: `if self.diagonal: self.R = tf.linalg.diag(self.R)`, "
-        "reported without a fix) when `call` reads `self.kernel`. Evidence: the expression reads a weight and is not a value without "
+        "reported without a fix) when `call` reads `self.kernel`; the same in the constructor of a Keras layer or "
+        "model that makes its weights there (`self.kernel = tf.concat([self.left, self.right], 0)` after two "
+        "`add_weight` calls). Evidence: the expression reads a weight and is not a value without "
         "gradient (shape metadata such as `self.alpha.shape`, an integer or a Python number). "
         "Also in a `tf.Module`'s `__init__`: `self.scale = tf.nn.softplus(self.raw_scale)` after "
         "`self.raw_scale = tf.Variable(...)`, when `__call__` reads `self.scale` and not the "
@@ -38,9 +40,10 @@ class DerivedWeightInBuild(Rule):
         "instance of that class (a training function called with one)."
     )
     evidence = (
-        "In `build` of a Keras class: an expression that reads the value of a trainable weight of the class "
+        "In `build` (or `__init__`) of a Keras class: an expression that reads the value of a trainable weight of the class "
         "(not only its shape, dtype or size: `tf.zeros(self.kernel.shape)` is no snapshot), is not itself"
-        " a constructor (a weight or a sub-layer), is not a value without gradient (shape metadata such as "
+        " a constructor (a weight or a sub-layer) nor a second name for a weight (`self.kernel = self.embeddings`, "
+        "also in both branches of a conditional expression: the variable itself), is not a value without gradient (shape metadata such as "
         "`self.alpha.shape`, an integer, a Python number), and that `call` reads through the attribute. In a "
         "`tf.Module`'s `__init__`: a trainable `tf.Variable` attribute read by the expression and not by "
         "`__call__` itself (tied weights that also use the variable train through it), and a tape of the "
@@ -108,7 +111,7 @@ class DerivedWeightInBuild(Rule):
                 and isinstance(node.body, cst.IndentedBlock)):
             self._module_constructor(scope, scope.owner, node)
             return
-        if cls is None or node.name.value != "build" or not isinstance(node.body, cst.IndentedBlock):
+        if cls is None or node.name.value not in ("build", "__init__") or not isinstance(node.body, cst.IndentedBlock):
             return
         if context.analysis.tf1_api is not None:
             return  # TF 1.x graph code: what `build` computes is a graph node, evaluated again on every run
@@ -123,23 +126,24 @@ class DerivedWeightInBuild(Rule):
             assign = statement.body[0]
             attr = self_attribute(assign.targets[0].target)
             value = assign.value
-            if attr is None or isinstance(value, cst.Call) and (
+            if attr is None or _is_alias(value) or isinstance(value, cst.Call) and (
                     is_constructor(value, context.imports) or isinstance(value.func, cst.Name)):
                 continue
             reads_weight = any(self_attribute(n) is not None and cls.is_weight(self_attribute(n))
                                for n in value_reads(value, context.imports))
             if not reads_weight or not read_in_forward(context, cls, attr):
                 continue
-            if carries_no_gradient(scope.flow or scope.analyse(), value):
+            if carries_no_gradient(scope.flow or scope.analyse(), value) or self._object(value, cls.is_weight):
                 continue  # `self.alpha_shape = self.alpha.shape`: metadata, the same on every step
             self._why = None
             if id(statement) in top_level:
-                fix = self._fix(cls, node, statement, attr, value, call)
+                fix = self._fix(cls, node, statement, attr, value, call, (node.name.value, "call"))
             else:  # under an `if` of `build` (`if self.diagonal: self.R = tf.linalg.diag(self.R)`)
-                fix, self._why = None, "it is computed under a branch of `build`: move it into `call` under the same test"
-            message = self.message.format(attr=attr)
-            self.report(statement.body[0], message if fix is not None or self._why is None
-                        else f"{message} (no fix: {self._why})", fix)
+                fix, self._why = None, f"it is computed under a branch of `{node.name.value}`: move it into `call` under the same test"
+            self.report(statement.body[0], self._saying_why(self.message.format(attr=attr, method=node.name.value), fix), fix)
+
+    def _saying_why(self, message: str, fix: Optional[Fix]) -> str:
+        return message if fix is not None or self._why is None else f"{message} (no fix: {self._why})"
 
     def _module_constructor(self, scope, owner: cst.ClassDef, init: cst.FunctionDef) -> None:
         """A `tf.Module` whose constructor computes a tensor from its own trainable variables
@@ -172,10 +176,22 @@ class DerivedWeightInBuild(Rule):
             read = {self_attribute(n) for n in descendants(forward)}
             if attr not in read or sources & read or not self._trains(owner):
                 continue  # `__call__` reads the variables themselves: they train through it
-            if carries_no_gradient(scope.flow or scope.analyse(), value):
+            if carries_no_gradient(scope.flow or scope.analyse(), value) or self._object(value, weights.__contains__):
                 continue
-            self.report(assign, self._IN_CONSTRUCTOR.format(attr=attr),
-                        self._fix(methods, init, statement, attr, value, forward, ("__init__", "__call__")))
+            self._why = None
+            fix = self._fix(methods, init, statement, attr, value, forward, ("__init__", "__call__"))
+            self.report(assign, self._saying_why(self._IN_CONSTRUCTOR.format(attr=attr), fix), fix)
+
+    def _object(self, value: cst.BaseExpression, is_weight) -> bool:
+        """An object given the weights themselves (`tfd.Normal(self.loc, self.scale)`, a bijector, a
+        linear operator) keeps them and reads them when it is used: no snapshot. One given a tensor
+        computed from them (`tfd.Normal(self.loc, tf.nn.softplus(self.raw))`) holds a snapshot."""
+        imports = self.context.imports
+        if not (isinstance(value, cst.Call) and makes_an_object(value, imports)):
+            return False
+        given = {id(a.value) for a in value.args}
+        return all(id(n) in given for n in value_reads(value, imports)
+                   if (attr := self_attribute(n)) is not None and is_weight(attr))
 
     def _trains(self, owner: cst.ClassDef) -> bool:
         """A tape of this module differentiates the variables of an instance of `owner`."""
@@ -193,7 +209,8 @@ class DerivedWeightInBuild(Rule):
     def _fix(self, cls, build, statement, attr, value, call, skipped=("build", "call")) -> Optional[Fix]:
         imports = self.context.imports
         if set(names_in(value)) - _BUILTIN_NAMES - set(imports.bindings):
-            return None  # reads build's locals
+            self._why = f"it reads names local to `{build.name.value}`"
+            return None
         methods = cls if isinstance(cls, dict) else cls.methods
         readers = [m for name, m in methods.items() if name not in skipped
                    and any(self_attribute(n) == attr for n in descendants(m))]
@@ -271,6 +288,14 @@ def is_constructor(value: cst.Call, imports) -> bool:
         return True
     qualified = imports.resolve(callee) or ""
     return qualified in TF_VARIABLE or ".layers." in qualified or qualified.endswith("Variable")
+
+
+def _is_alias(value: cst.BaseExpression) -> bool:
+    """`self.w = self.kernel` (or either of two attributes): the weight itself under another
+    name, read on every call, not a tensor computed from it."""
+    if isinstance(value, cst.IfExp):
+        return _is_alias(value.body) and _is_alias(value.orelse)
+    return self_attribute(value) is not None
 
 
 def _is_docstring(statement: cst.CSTNode) -> bool:
