@@ -1831,6 +1831,16 @@ def test_a_fix_in_a_namespace_package_is_run_through_the_layer_that_imports_it(t
 
 
 @pytest.mark.slow
+def test_a_training_function_in_a_namespace_folder_is_handed_a_model_of_a_sibling_folder(tmp_path):
+    """verify_sibling_models: `utils/train.py` takes a model; the only one is `models/classifier.py`,
+    which `main.py` at the root imports beside `utils.train`. The project's root is that folder, not
+    `utils/`, so the model is found (the unit was "the project has no model the verifier can build")."""
+    _, _, verdicts = _verify_project_json(tmp_path, "verify_sibling_models")
+    (verdict,) = verdicts.values()
+    assert verdict["verdict"] == "verified" and verdict["model"] == "Classifier", verdict
+
+
+@pytest.mark.slow
 def test_a_module_importing_the_projects_packages_from_a_subfolder_loads(tmp_path):
     """setup_root: `algorithms/gas/gas.py` imports `layers.layers` by its path from the `setup.py`
     root; the verifier wrote it under its own stem and the unit "needed layers.layers"."""

@@ -234,8 +234,8 @@ class _Batch:
         fixed_texts = {Path(path).resolve(): fixed for path, _, fixed in self.items}
         for position, ((path, original, fixed), units) in enumerate(zip(self.items, self.plans)):
             changed = Path(path).resolve()
-            project = self.projects.setdefault(_package_of(path)[0],
-                                               plan.Project(Path(_package_of(path)[0]), self.index))
+            root = _project_root(path, self.index)
+            project = self.projects.setdefault(root, plan.Project(Path(root), self.index))
             before, after = project.with_text(changed, original), project.with_texts({**fixed_texts, changed: fixed})
             planned: list[UnitJob] = []
             for number, unit in enumerate(units):
@@ -299,7 +299,7 @@ def _project_tests(batch: "_Batch", files: list[dict[str, dict]], python: Option
     by_root: dict[str, dict[Path, str]] = {}
     for (path, original, fixed), verdicts in zip(batch.items, files):
         if original != fixed and any(v.get("verdict") != "not_runnable" for v in verdicts.values()):
-            by_root.setdefault(_package_of(path)[0], {})[Path(path).resolve()] = fixed
+            by_root.setdefault(_project_root(path, batch.index), {})[Path(path).resolve()] = fixed
     outcomes: dict[Path, dict] = {}
     for root, changed in by_root.items():
         project = batch.projects.setdefault(root, plan.Project(Path(root), batch.index))
@@ -399,15 +399,21 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
     return job
 
 
-def _package_of(path: str) -> tuple[str, str]:
-    """The folder to put on sys.path and the dotted package of the file, so that its
-    sibling and relative imports resolve as in the project."""
-    folder = Path(path).resolve().parent
-    parts: list[str] = []
+def _project_root(path: str, index: ProjectIndex) -> str:
+    """The folder to put on sys.path for the file: above its packages, and above the namespace
+    packages an import of the project reaches it through (`from utils.train import train` in a
+    notebook beside `utils/` and `models/`, folders without `__init__.py`), so that the project's
+    models in sibling folders are part of it."""
+    file = Path(path).resolve()
+    folder = file.parent
     while importable_package(folder):
-        parts.insert(0, folder.name)
         folder = folder.parent
-    return str(folder), ".".join(parts)
+    dotted = index.reached_as(path)
+    if dotted is not None and dotted.count(".") < len(file.parents):
+        spelled = file.parents[dotted.count(".")]
+        if spelled in folder.parents:
+            folder = spelled
+    return str(folder)
 
 
 def _examples_for(path: str, units: list[Unit], examples: dict) -> dict:

@@ -183,6 +183,14 @@ class ProjectIndex:
         package (None: none did, and it is imported by its own name)."""
         return self._imported_as.get(key(path))
 
+    def reached_as(self, path: str) -> Optional[str]:
+        """`imported_as` once every import of the modules read so far is resolved: a notebook's
+        `from utils.train import *` names `utils/train.py` as `utils.train` only when resolved."""
+        if key(path) not in self._imported_as:
+            for name in list(self.modules):
+                self.imports_of(name)
+        return self.imported_as(path)
+
     # -- modules ---------------------------------------------------------------
 
     def module_for_path(self, path: str) -> Optional[str]:
