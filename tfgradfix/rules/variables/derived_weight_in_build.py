@@ -23,7 +23,8 @@ _BUILTIN_NAMES = frozenset({"self", "True", "False", "None", "int", "float", "le
 class DerivedWeightInBuild(Rule):
     code = "TGF205"
     name = "derived-weight-in-build"
-    summary = "a tensor computed from weights in `build()` (or a `tf.Module`'s `__init__`) and used in `call`"
+    summary = ("a tensor computed from weights in `build()` or a constructor (a Keras layer's or model's, a "
+               "`tf.Module`'s) and used in `call`")
     message = "`self.{attr}` is computed from weights once, in `{method}`, outside any tape: `call` uses a constant and the weights it came from get no gradient"
     triggers = ("def build", "def __init__", "Module")
     what = (
