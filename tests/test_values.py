@@ -499,6 +499,20 @@ def test_a_second_name_for_a_weight_is_the_weight_and_a_tensor_computed_from_it_
     assert _reported(text.replace(*edit), "TGF205")
 
 
+def test_a_lambda_reads_the_weights_when_it_is_called_not_when_it_is_made():
+    """ok_lambda_of_weights is silent because the constructor's `lambda` reads the weights on each
+    call; a scale computed from them there is a snapshot (TGF205), and a `tf.Variable` the lambda
+    reads is read on every call, so Keras 3's tracking loss is reported (TGF203)."""
+    text = _silent_fixture("TGF205", "ok_lambda_of_weights.py")
+    computed = text.replace("self.transform = lambda x: x * self.gamma + self.beta",
+                            "self.scale = self.gamma * 2.0\n            self.transform = lambda x: x + self.beta")
+    computed = computed.replace("return self.transform(", "return self.scale * self.transform(")
+    assert computed != text and _reported(computed, "TGF205")
+    untracked = text.replace('self.gamma = self.add_weight(shape=(), initializer="ones")',
+                             "self.gamma = tf.Variable(1.0)")
+    assert untracked != text and _reported(untracked, "TGF203")
+
+
 @pytest.mark.parametrize("ratio, reported", [
     ("self.ratio = tf.exp(self.log_probs - old_log_probs)", False),
     ("self.ratio = tf.stop_gradient(tf.exp(self.log_probs - old_log_probs))", True),

@@ -148,9 +148,21 @@ def read_only_where_made(context, cls, attr: str, method: cst.FunctionDef) -> bo
         return False
     if context.analysis.uses_off_an_object(attr):
         return False  # `layer.table`, here or read in another module
+    if any(_reads(node, attr) and _runs_later(context, node, method) for node in descendants(method)):
+        return False  # `self.affine = lambda x: x * self.gamma`: read on every call of the lambda
     reads = [n for n in descendants(method) if _reads(n, attr)
              and not isinstance(context.parent(n), cst.AssignTarget)]
     return bool(reads) and all(_computed_with(context, read) for read in reads)
+
+
+def _runs_later(context, node: cst.CSTNode, method: cst.FunctionDef) -> bool:
+    """`node` is in a `lambda` or a function defined in `method`: it runs when that is called."""
+    parent = context.parent(node)
+    while parent is not None and parent is not method:
+        if isinstance(parent, (cst.Lambda, cst.FunctionDef)):
+            return True
+        parent = context.parent(parent)
+    return False
 
 
 def _computed_with(context, read: cst.CSTNode) -> bool:

@@ -114,12 +114,14 @@ _TENSOR_TESTS = frozenset({"tensorflow.is_tensor", "keras.ops.is_tensor", "tenso
 
 
 def value_reads(expr: cst.BaseExpression, imports) -> Iterator[cst.CSTNode]:
-    """The nodes of `expr` that it reads for their values: not what it reads only for a shape,
-    a dtype or a size (`self.w.shape`, `tf.shape(self.w)`, `len(self.w)`), which the weight's
-    training never changes."""
+    """The nodes of `expr` that it reads for their values when it is evaluated: not what it reads
+    only for a shape, a dtype or a size (`self.w.shape`, `tf.shape(self.w)`, `len(self.w)`), which
+    the weight's training never changes, nor the body of a `lambda`, read each time it is called."""
     stack: list[cst.CSTNode] = [expr]
     while stack:
         current = stack.pop()
+        if isinstance(current, cst.Lambda):
+            continue
         if isinstance(current, cst.Attribute) and current.attr.value in METADATA_ATTRIBUTES and not (
                 isinstance(current.value, cst.Name) and current.value.value == "self"):  # `self.size`: its own
             continue
