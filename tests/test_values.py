@@ -513,6 +513,49 @@ def test_a_lambda_reads_the_weights_when_it_is_called_not_when_it_is_made():
     assert untracked != text and _reported(untracked, "TGF203")
 
 
+def test_a_weightless_layer_fitted_by_adapt_is_preprocessing():
+    """ok_layer_fitted_by_adapt is silent because its layers define `adapt` and hold no weight: they
+    are applied to raw features. Without `adapt` they are layers of the model and NumPy cuts them off."""
+    text = _silent_fixture("TGF101", "ok_layer_fitted_by_adapt.py")
+    plain = text.replace("    def adapt(self, data):\n        pass\n\n", "")
+    assert plain != text and _reported(plain, "TGF101")
+
+
+def test_positions_are_host_data_and_values_are_not():
+    """ok_indices_of_a_sparse_matrix is silent because `nonzero()` gives integer positions, also once
+    the name is rebound from itself; the values of the layer's input stacked by NumPy lose the gradient."""
+    text = _silent_fixture("TGF101", "ok_indices_of_a_sparse_matrix.py")
+    values = text.replace("indices = x.nonzero()", "indices = tf.unstack(x)")
+    assert values != text and _reported(values, "TGF101")
+
+
+def test_the_else_of_an_iterable_test_holds_no_tensor_but_that_of_a_list_test_may():
+    """ok_else_of_an_iterable_test is silent because a tensor is iterable; tested against `list` and
+    `tuple` only, a tensor reaches `float(x)`."""
+    text = _silent_fixture("TGF104", "ok_else_of_an_iterable_test.py")
+    listed = text.replace("isinstance(x, Iterable)", "isinstance(x, (list, tuple))")
+    assert listed != text and _reported(listed, "TGF104")
+
+
+def test_a_comprehension_s_own_index_is_not_computed_after_the_tape():
+    """ok_gradient_per_loss_term_in_comprehensions is silent because each `i` is bound by its own
+    comprehension; a term computed after the tape is reported."""
+    text = _silent_fixture("TGF401", "ok_gradient_per_loss_term_in_comprehensions.py")
+    late = text.replace("        int_grads = [tape.gradient(self.int_terms[i],",
+                        "        scaled = [t * 2.0 for t in self.int_terms]\n"
+                        "        int_grads = [tape.gradient(scaled[i],")
+    assert late != text and _reported(late, "TGF401")
+
+
+def test_a_module_using_a_layer_only_keras_2_has_is_keras_2_code():
+    """ok_keras2_feature_columns is silent because `DenseFeatures` exists only in Keras 2, which tracks
+    the variable; with a layer Keras 3 has, the untracked variable is reported."""
+    text = _silent_fixture("TGF203", "ok_keras2_feature_columns.py")
+    keras3 = text.replace("from tensorflow.keras.layers import DenseFeatures\n", "").replace(
+        "DenseFeatures(feature_columns)", "tf.keras.layers.Dense(1)")
+    assert keras3 != text and _reported(keras3, "TGF203")
+
+
 @pytest.mark.parametrize("ratio, reported", [
     ("self.ratio = tf.exp(self.log_probs - old_log_probs)", False),
     ("self.ratio = tf.stop_gradient(tf.exp(self.log_probs - old_log_probs))", True),

@@ -334,7 +334,7 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
                     info.weight_ranks[target] = rank
     info.weightless_parts = {target for target, kinds in made.items() if all(kinds)}
     info.preprocessing = not any(c.weights for c in info.lineage()) and (
-        _handles_strings(cls) or _takes_data(cls, imports))
+        _handles_strings(cls) or _takes_data(cls, imports) or _fitted_to_data(cls, imports))
     info.never_built = _always_raises(info.methods.get("__init__"))
     return info
 
@@ -404,6 +404,14 @@ def _handles_strings(cls: cst.ClassDef) -> bool:
 _CONFIGURING = frozenset({"__init__", "build", "get_config", "from_config", "compute_output_shape"})
 # Types of inputs that are data, never tensors: file paths, raw bytes, NumPy arrays, PIL images.
 _DATA_INPUT_TYPES = frozenset({"str", "bytes", "numpy.ndarray", "PIL.Image.Image", "PIL.Image"})
+
+
+def _fitted_to_data(cls: cst.ClassDef, imports: ImportMap) -> bool:
+    """A class without Keras sub-layers that defines `adapt`, the protocol of Keras's preprocessing
+    layers (`Normalization.adapt(data)`): it is fitted to the dataset and applied to raw features
+    before the model, so NumPy in its `call` loses no gradient."""
+    return (any(isinstance(s, cst.FunctionDef) and s.name.value == "adapt" for s in cls.body.body)
+            and not _holds_keras_layers(cls, imports))
 
 
 def _takes_data(cls: cst.ClassDef, imports: ImportMap) -> bool:

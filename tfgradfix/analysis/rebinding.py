@@ -34,12 +34,13 @@ _NONE = cst.Name("None")  # a parameter read before any binding, that carries no
 
 
 def names_bound(statement: cst.CSTNode) -> set[str]:
-    """Names a statement (or statement list) binds, at any depth."""
+    """Names a statement (or statement list) binds, at any depth; not a comprehension's own
+    variables, which Python 3 binds only inside the comprehension."""
     bound: set[str] = set()
     for node in descendants(statement):
         if isinstance(node, cst.AssignTarget):
             bound.update(target_names(node.target))
-        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.NamedExpr, cst.For, cst.CompFor)):
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.NamedExpr, cst.For)):
             bound.update(target_names(node.target))
         elif isinstance(node, cst.WithItem) and node.asname is not None:
             bound.update(target_names(node.asname.name))

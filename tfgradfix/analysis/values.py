@@ -54,6 +54,7 @@ _METADATA_CALLS = frozenset({"tensorflow.shape", "tensorflow.rank", "tensorflow.
                              "tensorflow.shape_n", "numpy.shape", "numpy.ndim"})
 _METADATA_METHODS = frozenset({"get_shape", "as_list", "num_elements"})
 _ARRAY_METHODS = frozenset({"predict", "predict_on_batch"})
+_INDEX_METHODS = frozenset({"nonzero", "argsort", "argmax", "argmin"})
 # Methods of PyTorch's tensors that TensorFlow's lack: what they return is host data to TF.
 _TORCH_METHODS = frozenset({"cpu", "cuda", "detach"})
 _CASTS = frozenset({"tensorflow.cast", "tensorflow.saturate_cast", "keras.ops.cast", "tensorflow.dtypes.cast"})
@@ -78,7 +79,9 @@ _ANNOTATIONS = {"int": Kind.NUMBER, "float": Kind.NUMBER, "bool": Kind.NUMBER, "
 _DATA_TYPES = frozenset({"list", "tuple", "dict", "str", "bytes", "int", "float", "bool", "set",
                          "numpy.ndarray", "numpy.generic", "numpy.number", "numpy.integer", "numpy.floating"})
 _TENSOR_TYPES = frozenset({"tensorflow.Tensor", "tensorflow.Variable", "tensorflow.SparseTensor",
-                           "tensorflow.RaggedTensor", "keras.KerasTensor", "keras.Variable"})
+                           "tensorflow.RaggedTensor", "keras.KerasTensor", "keras.Variable",
+                           # TF's tensors and variables define `__iter__`: what is not iterable is none
+                           "collections.abc.Iterable", "typing.Iterable", "collections.Iterable"})
 # NumPy functions that make a new array from sizes or shapes only: whatever they are given,
 # their result has no gradient to lose.
 NUMPY_FRESH_ARRAYS = frozenset({"arange", "zeros", "ones", "empty", "eye", "identity", "indices", "tri",
@@ -218,6 +221,8 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
             return Kind.INTEGER if _integer_dtype(flow, call.args[0].value) else Kind.ARRAY
         if method in ("keys",) and not call.args:
             return Kind.SEQUENCE
+        if method in _INDEX_METHODS:
+            return Kind.INTEGER  # positions (`x.nonzero()` of a SciPy or NumPy matrix; a TF tensor has no such method)
         if method in _ARRAY_METHODS:
             return Kind.ARRAY  # Keras's `predict` returns NumPy, whatever model it runs
         if method in _TORCH_METHODS:
@@ -318,8 +323,10 @@ def _name_kind(flow: "DataFlow", name: str, seen: frozenset) -> Kind:
     result = kinds.pop() if len(kinds) == 1 else Kind.UNKNOWN
     if rebindings and result is not Kind.UNKNOWN:
         cache[key] = result
-        if any(_bound_kind(flow, b, seen - {name}) is not result for b in rebindings):
-            result = Kind.UNKNOWN
+        rebound = {_bound_kind(flow, b, seen - {name}) for b in rebindings}
+        if rebound - {result}:
+            # `idx = x.nonzero(); idx = np.vstack(idx)`: host data made from host data stays on the host
+            result = Kind.ARRAY if {result, *rebound} <= _HOST_KINDS else Kind.UNKNOWN
     cache[key] = result
     return result
 

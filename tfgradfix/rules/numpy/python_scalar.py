@@ -26,7 +26,8 @@ class PythonScalar(Rule):
     )
     evidence = (
         "A float tensor that depends on a trainable weight or a layer input (not shown to be an integer or "
-        "boolean tensor, a shape, a Python number or string, or list data), whose Python float reaches the "
+        "boolean tensor, a shape, a Python number or string, or list data, nor in the `else` of "
+        "`isinstance(x, Iterable)`, which a tensor never reaches), whose Python float reaches the "
         "output or the loss, or decides a Python `if`/`while` in a layer's `call`. `int()` and `bool()` never"
         " count. Unknown means silent."
     )

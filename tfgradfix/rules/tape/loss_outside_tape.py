@@ -32,7 +32,9 @@ class LossOutsideTape(TapeRule):
         "The `tape.gradient` target, or what it is computed from after the forward pass, is assigned after "
         "the block that this `tape.gradient` follows (each call matched with its own block), by a "
         "statement that runs an operation (a call or arithmetic): a name, a list or tuple of tensors, "
-        "or an item picked out of one only collects tensors that already exist, and is silent."
+        "or an item picked out of one only collects tensors that already exist, and is silent; a "
+        "comprehension's own variable (`[tape.gradient(terms[i], w) for i in range(n)]`) is bound only inside "
+        "it, never by the statements after the tape."
     )
     why = (
         "A tape records only the operations run inside its `with` block. A loss computed after "
