@@ -685,3 +685,15 @@ def test_a_model_used_only_through_its_functional_builder_makes_its_layers_once(
     train = tmp_path / "graph_builder" / "ranker" / "train.py"
     train.write_text(train.read_text().replace("model = ranker.build_graph()", use))
     assert _reported(_tfgradfix(tmp_path / "graph_builder", ".").stdout) == reported
+
+
+def test_a_package_that_imports_a_keras_2_only_module_runs_its_modules_on_keras_2(tmp_path):
+    """keras2_package: `recsys/__init__.py` imports the module using `DenseFeatures`, so its sibling
+    `attention.py` runs on Keras 2 too (silent). Without that import, the sibling runs on Keras 3 and
+    its untracked variables are reported."""
+    root = tmp_path / "keras2_package"
+    shutil.copytree(PROJECTS / "keras2_package", root)
+    init = root / "recsys" / "__init__.py"
+    init.write_text(init.read_text().replace("from .interaction import FM\n", ""))
+    reported = _reported(_tfgradfix(root, ".").stdout)
+    assert "recsys/attention.py:7:22: TGF203 [*]" in reported and "recsys/attention.py:8:20: TGF203 [*]" in reported, reported

@@ -398,7 +398,9 @@ class ModuleAnalysis:
         self.tf1_api = tf1_api(module, self.imports, text)
         self.legacy_keras = "TF_USE_LEGACY_KERAS" in text or any(
             full.startswith(LEGACY_KERAS_PACKAGES) for full in self.imports.bindings.values()
-        ) or self.tf1_api is not None or keras2_api(module, self.imports, text) is not None
+        ) or self.tf1_api is not None or keras2_api(module, self.imports, text) is not None or (
+            self.project is not None and module_name is not None
+            and self.project.keras2_through_package(module_name) is not None)
         self.keras_classes = find_keras_classes(module, self.imports, self.project, module_name)
         for keras_class in self.keras_classes.values():
             if not keras_class.preprocessing and not (  # a layer another module may apply is not followed

@@ -77,13 +77,17 @@ _KERAS2_MARKER = re.compile(r"compat\.v1(?:\.| import )keras|DenseFeatures|exper
                             r"|feature_column")
 
 
+def keras2_only(name: str) -> bool:
+    """`name` (dotted, as imported) exists only in Keras 2."""
+    return f"{name.rstrip('.')}.".startswith(_KERAS2_ONLY)
+
+
 def keras2_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
     """The first Keras 2-only name a TF 2 module uses on every path (outside any guard or `if`: under
     `if args.cell == "LSTM":` the other branch still runs on Keras 3), or None."""
     if not _KERAS2_MARKER.search(text):
         return None
-    return _first_unguarded(module, imports, lambda name: f"{name.rstrip('.')}.".startswith(_KERAS2_ONLY),
-                            branches=True)
+    return _first_unguarded(module, imports, keras2_only, branches=True)
 
 
 def _first_unguarded(module: cst.Module, imports: ImportMap, wanted: Callable[[str], bool],

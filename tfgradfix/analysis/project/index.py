@@ -14,6 +14,7 @@ from tfgradfix.analysis.project.indexer import absolute_module, index_module
 from tfgradfix.analysis.project.model import (
     ClassInfo, Definition, FunctionInfo, Kind, ModuleInfo, PathEntry, gives_any, library_kind,
 )
+from tfgradfix.analysis.tf_version import keras2_only
 from tfgradfix.analysis.vocabulary import LEGACY_KERAS_PACKAGES
 
 # Modules read in all, given or imported (a bound for a huge tree imported from one file).
@@ -600,6 +601,27 @@ class ProjectIndex:
         for cls in self.lineage(module, class_name):
             if method in cls.methods:
                 return self.function(cls.module, f"{cls.name}.{method}")
+        return None
+
+    def keras2_through_package(self, module: str) -> Optional[str]:
+        """The Keras 2-only name (`tensorflow.keras.layers.DenseFeatures`) that importing `module`
+        needs first: Python runs the `__init__` of each package above a module before it, and one
+        that imports a project module importing that name fails on Keras 3, so `module` runs on
+        Keras 2 alone."""
+        parts = module.split(".")
+        for depth in range(1, len(parts)):
+            package = self._project_module_of(".".join(parts[:depth]))
+            if package is None or package[1]:
+                continue
+            info = self.modules[package[0]]
+            for target in [*info.imports.values(), *info.star_imports]:
+                found = self._project_module_of(target)
+                if found is None or found[0] == package[0]:
+                    continue
+                imported = self.modules[found[0]].imports.values()
+                name = next((n for n in imported if keras2_only(n)), None)
+                if name is not None:
+                    return name
         return None
 
     def is_legacy_keras(self, qualified: str) -> bool:
