@@ -67,27 +67,42 @@ def tf1_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
 
 # TF 2's own copy of Keras 2's TF 1.x API (`tf.compat.v1.keras.layers.CuDNNLSTM`): gone with Keras 3, where
 # `tf.compat.v1.keras` has no such layers. A module that uses it unguarded runs on Keras 2 only.
+_KERAS2_ONLY = ("tensorflow.compat.v1.keras.",)
 # So is what `tf.keras` had only in Keras 2 (measured: none of these exists in TF 2.21's `tf.keras`): the
 # feature-column layers (`DenseFeatures`), the `experimental` namespaces, the CuDNN layers, estimators.
-_KERAS2_ONLY = ("tensorflow.compat.v1.keras.", "tensorflow.keras.layers.DenseFeatures.",
-                "tensorflow.keras.experimental.", "tensorflow.keras.layers.experimental.",
-                "tensorflow.keras.layers.CuDNNLSTM.", "tensorflow.keras.layers.CuDNNGRU.",
-                "tensorflow.keras.estimator.", "tensorflow.keras.premade.", "tensorflow.keras.feature_column.")
+# Imported at the top of a module, the module fails to import on Keras 3; read in a function, only the
+# code that calls it needs Keras 2, and the module's other classes may run on Keras 3.
+_KERAS2_ONLY_IMPORTED = ("tensorflow.keras.layers.DenseFeatures.", "tensorflow.keras.experimental.",
+                         "tensorflow.keras.layers.experimental.", "tensorflow.keras.layers.CuDNNLSTM.",
+                         "tensorflow.keras.layers.CuDNNGRU.", "tensorflow.keras.estimator.",
+                         "tensorflow.keras.premade.", "tensorflow.keras.feature_column.")
 _KERAS2_MARKER = re.compile(r"compat\.v1(?:\.| import )keras|DenseFeatures|experimental|CuDNN|estimator|premade"
                             r"|feature_column")
 
 
 def keras2_only(name: str) -> bool:
     """`name` (dotted, as imported) exists only in Keras 2."""
-    return f"{name.rstrip('.')}.".startswith(_KERAS2_ONLY)
+    return f"{name.rstrip('.')}.".startswith(_KERAS2_ONLY + _KERAS2_ONLY_IMPORTED)
 
 
 def keras2_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
     """The first Keras 2-only name a TF 2 module uses on every path (outside any guard or `if`: under
-    `if args.cell == "LSTM":` the other branch still runs on Keras 3), or None."""
+    `if args.cell == "LSTM":` the other branch still runs on Keras 3), or None: `tf.compat.v1.keras`
+    anywhere, the names only Keras 2's `tf.keras` had where the module imports them at its top."""
     if not _KERAS2_MARKER.search(text):
         return None
-    return _first_unguarded(module, imports, keras2_only, branches=True)
+    found = _first_unguarded(module, imports, lambda name: f"{name.rstrip('.')}.".startswith(_KERAS2_ONLY),
+                             branches=True)
+    if found is not None:
+        return found
+    guarded = _guarded_nodes(module)
+    for statement in module.body:
+        for node in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+            if isinstance(node, (cst.Import, cst.ImportFrom)) and id(statement) not in guarded:
+                name = _imported(node, keras2_only)
+                if name is not None:
+                    return name
+    return None
 
 
 def _first_unguarded(module: cst.Module, imports: ImportMap, wanted: Callable[[str], bool],
