@@ -556,6 +556,22 @@ def test_a_module_using_a_layer_only_keras_2_has_is_keras_2_code():
     assert keras3 != text and _reported(keras3, "TGF203")
 
 
+def test_a_helper_the_constructor_calls_runs_once_unless_call_calls_it_too():
+    """ok_layer_made_by_a_helper_of_the_constructor is silent because `__init__` and a guarded `build`
+    are the helper's only callers; called from `call` as well, it makes a layer on every call."""
+    text = _silent_fixture("TGF209", "ok_layer_made_by_a_helper_of_the_constructor.py")
+    every = text.replace("        return self.lookup(inputs)", "        self.set_kind(\"string\")\n        return self.lookup(inputs)")
+    assert every != text and _reported(every, "TGF209")
+
+
+def test_a_distribution_s_event_shape_is_metadata_and_its_mean_is_not():
+    """ok_size_of_a_distribution_event is silent because `event_shape` is a shape; NumPy of the
+    distribution's mean is NumPy of a tensor."""
+    text = _silent_fixture("TGF101", "ok_size_of_a_distribution_event.py")
+    values = text.replace("np.prod(q.event_shape)", "np.prod(q.mean())")
+    assert values != text and _reported(values, "TGF101")
+
+
 @pytest.mark.parametrize("ratio, reported", [
     ("self.ratio = tf.exp(self.log_probs - old_log_probs)", False),
     ("self.ratio = tf.stop_gradient(tf.exp(self.log_probs - old_log_probs))", True),

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 # Attributes of a tensor or array that are static metadata, not values.
 # `_keras_shape`: the static shape Keras 1 and 2 kept on every tensor (`x._keras_shape`).
-METADATA_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "name", "device", "rank", "size", "_keras_shape"})
+METADATA_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "name", "device", "rank", "size", "_keras_shape",
+                                 "event_shape", "batch_shape"})  # (the last two: a distribution's shapes)
 # Builtins whose result is never a tensor (they return Python values).
 PYTHON_VALUE_BUILTINS = frozenset(
     {"float", "int", "bool", "len", "str", "repr", "print", "isinstance", "range", "type",

@@ -49,8 +49,13 @@ def _reached_once(context, scope, depth: int) -> bool:
     callers = context.analysis.callers_of(scope)
     if not callers:
         return False
-    return all(_guarded(context, call, caller) or _reached_once(context, caller, depth - 1)
+    return all(_constructor(caller) or _guarded(context, call, caller) or _reached_once(context, caller, depth - 1)
                for caller, call in callers)
+
+
+def _constructor(scope) -> bool:
+    """`__init__` runs once per object: a helper it calls (`self.set_dtype(dtype)`) runs once there."""
+    return isinstance(scope.node, cst.FunctionDef) and scope.node.name.value == "__init__" and scope.owner is not None
 
 
 def _guarded(context, node: cst.CSTNode, scope) -> bool:
