@@ -572,6 +572,16 @@ def test_a_distribution_s_event_shape_is_metadata_and_its_mean_is_not():
     assert values != text and _reported(values, "TGF101")
 
 
+def test_a_model_whose_own_fit_never_runs_it_is_not_trained_through_call():
+    """ok_model_trained_by_its_own_fit is silent because the tape of its `fit` differentiates only the
+    centroids; a tape that runs the model itself trains through `call`, where `predict` cuts it."""
+    text = _silent_fixture("TGF106", "ok_model_trained_by_its_own_fit.py")
+    runs = text.replace("loss = tf.reduce_sum(tf.reduce_min(self._distances(codes), axis=1))",
+                        "loss = tf.reduce_sum(tf.reduce_min(self._distances(codes), axis=1)) + tf.reduce_sum("
+                        "tf.cast(self(x), tf.float32))")
+    assert runs != text and _reported(runs, "TGF106")
+
+
 @pytest.mark.parametrize("ratio, reported", [
     ("self.ratio = tf.exp(self.log_probs - old_log_probs)", False),
     ("self.ratio = tf.stop_gradient(tf.exp(self.log_probs - old_log_probs))", True),

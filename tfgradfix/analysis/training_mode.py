@@ -132,19 +132,36 @@ def trains_without_call(owner: cst.ClassDef, opens_tape) -> bool:
     """The model's own `train_step` differentiates its sub-layers in a tape and never runs the
     model itself (`self(x)`, `self.call(x)`, the base `train_step`): `fit` trains through
     `train_step`, so `call` is what `predict` runs, never under the tape. Or the model replaces
-    `fit` itself and no method of it opens a tape (a reservoir whose readout is a scikit-learn
-    ridge regression): nothing trains it by gradient."""
+    `fit` itself and no tape of its methods runs the model (a reservoir whose readout is a scikit-learn
+    ridge regression; a k-means head whose `fit` differentiates only its centroids): nothing trains
+    `call` by gradient."""
     methods = {s.name.value: s for s in owner.body.body if isinstance(s, cst.FunctionDef)}
-    if "fit" in methods and "train_step" not in methods and not any(
-            isinstance(node, cst.With) and opens_tape(node) for method in methods.values()
-            for node in descendants(method.body)):
-        return True
+    if "fit" in methods and "train_step" not in methods:
+        tapes = [node for method in methods.values() for node in descendants(method.body)
+                 if isinstance(node, cst.With) and opens_tape(node)]
+        if not any(_runs_the_model_in(tape, methods) for tape in tapes):
+            return True  # (a k-means head whose `fit` differentiates only its centroids)
     step = methods.get("train_step")
     if step is None:
         return False
     nodes = list(descendants(step.body))
     return (any(isinstance(node, cst.With) and opens_tape(node) for node in nodes)
             and not any(isinstance(node, cst.Call) and _runs_the_model(node.func) for node in nodes))
+
+
+def _runs_the_model_in(tape: cst.With, methods: dict[str, cst.FunctionDef]) -> bool:
+    """The tape's block runs the model: itself, or through a method of the class that does."""
+    for node in descendants(tape.body):
+        if not isinstance(node, cst.Call):
+            continue
+        if _runs_the_model(node.func):
+            return True
+        func = node.func
+        if (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"
+                and func.attr.value in methods and any(isinstance(inner, cst.Call) and _runs_the_model(inner.func)
+                                                       for inner in descendants(methods[func.attr.value].body))):
+            return True
+    return False
 
 
 def _runs_the_model(func: cst.BaseExpression) -> bool:
