@@ -582,6 +582,15 @@ def test_a_model_whose_own_fit_never_runs_it_is_not_trained_through_call():
     assert runs != text and _reported(runs, "TGF106")
 
 
+def test_a_helper_that_only_arranges_recorded_outputs_computes_nothing_after_the_tape():
+    """ok_outputs_arranged_by_a_helper is silent because `named_outputs` only zips names with the
+    tensors the tape recorded; one that scales them computes after the tape, reported once for the
+    statement however many `tape.gradient` calls read it."""
+    text = _silent_fixture("TGF401", "ok_outputs_arranged_by_a_helper.py")
+    scaling = text.replace("{name: value for name, value in", "{name: value * 2.0 for name, value in")
+    assert scaling != text and [c for c in _codes(scaling) if c.endswith("TGF401")] == ["22:TGF401"]
+
+
 @pytest.mark.parametrize("ratio, reported", [
     ("self.ratio = tf.exp(self.log_probs - old_log_probs)", False),
     ("self.ratio = tf.stop_gradient(tf.exp(self.log_probs - old_log_probs))", True),

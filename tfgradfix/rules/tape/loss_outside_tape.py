@@ -32,7 +32,9 @@ class LossOutsideTape(TapeRule):
         "The `tape.gradient` target, or what it is computed from after the forward pass, is assigned after "
         "the block that this `tape.gradient` follows (each call matched with its own block), by a "
         "statement that runs an operation (a call or arithmetic): a name, a list or tuple of tensors, "
-        "or an item picked out of one only collects tensors that already exist, and is silent; a "
+        "or an item picked out of one, or a call of a module function that only arranges its arguments "
+        "(`zip` of names with the recorded outputs into a dict) only collects tensors that already exist, and is "
+        "silent (one finding per late statement, however many `tape.gradient` calls read it); a "
         "comprehension's own variable (`[tape.gradient(terms[i], w) for i in range(n)]`) is bound only inside "
         "it, never by the statements after the tape."
     )
@@ -66,6 +68,7 @@ class LossOutsideTape(TapeRule):
     )
 
     def check(self, block: TapeBlock) -> None:
+        reported: set[int] = set()
         for gradient in block.gradients:
             if gradient.container is not block.container:
                 continue
@@ -85,6 +88,9 @@ class LossOutsideTape(TapeRule):
             if fixable and can_reorder(moved, others):
                 fix = Fix("Move the computation into the tape block",
                           (move_into_block(block.container, block.node, moved, at_end=True),))
+            if id(moved[-1]) in reported:
+                continue  # (several `tape.gradient` calls of the same late statement: one finding)
+            reported.add(id(moved[-1]))
             target = next(iter(names_in(gradient.target)), "target")
             self.report(moved[-1], self.message.format(name=target), fix)
 
@@ -145,8 +151,26 @@ def _runs_an_op(value, scope) -> bool:
     """Whether `value` computes something: an operator or a call, except a getter of the class
     (`self.get_loss()` returning `self.loss`, stored while the tape recorded)."""
     return value is not None and any(
-        (isinstance(n, cst.Call) and not _getter(n, scope)) or isinstance(n, cst.BinaryOperation)
+        (isinstance(n, cst.Call) and not _getter(n, scope) and not _collector(n, scope))
+        or isinstance(n, cst.BinaryOperation)
         or isinstance(n, cst.UnaryOperation) and not isinstance(n.operator, cst.Not) for n in descendants(value))
+
+
+# Builtins that arrange values without computing on them.
+_ARRANGING = frozenset({"zip", "list", "dict", "tuple", "range", "len", "enumerate", "sorted", "isinstance",
+                        "iter", "reversed"})
+
+
+def _collector(call: cst.Call, scope) -> bool:
+    """A function of the module that only arranges what it is given (`get_metrics(outputs)` zipping
+    names with the recorded outputs into a dict): no operator, and no call but builtins that arrange."""
+    if not isinstance(call.func, cst.Name) or not scope.module_function(call.func.value):
+        return False
+    function = scope.module.functions[call.func.value]
+    return all(not isinstance(n, (cst.BinaryOperation, cst.AugAssign)) and not (
+        isinstance(n, cst.UnaryOperation) and not isinstance(n.operator, cst.Not)) and not (
+        isinstance(n, cst.Call) and not (isinstance(n.func, cst.Name) and n.func.value in _ARRANGING))
+        for n in descendants(function.body))
 
 
 def _getter(call: cst.Call, scope) -> bool:
