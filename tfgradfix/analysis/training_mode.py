@@ -140,7 +140,7 @@ def trains_without_call(owner: cst.ClassDef, opens_tape) -> bool:
         tapes = [node for method in methods.values() for node in descendants(method.body)
                  if isinstance(node, cst.With) and opens_tape(node)]
         if not any(_runs_the_model_in(tape, methods) for tape in tapes):
-            return True  # (a k-means head whose `fit` differentiates only its centroids)
+            return True
     step = methods.get("train_step")
     if step is None:
         return False
