@@ -80,9 +80,14 @@ _KERAS2_MARKER = re.compile(r"compat\.v1(?:\.| import )keras|DenseFeatures|exper
                             r"|feature_column")
 
 
+def _under(name: str, prefixes: tuple[str, ...]) -> bool:
+    """`name`, as read (`a.b`) or as imported (`a.b.`), is one of `prefixes` (`"a.b."`) or inside one."""
+    return f"{name.rstrip('.')}.".startswith(prefixes)
+
+
 def keras2_only(name: str) -> bool:
     """`name` (dotted, as imported) exists only in Keras 2."""
-    return f"{name.rstrip('.')}.".startswith(_KERAS2_ONLY + _KERAS2_ONLY_IMPORTED)
+    return _under(name, _KERAS2_ONLY + _KERAS2_ONLY_IMPORTED)
 
 
 def keras2_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[str]:
@@ -91,8 +96,7 @@ def keras2_api(module: cst.Module, imports: ImportMap, text: str) -> Optional[st
     anywhere, the names only Keras 2's `tf.keras` had where the module imports them at its top."""
     if not _KERAS2_MARKER.search(text):
         return None
-    found = _first_unguarded(module, imports, lambda name: f"{name.rstrip('.')}.".startswith(_KERAS2_ONLY),
-                             branches=True)
+    found = _first_unguarded(module, imports, lambda name: _under(name, _KERAS2_ONLY), branches=True)
     if found is not None:
         return found
     guarded = _guarded_nodes(module)
@@ -128,7 +132,7 @@ def _first_unguarded(module: cst.Module, imports: ImportMap, wanted: Callable[[s
 def _removed(name: str) -> bool:
     head, _, rest = name.partition(".")
     # `keras.engine.InputSpec` as read (an attribute) or as imported (`keras.engine.InputSpec.`)
-    multi_backend = f"{name.rstrip('.')}.".startswith(_MULTI_BACKEND_KERAS)
+    multi_backend = _under(name, _MULTI_BACKEND_KERAS)
     return (name in _REMOVED or name.startswith(_REMOVED_PACKAGES) or multi_backend
             or bool(_TF1_OPTIMIZER.match(name))
             or (head == "tensorflow" and rest.split(".", 1)[0] in TF1_ONLY))

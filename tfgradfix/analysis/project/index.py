@@ -43,6 +43,7 @@ class ProjectIndex:
         self._listings: dict[str, set[str]] = {}
         self._ambiguous: set[str] = set()  # module names more than one file has
         self._imported_as: dict[str, str] = {}  # file -> its name through a namespace package
+        self._imports_resolved: set[str] = set()  # modules whose imports `reached_as` has resolved
         self._module_of: dict[str, Optional[tuple[str, str]]] = {}
         self._lookups: dict[str, Optional[Definition]] = {}
         # Filled by the engine between rounds: module -> function name -> entry.
@@ -189,7 +190,9 @@ class ProjectIndex:
         `from utils.train import *` names `utils/train.py` as `utils.train` only when resolved."""
         if key(path) not in self._imported_as:
             for name in list(self.modules):
-                self.imports_of(name)
+                if name not in self._imports_resolved:  # (asked per verified file: each module once)
+                    self._imports_resolved.add(name)
+                    self.imports_of(name)
         return self.imported_as(path)
 
     # -- modules ---------------------------------------------------------------
