@@ -24,6 +24,11 @@ tf = keras = np = None
 def _tensorflow():
     global tf, keras, np
     tf, keras, np = (pytest.importorskip(name) for name in ("tensorflow", "keras", "numpy"))
+    # A fixture module may set the float type when it loads (`set_floatx("float64")`): the
+    # next test starts from the default.
+    floatx = keras.config.floatx()
+    yield
+    keras.config.set_floatx(floatx)
 
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)
 

@@ -391,6 +391,29 @@ def test_the_slice_keeps_what_a_unit_needs_and_no_script():
     assert "x_train" in table.slice(["x_train"]).missing
 
 
+def test_the_slice_keeps_the_framework_settings_the_module_makes_when_it_loads():
+    """A float64 model sets the float type at the top of its module: its layers run after that call,
+    so the slice keeps it (before the class). A seed read from the command line is data: dropped."""
+    from tfgradfix.verify.slicer import ModuleTable
+
+    table = ModuleTable(textwrap.dedent("""
+        import argparse
+        import tensorflow as tf
+        from tensorflow.keras import backend as K
+        K.set_floatx("float64")
+        args = argparse.ArgumentParser().parse_args()
+        tf.random.set_seed(args.seed)
+        class Layer(tf.keras.layers.Layer):
+            def call(self, x):
+                return x * 2.0
+        tf.keras.mixed_precision.set_global_policy("mixed_float16")
+    """))
+    code = table.slice(["Layer"]).code
+    assert code.index("K.set_floatx('float64')") < code.index("class Layer"), code
+    assert "set_global_policy('mixed_float16')" in code
+    assert "parse_args" not in code and "set_seed" not in code
+
+
 @pytest.mark.slow
 def test_a_package_builds_layers_as_its_model_does_and_trains_with_synthetic_data(tmp_path):
     root = _project_copy(tmp_path)

@@ -2099,7 +2099,33 @@ def _if_random(result: dict, calls_before: list, rerun_original) -> dict:
 
 # -- the job ------------------------------------------------------------------------------------
 
+def _default_settings(tf) -> None:
+    """The framework's global settings as a fresh process has them. A module that sets
+    `set_floatx("float64")` when it loads (the slice keeps that call) must not change the units
+    that the same child runs after it; and Keras 3 fixes its default dtype policy from `floatx`
+    the first time a layer asks, so that cache goes too, or the module's own `set_floatx` would
+    not reach the layers it builds."""
+    backend = tf.keras.backend
+    backend.set_floatx("float32")
+    backend.set_epsilon(1e-7)
+    backend.set_image_data_format("channels_last")
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # Keras 2: the policy is its own setting, not derived from floatx
+        tf.keras.mixed_precision.set_global_policy("float32")
+    else:
+        global_state.set_global_attribute("dtype_policy", None)
+
+
 def verify_unit(tf, np, unit: UnitJob) -> dict:
+    _default_settings(tf)
+    try:
+        return _verify_unit(tf, np, unit)
+    finally:
+        _default_settings(tf)
+
+
+def _verify_unit(tf, np, unit: UnitJob) -> dict:
     modules = [unit["entry"], *unit.get("modules", [])]
     try:
         original = load_tree(tf, unit["original"], modules)

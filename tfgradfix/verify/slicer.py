@@ -45,6 +45,13 @@ _SIDE_EFFECT_CALLS = frozenset({
     "from_generator", "list_files", "sleep", "exit",
     "__tfgradfix_magic__",  # a notebook's magic or shell line, masked as a call (notebooks.py)
 })
+# Module-level calls that set how the framework computes (`tf.keras.backend.set_floatx("float64")`,
+# a mixed-precision policy, seeds): every unit of the module was written to run after them, so a
+# slice keeps them, before the definitions (a float64 model's weights meet float32 inputs without).
+_SETTING_CALLS = frozenset({
+    "set_floatx", "set_global_policy", "set_policy", "set_epsilon", "set_image_data_format", "set_seed",
+    "set_random_seed", "enable_tensor_float_32_execution", "enable_numpy_behavior",
+})
 # Modules whose calls are never run at import time by the verifier (plots, I/O, processes).
 _SIDE_EFFECT_MODULES = ("matplotlib", "seaborn", "IPython", "PIL", "cv2", "requests", "urllib", "subprocess",
                         "shutil", "wget", "gdown", "tensorflow_datasets", "pandas", "tqdm", "argparse", "sys")
@@ -91,6 +98,7 @@ class Statement:
     uses: set[str]
     runnable: bool  # safe to run on import: a definition, an import, or a side-effect-free value
     imported: Optional[Import] = None
+    setting: bool = False  # a framework setting (_SETTING_CALLS) that every slice keeps
 
     def code(self) -> str:
         if self.imported is not None:
@@ -174,10 +182,11 @@ class ModuleTable:
             binds = _binds(node, made)
             made |= binds
             uses = free_names(node)
-            runnable = self._runnable(node, uses, data)
+            setting = _is_setting(node)
+            runnable = setting or self._runnable(node, uses, data)
             if not runnable:
                 data |= binds
-            self.statements.append(Statement(index, node, binds, uses, runnable))
+            self.statements.append(Statement(index, node, binds, uses, runnable, setting=setting))
 
     def _runnable(self, node: ast.stmt, uses: set[str], data: set[str]) -> bool:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom,
@@ -222,6 +231,10 @@ class ModuleTable:
         # A name with the index of the statement that needs it: a notebook imports `tf` in its
         # first cell and again in a later one, and a class between them needs the first.
         todo: list[tuple[str, Optional[int]]] = [(n, None) for n in names] + [(n, None) for s in extra for n in s.uses]
+        for setting in self.statements:
+            if setting.setting and (before is None or setting.index < before):
+                kept[id(setting)] = setting
+                todo.extend((use, setting.index) for use in setting.uses)
         seen: set[str] = set()
         while todo:
             name, needed_at = todo.pop()
@@ -283,6 +296,16 @@ class ModuleTable:
         if earlier and earlier[-1].imported is not None:
             kept[id(earlier[-1])] = earlier[-1]
             todo.extend((use, earlier[-1].index) for use in earlier[-1].uses)
+
+
+def _is_setting(node: ast.stmt) -> bool:
+    """`tf.keras.backend.set_floatx("float64")` at the top level: a call of a framework setting whose
+    arguments are literals (a seed read from argparse is data, not a setting)."""
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+        return False
+    call = node.value
+    return _call_name(call) in _SETTING_CALLS and all(
+        isinstance(arg, ast.Constant) for arg in [*call.args, *(k.value for k in call.keywords)])
 
 
 def _replaces(statement: Statement, name: str) -> bool:
