@@ -622,6 +622,44 @@ def test_a_partial_fix_that_leaves_one_variable_untracked_still_verifies(verifie
     assert units["Affine"]["verdict"] == "verified", units
 
 
+_FLOAT64 = textwrap.dedent("""
+    import tensorflow as tf
+
+
+    class Features(tf.keras.layers.Layer):
+        def build(self, input_shape):
+            self.frequencies = {w}
+
+        def call(self, x):
+            return tf.sin(tf.matmul(x, self.frequencies))
+
+
+    Features()
+""")
+
+
+@_batched
+def _float64_set_by_the_script(folder: Path) -> Items:
+    """A float64 layer whose training script, not its module, sets `set_floatx("float64")`; the
+    golden TGF203/float64_model_set_by_the_module has the setting in the module itself."""
+    original = _FLOAT64.format(w="tf.Variable(tf.random.normal((int(input_shape[-1]), 4), dtype=tf.float64))")
+    fixed = _FLOAT64.format(w='self.add_weight(shape=(int(input_shape[-1]), 4), initializer="random_normal", '
+                              'dtype=tf.float64)')
+    wrong = _FLOAT64.format(w='self.add_weight(shape=(int(input_shape[-1]), 4), initializer="random_normal", '
+                              'dtype=tf.float64, trainable=False)')
+    return [("features.py", original, fixed), ("features.py", original, wrong)]
+
+
+@pytest.mark.slow
+def test_a_float64_layer_is_run_as_its_script_sets_it(verified):
+    """float32 inputs meet float64 weights on both sides: both sides run again with floatx float64,
+    and the verdict says so; a fix that freezes the weight still fails there."""
+    good, bad = verified[_float64_set_by_the_script]
+    assert good["Features"]["verdict"] == "verified", good
+    assert "floatx float64" in good["Features"]["reason"]
+    assert bad["Features"]["verdict"] == "failed", bad
+
+
 # -- units the project builds elsewhere; token ids; several inputs -------------------------------
 
 def _verify_project(tmp_path, name, *flags):
