@@ -697,3 +697,29 @@ def test_a_package_that_imports_a_keras_2_only_module_runs_its_modules_on_keras_
     init.write_text(init.read_text().replace("from .interaction import FM\n", ""))
     reported = _reported(_tfgradfix(root, ".").stdout)
     assert "recsys/attention.py:7:22: TGF203 [*]" in reported and "recsys/attention.py:8:20: TGF203 [*]" in reported, reported
+
+
+@pytest.mark.parametrize("edit, reported", [
+    ((), []),
+    # the taped call passes the method's own argument: it may be NumPy, and watched it carries a gradient
+    (("            x_grad = tf.convert_to_tensor(x)\n            tape.watch(x_grad)\n            x_input",
+      "            x_grad = x\n            tape.watch(x_grad)\n            x_input"),
+     ["robust/estimator.py:19:21: TGF103", "robust/estimator.py:25:21: TGF102"]),
+    # the loss reads what the gradient helper returns: its `.numpy()` cuts that
+    (("            loss = loss_fn(y_preprocessed, self.model(x_grad))\n",
+      "            loss = loss_fn(y_preprocessed, self.model(x_grad)) + tf.reduce_sum(\n"
+      "                self._preprocess_gradient(x_grad, x_grad))\n"),
+     ["robust/estimator.py:39:16: TGF102 [*]"]),
+])
+def test_helpers_of_another_module_are_judged_by_what_their_taped_calls_pass_and_use(tmp_path, edit, reported):
+    """estimator_helpers: every taped call of `_preprocess` passes a TF op's result (or data) for `x`, so
+    its `if not input_is_tensor:` round trip never runs under a tape; no caller uses what
+    `_preprocess_gradient` returns toward what it differentiates."""
+    root = tmp_path / "estimator_helpers"
+    shutil.copytree(PROJECTS / "estimator_helpers", root)
+    classifier = root / "robust" / "classifier.py"
+    if edit:
+        text = classifier.read_text()
+        assert edit[0] in text
+        classifier.write_text(text.replace(*edit))
+    assert _reported(_tfgradfix(root, ".").stdout) == reported

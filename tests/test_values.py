@@ -582,6 +582,14 @@ def test_a_model_whose_own_fit_never_runs_it_is_not_trained_through_call():
     assert runs != text and _reported(runs, "TGF106")
 
 
+def test_a_model_that_trains_itself_without_running_call_is_not_trained_through_call():
+    """ok_model_that_trains_itself is silent because the tape of `step`, which applies the model's own
+    optimizer, never runs the model; a `step` whose tape runs `self(...)` trains through `call`."""
+    text = _silent_fixture("TGF102", "ok_model_that_trains_itself.py")
+    runs = text.replace("            x = self._transform(z)\n", "            x = self._transform(z) + 0.0 * self(2)[1]\n")
+    assert runs != text and _reported(runs, "TGF102")
+
+
 def test_a_helper_that_only_arranges_recorded_outputs_computes_nothing_after_the_tape():
     """ok_outputs_arranged_by_a_helper is silent because `named_outputs` only zips names with the
     tensors the tape recorded; one that scales them computes after the tape, reported once for the

@@ -37,8 +37,8 @@ from typing import Iterator, Optional, Union
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import (
-    DEFAULT_BLOCKING, Blocking, DataFlow, walk_scope, argument_for, mutates_live, parameters, tainted_arguments,
-    tainted_parameters, target_names,
+    DEFAULT_BLOCKING, Blocking, DataFlow, walk_scope, argument_for, is_certainly_tensor, mutates_live, parameters,
+    tainted_arguments, tainted_parameters, target_names,
 )
 from tfgradfix.analysis.imports import ImportMap, dotted_name
 from tfgradfix.analysis.layer_graph import applied_to_raw_inputs, between_layers, inherits_weights
@@ -49,7 +49,7 @@ from tfgradfix.analysis.roles import trained_by_name
 from tfgradfix.analysis.tf_version import keras2_api, tf1_api
 from tfgradfix.analysis.values import KEEPS_FIRST_OPERAND_DTYPE
 from tfgradfix.analysis.training_mode import (
-    boolean_defaults, inference_only, training_flags, trains_without_call, untaken_blocks,
+    boolean_defaults, inference_only, tensor_tests, training_flags, trains_without_call, untaken_blocks,
 )
 from tfgradfix.analysis.keras import (
     FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor, kept_collection,
@@ -112,6 +112,8 @@ class Scope:
     external_flags: Optional[frozenset[tuple[str, str]]] = frozenset()
     # A helper on the path whose every call site drops what it returns (a score only logged).
     result_unused: bool = False
+    # Whether a path call of another module uses what it returns (`PathEntry.result_used`).
+    external_result_used: bool = True
 
     def local_definitions(self) -> dict[str, list[cst.CSTNode]]:
         """What each name of the scope is bound to: nested `def`s and plain `name = value`."""
@@ -578,6 +580,7 @@ class ModuleAnalysis:
             scope.tainted_params = set(entry.tainted)
             scope.external_callers = entry.callers
             scope.external_flags = entry.flags
+            scope.external_result_used = entry.result_used
             scope.handed = entry.handed
             scope.between_layers = entry.between_layers
         name = node.name.value
@@ -680,6 +683,9 @@ class ModuleAnalysis:
 
     def _result_used(self, scope: Scope, seen: frozenset) -> bool:
         node = scope.node
+        if scope.external_callers and not scope.external_result_used and not self.callers_of(scope) \
+                and not (scope.is_keras_forward or scope.handed or scope.lambda_sites):
+            return False  # called only from other modules, each dropping what it returns
         # (in a Keras layer's helpers NumPy on a tensor fails when `fit` traces it, whatever it feeds)
         if (not isinstance(node, cst.FunctionDef) or scope.is_keras_forward or scope.external_callers
                 or scope.handed or scope.lambda_sites or scope.tape_blocks or scope in seen):
@@ -1058,7 +1064,8 @@ class ModuleAnalysis:
         tainted = tainted_arguments(list(info.positional), set(info.parameters), info.star_arg, call, flow)
         self._record(info, PathEntry(frozenset(tainted), scope.model_calls,
                                      frozenset({(self.module_name, scope.symbol, scope.is_forward_entry)}),
-                                     flags=_passed_flags(info, call)))
+                                     flags=_passed_flags(info, call, flow, frozenset(tainted)),
+                                     result_used=self._call_used(scope, call, frozenset())))
 
     def _record(self, info: FunctionInfo, entry: PathEntry) -> None:
         key = (info.module, info.name)
@@ -1213,14 +1220,26 @@ class ModuleAnalysis:
         found: set[cst.CSTNode] = set()
         function = scope.node
         if isinstance(function, cst.FunctionDef) and scope.external_flags is not None:
-            recorded = [call for caller, call in self.callers_of(scope)
-                        if caller.forward or any(contains(block, call) for block in caller.tape_blocks)]
+            recorded_by = [(caller, call) for caller, call in self.callers_of(scope)
+                           if caller.forward or any(contains(block, call) for block in caller.tape_blocks)]
+            recorded = [call for _, call in recorded_by]
             known = {flag: True for flag in training_flags(function)
                      if _passed_values(function, flag, True, recorded, scope.external_flags) <= {True}}
             for option, default in boolean_defaults(function).items():
                 values = _passed_values(function, option, default, recorded, scope.external_flags)
                 if option not in known and len(values) == 1 and None not in values:
                     known[option] = values.pop()
+            # `input_is_tensor = isinstance(x, tf.Tensor)`, then `if not input_is_tensor:` (NumPy in,
+            # NumPy back out): not taken where every such call that passes a gradient for `x` passes a
+            # TF op's result (a call passing data takes it, and loses nothing there).
+            for parameter, names in tensor_tests(function).items():
+                here = [(caller, argument_for(function, call, parameter, bound=scope.owner is not None))
+                        for caller, call in recorded_by]
+                there = [passed for name, passed in scope.external_flags if name == parameter]
+                if (here or there) and all(passed in ("tensor", "data") for passed in there) and all(
+                        argument is not None and is_certainly_tensor(caller.flow or caller.analyse(), argument)
+                        for caller, argument in here):
+                    known.update(dict.fromkeys(names, True))
             found = untaken_blocks(function, known)
         self._untaken_blocks[scope] = found
         return found
@@ -1257,13 +1276,15 @@ def _passed_values(function: cst.FunctionDef, flag: str, default: bool, calls: l
                    else None)
     for name, passed in external:
         if name == flag:
-            values.add(default if passed == "default" else None if passed == "other" else passed == "True")
+            values.add(default if passed == "default" else passed == "True" if passed in ("True", "False") else None)
     return values
 
 
-def _passed_flags(info: FunctionInfo, call: cst.Call) -> frozenset[tuple[str, str]]:
+def _passed_flags(info: FunctionInfo, call: cst.Call, flow: Optional[DataFlow] = None,
+                  tainted: frozenset[str] = frozenset()) -> frozenset[tuple[str, str]]:
     """What `call` passes for each parameter of `info`: a literal `True`/`False`, nothing (its
-    default), or anything else."""
+    default), a value that is certainly a tensor (a TF op's result: "tensor"), one that carries no
+    gradient (not in `tainted`: "data"), or anything else."""
     positional = list(info.positional)
     if isinstance(call.func, cst.Attribute) and positional and positional[0] in ("self", "cls"):
         positional = positional[1:]
@@ -1276,7 +1297,9 @@ def _passed_flags(info: FunctionInfo, call: cst.Call) -> frozenset[tuple[str, st
         index += arg.keyword is None
         if name in passed:
             value = arg.value
-            passed[name] = value.value if isinstance(value, cst.Name) and value.value in ("True", "False") else "other"
+            passed[name] = value.value if isinstance(value, cst.Name) and value.value in ("True", "False") else \
+                "tensor" if flow is not None and is_certainly_tensor(flow, value) else \
+                "other" if flow is None or name in tainted else "data"
     return frozenset(passed.items())
 
 

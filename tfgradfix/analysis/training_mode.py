@@ -14,6 +14,7 @@ its `if to_numpy:` branch off the gradient path (`untaken_blocks`).
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Optional
 
 import libcst as cst
@@ -49,9 +50,59 @@ def boolean_defaults(function: cst.FunctionDef) -> dict[str, bool]:
     return {name: value for name, value in found.items() if name not in rebound(function)}
 
 
+def tensor_tests(function: cst.FunctionDef) -> dict[str, list[str]]:
+    """The parameters whose type the function tests, with the keys `untaken_blocks` reads for
+    "it is a tensor": `TENSOR_TEST + p` for a test written in place (`isinstance(p, tf.Tensor)`,
+    `tf.is_tensor(p)`) of a parameter the function never rebinds, and the name of a flag bound once
+    to such a test before anything rebinds the parameter (`input_is_tensor = isinstance(x, tf.Tensor)`
+    as the body's first statements, then `x = tf.convert_to_tensor(x)` under `if not input_is_tensor:`)."""
+    names = {p.name.value for p in (*function.params.params, *function.params.kwonly_params)}
+    rebinds = rebound(function)
+    found: dict[str, list[str]] = {}
+    for node in descendants(function.body):
+        if isinstance(node, (cst.If, cst.While)):
+            for test in descendants(node.test):
+                tested = _tensor_tested(test)
+                if tested in names and tested not in rebinds:
+                    found.setdefault(tested, []).append(TENSOR_TEST + tested)
+    bound_once = Counter(_assigned_names(function))
+    changed: set[str] = set()  # parameters rebound by the statements so far
+    for statement in function.body.body if isinstance(function.body, cst.IndentedBlock) else ():
+        if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+                and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1:
+            target, tested = statement.body[0].targets[0].target, _tensor_tested(statement.body[0].value)
+            if isinstance(target, cst.Name) and tested in names - changed and bound_once[target.value] == 1:
+                found.setdefault(tested, []).append(target.value)
+        changed |= names & set(_assigned_names(statement))
+    return found
+
+
+# The key of `untaken_blocks`'s `known` for "parameter p is a tensor", tested in place.
+TENSOR_TEST = "<tensor>:"
+
+
+def _tensor_tested(test: cst.CSTNode) -> Optional[str]:
+    """`p` of `isinstance(p, tf.Tensor)` (or `EagerTensor`) and `tf.is_tensor(p)`."""
+    if not isinstance(test, cst.Call) or not test.args or not isinstance(test.args[0].value, cst.Name):
+        return None
+    func = test.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+    if name == "is_tensor" and len(test.args) == 1:
+        return test.args[0].value.value
+    if name == "isinstance" and len(test.args) == 2:
+        kind = test.args[1].value
+        if isinstance(kind, cst.Attribute) and kind.attr.value in ("Tensor", "EagerTensor"):
+            return test.args[0].value.value
+    return None
+
+
+def _assigned_names(tree: cst.CSTNode) -> list[str]:
+    return [node.target.value for node in descendants(tree)
+            if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) and isinstance(node.target, cst.Name)]
+
+
 def rebound(function: cst.FunctionDef) -> set[str]:
-    return {node.target.value for node in descendants(function.body)
-            if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) and isinstance(node.target, cst.Name)}
+    return set(_assigned_names(function.body))
 
 
 def untaken_blocks(function: cst.FunctionDef, known: dict[str, bool]) -> set[cst.CSTNode]:
@@ -97,6 +148,9 @@ def _truth(test: cst.BaseExpression, known: dict[str, bool]) -> Optional[bool]:
     """The value of `test` where the flags have their `known` values, or None where it can be either."""
     if isinstance(test, cst.Name):
         return known.get(test.value)
+    if isinstance(test, cst.Call):
+        tested = _tensor_tested(test)
+        return known.get(TENSOR_TEST + tested) if tested is not None else None
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         inner = _truth(test.expression, known)
         return None if inner is None else not inner
@@ -134,9 +188,11 @@ def trains_without_call(owner: cst.ClassDef, opens_tape) -> bool:
     `train_step`, so `call` is what `predict` runs, never under the tape. Or the model replaces
     `fit` itself and no tape of its methods runs the model (a reservoir whose readout is a scikit-learn
     ridge regression; a k-means head whose `fit` differentiates only its centroids): nothing trains
-    `call` by gradient."""
+    `call` by gradient. The same holds for a model that trains itself with an optimizer of its
+    own (`self.optimizer = Adam(...)` in `__init__`, applied by one of its methods: a planar flow's
+    `step`), where no tape of its methods runs the model: `call` only samples."""
     methods = {s.name.value: s for s in owner.body.body if isinstance(s, cst.FunctionDef)}
-    if "fit" in methods and "train_step" not in methods:
+    if ("fit" in methods or _trains_itself(methods)) and "train_step" not in methods:
         tapes = [node for method in methods.values() for node in descendants(method.body)
                  if isinstance(node, cst.With) and opens_tape(node)]
         if not any(_runs_the_model_in(tape, methods) for tape in tapes):
@@ -147,6 +203,24 @@ def trains_without_call(owner: cst.ClassDef, opens_tape) -> bool:
     nodes = list(descendants(step.body))
     return (any(isinstance(node, cst.With) and opens_tape(node) for node in nodes)
             and not any(isinstance(node, cst.Call) and _runs_the_model(node.func) for node in nodes))
+
+
+def _trains_itself(methods: dict[str, cst.FunctionDef]) -> bool:
+    """`__init__` keeps an optimizer on the model (`self.optimizer = ...`) and another method
+    applies gradients with it (`self.optimizer.apply_gradients(...)`): the class is its own
+    training loop, not one that `compile` and `fit` drive."""
+    init = methods.get("__init__")
+    if init is None:
+        return False
+    kept = {target.target.attr.value for node in descendants(init.body) if isinstance(node, cst.Assign)
+            for target in node.targets if isinstance(target.target, cst.Attribute)
+            and isinstance(target.target.value, cst.Name) and target.target.value.value == "self"
+            and "optimizer" in target.target.attr.value}
+    return any(isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+               and node.func.attr.value in ("apply_gradients", "minimize")
+               and isinstance(node.func.value, cst.Attribute) and node.func.value.attr.value in kept
+               and isinstance(node.func.value.value, cst.Name) and node.func.value.value.value == "self"
+               for name, method in methods.items() if name != "__init__" for node in descendants(method.body))
 
 
 def _runs_the_model_in(tape: cst.With, methods: dict[str, cst.FunctionDef]) -> bool:

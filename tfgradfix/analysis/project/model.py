@@ -171,12 +171,16 @@ class PathEntry:
     # What the calls pass for each parameter: (name, "True" / "False" / "default" / "other");
     # None where some call's arguments are not known (a function handed to Keras).
     flags: Optional[frozenset[tuple[str, str]]] = None
+    # Whether some call feeds what it returns into its caller's loss or output (False: every
+    # call drops it, or keeps it for something no tape differentiates).
+    result_used: bool = True
 
     def merged(self, other: "PathEntry") -> "PathEntry":
         flags = None if self.flags is None or other.flags is None else self.flags | other.flags
         return PathEntry(self.tainted | other.tainted, self.model_calls or other.model_calls,
                          self.callers | other.callers, self.handed or other.handed,
-                         self.between_layers or other.between_layers, flags)
+                         self.between_layers or other.between_layers, flags,
+                         self.result_used or other.result_used)
 
 
 def library_kind(qualified: str) -> Kind:
