@@ -590,6 +590,23 @@ def test_a_model_that_trains_itself_without_running_call_is_not_trained_through_
     assert runs != text and _reported(runs, "TGF102")
 
 
+def test_a_layer_only_a_loss_holds_trains_nothing_and_one_a_model_holds_does():
+    """ok_layer_held_by_a_loss is silent because only the `Loss` subclass constructs `InputScaling`;
+    a model that builds one too trains it, and there Keras 3 loses both variables."""
+    text = _silent_fixture("TGF203", "ok_layer_held_by_a_loss.py")
+    model = text + textwrap.dedent("""
+
+        class Colouriser(tf.keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.scaling = InputScaling()
+
+            def call(self, images):
+                return self.scaling(images)
+    """)
+    assert [c for c in _codes(model) if c.endswith("TGF203")] == ["10:TGF203", "11:TGF203"]
+
+
 def test_a_helper_that_only_arranges_recorded_outputs_computes_nothing_after_the_tape():
     """ok_outputs_arranged_by_a_helper is silent because `named_outputs` only zips names with the
     tensors the tape recorded; one that scales them computes after the tape, reported once for the

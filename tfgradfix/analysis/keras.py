@@ -79,6 +79,13 @@ def batch_norm_application(qualified: str) -> bool:
     return any(family in qualified.lower() for family in _BATCH_NORM_APPLICATIONS)
 
 
+def is_keras_loss(qualified: str) -> bool:
+    """`keras.losses.Loss` in any spelling: `tf.keras.losses.Loss`, Keras 3's own module path."""
+    parts = qualified.split(".")
+    return parts[-1] == "Loss" and "losses" in parts and qualified.startswith(
+        tuple(package + "." for package in KERAS_PACKAGES))
+
+
 def is_keras_base(qualified: str) -> bool:
     for package in KERAS_PACKAGES:
         if not qualified.startswith(package + "."):

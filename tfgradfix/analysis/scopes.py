@@ -52,7 +52,7 @@ from tfgradfix.analysis.training_mode import (
     boolean_defaults, inference_only, tensor_tests, training_flags, trains_without_call, untaken_blocks,
 )
 from tfgradfix.analysis.keras import (
-    FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_weight_constructor, kept_collection,
+    FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_keras_loss, is_weight_constructor, kept_collection,
     lists_holding, self_attribute,
 )
 from tfgradfix.analysis.vocabulary import (
@@ -505,6 +505,19 @@ class ModuleAnalysis:
         names = {None, *self._names_of(cls)}
         held = {attr, *lists_holding(cls, attr)}
         return any((owner, name) in self.trained_by_name for owner in names for name in held)
+
+    def held_only_by_losses(self, cls: KerasClass) -> bool:
+        """Every construction of `cls` in the project is in a method of a Keras `Loss` subclass (the
+        input scaling layer of a perceptual loss): no optimizer is given a loss object's variables,
+        in Keras 2 or 3, so whether Keras tracks them changes nothing."""
+        if self.project is not None and self.module_name is not None:
+            sites = self.project.call_sites(self.module_name, cls.name)
+            return bool(sites) and all("." in symbol and self.project.is_loss_class(module, symbol.rsplit(".", 1)[0])
+                                       for module, symbol in sites)
+        owners = [scope.owner for scope in self.scopes.values() for node in walk_scope(scope.body)
+                  if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == cls.name]
+        return bool(owners) and all(owner is not None and any(
+            is_keras_loss(self.imports.resolve(base.value) or "") for base in owner.bases) for owner in owners)
 
     def trains_its_own_list(self, cls: KerasClass) -> bool:
         """Training code differentiates a collection the class keeps of its own choosing

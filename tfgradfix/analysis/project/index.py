@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
-from tfgradfix.analysis.keras import HeldState, state_made_by
+from tfgradfix.analysis.keras import HeldState, is_keras_loss, state_made_by
 from tfgradfix.analysis.project.disk import (
     is_file, key, list_modules, module_names, project_files, read_text, resolved, search_folder,
 )
@@ -573,6 +573,11 @@ class ProjectIndex:
         bases, directly or through other classes of the project."""
         return any(f"{cls.module}.{cls.name}" == base for cls in self.lineage(module, name)
                    if (cls.module, cls.name) != (module, name))
+
+    def is_loss_class(self, module: str, name: str) -> bool:
+        """Class `name` of `module` is a Keras loss: `keras.losses.Loss` among its bases, through the
+        project's classes."""
+        return any(is_keras_loss(base) for cls in self.lineage(module, name) for base in cls.bases)
 
     def holds_state(self, qualified: str, given: Optional[frozenset[str]] = None) -> HeldState:
         """Which lists of instances of the project class with this absolute name show

@@ -236,11 +236,13 @@ class UntrackedVariableAttribute(Rule):
         if holds_state(node, context.imports, function):
             return  # declared state (`trainable=False`, an integer dtype), wherever it is stored
         if (cls.is_state(attr) or context.analysis.is_trained_by_name(cls, attr) or hands_out(cls, attr)
-                or context.analysis.trains_its_own_list(cls) or cls.lists_own_variables(attr) or cls.frozen):
+                or context.analysis.trains_its_own_list(cls) or cls.lists_own_variables(attr) or cls.frozen
+                or context.analysis.held_only_by_losses(cls)):
             # State the code writes: nothing trains it, tracked or not. A variable the training
             # code lists by name (`tape.gradient(loss, [self.log_alpha])`), or one the object hands
             # out as its output (`__call__` returning it), or that its own `trainable_variables()`
-            # lists, trains untracked; a layer frozen in its `__init__` trains nothing by design.
+            # lists, trains untracked; a layer frozen in its `__init__`, or one only a loss object
+            # holds, trains nothing by design.
             return
         if any(defines_property(c, attr) for c in cls.lineage()):
             return  # the assignment runs a setter: what it stores is the setter's business
