@@ -607,6 +607,16 @@ def test_a_layer_only_a_loss_holds_trains_nothing_and_one_a_model_holds_does():
     assert [c for c in _codes(model) if c.endswith("TGF203")] == ["10:TGF203", "11:TGF203"]
 
 
+def test_an_array_handed_to_scipy_is_what_scipy_needs_and_one_kept_for_tf_ops_is_not():
+    """ok_numpy_for_a_scipy_routine is silent because `.numpy()` goes straight into SciPy; the same
+    copy kept and read back by TF ops detaches the loss from the adjacency."""
+    text = _silent_fixture("TGF102", "ok_numpy_for_a_scipy_routine.py")
+    kept = text.replace("        log_m = tf.math.log(tf.maximum(transition, 1.0))\n",
+                        "        log_m = tf.math.log(tf.maximum(transition, 1.0)).numpy()\n")
+    kept = kept.replace("sp.csr_matrix(log_m.numpy())", "sp.csr_matrix(log_m)")
+    assert kept != text and _reported(kept, "TGF102")
+
+
 def test_a_helper_that_only_arranges_recorded_outputs_computes_nothing_after_the_tape():
     """ok_outputs_arranged_by_a_helper is silent because `named_outputs` only zips names with the
     tensors the tape recorded; one that scales them computes after the tape, reported once for the

@@ -69,3 +69,10 @@ TF_MODULES = ("tensorflow.Module", "tensorflow.experimental.dtensor.Module")
 
 # Blocks under which variables are created once, outside any function being traced.
 INIT_SCOPES = ("tensorflow.init_scope", "tensorflow.compat.v1.init_scope")
+
+# Libraries that compute on host arrays and have no TensorFlow gradient: a tensor handed to one
+# must become NumPy first (`scipy.sparse.linalg.eigsh(m.numpy(), k)`), whatever else the code does.
+FOREIGN_ARRAY_LIBRARIES = frozenset({
+    "scipy", "sklearn", "cv2", "skimage", "PIL", "pandas", "networkx", "numba", "sympy", "statsmodels",
+    "matplotlib", "seaborn", "open3d", "trimesh", "librosa", "soundfile", "imageio",
+})

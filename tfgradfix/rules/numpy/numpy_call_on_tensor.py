@@ -86,7 +86,8 @@ class NumpyCallOnTensor(Rule):
         "on the path only where it runs while training: not a branch taken when its training flag is false "
         "(`if not training:`, the `else` of `if training:`) where the flag defaults to `True` or has no default "
         "(`analysis/training_mode.py`), and not a model's `call` when its own `train_step` differentiates its "
-        "sub-layers in a tape without running the model, or when it replaces `fit` and no tape of its methods "
+        "sub-layers in a tape without running the model, or when it replaces `fit` (or trains itself with an "
+        "optimizer it keeps, `self.optimizer.apply_gradients` in its own `step`) and no tape of its methods "
         "runs the model (itself, `self.call`, or a method of it that does: a k-means head whose `fit` "
         "differentiates only its centroids); nor a helper's branch under an option every call a tape records gives the same literal, in "
         "its module or another (`if to_numpy:` where every taped call passes `to_numpy=False`). In a layer, "
@@ -102,7 +103,10 @@ class NumpyCallOnTensor(Rule):
         "of them), of `keras.ops.convert_to_numpy`, or of a new array from sizes (`np.arange(h)`), detaches "
         "nothing. An input a branch says is not a tensor (`if not tf.is_tensor(edges):`, also through a flag "
         "bound to that test, or an item `attrs[i]`) is data there, and what is computed from it too (NumPy in, "
-        "NumPy back out). A weightless layer (its project bases too) holding no layers whose lineage overrides "
+        "NumPy back out); in a helper, such a branch on a parameter (`input_is_tensor = isinstance(x, tf.Tensor)`, "
+        "`if not input_is_tensor:`) is off the path where every taped call, here or in another module, passes a "
+        "TF op's result for it, or data that carries no gradient. A helper called only from other modules, none "
+        "of which feeds its result into what it differentiates, is as one whose result no caller uses. A weightless layer (its project bases too) holding no layers whose lineage overrides "
         "`__call__` to hand Python inputs to `call` is a preprocessor. Where any of this is unknown, no finding."
     )
     why = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from tfgradfix.analysis.imports import is_integer_dtype
+from tfgradfix.analysis.vocabulary import FOREIGN_ARRAY_LIBRARIES
 from tfgradfix.fixes.arrays import ArrayToTensor, conversion_keeps_dtype
 from tfgradfix.fixes.numpy_to_tf import bind
 from tfgradfix.rules.base import Rule
@@ -46,7 +47,9 @@ class TensorToNumpy(Rule):
         "tensor's own method returns (`logits.cpu()`, `.detach()`, `.cuda()`: TensorFlow's tensors have none) "
         "is no TensorFlow value (a frozen PyTorch model run in a Keras layer). A record dict "
         "bound empty, also with an annotation (`metrics: dict = {}`), and only filled, returned or printed holds "
-        "logged copies. Dropping `.numpy()` is no fix where the copy is indexed with more than one index that is "
+        "logged copies. A copy handed straight to a host-array library (SciPy, scikit-learn, OpenCV, ...: "
+        "`eigsh(sp.csr_matrix(m.numpy()), k)`) is what that library needs, and has no TF gradient either way: not "
+        "reported. Dropping `.numpy()` is no fix where the copy is indexed with more than one index that is "
         "not certainly a Python number (`values.numpy()[rows, cols]`: NumPy's advanced indexing, which a tensor "
         "refuses), nor where the copy is made either way (`x.numpy() if hasattr(x, \"numpy\") else x`) and a use of it "
         "has no TF form. Unknown means silent."
@@ -104,7 +107,7 @@ class TensorToNumpy(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         callee = node.func
         if isinstance(callee, cst.Attribute) and callee.attr.value == "numpy" and not node.args:
-            if not on_path_with_tensor(self, node, [callee.value]):
+            if self._handed_to_another_library(node) or not on_path_with_tensor(self, node, [callee.value]):
                 return
             fix = ArrayToTensor(self.context).fix(node, lambda updated: updated.func.value, "Drop `.numpy()`")
             self.report(node, self.message.format(form=".numpy()"), fix)
@@ -131,3 +134,16 @@ class TensorToNumpy(Rule):
         elif arrays.reason is not None:
             message += f" (no fix: {arrays.reason})"
         self.report(node, message, fix)
+
+    def _handed_to_another_library(self, node: cst.Call) -> bool:
+        """`sp.csr_matrix(logM.numpy())`, `eigsh(m.numpy(), k)`: the array goes straight to a library
+        that is neither NumPy nor TensorFlow nor the project, which needs host data. What it computes
+        has no TF gradient whatever is passed (an eigen-decomposition whose vectors the code keeps
+        constant on purpose), and dropping `.numpy()` restores nothing."""
+        parent = self.context.parent(node)
+        if not isinstance(parent, cst.Arg):
+            return False
+        call = self.context.parent(parent)
+        qualified = self.context.imports.resolve(call.func) if isinstance(call, cst.Call) else None
+        return qualified is not None and qualified.split(".")[0] in FOREIGN_ARRAY_LIBRARIES
+
