@@ -617,6 +617,14 @@ def test_an_array_handed_to_scipy_is_what_scipy_needs_and_one_kept_for_tf_ops_is
     assert kept != text and _reported(kept, "TGF102")
 
 
+def test_a_converted_watched_tensor_is_that_tensor_and_a_copy_is_not():
+    """ok_converted_alias_of_a_watched_tensor is silent because `tf.convert_to_tensor` of the watched
+    tensor is that tensor; a copy made another way (`t * 1.0`) is a new tensor the tape never watches."""
+    text = _silent_fixture("TGF403", "ok_converted_alias_of_a_watched_tensor.py")
+    copied = text.replace("t_colloc = tf.convert_to_tensor(t)", "t_colloc = tf.convert_to_tensor(t * 1.0)")
+    assert copied != text and _reported(copied, "TGF403")
+
+
 def test_a_helper_that_only_arranges_recorded_outputs_computes_nothing_after_the_tape():
     """ok_outputs_arranged_by_a_helper is silent because `named_outputs` only zips names with the
     tensors the tape recorded; one that scales them computes after the tape, reported once for the

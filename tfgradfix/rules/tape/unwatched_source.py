@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import libcst as cst
 import libcst.matchers as m
 
@@ -10,6 +12,7 @@ from tfgradfix.analysis.dataflow import is_certainly_tensor
 from tfgradfix.analysis.tapes import TapeBlock, find_tape_blocks, reaching_value
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import contains, descendants
+from tfgradfix.analysis.vocabulary import TF_VARIABLE
 from tfgradfix.fixes.edits import Edit, Fix
 from tfgradfix.rules.tape.base import TapeRule, integer_bindings, source_names
 
@@ -41,7 +44,8 @@ class UnwatchedSource(TapeRule):
         "binding that reaches the `gradient` call: `vars = [v for v in tape.watched_variables() ...]` after the "
         "block is a list of variables), not a variable (nor TF 1.x's `trainable_variables()`, "
         "`global_variables()`, `get_variable`), not computed inside the block, not a parameter as "
-        "passed (a caller may pass a variable), no `tape.watch` of it, and a target that can depend on it (the "
+        "passed (a caller may pass a variable), no `tape.watch` of it (nor of the tensor it converts: "
+        "`tf.convert_to_tensor(t)` of a watched tensor `t` is `t` itself), and a target that can depend on it (the "
         "block reads it, or calls code that might). `model.inputs` / `model.input` as the source: a Keras "
         "model's, so `self.inputs` only in a Keras class that does not set that attribute itself (a plain "
         "class's `self.inputs` is whatever tensor it stored)."
@@ -110,6 +114,8 @@ class UnwatchedSource(TapeRule):
                     reaching = reaching_value(gradient.statement, name, self.context.parent)
                     if not is_certainly_tensor(flow, source if reaching is None else reaching):
                         continue
+                    if self._converts_watched(block, reaching):
+                        continue  # `tf.convert_to_tensor(t)` of a tensor the tape watches is that tensor
                 watch = cst.parse_statement(f"{block.name}.watch({name})\n")
 
                 def build(updated: cst.With, watch=watch) -> cst.With:
@@ -145,6 +151,20 @@ class UnwatchedSource(TapeRule):
                     ("tensorflow.", "keras.", "numpy.")):
                 return True
         return False
+
+    def _converts_watched(self, block: TapeBlock, value: Optional[cst.BaseExpression]) -> bool:
+        """`t_phys = tf.convert_to_tensor(t)` where the block watches `t`: `tape.watch` takes only
+        tensors and variables, and converting a tensor returns the tensor itself (measured with
+        TF 2.21, eagerly and in `tf.function`), so the gradient comes back. Not where `t` is bound
+        to a `tf.Variable`, whose conversion reads a new tensor."""
+        if not (isinstance(value, cst.Call) and value.args and isinstance(value.args[0].value, cst.Name)
+                and self.context.imports.resolve(value.func) == "tensorflow.convert_to_tensor"):
+            return False
+        converted = value.args[0].value.value
+        flow = self.context.flow
+        return converted in block.watched and flow is not None and not any(
+            isinstance(b.value, cst.Call) and self.context.imports.resolve(b.value.func) in TF_VARIABLE
+            for b in flow.bindings if b.name == converted)
 
     def _watched_by_another(self, block: TapeBlock, name: str) -> bool:
         """Another tape block of the function watches `name`, so it is no variable."""
