@@ -625,6 +625,39 @@ def test_a_converted_watched_tensor_is_that_tensor_and_a_copy_is_not():
     assert copied != text and _reported(copied, "TGF403")
 
 
+def test_a_field_picked_by_getattr_after_the_tape_is_the_recorded_tensor():
+    """ok_field_picked_by_getattr is silent because `getattr` only picks the field the tape recorded;
+    scaling it after the tape computes there."""
+    text = _silent_fixture("TGF401", "ok_field_picked_by_getattr.py")
+    scaled = text.replace("output = getattr(output_graph, field)", "output = getattr(output_graph, field) * 2.0")
+    assert scaled != text and _reported(scaled, "TGF401")
+
+
+def test_a_list_of_weights_is_the_weights_and_a_list_of_values_made_from_them_is_not():
+    """ok_list_of_weights is silent because the list holds the variables themselves; a list of
+    tensors computed from them in `build` is computed once."""
+    text = _silent_fixture("TGF205", "ok_list_of_weights.py")
+    computed = text.replace("self.initial_state = [self.forward_state, self.backward_state]",
+                            "self.initial_state = [tf.tanh(self.forward_state), tf.tanh(self.backward_state)]")
+    assert computed != text and _reported(computed, "TGF205")
+
+
+def test_a_layer_name_keras_does_not_define_is_not_taken_for_weights():
+    """ok_name_keras_does_not_define is silent because `RELU` is no Keras layer; a `PReLU`, which
+    Keras defines with a weight, made in `call` is reported."""
+    text = _silent_fixture("TGF209", "ok_name_keras_does_not_define.py")
+    real = text.replace("RELU", "PReLU")
+    assert real != text and _reported(real, "TGF209")
+
+
+def test_a_counter_nothing_reads_is_silent_and_one_the_model_reads_is_state_keras_3_loses():
+    """ok_counter_nothing_reads is silent because nothing reads or steps `self.k`; a model that counts
+    reads it keeps state that Keras 3 leaves out of its variables (the state message)."""
+    text = _silent_fixture("TGF203", "ok_counter_nothing_reads.py")
+    read = text + "\n    def iterations(self):\n        return int(self.k)\n"
+    assert any(c.endswith("TGF203") for c in _codes(read))
+
+
 def test_a_helper_that_only_arranges_recorded_outputs_computes_nothing_after_the_tape():
     """ok_outputs_arranged_by_a_helper is silent because `named_outputs` only zips names with the
     tensors the tape recorded; one that scales them computes after the tape, reported once for the

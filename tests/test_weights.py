@@ -176,8 +176,11 @@ def test_backup_copies_declared_trainable_are_reported_and_integers_are_state(tm
     assert messages(text) == []
     (trainable,) = messages(text.replace("trainable=False", "trainable=True"))
     assert trainable.startswith("`self.backups` holds a `tf.Variable`") and "never trains" in trainable
+    # (read by a method: a counter nothing reads is state no one keeps, and is silent)
     counter = text.replace("        self.head = tf.keras.layers.Dense(4)\n",
                            "        self.head = tf.keras.layers.Dense(4)\n        self.next_loss = tf.Variable(0)\n")
+    counter += "\n    def pending(self):\n        return int(self.next_loss)\n"
+    assert messages(counter.replace("int(self.next_loss)", "0")) == []
     (state,) = messages(counter)
     assert state.startswith("`self.next_loss` holds an integer `tf.Variable` (state, not a weight)")
     assert "never trains" not in state

@@ -15,7 +15,7 @@ from tfgradfix.analysis.literals import is_false, is_true
 from tfgradfix.analysis.roles import holds_state, state_attributes
 from tfgradfix.analysis.tree import child_nodes, contains, descendants, statements
 from tfgradfix.analysis.vocabulary import (
-    KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, MODEL_VARIABLE_LISTS, VARIABLE_CONSTRUCTORS,
+    KERAS_LAYER_NAMES, KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, MODEL_VARIABLE_LISTS, VARIABLE_CONSTRUCTORS,
 )
 
 if TYPE_CHECKING:
@@ -670,6 +670,8 @@ def constructed_layer(call: cst.Call, imports: ImportMap,
     if keras_layer_name(qualified) is not None:
         if not name[:1].isupper() or name in STATELESS_LAYERS or name in ("Layer", "InputLayer", "Input"):
             return None
+        if name not in KERAS_LAYER_NAMES:
+            return None  # no layer Keras defines (a misspelt `RELU`, which raises on import): nothing known of it
         if name == "Attention" and not any(a.keyword is not None and a.keyword.value == "use_scale" for a in call.args):
             return None  # dot-product attention has a weight only with use_scale=True
         if name in SEEDED_LAYERS or name.startswith("Random"):

@@ -32,7 +32,7 @@ class LossOutsideTape(TapeRule):
         "The `tape.gradient` target, or what it is computed from after the forward pass, is assigned after "
         "the block that this `tape.gradient` follows (each call matched with its own block), by a "
         "statement that runs an operation (a call or arithmetic): a name, a list or tuple of tensors, "
-        "or an item picked out of one, or a call of a module function that only arranges its arguments "
+        "or an item picked out of one (also with `getattr(graph, field)`), or a call of a module function that only arranges its arguments "
         "(`zip` of names with the recorded outputs into a dict) only collects tensors that already exist, and is "
         "silent (one finding per late statement, however many `tape.gradient` calls read it); a "
         "comprehension's own variable (`[tape.gradient(terms[i], w) for i in range(n)]`) is bound only inside "
@@ -149,16 +149,24 @@ class LossOutsideTape(TapeRule):
 
 def _runs_an_op(value, scope) -> bool:
     """Whether `value` computes something: an operator or a call, except a getter of the class
-    (`self.get_loss()` returning `self.loss`, stored while the tape recorded)."""
+    (`self.get_loss()` returning `self.loss`, stored while the tape recorded), a builtin that picks
+    or arranges (`getattr(output_graph, field)`), or a module function that only arranges."""
     return value is not None and any(
-        (isinstance(n, cst.Call) and not _getter(n, scope) and not _collector(n, scope))
+        (isinstance(n, cst.Call) and not _getter(n, scope) and not _collector(n, scope) and not _arranging(n, scope))
         or isinstance(n, cst.BinaryOperation)
         or isinstance(n, cst.UnaryOperation) and not isinstance(n.operator, cst.Not) for n in descendants(value))
 
 
-# Builtins that arrange values without computing on them.
+# Builtins that pick or arrange values without computing on them.
 _ARRANGING = frozenset({"zip", "list", "dict", "tuple", "range", "len", "enumerate", "sorted", "isinstance",
-                        "iter", "reversed"})
+                        "iter", "reversed", "getattr"})
+
+
+def _arranging(call: cst.Call, scope) -> bool:
+    """A call of one of the builtins in `_ARRANGING`, not shadowed by an import or a function of the module."""
+    func = call.func
+    return isinstance(func, cst.Name) and func.value in _ARRANGING and scope.module.imports.resolve(func) is None \
+        and not scope.module_function(func.value)
 
 
 def _collector(call: cst.Call, scope) -> bool:

@@ -44,7 +44,8 @@ class DerivedWeightInBuild(Rule):
         "In `build` (or `__init__`) of a Keras class: an expression that reads the value of a trainable weight of the class "
         "(not only its shape, dtype or size: `tf.zeros(self.kernel.shape)` is no snapshot), is not itself"
         " a constructor (a weight or a sub-layer) nor a second name for a weight (`self.kernel = self.embeddings`, "
-        "also in both branches of a conditional expression: the variable itself), is not a value without gradient (shape metadata such as "
+        "also in both branches of a conditional expression, or a list or tuple of weights: `self.initial_state = "
+        "[self.w1, self.w2]`: the variables themselves), is not a value without gradient (shape metadata such as "
         "`self.alpha.shape`, an integer, a Python number), and that `call` reads through the attribute. In a "
         "`tf.Module`'s `__init__`: a trainable `tf.Variable` attribute read by the expression and not by "
         "`__call__` itself (tied weights that also use the variable train through it), and a tape of the "
@@ -292,10 +293,13 @@ def is_constructor(value: cst.Call, imports) -> bool:
 
 
 def _is_alias(value: cst.BaseExpression) -> bool:
-    """`self.w = self.kernel` (or either of two attributes): the weight itself under another
-    name, read on every call, not a tensor computed from it."""
+    """`self.w = self.kernel` (or either of two attributes, or a list or tuple of them:
+    `self.initial_state = [self.w1, self.w2]`): the weights themselves under another name, read
+    on every call, not a tensor computed from them."""
     if isinstance(value, cst.IfExp):
         return _is_alias(value.body) and _is_alias(value.orelse)
+    if isinstance(value, (cst.List, cst.Tuple)):
+        return bool(value.elements) and all(isinstance(e, cst.Element) and _is_alias(e.value) for e in value.elements)
     return self_attribute(value) is not None
 
 

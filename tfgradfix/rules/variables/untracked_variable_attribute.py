@@ -59,7 +59,8 @@ class UntrackedVariableAttribute(Rule):
         "made (not only under `if self.<flag>:` with the flag only ever set to `False` by the class), the "
         "attribute keeps it (the next statements of the block do not rebind the attribute, as in `self.m = "
         "tf.tile(self.m[None], ...)`, and something besides the TensorFlow ops of the method that made it reads "
-        "it: a variable only concatenated once into a table, or one nothing reads, gets no gradient tracked or "
+        "it: a variable only concatenated once into a table, or one nothing reads (an integer counter nothing "
+        "steps or reads too: unsaved, it loses nothing), gets no gradient tracked or "
         "not), and it"
         " is a weight by what the code does with it (`analysis/roles.py`): not `trainable=False` (nor "
         "`trainable=learn_bias` with `learn_bias=False` the constructor's default), not an "
@@ -269,8 +270,11 @@ class UntrackedVariableAttribute(Rule):
         integer = trainable_integer or (dtype is not None and is_integer_dtype(context.scope.dtype_name(dtype))
                                         and keyword_value(node, "trainable") is None)
         counter = bool(integer) and not read_in_forward(context, cls, attr)
-        if not counter and not context.analysis.reads_attribute(attr):
-            return  # a weight nothing reads never trains, tracked or not (TGF207's finding, for `add_weight`)
+        if not context.analysis.reads_attribute(attr):
+            # A weight nothing reads never trains, tracked or not (TGF207's finding, for `add_weight`);
+            # a counter nothing steps or reads (`self.k = tf.Variable(0)` beside a loop that counts in
+            # a fresh `k`) is state no one keeps: unsaved, it loses nothing.
+            return
         fix, reason = self._fix(node, attr, counter=counter)
         if counter:  # an integer never trains, tracked or not: what Keras 3 loses is the state
             message = self.state_message.format(attr=attr)
