@@ -52,8 +52,8 @@ from tfgradfix.analysis.training_mode import (
     boolean_defaults, inference_only, tensor_tests, training_flags, trains_without_call, untaken_blocks,
 )
 from tfgradfix.analysis.keras import (
-    FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_keras_loss, is_weight_constructor, kept_collection,
-    lists_holding, self_attribute,
+    FORWARD_METHODS, KerasClass, call_argument, find_keras_classes, is_keras_loss, is_weight_constructor,
+    kept_collection, lists_holding, self_attribute,
 )
 from tfgradfix.analysis.vocabulary import (
     GRADIENT_METHODS, KERAS_PACKAGES, LEGACY_KERAS_PACKAGES, NUMPY_WRAPPERS, OWN_GRADIENT_DECORATORS,

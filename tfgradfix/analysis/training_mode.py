@@ -53,9 +53,10 @@ def boolean_defaults(function: cst.FunctionDef) -> dict[str, bool]:
 def tensor_tests(function: cst.FunctionDef) -> dict[str, list[str]]:
     """The parameters whose type the function tests, with the keys `untaken_blocks` reads for
     "it is a tensor": `TENSOR_TEST + p` for a test written in place (`isinstance(p, tf.Tensor)`,
-    `tf.is_tensor(p)`) of a parameter the function never rebinds, and the name of a flag bound once
-    to such a test before anything rebinds the parameter (`input_is_tensor = isinstance(x, tf.Tensor)`
-    as the body's first statements, then `x = tf.convert_to_tensor(x)` under `if not input_is_tensor:`)."""
+    `tf.is_tensor(p)`) of a parameter the function never rebinds, and the name of a flag bound once,
+    by a statement of the body's top level, to such a test before anything rebinds the parameter
+    (`input_is_tensor = isinstance(x, tf.Tensor)`, then `x = tf.convert_to_tensor(x)` under
+    `if not input_is_tensor:`)."""
     names = {p.name.value for p in (*function.params.params, *function.params.kwonly_params)}
     rebinds = rebound(function)
     found: dict[str, list[str]] = {}

@@ -106,7 +106,8 @@ class NumpyCallOnTensor(Rule):
         "NumPy back out); in a helper, such a branch on a parameter (`input_is_tensor = isinstance(x, tf.Tensor)`, "
         "`if not input_is_tensor:`) is off the path where every taped call, here or in another module, passes a "
         "TF op's result for it, or data that carries no gradient. A helper called only from other modules, none "
-        "of which feeds its result into what it differentiates, is as one whose result no caller uses. A weightless layer (its project bases too) holding no layers whose lineage overrides "
+        "of which feeds its result into what it differentiates, is as one whose result no caller uses. "
+        "A weightless layer (its project bases too) holding no layers whose lineage overrides "
         "`__call__` to hand Python inputs to `call` is a preprocessor. Where any of this is unknown, no finding."
     )
     why = (

@@ -32,7 +32,8 @@ class LossOutsideTape(TapeRule):
         "The `tape.gradient` target, or what it is computed from after the forward pass, is assigned after "
         "the block that this `tape.gradient` follows (each call matched with its own block), by a "
         "statement that runs an operation (a call or arithmetic): a name, a list or tuple of tensors, "
-        "or an item picked out of one (also with `getattr(graph, field)`), or a call of a module function that only arranges its arguments "
+        "or an item picked out of one (also with `getattr(graph, field)`), or a call of a module function "
+        "that only arranges its arguments "
         "(`zip` of names with the recorded outputs into a dict) only collects tensors that already exist, and is "
         "silent (one finding per late statement, however many `tape.gradient` calls read it); a "
         "comprehension's own variable (`[tape.gradient(terms[i], w) for i in range(n)]`) is bound only inside "
@@ -177,7 +178,7 @@ def _collector(call: cst.Call, scope) -> bool:
     function = scope.module.functions[call.func.value]
     return all(not isinstance(n, (cst.BinaryOperation, cst.AugAssign)) and not (
         isinstance(n, cst.UnaryOperation) and not isinstance(n.operator, cst.Not)) and not (
-        isinstance(n, cst.Call) and not (isinstance(n.func, cst.Name) and n.func.value in _ARRANGING))
+        isinstance(n, cst.Call) and not _arranging(n, scope))
         for n in descendants(function.body))
 
 
