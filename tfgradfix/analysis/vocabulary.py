@@ -54,6 +54,8 @@ GRADIENT_METHODS = ("gradient", "jacobian", "batch_jacobian")
 
 # Decorators under which the function defines its own gradient or is not ours to judge.
 OWN_GRADIENT_DECORATORS = ("tensorflow.custom_gradient", "tensorflow.RegisterGradient")
+# Decorators that trace a function into a graph: its arguments become the trace's inputs.
+TRACING_DECORATORS = ("tensorflow.function", "tensorflow.compat.v2.function")
 # A TensorFlow decorator handed the gradient function (TF 1.x's `@function.Defun(grad_func=...)`).
 OWN_GRADIENT_KEYWORDS = ("grad_func", "python_grad_func")
 

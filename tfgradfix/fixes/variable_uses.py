@@ -23,10 +23,11 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import target_names
+from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.values import Origin, origin_of
-from tfgradfix.analysis.vocabulary import OWN_GRADIENT_DECORATORS, VARIABLE_CONSTRUCTORS
+from tfgradfix.analysis.vocabulary import OWN_GRADIENT_DECORATORS, TRACING_DECORATORS, VARIABLE_CONSTRUCTORS
 from tfgradfix.fixes.edits import Edit
 
 # tf.Variable methods with an exact spelling on both variables: name -> (argument names, how).
@@ -63,8 +64,10 @@ def uses(context, classes, attr: str, tf: Optional[str]) -> tuple[list[Edit], li
     edits: list[Edit] = []
     risks: list[str] = []
     own_gradient = _own_gradient_functions(context)
+    traced = _traced_functions(context, classes)
     for node in _variable_expressions(context, classes, attr):
         _check_own_gradient_argument(context, node, own_gradient)
+        _check_traced_argument(context, node, traced)
         edits += _rewrite(context, node, attr, tf)
         risk = _operand_risk(context, node)
         if risk is not None and risk not in risks:
@@ -87,6 +90,32 @@ def _check_own_gradient_argument(context, expr: cst.BaseExpression, functions: s
     if isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value in functions:
         raise NoFix(f"`{call.func.value}` is a `@tf.custom_gradient` function: given a Keras weight it reads a "
                     f"variable, and its gradient function must then take `variables=`")
+
+
+def _traced_functions(context, classes) -> set[str]:
+    """The module's functions, and the methods of `classes` (as `self.<name>`), decorated
+    `@tf.function`."""
+    def traced(node: cst.FunctionDef) -> bool:
+        return any(context.imports.resolve(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator)
+                   in TRACING_DECORATORS for d in node.decorators)
+    found = {node.name.value for node in context.analysis.module.body if isinstance(node, cst.FunctionDef)
+             and traced(node)}
+    return found | {f"self.{node.name.value}" for cls in classes for node in cls.body.body
+                    if isinstance(node, cst.FunctionDef) and traced(node)}
+
+
+def _check_traced_argument(context, expr: cst.BaseExpression, functions: set[str]) -> None:
+    """NoFix where the variable is an argument of a `@tf.function`: traced (by `fit`, or by an outer
+    `tf.function`), it cannot take a Keras 3 variable as an argument (measured with TF 2.21: the trace
+    asks the variable for a NumPy value and raises `NotImplementedError`), where a `tf.Variable` works."""
+    argument = context.parent(expr)
+    call = context.parent(argument) if isinstance(argument, cst.Arg) else None
+    if not isinstance(call, cst.Call):
+        return
+    callee = dotted_name(call.func)
+    if callee in functions:
+        raise NoFix(f"`{callee}` is a `tf.function`: traced, it cannot take a Keras 3 weight as an argument "
+                    "(it raises `NotImplementedError`), where it takes a `tf.Variable`")
 
 
 def _operand_risk(context, expr: cst.BaseExpression) -> Optional[str]:
