@@ -1911,6 +1911,18 @@ def test_a_module_importing_the_projects_packages_from_a_subfolder_loads(tmp_pat
 
 
 @pytest.mark.slow
+def test_a_file_given_alone_is_reached_as_its_importers_spell_it(tmp_path):
+    """verify_single_file: `models/transform.py` given alone; `models/network.py` imports it as
+    `models.transform`, so the project runs from the folder above `models/`, where `utils` is too
+    (the unit "needed utils, which is not installed")."""
+    root = tmp_path / "verify_single_file"
+    shutil.copytree(FIXTURES / "projects" / "verify_single_file", root)
+    result = tfgradfix("--verify", "--output-format", "json", "models/transform.py", cwd=root)
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert finding["verification"]["verdict"] == "verified", finding["verification"]
+
+
+@pytest.mark.slow
 def test_a_module_importing_folders_by_their_path_from_the_working_folder_loads(tmp_path):
     """run_from_root: `models/blocks/block.py` imports `models.blocks.helpers`, which only running
     from the repository root finds (no setup.py, no `__init__.py`); the unit "needed models"."""

@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from tfgradfix.analysis.keras import HeldState, is_keras_loss, state_made_by
 from tfgradfix.analysis.project.disk import (
-    is_file, key, list_modules, module_names, project_files, read_text, resolved, search_folder,
+    importable_package, is_file, key, list_modules, module_names, project_files, read_text, resolved, search_folder,
 )
 from tfgradfix.analysis.project.indexer import absolute_module, index_module
 from tfgradfix.analysis.project.model import (
@@ -148,8 +148,13 @@ class ProjectIndex:
         if name in self._missing or not all(part.isidentifier() for part in name.split(".")):
             return False
         parts = name.split(".")
+        roots = list(self._roots.items())
+        # A script folder that is itself the namespace package an import names (`models/` holding
+        # `pointnet.py`, which imports `models.transform_net` as the project runs from above it).
+        roots += [(str(Path(root).parent), {parts[0]}) for root, _ in roots
+                  if len(parts) > 1 and Path(root).name == parts[0] and not importable_package(Path(root))]
         if len(self._by_path) < MAX_MODULES:
-            for root, tops in list(self._roots.items()):
+            for root, tops in roots:
                 if (tops is not None and parts[0] not in tops) or parts[0] not in self._listing(root):
                     continue
                 base = Path(root).joinpath(*parts)
@@ -160,6 +165,9 @@ class ProjectIndex:
                             if name in self.modules or self._aliases.get(name) in self.modules:
                                 return True
                     if is_file(found) and self._namespace_module(name, str(found)):
+                        if root not in self._roots:  # the folder the project runs from: its siblings too
+                            self._add_root(root, None)
+                            self._missing.clear()
                         return True
         self._missing.add(name)
         return False
@@ -187,8 +195,11 @@ class ProjectIndex:
 
     def reached_as(self, path: str) -> Optional[str]:
         """`imported_as` once every import of the modules read so far is resolved: a notebook's
-        `from utils.train import *` names `utils/train.py` as `utils.train` only when resolved."""
+        `from utils.train import *` names `utils/train.py` as `utils.train` only when resolved. The
+        project's files that name the module (`from models.transform_net import ...` in a sibling
+        not given) are read first: given alone, a file is reached as its importers spell it."""
         if key(path) not in self._imported_as:
+            self._read_callers(Path(path).stem)
             for name in list(self.modules):
                 if name not in self._imports_resolved:  # (asked per verified file: each module once)
                     self._imports_resolved.add(name)
