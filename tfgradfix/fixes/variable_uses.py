@@ -22,7 +22,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import target_names
+from tfgradfix.analysis.dataflow import argument_for, parameters, target_names
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import descendants
@@ -166,6 +166,39 @@ def _variable_expressions(context, classes, attr: str) -> Iterator[cst.BaseExpre
             expr = parent_of(expr)
         yield expr
         yield from _names_bound_to(context, expr)
+        yield from _parameter_reads(context, classes, expr)
+
+
+def _parameter_reads(context, classes, expr: cst.BaseExpression) -> Iterator[cst.Name]:
+    """Where the variable is handed to a method of the class (`self.batch_mat_mult(n, self.W)`) or a
+    function of the module, the attribute reads of the parameter that receives it there
+    (`B.get_shape()`), when the callee never rebinds it: a Keras weight meets them too."""
+    parent_of = context.parent
+    argument = parent_of(expr)
+    call = parent_of(argument) if isinstance(argument, cst.Arg) else None
+    if not isinstance(call, cst.Call):
+        return
+    func = call.func
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+        callees = [n for cls in classes for n in cls.body.body
+                   if isinstance(n, cst.FunctionDef) and n.name.value == func.attr.value]
+    elif isinstance(func, cst.Name):
+        callees = [n for n in context.analysis.module.body if isinstance(n, cst.FunctionDef) and n.name.value == func.value]
+    else:
+        return
+    for callee in callees[:1]:
+        names = [p.name.value for p in parameters(callee)
+                 if argument_for(callee, call, p.name.value, bound=isinstance(func, cst.Attribute)) is expr]
+        bound = {n for node in descendants(callee.body) if isinstance(node, cst.AssignTarget)
+                 for n in target_names(node.target)}
+        for name in names:
+            if name in bound:
+                continue
+            for node in descendants(callee.body):
+                if isinstance(node, cst.Name) and node.value == name:
+                    parent = parent_of(node)
+                    if isinstance(parent, cst.Attribute) and parent.value is node:
+                        yield node
 
 
 def _is_target(parent_of, node: cst.CSTNode) -> bool:
