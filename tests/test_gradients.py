@@ -24,11 +24,19 @@ tf = keras = np = None
 def _tensorflow():
     global tf, keras, np
     tf, keras, np = (pytest.importorskip(name) for name in ("tensorflow", "keras", "numpy"))
-    # A fixture module may set the float type when it loads (`set_floatx("float64")`): the
-    # next test starts from the default.
-    floatx = keras.config.floatx()
+    # A fixture module may set the float type when it loads (`set_floatx("float64")`): each test
+    # starts from a fresh process's settings, with Keras 3's default dtype policy not yet fixed
+    # (once a layer is built, Keras caches it from floatx, and a later `set_floatx` would not reach
+    # new layers).
+    from keras.src.backend.common import global_state
+
+    def fresh():
+        keras.config.set_floatx("float32")
+        global_state.set_global_attribute("dtype_policy", None)
+
+    fresh()
     yield
-    keras.config.set_floatx(floatx)
+    fresh()
 
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)
 
