@@ -660,6 +660,48 @@ def test_a_float64_layer_is_run_as_its_script_sets_it(verified):
     assert bad["Features"]["verdict"] == "failed", bad
 
 
+_POSITIONAL_FLAG = textwrap.dedent("""
+    import numpy as np
+    import tensorflow as tf
+
+
+    class Scaled(tf.keras.layers.Layer):
+        def call(self, x, training, mask=None):
+            return x * 2.0
+
+
+    class Head(tf.keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.scaled = Scaled()
+            self.dense = tf.keras.layers.Dense(3)
+
+        def call(self, x, training):
+            return {body}
+
+
+    Head()
+""")
+
+
+@_batched
+def _flag_passed_positionally(folder: Path) -> Items:
+    """A layer that calls its sub-layer with `training` positionally, as Keras 2 allowed."""
+    original = _POSITIONAL_FLAG.format(body="np.tanh(self.dense(self.scaled(x, training)))")
+    fixed = _POSITIONAL_FLAG.format(body="tf.tanh(self.dense(self.scaled(x, training)))")
+    return [("head.py", original, fixed)]
+
+
+@pytest.mark.slow
+def test_a_layer_called_with_a_positional_flag_says_keras_3_refuses_the_projects_call(verified):
+    """Keras 3 refuses `self.scaled(x, training)` on both sides: no made-up argument helps, and the
+    verdict says what to change (or to verify under Keras 2)."""
+    (units,) = verified[_flag_passed_positionally]
+    verdict = units["Head"]
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert "non-tensor positional argument" in verdict["reason"] and "training=training" in verdict["reason"]
+
+
 # -- units the project builds elsewhere; token ids; several inputs -------------------------------
 
 def _verify_project(tmp_path, name, *flags):

@@ -2329,6 +2329,10 @@ _KERAS_ATTRIBUTE = re.compile(r"module '([\w.]*keras[\w.]*)' has no attribute '(
 _TENSORFLOW_ATTRIBUTE = re.compile(r"module 'tensorflow' has no attribute '(\w+)'")
 
 
+# Keras 3's words for a layer called with a flag or a number in a tensor's place.
+_POSITIONAL_OPTION = "Only input tensors may be passed as positional arguments"
+
+
 def _keras_2(tf, reason: str) -> str:
     """Say how to run code written for Keras 2 (`tf.compat.v1.keras.utils.track_tf1_style_variables`,
     `layers.experimental`) when it fails under Keras 3 for an API Keras 3 does not have, and that code
@@ -2338,8 +2342,15 @@ def _keras_2(tf, reason: str) -> str:
     if tf1 and (tf1.group(1) == "contrib" or hasattr(tf.compat.v1, tf1.group(1))):
         return (f"{reason}; `tf.{tf1.group(1)}` is a TensorFlow 1.x API that TensorFlow {tf.__version__} does not "
                 "have: verify this unit with the TensorFlow it was written for (`tfgradfix --verify --python PYTHON`)")
-    match = _KERAS_ATTRIBUTE.search(reason)
     version = str(getattr(sys.modules.get("keras"), "__version__", ""))
+    if version.startswith("3") and _POSITIONAL_OPTION in reason:
+        # `self.attention(q, k, v, training, mask)`: Keras 2 took a flag positionally, Keras 3 refuses it,
+        # in the original as in the fix, so no argument the verifier makes up can help.
+        return (f"{reason}; the project's own code calls a layer with a non-tensor positional argument, which "
+                f"Keras {version} refuses and Keras 2 took: pass it by keyword (`training=training`), or verify "
+                "this unit under Keras 2 (install tf_keras and run `TF_USE_LEGACY_KERAS=1 tfgradfix --verify "
+                "--python PYTHON`)")
+    match = _KERAS_ATTRIBUTE.search(reason)
     if not match or not version.startswith("3"):
         return reason
     return (f"{reason}; `{match.group(2)}` is a Keras 2 API that Keras {version} does not have: to verify this "
