@@ -183,7 +183,8 @@ def _parameter_reads(context, classes, expr: cst.BaseExpression) -> Iterator[cst
         callees = [n for cls in classes for n in cls.body.body
                    if isinstance(n, cst.FunctionDef) and n.name.value == func.attr.value]
     elif isinstance(func, cst.Name):
-        callees = [n for n in context.analysis.module.body if isinstance(n, cst.FunctionDef) and n.name.value == func.value]
+        callees = [n for n in context.analysis.module.body
+                   if isinstance(n, cst.FunctionDef) and n.name.value == func.value]
     else:
         return
     for callee in callees[:1]:
