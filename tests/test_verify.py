@@ -1952,6 +1952,46 @@ def test_a_module_importing_the_projects_packages_from_a_subfolder_loads(tmp_pat
     assert verdict["verdict"] == "verified" and verdict["untracked_before"] == 1, verdict
 
 
+_TWO_HEADS = textwrap.dedent("""
+    import numpy as np
+    import tensorflow as tf
+
+
+    def make_scaler():
+        class Head(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                self.scale = tf.Variable(tf.ones((int(input_shape[-1]),)))
+
+            def call(self, x):
+                return x * self.scale
+
+        return tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(4), Head()])
+
+
+    def make_squasher():
+        class Head(tf.keras.layers.Layer):
+            def build(self, input_shape):
+                self.kernel = self.add_weight(shape=(int(input_shape[-1]), 2))
+
+            def call(self, x):
+                return np.tanh(tf.matmul(x, self.kernel))
+
+        return tf.keras.Sequential([tf.keras.Input((4,)), Head()])
+""")
+
+
+@pytest.mark.slow
+def test_two_classes_of_one_name_in_two_factories_are_two_units(tmp_path):
+    """Names, not identities: each factory's `Head` is its own unit, built only through its own
+    factory (the squasher's finding took the scaler's verdict: "verified through make_scaler")."""
+    (tmp_path / "heads.py").write_text(_TWO_HEADS)
+    result = tfgradfix("--verify", "--unsafe-fixes", "--output-format", "json", "heads.py", cwd=tmp_path)
+    verdicts = {f["symbol"]: f["verification"] for f in json.loads(result.stdout)["findings"]}
+    assert verdicts["make_scaler.Head.build"]["through"] == "make_scaler", verdicts
+    assert verdicts["make_squasher.Head.call"]["through"] == "make_squasher", verdicts
+    assert all(v["verdict"] == "verified" for v in verdicts.values()), verdicts
+
+
 @pytest.mark.slow
 def test_a_file_given_alone_is_reached_as_its_importers_spell_it(tmp_path):
     """verify_single_file: `models/transform.py` given alone; `models/network.py` imports it as

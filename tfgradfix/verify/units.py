@@ -4,6 +4,7 @@ top-level tape blocks of scripts and notebooks."""
 from __future__ import annotations
 
 import ast
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -39,6 +40,17 @@ class Unit:
         return self.label or self.name
 
 
+def _outer_definitions(module: cst.Module) -> dict[int, str]:
+    """For each class nested in a top-level function or class, the name of that definition."""
+    found: dict[int, str] = {}
+    for statement in module.body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            for node in descendants(statement.body):
+                if isinstance(node, cst.ClassDef):
+                    found[id(node)] = statement.name.value
+    return found
+
+
 def _code(module: cst.Module, node: cst.CSTNode) -> str:
     return module.code_for_node(node)
 
@@ -57,11 +69,18 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
     units: list[Unit] = []
     old_classes = _codes(before, ((c.name, c.node) for c in old.keras_classes.values()))
     top = [s.name.value for s in after.body if isinstance(s, cst.ClassDef)]
+    outers = _outer_definitions(after)
+    names = Counter(cls.name for cls in new.keras_classes.values())
     for cls in new.keras_classes.values():
         # A name defined more than once is matched definition by definition, below.
         if _code(after, cls.node) not in old_classes.get(cls.name, ()) and top.count(cls.name) < 2:
             runner = _method_runner(original, fixed, cls.name)
-            units.append(Unit("function", runner, covers=(cls.name,)) if runner else Unit("layer", cls.name))
+            # Two classes of one name nested in two functions (a `Head` in each factory) are two
+            # units: each keyed by the function that holds it, and built only through that function.
+            outer = outers.get(id(cls.node)) if names[cls.name] > 1 else None
+            label = f"{outer}.{cls.name}" if outer else ""
+            units.append(Unit("function", runner, covers=(cls.name,)) if runner else Unit("layer", cls.name,
+                                                                                           label=label))
     for name, function in new.functions.items():
         old_function = old.functions.get(name)
         scope = new.scopes[function]
