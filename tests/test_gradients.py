@@ -25,18 +25,12 @@ def _tensorflow():
     global tf, keras, np
     tf, keras, np = (pytest.importorskip(name) for name in ("tensorflow", "keras", "numpy"))
     # A fixture module may set the float type when it loads (`set_floatx("float64")`): each test
-    # starts from a fresh process's settings, with Keras 3's default dtype policy not yet fixed
-    # (once a layer is built, Keras caches it from floatx, and a later `set_floatx` would not reach
-    # new layers).
-    from keras.src.backend.common import global_state
+    # starts from a fresh process's settings, as each unit of `--verify` does.
+    from tfgradfix.verify.child import default_settings
 
-    def fresh():
-        keras.config.set_floatx("float32")
-        global_state.set_global_attribute("dtype_policy", None)
-
-    fresh()
+    default_settings(tf)
     yield
-    fresh()
+    default_settings(tf)
 
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)
 

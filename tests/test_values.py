@@ -10,7 +10,8 @@ import pytest
 
 from conftest import FIXTURES
 from tfgradfix.analysis.scopes import ModuleAnalysis
-from tfgradfix.analysis.values import Kind, Origin, kind_of, origin_of
+from tfgradfix.analysis.imports import ImportMap
+from tfgradfix.analysis.values import Kind, Origin, kind_of, origin_of, tensor_test_subject
 from tfgradfix.engine import Engine
 from tfgradfix.files import SourceFile
 from tfgradfix.rules import ALL_RULES
@@ -1514,3 +1515,14 @@ def test_a_variable_nothing_reads_is_not_a_tracking_loss():
     text = _silent_fixture("TGF203", "ok_variable_nothing_reads.py")
     used = text.replace("+ tf.matmul(inputs, self.b)", "+ tf.matmul(inputs, self.b + self.w)")
     assert used != text and _reported(used, "TGF203")
+
+
+def test_a_tensor_type_test_is_read_through_the_imports():
+    """`isinstance(x, tf.Tensor)` and `tf.is_tensor(x)` say `x` is a TF tensor; `isinstance(x, torch.Tensor)`
+    only shares the attribute's name, and a helper's branch under it is not taken for TF tensors."""
+    module = cst.parse_module("import tensorflow as tf\nimport torch\n")
+    imports = ImportMap(module)
+    subjects = [tensor_test_subject(cst.parse_expression(test), imports)
+                for test in ("isinstance(x, tf.Tensor)", "tf.is_tensor(x)", "isinstance(x, torch.Tensor)",
+                             "isinstance(x, (tf.Tensor, list))")]
+    assert subjects == ["x", "x", None, None]

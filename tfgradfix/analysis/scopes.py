@@ -1245,7 +1245,7 @@ class ModuleAnalysis:
             # `input_is_tensor = isinstance(x, tf.Tensor)`, then `if not input_is_tensor:` (NumPy in,
             # NumPy back out): not taken where every such call that passes a gradient for `x` passes a
             # TF op's result (a call passing data takes it, and loses nothing there).
-            for parameter, names in tensor_tests(function).items():
+            for parameter, names in tensor_tests(function, self.imports).items():
                 here = [(caller, argument_for(function, call, parameter, bound=scope.owner is not None))
                         for caller, call in recorded_by]
                 there = [passed for name, passed in scope.external_flags if name == parameter]

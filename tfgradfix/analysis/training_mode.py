@@ -19,7 +19,9 @@ from typing import Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.imports import ImportMap
 from tfgradfix.analysis.tree import child_nodes, descendants
+from tfgradfix.analysis.values import tensor_test_subject
 
 
 def inference_only(function: cst.FunctionDef) -> set[cst.CSTNode]:
@@ -50,9 +52,9 @@ def boolean_defaults(function: cst.FunctionDef) -> dict[str, bool]:
     return {name: value for name, value in found.items() if name not in rebound(function)}
 
 
-def tensor_tests(function: cst.FunctionDef) -> dict[str, list[str]]:
+def tensor_tests(function: cst.FunctionDef, imports: ImportMap) -> dict[str, list[str]]:
     """The parameters whose type the function tests, with the keys `untaken_blocks` reads for
-    "it is a tensor": `TENSOR_TEST + p` for a test written in place (`isinstance(p, tf.Tensor)`,
+    "it is a tensor": `tensor_test_key(test)` for a test written in place (`isinstance(p, tf.Tensor)`,
     `tf.is_tensor(p)`) of a parameter the function never rebinds, and the name of a flag bound once,
     by a statement of the body's top level, to such a test before anything rebinds the parameter
     (`input_is_tensor = isinstance(x, tf.Tensor)`, then `x = tf.convert_to_tensor(x)` under
@@ -63,38 +65,25 @@ def tensor_tests(function: cst.FunctionDef) -> dict[str, list[str]]:
     for node in descendants(function.body):
         if isinstance(node, (cst.If, cst.While)):
             for test in descendants(node.test):
-                tested = _tensor_tested(test)
+                tested = tensor_test_subject(test, imports)
                 if tested in names and tested not in rebinds:
-                    found.setdefault(tested, []).append(TENSOR_TEST + tested)
+                    found.setdefault(tested, []).append(tensor_test_key(test))
     bound_once = Counter(_assigned_names(function))
     changed: set[str] = set()  # parameters rebound by the statements so far
     for statement in function.body.body if isinstance(function.body, cst.IndentedBlock) else ():
         if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
                 and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1:
-            target, tested = statement.body[0].targets[0].target, _tensor_tested(statement.body[0].value)
+            target = statement.body[0].targets[0].target
+            tested = tensor_test_subject(statement.body[0].value, imports)
             if isinstance(target, cst.Name) and tested in names - changed and bound_once[target.value] == 1:
                 found.setdefault(tested, []).append(target.value)
         changed |= names & set(_assigned_names(statement))
     return found
 
 
-# The key of `untaken_blocks`'s `known` for "parameter p is a tensor", tested in place.
-TENSOR_TEST = "<tensor>:"
-
-
-def _tensor_tested(test: cst.CSTNode) -> Optional[str]:
-    """`p` of `isinstance(p, tf.Tensor)` (or `EagerTensor`) and `tf.is_tensor(p)`."""
-    if not isinstance(test, cst.Call) or not test.args or not isinstance(test.args[0].value, cst.Name):
-        return None
-    func = test.func
-    name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
-    if name == "is_tensor" and len(test.args) == 1:
-        return test.args[0].value.value
-    if name == "isinstance" and len(test.args) == 2:
-        kind = test.args[1].value
-        if isinstance(kind, cst.Attribute) and kind.attr.value in ("Tensor", "EagerTensor"):
-            return test.args[0].value.value
-    return None
+def tensor_test_key(test: cst.CSTNode) -> str:
+    """The key of `untaken_blocks`'s `known` for one tensor test written in place (no name can be it)."""
+    return f"<tensor test {id(test)}>"
 
 
 def _assigned_names(tree: cst.CSTNode) -> list[str]:
@@ -150,8 +139,7 @@ def _truth(test: cst.BaseExpression, known: dict[str, bool]) -> Optional[bool]:
     if isinstance(test, cst.Name):
         return known.get(test.value)
     if isinstance(test, cst.Call):
-        tested = _tensor_tested(test)
-        return known.get(TENSOR_TEST + tested) if tested is not None else None
+        return known.get(tensor_test_key(test))
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         inner = _truth(test.expression, known)
         return None if inner is None else not inner

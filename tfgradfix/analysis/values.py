@@ -78,10 +78,11 @@ _ANNOTATIONS = {"int": Kind.NUMBER, "float": Kind.NUMBER, "bool": Kind.NUMBER, "
 # `isinstance(x, T)`: the types a tensor never is, and the types only a tensor is.
 _DATA_TYPES = frozenset({"list", "tuple", "dict", "str", "bytes", "int", "float", "bool", "set",
                          "numpy.ndarray", "numpy.generic", "numpy.number", "numpy.integer", "numpy.floating"})
-_TENSOR_TYPES = frozenset({"tensorflow.Tensor", "tensorflow.Variable", "tensorflow.SparseTensor",
-                           "tensorflow.RaggedTensor", "keras.KerasTensor", "keras.Variable",
-                           # TF's tensors and variables define `__iter__`: what is not iterable is none
-                           "collections.abc.Iterable", "typing.Iterable", "collections.Iterable"})
+_TF_TENSOR_TYPES = frozenset({"tensorflow.Tensor", "tensorflow.Variable", "tensorflow.SparseTensor",
+                              "tensorflow.RaggedTensor", "keras.KerasTensor", "keras.Variable"})
+_TENSOR_TYPES = _TF_TENSOR_TYPES | {
+    # TF's tensors and variables define `__iter__`: what is not iterable is none
+    "collections.abc.Iterable", "typing.Iterable", "collections.Iterable"}
 # NumPy functions that make a new array from sizes or shapes only: whatever they are given,
 # their result has no gradient to lose.
 NUMPY_FRESH_ARRAYS = frozenset({"arange", "zeros", "ones", "empty", "eye", "identity", "indices", "tri",
@@ -514,6 +515,20 @@ def _test_says(test: cst.BaseExpression, name: str, imports, data: bool,
         # tensor and variable (a table of several libraries' tensor types included).
         return all(q in _TENSOR_TYPES for q in qualified) or {"tensorflow.Tensor", "tensorflow.Variable"} <= set(qualified)
     return not data and (imports.resolve(test.func) or "") in _TENSOR_TESTS
+
+
+def tensor_test_subject(test: cst.CSTNode, imports) -> Optional[str]:
+    """The name that `test` being true says is a TF tensor: `x` of `isinstance(x, tf.Tensor)` (every
+    type tested a TF or Keras tensor or variable) or `tf.is_tensor(x)`, resolved through the imports
+    (`torch.Tensor` is no such test)."""
+    if not isinstance(test, cst.Call) or not test.args or not isinstance(test.args[0].value, cst.Name):
+        return None
+    if isinstance(test.func, cst.Name) and test.func.value == "isinstance" and len(test.args) == 2:
+        qualified = [imports.resolve(e) or "" for e in _tested_types(test.args[1].value, {})]
+        return test.args[0].value.value if qualified and all(q in _TF_TENSOR_TYPES for q in qualified) else None
+    if len(test.args) == 1 and (imports.resolve(test.func) or "") in _TENSOR_TESTS:
+        return test.args[0].value.value
+    return None
 
 
 def names_narrowed_at(parent, imports, node: cst.CSTNode) -> set[str]:

@@ -63,11 +63,10 @@ def uses(context, classes, attr: str, tf: Optional[str]) -> tuple[list[Edit], li
     is certain (for `tf.identity`, `tf.gather`, `tf.as_dtype`)."""
     edits: list[Edit] = []
     risks: list[str] = []
-    own_gradient = _own_gradient_functions(context)
-    traced = _traced_functions(context, classes)
+    own_gradient = _decorated(context, OWN_GRADIENT_DECORATORS)
+    traced = _decorated(context, TRACING_DECORATORS, classes)
     for node in _variable_expressions(context, classes, attr):
-        _check_own_gradient_argument(context, node, own_gradient)
-        _check_traced_argument(context, node, traced)
+        _check_argument(context, node, own_gradient, traced)
         edits += _rewrite(context, node, attr, tf)
         risk = _operand_risk(context, node)
         if risk is not None and risk not in risks:
@@ -75,45 +74,38 @@ def uses(context, classes, attr: str, tf: Optional[str]) -> tuple[list[Edit], li
     return edits, risks
 
 
-def _own_gradient_functions(context) -> set[str]:
-    """The module's functions decorated `@tf.custom_gradient`."""
-    return {node.name.value for node in context.analysis.module.body if isinstance(node, cst.FunctionDef)
-            and any(context.imports.resolve(d.decorator) in OWN_GRADIENT_DECORATORS for d in node.decorators)}
+def _decorated(context, decorators, classes=()) -> set[str]:
+    """The module's functions, and the methods of `classes` (as `self.<name>`), with one of
+    `decorators` (`@tf.custom_gradient`, `@tf.function` or `@tf.function(...)`)."""
+    def marked(node: cst.CSTNode) -> bool:
+        return isinstance(node, cst.FunctionDef) and any(
+            context.imports.resolve(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator)
+            in decorators for d in node.decorators)
+    found = {node.name.value for node in context.analysis.module.body if marked(node)}
+    return found | {f"self.{node.name.value}" for cls in classes for node in cls.body.body if marked(node)}
 
 
-def _check_own_gradient_argument(context, expr: cst.BaseExpression, functions: set[str]) -> None:
-    """NoFix where the variable is an argument of a `@tf.custom_gradient` function: a
-    `tf.Variable` argument is an input to it, a Keras weight a variable it reads, and then its
-    gradient function must take `variables=` (measured: TypeError otherwise)."""
+def _receiving_call(context, expr: cst.BaseExpression) -> Optional[cst.Call]:
+    """The call `expr` is an argument of, if any."""
     argument = context.parent(expr)
     call = context.parent(argument) if isinstance(argument, cst.Arg) else None
-    if isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value in functions:
-        raise NoFix(f"`{call.func.value}` is a `@tf.custom_gradient` function: given a Keras weight it reads a "
+    return call if isinstance(call, cst.Call) else None
+
+
+def _check_argument(context, expr: cst.BaseExpression, own_gradient: set[str], traced: set[str]) -> None:
+    """NoFix where the variable is an argument of a function a Keras weight cannot be handed to:
+    - a `@tf.custom_gradient` function: a `tf.Variable` argument is an input to it, a Keras weight a
+      variable it reads, and then its gradient function must take `variables=` (measured: TypeError
+      otherwise);
+    - a `@tf.function`: traced (by `fit`, or by an outer `tf.function`), it cannot take a Keras 3
+      variable as an argument (measured with TF 2.21: the trace asks the variable for a NumPy value
+      and raises `NotImplementedError`), where a `tf.Variable` works."""
+    call = _receiving_call(context, expr)
+    callee = dotted_name(call.func) if call is not None else None
+    if callee in own_gradient:
+        raise NoFix(f"`{callee}` is a `@tf.custom_gradient` function: given a Keras weight it reads a "
                     f"variable, and its gradient function must then take `variables=`")
-
-
-def _traced_functions(context, classes) -> set[str]:
-    """The module's functions, and the methods of `classes` (as `self.<name>`), decorated
-    `@tf.function`."""
-    def traced(node: cst.FunctionDef) -> bool:
-        return any(context.imports.resolve(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator)
-                   in TRACING_DECORATORS for d in node.decorators)
-    found = {node.name.value for node in context.analysis.module.body if isinstance(node, cst.FunctionDef)
-             and traced(node)}
-    return found | {f"self.{node.name.value}" for cls in classes for node in cls.body.body
-                    if isinstance(node, cst.FunctionDef) and traced(node)}
-
-
-def _check_traced_argument(context, expr: cst.BaseExpression, functions: set[str]) -> None:
-    """NoFix where the variable is an argument of a `@tf.function`: traced (by `fit`, or by an outer
-    `tf.function`), it cannot take a Keras 3 variable as an argument (measured with TF 2.21: the trace
-    asks the variable for a NumPy value and raises `NotImplementedError`), where a `tf.Variable` works."""
-    argument = context.parent(expr)
-    call = context.parent(argument) if isinstance(argument, cst.Arg) else None
-    if not isinstance(call, cst.Call):
-        return
-    callee = dotted_name(call.func)
-    if callee in functions:
+    if callee in traced:
         raise NoFix(f"`{callee}` is a `tf.function`: traced, it cannot take a Keras 3 weight as an argument "
                     "(it raises `NotImplementedError`), where it takes a `tf.Variable`")
 
@@ -174,9 +166,8 @@ def _parameter_reads(context, classes, expr: cst.BaseExpression) -> Iterator[cst
     function of the module, the attribute reads of the parameter that receives it there
     (`B.get_shape()`), when the callee never rebinds it: a Keras weight meets them too."""
     parent_of = context.parent
-    argument = parent_of(expr)
-    call = parent_of(argument) if isinstance(argument, cst.Arg) else None
-    if not isinstance(call, cst.Call):
+    call = _receiving_call(context, expr)
+    if call is None:
         return
     func = call.func
     if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":

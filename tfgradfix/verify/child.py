@@ -2099,7 +2099,7 @@ def _if_random(result: dict, calls_before: list, rerun_original) -> dict:
 
 # -- the job ------------------------------------------------------------------------------------
 
-def _default_settings(tf) -> None:
+def default_settings(tf) -> None:
     """The framework's global settings as a fresh process has them. A module that sets
     `set_floatx("float64")` when it loads (the slice keeps that call) must not change the units
     that the same child runs after it; and Keras 3 fixes its default dtype policy from `floatx`
@@ -2123,13 +2123,13 @@ _FLOAT_MISMATCH = re.compile(r"(float|double) tensor but is a (double|float) ten
 
 
 def verify_unit(tf, np, unit: UnitJob) -> dict:
-    _default_settings(tf)
+    default_settings(tf)
     try:
         result = _verify_unit(tf, np, unit)
         if result.get("verdict") == "inconclusive" and _FLOAT_MISMATCH.search(str(result.get("reason", ""))):
             # A float64 model whose script sets `set_floatx("float64")` elsewhere (a training script
             # the slice does not hold): run both sides again as that script would have them.
-            _default_settings(tf)
+            default_settings(tf)
             tf.keras.backend.set_floatx("float64")
             again = _verify_unit(tf, np, unit)
             if again.get("verdict") != "inconclusive":
@@ -2138,7 +2138,7 @@ def verify_unit(tf, np, unit: UnitJob) -> dict:
                         "reason": f"{again['reason']}; {note}" if again.get("reason") else note}
         return result
     finally:
-        _default_settings(tf)
+        default_settings(tf)
 
 
 def _verify_unit(tf, np, unit: UnitJob) -> dict:

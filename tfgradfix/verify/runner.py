@@ -356,10 +356,9 @@ def plan_unit(before: plan.Project, after: plan.Project, path: Path, unit: Unit,
     if unit.kind == "layer" or method:
         extra = plan.builders(before, path, owner)
         job["nested_in"] = plan.nested_in(before, path, owner)
-        outer = unit.label[: -len(unit.name) - 1] if unit.label.endswith(f".{unit.name}") else ""
-        if outer:  # one of several classes of this name, nested in `outer`: built only through it
-            extra = [b for b in extra if (b.via or b.name) == outer]
-            job["nested_in"] = outer
+        if unit.nested_in:  # one of several classes of this name: built only through the function holding it
+            extra = [b for b in extra if (b.via or b.name) == unit.nested_in]
+            job["nested_in"] = unit.nested_in
         if unit.kind == "layer":
             job["input_structure"] = plan.input_structure(before, path, owner)
         job["settings"] = plan.settings(before)

@@ -34,6 +34,9 @@ class Unit:
     label: str = ""  # its name in the verdicts: `module.Class` for a unit of another module
     # Which top-level definition of `name` (from 1) when a notebook defines it again later; 0: the last.
     occurrence: int = 0
+    # The top-level function holding this class, where another class of the module has its name
+    # (a `Head` in each factory): the unit is built only through that function.
+    nested_in: str = ""
 
     @property
     def key(self) -> str:
@@ -77,10 +80,9 @@ def changed_units(original: str, fixed: str) -> list[Unit]:
             runner = _method_runner(original, fixed, cls.name)
             # Two classes of one name nested in two functions (a `Head` in each factory) are two
             # units: each keyed by the function that holds it, and built only through that function.
-            outer = outers.get(id(cls.node)) if names[cls.name] > 1 else None
-            label = f"{outer}.{cls.name}" if outer else ""
-            units.append(Unit("function", runner, covers=(cls.name,)) if runner else Unit("layer", cls.name,
-                                                                                           label=label))
+            outer = outers.get(id(cls.node), "") if names[cls.name] > 1 else ""
+            units.append(Unit("function", runner, covers=(cls.name,)) if runner else Unit(
+                "layer", cls.name, label=f"{outer}.{cls.name}" if outer else "", nested_in=outer))
     for name, function in new.functions.items():
         old_function = old.functions.get(name)
         scope = new.scopes[function]
