@@ -1526,3 +1526,33 @@ def test_a_tensor_type_test_is_read_through_the_imports():
                 for test in ("isinstance(x, tf.Tensor)", "tf.is_tensor(x)", "isinstance(x, torch.Tensor)",
                              "isinstance(x, (tf.Tensor, list))")]
     assert subjects == ["x", "x", None, None]
+
+
+def test_a_train_step_is_differentiated_only_in_its_own_tapes():
+    text = _silent_fixture("TGF101", "ok_step_that_drives_other_steps.py")
+    taped = text.replace(
+        "        score = self.generator((users, np.arange(self.n_items)))\n"
+        "        weights = np.exp(score / self.temperature)\n",
+        "        with tf.GradientTape() as tape:\n"
+        "            score = self.generator((users, np.arange(self.n_items)))\n"
+        "            weights = np.exp(score / self.temperature)\n"
+        "            loss = -tf.reduce_mean(tf.math.log(weights))\n"
+        "        tape.gradient(loss, self.generator.trainable_variables)\n")
+    assert taped != text
+    assert _reported(taped, "TGF101")
+
+
+def test_a_perturbation_computed_by_differentiating_is_no_weight():
+    text = _silent_fixture("TGF201", "ok_adversarial_perturbation.py")
+    drawn = text.replace("        grad = tf.stop_gradient(tape.gradient(loss, self.delta))\n", "")
+    drawn = drawn.replace("tf.Variable(tf.nn.l2_normalize(grad, 1) * self.eps)",
+                          "tf.Variable(tf.random.normal((4, 6)) * self.eps)")
+    assert drawn != text and "tape.gradient(loss, self.delta)" not in drawn
+    assert _reported(drawn, "TGF201")
+
+
+def test_a_method_that_gives_back_what_it_was_given_computes_nothing_after_the_tape():
+    text = _silent_fixture("TGF401", "ok_total_popped_by_a_method.py")
+    scaled = text.replace('total = losses.pop("loss")', 'total = losses.pop("loss") * 2.0')
+    assert scaled != text
+    assert _reported(scaled, "TGF401")

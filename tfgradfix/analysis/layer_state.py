@@ -7,12 +7,12 @@ from typing import Optional
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import target_names
+from tfgradfix.analysis.dataflow import names_in, target_names
 from tfgradfix.analysis.keras import FORWARD_METHODS, is_weight_constructor, self_attribute
 from tfgradfix.analysis.literals import is_false
-from tfgradfix.analysis.tree import descendants
-from tfgradfix.analysis.values import Kind, kind_of
-from tfgradfix.analysis.vocabulary import TF_VARIABLE
+from tfgradfix.analysis.tree import contains, descendants
+from tfgradfix.analysis.values import Kind, kind_of, value_reads
+from tfgradfix.analysis.vocabulary import GRADIENT_METHODS, TF_VARIABLE
 
 ASSIGNS = ("assign", "assign_add", "assign_sub")
 
@@ -57,6 +57,45 @@ def snapshot(context, constructor: cst.Call) -> bool:
                     stored.update(a for e in target.target.elements if (a := self_attribute(e.value)) is not None)
     return any((isinstance(n, cst.Name) and n.value in bound) or self_attribute(n) in stored
                for n in (initial, *descendants(initial)))
+
+
+def perturbation(context, constructor: cst.Call) -> bool:
+    """A `tf.Variable` made from what a gradient computed (`tf.Variable(tf.nn.l2_normalize(grad,
+    1) * eps)`), or one the function itself differentiates against (`tape.gradient(loss,
+    self.delta)`): an adversarial perturbation, a value the code computes by differentiating,
+    not a weight an optimizer trains (a weight starts from a fill of a shape)."""
+    function = context.scope.node
+    flow = context.flow
+    if flow is None:
+        return False
+    gradients = [n for n in descendants(function.body) if isinstance(n, cst.Call) and _is_gradient(context, n)]
+    if not gradients:
+        return False
+    derived: set[str] = set()
+    for binding in flow.bindings:  # in order: a name bound from a gradient, or from such names
+        if any(contains(binding.value, g) for g in gradients) or not derived.isdisjoint(names_in(binding.value)):
+            derived.add(binding.name)
+    initial = constructor.args[0].value if constructor.args and constructor.args[0].keyword is None else \
+        keyword_value(constructor, "initial_value")
+    if initial is not None and any(isinstance(n, cst.Name) and n.value in derived
+                                   for n in value_reads(initial, context.imports)):
+        return True
+    attr = stored_on(context, constructor)
+    holder = context.parent(constructor)
+    local = (holder.targets[0].target.value if isinstance(holder, cst.Assign) and len(holder.targets) == 1
+             and isinstance(holder.targets[0].target, cst.Name) else None)
+    for gradient in gradients:
+        sources = gradient.args[1].value if len(gradient.args) > 1 else None
+        for node in (sources, *descendants(sources)) if sources is not None else ():
+            if (attr is not None and self_attribute(node) == attr) or (
+                    local is not None and isinstance(node, cst.Name) and node.value == local):
+                return True
+    return False
+
+
+def _is_gradient(context, call: cst.Call) -> bool:
+    return (isinstance(call.func, cst.Attribute) and call.func.attr.value in GRADIENT_METHODS
+            or context.imports.resolve(call.func) == "tensorflow.gradients")
 
 
 def sliced_buffer(context, constructor: cst.Call) -> bool:

@@ -597,10 +597,11 @@ class ModuleAnalysis:
             scope.handed = entry.handed
             scope.between_layers = entry.between_layers
         name = node.name.value
-        # A `train_step` that opens its own tape is differentiated only there: what it runs
-        # before the tape (inputs, bootstrap targets) or after it (metrics) is not on the path.
-        own_tape = name == "train_step" and bool(scope.tape_blocks)
-        if (keras_class is not None and name in FORWARD_METHODS and not own_tape and not self._returns_images(scope)
+        # `fit` runs `train_step` outside any tape: it is differentiated only in tapes of its own
+        # (what it runs before them, inputs and bootstrap targets, or after them, metrics, is not on
+        # the path), and one that opens none only drives others' steps (`super().train_step`, a GAN's
+        # two `train_step`s, host-side sampling between them).
+        if (keras_class is not None and name in FORWARD_METHODS and name != "train_step" and not self._returns_images(scope)
                 and not (name == "call" and owner is not None and trains_without_call(owner, self._opens_tape))):
             scope.forward = True
             self.inference_only |= inference_only(node)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from tfgradfix.analysis.dataflow import names_in
+from tfgradfix.analysis.dataflow import names_in, parameters, target_names
 from tfgradfix.analysis.frequency import method_return
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import descendants
@@ -151,9 +151,12 @@ class LossOutsideTape(TapeRule):
 def _runs_an_op(value, scope) -> bool:
     """Whether `value` computes something: an operator or a call, except a getter of the class
     (`self.get_loss()` returning `self.loss`, stored while the tape recorded), a builtin that picks
-    or arranges (`getattr(output_graph, field)`), or a module function that only arranges."""
+    or arranges (`getattr(output_graph, field)`), a module function that only arranges, or a
+    function that returns only what it was given (`self.split_losses(loss)` popping the total
+    from a dict of recorded losses)."""
     return value is not None and any(
-        (isinstance(n, cst.Call) and not _getter(n, scope) and not _collector(n, scope) and not _arranging(n, scope))
+        (isinstance(n, cst.Call) and not _getter(n, scope) and not _collector(n, scope) and not _arranging(n, scope)
+         and not _picker(n, scope))
         or isinstance(n, cst.BinaryOperation)
         or isinstance(n, cst.UnaryOperation) and not isinstance(n.operator, cst.Not) for n in descendants(value))
 
@@ -180,6 +183,46 @@ def _collector(call: cst.Call, scope) -> bool:
         isinstance(n, cst.UnaryOperation) and not isinstance(n.operator, cst.Not)) and not (
         isinstance(n, cst.Call) and not _arranging(n, scope))
         for n in descendants(function.body))
+
+
+def _picker(call: cst.Call, scope) -> bool:
+    """A function of the module or a method of the class whose every `return` gives back what
+    it was given: a parameter, an item of one (`losses.pop("loss")`, `outputs[0]`,
+    `d.get(k)`), None, or a tuple of those; whatever else it does (trackers, checks) computes
+    nothing it returns."""
+    func = call.func
+    if isinstance(func, cst.Name) and scope.module_function(func.value):
+        function = scope.module.functions[func.value]
+    elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+        function = scope.owner_methods.get(func.attr.value)
+    else:
+        return False
+    if function is None:
+        return False
+    returns = [n for n in descendants(function.body) if isinstance(n, cst.Return)]
+    given = {p.name.value for p in parameters(function)} - {"self"}
+    bindings: dict[str, list[cst.BaseExpression]] = {}
+    for node in descendants(function.body):
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                for name in target_names(target.target):
+                    bindings.setdefault(name, []).append(
+                        node.value if isinstance(target.target, cst.Name) else cst.Name("<unpacked>"))
+
+    def gives_back(expr, depth=0) -> bool:
+        if depth > 8:
+            return False
+        if isinstance(expr, cst.Tuple):
+            return all(gives_back(e.value, depth + 1) for e in expr.elements)
+        if isinstance(expr, cst.Name):
+            return expr.value == "None" or expr.value in given or (
+                expr.value in bindings and all(gives_back(v, depth + 1) for v in bindings[expr.value]))
+        if isinstance(expr, cst.Subscript):
+            return gives_back(expr.value, depth + 1)
+        return (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute)
+                and expr.func.attr.value in ("pop", "get") and gives_back(expr.func.value, depth + 1))
+
+    return bool(returns) and all(r.value is not None and gives_back(r.value) for r in returns)
 
 
 def _getter(call: cst.Call, scope) -> bool:

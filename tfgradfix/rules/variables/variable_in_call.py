@@ -9,7 +9,7 @@ import libcst as cst
 from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.layer_state import (
-    creates, integer_constant, integer_names, known_values, sliced_buffer, snapshot,
+    creates, integer_constant, integer_names, known_values, perturbation, sliced_buffer, snapshot,
 )
 from tfgradfix.analysis.roles import holds_state, stepped_counters
 from tfgradfix.analysis.tree import descendants
@@ -90,7 +90,8 @@ class VariableInCall(Rule):
         if cls is None or not scope.is_forward_entry or scope.node.name.value != "call":
             return
         created = creates(context, node)
-        if created is None or runs_once(context, node) or integer_constant(context, node) or sliced_buffer(context, node):
+        if (created is None or runs_once(context, node) or integer_constant(context, node)
+                or sliced_buffer(context, node) or perturbation(context, node)):
             return
         is_variable = created == "variable"
         if not is_variable and cls.legacy:

@@ -13,7 +13,8 @@ from tfgradfix.analysis.dataflow import walk_scope, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.frequency import runs_once
 from tfgradfix.analysis.layer_state import (
-    attribute_values, creates, integer_constant, integer_names, known_values, repeated_in, sliced_buffer,
+    attribute_values, creates, integer_constant, integer_names, known_values, perturbation, repeated_in,
+    sliced_buffer,
 )
 from tfgradfix.analysis.scopes import ModuleAnalysis
 from tfgradfix.fixes.edits import Edit, FileEdit, Fix, keyword_arg
@@ -28,7 +29,8 @@ class VariableInHelper(Rule):
     code = "TGF201"
     name = "variable-in-helper"
     summary = "`tf.Variable` created in a function or method that `call` reaches"
-    message = "a `tf.Variable` is created in `{helper}`, which `call` runs: a new, untracked variable on every call, which never trains"
+    message = ("a `tf.Variable` is created in `{helper}`, which `{runner}` runs: a new, untracked variable on every "
+               "{when}, which never trains")
     triggers = ("Variable(",)
     what = (
         "Finds `tf.Variable(...)` (and `self.add_weight(...)`) in a helper function of the module "
@@ -41,7 +43,9 @@ class VariableInHelper(Rule):
         "self.built`, `hasattr`, a predicate method that returns such a test, the handler of a `try` that "
         "reads the attribute: `try: self.w.dtype` / `except AttributeError: self.build(s)`), under "
         "`tf.init_scope()`, or in a helper reached only from such code runs once and is silent. A variable "
-        "of integers that nothing writes with `.assign*()` is a constant (indices), not a weight: silent."
+        "of integers that nothing writes with `.assign*()` is a constant (indices), not a weight: silent. So is a "
+        "perturbation: a variable made from what a gradient computed (`tf.Variable(tf.nn.l2_normalize(grad, 1) * "
+        "eps)`), or one the function differentiates against itself (`tape.gradient(loss, self.delta)`)."
     )
     why = (
         "The helper runs on every forward pass, so the variable is created again each time: it "
@@ -119,7 +123,7 @@ class VariableInHelper(Rule):
         if not scope.forward or scope.is_forward_entry or not isinstance(scope.node, cst.FunctionDef):
             return
         if (creates(context, node) is None or runs_once(context, node) or integer_constant(context, node)
-                or sliced_buffer(context, node)):
+                or sliced_buffer(context, node) or perturbation(context, node)):
             return
         callers = context.analysis.callers_of(scope)
         external = scope.external_callers
@@ -127,17 +131,24 @@ class VariableInHelper(Rule):
             # Called from layers of other modules of the project.
             if all(forward for _, _, forward in external) and all(c.is_forward_entry for c, _ in callers):
                 fix = None if callers else self._fix_across(node, external)
-                self.report(node, self.message.format(helper=scope.symbol), fix)
+                self.report(node, self._message(scope.symbol, [symbol.rsplit(".", 1)[-1] for _, symbol, _ in external]),
+                            fix)
             return
         layers = {c.keras_class for c, _ in callers if c.is_forward_entry}
         if not callers or len(layers) != 1 or not all(c.is_forward_entry for c, _ in callers):
             return  # reached through other helpers, or from tapes: not this rule's fix
         cls = layers.pop()
-        message = self.message.format(helper=scope.symbol)
+        message = self._message(scope.symbol, [c.node.name.value for c, _ in callers])
         fix = self._fix(cls, node, callers)
         if isinstance(fix, str):
             message, fix = f"{message} (no fix: {fix})", None
         self.report(node, message, fix)
+
+    def _message(self, helper: str, runners: list[str]) -> str:
+        """Named after what runs the helper: `call` (every call), or a `train_step` (every step)."""
+        steps = bool(runners) and all(r == "train_step" for r in runners)
+        return self.message.format(helper=helper, runner="train_step" if steps else "call",
+                                   when="step" if steps else "call")
 
     def _fix(self, cls, ctor: cst.Call, callers) -> Union[Fix, str]:
         context = self.context
