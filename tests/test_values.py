@@ -1556,3 +1556,19 @@ def test_a_method_that_gives_back_what_it_was_given_computes_nothing_after_the_t
     scaled = text.replace('total = losses.pop("loss")', 'total = losses.pop("loss") * 2.0')
     assert scaled != text
     assert _reported(scaled, "TGF401")
+
+
+def test_what_a_host_array_library_returns_is_numpy():
+    text = _silent_fixture("TGF101", "ok_median_of_host_distances.py")
+    on_tensors = text.replace("np.median(pairwise_distances(particles))",
+                              "np.median(tf.norm(particles[:, None] - particles[None], axis=-1))")
+    assert on_tensors != text
+    assert _reported(on_tensors, "TGF101")
+
+
+def test_an_inherited_method_of_another_module_returns_no_known_tensor():
+    text = _silent_fixture("TGF403", "ok_variables_from_an_inherited_method.py")
+    features = text.replace("        variables = self.trainable_variables()\n        grads = tape.gradient(loss, variables)",
+                            "        variables = self.net(upsampled)\n        grads = tape.gradient(loss, variables)")
+    assert features != text
+    assert _reported(features, "TGF403")

@@ -912,11 +912,14 @@ def is_certainly_tensor(flow: DataFlow, expr: cst.BaseExpression, _seen: Optiona
             return qualified.startswith("tensorflow.") and not qualified.startswith(NOT_TENSOR_NAMESPACES) \
                 and qualified not in ("tensorflow.Variable", "tensorflow.numpy_function", "tensorflow.py_function")
         callee = expr.func
+        # A sub-layer the module stores on `self`: what a class inherits from another module
+        # (`self.trainable_variables()`, a method of the project's own base) is not known.
         return (
             sublayers and isinstance(callee, cst.Attribute)
             and self_attribute(callee) is not None
             and not flow.scope.has_method(callee.attr.value)
             and not flow.scope.is_weight(callee.attr.value)
+            and callee.attr.value in flow.scope.module.attribute_uses.on_self
         )
     if isinstance(expr, cst.BinaryOperation):
         return (is_certainly_tensor(flow, expr.left, _seen, weights, sublayers)

@@ -345,11 +345,13 @@ class Scope:
 @dataclass(frozen=True)
 class AttributeUses:
     """A module's attribute names: those it reads (`x.w` not assigned to), those it reaches off an
-    object other than `self` (read or set: `layer.table`), and its strings that may name one
-    (`getattr(layer, "bias")`; not a docstring nor a `name=` argument)."""
+    object other than `self` (read or set: `layer.table`), those it assigns on `self` (`self.net =
+    ...`), and its strings that may name one (`getattr(layer, "bias")`; not a docstring nor a
+    `name=` argument)."""
 
     reads: frozenset[str]
     off_objects: frozenset[str]
+    on_self: frozenset[str]
     strings: tuple[str, ...]
 
 
@@ -458,10 +460,14 @@ class ModuleAnalysis:
         assigned: set[int] = set()
         reads: set[str] = set()
         off_objects: set[str] = set()
+        on_self: set[str] = set()
         strings: list[str] = []
         for node in descendants(self.module):  # a node comes before its children: targets are marked first
             if isinstance(node, cst.Assign):
                 assigned.update(id(t.target) for t in node.targets)
+                on_self.update(a for t in node.targets for a in _assigned_attributes(t.target))
+            elif isinstance(node, cst.AnnAssign):
+                on_self.update(_assigned_attributes(node.target))
             elif isinstance(node, cst.Attribute):
                 if id(node) not in assigned:
                     reads.add(node.attr.value)
@@ -471,7 +477,7 @@ class ModuleAnalysis:
                                               and node.keyword.value == "name"):
                 continue  # a docstring, a weight's own `name="bias"`: names no attribute it reads
             strings += [n.value for n in child_nodes(node) if isinstance(n, cst.SimpleString)]
-        return AttributeUses(frozenset(reads), frozenset(off_objects), tuple(strings))
+        return AttributeUses(frozenset(reads), frozenset(off_objects), frozenset(on_self), tuple(strings))
 
     def reads_attribute(self, attr: str) -> bool:
         """Whether the module reads `.<attr>` anywhere, or names it as a word in a string, or another

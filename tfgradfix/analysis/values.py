@@ -28,6 +28,7 @@ from tfgradfix.analysis.keras import self_attribute
 from tfgradfix.analysis.tree import child_nodes, descendants
 from tfgradfix.analysis.literals import is_float_literal, is_integer_literal
 from tfgradfix.analysis.no_gradient_ops import NO_GRADIENT
+from tfgradfix.analysis.vocabulary import NUMPY_RESULT_LIBRARIES
 
 if TYPE_CHECKING:
     from tfgradfix.analysis.dataflow import DataFlow
@@ -214,6 +215,8 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
     qualified = imports.resolve(callee) or ""
     if qualified in _METADATA_CALLS:
         return Kind.METADATA
+    if qualified.split(".")[0] in NUMPY_RESULT_LIBRARIES:
+        return Kind.ARRAY  # SciPy, scikit-learn, OpenCV...: they compute on host arrays and return them
     if isinstance(callee, cst.Attribute):
         method = callee.attr.value
         if method in _METADATA_METHODS:

@@ -78,6 +78,10 @@ FOREIGN_ARRAY_LIBRARIES = frozenset({
     "scipy", "sklearn", "cv2", "skimage", "PIL", "pandas", "networkx", "numba", "sympy", "statsmodels",
     "matplotlib", "seaborn", "open3d", "trimesh", "librosa", "soundfile", "imageio",
 })
+# Those of them whose functions return NumPy arrays (others return their own objects: a PIL image,
+# a figure, a graph, a data frame).
+NUMPY_RESULT_LIBRARIES = frozenset({"scipy", "sklearn", "cv2", "skimage", "statsmodels", "librosa", "soundfile",
+                                    "imageio"})
 
 
 # Every layer class Keras 3's `keras.layers` defines, and those only Keras 2's `tf.keras.layers` had (its
