@@ -723,3 +723,15 @@ def test_helpers_of_another_module_are_judged_by_what_their_taped_calls_pass_and
         assert edit[0] in text
         classifier.write_text(text.replace(*edit))
     assert _reported(_tfgradfix(root, ".").stdout) == reported
+
+
+def test_a_host_copy_handed_to_another_module_is_numpy_there(tmp_path):
+    """adjoint_solver: the tape hands the solver `s.numpy()`, so the solver's NumPy calls lose
+    nothing; hand it the tensor itself and they are on the gradient's way."""
+    root = tmp_path / "adjoint_solver"
+    shutil.copytree(PROJECTS / "adjoint_solver", root)
+    assert _reported(_tfgradfix(root, ".").stdout) == []
+    script = root / "train.py"
+    script.write_text(script.read_text().replace("adjoint_gradient(s.numpy(), *args)", "adjoint_gradient(s, *args)"))
+    assert any(line.startswith("wave/solver.py:") and line.endswith("TGF101")
+               for line in _reported(_tfgradfix(root, ".").stdout))

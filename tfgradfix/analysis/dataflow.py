@@ -976,7 +976,9 @@ def tainted_arguments(positional: list[str], names: set[str], star_arg: Optional
     tainted: set[str] = set()
     index = 0
     for arg in call.args:
-        is_tainted = flow.is_tainted(arg.value)
+        # `f(u.numpy())` hands `f` a host copy: the gradient is lost at `.numpy()`, TGF102's finding
+        # where the call is, and what `f` does with NumPy loses nothing more.
+        is_tainted = flow.is_tainted(arg.value) and not _host_copy(arg.value)
         if arg.keyword is not None:
             if is_tainted and arg.keyword.value in names:
                 tainted.add(arg.keyword.value)
@@ -992,6 +994,12 @@ def tainted_arguments(positional: list[str], names: set[str], star_arg: Optional
             tainted.add(star_arg)
         index += 1
     return tainted
+
+
+def _host_copy(expr: cst.BaseExpression) -> bool:
+    """`x.numpy()`: a NumPy copy of a tensor."""
+    return (isinstance(expr, cst.Call) and not expr.args and isinstance(expr.func, cst.Attribute)
+            and expr.func.attr.value == "numpy")
 
 
 def argument_for(func: cst.FunctionDef, call: cst.Call, name: str, bound: bool = False) -> Optional[cst.BaseExpression]:
