@@ -1572,3 +1572,18 @@ def test_an_inherited_method_of_another_module_returns_no_known_tensor():
                             "        variables = self.net(upsampled)\n        grads = tape.gradient(loss, variables)")
     assert features != text
     assert _reported(features, "TGF403")
+
+
+def test_a_method_of_the_differentiated_model_may_run_its_weights():
+    text = _silent_fixture("TGF301", "ok_advantage_stopped_beside_a_policy_method.py")
+    stopped = text.replace("loss = -tf.reduce_mean(weights * log_probs)",
+                           "loss = -tf.reduce_mean(tf.stop_gradient(weights * self.actor(observations)))")
+    assert stopped != text
+    assert _reported(stopped, "TGF301")
+
+
+def test_a_layer_made_untrainable_by_a_default_holds_state():
+    text = _silent_fixture("TGF203", "ok_filter_bank_trainable_if_asked.py")
+    asked = text.replace("trainable=False):", "trainable=True):")
+    assert asked != text
+    assert _reported(asked, "TGF203")

@@ -133,15 +133,20 @@ class KerasClass:
 
     @property
     def frozen(self) -> bool:
-        """Its `__init__` (or a parent's) sets `self.trainable = False`: nothing of it trains, by design
-        (a YOLO anchor layer holding its boxes in a variable)."""
+        """Its `__init__` (or a parent's) sets `self.trainable = False`, or to a parameter that defaults
+        to False (`trainable=False` of a wavelet filter bank "trainable if desired"): nothing of it
+        trains, by design (a YOLO anchor layer holding its boxes in a variable)."""
         for cls in self.lineage():
             init = cls.methods.get("__init__")
-            if init is not None and isinstance(init.body, cst.IndentedBlock) and any(
-                    isinstance(small, cst.Assign) and len(small.targets) == 1
-                    and self_attribute(small.targets[0].target) == "trainable" and is_false(small.value)
-                    for statement in init.body.body if isinstance(statement, cst.SimpleStatementLine)
-                    for small in statement.body):
+            if init is None or not isinstance(init.body, cst.IndentedBlock):
+                continue
+            off = {p.name.value for p in [*init.params.params, *init.params.kwonly_params]
+                   if p.default is not None and is_false(p.default)}
+            if any(isinstance(small, cst.Assign) and len(small.targets) == 1
+                   and self_attribute(small.targets[0].target) == "trainable"
+                   and (is_false(small.value) or isinstance(small.value, cst.Name) and small.value.value in off)
+                   for statement in init.body.body if isinstance(statement, cst.SimpleStatementLine)
+                   for small in statement.body):
                 return True
         return False
 

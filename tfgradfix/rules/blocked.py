@@ -181,8 +181,12 @@ class _CutRule(Rule):
             # A `tape.gradient` asks for some variables only: the cut counts when it takes the
             # target away from them, as far as the code shows that they reach it. Variables
             # listed by name are judged on their own, whatever else reaches the target.
+            # A method of the differentiated model itself (`self.actor.get_log_prob(obs, acts)`) may
+            # run its weights: the cut counts only where none reaches the target around it.
             if (by_name or cut_off) and any(
                     scope.analyse(before).is_tainted(sink) and not scope.analyse(after).is_tainted(sink)
+                    and (by_name or scope.is_keras_forward
+                         or not scope.analyse(replace(after, unknown_calls=True)).is_tainted(sink))
                     for before, after in blockings):
                 return True
         return False
