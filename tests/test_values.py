@@ -1587,3 +1587,10 @@ def test_a_layer_made_untrainable_by_a_default_holds_state():
     asked = text.replace("trainable=False):", "trainable=True):")
     assert asked != text
     assert _reported(asked, "TGF203")
+
+
+def test_a_keras_backend_cast_to_8_bit_ends_an_inference_layer():
+    text = _silent_fixture("TGF302", "ok_uint8_embedding_postprocessor.py")
+    floats = text.replace('return K.cast(x, "uint8")', 'return K.cast(K.cast(x, "uint8"), "float32")')
+    assert floats != text
+    assert _reported(floats, "TGF302")

@@ -67,7 +67,8 @@ ScopeNode = Union[cst.Module, cst.FunctionDef, cst.Lambda]
 # Parameters of a forward method that carry no gradient.
 NON_TENSOR_PARAMETERS = frozenset({"self", "training", "mask"})
 _IMAGE_CASTS = ("tensorflow.cast", "tensorflow.saturate_cast", "tensorflow.dtypes.cast",
-                "tensorflow.dtypes.saturate_cast", "tensorflow.image.convert_image_dtype", "keras.ops.cast")
+                "tensorflow.dtypes.saturate_cast", "tensorflow.image.convert_image_dtype", "keras.ops.cast",
+                "keras.backend.cast", "tensorflow.keras.backend.cast")
 # Words whose absence from a module means no function is handed to Keras or TF.
 _HANDING_MARKERS = ("Lambda", "compile", "numpy_function", "py_function", "py_func", "custom_gradient", "minimize")
 
