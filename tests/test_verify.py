@@ -288,6 +288,67 @@ def test_a_child_that_dies_in_a_unit_leaves_it_inconclusive(tmp_path, monkeypatc
     assert "Check failed" in units["Squash"]["reason"], units
 
 
+def test_an_input_tensorflow_aborts_on_is_skipped_by_the_next_child(tmp_path, monkeypatch):
+    """The parent's side: a child says which input it calls the layer on, and TensorFlow aborts on
+    the first; the next child is told to skip it, tries another, and its verdict stands. An input
+    that aborts again and again leaves the unit inconclusive, as before."""
+    child = tmp_path / "aborting_child.py"
+    child.write_text(
+        "import json, os, sys\n"
+        "job = json.loads(sys.stdin.read())\n"
+        "unit = job['files'][0]['units'][0]\n"
+        f"print({runner.STARTED!r} + json.dumps([0, unit['label']]), flush=True)\n"
+        "shapes = [s for s in ([2, 8, 8, 1], [2, 8, 1], [2, 1]) if s not in unit.get('avoid_shapes', [])]\n"
+        f"print({runner.TRYING!r} + json.dumps(shapes[0]), flush=True)\n"
+        "if len(shapes[0]) != int(os.environ['GOOD_RANK']):\n"
+        "    os._exit(134)\n"
+        "verdict = {'verdict': 'verified', 'reason': '', 'input': str(shapes[0])}\n"
+        f"print({runner.FINISHED!r} + json.dumps([0, unit['label'], verdict]), flush=True)\n"
+        f"print({runner.MARKER!r} + json.dumps({{'device': 'CPU', 'files': []}}), flush=True)\n")
+    monkeypatch.setattr(runner, "CHILD", str(child))
+    monkeypatch.setenv("GOOD_RANK", "3")
+    (units,) = verify_files(_hanging(str(tmp_path / "layer.py")), timeout=60)
+    assert units["Squash"] == {"verdict": "verified", "reason": "", "input": "[2, 8, 1]"}, units
+    monkeypatch.setenv("GOOD_RANK", "5")  # every input aborts
+    (units,) = verify_files(_hanging(str(tmp_path / "layer.py")), timeout=60)
+    assert units["Squash"]["verdict"] == "inconclusive", units
+    assert "died while running it (exit status 134" in units["Squash"]["reason"], units
+
+
+_SINC = textwrap.dedent("""
+    import numpy as np
+    import tensorflow as tf
+
+
+    class SincConv(tf.keras.layers.Layer):
+        def __init__(self, filters=4, kernel_size=9, **kwargs):
+            super().__init__(**kwargs)
+            self.filters = filters
+            self.kernel_size = kernel_size
+            self.low = self.add_weight(name="low", shape=(filters,), initializer="ones")
+            self.window = {window}
+
+        def call(self, x):
+            t = tf.range(self.kernel_size, dtype=tf.float32) - self.kernel_size // 2
+            bank = tf.sin(self.low[:, None] * t[None, :]) * self.window
+            filters = tf.reshape(tf.transpose(bank), (self.kernel_size, 1, self.filters))
+            return tf.nn.conv1d(x, filters, 1, "SAME")
+""")
+
+
+@pytest.mark.slow
+def test_a_convolution_that_aborts_tensorflow_on_one_rank_is_tried_on_others(tmp_path):
+    """A sinc filter bank convolving its input with `tf.nn.conv1d`: called on a batch of images
+    first, TensorFlow aborts the process (`Check failed`, SIGABRT) instead of raising. The next
+    child skips that input; on a batch of sequences the fix verifies (a speaker-recognition
+    repository's SincConv, set 199)."""
+    original = _SINC.format(window="tf.Variable(np.hamming(kernel_size).astype(np.float32))")
+    fixed = _SINC.format(window='self.add_weight(name="window", shape=(kernel_size,), '
+                                'initializer=tf.keras.initializers.Constant(np.hamming(kernel_size)))')
+    (units,) = verify_files([(str(tmp_path / "sinc.py"), original, fixed)], timeout=120)
+    assert units["SincConv"]["verdict"] == "verified", units
+
+
 @pytest.mark.slow
 def test_an_example_in_pyproject_builds_the_layer(tmp_path):
     (tmp_path / "layer.py").write_text(_LAYER.format(body="np.tanh(tf.matmul(x, self.w))"))

@@ -28,6 +28,9 @@ from typing import Optional, TypedDict
 
 MARKER = "TFGRADFIX-VERIFY "
 STARTED, FINISHED = "TFGRADFIX-UNIT-STARTED ", "TFGRADFIX-UNIT-FINISHED "
+# Each input a layer is called on, just before: where TensorFlow aborts the process on it (a
+# convolution given an input of another rank, on a CPU), the next child skips it.
+TRYING = "TFGRADFIX-UNIT-TRYING "
 # Image sides to try when a network's downsampling leaves no pixels.
 _LARGER_SIDES = (75, 128, 299)
 _MORE_CHANNELS = (32, 64)
@@ -93,6 +96,7 @@ class UnitJob(_UnitRequired, total=False):
     builders: list  # a layer's or a method's: `plan.Builder.as_json()` of each way to build it
     settings: dict  # the defaults of the project's command-line options and flags (`plan.settings`)
     models: list  # a function's: the same, of each model it can be given
+    avoid_shapes: list  # inputs on which TensorFlow aborted an earlier child: not tried again
 
 
 class FileJob(TypedDict):
@@ -846,14 +850,16 @@ def _instances(tf, original, fixed, unit: UnitJob):
         id_shapes = [s if arity == 1 else (s,) * arity for s in (integer_shapes(unit) if bound is not None else [])]
         candidates = [(s, bound) for s in id_shapes] + [(s, None) for s in shapes]
         tried, retries = set(), 0
+        aborted = {json.dumps(s) for s in unit.get("avoid_shapes", [])}
         while candidates:
             shape, ids = candidates.pop(0)
-            if (shape, ids) in tried:
+            if (shape, ids) in tried or json.dumps(shape) in aborted:
                 continue
             tried.add((shape, ids))
             x = _structured(_input(tf, shape, ids), structure)
             try:
                 before = _build(tf, make_before, args, kwargs)
+                print(TRYING + json.dumps(shape), flush=True)
                 _call(before, x)  # built outside any tape, as fit() builds it
             except Exception as error:
                 _needs(error)

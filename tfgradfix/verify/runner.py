@@ -18,7 +18,7 @@ from typing import Optional
 
 from tfgradfix.analysis.project import ProjectIndex, importable_package
 from tfgradfix.verify import plan, project_tests
-from tfgradfix.verify.child import FINISHED, MARKER, STARTED, Answer, FileJob, Job, UnitJob
+from tfgradfix.verify.child import FINISHED, MARKER, STARTED, TRYING, Answer, FileJob, Job, UnitJob
 from tfgradfix.verify.slicer import BLOCK_PREFIX, ModuleTable, lift_blocks, numpy_calls
 from tfgradfix.verify.units import NOTHING, Unit, changed_units, nothing_runs, units_elsewhere
 
@@ -83,6 +83,8 @@ class _NoTensorFlow(Exception):
 # A child that dies (TensorFlow aborting the process on an op it cannot run here) is started
 # again on the units it had not reached, this many times at most.
 RESTARTS = 5
+# Inputs of one unit on which TensorFlow may abort the child before the unit is given up.
+_AVOIDED_INPUTS = 2
 # Seconds a child that has answered (or was killed) gets to exit.
 _EXIT_GRACE = 30
 
@@ -91,7 +93,8 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
     """The child's answer for `files`, `timeout` seconds for each unit (and for starting up).
     Where the child dies or runs past the limit in a unit, the units it finished keep their
     verdicts, the one it was running is inconclusive (nothing says whether the original or the
-    fixed side killed or held it), and a new child runs the rest."""
+    fixed side killed or held it), and a new child runs the rest. Where it died calling a layer
+    on an input it named (`TRYING`), the new child runs that unit again without that input."""
     found: list[dict[str, dict]] = [{} for _ in files]
     answered_device = ""
     for _ in range(RESTARTS + 1):
@@ -101,7 +104,7 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
             break
         job: Job = {"files": remaining, "device": device}
         child = _Child([python or sys.executable, CHILD], json.dumps(job), folder)
-        running, answered = None, False
+        running, answered, trying = None, False, None
         for out in child.lines(timeout):
             if out.startswith(FINISHED):
                 position, label, verdict = json.loads(out[len(FINISHED):])
@@ -109,7 +112,9 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
                 answered_device = verdict.get("device", answered_device)
                 running = None
             elif out.startswith(STARTED):
-                running = tuple(json.loads(out[len(STARTED):]))
+                running, trying = tuple(json.loads(out[len(STARTED):])), None
+            elif out.startswith(TRYING):
+                trying = json.loads(out[len(TRYING):])
             elif out.startswith(MARKER):
                 answered_device, answered = json.loads(out[len(MARKER):])["device"], True
                 break
@@ -128,6 +133,11 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
                     found[position].setdefault(unit["label"], dict(stopped))
             break
         position, label = running
+        unit = next(u for u in files[position]["units"] if u["label"] == label)
+        avoided = unit.setdefault("avoid_shapes", [])
+        if trying is not None and not child.timed_out and len(avoided) < _AVOIDED_INPUTS:
+            avoided.append(trying)  # TensorFlow aborted on this input: the next child tries the others
+            continue
         what = (f"ran past the time limit ({timeout:.0f} s, `--verify-timeout`)" if child.timed_out
                 else f"the verifier's child process died while running it "
                      f"({_signal(child.process.returncode)}{_last_words(stderr)})")
