@@ -298,7 +298,8 @@ def test_an_input_tensorflow_aborts_on_is_skipped_by_the_next_child(tmp_path, mo
         "job = json.loads(sys.stdin.read())\n"
         "unit = job['files'][0]['units'][0]\n"
         f"print({runner.STARTED!r} + json.dumps([0, unit['label']]), flush=True)\n"
-        "shapes = [s for s in ([2, 8, 8, 1], [2, 8, 1], [2, 1]) if s not in unit.get('avoid_shapes', [])]\n"
+        "shapes = [s for s in ([2, 8, 8, 1], [2, 8, 1], [2, 1], [2, 4, 4, 4, 1], [2, 4]) "
+        "if s not in unit.get('avoid_shapes', [])]\n"
         f"print({runner.TRYING!r} + json.dumps(shapes[0]), flush=True)\n"
         "if len(shapes[0]) != int(os.environ['GOOD_RANK']):\n"
         "    os._exit(134)\n"
@@ -309,7 +310,7 @@ def test_an_input_tensorflow_aborts_on_is_skipped_by_the_next_child(tmp_path, mo
     monkeypatch.setenv("GOOD_RANK", "3")
     (units,) = verify_files(_hanging(str(tmp_path / "layer.py")), timeout=60)
     assert units["Squash"] == {"verdict": "verified", "reason": "", "input": "[2, 8, 1]"}, units
-    monkeypatch.setenv("GOOD_RANK", "5")  # every input aborts
+    monkeypatch.setenv("GOOD_RANK", "6")  # every input aborts
     (units,) = verify_files(_hanging(str(tmp_path / "layer.py")), timeout=60)
     assert units["Squash"]["verdict"] == "inconclusive", units
     assert "died while running it (exit status 134" in units["Squash"]["reason"], units

@@ -612,8 +612,7 @@ class ModuleAnalysis:
                 and not (name == "call" and owner is not None and trains_without_call(owner, self._opens_tape))):
             scope.forward = True
             self.inference_only |= inference_only(node)
-            scope.model_calls = name == "train_step"
-            if name != "train_step" and not scope.is_preprocessing:
+            if not scope.is_preprocessing:
                 # `**kwargs` of a forward method carries options (training, mask), not inputs.
                 scope.tainted_params = {
                     p.name.value

@@ -84,7 +84,7 @@ class _NoTensorFlow(Exception):
 # again on the units it had not reached, this many times at most.
 RESTARTS = 5
 # Inputs of one unit on which TensorFlow may abort the child before the unit is given up.
-_AVOIDED_INPUTS = 2
+_AVOIDED_INPUTS = 3
 # Seconds a child that has answered (or was killed) gets to exit.
 _EXIT_GRACE = 30
 
@@ -97,7 +97,8 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
     on an input it named (`TRYING`), the new child runs that unit again without that input."""
     found: list[dict[str, dict]] = [{} for _ in files]
     answered_device = ""
-    for _ in range(RESTARTS + 1):
+    restarts = 0
+    while restarts <= RESTARTS:  # a restart to skip an input TensorFlow aborted on is not counted
         remaining: list[FileJob] = [{**file, "units": [u for u in file["units"] if u["label"] not in done]}
                                     for file, done in zip(files, found)]
         if not any(file["units"] for file in remaining):
@@ -138,6 +139,7 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
         if trying is not None and not child.timed_out and len(avoided) < _AVOIDED_INPUTS:
             avoided.append(trying)  # TensorFlow aborted on this input: the next child tries the others
             continue
+        restarts += 1
         what = (f"ran past the time limit ({timeout:.0f} s, `--verify-timeout`)" if child.timed_out
                 else f"the verifier's child process died while running it "
                      f"({_signal(child.process.returncode)}{_last_words(stderr)})")
