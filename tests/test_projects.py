@@ -245,6 +245,31 @@ def test_what_a_shape_helper_of_another_module_returns_is_metadata(tmp_path):
     assert any(" TGF101" in line for line in _reported(_tfgradfix(tmp_path, ".").stdout))
 
 
+_SHAPE_HELPERS = {
+    # BERT's `get_shape_list`: the static shape, its unknown dimensions replaced item by item
+    "get_shape_list": ("def get_shape_list(tensor):\n    shape = tensor.shape.as_list()\n"
+                       "    missing = [i for i, dim in enumerate(shape) if dim is None]\n"
+                       "    if not missing:\n        return shape\n    dynamic = tf.shape(tensor)\n"
+                       "    for index in missing:\n        shape[index] = dynamic[index]\n    return shape\n"),
+    # the same as one comprehension
+    "shape_of": ("def shape_of(tensor):\n    dynamic = tf.shape(tensor)\n"
+                 "    return [dynamic[i] if dim is None else dim for i, dim in enumerate(tensor.shape.as_list())]\n"),
+}
+
+
+@pytest.mark.parametrize("helper", sorted(_SHAPE_HELPERS))
+def test_a_shape_helper_filling_in_dimensions_returns_metadata(tmp_path, helper):
+    """A shape helper that replaces the unknown dimensions of the static shape one by one
+    (`shape[i] = dynamic[i]`), or in a comprehension, returns shape metadata too (BigBird's
+    random-attention plan built from sequence lengths, round Z); one that returns `x` scaled does not."""
+    (tmp_path / "ops.py").write_text("import tensorflow as tf\n\n\n" + _SHAPE_HELPERS[helper]
+                                     + "\n\ndef scale(x):\n    return tf.reduce_mean(x) * x\n")
+    (tmp_path / "layer.py").write_text(_FAN_IN_LAYER.format(helper=helper))
+    assert _reported(_tfgradfix(tmp_path, ".").stdout) == []
+    (tmp_path / "layer.py").write_text(_FAN_IN_LAYER.format(helper="scale"))
+    assert any(" TGF101" in line for line in _reported(_tfgradfix(tmp_path, ".").stdout))
+
+
 @pytest.mark.slow
 def test_model_zoo_objects_are_what_their_classes_in_other_modules_make_them(tmp_path):
     """The plain MLP's `predict`/`weights` and the tf.Module's `variables` train as they

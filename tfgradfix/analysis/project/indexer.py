@@ -504,23 +504,15 @@ def _returns_shape(node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> bool:
             for target in child.targets:
                 if isinstance(target, ast.Name):
                     bound.setdefault(target.id, []).append(child.value)
+                elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                    # `shape[i] = dynamic[i]`: the list holds that value too (BERT's `get_shape_list`)
+                    bound.setdefault(target.value.id, []).append(child.value)
                 else:
                     opaque.update(name.id for name in ast.walk(target) if isinstance(name, ast.Name))
         elif isinstance(child, (ast.AugAssign, ast.AnnAssign)) and isinstance(child.target, ast.Name):
             opaque.add(child.target.id)
-        elif isinstance(child, ast.For):
-            iterated = child.iter
-            if (isinstance(iterated, ast.Call) and isinstance(iterated.func, ast.Name)
-                    and iterated.func.id == "enumerate" and iterated.args and isinstance(child.target, ast.Tuple)
-                    and len(child.target.elts) == 2):
-                index, item = child.target.elts
-                targets = [(index, ast.Constant(value=0)), (item, iterated.args[0])]
-            else:
-                targets = [(child.target, iterated)]
-            for target, value in targets:
-                for name in ast.walk(target):
-                    if isinstance(name, ast.Name):
-                        bound.setdefault(name.id, []).append(value)
+        elif isinstance(child, (ast.For, ast.comprehension)):
+            _bind_loop(bound, child.target, child.iter)
         elif isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.func.attr == "append" \
                 and isinstance(child.func.value, ast.Name) and len(child.args) == 1:
             bound.setdefault(child.func.value.id, []).append(child.args[0])
@@ -538,6 +530,10 @@ def _returns_shape(node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> bool:
             return shape(expr.value, seen)
         if isinstance(expr, (ast.List, ast.Tuple)):
             return all(shape(e, seen) for e in expr.elts)
+        if isinstance(expr, (ast.ListComp, ast.GeneratorExp)):  # its loops' names are bound above
+            return shape(expr.elt, seen)
+        if isinstance(expr, ast.IfExp):
+            return shape(expr.body, seen) and shape(expr.orelse, seen)
         if isinstance(expr, ast.Constant):
             return expr.value is None or (isinstance(expr.value, int) and not isinstance(expr.value, bool))
         if isinstance(expr, ast.Name):
@@ -550,6 +546,21 @@ def _returns_shape(node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> bool:
         return False
 
     return bool(returns) and all(r is not None and shape(r, frozenset()) for r in returns)
+
+
+def _bind_loop(bound: dict[str, list[ast.expr]], target: ast.expr, iterated: ast.expr) -> None:
+    """What a `for` loop or a comprehension binds each name to: an item of what it iterates
+    (`for index, item in enumerate(xs)`: an integer and an item of `xs`)."""
+    if (isinstance(iterated, ast.Call) and isinstance(iterated.func, ast.Name) and iterated.func.id == "enumerate"
+            and iterated.args and isinstance(target, ast.Tuple) and len(target.elts) == 2):
+        index, item = target.elts
+        targets = [(index, ast.Constant(value=0)), (item, iterated.args[0])]
+    else:
+        targets = [(target, iterated)]
+    for name_target, value in targets:
+        for name in ast.walk(name_target):
+            if isinstance(name, ast.Name):
+                bound.setdefault(name.id, []).append(value)
 
 
 def _assigned_names(stmt: ast.stmt) -> Iterator[str]:
