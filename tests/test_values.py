@@ -1594,3 +1594,16 @@ def test_a_keras_backend_cast_to_8_bit_ends_an_inference_layer():
     floats = text.replace('return K.cast(x, "uint8")', 'return K.cast(K.cast(x, "uint8"), "float32")')
     assert floats != text
     assert _reported(floats, "TGF302")
+
+
+@pytest.mark.parametrize("comment, reported", [
+    ("  # a copy, to stop recording the border", False),
+    ("  # detached on purpose: the border is a constant", False),
+    ("  # why is there no gradient here? stop recording?", True),  # a question says nothing is meant
+    ("  # a copy of the border", True),
+    ("", True),
+])
+def test_a_comment_that_says_the_cut_is_meant_is_the_authors_word(comment, reported):
+    text = _silent_fixture("TGF102", "ok_cut_the_comment_says_is_meant.py")
+    edited = text.replace("  # a copy, to stop recording the border", comment)
+    assert _reported(edited, "TGF102") is reported

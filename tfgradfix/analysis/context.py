@@ -3,6 +3,7 @@ node is on the gradient path instead of tracking that themselves."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Optional
 
@@ -264,6 +265,18 @@ class TraversalContext(BatchableVisitor):
             child, current = current, self.parent(current)
         return False
 
+    def said_on_purpose(self, node: cst.CSTNode) -> bool:
+        """The comment at the end of `node`'s line, or on the line above it, says the cut is meant
+        (`velnp = tf.convert_to_tensor(vel.numpy())  # to stop recording`, `# detach: a constant`):
+        the author's word that no gradient is wanted there."""
+        line: Optional[cst.CSTNode] = node
+        while line is not None and not isinstance(line, cst.SimpleStatementLine):
+            line = self.parent(line)
+        if line is None:
+            return False
+        comments = [line.trailing_whitespace.comment, *(empty.comment for empty in line.leading_lines[-1:])]
+        return any(c is not None and _ON_PURPOSE.search(c.value) for c in comments)
+
     def feeds_only_records(self, node: cst.CSTNode) -> bool:
         """Whether `node` is stored as an item of a dict the scope keeps as a record (`logs =
         {}`, then `logs["loss"] = loss.numpy()` or `logs.update({"l1": l1.numpy()})`): values
@@ -471,3 +484,9 @@ def _watches(statement: cst.CSTNode, name: str, tapes: set[str]) -> bool:
 
 def _name(expr: cst.BaseExpression) -> Optional[str]:
     return expr.value if isinstance(expr, cst.Name) else None
+
+
+# What a comment says when a cut of the gradient is meant (the author's words, in English).
+# A question ("why no gradient here?") says nothing is meant.
+_ON_PURPOSE = re.compile(r"^[^?]*(\bstop(s|ped|ping)?[ _-]?(the[ _-])?(recording|gradients?|grads?|tape|backprop)\b"
+                         r"|\bdetach(es|ed|ing)?\b|\bnot (be )?(differentiated|recorded)\b)[^?]*$", re.IGNORECASE)

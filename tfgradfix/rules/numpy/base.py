@@ -48,6 +48,8 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
     if not (context.on_gradient_path and any(gradient_value(context, v) for v in values)
             and context.reaches_output(node)):
         return False
+    if context.said_on_purpose(node):
+        return False  # `# to stop recording`: the author's word that the cut is meant
     if context.feeds_only_indices(node):
         return False  # ids and positions (`np.unique(user_ids, return_inverse=True)`): no gradient to lose
     if context.feeds_only_records(node):

@@ -50,6 +50,8 @@ class NumpyCallOnTensor(Rule):
         "functions, and layers of a test module used only under `pytest.raises`/`assertRaises`."
     )
     evidence = (
+        "No comment on the line, or on the line above, says the cut is meant (`# to stop recording`, `# "
+        "detached on purpose`; a question does not count): the author's word is evidence too, for TGF101-104. "
         "Upstream, a gradient the code wants: a trainable weight the value is computed from (the layer's "
         "weights or sub-layers, a model the tape calls, a variable a `tape.gradient` differentiates) or a "
         "layer input or watched tensor. A `tape.watch` counts only inside its tape's block; a function's own "
