@@ -350,6 +350,42 @@ def test_a_convolution_that_aborts_tensorflow_on_one_rank_is_tried_on_others(tmp
     assert units["SincConv"]["verdict"] == "verified", units
 
 
+_FACTORISATION = textwrap.dedent("""
+    import tensorflow as tf
+
+
+    class MF(tf.keras.Model):
+        def __init__(self, n_users, n_items, d, use_bias=False):
+            super().__init__()
+            self.U = tf.keras.layers.Embedding(n_users, d)
+            self.V = tf.keras.layers.Embedding(n_items, d)
+            self.use_bias = use_bias
+            if use_bias:
+                self.ub = tf.keras.layers.Embedding(n_users, 1)
+                self.gb = {bias}
+
+        def call(self, inputs):
+            u, i = inputs
+            s = tf.reduce_sum(self.U(u) * self.V(i), axis=1)
+            if self.use_bias:
+                s = s + tf.squeeze(self.ub(u), axis=1) + self.gb
+            return s
+""")
+
+
+@pytest.mark.slow
+def test_ids_a_model_unpacks_from_one_tuple_are_tried_one_per_example(tmp_path):
+    """A matrix factorisation whose global bias (the fix) sits behind `use_bias=False` and whose
+    `call` unpacks `(users, items)`, one id per example: the verifier turns the option on and
+    tries a batch of single ids for each, where the bias's squeeze fits (a cross-domain
+    recommender's MF, set 193: "the code the fix changed never ran")."""
+    original = _FACTORISATION.format(bias="tf.Variable(0.0, trainable=True)")
+    fixed = _FACTORISATION.format(bias='self.add_weight(name="gb", shape=(), initializer="zeros")')
+    (units,) = verify_files([(str(tmp_path / "mf.py"), original, fixed)], timeout=120)
+    assert units["MF"]["verdict"] == "verified", units
+    assert units["MF"]["options"] == "use_bias=True" and units["MF"]["input"] == "[int32 (2,), int32 (2,)]", units
+
+
 @pytest.mark.slow
 def test_an_example_in_pyproject_builds_the_layer(tmp_path):
     (tmp_path / "layer.py").write_text(_LAYER.format(body="np.tanh(tf.matmul(x, self.w))"))

@@ -844,10 +844,12 @@ def _instances(tf, original, fixed, unit: UnitJob):
             shapes = _several(shapes, structure.get("size") or len(structure.get("keys", [])) or 2)
         elif arity > 1:
             shapes = _several(shapes, arity)
-        bound = integer_bound(tf, probe, unit.get("integer_inputs", {})) if not structure else None
+        bound = integer_bound(tf, probe, unit.get("integer_inputs", {}))
         # Token ids first when the layer looks them up (for each of several inputs: an encoder's and a
-        # decoder's); floats after, in case it does not.
-        id_shapes = [s if arity == 1 else (s,) * arity for s in (integer_shapes(unit) if bound is not None else [])]
+        # decoder's, a recommender's user and item it unpacks from one tuple); floats after, in case it does not.
+        several = (structure.get("size") or len(structure.get("keys", [])) or 2) if structure else arity
+        id_shapes = [s if several == 1 else (s,) * several
+                     for s in (integer_shapes(unit) if bound is not None else [])]
         candidates = [(s, bound) for s in id_shapes] + [(s, None) for s in shapes]
         tried, retries = set(), 0
         aborted = {json.dumps(s) for s in unit.get("avoid_shapes", [])}
@@ -903,9 +905,10 @@ def _structured(x, structure: dict | None):
 
 
 def integer_shapes(unit: UnitJob) -> list[tuple]:
-    """Shapes of token-id batches: the project's integer `keras.Input`s, then (batch, time)."""
+    """Shapes of token-id batches: the project's integer `keras.Input`s, then (batch, time), then (batch,)."""
     found = [tuple(s) for s in unit.get("integer_shapes", [])]
-    return list(dict.fromkeys([*found, (2, TIME_STEPS)]))
+    # last, a batch of single ids (a recommender's user and item: `u, i = inputs`, each `(batch,)`)
+    return list(dict.fromkeys([*found, (2, TIME_STEPS), (2,)]))
 
 
 # Stands for the input of a layer or model with no `call`: a holder of variables (SAC's `log_alpha`
