@@ -39,8 +39,7 @@ def snapshot(context, constructor: cst.Call) -> bool:
     or from what it bound or stored on `self` before), that no code writes with `.assign*()`:
     it holds this call's result for code that reads it later (a CRF layer's transition matrix
     kept for decoding), and carries nothing from one call to the next."""
-    initial = constructor.args[0].value if constructor.args and constructor.args[0].keyword is None else \
-        keyword_value(constructor, "initial_value")
+    initial = _initial_value(constructor)
     if initial is None or not _never_written(context, constructor):
         return False
     function = context.scope.node
@@ -75,15 +74,11 @@ def perturbation(context, constructor: cst.Call) -> bool:
     for binding in flow.bindings:  # in order: a name bound from a gradient, or from such names
         if any(contains(binding.value, g) for g in gradients) or not derived.isdisjoint(names_in(binding.value)):
             derived.add(binding.name)
-    initial = constructor.args[0].value if constructor.args and constructor.args[0].keyword is None else \
-        keyword_value(constructor, "initial_value")
+    initial = _initial_value(constructor)
     if initial is not None and any(isinstance(n, cst.Name) and n.value in derived
                                    for n in value_reads(initial, context.imports)):
         return True
-    attr = stored_on(context, constructor)
-    holder = context.parent(constructor)
-    local = (holder.targets[0].target.value if isinstance(holder, cst.Assign) and len(holder.targets) == 1
-             and isinstance(holder.targets[0].target, cst.Name) else None)
+    attr, local = stored_on(context, constructor), _bound_local(context, constructor)
     for gradient in gradients:
         sources = gradient.args[1].value if len(gradient.args) > 1 else None
         for node in (sources, *descendants(sources)) if sources is not None else ():
@@ -102,11 +97,8 @@ def sliced_buffer(context, constructor: cst.Call) -> bool:
     """A `tf.Variable` bound to a local that the function fills slice by slice
     (`y[:, i, j].assign(...)`): an output buffer, neither a weight to train nor state kept
     across calls. (What its `assign` cuts is TGF208's finding.)"""
-    parent = context.parent(constructor)
-    if not (isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name)):
-        return False
-    local = parent.targets[0].target.value
-    return any(_writes(node, lambda receiver: isinstance(receiver, cst.Subscript)
+    local = _bound_local(context, constructor)
+    return local is not None and any(_writes(node, lambda receiver: isinstance(receiver, cst.Subscript)
                        and isinstance(receiver.value, cst.Name) and receiver.value.value == local)
                for node in descendants(context.scope.node))
 
@@ -123,11 +115,26 @@ def _never_written(context, constructor: cst.Call) -> bool:
         methods = [m for c in cls.lineage() for m in c.methods.values()] if cls is not None else []
         return not any(_writes(node, lambda receiver: self_attribute(receiver) == attr)
                        for method in methods for node in descendants(method))
-    if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
-        local = parent.targets[0].target.value
+    local = _bound_local(context, constructor)
+    if local is not None:
         return not any(_writes(node, lambda receiver: isinstance(receiver, cst.Name) and receiver.value == local)
                        for node in descendants(context.scope.node))
     return False
+
+
+def _initial_value(constructor: cst.Call) -> Optional[cst.BaseExpression]:
+    """What `tf.Variable(value)` or `tf.Variable(initial_value=value)` starts from."""
+    if constructor.args and constructor.args[0].keyword is None:
+        return constructor.args[0].value
+    return keyword_value(constructor, "initial_value")
+
+
+def _bound_local(context, constructor: cst.Call) -> Optional[str]:
+    """The local `name` of `name = tf.Variable(...)`, if the variable is bound to one by itself."""
+    parent = context.parent(constructor)
+    if isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name):
+        return parent.targets[0].target.value
+    return None
 
 
 def _writes(node: cst.CSTNode, is_receiver) -> bool:
