@@ -1607,3 +1607,13 @@ def test_a_comment_that_says_the_cut_is_meant_is_the_authors_word(comment, repor
     text = _silent_fixture("TGF102", "ok_cut_the_comment_says_is_meant.py")
     edited = text.replace("  # a copy, to stop recording the border", comment)
     assert _reported(edited, "TGF102") is reported
+
+
+def test_a_parameter_rebound_by_a_computation_is_not_given_back():
+    """`split_losses` gives back `losses` in its `else`: once the method scales it first, what it
+    returns is computed after the tape."""
+    text = _silent_fixture("TGF401", "ok_total_popped_by_a_method.py")
+    scaled = text.replace("        else:\n            total = losses\n",
+                          "        else:\n            losses = losses * 2.0\n            total = losses\n")
+    assert scaled != text
+    assert _reported(scaled, "TGF401")

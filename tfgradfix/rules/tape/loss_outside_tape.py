@@ -187,27 +187,24 @@ def _collector(call: cst.Call, scope) -> bool:
 
 def _picker(call: cst.Call, scope) -> bool:
     """A function of the module or a method of the class whose every `return` gives back what
-    it was given: a parameter, an item of one (`losses.pop("loss")`, `outputs[0]`,
-    `d.get(k)`), None, or a tuple of those; whatever else it does (trackers, checks) computes
-    nothing it returns."""
-    func = call.func
-    if isinstance(func, cst.Name) and scope.module_function(func.value):
-        function = scope.module.functions[func.value]
-    elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
-        function = scope.owner_methods.get(func.attr.value)
-    else:
+    it was given: a parameter it never rebinds, an item of one (`losses.pop("loss")`,
+    `outputs[0]`, `d.get(k)`), None, or a tuple of those; whatever else it does (trackers,
+    checks) computes nothing it returns."""
+    callee = scope.module.callee_scope(scope, call)
+    if callee is None:
         return False
-    if function is None:
-        return False
+    function = callee.node
     returns = [n for n in descendants(function.body) if isinstance(n, cst.Return)]
-    given = {p.name.value for p in parameters(function)} - {"self"}
     bindings: dict[str, list[cst.BaseExpression]] = {}
+    unpacked: set[str] = set()  # bound by unpacking or an item assignment: not followed
     for node in descendants(function.body):
         if isinstance(node, cst.Assign):
             for target in node.targets:
-                for name in target_names(target.target):
-                    bindings.setdefault(name, []).append(
-                        node.value if isinstance(target.target, cst.Name) else cst.Name("<unpacked>"))
+                if isinstance(target.target, cst.Name):
+                    bindings.setdefault(target.target.value, []).append(node.value)
+                else:
+                    unpacked.update(target_names(target.target))
+    given = {p.name.value for p in parameters(function)} - {"self"} - set(bindings) - unpacked
 
     def gives_back(expr, depth=0) -> bool:
         if depth > 8:
@@ -216,7 +213,8 @@ def _picker(call: cst.Call, scope) -> bool:
             return all(gives_back(e.value, depth + 1) for e in expr.elements)
         if isinstance(expr, cst.Name):
             return expr.value == "None" or expr.value in given or (
-                expr.value in bindings and all(gives_back(v, depth + 1) for v in bindings[expr.value]))
+                expr.value in bindings and expr.value not in unpacked
+                and all(gives_back(v, depth + 1) for v in bindings[expr.value]))
         if isinstance(expr, cst.Subscript):
             return gives_back(expr.value, depth + 1)
         return (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute)
