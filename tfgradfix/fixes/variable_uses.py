@@ -134,11 +134,16 @@ def _operand_risk(context, expr: cst.BaseExpression) -> Optional[str]:
     return None
 
 
-def _flow_at(context, node: cst.CSTNode):
+def _scope_of(context, node: cst.CSTNode):
+    """The scope (function, lambda or module) `node` is in."""
     function = context.parent(node)
     while function is not None and not isinstance(function, (cst.FunctionDef, cst.Lambda, cst.Module)):
         function = context.parent(function)
-    scope = context.analysis.scopes.get(function) if function is not None else None
+    return context.analysis.scopes.get(function) if function is not None else None
+
+
+def _flow_at(context, node: cst.CSTNode):
+    scope = _scope_of(context, node)
     return scope.analyse() if scope is not None else None
 
 
@@ -158,10 +163,10 @@ def _variable_expressions(context, classes, attr: str) -> Iterator[cst.BaseExpre
             expr = parent_of(expr)
         yield expr
         yield from _names_bound_to(context, expr)
-        yield from _parameter_reads(context, classes, expr)
+        yield from _parameter_reads(context, expr)
 
 
-def _parameter_reads(context, classes, expr: cst.BaseExpression) -> Iterator[cst.Name]:
+def _parameter_reads(context, expr: cst.BaseExpression) -> Iterator[cst.Name]:
     """Where the variable is handed to a method of the class (`self.batch_mat_mult(n, self.W)`) or a
     function of the module, the attribute reads of the parameter that receives it there
     (`B.get_shape()`), when the callee never rebinds it: a Keras weight meets them too."""
@@ -169,28 +174,23 @@ def _parameter_reads(context, classes, expr: cst.BaseExpression) -> Iterator[cst
     call = _receiving_call(context, expr)
     if call is None:
         return
-    func = call.func
-    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
-        callees = [n for cls in classes for n in cls.body.body
-                   if isinstance(n, cst.FunctionDef) and n.name.value == func.attr.value]
-    elif isinstance(func, cst.Name):
-        callees = [n for n in context.analysis.module.body
-                   if isinstance(n, cst.FunctionDef) and n.name.value == func.value]
-    else:
+    scope = _scope_of(context, call)
+    found = context.analysis.callee_scope(scope, call) if scope is not None else None
+    if found is None:
         return
-    for callee in callees[:1]:
-        names = [p.name.value for p in parameters(callee)
-                 if argument_for(callee, call, p.name.value, bound=isinstance(func, cst.Attribute)) is expr]
-        bound = {n for node in descendants(callee.body) if isinstance(node, cst.AssignTarget)
-                 for n in target_names(node.target)}
-        for name in names:
-            if name in bound:
-                continue
-            for node in descendants(callee.body):
-                if isinstance(node, cst.Name) and node.value == name:
-                    parent = parent_of(node)
-                    if isinstance(parent, cst.Attribute) and parent.value is node:
-                        yield node
+    callee = found.node
+    names = [p.name.value for p in parameters(callee)
+             if argument_for(callee, call, p.name.value, bound=isinstance(call.func, cst.Attribute)) is expr]
+    bound = {n for node in descendants(callee.body) if isinstance(node, cst.AssignTarget)
+             for n in target_names(node.target)}
+    for name in names:
+        if name in bound:
+            continue
+        for node in descendants(callee.body):
+            if isinstance(node, cst.Name) and node.value == name:
+                parent = parent_of(node)
+                if isinstance(parent, cst.Attribute) and parent.value is node:
+                    yield node
 
 
 def _is_target(parent_of, node: cst.CSTNode) -> bool:
