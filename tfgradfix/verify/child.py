@@ -839,15 +839,15 @@ def _instances(tf, original, fixed, unit: UnitJob):
         # A `call` that takes a list or a dict (the parent read it from the code) gets one; a
         # model built around the layer takes what the model takes.
         structure = unit.get("input_structure") if not via else None
+        # How many tensors each input is: the items of a list or dict `call` takes, or its arguments.
+        several = (structure.get("size") or len(structure.get("keys", [])) or 2) if structure else arity
         if structure:
             arity = 1
-            shapes = _several(shapes, structure.get("size") or len(structure.get("keys", [])) or 2)
-        elif arity > 1:
-            shapes = _several(shapes, arity)
+        if structure or several > 1:
+            shapes = _several(shapes, several)
         bound = integer_bound(tf, probe, unit.get("integer_inputs", {}))
         # Token ids first when the layer looks them up (for each of several inputs: an encoder's and a
         # decoder's, a recommender's user and item it unpacks from one tuple); floats after, in case it does not.
-        several = (structure.get("size") or len(structure.get("keys", [])) or 2) if structure else arity
         id_shapes = [s if several == 1 else (s,) * several
                      for s in (integer_shapes(unit) if bound is not None else [])]
         candidates = [(s, bound) for s in id_shapes] + [(s, None) for s in shapes]
