@@ -751,7 +751,7 @@ class DataFlow:
             return False
         callee = expr.func
         if isinstance(callee, cst.Attribute):
-            if callee.attr.value == "predict" or (callee.attr.value == "numpy" and not expr.args):
+            if callee.attr.value == "predict" or is_host_copy(expr):
                 return True
         qualified = self.imports.resolve(callee)
         return qualified is not None and qualified.startswith("numpy.")
@@ -978,7 +978,7 @@ def tainted_arguments(positional: list[str], names: set[str], star_arg: Optional
     for arg in call.args:
         # `f(u.numpy())` hands `f` a host copy: the gradient is lost at `.numpy()`, TGF102's finding
         # where the call is, and what `f` does with NumPy loses nothing more.
-        is_tainted = flow.is_tainted(arg.value) and not _host_copy(arg.value)
+        is_tainted = flow.is_tainted(arg.value) and not is_host_copy(arg.value)
         if arg.keyword is not None:
             if is_tainted and arg.keyword.value in names:
                 tainted.add(arg.keyword.value)
@@ -996,7 +996,7 @@ def tainted_arguments(positional: list[str], names: set[str], star_arg: Optional
     return tainted
 
 
-def _host_copy(expr: cst.BaseExpression) -> bool:
+def is_host_copy(expr: cst.BaseExpression) -> bool:
     """`x.numpy()`: a NumPy copy of a tensor."""
     return (isinstance(expr, cst.Call) and not expr.args and isinstance(expr.func, cst.Attribute)
             and expr.func.attr.value == "numpy")

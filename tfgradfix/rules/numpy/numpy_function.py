@@ -6,8 +6,8 @@ from typing import Optional
 
 import libcst as cst
 
+from tfgradfix.analysis.dataflow import is_host_copy
 from tfgradfix.analysis.imports import is_integer_dtype
-
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import NUMPY_WRAPPERS
 from tfgradfix.fixes.numpy_to_tf import bind
@@ -107,7 +107,6 @@ class NumpyFunction(Rule):
         imports = self.context.imports
         return any(
             isinstance(node, cst.Call) and (
-                (isinstance(node.func, cst.Attribute) and node.func.attr.value == "numpy" and not node.args)
-                or (imports.resolve(node.func) or "").startswith("numpy."))
+                is_host_copy(node) or (imports.resolve(node.func) or "").startswith("numpy."))
             for node in descendants(func)
         )
