@@ -791,13 +791,16 @@ def _flag_passed_positionally(folder: Path) -> Items:
 
 
 @pytest.mark.slow
-def test_a_layer_called_with_a_positional_flag_says_keras_3_refuses_the_projects_call(verified):
-    """Keras 3 refuses `self.scaled(x, training)` on both sides: no made-up argument helps, and the
-    verdict says what to change (or to verify under Keras 2)."""
+def test_a_layer_called_with_a_positional_flag_is_verified_under_keras_2(verified):
+    """Keras 3 refuses `self.scaled(x, training)` on both sides, so no made-up argument helps; Keras 2,
+    which the code was written for, takes it: the unit runs again there (tf_keras is installed), and
+    the verdict says so and why."""
     (units,) = verified[_flag_passed_positionally]
     verdict = units["Head"]
-    assert verdict["verdict"] == "inconclusive", verdict
+    assert verdict["verdict"] == "verified" and verdict["keras"] == "2", verdict
+    assert verdict["reason"].startswith("run under Keras 2 (tf_keras, TF_USE_LEGACY_KERAS=1), as Keras 3 refused")
     assert "non-tensor positional argument" in verdict["reason"] and "training=training" in verdict["reason"]
+    assert "keras_2_retry" not in verdict
 
 
 # -- units the project builds elsewhere; token ids; several inputs -------------------------------
@@ -1775,12 +1778,71 @@ def _keras_2_api(folder: Path) -> Items:
 
 
 @pytest.mark.slow
-def test_a_keras_2_api_is_inconclusive_saying_how_to_verify_it(verified):
+def test_a_keras_2_api_is_verified_under_keras_2(verified):
     (units,) = verified[_keras_2_api]
     result = units["Squash"]
-    assert result["verdict"] == "inconclusive", result
+    assert result["verdict"] == "verified" and result["keras"] == "2", result
     assert "`experimental` is a Keras 2 API" in result["reason"], result
-    assert "TF_USE_LEGACY_KERAS=1" in result["reason"], result
+
+
+@_batched
+def _keras_2_name(folder: Path) -> Items:
+    """A layer named as Keras 2 allowed (`block/squash`), which Keras 3 refuses in its own code."""
+    body = _LAYER.replace("        super().__init__()\n", "        super().__init__(name='block/squash')\n")
+    return [("named.py", body.format(body="np.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n",
+             body.format(body="tf.tanh(tf.matmul(x, self.w))") + "\nSquash(3)\n")]
+
+
+@pytest.mark.slow
+def test_a_name_keras_3_refuses_is_verified_under_keras_2(verified):
+    (units,) = verified[_keras_2_name]
+    result = units["Squash"]
+    assert result["verdict"] == "verified" and result["keras"] == "2", result
+    assert result["none_before"] and not result["none_after"], result
+    assert "cannot contain character `/`" in result["reason"], result
+
+
+def _refused_by_keras_3() -> tuple[list, dict]:
+    files = [{"units": [{"label": "Squash"}, {"label": "Other"}]}]
+    answer = {"device": "CPU", "files": [{
+        "Squash": {"verdict": "inconclusive", "reason": "Keras 3 refuses it", "keras_2_retry": True},
+        "Other": {"verdict": "inconclusive", "reason": "needs einops, which is not installed"}}]}
+    return files, answer
+
+
+def test_a_unit_keras_3_refused_stays_inconclusive_without_keras_2(monkeypatch):
+    monkeypatch.setattr(runner, "has_keras_2", lambda python: False)
+    monkeypatch.setattr(runner, "_answer", lambda *a, **k: pytest.fail("nothing to run under Keras 2"))
+    files, answer = _refused_by_keras_3()
+    found = runner._under_keras_2(files, answer, None, "auto", 60, "")["files"][0]
+    assert found["Squash"] == {"verdict": "inconclusive", "reason": "Keras 3 refuses it"}
+
+
+@pytest.mark.parametrize("under_2", [
+    {"verdict": "verified", "max_abs_diff": 0.0},
+    {"verdict": "failed", "reason": "outputs differ"},
+    {"verdict": "inconclusive", "reason": "could not build Squash"}])
+def test_only_what_keras_3_refused_runs_again_under_keras_2(monkeypatch, under_2):
+    """Only the unit Keras 3 refused goes to the Keras 2 child, with TF_USE_LEGACY_KERAS=1; its
+    verdict there replaces "inconclusive" and names Keras 2, unless it is inconclusive too."""
+    asked = []
+
+    def answer(files, python, device, timeout, folder, env=None):
+        asked.append(([u["label"] for u in files[0]["units"]], env))
+        return {"device": "CPU", "files": [{"Squash": dict(under_2)}]}
+
+    monkeypatch.setattr(runner, "has_keras_2", lambda python: True)
+    monkeypatch.setattr(runner, "_answer", answer)
+    files, before = _refused_by_keras_3()
+    found = runner._under_keras_2(files, before, None, "auto", 60, "")["files"][0]
+    assert asked == [(["Squash"], {"TF_USE_LEGACY_KERAS": "1"})]
+    assert found["Other"]["reason"] == "needs einops, which is not installed"
+    if under_2["verdict"] == "inconclusive":
+        assert found["Squash"] == {"verdict": "inconclusive", "reason": (
+            "Keras 3 refuses it; under Keras 2 (tf_keras) as well: could not build Squash")}
+    else:
+        assert found["Squash"]["verdict"] == under_2["verdict"] and found["Squash"]["keras"] == "2"
+        assert "as Keras 3 refused the original: Keras 3 refuses it" in found["Squash"]["reason"]
 
 
 def test_the_keras_2_hint_names_the_attribute_only_under_keras_3(monkeypatch):

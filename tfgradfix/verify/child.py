@@ -141,7 +141,25 @@ def _first_line(error: BaseException) -> str:
 
 
 def _describe(error: BaseException) -> str:
+    if _KERAS_3_FILE.search(_last_file(error)):
+        _keras_3_refused.append(error)
     return f"{type(error).__name__}: {_first_line(error)}"
+
+
+# What Keras 3 itself raised, or refused of the project's own code, while the current unit ran
+# (`verify_unit` empties it): a unit left inconclusive for that is run again under Keras 2 where
+# the Python has tf_keras (`runner`), as code written for Keras 2 (a `/` in a layer's name, a
+# flag passed positionally, a NumPy integer as a size) runs there.
+_keras_3_refused: list = []
+_KERAS_3_FILE = re.compile(r"[/\\]keras[/\\]src[/\\]")
+
+
+def _last_file(error: BaseException) -> str:
+    """The file of the innermost frame that raised `error`."""
+    trace, last = error.__traceback__, ""
+    while trace is not None:
+        last, trace = trace.tb_frame.f_code.co_filename, trace.tb_next
+    return last
 
 
 def _needs(error: BaseException) -> None:
@@ -1821,10 +1839,7 @@ def _library_refuses(error: BaseException) -> bool:
     code or a name the slice left out."""
     if isinstance(error, (NameError, ImportError, AssertionError)):
         return False
-    trace, last = error.__traceback__, ""
-    while trace is not None:
-        last, trace = trace.tb_frame.f_code.co_filename, trace.tb_next
-    return bool(_LIBRARY_FILE.search(last))
+    return bool(_LIBRARY_FILE.search(_last_file(error)))
 
 
 def _refused_in_own_init(error: BaseException) -> bool:
@@ -1867,9 +1882,18 @@ def _keras_home() -> str:
     return str(getattr(config, "keras_home", lambda: "~/.keras")())
 
 
+def _keras_version(tf) -> str:
+    """The version of the Keras that `tf.keras` is: tf_keras (Keras 2) under TF_USE_LEGACY_KERAS=1,
+    else Keras 3."""
+    legacy = getattr(getattr(tf, "keras", None), "__name__", "").startswith("tf_keras")
+    return str(getattr(sys.modules.get("tf_keras" if legacy else "keras"), "__version__", "?"))
+
+
 def _written_for(tf) -> str:
     """What to do where the installed TensorFlow or Keras refuses the project's own code."""
-    keras = str(getattr(sys.modules.get("keras"), "__version__", "?"))
+    keras = _keras_version(tf)
+    if keras.startswith("3"):
+        _keras_3_refused.append(keras)
     return (f"before any fix, under TensorFlow {tf.__version__} and Keras {keras}: verify with the TensorFlow and "
             f"Keras the project is written for (tfgradfix --verify --python PYTHON)")
 
@@ -2118,12 +2142,11 @@ def default_settings(tf) -> None:
     backend.set_floatx("float32")
     backend.set_epsilon(1e-7)
     backend.set_image_data_format("channels_last")
-    try:
-        from keras.src.backend.common import global_state
-    except ImportError:  # Keras 2: the policy is its own setting, not derived from floatx
+    if not _keras_version(tf).startswith("3"):  # Keras 2: the policy is its own setting, not derived from floatx
         tf.keras.mixed_precision.set_global_policy("float32")
-    else:
-        global_state.set_global_attribute("dtype_policy", None)
+        return
+    from keras.src.backend.common import global_state
+    global_state.set_global_attribute("dtype_policy", None)
 
 
 # A float64 weight meeting float32 inputs, or the other way round, in TF's words.
@@ -2133,8 +2156,11 @@ _FLOAT_MISMATCH = re.compile(r"(float|double) tensor but is a (double|float) ten
 
 def verify_unit(tf, np, unit: UnitJob) -> dict:
     default_settings(tf)
+    _keras_3_refused.clear()
     try:
         result = _verify_unit(tf, np, unit)
+        if result.get("verdict") == "inconclusive" and _keras_3_refused and _keras_version(tf).startswith("3"):
+            result["keras_2_retry"] = True
         if result.get("verdict") == "inconclusive" and _FLOAT_MISMATCH.search(str(result.get("reason", ""))):
             # A float64 model whose script sets `set_floatx("float64")` elsewhere (a training script
             # the slice does not hold): run both sides again as that script would have them.
@@ -2351,7 +2377,9 @@ def _keras_2(tf, reason: str) -> str:
     if tf1 and (tf1.group(1) == "contrib" or hasattr(tf.compat.v1, tf1.group(1))):
         return (f"{reason}; `tf.{tf1.group(1)}` is a TensorFlow 1.x API that TensorFlow {tf.__version__} does not "
                 "have: verify this unit with the TensorFlow it was written for (`tfgradfix --verify --python PYTHON`)")
-    version = str(getattr(sys.modules.get("keras"), "__version__", ""))
+    version = _keras_version(tf)
+    if version.startswith("3") and (_POSITIONAL_OPTION in reason or _KERAS_ATTRIBUTE.search(reason)):
+        _keras_3_refused.append(reason)
     if version.startswith("3") and _POSITIONAL_OPTION in reason:
         # `self.attention(q, k, v, training, mask)`: Keras 2 took a flag positionally, Keras 3 refuses it,
         # in the original as in the fix, so no argument the verifier makes up can help.

@@ -4,7 +4,9 @@ sliced module trees, and runs one child process per batch of files, with a time 
 from __future__ import annotations
 
 import ast
+import functools
 import json
+import os
 import queue
 import re
 import subprocess
@@ -89,7 +91,45 @@ _AVOIDED_INPUTS = 3
 _EXIT_GRACE = 30
 
 
-def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: float, folder: str) -> Answer:
+def _under_keras_2(files: list[FileJob], answer: Answer, python: Optional[str], device: str, timeout: float,
+                   folder: str) -> Answer:
+    """Run again under Keras 2 the units that Keras 3 refused before any fix (code written for
+    Keras 2: a `/` in a layer's name, a flag passed positionally, a Keras 2 API), where the Python
+    that verifies has tf_keras: a verdict there replaces "inconclusive", and says which Keras gave it."""
+    refused = [{label for label, verdict in found.items() if verdict.pop("keras_2_retry", False)}
+               for found in answer["files"]]
+    if not any(refused) or not has_keras_2(python):
+        return answer
+    again = _answer([{**file, "units": [u for u in file["units"] if u["label"] in labels]}
+                     for file, labels in zip(files, refused)],
+                    python, device, timeout, folder, env={"TF_USE_LEGACY_KERAS": "1"})
+    for found, later in zip(answer["files"], again["files"]):
+        for label, verdict in later.items():
+            verdict.pop("keras_2_retry", None)
+            under_3 = found[label]["reason"]
+            if verdict["verdict"] == "inconclusive":
+                found[label]["reason"] = f"{under_3}; under Keras 2 (tf_keras) as well: {verdict['reason']}"
+                continue
+            note = f"run under Keras 2 (tf_keras, TF_USE_LEGACY_KERAS=1), as Keras 3 refused the original: {under_3}"
+            found[label] = {**verdict, "keras": "2",
+                            "reason": f"{verdict['reason']}; {note}" if verdict.get("reason") else note}
+    return answer
+
+
+@functools.lru_cache(maxsize=None)
+def has_keras_2(python: Optional[str]) -> bool:
+    """Whether `python` (default: this one) can import tf_keras, the Keras 2 that TensorFlow runs
+    under TF_USE_LEGACY_KERAS=1 (looked up, not imported)."""
+    probe = "import importlib.util; print(importlib.util.find_spec('tf_keras') is not None)"
+    try:
+        done = subprocess.run([python or sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.stdout.strip() == "True"
+
+
+def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: float, folder: str,
+            env: Optional[dict[str, str]] = None) -> Answer:
     """The child's answer for `files`, `timeout` seconds for each unit (and for starting up).
     Where the child dies or runs past the limit in a unit, the units it finished keep their
     verdicts, the one it was running is inconclusive (nothing says whether the original or the
@@ -104,7 +144,7 @@ def _answer(files: list[FileJob], python: Optional[str], device: str, timeout: f
         if not any(file["units"] for file in remaining):
             break
         job: Job = {"files": remaining, "device": device}
-        child = _Child([python or sys.executable, CHILD], json.dumps(job), folder)
+        child = _Child([python or sys.executable, CHILD], json.dumps(job), folder, env)
         running, answered, trying = None, False, None
         for out in child.lines(timeout):
             if out.startswith(FINISHED):
@@ -156,9 +196,10 @@ class _Child:
     """The child process, read a line at a time, killed when a unit (or its start) takes longer
     than the limit: a hang in one unit costs that unit only."""
 
-    def __init__(self, command: list[str], job: str, folder: str) -> None:
+    def __init__(self, command: list[str], job: str, folder: str, env: Optional[dict[str, str]] = None) -> None:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, cwd=folder)
+                                        stderr=subprocess.PIPE, text=True, cwd=folder,
+                                        env={**os.environ, **env} if env else None)
         self.timed_out = False
         self._lines: "queue.Queue[Optional[str]]" = queue.Queue()
         self._stderr: list[str] = []
@@ -293,6 +334,7 @@ def _run_batches(batches: list[_Batch], python: Optional[str], device: str,
             files += batch.plan(folder if len(running) == 1 else str(Path(folder, f"batch-{number}")))
         try:
             answer = _answer(files, python, device, timeout, folder)
+            answer = _under_keras_2(files, answer, python, device, timeout, folder)
         except _NoTensorFlow as error:
             return [_all(batch.plans, "inconclusive", f"the verifier stopped: {error}") if batch in running
                     else [_nothing(batch.index, item) for item in batch.items] for batch in batches]
