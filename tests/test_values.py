@@ -1617,3 +1617,18 @@ def test_a_parameter_rebound_by_a_computation_is_not_given_back():
                           "        else:\n            losses = losses * 2.0\n            total = losses\n")
     assert scaled != text
     assert _reported(scaled, "TGF401")
+
+
+def test_the_branch_a_flag_hard_coded_on_never_takes_never_runs():
+    """ok_layer_in_a_branch_a_hard_coded_flag_never_takes is silent because `self.use_norm` is only ever
+    set to True, in `__init__`; take it from the constructor, test `not self.use_norm`, or turn it off
+    in a subclass, and the `Dropout` made per call is reported."""
+    text = _silent_fixture("TGF209", "ok_layer_in_a_branch_a_hard_coded_flag_never_takes.py")
+    option = text.replace("def __init__(self, width=64, **kwargs):", "def __init__(self, width=64, use_norm=True, **kwargs):")
+    option = option.replace("self.use_norm = True", "self.use_norm = use_norm")
+    assert option != text and _reported(option, "TGF209")
+    negated = text.replace("if self.use_norm:", "if not self.use_norm:")
+    assert negated != text and _reported(negated, "TGF209")
+    subclass = text + ("\n\nclass PlainEncoder(Encoder):\n    def __init__(self, **kwargs):\n"
+                       "        super().__init__(**kwargs)\n        self.use_norm = False\n")
+    assert _reported(subclass, "TGF209")

@@ -120,9 +120,10 @@ class KerasClass:
     # Attributes that only ever hold a built-in layer without weights (`self.reshape =
     # layers.Reshape(...)`): calling one passes on what its input carries and adds no weight.
     weightless_parts: set[str] = field(default_factory=set)
-    # Flags it, its bases and subclasses only ever set to False (`self.use_bias = False`, hard-coded):
-    # `if self.use_bias:` never runs.
-    switched_off: frozenset[str] = frozenset()
+    # Flags it, its bases and subclasses only ever set to one literal (`self.use_bias = False`,
+    # `self.bn = True`, hard-coded), with that value: `if self.use_bias:` never runs, nor the `else`
+    # of `if self.bn:`.
+    hard_coded: dict[str, bool] = field(default_factory=dict)
 
     def lineage(self) -> Iterator["KerasClass"]:
         """This class, then its Keras parents defined in the same module."""
@@ -218,7 +219,7 @@ def find_keras_classes(module: cst.Module, imports: ImportMap, project: Optional
     project index) to a Keras class of another module of the project."""
     candidates = _classes(module)
     functions = {s.name.value: s for s in module.body if isinstance(s, cst.FunctionDef)}
-    switched_off = _switched_off(candidates, _set_through_objects(module)) if candidates else {}
+    hard_coded = _hard_coded(candidates, _set_through_objects(module)) if candidates else {}
     by_name: dict[str, KerasClass] = {}
     found: dict[cst.ClassDef, KerasClass] = {}
     changed = True
@@ -241,7 +242,7 @@ def find_keras_classes(module: cst.Module, imports: ImportMap, project: Optional
                     if not external:
                         continue
                     legacy = project.is_legacy_keras(f"{external[0].module}.{external[0].name}")
-                info = _describe(cls, imports, parent, functions, switched_off.get(cls, frozenset()))
+                info = _describe(cls, imports, parent, functions, hard_coded.get(cls, {}))
                 info.external = external
                 info.preprocessing = (info.preprocessing and not any(c.weights for c in external)) or _python_layer(
                     info, external, imports, project)
@@ -320,10 +321,10 @@ def _asserts_an_error(func: cst.FunctionDef) -> bool:
 
 def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass],
               functions: Optional[dict[str, cst.FunctionDef]] = None,
-              switched_off: frozenset[str] = frozenset()) -> KerasClass:
+              hard_coded: Optional[dict[str, bool]] = None) -> KerasClass:
     """`functions`: the module's functions, for the decorators of the class's methods;
-    `switched_off`: the flags its instances keep off (`_switched_off`)."""
-    info = KerasClass(node=cls, name=cls.name.value, parent=parent, switched_off=switched_off)
+    `hard_coded`: the flags its instances keep at one value (`_hard_coded`)."""
+    info = KerasClass(node=cls, name=cls.name.value, parent=parent, hard_coded=hard_coded or {})
     for stmt in cls.body.body:
         if isinstance(stmt, cst.FunctionDef):
             info.methods[stmt.name.value] = stmt
@@ -335,7 +336,7 @@ def _describe(cls: cst.ClassDef, imports: ImportMap, parent: Optional[KerasClass
     state = state_attributes({**info.methods, **wrappers}, FORWARD_METHODS)
     made: dict[str, list[bool]] = {}
     for method in info.methods.values():
-        for target, value in _self_attribute_assignments(method, switched_off):
+        for target, value in _self_attribute_assignments(method, info.hard_coded):
             made.setdefault(target, []).append(_weightless_layer(value, imports))
             if is_weight_constructor(value, imports):
                 info.weights.add(target)
@@ -485,16 +486,19 @@ def _names_data_type(expr: cst.BaseExpression, imports: ImportMap) -> bool:
     return False
 
 
-def _self_attribute_assignments(func: cst.FunctionDef, switched_off: frozenset[str] = frozenset()):
-    """`(attr, value)` of each `self.<attr> = value` in the function, but those under `if self.<flag>:`
-    where the flag is `switched_off`: that code never runs."""
+def _self_attribute_assignments(func: cst.FunctionDef, hard_coded: Optional[dict[str, bool]] = None):
+    """`(attr, value)` of each `self.<attr> = value` in the function, but those in a branch that a
+    `hard_coded` flag never takes: that code never runs."""
     stack: list[cst.CSTNode] = [func.body]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.If) and self_attribute(node.test) in switched_off:
-            if node.orelse is not None:
-                stack.append(node.orelse)
-            continue
+        if isinstance(node, cst.If) and hard_coded:
+            taken = flag_value(node.test, hard_coded)
+            if taken is not None:
+                branch = node.body if taken else node.orelse
+                if branch is not None:
+                    stack.append(branch)
+                continue
         if isinstance(node, cst.Assign):
             for target in node.targets:
                 attr = self_attribute(target.target)
@@ -508,10 +512,11 @@ def _self_attribute_assignments(func: cst.FunctionDef, switched_off: frozenset[s
             stack.extend(child_nodes(node))
 
 
-def _switched_off(classes: list[cst.ClassDef], set_from_outside: frozenset[str]) -> dict[cst.ClassDef, frozenset[str]]:
+def _hard_coded(classes: list[cst.ClassDef], set_from_outside: frozenset[str]) -> dict[cst.ClassDef, dict[str, bool]]:
     """For each class, the flags that it, its bases and its subclasses in the module only ever set to
-    False (`self.use_bias = False`, hard-coded) and that the module sets on no other object: an `if
-    self.use_bias:` body never runs on its instances (a subclass setting it True would run it)."""
+    one literal (`self.use_bias = False`, `self.bn = True`, hard-coded), with that value, and that the
+    module sets on no other object: an `if self.use_bias:` body never runs on its instances, nor the
+    `else` of `if self.bn:` (a subclass setting the other value would run it)."""
     by_name = {c.name.value: c for c in classes}
     bases = {c: [by_name[b.value.value] for b in c.bases if isinstance(b.value, cst.Name) and b.value.value in by_name]
              for c in classes}
@@ -529,28 +534,55 @@ def _switched_off(classes: list[cst.ClassDef], set_from_outside: frozenset[str])
         for statement in cls.body.body:
             if isinstance(statement, cst.FunctionDef):
                 for target, value in _self_attribute_assignments(statement):
-                    values.setdefault(cls, {}).setdefault(target, []).append(value)
+                    values.setdefault(cls, {}).setdefault(target, []).append((statement.name.value, value))
     found = {}
     for cls in classes:
         related = {cls} | up[cls] | {c for c in classes if cls in up[c]}
-        assigned: dict[str, list[cst.BaseExpression]] = {}
+        assigned: dict[str, list[tuple[str, cst.BaseExpression]]] = {}
         for relative in related:
             for attr, made in values.get(relative, {}).items():
                 assigned.setdefault(attr, []).extend(made)
-        found[cls] = frozenset(attr for attr, made in assigned.items()
-                               if attr not in set_from_outside and all(is_false(v) for v in made))
+        found[cls] = {attr: value for attr, made in assigned.items()
+                      if attr not in set_from_outside and (value := _one_value(attr, made)) is not None}
     return found
 
 
+# Flags Keras itself sets or starts (`built` is False until `build` sets it True).
+_KERAS_FLAGS = frozenset({"built", "_built", "trainable", "stateful", "dynamic", "supports_masking"})
+
+
+def _one_value(attr: str, made: list[tuple[str, cst.BaseExpression]]) -> Optional[bool]:
+    """False where every assignment of the flag is a literal False; True where every one is a
+    literal True in `__init__` (set once, before anything runs; a True set later in `build` starts
+    out unset); else None."""
+    if all(is_false(value) for _, value in made):
+        return False
+    if attr not in _KERAS_FLAGS and all(is_true(value) and method == "__init__" for method, value in made):
+        return True
+    return None
+
+
 def never_runs(cls: KerasClass, node: cst.CSTNode, parent: Callable[[cst.CSTNode], Optional[cst.CSTNode]]) -> bool:
-    """`node` is in the body of an `if self.<flag>:` whose flag the class keeps switched off."""
-    flags = cls.switched_off
+    """`node` is in a branch that a flag the class hard-codes never takes: the body of `if
+    self.use_bias:` where it is always False, the `else` of `if self.bn:` where it is always True."""
+    flags = cls.hard_coded
     child, current = node, parent(node) if flags else None
     while current is not None and not isinstance(current, (cst.FunctionDef, cst.ClassDef)):
-        if isinstance(current, cst.If) and child is current.body and self_attribute(current.test) in flags:
-            return True
+        if isinstance(current, cst.If) and child in (current.body, current.orelse):
+            taken = flag_value(current.test, flags)
+            if taken is not None and child is not (current.body if taken else current.orelse):
+                return True
         child, current = current, parent(current)
     return False
+
+
+def flag_value(test: cst.BaseExpression, flags: dict[str, bool]) -> Optional[bool]:
+    """The value of `self.<flag>` or `not self.<flag>` where the flag is one of `flags`; else None."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = flag_value(test.expression, flags)
+        return None if inner is None else not inner
+    attr = self_attribute(test)
+    return flags.get(attr) if attr is not None else None
 
 
 def _set_through_objects(module: cst.Module) -> frozenset[str]:

@@ -8,8 +8,8 @@ from typing import Optional, Union
 import libcst as cst
 
 from tfgradfix.analysis.dataflow import names_in
-from tfgradfix.analysis.keras import constructed_layer, returns_own_model, self_attribute
 from tfgradfix.analysis.frequency import runs_once
+from tfgradfix.analysis.keras import constructed_layer, never_runs, returns_own_model, self_attribute
 from tfgradfix.analysis.layer_state import repeated_in
 from tfgradfix.analysis.tree import descendants
 from tfgradfix.fixes.edits import Edit, Fix
@@ -66,7 +66,9 @@ class LayerInCall(Rule):
         "variable. Creation on a cache miss (`layer = self.cache.get(k)` / `if not layer:` storing into "
         "`self.cache[k]`) runs once per key. A method that returns a model it builds (`model = Sequential()` ... "
         "`return model`, `return Model(inputs, outputs)`: a model factory even when named `call`), and a "
-        "helper only such factories call, hand their layers to that model, which tracks them."
+        "helper only such factories call, hand their layers to that model, which tracks them. Not in a branch "
+        "that a flag the class hard-codes never takes (`self.bn = True` set once in `__init__`, never changed in "
+        "the module or its subclasses there: the `else` of `if self.bn:` never runs)."
     )
     why = (
         "`call` runs on every forward pass, so the layer is constructed again each time with "
@@ -149,7 +151,8 @@ class LayerInCall(Rule):
             self._classes = {c.name: c for c in context.analysis.keras_classes.values()}
         classes = self._classes
         found = constructed_layer(node, context.imports, classes)
-        if found is None or runs_once(context, node) or self._inside_another(node, classes) or self._in_factory(scope):
+        if (found is None or runs_once(context, node) or never_runs(cls, node, context.parent)
+                or self._inside_another(node, classes) or self._in_factory(scope)):
             return
         layer, kind = found
         if kind == "seed" and (cls.legacy or context.analysis.legacy_keras):

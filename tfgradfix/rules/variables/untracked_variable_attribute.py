@@ -56,7 +56,8 @@ class UntrackedVariableAttribute(Rule):
     )
     evidence = (
         "The class is a Keras layer or model (through the project's classes, across modules), the variable is "
-        "made (not only under `if self.<flag>:` with the flag only ever set to `False` by the class), the "
+        "made (not only in a branch a flag the class hard-codes never takes: `if self.<flag>:` with the flag only "
+        "ever set to `False`, the `else` of one only ever set to `True` in `__init__`), the "
         "attribute keeps it (the next statements of the block do not rebind the attribute, as in `self.m = "
         "tf.tile(self.m[None], ...)`, and something besides the TensorFlow ops of the method that made it reads "
         "it: a variable only concatenated once into a table, or one nothing reads (an integer counter nothing "
@@ -233,7 +234,7 @@ class UntrackedVariableAttribute(Rule):
             return
         cls = scope.keras_class
         if never_runs(cls, node, context.parent):
-            return  # under a flag the class hard-codes off (`if self.use_bias:`): never made
+            return  # in a branch a flag the class hard-codes never takes (`if self.use_bias:`): never made
         if replaced_next(context, node, attr) or (
                 isinstance(scope.node, cst.FunctionDef) and read_only_where_made(context, cls, attr, scope.node)):
             # The attribute holds what the next statements compute from it, or only they read it:

@@ -36,8 +36,9 @@ class UnusedWeight(Rule):
         "module (call, helpers, subclasses, other objects, nor a built-in layer the class derives from), and no dynamic access (`getattr`, `self.weights`,"
         " `vars(self)`, the name as a word in a string). A weight added from another method is silent, and "
         "so is a template class whose calls take `...` for their arguments, and one made only under `if "
-        "self.<flag>:` where the class only ever sets that flag to `False` and the module sets it on no other "
-        "object (the code never runs; a flag taken from the constructor can be turned on, and is reported)."
+        "self.<flag>:` where the class only ever sets that flag to `False` (or in its `else`, where `__init__` only "
+        "ever sets it to `True`) and the module sets it on no other object (the code never runs; a flag taken from "
+        "the constructor can be turned on, and is reported)."
     )
     why = (
         "A weight the forward pass never reads cannot influence the loss: its gradient is "
@@ -94,7 +95,7 @@ class UnusedWeight(Rule):
                 if is_false(keyword_value(call, "trainable")):
                     continue
                 if never_runs(cls, statement, context.parent):
-                    continue  # made only under a flag the class hard-codes off (`if self.use_bias:`)
+                    continue  # made only in a branch a flag the class hard-codes never takes (`if self.use_bias:`)
                 for target in statement.targets:
                     attr = self_attribute(target.target)
                     if attr is not None and not context.analysis.reads_attribute(attr):
