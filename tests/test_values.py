@@ -1632,3 +1632,54 @@ def test_the_branch_a_flag_hard_coded_on_never_takes_never_runs():
     subclass = text + ("\n\nclass PlainEncoder(Encoder):\n    def __init__(self, **kwargs):\n"
                        "        super().__init__(**kwargs)\n        self.use_norm = False\n")
     assert _reported(subclass, "TGF209")
+
+
+def test_layers_made_in_call_of_tf2_or_eager_code_are_reported():
+    """ok_layers_made_in_call_of_graph_mode_code is silent because the module is TF 1.x graph-mode code
+    (`tf.train.AdamOptimizer`); with TF 2's optimizer, or with TF 1.x's eager execution switched on,
+    `call` runs per step and each layer it makes is reported."""
+    text = _silent_fixture("TGF209", "ok_layers_made_in_call_of_graph_mode_code.py")
+    tf2 = text.replace("tf.train.AdamOptimizer(1e-3).minimize(loss, global_step=tf.train.get_global_step())",
+                       "tf.keras.optimizers.Adam(1e-3)")
+    assert tf2 != text and _reported(tf2, "TGF209")
+    eager = text.replace("import tensorflow as tf\n", "import tensorflow as tf\n\ntf.enable_eager_execution()\n", 1)
+    assert eager != text and _reported(eager, "TGF209")
+
+
+@pytest.mark.parametrize("header, reported", [
+    ("        # Binarizes the attention for the duration targets.\n", True),
+    ('        """Binarizes the attention for the duration targets, which no longer get a gradient."""\n', False),
+    ("        # Bug: the duration targets no longer receive a gradient.\n", True),
+    ("        # Binarizes the attention for the duration targets.\n"
+     "        # Why do these no longer receive a gradient?\n", True),
+])
+def test_a_cut_the_function_says_is_meant_is_silent(header, reported):
+    """ok_hard_alignment_the_function_says_has_no_gradient is silent because the comments above the
+    method's first line say its result receives no gradient; a docstring saying so is the same word,
+    and without it, or as a question, the `.numpy()` is reported."""
+    text = _silent_fixture("TGF102", "ok_hard_alignment_the_function_says_has_no_gradient.py")
+    said = ("        # Binarizes the attention for the duration targets.\n"
+            "        # These will no longer receive a gradient.\n")
+    assert said in text
+    assert _reported(text.replace(said, header), "TGF102") is reported
+
+
+def test_numpy_function_on_scores_not_stopped_is_reported():
+    """ok_alignment_search_on_stopped_scores is silent because the scores are stopped before
+    `tf.numpy_function`; without the `tf.stop_gradient`, the gradient through them is lost."""
+    text = _silent_fixture("TGF105", "ok_alignment_search_on_stopped_scores.py")
+    live = text.replace("logp = tf.stop_gradient(-tf.square(means[:, :, None, :] - mel[:, None, :, :]))",
+                        "logp = -tf.square(means[:, :, None, :] - mel[:, None, :, :])")
+    assert live != text and _reported(live, "TGF105")
+
+
+def test_py_func_without_a_registered_gradient_is_reported():
+    """ok_py_func_with_a_registered_gradient is silent because the op's gradient is registered and
+    mapped onto it, and the lambda's NumPy runs inside `tf.py_func`; without the override the op has no
+    gradient, and a wrapper that calls the function itself runs the NumPy on the tensor."""
+    text = _silent_fixture("TGF105", "ok_py_func_with_a_registered_gradient.py")
+    plain = text.replace('    with tf.get_default_graph().gradient_override_map({"PyFunc": name}):\n'
+                         '        return tf.py_func(func, inp, Tout)\n', "    return tf.py_func(func, inp, Tout)\n")
+    assert plain != text and _reported(plain, "TGF105")
+    direct = text.replace("        return tf.py_func(func, inp, Tout)\n", "        return func(*inp)\n")
+    assert direct != text and _reported(direct, "TGF101")

@@ -265,6 +265,18 @@ class TraversalContext(BatchableVisitor):
             child, current = current, self.parent(current)
         return False
 
+    def under_gradient_override(self, node: cst.CSTNode) -> bool:
+        """`node` runs in `with graph.gradient_override_map({...}):`, which gives the ops made there
+        a gradient of the project's own (TF 1.x's way to differentiate a `tf.py_func`)."""
+        current = self.parent(node)
+        while current is not None and not isinstance(current, (cst.FunctionDef, cst.Module)):
+            if isinstance(current, cst.With) and any(
+                    isinstance(item.item, cst.Call) and isinstance(item.item.func, cst.Attribute)
+                    and item.item.func.attr.value == "gradient_override_map" for item in current.items):
+                return True
+            current = self.parent(current)
+        return False
+
     def said_on_purpose(self, node: cst.CSTNode) -> bool:
         """The comment at the end of `node`'s line, or on the line above it, says the cut is meant
         (`velnp = tf.convert_to_tensor(vel.numpy())  # to stop recording`, `# detach: a constant`):
@@ -275,7 +287,10 @@ class TraversalContext(BatchableVisitor):
         if line is None:
             return False
         comments = [line.trailing_whitespace.comment, *(empty.comment for empty in line.leading_lines[-1:])]
-        return any(c is not None and _ON_PURPOSE.search(c.value) for c in comments)
+        if any(c is not None and _ON_PURPOSE.search(c.value) for c in comments):
+            return True
+        function = self.scope.node
+        return isinstance(function, cst.FunctionDef) and any(_ON_PURPOSE.search(said) for said in _header(function))
 
     def feeds_only_records(self, node: cst.CSTNode) -> bool:
         """Whether `node` is stored as an item of a dict the scope keeps as a record (`logs =
@@ -482,11 +497,29 @@ def _watches(statement: cst.CSTNode, name: str, tapes: set[str]) -> bool:
         for small in statement.body)
 
 
+def _header(function: cst.FunctionDef) -> list[str]:
+    """What the function says of itself before its code: its docstring, and the comments above its
+    first statement (`# These will no longer receive a gradient.`), each line apart."""
+    body = function.body.body if isinstance(function.body, cst.IndentedBlock) else ()
+    if not body:
+        return []
+    first = body[0]
+    said = [empty.comment.value for empty in getattr(first, "leading_lines", ()) if empty.comment is not None]
+    if (isinstance(first, cst.SimpleStatementLine) and isinstance(first.body[0], cst.Expr)
+            and isinstance(first.body[0].value, cst.SimpleString)):
+        said += first.body[0].value.evaluated_value.splitlines() if isinstance(
+            first.body[0].value.evaluated_value, str) else []
+    return said
+
+
 def _name(expr: cst.BaseExpression) -> Optional[str]:
     return expr.value if isinstance(expr, cst.Name) else None
 
 
 # What a comment says when a cut of the gradient is meant (the author's words, in English).
-# A question ("why no gradient here?") says nothing is meant.
-_ON_PURPOSE = re.compile(r"^[^?]*(\bstop(s|ped|ping)?[ _-]?(the[ _-])?(recording|gradients?|grads?|tape|backprop)\b"
-                         r"|\bdetach(es|ed|ing)?\b|\bnot (be )?(differentiated|recorded)\b)[^?]*$", re.IGNORECASE)
+# A question ("why no gradient here?") says nothing is meant, nor a comment that calls it a bug
+# ("# Bug: the loss no longer gets a gradient").
+_ON_PURPOSE = re.compile(r"^(?!.*\b(bug|todo|fixme|xxx|wrong|broken)\b)[^?]*("
+                         r"\bstop(s|ped|ping)?[ _-]?(the[ _-])?(recording|gradients?|grads?|tape|backprop)\b"
+                         r"|\bdetach(es|ed|ing)?\b|\bnot (be )?(differentiated|recorded)\b"
+                         r"|\bno longer (receives?|recieves?|gets?|ha(s|ve)) (a |any )?gradients?\b)[^?]*$", re.IGNORECASE)

@@ -46,7 +46,7 @@ from tfgradfix.analysis.project import FunctionInfo, ModuleInfo, PathEntry, Proj
 from tfgradfix.analysis.rebinding import tainted_at
 from tfgradfix.analysis.tree import Parents, child_nodes, contains, descendants, statements
 from tfgradfix.analysis.roles import trained_by_name
-from tfgradfix.analysis.tf_version import keras2_api, tf1_api
+from tfgradfix.analysis.tf_version import graph_mode, keras2_api, tf1_api
 from tfgradfix.analysis.values import KEEPS_FIRST_OPERAND_DTYPE
 from tfgradfix.analysis.training_mode import (
     boolean_defaults, inference_only, tensor_tests, training_flags, trains_without_call, untaken_blocks,
@@ -401,6 +401,7 @@ class ModuleAnalysis:
         # as TF 1.x's Keras does (a module that uses `tf.contrib` or `tf.Session` is TF 1.x code).
         # The first TF 1.x-only name the module uses (`tf.placeholder`): graph-mode code, None for TF 2.
         self.tf1_api = tf1_api(module, self.imports, text)
+        self.graph_mode = graph_mode(self.tf1_api, text)
         self.legacy_keras = "TF_USE_LEGACY_KERAS" in text or any(
             full.startswith(LEGACY_KERAS_PACKAGES) for full in self.imports.bindings.values()
         ) or self.tf1_api is not None or keras2_api(module, self.imports, text) is not None or (
@@ -908,6 +909,20 @@ class ModuleAnalysis:
         callee.tainted_params |= tainted
         return True
 
+    def _numpy_wrappers(self) -> dict[str, tuple[str, int]]:
+        """The module's functions that hand one of their parameters on to a NumPy wrapper as its
+        function (`def py_func(func, inp, Tout, grad=None): ... tf.py_func(func, inp, Tout)`), with
+        that parameter's name and place: what a call hands them there runs as NumPy too."""
+        found = {}
+        for name, function in self.functions.items():
+            positional = [p.name.value for p in function.params.params]
+            for node in descendants(function.body):
+                if isinstance(node, cst.Call) and (self.imports.resolve(node.func) or "") in NUMPY_WRAPPERS:
+                    handed = call_argument(node, "func", 0)
+                    if isinstance(handed, cst.Name) and handed.value in positional:
+                        found[name] = (handed.value, positional.index(handed.value))
+        return found
+
     def _mapped_function(self, scope: Scope, call: cst.Call, flow: DataFlow) -> Optional[tuple[Scope, set[str]]]:
         """`tf.map_fn(fn, elems)`: `fn`, with its first parameter carrying what `elems` carries."""
         if self.imports.resolve(call.func) not in TENSOR_MAPS:
@@ -921,17 +936,22 @@ class ModuleAnalysis:
 
     def _find_handed_functions(self) -> None:
         """Functions the module hands to Keras or TF: Lambda layers and compiled losses
-        run on the path; numpy_function bodies and custom gradients never do."""
+        run on the path; numpy_function bodies and custom gradients never do, nor what the module's
+        own wrappers of `tf.py_func` hand on to it."""
+        wrappers = self._numpy_wrappers()
         for scope in list(self.scopes.values()):
             for node in walk_scope(scope.body):
                 if not isinstance(node, cst.Call):
                     continue
                 qualified = self.imports.resolve(node.func) or ""
                 handed: Optional[cst.BaseExpression] = None
-                if qualified in NUMPY_WRAPPERS or qualified == "tensorflow.custom_gradient":
-                    handed = call_argument(node, "func" if qualified != "tensorflow.custom_gradient" else "f", 0)
+                wrapper = wrappers.get(node.func.value) if isinstance(node.func, cst.Name) else None
+                numpy = qualified in NUMPY_WRAPPERS or wrapper is not None
+                if numpy or qualified == "tensorflow.custom_gradient":
+                    keyword, position = wrapper or ("func" if numpy else "f", 0)
+                    handed = call_argument(node, keyword, position)
                     if isinstance(handed, cst.Lambda):
-                        if qualified in NUMPY_WRAPPERS:
+                        if numpy:
                             self.numpy_lambdas.add(handed)
                         continue
                     function = self.function_of(scope, handed) if handed is not None else None

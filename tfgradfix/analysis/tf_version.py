@@ -80,6 +80,18 @@ _KERAS2_MARKER = re.compile(r"compat\.v1(?:\.| import )keras|DenseFeatures|exper
                             r"|feature_column")
 
 
+# TF 1.x's eager mode, switched on by the module (`tf.enable_eager_execution()`, `tf.contrib.eager`):
+# its layers run per call, as TF 2's do.
+_EAGER = re.compile(r"enable_eager_execution|contrib\.eager|contrib import eager")
+
+
+def graph_mode(tf1: Optional[str], text: str) -> bool:
+    """TF 1.x code (`tf1`: the first TF 1.x-only name it uses) that builds a graph: a layer's `call`
+    runs once, on placeholders or an estimator's features, and what it makes there are graph nodes
+    whose variables TF 1.x's optimizers train (`tf.trainable_variables()`)."""
+    return tf1 is not None and not _EAGER.search(text)
+
+
 def _under(name: str, prefixes: tuple[str, ...]) -> bool:
     """`name`, as read (`a.b`) or as imported (`a.b.`), is one of `prefixes` (`"a.b."`) or inside one."""
     return f"{name.rstrip('.')}.".startswith(prefixes)

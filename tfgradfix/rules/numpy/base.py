@@ -43,7 +43,9 @@ def numpy_function(rule: Rule, call_node: cst.Call) -> Optional[str]:
 _DETACHED = DEFAULT_BLOCKING.extended("stop_gradient")
 
 
-def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
+def on_path_with_tensor(rule: Rule, node: cst.Call, values, runs_in_graphs: bool = False) -> bool:
+    """Whether `node`, taking `values`, loses a gradient the code wants. `runs_in_graphs`: the call
+    runs where `fit` traces the layer too (`tf.numpy_function`), so only the gradient decides."""
     context = rule.context
     if not (context.on_gradient_path and any(gradient_value(context, v) for v in values)
             and context.reaches_output(node)):
@@ -56,7 +58,7 @@ def on_path_with_tensor(rule: Rule, node: cst.Call, values) -> bool:
         return False  # `logs["loss"] = loss.numpy()`: a value to print beside the loss
     if context.copied_as_target(node):
         return False  # `q_backup = q.numpy()` filled with TD targets, then `(q_backup - q) ** 2`
-    if context.scope.is_keras_forward and not context.scope.runs_eagerly:
+    if context.scope.is_keras_forward and not context.scope.runs_eagerly and not runs_in_graphs:
         # In a Keras layer, NumPy on a tensor fails when `fit` traces it, whatever it feeds; but
         # a probe that catches that failure and feeds no gradient (a shape read) loses nothing.
         return not (context.probed_in_try(node) and context.feeds_no_gradient(node))

@@ -78,8 +78,10 @@ class NumpyFunction(Rule):
         if qualified not in self._ALWAYS and qualified != "tensorflow.py_function":
             return
         b = bind(node.args, ["func", "inp", "Tout", "stateful", "name"])
-        if not b or "inp" not in b or not on_path_with_tensor(self, node, [b["inp"]]):
+        if not b or "inp" not in b or not on_path_with_tensor(self, node, [b["inp"]], runs_in_graphs=True):
             return
+        if self.context.under_gradient_override(node):
+            return  # `with g.gradient_override_map({"PyFunc": name}):`: the op has the gradient registered as `name`
         if self._integer_outputs(b.get("Tout")):
             return  # indices out of a matching or a lookup (`Tout=[tf.int32, tf.int32]`): no gradient to lose
         function = qualified.replace("tensorflow.", "tf.")

@@ -68,7 +68,10 @@ class LayerInCall(Rule):
         "`return model`, `return Model(inputs, outputs)`: a model factory even when named `call`), and a "
         "helper only such factories call, hand their layers to that model, which tracks them. Not in a branch "
         "that a flag the class hard-codes never takes (`self.bn = True` set once in `__init__`, never changed in "
-        "the module or its subclasses there: the `else` of `if self.bn:` never runs)."
+        "the module or its subclasses there: the `else` of `if self.bn:` never runs). Not in TF 1.x graph-mode code "
+        "(a module that uses a TF 1.x-only API, `tf.placeholder`, `tf.layers`, `tf.train.AdamOptimizer`, and does not "
+        "enable eager execution): its `call` builds the graph once, on placeholders or an estimator's features, and "
+        "the layers it makes are graph nodes whose variables TF 1.x's optimizers train."
     )
     why = (
         "`call` runs on every forward pass, so the layer is constructed again each time with "
@@ -139,8 +142,8 @@ class LayerInCall(Rule):
             callers = context.analysis.callers_of(scope)
             classes = {c.keras_class for c, _ in callers if c.keras_class is not None}
             cls = next(iter(classes)) if len(classes) == 1 else None
-        if cls is None:
-            return
+        if cls is None or context.analysis.graph_mode:
+            return  # TF 1.x graph-mode code: `call` builds the graph once, its layers are graph nodes TF 1.x trains
         if self._builds_a_graph(scope, cls, frozenset()):
             # A layer overriding `__call__` itself, or one whose `call` the project only ever runs
             # by hand (`Block(...).call(net)`), bypasses Keras: called on `keras.Input`s (a
