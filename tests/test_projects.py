@@ -194,7 +194,8 @@ def test_modules_of_one_name_in_two_folders_are_not_confused(tmp_path):
 
 def test_seed_state_of_a_model_in_another_module_is_in_variables_only(tmp_path):
     """The project index keeps which lists show a class's non-trainable variables: a model
-    of another module with Dropout has them in `variables` (reported), not in `weights`."""
+    of another module with Dropout has them in `variables` (reported), not in `weights`, and
+    not where the training script runs on TF 1.x."""
     (tmp_path / "nets.py").write_text(
         "import keras\n\n\nclass Head(keras.layers.Layer):\n    def __init__(self):\n"
         "        super().__init__()\n        self.drop = keras.layers.Dropout(0.2)\n"
@@ -206,6 +207,11 @@ def test_seed_state_of_a_model_in_another_module_is_in_variables_only(tmp_path):
     (tmp_path / "train.py").write_text(step.format(attr="variables"))
     assert [line.split()[1] for line in _reported(_tfgradfix(tmp_path, ".").stdout)] == ["TGF405"]
     (tmp_path / "train.py").write_text(step.format(attr="weights"))
+    run = _tfgradfix(tmp_path, ".")
+    assert _reported(run.stdout) == [], run.stdout
+    # A training script on TF 1.x (`tf.contrib`) runs the model there: Keras 2's Dropout holds no seed.
+    tf1 = step.format(attr="variables") + "\n\nwriter = tf.contrib.summary.create_file_writer('logs')\n"
+    (tmp_path / "train.py").write_text(tf1)
     run = _tfgradfix(tmp_path, ".")
     assert _reported(run.stdout) == [], run.stdout
 

@@ -1683,3 +1683,24 @@ def test_py_func_without_a_registered_gradient_is_reported():
     assert plain != text and _reported(plain, "TGF105")
     direct = text.replace("        return tf.py_func(func, inp, Tout)\n", "        return func(*inp)\n")
     assert direct != text and _reported(direct, "TGF101")
+
+
+def test_a_draw_that_carries_a_gradient_copied_to_the_host_is_reported():
+    """ok_sampled_action_copied_to_the_host is silent because a Categorical's sample is whole numbers;
+    a Normal's sample is reparameterised and carries the gradient, and the log-probability does too."""
+    text = _silent_fixture("TGF102", "ok_sampled_action_copied_to_the_host.py")
+    normal = text.replace("dist = tfp.distributions.Categorical(probs=self.probs(self.hidden(state)))",
+                          "dist = tfp.distributions.Normal(self.probs(self.hidden(state)), 1.0)")
+    assert normal != text and _reported(normal, "TGF102")
+    log_pi = text.replace("return action.numpy(), log_pi", "return action, log_pi.numpy()")
+    assert log_pi != text and _reported(log_pi, "TGF102")
+
+
+def test_a_recurrent_layer_of_keras_3_puts_a_seed_state_in_variables():
+    """ok_stateful_recurrent_layer_keras2 is silent because Keras 2 keeps neither a stateful LSTM's
+    states nor a seed generator in `variables`; the same model on Keras 3's `tf.keras` has a seed
+    generator in every recurrent layer, stateful or not (measured on Keras 3.15)."""
+    text = _silent_fixture("TGF405", "ok_stateful_recurrent_layer_keras2.py")
+    keras3 = text.replace("import tf_keras as keras\n", "from tensorflow import keras\n")
+    assert keras3 != text and _reported(keras3, "TGF405")
+    assert _reported(keras3.replace("LSTM(8, stateful=True)", "LSTM(8)"), "TGF405")

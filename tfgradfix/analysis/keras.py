@@ -33,7 +33,7 @@ _RAISES_ASSERTIONS = ("assertRaises", "assertRaisesRegex", "assertRaisesRegexp",
 class HeldState(IntEnum):
     """Which lists of a Keras object show non-trainable variables (Keras 3.15, measured):
     none known; `variables` only (the seed generator state of dropout, noise and random
-    augmentation layers, a stateful RNN's states); `weights` too (moving statistics,
+    augmentation layers and of every recurrent layer); `weights` too (moving statistics,
     `trainable=False` weights, parts frozen with `.trainable = False`). Ordered: the
     larger holds the smaller."""
 
@@ -52,10 +52,14 @@ SEEDED_LAYERS = frozenset({
     "Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise", "SpatialDropout1D", "SpatialDropout2D",
     "SpatialDropout3D",
 })
-# Layers with a seed generator: its state is in `variables`, not in `weights`.
+# Layers with a seed generator: its state is in `variables`, not in `weights`. Keras 3 gives every
+# recurrent layer and cell one, whatever its dropout (measured on Keras 3.15: `LSTM(4).variables` ends
+# with `seed_generator_state`); a `stateful=True` layer's states are in neither list, in Keras 3 as
+# in Keras 2.
 _SEED_STATE_LAYERS = SEEDED_LAYERS | {
     "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomCrop",
     "RandomBrightness",
+    "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
 }
 # `keras.applications` families built with BatchNormalization (VGG has none).
 _BATCH_NORM_APPLICATIONS = ("resnet", "mobilenet", "densenet", "inception", "xception",

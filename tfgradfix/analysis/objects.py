@@ -99,7 +99,9 @@ def _state_of_class(analysis: "ModuleAnalysis", callee: cst.BaseExpression,
     if qualified is None:
         return HeldState.NONE
     given = _given(call) if call is not None else None
-    return max(state_made_by(qualified), analysis.project.holds_state(qualified, given))
+    held = max(state_made_by(qualified), analysis.project.holds_state(qualified, given))
+    # A module on Keras 2 or TF 1.x runs the classes it uses there: no seed generator state.
+    return HeldState.NONE if held is HeldState.VARIABLES and analysis.legacy_keras else held
 
 
 def _given(call: cst.Call) -> frozenset[str]:
@@ -340,8 +342,6 @@ class _Describer:
             if isinstance(node, cst.Call):
                 if any(_is_keyword(a, "trainable", "False") for a in node.args):
                     return HeldState.WEIGHTS
-                if any(_is_keyword(a, "stateful", "True") for a in node.args):
-                    held = max(held, HeldState.VARIABLES)
                 qualified = imports.resolve(node.func) or ""
                 if qualified.startswith(("tensorflow.", "keras", "tf_keras")):
                     made = state_made_by(qualified)

@@ -231,6 +231,8 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
             return Kind.ARRAY  # Keras's `predict` returns NumPy, whatever model it runs
         if method in _TORCH_METHODS:
             return Kind.ARRAY  # `logits.cpu()`: a PyTorch tensor (a TF tensor has no such method), no TF gradient
+        if method == "sample" and _discrete_distribution(flow, callee.value):
+            return Kind.INTEGER  # a draw of a Categorical or a Bernoulli: whole numbers, no reparameterised gradient
         if method == "numpy" and not call.args and kind_of(flow, callee.value, seen) is Kind.INTEGER:
             return Kind.INTEGER  # (of a float tensor, the copy's uses are the fix's to follow: unknown)
         if method not in ("tolist", "item") and kind_of(flow, callee.value, seen) is Kind.ARRAY:
@@ -274,6 +276,24 @@ def _call_kind(flow: "DataFlow", call: cst.Call, seen: frozenset) -> Kind:
     if qualified.startswith("tensorflow.strings."):
         return Kind.STRING
     return Kind.UNKNOWN
+
+
+# TensorFlow Probability's distributions over whole numbers: what `sample()` draws is an integer
+# tensor (a one-hot one for OneHotCategorical), with no gradient to the parameters.
+_DISCRETE_DISTRIBUTIONS = frozenset({"Categorical", "Bernoulli", "OneHotCategorical", "Multinomial", "Binomial",
+                                     "Poisson", "Geometric", "NegativeBinomial", "DiscreteUniform"})
+
+
+def _discrete_distribution(flow: "DataFlow", expr: cst.BaseExpression) -> bool:
+    """`expr` is a TFP distribution over whole numbers: made in place, or a name every binding of
+    which makes one (`dist = tfp.distributions.Categorical(probs=p)`)."""
+    if isinstance(expr, cst.Name):
+        bound = [b.value for b in flow.bindings if b.name == expr.value]
+        return bool(bound) and all(isinstance(v, cst.Call) and _discrete_distribution(flow, v) for v in bound)
+    if not isinstance(expr, cst.Call):
+        return False
+    qualified = flow.imports.resolve(expr.func) or ""
+    return qualified.startswith("tensorflow_probability.") and qualified.rsplit(".", 1)[-1] in _DISCRETE_DISTRIBUTIONS
 
 
 def makes_an_object(call: cst.Call, imports) -> bool:

@@ -358,8 +358,6 @@ class _Indexer:
             if keyword.arg == "trainable" and _is_constant(keyword.value, False):
                 cls.holds_state = HeldState.WEIGHTS
                 return
-            if keyword.arg == "stateful" and _is_constant(keyword.value, True):
-                cls.holds_state = max(cls.holds_state, HeldState.VARIABLES)
         if dotted is None or not dotted.rsplit(".", 1)[-1][:1].isupper():
             return  # classes, by convention, are capitalised: functions are not followed
         resolved = self._resolve(call.func)

@@ -91,7 +91,7 @@ class ClassInfo:
     state: frozenset[str] = frozenset()
     # Evidence in its own body that its variables include non-trainable ones, and which
     # lists show them: a stateful Keras layer or BatchNormalization application made there,
-    # `trainable=False`, `stateful=True`, a part frozen with `.trainable = False`.
+    # `trainable=False`, a part frozen with `.trainable = False`.
     holds_state: HeldState = HeldState.NONE
     # Absolute names of the classes its body constructs that may be project classes
     # (sub-layers, sub-models): their state is its state.

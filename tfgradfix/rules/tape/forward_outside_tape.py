@@ -20,6 +20,10 @@ from tfgradfix.fixes.statements import move_into_block
 from tfgradfix.rules.tape.base import TapeRule, simple_assignments
 
 
+
+# The lists of a model's variables that `tape.gradient` is handed.
+_VARIABLE_LISTS = frozenset({"trainable_variables", "variables", "trainable_weights", "weights"})
+
 class ForwardOutsideTape(TapeRule):
     code = "TGF402"
     name = "forward-outside-tape"
@@ -84,9 +88,20 @@ class ForwardOutsideTape(TapeRule):
     _DERIVED = ("`{name}` is computed from {variables} before the `with tf.GradientTape()` block: the tape did "
                 "not record it, so the gradients for {variables} are None")
 
+    _PARTIAL = ("`{name}` is computed from {variables} before the `with tf.GradientTape()` block: the tape did "
+                "not record it, so what it adds to the loss adds nothing to the gradients for {variables}")
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._reported: set[cst.CSTNode] = set()
+
+    @staticmethod
+    def _owner(variables: str, flow) -> Optional[str]:
+        """The model whose variable list `variables` is bound to (`model_params =
+        model.trainable_variables`), if that is all it is bound to."""
+        bound = [b.value for b in flow.bindings if b.name == variables] if flow is not None else []
+        owners = {dotted_name(v.value) for v in bound if isinstance(v, cst.Attribute) and v.attr.value in _VARIABLE_LISTS}
+        return owners.pop() if len(bound) == 1 and len(owners) == 1 else None
 
     def check(self, block: TapeBlock) -> None:
         self._derived_before(block)
@@ -151,7 +166,10 @@ class ForwardOutsideTape(TapeRule):
                 continue
             shown = ", ".join(f"`{v}`" for v in cut)
             self._reported.add(value)  # once, for the first block that reads it
-            self.report(value, self._DERIVED.format(name=name, variables=shown),
+            # `model_params = model.trainable_variables` with `model(x)` run in the block: the variables
+            # still get gradients from the rest of the loss; this part of it adds none.
+            partial = all(self._owner(v, scope_flow) in read_in_block for v in cut)
+            self.report(value, (self._PARTIAL if partial else self._DERIVED).format(name=name, variables=shown),
                         self._move(block, value, name, derived))
 
     def _derived(self, variables: set[str], bindings) -> dict[str, set[str]]:

@@ -28,8 +28,9 @@ class NonTrainableInSources(TapeRule):
         "BatchNormalization, Normalization or another layer with non-trainable weights, a weight "
         "made with `trainable=False`, a part frozen with `.trainable = False`, or a "
         "`keras.applications` network that uses BatchNormalization. For `model.variables` it "
-        "also counts Keras 3's Dropout, noise and random augmentation layers and `stateful=True` "
-        "RNNs, whose seed generator and states are variables but not weights (so "
+        "also counts Keras 3's Dropout, noise and random augmentation layers and its recurrent layers "
+        "and cells (`LSTM`, `GRU`, `SimpleRNN`, their cells, `ConvLSTM2D`), whose seed generator is a "
+        "variable but not a weight (so "
         "`model.weights` of a model with Dropout is left alone). What `model` is comes from "
         "where its value is made: an assignment in the function or module, what the module's "
         "callers pass for a parameter, `self.attr = ...` in the class, a module function that "
@@ -43,9 +44,10 @@ class NonTrainableInSources(TapeRule):
         "The object certainly holds non-trainable variables in the list passed: for `weights`, a layer "
         "with non-trainable weights (BatchNormalization, Normalization), a `trainable=False` weight, a "
         "part frozen with `.trainable = False`, or a `keras.applications` network with BatchNormalization; "
-        "for `variables`, those or Keras 3's seed state (Dropout, noise, random augmentation) and "
-        "`stateful=True` RNN states (the seed state only in Keras 3 code: Keras 2's and TF 1.x's noise layers "
-        "hold no variable, nor does a module that uses a Keras 2-only layer (`tf.compat.v1.keras.layers."
+        "for `variables`, those or Keras 3's seed state (Dropout, noise, random augmentation, and every "
+        "recurrent layer or cell, whatever its dropout; a `stateful=True` layer's states are in neither list) "
+        "(the seed state only in Keras 3 code: Keras 2's and TF 1.x's noise and recurrent layers "
+        "hold no such variable, nor does a module that uses a Keras 2-only layer (`tf.compat.v1.keras.layers."
         "CuDNNLSTM`) outside any `if`, which runs on Keras 2 alone; and only for a rate above zero: `Dropout(0.)`, or `Dropout(dropout)` with a constructor "
         "parameter `dropout=0.` that the construction of the layer leaves, makes no seed generator). It is known "
         "from where the object is made, through the project "
@@ -102,7 +104,7 @@ class NonTrainableInSources(TapeRule):
             if owner is None or self.context.imports.resolve(attribute.value) is not None:
                 continue
             model = describe(self.context.scope, attribute.value)
-            # Keras 3 keeps a seed generator's state and a stateful RNN's in `variables` only.
+            # Keras 3 keeps a seed generator's state (Dropout's, a recurrent layer's) in `variables` only.
             needed = HeldState.WEIGHTS if attribute.attr.value == "weights" else HeldState.VARIABLES
             if not ((model.is_keras or model.kind is Kind.TF_MODULE) and model.non_trainable >= needed):
                 continue
@@ -118,7 +120,7 @@ class NonTrainableInSources(TapeRule):
             elif model.non_trainable is HeldState.WEIGHTS:
                 why = "frozen or stateful parts"
             else:
-                why = "Keras 3's seed generator or RNN state"
+                why = "Keras 3's seed generator state"
             self.report(gradient.sources, self.message.format(owner=owner, attr=attribute.attr.value, why=why), fix)
 
     def _listed(self, sources: Optional[cst.BaseExpression]) -> Optional[tuple[cst.Attribute, Optional[str]]]:
