@@ -1704,3 +1704,15 @@ def test_a_recurrent_layer_of_keras_3_puts_a_seed_state_in_variables():
     keras3 = text.replace("import tf_keras as keras\n", "from tensorflow import keras\n")
     assert keras3 != text and _reported(keras3, "TGF405")
     assert _reported(keras3.replace("LSTM(8, stateful=True)", "LSTM(8)"), "TGF405")
+
+
+def test_a_variable_an_option_makes_trainable_is_reported_where_it_is_on():
+    """ok_variable_trainable_by_an_option_off_by_default is silent because `alpha["trainable"]`
+    defaults to False and no construction passes `alpha`; a default that says True, or a
+    construction that passes its own `alpha`, makes the variable a weight Keras 3 does not track."""
+    text = _silent_fixture("TGF203", "ok_variable_trainable_by_an_option_off_by_default.py")
+    on = text.replace('"trainable": False', '"trainable": True')
+    assert on != text and _reported(on, "TGF203")
+    passed = text.replace("HardConstraint(init_value=2.0)",
+                          'HardConstraint(init_value=2.0, alpha={"value": 0.5, "trainable": True, "low": 0.0, "high": 1.0})')
+    assert passed != text and _reported(passed, "TGF203")

@@ -30,16 +30,18 @@ ASSIGNS = ("assign", "assign_add", "assign_sub", "scatter_update", "scatter_add"
 _CONSTRUCTION = frozenset({"__init__", "build"})
 
 
-def holds_state(constructor: cst.Call, imports: ImportMap, function: Optional[cst.FunctionDef] = None) -> bool:
+def holds_state(constructor: cst.Call, imports: ImportMap, function: Optional[cst.FunctionDef] = None,
+                given: frozenset[str] = frozenset()) -> bool:
     """State by declaration: `trainable=False` (or `trainable=learn_bias`, a parameter of the
-    enclosing `function` that defaults to False), a `tf.Variable` whose constructor names an
+    enclosing `function` that defaults to False and that no construction in `given` passes), a
+    `tf.Variable` whose constructor names an
     integer or boolean dtype (`tf.Variable(0, dtype=tf.int32)`: a counter, written as one), or
     one whose shape is left open."""
     for arg in constructor.args:
         if arg.keyword is None:
             continue
-        if arg.keyword.value == "trainable" and isinstance(arg.value, cst.Name) and (
-                arg.value.value == "False" or _defaults_to_false(function, arg.value.value)):
+        if arg.keyword.value == "trainable" and (
+                (isinstance(arg.value, cst.Name) and arg.value.value == "False") or _defaults_to_false(function, arg.value, given)):
             return True
         # A shape left open (`validate_shape=False`, `shape=[None, None]`): a buffer whose value
         # `.assign()` replaces whole (a few-shot support set); no weight is made that way.
@@ -55,12 +57,36 @@ def holds_state(constructor: cst.Call, imports: ImportMap, function: Optional[cs
     return False
 
 
-def _defaults_to_false(function: Optional[cst.FunctionDef], name: str) -> bool:
-    if function is None:
+def _defaults_to_false(function: Optional[cst.FunctionDef], value: cst.BaseExpression,
+                       given: frozenset[str] = frozenset()) -> bool:
+    """`value` reads a parameter of `function` whose default makes it False, and that no construction
+    passes (`given`: the parameters some construction of the class passes): `learn_bias=False`, or an
+    item of a literal default (`alpha={'Trainable': False, ...}`, then `alpha['Trainable']`; a list of
+    such dicts read at any place, where every one says False)."""
+    keys: list[cst.BaseSlice] = []
+    while isinstance(value, cst.Subscript) and len(value.slice) == 1:
+        keys.insert(0, value.slice[0].slice)
+        value = value.value
+    if function is None or not isinstance(value, cst.Name) or value.value in given:
         return False
     params = [*function.params.params, *function.params.kwonly_params]
-    return any(p.name.value == name and isinstance(p.default, cst.Name) and p.default.value == "False"
-               for p in params)
+    default = next((p.default for p in params if p.name.value == value.value), None)
+    found = [default] if default is not None else []
+    for key in keys:
+        index = key.value if isinstance(key, cst.Index) else None
+        items: list = []
+        for node in found:
+            if isinstance(node, cst.Dict) and isinstance(index, cst.SimpleString):
+                items += [e.value for e in node.elements if isinstance(e, cst.DictElement)
+                          and isinstance(e.key, cst.SimpleString) and e.key.evaluated_value == index.evaluated_value]
+            elif isinstance(node, (cst.List, cst.Tuple)) and index is not None and not isinstance(index, cst.SimpleString):
+                elements = [e.value for e in node.elements if isinstance(e, cst.Element)]
+                at = int(index.value) if isinstance(index, cst.Integer) else None
+                items += elements if at is None else elements[at:at + 1]
+            else:
+                return False
+        found = items
+    return bool(found) and all(isinstance(node, cst.Name) and node.value == "False" for node in found)
 
 
 # The whole-variable writes of ASSIGNS (a scatter writes positions, not a step).
@@ -278,3 +304,17 @@ class _NamedSources(ast.NodeVisitor):
             if len(made) == 1 and "" not in made:
                 return next(iter(made))
         return None
+
+
+def passed_parameters(function: cst.FunctionDef, constructions: Iterable[cst.Call]) -> frozenset[str]:
+    """The parameters of a class's `__init__` (`function`) that some of its `constructions` pass, by
+    keyword or by place (a `**kwargs` or `*args` passes any)."""
+    names = [p.name.value for p in function.params.params][1:]  # after `self`
+    passed: set[str] = set()
+    for call in constructions:
+        positional = [a for a in call.args if a.keyword is None]
+        if any(a.star for a in call.args):
+            return frozenset(names) | frozenset(p.name.value for p in function.params.kwonly_params)
+        passed.update(names[:len(positional)])
+        passed.update(a.keyword.value for a in call.args if a.keyword is not None)
+    return frozenset(passed)

@@ -12,12 +12,13 @@ from tfgradfix.analysis.imports import is_integer_dtype
 from tfgradfix.analysis.keras import (build_input_shape, builtin_read_only, defines_property, hands_out,
                                       initialised_before, never_runs)
 from tfgradfix.analysis.objects import module_weights
-from tfgradfix.analysis.roles import holds_state
+from tfgradfix.analysis.roles import holds_state, passed_parameters
 from tfgradfix.analysis.layer_state import (
     integer_names, keyword_value, known_values, read_by_call, read_in_forward, read_only_where_made, replaced_next,
     stored_on,
 )
 from tfgradfix.analysis.literals import is_false
+from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import TF_VARIABLE
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.variable_uses import recreation, rewrite_uses, type_tested
@@ -64,7 +65,8 @@ class UntrackedVariableAttribute(Rule):
         "steps or reads too: unsaved, it loses nothing), gets no gradient tracked or "
         "not), and it"
         " is a weight by what the code does with it (`analysis/roles.py`): not `trainable=False` (nor "
-        "`trainable=learn_bias` with `learn_bias=False` the constructor's default), not an "
+        "`trainable=learn_bias` with `learn_bias=False` the constructor's default, or `alpha[\"trainable\"]` "
+        "with a default dict that says False, where no construction in the module passes that parameter), not an "
         "integer or boolean dtype, not written with `.assign*()` or `.scatter_*()` by the forward pass (nor "
         "with TF's function form, `tf.compat.v1.scatter_sub(centers, ...)`, also through a local name for "
         "the attribute), not written elsewhere "
@@ -241,7 +243,10 @@ class UntrackedVariableAttribute(Rule):
             # the variable's gradient is lost to that one-off computation (TGF205), tracked or not.
             return
         function = scope.node if isinstance(scope.node, cst.FunctionDef) else None
-        if holds_state(node, context.imports, function):
+        # What a construction of the class passes, the default does not decide.
+        given = passed_parameters(function, self._constructions(cls.name)) if (
+            function is not None and function.name.value == "__init__") else frozenset()
+        if holds_state(node, context.imports, function, given):
             return  # declared state (`trainable=False`, an integer dtype), wherever it is stored
         if (cls.is_state(attr) or context.analysis.is_trained_by_name(cls, attr) or hands_out(cls, attr)
                 or context.analysis.trains_its_own_list(cls) or cls.lists_own_variables(attr) or cls.frozen
@@ -286,6 +291,11 @@ class UntrackedVariableAttribute(Rule):
         if fix is not None and self._slip is not None:
             message += f" ({self._slip})"
         self.report(node, message if fix is not None else f"{message} (no fix: {reason})", fix)
+
+    def _constructions(self, name: str) -> list[cst.Call]:
+        """Every `Name(...)` call of the module."""
+        return [n for n in descendants(self.context.analysis.module)
+                if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == name]
 
     def _module_attribute(self, node: cst.Call) -> None:
         """`self.norm = VirtualBatchNorm(...)`, a `tf.Module` with its own `tf.Variable`s, held by a
