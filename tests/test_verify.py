@@ -1802,10 +1802,13 @@ def test_a_name_keras_3_refuses_is_verified_under_keras_2(verified):
     assert "cannot contain character `/`" in result["reason"], result
 
 
+_UNDER_3 = "Keras 3 refuses it (last error: ValueError: a Keras 3 error)"
+
+
 def _refused_by_keras_3() -> tuple[list, dict]:
     files = [{"units": [{"label": "Squash"}, {"label": "Other"}]}]
     answer = {"device": "CPU", "files": [{
-        "Squash": {"verdict": "inconclusive", "reason": "Keras 3 refuses it", "keras_2_retry": True},
+        "Squash": {"verdict": "inconclusive", "reason": _UNDER_3, "keras_2_retry": True},
         "Other": {"verdict": "inconclusive", "reason": "needs einops, which is not installed"}}]}
     return files, answer
 
@@ -1815,13 +1818,14 @@ def test_a_unit_keras_3_refused_stays_inconclusive_without_keras_2(monkeypatch):
     monkeypatch.setattr(runner, "_answer", lambda *a, **k: pytest.fail("nothing to run under Keras 2"))
     files, answer = _refused_by_keras_3()
     found = runner._under_keras_2(files, answer, None, "auto", 60, "")["files"][0]
-    assert found["Squash"] == {"verdict": "inconclusive", "reason": "Keras 3 refuses it"}
+    assert found["Squash"] == {"verdict": "inconclusive", "reason": _UNDER_3}
 
 
 @pytest.mark.parametrize("under_2", [
     {"verdict": "verified", "max_abs_diff": 0.0},
     {"verdict": "failed", "reason": "outputs differ"},
-    {"verdict": "inconclusive", "reason": "could not build Squash"}])
+    {"verdict": "inconclusive", "reason": "could not build Squash"},
+    {"verdict": "inconclusive", "reason": "Keras 3 refuses it (last error: TypeError: a Keras 2 error)"}])
 def test_only_what_keras_3_refused_runs_again_under_keras_2(monkeypatch, under_2):
     """Only the unit Keras 3 refused goes to the Keras 2 child, with TF_USE_LEGACY_KERAS=1; its
     verdict there replaces "inconclusive" and names Keras 2, unless it is inconclusive too."""
@@ -1837,12 +1841,14 @@ def test_only_what_keras_3_refused_runs_again_under_keras_2(monkeypatch, under_2
     found = runner._under_keras_2(files, before, None, "auto", 60, "")["files"][0]
     assert asked == [(["Squash"], {"TF_USE_LEGACY_KERAS": "1"})]
     assert found["Other"]["reason"] == "needs einops, which is not installed"
-    if under_2["verdict"] == "inconclusive":
+    if under_2.get("reason") == "could not build Squash":
         assert found["Squash"] == {"verdict": "inconclusive", "reason": (
-            "Keras 3 refuses it; under Keras 2 (tf_keras) as well: could not build Squash")}
+            f"{_UNDER_3}; under Keras 2 (tf_keras) as well: could not build Squash")}
+    elif under_2["verdict"] == "inconclusive":  # the same advice: only the error Keras 2 ended with
+        assert found["Squash"]["reason"].endswith("as well: last error: TypeError: a Keras 2 error"), found
     else:
         assert found["Squash"]["verdict"] == under_2["verdict"] and found["Squash"]["keras"] == "2"
-        assert "as Keras 3 refused the original: Keras 3 refuses it" in found["Squash"]["reason"]
+        assert f"as Keras 3 refused the original: {_UNDER_3}" in found["Squash"]["reason"]
 
 
 def test_the_keras_2_hint_names_the_attribute_only_under_keras_3(monkeypatch):

@@ -108,12 +108,21 @@ def _under_keras_2(files: list[FileJob], answer: Answer, python: Optional[str], 
             verdict.pop("keras_2_retry", None)
             under_3 = found[label]["reason"]
             if verdict["verdict"] == "inconclusive":
-                found[label]["reason"] = f"{under_3}; under Keras 2 (tf_keras) as well: {verdict['reason']}"
+                found[label]["reason"] = f"{under_3}; under Keras 2 (tf_keras) as well: {_news(under_3, verdict['reason'])}"
                 continue
             note = f"run under Keras 2 (tf_keras, TF_USE_LEGACY_KERAS=1), as Keras 3 refused the original: {under_3}"
             found[label] = {**verdict, "keras": "2",
                             "reason": f"{verdict['reason']}; {note}" if verdict.get("reason") else note}
     return answer
+
+
+def _news(said: str, again: str) -> str:
+    """What `again` adds to `said`: where both give the same advice and differ in the error that
+    ended them (`... (last error: X)`), that error alone."""
+    marker = "(last error: "
+    if marker in said and marker in again and said.split(marker)[0] == again.split(marker)[0]:
+        return "last error: " + again.split(marker, 1)[1].rstrip(")")
+    return again
 
 
 @functools.lru_cache(maxsize=None)
