@@ -192,6 +192,29 @@ def test_modules_of_one_name_in_two_folders_are_not_confused(tmp_path):
     assert _reported(alone.stdout) == [], alone.stdout
 
 
+def test_a_script_in_a_package_folder_imports_the_module_beside_it(tmp_path):
+    """`detector/train.py` runs from its own folder (`python train.py`), so `from boxes import
+    get_boxes` is `detector/boxes.py` although `detector/` has an `__init__.py`; `viewer/boxes.py`, in
+    another folder of scripts, is not on its path (its NumPy must not be reported for the tape of
+    detector's training)."""
+    for folder, body in (("viewer", "    return np.tanh(x)\n"), ("detector", "    return tf.tanh(x)\n")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "boxes.py").write_text(
+            "import numpy as np\nimport tensorflow as tf\n\n\ndef get_boxes(x):\n" + body)
+    (tmp_path / "viewer" / "show.py").write_text("from boxes import get_boxes\n\nprint(get_boxes(1.0))\n")
+    (tmp_path / "detector" / "__init__.py").write_text("")
+    train = ("import tensorflow as tf\n\nfrom boxes import get_boxes\n\n\ndef step(model, x):\n"
+             "    with tf.GradientTape() as tape:\n        loss = tf.reduce_sum(get_boxes(model(x)))\n"
+             "    return tape.gradient(loss, model.trainable_variables)\n")
+    (tmp_path / "detector" / "train.py").write_text(train)
+    run = _tfgradfix(tmp_path, ".")
+    assert _reported(run.stdout) == [], run.stdout
+    from tfgradfix.analysis.project import ProjectIndex
+    index = ProjectIndex.build([str(p) for p in sorted(tmp_path.rglob("*.py"))])
+    found = index.resolve("detector.train", "get_boxes")
+    assert found is not None and found.module == "detector.boxes", found
+
+
 def test_seed_state_of_a_model_in_another_module_is_in_variables_only(tmp_path):
     """The project index keeps which lists show a class's non-trainable variables: a model
     of another module with Dropout has them in `variables` (reported), not in `weights`, and

@@ -435,6 +435,8 @@ class ProjectIndex:
             return None
         head, _, rest = dotted.partition(".")
         full = info.imports.get(head)
+        if full is not None and "." in info.name:
+            full = self._beside_the_script(info, full)
         if full is None:
             if head in info.functions or head in info.classes or head in info.names:
                 full = f"{info.name}.{head}"
@@ -447,6 +449,21 @@ class ProjectIndex:
         if full is None:
             return None
         return f"{full}.{rest}" if rest else full
+
+    def _beside_the_script(self, info: ModuleInfo, full: str) -> str:
+        """`from boxes import get_boxes` in `detector/train.py`, where `detector/boxes.py` is: a script
+        run from its own folder (`python train.py`) has that folder first on `sys.path`, package or not,
+        so the module beside it is the one it imports. A top-level module of that name counts only where
+        it lies at the root the package is imported from, not in another folder of scripts."""
+        top, _, rest = full.partition(".")
+        sibling = f"{info.name.rsplit('.', 1)[0]}.{top}"
+        if sibling == info.name or (sibling not in self.modules and not self._import_module(sibling)):
+            return full
+        other = self.modules.get(top)
+        root = Path(info.path).parents[info.name.count(".")]
+        if other is not None and Path(other.path).parents[1 if Path(other.path).name == "__init__.py" else 0] == root:
+            return full
+        return f"{sibling}.{rest}" if rest else sibling
 
     def resolve(self, module: str, dotted: str) -> Optional[Definition]:
         """The project definition `dotted` names in `module` (re-exports followed), or
