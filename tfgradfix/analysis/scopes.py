@@ -441,6 +441,7 @@ class ModuleAnalysis:
         # Branches of Keras forward methods taken only when the training flag is false: on no path.
         self.inference_only: set[cst.CSTNode] = set()
         self._untaken_blocks: dict[Scope, set[cst.CSTNode]] = {}
+        self._calls_by_name: Optional[dict[str, list[cst.Call]]] = None
         # Lambdas handed to tf.numpy_function / tf.py_function: NumPy by contract.
         self.numpy_lambdas: set[cst.Lambda] = set()
         self._sealed = False  # no new scopes once built
@@ -1238,6 +1239,15 @@ class ModuleAnalysis:
                 if name in cls.methods and self.project.derives_from(info.name, cls.name, qualified):
                     return True
         return False
+
+    def constructions_of(self, name: str) -> list[cst.Call]:
+        """Every `name(...)` call of the module (a class of the module constructed here). Cached."""
+        if self._calls_by_name is None:
+            self._calls_by_name = {}
+            for node in descendants(self.module):
+                if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+                    self._calls_by_name.setdefault(node.func.value, []).append(node)
+        return self._calls_by_name.get(name, [])
 
     def read_elsewhere(self, name: str) -> bool:
         """Whether a function or class body of the module reads module-level `name` (it is

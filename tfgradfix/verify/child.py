@@ -142,7 +142,7 @@ def _first_line(error: BaseException) -> str:
 
 def _describe(error: BaseException) -> str:
     if _KERAS_3_FILE.search(_last_file(error)):
-        _keras_3_refused.append(error)
+        _keras_3_refused.append(_first_line(error))
     return f"{type(error).__name__}: {_first_line(error)}"
 
 
@@ -150,7 +150,7 @@ def _describe(error: BaseException) -> str:
 # (`verify_unit` empties it): a unit left inconclusive for that is run again under Keras 2 where
 # the Python has tf_keras (`runner`), as code written for Keras 2 (a `/` in a layer's name, a
 # flag passed positionally, a NumPy integer as a size) runs there.
-_keras_3_refused: list = []
+_keras_3_refused: list[str] = []
 _KERAS_3_FILE = re.compile(r"[/\\]keras[/\\]src[/\\]")
 
 
@@ -1893,7 +1893,7 @@ def _written_for(tf) -> str:
     """What to do where the installed TensorFlow or Keras refuses the project's own code."""
     keras = _keras_version(tf)
     if keras.startswith("3"):
-        _keras_3_refused.append(keras)
+        _keras_3_refused.append(f"refused by Keras {keras}")
     return (f"before any fix, under TensorFlow {tf.__version__} and Keras {keras}: verify with the TensorFlow and "
             f"Keras the project is written for (tfgradfix --verify --python PYTHON)")
 

@@ -18,7 +18,6 @@ from tfgradfix.analysis.layer_state import (
     stored_on,
 )
 from tfgradfix.analysis.literals import is_false
-from tfgradfix.analysis.tree import descendants
 from tfgradfix.analysis.vocabulary import TF_VARIABLE
 from tfgradfix.fixes.edits import Applicability, Edit, Fix
 from tfgradfix.fixes.variable_uses import recreation, rewrite_uses, type_tested
@@ -244,7 +243,7 @@ class UntrackedVariableAttribute(Rule):
             return
         function = scope.node if isinstance(scope.node, cst.FunctionDef) else None
         # What a construction of the class passes, the default does not decide.
-        given = passed_parameters(function, self._constructions(cls.name)) if (
+        given = passed_parameters(function, context.analysis.constructions_of(cls.name)) if (
             function is not None and function.name.value == "__init__") else frozenset()
         if holds_state(node, context.imports, function, given):
             return  # declared state (`trainable=False`, an integer dtype), wherever it is stored
@@ -291,11 +290,6 @@ class UntrackedVariableAttribute(Rule):
         if fix is not None and self._slip is not None:
             message += f" ({self._slip})"
         self.report(node, message if fix is not None else f"{message} (no fix: {reason})", fix)
-
-    def _constructions(self, name: str) -> list[cst.Call]:
-        """Every `Name(...)` call of the module."""
-        return [n for n in descendants(self.context.analysis.module)
-                if isinstance(n, cst.Call) and isinstance(n.func, cst.Name) and n.func.value == name]
 
     def _module_attribute(self, node: cst.Call) -> None:
         """`self.norm = VirtualBatchNorm(...)`, a `tf.Module` with its own `tf.Variable`s, held by a
