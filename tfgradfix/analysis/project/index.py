@@ -250,6 +250,8 @@ class ProjectIndex:
             return set()
         found = set()
         for target in [*info.imports.values(), *info.star_imports]:
+            if "." in info.name:
+                target = self._beside_the_script(info, target)
             project = self._project_module_of(target)
             if project is not None:
                 found.add(project[0])
