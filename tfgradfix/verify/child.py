@@ -2378,17 +2378,19 @@ def _keras_2(tf, reason: str) -> str:
         return (f"{reason}; `tf.{tf1.group(1)}` is a TensorFlow 1.x API that TensorFlow {tf.__version__} does not "
                 "have: verify this unit with the TensorFlow it was written for (`tfgradfix --verify --python PYTHON`)")
     version = _keras_version(tf)
-    if version.startswith("3") and (_POSITIONAL_OPTION in reason or _KERAS_ATTRIBUTE.search(reason)):
-        _keras_3_refused.append(reason)
-    if version.startswith("3") and _POSITIONAL_OPTION in reason:
+    if not version.startswith("3"):
+        return reason
+    match = _KERAS_ATTRIBUTE.search(reason)
+    if _POSITIONAL_OPTION in reason or match:
+        _keras_3_refused.append(reason)  # what Keras 2 may run (`runner._under_keras_2`)
+    if _POSITIONAL_OPTION in reason:
         # `self.attention(q, k, v, training, mask)`: Keras 2 took a flag positionally, Keras 3 refuses it,
         # in the original as in the fix, so no argument the verifier makes up can help.
         return (f"{reason}; the project's own code calls a layer with a non-tensor positional argument, which "
                 f"Keras {version} refuses and Keras 2 took: pass it by keyword (`training=training`), or verify "
                 "this unit under Keras 2 (install tf_keras and run `TF_USE_LEGACY_KERAS=1 tfgradfix --verify "
                 "--python PYTHON`)")
-    match = _KERAS_ATTRIBUTE.search(reason)
-    if not match or not version.startswith("3"):
+    if not match:
         return reason
     return (f"{reason}; `{match.group(2)}` is a Keras 2 API that Keras {version} does not have: to verify this "
             "unit, install tf_keras in the Python that runs it and set TF_USE_LEGACY_KERAS=1 (`TF_USE_LEGACY_KERAS=1 "

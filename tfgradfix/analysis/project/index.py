@@ -250,8 +250,7 @@ class ProjectIndex:
             return set()
         found = set()
         for target in [*info.imports.values(), *info.star_imports]:
-            if "." in info.name:
-                target = self._beside_the_script(info, target)
+            target = self._beside_the_script(info, target)
             project = self._project_module_of(target)
             if project is not None:
                 found.add(project[0])
@@ -437,7 +436,7 @@ class ProjectIndex:
             return None
         head, _, rest = dotted.partition(".")
         full = info.imports.get(head)
-        if full is not None and "." in info.name:
+        if full is not None:
             full = self._beside_the_script(info, full)
         if full is None:
             if head in info.functions or head in info.classes or head in info.names:
@@ -456,7 +455,10 @@ class ProjectIndex:
         """`from boxes import get_boxes` in `detector/train.py`, where `detector/boxes.py` is: a script
         run from its own folder (`python train.py`) has that folder first on `sys.path`, package or not,
         so the module beside it is the one it imports. A top-level module of that name counts only where
-        it lies at the root the package is imported from, not in another folder of scripts."""
+        it lies at the root the package is imported from, not in another folder of scripts. A module
+        outside a package imports its siblings by their own names already."""
+        if "." not in info.name:
+            return full
         top, _, rest = full.partition(".")
         sibling = f"{info.name.rsplit('.', 1)[0]}.{top}"
         if sibling == info.name or (sibling not in self.modules and not self._import_module(sibling)):

@@ -10,6 +10,7 @@ from tfgradfix.analysis.callers import forwarded_model
 from tfgradfix.analysis.dataflow import DataFlow, names_in
 from tfgradfix.analysis.imports import dotted_name
 from tfgradfix.analysis.layer_state import declared_untrainable
+from tfgradfix.analysis.sources import gradient_objects
 from tfgradfix.analysis.tapes import (
     TapeBlock, can_reorder, find_tape_blocks, names_bound, reaching_value, statement_reads,
 )
@@ -19,10 +20,6 @@ from tfgradfix.fixes.edits import Fix
 from tfgradfix.fixes.statements import move_into_block
 from tfgradfix.rules.tape.base import TapeRule, simple_assignments
 
-
-
-# The lists of a model's variables that `tape.gradient` is handed.
-_VARIABLE_LISTS = frozenset({"trainable_variables", "variables", "trainable_weights", "weights"})
 
 class ForwardOutsideTape(TapeRule):
     code = "TGF402"
@@ -95,14 +92,6 @@ class ForwardOutsideTape(TapeRule):
         super().__init__(*args, **kwargs)
         self._reported: set[cst.CSTNode] = set()
 
-    @staticmethod
-    def _owner(variables: str, flow) -> Optional[str]:
-        """The model whose variable list `variables` is bound to (`model_params =
-        model.trainable_variables`), if that is all it is bound to."""
-        bound = [b.value for b in flow.bindings if b.name == variables] if flow is not None else []
-        owners = {dotted_name(v.value) for v in bound if isinstance(v, cst.Attribute) and v.attr.value in _VARIABLE_LISTS}
-        return owners.pop() if len(bound) == 1 and len(owners) == 1 else None
-
     def check(self, block: TapeBlock) -> None:
         self._derived_before(block)
         roots = {root for g in block.gradients for root in _source_owners(g.sources)}
@@ -168,7 +157,8 @@ class ForwardOutsideTape(TapeRule):
             self._reported.add(value)  # once, for the first block that reads it
             # `model_params = model.trainable_variables` with `model(x)` run in the block: the variables
             # still get gradients from the rest of the loss; this part of it adds none.
-            partial = all(self._owner(v, scope_flow) in read_in_block for v in cut)
+            owners = [gradient_objects(self.context.scope, cst.Name(v)) for v in cut]
+            partial = all(found is not None and found <= read_in_block for found in owners)
             self.report(value, (self._PARTIAL if partial else self._DERIVED).format(name=name, variables=shown),
                         self._move(block, value, name, derived))
 

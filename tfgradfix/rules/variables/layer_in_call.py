@@ -135,15 +135,15 @@ class LayerInCall(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         context = self.context
         scope = context.scope
-        if not scope.forward or not isinstance(scope.node, cst.FunctionDef):
-            return
+        if not scope.forward or not isinstance(scope.node, cst.FunctionDef) or context.analysis.graph_mode:
+            return  # (TF 1.x graph-mode code: `call` builds the graph once, its layers are graph nodes TF 1.x trains)
         cls = scope.keras_class
         if cls is None and not scope.is_forward_entry:
             callers = context.analysis.callers_of(scope)
             classes = {c.keras_class for c, _ in callers if c.keras_class is not None}
             cls = next(iter(classes)) if len(classes) == 1 else None
-        if cls is None or context.analysis.graph_mode:
-            return  # TF 1.x graph-mode code: `call` builds the graph once, its layers are graph nodes TF 1.x trains
+        if cls is None:
+            return
         if self._builds_a_graph(scope, cls, frozenset()):
             # A layer overriding `__call__` itself, or one whose `call` the project only ever runs
             # by hand (`Block(...).call(net)`), bypasses Keras: called on `keras.Input`s (a
